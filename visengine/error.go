@@ -1,0 +1,88 @@
+package visengine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Class says what a caller may do about a failed call.
+type Class int
+
+// The classes of failure. The zero value is never returned.
+const (
+	_ Class = iota
+	// ClassRetryable: network errors before the request was written, 5xx, 408. Safe to retry.
+	ClassRetryable
+	// ClassThrottled: 429; wait Error.RetryAfter (when set) before retrying.
+	ClassThrottled
+	// ClassPermanent: 400, 401, 403, 409, 412, 428 and other 4xx; retrying will not help.
+	ClassPermanent
+	// ClassInsufficientCredit: 402; an operator must top up the wallet.
+	ClassInsufficientCredit
+	// ClassNotReady: 422 on /documento; the document is not available yet.
+	ClassNotReady
+	// ClassNotFound: 404; the resource does not exist (on GET /richiesta: no request yet).
+	ClassNotFound
+	// ClassAmbiguous: the request was written but no answer came back; a POST may
+	// have created (and charged) a request upstream.
+	ClassAmbiguous
+)
+
+var classNames = [...]string{"", "retryable", "throttled", "permanent", "insufficient_credit", "not_ready", "not_found", "ambiguous"}
+
+// String returns the class's stable name, e.g. "retryable".
+func (c Class) String() string {
+	if c <= 0 || int(c) >= len(classNames) {
+		return fmt.Sprintf("Class(%d)", int(c))
+	}
+	return classNames[c]
+}
+
+// Error is the one error type every call returns on failure.
+type Error struct {
+	Op         string        // e.g. "POST /richiesta"
+	Status     int           // HTTP status; 0 when no response arrived
+	Code       int           // the envelope's "error" code; 0 when absent
+	Message    string        // the envelope's message, or a description of the failure
+	Class      Class         // what the caller may do
+	RetryAfter time.Duration // from Retry-After on 429/503; 0 when absent
+	Err        error         // the underlying error (network, decode), if any
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	s := fmt.Sprintf("visengine: %s: %s", e.Op, e.Class)
+	if e.Status != 0 {
+		s += fmt.Sprintf(" (HTTP %d", e.Status)
+		if e.Code != 0 {
+			s += fmt.Sprintf(", code %d", e.Code)
+		}
+		s += ")"
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Retryable reports whether the same call may simply be made again:
+// retryable and throttled failures. Ambiguous ones need reconciliation first.
+func (e *Error) Retryable() bool {
+	return e.Class == ClassRetryable || e.Class == ClassThrottled
+}
+
+// ClassOf returns the class of err, or 0 when err is not (and wraps no) *Error.
+func ClassOf(err error) Class {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Class
+	}
+	return 0
+}

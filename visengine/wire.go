@@ -1,0 +1,287 @@
+package visengine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Request states (stato_richiesta) as the API spells them.
+const (
+	StateSearching  = "In ricerca"       // in_ricerca
+	StateInProgress = "In erogazione"    // in_erogazione
+	StateDataReady  = "Dati disponibili" // dati_disponibili: the document can be downloaded
+	StateFulfilled  = "Visura evasa"     // visura_evasa: final success
+	StateCancelled  = "Annullata"        // annullata: final failure
+)
+
+// Bool decodes the API's loose booleans: true/false, "0"/"1", "true"/"false",
+// 0/1 and null (false). It encodes as a JSON boolean.
+type Bool bool
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (b *Bool) UnmarshalJSON(data []byte) error {
+	s := string(bytes.TrimSpace(data))
+	switch s {
+	case "true", `"1"`, "1", `"true"`:
+		*b = true
+	case "false", `"0"`, "0", `"false"`, "null", `""`:
+		*b = false
+	default:
+		return fmt.Errorf("visengine: cannot decode %s as a boolean", s)
+	}
+	return nil
+}
+
+// Float decodes a number that may also arrive as a numeric string or null.
+type Float float64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *Float) UnmarshalJSON(data []byte) error {
+	s := string(bytes.Trim(bytes.TrimSpace(data), `"`))
+	if s == "null" || s == "" {
+		*f = 0
+		return nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("visengine: cannot decode %s as a number", data)
+	}
+	*f = Float(v)
+	return nil
+}
+
+// Int decodes an integer that may also arrive as a numeric string or null.
+type Int int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *Int) UnmarshalJSON(data []byte) error {
+	var f Float
+	if err := f.UnmarshalJSON(data); err != nil {
+		return err
+	}
+	*n = Int(f)
+	return nil
+}
+
+// String decodes a string that may also arrive as a number or null.
+type String string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *String) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '"' {
+		var v string
+		if err := json.Unmarshal(data, &v); err != nil {
+			return err
+		}
+		*s = String(v)
+		return nil
+	}
+	if string(data) == "null" {
+		*s = ""
+		return nil
+	}
+	*s = String(data) // a bare number or boolean, kept as written
+	return nil
+}
+
+// Timestamp is a unix time in seconds; zero when absent.
+type Timestamp int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *Timestamp) UnmarshalJSON(data []byte) error {
+	var n Int
+	if err := n.UnmarshalJSON(data); err != nil {
+		return err
+	}
+	*t = Timestamp(n)
+	return nil
+}
+
+// Time returns the timestamp as a time.Time (the zero Time when unset).
+func (t Timestamp) Time() time.Time {
+	if t == 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(t), 0).UTC()
+}
+
+// VisuraSummary is one entry of the catalog (GET /visure).
+type VisuraSummary struct {
+	NomeVisura    string `json:"nome_visura"`
+	NomeCategoria string `json:"nome_categoria"`
+	HashVisura    string `json:"hash_visura"`
+}
+
+// Visura is one service's schema, prices and options (GET /visure/{hash}).
+type Visura struct {
+	NomeVisura    string        `json:"nome_visura"`
+	NomeCategoria string        `json:"nome_categoria"`
+	HashVisura    string        `json:"hash_visura"`
+	JSONStruttura JSONStruttura `json:"json_struttura"`
+	Ricerca       Bool          `json:"ricerca"`
+	Sincrona      Bool          `json:"sincrona"`
+	PrezzoVisura  Float         `json:"prezzo_visura"`
+	PrezzoRicerca Float         `json:"prezzo_ricerca"`
+	Opzioni       []Opzione     `json:"opzioni"` // null decodes as nil
+}
+
+// JSONStruttura is the input structure of a service.
+type JSONStruttura struct {
+	Campi             map[string]Campo `json:"campi"` // keyed "$0", "$1", …
+	Validazione       string           `json:"validazione"`
+	Istruzioni        string           `json:"istruzioni"` // base64 HTML
+	IstruzioniRicerca string           `json:"istruzioni_ricerca"`
+}
+
+// Campo is one input field of a service.
+type Campo struct {
+	Nome       string `json:"nome"`
+	Tipo       string `json:"tipo"`
+	Null       Bool   `json:"null"` // may the field be empty
+	Ordine     String `json:"ordine"`
+	Istruzioni string `json:"istruzioni"`
+	Opzioni    String `json:"opzioni,omitempty"`
+}
+
+// Opzione is a priced option of a service, e.g. {"tipo":"urgenza","prezzo":4,"nome":"opzione_0"}.
+type Opzione struct {
+	Tipo   string `json:"tipo"`
+	Prezzo Float  `json:"prezzo"`
+	Nome   string `json:"nome"`
+}
+
+// CallbackData tells the API where to post state changes of a request.
+type CallbackData struct {
+	URL    string          `json:"url"`
+	Method string          `json:"method,omitempty"` // "JSON" or "POST"
+	Field  string          `json:"field,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
+}
+
+// OptionalCallback decodes callback_data, which the API sends as false when unset.
+type OptionalCallback struct {
+	*CallbackData
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (o *OptionalCallback) UnmarshalJSON(data []byte) error {
+	s := string(bytes.TrimSpace(data))
+	if s == "false" || s == "null" || s == `""` || s == "[]" {
+		o.CallbackData = nil
+		return nil
+	}
+	var cb CallbackData
+	if err := json.Unmarshal(data, &cb); err != nil {
+		return err
+	}
+	o.CallbackData = &cb
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler: false when unset, as the API does.
+func (o OptionalCallback) MarshalJSON() ([]byte, error) {
+	if o.CallbackData == nil {
+		return []byte("false"), nil
+	}
+	return json.Marshal(o.CallbackData)
+}
+
+// CreateRequest is the body of POST /richiesta.
+type CreateRequest struct {
+	HashVisura   string            `json:"hash_visura"`
+	JSONVisura   map[string]string `json:"json_visura"`
+	State        *int              `json:"state,omitempty"` // default 1: submit now; 0: open draft
+	Test         bool              `json:"test,omitempty"`  // validate and price only
+	CallbackData *CallbackData     `json:"callback_data,omitempty"`
+	EmailTarget  string            `json:"email_target,omitempty"`
+	Opzioni      map[string]bool   `json:"opzioni,omitempty"` // {"opzione_0": true}
+}
+
+// UpdateRequest is the body of PUT /richiesta/{id}.
+type UpdateRequest struct {
+	State       *int              `json:"state,omitempty"`
+	JSONVisura  map[string]string `json:"json_visura,omitempty"`
+	EmailTarget string            `json:"email_target,omitempty"`
+}
+
+// Esito is the outcome of a request; Codice "0" (Info "OK") is success.
+type Esito struct {
+	Codice String `json:"codice"`
+	Info   string `json:"info"`
+}
+
+// TimestampStati has one key per state the request reached.
+type TimestampStati struct {
+	InRicerca       Timestamp `json:"in_ricerca,omitempty"`
+	InErogazione    Timestamp `json:"in_erogazione,omitempty"`
+	DatiDisponibili Timestamp `json:"dati_disponibili,omitempty"`
+	VisuraEvasa     Timestamp `json:"visura_evasa,omitempty"`
+	Annullata       Timestamp `json:"annullata,omitempty"`
+}
+
+// Ricerca is one search of a request (services with ricerca:true).
+type Ricerca struct {
+	IDRicerca     String            `json:"id_ricerca"`
+	StatoRicerca  string            `json:"stato_ricerca"`
+	JSONRicerca   string            `json:"json_ricerca"` // a JSON document in a string
+	JSONMappato   map[string]String `json:"json_mappato"`
+	JSONRisultato *string           `json:"json_risultato"`
+}
+
+// Richiesta is a full request (POST /richiesta, GET/PUT /richiesta/{id}).
+type Richiesta struct {
+	ID                  string           `json:"_id"`
+	State               Int              `json:"state"`
+	HashVisura          string           `json:"hash_visura"`
+	Nome                string           `json:"nome"`
+	Callback            String           `json:"callback,omitempty"`
+	Ricerca             Bool             `json:"ricerca"`
+	IDRicerca           String           `json:"id_ricerca"`
+	PrezzoVisura        Float            `json:"prezzo_visura"`
+	PrezzoRicerca       Float            `json:"prezzo_ricerca"`
+	IndiceRicerca       *Int             `json:"indice_ricerca"`
+	StatoRichiesta      string           `json:"stato_richiesta"`
+	EmailTarget         String           `json:"email_target"`
+	Allegati            []string         `json:"allegati"`
+	TimestampCreation   Timestamp        `json:"timestamp_creation"`
+	TimestampLastUpdate Timestamp        `json:"timestamp_last_update"`
+	TimestampStati      TimestampStati   `json:"timestamp_stati"`
+	CallbackData        OptionalCallback `json:"callback_data"`
+	Opzioni             []Opzione        `json:"opzioni"`
+	Owner               string           `json:"owner"`
+	Sincrona            Bool             `json:"sincrona"`
+	Ricerche            []Ricerca        `json:"ricerche"`
+	Esito               *Esito           `json:"esito"`
+	MotivoAnnullamento  String           `json:"motivo_annullamento,omitempty"`
+}
+
+// RichiestaSummary is one entry of GET /richiesta.
+type RichiestaSummary struct {
+	ID                  string    `json:"_id"`
+	State               Int       `json:"state"`
+	HashVisura          string    `json:"hash_visura"`
+	Nome                string    `json:"nome"`
+	Ricerca             Bool      `json:"ricerca"`
+	IDRicerca           String    `json:"id_ricerca"`
+	PrezzoVisura        Float     `json:"prezzo_visura"`
+	PrezzoRicerca       Float     `json:"prezzo_ricerca"`
+	IndiceRicerca       *Int      `json:"indice_ricerca"`
+	StatoRichiesta      string    `json:"stato_richiesta"`
+	EmailTarget         String    `json:"email_target"`
+	TimestampCreation   Timestamp `json:"timestamp_creation"`
+	TimestampLastUpdate Timestamp `json:"timestamp_last_update"`
+	Owner               string    `json:"owner"`
+	Sincrona            Bool      `json:"sincrona"`
+}
+
+// Document describes a downloaded document (GET /documento/{id}); the file
+// itself was streamed to the caller's writer.
+type Document struct {
+	Nome       string // file name, e.g. "5f22f5b5065afc21cc60a27a.zip"
+	Dimensione int64  // size the API declares, in bytes
+	Written    int64  // bytes written to the writer after base64 decoding
+}
