@@ -1,0 +1,17 @@
+// Command iseed turns submission events on a NATS JetStream stream into
+// Openapi Visengine requests (ISEE, NASpI, 730, …) and the answers back into events.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := exitCode(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	stop()
+	os.Exit(code)
+}
