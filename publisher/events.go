@@ -1,0 +1,110 @@
+package publisher
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// States of a submission as status events name them; the event type is
+// "iseed.submission.<state>".
+const (
+	StateRejected   = "rejected"    // invalid; nothing was sent upstream
+	StateSubmitted  = "submitted"   // the upstream request exists
+	StateInProgress = "in_progress" // upstream: In erogazione
+	StateDataReady  = "data_ready"  // upstream: Dati disponibili
+	StateCompleted  = "completed"   // upstream: Visura evasa
+	StateCancelled  = "cancelled"   // upstream: Annullata
+	StateOverdue    = "overdue"     // not finished after the configured time
+	StateFailed     = "failed"      // dead-lettered
+)
+
+// TypeDocumentReady is the type of document-ready events.
+const TypeDocumentReady = "iseed.document.ready"
+
+// Problem is one reason a submission was rejected or failed.
+type Problem struct {
+	Field   string `json:"field,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Outcome is the upstream's esito of a request.
+type Outcome struct {
+	Code string `json:"codice"`
+	Info string `json:"info"`
+}
+
+// Status is the data of a status event.
+type Status struct {
+	SubmissionID   string          `json:"submission_id"`
+	Tenant         string          `json:"tenant"`
+	State          string          `json:"state"`
+	Generation     int             `json:"generation,omitempty"` // >1 after a replay
+	Service        string          `json:"service,omitempty"`    // catalog name
+	ServiceHash    string          `json:"service_hash,omitempty"`
+	RequestID      string          `json:"request_id,omitempty"`      // upstream _id
+	StatoRichiesta string          `json:"stato_richiesta,omitempty"` // upstream state, verbatim
+	Price          *float64        `json:"price,omitempty"`           // euro
+	Reason         string          `json:"reason,omitempty"`          // failed: reason code; cancelled: motivo
+	Errors         []Problem       `json:"errors,omitempty"`
+	Outcome        *Outcome        `json:"esito,omitempty"`
+	Metadata       json.RawMessage `json:"metadata,omitempty"` // the submission's metadata, echoed
+	At             time.Time       `json:"-"`                  // when the state was reached: the event's time
+}
+
+// DocumentReady is the data of a document-ready event. It never carries the
+// document itself.
+type DocumentReady struct {
+	SubmissionID string          `json:"submission_id"`
+	Tenant       string          `json:"tenant"`
+	RequestID    string          `json:"request_id"`
+	Bucket       string          `json:"bucket"`
+	Object       string          `json:"object"`
+	Name         string          `json:"name"` // the upstream's file name
+	Size         int64           `json:"size"`
+	SHA256       string          `json:"sha256"` // hex, of the plaintext document
+	ContentType  string          `json:"content_type"`
+	Encrypted    bool            `json:"encrypted"`
+	KeyID        string          `json:"key_id,omitempty"`
+	Metadata     json.RawMessage `json:"metadata,omitempty"`
+	At           time.Time       `json:"-"`
+}
+
+// StatusType returns the CloudEvents type of a state, e.g. "iseed.submission.submitted".
+func StatusType(state string) string { return "iseed.submission." + state }
+
+// StatusEventID is the deterministic id (and Nats-Msg-Id) of a status event.
+func StatusEventID(tenant, submissionID string, generation int, state string) string {
+	if generation < 1 {
+		generation = 1
+	}
+	return fmt.Sprintf("%s.%s.%d.%s", tenant, submissionID, generation, state)
+}
+
+// StatusEvent builds the envelope of a status event without publishing it.
+func (p *Publisher) StatusEvent(s Status) (*Event, error) {
+	if s.Tenant == "" || s.SubmissionID == "" || s.State == "" {
+		return nil, errors.New("publisher: status event needs tenant, submission id and state")
+	}
+	id := StatusEventID(s.Tenant, s.SubmissionID, s.Generation, s.State)
+	return p.envelope(id, StatusType(s.State), s.SubmissionID, at(s.At), s)
+}
+
+// DocumentEvent builds the envelope of a document-ready event without publishing it.
+func (p *Publisher) DocumentEvent(d DocumentReady) (*Event, error) {
+	if d.Tenant == "" || d.SubmissionID == "" || d.Object == "" {
+		return nil, errors.New("publisher: document event needs tenant, submission id and object")
+	}
+	id := fmt.Sprintf("%s.%s.document", d.Tenant, d.SubmissionID)
+	return p.envelope(id, TypeDocumentReady, d.SubmissionID, at(d.At), d)
+}
+
+func at(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}

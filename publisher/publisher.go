@@ -1,0 +1,127 @@
+// Package publisher owns iseed's outbound event contract and publishes it.
+//
+// Every event is a CloudEvents 1.0 envelope in structured JSON mode,
+// published on JetStream with a deterministic Nats-Msg-Id equal to the
+// event's id, so a retried publish inside the stream's duplicate window is
+// stored once. The wire format is versioned by the event type and pinned by
+// golden files in testdata (regenerate with `go test ./publisher -update`).
+//
+// Subjects, with the configurable prefix P (default "iseed"):
+//
+//	P.status.<tenant>.<submission_id>     status events (Status)
+//	P.documents.<tenant>.<submission_id>  document-ready events (DocumentReady)
+//
+// The package knows nothing of the upstream API: callers translate into
+// these types.
+package publisher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// SpecVersion is the CloudEvents version of every event.
+const SpecVersion = "1.0"
+
+// Event is a CloudEvents 1.0 envelope in structured JSON mode.
+type Event struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Subject         string          `json:"subject"`
+	Time            time.Time       `json:"time"`
+	DataContentType string          `json:"datacontenttype"`
+	Data            json.RawMessage `json:"data"`
+}
+
+// Config says where events go.
+type Config struct {
+	// Prefix is the first subject token, default "iseed".
+	Prefix string
+	// Source is the CloudEvents source, default "urn:iseed".
+	Source string
+}
+
+// Publisher publishes events on JetStream.
+type Publisher struct {
+	js     jetstream.JetStream
+	prefix string
+	source string
+}
+
+// New returns a Publisher writing through js.
+func New(js jetstream.JetStream, cfg Config) *Publisher {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "iseed"
+	}
+	if cfg.Source == "" {
+		cfg.Source = "urn:iseed"
+	}
+	return &Publisher{js: js, prefix: cfg.Prefix, source: cfg.Source}
+}
+
+// StatusSubject is the subject of status events for one submission.
+func (p *Publisher) StatusSubject(tenant, submissionID string) string {
+	return fmt.Sprintf("%s.status.%s.%s", p.prefix, tenant, submissionID)
+}
+
+// DocumentSubject is the subject of document events for one submission.
+func (p *Publisher) DocumentSubject(tenant, submissionID string) string {
+	return fmt.Sprintf("%s.documents.%s.%s", p.prefix, tenant, submissionID)
+}
+
+// Status publishes a status event and waits for the stream to store it.
+func (p *Publisher) Status(ctx context.Context, s Status) error {
+	ev, err := p.StatusEvent(s)
+	if err != nil {
+		return err
+	}
+	return p.publish(ctx, p.StatusSubject(s.Tenant, s.SubmissionID), ev)
+}
+
+// DocumentReady publishes a document-ready event and waits for the stream to store it.
+func (p *Publisher) DocumentReady(ctx context.Context, d DocumentReady) error {
+	ev, err := p.DocumentEvent(d)
+	if err != nil {
+		return err
+	}
+	return p.publish(ctx, p.DocumentSubject(d.Tenant, d.SubmissionID), ev)
+}
+
+func (p *Publisher) publish(ctx context.Context, subject string, ev *Event) error {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("publisher: encode %s: %w", ev.Type, err)
+	}
+	msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, ev.ID)
+	msg.Header.Set("Content-Type", "application/cloudevents+json")
+	msg.Header.Set("Ce-Type", ev.Type)
+	if _, err := p.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("publisher: publish %s on %s: %w", ev.Type, subject, err)
+	}
+	return nil
+}
+
+func (p *Publisher) envelope(id, typ, subject string, at time.Time, data any) (*Event, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("publisher: encode %s data: %w", typ, err)
+	}
+	return &Event{
+		SpecVersion:     SpecVersion,
+		ID:              id,
+		Source:          p.source,
+		Type:            typ,
+		Subject:         subject,
+		Time:            at.UTC().Truncate(time.Millisecond),
+		DataContentType: "application/json",
+		Data:            raw,
+	}, nil
+}

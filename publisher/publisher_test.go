@@ -1,0 +1,134 @@
+package publisher_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+var at = time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
+
+func price(f float64) *float64 { return &f }
+
+func goldenEvents() map[string]any {
+	meta := json.RawMessage(`{"employee_id":"7781"}`)
+	return map[string]any{
+		"status_submitted": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateSubmitted,
+			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", RequestID: "5f2829ce065afc21cc60ad0e",
+			StatoRichiesta: "In erogazione", Price: price(16), Metadata: meta, At: at},
+		"status_rejected": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateRejected,
+			Service: "ISEE", Errors: []publisher.Problem{{Field: "$4", Name: "Codice Fiscale", Code: "invalid_codice_fiscale", Message: "the check character does not match"}},
+			Metadata: meta, At: at},
+		"status_failed": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateFailed, Generation: 2,
+			Service: "ISEE", Reason: "insufficient_credit", Errors: []publisher.Problem{{Code: "insufficient_credit", Message: "Insufficient Credit in Wallet: 3.50"}},
+			Metadata: meta, At: at},
+		"status_cancelled": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateCancelled,
+			Service: "ISEE", RequestID: "5f2829ce065afc21cc60ad0e", StatoRichiesta: "Annullata", Reason: "documentazione incompleta",
+			Outcome: &publisher.Outcome{Code: "101", Info: "KO"}, Metadata: meta, At: at},
+		"document_ready": publisher.DocumentReady{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", RequestID: "5f2829ce065afc21cc60ad0e",
+			Bucket: "iseed_documents", Object: "acme/emp-7781-isee-2026/5f2829ce065afc21cc60ad0e.zip", Name: "5f2829ce065afc21cc60ad0e.zip",
+			Size: 10206, SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", ContentType: "application/zip",
+			Encrypted: true, KeyID: "k1", Metadata: meta, At: at},
+	}
+}
+
+func TestGolden(t *testing.T) {
+	p := publisher.New(nil, publisher.Config{})
+	for name, v := range goldenEvents() {
+		t.Run(name, func(t *testing.T) {
+			var ev *publisher.Event
+			var err error
+			switch d := v.(type) {
+			case publisher.Status:
+				ev, err = p.StatusEvent(d)
+			case publisher.DocumentReady:
+				ev, err = p.DocumentEvent(d)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.MarshalIndent(ev, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join("testdata", name+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("event %s changed:\ngot  %s\nwant %s", name, got, want)
+			}
+		})
+	}
+}
+
+func TestStatusEventNeedsIdentity(t *testing.T) {
+	p := publisher.New(nil, publisher.Config{})
+	for _, s := range []publisher.Status{{Tenant: "a", State: "submitted"}, {SubmissionID: "x", State: "submitted"}, {Tenant: "a", SubmissionID: "x"}} {
+		if _, err := p.StatusEvent(s); err == nil {
+			t.Errorf("StatusEvent(%+v): got nil error, want one", s)
+		}
+	}
+}
+
+func TestPublishDeduplicates(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	stream, err := srv.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "EV", Subjects: []string{"iseed.status.>", "iseed.documents.>"}, Duplicates: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := publisher.New(srv.JS, publisher.Config{})
+	s := publisher.Status{SubmissionID: "s1", Tenant: "acme", State: publisher.StateSubmitted, At: at}
+	for range 3 {
+		if err := p.Status(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.State = publisher.StateCompleted
+	if err := p.Status(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := info.State.Msgs, uint64(2); got != want {
+		t.Fatalf("stored events: got %d, want %d", got, want)
+	}
+	msg, err := stream.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := msg.Subject, "iseed.status.acme.s1"; got != want {
+		t.Errorf("subject: got %q, want %q", got, want)
+	}
+	var ev publisher.Event
+	if err := json.Unmarshal(msg.Data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ev.Type, "iseed.submission.submitted"; got != want {
+		t.Errorf("type: got %q, want %q", got, want)
+	}
+	if got, want := msg.Header.Get(jetstream.MsgIDHeader), ev.ID; got != want {
+		t.Errorf("Nats-Msg-Id: got %q, want the event id %q", got, want)
+	}
+}
