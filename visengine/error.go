@@ -12,7 +12,8 @@ type Class int
 // The classes of failure. The zero value is never returned.
 const (
 	_ Class = iota
-	// ClassRetryable: network errors before the request was written, 5xx, 408. Safe to retry.
+	// ClassRetryable: no answer to a GET, or to a request not written whole;
+	// 5xx to a GET; 408. Safe to retry.
 	ClassRetryable
 	// ClassThrottled: 429; wait Error.RetryAfter (when set) before retrying.
 	ClassThrottled
@@ -24,19 +25,33 @@ const (
 	ClassNotReady
 	// ClassNotFound: 404; the resource does not exist (on GET /richiesta: no request yet).
 	ClassNotFound
-	// ClassAmbiguous: the request was written but no answer came back; a POST may
-	// have created (and charged) a request upstream.
+	// ClassAmbiguous: a POST, PUT or DELETE was written whole but no usable
+	// answer came back (timeout, reset, cut or undecodable 2xx body), or it got
+	// a 5xx. The change may have been made (a POST may have created and
+	// charged a request): reconcile before sending it again.
 	ClassAmbiguous
 )
 
-var classNames = [...]string{"", "retryable", "throttled", "permanent", "insufficient_credit", "not_ready", "not_found", "ambiguous"}
-
 // String returns the class's stable name, e.g. "retryable".
 func (c Class) String() string {
-	if c <= 0 || int(c) >= len(classNames) {
+	switch c {
+	case ClassRetryable:
+		return "retryable"
+	case ClassThrottled:
+		return "throttled"
+	case ClassPermanent:
+		return "permanent"
+	case ClassInsufficientCredit:
+		return "insufficient_credit"
+	case ClassNotReady:
+		return "not_ready"
+	case ClassNotFound:
+		return "not_found"
+	case ClassAmbiguous:
+		return "ambiguous"
+	default:
 		return fmt.Sprintf("Class(%d)", int(c))
 	}
-	return classNames[c]
 }
 
 // Error is the one error type every call returns on failure.

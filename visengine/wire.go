@@ -126,7 +126,7 @@ type Visura struct {
 	Sincrona      Bool          `json:"sincrona"`
 	PrezzoVisura  Float         `json:"prezzo_visura"`
 	PrezzoRicerca Float         `json:"prezzo_ricerca"`
-	Opzioni       []Opzione     `json:"opzioni"` // null decodes as nil
+	Opzioni       Opzioni       `json:"opzioni"` // null decodes as nil
 }
 
 // JSONStruttura is the input structure of a service.
@@ -152,6 +152,99 @@ type Opzione struct {
 	Tipo   string `json:"tipo"`
 	Prezzo Float  `json:"prezzo"`
 	Nome   string `json:"nome"`
+}
+
+// Opzioni is a list of options. It decodes null (nil), a list of Opzione,
+// an object of Opzione keyed "0", "1", … (as PHP sends sparse arrays), and
+// the object a request was created with, {"opzione_0": true}, as the
+// options set to true (Nome only).
+type Opzioni []Opzione
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (o *Opzioni) UnmarshalJSON(data []byte) error {
+	*o = nil
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		var l []Opzione
+		if err := json.Unmarshal(data, &l); err != nil {
+			return err
+		}
+		*o = l
+		return nil
+	}
+	return eachMember(data, func(key string, raw json.RawMessage) error {
+		raw = bytes.TrimSpace(raw)
+		if len(raw) > 0 && raw[0] == '{' {
+			var op Opzione
+			if err := json.Unmarshal(raw, &op); err != nil {
+				return err
+			}
+			*o = append(*o, op)
+			return nil
+		}
+		var on Bool
+		if err := on.UnmarshalJSON(raw); err != nil {
+			return err
+		}
+		if on {
+			*o = append(*o, Opzione{Nome: key})
+		}
+		return nil
+	})
+}
+
+// list decodes a JSON array that may also arrive as null (empty) or, as PHP
+// sends arrays with gaps in their keys, as an object keyed "0", "1", …
+// (the values, in the order sent).
+type list[T any] []T
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (l *list[T]) UnmarshalJSON(data []byte) error {
+	*l = nil
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return json.Unmarshal(data, (*[]T)(l))
+	}
+	return eachMember(data, func(_ string, raw json.RawMessage) error {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		*l = append(*l, v)
+		return nil
+	})
+}
+
+// items returns the list, never nil.
+func (l list[T]) items() []T {
+	if l == nil {
+		return []T{}
+	}
+	return l
+}
+
+// eachMember calls fn for each member of the JSON object data, in order.
+func eachMember(data []byte, fn func(key string, raw json.RawMessage) error) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil { // the '{'
+		return err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return err
+		}
+		if err := fn(key, raw); err != nil {
+			return err
+		}
+	}
+	_, err := dec.Token() // the '}'
+	return err
 }
 
 // CallbackData tells the API where to post state changes of a request.
@@ -251,7 +344,7 @@ type Richiesta struct {
 	TimestampLastUpdate Timestamp        `json:"timestamp_last_update"`
 	TimestampStati      TimestampStati   `json:"timestamp_stati"`
 	CallbackData        OptionalCallback `json:"callback_data"`
-	Opzioni             []Opzione        `json:"opzioni"`
+	Opzioni             Opzioni          `json:"opzioni"`
 	Owner               string           `json:"owner"`
 	Sincrona            Bool             `json:"sincrona"`
 	Ricerche            []Ricerca        `json:"ricerche"`

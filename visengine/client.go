@@ -1,0 +1,154 @@
+package visengine
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultTimeout          = 30 * time.Second
+	DefaultDocumentTimeout  = 5 * time.Minute
+	DefaultMaxResponseBytes = 8 << 20
+	DefaultMaxDocumentBytes = 256 << 20
+)
+
+// Timeouts and pool size of the HTTP client New builds when Config.HTTPClient is nil.
+const (
+	dialTimeout           = 5 * time.Second
+	tlsHandshakeTimeout   = 5 * time.Second
+	responseHeaderTimeout = 30 * time.Second
+	idleConnTimeout       = 90 * time.Second
+	maxIdleConns          = 64
+)
+
+// Config configures a Client. Only BaseURL and Token are required.
+type Config struct {
+	// BaseURL is the API's root, e.g. https://visengine2.altravia.com
+	// (sandbox: https://test.visengine2.altravia.com). A path prefix is kept.
+	BaseURL *url.URL
+	// Token is the bearer token sent with every call.
+	Token string
+	// HTTPClient sends the calls. Nil: New builds one with dial and TLS
+	// timeouts of 5s, a response-header timeout of 30s and an idle pool sized
+	// for about 64 concurrent calls. Redirects are never followed unless the
+	// given client sets its own CheckRedirect.
+	HTTPClient *http.Client
+	// Timeout bounds each call except Documento; zero means DefaultTimeout.
+	Timeout time.Duration
+	// DocumentTimeout bounds each Documento call; zero means DefaultDocumentTimeout.
+	DocumentTimeout time.Duration
+	// UserAgent is sent as given; empty means UserAgent("dev").
+	UserAgent string
+	// MaxResponseBytes bounds every answer but documents; zero means
+	// DefaultMaxResponseBytes. GET /richiesta lists every request of the
+	// account in one answer: raise it for accounts with many thousands.
+	MaxResponseBytes int64
+	// MaxDocumentBytes bounds a /documento answer (base64, about 4/3 of the
+	// file); zero means DefaultMaxDocumentBytes.
+	MaxDocumentBytes int64
+}
+
+// UserAgent returns the User-Agent iseed sends, e.g.
+// "iseed/1.2.0 (+https://github.com/iseed-dev/iseed)".
+func UserAgent(version string) string {
+	return "iseed/" + version + " (+https://github.com/iseed-dev/iseed)"
+}
+
+// Client calls the Visengine 2.0 API. It is safe for concurrent use.
+type Client struct {
+	base      string // BaseURL without a trailing slash
+	token     string
+	userAgent string
+	hc        *http.Client
+	timeout   time.Duration
+	docTime   time.Duration
+	maxResp   int64
+	maxDoc    int64
+	now       func() time.Time
+}
+
+// New validates cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{
+		base:      strings.TrimSuffix(cfg.BaseURL.String(), "/"),
+		token:     cfg.Token,
+		userAgent: cmp.Or(cfg.UserAgent, UserAgent("dev")),
+		hc:        httpClient(cfg.HTTPClient),
+		timeout:   cmp.Or(cfg.Timeout, DefaultTimeout),
+		docTime:   cmp.Or(cfg.DocumentTimeout, DefaultDocumentTimeout),
+		maxResp:   cmp.Or(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
+		maxDoc:    cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
+		now:       time.Now,
+	}
+	return c, nil
+}
+
+func (cfg Config) validate() error {
+	var errs []error
+	u := cfg.BaseURL
+	switch {
+	case u == nil:
+		errs = append(errs, errors.New("BaseURL is required (e.g. https://visengine2.altravia.com)"))
+	case u.Scheme != "https" && u.Scheme != "http" || u.Host == "":
+		errs = append(errs, fmt.Errorf("BaseURL %q must be an absolute http(s) URL", u.Redacted()))
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		errs = append(errs, fmt.Errorf("BaseURL %q must not carry a query, fragment or user info", u.Redacted()))
+	}
+	if strings.TrimSpace(cfg.Token) == "" {
+		errs = append(errs, errors.New("Token is required (a bearer token from the Openapi OAuth service)"))
+	}
+	if strings.ContainsAny(cfg.Token, "\r\n") {
+		errs = append(errs, errors.New("Token must be a single line"))
+	}
+	if cfg.Timeout < 0 || cfg.DocumentTimeout < 0 {
+		errs = append(errs, errors.New("Timeout and DocumentTimeout must not be negative"))
+	}
+	if cfg.MaxResponseBytes < 0 || cfg.MaxDocumentBytes < 0 {
+		errs = append(errs, errors.New("MaxResponseBytes and MaxDocumentBytes must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("visengine: invalid config: %w", err)
+	}
+	return nil
+}
+
+// httpClient returns given, made not to follow redirects unless it says
+// otherwise, or a new client with sane timeouts.
+func httpClient(given *http.Client) *http.Client {
+	if given != nil {
+		hc := *given
+		if hc.CheckRedirect == nil {
+			hc.CheckRedirect = noRedirects
+		}
+		return &hc
+	}
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           dialer.DialContext,
+			ForceAttemptHTTP2:     true,
+			TLSHandshakeTimeout:   tlsHandshakeTimeout,
+			ResponseHeaderTimeout: responseHeaderTimeout,
+			ExpectContinueTimeout: time.Second,
+			IdleConnTimeout:       idleConnTimeout,
+			MaxIdleConns:          maxIdleConns,
+			MaxIdleConnsPerHost:   maxIdleConns,
+		},
+		CheckRedirect: noRedirects,
+	}
+}
+
+// noRedirects hands a 3xx back to the caller: following a redirect would
+// turn a POST into a GET and send the token to another URL.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -1,0 +1,219 @@
+package visengine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"sync/atomic"
+	"time"
+)
+
+// ErrResponseTooLarge is wrapped by the *Error of an answer longer than the
+// configured MaxResponseBytes or MaxDocumentBytes.
+var ErrResponseTooLarge = errors.New("visengine: answer exceeds the configured size limit")
+
+// call describes one API call.
+type call struct {
+	method   string
+	route    string // path template, e.g. "/richiesta/{id}"; with method it names the Op
+	path     string // escaped path, e.g. "/richiesta/5f22f722065afc42223c7131"
+	body     any    // encoded as JSON; nil for none
+	document bool   // GET /documento/{id}: streamed, own timeout and limit
+}
+
+func (k call) op() string { return k.method + " " + k.route }
+
+// attempt tracks how far one exchange got, for the ambiguity rule.
+type attempt struct {
+	call
+	wroteHeaders atomic.Bool // bytes of the request may have reached the server
+	writeFailed  atomic.Bool // the request was cut short: the server cannot hold it whole
+}
+
+// sent reports whether the server may hold the complete request.
+func (a *attempt) sent() bool { return a.wroteHeaders.Load() && !a.writeFailed.Load() }
+
+func (a *attempt) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		WroteHeaders: func() { a.wroteHeaders.Store(true) },
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err != nil {
+				a.writeFailed.Store(true)
+			}
+		},
+	}
+}
+
+// do makes one call: it sends the request, reads the envelope, hands "data"
+// to ans and classifies any failure as an *Error.
+func (c *Client) do(ctx context.Context, k call, ans answer) error {
+	a := &attempt{call: k}
+	timeout, limit := c.timeout, c.maxResp
+	if k.document {
+		timeout, limit = c.docTime, c.maxDoc
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := c.request(httptrace.WithClientTrace(ctx, a.trace()), k)
+	if err != nil {
+		return &Error{Op: k.op(), Class: ClassPermanent, Message: "building the request", Err: err}
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return a.lost(ctx, err)
+	}
+	defer drainClose(resp.Body)
+	env, err := decodeEnvelope(&limitedReader{r: resp.Body, n: limit}, ans)
+	if err != nil {
+		return a.unreadable(ctx, resp, err, c.now())
+	}
+	return a.check(resp, env, c.now())
+}
+
+func (c *Client) request(ctx context.Context, k call) (*http.Request, error) {
+	var body io.Reader
+	if k.body != nil {
+		b, err := json.Marshal(k.body)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, k.method, c.base+k.path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// lost classifies a call that got no answer: ambiguous when a POST, PUT or
+// DELETE may have reached the server whole, else retryable.
+func (a *attempt) lost(ctx context.Context, err error) *Error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // the URL adds nothing the Op does not say
+	}
+	e := &Error{Op: a.op(), Class: ClassRetryable, Message: "no answer", Err: withContext(ctx, err)}
+	if !idempotent(a.method) && a.sent() {
+		e.Class, e.Message = ClassAmbiguous, "request sent, no answer"
+	}
+	return e
+}
+
+// unreadable classifies an answer whose body could not be read or decoded.
+// A failure status keeps its class. A 2xx to a POST, PUT or DELETE is
+// ambiguous (the change was probably made); to a GET it is retryable, or
+// permanent when the answer is over the size limit (it would be again).
+func (a *attempt) unreadable(ctx context.Context, resp *http.Response, err error, now time.Time) *Error {
+	e := &Error{
+		Op:         a.op(),
+		Status:     resp.StatusCode,
+		Message:    "unreadable answer",
+		RetryAfter: retryAfter(resp.StatusCode, resp.Header, now),
+		Err:        withContext(ctx, err),
+	}
+	var we writeError
+	switch {
+	case errors.As(err, &we):
+		e.Message = "writing the document"
+	case errors.Is(err, ErrResponseTooLarge):
+		e.Message = "answer too large"
+	}
+	switch {
+	case !success(resp.StatusCode):
+		e.Class = statusClass(a.method, resp.StatusCode, a.document)
+	case !idempotent(a.method):
+		e.Class = ClassAmbiguous
+	case errors.Is(err, ErrResponseTooLarge):
+		e.Class = ClassPermanent
+	default:
+		e.Class = ClassRetryable
+	}
+	return e
+}
+
+// check classifies a decoded answer; nil when it is a success.
+func (a *attempt) check(resp *http.Response, env envelope, now time.Time) error {
+	status := resp.StatusCode
+	if success(status) && env.ok() {
+		return nil
+	}
+	e := &Error{
+		Op:         a.op(),
+		Status:     status,
+		Code:       env.code,
+		Message:    env.message,
+		RetryAfter: retryAfter(status, resp.Header, now),
+	}
+	if success(status) {
+		e.Class = codeClass(a.method, env.code, a.document)
+	} else {
+		e.Class = statusClass(a.method, status, a.document)
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(status)
+	}
+	return e
+}
+
+func success(status int) bool { return status >= 200 && status < 300 }
+
+// withContext makes sure a failure caused by the end of ctx matches
+// context.Canceled or context.DeadlineExceeded with errors.Is.
+func withContext(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cerr, err)
+}
+
+// drainClose reads a little of what is left so that the connection can be
+// reused, then closes the body.
+func drainClose(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, 4<<10)
+	_ = body.Close()
+}
+
+// limitedReader reads at most n bytes and fails with ErrResponseTooLarge
+// when the input is longer.
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+// Read implements io.Reader.
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		var probe [1]byte
+		n, err := l.r.Read(probe[:])
+		if n > 0 {
+			return 0, ErrResponseTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// writeError wraps a failure of the caller's writer.
+type writeError struct{ err error }
+
+func (w writeError) Error() string { return w.err.Error() }
+func (w writeError) Unwrap() error { return w.err }

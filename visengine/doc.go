@@ -1,0 +1,64 @@
+// Package visengine is the HTTP client of Openapi's Visengine 2.0 API
+// (https://visengine2.altravia.com): the catalog of services (visure), the
+// requests (richieste) and their documents.
+//
+// # Contract
+//
+// Each method makes exactly one attempt: no retries, no logging. A failure
+// is always an *Error (find it with errors.As, or ClassOf) carrying the Op
+// ("POST /richiesta", "GET /richiesta/{id}": routes, never ids), the HTTP
+// status, the API's error code and message, and a Class that says what the
+// caller may do. Retrying, with Error.RetryAfter honoured, is the caller's
+// job. When the call's context ends, errors.Is(err, context.Canceled) or
+// errors.Is(err, context.DeadlineExceeded) holds.
+//
+// Every answer is wrapped in {"data", "success", "message", "error"}; the
+// envelope is decoded in one place. A "message" holding JSON is shown
+// compact on one line. The wire types decode the API's loose JSON: booleans
+// as "0"/"1", numbers as strings, callback_data false, opzioni null, lists
+// sent as objects.
+//
+// # Classes
+//
+//	no answer, GET                         ClassRetryable
+//	no answer, request not written whole   ClassRetryable
+//	no usable answer, request written      ClassAmbiguous (POST, PUT, DELETE)
+//	  (timeout, reset, cut body, undecodable or over-limit 2xx body)
+//	5xx                                    ClassRetryable on GET, ClassAmbiguous otherwise
+//	408                                    ClassRetryable
+//	429                                    ClassThrottled, RetryAfter from Retry-After
+//	402                                    ClassInsufficientCredit
+//	404                                    ClassNotFound
+//	422 on /documento                      ClassNotReady
+//	other 4xx (400 401 403 409 412 428 …)   ClassPermanent
+//	3xx (redirects are not followed)       ClassPermanent
+//	2xx with "success": false              the class of the code's documented status
+//	                                       (211 → insufficient credit, 202 → not found,
+//	                                       247 → not ready, …); other codes permanent
+//	2xx GET body unreadable or undecodable ClassRetryable
+//	2xx GET body over the size limit       ClassPermanent (it would be again)
+//
+// Retry-After is read on 429 and 503, as delay-seconds or an HTTP date.
+//
+// # Ambiguity
+//
+// Whether a request was written whole is known from net/http/httptrace
+// (WroteHeaders, WroteRequest). A POST, PUT or DELETE that may have reached
+// the server whole but got no usable answer is ClassAmbiguous: the API may
+// have acted on it, and for POST /richiesta created and charged a request.
+// A 5xx to those methods is ambiguous too: a gateway's 502/504 can hide an
+// upstream that committed. Reconcile before sending again (for a creation,
+// look for the request with Richieste). GETs change nothing, so a lost
+// answer or a 5xx is simply retryable. The 404 with code 203 that GET
+// /richiesta returns for an account without requests is an empty list, not
+// an error.
+//
+// # Documents
+//
+// Documento streams: the base64 "file" is decoded from the answer straight
+// into the caller's io.Writer while it arrives (JSON escapes such as PHP's
+// `\/` included; "nome", "dimensione" and "file" in any order), so memory
+// stays a few buffers whatever the size. MaxDocumentBytes bounds the
+// answer, MaxResponseBytes every other one; DocumentTimeout and Timeout
+// bound each call.
+package visengine

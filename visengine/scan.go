@@ -1,0 +1,403 @@
+package visengine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// scanner is a small streaming reader of JSON text. It walks the envelope
+// (objects, keys, strings) without holding the answer in memory, so that the
+// base64 "file" of a document can be decoded as it arrives. It checks the
+// structure it walks; the values it captures are checked by encoding/json.
+type scanner struct {
+	r   io.Reader
+	buf []byte
+	pos int
+	end int
+	err error // sticky error of r; io.EOF at the end of the input
+}
+
+// errSyntax reports text that is not the JSON the scanner expects.
+var errSyntax = errors.New("malformed JSON")
+
+const (
+	scanBufSize = 32 << 10
+	maxKeyLen   = 256 // longer object keys are not the API's
+)
+
+func newScanner(r io.Reader) *scanner {
+	return &scanner{r: r, buf: make([]byte, scanBufSize)}
+}
+
+// fill makes at least one byte available; false when the input is done.
+func (s *scanner) fill() bool { return s.ensure(1) }
+
+// ensure makes at least n (at most len(buf)) bytes available; false when the
+// input ends first.
+func (s *scanner) ensure(n int) bool {
+	for tries := 0; s.end-s.pos < n; tries++ {
+		if s.err != nil {
+			return false
+		}
+		if tries == 100 {
+			s.err = io.ErrNoProgress
+			return false
+		}
+		if s.pos > 0 {
+			s.end = copy(s.buf, s.buf[s.pos:s.end])
+			s.pos = 0
+		}
+		m, err := s.r.Read(s.buf[s.end:])
+		s.end += m
+		s.err = err
+	}
+	return true
+}
+
+// readErr is the error to report when more input was needed.
+func (s *scanner) readErr() error {
+	if s.err == nil || s.err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return s.err
+}
+
+func (s *scanner) readByte() (byte, error) {
+	if !s.fill() {
+		return 0, s.readErr()
+	}
+	c := s.buf[s.pos]
+	s.pos++
+	return c, nil
+}
+
+// peek skips white space and returns the next byte without consuming it.
+func (s *scanner) peek() (byte, error) {
+	for s.fill() {
+		c := s.buf[s.pos]
+		if !isSpace(c) {
+			return c, nil
+		}
+		s.pos++
+	}
+	return 0, s.readErr()
+}
+
+// next skips white space and consumes the next byte.
+func (s *scanner) next() (byte, error) {
+	c, err := s.peek()
+	if err == nil {
+		s.pos++
+	}
+	return c, err
+}
+
+func (s *scanner) expect(want byte) error {
+	c, err := s.next()
+	if err != nil {
+		return err
+	}
+	if c != want {
+		return fmt.Errorf("%w: got %q, want %q", errSyntax, c, want)
+	}
+	return nil
+}
+
+// object walks the object that starts at the next byte, calling fn for each
+// key; fn must consume the key's value. A null stands for an empty object.
+func (s *scanner) object(fn func(key string) error) error {
+	c, err := s.peek()
+	if err != nil {
+		return err
+	}
+	if c == 'n' {
+		return s.literal("null")
+	}
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	if c, err = s.peek(); err != nil {
+		return err
+	}
+	if c == '}' {
+		s.pos++
+		return nil
+	}
+	return s.members(fn)
+}
+
+func (s *scanner) members(fn func(key string) error) error {
+	for {
+		key, err := s.key()
+		if err != nil {
+			return err
+		}
+		if err := fn(key); err != nil {
+			return err
+		}
+		c, err := s.next()
+		switch {
+		case err != nil:
+			return err
+		case c == '}':
+			return nil
+		case c != ',':
+			return fmt.Errorf("%w: got %q after a value, want ',' or '}'", errSyntax, c)
+		}
+	}
+}
+
+// key reads `"name":`.
+func (s *scanner) key() (string, error) {
+	sr, err := s.str()
+	if err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(io.LimitReader(sr, maxKeyLen+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxKeyLen {
+		return "", fmt.Errorf("%w: object key longer than %d bytes", errSyntax, maxKeyLen)
+	}
+	return string(b), s.expect(':')
+}
+
+// literal consumes the exact word w (true, false, null).
+func (s *scanner) literal(w string) error {
+	for i := range len(w) {
+		c, err := s.readByte()
+		if err != nil {
+			return err
+		}
+		if c != w[i] {
+			return fmt.Errorf("%w: bad literal", errSyntax)
+		}
+	}
+	return nil
+}
+
+// str returns a reader of the string value that starts at the next byte,
+// with its escapes decoded. The reader must be read to io.EOF.
+func (s *scanner) str() (*stringReader, error) {
+	if err := s.expect('"'); err != nil {
+		return nil, err
+	}
+	return &stringReader{s: s}, nil
+}
+
+// capture returns the raw text of the next value; more than max bytes is an
+// error. With keep false the value is skipped and nil returned.
+func (s *scanner) capture(max int, keep bool) ([]byte, error) {
+	c, err := s.peek()
+	if err != nil {
+		return nil, err
+	}
+	if c != '{' && c != '[' && c != '"' {
+		return s.scalar(max, keep)
+	}
+	var out []byte
+	depth, inStr, esc := 0, false, false
+	for {
+		c, err := s.readByte()
+		if err != nil {
+			return nil, err
+		}
+		if keep {
+			if len(out) == max {
+				return nil, fmt.Errorf("value longer than %d bytes", max)
+			}
+			out = append(out, c)
+		}
+		switch {
+		case inStr && esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case inStr && c == '"':
+			inStr = false
+		case inStr:
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		}
+		if depth == 0 && !inStr {
+			return out, nil
+		}
+	}
+}
+
+// scalar captures a number or literal.
+func (s *scanner) scalar(max int, keep bool) ([]byte, error) {
+	var out []byte
+	n := 0
+	for s.fill() && isScalarByte(s.buf[s.pos]) {
+		if keep {
+			if n == max {
+				return nil, fmt.Errorf("value longer than %d bytes", max)
+			}
+			out = append(out, s.buf[s.pos])
+		}
+		s.pos++
+		n++
+	}
+	if s.err != nil && s.err != io.EOF {
+		return nil, s.err
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: value expected", errSyntax)
+	}
+	return out, nil
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func isScalarByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' ||
+		c == '-' || c == '+' || c == '.'
+}
+
+// stringReader reads a JSON string's content, decoding its escapes (`\/`,
+// `\"`, `\u00e0`, surrogate pairs). It stops after the closing quote.
+type stringReader struct {
+	s    *scanner
+	done bool
+	pend [utf8.UTFMax]byte // decoded bytes of an escape not yet returned
+	np   int
+	ip   int
+}
+
+// Read implements io.Reader.
+func (r *stringReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if r.ip < r.np {
+			c := copy(p[n:], r.pend[r.ip:r.np])
+			r.ip += c
+			n += c
+			continue
+		}
+		if r.done {
+			break
+		}
+		if !r.s.fill() {
+			return n, r.s.readErr()
+		}
+		n += r.run(p[n:])
+		if n == len(p) || r.s.pos == r.s.end {
+			continue
+		}
+		if err := r.special(); err != nil {
+			return n, err
+		}
+	}
+	if n == 0 && r.done {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// run copies plain bytes up to the next quote or backslash.
+func (r *stringReader) run(p []byte) int {
+	chunk := r.s.buf[r.s.pos:r.s.end]
+	if len(chunk) > len(p) {
+		chunk = chunk[:len(p)]
+	}
+	i := 0
+	for i < len(chunk) && chunk[i] != '"' && chunk[i] != '\\' {
+		i++
+	}
+	copy(p, chunk[:i])
+	r.s.pos += i
+	return i
+}
+
+// special handles the quote or backslash at the scanner's position.
+func (r *stringReader) special() error {
+	c, _ := r.s.readByte()
+	if c == '"' {
+		r.done = true
+		return nil
+	}
+	c, err := r.s.readByte()
+	if err != nil {
+		return err
+	}
+	r.ip, r.np = 0, 1
+	switch c {
+	case '"', '\\', '/':
+		r.pend[0] = c
+	case 'b':
+		r.pend[0] = '\b'
+	case 'f':
+		r.pend[0] = '\f'
+	case 'n':
+		r.pend[0] = '\n'
+	case 'r':
+		r.pend[0] = '\r'
+	case 't':
+		r.pend[0] = '\t'
+	case 'u':
+		return r.unicode()
+	default:
+		r.np = 0
+		return fmt.Errorf("%w: bad escape \\%c in string", errSyntax, c)
+	}
+	return nil
+}
+
+// unicode decodes `\uXXXX` (the `\u` already read), joining surrogate pairs.
+func (r *stringReader) unicode() error {
+	u, err := r.hex4()
+	if err != nil {
+		return err
+	}
+	rn := rune(u)
+	if utf16.IsSurrogate(rn) {
+		rn = utf8.RuneError
+		if r.peekU() {
+			r.s.pos += 2
+			lo, err := r.hex4()
+			if err != nil {
+				return err
+			}
+			rn = utf16.DecodeRune(rune(u), rune(lo))
+		}
+	}
+	r.np = utf8.EncodeRune(r.pend[:], rn)
+	return nil
+}
+
+// peekU reports whether `\u` comes next.
+func (r *stringReader) peekU() bool {
+	return r.s.ensure(2) && r.s.buf[r.s.pos] == '\\' && r.s.buf[r.s.pos+1] == 'u'
+}
+
+func (r *stringReader) hex4() (uint16, error) {
+	var v uint16
+	for range 4 {
+		c, err := r.s.readByte()
+		if err != nil {
+			return 0, err
+		}
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, fmt.Errorf("%w: bad \\u escape", errSyntax)
+		}
+		v = v<<4 | uint16(d)
+	}
+	return v, nil
+}
