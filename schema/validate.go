@@ -1,0 +1,293 @@
+package schema
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Default limits.
+const (
+	DefaultMaxFileBytes = 10 << 20 // decoded size of one file
+	DefaultMaxTextLen   = 1000     // characters of a text field
+)
+
+// Input is a submission's values and chosen options.
+type Input struct {
+	// Fields are keyed by "$N" or by field name (case-insensitive, a
+	// trailing " *" ignored), as encoding/json decodes them: strings are
+	// expected, a JSON null counts as empty, anything else is invalid_type.
+	Fields map[string]any
+	// Options are named by tipo ("urgenza") or nome ("opzione_0").
+	Options []string
+}
+
+// Limits bound what one input may carry. Zero fields take the defaults.
+type Limits struct {
+	MaxFileBytes int64 // decoded size of one file; default DefaultMaxFileBytes
+	MaxTextLen   int   // characters of a text field; default DefaultMaxTextLen
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxFileBytes <= 0 {
+		l.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if l.MaxTextLen <= 0 {
+		l.MaxTextLen = DefaultMaxTextLen
+	}
+	return l
+}
+
+// Prepared is a validated input: exactly what to send upstream.
+type Prepared struct {
+	HashVisura string
+	// JSONVisura holds the values to send, keyed "$N": trimmed, tax codes
+	// upper-cased, dates as dd-mm-yyyy. Empty optional fields are left out.
+	JSONVisura map[string]string
+	Opzioni    map[string]bool // {"opzione_0": true}; nil without options
+	Price      float64         // prezzo_visura plus the chosen options, euro
+	// FileRefs are the keys of fields still holding an Object Store
+	// reference; ResolveFiles replaces them with the inline form.
+	FileRefs []string
+
+	service *Service
+}
+
+// Validate checks in against the schema and reports every problem at once
+// as a *ValidationError, or returns what to send.
+func (s *Service) Validate(in Input, lim Limits) (*Prepared, error) {
+	v := validation{s: s, lim: lim.withDefaults(), slots: make([]given, len(s.Fields))}
+	p := &Prepared{HashVisura: s.Hash, JSONVisura: make(map[string]string, len(s.Fields)), service: s}
+	v.assign(in.Fields)
+	v.checkFields(p)
+	v.checkRule()
+	p.Price = v.chooseOptions(p, in.Options)
+	if len(v.problems) > 0 {
+		return nil, v.err()
+	}
+	return p, nil
+}
+
+// Quote returns the price of the service with the named options; unknown
+// options are ignored.
+func (s *Service) Quote(options []string) float64 {
+	v := validation{s: s}
+	return v.chooseOptions(&Prepared{}, options)
+}
+
+// TaxCode returns the value of the first codice_fiscale_persona_fisica
+// field of p that has one.
+func (s *Service) TaxCode(p *Prepared) (string, bool) {
+	for i := range s.Fields {
+		if s.Fields[i].kind == kindPersonalTaxCode {
+			if v, ok := p.JSONVisura[s.Fields[i].Key]; ok {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// given is what the caller supplied for one field.
+type given struct {
+	key   string // the caller's key
+	value string
+	set   bool
+}
+
+// ranked orders problems: by field slot, then unknown keys, then options.
+type ranked struct {
+	rank int
+	Problem
+}
+
+type validation struct {
+	s        *Service
+	lim      Limits
+	slots    []given
+	present  fieldSet // non-empty after trimming: what the rule sees
+	reported fieldSet // fields that already have a problem
+	problems []ranked
+}
+
+func (v *validation) add(rank int, p Problem) { v.problems = append(v.problems, ranked{rank, p}) }
+
+func (v *validation) addField(slot int, code, msg string) {
+	f := &v.s.Fields[slot]
+	v.reported.add(slot)
+	v.add(slot, Problem{Field: f.Key, Name: f.Name, Code: code, Message: msg})
+}
+
+// assign maps the caller's keys to fields.
+func (v *validation) assign(fields map[string]any) {
+	for key, raw := range fields {
+		slot, code := v.s.lookup(key)
+		switch {
+		case code != "":
+			v.add(len(v.s.Fields), Problem{Field: key, Code: code, Message: v.s.lookupMessage(key, code)})
+		case v.slots[slot].set:
+			keys := []string{shorten(v.slots[slot].key), shorten(key)}
+			slices.Sort(keys)
+			v.addField(slot, CodeAmbiguousField, fmt.Sprintf("is given twice, as %q and as %q; give it once", keys[0], keys[1]))
+		default:
+			v.slots[slot] = given{key: key, set: true}
+			v.assignValue(slot, raw)
+		}
+	}
+}
+
+func (v *validation) assignValue(slot int, raw any) {
+	switch x := raw.(type) {
+	case string:
+		v.slots[slot].value = x
+	case nil: // a JSON null is an empty value
+	default:
+		v.addField(slot, CodeInvalidType, fmt.Sprintf("must be a string, not %s", jsonKind(x)))
+	}
+}
+
+// checkFields checks every field in index order and fills p.
+func (v *validation) checkFields(p *Prepared) {
+	for i := range v.s.Fields {
+		if v.reported.has(i) {
+			continue
+		}
+		f := &v.s.Fields[i]
+		val := strings.TrimSpace(v.slots[i].value)
+		if val == "" {
+			if !f.Optional {
+				v.addField(i, CodeMissing, "is required")
+			}
+			continue
+		}
+		v.present.add(i)
+		c := check(f.kind, val, v.lim)
+		if c.code != "" {
+			v.addField(i, c.code, c.msg)
+			continue
+		}
+		p.JSONVisura[f.Key] = c.value
+		if c.ref {
+			p.FileRefs = append(p.FileRefs, f.Key)
+		}
+	}
+}
+
+// checkRule evaluates the validazione rule; when it fails, it reports the
+// fields the closest alternative still needs that have no problem yet.
+func (v *validation) checkRule() {
+	r := v.s.rule
+	if r.eval(&v.present) {
+		return
+	}
+	term, missing := r.closest(&v.present)
+	need := missing.minus(&v.reported)
+	if need.len() == 0 {
+		return // every field it needs is already reported
+	}
+	msg := v.ruleMessage(term, &missing)
+	for _, slot := range need.slots() {
+		v.addField(slot, CodeRuleNotSatisfied, msg)
+	}
+}
+
+func (v *validation) ruleMessage(term int, missing *fieldSet) string {
+	r := v.s.rule
+	alt := v.s.describe(&r.terms[term], " && ")
+	var needs []string
+	for _, slot := range missing.slots() {
+		f := &v.s.Fields[slot]
+		needs = append(needs, fmt.Sprintf("%s (%q)", f.Key, f.Label))
+	}
+	if len(r.terms) == 1 {
+		return fmt.Sprintf("the service's rule requires %s; still missing: %s", alt, strings.Join(needs, ", "))
+	}
+	return fmt.Sprintf("the service's rule accepts %d alternatives; the closest, number %d (%s), still needs %s",
+		len(r.terms), term+1, alt, strings.Join(needs, ", "))
+}
+
+// describe writes a set of fields as "$0 && $1".
+func (s *Service) describe(set *fieldSet, sep string) string {
+	var keys []string
+	for _, slot := range set.slots() {
+		keys = append(keys, s.Fields[slot].Key)
+	}
+	return strings.Join(keys, sep)
+}
+
+// chooseOptions sets p.Opzioni, reports unknown options and returns the price.
+func (v *validation) chooseOptions(p *Prepared, options []string) float64 {
+	price := v.s.Price
+	for _, name := range options {
+		i, code := v.s.option(name)
+		if code != "" {
+			v.add(len(v.s.Fields)+1, Problem{Field: optionsField, Name: name, Code: code, Message: v.s.optionMessage(name, code)})
+			continue
+		}
+		o := v.s.Options[i]
+		if !p.Opzioni[o.Name] {
+			if p.Opzioni == nil {
+				p.Opzioni = make(map[string]bool, len(v.s.Options))
+			}
+			p.Opzioni[o.Name] = true
+			price += o.Price
+		}
+	}
+	return math.Round(price*100) / 100
+}
+
+func (v *validation) err() error {
+	slices.SortStableFunc(v.problems, func(a, b ranked) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return strings.Compare(a.Field, b.Field)
+	})
+	out := make([]Problem, len(v.problems))
+	for i, p := range v.problems {
+		out[i] = p.Problem
+	}
+	return &ValidationError{Problems: out}
+}
+
+func (s *Service) lookupMessage(key, code string) string {
+	if code == CodeAmbiguousField {
+		slots := s.byName[strings.ToLower(label(key))]
+		keys := make([]string, len(slots))
+		for i, slot := range slots {
+			keys[i] = s.Fields[slot].Key
+		}
+		return fmt.Sprintf("%q names several fields (%s); use their $N keys", shorten(key), strings.Join(keys, ", "))
+	}
+	return fmt.Sprintf("%q is not a field of %s; use $N or a field name", shorten(key), s.Name)
+}
+
+func (s *Service) optionMessage(name, code string) string {
+	var known []string
+	for _, o := range s.Options {
+		known = append(known, fmt.Sprintf("%s (%s)", o.Type, o.Name))
+	}
+	if code == CodeAmbiguousOption {
+		return fmt.Sprintf("several options have tipo %q; name the one you want by nome: %s", shorten(name), strings.Join(known, ", "))
+	}
+	if len(known) == 0 {
+		return fmt.Sprintf("%q is not an option: %s has no options", shorten(name), s.Name)
+	}
+	return fmt.Sprintf("%q is not an option of %s; options: %s", shorten(name), s.Name, strings.Join(known, ", "))
+}
+
+// jsonKind names the JSON type of a value decoded by encoding/json.
+func jsonKind(x any) string {
+	switch x.(type) {
+	case float64, int, int64, fmt.Stringer: // json.Number is a Stringer
+		return "a number"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("a %T", x)
+}
