@@ -1,0 +1,260 @@
+package visengine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+// hang reads the request and never answers, until the client goes away.
+func hang(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	<-r.Context().Done()
+}
+
+// hangUp reads the whole request, then closes the connection unanswered.
+func hangUp(t *testing.T) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_ = conn.Close()
+	}
+}
+
+// cutBody promises a long answer and stops after its beginning.
+func cutBody(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Length", "1000")
+	w.WriteHeader(200)
+	_, _ = io.WriteString(w, `{"success":true,"data":{"_id":"5f2`)
+}
+
+func TestLostAnswers(t *testing.T) {
+	short := func(cfg *visengine.Config) { cfg.Timeout = 150 * time.Millisecond }
+	tests := []struct {
+		name     string
+		op       string
+		h        http.HandlerFunc
+		class    visengine.Class
+		deadline bool // errors.Is(err, context.DeadlineExceeded)
+	}{
+		{"POST hangs past the timeout", "POST /richiesta", hang, visengine.ClassAmbiguous, true},
+		{"PUT hangs past the timeout", "PUT /richiesta/{id}", hang, visengine.ClassAmbiguous, true},
+		{"DELETE hangs past the timeout", "DELETE /richiesta/{id}", hang, visengine.ClassAmbiguous, true},
+		{"GET hangs past the timeout", "GET /richiesta/{id}", hang, visengine.ClassRetryable, true},
+		{"documento hangs past its timeout", "GET /documento/{id}", hang, visengine.ClassRetryable, true},
+		{"POST: connection closed after the body", "POST /richiesta", nil, visengine.ClassAmbiguous, false},
+		{"GET: connection closed", "GET /richiesta", nil, visengine.ClassRetryable, false},
+		{"POST: body cut off", "POST /richiesta", cutBody, visengine.ClassAmbiguous, false},
+		{"GET: body cut off", "GET /richiesta/{id}", cutBody, visengine.ClassRetryable, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.h
+			if h == nil {
+				h = hangUp(t)
+			}
+			c := newClient(t, h, short, func(cfg *visengine.Config) { cfg.DocumentTimeout = 150 * time.Millisecond })
+			err := invoke(context.Background(), c, tt.op)
+			e := asError(t, err)
+			if e.Class != tt.class || e.Status != 0 && e.Status != 200 {
+				t.Errorf("got class %v status %d, want %v (err: %v)", e.Class, e.Status, tt.class, err)
+			}
+			if got := errors.Is(err, context.DeadlineExceeded); got != tt.deadline {
+				t.Errorf("got errors.Is(err, DeadlineExceeded) %v, want %v (err: %v)", got, tt.deadline, err)
+			}
+		})
+	}
+}
+
+func TestCallerCancelsWhilePOSTIsPending(t *testing.T) {
+	var arrived atomic.Bool
+	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Store(true)
+		hang(w, r)
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- invoke(ctx, c, "POST /richiesta") }()
+	waitFor(t, arrived.Load)
+	cancel()
+	err := <-done
+	if got := visengine.ClassOf(err); got != visengine.ClassAmbiguous {
+		t.Errorf("got class %v, want ambiguous (err: %v)", got, err)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want errors.Is(err, context.Canceled)", err)
+	}
+}
+
+func TestNotSentIsRetryable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close() // connection refused from now on
+	c := clientFor(t, base)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name     string
+		c        *visengine.Client
+		ctx      context.Context
+		canceled bool
+	}{
+		{"connection refused", c, context.Background(), false},
+		{"context canceled before the call", newClient(t, http.HandlerFunc(hang)), canceled, true},
+	}
+	for _, tt := range tests {
+		for _, op := range []string{"POST /richiesta", "PUT /richiesta/{id}", "DELETE /richiesta/{id}", "GET /visure"} {
+			err := invoke(tt.ctx, tt.c, op)
+			if got := visengine.ClassOf(err); got != visengine.ClassRetryable {
+				t.Errorf("%s, %s: got class %v, want retryable (err: %v)", tt.name, op, got, err)
+			}
+			if got := errors.Is(err, context.Canceled); got != tt.canceled {
+				t.Errorf("%s, %s: got errors.Is(err, Canceled) %v, want %v", tt.name, op, got, tt.canceled)
+			}
+		}
+	}
+}
+
+// waitFor polls cond until it holds or a few seconds pass.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestRequestShape(t *testing.T) {
+	type seen struct {
+		method, rawPath, auth, accept, ctype, ua string
+		body                                     map[string]any
+	}
+	got := make(chan seen, 1)
+	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := seen{r.Method, r.URL.EscapedPath(), r.Header.Get("Authorization"), r.Header.Get("Accept"),
+			r.Header.Get("Content-Type"), r.Header.Get("User-Agent"), nil}
+		if r.ContentLength > 0 {
+			_ = json.NewDecoder(r.Body).Decode(&s.body)
+		}
+		got <- s
+		writeEnvelope(w, 200, true, 0, "", map[string]any{"_id": "x"})
+	}), func(cfg *visengine.Config) { cfg.UserAgent = "iseed/test" })
+	ctx := context.Background()
+	zero := 0
+	tests := []struct {
+		name                        string
+		call                        func() error
+		method, path, ctype, bodyKV string
+	}{
+		{"create", func() error {
+			_, err := c.CreateRichiesta(ctx, visengine.CreateRequest{HashVisura: "h", JSONVisura: map[string]string{"$0": "v"}, State: &zero})
+			return err
+		}, "POST", "/richiesta", "application/json", "hash_visura=h"},
+		{"update", func() error {
+			_, err := c.UpdateRichiesta(ctx, "a/b c", visengine.UpdateRequest{EmailTarget: "x@example.com"})
+			return err
+		}, "PUT", "/richiesta/a%2Fb%20c", "application/json", "email_target=x@example.com"},
+		{"delete carries motivo", func() error {
+			_, err := c.DeleteRichiesta(ctx, "5f22f722065afc42223c7131", "duplicata")
+			return err
+		}, "DELETE", "/richiesta/5f22f722065afc42223c7131", "application/json", "motivo=duplicata"},
+		{"get", func() error { _, err := c.Richiesta(ctx, "id?x=1#y"); return err }, "GET", "/richiesta/id%3Fx=1%23y", "", ""},
+		{"visura", func() error { _, err := c.Visura(ctx, "ab+/=cd"); return err }, "GET", "/visure/ab+%2F=cd", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.call(); err != nil {
+				t.Fatal(err)
+			}
+			s := <-got
+			if s.method != tt.method || s.rawPath != tt.path || s.ctype != tt.ctype {
+				t.Errorf("got %s %s (Content-Type %q), want %s %s (%q)", s.method, s.rawPath, s.ctype, tt.method, tt.path, tt.ctype)
+			}
+			if s.auth != "Bearer "+testToken || s.accept != "application/json" || s.ua != "iseed/test" {
+				t.Errorf("got Authorization %q Accept %q User-Agent %q", s.auth, s.accept, s.ua)
+			}
+			if k, v, ok := strings.Cut(tt.bodyKV, "="); ok && s.body[k] != v {
+				t.Errorf("got body %v, want %s", s.body, tt.bodyKV)
+			}
+		})
+	}
+}
+
+func TestInvalidIDMakesNoCall(t *testing.T) {
+	var calls atomic.Int32
+	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+	ctx := context.Background()
+	for _, id := range []string{"", ".", ".."} {
+		errs := []error{}
+		_, err := c.Visura(ctx, id)
+		errs = append(errs, err)
+		_, err = c.Richiesta(ctx, id)
+		errs = append(errs, err)
+		_, err = c.UpdateRichiesta(ctx, id, visengine.UpdateRequest{})
+		errs = append(errs, err)
+		_, err = c.DeleteRichiesta(ctx, id, "")
+		errs = append(errs, err)
+		_, err = c.Documento(ctx, id, io.Discard)
+		errs = append(errs, err)
+		for i, err := range errs {
+			if got := visengine.ClassOf(err); got != visengine.ClassPermanent {
+				t.Errorf("id %q, call %d: got class %v, want permanent", id, i, got)
+			}
+		}
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("got %d calls to the server, want 0", n)
+	}
+}
+
+func TestSizeLimit(t *testing.T) {
+	big := `{"success":true,"data":[` + strings.Repeat(`{"nome_visura":"x"},`, 200) + `{}]}`
+	bigErr := `{"success":false,"error":250,"message":"` + strings.Repeat("x", 5000) + `"}`
+	tests := []struct {
+		name  string
+		op    string
+		h     http.HandlerFunc
+		class visengine.Class
+	}{
+		{"GET over the limit", "GET /visure", raw(200, big), visengine.ClassPermanent},
+		{"POST over the limit", "POST /richiesta", raw(200, big), visengine.ClassAmbiguous},
+		{"error status over the limit keeps its class", "POST /richiesta", raw(402, bigErr), visengine.ClassInsufficientCredit},
+		{"document over the limit", "GET /documento/{id}", raw(200, `{"success":true,"data":{"file":"`+strings.Repeat("QUJD", 2000)+`"}}`), visengine.ClassPermanent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, tt.h, func(cfg *visengine.Config) { cfg.MaxResponseBytes, cfg.MaxDocumentBytes = 1024, 4096 })
+			err := invoke(context.Background(), c, tt.op)
+			if got := visengine.ClassOf(err); got != tt.class {
+				t.Errorf("got class %v, want %v (err: %v)", got, tt.class, err)
+			}
+			if !errors.Is(err, visengine.ErrResponseTooLarge) {
+				t.Errorf("got %v, want errors.Is(err, ErrResponseTooLarge)", err)
+			}
+		})
+	}
+	t.Run("exactly at the limit", func(t *testing.T) {
+		body := `{"success":true,"data":[]}`
+		c := newClient(t, raw(200, body), func(cfg *visengine.Config) { cfg.MaxResponseBytes = int64(len(body)) })
+		if _, err := c.Visure(context.Background()); err != nil {
+			t.Errorf("got %v, want no error", err)
+		}
+	})
+}
