@@ -1,0 +1,98 @@
+// Package sim is a faithful, stateful simulator of Openapi's Visengine 2.0 API,
+// for tests, demos and iseed's sandbox mode.
+//
+// It is an independent implementation of the wire format (it does not import
+// the visengine client), so that contract tests between the client and the
+// simulator mean something. A *Server is an http.Handler:
+//
+//	s := sim.New(sim.Config{Token: "secret", Step: 50 * time.Millisecond})
+//	defer s.Close()
+//	ts := httptest.NewServer(s)
+//
+// # What it mirrors
+//
+// The paths, the envelope {"data", "success", "message", "error"}, the field
+// shapes of the API description's examples, and every HTTP status and error
+// code of its error tables:
+//
+//	GET /visure                  catalog (precomputed)
+//	GET /visure/{hash}           400/200 wrong hash_visura
+//	GET /richiesta               404/203 when the account has no request yet
+//	POST /richiesta              checked in this order: 428/204 hash_visura missing,
+//	                             400/200 unknown hash (sim-chosen, as GET /visure/{hash}),
+//	                             400/209 invalid email_target, 412/250 validazione fails,
+//	                             402/211 "Insufficient Credit in Wallet: <balance>"
+//	GET /richiesta/{id}          400/201 id not 24 hex digits, 404/202 unknown id
+//	PUT /richiesta/{id}          428/226 id missing, 404/228 unknown (or malformed) id,
+//	                             400/239 already closed, 412/229 validazione fails or
+//	                             invalid email_target, 402/211 wallet short (sim-chosen)
+//	GET /documento/{id}          428/242 id missing (/documento, /documento/), 400/243
+//	                             malformed id, 404/244 unknown id, 422/247 not available
+//	                             (In ricerca, In erogazione or Annullata)
+//	DELETE /richiesta/{id}       body {"motivo": "…"} (optional); codes sim-chosen as
+//	                             PUT's: 428/226, 404/228, 400/239 when already final
+//	POST /richiesta/{id}         search flow, not simulated: 400/219, 404/228 (sim-chosen),
+//	                             404/221 for a draft, else 409/222
+//	PUT /richiesta/{id}/ricerche not simulated: 404/228, else 409/230
+//
+// Sim-chosen answers outside the reference use an error code equal to the HTTP
+// status: 401 (missing or wrong "Authorization: Bearer <Token>"), 404 (unknown
+// path), 405 (wrong method), 400 (malformed JSON body or callback_data), and the
+// injected 429 and 5xx faults.
+//
+// # Requests and money
+//
+// POST /richiesta with "test": true validates and prices (including the 402
+// check) and answers the Richiesta shape with an empty "_id"; it creates and
+// charges nothing. "state": 0 creates an open draft: not validated, not charged,
+// stato_richiesta "In ricerca" with an empty timestamp_stati; PUT with
+// "state": 1 validates it, charges price + chosen options and submits it.
+// Otherwise POST charges and submits at once. Options are chosen with
+// "opzioni": {"opzione_0": true}; unknown option names are ignored. Unknown
+// json_visura keys are dropped. The base64 payload of values of "file" fields
+// is not kept: json_ricerca shows such values as "name|data:mime;base64,".
+// Cancellation never refunds.
+//
+// # Lifecycle
+//
+// A submitted request is "In erogazione" at once (timestamp_stati in_ricerca and
+// in_erogazione), "Dati disponibili" after Config.Step (the document can be
+// downloaded) and "Visura evasa" after another Step. A deterministic share
+// (Config.CancelRate, drawn from Config.Seed and the request's creation order)
+// goes "In erogazione" → "Annullata" after one Step instead, with a
+// motivo_annullamento and an esito failure code (301, 302 or 303, sim-chosen).
+// DELETE cancels at once with esito code "300" (sim-chosen). States are computed
+// lazily from timestamps, so open requests cost no goroutines.
+//
+// # Callbacks (sim-chosen shape)
+//
+// When a request carries callback_data {url, method, field, data}, every state
+// change is POSTed to url: method "JSON" sends the JSON object
+// {<field>: <Richiesta>}; "POST" (the default) sends a form with <field> set to
+// the Richiesta as JSON. field defaults to "data" (modelled on DocuEngine's
+// documented callback). The Richiesta is the request as of that state change,
+// with callback_data (and its data) echoed as sent. Failed deliveries (transport
+// errors or non-2xx) are retried up to 5 times with exponential backoff; they
+// never block the API. One scheduler goroutine (a min-heap of due times) and a
+// fixed pool of delivery workers do all of this.
+//
+// # Admin and faults
+//
+// Paths under /_sim/ are the simulator's own (the real API has none) and need
+// no token; they answer plain JSON, not the envelope:
+//
+//	GET  /_sim/counters   calls per endpoint key plus "created", "charged",
+//	                      "callbacks" (delivered) and "callback_failures" (attempts)
+//	POST /_sim/reset      zero the counters
+//	GET  /_sim/faults     the active Faults (Next shows what is left)
+//	PUT  /_sim/faults     replace them; DELETE /_sim/faults clears them
+//	GET  /_sim/wallet     {"euro": balance}
+//	PUT  /_sim/wallet     {"euro": 100} sets the balance
+//
+// Calls are counted per endpoint once routed, before authentication and fault
+// injection. See Faults for the knobs: latency, injected 5xx and 429 per
+// endpoint, and commit-then-fail on POST /richiesta.
+//
+// Close stops the scheduler and the delivery workers, releases handlers held by
+// a "hang" fault, and waits for all of them.
+package sim

@@ -1,0 +1,168 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// fieldValue is one json_visura value; set tells an empty value from an absent one.
+type fieldValue struct {
+	v   string
+	set bool
+}
+
+// record is one request (richiesta). The immutable part is set at creation;
+// the rest is guarded by mu.
+type record struct {
+	id      string // 24 hex digits
+	key     idKey
+	svc     *service
+	seq     uint64 // creation order, from 1
+	created time.Time
+	fate    int // which cancellation reason, when doomed
+
+	mu       sync.Mutex
+	life     lifecycle
+	values   []fieldValue // indexed like svc.Fields
+	ricerca  string       // json_ricerca, kept in step with values
+	mappato  json.RawMessage
+	email    *string
+	callback json.RawMessage // callback_data as sent; nil when none
+	target   *callbackTarget
+	options  []Option // chosen options; nil when none
+	motivo   string   // motivo_annullamento given with DELETE
+	updated  time.Time
+}
+
+// setValues stores json_visura values (merged into the current ones) and
+// recomputes json_ricerca and json_mappato. Base64 payloads of file fields are
+// dropped (see the package documentation); keys that are not fields are ignored.
+func (r *record) setValues(vals map[int]string) {
+	if r.values == nil {
+		r.values = make([]fieldValue, len(r.svc.Fields))
+	}
+	for i, v := range vals {
+		if i < 0 || i >= len(r.values) {
+			continue
+		}
+		if r.svc.isFile[i] {
+			v = elidePayload(v)
+		}
+		r.values[i] = fieldValue{v: v, set: true}
+	}
+	r.ricerca, r.mappato = encodeValues(r.svc, r.values)
+}
+
+// present reports whether field i is present and not blank, for validazione.
+func presentIn(values []fieldValue) func(int) bool {
+	return func(i int) bool {
+		return i >= 0 && i < len(values) && values[i].set && strings.TrimSpace(values[i].v) != ""
+	}
+}
+
+// elidePayload keeps "name|data:mime;base64," of an inline file.
+func elidePayload(v string) string {
+	if i := strings.Index(v, ";base64,"); i >= 0 && strings.Contains(v[:i], "|data:") {
+		return v[:i+len(";base64,")]
+	}
+	return v
+}
+
+// encodeValues returns json_ricerca (a JSON document in a string, keyed "$N")
+// and json_mappato (keyed by field name), both in field order.
+func encodeValues(svc *service, values []fieldValue) (string, json.RawMessage) {
+	var ric, mapped bytes.Buffer
+	ric.WriteByte('{')
+	mapped.WriteByte('{')
+	first := true
+	for i, fv := range values {
+		if !fv.set {
+			continue
+		}
+		if !first {
+			ric.WriteByte(',')
+			mapped.WriteByte(',')
+		}
+		first = false
+		q := quote(fv.v)
+		ric.WriteString(`"$` + strconv.Itoa(i) + `":`)
+		ric.Write(q)
+		mapped.Write(quote(svc.Fields[i].Name))
+		mapped.WriteByte(':')
+		mapped.Write(q)
+	}
+	ric.WriteByte('}')
+	mapped.WriteByte('}')
+	return ric.String(), mapped.Bytes()
+}
+
+func quote(s string) []byte {
+	b, _ := json.Marshal(s) // a string always encodes
+	return b
+}
+
+// view renders the request as of now; the caller holds r.mu.
+func (r *record) viewLocked(s *Server, now time.Time) richiestaWire {
+	tl := r.life.timeline(s.step)
+	reached, cur := tl.at(now)
+	w := richiestaWire{
+		ID: r.id, State: 0, HashVisura: r.svc.Hash, Nome: r.svc.Name, Callback: r.svc.Handler,
+		Ricerca: r.svc.Search, PrezzoVisura: r.svc.Price, PrezzoRicerca: r.svc.SearchPrice,
+		StatoRichiesta: cur.name(), EmailTarget: r.email, Allegati: []string{},
+		TimestampCreation: r.created.Unix(), TimestampStati: stampsOf(reached),
+		CallbackData: r.callback, Opzioni: r.options, Owner: s.owner, Sincrona: r.svc.Sync,
+		Ricerche: []ricercaWire{}, Esito: esitoWire{Codice: "0", Info: "OK"},
+	}
+	if w.CallbackData == nil {
+		w.CallbackData = json.RawMessage("false")
+	}
+	if !r.life.submitted.IsZero() {
+		w.State = 1
+		w.Ricerche = []ricercaWire{{IDRicerca: r.id + "_0", StatoRicerca: "Ricerca evasa", JSONRicerca: r.ricerca, JSONMappato: r.mappato}}
+	}
+	if cur.hasDocument() {
+		w.Allegati = []string{r.id + ".pdf"}
+	}
+	if cur == phCancelled {
+		w.Esito, w.Motivo = r.cancellation(tl)
+	}
+	w.TimestampLastUpdate = lastUpdate(r.created, r.updated, reached, now).Unix()
+	return w
+}
+
+// cancellation returns esito and motivo_annullamento of a cancelled request.
+func (r *record) cancellation(tl timeline) (esitoWire, string) {
+	if r.life.manualCancel(tl) {
+		return esitoWire{Codice: "300", Info: "Richiesta annullata dal cliente"}, r.motivo
+	}
+	code, info, motivo := cancelReason(r.fate)
+	return esitoWire{Codice: code, Info: info}, motivo
+}
+
+// cancelReason returns the sim-chosen outcome n of requests doomed by CancelRate.
+func cancelReason(n int) (code, info, motivo string) {
+	switch n % 3 {
+	case 0:
+		return "301", "KO - documento d'identità non leggibile", "Documento d'identità non leggibile o scaduto"
+	case 1:
+		return "302", "KO - delega (mandato) mancante o non firmata", "Delega (mandato) mancante o non firmata"
+	}
+	return "303", "KO - dati anagrafici non coerenti con il codice fiscale", "Dati anagrafici non corrispondenti al codice fiscale"
+}
+
+func lastUpdate(created, updated time.Time, reached timeline, now time.Time) time.Time {
+	last := created
+	if updated.After(last) && !updated.After(now) {
+		last = updated
+	}
+	for _, t := range reached {
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last
+}

@@ -1,0 +1,256 @@
+package sim
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Server. Only Token is required.
+type Config struct {
+	Token      string           // every API call needs "Authorization: Bearer <Token>"; empty rejects all
+	Step       time.Duration    // time between lifecycle states; 0 means 2s
+	CancelRate float64          // 0..1: share of submitted requests that end Annullata
+	Wallet     float64          // initial balance in euro; 0 means 1000 (use SetWallet(0) for an empty wallet)
+	Owner      string           // account e-mail shown as "owner"; "" means "sandbox@example.com"
+	Seed       int64            // seeds ids, CancelRate and fault rates
+	HTTPClient *http.Client     // for callbacks; nil means an own client with a 5s timeout
+	Now        func() time.Time // the clock; nil means time.Now
+	Catalog    []Service        // the services; nil means DefaultCatalog()
+	Faults     Faults           // faults active from the start
+}
+
+// Counter keys beyond the endpoints'.
+const (
+	cCreated = int(numEndpoints) + iota
+	cCharged
+	cCallbacks
+	cCallbackFailures
+	numCounters
+)
+
+func counterName(i int) string {
+	switch i {
+	case cCreated:
+		return "created"
+	case cCharged:
+		return "charged"
+	case cCallbacks:
+		return "callbacks"
+	case cCallbackFailures:
+		return "callback_failures"
+	}
+	return endpoint(i).String()
+}
+
+// Server is the simulated API. Create it with New, serve it as an
+// http.Handler, and Close it.
+type Server struct {
+	token      string
+	step       time.Duration
+	cancelRate float64
+	owner      string
+	seed       uint64
+	now        func() time.Time
+	cat        *catalog
+	store      *store
+	ids        *idGen
+
+	wallet   atomic.Int64 // cents
+	counters [numCounters]atomic.Int64
+	faults   atomic.Pointer[activeFaults]
+	draws    atomic.Uint64 // fault draws so far
+
+	client    *http.Client
+	ownClient bool
+	callbacks *dispatcher
+
+	ctx       context.Context // done when Close is called
+	stop      context.CancelFunc
+	wg        sync.WaitGroup // the scheduler and the delivery workers
+	hangMu    sync.Mutex
+	closed    bool
+	hangs     sync.WaitGroup // handlers held by a "hang" fault
+	closeOnce sync.Once
+}
+
+// New returns a running Server: its callback scheduler and delivery workers
+// are started and stopped by Close. New panics if a Catalog service's
+// validazione does not parse or two services share a hash, as
+// regexp.MustCompile does for a bad pattern: the catalog is code, not input.
+func New(cfg Config) *Server {
+	services := cfg.Catalog
+	if services == nil {
+		services = DefaultCatalog()
+	}
+	cat, err := compileCatalog(services)
+	if err != nil {
+		panic(err)
+	}
+	s := &Server{
+		token: cfg.Token, step: cfg.Step, cancelRate: min(max(cfg.CancelRate, 0), 1),
+		owner: cfg.Owner, seed: uint64(cfg.Seed), now: cfg.Now, cat: cat,
+		store: newStore(), ids: newIDGen(cfg.Seed), client: cfg.HTTPClient,
+	}
+	s.applyDefaults(cfg)
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	s.callbacks = newDispatcher(s)
+	s.callbacks.start(s.ctx, &s.wg)
+	return s
+}
+
+func (s *Server) applyDefaults(cfg Config) {
+	if s.step <= 0 {
+		s.step = 2 * time.Second
+	}
+	if s.owner == "" {
+		s.owner = "sandbox@example.com"
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.client == nil {
+		s.client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+		s.ownClient = true
+	}
+	wallet := cfg.Wallet
+	if wallet == 0 {
+		wallet = 1000
+	}
+	s.SetWallet(wallet)
+	s.SetFaults(cfg.Faults)
+}
+
+// Close stops every goroutine the Server owns (the callback scheduler and
+// workers; pending callbacks are dropped), releases handlers held by a "hang"
+// fault, and waits for all of them. The handler keeps answering afterwards,
+// without callbacks. Close is idempotent.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.hangMu.Lock()
+		s.closed = true
+		s.hangMu.Unlock()
+		s.stop()
+		s.wg.Wait()
+		s.hangs.Wait()
+		if s.ownClient {
+			s.client.CloseIdleConnections()
+		}
+	})
+}
+
+// ServeHTTP serves the API, and the admin knobs under /_sim/.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_sim/") {
+		s.serveAdmin(w, r)
+		return
+	}
+	ep, param, rerr := route(r.Method, r.URL.Path)
+	if rerr != nil {
+		writeError(w, *rerr)
+		return
+	}
+	s.counters[ep].Add(1)
+	if !s.authorized(r) {
+		writeError(w, apiError{http.StatusUnauthorized, codeUnauthorized, "Unauthorized: missing or invalid bearer token"})
+		return
+	}
+	if f := s.faults.Load(); f != nil && s.inject(w, r, f, ep) {
+		return
+	}
+	s.handle(ep, w, r, param)
+}
+
+func (s *Server) handle(ep endpoint, w http.ResponseWriter, r *http.Request, param string) {
+	switch ep {
+	case epListVisure:
+		writeBody(w, http.StatusOK, s.cat.list)
+	case epGetVisura:
+		s.getVisura(w, param)
+	case epListRequests:
+		s.listRequests(w)
+	case epCreate:
+		s.create(w, r)
+	case epGetRequest:
+		s.getRequest(w, param)
+	case epUpdate:
+		s.update(w, r, param)
+	case epDelete:
+		s.cancel(w, r, param)
+	case epSearch:
+		s.search(w, param)
+	case epChoose:
+		s.choose(w, param)
+	case epDocument:
+		s.document(w, param)
+	}
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") || s.token == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(h[7:])), []byte(s.token)) == 1
+}
+
+// Counters returns the calls per endpoint key and the "created", "charged",
+// "callbacks" and "callback_failures" counts since New or the last reset.
+func (s *Server) Counters() map[string]int {
+	m := make(map[string]int, numCounters)
+	for i := range s.counters {
+		m[counterName(i)] = int(s.counters[i].Load())
+	}
+	return m
+}
+
+// ResetCounters zeroes every counter.
+func (s *Server) ResetCounters() {
+	for i := range s.counters {
+		s.counters[i].Store(0)
+	}
+}
+
+// SetWallet sets the balance, in euro (rounded to the cent).
+func (s *Server) SetWallet(euro float64) { s.wallet.Store(cents(euro)) }
+
+// Wallet returns the balance in euro.
+func (s *Server) Wallet() float64 { return float64(s.wallet.Load()) / 100 }
+
+// charge takes c cents from the wallet if it holds them; otherwise it returns
+// false and the balance.
+func (s *Server) charge(c int64) (int64, bool) {
+	for {
+		b := s.wallet.Load()
+		if b < c {
+			return b, false
+		}
+		if s.wallet.CompareAndSwap(b, b-c) {
+			s.counters[cCharged].Add(1)
+			return b - c, true
+		}
+	}
+}
+
+// SetFaults replaces the active faults and restarts their Next counts. Values
+// out of range are normalized (see compileFaults); Faults.Validate reports them.
+func (s *Server) SetFaults(f Faults) { s.faults.Store(compileFaults(f)) }
+
+// Faults returns the active faults, with Next showing what is left.
+func (s *Server) Faults() Faults { return s.faults.Load().snapshot() }
+
+// chance draws the next fault number in [0, 1), deterministic in sequence.
+func (s *Server) chance() float64 {
+	return unitFloat(splitmix(s.seed ^ 0x5eed_fa17 + s.draws.Add(1)))
+}
+
+// doomed decides, from the seed and creation order alone, whether request seq
+// ends Annullata, and which cancellation reason it gets.
+func (s *Server) doomed(seq uint64) (bool, int) {
+	x := splitmix(s.seed ^ 0xd00d + seq)
+	return s.cancelRate > 0 && unitFloat(x) < s.cancelRate, int(x & 0xff)
+}
