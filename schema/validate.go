@@ -116,7 +116,11 @@ func (v *validation) add(rank int, p Problem) { v.problems = append(v.problems, 
 func (v *validation) addField(slot int, code, msg string) {
 	f := &v.s.Fields[slot]
 	v.reported.add(slot)
-	v.add(slot, Problem{Field: f.Key, Name: f.Name, Code: code, Message: msg})
+	name := f.Label
+	if name == "" {
+		name = "field"
+	}
+	v.add(slot, Problem{Field: f.Key, Name: f.Name, Code: code, Message: fmt.Sprintf("%s (%s): %s", name, f.Key, msg)})
 }
 
 // assign maps the caller's keys to fields.
