@@ -1,0 +1,159 @@
+package visengine
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// addSeeds adds the answers in testdata and a few hand-made ones.
+func addSeeds(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{
+		``, `{}`, `null`, `[]`, `{"data":null}`, `{"success":false,"error":203,"message":"x"}`,
+		`{"message":"{\"a\":\"b\"}","success":"0","error":"211"}`,
+		`{"data":{"file":"QUJD\/\u0041A==","nome":"a"},"success":true}`,
+		`{"data":{"file":"\ud83d\ude00"}}`, `{"data":{"file":"QUJD` + "\r\n" + `"}}`,
+		`{"data":[1,{"a":"}]"},true,null,-1.5e3]}`, `{"data":"\\\"}"}`, `{"data" : 12 , "success" : 1}`,
+	} {
+		f.Add([]byte(s))
+	}
+}
+
+// topLevel decodes body as encoding/json does, or reports false.
+func topLevel(body []byte) (map[string]json.RawMessage, bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil || m == nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// refEnvelope is what the envelope should decode to, by encoding/json; false
+// when the body is not a JSON object or success/error are not decodable.
+func refEnvelope(body []byte) (map[string]json.RawMessage, envelope, bool) {
+	m, ok := topLevel(body)
+	if !ok {
+		return nil, envelope{}, false
+	}
+	for k := range m {
+		if len(k) > maxKeyLen {
+			return nil, envelope{}, false
+		}
+	}
+	var env envelope
+	if raw, ok := m["success"]; ok {
+		var b Bool
+		if b.UnmarshalJSON(raw) != nil {
+			return nil, envelope{}, false
+		}
+		v := bool(b)
+		env.success = &v
+	}
+	if raw, ok := m["error"]; ok {
+		var n Int
+		if n.UnmarshalJSON(raw) != nil {
+			return nil, envelope{}, false
+		}
+		env.code = int(n)
+	}
+	env.message = renderMessage(m["message"])
+	return m, env, true
+}
+
+func FuzzDecodeEnvelope(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var out any
+		ans := &jsonAnswer{out: &out, max: 1 << 20}
+		env, err := decodeEnvelope(bytes.NewReader(body), ans) // must not panic
+		m, want, ok := refEnvelope(body)
+		if !ok {
+			return
+		}
+		if err != nil {
+			t.Fatalf("got %v for valid JSON %q", err, body)
+		}
+		if env.ok() != want.ok() || env.code != want.code || env.message != want.message {
+			t.Fatalf("got %+v, want %+v for %q", env, want, body)
+		}
+		if !bytes.Equal(ans.raw, m["data"]) {
+			t.Fatalf("got data %q, want %q", ans.raw, m["data"])
+		}
+	})
+}
+
+// refDocument is the file that body holds, by encoding/json; false when the
+// body is not a successful document answer with exactly one "data" and "file".
+func refDocument(body []byte) ([]byte, bool) {
+	m, env, ok := refEnvelope(body)
+	if !ok || !env.ok() || countKeys(body, "data") != 1 {
+		return nil, false
+	}
+	data, ok := topLevel(m["data"])
+	if !ok || countKeys(m["data"], "file") != 1 {
+		return nil, false
+	}
+	var n Int
+	if raw, ok := data["dimensione"]; ok && n.UnmarshalJSON(raw) != nil {
+		return nil, false
+	}
+	var b64 string
+	if json.Unmarshal(data["file"], &b64) != nil {
+		return nil, false
+	}
+	file, err := base64.StdEncoding.DecodeString(b64)
+	return file, err == nil
+}
+
+// countKeys counts the members of the JSON object obj named key.
+func countKeys(obj []byte, key string) int {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil {
+		return -1
+	}
+	n := 0
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return -1
+		}
+		if tok == key {
+			n++
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return -1
+		}
+	}
+	return n
+}
+
+func FuzzDocumento(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var buf bytes.Buffer
+		d := &documentAnswer{w: &buf}
+		_, err := decodeEnvelope(bytes.NewReader(body), d) // must not panic
+		want, ok := refDocument(body)
+		if !ok {
+			return
+		}
+		if err != nil {
+			t.Fatalf("got %v for a valid document %q", err, body)
+		}
+		if !bytes.Equal(buf.Bytes(), want) || d.doc.Written != int64(len(want)) {
+			t.Fatalf("got %q (%d written), want %q", buf.Bytes(), d.doc.Written, want)
+		}
+	})
+}
