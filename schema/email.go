@@ -74,7 +74,11 @@ func isAtext(c byte) bool {
 	if isUpper(c) || c >= 'a' && c <= 'z' || isDigit(c) {
 		return true
 	}
-	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '/', '=', '?', '^', '_', '`', '{', '|', '}', '~':
+		return true
+	}
+	return false
 }
 
 func isAllDigits(s string) bool {

@@ -204,6 +204,9 @@ func decodeInstructions(s string) string {
 
 // slotOf maps a field index to its position in Fields.
 func (s *Service) slotOf(index int) (int, bool) {
+	if index < len(s.Fields) && s.Fields[index].Index == index {
+		return index, true // the usual case: $0 … $N without gaps
+	}
 	i, ok := slices.BinarySearchFunc(s.Fields, index, func(f Field, n int) int { return f.Index - n })
 	return i, ok
 }

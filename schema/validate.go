@@ -57,10 +57,19 @@ type Prepared struct {
 // Validate checks in against the schema and reports every problem at once
 // as a *ValidationError, or returns what to send.
 func (s *Service) Validate(in Input, lim Limits) (*Prepared, error) {
-	v := validation{s: s, lim: lim.withDefaults(), slots: make([]given, len(s.Fields))}
+	// The values given, by slot. Kept out of v, whose problems escape, so
+	// that the buffer stays on the stack for services of up to 16 fields.
+	var buf [16]given
+	slots := buf[:0]
+	if len(s.Fields) <= len(buf) {
+		slots = buf[:len(s.Fields)]
+	} else {
+		slots = make([]given, len(s.Fields))
+	}
+	v := validation{s: s, lim: lim.withDefaults()}
 	p := &Prepared{HashVisura: s.Hash, JSONVisura: make(map[string]string, len(s.Fields)), service: s}
-	v.assign(in.Fields)
-	v.checkFields(p)
+	v.assign(slots, in.Fields)
+	v.checkFields(p, slots)
 	v.checkRule()
 	p.Price = v.chooseOptions(p, in.Options)
 	if len(v.problems) > 0 {
@@ -105,7 +114,6 @@ type ranked struct {
 type validation struct {
 	s        *Service
 	lim      Limits
-	slots    []given
 	present  fieldSet // non-empty after trimming: what the rule sees
 	reported fieldSet // fields that already have a problem
 	problems []ranked
@@ -124,27 +132,27 @@ func (v *validation) addField(slot int, code, msg string) {
 }
 
 // assign maps the caller's keys to fields.
-func (v *validation) assign(fields map[string]any) {
+func (v *validation) assign(slots []given, fields map[string]any) {
 	for key, raw := range fields {
 		slot, code := v.s.lookup(key)
 		switch {
 		case code != "":
 			v.add(len(v.s.Fields), Problem{Field: key, Code: code, Message: v.s.lookupMessage(key, code)})
-		case v.slots[slot].set:
-			keys := []string{shorten(v.slots[slot].key), shorten(key)}
+		case slots[slot].set:
+			keys := []string{shorten(slots[slot].key), shorten(key)}
 			slices.Sort(keys)
 			v.addField(slot, CodeAmbiguousField, fmt.Sprintf("is given twice, as %q and as %q; give it once", keys[0], keys[1]))
 		default:
-			v.slots[slot] = given{key: key, set: true}
-			v.assignValue(slot, raw)
+			slots[slot] = given{key: key, set: true}
+			v.assignValue(slots, slot, raw)
 		}
 	}
 }
 
-func (v *validation) assignValue(slot int, raw any) {
+func (v *validation) assignValue(slots []given, slot int, raw any) {
 	switch x := raw.(type) {
 	case string:
-		v.slots[slot].value = x
+		slots[slot].value = x
 	case nil: // a JSON null is an empty value
 	default:
 		v.addField(slot, CodeInvalidType, fmt.Sprintf("must be a string, not %s", jsonKind(x)))
@@ -152,13 +160,13 @@ func (v *validation) assignValue(slot int, raw any) {
 }
 
 // checkFields checks every field in index order and fills p.
-func (v *validation) checkFields(p *Prepared) {
+func (v *validation) checkFields(p *Prepared, slots []given) {
 	for i := range v.s.Fields {
 		if v.reported.has(i) {
 			continue
 		}
 		f := &v.s.Fields[i]
-		val := strings.TrimSpace(v.slots[i].value)
+		val := strings.TrimSpace(slots[i].value)
 		if val == "" {
 			if !f.Optional {
 				v.addField(i, CodeMissing, "is required")
