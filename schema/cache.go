@@ -1,0 +1,346 @@
+package schema
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+// Upstream is what the cache reads schemas from: the Visengine client.
+type Upstream interface {
+	Visure(ctx context.Context) ([]visengine.VisuraSummary, error)
+	Visura(ctx context.Context, hash string) (*visengine.Visura, error)
+}
+
+// Cache defaults.
+const (
+	DefaultTTL          = 24 * time.Hour
+	DefaultRetryStale   = time.Minute
+	DefaultFetchTimeout = 30 * time.Second
+	kvTimeout           = 5 * time.Second // one KV read or write
+)
+
+// CacheConfig configures a Cache. Zero durations take the defaults.
+type CacheConfig struct {
+	TTL time.Duration // how long an entry is fresh; default 24 h
+	// RetryStale is how long a stale entry is served without asking the
+	// upstream again after the upstream failed; default 1 minute.
+	RetryStale time.Duration
+	// FetchTimeout bounds one upstream fetch, which is shared by every
+	// caller waiting for it; default 30 s.
+	FetchTimeout time.Duration
+	Logger       zerolog.Logger
+	Now          func() time.Time // default time.Now
+}
+
+// Cache serves service schemas and the catalog from memory, then from a
+// JetStream KV bucket shared by every replica, then from the upstream.
+// Concurrent misses for one key make one upstream call. While the upstream
+// is down, an expired entry is served and the failure logged.
+type Cache struct {
+	up    Upstream
+	kv    jetstream.KeyValue // nil: memory and upstream only
+	cfg   CacheConfig
+	log   zerolog.Logger
+	group singleflight.Group
+
+	mu  sync.Mutex
+	mem map[string]*entry // by KV key
+}
+
+// entry is one cached answer.
+type entry struct {
+	val     any // *Service or []visengine.VisuraSummary
+	fetched time.Time
+	retryAt time.Time // served without asking the upstream until then, after a failure
+}
+
+// NewCache returns a cache over up and kv (kv may be nil).
+func NewCache(up Upstream, kv jetstream.KeyValue, cfg CacheConfig) *Cache {
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.RetryStale <= 0 {
+		cfg.RetryStale = DefaultRetryStale
+	}
+	if cfg.FetchTimeout <= 0 {
+		cfg.FetchTimeout = DefaultFetchTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Cache{
+		up:  up,
+		kv:  kv,
+		cfg: cfg,
+		log: cfg.Logger.With().Str("component", "schema").Logger(),
+		mem: make(map[string]*entry),
+	}
+}
+
+// Service returns the compiled schema of a service named by its catalog
+// name (case-insensitive) or its hash. An unknown service is an error
+// wrapping ErrUnknownService; a schema that cannot be used is a
+// *SchemaError; other errors keep the upstream's *visengine.Error.
+func (c *Cache) Service(ctx context.Context, nameOrHash string) (*Service, error) {
+	key := strings.TrimSpace(nameOrHash)
+	if key == "" {
+		return nil, fmt.Errorf("%w: no name or hash given", ErrUnknownService)
+	}
+	if e := c.fresh(serviceKey(key)); e != nil {
+		return e.val.(*Service), nil
+	}
+	hash := c.resolve(ctx, key)
+	v, err := c.get(ctx, c.serviceSource(hash))
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Service), nil
+}
+
+// Catalog returns the catalog (GET /visure). The slice is the caller's.
+func (c *Cache) Catalog(ctx context.Context) ([]visengine.VisuraSummary, error) {
+	v, err := c.get(ctx, c.catalogSource())
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(v.([]visengine.VisuraSummary)), nil
+}
+
+// resolve maps a catalog name to its hash. Anything else, or any name when
+// the catalog cannot be had, is taken as a hash.
+func (c *Cache) resolve(ctx context.Context, key string) string {
+	cat, err := c.Catalog(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn().Err(err).Msg("catalog unavailable: taking the service name as a hash")
+		}
+		return key
+	}
+	for _, s := range cat {
+		if s.HashVisura == key {
+			return key
+		}
+	}
+	for _, s := range cat {
+		if strings.EqualFold(strings.TrimSpace(s.NomeVisura), key) {
+			return s.HashVisura
+		}
+	}
+	return key
+}
+
+// source describes one cacheable answer.
+type source struct {
+	key         string // KV and memory key
+	what        string // for messages: "catalog", "service <hash>"
+	mayBeAbsent bool   // a not-found answer means an unknown service
+	fetch       func(ctx context.Context) (val any, data []byte, err error)
+	decode      func(data []byte) (any, error)
+}
+
+func (c *Cache) serviceSource(hash string) source {
+	return source{
+		key:         serviceKey(hash),
+		what:        "service " + hash,
+		mayBeAbsent: true,
+		fetch: func(ctx context.Context) (any, []byte, error) {
+			v, err := c.up.Visura(ctx, hash)
+			if err != nil {
+				return nil, nil, err
+			}
+			if strings.TrimSpace(v.HashVisura) == "" {
+				v.HashVisura = hash
+			}
+			s, err := Compile(v)
+			if err != nil {
+				return nil, nil, err
+			}
+			data, err := json.Marshal(v)
+			return s, data, err
+		},
+		decode: func(data []byte) (any, error) { return Parse(data) },
+	}
+}
+
+func (c *Cache) catalogSource() source {
+	return source{
+		key:  catalogKey,
+		what: "catalog",
+		fetch: func(ctx context.Context) (any, []byte, error) {
+			list, err := c.up.Visure(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			data, err := json.Marshal(list)
+			return list, data, err
+		},
+		decode: func(data []byte) (any, error) {
+			var list []visengine.VisuraSummary
+			err := json.Unmarshal(data, &list)
+			return list, err
+		},
+	}
+}
+
+// get returns a fresh entry from memory, or loads it once for every
+// concurrent caller.
+func (c *Cache) get(ctx context.Context, src source) (any, error) {
+	if e := c.fresh(src.key); e != nil {
+		return e.val, nil
+	}
+	ch := c.group.DoChan(src.key, func() (any, error) { return c.load(ctx, src) })
+	select {
+	case <-ctx.Done():
+		return nil, fmt.Errorf("schema: %s: %w", src.what, ctx.Err())
+	case r := <-ch:
+		return r.Val, r.Err
+	}
+}
+
+// load runs once per key at a time: memory again, then the KV bucket, then
+// the upstream. It outlives a cancelled first caller (the others still
+// wait for it) but not FetchTimeout.
+func (c *Cache) load(parent context.Context, src source) (any, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), c.cfg.FetchTimeout)
+	defer cancel()
+	if e := c.fresh(src.key); e != nil {
+		return e.val, nil // a load that just ended
+	}
+	stale := c.cached(src.key)
+	if e := c.fromKV(ctx, src); e != nil {
+		if c.isFresh(e) {
+			c.store(src.key, e)
+			return e.val, nil
+		}
+		if stale == nil || e.fetched.After(stale.fetched) {
+			stale = e
+		}
+	}
+	val, data, err := src.fetch(ctx)
+	if err != nil {
+		return c.failed(src, stale, err)
+	}
+	e := &entry{val: val, fetched: c.cfg.Now()}
+	c.store(src.key, e)
+	c.toKV(ctx, src.key, e.fetched, data)
+	return val, nil
+}
+
+// failed decides what an upstream failure means: an unknown service, a
+// stale entry to serve while the upstream is down, or an error.
+func (c *Cache) failed(src source, stale *entry, err error) (any, error) {
+	switch {
+	case src.mayBeAbsent && unknownService(err):
+		c.forget(src.key)
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnknownService, src.what, err)
+	case upstreamDown(err) && stale != nil:
+		now := c.cfg.Now()
+		c.log.Warn().Err(err).Str("key", src.key).Dur("age", now.Sub(stale.fetched)).
+			Msg("upstream unavailable: serving an expired schema")
+		served := &entry{val: stale.val, fetched: stale.fetched, retryAt: now.Add(c.cfg.RetryStale)}
+		c.store(src.key, served)
+		return served.val, nil
+	}
+	return nil, fmt.Errorf("schema: %s: %w", src.what, err)
+}
+
+// unknownService reports whether the upstream said the service does not
+// exist: 404, or 400 "wrong hash_visura" (code 200).
+func unknownService(err error) bool {
+	var e *visengine.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Class == visengine.ClassNotFound ||
+		e.Class == visengine.ClassPermanent && (e.Code == 200 || e.Status == http.StatusBadRequest)
+}
+
+// upstreamDown reports whether err means the upstream could not answer:
+// retryable, throttled or ambiguous failures, or errors from outside the
+// client (network, timeouts).
+func upstreamDown(err error) bool {
+	switch visengine.ClassOf(err) {
+	case 0, visengine.ClassRetryable, visengine.ClassThrottled, visengine.ClassAmbiguous:
+		var se *SchemaError
+		return !errors.As(err, &se)
+	}
+	return false
+}
+
+func (c *Cache) isFresh(e *entry) bool {
+	now := c.cfg.Now()
+	return now.Before(e.fetched.Add(c.cfg.TTL)) || now.Before(e.retryAt)
+}
+
+// fresh returns the memory entry for key if it is fresh.
+func (c *Cache) fresh(key string) *entry {
+	if e := c.cached(key); e != nil && c.isFresh(e) {
+		return e
+	}
+	return nil
+}
+
+func (c *Cache) cached(key string) *entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mem[key]
+}
+
+func (c *Cache) store(key string, e *entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mem[key] = e
+}
+
+func (c *Cache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.mem, key)
+}
+
+// fromKV reads an entry from the bucket; nil when absent or unusable (a
+// bucket failure is logged: the upstream is asked instead).
+func (c *Cache) fromKV(ctx context.Context, src source) *entry {
+	if c.kv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
+	defer cancel()
+	r, err := kvGet(ctx, c.kv, src.key)
+	if err == nil && r != nil {
+		var val any
+		if val, err = src.decode(r.Data); err == nil {
+			return &entry{val: val, fetched: r.FetchedAt}
+		}
+	}
+	if err != nil {
+		c.log.Warn().Err(err).Str("key", src.key).Msg("schema bucket unreadable: asking the upstream")
+	}
+	return nil
+}
+
+// toKV writes an entry to the bucket; a failure is logged, not returned:
+// the answer is good, only sharing it failed.
+func (c *Cache) toKV(ctx context.Context, key string, fetched time.Time, data []byte) {
+	if c.kv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
+	defer cancel()
+	if err := kvPut(ctx, c.kv, key, &record{V: recordVersion, FetchedAt: fetched, Data: data}); err != nil {
+		c.log.Warn().Err(err).Str("key", key).Msg("schema bucket not written")
+	}
+}

@@ -1,0 +1,462 @@
+package schema
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+// fakeUpstream serves the test schemas, counts calls, and can fail or hold
+// calls until released.
+type fakeUpstream struct {
+	mu       sync.Mutex
+	catalog  []visengine.VisuraSummary
+	services map[string]*visengine.Visura
+	err      error         // every call fails with it when set
+	gate     chan struct{} // Visura waits for it to close when set
+	calls    map[string]int
+}
+
+func newFakeUpstream(t testing.TB, files ...string) *fakeUpstream {
+	t.Helper()
+	f := &fakeUpstream{services: map[string]*visengine.Visura{}, calls: map[string]int{}}
+	for _, name := range files {
+		s := loadService(t, name)
+		f.services[s.Hash] = s.Raw
+		f.catalog = append(f.catalog, visengine.VisuraSummary{NomeVisura: s.Raw.NomeVisura, NomeCategoria: s.Category, HashVisura: s.Hash})
+	}
+	return f
+}
+
+func (f *fakeUpstream) Visure(ctx context.Context) ([]visengine.VisuraSummary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["catalog"]++
+	if f.err != nil {
+		return nil, f.err
+	}
+	return append([]visengine.VisuraSummary(nil), f.catalog...), nil
+}
+
+func (f *fakeUpstream) Visura(ctx context.Context, hash string) (*visengine.Visura, error) {
+	f.mu.Lock()
+	f.calls[hash]++
+	gate, err, v := f.gate, f.err, f.services[hash]
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, &visengine.Error{Op: "GET /visure/{hash}", Status: 400, Code: 200, Message: "wrong hash_visura", Class: visengine.ClassPermanent}
+	}
+	cp := *v // as a client would: a fresh value per call
+	return &cp, nil
+}
+
+func (f *fakeUpstream) count(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[key]
+}
+
+func (f *fakeUpstream) fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+}
+
+func errDown() error {
+	return &visengine.Error{Op: "GET /visure/{hash}", Status: 503, Message: "service unavailable", Class: visengine.ClassRetryable}
+}
+
+// clock is a settable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// syncBuffer collects log lines from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runJetStream starts an embedded NATS server with JetStream.
+func runJetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	opts := test.DefaultTestOptions
+	opts.Port = -1
+	opts.JetStream = true
+	opts.StoreDir = t.TempDir()
+	srv := test.RunServer(&opts)
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+func newBucket(t testing.TB, js jetstream.JetStream) jetstream.KeyValue {
+	t.Helper()
+	kv, err := EnsureBucket(t.Context(), js, "", 1, jetstream.MemoryStorage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
+
+func TestEnsureBucketIdempotent(t *testing.T) {
+	js := runJetStream(t)
+	for range 2 {
+		kv, err := EnsureBucket(t.Context(), js, "", 0, jetstream.FileStorage)
+		if err != nil {
+			t.Fatalf("EnsureBucket: %v", err)
+		}
+		if kv.Bucket() != DefaultBucket {
+			t.Errorf("bucket %q, want %q", kv.Bucket(), DefaultBucket)
+		}
+	}
+}
+
+func TestServiceKey(t *testing.T) {
+	tests := []struct{ hash, want string }{
+		{"6aa0789f5ba34684b2bc5ccf364f8929", "visura.6aa0789f5ba34684b2bc5ccf364f8929"},
+		{"Zq3xK8_catastale-storica-0000001", "visura.Zq3xK8_catastale-storica-0000001"},
+		{"a.b", "visura.x.612e62"},
+		{"x.612e62", "visura.x.782e363132653632"},
+		{"Ab+/=z", "visura.x.41622b2f3d7a"},
+	}
+	for _, tt := range tests {
+		if got := serviceKey(tt.hash); got != tt.want {
+			t.Errorf("serviceKey(%q) = %q, want %q", tt.hash, got, tt.want)
+		}
+	}
+}
+
+// TestCacheLayers: memory, then the bucket shared by replicas, then the
+// upstream; a name is resolved through the cached catalog.
+func TestCacheLayers(t *testing.T) {
+	kv := newBucket(t, runJetStream(t))
+	up := newFakeUpstream(t, "isee.json", "camerale.json")
+	clk := &clock{now: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
+	cfg := CacheConfig{TTL: time.Hour, Now: clk.Now}
+	hash := "6aa0789f5ba34684b2bc5ccf364f8929"
+	ctx := t.Context()
+
+	replica1 := NewCache(up, kv, cfg)
+	for _, name := range []string{"ISEE", "isee", " Isee ", hash} {
+		s, err := replica1.Service(ctx, name)
+		if err != nil || s.Hash != hash {
+			t.Fatalf("Service(%q) = %v, %v; want ISEE", name, s, err)
+		}
+	}
+	if up.count(hash) != 1 || up.count("catalog") != 1 {
+		t.Errorf("upstream calls: %v, want one catalog and one service call", up.calls)
+	}
+
+	replica2 := NewCache(up, kv, cfg) // another replica: empty memory, same bucket
+	if _, err := replica2.Service(ctx, "isee"); err != nil {
+		t.Fatal(err)
+	}
+	if up.count(hash) != 1 || up.count("catalog") != 1 {
+		t.Errorf("upstream calls after a second replica: %v, want still one each (served from the bucket)", up.calls)
+	}
+
+	clk.advance(time.Hour + time.Second)
+	if _, err := replica2.Service(ctx, "isee"); err != nil {
+		t.Fatal(err)
+	}
+	if up.count(hash) != 2 || up.count("catalog") != 2 {
+		t.Errorf("upstream calls after the TTL: %v, want two each", up.calls)
+	}
+	if _, err := replica1.Service(ctx, hash); err != nil {
+		t.Fatal(err)
+	}
+	if up.count(hash) != 2 {
+		t.Errorf("replica 1 asked the upstream again (%d calls) though replica 2 refreshed the bucket", up.count(hash))
+	}
+}
+
+// TestCacheStale: while the upstream is down an expired entry is served,
+// from memory or from the bucket, and the failure is logged.
+func TestCacheStale(t *testing.T) {
+	kv := newBucket(t, runJetStream(t))
+	up := newFakeUpstream(t, "isee.json")
+	clk := &clock{now: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
+	var logs syncBuffer
+	cfg := CacheConfig{TTL: time.Hour, RetryStale: time.Minute, Now: clk.Now, Logger: zerolog.New(&logs)}
+	hash := "6aa0789f5ba34684b2bc5ccf364f8929"
+	ctx := t.Context()
+
+	c := NewCache(up, kv, cfg)
+	if _, err := c.Service(ctx, "ISEE"); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(2 * time.Hour)
+	for _, down := range []error{errDown(), &visengine.Error{Class: visengine.ClassThrottled}, &visengine.Error{Class: visengine.ClassAmbiguous}, context.DeadlineExceeded} {
+		up.fail(down)
+		clk.advance(2 * time.Minute) // past RetryStale: the upstream is asked again
+		before := up.count(hash)
+		s, err := c.Service(ctx, "ISEE")
+		if err != nil || s.Hash != hash {
+			t.Fatalf("upstream down (%v): Service = %v, %v; want the stale ISEE", down, s, err)
+		}
+		if up.count(hash) != before+1 {
+			t.Errorf("upstream down (%v): %d calls, want one more", down, up.count(hash)-before)
+		}
+	}
+	before := up.count(hash)
+	if _, err := c.Service(ctx, hash); err != nil {
+		t.Fatal(err)
+	}
+	if up.count(hash) != before {
+		t.Errorf("the upstream was asked again within RetryStale")
+	}
+	if !bytes.Contains([]byte(logs.String()), []byte("serving an expired schema")) || !bytes.Contains([]byte(logs.String()), []byte(`"component":"schema"`)) {
+		t.Errorf("logs = %s, want the stale service logged with component schema", logs.String())
+	}
+
+	up.fail(errDown())
+	fresh := NewCache(up, kv, cfg) // a replica that starts while the upstream is down
+	if s, err := fresh.Service(ctx, hash); err != nil || s.Hash != hash {
+		t.Errorf("new replica, upstream down: Service = %v, %v; want the stale entry from the bucket", s, err)
+	}
+	if _, err := fresh.Service(ctx, "ISEE"); err != nil {
+		t.Errorf("new replica, upstream down, by name: %v; want the stale catalog from the bucket", err)
+	}
+	if _, err := fresh.Service(ctx, "ffffffffffffffffffffffffffffffff"); visengine.ClassOf(err) != visengine.ClassRetryable {
+		t.Errorf("nothing cached, upstream down: err = %v, want the retryable upstream error", err)
+	}
+
+	up.fail(nil)
+	clk.advance(2 * time.Minute)
+	before = up.count(hash)
+	if _, err := c.Service(ctx, hash); err != nil || up.count(hash) != before+1 {
+		t.Errorf("upstream back: Service err %v after %d calls, want a fresh fetch", err, up.count(hash)-before)
+	}
+}
+
+// TestCacheUnknown: a not-found answer is an unknown service even when a
+// stale entry exists; other permanent failures are errors, not stale.
+func TestCacheUnknown(t *testing.T) {
+	kv := newBucket(t, runJetStream(t))
+	up := newFakeUpstream(t, "isee.json")
+	clk := &clock{now: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
+	c := NewCache(up, kv, CacheConfig{TTL: time.Hour, Now: clk.Now})
+	ctx := t.Context()
+	if _, err := c.Service(ctx, "NASPI"); !errors.Is(err, ErrUnknownService) {
+		t.Errorf("Service(NASPI) = %v, want ErrUnknownService", err)
+	}
+	if _, err := c.Service(ctx, ""); !errors.Is(err, ErrUnknownService) {
+		t.Errorf("Service(\"\") = %v, want ErrUnknownService", err)
+	}
+	hash := "6aa0789f5ba34684b2bc5ccf364f8929"
+	if _, err := c.Service(ctx, hash); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(2 * time.Hour)
+	up.fail(&visengine.Error{Status: 404, Class: visengine.ClassNotFound})
+	if _, err := c.Service(ctx, hash); !errors.Is(err, ErrUnknownService) {
+		t.Errorf("withdrawn service: err = %v, want ErrUnknownService", err)
+	}
+	up.fail(&visengine.Error{Status: 401, Class: visengine.ClassPermanent, Message: "unauthorized"})
+	_, err := c.Service(ctx, hash)
+	if err == nil || errors.Is(err, ErrUnknownService) || visengine.ClassOf(err) != visengine.ClassPermanent {
+		t.Errorf("401: err = %v, want the permanent upstream error, not unknown and not stale", err)
+	}
+}
+
+// TestCacheBadBucketEntry: an unreadable record is logged and replaced.
+func TestCacheBadBucketEntry(t *testing.T) {
+	kv := newBucket(t, runJetStream(t))
+	hash := "6aa0789f5ba34684b2bc5ccf364f8929"
+	for _, bad := range []string{"{", `{"v":2,"data":{}}`, `{"v":1,"fetched_at":"2026-01-10T09:00:00Z","data":{"hash_visura":"x","json_struttura":{"campi":{"$0":{}},"validazione":"$1"}}}`} {
+		if _, err := kv.Put(t.Context(), serviceKey(hash), []byte(bad)); err != nil {
+			t.Fatal(err)
+		}
+		up := newFakeUpstream(t, "isee.json")
+		var logs syncBuffer
+		c := NewCache(up, kv, CacheConfig{Logger: zerolog.New(&logs)})
+		if _, err := c.Service(t.Context(), hash); err != nil || up.count(hash) != 1 {
+			t.Errorf("bad record %q: err %v, %d upstream calls; want one", bad, err, up.count(hash))
+		}
+		if logs.String() == "" {
+			t.Errorf("bad record %q not logged", bad)
+		}
+	}
+}
+
+// TestCacheUnsafeHash: a hash outside the KV key alphabet is stored under
+// an encoded key.
+func TestCacheUnsafeHash(t *testing.T) {
+	kv := newBucket(t, runJetStream(t))
+	up := newFakeUpstream(t)
+	raw := loadService(t, "camerale.json").Raw
+	hash := "Ab+/=z.q 1"
+	raw.HashVisura = hash
+	up.services[hash] = raw
+	c := NewCache(up, kv, CacheConfig{})
+	if s, err := c.Service(t.Context(), hash); err != nil || s.Hash != hash {
+		t.Fatalf("Service(%q) = %v, %v", hash, s, err)
+	}
+	e, err := kv.Get(t.Context(), serviceKey(hash))
+	if err != nil {
+		t.Fatalf("kv entry: %v", err)
+	}
+	var r record
+	if err := json.Unmarshal(e.Value(), &r); err != nil || r.V != 1 || r.FetchedAt.IsZero() {
+		t.Errorf("record %s: %v", e.Value(), err)
+	}
+}
+
+// TestCacheSingleflight: N concurrent misses for one service make one
+// upstream call (embedded NATS, real bucket).
+func TestCacheSingleflight(t *testing.T) {
+	kv := newBucket(t, runJetStream(t))
+	up := newFakeUpstream(t, "isee.json")
+	hash := "6aa0789f5ba34684b2bc5ccf364f8929"
+	up.gate = make(chan struct{})
+	c := NewCache(up, kv, CacheConfig{})
+	const n = 20
+	var started, done sync.WaitGroup
+	errs := make(chan error, n)
+	started.Add(n)
+	for range n {
+		done.Go(func() {
+			started.Done()
+			s, err := c.Service(t.Context(), hash)
+			if err == nil && s.Hash != hash {
+				err = fmt.Errorf("got service %q", s.Hash)
+			}
+			errs <- err
+		})
+	}
+	started.Wait()
+	waitFor(t, func() bool { return up.count(hash) > 0 })
+	close(up.gate)
+	done.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if got := up.count(hash); got != 1 {
+		t.Errorf("%d concurrent misses made %d upstream calls, want 1", n, got)
+	}
+}
+
+// TestCacheSingleflightExact proves the same with every caller provably
+// waiting before the upstream answers (synctest; memory only).
+func TestCacheSingleflightExact(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := newFakeUpstream(t, "isee.json")
+		hash := "6aa0789f5ba34684b2bc5ccf364f8929"
+		up.gate = make(chan struct{})
+		c := NewCache(up, nil, CacheConfig{})
+		const n = 50
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				if _, err := c.Service(context.Background(), hash); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		synctest.Wait() // every caller is blocked: one in the upstream, the rest waiting for it
+		if got := up.count(hash); got != 1 {
+			t.Errorf("%d waiting callers made %d upstream calls, want 1", n, got)
+		}
+		close(up.gate)
+		wg.Wait()
+	})
+}
+
+// TestCacheCallerCancel: a caller that gives up does not fail the others.
+func TestCacheCallerCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := newFakeUpstream(t, "isee.json")
+		hash := "6aa0789f5ba34684b2bc5ccf364f8929"
+		up.gate = make(chan struct{})
+		c := NewCache(up, nil, CacheConfig{})
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, err := c.Service(ctx, hash); !errors.Is(err, context.Canceled) {
+				t.Errorf("cancelled caller: err = %v, want context.Canceled", err)
+			}
+		})
+		synctest.Wait()
+		wg.Go(func() {
+			if _, err := c.Service(context.Background(), hash); err != nil {
+				t.Errorf("second caller: %v", err)
+			}
+		})
+		synctest.Wait()
+		cancel()
+		synctest.Wait()
+		close(up.gate)
+		wg.Wait()
+		if got := up.count(hash); got != 1 {
+			t.Errorf("%d upstream calls, want 1", got)
+		}
+	})
+}
+
+// waitFor polls cond until it holds or the test times out.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(time.Millisecond) // polling, not waiting a fixed time
+	}
+}
