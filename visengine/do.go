@@ -69,11 +69,24 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 		return a.lost(ctx, err)
 	}
 	defer drainClose(resp.Body)
-	env, err := decodeEnvelope(&limitedReader{r: resp.Body, n: limit}, ans)
+	env, err := decodeEnvelope(&limitedReader{r: resp.Body, n: limit}, bufferSize(k, resp), ans)
 	if err != nil {
 		return a.unreadable(ctx, resp, err, c.now())
 	}
 	return a.check(resp, env, c.now())
+}
+
+// bufferSize sizes the read buffer: large for documents, else to fit the
+// answer when its length is known.
+func bufferSize(k call, resp *http.Response) int {
+	switch {
+	case k.document:
+		return 32 << 10
+	case resp.ContentLength > 0:
+		return int(min(resp.ContentLength+1, 32<<10))
+	default:
+		return 4 << 10
+	}
 }
 
 func (c *Client) request(ctx context.Context, k call) (*http.Request, error) {

@@ -37,10 +37,11 @@ type answer interface {
 
 const maxMessageLen = 2 << 10 // longer messages are cut, they end up in error strings
 
-// decodeEnvelope reads one envelope from r, handing "data" to a. It is the
-// only place where the API's answers are decoded. Unknown keys are skipped.
-func decodeEnvelope(r io.Reader, a answer) (envelope, error) {
-	s := newScanner(r)
+// decodeEnvelope reads one envelope from r through a buffer of bufSize
+// bytes, handing "data" to a. It is the only place where the API's answers
+// are decoded. Unknown keys are skipped.
+func decodeEnvelope(r io.Reader, bufSize int, a answer) (envelope, error) {
+	s := newScanner(r, bufSize)
 	var env envelope
 	err := s.object(func(key string) error {
 		switch key {

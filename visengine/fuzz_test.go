@@ -76,7 +76,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var out any
 		ans := &jsonAnswer{out: &out, max: 1 << 20}
-		env, err := decodeEnvelope(bytes.NewReader(body), ans) // must not panic
+		env, err := decodeEnvelope(bytes.NewReader(body), 7, ans) // must not panic
 		m, want, ok := refEnvelope(body)
 		if !ok {
 			return
@@ -144,7 +144,7 @@ func FuzzDocumento(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var buf bytes.Buffer
 		d := &documentAnswer{w: &buf}
-		_, err := decodeEnvelope(bytes.NewReader(body), d) // must not panic
+		_, err := decodeEnvelope(bytes.NewReader(body), 5, d) // must not panic
 		want, ok := refDocument(body)
 		if !ok {
 			return

@@ -23,13 +23,11 @@ type scanner struct {
 // errSyntax reports text that is not the JSON the scanner expects.
 var errSyntax = errors.New("malformed JSON")
 
-const (
-	scanBufSize = 32 << 10
-	maxKeyLen   = 256 // longer object keys are not the API's
-)
+const maxKeyLen = 256 // longer object keys are not the API's
 
-func newScanner(r io.Reader) *scanner {
-	return &scanner{r: r, buf: make([]byte, scanBufSize)}
+// newScanner reads r through a buffer of size bytes (at least 2).
+func newScanner(r io.Reader, size int) *scanner {
+	return &scanner{r: r, buf: make([]byte, max(size, 2))}
 }
 
 // fill makes at least one byte available; false when the input is done.

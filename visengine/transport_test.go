@@ -42,6 +42,15 @@ func cutBody(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, `{"success":true,"data":{"_id":"5f2`)
 }
 
+// stall sends the beginning of a success, then hangs.
+func stall(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.WriteHeader(200)
+	_, _ = io.WriteString(w, `{"success":true,"data":{"_id":"5f2`)
+	w.(http.Flusher).Flush()
+	<-r.Context().Done()
+}
+
 func TestLostAnswers(t *testing.T) {
 	short := func(cfg *visengine.Config) { cfg.Timeout = 150 * time.Millisecond }
 	tests := []struct {
@@ -60,6 +69,9 @@ func TestLostAnswers(t *testing.T) {
 		{"GET: connection closed", "GET /richiesta", nil, visengine.ClassRetryable, false},
 		{"POST: body cut off", "POST /richiesta", cutBody, visengine.ClassAmbiguous, false},
 		{"GET: body cut off", "GET /richiesta/{id}", cutBody, visengine.ClassRetryable, false},
+		{"POST: body stalls past the timeout", "POST /richiesta", stall, visengine.ClassAmbiguous, true},
+		{"GET: body stalls past the timeout", "GET /visure", stall, visengine.ClassRetryable, true},
+		{"documento: body stalls past its timeout", "GET /documento/{id}", stall, visengine.ClassRetryable, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
