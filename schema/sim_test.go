@@ -1,0 +1,57 @@
+package schema
+
+import (
+	"errors"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/visengine/sim"
+)
+
+// TestCacheWithSimulator runs the cache against the simulator through the
+// real client and a real bucket, then with the simulator down.
+func TestCacheWithSimulator(t *testing.T) {
+	simulator := sim.New(sim.Config{Token: "token"})
+	t.Cleanup(simulator.Close)
+	hs := httptest.NewServer(simulator)
+	t.Cleanup(hs.Close)
+	base, err := url.Parse(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := visengine.New(visengine.Config{BaseURL: base, Token: "token", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := newBucket(t, runJetStream(t))
+	clk := &clock{now: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
+	c := NewCache(client, kv, CacheConfig{TTL: time.Hour, Now: clk.Now})
+	ctx := t.Context()
+
+	s, err := c.Service(ctx, "isee")
+	if err != nil || s.Hash != sim.HashISEE {
+		t.Fatalf("Service(isee) = %v, %v; want the simulator's ISEE", s, err)
+	}
+	p, err := s.Validate(Input{Fields: iseeFields(), Options: []string{"urgenza"}}, Limits{})
+	if err != nil || p.Price != 16 || !p.Opzioni["opzione_0"] {
+		t.Errorf("Validate against the simulator's ISEE = %+v, %v; want price 16 with opzione_0", p, err)
+	}
+	if s, err := c.Service(ctx, "Visura Camerale Ordinaria - società di Capitale"); err != nil || s.Hash != sim.HashVisuraCameraleCapitale {
+		t.Errorf("Service(camerale) = %v, %v", s, err)
+	}
+	if _, err := c.Service(ctx, "0123456789abcdef0123456789abcdef"); !errors.Is(err, ErrUnknownService) {
+		t.Errorf("unknown hash: err = %v, want ErrUnknownService", err)
+	}
+
+	hs.Close() // the simulator is down
+	clk.advance(2 * time.Hour)
+	if s, err := c.Service(ctx, "ISEE"); err != nil || s.Hash != sim.HashISEE {
+		t.Errorf("simulator down: Service(ISEE) = %v, %v; want the stale entry", s, err)
+	}
+	if _, err := c.Service(ctx, sim.HashNASPI); visengine.ClassOf(err) != visengine.ClassRetryable {
+		t.Errorf("simulator down, nothing cached: err = %v (class %v), want a retryable error", err, visengine.ClassOf(err))
+	}
+}
