@@ -11,10 +11,6 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	return errors.New("not implemented")
 }
 
-func runSim(ctx context.Context, e *env, args []string) error {
-	return errors.New("not implemented")
-}
-
 func runValidate(ctx context.Context, e *env, args []string) error {
 	return errors.New("not implemented")
 }

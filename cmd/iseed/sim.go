@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/iseed-dev/iseed/visengine/sim"
+)
+
+// runSim runs the Visengine simulator standalone until ctx is done.
+func runSim(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "sim", "[flags]\n\n"+
+		"Serves a simulated Visengine 2.0 API (bearer token required) with admin knobs under /_sim/\n"+
+		"(no token): GET /_sim/counters, POST /_sim/reset, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/wallet.\n"+
+		"Prints \"listening on ADDR\" and the token, then serves until interrupted.")
+	listen := fs.String("listen", "127.0.0.1:8089", "`address` to listen on (port 0 picks a free one)")
+	token := fs.String("token", "sim-token", "bearer `token` every API call must carry")
+	step := fs.Duration("step", 2*time.Second, "time between request states (In erogazione → Dati disponibili → Visura evasa)")
+	cancelRate := fs.Float64("cancel-rate", 0, "share (0..1) of requests that end Annullata")
+	wallet := fs.Float64("wallet", 1000, "initial wallet balance in euro")
+	latency := fs.Duration("latency", 0, "latency added to every API call")
+	seed := fs.Int64("seed", 1, "seed for ids, cancellations and fault rates")
+	owner := fs.String("owner", "", "account e-mail shown as owner (default sandbox@example.com)")
+	faultsJSON := fs.String("faults", "", `initial faults as JSON, as PUT /_sim/faults takes, e.g. '{"errors":{"*":{"rate":0.05,"status":503}}}'`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	faults, err := simFaults(*faultsJSON, *latency)
+	if err == nil {
+		err = checkSimFlags(fs.NArg(), *step, *cancelRate, *wallet)
+	}
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	s := sim.New(sim.Config{Token: *token, Step: *step, CancelRate: *cancelRate, Owner: *owner, Seed: *seed, Faults: faults})
+	s.SetWallet(*wallet) // Config.Wallet treats 0 as "default"
+	fmt.Fprintf(e.stdout, "listening on %s\ntoken %s\n", ln.Addr(), *token)
+	return serveSim(ctx, ln, s)
+}
+
+func checkSimFlags(nargs int, step time.Duration, cancelRate, wallet float64) error {
+	switch {
+	case nargs > 0:
+		return errors.New("sim takes no arguments")
+	case step <= 0:
+		return errors.New("--step must be positive")
+	case cancelRate < 0 || cancelRate > 1:
+		return errors.New("--cancel-rate must be between 0 and 1")
+	case wallet < 0:
+		return errors.New("--wallet must not be negative")
+	}
+	return nil
+}
+
+// simFaults reads --faults and adds --latency to it.
+func simFaults(js string, latency time.Duration) (sim.Faults, error) {
+	var f sim.Faults
+	if js != "" {
+		if err := json.Unmarshal([]byte(js), &f); err != nil {
+			return f, fmt.Errorf("--faults: %w", err)
+		}
+	}
+	if latency != 0 {
+		f.Latency = latency
+	}
+	if err := f.Validate(); err != nil {
+		return f, fmt.Errorf("faults: %w", err)
+	}
+	return f, nil
+}
+
+// serveSim serves s on ln until ctx is done, then shuts down: the simulator
+// first (it releases handlers held by a "hang" fault), then the HTTP server,
+// waiting up to 5 s for calls in flight.
+func serveSim(ctx context.Context, ln net.Listener, s *sim.Server) error {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+	}
+	s.Close()
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdown); serr != nil && err == nil {
+		err = fmt.Errorf("shutdown: %w", serr)
+	}
+	if ctx.Err() != nil {
+		if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+			err = serveErr
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// simSyncBuffer is an io.Writer safe to read while run writes to it.
+type simSyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *simSyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *simSyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunSim(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr simSyncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--token", "t0k", "--step", "10ms", "--wallet", "0"}, strings.NewReader(""), &stdout, &stderr)
+	}()
+	addrRE := regexp.MustCompile(`listening on (\S+)\n`)
+	var addr string
+	deadline := time.Now().Add(5 * time.Second)
+	for addr == "" {
+		if m := addrRE.FindStringSubmatch(stdout.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no listen address; stdout %q stderr %q", stdout.String(), stderr.String())
+		} else {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if !strings.Contains(stdout.String(), "token t0k") {
+		t.Errorf("stdout: got %q, want the token", stdout.String())
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	tests := []struct {
+		name, path, auth string
+		want             int
+	}{
+		{"catalog with token", "/visure", "Bearer t0k", http.StatusOK},
+		{"catalog without token", "/visure", "", http.StatusUnauthorized},
+		{"catalog with a wrong token", "/visure", "Bearer nope", http.StatusUnauthorized},
+		{"admin needs no token", "/_sim/counters", "", http.StatusOK},
+		{"wallet flag", "/_sim/wallet", "", http.StatusOK},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+tt.path, nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var body bytes.Buffer
+		_, _ = body.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: got %d %s, want %d", tt.name, resp.StatusCode, body.String(), tt.want)
+		}
+		if tt.path == "/_sim/wallet" && body.String() != `{"euro":0}` {
+			t.Errorf("%s: got %s, want {\"euro\":0}", tt.name, body.String())
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: got %v, want nil after cancel", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestRunSimFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"bad cancel rate", []string{"--cancel-rate", "2"}, 2},
+		{"bad step", []string{"--step", "0s"}, 2},
+		{"bad faults", []string{"--faults", `{"errors":{"GET /visure":{"status":404,"next":1}}}`}, 2},
+		{"malformed faults", []string{"--faults", `{`}, 2},
+		{"extra argument", []string{"extra"}, 2},
+		{"help", []string{"-h"}, 0},
+	}
+	for _, tt := range tests {
+		var stdout, stderr simSyncBuffer
+		err := run(context.Background(), append([]string{"sim", "--listen", "127.0.0.1:0"}, tt.args...), strings.NewReader(""), &stdout, &stderr)
+		if got := exitCode(err); got != tt.code {
+			t.Errorf("%s: got exit code %d (%v), want %d", tt.name, got, err, tt.code)
+		}
+	}
+}
