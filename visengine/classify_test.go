@@ -172,6 +172,7 @@ func TestErrorMessage(t *testing.T) {
 		{"number", `{"success":false,"error":250,"message":42}`, "42"},
 		{"null falls back to status text", `{"success":false,"error":250,"message":null}`, "Precondition Failed"},
 		{"unicode escapes", `{"success":false,"error":250,"message":"citt\u00e0 non valida"}`, "città non valida"},
+		{"control characters become spaces", `{"success":false,"error":250,"message":"riga uno\nriga\tdue\r"}`, "riga uno riga due"},
 		{"broken JSON in a string kept", `{"success":false,"error":250,"message":"{not json"}`, "{not json"},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package visengine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,10 +69,13 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 	if err != nil {
 		return a.lost(ctx, err)
 	}
-	defer drainClose(resp.Body)
+	defer drainClose(resp.Body, cancel)
 	env, err := decodeEnvelope(&limitedReader{r: resp.Body, n: limit}, bufferSize(k, resp), ans)
+	if err == nil && success(resp.StatusCode) && env.ok() {
+		err = ans.complete()
+	}
 	if err != nil {
-		return a.unreadable(ctx, resp, err, c.now())
+		return a.unreadable(ctx, resp, env, err, c.now())
 	}
 	return a.check(resp, env, c.now())
 }
@@ -129,11 +133,12 @@ func (a *attempt) lost(ctx context.Context, err error) *Error {
 // A failure status keeps its class. A 2xx to a POST, PUT or DELETE is
 // ambiguous (the change was probably made); to a GET it is retryable, or
 // permanent when the answer is over the size limit (it would be again).
-func (a *attempt) unreadable(ctx context.Context, resp *http.Response, err error, now time.Time) *Error {
+func (a *attempt) unreadable(ctx context.Context, resp *http.Response, env envelope, err error, now time.Time) *Error {
 	e := &Error{
 		Op:         a.op(),
 		Status:     resp.StatusCode,
-		Message:    "unreadable answer",
+		Code:       env.code, // when it came before the failure
+		Message:    cmp.Or(env.message, "unreadable answer"),
 		RetryAfter: retryAfter(resp.StatusCode, resp.Header, now),
 		Err:        withContext(ctx, err),
 	}
@@ -193,9 +198,16 @@ func withContext(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", cerr, err)
 }
 
+// drainTimeout bounds drainClose, so that a server that stalls after a
+// complete answer cannot delay the call.
+const drainTimeout = 100 * time.Millisecond
+
 // drainClose reads a little of what is left so that the connection can be
-// reused, then closes the body.
-func drainClose(body io.ReadCloser) {
+// reused, then closes the body; after drainTimeout it cancels the call's
+// context instead, which closes the connection.
+func drainClose(body io.ReadCloser, cancel context.CancelFunc) {
+	t := time.AfterFunc(drainTimeout, cancel)
+	defer t.Stop()
 	_, _ = io.CopyN(io.Discard, body, 4<<10)
 	_ = body.Close()
 }

@@ -17,8 +17,9 @@ const documentRoute = "/documento/{id}"
 // ClassNotReady while the document is not available yet.
 //
 // On failure w may already hold part of the file: write to a temporary file
-// and keep it only when Documento succeeds. Written is what was decoded;
-// Dimensione is what the API declares and is not enforced.
+// and keep it only when Documento succeeds. A failing w ends the call with a
+// retryable *Error that wraps w's error. Written is what was decoded;
+// Dimensione is what the API declares and is not checked against it.
 func (c *Client) Documento(ctx context.Context, id string, w io.Writer) (*Document, error) {
 	k, err := withID(http.MethodGet, documentRoute, "/documento/", id, nil)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -31,7 +32,7 @@ func (e envelope) ok() bool {
 type answer interface {
 	// data consumes the value of "data"; it may be called more than once.
 	data(s *scanner) error
-	// complete is called once the envelope reports success.
+	// complete is called when the status and the envelope report success.
 	complete() error
 }
 
@@ -39,7 +40,8 @@ const maxMessageLen = 2 << 10 // longer messages are cut, they end up in error s
 
 // decodeEnvelope reads one envelope from r through a buffer of bufSize
 // bytes, handing "data" to a. It is the only place where the API's answers
-// are decoded. Unknown keys are skipped.
+// are decoded. Unknown keys are skipped; what follows the envelope is not
+// read. On failure it returns what it decoded so far.
 func decodeEnvelope(r io.Reader, bufSize int, a answer) (envelope, error) {
 	s := newScanner(r, bufSize)
 	var env envelope
@@ -60,13 +62,7 @@ func decodeEnvelope(r io.Reader, bufSize int, a answer) (envelope, error) {
 			return err
 		}
 	})
-	if err != nil {
-		return env, err
-	}
-	if !env.ok() {
-		return env, nil
-	}
-	return env, a.complete()
+	return env, err
 }
 
 // maxResponseValue bounds a captured envelope value; the body limit applies too.
@@ -118,6 +114,12 @@ func renderMessage(raw []byte) string {
 	if s == "null" {
 		s = ""
 	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 	return truncate(strings.TrimSpace(s), maxMessageLen)
 }
 

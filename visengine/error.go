@@ -59,7 +59,7 @@ type Error struct {
 	Op         string        // e.g. "POST /richiesta"
 	Status     int           // HTTP status; 0 when no response arrived
 	Code       int           // the envelope's "error" code; 0 when absent
-	Message    string        // the envelope's message, or a description of the failure
+	Message    string        // the envelope's message, or a description of the failure; it may echo request data, so redact before logging
 	Class      Class         // what the caller may do
 	RetryAfter time.Duration // from Retry-After on 429/503; 0 when absent
 	Err        error         // the underlying error (network, decode), if any

@@ -92,6 +92,23 @@ func TestLostAnswers(t *testing.T) {
 	}
 }
 
+func TestStallAfterACompleteAnswerDoesNotDelayTheCall(t *testing.T) {
+	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, `{"success":true,"data":{"_id":"5f22f722065afc42223c7131"},"error":null}`)
+		w.(http.Flusher).Flush() // chunked: the answer never ends
+		<-r.Context().Done()
+	}))
+	start := time.Now()
+	r, err := c.CreateRichiesta(context.Background(), visengine.CreateRequest{HashVisura: "h"})
+	if err != nil || r.ID != "5f22f722065afc42223c7131" {
+		t.Fatalf("got %+v, %v; want the request", r, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("got the answer after %v, want it well before the 5s timeout", d)
+	}
+}
+
 func TestCallerCancelsWhilePOSTIsPending(t *testing.T) {
 	var arrived atomic.Bool
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
