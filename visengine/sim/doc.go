@@ -20,7 +20,8 @@
 //	GET /richiesta               404/203 when the account has no request yet
 //	POST /richiesta              checked in this order: 428/204 hash_visura missing,
 //	                             400/200 unknown hash (sim-chosen, as GET /visure/{hash}),
-//	                             400/209 invalid email_target, 412/250 validazione fails,
+//	                             400/209 invalid email_target, 400/400 bad callback_data
+//	                             (sim-chosen), 412/250 validazione fails,
 //	                             402/211 "Insufficient Credit in Wallet: <balance>"
 //	GET /richiesta/{id}          400/201 id not 24 hex digits, 404/202 unknown id
 //	PUT /richiesta/{id}          428/226 id missing, 404/228 unknown (or malformed) id,
@@ -72,8 +73,9 @@
 // the Richiesta as JSON. field defaults to "data" (modelled on DocuEngine's
 // documented callback). The Richiesta is the request as of that state change,
 // with callback_data (and its data) echoed as sent. Failed deliveries (transport
-// errors or non-2xx) are retried up to 5 times with exponential backoff; they
-// never block the API. One scheduler goroutine (a min-heap of due times) and a
+// errors or non-2xx) are attempted up to 5 times with exponential backoff from
+// 100ms; they never block the API. A retried callback may arrive after a later
+// state's: receivers should re-read the request, as with the real API. One scheduler goroutine (a min-heap of due times) and a
 // fixed pool of delivery workers do all of this.
 //
 // # Admin and faults
@@ -94,5 +96,11 @@
 // endpoint, and commit-then-fail on POST /richiesta.
 //
 // Close stops the scheduler and the delivery workers, releases handlers held by
-// a "hang" fault, and waits for all of them.
+// a "hang" fault, and waits for all of them. When serving with http.Server or
+// httptest.Server, Close the simulator before shutting the server down, so that
+// no hung handler holds the shutdown up.
+//
+// Not simulated: the search flow (ricerca: true), e-mail delivery to
+// email_target, field type checks beyond validazione (the real API may refuse
+// a malformed codice fiscale), the expiry of old drafts, and refunds.
 package sim
