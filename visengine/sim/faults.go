@@ -184,17 +184,19 @@ type throttleKnob struct {
 func compileFaults(f Faults) *activeFaults {
 	a := &activeFaults{latency: max(f.Latency, 0), src: f, mode: ModeBadGateway}
 	active := a.latency > 0
-	for key, e := range f.Errors {
+	for _, key := range wildcardFirst(f.Errors) {
+		e := f.Errors[key]
 		status := e.Status
 		if status < 500 || status > 599 {
 			status = 503
 		}
 		k := &errorKnob{trigger: newTrigger(e.Rate, e.Next), status: status, key: key}
-		active = a.index(key, func(ep endpoint) { setIfSpecific(&a.errors[ep], k, key) }) || active
+		active = a.index(key, func(ep endpoint) { a.errors[ep] = k }) || active
 	}
-	for key, t := range f.Throttle {
+	for _, key := range wildcardFirst(f.Throttle) {
+		t := f.Throttle[key]
 		k := &throttleKnob{trigger: newTrigger(t.Rate, t.Next), retryAfter: max(t.RetryAfter, 1), key: key}
-		active = a.index(key, func(ep endpoint) { setIfSpecific(&a.throttle[ep], k, key) }) || active
+		active = a.index(key, func(ep endpoint) { a.throttle[ep] = k }) || active
 	}
 	if c := f.CommitThenFail; c.Rate > 0 || c.Next > 0 {
 		a.commit = newTrigger(c.Rate, c.Next)
@@ -224,20 +226,18 @@ func (a *activeFaults) index(key string, set func(endpoint)) bool {
 	return ok
 }
 
-// keyed is a knob that knows the key it was configured under.
-type keyed interface{ configuredKey() string }
-
-func (k *errorKnob) configuredKey() string    { return k.key }
-func (k *throttleKnob) configuredKey() string { return k.key }
-
-// setIfSpecific stores k unless a knob configured for the exact endpoint is
-// already there: an endpoint's own key wins over "*".
-func setIfSpecific[K keyed](slot *K, k K, key string) {
-	var zero K
-	if any(*slot) != any(zero) && key == "*" && (*slot).configuredKey() != "*" {
-		return
+// wildcardFirst returns the keys of m with "*" first, so that an endpoint's
+// own key, applied later, wins over the wildcard.
+func wildcardFirst[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k == "*" {
+			keys = append([]string{k}, keys...)
+		} else {
+			keys = append(keys, k)
+		}
 	}
-	*slot = k
+	return keys
 }
 
 // snapshot returns the configured faults with Next showing what is left.

@@ -125,7 +125,9 @@ func TestDelete(t *testing.T) {
 	for _, tt := range tests {
 		id := h.create(tt.body).ID
 		c.Advance(10 * time.Second)
-		r := decode[richiesta](t, h.ok(http.MethodDelete, "/richiesta/"+id, tt.motivo))
+		raw := h.ok(http.MethodDelete, "/richiesta/"+id, tt.motivo)
+		checkKeys(t, "cancelled request", raw, sorted(append(oasKeys("Richiesta"), "motivo_annullamento")...))
+		r := decode[richiesta](t, raw)
 		if r.Stato != "Annullata" || r.Motivo != tt.want || r.State != tt.state || r.Esito["codice"] != "300" || r.Stati["annullata"] != c.Now().Unix() {
 			t.Errorf("%s: got %+v, want Annullata now with motivo %q, esito 300, state %d", tt.name, r, tt.want, tt.state)
 		}

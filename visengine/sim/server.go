@@ -114,7 +114,7 @@ func (s *Server) applyDefaults(cfg Config) {
 		s.now = time.Now
 	}
 	if s.client == nil {
-		s.client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+		s.client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: callbackWorkers}}
 		s.ownClient = true
 	}
 	wallet := cfg.Wallet

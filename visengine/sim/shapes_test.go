@@ -14,21 +14,34 @@ import (
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
-// The key sets of the examples in the API description (visengine.openapi.json).
-var (
-	keysVisure    = sorted("nome_visura", "nome_categoria", "hash_visura")
-	keysVisura    = sorted("nome_visura", "ricerca", "nome_categoria", "json_struttura", "hash_visura", "prezzo_visura", "prezzo_ricerca", "sincrona", "opzioni")
-	keysStruttura = sorted("campi", "validazione", "istruzioni", "istruzioni_ricerca")
-	keysCampo     = sorted("nome", "tipo", "null", "istruzioni", "ordine")
-	keysRichiesta = sorted("_id", "state", "hash_visura", "nome", "callback", "ricerca", "id_ricerca", "prezzo_visura",
-		"prezzo_ricerca", "indice_ricerca", "stato_richiesta", "email_target", "allegati", "timestamp_creation",
-		"timestamp_last_update", "timestamp_stati", "callback_data", "opzioni", "owner", "sincrona", "ricerche", "esito")
-	keysRichieste = sorted("_id", "state", "hash_visura", "nome", "ricerca", "id_ricerca", "prezzo_visura", "prezzo_ricerca",
-		"indice_ricerca", "stato_richiesta", "email_target", "timestamp_creation", "timestamp_last_update", "owner", "sincrona")
-	keysRicerca  = sorted("id_ricerca", "stato_ricerca", "json_ricerca", "json_mappato", "json_risultato")
-	keysEsito    = sorted("codice", "info")
-	keysAllegato = sorted("nome", "dimensione", "file")
-)
+// oasKeys returns the key set of an example in the API description
+// (visengine.openapi.json), sorted.
+func oasKeys(shape string) []string {
+	switch shape {
+	case "Visure":
+		return sorted("nome_visura", "nome_categoria", "hash_visura")
+	case "Visura":
+		return sorted("nome_visura", "ricerca", "nome_categoria", "json_struttura", "hash_visura", "prezzo_visura", "prezzo_ricerca", "sincrona", "opzioni")
+	case "JsonStruttura":
+		return sorted("campi", "validazione", "istruzioni", "istruzioni_ricerca")
+	case "Campo":
+		return sorted("nome", "tipo", "null", "istruzioni", "ordine")
+	case "Richiesta":
+		return sorted("_id", "state", "hash_visura", "nome", "callback", "ricerca", "id_ricerca", "prezzo_visura",
+			"prezzo_ricerca", "indice_ricerca", "stato_richiesta", "email_target", "allegati", "timestamp_creation",
+			"timestamp_last_update", "timestamp_stati", "callback_data", "opzioni", "owner", "sincrona", "ricerche", "esito")
+	case "Richieste":
+		return sorted("_id", "state", "hash_visura", "nome", "ricerca", "id_ricerca", "prezzo_visura", "prezzo_ricerca",
+			"indice_ricerca", "stato_richiesta", "email_target", "timestamp_creation", "timestamp_last_update", "owner", "sincrona")
+	case "Ricerca":
+		return sorted("id_ricerca", "stato_ricerca", "json_ricerca", "json_mappato", "json_risultato")
+	case "Esito":
+		return sorted("codice", "info")
+	case "Allegato":
+		return sorted("nome", "dimensione", "file")
+	}
+	panic("unknown shape " + shape)
+}
 
 func checkKeys(t *testing.T, what string, raw []byte, want []string) {
 	t.Helper()
@@ -44,12 +57,12 @@ func TestCatalogShapes(t *testing.T) {
 		t.Fatalf("catalog: got %d services, want 9", len(list))
 	}
 	for _, item := range list {
-		checkKeys(t, "visure item", item, keysVisure)
+		checkKeys(t, "visure item", item, oasKeys("Visure"))
 		hash := decode[map[string]string](t, item)["hash_visura"]
 		data := h.ok(http.MethodGet, "/visure/"+hash, nil)
-		checkKeys(t, "visura "+hash, data, keysVisura)
+		checkKeys(t, "visura "+hash, data, oasKeys("Visura"))
 		v := decode[map[string]json.RawMessage](t, data)
-		checkKeys(t, "json_struttura", v["json_struttura"], keysStruttura)
+		checkKeys(t, "json_struttura", v["json_struttura"], oasKeys("JsonStruttura"))
 		st := decode[struct {
 			Campi      map[string]json.RawMessage `json:"campi"`
 			Istruzioni string                     `json:"istruzioni"`
@@ -63,8 +76,8 @@ func TestCatalogShapes(t *testing.T) {
 			if hash == sim.HashVisuraCameraleCapitale && k == "$0" { // the example's $0 has no ordine
 				continue
 			}
-			if !equal(got, keysCampo) && !equal(got, sorted(append(keysCampo, "opzioni")...)) {
-				t.Errorf("%s %s keys: got %v, want %v (+opzioni)", hash, k, got, keysCampo)
+			if !equal(got, oasKeys("Campo")) && !equal(got, sorted(append(oasKeys("Campo"), "opzioni")...)) {
+				t.Errorf("%s %s keys: got %v, want %v (+opzioni)", hash, k, got, oasKeys("Campo"))
 			}
 		}
 	}
@@ -142,13 +155,11 @@ func TestCatalogDetails(t *testing.T) {
 	}
 }
 
-var hex24 = regexp.MustCompile(`^[0-9a-f]{24}$`)
-
 func TestRequestShapes(t *testing.T) {
 	c := newClock()
 	h := newHarness(t, sim.Config{Step: time.Minute, Now: c.Now, Owner: "demo@example.com"})
 	data := h.ok(http.MethodPost, "/richiesta", iseeBody(nil))
-	checkKeys(t, "POST richiesta", data, keysRichiesta)
+	checkKeys(t, "POST richiesta", data, oasKeys("Richiesta"))
 	m := decode[map[string]json.RawMessage](t, data)
 	id := decode[string](t, m["_id"])
 	wantRaw := map[string]string{
@@ -164,15 +175,15 @@ func TestRequestShapes(t *testing.T) {
 			t.Errorf("%s: got %s, want %s", k, got, want)
 		}
 	}
-	if !hex24.MatchString(id) {
+	if !regexp.MustCompile(`^[0-9a-f]{24}$`).MatchString(id) {
 		t.Errorf("_id: got %q, want 24 hex digits", id)
 	}
 	ricerche := decode[[]json.RawMessage](t, m["ricerche"])
 	if len(ricerche) != 1 {
 		t.Fatalf("ricerche: got %d, want 1", len(ricerche))
 	}
-	checkKeys(t, "ricerca", ricerche[0], keysRicerca)
-	checkKeys(t, "esito", m["esito"], keysEsito)
+	checkKeys(t, "ricerca", ricerche[0], oasKeys("Ricerca"))
+	checkKeys(t, "esito", m["esito"], oasKeys("Esito"))
 	ric := decode[struct {
 		ID      string            `json:"id_ricerca"`
 		Stato   string            `json:"stato_ricerca"`
@@ -187,11 +198,11 @@ func TestRequestShapes(t *testing.T) {
 	}
 
 	list := decode[[]json.RawMessage](t, h.ok(http.MethodGet, "/richiesta", nil))
-	checkKeys(t, "GET /richiesta item", list[0], keysRichieste)
+	checkKeys(t, "GET /richiesta item", list[0], oasKeys("Richieste"))
 
 	c.Advance(time.Minute)
 	doc := h.ok(http.MethodGet, "/documento/"+id, nil)
-	checkKeys(t, "documento", doc, keysAllegato)
+	checkKeys(t, "documento", doc, oasKeys("Allegato"))
 
 	withAll := h.ok(http.MethodPost, "/richiesta", iseeBody(map[string]any{
 		"email_target": "ops@example.com", "opzioni": map[string]bool{"opzione_0": true, "opzione_9": true},
@@ -212,7 +223,7 @@ func TestRequestShapes(t *testing.T) {
 func TestTestModeCreatesNothing(t *testing.T) {
 	h := newHarness(t, sim.Config{})
 	data := h.ok(http.MethodPost, "/richiesta", iseeBody(map[string]any{"test": true, "opzioni": map[string]bool{"opzione_0": true}}))
-	checkKeys(t, "test answer", data, keysRichiesta)
+	checkKeys(t, "test answer", data, oasKeys("Richiesta"))
 	r := decode[richiesta](t, data)
 	if r.ID != "" || r.PrezzoVisura != 12 || len(r.Opzioni) != 1 {
 		t.Errorf("test answer: got %+v, want empty _id, price 12, one option", r)

@@ -44,7 +44,7 @@ func (s *Server) applyUpdate(rec *record, body map[string]json.RawMessage, now t
 		rec.mu.Unlock()
 		return &apiError{http.StatusBadRequest, 239, "the request has already been closed"}
 	}
-	saved := *rec.snapshotEdits()
+	saved := rec.snapshotEdits()
 	e := rec.edit(body)
 	submit := false
 	if e == nil {
@@ -136,8 +136,8 @@ type edits struct {
 	email   *string
 }
 
-func (rec *record) snapshotEdits() *edits {
-	return &edits{values: append([]fieldValue(nil), rec.values...), ricerca: rec.ricerca, mappato: rec.mappato, email: rec.email}
+func (rec *record) snapshotEdits() edits {
+	return edits{values: append([]fieldValue(nil), rec.values...), ricerca: rec.ricerca, mappato: rec.mappato, email: rec.email}
 }
 
 func (rec *record) restoreEdits(e edits) {
