@@ -30,13 +30,14 @@
 //	402                                    ClassInsufficientCredit
 //	404                                    ClassNotFound
 //	422 on /documento                      ClassNotReady
-//	other 4xx (400 401 403 409 412 428 …)   ClassPermanent
+//	other 4xx (400 401 403 409 412 428 …)  ClassPermanent
 //	3xx (redirects are not followed)       ClassPermanent
 //	2xx with "success": false              the class of the code's documented status
 //	                                       (211 → insufficient credit, 202 → not found,
 //	                                       247 → not ready, …); other codes permanent
 //	2xx GET body unreadable or undecodable ClassRetryable
 //	2xx GET body over the size limit       ClassPermanent (it would be again)
+//	the caller's writer fails (Documento)  ClassRetryable, wrapping its error
 //
 // Retry-After is read on 429 and 503, as delay-seconds or an HTTP date.
 //
