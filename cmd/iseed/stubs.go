@@ -10,7 +10,3 @@ import (
 func runServe(ctx context.Context, e *env, args []string) error {
 	return errors.New("not implemented")
 }
-
-func runValidate(ctx context.Context, e *env, args []string) error {
-	return errors.New("not implemented")
-}
