@@ -14,7 +14,8 @@ import (
 )
 
 // Service is a compiled service schema (a visura): its fields, rule,
-// options and price. It is immutable and safe for concurrent use.
+// options and price. It comes from Parse or Compile (a literal Service has
+// no compiled rule), and is immutable and safe for concurrent use.
 type Service struct {
 	Hash         string  // hash_visura
 	Name         string  // nome_visura, e.g. "ISEE"
