@@ -61,6 +61,23 @@ func TestEmail(t *testing.T) {
 	})
 }
 
+func TestValidEmail(t *testing.T) {
+	tests := []struct {
+		addr string
+		want bool
+	}{
+		{"hr@example.com", true},
+		{" hr@example.com", false},
+		{"HR <hr@example.com>", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := ValidEmail(tt.addr); got != tt.want {
+			t.Errorf("ValidEmail(%q) = %v, want %v", tt.addr, got, tt.want)
+		}
+	}
+}
+
 func TestComuneProvincia(t *testing.T) {
 	runChecks(t, kindComune, Limits{}, []checkCase{
 		{in: "H501"},

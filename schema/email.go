@@ -9,6 +9,10 @@ const (
 	maxEmailLabel  = 63
 )
 
+// ValidEmail reports whether addr is one bare e-mail address, by the rules
+// of the email field type (no surrounding spaces, no display name).
+func ValidEmail(addr string) bool { return checkEmail(addr) == "" }
+
 // checkEmail accepts a bare address: one '@', a dot-atom local part, and a
 // domain of at least two labels whose last is not numeric. Display names,
 // quoted local parts, IP-literal domains and spaces are refused. Non-ASCII
