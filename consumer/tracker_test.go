@@ -231,3 +231,27 @@ func TestPriorISEERule(t *testing.T) {
 		})
 	}
 }
+
+func TestTrackOverdueThenGaveUp(t *testing.T) {
+	s := trackSetup{sim: sim.Config{Step: time.Hour}, tracker: consumer.TrackerConfig{Workers: 2,
+		Schedule: []time.Duration{30 * time.Millisecond}, OverdueAfter: 200 * time.Millisecond, MaxAge: time.Second}}
+	h := newTrackHarness(t, s)
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, false)
+	h.publish(submission("emp-slow", validFields("Mario")), nil)
+	r := h.waitClosed("emp-slow", 10*time.Second)
+	if r.State != consumer.StateFailed || r.Reason != consumer.ReasonGaveUp {
+		t.Fatalf("got %q (%s), want failed (%s)", r.State, r.Reason, consumer.ReasonGaveUp)
+	}
+	waitFor(t, 5*time.Second, "the failed event", func() bool { return h.typeCounts("emp-slow")["iseed.submission.failed"] == 1 })
+	c := h.typeCounts("emp-slow")
+	if c["iseed.submission.overdue"] != 1 || c["iseed.submission.in_progress"] != 1 {
+		t.Errorf("events: got %v, want one overdue and one in_progress", c)
+	}
+	dls := h.deadLetters()
+	if len(dls) != 1 || dls[0].Reason != consumer.ReasonGaveUp || dls[0].OriginalSubject != h.res.Layout.TrackSubject(tenant, "emp-slow") {
+		t.Errorf("dead letters: got %+v, want one gave_up from the tracking subject", dls)
+	}
+	waitFor(t, 5*time.Second, "the tracking task to be acknowledged", func() bool { return h.openTasks() == 0 })
+}

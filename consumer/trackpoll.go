@@ -78,6 +78,9 @@ func (t *RequestTracker) handle(ctx context.Context, msg jetstream.Msg) {
 
 func (t *RequestTracker) logPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome, act trackAction, settleErr error, took time.Duration) {
 	ev := t.log.Debug()
+	if o.Final {
+		ev = t.log.Info()
+	}
 	if o.Err != nil && !o.Interrupted {
 		ev = t.log.Warn().Str("error", safeError(o.Err))
 	}

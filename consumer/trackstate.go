@@ -139,6 +139,9 @@ func submittedAt(r *Record) time.Time {
 // outcome (esito) and, when cancelled, the reason (motivo_annullamento).
 func trackedStatus(rec *Record, state string, r *visengine.Richiesta) publisher.Status {
 	s := *statusOf(rec, state)
+	if r != nil && state != StateOverdue {
+		s.StatoRichiesta = stato(state, r) // the state's own, when one poll caught several
+	}
 	if r != nil && (state == StateCompleted || state == StateCancelled) && r.Esito != nil {
 		s.Outcome = &publisher.Outcome{Code: string(r.Esito.Codice), Info: r.Esito.Info}
 	}
