@@ -111,6 +111,9 @@ func (h *History) NoteCompleted(ctx context.Context, rec *Record, r *visengine.R
 		name = rec.Service
 	}
 	svc, err := h.schemas.Service(ctx, name)
+	if errors.Is(err, schema.ErrUnknownService) {
+		return nil // gone from the catalog: the tax-code field cannot be found
+	}
 	if err != nil {
 		return fmt.Errorf("isee history: resolve %s: %w", name, err)
 	}
