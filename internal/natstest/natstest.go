@@ -2,6 +2,7 @@
 package natstest
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -33,20 +34,32 @@ func Run(t testing.TB) *Server {
 // RunWithOptions starts a server with opts and connects to it.
 func RunWithOptions(t testing.TB, opts *server.Options) *Server {
 	t.Helper()
-	s := natsserver.RunServer(opts)
+	s := &Server{Server: natsserver.RunServer(opts), Opts: opts}
+	// Pin the port so that Stop and Start bring the server back where clients look.
+	s.Opts.Port = s.Server.Addr().(*net.TCPAddr).Port
 	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		s.Shutdown()
 		t.Fatalf("connect to test server: %v", err)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
+	s.NC = nc
+	if s.JS, err = jetstream.New(nc); err != nil {
 		t.Fatalf("jetstream: %v", err)
 	}
 	t.Cleanup(func() {
 		nc.Close()
-		s.Shutdown()
-		s.WaitForShutdown()
+		s.Stop()
 	})
-	return &Server{Server: s, Opts: opts, NC: nc, JS: js}
+	return s
+}
+
+// Stop shuts the server down; clients keep trying to reconnect.
+func (s *Server) Stop() {
+	s.Server.Shutdown()
+	s.Server.WaitForShutdown()
+}
+
+// Start starts a stopped server again on the same port and store directory.
+func (s *Server) Start() {
+	s.Server = natsserver.RunServer(s.Opts)
 }

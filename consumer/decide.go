@@ -1,0 +1,131 @@
+package consumer
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/iseed-dev/iseed/publisher"
+)
+
+// Kind classifies what processing one message came to.
+type Kind int
+
+// The outcomes of processing a message.
+const (
+	// Done: the submission is settled (submitted now or before, or an
+	// earlier rejection or failure re-announced). Ack.
+	Done Kind = iota + 1
+	// Rejected: invalid input; nothing was sent upstream. Dead letter, then Term.
+	Rejected
+	// Conflict: the id is known with another payload; nothing was sent. Dead letter, then Term.
+	Conflict
+	// Failed: cannot succeed (permanent upstream error, insufficient credit,
+	// ambiguous, too old). Dead letter, then Term.
+	Failed
+	// Retry: transient trouble (upstream, NATS). NakWithDelay, growing with deliveries.
+	Retry
+	// Busy: another worker holds the submission's lease. NakWithDelay until it ends.
+	Busy
+	// Interrupted: shutdown came before the work could start or finish. NakWithDelay, short.
+	Interrupted
+)
+
+var kindNames = [...]string{"", "done", "rejected", "conflict", "failed", "retry", "busy", "interrupted"}
+
+func (k Kind) String() string {
+	if k <= 0 || int(k) >= len(kindNames) {
+		return "unknown"
+	}
+	return kindNames[k]
+}
+
+// Dead-letter reason codes.
+const (
+	ReasonMalformed          = "malformed"
+	ReasonInvalid            = "invalid"
+	ReasonConflict           = "conflict"
+	ReasonUpstreamRejected   = "upstream_rejected"
+	ReasonInsufficientCredit = "insufficient_credit"
+	ReasonAmbiguous          = "ambiguous"
+	ReasonExpired            = "expired"
+	ReasonMaxDeliveries      = "max_deliveries"
+	ReasonPriorISEE          = "prior_isee_required"
+	ReasonGaveUp             = "gave_up"
+)
+
+// Outcome is the result of processing one message.
+type Outcome struct {
+	Kind   Kind
+	Reason string        // dead-letter reason (Rejected, Conflict, Failed)
+	Err    error         // what went wrong, for logs and dead-letter headers
+	Delay  time.Duration // Retry, Busy: the least delay (Retry-After, lease end)
+	Event  *publisher.Status
+	Record *Record // the record as it stands, when there is one
+}
+
+// Action is what to do with the message.
+type Action struct {
+	DeadLetter bool          // store a copy in the DLQ (acknowledged) first
+	Publish    bool          // publish Outcome.Event (before settling the message)
+	Ack        bool          // settle: done
+	Term       bool          // settle: never redeliver
+	Nak        bool          // redeliver after Delay
+	Delay      time.Duration // for Nak
+}
+
+// RetryPolicy shapes the delays of redelivered messages.
+type RetryPolicy struct {
+	MinDelay    time.Duration // first NakWithDelay (default 1s)
+	MaxDelay    time.Duration // cap (default 10m)
+	Interrupted time.Duration // hand-back delay at shutdown (default 1s)
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MinDelay <= 0 {
+		p.MinDelay = time.Second
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 10 * time.Minute
+	}
+	if p.MaxDelay < p.MinDelay {
+		p.MaxDelay = p.MinDelay
+	}
+	if p.Interrupted <= 0 {
+		p.Interrupted = time.Second
+	}
+	return p
+}
+
+// Decide is the one place that maps an outcome to the fate of its message.
+// delivered is the message's delivery count (1 for the first delivery);
+// jitter in [0,1) spreads retries.
+func Decide(o Outcome, delivered uint64, p RetryPolicy, jitter float64) Action {
+	p = p.withDefaults()
+	switch o.Kind {
+	case Done:
+		return Action{Publish: o.Event != nil, Ack: true}
+	case Rejected, Failed:
+		return Action{DeadLetter: true, Publish: o.Event != nil, Term: true}
+	case Conflict:
+		return Action{DeadLetter: true, Term: true}
+	case Busy:
+		return Action{Nak: true, Delay: max(o.Delay, p.MinDelay)}
+	case Interrupted:
+		return Action{Nak: true, Delay: p.Interrupted}
+	default: // Retry, and anything unforeseen: never lose the message
+		return Action{Nak: true, Delay: max(o.Delay, retryDelay(delivered, p, jitter))}
+	}
+}
+
+// retryDelay grows exponentially with deliveries, capped, with ±20 % jitter.
+func retryDelay(delivered uint64, p RetryPolicy, jitter float64) time.Duration {
+	d := p.MinDelay
+	for i := uint64(1); i < delivered && d < p.MaxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, p.MaxDelay)
+	return time.Duration(float64(d) * (0.8 + 0.4*jitter))
+}
+
+// jitter returns a fresh random factor for Decide.
+func jitter() float64 { return rand.Float64() }
