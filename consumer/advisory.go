@@ -1,0 +1,105 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// maxDeliveriesAdvisory is the part of the server's
+// io.nats.jetstream.advisory.v1.max_deliver advisory iseed reads.
+type maxDeliveriesAdvisory struct {
+	Stream     string `json:"stream"`
+	Consumer   string `json:"consumer"`
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries uint64 `json:"deliveries"`
+}
+
+// RunAdvisories dead-letters submissions that exhausted MaxDeliver without
+// a decision (a crash loop, say). The server's advisories are kept in a
+// stream, so none is lost while no replica runs. It returns when ctx is done.
+func (p *Pipeline) RunAdvisories(ctx context.Context) error {
+	for ctx.Err() == nil {
+		batch, err := p.d.Resources.Advisories.Fetch(8, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if !sleep(ctx, time.Second) {
+				break
+			}
+			continue
+		}
+		for msg := range batch.Messages() {
+			if err := p.onMaxDeliveries(ctx, msg.Data()); err != nil {
+				p.log.Warn().Err(err).Msg("max-deliveries advisory not handled yet; retrying")
+				_ = msg.NakWithDelay(5 * time.Second)
+				continue
+			}
+			_ = msg.Ack()
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) onMaxDeliveries(ctx context.Context, data []byte) error {
+	var adv maxDeliveriesAdvisory
+	if err := json.Unmarshal(data, &adv); err != nil || adv.StreamSeq == 0 {
+		return nil // not an advisory iseed understands: drop it
+	}
+	raw, err := p.d.Resources.Submissions.GetMsg(ctx, adv.StreamSeq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		p.log.Error().Uint64("stream_seq", adv.StreamSeq).Msg("message exhausted its deliveries and is gone from the stream: cannot dead-letter it")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read message %d: %w", adv.StreamSeq, err)
+	}
+	j := &job{msg: nil, meta: &jetstream.MsgMetadata{Stream: adv.Stream, NumDelivered: adv.Deliveries,
+		Sequence: jetstream.SequencePair{Stream: adv.StreamSeq}, Timestamp: raw.Time}}
+	j.tenant, _ = p.tenantOf(raw.Subject)
+	o := Outcome{Kind: Failed, Reason: ReasonMaxDeliveries,
+		Err: fmt.Errorf("delivered %d times without a decision", adv.Deliveries)}
+	if sub, err := DecodeSubmission(raw.Data); err == nil && j.tenant != "" {
+		j.sub = sub
+		o = p.failUndecided(ctx, j, o)
+		if o.Kind != Failed {
+			return nil // settled after all
+		}
+	}
+	dl := p.deadLetterOf(j, raw.Subject, o)
+	if err := publishDeadLetter(ctx, p.d.Publisher, p.layout, dl, raw.Data, fmt.Sprintf("dlq.%s.%d", adv.Stream, adv.StreamSeq)); err != nil {
+		return err
+	}
+	if o.Event != nil {
+		return p.d.Events.Status(ctx, *o.Event)
+	}
+	return nil
+}
+
+// failUndecided marks the record of an undecided submission failed. A
+// submission that has its upstream request is left alone.
+func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) Outcome {
+	rec, rev, err := p.store.Get(ctx, j.tenant, j.sub.ID)
+	if err != nil {
+		return o
+	}
+	if rec.Fingerprint != j.sub.Fingerprint() || rec.State != StateClaimed {
+		if rec.RequestID != "" {
+			return Outcome{Kind: Done}
+		}
+		o.Record = rec
+		return o
+	}
+	now := p.cfg.Now()
+	next := *rec
+	next.to(StateFailed, now, ReasonMaxDeliveries)
+	next.Reason = ReasonMaxDeliveries
+	next.failedAt(now)
+	if _, err := p.store.Update(ctx, &next, rev); err == nil {
+		o.Record = &next
+		o.Event = statusOf(&next, StateFailed)
+	}
+	return o
+}

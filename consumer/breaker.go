@@ -1,0 +1,54 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/rs/zerolog"
+	"github.com/sony/gobreaker/v2"
+)
+
+// newBreaker returns the circuit breaker around POST /richiesta. Only
+// failures that say the upstream is unwell count: network trouble, 5xx,
+// ambiguous answers. A 4xx answer is a healthy upstream saying no.
+func newBreaker(cfg BreakerConfig, log zerolog.Logger) *gobreaker.CircuitBreaker[*visengine.Richiesta] {
+	if cfg.Failures <= 0 {
+		cfg.Failures = 5
+	}
+	if cfg.Cooldown <= 0 {
+		cfg.Cooldown = 15 * time.Second
+	}
+	return gobreaker.NewCircuitBreaker[*visengine.Richiesta](gobreaker.Settings{
+		Name:        "visengine",
+		MaxRequests: 1,
+		Timeout:     cfg.Cooldown,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= uint32(cfg.Failures) },
+		IsSuccessful: func(err error) bool {
+			return !upstreamUnwell(err)
+		},
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			log.Warn().Str("from", from.String()).Str("to", to.String()).Msg("upstream circuit breaker changed state")
+		},
+	})
+}
+
+func upstreamUnwell(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	switch visengine.ClassOf(err) {
+	case visengine.ClassRetryable, visengine.ClassAmbiguous:
+		return true
+	case 0:
+		return !errors.Is(err, context.DeadlineExceeded)
+	default:
+		return false
+	}
+}
+
+// breakerOpen reports whether err is the breaker refusing a call.
+func breakerOpen(err error) bool {
+	return errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests)
+}

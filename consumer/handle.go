@@ -1,0 +1,112 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// settleTimeout bounds the final publishes and acks of one message, which
+// run even during shutdown.
+const settleTimeout = 10 * time.Second
+
+// handle processes one message and settles it as Decide says.
+func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
+	j := &job{msg: msg, start: time.Now()}
+	meta, err := msg.Metadata()
+	if err != nil {
+		p.log.Error().Err(err).Msg("message without JetStream metadata: terminated")
+		_ = msg.Term()
+		return
+	}
+	j.meta = meta
+	var o Outcome
+	if ctx.Err() != nil {
+		o = Outcome{Kind: Interrupted, Err: ctx.Err()}
+	} else {
+		o = p.process(ctx, j)
+	}
+	act := Decide(o, meta.NumDelivered, p.cfg.Retry, jitter())
+	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if err := p.apply(settleCtx, j, o, act); err != nil {
+		act = Decide(Outcome{Kind: Retry, Err: err}, meta.NumDelivered, p.cfg.Retry, jitter())
+		o.Err = fmt.Errorf("%v; then: %w", o.Err, err)
+		_ = msg.NakWithDelay(act.Delay)
+	}
+	p.logOutcome(j, o, act)
+}
+
+// apply carries out an action: dead letter (stored before anything else),
+// event, then the ack, term or nak.
+func (p *Pipeline) apply(ctx context.Context, j *job, o Outcome, act Action) error {
+	if act.DeadLetter {
+		if err := p.deadLetter(ctx, j, o); err != nil {
+			return err
+		}
+	}
+	if act.Publish {
+		if err := p.d.Events.Status(ctx, *o.Event); err != nil {
+			return err
+		}
+	}
+	switch {
+	case act.Ack:
+		return j.msg.Ack()
+	case act.Term:
+		return j.msg.TermWithReason(o.Reason)
+	default:
+		return j.msg.NakWithDelay(act.Delay)
+	}
+}
+
+// logOutcome writes the one log line of a message. It names no personal
+// data: ids, codes and classes only.
+func (p *Pipeline) logOutcome(j *job, o Outcome, act Action) {
+	lvl := zerolog.InfoLevel
+	switch o.Kind {
+	case Retry, Failed, Conflict:
+		lvl = zerolog.WarnLevel
+	case Busy, Interrupted:
+		lvl = zerolog.DebugLevel
+	}
+	ev := p.log.WithLevel(lvl).Str("outcome", o.Kind.String()).
+		Str("tenant", j.tenant).Uint64("stream_seq", j.meta.Sequence.Stream).
+		Uint64("delivered", j.meta.NumDelivered).Dur("took", time.Since(j.start))
+	if j.sub != nil {
+		ev = ev.Str("submission", j.sub.ID)
+	}
+	if r := o.Record; r != nil {
+		ev = ev.Str("service", r.Service).Str("request_id", r.RequestID).Int("generation", r.Generation)
+	}
+	if o.Reason != "" {
+		ev = ev.Str("reason", o.Reason)
+	}
+	if act.Nak {
+		ev = ev.Dur("retry_in", act.Delay)
+	}
+	if o.Err != nil {
+		ev = ev.Str("error", safeError(o.Err))
+	}
+	ev.Msg("submission processed")
+}
+
+// safeError describes an error without upstream messages, which may echo
+// input.
+func safeError(err error) string {
+	if ve, ok := asVisengine(err); ok {
+		return fmt.Sprintf("visengine %s: %s (HTTP %d, code %d)", ve.Op, ve.Class, ve.Status, ve.Code)
+	}
+	return err.Error()
+}
+
+func asVisengine(err error) (*visengine.Error, bool) {
+	var ve *visengine.Error
+	ok := errors.As(err, &ve)
+	return ve, ok
+}

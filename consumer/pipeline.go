@@ -1,0 +1,247 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/time/rate"
+)
+
+// Upstream is the part of the Visengine API the pipeline calls.
+type Upstream interface {
+	CreateRichiesta(ctx context.Context, req visengine.CreateRequest) (*visengine.Richiesta, error)
+	Richieste(ctx context.Context) ([]visengine.RichiestaSummary, error)
+	Richiesta(ctx context.Context, id string) (*visengine.Richiesta, error)
+}
+
+// Schemas resolves a service by catalog name or hash.
+type Schemas interface {
+	Service(ctx context.Context, nameOrHash string) (*schema.Service, error)
+}
+
+// Events publishes status events.
+type Events interface {
+	Status(ctx context.Context, s publisher.Status) error
+}
+
+// Tracker starts following a submitted request. It must be idempotent: it
+// is called again when a submitted submission is redelivered.
+type Tracker interface {
+	Track(ctx context.Context, r *Record) error
+}
+
+// Gate decides whether a submission may be sent (the prior-ISEE rule). It
+// returns problems when it may not.
+type Gate interface {
+	Allow(ctx context.Context, svc *schema.Service, p *schema.Prepared) ([]schema.Problem, error)
+}
+
+// Config tunes the pipeline.
+type Config struct {
+	Workers         int           // fixed pool size (default 8)
+	MaxAge          time.Duration // a submission older than this fails with "expired" (default 72h)
+	ShutdownTimeout time.Duration // in-flight work gets this long after stop (default 30s)
+	InProcessBudget time.Duration // in-process retries per delivery (default AckWait/2)
+	ReconcileSkew   time.Duration // clock skew tolerated when matching upstream requests (default 2m)
+	Retry           RetryPolicy
+	Limits          schema.Limits
+	Breaker         BreakerConfig
+	Owner           string // this process, for leases (default a random id)
+	Logger          zerolog.Logger
+	Now             func() time.Time
+	// Callback returns the callback_data for a submission, or nil when
+	// callbacks are off.
+	Callback func(tenant, id string) *visengine.CallbackData
+}
+
+// BreakerConfig tunes the circuit breaker that stops pulling while the
+// upstream is failing.
+type BreakerConfig struct {
+	Failures int           // consecutive failures that open it (default 5)
+	Cooldown time.Duration // how long it stays open before one trial (default 15s)
+}
+
+// Deps are the pipeline's collaborators.
+type Deps struct {
+	Resources *Resources
+	Upstream  Upstream
+	Schemas   Schemas
+	Files     schema.FileSource
+	Events    Events
+	Publisher jetstream.JetStream // for dead letters
+	Limiter   *rate.Limiter       // shared with the tracker
+	Tracker   Tracker             // optional
+	Gate      Gate                // optional
+}
+
+// Pipeline consumes submissions with a fixed pool of workers.
+type Pipeline struct {
+	cfg     Config
+	d       Deps
+	layout  Layout
+	store   *Store
+	breaker *gobreaker.CircuitBreaker[*visengine.Richiesta]
+	log     zerolog.Logger
+}
+
+// New builds a pipeline.
+func New(cfg Config, d Deps) (*Pipeline, error) {
+	if d.Resources == nil || d.Upstream == nil || d.Schemas == nil || d.Events == nil || d.Publisher == nil {
+		return nil, errors.New("consumer: New needs resources, upstream, schemas, events and a JetStream handle")
+	}
+	cfg = cfg.withDefaults(d.Resources.Layout)
+	if d.Limiter == nil {
+		d.Limiter = rate.NewLimiter(rate.Inf, 1)
+	}
+	p := &Pipeline{cfg: cfg, d: d, layout: d.Resources.Layout, store: NewStore(d.Resources.Records),
+		log: cfg.Logger.With().Str("component", "consumer").Logger()}
+	p.breaker = newBreaker(cfg.Breaker, p.log)
+	return p, nil
+}
+
+func (c Config) withDefaults(l Layout) Config {
+	if c.Workers <= 0 {
+		c.Workers = 8
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 72 * time.Hour
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.InProcessBudget <= 0 {
+		c.InProcessBudget = l.AckWait / 2
+	}
+	if c.ReconcileSkew <= 0 {
+		c.ReconcileSkew = 2 * time.Minute
+	}
+	if c.Owner == "" {
+		c.Owner = newOwnerID()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.Retry = c.Retry.withDefaults()
+	return c
+}
+
+// Run consumes until ctx is done, then shuts down in order: stop fetching,
+// hand back what was fetched but not started, let in-flight messages finish
+// within ShutdownTimeout (then cancel them; they are redelivered), return.
+func (p *Pipeline) Run(ctx context.Context) error {
+	work := make(chan jetstream.Msg)
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var wg sync.WaitGroup
+	for range p.cfg.Workers {
+		wg.Go(func() {
+			for msg := range work {
+				p.handle(workCtx, msg)
+			}
+		})
+	}
+	err := p.fetch(ctx, work)
+	close(work)
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(p.cfg.ShutdownTimeout):
+		p.log.Warn().Dur("timeout", p.cfg.ShutdownTimeout).Msg("shutdown timeout: cancelling in-flight submissions; they will be redelivered")
+		cancelWork()
+		<-finished
+	}
+	return err
+}
+
+// fetch pulls messages with a prefetch of one per worker and hands them to
+// the workers, pausing (and pulling nothing) while the breaker is open.
+func (p *Pipeline) fetch(ctx context.Context, work chan<- jetstream.Msg) error {
+	for ctx.Err() == nil {
+		if err := p.waitBreaker(ctx); err != nil {
+			return nil
+		}
+		it, err := p.d.Resources.Consumer.Messages(jetstream.PullMaxMessages(p.cfg.Workers))
+		if err != nil {
+			p.log.Error().Err(err).Msg("cannot pull from the submissions consumer; retrying")
+			if !sleep(ctx, time.Second) {
+				return nil
+			}
+			continue
+		}
+		p.pull(ctx, it, work)
+	}
+	return nil
+}
+
+// pull delivers from one iterator until ctx is done or the breaker opens.
+func (p *Pipeline) pull(ctx context.Context, it jetstream.MessagesContext, work chan<- jetstream.Msg) {
+	stop := context.AfterFunc(ctx, it.Drain)
+	defer stop()
+	for {
+		if p.breaker.State() == gobreaker.StateOpen {
+			it.Drain()
+		}
+		msg, err := it.Next()
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				p.log.Warn().Err(err).Msg("pull interrupted")
+			}
+			it.Stop()
+			return
+		}
+		if ctx.Err() != nil || p.breaker.State() == gobreaker.StateOpen {
+			p.handBack(msg)
+			continue
+		}
+		work <- msg
+	}
+}
+
+// handBack returns a message that was fetched but not started.
+func (p *Pipeline) handBack(msg jetstream.Msg) {
+	if err := msg.NakWithDelay(p.cfg.Retry.Interrupted); err != nil {
+		p.log.Debug().Err(err).Msg("hand back failed; the message is redelivered after AckWait")
+	}
+}
+
+func (p *Pipeline) waitBreaker(ctx context.Context) error {
+	for p.breaker.State() == gobreaker.StateOpen {
+		if !sleep(ctx, 200*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// sleep waits d or until ctx is done; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// tenantOf extracts the tenant from <prefix>.submissions.<tenant>.
+func (p *Pipeline) tenantOf(subject string) (string, bool) {
+	tenant, ok := strings.CutPrefix(subject, p.layout.SubmissionSubject(""))
+	return tenant, ok && ValidToken(tenant, maxIDLen)
+}
+
+func newOwnerID() string {
+	return fmt.Sprintf("%x", time.Now().UnixNano())
+}

@@ -1,0 +1,315 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/schema"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ReplayHeader marks a message republished from the DLQ by an operator; its
+// value is the dead letter's stream sequence.
+const ReplayHeader = "Iseed-Replay-Of"
+
+// job is one message being processed.
+type job struct {
+	msg    jetstream.Msg
+	meta   *jetstream.MsgMetadata
+	tenant string
+	sub    *Submission
+	svc    *schema.Service
+	prep   *schema.Prepared
+	rec    *Record
+	rev    uint64
+	unsure bool // an earlier POST may have created a request we do not know of
+	start  time.Time
+}
+
+func (j *job) key() string { return RecordKey(j.tenant, j.sub.ID) }
+
+// process takes one message as far as it can go and says where it ended.
+func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
+	tenant, ok := p.tenantOf(j.msg.Subject())
+	if !ok {
+		return Outcome{Kind: Rejected, Reason: ReasonMalformed, Err: fmt.Errorf("%w: subject %q has no valid tenant", ErrMalformed, j.msg.Subject())}
+	}
+	j.tenant = tenant
+	sub, err := DecodeSubmission(j.msg.Data())
+	if err != nil {
+		return Outcome{Kind: Rejected, Reason: ReasonMalformed, Err: err}
+	}
+	j.sub = sub
+	problems, err := p.validate(ctx, j)
+	if err != nil {
+		return p.retry(err, 0)
+	}
+	if o, settled := p.claim(ctx, j, problems); settled {
+		return o
+	}
+	return p.proceed(ctx, j)
+}
+
+// validate resolves the service and checks the input. Problems are the
+// submission's fault; an error is transient trouble.
+func (p *Pipeline) validate(ctx context.Context, j *job) ([]schema.Problem, error) {
+	svc, err := p.d.Schemas.Service(ctx, j.sub.Service)
+	if errors.Is(err, schema.ErrUnknownService) {
+		return []schema.Problem{{Field: "service", Code: "unknown_service",
+			Message: fmt.Sprintf("no service %q in the catalog: use a catalog name such as \"ISEE\" or a hash_visura", truncate(j.sub.Service, 64))}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolve service: %w", err)
+	}
+	j.svc = svc
+	prep, err := svc.Validate(schema.Input{Fields: j.sub.Fields, Options: j.sub.Options}, p.cfg.Limits)
+	var verr *schema.ValidationError
+	if errors.As(err, &verr) {
+		return append(verr.Problems, emailTargetProblems(j.sub.EmailTarget)...), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("validate: %w", err)
+	}
+	if probs := emailTargetProblems(j.sub.EmailTarget); len(probs) > 0 {
+		return probs, nil
+	}
+	j.prep = prep
+	if p.d.Gate != nil {
+		return p.d.Gate.Allow(ctx, svc, prep)
+	}
+	return nil, nil
+}
+
+func emailTargetProblems(addr string) []schema.Problem {
+	if addr == "" || schema.ValidEmail(addr) {
+		return nil
+	}
+	return []schema.Problem{{Field: "email_target", Code: "invalid_email",
+		Message: "email_target must be a plain address such as hr@example.com"}}
+}
+
+// claim creates the submission's record, or finds it and decides what an
+// existing record means for this message. settled is true when the message
+// needs nothing more than the returned outcome.
+func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem) (Outcome, bool) {
+	now := p.cfg.Now()
+	rec := p.newRecord(j, now)
+	if len(problems) > 0 {
+		rec.to(StateRejected, now, "invalid")
+		rec.Errors = toPublisher(problems)
+	} else {
+		rec.Attempts = 1
+		rec.Pending = p.lease(now)
+	}
+	rev, err := p.store.Create(ctx, rec)
+	if err != nil {
+		return p.retry(err, 0), true
+	}
+	if rev != 0 {
+		j.rec, j.rev = rec, rev
+		if rec.State == StateRejected {
+			return p.rejected(j), true
+		}
+		return Outcome{}, false
+	}
+	existing, rev, err := p.store.Get(ctx, j.tenant, j.sub.ID)
+	if err != nil {
+		return p.retry(err, 0), true
+	}
+	j.rec, j.rev = existing, rev
+	return p.resume(ctx, j, problems, now)
+}
+
+// resume decides what a message means for a submission already recorded.
+func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
+	rec := j.rec
+	if rec.Fingerprint != j.sub.Fingerprint() {
+		return Outcome{Kind: Conflict, Reason: ReasonConflict, Record: rec,
+			Err: fmt.Errorf("submission %s was received before with a different payload; this one was not sent", j.sub.ID)}, true
+	}
+	if p.replayable(j) {
+		return p.reopen(ctx, j, problems, now)
+	}
+	switch rec.State {
+	case StateRejected:
+		return p.rejected(j), true
+	case StateFailed:
+		return p.failedAgain(j), true
+	case StateClaimed:
+		if rec.Pending != nil && rec.Pending.Owner != p.cfg.Owner && now.Before(rec.Pending.Until) {
+			return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}, true
+		}
+		if len(problems) > 0 { // the schema changed under a claimed submission: send nothing
+			return p.reject(ctx, j, problems, now)
+		}
+		j.unsure = rec.Pending != nil
+		return p.takeOver(ctx, j, now)
+	default: // submitted, or further along: announce again (deduplicated) and move on
+		return p.settled(ctx, j), true
+	}
+}
+
+// takeOver puts this worker's lease on a claimed record.
+func (p *Pipeline) takeOver(ctx context.Context, j *job, now time.Time) (Outcome, bool) {
+	next := *j.rec
+	next.Pending = p.lease(now)
+	if j.rec.Pending != nil {
+		next.Pending.Started = j.rec.Pending.Started // keep the oldest possible creation time
+	}
+	rev, err := p.store.Update(ctx, &next, j.rev)
+	if errors.Is(err, errRevision) {
+		return Outcome{Kind: Busy, Delay: p.cfg.Retry.MinDelay, Record: j.rec}, true
+	}
+	if err != nil {
+		return p.retry(err, 0), true
+	}
+	j.rec, j.rev = &next, rev
+	return Outcome{}, false
+}
+
+// replayable reports whether the message is an operator's replay of a
+// failed or rejected submission that has not been replayed from that dead
+// letter yet.
+func (p *Pipeline) replayable(j *job) bool {
+	if j.msg.Headers().Get(ReplayHeader) == "" {
+		return false
+	}
+	if j.rec.State != StateFailed && j.rec.State != StateRejected {
+		return false
+	}
+	seq := j.msg.Headers().Get(ReplayHeader)
+	for _, t := range j.rec.Timeline {
+		if t.Note == "replay of dead letter "+seq {
+			return false
+		}
+	}
+	return true
+}
+
+// reopen starts a new generation of a failed or rejected submission.
+func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
+	next := *j.rec
+	next.Generation++
+	next.Reason, next.Errors = "", nil
+	note := "replay of dead letter " + j.msg.Headers().Get(ReplayHeader)
+	if len(problems) > 0 {
+		next.to(StateRejected, now, note)
+		next.Errors = toPublisher(problems)
+	} else {
+		next.to(StateClaimed, now, note)
+		j.unsure = j.rec.Pending != nil
+		if next.Pending == nil {
+			next.Pending = p.lease(now)
+			next.Attempts++
+		} else {
+			next.Pending = &Attempt{Started: j.rec.Pending.Started, Owner: p.cfg.Owner, Until: now.Add(p.layout.AckWait)}
+		}
+	}
+	rev, err := p.store.Update(ctx, &next, j.rev)
+	if errors.Is(err, errRevision) {
+		return Outcome{Kind: Busy, Delay: p.cfg.Retry.MinDelay, Record: j.rec}, true
+	}
+	if err != nil {
+		return p.retry(err, 0), true
+	}
+	j.rec, j.rev = &next, rev
+	if next.State == StateRejected {
+		return p.rejected(j), true
+	}
+	return Outcome{}, false
+}
+
+// reject moves a claimed record to rejected (nothing was sent upstream).
+func (p *Pipeline) reject(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
+	next := *j.rec
+	next.to(StateRejected, now, "invalid")
+	next.Errors = toPublisher(problems)
+	next.Pending = nil
+	if _, err := p.store.Update(ctx, &next, j.rev); err != nil {
+		return p.retry(err, 0), true
+	}
+	j.rec = &next
+	return p.rejected(j), true
+}
+
+func (p *Pipeline) newRecord(j *job, now time.Time) *Record {
+	r := &Record{Tenant: j.tenant, ID: j.sub.ID, Fingerprint: j.sub.Fingerprint(), Generation: 1,
+		Metadata: j.sub.Metadata, Created: now}
+	if j.svc != nil {
+		r.Service, r.ServiceHash = j.svc.Name, j.svc.Hash
+	}
+	if j.prep != nil {
+		price := j.prep.Price
+		r.Price = &price
+	}
+	r.to(StateClaimed, now, "")
+	return r
+}
+
+func (p *Pipeline) lease(now time.Time) *Attempt {
+	return &Attempt{Started: now, Owner: p.cfg.Owner, Until: now.Add(p.layout.AckWait)}
+}
+
+func (p *Pipeline) rejected(j *job) Outcome {
+	ev := statusOf(j.rec, StateRejected)
+	return Outcome{Kind: Rejected, Reason: ReasonInvalid, Record: j.rec, Event: ev,
+		Err: fmt.Errorf("invalid submission: %d problem(s)", len(j.rec.Errors))}
+}
+
+func (p *Pipeline) failedAgain(j *job) Outcome {
+	return Outcome{Kind: Failed, Reason: j.rec.Reason, Record: j.rec, Event: statusOf(j.rec, StateFailed),
+		Err: errors.New("submission failed earlier: " + j.rec.Reason)}
+}
+
+// settled re-announces a submission that already has its upstream request
+// and makes sure it is tracked.
+func (p *Pipeline) settled(ctx context.Context, j *job) Outcome {
+	o := Outcome{Kind: Done, Record: j.rec}
+	if j.rec.State == StateSubmitted {
+		o.Event = statusOf(j.rec, StateSubmitted)
+	}
+	if p.d.Tracker != nil {
+		if err := p.d.Tracker.Track(ctx, j.rec); err != nil {
+			return p.retry(fmt.Errorf("track: %w", err), 0)
+		}
+	}
+	return o
+}
+
+func (p *Pipeline) retry(err error, delay time.Duration) Outcome {
+	if errors.Is(err, context.Canceled) {
+		return Outcome{Kind: Interrupted, Err: err}
+	}
+	return Outcome{Kind: Retry, Err: err, Delay: delay}
+}
+
+// statusOf builds the status event of a record in a state.
+func statusOf(r *Record, state string) *publisher.Status {
+	s := &publisher.Status{SubmissionID: r.ID, Tenant: r.Tenant, State: state, Generation: r.Generation,
+		Service: r.Service, ServiceHash: r.ServiceHash, RequestID: r.RequestID, StatoRichiesta: r.StatoRichiesta,
+		Price: r.Price, Metadata: r.Metadata, At: r.enteredAt(state)}
+	if state == StateRejected || state == StateFailed {
+		s.Errors = r.Errors
+		s.Reason = r.Reason
+		s.Price = nil
+	}
+	return s
+}
+
+func toPublisher(ps []schema.Problem) []publisher.Problem {
+	out := make([]publisher.Problem, len(ps))
+	for i, p := range ps {
+		out[i] = publisher.Problem{Field: p.Field, Name: p.Name, Code: p.Code, Message: p.Message}
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,131 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// reconcile looks upstream for a request an earlier, unanswered POST of
+// this submission may have created. It returns the one match, nil when
+// there is none (submitting is safe), or errAmbiguous when there are
+// several or one cannot be told apart.
+func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta, error) {
+	if err := p.d.Limiter.Wait(ctx); err != nil {
+		return nil, err
+	}
+	list, err := p.d.Upstream.Richieste(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: list requests: %w", err)
+	}
+	since := j.rec.Created
+	if j.rec.Pending != nil && j.rec.Pending.Started.Before(since) {
+		since = j.rec.Pending.Started
+	}
+	since = since.Add(-p.cfg.ReconcileSkew)
+	var matches []*visengine.Richiesta
+	for _, s := range list {
+		if s.HashVisura != j.prep.HashVisura || s.TimestampCreation.Time().Before(since) {
+			continue
+		}
+		m, err := p.candidate(ctx, j, s.ID)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			matches = append(matches, m)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return nil, nil
+	case 1:
+		return matches[0], nil
+	default:
+		return nil, fmt.Errorf("%w: %d upstream requests match", errAmbiguous, len(matches))
+	}
+}
+
+// candidate checks one upstream request created since the claim.
+func (p *Pipeline) candidate(ctx context.Context, j *job, id string) (*visengine.Richiesta, error) {
+	owner, err := p.requestOwner(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if owner != "" && owner != j.key() {
+		return nil, nil // another submission's request
+	}
+	if err := p.d.Limiter.Wait(ctx); err != nil {
+		return nil, err
+	}
+	r, err := p.d.Upstream.Richiesta(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: read request: %w", err)
+	}
+	if owner == j.key() {
+		return r, nil
+	}
+	same, known := sameInput(r, j.prep.JSONVisura, j.svc)
+	if !known {
+		return nil, fmt.Errorf("%w: request %s carries no input to compare", errAmbiguous, id)
+	}
+	if !same {
+		return nil, nil
+	}
+	return r, nil
+}
+
+// sameInput compares the input an upstream request records (json_ricerca of
+// its first search) with ours, leaving out file fields, which the upstream
+// may store elsewhere. known is false when the request records no input.
+func sameInput(r *visengine.Richiesta, ours map[string]string, svc *schema.Service) (same, known bool) {
+	if len(r.Ricerche) == 0 || r.Ricerche[0].JSONRicerca == "" {
+		return false, false
+	}
+	var theirs map[string]any
+	if err := json.Unmarshal([]byte(r.Ricerche[0].JSONRicerca), &theirs); err != nil {
+		return false, false
+	}
+	for k, v := range ours {
+		if f, ok := svc.Field(k); ok && f.Type == "file" {
+			continue
+		}
+		tv, _ := theirs[k].(string)
+		if strings.TrimSpace(tv) != strings.TrimSpace(v) {
+			return false, true
+		}
+	}
+	return true, true
+}
+
+// requestOwner returns the submission key that owns an upstream request id,
+// or "" when no submission recorded it.
+func (p *Pipeline) requestOwner(ctx context.Context, id string) (string, error) {
+	e, err := p.d.Resources.Requests.Get(ctx, requestKey(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reconcile: request index: %w", err)
+	}
+	return string(e.Value()), nil
+}
+
+// requestKey makes an upstream id safe as a KV key.
+func requestKey(id string) string {
+	var b strings.Builder
+	for _, c := range id {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
+			b.WriteRune(c)
+		} else {
+			fmt.Fprintf(&b, "=%02x", c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,63 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// adopt records the upstream request as the submission's: first in the
+// request index (so a reconcile after a crash finds it), then in the record.
+func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, note string) Outcome {
+	ctx = context.WithoutCancel(ctx) // the request exists: record it even during shutdown
+	if _, err := p.d.Resources.Requests.Create(ctx, requestKey(r.ID), []byte(j.key())); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return p.retry(fmt.Errorf("index request %s: %w", r.ID, err), 0)
+	}
+	for {
+		next := *j.rec
+		next.to(StateSubmitted, p.cfg.Now(), note)
+		next.RequestID = r.ID
+		next.StatoRichiesta = r.StatoRichiesta
+		next.Pending = nil
+		rev, err := p.store.Update(ctx, &next, j.rev)
+		if errors.Is(err, errRevision) {
+			if j.rec, j.rev, err = p.store.Get(ctx, j.tenant, j.sub.ID); err != nil {
+				return p.retry(err, 0)
+			}
+			if j.rec.RequestID != "" {
+				return p.settled(ctx, j)
+			}
+			continue
+		}
+		if err != nil {
+			return p.retry(fmt.Errorf("record request %s: %w", r.ID, err), 0)
+		}
+		j.rec, j.rev = &next, rev
+		return p.settled(ctx, j)
+	}
+}
+
+// fail ends a claimed submission: the record says failed with the reason,
+// and the outcome dead-letters the message and announces the failure.
+func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error) Outcome {
+	ctx = context.WithoutCancel(ctx)
+	now := p.cfg.Now()
+	next := *j.rec
+	next.to(StateFailed, now, reason)
+	next.Reason = reason
+	next.Errors = []publisher.Problem{{Code: reason, Message: cause.Error()}}
+	next.failedAt(now)
+	if reason != ReasonAmbiguous {
+		next.Pending = nil
+	}
+	rev, err := p.store.Update(ctx, &next, j.rev)
+	if err != nil {
+		return p.retry(fmt.Errorf("record failure: %w", err), 0)
+	}
+	j.rec, j.rev = &next, rev
+	return Outcome{Kind: Failed, Reason: reason, Err: cause, Record: j.rec, Event: statusOf(j.rec, StateFailed)}
+}

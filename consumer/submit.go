@@ -1,0 +1,191 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+// errAmbiguous means an upstream request may exist for the submission and
+// iseed cannot tell which, if any: a person must decide.
+var errAmbiguous = errors.New("ambiguous: cannot tell whether the upstream request exists")
+
+// proceed sends a claimed submission upstream, at most once.
+func (p *Pipeline) proceed(ctx context.Context, j *job) Outcome {
+	now := p.cfg.Now()
+	if age := now.Sub(j.meta.Timestamp); age > p.cfg.MaxAge && !j.unsure {
+		return p.fail(ctx, j, ReasonExpired, fmt.Errorf("the submission is %s old, past the maximum age of %s", age.Round(time.Minute), p.cfg.MaxAge))
+	}
+	if len(j.prep.FileRefs) > 0 {
+		if o, done := p.resolveFiles(ctx, j); done {
+			return o
+		}
+	}
+	return p.submit(ctx, j)
+}
+
+func (p *Pipeline) resolveFiles(ctx context.Context, j *job) (Outcome, bool) {
+	if p.d.Files == nil {
+		return p.fail(ctx, j, ReasonInvalid, errors.New("file references are not supported: no object store configured")), true
+	}
+	err := schema.ResolveFiles(ctx, j.prep, p.d.Files, p.cfg.Limits)
+	var verr *schema.ValidationError
+	if errors.As(err, &verr) {
+		o, _ := p.reject(ctx, j, verr.Problems, p.cfg.Now())
+		return o, true
+	}
+	if err != nil {
+		return p.retry(fmt.Errorf("resolve files: %w", err), 0), true
+	}
+	return Outcome{}, false
+}
+
+// submit posts with in-process backoff, reconciling first whenever an
+// earlier attempt may have created the request.
+func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
+	b := p.newBackOff()
+	deadline := time.Now().Add(p.cfg.InProcessBudget)
+	for {
+		if j.unsure {
+			found, err := p.reconcile(ctx, j)
+			switch {
+			case errors.Is(err, errAmbiguous):
+				return p.fail(ctx, j, ReasonAmbiguous, err)
+			case err != nil:
+				if o, stop := p.wait(ctx, j, b, err, deadline); stop {
+					return o
+				}
+				continue
+			case found != nil:
+				return p.adopt(ctx, j, found, "reconciled")
+			}
+			j.unsure = false
+		}
+		if err := p.markAttempt(ctx, j); err != nil {
+			return p.retry(err, 0)
+		}
+		r, err := p.post(ctx, j)
+		if err == nil {
+			return p.adopt(ctx, j, r, "")
+		}
+		switch visengine.ClassOf(err) {
+		case visengine.ClassPermanent, visengine.ClassNotFound:
+			return p.fail(ctx, j, ReasonUpstreamRejected, err)
+		case visengine.ClassInsufficientCredit:
+			return p.fail(ctx, j, ReasonInsufficientCredit, err)
+		case visengine.ClassAmbiguous:
+			j.unsure = true
+		}
+		if errors.Is(err, context.Canceled) {
+			j.unsure = true // the request may have been written before the cancel
+		}
+		if o, stop := p.wait(ctx, j, b, err, deadline); stop {
+			return o
+		}
+	}
+}
+
+// post makes one POST /richiesta through the rate limit and the breaker.
+func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, error) {
+	if err := p.d.Limiter.Wait(ctx); err != nil {
+		return nil, err
+	}
+	req := visengine.CreateRequest{HashVisura: j.prep.HashVisura, JSONVisura: j.prep.JSONVisura,
+		Opzioni: j.prep.Opzioni, EmailTarget: j.sub.EmailTarget}
+	if p.cfg.Callback != nil {
+		req.CallbackData = p.cfg.Callback(j.tenant, j.sub.ID)
+	}
+	return p.breaker.Execute(func() (*visengine.Richiesta, error) {
+		return p.d.Upstream.CreateRichiesta(ctx, req)
+	})
+}
+
+// markAttempt records, before a POST, that a request may come to exist.
+// The claim already did it for the first attempt.
+func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
+	if j.rec.Pending != nil && j.rec.Pending.Owner == p.cfg.Owner {
+		return nil
+	}
+	next := *j.rec
+	next.Attempts++
+	next.Pending = p.lease(p.cfg.Now())
+	rev, err := p.store.Update(ctx, &next, j.rev)
+	if err != nil {
+		return fmt.Errorf("record attempt: %w", err)
+	}
+	j.rec, j.rev = &next, rev
+	return nil
+}
+
+// wait sleeps before the next in-process attempt, or ends the delivery with
+// a Retry when the budget is spent. A known-unsent attempt clears Pending so
+// that the redelivery does not reconcile for nothing.
+func (p *Pipeline) wait(ctx context.Context, j *job, b backoff.BackOff, cause error, deadline time.Time) (Outcome, bool) {
+	d := b.NextBackOff()
+	var ve *visengine.Error
+	retryAfter := time.Duration(0)
+	if errors.As(cause, &ve) {
+		retryAfter = ve.RetryAfter
+	}
+	d = max(d, retryAfter)
+	if breakerOpen(cause) || d == backoff.Stop || time.Now().Add(d).After(deadline) || ctx.Err() != nil {
+		p.release(ctx, j)
+		if ctx.Err() != nil {
+			return Outcome{Kind: Interrupted, Err: cause, Record: j.rec}, true
+		}
+		return Outcome{Kind: Retry, Err: cause, Delay: retryAfter, Record: j.rec}, true
+	}
+	if !p.sleepInProgress(ctx, j, d) {
+		p.release(ctx, j)
+		return Outcome{Kind: Interrupted, Err: cause, Record: j.rec}, true
+	}
+	return Outcome{}, false
+}
+
+// release gives up the lease at the end of a delivery, clearing Pending
+// when no request can have been created.
+func (p *Pipeline) release(ctx context.Context, j *job) {
+	next := *j.rec
+	next.failedAt(p.cfg.Now())
+	if !j.unsure {
+		next.Pending = nil
+	} else if next.Pending != nil {
+		pending := *next.Pending
+		pending.Until = time.Time{}
+		next.Pending = &pending
+	}
+	if rev, err := p.store.Update(context.WithoutCancel(ctx), &next, j.rev); err == nil {
+		j.rec, j.rev = &next, rev
+	}
+}
+
+// sleepInProgress waits d, telling the server the message is still being
+// worked on so that AckWait does not run out.
+func (p *Pipeline) sleepInProgress(ctx context.Context, j *job, d time.Duration) bool {
+	tick := max(p.layout.AckWait/3, 100*time.Millisecond)
+	end := time.Now().Add(d)
+	for {
+		left := time.Until(end)
+		if left <= 0 {
+			return true
+		}
+		if !sleep(ctx, min(left, tick)) {
+			return false
+		}
+		_ = j.msg.InProgress()
+	}
+}
+
+func (p *Pipeline) newBackOff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 200 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	b.MaxElapsedTime = p.cfg.InProcessBudget
+	b.Reset()
+	return b
+}
