@@ -60,7 +60,13 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve":    {"run the daemon: consume submissions, submit, track, publish", runServe},
 		"sim":      {"run the Visengine simulator standalone", runSim},
+		"submit":   {"publish a submission event from a file", runSubmit},
+		"status":   {"show a submission's record and events", runStatus},
+		"dlq":      {"list or replay dead letters", runDLQ},
 		"validate": {"validate a submission against a saved service schema, offline", runValidate},
+		"document": {"fetch, decrypt and verify a stored document", runDocument},
+		"watch":    {"print status and document events as they arrive", runWatch},
+		"track":    {"list the requests still being tracked", runTrack},
 		"version":  {"print the version", runVersion},
 	}
 }
@@ -89,7 +95,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	}
 	var ee *exitError
-	if err != nil && !errors.As(err, &ee) {
+	if err != nil && (!errors.As(err, &ee) || ee.err != nil) {
 		fmt.Fprintf(stderr, "iseed %s: %v\n", args[0], err)
 	}
 	return err

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Config is iseed's whole configuration, read once from ISEED_* variables.
+// README.md documents every field.
+type Config struct {
+	DataDir            string `envconfig:"DATA_DIR" default:"./iseed-data"`
+	NATSURL            string `envconfig:"NATS_URL"`
+	EmbeddedNATSListen string `envconfig:"EMBEDDED_NATS_LISTEN" default:"127.0.0.1:4222"`
+	NATSCredsFile      string `envconfig:"NATS_CREDS_FILE"`
+	NATSNKeyFile       string `envconfig:"NATS_NKEY_FILE"`
+	NATSUser           string `envconfig:"NATS_USER"`
+	NATSPassword       string `envconfig:"NATS_PASSWORD"`
+	NATSToken          string `envconfig:"NATS_TOKEN"`
+	NATSTLSCA          string `envconfig:"NATS_TLS_CA"`
+	NATSTLSCert        string `envconfig:"NATS_TLS_CERT"`
+	NATSTLSKey         string `envconfig:"NATS_TLS_KEY"`
+
+	VisengineURL       string        `envconfig:"VISENGINE_URL"`
+	VisengineToken     string        `envconfig:"VISENGINE_TOKEN"`
+	VisengineTokenFile string        `envconfig:"VISENGINE_TOKEN_FILE"`
+	VisengineTimeout   time.Duration `envconfig:"VISENGINE_TIMEOUT" default:"30s"`
+	SimStep            time.Duration `envconfig:"SIM_STEP" default:"2s"`
+
+	SubjectPrefix   string        `envconfig:"SUBJECT_PREFIX" default:"iseed"`
+	Replicas        int           `envconfig:"REPLICAS" default:"1"`
+	Storage         string        `envconfig:"STORAGE" default:"file"`
+	Workers         int           `envconfig:"WORKERS" default:"8"`
+	AckWait         time.Duration `envconfig:"ACK_WAIT" default:"60s"`
+	MaxDeliver      int           `envconfig:"MAX_DELIVER" default:"500"`
+	MaxAge          time.Duration `envconfig:"MAX_AGE" default:"72h"`
+	RetryMaxDelay   time.Duration `envconfig:"RETRY_MAX_DELAY" default:"10m"`
+	DedupWindow     time.Duration `envconfig:"DEDUP_WINDOW" default:"24h"`
+	UpstreamRPS     float64       `envconfig:"UPSTREAM_RPS" default:"10"`
+	UpstreamBurst   int           `envconfig:"UPSTREAM_BURST" default:"10"`
+	BreakerFailures int           `envconfig:"BREAKER_FAILURES" default:"5"`
+	BreakerCooldown time.Duration `envconfig:"BREAKER_COOLDOWN" default:"15s"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s"`
+	SchemaTTL       time.Duration `envconfig:"SCHEMA_TTL" default:"24h"`
+	MaxFileBytes    int64         `envconfig:"MAX_FILE_BYTES" default:"10485760"`
+
+	TrackWorkers    int           `envconfig:"TRACK_WORKERS" default:"4"`
+	TrackAckWait    time.Duration `envconfig:"TRACK_ACK_WAIT" default:"2m"`
+	PollSchedule    string        `envconfig:"POLL_SCHEDULE" default:"1m,5m,15m,1h"`
+	PublicURL       string        `envconfig:"PUBLIC_URL"`
+	OverdueAfter    time.Duration `envconfig:"OVERDUE_AFTER" default:"360h"`
+	TrackMaxAge     time.Duration `envconfig:"TRACK_MAX_AGE" default:"1440h"`
+	DocumentTTL     time.Duration `envconfig:"DOCUMENT_TTL" default:"720h"`
+	DocumentKeyFile string        `envconfig:"DOCUMENT_KEY_FILE"`
+	PriorISEERule   bool          `envconfig:"PRIOR_ISEE_RULE" default:"true"`
+	TaxcodeKeyFile  string        `envconfig:"TAXCODE_KEY_FILE"`
+	CallbackKeyFile string        `envconfig:"CALLBACK_KEY_FILE"`
+
+	HTTPListen string `envconfig:"HTTP_LISTEN" default:"127.0.0.1:8080"`
+	LogLevel   string `envconfig:"LOG_LEVEL" default:"info"`
+	LogFormat  string `envconfig:"LOG_FORMAT" default:"json"`
+}
+
+// loadConfig reads the environment and validates it.
+func loadConfig() (*Config, error) {
+	var c Config
+	if err := envconfig.Process("iseed", &c); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if err := c.resolveSecrets(); err != nil {
+		return nil, err
+	}
+	return &c, c.validate()
+}
+
+func (c *Config) resolveSecrets() error {
+	if c.VisengineTokenFile == "" {
+		return nil
+	}
+	if c.VisengineToken != "" {
+		return errors.New("configuration: set ISEED_VISENGINE_TOKEN or ISEED_VISENGINE_TOKEN_FILE, not both")
+	}
+	b, err := os.ReadFile(c.VisengineTokenFile)
+	if err != nil {
+		return fmt.Errorf("configuration: ISEED_VISENGINE_TOKEN_FILE: %w", err)
+	}
+	c.VisengineToken = strings.TrimSpace(string(b))
+	if c.VisengineToken == "" {
+		return fmt.Errorf("configuration: ISEED_VISENGINE_TOKEN_FILE %s is empty", c.VisengineTokenFile)
+	}
+	return nil
+}
+
+// validate checks the configuration, saying what to change.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if (c.VisengineURL == "") != (c.VisengineToken == "") {
+		bad("set both ISEED_VISENGINE_URL and ISEED_VISENGINE_TOKEN (or _FILE) for the real API, or neither for the built-in simulator")
+	}
+	if c.VisengineURL != "" {
+		if u, err := url.Parse(c.VisengineURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("ISEED_VISENGINE_URL must be an http(s) URL such as https://visengine2.altravia.com, got %q", c.VisengineURL)
+		}
+	}
+	if c.Workers < 1 || c.Workers > 1024 {
+		bad("ISEED_WORKERS must be between 1 and 1024, got %d", c.Workers)
+	}
+	if c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
+		bad("ISEED_REPLICAS must be 1, 3 or 5, got %d", c.Replicas)
+	}
+	if c.Storage != "file" && c.Storage != "memory" {
+		bad("ISEED_STORAGE must be file or memory, got %q", c.Storage)
+	}
+	if c.AckWait < time.Second {
+		bad("ISEED_ACK_WAIT must be at least 1s, got %s", c.AckWait)
+	}
+	if c.MaxDeliver < 2 {
+		bad("ISEED_MAX_DELIVER must be at least 2, got %d", c.MaxDeliver)
+	}
+	if c.UpstreamRPS <= 0 {
+		bad("ISEED_UPSTREAM_RPS must be positive, got %g", c.UpstreamRPS)
+	}
+	if c.UpstreamBurst < 1 {
+		bad("ISEED_UPSTREAM_BURST must be at least 1, got %d", c.UpstreamBurst)
+	}
+	if !validPrefix(c.SubjectPrefix) {
+		bad("ISEED_SUBJECT_PREFIX must be one token of letters, digits, _ or -, got %q", c.SubjectPrefix)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		bad("ISEED_LOG_FORMAT must be json or console, got %q", c.LogFormat)
+	}
+	if c.NATSURL == "" && c.Replicas != 1 {
+		bad("ISEED_REPLICAS=%d needs a cluster: set ISEED_NATS_URL (the embedded server has one node)", c.Replicas)
+	}
+	errs = append(errs, c.validateTracking()...)
+	return errors.Join(errs...)
+}
+
+func validPrefix(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// simulated reports whether iseed talks to its built-in simulator.
+func (c *Config) simulated() bool { return c.VisengineURL == "" }

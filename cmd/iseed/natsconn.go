@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+)
+
+// natsConn is a connection to NATS and, on the embedded defaults, the
+// in-process server behind it.
+type natsConn struct {
+	nc       *nats.Conn
+	embedded *server.Server
+}
+
+// connectNATS connects to ISEED_NATS_URL, or starts the embedded server
+// when it is empty.
+func connectNATS(cfg *Config, log zerolog.Logger) (*natsConn, error) {
+	opts := []nats.Option{
+		nats.Name("iseed " + version),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
+		}),
+	}
+	if cfg.NATSURL == "" {
+		return startEmbedded(cfg, log, opts)
+	}
+	auth, err := authOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(cfg.NATSURL, append(opts, append(auth, nats.RetryOnFailedConnect(true))...)...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+	}
+	return &natsConn{nc: nc}, nil
+}
+
+func authOptions(cfg *Config) ([]nats.Option, error) {
+	var o []nats.Option
+	if cfg.NATSCredsFile != "" {
+		o = append(o, nats.UserCredentials(cfg.NATSCredsFile))
+	}
+	if cfg.NATSNKeyFile != "" {
+		nk, err := nats.NkeyOptionFromSeed(cfg.NATSNKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("ISEED_NATS_NKEY_FILE: %w", err)
+		}
+		o = append(o, nk)
+	}
+	if cfg.NATSUser != "" {
+		o = append(o, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
+	}
+	if cfg.NATSToken != "" {
+		o = append(o, nats.Token(cfg.NATSToken))
+	}
+	if cfg.NATSTLSCA != "" {
+		o = append(o, nats.RootCAs(cfg.NATSTLSCA))
+	}
+	if (cfg.NATSTLSCert == "") != (cfg.NATSTLSKey == "") {
+		return nil, errors.New("set both ISEED_NATS_TLS_CERT and ISEED_NATS_TLS_KEY for a client certificate")
+	}
+	if cfg.NATSTLSCert != "" {
+		o = append(o, nats.ClientCert(cfg.NATSTLSCert, cfg.NATSTLSKey))
+	}
+	return o, nil
+}
+
+// startEmbedded runs a JetStream-enabled nats-server in this process,
+// storing in ISEED_DATA_DIR/nats and listening on ISEED_EMBEDDED_NATS_LISTEN
+// so the nats CLI and other programs can connect.
+func startEmbedded(cfg *Config, log zerolog.Logger, opts []nats.Option) (*natsConn, error) {
+	host, portStr, err := net.SplitHostPort(cfg.EmbeddedNATSListen)
+	if err != nil {
+		return nil, fmt.Errorf("ISEED_EMBEDDED_NATS_LISTEN must be host:port, got %q", cfg.EmbeddedNATSListen)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("ISEED_EMBEDDED_NATS_LISTEN port: %w", err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	s, err := server.NewServer(&server.Options{
+		ServerName: "iseed-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   filepath.Join(cfg.DataDir, "nats"),
+		NoSigs:     true,
+		MaxPayload: 8 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("embedded NATS did not start on %s (is the port taken? set ISEED_EMBEDDED_NATS_LISTEN)", cfg.EmbeddedNATSListen)
+	}
+	nc, err := nats.Connect(s.ClientURL(), append(opts, nats.InProcessServer(s))...)
+	if err != nil {
+		s.Shutdown()
+		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
+	}
+	log.Info().Str("url", s.ClientURL()).Str("store", filepath.Join(cfg.DataDir, "nats")).Msg("embedded NATS server started (set ISEED_NATS_URL to use a cluster)")
+	return &natsConn{nc: nc, embedded: s}, nil
+}
+
+// close drains the connection (flushing pending publishes) and stops the
+// embedded server.
+func (c *natsConn) close(timeout time.Duration) {
+	if c.nc != nil && !c.nc.IsClosed() {
+		done := make(chan struct{})
+		c.nc.SetClosedHandler(func(*nats.Conn) { close(done) })
+		if err := c.nc.Drain(); err != nil {
+			c.nc.Close()
+		} else {
+			select {
+			case <-done:
+			case <-time.After(timeout):
+				c.nc.Close()
+			}
+		}
+	}
+	if c.embedded != nil {
+		c.embedded.Shutdown()
+		c.embedded.WaitForShutdown()
+	}
+}

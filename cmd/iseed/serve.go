@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+)
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "serve", "\n\nRuns the daemon. Configuration comes from ISEED_* variables (README.md).")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	log, err := newLogger(e.stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("ISEED_LOG_LEVEL: %w", err)}
+	}
+	d, err := newDaemon(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return d.run(ctx)
+}
+
+// daemon is everything `iseed serve` runs.
+type daemon struct {
+	cfg      *Config
+	log      zerolog.Logger
+	conn     *natsConn
+	js       jetstream.JetStream
+	res      *consumer.Resources
+	upstream *visengine.Client
+	sim      *simServer
+	pipeline *consumer.Pipeline
+	tracking *tracking
+	http     *http.Server
+	httpLn   net.Listener
+}
+
+// newDaemon connects and builds every component, in dependency order.
+func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (d *daemon, err error) {
+	d = &daemon{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if d.conn, err = connectNATS(cfg, log.With().Str("component", "nats").Logger()); err != nil {
+		return nil, err
+	}
+	if d.js, err = jetstream.New(d.conn.nc); err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if d.res, err = consumer.EnsureLayout(ctx, d.js, layoutOf(cfg)); err != nil {
+		return nil, err
+	}
+	if err = d.buildUpstream(); err != nil {
+		return nil, err
+	}
+	if err = d.buildPipeline(ctx); err != nil {
+		return nil, err
+	}
+	return d, d.listenHTTP()
+}
+
+func layoutOf(cfg *Config) consumer.Layout {
+	storage := jetstream.FileStorage
+	if cfg.Storage == "memory" {
+		storage = jetstream.MemoryStorage
+	}
+	return consumer.Layout{
+		Prefix: cfg.SubjectPrefix, Replicas: cfg.Replicas, Storage: storage, AckWait: cfg.AckWait,
+		MaxDeliver: cfg.MaxDeliver, MaxAckPend: max(64, cfg.Workers*4), Duplicates: cfg.DedupWindow,
+	}
+}
+
+// buildUpstream makes the Visengine client: the real API, or the built-in
+// simulator on a loopback port when no URL and token are configured.
+func (d *daemon) buildUpstream() error {
+	base, token := d.cfg.VisengineURL, d.cfg.VisengineToken
+	if d.cfg.simulated() {
+		s, err := startSim(d.cfg.SimStep)
+		if err != nil {
+			return err
+		}
+		d.sim = s
+		base, token = s.url, s.token
+		d.log.Warn().Str("component", "visengine").Str("url", base).
+			Msg("SIMULATOR: no ISEED_VISENGINE_URL/ISEED_VISENGINE_TOKEN set; talking to the built-in Visengine simulator. Nothing is sent to Openapi and nothing is charged.")
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return fmt.Errorf("ISEED_VISENGINE_URL: %w", err)
+	}
+	d.upstream, err = visengine.New(visengine.Config{BaseURL: u, Token: token, Timeout: d.cfg.VisengineTimeout,
+		UserAgent: "iseed/" + version})
+	return err
+}
+
+func (d *daemon) buildPipeline(ctx context.Context) error {
+	l := d.res.Layout
+	kv, err := schema.EnsureBucket(ctx, d.js, l.SchemasBucket(), l.Replicas, l.Storage)
+	if err != nil {
+		return err
+	}
+	cache := schema.NewCache(d.upstream, kv, schema.CacheConfig{TTL: d.cfg.SchemaTTL,
+		Logger: d.log.With().Str("component", "schema").Logger()})
+	limiter := rate.NewLimiter(rate.Limit(d.cfg.UpstreamRPS), d.cfg.UpstreamBurst)
+	if d.tracking, err = d.buildTracking(ctx, cache, limiter); err != nil {
+		return err
+	}
+	d.pipeline, err = consumer.New(consumer.Config{
+		Workers: d.cfg.Workers, MaxAge: d.cfg.MaxAge, ShutdownTimeout: d.cfg.ShutdownTimeout,
+		Retry:    consumer.RetryPolicy{MaxDelay: d.cfg.RetryMaxDelay},
+		Limits:   schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},
+		Breaker:  consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
+		Logger:   d.log,
+		Callback: d.tracking.callback(),
+	}, consumer.Deps{
+		Resources: d.res, Upstream: d.upstream, Schemas: cache, Files: schema.ObjectStoreSource(d.js),
+		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),
+		Publisher: d.js, Limiter: limiter,
+		Tracker: d.tracking.tracker, Gate: d.tracking.gate(d.cfg.PriorISEERule),
+	})
+	return err
+}
+
+func (d *daemon) listenHTTP() error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.conn.nc.IsConnected() {
+			http.Error(w, "NATS disconnected", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	if d.tracking.callbacks != nil {
+		d.tracking.callbacks.Register(mux)
+	}
+	ln, err := net.Listen("tcp", d.cfg.HTTPListen)
+	if err != nil {
+		return fmt.Errorf("ISEED_HTTP_LISTEN %s: %w", d.cfg.HTTPListen, err)
+	}
+	d.httpLn = ln
+	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// run runs every component until ctx is done or one fails. Shutdown order:
+// stop pulling, finish in-flight work (consumer.Pipeline.Run), then close:
+// flush pending publishes and drain the NATS connection.
+func (d *daemon) run(ctx context.Context) error {
+	d.log.Info().Str("component", "serve").Str("http", d.httpLn.Addr().String()).Int("workers", d.cfg.Workers).
+		Str("version", version).Msg("iseed started")
+	err := runGroup(ctx,
+		actor{"pipeline", d.pipeline.Run},
+		actor{"advisories", d.pipeline.RunAdvisories},
+		actor{"tracker", d.tracking.tracker.Run},
+		actor{"http", d.serveHTTP},
+	)
+	d.log.Info().Str("component", "serve").Msg("iseed stopping")
+	return err
+}
+
+func (d *daemon) serveHTTP(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = d.http.Shutdown(sctx)
+	})
+	defer stop()
+	if err := d.http.Serve(d.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// close releases everything newDaemon acquired, in reverse order.
+func (d *daemon) close() {
+	if d.httpLn != nil && d.http == nil {
+		d.httpLn.Close()
+	}
+	if d.conn != nil {
+		d.conn.close(d.cfg.ShutdownTimeout)
+	}
+	if d.sim != nil {
+		d.sim.close()
+	}
+}
+
+// simServer is the built-in simulator on a loopback port.
+type simServer struct {
+	url, token string
+	srv        *http.Server
+	sim        *sim.Server
+}
+
+func startSim(step time.Duration) (*simServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %w", err)
+	}
+	const token = "sim-token"
+	s := sim.New(sim.Config{Token: token, Step: step})
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }() // owned by close, which shuts srv down
+	return &simServer{url: "http://" + ln.Addr().String(), token: token, srv: srv, sim: s}, nil
+}
+
+func (s *simServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	s.sim.Close()
+}
