@@ -255,3 +255,42 @@ func TestTrackOverdueThenGaveUp(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "the tracking task to be acknowledged", func() bool { return h.openTasks() == 0 })
 }
+
+func TestTrackReplayOfGaveUpResumes(t *testing.T) {
+	s := trackSetup{sim: sim.Config{Step: 700 * time.Millisecond}, tracker: consumer.TrackerConfig{Workers: 2,
+		Schedule: []time.Duration{30 * time.Millisecond}, OverdueAfter: 200 * time.Millisecond, MaxAge: 400 * time.Millisecond}}
+	h := newTrackHarness(t, s)
+	first := h.newTracker(nil)
+	stopFirst := h.runTracker(first)
+	h.startPipeline(first, false)
+	h.publish(submission("emp-again", validFields("Mario")), nil)
+	if r := h.waitClosed("emp-again", 10*time.Second); r.Reason != consumer.ReasonGaveUp {
+		t.Fatalf("got %q (%s), want failed (%s)", r.State, r.Reason, consumer.ReasonGaveUp)
+	}
+	stopFirst()
+	h.tcfg.MaxAge = time.Hour // the operator raises the limit, then replays
+	h.runTracker(h.newTracker(nil))
+	var seq uint64
+	waitFor(t, 5*time.Second, "the gave_up dead letter", func() bool {
+		for _, dl := range h.deadLetters() {
+			if dl.Reason == consumer.ReasonGaveUp {
+				seq = dl.Seq
+				return true
+			}
+		}
+		return false
+	})
+	if err := consumer.NewDLQ(h.nats.JS, h.res).Replay(context.Background(), seq); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the request to complete after the replay", func() bool {
+		r := h.record("emp-again")
+		return r.State == consumer.StateCompleted && r.Document != nil
+	})
+	c := h.typeCounts("emp-again")
+	for _, typ := range []string{"iseed.submission.failed", "iseed.submission.completed", publisher.TypeDocumentReady} {
+		if c[typ] != 1 {
+			t.Errorf("%s events: got %d, want 1 (all: %v)", typ, c[typ], c)
+		}
+	}
+}

@@ -64,7 +64,7 @@ func (t *RequestTracker) handle(ctx context.Context, msg jetstream.Msg) {
 		o.Interrupted = true
 	} else {
 		_ = msg.InProgress() // the AckWait starts again: the limiter may have kept it waiting
-		o = t.poll(ctx, tk, meta, msg.Data())
+		o = t.poll(ctx, tk, meta, msg)
 		o.Interrupted = errors.Is(o.Err, context.Canceled)
 	}
 	act := decideTrack(o, meta.NumDelivered, t.cfg)
@@ -93,7 +93,7 @@ func (t *RequestTracker) logPoll(tk task, meta *jetstream.MsgMetadata, o trackOu
 }
 
 // poll brings one submission's record up to date with its upstream request.
-func (t *RequestTracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata, payload []byte) trackOutcome {
+func (t *RequestTracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata, msg jetstream.Msg) trackOutcome {
 	rec, rev, err := t.store.Get(ctx, tk.Tenant, tk.ID)
 	if errors.Is(err, ErrNotFound) {
 		return trackOutcome{Final: true} // nothing to follow
@@ -102,13 +102,19 @@ func (t *RequestTracker) poll(ctx context.Context, tk task, meta *jetstream.MsgM
 		return trackOutcome{Err: err}
 	}
 	if closed(rec) {
-		return trackOutcome{Final: true}
+		seq := msg.Headers().Get(ReplayHeader)
+		if !reopenable(rec, seq) {
+			return trackOutcome{Final: true}
+		}
+		if rec, rev, err = t.reopen(ctx, rec, rev, seq); err != nil {
+			return trackOutcome{Err: err}
+		}
 	}
 	if rec.RequestID == "" {
 		return trackOutcome{Err: errors.New("the submission has no upstream request yet")}
 	}
-	if age := t.cfg.Now().Sub(submittedAt(rec)); age > t.cfg.MaxAge {
-		return t.giveUp(ctx, rec, rev, meta, payload)
+	if age := t.cfg.Now().Sub(trackedSince(rec)); age > t.cfg.MaxAge {
+		return t.giveUp(ctx, rec, rev, meta, msg.Data())
 	}
 	final, err := t.refresh(ctx, rec, rev)
 	return trackOutcome{Final: final, Err: err}
