@@ -22,6 +22,8 @@ type Submission struct {
 	Options     []string        `json:"options,omitempty"` // by tipo or nome
 	EmailTarget string          `json:"email_target,omitempty"`
 	Metadata    json.RawMessage `json:"metadata,omitempty"` // echoed in every event
+
+	fingerprint string // computed once by Fingerprint
 }
 
 // maxIDLen is the longest submission id accepted.
@@ -91,6 +93,13 @@ func ValidToken(s string, max int) bool {
 // id and fingerprint are the same submission; the same id with another
 // fingerprint is a conflict. Metadata is not part of it.
 func (s *Submission) Fingerprint() string {
+	if s.fingerprint == "" {
+		s.fingerprint = s.computeFingerprint()
+	}
+	return s.fingerprint
+}
+
+func (s *Submission) computeFingerprint() string {
 	opts := slices.Clone(s.Options)
 	slices.Sort(opts)
 	h := sha256.New()

@@ -9,6 +9,7 @@ import (
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 )
 
 // settleTimeout bounds the final publishes and acks of one message, which
@@ -43,17 +44,16 @@ func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
 }
 
 // apply carries out an action: dead letter (stored before anything else),
-// event, then the ack, term or nak.
+// then the event and, for a submission that has its upstream request, the
+// tracking task (the two concurrently), then the ack, term or nak.
 func (p *Pipeline) apply(ctx context.Context, j *job, o Outcome, act Action) error {
 	if act.DeadLetter {
 		if err := p.deadLetter(ctx, j, o); err != nil {
 			return err
 		}
 	}
-	if act.Publish {
-		if err := p.d.Events.Status(ctx, *o.Event); err != nil {
-			return err
-		}
+	if err := p.announce(ctx, o, act); err != nil {
+		return err
 	}
 	switch {
 	case act.Ack:
@@ -63,6 +63,20 @@ func (p *Pipeline) apply(ctx context.Context, j *job, o Outcome, act Action) err
 	default:
 		return j.msg.NakWithDelay(act.Delay)
 	}
+}
+
+// announce publishes the outcome's event and starts tracking a submitted
+// request, concurrently; both are idempotent.
+func (p *Pipeline) announce(ctx context.Context, o Outcome, act Action) error {
+	track := act.Ack && p.d.Tracker != nil && o.Record != nil && o.Record.RequestID != ""
+	var g errgroup.Group
+	if act.Publish {
+		g.Go(func() error { return p.d.Events.Status(ctx, *o.Event) })
+	}
+	if track {
+		g.Go(func() error { return p.d.Tracker.Track(ctx, o.Record) })
+	}
+	return g.Wait()
 }
 
 // logOutcome writes the one log line of a message. It names no personal

@@ -264,17 +264,12 @@ func (p *Pipeline) failedAgain(j *job) Outcome {
 		Err: errors.New("submission failed earlier: " + j.rec.Reason)}
 }
 
-// settled re-announces a submission that already has its upstream request
-// and makes sure it is tracked.
-func (p *Pipeline) settled(ctx context.Context, j *job) Outcome {
+// settled re-announces a submission that already has its upstream request;
+// apply makes sure it is tracked.
+func (p *Pipeline) settled(_ context.Context, j *job) Outcome {
 	o := Outcome{Kind: Done, Record: j.rec}
 	if j.rec.State == StateSubmitted {
 		o.Event = statusOf(j.rec, StateSubmitted)
-	}
-	if p.d.Tracker != nil {
-		if err := p.d.Tracker.Track(ctx, j.rec); err != nil {
-			return p.retry(fmt.Errorf("track: %w", err), 0)
-		}
 	}
 	return o
 }

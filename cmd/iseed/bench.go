@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+)
+
+// runBench measures end-to-end submissions per second: an embedded NATS
+// server, the simulator over loopback HTTP, and the real pipeline.
+func runBench(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "bench", "[--n N] [--workers W] [--latency D]\n\nPublishes N valid ISEE submissions and reports how fast they become upstream requests.")
+	n := fs.Int("n", 5000, "submissions to send")
+	workers := fs.Int("workers", 32, "pipeline workers")
+	latency := fs.Duration("latency", 0, "simulated upstream latency per call")
+	storage := fs.String("storage", "file", "JetStream storage: file or memory")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "iseed-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg, err := loadConfig()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	cfg.DataDir, cfg.EmbeddedNATSListen, cfg.HTTPListen = dir, "127.0.0.1:0", "127.0.0.1:0"
+	cfg.NATSURL, cfg.VisengineURL, cfg.VisengineToken = "", "", ""
+	cfg.Workers, cfg.UpstreamRPS, cfg.UpstreamBurst, cfg.Storage = *workers, 1e9, 1<<20, *storage
+	cfg.SimStep = time.Hour
+	if err := cfg.validate(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	d, err := newDaemon(ctx, cfg, zerolog.Nop())
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	d.sim.sim.SetWallet(1e9)
+	d.sim.sim.SetFaults(sim.Faults{Latency: *latency})
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.run(runCtx) }()
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
+	if err := publishBench(d, *n); err != nil {
+		return err
+	}
+	published := time.Since(start)
+	if err := waitSettled(ctx, d, *n); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	cancel()
+	<-done
+	rate := float64(*n) / took.Seconds()
+	fmt.Fprintf(e.stdout, "submissions: %d  workers: %d  upstream latency: %s  storage: %s\n", *n, *workers, *latency, *storage)
+	fmt.Fprintf(e.stdout, "published in %s; all submitted, announced and acknowledged in %s\n", published.Round(time.Millisecond), took.Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "throughput: %.0f submissions/s", rate)
+	if *latency > 0 {
+		ideal := float64(*workers) / latency.Seconds()
+		fmt.Fprintf(e.stdout, " (%.0f%% of workers/latency = %.0f/s)", 100*rate/ideal, ideal)
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}
+
+func publishBench(d *daemon, n int) error {
+	subject := d.res.Layout.SubmissionSubject("bench")
+	for i := range n {
+		body, err := json.Marshal(map[string]any{
+			"id": fmt.Sprintf("bench-%d", i), "service": "ISEE", "options": []string{"urgenza"},
+			"fields": map[string]string{
+				"$0": fmt.Sprintf("Nome%d", i), "$1": "Rossi", "$2": "mario.rossi@example.it", "$3": "+39 333 1234567",
+				"$4": "RSSMRA85T10A562S", "$5": "ci.pdf|data:application/pdf;base64,JVBERi0xLjQK",
+				"$6": "cf.pdf|data:application/pdf;base64,JVBERi0xLjQK",
+			},
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := d.js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: body}); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-d.js.PublishAsyncComplete():
+		return nil
+	case <-time.After(time.Minute):
+		return fmt.Errorf("publishing %d submissions took over a minute", n)
+	}
+}
+
+// waitSettled waits until the simulator has every request and the consumer
+// has acknowledged every message.
+func waitSettled(ctx context.Context, d *daemon, n int) error {
+	for {
+		if d.sim.sim.Counters()["created"] >= n {
+			info, err := d.res.Consumer.Info(ctx)
+			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
