@@ -63,6 +63,7 @@ func commands() map[string]command {
 		"submit":   {"publish a submission event from a file", runSubmit},
 		"status":   {"show a submission's record and events", runStatus},
 		"dlq":      {"list or replay dead letters", runDLQ},
+		"schemas":  {"list the service catalog or show a service schema, through the cache", runSchemas},
 		"bench":    {"measure end-to-end submissions per second on embedded NATS and the simulator", runBench},
 		"validate": {"validate a submission against a saved service schema, offline", runValidate},
 		"document": {"fetch, decrypt and verify a stored document", runDocument},

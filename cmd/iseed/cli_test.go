@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/rs/zerolog"
+)
+
+// cliEnv points the operator commands at a test server, with the daemon's
+// other settings on their defaults.
+func cliEnv(t *testing.T) *natstest.Server {
+	t.Helper()
+	srv := natstest.Run(t)
+	t.Setenv("ISEED_NATS_URL", srv.ClientURL())
+	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	return srv
+}
+
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	return stdout.String(), stderr.String(), exitCode(err)
+}
+
+func TestSchemasCommands(t *testing.T) {
+	cliEnv(t)
+	out, errOut, code := runCLI(t, "schemas", "list")
+	if code != 0 || !strings.Contains(out, "6aa0789f5ba34684b2bc5ccf364f8929") || !strings.Contains(out, "ISEE CORRENTE") {
+		t.Fatalf("schemas list: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "schemas", "show", "isee")
+	if code != 0 {
+		t.Fatalf("schemas show: exit %d, stderr %q", code, errOut)
+	}
+	var svc struct {
+		Hash   string
+		Price  float64
+		Fields []struct{ Key, Type string }
+	}
+	if err := json.Unmarshal([]byte(out), &svc); err != nil {
+		t.Fatalf("schemas show output %q: %v", out, err)
+	}
+	if svc.Hash != "6aa0789f5ba34684b2bc5ccf364f8929" || svc.Price != 12 || len(svc.Fields) != 8 || svc.Fields[4].Type != "codice_fiscale_persona_fisica" {
+		t.Errorf("schemas show isee: got %+v", svc)
+	}
+	if _, _, code := runCLI(t, "schemas", "show", "no such service"); code != 1 {
+		t.Errorf("schemas show of an unknown service: exit %d, want 1", code)
+	}
+	if _, _, code := runCLI(t, "schemas"); code != 2 {
+		t.Errorf("schemas without a verb: exit %d, want 2", code)
+	}
+}
+
+// TestSubmitStatusDLQ drives the operator commands against a daemon built
+// in-process on the simulator.
+func TestSubmitStatusDLQ(t *testing.T) {
+	srv := cliEnv(t)
+	t.Setenv("ISEED_SIM_STEP", "1h")
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := newDaemon(ctx, cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; d.close() })
+	_ = srv
+
+	out, errOut, code := runCLI(t, "submit", "--tenant", "acme", "../../examples/isee.json")
+	if code != 0 || strings.TrimSpace(out) != "emp-7781-isee-2026" {
+		t.Fatalf("submit: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	var st struct {
+		Record struct {
+			State     string `json:"state"`
+			RequestID string `json:"request_id"`
+		} `json:"record"`
+		Events []struct{ Type string }
+	}
+	waitUntil(t, 20*time.Second, "status to show the upstream request and its events", func() bool {
+		out, _, code := runCLI(t, "status", "--tenant", "acme", "emp-7781-isee-2026")
+		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && st.Record.RequestID != "" && len(st.Events) > 0
+	})
+	if st.Record.RequestID == "" || st.Events[0].Type != "iseed.submission.submitted" {
+		t.Errorf("status: got %+v", st)
+	}
+	if _, _, code := runCLI(t, "status", "--tenant", "acme", "nobody"); code != 1 {
+		t.Errorf("status of an unknown submission: exit %d, want 1", code)
+	}
+
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", "../../examples/isee-invalid.json"); code != 0 {
+		t.Fatalf("submit invalid: exit %d, stderr %q", code, errOut)
+	}
+	waitUntil(t, 20*time.Second, "the invalid submission in the DLQ", func() bool {
+		out, _, _ := runCLI(t, "dlq", "list", "--reason", "invalid")
+		return strings.Contains(out, "emp-7782-isee-2026")
+	})
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "bad.tenant", "../../examples/isee.json"); code != 2 {
+		t.Errorf("submit with a bad tenant: exit %d, want 2 (stderr %q)", code, errOut)
+	}
+}
+
+func testLogger(t *testing.T) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/rs/zerolog"
+)
+
+// runSchemas lists the catalog and shows service schemas, reading through
+// the cache (memory, the KV bucket, then the upstream).
+func runSchemas(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "schemas", "list | show SERVICE\n\nLists the service catalog, or shows one service's fields, rule, options and price (SERVICE is a catalog name or a hash).")
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fs.Usage()
+		return nil
+	}
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show") || (args[0] == "show") != (len(args) == 2) {
+		fs.Usage()
+		return &exitError{code: 2}
+	}
+	c, err := openCLI(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	up, closeUp, err := cliUpstream(c.cfg)
+	if err != nil {
+		return err
+	}
+	defer closeUp()
+	l := c.res.Layout
+	kv, err := schema.EnsureBucket(ctx, c.js, l.SchemasBucket(), l.Replicas, l.Storage)
+	if err != nil {
+		return err
+	}
+	cache := schema.NewCache(up, kv, schema.CacheConfig{TTL: c.cfg.SchemaTTL, Logger: zerolog.Nop()})
+	if args[0] == "list" {
+		return schemasList(ctx, e, cache)
+	}
+	return schemasShow(ctx, e, cache, args[1])
+}
+
+// cliUpstream is the Visengine client of an operator command: the real API,
+// or a private simulator (the same fixtures as the daemon's) on the defaults.
+func cliUpstream(cfg *Config) (*visengine.Client, func(), error) {
+	base, token, closeFn := cfg.VisengineURL, cfg.VisengineToken, func() {}
+	if cfg.simulated() {
+		s, err := startSim(cfg.SimStep)
+		if err != nil {
+			return nil, nil, err
+		}
+		base, token, closeFn = s.url, s.token, s.close
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	c, err := visengine.New(visengine.Config{BaseURL: u, Token: token, Timeout: cfg.VisengineTimeout, UserAgent: visengine.UserAgent(version)})
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return c, closeFn, nil
+}
+
+func schemasList(ctx context.Context, e *env, cache *schema.Cache) error {
+	list, err := cache.Catalog(ctx)
+	if err != nil {
+		return err
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].NomeCategoria != list[j].NomeCategoria {
+			return list[i].NomeCategoria < list[j].NomeCategoria
+		}
+		return list[i].NomeVisura < list[j].NomeVisura
+	})
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CATEGORY\tSERVICE\tHASH")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.NomeCategoria, strings.TrimSpace(s.NomeVisura), s.HashVisura)
+	}
+	return tw.Flush()
+}
+
+func schemasShow(ctx context.Context, e *env, cache *schema.Cache, service string) error {
+	svc, err := cache.Service(ctx, service)
+	if err != nil {
+		return err
+	}
+	type field struct {
+		Key      string `json:"key"`
+		Name     string `json:"name"`
+		Type     string `json:"type"`
+		Optional bool   `json:"optional"`
+	}
+	type option struct {
+		Name  string  `json:"name"`
+		Type  string  `json:"type"`
+		Price float64 `json:"price"`
+	}
+	out := struct {
+		Hash     string   `json:"hash"`
+		Name     string   `json:"name"`
+		Category string   `json:"category"`
+		Price    float64  `json:"price"`
+		Rule     string   `json:"rule"`
+		Fields   []field  `json:"fields"`
+		Options  []option `json:"options"`
+	}{Hash: svc.Hash, Name: svc.Name, Category: svc.Category, Price: svc.Price, Rule: strings.TrimSpace(svc.Rule),
+		Fields: []field{}, Options: []option{}}
+	for _, f := range svc.Fields {
+		out.Fields = append(out.Fields, field{f.Key, f.Label, f.Type, f.Optional})
+	}
+	for _, o := range svc.Options {
+		out.Options = append(out.Options, option{o.Name, o.Type, o.Price})
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
