@@ -48,6 +48,7 @@ func newTrackHarness(t *testing.T, s trackSetup) *trackHarness {
 	t.Helper()
 	h := &trackHarness{harness: newHarness(t), limiter: s.limiter, tcfg: s.tracker}
 	s.sim.Token = simToken
+	h.sim.Close() // the harness's own simulator is replaced (its cleanup will close ours again: harmless)
 	h.sim = sim.New(s.sim)
 	srv := httptest.NewServer(h.sim)
 	t.Cleanup(func() { srv.Close(); h.sim.Close() })
