@@ -113,7 +113,6 @@ type RequestTracker struct {
 	cfg   TrackerConfig
 	d     TrackerDeps
 	store *Store
-	sem   chan struct{} // bounds callback-triggered refreshes
 	log   zerolog.Logger
 }
 
@@ -126,7 +125,7 @@ func NewRequestTracker(cfg TrackerConfig, d TrackerDeps) (*RequestTracker, error
 	if d.Limiter == nil {
 		d.Limiter = rate.NewLimiter(rate.Inf, 1)
 	}
-	return &RequestTracker{cfg: cfg, d: d, store: NewStore(d.Resources.Records), sem: make(chan struct{}, cfg.Workers),
+	return &RequestTracker{cfg: cfg, d: d, store: NewStore(d.Resources.Records),
 		log: cfg.Logger.With().Str("component", "tracker").Logger()}, nil
 }
 
