@@ -34,7 +34,7 @@ const maxHeaderError = 1024
 func (p *Pipeline) deadLetter(ctx context.Context, j *job, o Outcome) error {
 	dl := p.deadLetterOf(j, j.msg.Subject(), o)
 	msgID := fmt.Sprintf("dlq.%s.%d", j.meta.Stream, j.meta.Sequence.Stream)
-	if o.Record != nil { // one dead letter per submission, generation and reason
+	if o.Record != nil && o.Kind != Conflict { // one dead letter per submission, generation and reason
 		msgID = fmt.Sprintf("dlq.%s.%s.%d.%s", dl.Tenant, dl.SubmissionID, dl.Generation, o.Reason)
 	}
 	return publishDeadLetter(ctx, p.d.Publisher, p.layout, dl, j.msg.Data(), msgID)

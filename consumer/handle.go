@@ -18,7 +18,7 @@ const settleTimeout = 10 * time.Second
 
 // handle processes one message and settles it as Decide says.
 func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
-	j := &job{msg: msg, start: time.Now()}
+	j := &job{msg: msg, start: time.Now(), owner: fmt.Sprintf("%s/%d", p.cfg.Owner, p.jobs.Add(1))}
 	meta, err := msg.Metadata()
 	if err != nil {
 		p.log.Error().Err(err).Msg("message without JetStream metadata: terminated")
@@ -30,7 +30,7 @@ func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
 	if ctx.Err() != nil {
 		o = Outcome{Kind: Interrupted, Err: ctx.Err()}
 	} else {
-		o = p.process(ctx, j)
+		o = p.processSafely(ctx, j)
 	}
 	act := Decide(o, meta.NumDelivered, p.cfg.Retry, jitter())
 	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
@@ -41,6 +41,17 @@ func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(act.Delay)
 	}
 	p.logOutcome(j, o, act)
+}
+
+// processSafely turns a panic into a retry, so that one poison message
+// cannot stop the process; MaxDeliver ends it in the DLQ.
+func (p *Pipeline) processSafely(ctx context.Context, j *job) (o Outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			o = Outcome{Kind: Retry, Err: fmt.Errorf("panic: %v", r)}
+		}
+	}()
+	return p.process(ctx, j)
 }
 
 // apply carries out an action: dead letter (stored before anything else),

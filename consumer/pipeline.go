@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iseed-dev/iseed/publisher"
@@ -53,6 +54,7 @@ type Config struct {
 	ShutdownTimeout time.Duration // in-flight work gets this long after stop (default 30s)
 	InProcessBudget time.Duration // in-process retries per delivery (default AckWait/2)
 	ReconcileSkew   time.Duration // clock skew tolerated when matching upstream requests (default 2m)
+	CallTimeout     time.Duration // the upstream client's per-call timeout (default 30s); leases are renewed to outlast it
 	Retry           RetryPolicy
 	Limits          schema.Limits
 	Breaker         BreakerConfig
@@ -92,6 +94,7 @@ type Pipeline struct {
 	store   *Store
 	breaker *gobreaker.CircuitBreaker[*visengine.Richiesta]
 	log     zerolog.Logger
+	jobs    atomic.Uint64 // numbers jobs for their lease owner ids
 }
 
 // New builds a pipeline.
@@ -121,6 +124,9 @@ func (c Config) withDefaults(l Layout) Config {
 	}
 	if c.InProcessBudget <= 0 {
 		c.InProcessBudget = l.AckWait / 2
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = 30 * time.Second
 	}
 	if c.ReconcileSkew <= 0 {
 		c.ReconcileSkew = 2 * time.Minute

@@ -88,11 +88,11 @@ func TestMalformedEventsAreDeadLettered(t *testing.T) {
 
 func TestSameEventFiveTimesMakesOneRequest(t *testing.T) {
 	h := newHarness(t)
-	h.start()
 	data := submission("emp-dup", validFields("Mario"))
-	for range 5 {
+	for range 5 { // all waiting before the workers start, so they race for them
 		h.publish(data, nil)
 	}
+	h.start()
 	h.waitState("emp-dup", consumer.StateSubmitted)
 	waitFor(t, 10*time.Second, "all five messages settled", func() bool { return h.pending() == 0 })
 	if got, want := h.counter("created"), 1; got != want {

@@ -25,7 +25,8 @@ type job struct {
 	prep   *schema.Prepared
 	rec    *Record
 	rev    uint64
-	unsure bool // an earlier POST may have created a request we do not know of
+	unsure bool   // an earlier POST may have created a request we do not know of
+	owner  string // this delivery's lease owner: unique per job, even within a process
 	start  time.Time
 }
 
@@ -102,7 +103,7 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 		rec.Errors = toPublisher(problems)
 	} else {
 		rec.Attempts = 1
-		rec.Pending = p.lease(now)
+		rec.Pending = p.lease(j, now)
 	}
 	rev, err := p.store.Create(ctx, rec)
 	if err != nil {
@@ -139,7 +140,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 	case StateFailed:
 		return p.failedAgain(j), true
 	case StateClaimed:
-		if rec.Pending != nil && rec.Pending.Owner != p.cfg.Owner && now.Before(rec.Pending.Until) {
+		if rec.Pending != nil && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until) {
 			return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}, true
 		}
 		if len(problems) > 0 { // the schema changed under a claimed submission: send nothing
@@ -155,7 +156,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 // takeOver puts this worker's lease on a claimed record.
 func (p *Pipeline) takeOver(ctx context.Context, j *job, now time.Time) (Outcome, bool) {
 	next := *j.rec
-	next.Pending = p.lease(now)
+	next.Pending = p.lease(j, now)
 	if j.rec.Pending != nil {
 		next.Pending.Started = j.rec.Pending.Started // keep the oldest possible creation time
 	}
@@ -202,10 +203,11 @@ func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem
 		next.to(StateClaimed, now, note)
 		j.unsure = j.rec.Pending != nil
 		if next.Pending == nil {
-			next.Pending = p.lease(now)
+			next.Pending = p.lease(j, now)
 			next.Attempts++
 		} else {
-			next.Pending = &Attempt{Started: j.rec.Pending.Started, Owner: p.cfg.Owner, Until: now.Add(p.layout.AckWait)}
+			next.Pending = p.lease(j, now)
+			next.Pending.Started = j.rec.Pending.Started
 		}
 	}
 	rev, err := p.store.Update(ctx, &next, j.rev)
@@ -249,8 +251,9 @@ func (p *Pipeline) newRecord(j *job, now time.Time) *Record {
 	return r
 }
 
-func (p *Pipeline) lease(now time.Time) *Attempt {
-	return &Attempt{Started: now, Owner: p.cfg.Owner, Until: now.Add(p.layout.AckWait)}
+// lease returns a pending attempt held by this job until AckWait from now.
+func (p *Pipeline) lease(j *job, now time.Time) *Attempt {
+	return &Attempt{Started: now, Owner: j.owner, Until: now.Add(p.layout.AckWait)}
 }
 
 func (p *Pipeline) rejected(j *job) Outcome {

@@ -11,16 +11,16 @@ import (
 	"github.com/iseed-dev/iseed/visengine"
 )
 
+// leaseMargin is kept between the end of an upstream call and the end of
+// the lease it runs under.
+const leaseMargin = time.Second
+
 // errAmbiguous means an upstream request may exist for the submission and
 // iseed cannot tell which, if any: a person must decide.
 var errAmbiguous = errors.New("ambiguous: cannot tell whether the upstream request exists")
 
 // proceed sends a claimed submission upstream, at most once.
 func (p *Pipeline) proceed(ctx context.Context, j *job) Outcome {
-	now := p.cfg.Now()
-	if age := now.Sub(j.meta.Timestamp); age > p.cfg.MaxAge && !j.unsure {
-		return p.fail(ctx, j, ReasonExpired, fmt.Errorf("the submission is %s old, past the maximum age of %s", age.Round(time.Minute), p.cfg.MaxAge))
-	}
 	if len(j.prep.FileRefs) > 0 {
 		if o, done := p.resolveFiles(ctx, j); done {
 			return o
@@ -66,6 +66,9 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			}
 			j.unsure = false
 		}
+		if age := p.cfg.Now().Sub(j.meta.Timestamp); age > p.cfg.MaxAge {
+			return p.fail(ctx, j, ReasonExpired, fmt.Errorf("the submission is %s old, past the maximum age of %s", age.Round(time.Minute), p.cfg.MaxAge))
+		}
 		if err := p.markAttempt(ctx, j); err != nil {
 			return p.retry(err, 0)
 		}
@@ -81,7 +84,7 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 		case visengine.ClassAmbiguous:
 			j.unsure = true
 		}
-		if errors.Is(err, context.Canceled) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			j.unsure = true // the request may have been written before the cancel
 		}
 		if o, stop := p.wait(ctx, j, b, err, deadline); stop {
@@ -100,20 +103,30 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 	if p.cfg.Callback != nil {
 		req.CallbackData = p.cfg.Callback(j.tenant, j.sub.ID)
 	}
+	// The call never outlives the lease: past it, another worker may take over.
+	ctx, cancel := context.WithDeadline(ctx, j.rec.Pending.Until.Add(-leaseMargin))
+	defer cancel()
 	return p.breaker.Execute(func() (*visengine.Richiesta, error) {
 		return p.d.Upstream.CreateRichiesta(ctx, req)
 	})
 }
 
-// markAttempt records, before a POST, that a request may come to exist.
-// The claim already did it for the first attempt.
+// markAttempt records, before a POST, that a request may come to exist,
+// and makes sure this job's lease outlasts the call. The claim already did
+// it for the first attempt.
 func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
-	if j.rec.Pending != nil && j.rec.Pending.Owner == p.cfg.Owner {
+	now := p.cfg.Now()
+	if pa := j.rec.Pending; pa != nil && pa.Owner == j.owner && pa.Until.Sub(now) > p.cfg.CallTimeout+leaseMargin {
 		return nil
 	}
 	next := *j.rec
-	next.Attempts++
-	next.Pending = p.lease(p.cfg.Now())
+	if j.rec.Pending == nil || j.rec.Pending.Owner != j.owner {
+		next.Attempts++
+	}
+	next.Pending = p.lease(j, now)
+	if j.rec.Pending != nil && j.rec.Pending.Started.Before(now) {
+		next.Pending.Started = j.rec.Pending.Started // the oldest moment a request may have been created
+	}
 	rev, err := p.store.Update(ctx, &next, j.rev)
 	if err != nil {
 		return fmt.Errorf("record attempt: %w", err)

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,9 +95,9 @@ func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rec consumer.Record
-	waitUntil(t, 60*time.Second, "the submission to be submitted", func() bool {
+	waitUntil(t, 60*time.Second, "the submission to have its upstream request", func() bool {
 		e, err := records.Get(ctx, "acme.emp-7781-isee-2026")
-		return err == nil && json.Unmarshal(e.Value(), &rec) == nil && rec.State == consumer.StateSubmitted
+		return err == nil && json.Unmarshal(e.Value(), &rec) == nil && rec.RequestID != ""
 	})
 	if got := s.Counters()["created"]; got != 1 {
 		t.Errorf("upstream requests: got %d, want 1", got)
@@ -104,9 +105,18 @@ func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 	if got := s.Counters()["POST /richiesta"]; got != 1 {
 		t.Errorf("POST /richiesta calls: got %d, want 1 (the reconciliation adopts, never re-sends)", got)
 	}
-	if note := rec.Timeline[len(rec.Timeline)-1].Note; note != "reconciled" {
-		t.Errorf("last transition note: got %q, want reconciled", note)
+	if !slices.Contains(rec.Timeline, consumer.Transition{State: consumer.StateSubmitted, At: submittedAt(rec), Note: "reconciled"}) {
+		t.Errorf("timeline %+v: want the request adopted by reconciliation", rec.Timeline)
 	}
+}
+
+func submittedAt(r consumer.Record) time.Time {
+	for _, tr := range r.Timeline {
+		if tr.State == consumer.StateSubmitted {
+			return tr.At
+		}
+	}
+	return time.Time{}
 }
 
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
