@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/visengine/sim"
+)
+
+// TestSIGTERMFinishesInFlightAndLosesNothing stops a busy daemon with
+// SIGTERM: it exits 0 after handing work back, and a new daemon finishes
+// every submission with exactly one upstream request each.
+func TestSIGTERMFinishesInFlightAndLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	srv := natstest.Run(t)
+	s := sim.New(sim.Config{Token: "term-token", Step: time.Hour, Wallet: 1e6,
+		Faults: sim.Faults{Latency: 200 * time.Millisecond}})
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); hs.Close() })
+	env := []string{
+		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=term-token",
+		"ISEED_WORKERS=2", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_SHUTDOWN_TIMEOUT=10s", "ISEED_UPSTREAM_RPS=1000",
+	}
+	first := startDaemon(t, env...)
+	ctx := context.Background()
+	waitUntil(t, 30*time.Second, "the daemon to create the layout", func() bool {
+		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
+		return err == nil
+	})
+	const n = 20
+	for i := range n {
+		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("term-%d", i), "service": "ISEE", "fields": map[string]string{
+			"$0": fmt.Sprintf("Nome %d", i), "$1": "Rossi", "$2": "a@example.it", "$3": "333", "$4": "RSSMRA85T10A562S",
+			"$5": "a.pdf|data:application/pdf;base64,JVBERi0xLjQK", "$6": "b.pdf|data:application/pdf;base64,JVBERi0xLjQK"}})
+		if _, err := srv.JS.Publish(ctx, "iseed.submissions.acme", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, 30*time.Second, "work in flight", func() bool { return s.Counters()["POST /richiesta"] >= 3 })
+	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- first.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("daemon exit after SIGTERM: %v, want status 0\n%s", err, first.out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("daemon still running 20 s after SIGTERM")
+	}
+	if created := s.Counters()["created"]; created >= n {
+		t.Fatalf("all %d submissions were done before SIGTERM; the test proves nothing", created)
+	}
+
+	startDaemon(t, env...)
+	records, err := srv.JS.KeyValue(ctx, "iseed_submissions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "every submission to have its request", func() bool {
+		for i := range n {
+			e, err := records.Get(ctx, fmt.Sprintf("acme.term-%d", i))
+			var r consumer.Record
+			if err != nil || json.Unmarshal(e.Value(), &r) != nil || r.RequestID == "" {
+				return false
+			}
+		}
+		return true
+	})
+	if got := s.Counters()["created"]; got != n {
+		t.Errorf("upstream requests: got %d, want %d", got, n)
+	}
+}
