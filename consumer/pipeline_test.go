@@ -145,7 +145,9 @@ func TestCommitThenFailIsReconciled(t *testing.T) {
 func TestUpstreamOutageThenRecovery(t *testing.T) {
 	h := newHarness(t)
 	h.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 12, Status: 503}}})
-	h.start(withConfig(func(c *consumer.Config) { c.Breaker = consumer.BreakerConfig{Failures: 3, Cooldown: 300 * time.Millisecond} }))
+	h.start(withConfig(func(c *consumer.Config) {
+		c.Breaker = consumer.BreakerConfig{Failures: 3, Cooldown: 300 * time.Millisecond}
+	}))
 	for i := range 5 {
 		h.publish(submission(fmt.Sprintf("out-%d", i), validFields(fmt.Sprintf("Mario %d", i))), nil)
 	}
