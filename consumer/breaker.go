@@ -13,7 +13,7 @@ import (
 // newBreaker returns the circuit breaker around POST /richiesta. Only
 // failures that say the upstream is unwell count: network trouble, 5xx,
 // ambiguous answers. A 4xx answer is a healthy upstream saying no.
-func newBreaker(cfg BreakerConfig, log zerolog.Logger) *gobreaker.CircuitBreaker[*visengine.Richiesta] {
+func newBreaker(cfg BreakerConfig, log zerolog.Logger, m *Metrics) *gobreaker.CircuitBreaker[*visengine.Richiesta] {
 	if cfg.Failures <= 0 {
 		cfg.Failures = 5
 	}
@@ -30,6 +30,7 @@ func newBreaker(cfg BreakerConfig, log zerolog.Logger) *gobreaker.CircuitBreaker
 		},
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			log.Warn().Str("from", from.String()).Str("to", to.String()).Msg("upstream circuit breaker changed state")
+			m.breakerOpen(to == gobreaker.StateOpen)
 		},
 	})
 }

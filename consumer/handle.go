@@ -41,6 +41,7 @@ func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(act.Delay)
 	}
 	p.logOutcome(j, o, act)
+	p.d.Metrics.outcome(o, time.Since(j.start))
 }
 
 // processSafely turns a panic into a retry, so that one poison message

@@ -45,6 +45,7 @@ type harnessConfig struct {
 	cfg      consumer.Config
 	schemas  consumer.Schemas
 	upstream consumer.Upstream
+	metrics  *consumer.Metrics
 }
 
 func newHarness(t *testing.T) *harness {
@@ -90,7 +91,7 @@ func (h *harness) start(opts ...harnessOpt) (stop func()) {
 	}
 	p, err := consumer.New(hc.cfg, consumer.Deps{
 		Resources: h.res, Upstream: hc.upstream, Schemas: hc.schemas, Files: schema.ObjectStoreSource(h.nats.JS),
-		Events: publisher.New(h.nats.JS, publisher.Config{}), Publisher: h.nats.JS,
+		Events: publisher.New(h.nats.JS, publisher.Config{}), Publisher: h.nats.JS, Metrics: hc.metrics,
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -107,6 +108,7 @@ func (h *harness) start(opts ...harnessOpt) (stop func()) {
 
 func withConfig(f func(*consumer.Config)) harnessOpt { return func(c *harnessConfig) { f(&c.cfg) } }
 func withSchemas(s consumer.Schemas) harnessOpt      { return func(c *harnessConfig) { c.schemas = s } }
+func withMetrics(m *consumer.Metrics) harnessOpt     { return func(c *harnessConfig) { c.metrics = m } }
 func withUpstream(u consumer.Upstream) harnessOpt    { return func(c *harnessConfig) { c.upstream = u } }
 
 // validFields is a complete ISEE submission for the simulator's fixture.

@@ -84,6 +84,7 @@ type Deps struct {
 	Limiter   *rate.Limiter       // shared with the tracker
 	Tracker   Tracker             // optional
 	Gate      Gate                // optional
+	Metrics   *Metrics            // optional
 }
 
 // Pipeline consumes submissions with a fixed pool of workers.
@@ -108,7 +109,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, d: d, layout: d.Resources.Layout, store: NewStore(d.Resources.Records),
 		log: cfg.Logger.With().Str("component", "consumer").Logger()}
-	p.breaker = newBreaker(cfg.Breaker, p.log)
+	p.breaker = newBreaker(cfg.Breaker, p.log, d.Metrics)
 	return p, nil
 }
 

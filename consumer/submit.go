@@ -106,9 +106,11 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 	// The call never outlives the lease: past it, another worker may take over.
 	ctx, cancel := context.WithDeadline(ctx, j.rec.Pending.Until.Add(-leaseMargin))
 	defer cancel()
-	return p.breaker.Execute(func() (*visengine.Richiesta, error) {
+	r, err := p.breaker.Execute(func() (*visengine.Richiesta, error) {
 		return p.d.Upstream.CreateRichiesta(ctx, req)
 	})
+	p.d.Metrics.post(err)
+	return r, err
 }
 
 // markAttempt records, before a POST, that a request may come to exist,

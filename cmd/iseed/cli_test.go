@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +109,17 @@ func TestSubmitStatusDLQ(t *testing.T) {
 		out, _, _ := runCLI(t, "dlq", "list", "--reason", "invalid")
 		return strings.Contains(out, "emp-7782-isee-2026")
 	})
+	resp, err := http.Get("http://" + d.httpLn.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`iseed_submission_outcomes_total{outcome="done",reason=""}`, `iseed_upstream_create_requests_total{class="ok"} 1`, "go_goroutines"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	if _, errOut, code := runCLI(t, "submit", "--tenant", "bad.tenant", "../../examples/isee.json"); code != 2 {
 		t.Errorf("submit with a bad tenant: exit %d, want 2 (stderr %q)", code, errOut)
 	}

@@ -15,6 +15,9 @@ import (
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 )
@@ -51,13 +54,15 @@ type daemon struct {
 	sim      *simServer
 	pipeline *consumer.Pipeline
 	tracking *tracking
+	metrics  *prometheus.Registry
 	http     *http.Server
 	httpLn   net.Listener
 }
 
 // newDaemon connects and builds every component, in dependency order.
 func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (d *daemon, err error) {
-	d = &daemon{cfg: cfg, log: log}
+	d = &daemon{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+	d.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer func() {
 		if err != nil {
 			d.close()
@@ -137,7 +142,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	}, consumer.Deps{
 		Resources: d.res, Upstream: d.upstream, Schemas: cache, Files: schema.ObjectStoreSource(d.js),
 		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),
-		Publisher: d.js, Limiter: limiter,
+		Publisher: d.js, Limiter: limiter, Metrics: consumer.NewMetrics(d.metrics),
 		Tracker: d.tracking.tracker, Gate: d.tracking.gate(d.cfg.PriorISEERule),
 	})
 	return err
@@ -145,6 +150,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 
 func (d *daemon) listenHTTP() error {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{Registry: d.metrics}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !d.conn.nc.IsConnected() {

@@ -1,0 +1,78 @@
+package consumer
+
+import (
+	"time"
+
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the pipeline's Prometheus metrics. A nil *Metrics records
+// nothing.
+type Metrics struct {
+	outcomes *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	posts    *prometheus.CounterVec
+	breaker  prometheus.Gauge
+}
+
+// NewMetrics registers the pipeline's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "iseed", Name: "submission_outcomes_total",
+			Help: "Messages processed by the submission pipeline, by outcome and dead-letter reason.",
+		}, []string{"outcome", "reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "iseed", Name: "submission_processing_seconds",
+			Help:    "Time to process one submission message, by outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+		}, []string{"outcome"}),
+		posts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "iseed", Name: "upstream_create_requests_total",
+			Help: "POST /richiesta calls, by result class (ok, retryable, throttled, permanent, insufficient_credit, ambiguous, …).",
+		}, []string{"class"}),
+		breaker: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "iseed", Name: "upstream_breaker_open",
+			Help: "1 while the circuit breaker around POST /richiesta is open and the pipeline is not pulling.",
+		}),
+	}
+	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker)
+	return m
+}
+
+func (m *Metrics) outcome(o Outcome, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.outcomes.WithLabelValues(o.Kind.String(), o.Reason).Inc()
+	m.duration.WithLabelValues(o.Kind.String()).Observe(took.Seconds())
+}
+
+func (m *Metrics) post(err error) {
+	if m == nil {
+		return
+	}
+	class := "ok"
+	if err != nil {
+		if c := visengine.ClassOf(err); c != 0 {
+			class = c.String()
+		} else if breakerOpen(err) {
+			class = "breaker_open"
+		} else {
+			class = "error"
+		}
+	}
+	m.posts.WithLabelValues(class).Inc()
+}
+
+func (m *Metrics) breakerOpen(open bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if open {
+		v = 1
+	}
+	m.breaker.Set(v)
+}
