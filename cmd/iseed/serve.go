@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -23,9 +25,20 @@ import (
 )
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "serve", "\n\nRuns the daemon. Configuration comes from ISEED_* variables (README.md).")
+	fs := newFlagSet(e, "serve", "[--demo FILE]\n\nRuns the daemon. Configuration comes from ISEED_* variables (README.md).")
+	demo := fs.String("demo", "", "also submit the event in FILE (tenant \"demo\") and print its events as they arrive")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var demoEvent []byte
+	if *demo != "" {
+		var err error
+		if demoEvent, err = readInput(e, *demo); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		if _, err := consumer.DecodeSubmission(demoEvent); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--demo %s: %w", *demo, err)}
+		}
 	}
 	cfg, err := loadConfig()
 	if err != nil {
@@ -40,7 +53,24 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer d.close()
+	if demoEvent != nil {
+		d.extra = append(d.extra, actor{"demo", func(ctx context.Context) error { return d.demo(ctx, demoEvent, e.stdout) }})
+	}
 	return d.run(ctx)
+}
+
+// demo submits one event as tenant "demo" and prints every event about it
+// until ctx is done.
+func (d *daemon) demo(ctx context.Context, event []byte, w io.Writer) error {
+	sub, _ := consumer.DecodeSubmission(event)
+	fmt.Fprintf(w, "demo: submitting %s as tenant demo; its events follow (Ctrl-C to stop)\n", sub.ID)
+	m := nats.NewMsg(d.res.Layout.SubmissionSubject("demo"))
+	m.Data = event
+	m.Header.Set(jetstream.MsgIDHeader, "demo."+sub.ID+"."+sub.Fingerprint()[:16])
+	if _, err := d.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return watchEvents(ctx, d.js, d.res.Layout, "demo", jetstream.DeliverAllPolicy, w)
 }
 
 // daemon is everything `iseed serve` runs.
@@ -55,6 +85,7 @@ type daemon struct {
 	pipeline *consumer.Pipeline
 	tracking *tracking
 	metrics  *prometheus.Registry
+	extra    []actor // further actors run with the daemon
 	http     *http.Server
 	httpLn   net.Listener
 }
@@ -80,10 +111,24 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (d *daemon,
 	if err = d.buildUpstream(); err != nil {
 		return nil, err
 	}
+	if d.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+		return nil, fmt.Errorf("ISEED_HTTP_LISTEN %s: %w", cfg.HTTPListen, err)
+	}
 	if err = d.buildPipeline(ctx); err != nil {
 		return nil, err
 	}
-	return d, d.listenHTTP()
+	d.buildHTTP()
+	return d, nil
+}
+
+// publicURL is where the upstream reaches iseed's callbacks:
+// ISEED_PUBLIC_URL, or on the built-in simulator (which runs in this
+// process) the local HTTP listener.
+func (d *daemon) publicURL() string {
+	if d.cfg.PublicURL == "" && d.sim != nil {
+		return "http://" + d.httpLn.Addr().String()
+	}
+	return d.cfg.PublicURL
 }
 
 func layoutOf(cfg *Config) consumer.Layout {
@@ -148,7 +193,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	return err
 }
 
-func (d *daemon) listenHTTP() error {
+func (d *daemon) buildHTTP() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{Registry: d.metrics}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -162,13 +207,7 @@ func (d *daemon) listenHTTP() error {
 	if d.tracking.callbacks != nil {
 		d.tracking.callbacks.Register(mux)
 	}
-	ln, err := net.Listen("tcp", d.cfg.HTTPListen)
-	if err != nil {
-		return fmt.Errorf("ISEED_HTTP_LISTEN %s: %w", d.cfg.HTTPListen, err)
-	}
-	d.httpLn = ln
 	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return nil
 }
 
 // run runs every component until ctx is done or one fails. Shutdown order:
@@ -177,12 +216,13 @@ func (d *daemon) listenHTTP() error {
 func (d *daemon) run(ctx context.Context) error {
 	d.log.Info().Str("component", "serve").Str("http", d.httpLn.Addr().String()).Int("workers", d.cfg.Workers).
 		Str("version", version).Msg("iseed started")
-	err := runGroup(ctx,
-		actor{"pipeline", d.pipeline.Run},
-		actor{"advisories", d.pipeline.RunAdvisories},
-		actor{"tracker", d.tracking.tracker.Run},
-		actor{"http", d.serveHTTP},
-	)
+	actors := append([]actor{
+		{"pipeline", d.pipeline.Run},
+		{"advisories", d.pipeline.RunAdvisories},
+		{"tracker", d.tracking.tracker.Run},
+		{"http", d.serveHTTP},
+	}, d.extra...)
+	err := runGroup(ctx, actors...)
 	d.log.Info().Str("component", "serve").Msg("iseed stopping")
 	return err
 }
@@ -202,8 +242,8 @@ func (d *daemon) serveHTTP(ctx context.Context) error {
 
 // close releases everything newDaemon acquired, in reverse order.
 func (d *daemon) close() {
-	if d.httpLn != nil && d.http == nil {
-		d.httpLn.Close()
+	if d.httpLn != nil {
+		d.httpLn.Close() // Serve closed it already if it ran; closing again is harmless
 	}
 	if d.conn != nil {
 		d.conn.close(d.cfg.ShutdownTimeout)

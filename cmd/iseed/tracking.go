@@ -54,14 +54,18 @@ func (d *daemon) buildTracking(ctx context.Context, schemas consumer.Schemas, li
 	if err != nil {
 		return nil, err
 	}
-	if d.cfg.PublicURL == "" {
+	public := d.publicURL()
+	if public == "" {
 		return t, nil
 	}
 	cbKey, err := loadKey(ctx, res, d.cfg.CallbackKeyFile, "ISEED_CALLBACK_KEY_FILE", "callback-hmac")
 	if err != nil {
 		return nil, err
 	}
-	u, _ := url.Parse(d.cfg.PublicURL) // validated at start
+	u, err := url.Parse(public) // ISEED_PUBLIC_URL was validated at start
+	if err != nil {
+		return nil, err
+	}
 	t.callbacks, err = consumer.NewCallbacks(consumer.CallbackConfig{PublicURL: u, Key: cbKey,
 		Parallel: d.cfg.TrackWorkers, Logger: d.log}, t.tracker)
 	return t, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -28,25 +29,30 @@ func runWatch(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.close()
-	st, err := c.js.Stream(ctx, c.res.Layout.EventsStream())
+	policy := jetstream.DeliverNewPolicy
+	if *all {
+		policy = jetstream.DeliverAllPolicy
+	}
+	return watchEvents(ctx, c.js, c.res.Layout, *tenant, policy, e.stdout)
+}
+
+// watchEvents prints one line per event of a tenant ("" for all) until ctx
+// is done.
+func watchEvents(ctx context.Context, js jetstream.JetStream, l consumer.Layout, tenant string, policy jetstream.DeliverPolicy, w io.Writer) error {
+	st, err := js.Stream(ctx, l.EventsStream())
 	if err != nil {
 		return fmt.Errorf("events stream: %w", err)
 	}
-	t := *tenant
-	if t == "" {
-		t = "*"
+	if tenant == "" {
+		tenant = "*"
 	}
-	p := c.res.Layout.Prefix
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{p + ".status." + t + ".*", p + ".documents." + t + ".*"},
-		DeliverPolicy: jetstream.DeliverNewPolicy}
-	if *all {
-		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
-	}
-	oc, err := st.OrderedConsumer(ctx, cfg)
+	p := l.Prefix
+	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{p + ".status." + tenant + ".*", p + ".documents." + tenant + ".*"}, DeliverPolicy: policy})
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
-	cc, err := oc.Consume(func(msg jetstream.Msg) { fmt.Fprintln(e.stdout, eventLine(msg.Data())) })
+	cc, err := oc.Consume(func(msg jetstream.Msg) { fmt.Fprintln(w, eventLine(msg.Data())) })
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeDemoOnEmbeddedDefaults runs the README's first command: the
+// embedded NATS server, the built-in simulator (with callbacks to the local
+// listener), and the sample submission through its whole life to a stored
+// document.
+func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	t.Setenv("ISEED_EMBEDDED_NATS_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_SIM_STEP", "100ms")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr simSyncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--demo", "../../examples/isee.json"}, strings.NewReader(""), &stdout, &stderr) }()
+	waitUntil(t, 30*time.Second, "the demo submission to complete with its document", func() bool {
+		out := stdout.String()
+		return strings.Contains(out, "demo/emp-7781-isee-2026 completed") && strings.Contains(out, "document_ready object=demo/emp-7781-isee-2026/")
+	})
+	for _, state := range []string{"submitted", "in_progress", "data_ready"} {
+		if !strings.Contains(stdout.String(), "demo/emp-7781-isee-2026 "+state+" ") {
+			t.Errorf("demo output lacks the %s event:\n%s", state, stdout.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "SIMULATOR") || !strings.Contains(stderr.String(), "embedded NATS server started") {
+		t.Errorf("the log does not say loudly that it runs on the simulator and embedded NATS:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "RSSMRA85T10A562S") || strings.Contains(stderr.String(), "mario.rossi") {
+		t.Error("personal data in the log")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after cancel: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
