@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // TestServeDemoOnEmbeddedDefaults runs the README's first command: the
@@ -20,7 +23,9 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	defer cancel()
 	var stdout, stderr simSyncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--demo", "../../examples/isee.json"}, strings.NewReader(""), &stdout, &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo", "../../examples/isee.json"}, strings.NewReader(""), &stdout, &stderr)
+	}()
 	waitUntil(t, 30*time.Second, "the demo submission to complete with its document", func() bool {
 		out := stdout.String()
 		return strings.Contains(out, "demo/emp-7781-isee-2026 completed") && strings.Contains(out, "document_ready object=demo/emp-7781-isee-2026/")
@@ -36,6 +41,19 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	if strings.Contains(stderr.String(), "RSSMRA85T10A562S") || strings.Contains(stderr.String(), "mario.rossi") {
 		t.Error("personal data in the log")
 	}
+	// Other programs (the nats CLI, producers) reach the embedded server on loopback.
+	m := regexp.MustCompile(`"url":"(nats://127\.0\.0\.1:\d+)"`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no embedded server URL in the log:\n%s", stderr.String())
+	}
+	nc, err := nats.Connect(m[1])
+	if err != nil {
+		t.Fatalf("connect to the embedded server at %s: %v", m[1], err)
+	}
+	if _, err := nc.JetStream(); err != nil {
+		t.Error(err)
+	}
+	nc.Close()
 	cancel()
 	select {
 	case err := <-done:

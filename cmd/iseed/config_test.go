@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/test"
+	"github.com/rs/zerolog"
+)
+
+func TestConfigValidation(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(" s3cr3t \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emptyFile := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // a substring of the error; "" for valid
+	}{
+		{"defaults", nil, ""},
+		{"url without token", map[string]string{"ISEED_VISENGINE_URL": "https://visengine2.altravia.com"}, "ISEED_VISENGINE_TOKEN"},
+		{"token file", map[string]string{"ISEED_VISENGINE_URL": "https://visengine2.altravia.com", "ISEED_VISENGINE_TOKEN_FILE": tokenFile}, ""},
+		{"token and file", map[string]string{"ISEED_VISENGINE_TOKEN": "x", "ISEED_VISENGINE_TOKEN_FILE": tokenFile}, "not both"},
+		{"empty token file", map[string]string{"ISEED_VISENGINE_URL": "https://x.example", "ISEED_VISENGINE_TOKEN_FILE": emptyFile}, "is empty"},
+		{"missing token file", map[string]string{"ISEED_VISENGINE_TOKEN_FILE": "/nonexistent/token"}, "ISEED_VISENGINE_TOKEN_FILE"},
+		{"bad url", map[string]string{"ISEED_VISENGINE_URL": "ftp://x", "ISEED_VISENGINE_TOKEN": "t"}, "ISEED_VISENGINE_URL must be an http(s) URL"},
+		{"zero workers", map[string]string{"ISEED_WORKERS": "0"}, "ISEED_WORKERS must be between 1 and 1024"},
+		{"not a number", map[string]string{"ISEED_WORKERS": "eight"}, "WORKERS"},
+		{"bad duration", map[string]string{"ISEED_ACK_WAIT": "soon"}, "ACK_WAIT"},
+		{"replicas without cluster", map[string]string{"ISEED_REPLICAS": "3"}, "needs a cluster"},
+		{"bad storage", map[string]string{"ISEED_STORAGE": "disk"}, "ISEED_STORAGE must be file or memory"},
+		{"bad prefix", map[string]string{"ISEED_SUBJECT_PREFIX": "a.b"}, "ISEED_SUBJECT_PREFIX"},
+		{"bad rate", map[string]string{"ISEED_UPSTREAM_RPS": "0"}, "ISEED_UPSTREAM_RPS must be positive"},
+		{"every problem at once", map[string]string{"ISEED_WORKERS": "0", "ISEED_STORAGE": "disk"}, "ISEED_STORAGE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := loadConfig()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("got error %v, want none", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("got error %v, want one mentioning %q", err, tt.want)
+			}
+			if tt.name == "token file" && cfg.VisengineToken != "s3cr3t" {
+				t.Errorf("token from file: got %q, want it trimmed", cfg.VisengineToken)
+			}
+		})
+	}
+}
+
+func TestConnectWithTokenAuth(t *testing.T) {
+	opts := natsserver.DefaultTestOptions
+	opts.Port = -1
+	opts.JetStream = true
+	opts.StoreDir = t.TempDir()
+	opts.Authorization = "n4ts-t0ken"
+	srv := natsserver.RunServer(&opts)
+	t.Cleanup(srv.Shutdown)
+	for _, tt := range []struct {
+		token string
+		ok    bool
+	}{{"n4ts-t0ken", true}, {"wrong", false}} {
+		cfg := &Config{NATSURL: srv.ClientURL(), NATSToken: tt.token}
+		c, err := connectNATS(cfg, zerolog.Nop())
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err = c.nc.FlushWithContext(ctx)
+			cancel()
+			c.close(time.Second)
+		}
+		if (err == nil) != tt.ok {
+			t.Errorf("token %q: got error %v, want ok=%v", tt.token, err, tt.ok)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	out, _, code := runCLI(t, "help")
+	if code != 0 || !strings.Contains(out, "serve") || !strings.Contains(out, "validate") {
+		t.Errorf("help: exit %d, output %q", code, out)
+	}
+	for name := range commands() {
+		_, errOut, code := runCLI(t, name, "-h")
+		if code != 0 || !strings.Contains(errOut, "Usage: iseed "+name) {
+			t.Errorf("iseed %s -h: exit %d, stderr %q; want exit 0 and its usage", name, code, errOut)
+		}
+	}
+	if _, _, code := runCLI(t, "frobnicate"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
