@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -145,90 +144,13 @@ func (c Config) withDefaults(l Layout) Config {
 // Run consumes until ctx is done, then shuts down in order: stop fetching,
 // hand back what was fetched but not started, let in-flight messages finish
 // within ShutdownTimeout (then cancel them; they are redelivered), return.
+// While the breaker is open it pulls nothing.
 func (p *Pipeline) Run(ctx context.Context) error {
-	work := make(chan jetstream.Msg)
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-	var wg sync.WaitGroup
-	for range p.cfg.Workers {
-		wg.Go(func() {
-			for msg := range work {
-				p.handle(workCtx, msg)
-			}
-		})
-	}
-	err := p.fetch(ctx, work)
-	close(work)
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-time.After(p.cfg.ShutdownTimeout):
-		p.log.Warn().Dur("timeout", p.cfg.ShutdownTimeout).Msg("shutdown timeout: cancelling in-flight submissions; they will be redelivered")
-		cancelWork()
-		<-finished
-	}
-	return err
-}
-
-// fetch pulls messages with a prefetch of one per worker and hands them to
-// the workers, pausing (and pulling nothing) while the breaker is open.
-func (p *Pipeline) fetch(ctx context.Context, work chan<- jetstream.Msg) error {
-	for ctx.Err() == nil {
-		if err := p.waitBreaker(ctx); err != nil {
-			return nil
-		}
-		it, err := p.d.Resources.Consumer.Messages(jetstream.PullMaxMessages(p.cfg.Workers))
-		if err != nil {
-			p.log.Error().Err(err).Msg("cannot pull from the submissions consumer; retrying")
-			if !sleep(ctx, time.Second) {
-				return nil
-			}
-			continue
-		}
-		p.pull(ctx, it, work)
-	}
-	return nil
-}
-
-// pull delivers from one iterator until ctx is done or the breaker opens.
-func (p *Pipeline) pull(ctx context.Context, it jetstream.MessagesContext, work chan<- jetstream.Msg) {
-	stop := context.AfterFunc(ctx, it.Drain)
-	defer stop()
-	for {
-		if p.breaker.State() == gobreaker.StateOpen {
-			it.Drain()
-		}
-		msg, err := it.Next()
-		if err != nil {
-			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				p.log.Warn().Err(err).Msg("pull interrupted")
-			}
-			it.Stop()
-			return
-		}
-		if ctx.Err() != nil || p.breaker.State() == gobreaker.StateOpen {
-			p.handBack(msg)
-			continue
-		}
-		work <- msg
-	}
-}
-
-// handBack returns a message that was fetched but not started.
-func (p *Pipeline) handBack(msg jetstream.Msg) {
-	if err := msg.NakWithDelay(p.cfg.Retry.Interrupted); err != nil {
-		p.log.Debug().Err(err).Msg("hand back failed; the message is redelivered after AckWait")
-	}
-}
-
-func (p *Pipeline) waitBreaker(ctx context.Context) error {
-	for p.breaker.State() == gobreaker.StateOpen {
-		if !sleep(ctx, 200*time.Millisecond) {
-			return ctx.Err()
-		}
-	}
-	return nil
+	return (&pool{
+		name: "submissions", cons: p.d.Resources.Consumer, workers: p.cfg.Workers, handle: p.handle,
+		paused:   func() bool { return p.breaker.State() == gobreaker.StateOpen },
+		handBack: p.cfg.Retry.Interrupted, shutdown: p.cfg.ShutdownTimeout, log: p.log,
+	}).run(ctx)
 }
 
 // sleep waits d or until ctx is done; it reports whether d elapsed.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/iseed-dev/iseed/publisher"
@@ -167,62 +166,8 @@ func (t *RequestTracker) Track(ctx context.Context, r *Record) error {
 // within ShutdownTimeout (then cancel them; their tasks come back after
 // AckWait), return.
 func (t *RequestTracker) Run(ctx context.Context) error {
-	work := make(chan jetstream.Msg)
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-	var wg sync.WaitGroup
-	for range t.cfg.Workers {
-		wg.Go(func() {
-			for msg := range work {
-				t.handle(workCtx, msg)
-			}
-		})
-	}
-	t.fetch(ctx, work)
-	close(work)
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-time.After(t.cfg.ShutdownTimeout):
-		t.log.Warn().Dur("timeout", t.cfg.ShutdownTimeout).Msg("shutdown timeout: cancelling in-flight polls")
-		cancelWork()
-		<-finished
-	}
-	return nil
-}
-
-// fetch pulls tasks, a prefetch of one per worker, until ctx is done.
-func (t *RequestTracker) fetch(ctx context.Context, work chan<- jetstream.Msg) {
-	for ctx.Err() == nil {
-		it, err := t.d.Tracking.Consumer.Messages(jetstream.PullMaxMessages(t.cfg.Workers))
-		if err != nil {
-			t.log.Error().Err(err).Msg("cannot pull from the tracking consumer; retrying")
-			if !sleep(ctx, time.Second) {
-				return
-			}
-			continue
-		}
-		t.pull(ctx, it, work)
-	}
-}
-
-func (t *RequestTracker) pull(ctx context.Context, it jetstream.MessagesContext, work chan<- jetstream.Msg) {
-	stop := context.AfterFunc(ctx, it.Drain)
-	defer stop()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				t.log.Warn().Err(err).Msg("pull interrupted")
-			}
-			it.Stop()
-			return
-		}
-		if ctx.Err() != nil {
-			_ = msg.NakWithDelay(t.cfg.HandBack)
-			continue
-		}
-		work <- msg
-	}
+	return (&pool{
+		name: "tracking", cons: t.d.Tracking.Consumer, workers: t.cfg.Workers, handle: t.handle,
+		handBack: t.cfg.HandBack, shutdown: t.cfg.ShutdownTimeout, log: t.log,
+	}).run(ctx)
 }
