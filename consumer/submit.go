@@ -33,7 +33,8 @@ func (p *Pipeline) resolveFiles(ctx context.Context, j *job) (Outcome, bool) {
 	if p.d.Files == nil {
 		return p.fail(ctx, j, ReasonInvalid, errors.New("file references are not supported: no object store configured")), true
 	}
-	err := schema.ResolveFiles(ctx, j.prep, p.d.Files, p.cfg.Limits)
+	files := tenantFiles{src: p.d.Files, bucket: p.layout.FilesBucket(j.tenant)}
+	err := schema.ResolveFiles(ctx, j.prep, files, p.cfg.Limits)
 	var verr *schema.ValidationError
 	if errors.As(err, &verr) {
 		o, _ := p.reject(ctx, j, verr.Problems, p.cfg.Now())

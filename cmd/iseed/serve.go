@@ -91,12 +91,12 @@ type daemon struct {
 }
 
 // newDaemon connects and builds every component, in dependency order.
-func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (d *daemon, err error) {
-	d = &daemon{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon, err error) {
+	d := &daemon{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
 	d.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer func() {
 		if err != nil {
-			d.close()
+			d.close() // what was acquired before the failure
 		}
 	}()
 	if d.conn, err = connectNATS(cfg, log.With().Str("component", "nats").Logger()); err != nil {
