@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/schema"
@@ -105,7 +106,7 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 	if d.js, err = jetstream.New(d.conn.nc); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if d.res, err = consumer.EnsureLayout(ctx, d.js, layoutOf(cfg)); err != nil {
+	if d.res, err = ensureLayout(ctx, d.js, cfg, log); err != nil {
 		return nil, err
 	}
 	if err = d.buildUpstream(); err != nil {
@@ -129,6 +130,19 @@ func (d *daemon) publicURL() string {
 		return "http://" + d.httpLn.Addr().String()
 	}
 	return d.cfg.PublicURL
+}
+
+// ensureLayout creates the JetStream layout, retrying for a while: a fresh
+// cluster has no JetStream meta leader for its first seconds, and replicas
+// starting together race to create the same streams.
+func ensureLayout(ctx context.Context, js jetstream.JetStream, cfg *Config, log zerolog.Logger) (*consumer.Resources, error) {
+	b := backoff.NewExponentialBackOff()
+	b.MaxElapsedTime = time.Minute
+	return backoff.RetryNotifyWithData(func() (*consumer.Resources, error) {
+		return consumer.EnsureLayout(ctx, js, layoutOf(cfg))
+	}, backoff.WithContext(b, ctx), func(err error, next time.Duration) {
+		log.Warn().Err(err).Dur("retry_in", next).Str("component", "serve").Msg("JetStream layout not ready")
+	})
 }
 
 func layoutOf(cfg *Config) consumer.Layout {
