@@ -60,9 +60,13 @@ func (t *RequestTracker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	var o trackOutcome
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		o.Interrupted = true
-	} else {
+	case meta.NumDelivered == 1 && msg.Headers().Get(ReplayHeader) == "":
+		// A new task: the POST's answer has just told the state, so the
+		// first poll waits for the schedule's first step (callbacks come sooner).
+	default:
 		_ = msg.InProgress() // the AckWait starts again: the limiter may have kept it waiting
 		o = t.poll(ctx, tk, meta, msg)
 		o.Interrupted = errors.Is(o.Err, context.Canceled)

@@ -37,7 +37,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	cfg.DataDir, cfg.EmbeddedNATSListen, cfg.HTTPListen = dir, "127.0.0.1:0", "127.0.0.1:0"
 	cfg.NATSURL, cfg.VisengineURL, cfg.VisengineToken = "", "", ""
 	cfg.Workers, cfg.UpstreamRPS, cfg.UpstreamBurst, cfg.Storage = *workers, 1e9, 1<<20, *storage
-	cfg.SimStep = time.Hour
+	cfg.SimStep, cfg.SimCallbacks, cfg.PublicURL = time.Hour, false, "" // measure submissions, not callbacks
 	if err := cfg.validate(); err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -31,6 +31,7 @@ type Config struct {
 	VisengineTokenFile string        `envconfig:"VISENGINE_TOKEN_FILE"`
 	VisengineTimeout   time.Duration `envconfig:"VISENGINE_TIMEOUT" default:"30s"`
 	SimStep            time.Duration `envconfig:"SIM_STEP" default:"2s"`
+	SimCallbacks       bool          `envconfig:"SIM_CALLBACKS" default:"true"`
 
 	SubjectPrefix   string        `envconfig:"SUBJECT_PREFIX" default:"iseed"`
 	Replicas        int           `envconfig:"REPLICAS" default:"1"`

@@ -126,7 +126,7 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 // ISEED_PUBLIC_URL, or on the built-in simulator (which runs in this
 // process) the local HTTP listener.
 func (d *daemon) publicURL() string {
-	if d.cfg.PublicURL == "" && d.sim != nil {
+	if d.cfg.PublicURL == "" && d.sim != nil && d.cfg.SimCallbacks {
 		return "http://" + d.httpLn.Addr().String()
 	}
 	return d.cfg.PublicURL
