@@ -3,6 +3,7 @@ package schema
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -150,7 +151,7 @@ func TestRuleClosest(t *testing.T) {
 			t.Fatalf("compileRule(%q): %v", tt.expr, err)
 		}
 		term, missing := r.closest(presentSet(tt.present...))
-		if got := missing.slots(); term != tt.term || !equalInts(got, tt.missing) {
+		if got := missing.slots(); term != tt.term || !slices.Equal(got, tt.missing) {
 			t.Errorf("closest(%q, %v) = %d %v, want %d %v", tt.expr, tt.present, term, got, tt.term, tt.missing)
 		}
 	}
@@ -174,16 +175,4 @@ func pairs(n int) string {
 		parts[i] = fmt.Sprintf("($%d || $%d)", 2*i, 2*i+1)
 	}
 	return strings.Join(parts, " && ")
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

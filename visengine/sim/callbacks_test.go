@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func TestCallbacks(t *testing.T) {
 				if rv.contentType != "application/json" {
 					t.Errorf("content type: got %q, want application/json", rv.contentType)
 				}
-				if got := keysOf(t, rv.body); !equal(got, []string{"payload"}) {
+				if got := keysOf(t, rv.body); !slices.Equal(got, []string{"payload"}) {
 					t.Errorf("body keys: got %v, want [payload]", got)
 				}
 				return decode[callbackRichiesta](t, decode[map[string]json.RawMessage](t, rv.body)["payload"])
@@ -114,7 +115,7 @@ func TestCallbacks(t *testing.T) {
 				}
 				states = append(states, r.Stato)
 			}
-			if want := []string{"In erogazione", "Dati disponibili", "Visura evasa"}; !equal(sortedStates(states), sortedStates(want)) {
+			if want := []string{"In erogazione", "Dati disponibili", "Visura evasa"}; !slices.Equal(sortedStates(states), sortedStates(want)) {
 				t.Errorf("states: got %v, want %v", states, want)
 			}
 			eventually(t, "the callbacks counter", func() bool { return h.sim.Counters()["callbacks"] == 3 })

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -102,7 +103,7 @@ func (h *harness) doAuth(method, path string, body any, auth string) reply {
 	if strings.HasPrefix(path, "/_sim/") {
 		return r
 	}
-	if got, want := keysOf(h.t, raw), []string{"data", "error", "message", "success"}; !equal(got, want) {
+	if got, want := keysOf(h.t, raw), []string{"data", "error", "message", "success"}; !slices.Equal(got, want) {
 		h.t.Fatalf("%s %s: envelope keys %v, want %v (body %s)", method, path, got, want, raw)
 	}
 	if err := json.Unmarshal(raw, &r.env); err != nil {
@@ -181,18 +182,6 @@ func keysOf(t *testing.T, raw []byte) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func sorted(s ...string) []string {

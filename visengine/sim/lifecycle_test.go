@@ -3,6 +3,7 @@ package sim_test
 import (
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func TestLifecycle(t *testing.T) {
 	for i, st := range steps {
 		c.Advance(st.advance)
 		r := h.get(id)
-		if r.Stato != st.stato || !equal(stati(r), st.stati) || len(r.Allegati) != st.allegati {
+		if r.Stato != st.stato || !slices.Equal(stati(r), st.stati) || len(r.Allegati) != st.allegati {
 			t.Errorf("step %d: got %q %v allegati %v, want %q %v %d", i, r.Stato, stati(r), r.Allegati, st.stato, st.stati, st.allegati)
 		}
 		if got := h.do(http.MethodGet, "/documento/"+id, nil).status; got != st.docStatus {
@@ -66,7 +67,7 @@ func TestCancelRate(t *testing.T) {
 	id := h.create(iseeBody(nil)).ID
 	c.Advance(time.Minute)
 	r := h.get(id)
-	if r.Stato != "Annullata" || r.Motivo == "" || r.Esito["codice"] == "0" || !equal(stati(r), sorted("in_ricerca", "in_erogazione", "annullata")) {
+	if r.Stato != "Annullata" || r.Motivo == "" || r.Esito["codice"] == "0" || !slices.Equal(stati(r), sorted("in_ricerca", "in_erogazione", "annullata")) {
 		t.Errorf("got %+v, want Annullata with motivo, a failure esito and in_ricerca/in_erogazione/annullata", r)
 	}
 	if got := h.do(http.MethodGet, "/documento/"+id, nil); got.status != 422 || got.code() != 247 {

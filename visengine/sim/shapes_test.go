@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func oasKeys(shape string) []string {
 
 func checkKeys(t *testing.T, what string, raw []byte, want []string) {
 	t.Helper()
-	if got := keysOf(t, raw); !equal(got, want) {
+	if got := keysOf(t, raw); !slices.Equal(got, want) {
 		t.Errorf("%s keys: got %v, want %v", what, got, want)
 	}
 }
@@ -76,7 +77,7 @@ func TestCatalogShapes(t *testing.T) {
 			if hash == sim.HashVisuraCameraleCapitale && k == "$0" { // the example's $0 has no ordine
 				continue
 			}
-			if !equal(got, oasKeys("Campo")) && !equal(got, sorted(append(oasKeys("Campo"), "opzioni")...)) {
+			if !slices.Equal(got, oasKeys("Campo")) && !slices.Equal(got, sorted(append(oasKeys("Campo"), "opzioni")...)) {
 				t.Errorf("%s %s keys: got %v, want %v (+opzioni)", hash, k, got, oasKeys("Campo"))
 			}
 		}
