@@ -143,7 +143,12 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 		if rec.Pending != nil && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until) {
 			return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}, true
 		}
-		if len(problems) > 0 { // the schema changed under a claimed submission: send nothing
+		if len(problems) > 0 && rec.Pending != nil {
+			// The schema changed under a submission that may already have an
+			// upstream request: without valid input it cannot be reconciled.
+			return p.fail(ctx, j, ReasonAmbiguous, fmt.Errorf("the submission no longer validates (%d problems) and an earlier attempt may have created its request", len(problems))), true
+		}
+		if len(problems) > 0 { // nothing was ever sent: reject
 			return p.reject(ctx, j, problems, now)
 		}
 		j.unsure = rec.Pending != nil
@@ -192,6 +197,9 @@ func (p *Pipeline) replayable(j *job) bool {
 
 // reopen starts a new generation of a failed or rejected submission.
 func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
+	if len(problems) > 0 && j.rec.Pending != nil {
+		return p.failedAgain(j), true // still unreconcilable: a person must decide
+	}
 	next := *j.rec
 	next.Generation++
 	next.Reason, next.Errors = "", nil
