@@ -30,13 +30,26 @@ const (
 	Interrupted
 )
 
-var kindNames = [...]string{"", "done", "rejected", "conflict", "failed", "retry", "busy", "interrupted"}
-
+// String returns the outcome's name, as logs and metrics label it.
 func (k Kind) String() string {
-	if k <= 0 || int(k) >= len(kindNames) {
+	switch k {
+	case Done:
+		return "done"
+	case Rejected:
+		return "rejected"
+	case Conflict:
+		return "conflict"
+	case Failed:
+		return "failed"
+	case Retry:
+		return "retry"
+	case Busy:
+		return "busy"
+	case Interrupted:
+		return "interrupted"
+	default:
 		return "unknown"
 	}
-	return kindNames[k]
 }
 
 // Dead-letter reason codes.

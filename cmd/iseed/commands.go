@@ -10,7 +10,8 @@ import (
 	"strings"
 )
 
-// version is the release of iseed; set with -ldflags "-X main.version=…".
+// version is the release of iseed, set at build time with
+// -ldflags "-X main.version=…" (which needs a var; nothing assigns it at run time).
 var version = "dev"
 
 // command is one subcommand of iseed.
