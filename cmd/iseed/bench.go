@@ -30,15 +30,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cfg, err := loadConfig()
+	cfg, err := benchConfig(dir, *workers, *storage)
 	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	cfg.DataDir, cfg.EmbeddedNATSListen, cfg.HTTPListen = dir, "127.0.0.1:0", "127.0.0.1:0"
-	cfg.NATSURL, cfg.VisengineURL, cfg.VisengineToken = "", "", ""
-	cfg.Workers, cfg.UpstreamRPS, cfg.UpstreamBurst, cfg.Storage = *workers, 1e9, 1<<20, *storage
-	cfg.SimStep, cfg.SimCallbacks, cfg.PublicURL = time.Hour, false, "" // measure submissions, not callbacks
-	if err := cfg.validate(); err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	d, err := newDaemon(ctx, cfg, zerolog.Nop())
@@ -54,15 +47,11 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	go func() { done <- d.run(runCtx) }()
 
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	start := time.Now()
 	if err := publishBench(d, *n); err != nil {
@@ -85,6 +74,32 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout)
 	return nil
+}
+
+// benchConfig is the environment's configuration on the embedded defaults
+// (a fresh data directory, the simulator without callbacks, no rate limit).
+func benchConfig(dir string, workers int, storage string) (*Config, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.DataDir, cfg.EmbeddedNATSListen, cfg.HTTPListen = dir, "127.0.0.1:0", "127.0.0.1:0"
+	cfg.NATSURL, cfg.VisengineURL, cfg.VisengineToken = "", "", ""
+	cfg.Workers, cfg.UpstreamRPS, cfg.UpstreamBurst, cfg.Storage = workers, 1e9, 1<<20, storage
+	cfg.SimStep, cfg.SimCallbacks, cfg.PublicURL = time.Hour, false, "" // measure submissions, not callbacks
+	return cfg, cfg.validate()
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func publishBench(d *daemon, n int) error {

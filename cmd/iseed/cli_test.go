@@ -128,3 +128,11 @@ func TestSubmitStatusDLQ(t *testing.T) {
 func testLogger(t *testing.T) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 }
+
+func TestBenchCommand(t *testing.T) {
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	out, errOut, code := runCLI(t, "bench", "--n", "200", "--workers", "8")
+	if code != 0 || !strings.Contains(out, "throughput:") || !strings.Contains(out, "submissions: 200") {
+		t.Fatalf("bench: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
