@@ -186,6 +186,9 @@ func (p *Pipeline) replayable(j *job) bool {
 	if j.rec.State != StateFailed && j.rec.State != StateRejected {
 		return false
 	}
+	if j.rec.RequestID != "" {
+		return false // it has its upstream request (tracking gave up): never a new one
+	}
 	seq := j.msg.Headers().Get(ReplayHeader)
 	for _, t := range j.rec.Timeline {
 		if t.Note == "replay of dead letter "+seq {
@@ -271,6 +274,9 @@ func (p *Pipeline) rejected(j *job) Outcome {
 }
 
 func (p *Pipeline) failedAgain(j *job) Outcome {
+	if j.rec.RequestID != "" { // failed after submission (tracking gave up): nothing to dead-letter again
+		return Outcome{Kind: Done, Record: j.rec}
+	}
 	return Outcome{Kind: Failed, Reason: j.rec.Reason, Record: j.rec, Event: statusOf(j.rec, StateFailed),
 		Err: errors.New("submission failed earlier: " + j.rec.Reason)}
 }

@@ -14,8 +14,8 @@ import (
 // request index (so a reconcile after a crash finds it), then in the record.
 func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, note string) Outcome {
 	ctx = context.WithoutCancel(ctx) // the request exists: record it even during shutdown
-	if _, err := p.d.Resources.Requests.Create(ctx, requestKey(r.ID), []byte(j.key())); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		return p.retry(fmt.Errorf("index request %s: %w", r.ID, err), 0)
+	if err := p.index(ctx, j, r.ID); err != nil {
+		return p.retry(err, 0)
 	}
 	for {
 		next := *j.rec
@@ -39,6 +39,31 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		j.rec, j.rev = &next, rev
 		return p.settled(ctx, j)
 	}
+}
+
+// errTaken means another submission adopted the request first.
+var errTaken = errors.New("the upstream request belongs to another submission")
+
+// index claims an upstream request id for the job's submission in the
+// request index. A request another submission claimed first is not ours:
+// the job stays unsure and the next reconciliation skips it.
+func (p *Pipeline) index(ctx context.Context, j *job, id string) error {
+	_, err := p.d.Resources.Requests.Create(ctx, requestKey(id), []byte(j.key()))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		owner, gerr := p.requestOwner(ctx, id)
+		if gerr != nil {
+			return gerr
+		}
+		if owner != j.key() {
+			j.unsure = true
+			return fmt.Errorf("index request %s: %w (%s)", id, errTaken, owner)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("index request %s: %w", id, err)
+	}
+	return nil
 }
 
 // fail ends a claimed submission: the record says failed with the reason,

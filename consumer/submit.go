@@ -36,6 +36,10 @@ func (p *Pipeline) resolveFiles(ctx context.Context, j *job) (Outcome, bool) {
 	files := tenantFiles{src: p.d.Files, bucket: p.layout.FilesBucket(j.tenant)}
 	err := schema.ResolveFiles(ctx, j.prep, files, p.cfg.Limits)
 	var verr *schema.ValidationError
+	if errors.As(err, &verr) && j.unsure {
+		// An earlier POST may have created the request: a person must decide.
+		return p.fail(ctx, j, ReasonAmbiguous, fmt.Errorf("a referenced file is gone (%s) and an earlier attempt may have created the request", verr.Problems[0].Code)), true
+	}
 	if errors.As(err, &verr) {
 		o, _ := p.reject(ctx, j, verr.Problems, p.cfg.Now())
 		return o, true
