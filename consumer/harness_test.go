@@ -75,6 +75,7 @@ func (h *harness) start(opts ...harnessOpt) (stop func()) {
 	h.t.Helper()
 	hc := harnessConfig{
 		cfg: consumer.Config{Workers: 4, Retry: consumer.RetryPolicy{MinDelay: 100 * time.Millisecond, MaxDelay: time.Second},
+			CallTimeout: 2 * time.Second, ReconcileSettle: 300 * time.Millisecond,
 			Logger: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.WarnLevel)},
 		upstream: h.client,
 	}

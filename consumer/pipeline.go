@@ -54,6 +54,7 @@ type Config struct {
 	InProcessBudget time.Duration // in-process retries per delivery (default AckWait/2)
 	ReconcileSkew   time.Duration // clock skew tolerated when matching upstream requests (default 2m)
 	CallTimeout     time.Duration // the upstream client's per-call timeout (default 30s); leases are renewed to outlast it
+	ReconcileSettle time.Duration // after an unanswered POST, how long before "no such request" is trusted (default 10s)
 	Retry           RetryPolicy
 	Limits          schema.Limits
 	Breaker         BreakerConfig
@@ -124,6 +125,9 @@ func (c Config) withDefaults(l Layout) Config {
 	}
 	if c.InProcessBudget <= 0 {
 		c.InProcessBudget = l.AckWait / 2
+	}
+	if c.ReconcileSettle <= 0 {
+		c.ReconcileSettle = 10 * time.Second
 	}
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = 30 * time.Second

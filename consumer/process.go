@@ -25,8 +25,9 @@ type job struct {
 	prep   *schema.Prepared
 	rec    *Record
 	rev    uint64
-	unsure bool   // an earlier POST may have created a request we do not know of
-	owner  string // this delivery's lease owner: unique per job, even within a process
+	unsure bool      // an earlier POST may have created a request we do not know of
+	owner  string    // this delivery's lease owner: unique per job, even within a process
+	settle time.Time // after an unanswered POST in this delivery: when reconciling can trust "none"
 	start  time.Time
 }
 
@@ -164,6 +165,7 @@ func (p *Pipeline) takeOver(ctx context.Context, j *job, now time.Time) (Outcome
 	next.Pending = p.lease(j, now)
 	if j.rec.Pending != nil {
 		next.Pending.Started = j.rec.Pending.Started // keep the oldest possible creation time
+		next.Pending.Settle = p.settleOf(j.rec.Pending)
 	}
 	rev, err := p.store.Update(ctx, &next, j.rev)
 	if errors.Is(err, errRevision) {
@@ -219,6 +221,7 @@ func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem
 		} else {
 			next.Pending = p.lease(j, now)
 			next.Pending.Started = j.rec.Pending.Started
+			next.Pending.Settle = p.settleOf(j.rec.Pending)
 		}
 	}
 	rev, err := p.store.Update(ctx, &next, j.rev)

@@ -34,6 +34,7 @@ func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta,
 		if s.HashVisura != j.prep.HashVisura || s.TimestampCreation.Time().Before(since) {
 			continue
 		}
+		_ = j.msg.InProgress() // each candidate costs a call: keep the message
 		m, err := p.candidate(ctx, j, s.ID)
 		if err != nil {
 			return nil, err
@@ -97,11 +98,17 @@ func sameInput(r *visengine.Richiesta, ours map[string]string, svc *schema.Servi
 			continue
 		}
 		tv, _ := theirs[k].(string)
-		if strings.TrimSpace(tv) != strings.TrimSpace(v) {
+		if !sameValue(tv, v) {
 			return false, true
 		}
 	}
 	return true, true
+}
+
+// sameValue compares two field values as the upstream may have normalised
+// them: case-insensitively, with runs of white space folded.
+func sameValue(a, b string) bool {
+	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
 }
 
 // requestOwner returns the submission key that owns an upstream request id,

@@ -55,8 +55,9 @@ type Record struct {
 // record has one, no new POST is made before reconciling.
 type Attempt struct {
 	Started time.Time `json:"started"`
-	Owner   string    `json:"owner"` // the worker holding the lease
-	Until   time.Time `json:"until"` // the lease; after it another worker may take over
+	Owner   string    `json:"owner"`           // the worker holding the lease
+	Until   time.Time `json:"until"`           // the lease; after it another worker may take over
+	Settle  time.Time `json:"settle,omitzero"` // no unanswered POST creates a request after this
 }
 
 // Transition is one entry of a submission's timeline.

@@ -57,6 +57,9 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 	deadline := time.Now().Add(p.cfg.InProcessBudget)
 	for {
 		if j.unsure {
+			if o, stop := p.awaitSettle(ctx, j, deadline); stop {
+				return o
+			}
 			found, err := p.reconcile(ctx, j)
 			switch {
 			case errors.Is(err, errAmbiguous):
@@ -91,6 +94,9 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 		}
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			j.unsure = true // the request may have been written before the cancel
+		}
+		if j.unsure {
+			j.settle = p.cfg.Now().Add(p.cfg.ReconcileSettle)
 		}
 		if o, stop := p.wait(ctx, j, b, err, deadline); stop {
 			return o
@@ -167,8 +173,50 @@ func (p *Pipeline) wait(ctx context.Context, j *job, b backoff.BackOff, cause er
 	return Outcome{}, false
 }
 
+// settleAt is when reconciling can trust that an unanswered POST created
+// no request: some time after the call gave up (this delivery's, or one
+// recorded by an earlier delivery), or after the lease a crashed worker's
+// call was bounded by.
+func (p *Pipeline) settleAt(j *job) time.Time {
+	if !j.settle.IsZero() {
+		return j.settle
+	}
+	return p.settleOf(j.rec.Pending)
+}
+
+// settleOf is when an attempt recorded by an earlier delivery settles.
+func (p *Pipeline) settleOf(pa *Attempt) time.Time {
+	switch {
+	case pa == nil:
+		return time.Time{}
+	case !pa.Settle.IsZero():
+		return pa.Settle
+	default: // its worker crashed: its call was bounded by the lease
+		return pa.Until.Add(p.cfg.ReconcileSettle)
+	}
+}
+
+// awaitSettle waits, in process or by ending the delivery, until a
+// reconciliation can be trusted.
+func (p *Pipeline) awaitSettle(ctx context.Context, j *job, deadline time.Time) (Outcome, bool) {
+	wait := p.settleAt(j).Sub(p.cfg.Now())
+	if wait <= 0 {
+		return Outcome{}, false
+	}
+	if time.Now().Add(wait).After(deadline) {
+		p.release(ctx, j)
+		return Outcome{Kind: Retry, Delay: wait, Record: j.rec, Err: errors.New("waiting before reconciling an unanswered POST")}, true
+	}
+	if !p.sleepInProgress(ctx, j, wait) {
+		p.release(ctx, j)
+		return Outcome{Kind: Interrupted, Err: ctx.Err(), Record: j.rec}, true
+	}
+	return Outcome{}, false
+}
+
 // release gives up the lease at the end of a delivery, clearing Pending
-// when no request can have been created.
+// when no request can have been created, and keeping when reconciling can
+// be trusted when one may have been.
 func (p *Pipeline) release(ctx context.Context, j *job) {
 	next := *j.rec
 	next.failedAt(p.cfg.Now())
@@ -176,7 +224,8 @@ func (p *Pipeline) release(ctx context.Context, j *job) {
 		next.Pending = nil
 	} else if next.Pending != nil {
 		pending := *next.Pending
-		pending.Until = time.Time{}
+		pending.Settle = p.settleAt(j)
+		pending.Until = p.cfg.Now() // the lease ends with this delivery
 		next.Pending = &pending
 	}
 	if rev, err := p.store.Update(context.WithoutCancel(ctx), &next, j.rev); err == nil {

@@ -41,6 +41,7 @@ type Config struct {
 	MaxDeliver      int           `envconfig:"MAX_DELIVER" default:"500"`
 	MaxAge          time.Duration `envconfig:"MAX_AGE" default:"72h"`
 	RetryMaxDelay   time.Duration `envconfig:"RETRY_MAX_DELAY" default:"10m"`
+	ReconcileSettle time.Duration `envconfig:"RECONCILE_SETTLE" default:"10s"`
 	DedupWindow     time.Duration `envconfig:"DEDUP_WINDOW" default:"24h"`
 	UpstreamRPS     float64       `envconfig:"UPSTREAM_RPS" default:"10"`
 	UpstreamBurst   int           `envconfig:"UPSTREAM_BURST" default:"10"`

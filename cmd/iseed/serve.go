@@ -193,6 +193,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	}
 	d.pipeline, err = consumer.New(consumer.Config{
 		Workers: d.cfg.Workers, MaxAge: d.cfg.MaxAge, ShutdownTimeout: d.cfg.ShutdownTimeout, CallTimeout: d.cfg.VisengineTimeout,
+		ReconcileSettle: d.cfg.ReconcileSettle,
 		Retry:    consumer.RetryPolicy{MaxDelay: d.cfg.RetryMaxDelay},
 		Limits:   schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},
 		Breaker:  consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
