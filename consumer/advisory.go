@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -63,7 +64,9 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, data []byte) error {
 		Err: fmt.Errorf("delivered %d times without a decision", adv.Deliveries)}
 	if sub, err := DecodeSubmission(raw.Data); err == nil && j.tenant != "" {
 		j.sub = sub
-		o = p.failUndecided(ctx, j, o)
+		if o, err = p.failUndecided(ctx, j, o); err != nil {
+			return err
+		}
 		if o.Kind != Failed {
 			return nil // settled after all
 		}
@@ -80,26 +83,33 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, data []byte) error {
 
 // failUndecided marks the record of an undecided submission failed. A
 // submission that has its upstream request is left alone.
-func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) Outcome {
+// An error (NATS trouble, a concurrent change) leaves the advisory to be
+// retried, so that the record and the failed event are never skipped.
+func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcome, error) {
 	rec, rev, err := p.store.Get(ctx, j.tenant, j.sub.ID)
+	if errors.Is(err, ErrNotFound) {
+		return o, nil // never claimed: the dead letter is all there is
+	}
 	if err != nil {
-		return o
+		return o, err
 	}
 	if rec.Fingerprint != j.sub.Fingerprint() || rec.State != StateClaimed {
 		if rec.RequestID != "" {
-			return Outcome{Kind: Done}
+			return Outcome{Kind: Done}, nil
 		}
 		o.Record = rec
-		return o
+		return o, nil
 	}
 	now := p.cfg.Now()
 	next := *rec
 	next.to(StateFailed, now, ReasonMaxDeliveries)
 	next.Reason = ReasonMaxDeliveries
+	next.Errors = []publisher.Problem{{Code: ReasonMaxDeliveries, Message: o.Err.Error()}}
 	next.failedAt(now)
-	if _, err := p.store.Update(ctx, &next, rev); err == nil {
-		o.Record = &next
-		o.Event = statusOf(&next, StateFailed)
+	if _, err := p.store.Update(ctx, &next, rev); err != nil {
+		return o, fmt.Errorf("mark %s failed: %w", RecordKey(j.tenant, j.sub.ID), err)
 	}
-	return o
+	o.Record = &next
+	o.Event = statusOf(&next, StateFailed)
+	return o, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/iseed-dev/iseed/visengine"
@@ -37,7 +38,10 @@ func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
 	defer cancel()
 	if err := p.apply(settleCtx, j, o, act); err != nil {
 		act = Decide(Outcome{Kind: Retry, Err: err}, meta.NumDelivered, p.cfg.Retry, jitter())
-		o.Err = fmt.Errorf("%v; then: %w", o.Err, err)
+		if o.Err != nil {
+			err = fmt.Errorf("%w; then: %w", o.Err, err)
+		}
+		o.Err = err
 		_ = msg.NakWithDelay(act.Delay)
 	}
 	p.logOutcome(j, o, act)
@@ -122,17 +126,18 @@ func (p *Pipeline) logOutcome(j *job, o Outcome, act Action) {
 	ev.Msg("submission processed")
 }
 
-// safeError describes an error without upstream messages, which may echo
-// input.
+// safeError describes an error for logs, records and events: an upstream
+// error in it is reduced to its operation, class, status and code, because
+// the upstream's message may echo input (personal data).
 func safeError(err error) string {
-	if ve, ok := asVisengine(err); ok {
-		return fmt.Sprintf("visengine %s: %s (HTTP %d, code %d)", ve.Op, ve.Class, ve.Status, ve.Code)
-	}
-	return err.Error()
-}
-
-func asVisengine(err error) (*visengine.Error, bool) {
+	s := err.Error()
 	var ve *visengine.Error
-	ok := errors.As(err, &ve)
-	return ve, ok
+	if errors.As(err, &ve) {
+		redacted := fmt.Sprintf("visengine %s: %s (HTTP %d, code %d)", ve.Op, ve.Class, ve.Status, ve.Code)
+		if full := ve.Error(); strings.Contains(s, full) {
+			return strings.Replace(s, full, redacted, 1)
+		}
+		return redacted
+	}
+	return s
 }

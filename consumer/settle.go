@@ -23,6 +23,9 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		next.RequestID = r.ID
 		next.StatoRichiesta = r.StatoRichiesta
 		next.Pending = nil
+		// A late answer after the record was failed (max deliveries,
+		// expired) is still the truth: the request exists and is tracked.
+		next.Reason, next.Errors = "", nil
 		rev, err := p.store.Update(ctx, &next, j.rev)
 		if errors.Is(err, errRevision) {
 			if j.rec, j.rev, err = p.store.Get(ctx, j.tenant, j.sub.ID); err != nil {
@@ -74,7 +77,7 @@ func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error)
 	next := *j.rec
 	next.to(StateFailed, now, reason)
 	next.Reason = reason
-	next.Errors = []publisher.Problem{{Code: reason, Message: cause.Error()}}
+	next.Errors = []publisher.Problem{{Code: reason, Message: safeError(cause)}}
 	next.failedAt(now)
 	if reason != ReasonAmbiguous {
 		next.Pending = nil
