@@ -35,8 +35,8 @@ func (c *Client) Visura(ctx context.Context, hash string) (*Visura, error) {
 // and code 203; Richieste returns an empty list for it.
 func (c *Client) Richieste(ctx context.Context) ([]RichiestaSummary, error) {
 	var out list[RichiestaSummary]
-	k := call{method: http.MethodGet, route: "/richiesta", path: "/richiesta"}
-	err := c.do(ctx, k, c.json(&out))
+	k := call{method: http.MethodGet, route: "/richiesta", path: "/richiesta", list: true}
+	err := c.do(ctx, k, &jsonAnswer{out: &out, max: int(c.maxList)})
 	var e *Error
 	if errors.As(err, &e) && e.Class == ClassNotFound && e.Code == CodeNoRequests {
 		return []RichiestaSummary{}, nil

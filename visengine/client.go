@@ -17,6 +17,7 @@ const (
 	DefaultDocumentTimeout  = 5 * time.Minute
 	DefaultMaxResponseBytes = 8 << 20
 	DefaultMaxDocumentBytes = 256 << 20
+	DefaultMaxListBytes     = 128 << 20
 )
 
 // Timeouts and pool size of the HTTP client New builds when Config.HTTPClient is nil.
@@ -53,6 +54,10 @@ type Config struct {
 	// MaxDocumentBytes bounds a /documento answer (base64, about 4/3 of the
 	// file); zero means DefaultMaxDocumentBytes.
 	MaxDocumentBytes int64
+	// MaxListBytes bounds the GET /richiesta answer, which lists every
+	// request of the account (no paging; reconciliation depends on it);
+	// zero means DefaultMaxListBytes.
+	MaxListBytes int64
 }
 
 // UserAgent returns the User-Agent iseed sends, e.g.
@@ -71,6 +76,7 @@ type Client struct {
 	docTime   time.Duration
 	maxResp   int64
 	maxDoc    int64
+	maxList   int64
 	now       func() time.Time
 }
 
@@ -88,6 +94,7 @@ func New(cfg Config) (*Client, error) {
 		docTime:   cmp.Or(cfg.DocumentTimeout, DefaultDocumentTimeout),
 		maxResp:   cmp.Or(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
 		maxDoc:    cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
+		maxList:   cmp.Or(cfg.MaxListBytes, DefaultMaxListBytes),
 		now:       time.Now,
 	}
 	return c, nil
@@ -113,8 +120,8 @@ func (cfg Config) validate() error {
 	if cfg.Timeout < 0 || cfg.DocumentTimeout < 0 {
 		errs = append(errs, errors.New("Timeout and DocumentTimeout must not be negative"))
 	}
-	if cfg.MaxResponseBytes < 0 || cfg.MaxDocumentBytes < 0 {
-		errs = append(errs, errors.New("MaxResponseBytes and MaxDocumentBytes must not be negative"))
+	if cfg.MaxResponseBytes < 0 || cfg.MaxDocumentBytes < 0 || cfg.MaxListBytes < 0 {
+		errs = append(errs, errors.New("MaxResponseBytes, MaxDocumentBytes and MaxListBytes must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("visengine: invalid config: %w", err)

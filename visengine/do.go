@@ -26,6 +26,7 @@ type call struct {
 	path     string // escaped path, e.g. "/richiesta/5f22f722065afc42223c7131"
 	body     any    // encoded as JSON; nil for none
 	document bool   // GET /documento/{id}: streamed, own timeout and limit
+	list     bool   // GET /richiesta: the whole account, own limit
 }
 
 func (k call) op() string { return k.method + " " + k.route }
@@ -58,6 +59,9 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 	timeout, limit := c.timeout, c.maxResp
 	if k.document {
 		timeout, limit = c.docTime, c.maxDoc
+	}
+	if k.list {
+		limit = c.maxList
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

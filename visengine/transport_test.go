@@ -286,6 +286,17 @@ func TestSizeLimit(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the request list has its own, larger limit", func(t *testing.T) {
+		list := `{"success":true,"data":[` + strings.Repeat(`{"_id":"5f22f722065afc42223c7131"},`, 100) + `{}]}`
+		c := newClient(t, raw(200, list), func(cfg *visengine.Config) { cfg.MaxResponseBytes, cfg.MaxListBytes = 1024, int64(len(list)) })
+		if got, err := c.Richieste(context.Background()); err != nil || len(got) != 101 {
+			t.Errorf("Richieste over MaxResponseBytes but within MaxListBytes: got %d, %v", len(got), err)
+		}
+		c = newClient(t, raw(200, list), func(cfg *visengine.Config) { cfg.MaxListBytes = 1024 })
+		if _, err := c.Richieste(context.Background()); !errors.Is(err, visengine.ErrResponseTooLarge) {
+			t.Errorf("Richieste over MaxListBytes: got %v, want ErrResponseTooLarge", err)
+		}
+	})
 	t.Run("exactly at the limit", func(t *testing.T) {
 		body := `{"success":true,"data":[]}`
 		c := newClient(t, raw(200, body), func(cfg *visengine.Config) { cfg.MaxResponseBytes = int64(len(body)) })
