@@ -39,7 +39,7 @@ type CallbackConfig struct {
 	Key       []byte        // HMAC key of the per-request secrets (at least 16 bytes)
 	MaxBody   int64         // default 1 MiB
 	Timeout   time.Duration // of one refresh (default 30s)
-	Parallel  int           // refreshes at once (default 4); more wait or get 503
+	Parallel  int           // refreshes at once (default 4); more get 503 with Retry-After
 	Logger    zerolog.Logger
 }
 
@@ -107,7 +107,9 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 	select {
 	case c.sem <- struct{}{}:
 		defer func() { <-c.sem }()
-	case <-r.Context().Done():
+	default: // busy: the callback is only a hint, and polling catches up
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.cfg.Timeout)

@@ -194,11 +194,11 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	d.pipeline, err = consumer.New(consumer.Config{
 		Workers: d.cfg.Workers, MaxAge: d.cfg.MaxAge, ShutdownTimeout: d.cfg.ShutdownTimeout, CallTimeout: d.cfg.VisengineTimeout,
 		ReconcileSettle: d.cfg.ReconcileSettle,
-		Retry:    consumer.RetryPolicy{MaxDelay: d.cfg.RetryMaxDelay},
-		Limits:   schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},
-		Breaker:  consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
-		Logger:   d.log,
-		Callback: d.tracking.callback(),
+		Retry:           consumer.RetryPolicy{MaxDelay: d.cfg.RetryMaxDelay},
+		Limits:          schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},
+		Breaker:         consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
+		Logger:          d.log,
+		Callback:        d.tracking.callback(),
 	}, consumer.Deps{
 		Resources: d.res, Upstream: d.upstream, Schemas: cache, Files: schema.ObjectStoreSource(d.js),
 		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),
@@ -222,7 +222,9 @@ func (d *daemon) buildHTTP() {
 	if d.tracking.callbacks != nil {
 		d.tracking.callbacks.Register(mux)
 	}
-	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Callbacks come from outside: bound every phase of a connection.
+	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 }
 
 // run runs every component until ctx is done or one fails. Shutdown order:
