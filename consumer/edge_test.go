@@ -92,3 +92,14 @@ func TestBreakerStopsPulling(t *testing.T) {
 		t.Errorf("upstream requests: got %d, want 10", got)
 	}
 }
+
+func TestTooOldDuringSchemaOutageExpires(t *testing.T) {
+	h := newHarness(t)
+	h.start(withSchemas(flakySchemas{}), withConfig(func(c *consumer.Config) { c.MaxAge = time.Nanosecond }))
+	h.publish(submission("emp-old-down", validFields("Mario")), nil)
+	var dls []consumer.DeadLetter
+	waitFor(t, 10*time.Second, "the expired dead letter", func() bool { dls = h.deadLetters(); return len(dls) == 1 })
+	if dls[0].Reason != consumer.ReasonExpired || dls[0].Deliveries != 1 {
+		t.Errorf("dead letter: got %+v, want reason expired on the first delivery", dls[0])
+	}
+}

@@ -73,7 +73,7 @@ func (l Layout) withDefaults() Layout {
 		l.AckWait = time.Minute
 	}
 	if l.MaxDeliver == 0 {
-		l.MaxDeliver = 250
+		l.MaxDeliver = 1000
 	}
 	if l.MaxAckPend <= 0 {
 		l.MaxAckPend = 64

@@ -46,6 +46,9 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 	}
 	j.sub = sub
 	problems, err := p.validate(ctx, j)
+	if err != nil && p.expired(j) {
+		return Outcome{Kind: Failed, Reason: ReasonExpired, Err: fmt.Errorf("past the maximum age of %s; last: %w", p.cfg.MaxAge, err)}
+	}
 	if err != nil {
 		return p.retry(err, 0)
 	}
@@ -54,6 +57,9 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 	}
 	return p.proceed(ctx, j)
 }
+
+// expired reports whether the message is older than the maximum age.
+func (p *Pipeline) expired(j *job) bool { return p.cfg.Now().Sub(j.meta.Timestamp) > p.cfg.MaxAge }
 
 // validate resolves the service and checks the input. Problems are the
 // submission's fault; an error is transient trouble.

@@ -74,8 +74,8 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			}
 			j.unsure = false
 		}
-		if age := p.cfg.Now().Sub(j.meta.Timestamp); age > p.cfg.MaxAge {
-			return p.fail(ctx, j, ReasonExpired, fmt.Errorf("the submission is %s old, past the maximum age of %s", age.Round(time.Minute), p.cfg.MaxAge))
+		if p.expired(j) {
+			return p.fail(ctx, j, ReasonExpired, fmt.Errorf("the submission is past the maximum age of %s", p.cfg.MaxAge))
 		}
 		if err := p.markAttempt(ctx, j); err != nil {
 			return p.retry(err, 0)

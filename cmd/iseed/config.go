@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"strings"
@@ -38,7 +39,7 @@ type Config struct {
 	Storage         string        `envconfig:"STORAGE" default:"file"`
 	Workers         int           `envconfig:"WORKERS" default:"8"`
 	AckWait         time.Duration `envconfig:"ACK_WAIT" default:"60s"`
-	MaxDeliver      int           `envconfig:"MAX_DELIVER" default:"500"`
+	MaxDeliver      int           `envconfig:"MAX_DELIVER" default:"1000"`
 	MaxAge          time.Duration `envconfig:"MAX_AGE" default:"72h"`
 	RetryMaxDelay   time.Duration `envconfig:"RETRY_MAX_DELAY" default:"10m"`
 	ReconcileSettle time.Duration `envconfig:"RECONCILE_SETTLE" default:"10s"`
@@ -122,8 +123,9 @@ func (c *Config) validate() error {
 	if c.AckWait < time.Second {
 		bad("ISEED_ACK_WAIT must be at least 1s, got %s", c.AckWait)
 	}
-	if c.MaxDeliver < 2 {
-		bad("ISEED_MAX_DELIVER must be at least 2, got %d", c.MaxDeliver)
+	if need := deliveriesFor(c.MaxAge, c.RetryMaxDelay); c.MaxDeliver < need {
+		bad("ISEED_MAX_DELIVER=%d would dead-letter transient trouble before ISEED_MAX_AGE=%s at ISEED_RETRY_MAX_DELAY=%s: set it to at least %d (or raise the delay)",
+			c.MaxDeliver, c.MaxAge, c.RetryMaxDelay, need)
 	}
 	if c.UpstreamRPS <= 0 {
 		bad("ISEED_UPSTREAM_RPS must be positive, got %g", c.UpstreamRPS)
@@ -142,6 +144,20 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, c.validateTracking()...)
 	return errors.Join(errs...)
+}
+
+// deliveriesFor is how many deliveries a message needs to outlast maxAge
+// when redeliveries back off from 1 s, doubling, to maxDelay with up to
+// 20 % jitter below it.
+func deliveriesFor(maxAge, maxDelay time.Duration) int {
+	if maxDelay <= 0 {
+		return 2
+	}
+	ramp := 1
+	for d := time.Second; d < maxDelay; d *= 2 {
+		ramp++
+	}
+	return ramp + int(math.Ceil(float64(maxAge)/(0.8*float64(maxDelay))))
 }
 
 func validPrefix(s string) bool {

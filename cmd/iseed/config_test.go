@@ -40,6 +40,8 @@ func TestConfigValidation(t *testing.T) {
 		{"bad storage", map[string]string{"ISEED_STORAGE": "disk"}, "ISEED_STORAGE must be file or memory"},
 		{"bad prefix", map[string]string{"ISEED_SUBJECT_PREFIX": "a.b"}, "ISEED_SUBJECT_PREFIX"},
 		{"bad rate", map[string]string{"ISEED_UPSTREAM_RPS": "0"}, "ISEED_UPSTREAM_RPS must be positive"},
+		{"too few deliveries for the max age", map[string]string{"ISEED_MAX_DELIVER": "100"}, "ISEED_MAX_DELIVER=100 would dead-letter transient trouble"},
+		{"enough deliveries with a shorter max age", map[string]string{"ISEED_MAX_DELIVER": "120", "ISEED_MAX_AGE": "12h"}, ""},
 		{"every problem at once", map[string]string{"ISEED_WORKERS": "0", "ISEED_STORAGE": "disk"}, "ISEED_STORAGE"},
 	}
 	for _, tt := range tests {
