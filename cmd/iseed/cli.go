@@ -202,8 +202,8 @@ func dlqReplay(ctx context.Context, e *env, dlq *consumer.DLQ, seqs []string, f 
 		targets = append(targets, n)
 	}
 	if len(targets) == 0 {
-		if f.Reason == "" && f.Tenant == "" {
-			return &exitError{code: 2, err: errors.New("name dead letters by sequence, or select them with --reason/--tenant")}
+		if f.Reason == "" {
+			return &exitError{code: 2, err: errors.New("name dead letters by sequence, or select them with --reason R (and optionally --tenant T)")}
 		}
 		dls, err := dlq.List(ctx, f)
 		if err != nil {
