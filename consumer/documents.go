@@ -73,7 +73,12 @@ func (t *RequestTracker) storeDocument(ctx context.Context, rec *Record) (*store
 	}
 	sd := &storedDocument{ref: DocumentRef{Bucket: t.d.Tracking.Layout.DocumentsBucket(),
 		Object: DocumentObject(rec.Tenant, rec.ID, safeName(doc.Nome, rec.RequestID)),
-		Size:   doc.Written, SHA256: hex.EncodeToString(h.Sum(nil))}}
+		Size:   doc.Written, SHA256: hex.EncodeToString(h.Sum(nil)), Stato: rec.StatoRichiesta}}
+	if prev := rec.Document; prev != nil && prev.SHA256 == sd.ref.SHA256 {
+		same := *prev // the final document is the one already stored
+		same.Stato = rec.StatoRichiesta
+		return &storedDocument{ref: same}, nil
+	}
 	if sd.ref.ContentType, err = contentType(doc.Nome, f); err != nil {
 		return nil, err
 	}

@@ -74,6 +74,7 @@ type DocumentRef struct {
 	Size        int64  `json:"size"`
 	SHA256      string `json:"sha256"`
 	ContentType string `json:"content_type"`
+	Stato       string `json:"stato,omitempty"` // the upstream state it was fetched in
 }
 
 // to moves the record to state at t, appending to the timeline.

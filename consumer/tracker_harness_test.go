@@ -34,6 +34,7 @@ type trackHarness struct {
 	cbURL     string
 	tcfg      consumer.TrackerConfig
 	current   *consumer.RequestTracker // the tracker callbacks refresh through
+	upstream  consumer.TrackerUpstream // nil: the simulator's client
 	mu        sync.Mutex
 }
 
@@ -115,8 +116,12 @@ func (h *trackHarness) newTracker(sealer *consumer.Sealer) *consumer.RequestTrac
 	cfg.Sealer = sealer
 	cfg.TempDir = h.t.TempDir()
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.WarnLevel)
+	var up consumer.TrackerUpstream = h.client
+	if h.upstream != nil {
+		up = h.upstream
+	}
 	tr, err := consumer.NewRequestTracker(cfg, consumer.TrackerDeps{
-		Resources: h.res, Tracking: h.tr, Upstream: h.client, Events: publisher.New(h.nats.JS, publisher.Config{}),
+		Resources: h.res, Tracking: h.tr, Upstream: up, Events: publisher.New(h.nats.JS, publisher.Config{}),
 		Publisher: h.nats.JS, Limiter: h.limiter, History: h.history,
 	})
 	if err != nil {

@@ -43,7 +43,7 @@ func TestTrackManyOpenRequests(t *testing.T) {
 	rssBefore := rssKiB()
 	base := runtime.NumGoroutine()
 	stop := h.runTracker(tr)
-	waitFor(t, 20*time.Second, "polling to be under way", func() bool { return h.counter("GET /richiesta/{id}") >= 4*burst })
+	waitFor(t, 60*time.Second, "polling to be under way", func() bool { return h.counter("GET /richiesta/{id}") >= 4*burst })
 	peak, maxRate, total := h.measurePolls(t, 6, 500*time.Millisecond, perSec, burst, workers)
 	stop()
 	if extra := peak - base; extra > workers+40 {

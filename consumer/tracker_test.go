@@ -193,8 +193,11 @@ func TestTrackRestartMidwayLosesNothing(t *testing.T) {
 		}
 		h.checkLifeEvents(id)
 	}
-	if got := h.counter("GET /documento/{id}"); got != n {
-		t.Errorf("document downloads: got %d, want %d (one per request)", got, n)
+	// At most one download in "Dati disponibili" and one in "Visura evasa"
+	// per request; checkLifeEvents saw one document_ready each (the document
+	// did not change, so the second download stored and announced nothing).
+	if got := h.counter("GET /documento/{id}"); got < n || got > 2*n {
+		t.Errorf("document downloads: got %d, want between %d and %d", got, n, 2*n)
 	}
 	t.Logf("%d of %d requests were open at the restart", open, n)
 }

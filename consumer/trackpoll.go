@@ -166,13 +166,14 @@ func (t *RequestTracker) apply(ctx context.Context, rec *Record, rev uint64, r *
 		}
 		next.StatoRichiesta = r.StatoRichiesta
 		overdue := t.markOverdue(next, now)
-		newDoc := false
-		if hasDocument(r.StatoRichiesta) && next.Document == nil {
+		newDoc, docChanged := false, false
+		if needsDocument(r.StatoRichiesta, next.Document) {
 			if doc == nil {
 				doc, docErr = t.storeDocument(ctx, next)
 			}
 			if doc != nil {
-				next.Document, newDoc = &doc.ref, true
+				newDoc = next.Document == nil || next.Document.SHA256 != doc.ref.SHA256
+				next.Document, docChanged = &doc.ref, true
 			}
 		}
 		if err := t.noteCompletion(ctx, next, trs, r); err != nil {
@@ -181,7 +182,7 @@ func (t *RequestTracker) apply(ctx context.Context, rec *Record, rev uint64, r *
 		if err := t.publish(ctx, next, r, trs, overdue, newDoc, doc); err != nil {
 			return false, err
 		}
-		if len(trs) == 0 && !overdue && !newDoc && next.StatoRichiesta == rec.StatoRichiesta {
+		if len(trs) == 0 && !overdue && !docChanged && next.StatoRichiesta == rec.StatoRichiesta {
 			return closed(next), docErr
 		}
 		_, err := t.store.Update(ctx, next, rev)

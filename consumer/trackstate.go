@@ -41,6 +41,17 @@ func hasDocument(stato string) bool {
 	return stato == StatoDatiDisponibili || stato == StatoVisuraEvasa
 }
 
+// needsDocument reports whether a poll in upstream state stato must fetch
+// the document: none is stored yet, or the stored one predates `Visura
+// evasa` (the document may be final only then: the DSU comes before the
+// ISEE certificate).
+func needsDocument(stato string, stored *DocumentRef) bool {
+	if !hasDocument(stato) {
+		return false
+	}
+	return stored == nil || (stato == StatoVisuraEvasa && stored.Stato != StatoVisuraEvasa)
+}
+
 // rank orders record states along a request's life. Final states share
 // the highest rank.
 func rank(state string) int {
@@ -118,8 +129,8 @@ func closed(r *Record) bool {
 	switch r.State {
 	case StateCancelled, StateFailed, StateRejected:
 		return true
-	case StateCompleted:
-		return r.Document != nil
+	case StateCompleted: // the final document is stored
+		return r.Document != nil && r.Document.Stato == StatoVisuraEvasa
 	}
 	return false
 }

@@ -98,7 +98,9 @@ func (p *Publisher) DocumentEvent(d DocumentReady) (*Event, error) {
 	if d.Tenant == "" || d.SubmissionID == "" || d.Object == "" {
 		return nil, errors.New("publisher: document event needs tenant, submission id and object")
 	}
-	id := fmt.Sprintf("%s.%s.document", d.Tenant, d.SubmissionID)
+	// One event per distinct document: a final document that replaces an
+	// earlier one is announced again.
+	id := fmt.Sprintf("%s.%s.document.%.16s", d.Tenant, d.SubmissionID, d.SHA256)
 	return p.envelope(id, TypeDocumentReady, d.SubmissionID, at(d.At), d)
 }
 
