@@ -149,7 +149,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 
 // runDLQ lists and replays dead letters.
 func runDLQ(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "dlq", "list [--tenant T] [--reason R] | replay SEQ... | replay --reason R\n\nLists dead letters, or replays them to their original subject. Replays never send a submission twice.")
+	fs := newFlagSet(e, "dlq", "list [--tenant T] [--reason R] | replay SEQ... | replay --reason R [--tenant T]\n\nLists dead letters, or replays them to their original subject. Replays never send a submission twice.")
 	tenant := fs.String("tenant", "", "only this tenant")
 	reason := fs.String("reason", "", "only this reason (e.g. insufficient_credit)")
 	if len(args) == 0 {
