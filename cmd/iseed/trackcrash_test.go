@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/visengine/sim"
+)
+
+// TestKilledDuringTrackingLosesNothing kills the daemon (SIGKILL) while its
+// requests are being tracked, starts another, and checks that every request
+// completes, every document is stored once and matches the upstream's, and
+// every state event arrives exactly once.
+func TestKilledDuringTrackingLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	srv := natstest.Run(t)
+	s := sim.New(sim.Config{Token: "track-token", Step: 400 * time.Millisecond, Wallet: 1e6})
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); hs.Close() })
+	env := []string{
+		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=track-token",
+		"ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_POLL_SCHEDULE=150ms", "ISEED_TRACK_ACK_WAIT=2s", "ISEED_ACK_WAIT=2s",
+		"ISEED_UPSTREAM_RPS=500", "ISEED_UPSTREAM_BURST=50",
+	}
+	first := startDaemon(t, env...)
+	ctx := context.Background()
+	waitUntil(t, 30*time.Second, "the daemon to create the layout", func() bool {
+		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
+		return err == nil
+	})
+	const n = 10
+	for i := range n {
+		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("trk-%d", i), "service": "ISEE", "fields": map[string]string{
+			"$0": fmt.Sprintf("Nome %d", i), "$1": "Rossi", "$2": "a@example.it", "$3": "333", "$4": "RSSMRA85T10A562S",
+			"$5": "a.pdf|data:application/pdf;base64,JVBERi0xLjQK", "$6": "b.pdf|data:application/pdf;base64,JVBERi0xLjQK"}})
+		if _, err := srv.JS.Publish(ctx, "iseed.submissions.acme", body); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // spread the requests over the lifecycle
+	}
+	records, err := srv.JS.KeyValue(ctx, "iseed_submissions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(i int) *consumer.Record {
+		e, err := records.Get(ctx, fmt.Sprintf("acme.trk-%d", i))
+		var r consumer.Record
+		if err != nil || json.Unmarshal(e.Value(), &r) != nil {
+			return nil
+		}
+		return &r
+	}
+	completed := func() int {
+		c := 0
+		for i := range n {
+			if r := record(i); r != nil && r.State == consumer.StateCompleted && r.Document != nil && r.Document.Stato == "Visura evasa" {
+				c++
+			}
+		}
+		return c
+	}
+	waitUntil(t, 30*time.Second, "tracking under way", func() bool { return s.Counters()["GET /richiesta/{id}"] >= n })
+	if done := completed(); done == n {
+		t.Fatal("every request finished before the kill: the test proves nothing")
+	}
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+
+	startDaemon(t, env...)
+	waitUntil(t, 60*time.Second, "every request to complete with its final document", func() bool { return completed() == n })
+
+	docs, err := srv.JS.ObjectStore(ctx, "iseed_documents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, err := docs.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objects) != n {
+		t.Errorf("stored documents: got %d, want %d (one per request)", len(objects), n)
+	}
+	for i := range n {
+		r := record(i)
+		_, content, ok := s.Document(r.RequestID)
+		sum := sha256.Sum256(content)
+		if !ok || r.Document.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("trk-%d: stored digest %s does not match the upstream's document", i, r.Document.SHA256)
+		}
+		checkEventsOnce(t, srv, fmt.Sprintf("trk-%d", i))
+	}
+	if got := s.Counters()["created"]; got != n {
+		t.Errorf("upstream requests: got %d, want %d", got, n)
+	}
+}
+
+// checkEventsOnce requires each life event of a submission exactly once.
+func checkEventsOnce(t *testing.T, srv *natstest.Server, id string) {
+	t.Helper()
+	raws, err := consumer.ListEvents(context.Background(), srv.JS, consumer.Layout{Prefix: "iseed"}, "acme", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, raw := range raws {
+		var ev publisher.Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		count[ev.Type]++
+	}
+	for _, typ := range []string{"iseed.submission.submitted", "iseed.submission.in_progress", "iseed.submission.data_ready",
+		"iseed.submission.completed", publisher.TypeDocumentReady} {
+		if count[typ] != 1 {
+			t.Errorf("%s: %d %s events, want 1 (all: %v)", id, count[typ], typ, count)
+		}
+	}
+}
