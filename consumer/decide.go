@@ -24,7 +24,8 @@ const (
 	Failed
 	// Retry: transient trouble (upstream, NATS). NakWithDelay, growing with deliveries.
 	Retry
-	// Busy: another worker holds the submission's lease. NakWithDelay until it ends.
+	// Busy: another worker holds the submission's lease. NakWithDelay, growing
+	// with deliveries, never past the lease's end.
 	Busy
 	// Interrupted: shutdown came before the work could start or finish. NakWithDelay, short.
 	Interrupted
@@ -121,8 +122,8 @@ func Decide(o Outcome, delivered uint64, p RetryPolicy, jitter float64) Action {
 		return Action{DeadLetter: true, Publish: o.Event != nil, Term: true}
 	case Conflict:
 		return Action{DeadLetter: true, Term: true}
-	case Busy:
-		return Action{Nak: true, Delay: max(o.Delay, p.MinDelay)}
+	case Busy: // look again soon (the holder may finish early), never later than the lease's end
+		return Action{Nak: true, Delay: max(p.MinDelay, min(o.Delay, retryDelay(delivered, p, jitter)))}
 	case Interrupted:
 		return Action{Nak: true, Delay: p.Interrupted}
 	default: // Retry, and anything unforeseen: never lose the message
