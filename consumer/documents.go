@@ -44,9 +44,12 @@ type storedDocument struct {
 	event publisher.DocumentReady
 }
 
-// DocumentObject is the deterministic object name of a submission's document.
-func DocumentObject(tenant, id, nome string) string {
-	return tenant + "/" + id + "/" + nome
+// DocumentObject is the deterministic object name of a submission's
+// document: <tenant>/<submission id>/<first 16 hex digits of its SHA-256>/<nome>.
+// Different documents of one submission (the DSU receipt, then the ISEE
+// certificate) never overwrite each other, even when two refreshes race.
+func DocumentObject(tenant, id, sha256Hex, nome string) string {
+	return tenant + "/" + id + "/" + sha256Hex[:min(16, len(sha256Hex))] + "/" + nome
 }
 
 // storeDocument downloads the document of rec's request into a temporary
@@ -71,9 +74,10 @@ func (t *RequestTracker) storeDocument(ctx context.Context, rec *Record) (*store
 	if doc.Written != doc.Dimensione {
 		return nil, fmt.Errorf("%w: got %d bytes, dimensione says %d", ErrDocumentMismatch, doc.Written, doc.Dimensione)
 	}
+	sum := hex.EncodeToString(h.Sum(nil))
 	sd := &storedDocument{ref: DocumentRef{Bucket: t.d.Tracking.Layout.DocumentsBucket(),
-		Object: DocumentObject(rec.Tenant, rec.ID, safeName(doc.Nome, rec.RequestID)),
-		Size:   doc.Written, SHA256: hex.EncodeToString(h.Sum(nil)), Stato: rec.StatoRichiesta}}
+		Object: DocumentObject(rec.Tenant, rec.ID, sum, safeName(doc.Nome, rec.RequestID)),
+		Size:   doc.Written, SHA256: sum, Stato: rec.StatoRichiesta}}
 	if prev := rec.Document; prev != nil && prev.SHA256 == sd.ref.SHA256 {
 		same := *prev // the final document is the one already stored
 		same.Stato = rec.StatoRichiesta

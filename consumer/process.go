@@ -47,7 +47,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 	j.sub = sub
 	problems, err := p.validate(ctx, j)
 	if err != nil && p.expired(j) {
-		return Outcome{Kind: Failed, Reason: ReasonExpired, Err: fmt.Errorf("past the maximum age of %s; last: %w", p.cfg.MaxAge, err)}
+		return p.expire(ctx, j, err)
 	}
 	if err != nil {
 		return p.retry(err, 0)
@@ -56,6 +56,39 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 		return o
 	}
 	return p.proceed(ctx, j)
+}
+
+// expire ends a message that is too old while its service cannot be
+// resolved, as its record says: settled if it has its request, busy if
+// another worker holds it, ambiguous if an attempt may have created a
+// request, expired otherwise.
+func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
+	err := fmt.Errorf("past the maximum age of %s; last: %w", p.cfg.MaxAge, cause)
+	rec, rev, gerr := p.store.Get(ctx, j.tenant, j.sub.ID)
+	if errors.Is(gerr, ErrNotFound) {
+		return Outcome{Kind: Failed, Reason: ReasonExpired, Err: err}
+	}
+	if gerr != nil {
+		return p.retry(gerr, 0)
+	}
+	j.rec, j.rev = rec, rev
+	now := p.cfg.Now()
+	switch {
+	case rec.Fingerprint != j.sub.Fingerprint():
+		return Outcome{Kind: Conflict, Reason: ReasonConflict, Record: rec, Err: err}
+	case rec.RequestID != "":
+		return p.settled(ctx, j)
+	case rec.State == StateRejected:
+		return p.rejected(j)
+	case rec.State == StateFailed:
+		return p.failedAgain(j)
+	case rec.Pending != nil && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until):
+		return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}
+	case rec.Pending != nil:
+		return p.fail(ctx, j, ReasonAmbiguous, fmt.Errorf("%w, and an earlier attempt may have created the request", err))
+	default:
+		return p.fail(ctx, j, ReasonExpired, err)
+	}
 }
 
 // expired reports whether the message is older than the maximum age.

@@ -29,9 +29,13 @@ func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta,
 		since = j.rec.Pending.Started
 	}
 	since = since.Add(-p.cfg.ReconcileSkew)
+	// No attempt of this submission can have created a request after its
+	// last attempt settled: later ones belong to others.
+	until := p.settleAt(j).Add(p.cfg.ReconcileSkew)
 	var matches []*visengine.Richiesta
 	for _, s := range list {
-		if s.HashVisura != j.prep.HashVisura || s.TimestampCreation.Time().Before(since) {
+		created := s.TimestampCreation.Time()
+		if s.HashVisura != j.prep.HashVisura || created.Before(since) || created.After(until) {
 			continue
 		}
 		_ = j.msg.InProgress() // each candidate costs a call: keep the message
@@ -72,6 +76,9 @@ func (p *Pipeline) candidate(ctx context.Context, j *job, id string) (*visengine
 	if owner == j.key() {
 		return r, nil
 	}
+	if !p.sameCallback(j, r) {
+		return nil, nil // its callback names another submission
+	}
 	same, known := sameInput(r, j.prep.JSONVisura, j.svc)
 	if !known {
 		return nil, fmt.Errorf("%w: request %s carries no input to compare", errAmbiguous, id)
@@ -97,12 +104,25 @@ func sameInput(r *visengine.Richiesta, ours map[string]string, svc *schema.Servi
 		if f, ok := svc.Field(k); ok && f.Type == "file" {
 			continue
 		}
-		tv, _ := theirs[k].(string)
+		tv, ok := theirs[k].(string)
+		if !ok {
+			return false, false // the upstream did not record this field: cannot tell
+		}
 		if !sameValue(tv, v) {
 			return false, true
 		}
 	}
 	return true, true
+}
+
+// sameCallback reports whether a request's callback_data could be this
+// submission's: with callbacks on, the URL names the submission exactly.
+func (p *Pipeline) sameCallback(j *job, r *visengine.Richiesta) bool {
+	if p.cfg.Callback == nil || r.CallbackData.CallbackData == nil || r.CallbackData.URL == "" {
+		return true // nothing to tell by
+	}
+	ours := p.cfg.Callback(j.tenant, j.sub.ID)
+	return ours == nil || ours.URL == r.CallbackData.URL
 }
 
 // sameValue compares two field values as the upstream may have normalised

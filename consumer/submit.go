@@ -129,7 +129,10 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 // it for the first attempt.
 func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
 	now := p.cfg.Now()
-	if pa := j.rec.Pending; pa != nil && pa.Owner == j.owner && pa.Until.Sub(now) > p.cfg.CallTimeout+leaseMargin {
+	// Reuse the lease only when it is this job's, outlasts the call, and
+	// carries no settle time of an earlier attempt: a crash during this POST
+	// must settle from this lease's end.
+	if pa := j.rec.Pending; pa != nil && pa.Owner == j.owner && pa.Settle.IsZero() && pa.Until.Sub(now) > p.cfg.CallTimeout+leaseMargin {
 		return nil
 	}
 	next := *j.rec

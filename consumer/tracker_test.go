@@ -60,7 +60,7 @@ func (h *trackHarness) checkDocument(r *consumer.Record, sealer *consumer.Sealer
 	if got, want := r.Document.SHA256, hex.EncodeToString(sum[:]); got != want {
 		t.Errorf("recorded sha256: got %s, want %s", got, want)
 	}
-	if got, want := r.Document.Object, fmt.Sprintf("%s/%s/%s.zip", tenant, r.ID, r.RequestID); got != want {
+	if got, want := r.Document.Object, fmt.Sprintf("%s/%s/%.16s/%s.zip", tenant, r.ID, hex.EncodeToString(sum[:]), r.RequestID); got != want {
 		t.Errorf("object: got %q, want %q", got, want)
 	}
 	ctx := context.Background()

@@ -108,6 +108,12 @@ func (t *RequestTracker) poll(ctx context.Context, tk task, meta *jetstream.MsgM
 	if closed(rec) {
 		seq := msg.Headers().Get(ReplayHeader)
 		if !reopenable(rec, seq) {
+			if rec.State == StateFailed && rec.Reason == ReasonGaveUp && seq == "" {
+				// This task gave up; its announcement may not have gone out.
+				if err := t.announceGiveUp(ctx, rec, meta, msg.Data()); err != nil {
+					return trackOutcome{Err: err}
+				}
+			}
 			return trackOutcome{Final: true}
 		}
 		if rec, rev, err = t.reopen(ctx, rec, rev, seq); err != nil {
@@ -164,7 +170,9 @@ func (t *RequestTracker) apply(ctx context.Context, rec *Record, rev uint64, r *
 		for _, tr := range trs {
 			next.to(tr.State, tr.At, tr.Note)
 		}
-		next.StatoRichiesta = r.StatoRichiesta
+		if st := stateOf(r.StatoRichiesta); st == "" || rank(st) >= rank(next.State) {
+			next.StatoRichiesta = r.StatoRichiesta // never back to an earlier state: a stale read lost a race
+		}
 		overdue := t.markOverdue(next, now)
 		newDoc, docChanged := false, false
 		if needsDocument(r.StatoRichiesta, next.Document) {
@@ -245,27 +253,39 @@ func (t *RequestTracker) publish(ctx context.Context, next *Record, r *visengine
 // task), failed event, then the record.
 func (t *RequestTracker) giveUp(ctx context.Context, rec *Record, rev uint64, meta *jetstream.MsgMetadata, payload []byte) trackOutcome {
 	now := t.cfg.Now()
-	msg := fmt.Sprintf("the upstream request did not finish within %s", t.cfg.MaxAge)
 	next := cloneRecord(rec)
 	next.to(StateFailed, now, ReasonGaveUp)
 	next.Reason = ReasonGaveUp
-	next.Errors = []publisher.Problem{{Code: ReasonGaveUp, Message: msg}}
+	next.Errors = []publisher.Problem{{Code: ReasonGaveUp, Message: fmt.Sprintf("the upstream request did not finish within %s", t.cfg.MaxAge)}}
 	next.failedAt(now)
-	l := t.d.Tracking.Layout
-	dl := DeadLetter{OriginalSubject: l.TrackSubject(rec.Tenant, rec.ID), StreamSeq: meta.Sequence.Stream,
-		Tenant: rec.Tenant, SubmissionID: rec.ID, Reason: ReasonGaveUp, Error: msg, Attempts: rec.Attempts,
-		Deliveries: meta.NumDelivered, Generation: max(rec.Generation, 1), FirstFailure: now, LastFailure: now}
-	msgID := fmt.Sprintf("dlq.%s.%s.%d.%s", rec.Tenant, rec.ID, dl.Generation, ReasonGaveUp)
-	if err := publishDeadLetter(ctx, t.d.Publisher, l, dl, payload, msgID); err != nil {
-		return trackOutcome{Err: err}
-	}
-	if err := t.d.Events.Status(ctx, *statusOf(next, StateFailed)); err != nil {
-		return trackOutcome{Err: err}
-	}
+	// The record first: a callback that completed the request meanwhile wins
+	// the compare-and-set, and nothing contradicting it is published.
 	if _, err := t.store.Update(ctx, next, rev); err != nil {
 		return trackOutcome{Err: fmt.Errorf("record gave_up: %w", err)}
 	}
+	if err := t.announceGiveUp(ctx, next, meta, payload); err != nil {
+		return trackOutcome{Err: err} // the task comes back and announces again (deduplicated)
+	}
 	return trackOutcome{Final: true}
+}
+
+// announceGiveUp stores the dead letter and publishes the failed event of
+// a request tracking gave up on; both are deduplicated by id.
+func (t *RequestTracker) announceGiveUp(ctx context.Context, rec *Record, meta *jetstream.MsgMetadata, payload []byte) error {
+	l := t.d.Tracking.Layout
+	now := t.cfg.Now()
+	msg := ""
+	if len(rec.Errors) > 0 {
+		msg = rec.Errors[0].Message
+	}
+	dl := DeadLetter{OriginalSubject: l.TrackSubject(rec.Tenant, rec.ID), StreamSeq: meta.Sequence.Stream,
+		Tenant: rec.Tenant, SubmissionID: rec.ID, Reason: ReasonGaveUp, Error: msg, Attempts: rec.Attempts,
+		Deliveries: meta.NumDelivered, Generation: max(rec.Generation, 1), FirstFailure: rec.FirstFailure, LastFailure: now}
+	msgID := fmt.Sprintf("dlq.%s.%s.%d.%s", rec.Tenant, rec.ID, dl.Generation, ReasonGaveUp)
+	if err := publishDeadLetter(ctx, t.d.Publisher, l, dl, payload, msgID); err != nil {
+		return err
+	}
+	return t.d.Events.Status(ctx, *statusOf(rec, StateFailed))
 }
 
 // cloneRecord copies a record deeply enough to change its timeline.

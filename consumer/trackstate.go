@@ -129,8 +129,8 @@ func closed(r *Record) bool {
 	switch r.State {
 	case StateCancelled, StateFailed, StateRejected:
 		return true
-	case StateCompleted: // the final document is stored
-		return r.Document != nil && r.Document.Stato == StatoVisuraEvasa
+	case StateCompleted: // the final document is stored ("" : recorded before refetching existed)
+		return r.Document != nil && (r.Document.Stato == StatoVisuraEvasa || r.Document.Stato == "")
 	}
 	return false
 }
