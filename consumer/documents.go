@@ -89,6 +89,7 @@ func (t *RequestTracker) storeDocument(ctx context.Context, rec *Record) (*store
 	if err := t.put(ctx, rec, sd, doc.Nome, f); err != nil {
 		return nil, err
 	}
+	t.d.Metrics.documentStored()
 	sd.event = publisher.DocumentReady{SubmissionID: rec.ID, Tenant: rec.Tenant, RequestID: rec.RequestID,
 		Bucket: sd.ref.Bucket, Object: sd.ref.Object, Name: doc.Nome, Size: sd.ref.Size, SHA256: sd.ref.SHA256,
 		ContentType: sd.ref.ContentType, Encrypted: t.cfg.Sealer != nil, At: t.cfg.Now()}

@@ -104,6 +104,7 @@ type TrackerDeps struct {
 	Publisher jetstream.JetStream // tasks and dead letters
 	Limiter   *rate.Limiter       // the one the pipeline uses
 	History   *History            // optional: notes completed ISEE requests
+	Metrics   *Metrics            // optional
 }
 
 // RequestTracker drives submitted requests to a final state. It implements the

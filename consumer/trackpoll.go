@@ -72,6 +72,7 @@ func (t *RequestTracker) handle(ctx context.Context, msg jetstream.Msg) {
 		o.Interrupted = errors.Is(o.Err, context.Canceled)
 	}
 	act := decideTrack(o, meta.NumDelivered, t.cfg)
+	t.d.Metrics.poll(o)
 	if act.Ack {
 		err = msg.Ack()
 	} else {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -41,8 +43,24 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	if strings.Contains(stderr.String(), "RSSMRA85T10A562S") || strings.Contains(stderr.String(), "mario.rossi") {
 		t.Error("personal data in the log")
 	}
+	// The tracker's metrics count the stored document.
+	m := regexp.MustCompile(`"http":"([^"]+)"`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no HTTP address in the log:\n%s", stderr.String())
+	}
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"iseed_documents_stored_total 1", `iseed_tracking_polls_total{result=`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	// Other programs (the nats CLI, producers) reach the embedded server on loopback.
-	m := regexp.MustCompile(`"url":"(nats://127\.0\.0\.1:\d+)"`).FindStringSubmatch(stderr.String())
+	m = regexp.MustCompile(`"url":"(nats://127\.0\.0\.1:\d+)"`).FindStringSubmatch(stderr.String())
 	if m == nil {
 		t.Fatalf("no embedded server URL in the log:\n%s", stderr.String())
 	}

@@ -86,7 +86,8 @@ type daemon struct {
 	pipeline *consumer.Pipeline
 	tracking *tracking
 	metrics  *prometheus.Registry
-	extra    []actor // further actors run with the daemon
+	pm       *consumer.Metrics // the pipeline's and the tracker's
+	extra    []actor           // further actors run with the daemon
 	http     *http.Server
 	httpLn   net.Listener
 }
@@ -95,6 +96,7 @@ type daemon struct {
 func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
 	d.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.pm = consumer.NewMetrics(d.metrics)
 	defer func() {
 		if err != nil {
 			d.close() // what was acquired before the failure
@@ -202,7 +204,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	}, consumer.Deps{
 		Resources: d.res, Upstream: d.upstream, Schemas: cache, Files: schema.ObjectStoreSource(d.js),
 		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),
-		Publisher: d.js, Limiter: limiter, Metrics: consumer.NewMetrics(d.metrics),
+		Publisher: d.js, Limiter: limiter, Metrics: d.pm,
 		Tracker: d.tracking.tracker, Gate: d.tracking.gate(d.cfg.PriorISEERule),
 	})
 	return err

@@ -49,7 +49,7 @@ func (d *daemon) buildTracking(ctx context.Context, schemas consumer.Schemas, li
 		ShutdownTimeout: d.cfg.ShutdownTimeout, Sealer: sealer, Logger: d.log,
 	}, consumer.TrackerDeps{
 		Resources: d.res, Tracking: res, Upstream: d.upstream, Events: publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),
-		Publisher: d.js, Limiter: limiter, History: t.history,
+		Publisher: d.js, Limiter: limiter, History: t.history, Metrics: d.pm,
 	})
 	if err != nil {
 		return nil, err
