@@ -201,19 +201,32 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 // takeOver puts this worker's lease on a claimed record.
 func (p *Pipeline) takeOver(ctx context.Context, j *job, now time.Time) (Outcome, bool) {
 	next := *j.rec
-	next.Pending = p.lease(j, now)
-	if j.rec.Pending != nil {
-		next.Pending.Started = j.rec.Pending.Started // keep the oldest possible creation time
-		next.Pending.Settle = p.settleOf(j.rec.Pending)
+	next.Pending = p.takeLease(j, now)
+	return p.commit(ctx, j, &next)
+}
+
+// takeLease returns this job's lease, keeping what the previous pending
+// attempt, if any, says of when a request may have been created and when
+// that settles.
+func (p *Pipeline) takeLease(j *job, now time.Time) *Attempt {
+	a := p.lease(j, now)
+	if old := j.rec.Pending; old != nil {
+		a.Started, a.Settle = old.Started, p.settleOf(old)
 	}
-	rev, err := p.store.Update(ctx, &next, j.rev)
+	return a
+}
+
+// commit writes next over the job's record. A lost compare-and-set means
+// another worker moved first: busy, look again soon.
+func (p *Pipeline) commit(ctx context.Context, j *job, next *Record) (Outcome, bool) {
+	rev, err := p.store.Update(ctx, next, j.rev)
 	if errors.Is(err, errRevision) {
 		return Outcome{Kind: Busy, Delay: p.cfg.Retry.MinDelay, Record: j.rec}, true
 	}
 	if err != nil {
 		return p.retry(err, 0), true
 	}
-	j.rec, j.rev = &next, rev
+	j.rec, j.rev = next, rev
 	return Outcome{}, false
 }
 
@@ -254,23 +267,14 @@ func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem
 	} else {
 		next.to(StateClaimed, now, note)
 		j.unsure = j.rec.Pending != nil
-		if next.Pending == nil {
-			next.Pending = p.lease(j, now)
+		if !j.unsure {
 			next.Attempts++
-		} else {
-			next.Pending = p.lease(j, now)
-			next.Pending.Started = j.rec.Pending.Started
-			next.Pending.Settle = p.settleOf(j.rec.Pending)
 		}
+		next.Pending = p.takeLease(j, now)
 	}
-	rev, err := p.store.Update(ctx, &next, j.rev)
-	if errors.Is(err, errRevision) {
-		return Outcome{Kind: Busy, Delay: p.cfg.Retry.MinDelay, Record: j.rec}, true
+	if o, settled := p.commit(ctx, j, &next); settled {
+		return o, true
 	}
-	if err != nil {
-		return p.retry(err, 0), true
-	}
-	j.rec, j.rev = &next, rev
 	if next.State == StateRejected {
 		return p.rejected(j), true
 	}
