@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/iseed-dev/iseed/publisher"
@@ -81,7 +82,9 @@ type DocumentRef struct {
 func (r *Record) to(state string, t time.Time, note string) {
 	r.State = state
 	r.Updated = t
-	r.Timeline = append(r.Timeline, Transition{State: state, At: t, Note: note})
+	// Clip: records are copied by value before a compare-and-set, and two
+	// copies must never append into one backing array.
+	r.Timeline = append(slices.Clip(r.Timeline), Transition{State: state, At: t, Note: note})
 }
 
 // enteredAt returns when the record last entered state (zero if never).
