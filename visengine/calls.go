@@ -52,7 +52,13 @@ func (c *Client) Richieste(ctx context.Context) ([]RichiestaSummary, error) {
 // Richieste before creating it again.
 func (c *Client) CreateRichiesta(ctx context.Context, req CreateRequest) (*Richiesta, error) {
 	k := call{method: http.MethodPost, route: "/richiesta", path: "/richiesta", body: req}
-	return c.richiesta(ctx, k)
+	r, err := c.richiesta(ctx, k)
+	if err == nil && r.ID == "" && !req.Test {
+		// A success that names no request (a gateway's empty 200, say): the
+		// request may exist all the same.
+		return nil, &Error{Op: k.op(), Status: http.StatusOK, Class: ClassAmbiguous, Message: "the answer names no request (_id missing)"}
+	}
+	return r, err
 }
 
 // Richiesta returns a request in full (GET /richiesta/{id}): the polling call.

@@ -20,6 +20,11 @@ func statusClass(method string, status int, document bool) Class {
 		return ClassRetryable
 	case status == http.StatusTooManyRequests:
 		return ClassThrottled
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		// A token expired or revoked: an operator fixes it, and nothing the
+		// request carries is wrong. Retryable, so the breaker stops pulling
+		// instead of dead-lettering every submission.
+		return ClassRetryable
 	case status == http.StatusPaymentRequired:
 		return ClassInsufficientCredit
 	case status == http.StatusNotFound:

@@ -256,8 +256,8 @@ func TestContractErrorCodes(t *testing.T) {
 	t.Run("wrong token", func(t *testing.T) {
 		e := startSim(t, sim.Config{}, func(cfg *visengine.Config) { cfg.Token = "wrong" })
 		for _, op := range allOps() {
-			if e := asError(t, invoke(ctx, e.c, op)); e.Status != 401 || e.Class != visengine.ClassPermanent {
-				t.Errorf("%s: got HTTP %d class %v, want 401 permanent", op, e.Status, e.Class)
+			if e := asError(t, invoke(ctx, e.c, op)); e.Status != 401 || e.Class != visengine.ClassRetryable {
+				t.Errorf("%s: got HTTP %d class %v, want 401 retryable", op, e.Status, e.Class)
 			}
 		}
 	})

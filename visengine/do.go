@@ -43,7 +43,7 @@ func (a *attempt) sent() bool { return a.wroteHeaders.Load() && !a.writeFailed.L
 
 func (a *attempt) trace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
-		WroteHeaders: func() { a.wroteHeaders.Store(true) },
+		WroteHeaders: func() { a.writeFailed.Store(false); a.wroteHeaders.Store(true) }, // per attempt
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
 			if info.Err != nil {
 				a.writeFailed.Store(true)
@@ -115,6 +115,12 @@ func (c *Client) request(ctx context.Context, k call) (*http.Request, error) {
 	req.Header.Set("User-Agent", c.userAgent)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if !idempotent(k.method) {
+		// net/http replays a request it can rewind after some failures
+		// (HTTP/2 REFUSED_STREAM, GOAWAY, PROTOCOL_ERROR from the peer),
+		// even after the body was written whole: never a POST.
+		req.GetBody = nil
 	}
 	return req, nil
 }

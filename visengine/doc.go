@@ -26,11 +26,12 @@
 //	  (timeout, reset, cut body, undecodable or over-limit 2xx body)
 //	5xx                                    ClassRetryable on GET, ClassAmbiguous otherwise
 //	408                                    ClassRetryable
+//	401, 403 (credentials to fix)          ClassRetryable (the request was refused, not processed)
 //	429                                    ClassThrottled, RetryAfter from Retry-After
 //	402                                    ClassInsufficientCredit
 //	404                                    ClassNotFound
 //	422 on /documento                      ClassNotReady
-//	other 4xx (400 401 403 409 412 428 …)  ClassPermanent
+//	other 4xx (400 409 412 428 …)          ClassPermanent
 //	3xx (redirects are not followed)       ClassPermanent
 //	2xx with "success": false              the class of the code's documented status
 //	                                       (211 → insufficient credit, 202 → not found,

@@ -17,7 +17,7 @@ const (
 	ClassRetryable
 	// ClassThrottled: 429; wait Error.RetryAfter (when set) before retrying.
 	ClassThrottled
-	// ClassPermanent: 400, 401, 403, 409, 412, 428 and other 4xx; retrying will not help.
+	// ClassPermanent: 400, 409, 412, 428 and other 4xx; retrying will not help.
 	ClassPermanent
 	// ClassInsufficientCredit: 402; an operator must top up the wallet.
 	ClassInsufficientCredit
