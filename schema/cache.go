@@ -102,8 +102,13 @@ func (c *Cache) Service(ctx context.Context, nameOrHash string) (*Service, error
 	if e := c.fresh(serviceKey(key)); e != nil {
 		return e.val.(*Service), nil
 	}
-	hash := c.resolve(ctx, key)
+	hash, catErr := c.resolve(ctx, key)
 	v, err := c.get(ctx, c.serviceSource(hash))
+	if errors.Is(err, ErrUnknownService) && catErr != nil && upstreamDown(catErr) {
+		// Without the catalog a name was tried as a hash: that it is no hash
+		// says nothing about the service. Transient, like the catalog's error.
+		return nil, fmt.Errorf("resolve service %q: the catalog is unavailable: %w", key, catErr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -120,26 +125,27 @@ func (c *Cache) Catalog(ctx context.Context) ([]visengine.VisuraSummary, error) 
 }
 
 // resolve maps a catalog name to its hash. Anything else, or any name when
-// the catalog cannot be had, is taken as a hash.
-func (c *Cache) resolve(ctx context.Context, key string) string {
+// the catalog cannot be had (the error is returned beside it), is taken as
+// a hash.
+func (c *Cache) resolve(ctx context.Context, key string) (string, error) {
 	cat, err := c.Catalog(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn().Err(err).Msg("catalog unavailable: taking the service name as a hash")
 		}
-		return key
+		return key, err
 	}
 	for _, s := range cat {
 		if s.HashVisura == key {
-			return key
+			return key, nil
 		}
 	}
 	for _, s := range cat {
 		if strings.EqualFold(strings.TrimSpace(s.NomeVisura), key) {
-			return s.HashVisura
+			return s.HashVisura, nil
 		}
 	}
-	return key
+	return key, nil
 }
 
 // source describes one cacheable answer.
