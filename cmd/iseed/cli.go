@@ -16,15 +16,19 @@ import (
 )
 
 // cliConn is what the operator commands use: a connection to the running
-// system (ISEED_NATS_URL, or the daemon's embedded server) and its layout.
+// system (ISEED_NATS_URL, or the daemon's embedded server), the layout's
+// names and, when bound, its resources. Operator commands never create or
+// update streams or buckets: that is `iseed serve`'s, with its settings.
 type cliConn struct {
-	cfg *Config
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	res *consumer.Resources
+	cfg    *Config
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	layout consumer.Layout
+	res    *consumer.Resources // nil unless bound
 }
 
-func openCLI(ctx context.Context) (*cliConn, error) {
+// openCLI connects; with bind, it also binds to the existing layout.
+func openCLI(ctx context.Context, bind bool) (*cliConn, error) {
 	cfg, err := loadConfig()
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
@@ -45,12 +49,15 @@ func openCLI(ctx context.Context) (*cliConn, error) {
 		nc.Close()
 		return nil, err
 	}
-	res, err := consumer.EnsureLayout(ctx, js, layoutOf(cfg))
-	if err != nil {
-		nc.Close()
-		return nil, err
+	c := &cliConn{cfg: cfg, nc: nc, js: js, layout: layoutOf(cfg)}
+	if bind {
+		if c.res, err = consumer.OpenLayout(ctx, js, c.layout); err != nil {
+			nc.Close()
+			return nil, err
+		}
+		c.layout = c.res.Layout
 	}
-	return &cliConn{cfg: cfg, nc: nc, js: js, res: res}, nil
+	return c, nil
 }
 
 func (c *cliConn) close() { c.nc.Close() }
@@ -77,16 +84,16 @@ func runSubmit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	c, err := openCLI(ctx)
+	c, err := openCLI(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	m := nats.NewMsg(c.res.Layout.SubmissionSubject(*tenant))
+	m := nats.NewMsg(c.layout.SubmissionSubject(*tenant))
 	m.Data = data
 	m.Header.Set(jetstream.MsgIDHeader, *tenant+"."+sub.ID+"."+sub.Fingerprint()[:16])
 	if _, err := c.js.PublishMsg(ctx, m); err != nil {
-		return fmt.Errorf("publish: %w", err)
+		return fmt.Errorf("publish (does the stream exist? start `iseed serve` first): %w", err)
 	}
 	_, err = fmt.Fprintln(e.stdout, sub.ID)
 	return err
@@ -123,7 +130,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return &exitError{code: 2}
 	}
-	c, err := openCLI(ctx)
+	c, err := openCLI(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -164,7 +171,7 @@ func runDLQ(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	c, err := openCLI(ctx)
+	c, err := openCLI(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func runDocument(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return &exitError{code: 2}
 	}
-	c, err := openCLI(ctx)
+	c, err := openCLI(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func runDocument(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	tr, err := consumer.EnsureTracking(ctx, c.js, c.res.Layout, consumer.TrackingOptions{AckWait: c.cfg.TrackAckWait, DocumentTTL: c.cfg.DocumentTTL})
+	tr, err := consumer.OpenTracking(ctx, c.js, c.layout)
 	if err != nil {
 		return err
 	}

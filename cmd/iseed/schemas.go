@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -26,7 +28,7 @@ func runSchemas(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return &exitError{code: 2}
 	}
-	c, err := openCLI(ctx)
+	c, err := openCLI(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -36,8 +38,11 @@ func runSchemas(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeUp()
-	l := c.res.Layout
-	kv, err := schema.EnsureBucket(ctx, c.js, l.SchemasBucket(), l.Replicas, l.Storage)
+	// Read through the daemon's bucket when it exists; never create it.
+	kv, err := c.js.KeyValue(ctx, c.layout.SchemasBucket())
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}

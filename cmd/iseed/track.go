@@ -24,7 +24,7 @@ func runTrack(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	c, err := openCLI(ctx)
+	c, err := openCLI(ctx, true)
 	if err != nil {
 		return err
 	}

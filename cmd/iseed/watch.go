@@ -24,7 +24,7 @@ func runWatch(ctx context.Context, e *env, args []string) error {
 	if *tenant != "" && !consumer.ValidToken(*tenant, 64) {
 		return &exitError{code: 2, err: fmt.Errorf("--tenant must be letters, digits, _ or -, got %q", *tenant)}
 	}
-	c, err := openCLI(ctx)
+	c, err := openCLI(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func runWatch(ctx context.Context, e *env, args []string) error {
 	if *all {
 		policy = jetstream.DeliverAllPolicy
 	}
-	return watchEvents(ctx, c.js, c.res.Layout, *tenant, policy, e.stdout)
+	return watchEvents(ctx, c.js, c.layout, *tenant, policy, e.stdout)
 }
 
 // watchEvents prints one line per event of a tenant ("" for all) until ctx
