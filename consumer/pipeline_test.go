@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,9 +216,17 @@ func TestThrottlingHonoursRetryAfter(t *testing.T) {
 
 // driftedSchemas serves the ISEE schema with a looser rule than the
 // upstream enforces, as a stale cache would after the service changed.
-type driftedSchemas struct{ svc *schema.Service }
+type driftedSchemas struct {
+	svc         *schema.Service
+	invalidated *atomic.Value // the hash whose schema the pipeline dropped
+}
 
 func (d driftedSchemas) Service(context.Context, string) (*schema.Service, error) { return d.svc, nil }
+
+func (d driftedSchemas) Invalidate(_ context.Context, hash string) error {
+	d.invalidated.Store(hash)
+	return nil
+}
 
 func TestPermanentUpstreamErrorIsDeadLettered(t *testing.T) {
 	h := newHarness(t)
@@ -233,7 +242,8 @@ func TestPermanentUpstreamErrorIsDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.start(withSchemas(driftedSchemas{svc}))
+	drifted := driftedSchemas{svc: svc, invalidated: &atomic.Value{}}
+	h.start(withSchemas(drifted))
 	fields := validFields("Mario")
 	delete(fields, "$6")
 	data := submission("emp-412", fields)
@@ -256,6 +266,9 @@ func TestPermanentUpstreamErrorIsDeadLettered(t *testing.T) {
 	}
 	if got := h.counter("created"); got != 0 {
 		t.Errorf("upstream requests: got %d, want 0", got)
+	}
+	if got, _ := drifted.invalidated.Load().(string); got != iseeHash {
+		t.Errorf("invalidated schema: got %q, want %s (the upstream refused what the cached schema accepted)", got, iseeHash)
 	}
 }
 

@@ -86,6 +86,7 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 		}
 		switch visengine.ClassOf(err) {
 		case visengine.ClassPermanent, visengine.ClassNotFound:
+			p.invalidate(ctx, j)
 			return p.fail(ctx, j, ReasonUpstreamRejected, err)
 		case visengine.ClassInsufficientCredit:
 			return p.fail(ctx, j, ReasonInsufficientCredit, err)
@@ -101,6 +102,24 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 		if o, stop := p.wait(ctx, j, b, err, deadline); stop {
 			return o
 		}
+	}
+}
+
+// invalidator is the optional part of Schemas that drops a cached schema.
+type invalidator interface {
+	Invalidate(ctx context.Context, hash string) error
+}
+
+// invalidate drops the cached schema after the upstream refused input it
+// accepted: the service may have changed, and the next submissions must be
+// checked against the new schema instead of being sent to fail.
+func (p *Pipeline) invalidate(ctx context.Context, j *job) {
+	inv, ok := p.d.Schemas.(invalidator)
+	if !ok {
+		return
+	}
+	if err := inv.Invalidate(context.WithoutCancel(ctx), j.prep.HashVisura); err != nil {
+		p.log.Warn().Err(err).Str("service", j.svc.Name).Msg("cannot drop the cached schema")
 	}
 }
 

@@ -311,6 +311,22 @@ func (c *Cache) store(key string, e *entry) {
 	c.mem[key] = e
 }
 
+// Invalidate drops a service's cached schema, here and in the bucket, so
+// that the next lookup asks the upstream: for when the upstream refused
+// input the cached schema accepted (the service changed). Other replicas
+// drop their memory copy when it expires.
+func (c *Cache) Invalidate(ctx context.Context, hash string) error {
+	key := serviceKey(hash)
+	c.forget(key)
+	if c.kv == nil {
+		return nil
+	}
+	if err := c.kv.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("schema: invalidate %s: %w", hash, err)
+	}
+	return nil
+}
+
 func (c *Cache) forget(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
