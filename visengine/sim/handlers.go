@@ -16,17 +16,25 @@ func (s *Server) getVisura(w http.ResponseWriter, hash string) {
 }
 
 func (s *Server) getRequest(w http.ResponseWriter, id string) {
+	if rec := s.find(w, id, 201, 202, "no request matches this id: "); rec != nil {
+		s.answer(w, rec)
+	}
+}
+
+// find looks a request up by id for an endpoint, answering its own error
+// codes for a malformed id (400) and an unknown one (404) and returning nil
+// then.
+func (s *Server) find(w http.ResponseWriter, id string, badCode, missingCode int, missingMsg string) *record {
 	k, ok := parseID(id)
 	if !ok {
-		writeError(w, apiError{http.StatusBadRequest, 201, "Invalid id"})
-		return
+		writeError(w, apiError{http.StatusBadRequest, badCode, "Invalid id"})
+		return nil
 	}
 	rec := s.store.get(k)
 	if rec == nil {
-		writeError(w, apiError{http.StatusNotFound, 202, "no request matches this id: " + id})
-		return
+		writeError(w, apiError{http.StatusNotFound, missingCode, missingMsg + id})
 	}
-	s.answer(w, rec)
+	return rec
 }
 
 // listRequests streams every request, newest first, in the summary shape.
@@ -61,14 +69,8 @@ func (s *Server) document(w http.ResponseWriter, id string) {
 		writeError(w, apiError{http.StatusPreconditionRequired, 242, "id required"})
 		return
 	}
-	k, ok := parseID(id)
-	if !ok {
-		writeError(w, apiError{http.StatusBadRequest, 243, "Invalid id"})
-		return
-	}
-	rec := s.store.get(k)
+	rec := s.find(w, id, 243, 244, "no requests matches this id: ")
 	if rec == nil {
-		writeError(w, apiError{http.StatusNotFound, 244, "no requests matches this id: " + id})
 		return
 	}
 	name, content, ok := s.documentOf(rec)
