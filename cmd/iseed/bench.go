@@ -102,17 +102,23 @@ func startCPUProfile(path string) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// iseeEvent is a complete, valid ISEE submission event for the simulator's
+// catalog; name makes its input distinct.
+func iseeEvent(id, name string) ([]byte, error) {
+	return json.Marshal(map[string]any{
+		"id": id, "service": "ISEE", "options": []string{"urgenza"},
+		"fields": map[string]string{
+			"$0": name, "$1": "Rossi", "$2": "mario.rossi@example.it", "$3": "+39 333 1234567",
+			"$4": "RSSMRA85T10A562S", "$5": "ci.pdf|data:application/pdf;base64,JVBERi0xLjQK",
+			"$6": "cf.pdf|data:application/pdf;base64,JVBERi0xLjQK",
+		},
+	})
+}
+
 func publishBench(d *daemon, n int) error {
 	subject := d.res.Layout.SubmissionSubject("bench")
 	for i := range n {
-		body, err := json.Marshal(map[string]any{
-			"id": fmt.Sprintf("bench-%d", i), "service": "ISEE", "options": []string{"urgenza"},
-			"fields": map[string]string{
-				"$0": fmt.Sprintf("Nome%d", i), "$1": "Rossi", "$2": "mario.rossi@example.it", "$3": "+39 333 1234567",
-				"$4": "RSSMRA85T10A562S", "$5": "ci.pdf|data:application/pdf;base64,JVBERi0xLjQK",
-				"$6": "cf.pdf|data:application/pdf;base64,JVBERi0xLjQK",
-			},
-		})
+		body, err := iseeEvent(fmt.Sprintf("bench-%d", i), fmt.Sprintf("Nome%d", i))
 		if err != nil {
 			return err
 		}

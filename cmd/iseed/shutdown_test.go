@@ -38,9 +38,7 @@ func TestSIGTERMFinishesInFlightAndLosesNothing(t *testing.T) {
 	})
 	const n = 20
 	for i := range n {
-		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("term-%d", i), "service": "ISEE", "fields": map[string]string{
-			"$0": fmt.Sprintf("Nome %d", i), "$1": "Rossi", "$2": "a@example.it", "$3": "333", "$4": "RSSMRA85T10A562S",
-			"$5": "a.pdf|data:application/pdf;base64,JVBERi0xLjQK", "$6": "b.pdf|data:application/pdf;base64,JVBERi0xLjQK"}})
+		body, _ := iseeEvent(fmt.Sprintf("term-%d", i), fmt.Sprintf("Nome %d", i))
 		if _, err := srv.JS.Publish(ctx, "iseed.submissions.acme", body); err != nil {
 			t.Fatal(err)
 		}

@@ -41,9 +41,7 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 	})
 	const n = 10
 	for i := range n {
-		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("trk-%d", i), "service": "ISEE", "fields": map[string]string{
-			"$0": fmt.Sprintf("Nome %d", i), "$1": "Rossi", "$2": "a@example.it", "$3": "333", "$4": "RSSMRA85T10A562S",
-			"$5": "a.pdf|data:application/pdf;base64,JVBERi0xLjQK", "$6": "b.pdf|data:application/pdf;base64,JVBERi0xLjQK"}})
+		body, _ := iseeEvent(fmt.Sprintf("trk-%d", i), fmt.Sprintf("Nome %d", i))
 		if _, err := srv.JS.Publish(ctx, "iseed.submissions.acme", body); err != nil {
 			t.Fatal(err)
 		}

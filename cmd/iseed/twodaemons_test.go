@@ -41,9 +41,7 @@ func TestTwoDaemonProcessesThousandSubmissions(t *testing.T) {
 	})
 	const n = 1000
 	for i := range n {
-		body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("two-%d", i), "service": "ISEE", "fields": map[string]string{
-			"$0": fmt.Sprintf("Nome %d", i), "$1": "Rossi", "$2": "a@example.it", "$3": "333", "$4": "RSSMRA85T10A562S",
-			"$5": "a.pdf|data:application/pdf;base64,JVBERi0xLjQK", "$6": "b.pdf|data:application/pdf;base64,JVBERi0xLjQK"}})
+		body, _ := iseeEvent(fmt.Sprintf("two-%d", i), fmt.Sprintf("Nome %d", i))
 		copies := 1
 		if i%10 == 0 {
 			copies = 2 // a duplicate on top, delivered to either daemon
