@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,39 +46,39 @@ func (b *barrierUpstream) Richiesta(ctx context.Context, id string) (*visengine.
 func TestTwoSubmissionsNeverAdoptOneRequest(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	kv, _ := schema.EnsureBucket(ctx, h.nats.JS, h.res.Layout.SchemasBucket(), 1, jetstream.FileStorage)
-	cache := schema.NewCache(h.client, kv, schema.CacheConfig{Logger: zerolog.Nop()})
+	kv, _ := schema.EnsureBucket(ctx, h.NATS.JS, h.Res.Layout.SchemasBucket(), 1, jetstream.FileStorage)
+	cache := schema.NewCache(h.Client, kv, schema.CacheConfig{Logger: zerolog.Nop()})
 	svc, err := cache.Service(ctx, "ISEE")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fields := validFields("Mario")
+	fields := pipetest.ValidFields("Mario")
 	prep, err := svc.Validate(schema.Input{Fields: fields, Options: []string{"urgenza"}}, schema.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	past := time.Now().Add(-time.Minute)
 	for _, id := range []string{"emp-a", "emp-b"} {
-		sub, _ := consumer.DecodeSubmission(submission(id, fields))
-		rec := &consumer.Record{Tenant: tenant, ID: id, Fingerprint: sub.Fingerprint(), Generation: 1,
-			State: consumer.StateClaimed, Attempts: 1, Created: past, Updated: past,
-			Pending: &consumer.Attempt{Started: past, Owner: "crashed", Until: past.Add(time.Second)}}
+		sub, _ := consumer.DecodeSubmission(pipetest.Submission(id, fields))
+		rec := &record.Record{Tenant: pipetest.Tenant, ID: id, Fingerprint: sub.Fingerprint(), Generation: 1,
+			State: record.StateClaimed, Attempts: 1, Created: past, Updated: past,
+			Pending: &record.Attempt{Started: past, Owner: "crashed", Until: past.Add(time.Second)}}
 		b, _ := json.Marshal(rec)
-		if _, err := h.res.Records.Create(ctx, consumer.RecordKey(tenant, id), b); err != nil {
+		if _, err := h.Res.Records.Create(ctx, record.Key(pipetest.Tenant, id), b); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// emp-a's unanswered POST did create a request upstream.
-	if _, err := h.client.CreateRichiesta(ctx, visengine.CreateRequest{HashVisura: prep.HashVisura, JSONVisura: prep.JSONVisura, Opzioni: prep.Opzioni}); err != nil {
+	if _, err := h.Client.CreateRichiesta(ctx, visengine.CreateRequest{HashVisura: prep.HashVisura, JSONVisura: prep.JSONVisura, Opzioni: prep.Opzioni}); err != nil {
 		t.Fatal(err)
 	}
-	h.start(withSchemas(cache), withUpstream(&barrierUpstream{Client: h.client, release: make(chan struct{})}))
-	h.publish(submission("emp-a", fields), nil)
-	h.publish(submission("emp-b", fields), nil)
-	a := h.waitState("emp-a", consumer.StateSubmitted)
-	b := h.waitState("emp-b", consumer.StateSubmitted)
-	e, _ := h.res.Requests.Get(ctx, a.RequestID)
-	t.Logf("emp-a request %s, emp-b request %s, index owner %s, created %d", a.RequestID, b.RequestID, e.Value(), h.counter("created"))
+	h.Start(pipetest.WithSchemas(cache), pipetest.WithUpstream(&barrierUpstream{Client: h.Client, release: make(chan struct{})}))
+	h.Publish(pipetest.Submission("emp-a", fields), nil)
+	h.Publish(pipetest.Submission("emp-b", fields), nil)
+	a := h.WaitState("emp-a", record.StateSubmitted)
+	b := h.WaitState("emp-b", record.StateSubmitted)
+	e, _ := h.Res.Requests.Get(ctx, a.RequestID)
+	t.Logf("emp-a request %s, emp-b request %s, index owner %s, created %d", a.RequestID, b.RequestID, e.Value(), h.Counter("created"))
 	if a.RequestID == b.RequestID {
 		t.Errorf("two submissions adopted the same upstream request %s", a.RequestID)
 	}

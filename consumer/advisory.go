@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/workpool"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -27,7 +30,7 @@ func (p *Pipeline) RunAdvisories(ctx context.Context) error {
 	for ctx.Err() == nil {
 		batch, err := p.d.Resources.Advisories.Fetch(8, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			if !sleep(ctx, time.Second) {
+			if !workpool.Sleep(ctx, time.Second) {
 				break
 			}
 			continue
@@ -60,7 +63,7 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, data []byte) error {
 	j := &job{msg: nil, meta: &jetstream.MsgMetadata{Stream: adv.Stream, NumDelivered: adv.Deliveries,
 		Sequence: jetstream.SequencePair{Stream: adv.StreamSeq}, Timestamp: raw.Time}}
 	j.tenant, _ = p.tenantOf(raw.Subject)
-	o := Outcome{Kind: Failed, Reason: ReasonMaxDeliveries,
+	o := Outcome{Kind: Failed, Reason: dlq.ReasonMaxDeliveries,
 		Err: fmt.Errorf("delivered %d times without a decision", adv.Deliveries)}
 	if sub, err := DecodeSubmission(raw.Data); err == nil && j.tenant != "" {
 		j.sub = sub
@@ -72,7 +75,7 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, data []byte) error {
 		}
 	}
 	dl := p.deadLetterOf(j, raw.Subject, o)
-	if err := publishDeadLetter(ctx, p.d.Publisher, p.layout, dl, raw.Data, fmt.Sprintf("dlq.%s.%d", adv.Stream, adv.StreamSeq)); err != nil {
+	if err := dlq.Publish(ctx, p.d.Publisher, p.lay, dl, raw.Data, dlq.MsgIDOfMessage(adv.Stream, adv.StreamSeq)); err != nil {
 		return err
 	}
 	if o.Event != nil {
@@ -87,13 +90,13 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, data []byte) error {
 // retried, so that the record and the failed event are never skipped.
 func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcome, error) {
 	rec, rev, err := p.store.Get(ctx, j.tenant, j.sub.ID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, record.ErrNotFound) {
 		return o, nil // never claimed: the dead letter is all there is
 	}
 	if err != nil {
 		return o, err
 	}
-	if rec.Fingerprint != j.sub.Fingerprint() || rec.State != StateClaimed {
+	if rec.Fingerprint != j.sub.Fingerprint() || rec.State != record.StateClaimed {
 		if rec.RequestID != "" {
 			return Outcome{Kind: Done}, nil
 		}
@@ -101,15 +104,15 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 		return o, nil
 	}
 	now := p.cfg.Now()
-	next := *rec
-	next.to(StateFailed, now, ReasonMaxDeliveries)
-	next.Reason = ReasonMaxDeliveries
-	next.Errors = []publisher.Problem{{Code: ReasonMaxDeliveries, Message: o.Err.Error()}}
-	next.failedAt(now)
-	if _, err := p.store.Update(ctx, &next, rev); err != nil {
-		return o, fmt.Errorf("mark %s failed: %w", RecordKey(j.tenant, j.sub.ID), err)
+	next := rec.Clone()
+	next.To(record.StateFailed, now, dlq.ReasonMaxDeliveries)
+	next.Reason = dlq.ReasonMaxDeliveries
+	next.Errors = []publisher.Problem{{Code: dlq.ReasonMaxDeliveries, Message: o.Err.Error()}}
+	next.FailedAt(now)
+	if _, err := p.store.Update(ctx, next, rev); err != nil {
+		return o, fmt.Errorf("mark %s failed: %w", record.Key(j.tenant, j.sub.ID), err)
 	}
-	o.Record = &next
-	o.Event = statusOf(&next, StateFailed)
+	o.Record = next
+	o.Event = next.Status(record.StateFailed)
 	return o, nil
 }

@@ -1,10 +1,12 @@
 package consumer
 
 import (
+	"math"
 	"math/rand/v2"
 	"time"
 
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
 )
 
 // Kind classifies what processing one message came to.
@@ -53,20 +55,6 @@ func (k Kind) String() string {
 	}
 }
 
-// Dead-letter reason codes.
-const (
-	ReasonMalformed          = "malformed"
-	ReasonInvalid            = "invalid"
-	ReasonConflict           = "conflict"
-	ReasonUpstreamRejected   = "upstream_rejected"
-	ReasonInsufficientCredit = "insufficient_credit"
-	ReasonAmbiguous          = "ambiguous"
-	ReasonExpired            = "expired"
-	ReasonMaxDeliveries      = "max_deliveries"
-	ReasonPriorISEE          = "prior_isee_required"
-	ReasonGaveUp             = "gave_up"
-)
-
 // Outcome is the result of processing one message.
 type Outcome struct {
 	Kind   Kind
@@ -74,7 +62,7 @@ type Outcome struct {
 	Err    error         // what went wrong, for logs and dead-letter headers
 	Delay  time.Duration // Retry, Busy: the least delay (Retry-After, lease end)
 	Event  *publisher.Status
-	Record *Record // the record as it stands, when there is one
+	Record *record.Record // the record as it stands, when there is one
 }
 
 // Action is what to do with the message.
@@ -129,6 +117,20 @@ func Decide(o Outcome, delivered uint64, p RetryPolicy, jitter float64) Action {
 	default: // Retry, and anything unforeseen: never lose the message
 		return Action{Nak: true, Delay: max(o.Delay, retryDelay(delivered, p, jitter))}
 	}
+}
+
+// DeliveriesFor is how many deliveries a message needs to outlast maxAge
+// when redeliveries back off as Decide makes them: from MinDelay, doubling,
+// to MaxDelay, with up to 20 % jitter below each delay. The submissions
+// consumer's MaxDeliver must be at least this, or transient trouble would
+// dead-letter a message before it expires.
+func (p RetryPolicy) DeliveriesFor(maxAge time.Duration) int {
+	p = p.withDefaults()
+	ramp := 1
+	for d := p.MinDelay; d < p.MaxDelay; d *= 2 {
+		ramp++
+	}
+	return ramp + int(math.Ceil(float64(maxAge)/(0.8*float64(p.MaxDelay))))
 }
 
 // retryDelay grows exponentially with deliveries, capped, with ±20 % jitter.

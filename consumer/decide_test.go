@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
 )
 
@@ -19,12 +20,12 @@ func TestDecide(t *testing.T) {
 	}{
 		{"submitted: publish and ack", Outcome{Kind: Done, Event: ev}, 1, Action{Publish: true, Ack: true}},
 		{"settled earlier, nothing to announce", Outcome{Kind: Done}, 3, Action{Ack: true}},
-		{"invalid: dead letter, announce, term", Outcome{Kind: Rejected, Reason: ReasonInvalid, Event: ev}, 1, Action{DeadLetter: true, Publish: true, Term: true}},
-		{"malformed: dead letter, term, no event", Outcome{Kind: Rejected, Reason: ReasonMalformed}, 1, Action{DeadLetter: true, Term: true}},
-		{"conflict: dead letter, term, no event", Outcome{Kind: Conflict, Reason: ReasonConflict}, 1, Action{DeadLetter: true, Term: true}},
-		{"permanent upstream error", Outcome{Kind: Failed, Reason: ReasonUpstreamRejected, Event: ev}, 1, Action{DeadLetter: true, Publish: true, Term: true}},
-		{"insufficient credit", Outcome{Kind: Failed, Reason: ReasonInsufficientCredit, Event: ev}, 2, Action{DeadLetter: true, Publish: true, Term: true}},
-		{"ambiguous", Outcome{Kind: Failed, Reason: ReasonAmbiguous, Event: ev}, 1, Action{DeadLetter: true, Publish: true, Term: true}},
+		{"invalid: dead letter, announce, term", Outcome{Kind: Rejected, Reason: dlq.ReasonInvalid, Event: ev}, 1, Action{DeadLetter: true, Publish: true, Term: true}},
+		{"malformed: dead letter, term, no event", Outcome{Kind: Rejected, Reason: dlq.ReasonMalformed}, 1, Action{DeadLetter: true, Term: true}},
+		{"conflict: dead letter, term, no event", Outcome{Kind: Conflict, Reason: dlq.ReasonConflict}, 1, Action{DeadLetter: true, Term: true}},
+		{"permanent upstream error", Outcome{Kind: Failed, Reason: dlq.ReasonUpstreamRejected, Event: ev}, 1, Action{DeadLetter: true, Publish: true, Term: true}},
+		{"insufficient credit", Outcome{Kind: Failed, Reason: dlq.ReasonInsufficientCredit, Event: ev}, 2, Action{DeadLetter: true, Publish: true, Term: true}},
+		{"ambiguous", Outcome{Kind: Failed, Reason: dlq.ReasonAmbiguous, Event: ev}, 1, Action{DeadLetter: true, Publish: true, Term: true}},
 		{"retry, first delivery", Outcome{Kind: Retry, Err: errors.New("503")}, 1, Action{Nak: true, Delay: time.Second}},
 		{"retry grows", Outcome{Kind: Retry}, 4, Action{Nak: true, Delay: 8 * time.Second}},
 		{"retry is capped", Outcome{Kind: Retry}, 40, Action{Nak: true, Delay: time.Minute}},

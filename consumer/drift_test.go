@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
 )
 
 // A submission claimed (and maybe sent) under an older, looser schema that
@@ -14,28 +17,28 @@ import (
 // nothing is sent.
 func TestClaimedSubmissionThatNoLongerValidates(t *testing.T) {
 	h := newHarness(t)
-	fields := validFields("Mario")
+	fields := pipetest.ValidFields("Mario")
 	delete(fields, "$6") // required by today's schema
-	data := submission("emp-drift", fields)
+	data := pipetest.Submission("emp-drift", fields)
 	sub, err := consumer.DecodeSubmission(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	past := time.Now().Add(-time.Hour)
-	rec := &consumer.Record{Tenant: tenant, ID: "emp-drift", Fingerprint: sub.Fingerprint(), Generation: 1,
-		State: consumer.StateClaimed, Attempts: 1, Created: past, Updated: past,
-		Pending: &consumer.Attempt{Started: past, Owner: "crashed-worker", Until: past.Add(time.Minute)}}
+	rec := &record.Record{Tenant: pipetest.Tenant, ID: "emp-drift", Fingerprint: sub.Fingerprint(), Generation: 1,
+		State: record.StateClaimed, Attempts: 1, Created: past, Updated: past,
+		Pending: &record.Attempt{Started: past, Owner: "crashed-worker", Until: past.Add(time.Minute)}}
 	b, _ := json.Marshal(rec)
-	if _, err := h.res.Records.Create(context.Background(), consumer.RecordKey(tenant, "emp-drift"), b); err != nil {
+	if _, err := h.Res.Records.Create(context.Background(), record.Key(pipetest.Tenant, "emp-drift"), b); err != nil {
 		t.Fatal(err)
 	}
-	h.start()
-	h.publish(data, nil)
-	r := h.waitState("emp-drift", consumer.StateFailed)
-	if r.Reason != consumer.ReasonAmbiguous || r.Pending == nil {
+	h.Start()
+	h.Publish(data, nil)
+	r := h.WaitState("emp-drift", record.StateFailed)
+	if r.Reason != dlq.ReasonAmbiguous || r.Pending == nil {
 		t.Errorf("record: reason %q, pending %v; want ambiguous with the pending attempt kept", r.Reason, r.Pending)
 	}
-	if got := h.counter("POST /richiesta"); got != 0 {
+	if got := h.Counter("POST /richiesta"); got != 0 {
 		t.Errorf("POST /richiesta calls: got %d, want 0", got)
 	}
 }

@@ -8,6 +8,10 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
@@ -21,23 +25,23 @@ func (flakySchemas) Service(context.Context, string) (*schema.Service, error) {
 
 func TestMaxDeliveriesReachTheDLQ(t *testing.T) {
 	h := newHarness(t)
-	h.layout.MaxDeliver = 3
-	res, err := consumer.EnsureLayout(context.Background(), h.nats.JS, h.layout)
+	h.Layout.MaxDeliver = 3
+	res, err := layout.Ensure(context.Background(), h.NATS.JS, h.Layout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.res = res
-	h.start(withSchemas(flakySchemas{}), withConfig(func(c *consumer.Config) {
+	h.Res = res
+	h.Start(pipetest.WithSchemas(flakySchemas{}), pipetest.WithConfig(func(c *consumer.Config) {
 		c.Retry = consumer.RetryPolicy{MinDelay: 50 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
 	}))
-	data := submission("emp-loop", validFields("Mario"))
-	h.publish(data, nil)
-	var dls []consumer.DeadLetter
-	waitFor(t, 20*time.Second, "the max-deliveries dead letter", func() bool { dls = h.deadLetters(); return len(dls) == 1 })
-	if dls[0].Reason != consumer.ReasonMaxDeliveries || dls[0].Deliveries != 3 || dls[0].SubmissionID != "emp-loop" {
+	data := pipetest.Submission("emp-loop", pipetest.ValidFields("Mario"))
+	h.Publish(data, nil)
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 20*time.Second, "the max-deliveries dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+	if dls[0].Reason != dlq.ReasonMaxDeliveries || dls[0].Deliveries != 3 || dls[0].SubmissionID != "emp-loop" {
 		t.Errorf("dead letter: got %+v, want reason max_deliveries after 3 deliveries", dls[0])
 	}
-	raw, err := h.res.DLQ.GetMsg(context.Background(), dls[0].Seq)
+	raw, err := h.Res.DLQ.GetMsg(context.Background(), dls[0].Seq)
 	if err != nil || string(raw.Data) != string(data) {
 		t.Errorf("dead letter payload: got %q (%v), want the original", raw.Data, err)
 	}
@@ -45,61 +49,61 @@ func TestMaxDeliveriesReachTheDLQ(t *testing.T) {
 
 func TestTooOldSubmissionExpires(t *testing.T) {
 	h := newHarness(t)
-	h.start(withConfig(func(c *consumer.Config) { c.MaxAge = time.Nanosecond }))
-	h.publish(submission("emp-old", validFields("Mario")), nil)
-	r := h.waitState("emp-old", consumer.StateFailed)
-	if r.Reason != consumer.ReasonExpired {
-		t.Errorf("reason: got %q, want %q", r.Reason, consumer.ReasonExpired)
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.MaxAge = time.Nanosecond }))
+	h.Publish(pipetest.Submission("emp-old", pipetest.ValidFields("Mario")), nil)
+	r := h.WaitState("emp-old", record.StateFailed)
+	if r.Reason != dlq.ReasonExpired {
+		t.Errorf("reason: got %q, want %q", r.Reason, dlq.ReasonExpired)
 	}
-	if got := h.counter("POST /richiesta"); got != 0 {
+	if got := h.Counter("POST /richiesta"); got != 0 {
 		t.Errorf("POST /richiesta calls: got %d, want 0", got)
 	}
 }
 
 func TestBreakerStopsPulling(t *testing.T) {
 	h := newHarness(t)
-	h.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 503}}})
-	h.start(withConfig(func(c *consumer.Config) {
+	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 503}}})
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) {
 		c.Workers = 1
 		c.Breaker = consumer.BreakerConfig{Failures: 3, Cooldown: 2 * time.Second}
 	}))
 	for i := range 10 {
-		h.publish(submission(fmt.Sprintf("br-%d", i), validFields(fmt.Sprintf("Mario %d", i))), nil)
+		h.Publish(pipetest.Submission(fmt.Sprintf("br-%d", i), pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)
 	}
-	waitFor(t, 10*time.Second, "the breaker to open", func() bool { return h.counter("POST /richiesta") >= 3 })
-	opened := h.counter("POST /richiesta")
-	info, err := h.res.Consumer.Info(context.Background())
+	pipetest.WaitFor(t, 10*time.Second, "the breaker to open", func() bool { return h.Counter("POST /richiesta") >= 3 })
+	opened := h.Counter("POST /richiesta")
+	info, err := h.Res.Consumer.Info(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	delivered := info.Delivered.Consumer
 	time.Sleep(time.Second) // observe a quiet second inside the 2 s cooldown
-	info, err = h.res.Consumer.Info(context.Background())
+	info, err = h.Res.Consumer.Info(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := h.counter("POST /richiesta"); got != opened {
+	if got := h.Counter("POST /richiesta"); got != opened {
 		t.Errorf("POSTs while the breaker is open: got %d more", got-opened)
 	}
 	if info.Delivered.Consumer > delivered+1 {
 		t.Errorf("deliveries while the breaker is open: got %d more, want at most the hand-back of one prefetched message", info.Delivered.Consumer-delivered)
 	}
-	h.sim.SetFaults(sim.Faults{})
+	h.Sim.SetFaults(sim.Faults{})
 	for i := range 10 {
-		h.waitState(fmt.Sprintf("br-%d", i), consumer.StateSubmitted)
+		h.WaitState(fmt.Sprintf("br-%d", i), record.StateSubmitted)
 	}
-	if got := h.counter("created"); got != 10 {
+	if got := h.Counter("created"); got != 10 {
 		t.Errorf("upstream requests: got %d, want 10", got)
 	}
 }
 
 func TestTooOldDuringSchemaOutageExpires(t *testing.T) {
 	h := newHarness(t)
-	h.start(withSchemas(flakySchemas{}), withConfig(func(c *consumer.Config) { c.MaxAge = time.Nanosecond }))
-	h.publish(submission("emp-old-down", validFields("Mario")), nil)
-	var dls []consumer.DeadLetter
-	waitFor(t, 10*time.Second, "the expired dead letter", func() bool { dls = h.deadLetters(); return len(dls) == 1 })
-	if dls[0].Reason != consumer.ReasonExpired || dls[0].Deliveries != 1 {
+	h.Start(pipetest.WithSchemas(flakySchemas{}), pipetest.WithConfig(func(c *consumer.Config) { c.MaxAge = time.Nanosecond }))
+	h.Publish(pipetest.Submission("emp-old-down", pipetest.ValidFields("Mario")), nil)
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 10*time.Second, "the expired dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+	if dls[0].Reason != dlq.ReasonExpired || dls[0].Deliveries != 1 {
 		t.Errorf("dead letter: got %+v, want reason expired on the first delivery", dls[0])
 	}
 }

@@ -8,10 +8,6 @@ import (
 	"github.com/iseed-dev/iseed/schema"
 )
 
-// FilesBucket is the Object Store bucket a tenant uploads large files to;
-// a submission's nats-os:// references may name only its own tenant's.
-func (l Layout) FilesBucket(tenant string) string { return l.bucket("files_" + tenant) }
-
 // tenantFiles confines file references to one bucket, so that a tenant
 // cannot have iseed read (and send upstream) another tenant's files.
 type tenantFiles struct {

@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -13,7 +14,7 @@ func TestFileReferencesStayInTheTenantsBucket(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	for _, bucket := range []string{"iseed_files_acme", "iseed_files_other"} {
-		os, err := h.nats.JS.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: bucket})
+		os, err := h.NATS.JS.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: bucket})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -21,20 +22,20 @@ func TestFileReferencesStayInTheTenantsBucket(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h.start()
-	own := validFields("Mario")
+	h.Start()
+	own := pipetest.ValidFields("Mario")
 	own["Copia documento d'identità"] = "carta.pdf|nats-os://iseed_files_acme/7781/carta.pdf"
-	h.publish(submission("files-own", own), nil)
-	h.waitState("files-own", consumer.StateSubmitted)
+	h.Publish(pipetest.Submission("files-own", own), nil)
+	h.WaitState("files-own", record.StateSubmitted)
 
-	theirs := validFields("Mario")
+	theirs := pipetest.ValidFields("Mario")
 	theirs["Copia documento d'identità"] = "carta.pdf|nats-os://iseed_files_other/7781/carta.pdf"
-	h.publish(submission("files-theirs", theirs), nil)
-	r := h.waitState("files-theirs", consumer.StateRejected)
+	h.Publish(pipetest.Submission("files-theirs", theirs), nil)
+	r := h.WaitState("files-theirs", record.StateRejected)
 	if len(r.Errors) != 1 || r.Errors[0].Code != "invalid_file_reference" || !strings.Contains(r.Errors[0].Message, "iseed_files_other") {
 		t.Errorf("problems: got %+v, want one invalid_file_reference", r.Errors)
 	}
-	if got := h.counter("created"); got != 1 {
+	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests: got %d, want 1 (the other tenant's file was never sent)", got)
 	}
 }

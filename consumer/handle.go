@@ -13,13 +13,13 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// settleTimeout bounds the final publishes and acks of one message, which
+// finishTimeout bounds the final publishes and acks of one message, which
 // run even during shutdown.
-const settleTimeout = 10 * time.Second
+const finishTimeout = 10 * time.Second
 
-// handle processes one message and settles it as Decide says.
+// handle processes one message and finishes it as Decide says.
 func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
-	j := &job{msg: msg, start: time.Now(), owner: fmt.Sprintf("%s/%d", p.cfg.Owner, p.jobs.Add(1))}
+	j := &job{msg: msg, start: p.cfg.Now(), owner: fmt.Sprintf("%s/%d", p.cfg.Owner, p.jobs.Add(1))}
 	meta, err := msg.Metadata()
 	if err != nil {
 		p.log.Error().Err(err).Msg("message without JetStream metadata: terminated")
@@ -34,9 +34,9 @@ func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
 		o = p.processSafely(ctx, j)
 	}
 	act := Decide(o, meta.NumDelivered, p.cfg.Retry, jitter())
-	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	if err := p.apply(settleCtx, j, o, act); err != nil {
+	if err := p.finish(finishCtx, j, o, act); err != nil {
 		act = Decide(Outcome{Kind: Retry, Err: err}, meta.NumDelivered, p.cfg.Retry, jitter())
 		if o.Err != nil {
 			err = fmt.Errorf("%w; then: %w", o.Err, err)
@@ -45,7 +45,7 @@ func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(act.Delay)
 	}
 	p.logOutcome(j, o, act)
-	p.d.Metrics.outcome(o, time.Since(j.start))
+	p.d.Metrics.outcome(o, p.cfg.Now().Sub(j.start))
 }
 
 // processSafely turns a panic into a retry, so that one poison message
@@ -59,10 +59,10 @@ func (p *Pipeline) processSafely(ctx context.Context, j *job) (o Outcome) {
 	return p.process(ctx, j)
 }
 
-// apply carries out an action: dead letter (stored before anything else),
+// finish carries out an action: dead letter (stored before anything else),
 // then the event and, for a submission that has its upstream request, the
 // tracking task (the two concurrently), then the ack, term or nak.
-func (p *Pipeline) apply(ctx context.Context, j *job, o Outcome, act Action) error {
+func (p *Pipeline) finish(ctx context.Context, j *job, o Outcome, act Action) error {
 	if act.DeadLetter {
 		if err := p.deadLetter(ctx, j, o); err != nil {
 			return err
@@ -107,7 +107,7 @@ func (p *Pipeline) logOutcome(j *job, o Outcome, act Action) {
 	}
 	ev := p.log.WithLevel(lvl).Str("outcome", o.Kind.String()).
 		Str("tenant", j.tenant).Uint64("stream_seq", j.meta.Sequence.Stream).
-		Uint64("delivered", j.meta.NumDelivered).Dur("took", time.Since(j.start))
+		Uint64("delivered", j.meta.NumDelivered).Int64("took_ms", p.cfg.Now().Sub(j.start).Milliseconds())
 	if j.sub != nil {
 		ev = ev.Str("submission", j.sub.ID)
 	}
@@ -118,7 +118,7 @@ func (p *Pipeline) logOutcome(j *job, o Outcome, act Action) {
 		ev = ev.Str("reason", o.Reason)
 	}
 	if act.Nak {
-		ev = ev.Dur("retry_in", act.Delay)
+		ev = ev.Int64("retry_in_ms", act.Delay.Milliseconds())
 	}
 	if o.Err != nil {
 		ev = ev.Str("error", safeError(o.Err))

@@ -14,8 +14,6 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	posts    *prometheus.CounterVec
 	breaker  prometheus.Gauge
-	polls    *prometheus.CounterVec
-	docs     prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics with reg.
@@ -39,38 +37,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 while the circuit breaker around POST /richiesta is open and the pipeline is not pulling.",
 		}),
 	}
-	m.polls = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "iseed", Name: "tracking_polls_total",
-		Help: "Tracking task deliveries, by result: final (tracking over), open (poll again later), error, interrupted.",
-	}, []string{"result"})
-	m.docs = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "iseed", Name: "documents_stored_total",
-		Help: "Documents downloaded, verified and stored in the documents bucket.",
-	})
-	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker, m.polls, m.docs)
+	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker)
 	return m
-}
-
-func (m *Metrics) poll(o trackOutcome) {
-	if m == nil {
-		return
-	}
-	result := "open"
-	switch {
-	case o.Interrupted:
-		result = "interrupted"
-	case o.Err != nil:
-		result = "error"
-	case o.Final:
-		result = "final"
-	}
-	m.polls.WithLabelValues(result).Inc()
-}
-
-func (m *Metrics) documentStored() {
-	if m != nil {
-		m.docs.Inc()
-	}
 }
 
 func (m *Metrics) outcome(o Outcome, took time.Duration) {

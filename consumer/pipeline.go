@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/workpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/sony/gobreaker/v2"
@@ -37,7 +39,7 @@ type Events interface {
 // Tracker starts following a submitted request. It must be idempotent: it
 // is called again when a submitted submission is redelivered.
 type Tracker interface {
-	Track(ctx context.Context, r *Record) error
+	Track(ctx context.Context, r *record.Record) error
 }
 
 // Gate decides whether a submission may be sent (the prior-ISEE rule). It
@@ -75,7 +77,7 @@ type BreakerConfig struct {
 
 // Deps are the pipeline's collaborators.
 type Deps struct {
-	Resources *Resources
+	Resources *layout.Resources
 	Upstream  Upstream
 	Schemas   Schemas
 	Files     schema.FileSource
@@ -91,8 +93,8 @@ type Deps struct {
 type Pipeline struct {
 	cfg     Config
 	d       Deps
-	layout  Layout
-	store   *Store
+	lay     layout.Layout
+	store   *record.Store
 	breaker *gobreaker.CircuitBreaker[*visengine.Richiesta]
 	log     zerolog.Logger
 	jobs    atomic.Uint64 // numbers jobs for their lease owner ids
@@ -107,13 +109,13 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	if d.Limiter == nil {
 		d.Limiter = rate.NewLimiter(rate.Inf, 1)
 	}
-	p := &Pipeline{cfg: cfg, d: d, layout: d.Resources.Layout, store: NewStore(d.Resources.Records),
+	p := &Pipeline{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
 		log: cfg.Logger.With().Str("component", "consumer").Logger()}
 	p.breaker = newBreaker(cfg.Breaker, p.log, d.Metrics)
 	return p, nil
 }
 
-func (c Config) withDefaults(l Layout) Config {
+func (c Config) withDefaults(l layout.Layout) Config {
 	if c.Workers <= 0 {
 		c.Workers = 8
 	}
@@ -150,29 +152,17 @@ func (c Config) withDefaults(l Layout) Config {
 // within ShutdownTimeout (then cancel them; they are redelivered), return.
 // While the breaker is open it pulls nothing.
 func (p *Pipeline) Run(ctx context.Context) error {
-	return (&pool{
-		name: "submissions", cons: p.d.Resources.Consumer, workers: p.cfg.Workers, handle: p.handle,
-		paused:   func() bool { return p.breaker.State() == gobreaker.StateOpen },
-		handBack: p.cfg.Retry.Interrupted, shutdown: p.cfg.ShutdownTimeout, log: p.log,
-	}).run(ctx)
-}
-
-// sleep waits d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return (&workpool.Pool{
+		Name: "submissions", Consumer: p.d.Resources.Consumer, Workers: p.cfg.Workers, Handle: p.handle,
+		Paused:   func() bool { return p.breaker.State() == gobreaker.StateOpen },
+		HandBack: p.cfg.Retry.Interrupted, Shutdown: p.cfg.ShutdownTimeout, Logger: p.log,
+	}).Run(ctx)
 }
 
 // tenantOf extracts the tenant from <prefix>.submissions.<tenant>.
 func (p *Pipeline) tenantOf(subject string) (string, bool) {
-	tenant, ok := strings.CutPrefix(subject, p.layout.SubmissionSubject(""))
-	return tenant, ok && ValidToken(tenant, maxIDLen)
+	tenant := p.lay.TenantOf(subject)
+	return tenant, record.ValidToken(tenant)
 }
 
 func newOwnerID() string {

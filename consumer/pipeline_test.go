@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
@@ -19,20 +22,20 @@ import (
 
 func TestValidSubmissionIsSubmittedOnce(t *testing.T) {
 	h := newHarness(t)
-	h.start()
-	h.publish(submission("emp-1", validFields("Mario")), nil)
-	r := h.waitState("emp-1", consumer.StateSubmitted)
+	h.Start()
+	h.Publish(pipetest.Submission("emp-1", pipetest.ValidFields("Mario")), nil)
+	r := h.WaitState("emp-1", record.StateSubmitted)
 	if r.RequestID == "" {
 		t.Fatal("submitted record has no upstream request id")
 	}
-	if got, want := h.counter("created"), 1; got != want {
+	if got, want := h.Counter("created"), 1; got != want {
 		t.Errorf("upstream requests created: got %d, want %d", got, want)
 	}
 	if got, want := *r.Price, 16.0; got != want { // 12 + urgenza 4
 		t.Errorf("price: got %v, want %v", got, want)
 	}
-	waitFor(t, 5*time.Second, "the submitted event", func() bool { return len(h.events("emp-1")) == 1 })
-	ev := h.events("emp-1")[0]
+	pipetest.WaitFor(t, 5*time.Second, "the submitted event", func() bool { return len(h.Events("emp-1")) == 1 })
+	ev := h.Events("emp-1")[0]
 	if got, want := ev.Type, "iseed.submission.submitted"; got != want {
 		t.Errorf("event type: got %q, want %q", got, want)
 	}
@@ -43,13 +46,13 @@ func TestValidSubmissionIsSubmittedOnce(t *testing.T) {
 
 func TestInvalidSubmissionIsRejectedWithoutUpstreamCalls(t *testing.T) {
 	h := newHarness(t)
-	h.start()
-	f := validFields("Mario")
+	h.Start()
+	f := pipetest.ValidFields("Mario")
 	f["Codice Fiscale"] = "RSSMRA85T10A562X" // wrong check character
 	f["Email"] = "not an email"
 	delete(f, "$1")
-	h.publish(submission("emp-bad", f), nil)
-	r := h.waitState("emp-bad", consumer.StateRejected)
+	h.Publish(pipetest.Submission("emp-bad", f), nil)
+	r := h.WaitState("emp-bad", record.StateRejected)
 	codes := map[string]bool{}
 	for _, p := range r.Errors {
 		codes[p.Code] = true
@@ -59,65 +62,65 @@ func TestInvalidSubmissionIsRejectedWithoutUpstreamCalls(t *testing.T) {
 			t.Errorf("problems %+v lack code %q", r.Errors, want)
 		}
 	}
-	if got := h.counter("POST /richiesta"); got != 0 {
+	if got := h.Counter("POST /richiesta"); got != 0 {
 		t.Errorf("POST /richiesta calls: got %d, want 0", got)
 	}
-	waitFor(t, 5*time.Second, "the dead letter", func() bool { return len(h.deadLetters()) == 1 })
-	if got, want := h.deadLetters()[0].Reason, consumer.ReasonInvalid; got != want {
+	pipetest.WaitFor(t, 5*time.Second, "the dead letter", func() bool { return len(h.DeadLetters()) == 1 })
+	if got, want := h.DeadLetters()[0].Reason, dlq.ReasonInvalid; got != want {
 		t.Errorf("dead letter reason: got %q, want %q", got, want)
 	}
-	if got, want := h.eventTypes("emp-bad"), []string{"iseed.submission.rejected"}; !slices.Equal(got, want) {
+	if got, want := h.EventTypes("emp-bad"), []string{"iseed.submission.rejected"}; !slices.Equal(got, want) {
 		t.Errorf("events: got %v, want %v", got, want)
 	}
 }
 
 func TestMalformedEventsAreDeadLettered(t *testing.T) {
 	h := newHarness(t)
-	h.start()
-	h.publish([]byte(`{"id":"x1","service":"ISEE","fields":{},"unexpected":true}`), nil)
-	h.publish([]byte(`not json at all`), nil)
-	waitFor(t, 10*time.Second, "two dead letters", func() bool { return len(h.deadLetters()) == 2 })
-	for _, dl := range h.deadLetters() {
-		if dl.Reason != consumer.ReasonMalformed || dl.OriginalSubject != "iseed.submissions.acme" || dl.StreamSeq == 0 {
+	h.Start()
+	h.Publish([]byte(`{"id":"x1","service":"ISEE","fields":{},"unexpected":true}`), nil)
+	h.Publish([]byte(`not json at all`), nil)
+	pipetest.WaitFor(t, 10*time.Second, "two dead letters", func() bool { return len(h.DeadLetters()) == 2 })
+	for _, dl := range h.DeadLetters() {
+		if dl.Reason != dlq.ReasonMalformed || dl.OriginalSubject != "iseed.submissions.acme" || dl.StreamSeq == 0 {
 			t.Errorf("dead letter: got %+v, want reason malformed with origin", dl)
 		}
 	}
-	if got := h.counter("POST /richiesta"); got != 0 {
+	if got := h.Counter("POST /richiesta"); got != 0 {
 		t.Errorf("POST /richiesta calls: got %d, want 0", got)
 	}
 }
 
 func TestSameEventFiveTimesMakesOneRequest(t *testing.T) {
 	h := newHarness(t)
-	data := submission("emp-dup", validFields("Mario"))
+	data := pipetest.Submission("emp-dup", pipetest.ValidFields("Mario"))
 	for range 5 { // all waiting before the workers start, so they race for them
-		h.publish(data, nil)
+		h.Publish(data, nil)
 	}
-	h.start()
-	h.waitState("emp-dup", consumer.StateSubmitted)
-	waitFor(t, 10*time.Second, "all five messages settled", func() bool { return h.pending() == 0 })
-	if got, want := h.counter("created"), 1; got != want {
+	h.Start()
+	h.WaitState("emp-dup", record.StateSubmitted)
+	pipetest.WaitFor(t, 10*time.Second, "all five messages settled", func() bool { return h.pending() == 0 })
+	if got, want := h.Counter("created"), 1; got != want {
 		t.Errorf("upstream requests: got %d, want %d", got, want)
 	}
-	if got, want := len(h.events("emp-dup")), 1; got != want {
+	if got, want := len(h.Events("emp-dup")), 1; got != want {
 		t.Errorf("submitted events: got %d, want %d (deduplicated)", got, want)
 	}
 }
 
 func TestSameIDDifferentPayloadIsAConflict(t *testing.T) {
 	h := newHarness(t)
-	h.start()
-	h.publish(submission("emp-c", validFields("Mario")), nil)
-	h.waitState("emp-c", consumer.StateSubmitted)
-	h.publish(submission("emp-c", validFields("Luigi")), nil)
-	waitFor(t, 10*time.Second, "the conflict dead letter", func() bool { return len(h.deadLetters()) == 1 })
-	if got, want := h.deadLetters()[0].Reason, consumer.ReasonConflict; got != want {
+	h.Start()
+	h.Publish(pipetest.Submission("emp-c", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-c", record.StateSubmitted)
+	h.Publish(pipetest.Submission("emp-c", pipetest.ValidFields("Luigi")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the conflict dead letter", func() bool { return len(h.DeadLetters()) == 1 })
+	if got, want := h.DeadLetters()[0].Reason, dlq.ReasonConflict; got != want {
 		t.Errorf("reason: got %q, want %q", got, want)
 	}
-	if got, want := h.counter("created"), 1; got != want {
+	if got, want := h.Counter("created"), 1; got != want {
 		t.Errorf("upstream requests: got %d, want %d", got, want)
 	}
-	if got := h.record("emp-c").State; got != consumer.StateSubmitted {
+	if got := h.Record("emp-c").State; got != record.StateSubmitted {
 		t.Errorf("the original record changed to %q", got)
 	}
 }
@@ -126,14 +129,14 @@ func TestCommitThenFailIsReconciled(t *testing.T) {
 	for _, mode := range []string{sim.ModeBadGateway, sim.ModeHang} {
 		t.Run(mode, func(t *testing.T) {
 			h := newHarness(t)
-			h.sim.SetFaults(sim.Faults{CommitThenFail: sim.CommitThenFail{Mode: mode, Next: 1}})
-			h.start()
-			h.publish(submission("emp-ctf", validFields("Mario")), nil)
-			r := h.waitState("emp-ctf", consumer.StateSubmitted)
-			if got, want := h.counter("created"), 1; got != want {
+			h.Sim.SetFaults(sim.Faults{CommitThenFail: sim.CommitThenFail{Mode: mode, Next: 1}})
+			h.Start()
+			h.Publish(pipetest.Submission("emp-ctf", pipetest.ValidFields("Mario")), nil)
+			r := h.WaitState("emp-ctf", record.StateSubmitted)
+			if got, want := h.Counter("created"), 1; got != want {
 				t.Errorf("upstream requests: got %d, want %d", got, want)
 			}
-			if got := h.counter("GET /richiesta"); got < 1 {
+			if got := h.Counter("GET /richiesta"); got < 1 {
 				t.Errorf("GET /richiesta calls: got %d, want the reconciliation to list requests", got)
 			}
 			if r.Timeline[len(r.Timeline)-1].Note != "reconciled" {
@@ -145,20 +148,20 @@ func TestCommitThenFailIsReconciled(t *testing.T) {
 
 func TestUpstreamOutageThenRecovery(t *testing.T) {
 	h := newHarness(t)
-	h.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 12, Status: 503}}})
-	h.start(withConfig(func(c *consumer.Config) {
+	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 12, Status: 503}}})
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) {
 		c.Breaker = consumer.BreakerConfig{Failures: 3, Cooldown: 300 * time.Millisecond}
 	}))
 	for i := range 5 {
-		h.publish(submission(fmt.Sprintf("out-%d", i), validFields(fmt.Sprintf("Mario %d", i))), nil)
+		h.Publish(pipetest.Submission(fmt.Sprintf("out-%d", i), pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)
 	}
 	for i := range 5 {
-		h.waitState(fmt.Sprintf("out-%d", i), consumer.StateSubmitted)
+		h.WaitState(fmt.Sprintf("out-%d", i), record.StateSubmitted)
 	}
-	if got, want := h.counter("created"), 5; got != want {
+	if got, want := h.Counter("created"), 5; got != want {
 		t.Errorf("upstream requests: got %d, want %d", got, want)
 	}
-	if dls := h.deadLetters(); len(dls) != 0 {
+	if dls := h.DeadLetters(); len(dls) != 0 {
 		t.Errorf("dead letters: got %+v, want none", dls)
 	}
 }
@@ -190,11 +193,11 @@ func (r *recorder) CreateRichiesta(ctx context.Context, req visengine.CreateRequ
 
 func TestThrottlingHonoursRetryAfter(t *testing.T) {
 	h := newHarness(t)
-	h.sim.SetFaults(sim.Faults{Throttle: map[string]sim.ThrottleFault{"POST /richiesta": {Next: 2, RetryAfter: 1}}})
-	rec := &recorder{Upstream: h.client}
-	h.start(withUpstream(rec))
-	h.publish(submission("thr", validFields("Mario")), nil)
-	h.waitState("thr", consumer.StateSubmitted)
+	h.Sim.SetFaults(sim.Faults{Throttle: map[string]sim.ThrottleFault{"POST /richiesta": {Next: 2, RetryAfter: 1}}})
+	rec := &recorder{Upstream: h.Client}
+	h.Start(pipetest.WithUpstream(rec))
+	h.Publish(pipetest.Submission("thr", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("thr", record.StateSubmitted)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.posts) != 3 {
@@ -209,7 +212,7 @@ func TestThrottlingHonoursRetryAfter(t *testing.T) {
 			t.Errorf("POST %d came %s after a 429 with Retry-After %s", i+1, gap, want)
 		}
 	}
-	if got := h.counter("created"); got != 1 {
+	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }
@@ -230,7 +233,7 @@ func (d driftedSchemas) Invalidate(_ context.Context, hash string) error {
 
 func TestPermanentUpstreamErrorIsDeadLettered(t *testing.T) {
 	h := newHarness(t)
-	v, err := h.client.Visura(context.Background(), iseeHash)
+	v, err := h.Client.Visura(context.Background(), pipetest.ISEEHash)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,68 +246,68 @@ func TestPermanentUpstreamErrorIsDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	drifted := driftedSchemas{svc: svc, invalidated: &atomic.Value{}}
-	h.start(withSchemas(drifted))
-	fields := validFields("Mario")
+	h.Start(pipetest.WithSchemas(drifted))
+	fields := pipetest.ValidFields("Mario")
 	delete(fields, "$6")
-	data := submission("emp-412", fields)
-	h.publish(data, nil)
-	r := h.waitState("emp-412", consumer.StateFailed)
-	if got, want := r.Reason, consumer.ReasonUpstreamRejected; got != want {
+	data := pipetest.Submission("emp-412", fields)
+	h.Publish(data, nil)
+	r := h.WaitState("emp-412", record.StateFailed)
+	if got, want := r.Reason, dlq.ReasonUpstreamRejected; got != want {
 		t.Errorf("reason: got %q, want %q", got, want)
 	}
-	waitFor(t, 5*time.Second, "the dead letter", func() bool { return len(h.deadLetters()) == 1 })
-	dl := h.deadLetters()[0]
-	raw, err := h.res.DLQ.GetMsg(context.Background(), dl.Seq)
+	pipetest.WaitFor(t, 5*time.Second, "the dead letter", func() bool { return len(h.DeadLetters()) == 1 })
+	dl := h.DeadLetters()[0]
+	raw, err := h.Res.DLQ.GetMsg(context.Background(), dl.Seq)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(raw.Data) != string(data) {
 		t.Errorf("dead letter payload: got %s, want the original", raw.Data)
 	}
-	if !strings.Contains(dl.Error, "412") || dl.Tenant != tenant || dl.SubmissionID != "emp-412" || dl.Attempts != 1 || dl.FirstFailure.IsZero() {
+	if !strings.Contains(dl.Error, "412") || dl.Tenant != pipetest.Tenant || dl.SubmissionID != "emp-412" || dl.Attempts != 1 || dl.FirstFailure.IsZero() {
 		t.Errorf("dead letter headers: got %+v", dl)
 	}
-	if got := h.counter("created"); got != 0 {
+	if got := h.Counter("created"); got != 0 {
 		t.Errorf("upstream requests: got %d, want 0", got)
 	}
-	if got, _ := drifted.invalidated.Load().(string); got != iseeHash {
-		t.Errorf("invalidated schema: got %q, want %s (the upstream refused what the cached schema accepted)", got, iseeHash)
+	if got, _ := drifted.invalidated.Load().(string); got != pipetest.ISEEHash {
+		t.Errorf("invalidated schema: got %q, want %s (the upstream refused what the cached schema accepted)", got, pipetest.ISEEHash)
 	}
 }
 
 func TestInsufficientCreditThenReplay(t *testing.T) {
 	h := newHarness(t)
-	h.sim.SetWallet(5)
-	h.start()
-	h.publish(submission("emp-402", validFields("Mario")), nil)
-	r := h.waitState("emp-402", consumer.StateFailed)
-	if got, want := r.Reason, consumer.ReasonInsufficientCredit; got != want {
+	h.Sim.SetWallet(5)
+	h.Start()
+	h.Publish(pipetest.Submission("emp-402", pipetest.ValidFields("Mario")), nil)
+	r := h.WaitState("emp-402", record.StateFailed)
+	if got, want := r.Reason, dlq.ReasonInsufficientCredit; got != want {
 		t.Fatalf("reason: got %q, want %q", got, want)
 	}
-	var dls []consumer.DeadLetter
-	waitFor(t, 5*time.Second, "the dead letter", func() bool { dls = h.deadLetters(); return len(dls) == 1 })
-	if dls[0].Reason != consumer.ReasonInsufficientCredit {
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 5*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+	if dls[0].Reason != dlq.ReasonInsufficientCredit {
 		t.Fatalf("dead letter reason: got %q", dls[0].Reason)
 	}
-	h.sim.SetWallet(100)
-	dlq := consumer.NewDLQ(h.nats.JS, h.res)
+	h.Sim.SetWallet(100)
+	dlq := dlq.NewQueue(h.NATS.JS, h.Res)
 	if err := dlq.Replay(context.Background(), dls[0].Seq); err != nil {
 		t.Fatal(err)
 	}
 	if err := dlq.Replay(context.Background(), dls[0].Seq); err == nil {
 		t.Error("replaying the same dead letter twice: got nil error, want one (it was removed)")
 	}
-	r = h.waitState("emp-402", consumer.StateSubmitted)
+	r = h.WaitState("emp-402", record.StateSubmitted)
 	if r.Generation != 2 {
 		t.Errorf("generation: got %d, want 2", r.Generation)
 	}
-	if got, want := h.counter("created"), 1; got != want {
+	if got, want := h.Counter("created"), 1; got != want {
 		t.Errorf("upstream requests: got %d, want %d", got, want)
 	}
 	// The original event published again (not a replay) changes nothing.
-	h.publish(submission("emp-402", validFields("Mario")), nil)
-	waitFor(t, 10*time.Second, "the duplicate settled", func() bool { return h.pending() == 0 })
-	if got := h.counter("created"); got != 1 {
+	h.Publish(pipetest.Submission("emp-402", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the duplicate settled", func() bool { return h.pending() == 0 })
+	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests after a duplicate: got %d, want 1", got)
 	}
 }
@@ -314,30 +317,30 @@ func TestTwoDaemonsThousandSubmissions(t *testing.T) {
 		t.Skip("long")
 	}
 	h := newHarness(t)
-	h.start(withConfig(func(c *consumer.Config) { c.Workers = 8 }))
-	h.start(withConfig(func(c *consumer.Config) { c.Workers = 8 }))
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.Workers = 8 }))
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.Workers = 8 }))
 	const n = 1000
 	ctx := context.Background()
 	for i := range n {
-		m := nats.NewMsg(h.res.Layout.SubmissionSubject(tenant))
-		m.Data = submission(fmt.Sprintf("bulk-%d", i), validFields(fmt.Sprintf("Mario %d", i)))
-		if _, err := h.nats.JS.PublishMsgAsync(m); err != nil {
+		m := nats.NewMsg(h.Res.Layout.SubmissionSubject(pipetest.Tenant))
+		m.Data = pipetest.Submission(fmt.Sprintf("bulk-%d", i), pipetest.ValidFields(fmt.Sprintf("Mario %d", i)))
+		if _, err := h.NATS.JS.PublishMsgAsync(m); err != nil {
 			t.Fatal(err)
 		}
 		if i%10 == 0 { // and some duplicates on top
 			m2 := nats.NewMsg(m.Subject)
 			m2.Data = m.Data
-			if _, err := h.nats.JS.PublishMsgAsync(m2); err != nil {
+			if _, err := h.NATS.JS.PublishMsgAsync(m2); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	<-h.nats.JS.PublishAsyncComplete()
-	waitFor(t, 2*time.Minute, "1,000 upstream requests", func() bool { return h.counter("created") >= n && h.pending() == 0 })
-	if got := h.counter("created"); got != n {
+	<-h.NATS.JS.PublishAsyncComplete()
+	pipetest.WaitFor(t, 2*time.Minute, "1,000 upstream requests", func() bool { return h.Counter("created") >= n && h.pending() == 0 })
+	if got := h.Counter("created"); got != n {
 		t.Errorf("upstream requests: got %d, want %d", got, n)
 	}
-	list, err := h.client.Richieste(ctx)
+	list, err := h.Client.Richieste(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,8 +349,8 @@ func TestTwoDaemonsThousandSubmissions(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for i := range n {
-		r := h.record(fmt.Sprintf("bulk-%d", i))
-		if r == nil || r.State != consumer.StateSubmitted || seen[r.RequestID] {
+		r := h.Record(fmt.Sprintf("bulk-%d", i))
+		if r == nil || r.State != record.StateSubmitted || seen[r.RequestID] {
 			t.Fatalf("bulk-%d: record %+v (duplicate request id or not submitted)", i, r)
 		}
 		seen[r.RequestID] = true
@@ -356,7 +359,7 @@ func TestTwoDaemonsThousandSubmissions(t *testing.T) {
 
 // pending is the number of messages not yet acknowledged or terminated.
 func (h *harness) pending() int {
-	info, err := h.res.Consumer.Info(context.Background())
+	info, err := h.Res.Consumer.Info(context.Background())
 	if err != nil {
 		return -1
 	}

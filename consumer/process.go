@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// ReplayHeader marks a message republished from the DLQ by an operator; its
-// value is the dead letter's stream sequence.
-const ReplayHeader = "Iseed-Replay-Of"
 
 // job is one message being processed.
 type job struct {
@@ -23,26 +21,28 @@ type job struct {
 	sub    *Submission
 	svc    *schema.Service
 	prep   *schema.Prepared
-	rec    *Record
+	rec    *record.Record
 	rev    uint64
 	unsure bool      // an earlier POST may have created a request we do not know of
 	owner  string    // this delivery's lease owner: unique per job, even within a process
 	settle time.Time // after an unanswered POST in this delivery: when reconciling can trust "none"
+	replay uint64    // the dead letter an operator's replay names; 0 when not a replay
 	start  time.Time
 }
 
-func (j *job) key() string { return RecordKey(j.tenant, j.sub.ID) }
+func (j *job) key() string { return record.Key(j.tenant, j.sub.ID) }
 
 // process takes one message as far as it can go and says where it ended.
 func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 	tenant, ok := p.tenantOf(j.msg.Subject())
 	if !ok {
-		return Outcome{Kind: Rejected, Reason: ReasonMalformed, Err: fmt.Errorf("%w: subject %q has no valid tenant", ErrMalformed, j.msg.Subject())}
+		return Outcome{Kind: Rejected, Reason: dlq.ReasonMalformed, Err: fmt.Errorf("%w: subject %q has no valid tenant", ErrMalformed, j.msg.Subject())}
 	}
 	j.tenant = tenant
+	j.replay = replayOf(j.msg)
 	sub, err := DecodeSubmission(j.msg.Data())
 	if err != nil {
-		return Outcome{Kind: Rejected, Reason: ReasonMalformed, Err: err}
+		return Outcome{Kind: Rejected, Reason: dlq.ReasonMalformed, Err: err}
 	}
 	j.sub = sub
 	problems, err := p.validate(ctx, j)
@@ -52,21 +52,21 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 	if err != nil {
 		return p.retry(err, 0)
 	}
-	if o, settled := p.claim(ctx, j, problems); settled {
+	if o, done := p.claim(ctx, j, problems); done {
 		return o
 	}
 	return p.proceed(ctx, j)
 }
 
 // expire ends a message that is too old while its service cannot be
-// resolved, as its record says: settled if it has its request, busy if
+// resolved, as its record says: done if it has its request, busy if
 // another worker holds it, ambiguous if an attempt may have created a
 // request, expired otherwise.
 func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 	err := fmt.Errorf("past the maximum age of %s; last: %w", p.cfg.MaxAge, cause)
 	rec, rev, gerr := p.store.Get(ctx, j.tenant, j.sub.ID)
-	if errors.Is(gerr, ErrNotFound) {
-		return Outcome{Kind: Failed, Reason: ReasonExpired, Err: err}
+	if errors.Is(gerr, record.ErrNotFound) {
+		return Outcome{Kind: Failed, Reason: dlq.ReasonExpired, Err: err}
 	}
 	if gerr != nil {
 		return p.retry(gerr, 0)
@@ -75,19 +75,19 @@ func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 	now := p.cfg.Now()
 	switch {
 	case rec.Fingerprint != j.sub.Fingerprint():
-		return Outcome{Kind: Conflict, Reason: ReasonConflict, Record: rec, Err: err}
+		return Outcome{Kind: Conflict, Reason: dlq.ReasonConflict, Record: rec, Err: err}
 	case rec.RequestID != "":
-		return p.settled(ctx, j)
-	case rec.State == StateRejected:
+		return p.announceExisting(j)
+	case rec.State == record.StateRejected:
 		return p.rejected(j)
-	case rec.State == StateFailed:
+	case rec.State == record.StateFailed:
 		return p.failedAgain(j)
 	case rec.Pending != nil && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until):
 		return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}
 	case rec.Pending != nil:
-		return p.fail(ctx, j, ReasonAmbiguous, fmt.Errorf("%w, and an earlier attempt may have created the request", err))
+		return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w, and an earlier attempt may have created the request", err))
 	default:
-		return p.fail(ctx, j, ReasonExpired, err)
+		return p.fail(ctx, j, dlq.ReasonExpired, err)
 	}
 }
 
@@ -133,13 +133,13 @@ func emailTargetProblems(addr string) []schema.Problem {
 }
 
 // claim creates the submission's record, or finds it and decides what an
-// existing record means for this message. settled is true when the message
+// existing record means for this message. done is true when the message
 // needs nothing more than the returned outcome.
 func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem) (Outcome, bool) {
 	now := p.cfg.Now()
 	rec := p.newRecord(j, now)
 	if len(problems) > 0 {
-		rec.to(StateRejected, now, "invalid")
+		rec.To(record.StateRejected, now, "invalid")
 		rec.Errors = toPublisher(problems)
 	} else {
 		rec.Attempts = 1
@@ -151,7 +151,7 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 	}
 	if rev != 0 {
 		j.rec, j.rev = rec, rev
-		if rec.State == StateRejected {
+		if rec.State == record.StateRejected {
 			return p.rejected(j), true
 		}
 		return Outcome{}, false
@@ -168,25 +168,25 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
 	rec := j.rec
 	if rec.Fingerprint != j.sub.Fingerprint() {
-		return Outcome{Kind: Conflict, Reason: ReasonConflict, Record: rec,
+		return Outcome{Kind: Conflict, Reason: dlq.ReasonConflict, Record: rec,
 			Err: fmt.Errorf("submission %s was received before with a different payload; this one was not sent", j.sub.ID)}, true
 	}
 	if p.replayable(j) {
 		return p.reopen(ctx, j, problems, now)
 	}
 	switch rec.State {
-	case StateRejected:
+	case record.StateRejected:
 		return p.rejected(j), true
-	case StateFailed:
+	case record.StateFailed:
 		return p.failedAgain(j), true
-	case StateClaimed:
+	case record.StateClaimed:
 		if rec.Pending != nil && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until) {
 			return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}, true
 		}
 		if len(problems) > 0 && rec.Pending != nil {
 			// The schema changed under a submission that may already have an
 			// upstream request: without valid input it cannot be reconciled.
-			return p.fail(ctx, j, ReasonAmbiguous, fmt.Errorf("the submission no longer validates (%d problems) and an earlier attempt may have created its request", len(problems))), true
+			return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("the submission no longer validates (%d problems) and an earlier attempt may have created its request", len(problems))), true
 		}
 		if len(problems) > 0 { // nothing was ever sent: reject
 			return p.reject(ctx, j, problems, now)
@@ -194,7 +194,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 		j.unsure = rec.Pending != nil
 		return p.takeOver(ctx, j, now)
 	default: // submitted, or further along: announce again (deduplicated) and move on
-		return p.settled(ctx, j), true
+		return p.announceExisting(j), true
 	}
 }
 
@@ -208,7 +208,7 @@ func (p *Pipeline) takeOver(ctx context.Context, j *job, now time.Time) (Outcome
 // takeLease returns this job's lease, keeping what the previous pending
 // attempt, if any, says of when a request may have been created and when
 // that settles.
-func (p *Pipeline) takeLease(j *job, now time.Time) *Attempt {
+func (p *Pipeline) takeLease(j *job, now time.Time) *record.Attempt {
 	a := p.lease(j, now)
 	if old := j.rec.Pending; old != nil {
 		a.Started, a.Settle = old.Started, p.settleOf(old)
@@ -218,9 +218,9 @@ func (p *Pipeline) takeLease(j *job, now time.Time) *Attempt {
 
 // commit writes next over the job's record. A lost compare-and-set means
 // another worker moved first: busy, look again soon.
-func (p *Pipeline) commit(ctx context.Context, j *job, next *Record) (Outcome, bool) {
+func (p *Pipeline) commit(ctx context.Context, j *job, next *record.Record) (Outcome, bool) {
 	rev, err := p.store.Update(ctx, next, j.rev)
-	if errors.Is(err, errRevision) {
+	if errors.Is(err, record.ErrRevision) {
 		return Outcome{Kind: Busy, Delay: p.cfg.Retry.MinDelay, Record: j.rec}, true
 	}
 	if err != nil {
@@ -230,61 +230,10 @@ func (p *Pipeline) commit(ctx context.Context, j *job, next *Record) (Outcome, b
 	return Outcome{}, false
 }
 
-// replayable reports whether the message is an operator's replay of a
-// failed or rejected submission that has not been replayed from that dead
-// letter yet.
-func (p *Pipeline) replayable(j *job) bool {
-	if j.msg.Headers().Get(ReplayHeader) == "" {
-		return false
-	}
-	if j.rec.State != StateFailed && j.rec.State != StateRejected {
-		return false
-	}
-	if j.rec.RequestID != "" {
-		return false // it has its upstream request (tracking gave up): never a new one
-	}
-	seq := j.msg.Headers().Get(ReplayHeader)
-	for _, t := range j.rec.Timeline {
-		if t.Note == "replay of dead letter "+seq {
-			return false
-		}
-	}
-	return true
-}
-
-// reopen starts a new generation of a failed or rejected submission.
-func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
-	if len(problems) > 0 && j.rec.Pending != nil {
-		return p.failedAgain(j), true // still unreconcilable: a person must decide
-	}
-	next := *j.rec
-	next.Generation++
-	next.Reason, next.Errors = "", nil
-	note := "replay of dead letter " + j.msg.Headers().Get(ReplayHeader)
-	if len(problems) > 0 {
-		next.to(StateRejected, now, note)
-		next.Errors = toPublisher(problems)
-	} else {
-		next.to(StateClaimed, now, note)
-		j.unsure = j.rec.Pending != nil
-		if !j.unsure {
-			next.Attempts++
-		}
-		next.Pending = p.takeLease(j, now)
-	}
-	if o, settled := p.commit(ctx, j, &next); settled {
-		return o, true
-	}
-	if next.State == StateRejected {
-		return p.rejected(j), true
-	}
-	return Outcome{}, false
-}
-
 // reject moves a claimed record to rejected (nothing was sent upstream).
 func (p *Pipeline) reject(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
 	next := *j.rec
-	next.to(StateRejected, now, "invalid")
+	next.To(record.StateRejected, now, "invalid")
 	next.Errors = toPublisher(problems)
 	next.Pending = nil
 	if _, err := p.store.Update(ctx, &next, j.rev); err != nil {
@@ -294,8 +243,8 @@ func (p *Pipeline) reject(ctx context.Context, j *job, problems []schema.Problem
 	return p.rejected(j), true
 }
 
-func (p *Pipeline) newRecord(j *job, now time.Time) *Record {
-	r := &Record{Tenant: j.tenant, ID: j.sub.ID, Fingerprint: j.sub.Fingerprint(), Generation: 1,
+func (p *Pipeline) newRecord(j *job, now time.Time) *record.Record {
+	r := &record.Record{Tenant: j.tenant, ID: j.sub.ID, Fingerprint: j.sub.Fingerprint(), Generation: 1,
 		Metadata: j.sub.Metadata, Created: now}
 	if j.svc != nil {
 		r.Service, r.ServiceHash = j.svc.Name, j.svc.Hash
@@ -304,18 +253,18 @@ func (p *Pipeline) newRecord(j *job, now time.Time) *Record {
 		price := j.prep.Price
 		r.Price = &price
 	}
-	r.to(StateClaimed, now, "")
+	r.To(record.StateClaimed, now, "")
 	return r
 }
 
 // lease returns a pending attempt held by this job until AckWait from now.
-func (p *Pipeline) lease(j *job, now time.Time) *Attempt {
-	return &Attempt{Started: now, Owner: j.owner, Until: now.Add(p.layout.AckWait)}
+func (p *Pipeline) lease(j *job, now time.Time) *record.Attempt {
+	return &record.Attempt{Started: now, Owner: j.owner, Until: now.Add(p.lay.AckWait)}
 }
 
 func (p *Pipeline) rejected(j *job) Outcome {
-	ev := statusOf(j.rec, StateRejected)
-	return Outcome{Kind: Rejected, Reason: ReasonInvalid, Record: j.rec, Event: ev,
+	ev := j.rec.Status(record.StateRejected)
+	return Outcome{Kind: Rejected, Reason: dlq.ReasonInvalid, Record: j.rec, Event: ev,
 		Err: fmt.Errorf("invalid submission: %d problem(s)", len(j.rec.Errors))}
 }
 
@@ -323,16 +272,16 @@ func (p *Pipeline) failedAgain(j *job) Outcome {
 	if j.rec.RequestID != "" { // failed after submission (tracking gave up): nothing to dead-letter again
 		return Outcome{Kind: Done, Record: j.rec}
 	}
-	return Outcome{Kind: Failed, Reason: j.rec.Reason, Record: j.rec, Event: statusOf(j.rec, StateFailed),
+	return Outcome{Kind: Failed, Reason: j.rec.Reason, Record: j.rec, Event: j.rec.Status(record.StateFailed),
 		Err: errors.New("submission failed earlier: " + j.rec.Reason)}
 }
 
-// settled re-announces a submission that already has its upstream request;
-// apply makes sure it is tracked.
-func (p *Pipeline) settled(_ context.Context, j *job) Outcome {
+// announceExisting re-announces a submission that already has its
+// upstream request; finish makes sure it is tracked.
+func (p *Pipeline) announceExisting(j *job) Outcome {
 	o := Outcome{Kind: Done, Record: j.rec}
-	if j.rec.State == StateSubmitted {
-		o.Event = statusOf(j.rec, StateSubmitted)
+	if j.rec.State == record.StateSubmitted {
+		o.Event = j.rec.Status(record.StateSubmitted)
 	}
 	return o
 }
@@ -342,19 +291,6 @@ func (p *Pipeline) retry(err error, delay time.Duration) Outcome {
 		return Outcome{Kind: Interrupted, Err: err}
 	}
 	return Outcome{Kind: Retry, Err: err, Delay: delay}
-}
-
-// statusOf builds the status event of a record in a state.
-func statusOf(r *Record, state string) *publisher.Status {
-	s := &publisher.Status{SubmissionID: r.ID, Tenant: r.Tenant, State: state, Generation: r.Generation,
-		Service: r.Service, ServiceHash: r.ServiceHash, RequestID: r.RequestID, StatoRichiesta: r.StatoRichiesta,
-		Price: r.Price, Metadata: r.Metadata, At: r.enteredAt(state)}
-	if state == StateRejected || state == StateFailed {
-		s.Errors = r.Errors
-		s.Reason = r.Reason
-		s.Price = nil
-	}
-	return s
 }
 
 func toPublisher(ps []schema.Problem) []publisher.Problem {

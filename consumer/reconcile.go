@@ -6,11 +6,54 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// settleAt is when reconciling can trust that an unanswered POST created
+// no request: some time after the call gave up (this delivery's, or one
+// recorded by an earlier delivery), or after the lease a crashed worker's
+// call was bounded by.
+func (p *Pipeline) settleAt(j *job) time.Time {
+	if !j.settle.IsZero() {
+		return j.settle
+	}
+	return p.settleOf(j.rec.Pending)
+}
+
+// settleOf is when an attempt recorded by an earlier delivery settles.
+func (p *Pipeline) settleOf(pa *record.Attempt) time.Time {
+	switch {
+	case pa == nil:
+		return time.Time{}
+	case !pa.Settle.IsZero():
+		return pa.Settle
+	default: // its worker crashed: its call was bounded by the lease
+		return pa.Until.Add(p.cfg.ReconcileSettle)
+	}
+}
+
+// awaitSettle waits, in process or by ending the delivery, until a
+// reconciliation can be trusted.
+func (p *Pipeline) awaitSettle(ctx context.Context, j *job, deadline time.Time) (Outcome, bool) {
+	wait := p.settleAt(j).Sub(p.cfg.Now())
+	if wait <= 0 {
+		return Outcome{}, false
+	}
+	if p.cfg.Now().Add(wait).After(deadline) {
+		p.release(ctx, j)
+		return Outcome{Kind: Retry, Delay: wait, Record: j.rec, Err: errors.New("waiting before reconciling an unanswered POST")}, true
+	}
+	if !p.sleepInProgress(ctx, j, wait) {
+		p.release(ctx, j)
+		return Outcome{Kind: Interrupted, Err: ctx.Err(), Record: j.rec}, true
+	}
+	return Outcome{}, false
+}
 
 // reconcile looks upstream for a request an earlier, unanswered POST of
 // this submission may have created. It returns the one match, nil when

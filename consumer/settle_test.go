@@ -2,28 +2,17 @@ package consumer_test
 
 import (
 	"context"
-	"encoding/json"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 )
-
-// putRecord stores a record as an earlier delivery left it.
-func putRecord(t *testing.T, h *harness, id string, fields map[string]any, mod func(*consumer.Record)) {
-	t.Helper()
-	sub, _ := consumer.DecodeSubmission(submission(id, fields))
-	rec := &consumer.Record{Tenant: tenant, ID: id, Fingerprint: sub.Fingerprint(), Generation: 1,
-		State: consumer.StateClaimed, Attempts: 1}
-	mod(rec)
-	b, _ := json.Marshal(rec)
-	if _, err := h.res.Records.Create(context.Background(), consumer.RecordKey(tenant, id), b); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // killedMidPost lets the first POST run to its (lease-bound) deadline and
 // has the upstream commit the request a moment later, as if the worker had
@@ -56,20 +45,20 @@ func (u *killedMidPost) CreateRichiesta(ctx context.Context, req visengine.Creat
 func TestKilledPostAfterTakeOverStillSettles(t *testing.T) {
 	h := newHarness(t)
 	past := time.Now().Add(-time.Minute)
-	putRecord(t, h, "emp-stale", validFields("Mario"), func(r *consumer.Record) {
+	h.PutRecord("emp-stale", pipetest.ValidFields("Mario"), func(r *record.Record) {
 		r.Created, r.Updated = past, past
-		r.Pending = &consumer.Attempt{Started: past, Owner: "gone", Until: past.Add(time.Second), Settle: past.Add(2 * time.Second)}
+		r.Pending = &record.Attempt{Started: past, Owner: "gone", Until: past.Add(time.Second), Settle: past.Add(2 * time.Second)}
 	})
-	up := &killedMidPost{Client: h.client, late: 1500 * time.Millisecond, hang: make(chan struct{})}
-	h.start(withUpstream(up), withConfig(func(c *consumer.Config) {
+	up := &killedMidPost{Client: h.Client, late: 1500 * time.Millisecond, hang: make(chan struct{})}
+	h.Start(pipetest.WithUpstream(up), pipetest.WithConfig(func(c *consumer.Config) {
 		c.CallTimeout = time.Second
 		c.ReconcileSettle = 3 * time.Second
 	}))
 	t.Cleanup(func() { close(up.hang) })
-	h.publish(submission("emp-stale", validFields("Mario")), nil)
-	h.waitState("emp-stale", consumer.StateSubmitted)
-	waitFor(t, 10*time.Second, "the killed POST's request", up.lateDone.Load)
-	if got := h.counter("created"); got != 1 {
+	h.Publish(pipetest.Submission("emp-stale", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-stale", record.StateSubmitted)
+	pipetest.WaitFor(t, 10*time.Second, "the killed POST's request", up.lateDone.Load)
+	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests for one submission: got %d, want 1 (POSTs %d)", got, up.calls.Load())
 	}
 }
@@ -98,20 +87,20 @@ func (u *slowAnswer) CreateRichiesta(ctx context.Context, req visengine.CreateRe
 // settled: that is another submission's, just sent and not yet indexed.
 func TestReconcileIgnoresRequestsCreatedAfterTheAttempt(t *testing.T) {
 	h := newHarness(t)
-	fields := validFields("Mario")
+	fields := pipetest.ValidFields("Mario")
 	past := time.Now().Add(-10 * time.Minute)
-	putRecord(t, h, "emp-old", fields, func(r *consumer.Record) {
+	h.PutRecord("emp-old", fields, func(r *record.Record) {
 		r.Created, r.Updated = past, past
-		r.Pending = &consumer.Attempt{Started: past, Owner: "crashed", Until: past.Add(time.Second)}
+		r.Pending = &record.Attempt{Started: past, Owner: "crashed", Until: past.Add(time.Second)}
 	})
-	up := &slowAnswer{Client: h.client, created: make(chan string, 1), answer: make(chan struct{})}
-	h.start(withUpstream(up))
-	h.publish(submission("emp-new", fields), nil)
+	up := &slowAnswer{Client: h.Client, created: make(chan string, 1), answer: make(chan struct{})}
+	h.Start(pipetest.WithUpstream(up))
+	h.Publish(pipetest.Submission("emp-new", fields), nil)
 	first := <-up.created
-	h.publish(submission("emp-old", fields), nil)
-	old := h.waitState("emp-old", consumer.StateSubmitted)
+	h.Publish(pipetest.Submission("emp-old", fields), nil)
+	old := h.WaitState("emp-old", record.StateSubmitted)
 	close(up.answer)
-	nw := h.waitState("emp-new", consumer.StateSubmitted)
+	nw := h.WaitState("emp-new", record.StateSubmitted)
 	if old.RequestID == first || nw.RequestID != first {
 		t.Errorf("emp-old got %s, emp-new got %s; want emp-new to keep the request it created (%s)", old.RequestID, nw.RequestID, first)
 	}
@@ -130,19 +119,19 @@ func (downSchemas) Service(context.Context, string) (*schema.Service, error) {
 func TestExpiredWhileUnresolvableFailsTheRecord(t *testing.T) {
 	h := newHarness(t)
 	past := time.Now().Add(-time.Minute)
-	putRecord(t, h, "emp-exp", validFields("Mario"), func(r *consumer.Record) {
+	h.PutRecord("emp-exp", pipetest.ValidFields("Mario"), func(r *record.Record) {
 		r.Created, r.Updated = past, past
-		r.Pending = &consumer.Attempt{Started: past, Owner: "crashed", Until: past.Add(time.Second)}
+		r.Pending = &record.Attempt{Started: past, Owner: "crashed", Until: past.Add(time.Second)}
 	})
-	h.start(withSchemas(downSchemas{}), withConfig(func(c *consumer.Config) { c.MaxAge = time.Millisecond }))
-	h.publish(submission("emp-exp", validFields("Mario")), nil)
-	waitFor(t, 10*time.Second, "a dead letter", func() bool { return len(h.deadLetters()) > 0 })
-	dl, rec := h.deadLetters()[0], h.record("emp-exp")
-	if rec.State != consumer.StateFailed || rec.Reason != consumer.ReasonAmbiguous || dl.Reason != consumer.ReasonAmbiguous {
+	h.Start(pipetest.WithSchemas(downSchemas{}), pipetest.WithConfig(func(c *consumer.Config) { c.MaxAge = time.Millisecond }))
+	h.Publish(pipetest.Submission("emp-exp", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "a dead letter", func() bool { return len(h.DeadLetters()) > 0 })
+	dl, rec := h.DeadLetters()[0], h.Record("emp-exp")
+	if rec.State != record.StateFailed || rec.Reason != dlq.ReasonAmbiguous || dl.Reason != dlq.ReasonAmbiguous {
 		t.Errorf("record %s/%s, dead letter %s: want failed, ambiguous, ambiguous", rec.State, rec.Reason, dl.Reason)
 	}
-	waitFor(t, 5*time.Second, "the failed event", func() bool {
-		evs := h.events("emp-exp")
+	pipetest.WaitFor(t, 5*time.Second, "the failed event", func() bool {
+		evs := h.Events("emp-exp")
 		return len(evs) == 1 && evs[0].Type == "iseed.submission.failed"
 	})
 }

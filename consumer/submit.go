@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/workpool"
 )
 
 // leaseMargin is kept between the end of an upstream call and the end of
@@ -31,14 +33,14 @@ func (p *Pipeline) proceed(ctx context.Context, j *job) Outcome {
 
 func (p *Pipeline) resolveFiles(ctx context.Context, j *job) (Outcome, bool) {
 	if p.d.Files == nil {
-		return p.fail(ctx, j, ReasonInvalid, errors.New("file references are not supported: no object store configured")), true
+		return p.fail(ctx, j, dlq.ReasonInvalid, errors.New("file references are not supported: no object store configured")), true
 	}
-	files := tenantFiles{src: p.d.Files, bucket: p.layout.FilesBucket(j.tenant)}
+	files := tenantFiles{src: p.d.Files, bucket: p.lay.FilesBucket(j.tenant)}
 	err := schema.ResolveFiles(ctx, j.prep, files, p.cfg.Limits)
 	var verr *schema.ValidationError
 	if errors.As(err, &verr) && j.unsure {
 		// An earlier POST may have created the request: a person must decide.
-		return p.fail(ctx, j, ReasonAmbiguous, fmt.Errorf("a referenced file is gone (%s) and an earlier attempt may have created the request", verr.Problems[0].Code)), true
+		return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("a referenced file is gone (%s) and an earlier attempt may have created the request", verr.Problems[0].Code)), true
 	}
 	if errors.As(err, &verr) {
 		o, _ := p.reject(ctx, j, verr.Problems, p.cfg.Now())
@@ -54,7 +56,7 @@ func (p *Pipeline) resolveFiles(ctx context.Context, j *job) (Outcome, bool) {
 // earlier attempt may have created the request.
 func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 	b := p.newBackOff()
-	deadline := time.Now().Add(p.cfg.InProcessBudget)
+	deadline := p.cfg.Now().Add(p.cfg.InProcessBudget)
 	for {
 		if j.unsure {
 			if o, stop := p.awaitSettle(ctx, j, deadline); stop {
@@ -63,7 +65,7 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			found, err := p.reconcile(ctx, j)
 			switch {
 			case errors.Is(err, errAmbiguous):
-				return p.fail(ctx, j, ReasonAmbiguous, err)
+				return p.fail(ctx, j, dlq.ReasonAmbiguous, err)
 			case err != nil:
 				if o, stop := p.wait(ctx, j, b, err, deadline); stop {
 					return o
@@ -75,7 +77,7 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			j.unsure = false
 		}
 		if p.expired(j) {
-			return p.fail(ctx, j, ReasonExpired, fmt.Errorf("the submission is past the maximum age of %s", p.cfg.MaxAge))
+			return p.fail(ctx, j, dlq.ReasonExpired, fmt.Errorf("the submission is past the maximum age of %s", p.cfg.MaxAge))
 		}
 		if err := p.markAttempt(ctx, j); err != nil {
 			return p.retry(err, 0)
@@ -87,9 +89,9 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 		switch visengine.ClassOf(err) {
 		case visengine.ClassPermanent, visengine.ClassNotFound:
 			p.invalidate(ctx, j)
-			return p.fail(ctx, j, ReasonUpstreamRejected, err)
+			return p.fail(ctx, j, dlq.ReasonUpstreamRejected, err)
 		case visengine.ClassInsufficientCredit:
-			return p.fail(ctx, j, ReasonInsufficientCredit, err)
+			return p.fail(ctx, j, dlq.ReasonInsufficientCredit, err)
 		case visengine.ClassAmbiguous:
 			j.unsure = true
 		}
@@ -181,7 +183,7 @@ func (p *Pipeline) wait(ctx context.Context, j *job, b backoff.BackOff, cause er
 		retryAfter = ve.RetryAfter
 	}
 	d = max(d, retryAfter)
-	if breakerOpen(cause) || d == backoff.Stop || time.Now().Add(d).After(deadline) || ctx.Err() != nil {
+	if breakerOpen(cause) || d == backoff.Stop || p.cfg.Now().Add(d).After(deadline) || ctx.Err() != nil {
 		p.release(ctx, j)
 		if ctx.Err() != nil {
 			return Outcome{Kind: Interrupted, Err: cause, Record: j.rec}, true
@@ -195,53 +197,12 @@ func (p *Pipeline) wait(ctx context.Context, j *job, b backoff.BackOff, cause er
 	return Outcome{}, false
 }
 
-// settleAt is when reconciling can trust that an unanswered POST created
-// no request: some time after the call gave up (this delivery's, or one
-// recorded by an earlier delivery), or after the lease a crashed worker's
-// call was bounded by.
-func (p *Pipeline) settleAt(j *job) time.Time {
-	if !j.settle.IsZero() {
-		return j.settle
-	}
-	return p.settleOf(j.rec.Pending)
-}
-
-// settleOf is when an attempt recorded by an earlier delivery settles.
-func (p *Pipeline) settleOf(pa *Attempt) time.Time {
-	switch {
-	case pa == nil:
-		return time.Time{}
-	case !pa.Settle.IsZero():
-		return pa.Settle
-	default: // its worker crashed: its call was bounded by the lease
-		return pa.Until.Add(p.cfg.ReconcileSettle)
-	}
-}
-
-// awaitSettle waits, in process or by ending the delivery, until a
-// reconciliation can be trusted.
-func (p *Pipeline) awaitSettle(ctx context.Context, j *job, deadline time.Time) (Outcome, bool) {
-	wait := p.settleAt(j).Sub(p.cfg.Now())
-	if wait <= 0 {
-		return Outcome{}, false
-	}
-	if time.Now().Add(wait).After(deadline) {
-		p.release(ctx, j)
-		return Outcome{Kind: Retry, Delay: wait, Record: j.rec, Err: errors.New("waiting before reconciling an unanswered POST")}, true
-	}
-	if !p.sleepInProgress(ctx, j, wait) {
-		p.release(ctx, j)
-		return Outcome{Kind: Interrupted, Err: ctx.Err(), Record: j.rec}, true
-	}
-	return Outcome{}, false
-}
-
 // release gives up the lease at the end of a delivery, clearing Pending
 // when no request can have been created, and keeping when reconciling can
 // be trusted when one may have been.
 func (p *Pipeline) release(ctx context.Context, j *job) {
 	next := *j.rec
-	next.failedAt(p.cfg.Now())
+	next.FailedAt(p.cfg.Now())
 	if !j.unsure {
 		next.Pending = nil
 	} else if next.Pending != nil {
@@ -258,14 +219,14 @@ func (p *Pipeline) release(ctx context.Context, j *job) {
 // sleepInProgress waits d, telling the server the message is still being
 // worked on so that AckWait does not run out.
 func (p *Pipeline) sleepInProgress(ctx context.Context, j *job, d time.Duration) bool {
-	tick := max(p.layout.AckWait/3, 100*time.Millisecond)
-	end := time.Now().Add(d)
+	tick := max(p.lay.AckWait/3, 100*time.Millisecond)
+	end := p.cfg.Now().Add(d)
 	for {
-		left := time.Until(end)
+		left := end.Sub(p.cfg.Now())
 		if left <= 0 {
 			return true
 		}
-		if !sleep(ctx, min(left, tick)) {
+		if !workpool.Sleep(ctx, min(left, tick)) {
 			return false
 		}
 		_ = j.msg.InProgress()

@@ -50,9 +50,9 @@ type Config struct {
 
 // Publisher publishes events on JetStream.
 type Publisher struct {
-	js     jetstream.JetStream
-	prefix string
-	source string
+	js       jetstream.JetStream
+	subjects Subjects
+	source   string
 }
 
 // New returns a Publisher writing through js.
@@ -63,17 +63,17 @@ func New(js jetstream.JetStream, cfg Config) *Publisher {
 	if cfg.Source == "" {
 		cfg.Source = "urn:iseed"
 	}
-	return &Publisher{js: js, prefix: cfg.Prefix, source: cfg.Source}
+	return &Publisher{js: js, subjects: SubjectsFor(cfg.Prefix), source: cfg.Source}
 }
 
 // StatusSubject is the subject of status events for one submission.
 func (p *Publisher) StatusSubject(tenant, submissionID string) string {
-	return fmt.Sprintf("%s.status.%s.%s", p.prefix, tenant, submissionID)
+	return p.subjects.Status(tenant, submissionID)
 }
 
 // DocumentSubject is the subject of document events for one submission.
 func (p *Publisher) DocumentSubject(tenant, submissionID string) string {
-	return fmt.Sprintf("%s.documents.%s.%s", p.prefix, tenant, submissionID)
+	return p.subjects.Document(tenant, submissionID)
 }
 
 // Status publishes a status event and waits for the stream to store it.

@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -23,8 +27,8 @@ type cliConn struct {
 	cfg    *Config
 	nc     *nats.Conn
 	js     jetstream.JetStream
-	layout consumer.Layout
-	res    *consumer.Resources // nil unless bound
+	layout layout.Layout
+	res    *layout.Resources // nil unless bound
 }
 
 // openCLI connects; with bind, it also binds to the existing layout.
@@ -51,7 +55,7 @@ func openCLI(ctx context.Context, bind bool) (*cliConn, error) {
 	}
 	c := &cliConn{cfg: cfg, nc: nc, js: js, layout: layoutOf(cfg)}
 	if bind {
-		if c.res, err = consumer.OpenLayout(ctx, js, c.layout); err != nil {
+		if c.res, err = layout.Open(ctx, js, c.layout); err != nil {
 			nc.Close()
 			return nil, err
 		}
@@ -73,7 +77,7 @@ func runSubmit(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return &exitError{code: 2}
 	}
-	if !consumer.ValidToken(*tenant, 64) {
+	if !record.ValidToken(*tenant) {
 		return &exitError{code: 2, err: fmt.Errorf("--tenant must be letters, digits, _ or -, got %q", *tenant)}
 	}
 	data, err := readInput(e, fs.Arg(0))
@@ -91,7 +95,7 @@ func runSubmit(ctx context.Context, e *env, args []string) error {
 	defer c.close()
 	m := nats.NewMsg(c.layout.SubmissionSubject(*tenant))
 	m.Data = data
-	m.Header.Set(jetstream.MsgIDHeader, *tenant+"."+sub.ID+"."+sub.Fingerprint()[:16])
+	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID(*tenant, sub.ID, sub.Fingerprint()))
 	if _, err := c.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("publish (does the stream exist? start `iseed serve` first): %w", err)
 	}
@@ -135,21 +139,21 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.close()
-	rec, _, err := consumer.NewStore(c.res.Records).Get(ctx, *tenant, fs.Arg(0))
-	if errors.Is(err, consumer.ErrNotFound) {
+	rec, _, err := record.NewStore(c.res.Records).Get(ctx, *tenant, fs.Arg(0))
+	if errors.Is(err, record.ErrNotFound) {
 		return &exitError{code: 1, err: fmt.Errorf("no submission %q for tenant %q", fs.Arg(0), *tenant)}
 	}
 	if err != nil {
 		return err
 	}
-	events, err := consumer.ListEvents(ctx, c.js, c.res.Layout, *tenant, fs.Arg(0))
+	events, err := publisher.ReadEvents(ctx, c.js, c.res.Layout.EventsStream(), c.res.Layout.Events(), *tenant, fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
-		Record *consumer.Record  `json:"record"`
+		Record *record.Record    `json:"record"`
 		Events []json.RawMessage `json:"events"`
 	}{rec, events})
 }
@@ -176,19 +180,19 @@ func runDLQ(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.close()
-	dlq := consumer.NewDLQ(c.js, c.res)
+	q := dlq.NewQueue(c.js, c.res)
 	switch verb {
 	case "list":
-		return dlqList(ctx, e, dlq, consumer.Filter{Tenant: *tenant, Reason: *reason})
+		return dlqList(ctx, e, q, dlq.Filter{Tenant: *tenant, Reason: *reason})
 	case "replay":
-		return dlqReplay(ctx, e, dlq, fs.Args(), consumer.Filter{Tenant: *tenant, Reason: *reason})
+		return dlqReplay(ctx, e, q, fs.Args(), dlq.Filter{Tenant: *tenant, Reason: *reason})
 	default:
 		return &exitError{code: 2, err: fmt.Errorf("unknown dlq command %q: use list or replay", verb)}
 	}
 }
 
-func dlqList(ctx context.Context, e *env, dlq *consumer.DLQ, f consumer.Filter) error {
-	dls, err := dlq.List(ctx, f)
+func dlqList(ctx context.Context, e *env, q *dlq.Queue, f dlq.Filter) error {
+	dls, err := q.List(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -199,7 +203,7 @@ func dlqList(ctx context.Context, e *env, dlq *consumer.DLQ, f consumer.Filter) 
 	return nil
 }
 
-func dlqReplay(ctx context.Context, e *env, dlq *consumer.DLQ, seqs []string, f consumer.Filter) error {
+func dlqReplay(ctx context.Context, e *env, q *dlq.Queue, seqs []string, f dlq.Filter) error {
 	var targets []uint64
 	for _, s := range seqs {
 		var n uint64
@@ -212,7 +216,7 @@ func dlqReplay(ctx context.Context, e *env, dlq *consumer.DLQ, seqs []string, f 
 		if f.Reason == "" {
 			return &exitError{code: 2, err: errors.New("name dead letters by sequence, or select them with --reason R (and optionally --tenant T)")}
 		}
-		dls, err := dlq.List(ctx, f)
+		dls, err := q.List(ctx, f)
 		if err != nil {
 			return err
 		}
@@ -221,7 +225,7 @@ func dlqReplay(ctx context.Context, e *env, dlq *consumer.DLQ, seqs []string, f 
 		}
 	}
 	for _, seq := range targets {
-		if err := dlq.Replay(ctx, seq); err != nil {
+		if err := q.Replay(ctx, seq); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "replayed %d\n", seq)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -32,11 +32,8 @@ func TestOperatorCommandsKeepTheDaemonsLayout(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
-	res, err := ensureLayout(ctx, js, cfg, testLogger(t))
+	_, err = layout.Ensure(ctx, js, layoutOf(cfg))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := consumer.EnsureTracking(ctx, js, res.Layout, consumer.TrackingOptions{AckWait: cfg.TrackAckWait, DocumentTTL: cfg.DocumentTTL}); err != nil {
 		t.Fatal(err)
 	}
 	// The operator's shell: the same cluster, nothing else set.

@@ -3,12 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"math"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/kelseyhightower/envconfig"
 )
 
@@ -27,7 +26,7 @@ type Config struct {
 	NATSTLSCert        string `envconfig:"NATS_TLS_CERT"`
 	NATSTLSKey         string `envconfig:"NATS_TLS_KEY"`
 
-	VisengineURL       string        `envconfig:"VISENGINE_URL"`
+	VisengineURL       URL           `envconfig:"VISENGINE_URL"`
 	VisengineToken     string        `envconfig:"VISENGINE_TOKEN"`
 	VisengineTokenFile string        `envconfig:"VISENGINE_TOKEN_FILE"`
 	VisengineTimeout   time.Duration `envconfig:"VISENGINE_TIMEOUT" default:"30s"`
@@ -54,8 +53,8 @@ type Config struct {
 
 	TrackWorkers    int           `envconfig:"TRACK_WORKERS" default:"4"`
 	TrackAckWait    time.Duration `envconfig:"TRACK_ACK_WAIT" default:"2m"`
-	PollSchedule    string        `envconfig:"POLL_SCHEDULE" default:"1m,5m,15m,1h"`
-	PublicURL       string        `envconfig:"PUBLIC_URL"`
+	PollSchedule    Schedule      `envconfig:"POLL_SCHEDULE" default:"1m,5m,15m,1h"`
+	PublicURL       URL           `envconfig:"PUBLIC_URL"`
 	OverdueAfter    time.Duration `envconfig:"OVERDUE_AFTER" default:"360h"`
 	TrackMaxAge     time.Duration `envconfig:"TRACK_MAX_AGE" default:"1440h"`
 	DocumentTTL     time.Duration `envconfig:"DOCUMENT_TTL" default:"720h"`
@@ -73,6 +72,10 @@ type Config struct {
 func loadConfig() (*Config, error) {
 	var c Config
 	if err := envconfig.Process("iseed", &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("configuration: %s: %w", pe.KeyName, pe.Err)
+		}
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	if err := c.resolveSecrets(); err != nil {
@@ -103,13 +106,8 @@ func (c *Config) resolveSecrets() error {
 func (c *Config) validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if (c.VisengineURL == "") != (c.VisengineToken == "") {
+	if c.VisengineURL.Set() != (c.VisengineToken != "") {
 		bad("set both ISEED_VISENGINE_URL and ISEED_VISENGINE_TOKEN (or _FILE) for the real API, or neither for the built-in simulator")
-	}
-	if c.VisengineURL != "" {
-		if u, err := url.Parse(c.VisengineURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("ISEED_VISENGINE_URL must be an http(s) URL such as https://visengine2.altravia.com, got %q", c.VisengineURL)
-		}
 	}
 	if c.Workers < 1 || c.Workers > 1024 {
 		bad("ISEED_WORKERS must be between 1 and 1024, got %d", c.Workers)
@@ -123,7 +121,7 @@ func (c *Config) validate() error {
 	if c.AckWait < time.Second {
 		bad("ISEED_ACK_WAIT must be at least 1s, got %s", c.AckWait)
 	}
-	if need := deliveriesFor(c.MaxAge, c.RetryMaxDelay); c.MaxDeliver < need {
+	if need := c.retryPolicy().DeliveriesFor(c.MaxAge); c.MaxDeliver < need {
 		bad("ISEED_MAX_DELIVER=%d would dead-letter transient trouble before ISEED_MAX_AGE=%s at ISEED_RETRY_MAX_DELAY=%s: set it to at least %d (or raise the delay)",
 			c.MaxDeliver, c.MaxAge, c.RetryMaxDelay, need)
 	}
@@ -146,18 +144,9 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// deliveriesFor is how many deliveries a message needs to outlast maxAge
-// when redeliveries back off from 1 s, doubling, to maxDelay with up to
-// 20 % jitter below it.
-func deliveriesFor(maxAge, maxDelay time.Duration) int {
-	if maxDelay <= 0 {
-		return 2
-	}
-	ramp := 1
-	for d := time.Second; d < maxDelay; d *= 2 {
-		ramp++
-	}
-	return ramp + int(math.Ceil(float64(maxAge)/(0.8*float64(maxDelay))))
+// retryPolicy is the redelivery policy the pipeline runs with.
+func (c *Config) retryPolicy() consumer.RetryPolicy {
+	return consumer.RetryPolicy{MaxDelay: c.RetryMaxDelay}
 }
 
 func validPrefix(s string) bool {
@@ -173,4 +162,4 @@ func validPrefix(s string) bool {
 }
 
 // simulated reports whether iseed talks to its built-in simulator.
-func (c *Config) simulated() bool { return c.VisengineURL == "" }
+func (c *Config) simulated() bool { return !c.VisengineURL.Set() }

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
@@ -94,7 +94,7 @@ func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec consumer.Record
+	var rec record.Record
 	waitUntil(t, 60*time.Second, "the submission to have its upstream request", func() bool {
 		e, err := records.Get(ctx, "acme.emp-7781-isee-2026")
 		return err == nil && json.Unmarshal(e.Value(), &rec) == nil && rec.RequestID != ""
@@ -105,14 +105,14 @@ func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 	if got := s.Counters()["POST /richiesta"]; got != 1 {
 		t.Errorf("POST /richiesta calls: got %d, want 1 (the reconciliation adopts, never re-sends)", got)
 	}
-	if !slices.Contains(rec.Timeline, consumer.Transition{State: consumer.StateSubmitted, At: submittedAt(rec), Note: "reconciled"}) {
+	if !slices.Contains(rec.Timeline, record.Transition{State: record.StateSubmitted, At: submittedAt(rec), Note: "reconciled"}) {
 		t.Errorf("timeline %+v: want the request adopted by reconciliation", rec.Timeline)
 	}
 }
 
-func submittedAt(r consumer.Record) time.Time {
+func submittedAt(r record.Record) time.Time {
 	for _, tr := range r.Timeline {
-		if tr.State == consumer.StateSubmitted {
+		if tr.State == record.StateSubmitted {
 			return tr.At
 		}
 	}

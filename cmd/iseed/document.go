@@ -7,7 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/tracking"
 )
 
 // runDocument fetches a stored document: iseed document get.
@@ -44,12 +45,8 @@ func runDocument(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	tr, err := consumer.OpenTracking(ctx, c.js, c.layout)
-	if err != nil {
-		return err
-	}
-	ref, err := fetchTo(ctx, c, tr, *tenant, fs.Arg(0), sealer, *out)
-	if errors.Is(err, consumer.ErrNotFound) {
+	ref, err := fetchTo(ctx, c, *tenant, fs.Arg(0), sealer, *out)
+	if errors.Is(err, record.ErrNotFound) {
 		return &exitError{code: 1, err: fmt.Errorf("no submission %q for tenant %q", fs.Arg(0), *tenant)}
 	}
 	if err != nil {
@@ -61,13 +58,13 @@ func runDocument(ctx context.Context, e *env, args []string) error {
 
 // fetchTo writes the document to a temporary file beside path and renames
 // it into place only when it verified.
-func fetchTo(ctx context.Context, c *cliConn, tr *consumer.TrackingResources, tenant, id string, s *consumer.Sealer, path string) (*consumer.DocumentRef, error) {
+func fetchTo(ctx context.Context, c *cliConn, tenant, id string, s *tracking.Sealer, path string) (*record.DocumentRef, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), ".iseed-document-*")
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(f.Name())
-	ref, err := consumer.FetchDocument(ctx, c.res, tr, tenant, id, s, f)
+	ref, err := tracking.FetchDocument(ctx, c.res, tenant, id, s, f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -56,25 +55,14 @@ func runSchemas(ctx context.Context, e *env, args []string) error {
 // cliUpstream is the Visengine client of an operator command: the real API,
 // or a private simulator (the same fixtures as the daemon's) on the defaults.
 func cliUpstream(cfg *Config) (*visengine.Client, func(), error) {
-	base, token, closeFn := cfg.VisengineURL, cfg.VisengineToken, func() {}
-	if cfg.simulated() {
-		s, err := startSim(cfg.SimStep)
-		if err != nil {
-			return nil, nil, err
-		}
-		base, token, closeFn = s.url, s.token, s.close
-	}
-	u, err := url.Parse(base)
+	c, s, err := newUpstream(cfg)
 	if err != nil {
-		closeFn()
 		return nil, nil, err
 	}
-	c, err := visengine.New(visengine.Config{BaseURL: u, Token: token, Timeout: cfg.VisengineTimeout, UserAgent: visengine.UserAgent(version)})
-	if err != nil {
-		closeFn()
-		return nil, nil, err
+	if s == nil {
+		return c, func() {}, nil
 	}
-	return c, closeFn, nil
+	return c, s.close, nil
 }
 
 func schemasList(ctx context.Context, e *env, cache *schema.Cache) error {

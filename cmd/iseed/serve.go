@@ -12,6 +12,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
@@ -67,7 +68,7 @@ func (d *daemon) demo(ctx context.Context, event []byte, w io.Writer) error {
 	fmt.Fprintf(w, "demo: submitting %s as tenant demo; its events follow (Ctrl-C to stop)\n", sub.ID)
 	m := nats.NewMsg(d.res.Layout.SubmissionSubject("demo"))
 	m.Data = event
-	m.Header.Set(jetstream.MsgIDHeader, "demo."+sub.ID+"."+sub.Fingerprint()[:16])
+	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID("demo", sub.ID, sub.Fingerprint()))
 	if _, err := d.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -80,14 +81,13 @@ type daemon struct {
 	log      zerolog.Logger
 	conn     *natsConn
 	js       jetstream.JetStream
-	res      *consumer.Resources
+	res      *layout.Resources
 	upstream *visengine.Client
 	sim      *simServer
 	pipeline *consumer.Pipeline
-	tracking *tracking
+	tracking *trackingParts
 	metrics  *prometheus.Registry
-	pm       *consumer.Metrics // the pipeline's and the tracker's
-	extra    []actor           // further actors run with the daemon
+	extra    []actor // further actors run with the daemon
 	http     *http.Server
 	httpLn   net.Listener
 }
@@ -96,7 +96,6 @@ type daemon struct {
 func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
 	d.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	d.pm = consumer.NewMetrics(d.metrics)
 	defer func() {
 		if err != nil {
 			d.close() // what was acquired before the failure
@@ -108,7 +107,9 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 	if d.js, err = jetstream.New(d.conn.nc); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if d.res, err = ensureLayout(ctx, d.js, cfg, log); err != nil {
+	if d.res, err = retryStartup(ctx, log, "JetStream layout", func(ctx context.Context) (*layout.Resources, error) {
+		return layout.Ensure(ctx, d.js, layoutOf(cfg))
+	}); err != nil {
 		return nil, err
 	}
 	if err = d.buildUpstream(); err != nil {
@@ -126,77 +127,90 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 
 // publicURL is where the upstream reaches iseed's callbacks:
 // ISEED_PUBLIC_URL, or on the built-in simulator (which runs in this
-// process) the local HTTP listener.
-func (d *daemon) publicURL() string {
-	if d.cfg.PublicURL == "" && d.sim != nil && d.cfg.SimCallbacks {
-		return "http://" + d.httpLn.Addr().String()
+// process) the local HTTP listener; nil when callbacks are off.
+func (d *daemon) publicURL() *url.URL {
+	if !d.cfg.PublicURL.Set() && d.sim != nil && d.cfg.SimCallbacks {
+		return &url.URL{Scheme: "http", Host: d.httpLn.Addr().String()}
 	}
-	return d.cfg.PublicURL
+	return d.cfg.PublicURL.URL
 }
 
-// ensureLayout creates the JetStream layout, retrying for a while: a fresh
+// layoutTimeout bounds the start-up steps that need JetStream: a fresh
 // cluster has no JetStream meta leader for its first seconds, and replicas
-// starting together race to create the same streams.
-func ensureLayout(ctx context.Context, js jetstream.JetStream, cfg *Config, log zerolog.Logger) (*consumer.Resources, error) {
+// starting together race to create the same streams, so each step is
+// retried until then.
+const layoutTimeout = 2 * time.Minute
+
+// retryStartup runs step until it succeeds, ctx ends or layoutTimeout has
+// passed, logging each failure.
+func retryStartup[T any](ctx context.Context, log zerolog.Logger, what string, step func(context.Context) (T, error)) (T, error) {
 	b := backoff.NewExponentialBackOff()
-	b.MaxElapsedTime = time.Minute
-	return backoff.RetryNotifyWithData(func() (*consumer.Resources, error) {
-		return consumer.EnsureLayout(ctx, js, layoutOf(cfg))
+	b.MaxElapsedTime = layoutTimeout
+	return backoff.RetryNotifyWithData(func() (T, error) {
+		return step(ctx)
 	}, backoff.WithContext(b, ctx), func(err error, next time.Duration) {
-		log.Warn().Err(err).Dur("retry_in", next).Str("component", "serve").Msg("JetStream layout not ready")
+		log.Warn().Err(err).Int64("retry_in_ms", next.Milliseconds()).Str("component", "serve").Msg(what + " not ready")
 	})
 }
 
-func layoutOf(cfg *Config) consumer.Layout {
+func layoutOf(cfg *Config) layout.Layout {
 	storage := jetstream.FileStorage
 	if cfg.Storage == "memory" {
 		storage = jetstream.MemoryStorage
 	}
-	return consumer.Layout{
+	return layout.Layout{
 		Prefix: cfg.SubjectPrefix, Replicas: cfg.Replicas, Storage: storage, AckWait: cfg.AckWait,
 		MaxDeliver: cfg.MaxDeliver, MaxAckPend: max(64, cfg.Workers*4), Duplicates: cfg.DedupWindow,
+		TrackAckWait: cfg.TrackAckWait, DocumentTTL: cfg.DocumentTTL,
 	}
 }
 
 // buildUpstream makes the Visengine client: the real API, or the built-in
 // simulator on a loopback port when no URL and token are configured.
 func (d *daemon) buildUpstream() error {
-	base, token := d.cfg.VisengineURL, d.cfg.VisengineToken
-	if d.cfg.simulated() {
-		s, err := startSim(d.cfg.SimStep)
-		if err != nil {
-			return err
-		}
-		d.sim = s
-		base, token = s.url, s.token
-		d.log.Warn().Str("component", "visengine").Str("url", base).
+	var err error
+	d.upstream, d.sim, err = newUpstream(d.cfg)
+	if d.sim != nil {
+		d.log.Warn().Str("component", "visengine").Str("url", d.sim.url).
 			Msg("SIMULATOR: no ISEED_VISENGINE_URL/ISEED_VISENGINE_TOKEN set; talking to the built-in Visengine simulator. Nothing is sent to Openapi and nothing is charged.")
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return fmt.Errorf("ISEED_VISENGINE_URL: %w", err)
-	}
-	d.upstream, err = visengine.New(visengine.Config{BaseURL: u, Token: token, Timeout: d.cfg.VisengineTimeout,
-		UserAgent: "iseed/" + version})
 	return err
+}
+
+// newUpstream makes a Visengine client for cfg: the real API, or a new
+// built-in simulator (returned, for the caller to close) on the defaults.
+func newUpstream(cfg *Config) (*visengine.Client, *simServer, error) {
+	base, token := cfg.VisengineURL.URL, cfg.VisengineToken
+	var s *simServer
+	if cfg.simulated() {
+		var err error
+		if s, err = startSim(cfg.SimStep); err != nil {
+			return nil, nil, err
+		}
+		base, token = s.base, s.token
+	}
+	c, err := visengine.New(visengine.Config{BaseURL: base, Token: token, Timeout: cfg.VisengineTimeout,
+		UserAgent: visengine.UserAgent(version)})
+	if err != nil && s != nil {
+		s.close()
+		s = nil
+	}
+	return c, s, err
 }
 
 func (d *daemon) buildPipeline(ctx context.Context) error {
 	l := d.res.Layout
-	kv, err := schema.EnsureBucket(ctx, d.js, l.SchemasBucket(), l.Replicas, l.Storage)
-	if err != nil {
-		return err
-	}
-	cache := schema.NewCache(d.upstream, kv, schema.CacheConfig{TTL: d.cfg.SchemaTTL,
+	cache := schema.NewCache(d.upstream, d.res.Schemas, schema.CacheConfig{TTL: d.cfg.SchemaTTL,
 		Logger: d.log.With().Str("component", "schema").Logger()})
 	limiter := rate.NewLimiter(rate.Limit(d.cfg.UpstreamRPS), d.cfg.UpstreamBurst)
+	var err error
 	if d.tracking, err = d.buildTracking(ctx, cache, limiter); err != nil {
 		return err
 	}
 	d.pipeline, err = consumer.New(consumer.Config{
 		Workers: d.cfg.Workers, MaxAge: d.cfg.MaxAge, ShutdownTimeout: d.cfg.ShutdownTimeout, CallTimeout: d.cfg.VisengineTimeout,
 		ReconcileSettle: d.cfg.ReconcileSettle,
-		Retry:           consumer.RetryPolicy{MaxDelay: d.cfg.RetryMaxDelay},
+		Retry:           d.cfg.retryPolicy(),
 		Limits:          schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},
 		Breaker:         consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
 		Logger:          d.log,
@@ -204,7 +218,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	}, consumer.Deps{
 		Resources: d.res, Upstream: d.upstream, Schemas: cache, Files: schema.ObjectStoreSource(d.js),
 		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),
-		Publisher: d.js, Limiter: limiter, Metrics: d.pm,
+		Publisher: d.js, Limiter: limiter, Metrics: consumer.NewMetrics(d.metrics),
 		Tracker: d.tracking.tracker, Gate: d.tracking.gate(d.cfg.PriorISEERule),
 	})
 	return err
@@ -275,6 +289,7 @@ func (d *daemon) close() {
 // simServer is the built-in simulator on a loopback port.
 type simServer struct {
 	url, token string
+	base       *url.URL
 	srv        *http.Server
 	sim        *sim.Server
 }
@@ -288,7 +303,8 @@ func startSim(step time.Duration) (*simServer, error) {
 	s := sim.New(sim.Config{Token: token, Step: step})
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // owned by close, which shuts srv down
-	return &simServer{url: "http://" + ln.Addr().String(), token: token, srv: srv, sim: s}, nil
+	base := &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	return &simServer{url: base.String(), base: base, token: token, srv: srv, sim: s}, nil
 }
 
 func (s *simServer) close() {

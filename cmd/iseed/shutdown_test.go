@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
@@ -69,7 +69,7 @@ func TestSIGTERMFinishesInFlightAndLosesNothing(t *testing.T) {
 	waitUntil(t, 60*time.Second, "every submission to have its request", func() bool {
 		for i := range n {
 			e, err := records.Get(ctx, fmt.Sprintf("acme.term-%d", i))
-			var r consumer.Record
+			var r record.Record
 			if err != nil || json.Unmarshal(e.Value(), &r) != nil || r.RequestID == "" {
 				return false
 			}

@@ -6,7 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/tracking"
 )
 
 // runTrack shows open requests: iseed track list.
@@ -30,14 +30,14 @@ func runTrack(ctx context.Context, e *env, args []string) error {
 	}
 	defer c.close()
 	now := time.Now()
-	recs, err := consumer.ListOpen(ctx, c.res, consumer.OpenFilter{State: *state, OlderThan: *older, Now: now})
+	recs, err := tracking.ListOpen(ctx, c.res, tracking.OpenFilter{State: *state, OlderThan: *older, Now: now})
 	if err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "TENANT\tSUBMISSION\tSTATE\tUPSTREAM\tREQUEST\tSERVICE\tSUBMITTED\tAGE")
 	for _, r := range recs {
-		at := consumer.SubmittedAt(r)
+		at := r.SubmittedAt()
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Tenant, r.ID, r.State, r.StatoRichiesta, r.RequestID,
 			r.Service, at.UTC().Format(time.RFC3339), now.Sub(at).Round(time.Minute))
 	}

@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
@@ -51,9 +52,9 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	record := func(i int) *consumer.Record {
+	recordOf := func(i int) *record.Record {
 		e, err := records.Get(ctx, fmt.Sprintf("acme.trk-%d", i))
-		var r consumer.Record
+		var r record.Record
 		if err != nil || json.Unmarshal(e.Value(), &r) != nil {
 			return nil
 		}
@@ -62,7 +63,7 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 	completed := func() int {
 		c := 0
 		for i := range n {
-			if r := record(i); r != nil && r.State == consumer.StateCompleted && r.Document != nil && r.Document.Stato == "Visura evasa" {
+			if r := recordOf(i); r != nil && r.State == record.StateCompleted && r.Document != nil && r.Document.Stato == "Visura evasa" {
 				c++
 			}
 		}
@@ -92,7 +93,7 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 		t.Errorf("stored documents: got %d, want %d (one per request)", len(objects), n)
 	}
 	for i := range n {
-		r := record(i)
+		r := recordOf(i)
 		_, content, ok := s.Document(r.RequestID)
 		sum := sha256.Sum256(content)
 		if !ok || r.Document.SHA256 != hex.EncodeToString(sum[:]) {
@@ -108,7 +109,8 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 // checkEventsOnce requires each life event of a submission exactly once.
 func checkEventsOnce(t *testing.T, srv *natstest.Server, id string) {
 	t.Helper()
-	raws, err := consumer.ListEvents(context.Background(), srv.JS, consumer.Layout{Prefix: "iseed"}, "acme", id)
+	l := layout.Layout{Prefix: "iseed"}
+	raws, err := publisher.ReadEvents(context.Background(), srv.JS, l.EventsStream(), l.Events(), "acme", id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,76 +3,65 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/keys"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
 	"golang.org/x/time/rate"
 )
 
-// tracking is what `iseed serve` adds to follow requests: the tracker, the
-// prior-ISEE history and, with a public URL, the callback endpoint.
-type tracking struct {
-	res       *consumer.TrackingResources
-	tracker   *consumer.RequestTracker
-	history   *consumer.History
-	callbacks *consumer.Callbacks
+// trackingParts is what `iseed serve` adds to follow requests: the tracker,
+// the prior-ISEE history and, with a public URL, the callback endpoint.
+type trackingParts struct {
+	tracker   *tracking.Tracker
+	history   *tracking.History
+	callbacks *tracking.Callbacks
 }
 
 // buildTracking makes the tracking components. limiter is the pipeline's:
 // polls and submissions share the upstream rate limit.
-func (d *daemon) buildTracking(ctx context.Context, schemas consumer.Schemas, limiter *rate.Limiter) (*tracking, error) {
-	l := d.res.Layout
-	res, err := consumer.EnsureTracking(ctx, d.js, l, consumer.TrackingOptions{AckWait: d.cfg.TrackAckWait, DocumentTTL: d.cfg.DocumentTTL})
-	if err != nil {
-		return nil, err
-	}
-	t := &tracking{res: res}
+func (d *daemon) buildTracking(ctx context.Context, schemas tracking.Schemas, limiter *rate.Limiter) (*trackingParts, error) {
+	t := &trackingParts{}
 	sealer, err := loadSealer(d.cfg.DocumentKeyFile)
 	if err != nil {
 		return nil, err
 	}
-	taxKey, err := loadKey(ctx, res, d.cfg.TaxcodeKeyFile, "ISEED_TAXCODE_KEY_FILE", "taxcode-hmac")
+	taxKey, err := d.loadKey(ctx, d.cfg.TaxcodeKeyFile, "ISEED_TAXCODE_KEY_FILE", "taxcode-hmac")
 	if err != nil {
 		return nil, err
 	}
-	if t.history, err = consumer.NewHistory(res.History, taxKey, schemas); err != nil {
+	if t.history, err = tracking.NewHistory(d.res.History, taxKey, schemas); err != nil {
 		return nil, err
 	}
-	schedule, _ := parseSchedule(d.cfg.PollSchedule) // validated at start
-	t.tracker, err = consumer.NewRequestTracker(consumer.TrackerConfig{
-		Workers: d.cfg.TrackWorkers, Schedule: schedule, OverdueAfter: d.cfg.OverdueAfter, MaxAge: d.cfg.TrackMaxAge,
+	t.tracker, err = tracking.New(tracking.Config{
+		Workers: d.cfg.TrackWorkers, Schedule: d.cfg.PollSchedule, OverdueAfter: d.cfg.OverdueAfter, MaxAge: d.cfg.TrackMaxAge,
 		ShutdownTimeout: d.cfg.ShutdownTimeout, Sealer: sealer, Logger: d.log,
-	}, consumer.TrackerDeps{
-		Resources: d.res, Tracking: res, Upstream: d.upstream, Events: publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),
-		Publisher: d.js, Limiter: limiter, History: t.history, Metrics: d.pm,
+	}, tracking.Deps{
+		Resources: d.res, Upstream: d.upstream, Events: publisher.New(d.js, publisher.Config{Prefix: d.res.Layout.Prefix}),
+		Publisher: d.js, Limiter: limiter, History: t.history, Metrics: tracking.NewMetrics(d.metrics),
 	})
 	if err != nil {
 		return nil, err
 	}
 	public := d.publicURL()
-	if public == "" {
+	if public == nil {
 		return t, nil
 	}
-	cbKey, err := loadKey(ctx, res, d.cfg.CallbackKeyFile, "ISEED_CALLBACK_KEY_FILE", "callback-hmac")
+	cbKey, err := d.loadKey(ctx, d.cfg.CallbackKeyFile, "ISEED_CALLBACK_KEY_FILE", "callback-hmac")
 	if err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(public) // ISEED_PUBLIC_URL was validated at start
-	if err != nil {
-		return nil, err
-	}
-	t.callbacks, err = consumer.NewCallbacks(consumer.CallbackConfig{PublicURL: u, Key: cbKey,
+	t.callbacks, err = tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: public, Key: cbKey,
 		Parallel: d.cfg.TrackWorkers, Logger: d.log}, t.tracker)
 	return t, err
 }
 
 // gate is the pipeline's Gate: the prior-ISEE rule, unless switched off.
-func (t *tracking) gate(on bool) consumer.Gate {
+func (t *trackingParts) gate(on bool) consumer.Gate {
 	if !on {
 		return nil
 	}
@@ -80,7 +69,7 @@ func (t *tracking) gate(on bool) consumer.Gate {
 }
 
 // callback is the pipeline's Config.Callback: nil without a public URL.
-func (t *tracking) callback() func(tenant, id string) *visengine.CallbackData {
+func (t *trackingParts) callback() func(tenant, id string) *visengine.CallbackData {
 	if t.callbacks == nil {
 		return nil
 	}
@@ -88,7 +77,7 @@ func (t *tracking) callback() func(tenant, id string) *visengine.CallbackData {
 }
 
 // loadSealer reads the document key; no file means documents are stored in clear.
-func loadSealer(path string) (*consumer.Sealer, error) {
+func loadSealer(path string) (*tracking.Sealer, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -96,55 +85,39 @@ func loadSealer(path string) (*consumer.Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ISEED_DOCUMENT_KEY_FILE: %w", err)
 	}
-	key, err := consumer.ParseKey(b)
+	key, err := keys.Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("ISEED_DOCUMENT_KEY_FILE %s: %w", path, err)
 	}
-	return consumer.NewSealer(key)
+	return tracking.NewSealer(key)
 }
 
 // loadKey reads an HMAC key from its file, or, without one, from the keys
-// bucket, generated there the first time.
-func loadKey(ctx context.Context, res *consumer.TrackingResources, path, variable, name string) ([]byte, error) {
+// bucket, generated there the first time (retried like the layout: a fresh
+// cluster may not answer at once).
+func (d *daemon) loadKey(ctx context.Context, path, variable, name string) ([]byte, error) {
 	if path == "" {
-		return consumer.LoadOrCreateKey(ctx, res.Keys, name, 32)
+		return retryStartup(ctx, d.log, "key "+name, func(ctx context.Context) ([]byte, error) {
+			return keys.LoadOrCreate(ctx, d.res.Keys, name, 32)
+		})
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", variable, err)
 	}
-	key, err := consumer.ParseKey(b)
+	key, err := keys.Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", variable, path, err)
 	}
 	return key, nil
 }
 
-// parseSchedule reads ISEED_POLL_SCHEDULE: durations separated by commas,
-// e.g. "1m,5m,15m,1h"; the last repeats.
-func parseSchedule(s string) ([]time.Duration, error) {
-	var out []time.Duration
-	for part := range strings.SplitSeq(s, ",") {
-		d, err := time.ParseDuration(strings.TrimSpace(part))
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("ISEED_POLL_SCHEDULE must be positive durations separated by commas such as 1m,5m,15m,1h, got %q", s)
-		}
-		out = append(out, d)
-	}
-	return out, nil
-}
-
 // validateTracking checks the tracking variables, saying what to change.
 func (c *Config) validateTracking() []error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if _, err := parseSchedule(c.PollSchedule); err != nil {
-		errs = append(errs, err)
-	}
-	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("ISEED_PUBLIC_URL must be the http(s) URL at which the upstream reaches iseed, such as https://iseed.example.com, got %q", c.PublicURL)
-		}
+	if len(c.PollSchedule) == 0 {
+		bad("ISEED_POLL_SCHEDULE must name at least one delay, such as 1m,5m,15m,1h")
 	}
 	if c.TrackWorkers < 1 || c.TrackWorkers > 1024 {
 		bad("ISEED_TRACK_WORKERS must be between 1 and 1024, got %d", c.TrackWorkers)

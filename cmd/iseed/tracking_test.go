@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestParseSchedule(t *testing.T) {
+func TestScheduleDecode(t *testing.T) {
 	tests := []struct {
 		in   string
 		want []time.Duration
@@ -21,9 +21,10 @@ func TestParseSchedule(t *testing.T) {
 		{"soon", nil, false},
 	}
 	for _, tt := range tests {
-		got, err := parseSchedule(tt.in)
+		var got Schedule
+		err := got.Decode(tt.in)
 		if (err == nil) != tt.ok || !slices.Equal(got, tt.want) {
-			t.Errorf("parseSchedule(%q): got %v, %v; want %v, ok=%v", tt.in, got, err, tt.want, tt.ok)
+			t.Errorf("Schedule.Decode(%q): got %v, %v; want %v, ok=%v", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go"
@@ -83,7 +83,7 @@ func TestTwoDaemonProcessesThousandSubmissions(t *testing.T) {
 	seen := map[string]string{}
 	for i := range n {
 		e, err := records.Get(ctx, fmt.Sprintf("acme.two-%d", i))
-		var r consumer.Record
+		var r record.Record
 		if err != nil || json.Unmarshal(e.Value(), &r) != nil || r.RequestID == "" {
 			t.Fatalf("two-%d: no upstream request recorded (%v)", i, err)
 		}

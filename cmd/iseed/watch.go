@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -21,7 +22,7 @@ func runWatch(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *tenant != "" && !consumer.ValidToken(*tenant, 64) {
+	if *tenant != "" && !record.ValidToken(*tenant) {
 		return &exitError{code: 2, err: fmt.Errorf("--tenant must be letters, digits, _ or -, got %q", *tenant)}
 	}
 	c, err := openCLI(ctx, false)
@@ -38,7 +39,7 @@ func runWatch(ctx context.Context, e *env, args []string) error {
 
 // watchEvents prints one line per event of a tenant ("" for all) until ctx
 // is done.
-func watchEvents(ctx context.Context, js jetstream.JetStream, l consumer.Layout, tenant string, policy jetstream.DeliverPolicy, w io.Writer) error {
+func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, tenant string, policy jetstream.DeliverPolicy, w io.Writer) error {
 	st, err := js.Stream(ctx, l.EventsStream())
 	if err != nil {
 		return fmt.Errorf("events stream: %w", err)
@@ -46,9 +47,8 @@ func watchEvents(ctx context.Context, js jetstream.JetStream, l consumer.Layout,
 	if tenant == "" {
 		tenant = "*"
 	}
-	p := l.Prefix
 	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{p + ".status." + tenant + ".*", p + ".documents." + tenant + ".*"}, DeliverPolicy: policy})
+		FilterSubjects: l.Events().Of(tenant, "*"), DeliverPolicy: policy})
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Schedule is a list of positive durations separated by commas, such as
+// ISEED_POLL_SCHEDULE's "1m,5m,15m,1h". envconfig decodes it once.
+type Schedule []time.Duration
+
+// Decode implements envconfig.Decoder.
+func (s *Schedule) Decode(v string) error {
+	var out Schedule
+	for part := range strings.SplitSeq(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want positive durations separated by commas such as 1m,5m,15m,1h, got %q", v)
+		}
+		out = append(out, d)
+	}
+	*s = out
+	return nil
+}
+
+// String writes the schedule as it is configured.
+func (s Schedule) String() string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// URL is an optional absolute http(s) URL; envconfig decodes it once. The
+// zero URL means unset.
+type URL struct{ *url.URL }
+
+// Decode implements envconfig.Decoder.
+func (u *URL) Decode(v string) error {
+	if v == "" {
+		u.URL = nil
+		return nil
+	}
+	p, err := url.Parse(v)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		return fmt.Errorf("want an absolute http(s) URL, got %q", v)
+	}
+	u.URL = p
+	return nil
+}
+
+// Set reports whether the URL was configured.
+func (u URL) Set() bool { return u.URL != nil }
+
+// String returns the URL, or "" when unset.
+func (u URL) String() string {
+	if u.URL == nil {
+		return ""
+	}
+	return u.URL.String()
+}

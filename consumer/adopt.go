@@ -1,0 +1,93 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// adopt records the upstream request as the submission's: first in the
+// request index (so a reconcile after a crash finds it), then in the record.
+func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, note string) Outcome {
+	ctx = context.WithoutCancel(ctx) // the request exists: record it even during shutdown
+	if err := p.index(ctx, j, r.ID); err != nil {
+		return p.retry(err, 0)
+	}
+	for {
+		next := *j.rec
+		next.To(record.StateSubmitted, p.cfg.Now(), note)
+		next.RequestID = r.ID
+		next.StatoRichiesta = r.StatoRichiesta
+		next.Pending = nil
+		// A late answer after the record was failed (max deliveries,
+		// expired) is still the truth: the request exists and is tracked.
+		next.Reason, next.Errors = "", nil
+		rev, err := p.store.Update(ctx, &next, j.rev)
+		if errors.Is(err, record.ErrRevision) {
+			if j.rec, j.rev, err = p.store.Get(ctx, j.tenant, j.sub.ID); err != nil {
+				return p.retry(err, 0)
+			}
+			if j.rec.RequestID != "" {
+				return p.announceExisting(j)
+			}
+			continue
+		}
+		if err != nil {
+			return p.retry(fmt.Errorf("record request %s: %w", r.ID, err), 0)
+		}
+		j.rec, j.rev = &next, rev
+		return p.announceExisting(j)
+	}
+}
+
+// errTaken means another submission adopted the request first.
+var errTaken = errors.New("the upstream request belongs to another submission")
+
+// index claims an upstream request id for the job's submission in the
+// request index. A request another submission claimed first is not ours:
+// the job stays unsure and the next reconciliation skips it.
+func (p *Pipeline) index(ctx context.Context, j *job, id string) error {
+	_, err := p.d.Resources.Requests.Create(ctx, requestKey(id), []byte(j.key()))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		owner, gerr := p.requestOwner(ctx, id)
+		if gerr != nil {
+			return gerr
+		}
+		if owner != j.key() {
+			j.unsure = true
+			return fmt.Errorf("index request %s: %w (%s)", id, errTaken, owner)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("index request %s: %w", id, err)
+	}
+	return nil
+}
+
+// fail ends a claimed submission: the record says failed with the reason,
+// and the outcome dead-letters the message and announces the failure.
+func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error) Outcome {
+	ctx = context.WithoutCancel(ctx)
+	now := p.cfg.Now()
+	next := *j.rec
+	next.To(record.StateFailed, now, reason)
+	next.Reason = reason
+	next.Errors = []publisher.Problem{{Code: reason, Message: safeError(cause)}}
+	next.FailedAt(now)
+	if reason != dlq.ReasonAmbiguous {
+		next.Pending = nil
+	}
+	rev, err := p.store.Update(ctx, &next, j.rev)
+	if err != nil {
+		return p.retry(fmt.Errorf("record failure: %w", err), 0)
+	}
+	j.rec, j.rev = &next, rev
+	return Outcome{Kind: Failed, Reason: reason, Err: cause, Record: j.rec, Event: j.rec.Status(record.StateFailed)}
+}

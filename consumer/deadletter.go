@@ -1,0 +1,43 @@
+package consumer
+
+import (
+	"context"
+
+	"github.com/iseed-dev/iseed/dlq"
+)
+
+// deadLetter stores a copy of the message in the DLQ and waits for the
+// stream's acknowledgement. Its Nats-Msg-Id makes repeats of the same
+// failure one dead letter.
+func (p *Pipeline) deadLetter(ctx context.Context, j *job, o Outcome) error {
+	dl := p.deadLetterOf(j, j.msg.Subject(), o)
+	msgID := dlq.MsgIDOfMessage(j.meta.Stream, j.meta.Sequence.Stream)
+	if o.Record != nil && o.Kind != Conflict { // one dead letter per submission, generation and reason
+		msgID = dlq.MsgID(dl.Tenant, dl.SubmissionID, dl.Generation, o.Reason)
+	}
+	return dlq.Publish(ctx, p.d.Publisher, p.lay, dl, j.msg.Data(), msgID)
+}
+
+// deadLetterOf describes the dead letter of a job's message.
+func (p *Pipeline) deadLetterOf(j *job, subject string, o Outcome) dlq.DeadLetter {
+	now := p.cfg.Now()
+	dl := dlq.DeadLetter{
+		OriginalSubject: subject, StreamSeq: j.meta.Sequence.Stream, Tenant: j.tenant,
+		Reason: o.Reason, Deliveries: j.meta.NumDelivered, FirstFailure: now, LastFailure: now, Generation: 1,
+	}
+	if j.sub != nil {
+		dl.SubmissionID = j.sub.ID
+	} else if j.msg != nil {
+		dl.SubmissionID = PeekID(j.msg.Data())
+	}
+	if o.Err != nil {
+		dl.Error = safeError(o.Err)
+	}
+	if r := o.Record; r != nil {
+		dl.Attempts, dl.Generation = r.Attempts, r.Generation
+		if !r.FirstFailure.IsZero() {
+			dl.FirstFailure = r.FirstFailure
+		}
+	}
+	return dl
+}

@@ -1,0 +1,68 @@
+// Package consumer is iseed's submission pipeline: it consumes submission
+// events from the durable JetStream consumer "submitter" and turns each
+// into at most one paid Visengine request.
+//
+// # Delivery guarantee
+//
+// JetStream delivers at least once and Visengine has no idempotency key.
+// The pipeline makes at most one upstream request per submission (tenant and
+// id) and never loses one: a submission ends submitted (its request id
+// durable in the records bucket before the message is acknowledged),
+// rejected (nothing was sent), or dead-lettered with a reason. Crashes,
+// redeliveries, duplicate events, timeouts and replays never cause a second
+// POST: before any POST that might repeat an earlier one, the earlier one is
+// reconciled.
+//
+// # One message, step by step
+//
+//  1. handle (handle.go) takes a message from the worker pool and calls
+//     process; whatever comes out is an Outcome.
+//  2. process (process.go) decodes the event (DecodeSubmission), resolves
+//     the service and validates the input (validate), then claims the
+//     submission (claim): the record is created in the KV bucket
+//     iseed_submissions with a pending Attempt and a lease, or, when it
+//     exists, resume decides what this message means for it (a conflict,
+//     an earlier result, another worker's live lease, a replay, a take-over).
+//  3. proceed and submit (submit.go) send the POST, at most once per
+//     attempt: markAttempt records the pending attempt first; post makes the
+//     call within the lease through the rate limit and the circuit breaker.
+//  4. The answer decides. A request id: adopt (adopt.go) writes it to the
+//     request index, then to the record. A clear "no" (4xx): fail, or a
+//     retry that clears the attempt (release). A lost answer (timeout,
+//     reset, 5xx after the body was written: visengine.ClassAmbiguous) makes
+//     the job unsure.
+//
+// # The ambiguous-POST path
+//
+// When a POST may have created a request that iseed does not know of (its
+// answer was lost, or a crashed worker's attempt is still pending):
+//
+//  1. submit sees j.unsure and, before any new POST, calls awaitSettle
+//     (reconcile.go): it waits until the attempt has settled (settleAt:
+//     ISEED_RECONCILE_SETTLE after the call gave up, or after the end of the
+//     lease a crashed worker's call was bounded by), in process or by ending
+//     the delivery with a delay (release keeps the attempt).
+//  2. reconcile lists GET /richiesta and reads, with candidate, every request
+//     of the same service created between the claim and the settle time,
+//     skipping requests the request index gives to another submission and
+//     requests whose callback names another submission, and compares the
+//     recorded input (sameInput).
+//  3. One match: adopt. None: sending is safe, and submit posts. Several, or
+//     a request that cannot be told apart: fail with reason ambiguous (a
+//     person decides; dlq).
+//
+// # The ack table
+//
+// Decide (decide.go) is the one place that maps an Outcome to the message's
+// fate; finish (handle.go) carries it out: the dead letter first (stored,
+// acknowledged), then the event and the tracking task, then Ack, Term or
+// NakWithDelay. TestDecide covers every row; docs/consumer.md has the table.
+//
+// # Restart
+//
+// Nothing is held in process memory that JetStream does not also hold.
+// Unacknowledged messages are redelivered after AckWait; a record left
+// claimed with a pending attempt is reconciled before anything is sent. A
+// message that exhausts MaxDeliver without a decision is dead-lettered by
+// RunAdvisories from the server's max-deliveries advisory.
+package consumer

@@ -1,0 +1,98 @@
+package consumer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/iseed-dev/iseed/record"
+)
+
+// Submission is a submission event (version 1), as producers publish it on
+// <prefix>.submissions.<tenant>.
+type Submission struct {
+	Version     int             `json:"version,omitempty"` // 1 when present
+	ID          string          `json:"id"`                // the producer's idempotency key
+	Service     string          `json:"service"`           // catalog name or hash_visura
+	Fields      map[string]any  `json:"fields"`            // by "$N" or field name
+	Options     []string        `json:"options,omitempty"` // by tipo or nome
+	EmailTarget string          `json:"email_target,omitempty"`
+	Metadata    json.RawMessage `json:"metadata,omitempty"` // echoed in every event
+
+	fingerprint string // computed once by Fingerprint
+}
+
+// ErrMalformed marks a submission event that cannot be decoded or lacks its
+// identity; it is never retried.
+var ErrMalformed = errors.New("malformed submission")
+
+// DecodeSubmission decodes and checks a submission event. Unknown keys,
+// trailing data, a bad id or a missing service are errors wrapping ErrMalformed.
+func DecodeSubmission(data []byte) (*Submission, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var s Submission
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformed)
+	}
+	if s.Version != 0 && s.Version != 1 {
+		return nil, fmt.Errorf("%w: unsupported version %d (this iseed reads version 1)", ErrMalformed, s.Version)
+	}
+	if !record.ValidToken(s.ID) {
+		return nil, fmt.Errorf("%w: id must be 1-%d characters of A-Z, a-z, 0-9, _ and -", ErrMalformed, record.MaxIDLen)
+	}
+	if strings.TrimSpace(s.Service) == "" {
+		return nil, fmt.Errorf("%w: service is required (a catalog name such as \"ISEE\" or a hash_visura)", ErrMalformed)
+	}
+	if s.Fields == nil {
+		return nil, fmt.Errorf("%w: fields is required", ErrMalformed)
+	}
+	if len(s.Metadata) > 0 && s.Metadata[0] != '{' {
+		return nil, fmt.Errorf("%w: metadata must be a JSON object", ErrMalformed)
+	}
+	return &s, nil
+}
+
+// PeekID returns the id of an event that failed to decode, when it has a valid one.
+func PeekID(data []byte) string {
+	var s struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(data, &s) != nil || !record.ValidToken(s.ID) {
+		return ""
+	}
+	return s.ID
+}
+
+// Fingerprint identifies the submission's payload: two events with the same
+// id and fingerprint are the same submission; the same id with another
+// fingerprint is a conflict. Metadata is not part of it.
+func (s *Submission) Fingerprint() string {
+	if s.fingerprint == "" {
+		s.fingerprint = s.computeFingerprint()
+	}
+	return s.fingerprint
+}
+
+func (s *Submission) computeFingerprint() string {
+	opts := slices.Clone(s.Options)
+	slices.Sort(opts)
+	h := sha256.New()
+	// encoding/json sorts map keys, so this encoding is canonical.
+	_ = json.NewEncoder(h).Encode(struct {
+		Service     string         `json:"service"`
+		Fields      map[string]any `json:"fields"`
+		Options     []string       `json:"options"`
+		EmailTarget string         `json:"email_target"`
+	}{s.Service, s.Fields, opts, s.EmailTarget})
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,115 @@
+package dlq
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Dead-letter headers. The payload of a dead letter is the original message's.
+const (
+	HeaderOriginalSubject = "Iseed-Original-Subject"
+	HeaderStreamSeq       = "Iseed-Stream-Seq"
+	HeaderTenant          = "Iseed-Tenant"
+	HeaderSubmissionID    = "Iseed-Submission-Id"
+	HeaderReason          = "Iseed-Reason"
+	HeaderError           = "Iseed-Error"
+	HeaderAttempts        = "Iseed-Attempts"
+	HeaderDeliveries      = "Iseed-Deliveries"
+	HeaderFirstFailure    = "Iseed-First-Failure"
+	HeaderLastFailure     = "Iseed-Last-Failure"
+	HeaderGeneration      = "Iseed-Generation"
+)
+
+// maxHeaderError bounds the error text carried in a header.
+const maxHeaderError = 1024
+
+// DeadLetter describes a dead letter; its payload travels beside it.
+type DeadLetter struct {
+	Seq             uint64 // in the DLQ stream (when read back)
+	OriginalSubject string
+	StreamSeq       uint64 // in the original stream
+	Tenant          string
+	SubmissionID    string
+	Reason          string
+	Error           string // redacted: never the upstream's own message
+	Attempts        int
+	Deliveries      uint64
+	Generation      int
+	FirstFailure    time.Time
+	LastFailure     time.Time
+	Stored          time.Time // when the dead letter was stored (when read back)
+}
+
+// MsgID is the Nats-Msg-Id that makes repeats of one failure one dead
+// letter: per submission, generation and reason.
+func MsgID(tenant, id string, generation int, reason string) string {
+	return fmt.Sprintf("dlq.%s.%s.%d.%s", tenant, id, generation, reason)
+}
+
+// MsgIDOfMessage is the Nats-Msg-Id of the dead letter of one message that
+// has no submission record (malformed, conflicting): per stream sequence.
+func MsgIDOfMessage(stream string, seq uint64) string {
+	return fmt.Sprintf("dlq.%s.%d", stream, seq)
+}
+
+// Publish stores a dead letter and waits for the stream's acknowledgement.
+// msgID deduplicates repeats (MsgID, MsgIDOfMessage).
+func Publish(ctx context.Context, js jetstream.JetStream, l layout.Layout, dl DeadLetter, payload []byte, msgID string) error {
+	subjTenant, subjID := dl.Tenant, dl.SubmissionID
+	if !record.ValidToken(subjTenant) {
+		subjTenant = "_unknown"
+	}
+	if !record.ValidToken(subjID) {
+		subjID = "_seq" + strconv.FormatUint(dl.StreamSeq, 10)
+	}
+	m := nats.NewMsg(l.DLQSubject(subjTenant, subjID))
+	m.Data = payload
+	h := m.Header
+	h.Set(jetstream.MsgIDHeader, msgID)
+	h.Set(HeaderOriginalSubject, dl.OriginalSubject)
+	h.Set(HeaderStreamSeq, strconv.FormatUint(dl.StreamSeq, 10))
+	h.Set(HeaderTenant, dl.Tenant)
+	h.Set(HeaderSubmissionID, dl.SubmissionID)
+	h.Set(HeaderReason, dl.Reason)
+	h.Set(HeaderError, truncate(dl.Error, maxHeaderError))
+	h.Set(HeaderAttempts, strconv.Itoa(dl.Attempts))
+	h.Set(HeaderDeliveries, strconv.FormatUint(dl.Deliveries, 10))
+	h.Set(HeaderGeneration, strconv.Itoa(dl.Generation))
+	h.Set(HeaderFirstFailure, dl.FirstFailure.UTC().Format(time.RFC3339Nano))
+	h.Set(HeaderLastFailure, dl.LastFailure.UTC().Format(time.RFC3339Nano))
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("dead letter: %w", err)
+	}
+	return nil
+}
+
+// Parse reads a dead letter's headers back.
+func Parse(seq uint64, h nats.Header) DeadLetter {
+	atoi := func(k string) int { n, _ := strconv.Atoi(h.Get(k)); return n }
+	u64 := func(k string) uint64 { n, _ := strconv.ParseUint(h.Get(k), 10, 64); return n }
+	ts := func(k string) time.Time { t, _ := time.Parse(time.RFC3339Nano, h.Get(k)); return t }
+	return DeadLetter{Seq: seq, OriginalSubject: h.Get(HeaderOriginalSubject), StreamSeq: u64(HeaderStreamSeq),
+		Tenant: h.Get(HeaderTenant), SubmissionID: h.Get(HeaderSubmissionID), Reason: h.Get(HeaderReason),
+		Error: h.Get(HeaderError), Attempts: atoi(HeaderAttempts), Deliveries: u64(HeaderDeliveries),
+		Generation: atoi(HeaderGeneration), FirstFailure: ts(HeaderFirstFailure), LastFailure: ts(HeaderLastFailure)}
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

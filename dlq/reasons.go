@@ -1,0 +1,17 @@
+package dlq
+
+// Dead-letter reason codes (the Iseed-Reason header, and the reason of
+// failed events). docs/consumer.md and docs/tracking.md say what each means
+// and what an operator does about it.
+const (
+	ReasonMalformed          = "malformed"
+	ReasonInvalid            = "invalid"
+	ReasonConflict           = "conflict"
+	ReasonUpstreamRejected   = "upstream_rejected"
+	ReasonInsufficientCredit = "insufficient_credit"
+	ReasonAmbiguous          = "ambiguous"
+	ReasonExpired            = "expired"
+	ReasonMaxDeliveries      = "max_deliveries"
+	ReasonPriorISEE          = "prior_isee_required"
+	ReasonGaveUp             = "gave_up"
+)

@@ -1,0 +1,152 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/tracking"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/visengine/sim"
+)
+
+func TestCallbackBeatsSlowPolling(t *testing.T) {
+	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: 300 * time.Millisecond}, callbacks: true,
+		tracker: tracking.Config{Workers: 2, Schedule: []time.Duration{time.Minute}}})
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, false)
+	start := time.Now()
+	h.Publish(pipetest.Submission("emp-cb", pipetest.ValidFields("Mario")), nil)
+	r := h.waitClosed("emp-cb", 10*time.Second)
+	// The upstream finishes 600 ms after the POST; one poll a minute could
+	// not have seen it.
+	if took := time.Since(start); r.State != record.StateCompleted || took > 3*time.Second {
+		t.Errorf("got %q after %s, want completed within 3s", r.State, took)
+	}
+	h.checkLifeEvents("emp-cb")
+	if h.Counter("callbacks") == 0 {
+		t.Error("the simulator delivered no callback")
+	}
+}
+
+func TestForgedCallbackChangesNothing(t *testing.T) {
+	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: 50 * time.Millisecond}, callbacks: true,
+		tracker: tracking.Config{Schedule: []time.Duration{time.Minute}}})
+	h.newTracker(nil) // callbacks refresh through it; it does not poll
+	reqID := h.openRequest(context.Background(), "emp-quiet")
+	pipetest.WaitFor(t, 5*time.Second, "the upstream request to finish", func() bool {
+		r, err := h.Client.Richiesta(context.Background(), reqID)
+		return err == nil && r.StatoRichiesta == visengine.StateFulfilled
+	})
+	store := record.NewStore(h.Res.Records)
+	_, rev, _ := store.Get(context.Background(), pipetest.Tenant, "emp-quiet")
+	gets := h.Counter("GET /richiesta/{id}")
+	forged := []struct{ name, id, secret string }{
+		{"wrong secret", "emp-quiet", strings.Repeat("0", 64)},
+		{"no secret", "emp-quiet", ""},
+		{"another submission's secret", "emp-quiet", h.callbacks.Secret(pipetest.Tenant, "emp-other")},
+	}
+	for _, f := range forged {
+		t.Run(f.name, func(t *testing.T) {
+			if got := h.postCallback(f.id, f.secret); got != http.StatusForbidden {
+				t.Errorf("status: got %d, want 403", got)
+			}
+		})
+	}
+	_, after, _ := store.Get(context.Background(), pipetest.Tenant, "emp-quiet")
+	if after != rev || h.Counter("GET /richiesta/{id}") != gets {
+		t.Fatalf("a forged callback changed something: revision %d → %d, GETs %d → %d", rev, after, gets, h.Counter("GET /richiesta/{id}"))
+	}
+	if got := h.postCallback("emp-quiet", h.callbacks.Secret(pipetest.Tenant, "emp-quiet")); got != http.StatusNoContent {
+		t.Fatalf("genuine callback: got %d, want 204", got)
+	}
+	if r := h.Record("emp-quiet"); r.State != record.StateCompleted || r.Document == nil {
+		t.Errorf("after a genuine callback: got %q (document %v), want completed with a document", r.State, r.Document != nil)
+	}
+}
+
+// postCallback posts what the upstream would, with the given secret.
+func (h *trackHarness) postCallback(id, secret string) int {
+	h.T.Helper()
+	body := fmt.Sprintf(`{"data":{"_id":"x","stato_richiesta":"Visura evasa","callback_data":{"method":"JSON","data":{"secret":%q}}}}`, secret)
+	resp, err := http.Post(h.cbURL+"/callbacks/"+pipetest.Tenant+"/"+id, "application/json", strings.NewReader(body))
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// openRequest creates an upstream ISEE request directly (no callback, no
+// tracking task) and a submitted record for it, as the pipeline would.
+func (h *trackHarness) openRequest(ctx context.Context, id string) string {
+	h.T.Helper()
+	svc, err := h.schemas.Service(ctx, "ISEE")
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	prep, err := svc.Validate(schema.Input{Fields: pipetest.ValidFields("Mario")}, schema.Limits{})
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return h.openRequestWith(ctx, id, svc, prep)
+}
+
+func (h *trackHarness) openRequestWith(ctx context.Context, id string, svc *schema.Service, prep *schema.Prepared) string {
+	r, err := h.Client.CreateRichiesta(ctx, visengine.CreateRequest{HashVisura: prep.HashVisura, JSONVisura: prep.JSONVisura})
+	if err != nil {
+		h.T.Error(err)
+		return ""
+	}
+	now := time.Now()
+	rec := &record.Record{Tenant: pipetest.Tenant, ID: id, Generation: 1, State: record.StateSubmitted, Service: svc.Name,
+		ServiceHash: svc.Hash, RequestID: r.ID, StatoRichiesta: r.StatoRichiesta, Created: now, Updated: now,
+		Timeline: []record.Transition{{State: record.StateSubmitted, At: now}}}
+	if _, err := record.NewStore(h.Res.Records).Create(ctx, rec); err != nil {
+		h.T.Error(err)
+	}
+	return r.ID
+}
+
+// openRequests makes n open requests with records, in parallel, and
+// returns the records.
+func (h *trackHarness) openRequests(ctx context.Context, n int) []*record.Record {
+	h.T.Helper()
+	svc, err := h.schemas.Service(ctx, "ISEE")
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	prep, err := svc.Validate(schema.Input{Fields: pipetest.ValidFields("Mario")}, schema.Limits{})
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	ids := make(chan int)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := range ids {
+				h.openRequestWith(ctx, fmt.Sprintf("load-%05d", i), svc, prep)
+			}
+		})
+	}
+	for i := range n {
+		ids <- i
+	}
+	close(ids)
+	wg.Wait()
+	out := make([]*record.Record, 0, n)
+	for i := range n {
+		if r := h.Record(fmt.Sprintf("load-%05d", i)); r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,83 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/tracking"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/rs/zerolog"
+)
+
+// raceUpstream answers "Dati disponibili" to the first read and "Visura
+// evasa" after; the first document download (the DSU receipt) is held
+// until released, later ones serve the certificate.
+type raceUpstream struct {
+	gets, docs atomic.Int32
+	release    chan struct{}
+}
+
+func (u *raceUpstream) Richiesta(_ context.Context, id string) (*visengine.Richiesta, error) {
+	r := &visengine.Richiesta{ID: id, StatoRichiesta: visengine.StateDataReady}
+	if u.gets.Add(1) > 1 {
+		r.StatoRichiesta = visengine.StateFulfilled
+	}
+	return r, nil
+}
+
+func (u *raceUpstream) Documento(_ context.Context, id string, w io.Writer) (*visengine.Document, error) {
+	body := []byte("%PDF-1.4 attestazione ISEE")
+	if u.docs.Add(1) == 1 {
+		<-u.release
+		body = []byte("%PDF-1.4 ricevuta DSU")
+	}
+	n, err := w.Write(body)
+	return &visengine.Document{Nome: id + ".pdf", Dimensione: int64(len(body)), Written: int64(n)}, err
+}
+
+// A poll that read an earlier state and downloads slowly loses the race to
+// a callback that stored the final document: the final document stays
+// stored and recorded, and the record's upstream state does not go back.
+func TestStalePollDoesNotOverwriteTheFinalDocument(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(time.Hour))
+	up := &raceUpstream{release: make(chan struct{})}
+	tr, err := tracking.New(tracking.Config{TempDir: t.TempDir(), Logger: zerolog.Nop()},
+		tracking.Deps{Resources: h.Res, Upstream: up,
+			Events: publisher.New(h.NATS.JS, publisher.Config{}), Publisher: h.NATS.JS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	h.PutRecord("emp-race", pipetest.ValidFields("Mario"), func(r *record.Record) {
+		r.State, r.RequestID, r.StatoRichiesta, r.Pending = record.StateInProgress, "req-race", visengine.StateInProgress, nil
+		r.Created, r.Updated = now, now
+		r.Timeline = []record.Transition{{State: record.StateSubmitted, At: now}, {State: record.StateInProgress, At: now}}
+	})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = tr.Refresh(ctx, pipetest.Tenant, "emp-race") }) // the poll: Dati disponibili
+	pipetest.WaitFor(t, 5*time.Second, "the poll's download", func() bool { return up.docs.Load() == 1 })
+	if err := tr.Refresh(ctx, pipetest.Tenant, "emp-race"); err != nil { // the callback: Visura evasa
+		t.Fatal(err)
+	}
+	close(up.release)
+	wg.Wait()
+	var got bytes.Buffer
+	if _, err := tracking.FetchDocument(ctx, h.Res, pipetest.Tenant, "emp-race", nil, &got); err != nil {
+		t.Fatalf("the stored final document: %v", err)
+	}
+	if got.String() != "%PDF-1.4 attestazione ISEE" {
+		t.Errorf("stored document: got %q, want the certificate", got.String())
+	}
+	if r := h.Record("emp-race"); r.State != record.StateCompleted || r.StatoRichiesta != visengine.StateFulfilled {
+		t.Errorf("record: state %s, stato %q; want completed, Visura evasa", r.State, r.StatoRichiesta)
+	}
+}

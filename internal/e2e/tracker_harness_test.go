@@ -1,0 +1,183 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/tracking"
+	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+)
+
+// trackHarness is the pipeline harness plus tracking: the simulator with a
+// fast lifecycle, the tracking resources, the prior-ISEE gate and,
+// optionally, the callback endpoint on its own HTTP server.
+type trackHarness struct {
+	*harness
+	schemas   consumer.Schemas
+	history   *tracking.History
+	limiter   *rate.Limiter
+	callbacks *tracking.Callbacks
+	cbURL     string
+	tcfg      tracking.Config
+	current   *tracking.Tracker // the tracker callbacks refresh through
+	upstream  tracking.Upstream // nil: the simulator's client
+	mu        sync.Mutex
+}
+
+type trackSetup struct {
+	sim       sim.Config
+	tracker   tracking.Config
+	limiter   *rate.Limiter
+	callbacks bool
+}
+
+func newTrackHarness(t *testing.T, s trackSetup) *trackHarness {
+	t.Helper()
+	h := &trackHarness{harness: &harness{pipetest.NewWithSim(t, s.sim, 5*time.Second)}, limiter: s.limiter, tcfg: s.tracker}
+	h.schemas = h.Schemas()
+	var err error
+	if h.history, err = tracking.NewHistory(h.Res.History, bytes.Repeat([]byte("k"), 32), h.schemas); err != nil {
+		t.Fatal(err)
+	}
+	if h.limiter == nil {
+		h.limiter = rate.NewLimiter(rate.Inf, 1)
+	}
+	if s.callbacks {
+		h.serveCallbacks()
+	}
+	return h
+}
+
+// serveCallbacks starts iseed's callback endpoint; callbacks refresh
+// through the tracker started last.
+func (h *trackHarness) serveCallbacks() {
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	h.T.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	cb, err := tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("c"), 32),
+		Logger: zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel)}, refresherFunc(h.refresh))
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	cb.Register(mux)
+	h.callbacks, h.cbURL = cb, srv.URL
+}
+
+type refresherFunc func(ctx context.Context, tenant, id string) error
+
+func (f refresherFunc) Refresh(ctx context.Context, tenant, id string) error {
+	return f(ctx, tenant, id)
+}
+
+func (h *trackHarness) refresh(ctx context.Context, tenant, id string) error {
+	h.mu.Lock()
+	tr := h.current
+	h.mu.Unlock()
+	return tr.Refresh(ctx, tenant, id)
+}
+
+// newTracker builds a tracker (a replica's) with the harness's settings.
+func (h *trackHarness) newTracker(sealer *tracking.Sealer) *tracking.Tracker {
+	h.T.Helper()
+	cfg := h.tcfg
+	cfg.Sealer = sealer
+	cfg.TempDir = h.T.TempDir()
+	cfg.Logger = zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel)
+	var up tracking.Upstream = h.Client
+	if h.upstream != nil {
+		up = h.upstream
+	}
+	tr, err := tracking.New(cfg, tracking.Deps{
+		Resources: h.Res, Upstream: up, Events: publisher.New(h.NATS.JS, publisher.Config{}),
+		Publisher: h.NATS.JS, Limiter: h.limiter, History: h.history,
+	})
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	h.mu.Lock()
+	h.current = tr
+	h.mu.Unlock()
+	return tr
+}
+
+// runTracker runs tr until the returned stop is called (or the test ends).
+func (h *trackHarness) runTracker(tr *tracking.Tracker) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = tr.Run(ctx) })
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	h.T.Cleanup(stop)
+	return stop
+}
+
+// startPipeline runs a pipeline that tracks what it submits through tr,
+// with the prior-ISEE gate when gate is set.
+func (h *trackHarness) startPipeline(tr *tracking.Tracker, gate bool) {
+	h.T.Helper()
+	cfg := consumer.Config{Workers: 4, Retry: consumer.RetryPolicy{MinDelay: 100 * time.Millisecond, MaxDelay: time.Second},
+		Logger: zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel)}
+	if h.callbacks != nil {
+		cfg.Callback = h.callbacks.Data
+	}
+	d := consumer.Deps{Resources: h.Res, Upstream: h.Client, Schemas: h.schemas, Files: schema.ObjectStoreSource(h.NATS.JS),
+		Events: publisher.New(h.NATS.JS, publisher.Config{}), Publisher: h.NATS.JS, Limiter: h.limiter, Tracker: tr}
+	if gate {
+		d.Gate = h.history
+	}
+	p, err := consumer.New(cfg, d)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = p.Run(ctx) })
+	h.T.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// waitClosed waits until tracking of a submission is over.
+func (h *trackHarness) waitClosed(id string, d time.Duration) *record.Record {
+	h.T.Helper()
+	var r *record.Record
+	pipetest.WaitFor(h.T, d, "tracking of "+id+" to end", func() bool {
+		r = h.Record(id)
+		return r != nil && (r.State == record.StateCancelled || r.State == record.StateFailed ||
+			(r.State == record.StateCompleted && r.Document != nil))
+	})
+	return r
+}
+
+// typeCounts counts a submission's events by type.
+func (h *trackHarness) typeCounts(id string) map[string]int {
+	out := map[string]int{}
+	for _, ev := range h.Events(id) {
+		out[ev.Type]++
+	}
+	return out
+}
+
+// lifeTypes are the events of a submission that ran to completion.
+func lifeTypes() []string {
+	return []string{"iseed.submission.submitted", "iseed.submission.in_progress", "iseed.submission.data_ready",
+		"iseed.submission.completed", publisher.TypeDocumentReady}
+}
+
+func submissionFor(id, service string, fields map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{"id": id, "service": service, "fields": fields})
+	return b
+}

@@ -1,0 +1,302 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/tracking"
+	"github.com/iseed-dev/iseed/visengine/sim"
+)
+
+func fastTracking(step time.Duration) trackSetup {
+	return trackSetup{sim: sim.Config{Step: step},
+		tracker: tracking.Config{Workers: 4, Schedule: []time.Duration{30 * time.Millisecond}}}
+}
+
+func TestTrackRunsToCompletedWithDocument(t *testing.T) {
+	tests := []struct {
+		name    string
+		encrypt bool
+	}{{"in clear", false}, {"encrypted at rest", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTrackHarness(t, fastTracking(100*time.Millisecond))
+			var sealer *tracking.Sealer
+			if tt.encrypt {
+				sealer, _ = tracking.NewSealer(bytes.Repeat([]byte{9}, 32))
+			}
+			tr := h.newTracker(sealer)
+			h.runTracker(tr)
+			h.startPipeline(tr, false)
+			h.Publish(pipetest.Submission("emp-doc", pipetest.ValidFields("Mario")), nil)
+			r := h.waitClosed("emp-doc", 20*time.Second)
+			if r.State != record.StateCompleted {
+				t.Fatalf("state: got %q, want %q", r.State, record.StateCompleted)
+			}
+			h.checkDocument(r, sealer)
+			h.checkLifeEvents("emp-doc")
+			pipetest.WaitFor(t, 5*time.Second, "the tracking task to be acknowledged", func() bool { return h.openTasks() == 0 })
+		})
+	}
+}
+
+// checkDocument compares the stored document with the simulator's file,
+// through the record, the object at rest and FetchDocument.
+func (h *trackHarness) checkDocument(r *record.Record, sealer *tracking.Sealer) {
+	t := h.T
+	t.Helper()
+	_, want, ok := h.Sim.Document(r.RequestID)
+	if !ok {
+		t.Fatal("the simulator has no document for the request")
+	}
+	sum := sha256.Sum256(want)
+	if got, want := r.Document.SHA256, hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("recorded sha256: got %s, want %s", got, want)
+	}
+	if got, want := r.Document.Object, fmt.Sprintf("%s/%s/%.16s/%s.zip", pipetest.Tenant, r.ID, hex.EncodeToString(sum[:]), r.RequestID); got != want {
+		t.Errorf("object: got %q, want %q", got, want)
+	}
+	ctx := context.Background()
+	raw, err := h.Res.Documents.GetBytes(ctx, r.Document.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bytes.Equal(raw, want); got == (sealer != nil) {
+		t.Errorf("object at rest equals the plaintext: got %v, want %v", got, sealer == nil)
+	}
+	info, err := h.Res.Documents.GetInfo(ctx, r.Document.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := info.Metadata[tracking.DocMetaSHA256], r.Document.SHA256; got != want {
+		t.Errorf("object metadata sha256: got %q, want %q", got, want)
+	}
+	if sealer != nil && info.Metadata[tracking.DocMetaKeyID] != sealer.KeyID() {
+		t.Errorf("object key id: got %q, want %q", info.Metadata[tracking.DocMetaKeyID], sealer.KeyID())
+	}
+	var buf bytes.Buffer
+	if _, err := tracking.FetchDocument(ctx, h.Res, pipetest.Tenant, r.ID, sealer, &buf); err != nil {
+		t.Fatalf("FetchDocument: %v", err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("fetched document: got %d bytes, want the simulator's %d", buf.Len(), len(want))
+	}
+}
+
+// checkLifeEvents waits for every event of a completed submission and
+// checks each arrived exactly once.
+func (h *trackHarness) checkLifeEvents(id string) {
+	h.T.Helper()
+	pipetest.WaitFor(h.T, 5*time.Second, "every event of "+id, func() bool {
+		c := h.typeCounts(id)
+		for _, typ := range lifeTypes() {
+			if c[typ] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	c := h.typeCounts(id)
+	for _, typ := range lifeTypes() {
+		if c[typ] != 1 {
+			h.T.Errorf("%s: %s events: got %d, want 1", id, typ, c[typ])
+		}
+	}
+	if got, want := len(c), len(lifeTypes()); got != want {
+		h.T.Errorf("%s: event types: got %v, want exactly %v", id, c, lifeTypes())
+	}
+}
+
+// openTasks is the number of tracking tasks in the stream.
+func (h *trackHarness) openTasks() uint64 {
+	info, err := h.Res.Track.Info(context.Background())
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+func TestTrackCancelledWithReason(t *testing.T) {
+	s := fastTracking(100 * time.Millisecond)
+	s.sim.CancelRate = 1
+	h := newTrackHarness(t, s)
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, false)
+	h.Publish(pipetest.Submission("emp-ko", pipetest.ValidFields("Mario")), nil)
+	r := h.waitClosed("emp-ko", 20*time.Second)
+	if r.State != record.StateCancelled {
+		t.Fatalf("state: got %q, want %q", r.State, record.StateCancelled)
+	}
+	var st publisher.Status
+	pipetest.WaitFor(t, 5*time.Second, "the cancelled event", func() bool {
+		for _, ev := range h.Events("emp-ko") {
+			if ev.Type == "iseed.submission.cancelled" {
+				return json.Unmarshal(ev.Data, &st) == nil
+			}
+		}
+		return false
+	})
+	if st.Reason == "" || st.Outcome == nil || st.Outcome.Code == "0" || st.StatoRichiesta != "Annullata" {
+		t.Errorf("cancelled event: got reason %q, esito %+v, stato %q; want a reason, a failure esito and Annullata", st.Reason, st.Outcome, st.StatoRichiesta)
+	}
+	c := h.typeCounts("emp-ko")
+	for _, typ := range []string{"iseed.submission.submitted", "iseed.submission.in_progress", "iseed.submission.cancelled"} {
+		if c[typ] != 1 {
+			t.Errorf("%s events: got %d, want 1 (all: %v)", typ, c[typ], c)
+		}
+	}
+	if got := h.Counter("GET /documento/{id}"); got != 0 {
+		t.Errorf("document downloads: got %d, want 0", got)
+	}
+	pipetest.WaitFor(t, 5*time.Second, "the tracking task to be acknowledged", func() bool { return h.openTasks() == 0 })
+}
+
+func TestTrackRestartMidwayLosesNothing(t *testing.T) {
+	const n = 20
+	s := fastTracking(400 * time.Millisecond)
+	s.tracker.ShutdownTimeout = time.Millisecond // in-flight polls are cut off, as in a kill
+	h := newTrackHarness(t, s)
+	first := h.newTracker(nil)
+	stopFirst := h.runTracker(first)
+	h.startPipeline(first, false)
+	for i := range n {
+		h.Publish(pipetest.Submission(fmt.Sprintf("emp-%02d", i), pipetest.ValidFields("Mario")), nil)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "tracking to be under way", func() bool {
+		r := h.Record("emp-00")
+		return r != nil && r.State == record.StateInProgress
+	})
+	stopFirst()
+	open := 0
+	for i := range n {
+		if r := h.Record(fmt.Sprintf("emp-%02d", i)); r == nil || r.Document == nil {
+			open++
+		}
+	}
+	if open == 0 {
+		t.Fatal("every request finished before the restart: the test proves nothing")
+	}
+	h.runTracker(h.newTracker(nil))
+	for i := range n {
+		id := fmt.Sprintf("emp-%02d", i)
+		r := h.waitClosed(id, 20*time.Second)
+		if r.State != record.StateCompleted {
+			t.Errorf("%s: state %q, want %q", id, r.State, record.StateCompleted)
+		}
+		h.checkLifeEvents(id)
+	}
+	// At most one download in "Dati disponibili" and one in "Visura evasa"
+	// per request; checkLifeEvents saw one document_ready each (the document
+	// did not change, so the second download stored and announced nothing).
+	if got := h.Counter("GET /documento/{id}"); got < n || got > 2*n {
+		t.Errorf("document downloads: got %d, want between %d and %d", got, n, 2*n)
+	}
+	t.Logf("%d of %d requests were open at the restart", open, n)
+}
+
+func TestPriorISEERule(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(50*time.Millisecond))
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, true)
+	f := pipetest.ValidFields("Mario")
+	h.Publish(submissionFor("cur-1", "ISEE CORRENTE", f), nil)
+	r := h.WaitState("cur-1", record.StateRejected)
+	if len(r.Errors) != 1 || r.Errors[0].Code != dlq.ReasonPriorISEE {
+		t.Errorf("problems: got %+v, want one %s", r.Errors, dlq.ReasonPriorISEE)
+	}
+	if got := h.Counter("POST /richiesta"); got != 0 {
+		t.Errorf("POST /richiesta before any ISEE: got %d, want 0", got)
+	}
+	h.Publish(submissionFor("isee-1", "ISEE", f), nil)
+	if r := h.waitClosed("isee-1", 20*time.Second); r.State != record.StateCompleted {
+		t.Fatalf("ordinary ISEE: got %q, want %q", r.State, record.StateCompleted)
+	}
+	lower := pipetest.ValidFields("Mario")
+	lower["Codice Fiscale"] = "rssmra85t10a562s"
+	for _, c := range []struct{ id, service string }{{"cur-2", "ISEE CORRENTE"}, {"ret-1", "Rettifica ISEE"}} {
+		fields := f
+		if c.service == "Rettifica ISEE" {
+			fields = lower // the history is keyed by the upper-cased tax code
+		}
+		h.Publish(submissionFor(c.id, c.service, fields), nil)
+		pipetest.WaitFor(t, 10*time.Second, c.id+" to be submitted", func() bool {
+			r := h.Record(c.id)
+			return r != nil && r.RequestID != ""
+		})
+	}
+}
+
+func TestTrackOverdueThenGaveUp(t *testing.T) {
+	s := trackSetup{sim: sim.Config{Step: time.Hour}, tracker: tracking.Config{Workers: 2,
+		Schedule: []time.Duration{30 * time.Millisecond}, OverdueAfter: 200 * time.Millisecond, MaxAge: time.Second}}
+	h := newTrackHarness(t, s)
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, false)
+	h.Publish(pipetest.Submission("emp-slow", pipetest.ValidFields("Mario")), nil)
+	r := h.waitClosed("emp-slow", 10*time.Second)
+	if r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp {
+		t.Fatalf("got %q (%s), want failed (%s)", r.State, r.Reason, dlq.ReasonGaveUp)
+	}
+	pipetest.WaitFor(t, 5*time.Second, "the failed event", func() bool { return h.typeCounts("emp-slow")["iseed.submission.failed"] == 1 })
+	c := h.typeCounts("emp-slow")
+	if c["iseed.submission.overdue"] != 1 || c["iseed.submission.in_progress"] != 1 {
+		t.Errorf("events: got %v, want one overdue and one in_progress", c)
+	}
+	dls := h.DeadLetters()
+	if len(dls) != 1 || dls[0].Reason != dlq.ReasonGaveUp || dls[0].OriginalSubject != h.Res.Layout.TrackSubject(pipetest.Tenant, "emp-slow") {
+		t.Errorf("dead letters: got %+v, want one gave_up from the tracking subject", dls)
+	}
+	pipetest.WaitFor(t, 5*time.Second, "the tracking task to be acknowledged", func() bool { return h.openTasks() == 0 })
+}
+
+func TestTrackReplayOfGaveUpResumes(t *testing.T) {
+	s := trackSetup{sim: sim.Config{Step: 700 * time.Millisecond}, tracker: tracking.Config{Workers: 2,
+		Schedule: []time.Duration{30 * time.Millisecond}, OverdueAfter: 200 * time.Millisecond, MaxAge: 400 * time.Millisecond}}
+	h := newTrackHarness(t, s)
+	first := h.newTracker(nil)
+	stopFirst := h.runTracker(first)
+	h.startPipeline(first, false)
+	h.Publish(pipetest.Submission("emp-again", pipetest.ValidFields("Mario")), nil)
+	if r := h.waitClosed("emp-again", 10*time.Second); r.Reason != dlq.ReasonGaveUp {
+		t.Fatalf("got %q (%s), want failed (%s)", r.State, r.Reason, dlq.ReasonGaveUp)
+	}
+	stopFirst()
+	h.tcfg.MaxAge = time.Hour // the operator raises the limit, then replays
+	h.runTracker(h.newTracker(nil))
+	var seq uint64
+	pipetest.WaitFor(t, 5*time.Second, "the gave_up dead letter", func() bool {
+		for _, dl := range h.DeadLetters() {
+			if dl.Reason == dlq.ReasonGaveUp {
+				seq = dl.Seq
+				return true
+			}
+		}
+		return false
+	})
+	if err := dlq.NewQueue(h.NATS.JS, h.Res).Replay(context.Background(), seq); err != nil {
+		t.Fatal(err)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "the request to complete after the replay", func() bool {
+		r := h.Record("emp-again")
+		return r.State == record.StateCompleted && r.Document != nil
+	})
+	c := h.typeCounts("emp-again")
+	for _, typ := range []string{"iseed.submission.failed", "iseed.submission.completed", publisher.TypeDocumentReady} {
+		if c[typ] != 1 {
+			t.Errorf("%s events: got %d, want 1 (all: %v)", typ, c[typ], c)
+		}
+	}
+}

@@ -1,0 +1,13 @@
+// Package layout names, creates and binds every JetStream resource iseed
+// uses: the streams of submissions, events, dead letters, advisories and
+// tracking tasks, their durable consumers, the KV buckets (records, the
+// request index, schemas, the ISEE history, keys) and the documents Object
+// Store. All names derive from one subject prefix, so two deployments can
+// share a cluster.
+//
+// Ensure is for `iseed serve`: it creates or updates everything,
+// idempotently, with the daemon's settings; replicas starting together may
+// run it at once, and the caller retries it as a whole. Open is for
+// operator commands: it binds to what exists and never creates or changes
+// anything.
+package layout

@@ -1,0 +1,224 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/iseed-dev/iseed/schema"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Resources are the handles of the layout.
+type Resources struct {
+	Layout      Layout
+	Submissions jetstream.Stream
+	Consumer    jetstream.Consumer // the submissions consumer
+	DLQ         jetstream.Stream
+	Advisories  jetstream.Consumer // nil when bound by Open
+	Records     jetstream.KeyValue
+	Requests    jetstream.KeyValue
+	Schemas     jetstream.KeyValue
+	Track       jetstream.Stream
+	Tracker     jetstream.Consumer // the tracking consumer
+	Documents   jetstream.ObjectStore
+	History     jetstream.KeyValue
+	Keys        jetstream.KeyValue
+}
+
+// Ensure creates or updates, idempotently, every stream, durable consumer
+// and bucket of the layout, and returns their handles. Replicas starting
+// together may run it at once: every step is a create-or-update, and a
+// step that fails (a fresh cluster without a meta leader yet, a race with
+// another replica) fails the whole call, to be retried by the caller.
+func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Resources, error) {
+	l = l.WithDefaults()
+	r := &Resources{Layout: l}
+	steps := []struct {
+		name string
+		fn   func(context.Context, jetstream.JetStream) error
+	}{
+		{"submissions stream", r.ensureSubmissions},
+		{"events stream", r.ensureEvents},
+		{"dlq stream", r.ensureDLQ},
+		{"advisories", r.ensureAdvisories},
+		{"track stream", r.ensureTrack},
+		{"kv buckets", r.ensureBuckets},
+		{"documents bucket", r.ensureDocuments},
+	}
+	for _, s := range steps {
+		if err := s.fn(ctx, js); err != nil {
+			return nil, fmt.Errorf("layout: %s: %w", s.name, err)
+		}
+	}
+	return r, nil
+}
+
+func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStream) error {
+	l := r.Layout
+	var err error
+	if r.Submissions, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        l.SubmissionsStream(),
+		Description: "iseed: submission events in",
+		Subjects:    []string{l.subject("submissions.*")},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      l.Retention,
+		Duplicates:  l.Duplicates,
+		Storage:     l.Storage,
+		Replicas:    l.Replicas,
+	}); err != nil {
+		return err
+	}
+	r.Consumer, err = r.Submissions.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       l.Durable(),
+		Description:   "iseed: submit to Visengine",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       l.AckWait,
+		MaxDeliver:    l.MaxDeliver,
+		MaxAckPending: l.MaxAckPend,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Replicas:      l.Replicas,
+	})
+	return err
+}
+
+func (r *Resources) ensureEvents(ctx context.Context, js jetstream.JetStream) error {
+	l := r.Layout
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        l.EventsStream(),
+		Description: "iseed: status and document events out",
+		Subjects:    l.Events().Of("*", "*"),
+		MaxAge:      l.Retention,
+		Duplicates:  l.Duplicates,
+		Storage:     l.Storage,
+		Replicas:    l.Replicas,
+	})
+	return err
+}
+
+func (r *Resources) ensureDLQ(ctx context.Context, js jetstream.JetStream) error {
+	l := r.Layout
+	var err error
+	r.DLQ, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        l.DLQStream(),
+		Description: "iseed: dead letters, browsable and replayable",
+		Subjects:    []string{l.subject("dlq.*.*")},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      l.DLQRetention,
+		Duplicates:  l.Duplicates,
+		Storage:     l.Storage,
+		Replicas:    l.Replicas,
+	})
+	return err
+}
+
+// ensureAdvisories keeps the server's max-deliveries advisories of the
+// submissions consumer in a stream, so that none is lost while no replica
+// runs.
+func (r *Resources) ensureAdvisories(ctx context.Context, js jetstream.JetStream) error {
+	l := r.Layout
+	subject := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", l.SubmissionsStream(), l.Durable())
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        l.AdvisoriesStream(),
+		Description: "iseed: max-deliveries advisories of the submissions consumer",
+		Subjects:    []string{subject},
+		Retention:   jetstream.WorkQueuePolicy,
+		MaxAge:      l.DLQRetention,
+		Storage:     l.Storage,
+		Replicas:    l.Replicas,
+	})
+	if err != nil {
+		return err
+	}
+	r.Advisories, err = st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:   l.AdvisoriesDurable(),
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   30 * time.Second,
+		Replicas:  l.Replicas,
+	})
+	return err
+}
+
+// ensureTrack creates the work-queue stream of tracking tasks and its
+// durable consumer.
+//
+// The stream holds at most one task per submission (MaxMsgsPerSubject 1
+// with DiscardNewPerSubject): a second Track of an open request is refused
+// by the server, whatever the duplicate window. The consumer has MaxDeliver
+// -1 (a task is redelivered until the request ends) and MaxAckPending -1: a
+// task waiting out NakWithDelay stays in the server's pending set, so any
+// finite MaxAckPending would cap the number of open requests. The worker
+// pool, not the server, bounds the work in flight.
+func (r *Resources) ensureTrack(ctx context.Context, js jetstream.JetStream) error {
+	l := r.Layout
+	var err error
+	if r.Track, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:                 l.TrackStream(),
+		Description:          "iseed: one tracking task per open upstream request",
+		Subjects:             []string{l.subject("track.*.*")},
+		Retention:            jetstream.WorkQueuePolicy,
+		MaxMsgsPerSubject:    1,
+		Discard:              jetstream.DiscardNew,
+		DiscardNewPerSubject: true,
+		Duplicates:           l.Duplicates,
+		Storage:              l.Storage,
+		Replicas:             l.Replicas,
+	}); err != nil {
+		return err
+	}
+	r.Tracker, err = r.Track.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       l.TrackDurable(),
+		Description:   "iseed: poll upstream requests until they end",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       l.TrackAckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: -1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Replicas:      l.Replicas,
+	})
+	return err
+}
+
+func (r *Resources) ensureBuckets(ctx context.Context, js jetstream.JetStream) error {
+	l := r.Layout
+	buckets := []struct {
+		kv   *jetstream.KeyValue
+		name string
+		desc string
+	}{
+		{&r.Records, l.RecordsBucket(), "iseed: submission records"},
+		{&r.Requests, l.RequestsBucket(), "iseed: upstream request id -> submission"},
+		{&r.History, l.HistoryBucket(), "iseed: keyed hashes of tax codes with an ISEE request"},
+		{&r.Keys, l.KeysBucket(), "iseed: generated keys (callback secrets, tax-code hashing, replay signatures)"},
+	}
+	for _, b := range buckets {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: b.name, Description: b.desc, History: 1, Storage: l.Storage, Replicas: l.Replicas,
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.name, err)
+		}
+		*b.kv = kv
+	}
+	var err error
+	r.Schemas, err = schema.EnsureBucket(ctx, js, l.SchemasBucket(), l.Replicas, l.Storage)
+	return err
+}
+
+func (r *Resources) ensureDocuments(ctx context.Context, js jetstream.JetStream) error {
+	l := r.Layout
+	cfg := jetstream.ObjectStoreConfig{
+		Bucket:      l.DocumentsBucket(),
+		Description: "iseed: documents of completed requests",
+		TTL:         l.DocumentTTL,
+		Storage:     l.Storage,
+		Replicas:    l.Replicas,
+	}
+	obs, err := js.CreateOrUpdateObjectStore(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		obs, err = js.ObjectStore(ctx, cfg.Bucket)
+	}
+	r.Documents = obs
+	return err
+}

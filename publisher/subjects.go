@@ -1,0 +1,80 @@
+package publisher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Subjects is the subject grammar of iseed's events, under a prefix
+// (default "iseed"). It is the only place that spells it.
+type Subjects string
+
+// SubjectsFor returns the grammar under prefix ("" means "iseed").
+func SubjectsFor(prefix string) Subjects {
+	if prefix == "" {
+		prefix = "iseed"
+	}
+	return Subjects(prefix)
+}
+
+// Status is the subject of status events of one submission; "*" for either
+// part matches all.
+func (s Subjects) Status(tenant, id string) string {
+	return fmt.Sprintf("%s.status.%s.%s", s, tenant, id)
+}
+
+// Document is the subject of document events of one submission; "*" for
+// either part matches all.
+func (s Subjects) Document(tenant, id string) string {
+	return fmt.Sprintf("%s.documents.%s.%s", s, tenant, id)
+}
+
+// Of returns the subjects of every event about one submission (or, with
+// "*", about a tenant or about all).
+func (s Subjects) Of(tenant, id string) []string {
+	return []string{s.Status(tenant, id), s.Document(tenant, id)}
+}
+
+// SubmissionMsgID is the Nats-Msg-Id of a submission event:
+// "<tenant>.<id>.<first 16 hex digits of its fingerprint>". It names the
+// tenant, so two tenants using the same submission id never collide in the
+// submissions stream's duplicate window, and the payload, which only its
+// producer knows, so nobody else can publish it first and have the real one
+// dropped as a duplicate.
+func SubmissionMsgID(tenant, id, fingerprint string) string {
+	return tenant + "." + id + "." + fingerprint[:min(16, len(fingerprint))]
+}
+
+// TrackMsgID is the Nats-Msg-Id of the tracking task of one generation of
+// a submission: "track.<tenant>.<id>.<generation>".
+func TrackMsgID(tenant, id string, generation int) string {
+	return fmt.Sprintf("track.%s.%s.%d", tenant, id, max(generation, 1))
+}
+
+// ReadEvents returns the events stored in stream for one submission,
+// oldest first.
+func ReadEvents(ctx context.Context, js jetstream.JetStream, stream string, s Subjects, tenant, id string) ([]json.RawMessage, error) {
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: s.Of(tenant, id)})
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	var out []json.RawMessage
+	for {
+		msg, err := oc.Next(jetstream.FetchMaxWait(500 * time.Millisecond))
+		if err != nil {
+			return out, nil
+		}
+		out = append(out, json.RawMessage(msg.Data()))
+		if meta, err := msg.Metadata(); err == nil && meta.NumPending == 0 {
+			return out, nil
+		}
+	}
+}

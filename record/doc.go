@@ -1,0 +1,17 @@
+// Package record is the submission record both of iseed's loops share: what
+// iseed knows of one submission (its state, its upstream request, its
+// timeline, its document), kept in the KV bucket iseed_submissions under
+// "<tenant>.<id>".
+//
+// Contract:
+//   - A record holds no personal data: the payload is known only by its
+//     fingerprint; errors are codes and redacted messages.
+//   - A record is created once (Store.Create is create-only) and every later
+//     change is a compare-and-set on its revision (Store.Update returns
+//     ErrRevision when another writer moved first). Callers copy a record
+//     with Clone (or by value, with To and AddReplay clipping the slices
+//     they append to) before changing it.
+//   - Replays holds the dead letters that reopened the record, so that a
+//     dead letter reopens it at most once, whichever loop replays it.
+//   - Status renders the record as a publisher.Status event.
+package record

@@ -1,0 +1,187 @@
+package record
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iseed-dev/iseed/publisher"
+)
+
+// Record states. A record is created by the pipeline's claim and changed
+// only by compare-and-set on its KV revision.
+const (
+	StateClaimed    = "claimed" // being submitted; Pending says whether a POST may be in flight
+	StateRejected   = publisher.StateRejected
+	StateSubmitted  = publisher.StateSubmitted
+	StateInProgress = publisher.StateInProgress
+	StateDataReady  = publisher.StateDataReady
+	StateCompleted  = publisher.StateCompleted
+	StateCancelled  = publisher.StateCancelled
+	StateFailed     = publisher.StateFailed
+	// StateOverdue marks, in a record's timeline only, that the overdue
+	// event was published. It is never a record's State.
+	StateOverdue = publisher.StateOverdue
+)
+
+// Record is what iseed knows of one submission, kept in the records bucket
+// under Key(tenant, id). It holds no personal data: the payload is known
+// only by its fingerprint.
+type Record struct {
+	Tenant         string              `json:"tenant"`
+	ID             string              `json:"id"`
+	Fingerprint    string              `json:"fingerprint"`
+	Generation     int                 `json:"generation"` // 1, then +1 for each operator replay that reopens it
+	State          string              `json:"state"`
+	Service        string              `json:"service,omitempty"`
+	ServiceHash    string              `json:"service_hash,omitempty"`
+	Price          *float64            `json:"price,omitempty"`
+	RequestID      string              `json:"request_id,omitempty"`
+	StatoRichiesta string              `json:"stato_richiesta,omitempty"`
+	Pending        *Attempt            `json:"pending,omitempty"` // a POST whose outcome is unknown
+	Attempts       int                 `json:"attempts"`          // POSTs tried, all generations
+	Reason         string              `json:"reason,omitempty"`  // failed: reason code
+	Errors         []publisher.Problem `json:"errors,omitempty"`
+	Metadata       json.RawMessage     `json:"metadata,omitempty"`
+	Timeline       []Transition        `json:"timeline"`
+	Replays        []Replay            `json:"replays,omitempty"` // operator replays of dead letters that reopened it
+	FirstFailure   time.Time           `json:"first_failure,omitzero"`
+	LastFailure    time.Time           `json:"last_failure,omitzero"`
+	Created        time.Time           `json:"created"`
+	Updated        time.Time           `json:"updated"`
+	Document       *DocumentRef        `json:"document,omitempty"`
+}
+
+// Attempt is a POST /richiesta that may have reached the upstream. While a
+// record has one, no new POST is made before reconciling.
+type Attempt struct {
+	Started time.Time `json:"started"`
+	Owner   string    `json:"owner"`           // the delivery holding the lease
+	Until   time.Time `json:"until"`           // the lease; after it another worker may take over
+	Settle  time.Time `json:"settle,omitzero"` // no unanswered POST creates a request after this
+}
+
+// Transition is one entry of a submission's timeline.
+type Transition struct {
+	State string    `json:"state"`
+	At    time.Time `json:"at"`
+	Note  string    `json:"note,omitempty"`
+}
+
+// Replay is one operator replay of a dead letter that reopened the record.
+// A dead letter reopens a record at most once: its sequence is kept here.
+type Replay struct {
+	Seq uint64    `json:"seq"` // the dead letter's sequence in the DLQ stream
+	At  time.Time `json:"at"`
+}
+
+// DocumentRef names the stored document of a submission.
+type DocumentRef struct {
+	Bucket      string `json:"bucket"`
+	Object      string `json:"object"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	ContentType string `json:"content_type"`
+	Stato       string `json:"stato,omitempty"` // the upstream state it was fetched in
+}
+
+// To moves the record to state at t, appending to the timeline.
+func (r *Record) To(state string, t time.Time, note string) {
+	r.State = state
+	r.Updated = t
+	// Clip: records are copied by value before a compare-and-set, and two
+	// copies must never append into one backing array.
+	r.Timeline = append(slices.Clip(r.Timeline), Transition{State: state, At: t, Note: note})
+}
+
+// Note appends a timeline entry that is not a state change (overdue).
+func (r *Record) Note(state string, t time.Time, note string) {
+	r.Updated = t
+	r.Timeline = append(slices.Clip(r.Timeline), Transition{State: state, At: t, Note: note})
+}
+
+// EnteredAt returns when the record last entered state (zero if never).
+func (r *Record) EnteredAt(state string) time.Time {
+	for i := len(r.Timeline) - 1; i >= 0; i-- {
+		if r.Timeline[i].State == state {
+			return r.Timeline[i].At
+		}
+	}
+	return time.Time{}
+}
+
+// FailedAt notes a failure at t.
+func (r *Record) FailedAt(t time.Time) {
+	if r.FirstFailure.IsZero() {
+		r.FirstFailure = t
+	}
+	r.LastFailure = t
+}
+
+// Replayed reports whether dead letter seq already reopened the record.
+func (r *Record) Replayed(seq uint64) bool {
+	return slices.ContainsFunc(r.Replays, func(p Replay) bool { return p.Seq == seq })
+}
+
+// AddReplay notes that dead letter seq reopened the record at t.
+func (r *Record) AddReplay(seq uint64, t time.Time) {
+	r.Replays = append(slices.Clip(r.Replays), Replay{Seq: seq, At: t})
+}
+
+// LastReplay is when the last replay reopened the record (zero if never).
+func (r *Record) LastReplay() time.Time {
+	if len(r.Replays) == 0 {
+		return time.Time{}
+	}
+	return r.Replays[len(r.Replays)-1].At
+}
+
+// SubmittedAt is when the upstream request was created, as far as iseed knows.
+func (r *Record) SubmittedAt() time.Time {
+	if t := r.EnteredAt(StateSubmitted); !t.IsZero() {
+		return t
+	}
+	return r.Created
+}
+
+// Clone copies a record deeply enough to change its timeline and replays.
+func (r *Record) Clone() *Record {
+	c := *r
+	c.Timeline = slices.Clone(r.Timeline)
+	c.Replays = slices.Clone(r.Replays)
+	return &c
+}
+
+// Status builds the status event of the record in state.
+func (r *Record) Status(state string) *publisher.Status {
+	s := &publisher.Status{SubmissionID: r.ID, Tenant: r.Tenant, State: state, Generation: r.Generation,
+		Service: r.Service, ServiceHash: r.ServiceHash, RequestID: r.RequestID, StatoRichiesta: r.StatoRichiesta,
+		Price: r.Price, Metadata: r.Metadata, At: r.EnteredAt(state)}
+	if state == StateRejected || state == StateFailed {
+		s.Errors = r.Errors
+		s.Reason = r.Reason
+		s.Price = nil
+	}
+	return s
+}
+
+// legacyReplayNote is how records written before Replays existed noted a
+// replay in their timeline.
+const legacyReplayNote = "replay of dead letter "
+
+// upgrade fills Replays of a record written before they existed from its
+// timeline notes.
+func (r *Record) upgrade() {
+	if len(r.Replays) > 0 {
+		return
+	}
+	for _, t := range r.Timeline {
+		if s, ok := strings.CutPrefix(t.Note, legacyReplayNote); ok {
+			if seq, err := strconv.ParseUint(s, 10, 64); err == nil {
+				r.Replays = append(r.Replays, Replay{Seq: seq, At: t.At})
+			}
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package record
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Store keeps records in a KV bucket with optimistic concurrency.
+type Store struct {
+	kv jetstream.KeyValue
+}
+
+// NewStore returns a Store over the records bucket.
+func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
+
+// Key is the KV key of a submission: "<tenant>.<id>".
+func Key(tenant, id string) string { return tenant + "." + id }
+
+// ErrRevision reports a lost compare-and-set: someone else changed the record.
+var ErrRevision = errors.New("record changed concurrently")
+
+// ErrNotFound is returned for a submission iseed has no record of.
+var ErrNotFound = errors.New("no such submission")
+
+// Create stores a new record; it reports (0, nil) when one exists.
+func (s *Store) Create(ctx context.Context, r *Record) (uint64, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return 0, fmt.Errorf("encode record: %w", err)
+	}
+	rev, err := s.kv.Create(ctx, Key(r.Tenant, r.ID), b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create record: %w", err)
+	}
+	return rev, nil
+}
+
+// Get returns a record and its revision, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, tenant, id string) (*Record, uint64, error) {
+	e, err := s.kv.Get(ctx, Key(tenant, id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("get record: %w", err)
+	}
+	r, err := Decode(e.Value())
+	if err != nil {
+		return nil, 0, fmt.Errorf("decode record %s: %w", e.Key(), err)
+	}
+	return r, e.Revision(), nil
+}
+
+// Update writes r if the stored revision is still rev; ErrRevision otherwise.
+func (s *Store) Update(ctx context.Context, r *Record, rev uint64) (uint64, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return 0, fmt.Errorf("encode record: %w", err)
+	}
+	n, err := s.kv.Update(ctx, Key(r.Tenant, r.ID), b, rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return 0, ErrRevision
+	}
+	if err != nil {
+		return 0, fmt.Errorf("update record: %w", err)
+	}
+	return n, nil
+}
+
+// Decode reads a stored record.
+func Decode(b []byte) (*Record, error) {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	r.upgrade()
+	return &r, nil
+}
+
+// Each calls fn for every record in the bucket, in key order of the
+// server's listing. It reads every record: for operators' commands and
+// periodic reports, not for a hot path.
+func (s *Store) Each(ctx context.Context, fn func(*Record) error) error {
+	keys, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list records: %w", err)
+	}
+	defer keys.Stop()
+	for key := range keys.Keys() {
+		e, err := s.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("record %s: %w", key, err)
+		}
+		r, err := Decode(e.Value())
+		if err != nil {
+			return fmt.Errorf("decode record %s: %w", key, err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}

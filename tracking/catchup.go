@@ -1,0 +1,102 @@
+package tracking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+// catchUp brings the record up to date with r: events first (deduplicated by id),
+// then the record by compare-and-set, re-reading it when another writer won.
+// It reports whether tracking is over; an error means "poll again soon".
+func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r *visengine.Richiesta) (bool, error) {
+	var doc *storedDocument
+	var docErr error
+	for range maxCAS {
+		now := t.cfg.Now()
+		next := rec.Clone()
+		trs := transitions(rec.State, r, now)
+		for _, tr := range trs {
+			next.To(tr.State, tr.At, tr.Note)
+		}
+		if st := stateOf(r.StatoRichiesta); st == "" || rank(st) >= rank(next.State) {
+			next.StatoRichiesta = r.StatoRichiesta // never back to an earlier state: a stale read lost a race
+		}
+		overdue := t.markOverdue(next, now)
+		newDoc, docChanged := false, false
+		if needsDocument(r.StatoRichiesta, next.Document) {
+			if doc == nil {
+				doc, docErr = t.storeDocument(ctx, next)
+			}
+			if doc != nil {
+				newDoc = next.Document == nil || next.Document.SHA256 != doc.ref.SHA256
+				next.Document, docChanged = &doc.ref, true
+			}
+		}
+		if err := t.noteCompletion(ctx, next, trs, r); err != nil {
+			return false, err
+		}
+		if err := t.publish(ctx, next, r, trs, overdue, newDoc, doc); err != nil {
+			return false, err
+		}
+		if len(trs) == 0 && !overdue && !docChanged && next.StatoRichiesta == rec.StatoRichiesta {
+			return closed(next), docErr
+		}
+		_, err := t.store.Update(ctx, next, rev)
+		if errors.Is(err, record.ErrRevision) {
+			if rec, rev, err = t.store.Get(ctx, rec.Tenant, rec.ID); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		return closed(next), docErr
+	}
+	return false, record.ErrRevision
+}
+
+// markOverdue notes, once, that the request is overdue.
+func (t *Tracker) markOverdue(next *record.Record, now time.Time) bool {
+	if closed(next) || next.State == record.StateCompleted || overdueNoted(next) ||
+		now.Sub(next.SubmittedAt()) <= t.cfg.OverdueAfter {
+		return false
+	}
+	next.Note(record.StateOverdue, now, fmt.Sprintf("not finished after %s", t.cfg.OverdueAfter))
+	return true
+}
+
+// noteCompletion remembers a completed ISEE for the prior-ISEE rule.
+func (t *Tracker) noteCompletion(ctx context.Context, next *record.Record, trs []record.Transition, r *visengine.Richiesta) error {
+	if t.d.History == nil || !slices.ContainsFunc(trs, func(tr record.Transition) bool { return tr.State == record.StateCompleted }) {
+		return nil
+	}
+	return t.d.History.NoteCompleted(ctx, next, r)
+}
+
+// publish sends the events of one catch-up: states in order, then the
+// document, then overdue.
+func (t *Tracker) publish(ctx context.Context, next *record.Record, r *visengine.Richiesta, trs []record.Transition, overdue, newDoc bool, doc *storedDocument) error {
+	for _, tr := range trs {
+		if err := t.d.Events.Status(ctx, trackedStatus(next, tr.State, r)); err != nil {
+			return err
+		}
+	}
+	if newDoc {
+		ev := doc.event
+		ev.Metadata = next.Metadata
+		if err := t.d.Events.DocumentReady(ctx, ev); err != nil {
+			return err
+		}
+	}
+	if overdue {
+		return t.d.Events.Status(ctx, trackedStatus(next, record.StateOverdue, r))
+	}
+	return nil
+}

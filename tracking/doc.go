@@ -1,0 +1,46 @@
+// Package tracking drives every submitted Visengine request to its end:
+// polls, state changes and their events, the document, callbacks as hints,
+// and the prior-ISEE history.
+//
+// # Design
+//
+// One task per open request lives in the work-queue stream of tracking
+// tasks, consumed by the durable "tracker" consumer that every replica
+// shares. A task is held by one worker at a time (the server's ack-pending
+// set), so no request is polled by two replicas at once and there is no
+// leader. Between polls the task waits in the server through NakWithDelay,
+// never in process memory: a replica's memory and goroutines depend on its
+// worker pool, not on the number of open requests. A restarted or added
+// replica simply fetches; a killed one's task comes back after AckWait.
+//
+// NakWithDelay was chosen over JetStream message scheduling (Nats-Schedule,
+// nats-server 2.12+) because it needs no extra stream of schedules and the
+// delay follows the delivery count, which the server keeps.
+//
+// # One poll
+//
+// handle (poll.go) decodes the task and calls poll: one KV get, one GET
+// /richiesta/{id} (refresh) through the shared rate limit, and catchUp
+// (catchup.go), which writes only what changed. Events are published before
+// the record is written, and are deduplicated by id, so a crash between the
+// two repeats an event, never loses one; the record is written by
+// compare-and-set, so a callback and a poll racing on one request are safe.
+// decideTrack maps the poll's outcome to the task's fate (Ack when final,
+// else NakWithDelay by the schedule).
+//
+// # Documents
+//
+// In Dati disponibili and again in Visura evasa the document is streamed
+// to a temporary file while hashed, checked against dimensione, sealed when
+// a Sealer is configured, and put in the documents bucket under a name that
+// carries its digest (DocumentObject), so that two refreshes racing never
+// overwrite each other; the record then names it. A request closes only
+// with the document fetched in Visura evasa.
+//
+// # Callbacks and giving up
+//
+// Callbacks (callback.go) carry a per-submission HMAC secret and only
+// trigger Refresh: the request is always re-read. A request still open after
+// Config.MaxAge is given up (giveup.go): dead letter gave_up, failed event.
+// Replaying that dead letter reopens tracking once (replay.go).
+package tracking

@@ -1,0 +1,167 @@
+package tracking
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Metadata keys of a stored document (ObjectMeta.Metadata).
+const (
+	DocMetaSHA256      = "sha256"       // hex SHA-256 of the plaintext document
+	DocMetaSize        = "size"         // plaintext size in bytes
+	DocMetaContentType = "content_type" // of the plaintext document
+	DocMetaTenant      = "tenant"
+	DocMetaSubmission  = "submission_id"
+	DocMetaRequest     = "request_id"
+	DocMetaName        = "name"       // the upstream's file name
+	DocMetaEncryption  = "encryption" // SealScheme when encrypted
+	DocMetaKeyID       = "key_id"     // the Sealer's key id when encrypted
+)
+
+// ErrDocumentMismatch reports a download whose size differs from the
+// declared dimensione, or a stored object whose digest differs from what
+// was sent. It is retried, never published.
+var ErrDocumentMismatch = errors.New("document size or digest mismatch")
+
+// storedDocument is a document put in the bucket, with its event.
+type storedDocument struct {
+	ref   record.DocumentRef
+	event publisher.DocumentReady
+}
+
+// DocumentObject is the deterministic object name of a submission's
+// document: <tenant>/<submission id>/<first 16 hex digits of its SHA-256>/<nome>.
+// Different documents of one submission (the DSU receipt, then the ISEE
+// certificate) never overwrite each other, even when two refreshes race.
+func DocumentObject(tenant, id, sha256Hex, nome string) string {
+	return tenant + "/" + id + "/" + sha256Hex[:min(16, len(sha256Hex))] + "/" + nome
+}
+
+// storeDocument downloads the document of rec's request into a temporary
+// file while hashing it (the file is never held in memory), checks its size
+// against dimensione, and puts it, encrypted when a Sealer is configured,
+// in the documents bucket, checking the stored digest.
+func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*storedDocument, error) {
+	f, err := os.CreateTemp(t.cfg.TempDir, "iseed-document-*")
+	if err != nil {
+		return nil, fmt.Errorf("document: temp file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := t.d.Limiter.Wait(ctx); err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	doc, err := t.d.Upstream.Documento(ctx, rec.RequestID, io.MultiWriter(f, h))
+	if err != nil {
+		return nil, fmt.Errorf("document %s: %w", rec.RequestID, err)
+	}
+	if doc.Written != doc.Dimensione {
+		return nil, fmt.Errorf("%w: got %d bytes, dimensione says %d", ErrDocumentMismatch, doc.Written, doc.Dimensione)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	sd := &storedDocument{ref: record.DocumentRef{Bucket: t.lay.DocumentsBucket(),
+		Object: DocumentObject(rec.Tenant, rec.ID, sum, safeName(doc.Nome, rec.RequestID)),
+		Size:   doc.Written, SHA256: sum, Stato: rec.StatoRichiesta}}
+	if prev := rec.Document; prev != nil && prev.SHA256 == sd.ref.SHA256 {
+		same := *prev // the final document is the one already stored
+		same.Stato = rec.StatoRichiesta
+		return &storedDocument{ref: same}, nil
+	}
+	if sd.ref.ContentType, err = contentType(doc.Nome, f); err != nil {
+		return nil, err
+	}
+	if err := t.put(ctx, rec, sd, doc.Nome, f); err != nil {
+		return nil, err
+	}
+	t.d.Metrics.documentStored()
+	sd.event = publisher.DocumentReady{SubmissionID: rec.ID, Tenant: rec.Tenant, RequestID: rec.RequestID,
+		Bucket: sd.ref.Bucket, Object: sd.ref.Object, Name: doc.Nome, Size: sd.ref.Size, SHA256: sd.ref.SHA256,
+		ContentType: sd.ref.ContentType, Encrypted: t.cfg.Sealer != nil, At: t.cfg.Now()}
+	if t.cfg.Sealer != nil {
+		sd.event.KeyID = t.cfg.Sealer.KeyID()
+	}
+	return sd, nil
+}
+
+// put streams the file into the bucket and checks the digest the server
+// computed against the one of the bytes sent.
+func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocument, nome string, f *os.File) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("document: rewind: %w", err)
+	}
+	meta := jetstream.ObjectMeta{Name: sd.ref.Object, Description: "document of " + record.Key(rec.Tenant, rec.ID),
+		Headers: nats.Header{"Content-Type": {sd.ref.ContentType}},
+		Metadata: map[string]string{DocMetaSHA256: sd.ref.SHA256, DocMetaSize: strconv.FormatInt(sd.ref.Size, 10),
+			DocMetaContentType: sd.ref.ContentType, DocMetaTenant: rec.Tenant, DocMetaSubmission: rec.ID,
+			DocMetaRequest: rec.RequestID, DocMetaName: nome}}
+	var body io.Reader = f
+	if s := t.cfg.Sealer; s != nil {
+		sealed, err := s.Seal(f)
+		if err != nil {
+			return err
+		}
+		body = sealed
+		meta.Metadata[DocMetaEncryption], meta.Metadata[DocMetaKeyID] = SealScheme, s.KeyID()
+	}
+	sent := sha256.New()
+	info, err := t.d.Resources.Documents.Put(ctx, meta, io.TeeReader(body, sent))
+	if err != nil {
+		return fmt.Errorf("document: store %s: %w", sd.ref.Object, err)
+	}
+	if want := "SHA-256=" + base64.URLEncoding.EncodeToString(sent.Sum(nil)); info.Digest != want {
+		return fmt.Errorf("%w: stored object digest %s, sent %s", ErrDocumentMismatch, info.Digest, want)
+	}
+	return nil
+}
+
+// safeName keeps the upstream's file name usable as the last part of an
+// object name.
+func safeName(nome, requestID string) string {
+	n := path.Base(strings.ReplaceAll(strings.TrimSpace(nome), "\\", "/"))
+	if n == "." || n == "/" || n == "" || n == ".." {
+		return requestID + ".bin"
+	}
+	return n
+}
+
+// contentType guesses the document's type from its name, else from its
+// first bytes.
+func contentType(nome string, f *os.File) (string, error) {
+	switch ext := strings.ToLower(path.Ext(nome)); ext {
+	case ".zip":
+		return "application/zip", nil
+	case ".pdf":
+		return "application/pdf", nil
+	case "":
+	default:
+		if ct := mime.TypeByExtension(ext); ct != "" {
+			return ct, nil
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", fmt.Errorf("document: rewind: %w", err)
+	}
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return "", fmt.Errorf("document: sniff: %w", err)
+	}
+	return http.DetectContentType(head[:n]), nil
+}

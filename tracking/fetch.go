@@ -1,0 +1,102 @@
+package tracking
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/record"
+)
+
+// ErrNoDocument is returned for a submission without a stored document.
+var ErrNoDocument = errors.New("the submission has no stored document (yet)")
+
+// FetchDocument writes the plaintext of a submission's stored document to
+// w, decrypting it when it was sealed (sealer must then hold the key named
+// in the object's metadata), and verifies its size and SHA-256 against the
+// record. On error w may hold part of the document: write to a temporary
+// file and keep it only on success.
+func FetchDocument(ctx context.Context, res *layout.Resources, tenant, id string, sealer *Sealer, w io.Writer) (*record.DocumentRef, error) {
+	rec, _, err := record.NewStore(res.Records).Get(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	ref := rec.Document
+	if ref == nil {
+		return nil, ErrNoDocument
+	}
+	obj, err := res.Documents.Get(ctx, ref.Object)
+	if err != nil {
+		return nil, fmt.Errorf("document %s: %w", ref.Object, err)
+	}
+	defer obj.Close()
+	info, err := obj.Info()
+	if err != nil {
+		return nil, fmt.Errorf("document %s: %w", ref.Object, err)
+	}
+	src, err := plaintext(obj, info.Metadata, sealer)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), src)
+	if err != nil {
+		return nil, fmt.Errorf("document %s: %w", ref.Object, err)
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); n != ref.Size || sum != ref.SHA256 {
+		return nil, fmt.Errorf("%w: got %d bytes with sha256 %s, recorded %d bytes with %s", ErrDocumentMismatch, n, sum, ref.Size, ref.SHA256)
+	}
+	return ref, nil
+}
+
+func plaintext(obj io.Reader, meta map[string]string, sealer *Sealer) (io.Reader, error) {
+	switch meta[DocMetaEncryption] {
+	case "":
+		return obj, nil
+	case SealScheme:
+		if sealer == nil {
+			return nil, fmt.Errorf("the document is encrypted with key %s: give its key file", meta[DocMetaKeyID])
+		}
+		if sealer.KeyID() != meta[DocMetaKeyID] {
+			return nil, fmt.Errorf("the document is encrypted with key %s, the key given is %s", meta[DocMetaKeyID], sealer.KeyID())
+		}
+		return sealer.Open(obj), nil
+	default:
+		return nil, fmt.Errorf("the document uses encryption %q, which this iseed does not know", meta[DocMetaEncryption])
+	}
+}
+
+// OpenFilter selects open requests.
+type OpenFilter struct {
+	State     string        // only records in this state ("" for any open one)
+	OlderThan time.Duration // only requests submitted longer ago than this
+	Now       time.Time     // default time.Now()
+}
+
+// ListOpen returns the submissions still being tracked, oldest first. It
+// reads every record, which is fine for an operator's command, not for a
+// hot path.
+func ListOpen(ctx context.Context, res *layout.Resources, f OpenFilter) ([]*record.Record, error) {
+	if f.Now.IsZero() {
+		f.Now = time.Now()
+	}
+	var out []*record.Record
+	err := record.NewStore(res.Records).Each(ctx, func(r *record.Record) error {
+		if r.RequestID != "" && !closed(r) && (f.State == "" || r.State == f.State) &&
+			f.Now.Sub(r.SubmittedAt()) >= f.OlderThan {
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b *record.Record) int { return a.SubmittedAt().Compare(b.SubmittedAt()) })
+	return out, nil
+}

@@ -1,0 +1,50 @@
+package tracking
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// giveUp ends tracking of a request that never finished: dead letter (the
+// task), failed event, then the record.
+func (t *Tracker) giveUp(ctx context.Context, rec *record.Record, rev uint64, meta *jetstream.MsgMetadata, payload []byte) trackOutcome {
+	now := t.cfg.Now()
+	next := rec.Clone()
+	next.To(record.StateFailed, now, dlq.ReasonGaveUp)
+	next.Reason = dlq.ReasonGaveUp
+	next.Errors = []publisher.Problem{{Code: dlq.ReasonGaveUp, Message: fmt.Sprintf("the upstream request did not finish within %s", t.cfg.MaxAge)}}
+	next.FailedAt(now)
+	// The record first: a callback that completed the request meanwhile wins
+	// the compare-and-set, and nothing contradicting it is published.
+	if _, err := t.store.Update(ctx, next, rev); err != nil {
+		return trackOutcome{Err: fmt.Errorf("record gave_up: %w", err)}
+	}
+	if err := t.announceGiveUp(ctx, next, meta, payload); err != nil {
+		return trackOutcome{Err: err} // the task comes back and announces again (deduplicated)
+	}
+	return trackOutcome{Final: true}
+}
+
+// announceGiveUp stores the dead letter and publishes the failed event of
+// a request tracking gave up on; both are deduplicated by id.
+func (t *Tracker) announceGiveUp(ctx context.Context, rec *record.Record, meta *jetstream.MsgMetadata, payload []byte) error {
+	l := t.lay
+	now := t.cfg.Now()
+	msg := ""
+	if len(rec.Errors) > 0 {
+		msg = rec.Errors[0].Message
+	}
+	dl := dlq.DeadLetter{OriginalSubject: l.TrackSubject(rec.Tenant, rec.ID), StreamSeq: meta.Sequence.Stream,
+		Tenant: rec.Tenant, SubmissionID: rec.ID, Reason: dlq.ReasonGaveUp, Error: msg, Attempts: rec.Attempts,
+		Deliveries: meta.NumDelivered, Generation: max(rec.Generation, 1), FirstFailure: rec.FirstFailure, LastFailure: now}
+	msgID := dlq.MsgID(rec.Tenant, rec.ID, dl.Generation, dlq.ReasonGaveUp)
+	if err := dlq.Publish(ctx, t.d.Publisher, l, dl, payload, msgID); err != nil {
+		return err
+	}
+	return t.d.Events.Status(ctx, *rec.Status(record.StateFailed))
+}

@@ -1,0 +1,66 @@
+package tracking
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Replaying a gave_up dead letter (iseed dlq replay) republishes its
+// tracking task. The task reopens tracking of a record that failed with
+// gave_up, once per dead letter (record.Record.Replays): the record goes
+// back to the last state it had before failing, and ISEED_TRACK_MAX_AGE
+// counts again from the replay. Replaying any other tracking dead letter
+// finds a closed record and is acknowledged without effect.
+
+// replayOf returns the dead-letter sequence a replayed task names, or 0
+// for an ordinary task.
+func replayOf(msg jetstream.Msg) uint64 {
+	seq, err := strconv.ParseUint(msg.Headers().Get(dlq.ReplayHeader), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return seq
+}
+
+// reopenable reports whether a replayed task (seq is its dead letter's
+// sequence, 0 for an ordinary task) reopens rec.
+func reopenable(rec *record.Record, seq uint64) bool {
+	return seq != 0 && rec.State == record.StateFailed && rec.Reason == dlq.ReasonGaveUp && !rec.Replayed(seq)
+}
+
+// reopen puts a gave_up record back in its last tracked state.
+func (t *Tracker) reopen(ctx context.Context, rec *record.Record, rev uint64, seq uint64) (*record.Record, uint64, error) {
+	prev := record.StateSubmitted
+	for i := len(rec.Timeline) - 1; i >= 0; i-- {
+		if s := rec.Timeline[i].State; s != record.StateFailed && s != record.StateOverdue && rank(s) >= rank(record.StateSubmitted) && rank(s) < rank(record.StateCompleted) {
+			prev = s
+			break
+		}
+	}
+	now := t.cfg.Now()
+	next := rec.Clone()
+	next.To(prev, now, fmt.Sprintf("replay of dead letter %d", seq))
+	next.AddReplay(seq, now)
+	next.Reason, next.Errors = "", nil
+	n, err := t.store.Update(ctx, next, rev)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reopen after replay: %w", err)
+	}
+	return next, n, nil
+}
+
+// trackedSince is when the current tracking began: the upstream request's
+// creation, or the last replay that reopened it.
+func trackedSince(r *record.Record) time.Time {
+	since := r.SubmittedAt()
+	if last := r.LastReplay(); last.After(since) {
+		return last
+	}
+	return since
+}

@@ -1,0 +1,143 @@
+package tracking
+
+import (
+	"time"
+
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+// stateOf maps stato_richiesta to a record state; "" when it maps to none
+// (In ricerca, or a state this iseed does not know).
+func stateOf(stato string) string {
+	switch stato {
+	case visengine.StateInProgress:
+		return record.StateInProgress
+	case visengine.StateDataReady:
+		return record.StateDataReady
+	case visengine.StateFulfilled:
+		return record.StateCompleted
+	case visengine.StateCancelled:
+		return record.StateCancelled
+	}
+	return ""
+}
+
+// hasDocument reports whether the upstream serves the document in stato.
+func hasDocument(stato string) bool {
+	return stato == visengine.StateDataReady || stato == visengine.StateFulfilled
+}
+
+// needsDocument reports whether a poll in upstream state stato must fetch
+// the document: none is stored yet, or the stored one predates `Visura
+// evasa` (the document may be final only then: the DSU comes before the
+// ISEE certificate).
+func needsDocument(stato string, stored *record.DocumentRef) bool {
+	if !hasDocument(stato) {
+		return false
+	}
+	return stored == nil || (stato == visengine.StateFulfilled && stored.Stato != visengine.StateFulfilled)
+}
+
+// rank orders record states along a request's life. Final states share
+// the highest rank.
+func rank(state string) int {
+	switch state {
+	case record.StateClaimed:
+		return 0
+	case record.StateSubmitted:
+		return 1
+	case record.StateInProgress:
+		return 2
+	case record.StateDataReady:
+		return 3
+	default: // completed, cancelled, failed, rejected
+		return 4
+	}
+}
+
+// step is one state a request passes through, with its upstream timestamp.
+type step struct {
+	state string
+	at    visengine.Timestamp
+}
+
+// transitions returns the states a record must enter, in order, to catch up
+// with the upstream request r: the current one and every earlier one the
+// record missed (timestamp_stati says when each was reached; now stands in
+// for a missing timestamp). It is empty when the record is up to date.
+func transitions(current string, r *visengine.Richiesta, now time.Time) []record.Transition {
+	target := stateOf(r.StatoRichiesta)
+	if target == "" || rank(current) >= rank(target) {
+		return nil
+	}
+	ts := r.TimestampStati
+	chain := []step{{record.StateInProgress, ts.InErogazione}, {record.StateDataReady, ts.DatiDisponibili}}
+	if target == record.StateCancelled {
+		chain = append(chain, step{record.StateCancelled, ts.Annullata})
+	} else {
+		chain = append(chain, step{record.StateCompleted, ts.VisuraEvasa})
+	}
+	var out []record.Transition
+	for _, s := range chain {
+		if rank(s.state) <= rank(current) || (s.at == 0 && s.state != target) {
+			continue
+		}
+		at := s.at.Time()
+		if at.IsZero() {
+			at = now
+		}
+		out = append(out, record.Transition{State: s.state, At: at, Note: "upstream: " + stato(s.state, r)})
+		if s.state == target {
+			break
+		}
+	}
+	return out
+}
+
+// stato names the upstream state behind a record state, for timeline notes.
+func stato(state string, r *visengine.Richiesta) string {
+	switch state {
+	case record.StateInProgress:
+		return visengine.StateInProgress
+	case record.StateDataReady:
+		return visengine.StateDataReady
+	case record.StateCompleted:
+		return visengine.StateFulfilled
+	case record.StateCancelled:
+		return visengine.StateCancelled
+	}
+	return r.StatoRichiesta
+}
+
+// closed reports whether tracking of a record is over: cancelled, failed,
+// rejected, or completed with its document stored.
+func closed(r *record.Record) bool {
+	switch r.State {
+	case record.StateCancelled, record.StateFailed, record.StateRejected:
+		return true
+	case record.StateCompleted: // the final document is stored ("" : recorded before refetching existed)
+		return r.Document != nil && (r.Document.Stato == visengine.StateFulfilled || r.Document.Stato == "")
+	}
+	return false
+}
+
+// overdueNoted reports whether the overdue event was already published.
+func overdueNoted(r *record.Record) bool { return !r.EnteredAt(record.StateOverdue).IsZero() }
+
+// trackedStatus is the status event of a tracked state, with the upstream
+// outcome (esito) and, when cancelled, the reason (motivo_annullamento).
+func trackedStatus(rec *record.Record, state string, r *visengine.Richiesta) publisher.Status {
+	s := *rec.Status(state)
+	if r != nil && state != record.StateOverdue {
+		s.StatoRichiesta = stato(state, r) // the state's own, when one poll caught several
+	}
+	if r != nil && (state == record.StateCompleted || state == record.StateCancelled) && r.Esito != nil {
+		s.Outcome = &publisher.Outcome{Code: string(r.Esito.Codice), Info: r.Esito.Info}
+	}
+	if r != nil && state == record.StateCancelled {
+		s.Reason = string(r.MotivoAnnullamento)
+	}
+	return s
+}

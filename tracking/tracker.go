@@ -1,0 +1,152 @@
+package tracking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/workpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+)
+
+// Upstream is the part of the Visengine API the tracker calls.
+type Upstream interface {
+	Richiesta(ctx context.Context, id string) (*visengine.Richiesta, error)
+	Documento(ctx context.Context, id string, w io.Writer) (*visengine.Document, error)
+}
+
+// Events publishes status and document events.
+type Events interface {
+	Status(ctx context.Context, s publisher.Status) error
+	DocumentReady(ctx context.Context, d publisher.DocumentReady) error
+}
+
+// Config tunes the tracker.
+type Config struct {
+	Workers         int             // fixed pool size (default 4)
+	Schedule        []time.Duration // delays between polls by delivery, last repeating (default 1m,5m,15m,1h)
+	RetryDelay      time.Duration   // after a failed poll (default the first step of Schedule)
+	HandBack        time.Duration   // delay of tasks fetched but not started at shutdown (default 1s)
+	OverdueAfter    time.Duration   // one overdue event after this long (default 360h)
+	MaxAge          time.Duration   // then tracking ends failed/gave_up (default 1440h)
+	ShutdownTimeout time.Duration   // for in-flight polls (default 30s)
+	TempDir         string          // for downloads ("" means os.TempDir)
+	Sealer          *Sealer         // encrypts documents at rest; nil stores them in clear
+	Logger          zerolog.Logger
+	Now             func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if len(c.Schedule) == 0 {
+		c.Schedule = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour}
+	}
+	if c.RetryDelay <= 0 {
+		c.RetryDelay = c.Schedule[0]
+	}
+	if c.HandBack <= 0 {
+		c.HandBack = time.Second
+	}
+	if c.OverdueAfter <= 0 {
+		c.OverdueAfter = 360 * time.Hour
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 1440 * time.Hour
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Deps are the tracker's collaborators.
+type Deps struct {
+	Resources *layout.Resources
+	Upstream  Upstream
+	Events    Events
+	Publisher jetstream.JetStream // tasks and dead letters
+	Limiter   *rate.Limiter       // the one the pipeline uses
+	History   *History            // optional: notes ISEE requests for the prior-ISEE rule
+	Metrics   *Metrics            // optional
+}
+
+// Tracker drives submitted requests to a final state. It implements the
+// pipeline's consumer.Tracker.
+type Tracker struct {
+	cfg   Config
+	d     Deps
+	lay   layout.Layout
+	store *record.Store
+	log   zerolog.Logger
+}
+
+// New builds a tracker.
+func New(cfg Config, d Deps) (*Tracker, error) {
+	if d.Resources == nil || d.Upstream == nil || d.Events == nil || d.Publisher == nil {
+		return nil, errors.New("tracking: New needs resources, upstream, events and a JetStream handle")
+	}
+	cfg = cfg.withDefaults()
+	if d.Limiter == nil {
+		d.Limiter = rate.NewLimiter(rate.Inf, 1)
+	}
+	return &Tracker{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
+		log: cfg.Logger.With().Str("component", "tracker").Logger()}, nil
+}
+
+// task is the payload of a tracking task.
+type task struct {
+	Tenant     string `json:"tenant"`
+	ID         string `json:"id"`
+	Generation int    `json:"generation"`
+	RequestID  string `json:"request_id"`
+}
+
+// Track starts following a submitted request. It is idempotent: the task's
+// Nats-Msg-Id is "track.<tenant>.<id>.<generation>", and the stream holds
+// at most one task per submission, so a repeated call finds it there.
+func (t *Tracker) Track(ctx context.Context, r *record.Record) error {
+	if r.RequestID == "" || closed(r) {
+		return nil
+	}
+	body, err := json.Marshal(task{Tenant: r.Tenant, ID: r.ID, Generation: r.Generation, RequestID: r.RequestID})
+	if err != nil {
+		return fmt.Errorf("track: encode task: %w", err)
+	}
+	m := nats.NewMsg(t.lay.TrackSubject(r.Tenant, r.ID))
+	m.Data = body
+	m.Header.Set(jetstream.MsgIDHeader, publisher.TrackMsgID(r.Tenant, r.ID, r.Generation))
+	if _, err := t.d.Publisher.PublishMsg(ctx, m); err != nil {
+		// The stream refuses a second task for a subject that has one.
+		if _, gerr := t.d.Resources.Track.GetLastMsgForSubject(ctx, m.Subject); gerr == nil {
+			return nil
+		}
+		return fmt.Errorf("track %s: %w", record.Key(r.Tenant, r.ID), err)
+	}
+	return nil
+}
+
+// Run polls until ctx is done, then shuts down in order: stop fetching,
+// hand back tasks fetched but not started, let in-flight polls finish
+// within ShutdownTimeout (then cancel them; their tasks come back after
+// AckWait), return.
+func (t *Tracker) Run(ctx context.Context) error {
+	return (&workpool.Pool{
+		Name: "tracking", Consumer: t.d.Resources.Tracker, Workers: t.cfg.Workers, Handle: t.handle,
+		HandBack: t.cfg.HandBack, Shutdown: t.cfg.ShutdownTimeout, Logger: t.log,
+	}).Run(ctx)
+}

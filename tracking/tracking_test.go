@@ -1,0 +1,166 @@
+package tracking
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+func TestDecideTrack(t *testing.T) {
+	c := Config{Schedule: []time.Duration{time.Minute, 5 * time.Minute, time.Hour}}.withDefaults()
+	tests := []struct {
+		name      string
+		o         trackOutcome
+		delivered uint64
+		want      trackAction
+	}{
+		{"final acks", trackOutcome{Final: true}, 7, trackAction{Ack: true}},
+		{"final even with a late error", trackOutcome{Final: true, Err: errors.New("x")}, 1, trackAction{Ack: true}},
+		{"first poll waits the first step", trackOutcome{}, 1, trackAction{Delay: time.Minute}},
+		{"second poll waits the second step", trackOutcome{}, 2, trackAction{Delay: 5 * time.Minute}},
+		{"last step repeats", trackOutcome{}, 40, trackAction{Delay: time.Hour}},
+		{"delivered 0 counts as first", trackOutcome{}, 0, trackAction{Delay: time.Minute}},
+		{"error retries at the retry delay", trackOutcome{Err: errors.New("x")}, 9, trackAction{Delay: time.Minute}},
+		{"interrupted hands back", trackOutcome{Interrupted: true, Err: errors.New("x")}, 3, trackAction{Delay: time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := decideTrack(tt.o, tt.delivered, c); got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTransitions(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	ts := func(min int) visengine.Timestamp {
+		return visengine.Timestamp(now.Add(time.Duration(-min) * time.Minute).Unix())
+	}
+	stamps := visengine.TimestampStati{InErogazione: ts(30), DatiDisponibili: ts(20), VisuraEvasa: ts(10)}
+	tests := []struct {
+		name    string
+		current string
+		r       visengine.Richiesta
+		want    []string
+	}{
+		{"in ricerca is nothing", record.StateSubmitted, visengine.Richiesta{StatoRichiesta: visengine.StateSearching}, nil},
+		{"unknown state is nothing", record.StateSubmitted, visengine.Richiesta{StatoRichiesta: "Boh"}, nil},
+		{"submitted to in progress", record.StateSubmitted, visengine.Richiesta{StatoRichiesta: visengine.StateInProgress, TimestampStati: stamps}, []string{record.StateInProgress}},
+		{"missed states are caught up", record.StateSubmitted, visengine.Richiesta{StatoRichiesta: visengine.StateFulfilled, TimestampStati: stamps}, []string{record.StateInProgress, record.StateDataReady, record.StateCompleted}},
+		{"from data ready", record.StateDataReady, visengine.Richiesta{StatoRichiesta: visengine.StateFulfilled, TimestampStati: stamps}, []string{record.StateCompleted}},
+		{"up to date", record.StateCompleted, visengine.Richiesta{StatoRichiesta: visengine.StateFulfilled, TimestampStati: stamps}, nil},
+		{"cancelled after in progress", record.StateSubmitted, visengine.Richiesta{StatoRichiesta: visengine.StateCancelled,
+			TimestampStati: visengine.TimestampStati{InErogazione: ts(30), Annullata: ts(5)}}, []string{record.StateInProgress, record.StateCancelled}},
+		{"missing timestamps: only the target", record.StateSubmitted, visengine.Richiesta{StatoRichiesta: visengine.StateDataReady}, []string{record.StateDataReady}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, tr := range transitions(tt.current, &tt.r, now) {
+				got = append(got, tr.State)
+				if tr.At.IsZero() || tr.At.After(now) {
+					t.Errorf("%s at %v: want a time not after %v", tr.State, tr.At, now)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSealRoundTrip(t *testing.T) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	s, err := NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1, sealChunk - 1, sealChunk, sealChunk + 1, 3*sealChunk + 17} {
+		plain := make([]byte, n)
+		_, _ = rand.Read(plain)
+		sealed := sealAll(t, s, plain)
+		if n >= 16 && bytes.Contains(sealed, plain[:min(n, 64)]) {
+			t.Errorf("%d bytes: ciphertext contains the plaintext", n)
+		}
+		got, err := io.ReadAll(s.Open(bytes.NewReader(sealed)))
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Errorf("%d bytes: got %d bytes, err %v; want the plaintext back", n, len(got), err)
+		}
+	}
+}
+
+func TestSealRejectsTampering(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	s, _ := NewSealer(key)
+	other, _ := NewSealer(bytes.Repeat([]byte{8}, 32))
+	plain := bytes.Repeat([]byte("ISEE "), 30000) // three chunks
+	sealed := sealAll(t, s, plain)
+	flipped := bytes.Clone(sealed)
+	flipped[len(flipped)/2] ^= 1
+	firstRecord := sealHeaderLen + 4 + sealChunk + 16
+	tests := []struct {
+		name string
+		s    *Sealer
+		data []byte
+	}{
+		{"bit flip", s, flipped},
+		{"truncated after a whole record", s, sealed[:firstRecord]},
+		{"truncated mid record", s, sealed[:len(sealed)-5]},
+		{"trailing data", s, append(bytes.Clone(sealed), 0)},
+		{"wrong key", other, sealed},
+		{"not sealed", s, plain},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := io.ReadAll(tt.s.Open(bytes.NewReader(tt.data)))
+			if !errors.Is(err, ErrSealedCorrupt) {
+				t.Errorf("got %v, want ErrSealedCorrupt", err)
+			}
+		})
+	}
+}
+
+func sealAll(t *testing.T, s *Sealer, plain []byte) []byte {
+	t.Helper()
+	r, err := s.Seal(bytes.NewReader(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestCallbackSecretOf(t *testing.T) {
+	c := &Callbacks{cfg: CallbackConfig{MaxBody: 1 << 20}}
+	tests := []struct {
+		name, ctype, body, want string
+	}{
+		{"json", "application/json", `{"data":{"_id":"x","callback_data":{"url":"u","data":{"secret":"s3"}}}}`, "s3"},
+		{"form", "application/x-www-form-urlencoded", `data=%7B%22callback_data%22%3A%7B%22data%22%3A%7B%22secret%22%3A%22s4%22%7D%7D%7D`, "s4"},
+		{"no secret", "application/json", `{"data":{"callback_data":false}}`, ""},
+		{"garbage", "application/json", `{{{`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/callbacks/a/b", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", tt.ctype)
+			if got := c.secretOf(r); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

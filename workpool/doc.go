@@ -1,0 +1,13 @@
+// Package workpool runs a fixed pool of workers on one durable JetStream
+// pull consumer: the submission pipeline and the request tracker each run
+// one.
+//
+// Contract: at most Workers messages are handled at once per process, and
+// at most Workers are fetched ahead (PullMaxMessages), so AckWait is spent
+// on work rather than in a buffer. While Paused says so, nothing is pulled
+// and what was buffered is handed back with NakWithDelay(HandBack). When
+// the context ends: stop pulling, hand back what was fetched but not
+// started, let in-flight handlers finish within Shutdown, then cancel their
+// context (their messages are redelivered after AckWait). Every goroutine
+// the pool starts has ended when Run returns.
+package workpool

@@ -1,0 +1,112 @@
+package workpool
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Pool runs a fixed number of workers on one durable pull consumer, with a
+// prefetch of one message per worker so that AckWait is spent on work, not
+// in a buffer. It owns every goroutine it starts.
+type Pool struct {
+	Name     string // for logs: "submissions", "tracking"
+	Consumer jetstream.Consumer
+	Workers  int
+	Handle   func(ctx context.Context, msg jetstream.Msg)
+	Paused   func() bool   // while true, pull nothing (nil: never)
+	HandBack time.Duration // NakWithDelay of messages fetched but not started
+	Shutdown time.Duration // in-flight work gets this long after ctx is done
+	Logger   zerolog.Logger
+}
+
+// Run consumes until ctx is done, then shuts down in order: stop pulling,
+// hand back what was fetched but not started, let in-flight messages finish
+// within the shutdown timeout (then cancel them: they are redelivered after
+// AckWait), return.
+func (p *Pool) Run(ctx context.Context) error {
+	work := make(chan jetstream.Msg)
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var wg sync.WaitGroup
+	for range p.Workers {
+		wg.Go(func() {
+			for msg := range work {
+				p.Handle(workCtx, msg)
+			}
+		})
+	}
+	p.fetch(ctx, work)
+	close(work)
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }() // ends with the workers
+	select {
+	case <-finished:
+	case <-time.After(p.Shutdown):
+		p.Logger.Warn().Str("pool", p.Name).Dur("timeout", p.Shutdown).Msg("shutdown timeout: cancelling in-flight work; it will be redelivered")
+		cancelWork()
+		<-finished
+	}
+	return nil
+}
+
+func (p *Pool) isPaused() bool { return p.Paused != nil && p.Paused() }
+
+// fetch pulls until ctx is done, pausing while paused says so.
+func (p *Pool) fetch(ctx context.Context, work chan<- jetstream.Msg) {
+	for ctx.Err() == nil {
+		if p.isPaused() {
+			Sleep(ctx, 200*time.Millisecond)
+			continue
+		}
+		it, err := p.Consumer.Messages(jetstream.PullMaxMessages(p.Workers))
+		if err != nil {
+			p.Logger.Error().Err(err).Str("pool", p.Name).Msg("cannot pull; retrying")
+			Sleep(ctx, time.Second)
+			continue
+		}
+		p.pull(ctx, it, work)
+	}
+}
+
+// pull delivers from one iterator until ctx is done or the pool pauses.
+func (p *Pool) pull(ctx context.Context, it jetstream.MessagesContext, work chan<- jetstream.Msg) {
+	stop := context.AfterFunc(ctx, it.Drain)
+	defer stop()
+	for {
+		if p.isPaused() {
+			it.Drain() // deliver what is buffered (handed back below), pull nothing more
+		}
+		msg, err := it.Next()
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				p.Logger.Warn().Err(err).Str("pool", p.Name).Msg("pull interrupted")
+			}
+			it.Stop()
+			return
+		}
+		if ctx.Err() != nil || p.isPaused() {
+			if err := msg.NakWithDelay(p.HandBack); err != nil {
+				p.Logger.Debug().Err(err).Msg("hand back failed; the message is redelivered after AckWait")
+			}
+			continue
+		}
+		work <- msg
+	}
+}
+
+// Sleep waits d or until ctx is done; it reports whether d elapsed.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
