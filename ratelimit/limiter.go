@@ -222,31 +222,37 @@ func (l *Limiter) need() [numClasses]int {
 // fetch takes tokens for the pending Waits: it returns once some are
 // ready, or with an error. It sleeps, locally, while the bucket refills.
 func (l *Limiter) fetch(ctx context.Context) error {
+	var none [numClasses]int
 	conflicts := 0
 	for {
 		l.mu.Lock()
 		need := l.need()
 		l.mu.Unlock()
-		if need == [numClasses]int{} {
+		if need == none {
 			return nil
 		}
 		got, wait, err := l.round(ctx, need)
-		if errors.Is(err, errConflict) {
+		switch {
+		case errors.Is(err, errConflict):
 			l.stats.conflicts.Add(1)
-			if conflicts++; conflicts >= maxConflicts {
+			conflicts++
+			if conflicts >= maxConflicts {
 				return fmt.Errorf("ratelimit: %d updates in a row lost: %w", conflicts, ErrContended)
 			}
-			// Back off a little, at random, once the loser keeps losing.
-			err = sleep(ctx, time.Duration(rand.Int64N(int64(min(conflicts, 10))*int64(time.Millisecond)/2+1)), nil)
-		} else if err == nil {
-			conflicts = 0
-			if got != [numClasses]int{} {
-				l.mu.Lock()
-				l.ready[Poll] += got[Poll]
-				l.ready[Submission] += got[Submission]
-				l.mu.Unlock()
-				return nil
+			err = nil
+			if conflicts > 1 { // lost twice in a row: step aside a little, at random
+				err = sleep(ctx, rand.N(time.Duration(min(conflicts, 10))*time.Millisecond/2), nil)
 			}
+		case err != nil:
+			return err
+		case got != none:
+			l.mu.Lock()
+			l.ready[Poll] += got[Poll]
+			l.ready[Submission] += got[Submission]
+			l.mu.Unlock()
+			return nil
+		default:
+			conflicts = 0
 			l.stats.sleeps.Add(1)
 			err = sleep(ctx, wait, l.kick)
 		}
@@ -270,13 +276,14 @@ func sleep(ctx context.Context, d time.Duration, kick <-chan struct{}) error {
 	}
 }
 
-// For returns a Waiter that waits for class c: a value with the method set
-// of *rate.Limiter's Wait, for callers that know their class.
+// For returns the Limiter bound to class c, for callers that always make
+// calls of one class.
 func (l *Limiter) For(c Class) Waiter {
 	return Waiter{l: l, c: c}
 }
 
-// Waiter is a Limiter bound to one class.
+// Waiter is a Limiter bound to one class. Its Wait has the signature of
+// (*rate.Limiter).Wait, so it stands where callers use one today.
 type Waiter struct {
 	l *Limiter
 	c Class

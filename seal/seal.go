@@ -120,6 +120,11 @@ func newRecipientSet(rs []age.Recipient) (recipientSet, error) {
 		}
 		ids = append(ids, RecipientID(s.String()))
 	}
+	if len(rs) > 0 { // age refuses some mixes (classic with post-quantum): find out now, not per document
+		if _, err := age.EncryptReader(strings.NewReader(""), rs...); err != nil {
+			return recipientSet{}, err
+		}
+	}
 	return recipientSet{rs: slices.Clone(rs), meta: strings.Join(ids, ",")}, nil
 }
 

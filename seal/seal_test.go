@@ -370,9 +370,14 @@ func TestHybridRecipients(t *testing.T) {
 	if got, err := openBytes(k, obj, meta); err != nil || string(got) != "post-quantum" {
 		t.Errorf("hybrid round trip: got %q, %v, want %q", got, err, "post-quantum")
 	}
-	mixed := newKeyring(t, seal.Config{Recipients: []age.Recipient{id.Recipient(), newIdentity(t).Recipient()}})
-	if _, _, err := mixed.Seal(strings.NewReader("x"), "acme"); err == nil {
-		t.Errorf("Seal to hybrid and X25519 recipients together: got no error, want age's refusal")
+	mixed := []age.Recipient{id.Recipient(), newIdentity(t).Recipient()}
+	for name, cfg := range map[string]seal.Config{
+		"default": {Recipients: mixed},
+		"tenant":  {Tenants: map[string][]age.Recipient{"acme": mixed}},
+	} {
+		if _, err := seal.New(cfg); err == nil {
+			t.Errorf("%s recipients hybrid and X25519 together: got no error, want age's refusal at New", name)
+		}
 	}
 }
 
