@@ -88,7 +88,7 @@ func TestRoundTrip(t *testing.T) {
 		if got, want := meta[seal.MetaRecipients], seal.RecipientID(id.Recipient().String()); got != want {
 			t.Errorf("size %d: metadata %s = %q, want %q", size, seal.MetaRecipients, got, want)
 		}
-		if bytes.Contains(obj, plain[:min(size, 64)]) && size >= 16 {
+		if size >= 16 && bytes.Contains(obj, plain[:min(size, 64)]) {
 			t.Errorf("size %d: the sealed object contains the plaintext", size)
 		}
 		got, err := openBytes(k, obj, meta)
