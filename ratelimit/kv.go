@@ -1,0 +1,109 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// EnsureBucket creates or updates, idempotently, a KV bucket for token
+// buckets (one key each) and returns it. Any bucket with History 1 will do;
+// this one keeps nothing else.
+func EnsureBucket(ctx context.Context, js jetstream.JetStream, name string, replicas int, storage jetstream.StorageType) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      name,
+		Description: "iseed: the upstream rate limit's token bucket, shared by every replica",
+		History:     1,
+		Replicas:    replicas,
+		Storage:     storage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: kv bucket %s: %w", name, err)
+	}
+	return kv, nil
+}
+
+// errConflict reports an update that lost to another writer.
+var errConflict = errors.New("revision changed")
+
+// round is one exchange with the shared bucket: read it, take what it can
+// for need, and write it back if it took anything (or to calibrate the
+// clock on the first round). With nothing taken it returns how long to
+// sleep before the next round.
+func (l *Limiter) round(ctx context.Context, need [numClasses]int) ([numClasses]int, time.Duration, error) {
+	var none [numClasses]int
+	e, err := l.load(ctx)
+	if err != nil {
+		return none, 0, err
+	}
+	at := l.clock.local()
+	stamp := e.Created().UnixNano()
+	if l.clock.observe(stamp, e.Revision(), at) {
+		l.stats.clockResets.Add(1)
+	}
+	b := decodeState(e.Value(), stamp).refill(stamp, l.clock.estimate(at), l.cfg.Rate, l.cfg.Burst)
+	got := split(b.Tokens, need, l.cfg.Reserve)
+	if got == none && l.calibrated {
+		return none, until(b.Tokens, need, l.cfg.Reserve, l.cfg.Rate), nil
+	}
+	b.Tokens = max(0, b.Tokens-float64(got[Poll]+got[Submission]))
+	sent := l.clock.local()
+	if err := l.update(ctx, b, e.Revision(), sent); err != nil {
+		return none, 0, err
+	}
+	l.calibrated = true // the next read sees a fresh server stamp
+	return got, 0, nil
+}
+
+// load reads the bucket's entry, creating it full when there is none.
+func (l *Limiter) load(ctx context.Context) (jetstream.KeyValueEntry, error) {
+	for range 3 {
+		e, err := l.get(ctx)
+		if err == nil {
+			return e, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("ratelimit: %w: read %s: %w", ErrUnavailable, l.key, err)
+		}
+		if err := l.create(ctx); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("ratelimit: %w: create %s: %w", ErrUnavailable, l.key, err)
+		}
+	}
+	return nil, fmt.Errorf("ratelimit: %w: %s is deleted as fast as it is created", ErrUnavailable, l.key)
+}
+
+func (l *Limiter) get(ctx context.Context) (jetstream.KeyValueEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	l.stats.roundTrips.Add(1)
+	return l.kv.Get(ctx, l.key)
+}
+
+// create stores a full bucket. Upto 0 credits a whole burst to the first
+// reader, which the cap absorbs.
+func (l *Limiter) create(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	l.stats.roundTrips.Add(1)
+	_, err := l.kv.Create(ctx, l.key, state{Tokens: float64(l.cfg.Burst)}.encode())
+	return err
+}
+
+// update writes b if the entry is still at revision rev.
+func (l *Limiter) update(ctx context.Context, b state, rev uint64, sent int64) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	l.stats.roundTrips.Add(1)
+	newRev, err := l.kv.Update(ctx, l.key, b.encode(), rev)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyExists):
+		return errConflict
+	case err != nil:
+		return fmt.Errorf("ratelimit: %w: update %s: %w", ErrUnavailable, l.key, err)
+	}
+	l.clock.wrote(newRev, sent)
+	return nil
+}
