@@ -50,7 +50,7 @@ func TestMissingFileAfterUnansweredPostIsAmbiguous(t *testing.T) {
 	}
 	var dls []dlq.DeadLetter
 	pipetest.WaitFor(t, 5*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
-	if err := dlq.NewQueue(h.NATS.JS, h.Res).Replay(ctx, dls[0].Seq); err != nil {
+	if err := h.Queue().Replay(ctx, dls[0].Seq); err != nil {
 		t.Fatal(err)
 	}
 	h.WaitState("emp-file", record.StateSubmitted)

@@ -66,6 +66,9 @@ type Config struct {
 	// Callback returns the callback_data for a submission, or nil when
 	// callbacks are off.
 	Callback func(tenant, id string) *visengine.CallbackData
+	// ReplayKey verifies operators' replays (dlq.SignReplay); without it no
+	// message is taken as a replay.
+	ReplayKey []byte
 }
 
 // BreakerConfig tunes the circuit breaker that stops pulling while the
@@ -97,7 +100,8 @@ type Pipeline struct {
 	store   *record.Store
 	breaker *gobreaker.CircuitBreaker[*visengine.Richiesta]
 	log     zerolog.Logger
-	jobs    atomic.Uint64 // numbers jobs for their lease owner ids
+	jobs    atomic.Uint64  // numbers jobs for their lease owner ids
+	rare    zerolog.Logger // for what outsiders can trigger at will: at most a few lines a minute
 }
 
 // New builds a pipeline.
@@ -111,6 +115,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
 		log: cfg.Logger.With().Str("component", "consumer").Logger()}
+	p.rare = p.log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})
 	p.breaker = newBreaker(cfg.Breaker, p.log, d.Metrics)
 	return p, nil
 }

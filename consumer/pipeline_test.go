@@ -290,7 +290,7 @@ func TestInsufficientCreditThenReplay(t *testing.T) {
 		t.Fatalf("dead letter reason: got %q", dls[0].Reason)
 	}
 	h.Sim.SetWallet(100)
-	dlq := dlq.NewQueue(h.NATS.JS, h.Res)
+	dlq := h.Queue()
 	if err := dlq.Replay(context.Background(), dls[0].Seq); err != nil {
 		t.Fatal(err)
 	}

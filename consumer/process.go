@@ -39,12 +39,19 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 		return Outcome{Kind: Rejected, Reason: dlq.ReasonMalformed, Err: fmt.Errorf("%w: subject %q has no valid tenant", ErrMalformed, j.msg.Subject())}
 	}
 	j.tenant = tenant
-	j.replay = replayOf(j.msg)
+	var forged bool
+	if j.replay, forged = p.replayOf(j.msg); forged {
+		p.rare.Warn().Str("tenant", tenant).Uint64("stream_seq", j.meta.Sequence.Stream).
+			Msg("a message carries a replay header that is not signed with iseed's replay key: taken as an ordinary message")
+	}
 	sub, err := DecodeSubmission(j.msg.Data())
 	if err != nil {
-		return Outcome{Kind: Rejected, Reason: dlq.ReasonMalformed, Err: err}
+		return p.malformed(ctx, j, err)
 	}
 	j.sub = sub
+	if err := checkMsgID(j.msg.Headers().Get(jetstream.MsgIDHeader), tenant, sub); err != nil {
+		return p.malformed(ctx, j, err)
+	}
 	problems, err := p.validate(ctx, j)
 	if err != nil && p.expired(j) {
 		return p.expire(ctx, j, err)
@@ -56,6 +63,28 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 		return o
 	}
 	return p.proceed(ctx, j)
+}
+
+// malformed rejects a message that cannot be a submission (or whose
+// message id is not its own). It is dead-lettered; when its tenant and id
+// can be read and no submission of that id exists, its producer also gets
+// a rejected event saying why. An existing submission of that id keeps its
+// own events: a bad message must not announce anything about it.
+func (p *Pipeline) malformed(ctx context.Context, j *job, cause error) Outcome {
+	o := Outcome{Kind: Rejected, Reason: dlq.ReasonMalformed, Err: cause}
+	id := PeekID(j.msg.Data())
+	if id == "" {
+		return o
+	}
+	if _, _, err := p.store.Get(ctx, j.tenant, id); !errors.Is(err, record.ErrNotFound) {
+		return o
+	}
+	now := p.cfg.Now()
+	rec := &record.Record{Tenant: j.tenant, ID: id, Generation: 1, Reason: dlq.ReasonMalformed,
+		Errors: []publisher.Problem{{Code: dlq.ReasonMalformed, Message: cause.Error()}}}
+	rec.To(record.StateRejected, now, dlq.ReasonMalformed)
+	o.Event = rec.Status(record.StateRejected)
+	return o
 }
 
 // expire ends a message that is too old while its service cannot be

@@ -3,23 +3,43 @@ package consumer
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// replayOf returns the dead-letter sequence an operator's replay names in
-// its header, or 0 when the message is not a replay.
-func replayOf(msg jetstream.Msg) uint64 {
-	seq, err := strconv.ParseUint(msg.Headers().Get(dlq.ReplayHeader), 10, 64)
-	if err != nil {
-		return 0
+// replayOf returns the dead-letter sequence an operator's signed replay
+// names in its header; 0 when the message is not a replay. forged is true
+// when the header is there but its signature does not hold (anyone who may
+// publish on the subject can set a header; only an operator can sign it):
+// the message is then taken as an ordinary one.
+func (p *Pipeline) replayOf(msg jetstream.Msg) (seq uint64, forged bool) {
+	v := msg.Headers().Get(dlq.ReplayHeader)
+	if v == "" {
+		return 0, false
 	}
-	return seq
+	seq, ok := dlq.VerifyReplay(p.cfg.ReplayKey, v, msg.Subject(), msg.Data())
+	return seq, !ok
+}
+
+// ReplayMsgID returns the Nats-Msg-Id function of dlq.NewQueue for the
+// layout l: a replayed submission gets the id its producer would give it
+// (publisher.SubmissionMsgID, which the pipeline requires) with a random
+// suffix, anything else "replay.<random>". Both are unguessable, so nobody
+// can publish one first and have the replay dropped as a duplicate.
+func ReplayMsgID(l layout.Layout) func(subject string, payload []byte) string {
+	return func(subject string, payload []byte) string {
+		tenant := l.TenantOf(subject)
+		if sub, err := DecodeSubmission(payload); err == nil && record.ValidToken(tenant) {
+			return publisher.SubmissionMsgID(tenant, sub.ID, sub.Fingerprint()) + ".r" + dlq.RandomID()
+		}
+		return "replay." + dlq.RandomID()
+	}
 }
 
 // replayable reports whether the message is an operator's replay of a

@@ -2,9 +2,10 @@ package dlq
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/iseed-dev/iseed/layout"
@@ -13,19 +14,38 @@ import (
 )
 
 // ReplayHeader marks a message republished from the DLQ by an operator; its
-// value is the dead letter's stream sequence.
+// value names the dead letter and is signed (SignReplay).
 const ReplayHeader = "Iseed-Replay-Of"
+
+// ErrReplayDuplicate means the stream took a replay for a duplicate of a
+// message it already had: the replay was not stored, and the dead letter
+// is kept.
+var ErrReplayDuplicate = errors.New("the stream reported the replay as a duplicate: not stored; the dead letter is kept")
 
 // Queue lists and replays dead letters: the operator's view of the DLQ stream.
 type Queue struct {
 	js     jetstream.JetStream
 	layout layout.Layout
 	stream jetstream.Stream
+	key    []byte
+	msgID  func(subject string, payload []byte) string
 }
 
-// NewQueue returns the operator's view of the dead-letter stream.
-func NewQueue(js jetstream.JetStream, r *layout.Resources) *Queue {
-	return &Queue{js: js, layout: r.Layout, stream: r.DLQ}
+// NewQueue returns the operator's view of the dead-letter stream. key signs
+// replays (nil: Replay refuses); msgID names a replayed message's
+// Nats-Msg-Id (nil: "replay.<random>"), and must be unguessable.
+func NewQueue(js jetstream.JetStream, r *layout.Resources, key []byte, msgID func(subject string, payload []byte) string) *Queue {
+	if msgID == nil {
+		msgID = func(string, []byte) string { return "replay." + RandomID() }
+	}
+	return &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID}
+}
+
+// RandomID returns 128 random bits in hex, for unguessable message ids.
+func RandomID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand never fails on supported platforms
+	return hex.EncodeToString(b)
 }
 
 // Filter selects dead letters; empty fields match all.
@@ -79,10 +99,21 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 }
 
 // Replay republishes dead letter seq to its original subject, marked as a
-// replay, and then removes it from the DLQ. Replaying is safe: the pipeline
-// never sends a submission twice, and a failure after an unanswered POST is
-// reconciled before anything is sent again.
+// signed replay, and then removes it from the DLQ. Replaying is safe: the
+// pipeline never sends a submission twice, and a failure after an
+// unanswered POST is reconciled before anything is sent again. A replay
+// the stream does not store (a duplicate) fails with ErrReplayDuplicate
+// and keeps the dead letter.
 func (q *Queue) Replay(ctx context.Context, seq uint64) error {
+	return q.ReplayWith(ctx, seq, nil)
+}
+
+// ReplayWith is Replay with payload instead of the dead letter's own (nil:
+// the dead letter's): an operator's corrected submission.
+func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) error {
+	if len(q.key) == 0 {
+		return errors.New("dlq: no replay key: replays cannot be signed")
+	}
 	raw, err := q.stream.GetMsg(ctx, seq)
 	if err != nil {
 		return fmt.Errorf("dlq: dead letter %d: %w", seq, err)
@@ -91,12 +122,19 @@ func (q *Queue) Replay(ctx context.Context, seq uint64) error {
 	if subject == "" {
 		return fmt.Errorf("dlq: dead letter %d has no %s header", seq, HeaderOriginalSubject)
 	}
+	if payload == nil {
+		payload = raw.Data
+	}
 	m := nats.NewMsg(subject)
-	m.Data = raw.Data
-	m.Header.Set(ReplayHeader, strconv.FormatUint(seq, 10))
-	m.Header.Set(jetstream.MsgIDHeader, "replay."+strconv.FormatUint(seq, 10))
-	if _, err := q.js.PublishMsg(ctx, m); err != nil {
+	m.Data = payload
+	m.Header.Set(ReplayHeader, SignReplay(q.key, seq, subject, payload))
+	m.Header.Set(jetstream.MsgIDHeader, q.msgID(subject, payload))
+	ack, err := q.js.PublishMsg(ctx, m)
+	if err != nil {
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
+	}
+	if ack.Duplicate {
+		return fmt.Errorf("dlq: replay %d: %w", seq, ErrReplayDuplicate)
 	}
 	if err := q.stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("dlq: replayed %d but could not remove it: %w", seq, err)

@@ -62,7 +62,7 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 	switch {
 	case ctx.Err() != nil:
 		o.Interrupted = true
-	case meta.NumDelivered == 1 && replayOf(msg) == 0:
+	case meta.NumDelivered == 1 && t.replayOf(msg) == 0:
 		// A new task: the POST's answer has just told the state, so the
 		// first poll waits for the schedule's first step (callbacks come sooner).
 	default:
@@ -106,7 +106,7 @@ func (t *Tracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata
 		return trackOutcome{Err: err}
 	}
 	if closed(rec) {
-		seq := replayOf(msg)
+		seq := t.replayOf(msg)
 		if !reopenable(rec, seq) {
 			if rec.State == record.StateFailed && rec.Reason == dlq.ReasonGaveUp && seq == 0 {
 				// This task gave up; its announcement may not have gone out.

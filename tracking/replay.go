@@ -3,7 +3,6 @@ package tracking
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
@@ -18,11 +17,15 @@ import (
 // counts again from the replay. Replaying any other tracking dead letter
 // finds a closed record and is acknowledged without effect.
 
-// replayOf returns the dead-letter sequence a replayed task names, or 0
-// for an ordinary task.
-func replayOf(msg jetstream.Msg) uint64 {
-	seq, err := strconv.ParseUint(msg.Headers().Get(dlq.ReplayHeader), 10, 64)
-	if err != nil {
+// replayOf returns the dead-letter sequence a replayed task names (its
+// signature checked with the replay key), or 0 for an ordinary task.
+func (t *Tracker) replayOf(msg jetstream.Msg) uint64 {
+	v := msg.Headers().Get(dlq.ReplayHeader)
+	if v == "" {
+		return 0
+	}
+	seq, ok := dlq.VerifyReplay(t.cfg.ReplayKey, v, msg.Subject(), msg.Data())
+	if !ok {
 		return 0
 	}
 	return seq

@@ -42,6 +42,7 @@ type Config struct {
 	ShutdownTimeout time.Duration   // for in-flight polls (default 30s)
 	TempDir         string          // for downloads ("" means os.TempDir)
 	Sealer          *Sealer         // encrypts documents at rest; nil stores them in clear
+	ReplayKey       []byte          // verifies operators' replays of gave_up dead letters
 	Logger          zerolog.Logger
 	Now             func() time.Time
 }

@@ -66,6 +66,19 @@ func openCLI(ctx context.Context, bind bool) (*cliConn, error) {
 
 func (c *cliConn) close() { c.nc.Close() }
 
+// replayKey is the key the daemon signs replays with: its file, or the one
+// the daemon generated in the keys bucket (never created here).
+func (c *cliConn) replayKey(ctx context.Context) ([]byte, error) {
+	if c.cfg.ReplayKeyFile != "" {
+		return readKeyFile(c.cfg.ReplayKeyFile, "ISEED_REPLAY_KEY_FILE")
+	}
+	e, err := c.res.Keys.Get(ctx, replayKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("the replay key (%s in %s): %w; set ISEED_REPLAY_KEY_FILE to the daemon's", replayKeyName, c.res.Layout.KeysBucket(), err)
+	}
+	return e.Value(), nil
+}
+
 // runSubmit publishes a submission event from a file.
 func runSubmit(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "submit", "[--tenant T] FILE\n\nPublishes the submission event in FILE (- for standard input) and prints its id.")
@@ -180,7 +193,11 @@ func runDLQ(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.close()
-	q := dlq.NewQueue(c.js, c.res)
+	key, err := c.replayKey(ctx)
+	if err != nil {
+		return err
+	}
+	q := dlq.NewQueue(c.js, c.res, key, consumer.ReplayMsgID(c.res.Layout))
 	switch verb {
 	case "list":
 		return dlqList(ctx, e, q, dlq.Filter{Tenant: *tenant, Reason: *reason})

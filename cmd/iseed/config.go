@@ -62,6 +62,7 @@ type Config struct {
 	PriorISEERule   bool          `envconfig:"PRIOR_ISEE_RULE" default:"true"`
 	TaxcodeKeyFile  string        `envconfig:"TAXCODE_KEY_FILE"`
 	CallbackKeyFile string        `envconfig:"CALLBACK_KEY_FILE"`
+	ReplayKeyFile   string        `envconfig:"REPLAY_KEY_FILE"`
 
 	HTTPListen string `envconfig:"HTTP_LISTEN" default:"127.0.0.1:8080"`
 	LogLevel   string `envconfig:"LOG_LEVEL" default:"info"`

@@ -203,8 +203,11 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	cache := schema.NewCache(d.upstream, d.res.Schemas, schema.CacheConfig{TTL: d.cfg.SchemaTTL,
 		Logger: d.log.With().Str("component", "schema").Logger()})
 	limiter := rate.NewLimiter(rate.Limit(d.cfg.UpstreamRPS), d.cfg.UpstreamBurst)
-	var err error
-	if d.tracking, err = d.buildTracking(ctx, cache, limiter); err != nil {
+	replayKey, err := d.loadKey(ctx, d.cfg.ReplayKeyFile, "ISEED_REPLAY_KEY_FILE", replayKeyName)
+	if err != nil {
+		return err
+	}
+	if d.tracking, err = d.buildTracking(ctx, cache, limiter, replayKey); err != nil {
 		return err
 	}
 	d.pipeline, err = consumer.New(consumer.Config{
@@ -215,6 +218,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 		Breaker:         consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
 		Logger:          d.log,
 		Callback:        d.tracking.callback(),
+		ReplayKey:       replayKey,
 	}, consumer.Deps{
 		Resources: d.res, Upstream: d.upstream, Schemas: cache, Files: schema.ObjectStoreSource(d.js),
 		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),

@@ -24,7 +24,7 @@ type trackingParts struct {
 
 // buildTracking makes the tracking components. limiter is the pipeline's:
 // polls and submissions share the upstream rate limit.
-func (d *daemon) buildTracking(ctx context.Context, schemas tracking.Schemas, limiter *rate.Limiter) (*trackingParts, error) {
+func (d *daemon) buildTracking(ctx context.Context, schemas tracking.Schemas, limiter *rate.Limiter, replayKey []byte) (*trackingParts, error) {
 	t := &trackingParts{}
 	sealer, err := loadSealer(d.cfg.DocumentKeyFile)
 	if err != nil {
@@ -39,7 +39,7 @@ func (d *daemon) buildTracking(ctx context.Context, schemas tracking.Schemas, li
 	}
 	t.tracker, err = tracking.New(tracking.Config{
 		Workers: d.cfg.TrackWorkers, Schedule: d.cfg.PollSchedule, OverdueAfter: d.cfg.OverdueAfter, MaxAge: d.cfg.TrackMaxAge,
-		ShutdownTimeout: d.cfg.ShutdownTimeout, Sealer: sealer, Logger: d.log,
+		ShutdownTimeout: d.cfg.ShutdownTimeout, Sealer: sealer, ReplayKey: replayKey, Logger: d.log,
 	}, tracking.Deps{
 		Resources: d.res, Upstream: d.upstream, Events: publisher.New(d.js, publisher.Config{Prefix: d.res.Layout.Prefix}),
 		Publisher: d.js, Limiter: limiter, History: t.history, Metrics: tracking.NewMetrics(d.metrics),
@@ -92,6 +92,9 @@ func loadSealer(path string) (*tracking.Sealer, error) {
 	return tracking.NewSealer(key)
 }
 
+// replayKeyName names the replay-signing key in the keys bucket.
+const replayKeyName = "replay-hmac"
+
 // loadKey reads an HMAC key from its file, or, without one, from the keys
 // bucket, generated there the first time (retried like the layout: a fresh
 // cluster may not answer at once).
@@ -101,6 +104,11 @@ func (d *daemon) loadKey(ctx context.Context, path, variable, name string) ([]by
 			return keys.LoadOrCreate(ctx, d.res.Keys, name, 32)
 		})
 	}
+	return readKeyFile(path, variable)
+}
+
+// readKeyFile reads a key file named by variable.
+func readKeyFile(path, variable string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", variable, err)

@@ -96,6 +96,7 @@ func (h *trackHarness) newTracker(sealer *tracking.Sealer) *tracking.Tracker {
 	h.T.Helper()
 	cfg := h.tcfg
 	cfg.Sealer = sealer
+	cfg.ReplayKey = pipetest.ReplayKey
 	cfg.TempDir = h.T.TempDir()
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel)
 	var up tracking.Upstream = h.Client
@@ -130,7 +131,7 @@ func (h *trackHarness) runTracker(tr *tracking.Tracker) (stop func()) {
 // with the prior-ISEE gate when gate is set.
 func (h *trackHarness) startPipeline(tr *tracking.Tracker, gate bool) {
 	h.T.Helper()
-	cfg := consumer.Config{Workers: 4, Retry: consumer.RetryPolicy{MinDelay: 100 * time.Millisecond, MaxDelay: time.Second},
+	cfg := consumer.Config{Workers: 4, Retry: consumer.RetryPolicy{MinDelay: 100 * time.Millisecond, MaxDelay: time.Second}, ReplayKey: pipetest.ReplayKey,
 		Logger: zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel)}
 	if h.callbacks != nil {
 		cfg.Callback = h.callbacks.Data

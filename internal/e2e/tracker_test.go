@@ -286,7 +286,7 @@ func TestTrackReplayOfGaveUpResumes(t *testing.T) {
 		}
 		return false
 	})
-	if err := dlq.NewQueue(h.NATS.JS, h.Res).Replay(context.Background(), seq); err != nil {
+	if err := h.Queue().Replay(context.Background(), seq); err != nil {
 		t.Fatal(err)
 	}
 	pipetest.WaitFor(t, 10*time.Second, "the request to complete after the replay", func() bool {

@@ -32,6 +32,9 @@ const (
 	Tenant   = "acme"                             // the tenant Publish uses
 )
 
+// ReplayKey signs and verifies replays in tests.
+var ReplayKey = []byte("replay-key-for-tests-32-bytes!!!")
+
 // Harness is a pipeline on an embedded nats-server, talking to the
 // simulator over real HTTP.
 type Harness struct {
@@ -97,7 +100,7 @@ func (h *Harness) Start(opts ...Option) (stop func()) {
 	hc := options{
 		cfg: consumer.Config{Workers: 4, Retry: consumer.RetryPolicy{MinDelay: 100 * time.Millisecond, MaxDelay: time.Second},
 			CallTimeout: 2 * time.Second, ReconcileSettle: 300 * time.Millisecond,
-			Logger: zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel)},
+			Logger: zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel), ReplayKey: ReplayKey},
 		upstream: h.Client,
 	}
 	for _, o := range opts {
@@ -230,11 +233,16 @@ func (h *Harness) EventTypes(id string) []string {
 // DeadLetters lists every dead letter.
 func (h *Harness) DeadLetters() []dlq.DeadLetter {
 	h.T.Helper()
-	dls, err := dlq.NewQueue(h.NATS.JS, h.Res).List(context.Background(), dlq.Filter{})
+	dls, err := h.Queue().List(context.Background(), dlq.Filter{})
 	if err != nil {
 		h.T.Fatal(err)
 	}
 	return dls
+}
+
+// Queue is the operator's view of the DLQ, signing replays with ReplayKey.
+func (h *Harness) Queue() *dlq.Queue {
+	return dlq.NewQueue(h.NATS.JS, h.Res, ReplayKey, consumer.ReplayMsgID(h.Res.Layout))
 }
 
 // Counter is one of the simulator's counters.

@@ -1,0 +1,182 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// publishAs puts a submission on tenant's subject with the given message id
+// and returns whether the stream stored it (false: a duplicate).
+func (h *harness) publishAs(tenant string, data []byte, msgID string) bool {
+	h.T.Helper()
+	m := nats.NewMsg(h.Res.Layout.SubmissionSubject(tenant))
+	m.Data = data
+	if msgID != "" {
+		m.Header.Set(jetstream.MsgIDHeader, msgID)
+	}
+	ack, err := h.NATS.JS.PublishMsg(context.Background(), m)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return !ack.Duplicate
+}
+
+func msgIDOf(tenant string, data []byte) string {
+	sub, _ := consumer.DecodeSubmission(data)
+	return publisher.SubmissionMsgID(tenant, sub.ID, sub.Fingerprint())
+}
+
+// TestSameSubmissionIDInTwoTenants: two tenants that use the same submission
+// id, each with its required message id, are both stored and sent.
+func TestSameSubmissionIDInTwoTenants(t *testing.T) {
+	h := newHarness(t)
+	h.Start()
+	a := pipetest.Submission("emp-1", pipetest.ValidFields("Mario"))
+	b := pipetest.Submission("emp-1", pipetest.ValidFields("Luigi"))
+	if !h.publishAs("acme", a, msgIDOf("acme", a)) || !h.publishAs("globex", b, msgIDOf("globex", b)) {
+		t.Fatal("a tenant's submission was dropped as a duplicate of the other's")
+	}
+	h.WaitState("emp-1", record.StateSubmitted)
+	pipetest.WaitFor(t, 10*time.Second, "globex's submission", func() bool {
+		r, _, err := record.NewStore(h.Res.Records).Get(context.Background(), "globex", "emp-1")
+		return err == nil && r.State == record.StateSubmitted
+	})
+	if got := h.Counter("created"); got != 2 {
+		t.Errorf("upstream requests: got %d, want 2", got)
+	}
+}
+
+// TestGuessableMessageIDIsRefused: a message id that is not the tenant's
+// own form (anyone could guess it and publish it first) is refused before
+// anything is recorded, with a dead letter and a rejected event naming the
+// required form; the same submission with its proper id then goes through.
+func TestGuessableMessageIDIsRefused(t *testing.T) {
+	h := newHarness(t)
+	h.Start()
+	data := pipetest.Submission("emp-g", pipetest.ValidFields("Mario"))
+	tests := []string{"emp-g", "acme.emp-g", "globex.emp-g." + strings.TrimPrefix(msgIDOf("acme", data), "acme.emp-g."), msgIDOf("acme", data) + "x"}
+	for _, id := range tests {
+		h.publishAs("acme", data, id)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "four dead letters", func() bool { return len(h.DeadLetters()) == len(tests) })
+	for _, dl := range h.DeadLetters() {
+		if dl.Reason != dlq.ReasonMalformed || !strings.Contains(dl.Error, "Nats-Msg-Id must be") {
+			t.Errorf("dead letter: got reason %q, error %q; want malformed naming the message id", dl.Reason, dl.Error)
+		}
+	}
+	evs := h.Events("emp-g")
+	if len(evs) != 1 || evs[0].Type != "iseed.submission.rejected" {
+		t.Fatalf("events: got %v, want one rejected (deduplicated)", h.EventTypes("emp-g"))
+	}
+	if h.Record("emp-g") != nil {
+		t.Fatal("a record was created for a refused message: the producer could not correct it")
+	}
+	h.publishAs("acme", data, msgIDOf("acme", data))
+	h.WaitState("emp-g", record.StateSubmitted)
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}
+
+// TestForgedReplayHeaderChangesNothing: any publisher on a submissions
+// subject can set the replay header; unsigned or wrongly signed, it reopens
+// nothing: no new generation, no POST, no new dead letter.
+func TestForgedReplayHeaderChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	h.Sim.SetWallet(5)
+	h.Start()
+	data := pipetest.Submission("emp-f", pipetest.ValidFields("Mario"))
+	h.Publish(data, nil)
+	h.WaitState("emp-f", record.StateFailed)
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 5*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+	h.Sim.SetWallet(1000)
+	subject := h.Res.Layout.SubmissionSubject(pipetest.Tenant)
+	forged := []string{
+		"1", strings.Split(dlq.SignReplay([]byte("another key, not iseed's, 32 byt"), dls[0].Seq, subject, data), ":")[0],
+		dlq.SignReplay([]byte("another key, not iseed's, 32 byt"), dls[0].Seq, subject, data),
+		dlq.SignReplay(pipetest.ReplayKey, dls[0].Seq, h.Res.Layout.SubmissionSubject("globex"), data), // another subject's
+		dlq.SignReplay(pipetest.ReplayKey, dls[0].Seq, subject, pipetest.Submission("emp-f", pipetest.ValidFields("Luigi"))),
+	}
+	for _, v := range forged {
+		h.Publish(data, nats.Header{dlq.ReplayHeader: {v}})
+	}
+	pipetest.WaitFor(t, 10*time.Second, "the forged replays handled", func() bool { return h.pending() == 0 })
+	r := h.Record("emp-f")
+	if r.Generation != 1 || r.State != record.StateFailed || len(r.Replays) != 0 {
+		t.Errorf("record: generation %d, state %s, replays %v; want 1, failed, none", r.Generation, r.State, r.Replays)
+	}
+	if got := h.Counter("POST /richiesta"); got != 1 {
+		t.Errorf("POSTs: got %d, want 1", got)
+	}
+	if got := len(h.DeadLetters()); got != 1 {
+		t.Errorf("dead letters: got %d, want 1", got)
+	}
+	// The operator's signed replay works, once; a copy of it does nothing more.
+	if err := h.Queue().Replay(context.Background(), dls[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	r = h.WaitState("emp-f", record.StateSubmitted)
+	if r.Generation != 2 || !slices.ContainsFunc(r.Replays, func(p record.Replay) bool { return p.Seq == dls[0].Seq }) {
+		t.Errorf("after the replay: generation %d, replays %v; want 2 naming dead letter %d", r.Generation, r.Replays, dls[0].Seq)
+	}
+	h.Publish(data, nats.Header{dlq.ReplayHeader: {dlq.SignReplay(pipetest.ReplayKey, dls[0].Seq, subject, data)}})
+	pipetest.WaitFor(t, 10*time.Second, "the copy handled", func() bool { return h.pending() == 0 })
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}
+
+// TestReplayTakenAsDuplicateKeepsTheDeadLetter: when the stream reports the
+// replayed message as a duplicate (someone published its id first), the
+// replay fails and the dead letter stays.
+func TestReplayTakenAsDuplicateKeepsTheDeadLetter(t *testing.T) {
+	h := newHarness(t)
+	h.Sim.SetWallet(5)
+	h.Start()
+	h.Publish(pipetest.Submission("emp-d", pipetest.ValidFields("Mario")), nil)
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+	const taken = "acme.emp-d.taken"
+	h.publishAs("acme", []byte(`{}`), taken)
+	q := dlq.NewQueue(h.NATS.JS, h.Res, pipetest.ReplayKey, func(string, []byte) string { return taken })
+	if err := q.Replay(context.Background(), dls[0].Seq); !errors.Is(err, dlq.ErrReplayDuplicate) {
+		t.Fatalf("replay: got %v, want ErrReplayDuplicate", err)
+	}
+	if got := h.DeadLetters(); !slices.ContainsFunc(got, func(d dlq.DeadLetter) bool { return d.Seq == dls[0].Seq }) {
+		t.Errorf("dead letters after a duplicate replay: got %+v, want the original (%d) kept", got, dls[0].Seq)
+	}
+}
+
+// TestMalformedEventWithIdentityGetsAnEvent: a malformed message whose
+// tenant and id can be read gets a rejected event as well as a dead letter,
+// unless that id belongs to an existing submission, which keeps its own.
+func TestMalformedEventWithIdentityGetsAnEvent(t *testing.T) {
+	h := newHarness(t)
+	h.Start()
+	h.Publish(pipetest.Submission("emp-ok", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-ok", record.StateSubmitted)
+	h.Publish([]byte(`{"id":"emp-m","service":"ISEE"}`), nil)
+	h.Publish([]byte(`{"id":"emp-ok","service":"ISEE"}`), nil)
+	pipetest.WaitFor(t, 10*time.Second, "two dead letters", func() bool { return len(h.DeadLetters()) == 2 })
+	pipetest.WaitFor(t, 10*time.Second, "the rejected event", func() bool { return len(h.Events("emp-m")) == 1 })
+	ev := h.Events("emp-m")[0]
+	if ev.Type != "iseed.submission.rejected" || !strings.Contains(string(ev.Data), `"reason":"malformed"`) || !strings.Contains(string(ev.Data), "fields is required") {
+		t.Errorf("event: got %s %s, want rejected, reason malformed, naming the problem", ev.Type, ev.Data)
+	}
+	if got := h.EventTypes("emp-ok"); !slices.Equal(got, []string{"iseed.submission.submitted"}) {
+		t.Errorf("the existing submission's events: got %v, want only its submitted", got)
+	}
+}

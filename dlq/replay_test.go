@@ -1,0 +1,38 @@
+package dlq
+
+import "testing"
+
+func TestVerifyReplay(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	const subject = "iseed.submissions.acme"
+	payload := []byte(`{"id":"e1"}`)
+	good := SignReplay(key, 42, subject, payload)
+	tests := []struct {
+		name    string
+		key     []byte
+		value   string
+		subject string
+		payload []byte
+		want    uint64
+		ok      bool
+	}{
+		{"genuine", key, good, subject, payload, 42, true},
+		{"bare sequence, as before signatures", key, "42", subject, payload, 0, false},
+		{"other sequence", key, "43" + good[2:], subject, payload, 0, false},
+		{"other tenant's subject", key, good, "iseed.submissions.evil", payload, 0, false},
+		{"other payload", key, good, subject, []byte(`{"id":"e2"}`), 0, false},
+		{"other key", []byte("fedcba9876543210fedcba9876543210"), good, subject, payload, 0, false},
+		{"no key", nil, good, subject, payload, 0, false},
+		{"garbage", key, "x:y", subject, payload, 0, false},
+		{"empty", key, "", subject, payload, 0, false},
+		{"zero sequence", key, SignReplay(key, 0, subject, payload), subject, payload, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seq, ok := VerifyReplay(tt.key, tt.value, tt.subject, tt.payload)
+			if seq != tt.want || ok != tt.ok {
+				t.Errorf("got %d, %v; want %d, %v", seq, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
