@@ -84,6 +84,7 @@ func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error)
 	if reason != dlq.ReasonAmbiguous {
 		next.Pending = nil
 	}
+	j.uncount(&next)
 	rev, err := p.store.Update(ctx, &next, j.rev)
 	if err != nil {
 		return p.retry(fmt.Errorf("record failure: %w", err), 0)

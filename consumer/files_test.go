@@ -35,6 +35,12 @@ func TestFileReferencesStayInTheTenantsBucket(t *testing.T) {
 	if len(r.Errors) != 1 || r.Errors[0].Code != "invalid_file_reference" || !strings.Contains(r.Errors[0].Message, "iseed_files_other") {
 		t.Errorf("problems: got %+v, want one invalid_file_reference", r.Errors)
 	}
+	if r.Attempts != 0 {
+		t.Errorf("attempts of a submission rejected before any POST: got %d, want 0", r.Attempts)
+	}
+	if r := h.Record("files-own"); r.Attempts != 1 {
+		t.Errorf("attempts of a submission posted once: got %d, want 1", r.Attempts)
+	}
 	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests: got %d, want 1 (the other tenant's file was never sent)", got)
 	}

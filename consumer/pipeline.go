@@ -42,10 +42,13 @@ type Tracker interface {
 	Track(ctx context.Context, r *record.Record) error
 }
 
-// Gate decides whether a submission may be sent (the prior-ISEE rule). It
-// returns problems when it may not.
+// Gate decides whether a submission may be sent (the prior-ISEE rule): it
+// returns problems when it may not. It is asked only about input with no
+// other problem. PersonKey names the person a submission is about, for
+// the record, without personal data ("" when it names nobody).
 type Gate interface {
-	Allow(ctx context.Context, svc *schema.Service, p *schema.Prepared) ([]schema.Problem, error)
+	Allow(ctx context.Context, tenant string, svc *schema.Service, p *schema.Prepared) ([]schema.Problem, error)
+	PersonKey(tenant string, svc *schema.Service, p *schema.Prepared) string
 }
 
 // Config tunes the pipeline.

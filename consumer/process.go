@@ -27,10 +27,23 @@ type job struct {
 	owner  string    // this delivery's lease owner: unique per job, even within a process
 	settle time.Time // after an unanswered POST in this delivery: when reconciling can trust "none"
 	replay uint64    // the dead letter an operator's replay names; 0 when not a replay
+	// precounted is true while the record counts an attempt this delivery
+	// has not made yet (the claim and a new lease count the POST they
+	// prepare): a rejection or failure before the POST takes it back.
+	precounted bool
 	start  time.Time
 }
 
 func (j *job) key() string { return record.Key(j.tenant, j.sub.ID) }
+
+// uncount takes back from next the attempt this delivery counted but never
+// made.
+func (j *job) uncount(next *record.Record) {
+	if j.precounted && next.Attempts > 0 {
+		next.Attempts--
+	}
+	j.precounted = false
+}
 
 // process takes one message as far as it can go and says where it ended.
 func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
@@ -148,7 +161,7 @@ func (p *Pipeline) validate(ctx context.Context, j *job) ([]schema.Problem, erro
 	}
 	j.prep = prep
 	if p.d.Gate != nil {
-		return p.d.Gate.Allow(ctx, svc, prep)
+		return p.d.Gate.Allow(ctx, j.tenant, svc, prep)
 	}
 	return nil, nil
 }
@@ -173,6 +186,7 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 	} else {
 		rec.Attempts = 1
 		rec.Pending = p.lease(j, now)
+		j.precounted = true
 	}
 	rev, err := p.store.Create(ctx, rec)
 	if err != nil {
@@ -265,6 +279,7 @@ func (p *Pipeline) reject(ctx context.Context, j *job, problems []schema.Problem
 	next.To(record.StateRejected, now, "invalid")
 	next.Errors = toPublisher(problems)
 	next.Pending = nil
+	j.uncount(&next)
 	if _, err := p.store.Update(ctx, &next, j.rev); err != nil {
 		return p.retry(err, 0), true
 	}
@@ -281,6 +296,9 @@ func (p *Pipeline) newRecord(j *job, now time.Time) *record.Record {
 	if j.prep != nil {
 		price := j.prep.Price
 		r.Price = &price
+		if p.d.Gate != nil {
+			r.PersonKey = p.d.Gate.PersonKey(j.tenant, j.svc, j.prep)
+		}
 	}
 	r.To(record.StateClaimed, now, "")
 	return r

@@ -76,6 +76,7 @@ func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem
 		j.unsure = j.rec.Pending != nil
 		if !j.unsure {
 			next.Attempts++
+			j.precounted = true
 		}
 		next.Pending = p.takeLease(j, now)
 	}

@@ -135,6 +135,7 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 	if p.cfg.Callback != nil {
 		req.CallbackData = p.cfg.Callback(j.tenant, j.sub.ID)
 	}
+	j.precounted = false // counted when its lease was taken
 	// The call never outlives the lease: past it, another worker may take over.
 	ctx, cancel := context.WithDeadline(ctx, j.rec.Pending.Until.Add(-leaseMargin))
 	defer cancel()
@@ -159,6 +160,7 @@ func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
 	next := *j.rec
 	if j.rec.Pending == nil || j.rec.Pending.Owner != j.owner {
 		next.Attempts++
+		j.precounted = true
 	}
 	next.Pending = p.lease(j, now)
 	if j.rec.Pending != nil && j.rec.Pending.Started.Before(now) {
@@ -203,6 +205,7 @@ func (p *Pipeline) wait(ctx context.Context, j *job, b backoff.BackOff, cause er
 func (p *Pipeline) release(ctx context.Context, j *job) {
 	next := *j.rec
 	next.FailedAt(p.cfg.Now())
+	j.uncount(&next)
 	if !j.unsure {
 		next.Pending = nil
 	} else if next.Pending != nil {
