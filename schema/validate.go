@@ -168,7 +168,7 @@ func (v *validation) checkFields(p *Prepared, slots []given) {
 		f := &v.s.Fields[i]
 		val := strings.TrimSpace(slots[i].value)
 		if val == "" {
-			if !f.Optional {
+			if f.Required {
 				v.addField(i, CodeMissing, "is required")
 			}
 			continue
