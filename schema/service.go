@@ -61,13 +61,18 @@ type Option struct {
 }
 
 // Parse decodes a GET /visure/{hash} answer, with or without the
-// {"data": …} envelope, and compiles it.
+// {"data": …} envelope, or the canonical form Service.MarshalJSON writes
+// (the same data object), and compiles it.
 func Parse(raw []byte) (*Service, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil {
 		return nil, &SchemaError{Field: "json", Pos: -1, Msg: "not a JSON object", Err: err}
 	}
 	_, bare := top["json_struttura"]
+	if _, summary := top["fields"]; summary && !bare && top["data"] == nil && top["hash_visura"] == nil {
+		return nil, &SchemaError{Field: "json", Pos: -1, Msg: "this is the summary older versions of iseed schemas show printed, " +
+			"not a service schema: save the schema again with iseed schemas show SERVICE, or save the upstream's GET /visure/{hash} answer"}
+	}
 	if data, ok := top["data"]; ok && !bare {
 		if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
 			return nil, &SchemaError{Field: "data", Pos: -1, Msg: "the envelope holds no service: " + envelopeMessage(top)}
