@@ -17,17 +17,24 @@ type Input struct {
 	Options []string
 }
 
-// Prepared is a validated input: exactly what to send upstream.
+// Prepared is a validated input: exactly what to send upstream. Write
+// its json_visura with WriteJSONVisura, which streams referenced files.
 type Prepared struct {
 	HashVisura string
-	// JSONVisura holds the values to send, keyed "$N": trimmed, tax codes
-	// upper-cased, dates as dd-mm-yyyy. Empty optional fields are left out.
+	// JSONVisura holds the values to send as they are, keyed "$N":
+	// trimmed, tax codes upper-cased, dates as dd-mm-yyyy, inline files as
+	// given. Empty fields are left out. A field holding an Object Store
+	// reference keeps it until ResolveFiles moves the field to Files.
 	JSONVisura map[string]string
 	Opzioni    map[string]bool // {"opzione_0": true}; nil without options
 	Price      float64         // prezzo_visura plus the chosen options, euro
 	// FileRefs are the keys of fields still holding an Object Store
-	// reference; ResolveFiles replaces them with the inline form.
+	// reference, in field order; ResolveFiles checks them and empties it.
 	FileRefs []string
+	// Files are the referenced files ResolveFiles checked, by key: sent
+	// inline, streamed from the Object Store when the request is written.
+	// Their keys are not in JSONVisura. Nil without referenced files.
+	Files map[string]FileRef
 
 	service   *Service
 	fileBytes int64 // decoded size of the inline files

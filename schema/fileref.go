@@ -1,0 +1,217 @@
+package schema
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// FileRef is a referenced file ResolveFiles checked: what is needed to
+// send it inline, and to open it again when the request is written,
+// without holding its content in between.
+type FileRef struct {
+	Name   string // the file name sent upstream
+	MIME   string // the media type sent upstream
+	Size   int64  // bytes
+	Digest string // "SHA-256=<base64url>" of the content checked
+	Bucket string // where it is
+	Object string
+
+	src FileSource
+}
+
+// Open opens the object again. The reader's Read returns an error
+// wrapping ErrFileChanged when the object is not the one checked: gone,
+// a link, of another size or digest (checked as it is read: the error
+// comes at the latest instead of io.EOF, so a caller must not use what it
+// read before the error).
+func (f FileRef) Open(ctx context.Context) (io.ReadCloser, error) {
+	want, ok := parseDigest(f.Digest)
+	if f.src == nil || !ok {
+		return nil, fmt.Errorf("schema: %s/%s: not a file reference checked by ResolveFiles", f.Bucket, shorten(f.Object))
+	}
+	rc, info, err := f.src.Open(ctx, f.Bucket, f.Object)
+	if errors.Is(err, ErrFileNotFound) || errors.Is(err, ErrFileIsLink) {
+		return nil, fmt.Errorf("%w: %s/%s: %w", ErrFileChanged, f.Bucket, shorten(f.Object), err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("schema: open %s/%s: %w", f.Bucket, shorten(f.Object), err)
+	}
+	got, known := parseDigest(info.Digest)
+	if info.Size >= 0 && info.Size != f.Size || known && !bytes.Equal(got, want) {
+		rc.Close()
+		return nil, fmt.Errorf("%w: %s/%s is another object now", ErrFileChanged, f.Bucket, shorten(f.Object))
+	}
+	return &verifiedReader{rc: rc, ref: &f, want: want, h: sha256.New()}, nil
+}
+
+// verifiedReader checks that what it reads has the size and digest the
+// reference was checked with.
+type verifiedReader struct {
+	rc   io.ReadCloser
+	ref  *FileRef
+	want []byte
+	h    hash.Hash
+	n    int64
+}
+
+func (v *verifiedReader) Read(p []byte) (int, error) {
+	n, err := v.rc.Read(p)
+	v.n += int64(n)
+	v.h.Write(p[:n])
+	switch {
+	case v.n > v.ref.Size:
+		return 0, v.changed(fmt.Sprintf("more than %d bytes", v.ref.Size))
+	case err == io.EOF && v.n < v.ref.Size:
+		return n, v.changed(fmt.Sprintf("%d bytes instead of %d", v.n, v.ref.Size))
+	case err == io.EOF && !bytes.Equal(v.h.Sum(nil), v.want):
+		return n, v.changed("another digest")
+	}
+	return n, err
+}
+
+func (v *verifiedReader) changed(what string) error {
+	return fmt.Errorf("%w: %s/%s has %s", ErrFileChanged, v.ref.Bucket, shorten(v.ref.Object), what)
+}
+
+func (v *verifiedReader) Close() error { return v.rc.Close() }
+
+// inlinePrefix is the inline form up to the data: "name|data:mime;base64,".
+func (f FileRef) inlinePrefix() string {
+	return f.Name + "|" + inlineMarker + f.MIME + base64Marker
+}
+
+// WriteInline writes the file's inline form, "name|data:<mime>;base64,
+// <data>", to w, reading and encoding the object as it goes: it never
+// holds more than a copy buffer of it. It returns the bytes written. On
+// error (an error wrapping ErrFileChanged when the object is not the one
+// checked) what was written is incomplete and must be discarded: abort
+// the request it was part of.
+func (f FileRef) WriteInline(ctx context.Context, w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	if _, err := io.WriteString(cw, f.inlinePrefix()); err != nil {
+		return cw.n, err
+	}
+	err := f.writeData(ctx, cw)
+	return cw.n, err
+}
+
+// WriteInlineJSON writes the inline form as a JSON string, quotes
+// included, byte for byte as encoding/json writes it (HTML characters
+// escaped). The same rules as WriteInline apply.
+func (f FileRef) WriteInlineJSON(ctx context.Context, w io.Writer) (int64, error) {
+	quoted, err := json.Marshal(f.inlinePrefix()) // base64 never needs escaping: the data follows as is
+	if err != nil {
+		return 0, err
+	}
+	cw := &countingWriter{w: w}
+	if _, err := cw.Write(quoted[:len(quoted)-1]); err != nil {
+		return cw.n, err
+	}
+	if err := f.writeData(ctx, cw); err != nil {
+		return cw.n, err
+	}
+	_, err = io.WriteString(cw, `"`)
+	return cw.n, err
+}
+
+// writeData writes the object's content as standard padded base64.
+func (f FileRef) writeData(ctx context.Context, w io.Writer) error {
+	rc, err := f.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	enc := base64.NewEncoder(base64.StdEncoding, w)
+	if _, err := io.Copy(enc, rc); err != nil {
+		return err // the last partial group stays unwritten: the output is unusable
+	}
+	return enc.Close()
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// WriteJSONVisura writes the json_visura object to send: the values of
+// JSONVisura and the inline form of every file of Files, streamed from the
+// Object Store, keys sorted. The bytes are exactly those encoding/json
+// writes for the map of every value with the files inline. Referenced
+// files are read one at a time, so writing holds at most one chunk of one
+// file. It is an error to call it before ResolveFiles has resolved every
+// reference. On error what was written must be discarded (see WriteInline).
+func (p *Prepared) WriteJSONVisura(ctx context.Context, w io.Writer) error {
+	if len(p.FileRefs) > 0 {
+		return fmt.Errorf("schema: %s still hold file references: ResolveFiles first", strings.Join(p.FileRefs, ", "))
+	}
+	keys := slices.AppendSeq(slices.Collect(maps.Keys(p.JSONVisura)), maps.Keys(p.Files))
+	slices.Sort(keys)
+	keys = slices.Compact(keys) // a key in both is written once, as the file
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, k)
+		b.WriteByte(':')
+		f, isFile := p.Files[k]
+		if !isFile {
+			writeJSONString(&b, p.JSONVisura[k])
+			continue
+		}
+		if _, err := b.WriteTo(w); err != nil {
+			return err
+		}
+		if _, err := f.WriteInlineJSON(ctx, w); err != nil {
+			return fmt.Errorf("schema: %s: %w", k, err)
+		}
+	}
+	b.WriteByte('}')
+	_, err := b.WriteTo(w)
+	return err
+}
+
+// writeJSONString writes s as encoding/json does.
+func writeJSONString(b *bytes.Buffer, s string) {
+	q, _ := json.Marshal(s) // a string always marshals
+	b.Write(q)
+}
+
+// digestPrefix starts the Object Store's digests: "SHA-256=<base64url>".
+const digestPrefix = "SHA-256="
+
+// parseDigest decodes a SHA-256 digest in the Object Store's form (padded
+// URL-safe base64; unpadded and standard base64 are accepted too).
+func parseDigest(d string) ([]byte, bool) {
+	if len(d) < len(digestPrefix) || !strings.EqualFold(d[:len(digestPrefix)], digestPrefix) {
+		return nil, false
+	}
+	d = d[len(digestPrefix):]
+	for _, enc := range []*base64.Encoding{base64.URLEncoding, base64.RawURLEncoding, base64.StdEncoding} {
+		if sum, err := enc.DecodeString(d); err == nil && len(sum) == sha256.Size {
+			return sum, true
+		}
+	}
+	return nil, false
+}
+
+func formatDigest(sum []byte) string {
+	return digestPrefix + base64.URLEncoding.EncodeToString(sum)
+}
