@@ -31,6 +31,7 @@ const (
 	CodeFilesTooLarge    = "files_too_large" // a submission's files together over Limits.MaxTotalFileBytes
 	CodeInvalidFileRef   = "invalid_file_reference"
 	CodeFileIsLink       = "file_is_link" // a reference to an Object Store link, which is never followed
+	CodeFileChanged      = "file_changed" // a referenced object changed between ResolveFiles and sending (FileError.Problem)
 	CodeUnknownOption    = "unknown_option"
 	CodeAmbiguousOption  = "ambiguous_option" // an option tipo shared by two options
 	CodeTooManyOptions   = "too_many_options" // more option names than Limits.MaxOptions

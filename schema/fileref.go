@@ -180,12 +180,48 @@ func (p *Prepared) WriteJSONVisura(ctx context.Context, w io.Writer) error {
 			return err
 		}
 		if _, err := f.WriteInlineJSON(ctx, w); err != nil {
-			return fmt.Errorf("schema: %s: %w", k, err)
+			return &FileError{Field: k, Name: p.fieldName(k), Err: err}
 		}
 	}
 	b.WriteByte('}')
 	_, err := b.WriteTo(w)
 	return err
+}
+
+// FileError is a referenced file that WriteJSONVisura could not write.
+// Find it with errors.As; errors.Is(err, ErrFileChanged) tells an object
+// that is not the one checked (reject the submission: Problem) from a
+// failure to read it (retry).
+type FileError struct {
+	Field string // the field's "$N"
+	Name  string // the field's name as published
+	Err   error
+}
+
+// Error implements error.
+func (e *FileError) Error() string { return fmt.Sprintf("schema: file %s: %v", e.Field, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Problem describes, for the producer, a file that changed after it was
+// checked (code file_changed); ok is false for any other failure.
+func (e *FileError) Problem() (p Problem, ok bool) {
+	if !errors.Is(e.Err, ErrFileChanged) {
+		return Problem{}, false
+	}
+	return Problem{Field: e.Field, Name: e.Name, Code: CodeFileChanged, Message: fmt.Sprintf("%s (%s): %s", label(e.Name), e.Field,
+		"the referenced object changed (replaced, deleted or made a link) after it was checked; nothing was sent: submit it again")}, true
+}
+
+// fieldName returns the published name of a field of p's service.
+func (p *Prepared) fieldName(key string) string {
+	if p.service != nil {
+		if f, ok := p.service.Field(key); ok {
+			return f.Name
+		}
+	}
+	return ""
 }
 
 // writeJSONString writes s as encoding/json does.

@@ -131,8 +131,12 @@ func TestObjectChangedBeforeSending(t *testing.T) {
 		}
 		tt.change()
 		var out bytes.Buffer
-		if err := p.WriteJSONVisura(ctx, &out); !errors.Is(err, ErrFileChanged) {
-			t.Errorf("%s: WriteJSONVisura = %v, want ErrFileChanged", tt.name, err)
+		err := p.WriteJSONVisura(ctx, &out)
+		var fe *FileError
+		if !errors.Is(err, ErrFileChanged) || !errors.As(err, &fe) {
+			t.Errorf("%s: WriteJSONVisura = %v, want a *FileError wrapping ErrFileChanged", tt.name, err)
+		} else if prob, ok := fe.Problem(); !ok || prob.Field != "$5" || prob.Code != CodeFileChanged || prob.Name != "Copia documento d'identità *" {
+			t.Errorf("%s: Problem() = %+v, %v; want $5 file_changed", tt.name, prob, ok)
 		}
 		if strings.Contains(out.String(), inline("ci.pdf", "application/pdf", secret)[len("ci.pdf|data:application/pdf;base64,"):][:20]) {
 			t.Errorf("%s: the other tenant's content was written", tt.name)

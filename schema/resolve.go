@@ -98,12 +98,7 @@ func ResolveFiles(ctx context.Context, p *Prepared, src FileSource, lim Limits) 
 
 // fieldProblem names the field of p's service a resolution problem is about.
 func (p *Prepared) fieldProblem(key string, prob Problem) Problem {
-	prob.Field, prob.Name = key, ""
-	if p.service != nil {
-		if f, ok := p.service.Field(key); ok {
-			prob.Name = f.Name
-		}
-	}
+	prob.Field, prob.Name = key, p.fieldName(key)
 	prob.Message = fmt.Sprintf("%s (%s): %s", label(prob.Name), key, prob.Message)
 	return prob
 }

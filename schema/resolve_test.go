@@ -279,6 +279,18 @@ func TestWriteJSONVisura(t *testing.T) {
 		t.Errorf("WriteJSONVisura:\ngot  %.300s\nwant %.300s", got.Bytes(), want)
 	}
 
+	unavailable := errors.New("nats: no responders")
+	f := p.Files["$7"]
+	f.src = fakeSource{err: unavailable}
+	p.Files["$7"] = f
+	err = p.WriteJSONVisura(t.Context(), io.Discard)
+	var fe *FileError
+	if !errors.Is(err, unavailable) || !errors.As(err, &fe) || fe.Field != "$7" {
+		t.Errorf("store unavailable: WriteJSONVisura = %v, want a *FileError for $7 wrapping the cause", err)
+	} else if _, ok := fe.Problem(); ok {
+		t.Errorf("store unavailable: the failure is a problem of the submission")
+	}
+
 	unresolved := validISEE(t, s, Limits{}, map[string]any{"$5": "nats-os://b/$5"})
 	if err := unresolved.WriteJSONVisura(t.Context(), io.Discard); err == nil {
 		t.Error("WriteJSONVisura with unresolved references: no error")
