@@ -29,11 +29,11 @@ type FileRef struct {
 	src FileSource
 }
 
-// Open opens the object again. The reader's Read returns an error
-// wrapping ErrFileChanged when the object is not the one checked: gone,
-// a link, of another size or digest (checked as it is read: the error
-// comes at the latest instead of io.EOF, so a caller must not use what it
-// read before the error).
+// Open opens the object again, checking that it is still the object
+// ResolveFiles checked. Open fails, or Read later does, with an error
+// wrapping ErrFileChanged when it is not: gone, a link, of another size or
+// digest. The content is checked as it is read, so the error may come as
+// late as instead of io.EOF: what was read before it must not be used.
 func (f FileRef) Open(ctx context.Context) (io.ReadCloser, error) {
 	want, ok := parseDigest(f.Digest)
 	if f.src == nil || !ok {
@@ -68,13 +68,14 @@ func (v *verifiedReader) Read(p []byte) (int, error) {
 	n, err := v.rc.Read(p)
 	v.n += int64(n)
 	v.h.Write(p[:n])
+	// On a mismatch, the bytes of this read are withheld with the error.
 	switch {
 	case v.n > v.ref.Size:
 		return 0, v.changed(fmt.Sprintf("more than %d bytes", v.ref.Size))
 	case err == io.EOF && v.n < v.ref.Size:
-		return n, v.changed(fmt.Sprintf("%d bytes instead of %d", v.n, v.ref.Size))
+		return 0, v.changed(fmt.Sprintf("%d bytes instead of %d", v.n, v.ref.Size))
 	case err == io.EOF && !bytes.Equal(v.h.Sum(nil), v.want):
-		return n, v.changed("another digest")
+		return 0, v.changed("another digest")
 	}
 	return n, err
 }
@@ -91,8 +92,9 @@ func (f FileRef) inlinePrefix() string {
 }
 
 // WriteInline writes the file's inline form, "name|data:<mime>;base64,
-// <data>", to w, reading and encoding the object as it goes: it never
-// holds more than a copy buffer of it. It returns the bytes written. On
+// <data>", to w, reading and encoding the object as it goes: it holds no
+// more of it than the source's current chunk and a copy buffer. It
+// returns the bytes written. On
 // error (an error wrapping ErrFileChanged when the object is not the one
 // checked) what was written is incomplete and must be discarded: abort
 // the request it was part of.
