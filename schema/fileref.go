@@ -162,9 +162,7 @@ func (p *Prepared) WriteJSONVisura(ctx context.Context, w io.Writer) error {
 	if len(p.FileRefs) > 0 {
 		return fmt.Errorf("schema: %s still hold file references: ResolveFiles first", strings.Join(p.FileRefs, ", "))
 	}
-	keys := slices.AppendSeq(slices.Collect(maps.Keys(p.JSONVisura)), maps.Keys(p.Files))
-	slices.Sort(keys)
-	keys = slices.Compact(keys) // a key in both is written once, as the file
+	keys := p.keys()
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, k := range keys {
@@ -188,6 +186,40 @@ func (p *Prepared) WriteJSONVisura(ctx context.Context, w io.Writer) error {
 	b.WriteByte('}')
 	_, err := b.WriteTo(w)
 	return err
+}
+
+// keys returns the keys of json_visura, sorted as encoding/json sorts a
+// map's; a key in both JSONVisura and Files is written once, as the file.
+func (p *Prepared) keys() []string {
+	keys := slices.AppendSeq(slices.Collect(maps.Keys(p.JSONVisura)), maps.Keys(p.Files))
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// JSONVisuraLen returns the exact length of what WriteJSONVisura writes,
+// without reading any file: a request body can declare its
+// Content-Length instead of being sent chunked.
+func (p *Prepared) JSONVisuraLen() (int64, error) {
+	if len(p.FileRefs) > 0 {
+		return 0, fmt.Errorf("schema: %s still hold file references: ResolveFiles first", strings.Join(p.FileRefs, ", "))
+	}
+	keys := p.keys()
+	n := int64(2 + max(len(keys)-1, 0)) // braces and commas
+	for _, k := range keys {
+		n += jsonLen(k) + 1
+		if f, ok := p.Files[k]; ok {
+			n += jsonLen(f.inlinePrefix()) + int64(base64.StdEncoding.EncodedLen(int(f.Size)))
+			continue
+		}
+		n += jsonLen(p.JSONVisura[k])
+	}
+	return n, nil
+}
+
+// jsonLen is the length of s as encoding/json writes it, quotes included.
+func jsonLen(s string) int64 {
+	q, _ := json.Marshal(s) // a string always marshals
+	return int64(len(q))
 }
 
 // FileError is a referenced file that WriteJSONVisura could not write.

@@ -228,4 +228,7 @@ func TestResolveFilesMemory(t *testing.T) {
 	if got, want := h.Sum(nil), sha256.Sum256(want); !bytes.Equal(got, want[:]) {
 		t.Errorf("streamed json_visura differs from the one built in memory")
 	}
+	if n, err := p.JSONVisuraLen(); n != int64(len(want)) || err != nil {
+		t.Errorf("JSONVisuraLen = %d, %v; want %d", n, err, len(want))
+	}
 }

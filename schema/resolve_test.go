@@ -278,6 +278,13 @@ func TestWriteJSONVisura(t *testing.T) {
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Errorf("WriteJSONVisura:\ngot  %.300s\nwant %.300s", got.Bytes(), want)
 	}
+	if n, err := p.JSONVisuraLen(); n != int64(len(want)) || err != nil {
+		t.Errorf("JSONVisuraLen = %d, %v; want %d", n, err, len(want))
+	}
+	empty := &Prepared{}
+	if n, err := empty.JSONVisuraLen(); n != 2 || err != nil {
+		t.Errorf("JSONVisuraLen of nothing = %d, %v; want 2 ({})", n, err)
+	}
 
 	unavailable := errors.New("nats: no responders")
 	f := p.Files["$7"]
@@ -294,6 +301,9 @@ func TestWriteJSONVisura(t *testing.T) {
 	unresolved := validISEE(t, s, Limits{}, map[string]any{"$5": "nats-os://b/$5"})
 	if err := unresolved.WriteJSONVisura(t.Context(), io.Discard); err == nil {
 		t.Error("WriteJSONVisura with unresolved references: no error")
+	}
+	if _, err := unresolved.JSONVisuraLen(); err == nil {
+		t.Error("JSONVisuraLen with unresolved references: no error")
 	}
 }
 
