@@ -86,6 +86,13 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 		if err == nil {
 			return p.adopt(ctx, j, r, "")
 		}
+		var fe *schema.FileError
+		if errors.As(err, &fe) {
+			if prob, ok := fe.Problem(); ok { // a file changed since it was checked: nothing was sent whole
+				o, _ := p.reject(ctx, j, []schema.Problem{prob}, p.cfg.Now())
+				return o
+			}
+		}
 		switch visengine.ClassOf(err) {
 		case visengine.ClassPermanent, visengine.ClassNotFound:
 			p.invalidate(ctx, j)
@@ -132,6 +139,12 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 	}
 	req := visengine.CreateRequest{HashVisura: j.prep.HashVisura, JSONVisura: j.prep.JSONVisura,
 		Opzioni: j.prep.Opzioni, EmailTarget: j.sub.EmailTarget}
+	if len(j.prep.Files) > 0 {
+		req.WriteJSONVisura = j.prep.WriteJSONVisura
+		if n, err := j.prep.JSONVisuraLen(); err == nil {
+			req.JSONVisuraLen = n
+		}
+	}
 	if p.cfg.Callback != nil {
 		req.CallbackData = p.cfg.Callback(j.tenant, j.sub.ID)
 	}

@@ -49,7 +49,8 @@ type checked struct {
 	value string // the value to send upstream, normalised
 	code  string // "" when valid
 	msg   string
-	ref   bool // value is an Object Store reference still to resolve
+	ref   bool  // value is an Object Store reference still to resolve
+	size  int64 // decoded size of an inline file
 }
 
 func invalid(code, msg string) checked { return checked{code: code, msg: msg} }
@@ -96,15 +97,16 @@ func checkTaxOrVAT(v string) string {
 	return "must be a 16-character codice fiscale or an 11-digit one (partita IVA)"
 }
 
-// checkText accepts valid UTF-8 without control characters (tab and line
-// breaks allowed) of at most lim.MaxTextLen characters.
+// checkText accepts valid UTF-8 without control characters (C0, DEL or
+// C1) other than tab and line breaks (LF, or CR LF as web forms send
+// them), of at most lim.MaxTextLen characters.
 func checkText(v string, lim Limits) checked {
 	n := 0
 	for i := 0; i < len(v); n++ {
 		c := v[i]
 		if c < utf8.RuneSelf {
-			if c < ' ' && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
-				return invalid(CodeInvalidText, "contains control characters")
+			if isControl(rune(c)) && c != '\t' && c != '\n' && (c != '\r' || i+1 == len(v) || v[i+1] != '\n') {
+				return invalid(CodeInvalidText, "contains control characters (only tab and line breaks are allowed)")
 			}
 			i++
 			continue
@@ -113,12 +115,21 @@ func checkText(v string, lim Limits) checked {
 		if r == utf8.RuneError && size == 1 {
 			return invalid(CodeInvalidText, "is not valid UTF-8 text")
 		}
+		if isControl(r) {
+			return invalid(CodeInvalidText, "contains control characters (only tab and line breaks are allowed)")
+		}
 		i += size
 	}
 	if n > lim.MaxTextLen {
 		return invalid(CodeTooLong, fmt.Sprintf("is %d characters long; at most %d are allowed", n, lim.MaxTextLen))
 	}
 	return checked{value: v}
+}
+
+// isControl reports whether r is a Unicode control character (category
+// Cc): C0, DEL or C1.
+func isControl(r rune) bool {
+	return r < ' ' || r >= 0x7f && r <= 0x9f
 }
 
 // checkComune accepts a Belfiore code: a letter and three digits.

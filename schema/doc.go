@@ -14,9 +14,19 @@
 //     send. Messages never repeat field values: they are safe to log.
 //   - The validazione rule is compiled once per schema into a disjunction of
 //     field sets; evaluating it allocates nothing.
+//   - validazione decides which fields are required: a field every
+//     alternative needs; null decides only for a service without one.
+//   - Every size is bounded (Limits): a file, a submission's files
+//     together, text, option names, problems listed.
 //   - Files are inline ("name|data:<mime>;base64,<data>") or references to
-//     JetStream Object Store objects ("[name|]nats-os://<bucket>/<object>"),
-//     which ResolveFiles turns into the inline form just before submission.
+//     JetStream Object Store objects ("[name|]nats-os://<bucket>/<object>").
+//     ResolveFiles checks references without reading them (links refused,
+//     sizes declared, digests known); Prepared.WriteJSONVisura streams them
+//     into the request body, failing with ErrFileChanged if an object is
+//     not the one checked. No file content is held in between.
+//   - Service.MarshalJSON writes the canonical JSON form (the GET
+//     /visure/{hash} data object), which Parse reads back to an equal
+//     Service.
 //   - Cache serves schemas from memory, then a JetStream KV bucket shared by
 //     every replica, then the upstream; concurrent misses make one upstream
 //     call; expired entries are served (and the failure logged) while the

@@ -47,6 +47,9 @@ func checkEmailDomain(domain string) string {
 	if len(domain) > maxEmailDomain || strings.IndexByte(domain, '.') < 0 {
 		return "the domain after @ must be a name with a dot, e.g. example.it"
 	}
+	if !printable(domain) {
+		return "the domain after @ is not valid UTF-8 text, or contains control characters"
+	}
 	last := ""
 	for label := range strings.SplitSeq(domain, ".") {
 		if reason := checkEmailLabel(label); reason != "" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrUnknownService is wrapped by Cache.Service when the upstream does not
@@ -26,11 +27,16 @@ const (
 	CodeInvalidProvincia = "invalid_cod_provincia"
 	CodeInvalidDate      = "invalid_date"
 	CodeInvalidFile      = "invalid_file"
-	CodeFileTooLarge     = "file_too_large"
+	CodeFileTooLarge     = "file_too_large"  // one file over Limits.MaxFileBytes
+	CodeFilesTooLarge    = "files_too_large" // a submission's files together over Limits.MaxTotalFileBytes
 	CodeInvalidFileRef   = "invalid_file_reference"
+	CodeFileIsLink       = "file_is_link" // a reference to an Object Store link, which is never followed
+	CodeFileChanged      = "file_changed" // a referenced object changed between ResolveFiles and sending (FileError.Problem)
 	CodeUnknownOption    = "unknown_option"
 	CodeAmbiguousOption  = "ambiguous_option" // an option tipo shared by two options
+	CodeTooManyOptions   = "too_many_options" // more option names than Limits.MaxOptions
 	CodeRuleNotSatisfied = "rule_not_satisfied"
+	CodeTooManyProblems  = "too_many_problems" // the last problem listed when more than Limits.MaxProblems were found
 )
 
 const (
@@ -40,7 +46,7 @@ const (
 
 // Problem is one thing wrong with an input.
 type Problem struct {
-	Field   string `json:"field"`   // the key as given, or the field's "$N"; "opzioni" for options
+	Field   string `json:"field"`   // the key as given (cut to 64 bytes), or the field's "$N"; "opzioni" for options; "" for too_many_problems
 	Name    string `json:"name"`    // the field's name as published, e.g. "Codice Fiscale *"
 	Code    string `json:"code"`    // one of the Code constants
 	Message string `json:"message"` // for a person; never contains the value
@@ -97,10 +103,20 @@ func (e *SchemaError) Error() string {
 // Unwrap returns the underlying error.
 func (e *SchemaError) Unwrap() error { return e.Err }
 
-// shorten keeps caller-supplied keys short in messages.
+// shorten keeps caller-supplied keys and names short in problems, and
+// makes them printable: invalid UTF-8 and control characters become U+FFFD.
 func shorten(s string) string {
-	if len(s) <= maxKeyInMessage {
-		return s
+	cut := ""
+	if len(s) > maxKeyInMessage {
+		s, cut = strings.ToValidUTF8(s[:maxKeyInMessage], ""), "…"
 	}
-	return strings.ToValidUTF8(s[:maxKeyInMessage], "") + "…"
+	if printable(s) {
+		return s + cut
+	}
+	return strings.Map(func(r rune) rune {
+		if isControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD")) + cut
 }

@@ -19,6 +19,7 @@ const (
 	inlineMarker  = "data:"
 	base64Marker  = ";base64,"
 	maxFileName   = 255  // bytes
+	maxMediaType  = 255  // bytes of an inline file's media type and parameters
 	maxObjectName = 1024 // bytes
 )
 
@@ -45,8 +46,8 @@ func parseInlineFile(v string) (inlineFile, string) {
 		return inlineFile{}, "the data URL must be base64: data:<type>;base64,<data>"
 	}
 	f.mime, f.data = rest[:end], rest[end+len(base64Marker):]
-	if !validMediaType(f.mime) {
-		return inlineFile{}, "the data URL needs a media type such as application/pdf"
+	if len(f.mime) > maxMediaType || !validMediaType(f.mime) {
+		return inlineFile{}, "the data URL needs a media type such as application/pdf (at most 255 bytes)"
 	}
 	size, reason := base64Size(f.data)
 	if reason != "" {
@@ -193,7 +194,7 @@ func validBucket(b string) bool {
 // (U+FFFD, the mark of a bad encoding, is refused too).
 func printable(s string) bool {
 	for _, r := range s {
-		if r < ' ' || r == 0x7f || r == utf8.RuneError {
+		if isControl(r) || r == utf8.RuneError {
 			return false
 		}
 	}
@@ -216,5 +217,5 @@ func checkFile(v string, lim Limits) checked {
 	if f.size > lim.MaxFileBytes {
 		return invalid(CodeFileTooLarge, fmt.Sprintf("the file is %d bytes; at most %d are allowed", f.size, lim.MaxFileBytes))
 	}
-	return checked{value: v}
+	return checked{value: v, size: f.size}
 }

@@ -2,6 +2,9 @@ package schema
 
 import (
 	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -94,4 +97,56 @@ func FuzzTaxCode(f *testing.F) {
 			t.Fatalf("RedactTaxCode(%q) = %q keeps more than 6 characters", cf, r)
 		}
 	})
+}
+
+// FuzzValidate: any value in any field of the 730, and any key, is either
+// accepted or reported as problems; never a panic. What is accepted and
+// sent is valid UTF-8 (text without control characters but tab and line
+// breaks), and problems are printable text whatever the input holds.
+func FuzzValidate(f *testing.F) {
+	for _, seed := range []struct {
+		key, value string
+	}{
+		{"$0", "Mario"}, {"$3", "riga\r\nriga"}, {"$3", "a\rb"}, {"$0", "\x1b[2J"}, {"$1", "\xff\xfe"}, {"$2", "m@\xc0\xaf.it"},
+		{"$4", "rssmra85t10a562s"}, {"$5", "a|data:a/b;base64,YQ=="}, {"$7", "nats-os://b/o"}, {"Nome", "\u0085"},
+		{"x\xffy", "z"}, {"$6", "\u202e.pdf|data:application/pdf;base64,JVBERi0="},
+	} {
+		f.Add(seed.key, seed.value)
+	}
+	s, err := Parse(mustRead(f, "730.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, key, value string) {
+		in := iseeFields()
+		in[key] = value
+		p, err := s.Validate(Input{Fields: in}, Limits{MaxProblems: 3})
+		if err == nil {
+			for k, v := range p.JSONVisura {
+				if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return isControl(r) && r != '\t' && r != '\n' && r != '\r' }) {
+					t.Fatalf("%s = %q sent", k, v)
+				}
+			}
+			return
+		}
+		var ve *ValidationError
+		if !errors.As(err, &ve) || len(ve.Problems) == 0 || len(ve.Problems) > 4 {
+			t.Fatalf("Validate = %v, want at most 3 problems and a count", err)
+		}
+		for _, p := range ve.Problems {
+			for _, text := range []string{p.Field, p.Name, p.Message} {
+				if !utf8.ValidString(text) || strings.ContainsFunc(text, isControl) {
+					t.Fatalf("problem %+v is not printable text", p)
+				}
+			}
+		}
+	})
+}
+
+func mustRead(f *testing.F, name string) []byte {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
 }

@@ -2,113 +2,154 @@ package schema
 
 import (
 	"context"
-	"encoding/base64"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"path"
 	"strings"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ErrFileNotFound is returned (wrapped) by a FileSource when the bucket or
-// the object does not exist.
-var ErrFileNotFound = errors.New("schema: file not found")
+// Errors a FileSource returns (wrapped), and a FileRef when the object it
+// checked is no longer there to send.
+var (
+	// ErrFileNotFound: the bucket or the object does not exist.
+	ErrFileNotFound = errors.New("schema: file not found")
+	// ErrFileIsLink: the object is a link to another object or bucket.
+	// Links are never followed: the link's bucket is the tenant's, its
+	// target may be anyone's.
+	ErrFileIsLink = errors.New("schema: file is a link")
+	// ErrFileChanged: the object is not the one ResolveFiles checked any
+	// more (replaced, deleted, turned into a link, or its content does not
+	// match the size and digest checked).
+	ErrFileChanged = errors.New("schema: file changed since it was checked")
+)
 
 // FileInfo describes an object to be sent inline.
 type FileInfo struct {
 	Name        string // the object's name
 	ContentType string // its media type; "" when unknown
 	Size        int64  // bytes, as declared; -1 when unknown
+	// Digest is the content's SHA-256 as the Object Store records it,
+	// "SHA-256=<base64url>"; "" when unknown.
+	Digest string
 }
 
 // FileSource opens objects named by "nats-os://" references.
 type FileSource interface {
-	// Open returns the object's content and description. A missing bucket
-	// or object is an error wrapping ErrFileNotFound.
+	// Open returns the object's content and description. It must not
+	// fetch the content before the first Read: ResolveFiles opens objects
+	// to check their FileInfo and closes them unread. A missing bucket or
+	// object is an error wrapping ErrFileNotFound; a link, whether or not
+	// its target exists, an error wrapping ErrFileIsLink.
 	Open(ctx context.Context, bucket, name string) (io.ReadCloser, FileInfo, error)
 }
 
-// ResolveFiles replaces every Object Store reference of p by the inline
-// form the upstream takes, streaming each object through a base64 encoder
-// and stopping at lim.MaxFileBytes. Missing, empty or too large objects are
-// a *ValidationError (invalid_file_reference, invalid_file, file_too_large);
-// other failures are returned wrapped and may be retried. p is changed only
-// when every reference resolves.
+// ResolveFiles checks every Object Store reference of p without keeping
+// its content: the object exists and is not a link, its declared size is
+// within lim.MaxFileBytes and, with the inline files, within
+// lim.MaxTotalFileBytes, and its digest is known (read from its info, or
+// computed by streaming it when the source declares no size or digest).
+// Each checked reference moves from p.JSONVisura to p.Files, whose FileRef
+// opens the object again, and checks it is the same, when the request is
+// written (Prepared.WriteJSONVisura).
+//
+// Missing, linked, empty or too large objects are a *ValidationError
+// (invalid_file_reference, file_is_link, invalid_file, file_too_large,
+// files_too_large); other failures are returned wrapped and may be
+// retried. p is changed only when every reference resolves.
 func ResolveFiles(ctx context.Context, p *Prepared, src FileSource, lim Limits) error {
 	lim = lim.withDefaults()
-	resolved := make(map[string]string, len(p.FileRefs))
+	refs := make(map[string]FileRef, len(p.FileRefs))
 	var probs []Problem
+	total := p.fileBytes
 	for _, key := range p.FileRefs {
-		v, prob, err := resolveFile(ctx, src, p.JSONVisura[key], lim)
+		f, prob, err := checkReference(ctx, src, p.JSONVisura[key], lim)
 		if err != nil {
 			return fmt.Errorf("schema: resolving %s: %w", key, err)
 		}
+		if prob == nil {
+			total += f.Size
+			if total > lim.MaxTotalFileBytes && total-f.Size <= lim.MaxTotalFileBytes {
+				prob = &Problem{}
+				prob.Code, prob.Message = filesTooLarge(total, lim)
+			}
+		}
 		if prob != nil {
-			prob.Field, prob.Name = key, p.fieldName(key)
-			prob.Message = fmt.Sprintf("%s (%s): %s", label(prob.Name), key, prob.Message)
-			probs = append(probs, *prob)
+			probs = append(probs, p.fieldProblem(key, *prob))
 			continue
 		}
-		resolved[key] = v
+		refs[key] = f
 	}
 	if len(probs) > 0 {
-		return &ValidationError{Problems: probs}
+		return &ValidationError{Problems: capProblems(probs, lim.MaxProblems)}
 	}
-	for key, v := range resolved {
-		p.JSONVisura[key] = v
+	for key, f := range refs {
+		if p.Files == nil {
+			p.Files = make(map[string]FileRef, len(refs))
+		}
+		p.Files[key] = f
+		delete(p.JSONVisura, key)
 	}
 	p.FileRefs = nil
 	return nil
 }
 
-// fieldName returns the published name of a field of p's service.
-func (p *Prepared) fieldName(key string) string {
-	if p.service != nil {
-		if f, ok := p.service.Field(key); ok {
-			return f.Name
-		}
-	}
-	return ""
+// fieldProblem names the field of p's service a resolution problem is about.
+func (p *Prepared) fieldProblem(key string, prob Problem) Problem {
+	prob.Field, prob.Name = key, p.fieldName(key)
+	prob.Message = fmt.Sprintf("%s (%s): %s", label(prob.Name), key, prob.Message)
+	return prob
 }
 
-// resolveFile turns one reference into the inline form.
-func resolveFile(ctx context.Context, src FileSource, ref string, lim Limits) (string, *Problem, error) {
+// checkReference checks the object one reference names, reading it only
+// when the source declares no size or no digest.
+func checkReference(ctx context.Context, src FileSource, ref string, lim Limits) (FileRef, *Problem, error) {
 	r, reason := parseFileRef(ref)
 	if reason != "" {
-		return "", &Problem{Code: CodeInvalidFileRef, Message: reason}, nil
+		return FileRef{}, &Problem{Code: CodeInvalidFileRef, Message: reason}, nil
 	}
 	rc, info, err := src.Open(ctx, r.bucket, r.object)
-	if errors.Is(err, ErrFileNotFound) {
-		return "", &Problem{Code: CodeInvalidFileRef, Message: fmt.Sprintf("no object %q in bucket %q", shorten(r.object), r.bucket)}, nil
-	}
-	if err != nil {
-		return "", nil, err
+	switch {
+	case errors.Is(err, ErrFileIsLink):
+		return FileRef{}, &Problem{Code: CodeFileIsLink, Message: "the referenced object is a link, and links are not followed: put the file itself in the bucket"}, nil
+	case errors.Is(err, ErrFileNotFound):
+		return FileRef{}, &Problem{Code: CodeInvalidFileRef, Message: fmt.Sprintf("no object %q in bucket %q", shorten(r.object), r.bucket)}, nil
+	case err != nil:
+		return FileRef{}, nil, err
 	}
 	defer rc.Close()
 	if info.Size > lim.MaxFileBytes {
-		return "", tooLarge(info.Size, lim), nil
+		return FileRef{}, tooLarge(info.Size, lim), nil
 	}
-	name := inlineName(r.name, info.Name)
-	mediaType := contentType(info.ContentType, name)
-	var b strings.Builder
-	b.Grow(len(name) + len(mediaType) + len("|data:;base64,") + base64.StdEncoding.EncodedLen(int(max(info.Size, 0))))
-	b.WriteString(name + "|" + inlineMarker + mediaType + base64Marker)
-	enc := base64.NewEncoder(base64.StdEncoding, &b)
-	n, err := io.Copy(enc, io.LimitReader(rc, lim.MaxFileBytes+1))
-	if err != nil {
-		return "", nil, fmt.Errorf("reading %s/%s: %w", r.bucket, shorten(r.object), err)
+	if _, ok := parseDigest(info.Digest); !ok || info.Size < 0 {
+		if info.Size, info.Digest, err = measure(rc, lim); err != nil {
+			return FileRef{}, nil, fmt.Errorf("reading %s/%s: %w", r.bucket, shorten(r.object), err)
+		}
 	}
 	switch {
-	case n > lim.MaxFileBytes:
-		return "", tooLarge(n, lim), nil
-	case n == 0:
-		return "", &Problem{Code: CodeInvalidFile, Message: "the referenced object is empty"}, nil
+	case info.Size > lim.MaxFileBytes:
+		return FileRef{}, tooLarge(info.Size, lim), nil
+	case info.Size == 0:
+		return FileRef{}, &Problem{Code: CodeInvalidFile, Message: "the referenced object is empty"}, nil
 	}
-	enc.Close() // writes to a strings.Builder: cannot fail
-	return b.String(), nil, nil
+	name := inlineName(r.name, info.Name)
+	return FileRef{
+		Name: name, MIME: contentType(info.ContentType, name), Size: info.Size, Digest: info.Digest,
+		Bucket: r.bucket, Object: r.object, src: src,
+	}, nil, nil
+}
+
+// measure streams an object of undeclared size or digest, keeping nothing
+// but its size (up to one byte past the limit) and SHA-256.
+func measure(r io.Reader, lim Limits) (int64, string, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(r, lim.MaxFileBytes+1))
+	if err != nil {
+		return 0, "", err
+	}
+	return n, formatDigest(h.Sum(nil)), nil
 }
 
 func tooLarge(size int64, lim Limits) *Problem {
@@ -127,7 +168,7 @@ func inlineName(given, object string) string {
 		name = path.Base(object)
 	}
 	name = strings.Map(func(r rune) rune {
-		if r == '|' || r < ' ' || r == 0x7f {
+		if r == '|' || isControl(r) {
 			return '_'
 		}
 		return r
@@ -145,43 +186,9 @@ func inlineName(given, object string) string {
 // its extension suggests, else application/octet-stream.
 func contentType(declared, name string) string {
 	for _, t := range []string{declared, mime.TypeByExtension(path.Ext(name))} {
-		if mt, _, err := mime.ParseMediaType(t); err == nil && validMediaType(mt) {
+		if mt, _, err := mime.ParseMediaType(t); err == nil && len(mt) <= maxMediaType && validMediaType(mt) {
 			return mt
 		}
 	}
 	return "application/octet-stream"
-}
-
-// ObjectStoreSource opens references from JetStream Object Store buckets.
-// The object's "Content-Type" header, when set, gives its media type.
-func ObjectStoreSource(js jetstream.JetStream) FileSource {
-	return objectStore{js: js}
-}
-
-type objectStore struct {
-	js jetstream.JetStream
-}
-
-// Open implements FileSource.
-func (o objectStore) Open(ctx context.Context, bucket, name string) (io.ReadCloser, FileInfo, error) {
-	store, err := o.js.ObjectStore(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrInvalidStoreName) {
-		return nil, FileInfo{}, fmt.Errorf("%w: bucket %s: %w", ErrFileNotFound, bucket, err)
-	}
-	if err != nil {
-		return nil, FileInfo{}, fmt.Errorf("schema: object store %s: %w", bucket, err)
-	}
-	obj, err := store.Get(ctx, name)
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return nil, FileInfo{}, fmt.Errorf("%w: %s/%s: %w", ErrFileNotFound, bucket, shorten(name), err)
-	}
-	if err != nil {
-		return nil, FileInfo{}, fmt.Errorf("schema: object %s/%s: %w", bucket, shorten(name), err)
-	}
-	info, err := obj.Info()
-	if err != nil {
-		obj.Close()
-		return nil, FileInfo{}, fmt.Errorf("schema: object %s/%s: %w", bucket, shorten(name), err)
-	}
-	return obj, FileInfo{Name: info.Name, ContentType: info.Headers.Get("Content-Type"), Size: int64(info.Size)}, nil
 }

@@ -34,6 +34,10 @@ func (s *fieldSet) union(t *fieldSet) fieldSet {
 	return fieldSet{s[0] | t[0], s[1] | t[1], s[2] | t[2], s[3] | t[3]}
 }
 
+func (s *fieldSet) intersect(t *fieldSet) fieldSet {
+	return fieldSet{s[0] & t[0], s[1] & t[1], s[2] & t[2], s[3] & t[3]}
+}
+
 func (s *fieldSet) minus(t *fieldSet) fieldSet {
 	return fieldSet{s[0] &^ t[0], s[1] &^ t[1], s[2] &^ t[2], s[3] &^ t[3]}
 }
@@ -68,6 +72,27 @@ func (r *rule) eval(present *fieldSet) bool {
 		}
 	}
 	return false
+}
+
+// empty reports whether the rule is the empty expression, which is always
+// true. A non-empty expression never compiles to an empty term: every
+// factor names a field.
+func (r *rule) empty() bool {
+	return len(r.terms) == 1 && r.terms[0] == fieldSet{}
+}
+
+// needed returns the fields every term needs: the fields without which the
+// rule cannot be true.
+func (r *rule) needed() fieldSet {
+	var out fieldSet
+	for i := range r.terms {
+		if i == 0 {
+			out = r.terms[0]
+			continue
+		}
+		out = out.intersect(&r.terms[i])
+	}
+	return out
 }
 
 // closest returns the term needing the fewest fields beyond present (the

@@ -35,13 +35,18 @@ type Service struct {
 }
 
 // Field is one input field (campo).
+//
+// Required, not Optional, says whether a submission must fill the field:
+// the upstream evaluates validazione only, and its null flags can disagree
+// with it (the 730 publishes its optional mandate with "null": false).
 type Field struct {
 	Key          string // "$4"
 	Index        int    // 4
 	Name         string // as published, e.g. "Codice Fiscale *"
 	Label        string // the name without the trailing " *"
 	Type         string // tipo as published, e.g. "codice_fiscale_persona_fisica"
-	Optional     bool   // null: the field may be empty
+	Optional     bool   // null as published: the field may be empty
+	Required     bool   // every alternative of validazione needs it; without validazione, !Optional
 	Order        int    // ordine (display order); the index when absent
 	Instructions string // istruzioni, decoded HTML
 
@@ -56,13 +61,18 @@ type Option struct {
 }
 
 // Parse decodes a GET /visure/{hash} answer, with or without the
-// {"data": …} envelope, and compiles it.
+// {"data": …} envelope, or the canonical form Service.MarshalJSON writes
+// (the same data object), and compiles it.
 func Parse(raw []byte) (*Service, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil {
 		return nil, &SchemaError{Field: "json", Pos: -1, Msg: "not a JSON object", Err: err}
 	}
 	_, bare := top["json_struttura"]
+	if _, summary := top["fields"]; summary && !bare && top["data"] == nil && top["hash_visura"] == nil {
+		return nil, &SchemaError{Field: "json", Pos: -1, Msg: "this is the summary older versions of iseed schemas show printed, " +
+			"not a service schema: save the schema again with iseed schemas show SERVICE, or save the upstream's GET /visure/{hash} answer"}
+	}
 	if data, ok := top["data"]; ok && !bare {
 		if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
 			return nil, &SchemaError{Field: "data", Pos: -1, Msg: "the envelope holds no service: " + envelopeMessage(top)}
@@ -116,7 +126,23 @@ func Compile(v *visengine.Visura) (*Service, error) {
 		return nil, &SchemaError{Hash: s.Hash, Field: "validazione", Pos: re.pos, Msg: re.msg}
 	}
 	s.rule = r
+	s.markRequired()
 	return s, nil
+}
+
+// markRequired sets Field.Required from the rule, or from null when the
+// service publishes no validazione. The upstream evaluates only the
+// expression, so null alone never makes a field required when there is one.
+func (s *Service) markRequired() {
+	needed := s.rule.needed()
+	for i := range s.Fields {
+		f := &s.Fields[i]
+		if s.rule.empty() {
+			f.Required = !f.Optional
+		} else {
+			f.Required = needed.has(i)
+		}
+	}
 }
 
 func (s *Service) errorf(field, format string, args ...any) error {

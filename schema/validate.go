@@ -7,12 +7,6 @@ import (
 	"strings"
 )
 
-// Default limits.
-const (
-	DefaultMaxFileBytes = 10 << 20 // decoded size of one file
-	DefaultMaxTextLen   = 1000     // characters of a text field
-)
-
 // Input is a submission's values and chosen options.
 type Input struct {
 	// Fields are keyed by "$N" or by field name (case-insensitive, a
@@ -23,35 +17,27 @@ type Input struct {
 	Options []string
 }
 
-// Limits bound what one input may carry. Zero fields take the defaults.
-type Limits struct {
-	MaxFileBytes int64 // decoded size of one file; default DefaultMaxFileBytes
-	MaxTextLen   int   // characters of a text field; default DefaultMaxTextLen
-}
-
-func (l Limits) withDefaults() Limits {
-	if l.MaxFileBytes <= 0 {
-		l.MaxFileBytes = DefaultMaxFileBytes
-	}
-	if l.MaxTextLen <= 0 {
-		l.MaxTextLen = DefaultMaxTextLen
-	}
-	return l
-}
-
-// Prepared is a validated input: exactly what to send upstream.
+// Prepared is a validated input: exactly what to send upstream. Write
+// its json_visura with WriteJSONVisura, which streams referenced files.
 type Prepared struct {
 	HashVisura string
-	// JSONVisura holds the values to send, keyed "$N": trimmed, tax codes
-	// upper-cased, dates as dd-mm-yyyy. Empty optional fields are left out.
+	// JSONVisura holds the values to send as they are, keyed "$N":
+	// trimmed, tax codes upper-cased, dates as dd-mm-yyyy, inline files as
+	// given. Empty fields are left out. A field holding an Object Store
+	// reference keeps it until ResolveFiles moves the field to Files.
 	JSONVisura map[string]string
 	Opzioni    map[string]bool // {"opzione_0": true}; nil without options
 	Price      float64         // prezzo_visura plus the chosen options, euro
 	// FileRefs are the keys of fields still holding an Object Store
-	// reference; ResolveFiles replaces them with the inline form.
+	// reference, in field order; ResolveFiles checks them and empties it.
 	FileRefs []string
+	// Files are the referenced files ResolveFiles checked, by key: sent
+	// inline, streamed from the Object Store when the request is written.
+	// Their keys are not in JSONVisura. Nil without referenced files.
+	Files map[string]FileRef
 
-	service *Service
+	service   *Service
+	fileBytes int64 // decoded size of the inline files
 }
 
 // Validate checks in against the schema and reports every problem at once
@@ -75,6 +61,7 @@ func (s *Service) Validate(in Input, lim Limits) (*Prepared, error) {
 	if len(v.problems) > 0 {
 		return nil, v.err()
 	}
+	p.fileBytes = v.fileBytes
 	return p, nil
 }
 
@@ -105,21 +92,29 @@ type given struct {
 	set   bool
 }
 
-// ranked orders problems: by field slot, then unknown keys, then options.
+// ranked orders problems: by field slot, then unknown keys (by key), then
+// options (as given).
 type ranked struct {
 	rank int
+	// key is the caller's key of an unknown_field or ambiguous_field problem
+	// found by lookup. Its message is written only if it is listed: an input
+	// may carry any number of unknown keys.
+	key string
 	Problem
 }
 
 type validation struct {
-	s        *Service
-	lim      Limits
-	present  fieldSet // non-empty after trimming: what the rule sees
-	reported fieldSet // fields that already have a problem
-	problems []ranked
+	s         *Service
+	lim       Limits
+	present   fieldSet // non-empty after trimming: what the rule sees
+	reported  fieldSet // fields that already have a problem
+	problems  []ranked
+	fileBytes int64 // decoded size of the inline files so far
 }
 
-func (v *validation) add(rank int, p Problem) { v.problems = append(v.problems, ranked{rank, p}) }
+func (v *validation) add(rank int, p Problem) {
+	v.problems = append(v.problems, ranked{rank: rank, Problem: p})
+}
 
 func (v *validation) addField(slot int, code, msg string) {
 	f := &v.s.Fields[slot]
@@ -137,7 +132,7 @@ func (v *validation) assign(slots []given, fields map[string]any) {
 		slot, code := v.s.lookup(key)
 		switch {
 		case code != "":
-			v.add(len(v.s.Fields), Problem{Field: key, Code: code, Message: v.s.lookupMessage(key, code)})
+			v.problems = append(v.problems, ranked{rank: len(v.s.Fields), key: key, Problem: Problem{Field: shorten(key), Code: code}})
 		case slots[slot].set:
 			keys := []string{shorten(slots[slot].key), shorten(key)}
 			slices.Sort(keys)
@@ -168,13 +163,16 @@ func (v *validation) checkFields(p *Prepared, slots []given) {
 		f := &v.s.Fields[i]
 		val := strings.TrimSpace(slots[i].value)
 		if val == "" {
-			if !f.Optional {
+			if f.Required {
 				v.addField(i, CodeMissing, "is required")
 			}
 			continue
 		}
 		v.present.add(i)
 		c := check(f.kind, val, v.lim)
+		if c.code == "" && c.size > 0 {
+			c = v.countFile(c)
+		}
 		if c.code != "" {
 			v.addField(i, c.code, c.msg)
 			continue
@@ -184,6 +182,17 @@ func (v *validation) checkFields(p *Prepared, slots []given) {
 			p.FileRefs = append(p.FileRefs, f.Key)
 		}
 	}
+}
+
+// countFile adds an inline file to the submission's total, and reports
+// the file that takes the total past the limit (only that one).
+func (v *validation) countFile(c checked) checked {
+	before := v.fileBytes
+	v.fileBytes += c.size
+	if v.fileBytes > v.lim.MaxTotalFileBytes && before <= v.lim.MaxTotalFileBytes {
+		c.code, c.msg = filesTooLarge(v.fileBytes, v.lim)
+	}
+	return c
 }
 
 // checkRule evaluates the validazione rule; when it fails, it reports the
@@ -228,13 +237,19 @@ func (s *Service) describe(set *fieldSet, sep string) string {
 	return strings.Join(keys, sep)
 }
 
-// chooseOptions sets p.Opzioni, reports unknown options and returns the price.
+// chooseOptions sets p.Opzioni, reports unknown options and returns the
+// price. Past v.lim.MaxOptions names (when set), it reports that alone.
 func (v *validation) chooseOptions(p *Prepared, options []string) float64 {
 	price := v.s.Price
+	if v.lim.MaxOptions > 0 && len(options) > v.lim.MaxOptions {
+		v.add(len(v.s.Fields)+1, Problem{Field: optionsField, Code: CodeTooManyOptions,
+			Message: fmt.Sprintf("%d options are named; at most %d option names are allowed per submission", len(options), v.lim.MaxOptions)})
+		return price
+	}
 	for _, name := range options {
 		i, code := v.s.option(name)
 		if code != "" {
-			v.add(len(v.s.Fields)+1, Problem{Field: optionsField, Name: name, Code: code, Message: v.s.optionMessage(name, code)})
+			v.add(len(v.s.Fields)+1, Problem{Field: optionsField, Name: shorten(name), Code: code, Message: v.s.optionMessage(name, code)})
 			continue
 		}
 		o := v.s.Options[i]
@@ -249,16 +264,28 @@ func (v *validation) chooseOptions(p *Prepared, options []string) float64 {
 	return math.Round(price*100) / 100
 }
 
+// err returns the problems in order, at most v.lim.MaxProblems of them
+// and then one saying how many more there are.
 func (v *validation) err() error {
 	slices.SortStableFunc(v.problems, func(a, b ranked) int {
 		if a.rank != b.rank {
 			return a.rank - b.rank
 		}
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
 		return strings.Compare(a.Field, b.Field)
 	})
-	out := make([]Problem, len(v.problems))
-	for i, p := range v.problems {
+	n := min(len(v.problems), v.lim.MaxProblems)
+	out := make([]Problem, n, n+1)
+	for i, p := range v.problems[:n] {
+		if p.Message == "" {
+			p.Message = v.s.lookupMessage(p.key, p.Code)
+		}
 		out[i] = p.Problem
+	}
+	if more := len(v.problems) - n; more > 0 {
+		out = append(out, tooManyProblems(more, n))
 	}
 	return &ValidationError{Problems: out}
 }

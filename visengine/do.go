@@ -65,11 +65,20 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := c.request(httptrace.WithClientTrace(ctx, a.trace()), k)
+	req, body, err := c.request(httptrace.WithClientTrace(ctx, a.trace()), k)
 	if err != nil {
 		return &Error{Op: k.op(), Class: ClassPermanent, Message: "building the request", Err: err}
 	}
 	resp, err := c.hc.Do(req)
+	if body != nil {
+		if werr := body.wait(); werr != nil {
+			// The body was cut short: the upstream cannot hold the request.
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return &Error{Op: k.op(), Class: ClassRetryable, Message: "writing the request body", Err: werr}
+		}
+	}
 	if err != nil {
 		return a.lost(ctx, err)
 	}
@@ -97,18 +106,31 @@ func bufferSize(k call, resp *http.Response) int {
 	}
 }
 
-func (c *Client) request(ctx context.Context, k call) (*http.Request, error) {
+func (c *Client) request(ctx context.Context, k call) (*http.Request, *streamedBody, error) {
 	var body io.Reader
-	if k.body != nil {
+	var streamed *streamedBody
+	if cr, ok := k.body.(CreateRequest); ok && cr.WriteJSONVisura != nil {
+		var err error
+		if streamed, err = streamCreate(ctx, cr); err != nil {
+			return nil, nil, err
+		}
+		body = streamed
+	} else if k.body != nil {
 		b, err := json.Marshal(k.body)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, k.method, c.base+k.path, body)
 	if err != nil {
-		return nil, err
+		if streamed != nil {
+			streamed.wait()
+		}
+		return nil, nil, err
+	}
+	if streamed != nil {
+		req.ContentLength = streamed.size // -1: chunked
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
@@ -122,7 +144,7 @@ func (c *Client) request(ctx context.Context, k call) (*http.Request, error) {
 		// even after the body was written whole: never a POST.
 		req.GetBody = nil
 	}
-	return req, nil
+	return req, streamed, nil
 }
 
 // lost classifies a call that got no answer: ambiguous when a POST, PUT or

@@ -2,8 +2,10 @@ package visengine
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 )
@@ -292,6 +294,16 @@ type CreateRequest struct {
 	CallbackData *CallbackData     `json:"callback_data,omitempty"`
 	EmailTarget  string            `json:"email_target,omitempty"`
 	Opzioni      map[string]bool   `json:"opzioni,omitempty"` // {"opzione_0": true}
+
+	// WriteJSONVisura, when set, writes the json_visura object in place of
+	// JSONVisura, streamed into the body while it is sent: files are read
+	// as they go out, never held ((*schema.Prepared).WriteJSONVisura). An
+	// error it returns aborts the request, which the upstream then never
+	// receives whole, and comes back wrapped in the call's *Error.
+	WriteJSONVisura func(ctx context.Context, w io.Writer) error `json:"-"`
+	// JSONVisuraLen is the exact length WriteJSONVisura writes, for the
+	// Content-Length; negative when unknown (the body is sent chunked).
+	JSONVisuraLen int64 `json:"-"`
 }
 
 // UpdateRequest is the body of PUT /richiesta/{id}.

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/schema"
 	"github.com/rs/zerolog"
 )
 
@@ -42,16 +45,20 @@ func TestSchemasCommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("schemas show: exit %d, stderr %q", code, errOut)
 	}
-	var svc struct {
-		Hash   string
-		Price  float64
-		Fields []struct{ Key, Type string }
-	}
-	if err := json.Unmarshal([]byte(out), &svc); err != nil {
+	svc, err := schema.Parse([]byte(out))
+	if err != nil {
 		t.Fatalf("schemas show output %q: %v", out, err)
 	}
 	if svc.Hash != "6aa0789f5ba34684b2bc5ccf364f8929" || svc.Price != 12 || len(svc.Fields) != 8 || svc.Fields[4].Type != "codice_fiscale_persona_fisica" {
 		t.Errorf("schemas show isee: got %+v", svc)
+	}
+	// What it prints is what iseed validate --schema reads.
+	saved := filepath.Join(t.TempDir(), "isee.json")
+	if err := os.WriteFile(saved, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if vout, verr, code := runCLI(t, "validate", "--schema", saved, "--input", "testdata/fields.json"); code != 0 || !strings.Contains(vout, `"valid": true`) {
+		t.Errorf("validate --schema <schemas show output>: exit %d, stdout %q, stderr %q", code, vout, verr)
 	}
 	if _, _, code := runCLI(t, "schemas", "show", "no such service"); code != 1 {
 		t.Errorf("schemas show of an unknown service: exit %d, want 1", code)

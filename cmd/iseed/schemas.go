@@ -89,34 +89,9 @@ func schemasShow(ctx context.Context, e *env, cache *schema.Cache, service strin
 	if err != nil {
 		return err
 	}
-	type field struct {
-		Key      string `json:"key"`
-		Name     string `json:"name"`
-		Type     string `json:"type"`
-		Optional bool   `json:"optional"`
-	}
-	type option struct {
-		Name  string  `json:"name"`
-		Type  string  `json:"type"`
-		Price float64 `json:"price"`
-	}
-	out := struct {
-		Hash     string   `json:"hash"`
-		Name     string   `json:"name"`
-		Category string   `json:"category"`
-		Price    float64  `json:"price"`
-		Rule     string   `json:"rule"`
-		Fields   []field  `json:"fields"`
-		Options  []option `json:"options"`
-	}{Hash: svc.Hash, Name: svc.Name, Category: svc.Category, Price: svc.Price, Rule: strings.TrimSpace(svc.Rule),
-		Fields: []field{}, Options: []option{}}
-	for _, f := range svc.Fields {
-		out.Fields = append(out.Fields, field{f.Key, f.Label, f.Type, f.Optional})
-	}
-	for _, o := range svc.Options {
-		out.Options = append(out.Options, option{o.Name, o.Type, o.Price})
-	}
+	// The schema package's canonical form: what iseed validate --schema reads.
 	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return enc.Encode(svc)
 }
