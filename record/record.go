@@ -45,6 +45,9 @@ type Record struct {
 	Reason         string              `json:"reason,omitempty"`  // failed: reason code
 	Errors         []publisher.Problem `json:"errors,omitempty"`
 	Metadata       json.RawMessage     `json:"metadata,omitempty"`
+	// PersonKey is a keyed hash of the tenant and the person's tax code
+	// (tracking.History), never the tax code: for the prior-ISEE rule.
+	PersonKey string `json:"person_key,omitempty"`
 	Timeline       []Transition        `json:"timeline"`
 	Replays        []Replay            `json:"replays,omitempty"` // operator replays of dead letters that reopened it
 	FirstFailure   time.Time           `json:"first_failure,omitzero"`

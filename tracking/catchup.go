@@ -38,7 +38,7 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 				next.Document, docChanged = &doc.ref, true
 			}
 		}
-		if err := t.noteCompletion(ctx, next, trs, r); err != nil {
+		if err := t.noteCompletion(ctx, next, trs); err != nil {
 			return false, err
 		}
 		if err := t.publish(ctx, next, r, trs, overdue, newDoc, doc); err != nil {
@@ -73,11 +73,11 @@ func (t *Tracker) markOverdue(next *record.Record, now time.Time) bool {
 }
 
 // noteCompletion remembers a completed ISEE for the prior-ISEE rule.
-func (t *Tracker) noteCompletion(ctx context.Context, next *record.Record, trs []record.Transition, r *visengine.Richiesta) error {
+func (t *Tracker) noteCompletion(ctx context.Context, next *record.Record, trs []record.Transition) error {
 	if t.d.History == nil || !slices.ContainsFunc(trs, func(tr record.Transition) bool { return tr.State == record.StateCompleted }) {
 		return nil
 	}
-	return t.d.History.NoteCompleted(ctx, next, r)
+	return t.d.History.NoteCompleted(ctx, next)
 }
 
 // publish sends the events of one catch-up: states in order, then the

@@ -10,78 +10,110 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
-	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// The prior-ISEE rule. The provider accepts ISEE CORRENTE and Rettifica
-// ISEE only from someone who already made an ISEE request through it.
-// History remembers, per tax code, that an ISEE request completed through
-// iseed; its Allow is the pipeline's Gate and rejects a current or
-// rectification ISEE without one, with the code prior_isee_required,
-// before anything is sent or charged.
+// The prior-ISEE rule. The provider accepts a current ISEE (ISEE CORRENTE)
+// and a rectification (Rettifica ISEE) only from someone who already made an
+// ISEE request through it. History remembers, per tenant and person, that
+// an ISEE request iseed sent completed; its Allow is the pipeline's Gate and
+// rejects a service that needs a prior ISEE without one, with the code
+// prior_isee_required, before anything is sent or charged.
 //
-// Tax codes are never stored: the KV key is HMAC-SHA256(key, upper-cased
-// tax code) in hex, so read access to the bucket alone reveals nothing and
-// a guess cannot be checked without the key.
+// Per tenant, not per account. The upstream's rule is per Openapi account,
+// so a person with an ISEE through another tenant of the same deployment
+// would be accepted upstream; iseed asks for an ordinary ISEE through this
+// tenant first. That is the conservative choice: an account-wide history
+// would tell tenant B, by accepting or refusing, whether tenant A's
+// employee completed an ISEE. The gate also answers only when the input has
+// no other problem, so that it cannot be used to probe with bad input.
 //
-// What counts as an ISEE request: any service whose catalog name contains
-// "ISEE" (ordinary, socio-sanitario, current, rectification) reaching
-// completed. The tax code of a completed request is read back from the
-// upstream request's recorded input (json_ricerca of its first search) and
-// the service's codice_fiscale_persona_fisica field; a request that records
-// no input is not noted (the rule can be switched off for such accounts).
+// Persons are never stored: a record carries PersonKey, and the history's
+// KV key is the same value: HMAC-SHA256(key, tenant, upper-cased tax code)
+// in hex. Read access to the records or the bucket alone reveals nothing,
+// and a guess cannot be checked without the key. The tax code is the one
+// iseed sent (the service's codice_fiscale_persona_fisica field), so the
+// rule does not depend on the upstream echoing the input.
 
-// Schemas resolves a service by catalog name or hash.
-type Schemas interface {
-	Service(ctx context.Context, nameOrHash string) (*schema.Service, error)
+// Services says which services need a prior ISEE and which count as one.
+// Each entry is a hash_visura (matched exactly) or a name, matched against
+// catalog names with case, punctuation and spacing ignored, as a word
+// sequence anywhere in the name ("ISEE CORRENTE" matches "ISEE Corrente
+// 2025").
+type Services struct {
+	NeedPrior []string // default "ISEE CORRENTE", "RETTIFICA ISEE", "ISEE RETTIFICA"
+	CountAs   []string // default "ISEE"
 }
 
-// History is the keyed-hash record of tax codes with a completed ISEE.
-type History struct {
-	kv      jetstream.KeyValue
-	key     []byte
-	schemas Schemas
+// DefaultServices is the default matching.
+func DefaultServices() Services {
+	return Services{NeedPrior: []string{"ISEE CORRENTE", "RETTIFICA ISEE", "ISEE RETTIFICA"}, CountAs: []string{"ISEE"}}
 }
 
-// NewHistory returns a History over the history bucket. key (at least 16
-// bytes) keys the tax-code hash; schemas resolves services to find the
-// tax-code field of a completed request.
-func NewHistory(kv jetstream.KeyValue, key []byte, schemas Schemas) (*History, error) {
-	if len(key) < 16 {
-		return nil, fmt.Errorf("tax-code key: got %d bytes, want at least 16", len(key))
-	}
-	return &History{kv: kv, key: key, schemas: schemas}, nil
-}
+func (s Services) needsPrior(svc *schema.Service) bool { return matches(s.NeedPrior, svc.Name, svc.Hash) }
+func (s Services) countsAs(name, hash string) bool   { return matches(s.CountAs, name, hash) }
 
-// needsPrior reports whether a service (by catalog name) needs a prior
-// completed ISEE.
-func needsPrior(service string) bool {
-	switch strings.ToUpper(strings.TrimSpace(service)) {
-	case "ISEE CORRENTE", "RETTIFICA ISEE":
-		return true
+// matches reports whether a service is named by one of the entries.
+func matches(entries []string, name, hash string) bool {
+	n := " " + normalize(name) + " "
+	for _, e := range entries {
+		if e == hash && hash != "" {
+			return true
+		}
+		if w := normalize(e); w != "" && strings.Contains(n, " "+w+" ") {
+			return true
+		}
 	}
 	return false
 }
 
-func countsAsISEE(service string) bool {
-	return strings.Contains(strings.ToUpper(service), "ISEE")
+// normalize upper-cases s and reduces every run of non-alphanumerics to one space.
+func normalize(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToUpper(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}), " ")
 }
 
-// hash is the KV key of a tax code.
-func (h *History) hash(taxCode string) string {
+// History is the keyed-hash record of persons with a completed ISEE, per tenant.
+type History struct {
+	kv       jetstream.KeyValue
+	key      []byte
+	services Services
+}
+
+// NewHistory returns a History over the history bucket. key (at least 16
+// bytes) keys the person hashes.
+func NewHistory(kv jetstream.KeyValue, key []byte, services Services) (*History, error) {
+	if len(key) < 16 {
+		return nil, fmt.Errorf("tax-code key: got %d bytes, want at least 16", len(key))
+	}
+	if len(services.NeedPrior) == 0 && len(services.CountAs) == 0 {
+		services = DefaultServices()
+	}
+	return &History{kv: kv, key: key, services: services}, nil
+}
+
+// PersonKey returns the keyed hash of the person a prepared submission is
+// about, for tenant: "" when the service has no personal tax code field.
+// It implements the pipeline's Gate.
+func (h *History) PersonKey(tenant string, svc *schema.Service, p *schema.Prepared) string {
+	tc, ok := svc.TaxCode(p)
+	if !ok || tc == "" {
+		return ""
+	}
 	m := hmac.New(sha256.New, h.key)
-	m.Write([]byte(strings.ToUpper(strings.TrimSpace(taxCode))))
+	m.Write([]byte(tenant + "\x00" + strings.ToUpper(strings.TrimSpace(tc))))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// Has reports whether an ISEE request completed for the tax code.
-func (h *History) Has(ctx context.Context, taxCode string) (bool, error) {
-	_, err := h.kv.Get(ctx, h.hash(taxCode))
+// has reports whether a person (by PersonKey) has a completed ISEE.
+func (h *History) has(ctx context.Context, person string) (bool, error) {
+	_, err := h.kv.Get(ctx, person)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return false, nil
 	}
@@ -91,62 +123,43 @@ func (h *History) Has(ctx context.Context, taxCode string) (bool, error) {
 	return true, nil
 }
 
-// Note records that an ISEE request completed for the tax code.
-func (h *History) Note(ctx context.Context, taxCode string, at time.Time) error {
+// note records that a person (by PersonKey) completed an ISEE at at.
+func (h *History) note(ctx context.Context, person string, at time.Time) error {
 	v, _ := json.Marshal(struct {
 		Completed time.Time `json:"completed"`
 	}{at.UTC()})
-	if _, err := h.kv.Put(ctx, h.hash(taxCode), v); err != nil {
+	if _, err := h.kv.Put(ctx, person, v); err != nil {
 		return fmt.Errorf("isee history: %w", err)
 	}
 	return nil
 }
 
-// NoteCompleted records the tax code of a completed ISEE request, read from
-// the upstream request's recorded input. It does nothing for other services
-// or when the request records no tax code.
-func (h *History) NoteCompleted(ctx context.Context, rec *record.Record, r *visengine.Richiesta) error {
-	if !countsAsISEE(rec.Service) || len(r.Ricerche) == 0 || r.Ricerche[0].JSONRicerca == "" {
+// NoteCompleted records a completed request's person when its service
+// counts as an ISEE. It does nothing for other services or records without
+// a person key.
+func (h *History) NoteCompleted(ctx context.Context, rec *record.Record) error {
+	if rec.PersonKey == "" || !h.services.countsAs(rec.Service, rec.ServiceHash) {
 		return nil
 	}
-	var input map[string]string
-	if err := json.Unmarshal([]byte(r.Ricerche[0].JSONRicerca), &input); err != nil {
-		return nil // not in the shape iseed knows: nothing to note
-	}
-	name := rec.ServiceHash
-	if name == "" {
-		name = rec.Service
-	}
-	svc, err := h.schemas.Service(ctx, name)
-	if errors.Is(err, schema.ErrUnknownService) {
-		return nil // gone from the catalog: the tax-code field cannot be found
-	}
-	if err != nil {
-		return fmt.Errorf("isee history: resolve %s: %w", name, err)
-	}
-	tc, ok := svc.TaxCode(&schema.Prepared{JSONVisura: input})
-	if !ok || tc == "" {
-		return nil
-	}
-	return h.Note(ctx, tc, rec.Updated)
+	return h.note(ctx, rec.PersonKey, rec.Updated)
 }
 
-// Allow implements the pipeline's Gate: it rejects ISEE CORRENTE and
-// Rettifica ISEE for a tax code without a completed ISEE.
-func (h *History) Allow(ctx context.Context, svc *schema.Service, p *schema.Prepared) ([]schema.Problem, error) {
-	if !needsPrior(svc.Name) {
+// Allow implements the pipeline's Gate: it refuses a service that needs a
+// prior ISEE for a person without one through this tenant. The pipeline
+// asks only when the input has no other problem.
+func (h *History) Allow(ctx context.Context, tenant string, svc *schema.Service, p *schema.Prepared) ([]schema.Problem, error) {
+	if !h.services.needsPrior(svc) {
 		return nil, nil
 	}
 	field := taxCodeField(svc)
-	tc, ok := svc.TaxCode(p)
-	if ok && tc != "" {
-		has, err := h.Has(ctx, tc)
+	if person := h.PersonKey(tenant, svc, p); person != "" {
+		has, err := h.has(ctx, person)
 		if err != nil || has {
 			return nil, err
 		}
 	}
 	return []schema.Problem{{Field: field.Key, Name: field.Name, Code: dlq.ReasonPriorISEE,
-		Message: svc.Name + " can only be requested for a tax code with an ISEE request completed through iseed: submit an ordinary ISEE first (operators: ISEED_PRIOR_ISEE_RULE=false turns this rule off for accounts with history outside iseed)"}}, nil
+		Message: svc.Name + " can only be requested for a person with an ISEE request completed through this tenant: submit an ordinary ISEE first (operators: ISEED_PRIOR_ISEE_RULE=false turns this rule off)"}}, nil
 }
 
 func taxCodeField(svc *schema.Service) schema.Field {

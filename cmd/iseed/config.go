@@ -60,6 +60,8 @@ type Config struct {
 	DocumentTTL     time.Duration `envconfig:"DOCUMENT_TTL" default:"720h"`
 	DocumentKeyFile string        `envconfig:"DOCUMENT_KEY_FILE"`
 	PriorISEERule   bool          `envconfig:"PRIOR_ISEE_RULE" default:"true"`
+	PriorServices   []string      `envconfig:"PRIOR_ISEE_SERVICES" default:"ISEE CORRENTE,RETTIFICA ISEE,ISEE RETTIFICA"`
+	ISEEServices    []string      `envconfig:"ISEE_SERVICES" default:"ISEE"`
 	TaxcodeKeyFile  string        `envconfig:"TAXCODE_KEY_FILE"`
 	CallbackKeyFile string        `envconfig:"CALLBACK_KEY_FILE"`
 	ReplayKeyFile   string        `envconfig:"REPLAY_KEY_FILE"`

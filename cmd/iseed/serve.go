@@ -207,7 +207,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.tracking, err = d.buildTracking(ctx, cache, limiter, replayKey); err != nil {
+	if d.tracking, err = d.buildTracking(ctx, limiter, replayKey); err != nil {
 		return err
 	}
 	d.pipeline, err = consumer.New(consumer.Config{

@@ -24,7 +24,7 @@ type trackingParts struct {
 
 // buildTracking makes the tracking components. limiter is the pipeline's:
 // polls and submissions share the upstream rate limit.
-func (d *daemon) buildTracking(ctx context.Context, schemas tracking.Schemas, limiter *rate.Limiter, replayKey []byte) (*trackingParts, error) {
+func (d *daemon) buildTracking(ctx context.Context, limiter *rate.Limiter, replayKey []byte) (*trackingParts, error) {
 	t := &trackingParts{}
 	sealer, err := loadSealer(d.cfg.DocumentKeyFile)
 	if err != nil {
@@ -34,7 +34,8 @@ func (d *daemon) buildTracking(ctx context.Context, schemas tracking.Schemas, li
 	if err != nil {
 		return nil, err
 	}
-	if t.history, err = tracking.NewHistory(d.res.History, taxKey, schemas); err != nil {
+	if t.history, err = tracking.NewHistory(d.res.History, taxKey,
+		tracking.Services{NeedPrior: d.cfg.PriorServices, CountAs: d.cfg.ISEEServices}); err != nil {
 		return nil, err
 	}
 	t.tracker, err = tracking.New(tracking.Config{

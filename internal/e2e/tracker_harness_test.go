@@ -50,7 +50,7 @@ func newTrackHarness(t *testing.T, s trackSetup) *trackHarness {
 	h := &trackHarness{harness: &harness{pipetest.NewWithSim(t, s.sim, 5*time.Second)}, limiter: s.limiter, tcfg: s.tracker}
 	h.schemas = h.Schemas()
 	var err error
-	if h.history, err = tracking.NewHistory(h.Res.History, bytes.Repeat([]byte("k"), 32), h.schemas); err != nil {
+	if h.history, err = tracking.NewHistory(h.Res.History, bytes.Repeat([]byte("k"), 32), tracking.DefaultServices()); err != nil {
 		t.Fatal(err)
 	}
 	if h.limiter == nil {

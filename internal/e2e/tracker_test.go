@@ -14,6 +14,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
@@ -220,8 +221,8 @@ func TestPriorISEERule(t *testing.T) {
 		t.Errorf("POST /richiesta before any ISEE: got %d, want 0", got)
 	}
 	h.Publish(submissionFor("isee-1", "ISEE", f), nil)
-	if r := h.waitClosed("isee-1", 20*time.Second); r.State != record.StateCompleted {
-		t.Fatalf("ordinary ISEE: got %q, want %q", r.State, record.StateCompleted)
+	if r := h.waitClosed("isee-1", 20*time.Second); r.State != record.StateCompleted || r.PersonKey == "" {
+		t.Fatalf("ordinary ISEE: got %q, person key %q; want %q with a person key", r.State, r.PersonKey, record.StateCompleted)
 	}
 	lower := pipetest.ValidFields("Mario")
 	lower["Codice Fiscale"] = "rssmra85t10a562s"
@@ -235,6 +236,76 @@ func TestPriorISEERule(t *testing.T) {
 			r := h.Record(c.id)
 			return r != nil && r.RequestID != ""
 		})
+	}
+}
+
+// TestPriorISEEIsPerTenantAndRevealsNothing: the history is per tenant, so
+// another tenant learns nothing of this tenant's employees: for the same
+// person it is refused as if no ISEE existed, and with bad input it only
+// hears about the bad input.
+func TestPriorISEEIsPerTenantAndRevealsNothing(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(50*time.Millisecond))
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, true)
+	f := pipetest.ValidFields("Mario")
+	h.Publish(submissionFor("isee-a", "ISEE", f), nil)
+	if r := h.waitClosed("isee-a", 20*time.Second); r.State != record.StateCompleted {
+		t.Fatalf("acme's ISEE: got %q, want completed", r.State)
+	}
+	posts := h.Counter("POST /richiesta")
+	publishAs := func(tenant string, data []byte) {
+		if _, err := h.NATS.JS.Publish(context.Background(), h.Res.Layout.SubmissionSubject(tenant), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := pipetest.ValidFields("Mario")
+	bad["Email"] = "not an address"
+	publishAs("globex", submissionFor("cur-b", "ISEE CORRENTE", f))
+	publishAs("globex", submissionFor("cur-bad", "ISEE CORRENTE", bad))
+	store := record.NewStore(h.Res.Records)
+	get := func(id string) *record.Record {
+		var r *record.Record
+		pipetest.WaitFor(t, 10*time.Second, "globex/"+id+" rejected", func() bool {
+			r, _, _ = store.Get(context.Background(), "globex", id)
+			return r != nil && r.State == record.StateRejected
+		})
+		return r
+	}
+	if r := get("cur-b"); len(r.Errors) != 1 || r.Errors[0].Code != dlq.ReasonPriorISEE {
+		t.Errorf("globex, same person: got %+v, want only %s (acme's history is not globex's)", r.Errors, dlq.ReasonPriorISEE)
+	}
+	if r := get("cur-bad"); len(r.Errors) != 1 || r.Errors[0].Code == dlq.ReasonPriorISEE {
+		t.Errorf("globex, bad input: got %+v, want only the input's problem", r.Errors)
+	}
+	if got := h.Counter("POST /richiesta"); got != posts {
+		t.Errorf("POSTs for globex: got %d, want none", got-posts)
+	}
+}
+
+// TestPriorISEEServicesMatchByWords: services needing a prior ISEE are
+// matched by words in the catalog name, so "ISEE Corrente 2025" is caught.
+func TestPriorISEEServicesMatchByWords(t *testing.T) {
+	h, err := tracking.NewHistory(nil, bytes.Repeat([]byte("k"), 32), tracking.DefaultServices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		need bool
+	}{
+		{"ISEE CORRENTE", true}, {"ISEE Corrente 2025", true}, {"isee-corrente", true}, {"Rettifica ISEE", true},
+		{"ISEE rettifica (2026)", true}, {"ISEE", false}, {"ISEE SOCIO SANITARIO A CICLO CONTINUO", false}, {"CORRENTEISEE", false},
+	}
+	for _, tt := range tests {
+		svc := &schema.Service{Name: tt.name}
+		probs, err := h.Allow(context.Background(), "acme", svc, &schema.Prepared{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(probs) == 1; got != tt.need {
+			t.Errorf("%q: needs a prior ISEE: got %v, want %v", tt.name, got, tt.need)
+		}
 	}
 }
 
