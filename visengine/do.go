@@ -2,7 +2,6 @@ package visengine
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -148,9 +147,10 @@ func (a *attempt) unreadable(ctx context.Context, resp *http.Response, env envel
 		Op:         a.op(),
 		Status:     resp.StatusCode,
 		Code:       env.code, // when it came before the failure
-		Message:    cmp.Or(env.message, "unreadable answer"),
+		Message:    "unreadable answer",
 		RetryAfter: retryAfter(resp.StatusCode, resp.Header, now),
 		Err:        withContext(ctx, err),
+		upstream:   env.message,
 	}
 	var we writeError
 	switch {
@@ -182,16 +182,14 @@ func (a *attempt) check(resp *http.Response, env envelope, now time.Time) error 
 		Op:         a.op(),
 		Status:     status,
 		Code:       env.code,
-		Message:    env.message,
+		Message:    describe(status, env.code),
 		RetryAfter: retryAfter(status, resp.Header, now),
+		upstream:   env.message,
 	}
 	if success(status) {
 		e.Class = codeClass(a.method, env.code, a.document)
 	} else {
 		e.Class = statusClass(a.method, status, a.document)
-	}
-	if e.Message == "" {
-		e.Message = http.StatusText(status)
 	}
 	return e
 }

@@ -7,14 +7,22 @@
 // Each method makes exactly one attempt: no retries, no logging. A failure
 // is always an *Error (find it with errors.As, or ClassOf) carrying the Op
 // ("POST /richiesta", "GET /richiesta/{id}": routes, never ids), the HTTP
-// status, the API's error code and message, and a Class that says what the
-// caller may do. Retrying, with Error.RetryAfter honoured, is the caller's
+// status, the API's error code, iseed's description of the failure and a
+// Class that says what the caller may do. Retrying, with Error.RetryAfter honoured, is the caller's
 // job. When the call's context ends, errors.Is(err, context.Canceled) or
 // errors.Is(err, context.DeadlineExceeded) holds.
 //
+// # Redaction
+//
+// The API's own "message" may echo what a request carried (a tax code, a
+// name), so Error() never includes it: Message is iseed's description (the
+// documented meaning of the code, "no answer", "answer too large", …) and
+// the upstream's text is only returned by Error.UpstreamMessage, for places
+// where personal data may be shown. A "message" holding JSON is kept
+// compact on one line. Decode errors never quote the value they failed on.
+//
 // Every answer is wrapped in {"data", "success", "message", "error"}; the
-// envelope is decoded in one place. A "message" holding JSON is shown
-// compact on one line. The wire types decode the API's loose JSON: booleans
+// envelope is decoded in one place. The wire types decode the API's loose JSON: booleans
 // as "0"/"1", numbers as strings, callback_data false, opzioni null, lists
 // sent as objects.
 //

@@ -30,9 +30,30 @@ func (b *Bool) UnmarshalJSON(data []byte) error {
 	case "false", `"0"`, "0", `"false"`, "null", `""`:
 		*b = false
 	default:
-		return fmt.Errorf("visengine: cannot decode %s as a boolean", s)
+		return fmt.Errorf("visengine: cannot decode %s as a boolean", jsonKind(data))
 	}
 	return nil
+}
+
+// jsonKind names the kind of a JSON value for an error message, which must
+// not quote the value itself (it may be personal data).
+func jsonKind(data []byte) string {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return "nothing"
+	}
+	switch data[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	case 't', 'f', 'n':
+		return "a literal"
+	default:
+		return "a number"
+	}
 }
 
 // Float decodes a number that may also arrive as a numeric string or null.
@@ -47,7 +68,7 @@ func (f *Float) UnmarshalJSON(data []byte) error {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return fmt.Errorf("visengine: cannot decode %s as a number", data)
+		return fmt.Errorf("visengine: cannot decode %s as a number", jsonKind(data))
 	}
 	*f = Float(v)
 	return nil
