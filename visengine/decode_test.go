@@ -94,6 +94,11 @@ func TestDecodeRichieste(t *testing.T) {
 	if got[1].TimestampCreation != 1595326122 || got[0].IDRicerca != "" || got[0].IndiceRicerca != nil || got[0].EmailTarget != "" {
 		t.Errorf("got %+v, want the string timestamp decoded and nulls empty", got[1])
 	}
+	got, _ = serveFile(t, "richieste_object.json").Richieste(context.Background())
+	if got[0].StatoRichiesta != visengine.StateFulfilled || got[0].PrezzoVisura != 5 || got[1].PrezzoVisura != 1234.5 ||
+		got[1].TimestampLastUpdate != 0 || got[1].IndiceRicerca != nil {
+		t.Errorf("got %+v, want PHP's scalars decoded, the state normalised and undecodable fields zero", got)
+	}
 }
 
 func TestDecodeRichiesta(t *testing.T) {

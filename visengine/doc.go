@@ -22,9 +22,21 @@
 // compact on one line. Decode errors never quote the value they failed on.
 //
 // Every answer is wrapped in {"data", "success", "message", "error"}; the
-// envelope is decoded in one place. The wire types decode the API's loose JSON: booleans
-// as "0"/"1", numbers as strings, callback_data false, opzioni null, lists
-// sent as objects.
+// envelope is decoded in one place.
+//
+// # What a PHP backend sends
+//
+// The decoders tolerate what the API, a PHP application, may send besides
+// the described JSON: a UTF-8 byte order mark, notices or warnings before
+// the envelope (up to 64 KiB, skipped to the first '{' that opens an
+// object); booleans as "0"/"1"; numbers as strings, prices with a decimal
+// comma ("11,70", "1.234,50"), null or ""; callback_data false; opzioni
+// null; lists sent as objects keyed "0", "1", … and empty objects sent as
+// []; states in another case or spacing (NormalizeState). A request
+// summary (GET /richiesta) must carry a readable _id, hash_visura and
+// timestamp_creation, which reconciliation depends on; its other fields
+// decode leniently (a value that does not decode is left zero). A document
+// without base64 padding is decoded all the same.
 //
 // # Classes
 //

@@ -148,6 +148,45 @@ func (s *scanner) members(fn func(key string) error) error {
 	}
 }
 
+// maxPreamble bounds what skipPreamble skips.
+const maxPreamble = 64 << 10
+
+// skipPreamble skips what a PHP backend may print before the envelope: a
+// UTF-8 byte order mark, notices and warnings ("<br />\n<b>Notice</b>: …"),
+// white space. It stops at the first '{' that opens an object (followed,
+// after white space, by '"' or '}'), so a brace in a notice or a CSS rule of
+// an HTML error page is passed over. More than maxPreamble bytes before the
+// object is a syntax error.
+func (s *scanner) skipPreamble() error {
+	for n := 0; ; n++ {
+		if !s.fill() {
+			return s.readErr()
+		}
+		if s.buf[s.pos] == '{' && s.opensObject() {
+			return nil
+		}
+		if n == maxPreamble {
+			return fmt.Errorf("%w: no JSON object in the first %d bytes", errSyntax, maxPreamble)
+		}
+		s.pos++
+	}
+}
+
+// opensObject reports whether the '{' at the scanner's position is followed,
+// after white space, by '"' or '}'. When the input ends or the white space
+// outlasts the buffer, it says yes and leaves the verdict to the parser.
+func (s *scanner) opensObject() bool {
+	for i := 1; i < len(s.buf); i++ {
+		if !s.ensure(i + 1) {
+			return true
+		}
+		if c := s.buf[s.pos+i]; !isSpace(c) {
+			return c == '"' || c == '}'
+		}
+	}
+	return true
+}
+
 // key reads `"name":`.
 func (s *scanner) key() (string, error) {
 	sr, err := s.str()

@@ -287,7 +287,8 @@ func TestSizeLimit(t *testing.T) {
 		})
 	}
 	t.Run("the request list has its own, larger limit", func(t *testing.T) {
-		list := `{"success":true,"data":[` + strings.Repeat(`{"_id":"5f22f722065afc42223c7131"},`, 100) + `{}]}`
+		entry := `{"_id":"5f22f722065afc42223c7131","hash_visura":"h","timestamp_creation":1596127010}`
+		list := `{"success":true,"data":[` + strings.Repeat(entry+",", 100) + entry + `]}`
 		c := newClient(t, raw(200, list), func(cfg *visengine.Config) { cfg.MaxResponseBytes, cfg.MaxListBytes = 1024, int64(len(list)) })
 		if got, err := c.Richieste(context.Background()); err != nil || len(got) != 101 {
 			t.Errorf("Richieste over MaxResponseBytes but within MaxListBytes: got %d, %v", len(got), err)

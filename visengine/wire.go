@@ -4,17 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"time"
-)
-
-// Request states (stato_richiesta) as the API spells them.
-const (
-	StateSearching  = "In ricerca"       // in_ricerca
-	StateInProgress = "In erogazione"    // in_erogazione
-	StateDataReady  = "Dati disponibili" // dati_disponibili: the document can be downloaded
-	StateFulfilled  = "Visura evasa"     // visura_evasa: final success
-	StateCancelled  = "Annullata"        // annullata: final failure
 )
 
 // Bool decodes the API's loose booleans: true/false, "0"/"1", "true"/"false",
@@ -56,22 +49,39 @@ func jsonKind(data []byte) string {
 	}
 }
 
-// Float decodes a number that may also arrive as a numeric string or null.
+// Float decodes a number that may also arrive as a string ("11.70", or as
+// PHP formats money in Italian: "11,70", "1.234,50"), null or "" (zero).
 type Float float64
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (f *Float) UnmarshalJSON(data []byte) error {
-	s := string(bytes.Trim(bytes.TrimSpace(data), `"`))
+	s := strings.TrimSpace(string(bytes.Trim(bytes.TrimSpace(data), `"`)))
 	if s == "null" || s == "" {
 		*f = 0
 		return nil
 	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	v, err := strconv.ParseFloat(decimalPoint(s), 64)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
 		return fmt.Errorf("visengine: cannot decode %s as a number", jsonKind(data))
 	}
 	*f = Float(v)
 	return nil
+}
+
+// decimalPoint rewrites a number written with a decimal comma: the last of
+// ',' and '.' is the decimal separator, the other one groups thousands
+// ("1.234,50" and "1,234.50" are both 1234.5; "11,70" is 11.7). A lone
+// "1.234" stays 1.234: without a comma a point is a decimal point.
+func decimalPoint(s string) string {
+	comma := strings.LastIndexByte(s, ',')
+	if comma < 0 {
+		return s
+	}
+	if comma > strings.LastIndexByte(s, '.') {
+		s = strings.ReplaceAll(s, ".", "")
+		return strings.Replace(s, ",", ".", 1)
+	}
+	return strings.ReplaceAll(s, ",", "")
 }
 
 // Int decodes an integer that may also arrive as a numeric string or null.
@@ -152,10 +162,10 @@ type Visura struct {
 
 // JSONStruttura is the input structure of a service.
 type JSONStruttura struct {
-	Campi             map[string]Campo `json:"campi"` // keyed "$0", "$1", …
-	Validazione       string           `json:"validazione"`
-	Istruzioni        string           `json:"istruzioni"` // base64 HTML
-	IstruzioniRicerca string           `json:"istruzioni_ricerca"`
+	Campi             Campi  `json:"campi"` // keyed "$0", "$1", …
+	Validazione       string `json:"validazione"`
+	Istruzioni        string `json:"istruzioni"` // base64 HTML
+	IstruzioniRicerca string `json:"istruzioni_ricerca"`
 }
 
 // Campo is one input field of a service.
