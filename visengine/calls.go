@@ -95,12 +95,16 @@ func (c *Client) DeleteRichiesta(ctx context.Context, id, motivo string) (*Richi
 	return c.richiesta(ctx, k)
 }
 
+// richiesta makes a call that answers one request. The answer is streamed
+// (see Richiesta): only MaxValueBytes per value and MaxResponseBytes in all
+// are kept, and its size is not limited.
 func (c *Client) richiesta(ctx context.Context, k call) (*Richiesta, error) {
-	var out Richiesta
-	if err := c.do(ctx, k, c.json(&out)); err != nil {
+	k.streamed = true
+	a := newRichiestaAnswer(c.maxValue, c.maxResp, !idempotent(k.method))
+	if err := c.do(ctx, k, a); err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &a.r, nil
 }
 
 func (c *Client) json(out any) *jsonAnswer {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -26,6 +27,7 @@ type call struct {
 	body     any    // encoded as JSON; nil for none
 	document bool   // GET /documento/{id}: streamed, own timeout and limit
 	list     bool   // GET /richiesta: the whole account, own limit
+	streamed bool   // the answer bounds what it keeps itself: no limit on the body
 }
 
 func (k call) op() string { return k.method + " " + k.route }
@@ -59,8 +61,11 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 	if k.document {
 		timeout, limit = c.docTime, c.maxDoc
 	}
-	if k.list {
+	switch {
+	case k.list:
 		limit = c.maxList
+	case k.streamed:
+		limit = math.MaxInt64
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -74,6 +79,9 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 	}
 	defer drainClose(resp.Body, cancel)
 	env, err := decodeEnvelope(&limitedReader{r: resp.Body, n: limit}, bufferSize(k, resp), ans)
+	if err != nil && success(resp.StatusCode) && env.ok() && salvaged(ans) {
+		err = nil // what came before the failure names what the call changed
+	}
 	if err == nil && success(resp.StatusCode) && env.ok() {
 		err = ans.complete()
 	}
@@ -81,6 +89,17 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 		return a.unreadable(ctx, resp, env, err, c.now())
 	}
 	return a.check(resp, env, c.now())
+}
+
+// salvager is an answer that can succeed with what it decoded before the
+// answer failed.
+type salvager interface {
+	salvaged() bool
+}
+
+func salvaged(ans answer) bool {
+	s, ok := ans.(salvager)
+	return ok && s.salvaged()
 }
 
 // bufferSize sizes the read buffer: large for documents, else to fit the

@@ -8,9 +8,10 @@
 // is always an *Error (find it with errors.As, or ClassOf) carrying the Op
 // ("POST /richiesta", "GET /richiesta/{id}": routes, never ids), the HTTP
 // status, the API's error code, iseed's description of the failure and a
-// Class that says what the caller may do. Retrying, with Error.RetryAfter honoured, is the caller's
-// job. When the call's context ends, errors.Is(err, context.Canceled) or
-// errors.Is(err, context.DeadlineExceeded) holds.
+// Class that says what the caller may do. Retrying, with Error.RetryAfter
+// honoured, is the caller's job. When the call's context ends,
+// errors.Is(err, context.Canceled) or errors.Is(err, context.DeadlineExceeded)
+// holds.
 //
 // # Redaction
 //
@@ -43,7 +44,10 @@
 //	no answer, GET                         ClassRetryable
 //	no answer, request not written whole   ClassRetryable
 //	no usable answer, request written      ClassAmbiguous (POST, PUT, DELETE)
-//	  (timeout, reset, cut body, undecodable or over-limit 2xx body)
+//	  (timeout, reset, cut body, undecodable 2xx body, no readable _id
+//	  in a 2xx to POST /richiesta)
+//	2xx to POST, PUT, DELETE that breaks   success, Richiesta.Partial set
+//	  off after a readable _id
 //	5xx                                    ClassRetryable on GET, ClassAmbiguous otherwise
 //	408                                    ClassRetryable
 //	401, 403 (credentials to fix)          ClassRetryable (the request was refused, not processed)
@@ -75,12 +79,39 @@
 // /richiesta returns for an account without requests is an empty list, not
 // an error.
 //
+// # Requests: large answers
+//
+// The answers about one request (POST /richiesta, GET, PUT and DELETE
+// /richiesta/{id}) echo its input in ricerche[].json_ricerca (a JSON
+// document in a string) and json_mappato, inline files included: a POST
+// carrying scans of identity documents can be answered with many megabytes.
+// These answers are streamed, never held whole. _id is read strictly (at
+// most 1 KiB); every other field leniently: a value that does not decode,
+// or is longer than MaxValueBytes, is left zero. json_ricerca's inner JSON
+// is decoded while it streams (the string's content fed to a second
+// scanner) into Ricerca.Input; an inline file's value is kept as
+// "name|data:mime;base64," and its payload skipped as it arrives; values
+// not kept whole are listed in Ricerca.Cut, which a caller comparing input
+// must treat as unknown. At most MaxResponseBytes are kept from one answer;
+// what is not kept (unknown keys, payloads, values over the limits) is
+// skipped whatever its size, so that a large answer to a paid POST is never
+// taken for a lost one. Timeout still bounds the whole call.
+//
+// # Limits
+//
+//	MaxResponseBytes  8 MiB    bytes kept from an answer: the whole body of
+//	                           GET /visure and GET /visure/{hash}; the values kept
+//	                           from an answer about one request
+//	MaxValueBytes     1 MiB    one value kept from an answer about one request
+//	MaxListBytes      128 MiB  the body of GET /richiesta (every summary is kept)
+//	MaxDocumentBytes  256 MiB  the body of GET /documento/{id}
+//	(fixed)           64 KiB   text before the envelope; 64 KiB of "message";
+//	                           1 KiB of _id
+//
 // # Documents
 //
 // Documento streams: the base64 "file" is decoded from the answer straight
 // into the caller's io.Writer while it arrives (JSON escapes such as PHP's
 // `\/` included; "nome", "dimensione" and "file" in any order), so memory
-// stays a few buffers whatever the size. MaxDocumentBytes bounds the
-// answer, MaxResponseBytes every other one; DocumentTimeout and Timeout
-// bound each call.
+// stays a few buffers whatever the size. DocumentTimeout bounds the call.
 package visengine

@@ -57,21 +57,20 @@ func decodeEnvelope(r io.Reader, bufSize int, a answer) (envelope, error) {
 		case "success":
 			return decodeSuccess(s, &env)
 		case "message":
-			raw, err := s.capture(maxResponseValue, true)
+			raw, _, err := s.value(maxMessageRaw) // a longer message is dropped
 			env.message = renderMessage(raw)
 			return err
 		case "error":
 			return decodeCode(s, &env)
 		default:
-			_, err := s.capture(0, false)
-			return err
+			return s.skip()
 		}
 	})
 	return env, err
 }
 
-// maxResponseValue bounds a captured envelope value; the body limit applies too.
-const maxResponseValue = 1 << 30
+// maxMessageRaw bounds the "message" read from an answer.
+const maxMessageRaw = 64 << 10
 
 func decodeSuccess(s *scanner, env *envelope) error {
 	raw, err := s.capture(16, true)

@@ -1,9 +1,11 @@
 package visengine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -127,6 +129,42 @@ func (s *scanner) object(fn func(key string) error) error {
 	return s.members(fn)
 }
 
+// array walks the list that starts at the next byte, calling fn for each
+// element; fn must consume it. A null stands for an empty list.
+func (s *scanner) array(fn func() error) error {
+	c, err := s.peek()
+	if err != nil {
+		return err
+	}
+	if c == 'n' {
+		return s.literal("null")
+	}
+	if err := s.expect('['); err != nil {
+		return err
+	}
+	if c, err = s.peek(); err != nil {
+		return err
+	}
+	if c == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		if err := fn(); err != nil {
+			return err
+		}
+		c, err := s.next()
+		switch {
+		case err != nil:
+			return err
+		case c == ']':
+			return nil
+		case c != ',':
+			return fmt.Errorf("%w: got %q after an element, want ',' or ']'", errSyntax, c)
+		}
+	}
+}
+
 func (s *scanner) members(fn func(key string) error) error {
 	for {
 		key, err := s.key()
@@ -200,7 +238,7 @@ func (s *scanner) key() (string, error) {
 	if len(b) > maxKeyLen {
 		return "", fmt.Errorf("%w: object key longer than %d bytes", errSyntax, maxKeyLen)
 	}
-	return string(b), s.expect(':')
+	return validUTF8(b), s.expect(':')
 }
 
 // literal consumes the exact word w (true, false, null).
@@ -229,68 +267,145 @@ func (s *scanner) str() (*stringReader, error) {
 // capture returns the raw text of the next value; more than max bytes is an
 // error. With keep false the value is skipped and nil returned.
 func (s *scanner) capture(max int, keep bool) ([]byte, error) {
+	if !keep {
+		return nil, s.skip()
+	}
+	raw, whole, err := s.value(max)
+	if err == nil && !whole {
+		return nil, fmt.Errorf("value longer than %d bytes", max)
+	}
+	return raw, err
+}
+
+// skip reads past the next value, whatever its size, keeping nothing.
+func (s *scanner) skip() error {
+	_, _, err := s.value(-1)
+	return err
+}
+
+// value reads the next value and returns its raw text when it is at most
+// max bytes long. A longer value is read to its end and dropped: raw is nil
+// and whole false. With max < 0 nothing is kept (raw nil, whole true).
+// Memory stays within max bytes whatever the value's size. value checks
+// only the nesting of what it reads; encoding/json checks what is kept.
+func (s *scanner) value(max int) (raw []byte, whole bool, err error) {
 	c, err := s.peek()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	k := keeper{max: max}
 	if c != '{' && c != '[' && c != '"' {
-		return s.scalar(max, keep)
+		return s.scalar(&k)
 	}
-	var out []byte
-	depth, inStr, esc := 0, false, false
+	var w walker
 	for {
-		c, err := s.readByte()
-		if err != nil {
-			return nil, err
+		if !s.fill() {
+			return nil, false, s.readErr()
 		}
-		if keep {
-			if len(out) == max {
-				return nil, fmt.Errorf("value longer than %d bytes", max)
-			}
-			out = append(out, c)
-		}
-		switch {
-		case inStr && esc:
-			esc = false
-		case inStr && c == '\\':
-			esc = true
-		case inStr && c == '"':
-			inStr = false
-		case inStr:
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-		}
-		if depth == 0 && !inStr {
-			return out, nil
+		chunk := s.buf[s.pos:s.end]
+		n, done := w.walk(chunk)
+		k.add(chunk[:n])
+		s.pos += n
+		if done {
+			return k.result()
 		}
 	}
 }
 
-// scalar captures a number or literal.
-func (s *scanner) scalar(max int, keep bool) ([]byte, error) {
-	var out []byte
-	n := 0
-	for s.fill() && isScalarByte(s.buf[s.pos]) {
-		if keep {
-			if n == max {
-				return nil, fmt.Errorf("value longer than %d bytes", max)
+// walker follows the nesting of a JSON value across chunks.
+type walker struct {
+	depth      int
+	inStr, esc bool
+}
+
+// walk reads chunk up to the end of the value; it returns how many bytes
+// belong to the value and whether it ended.
+func (w *walker) walk(chunk []byte) (int, bool) {
+	for i := 0; i < len(chunk); i++ {
+		c := chunk[i]
+		switch {
+		case w.esc:
+			w.esc = false
+		case w.inStr && c == '\\':
+			w.esc = true
+		case w.inStr && c == '"':
+			w.inStr = false
+			if w.depth == 0 {
+				return i + 1, true
 			}
-			out = append(out, s.buf[s.pos])
+		case w.inStr:
+			// Skip the string's plain bytes at once: base64 payloads are long.
+			i += plain(chunk[i:]) - 1
+		case c == '"':
+			w.inStr = true
+		case c == '{' || c == '[':
+			w.depth++
+		case c == '}' || c == ']':
+			w.depth--
+			if w.depth <= 0 {
+				return i + 1, true
+			}
 		}
-		s.pos++
-		n++
+	}
+	return len(chunk), false
+}
+
+// keeper collects the bytes of a value up to max.
+type keeper struct {
+	max  int
+	out  []byte
+	over bool
+}
+
+func (k *keeper) add(b []byte) {
+	switch {
+	case k.max < 0 || k.over:
+	case len(k.out)+len(b) > k.max:
+		k.out, k.over = nil, true
+	default:
+		k.out = append(k.out, b...)
+	}
+}
+
+func (k *keeper) result() ([]byte, bool, error) { return k.out, !k.over, nil }
+
+// scalar reads a number or literal.
+func (s *scanner) scalar(k *keeper) ([]byte, bool, error) {
+	n := 0
+	for s.fill() {
+		chunk := s.buf[s.pos:s.end]
+		i := 0
+		for i < len(chunk) && isScalarByte(chunk[i]) {
+			i++
+		}
+		k.add(chunk[:i])
+		s.pos += i
+		n += i
+		if i < len(chunk) {
+			break
+		}
 	}
 	if s.err != nil && s.err != io.EOF {
-		return nil, s.err
+		return nil, false, s.err
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%w: value expected", errSyntax)
+		return nil, false, fmt.Errorf("%w: value expected", errSyntax)
 	}
-	return out, nil
+	return k.result()
+}
+
+// plain returns the length of b's prefix that holds no '"' and no '\\':
+// the plain bytes of a string, found with bytes.IndexByte (fast on long
+// base64 payloads).
+func plain(b []byte) int {
+	end := bytes.IndexByte(b, '\\')
+	if end < 0 {
+		end = len(b)
+	}
+	if q := bytes.IndexByte(b[:end], '"'); q >= 0 {
+		return q
+	}
+	return end
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -346,10 +461,7 @@ func (r *stringReader) run(p []byte) int {
 	if len(chunk) > len(p) {
 		chunk = chunk[:len(p)]
 	}
-	i := 0
-	for i < len(chunk) && chunk[i] != '"' && chunk[i] != '\\' {
-		i++
-	}
+	i := plain(chunk)
 	copy(p, chunk[:i])
 	r.s.pos += i
 	return i
@@ -437,4 +549,23 @@ func (r *stringReader) hex4() (uint16, error) {
 		v = v<<4 | uint16(d)
 	}
 	return v, nil
+}
+
+// validUTF8 returns b as a string with each byte that is not UTF-8 replaced
+// by U+FFFD, as encoding/json decodes strings.
+func validUTF8(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	var sb strings.Builder
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			sb.WriteRune(utf8.RuneError)
+		} else {
+			sb.Write(b[:size])
+		}
+		b = b[size:]
+	}
+	return sb.String()
 }

@@ -270,8 +270,7 @@ func TestSizeLimit(t *testing.T) {
 		class visengine.Class
 	}{
 		{"GET over the limit", "GET /visure", raw(200, big), visengine.ClassPermanent},
-		{"POST over the limit", "POST /richiesta", raw(200, big), visengine.ClassAmbiguous},
-		{"error status over the limit keeps its class", "POST /richiesta", raw(402, bigErr), visengine.ClassInsufficientCredit},
+		{"error status over the limit keeps its class", "GET /visure/{hash}", raw(402, bigErr), visengine.ClassInsufficientCredit},
 		{"document over the limit", "GET /documento/{id}", raw(200, `{"success":true,"data":{"file":"`+strings.Repeat("QUJD", 2000)+`"}}`), visengine.ClassPermanent},
 	}
 	for _, tt := range tests {

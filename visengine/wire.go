@@ -347,16 +347,38 @@ type TimestampStati struct {
 	Annullata       Timestamp `json:"annullata,omitempty"`
 }
 
-// Ricerca is one search of a request (services with ricerca:true).
+// Ricerca is one search of a request. The API echoes the request's input in
+// it: json_ricerca (a JSON document in a string, keyed "$0", "$1", …) and
+// json_mappato (an object keyed by field name). Both are decoded while the
+// answer streams, within Config.MaxValueBytes per value.
 type Ricerca struct {
-	IDRicerca     String            `json:"id_ricerca"`
-	StatoRicerca  string            `json:"stato_ricerca"`
-	JSONRicerca   string            `json:"json_ricerca"` // a JSON document in a string
-	JSONMappato   map[string]String `json:"json_mappato"`
-	JSONRisultato *string           `json:"json_risultato"`
+	IDRicerca    String `json:"id_ricerca"`
+	StatoRicerca string `json:"stato_ricerca"`
+	// Input is json_ricerca: "$N" → value, numbers as written. An inline
+	// file ("name|data:mime;base64,<payload>") is kept as
+	// "name|data:mime;base64,": its payload is never read into memory. Nil
+	// when the API sent no json_ricerca or one that is not a JSON object.
+	Input map[string]string `json:"input,omitempty"`
+	// Cut holds the keys of json_ricerca that were sent but are not in
+	// Input: longer than MaxValueBytes, past MaxResponseBytes, or neither a
+	// string nor a number. A caller comparing input must treat them as
+	// unknown, never as different or absent.
+	Cut map[string]bool `json:"cut,omitempty"`
+	// Mapped and MappedCut are json_mappato (field name → value), kept as
+	// Input and Cut are.
+	Mapped    map[string]string `json:"mapped,omitempty"`
+	MappedCut map[string]bool   `json:"mapped_cut,omitempty"`
+	// JSONRisultato is json_risultato (search results, a JSON document in a
+	// string); nil when null, absent or not kept (RisultatoCut).
+	JSONRisultato *string `json:"json_risultato"`
+	RisultatoCut  bool    `json:"risultato_cut,omitempty"`
 }
 
-// Richiesta is a full request (POST /richiesta, GET/PUT /richiesta/{id}).
+// Richiesta is a full request (POST /richiesta, GET/PUT/DELETE
+// /richiesta/{id}). It is decoded while the answer streams: _id strictly,
+// every other field leniently (a value that does not decode, or is longer
+// than Config.MaxValueBytes, is left zero). StatoRichiesta is normalised
+// (NormalizeState).
 type Richiesta struct {
 	ID                  string           `json:"_id"`
 	State               Int              `json:"state"`
@@ -381,6 +403,10 @@ type Richiesta struct {
 	Ricerche            []Ricerca        `json:"ricerche"`
 	Esito               *Esito           `json:"esito"`
 	MotivoAnnullamento  String           `json:"motivo_annullamento,omitempty"`
+	// Partial is set when the answer to a POST, PUT or DELETE broke off (cut,
+	// malformed, timed out) after a readable _id: the call succeeded, and
+	// the fields after the break are zero. Read the request again for them.
+	Partial bool `json:"-"`
 }
 
 // RichiestaSummary is one entry of GET /richiesta.
