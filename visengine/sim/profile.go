@@ -82,8 +82,9 @@ func (e *Echo) UnmarshalText(b []byte) error {
 	return fmt.Errorf("unknown echo mode %q: want %q, %q or %q", b, EchoNone, EchoValues, EchoFiles)
 }
 
-// orDefault returns e, or the profile's default when e is "".
-func (e Echo) orDefault(p Profile) Echo {
+// Resolve returns the mode a Server configured with e and p uses: e, or
+// the profile's default when e is "".
+func (e Echo) Resolve(p Profile) Echo {
 	switch {
 	case e != "":
 		return e

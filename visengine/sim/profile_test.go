@@ -155,6 +155,19 @@ func TestProfileAndEchoText(t *testing.T) {
 			t.Errorf("Echo %q: got %v, want ok %v", tt.in, err, tt.ok)
 		}
 	}
+	resolved := []struct {
+		e    sim.Echo
+		p    sim.Profile
+		want sim.Echo
+	}{
+		{"", "", sim.EchoValues}, {"", sim.ProfileFriendly, sim.EchoValues}, {"", sim.ProfilePublished, sim.EchoNone},
+		{sim.EchoFiles, sim.ProfilePublished, sim.EchoFiles}, {sim.EchoNone, sim.ProfileFriendly, sim.EchoNone},
+	}
+	for _, tt := range resolved {
+		if got := tt.e.Resolve(tt.p); got != tt.want {
+			t.Errorf("Echo(%q).Resolve(%q): got %q, want %q", tt.e, tt.p, got, tt.want)
+		}
+	}
 	defer func() {
 		if recover() == nil {
 			t.Error("New with an unknown profile: got no panic")

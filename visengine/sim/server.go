@@ -107,7 +107,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		token: cfg.Token, step: cfg.Step, cancelRate: min(max(cfg.CancelRate, 0), 1),
 		owner: cfg.Owner, seed: uint64(cfg.Seed), now: cfg.Now, cat: cat,
-		profile: cmp.Or(cfg.Profile, ProfileFriendly), echo: cfg.Echo.orDefault(cfg.Profile),
+		profile: cmp.Or(cfg.Profile, ProfileFriendly), echo: cfg.Echo.Resolve(cfg.Profile),
 		store: newStore(), ids: newIDGen(cfg.Seed), client: cfg.HTTPClient,
 	}
 	s.applyDefaults(cfg)
