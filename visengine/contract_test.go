@@ -145,6 +145,13 @@ func TestContractEndpoints(t *testing.T) {
 		t.Errorf("Documento while In erogazione: got %v, want not_ready", err)
 	}
 
+	if _, err := e.c.AddRicerca(ctx, draft.ID, map[string]string{"$0": "x"}); visengine.ClassOf(err) != visengine.ClassPermanent {
+		t.Errorf("AddRicerca on a service without search: got %v, want permanent (409/222)", err)
+	}
+	if _, err := e.c.ChooseRicerca(ctx, draft.ID, draft.ID+"_0", 1); visengine.ClassOf(err) != visengine.ClassPermanent {
+		t.Errorf("ChooseRicerca on a service without search: got %v, want permanent (409/230)", err)
+	}
+
 	list, err = e.c.Richieste(ctx)
 	if err != nil || len(list) != 2 {
 		t.Errorf("Richieste: got %d, %v; want 2", len(list), err)

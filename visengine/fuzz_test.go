@@ -13,6 +13,8 @@ import (
 // addSeeds adds the answers in testdata and a few hand-made ones.
 func addSeeds(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	published, _ := filepath.Glob(filepath.Join("testdata", "published", "*.json"))
+	files = append(files, published...)
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {
