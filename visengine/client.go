@@ -20,6 +20,7 @@ const (
 	DefaultMaxDocumentBytes = 256 << 20
 	DefaultMaxListBytes     = 128 << 20
 	DefaultMaxValueBytes    = 1 << 20
+	DefaultMaxPreambleBytes = 64 << 10
 )
 
 // Timeouts and pool size of the HTTP client New builds when Config.HTTPClient is nil.
@@ -63,6 +64,10 @@ type Config struct {
 	// out (Ricerca.Cut). Zero means DefaultMaxValueBytes. The request's _id
 	// has its own bound of 1 KiB.
 	MaxValueBytes int64
+	// MaxPreambleBytes bounds the text skipped before an answer's JSON (a
+	// byte order mark, PHP notices); zero means DefaultMaxPreambleBytes. An
+	// answer with more is unreadable (ambiguous for a POST, PUT or DELETE).
+	MaxPreambleBytes int64
 	// MaxDocumentBytes bounds a /documento answer (base64, about 4/3 of the
 	// file); zero means DefaultMaxDocumentBytes.
 	MaxDocumentBytes int64
@@ -80,17 +85,18 @@ func UserAgent(version string) string {
 
 // Client calls the Visengine 2.0 API. It is safe for concurrent use.
 type Client struct {
-	base      string // BaseURL without a trailing slash
-	token     string
-	userAgent string
-	hc        *http.Client
-	timeout   time.Duration
-	docTime   time.Duration
-	maxResp   int64
-	maxDoc    int64
-	maxList   int64
-	maxValue  int
-	now       func() time.Time
+	base        string // BaseURL without a trailing slash
+	token       string
+	userAgent   string
+	hc          *http.Client
+	timeout     time.Duration
+	docTime     time.Duration
+	maxResp     int64
+	maxDoc      int64
+	maxList     int64
+	maxValue    int
+	maxPreamble int
+	now         func() time.Time
 }
 
 // New validates cfg and returns a Client.
@@ -99,17 +105,18 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		base:      strings.TrimSuffix(cfg.BaseURL.String(), "/"),
-		token:     cfg.Token,
-		userAgent: cmp.Or(cfg.UserAgent, UserAgent("dev")),
-		hc:        httpClient(cfg.HTTPClient),
-		timeout:   cmp.Or(cfg.Timeout, DefaultTimeout),
-		docTime:   cmp.Or(cfg.DocumentTimeout, DefaultDocumentTimeout),
-		maxResp:   cmp.Or(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
-		maxDoc:    cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
-		maxList:   cmp.Or(cfg.MaxListBytes, DefaultMaxListBytes),
-		maxValue:  int(min(cmp.Or(cfg.MaxValueBytes, DefaultMaxValueBytes), math.MaxInt32)),
-		now:       time.Now,
+		base:        strings.TrimSuffix(cfg.BaseURL.String(), "/"),
+		token:       cfg.Token,
+		userAgent:   cmp.Or(cfg.UserAgent, UserAgent("dev")),
+		hc:          httpClient(cfg.HTTPClient),
+		timeout:     cmp.Or(cfg.Timeout, DefaultTimeout),
+		docTime:     cmp.Or(cfg.DocumentTimeout, DefaultDocumentTimeout),
+		maxResp:     cmp.Or(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
+		maxDoc:      cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
+		maxList:     cmp.Or(cfg.MaxListBytes, DefaultMaxListBytes),
+		maxValue:    int(min(cmp.Or(cfg.MaxValueBytes, DefaultMaxValueBytes), math.MaxInt32)),
+		maxPreamble: int(min(cmp.Or(cfg.MaxPreambleBytes, DefaultMaxPreambleBytes), math.MaxInt32)),
+		now:         time.Now,
 	}
 	return c, nil
 }
@@ -134,8 +141,8 @@ func (cfg Config) validate() error {
 	if cfg.Timeout < 0 || cfg.DocumentTimeout < 0 {
 		errs = append(errs, errors.New("Timeout and DocumentTimeout must not be negative"))
 	}
-	if cfg.MaxResponseBytes < 0 || cfg.MaxDocumentBytes < 0 || cfg.MaxListBytes < 0 || cfg.MaxValueBytes < 0 {
-		errs = append(errs, errors.New("MaxResponseBytes, MaxDocumentBytes, MaxListBytes and MaxValueBytes must not be negative"))
+	if cfg.MaxResponseBytes < 0 || cfg.MaxDocumentBytes < 0 || cfg.MaxListBytes < 0 || cfg.MaxValueBytes < 0 || cfg.MaxPreambleBytes < 0 {
+		errs = append(errs, errors.New("MaxResponseBytes, MaxDocumentBytes, MaxListBytes, MaxValueBytes and MaxPreambleBytes must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("visengine: invalid config: %w", err)

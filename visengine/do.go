@@ -78,7 +78,7 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 		return a.lost(ctx, err)
 	}
 	defer drainClose(resp.Body, cancel)
-	env, err := decodeEnvelope(&limitedReader{r: resp.Body, n: limit}, bufferSize(k, resp), ans)
+	env, err := decodeEnvelope(&limitedReader{r: resp.Body, n: limit}, bufferSize(k, resp), c.maxPreamble, ans)
 	if err != nil && success(resp.StatusCode) && env.ok() && salvaged(ans) {
 		err = nil // what came before the failure names what the call changed
 	}

@@ -105,8 +105,8 @@
 //	MaxValueBytes     1 MiB    one value kept from an answer about one request
 //	MaxListBytes      128 MiB  the body of GET /richiesta (every summary is kept)
 //	MaxDocumentBytes  256 MiB  the body of GET /documento/{id}
-//	(fixed)           64 KiB   text before the envelope; 64 KiB of "message";
-//	                           1 KiB of _id
+//	MaxPreambleBytes  64 KiB   text before the envelope (BOM, PHP notices)
+//	(fixed)           64 KiB of "message"; 1 KiB of _id
 //
 // # Documents
 //

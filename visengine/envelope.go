@@ -41,13 +41,13 @@ const maxMessageLen = 2 << 10 // longer messages are cut, they end up in error s
 // decodeEnvelope reads one envelope from r through a buffer of bufSize
 // bytes, handing "data" to a. It is the only place where the API's answers
 // are decoded. What a PHP backend prints before the envelope (a byte order
-// mark, notices) is skipped, up to maxPreamble bytes. Unknown keys are
+// mark, notices) is skipped, up to preamble bytes. Unknown keys are
 // skipped; what follows the envelope is not read. On failure it returns
 // what it decoded so far.
-func decodeEnvelope(r io.Reader, bufSize int, a answer) (envelope, error) {
+func decodeEnvelope(r io.Reader, bufSize, preamble int, a answer) (envelope, error) {
 	s := newScanner(r, bufSize)
 	var env envelope
-	if err := s.skipPreamble(); err != nil {
+	if err := s.skipPreamble(preamble); err != nil {
 		return env, err
 	}
 	err := s.object(func(key string) error {

@@ -79,7 +79,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var out any
 		ans := &jsonAnswer{out: &out, max: 1 << 20}
-		env, err := decodeEnvelope(bytes.NewReader(body), 7, ans) // must not panic
+		env, err := decodeEnvelope(bytes.NewReader(body), 7, DefaultMaxPreambleBytes, ans) // must not panic
 		m, want, ok := refEnvelope(body)
 		if !ok {
 			return
@@ -147,7 +147,7 @@ func FuzzDocumento(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var buf bytes.Buffer
 		d := &documentAnswer{w: &buf}
-		_, err := decodeEnvelope(bytes.NewReader(body), 5, d) // must not panic
+		_, err := decodeEnvelope(bytes.NewReader(body), 5, DefaultMaxPreambleBytes, d) // must not panic
 		want, ok := refDocument(body)
 		if !ok {
 			return
@@ -203,7 +203,7 @@ func FuzzRichiesta(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		a := newRichiestaAnswer(64, 1<<20, true)
-		_, err := decodeEnvelope(bytes.NewReader(body), 7, a) // must not panic
+		_, err := decodeEnvelope(bytes.NewReader(body), 7, DefaultMaxPreambleBytes, a) // must not panic
 		m, _, ok := refEnvelope(body)
 		if err != nil || !ok || countKeys(body, "data") != 1 {
 			return

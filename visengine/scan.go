@@ -186,16 +186,13 @@ func (s *scanner) members(fn func(key string) error) error {
 	}
 }
 
-// maxPreamble bounds what skipPreamble skips.
-const maxPreamble = 64 << 10
-
 // skipPreamble skips what a PHP backend may print before the envelope: a
 // UTF-8 byte order mark, notices and warnings ("<br />\n<b>Notice</b>: …"),
 // white space. It stops at the first '{' that opens an object (followed,
 // after white space, by '"' or '}'), so a brace in a notice or a CSS rule of
-// an HTML error page is passed over. More than maxPreamble bytes before the
-// object is a syntax error.
-func (s *scanner) skipPreamble() error {
+// an HTML error page is passed over. More than max bytes before the object
+// is a syntax error.
+func (s *scanner) skipPreamble(max int) error {
 	for n := 0; ; n++ {
 		if !s.fill() {
 			return s.readErr()
@@ -203,8 +200,8 @@ func (s *scanner) skipPreamble() error {
 		if s.buf[s.pos] == '{' && s.opensObject() {
 			return nil
 		}
-		if n == maxPreamble {
-			return fmt.Errorf("%w: no JSON object in the first %d bytes", errSyntax, maxPreamble)
+		if n >= max {
+			return fmt.Errorf("%w: no JSON object in the first %d bytes", errSyntax, max)
 		}
 		s.pos++
 	}

@@ -61,6 +61,14 @@ func TestPreambleTooLong(t *testing.T) {
 		if got := visengine.ClassOf(err); got != tt.class {
 			t.Errorf("%s after %d bytes of notices: got %v, want %v", tt.op, len(long), err, tt.class)
 		}
+		c := newClient(t, raw(200, body), func(cfg *visengine.Config) { cfg.MaxPreambleBytes = int64(len(long)) })
+		if err := invoke(context.Background(), c, tt.op); err != nil {
+			t.Errorf("%s with MaxPreambleBytes %d: got %v, want a success", tt.op, len(long), err)
+		}
+		c = newClient(t, raw(200, notice+body[len(long):]), func(cfg *visengine.Config) { cfg.MaxPreambleBytes = int64(len(notice) - 1) })
+		if got := visengine.ClassOf(invoke(context.Background(), c, tt.op)); got != tt.class {
+			t.Errorf("%s with MaxPreambleBytes under the notice: got %v, want %v", tt.op, got, tt.class)
+		}
 	}
 }
 
