@@ -79,7 +79,7 @@ func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error)
 	next := *j.rec
 	next.To(record.StateFailed, now, reason)
 	next.Reason = reason
-	next.Errors = []publisher.Problem{{Code: reason, Message: safeError(cause)}}
+	next.Errors = []publisher.Problem{{Code: reason, Message: cause.Error()}}
 	next.FailedAt(now)
 	if reason != dlq.ReasonAmbiguous {
 		next.Pending = nil

@@ -31,7 +31,7 @@ func (p *Pipeline) deadLetterOf(j *job, subject string, o Outcome) dlq.DeadLette
 		dl.SubmissionID = PeekID(j.msg.Data())
 	}
 	if o.Err != nil {
-		dl.Error = safeError(o.Err)
+		dl.Error = o.Err.Error()
 	}
 	if r := o.Record; r != nil {
 		dl.Attempts, dl.Generation = r.Attempts, r.Generation

@@ -2,12 +2,9 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -121,23 +118,7 @@ func (p *Pipeline) logOutcome(j *job, o Outcome, act Action) {
 		ev = ev.Int64("retry_in_ms", act.Delay.Milliseconds())
 	}
 	if o.Err != nil {
-		ev = ev.Str("error", safeError(o.Err))
+		ev = ev.Str("error", o.Err.Error())
 	}
 	ev.Msg("submission processed")
-}
-
-// safeError describes an error for logs, records and events: an upstream
-// error in it is reduced to its operation, class, status and code, because
-// the upstream's message may echo input (personal data).
-func safeError(err error) string {
-	s := err.Error()
-	var ve *visengine.Error
-	if errors.As(err, &ve) {
-		redacted := fmt.Sprintf("visengine %s: %s (HTTP %d, code %d)", ve.Op, ve.Class, ve.Status, ve.Code)
-		if full := ve.Error(); strings.Contains(s, full) {
-			return strings.Replace(s, full, redacted, 1)
-		}
-		return redacted
-	}
-	return s
 }

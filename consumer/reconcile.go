@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -136,20 +135,17 @@ func (p *Pipeline) candidate(ctx context.Context, j *job, id string) (*visengine
 // its first search) with ours, leaving out file fields, which the upstream
 // may store elsewhere. known is false when the request records no input.
 func sameInput(r *visengine.Richiesta, ours map[string]string, svc *schema.Service) (same, known bool) {
-	if len(r.Ricerche) == 0 || r.Ricerche[0].JSONRicerca == "" {
+	if len(r.Ricerche) == 0 || r.Ricerche[0].Input == nil {
 		return false, false
 	}
-	var theirs map[string]any
-	if err := json.Unmarshal([]byte(r.Ricerche[0].JSONRicerca), &theirs); err != nil {
-		return false, false
-	}
+	theirs, cut := r.Ricerche[0].Input, r.Ricerche[0].Cut
 	for k, v := range ours {
 		if f, ok := svc.Field(k); ok && f.Type == "file" {
 			continue
 		}
-		tv, ok := theirs[k].(string)
-		if !ok {
-			return false, false // the upstream did not record this field: cannot tell
+		tv, ok := theirs[k]
+		if !ok || cut[k] {
+			return false, false // not recorded, or not kept whole: cannot tell
 		}
 		if !sameValue(tv, v) {
 			return false, true

@@ -120,7 +120,7 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, record.ErrNotFound):
 		http.NotFound(w, r)
 	case err != nil:
-		c.log.Warn().Str("tenant", tenant).Str("submission", id).Str("error", safeError(err)).
+		c.log.Warn().Str("tenant", tenant).Str("submission", id).Str("error", err.Error()).
 			Msg("refresh after callback failed; polling will catch up")
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 	default:

@@ -86,7 +86,7 @@ func (t *Tracker) logPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome, 
 		ev = t.log.Info()
 	}
 	if o.Err != nil && !o.Interrupted {
-		ev = t.log.Warn().Str("error", safeError(o.Err))
+		ev = t.log.Warn().Str("error", o.Err.Error())
 	}
 	if settleErr != nil {
 		ev = t.log.Warn().AnErr("settle_error", settleErr)

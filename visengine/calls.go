@@ -95,12 +95,52 @@ func (c *Client) DeleteRichiesta(ctx context.Context, id, motivo string) (*Richi
 	return c.richiesta(ctx, k)
 }
 
-func (c *Client) richiesta(ctx context.Context, k call) (*Richiesta, error) {
-	var out Richiesta
-	if err := c.do(ctx, k, c.json(&out)); err != nil {
+// searchBody is the body of POST /richiesta/{id}.
+type searchBody struct {
+	JSONVisura map[string]string `json:"json_visura"`
+}
+
+// chooseBody is the body of PUT /richiesta/{id}/ricerche.
+type chooseBody struct {
+	IDRicerca string `json:"id_ricerca"`
+	Indice    int    `json:"indice"`
+}
+
+// AddRicerca adds a search to a request of a service with ricerca: true
+// (POST /richiesta/{id} with {"json_visura": …}); it may be charged
+// (prezzo_ricerca), so a lost answer is ambiguous. The Patronato services
+// have no search: the call is there for completeness, and checked against
+// the published examples only.
+func (c *Client) AddRicerca(ctx context.Context, id string, values map[string]string) (*Richiesta, error) {
+	k, err := withID(http.MethodPost, "/richiesta/{id}", "/richiesta/", id, searchBody{JSONVisura: values})
+	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return c.richiesta(ctx, k)
+}
+
+// ChooseRicerca chooses result indice of search idRicerca for a request
+// (PUT /richiesta/{id}/ricerche), which then goes on; it may be charged.
+// As AddRicerca, it is checked against the published examples only.
+func (c *Client) ChooseRicerca(ctx context.Context, id, idRicerca string, indice int) (*Richiesta, error) {
+	k, err := withID(http.MethodPut, "/richiesta/{id}/ricerche", "/richiesta/", id, chooseBody{IDRicerca: idRicerca, Indice: indice})
+	if err != nil {
+		return nil, err
+	}
+	k.path += "/ricerche"
+	return c.richiesta(ctx, k)
+}
+
+// richiesta makes a call that answers one request. The answer is streamed
+// (see Richiesta): only MaxValueBytes per value and MaxResponseBytes in all
+// are kept, and its size is not limited.
+func (c *Client) richiesta(ctx context.Context, k call) (*Richiesta, error) {
+	k.streamed = true
+	a := newRichiestaAnswer(c.maxValue, c.maxResp, !idempotent(k.method))
+	if err := c.do(ctx, k, a); err != nil {
+		return nil, err
+	}
+	return &a.r, nil
 }
 
 func (c *Client) json(out any) *jsonAnswer {

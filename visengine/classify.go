@@ -45,32 +45,73 @@ func statusClass(method string, status int, document bool) Class {
 // API documents takes the class of its documented status, any other code is
 // permanent.
 func codeClass(method string, code int, document bool) Class {
-	status := documentedStatus(code)
+	status, _ := documented(code)
 	if status >= 500 {
 		return ClassPermanent
 	}
 	return statusClass(method, status, document)
 }
 
-// documentedStatus is the HTTP status the OpenAPI description gives for an
-// error code; 400 for unknown codes.
-func documentedStatus(code int) int {
+// documented returns the HTTP status the OpenAPI description gives for an
+// error code (400 for unknown codes) and iseed's description of it: the
+// documented message without the part that echoes input ("no request
+// matches this id", not "…: <id>"); "" for unknown codes.
+func documented(code int) (int, string) {
 	switch code {
+	case 200:
+		return http.StatusBadRequest, "wrong hash_visura"
+	case 201, 219, 243:
+		return http.StatusBadRequest, "invalid id"
+	case 202, 228, 244:
+		return http.StatusNotFound, "no request matches this id"
+	case 203:
+		return http.StatusNotFound, "no request related to the account"
+	case 204:
+		return http.StatusPreconditionRequired, "hash_visura required"
+	case 209:
+		return http.StatusBadRequest, "email_target is invalid"
 	case 211, 225, 237:
-		return http.StatusPaymentRequired
-	case 202, 203, 221, 228, 244:
-		return http.StatusNotFound
+		return http.StatusPaymentRequired, "insufficient credit in the wallet"
+	case 221:
+		return http.StatusNotFound, "the request is in state 0, not yet finalized"
+	case 222:
+		return http.StatusConflict, "the request does not allow a search"
+	case 224:
+		return http.StatusPreconditionRequired, "json_visura required"
+	case 226, 242:
+		return http.StatusPreconditionRequired, "id required"
+	case 229:
+		return http.StatusPreconditionFailed, "error in the input data"
+	case 230:
+		return http.StatusConflict, "the request has no results to choose from"
+	case 233:
+		return http.StatusPreconditionRequired, "indice not valid or required"
+	case 234:
+		return http.StatusBadRequest, "indice must be >= 0"
+	case 239:
+		return http.StatusBadRequest, "the request has already been closed"
 	case 247:
-		return http.StatusUnprocessableEntity
-	case 222, 230:
-		return http.StatusConflict
-	case 229, 250:
-		return http.StatusPreconditionFailed
-	case 204, 224, 226, 233, 242:
-		return http.StatusPreconditionRequired
-	default: // 200, 201, 209, 219, 234, 239, 243 and unknown codes
-		return http.StatusBadRequest
+		return http.StatusUnprocessableEntity, "document not yet available"
+	case 250:
+		return http.StatusPreconditionFailed, "insufficient data to validate the request"
+	default:
+		return http.StatusBadRequest, ""
 	}
+}
+
+// describe is iseed's description of an error answer: the documented
+// meaning of its code, else the status text.
+func describe(status, code int) string {
+	if _, text := documented(code); text != "" {
+		return text
+	}
+	if success(status) {
+		return "the API reported a failure"
+	}
+	if t := http.StatusText(status); t != "" {
+		return t
+	}
+	return "HTTP " + strconv.Itoa(status)
 }
 
 // idempotent reports whether repeating the method cannot change anything

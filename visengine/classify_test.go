@@ -171,7 +171,7 @@ func TestErrorMessage(t *testing.T) {
 		{"quoted string in a string", `{"success":false,"error":250,"message":"\"wrong hash_visura\""}`, "wrong hash_visura"},
 		{"bare object", `{"success":false,"error":250,"message":{"campo": ["a", "b"]}}`, `{"campo":["a","b"]}`},
 		{"number", `{"success":false,"error":250,"message":42}`, "42"},
-		{"null falls back to status text", `{"success":false,"error":250,"message":null}`, "Precondition Failed"},
+		{"null", `{"success":false,"error":250,"message":null}`, ""},
 		{"unicode escapes", `{"success":false,"error":250,"message":"citt\u00e0 non valida"}`, "città non valida"},
 		{"control characters become spaces", `{"success":false,"error":250,"message":"riga uno\nriga\tdue\r"}`, "riga uno riga due"},
 		{"broken JSON in a string kept", `{"success":false,"error":250,"message":"{not json"}`, "{not json"},
@@ -179,11 +179,63 @@ func TestErrorMessage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := invoke(context.Background(), newClient(t, raw(412, tt.body)), "POST /richiesta")
-			if got := asError(t, err).Message; got != tt.want {
-				t.Errorf("got message %q, want %q", got, tt.want)
+			e := asError(t, err)
+			if got := e.UpstreamMessage(); got != tt.want {
+				t.Errorf("got upstream message %q, want %q", got, tt.want)
 			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got Error() %q, want it to contain %q", err.Error(), tt.want)
+			if want := documentedText(e.Code); e.Message != want {
+				t.Errorf("got message %q, want iseed's %q", e.Message, want)
+			}
+		})
+	}
+}
+
+// documentedText is iseed's description of the codes these tests use.
+func documentedText(code int) string {
+	switch code {
+	case 209:
+		return "email_target is invalid"
+	case 250:
+		return "insufficient data to validate the request"
+	}
+	return ""
+}
+
+// The upstream's message may echo input (a tax code, a name): Error() must
+// never carry it, whatever the path that built the *Error.
+func TestErrorRedactsUpstreamMessage(t *testing.T) {
+	const pd = "RSSMRA80A01H501U Mario Rossi"
+	msg := `"message":"error in the input data: ` + pd + `"`
+	tests := []struct {
+		name string
+		op   string
+		h    http.HandlerFunc
+		want string // iseed's Message
+	}{
+		{"documented code", "POST /richiesta", raw(412, `{"success":false,"error":229,`+msg+`}`), "error in the input data"},
+		{"unknown code", "POST /richiesta", raw(400, `{"success":false,"error":999,`+msg+`}`), "Bad Request"},
+		{"no code", "GET /visure", raw(418, `{"success":false,`+msg+`}`), "I'm a teapot"},
+		{"2xx success:false", "PUT /richiesta/{id}", raw(200, `{"success":false,"error":999,`+msg+`}`), "the API reported a failure"},
+		{"5xx", "POST /richiesta", raw(502, `{"success":false,`+msg+`}`), "Bad Gateway"},
+		{"unreadable after the message", "POST /richiesta", raw(200, `{`+msg+`,"success":true,"data":{"state":`), "unreadable answer"},
+		{"documento", "GET /documento/{id}", raw(404, `{"success":false,"error":244,`+msg+`}`), "no request matches this id"},
+		{"too large", "GET /visure", raw(200, `{`+msg+`,"success":true,"data":["`+strings.Repeat("x", 2000)+`"]}`), "answer too large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, tt.h, func(cfg *visengine.Config) { cfg.MaxResponseBytes = 1024 })
+			err := invoke(context.Background(), c, tt.op)
+			e := asError(t, err)
+			for _, s := range []string{"RSSMRA", "Mario", "Rossi"} {
+				if strings.Contains(err.Error(), s) || strings.Contains(e.Message, s) {
+					t.Errorf("got Error() %q, want no %q in it", err.Error(), s)
+				}
+			}
+			if !strings.Contains(e.UpstreamMessage(), pd) {
+				t.Errorf("got upstream message %q, want the API's", e.UpstreamMessage())
+			}
+			if e.Message != tt.want {
+				t.Errorf("got message %q, want %q", e.Message, tt.want)
 			}
 		})
 	}
@@ -193,7 +245,8 @@ func TestLongMessageIsCut(t *testing.T) {
 	long := strings.Repeat("è", 5000)
 	body := `{"success":false,"error":250,"message":"` + long + `"}`
 	e := asError(t, invoke(context.Background(), newClient(t, raw(412, body)), "POST /richiesta"))
-	if len(e.Message) > 2100 || !strings.HasSuffix(e.Message, "…") || !strings.HasPrefix(e.Message, "èèè") {
-		t.Errorf("got a message of %d bytes ending %q, want it cut near 2 KiB with …", len(e.Message), e.Message[len(e.Message)-8:])
+	m := e.UpstreamMessage()
+	if len(m) > 2100 || !strings.HasSuffix(m, "…") || !strings.HasPrefix(m, "èèè") {
+		t.Errorf("got a message of %d bytes ending %q, want it cut near 2 KiB with …", len(m), m[max(len(m)-8, 0):])
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,6 +19,8 @@ const (
 	DefaultMaxResponseBytes = 8 << 20
 	DefaultMaxDocumentBytes = 256 << 20
 	DefaultMaxListBytes     = 128 << 20
+	DefaultMaxValueBytes    = 1 << 20
+	DefaultMaxPreambleBytes = 64 << 10
 )
 
 // Timeouts and pool size of the HTTP client New builds when Config.HTTPClient is nil.
@@ -47,10 +50,24 @@ type Config struct {
 	DocumentTimeout time.Duration
 	// UserAgent is sent as given; empty means UserAgent("dev").
 	UserAgent string
-	// MaxResponseBytes bounds every answer but documents; zero means
-	// DefaultMaxResponseBytes. GET /richiesta lists every request of the
-	// account in one answer: raise it for accounts with many thousands.
+	// MaxResponseBytes bounds the bytes kept from an answer; zero means
+	// DefaultMaxResponseBytes. The catalog's answers (GET /visure, GET
+	// /visure/{hash}) are kept whole, so it bounds their size. The answers
+	// about one request (POST /richiesta, GET, PUT and DELETE
+	// /richiesta/{id}) are streamed: it bounds the values kept from them,
+	// and what is not kept (unknown keys, values over MaxValueBytes, inline
+	// file payloads echoed in json_ricerca) is skipped whatever its size, so
+	// that a large answer to a paid POST is never taken for a lost one.
 	MaxResponseBytes int64
+	// MaxValueBytes bounds each value kept from an answer about one request
+	// (a field, a json_ricerca or json_mappato value); a longer one is left
+	// out (Ricerca.Cut). Zero means DefaultMaxValueBytes. The request's _id
+	// has its own bound of 1 KiB.
+	MaxValueBytes int64
+	// MaxPreambleBytes bounds the text skipped before an answer's JSON (a
+	// byte order mark, PHP notices); zero means DefaultMaxPreambleBytes. An
+	// answer with more is unreadable (ambiguous for a POST, PUT or DELETE).
+	MaxPreambleBytes int64
 	// MaxDocumentBytes bounds a /documento answer (base64, about 4/3 of the
 	// file); zero means DefaultMaxDocumentBytes.
 	MaxDocumentBytes int64
@@ -68,16 +85,18 @@ func UserAgent(version string) string {
 
 // Client calls the Visengine 2.0 API. It is safe for concurrent use.
 type Client struct {
-	base      string // BaseURL without a trailing slash
-	token     string
-	userAgent string
-	hc        *http.Client
-	timeout   time.Duration
-	docTime   time.Duration
-	maxResp   int64
-	maxDoc    int64
-	maxList   int64
-	now       func() time.Time
+	base        string // BaseURL without a trailing slash
+	token       string
+	userAgent   string
+	hc          *http.Client
+	timeout     time.Duration
+	docTime     time.Duration
+	maxResp     int64
+	maxDoc      int64
+	maxList     int64
+	maxValue    int
+	maxPreamble int
+	now         func() time.Time
 }
 
 // New validates cfg and returns a Client.
@@ -86,16 +105,18 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		base:      strings.TrimSuffix(cfg.BaseURL.String(), "/"),
-		token:     cfg.Token,
-		userAgent: cmp.Or(cfg.UserAgent, UserAgent("dev")),
-		hc:        httpClient(cfg.HTTPClient),
-		timeout:   cmp.Or(cfg.Timeout, DefaultTimeout),
-		docTime:   cmp.Or(cfg.DocumentTimeout, DefaultDocumentTimeout),
-		maxResp:   cmp.Or(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
-		maxDoc:    cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
-		maxList:   cmp.Or(cfg.MaxListBytes, DefaultMaxListBytes),
-		now:       time.Now,
+		base:        strings.TrimSuffix(cfg.BaseURL.String(), "/"),
+		token:       cfg.Token,
+		userAgent:   cmp.Or(cfg.UserAgent, UserAgent("dev")),
+		hc:          httpClient(cfg.HTTPClient),
+		timeout:     cmp.Or(cfg.Timeout, DefaultTimeout),
+		docTime:     cmp.Or(cfg.DocumentTimeout, DefaultDocumentTimeout),
+		maxResp:     cmp.Or(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
+		maxDoc:      cmp.Or(cfg.MaxDocumentBytes, DefaultMaxDocumentBytes),
+		maxList:     cmp.Or(cfg.MaxListBytes, DefaultMaxListBytes),
+		maxValue:    int(min(cmp.Or(cfg.MaxValueBytes, DefaultMaxValueBytes), math.MaxInt32)),
+		maxPreamble: int(min(cmp.Or(cfg.MaxPreambleBytes, DefaultMaxPreambleBytes), math.MaxInt32)),
+		now:         time.Now,
 	}
 	return c, nil
 }
@@ -120,8 +141,8 @@ func (cfg Config) validate() error {
 	if cfg.Timeout < 0 || cfg.DocumentTimeout < 0 {
 		errs = append(errs, errors.New("Timeout and DocumentTimeout must not be negative"))
 	}
-	if cfg.MaxResponseBytes < 0 || cfg.MaxDocumentBytes < 0 || cfg.MaxListBytes < 0 {
-		errs = append(errs, errors.New("MaxResponseBytes, MaxDocumentBytes and MaxListBytes must not be negative"))
+	if cfg.MaxResponseBytes < 0 || cfg.MaxDocumentBytes < 0 || cfg.MaxListBytes < 0 || cfg.MaxValueBytes < 0 || cfg.MaxPreambleBytes < 0 {
+		errs = append(errs, errors.New("MaxResponseBytes, MaxDocumentBytes, MaxListBytes, MaxValueBytes and MaxPreambleBytes must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("visengine: invalid config: %w", err)

@@ -82,8 +82,8 @@ func TestErrorString(t *testing.T) {
 		e    visengine.Error
 		want string
 	}{
-		{visengine.Error{Op: "POST /richiesta", Status: 402, Code: 211, Message: "Insufficient Credit in Wallet: 1", Class: visengine.ClassInsufficientCredit},
-			"visengine: POST /richiesta: insufficient_credit (HTTP 402, code 211): Insufficient Credit in Wallet: 1"},
+		{visengine.Error{Op: "POST /richiesta", Status: 402, Code: 211, Message: "insufficient credit in the wallet", Class: visengine.ClassInsufficientCredit},
+			"visengine: POST /richiesta: insufficient_credit (HTTP 402, code 211): insufficient credit in the wallet"},
 		{visengine.Error{Op: "GET /visure", Class: visengine.ClassRetryable, Message: "no answer", Err: context.DeadlineExceeded},
 			"visengine: GET /visure: retryable: no answer: context deadline exceeded"},
 	}

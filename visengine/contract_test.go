@@ -145,6 +145,13 @@ func TestContractEndpoints(t *testing.T) {
 		t.Errorf("Documento while In erogazione: got %v, want not_ready", err)
 	}
 
+	if _, err := e.c.AddRicerca(ctx, draft.ID, map[string]string{"$0": "x"}); visengine.ClassOf(err) != visengine.ClassPermanent {
+		t.Errorf("AddRicerca on a service without search: got %v, want permanent (409/222)", err)
+	}
+	if _, err := e.c.ChooseRicerca(ctx, draft.ID, draft.ID+"_0", 1); visengine.ClassOf(err) != visengine.ClassPermanent {
+		t.Errorf("ChooseRicerca on a service without search: got %v, want permanent (409/230)", err)
+	}
+
 	list, err = e.c.Richieste(ctx)
 	if err != nil || len(list) != 2 {
 		t.Errorf("Richieste: got %d, %v; want 2", len(list), err)
@@ -248,8 +255,8 @@ func TestContractErrorCodes(t *testing.T) {
 			if got.Status != tt.status || got.Code != tt.code || got.Class != tt.class {
 				t.Errorf("got HTTP %d code %d class %v, want %d %d %v (err: %v)", got.Status, got.Code, got.Class, tt.status, tt.code, tt.class, err)
 			}
-			if got.Message == "" {
-				t.Error("got an empty message, want the API's")
+			if got.Message == "" || got.UpstreamMessage() == "" {
+				t.Errorf("got message %q, upstream message %q; want both", got.Message, got.UpstreamMessage())
 			}
 		})
 	}
@@ -409,7 +416,7 @@ func TestContractWalletRunsDry(t *testing.T) {
 	}
 	_, err := e.c.CreateRichiesta(ctx, iseeRequest())
 	got := asError(t, err)
-	if got.Status != 402 || got.Code != 211 || got.Class != visengine.ClassInsufficientCredit || !strings.Contains(got.Message, "Insufficient Credit in Wallet: 6") {
+	if got.Status != 402 || got.Code != 211 || got.Class != visengine.ClassInsufficientCredit || !strings.Contains(got.UpstreamMessage(), "Insufficient Credit in Wallet: 6") {
 		t.Errorf("got %v, want 402/211 insufficient credit showing the 6 euro left", err)
 	}
 	if got.Retryable() {

@@ -94,6 +94,11 @@ func TestDecodeRichieste(t *testing.T) {
 	if got[1].TimestampCreation != 1595326122 || got[0].IDRicerca != "" || got[0].IndiceRicerca != nil || got[0].EmailTarget != "" {
 		t.Errorf("got %+v, want the string timestamp decoded and nulls empty", got[1])
 	}
+	got, _ = serveFile(t, "richieste_object.json").Richieste(context.Background())
+	if got[0].StatoRichiesta != visengine.StateFulfilled || got[0].PrezzoVisura != 5 || got[1].PrezzoVisura != 1234.5 ||
+		got[1].TimestampLastUpdate != 0 || got[1].IndiceRicerca != nil {
+		t.Errorf("got %+v, want PHP's scalars decoded, the state normalised and undecodable fields zero", got)
+	}
 }
 
 func TestDecodeRichiesta(t *testing.T) {
@@ -110,11 +115,15 @@ func TestDecodeRichiesta(t *testing.T) {
 		{"callback_data false", r.CallbackData.CallbackData == nil, true},
 		{"opzioni null", r.Opzioni == nil, true},
 		{"esito", *r.Esito, visengine.Esito{Codice: "0", Info: "OK"}},
-		{"json_ricerca as string", r.Ricerche[0].JSONRicerca, `{"$1":"RM","$0":"1378273"}`},
-		{"json_mappato", r.Ricerche[0].JSONMappato["Cciaa"], visengine.String("RM")},
+		{"json_ricerca decoded", r.Ricerche[0].Input, map[string]string{"$1": "RM", "$0": "1378273"}},
+		{"nothing cut", r.Ricerche[0].Cut == nil && r.Ricerche[0].MappedCut == nil, true},
+		{"json_mappato", r.Ricerche[0].Mapped, map[string]string{"NRea": "1378273", "Cciaa": "RM"}},
+		{"id_ricerca", r.Ricerche[0].IDRicerca, visengine.String("5f2829ce065afc21cc60ad0e_0")},
+		{"stato_ricerca", r.Ricerche[0].StatoRicerca, "Ricerca evasa"},
+		{"not partial", r.Partial, false},
 		{"json_risultato null", r.Ricerche[0].JSONRisultato == nil, true},
 		{"timestamp_stati", r.TimestampStati.InErogazione, visengine.Timestamp(1596467663)},
-		{"allegati", len(r.Allegati), 0},
+		{"allegati", r.Allegati, []string{}},
 		{"prezzo", r.PrezzoVisura, visengine.Float(4.78)},
 	}
 	for _, tt := range tests {
@@ -141,6 +150,10 @@ func TestDecodeRichiesta(t *testing.T) {
 		{"annullata string", r.TimestampStati.Annullata, visengine.Timestamp(1596127022)},
 		{"motivo", r.MotivoAnnullamento, visengine.String("dati incompleti")},
 		{"sincrona", r.Sincrona, visengine.Bool(true)},
+		{"allegati", r.Allegati, []string{"5f22f722065afc42223c7131.pdf"}},
+		{"ricerche []", r.Ricerche, []visengine.Ricerca{}},
+		{"email_target", r.EmailTarget, visengine.String("x@example.com")},
+		{"prezzo string", r.PrezzoVisura, visengine.Float(12)},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {

@@ -2,12 +2,12 @@ package visengine
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -27,6 +27,7 @@ type call struct {
 	body     any    // encoded as JSON; nil for none
 	document bool   // GET /documento/{id}: streamed, own timeout and limit
 	list     bool   // GET /richiesta: the whole account, own limit
+	streamed bool   // the answer bounds what it keeps itself: no limit on the body
 }
 
 func (k call) op() string { return k.method + " " + k.route }
@@ -60,8 +61,11 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 	if k.document {
 		timeout, limit = c.docTime, c.maxDoc
 	}
-	if k.list {
+	switch {
+	case k.list:
 		limit = c.maxList
+	case k.streamed:
+		limit = math.MaxInt64
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -83,7 +87,10 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 		return a.lost(ctx, err)
 	}
 	defer drainClose(resp.Body, cancel)
-	env, err := decodeEnvelope(&limitedReader{r: resp.Body, n: limit}, bufferSize(k, resp), ans)
+	env, err := decodeEnvelope(&limitedReader{r: resp.Body, n: limit}, bufferSize(k, resp), c.maxPreamble, ans)
+	if err != nil && success(resp.StatusCode) && env.ok() && salvaged(ans) {
+		err = nil // what came before the failure names what the call changed
+	}
 	if err == nil && success(resp.StatusCode) && env.ok() {
 		err = ans.complete()
 	}
@@ -91,6 +98,17 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 		return a.unreadable(ctx, resp, env, err, c.now())
 	}
 	return a.check(resp, env, c.now())
+}
+
+// salvager is an answer that can succeed with what it decoded before the
+// answer failed.
+type salvager interface {
+	salvaged() bool
+}
+
+func salvaged(ans answer) bool {
+	s, ok := ans.(salvager)
+	return ok && s.salvaged()
 }
 
 // bufferSize sizes the read buffer: large for documents, else to fit the
@@ -170,9 +188,10 @@ func (a *attempt) unreadable(ctx context.Context, resp *http.Response, env envel
 		Op:         a.op(),
 		Status:     resp.StatusCode,
 		Code:       env.code, // when it came before the failure
-		Message:    cmp.Or(env.message, "unreadable answer"),
+		Message:    "unreadable answer",
 		RetryAfter: retryAfter(resp.StatusCode, resp.Header, now),
 		Err:        withContext(ctx, err),
+		upstream:   env.message,
 	}
 	var we writeError
 	switch {
@@ -204,16 +223,14 @@ func (a *attempt) check(resp *http.Response, env envelope, now time.Time) error 
 		Op:         a.op(),
 		Status:     status,
 		Code:       env.code,
-		Message:    env.message,
+		Message:    describe(status, env.code),
 		RetryAfter: retryAfter(status, resp.Header, now),
+		upstream:   env.message,
 	}
 	if success(status) {
 		e.Class = codeClass(a.method, env.code, a.document)
 	} else {
 		e.Class = statusClass(a.method, status, a.document)
-	}
-	if e.Message == "" {
-		e.Message = http.StatusText(status)
 	}
 	return e
 }

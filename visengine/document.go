@@ -87,13 +87,44 @@ func (d *documentAnswer) decodeFile(s *scanner) error {
 	}
 	d.file = true
 	cw := &countingWriter{w: d.w}
-	_, err = io.Copy(cw, base64.NewDecoder(base64.StdEncoding, sr))
+	_, err = io.Copy(cw, base64.NewDecoder(base64.StdEncoding, &padder{r: sr}))
 	d.doc.Written = cw.n
 	if err != nil {
 		return fmt.Errorf("decoding file: %w", err)
 	}
 	_, err = io.Copy(io.Discard, sr) // nothing is left after valid base64
 	return err
+}
+
+// padder passes base64 text through and, at its end, adds the '=' padding
+// a last group of 2 or 3 characters lacks: the API's example document is
+// unpadded. Line breaks are not counted, as the decoder skips them.
+type padder struct {
+	r   io.Reader
+	n   int // characters passed, modulo 4
+	pad int // '=' still to add; -1 once added
+}
+
+func (p *padder) Read(b []byte) (int, error) {
+	if p.pad > 0 {
+		n := copy(b, "=="[:p.pad])
+		p.pad -= n
+		if p.pad == 0 {
+			p.pad = -1
+		}
+		return n, nil
+	}
+	n, err := p.r.Read(b)
+	for _, c := range b[:n] {
+		if c != '\r' && c != '\n' {
+			p.n = (p.n + 1) % 4
+		}
+	}
+	if err == io.EOF && p.pad == 0 && p.n >= 2 {
+		p.pad = 4 - p.n
+		return n, nil
+	}
+	return n, err
 }
 
 // decodeValue captures a small value, decodes it into v and calls set.

@@ -40,11 +40,16 @@ const maxMessageLen = 2 << 10 // longer messages are cut, they end up in error s
 
 // decodeEnvelope reads one envelope from r through a buffer of bufSize
 // bytes, handing "data" to a. It is the only place where the API's answers
-// are decoded. Unknown keys are skipped; what follows the envelope is not
-// read. On failure it returns what it decoded so far.
-func decodeEnvelope(r io.Reader, bufSize int, a answer) (envelope, error) {
+// are decoded. What a PHP backend prints before the envelope (a byte order
+// mark, notices) is skipped, up to preamble bytes. Unknown keys are
+// skipped; what follows the envelope is not read. On failure it returns
+// what it decoded so far.
+func decodeEnvelope(r io.Reader, bufSize, preamble int, a answer) (envelope, error) {
 	s := newScanner(r, bufSize)
 	var env envelope
+	if err := s.skipPreamble(preamble); err != nil {
+		return env, err
+	}
 	err := s.object(func(key string) error {
 		switch key {
 		case "data":
@@ -52,21 +57,20 @@ func decodeEnvelope(r io.Reader, bufSize int, a answer) (envelope, error) {
 		case "success":
 			return decodeSuccess(s, &env)
 		case "message":
-			raw, err := s.capture(maxResponseValue, true)
+			raw, _, err := s.value(maxMessageRaw) // a longer message is dropped
 			env.message = renderMessage(raw)
 			return err
 		case "error":
 			return decodeCode(s, &env)
 		default:
-			_, err := s.capture(0, false)
-			return err
+			return s.skip()
 		}
 	})
 	return env, err
 }
 
-// maxResponseValue bounds a captured envelope value; the body limit applies too.
-const maxResponseValue = 1 << 30
+// maxMessageRaw bounds the "message" read from an answer.
+const maxMessageRaw = 64 << 10
 
 func decodeSuccess(s *scanner, env *envelope) error {
 	raw, err := s.capture(16, true)

@@ -55,17 +55,31 @@ func (c Class) String() string {
 }
 
 // Error is the one error type every call returns on failure.
+//
+// Its Error string is safe to log: it never carries the upstream's own
+// message, which may echo what the request carried (tax codes, names). That
+// text is kept apart, for UpstreamMessage.
 type Error struct {
 	Op         string        // e.g. "POST /richiesta"
 	Status     int           // HTTP status; 0 when no response arrived
 	Code       int           // the envelope's "error" code; 0 when absent
-	Message    string        // the envelope's message, or a description of the failure; it may echo request data, so redact before logging
+	Message    string        // iseed's own description of the failure ("no answer", "insufficient credit", …); never the upstream's text
 	Class      Class         // what the caller may do
 	RetryAfter time.Duration // from Retry-After on 429/503; 0 when absent
-	Err        error         // the underlying error (network, decode), if any
+	Err        error         // the underlying error (network, decode), if any; it carries no response content
+
+	upstream string // the envelope's "message" as the API wrote it (one line, cut at 2 KiB)
 }
 
-// Error implements error.
+// UpstreamMessage returns the API's own message ("message" of the envelope,
+// one line, cut at 2 KiB), or "" when there was none. It may echo request
+// data (a tax code, a name): show it only where personal data may appear,
+// never in logs.
+func (e *Error) UpstreamMessage() string { return e.upstream }
+
+// Error implements error. It names the call, the class, the HTTP status and
+// API code, iseed's description and the underlying error; never the
+// upstream's message.
 func (e *Error) Error() string {
 	s := fmt.Sprintf("visengine: %s: %s", e.Op, e.Class)
 	if e.Status != 0 {

@@ -66,6 +66,7 @@ func allOps() []string {
 	return []string{
 		"GET /visure", "GET /visure/{hash}", "GET /richiesta", "POST /richiesta",
 		"GET /richiesta/{id}", "PUT /richiesta/{id}", "DELETE /richiesta/{id}", "GET /documento/{id}",
+		"POST /richiesta/{id}", "PUT /richiesta/{id}/ricerche",
 	}
 }
 
@@ -91,6 +92,10 @@ func invoke(ctx context.Context, c *visengine.Client, op string) error {
 		_, err = c.DeleteRichiesta(ctx, id, "test")
 	case "GET /documento/{id}":
 		_, err = c.Documento(ctx, id, io.Discard)
+	case "POST /richiesta/{id}":
+		_, err = c.AddRicerca(ctx, id, map[string]string{"$1": "12345678910"})
+	case "PUT /richiesta/{id}/ricerche":
+		_, err = c.ChooseRicerca(ctx, id, id+"_0", 1)
 	default:
 		return fmt.Errorf("unknown op %q", op)
 	}

@@ -1,11 +1,10 @@
 package visengine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // scanner is a small streaming reader of JSON text. It walks the envelope
@@ -127,6 +126,42 @@ func (s *scanner) object(fn func(key string) error) error {
 	return s.members(fn)
 }
 
+// array walks the list that starts at the next byte, calling fn for each
+// element; fn must consume it. A null stands for an empty list.
+func (s *scanner) array(fn func() error) error {
+	c, err := s.peek()
+	if err != nil {
+		return err
+	}
+	if c == 'n' {
+		return s.literal("null")
+	}
+	if err := s.expect('['); err != nil {
+		return err
+	}
+	if c, err = s.peek(); err != nil {
+		return err
+	}
+	if c == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		if err := fn(); err != nil {
+			return err
+		}
+		c, err := s.next()
+		switch {
+		case err != nil:
+			return err
+		case c == ']':
+			return nil
+		case c != ',':
+			return fmt.Errorf("%w: got %q after an element, want ',' or ']'", errSyntax, c)
+		}
+	}
+}
+
 func (s *scanner) members(fn func(key string) error) error {
 	for {
 		key, err := s.key()
@@ -148,6 +183,42 @@ func (s *scanner) members(fn func(key string) error) error {
 	}
 }
 
+// skipPreamble skips what a PHP backend may print before the envelope: a
+// UTF-8 byte order mark, notices and warnings ("<br />\n<b>Notice</b>: …"),
+// white space. It stops at the first '{' that opens an object (followed,
+// after white space, by '"' or '}'), so a brace in a notice or a CSS rule of
+// an HTML error page is passed over. More than max bytes before the object
+// is a syntax error.
+func (s *scanner) skipPreamble(max int) error {
+	for n := 0; ; n++ {
+		if !s.fill() {
+			return s.readErr()
+		}
+		if s.buf[s.pos] == '{' && s.opensObject() {
+			return nil
+		}
+		if n >= max {
+			return fmt.Errorf("%w: no JSON object in the first %d bytes", errSyntax, max)
+		}
+		s.pos++
+	}
+}
+
+// opensObject reports whether the '{' at the scanner's position is followed,
+// after white space, by '"' or '}'. When the input ends or the white space
+// outlasts the buffer, it says yes and leaves the verdict to the parser.
+func (s *scanner) opensObject() bool {
+	for i := 1; i < len(s.buf); i++ {
+		if !s.ensure(i + 1) {
+			return true
+		}
+		if c := s.buf[s.pos+i]; !isSpace(c) {
+			return c == '"' || c == '}'
+		}
+	}
+	return true
+}
+
 // key reads `"name":`.
 func (s *scanner) key() (string, error) {
 	sr, err := s.str()
@@ -161,7 +232,7 @@ func (s *scanner) key() (string, error) {
 	if len(b) > maxKeyLen {
 		return "", fmt.Errorf("%w: object key longer than %d bytes", errSyntax, maxKeyLen)
 	}
-	return string(b), s.expect(':')
+	return validUTF8(b), s.expect(':')
 }
 
 // literal consumes the exact word w (true, false, null).
@@ -190,68 +261,145 @@ func (s *scanner) str() (*stringReader, error) {
 // capture returns the raw text of the next value; more than max bytes is an
 // error. With keep false the value is skipped and nil returned.
 func (s *scanner) capture(max int, keep bool) ([]byte, error) {
+	if !keep {
+		return nil, s.skip()
+	}
+	raw, whole, err := s.value(max)
+	if err == nil && !whole {
+		return nil, fmt.Errorf("value longer than %d bytes", max)
+	}
+	return raw, err
+}
+
+// skip reads past the next value, whatever its size, keeping nothing.
+func (s *scanner) skip() error {
+	_, _, err := s.value(-1)
+	return err
+}
+
+// value reads the next value and returns its raw text when it is at most
+// max bytes long. A longer value is read to its end and dropped: raw is nil
+// and whole false. With max < 0 nothing is kept (raw nil, whole true).
+// Memory stays within max bytes whatever the value's size. value checks
+// only the nesting of what it reads; encoding/json checks what is kept.
+func (s *scanner) value(max int) (raw []byte, whole bool, err error) {
 	c, err := s.peek()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	k := keeper{max: max}
 	if c != '{' && c != '[' && c != '"' {
-		return s.scalar(max, keep)
+		return s.scalar(&k)
 	}
-	var out []byte
-	depth, inStr, esc := 0, false, false
+	var w walker
 	for {
-		c, err := s.readByte()
-		if err != nil {
-			return nil, err
+		if !s.fill() {
+			return nil, false, s.readErr()
 		}
-		if keep {
-			if len(out) == max {
-				return nil, fmt.Errorf("value longer than %d bytes", max)
-			}
-			out = append(out, c)
-		}
-		switch {
-		case inStr && esc:
-			esc = false
-		case inStr && c == '\\':
-			esc = true
-		case inStr && c == '"':
-			inStr = false
-		case inStr:
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-		}
-		if depth == 0 && !inStr {
-			return out, nil
+		chunk := s.buf[s.pos:s.end]
+		n, done := w.walk(chunk)
+		k.add(chunk[:n])
+		s.pos += n
+		if done {
+			return k.result()
 		}
 	}
 }
 
-// scalar captures a number or literal.
-func (s *scanner) scalar(max int, keep bool) ([]byte, error) {
-	var out []byte
-	n := 0
-	for s.fill() && isScalarByte(s.buf[s.pos]) {
-		if keep {
-			if n == max {
-				return nil, fmt.Errorf("value longer than %d bytes", max)
+// walker follows the nesting of a JSON value across chunks.
+type walker struct {
+	depth      int
+	inStr, esc bool
+}
+
+// walk reads chunk up to the end of the value; it returns how many bytes
+// belong to the value and whether it ended.
+func (w *walker) walk(chunk []byte) (int, bool) {
+	for i := 0; i < len(chunk); i++ {
+		c := chunk[i]
+		switch {
+		case w.esc:
+			w.esc = false
+		case w.inStr && c == '\\':
+			w.esc = true
+		case w.inStr && c == '"':
+			w.inStr = false
+			if w.depth == 0 {
+				return i + 1, true
 			}
-			out = append(out, s.buf[s.pos])
+		case w.inStr:
+			// Skip the string's plain bytes at once: base64 payloads are long.
+			i += plain(chunk[i:]) - 1
+		case c == '"':
+			w.inStr = true
+		case c == '{' || c == '[':
+			w.depth++
+		case c == '}' || c == ']':
+			w.depth--
+			if w.depth <= 0 {
+				return i + 1, true
+			}
 		}
-		s.pos++
-		n++
+	}
+	return len(chunk), false
+}
+
+// keeper collects the bytes of a value up to max.
+type keeper struct {
+	max  int
+	out  []byte
+	over bool
+}
+
+func (k *keeper) add(b []byte) {
+	switch {
+	case k.max < 0 || k.over:
+	case len(k.out)+len(b) > k.max:
+		k.out, k.over = nil, true
+	default:
+		k.out = append(k.out, b...)
+	}
+}
+
+func (k *keeper) result() ([]byte, bool, error) { return k.out, !k.over, nil }
+
+// scalar reads a number or literal.
+func (s *scanner) scalar(k *keeper) ([]byte, bool, error) {
+	n := 0
+	for s.fill() {
+		chunk := s.buf[s.pos:s.end]
+		i := 0
+		for i < len(chunk) && isScalarByte(chunk[i]) {
+			i++
+		}
+		k.add(chunk[:i])
+		s.pos += i
+		n += i
+		if i < len(chunk) {
+			break
+		}
 	}
 	if s.err != nil && s.err != io.EOF {
-		return nil, s.err
+		return nil, false, s.err
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%w: value expected", errSyntax)
+		return nil, false, fmt.Errorf("%w: value expected", errSyntax)
 	}
-	return out, nil
+	return k.result()
+}
+
+// plain returns the length of b's prefix that holds no '"' and no '\\':
+// the plain bytes of a string, found with bytes.IndexByte (fast on long
+// base64 payloads).
+func plain(b []byte) int {
+	end := bytes.IndexByte(b, '\\')
+	if end < 0 {
+		end = len(b)
+	}
+	if q := bytes.IndexByte(b[:end], '"'); q >= 0 {
+		return q
+	}
+	return end
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -259,143 +407,4 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 func isScalarByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' ||
 		c == '-' || c == '+' || c == '.'
-}
-
-// stringReader reads a JSON string's content, decoding its escapes (`\/`,
-// `\"`, `\u00e0`, surrogate pairs). It stops after the closing quote.
-type stringReader struct {
-	s    *scanner
-	done bool
-	pend [utf8.UTFMax]byte // decoded bytes of an escape not yet returned
-	np   int
-	ip   int
-}
-
-// Read implements io.Reader.
-func (r *stringReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if r.ip < r.np {
-			c := copy(p[n:], r.pend[r.ip:r.np])
-			r.ip += c
-			n += c
-			continue
-		}
-		if r.done {
-			break
-		}
-		if !r.s.fill() {
-			return n, r.s.readErr()
-		}
-		n += r.run(p[n:])
-		if n == len(p) || r.s.pos == r.s.end {
-			continue
-		}
-		if err := r.special(); err != nil {
-			return n, err
-		}
-	}
-	if n == 0 && r.done {
-		return 0, io.EOF
-	}
-	return n, nil
-}
-
-// run copies plain bytes up to the next quote or backslash.
-func (r *stringReader) run(p []byte) int {
-	chunk := r.s.buf[r.s.pos:r.s.end]
-	if len(chunk) > len(p) {
-		chunk = chunk[:len(p)]
-	}
-	i := 0
-	for i < len(chunk) && chunk[i] != '"' && chunk[i] != '\\' {
-		i++
-	}
-	copy(p, chunk[:i])
-	r.s.pos += i
-	return i
-}
-
-// special handles the quote or backslash at the scanner's position.
-func (r *stringReader) special() error {
-	c, _ := r.s.readByte()
-	if c == '"' {
-		r.done = true
-		return nil
-	}
-	c, err := r.s.readByte()
-	if err != nil {
-		return err
-	}
-	r.ip, r.np = 0, 1
-	switch c {
-	case '"', '\\', '/':
-		r.pend[0] = c
-	case 'b':
-		r.pend[0] = '\b'
-	case 'f':
-		r.pend[0] = '\f'
-	case 'n':
-		r.pend[0] = '\n'
-	case 'r':
-		r.pend[0] = '\r'
-	case 't':
-		r.pend[0] = '\t'
-	case 'u':
-		return r.unicode()
-	default:
-		r.np = 0
-		return fmt.Errorf("%w: bad escape \\%c in string", errSyntax, c)
-	}
-	return nil
-}
-
-// unicode decodes `\uXXXX` (the `\u` already read), joining surrogate pairs.
-func (r *stringReader) unicode() error {
-	u, err := r.hex4()
-	if err != nil {
-		return err
-	}
-	rn := rune(u)
-	if utf16.IsSurrogate(rn) {
-		rn = utf8.RuneError
-		if r.peekU() {
-			r.s.pos += 2
-			lo, err := r.hex4()
-			if err != nil {
-				return err
-			}
-			rn = utf16.DecodeRune(rune(u), rune(lo))
-		}
-	}
-	r.np = utf8.EncodeRune(r.pend[:], rn)
-	return nil
-}
-
-// peekU reports whether `\u` comes next.
-func (r *stringReader) peekU() bool {
-	return r.s.ensure(2) && r.s.buf[r.s.pos] == '\\' && r.s.buf[r.s.pos+1] == 'u'
-}
-
-func (r *stringReader) hex4() (uint16, error) {
-	var v uint16
-	for range 4 {
-		c, err := r.s.readByte()
-		if err != nil {
-			return 0, err
-		}
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, fmt.Errorf("%w: bad \\u escape", errSyntax)
-		}
-		v = v<<4 | uint16(d)
-	}
-	return v, nil
 }

@@ -6,17 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
+	"strings"
 	"time"
-)
-
-// Request states (stato_richiesta) as the API spells them.
-const (
-	StateSearching  = "In ricerca"       // in_ricerca
-	StateInProgress = "In erogazione"    // in_erogazione
-	StateDataReady  = "Dati disponibili" // dati_disponibili: the document can be downloaded
-	StateFulfilled  = "Visura evasa"     // visura_evasa: final success
-	StateCancelled  = "Annullata"        // annullata: final failure
 )
 
 // Bool decodes the API's loose booleans: true/false, "0"/"1", "true"/"false",
@@ -32,27 +25,65 @@ func (b *Bool) UnmarshalJSON(data []byte) error {
 	case "false", `"0"`, "0", `"false"`, "null", `""`:
 		*b = false
 	default:
-		return fmt.Errorf("visengine: cannot decode %s as a boolean", s)
+		return fmt.Errorf("visengine: cannot decode %s as a boolean", jsonKind(data))
 	}
 	return nil
 }
 
-// Float decodes a number that may also arrive as a numeric string or null.
+// jsonKind names the kind of a JSON value for an error message, which must
+// not quote the value itself (it may be personal data).
+func jsonKind(data []byte) string {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return "nothing"
+	}
+	switch data[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	case 't', 'f', 'n':
+		return "a literal"
+	default:
+		return "a number"
+	}
+}
+
+// Float decodes a number that may also arrive as a string ("11.70", or as
+// PHP formats money in Italian: "11,70", "1.234,50"), null or "" (zero).
 type Float float64
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (f *Float) UnmarshalJSON(data []byte) error {
-	s := string(bytes.Trim(bytes.TrimSpace(data), `"`))
+	s := strings.TrimSpace(string(bytes.Trim(bytes.TrimSpace(data), `"`)))
 	if s == "null" || s == "" {
 		*f = 0
 		return nil
 	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return fmt.Errorf("visengine: cannot decode %s as a number", data)
+	v, err := strconv.ParseFloat(decimalPoint(s), 64)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		return fmt.Errorf("visengine: cannot decode %s as a number", jsonKind(data))
 	}
 	*f = Float(v)
 	return nil
+}
+
+// decimalPoint rewrites a number written with a decimal comma: the last of
+// ',' and '.' is the decimal separator, the other one groups thousands
+// ("1.234,50" and "1,234.50" are both 1234.5; "11,70" is 11.7). A lone
+// "1.234" stays 1.234: without a comma a point is a decimal point.
+func decimalPoint(s string) string {
+	comma := strings.LastIndexByte(s, ',')
+	if comma < 0 {
+		return s
+	}
+	if comma > strings.LastIndexByte(s, '.') {
+		s = strings.ReplaceAll(s, ".", "")
+		return strings.Replace(s, ",", ".", 1)
+	}
+	return strings.ReplaceAll(s, ",", "")
 }
 
 // Int decodes an integer that may also arrive as a numeric string or null.
@@ -133,10 +164,10 @@ type Visura struct {
 
 // JSONStruttura is the input structure of a service.
 type JSONStruttura struct {
-	Campi             map[string]Campo `json:"campi"` // keyed "$0", "$1", …
-	Validazione       string           `json:"validazione"`
-	Istruzioni        string           `json:"istruzioni"` // base64 HTML
-	IstruzioniRicerca string           `json:"istruzioni_ricerca"`
+	Campi             Campi  `json:"campi"` // keyed "$0", "$1", …
+	Validazione       string `json:"validazione"`
+	Istruzioni        string `json:"istruzioni"` // base64 HTML
+	IstruzioniRicerca string `json:"istruzioni_ricerca"`
 }
 
 // Campo is one input field of a service.
@@ -328,16 +359,38 @@ type TimestampStati struct {
 	Annullata       Timestamp `json:"annullata,omitempty"`
 }
 
-// Ricerca is one search of a request (services with ricerca:true).
+// Ricerca is one search of a request. The API echoes the request's input in
+// it: json_ricerca (a JSON document in a string, keyed "$0", "$1", …) and
+// json_mappato (an object keyed by field name). Both are decoded while the
+// answer streams, within Config.MaxValueBytes per value.
 type Ricerca struct {
-	IDRicerca     String            `json:"id_ricerca"`
-	StatoRicerca  string            `json:"stato_ricerca"`
-	JSONRicerca   string            `json:"json_ricerca"` // a JSON document in a string
-	JSONMappato   map[string]String `json:"json_mappato"`
-	JSONRisultato *string           `json:"json_risultato"`
+	IDRicerca    String `json:"id_ricerca"`
+	StatoRicerca string `json:"stato_ricerca"`
+	// Input is json_ricerca: "$N" → value, numbers as written. An inline
+	// file ("name|data:mime;base64,<payload>") is kept as
+	// "name|data:mime;base64,": its payload is never read into memory. Nil
+	// when the API sent no json_ricerca or one that is not a JSON object.
+	Input map[string]string `json:"input,omitempty"`
+	// Cut holds the keys of json_ricerca that were sent but are not in
+	// Input: longer than MaxValueBytes, past MaxResponseBytes, or neither a
+	// string nor a number. A caller comparing input must treat them as
+	// unknown, never as different or absent.
+	Cut map[string]bool `json:"cut,omitempty"`
+	// Mapped and MappedCut are json_mappato (field name → value), kept as
+	// Input and Cut are.
+	Mapped    map[string]string `json:"mapped,omitempty"`
+	MappedCut map[string]bool   `json:"mapped_cut,omitempty"`
+	// JSONRisultato is json_risultato (search results, a JSON document in a
+	// string); nil when null, absent or not kept (RisultatoCut).
+	JSONRisultato *string `json:"json_risultato"`
+	RisultatoCut  bool    `json:"risultato_cut,omitempty"`
 }
 
-// Richiesta is a full request (POST /richiesta, GET/PUT /richiesta/{id}).
+// Richiesta is a full request (POST /richiesta, GET/PUT/DELETE
+// /richiesta/{id}). It is decoded while the answer streams: _id strictly,
+// every other field leniently (a value that does not decode, or is longer
+// than Config.MaxValueBytes, is left zero). StatoRichiesta is normalised
+// (NormalizeState).
 type Richiesta struct {
 	ID                  string           `json:"_id"`
 	State               Int              `json:"state"`
@@ -362,6 +415,10 @@ type Richiesta struct {
 	Ricerche            []Ricerca        `json:"ricerche"`
 	Esito               *Esito           `json:"esito"`
 	MotivoAnnullamento  String           `json:"motivo_annullamento,omitempty"`
+	// Partial is set when the answer to a POST, PUT or DELETE broke off (cut,
+	// malformed, timed out) after a readable _id: the call succeeded, and
+	// the fields after the break are zero. Read the request again for them.
+	Partial bool `json:"-"`
 }
 
 // RichiestaSummary is one entry of GET /richiesta.

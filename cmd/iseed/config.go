@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/kelseyhightower/envconfig"
 )
 
@@ -32,6 +33,8 @@ type Config struct {
 	VisengineTimeout   time.Duration `envconfig:"VISENGINE_TIMEOUT" default:"30s"`
 	SimStep            time.Duration `envconfig:"SIM_STEP" default:"2s"`
 	SimCallbacks       bool          `envconfig:"SIM_CALLBACKS" default:"true"`
+	SimProfile         sim.Profile   `envconfig:"SIM_PROFILE" default:"friendly"`
+	SimEcho            sim.Echo      `envconfig:"SIM_ECHO"`
 
 	SubjectPrefix   string        `envconfig:"SUBJECT_PREFIX" default:"iseed"`
 	Replicas        int           `envconfig:"REPLICAS" default:"1"`

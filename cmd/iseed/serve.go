@@ -184,7 +184,7 @@ func newUpstream(cfg *Config) (*visengine.Client, *simServer, error) {
 	var s *simServer
 	if cfg.simulated() {
 		var err error
-		if s, err = startSim(cfg.SimStep); err != nil {
+		if s, err = startSim(sim.Config{Step: cfg.SimStep, Profile: cfg.SimProfile, Echo: cfg.SimEcho}); err != nil {
 			return nil, nil, err
 		}
 		base, token = s.base, s.token
@@ -298,22 +298,25 @@ type simServer struct {
 	sim        *sim.Server
 }
 
-func startSim(step time.Duration) (*simServer, error) {
+func startSim(cfg sim.Config) (*simServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
 	const token = "sim-token"
-	s := sim.New(sim.Config{Token: token, Step: step})
+	cfg.Token = token
+	s := sim.New(cfg)
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // owned by close, which shuts srv down
 	base := &url.URL{Scheme: "http", Host: ln.Addr().String()}
 	return &simServer{url: base.String(), base: base, token: token, srv: srv, sim: s}, nil
 }
 
+// close stops the simulator first (releasing handlers a "hang" fault
+// holds), then its HTTP server.
 func (s *simServer) close() {
+	s.sim.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
-	s.sim.Close()
 }

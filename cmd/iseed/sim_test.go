@@ -104,6 +104,10 @@ func TestRunSimFlags(t *testing.T) {
 		{"bad faults", []string{"--faults", `{"errors":{"GET /visure":{"status":404,"next":1}}}`}, 2},
 		{"malformed faults", []string{"--faults", `{`}, 2},
 		{"extra argument", []string{"extra"}, 2},
+		{"unknown profile", []string{"--profile", "real"}, 2},
+		{"unknown echo", []string{"--echo", "everything"}, 2},
+		{"bad late_commit", []string{"--faults", `{"late_commit":{"delay":"48h","next":1}}`}, 2},
+		{"bad oversize", []string{"--faults", `{"oversize":{"*":{"next":1}}}`}, 2},
 		{"help", []string{"-h"}, 0},
 	}
 	for _, tt := range tests {
@@ -112,5 +116,60 @@ func TestRunSimFlags(t *testing.T) {
 		if got := exitCode(err); got != tt.code {
 			t.Errorf("%s: got exit code %d (%v), want %d", tt.name, got, err, tt.code)
 		}
+	}
+}
+
+// TestRunSimPublished: the flags reach the simulator, and -h explains them.
+func TestRunSimPublished(t *testing.T) {
+	var help simSyncBuffer
+	if err := run(context.Background(), []string{"sim", "-h"}, strings.NewReader(""), &help, &help); exitCode(err) != 0 {
+		t.Fatalf("sim -h: got %v", err)
+	}
+	for _, want := range []string{"-profile", "-echo", "none|values|files", "published answers exactly as the published examples", "late_commit", "php_scalars"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("sim -h: got %q, want it to mention %q", help.String(), want)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr simSyncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--token", "t0k", "--profile", "published"}, strings.NewReader(""), &stdout, &stderr)
+	}()
+	addrRE := regexp.MustCompile(`listening on (\S+)\n`)
+	var addr string
+	deadline := time.Now().Add(5 * time.Second)
+	for addr == "" {
+		if m := addrRE.FindStringSubmatch(stdout.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no listen address; stdout %q stderr %q", stdout.String(), stderr.String())
+		} else {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if !strings.Contains(stdout.String(), "profile published, echo none") {
+		t.Errorf("stdout: got %q, want the profile and echo mode", stdout.String())
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/richiesta/t56yh843827583475g875hgj", nil)
+	req.Header.Set("Authorization", "Bearer t0k")
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET of a malformed id: got %d, want 404 (published)", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: got %v, want nil after cancel", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
 	}
 }

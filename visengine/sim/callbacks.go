@@ -134,7 +134,7 @@ func (d *dispatcher) deliver(ctx context.Context, dl delivery) {
 		rec.mu.Unlock()
 		return
 	}
-	view := rec.viewLocked(s, dl.at)
+	view := rec.viewLocked(s, dl.at, s.echo)
 	rec.mu.Unlock()
 	if err := s.post(ctx, rec.target, &view); err != nil {
 		s.counters[cCallbackFailures].Add(1)
@@ -197,7 +197,11 @@ func (s *Server) scheduleLifecycle(rec *record) {
 	rec.mu.Unlock()
 	for p := phInProgress; p < numPhases; p++ {
 		if !tl[p].IsZero() {
-			s.callbacks.push(delivery{due: tl[p], rec: rec, phase: p, at: tl[p]})
+			due := tl[p]
+			if rec.visible.After(due) {
+				due = rec.visible // a late commit: nothing is told before the request is seen
+			}
+			s.callbacks.push(delivery{due: due, rec: rec, phase: p, at: tl[p]})
 		}
 	}
 }

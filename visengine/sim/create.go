@@ -20,7 +20,7 @@ type createBody struct {
 
 // create serves POST /richiesta; see the package documentation for the order
 // of its checks and what test and state 0 do.
-func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+func (s *Server) create(w http.ResponseWriter, r *http.Request, sh shape) {
 	var b createBody
 	if e := decodeBody(w, r, &b); e != nil {
 		writeError(w, *e)
@@ -38,7 +38,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	if test {
-		s.answerTest(w, rec, cost, submit, now)
+		s.answerTest(w, rec, cost, submit, now, sh)
 		return
 	}
 	if submit {
@@ -48,11 +48,17 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		}
 		rec.life.submitted = now
 	}
-	s.insert(rec, now)
-	if s.commitThenFail(w, r) {
-		return
+	late := s.lateCommit()
+	if late != nil {
+		rec.visible = now.Add(late.delay)
 	}
-	s.answer(w, rec)
+	s.insert(rec, now)
+	switch {
+	case late != nil:
+		s.loseAnswer(w, r, late.mode)
+	case !s.commitThenFail(w, r):
+		s.answer(w, rec, sh)
+	}
 }
 
 // prepare runs the checks that need no wallet and builds the (unsaved) request
@@ -66,7 +72,7 @@ func (s *Server) prepare(b *createBody) (*record, int64, *apiError) {
 	if svc == nil {
 		return nil, 0, &apiError{http.StatusBadRequest, 200, "wrong hash_visura"}
 	}
-	rec := &record{svc: svc}
+	rec := &record{svc: svc, files: s.echo == EchoFiles}
 	if email, ok := looseString(b.EmailTarget); ok && email != "" {
 		if !validEmail(email) {
 			return nil, 0, &apiError{http.StatusBadRequest, 209, "email is considered invalid!"}
@@ -117,7 +123,7 @@ func insufficientCredit(balance int64) apiError {
 
 // answerTest answers a "test": true call: the request as it would be
 // created, with an empty _id, after the wallet check; nothing is stored.
-func (s *Server) answerTest(w http.ResponseWriter, rec *record, cost int64, submit bool, now time.Time) {
+func (s *Server) answerTest(w http.ResponseWriter, rec *record, cost int64, submit bool, now time.Time, sh shape) {
 	if balance := s.wallet.Load(); balance < cost {
 		writeError(w, insufficientCredit(balance))
 		return
@@ -126,7 +132,9 @@ func (s *Server) answerTest(w http.ResponseWriter, rec *record, cost int64, subm
 	if submit {
 		rec.life.submitted = now
 	}
-	writeData(w, rec.viewLocked(s, now)) // rec is not shared
+	v := rec.viewLocked(s, now, sh.echo(s.echo)) // rec is not shared
+	sh.request(&v)
+	writeData(w, v)
 }
 
 // insert gives rec its id and fate, stores it and schedules its callbacks.
@@ -141,10 +149,11 @@ func (s *Server) insert(rec *record, now time.Time) {
 	}
 }
 
-// answer writes the request as it is now.
-func (s *Server) answer(w http.ResponseWriter, rec *record) {
+// answer writes the request as it is now, shaped by sh.
+func (s *Server) answer(w http.ResponseWriter, rec *record, sh shape) {
 	rec.mu.Lock()
-	v := rec.viewLocked(s, s.now())
+	v := rec.viewLocked(s, s.now(), sh.echo(s.echo))
 	rec.mu.Unlock()
+	sh.request(&v)
 	writeData(w, v)
 }

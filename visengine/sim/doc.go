@@ -9,6 +9,30 @@
 //	defer s.Close()
 //	ts := httptest.NewServer(s)
 //
+// # Profiles
+//
+// Config.Profile chooses between two readings of the published material:
+//
+//	ProfileFriendly (default)  request answers echo their input in ricerche[0]
+//	                           (json_ricerca, json_mappato); ids that are not 24 hex
+//	                           digits get 400/201 on /richiesta/{id} and 400/243 on
+//	                           /documento/{id}; the optional mandate ($7) of the
+//	                           person-field services says "null": "1"
+//	ProfilePublished           exactly as the published examples, never kinder:
+//	                           "ricerche": [] on Patronato services (the ISEE product
+//	                           page's POST answer); 404/202 and 404/244 for ids that
+//	                           are not 24 hex digits (the OpenAPI 404 examples carry
+//	                           such ids); $7 "null": false while validazione still
+//	                           lets it out (the published 730 schema)
+//
+// Config.Echo says what request answers echo of the input: EchoNone
+// ("ricerche": [] on Patronato services, the published default), EchoValues
+// (every value, inline-file payloads elided: the friendly default) or
+// EchoFiles (every value whole, files included: answers as large as the
+// files sent; the simulator then keeps every file in memory). Services of
+// other categories always echo their values, as the published Camerali
+// examples do.
+//
 // # What it mirrors
 //
 // The paths, the envelope {"data", "success", "message", "error"}, the field
@@ -23,13 +47,15 @@
 //	                             400/209 invalid email_target, 400/400 bad callback_data
 //	                             (sim-chosen), 412/250 validazione fails,
 //	                             402/211 "Insufficient Credit in Wallet: <balance>"
-//	GET /richiesta/{id}          400/201 id not 24 hex digits, 404/202 unknown id
+//	GET /richiesta/{id}          400/201 id not 24 hex digits (404/202 under
+//	                             ProfilePublished), 404/202 unknown id
 //	PUT /richiesta/{id}          428/226 id missing, 404/228 unknown (or malformed) id,
 //	                             400/239 already closed, 412/229 validazione fails or
 //	                             invalid email_target, 402/211 wallet short (sim-chosen)
 //	GET /documento/{id}          428/242 id missing (/documento, /documento/), 400/243
-//	                             malformed id, 404/244 unknown id, 422/247 not available
-//	                             (In ricerca, In erogazione or Annullata)
+//	                             malformed id (404/244 under ProfilePublished), 404/244
+//	                             unknown id, 422/247 not available (In ricerca, In
+//	                             erogazione or Annullata)
 //	DELETE /richiesta/{id}       body {"motivo": "…"} (optional); codes sim-chosen as
 //	                             PUT's: 428/226, 404/228, 400/239 when already final
 //	POST /richiesta/{id}         search flow, not simulated: 400/219, 404/228 (sim-chosen),
@@ -50,9 +76,10 @@
 // "state": 1 validates it, charges price + chosen options and submits it.
 // Otherwise POST charges and submits at once. Options are chosen with
 // "opzioni": {"opzione_0": true}; unknown option names are ignored. Unknown
-// json_visura keys are dropped. The base64 payload of values of "file" fields
-// is not kept: json_ricerca shows such values as "name|data:mime;base64,".
-// Cancellation never refunds.
+// json_visura keys are dropped. Unless Config.Echo is EchoFiles, the base64
+// payload of values of "file" fields is not kept (only its length):
+// json_ricerca shows such values as "name|data:mime;base64,". Cancellation
+// never refunds.
 //
 // # Lifecycle
 //
@@ -92,8 +119,27 @@
 //	PUT  /_sim/wallet     {"euro": 100} sets the balance
 //
 // Calls are counted per endpoint once routed, before authentication and fault
-// injection. See Faults for the knobs: latency, injected 5xx and 429 per
-// endpoint, and commit-then-fail on POST /richiesta.
+// injection. See Faults for the knobs, each settable at New (Config.Faults),
+// with SetFaults or PUT /_sim/faults, validated, firing for the next N calls
+// ("next") and then for a share of calls ("rate"):
+//
+//	latency            added before every API call
+//	errors, throttle   injected 5xx and 429 per endpoint key, before the handler
+//	commit_then_fail   POST /richiesta creates and charges, then answers 502 or hangs
+//	late_commit        as commit_then_fail, and the request stays unseen (404/202,
+//	                   absent from GET /richiesta, callbacks held) until "delay"
+//	                   (default 1m, at most 24h, on Config.Now) after the POST
+//	preamble           a UTF-8 BOM and/or a PHP notice before the JSON
+//	object_lists       ricerche, allegati, opzioni as objects keyed "0", "1", …
+//	php_scalars        prices as "11,70", dimensione as "10206", stato_richiesta
+//	                   as " in  erogazione "
+//	oversize           "pad" bytes in an extra key "_padding" (first in data when
+//	                   it is an object, else in the envelope), streamed; "files"
+//	                   echoes inline files whole (at their original size)
+//
+// The shape knobs (preamble to oversize) change how an answer is written,
+// never what it says; they fire after authentication and the injected
+// errors, on the answers the handler writes.
 //
 // Close stops the scheduler and the delivery workers, releases handlers held by
 // a "hang" fault, and waits for all of them. When serving with http.Server or

@@ -13,19 +13,31 @@ import (
 // …) or "*" for every endpoint without a key of its own. Each knob fires for
 // the next Next calls, then for a Rate share of calls (drawn deterministically
 // from Config.Seed). Injected errors answer before the handler runs, so they
-// have no side effect; CommitThenFail is the exception by design.
+// have no side effect; CommitThenFail and LateCommit are the exceptions by
+// design. The shape knobs (Preamble, ObjectLists, PHPScalars, Oversize)
+// change how an answer is written, not what it says.
 //
 // As JSON (GET/PUT /_sim/faults):
 //
 //	{"latency": "50ms",
 //	 "errors": {"GET /richiesta/{id}": {"rate": 0.1, "next": 2, "status": 503}},
 //	 "throttle": {"*": {"rate": 0.05, "retry_after": 2}},
-//	 "commit_then_fail": {"mode": "hang", "next": 1}}
+//	 "commit_then_fail": {"mode": "hang", "next": 1},
+//	 "late_commit": {"mode": "502", "delay": "5m", "next": 1},
+//	 "preamble": {"*": {"kind": "notice", "rate": 0.2}},
+//	 "object_lists": {"GET /richiesta/{id}": {"next": 3}},
+//	 "php_scalars": {"*": {"rate": 1}},
+//	 "oversize": {"POST /richiesta": {"pad": 9000000, "files": true, "next": 1}}}
 type Faults struct {
 	Latency        time.Duration            // added before every API call
 	Errors         map[string]ErrorFault    // injected 5xx per endpoint key
 	Throttle       map[string]ThrottleFault // injected 429 per endpoint key
 	CommitThenFail CommitThenFail           // POST /richiesta: create and charge, then fail
+	LateCommit     LateCommit               // POST /richiesta: create and charge, fail, and stay unseen for a while
+	Preamble       map[string]PreambleFault // a BOM or a PHP notice before the JSON, per endpoint key
+	ObjectLists    map[string]Knob          // ricerche, allegati, opzioni as objects keyed "0", "1", …
+	PHPScalars     map[string]Knob          // prices as "11,70", dimensione as a string, stato_richiesta oddly spelt
+	Oversize       map[string]OversizeFault // answers padded, or echoing inline files whole
 }
 
 // ErrorFault injects a 5xx answer.
@@ -62,11 +74,17 @@ type faultsJSON struct {
 	Errors         map[string]ErrorFault    `json:"errors,omitempty"`
 	Throttle       map[string]ThrottleFault `json:"throttle,omitempty"`
 	CommitThenFail CommitThenFail           `json:"commit_then_fail"`
+	LateCommit     LateCommit               `json:"late_commit"`
+	Preamble       map[string]PreambleFault `json:"preamble,omitempty"`
+	ObjectLists    map[string]Knob          `json:"object_lists,omitempty"`
+	PHPScalars     map[string]Knob          `json:"php_scalars,omitempty"`
+	Oversize       map[string]OversizeFault `json:"oversize,omitempty"`
 }
 
 // MarshalJSON writes Latency as a duration string such as "50ms".
 func (f Faults) MarshalJSON() ([]byte, error) {
-	j := faultsJSON{Errors: f.Errors, Throttle: f.Throttle, CommitThenFail: f.CommitThenFail}
+	j := faultsJSON{Errors: f.Errors, Throttle: f.Throttle, CommitThenFail: f.CommitThenFail, LateCommit: f.LateCommit,
+		Preamble: f.Preamble, ObjectLists: f.ObjectLists, PHPScalars: f.PHPScalars, Oversize: f.Oversize}
 	if f.Latency != 0 {
 		j.Latency = f.Latency.String()
 	}
@@ -79,7 +97,8 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*f = Faults{Errors: j.Errors, Throttle: j.Throttle, CommitThenFail: j.CommitThenFail}
+	*f = Faults{Errors: j.Errors, Throttle: j.Throttle, CommitThenFail: j.CommitThenFail, LateCommit: j.LateCommit,
+		Preamble: j.Preamble, ObjectLists: j.ObjectLists, PHPScalars: j.PHPScalars, Oversize: j.Oversize}
 	if j.Latency != "" {
 		d, err := time.ParseDuration(j.Latency)
 		if err != nil {
@@ -118,7 +137,10 @@ func (f Faults) Validate() error {
 	if err := checkKnob("POST /richiesta", c.Rate, c.Next); err != nil {
 		return fmt.Errorf("commit_then_fail: %w", err)
 	}
-	return nil
+	if err := f.LateCommit.validate(); err != nil {
+		return fmt.Errorf("late_commit: %w", err)
+	}
+	return f.validateShapes()
 }
 
 func checkKnob(key string, rate float64, next int) error {
@@ -164,6 +186,8 @@ type activeFaults struct {
 	throttle [numEndpoints]*throttleKnob
 	commit   *trigger
 	mode     string
+	late     *lateKnob
+	shapes   shapeKnobs
 	src      Faults
 }
 
@@ -205,6 +229,9 @@ func compileFaults(f Faults) *activeFaults {
 		}
 		active = true
 	}
+	a.late = compileLate(f.LateCommit)
+	shaped := a.compileShapes(f)
+	active = active || a.late != nil || shaped
 	if !active {
 		return nil
 	}
@@ -264,5 +291,7 @@ func (a *activeFaults) snapshot() Faults {
 		f.CommitThenFail.Next = a.commit.remaining()
 		f.CommitThenFail.Mode = a.mode
 	}
+	f.LateCommit = a.late.snapshot()
+	a.shapes.snapshot(&f)
 	return f
 }

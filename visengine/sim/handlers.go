@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"time"
 )
 
 func (s *Server) getVisura(w http.ResponseWriter, hash string) {
@@ -15,31 +16,46 @@ func (s *Server) getVisura(w http.ResponseWriter, hash string) {
 	writeBody(w, http.StatusOK, svc.detail)
 }
 
-func (s *Server) getRequest(w http.ResponseWriter, id string) {
+func (s *Server) getRequest(w http.ResponseWriter, id string, sh shape) {
 	if rec := s.find(w, id, 201, 202, "no request matches this id: "); rec != nil {
-		s.answer(w, rec)
+		s.answer(w, rec, sh)
 	}
 }
 
 // find looks a request up by id for an endpoint, answering its own error
-// codes for a malformed id (400) and an unknown one (404) and returning nil
+// codes for a malformed id (400, or 404 as the missing one under
+// ProfilePublished) and an unknown or unseen one (404), and returning nil
 // then.
 func (s *Server) find(w http.ResponseWriter, id string, badCode, missingCode int, missingMsg string) *record {
 	k, ok := parseID(id)
-	if !ok {
+	if !ok && s.profile != ProfilePublished {
 		writeError(w, apiError{http.StatusBadRequest, badCode, "Invalid id"})
 		return nil
 	}
-	rec := s.store.get(k)
-	if rec == nil {
+	var rec *record
+	if ok {
+		rec = s.store.get(k)
+	}
+	if rec == nil || !rec.seen(s.now()) {
 		writeError(w, apiError{http.StatusNotFound, missingCode, missingMsg + id})
+		return nil
 	}
 	return rec
 }
 
+// lookup finds a request the API shows by its id: nil when the id is
+// unknown or the request unseen (LateCommit).
+func (s *Server) lookup(id string) *record {
+	if rec := s.store.lookup(id); rec != nil && rec.seen(s.now()) {
+		return rec
+	}
+	return nil
+}
+
 // listRequests streams every request, newest first, in the summary shape.
-func (s *Server) listRequests(w http.ResponseWriter) {
-	all := s.store.snapshot()
+func (s *Server) listRequests(w http.ResponseWriter, sh shape) {
+	now := s.now()
+	all := seenAt(s.store.snapshot(), now)
 	if len(all) == 0 {
 		writeError(w, apiError{http.StatusNotFound, 203, "no request related to your account"})
 		return
@@ -48,7 +64,6 @@ func (s *Server) listRequests(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	enc := json.NewEncoder(bw)
-	now := s.now()
 	_, _ = bw.WriteString(`{"data":[`)
 	for i := len(all) - 1; i >= 0; i-- {
 		if i != len(all)-1 {
@@ -56,15 +71,34 @@ func (s *Server) listRequests(w http.ResponseWriter) {
 		}
 		rec := all[i]
 		rec.mu.Lock()
-		v := rec.viewLocked(s, now)
+		view := rec.viewLocked(s, now, EchoNone)
 		rec.mu.Unlock()
-		_ = enc.Encode(v.summary()) // a write error means the client left; keep it short
+		v := view.summary()
+		sh.summary(&v)
+		_ = enc.Encode(v) // a write error means the client left; keep it short
 	}
 	_, _ = bw.WriteString(`],"success":true,"message":"","error":null}`)
 	_ = bw.Flush()
 }
 
-func (s *Server) document(w http.ResponseWriter, id string) {
+// seenAt returns the requests of all seen at now; all itself when every
+// one is.
+func seenAt(all []*record, now time.Time) []*record {
+	for i, rec := range all {
+		if !rec.seen(now) {
+			out := append([]*record(nil), all[:i]...)
+			for _, rec := range all[i+1:] {
+				if rec.seen(now) {
+					out = append(out, rec)
+				}
+			}
+			return out
+		}
+	}
+	return all
+}
+
+func (s *Server) document(w http.ResponseWriter, id string, sh shape) {
 	if id == "" {
 		writeError(w, apiError{http.StatusPreconditionRequired, 242, "id required"})
 		return
@@ -78,14 +112,16 @@ func (s *Server) document(w http.ResponseWriter, id string) {
 		writeError(w, apiError{http.StatusUnprocessableEntity, 247, "document not yet available"})
 		return
 	}
-	writeData(w, documentWire{Nome: name, Dimensione: len(content), File: content})
+	d := documentWire{Nome: name, Dimensione: len(content), File: content}
+	sh.document(&d)
+	writeData(w, d)
 }
 
 // Document returns the exact file GET /documento/{id} serves for a request
 // (a ZIP holding one PDF); ok is false when the id is unknown or the document
 // is not available yet.
 func (s *Server) Document(id string) (name string, content []byte, ok bool) {
-	rec := s.store.lookup(id)
+	rec := s.lookup(id)
 	if rec == nil {
 		return "", nil, false
 	}
@@ -108,7 +144,7 @@ func (s *Server) search(w http.ResponseWriter, id string) {
 		writeError(w, apiError{http.StatusBadRequest, 219, "Invalid id"})
 		return
 	}
-	rec := s.store.lookup(id)
+	rec := s.lookup(id)
 	if rec == nil {
 		writeError(w, apiError{http.StatusNotFound, 228, "no requests matches this id: " + id})
 		return
@@ -125,7 +161,7 @@ func (s *Server) search(w http.ResponseWriter, id string) {
 
 // choose serves PUT /richiesta/{id}/ricerche: the search flow is not simulated.
 func (s *Server) choose(w http.ResponseWriter, id string) {
-	if s.store.lookup(id) == nil {
+	if s.lookup(id) == nil {
 		writeError(w, apiError{http.StatusNotFound, 228, "no requests matches this id: " + id})
 		return
 	}

@@ -46,10 +46,7 @@ func (s *Server) commitThenFail(w http.ResponseWriter, r *http.Request) bool {
 	if f == nil || f.commit == nil || !f.commit.fire(s.chance) {
 		return false
 	}
-	if f.mode == ModeHang {
-		s.hang(r.Context())
-	}
-	writeError(w, apiError{http.StatusBadGateway, http.StatusBadGateway, "Bad Gateway (simulated, after commit)"})
+	s.loseAnswer(w, r, f.mode)
 	return true
 }
 

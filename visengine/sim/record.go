@@ -9,10 +9,13 @@ import (
 	"time"
 )
 
-// fieldValue is one json_visura value; set tells an empty value from an absent one.
+// fieldValue is one json_visura value; set tells an empty value from an
+// absent one. payload is the length of an inline file's base64 payload,
+// which v holds only when the request keeps files (EchoFiles).
 type fieldValue struct {
-	v   string
-	set bool
+	v       string
+	set     bool
+	payload int
 }
 
 // record is one request (richiesta). The immutable part is set at creation;
@@ -23,7 +26,9 @@ type record struct {
 	svc     *service
 	seq     uint64 // creation order, from 1
 	created time.Time
-	fate    int // which cancellation reason, when doomed
+	fate    int       // which cancellation reason, when doomed
+	files   bool      // keep inline files whole (EchoFiles)
+	visible time.Time // a late commit: unseen by GET and list calls before; zero otherwise
 
 	mu       sync.Mutex
 	life     lifecycle
@@ -40,7 +45,8 @@ type record struct {
 
 // setValues stores json_visura values (merged into the current ones) and
 // recomputes json_ricerca and json_mappato. Base64 payloads of file fields are
-// dropped (see the package documentation); keys that are not fields are ignored.
+// dropped unless the request keeps files (see the package documentation);
+// keys that are not fields are ignored.
 func (r *record) setValues(vals map[int]string) {
 	if r.values == nil {
 		r.values = make([]fieldValue, len(r.svc.Fields))
@@ -49,13 +55,22 @@ func (r *record) setValues(vals map[int]string) {
 		if i < 0 || i >= len(r.values) {
 			continue
 		}
+		fv := fieldValue{v: v, set: true}
 		if r.svc.isFile[i] {
-			v = elidePayload(v)
+			elided := elidePayload(v)
+			fv.payload = len(v) - len(elided)
+			if !r.files {
+				fv.v = elided
+			}
 		}
-		r.values[i] = fieldValue{v: v, set: true}
+		r.values[i] = fv
 	}
-	r.ricerca, r.mappato = encodeValues(r.svc, r.values)
+	r.ricerca, r.mappato = encodeValues(r.svc, r.values, false)
 }
+
+// seen reports whether GET and list calls see the request at now: not
+// before a late commit's delay is over.
+func (r *record) seen(now time.Time) bool { return r.visible.IsZero() || !now.Before(r.visible) }
 
 // present reports whether field i is present and not blank, for validazione.
 func presentIn(values []fieldValue) func(int) bool {
@@ -73,8 +88,9 @@ func elidePayload(v string) string {
 }
 
 // encodeValues returns json_ricerca (a JSON document in a string, keyed "$N")
-// and json_mappato (keyed by field name), both in field order.
-func encodeValues(svc *service, values []fieldValue) (string, json.RawMessage) {
+// and json_mappato (keyed by field name), both in field order. With regen,
+// an elided inline file gets a made-up payload of its original length.
+func encodeValues(svc *service, values []fieldValue, regen bool) (string, json.RawMessage) {
 	var ric, mapped bytes.Buffer
 	ric.WriteByte('{')
 	mapped.WriteByte('{')
@@ -88,7 +104,11 @@ func encodeValues(svc *service, values []fieldValue) (string, json.RawMessage) {
 			mapped.WriteByte(',')
 		}
 		first = false
-		q := quote(fv.v)
+		v := fv.v
+		if regen && fv.payload > 0 && strings.HasSuffix(v, ";base64,") {
+			v += strings.Repeat("A", fv.payload)
+		}
+		q := quote(v)
 		ric.WriteString(`"$` + strconv.Itoa(i) + `":`)
 		ric.Write(q)
 		mapped.Write(quote(svc.Fields[i].Name))
@@ -105,8 +125,9 @@ func quote(s string) []byte {
 	return b
 }
 
-// view renders the request as of now; the caller holds r.mu.
-func (r *record) viewLocked(s *Server, now time.Time) richiestaWire {
+// viewLocked renders the request as of now, echoing its input as echo
+// says; the caller holds r.mu.
+func (r *record) viewLocked(s *Server, now time.Time, echo Echo) richiestaWire {
 	tl := r.life.timeline(s.step)
 	reached, cur := tl.at(now)
 	w := richiestaWire{
@@ -114,7 +135,7 @@ func (r *record) viewLocked(s *Server, now time.Time) richiestaWire {
 		Ricerca: r.svc.Search, PrezzoVisura: r.svc.Price, PrezzoRicerca: r.svc.SearchPrice,
 		StatoRichiesta: cur.name(), EmailTarget: r.email, Allegati: []string{},
 		TimestampCreation: r.created.Unix(), TimestampStati: stampsOf(reached),
-		CallbackData: r.callback, Opzioni: r.options, Owner: s.owner, Sincrona: r.svc.Sync,
+		CallbackData: r.callback, Opzioni: optionsOf(r.options), Owner: s.owner, Sincrona: r.svc.Sync,
 		Ricerche: []ricercaWire{}, Esito: esitoWire{Codice: "0", Info: "OK"},
 	}
 	if w.CallbackData == nil {
@@ -122,7 +143,13 @@ func (r *record) viewLocked(s *Server, now time.Time) richiestaWire {
 	}
 	if !r.life.submitted.IsZero() {
 		w.State = 1
-		w.Ricerche = []ricercaWire{{IDRicerca: r.id + "_0", StatoRicerca: "Ricerca evasa", JSONRicerca: r.ricerca, JSONMappato: r.mappato}}
+		if echo.echoes(r.svc) {
+			ric, mapped := r.ricerca, r.mappato
+			if echo == EchoFiles && !r.files {
+				ric, mapped = encodeValues(r.svc, r.values, true)
+			}
+			w.Ricerche = []ricercaWire{{IDRicerca: r.id + "_0", StatoRicerca: "Ricerca evasa", JSONRicerca: ric, JSONMappato: mapped}}
+		}
 	}
 	if cur.hasDocument() {
 		w.Allegati = []string{r.id + ".pdf"}
@@ -132,6 +159,14 @@ func (r *record) viewLocked(s *Server, now time.Time) richiestaWire {
 	}
 	w.TimestampLastUpdate = lastUpdate(r.created, r.updated, reached, now).Unix()
 	return w
+}
+
+// optionsOf returns the chosen options, nil (null) when there are none.
+func optionsOf(o []Option) any {
+	if o == nil {
+		return nil
+	}
+	return o
 }
 
 // cancellation returns esito and motivo_annullamento of a cancelled request.

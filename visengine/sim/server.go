@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"net/http"
@@ -20,8 +21,10 @@ type Config struct {
 	Seed       int64            // seeds ids, CancelRate and fault rates
 	HTTPClient *http.Client     // for callbacks; nil means an own client with a 5s timeout
 	Now        func() time.Time // the clock; nil means time.Now
-	Catalog    []Service        // the services; nil means DefaultCatalog()
+	Catalog    []Service        // the services; nil means the profile's: DefaultCatalog() or PublishedCatalog()
 	Faults     Faults           // faults active from the start
+	Profile    Profile          // ProfileFriendly ("" too) or ProfilePublished
+	Echo       Echo             // what request answers echo of their input; "" means the profile's default
 }
 
 // Counter keys beyond the endpoints'.
@@ -56,6 +59,8 @@ type Server struct {
 	owner      string
 	seed       uint64
 	now        func() time.Time
+	profile    Profile
+	echo       Echo // never ""
 	cat        *catalog
 	store      *store
 	ids        *idGen
@@ -80,12 +85,20 @@ type Server struct {
 
 // New returns a running Server: its callback scheduler and delivery workers
 // are started and stopped by Close. New panics if a Catalog service's
-// validazione does not parse or two services share a hash, as
-// regexp.MustCompile does for a bad pattern: the catalog is code, not input.
+// validazione does not parse, two services share a hash, or Profile or Echo
+// is not one of their constants, as regexp.MustCompile does for a bad
+// pattern: these are code, not input (Profile and Echo check text input in
+// UnmarshalText).
 func New(cfg Config) *Server {
+	if err := cfg.Profile.UnmarshalText([]byte(cfg.Profile)); err != nil {
+		panic("sim: " + err.Error())
+	}
+	if err := cfg.Echo.UnmarshalText([]byte(cfg.Echo)); err != nil {
+		panic("sim: " + err.Error())
+	}
 	services := cfg.Catalog
 	if services == nil {
-		services = DefaultCatalog()
+		services = catalogFor(cfg.Profile)
 	}
 	cat, err := compileCatalog(services)
 	if err != nil {
@@ -94,6 +107,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		token: cfg.Token, step: cfg.Step, cancelRate: min(max(cfg.CancelRate, 0), 1),
 		owner: cfg.Owner, seed: uint64(cfg.Seed), now: cfg.Now, cat: cat,
+		profile: cmp.Or(cfg.Profile, ProfileFriendly), echo: cfg.Echo.Resolve(cfg.Profile),
 		store: newStore(), ids: newIDGen(cfg.Seed), client: cfg.HTTPClient,
 	}
 	s.applyDefaults(cfg)
@@ -159,34 +173,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError{http.StatusUnauthorized, codeUnauthorized, "Unauthorized: missing or invalid bearer token"})
 		return
 	}
-	if f := s.faults.Load(); f != nil && s.inject(w, r, f, ep) {
-		return
+	var sh shape
+	if f := s.faults.Load(); f != nil {
+		if s.inject(w, r, f, ep) {
+			return
+		}
+		sh = f.shapes.draw(ep, s.chance)
 	}
-	s.handle(ep, w, r, param)
+	if sh.preamble != "" || sh.pad > 0 {
+		w = &shapedWriter{ResponseWriter: w, preamble: sh.preamble, pad: sh.pad}
+	}
+	s.handle(ep, w, r, param, sh)
 }
 
-func (s *Server) handle(ep endpoint, w http.ResponseWriter, r *http.Request, param string) {
+func (s *Server) handle(ep endpoint, w http.ResponseWriter, r *http.Request, param string, sh shape) {
 	switch ep {
 	case epListVisure:
 		writeBody(w, http.StatusOK, s.cat.list)
 	case epGetVisura:
 		s.getVisura(w, param)
 	case epListRequests:
-		s.listRequests(w)
+		s.listRequests(w, sh)
 	case epCreate:
-		s.create(w, r)
+		s.create(w, r, sh)
 	case epGetRequest:
-		s.getRequest(w, param)
+		s.getRequest(w, param, sh)
 	case epUpdate:
-		s.update(w, r, param)
+		s.update(w, r, param, sh)
 	case epDelete:
-		s.cancel(w, r, param)
+		s.cancel(w, r, param, sh)
 	case epSearch:
 		s.search(w, param)
 	case epChoose:
 		s.choose(w, param)
 	case epDocument:
-		s.document(w, param)
+		s.document(w, param, sh)
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 
 // update serves PUT /richiesta/{id}: edit an open draft and, with "state": 1,
 // validate, charge and submit it. A failed call changes nothing.
-func (s *Server) update(w http.ResponseWriter, r *http.Request, id string) {
+func (s *Server) update(w http.ResponseWriter, r *http.Request, id string, sh shape) {
 	rec, e := s.itemFor(id)
 	if e == nil {
 		var body map[string]json.RawMessage
@@ -22,7 +22,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, id string) {
 		writeError(w, *e)
 		return
 	}
-	s.answer(w, rec)
+	s.answer(w, rec, sh)
 }
 
 // itemFor finds the request of PUT and DELETE: 428/226 without an id,
@@ -31,7 +31,7 @@ func (s *Server) itemFor(id string) (*record, *apiError) {
 	if id == "" {
 		return nil, &apiError{http.StatusPreconditionRequired, 226, "id required"}
 	}
-	rec := s.store.lookup(id)
+	rec := s.lookup(id)
 	if rec == nil {
 		return nil, &apiError{http.StatusNotFound, 228, "no requests matches this id: " + id}
 	}
@@ -146,7 +146,7 @@ func (rec *record) restoreEdits(e edits) {
 
 // cancel serves DELETE /richiesta/{id} with an optional {"motivo": "…"}: an
 // open draft or a request not yet final becomes Annullata at once.
-func (s *Server) cancel(w http.ResponseWriter, r *http.Request, id string) {
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request, id string, sh shape) {
 	rec, e := s.itemFor(id)
 	var body struct {
 		Motivo any `json:"motivo"`
@@ -172,5 +172,5 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, id string) {
 	rec.life.cancelled, rec.motivo, rec.updated = now, motivo, now
 	rec.mu.Unlock()
 	s.scheduleCancel(rec, now)
-	s.answer(w, rec)
+	s.answer(w, rec, sh)
 }

@@ -14,21 +14,21 @@ type richiestaWire struct {
 	Nome                string          `json:"nome"`
 	Callback            string          `json:"callback"`
 	Ricerca             bool            `json:"ricerca"`
-	IDRicerca           *string         `json:"id_ricerca"` // always null: no search flow
-	PrezzoVisura        float64         `json:"prezzo_visura"`
-	PrezzoRicerca       float64         `json:"prezzo_ricerca"`
+	IDRicerca           *string         `json:"id_ricerca"`    // always null: no search flow
+	PrezzoVisura        any             `json:"prezzo_visura"` // float64; a string under the PHP scalars fault
+	PrezzoRicerca       any             `json:"prezzo_ricerca"`
 	IndiceRicerca       *int            `json:"indice_ricerca"` // always null
 	StatoRichiesta      string          `json:"stato_richiesta"`
 	EmailTarget         *string         `json:"email_target"`
-	Allegati            []string        `json:"allegati"`
+	Allegati            any             `json:"allegati"` // []string; an object under the object-lists fault
 	TimestampCreation   int64           `json:"timestamp_creation"`
 	TimestampLastUpdate int64           `json:"timestamp_last_update"`
 	TimestampStati      stampsWire      `json:"timestamp_stati"`
 	CallbackData        json.RawMessage `json:"callback_data"` // false when none
-	Opzioni             []Option        `json:"opzioni"`       // null when none chosen
+	Opzioni             any             `json:"opzioni"`       // []Option, null when none chosen
 	Owner               string          `json:"owner"`
 	Sincrona            bool            `json:"sincrona"`
-	Ricerche            []ricercaWire   `json:"ricerche"`
+	Ricerche            any             `json:"ricerche"` // []ricercaWire
 	Esito               esitoWire       `json:"esito"`
 	Motivo              string          `json:"motivo_annullamento,omitempty"`
 }
@@ -41,8 +41,8 @@ type summaryWire struct {
 	Nome                string  `json:"nome"`
 	Ricerca             bool    `json:"ricerca"`
 	IDRicerca           *string `json:"id_ricerca"`
-	PrezzoVisura        float64 `json:"prezzo_visura"`
-	PrezzoRicerca       float64 `json:"prezzo_ricerca"`
+	PrezzoVisura        any     `json:"prezzo_visura"`
+	PrezzoRicerca       any     `json:"prezzo_ricerca"`
 	IndiceRicerca       *int    `json:"indice_ricerca"`
 	StatoRichiesta      string  `json:"stato_richiesta"`
 	EmailTarget         *string `json:"email_target"`
@@ -102,6 +102,6 @@ type esitoWire struct {
 // documentWire is GET /documento/{id}'s data (Allegato).
 type documentWire struct {
 	Nome       string `json:"nome"`
-	Dimensione int    `json:"dimensione"`
-	File       []byte `json:"file"` // encoding/json writes []byte as standard base64
+	Dimensione any    `json:"dimensione"` // int; a string under the PHP scalars fault
+	File       []byte `json:"file"`       // encoding/json writes []byte as standard base64
 }
