@@ -2,18 +2,16 @@ package consumer_test
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 )
 
 // barrierUpstream holds every GET /richiesta/{id} until two are waiting, so
@@ -39,15 +37,14 @@ func (b *barrierUpstream) Richiesta(ctx context.Context, id string) (*visengine.
 	return b.Client.Richiesta(ctx, id)
 }
 
-// Two different submissions with the same input, both with an unanswered
-// POST, reconcile at once and both match the one upstream request: the
-// request index lets only the first adopt it; the second stays unsure,
-// skips it on its next reconciliation and sends its own.
-func TestTwoSubmissionsNeverAdoptOneRequest(t *testing.T) {
-	h := newHarness(t)
+// lostPosts stores the records of submissions ids, all with the same input
+// and an unanswered POST (marked as the harness marks them when marked is
+// set), and creates one upstream request as the first one's POST would
+// have, with its marker when marked.
+func lostPosts(t *testing.T, h *harness, marked bool, ids ...string) *schema.Cache {
+	t.Helper()
 	ctx := context.Background()
-	kv, _ := schema.EnsureBucket(ctx, h.NATS.JS, h.Res.Layout.SchemasBucket(), 1, jetstream.FileStorage)
-	cache := schema.NewCache(h.Client, kv, schema.CacheConfig{Logger: zerolog.Nop()})
+	cache := h.Schemas()
 	svc, err := cache.Service(ctx, "ISEE")
 	if err != nil {
 		t.Fatal(err)
@@ -58,28 +55,60 @@ func TestTwoSubmissionsNeverAdoptOneRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	past := time.Now().Add(-time.Minute)
-	for _, id := range []string{"emp-a", "emp-b"} {
-		sub, _ := consumer.DecodeSubmission(pipetest.Submission(id, fields))
-		rec := &record.Record{Tenant: pipetest.Tenant, ID: id, Fingerprint: sub.Fingerprint(), Generation: 1,
-			State: record.StateClaimed, Attempts: 1, Created: past, Updated: past,
-			Pending: &record.Attempt{Started: past, Owner: "crashed", Until: past.Add(time.Second)}}
-		b, _ := json.Marshal(rec)
-		if _, err := h.Res.Records.Create(ctx, record.Key(pipetest.Tenant, id), b); err != nil {
-			t.Fatal(err)
-		}
+	for _, id := range ids {
+		h.PutRecord(id, fields, func(r *record.Record) {
+			r.Created, r.Updated = past, past
+			r.Pending = &record.Attempt{Started: past, Owner: "crashed", Until: past.Add(time.Second), Marked: marked}
+		})
 	}
-	// emp-a's unanswered POST did create a request upstream.
-	if _, err := h.Client.CreateRichiesta(ctx, visengine.CreateRequest{HashVisura: prep.HashVisura, JSONVisura: prep.JSONVisura, Opzioni: prep.Opzioni}); err != nil {
+	req := visengine.CreateRequest{HashVisura: prep.HashVisura, JSONVisura: prep.JSONVisura, Opzioni: prep.Opzioni}
+	if marked {
+		req.CallbackData = h.Marker(pipetest.Tenant, ids[0])
+	}
+	if _, err := h.Client.CreateRichiesta(ctx, req); err != nil {
 		t.Fatal(err)
 	}
+	return cache
+}
+
+// TestLostPostsAreToldApartByTheirMarkers: two submissions with the same
+// input, both with an unanswered POST, reconcile at once (the barrier holds
+// both reads of the one candidate): the request carries the first one's
+// marker, so the first adopts it and the second, knowing it is not its own,
+// sends its own. Neither guesses.
+func TestLostPostsAreToldApartByTheirMarkers(t *testing.T) {
+	h := newHarness(t)
+	cache := lostPosts(t, h, true, "emp-a", "emp-b")
 	h.Start(pipetest.WithSchemas(cache), pipetest.WithUpstream(&barrierUpstream{Client: h.Client, release: make(chan struct{})}))
+	fields := pipetest.ValidFields("Mario")
 	h.Publish(pipetest.Submission("emp-a", fields), nil)
 	h.Publish(pipetest.Submission("emp-b", fields), nil)
 	a := h.WaitState("emp-a", record.StateSubmitted)
 	b := h.WaitState("emp-b", record.StateSubmitted)
-	e, _ := h.Res.Requests.Get(ctx, a.RequestID)
-	t.Logf("emp-a request %s, emp-b request %s, index owner %s, created %d", a.RequestID, b.RequestID, e.Value(), h.Counter("created"))
 	if a.RequestID == b.RequestID {
 		t.Errorf("two submissions adopted the same upstream request %s", a.RequestID)
+	}
+	if got := h.Counter("created"); got != 2 {
+		t.Errorf("upstream requests: got %d, want 2 (emp-a's lost one, emp-b's own)", got)
+	}
+}
+
+// TestUnmarkedCandidateIsAmbiguous: without markers, a request that records
+// the same input as two submissions' lost POSTs proves nothing: both are
+// dead-lettered as ambiguous for a person, and neither posts again.
+func TestUnmarkedCandidateIsAmbiguous(t *testing.T) {
+	h := newHarness(t)
+	cache := lostPosts(t, h, false, "emp-a", "emp-b")
+	h.Start(pipetest.WithSchemas(cache), pipetest.WithConfig(func(c *consumer.Config) { c.Callback = nil }))
+	fields := pipetest.ValidFields("Mario")
+	h.Publish(pipetest.Submission("emp-a", fields), nil)
+	h.Publish(pipetest.Submission("emp-b", fields), nil)
+	for _, id := range []string{"emp-a", "emp-b"} {
+		if r := h.WaitState(id, record.StateFailed); r.Reason != dlq.ReasonAmbiguous {
+			t.Errorf("%s: reason %q, want %q", id, r.Reason, dlq.ReasonAmbiguous)
+		}
+	}
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1 (nothing sent on a guess)", got)
 	}
 }

@@ -59,7 +59,12 @@ type Config struct {
 	InProcessBudget time.Duration // in-process retries per delivery (default AckWait/2)
 	ReconcileSkew   time.Duration // clock skew tolerated when matching upstream requests (default 2m)
 	CallTimeout     time.Duration // the upstream client's per-call timeout (default 30s); leases are renewed to outlast it
-	ReconcileSettle time.Duration // after an unanswered POST, how long before "no such request" is trusted (default 10s)
+	ReconcileSettle time.Duration // after an unanswered POST, how long before "no such request" is trusted (default 15m)
+	// TrustMarkerEcho: when every POST of an unanswered attempt carried the
+	// submission's marker (callbacks on), a request without it is not the
+	// attempt's (the upstream keeps callback_data as sent). Off, such a
+	// request cannot be told apart: the conservative default.
+	TrustMarkerEcho bool
 	Retry           RetryPolicy
 	Limits          schema.Limits
 	Breaker         BreakerConfig
@@ -137,7 +142,7 @@ func (c Config) withDefaults(l layout.Layout) Config {
 		c.InProcessBudget = l.AckWait / 2
 	}
 	if c.ReconcileSettle <= 0 {
-		c.ReconcileSettle = 10 * time.Second
+		c.ReconcileSettle = 15 * time.Minute
 	}
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = 30 * time.Second

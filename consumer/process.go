@@ -31,7 +31,7 @@ type job struct {
 	// has not made yet (the claim and a new lease count the POST they
 	// prepare): a rejection or failure before the POST takes it back.
 	precounted bool
-	start  time.Time
+	start      time.Time
 }
 
 func (j *job) key() string { return record.Key(j.tenant, j.sub.ID) }
@@ -254,7 +254,7 @@ func (p *Pipeline) takeOver(ctx context.Context, j *job, now time.Time) (Outcome
 func (p *Pipeline) takeLease(j *job, now time.Time) *record.Attempt {
 	a := p.lease(j, now)
 	if old := j.rec.Pending; old != nil {
-		a.Started, a.Settle = old.Started, p.settleOf(old)
+		a.Started, a.Settle, a.Marked = old.Started, p.settleOf(old), a.Marked && old.Marked
 	}
 	return a
 }
@@ -306,7 +306,7 @@ func (p *Pipeline) newRecord(j *job, now time.Time) *record.Record {
 
 // lease returns a pending attempt held by this job until AckWait from now.
 func (p *Pipeline) lease(j *job, now time.Time) *record.Attempt {
-	return &record.Attempt{Started: now, Owner: j.owner, Until: now.Add(p.lay.AckWait)}
+	return &record.Attempt{Started: now, Owner: j.owner, Until: now.Add(p.lay.AckWait), Marked: p.cfg.Callback != nil}
 }
 
 func (p *Pipeline) rejected(j *job) Outcome {

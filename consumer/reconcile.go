@@ -1,22 +1,70 @@
 package consumer
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Reconciliation: what iseed can prove about a POST whose answer was lost.
+//
+// A candidate is an upstream request of the same service created between
+// the submission's first attempt and the moment its last attempt settled
+// (both widened by ReconcileSkew). Each candidate is ours, not ours, or
+// unknown:
+//
+//   - ours: the request index says so, or the request carries this
+//     submission's marker (its callback_data: the URL naming the tenant
+//     and id, and the secret only iseed can compute);
+//   - not ours: the index gives it to another submission; it carries
+//     another submission's marker; or something it records differs from
+//     what this submission sent (an input value, email_target, options);
+//   - unknown: anything else. A request that merely records the same input
+//     is not proof: another submission (another tenant's, even) may carry
+//     the same person's data.
+//
+// One that is ours is adopted. An unknown one dead-letters the submission
+// as ambiguous: a person decides (iseed audit), iseed never guesses. With
+// none, nothing the attempt could have created exists yet; sending again is
+// safe only once the attempt has settled, so until then the upstream is
+// read again at growing intervals (a late commit is adopted when it shows).
+//
+// When every POST of the attempt carried the marker (callbacks on), a
+// candidate without it is not the attempt's own, provided the upstream
+// keeps callback_data as sent; TrustMarkerEcho says to rely on that.
+// Without it such a candidate is unknown, the conservative choice.
+
+// verdict is what one candidate is to the submission reconciling.
+type verdict int
+
+const (
+	notOurs verdict = iota
+	ours
+	unknown
+)
+
+// minCheck and maxCheck bound the interval between two reads of the
+// upstream while an unanswered POST settles.
+const (
+	minCheck = 2 * time.Second
+	maxCheck = 5 * time.Minute
+)
+
 // settleAt is when reconciling can trust that an unanswered POST created
-// no request: some time after the call gave up (this delivery's, or one
-// recorded by an earlier delivery), or after the lease a crashed worker's
-// call was bounded by.
+// no request: ReconcileSettle after the call gave up (this delivery's, or
+// one recorded by an earlier delivery), or after the lease a crashed
+// worker's call was bounded by.
 func (p *Pipeline) settleAt(j *job) time.Time {
 	if !j.settle.IsZero() {
 		return j.settle
@@ -36,35 +84,67 @@ func (p *Pipeline) settleOf(pa *record.Attempt) time.Time {
 	}
 }
 
-// awaitSettle waits, in process or by ending the delivery, until a
-// reconciliation can be trusted.
-func (p *Pipeline) awaitSettle(ctx context.Context, j *job, deadline time.Time) (Outcome, bool) {
-	wait := p.settleAt(j).Sub(p.cfg.Now())
-	if wait <= 0 {
-		return Outcome{}, false
+// resolveUnsure finds out what an earlier, unanswered POST did before any
+// new one: it adopts the request that is provably the submission's, fails
+// the submission as ambiguous when a candidate cannot be told apart, and
+// otherwise waits (in process, or by ending the delivery) and reads again
+// until the attempt has settled. With done false and no error, sending is
+// safe; an error is transient trouble reading the upstream.
+func (p *Pipeline) resolveUnsure(ctx context.Context, j *job, deadline time.Time) (o Outcome, done bool, err error) {
+	for {
+		found, unknowns, err := p.reconcile(ctx, j)
+		switch {
+		case errors.Is(err, errAmbiguous):
+			return p.fail(ctx, j, dlq.ReasonAmbiguous, err), true, nil
+		case err != nil:
+			return Outcome{}, false, err
+		case found != nil:
+			return p.adopt(ctx, j, found, "reconciled"), true, nil
+		case len(unknowns) > 0:
+			return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w: %d upstream request(s) of this service created while the POST was unanswered, none provably this submission's (%s)",
+				errAmbiguous, len(unknowns), strings.Join(unknowns, ", "))), true, nil
+		}
+		now := p.cfg.Now()
+		settle := p.settleAt(j)
+		if !now.Before(settle) {
+			j.unsure = false
+			return Outcome{}, false, nil
+		}
+		wait := min(settle.Sub(now), p.checkInterval(j, now))
+		if now.Add(wait).After(deadline) {
+			p.release(ctx, j)
+			return Outcome{Kind: Retry, Delay: wait, Record: j.rec, Err: errors.New("an unanswered POST is settling: reading the upstream again later")}, true, nil
+		}
+		if !p.sleepInProgress(ctx, j, wait) {
+			p.release(ctx, j)
+			return Outcome{Kind: Interrupted, Err: ctx.Err(), Record: j.rec}, true, nil
+		}
 	}
-	if p.cfg.Now().Add(wait).After(deadline) {
-		p.release(ctx, j)
-		return Outcome{Kind: Retry, Delay: wait, Record: j.rec, Err: errors.New("waiting before reconciling an unanswered POST")}, true
-	}
-	if !p.sleepInProgress(ctx, j, wait) {
-		p.release(ctx, j)
-		return Outcome{Kind: Interrupted, Err: ctx.Err(), Record: j.rec}, true
-	}
-	return Outcome{}, false
 }
 
-// reconcile looks upstream for a request an earlier, unanswered POST of
-// this submission may have created. It returns the one match, nil when
-// there is none (submitting is safe), or errAmbiguous when there are
-// several or one cannot be told apart.
-func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta, error) {
+// checkInterval is how long to wait before reading the upstream again:
+// half the time since the attempt began, within [minCheck, maxCheck], so
+// reads are frequent at first, when a lost answer's request shows, and
+// sparse later.
+func (p *Pipeline) checkInterval(j *job, now time.Time) time.Duration {
+	since := now.Sub(j.rec.Created)
+	if pa := j.rec.Pending; pa != nil {
+		since = now.Sub(pa.Started)
+	}
+	return min(max(since/2, minCheck), maxCheck)
+}
+
+// reconcile looks upstream for requests an earlier, unanswered POST of
+// this submission may have created. It returns the one that is provably
+// the submission's, or the ids of those that cannot be told apart. An
+// error is transient trouble (or errAmbiguous when two are ours).
+func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta, []string, error) {
 	if err := p.d.Limiter.Wait(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	list, err := p.d.Upstream.Richieste(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reconcile: list requests: %w", err)
+		return nil, nil, fmt.Errorf("reconcile: list requests: %w", err)
 	}
 	since := j.rec.Created
 	if j.rec.Pending != nil && j.rec.Pending.Started.Before(since) {
@@ -74,69 +154,129 @@ func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta,
 	// No attempt of this submission can have created a request after its
 	// last attempt settled: later ones belong to others.
 	until := p.settleAt(j).Add(p.cfg.ReconcileSkew)
-	var matches []*visengine.Richiesta
+	var found []*visengine.Richiesta
+	var unknowns []string
 	for _, s := range list {
 		created := s.TimestampCreation.Time()
 		if s.HashVisura != j.prep.HashVisura || created.Before(since) || created.After(until) {
 			continue
 		}
 		_ = j.msg.InProgress() // each candidate costs a call: keep the message
-		m, err := p.candidate(ctx, j, s.ID)
+		r, v, err := p.candidate(ctx, j, s.ID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if m != nil {
-			matches = append(matches, m)
+		switch v {
+		case ours:
+			found = append(found, r)
+		case unknown:
+			unknowns = append(unknowns, s.ID)
 		}
 	}
-	switch len(matches) {
-	case 0:
-		return nil, nil
-	case 1:
-		return matches[0], nil
-	default:
-		return nil, fmt.Errorf("%w: %d upstream requests match", errAmbiguous, len(matches))
+	if len(found) > 1 {
+		return nil, nil, fmt.Errorf("%w: %d upstream requests carry this submission's marker", errAmbiguous, len(found))
 	}
+	if len(found) == 1 {
+		return found[0], nil, nil
+	}
+	return nil, unknowns, nil
 }
 
-// candidate checks one upstream request created since the claim.
-func (p *Pipeline) candidate(ctx context.Context, j *job, id string) (*visengine.Richiesta, error) {
+// candidate reads one upstream request and says what it is to the job.
+func (p *Pipeline) candidate(ctx context.Context, j *job, id string) (*visengine.Richiesta, verdict, error) {
 	owner, err := p.requestOwner(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, notOurs, err
 	}
 	if owner != "" && owner != j.key() {
-		return nil, nil // another submission's request
+		return nil, notOurs, nil // another submission's request
 	}
 	if err := p.d.Limiter.Wait(ctx); err != nil {
-		return nil, err
+		return nil, notOurs, err
 	}
 	r, err := p.d.Upstream.Richiesta(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("reconcile: read request: %w", err)
+		return nil, notOurs, fmt.Errorf("reconcile: read request: %w", err)
 	}
 	if owner == j.key() {
-		return r, nil
+		return r, ours, nil
 	}
-	if !p.sameCallback(j, r) {
-		return nil, nil // its callback names another submission
-	}
-	same, known := sameInput(r, j.prep.JSONVisura, j.svc)
-	if !known {
-		return nil, fmt.Errorf("%w: request %s carries no input to compare", errAmbiguous, id)
-	}
-	if !same {
-		return nil, nil
-	}
-	return r, nil
+	return r, p.judge(j, r), nil
 }
 
-// sameInput compares the input an upstream request records (json_ricerca of
-// its first search) with ours, leaving out file fields, which the upstream
-// may store elsewhere. known is false when the request records no input.
-func sameInput(r *visengine.Richiesta, ours map[string]string, svc *schema.Service) (same, known bool) {
+// judge tells whether a request nobody indexed is the job's.
+func (p *Pipeline) judge(j *job, r *visengine.Richiesta) verdict {
+	switch p.marker(j, r) {
+	case ours:
+		return ours
+	case notOurs:
+		return notOurs
+	}
+	if p.differs(j, r) {
+		return notOurs
+	}
+	if pa := j.rec.Pending; pa != nil && pa.Marked && p.cfg.TrustMarkerEcho {
+		return notOurs // every POST carried the marker, and this request has none
+	}
+	return unknown
+}
+
+// marker says what a request's callback_data tells: ours when it is this
+// submission's (URL and secret), notOurs when it names another submission,
+// unknown when it tells nothing (no callbacks, none recorded, another URL).
+func (p *Pipeline) marker(j *job, r *visengine.Richiesta) verdict {
+	if p.cfg.Callback == nil || r.CallbackData.CallbackData == nil {
+		return unknown
+	}
+	mine := p.cfg.Callback(j.tenant, j.sub.ID)
+	theirs := r.CallbackData.CallbackData
+	if mine == nil {
+		return unknown
+	}
+	if theirs.URL == mine.URL && sameJSON(theirs.Data, mine.Data) {
+		return ours
+	}
+	if base := strings.TrimSuffix(mine.URL, j.tenant+"/"+j.sub.ID); base != mine.URL && strings.HasPrefix(theirs.URL, base) && theirs.URL != mine.URL {
+		return notOurs // the callback of another submission
+	}
+	return unknown
+}
+
+// differs reports whether a request records something this submission did
+// not send: an input value, the e-mail target, the options. What it does not
+// record says nothing.
+func (p *Pipeline) differs(j *job, r *visengine.Richiesta) bool {
+	if !inputMatches(r, j.prep.JSONVisura, j.svc) {
+		return true
+	}
+	if got, want := strings.TrimSpace(string(r.EmailTarget)), strings.TrimSpace(j.sub.EmailTarget); got != "" && !strings.EqualFold(got, want) {
+		return true
+	}
+	if r.Opzioni != nil {
+		var theirs, mine []string
+		for _, o := range r.Opzioni {
+			theirs = append(theirs, o.Nome)
+		}
+		for k, on := range j.prep.Opzioni {
+			if on {
+				mine = append(mine, k)
+			}
+		}
+		slices.Sort(theirs)
+		slices.Sort(mine)
+		if !slices.Equal(theirs, mine) {
+			return true
+		}
+	}
+	return false
+}
+
+// inputMatches compares the input a request records (json_ricerca of its
+// first search), where it records it whole, with ours; file fields are left
+// out (the upstream may keep them elsewhere). False only on a difference.
+func inputMatches(r *visengine.Richiesta, ours map[string]string, svc *schema.Service) bool {
 	if len(r.Ricerche) == 0 || r.Ricerche[0].Input == nil {
-		return false, false
+		return true // nothing recorded: nothing differs
 	}
 	theirs, cut := r.Ricerche[0].Input, r.Ricerche[0].Cut
 	for k, v := range ours {
@@ -144,30 +284,28 @@ func sameInput(r *visengine.Richiesta, ours map[string]string, svc *schema.Servi
 			continue
 		}
 		tv, ok := theirs[k]
-		if !ok || cut[k] {
-			return false, false // not recorded, or not kept whole: cannot tell
-		}
-		if !sameValue(tv, v) {
-			return false, true
+		if ok && !cut[k] && !sameValue(tv, v) {
+			return false
 		}
 	}
-	return true, true
-}
-
-// sameCallback reports whether a request's callback_data could be this
-// submission's: with callbacks on, the URL names the submission exactly.
-func (p *Pipeline) sameCallback(j *job, r *visengine.Richiesta) bool {
-	if p.cfg.Callback == nil || r.CallbackData.CallbackData == nil || r.CallbackData.URL == "" {
-		return true // nothing to tell by
-	}
-	ours := p.cfg.Callback(j.tenant, j.sub.ID)
-	return ours == nil || ours.URL == r.CallbackData.URL
+	return true
 }
 
 // sameValue compares two field values as the upstream may have normalised
 // them: case-insensitively, with runs of white space folded.
 func sameValue(a, b string) bool {
 	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
+}
+
+// sameJSON compares two JSON documents by value.
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b))
+	}
+	xb, _ := json.Marshal(x)
+	yb, _ := json.Marshal(y)
+	return bytes.Equal(xb, yb)
 }
 
 // requestOwner returns the submission key that owns an upstream request id,

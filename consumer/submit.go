@@ -59,22 +59,16 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 	deadline := p.cfg.Now().Add(p.cfg.InProcessBudget)
 	for {
 		if j.unsure {
-			if o, stop := p.awaitSettle(ctx, j, deadline); stop {
+			o, done, err := p.resolveUnsure(ctx, j, deadline)
+			if done {
 				return o
 			}
-			found, err := p.reconcile(ctx, j)
-			switch {
-			case errors.Is(err, errAmbiguous):
-				return p.fail(ctx, j, dlq.ReasonAmbiguous, err)
-			case err != nil:
+			if err != nil {
 				if o, stop := p.wait(ctx, j, b, err, deadline); stop {
 					return o
 				}
 				continue
-			case found != nil:
-				return p.adopt(ctx, j, found, "reconciled")
 			}
-			j.unsure = false
 		}
 		if p.expired(j) {
 			return p.fail(ctx, j, dlq.ReasonExpired, fmt.Errorf("the submission is past the maximum age of %s", p.cfg.MaxAge))
@@ -149,8 +143,10 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 		req.CallbackData = p.cfg.Callback(j.tenant, j.sub.ID)
 	}
 	j.precounted = false // counted when its lease was taken
-	// The call never outlives the lease: past it, another worker may take over.
-	ctx, cancel := context.WithDeadline(ctx, j.rec.Pending.Until.Add(-leaseMargin))
+	// The call never outlives the lease: past it, another worker may take
+	// over. The lease is on the pipeline's clock (the server's time, in
+	// production): the deadline is relative.
+	ctx, cancel := context.WithTimeout(ctx, j.rec.Pending.Until.Add(-leaseMargin).Sub(p.cfg.Now()))
 	defer cancel()
 	r, err := p.breaker.Execute(func() (*visengine.Richiesta, error) {
 		return p.d.Upstream.CreateRichiesta(ctx, req)
@@ -176,8 +172,11 @@ func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
 		j.precounted = true
 	}
 	next.Pending = p.lease(j, now)
-	if j.rec.Pending != nil && j.rec.Pending.Started.Before(now) {
-		next.Pending.Started = j.rec.Pending.Started // the oldest moment a request may have been created
+	if old := j.rec.Pending; old != nil {
+		next.Pending.Marked = next.Pending.Marked && old.Marked // every POST it covers
+		if old.Started.Before(now) {
+			next.Pending.Started = old.Started // the oldest moment a request may have been created
+		}
 	}
 	rev, err := p.store.Update(ctx, &next, j.rev)
 	if err != nil {

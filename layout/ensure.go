@@ -207,18 +207,27 @@ func (r *Resources) ensureBuckets(ctx context.Context, js jetstream.JetStream) e
 }
 
 func (r *Resources) ensureDocuments(ctx context.Context, js jetstream.JetStream) error {
-	l := r.Layout
-	cfg := jetstream.ObjectStoreConfig{
-		Bucket:      l.DocumentsBucket(),
-		Description: "iseed: documents of completed requests",
-		TTL:         l.DocumentTTL,
-		Storage:     l.Storage,
-		Replicas:    l.Replicas,
+	var err error
+	r.Documents, err = ensureObjectStore(ctx, js, r.Layout, r.Layout.DocumentsBucket(), "iseed: documents stored before per-tenant buckets")
+	return err
+}
+
+// EnsureTenantDocuments creates or updates, idempotently, the documents
+// bucket of one tenant, with the layout's TTL, replicas and storage.
+func EnsureTenantDocuments(ctx context.Context, js jetstream.JetStream, l Layout, tenant string) (jetstream.ObjectStore, error) {
+	l = l.WithDefaults()
+	obs, err := ensureObjectStore(ctx, js, l, l.TenantDocumentsBucket(tenant), "iseed: documents of tenant "+tenant)
+	if err != nil {
+		return nil, fmt.Errorf("layout: documents bucket of %s: %w", tenant, err)
 	}
+	return obs, nil
+}
+
+func ensureObjectStore(ctx context.Context, js jetstream.JetStream, l Layout, name, desc string) (jetstream.ObjectStore, error) {
+	cfg := jetstream.ObjectStoreConfig{Bucket: name, Description: desc, TTL: l.DocumentTTL, Storage: l.Storage, Replicas: l.Replicas}
 	obs, err := js.CreateOrUpdateObjectStore(ctx, cfg)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		obs, err = js.ObjectStore(ctx, cfg.Bucket)
 	}
-	r.Documents = obs
-	return err
+	return obs, err
 }

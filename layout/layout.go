@@ -96,8 +96,13 @@ func (l Layout) RequestsBucket() string { return l.bucket("requests") }
 // SchemasBucket is the KV bucket of the schema cache.
 func (l Layout) SchemasBucket() string { return l.bucket("schemas") }
 
-// DocumentsBucket is the Object Store bucket of downloaded documents.
+// DocumentsBucket is the shared Object Store bucket of documents stored
+// before documents had a bucket per tenant; they stay readable there.
 func (l Layout) DocumentsBucket() string { return l.bucket("documents") }
+
+// TenantDocumentsBucket is the Object Store bucket of one tenant's
+// documents: a tenant may be granted read access to its own and no other.
+func (l Layout) TenantDocumentsBucket(tenant string) string { return l.bucket("documents_" + tenant) }
 
 // HistoryBucket is the KV bucket of tax codes (keyed hashes) with an ISEE request.
 func (l Layout) HistoryBucket() string { return l.bucket("isee_history") }

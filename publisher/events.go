@@ -65,7 +65,8 @@ type DocumentReady struct {
 	Object       string          `json:"object"`
 	Name         string          `json:"name"` // the upstream's file name
 	Size         int64           `json:"size"`
-	SHA256       string          `json:"sha256"` // hex, of the plaintext document
+	DeclaredSize int64           `json:"declared_size,omitempty"` // the upstream's dimensione, when it differs from Size
+	SHA256       string          `json:"sha256"`                  // hex, of the plaintext document
 	ContentType  string          `json:"content_type"`
 	Encrypted    bool            `json:"encrypted"`
 	KeyID        string          `json:"key_id,omitempty"`

@@ -47,14 +47,14 @@ type Record struct {
 	Metadata       json.RawMessage     `json:"metadata,omitempty"`
 	// PersonKey is a keyed hash of the tenant and the person's tax code
 	// (tracking.History), never the tax code: for the prior-ISEE rule.
-	PersonKey string `json:"person_key,omitempty"`
-	Timeline       []Transition        `json:"timeline"`
-	Replays        []Replay            `json:"replays,omitempty"` // operator replays of dead letters that reopened it
-	FirstFailure   time.Time           `json:"first_failure,omitzero"`
-	LastFailure    time.Time           `json:"last_failure,omitzero"`
-	Created        time.Time           `json:"created"`
-	Updated        time.Time           `json:"updated"`
-	Document       *DocumentRef        `json:"document,omitempty"`
+	PersonKey    string       `json:"person_key,omitempty"`
+	Timeline     []Transition `json:"timeline"`
+	Replays      []Replay     `json:"replays,omitempty"` // operator replays of dead letters that reopened it
+	FirstFailure time.Time    `json:"first_failure,omitzero"`
+	LastFailure  time.Time    `json:"last_failure,omitzero"`
+	Created      time.Time    `json:"created"`
+	Updated      time.Time    `json:"updated"`
+	Document     *DocumentRef `json:"document,omitempty"`
 }
 
 // Attempt is a POST /richiesta that may have reached the upstream. While a
@@ -64,6 +64,10 @@ type Attempt struct {
 	Owner   string    `json:"owner"`           // the delivery holding the lease
 	Until   time.Time `json:"until"`           // the lease; after it another worker may take over
 	Settle  time.Time `json:"settle,omitzero"` // no unanswered POST creates a request after this
+	// Marked is true when every POST of this attempt carried the
+	// submission's marker (its callback_data): a request created by it can
+	// be told apart from any other.
+	Marked bool `json:"marked,omitempty"`
 }
 
 // Transition is one entry of a submission's timeline.
@@ -82,12 +86,15 @@ type Replay struct {
 
 // DocumentRef names the stored document of a submission.
 type DocumentRef struct {
-	Bucket      string `json:"bucket"`
-	Object      string `json:"object"`
-	Size        int64  `json:"size"`
-	SHA256      string `json:"sha256"`
-	ContentType string `json:"content_type"`
-	Stato       string `json:"stato,omitempty"` // the upstream state it was fetched in
+	Bucket string `json:"bucket"`
+	Object string `json:"object"`
+	Size   int64  `json:"size"`
+	// DeclaredSize is the upstream's dimensione when it differs from Size
+	// (the document is kept as received, with its digest).
+	DeclaredSize int64  `json:"declared_size,omitempty"`
+	SHA256       string `json:"sha256"`
+	ContentType  string `json:"content_type"`
+	Stato        string `json:"stato,omitempty"` // the upstream state it was fetched in
 }
 
 // To moves the record to state at t, appending to the timeline.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"os"
@@ -15,8 +16,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/seal"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -29,9 +32,9 @@ const (
 	DocMetaTenant      = "tenant"
 	DocMetaSubmission  = "submission_id"
 	DocMetaRequest     = "request_id"
-	DocMetaName        = "name"       // the upstream's file name
-	DocMetaEncryption  = "encryption" // SealScheme when encrypted
-	DocMetaKeyID       = "key_id"     // the Sealer's key id when encrypted
+	DocMetaName        = "name" // the upstream's file name
+	// Encryption metadata: seal.MetaEncryption, seal.MetaRecipients (and
+	// seal.MetaKeyID on documents stored before age).
 )
 
 // ErrDocumentMismatch reports a download whose size differs from the
@@ -41,8 +44,9 @@ var ErrDocumentMismatch = errors.New("document size or digest mismatch")
 
 // storedDocument is a document put in the bucket, with its event.
 type storedDocument struct {
-	ref   record.DocumentRef
-	event publisher.DocumentReady
+	ref      record.DocumentRef
+	event    publisher.DocumentReady
+	sealedTo string // the recipients' ids when sealed
 }
 
 // DocumentObject is the deterministic object name of a submission's
@@ -72,13 +76,20 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 	if err != nil {
 		return nil, fmt.Errorf("document %s: %w", rec.RequestID, err)
 	}
-	if doc.Written != doc.Dimensione {
-		return nil, fmt.Errorf("%w: got %d bytes, dimensione says %d", ErrDocumentMismatch, doc.Written, doc.Dimensione)
-	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	sd := &storedDocument{ref: record.DocumentRef{Bucket: t.lay.DocumentsBucket(),
+	sd := &storedDocument{ref: record.DocumentRef{Bucket: t.lay.TenantDocumentsBucket(rec.Tenant),
 		Object: DocumentObject(rec.Tenant, rec.ID, sum, safeName(doc.Nome, rec.RequestID)),
 		Size:   doc.Written, SHA256: sum, Stato: rec.StatoRichiesta}}
+	if doc.Written != doc.Dimensione {
+		// What dimensione counts is not documented (the published example's
+		// does not match its own bytes). The answer decoded whole, and its
+		// digest is what is stored and announced: keep it, say so, and never
+		// download it again for this.
+		sd.ref.DeclaredSize = doc.Dimensione
+		t.rare.Warn().Str("tenant", rec.Tenant).Str("submission", rec.ID).Str("request_id", rec.RequestID).
+			Int64("bytes", doc.Written).Int64("dimensione", doc.Dimensione).
+			Msg("document size differs from the declared dimensione: stored as received, with its digest")
+	}
 	if prev := rec.Document; prev != nil && prev.SHA256 == sd.ref.SHA256 {
 		same := *prev // the final document is the one already stored
 		same.Stato = rec.StatoRichiesta
@@ -92,11 +103,8 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 	}
 	t.d.Metrics.documentStored()
 	sd.event = publisher.DocumentReady{SubmissionID: rec.ID, Tenant: rec.Tenant, RequestID: rec.RequestID,
-		Bucket: sd.ref.Bucket, Object: sd.ref.Object, Name: doc.Nome, Size: sd.ref.Size, SHA256: sd.ref.SHA256,
-		ContentType: sd.ref.ContentType, Encrypted: t.cfg.Sealer != nil, At: t.cfg.Now()}
-	if t.cfg.Sealer != nil {
-		sd.event.KeyID = t.cfg.Sealer.KeyID()
-	}
+		Bucket: sd.ref.Bucket, Object: sd.ref.Object, Name: doc.Nome, Size: sd.ref.Size, DeclaredSize: sd.ref.DeclaredSize,
+		SHA256: sd.ref.SHA256, ContentType: sd.ref.ContentType, Encrypted: sd.sealedTo != "", KeyID: sd.sealedTo, At: t.cfg.Now()}
 	return sd, nil
 }
 
@@ -112,16 +120,21 @@ func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocumen
 			DocMetaContentType: sd.ref.ContentType, DocMetaTenant: rec.Tenant, DocMetaSubmission: rec.ID,
 			DocMetaRequest: rec.RequestID, DocMetaName: nome}}
 	var body io.Reader = f
-	if s := t.cfg.Sealer; s != nil {
-		sealed, err := s.Seal(f)
+	if kr := t.cfg.Keyring; kr != nil && kr.CanSeal(rec.Tenant) {
+		sealed, m, err := kr.Seal(f, rec.Tenant)
 		if err != nil {
 			return err
 		}
 		body = sealed
-		meta.Metadata[DocMetaEncryption], meta.Metadata[DocMetaKeyID] = SealScheme, s.KeyID()
+		maps.Copy(meta.Metadata, m)
+		sd.sealedTo = m[seal.MetaRecipients]
+	}
+	bucket, err := t.documents(ctx, rec.Tenant)
+	if err != nil {
+		return err
 	}
 	sent := sha256.New()
-	info, err := t.d.Resources.Documents.Put(ctx, meta, io.TeeReader(body, sent))
+	info, err := bucket.Put(ctx, meta, io.TeeReader(body, sent))
 	if err != nil {
 		return fmt.Errorf("document: store %s: %w", sd.ref.Object, err)
 	}
@@ -129,6 +142,19 @@ func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocumen
 		return fmt.Errorf("%w: stored object digest %s, sent %s", ErrDocumentMismatch, info.Digest, want)
 	}
 	return nil
+}
+
+// documents returns a tenant's documents bucket, created the first time.
+func (t *Tracker) documents(ctx context.Context, tenant string) (jetstream.ObjectStore, error) {
+	if obs, ok := t.buckets.Load(tenant); ok {
+		return obs.(jetstream.ObjectStore), nil
+	}
+	obs, err := layout.EnsureTenantDocuments(ctx, t.d.Publisher, t.lay, tenant)
+	if err != nil {
+		return nil, err
+	}
+	t.buckets.Store(tenant, obs)
+	return obs, nil
 }
 
 // safeName keeps the upstream's file name usable as the last part of an

@@ -12,17 +12,19 @@ import (
 
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/seal"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ErrNoDocument is returned for a submission without a stored document.
 var ErrNoDocument = errors.New("the submission has no stored document (yet)")
 
 // FetchDocument writes the plaintext of a submission's stored document to
-// w, decrypting it when it was sealed (sealer must then hold the key named
-// in the object's metadata), and verifies its size and SHA-256 against the
-// record. On error w may hold part of the document: write to a temporary
-// file and keep it only on success.
-func FetchDocument(ctx context.Context, res *layout.Resources, tenant, id string, sealer *Sealer, w io.Writer) (*record.DocumentRef, error) {
+// w, decrypting it when it was sealed (kr must then hold a key that opens
+// it), and verifies its size and SHA-256 against the record. On error w may
+// hold part of the document: write to a temporary file and keep it only on
+// success.
+func FetchDocument(ctx context.Context, js jetstream.JetStream, res *layout.Resources, tenant, id string, kr *seal.Keyring, w io.Writer) (*record.DocumentRef, error) {
 	rec, _, err := record.NewStore(res.Records).Get(ctx, tenant, id)
 	if err != nil {
 		return nil, err
@@ -31,7 +33,11 @@ func FetchDocument(ctx context.Context, res *layout.Resources, tenant, id string
 	if ref == nil {
 		return nil, ErrNoDocument
 	}
-	obj, err := res.Documents.Get(ctx, ref.Object)
+	bucket, err := js.ObjectStore(ctx, ref.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("document bucket %s: %w", ref.Bucket, err)
+	}
+	obj, err := bucket.Get(ctx, ref.Object)
 	if err != nil {
 		return nil, fmt.Errorf("document %s: %w", ref.Object, err)
 	}
@@ -40,9 +46,14 @@ func FetchDocument(ctx context.Context, res *layout.Resources, tenant, id string
 	if err != nil {
 		return nil, fmt.Errorf("document %s: %w", ref.Object, err)
 	}
-	src, err := plaintext(obj, info.Metadata, sealer)
-	if err != nil {
-		return nil, err
+	src := io.Reader(obj)
+	if info.Metadata[seal.MetaEncryption] != "" {
+		if kr == nil {
+			return nil, fmt.Errorf("the document is encrypted (%s): give the key that opens it", info.Metadata[seal.MetaEncryption])
+		}
+		if src, err = kr.Open(obj, info.Metadata); err != nil {
+			return nil, err
+		}
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(w, h), src)
@@ -53,23 +64,6 @@ func FetchDocument(ctx context.Context, res *layout.Resources, tenant, id string
 		return nil, fmt.Errorf("%w: got %d bytes with sha256 %s, recorded %d bytes with %s", ErrDocumentMismatch, n, sum, ref.Size, ref.SHA256)
 	}
 	return ref, nil
-}
-
-func plaintext(obj io.Reader, meta map[string]string, sealer *Sealer) (io.Reader, error) {
-	switch meta[DocMetaEncryption] {
-	case "":
-		return obj, nil
-	case SealScheme:
-		if sealer == nil {
-			return nil, fmt.Errorf("the document is encrypted with key %s: give its key file", meta[DocMetaKeyID])
-		}
-		if sealer.KeyID() != meta[DocMetaKeyID] {
-			return nil, fmt.Errorf("the document is encrypted with key %s, the key given is %s", meta[DocMetaKeyID], sealer.KeyID())
-		}
-		return sealer.Open(obj), nil
-	default:
-		return nil, fmt.Errorf("the document uses encryption %q, which this iseed does not know", meta[DocMetaEncryption])
-	}
 }
 
 // OpenFilter selects open requests.

@@ -55,8 +55,10 @@ func DefaultServices() Services {
 	return Services{NeedPrior: []string{"ISEE CORRENTE", "RETTIFICA ISEE", "ISEE RETTIFICA"}, CountAs: []string{"ISEE"}}
 }
 
-func (s Services) needsPrior(svc *schema.Service) bool { return matches(s.NeedPrior, svc.Name, svc.Hash) }
-func (s Services) countsAs(name, hash string) bool   { return matches(s.CountAs, name, hash) }
+func (s Services) needsPrior(svc *schema.Service) bool {
+	return matches(s.NeedPrior, svc.Name, svc.Hash)
+}
+func (s Services) countsAs(name, hash string) bool { return matches(s.CountAs, name, hash) }
 
 // matches reports whether a service is named by one of the entries.
 func matches(entries []string, name, hash string) bool {

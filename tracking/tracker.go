@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/workpool"
 	"github.com/nats-io/nats.go"
@@ -41,7 +43,7 @@ type Config struct {
 	MaxAge          time.Duration   // then tracking ends failed/gave_up (default 1440h)
 	ShutdownTimeout time.Duration   // for in-flight polls (default 30s)
 	TempDir         string          // for downloads ("" means os.TempDir)
-	Sealer          *Sealer         // encrypts documents at rest; nil stores them in clear
+	Keyring         *seal.Keyring   // seals documents at rest for tenants it has recipients for; nil stores them in clear
 	ReplayKey       []byte          // verifies operators' replays of gave_up dead letters
 	Logger          zerolog.Logger
 	Now             func() time.Time
@@ -89,11 +91,13 @@ type Deps struct {
 // Tracker drives submitted requests to a final state. It implements the
 // pipeline's consumer.Tracker.
 type Tracker struct {
-	cfg   Config
-	d     Deps
-	lay   layout.Layout
-	store *record.Store
-	log   zerolog.Logger
+	cfg     Config
+	d       Deps
+	lay     layout.Layout
+	store   *record.Store
+	log     zerolog.Logger
+	rare    zerolog.Logger // for what outsiders can trigger at will: a few lines a minute
+	buckets sync.Map       // tenant → its documents bucket (jetstream.ObjectStore)
 }
 
 // New builds a tracker.
@@ -105,8 +109,9 @@ func New(cfg Config, d Deps) (*Tracker, error) {
 	if d.Limiter == nil {
 		d.Limiter = rate.NewLimiter(rate.Inf, 1)
 	}
+	log := cfg.Logger.With().Str("component", "tracker").Logger()
 	return &Tracker{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
-		log: cfg.Logger.With().Str("component", "tracker").Logger()}, nil
+		log: log, rare: log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})}, nil
 }
 
 // task is the payload of a tracking task.

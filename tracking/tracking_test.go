@@ -1,10 +1,7 @@
 package tracking
 
 import (
-	"bytes"
-	"crypto/rand"
 	"errors"
-	"io"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -77,71 +74,6 @@ func TestTransitions(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestSealRoundTrip(t *testing.T) {
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	s, err := NewSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []int{0, 1, sealChunk - 1, sealChunk, sealChunk + 1, 3*sealChunk + 17} {
-		plain := make([]byte, n)
-		_, _ = rand.Read(plain)
-		sealed := sealAll(t, s, plain)
-		if n >= 16 && bytes.Contains(sealed, plain[:min(n, 64)]) {
-			t.Errorf("%d bytes: ciphertext contains the plaintext", n)
-		}
-		got, err := io.ReadAll(s.Open(bytes.NewReader(sealed)))
-		if err != nil || !bytes.Equal(got, plain) {
-			t.Errorf("%d bytes: got %d bytes, err %v; want the plaintext back", n, len(got), err)
-		}
-	}
-}
-
-func TestSealRejectsTampering(t *testing.T) {
-	key := bytes.Repeat([]byte{7}, 32)
-	s, _ := NewSealer(key)
-	other, _ := NewSealer(bytes.Repeat([]byte{8}, 32))
-	plain := bytes.Repeat([]byte("ISEE "), 30000) // three chunks
-	sealed := sealAll(t, s, plain)
-	flipped := bytes.Clone(sealed)
-	flipped[len(flipped)/2] ^= 1
-	firstRecord := sealHeaderLen + 4 + sealChunk + 16
-	tests := []struct {
-		name string
-		s    *Sealer
-		data []byte
-	}{
-		{"bit flip", s, flipped},
-		{"truncated after a whole record", s, sealed[:firstRecord]},
-		{"truncated mid record", s, sealed[:len(sealed)-5]},
-		{"trailing data", s, append(bytes.Clone(sealed), 0)},
-		{"wrong key", other, sealed},
-		{"not sealed", s, plain},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := io.ReadAll(tt.s.Open(bytes.NewReader(tt.data)))
-			if !errors.Is(err, ErrSealedCorrupt) {
-				t.Errorf("got %v, want ErrSealedCorrupt", err)
-			}
-		})
-	}
-}
-
-func sealAll(t *testing.T, s *Sealer, plain []byte) []byte {
-	t.Helper()
-	r, err := s.Seal(bytes.NewReader(plain))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func TestCallbackSecretOf(t *testing.T) {

@@ -44,7 +44,8 @@ type Config struct {
 	MaxDeliver      int           `envconfig:"MAX_DELIVER" default:"1000"`
 	MaxAge          time.Duration `envconfig:"MAX_AGE" default:"72h"`
 	RetryMaxDelay   time.Duration `envconfig:"RETRY_MAX_DELAY" default:"10m"`
-	ReconcileSettle time.Duration `envconfig:"RECONCILE_SETTLE" default:"10s"`
+	ReconcileSettle time.Duration `envconfig:"RECONCILE_SETTLE" default:"15m"`
+	TrustMarker     bool          `envconfig:"RECONCILE_TRUST_MARKER" default:"false"`
 	DedupWindow     time.Duration `envconfig:"DEDUP_WINDOW" default:"24h"`
 	UpstreamRPS     float64       `envconfig:"UPSTREAM_RPS" default:"10"`
 	UpstreamBurst   int           `envconfig:"UPSTREAM_BURST" default:"10"`
@@ -62,6 +63,9 @@ type Config struct {
 	TrackMaxAge     time.Duration `envconfig:"TRACK_MAX_AGE" default:"1440h"`
 	DocumentTTL     time.Duration `envconfig:"DOCUMENT_TTL" default:"720h"`
 	DocumentKeyFile string        `envconfig:"DOCUMENT_KEY_FILE"`
+	DocRecipients   string        `envconfig:"DOCUMENT_RECIPIENTS_FILE"`
+	DocTenantDir    string        `envconfig:"DOCUMENT_TENANT_RECIPIENTS_DIR"`
+	DocIdentityFile string        `envconfig:"DOCUMENT_IDENTITY_FILE"`
 	PriorISEERule   bool          `envconfig:"PRIOR_ISEE_RULE" default:"true"`
 	PriorServices   []string      `envconfig:"PRIOR_ISEE_SERVICES" default:"ISEE CORRENTE,RETTIFICA ISEE,ISEE RETTIFICA"`
 	ISEEServices    []string      `envconfig:"ISEE_SERVICES" default:"ISEE"`

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
@@ -54,23 +56,66 @@ func startDaemon(t *testing.T, env ...string) *daemonProc {
 
 // TestCrashBetweenAnswerAndRecord kills the daemon (SIGKILL) while the
 // upstream has created and charged the request but iseed has not recorded
-// it, then starts another: the submission ends with exactly one request.
+// it, then starts another: the submission never gets a second request.
+// With callbacks on, the POST carried the submission's marker and the
+// request is adopted; without them, on the published profile (no echo of
+// the input), nothing proves whose the request is: the submission is
+// dead-lettered as ambiguous for a person, and nothing is sent again.
 func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}
+	callbacks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(callbacks.Close)
+	tests := []struct {
+		name    string
+		profile sim.Profile
+		env     []string
+		want    string // the record's state at the end
+	}{
+		{"callbacks on, no echo: adopted by its marker", sim.ProfilePublished, []string{"ISEED_PUBLIC_URL=" + callbacks.URL}, record.StateSubmitted},
+		{"no callbacks, no echo: ambiguous", sim.ProfilePublished, nil, record.StateFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, s := crashMidPost(t, tt.profile, tt.env)
+			waitUntil(t, 60*time.Second, "the submission to end "+tt.want, func() bool { return rec().State == tt.want })
+			r := rec()
+			if got := s.Counters()["created"]; got != 1 {
+				t.Errorf("upstream requests: got %d, want 1", got)
+			}
+			if got := s.Counters()["POST /richiesta"]; got != 1 {
+				t.Errorf("POST /richiesta calls: got %d, want 1 (the reconciliation never re-sends)", got)
+			}
+			switch tt.want {
+			case record.StateSubmitted:
+				if !slices.Contains(r.Timeline, record.Transition{State: record.StateSubmitted, At: submittedAt(r), Note: "reconciled"}) {
+					t.Errorf("timeline %+v: want the request adopted by reconciliation", r.Timeline)
+				}
+			case record.StateFailed:
+				if r.Reason != dlq.ReasonAmbiguous || r.RequestID != "" {
+					t.Errorf("record: reason %q, request %q; want ambiguous, none adopted", r.Reason, r.RequestID)
+				}
+			}
+		})
+	}
+}
+
+// crashMidPost runs a daemon until the simulator has created (and charged)
+// the request of examples/isee.json while the POST hangs, kills it, and
+// starts another; it returns a reader of the submission's record.
+func crashMidPost(t *testing.T, profile sim.Profile, extra []string) (func() record.Record, *sim.Server) {
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "crash-token", Step: time.Hour,
+	s := sim.New(sim.Config{Token: "crash-token", Step: time.Hour, Profile: profile,
 		Faults: sim.Faults{CommitThenFail: sim.CommitThenFail{Mode: sim.ModeHang, Next: 1}}})
 	hs := httptest.NewServer(s)
 	t.Cleanup(func() { s.Close(); hs.Close() })
-	env := []string{
+	env := append([]string{
 		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=crash-token",
 		"ISEED_ACK_WAIT=2s", "ISEED_WORKERS=2", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_VISENGINE_TIMEOUT=60s",
 		"ISEED_LOG_LEVEL=debug", "ISEED_RECONCILE_SETTLE=1s",
-	}
+	}, extra...)
 	first := startDaemon(t, env...)
-
 	ctx := context.Background()
 	waitUntil(t, 30*time.Second, "the daemon to create the layout", func() bool {
 		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
@@ -88,26 +133,18 @@ func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = first.cmd.Wait()
-
 	startDaemon(t, env...)
 	records, err := srv.JS.KeyValue(ctx, "iseed_submissions")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec record.Record
-	waitUntil(t, 60*time.Second, "the submission to have its upstream request", func() bool {
-		e, err := records.Get(ctx, "acme.emp-7781-isee-2026")
-		return err == nil && json.Unmarshal(e.Value(), &rec) == nil && rec.RequestID != ""
-	})
-	if got := s.Counters()["created"]; got != 1 {
-		t.Errorf("upstream requests: got %d, want 1", got)
-	}
-	if got := s.Counters()["POST /richiesta"]; got != 1 {
-		t.Errorf("POST /richiesta calls: got %d, want 1 (the reconciliation adopts, never re-sends)", got)
-	}
-	if !slices.Contains(rec.Timeline, record.Transition{State: record.StateSubmitted, At: submittedAt(rec), Note: "reconciled"}) {
-		t.Errorf("timeline %+v: want the request adopted by reconciliation", rec.Timeline)
-	}
+	return func() record.Record {
+		var rec record.Record
+		if e, err := records.Get(ctx, "acme.emp-7781-isee-2026"); err == nil {
+			_ = json.Unmarshal(e.Value(), &rec)
+		}
+		return rec
+	}, s
 }
 
 func submittedAt(r record.Record) time.Time {

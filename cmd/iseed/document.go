@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/tracking"
 )
 
@@ -25,7 +26,7 @@ func runDocument(ctx context.Context, e *env, args []string) error {
 		"SHA-256 against the record, and writes it to FILE (only when every check passes).")
 	tenant := fs.String("tenant", "default", "tenant")
 	out := fs.String("o", "", "output file (required)")
-	keyFile := fs.String("key-file", "", "document key file (default ISEED_DOCUMENT_KEY_FILE)")
+	keyFile := fs.String("key-file", "", "age identity file that opens the document (default ISEED_DOCUMENT_IDENTITY_FILE; ISEED_DOCUMENT_KEY_FILE opens documents sealed before age)")
 	if err := fs.Parse(interleaved(args[1:], map[string]bool{"tenant": true, "o": true, "key-file": true})); err != nil {
 		return err
 	}
@@ -38,14 +39,14 @@ func runDocument(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.close()
-	if *keyFile == "" {
-		*keyFile = c.cfg.DocumentKeyFile
+	if *keyFile != "" {
+		c.cfg.DocIdentityFile = *keyFile
 	}
-	sealer, err := loadSealer(*keyFile)
+	keyring, err := loadKeyring(c.cfg)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	ref, err := fetchTo(ctx, c, *tenant, fs.Arg(0), sealer, *out)
+	ref, err := fetchTo(ctx, c, *tenant, fs.Arg(0), keyring, *out)
 	if errors.Is(err, record.ErrNotFound) {
 		return &exitError{code: 1, err: fmt.Errorf("no submission %q for tenant %q", fs.Arg(0), *tenant)}
 	}
@@ -58,13 +59,13 @@ func runDocument(ctx context.Context, e *env, args []string) error {
 
 // fetchTo writes the document to a temporary file beside path and renames
 // it into place only when it verified.
-func fetchTo(ctx context.Context, c *cliConn, tenant, id string, s *tracking.Sealer, path string) (*record.DocumentRef, error) {
+func fetchTo(ctx context.Context, c *cliConn, tenant, id string, kr *seal.Keyring, path string) (*record.DocumentRef, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), ".iseed-document-*")
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(f.Name())
-	ref, err := tracking.FetchDocument(ctx, c.res, tenant, id, s, f)
+	ref, err := tracking.FetchDocument(ctx, c.js, c.res, tenant, id, kr, f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

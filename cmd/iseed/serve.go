@@ -15,6 +15,7 @@ import (
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/servertime"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go"
@@ -86,6 +87,7 @@ type daemon struct {
 	sim      *simServer
 	pipeline *consumer.Pipeline
 	tracking *trackingParts
+	clock    *servertime.Clock // the NATS server's time: leases and settle times mean the same to every replica
 	metrics  *prometheus.Registry
 	extra    []actor // further actors run with the daemon
 	http     *http.Server
@@ -109,6 +111,12 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 	}
 	if d.res, err = retryStartup(ctx, log, "JetStream layout", func(ctx context.Context) (*layout.Resources, error) {
 		return layout.Ensure(ctx, d.js, layoutOf(cfg))
+	}); err != nil {
+		return nil, err
+	}
+	d.clock = servertime.New(d.res.Keys, time.Minute)
+	if _, err = retryStartup(ctx, log, "server clock", func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, d.clock.Sync(ctx)
 	}); err != nil {
 		return nil, err
 	}
@@ -212,13 +220,13 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	}
 	d.pipeline, err = consumer.New(consumer.Config{
 		Workers: d.cfg.Workers, MaxAge: d.cfg.MaxAge, ShutdownTimeout: d.cfg.ShutdownTimeout, CallTimeout: d.cfg.VisengineTimeout,
-		ReconcileSettle: d.cfg.ReconcileSettle,
-		Retry:           d.cfg.retryPolicy(),
-		Limits:          schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},
-		Breaker:         consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
-		Logger:          d.log,
-		Callback:        d.tracking.callback(),
-		ReplayKey:       replayKey,
+		ReconcileSettle: d.cfg.ReconcileSettle, TrustMarkerEcho: d.cfg.TrustMarker, Now: d.clock.Now,
+		Retry:     d.cfg.retryPolicy(),
+		Limits:    schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},
+		Breaker:   consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
+		Logger:    d.log,
+		Callback:  d.tracking.callback(),
+		ReplayKey: replayKey,
 	}, consumer.Deps{
 		Resources: d.res, Upstream: d.upstream, Schemas: cache, Files: schema.ObjectStoreSource(d.js),
 		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),
@@ -258,6 +266,7 @@ func (d *daemon) run(ctx context.Context) error {
 		{"advisories", d.pipeline.RunAdvisories},
 		{"tracker", d.tracking.tracker.Run},
 		{"http", d.serveHTTP},
+		{"clock", d.clock.Run},
 	}, d.extra...)
 	err := runGroup(ctx, actors...)
 	d.log.Info().Str("component", "serve").Msg("iseed stopping")

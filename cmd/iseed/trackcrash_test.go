@@ -81,7 +81,7 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 	startDaemon(t, env...)
 	waitUntil(t, 60*time.Second, "every request to complete with its final document", func() bool { return completed() == n })
 
-	docs, err := srv.JS.ObjectStore(ctx, "iseed_documents")
+	docs, err := srv.JS.ObjectStore(ctx, "iseed_documents_acme")
 	if err != nil {
 		t.Fatal(err)
 	}

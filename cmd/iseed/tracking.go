@@ -9,6 +9,7 @@ import (
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/keys"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
 	"golang.org/x/time/rate"
@@ -26,7 +27,7 @@ type trackingParts struct {
 // polls and submissions share the upstream rate limit.
 func (d *daemon) buildTracking(ctx context.Context, limiter *rate.Limiter, replayKey []byte) (*trackingParts, error) {
 	t := &trackingParts{}
-	sealer, err := loadSealer(d.cfg.DocumentKeyFile)
+	keyring, err := loadKeyring(d.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +41,7 @@ func (d *daemon) buildTracking(ctx context.Context, limiter *rate.Limiter, repla
 	}
 	t.tracker, err = tracking.New(tracking.Config{
 		Workers: d.cfg.TrackWorkers, Schedule: d.cfg.PollSchedule, OverdueAfter: d.cfg.OverdueAfter, MaxAge: d.cfg.TrackMaxAge,
-		ShutdownTimeout: d.cfg.ShutdownTimeout, Sealer: sealer, ReplayKey: replayKey, Logger: d.log,
+		ShutdownTimeout: d.cfg.ShutdownTimeout, Keyring: keyring, ReplayKey: replayKey, Logger: d.log, Now: d.clock.Now,
 	}, tracking.Deps{
 		Resources: d.res, Upstream: d.upstream, Events: publisher.New(d.js, publisher.Config{Prefix: d.res.Layout.Prefix}),
 		Publisher: d.js, Limiter: limiter, History: t.history, Metrics: tracking.NewMetrics(d.metrics),
@@ -77,20 +78,21 @@ func (t *trackingParts) callback() func(tenant, id string) *visengine.CallbackDa
 	return t.callbacks.Data
 }
 
-// loadSealer reads the document key; no file means documents are stored in clear.
-func loadSealer(path string) (*tracking.Sealer, error) {
-	if path == "" {
+// loadKeyring reads the document keys: the recipients new documents are
+// sealed to (default and per tenant), and what opens them (age identities,
+// and the legacy key of documents stored before age). Nil when none is
+// configured: documents are stored in clear.
+func loadKeyring(cfg *Config) (*seal.Keyring, error) {
+	f := seal.Files{Identity: cfg.DocIdentityFile, Recipients: cfg.DocRecipients,
+		TenantRecipients: cfg.DocTenantDir, LegacyKey: cfg.DocumentKeyFile}
+	if f == (seal.Files{}) {
 		return nil, nil
 	}
-	b, err := os.ReadFile(path)
+	kr, err := seal.Load(f)
 	if err != nil {
-		return nil, fmt.Errorf("ISEED_DOCUMENT_KEY_FILE: %w", err)
+		return nil, fmt.Errorf("document keys (ISEED_DOCUMENT_*): %w", err)
 	}
-	key, err := keys.Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("ISEED_DOCUMENT_KEY_FILE %s: %w", path, err)
-	}
-	return tracking.NewSealer(key)
+	return kr, nil
 }
 
 // replayKeyName names the replay-signing key in the keys bucket.

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
@@ -44,9 +44,7 @@ func TestListOpenFilters(t *testing.T) {
 
 func TestFetchDocumentRefuses(t *testing.T) {
 	h := newTrackHarness(t, fastTracking(50*time.Millisecond))
-	key := bytes.Repeat([]byte{1}, 32)
-	sealer, _ := tracking.NewSealer(key)
-	other, _ := tracking.NewSealer(bytes.Repeat([]byte{2}, 32))
+	sealer, other := newKeyring(t), newKeyring(t)
 	tr := h.newTracker(sealer)
 	h.runTracker(tr)
 	h.startPipeline(tr, false)
@@ -57,7 +55,7 @@ func TestFetchDocumentRefuses(t *testing.T) {
 	tests := []struct {
 		name    string
 		id      string
-		s       *tracking.Sealer
+		s       *seal.Keyring
 		wantErr error
 	}{
 		{"no key for an encrypted document", "emp-f", nil, nil},
@@ -67,7 +65,7 @@ func TestFetchDocumentRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tracking.FetchDocument(ctx, h.Res, pipetest.Tenant, tt.id, tt.s, io.Discard)
+			_, err := tracking.FetchDocument(ctx, h.NATS.JS, h.Res, pipetest.Tenant, tt.id, tt.s, io.Discard)
 			if err == nil || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
 				t.Errorf("got %v, want an error (%v)", err, tt.wantErr)
 			}

@@ -71,7 +71,7 @@ func TestStalePollDoesNotOverwriteTheFinalDocument(t *testing.T) {
 	close(up.release)
 	wg.Wait()
 	var got bytes.Buffer
-	if _, err := tracking.FetchDocument(ctx, h.Res, pipetest.Tenant, "emp-race", nil, &got); err != nil {
+	if _, err := tracking.FetchDocument(ctx, h.NATS.JS, h.Res, pipetest.Tenant, "emp-race", nil, &got); err != nil {
 		t.Fatalf("the stored final document: %v", err)
 	}
 	if got.String() != "%PDF-1.4 attestazione ISEE" {

@@ -46,7 +46,7 @@ func TestFinalDocumentReplacesTheEarlierOne(t *testing.T) {
 		t.Fatalf("stored document: got %+v, want the certificate fetched in Visura evasa", r.Document)
 	}
 	var got bytes.Buffer
-	if _, err := tracking.FetchDocument(context.Background(), h.Res, pipetest.Tenant, "emp-final", nil, &got); err != nil {
+	if _, err := tracking.FetchDocument(context.Background(), h.NATS.JS, h.Res, pipetest.Tenant, "emp-final", nil, &got); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got.Bytes(), []byte("%PDF-1.4 attestazione ISEE")) {

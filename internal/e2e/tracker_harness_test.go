@@ -11,13 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 )
@@ -92,10 +95,10 @@ func (h *trackHarness) refresh(ctx context.Context, tenant, id string) error {
 }
 
 // newTracker builds a tracker (a replica's) with the harness's settings.
-func (h *trackHarness) newTracker(sealer *tracking.Sealer) *tracking.Tracker {
+func (h *trackHarness) newTracker(kr *seal.Keyring) *tracking.Tracker {
 	h.T.Helper()
 	cfg := h.tcfg
-	cfg.Sealer = sealer
+	cfg.Keyring = kr
 	cfg.ReplayKey = pipetest.ReplayKey
 	cfg.TempDir = h.T.TempDir()
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel)
@@ -181,4 +184,29 @@ func lifeTypes() []string {
 func submissionFor(id, service string, fields map[string]any) []byte {
 	b, _ := json.Marshal(map[string]any{"id": id, "service": service, "fields": fields})
 	return b
+}
+
+// newKeyring returns a keyring that seals for every tenant to a fresh age
+// identity and opens with it, and that identity's keyring alone.
+func newKeyring(t *testing.T) *seal.Keyring {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := seal.New(seal.Config{Recipients: []age.Recipient{id.Recipient()}, Identities: []age.Identity{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+// documentsBucket is the tenant's documents bucket.
+func (h *trackHarness) documentsBucket(tenant string) jetstream.ObjectStore {
+	h.T.Helper()
+	obs, err := h.NATS.JS.ObjectStore(context.Background(), h.Res.Layout.TenantDocumentsBucket(tenant))
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return obs
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
@@ -32,11 +33,11 @@ func TestTrackRunsToCompletedWithDocument(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newTrackHarness(t, fastTracking(100*time.Millisecond))
-			var sealer *tracking.Sealer
+			var kr *seal.Keyring
 			if tt.encrypt {
-				sealer, _ = tracking.NewSealer(bytes.Repeat([]byte{9}, 32))
+				kr = newKeyring(t)
 			}
-			tr := h.newTracker(sealer)
+			tr := h.newTracker(kr)
 			h.runTracker(tr)
 			h.startPipeline(tr, false)
 			h.Publish(pipetest.Submission("emp-doc", pipetest.ValidFields("Mario")), nil)
@@ -44,7 +45,7 @@ func TestTrackRunsToCompletedWithDocument(t *testing.T) {
 			if r.State != record.StateCompleted {
 				t.Fatalf("state: got %q, want %q", r.State, record.StateCompleted)
 			}
-			h.checkDocument(r, sealer)
+			h.checkDocument(r, kr)
 			h.checkLifeEvents("emp-doc")
 			pipetest.WaitFor(t, 5*time.Second, "the tracking task to be acknowledged", func() bool { return h.openTasks() == 0 })
 		})
@@ -53,7 +54,7 @@ func TestTrackRunsToCompletedWithDocument(t *testing.T) {
 
 // checkDocument compares the stored document with the simulator's file,
 // through the record, the object at rest and FetchDocument.
-func (h *trackHarness) checkDocument(r *record.Record, sealer *tracking.Sealer) {
+func (h *trackHarness) checkDocument(r *record.Record, kr *seal.Keyring) {
 	t := h.T
 	t.Helper()
 	_, want, ok := h.Sim.Document(r.RequestID)
@@ -67,26 +68,30 @@ func (h *trackHarness) checkDocument(r *record.Record, sealer *tracking.Sealer) 
 	if got, want := r.Document.Object, fmt.Sprintf("%s/%s/%.16s/%s.zip", pipetest.Tenant, r.ID, hex.EncodeToString(sum[:]), r.RequestID); got != want {
 		t.Errorf("object: got %q, want %q", got, want)
 	}
+	if got, want := r.Document.Bucket, h.Res.Layout.TenantDocumentsBucket(pipetest.Tenant); got != want {
+		t.Errorf("bucket: got %q, want the tenant's own %q", got, want)
+	}
 	ctx := context.Background()
-	raw, err := h.Res.Documents.GetBytes(ctx, r.Document.Object)
+	docs := h.documentsBucket(pipetest.Tenant)
+	raw, err := docs.GetBytes(ctx, r.Document.Object)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := bytes.Equal(raw, want); got == (sealer != nil) {
-		t.Errorf("object at rest equals the plaintext: got %v, want %v", got, sealer == nil)
+	if got := bytes.Equal(raw, want); got == (kr != nil) {
+		t.Errorf("object at rest equals the plaintext: got %v, want %v", got, kr == nil)
 	}
-	info, err := h.Res.Documents.GetInfo(ctx, r.Document.Object)
+	info, err := docs.GetInfo(ctx, r.Document.Object)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := info.Metadata[tracking.DocMetaSHA256], r.Document.SHA256; got != want {
 		t.Errorf("object metadata sha256: got %q, want %q", got, want)
 	}
-	if sealer != nil && info.Metadata[tracking.DocMetaKeyID] != sealer.KeyID() {
-		t.Errorf("object key id: got %q, want %q", info.Metadata[tracking.DocMetaKeyID], sealer.KeyID())
+	if kr != nil && info.Metadata[seal.MetaEncryption] != seal.SchemeAge {
+		t.Errorf("object encryption: got %q, want %q", info.Metadata[seal.MetaEncryption], seal.SchemeAge)
 	}
 	var buf bytes.Buffer
-	if _, err := tracking.FetchDocument(ctx, h.Res, pipetest.Tenant, r.ID, sealer, &buf); err != nil {
+	if _, err := tracking.FetchDocument(ctx, h.NATS.JS, h.Res, pipetest.Tenant, r.ID, kr, &buf); err != nil {
 		t.Fatalf("FetchDocument: %v", err)
 	}
 	if !bytes.Equal(buf.Bytes(), want) {

@@ -5,7 +5,11 @@ package pipetest
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sync"
@@ -38,13 +42,17 @@ var ReplayKey = []byte("replay-key-for-tests-32-bytes!!!")
 // Harness is a pipeline on an embedded nats-server, talking to the
 // simulator over real HTTP.
 type Harness struct {
-	T      *testing.T
-	NATS   *natstest.Server
-	Sim    *sim.Server
-	SimURL string
-	Client *visengine.Client
-	Res    *layout.Resources
-	Layout layout.Layout
+	T *testing.T
+	// Callbacks receives the simulator's callbacks (and answers 204): the
+	// pipeline Start runs marks every POST with a callback_data naming the
+	// submission, as production does with ISEED_PUBLIC_URL.
+	Callbacks *httptest.Server
+	NATS      *natstest.Server
+	Sim       *sim.Server
+	SimURL    string
+	Client    *visengine.Client
+	Res       *layout.Resources
+	Layout    layout.Layout
 }
 
 // Option changes how Start builds the pipeline.
@@ -64,9 +72,19 @@ func New(t *testing.T) *Harness {
 	return NewWithSim(t, sim.Config{Step: time.Hour, Wallet: 1e7}, 2*time.Second)
 }
 
+// DefaultLayout is the layout of New: short leases for fast tests.
+func DefaultLayout() layout.Layout {
+	return layout.Layout{AckWait: 3 * time.Second, MaxDeliver: 50, Duplicates: time.Minute, TrackAckWait: 2 * time.Second}
+}
+
 // NewWithSim is New with a simulator configured by sc (its Token is set)
 // and a client with the given per-call timeout.
 func NewWithSim(t *testing.T, sc sim.Config, timeout time.Duration) *Harness {
+	return NewWithLayout(t, sc, timeout, DefaultLayout())
+}
+
+// NewWithLayout is NewWithSim with the layout l.
+func NewWithLayout(t *testing.T, sc sim.Config, timeout time.Duration, l layout.Layout) *Harness {
 	t.Helper()
 	h := &Harness{T: t, NATS: natstest.Run(t)}
 	sc.Token = SimToken
@@ -80,7 +98,9 @@ func NewWithSim(t *testing.T, sc sim.Config, timeout time.Duration) *Harness {
 		t.Fatal(err)
 	}
 	h.Client = c
-	h.Layout = layout.Layout{AckWait: 3 * time.Second, MaxDeliver: 50, Duplicates: time.Minute, TrackAckWait: 2 * time.Second}
+	h.Callbacks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(h.Callbacks.Close)
+	h.Layout = l
 	h.Res, err = layout.Ensure(context.Background(), h.NATS.JS, h.Layout)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +120,8 @@ func (h *Harness) Start(opts ...Option) (stop func()) {
 	hc := options{
 		cfg: consumer.Config{Workers: 4, Retry: consumer.RetryPolicy{MinDelay: 100 * time.Millisecond, MaxDelay: time.Second},
 			CallTimeout: 2 * time.Second, ReconcileSettle: 300 * time.Millisecond,
-			Logger: zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel), ReplayKey: ReplayKey},
+			Logger: zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel), ReplayKey: ReplayKey,
+			Callback: h.Marker},
 		upstream: h.Client,
 	}
 	for _, o := range opts {
@@ -125,6 +146,15 @@ func (h *Harness) Start(opts ...Option) (stop func()) {
 	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
 	h.T.Cleanup(stop)
 	return stop
+}
+
+// Marker is the callback_data the harness's pipelines send: a URL on
+// Callbacks naming the submission, and a secret derived from it.
+func (h *Harness) Marker(tenant, id string) *visengine.CallbackData {
+	m := hmac.New(sha256.New, []byte("callback-key-for-tests"))
+	m.Write([]byte(tenant + "/" + id))
+	data, _ := json.Marshal(map[string]string{"secret": hex.EncodeToString(m.Sum(nil))})
+	return &visengine.CallbackData{URL: h.Callbacks.URL + "/callbacks/" + tenant + "/" + id, Method: "JSON", Field: "data", Data: data}
 }
 
 // WithConfig changes the pipeline's configuration.

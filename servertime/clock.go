@@ -1,0 +1,111 @@
+// Package servertime gives every replica the same clock: the NATS
+// server's, estimated from the timestamps the server puts on KV entries.
+//
+// Leases and settle times are written by one replica and read by another.
+// Compared on the replicas' own clocks, a replica whose clock runs ahead
+// would see another's lease end early and take over a POST still in
+// flight. Compared on the server's clock they mean the same to everyone.
+//
+// Clock.Now never runs ahead of the server: it is the timestamp of an entry
+// the server stored (which it stored before the read that returned it)
+// plus the time measured on this process's monotonic clock since that read
+// returned. It lags the server by at most the read's round trip and the
+// server's own clock steps. Sync refreshes it: one KV put and one get.
+// Between syncs the monotonic clock carries it, unaffected by changes to
+// the wall clock.
+package servertime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Key is the KV key a Clock writes and reads to learn the server's time.
+const Key = "clock"
+
+// Clock estimates the NATS server's time. The zero Clock is not usable;
+// call New.
+type Clock struct {
+	kv    jetstream.KeyValue
+	every time.Duration
+	local func() time.Time // this machine's clock: only its monotonic reading counts after a sync
+
+	mu     sync.Mutex
+	server time.Time // an entry's server timestamp…
+	at     time.Time // …and the local (monotonic) time its read returned
+}
+
+// New returns a Clock that learns the server's time from kv (any bucket
+// iseed owns; it writes Key there) and refreshes it every interval when
+// Run runs (default 1m). Until the first Sync it is the local clock.
+func New(kv jetstream.KeyValue, every time.Duration) *Clock {
+	return NewWithLocal(kv, every, time.Now)
+}
+
+// NewWithLocal is New with this machine's clock given: a test can set it
+// wrong to show that, once synced, the Clock does not follow it.
+func NewWithLocal(kv jetstream.KeyValue, every time.Duration, local func() time.Time) *Clock {
+	if every <= 0 {
+		every = time.Minute
+	}
+	return &Clock{kv: kv, every: every, local: local}
+}
+
+// Now returns the estimated server time: never after the server's.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	server, at := c.server, c.at
+	c.mu.Unlock()
+	now := c.local()
+	if server.IsZero() {
+		return now
+	}
+	return server.Add(now.Sub(at)) // monotonic: a wall clock set wrong, or stepped, changes nothing
+}
+
+// Sync learns the server's time afresh: it writes Key, reads it back, and
+// keeps the entry's timestamp with the local time the read returned.
+func (c *Clock) Sync(ctx context.Context) error {
+	if _, err := c.kv.Put(ctx, Key, nil); err != nil {
+		return fmt.Errorf("servertime: %w", err)
+	}
+	e, err := c.kv.Get(ctx, Key)
+	at := c.local()
+	if err != nil {
+		return fmt.Errorf("servertime: %w", err)
+	}
+	c.observe(e.Created(), at)
+	return nil
+}
+
+// observe keeps an entry's server timestamp seen at local time at. The
+// newest observation wins even when it puts the clock back (a slow read, or
+// the server's clock stepped back): lagging the server is safe, running
+// ahead of it is not.
+func (c *Clock) observe(server, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.server, c.at = server, at
+}
+
+// Run syncs every interval until ctx is done; a failed sync keeps the
+// previous estimate (the monotonic clock carries it) and is retried.
+func (c *Clock) Run(ctx context.Context) error {
+	t := time.NewTicker(c.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := c.Sync(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				continue
+			}
+		}
+	}
+}
