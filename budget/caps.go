@@ -92,10 +92,13 @@ type Caps struct {
 // IsZero reports whether c caps nothing.
 func (c Caps) IsZero() bool { return c == Caps{} }
 
-// Validate refuses negative caps.
+// Validate refuses negative caps and euro caps above money.Max.
 func (c Caps) Validate() error {
 	if c.DailyEUR < 0 || c.MonthlyEUR < 0 || c.DailyRequests < 0 || c.MonthlyRequests < 0 {
 		return fmt.Errorf("budget: caps must not be negative (0 means no cap): %+v", c)
+	}
+	if c.DailyEUR > money.Max || c.MonthlyEUR > money.Max {
+		return fmt.Errorf("budget: euro caps must not exceed %s", money.Max)
 	}
 	return nil
 }

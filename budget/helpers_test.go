@@ -48,7 +48,9 @@ func newBudgets(t *testing.T) (*budget.Budgets, *natstest.Server) {
 
 // replica returns Budgets on its own connection to srv, as a separate
 // iseed process would have, creating the buckets if needed.
-func replica(t *testing.T, srv *natstest.Server) *budget.Budgets {
+func replica(t *testing.T, srv *natstest.Server) *budget.Budgets { return replicaOf(t, srv) }
+
+func replicaOf(t testing.TB, srv *natstest.Server) *budget.Budgets {
 	t.Helper()
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {

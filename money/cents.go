@@ -13,9 +13,13 @@ import (
 // Cents is an amount in euro cents.
 type Cents int64
 
-// maxDigits bounds the integer cents of a parsed amount: 15 digits, about
-// ten thousand billion euros, far from int64's limit.
-const maxDigits = 15
+// Max is the largest amount Parse reads, and anything stored should hold:
+// 18 digits of cents, under int64's limit, so that every Cents from -Max
+// to Max encodes and decodes unchanged.
+const Max Cents = 999_999_999_999_999_999
+
+// maxDigits is the number of digits of Max.
+const maxDigits = 18
 
 // ErrAmount reports a string or number that is not an amount of euros.
 var ErrAmount = errors.New("not an amount of euros")

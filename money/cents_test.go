@@ -39,6 +39,8 @@ func TestParse(t *testing.T) {
 		{"4e-3", 0},
 		{"1e-30", 0},
 		{"999999999999.99", 99999999999999},
+		{"9999999999999999.99", money.Max},
+		{"-9999999999999999.99", -money.Max},
 	}
 	for _, tt := range tests {
 		got, err := money.Parse(tt.in)
@@ -50,7 +52,7 @@ func TestParse(t *testing.T) {
 
 func TestParseRejects(t *testing.T) {
 	for _, in := range []string{"", "-", "+", ".", ",", "abc", "1.2.3", "1,2,3", "1 000", "€11", "11€", "1e", "e5",
-		"1e99", "0x10", "1/2", "NaN", "Inf", "--1", "10000000000000000"} {
+		"1e99", "0x10", "1/2", "NaN", "Inf", "--1", "10000000000000000", "10000000000000000.00"} {
 		if got, err := money.Parse(in); !errors.Is(err, money.ErrAmount) {
 			t.Errorf("Parse(%q) = %d, %v; want ErrAmount", in, got, err)
 		}
@@ -77,7 +79,7 @@ func TestFromFloat(t *testing.T) {
 			t.Errorf("FromFloat(%v) = %d, %v; want %d", tt.in, got, err, tt.want)
 		}
 	}
-	for _, in := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), 1e21} {
+	for _, in := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), 1e17} {
 		if _, err := money.FromFloat(in); !errors.Is(err, money.ErrAmount) {
 			t.Errorf("FromFloat(%v): got %v, want ErrAmount", in, err)
 		}
