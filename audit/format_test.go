@@ -1,0 +1,67 @@
+package audit_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/audit"
+	"github.com/iseed-dev/iseed/record"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// dirty has one finding of each kind.
+func dirty(t *testing.T) audit.Input {
+	in := base(t)
+	in.Upstream = append(in.Upstream, upstream(req3, "ISEE", hashISEE, 12, "2026-03-07T12:00:30Z"))
+	amb := &record.Record{Tenant: "acme", ID: "s3", ServiceHash: hashISEE, Created: utc("2026-03-07T12:00:00Z"), Reason: "ambiguous"}
+	amb.To(record.StateFailed, utc("2026-03-07T12:05:00Z"), "ambiguous")
+	in.Records = append(in.Records, amb, priced(submitted("acme", "s9", "ISEE", hashISEE, req9, "2026-03-09T10:00:00Z"), 16))
+	in.Upstream[0].PrezzoVisura = 13
+	in.Ledger = in.Ledger[:1]
+	in.Transactions = append(in.Transactions, charge("t7", -1600, "2026-03-10T10:00:00Z", "API usage - visengine2.altravia.com 5f2829ce065afc21cc6000ff"))
+	return in
+}
+
+func TestFormats(t *testing.T) {
+	tests := []struct {
+		file  string
+		in    func(*testing.T) audit.Input
+		write func(*bytes.Buffer, *audit.Result) error
+	}{
+		{"dirty.txt", dirty, func(b *bytes.Buffer, r *audit.Result) error { return audit.WriteTable(b, r) }},
+		{"dirty.json", dirty, func(b *bytes.Buffer, r *audit.Result) error { return audit.WriteJSON(b, r) }},
+		{"clean.txt", base, func(b *bytes.Buffer, r *audit.Result) error { return audit.WriteTable(b, r) }},
+		{"clean.json", base, func(b *bytes.Buffer, r *audit.Result) error { return audit.WriteJSON(b, r) }},
+	}
+	for _, tt := range tests {
+		r := audit.Check(tt.in(t))
+		r.Period.From, r.Period.To = r.Period.From.In(time.UTC), r.Period.To.In(time.UTC) // goldens independent of zone names
+		var buf bytes.Buffer
+		if err := tt.write(&buf, r); err != nil {
+			t.Fatalf("%s: %v", tt.file, err)
+		}
+		path := filepath.Join("testdata", tt.file)
+		if *update {
+			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%s: %v (run with -update to create it)", tt.file, err)
+		}
+		if !bytes.Equal(buf.Bytes(), want) {
+			t.Errorf("%s: got\n%s\nwant\n%s", tt.file, buf.Bytes(), want)
+		}
+	}
+}
+
+func priced(r *record.Record, euro float64) *record.Record {
+	r.Price = &euro
+	return r
+}

@@ -1,0 +1,86 @@
+package audit
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/iseed-dev/iseed/account"
+	"github.com/iseed-dev/iseed/money"
+)
+
+// wallet compares the period's Visengine charges with the ledger. When
+// charges name their requests, each request's charges are compared with
+// its entry (an entry without a charge shows as charged 0), and a charge
+// naming no request the upstream or the ledger knows is unmatched. A
+// charge may be stamped a little after its request's creation, so charges
+// up to the slack outside the period count for the period's entries. When
+// no charge names a request, only the totals can be compared.
+func (a *auditor) wallet(c *Checked) ([]Mismatch, []Charge) {
+	p := a.in.Period
+	wide := money.Period{From: p.From.Add(-a.in.Slack), To: p.To.Add(a.in.Slack)}
+	charges := a.charges(wide)
+	var strict []account.Transaction
+	for _, t := range charges {
+		if p.Contains(t.CreatedAt) {
+			strict = append(strict, t)
+		}
+	}
+	c.Transactions = len(strict)
+	if !slices.ContainsFunc(charges, func(t account.Transaction) bool { return t.RequestID() != "" }) {
+		return a.walletTotal(strict), []Charge{}
+	}
+	charged := map[string]money.Cents{}
+	unmatched := []Charge{}
+	for _, t := range charges {
+		id := t.RequestID()
+		e := a.entries[id]
+		switch {
+		case id != "" && e != nil && p.Contains(e.At):
+			charged[id] += -t.Amount
+		case id != "" && (e != nil || a.upstream[id] != nil):
+			// Another period's entry, or a request reported unowned or
+			// unledgered: not a charge without a request.
+		case p.Contains(t.CreatedAt):
+			unmatched = append(unmatched, Charge{TransactionID: t.ID, Amount: t.Amount, CreatedAt: t.CreatedAt, RequestID: id})
+		}
+	}
+	var out []Mismatch
+	for _, e := range a.entriesInPeriod() {
+		if got := charged[e.RequestID]; got != e.Price {
+			out = append(out, Mismatch{RequestID: e.RequestID, Tenant: e.Tenant, SubmissionID: e.SubmissionID,
+				Against: AgainstWallet, Ledger: e.Price, Other: got, At: e.At})
+		}
+	}
+	slices.SortFunc(unmatched, func(x, y Charge) int {
+		return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), cmp.Compare(x.TransactionID, y.TransactionID))
+	})
+	return out, unmatched
+}
+
+// walletTotal compares the sums of the period's charges and entries.
+func (a *auditor) walletTotal(charges []account.Transaction) []Mismatch {
+	var charged, entered money.Cents
+	for _, t := range charges {
+		charged += -t.Amount
+	}
+	for _, e := range a.entriesInPeriod() {
+		entered += e.Price
+	}
+	if charged == entered {
+		return nil
+	}
+	return []Mismatch{{Against: AgainstWalletTotal, Ledger: entered, Other: charged, At: a.in.Period.From}}
+}
+
+// charges are the transactions created in p that charge for Visengine.
+func (a *auditor) charges(p money.Period) []account.Transaction {
+	match := strings.ToLower(a.in.ChargeMatch)
+	var out []account.Transaction
+	for _, t := range a.in.Transactions {
+		if t.Amount < 0 && p.Contains(t.CreatedAt) && strings.Contains(strings.ToLower(t.Description), match) {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -1,0 +1,255 @@
+package budget
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Scope is what caps apply to: the whole account (the zero Scope) or one
+// tenant.
+type Scope struct {
+	Tenant string // "" for the account
+}
+
+// Account is the scope of the whole Openapi account.
+func Account() Scope { return Scope{} }
+
+// Tenant is the scope of one tenant.
+func Tenant(name string) Scope { return Scope{Tenant: name} }
+
+// IsAccount reports whether s is the account scope.
+func (s Scope) IsAccount() bool { return s.Tenant == "" }
+
+// String returns "account" or "tenant:<name>", the form ParseScope reads.
+func (s Scope) String() string {
+	if s.IsAccount() {
+		return "account"
+	}
+	return "tenant:" + s.Tenant
+}
+
+// ParseScope reads "account" or "tenant:<name>".
+func ParseScope(s string) (Scope, error) {
+	if s == "account" {
+		return Account(), nil
+	}
+	name, ok := strings.CutPrefix(s, "tenant:")
+	if !ok || !record.ValidToken(name) {
+		return Scope{}, fmt.Errorf("budget: scope %q: want \"account\" or \"tenant:<name>\" (name: 1-%d of A-Z a-z 0-9 _ -)", s, record.MaxIDLen)
+	}
+	return Tenant(name), nil
+}
+
+func (s Scope) valid() bool { return s.IsAccount() || record.ValidToken(s.Tenant) }
+
+// kind is the scope's name in keys and codes: "account" or "tenant".
+func (s Scope) kind() string {
+	if s.IsAccount() {
+		return "account"
+	}
+	return "tenant"
+}
+
+// capsKey is the scope's key in the caps bucket: "account" or "tenant.<name>".
+func (s Scope) capsKey() string {
+	if s.IsAccount() {
+		return "account"
+	}
+	return "tenant." + s.Tenant
+}
+
+func scopeOfCapsKey(key string) (Scope, bool) {
+	if key == "account" {
+		return Account(), true
+	}
+	name, ok := strings.CutPrefix(key, "tenant.")
+	return Tenant(name), ok && record.ValidToken(name)
+}
+
+// usageKey is the key of the scope's usage in a month ("2006-01"):
+// "account.<month>" or "tenant.<name>.<month>".
+func (s Scope) usageKey(month string) string { return s.capsKey() + "." + month }
+
+// Caps are the limits of one scope. A zero field is no cap; both a euro
+// cap and a request cap of a period apply when both are set.
+type Caps struct {
+	DailyEUR        money.Cents `json:"daily_eur,omitzero"`
+	MonthlyEUR      money.Cents `json:"monthly_eur,omitzero"`
+	DailyRequests   int64       `json:"daily_requests,omitzero"`
+	MonthlyRequests int64       `json:"monthly_requests,omitzero"`
+}
+
+// IsZero reports whether c caps nothing.
+func (c Caps) IsZero() bool { return c == Caps{} }
+
+// Validate refuses negative caps and euro caps above money.Max.
+func (c Caps) Validate() error {
+	if c.DailyEUR < 0 || c.MonthlyEUR < 0 || c.DailyRequests < 0 || c.MonthlyRequests < 0 {
+		return fmt.Errorf("budget: caps must not be negative (0 means no cap): %+v", c)
+	}
+	if c.DailyEUR > money.Max || c.MonthlyEUR > money.Max {
+		return fmt.Errorf("budget: euro caps must not exceed %s", money.Max)
+	}
+	return nil
+}
+
+// Setting is the caps of one scope.
+type Setting struct {
+	Scope Scope
+	Caps  Caps
+}
+
+// Set stores the caps of s, replacing earlier ones; zero caps delete them.
+// Reservations that start after Set returns are checked against them;
+// what was counted stays counted, even above a lowered cap.
+func (b *Budgets) Set(ctx context.Context, s Scope, c Caps) error {
+	if !s.valid() {
+		return fmt.Errorf("budget: invalid scope %q", s)
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if c.IsZero() {
+		return b.Delete(ctx, s)
+	}
+	v, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("budget: encode caps: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	if _, err := b.caps.Put(ctx, s.capsKey(), v); err != nil {
+		return fmt.Errorf("budget: set caps of %s: %w", s, err)
+	}
+	return nil
+}
+
+// Get returns the caps of s; zero caps when none are set.
+func (b *Budgets) Get(ctx context.Context, s Scope) (Caps, error) {
+	if !s.valid() {
+		return Caps{}, fmt.Errorf("budget: invalid scope %q", s)
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	e, err := b.caps.Get(ctx, s.capsKey())
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Caps{}, nil
+	}
+	if err != nil {
+		return Caps{}, fmt.Errorf("budget: caps of %s: %w", s, err)
+	}
+	var c Caps
+	if err := json.Unmarshal(e.Value(), &c); err != nil {
+		return Caps{}, fmt.Errorf("budget: decode caps of %s: %w", s, err)
+	}
+	return c, nil
+}
+
+// Delete removes the caps of s: no cap any more. Deleting caps that are
+// not set is not an error.
+func (b *Budgets) Delete(ctx context.Context, s Scope) error {
+	if !s.valid() {
+		return fmt.Errorf("budget: invalid scope %q", s)
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	if err := b.caps.Delete(ctx, s.capsKey()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("budget: delete caps of %s: %w", s, err)
+	}
+	return nil
+}
+
+// List returns every scope with caps, the account first, then tenants by
+// name.
+func (b *Budgets) List(ctx context.Context) ([]Setting, error) {
+	lister, err := b.caps.ListKeys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("budget: list caps: %w", err)
+	}
+	defer lister.Stop()
+	var out []Setting
+	for key := range lister.Keys() {
+		s, ok := scopeOfCapsKey(key)
+		if !ok {
+			continue
+		}
+		c, err := b.Get(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if !c.IsZero() {
+			out = append(out, Setting{Scope: s, Caps: c})
+		}
+	}
+	slices.SortFunc(out, func(x, y Setting) int { return strings.Compare(x.Scope.Tenant, y.Scope.Tenant) })
+	return out, nil
+}
+
+// File is the start-up caps file:
+//
+//	{"account": {"daily_eur": 500},
+//	 "tenants": {"acme": {"monthly_eur": 2000, "daily_requests": 100}}}
+//
+// Euro amounts are numbers or strings ("11,70"); fields are daily_eur,
+// monthly_eur, daily_requests and monthly_requests.
+type File struct {
+	Account Caps            `json:"account"`
+	Tenants map[string]Caps `json:"tenants"`
+}
+
+// ParseFile reads a caps file. Unknown fields are refused: in a file
+// someone wrote by hand they are typos.
+func ParseFile(r io.Reader) (File, error) {
+	var f File
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return File{}, fmt.Errorf("budget: caps file: %w", err)
+	}
+	if err := f.Account.Validate(); err != nil {
+		return File{}, fmt.Errorf("budget: caps file: account: %w", err)
+	}
+	for name, c := range f.Tenants {
+		if !record.ValidToken(name) {
+			return File{}, fmt.Errorf("budget: caps file: tenant %q: want 1-%d of A-Z a-z 0-9 _ -", name, record.MaxIDLen)
+		}
+		if err := c.Validate(); err != nil {
+			return File{}, fmt.Errorf("budget: caps file: tenant %s: %w", name, err)
+		}
+	}
+	return f, nil
+}
+
+// Settings returns the file's caps: the account's, then tenants by name.
+// The account's come even when zero: the file says it has no cap.
+func (f File) Settings() []Setting {
+	out := []Setting{{Scope: Account(), Caps: f.Account}}
+	for _, name := range slices.Sorted(maps.Keys(f.Tenants)) {
+		out = append(out, Setting{Scope: Tenant(name), Caps: f.Tenants[name]})
+	}
+	return out
+}
+
+// Apply sets the caps of every scope the file names (the account always),
+// leaving other tenants' caps alone.
+func (b *Budgets) Apply(ctx context.Context, f File) error {
+	for _, s := range f.Settings() {
+		if err := b.Set(ctx, s.Scope, s.Caps); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package budget_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/budget"
+)
+
+func TestCaps(t *testing.T) {
+	b, _ := newBudgets(t)
+	ctx := context.Background()
+	if got, err := b.List(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty List: got %v, %v", got, err)
+	}
+	set(t, b, budget.Tenant("zeta"), budget.Caps{DailyRequests: 3})
+	set(t, b, budget.Tenant("acme"), budget.Caps{MonthlyEUR: 200000, DailyRequests: 100})
+	set(t, b, budget.Account(), budget.Caps{DailyEUR: 50000})
+	want := []budget.Setting{
+		{Scope: budget.Account(), Caps: budget.Caps{DailyEUR: 50000}},
+		{Scope: budget.Tenant("acme"), Caps: budget.Caps{MonthlyEUR: 200000, DailyRequests: 100}},
+		{Scope: budget.Tenant("zeta"), Caps: budget.Caps{DailyRequests: 3}},
+	}
+	if got, err := b.List(ctx); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("List: got %+v, %v; want %+v", got, err, want)
+	}
+	set(t, b, budget.Tenant("zeta"), budget.Caps{}) // zero caps delete
+	if err := b.Delete(ctx, budget.Account()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctx, budget.Tenant("never")); err != nil {
+		t.Errorf("Delete of nothing: %v", err)
+	}
+	if got, err := b.List(ctx); err != nil || !reflect.DeepEqual(got, want[1:2]) {
+		t.Errorf("List after deletes: got %+v, %v; want %+v", got, err, want[1:2])
+	}
+	if got, err := b.Get(ctx, budget.Account()); err != nil || !got.IsZero() {
+		t.Errorf("Get deleted: got %+v, %v; want zero", got, err)
+	}
+	for _, bad := range []struct {
+		s budget.Scope
+		c budget.Caps
+	}{{budget.Tenant("a.b"), budget.Caps{DailyRequests: 1}}, {budget.Account(), budget.Caps{DailyEUR: -1}}} {
+		if err := b.Set(ctx, bad.s, bad.c); err == nil {
+			t.Errorf("Set(%q, %+v): got nil, want an error", bad.s, bad.c)
+		}
+	}
+}
+
+func TestParseScope(t *testing.T) {
+	tests := []struct {
+		in   string
+		want budget.Scope
+		ok   bool
+	}{
+		{"account", budget.Account(), true},
+		{"tenant:acme", budget.Tenant("acme"), true},
+		{"tenant:account", budget.Tenant("account"), true},
+		{"tenant:", budget.Scope{}, false},
+		{"tenant:a.b", budget.Scope{}, false},
+		{"acme", budget.Scope{}, false},
+	}
+	for _, tt := range tests {
+		got, err := budget.ParseScope(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseScope(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if tt.ok && got.String() != tt.in {
+			t.Errorf("String() = %q, want %q", got.String(), tt.in)
+		}
+	}
+}
+
+func TestParseFile(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []budget.Setting
+		err  string
+	}{
+		{"example", `{"account":{"daily_eur":500},"tenants":{"acme":{"monthly_eur":2000,"daily_requests":100}}}`,
+			[]budget.Setting{{Scope: budget.Account(), Caps: budget.Caps{DailyEUR: 50000}},
+				{Scope: budget.Tenant("acme"), Caps: budget.Caps{MonthlyEUR: 200000, DailyRequests: 100}}}, ""},
+		{"decimal comma and no account", `{"tenants":{"b":{"daily_eur":"11,70"},"a":{"monthly_requests":5}}}`,
+			[]budget.Setting{{Scope: budget.Account()}, {Scope: budget.Tenant("a"), Caps: budget.Caps{MonthlyRequests: 5}},
+				{Scope: budget.Tenant("b"), Caps: budget.Caps{DailyEUR: 1170}}}, ""},
+		{"typo", `{"account":{"daily_euro":500}}`, nil, "unknown field"},
+		{"negative", `{"tenants":{"acme":{"daily_requests":-1}}}`, nil, "negative"},
+		{"bad tenant", `{"tenants":{"ac me":{"daily_requests":1}}}`, nil, "tenant"},
+		{"bad amount", `{"account":{"daily_eur":"lots"}}`, nil, "not an amount"},
+	}
+	for _, tt := range tests {
+		f, err := budget.ParseFile(strings.NewReader(tt.in))
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%s: got %v, want an error with %q", tt.name, err, tt.err)
+			}
+			continue
+		}
+		if got := f.Settings(); err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %+v, %v; want %+v", tt.name, got, err, tt.want)
+		}
+	}
+}
+
+func TestApply(t *testing.T) {
+	b, _ := newBudgets(t)
+	ctx := context.Background()
+	set(t, b, budget.Account(), budget.Caps{DailyEUR: 1})
+	set(t, b, budget.Tenant("other"), budget.Caps{DailyEUR: 2})
+	f, err := budget.ParseFile(strings.NewReader(`{"tenants":{"acme":{"daily_requests":7}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Apply(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	want := []budget.Setting{ // the file said: no account cap; it left "other" alone
+		{Scope: budget.Tenant("acme"), Caps: budget.Caps{DailyRequests: 7}},
+		{Scope: budget.Tenant("other"), Caps: budget.Caps{DailyEUR: 2}},
+	}
+	if got, err := b.List(ctx); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// TestWatchCaps: a change on one replica reaches a watcher on another.
+func TestWatchCaps(t *testing.T) {
+	b, srv := newBudgets(t)
+	other := replica(t, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	seen := make(chan budget.Scope, 8)
+	var wg sync.WaitGroup
+	var werr error
+	wg.Go(func() { werr = b.WatchCaps(ctx, func(s budget.Scope) { seen <- s }) })
+	// The watcher reports changes made after it starts: keep changing
+	// until it reports one, then check the next ones in order.
+	deadline := time.After(10 * time.Second)
+	for waiting := true; waiting; {
+		set(t, other, budget.Tenant("warmup"), budget.Caps{DailyRequests: 1})
+		select {
+		case <-seen:
+			waiting = false
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the watcher reported no change")
+		}
+	}
+	for len(seen) > 0 {
+		<-seen
+	}
+	set(t, other, budget.Tenant("acme"), budget.Caps{DailyRequests: 1})
+	if err := other.Delete(ctx, budget.Account()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []budget.Scope{budget.Tenant("acme"), budget.Account()} {
+		select {
+		case got := <-seen:
+			if got != want {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		case <-deadline:
+			t.Fatalf("no change reported, want %v", want)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if werr != nil {
+		t.Errorf("WatchCaps returned %v, want nil after cancel", werr)
+	}
+}

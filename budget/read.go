@@ -1,0 +1,112 @@
+package budget
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Allows reports, without counting anything, whether a Reserve of amount
+// for tenant would pass now: nil, or the *OverBudgetError it would return.
+// It is the cheap check for resuming held submissions: call it when caps
+// change (WatchCaps), when a period ends (OverBudgetError.Until), or on a
+// timer (a Release frees room without any signal). Another replica may
+// reserve in between: the Reserve that follows decides.
+func (b *Budgets) Allows(ctx context.Context, tenant string, amount money.Cents, now time.Time) error {
+	if !record.ValidToken(tenant) {
+		return fmt.Errorf("budget: invalid tenant %q", tenant)
+	}
+	r := Reservation{Tenant: tenant, SubmissionID: "-", Amount: amount, Day: now.In(b.loc).Format(time.DateOnly)}
+	tenantCaps, accountCaps, err := b.capsOf(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	for _, sc := range []struct {
+		s    Scope
+		caps Caps
+	}{{Tenant(tenant), tenantCaps}, {Account(), accountCaps}} {
+		u, _, err := b.load(ctx, sc.s.usageKey(r.month()))
+		if err != nil {
+			return err
+		}
+		if l, hit := u.check(r.Day, amount, sc.caps); hit {
+			return b.overBudget(sc.s, l, r)
+		}
+	}
+	return nil
+}
+
+// Usage is what a scope counted in one period, and its caps there.
+type Usage struct {
+	Period      money.Period `json:"period"`
+	Spent       money.Cents  `json:"spent"`    // counted: committed and held
+	Requests    int64        `json:"requests"` // counted: committed and held
+	Held        int          `json:"held"`     // reservations neither committed nor released
+	CapEUR      money.Cents  `json:"cap_eur,omitzero"`
+	CapRequests int64        `json:"cap_requests,omitzero"`
+}
+
+// Usage returns what scope counted on the day and in the month of now.
+// Counted is an upper bound of what was spent: it includes reservations
+// whose POST may still fail, and those a crash left held.
+func (b *Budgets) Usage(ctx context.Context, s Scope, now time.Time) (day, month Usage, err error) {
+	if !s.valid() {
+		return Usage{}, Usage{}, fmt.Errorf("budget: invalid scope %q", s)
+	}
+	caps, err := b.Get(ctx, s)
+	if err != nil {
+		return Usage{}, Usage{}, err
+	}
+	u, _, err := b.load(ctx, s.usageKey(b.monthOf(now)))
+	if err != nil {
+		return Usage{}, Usage{}, err
+	}
+	today := now.In(b.loc).Format(time.DateOnly)
+	d := u.Days[dayOfMonth(today)]
+	day = Usage{Period: money.Day(now, b.loc), Spent: d.Cents, Requests: d.Requests, CapEUR: caps.DailyEUR, CapRequests: caps.DailyRequests}
+	month = Usage{Period: money.Month(now, b.loc), Spent: u.Month.Cents, Requests: u.Month.Requests, Held: len(u.Held),
+		CapEUR: caps.MonthlyEUR, CapRequests: caps.MonthlyRequests}
+	for _, h := range u.Held {
+		if h.Day == today {
+			day.Held++
+		}
+	}
+	return day, month, nil
+}
+
+// WatchCaps calls fn with the scope of every cap change (Set, Delete,
+// Apply) made after it starts, on any replica, until ctx is done; then it
+// returns nil. fn runs on WatchCaps's goroutine: keep it short. It is the
+// signal that held submissions may resume because a cap was raised or
+// removed.
+func (b *Budgets) WatchCaps(ctx context.Context, fn func(Scope)) error {
+	w, err := b.caps.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		return fmt.Errorf("budget: watch caps: %w", err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("budget: watch caps: the watcher stopped")
+			}
+			if e == nil {
+				continue
+			}
+			if s, ok := scopeOfCapsKey(e.Key()); ok {
+				fn(s)
+			}
+		}
+	}
+}

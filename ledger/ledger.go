@@ -1,0 +1,214 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DefaultMaxAge is how long entries are kept when the stream config gets
+// zero: about 13 months, so that last year's same month can be compared.
+const DefaultMaxAge = 400 * 24 * time.Hour
+
+// ReadSlack is how long before a period's start Entries begins reading the
+// stream. An entry is stored after its request was created, so one whose
+// At falls in the period was stored after the period began, give or take
+// the disagreement of the upstream's clock and the NATS servers'.
+const ReadSlack = time.Hour
+
+// DefaultFetchWait bounds each batch Entries fetches when Config.FetchWait
+// is zero.
+const DefaultFetchWait = 5 * time.Second
+
+// StreamName is the ledger stream's name: "<PREFIX>_LEDGER".
+func StreamName(prefix string) string { return strings.ToUpper(prefix) + "_LEDGER" }
+
+// Subject is where the entry of one request lives:
+// "<prefix>.ledger.<tenant>.<request id>".
+func Subject(prefix, tenant, requestID string) string {
+	return prefix + ".ledger." + tenant + "." + requestID
+}
+
+// StreamConfig is the ledger stream: one message per request, kept maxAge
+// (zero: DefaultMaxAge). MaxMsgsPerSubject 1 with DiscardNewPerSubject
+// makes the server refuse a second entry for a request whatever the
+// duplicate window; DenyDelete and DenyPurge keep it append-only.
+func StreamConfig(prefix string, replicas int, storage jetstream.StorageType, maxAge time.Duration) jetstream.StreamConfig {
+	if maxAge <= 0 {
+		maxAge = DefaultMaxAge
+	}
+	return jetstream.StreamConfig{
+		Name:                 StreamName(prefix),
+		Description:          "iseed: one entry per paid upstream request",
+		Subjects:             []string{Subject(prefix, "*", "*")},
+		Retention:            jetstream.LimitsPolicy,
+		MaxMsgsPerSubject:    1,
+		Discard:              jetstream.DiscardNew,
+		DiscardNewPerSubject: true,
+		MaxAge:               maxAge,
+		DenyDelete:           true,
+		DenyPurge:            true,
+		Storage:              storage,
+		Replicas:             replicas,
+	}
+}
+
+// EnsureStream creates or updates, idempotently, the ledger stream.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := js.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: stream %s: %w", cfg.Name, err)
+	}
+	return st, nil
+}
+
+// Config configures a Ledger.
+type Config struct {
+	Prefix    string           // subject prefix, default "iseed"
+	Now       func() time.Time // the clock for entries without At; default time.Now
+	FetchWait time.Duration    // bounds each batch Entries fetches; default DefaultFetchWait
+}
+
+// Ledger records and reads entries. It is safe for concurrent use.
+type Ledger struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	cfg    Config
+}
+
+// New returns a Ledger writing through js to stream (see EnsureStream).
+func New(js jetstream.JetStream, stream jetstream.Stream, cfg Config) *Ledger {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "iseed"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.FetchWait <= 0 {
+		cfg.FetchWait = DefaultFetchWait
+	}
+	return &Ledger{js: js, stream: stream, cfg: cfg}
+}
+
+// Record enters e, once: a request already entered is a success, and the
+// first entry stays (the stream refuses a second message on the
+// request's subject). An At of zero is now. It returns an error matching
+// ErrInvalid for an entry that cannot be entered.
+func (l *Ledger) Record(ctx context.Context, e Entry) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if e.At.IsZero() {
+		e.At = l.cfg.Now()
+	}
+	e.At = e.At.UTC()
+	body, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("ledger: encode %s: %w", e.RequestID, err)
+	}
+	m := nats.NewMsg(Subject(l.cfg.Prefix, e.Tenant, e.RequestID))
+	m.Data = body
+	m.Header.Set(jetstream.MsgIDHeader, "ledger."+e.Tenant+"."+e.RequestID)
+	_, err = l.js.PublishMsg(ctx, m, jetstream.WithExpectStream(StreamName(l.cfg.Prefix)))
+	if err == nil {
+		return nil
+	}
+	if _, gerr := l.stream.GetLastMsgForSubject(ctx, m.Subject); gerr == nil {
+		return nil // entered before
+	}
+	return fmt.Errorf("ledger: record %s: %w", e.RequestID, err)
+}
+
+// Entries returns the entries whose At falls in [from, to), of one tenant
+// or of all (tenant ""), by At then request id.
+//
+// It reads the stream from ReadSlack before from to its end, since an
+// entry recorded late (reconciled, adopted after an audit) is stored long
+// after its At: the cost grows with what was recorded since from, not
+// with the stream's age.
+func (l *Ledger) Entries(ctx context.Context, from, to time.Time, tenant string) ([]Entry, error) {
+	filter := Subject(l.cfg.Prefix, "*", "*")
+	if tenant != "" {
+		filter = Subject(l.cfg.Prefix, tenant, "*")
+	}
+	start := from.Add(-ReadSlack)
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: read: %w", err)
+	}
+	info := cons.CachedInfo()
+	defer func() { // an ephemeral consumer would go by itself; do not leave it for minutes
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = l.stream.DeleteConsumer(ctx, info.Name)
+	}()
+	if info.NumPending == 0 {
+		return nil, nil
+	}
+	out, err := l.read(cons, int(min(info.NumPending, 256)), from, to)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Entry) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.RequestID, b.RequestID)
+	})
+	return out, nil
+}
+
+// read fetches batches until the consumer has delivered every message
+// stored when it was created, keeping the entries in [from, to).
+func (l *Ledger) read(cons jetstream.Consumer, batch int, from, to time.Time) ([]Entry, error) {
+	var out []Entry
+	for {
+		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(l.cfg.FetchWait))
+		if err != nil {
+			return nil, fmt.Errorf("ledger: read: %w", err)
+		}
+		n, done := 0, false
+		for m := range msgs.Messages() {
+			n++
+			e, meta, err := decode(m)
+			if err != nil {
+				return nil, err
+			}
+			if !e.At.Before(from) && e.At.Before(to) {
+				out = append(out, e)
+			}
+			done = meta.NumPending == 0
+		}
+		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return nil, fmt.Errorf("ledger: read: %w", err)
+		}
+		if done {
+			return out, nil
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("ledger: read: no entry came within %s", l.cfg.FetchWait)
+		}
+	}
+}
+
+func decode(m jetstream.Msg) (Entry, *jetstream.MsgMetadata, error) {
+	meta, err := m.Metadata()
+	if err != nil {
+		return Entry{}, nil, fmt.Errorf("ledger: read %s: %w", m.Subject(), err)
+	}
+	var e Entry
+	if err := json.Unmarshal(m.Data(), &e); err != nil {
+		return Entry{}, nil, fmt.Errorf("ledger: decode entry %d (%s): %w", meta.Sequence.Stream, m.Subject(), err)
+	}
+	e.Recorded = meta.Timestamp
+	return e, meta, nil
+}
