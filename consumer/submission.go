@@ -28,6 +28,18 @@ type Submission struct {
 	fingerprint string // computed once by Fingerprint
 }
 
+// Bounds of a submission event's own parts; the fields are bounded by the
+// service's schema (schema.Limits).
+const (
+	// MaxMetadataBytes bounds metadata as iseed stores it (JSON, with <, >
+	// and & escaped): it is copied into the record and every event.
+	MaxMetadataBytes = 16 << 10
+	// MaxServiceLen bounds the service name or hash.
+	MaxServiceLen = 256
+	// MaxEmailTargetLen bounds email_target.
+	MaxEmailTargetLen = 254
+)
+
 // ErrMalformed marks a submission event that cannot be decoded or lacks its
 // identity; it is never retried.
 var ErrMalformed = errors.New("malformed submission")
@@ -58,6 +70,12 @@ func DecodeSubmission(data []byte) (*Submission, error) {
 	}
 	if len(s.Metadata) > 0 && s.Metadata[0] != '{' {
 		return nil, fmt.Errorf("%w: metadata must be a JSON object", ErrMalformed)
+	}
+	if stored, _ := json.Marshal(s.Metadata); len(stored) > MaxMetadataBytes {
+		return nil, fmt.Errorf("%w: metadata is %d bytes as stored (JSON, <, > and & escaped), more than the %d allowed: it is copied into every event", ErrMalformed, len(stored), MaxMetadataBytes)
+	}
+	if len(s.Service) > MaxServiceLen || len(s.EmailTarget) > MaxEmailTargetLen {
+		return nil, fmt.Errorf("%w: service is limited to %d bytes and email_target to %d", ErrMalformed, MaxServiceLen, MaxEmailTargetLen)
 	}
 	return &s, nil
 }

@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -178,5 +179,28 @@ func TestMalformedEventWithIdentityGetsAnEvent(t *testing.T) {
 	}
 	if got := h.EventTypes("emp-ok"); !slices.Equal(got, []string{"iseed.submission.submitted"}) {
 		t.Errorf("the existing submission's events: got %v, want only its submitted", got)
+	}
+}
+
+// TestOversizedMetadataIsRejectedBeforeAnything: metadata that JSON
+// escaping swells past the limit (each < becomes six bytes) is refused at
+// decode time with a rejected event naming the limit; nothing is sent,
+// charged or recorded.
+func TestOversizedMetadataIsRejectedBeforeAnything(t *testing.T) {
+	h := newHarness(t)
+	h.Start()
+	ev := map[string]any{"id": "emp-meta", "service": "ISEE", "fields": pipetest.ValidFields("Mario"),
+		"metadata": map[string]string{"note": strings.Repeat("<", consumer.MaxMetadataBytes/6+1)}}
+	data, _ := json.Marshal(ev)
+	h.Publish(data, nil)
+	pipetest.WaitFor(t, 10*time.Second, "the rejected event", func() bool { return len(h.Events("emp-meta")) == 1 })
+	if ev := h.Events("emp-meta")[0]; !strings.Contains(string(ev.Data), "metadata is") || !strings.Contains(string(ev.Data), "allowed") {
+		t.Errorf("event: got %s, want the metadata limit named", ev.Data)
+	}
+	if got := h.Counter("POST /richiesta"); got != 0 {
+		t.Errorf("POSTs: got %d, want 0", got)
+	}
+	if h.Record("emp-meta") != nil {
+		t.Error("a record was kept for an oversized event")
 	}
 }

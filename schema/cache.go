@@ -102,7 +102,13 @@ func (c *Cache) Service(ctx context.Context, nameOrHash string) (*Service, error
 	if e := c.fresh(serviceKey(key)); e != nil {
 		return e.val.(*Service), nil
 	}
-	hash, catErr := c.resolve(ctx, key)
+	hash, listed, catErr := c.resolve(ctx, key)
+	if catErr == nil && !listed && !maybeHash(key) {
+		// The catalog names no such service and key cannot be a hash: no
+		// need to ask the upstream (whoever publishes garbage names must not
+		// spend the upstream's budget).
+		return nil, fmt.Errorf("%w: %q is neither a catalog name nor a hash_visura", ErrUnknownService, truncate(key, 64))
+	}
 	v, err := c.get(ctx, c.serviceSource(hash))
 	if errors.Is(err, ErrUnknownService) && catErr != nil && upstreamDown(catErr) {
 		// Without the catalog a name was tried as a hash: that it is no hash
@@ -124,28 +130,49 @@ func (c *Cache) Catalog(ctx context.Context) ([]visengine.VisuraSummary, error) 
 	return slices.Clone(v.([]visengine.VisuraSummary)), nil
 }
 
-// resolve maps a catalog name to its hash. Anything else, or any name when
-// the catalog cannot be had (the error is returned beside it), is taken as
-// a hash.
-func (c *Cache) resolve(ctx context.Context, key string) (string, error) {
+// maybeHash reports whether s could be a hash_visura missing from a cached
+// catalog: 32 letters and digits (hashes are opaque, not always hex).
+func maybeHash(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// resolve maps a catalog name to its hash; listed says whether the
+// catalog has the service. Anything else, or any name when the catalog
+// cannot be had (the error is returned beside it), is taken as a hash.
+func (c *Cache) resolve(ctx context.Context, key string) (hash string, listed bool, err error) {
 	cat, err := c.Catalog(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn().Err(err).Msg("catalog unavailable: taking the service name as a hash")
 		}
-		return key, err
+		return key, false, err
 	}
 	for _, s := range cat {
 		if s.HashVisura == key {
-			return key, nil
+			return key, true, nil
 		}
 	}
 	for _, s := range cat {
 		if strings.EqualFold(strings.TrimSpace(s.NomeVisura), key) {
-			return s.HashVisura, nil
+			return s.HashVisura, true, nil
 		}
 	}
-	return key, nil
+	return key, false, nil
 }
 
 // source describes one cacheable answer.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -341,6 +342,7 @@ func TestCacheUnsafeHash(t *testing.T) {
 	hash := "Ab+/=z.q 1"
 	raw.HashVisura = hash
 	up.services[hash] = raw
+	up.catalog = append(up.catalog, visengine.VisuraSummary{NomeVisura: "odd", HashVisura: hash})
 	c := NewCache(up, kv, CacheConfig{})
 	if s, err := c.Service(t.Context(), hash); err != nil || s.Hash != hash {
 		t.Fatalf("Service(%q) = %v, %v", hash, s, err)
@@ -458,5 +460,29 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(time.Millisecond) // polling, not waiting a fixed time
+	}
+}
+
+// TestCacheUnknownNameCostsNoUpstreamCall: a name the (fresh) catalog does
+// not know, and that cannot be a hash, is unknown without asking the
+// upstream; a 32-character key might be a hash the catalog lacks, and is asked.
+func TestCacheUnknownNameCostsNoUpstreamCall(t *testing.T) {
+	kv := newBucket(t, runJetStream(t))
+	up := newFakeUpstream(t)
+	c := NewCache(up, kv, CacheConfig{})
+	for _, name := range []string{"ISEE CORRENTISSIMO", "x", strings.Repeat("<", 300)} {
+		if _, err := c.Service(t.Context(), name); !errors.Is(err, ErrUnknownService) {
+			t.Errorf("Service(%.20q): got %v, want ErrUnknownService", name, err)
+		}
+		if got := up.count(name); got != 0 {
+			t.Errorf("Service(%.20q): %d upstream calls, want 0", name, got)
+		}
+	}
+	hashLike := strings.Repeat("a", 32)
+	if _, err := c.Service(t.Context(), hashLike); !errors.Is(err, ErrUnknownService) {
+		t.Errorf("Service(hash-like): got %v, want ErrUnknownService", err)
+	}
+	if got := up.count(hashLike); got != 1 {
+		t.Errorf("Service(hash-like): %d upstream calls, want 1", got)
 	}
 }

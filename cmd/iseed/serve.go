@@ -185,6 +185,27 @@ func (d *daemon) buildUpstream() error {
 	return err
 }
 
+// limitedCatalog makes the schema cache's upstream calls wait for the
+// upstream rate limit like every other call.
+type limitedCatalog struct {
+	up  *visengine.Client
+	lim *rate.Limiter
+}
+
+func (l limitedCatalog) Visure(ctx context.Context) ([]visengine.VisuraSummary, error) {
+	if err := l.lim.Wait(ctx); err != nil {
+		return nil, err
+	}
+	return l.up.Visure(ctx)
+}
+
+func (l limitedCatalog) Visura(ctx context.Context, hash string) (*visengine.Visura, error) {
+	if err := l.lim.Wait(ctx); err != nil {
+		return nil, err
+	}
+	return l.up.Visura(ctx, hash)
+}
+
 // newUpstream makes a Visengine client for cfg: the real API, or a new
 // built-in simulator (returned, for the caller to close) on the defaults.
 func newUpstream(cfg *Config) (*visengine.Client, *simServer, error) {
@@ -208,9 +229,9 @@ func newUpstream(cfg *Config) (*visengine.Client, *simServer, error) {
 
 func (d *daemon) buildPipeline(ctx context.Context) error {
 	l := d.res.Layout
-	cache := schema.NewCache(d.upstream, d.res.Schemas, schema.CacheConfig{TTL: d.cfg.SchemaTTL,
-		Logger: d.log.With().Str("component", "schema").Logger()})
 	limiter := rate.NewLimiter(rate.Limit(d.cfg.UpstreamRPS), d.cfg.UpstreamBurst)
+	cache := schema.NewCache(limitedCatalog{d.upstream, limiter}, d.res.Schemas, schema.CacheConfig{TTL: d.cfg.SchemaTTL,
+		Logger: d.log.With().Str("component", "schema").Logger()})
 	replayKey, err := d.loadKey(ctx, d.cfg.ReplayKeyFile, "ISEED_REPLAY_KEY_FILE", replayKeyName)
 	if err != nil {
 		return err
