@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/iseed-dev/iseed/record"
@@ -26,7 +27,11 @@ import (
 // recomputes S and compares in constant time. A valid callback is a hint
 // only: it triggers an immediate GET /richiesta/{id} through the same path
 // as a poll (Tracker.Refresh); the body is never trusted for state.
-// A forged one gets 403 and changes nothing. Polling stays on as the
+// A forged one gets 403 and changes nothing (and is logged a few times a
+// minute at most, whatever the rate). A genuine one re-reads the request at
+// most once per MinInterval per submission and announced state: a body
+// that leaked and is replayed costs at most one upstream read per interval
+// and state (answered 204 meanwhile), and none once tracking is over. Polling stays on as the
 // fallback, so a lost callback costs only latency.
 
 // Refresher re-reads one submission's upstream request now.
@@ -41,7 +46,10 @@ type CallbackConfig struct {
 	MaxBody   int64         // default 1 MiB
 	Timeout   time.Duration // of one refresh (default 30s)
 	Parallel  int           // refreshes at once (default 4); more get 503 with Retry-After
-	Logger    zerolog.Logger
+	// MinInterval is the least time between two refreshes of one
+	// submission that callbacks announcing the same state trigger (default 1m).
+	MinInterval time.Duration
+	Logger      zerolog.Logger
 }
 
 // Callbacks makes callback_data for submissions and serves the callbacks.
@@ -49,7 +57,8 @@ type Callbacks struct {
 	cfg     CallbackConfig
 	refresh Refresher
 	sem     chan struct{}
-	log     zerolog.Logger
+	log     zerolog.Logger // sampled: callbacks come from outside, at whatever rate
+	recent  *recentSet     // submissions refreshed within MinInterval
 }
 
 // NewCallbacks returns the callback endpoint.
@@ -69,8 +78,12 @@ func NewCallbacks(cfg CallbackConfig, r Refresher) (*Callbacks, error) {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
 	}
+	if cfg.MinInterval <= 0 {
+		cfg.MinInterval = time.Minute
+	}
+	log := cfg.Logger.With().Str("component", "callbacks").Logger()
 	return &Callbacks{cfg: cfg, refresh: r, sem: make(chan struct{}, cfg.Parallel),
-		log: cfg.Logger.With().Str("component", "callbacks").Logger()}, nil
+		log: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute}), recent: newRecentSet(4096)}, nil
 }
 
 // Secret is the per-request secret of a submission.
@@ -99,10 +112,14 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	got := c.secretOf(r)
+	got, stato := c.parse(r)
 	if !hmac.Equal([]byte(got), []byte(c.Secret(tenant, id))) {
 		c.log.Warn().Str("tenant", tenant).Str("submission", id).Msg("callback with a wrong or missing secret: refused")
 		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
+	if !c.recent.add(tenant+"/"+id+"/"+stato, time.Now(), c.cfg.MinInterval) {
+		w.WriteHeader(http.StatusNoContent) // the same news a moment ago: that refresh and polling have it
 		return
 	}
 	select {
@@ -132,20 +149,29 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 // posts ({"data": <Richiesta>} as JSON, or a form field "data" holding it)
 // echoes callback_data, whose data holds the secret. "" when absent.
 func (c *Callbacks) secretOf(r *http.Request) string {
+	secret, _ := c.parse(r)
+	return secret
+}
+
+// parse reads a callback body: the secret, and the state it announces
+// (normalised; "" when absent), which is never trusted beyond telling one
+// callback's news from another's.
+func (c *Callbacks) parse(r *http.Request) (secret, stato string) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, c.cfg.MaxBody))
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	raw := body
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		v, err := url.ParseQuery(string(body))
 		if err != nil {
-			return ""
+			return "", ""
 		}
 		raw = []byte(`{"data":` + v.Get("data") + `}`)
 	}
 	var cb struct {
 		Data struct {
+			Stato        string `json:"stato_richiesta"`
 			CallbackData struct {
 				Data struct {
 					Secret string `json:"secret"`
@@ -154,7 +180,41 @@ func (c *Callbacks) secretOf(r *http.Request) string {
 		} `json:"data"`
 	}
 	if json.Unmarshal(raw, &cb) != nil {
-		return ""
+		return "", ""
 	}
-	return cb.Data.CallbackData.Data.Secret
+	return cb.Data.CallbackData.Data.Secret, visengine.NormalizeState(cb.Data.Stato)
+}
+
+// recentSet remembers, for a bounded number of keys, when each was last
+// let through.
+type recentSet struct {
+	mu   sync.Mutex
+	max  int
+	last map[string]time.Time
+}
+
+func newRecentSet(max int) *recentSet {
+	return &recentSet{max: max, last: make(map[string]time.Time)}
+}
+
+// add lets key through, and notes it, unless it was let through less than
+// every ago. When full it forgets entries older than every, or all.
+func (r *recentSet) add(key string, now time.Time, every time.Duration) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.last[key]; ok && now.Sub(t) < every {
+		return false
+	}
+	if len(r.last) >= r.max {
+		for k, t := range r.last {
+			if now.Sub(t) >= every {
+				delete(r.last, k)
+			}
+		}
+		if len(r.last) >= r.max {
+			clear(r.last)
+		}
+	}
+	r.last[key] = now
+	return true
 }

@@ -83,7 +83,7 @@ func benchConfig(dir string, workers int, storage string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.DataDir, cfg.EmbeddedNATSListen, cfg.HTTPListen = dir, "127.0.0.1:0", "127.0.0.1:0"
+	cfg.DataDir, cfg.EmbeddedNATSListen, cfg.HTTPListen, cfg.CallbackListen = dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.NATSURL, cfg.VisengineURL, cfg.VisengineToken = "", URL{}, ""
 	cfg.Workers, cfg.UpstreamRPS, cfg.UpstreamBurst, cfg.Storage = workers, 1e9, 1<<20, storage
 	cfg.SimStep, cfg.SimCallbacks, cfg.PublicURL = time.Hour, false, URL{} // measure submissions, not callbacks

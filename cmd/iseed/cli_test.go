@@ -24,6 +24,7 @@ func cliEnv(t *testing.T) *natstest.Server {
 	srv := natstest.Run(t)
 	t.Setenv("ISEED_NATS_URL", srv.ClientURL())
 	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
 	t.Setenv("ISEED_DATA_DIR", t.TempDir())
 	return srv
 }
@@ -116,7 +117,7 @@ func TestSubmitStatusDLQ(t *testing.T) {
 		out, _, _ := runCLI(t, "dlq", "list", "--reason", "invalid")
 		return strings.Contains(out, "emp-7782-isee-2026")
 	})
-	resp, err := http.Get("http://" + d.httpLn.Addr().String() + "/metrics")
+	resp, err := http.Get("http://" + d.admin.ln.Addr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,9 +73,10 @@ type Config struct {
 	CallbackKeyFile string        `envconfig:"CALLBACK_KEY_FILE"`
 	ReplayKeyFile   string        `envconfig:"REPLAY_KEY_FILE"`
 
-	HTTPListen string `envconfig:"HTTP_LISTEN" default:"127.0.0.1:8080"`
-	LogLevel   string `envconfig:"LOG_LEVEL" default:"info"`
-	LogFormat  string `envconfig:"LOG_FORMAT" default:"json"`
+	HTTPListen     string `envconfig:"HTTP_LISTEN" default:"127.0.0.1:8080"`
+	CallbackListen string `envconfig:"CALLBACK_LISTEN" default:"127.0.0.1:8081"`
+	LogLevel       string `envconfig:"LOG_LEVEL" default:"info"`
+	LogFormat      string `envconfig:"LOG_FORMAT" default:"json"`
 }
 
 // loadConfig reads the environment and validates it.

@@ -20,6 +20,7 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	t.Setenv("ISEED_DATA_DIR", t.TempDir())
 	t.Setenv("ISEED_EMBEDDED_NATS_LISTEN", "127.0.0.1:0")
 	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
 	t.Setenv("ISEED_SIM_STEP", "100ms")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -58,6 +59,26 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	for _, want := range []string{`iseed_documents_stored_total [12]\n`, `iseed_tracking_polls_total\{result=`} {
 		if !regexp.MustCompile(want).Match(body) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// The upstream's callbacks have a listener of their own: operators'
+	// endpoints are not on it, and callbacks are not on theirs.
+	cb := regexp.MustCompile(`"callbacks":"([^"]+)"`).FindStringSubmatch(stderr.String())
+	if cb == nil {
+		t.Fatalf("no callbacks address in the log:\n%s", stderr.String())
+	}
+	for _, c := range []struct{ method, url string }{
+		{http.MethodGet, "http://" + cb[1] + "/metrics"},
+		{http.MethodPost, "http://" + m[1] + "/callbacks/demo/x"},
+	} {
+		req, _ := http.NewRequest(c.method, c.url, strings.NewReader("{}"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s %s: got %d, want 404", c.method, c.url, resp.StatusCode)
 		}
 	}
 	// Other programs (the nats CLI, producers) reach the embedded server on loopback.

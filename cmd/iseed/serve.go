@@ -90,8 +90,8 @@ type daemon struct {
 	clock    *servertime.Clock // the NATS server's time: leases and settle times mean the same to every replica
 	metrics  *prometheus.Registry
 	extra    []actor // further actors run with the daemon
-	http     *http.Server
-	httpLn   net.Listener
+	admin    *listener // ISEED_HTTP_LISTEN: metrics, health, the console: for operators, never public
+	public   *listener // ISEED_CALLBACK_LISTEN: the upstream's callbacks only; nil without callbacks
 }
 
 // newDaemon connects and builds every component, in dependency order.
@@ -123,8 +123,13 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 	if err = d.buildUpstream(); err != nil {
 		return nil, err
 	}
-	if d.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
-		return nil, fmt.Errorf("ISEED_HTTP_LISTEN %s: %w", cfg.HTTPListen, err)
+	if d.admin, err = listen("admin", "ISEED_HTTP_LISTEN", cfg.HTTPListen); err != nil {
+		return nil, err
+	}
+	if cfg.PublicURL.Set() || (d.sim != nil && cfg.SimCallbacks) {
+		if d.public, err = listen("callbacks", "ISEED_CALLBACK_LISTEN", cfg.CallbackListen); err != nil {
+			return nil, err
+		}
 	}
 	if err = d.buildPipeline(ctx); err != nil {
 		return nil, err
@@ -138,7 +143,7 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 // process) the local HTTP listener; nil when callbacks are off.
 func (d *daemon) publicURL() *url.URL {
 	if !d.cfg.PublicURL.Set() && d.sim != nil && d.cfg.SimCallbacks {
-		return &url.URL{Scheme: "http", Host: d.httpLn.Addr().String()}
+		return &url.URL{Scheme: "http", Host: d.public.ln.Addr().String()}
 	}
 	return d.cfg.PublicURL.URL
 }
@@ -268,25 +273,76 @@ func (d *daemon) buildHTTP() {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	if d.tracking.callbacks != nil {
-		d.tracking.callbacks.Register(mux)
+	d.admin.srv = newHTTPServer(mux)
+	if d.public != nil && d.tracking.callbacks != nil {
+		cb := http.NewServeMux()
+		d.tracking.callbacks.Register(cb)
+		d.public.srv = newHTTPServer(cb)
 	}
-	// Callbacks come from outside: bound every phase of a connection.
-	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+}
+
+// listener is one HTTP listener of the daemon.
+type listener struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+}
+
+// listen opens a listener at start, so that a port clash is reported at
+// once, naming the variable to change.
+func listen(name, variable, addr string) (*listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w (set %s to a free address)", variable, addr, err, variable)
+	}
+	return &listener{name: name, ln: ln}, nil
+}
+
+// newHTTPServer bounds every phase of a connection: some come from outside.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+}
+
+// serve serves until ctx is done, then shuts the server down.
+func (l *listener) serve(ctx context.Context) error {
+	if l == nil || l.srv == nil {
+		<-ctx.Done()
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = l.srv.Shutdown(sctx)
+	})
+	defer stop()
+	if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s listener: %w", l.name, err)
+	}
+	return nil
+}
+
+func (l *listener) close() {
+	if l != nil {
+		l.ln.Close() // Serve closed it already if it ran; closing again is harmless
+	}
 }
 
 // run runs every component until ctx is done or one fails. Shutdown order:
 // stop pulling, finish in-flight work (consumer.Pipeline.Run), then close:
 // flush pending publishes and drain the NATS connection.
 func (d *daemon) run(ctx context.Context) error {
-	d.log.Info().Str("component", "serve").Str("http", d.httpLn.Addr().String()).Int("workers", d.cfg.Workers).
-		Str("version", version).Msg("iseed started")
+	ev := d.log.Info().Str("component", "serve").Str("http", d.admin.ln.Addr().String())
+	if d.public != nil {
+		ev = ev.Str("callbacks", d.public.ln.Addr().String())
+	}
+	ev.Int("workers", d.cfg.Workers).Str("version", version).Msg("iseed started")
 	actors := append([]actor{
 		{"pipeline", d.pipeline.Run},
 		{"advisories", d.pipeline.RunAdvisories},
 		{"tracker", d.tracking.tracker.Run},
-		{"http", d.serveHTTP},
+		{"http", d.admin.serve},
+		{"callbacks", d.public.serve},
 		{"clock", d.clock.Run},
 	}, d.extra...)
 	err := runGroup(ctx, actors...)
@@ -294,24 +350,10 @@ func (d *daemon) run(ctx context.Context) error {
 	return err
 }
 
-func (d *daemon) serveHTTP(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = d.http.Shutdown(sctx)
-	})
-	defer stop()
-	if err := d.http.Serve(d.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
 // close releases everything newDaemon acquired, in reverse order.
 func (d *daemon) close() {
-	if d.httpLn != nil {
-		d.httpLn.Close() // Serve closed it already if it ran; closing again is harmless
-	}
+	d.admin.close()
+	d.public.close()
 	if d.conn != nil {
 		d.conn.close(d.cfg.ShutdownTimeout)
 	}

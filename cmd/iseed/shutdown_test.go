@@ -28,7 +28,7 @@ func TestSIGTERMFinishesInFlightAndLosesNothing(t *testing.T) {
 	t.Cleanup(func() { s.Close(); hs.Close() })
 	env := []string{
 		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=term-token",
-		"ISEED_WORKERS=2", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_SHUTDOWN_TIMEOUT=10s", "ISEED_UPSTREAM_RPS=1000",
+		"ISEED_WORKERS=2", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_SHUTDOWN_TIMEOUT=10s", "ISEED_UPSTREAM_RPS=1000",
 	}
 	first := startDaemon(t, env...)
 	ctx := context.Background()

@@ -31,7 +31,7 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 	t.Cleanup(func() { s.Close(); hs.Close() })
 	env := []string{
 		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=track-token",
-		"ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_POLL_SCHEDULE=150ms", "ISEED_TRACK_ACK_WAIT=2s", "ISEED_ACK_WAIT=2s",
+		"ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_POLL_SCHEDULE=150ms", "ISEED_TRACK_ACK_WAIT=2s", "ISEED_ACK_WAIT=2s",
 		"ISEED_UPSTREAM_RPS=500", "ISEED_UPSTREAM_BURST=50",
 	}
 	first := startDaemon(t, env...)

@@ -29,7 +29,7 @@ func TestTwoDaemonProcessesThousandSubmissions(t *testing.T) {
 	t.Cleanup(func() { s.Close(); hs.Close() })
 	env := []string{
 		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=two-token",
-		"ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_WORKERS=8", "ISEED_UPSTREAM_RPS=10000", "ISEED_UPSTREAM_BURST=100",
+		"ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_WORKERS=8", "ISEED_UPSTREAM_RPS=10000", "ISEED_UPSTREAM_BURST=100",
 		"ISEED_LOG_LEVEL=warn",
 	}
 	startDaemon(t, env...)

@@ -150,3 +150,23 @@ func (h *trackHarness) openRequests(ctx context.Context, n int) []*record.Record
 	}
 	return out
 }
+
+// TestReplayedCallbackBodyIsCheap: a genuine callback body that leaked and
+// is posted again and again re-reads the request at most once per interval
+// while it is open, and never once tracking is over.
+func TestReplayedCallbackBodyIsCheap(t *testing.T) {
+	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: time.Hour}, callbacks: true,
+		tracker: tracking.Config{Schedule: []time.Duration{time.Minute}}})
+	h.newTracker(nil) // callbacks refresh through it; it does not poll
+	h.openRequest(context.Background(), "emp-leak")
+	secret := h.callbacks.Secret(pipetest.Tenant, "emp-leak")
+	gets := h.Counter("GET /richiesta/{id}")
+	for range 50 {
+		if got := h.postCallback("emp-leak", secret); got != http.StatusNoContent {
+			t.Fatalf("status: got %d, want 204", got)
+		}
+	}
+	if got := h.Counter("GET /richiesta/{id}") - gets; got != 1 {
+		t.Errorf("upstream reads for 50 replays within the interval: got %d, want 1", got)
+	}
+}
