@@ -89,7 +89,7 @@ type daemon struct {
 	tracking *trackingParts
 	clock    *servertime.Clock // the NATS server's time: leases and settle times mean the same to every replica
 	metrics  *prometheus.Registry
-	extra    []actor // further actors run with the daemon
+	extra    []actor   // further actors run with the daemon
 	admin    *listener // ISEED_HTTP_LISTEN: metrics, health, the console: for operators, never public
 	public   *listener // ISEED_CALLBACK_LISTEN: the upstream's callbacks only; nil without callbacks
 }
