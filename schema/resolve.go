@@ -125,7 +125,7 @@ func checkReference(ctx context.Context, src FileSource, ref string, lim Limits)
 	}
 	if _, ok := parseDigest(info.Digest); !ok || info.Size < 0 {
 		if info.Size, info.Digest, err = measure(rc, lim); err != nil {
-			return FileRef{}, nil, fmt.Errorf("reading %s/%s: %w", r.bucket, shorten(r.object), err)
+			return FileRef{}, nil, fmt.Errorf("reading a file in %s (its name is the tenant's: not logged): %w", r.bucket, err)
 		}
 	}
 	switch {

@@ -136,7 +136,7 @@ func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocumen
 	sent := sha256.New()
 	info, err := bucket.Put(ctx, meta, io.TeeReader(body, sent))
 	if err != nil {
-		return fmt.Errorf("document: store %s: %w", sd.ref.Object, err)
+		return fmt.Errorf("document of %s: store: %w", record.Key(rec.Tenant, rec.ID), err)
 	}
 	if want := "SHA-256=" + base64.URLEncoding.EncodeToString(sent.Sum(nil)); info.Digest != want {
 		return fmt.Errorf("%w: stored object digest %s, sent %s", ErrDocumentMismatch, info.Digest, want)
