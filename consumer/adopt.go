@@ -28,6 +28,10 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		// A late answer after the record was failed (max deliveries,
 		// expired) is still the truth: the request exists and is tracked.
 		next.Reason, next.Errors = "", nil
+		next.Charge = p.charge(j, r, sourceOf(note))
+		if j.res != nil {
+			next.Reserved = &record.Reserved{Amount: j.res.Amount, Day: j.res.Day}
+		}
 		rev, err := p.store.Update(ctx, &next, j.rev)
 		if errors.Is(err, record.ErrRevision) {
 			if j.rec, j.rev, err = p.store.Get(ctx, j.tenant, j.sub.ID); err != nil {
@@ -83,6 +87,7 @@ func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error)
 	next.FailedAt(now)
 	if reason != dlq.ReasonAmbiguous {
 		next.Pending = nil
+		p.releaseReservation(ctx, j) // nothing was created: the money was not spent
 	}
 	j.uncount(&next)
 	rev, err := p.store.Update(ctx, &next, j.rev)

@@ -31,6 +31,9 @@ const (
 	Busy
 	// Interrupted: shutdown came before the work could start or finish. NakWithDelay, short.
 	Interrupted
+	// Held: a spending cap holds the submission back; RunHolds sends it
+	// again when the caps allow. Publish the held event, then Ack.
+	Held
 )
 
 // String returns the outcome's name, as logs and metrics label it.
@@ -50,6 +53,8 @@ func (k Kind) String() string {
 		return "busy"
 	case Interrupted:
 		return "interrupted"
+	case Held:
+		return "held"
 	default:
 		return "unknown"
 	}
@@ -104,7 +109,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 func Decide(o Outcome, delivered uint64, p RetryPolicy, jitter float64) Action {
 	p = p.withDefaults()
 	switch o.Kind {
-	case Done:
+	case Done, Held:
 		return Action{Publish: o.Event != nil, Ack: true}
 	case Rejected, Failed:
 		return Action{DeadLetter: true, Publish: o.Event != nil, Term: true}

@@ -81,13 +81,16 @@ func (p *Pipeline) finish(ctx context.Context, j *job, o Outcome, act Action) er
 // announce publishes the outcome's event and starts tracking a submitted
 // request, concurrently; both are idempotent.
 func (p *Pipeline) announce(ctx context.Context, o Outcome, act Action) error {
-	track := act.Ack && p.d.Tracker != nil && o.Record != nil && o.Record.RequestID != ""
+	track := act.Ack && o.Record != nil && o.Record.RequestID != ""
 	var g errgroup.Group
 	if act.Publish {
 		g.Go(func() error { return p.d.Events.Status(ctx, *o.Event) })
 	}
 	if track {
-		g.Go(func() error { return p.d.Tracker.Track(ctx, o.Record) })
+		if p.d.Tracker != nil {
+			g.Go(func() error { return p.d.Tracker.Track(ctx, o.Record) })
+		}
+		g.Go(func() error { return p.spent(ctx, o.Record) })
 	}
 	return g.Wait()
 }

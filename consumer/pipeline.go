@@ -77,6 +77,9 @@ type Config struct {
 	// ReplayKey verifies operators' replays (dlq.SignReplay); without it no
 	// message is taken as a replay.
 	ReplayKey []byte
+	// HoldPoll is how often held submissions are looked at again (default
+	// 30s); a change of the caps looks at once.
+	HoldPoll time.Duration
 }
 
 // BreakerConfig tunes the circuit breaker that stops pulling while the
@@ -98,6 +101,8 @@ type Deps struct {
 	Tracker   Tracker             // optional
 	Gate      Gate                // optional
 	Metrics   *Metrics            // optional
+	Budget    Budget              // optional: spending caps (needs Resources.Holds)
+	Ledger    Ledger              // optional: the spend ledger
 }
 
 // Pipeline consumes submissions with a fixed pool of workers.
@@ -107,6 +112,7 @@ type Pipeline struct {
 	lay     layout.Layout
 	store   *record.Store
 	breaker *gobreaker.CircuitBreaker[*visengine.Richiesta]
+	holds   *holdIndex
 	log     zerolog.Logger
 	jobs    atomic.Uint64  // numbers jobs for their lease owner ids
 	rare    zerolog.Logger // for what outsiders can trigger at will: at most a few lines a minute
@@ -123,6 +129,13 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
 		log: cfg.Logger.With().Str("component", "consumer").Logger()}
+	p.holds = &holdIndex{}
+	if d.Budget != nil {
+		if d.Resources.Holds == nil {
+			return nil, errors.New("consumer: spending caps need the holds bucket")
+		}
+		p.holds.kv = d.Resources.Holds
+	}
 	p.rare = p.log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})
 	p.breaker = newBreaker(cfg.Breaker, p.log, d.Metrics)
 	return p, nil
@@ -146,6 +159,9 @@ func (c Config) withDefaults(l layout.Layout) Config {
 	}
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = 30 * time.Second
+	}
+	if c.HoldPoll <= 0 {
+		c.HoldPoll = 30 * time.Second
 	}
 	if c.ReconcileSkew <= 0 {
 		c.ReconcileSkew = 2 * time.Minute

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
@@ -31,6 +32,7 @@ type job struct {
 	// has not made yet (the claim and a new lease count the POST they
 	// prepare): a rejection or failure before the POST takes it back.
 	precounted bool
+	res        *budget.Reservation // this delivery's reservation against the caps
 	start      time.Time
 }
 
@@ -218,6 +220,14 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 		return p.reopen(ctx, j, problems, now)
 	}
 	switch rec.State {
+	case record.StateHeld:
+		if now.Sub(rec.Created) > p.cfg.MaxAge {
+			return p.fail(ctx, j, dlq.ReasonExpired, fmt.Errorf("held by a spending cap past the maximum age of %s", p.cfg.MaxAge)), true
+		}
+		if len(problems) > 0 {
+			return p.reject(ctx, j, problems, now)
+		}
+		return p.takeOver(ctx, j, now) // the caps may allow it now: try again
 	case record.StateRejected:
 		return p.rejected(j), true
 	case record.StateFailed:
@@ -280,6 +290,7 @@ func (p *Pipeline) reject(ctx context.Context, j *job, problems []schema.Problem
 	next.Errors = toPublisher(problems)
 	next.Pending = nil
 	j.uncount(&next)
+	p.releaseReservation(ctx, j)
 	if _, err := p.store.Update(ctx, &next, j.rev); err != nil {
 		return p.retry(err, 0), true
 	}

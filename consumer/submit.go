@@ -28,6 +28,9 @@ func (p *Pipeline) proceed(ctx context.Context, j *job) Outcome {
 			return o
 		}
 	}
+	if o, done := p.reserve(ctx, j); done {
+		return o
+	}
 	return p.submit(ctx, j)
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -25,6 +27,10 @@ type Resources struct {
 	Documents   jetstream.ObjectStore
 	History     jetstream.KeyValue
 	Keys        jetstream.KeyValue
+	Budgets     jetstream.KeyValue // spending caps
+	BudgetUsage jetstream.KeyValue // money counted against them
+	Holds       jetstream.KeyValue // submissions a cap holds back
+	Ledger      jetstream.Stream   // one spend entry per paid request
 }
 
 // Ensure creates or updates, idempotently, every stream, durable consumer
@@ -46,6 +52,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Resources, 
 		{"track stream", r.ensureTrack},
 		{"kv buckets", r.ensureBuckets},
 		{"documents bucket", r.ensureDocuments},
+		{"money", r.ensureMoney},
 	}
 	for _, s := range steps {
 		if err := s.fn(ctx, js); err != nil {
@@ -203,6 +210,22 @@ func (r *Resources) ensureBuckets(ctx context.Context, js jetstream.JetStream) e
 	}
 	var err error
 	r.Schemas, err = schema.EnsureBucket(ctx, js, l.SchemasBucket(), l.Replicas, l.Storage)
+	return err
+}
+
+// ensureMoney creates the caps and usage buckets, the holds bucket and the
+// ledger stream.
+func (r *Resources) ensureMoney(ctx context.Context, js jetstream.JetStream) error {
+	l := r.Layout
+	var err error
+	if r.Budgets, r.BudgetUsage, err = budget.EnsureBuckets(ctx, js, l.BudgetsBucket(), l.BudgetUsageBucket(), l.Replicas, l.Storage); err != nil {
+		return err
+	}
+	if r.Holds, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: l.HoldsBucket(),
+		Description: "iseed: submissions held by a spending cap", History: 1, Storage: l.Storage, Replicas: l.Replicas}); err != nil {
+		return fmt.Errorf("%s: %w", l.HoldsBucket(), err)
+	}
+	r.Ledger, err = ledger.EnsureStream(ctx, js, ledger.StreamConfig(l.Prefix, l.Replicas, l.Storage, l.LedgerRetention))
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -27,6 +28,8 @@ type Layout struct {
 	TrackAckWait time.Duration
 	// DocumentTTL is how long documents are kept (default 720h: data minimisation).
 	DocumentTTL time.Duration
+	// LedgerRetention is how long spend entries are kept (default 400 days).
+	LedgerRetention time.Duration
 }
 
 // WithDefaults returns l with every zero field set to its default.
@@ -106,6 +109,19 @@ func (l Layout) TenantDocumentsBucket(tenant string) string { return l.bucket("d
 
 // HistoryBucket is the KV bucket of tax codes (keyed hashes) with an ISEE request.
 func (l Layout) HistoryBucket() string { return l.bucket("isee_history") }
+
+// BudgetsBucket is the KV bucket of spending caps.
+func (l Layout) BudgetsBucket() string { return l.bucket("budgets") }
+
+// BudgetUsageBucket is the KV bucket of money counted against the caps.
+func (l Layout) BudgetUsageBucket() string { return l.bucket("budget_usage") }
+
+// HoldsBucket is the KV bucket of submissions held by a cap, oldest first
+// per tenant.
+func (l Layout) HoldsBucket() string { return l.bucket("holds") }
+
+// LedgerStream is the stream of spend entries, one per paid request.
+func (l Layout) LedgerStream() string { return ledger.StreamName(l.Prefix) }
 
 // KeysBucket is the KV bucket of keys iseed generates for itself when no
 // key file is configured.

@@ -33,12 +33,13 @@ func Open(ctx context.Context, js jetstream.JetStream, l Layout) (*Resources, er
 		return bindError(name, err)
 	}
 	if err := errors.Join(stream(l.SubmissionsStream(), &r.Submissions), stream(l.DLQStream(), &r.DLQ),
-		stream(l.TrackStream(), &r.Track)); err != nil {
+		stream(l.TrackStream(), &r.Track), stream(l.LedgerStream(), &r.Ledger)); err != nil {
 		return nil, err
 	}
 	if err := errors.Join(consumer(r.Submissions, l.Durable(), &r.Consumer), consumer(r.Track, l.TrackDurable(), &r.Tracker),
 		kv(l.RecordsBucket(), &r.Records), kv(l.RequestsBucket(), &r.Requests), kv(l.SchemasBucket(), &r.Schemas),
-		kv(l.HistoryBucket(), &r.History), kv(l.KeysBucket(), &r.Keys)); err != nil {
+		kv(l.HistoryBucket(), &r.History), kv(l.KeysBucket(), &r.Keys), kv(l.BudgetsBucket(), &r.Budgets),
+		kv(l.BudgetUsageBucket(), &r.BudgetUsage), kv(l.HoldsBucket(), &r.Holds)); err != nil {
 		return nil, err
 	}
 	if r.Documents, err = js.ObjectStore(ctx, l.DocumentsBucket()); err != nil {

@@ -11,6 +11,7 @@ import (
 // "iseed.submission.<state>".
 const (
 	StateRejected   = "rejected"    // invalid; nothing was sent upstream
+	StateHeld       = "held"        // a spending cap holds it back; sent when the cap allows
 	StateSubmitted  = "submitted"   // the upstream request exists
 	StateInProgress = "in_progress" // upstream: In erogazione
 	StateDataReady  = "data_ready"  // upstream: Dati disponibili

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/publisher"
 )
 
@@ -14,6 +15,7 @@ import (
 // only by compare-and-set on its KV revision.
 const (
 	StateClaimed    = "claimed" // being submitted; Pending says whether a POST may be in flight
+	StateHeld       = publisher.StateHeld
 	StateRejected   = publisher.StateRejected
 	StateSubmitted  = publisher.StateSubmitted
 	StateInProgress = publisher.StateInProgress
@@ -47,14 +49,46 @@ type Record struct {
 	Metadata       json.RawMessage     `json:"metadata,omitempty"`
 	// PersonKey is a keyed hash of the tenant and the person's tax code
 	// (tracking.History), never the tax code: for the prior-ISEE rule.
-	PersonKey    string       `json:"person_key,omitempty"`
-	Timeline     []Transition `json:"timeline"`
-	Replays      []Replay     `json:"replays,omitempty"` // operator replays of dead letters that reopened it
+	PersonKey string       `json:"person_key,omitempty"`
+	Timeline  []Transition `json:"timeline"`
+	Replays   []Replay     `json:"replays,omitempty"` // operator replays of dead letters that reopened it
+	// HeldSince is when a spending cap first held the submission back: its
+	// place in the queue of its tenant's held submissions.
+	HeldSince    time.Time    `json:"held_since,omitzero"`
 	FirstFailure time.Time    `json:"first_failure,omitzero"`
 	LastFailure  time.Time    `json:"last_failure,omitzero"`
 	Created      time.Time    `json:"created"`
 	Updated      time.Time    `json:"updated"`
 	Document     *DocumentRef `json:"document,omitempty"`
+	// Charge is what the upstream request costs, as iseed knows it when it
+	// records the request: what the ledger enters.
+	Charge *Charge `json:"charge,omitempty"`
+	// Reserved is the amount a spending cap counted for the submission
+	// (budget.Reservation), until it is committed or given back.
+	Reserved *Reserved `json:"reserved,omitempty"`
+}
+
+// Charge is the price of one upstream request.
+type Charge struct {
+	ServicePrice money.Cents    `json:"service_price"`
+	SearchPrice  money.Cents    `json:"search_price,omitzero"`
+	Options      []ChargeOption `json:"options,omitempty"`
+	Total        money.Cents    `json:"total"`
+	At           time.Time      `json:"at"`     // the upstream's timestamp_creation, else when recorded
+	Source       string         `json:"source"` // how iseed came to know the request: posted, reconciled, audit_adopted
+}
+
+// ChargeOption is a chosen option and its price.
+type ChargeOption struct {
+	Name  string      `json:"name"`
+	Type  string      `json:"type,omitempty"`
+	Price money.Cents `json:"price"`
+}
+
+// Reserved is a spending cap's reservation for the submission.
+type Reserved struct {
+	Amount money.Cents `json:"amount"`
+	Day    string      `json:"day"` // the Europe/Rome day it counts in, 2006-01-02
 }
 
 // Attempt is a POST /richiesta that may have reached the upstream. While a
@@ -169,7 +203,7 @@ func (r *Record) Status(state string) *publisher.Status {
 	s := &publisher.Status{SubmissionID: r.ID, Tenant: r.Tenant, State: state, Generation: r.Generation,
 		Service: r.Service, ServiceHash: r.ServiceHash, RequestID: r.RequestID, StatoRichiesta: r.StatoRichiesta,
 		Price: r.Price, Metadata: r.Metadata, At: r.EnteredAt(state)}
-	if state == StateRejected || state == StateFailed {
+	if state == StateRejected || state == StateFailed || state == StateHeld {
 		s.Errors = r.Errors
 		s.Reason = r.Reason
 		s.Price = nil

@@ -59,6 +59,7 @@ type Harness struct {
 type Option func(*options)
 
 type options struct {
+	deps     func(*consumer.Deps)
 	cfg      consumer.Config
 	schemas  consumer.Schemas
 	upstream consumer.Upstream
@@ -131,10 +132,14 @@ func (h *Harness) Start(opts ...Option) (stop func()) {
 	if hc.schemas == nil {
 		hc.schemas = h.Schemas()
 	}
-	p, err := consumer.New(hc.cfg, consumer.Deps{
+	deps := consumer.Deps{
 		Resources: h.Res, Upstream: hc.upstream, Schemas: hc.schemas, Files: schema.ObjectStoreSource(h.NATS.JS),
 		Events: publisher.New(h.NATS.JS, publisher.Config{}), Publisher: h.NATS.JS, Metrics: hc.metrics,
-	})
+	}
+	if hc.deps != nil {
+		hc.deps(&deps)
+	}
+	p, err := consumer.New(hc.cfg, deps)
 	if err != nil {
 		h.T.Fatal(err)
 	}
@@ -142,6 +147,7 @@ func (h *Harness) Start(opts ...Option) (stop func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = p.Run(ctx) })
 	wg.Go(func() { _ = p.RunAdvisories(ctx) })
+	wg.Go(func() { _ = p.RunHolds(ctx) })
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
 	h.T.Cleanup(stop)
@@ -159,6 +165,9 @@ func (h *Harness) Marker(tenant, id string) *visengine.CallbackData {
 
 // WithConfig changes the pipeline's configuration.
 func WithConfig(f func(*consumer.Config)) Option { return func(c *options) { f(&c.cfg) } }
+
+// WithDeps changes the pipeline's collaborators.
+func WithDeps(f func(*consumer.Deps)) Option { return func(c *options) { c.deps = f } }
 
 // WithSchemas replaces the schema cache.
 func WithSchemas(s consumer.Schemas) Option { return func(c *options) { c.schemas = s } }

@@ -1,0 +1,258 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/workpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Held submissions wait in the holds bucket under
+// "<tenant>.<held since, unix nanoseconds, 20 digits>.<id>", so that a
+// tenant's keys sort oldest first; the value names the message to send
+// again. Their messages are acknowledged: a hold costs no deliveries and
+// lasts until the caps allow the submission or it passes ISEED_MAX_AGE.
+
+// holdEntry is the value of a holds key.
+type holdEntry struct {
+	Seq     uint64 `json:"seq"`     // the submission's message in the submissions stream
+	Subject string `json:"subject"` // where it was published
+}
+
+// holdIndex is the holds bucket and, while RunHolds runs, a view of it.
+type holdIndex struct {
+	kv       jetstream.KeyValue // nil: no holds (no caps configured)
+	mu       sync.Mutex
+	byTenant map[string][]string // tenant → held keys, sorted
+}
+
+func holdKey(tenant, id string, since time.Time) string {
+	return fmt.Sprintf("%s.%020d.%s", tenant, since.UnixNano(), id)
+}
+
+// parseHoldKey splits a holds key.
+func parseHoldKey(key string) (tenant, id string, ok bool) {
+	tenant, rest, ok1 := strings.Cut(key, ".")
+	_, id, ok2 := strings.Cut(rest, ".")
+	return tenant, id, ok1 && ok2
+}
+
+// waiting reports whether tenant has held submissions older than id's
+// place in the queue (since: when id was first held; zero for one never
+// held, which goes behind every held one).
+func (h *holdIndex) waiting(tenant, id string, since time.Time) bool {
+	if h == nil || h.kv == nil {
+		return false
+	}
+	mine := holdKey(tenant, id, since)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, k := range h.byTenant[tenant] {
+		if _, kid, _ := parseHoldKey(k); kid != id && (since.IsZero() || k < mine) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *holdIndex) put(ctx context.Context, tenant, id string, since time.Time, seq uint64, subject string) error {
+	if h == nil || h.kv == nil {
+		return errors.New("hold: no holds bucket")
+	}
+	v, _ := json.Marshal(holdEntry{Seq: seq, Subject: subject})
+	if _, err := h.kv.Put(ctx, holdKey(tenant, id, since), v); err != nil {
+		return fmt.Errorf("hold: %w", err)
+	}
+	return nil
+}
+
+// seen updates the view with one change of the bucket.
+func (h *holdIndex) seen(e jetstream.KeyValueEntry) {
+	tenant, _, ok := parseHoldKey(e.Key())
+	if !ok {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.byTenant == nil {
+		h.byTenant = map[string][]string{}
+	}
+	keys := h.byTenant[tenant]
+	i, found := slices.BinarySearch(keys, e.Key())
+	switch {
+	case e.Operation() == jetstream.KeyValuePut && !found:
+		keys = slices.Insert(keys, i, e.Key())
+	case e.Operation() != jetstream.KeyValuePut && found:
+		keys = slices.Delete(keys, i, i+1)
+	}
+	if len(keys) == 0 {
+		delete(h.byTenant, tenant)
+	} else {
+		h.byTenant[tenant] = keys
+	}
+}
+
+// snapshot copies the view.
+func (h *holdIndex) snapshot() map[string][]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string][]string, len(h.byTenant))
+	for t, keys := range h.byTenant {
+		out[t] = slices.Clone(keys)
+	}
+	return out
+}
+
+// allower is the read-only check of budget.Budgets.
+type allower interface {
+	Allows(ctx context.Context, tenant string, amount money.Cents, now time.Time) error
+}
+
+// capsWatcher reports cap changes (budget.Budgets.WatchCaps).
+type capsWatcher interface {
+	WatchCaps(ctx context.Context, fn func(budget.Scope)) error
+}
+
+// RunHolds sends held submissions again when the caps allow them, oldest
+// first per tenant: every HoldPoll (so a new day or month is noticed), and
+// when a cap changes. A held submission past MaxAge is sent again too, to be
+// failed as expired. It returns when ctx is done; without caps it only
+// waits.
+func (p *Pipeline) RunHolds(ctx context.Context) error {
+	if p.holds.kv == nil {
+		<-ctx.Done()
+		return nil
+	}
+	w, err := p.holds.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("holds: watch: %w", err)
+	}
+	defer w.Stop()
+	poke := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if cw, ok := p.d.Budget.(capsWatcher); ok {
+		wg.Go(func() { _ = cw.WatchCaps(ctx, func(budget.Scope) { notify(poke) }) })
+	}
+	tick := time.NewTicker(p.cfg.HoldPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e != nil {
+				p.holds.seen(e)
+			}
+		case <-tick.C:
+			p.releaseHolds(ctx)
+		case <-poke:
+			p.releaseHolds(ctx)
+		}
+	}
+}
+
+func notify(c chan<- struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// releaseHolds goes through every tenant's held submissions in order.
+func (p *Pipeline) releaseHolds(ctx context.Context) {
+	for tenant, keys := range p.holds.snapshot() {
+		for _, key := range keys {
+			sent, err := p.releaseHold(ctx, tenant, key)
+			if err != nil {
+				p.log.Warn().Err(err).Str("tenant", tenant).Msg("held submission not released yet; retrying")
+				workpool.Sleep(ctx, time.Second)
+			}
+			if !sent || err != nil {
+				break // the tenant's next ones wait behind this one
+			}
+		}
+	}
+}
+
+// releaseHold sends one held submission again when it may go; sent says
+// whether the tenant's next one may be looked at.
+func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bool, err error) {
+	_, id, _ := parseHoldKey(key)
+	e, err := p.holds.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var he holdEntry
+	if err := json.Unmarshal(e.Value(), &he); err != nil {
+		return true, p.holds.kv.Delete(ctx, key)
+	}
+	rec, _, err := p.store.Get(ctx, tenant, id)
+	if errors.Is(err, record.ErrNotFound) || (err == nil && rec.State != record.StateHeld) {
+		return true, p.holds.kv.Delete(ctx, key) // released already
+	}
+	if err != nil {
+		return false, err
+	}
+	now := p.cfg.Now()
+	if now.Sub(rec.Created) <= p.cfg.MaxAge {
+		if ok, err := p.allows(ctx, rec, now); err != nil || !ok {
+			return false, err
+		}
+	}
+	if err := p.sendAgain(ctx, rec, he); err != nil {
+		return false, err
+	}
+	return true, p.holds.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+}
+
+// allows asks the caps whether a held record may go now.
+func (p *Pipeline) allows(ctx context.Context, rec *record.Record, now time.Time) (bool, error) {
+	a, ok := p.d.Budget.(allower)
+	if !ok || rec.Price == nil {
+		return true, nil
+	}
+	amount, err := money.FromFloat(*rec.Price)
+	if err != nil {
+		return true, nil
+	}
+	return a.Allows(ctx, rec.Tenant, amount, now) == nil, nil
+}
+
+// sendAgain republishes a held submission's message; its message id is
+// unique per hold, so replicas releasing it at once store it once.
+func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEntry) error {
+	raw, err := p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("held submission %s: its message %d is gone from the stream", record.Key(rec.Tenant, rec.ID), he.Seq)
+	}
+	if err != nil {
+		return err
+	}
+	m := nats.NewMsg(he.Subject)
+	m.Data = raw.Data
+	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID(rec.Tenant, rec.ID, rec.Fingerprint)+".h"+strconv.FormatInt(rec.HeldSince.UnixNano(), 10))
+	if _, err := p.d.Publisher.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("release %s: %w", record.Key(rec.Tenant, rec.ID), err)
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/ledger"
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+// Money. With spending caps (Deps.Budget), a submission reserves its price
+// against them before its first POST; a cap it would exceed holds it
+// (state held, a held event, its message acknowledged) until the caps allow
+// it, when RunHolds sends it again, oldest first per tenant. The
+// reservation is given back when the POST definitely created nothing, and
+// committed once the request is recorded. Every recorded request is entered
+// in the ledger (Deps.Ledger) with its price, whatever found it.
+
+// Budget is the part of budget.Budgets the pipeline uses.
+type Budget interface {
+	Reserve(ctx context.Context, tenant, submissionID string, amount money.Cents, now time.Time) (budget.Reservation, error)
+	Release(ctx context.Context, r budget.Reservation) error
+	Commit(ctx context.Context, r budget.Reservation) error
+}
+
+// Ledger enters paid requests.
+type Ledger interface {
+	Record(ctx context.Context, e ledger.Entry) error
+}
+
+// reserve counts the submission's price against the caps before its POST.
+// done is true when the outcome ends the delivery: held, or transient
+// trouble.
+func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
+	if p.d.Budget == nil {
+		return Outcome{}, false
+	}
+	amount, err := money.FromFloat(j.prep.Price)
+	if err != nil {
+		return p.retry(fmt.Errorf("price %v: %w", j.prep.Price, err), 0), true
+	}
+	if p.holds.waiting(j.tenant, j.sub.ID, j.rec.HeldSince) && !j.unsure {
+		return p.hold(ctx, j, errQueued), true // older held submissions of the tenant go first
+	}
+	res, err := p.d.Budget.Reserve(ctx, j.tenant, j.sub.ID, amount, p.cfg.Now())
+	var over *budget.OverBudgetError
+	switch {
+	case errors.As(err, &over) && !j.unsure:
+		return p.hold(ctx, j, over), true
+	case errors.As(err, &over):
+		// An earlier attempt may have created (and charged) the request:
+		// reconciling comes first, whatever the caps say now.
+		return Outcome{}, false
+	case err != nil:
+		return p.retry(fmt.Errorf("reserve: %w", err), 0), true
+	}
+	j.res = &res
+	return Outcome{}, false
+}
+
+// errQueued holds a submission behind its tenant's older held ones.
+var errQueued = errors.New("older submissions of this tenant are held by a spending cap and go first")
+
+// hold puts a submission on hold: first in the holds bucket (so that
+// RunHolds finds it even if what follows fails), then in its record.
+func (p *Pipeline) hold(ctx context.Context, j *job, cause error) Outcome {
+	now := p.cfg.Now()
+	since := j.rec.HeldSince
+	if since.IsZero() {
+		since = now
+	}
+	if err := p.holds.put(ctx, j.tenant, j.sub.ID, since, j.meta.Sequence.Stream, j.msg.Subject()); err != nil {
+		return p.retry(err, 0)
+	}
+	next := j.rec.Clone()
+	next.To(record.StateHeld, now, "budget")
+	next.HeldSince = since
+	next.Reason = "budget"
+	next.Errors = []publisher.Problem{{Code: holdCode(cause), Message: cause.Error()}}
+	next.Pending = nil
+	j.uncount(next)
+	rev, err := p.store.Update(ctx, next, j.rev)
+	if err != nil {
+		return p.retry(fmt.Errorf("record hold: %w", err), 0)
+	}
+	j.rec, j.rev = next, rev
+	return Outcome{Kind: Held, Reason: "budget", Err: cause, Record: next, Event: next.Status(record.StateHeld)}
+}
+
+func holdCode(err error) string {
+	var over *budget.OverBudgetError
+	if errors.As(err, &over) {
+		return over.Code()
+	}
+	return "queued"
+}
+
+// release gives the reservation back: the POST definitely created nothing.
+func (p *Pipeline) releaseReservation(ctx context.Context, j *job) {
+	if j.res == nil || p.d.Budget == nil {
+		return
+	}
+	if err := p.d.Budget.Release(context.WithoutCancel(ctx), *j.res); err != nil {
+		// It stays counted until its day ends: the count errs high, never low.
+		p.log.Warn().Err(err).Str("tenant", j.tenant).Str("submission", j.sub.ID).Msg("cannot give a reservation back")
+	}
+	j.res = nil
+}
+
+// charge describes what the request r costs, for the record and the ledger.
+func (p *Pipeline) charge(j *job, r *visengine.Richiesta, source string) *record.Charge {
+	c := &record.Charge{Source: source, At: r.TimestampCreation.Time()}
+	if c.At.IsZero() {
+		c.At = p.cfg.Now()
+	}
+	service := float64(r.PrezzoVisura)
+	if service == 0 && j.svc != nil {
+		service = j.svc.Price
+	}
+	c.ServicePrice, _ = money.FromFloat(service)
+	c.SearchPrice, _ = money.FromFloat(float64(r.PrezzoRicerca))
+	c.Total = c.ServicePrice + c.SearchPrice
+	if j.svc != nil && j.prep != nil {
+		for _, o := range j.svc.Options {
+			if j.prep.Opzioni[o.Name] {
+				price, _ := money.FromFloat(o.Price)
+				c.Options = append(c.Options, record.ChargeOption{Name: o.Name, Type: o.Type, Price: price})
+				c.Total += price
+			}
+		}
+	}
+	return c
+}
+
+// spent enters a recorded request in the ledger and commits its
+// reservation; both are idempotent, so a re-announced submission repeats
+// them harmlessly.
+func (p *Pipeline) spent(ctx context.Context, r *record.Record) error {
+	if r == nil || r.RequestID == "" {
+		return nil
+	}
+	if p.d.Ledger != nil && r.Charge != nil {
+		if err := p.d.Ledger.Record(ctx, ledgerEntry(r)); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	}
+	if p.d.Budget != nil && r.Reserved != nil {
+		res := budget.Reservation{Tenant: r.Tenant, SubmissionID: r.ID, Amount: r.Reserved.Amount, Day: r.Reserved.Day}
+		if err := p.d.Budget.Commit(ctx, res); err != nil {
+			return fmt.Errorf("commit reservation: %w", err)
+		}
+	}
+	return nil
+}
+
+// ledgerEntry is the ledger's entry of a recorded request.
+func ledgerEntry(r *record.Record) ledger.Entry {
+	c := r.Charge
+	e := ledger.Entry{Tenant: r.Tenant, SubmissionID: r.ID, RequestID: r.RequestID, Service: r.Service,
+		ServiceHash: r.ServiceHash, ServicePrice: c.ServicePrice, SearchPrice: c.SearchPrice, Price: c.Total,
+		At: c.At, Source: c.Source}
+	for _, o := range c.Options {
+		e.Options = append(e.Options, ledger.Option{Name: o.Name, Type: o.Type, Price: o.Price})
+	}
+	return e
+}
+
+// sourceOf maps an adoption's note to the ledger's source.
+func sourceOf(note string) string {
+	if strings.HasPrefix(note, "reconciled") {
+		return ledger.SourceReconciled
+	}
+	return ledger.SourcePosted
+}

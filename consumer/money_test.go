@@ -1,0 +1,143 @@
+package consumer_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/ledger"
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// budgets returns a Budgets over the harness's buckets on a connection of
+// its own (a replica's).
+func (h *harness) budgets() *budget.Budgets {
+	h.T.Helper()
+	nc, err := nats.Connect(h.NATS.ClientURL())
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	h.T.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	caps, err := js.KeyValue(ctx, h.Res.Layout.BudgetsBucket())
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	usage, err := js.KeyValue(ctx, h.Res.Layout.BudgetUsageBucket())
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	b, err := budget.New(caps, usage, budget.Config{})
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return b
+}
+
+func (h *harness) ledger() *ledger.Ledger {
+	return ledger.New(h.NATS.JS, h.Res.Ledger, ledger.Config{})
+}
+
+// withMoney gives a pipeline caps (b) and the ledger.
+func (h *harness) withMoney(b *budget.Budgets) pipetest.Option {
+	return pipetest.WithDeps(func(d *consumer.Deps) { d.Budget, d.Ledger = b, h.ledger() })
+}
+
+// TestCapHoldsAcrossReplicas: three replicas, each with its own connection
+// to the caps, take 500 submissions at once against a cap of 100 requests:
+// exactly 100 are sent, the other 400 are held (each with a held event),
+// nothing is dead-lettered, and the ledger has the 100.
+func TestCapHoldsAcrossReplicas(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.budgets().Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 100}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	for i := range n {
+		h.Publish(pipetest.Submission(fmt.Sprintf("cap-%d", i), pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)
+	}
+	for range 3 {
+		h.Start(h.withMoney(h.budgets()), pipetest.WithConfig(func(c *consumer.Config) { c.Workers = 8; c.HoldPoll = time.Hour }))
+	}
+	states := func() map[string]int {
+		out := map[string]int{}
+		for i := range n {
+			if r := h.Record(fmt.Sprintf("cap-%d", i)); r != nil {
+				out[r.State]++
+			}
+		}
+		return out
+	}
+	pipetest.WaitFor(t, 60*time.Second, "every submission sent or held", func() bool {
+		s := states()
+		return s[record.StateSubmitted]+s[record.StateHeld] == n
+	})
+	if s := states(); s[record.StateSubmitted] != 100 || s[record.StateHeld] != 400 {
+		t.Errorf("states: got %v, want 100 submitted and 400 held", s)
+	}
+	if got := h.Counter("created"); got != 100 {
+		t.Errorf("upstream requests: got %d, want exactly the cap, 100", got)
+	}
+	if dls := h.DeadLetters(); len(dls) != 0 {
+		t.Errorf("dead letters: got %d, want none", len(dls))
+	}
+	pipetest.WaitFor(t, 10*time.Second, "the ledger's 100 entries", func() bool {
+		es, err := h.ledger().Entries(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "")
+		return err == nil && len(es) == 100
+	})
+	if evs := h.EventTypes("cap-499"); len(evs) > 0 && evs[len(evs)-1] != "iseed.submission.held" && evs[len(evs)-1] != "iseed.submission.submitted" {
+		t.Errorf("events of cap-499: %v", evs)
+	}
+}
+
+// TestHeldSubmissionsGoInOrderWhenTheCapIsRaised: held submissions wait
+// with their messages acknowledged and go by themselves, oldest first, as
+// soon as the cap is raised; each is sent once.
+func TestHeldSubmissionsGoInOrderWhenTheCapIsRaised(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	price, _ := money.FromFloat(16) // ISEE 12 + urgency 4
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: 2 * price}); err != nil {
+		t.Fatal(err)
+	}
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.Workers = 1; c.HoldPoll = time.Hour }))
+	for i := range 5 {
+		h.Publish(pipetest.Submission(fmt.Sprintf("q-%d", i), pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)
+	}
+	for i := range 2 {
+		h.WaitState(fmt.Sprintf("q-%d", i), record.StateSubmitted)
+	}
+	for i := 2; i < 5; i++ {
+		r := h.WaitState(fmt.Sprintf("q-%d", i), record.StateHeld)
+		if len(r.Errors) != 1 || r.Errors[0].Code == "" {
+			t.Errorf("q-%d: problems %+v, want the cap named", i, r.Errors)
+		}
+	}
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.pending() == 0 })
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: 10 * price}); err != nil {
+		t.Fatal(err)
+	}
+	var at []time.Time
+	for i := 2; i < 5; i++ {
+		r := h.WaitState(fmt.Sprintf("q-%d", i), record.StateSubmitted)
+		at = append(at, r.EnteredAt(record.StateSubmitted))
+	}
+	for i := 1; i < len(at); i++ {
+		if at[i].Before(at[i-1]) {
+			t.Errorf("released out of order: q-%d at %s before q-%d at %s", i+2, at[i], i+1, at[i-1])
+		}
+	}
+	if got := h.Counter("created"); got != 5 {
+		t.Errorf("upstream requests: got %d, want 5", got)
+	}
+}
