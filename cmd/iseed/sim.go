@@ -10,14 +10,19 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/spf13/cobra"
 )
 
-// runSim runs the Visengine simulator standalone until ctx is done.
-func runSim(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "sim", "[flags]\n\n"+
-		"Serves a simulated Visengine 2.0 API (bearer token required) with admin knobs under /_sim/\n"+
-		"(no token): GET /_sim/counters, POST /_sim/reset, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/wallet.\n"+
-		"Prints \"listening on ADDR\" and the token, then serves until interrupted.")
+func newSimCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run the Visengine simulator standalone",
+		Long: "Serves a simulated Visengine 2.0 API (bearer token required) with admin knobs under /_sim/\n" +
+			"(no token): GET /_sim/counters, POST /_sim/reset, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/wallet.\n" +
+			"Prints \"listening on ADDR\" and the token, then serves until interrupted.",
+		Args: noArgs,
+	}
+	fs := cmd.Flags()
 	listen := fs.String("listen", "127.0.0.1:8089", "`address` to listen on (port 0 picks a free one)")
 	token := fs.String("token", "sim-token", "bearer `token` every API call must carry")
 	step := fs.Duration("step", 2*time.Second, "time between request states (In erogazione → Dati disponibili → Visura evasa)")
@@ -27,30 +32,28 @@ func runSim(ctx context.Context, e *env, args []string) error {
 	seed := fs.Int64("seed", 1, "seed for ids, cancellations and fault rates")
 	owner := fs.String("owner", "", "account e-mail shown as owner (default sandbox@example.com)")
 	faultsJSON := fs.String("faults", "", `initial faults as JSON, as PUT /_sim/faults takes, e.g. '{"errors":{"*":{"rate":0.05,"status":503}}}'`)
-	if err := fs.Parse(args); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		faults, err := simFaults(*faultsJSON, *latency)
+		if err == nil {
+			err = checkSimFlags(*step, *cancelRate, *wallet)
+		}
+		if err != nil {
+			return usagef("%v", err)
+		}
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		s := sim.New(sim.Config{Token: *token, Step: *step, CancelRate: *cancelRate, Owner: *owner, Seed: *seed, Faults: faults})
+		s.SetWallet(*wallet) // Config.Wallet treats 0 as "default"
+		fmt.Fprintf(e.stdout, "listening on %s\ntoken %s\n", ln.Addr(), *token)
+		return serveSim(cmd.Context(), ln, s)
 	}
-	faults, err := simFaults(*faultsJSON, *latency)
-	if err == nil {
-		err = checkSimFlags(fs.NArg(), *step, *cancelRate, *wallet)
-	}
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	s := sim.New(sim.Config{Token: *token, Step: *step, CancelRate: *cancelRate, Owner: *owner, Seed: *seed, Faults: faults})
-	s.SetWallet(*wallet) // Config.Wallet treats 0 as "default"
-	fmt.Fprintf(e.stdout, "listening on %s\ntoken %s\n", ln.Addr(), *token)
-	return serveSim(ctx, ln, s)
+	return cmd
 }
 
-func checkSimFlags(nargs int, step time.Duration, cancelRate, wallet float64) error {
+func checkSimFlags(step time.Duration, cancelRate, wallet float64) error {
 	switch {
-	case nargs > 0:
-		return errors.New("sim takes no arguments")
 	case step <= 0:
 		return errors.New("--step must be positive")
 	case cancelRate < 0 || cancelRate > 1:
