@@ -106,9 +106,9 @@ func newCompletionCmd(e *env, root *cobra.Command) *cobra.Command {
 		Use:   "completion SHELL",
 		Short: "Print a completion script for bash, zsh or fish",
 		Long: "Prints a shell completion script for iseed to standard output, e.g.\n\n" +
-			"  iseed completion bash > /etc/bash_completion.d/iseed\n" +
-			"  iseed completion zsh > \"${fpath[1]}/_iseed\"\n" +
-			"  iseed completion fish > ~/.config/fish/completions/iseed.fish",
+			"    iseed completion bash > /etc/bash_completion.d/iseed\n" +
+			"    iseed completion zsh > \"${fpath[1]}/_iseed\"\n" +
+			"    iseed completion fish > ~/.config/fish/completions/iseed.fish",
 		ValidArgs: []string{"bash", "zsh", "fish"},
 		Args:      exactArgs("SHELL (bash, zsh or fish)"),
 		RunE: func(_ *cobra.Command, args []string) error {
