@@ -9,7 +9,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/iseed-dev/iseed/record"
 )
 
 // cancelWriter cancels a context when a line containing mark is written.
@@ -61,7 +60,7 @@ func TestDLQReplayInterruptedAndRunAgain(t *testing.T) {
 		t.Fatalf("the same command again: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	for i := range 3 {
-		waitRecordState(t, d, fmt.Sprintf("int-%d", i), record.StateSubmitted)
+		waitSubmitted(t, d, fmt.Sprintf("int-%d", i))
 	}
 	if got := d.sim.sim.Counters()["created"]; got != 3 {
 		t.Errorf("upstream requests: got %d, want 3", got)
@@ -109,7 +108,7 @@ func TestDLQReplayCorrected(t *testing.T) {
 		t.Fatalf("replay --payload -: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	for _, id := range []string{"fix-1", "fix-2"} {
-		if r := waitRecordState(t, d, id, record.StateSubmitted); r.Generation != 2 || r.RequestID == "" {
+		if r := waitSubmitted(t, d, id); r.Generation != 2 {
 			t.Errorf("%s: got %+v", id, r)
 		}
 	}
