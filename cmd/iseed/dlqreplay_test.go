@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
 )
 
 // cancelWriter cancels a context when a line containing mark is written.
