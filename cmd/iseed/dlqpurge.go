@@ -16,7 +16,7 @@ import (
 type selection struct {
 	seqs   []uint64
 	filter dlq.Filter
-	byFilt bool
+	byFilter bool
 }
 
 // selectArgs reads the sequences or the filter flags (not both).
@@ -32,12 +32,12 @@ func selectArgs(args []string, f *filterFlags, all bool) (selection, error) {
 		return selection{seqs: seqs}, nil
 	}
 	filter, err := f.filter(time.Now())
-	return selection{filter: filter, byFilt: true}, err
+	return selection{filter: filter, byFilter: true}, err
 }
 
 // letters returns the sequences the selection names.
 func (s selection) letters(ctx context.Context, q *dlq.Queue) ([]uint64, error) {
-	if !s.byFilt {
+	if !s.byFilter {
 		return s.seqs, nil
 	}
 	dls, err := q.List(ctx, s.filter)
@@ -64,7 +64,7 @@ func newDLQPurgeCmd(e *env) *cobra.Command {
 	yes := cmd.Flags().BoolP("yes", "y", false, "do not ask for confirmation")
 	cmd.Args = func(_ *cobra.Command, args []string) error {
 		sel, err := selectArgs(args, f, *all)
-		if err == nil && sel.byFilt && sel.filter.Empty() && !*all {
+		if err == nil && sel.byFilter && sel.filter.Empty() && !*all {
 			err = usagef("name dead letters by sequence, select them with --reason, --tenant, --since or --until, or purge every one with --all")
 		}
 		return err

@@ -55,7 +55,7 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return r.all(cmd.Context(), seqs, sel.byFilt)
+		return r.all(cmd.Context(), seqs, sel.byFilter)
 	}
 	return cmd
 }
@@ -71,7 +71,7 @@ func replayArgs(args []string, f *filterFlags, edit bool, payload string) (selec
 		return sel, usagef("--edit and --payload both give a corrected payload: use one")
 	case (edit || payload != "") && len(sel.seqs) != 1:
 		return sel, usagef("a corrected payload replays exactly one dead letter: give its SEQ")
-	case sel.byFilt && sel.filter.Reason == "":
+	case sel.byFilter && sel.filter.Reason == "":
 		return sel, usagef("name dead letters by sequence, or select them with --reason R (and --tenant, --since, --until)")
 	}
 	return sel, nil

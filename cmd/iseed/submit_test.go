@@ -50,6 +50,43 @@ func TestSubmitWait(t *testing.T) {
 	}
 }
 
+// TestStatusAndTrackFormats reads a submitted submission back as a table
+// and as JSON.
+func TestStatusAndTrackFormats(t *testing.T) {
+	startCLIDaemon(t)
+	if out, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", "../../examples/isee.json"); code != 0 {
+		t.Fatalf("submit --wait: exit %d, %q %q", code, out, errOut)
+	}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"status", "emp-7781-isee-2026", "--tenant", "acme", "-o", "table"},
+			[]string{"submission        acme/emp-7781-isee-2026\n", "upstream request  ", "price 16.00 €", "\ntimeline:\n", "\nevents:\n", " acme/emp-7781-isee-2026 submitted service=\"ISEE\""}},
+		{[]string{"status", "--tenant", "acme", "emp-7781-isee-2026", "-o", "json"}, []string{`"record": {`, `"events": [`}},
+		{[]string{"track", "list", "-o", "table"}, []string{"TENANT  SUBMISSION", "acme    emp-7781-isee-2026"}},
+		{[]string{"track", "list", "-o", "json"}, []string{`"id": "emp-7781-isee-2026"`, `"request_id": "`}},
+		{[]string{"schemas", "show", "isee", "-o", "table"}, []string{"price", "$4", "codice_fiscale_persona_fisica", "true"}},
+		{[]string{"schemas", "list", "-o", "json"}, []string{`"hash_visura": "6aa0789f5ba34684b2bc5ccf364f8929"`}},
+		{[]string{"validate", "--schema", "testdata/isee.json", "--input", "testdata/invalid.json", "-o", "table"}, []string{"invalid, 7 problem(s)", "$2 (Email *) invalid_email: "}},
+	}
+	for _, tt := range tests {
+		out, errOut, code := runCLI(t, tt.args...)
+		wantCode := 0
+		if tt.args[0] == "validate" {
+			wantCode = 1
+		}
+		if code != wantCode {
+			t.Errorf("%v: exit %d, stderr %q", tt.args, code, errOut)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: stdout %q lacks %q", tt.args, out, w)
+			}
+		}
+	}
+}
+
 // TestSubmitWaitTimesOut: with nothing consuming, --wait gives up after
 // --timeout with exit status 3.
 func TestSubmitWaitTimesOut(t *testing.T) {
