@@ -14,8 +14,8 @@ import (
 
 // selection is what a replay or purge acts on: sequences, or a filter.
 type selection struct {
-	seqs   []uint64
-	filter dlq.Filter
+	seqs     []uint64
+	filter   dlq.Filter
 	byFilter bool
 }
 
