@@ -33,10 +33,10 @@ type filterFlags struct {
 
 func addFilterFlags(fs *pflag.FlagSet) *filterFlags {
 	f := &filterFlags{}
-	fs.StringVar(&f.tenant, "tenant", "", "only this tenant's dead letters")
-	fs.StringVar(&f.reason, "reason", "", "only this reason, e.g. insufficient_credit (docs/consumer.md lists them)")
-	fs.StringVar(&f.since, "since", "", "only dead letters stored at or after this: RFC 3339 time, date (2026-11-25) or duration ago (24h)")
-	fs.StringVar(&f.until, "until", "", "only dead letters stored at or before this: same forms as --since")
+	fs.StringVar(&f.tenant, "tenant", "", "only this `TENANT`'s dead letters")
+	fs.StringVar(&f.reason, "reason", "", "only this `REASON`, e.g. insufficient_credit (docs/consumer.md lists them)")
+	fs.StringVar(&f.since, "since", "", "only dead letters stored at or after `TIME`: RFC 3339, a date (2026-11-25) or a duration ago (24h)")
+	fs.StringVar(&f.until, "until", "", "only dead letters stored at or before `TIME`: same forms as --since")
 	return f
 }
 
@@ -117,7 +117,7 @@ func newDLQListCmd(e *env) *cobra.Command {
 		Args: noArgs,
 	}
 	f := addFilterFlags(cmd.Flags())
-	limit := cmd.Flags().Int("limit", 0, "at most this many (0: all)")
+	limit := cmd.Flags().Int("limit", 0, "at most `N` dead letters (0: all)")
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		format, err := out.format(e.stdout)

@@ -29,8 +29,8 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 	}
 	f := addFilterFlags(cmd.Flags())
 	dry := cmd.Flags().Bool("dry-run", false, "say what would be replayed and what would be refused; change nothing")
-	rateFlag := cmd.Flags().String("rate", "", "at most this many replays per second, as N/s or N/m (default: no limit)")
-	edit := cmd.Flags().Bool("edit", false, "edit one dead letter's payload in $EDITOR (or $VISUAL, else vi) and replay the correction")
+	rateFlag := cmd.Flags().String("rate", "", "at most `RATE` replays, as N/s or N/m (default: no limit)")
+	edit := cmd.Flags().Bool("edit", false, "edit one dead letter's payload in $VISUAL or $EDITOR (else vi) and replay the correction")
 	payload := cmd.Flags().String("payload", "", "replay one dead letter with the corrected payload in `FILE` (- for standard input)")
 	cmd.Args = func(_ *cobra.Command, args []string) error {
 		_, err := replayArgs(args, f, *edit, *payload)
