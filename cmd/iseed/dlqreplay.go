@@ -21,7 +21,7 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			"has its upstream request is never sent again, and one whose earlier POST went unanswered is\n" +
 			"reconciled with the upstream first. A replay reopens a submission at most once.\n\n" +
 			"A dead letter that would be rejected again unchanged (invalid, malformed, conflict) is refused,\n" +
-			"with what to do instead. --edit SEQ opens $EDITOR on its payload (--payload FILE reads a\n" +
+			"with what to do instead. --edit SEQ opens $VISUAL or $EDITOR on its payload (--payload FILE reads a\n" +
 			"corrected one, - for standard input) and replays the correction.\n\n" +
 			"Safe to interrupt and run again: replayed dead letters are gone, the rest are still there.",
 		Annotations: map[string]string{exitCodesKey: "0 every selected dead letter replayed (or nothing matched); " +
