@@ -50,18 +50,15 @@ func parseHoldKey(key string) (tenant, id string, ok bool) {
 	return tenant, id, ok1 && ok2
 }
 
-// waiting reports whether tenant has held submissions older than id's
-// place in the queue (since: when id was first held; zero for one never
-// held, which goes behind every held one).
-func (h *holdIndex) waiting(tenant, id string, since time.Time) bool {
+// waiting reports whether tenant has held submissions other than id.
+func (h *holdIndex) waiting(tenant, id string) bool {
 	if h == nil || h.kv == nil {
 		return false
 	}
-	mine := holdKey(tenant, id, since)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, k := range h.byTenant[tenant] {
-		if _, kid, _ := parseHoldKey(k); kid != id && (since.IsZero() || k < mine) {
+		if _, kid, _ := parseHoldKey(k); kid != id {
 			return true
 		}
 	}

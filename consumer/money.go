@@ -46,7 +46,10 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	if err != nil {
 		return p.retry(fmt.Errorf("price %v: %w", j.prep.Price, err), 0), true
 	}
-	if p.holds.waiting(j.tenant, j.sub.ID, j.rec.HeldSince) && !j.unsure {
+	// A submission never held goes behind its tenant's held ones; one that
+	// was held is back because RunHolds released it in its turn (or its
+	// event came again): the caps decide.
+	if j.rec.HeldSince.IsZero() && p.holds.waiting(j.tenant, j.sub.ID) && !j.unsure {
 		return p.hold(ctx, j, errQueued), true // older held submissions of the tenant go first
 	}
 	res, err := p.d.Budget.Reserve(ctx, j.tenant, j.sub.ID, amount, p.cfg.Now())

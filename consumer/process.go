@@ -212,7 +212,7 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 // resume decides what a message means for a submission already recorded.
 func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
 	rec := j.rec
-	if rec.Fingerprint != j.sub.Fingerprint() {
+	if rec.Fingerprint != j.sub.Fingerprint() && !p.correctable(j) {
 		return Outcome{Kind: Conflict, Reason: dlq.ReasonConflict, Record: rec,
 			Err: fmt.Errorf("submission %s was received before with a different payload; this one was not sent", j.sub.ID)}, true
 	}

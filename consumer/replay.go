@@ -58,12 +58,26 @@ func (p *Pipeline) replayable(j *job) bool {
 	return !j.rec.Replayed(j.replay)
 }
 
+// correctable reports whether the message is an operator's replay of a
+// failed or rejected submission with a corrected payload (another
+// fingerprint), which then takes the place of the recorded one: only when
+// nothing sent for the old payload can exist upstream (no request, no POST
+// in doubt), so that the correction can never make a second request.
+func (p *Pipeline) correctable(j *job) bool {
+	return p.replayable(j) && j.rec.Pending == nil
+}
+
 // reopen starts a new generation of a failed or rejected submission.
 func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
 	if len(problems) > 0 && j.rec.Pending != nil {
 		return p.failedAgain(j), true // still unreconcilable: a person must decide
 	}
 	next := *j.rec.Clone()
+	if next.Fingerprint != j.sub.Fingerprint() { // a correction (correctable): describe the new payload
+		fresh := p.newRecord(j, now)
+		next.Fingerprint, next.Service, next.ServiceHash = fresh.Fingerprint, fresh.Service, fresh.ServiceHash
+		next.Price, next.PersonKey, next.Metadata = fresh.Price, fresh.PersonKey, fresh.Metadata
+	}
 	next.Generation++
 	next.Reason, next.Errors = "", nil
 	next.AddReplay(j.replay, now)

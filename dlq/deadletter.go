@@ -33,19 +33,19 @@ const maxHeaderError = 1024
 
 // DeadLetter describes a dead letter; its payload travels beside it.
 type DeadLetter struct {
-	Seq             uint64 // in the DLQ stream (when read back)
-	OriginalSubject string
-	StreamSeq       uint64 // in the original stream
-	Tenant          string
-	SubmissionID    string
-	Reason          string
-	Error           string // redacted: never the upstream's own message
-	Attempts        int
-	Deliveries      uint64
-	Generation      int
-	FirstFailure    time.Time
-	LastFailure     time.Time
-	Stored          time.Time // when the dead letter was stored (when read back)
+	Seq             uint64    `json:"seq"` // in the DLQ stream (when read back)
+	OriginalSubject string    `json:"original_subject"`
+	StreamSeq       uint64    `json:"stream_seq"` // in the original stream
+	Tenant          string    `json:"tenant"`
+	SubmissionID    string    `json:"submission_id"`
+	Reason          string    `json:"reason"`
+	Error           string    `json:"error"` // redacted: never the upstream's own message
+	Attempts        int       `json:"attempts"`
+	Deliveries      uint64    `json:"deliveries"`
+	Generation      int       `json:"generation"`
+	FirstFailure    time.Time `json:"first_failure,omitzero"`
+	LastFailure     time.Time `json:"last_failure,omitzero"`
+	Stored          time.Time `json:"stored,omitzero"` // when the dead letter was stored (when read back)
 }
 
 // MsgID is the Nats-Msg-Id that makes repeats of one failure one dead

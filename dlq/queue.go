@@ -52,25 +52,42 @@ func RandomID() string {
 type Filter struct {
 	Tenant string
 	Reason string
-	Limit  int // 0: no limit
+	Since  time.Time // stored at or after
+	Until  time.Time // stored at or before
+	Limit  int       // 0: no limit
+}
+
+// Empty reports whether the filter selects every dead letter.
+func (f Filter) Empty() bool {
+	return f.Tenant == "" && f.Reason == "" && f.Since.IsZero() && f.Until.IsZero()
+}
+
+// Match reports whether dl passes the filter (Limit aside).
+func (f Filter) Match(dl DeadLetter) bool {
+	switch {
+	case f.Tenant != "" && dl.Tenant != f.Tenant:
+		return false
+	case f.Reason != "" && dl.Reason != f.Reason:
+		return false
+	case !f.Since.IsZero() && dl.Stored.Before(f.Since):
+		return false
+	case !f.Until.IsZero() && dl.Stored.After(f.Until):
+		return false
+	}
+	return true
 }
 
 // List returns dead letters oldest first.
 func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
-	tenant := "*"
-	if f.Tenant != "" {
-		tenant = f.Tenant
-	}
-	info, err := q.stream.Info(ctx)
+	cfg := q.consumerFor(f)
+	info, err := q.stream.Info(ctx, jetstream.WithSubjectFilter(cfg.FilterSubjects[0]))
 	if err != nil {
 		return nil, fmt.Errorf("dlq: %w", err)
 	}
-	if info.State.Msgs == 0 {
-		return nil, nil
+	if len(info.State.Subjects) == 0 || (!f.Since.IsZero() && info.State.LastTime.Before(f.Since)) {
+		return nil, nil // nothing to wait for
 	}
-	oc, err := q.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{q.layout.DLQSubject(tenant, "*")},
-	})
+	oc, err := q.stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("dlq: %w", err)
 	}
@@ -89,13 +106,30 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 		}
 		dl := Parse(meta.Sequence.Stream, msg.Headers())
 		dl.Stored = meta.Timestamp
-		if f.Reason == "" || dl.Reason == f.Reason {
+		if !f.Until.IsZero() && dl.Stored.After(f.Until) {
+			return out, nil // stored in order: the rest are later still
+		}
+		if f.Match(dl) {
 			out = append(out, dl)
 		}
 		if (f.Limit > 0 && len(out) >= f.Limit) || meta.NumPending == 0 {
 			return out, nil
 		}
 	}
+}
+
+// consumerFor reads the dead letters of f's tenant from f.Since on.
+func (q *Queue) consumerFor(f Filter) jetstream.OrderedConsumerConfig {
+	tenant := "*"
+	if f.Tenant != "" {
+		tenant = f.Tenant
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{q.layout.DLQSubject(tenant, "*")}}
+	if !f.Since.IsZero() {
+		since := f.Since
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	return cfg
 }
 
 // Replay republishes dead letter seq to its original subject, marked as a
@@ -114,9 +148,9 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	if len(q.key) == 0 {
 		return errors.New("dlq: no replay key: replays cannot be signed")
 	}
-	raw, err := q.stream.GetMsg(ctx, seq)
+	raw, err := q.getMsg(ctx, seq)
 	if err != nil {
-		return fmt.Errorf("dlq: dead letter %d: %w", seq, err)
+		return err
 	}
 	subject := raw.Header.Get(HeaderOriginalSubject)
 	if subject == "" {

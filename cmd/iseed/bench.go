@@ -11,28 +11,42 @@ import (
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
 )
 
-// runBench measures end-to-end submissions per second: an embedded NATS
-// server, the simulator over loopback HTTP, and the real pipeline.
-func runBench(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "bench", "[--n N] [--workers W] [--latency D]\n\nPublishes N valid ISEE submissions and reports how fast they become upstream requests.")
+func newBenchCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure end-to-end submissions per second on embedded NATS and the simulator",
+		Long:  "Publishes N valid ISEE submissions to a private embedded server and simulator and reports how fast they become upstream requests.",
+		Args:  noArgs,
+	}
+	fs := cmd.Flags()
 	n := fs.Int("n", 5000, "submissions to send")
 	workers := fs.Int("workers", 32, "pipeline workers")
 	latency := fs.Duration("latency", 0, "simulated upstream latency per call")
 	storage := fs.String("storage", "file", "JetStream storage: file or memory")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	if err := fs.Parse(args); err != nil {
-		return err
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this `FILE`")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *n < 1 {
+			return usagef("--n must be at least 1")
+		}
+		return bench(cmd.Context(), e, *n, *workers, *latency, *storage, *cpuProfile)
 	}
+	return cmd
+}
+
+// bench runs the measurement: an embedded NATS server, the simulator over
+// loopback HTTP, and the real pipeline.
+func bench(ctx context.Context, e *env, n, workers int, latency time.Duration, storage, cpuProfile string) error {
 	dir, err := os.MkdirTemp("", "iseed-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cfg, err := benchConfig(dir, *workers, *storage)
+	cfg, err := benchConfig(dir, workers, storage)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return configError(err)
 	}
 	d, err := newDaemon(ctx, cfg, zerolog.Nop())
 	if err != nil {
@@ -40,36 +54,36 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	defer d.close()
 	d.sim.sim.SetWallet(1e9)
-	d.sim.sim.SetFaults(sim.Faults{Latency: *latency})
+	d.sim.sim.SetFaults(sim.Faults{Latency: latency})
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- d.run(runCtx) }()
 
-	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 	start := time.Now()
-	if err := publishBench(d, *n); err != nil {
+	if err := publishBench(d, n); err != nil {
 		return err
 	}
 	published := time.Since(start)
-	if err := waitSettled(ctx, d, *n); err != nil {
+	if err := waitSettled(ctx, d, n); err != nil {
 		return err
 	}
 	took := time.Since(start)
 	cancel()
 	<-done
-	rate := float64(*n) / took.Seconds()
-	fmt.Fprintf(e.stdout, "submissions: %d  workers: %d  upstream latency: %s  storage: %s\n", *n, *workers, *latency, *storage)
+	rate := float64(n) / took.Seconds()
+	fmt.Fprintf(e.stdout, "submissions: %d  workers: %d  upstream latency: %s  storage: %s\n", n, workers, latency, storage)
 	fmt.Fprintf(e.stdout, "published in %s; all submitted, announced and acknowledged in %s\n", published.Round(time.Millisecond), took.Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "throughput: %.0f submissions/s", rate)
-	if *latency > 0 {
-		ideal := float64(*workers) / latency.Seconds()
+	if latency > 0 {
+		ideal := float64(workers) / latency.Seconds()
 		fmt.Fprintf(e.stdout, " (%.0f%% of workers/latency = %.0f/s)", 100*rate/ideal, ideal)
 	}
 	fmt.Fprintln(e.stdout)

@@ -90,19 +90,3 @@ func TestConnectWithTokenAuth(t *testing.T) {
 		}
 	}
 }
-
-func TestHelp(t *testing.T) {
-	out, _, code := runCLI(t, "help")
-	if code != 0 || !strings.Contains(out, "serve") || !strings.Contains(out, "validate") {
-		t.Errorf("help: exit %d, output %q", code, out)
-	}
-	for name := range commands() {
-		_, errOut, code := runCLI(t, name, "-h")
-		if code != 0 || !strings.Contains(errOut, "Usage: iseed "+name) {
-			t.Errorf("iseed %s -h: exit %d, stderr %q; want exit 0 and its usage", name, code, errOut)
-		}
-	}
-	if _, _, code := runCLI(t, "frobnicate"); code != 2 {
-		t.Errorf("unknown command: exit %d, want 2", code)
-	}
-}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -38,16 +40,33 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 			t.Errorf("demo output lacks the %s event:\n%s", state, stdout.String())
 		}
 	}
-	if !strings.Contains(stderr.String(), "SIMULATOR") || !strings.Contains(stderr.String(), "embedded NATS server started") {
-		t.Errorf("the log does not say loudly that it runs on the simulator and embedded NATS:\n%s", stderr.String())
+	// Standard output has the event lines only; the log is in the file
+	// named on standard error.
+	eventRE := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ demo/emp-7781-isee-2026 [a-z_]+( |$)`)
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		if !eventRE.MatchString(line) {
+			t.Errorf("standard output has a line that is not an event: %q", line)
+		}
 	}
-	if strings.Contains(stderr.String(), "RSSMRA85T10A562S") || strings.Contains(stderr.String(), "mario.rossi") {
+	lm := regexp.MustCompile(`the log goes to (\S+);`).FindStringSubmatch(stderr.String())
+	if lm == nil || filepath.Dir(lm[1]) != os.Getenv("ISEED_DATA_DIR") {
+		t.Fatalf("standard error does not name the log file in the data directory: %q", stderr.String())
+	}
+	logText, err := os.ReadFile(lm[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(logText)
+	if !strings.Contains(log, "SIMULATOR") || !strings.Contains(log, "embedded NATS server started") {
+		t.Errorf("the log does not say loudly that it runs on the simulator and embedded NATS:\n%s", log)
+	}
+	if strings.Contains(log, "RSSMRA85T10A562S") || strings.Contains(log, "mario.rossi") {
 		t.Error("personal data in the log")
 	}
 	// The tracker's metrics count the stored document.
-	m := regexp.MustCompile(`"http":"([^"]+)"`).FindStringSubmatch(stderr.String())
+	m := regexp.MustCompile(`"http":"([^"]+)"`).FindStringSubmatch(log)
 	if m == nil {
-		t.Fatalf("no HTTP address in the log:\n%s", stderr.String())
+		t.Fatalf("no HTTP address in the log:\n%s", log)
 	}
 	resp, err := http.Get("http://" + m[1] + "/metrics")
 	if err != nil {
@@ -63,9 +82,9 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	}
 	// The upstream's callbacks have a listener of their own: operators'
 	// endpoints are not on it, and callbacks are not on theirs.
-	cb := regexp.MustCompile(`"callbacks":"([^"]+)"`).FindStringSubmatch(stderr.String())
+	cb := regexp.MustCompile(`"callbacks":"([^"]+)"`).FindStringSubmatch(log)
 	if cb == nil {
-		t.Fatalf("no callbacks address in the log:\n%s", stderr.String())
+		t.Fatalf("no callbacks address in the log:\n%s", log)
 	}
 	for _, c := range []struct{ method, url string }{
 		{http.MethodGet, "http://" + cb[1] + "/metrics"},
@@ -82,9 +101,9 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 		}
 	}
 	// Other programs (the nats CLI, producers) reach the embedded server on loopback.
-	m = regexp.MustCompile(`"url":"(nats://127\.0\.0\.1:\d+)"`).FindStringSubmatch(stderr.String())
+	m = regexp.MustCompile(`"url":"(nats://127\.0\.0\.1:\d+)"`).FindStringSubmatch(log)
 	if m == nil {
-		t.Fatalf("no embedded server URL in the log:\n%s", stderr.String())
+		t.Fatalf("no embedded server URL in the log:\n%s", log)
 	}
 	nc, err := nats.Connect(m[1])
 	if err != nil {

@@ -4,101 +4,65 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 
 	"github.com/iseed-dev/iseed/record"
-	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/tracking"
+	"github.com/spf13/cobra"
 )
 
-// runDocument fetches a stored document: iseed document get.
-func runDocument(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "get" {
-		fmt.Fprintln(e.stderr, "Usage: iseed document get [--tenant T] [--key-file F] ID -o FILE")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return nil
+func newDocumentCmd(e *env) *cobra.Command {
+	get := &cobra.Command{
+		Use:   "get ID -o FILE",
+		Short: "Fetch, decrypt and verify a stored document",
+		Long: "Fetches a submission's stored document, decrypts it when it was encrypted at rest, checks its size and\n" +
+			"SHA-256 against the record, and writes it to FILE only when every check passes (- writes it to\n" +
+			"standard output; a failed check then still fails the command, but bytes may have been written).",
+		Annotations: map[string]string{exitCodesKey: "0 written and verified; 1 no such submission or document, a failed check, or an error; 2 usage or configuration error"},
+	}
+	tenant := tenantFlag(get.Flags(), "default", "tenant")
+	out := get.Flags().StringP("output", "o", "", "where to write the document: a `FILE`, or - for standard output (required)")
+	keyFile := get.Flags().String("key-file", "", "age identity `FILE` that opens the document (default ISEED_DOCUMENT_IDENTITY_FILE; ISEED_DOCUMENT_KEY_FILE opens documents sealed before age)")
+	get.Args = func(cmd *cobra.Command, args []string) error {
+		if *out == "" {
+			return usagef("missing -o FILE (or -o - for standard output)")
 		}
-		return &exitError{code: 2}
+		return exactArgs("ID")(cmd, args)
 	}
-	fs := newFlagSet(e, "document get", "[--tenant T] [--key-file F] ID -o FILE\n\n"+
-		"Fetches a submission's stored document, decrypts it when it was encrypted at rest, checks its size and\n"+
-		"SHA-256 against the record, and writes it to FILE (only when every check passes).")
-	tenant := fs.String("tenant", "default", "tenant")
-	out := fs.String("o", "", "output file (required)")
-	keyFile := fs.String("key-file", "", "age identity file that opens the document (default ISEED_DOCUMENT_IDENTITY_FILE; ISEED_DOCUMENT_KEY_FILE opens documents sealed before age)")
-	if err := fs.Parse(interleaved(args[1:], map[string]bool{"tenant": true, "o": true, "key-file": true})); err != nil {
-		return err
+	get.RunE = func(cmd *cobra.Command, args []string) error {
+		return getDocument(cmd.Context(), e, *tenant, args[0], *out, *keyFile)
 	}
-	if fs.NArg() != 1 || *out == "" {
-		fs.Usage()
-		return &exitError{code: 2}
-	}
+	return group("document", "Fetch a stored document", get)
+}
+
+func getDocument(ctx context.Context, e *env, tenant, id, out, keyFile string) error {
 	c, err := openCLI(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	if *keyFile != "" {
-		c.cfg.DocIdentityFile = *keyFile
+	if keyFile != "" {
+		c.cfg.DocIdentityFile = keyFile
 	}
 	keyring, err := loadKeyring(c.cfg)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return configError(err)
 	}
-	ref, err := fetchTo(ctx, c, *tenant, fs.Arg(0), keyring, *out)
+	var ref *record.DocumentRef
+	err = writeOutput(e, out, func(w io.Writer) error {
+		ref, err = tracking.FetchDocument(ctx, c.js, c.res, tenant, id, keyring, w)
+		return err
+	})
 	if errors.Is(err, record.ErrNotFound) {
-		return &exitError{code: 1, err: fmt.Errorf("no submission %q for tenant %q", fs.Arg(0), *tenant)}
+		return fmt.Errorf("no submission %q for tenant %q", id, tenant)
 	}
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stdout, "%s: %d bytes, sha256 %s, %s (verified)\n", *out, ref.Size, ref.SHA256, ref.ContentType)
+	name := out
+	if out == "-" {
+		name = "standard output"
+	}
+	_, err = fmt.Fprintf(e.stderr, "%s: %d bytes, sha256 %s, %s (verified)\n", name, ref.Size, ref.SHA256, ref.ContentType)
 	return err
-}
-
-// fetchTo writes the document to a temporary file beside path and renames
-// it into place only when it verified.
-func fetchTo(ctx context.Context, c *cliConn, tenant, id string, kr *seal.Keyring, path string) (*record.DocumentRef, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".iseed-document-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name())
-	ref, err := tracking.FetchDocument(ctx, c.js, c.res, tenant, id, kr, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	return ref, os.Rename(f.Name(), path)
-}
-
-// interleaved moves flags after positional arguments to the front, so that
-// "ID -o FILE" parses as the usage shows. valued names the flags that take
-// a value.
-func interleaved(args []string, valued map[string]bool) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if len(a) > 1 && a[0] == '-' {
-			flags = append(flags, a)
-			name := a[1:]
-			if len(name) > 0 && name[0] == '-' {
-				name = name[1:]
-			}
-			if valued[name] && i+1 < len(args) {
-				i++
-				flags = append(flags, args[i])
-			}
-			continue
-		}
-		pos = append(pos, a)
-	}
-	return append(flags, pos...)
 }

@@ -2,31 +2,56 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
 )
 
-// runSchemas lists the catalog and shows service schemas, reading through
-// the cache (memory, the KV bucket, then the upstream).
-func runSchemas(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "schemas", "list | show SERVICE\n\nLists the service catalog, or shows one service's fields, rule, options and price (SERVICE is a catalog name or a hash).")
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fs.Usage()
-		return nil
+func newSchemasCmd(e *env) *cobra.Command {
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the service catalog",
+		Args:  noArgs,
 	}
-	if len(args) == 0 || (args[0] != "list" && args[0] != "show") || (args[0] == "show") != (len(args) == 2) {
-		fs.Usage()
-		return &exitError{code: 2}
+	listOut := addOutputFlag(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		format, err := listOut.format(e.stdout)
+		if err != nil {
+			return err
+		}
+		return withSchemaCache(cmd.Context(), func(cache *schema.Cache) error { return schemasList(cmd.Context(), e, cache, format) })
 	}
+	show := &cobra.Command{
+		Use:   "show SERVICE",
+		Short: "Show one service's schema",
+		Long: "Shows one service's schema (SERVICE is a catalog name or a hash). As JSON it is the schema's\n" +
+			"canonical form, which 'iseed validate --schema FILE' reads; as a table, its fields, options and price.",
+		Args: exactArgs("SERVICE"),
+	}
+	showOut := addOutputFlag(show)
+	show.RunE = func(cmd *cobra.Command, args []string) error {
+		format, err := showOut.format(e.stdout)
+		if err != nil {
+			return err
+		}
+		return withSchemaCache(cmd.Context(), func(cache *schema.Cache) error { return schemasShow(cmd.Context(), e, cache, args[0], format) })
+	}
+	c := group("schemas", "List the service catalog or show a service's schema, through the cache", list, show)
+	c.Long = "Reads through the schema cache: memory, the daemon's KV bucket (never created here), then the upstream\n" +
+		"(on the defaults, a private simulator with the daemon's fixtures)."
+	return c
+}
+
+// withSchemaCache runs fn with a schema cache over the daemon's bucket
+// (when it exists) and the upstream.
+func withSchemaCache(ctx context.Context, fn func(*schema.Cache) error) error {
 	c, err := openCLI(ctx, false)
 	if err != nil {
 		return err
@@ -37,7 +62,6 @@ func runSchemas(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeUp()
-	// Read through the daemon's bucket when it exists; never create it.
 	kv, err := c.js.KeyValue(ctx, c.layout.SchemasBucket())
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = nil, nil
@@ -45,11 +69,7 @@ func runSchemas(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cache := schema.NewCache(up, kv, schema.CacheConfig{TTL: c.cfg.SchemaTTL, Logger: zerolog.Nop()})
-	if args[0] == "list" {
-		return schemasList(ctx, e, cache)
-	}
-	return schemasShow(ctx, e, cache, args[1])
+	return fn(schema.NewCache(up, kv, schema.CacheConfig{TTL: c.cfg.SchemaTTL, Logger: zerolog.Nop()}))
 }
 
 // cliUpstream is the Visengine client of an operator command: the real API,
@@ -65,7 +85,7 @@ func cliUpstream(cfg *Config) (*visengine.Client, func(), error) {
 	return c, s.close, nil
 }
 
-func schemasList(ctx context.Context, e *env, cache *schema.Cache) error {
+func schemasList(ctx context.Context, e *env, cache *schema.Cache, format string) error {
 	list, err := cache.Catalog(ctx)
 	if err != nil {
 		return err
@@ -76,7 +96,10 @@ func schemasList(ctx context.Context, e *env, cache *schema.Cache) error {
 		}
 		return list[i].NomeVisura < list[j].NomeVisura
 	})
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	if format == formatJSON {
+		return writeJSON(e.stdout, list)
+	}
+	tw := newTable(e.stdout)
 	fmt.Fprintln(tw, "CATEGORY\tSERVICE\tHASH")
 	for _, s := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.NomeCategoria, strings.TrimSpace(s.NomeVisura), s.HashVisura)
@@ -84,14 +107,26 @@ func schemasList(ctx context.Context, e *env, cache *schema.Cache) error {
 	return tw.Flush()
 }
 
-func schemasShow(ctx context.Context, e *env, cache *schema.Cache, service string) error {
+func schemasShow(ctx context.Context, e *env, cache *schema.Cache, service, format string) error {
 	svc, err := cache.Service(ctx, service)
 	if err != nil {
 		return err
 	}
-	// The schema package's canonical form: what iseed validate --schema reads.
-	enc := json.NewEncoder(e.stdout)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(svc)
+	if format == formatJSON {
+		return writeJSON(e.stdout, svc) // the canonical form: what iseed validate --schema reads
+	}
+	tw := newTable(e.stdout)
+	fmt.Fprintf(tw, "service\t%s (%s), %s\n", svc.Name, svc.Hash, svc.Category)
+	fmt.Fprintf(tw, "price\t%.2f €\n", svc.Price)
+	if svc.Rule != "" {
+		fmt.Fprintf(tw, "rule\t%s\n", svc.Rule)
+	}
+	for _, o := range svc.Options {
+		fmt.Fprintf(tw, "option\t%s (%s), +%.2f €\n", o.Type, o.Name, o.Price)
+	}
+	fmt.Fprintln(tw, "\nFIELD\tNAME\tTYPE\tREQUIRED")
+	for _, f := range svc.Fields {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", f.Key, f.Label, f.Type, f.Required)
+	}
+	return tw.Flush()
 }

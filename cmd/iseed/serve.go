@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,7 +17,6 @@ import (
 	"github.com/iseed-dev/iseed/servertime"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -26,55 +24,6 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 )
-
-func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "serve", "[--demo FILE]\n\nRuns the daemon. Configuration comes from ISEED_* variables (README.md).")
-	demo := fs.String("demo", "", "also submit the event in FILE (tenant \"demo\") and print its events as they arrive")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	var demoEvent []byte
-	if *demo != "" {
-		var err error
-		if demoEvent, err = readInput(e, *demo); err != nil {
-			return &exitError{code: 2, err: err}
-		}
-		if _, err := consumer.DecodeSubmission(demoEvent); err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("--demo %s: %w", *demo, err)}
-		}
-	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	log, err := newLogger(e.stderr, cfg.LogLevel, cfg.LogFormat)
-	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("ISEED_LOG_LEVEL: %w", err)}
-	}
-	d, err := newDaemon(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer d.close()
-	if demoEvent != nil {
-		d.extra = append(d.extra, actor{"demo", func(ctx context.Context) error { return d.demo(ctx, demoEvent, e.stdout) }})
-	}
-	return d.run(ctx)
-}
-
-// demo submits one event as tenant "demo" and prints every event about it
-// until ctx is done.
-func (d *daemon) demo(ctx context.Context, event []byte, w io.Writer) error {
-	sub, _ := consumer.DecodeSubmission(event)
-	fmt.Fprintf(w, "demo: submitting %s as tenant demo; its events follow (Ctrl-C to stop)\n", sub.ID)
-	m := nats.NewMsg(d.res.Layout.SubmissionSubject("demo"))
-	m.Data = event
-	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID("demo", sub.ID, sub.Fingerprint()))
-	if _, err := d.js.PublishMsg(ctx, m); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	return watchEvents(ctx, d.js, d.res.Layout, "demo", jetstream.DeliverAllPolicy, w)
-}
 
 // daemon is everything `iseed serve` runs.
 type daemon struct {

@@ -4,29 +4,33 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/spf13/cobra"
 )
 
-// runSim runs the Visengine simulator standalone until ctx is done.
-func runSim(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "sim", "[flags]\n\n"+
-		"Serves a simulated Visengine 2.0 API (bearer token required) with admin knobs under /_sim/\n"+
-		"(no token): GET /_sim/counters, POST /_sim/reset, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/wallet.\n"+
-		"Prints \"listening on ADDR\" and the token, then serves until interrupted.\n\n"+
-		"Profiles: friendly (the default) echoes every request's input and answers malformed ids with 400;\n"+
-		"published answers exactly as the published examples do and is never kinder: \"ricerche\": [] on\n"+
-		"Patronato services, 404/202 and 404/244 for ids that are not 24 hex digits, the mandate ($7) of\n"+
-		"the person-field services \"null\": false.\n\n"+
-		"Fault knobs (--faults, PUT /_sim/faults), each with \"next\" (the next N calls) and \"rate\" (0..1):\n"+
-		"errors, throttle (per endpoint key or \"*\"), commit_then_fail, late_commit {mode, delay} (POST\n"+
-		"/richiesta committed, answer lost, request unseen until delay), and per endpoint key: preamble\n"+
-		"{kind: bom|notice|both}, object_lists, php_scalars, oversize {pad, files}.")
+func newSimCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run the Visengine simulator standalone",
+		Long: "Serves a simulated Visengine 2.0 API (bearer token required) with admin knobs under /_sim/\n" +
+			"(no token): GET /_sim/counters, POST /_sim/reset, GET|PUT|DELETE /_sim/faults, GET|PUT /_sim/wallet.\n" +
+			"Prints \"listening on ADDR\" and the token, then serves until interrupted.\n\n" +
+			"Profiles: friendly (the default) echoes every request's input and answers malformed ids with 400;\n" +
+			"published answers exactly as the published examples do and is never kinder: \"ricerche\": [] on\n" +
+			"Patronato services, 404/202 and 404/244 for ids that are not 24 hex digits, the mandate ($7) of\n" +
+			"the person-field services \"null\": false.\n\n" +
+			"Fault knobs (--faults, PUT /_sim/faults), each with \"next\" (the next N calls) and \"rate\" (0..1):\n" +
+			"errors, throttle (per endpoint key or \"*\"), commit_then_fail, late_commit {mode, delay} (POST\n" +
+			"/richiesta committed, answer lost, request unseen until delay), and per endpoint key: preamble\n" +
+			"{kind: bom|notice|both}, object_lists, php_scalars, oversize {pad, files}.",
+		Args: noArgs,
+	}
+	fs := cmd.Flags()
 	listen := fs.String("listen", "127.0.0.1:8089", "`address` to listen on (port 0 picks a free one)")
 	token := fs.String("token", "sim-token", "bearer `token` every API call must carry")
 	step := fs.Duration("step", 2*time.Second, "time between request states (In erogazione → Dati disponibili → Visura evasa)")
@@ -41,34 +45,29 @@ func runSim(ctx context.Context, e *env, args []string) error {
 	var echo sim.Echo
 	fs.TextVar(&echo, "echo", sim.Echo(""), "what request answers echo of their input, `none|values|files`: none gives \"ricerche\": [] on Patronato services,\n"+
 		"values elides inline-file payloads, files echoes (and keeps) them whole (default values when friendly, none when published)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		faults, err := simFaults(*faultsJSON, *latency)
+		if err == nil {
+			err = checkSimFlags(*step, *cancelRate, *wallet)
 		}
-		return &exitError{code: 2, err: err} // a usage error, as a bad --profile or --echo
+		if err != nil {
+			return usagef("%v", err)
+		}
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		s := sim.New(sim.Config{Token: *token, Step: *step, CancelRate: *cancelRate, Owner: *owner, Seed: *seed, Faults: faults,
+			Profile: profile, Echo: echo})
+		s.SetWallet(*wallet) // Config.Wallet treats 0 as "default"
+		fmt.Fprintf(e.stdout, "listening on %s\ntoken %s\nprofile %s, echo %s\n", ln.Addr(), *token, profile, echo.Resolve(profile))
+		return serveSim(cmd.Context(), ln, s)
 	}
-	faults, err := simFaults(*faultsJSON, *latency)
-	if err == nil {
-		err = checkSimFlags(fs.NArg(), *step, *cancelRate, *wallet)
-	}
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	s := sim.New(sim.Config{Token: *token, Step: *step, CancelRate: *cancelRate, Owner: *owner, Seed: *seed, Faults: faults,
-		Profile: profile, Echo: echo})
-	s.SetWallet(*wallet) // Config.Wallet treats 0 as "default"
-	fmt.Fprintf(e.stdout, "listening on %s\ntoken %s\nprofile %s, echo %s\n", ln.Addr(), *token, profile, echo.Resolve(profile))
-	return serveSim(ctx, ln, s)
+	return cmd
 }
 
-func checkSimFlags(nargs int, step time.Duration, cancelRate, wallet float64) error {
+func checkSimFlags(step time.Duration, cancelRate, wallet float64) error {
 	switch {
-	case nargs > 0:
-		return errors.New("sim takes no arguments")
 	case step <= 0:
 		return errors.New("--step must be positive")
 	case cancelRate < 0 || cancelRate > 1:

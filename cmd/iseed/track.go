@@ -1,40 +1,67 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
+	"github.com/spf13/cobra"
 )
 
-// runTrack shows open requests: iseed track list.
-func runTrack(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "list" {
-		fmt.Fprintln(e.stderr, "Usage: iseed track list [--state S] [--older-than D]")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return nil
+func newTrackCmd(e *env) *cobra.Command {
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the requests still being tracked, oldest first",
+		Args:  noArgs,
+	}
+	state := list.Flags().String("state", "", "only this state: submitted, in_progress or data_ready (completed: waiting for its document)")
+	older := list.Flags().Duration("older-than", 0, "only requests submitted longer ago than this, e.g. 72h")
+	out := addOutputFlag(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		format, err := out.format(e.stdout)
+		if err != nil {
+			return err
 		}
-		return &exitError{code: 2}
+		c, err := openCLI(cmd.Context(), true)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		now := time.Now()
+		recs, err := tracking.ListOpen(cmd.Context(), c.res, tracking.OpenFilter{State: *state, OlderThan: *older, Now: now})
+		if err != nil {
+			return err
+		}
+		if format == formatJSON {
+			return writeJSON(e.stdout, openRows(recs))
+		}
+		return printOpen(e, recs, now)
 	}
-	fs := newFlagSet(e, "track list", "[--state S] [--older-than D]\n\nLists the requests still being tracked, oldest first.")
-	state := fs.String("state", "", "only this state: submitted, in_progress or data_ready (completed: waiting for its document)")
-	older := fs.Duration("older-than", 0, "only requests submitted longer ago than this, e.g. 72h")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+	return group("track", "List the requests still being tracked", list)
+}
+
+// openRow is one open request in JSON.
+type openRow struct {
+	Tenant         string    `json:"tenant"`
+	ID             string    `json:"id"`
+	State          string    `json:"state"`
+	StatoRichiesta string    `json:"stato_richiesta"`
+	RequestID      string    `json:"request_id"`
+	Service        string    `json:"service"`
+	Submitted      time.Time `json:"submitted"`
+}
+
+func openRows(recs []*record.Record) []openRow {
+	rows := make([]openRow, len(recs))
+	for i, r := range recs {
+		rows[i] = openRow{r.Tenant, r.ID, r.State, r.StatoRichiesta, r.RequestID, r.Service, r.SubmittedAt().UTC()}
 	}
-	c, err := openCLI(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	now := time.Now()
-	recs, err := tracking.ListOpen(ctx, c.res, tracking.OpenFilter{State: *state, OlderThan: *older, Now: now})
-	if err != nil {
-		return err
-	}
-	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	return rows
+}
+
+func printOpen(e *env, recs []*record.Record, now time.Time) error {
+	w := newTable(e.stdout)
 	fmt.Fprintln(w, "TENANT\tSUBMISSION\tSTATE\tUPSTREAM\tREQUEST\tSERVICE\tSUBMITTED\tAGE")
 	for _, r := range recs {
 		at := r.SubmittedAt()
@@ -44,6 +71,6 @@ func runTrack(ctx context.Context, e *env, args []string) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stderr, "%d open request(s)\n", len(recs))
+	_, err := fmt.Fprintf(e.stderr, "%d open request(s)\n", len(recs))
 	return err
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -25,23 +24,6 @@ func TestScheduleDecode(t *testing.T) {
 		err := got.Decode(tt.in)
 		if (err == nil) != tt.ok || !slices.Equal(got, tt.want) {
 			t.Errorf("Schedule.Decode(%q): got %v, %v; want %v, ok=%v", tt.in, got, err, tt.want, tt.ok)
-		}
-	}
-}
-
-func TestInterleaved(t *testing.T) {
-	valued := map[string]bool{"o": true, "tenant": true}
-	tests := []struct {
-		in, want string
-	}{
-		{"ID -o out.zip", "-o out.zip ID"},
-		{"--tenant acme ID -o f", "--tenant acme -o f ID"},
-		{"-o=f ID", "-o=f ID"},
-		{"ID -- -o", "ID -o"},
-	}
-	for _, tt := range tests {
-		if got := strings.Join(interleaved(strings.Fields(tt.in), valued), " "); got != tt.want {
-			t.Errorf("interleaved(%q): got %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -1,16 +1,16 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/schema"
+	"github.com/spf13/cobra"
 )
 
 // validateResult is what iseed validate prints.
@@ -20,59 +20,53 @@ type validateResult struct {
 	Errors []schema.Problem `json:"errors"`
 }
 
-// optionList collects a repeatable --option flag.
-type optionList []string
-
-func (o *optionList) String() string     { return strings.Join(*o, ",") }
-func (o *optionList) Set(v string) error { *o = append(*o, v); return nil }
-
-// runValidate checks a submission against a saved service schema, offline.
-// Exit status: 0 valid, 1 invalid, 2 usage or schema error.
-func runValidate(_ context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "validate", "--schema FILE --input FILE [--option NAME]…\n\n"+
-		"Checks field values against a saved service schema without calling anything, and prints\n"+
-		`{"valid": bool, "price": number, "errors": [{"field", "name", "code", "message"}]}.`+"\n"+
-		"Exit status: 0 valid, 1 invalid, 2 usage or schema error. File references (nats-os://…)\n"+
-		"are checked for form only.")
-	schemaPath := fs.String("schema", "", "a saved GET /visure/{hash} answer, with or without the envelope (`FILE`)")
+func newValidateCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "validate --schema FILE --input FILE",
+		Short: "Validate a submission against a saved service schema, offline",
+		Long: "Checks field values against a saved service schema (what 'iseed schemas show -o json' prints, or a\n" +
+			"GET /visure/{hash} answer) without calling anything. As JSON it prints\n" +
+			`{"valid": bool, "price": number, "errors": [{"field", "name", "code", "message"}]}.` + "\n" +
+			"File references (nats-os://…) are checked for form only.",
+		Args:        noArgs,
+		Annotations: map[string]string{exitCodesKey: "0 valid; 1 invalid; 2 usage error, or a schema or input that cannot be read"},
+	}
+	fs := cmd.Flags()
+	schemaPath := fs.String("schema", "", "a saved schema: canonical form, or a GET /visure/{hash} answer with or without the envelope (`FILE`)")
 	inputPath := fs.String("input", "", "field values keyed by $N or field name, or a whole submission event (`FILE`; - for standard input)")
-	var options optionList
-	fs.Var(&options, "option", "an option by tipo (urgenza) or nome (opzione_0); repeatable, added to the event's")
+	options := fs.StringArray("option", nil, "an option by tipo (urgenza) or nome (opzione_0); repeatable, added to the event's")
 	maxFile := fs.Int64("max-file-bytes", schema.DefaultMaxFileBytes, "largest decoded inline file, in bytes")
 	maxText := fs.Int("max-text-len", schema.DefaultMaxTextLen, "longest text value, in characters")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	out := addOutputFlag(cmd)
+	cmd.PreRunE = func(*cobra.Command, []string) error {
+		if *schemaPath == "" || *inputPath == "" {
+			return usagef("validate needs --schema FILE and --input FILE")
+		}
+		return nil
+	}
+	cmd.RunE = func(*cobra.Command, []string) error {
+		format, err := out.format(e.stdout)
+		if err != nil {
 			return err
 		}
-		return &exitError{code: 2} // the flag package printed the error and usage
+		svc, in, err := loadValidateFiles(e, *schemaPath, *inputPath)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		in.Options = append(in.Options, *options...)
+		res, err := validateInput(svc, in, schema.Limits{MaxFileBytes: *maxFile, MaxTextLen: *maxText})
+		if err != nil {
+			return usagef("%v", err)
+		}
+		if err := printValidateResult(e.stdout, res, format); err != nil {
+			return err
+		}
+		if !res.Valid {
+			return silent(exitFailed)
+		}
+		return nil
 	}
-	if *schemaPath == "" || *inputPath == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return validateUsageError(e, errors.New("validate needs --schema FILE and --input FILE, and no arguments"))
-	}
-	svc, in, err := loadValidateFiles(e, *schemaPath, *inputPath)
-	if err != nil {
-		return validateUsageError(e, err)
-	}
-	in.Options = append(in.Options, options...)
-	res, err := validateInput(svc, in, schema.Limits{MaxFileBytes: *maxFile, MaxTextLen: *maxText})
-	if err != nil {
-		return validateUsageError(e, err)
-	}
-	if err := printValidateResult(e.stdout, res); err != nil {
-		return err
-	}
-	if !res.Valid {
-		return &exitError{code: 1}
-	}
-	return nil
-}
-
-// validateUsageError prints err on stderr and exits with status 2 (run
-// prints only errors that carry no exit status).
-func validateUsageError(e *env, err error) error {
-	fmt.Fprintf(e.stderr, "iseed validate: %v\n", err)
-	return &exitError{code: 2}
+	return cmd
 }
 
 // validateInput runs the check and shapes the result.
@@ -148,10 +142,18 @@ func decodeValidateInput(raw []byte, svc *schema.Service) (schema.Input, error) 
 	return schema.Input{Fields: fields}, nil
 }
 
-// printValidateResult prints the result as indented JSON, leaving && and <> readable.
-func printValidateResult(w io.Writer, v *validateResult) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// printValidateResult prints the result as JSON or for people.
+func printValidateResult(w io.Writer, v *validateResult, format string) error {
+	if format == formatJSON {
+		return writeJSON(w, v)
+	}
+	if v.Valid {
+		_, err := fmt.Fprintf(w, "valid, price %.2f €\n", v.Price)
+		return err
+	}
+	fmt.Fprintf(w, "invalid, %d problem(s) (price %.2f €):\n", len(v.Errors), v.Price)
+	for _, p := range v.Errors {
+		fmt.Fprintln(w, problemLine(publisher.Problem{Field: p.Field, Name: p.Name, Code: p.Code, Message: p.Message}))
+	}
+	return nil
 }

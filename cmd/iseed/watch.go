@@ -12,29 +12,34 @@ import (
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 )
 
-// runWatch prints status and document events as they arrive.
-func runWatch(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "watch", "[--tenant T] [--all]\n\nPrints one line per status or document event as it arrives, until interrupted.")
-	tenant := fs.String("tenant", "", "only this tenant's events (default every tenant)")
-	all := fs.Bool("all", false, "start from the oldest stored event instead of new ones only")
-	if err := fs.Parse(args); err != nil {
-		return err
+func newWatchCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Print status and document events as they arrive",
+		Long:  "Prints one line per status or document event as it arrives, until interrupted. Events carry no personal data.",
+		Args:  noArgs,
 	}
-	if *tenant != "" && !record.ValidToken(*tenant) {
-		return &exitError{code: 2, err: fmt.Errorf("--tenant must be letters, digits, _ or -, got %q", *tenant)}
+	tenant := tenantFlag(cmd.Flags(), "", "only this tenant's events (default every tenant)")
+	all := cmd.Flags().Bool("all", false, "start from the oldest stored event instead of new ones only")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *tenant != "" && !record.ValidToken(*tenant) {
+			return usagef("--tenant must be letters, digits, _ or -, got %q", *tenant)
+		}
+		c, err := openCLI(cmd.Context(), false)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		policy := jetstream.DeliverNewPolicy
+		if *all {
+			policy = jetstream.DeliverAllPolicy
+		}
+		return watchEvents(cmd.Context(), c.js, c.layout, *tenant, policy, e.stdout)
 	}
-	c, err := openCLI(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	policy := jetstream.DeliverNewPolicy
-	if *all {
-		policy = jetstream.DeliverAllPolicy
-	}
-	return watchEvents(ctx, c.js, c.layout, *tenant, policy, e.stdout)
+	return cmd
 }
 
 // watchEvents prints one line per event of a tenant ("" for all) until ctx

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/cli.md from the command tree")
+
+// TestCLIDoc keeps docs/cli.md the command tree's own description: every
+// command, flag and exit status. go test ./cmd/iseed -run TestCLIDoc -update
+// rewrites it.
+func TestCLIDoc(t *testing.T) {
+	const path = "../../docs/cli.md"
+	var b strings.Builder
+	writeCLIDoc(&b, newRoot(&env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}))
+	if *update {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != b.String() {
+		t.Errorf("%s is stale: run go test ./cmd/iseed -run TestCLIDoc -update", path)
+	}
+}
+
+const cliDocIntro = `# The iseed command line
+
+This page is generated from the command tree (` + "`go test ./cmd/iseed -run TestCLIDoc -update`" + `);
+a test fails when it is stale. README.md, "Operating iseed", walks through the daily work.
+
+## Grammar
+
+- ` + "`iseed COMMAND [VERB] [ARGUMENTS] [FLAGS]`" + `: flags go before or after the arguments;
+  ` + "`--`" + ` ends the flags.
+- ` + "`-h`/`--help`" + ` on every command and verb prints its usage on standard output and exits 0;
+  ` + "`iseed help COMMAND…`" + ` does the same.
+- A usage mistake (unknown command, verb or flag, a missing or extra argument, a bad value)
+  prints one line on standard error, ending with a hint to ` + "`--help`" + `, and exits 2.
+  A configuration problem (the ` + "`ISEED_*`" + ` variables) also exits 2, naming the variable.
+- A runtime error prints ` + "`iseed COMMAND: what went wrong`" + ` and exits 1.
+- ` + "`-o table|json`" + ` on every command that prints records: a table when standard output is a
+  terminal, JSON otherwise (a pipe, a file, a program). Pass ` + "`-o`" + ` to choose.
+- ` + "`-`" + ` is standard input (submission files, ` + "`--payload`" + `, ` + "`--input`" + `, ` + "`--demo`" + `) or standard
+  output (` + "`document get -o -`" + `) wherever a file is named.
+- Operator commands connect to ` + "`ISEED_NATS_URL`" + ` (or the running daemon's embedded server) and
+  never create or change streams, consumers or buckets.
+- ` + "`iseed completion bash|zsh|fish`" + ` prints a completion script.
+
+## Exit statuses
+
+| status | meaning |
+|---|---|
+| 0 | done (for ` + "`-h`" + `: help printed) |
+| 1 | failed: a runtime error; ` + "`validate`" + `: invalid; ` + "`submit --wait`" + `: rejected or dead-lettered; ` + "`dlq replay`" + `: something refused, not found or failed |
+| 2 | usage or configuration error |
+| 3 | ` + "`submit --wait`" + `: no outcome before ` + "`--timeout`" + ` |
+`
+
+// writeCLIDoc writes the reference of every command, depth first.
+func writeCLIDoc(w io.Writer, root *cobra.Command) {
+	fmt.Fprint(w, cliDocIntro)
+	fmt.Fprintln(w, "\n## Commands")
+	for _, c := range walk(root) {
+		if c == root || c.Name() == "help" {
+			continue
+		}
+		writeCommandDoc(w, c)
+	}
+}
+
+func writeCommandDoc(w io.Writer, c *cobra.Command) {
+	fmt.Fprintf(w, "\n### %s\n\n%s.\n\n", c.CommandPath(), c.Short)
+	if c.HasAvailableSubCommands() {
+		fmt.Fprintf(w, "Verbs: %s.\n", verbs(c))
+		if c.Long != "" {
+			fmt.Fprintf(w, "\n%s\n", c.Long)
+		}
+		return
+	}
+	fmt.Fprintf(w, "```\n%s\n```\n", c.UseLine())
+	if c.Long != "" {
+		fmt.Fprintf(w, "\n%s\n", c.Long)
+	}
+	var rows []string
+	c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+		if f.Name == "help" {
+			return
+		}
+		name := "--" + f.Name
+		if f.Shorthand != "" {
+			name = "-" + f.Shorthand + ", " + name
+		}
+		def := f.DefValue
+		if def == "" || def == "[]" || def == "false" || def == "0" {
+			def = ""
+		} else {
+			def = "`" + def + "`"
+		}
+		rows = append(rows, fmt.Sprintf("| `%s` | %s | %s |", name, def, strings.ReplaceAll(f.Usage, "|", `\|`)))
+	})
+	if len(rows) > 0 {
+		fmt.Fprintf(w, "\n| flag | default | meaning |\n|---|---|---|\n%s\n", strings.Join(rows, "\n"))
+	}
+	codes := c.Annotations[exitCodesKey]
+	if codes == "" {
+		codes = commonExitCodes
+	}
+	fmt.Fprintf(w, "\nExit status: %s.\n", codes)
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func newDLQCmd(e *env) *cobra.Command {
+	c := group("dlq", "List, show, replay or purge dead letters",
+		newDLQListCmd(e), newDLQShowCmd(e), newDLQReplayCmd(e), newDLQPurgeCmd(e))
+	c.Long = "Dead letters are submissions that could not succeed, kept with the reason (docs/consumer.md).\n" +
+		"Replaying one republishes it to its original subject; the pipeline never sends a submission twice."
+	return c
+}
+
+// filterFlags select dead letters.
+type filterFlags struct {
+	tenant, reason, since, until string
+}
+
+func addFilterFlags(fs *pflag.FlagSet) *filterFlags {
+	f := &filterFlags{}
+	fs.StringVar(&f.tenant, "tenant", "", "only this `TENANT`'s dead letters")
+	fs.StringVar(&f.reason, "reason", "", "only this `REASON`, e.g. insufficient_credit (docs/consumer.md lists them)")
+	fs.StringVar(&f.since, "since", "", "only dead letters stored at or after `TIME`: RFC 3339, a date (2026-11-25) or a duration ago (24h)")
+	fs.StringVar(&f.until, "until", "", "only dead letters stored at or before `TIME`: same forms as --since")
+	return f
+}
+
+func (f *filterFlags) set() bool {
+	return f.tenant != "" || f.reason != "" || f.since != "" || f.until != ""
+}
+
+// filter makes the dlq.Filter, measuring durations back from now.
+func (f *filterFlags) filter(now time.Time) (dlq.Filter, error) {
+	out := dlq.Filter{Tenant: f.tenant, Reason: f.reason}
+	var err error
+	if out.Since, err = parseWhen("--since", f.since, now); err != nil {
+		return out, err
+	}
+	if out.Until, err = parseWhen("--until", f.until, now); err != nil {
+		return out, err
+	}
+	if !out.Since.IsZero() && !out.Until.IsZero() && out.Until.Before(out.Since) {
+		return out, usagef("--until %s is before --since %s", f.until, f.since)
+	}
+	return out, nil
+}
+
+// parseWhen reads a point in time: RFC 3339, a date (midnight UTC), or a
+// duration before now. "" is the zero time.
+func parseWhen(flag, s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, usagef("%s %q: want an RFC 3339 time (2026-11-25T10:00:00Z), a date (2026-11-25) or a duration ago (24h)", flag, s)
+}
+
+// parseSeqs reads dead-letter sequences.
+func parseSeqs(args []string) ([]uint64, error) {
+	seqs := make([]uint64, 0, len(args))
+	for _, a := range args {
+		n, err := strconv.ParseUint(a, 10, 64)
+		if err != nil || n == 0 {
+			return nil, usagef("not a dead-letter sequence: %q (dlq list shows them)", a)
+		}
+		seqs = append(seqs, n)
+	}
+	return seqs, nil
+}
+
+// openQueue connects, binds to the layout and returns the dead-letter
+// queue, with the daemon's replay key when replays are to be signed.
+func openQueue(ctx context.Context, signed bool) (*dlq.Queue, func(), error) {
+	c, err := openCLI(ctx, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	var key []byte
+	if signed {
+		if key, err = c.replayKey(ctx); err != nil {
+			c.close()
+			return nil, nil, err
+		}
+	}
+	return dlq.NewQueue(c.js, c.res, key, consumer.ReplayMsgID(c.res.Layout)), c.close, nil
+}
+
+func newDLQListCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List dead letters, oldest first",
+		Long: "Lists dead letters oldest first: sequence, when it was stored, tenant, submission, reason,\n" +
+			"attempts and the error (redacted: never personal data, never the upstream's own message).",
+		Args: noArgs,
+	}
+	f := addFilterFlags(cmd.Flags())
+	limit := cmd.Flags().Int("limit", 0, "at most `N` dead letters (0: all)")
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		format, err := out.format(e.stdout)
+		if err != nil {
+			return err
+		}
+		filter, err := f.filter(time.Now())
+		if err != nil {
+			return err
+		}
+		if *limit < 0 {
+			return usagef("--limit must not be negative")
+		}
+		filter.Limit = *limit
+		q, closeQ, err := openQueue(cmd.Context(), false)
+		if err != nil {
+			return err
+		}
+		defer closeQ()
+		dls, err := q.List(cmd.Context(), filter)
+		if err != nil {
+			return err
+		}
+		if format == formatJSON {
+			return writeJSON(e.stdout, append([]dlq.DeadLetter{}, dls...))
+		}
+		return printDeadLetters(e, dls)
+	}
+	return cmd
+}
+
+func printDeadLetters(e *env, dls []dlq.DeadLetter) error {
+	tw := newTable(e.stdout)
+	fmt.Fprintln(tw, "SEQ\tSTORED\tTENANT\tSUBMISSION\tREASON\tATTEMPTS\tERROR")
+	for _, d := range dls {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", d.Seq, d.Stored.UTC().Format(time.RFC3339), d.Tenant, d.SubmissionID,
+			d.Reason, d.Attempts, d.Error)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(e.stderr, "%d dead letter(s)\n", len(dls))
+	return err
+}
+
+func newDLQShowCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show SEQ",
+		Short: "Show one dead letter: headers, error and payload",
+		Long: "Shows a dead letter's headers, error and payload. The payload is a submission with names, tax codes,\n" +
+			"e-mail addresses and files: its values are shown as their type and length unless --reveal is given;\n" +
+			"a file's contents are never shown.",
+		Args: exactArgs("SEQ"),
+	}
+	reveal := cmd.Flags().Bool("reveal", false, "show the payload's values (personal data); file contents stay hidden")
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		format, err := out.format(e.stdout)
+		if err != nil {
+			return err
+		}
+		seqs, err := parseSeqs(args)
+		if err != nil {
+			return err
+		}
+		q, closeQ, err := openQueue(cmd.Context(), false)
+		if err != nil {
+			return err
+		}
+		defer closeQ()
+		l, err := q.Get(cmd.Context(), seqs[0])
+		if errors.Is(err, dlq.ErrNotFound) {
+			return fmt.Errorf("no dead letter %d (replayed or purged already, or never stored)", seqs[0])
+		}
+		if err != nil {
+			return err
+		}
+		payload := dlq.Mask(l.Payload, *reveal)
+		if format == formatJSON {
+			return writeJSON(e.stdout, struct {
+				DeadLetter dlq.DeadLetter  `json:"dead_letter"`
+				Headers    nats.Header     `json:"headers"`
+				Payload    json.RawMessage `json:"payload"`
+				Revealed   bool            `json:"revealed"`
+			}{l.DeadLetter, l.Header, payload, *reveal})
+		}
+		return printLetter(e.stdout, l, payload, *reveal)
+	}
+	return cmd
+}
+
+func printLetter(w io.Writer, l *dlq.Letter, payload json.RawMessage, reveal bool) error {
+	tw := newTable(w)
+	d := l.DeadLetter
+	fmt.Fprintf(tw, "dead letter\t%d, stored %s\n", d.Seq, d.Stored.UTC().Format(time.RFC3339))
+	fmt.Fprintf(tw, "submission\t%s/%s (generation %d)\n", d.Tenant, d.SubmissionID, d.Generation)
+	fmt.Fprintf(tw, "reason\t%s\n", d.Reason)
+	fmt.Fprintf(tw, "error\t%s\n", d.Error)
+	fmt.Fprintf(tw, "attempts\t%d POST(s), %d deliveries\n", d.Attempts, d.Deliveries)
+	fmt.Fprintf(tw, "failures\tfirst %s, last %s\n", d.FirstFailure.UTC().Format(time.RFC3339), d.LastFailure.UTC().Format(time.RFC3339))
+	fmt.Fprintf(tw, "original\t%s, stream sequence %d\n", d.OriginalSubject, d.StreamSeq)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nheaders:")
+	names := make([]string, 0, len(l.Header))
+	for k := range l.Header {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(w, "  %s: %s\n", k, strings.Join(l.Header[k], ", "))
+	}
+	if reveal {
+		fmt.Fprintln(w, "\npayload (revealed; file contents hidden):")
+	} else {
+		fmt.Fprintln(w, "\npayload (personal data hidden; --reveal to show it):")
+	}
+	var b strings.Builder
+	if err := writeJSON(&b, payload); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// letterName names a dead letter for people: "3 (acme/emp-2)".
+func letterName(d dlq.DeadLetter) string {
+	return fmt.Sprintf("%d (%s/%s)", d.Seq, d.Tenant, d.SubmissionID)
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+)
+
+// edited replays one dead letter with a corrected payload: from path ("-"
+// for standard input), or edited in $EDITOR when path is "".
+func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
+	l, err := r.q.Get(ctx, seq)
+	if errors.Is(err, dlq.ErrNotFound) {
+		return fmt.Errorf("no dead letter %d (replayed or purged already, or never stored)", seq)
+	}
+	if err != nil {
+		return err
+	}
+	d := l.DeadLetter
+	if err := dlq.CheckEdit(d); err != nil {
+		return fmt.Errorf("refused %s", refusal(err, d))
+	}
+	var payload []byte
+	if path == "" {
+		payload, err = editInEditor(ctx, r.e, l.Payload)
+	} else {
+		payload, err = readInput(r.e, path)
+	}
+	if err != nil {
+		return err
+	}
+	if sameJSON(payload, l.Payload) {
+		return fmt.Errorf("the payload of dead letter %s is unchanged: nothing replayed", letterName(d))
+	}
+	sub, err := consumer.DecodeSubmission(payload)
+	if err != nil {
+		return fmt.Errorf("the corrected payload is not a submission (%v): nothing replayed", err)
+	}
+	as := ""
+	if sub.ID != d.SubmissionID {
+		as = fmt.Sprintf(" as submission %s", sub.ID)
+	}
+	if r.dry {
+		_, err := fmt.Fprintf(r.e.stdout, "would replay dead letter %s, corrected%s, to %s\n", letterName(d), as, d.OriginalSubject)
+		return err
+	}
+	if err := r.q.ReplayWith(ctx, seq, payload); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(r.e.stdout, "replayed dead letter %s, corrected%s, to %s\n", letterName(d), as, d.OriginalSubject)
+	return err
+}
+
+// sameJSON reports whether a and b differ at most in white space.
+func sameJSON(a, b []byte) bool {
+	var ca, cb bytes.Buffer
+	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
+		return bytes.Equal(bytes.TrimSpace(a), bytes.TrimSpace(b))
+	}
+	return bytes.Equal(ca.Bytes(), cb.Bytes())
+}
+
+// editInEditor writes payload (indented) to a private temporary file,
+// runs $VISUAL or $EDITOR (else vi) on it and reads it back. The file
+// holds personal data: it is readable by the user only and removed after.
+func editInEditor(ctx context.Context, e *env, payload []byte) ([]byte, error) {
+	f, err := os.CreateTemp("", "iseed-dead-letter-*.json")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, payload, "", "  ") != nil {
+		pretty.Reset()
+		pretty.Write(payload)
+	}
+	_, err = f.Write(append(pretty.Bytes(), '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	argv := strings.Fields(editorCommand())
+	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], f.Name())...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("editor %s: %w: nothing replayed", argv[0], err)
+	}
+	return os.ReadFile(f.Name())
+}
+
+// editorCommand is the user's editor: $VISUAL, $EDITOR, else vi.
+func editorCommand() string {
+	for _, v := range []string{"VISUAL", "EDITOR"} {
+		if s := strings.TrimSpace(os.Getenv(v)); s != "" {
+			return s
+		}
+	}
+	return "vi"
+}

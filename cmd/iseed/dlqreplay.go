@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
+)
+
+func newDLQReplayCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "replay (SEQ... | --reason R [--tenant T] [--since T] [--until T])",
+		Short: "Republish dead letters to their original subject",
+		Long: "Replays dead letters: each is republished to its original subject, signed with the daemon's\n" +
+			"replay key, then removed from the queue. The pipeline never sends a submission twice: one that\n" +
+			"has its upstream request is never sent again, and one whose earlier POST went unanswered is\n" +
+			"reconciled with the upstream first. A replay reopens a submission at most once.\n\n" +
+			"A dead letter that would be rejected again unchanged (invalid, malformed, conflict) is refused,\n" +
+			"with what to do instead. --edit SEQ opens $VISUAL or $EDITOR on its payload (--payload FILE reads a\n" +
+			"corrected one, - for standard input) and replays the correction.\n\n" +
+			"Safe to interrupt and run again: replayed dead letters are gone, the rest are still there.",
+		Annotations: map[string]string{exitCodesKey: "0 every selected dead letter replayed (or nothing matched); " +
+			"1 some were refused, not found or failed, or an error; 2 usage or configuration error"},
+	}
+	f := addFilterFlags(cmd.Flags())
+	dry := cmd.Flags().Bool("dry-run", false, "say what would be replayed and what would be refused; change nothing")
+	rateFlag := cmd.Flags().String("rate", "", "at most `RATE` replays, as N/s or N/m (default: no limit)")
+	edit := cmd.Flags().Bool("edit", false, "edit one dead letter's payload in $VISUAL or $EDITOR (else vi) and replay the correction")
+	payload := cmd.Flags().String("payload", "", "replay one dead letter with the corrected payload in `FILE` (- for standard input)")
+	cmd.Args = func(_ *cobra.Command, args []string) error {
+		_, err := replayArgs(args, f, *edit, *payload)
+		if err == nil {
+			_, err = parseRate(*rateFlag)
+		}
+		return err
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		sel, _ := replayArgs(args, f, *edit, *payload)
+		limit, _ := parseRate(*rateFlag)
+		q, closeQ, err := openQueue(cmd.Context(), !*dry)
+		if err != nil {
+			return err
+		}
+		defer closeQ()
+		r := &replayer{e: e, q: q, dry: *dry, limit: limit}
+		if *edit || *payload != "" {
+			return r.edited(cmd.Context(), sel.seqs[0], *payload)
+		}
+		seqs, err := sel.letters(cmd.Context(), q)
+		if err != nil {
+			return err
+		}
+		return r.all(cmd.Context(), seqs, sel.byFilter)
+	}
+	return cmd
+}
+
+// replayArgs checks a replay's command line: sequences or a filter with
+// --reason; one sequence and nothing else for a correction.
+func replayArgs(args []string, f *filterFlags, edit bool, payload string) (selection, error) {
+	sel, err := selectArgs(args, f, false)
+	switch {
+	case err != nil:
+		return sel, err
+	case edit && payload != "":
+		return sel, usagef("--edit and --payload both give a corrected payload: use one")
+	case (edit || payload != "") && len(sel.seqs) != 1:
+		return sel, usagef("a corrected payload replays exactly one dead letter: give its SEQ")
+	case sel.byFilter && sel.filter.Reason == "":
+		return sel, usagef("name dead letters by sequence, or select them with --reason R (and --tenant, --since, --until)")
+	}
+	return sel, nil
+}
+
+// parseRate reads --rate: N/s, N/m or N (per second); "" is no limit.
+func parseRate(s string) (*rate.Limiter, error) {
+	if s == "" {
+		return nil, nil
+	}
+	num, unit, _ := strings.Cut(s, "/")
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n <= 0 {
+		return nil, usagef("--rate %q: want a positive number per second or minute, e.g. 5/s or 30/m", s)
+	}
+	switch unit {
+	case "", "s":
+	case "m", "min":
+		n /= 60
+	default:
+		return nil, usagef("--rate %q: the unit is s or m, e.g. 5/s or 30/m", s)
+	}
+	return rate.NewLimiter(rate.Limit(n), 1), nil
+}
+
+// replayer replays dead letters one by one and says what happened to each.
+type replayer struct {
+	e     *env
+	q     *dlq.Queue
+	dry   bool
+	limit *rate.Limiter // nil: no limit
+
+	replayed, refused, failed int
+}
+
+// all replays seqs in order. A summary follows when there are several or
+// they were selected by a filter.
+func (r *replayer) all(ctx context.Context, seqs []uint64, summary bool) error {
+	summary = summary || len(seqs) > 1
+	progress := summary && isTerminal(r.e.stdout)
+	var err error
+	for i, seq := range seqs {
+		prefix := ""
+		if progress {
+			prefix = fmt.Sprintf("[%d/%d] ", i+1, len(seqs))
+		}
+		if err = r.one(ctx, seq, prefix); err != nil {
+			fmt.Fprintf(r.e.stderr, "interrupted: %d dead letter(s) not looked at; the replayed ones are gone from the queue, so the same command continues where this one stopped\n", len(seqs)-i)
+			break
+		}
+	}
+	if summary {
+		r.summarize(len(seqs))
+	}
+	switch {
+	case err != nil:
+		return err
+	case r.refused > 0 || r.failed > 0:
+		return silent(exitFailed)
+	}
+	return nil
+}
+
+// one replays a dead letter; it fails only when ctx is done.
+func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l, err := r.q.Get(ctx, seq)
+	if err != nil {
+		return r.failure(ctx, prefix, seq, err)
+	}
+	d := l.DeadLetter
+	if err := dlq.CheckReplay(d); err != nil {
+		r.refused++
+		word := "refused"
+		if r.dry {
+			word = "would refuse"
+		}
+		fmt.Fprintf(r.e.stderr, "%s%s %s\n", prefix, word, refusal(err, d))
+		return nil
+	}
+	if r.dry {
+		r.replayed++
+		fmt.Fprintf(r.e.stdout, "%swould replay dead letter %s to %s\n", prefix, letterName(d), d.OriginalSubject)
+		return nil
+	}
+	if r.limit != nil {
+		if err := r.limit.Wait(ctx); err != nil {
+			return ctx.Err()
+		}
+	}
+	if err := r.q.Replay(ctx, seq); err != nil {
+		return r.failure(ctx, prefix, seq, err)
+	}
+	r.replayed++
+	fmt.Fprintf(r.e.stdout, "%sreplayed dead letter %s to %s\n", prefix, letterName(d), d.OriginalSubject)
+	return nil
+}
+
+// failure counts and reports one dead letter that could not be replayed;
+// it returns ctx's error when that is why.
+func (r *replayer) failure(ctx context.Context, prefix string, seq uint64, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.failed++
+	switch {
+	case errors.Is(err, dlq.ErrNotFound):
+		fmt.Fprintf(r.e.stderr, "%sno dead letter %d (replayed or purged already, or never stored)\n", prefix, seq)
+	case errors.Is(err, dlq.ErrReplayDuplicate):
+		fmt.Fprintf(r.e.stderr, "%sdead letter %d not replayed: %v\n", prefix, seq, dlq.ErrReplayDuplicate)
+	default:
+		fmt.Fprintf(r.e.stderr, "%sdead letter %d not replayed: %v\n", prefix, seq, err)
+	}
+	return nil
+}
+
+// refusal says, in words, why a dead letter is refused and what to do.
+func refusal(err error, d dlq.DeadLetter) string {
+	var re *dlq.RefusedError
+	if errors.As(err, &re) {
+		return fmt.Sprintf("dead letter %s, %s: %s; %s", letterName(d), re.Reason, re.Why, re.Advice)
+	}
+	return fmt.Sprintf("dead letter %s: %v", letterName(d), err)
+}
+
+func (r *replayer) summarize(n int) {
+	if r.dry {
+		fmt.Fprintf(r.e.stdout, "dry run: of %d dead letter(s), %d would be replayed, %d refused, %d not found\n", n, r.replayed, r.refused, r.failed)
+		return
+	}
+	fmt.Fprintf(r.e.stdout, "of %d dead letter(s): %d replayed, %d refused, %d failed\n", n, r.replayed, r.refused, r.failed)
+}

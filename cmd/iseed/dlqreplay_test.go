@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// cancelWriter cancels a context when a line containing mark is written.
+type cancelWriter struct {
+	mu     sync.Mutex
+	b      strings.Builder
+	mark   string
+	cancel context.CancelFunc
+}
+
+func (w *cancelWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if strings.Contains(string(p), w.mark) {
+		w.cancel()
+	}
+	return w.b.Write(p)
+}
+
+// TestDLQReplayInterruptedAndRunAgain interrupts a replay after its first
+// dead letter: that one is gone, the rest are still there, and the same
+// command replays them; each submission is charged once.
+func TestDLQReplayInterruptedAndRunAgain(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetWallet(0)
+	for i := range 3 {
+		if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, fmt.Sprintf("int-%d", i), nil)); code != 0 {
+			t.Fatalf("submit: exit %d, %s", code, errOut)
+		}
+	}
+	waitDeadLetters(t, 3)
+	d.sim.sim.SetWallet(1000)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := &cancelWriter{mark: "replayed dead letter", cancel: cancel}
+	var stderr strings.Builder
+	err := run(ctx, []string{"dlq", "replay", "--reason", "insufficient_credit"}, strings.NewReader(""), stdout, &stderr)
+	if exitCode(err) != 1 || strings.Count(stdout.b.String(), "replayed dead letter") != 1 ||
+		!strings.Contains(stderr.String(), "interrupted: 2 dead letter(s) not looked at") ||
+		!strings.Contains(stdout.b.String(), "of 3 dead letter(s): 1 replayed, 0 refused, 0 failed") {
+		t.Fatalf("interrupted replay: exit %d, stdout %q, stderr %q", exitCode(err), stdout.b.String(), stderr.String())
+	}
+	if left := deadLetters(t); len(left) != 2 {
+		t.Fatalf("after the interruption: %d dead letters, want 2", len(left))
+	}
+	out, errOut, code := runCLI(t, "dlq", "replay", "--reason", "insufficient_credit")
+	if code != 0 || !strings.Contains(out, "of 2 dead letter(s): 2 replayed, 0 refused, 0 failed") {
+		t.Fatalf("the same command again: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for i := range 3 {
+		waitSubmitted(t, d, fmt.Sprintf("int-%d", i))
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 3 {
+		t.Errorf("upstream requests: got %d, want 3", got)
+	}
+}
+
+// editor writes an $EDITOR script that runs sed on the file it is given.
+func editor(t *testing.T, sed string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "editor")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\nexec sed -i '"+sed+"' \"$1\"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestDLQReplayCorrected replays invalid dead letters corrected in an
+// editor or from standard input: the corrected submissions are sent, once.
+func TestDLQReplayCorrected(t *testing.T) {
+	d := startCLIDaemon(t)
+	for _, id := range []string{"fix-1", "fix-2"} {
+		if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, badEmail)); code != 0 {
+			t.Fatalf("submit: exit %d, %s", code, errOut)
+		}
+	}
+	byID := waitDeadLetters(t, 2)
+	fix1, fix2 := fmt.Sprint(byID["fix-1"].Seq), fmt.Sprint(byID["fix-2"].Seq)
+
+	t.Setenv("EDITOR", editor(t, "s/nothing to change/x/"))
+	t.Setenv("VISUAL", "")
+	if out, errOut, code := runCLI(t, "dlq", "replay", "--edit", fix1); code != 1 || out != "" || !strings.Contains(errOut, "is unchanged: nothing replayed") {
+		t.Errorf("an edit that changes nothing: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	t.Setenv("EDITOR", editor(t, "s/mario at example/mario.rossi@example.it/"))
+	out, errOut, code := runCLI(t, "dlq", "replay", fix1, "--edit")
+	if want := "replayed dead letter " + fix1 + " (acme/fix-1), corrected, to iseed.submissions.acme\n"; code != 0 || out != want {
+		t.Fatalf("replay --edit: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
+	}
+	corrected, err := os.ReadFile(eventFile(t, "fix-2", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runCLIInput(t, string(corrected), "dlq", "replay", "--payload", "-", fix2)
+	if code != 0 || !strings.Contains(out, "replayed dead letter "+fix2+" (acme/fix-2), corrected") {
+		t.Fatalf("replay --payload -: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for _, id := range []string{"fix-1", "fix-2"} {
+		if r := waitSubmitted(t, d, id); r.Generation != 2 {
+			t.Errorf("%s: got %+v", id, r)
+		}
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 2 {
+		t.Errorf("upstream requests: got %d, want 2", got)
+	}
+	if left := deadLetters(t); len(left) != 0 {
+		t.Errorf("dead letters left: %v", left)
+	}
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/record"
+)
+
+// TestDocumentGet fetches a completed submission's document to a file and,
+// with -o -, to standard output (the verification line on standard error).
+func TestDocumentGet(t *testing.T) {
+	cliEnv(t)
+	t.Setenv("ISEED_SIM_STEP", "50ms")
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := newDaemon(ctx, cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; d.close() })
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", "../../examples/isee.json"); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	var rec *record.Record
+	waitUntil(t, 30*time.Second, "the stored document", func() bool {
+		r, _, err := record.NewStore(d.res.Records).Get(context.Background(), "acme", "emp-7781-isee-2026")
+		rec = r
+		return err == nil && r.Document != nil
+	})
+	out, errOut, code := runCLI(t, "document", "get", "emp-7781-isee-2026", "-o", "-", "--tenant", "acme")
+	sum := sha256.Sum256([]byte(out))
+	if code != 0 || hex.EncodeToString(sum[:]) != rec.Document.SHA256 || !strings.HasPrefix(errOut, "standard output: ") || !strings.HasSuffix(errOut, "(verified)\n") {
+		t.Errorf("-o -: exit %d, %d bytes with sha256 %x, stderr %q; want 0 and the document (%s)", code, len(out), sum, errOut, rec.Document.SHA256)
+	}
+	path := filepath.Join(t.TempDir(), "isee.zip")
+	if _, errOut, code := runCLI(t, "document", "get", "--tenant", "acme", "-o", path, "emp-7781-isee-2026"); code != 0 {
+		t.Fatalf("-o FILE: exit %d, %s", code, errOut)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != out {
+		t.Errorf("-o FILE: %d bytes (%v), want the same %d bytes", len(b), err, len(out))
+	}
+	if _, errOut, code := runCLI(t, "document", "get", "--tenant", "acme", "-o", "-", "nobody"); code != 1 || !strings.Contains(errOut, `no submission "nobody"`) {
+		t.Errorf("unknown submission: exit %d, stderr %q", code, errOut)
+	}
+}

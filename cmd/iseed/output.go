@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+)
+
+// Output formats of -o.
+const (
+	formatTable = "table"
+	formatJSON  = "json"
+)
+
+// outputFlag adds -o/--output table|json to a command that prints records.
+// Unset, it is a table when standard output is a terminal and JSON
+// otherwise (a pipe, a file, a program): people read tables, programs
+// read JSON.
+type outputFlag struct{ value string }
+
+func addOutputFlag(cmd *cobra.Command) *outputFlag {
+	o := &outputFlag{}
+	cmd.Flags().StringVarP(&o.value, "output", "o", "", "output format: table or json (default: table on a terminal, json otherwise)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{formatTable, formatJSON}, cobra.ShellCompDirectiveNoFileComp))
+	return o
+}
+
+// format resolves the flag against where standard output goes.
+func (o *outputFlag) format(w io.Writer) (string, error) {
+	switch o.value {
+	case formatTable, formatJSON:
+		return o.value, nil
+	case "":
+		if isTerminal(w) {
+			return formatTable, nil
+		}
+		return formatJSON, nil
+	}
+	return "", usagef("-o must be table or json, got %q", o.value)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// writeJSON prints v as indented JSON, leaving && and <> readable.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// newTable returns a writer for aligned columns; Flush it.
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+// readInput reads a file, or standard input for "-", up to maxInput bytes.
+func readInput(e *env, path string) ([]byte, error) {
+	var r io.Reader = e.stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxInput+1))
+	if err == nil && len(b) > maxInput {
+		err = fmt.Errorf("%s is larger than %d bytes: put large files in the object store and reference them", path, maxInput)
+	}
+	return b, err
+}
+
+// maxInput bounds a submission file: NATS would refuse a larger message anyway.
+const maxInput = 8 << 20
+
+// writeOutput writes what fill produces to path, or to standard output for
+// "-". A file is written beside path and renamed into place only when fill
+// succeeded, so a failure never leaves a partial file.
+func writeOutput(e *env, path string, fill func(io.Writer) error) error {
+	if path == "-" {
+		return fill(e.stdout)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".iseed-output-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	err = fill(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+)
+
+func newServeCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve [--demo FILE] [--check-config]",
+		Short: "Run the daemon: consume submissions, submit, track, publish",
+		Long: "Runs the daemon until interrupted. Configuration comes from ISEED_* variables (README.md).\n\n" +
+			"Before anything starts it claims what it needs: on the embedded server, the data directory\n" +
+			"(ISEED_DATA_DIR, locked: a second iseed serve on it fails at once, naming the first one's PID),\n" +
+			"and every listener (ISEED_HTTP_LISTEN, ISEED_EMBEDDED_NATS_LISTEN): a taken address fails at once,\n" +
+			"naming the variable to change.\n\n" +
+			"--demo FILE also submits FILE as tenant \"demo\" and prints its events, one line each, on standard\n" +
+			"output; the log then goes to demo.log in the data directory, named on standard error.\n\n" +
+			"--check-config validates the configuration without connecting to anything or starting anything.",
+		Args:        noArgs,
+		Annotations: map[string]string{exitCodesKey: "0 stopped by a signal, or (--check-config) the configuration is valid; 1 a runtime error; 2 a usage or configuration error, or a data directory or address in use"},
+	}
+	demo := cmd.Flags().String("demo", "", "also submit the event in `FILE` (tenant \"demo\", - for standard input) and print its events as they arrive")
+	check := cmd.Flags().Bool("check-config", false, "validate the configuration and exit: 0 valid, 2 not")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		var demoEvent []byte
+		if *demo != "" {
+			var err error
+			if demoEvent, err = readInput(e, *demo); err != nil {
+				return usagef("--demo: %v", err)
+			}
+			if _, err := consumer.DecodeSubmission(demoEvent); err != nil {
+				return usagef("--demo %s: %v", *demo, err)
+			}
+		}
+		cfg, err := checkConfig()
+		if err != nil {
+			return err
+		}
+		if *check {
+			_, err := fmt.Fprintln(e.stdout, "configuration valid")
+			return err
+		}
+		return serve(cmd.Context(), e, cfg, demoEvent)
+	}
+	return cmd
+}
+
+// checkConfig reads and validates the configuration as serve would,
+// reading key and credential files but connecting to nothing.
+func checkConfig() (*Config, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, configError(err)
+	}
+	if _, err := newLogger(io.Discard, cfg.LogLevel, cfg.LogFormat); err != nil {
+		return nil, configError(fmt.Errorf("ISEED_LOG_LEVEL: %w", err))
+	}
+	if cfg.NATSURL != "" {
+		if _, err := authOptions(cfg); err != nil {
+			return nil, configError(err)
+		}
+	}
+	return cfg, nil
+}
+
+func serve(ctx context.Context, e *env, cfg *Config, demoEvent []byte) error {
+	release, err := claimStartup(cfg)
+	if err != nil {
+		return err
+	}
+	defer release()
+	logTo := e.stderr
+	if demoEvent != nil {
+		f, err := openDemoLog(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fmt.Fprintf(e.stderr, "iseed serve --demo: the log goes to %s; the demo's events follow here (Ctrl-C to stop)\n", f.Name())
+		logTo = f
+	}
+	log, err := newLogger(logTo, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return configError(fmt.Errorf("ISEED_LOG_LEVEL: %w", err))
+	}
+	d, err := newDaemon(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if demoEvent != nil {
+		d.extra = append(d.extra, actor{"demo", func(ctx context.Context) error { return d.demo(ctx, demoEvent, e.stdout) }})
+	}
+	return d.run(ctx)
+}
+
+// openDemoLog opens (appending) the demo's log file in the data directory.
+func openDemoLog(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("ISEED_DATA_DIR: %w", err)
+	}
+	return os.OpenFile(filepath.Join(dir, "demo.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+}
+
+// demo submits one event as tenant "demo" and prints every event about it
+// until ctx is done.
+func (d *daemon) demo(ctx context.Context, event []byte, w io.Writer) error {
+	sub, _ := consumer.DecodeSubmission(event)
+	m := nats.NewMsg(d.res.Layout.SubmissionSubject("demo"))
+	m.Data = event
+	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID("demo", sub.ID, sub.Fingerprint()))
+	if _, err := d.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return watchEvents(ctx, d.js, d.res.Layout, "demo", jetstream.DeliverAllPolicy, w)
+}

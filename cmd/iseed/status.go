@@ -1,0 +1,104 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/spf13/cobra"
+)
+
+func newStatusCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status ID",
+		Short: "Show a submission's record and events",
+		Long: "Prints the submission's record (state, timeline, upstream request, document, problems) and its\n" +
+			"status and document events.",
+		Args:        exactArgs("ID"),
+		Annotations: map[string]string{exitCodesKey: "0 found; 1 no such submission, or an error; 2 usage or configuration error"},
+	}
+	tenant := tenantFlag(cmd.Flags(), "default", "tenant")
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		format, err := out.format(e.stdout)
+		if err != nil {
+			return err
+		}
+		c, err := openCLI(cmd.Context(), true)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		ctx := cmd.Context()
+		rec, _, err := record.NewStore(c.res.Records).Get(ctx, *tenant, args[0])
+		if errors.Is(err, record.ErrNotFound) {
+			return fmt.Errorf("no submission %q for tenant %q", args[0], *tenant)
+		}
+		if err != nil {
+			return err
+		}
+		events, err := publisher.ReadEvents(ctx, c.js, c.res.Layout.EventsStream(), c.res.Layout.Events(), *tenant, args[0])
+		if err != nil {
+			return err
+		}
+		if format == formatJSON {
+			return writeJSON(e.stdout, struct {
+				Record *record.Record    `json:"record"`
+				Events []json.RawMessage `json:"events"`
+			}{rec, events})
+		}
+		return printStatus(e.stdout, rec, events)
+	}
+	return cmd
+}
+
+// printStatus writes a record and its events for people.
+func printStatus(w io.Writer, r *record.Record, events []json.RawMessage) error {
+	tw := newTable(w)
+	fmt.Fprintf(tw, "submission\t%s/%s\n", r.Tenant, r.ID)
+	fmt.Fprintf(tw, "state\t%s\n", r.State)
+	if r.Service != "" {
+		fmt.Fprintf(tw, "service\t%s (%s)%s\n", r.Service, r.ServiceHash, priceText(r.Price))
+	}
+	if r.RequestID != "" {
+		fmt.Fprintf(tw, "upstream request\t%s (%s)\n", r.RequestID, r.StatoRichiesta)
+	}
+	fmt.Fprintf(tw, "attempts\t%d, generation %d\n", r.Attempts, r.Generation)
+	if r.Reason != "" {
+		fmt.Fprintf(tw, "reason\t%s\n", r.Reason)
+	}
+	if d := r.Document; d != nil {
+		fmt.Fprintf(tw, "document\t%s (%d bytes, %s, sha256 %s)\n", d.Object, d.Size, d.ContentType, d.SHA256)
+	}
+	printProblems(tw, r.Errors)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\ntimeline:")
+	for _, t := range r.Timeline {
+		fmt.Fprintf(w, "  %s %s %s\n", t.At.UTC().Format(time.RFC3339), t.State, t.Note)
+	}
+	fmt.Fprintln(w, "\nevents:")
+	for _, ev := range events {
+		fmt.Fprintf(w, "  %s\n", eventLine(ev))
+	}
+	return nil
+}
+
+// printProblems writes one line per problem: field, code, message.
+func printProblems(w io.Writer, problems []publisher.Problem) {
+	for _, p := range problems {
+		fmt.Fprintf(w, "problem\t%s\n", problemLine(p))
+	}
+}
+
+func priceText(p *float64) string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprintf(", price %.2f €", *p)
+}

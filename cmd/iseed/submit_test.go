@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/iseed-dev/iseed/layout"
+)
+
+// TestSubmitWait follows submissions to their outcome: submitted (0),
+// rejected with every problem on its own line (1), dead-lettered (1).
+func TestSubmitWait(t *testing.T) {
+	startCLIDaemon(t)
+	valid := eventFile(t, "wait-1", nil)
+	tests := []struct {
+		name  string
+		args  []string
+		code  int
+		lines []string // regular expressions, one per line of standard output
+	}{
+		{"submitted", []string{"submit", "--tenant", "acme", valid, "--wait"}, 0, []string{
+			`^wait-1$`,
+			`^submitted: acme/wait-1 is upstream request [0-9a-f]{24} \(ISEE, price 16\.00 €\), now (submitted|in_progress)$`}},
+		{"submitted already: the same outcome", []string{"submit", "--wait", "--tenant", "acme", valid}, 0, []string{
+			`^wait-1$`, `^submitted: acme/wait-1 is upstream request`}},
+		{"rejected", []string{"submit", "--tenant", "acme", "--wait", "../../examples/isee-invalid.json"}, 1, []string{
+			`^emp-7782-isee-2026$`,
+			`^rejected: acme/emp-7782-isee-2026 was not sent, nothing was charged; 8 problem\(s\):$`,
+			`^\$1 \(Cognome \*\) missing: Cognome \(\$1\): is required$`, `^\$2 \(Email \*\) invalid_email: `, `^\$3 \(Telefono \*\) missing: `,
+			`^\$4 \(Codice Fiscale \*\) invalid_codice_fiscale: `, `^\$5 \(.*\) missing: `, `^\$6 \(.*\) missing: `,
+			`^Fax unknown_field: `, `^opzioni \(express\) unknown_option: `}},
+		{"another payload under a used id", []string{"submit", "--tenant", "acme", "--wait", eventFile(t, "wait-1", badEmail)}, 1, []string{
+			`^wait-1$`, `^dead-lettered: acme/wait-1 as dead letter \d+, reason conflict: .*; see 'iseed dlq show \d+'$`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, tt.args...)
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			if code != tt.code || len(lines) != len(tt.lines) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %d and %d lines", code, out, errOut, tt.code, len(tt.lines))
+			}
+			for i, re := range tt.lines {
+				if !regexp.MustCompile(re).MatchString(lines[i]) {
+					t.Errorf("line %d: got %q, want %s", i+1, lines[i], re)
+				}
+			}
+		})
+	}
+}
+
+// TestStatusAndTrackFormats reads a submitted submission back as a table
+// and as JSON.
+func TestStatusAndTrackFormats(t *testing.T) {
+	startCLIDaemon(t)
+	if out, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", "../../examples/isee.json"); code != 0 {
+		t.Fatalf("submit --wait: exit %d, %q %q", code, out, errOut)
+	}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"status", "emp-7781-isee-2026", "--tenant", "acme", "-o", "table"},
+			[]string{"submission        acme/emp-7781-isee-2026\n", "upstream request  ", "price 16.00 €", "\ntimeline:\n", "\nevents:\n", " acme/emp-7781-isee-2026 submitted service=\"ISEE\""}},
+		{[]string{"status", "--tenant", "acme", "emp-7781-isee-2026", "-o", "json"}, []string{`"record": {`, `"events": [`}},
+		{[]string{"track", "list", "-o", "table"}, []string{"TENANT  SUBMISSION", "acme    emp-7781-isee-2026"}},
+		{[]string{"track", "list", "-o", "json"}, []string{`"id": "emp-7781-isee-2026"`, `"request_id": "`}},
+		{[]string{"schemas", "show", "isee", "-o", "table"}, []string{"price", "$4", "codice_fiscale_persona_fisica", "true"}},
+		{[]string{"schemas", "list", "-o", "json"}, []string{`"hash_visura": "6aa0789f5ba34684b2bc5ccf364f8929"`}},
+		{[]string{"validate", "--schema", "testdata/isee.json", "--input", "testdata/invalid.json", "-o", "table"}, []string{"invalid, 7 problem(s)", "$2 (Email *) invalid_email: "}},
+	}
+	for _, tt := range tests {
+		out, errOut, code := runCLI(t, tt.args...)
+		wantCode := 0
+		if tt.args[0] == "validate" {
+			wantCode = 1
+		}
+		if code != wantCode {
+			t.Errorf("%v: exit %d, stderr %q", tt.args, code, errOut)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: stdout %q lacks %q", tt.args, out, w)
+			}
+		}
+	}
+}
+
+// TestSubmitWaitTimesOut: with nothing consuming, --wait gives up after
+// --timeout with exit status 3.
+func TestSubmitWaitTimesOut(t *testing.T) {
+	srv := cliEnv(t)
+	if _, err := layout.Ensure(context.Background(), srv.JS, layout.Layout{}); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", "--timeout", "300ms", "../../examples/isee.json")
+	want := "emp-7781-isee-2026\ntimed out: acme/emp-7781-isee-2026 is not yet picked up by iseed serve; follow it with 'iseed status --tenant acme emp-7781-isee-2026'\n"
+	if code != 3 || out != want {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 3 and %q", code, out, errOut, want)
+	}
+}

@@ -1,0 +1,84 @@
+package consumer_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
+)
+
+// TestCorrectedReplay: an operator's signed replay of a dead letter with a
+// corrected payload takes the recorded submission's place when nothing sent
+// for the old payload can exist upstream, and is a conflict otherwise;
+// either way the submission makes at most one request.
+func TestCorrectedReplay(t *testing.T) {
+	invalid := pipetest.ValidFields("Mario")
+	invalid["Email"] = "mario at example"
+	valid := pipetest.ValidFields("Mario")
+	tests := []struct {
+		name    string
+		prepare func(h *harness) // leaves one dead letter of emp-c
+		state   string           // the record's state after the corrected replay
+		created int
+	}{
+		{"rejected: the correction is sent", func(h *harness) {
+			h.Publish(pipetest.Submission("emp-c", invalid), nil)
+			h.WaitState("emp-c", record.StateRejected)
+		}, record.StateSubmitted, 1},
+		{"failed without a POST in doubt: the correction is sent", func(h *harness) {
+			h.Sim.SetWallet(0)
+			h.Publish(pipetest.Submission("emp-c", pipetest.ValidFields("Maria")), nil)
+			h.WaitState("emp-c", record.StateFailed)
+			h.Sim.SetWallet(1000)
+		}, record.StateSubmitted, 1},
+		{"ambiguous: another payload is a conflict, nothing sent", func(h *harness) {
+			h.PutRecord("emp-c", pipetest.ValidFields("Maria"), func(r *record.Record) {
+				r.State, r.Reason = record.StateFailed, dlq.ReasonAmbiguous
+				r.Pending = &record.Attempt{Started: time.Now(), Owner: "gone", Until: time.Now()}
+			})
+			dl := dlq.DeadLetter{OriginalSubject: h.Res.Layout.SubmissionSubject(pipetest.Tenant), StreamSeq: 99,
+				Tenant: pipetest.Tenant, SubmissionID: "emp-c", Reason: dlq.ReasonAmbiguous, Generation: 1}
+			if err := dlq.Publish(context.Background(), h.NATS.JS, h.Res.Layout, dl, pipetest.Submission("emp-c", pipetest.ValidFields("Maria")),
+				dlq.MsgID(pipetest.Tenant, "emp-c", 1, dlq.ReasonAmbiguous)); err != nil {
+				t.Fatal(err)
+			}
+		}, record.StateFailed, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.Start()
+			tt.prepare(h)
+			var dls []dlq.DeadLetter
+			pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+			corrected := pipetest.Submission("emp-c", valid)
+			if err := h.Queue().ReplayWith(context.Background(), dls[0].Seq, corrected); err != nil {
+				t.Fatal(err)
+			}
+			pipetest.WaitFor(t, 10*time.Second, "the replay handled", func() bool { return h.pending() == 0 })
+			r := h.WaitState("emp-c", tt.state)
+			sub, _ := consumer.DecodeSubmission(corrected)
+			if sent := tt.created == 1; sent != (r.Fingerprint == sub.Fingerprint()) {
+				t.Errorf("record fingerprint %s, corrected %s; want them equal only when the correction was sent", r.Fingerprint, sub.Fingerprint())
+			}
+			if got := h.Counter("created"); got != tt.created {
+				t.Errorf("upstream requests: got %d, want %d", got, tt.created)
+			}
+			if tt.created == 0 {
+				if left := h.DeadLetters(); len(left) != 1 || left[0].Reason != dlq.ReasonConflict {
+					t.Errorf("dead letters: got %+v, want one conflict", left)
+				}
+			}
+			// The correction published again, unsigned, changes nothing.
+			h.Publish(corrected, nil)
+			pipetest.WaitFor(t, 10*time.Second, "the copy handled", func() bool { return h.pending() == 0 })
+			if got := h.Counter("created"); got != tt.created {
+				t.Errorf("upstream requests after an unsigned copy: got %d, want %d", got, tt.created)
+			}
+		})
+	}
+}

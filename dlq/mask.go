@@ -1,0 +1,115 @@
+package dlq
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// identity reports whether k is a top-level key of a submission that
+// carries no personal data: Mask shows it as it is.
+func identity(k string) bool {
+	switch k {
+	case "version", "id", "service", "options":
+		return true
+	}
+	return false
+}
+
+// Mask returns a dead letter's payload for showing to a person. Hidden, the
+// payload keeps its shape and its identity (version, id, service, options)
+// but every other value is replaced by its type and length: "‹text, 16
+// chars›", "‹number›". Revealed, values are shown. Either way an inline
+// file's contents never are: "‹file application/pdf, 9 bytes›". A payload
+// that is not a JSON object is shown as its size, or revealed as a string.
+func Mask(payload []byte, reveal bool) json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var top map[string]any
+	if err := dec.Decode(&top); err != nil || dec.More() {
+		if reveal {
+			return quote(strings.ToValidUTF8(string(payload), "\uFFFD"))
+		}
+		return quote(fmt.Sprintf("‹%d bytes, not a JSON object›", len(payload)))
+	}
+	for k, v := range top {
+		if !identity(k) {
+			top[k] = maskValue(v, reveal)
+		}
+	}
+	b, _ := json.Marshal(top) // only values decoded from JSON: cannot fail
+	return b
+}
+
+func maskValue(v any, reveal bool) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			v[k] = maskValue(x, reveal)
+		}
+		return v
+	case []any:
+		for i, x := range v {
+			v[i] = maskValue(x, reveal)
+		}
+		return v
+	case string:
+		if f, ok := inlineFile(v); ok {
+			if reveal {
+				return fmt.Sprintf("‹file %s, %s, %d bytes›", f.name, f.mime, f.size)
+			}
+			return fmt.Sprintf("‹file %s, %d bytes›", f.mime, f.size)
+		}
+		if reveal {
+			return v
+		}
+		return fmt.Sprintf("‹text, %d chars›", utf8.RuneCountInString(v))
+	case json.Number:
+		if reveal {
+			return v
+		}
+		return "‹number›"
+	case bool:
+		if reveal {
+			return v
+		}
+		return "‹bool›"
+	}
+	return v // null
+}
+
+// file is what Mask tells of an inline file.
+type file struct {
+	name, mime string
+	size       int
+}
+
+// inlineFile recognises "[name|]data:<type>[;…];base64,<data>", the inline
+// form of a file value.
+func inlineFile(v string) (file, bool) {
+	var f file
+	if name, rest, ok := strings.Cut(v, "|"); ok && strings.HasPrefix(rest, "data:") {
+		f.name, v = name, rest
+	}
+	rest, ok := strings.CutPrefix(v, "data:")
+	if !ok {
+		return f, false
+	}
+	mime, data, ok := strings.Cut(rest, ";base64,")
+	if !ok {
+		return f, false
+	}
+	f.mime = mime
+	f.size = len(data) / 4 * 3
+	if n := len(data); n%4 == 0 && n > 0 {
+		f.size -= strings.Count(data[n-2:], "=")
+	}
+	return f, true
+}
+
+func quote(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}

@@ -1,0 +1,50 @@
+package dlq
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMask(t *testing.T) {
+	const event = `{"id":"emp-1","service":"ISEE","options":["urgenza"],"version":1,` +
+		`"fields":{"$0":"Mario","$4":"RSSMRA85T10A562S","$5":"ci.pdf|data:application/pdf;base64,JVBERi0xLjQK","n":3,"ok":true,"none":null},` +
+		`"email_target":"hr@example.com","metadata":{"employee":"E-77","tags":["a","bb"]}}`
+	tests := []struct {
+		name    string
+		payload string
+		reveal  bool
+		want    []string // substrings of the result
+		never   []string // must not appear
+	}{
+		{"hidden", event, false,
+			[]string{`"id":"emp-1"`, `"service":"ISEE"`, `"options":["urgenza"]`, `"version":1`, `"$0":"‹text, 5 chars›"`,
+				`"$4":"‹text, 16 chars›"`, `"$5":"‹file application/pdf, 9 bytes›"`, `"n":"‹number›"`, `"ok":"‹bool›"`, `"none":null`,
+				`"email_target":"‹text, 14 chars›"`, `"employee":"‹text, 4 chars›"`, `"tags":["‹text, 1 chars›","‹text, 2 chars›"]`},
+			[]string{"Mario", "RSSMRA", "hr@example", "E-77", "JVBER", "ci.pdf"}},
+		{"revealed: values, never file contents", event, true,
+			[]string{`"$0":"Mario"`, `"$4":"RSSMRA85T10A562S"`, `"$5":"‹file ci.pdf, application/pdf, 9 bytes›"`, `"n":3`, `"ok":true`, `"employee":"E-77"`},
+			[]string{"JVBER"}},
+		{"a bare data URL", `{"fields":{"f":"data:image/png;base64,iVBORw=="}}`, false,
+			[]string{`"f":"‹file image/png, 4 bytes›"`}, []string{"iVBOR"}},
+		{"not JSON, hidden", `Mario Rossi RSSMRA85T10A562S`, false,
+			[]string{`"‹28 bytes, not a JSON object›"`}, []string{"Mario"}},
+		{"not JSON, revealed", `Mario`, true, []string{`"Mario"`}, nil},
+		{"two values", `{"id":"a"} {"id":"b"}`, false, []string{"not a JSON object"}, []string{`"b"`}},
+		{"an array", `["Mario"]`, false, []string{"not a JSON object"}, []string{"Mario"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(Mask([]byte(tt.payload), tt.reveal))
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("got %s, want %s in it", got, w)
+				}
+			}
+			for _, n := range tt.never {
+				if strings.Contains(got, n) {
+					t.Errorf("got %s, want no %q in it", got, n)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,105 @@
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrNotFound means there is no dead letter with that sequence: it never
+// existed, or it was replayed or purged.
+var ErrNotFound = errors.New("no such dead letter")
+
+// Letter is one dead letter read back whole.
+type Letter struct {
+	DeadLetter
+	Header  nats.Header // every header, as stored
+	Payload []byte      // the original message: personal data (see Mask)
+}
+
+// Get reads dead letter seq, or fails with ErrNotFound.
+func (q *Queue) Get(ctx context.Context, seq uint64) (*Letter, error) {
+	raw, err := q.getMsg(ctx, seq)
+	if err != nil {
+		return nil, err
+	}
+	dl := Parse(seq, raw.Header)
+	dl.Stored = raw.Time
+	return &Letter{DeadLetter: dl, Header: raw.Header, Payload: raw.Data}, nil
+}
+
+func (q *Queue) getMsg(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg, error) {
+	raw, err := q.stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("dlq: dead letter %d: %w", seq, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dlq: dead letter %d: %w", seq, err)
+	}
+	return raw, nil
+}
+
+// Purge removes dead letter seq without replaying it, or fails with
+// ErrNotFound. The submission stays as it is (rejected or failed).
+func (q *Queue) Purge(ctx context.Context, seq uint64) error {
+	err := q.stream.DeleteMsg(ctx, seq)
+	if err == nil {
+		return nil
+	}
+	// The server answers a delete of a missing message with a generic
+	// failure: ask whether it is there.
+	if _, gerr := q.getMsg(ctx, seq); errors.Is(gerr, ErrNotFound) {
+		return gerr
+	}
+	return fmt.Errorf("dlq: purge %d: %w", seq, err)
+}
+
+// RefusedError says why a dead letter is not replayed as asked, and what
+// to do instead.
+type RefusedError struct {
+	Seq    uint64
+	Reason string
+	Why    string // what would happen
+	Advice string // what to do instead
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("dead letter %d (%s): %s; %s", e.Seq, e.Reason, e.Why, e.Advice)
+}
+
+// CheckReplay refuses to replay unchanged a dead letter that the pipeline
+// would reject again for the same reason: invalid input, a conflicting
+// payload under an id already used, a message that is not a submission.
+// Other reasons (credit, the upstream, time) may pass on a replay.
+func CheckReplay(dl DeadLetter) error {
+	r := &RefusedError{Seq: dl.Seq, Reason: dl.Reason}
+	edit := fmt.Sprintf("correct it with 'iseed dlq replay --edit %d', or remove it with 'iseed dlq purge %d'", dl.Seq, dl.Seq)
+	switch dl.Reason {
+	case ReasonInvalid:
+		r.Why, r.Advice = "its input is invalid and would be rejected again", edit
+	case ReasonMalformed:
+		r.Why, r.Advice = "it is not a readable submission and would be rejected again", edit
+	case ReasonConflict:
+		r.Why = "its id was used before for another payload, so it would conflict again"
+		r.Advice = fmt.Sprintf("send it under a new id with 'iseed dlq replay --edit %d', or remove it with 'iseed dlq purge %d'", dl.Seq, dl.Seq)
+	default:
+		return nil
+	}
+	return r
+}
+
+// CheckEdit refuses to replay a dead letter with another payload when an
+// earlier attempt may have created its upstream request from the one it
+// has: only that payload can be reconciled with the upstream, so only it
+// may be replayed.
+func CheckEdit(dl DeadLetter) error {
+	if dl.Reason != ReasonAmbiguous {
+		return nil
+	}
+	return &RefusedError{Seq: dl.Seq, Reason: dl.Reason,
+		Why:    "an earlier attempt may have created its upstream request from this payload",
+		Advice: fmt.Sprintf("replay it unchanged with 'iseed dlq replay %d' once the upstream can be checked", dl.Seq)}
+}

@@ -1,0 +1,141 @@
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/layout"
+)
+
+// queueWith stores dead letters (tenant/id/reason each) on a fresh server
+// and returns the queue and them as List reads them.
+func queueWith(t *testing.T, letters ...[3]string) (*Queue, []DeadLetter) {
+	t.Helper()
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range letters {
+		dl := DeadLetter{OriginalSubject: res.Layout.SubmissionSubject(l[0]), StreamSeq: uint64(i + 1), Tenant: l[0],
+			SubmissionID: l[1], Reason: l[2], Error: "e", Generation: 1}
+		payload := fmt.Appendf(nil, `{"id":%q,"service":"ISEE","fields":{"$0":"Mario"}}`, l[1])
+		if err := Publish(ctx, srv.JS, res.Layout, dl, payload, MsgID(l[0], l[1], 1, l[2])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := NewQueue(srv.JS, res, []byte("0123456789abcdef0123456789abcdef"), nil)
+	all, err := q.List(ctx, Filter{})
+	if err != nil || len(all) != len(letters) {
+		t.Fatalf("List: got %d dead letters (%v), want %d", len(all), err, len(letters))
+	}
+	return q, all
+}
+
+func TestQueueListFilters(t *testing.T) {
+	q, all := queueWith(t, [3]string{"acme", "a1", ReasonInvalid}, [3]string{"globex", "g1", ReasonExpired},
+		[3]string{"acme", "a2", ReasonExpired}, [3]string{"acme", "a3", ReasonInvalid})
+	if !all[1].Stored.After(all[0].Stored) && !all[1].Stored.Equal(all[0].Stored) {
+		t.Fatalf("stored times out of order: %v", all)
+	}
+	tests := []struct {
+		name string
+		f    Filter
+		want string
+	}{
+		{"all", Filter{}, "a1 g1 a2 a3"},
+		{"tenant", Filter{Tenant: "acme"}, "a1 a2 a3"},
+		{"reason", Filter{Reason: ReasonExpired}, "g1 a2"},
+		{"tenant and reason", Filter{Tenant: "acme", Reason: ReasonInvalid}, "a1 a3"},
+		{"since", Filter{Since: all[2].Stored}, "a2 a3"},
+		{"until", Filter{Until: all[1].Stored}, "a1 g1"},
+		{"since and until", Filter{Since: all[1].Stored, Until: all[2].Stored}, "g1 a2"},
+		{"since after the last", Filter{Since: all[3].Stored.Add(time.Second)}, ""},
+		{"limit", Filter{Tenant: "acme", Limit: 2}, "a1 a2"},
+		{"no such tenant", Filter{Tenant: "initech"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := q.List(context.Background(), tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := ""
+			for i, d := range got {
+				if i > 0 {
+					ids += " "
+				}
+				ids += d.SubmissionID
+			}
+			if ids != tt.want {
+				t.Errorf("got %q, want %q", ids, tt.want)
+			}
+		})
+	}
+}
+
+func TestQueueGetPurgeNotFound(t *testing.T) {
+	q, all := queueWith(t, [3]string{"acme", "a1", ReasonInvalid}, [3]string{"acme", "a2", ReasonExpired})
+	ctx := context.Background()
+	l, err := q.Get(ctx, all[0].Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.SubmissionID != "a1" || l.Reason != ReasonInvalid || l.Stored.IsZero() || l.Header.Get(HeaderTenant) != "acme" ||
+		string(l.Payload) != `{"id":"a1","service":"ISEE","fields":{"$0":"Mario"}}` {
+		t.Errorf("Get: got %+v, payload %s", l.DeadLetter, l.Payload)
+	}
+	if err := q.Purge(ctx, all[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []struct {
+		name string
+		do   func() error
+	}{
+		{"get purged", func() error { _, err := q.Get(ctx, all[0].Seq); return err }},
+		{"purge again", func() error { return q.Purge(ctx, all[0].Seq) }},
+		{"replay purged", func() error { return q.Replay(ctx, all[0].Seq) }},
+		{"get never stored", func() error { _, err := q.Get(ctx, 99); return err }},
+		{"replay never stored", func() error { return q.ReplayWith(ctx, 99, []byte(`{}`)) }},
+	} {
+		if err := op.do(); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: got %v, want ErrNotFound", op.name, err)
+		}
+	}
+	if rest, _ := q.List(ctx, Filter{}); len(rest) != 1 || rest[0].SubmissionID != "a2" {
+		t.Errorf("after purging a1: got %v, want a2 alone", rest)
+	}
+}
+
+func TestCheckReplayAndEdit(t *testing.T) {
+	tests := []struct {
+		reason         string
+		replay, edited bool // allowed
+	}{
+		{ReasonInvalid, false, true},
+		{ReasonMalformed, false, true},
+		{ReasonConflict, false, true},
+		{ReasonInsufficientCredit, true, true},
+		{ReasonUpstreamRejected, true, true},
+		{ReasonExpired, true, true},
+		{ReasonMaxDeliveries, true, true},
+		{ReasonPriorISEE, true, true},
+		{ReasonAmbiguous, true, false},
+	}
+	for _, tt := range tests {
+		dl := DeadLetter{Seq: 7, Reason: tt.reason}
+		err := CheckReplay(dl)
+		var re *RefusedError
+		if (err == nil) != tt.replay || (err != nil && (!errors.As(err, &re) || re.Advice == "" || re.Seq != 7)) {
+			t.Errorf("CheckReplay(%s): got %v, want allowed=%v with advice when refused", tt.reason, err, tt.replay)
+		}
+		if err := CheckEdit(dl); (err == nil) != tt.edited {
+			t.Errorf("CheckEdit(%s): got %v, want allowed=%v", tt.reason, err, tt.edited)
+		}
+	}
+}
