@@ -11,9 +11,9 @@ import (
 // The account API (oauth.openapi.com) answers {"data": …} without the rest
 // of Visengine's envelope, and writes times as RFC 3339 with a numeric zone.
 const (
-	accountTime      = "2006-01-02T15:04:05-07:00"
-	maxTransactions  = 100 // GET /wallet/transactions' limit: its default and its maximum
-	codeAccountLogin = 140 // 401 "Unauthorized": the published code for wrong Basic credentials
+	accountTime             = "2006-01-02T15:04:05-07:00"
+	maxTransactions         = 100 // GET /wallet/transactions' limit: its default and its maximum
+	codeAccountUnauthorized = 140 // 401 "Unauthorized": the published code for wrong Basic credentials
 )
 
 // walletWire is GET /wallet's data (Wallet), in the example's key order.

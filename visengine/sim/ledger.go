@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -127,5 +128,5 @@ func (l *ledger) state() (balance int64, created, updated time.Time) {
 // /_sim/wallet. The wallet's balance is always its starting balance plus
 // the sum of their amounts.
 func (s *Server) Transactions() []Transaction {
-	return s.ledger.page(0, int(^uint(0)>>1))
+	return s.ledger.page(0, math.MaxInt)
 }

@@ -228,7 +228,7 @@ func (s *Server) handle(ep endpoint, w http.ResponseWriter, r *http.Request, par
 func (s *Server) authenticate(ep endpoint, r *http.Request) *apiError {
 	switch {
 	case ep.account() && !s.accountAuthorized(r):
-		return &apiError{http.StatusUnauthorized, codeAccountLogin, "Unauthorized"}
+		return &apiError{http.StatusUnauthorized, codeAccountUnauthorized, "Unauthorized"}
 	case !ep.account() && !s.authorized(r):
 		return &apiError{http.StatusUnauthorized, codeUnauthorized, "Unauthorized: missing or invalid bearer token"}
 	}
