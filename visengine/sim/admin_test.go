@@ -20,10 +20,12 @@ func TestCounters(t *testing.T) {
 	h.do(http.MethodDelete, "/richiesta/"+id, nil)
 	h.do(http.MethodGet, "/documento/"+id, nil)
 	h.doAuth(http.MethodGet, "/visure", nil, "") // counted before authentication
+	h.doAuth(http.MethodGet, "/wallet", nil, "Bearer "+token)
+	h.doAuth(http.MethodGet, "/wallet/transactions", nil, "")
 	want := map[string]int{
 		"POST /richiesta": 1, "GET /richiesta/{id}": 2, "GET /visure": 2, "GET /visure/{hash}": 1,
 		"GET /richiesta": 1, "PUT /richiesta/{id}": 1, "DELETE /richiesta/{id}": 1, "GET /documento/{id}": 1,
-		"POST /richiesta/{id}": 0, "PUT /richiesta/{id}/ricerche": 0,
+		"POST /richiesta/{id}": 0, "PUT /richiesta/{id}/ricerche": 0, "GET /wallet": 1, "GET /wallet/transactions": 1,
 		"created": 1, "charged": 1, "callbacks": 0, "callback_failures": 0,
 	}
 	if got := h.sim.Counters(); !equalCounts(got, want) {

@@ -42,7 +42,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, sh shape) {
 		return
 	}
 	if submit {
-		if balance, ok := s.charge(cost); !ok {
+		if balance, ok := s.charge(cost, now, func() string { return s.assignID(rec, now) }); !ok {
 			writeError(w, insufficientCredit(balance))
 			return
 		}
@@ -124,7 +124,7 @@ func insufficientCredit(balance int64) apiError {
 // answerTest answers a "test": true call: the request as it would be
 // created, with an empty _id, after the wallet check; nothing is stored.
 func (s *Server) answerTest(w http.ResponseWriter, rec *record, cost int64, submit bool, now time.Time, sh shape) {
-	if balance := s.wallet.Load(); balance < cost {
+	if balance := s.ledger.funds(); balance < cost {
 		writeError(w, insufficientCredit(balance))
 		return
 	}
@@ -137,9 +137,20 @@ func (s *Server) answerTest(w http.ResponseWriter, rec *record, cost int64, subm
 	writeData(w, v)
 }
 
-// insert gives rec its id and fate, stores it and schedules its callbacks.
-func (s *Server) insert(rec *record, now time.Time) {
+// assignID gives rec its id and creation order, and returns the id. A
+// submission gets them as it is charged, so that its charge names it; a
+// refused one consumes no creation order (CancelRate draws on it).
+func (s *Server) assignID(rec *record, now time.Time) string {
 	rec.key, rec.id, rec.seq = s.ids.next(now)
+	return rec.id
+}
+
+// insert gives rec its id (unless charging gave it one) and fate, stores it
+// and schedules its callbacks.
+func (s *Server) insert(rec *record, now time.Time) {
+	if rec.id == "" {
+		s.assignID(rec, now)
+	}
 	rec.created, rec.updated = now, now
 	rec.life.doomed, rec.fate = s.doomed(rec.seq)
 	s.store.add(rec)

@@ -1,11 +1,14 @@
 // Package sim is a faithful, stateful simulator of Openapi's Visengine 2.0 API,
-// for tests, demos and iseed's sandbox mode.
+// and of the two calls of Openapi's account API that read the wallet it
+// charges, for tests, demos and iseed's sandbox mode.
 //
-// It is an independent implementation of the wire format (it does not import
-// the visengine client), so that contract tests between the client and the
-// simulator mean something. A *Server is an http.Handler:
+// It is an independent implementation of the wire format (it imports neither
+// the visengine client nor the account client), so that contract tests
+// between the clients and the simulator mean something. A *Server is an
+// http.Handler:
 //
-//	s := sim.New(sim.Config{Token: "secret", Step: 50 * time.Millisecond})
+//	s := sim.New(sim.Config{Token: "secret", Step: 50 * time.Millisecond,
+//		AccountEmail: "ops@example.com", AccountAPIKey: "key"})
 //	defer s.Close()
 //	ts := httptest.NewServer(s)
 //
@@ -63,7 +66,8 @@
 //	PUT /richiesta/{id}/ricerche not simulated: 404/228, else 409/230
 //
 // Sim-chosen answers outside the reference use an error code equal to the HTTP
-// status: 401 (missing or wrong "Authorization: Bearer <Token>"), 404 (unknown
+// status: 401 (missing or wrong "Authorization: Bearer <Token>" on a Visengine
+// call; the account API's own 401 is published, see below), 404 (unknown
 // path), 405 (wrong method), 400 (malformed JSON body or callback_data), and the
 // injected 429 and 5xx faults.
 //
@@ -80,6 +84,39 @@
 // payload of values of "file" fields is not kept (only its length):
 // json_ricerca shows such values as "name|data:mime;base64,". Cancellation
 // never refunds.
+//
+// # The wallet and the account API
+//
+// The wallet is kept in cents, with one transaction per movement: a charge
+// for every POST that submits (commit_then_fail and late_commit included:
+// they charge, and the charge names the request even while late_commit
+// hides it) and every PUT that submits a draft, for prezzo_visura +
+// prezzo_ricerca + the chosen options, dated the request's
+// timestamp_creation (the PUT's time for a draft); and one for every change
+// of the balance by SetWallet or PUT /_sim/wallet, "Wallet recharge" when it
+// grows, "Wallet adjustment" when it shrinks. Nothing is recorded for
+// "test": true, drafts, error answers (402 and the rest) or a balance set to
+// what it is. The balance is always the starting balance (Config.Wallet)
+// plus the sum of the transactions; Server.Transactions lists them.
+//
+// Two calls of the account API (oauth.openapi.com, as its OpenAPI
+// description shows them) read it. They authenticate with "Authorization:
+// Basic base64(email:apikey)" against Config.AccountEmail and
+// Config.AccountAPIKey (unless both are set, every call is refused), refuse
+// the bearer token, and answer {"data": …} alone:
+//
+//	GET /wallet                {"data": {"credit": 982.3, "createdAt":
+//	                           "2025-01-15T10:00:00+00:00", "updatedAt": …}}: credit in
+//	                           euro (as GET /_sim/wallet), createdAt the Server's start,
+//	                           updatedAt the newest transaction's time (createdAt when none)
+//	GET /wallet/transactions   ?skip=&limit= (limit 100 by default and at most; junk,
+//	                           zero or negative values read as the defaults, sim-chosen)
+//	                           {"data": [{"id": "txn_<24 hex>", "amount": -16,
+//	                           "createdAt": "2026-03-05T10:00:00+00:00", "description":
+//	                           "API usage - visengine2.altravia.com <request id>"}, …]},
+//	                           newest first; {"data": []} past the end
+//	401/140                    {"success": false, "message": "Unauthorized", "error": 140,
+//	                           "data": null}: credentials missing or wrong
 //
 // # Lifecycle
 //
@@ -116,23 +153,26 @@
 //	GET  /_sim/faults     the active Faults (Next shows what is left)
 //	PUT  /_sim/faults     replace them; DELETE /_sim/faults clears them
 //	GET  /_sim/wallet     {"euro": balance}
-//	PUT  /_sim/wallet     {"euro": 100} sets the balance
+//	PUT  /_sim/wallet     {"euro": 100} sets the balance, recording the difference
 //
 // Calls are counted per endpoint once routed, before authentication and fault
 // injection. See Faults for the knobs, each settable at New (Config.Faults),
 // with SetFaults or PUT /_sim/faults, validated, firing for the next N calls
-// ("next") and then for a share of calls ("rate"):
+// ("next") and then for a share of calls ("rate"). The account API's keys
+// are "GET /wallet" and "GET /wallet/transactions":
 //
 //	latency            added before every API call
-//	errors, throttle   injected 5xx and 429 per endpoint key, before the handler
+//	errors, throttle   injected 5xx and 429 per endpoint key, after authentication,
+//	                   before the handler
 //	commit_then_fail   POST /richiesta creates and charges, then answers 502 or hangs
 //	late_commit        as commit_then_fail, and the request stays unseen (404/202,
 //	                   absent from GET /richiesta, callbacks held) until "delay"
 //	                   (default 1m, at most 24h, on Config.Now) after the POST
 //	preamble           a UTF-8 BOM and/or a PHP notice before the JSON
-//	object_lists       ricerche, allegati, opzioni as objects keyed "0", "1", …
-//	php_scalars        prices as "11,70", dimensione as "10206", stato_richiesta
-//	                   as " in  erogazione "
+//	object_lists       ricerche, allegati, opzioni (and the transactions) as objects
+//	                   keyed "0", "1", …
+//	php_scalars        prices (and credit, amounts) as "11,70", dimensione as "10206",
+//	                   stato_richiesta as " in  erogazione "
 //	oversize           "pad" bytes in an extra key "_padding" (first in data when
 //	                   it is an object, else in the envelope), streamed; "files"
 //	                   echoes inline files whole (at their original size)
@@ -148,5 +188,6 @@
 //
 // Not simulated: the search flow (ricerca: true), e-mail delivery to
 // email_target, field type checks beyond validazione (the real API may refuse
-// a malformed codice fiscale), the expiry of old drafts, and refunds.
+// a malformed codice fiscale), the expiry of old drafts, refunds, and the
+// account API beyond its two wallet calls (tokens, scopes, stats, …).
 package sim

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -80,6 +81,13 @@ func TestRoute(t *testing.T) {
 		{"PUT", "/richiesta/abc/ricerche", epChoose, "abc", 0},
 		{"GET", "/documento/abc", epDocument, "abc", 0},
 		{"GET", "/documento", epDocument, "", 0},
+		{"GET", "/wallet", epWallet, "", 0},
+		{"GET", "/wallet/transactions", epTransactions, "", 0},
+		{"POST", "/wallet", 0, "", 405},
+		{"DELETE", "/wallet/transactions", 0, "", 405},
+		{"GET", "/wallet/", 0, "", 404},
+		{"GET", "/wallet/other", 0, "", 404},
+		{"GET", "/wallet/transactions/abc", 0, "", 404},
 		{"GET", "/richiesta/abc/def", 0, "", 404},
 		{"GET", "/", 0, "", 404},
 		{"DELETE", "/visure", 0, "", 405},
@@ -98,5 +106,28 @@ func TestRoute(t *testing.T) {
 		if got, ok := endpointByName(ep.String()); !ok || got != ep {
 			t.Errorf("endpointByName(%q): got %v %v", ep, got, ok)
 		}
+	}
+}
+
+// TestLedgerOrder: a charge whose time was read before a later one's
+// reached the ledger still lists in its place, and ties list newest first.
+func TestLedgerOrder(t *testing.T) {
+	t0 := time.Date(2026, 3, 5, 10, 0, 0, 0, time.UTC)
+	l := newLedger(10_000, t0, 1)
+	l.debit(100, t0.Add(2*time.Second), func() string { return "a" })
+	l.debit(100, t0.Add(time.Second+500*time.Millisecond), func() string { return "b" }) // read earlier, locked later
+	l.set(20_000, t0.Add(2*time.Second+900*time.Millisecond))
+	var got []string
+	for _, tx := range l.page(0, 10) {
+		got = append(got, tx.RequestID+"@"+tx.CreatedAt.Format("05"))
+	}
+	if want := []string{"@02", "a@02", "b@01"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if _, ok := l.debit(30_000, t0, func() string { t.Error("request id asked for a refused charge"); return "" }); ok {
+		t.Errorf("a charge over the balance: got ok")
+	}
+	if page := l.page(2, 10); len(page) != 1 || page[0].RequestID != "b" {
+		t.Errorf("page(2, 10): got %+v, want b alone", page)
 	}
 }

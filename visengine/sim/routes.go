@@ -19,8 +19,14 @@ const (
 	epSearch
 	epChoose
 	epDocument
+	epWallet       // account API
+	epTransactions // account API
 	numEndpoints
 )
+
+// account reports whether ep is a call of the account API (HTTP Basic),
+// not of Visengine (Bearer).
+func (ep endpoint) account() bool { return ep == epWallet || ep == epTransactions }
 
 // String returns the endpoint's Counters and Faults key.
 func (ep endpoint) String() string {
@@ -45,6 +51,10 @@ func (ep endpoint) String() string {
 		return "PUT /richiesta/{id}/ricerche"
 	case epDocument:
 		return "GET /documento/{id}"
+	case epWallet:
+		return "GET /wallet"
+	case epTransactions:
+		return "GET /wallet/transactions"
 	}
 	return "unknown"
 }
@@ -77,13 +87,24 @@ func route(method, path string) (endpoint, string, *apiError) {
 		ep = only(method, http.MethodPut, epChoose)
 	case "documento", "documento/_":
 		ep = only(method, http.MethodGet, epDocument)
+	case "wallet":
+		ep = only(method, http.MethodGet, epWallet)
+	case "wallet/_":
+		if param != "transactions" {
+			return notFound()
+		}
+		ep, param = only(method, http.MethodGet, epTransactions), ""
 	default:
-		return 0, "", &apiError{http.StatusNotFound, http.StatusNotFound, "not found"}
+		return notFound()
 	}
 	if ep < 0 {
 		return 0, "", &apiError{http.StatusMethodNotAllowed, http.StatusMethodNotAllowed, "method not allowed"}
 	}
 	return ep, param, nil
+}
+
+func notFound() (endpoint, string, *apiError) {
+	return 0, "", &apiError{http.StatusNotFound, http.StatusNotFound, "not found"}
 }
 
 // pathShape reduces a path to its resource shape, with the parameter as "_":

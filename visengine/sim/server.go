@@ -25,6 +25,11 @@ type Config struct {
 	Faults     Faults           // faults active from the start
 	Profile    Profile          // ProfileFriendly ("" too) or ProfilePublished
 	Echo       Echo             // what request answers echo of their input; "" means the profile's default
+
+	// AccountEmail and AccountAPIKey authenticate the account API (GET
+	// /wallet, GET /wallet/transactions) with "Authorization: Basic
+	// base64(email:apikey)"; unless both are set, every call is refused.
+	AccountEmail, AccountAPIKey string
 }
 
 // Counter keys beyond the endpoints'.
@@ -65,7 +70,9 @@ type Server struct {
 	store      *store
 	ids        *idGen
 
-	wallet   atomic.Int64 // cents
+	accountEmail, accountAPIKey string // the account API's Basic credentials
+
+	ledger   *ledger
 	counters [numCounters]atomic.Int64
 	faults   atomic.Pointer[activeFaults]
 	draws    atomic.Uint64 // fault draws so far
@@ -109,6 +116,7 @@ func New(cfg Config) *Server {
 		owner: cfg.Owner, seed: uint64(cfg.Seed), now: cfg.Now, cat: cat,
 		profile: cmp.Or(cfg.Profile, ProfileFriendly), echo: cfg.Echo.Resolve(cfg.Profile),
 		store: newStore(), ids: newIDGen(cfg.Seed), client: cfg.HTTPClient,
+		accountEmail: cfg.AccountEmail, accountAPIKey: cfg.AccountAPIKey,
 	}
 	s.applyDefaults(cfg)
 	s.ctx, s.stop = context.WithCancel(context.Background())
@@ -135,7 +143,7 @@ func (s *Server) applyDefaults(cfg Config) {
 	if wallet == 0 {
 		wallet = 1000
 	}
-	s.SetWallet(wallet)
+	s.ledger = newLedger(cents(wallet), s.now(), cfg.Seed)
 	s.SetFaults(cfg.Faults)
 }
 
@@ -169,8 +177,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.counters[ep].Add(1)
-	if !s.authorized(r) {
-		writeError(w, apiError{http.StatusUnauthorized, codeUnauthorized, "Unauthorized: missing or invalid bearer token"})
+	if e := s.authenticate(ep, r); e != nil {
+		writeError(w, *e)
 		return
 	}
 	var sh shape
@@ -208,7 +216,23 @@ func (s *Server) handle(ep endpoint, w http.ResponseWriter, r *http.Request, par
 		s.choose(w, param)
 	case epDocument:
 		s.document(w, param, sh)
+	case epWallet:
+		s.getWallet(w, sh)
+	case epTransactions:
+		s.listTransactions(w, r, sh)
 	}
+}
+
+// authenticate checks a call's credentials: HTTP Basic for the account API,
+// the bearer token for Visengine. Each refuses the other's.
+func (s *Server) authenticate(ep endpoint, r *http.Request) *apiError {
+	switch {
+	case ep.account() && !s.accountAuthorized(r):
+		return &apiError{http.StatusUnauthorized, codeAccountUnauthorized, "Unauthorized"}
+	case !ep.account() && !s.authorized(r):
+		return &apiError{http.StatusUnauthorized, codeUnauthorized, "Unauthorized: missing or invalid bearer token"}
+	}
+	return nil
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -236,25 +260,23 @@ func (s *Server) ResetCounters() {
 	}
 }
 
-// SetWallet sets the balance, in euro (rounded to the cent).
-func (s *Server) SetWallet(euro float64) { s.wallet.Store(cents(euro)) }
+// SetWallet sets the balance, in euro (rounded to the cent), recording the
+// difference as a transaction: "Wallet recharge" when it grows, "Wallet
+// adjustment" when it shrinks.
+func (s *Server) SetWallet(euro float64) { s.ledger.set(cents(euro), s.now()) }
 
 // Wallet returns the balance in euro.
-func (s *Server) Wallet() float64 { return float64(s.wallet.Load()) / 100 }
+func (s *Server) Wallet() float64 { return float64(s.ledger.funds()) / 100 }
 
-// charge takes c cents from the wallet if it holds them; otherwise it returns
-// false and the balance.
-func (s *Server) charge(c int64) (int64, bool) {
-	for {
-		b := s.wallet.Load()
-		if b < c {
-			return b, false
-		}
-		if s.wallet.CompareAndSwap(b, b-c) {
-			s.counters[cCharged].Add(1)
-			return b - c, true
-		}
+// charge takes c cents from the wallet if it holds them, recording the
+// charge at at for the request whose id request returns (see ledger.debit);
+// otherwise it returns false and the balance.
+func (s *Server) charge(c int64, at time.Time, request func() string) (int64, bool) {
+	b, ok := s.ledger.debit(c, at, request)
+	if ok {
+		s.counters[cCharged].Add(1)
 	}
+	return b, ok
 }
 
 // SetFaults replaces the active faults and restarts their Next counts. Values

@@ -120,7 +120,7 @@ func (s *Server) submitDraft(rec *record, now time.Time) *apiError {
 	for _, o := range rec.options {
 		cost += cents(o.Price)
 	}
-	if balance, ok := s.charge(cost); !ok {
+	if balance, ok := s.charge(cost, now, func() string { return rec.id }); !ok {
 		e := insufficientCredit(balance)
 		return &e
 	}
