@@ -56,8 +56,8 @@ func heapAfterGC() uint64 {
 // TestWatcherMemory applies 100,000 open records as the first pass of the
 // watch does and measures what the watcher keeps of them.
 func TestWatcherMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds 100,000 records")
+	if testing.Short() || raceEnabled {
+		t.Skip("builds 100,000 records, and measures the heap: not with -short or -race")
 	}
 	const n = 100_000
 	w := NewWatcher(nil, time.Hour, zerolog.Nop())

@@ -86,7 +86,9 @@ func New(cfg Config, d Deps) (*Overview, error) {
 func (o *Overview) Ready() <-chan struct{} { return o.ready }
 
 // Run keeps the counts until ctx is done, and takes a snapshot for the
-// metrics every Refresh. It returns nil when ctx is done.
+// metrics every Refresh. It returns nil when ctx is done; failures to read
+// (NATS down) are retried inside, so it never stops the daemon. Call it
+// once.
 func (o *Overview) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = o.watcher.Run(ctx) })
