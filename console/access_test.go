@@ -1,0 +1,255 @@
+package console_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/iseed-dev/iseed/console"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		listen, token string
+		ok            bool
+		noToken       bool // the error is ErrNoToken
+	}{
+		{"127.0.0.1:8080", "", true, false},
+		{"127.9.9.9:8080", "", true, false},
+		{"[::1]:8080", "", true, false},
+		{"localhost:8080", "", true, false},
+		{"0.0.0.0:8080", "", false, true},
+		{":8080", "", false, true},
+		{"[::]:8080", "", false, true},
+		{"10.1.2.3:8080", "", false, true},
+		{"iseed.example.com:8080", "", false, true},
+		{"0.0.0.0:8080", testToken, true, false},
+		{"127.0.0.1:8080", "short", false, false},
+		{"no-port", "", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.listen+" "+tt.token, func(t *testing.T) {
+			err := console.Check(tt.listen, tt.token)
+			if (err == nil) != tt.ok || errors.Is(err, console.ErrNoToken) != tt.noToken {
+				t.Errorf("got %v, want ok %v, ErrNoToken %v", err, tt.ok, tt.noToken)
+			}
+			if err != nil && !strings.Contains(err.Error(), "ISEED_") {
+				t.Errorf("the error does not say what to change: %v", err)
+			}
+		})
+	}
+}
+
+func TestNewRefusesNonLoopbackWithoutToken(t *testing.T) {
+	h := pipetest.New(t)
+	_, err := console.New(console.Config{Listen: "0.0.0.0:8080"}, console.Deps{Resources: h.Res})
+	if !errors.Is(err, console.ErrNoToken) {
+		t.Errorf("got %v, want ErrNoToken", err)
+	}
+}
+
+// client is an HTTP client that does not follow redirects.
+func client() *http.Client {
+	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// call is one request of an access test.
+type call struct {
+	name     string
+	method   string
+	path     string
+	auth     string // "", "bearer", "wrong", "cookie"
+	csrf     string // "", "valid", "wrong"
+	cross    bool   // a cross-site browser request
+	form     url.Values
+	status   int
+	location string // prefix of Location
+	body     string // the body contains it
+	notBody  string // the body does not contain it
+}
+
+// do makes c against s, logged in with cookie and csrf when asked.
+func (s *site) do(t *testing.T, c call, cookie *http.Cookie, csrf string) (*http.Response, string) {
+	t.Helper()
+	form := url.Values{}
+	for k, v := range c.form {
+		form[k] = v
+	}
+	switch c.csrf {
+	case "valid":
+		form.Set("csrf", csrf)
+	case "wrong":
+		form.Set("csrf", "forged")
+	}
+	var body io.Reader
+	if c.method == http.MethodPost {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(c.method, s.url+c.path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	switch c.auth {
+	case "bearer":
+		req.Header.Set("Authorization", "Bearer "+testToken)
+	case "wrong":
+		req.Header.Set("Authorization", "Bearer "+strings.Repeat("x", len(testToken)))
+	case "cookie":
+		req.AddCookie(cookie)
+	}
+	if c.cross {
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Origin", "https://evil.example")
+	}
+	resp, err := client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// login posts the token to the login form and returns the session cookie.
+func (s *site) login(t *testing.T) *http.Cookie {
+	t.Helper()
+	resp, err := client().PostForm(s.url+"/login", url.Values{"token": {testToken}, "next": {"/open"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/open" {
+		t.Fatalf("login: got %d to %q, want 303 to /open", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "iseed_console" {
+			if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || strings.Contains(c.Value, testToken) {
+				t.Errorf("session cookie: got %+v, want HttpOnly, SameSite=Strict, Path=/, without the token", c)
+			}
+			return c
+		}
+	}
+	t.Fatal("login set no session cookie")
+	return nil
+}
+
+var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrfOf reads the CSRF token from a page rendered for cookie.
+func (s *site) csrfOf(t *testing.T, cookie *http.Cookie, path string) string {
+	t.Helper()
+	_, body := s.do(t, call{method: http.MethodGet, path: path, auth: "cookie"}, cookie, "")
+	m := csrfInput.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF field on %s", path)
+	}
+	return m[1]
+}
+
+func runCalls(t *testing.T, s *site, calls []call, cookie *http.Cookie, csrf string) {
+	t.Helper()
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body := s.do(t, c, cookie, csrf)
+			if resp.StatusCode != c.status {
+				t.Errorf("%s %s: got %d, want %d\n%s", c.method, c.path, resp.StatusCode, c.status, body)
+			}
+			if c.location != "" && !strings.HasPrefix(resp.Header.Get("Location"), c.location) {
+				t.Errorf("location: got %q, want %q…", resp.Header.Get("Location"), c.location)
+			}
+			if c.body != "" && !strings.Contains(body, c.body) {
+				t.Errorf("body lacks %q:\n%s", c.body, body)
+			}
+			if c.notBody != "" && strings.Contains(body, c.notBody) {
+				t.Errorf("body has %q", c.notBody)
+			}
+			if strings.HasPrefix(c.path, "/metrics") || strings.HasPrefix(c.path, "/healthz") {
+				return
+			}
+			for k, want := range map[string]string{"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"} {
+				if got := resp.Header.Get(k); got != want {
+					t.Errorf("%s: got %q, want %q", k, got, want)
+				}
+			}
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+				t.Errorf("CSP: got %q", csp)
+			}
+		})
+	}
+}
+
+func TestAccessWithToken(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, testToken, nil)
+	payload := pipetest.Submission("emp-1", pipetest.ValidFields("Mario"))
+	seq1 := deadLetter(t, h, "emp-1", "insufficient_credit", payload)
+	seq2 := deadLetter(t, h, "emp-2", "insufficient_credit", pipetest.Submission("emp-2", pipetest.ValidFields("Luigi")))
+	cookie := s.login(t)
+	csrf := s.csrfOf(t, cookie, "/dead-letters/"+strconv.FormatUint(seq1, 10))
+	dl1, dl2 := "/dead-letters/"+strconv.FormatUint(seq1, 10), "/dead-letters/"+strconv.FormatUint(seq2, 10)
+	get, post := http.MethodGet, http.MethodPost
+	runCalls(t, s, []call{
+		{name: "page without token", method: get, path: "/", status: 303, location: "/login?next=%2F"},
+		{name: "page with bearer", method: get, path: "/", auth: "bearer", status: 200, body: "Open requests"},
+		{name: "page with a wrong bearer", method: get, path: "/", auth: "wrong", status: 303, location: "/login"},
+		{name: "page with session", method: get, path: "/", auth: "cookie", status: 200, body: `id="mode">operator`},
+		{name: "login form", method: get, path: "/login", status: 200, body: `name="token"`},
+		{name: "stylesheet for the login form", method: get, path: "/static/style.css", status: 200, body: "iseed console"},
+		{name: "confirmation without token", method: get, path: dl1 + "/replay", status: 303, location: "/login"},
+		{name: "dead letter masked", method: get, path: dl1, auth: "cookie", status: 200, body: `id="replay"`, notBody: "Mario"},
+		{name: "replay without token", method: post, path: dl1 + "/replay", status: 403},
+		{name: "replay with a wrong bearer", method: post, path: dl1 + "/replay", auth: "wrong", status: 403},
+		{name: "replay with session, no CSRF", method: post, path: dl1 + "/replay", auth: "cookie", status: 403, body: "CSRF"},
+		{name: "replay with session, forged CSRF", method: post, path: dl1 + "/replay", auth: "cookie", csrf: "wrong", status: 403, body: "CSRF"},
+		{name: "replay cross-site with session", method: post, path: dl1 + "/replay", auth: "cookie", csrf: "valid", cross: true, status: 403},
+		{name: "replay cross-site with bearer", method: post, path: dl1 + "/replay", auth: "bearer", cross: true, status: 403},
+		{name: "reveal with session", method: post, path: dl1 + "/reveal", auth: "cookie", csrf: "valid", status: 200, body: "Mario"},
+		{name: "replay with session", method: post, path: dl1 + "/replay", auth: "cookie", csrf: "valid", status: 303, location: "/dead-letters?replayed=" + strconv.FormatUint(seq1, 10)},
+		{name: "replay again", method: post, path: dl1 + "/replay", auth: "bearer", status: 404},
+		{name: "replay with bearer", method: post, path: dl2 + "/replay", auth: "bearer", status: 303, location: "/dead-letters?replayed="},
+		{name: "wrong login", method: post, path: "/login", form: url.Values{"token": {"nope"}}, status: 401, body: "not the console token"},
+		{name: "oversized form", method: post, path: "/login", form: url.Values{"token": {strings.Repeat("x", 20<<10)}}, status: 413},
+		{name: "open redirect refused", method: post, path: "/login", form: url.Values{"token": {testToken}, "next": {"//evil.example/"}}, status: 303, location: "/"},
+		{name: "the daemon's /metrics", method: get, path: "/metrics", status: 200, body: "metrics"},
+		{name: "the daemon's other paths", method: get, path: "/healthz", status: 404},
+	}, cookie, csrf)
+	for _, seq := range []uint64{seq1, seq2} {
+		if _, err := h.Res.DLQ.GetMsg(context.Background(), seq); !errors.Is(err, jetstream.ErrMsgNotFound) {
+			t.Errorf("dead letter %d after its replay: got %v, want it gone", seq, err)
+		}
+	}
+}
+
+func TestAccessReadOnly(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, "", nil)
+	seq := deadLetter(t, h, "emp-1", "insufficient_credit", pipetest.Submission("emp-1", pipetest.ValidFields("Mario")))
+	dl := "/dead-letters/" + strconv.FormatUint(seq, 10)
+	get, post := http.MethodGet, http.MethodPost
+	runCalls(t, s, []call{
+		{name: "overview", method: get, path: "/", status: 200, body: `id="mode">read-only`},
+		{name: "dead letter, no replay button", method: get, path: dl, status: 200, body: "read-only-note", notBody: `id="replay"`},
+		{name: "dead letter masked", method: get, path: dl, status: 200, body: "•••", notBody: "Mario"},
+		{name: "confirmation refused", method: get, path: dl + "/replay", status: 403, body: "read-only"},
+		{name: "replay refused", method: post, path: dl + "/replay", status: 403},
+		{name: "replay refused with a bearer", method: post, path: dl + "/replay", auth: "bearer", status: 403},
+		{name: "reveal refused", method: post, path: dl + "/reveal", status: 403},
+		{name: "login form says read-only", method: get, path: "/login", status: 200, body: "read-only"},
+		{name: "login goes home", method: post, path: "/login", form: url.Values{"token": {testToken}}, status: 303, location: "/"},
+		{name: "spend not configured", method: get, path: "/spend", status: 200, body: "not configured"},
+	}, nil, "")
+	if _, err := h.Res.DLQ.GetMsg(context.Background(), seq); err != nil {
+		t.Errorf("dead letter after refused replays: %v, want it kept", err)
+	}
+}

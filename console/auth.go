@@ -1,0 +1,230 @@
+package console
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sessionCookie holds a login: "v1.<expiry unix>.<HMAC>", never the token.
+const sessionCookie = "iseed_console"
+
+// csrfField is the form field carrying the CSRF token.
+const csrfField = "csrf"
+
+// maxForm bounds a form's body.
+const maxForm = 16 << 10
+
+// identity says how a request is authenticated.
+type identity int
+
+const (
+	nobody  identity = iota
+	bearer           // Authorization: Bearer <token>: not a browser's ambient credential
+	session          // the session cookie
+)
+
+// auth checks the token and issues and checks sessions and CSRF tokens.
+// Every MAC is keyed by a key derived from the token, so changing the
+// token ends every session.
+type auth struct {
+	token  [sha256.Size]byte // SHA-256 of the token, compared in constant time
+	key    []byte
+	ttl    time.Duration
+	now    func() time.Time
+	noAuth bool
+}
+
+func newAuth(token string, ttl time.Duration, now func() time.Time) *auth {
+	k := sha256.Sum256([]byte("iseed-console-v1\x00" + token))
+	return &auth{token: sha256.Sum256([]byte(token)), key: k[:], ttl: ttl, now: now, noAuth: token == ""}
+}
+
+// tokenOK compares s with the token in constant time (of the digests: no
+// length leaks either).
+func (a *auth) tokenOK(s string) bool {
+	if a.noAuth {
+		return false
+	}
+	d := sha256.Sum256([]byte(s))
+	return subtle.ConstantTimeCompare(d[:], a.token[:]) == 1
+}
+
+func (a *auth) mac(parts ...string) string {
+	m := hmac.New(sha256.New, a.key)
+	m.Write([]byte(strings.Join(parts, "\x00")))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// newSession returns a session cookie's value, valid for ttl.
+func (a *auth) newSession() string {
+	exp := strconv.FormatInt(a.now().Add(a.ttl).Unix(), 10)
+	return "v1." + exp + "." + a.mac("session", exp)
+}
+
+// sessionOK checks a session cookie's value: its MAC and its expiry.
+func (a *auth) sessionOK(v string) bool {
+	parts := strings.Split(v, ".")
+	if a.noAuth || len(parts) != 3 || parts[0] != "v1" {
+		return false
+	}
+	exp, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || a.now().Unix() >= exp {
+		return false
+	}
+	return hmac.Equal([]byte(parts[2]), []byte(a.mac("session", parts[1])))
+}
+
+// identify says how r is authenticated, if at all.
+func (a *auth) identify(r *http.Request) identity {
+	if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && a.tokenOK(h) {
+		return bearer
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && a.sessionOK(c.Value) {
+		return session
+	}
+	return nobody
+}
+
+// csrf is the CSRF token of r's session: a MAC of its cookie.
+func (a *auth) csrf(r *http.Request) string {
+	if c, err := r.Cookie(sessionCookie); err == nil && a.sessionOK(c.Value) {
+		return a.mac("csrf", c.Value)
+	}
+	return ""
+}
+
+// csrfOK checks the CSRF field of a form posted with a session cookie.
+func (a *auth) csrfOK(r *http.Request) bool {
+	want := a.csrf(r)
+	return want != "" && hmac.Equal([]byte(r.PostFormValue(csrfField)), []byte(want))
+}
+
+// cookie is the session cookie to set (value "" clears it).
+func (a *auth) cookie(r *http.Request, value string) *http.Cookie {
+	c := &http.Cookie{Name: sessionCookie, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https", MaxAge: int(a.ttl / time.Second)}
+	if value == "" {
+		c.MaxAge = -1
+	}
+	return c
+}
+
+// access is who may use a route.
+type access int
+
+const (
+	anyone   access = iota // the login form
+	viewer                 // everyone read-only; with a token, the authenticated
+	operator               // only with a token, the authenticated
+)
+
+// guard wraps h with the security headers, the cross-origin check and the
+// form size bound of every route, and lets through only who a allows.
+func (c *Console) guard(a access, h http.HandlerFunc) http.Handler {
+	return secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		post := r.Method == http.MethodPost
+		if post {
+			if err := c.cross.Check(r); err != nil {
+				c.fail(w, r, http.StatusForbidden, "Cross-origin request refused.")
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			if err := r.ParseForm(); err != nil {
+				status := http.StatusBadRequest
+				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+					status = http.StatusRequestEntityTooLarge
+				}
+				c.fail(w, r, status, "The form cannot be read (at most 16 KiB).")
+				return
+			}
+		}
+		id := c.auth.identify(r)
+		switch {
+		case a == operator && c.ReadOnly():
+			c.fail(w, r, http.StatusForbidden, "This console is read-only: no ISEED_CONSOLE_TOKEN is configured, so nothing can be changed from it.")
+			return
+		case a != anyone && !c.ReadOnly() && id == nobody && !post:
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		case a != anyone && !c.ReadOnly() && id == nobody:
+			c.fail(w, r, http.StatusForbidden, "Log in with the console token first.")
+			return
+		case post && a != anyone && id == session && !c.auth.csrfOK(r):
+			c.fail(w, r, http.StatusForbidden, "The form has expired or did not come from this console (CSRF check failed). Go back, reload and try again.")
+			return
+		}
+		h(w, r)
+	}))
+}
+
+// operatorOf reports whether r may act (replay, reveal).
+func (c *Console) operatorOf(r *http.Request) bool {
+	return !c.ReadOnly() && c.auth.identify(r) != nobody
+}
+
+// secure sets the headers every response carries.
+func secure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'none'; object-src 'none'; img-src 'self' data:; "+
+			"style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// safeNext returns next when it is a path on this site, else "/".
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusOK, "login", "Log in", loginData{Next: safeNext(r.URL.Query().Get("next")), ReadOnly: c.ReadOnly()})
+}
+
+type loginData struct {
+	Next     string
+	ReadOnly bool
+	Failed   bool
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if c.ReadOnly() {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	next := safeNext(r.PostFormValue("next"))
+	if c.logins.Tokens() < 1 {
+		c.fail(w, r, http.StatusTooManyRequests, "Too many failed logins: wait a few seconds.")
+		return
+	}
+	if !c.auth.tokenOK(r.PostFormValue("token")) {
+		c.logins.Allow()
+		c.log.Warn().Str("remote", r.RemoteAddr).Msg("console login refused: wrong token")
+		c.render(w, r, http.StatusUnauthorized, "login", "Log in", loginData{Next: next, Failed: true})
+		return
+	}
+	http.SetCookie(w, c.auth.cookie(r, c.auth.newSession()))
+	c.log.Info().Str("remote", r.RemoteAddr).Msg("console login")
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, c.auth.cookie(r, ""))
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}

@@ -1,0 +1,172 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/overview"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+)
+
+// MinTokenLen is the shortest console token accepted.
+const MinTokenLen = 16
+
+// ErrNoToken means the console would serve a non-loopback address without
+// a token.
+var ErrNoToken = errors.New("the console refuses to serve a non-loopback address without a token")
+
+// Check says whether the console may serve on listen (host:port, as
+// ISEED_HTTP_LISTEN) with token (ISEED_CONSOLE_TOKEN): without a token only
+// on a loopback address, and a token must be at least MinTokenLen
+// characters. The error says what to change.
+func Check(listen, token string) error {
+	if token != "" {
+		if len(token) < MinTokenLen {
+			return fmt.Errorf("console: ISEED_CONSOLE_TOKEN has %d characters; use at least %d random ones (openssl rand -hex 32)", len(token), MinTokenLen)
+		}
+		return nil
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("console: ISEED_HTTP_LISTEN %q: %w", listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("console: ISEED_HTTP_LISTEN %s is not a loopback address and ISEED_CONSOLE_TOKEN is not set: %w; set ISEED_CONSOLE_TOKEN (at least %d characters) or listen on 127.0.0.1",
+		listen, ErrNoToken, MinTokenLen)
+}
+
+// Config configures the console.
+type Config struct {
+	// Listen is the address the console is served on (ISEED_HTTP_LISTEN);
+	// New checks it with Check.
+	Listen string
+	// Token is ISEED_CONSOLE_TOKEN. Empty: the console is read-only, for
+	// everyone who reaches it (only on loopback). Set: every page asks for
+	// it (a bearer header, or once in the login form, which sets a session
+	// cookie), and operators may replay dead letters and reveal payloads.
+	Token string
+	// SessionTTL is how long a login lasts (default 12h).
+	SessionTTL time.Duration
+	Logger     zerolog.Logger
+	Now        func() time.Time
+}
+
+// Overview is what the console shows of the pipeline as a whole
+// (*overview.Overview).
+type Overview interface {
+	Snapshot(ctx context.Context) (*overview.Snapshot, error)
+	List(q overview.Query) overview.Page
+}
+
+// DeadLetters lists and replays dead letters (*dlq.Queue).
+type DeadLetters interface {
+	List(ctx context.Context, f dlq.Filter) ([]dlq.DeadLetter, error)
+	Replay(ctx context.Context, seq uint64) error
+}
+
+// TenantSpend is what one tenant spent.
+type TenantSpend struct {
+	Tenant        string
+	TodayEUR      float64
+	MonthEUR      float64
+	TodayRequests int64
+	MonthRequests int64
+	DailyCapEUR   float64 // 0: no cap
+	MonthlyCapEUR float64 // 0: no cap
+}
+
+// Deps are what the console reads and acts on.
+type Deps struct {
+	Overview    Overview
+	DeadLetters DeadLetters
+	// Resources are the layout's handles: the records bucket, the DLQ
+	// stream and the events stream's name.
+	Resources *layout.Resources
+	JS        jetstream.JetStream // reads a submission's events
+	// Spend, optional, returns the spend of every tenant; the spend page
+	// says "not configured" without it.
+	Spend func(ctx context.Context) ([]TenantSpend, error)
+}
+
+// Console is the web console: server-rendered pages over the overview, the
+// records, the events and the dead letters.
+type Console struct {
+	cfg    Config
+	d      Deps
+	log    zerolog.Logger
+	pages  *pages
+	auth   *auth
+	cross  *http.CrossOriginProtection
+	logins *rate.Limiter // failed logins, for the whole console
+}
+
+// New returns a console, or an error when cfg fails Check or a dependency
+// is missing.
+func New(cfg Config, d Deps) (*Console, error) {
+	if err := Check(cfg.Listen, cfg.Token); err != nil {
+		return nil, err
+	}
+	if d.Overview == nil || d.DeadLetters == nil || d.Resources == nil || d.Resources.Records == nil || d.Resources.DLQ == nil || d.JS == nil {
+		return nil, errors.New("console: New needs the overview, the dead letters, the records bucket, the DLQ stream and a JetStream handle")
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	return &Console{cfg: cfg, d: d, log: cfg.Logger.With().Str("component", "console").Logger(), pages: p,
+		auth: newAuth(cfg.Token, cfg.SessionTTL, cfg.Now), cross: http.NewCrossOriginProtection(),
+		logins: newLoginLimiter()}, nil
+}
+
+// newLoginLimiter allows a burst of 5 failed logins, then one a second.
+func newLoginLimiter() *rate.Limiter { return rate.NewLimiter(rate.Every(time.Second), 5) }
+
+// ReadOnly reports whether the console runs without a token.
+func (c *Console) ReadOnly() bool { return c.cfg.Token == "" }
+
+// Register mounts the console's pages on mux, under "/" but for the paths
+// the daemon keeps (/metrics, /healthz, /readyz, /callbacks/…): the root
+// itself and a few named paths.
+func (c *Console) Register(mux *http.ServeMux) {
+	routes := []struct {
+		pattern string
+		h       http.HandlerFunc
+		access  access
+	}{
+		{"GET /{$}", c.overview, viewer},
+		{"GET /open", c.open, viewer},
+		{"GET /submission", c.submission, viewer},
+		{"GET /dead-letters", c.deadLetters, viewer},
+		{"GET /dead-letters/{seq}", c.deadLetter, viewer},
+		{"GET /dead-letters/{seq}/replay", c.confirmReplay, operator},
+		{"POST /dead-letters/{seq}/replay", c.replay, operator},
+		{"POST /dead-letters/{seq}/reveal", c.reveal, operator},
+		{"GET /spend", c.spend, viewer},
+		{"GET /login", c.loginForm, anyone},
+		{"POST /login", c.login, anyone},
+		{"POST /logout", c.logout, viewer},
+	}
+	for _, r := range routes {
+		mux.Handle(r.pattern, c.guard(r.access, r.h))
+	}
+	mux.Handle("GET /static/", secure(http.StripPrefix("/static/", http.FileServerFS(staticFS()))))
+}

@@ -1,0 +1,159 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/overview"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// maxDeadLetters bounds the dead letters one list page reads.
+const maxDeadLetters = 500
+
+func (c *Console) deadLetters(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d := deadLettersData{Tenant: q.Get("tenant"), Reason: q.Get("reason"), Reasons: overview.Reasons()}
+	if seq, err := strconv.ParseUint(q.Get("replayed"), 10, 64); err == nil {
+		d.Replayed = &replayed{Seq: seq, Tenant: q.Get("rt"), ID: q.Get("rid")}
+	}
+	if d.Tenant != "" && !record.ValidToken(d.Tenant) {
+		d.Problem = "A tenant is 1 to 64 letters, digits, _ or -."
+		c.render(w, r, http.StatusBadRequest, "deadletters", "Dead letters", d)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+	defer cancel()
+	tenant := d.Tenant
+	if tenant == "" {
+		tenant = "*"
+	}
+	// Ask the stream first: listing an empty selection would wait out a fetch.
+	info, err := c.d.Resources.DLQ.Info(ctx, jetstream.WithSubjectFilter(c.d.Resources.Layout.DLQSubject(tenant, "*")))
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "The dead letters cannot be read right now: "+err.Error())
+		return
+	}
+	if len(info.State.Subjects) > 0 {
+		d.Letters, err = c.d.DeadLetters.List(ctx, dlq.Filter{Tenant: d.Tenant, Reason: d.Reason, Limit: maxDeadLetters})
+		if err != nil {
+			c.fail(w, r, http.StatusServiceUnavailable, "The dead letters cannot be read right now: "+err.Error())
+			return
+		}
+	}
+	d.Truncated = len(d.Letters) == maxDeadLetters
+	c.render(w, r, http.StatusOK, "deadletters", "Dead letters", d)
+}
+
+type deadLettersData struct {
+	Tenant, Reason string
+	Reasons        []string
+	Letters        []dlq.DeadLetter
+	Truncated      bool
+	Replayed       *replayed
+	Problem        string
+}
+
+// replayed names the dead letter just replayed, for the list's notice.
+type replayed struct {
+	Seq        uint64
+	Tenant, ID string
+}
+
+// letter reads dead letter {seq}, or answers the request itself (false).
+func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterData, bool) {
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil || seq == 0 {
+		c.fail(w, r, http.StatusNotFound, "A dead letter is named by its sequence number.")
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+	defer cancel()
+	raw, err := c.d.Resources.DLQ.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		c.fail(w, r, http.StatusNotFound, "There is no dead letter "+strconv.FormatUint(seq, 10)+": it was replayed, or it expired.")
+		return nil, false
+	}
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "The dead letter cannot be read right now: "+err.Error())
+		return nil, false
+	}
+	dl := dlq.Parse(seq, raw.Header)
+	dl.Stored = raw.Time
+	return &deadLetterData{DL: dl, Size: len(raw.Data), Masked: Mask(raw.Data), payload: raw.Data}, true
+}
+
+type deadLetterData struct {
+	DL       dlq.DeadLetter
+	Size     int
+	Masked   string
+	Revealed string
+	payload  []byte
+}
+
+func (c *Console) deadLetter(w http.ResponseWriter, r *http.Request) {
+	if d, ok := c.letter(w, r); ok {
+		c.render(w, r, http.StatusOK, "deadletter", "Dead letter "+r.PathValue("seq"), d)
+	}
+}
+
+func (c *Console) confirmReplay(w http.ResponseWriter, r *http.Request) {
+	if d, ok := c.letter(w, r); ok {
+		c.render(w, r, http.StatusOK, "confirm", "Replay dead letter "+r.PathValue("seq"), d)
+	}
+}
+
+func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
+	d, ok := c.letter(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+	defer cancel()
+	seq := d.DL.Seq
+	log := c.log.With().Uint64("seq", seq).Str("tenant", d.DL.Tenant).Str("submission", d.DL.SubmissionID).
+		Str("reason", d.DL.Reason).Str("remote", r.RemoteAddr).Logger()
+	if err := c.d.DeadLetters.Replay(ctx, seq); err != nil {
+		log.Warn().Err(err).Msg("console: replay failed")
+		status := http.StatusBadGateway
+		if errors.Is(err, dlq.ErrReplayDuplicate) {
+			status = http.StatusConflict
+		}
+		c.fail(w, r, status, "The replay failed: "+err.Error())
+		return
+	}
+	log.Info().Msg("console: dead letter replayed")
+	v := url.Values{"replayed": {strconv.FormatUint(seq, 10)}, "rt": {d.DL.Tenant}, "rid": {d.DL.SubmissionID}}
+	http.Redirect(w, r, "/dead-letters?"+v.Encode(), http.StatusSeeOther)
+}
+
+func (c *Console) reveal(w http.ResponseWriter, r *http.Request) {
+	d, ok := c.letter(w, r)
+	if !ok {
+		return
+	}
+	c.log.Info().Uint64("seq", d.DL.Seq).Str("tenant", d.DL.Tenant).Str("submission", d.DL.SubmissionID).
+		Str("remote", r.RemoteAddr).Msg("console: dead-letter payload revealed")
+	d.Revealed = reveal(d.payload)
+	c.render(w, r, http.StatusOK, "deadletter", "Dead letter "+r.PathValue("seq"), d)
+}
+
+// reveal shows a payload as it is: indented when it is JSON.
+func reveal(b []byte) string {
+	var out bytes.Buffer
+	if json.Indent(&out, b, "", "  ") == nil {
+		return out.String()
+	}
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return "(" + strconv.Itoa(len(b)) + " bytes, not text)"
+}

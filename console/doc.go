@@ -1,0 +1,49 @@
+// Package console is iseed's web console: server-rendered pages (html/template,
+// embedded templates and one stylesheet, no scripts) over the overview, the
+// submission records and their events, the open requests, the dead letters
+// and the spend, mounted on the daemon's HTTP listener (ISEED_HTTP_LISTEN).
+//
+// # Pages
+//
+//	GET  /                             the overview (overview.Snapshot)
+//	GET  /open?state=&tenant=&page=    open and unsent submissions, oldest first, 50 a page
+//	GET  /submission?tenant=&id=       one submission: record, timeline, upstream request, document, events, dead letters
+//	GET  /dead-letters?tenant=&reason= dead letters, oldest first
+//	GET  /dead-letters/{seq}           one dead letter, its payload masked
+//	GET  /dead-letters/{seq}/replay    the confirmation step of a replay (operator)
+//	POST /dead-letters/{seq}/replay    replay it (operator, CSRF): dlq.Queue.Replay
+//	POST /dead-letters/{seq}/reveal    show its payload unmasked (operator, CSRF; logged)
+//	GET  /spend                        spend by tenant ("not configured" without Deps.Spend)
+//	GET  /login, POST /login, POST /logout
+//	GET  /static/style.css
+//
+// Register leaves every other path (/metrics, /healthz, /readyz,
+// /callbacks/…) to the daemon.
+//
+// # Access
+//
+//   - No token (Config.Token empty): read-only, for whoever reaches the
+//     listener; Check (and New) refuse a listener that is not loopback.
+//     Replay and reveal answer 403 and their buttons are not shown.
+//   - A token (ISEED_CONSOLE_TOKEN, at least MinTokenLen characters): every
+//     page asks for it, as "Authorization: Bearer <token>" or once in the
+//     login form, which sets a session cookie (HttpOnly, SameSite=Strict,
+//     Secure over TLS; a MAC of an expiry under a key derived from the
+//     token, never the token). The token is compared in constant time;
+//     failed logins are rate-limited. The authenticated may replay and
+//     reveal.
+//   - Every POST passes net/http's cross-origin protection, reads at most
+//     16 KiB of form, and, when authenticated by the cookie, must carry the
+//     session's CSRF token (a MAC of the cookie).
+//   - Every response carries Content-Security-Policy (default-src 'self',
+//     no scripts), X-Frame-Options DENY, Referrer-Policy no-referrer,
+//     nosniff and Cache-Control no-store.
+//
+// # Personal data
+//
+// The console shows tenants, submission ids, services, states, reasons,
+// codes, times and amounts. It never shows a record's metadata or problem
+// messages, a document's file name, nor an event's data beyond its state.
+// A dead letter's payload is masked (Mask) unless an operator reveals it,
+// which is logged.
+package console

@@ -1,0 +1,76 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/console"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/overview"
+	"github.com/rs/zerolog"
+)
+
+// testToken is the console token of the tests that configure one.
+const testToken = "console-token-for-tests-0123456789"
+
+// site is a console served over HTTP on loopback, on a pipeline harness.
+type site struct {
+	h   *pipetest.Harness
+	ov  *overview.Overview
+	c   *console.Console
+	url string
+}
+
+// newSite serves a console with token ("" read-only) over h's layout, with
+// an overview running until the test ends.
+func newSite(t *testing.T, h *pipetest.Harness, token string, spend func(context.Context) ([]console.TenantSpend, error)) *site {
+	t.Helper()
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	ov, err := overview.New(overview.Config{Logger: log}, overview.Deps{Resources: h.Res,
+		Gauges: func() overview.Gauges { return overview.Gauges{CallsPerSecond: 1.5, RateLimit: 10} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = ov.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	c, err := console.New(console.Config{Listen: "127.0.0.1:0", Token: token, Logger: log},
+		console.Deps{Overview: ov, DeadLetters: h.Queue(), Resources: h.Res, JS: h.NATS.JS, Spend: spend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("metrics\n")) })
+	c.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	select {
+	case <-ov.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatal("overview not ready")
+	}
+	return &site{h: h, ov: ov, c: c, url: srv.URL}
+}
+
+// deadLetter stores a dead letter of submission id (tenant acme) as the
+// pipeline would, and returns its sequence.
+func deadLetter(t *testing.T, h *pipetest.Harness, id, reason string, payload []byte) uint64 {
+	t.Helper()
+	l := h.Res.Layout
+	dl := dlq.DeadLetter{OriginalSubject: l.SubmissionSubject(pipetest.Tenant), StreamSeq: 1, Tenant: pipetest.Tenant,
+		SubmissionID: id, Reason: reason, Error: "test", Generation: 1, FirstFailure: time.Now(), LastFailure: time.Now()}
+	if err := dlq.Publish(context.Background(), h.NATS.JS, l, dl, payload, dlq.MsgID(pipetest.Tenant, id, 1, reason)); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := h.Res.DLQ.GetLastMsgForSubject(context.Background(), l.DLQSubject(pipetest.Tenant, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg.Sequence
+}

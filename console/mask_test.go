@@ -1,0 +1,42 @@
+package console
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMask(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload string
+		want    []string // in the masked text
+		not     []string // never in it
+	}{
+		{"submission",
+			`{"id":"emp-7781","service":"ISEE","options":["urgenza"],"fields":{"Nome":"Mario","Codice Fiscale":"RSSMRA85T10A562S","Età":42,"Figli":[{"Nome":"Anna"}],"Coniugato":true,"Note":null},"metadata":{"employee_id":"7781"}}`,
+			[]string{`"id": "emp-7781"`, `"service": "ISEE"`, `"urgenza"`, `"Nome": "•••"`, `"Codice Fiscale": "•••"`, `"Età": "•"`, `"Coniugato": "•"`, `"Note": null`, `"employee_id": "•••"`},
+			[]string{"Mario", "RSSMRA85T10A562S", "42", "Anna", "true"}},
+		{"id not a string", `{"id":{"Nome":"Mario"}}`, []string{`"Nome": "•••"`}, []string{"Mario"}},
+		{"options not names", `{"options":[{"x":"Mario"}]}`, []string{`"x": "•••"`}, []string{"Mario"}},
+		{"not JSON", `Nome=Mario`, []string{"10 bytes, not a JSON object"}, []string{"Mario"}},
+		{"a JSON string", `"Mario"`, []string{"not a JSON object"}, []string{"Mario"}},
+		{"two values", `{"id":"a"} {"Nome":"Mario"}`, []string{"not a JSON object"}, []string{"Mario"}},
+		{"long key", `{"` + strings.Repeat("k", 100) + `":"Mario"}`, []string{strings.Repeat("k", 64) + "…"}, []string{"Mario", strings.Repeat("k", 65)}},
+		{"HTML stays text", `{"id":"<b>x</b>"}`, []string{`"id": "<b>x</b>"`}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Mask([]byte(tt.payload))
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("got\n%s\nwant it to contain %q", got, w)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(got, w) {
+					t.Errorf("got\n%s\nwhich contains %q", got, w)
+				}
+			}
+		})
+	}
+}

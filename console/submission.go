@@ -1,0 +1,153 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func (c *Console) submission(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d := submissionData{Tenant: strings.TrimSpace(q.Get("tenant")), ID: strings.TrimSpace(q.Get("id"))}
+	if d.Tenant == "" && d.ID == "" {
+		c.render(w, r, http.StatusOK, "submission", "Submission", d)
+		return
+	}
+	if !record.ValidToken(d.Tenant) || !record.ValidToken(d.ID) {
+		d.Problem = "A tenant and a submission id are each 1 to 64 letters, digits, _ or -."
+		c.render(w, r, http.StatusBadRequest, "submission", "Submission", d)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+	defer cancel()
+	rec, _, err := record.NewStore(c.d.Resources.Records).Get(ctx, d.Tenant, d.ID)
+	switch {
+	case errors.Is(err, record.ErrNotFound):
+		d.Problem = "iseed has no record of submission " + d.Tenant + "/" + d.ID + "."
+		c.render(w, r, http.StatusNotFound, "submission", "Submission", d)
+		return
+	case err != nil:
+		c.fail(w, r, http.StatusServiceUnavailable, "The record cannot be read right now: "+err.Error())
+		return
+	}
+	d.Record = recordOf(rec)
+	d.Events, d.EventsProblem = c.events(ctx, d.Tenant, d.ID)
+	d.DeadLetters, d.DeadLettersProblem = c.submissionDeadLetters(ctx, d.Tenant, d.ID)
+	c.render(w, r, http.StatusOK, "submission", "Submission "+d.Tenant+"/"+d.ID, d)
+}
+
+type submissionData struct {
+	Tenant, ID         string
+	Problem            string
+	Record             *recordView
+	Events             []eventRow
+	EventsProblem      string
+	DeadLetters        []dlq.DeadLetter
+	DeadLettersProblem string
+}
+
+// recordView is what the console shows of a record: no metadata, no
+// problem messages, no document file name.
+type recordView struct {
+	*record.Record
+	SubmittedAt time.Time
+	Problems    []string // "field: code"
+	Object      string   // the document's object name, its file name hidden
+}
+
+func recordOf(rec *record.Record) *recordView {
+	v := &recordView{Record: rec, SubmittedAt: rec.SubmittedAt()}
+	for _, p := range rec.Errors {
+		where := p.Field
+		if where == "" {
+			where = p.Name
+		}
+		if where != "" {
+			where += ": "
+		}
+		v.Problems = append(v.Problems, where+p.Code)
+	}
+	if doc := rec.Document; doc != nil {
+		dir, file := path.Split(doc.Object)
+		v.Object = dir + "…" + path.Ext(file)
+	}
+	return v
+}
+
+// eventRow is one event about a submission: its envelope, not its data.
+type eventRow struct {
+	Type  string
+	ID    string
+	Time  time.Time
+	State string
+	Stato string
+}
+
+func (c *Console) events(ctx context.Context, tenant, id string) ([]eventRow, string) {
+	l := c.d.Resources.Layout
+	raws, err := publisher.ReadEvents(ctx, c.d.JS, l.EventsStream(), l.Events(), tenant, id)
+	if err != nil {
+		return nil, "The events cannot be read right now: " + err.Error()
+	}
+	var out []eventRow
+	for _, raw := range raws {
+		var ev publisher.Event
+		if json.Unmarshal(raw, &ev) != nil {
+			continue
+		}
+		row := eventRow{Type: ev.Type, ID: ev.ID, Time: ev.Time}
+		var st struct {
+			State string `json:"state"`
+			Stato string `json:"stato_richiesta"`
+		}
+		if json.Unmarshal(ev.Data, &st) == nil {
+			row.State, row.Stato = st.State, st.Stato
+		}
+		out = append(out, row)
+	}
+	return out, ""
+}
+
+// submissionDeadLetters reads the headers of one submission's dead
+// letters, after asking the stream whether it has any.
+func (c *Console) submissionDeadLetters(ctx context.Context, tenant, id string) ([]dlq.DeadLetter, string) {
+	subject := c.d.Resources.Layout.DLQSubject(tenant, id)
+	st := c.d.Resources.DLQ
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return nil, "The dead letters cannot be read right now: " + err.Error()
+	}
+	if info.State.Subjects[subject] == 0 {
+		return nil, ""
+	}
+	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, HeadersOnly: true})
+	if err != nil {
+		return nil, "The dead letters cannot be read right now: " + err.Error()
+	}
+	var out []dlq.DeadLetter
+	for {
+		msg, err := oc.Next(jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return out, ""
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return out, ""
+		}
+		dl := dlq.Parse(meta.Sequence.Stream, msg.Headers())
+		dl.Stored = meta.Timestamp
+		out = append(out, dl)
+		if meta.NumPending == 0 {
+			return out, ""
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package overview
+
+const raceEnabled = false

@@ -1,0 +1,257 @@
+package overview
+
+import (
+	"context"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/tracking"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/rs/zerolog"
+)
+
+// now is the tests' fixed "now".
+var testNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// synthetic is a record for the tests: a state, an age, a document.
+type synthetic struct {
+	tenant, id string
+	state      string
+	request    bool          // has an upstream request
+	age        time.Duration // since submitted
+	doc        string        // document's upstream state; "-" none
+	overdue    bool          // the tracker noted overdue
+}
+
+func (s synthetic) record() *record.Record {
+	at := testNow.Add(-s.age)
+	r := &record.Record{Tenant: s.tenant, ID: s.id, Generation: 1, Created: at.Add(-time.Minute)}
+	r.To(record.StateClaimed, at.Add(-time.Minute), "")
+	if s.request {
+		r.RequestID = "req-" + s.id
+		r.To(record.StateSubmitted, at, "")
+	}
+	if s.state != r.State {
+		r.To(s.state, at.Add(time.Minute), "")
+	}
+	if s.overdue {
+		r.Note(record.StateOverdue, at.Add(time.Hour), "")
+	}
+	if s.doc != "-" {
+		r.Document = &record.DocumentRef{Bucket: "b", Object: "o", Stato: s.doc}
+	}
+	return r
+}
+
+// fixture is one of each kind of record: open in every state, unsent,
+// closed.
+func fixture() []synthetic {
+	const day = 24 * time.Hour
+	return []synthetic{
+		{"acme", "sub-1", record.StateSubmitted, true, 2 * day, "-", false},
+		{"acme", "prog-1", record.StateInProgress, true, 20 * day, "-", false}, // the oldest, overdue by age
+		{"acme", "prog-2", record.StateInProgress, true, 3 * day, "-", true},   // overdue by the tracker's note
+		{"globex", "ready-1", record.StateDataReady, true, 5 * day, visengine.StateDataReady, false},
+		{"globex", "done-nodoc", record.StateCompleted, true, 6 * day, "-", false},
+		{"globex", "done-dsu", record.StateCompleted, true, 7 * day, visengine.StateDataReady, false},
+		{"globex", "done-final", record.StateCompleted, true, 8 * day, visengine.StateFulfilled, false},
+		{"globex", "done-legacy", record.StateCompleted, true, 9 * day, "", false},
+		{"acme", "claimed-1", record.StateClaimed, false, time.Hour, "-", false},
+		{"acme", "held-1", "held", false, 30 * day, "-", false},
+		{"initech", "held-2", "held", false, day, "-", false},
+		{"initech", "weird-1", "queued_for_review", false, day, "-", false},
+		{"acme", "rej-1", record.StateRejected, false, day, "-", false},
+		{"acme", "fail-1", record.StateFailed, false, day, "-", false},
+		{"acme", "fail-2", record.StateFailed, true, day, "-", false},
+		{"globex", "canc-1", record.StateCancelled, true, day, "-", false},
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := map[string]struct {
+		kind  kind
+		state string
+	}{
+		"sub-1": {kindOpen, "submitted"}, "prog-1": {kindOpen, "in_progress"}, "ready-1": {kindOpen, "data_ready"},
+		"done-nodoc": {kindOpen, StateAwaitingDocument}, "done-dsu": {kindOpen, StateAwaitingDocument},
+		"done-final": {kindClosed, ""}, "done-legacy": {kindClosed, ""},
+		"claimed-1": {kindUnsent, "claimed"}, "held-1": {kindUnsent, "held"}, "weird-1": {kindUnsent, "queued_for_review"},
+		"rej-1": {kindClosed, ""}, "fail-1": {kindClosed, ""}, "fail-2": {kindClosed, ""}, "canc-1": {kindClosed, ""},
+	}
+	for _, s := range fixture() {
+		want, ok := tests[s.id]
+		if !ok {
+			continue
+		}
+		t.Run(s.id, func(t *testing.T) {
+			b := mustJSON(t, s.record())
+			v, err := decodeView(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k, state := v.classify(); k != want.kind || state != want.state {
+				t.Errorf("got %d %q, want %d %q", k, state, want.kind, want.state)
+			}
+		})
+	}
+}
+
+// startWatcher puts records into a fresh layout's records bucket and runs
+// a Watcher of it until the test ends.
+func startWatcher(t *testing.T, recs []synthetic) (*Watcher, *layout.Resources) {
+	t.Helper()
+	srv := natstest.Run(t)
+	res, err := layout.Ensure(context.Background(), srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, res, recs)
+	w := NewWatcher(res.Records, 15*24*time.Hour, zerolog.New(zerolog.NewTestWriter(t)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitReady(t, w.Ready())
+	return w, res
+}
+
+func putAll(t *testing.T, res *layout.Resources, recs []synthetic) {
+	t.Helper()
+	st := record.NewStore(res.Records)
+	for _, s := range recs {
+		if _, err := st.Create(context.Background(), s.record()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func waitReady(t *testing.T, ready <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ready:
+	case <-time.After(20 * time.Second):
+		t.Fatal("timed out waiting for the first pass")
+	}
+}
+
+func TestWatcherCounts(t *testing.T) {
+	w, _ := startWatcher(t, fixture())
+	c, ok := w.Counts(testNow)
+	if !ok {
+		t.Fatal("not ready after Ready")
+	}
+	wantOpen := map[string]int{"submitted": 1, "in_progress": 2, "data_ready": 1, StateAwaitingDocument: 2}
+	if !maps.Equal(c.Open, wantOpen) {
+		t.Errorf("open: got %v, want %v", c.Open, wantOpen)
+	}
+	wantUnsent := map[string]int{"claimed": 1, "held": 2, "queued_for_review": 1}
+	if !maps.Equal(c.Unsent, wantUnsent) {
+		t.Errorf("unsent: got %v, want %v", c.Unsent, wantUnsent)
+	}
+	if c.OpenTotal != 6 || c.Held != 2 || c.Overdue != 2 {
+		t.Errorf("total, held, overdue: got %d, %d, %d; want 6, 2, 2", c.OpenTotal, c.Held, c.Overdue)
+	}
+	wantOldest := Request{Tenant: "acme", ID: "prog-1", State: "in_progress", SubmittedAt: testNow.Add(-20 * 24 * time.Hour)}
+	if c.Oldest == nil || *c.Oldest != wantOldest {
+		t.Errorf("oldest: got %+v, want %+v", c.Oldest, wantOldest)
+	}
+	wantTenants := []TenantCounts{{"acme", 3, 2, 2}, {"globex", 3, 0, 0}, {"initech", 0, 0, 2}}
+	if len(c.Tenants) != len(wantTenants) {
+		t.Fatalf("tenants: got %+v, want %+v", c.Tenants, wantTenants)
+	}
+	for i := range wantTenants {
+		if c.Tenants[i] != wantTenants[i] {
+			t.Errorf("tenant %d: got %+v, want %+v", i, c.Tenants[i], wantTenants[i])
+		}
+	}
+}
+
+// TestWatcherAgreesWithTracking holds the watcher's notion of open to
+// tracking's own (tracking.ListOpen).
+func TestWatcherAgreesWithTracking(t *testing.T) {
+	w, res := startWatcher(t, fixture())
+	open, err := tracking.ListOpen(context.Background(), res, tracking.OpenFilter{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"submitted": 0, "in_progress": 0, "data_ready": 0, StateAwaitingDocument: 0}
+	for _, r := range open {
+		state := r.State
+		if state == record.StateCompleted {
+			state = StateAwaitingDocument
+		}
+		want[state]++
+	}
+	c, _ := w.Counts(testNow)
+	if !maps.Equal(c.Open, want) {
+		t.Errorf("open by state: got %v, tracking.ListOpen says %v", c.Open, want)
+	}
+	if c.Oldest == nil || len(open) == 0 || c.Oldest.ID != open[0].ID {
+		t.Errorf("oldest: got %+v, tracking.ListOpen's first is %s", c.Oldest, open[0].ID)
+	}
+}
+
+// TestWatcherFollowsChanges changes, deletes and adds records after the
+// first pass and waits for the counts to follow.
+func TestWatcherFollowsChanges(t *testing.T) {
+	w, res := startWatcher(t, fixture())
+	ctx := context.Background()
+	st := record.NewStore(res.Records)
+	r, rev, err := st.Get(ctx, "acme", "prog-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.To(record.StateCompleted, testNow, "")
+	r.Document = &record.DocumentRef{Stato: visengine.StateFulfilled}
+	if _, err := st.Update(ctx, r, rev); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Records.Delete(ctx, record.Key("initech", "held-2")); err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, res, []synthetic{{"umbrella", "new-1", record.StateSubmitted, true, time.Hour, "-", false}})
+
+	want := map[string]int{"submitted": 2, "in_progress": 1, "data_ready": 1, StateAwaitingDocument: 2}
+	waitFor(t, "the counts to follow the changes", func() bool {
+		c, _ := w.Counts(testNow)
+		return maps.Equal(c.Open, want) && c.Held == 1 && c.Oldest != nil && c.Oldest.ID == "done-dsu"
+	})
+	c, _ := w.Counts(testNow)
+	if c.Overdue != 1 {
+		t.Errorf("overdue: got %d, want 1 (prog-2's note; prog-1 is closed)", c.Overdue)
+	}
+}
+
+func TestWatcherList(t *testing.T) {
+	w, _ := startWatcher(t, fixture())
+	tests := []struct {
+		name  string
+		q     Query
+		ids   []string
+		total int
+	}{
+		{"all, oldest first", Query{Limit: 3}, []string{"held-1", "prog-1", "done-dsu"}, 10},
+		{"second page", Query{Offset: 3, Limit: 3}, []string{"done-nodoc", "ready-1", "prog-2"}, 10},
+		{"past the end", Query{Offset: 50}, nil, 10},
+		{"by state", Query{State: "held"}, []string{"held-1", "held-2"}, 2},
+		{"by tenant", Query{Tenant: "globex"}, []string{"done-dsu", "done-nodoc", "ready-1"}, 3},
+		{"awaiting document", Query{State: StateAwaitingDocument}, []string{"done-dsu", "done-nodoc"}, 2},
+		{"nothing", Query{State: "completed"}, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := w.List(tt.q)
+			var ids []string
+			for _, r := range p.Requests {
+				ids = append(ids, r.ID)
+			}
+			if p.Total != tt.total || !equal(ids, tt.ids) {
+				t.Errorf("got %v (total %d), want %v (total %d)", ids, p.Total, tt.ids, tt.total)
+			}
+		})
+	}
+}
