@@ -16,6 +16,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/overview"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
 // browser is a headless Chromium driven over the DevTools protocol, on one
@@ -150,11 +151,11 @@ func expect(t *testing.T, what, got, want string) {
 // rejected one (emp-bad); it returns the dead letter of emp-credit.
 func threeSubmissions(t *testing.T, h *pipetest.Harness) dlq.DeadLetter {
 	t.Helper()
-	h.Sim.SetWallet(5)
+	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}}) // the upstream refuses every POST: nothing created
 	h.Start()
 	h.Publish(pipetest.Submission("emp-credit", pipetest.ValidFields("Mario")), nil)
 	h.WaitState("emp-credit", record.StateFailed)
-	h.Sim.SetWallet(1000)
+	h.Sim.SetFaults(sim.Faults{})
 	h.Publish(pipetest.Submission("emp-ok", pipetest.ValidFields("Mario")), nil)
 	h.Publish(pipetest.Submission("emp-bad", map[string]any{"Nome": "Mario"}), nil)
 	h.WaitState("emp-ok", record.StateSubmitted)
@@ -211,7 +212,7 @@ func TestBrowserOperator(t *testing.T) {
 	expect(t, "mode", b.text("#mode"), "operator")
 	expect(t, "submitted", b.text(`td[data-state="submitted"]`), "1")
 	expect(t, "dead letters", b.text("#dead-total"), "2")
-	expect(t, "insufficient credit", b.text(`td[data-reason="insufficient_credit"]`), "1")
+	expect(t, "insufficient credit", b.text(`td[data-reason="upstream_rejected"]`), "1")
 	expect(t, "invalid", b.text(`td[data-reason="invalid"]`), "1")
 	expect(t, "oldest", b.text("#oldest"), "acme/emp-ok")
 	b.shot("overview")
@@ -239,7 +240,7 @@ func TestBrowserOperator(t *testing.T) {
 	b.open("/dead-letters", "#dead-letters")
 	b.shot("dead-letters")
 	b.click("#dl-"+seq, "#dead-letter")
-	expect(t, "reason", b.text("#dl-reason"), "insufficient_credit")
+	expect(t, "reason", b.text("#dl-reason"), "upstream_rejected")
 	if payload := b.text("#payload"); strings.Contains(payload, "Mario") || !strings.Contains(payload, "•••") {
 		t.Errorf("masked payload: got %s", payload)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
 // TestCorrectedReplay: an operator's signed replay of a dead letter with a
@@ -30,10 +31,10 @@ func TestCorrectedReplay(t *testing.T) {
 			h.WaitState("emp-c", record.StateRejected)
 		}, record.StateSubmitted, 1},
 		{"failed without a POST in doubt: the correction is sent", func(h *harness) {
-			h.Sim.SetWallet(0)
+			h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}}) // the upstream refuses every POST: nothing created
 			h.Publish(pipetest.Submission("emp-c", pipetest.ValidFields("Maria")), nil)
 			h.WaitState("emp-c", record.StateFailed)
-			h.Sim.SetWallet(1000)
+			h.Sim.SetFaults(sim.Faults{})
 		}, record.StateSubmitted, 1},
 		{"ambiguous: another payload is a conflict, nothing sent", func(h *harness) {
 			h.PutRecord("emp-c", pipetest.ValidFields("Maria"), func(r *record.Record) {

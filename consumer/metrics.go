@@ -14,6 +14,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	posts    *prometheus.CounterVec
 	breaker  prometheus.Gauge
+	wallet   prometheus.Gauge
 }
 
 // NewMetrics registers the pipeline's metrics with reg.
@@ -37,7 +38,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 while the circuit breaker around POST /richiesta is open and the pipeline is not pulling.",
 		}),
 	}
-	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker)
+	m.wallet = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "iseed", Name: "wallet_empty",
+		Help: "1 while the Openapi wallet is empty (402) and the pipeline is not pulling.",
+	})
+	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker, m.wallet)
 	return m
 }
 
@@ -75,4 +80,15 @@ func (m *Metrics) breakerOpen(open bool) {
 		v = 1
 	}
 	m.breaker.Set(v)
+}
+
+func (m *Metrics) walletEmpty(empty bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if empty {
+		v = 1
+	}
+	m.wallet.Set(v)
 }

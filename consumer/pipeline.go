@@ -80,6 +80,9 @@ type Config struct {
 	// HoldPoll is how often held submissions are looked at again (default
 	// 30s); a change of the caps looks at once.
 	HoldPoll time.Duration
+	// WalletProbe is, while the wallet is empty, how often one message is
+	// let through as a trial (and the balance read) (default 1m).
+	WalletProbe time.Duration
 }
 
 // BreakerConfig tunes the circuit breaker that stops pulling while the
@@ -102,6 +105,7 @@ type Deps struct {
 	Gate      Gate                // optional
 	Metrics   *Metrics            // optional
 	Budget    Budget              // optional: spending caps (needs Resources.Holds)
+	Wallet    WalletChecker       // optional: reads the balance while the wallet is empty
 	Ledger    Ledger              // optional: the spend ledger
 }
 
@@ -113,6 +117,7 @@ type Pipeline struct {
 	store   *record.Store
 	breaker *gobreaker.CircuitBreaker[*visengine.Richiesta]
 	holds   *holdIndex
+	wallet  walletGate
 	log     zerolog.Logger
 	jobs    atomic.Uint64  // numbers jobs for their lease owner ids
 	rare    zerolog.Logger // for what outsiders can trigger at will: at most a few lines a minute
@@ -160,6 +165,9 @@ func (c Config) withDefaults(l layout.Layout) Config {
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = 30 * time.Second
 	}
+	if c.WalletProbe <= 0 {
+		c.WalletProbe = time.Minute
+	}
 	if c.HoldPoll <= 0 {
 		c.HoldPoll = 30 * time.Second
 	}
@@ -183,7 +191,7 @@ func (c Config) withDefaults(l layout.Layout) Config {
 func (p *Pipeline) Run(ctx context.Context) error {
 	return (&workpool.Pool{
 		Name: "submissions", Consumer: p.d.Resources.Consumer, Workers: p.cfg.Workers, Handle: p.handle,
-		Paused:   func() bool { return p.breaker.State() == gobreaker.StateOpen },
+		Paused:   func() bool { return p.breaker.State() == gobreaker.StateOpen || p.wallet.paused(p.cfg.Now()) },
 		HandBack: p.cfg.Retry.Interrupted, Shutdown: p.cfg.ShutdownTimeout, Logger: p.log,
 	}).Run(ctx)
 }

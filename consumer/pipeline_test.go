@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,11 +14,13 @@ import (
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestValidSubmissionIsSubmittedOnce(t *testing.T) {
@@ -275,21 +278,20 @@ func TestPermanentUpstreamErrorIsDeadLettered(t *testing.T) {
 	}
 }
 
-func TestInsufficientCreditThenReplay(t *testing.T) {
+func TestRefusedThenReplayedOnce(t *testing.T) {
 	h := newHarness(t)
-	h.Sim.SetWallet(5)
+	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 412}}})
 	h.Start()
 	h.Publish(pipetest.Submission("emp-402", pipetest.ValidFields("Mario")), nil)
 	r := h.WaitState("emp-402", record.StateFailed)
-	if got, want := r.Reason, dlq.ReasonInsufficientCredit; got != want {
+	if got, want := r.Reason, dlq.ReasonUpstreamRejected; got != want {
 		t.Fatalf("reason: got %q, want %q", got, want)
 	}
 	var dls []dlq.DeadLetter
 	pipetest.WaitFor(t, 5*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
-	if dls[0].Reason != dlq.ReasonInsufficientCredit {
+	if dls[0].Reason != dlq.ReasonUpstreamRejected {
 		t.Fatalf("dead letter reason: got %q", dls[0].Reason)
 	}
-	h.Sim.SetWallet(100)
 	dlq := h.Queue()
 	if err := dlq.Replay(context.Background(), dls[0].Seq); err != nil {
 		t.Fatal(err)
@@ -309,6 +311,65 @@ func TestInsufficientCreditThenReplay(t *testing.T) {
 	pipetest.WaitFor(t, 10*time.Second, "the duplicate settled", func() bool { return h.pending() == 0 })
 	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests after a duplicate: got %d, want 1", got)
+	}
+}
+
+// TestEmptyWalletWaitsForTopUp: an empty wallet (402) is the account's
+// trouble: nothing is dead-lettered, the pipeline stops pulling and says so
+// (a wallet_empty event, the gauge), and once the wallet is topped up every
+// submission is sent, once, by itself.
+func TestEmptyWalletWaitsForTopUp(t *testing.T) {
+	h := newHarness(t)
+	h.Sim.SetWallet(5) // less than an ISEE
+	reg := prometheus.NewRegistry()
+	h.Start(pipetest.WithMetrics(consumer.NewMetrics(reg)), pipetest.WithConfig(func(c *consumer.Config) {
+		c.Workers = 2
+		c.WalletProbe = 300 * time.Millisecond
+	}))
+	const n = 10
+	for i := range n {
+		h.Publish(pipetest.Submission(fmt.Sprintf("w-%d", i), pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "the wallet found empty", func() bool { return gauge(t, reg, "iseed_wallet_empty") == 1 })
+	pipetest.WaitFor(t, 10*time.Second, "the wallet_empty event", func() bool { return len(h.accountEvents()) > 0 })
+	posts := h.Counter("POST /richiesta")
+	h.Sim.SetWallet(1000)
+	for i := range n {
+		h.WaitState(fmt.Sprintf("w-%d", i), record.StateSubmitted)
+	}
+	if got := h.Counter("created"); got != n {
+		t.Errorf("upstream requests: got %d, want %d", got, n)
+	}
+	if dls := h.DeadLetters(); len(dls) != 0 {
+		t.Errorf("dead letters: got %d, want none", len(dls))
+	}
+	if posts > 4 {
+		t.Errorf("POSTs while the wallet was empty: %d, want the first few only (it stopped pulling)", posts)
+	}
+	pipetest.WaitFor(t, 5*time.Second, "the gauge back to 0", func() bool { return gauge(t, reg, "iseed_wallet_empty") == 0 })
+	types := h.accountEvents()
+	if len(types) < 2 || types[0] != publisher.AccountWalletEmpty || types[len(types)-1] != publisher.AccountWalletRefilled {
+		t.Errorf("account events: got %v, want wallet_empty then wallet_refilled", types)
+	}
+}
+
+// accountEvents returns the types of the account events stored.
+func (h *harness) accountEvents() []string {
+	st, err := h.NATS.JS.Stream(context.Background(), h.Res.Layout.EventsStream())
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	var out []string
+	for seq := uint64(1); ; seq++ {
+		m, err := st.GetMsg(context.Background(), seq)
+		if err != nil {
+			return out
+		}
+		if m.Subject == h.Res.Layout.Events().Account() {
+			var ev publisher.Event
+			_ = json.Unmarshal(m.Data, &ev)
+			out = append(out, ev.Type)
+		}
 	}
 }
 

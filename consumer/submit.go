@@ -76,11 +76,16 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 		if p.expired(j) {
 			return p.fail(ctx, j, dlq.ReasonExpired, fmt.Errorf("the submission is past the maximum age of %s", p.cfg.MaxAge))
 		}
+		if !p.wallet.admit() { // the wallet is empty and another POST is its trial
+			p.release(ctx, j)
+			return Outcome{Kind: Retry, Err: errWalletEmpty, Delay: p.cfg.WalletProbe, Record: j.rec}
+		}
 		if err := p.markAttempt(ctx, j); err != nil {
 			return p.retry(err, 0)
 		}
 		r, err := p.post(ctx, j)
 		if err == nil {
+			p.walletOK(ctx)
 			return p.adopt(ctx, j, r, "")
 		}
 		var fe *schema.FileError
@@ -95,7 +100,12 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			p.invalidate(ctx, j)
 			return p.fail(ctx, j, dlq.ReasonUpstreamRejected, err)
 		case visengine.ClassInsufficientCredit:
-			return p.fail(ctx, j, dlq.ReasonInsufficientCredit, err)
+			// Nothing was created or charged: the account must be topped
+			// up, and the backlog waits for it (not pulled meanwhile).
+			p.walletEmpty(ctx)
+			p.releaseReservation(ctx, j)
+			p.release(ctx, j)
+			return Outcome{Kind: Retry, Err: err, Delay: p.cfg.WalletProbe, Record: j.rec}
 		case visengine.ClassAmbiguous:
 			j.unsure = true
 		}
@@ -154,6 +164,7 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 	r, err := p.breaker.Execute(func() (*visengine.Richiesta, error) {
 		return p.d.Upstream.CreateRichiesta(ctx, req)
 	})
+	p.wallet.done()
 	p.d.Metrics.post(err)
 	return r, err
 }

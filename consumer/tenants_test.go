@@ -14,6 +14,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -96,14 +97,14 @@ func TestGuessableMessageIDIsRefused(t *testing.T) {
 // nothing: no new generation, no POST, no new dead letter.
 func TestForgedReplayHeaderChangesNothing(t *testing.T) {
 	h := newHarness(t)
-	h.Sim.SetWallet(5)
+	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}}) // the upstream refuses every POST: nothing created
 	h.Start()
 	data := pipetest.Submission("emp-f", pipetest.ValidFields("Mario"))
 	h.Publish(data, nil)
 	h.WaitState("emp-f", record.StateFailed)
 	var dls []dlq.DeadLetter
 	pipetest.WaitFor(t, 5*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
-	h.Sim.SetWallet(1000)
+	h.Sim.SetFaults(sim.Faults{})
 	subject := h.Res.Layout.SubmissionSubject(pipetest.Tenant)
 	forged := []string{
 		"1", strings.Split(dlq.SignReplay([]byte("another key, not iseed's, 32 byt"), dls[0].Seq, subject, data), ":")[0],
@@ -145,7 +146,7 @@ func TestForgedReplayHeaderChangesNothing(t *testing.T) {
 // replay fails and the dead letter stays.
 func TestReplayTakenAsDuplicateKeepsTheDeadLetter(t *testing.T) {
 	h := newHarness(t)
-	h.Sim.SetWallet(5)
+	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}}) // the upstream refuses every POST: nothing created
 	h.Start()
 	h.Publish(pipetest.Submission("emp-d", pipetest.ValidFields("Mario")), nil)
 	var dls []dlq.DeadLetter

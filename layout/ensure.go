@@ -95,7 +95,7 @@ func (r *Resources) ensureEvents(ctx context.Context, js jetstream.JetStream) er
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        l.EventsStream(),
 		Description: "iseed: status and document events out",
-		Subjects:    l.Events().Of("*", "*"),
+		Subjects:    append(l.Events().Of("*", "*"), l.Events().Account()),
 		MaxAge:      l.Retention,
 		Duplicates:  l.Duplicates,
 		Storage:     l.Storage,

@@ -20,6 +20,7 @@ import (
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
+	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
@@ -66,7 +67,7 @@ func waitSnapshot(t *testing.T, o *overview.Overview, what string, cond func(*ov
 // rejected, a tracking task; then a replay and an expired DLQ.
 func TestSnapshotOfPipeline(t *testing.T) {
 	h := pipetest.New(t)
-	h.Sim.SetWallet(5) // less than the ISEE's price
+	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}}) // the upstream refuses every POST: nothing created
 	gauges := overview.Gauges{BreakerOpen: true, CallsPerSecond: 2.5, RateLimit: 10}
 	o := newOverview(t, h, overview.Deps{
 		Gauges:     func() overview.Gauges { return gauges },
@@ -79,7 +80,7 @@ func TestSnapshotOfPipeline(t *testing.T) {
 	})
 	h.Start()
 	h.WaitState("emp-credit", record.StateFailed)
-	h.Sim.SetWallet(1000)
+	h.Sim.SetFaults(sim.Faults{})
 	h.Publish(pipetest.Submission("emp-ok", pipetest.ValidFields("Mario")), nil)
 	h.Publish(pipetest.Submission("emp-bad", map[string]any{"Nome": "Mario"}), nil)
 	rec := h.WaitState("emp-ok", record.StateSubmitted)
@@ -93,7 +94,7 @@ func TestSnapshotOfPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	wantDead := map[string]int{"insufficient_credit": 1, "invalid": 1}
+	wantDead := map[string]int{"upstream_rejected": 1, "invalid": 1}
 	s := waitSnapshot(t, o, "the three submissions counted", func(s *overview.Snapshot) bool {
 		return s.Ready && s.Requests.OpenTotal == 1 && maps.Equal(s.DeadLetters, wantDead) &&
 			s.Submissions.Backlog == 0 && s.Submissions.InFlight == 0 && s.Tracking != nil && s.Tracking.Tasks == 1
@@ -106,7 +107,7 @@ func TestSnapshotOfPipeline(t *testing.T) {
 	}
 
 	dls := h.DeadLetters()
-	seq := dls[slices.IndexFunc(dls, func(d dlq.DeadLetter) bool { return d.Reason == "insufficient_credit" })].Seq
+	seq := dls[slices.IndexFunc(dls, func(d dlq.DeadLetter) bool { return d.Reason == "upstream_rejected" })].Seq
 	if err := h.Queue().Replay(context.Background(), seq); err != nil {
 		t.Fatal(err)
 	}

@@ -112,3 +112,15 @@ func at(t time.Time) time.Time {
 	}
 	return t
 }
+
+// Account event types: the Openapi wallet ran empty, or has credit again.
+const (
+	AccountWalletEmpty    = "iseed.account.wallet_empty"
+	AccountWalletRefilled = "iseed.account.wallet_refilled"
+)
+
+// AccountEvent is the data of an account-wide event.
+type AccountEvent struct {
+	Type string    `json:"-"`
+	At   time.Time `json:"at"` // when the wallet was found empty
+}

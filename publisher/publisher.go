@@ -125,3 +125,15 @@ func (p *Publisher) envelope(id, typ, subject string, at time.Time, data any) (*
 		Data:            raw,
 	}, nil
 }
+
+// Account publishes an account-wide event on <prefix>.account.wallet. Its
+// id names the type and the minute, so that replicas seeing the same change
+// within a minute store one.
+func (p *Publisher) Account(ctx context.Context, e AccountEvent) error {
+	at := e.At.UTC().Truncate(time.Minute)
+	ev, err := p.envelope(e.Type+"."+at.Format("20060102T1504"), e.Type, "wallet", at, e)
+	if err != nil {
+		return err
+	}
+	return p.publish(ctx, p.subjects.Account(), ev)
+}

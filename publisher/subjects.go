@@ -33,6 +33,9 @@ func (s Subjects) Document(tenant, id string) string {
 	return fmt.Sprintf("%s.documents.%s.%s", s, tenant, id)
 }
 
+// Account is the subject of account-wide events (the wallet).
+func (s Subjects) Account() string { return string(s) + ".account.wallet" }
+
 // Of returns the subjects of every event about one submission (or, with
 // "*", about a tenant or about all).
 func (s Subjects) Of(tenant, id string) []string {

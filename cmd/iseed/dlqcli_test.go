@@ -12,6 +12,7 @@ import (
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
 // startCLIDaemon runs a daemon in-process on a test server and the
@@ -102,7 +103,7 @@ func waitSubmitted(t *testing.T, d *daemon, id string) *record.Record {
 // purge with a confirmation.
 func TestDLQWorkflow(t *testing.T) {
 	d := startCLIDaemon(t)
-	d.sim.sim.SetWallet(0)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}}) // the upstream refuses every POST: nothing created
 	for _, id := range []string{"credit-1", "credit-2"} {
 		if out, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, nil)); code != 0 {
 			t.Fatalf("submit %s: exit %d, %s %s", id, code, out, errOut)
@@ -113,7 +114,7 @@ func TestDLQWorkflow(t *testing.T) {
 	}
 	byID := waitDeadLetters(t, 3)
 	bad, c1, c2 := byID["bad-1"], byID["credit-1"], byID["credit-2"]
-	if bad.Reason != dlq.ReasonInvalid || c1.Reason != dlq.ReasonInsufficientCredit || c2.Tenant != "acme" || c1.Stored.IsZero() {
+	if bad.Reason != dlq.ReasonInvalid || c1.Reason != dlq.ReasonUpstreamRejected || c2.Tenant != "acme" || c1.Stored.IsZero() {
 		t.Fatalf("dead letters: got %+v", byID)
 	}
 	if c2.Seq < c1.Seq {
@@ -125,7 +126,7 @@ func TestDLQWorkflow(t *testing.T) {
 			args []string
 			want int
 		}{
-			{[]string{"--reason", "insufficient_credit"}, 2},
+			{[]string{"--reason", "upstream_rejected"}, 2},
 			{[]string{"--tenant", "acme", "--reason", "invalid"}, 1},
 			{[]string{"--tenant", "globex"}, 0},
 			{[]string{"--since", c1.Stored.Add(time.Hour).Format(time.RFC3339)}, 0},
@@ -174,7 +175,7 @@ func TestDLQWorkflow(t *testing.T) {
 	})
 
 	t.Run("dry run changes nothing", func(t *testing.T) {
-		out, errOut, code := runCLI(t, "dlq", "replay", "--reason", "insufficient_credit", "--dry-run")
+		out, errOut, code := runCLI(t, "dlq", "replay", "--reason", "upstream_rejected", "--dry-run")
 		for _, want := range []string{
 			fmt.Sprintf("would replay dead letter %d (acme/%s) to iseed.submissions.acme\n", c1.Seq, c1.SubmissionID),
 			fmt.Sprintf("would replay dead letter %d (acme/%s) to iseed.submissions.acme\n", c2.Seq, c2.SubmissionID),
@@ -194,8 +195,8 @@ func TestDLQWorkflow(t *testing.T) {
 	})
 
 	t.Run("replay by filter once the cause is fixed", func(t *testing.T) {
-		d.sim.sim.SetWallet(1000)
-		out, errOut, code := runCLI(t, "dlq", "replay", "--reason", "insufficient_credit", "--tenant", "acme", "--rate", "50/s")
+		d.sim.sim.SetFaults(sim.Faults{})
+		out, errOut, code := runCLI(t, "dlq", "replay", "--reason", "upstream_rejected", "--tenant", "acme", "--rate", "50/s")
 		want := fmt.Sprintf("replayed dead letter %d (acme/%s) to iseed.submissions.acme\nreplayed dead letter %d (acme/%s) to iseed.submissions.acme\nof 2 dead letter(s): 2 replayed, 0 refused, 0 failed\n",
 			c1.Seq, c1.SubmissionID, c2.Seq, c2.SubmissionID)
 		if code != 0 || out != want || errOut != "" {

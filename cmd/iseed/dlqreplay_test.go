@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
 // cancelWriter cancels a context when a line containing mark is written.
@@ -32,20 +34,20 @@ func (w *cancelWriter) Write(p []byte) (int, error) {
 // command replays them; each submission is charged once.
 func TestDLQReplayInterruptedAndRunAgain(t *testing.T) {
 	d := startCLIDaemon(t)
-	d.sim.sim.SetWallet(0)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}}) // the upstream refuses every POST: nothing created
 	for i := range 3 {
 		if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, fmt.Sprintf("int-%d", i), nil)); code != 0 {
 			t.Fatalf("submit: exit %d, %s", code, errOut)
 		}
 	}
 	waitDeadLetters(t, 3)
-	d.sim.sim.SetWallet(1000)
+	d.sim.sim.SetFaults(sim.Faults{})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdout := &cancelWriter{mark: "replayed dead letter", cancel: cancel}
 	var stderr strings.Builder
-	err := run(ctx, []string{"dlq", "replay", "--reason", "insufficient_credit"}, strings.NewReader(""), stdout, &stderr)
+	err := run(ctx, []string{"dlq", "replay", "--reason", "upstream_rejected"}, strings.NewReader(""), stdout, &stderr)
 	if exitCode(err) != 1 || strings.Count(stdout.b.String(), "replayed dead letter") != 1 ||
 		!strings.Contains(stderr.String(), "interrupted: 2 dead letter(s) not looked at") ||
 		!strings.Contains(stdout.b.String(), "of 3 dead letter(s): 1 replayed, 0 refused, 0 failed") {
@@ -54,7 +56,7 @@ func TestDLQReplayInterruptedAndRunAgain(t *testing.T) {
 	if left := deadLetters(t); len(left) != 2 {
 		t.Fatalf("after the interruption: %d dead letters, want 2", len(left))
 	}
-	out, errOut, code := runCLI(t, "dlq", "replay", "--reason", "insufficient_credit")
+	out, errOut, code := runCLI(t, "dlq", "replay", "--reason", "upstream_rejected")
 	if code != 0 || !strings.Contains(out, "of 2 dead letter(s): 2 replayed, 0 refused, 0 failed") {
 		t.Fatalf("the same command again: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}

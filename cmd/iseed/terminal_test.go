@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
 // onTerminal runs iseed (this test binary as main) with args under
@@ -31,18 +33,18 @@ func TestOnATerminal(t *testing.T) {
 		t.Skip("starts subprocesses")
 	}
 	d := startCLIDaemon(t)
-	d.sim.sim.SetWallet(0)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}}) // the upstream refuses every POST: nothing created
 	for _, id := range []string{"tty-1", "tty-2"} {
 		if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, nil)); code != 0 {
 			t.Fatalf("submit: exit %d, %s", code, errOut)
 		}
 	}
 	waitDeadLetters(t, 2)
-	d.sim.sim.SetWallet(1000)
+	d.sim.sim.SetFaults(sim.Faults{})
 	if out := onTerminal(t, "dlq list"); !strings.HasPrefix(out, "SEQ") || !strings.Contains(out, "tty-2") {
 		t.Errorf("dlq list on a terminal: %q; want a table", out)
 	}
-	out := onTerminal(t, "dlq replay --reason insufficient_credit")
+	out := onTerminal(t, "dlq replay --reason upstream_rejected")
 	if !strings.Contains(out, "[1/2] replayed dead letter") || !strings.Contains(out, "[2/2] replayed dead letter") ||
 		!strings.Contains(out, "of 2 dead letter(s): 2 replayed, 0 refused, 0 failed") {
 		t.Errorf("dlq replay on a terminal: %q; want [n/2] progress and the summary", out)

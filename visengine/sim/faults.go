@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -40,11 +41,19 @@ type Faults struct {
 	Oversize       map[string]OversizeFault // answers padded, or echoing inline files whole
 }
 
-// ErrorFault injects a 5xx answer.
+// ErrorFault injects a 5xx answer, or a refusal (400, 409, 412 or 428, as
+// the API answers input it will not take: nothing is created or charged;
+// 412 carries the documented code 250).
 type ErrorFault struct {
 	Rate   float64 `json:"rate,omitempty"`   // share of calls, 0..1
 	Next   int     `json:"next,omitempty"`   // fail the next N calls
-	Status int     `json:"status,omitempty"` // 500..599; 0 means 503
+	Status int     `json:"status,omitempty"` // 500..599, or 400, 409, 412, 428; 0 means 503
+}
+
+// refusal reports whether status is one of the refusals ErrorFault injects.
+func refusal(status int) bool {
+	return status == http.StatusBadRequest || status == http.StatusConflict ||
+		status == http.StatusPreconditionFailed || status == http.StatusPreconditionRequired
 }
 
 // ThrottleFault injects a 429 with a Retry-After header.
@@ -118,8 +127,8 @@ func (f Faults) Validate() error {
 		if err := checkKnob(k, e.Rate, e.Next); err != nil {
 			return fmt.Errorf("errors: %w", err)
 		}
-		if e.Status != 0 && (e.Status < 500 || e.Status > 599) {
-			return fmt.Errorf("errors[%q]: status %d is not 5xx", k, e.Status)
+		if e.Status != 0 && (e.Status < 500 || e.Status > 599) && !refusal(e.Status) {
+			return fmt.Errorf("errors[%q]: status %d is neither 5xx nor a refusal (400, 409, 412, 428)", k, e.Status)
 		}
 	}
 	for k, t := range f.Throttle {
@@ -211,7 +220,7 @@ func compileFaults(f Faults) *activeFaults {
 	for _, key := range wildcardFirst(f.Errors) {
 		e := f.Errors[key]
 		status := e.Status
-		if status < 500 || status > 599 {
+		if (status < 500 || status > 599) && !refusal(status) {
 			status = 503
 		}
 		k := &errorKnob{trigger: newTrigger(e.Rate, e.Next), status: status, key: key}

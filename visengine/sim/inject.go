@@ -20,7 +20,11 @@ func (s *Server) inject(w http.ResponseWriter, r *http.Request, f *activeFaults,
 		return true
 	}
 	if k := f.errors[ep]; k != nil && k.fire(s.chance) {
-		writeError(w, apiError{k.status, k.status, http.StatusText(k.status) + " (simulated)"})
+		code := k.status
+		if code == http.StatusPreconditionFailed {
+			code = 250 // "Insufficient data to validate the request"
+		}
+		writeError(w, apiError{k.status, code, http.StatusText(k.status) + " (simulated)"})
 		return true
 	}
 	return false

@@ -1,0 +1,158 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/iseed-dev/iseed/publisher"
+)
+
+// An empty wallet (the upstream's 402) is the account's trouble, not the
+// submission's: the pipeline stops pulling, as it does while the breaker is
+// open, and the backlog waits in the stream. The submission that met it is
+// handed back (nothing was created or charged) and its reservation given
+// back. Every WalletProbe one message is let through as a trial; it goes
+// through once the wallet is topped up, and pulling resumes. With the
+// account API configured (WalletChecker), a balance read that shows credit
+// again resumes at once. A wallet_empty event, and a wallet_refilled one
+// after, tell people; the gauge iseed_wallet_empty says it meanwhile.
+
+// errWalletEmpty hands a message back while another POST tries the wallet.
+var errWalletEmpty = errors.New("the Openapi wallet is empty: waiting for it to be topped up")
+
+// WalletChecker reads the account's balance: true when it holds at least
+// the given amount of euros.
+type WalletChecker interface {
+	Enough(ctx context.Context) (bool, error)
+}
+
+// AccountEvents publishes account-wide events.
+type AccountEvents interface {
+	Account(ctx context.Context, e publisher.AccountEvent) error
+}
+
+// walletGate is the state of the account's wallet as the pipeline saw it.
+type walletGate struct {
+	mu    sync.Mutex
+	empty bool
+	since time.Time // when it was found empty
+	next  time.Time // when the next trial may go
+	trial bool      // a trial is under way
+}
+
+// paused reports whether the pool must not pull now: the wallet is empty
+// and the next trial is not due.
+func (w *walletGate) paused(now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.empty && now.Before(w.next)
+}
+
+// admit says whether a POST may go: always with credit; with an empty
+// wallet, one at a time, as a trial.
+func (w *walletGate) admit() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.empty {
+		return true
+	}
+	if w.trial {
+		return false
+	}
+	w.trial = true
+	return true
+}
+
+// done ends a POST: a trial is over, whatever its answer (trip or clear
+// follow when it said something of the wallet).
+func (w *walletGate) done() {
+	w.mu.Lock()
+	w.trial = false
+	w.mu.Unlock()
+}
+
+// trip records an empty wallet; first says whether it was not empty before.
+func (w *walletGate) trip(now time.Time, probe time.Duration) (first bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	first = !w.empty
+	if first {
+		w.since = now
+	}
+	w.empty, w.trial, w.next = true, false, now.Add(probe)
+	return first
+}
+
+// clear records a wallet with credit; it reports whether it was empty, and
+// since when.
+func (w *walletGate) clear() (was bool, since time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	was, since = w.empty, w.since
+	w.empty, w.trial = false, false
+	return was, since
+}
+
+// walletEmpty handles a 402: the gate trips, and the first time, people are told.
+func (p *Pipeline) walletEmpty(ctx context.Context) {
+	now := p.cfg.Now()
+	if !p.wallet.trip(now, p.cfg.WalletProbe) {
+		return
+	}
+	p.log.Warn().Dur("next_trial_in", p.cfg.WalletProbe).Msg("the Openapi wallet is empty (402): not pulling until it is topped up")
+	p.d.Metrics.walletEmpty(true)
+	p.announceWallet(ctx, publisher.AccountWalletEmpty, now)
+}
+
+// walletOK handles a POST that went through: an empty wallet was topped up.
+func (p *Pipeline) walletOK(ctx context.Context) {
+	was, since := p.wallet.clear()
+	if !was {
+		return
+	}
+	p.log.Info().Msg("the Openapi wallet has credit again: pulling")
+	p.d.Metrics.walletEmpty(false)
+	p.announceWallet(ctx, publisher.AccountWalletRefilled, since)
+}
+
+// announceWallet publishes an account event; replicas that see the same
+// change within the same minute publish one (its id names the minute).
+func (p *Pipeline) announceWallet(ctx context.Context, typ string, at time.Time) {
+	ev, ok := p.d.Events.(AccountEvents)
+	if !ok {
+		return
+	}
+	if err := ev.Account(context.WithoutCancel(ctx), publisher.AccountEvent{Type: typ, At: at}); err != nil {
+		p.log.Warn().Err(err).Str("event", typ).Msg("cannot publish the account event")
+	}
+}
+
+// RunWallet reads the balance every WalletProbe while the wallet is empty,
+// when a WalletChecker is configured, and resumes as soon as it shows
+// credit. It returns when ctx is done.
+func (p *Pipeline) RunWallet(ctx context.Context) error {
+	if p.d.Wallet == nil {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(p.cfg.WalletProbe)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		p.wallet.mu.Lock()
+		empty := p.wallet.empty
+		p.wallet.mu.Unlock()
+		if !empty {
+			continue
+		}
+		if ok, err := p.d.Wallet.Enough(ctx); err == nil && ok {
+			p.walletOK(ctx)
+		}
+	}
+}
