@@ -46,6 +46,7 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 			return p.retry(fmt.Errorf("record request %s: %w", r.ID, err), 0)
 		}
 		j.rec, j.rev = &next, rev
+		p.d.Metrics.spent(next.Tenant, next.Service, next.Charge.Total)
 		return p.announceExisting(j)
 	}
 }
@@ -57,7 +58,7 @@ var errTaken = errors.New("the upstream request belongs to another submission")
 // request index. A request another submission claimed first is not ours:
 // the job stays unsure and the next reconciliation skips it.
 func (p *Pipeline) index(ctx context.Context, j *job, id string) error {
-	_, err := p.d.Resources.Requests.Create(ctx, requestKey(id), []byte(j.key()))
+	_, err := p.d.Resources.Requests.Create(ctx, record.IndexKey(id), []byte(j.key()))
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		owner, gerr := p.requestOwner(ctx, id)
 		if gerr != nil {

@@ -3,6 +3,7 @@ package consumer
 import (
 	"time"
 
+	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -15,6 +16,8 @@ type Metrics struct {
 	posts    *prometheus.CounterVec
 	breaker  prometheus.Gauge
 	wallet   prometheus.Gauge
+	spend    *prometheus.CounterVec
+	requests *prometheus.CounterVec
 }
 
 // NewMetrics registers the pipeline's metrics with reg.
@@ -42,7 +45,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "iseed", Name: "wallet_empty",
 		Help: "1 while the Openapi wallet is empty (402) and the pipeline is not pulling.",
 	})
-	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker, m.wallet)
+	m.spend = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "iseed", Name: "spend_euros_total",
+		Help: "Euros committed to upstream requests this process recorded, by tenant and service (iseed spend has the totals of every replica).",
+	}, []string{"tenant", "service"})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "iseed", Name: "paid_requests_total",
+		Help: "Upstream requests this process recorded (each one paid), by tenant and service.",
+	}, []string{"tenant", "service"})
+	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker, m.wallet, m.spend, m.requests)
 	return m
 }
 
@@ -91,4 +102,12 @@ func (m *Metrics) walletEmpty(empty bool) {
 		v = 1
 	}
 	m.wallet.Set(v)
+}
+
+func (m *Metrics) spent(tenant, service string, c money.Cents) {
+	if m == nil {
+		return
+	}
+	m.spend.WithLabelValues(tenant, service).Add(c.Euros())
+	m.requests.WithLabelValues(tenant, service).Inc()
 }

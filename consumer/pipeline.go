@@ -205,3 +205,7 @@ func (p *Pipeline) tenantOf(subject string) (string, bool) {
 func newOwnerID() string {
 	return fmt.Sprintf("%x", time.Now().UnixNano())
 }
+
+// BreakerOpen reports whether the circuit breaker around POST /richiesta is
+// open (the pipeline is not pulling).
+func (p *Pipeline) BreakerOpen() bool { return p.breaker.State() == gobreaker.StateOpen }

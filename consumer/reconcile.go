@@ -311,7 +311,7 @@ func sameJSON(a, b json.RawMessage) bool {
 // requestOwner returns the submission key that owns an upstream request id,
 // or "" when no submission recorded it.
 func (p *Pipeline) requestOwner(ctx context.Context, id string) (string, error) {
-	e, err := p.d.Resources.Requests.Get(ctx, requestKey(id))
+	e, err := p.d.Resources.Requests.Get(ctx, record.IndexKey(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return "", nil
 	}
@@ -319,17 +319,4 @@ func (p *Pipeline) requestOwner(ctx context.Context, id string) (string, error) 
 		return "", fmt.Errorf("reconcile: request index: %w", err)
 	}
 	return string(e.Value()), nil
-}
-
-// requestKey makes an upstream id safe as a KV key.
-func requestKey(id string) string {
-	var b strings.Builder
-	for _, c := range id {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
-			b.WriteRune(c)
-		} else {
-			fmt.Fprintf(&b, "=%02x", c)
-		}
-	}
-	return b.String()
 }

@@ -73,6 +73,17 @@ type Config struct {
 	CallbackKeyFile string        `envconfig:"CALLBACK_KEY_FILE"`
 	ReplayKeyFile   string        `envconfig:"REPLAY_KEY_FILE"`
 
+	SpendingCaps      bool          `envconfig:"SPENDING_CAPS" default:"true"`
+	BudgetsFile       string        `envconfig:"BUDGETS_FILE"`
+	AuditEvery        time.Duration `envconfig:"AUDIT_EVERY" default:"1h"`
+	AccountURL        URL           `envconfig:"OPENAPI_ACCOUNT_URL"`
+	AccountEmail      string        `envconfig:"OPENAPI_ACCOUNT_EMAIL"`
+	AccountAPIKey     string        `envconfig:"OPENAPI_ACCOUNT_API_KEY"`
+	AccountAPIKeyFile string        `envconfig:"OPENAPI_ACCOUNT_API_KEY_FILE"`
+	WalletWarnEUR     float64       `envconfig:"WALLET_WARN_EUR" default:"50"`
+	WalletProbe       time.Duration `envconfig:"WALLET_PROBE" default:"1m"`
+	ConsoleToken      string        `envconfig:"CONSOLE_TOKEN"`
+
 	HTTPListen     string `envconfig:"HTTP_LISTEN" default:"127.0.0.1:8080"`
 	CallbackListen string `envconfig:"CALLBACK_LISTEN" default:"127.0.0.1:8081"`
 	LogLevel       string `envconfig:"LOG_LEVEL" default:"info"`
@@ -96,19 +107,26 @@ func loadConfig() (*Config, error) {
 }
 
 func (c *Config) resolveSecrets() error {
-	if c.VisengineTokenFile == "" {
+	return errors.Join(secretFile(&c.VisengineToken, c.VisengineTokenFile, "ISEED_VISENGINE_TOKEN"),
+		secretFile(&c.AccountAPIKey, c.AccountAPIKeyFile, "ISEED_OPENAPI_ACCOUNT_API_KEY"))
+}
+
+// secretFile reads the secret variable_FILE names into v, unless none is
+// named; both set is an error.
+func secretFile(v *string, path, variable string) error {
+	if path == "" {
 		return nil
 	}
-	if c.VisengineToken != "" {
-		return errors.New("configuration: set ISEED_VISENGINE_TOKEN or ISEED_VISENGINE_TOKEN_FILE, not both")
+	if *v != "" {
+		return fmt.Errorf("configuration: set %s or %s_FILE, not both", variable, variable)
 	}
-	b, err := os.ReadFile(c.VisengineTokenFile)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("configuration: ISEED_VISENGINE_TOKEN_FILE: %w", err)
+		return fmt.Errorf("configuration: %s_FILE: %w", variable, err)
 	}
-	c.VisengineToken = strings.TrimSpace(string(b))
-	if c.VisengineToken == "" {
-		return fmt.Errorf("configuration: ISEED_VISENGINE_TOKEN_FILE %s is empty", c.VisengineTokenFile)
+	*v = strings.TrimSpace(string(b))
+	if *v == "" {
+		return fmt.Errorf("configuration: %s_FILE %s is empty", variable, path)
 	}
 	return nil
 }
@@ -150,6 +168,15 @@ func (c *Config) validate() error {
 	}
 	if c.NATSURL == "" && c.Replicas != 1 {
 		bad("ISEED_REPLICAS=%d needs a cluster: set ISEED_NATS_URL (the embedded server has one node)", c.Replicas)
+	}
+	if (c.AccountEmail == "") != (c.AccountAPIKey == "") {
+		bad("set both ISEED_OPENAPI_ACCOUNT_EMAIL and ISEED_OPENAPI_ACCOUNT_API_KEY (or _FILE) to read the wallet, or neither")
+	}
+	if c.WalletProbe < time.Second {
+		bad("ISEED_WALLET_PROBE must be at least 1s, got %s", c.WalletProbe)
+	}
+	if c.AuditEvery < 0 {
+		bad("ISEED_AUDIT_EVERY must not be negative (0 turns the periodic audit off), got %s", c.AuditEvery)
 	}
 	errs = append(errs, c.validateTracking()...)
 	return errors.Join(errs...)

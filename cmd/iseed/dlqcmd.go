@@ -63,13 +63,18 @@ func (f *filterFlags) filter(now time.Time) (dlq.Filter, error) {
 // parseWhen reads a point in time: RFC 3339, a date (midnight UTC), or a
 // duration before now. "" is the zero time.
 func parseWhen(flag, s string, now time.Time) (time.Time, error) {
+	return parseWhenIn(flag, s, now, time.UTC)
+}
+
+// parseWhenIn is parseWhen with dates at midnight in loc.
+func parseWhenIn(flag, s string, now time.Time, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
+	if t, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
 		return t, nil
 	}
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {

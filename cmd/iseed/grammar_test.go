@@ -21,7 +21,7 @@ func walk(c *cobra.Command) []*cobra.Command {
 // holds verbs, or its synopsis names something outside [brackets].
 func needsArgs(c *cobra.Command) bool {
 	if c.HasAvailableSubCommands() {
-		return true
+		return c.Annotations[runsAloneKey] == "" // a group, unless it runs without a verb too
 	}
 	_, synopsis, _ := strings.Cut(c.Use, " ")
 	depth := 0

@@ -12,6 +12,10 @@ import (
 // (docs/cli.md); commands without it have the common ones.
 const exitCodesKey = "exit-codes"
 
+// runsAloneKey marks a command with verbs that also runs without one
+// (iseed audit, iseed audit adopt).
+const runsAloneKey = "runs-alone"
+
 // commonExitCodes are the exit statuses of every command unless it says otherwise.
 const commonExitCodes = "0 done; 1 failed (the error says why); 2 usage or configuration error"
 
@@ -40,6 +44,7 @@ func newRoot(e *env) *cobra.Command {
 	root.AddCommand(
 		newServeCmd(e), newSimCmd(e), newSubmitCmd(e), newStatusCmd(e), newDLQCmd(e), newWatchCmd(e),
 		newDocumentCmd(e), newTrackCmd(e), newSchemasCmd(e), newValidateCmd(e), newBenchCmd(e),
+		newBudgetCmd(e), newSpendCmd(e), newAuditCmd(e), newTopCmd(e),
 		newCompletionCmd(e, root), newVersionCmd(e),
 	)
 	root.SetHelpCommand(newHelpCmd(root))

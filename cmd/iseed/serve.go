@@ -12,6 +12,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/overview"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/servertime"
@@ -27,20 +28,23 @@ import (
 
 // daemon is everything `iseed serve` runs.
 type daemon struct {
-	cfg      *Config
-	log      zerolog.Logger
-	conn     *natsConn
-	js       jetstream.JetStream
-	res      *layout.Resources
-	upstream *visengine.Client
-	sim      *simServer
-	pipeline *consumer.Pipeline
-	tracking *trackingParts
-	clock    *servertime.Clock // the NATS server's time: leases and settle times mean the same to every replica
-	metrics  *prometheus.Registry
-	extra    []actor   // further actors run with the daemon
-	admin    *listener // ISEED_HTTP_LISTEN: metrics, health, the console: for operators, never public
-	public   *listener // ISEED_CALLBACK_LISTEN: the upstream's callbacks only; nil without callbacks
+	cfg       *Config
+	log       zerolog.Logger
+	conn      *natsConn
+	js        jetstream.JetStream
+	res       *layout.Resources
+	upstream  *visengine.Client
+	sim       *simServer
+	pipeline  *consumer.Pipeline
+	tracking  *trackingParts
+	money     *moneyParts
+	overview  *overview.Overview
+	clock     *servertime.Clock // the NATS server's time: leases and settle times mean the same to every replica
+	replayKey []byte            // signs the console's replays
+	metrics   *prometheus.Registry
+	extra     []actor   // further actors run with the daemon
+	admin     *listener // ISEED_HTTP_LISTEN: metrics, health, the console: for operators, never public
+	public    *listener // ISEED_CALLBACK_LISTEN: the upstream's callbacks only; nil without callbacks
 }
 
 // newDaemon connects and builds every component, in dependency order.
@@ -133,6 +137,8 @@ func (d *daemon) buildUpstream() error {
 	var err error
 	d.upstream, d.sim, err = newUpstream(d.cfg)
 	if d.sim != nil {
+		// Operator commands (iseed audit) find the daemon's simulator here.
+		_, _ = d.res.Keys.Put(context.Background(), simURLKey, []byte(d.sim.url))
 		d.log.Warn().Str("component", "visengine").Str("url", d.sim.url).
 			Msg("SIMULATOR: no ISEED_VISENGINE_URL/ISEED_VISENGINE_TOKEN set; talking to the built-in Visengine simulator. Nothing is sent to Openapi and nothing is charged.")
 	}
@@ -193,22 +199,37 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	if d.tracking, err = d.buildTracking(ctx, limiter, replayKey); err != nil {
 		return err
 	}
-	d.pipeline, err = consumer.New(consumer.Config{
-		Workers: d.cfg.Workers, MaxAge: d.cfg.MaxAge, ShutdownTimeout: d.cfg.ShutdownTimeout, CallTimeout: d.cfg.VisengineTimeout,
-		ReconcileSettle: d.cfg.ReconcileSettle, TrustMarkerEcho: d.cfg.TrustMarker, Now: d.clock.Now,
-		Retry:     d.cfg.retryPolicy(),
-		Limits:    schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},
-		Breaker:   consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
-		Logger:    d.log,
-		Callback:  d.tracking.callback(),
-		ReplayKey: replayKey,
-	}, consumer.Deps{
+	if d.money, err = d.buildMoney(ctx); err != nil {
+		return err
+	}
+	deps := consumer.Deps{
 		Resources: d.res, Upstream: d.upstream, Schemas: cache, Files: schema.ObjectStoreSource(d.js),
 		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),
 		Publisher: d.js, Limiter: limiter, Metrics: consumer.NewMetrics(d.metrics),
-		Tracker: d.tracking.tracker, Gate: d.tracking.gate(d.cfg.PriorISEERule),
-	})
-	return err
+		Tracker: d.tracking.tracker, Gate: d.tracking.gate(d.cfg.PriorISEERule), Ledger: d.money.ledger,
+	}
+	if d.money.budgets != nil {
+		deps.Budget = d.money.budgets
+	}
+	if d.money.account != nil {
+		deps.Wallet = walletEnough{acct: d.money.account, gauge: d.money.wallet, min: 1} // any credit: the trial POST tells
+	}
+	d.pipeline, err = consumer.New(consumer.Config{
+		Workers: d.cfg.Workers, MaxAge: d.cfg.MaxAge, ShutdownTimeout: d.cfg.ShutdownTimeout, CallTimeout: d.cfg.VisengineTimeout,
+		ReconcileSettle: d.cfg.ReconcileSettle, TrustMarkerEcho: d.cfg.TrustMarker, Now: d.clock.Now,
+		WalletProbe: d.cfg.WalletProbe,
+		Retry:       d.cfg.retryPolicy(),
+		Limits:      schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},
+		Breaker:     consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
+		Logger:      d.log,
+		Callback:    d.tracking.callback(),
+		ReplayKey:   replayKey,
+	}, deps)
+	if err != nil {
+		return err
+	}
+	d.replayKey = replayKey
+	return d.buildOverview(d.cfg.UpstreamRPS)
 }
 
 func (d *daemon) buildHTTP() {
@@ -222,6 +243,7 @@ func (d *daemon) buildHTTP() {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	d.mountConsole(mux, d.replayKey)
 	d.admin.srv = newHTTPServer(mux)
 	if d.public != nil && d.tracking.callbacks != nil {
 		cb := http.NewServeMux()
@@ -293,6 +315,11 @@ func (d *daemon) run(ctx context.Context) error {
 		{"http", d.admin.serve},
 		{"callbacks", d.public.serve},
 		{"clock", d.clock.Run},
+		{"holds", d.pipeline.RunHolds},
+		{"wallet gate", d.pipeline.RunWallet},
+		{"wallet", d.runWallet},
+		{"audit", d.runAudit},
+		{"overview", d.overview.Run},
 	}, d.extra...)
 	err := runGroup(ctx, actors...)
 	d.log.Info().Str("component", "serve").Msg("iseed stopping")
@@ -324,8 +351,9 @@ func startSim(cfg sim.Config) (*simServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	const token = "sim-token"
+	const token = simToken
 	cfg.Token = token
+	cfg.AccountEmail, cfg.AccountAPIKey = simAccountEmail, simAccountKey
 	s := sim.New(cfg)
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // owned by close, which shuts srv down
@@ -341,3 +369,6 @@ func (s *simServer) close() {
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
 }
+
+// simToken is the built-in simulator's bearer token.
+const simToken = "sim-token"

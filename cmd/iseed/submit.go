@@ -109,6 +109,13 @@ func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.
 			}
 		}
 		if seq, err := lastDeadLetter(wctx, c, tenant, sub.ID); err == nil && seq > before {
+			// The record says more than its dead letter when it is this
+			// payload's (it was rejected or failed meanwhile).
+			if rec, _, err := store.Get(wctx, tenant, sub.ID); err == nil && rec.Fingerprint == sub.Fingerprint() {
+				if done, err := outcome(w, rec); done {
+					return err
+				}
+			}
 			return deadLettered(wctx, c, seq, w)
 		}
 		select {
@@ -127,7 +134,7 @@ func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.
 // submission is still on its way.
 func outcome(w io.Writer, r *record.Record) (done bool, err error) {
 	switch r.State {
-	case record.StateClaimed:
+	case record.StateClaimed, record.StateHeld: // on its way (held: until the spending caps allow it)
 		return false, nil
 	case record.StateRejected:
 		fmt.Fprintf(w, "rejected: %s/%s was not sent, nothing was charged; %d problem(s):\n", r.Tenant, r.ID, len(r.Errors))

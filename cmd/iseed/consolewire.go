@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/console"
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/ledger"
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/overview"
+)
+
+// buildOverview makes the materialised view of the pipeline the console,
+// the gauges and iseed top read.
+func (d *daemon) buildOverview(limit float64) error {
+	var err error
+	d.overview, err = overview.New(overview.Config{OverdueAfter: d.cfg.OverdueAfter, Logger: d.log, Now: d.clock.Now}, overview.Deps{
+		Resources: d.res,
+		Gauges: func() overview.Gauges {
+			return overview.Gauges{BreakerOpen: d.pipeline.BreakerOpen(), RateLimit: limit}
+		},
+		SpendToday: d.spendToday,
+	})
+	if err != nil {
+		return err
+	}
+	return d.overview.Register(d.metrics)
+}
+
+// spendToday is the euros the ledger has for today (Europe/Rome).
+func (d *daemon) spendToday(ctx context.Context) (float64, error) {
+	loc, err := money.Rome()
+	if err != nil {
+		return 0, err
+	}
+	day := money.Day(d.clock.Now(), loc)
+	lines, err := d.money.ledger.Report(ctx, day.From, day.To, "")
+	if err != nil {
+		return 0, err
+	}
+	_, total := ledger.Total(lines)
+	return total.Euros(), nil
+}
+
+// mountConsole serves the web console on the admin listener, unless
+// console.Check refuses (a non-loopback address without
+// ISEED_CONSOLE_TOKEN): then the daemon runs without it and says why.
+func (d *daemon) mountConsole(mux *http.ServeMux, replayKey []byte) {
+	if err := console.Check(d.cfg.HTTPListen, d.cfg.ConsoleToken); err != nil {
+		d.log.Warn().Err(err).Str("component", "console").Msg("web console not served")
+		return
+	}
+	c, err := console.New(console.Config{Listen: d.cfg.HTTPListen, Token: d.cfg.ConsoleToken, Logger: d.log}, console.Deps{
+		Overview:    d.overview,
+		DeadLetters: dlq.NewQueue(d.js, d.res, replayKey, consumer.ReplayMsgID(d.res.Layout)),
+		Resources:   d.res, JS: d.js, Spend: d.spendByTenant,
+	})
+	if err != nil {
+		d.log.Warn().Err(err).Str("component", "console").Msg("web console not served")
+		return
+	}
+	c.Register(mux)
+}
+
+// spendByTenant is this month's and today's spend per tenant, with their
+// caps, for the console.
+func (d *daemon) spendByTenant(ctx context.Context) ([]console.TenantSpend, error) {
+	loc, err := money.Rome()
+	if err != nil {
+		return nil, err
+	}
+	now := d.clock.Now()
+	by := map[string]*console.TenantSpend{}
+	var order []string
+	for _, p := range []struct {
+		period money.Period
+		today  bool
+	}{{money.Month(now, loc), false}, {money.Day(now, loc), true}} {
+		lines, err := d.money.ledger.Report(ctx, p.period.From, p.period.To, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lines {
+			s := by[l.Tenant]
+			if s == nil {
+				s = &console.TenantSpend{Tenant: l.Tenant}
+				by[l.Tenant] = s
+				order = append(order, l.Tenant)
+			}
+			if p.today {
+				s.TodayEUR += l.Amount.Euros()
+				s.TodayRequests += int64(l.Requests)
+			} else {
+				s.MonthEUR += l.Amount.Euros()
+				s.MonthRequests += int64(l.Requests)
+			}
+		}
+	}
+	out := make([]console.TenantSpend, 0, len(order))
+	for _, t := range order {
+		s := by[t]
+		if d.money.budgets != nil {
+			if caps, err := d.money.budgets.Get(ctx, budget.Tenant(t)); err == nil {
+				s.DailyCapEUR, s.MonthlyCapEUR = caps.DailyEUR.Euros(), caps.MonthlyEUR.Euros()
+			}
+		}
+		out = append(out, *s)
+	}
+	return out, nil
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/iseed-dev/iseed/account"
+	"github.com/iseed-dev/iseed/audit"
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/ledger"
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// Simulator account credentials: the built-in simulator serves the account
+// API too, so that the wallet gauge and the audit work on the defaults.
+const (
+	simAccountEmail = "sim@example.com"
+	simAccountKey   = "sim-account-key"
+)
+
+// moneyParts are the money components of the daemon.
+type moneyParts struct {
+	budgets *budget.Budgets // nil with ISEED_SPENDING_CAPS=false
+	ledger  *ledger.Ledger
+	account *account.Client // nil without ISEED_OPENAPI_ACCOUNT_*
+	wallet  prometheus.Gauge
+	audit   prometheus.Gauge
+}
+
+// buildMoney makes the caps, the ledger and the account client, and
+// applies ISEED_BUDGETS_FILE.
+func (d *daemon) buildMoney(ctx context.Context) (*moneyParts, error) {
+	m := &moneyParts{ledger: ledger.New(d.js, d.res.Ledger, ledger.Config{Prefix: d.res.Layout.Prefix, Now: d.clock.Now})}
+	if d.cfg.SpendingCaps {
+		b, err := budget.New(d.res.Budgets, d.res.BudgetUsage, budget.Config{})
+		if err != nil {
+			return nil, err
+		}
+		m.budgets = b
+		if err := applyBudgetsFile(ctx, b, d.cfg.BudgetsFile); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if m.account, err = accountClient(d.cfg, d.sim); err != nil {
+		return nil, err
+	}
+	m.wallet = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iseed", Name: "wallet_euros",
+		Help: "The Openapi wallet's credit, read from the account API every ISEED_WALLET_PROBE (absent without ISEED_OPENAPI_ACCOUNT_*)."})
+	m.audit = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iseed", Name: "audit_unmatched_requests",
+		Help: "Findings of the last audit (ISEED_AUDIT_EVERY): upstream requests, charges and records that do not match."})
+	if m.account != nil {
+		d.metrics.MustRegister(m.wallet)
+	}
+	if d.cfg.AuditEvery > 0 {
+		d.metrics.MustRegister(m.audit)
+	}
+	return m, nil
+}
+
+// applyBudgetsFile sets the caps a file names, at start.
+func applyBudgetsFile(ctx context.Context, b *budget.Budgets, path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("ISEED_BUDGETS_FILE: %w", err)
+	}
+	defer f.Close()
+	file, err := budget.ParseFile(f)
+	if err != nil {
+		return fmt.Errorf("ISEED_BUDGETS_FILE %s: %w", path, err)
+	}
+	return b.Apply(ctx, file)
+}
+
+// accountClient is the Openapi account API client: the configured one, the
+// built-in simulator's on the defaults, or nil.
+func accountClient(cfg *Config, s *simServer) (*account.Client, error) {
+	base, email, key := cfg.AccountURL.URL, cfg.AccountEmail, cfg.AccountAPIKey
+	if s != nil && email == "" {
+		base, email, key = s.base, simAccountEmail, simAccountKey
+	}
+	if email == "" {
+		return nil, nil
+	}
+	if base == nil {
+		base = mustURL(account.ProductionURL)
+	}
+	return account.New(account.Config{BaseURL: base, Email: email, APIKey: key, Timeout: cfg.VisengineTimeout})
+}
+
+// walletEnough implements consumer.WalletChecker with the account API.
+type walletEnough struct {
+	acct  *account.Client
+	gauge prometheus.Gauge
+	min   money.Cents
+}
+
+func (w walletEnough) Enough(ctx context.Context) (bool, error) {
+	wl, err := w.acct.Wallet(ctx)
+	if err != nil {
+		return false, err
+	}
+	w.gauge.Set(wl.Credit.Euros())
+	return wl.Credit >= w.min, nil
+}
+
+// runWallet reads the balance every probe: the gauge, and a warning when it
+// is below ISEED_WALLET_WARN_EUR. It refuses nothing on a guess.
+func (d *daemon) runWallet(ctx context.Context) error {
+	if d.money.account == nil {
+		<-ctx.Done()
+		return nil
+	}
+	warn := money.Cents(d.cfg.WalletWarnEUR * 100)
+	log := d.log.With().Str("component", "wallet").Logger().Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Hour})
+	t := time.NewTicker(d.cfg.WalletProbe)
+	defer t.Stop()
+	for {
+		if wl, err := d.money.account.Wallet(ctx); err == nil {
+			d.money.wallet.Set(wl.Credit.Euros())
+			if wl.Credit < warn {
+				log.Warn().Str("credit", wl.Credit.String()).Float64("warn_below", d.cfg.WalletWarnEUR).
+					Msg("the Openapi wallet is running low: top it up before requests start failing")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// runAudit audits the last day every ISEED_AUDIT_EVERY and exports how
+// many findings it made.
+func (d *daemon) runAudit(ctx context.Context) error {
+	if d.cfg.AuditEvery <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(d.cfg.AuditEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		now := d.clock.Now()
+		res, err := runAudit(ctx, d.js, d.res, d.upstream, d.money.account, money.Period{From: now.Add(-24 * time.Hour), To: now})
+		if err != nil {
+			d.log.Warn().Err(err).Str("component", "audit").Msg("audit failed; retrying at the next interval")
+			continue
+		}
+		c := res.Counts()
+		n := c.Unowned + c.Missing + c.Mismatches + c.Unledgered + c.UnmatchedCharges
+		d.money.audit.Set(float64(n))
+		if n > 0 {
+			d.log.Warn().Str("component", "audit").Int("findings", n).Msg("the audit found requests or charges that do not match: run iseed audit")
+		}
+	}
+}
+
+// runAudit gathers what the audit compares, for a period, and checks it.
+func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources, up *visengine.Client, acct *account.Client, p money.Period) (*audit.Result, error) {
+	in := audit.Input{Period: p, Index: map[string]string{}}
+	if err := record.NewStore(res.Records).Each(ctx, func(r *record.Record) error {
+		in.Records = append(in.Records, r)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	keys, err := res.Requests.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("request index: %w", err)
+	}
+	for k := range keys.Keys() {
+		if e, err := res.Requests.Get(ctx, k); err == nil {
+			in.Index[record.RequestID(k)] = string(e.Value())
+		}
+	}
+	l := ledger.New(js, res.Ledger, ledger.Config{Prefix: res.Layout.Prefix})
+	if in.Ledger, err = l.Entries(ctx, p.From.Add(-24*time.Hour), p.To.Add(24*time.Hour), ""); err != nil {
+		return nil, err
+	}
+	if in.Upstream, err = up.Richieste(ctx); err != nil {
+		return nil, fmt.Errorf("GET /richiesta: %w", err)
+	}
+	if acct != nil {
+		if in.Transactions, err = acct.Transactions(ctx, p.From); err != nil {
+			return nil, fmt.Errorf("wallet transactions: %w", err)
+		}
+	}
+	return audit.Check(in), nil
+}
+
+// mustURL parses a URL that is a constant of the program.
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}

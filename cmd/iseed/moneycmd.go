@@ -1,0 +1,432 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iseed-dev/iseed/account"
+	"github.com/iseed-dev/iseed/audit"
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/ledger"
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/spf13/cobra"
+)
+
+// simURLKey is where the daemon notes, in the keys bucket, the address of
+// its built-in simulator, for operator commands on the defaults.
+const simURLKey = "simulator-url"
+
+func newBudgetCmd(e *env) *cobra.Command {
+	set := &cobra.Command{
+		Use:   "set (--tenant T | --account) [--daily-eur X] [--monthly-eur X] [--daily-requests N] [--monthly-requests N]",
+		Short: "Set a tenant's or the account's spending caps (none given: remove them)",
+		Long: "Sets the caps of one scope; a cap not given is no cap. Days and months are Europe/Rome's. The caps hold\n" +
+			"across replicas at once; a submission they would exceed waits, held, until they allow it.",
+		Args: noArgs,
+	}
+	scope := scopeFlags(set)
+	daily := set.Flags().String("daily-eur", "", "euros per day, e.g. 500 or 499,90")
+	monthly := set.Flags().String("monthly-eur", "", "euros per month")
+	dailyN := set.Flags().Int64("daily-requests", 0, "requests per day")
+	monthlyN := set.Flags().Int64("monthly-requests", 0, "requests per month")
+	set.RunE = func(cmd *cobra.Command, _ []string) error {
+		s, err := scope()
+		if err != nil {
+			return err
+		}
+		caps := budget.Caps{DailyRequests: *dailyN, MonthlyRequests: *monthlyN}
+		if caps.DailyEUR, err = parseEuros(*daily, "--daily-eur"); err != nil {
+			return err
+		}
+		if caps.MonthlyEUR, err = parseEuros(*monthly, "--monthly-eur"); err != nil {
+			return err
+		}
+		if err := caps.Validate(); err != nil {
+			return usagef("%v", err)
+		}
+		return withBudgets(cmd.Context(), func(b *budget.Budgets) error {
+			if err := b.Set(cmd.Context(), s, caps); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(e.stdout, "%s: %s\n", s, describeCaps(caps))
+			return err
+		})
+	}
+	show := &cobra.Command{
+		Use:   "show (--tenant T | --account)",
+		Short: "Show one scope's caps and what today and this month used of them",
+		Args:  noArgs,
+	}
+	showScope := scopeFlags(show)
+	showOut := addOutputFlag(show)
+	show.RunE = func(cmd *cobra.Command, _ []string) error {
+		s, err := showScope()
+		if err != nil {
+			return err
+		}
+		format, err := showOut.format(e.stdout)
+		if err != nil {
+			return err
+		}
+		return withBudgets(cmd.Context(), func(b *budget.Budgets) error {
+			day, month, err := b.Usage(cmd.Context(), s, time.Now())
+			if err != nil {
+				return err
+			}
+			if format == formatJSON {
+				return writeJSON(e.stdout, map[string]any{"scope": s.String(), "day": day, "month": month})
+			}
+			w := newTable(e.stdout)
+			fmt.Fprintln(w, "PERIOD\tFROM\tCOUNTED EUR\tREQUESTS\tIN FLIGHT\tCAP EUR\tCAP REQUESTS")
+			for _, u := range []struct {
+				name string
+				u    budget.Usage
+			}{{"day", day}, {"month", month}} {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", u.name, u.u.Period.From.Format(time.DateOnly), u.u.Spent, u.u.Requests,
+					u.u.Held, capText(int64(u.u.CapEUR), true), capText(u.u.CapRequests, false))
+			}
+			return w.Flush()
+		})
+	}
+	list := &cobra.Command{Use: "list", Short: "List every scope with caps", Args: noArgs}
+	listOut := addOutputFlag(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		format, err := listOut.format(e.stdout)
+		if err != nil {
+			return err
+		}
+		return withBudgets(cmd.Context(), func(b *budget.Budgets) error {
+			settings, err := b.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if format == formatJSON {
+				return writeJSON(e.stdout, settings)
+			}
+			w := newTable(e.stdout)
+			fmt.Fprintln(w, "SCOPE\tCAPS")
+			for _, st := range settings {
+				fmt.Fprintf(w, "%s\t%s\n", st.Scope, describeCaps(st.Caps))
+			}
+			return w.Flush()
+		})
+	}
+	return group("budget", "Spending caps: per tenant and for the account, per day and month", set, show, list)
+}
+
+// scopeFlags adds --tenant and --account; the returned function reads them.
+func scopeFlags(cmd *cobra.Command) func() (budget.Scope, error) {
+	tenant := cmd.Flags().String("tenant", "", "the tenant's caps")
+	acct := cmd.Flags().Bool("account", false, "the whole account's caps")
+	return func() (budget.Scope, error) {
+		switch {
+		case (*tenant == "") == !*acct:
+			return budget.Scope{}, usagef("give --tenant T or --account, one of them")
+		case *acct:
+			return budget.Account(), nil
+		case !record.ValidToken(*tenant):
+			return budget.Scope{}, usagef("--tenant must be letters, digits, _ or -, got %q", *tenant)
+		}
+		return budget.Tenant(*tenant), nil
+	}
+}
+
+func parseEuros(s, flag string) (money.Cents, error) {
+	if s == "" {
+		return 0, nil
+	}
+	c, err := money.Parse(s)
+	if err != nil || c < 0 {
+		return 0, usagef("%s: want an amount of euros such as 500 or 499,90, got %q", flag, s)
+	}
+	return c, nil
+}
+
+func describeCaps(c budget.Caps) string {
+	var parts []string
+	add := func(v int64, what string, euros bool) {
+		if v > 0 {
+			parts = append(parts, capText(v, euros)+" "+what)
+		}
+	}
+	add(int64(c.DailyEUR), "a day", true)
+	add(int64(c.MonthlyEUR), "a month", true)
+	add(c.DailyRequests, "requests a day", false)
+	add(c.MonthlyRequests, "requests a month", false)
+	if len(parts) == 0 {
+		return "no caps"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func capText(v int64, euros bool) string {
+	switch {
+	case v == 0:
+		return "-"
+	case euros:
+		return "€" + money.Cents(v).String()
+	default:
+		return strconv.FormatInt(v, 10)
+	}
+}
+
+// withBudgets runs fn with the caps of the running system.
+func withBudgets(ctx context.Context, fn func(*budget.Budgets) error) error {
+	c, err := openCLI(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	b, err := budget.New(c.res.Budgets, c.res.BudgetUsage, budget.Config{})
+	if err != nil {
+		return err
+	}
+	return fn(b)
+}
+
+func newSpendCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "spend [--from DATE] [--to DATE] [--tenant T]",
+		Short: "Euros committed per tenant and service for a period, from the ledger",
+		Long: "Totals per tenant and service of the requests iseed paid for in [--from, --to) (default: this month;\n" +
+			"dates are Europe/Rome days, 2026-11-01, or RFC 3339 times). Every replica answers the same: the ledger\n" +
+			"is a JetStream stream. -o csv is what a platform needs to invoice its clients.",
+		Args: noArgs,
+	}
+	from := cmd.Flags().String("from", "", "the first day (default: the first of this month)")
+	to := cmd.Flags().String("to", "", "the day after the last (default: the first of next month)")
+	tenant := cmd.Flags().String("tenant", "", "only this tenant")
+	outFmt := cmd.Flags().StringP("output", "o", "", "table, json or csv (default table on a terminal, else json)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		p, err := period(*from, *to)
+		if err != nil {
+			return err
+		}
+		format := *outFmt
+		if format == "" {
+			format = formatJSON
+			if isTerminal(e.stdout) {
+				format = formatTable
+			}
+		}
+		if format != formatJSON && format != formatTable && format != "csv" {
+			return usagef("-o must be table, json or csv, got %q", format)
+		}
+		c, err := openCLI(cmd.Context(), true)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		lines, err := ledger.New(c.js, c.res.Ledger, ledger.Config{Prefix: c.res.Layout.Prefix}).Report(cmd.Context(), p.From, p.To, *tenant)
+		if err != nil {
+			return err
+		}
+		switch format {
+		case "csv":
+			return ledger.WriteCSV(e.stdout, lines)
+		case formatJSON:
+			return ledger.WriteJSON(e.stdout, lines)
+		}
+		return ledger.WriteTable(e.stdout, lines)
+	}
+	return cmd
+}
+
+// period reads --from and --to: Europe/Rome days, RFC 3339 times or
+// durations ago;
+// empty from is the first of this month, empty to a month after from.
+func period(from, to string) (money.Period, error) {
+	loc, err := money.Rome()
+	if err != nil {
+		return money.Period{}, err
+	}
+	p := money.Month(time.Now(), loc)
+	now := time.Now()
+	if from != "" {
+		if p.From, err = parseWhenIn("--from", from, now, loc); err != nil {
+			return p, err
+		}
+		p.To = money.Month(p.From, loc).To
+	}
+	if to != "" {
+		if p.To, err = parseWhenIn("--to", to, now, loc); err != nil {
+			return p, err
+		}
+	}
+	if !p.From.Before(p.To) {
+		return p, usagef("--from must come before --to")
+	}
+	return p, nil
+}
+
+func newAuditCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit [--from DATE] [--to DATE]",
+		Short: "Compare the upstream's requests and charges with iseed's records and ledger",
+		Long: "Lists every request on the upstream account (GET /richiesta) and, with ISEED_OPENAPI_ACCOUNT_*, every\n" +
+			"wallet charge, against iseed's records and ledger for a period (default: the last 24 hours): requests no\n" +
+			"submission owns (paid, perhaps after a lost answer), submissions recorded as sent with no upstream request,\n" +
+			"price mismatches, requests missing from the ledger, charges matching no request. docs/money.md says what\n" +
+			"to do about each. 'iseed audit adopt' hands an unowned request to its submission.",
+		Args:        noArgs,
+		Annotations: map[string]string{exitCodesKey: "0 everything matches; 1 findings (or an error); 2 usage or configuration error", runsAloneKey: "yes"},
+	}
+	from := cmd.Flags().String("from", "", "start (default 24 hours ago)")
+	to := cmd.Flags().String("to", "", "end (default now)")
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		format, err := out.format(e.stdout)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		p := money.Period{From: now.Add(-24 * time.Hour), To: now}
+		if *from != "" || *to != "" {
+			if p, err = period(*from, *to); err != nil {
+				return err
+			}
+		}
+		c, err := openCLI(cmd.Context(), true)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		up, acct, err := c.auditClients(cmd.Context())
+		if err != nil {
+			return err
+		}
+		res, err := runAudit(cmd.Context(), c.js, c.res, up, acct, p)
+		if err != nil {
+			return err
+		}
+		if format == formatJSON {
+			err = audit.WriteJSON(e.stdout, res)
+		} else {
+			err = audit.WriteTable(e.stdout, res)
+		}
+		if err == nil && !res.Clean() {
+			return &exitError{code: 1}
+		}
+		return err
+	}
+	cmd.AddCommand(newAuditAdoptCmd(e))
+	return cmd
+}
+
+func newAuditAdoptCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "adopt REQUEST_ID --tenant T --submission ID",
+		Short: "Hand an unowned upstream request to the submission that made it",
+		Long: "For a request the audit found unowned, and a submission dead-lettered as ambiguous whose lost POST it\n" +
+			"is: records the request as the submission's in the request index, then replays the submission's dead\n" +
+			"letter. Reconciliation then adopts the request (nothing is sent), records and tracks it to its document.",
+		Args: exactArgs("REQUEST_ID"),
+	}
+	tenant := cmd.Flags().String("tenant", "", "the submission's tenant (required)")
+	id := cmd.Flags().String("submission", "", "the submission's id (required)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if !record.ValidToken(*tenant) || !record.ValidToken(*id) {
+			return usagef("--tenant and --submission are required")
+		}
+		c, err := openCLI(cmd.Context(), true)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		return c.adopt(cmd.Context(), e, args[0], *tenant, *id)
+	}
+	return cmd
+}
+
+// adopt indexes requestID for the submission and replays its ambiguous
+// dead letter, so that reconciliation adopts the request.
+func (c *cliConn) adopt(ctx context.Context, e *env, requestID, tenant, id string) error {
+	rec, _, err := record.NewStore(c.res.Records).Get(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	if rec.RequestID != "" || rec.State != record.StateFailed || rec.Reason != dlq.ReasonAmbiguous {
+		return fmt.Errorf("%s is %s (%s) with request %q: only a submission failed as ambiguous, without a request, can adopt one",
+			record.Key(tenant, id), rec.State, rec.Reason, rec.RequestID)
+	}
+	key, err := c.replayKey(ctx)
+	if err != nil {
+		return err
+	}
+	q := dlq.NewQueue(c.js, c.res, key, consumer.ReplayMsgID(c.res.Layout))
+	dls, err := q.List(ctx, dlq.Filter{Tenant: tenant, Reason: dlq.ReasonAmbiguous})
+	if err != nil {
+		return err
+	}
+	var seq uint64
+	for _, d := range dls {
+		if d.SubmissionID == id {
+			seq = d.Seq
+		}
+	}
+	if seq == 0 {
+		return fmt.Errorf("no ambiguous dead letter of %s to replay", record.Key(tenant, id))
+	}
+	if _, err := c.res.Requests.Create(ctx, record.IndexKey(requestID), []byte(record.Key(tenant, id))); err != nil {
+		return fmt.Errorf("request %s: the request index refuses it (owned already?): %w", requestID, err)
+	}
+	if err := q.Replay(ctx, seq); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "request %s handed to %s; dead letter %d replayed: reconciliation adopts it\n", requestID, record.Key(tenant, id), seq)
+	return err
+}
+
+// auditClients are the upstream and account clients of an operator's
+// audit: the configured ones, or the daemon's built-in simulator.
+func (c *cliConn) auditClients(ctx context.Context) (*visengine.Client, *account.Client, error) {
+	if !c.cfg.simulated() {
+		up, closeUp, err := cliUpstream(c.cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		_ = closeUp // a real API: nothing to close
+		acct, err := accountClient(c.cfg, nil)
+		return up, acct, err
+	}
+	e, err := c.res.Keys.Get(ctx, simURLKey)
+	if err != nil {
+		return nil, nil, errors.New("the daemon's built-in simulator is not known: start iseed serve, or set ISEED_VISENGINE_URL")
+	}
+	u, err := url.Parse(string(e.Value()))
+	if err != nil {
+		return nil, nil, err
+	}
+	up, err := visengine.New(visengine.Config{BaseURL: u, Token: simToken, UserAgent: visengine.UserAgent(version)})
+	if err != nil {
+		return nil, nil, err
+	}
+	acct, err := account.New(account.Config{BaseURL: u, Email: simAccountEmail, APIKey: simAccountKey})
+	return up, acct, err
+}
+
+// spendToday is the overview's euros committed today, from the ledger.
+func spendToday(c *cliConn) func(context.Context) (float64, error) {
+	return func(ctx context.Context) (float64, error) {
+		loc, err := money.Rome()
+		if err != nil {
+			return 0, err
+		}
+		day := money.Day(time.Now(), loc)
+		lines, err := ledger.New(c.js, c.res.Ledger, ledger.Config{Prefix: c.res.Layout.Prefix}).Report(ctx, day.From, day.To, "")
+		if err != nil {
+			return 0, err
+		}
+		_, total := ledger.Total(lines)
+		return total.Euros(), nil
+	}
+}

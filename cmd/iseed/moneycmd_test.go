@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"strings"
+	"testing"
+
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+// TestMoneyCommands: caps set and shown from the command line, the spend of
+// a period per tenant and service (CSV, as a platform invoices), and an
+// audit that finds a request created behind iseed's back (exit 1), then is
+// clean once nothing is amiss.
+func TestMoneyCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a daemon")
+	}
+	d := startCLIDaemon(t)
+	if out, errOut, code := runCLI(t, "budget", "set", "--tenant", "acme", "--monthly-eur", "1000,50", "--daily-requests", "20"); code != 0 ||
+		out != "tenant:acme: €1000.50 a month, 20 requests a day\n" {
+		t.Fatalf("budget set: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, errOut, code := runCLI(t, "budget", "set", "--tenant", "acme", "--account"); code != 2 || !strings.Contains(errOut, "one of them") {
+		t.Errorf("budget set with both scopes: exit %d, %q; want 2", code, errOut)
+	}
+	for _, id := range []string{"inv-1", "inv-2"} {
+		if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", eventFile(t, id, nil)); code != 0 {
+			t.Fatalf("submit --wait %s: exit %d, %s", id, code, errOut)
+		}
+	}
+	out, errOut, code := runCLI(t, "budget", "show", "--tenant", "acme", "-o", "table")
+	if code != 0 || !strings.Contains(out, "day") || !strings.Contains(out, "32.00") || !strings.Contains(out, "1000.50") {
+		t.Errorf("budget show: exit %d, stdout %q, stderr %q; want the two ISEEs (2 × €16) counted against €1000.50", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "spend", "-o", "csv")
+	if code != 0 {
+		t.Fatalf("spend: exit %d, %s", code, errOut)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) != 2 || rows[1][0] != "acme" || rows[1][1] != "ISEE" || rows[1][3] != "2" || rows[1][4] != "32.00" {
+		t.Errorf("spend -o csv: got %q (%v); want one line: acme, ISEE, 2 requests, 32.00", out, err)
+	}
+	if _, errOut, code := runCLI(t, "audit", "-o", "json"); code != 0 {
+		t.Errorf("audit of a clean account: exit %d, stderr %q", code, errOut)
+	}
+	// Someone uses the account behind iseed's back.
+	u := d.sim.base
+	c, err := visengine.New(visengine.Config{BaseURL: u, Token: simToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.CreateRichiesta(context.Background(), visengine.CreateRequest{HashVisura: "eccbc87e4b5ce2fe28308fd9f2a7baf3",
+		JSONVisura: map[string]string{"$0": "1378273", "$1": "RM"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runCLI(t, "audit", "-o", "table")
+	if code != 1 || !strings.Contains(out, r.ID) {
+		t.Errorf("audit after a request behind iseed's back: exit %d, stdout %q, stderr %q; want 1 naming %s", code, out, errOut, r.ID)
+	}
+}
