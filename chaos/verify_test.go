@@ -298,52 +298,29 @@ type event struct {
 // once, and each submission must have one submitted, one completed and one
 // document_ready event, the latter naming the stored document's digest.
 func (w *world) checkEvents(ctx context.Context, f *figures, recs []*record) error {
-	st, err := retrying(ctx, "the events stream", func(ctx context.Context) (jetstream.Stream, error) {
-		return w.js.Stream(ctx, "ISEED_EVENTS")
-	})
-	if err != nil {
-		return err
-	}
-	total := int(st.CachedInfo().State.Msgs)
-	c, err := retrying(ctx, "a consumer of the events stream", func(ctx context.Context) (jetstream.Consumer, error) {
-		return w.js.OrderedConsumer(ctx, "ISEED_EVENTS", jetstream.OrderedConsumerConfig{})
-	})
-	if err != nil {
-		return err
-	}
 	byID := map[string]int{}
 	per := map[string]map[string]int{}
 	digests := map[string]string{}
 	f.eventsByType = map[string]int{}
-	deadline := time.Now().Add(2 * time.Minute)
-	for f.events < total {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("read %d of %d events in 2 minutes", f.events, total)
+	err := w.readStream(ctx, "ISEED_EVENTS", func(data []byte) {
+		f.events++
+		var ev event
+		if err := json.Unmarshal(data, &ev); err != nil {
+			f.problem("event: %v", err)
+			return
 		}
-		batch, err := c.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			continue // the ordered consumer recreates itself; the deadline bounds this
+		byID[ev.ID]++
+		f.eventsByType[ev.Type]++
+		if per[ev.Data.SubmissionID] == nil {
+			per[ev.Data.SubmissionID] = map[string]int{}
 		}
-		for m := range batch.Messages() {
-			f.events++
-			var ev event
-			if err := json.Unmarshal(m.Data(), &ev); err != nil {
-				f.problem("event seq on %s: %v", m.Subject(), err)
-				continue
-			}
-			byID[ev.ID]++
-			f.eventsByType[ev.Type]++
-			if per[ev.Data.SubmissionID] == nil {
-				per[ev.Data.SubmissionID] = map[string]int{}
-			}
-			per[ev.Data.SubmissionID][ev.Type]++
-			if ev.Type == "iseed.document.ready" {
-				digests[ev.Data.SubmissionID] = ev.Data.SHA256
-			}
+		per[ev.Data.SubmissionID][ev.Type]++
+		if ev.Type == "iseed.document.ready" {
+			digests[ev.Data.SubmissionID] = ev.Data.SHA256
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("events stream: %w", err)
-		}
+	})
+	if err != nil {
+		return err
 	}
 	for id, n := range byID {
 		if n > 1 {
@@ -360,6 +337,60 @@ func (w *world) checkEvents(ctx context.Context, f *figures, recs []*record) err
 		}
 		if r := recs[i]; r != nil && r.Document != nil && digests[submissionID(i)] != r.Document.SHA256 {
 			f.problem("%s: document_ready says sha256 %s, the record %s", submissionID(i), digests[submissionID(i)], r.Document.SHA256)
+		}
+	}
+	return nil
+}
+
+// readStream calls f with every message of stream, in order, from the
+// first to the last sequence at the time of the call. A fetch that fails
+// (a leader moving, the consumer lost) is resumed with a new ordered
+// consumer from the next sequence; two minutes bound the whole read.
+func (w *world) readStream(ctx context.Context, name string, f func([]byte)) error {
+	st, err := retrying(ctx, "stream "+name, func(ctx context.Context) (jetstream.Stream, error) {
+		return w.js.Stream(ctx, name)
+	})
+	if err != nil {
+		return err
+	}
+	state := st.CachedInfo().State
+	if state.Msgs == 0 {
+		return nil
+	}
+	next, last := state.FirstSeq, state.LastSeq
+	deadline := time.Now().Add(2 * time.Minute)
+	var lastErr error
+	for next <= last {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: read up to sequence %d of %d in 2 minutes (last error: %v)", name, next-1, last, lastErr)
+		}
+		c, err := w.js.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{
+			DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: next})
+		if err != nil {
+			lastErr = err
+			_ = sleep(ctx, time.Second)
+			continue
+		}
+		for next <= last {
+			batch, err := c.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+			if err != nil {
+				lastErr = err
+				break
+			}
+			for m := range batch.Messages() {
+				meta, err := m.Metadata()
+				if err != nil || meta.Sequence.Stream < next {
+					continue
+				}
+				next = meta.Sequence.Stream + 1
+				if meta.Sequence.Stream <= last {
+					f(m.Data())
+				}
+			}
+			if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+				lastErr = err
+				break
+			}
 		}
 	}
 	return nil
