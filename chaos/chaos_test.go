@@ -122,7 +122,7 @@ func TestChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := &publisher{js: w.js, n: p.Submissions, interval: p.PublishOver / time.Duration(p.Submissions)}
+	pub := &feeder{js: w.js, n: p.Submissions, interval: p.PublishOver / time.Duration(p.Submissions)}
 	pctx, cancelPub := context.WithCancel(ctx)
 	published := make(chan error, 1)
 	go func() { published <- pub.run(pctx) }() // owned: the cleanup below or the "publishing" phase waits

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -42,17 +44,17 @@ func submissionBody(i int) []byte {
 
 // dupEvery and dupLag: every dupEvery-th submission is published a second
 // time, dupLag submissions later, as an HR platform re-sending it would
-// (another Nats-Msg-Id, so the stream keeps both): iseed must not send it
-// again.
+// (its Nats-Msg-Id with a suffix, so the stream keeps both): iseed must not
+// send it again.
 const (
 	dupEvery = 10
 	dupLag   = 25
 )
 
-// publisher publishes the submissions at an even pace. A publish that
+// feeder publishes the submissions at an even pace. A publish that
 // fails or times out is repeated with the same Nats-Msg-Id, which the
 // stream deduplicates, so each copy is stored once.
-type publisher struct {
+type feeder struct {
 	js       jetstream.JetStream
 	n        int
 	interval time.Duration
@@ -61,24 +63,24 @@ type publisher struct {
 	retries  atomic.Int64
 }
 
-func (p *publisher) run(ctx context.Context) error {
+func (p *feeder) run(ctx context.Context) error {
 	start := time.Now()
 	for i := range p.n {
 		if err := sleep(ctx, time.Until(start.Add(time.Duration(i)*p.interval))); err != nil {
 			return err
 		}
-		if err := p.publish(ctx, i, "chaos."+submissionID(i)); err != nil {
+		if err := p.publish(ctx, i, ""); err != nil {
 			return err
 		}
 		if j := i - dupLag; j >= 0 && j%dupEvery == 0 {
-			if err := p.publish(ctx, j, "chaos."+submissionID(j)+".again"); err != nil {
+			if err := p.publish(ctx, j, ".again"); err != nil {
 				return err
 			}
 		}
 	}
 	for j := max(0, p.n-dupLag); j < p.n; j++ {
 		if j%dupEvery == 0 {
-			if err := p.publish(ctx, j, "chaos."+submissionID(j)+".again"); err != nil {
+			if err := p.publish(ctx, j, ".again"); err != nil {
 				return err
 			}
 		}
@@ -89,7 +91,22 @@ func (p *publisher) run(ctx context.Context) error {
 // duplicates is how many second copies run publishes for n submissions.
 func duplicates(n int) int { return (n + dupEvery - 1) / dupEvery }
 
-func (p *publisher) publish(ctx context.Context, i int, msgID string) error {
+// submissionMsgID is the Nats-Msg-Id iseed requires of a submission
+// (tenant, id and the payload's fingerprint; docs/events.md), with suffix
+// (".again") for the second copy.
+func submissionMsgID(i int, suffix string) (string, error) {
+	sub, err := consumer.DecodeSubmission(submissionBody(i))
+	if err != nil {
+		return "", err
+	}
+	return publisher.SubmissionMsgID(tenant, sub.ID, sub.Fingerprint()) + suffix, nil
+}
+
+func (p *feeder) publish(ctx context.Context, i int, suffix string) error {
+	msgID, err := submissionMsgID(i, suffix)
+	if err != nil {
+		return err
+	}
 	msg := &nats.Msg{Subject: "iseed.submissions." + tenant, Data: submissionBody(i), Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, msgID)
 	first := time.Now()
