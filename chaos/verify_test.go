@@ -522,7 +522,7 @@ func (w *world) report(f *figures) string {
 	var total time.Duration
 	for _, p := range w.phases {
 		total += p.took
-		fmt.Fprintf(&b, "  %-28s %8s  %s\n", p.name, p.took, p.note)
+		fmt.Fprintf(&b, "%s\n", strings.TrimRight(fmt.Sprintf("  %-28s %8s  %s", p.name, p.took, p.note), " "))
 	}
 	fmt.Fprintf(&b, "  %-28s %8s\n", "total", total)
 	return b.String()
