@@ -187,12 +187,7 @@ func (w *world) checkRecords(ctx context.Context, f *figures, upstream map[int]s
 	if err != nil {
 		return nil, err
 	}
-	docs, err := retrying(ctx, "the documents bucket", func(ctx context.Context) (jetstream.ObjectStore, error) {
-		return w.js.ObjectStore(ctx, "iseed_documents")
-	})
-	if err != nil {
-		return nil, err
-	}
+	docs := &buckets{js: w.js, open: map[string]jetstream.ObjectStore{}}
 	out := make([]*record, f.submissions)
 	var mu sync.Mutex
 	forEach(f.submissions, 8, func(i int) {
@@ -216,7 +211,7 @@ func (w *world) checkRecords(ctx context.Context, f *figures, upstream map[int]s
 // checkOne checks one submission. Each read is retried for a while, so
 // that only a lasting fault counts: a direct get may be answered by a
 // replica that is still catching up.
-func checkOne(ctx context.Context, i int, recs, index jetstream.KeyValue, docs jetstream.ObjectStore, upstreamID string) (*record, []string) {
+func checkOne(ctx context.Context, i int, recs, index jetstream.KeyValue, docs *buckets, upstreamID string) (*record, []string) {
 	var r record
 	_, err := retrying(ctx, "the completed record of "+submissionID(i), func(ctx context.Context) (bool, error) {
 		e, err := recs.Get(ctx, recordKey(i))
@@ -256,7 +251,11 @@ func checkOne(ctx context.Context, i int, recs, index jetstream.KeyValue, docs j
 		return &r, probs
 	}
 	b, err := retrying(ctx, "document "+r.Document.Object, func(ctx context.Context) ([]byte, error) {
-		return docs.GetBytes(ctx, r.Document.Object)
+		obs, err := docs.get(ctx, r.Document.Bucket)
+		if err != nil {
+			return nil, err
+		}
+		return obs.GetBytes(ctx, r.Document.Object)
 	})
 	if err != nil {
 		return &r, append(probs, fmt.Sprintf("document %s: %v", r.Document.Object, err))
@@ -267,6 +266,27 @@ func checkOne(ctx context.Context, i int, recs, index jetstream.KeyValue, docs j
 			r.Document.Object, got, len(b), r.Document.SHA256, r.Document.Size))
 	}
 	return &r, probs
+}
+
+// buckets opens the Object Store buckets records name (one per tenant),
+// once each.
+type buckets struct {
+	js   jetstream.JetStream
+	mu   sync.Mutex
+	open map[string]jetstream.ObjectStore
+}
+
+func (b *buckets) get(ctx context.Context, name string) (jetstream.ObjectStore, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if obs, ok := b.open[name]; ok {
+		return obs, nil
+	}
+	obs, err := b.js.ObjectStore(ctx, name)
+	if err == nil {
+		b.open[name] = obs
+	}
+	return obs, err
 }
 
 // retrying calls f until it succeeds, returns stopWaiting(err), or 30 s
