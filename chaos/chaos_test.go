@@ -135,7 +135,7 @@ func TestChaos(t *testing.T) {
 	w.step("warm-up", func() (string, error) {
 		want := max(1, p.Submissions/50)
 		return "", waitFor(ctx, 2*time.Minute, fmt.Sprintf("%d submissions completed", want), func() error {
-			if n, _ := tally.counts(); n < want {
+			if n, _, _ := tally.counts(); n < want {
 				return fmt.Errorf("%d completed", n)
 			}
 			return nil
@@ -192,8 +192,10 @@ func planFromEnv(t *testing.T) plan {
 	return p
 }
 
-// converge waits until every submission has its completed event and the
-// submitter consumer has nothing left, reporting progress.
+// converge waits until every submission has ended (its completed event, or
+// failed, cancelled or rejected) and the submitter consumer has nothing
+// left, reporting progress; a submission that ended otherwise than
+// completed is an error (verify says which and why).
 func (w *world) converge(ctx context.Context, tally *liveTally, p plan) (string, error) {
 	start, last := time.Now(), time.Now()
 	err := waitFor(ctx, p.Converge, "every submission completed", func() error {
@@ -202,13 +204,13 @@ func (w *world) converge(ctx context.Context, tally *liveTally, p plan) (string,
 				return stopWaiting(fmt.Errorf("%s exited (%s); its log ends:\n%s", pr.name, pr.exitStatus(), pr.tail(15)))
 			}
 		}
-		done, events := tally.counts()
+		done, ended, events := tally.counts()
 		if time.Since(last) > 15*time.Second {
-			w.t.Logf("  %d/%d completed, %d events", done, p.Submissions, events)
+			w.t.Logf("  %d/%d completed, %d ended otherwise, %d events", done, p.Submissions, ended-done, events)
 			last = time.Now()
 		}
-		if done < p.Submissions {
-			return fmt.Errorf("%d/%d completed", done, p.Submissions)
+		if ended < p.Submissions {
+			return fmt.Errorf("%d/%d completed, %d ended otherwise", done, p.Submissions, ended-done)
 		}
 		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
@@ -221,6 +223,9 @@ func (w *world) converge(ctx context.Context, tally *liveTally, p plan) (string,
 		}
 		return nil
 	})
+	if done, _, _ := tally.counts(); err == nil && done < p.Submissions {
+		err = fmt.Errorf("%d of %d submissions ended without completing", p.Submissions-done, p.Submissions)
+	}
 	return fmt.Sprintf("%s after the last fault", time.Since(start).Round(100*time.Millisecond)), err
 }
 

@@ -422,7 +422,7 @@ func stopWaiting(err error) error { return errStop{err} }
 // or cond returns stopWaiting(err).
 func waitFor(ctx context.Context, within time.Duration, what string, cond func() error) error {
 	deadline := time.Now().Add(within)
-	tick := 250 * time.Millisecond
+	tick := 100 * time.Millisecond
 	for {
 		err := cond()
 		if err == nil {
@@ -440,6 +440,6 @@ func waitFor(ctx context.Context, within time.Duration, what string, cond func()
 			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
 		case <-time.After(tick):
 		}
-		tick = min(2*tick, 2*time.Second)
+		tick = min(2*tick, 500*time.Millisecond) // fine enough to time a failover
 	}
 }

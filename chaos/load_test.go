@@ -137,11 +137,15 @@ func (p *feeder) publish(ctx context.Context, i int, suffix string) error {
 type liveTally struct {
 	mu        sync.Mutex
 	completed map[string]bool
+	ended     map[string]bool // completed, or failed, cancelled or rejected: nothing more will happen
 	events    int
 }
 
+// finalStates end a submission (status event types' last token).
+var finalStates = []string{".completed", ".failed", ".cancelled", ".rejected"}
+
 func followEvents(ctx context.Context, js jetstream.JetStream) (*liveTally, func(), error) {
-	lt := &liveTally{completed: map[string]bool{}}
+	lt := &liveTally{completed: map[string]bool{}, ended: map[string]bool{}}
 	c, err := js.OrderedConsumer(ctx, "ISEED_EVENTS", jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		return nil, nil, err
@@ -150,8 +154,14 @@ func followEvents(ctx context.Context, js jetstream.JetStream) (*liveTally, func
 		lt.mu.Lock()
 		defer lt.mu.Unlock()
 		lt.events++
-		if strings.HasSuffix(m.Headers().Get(jetstream.MsgIDHeader), ".completed") {
+		id := m.Headers().Get(jetstream.MsgIDHeader)
+		if strings.HasSuffix(id, ".completed") {
 			lt.completed[m.Subject()] = true
+		}
+		for _, f := range finalStates {
+			if strings.HasSuffix(id, f) {
+				lt.ended[m.Subject()] = true
+			}
 		}
 	})
 	if err != nil {
@@ -160,8 +170,8 @@ func followEvents(ctx context.Context, js jetstream.JetStream) (*liveTally, func
 	return lt, cc.Stop, nil
 }
 
-func (lt *liveTally) counts() (completed, events int) {
+func (lt *liveTally) counts() (completed, ended, events int) {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
-	return len(lt.completed), lt.events
+	return len(lt.completed), len(lt.ended), lt.events
 }

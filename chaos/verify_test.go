@@ -162,6 +162,7 @@ func (w *world) requestName(ctx context.Context, id string) (string, error) {
 // (decoded from its JSON, so the suite does not depend on iseed's types).
 type record struct {
 	State     string `json:"state"`
+	Reason    string `json:"reason"`
 	RequestID string `json:"request_id"`
 	Document  *struct {
 		Bucket string `json:"bucket"`
@@ -221,6 +222,9 @@ func checkOne(ctx context.Context, i int, recs, index jetstream.KeyValue, docs *
 		r = record{}
 		if err := json.Unmarshal(e.Value(), &r); err != nil {
 			return false, stopWaiting(err)
+		}
+		if r.State == "failed" {
+			return false, stopWaiting(fmt.Errorf("state failed, reason %s", r.Reason))
 		}
 		if r.State != "completed" || r.Document == nil {
 			return false, fmt.Errorf("state %s, document %v", r.State, r.Document != nil)
