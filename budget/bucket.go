@@ -2,6 +2,7 @@ package budget
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -48,11 +49,23 @@ func UsageBucketConfig(name string, replicas int, storage jetstream.StorageType)
 // EnsureBuckets creates or updates, idempotently, the caps and usage
 // buckets and returns them.
 func EnsureBuckets(ctx context.Context, js jetstream.JetStream, capsName, usageName string, replicas int, storage jetstream.StorageType) (caps, usage jetstream.KeyValue, err error) {
-	if caps, err = js.CreateOrUpdateKeyValue(ctx, CapsBucketConfig(capsName, replicas, storage)); err != nil {
+	if caps, err = ensureKV(ctx, js, CapsBucketConfig(capsName, replicas, storage)); err != nil {
 		return nil, nil, fmt.Errorf("budget: kv bucket %s: %w", capsName, err)
 	}
-	if usage, err = js.CreateOrUpdateKeyValue(ctx, UsageBucketConfig(usageName, replicas, storage)); err != nil {
+	if usage, err = ensureKV(ctx, js, UsageBucketConfig(usageName, replicas, storage)); err != nil {
 		return nil, nil, fmt.Errorf("budget: kv bucket %s: %w", usageName, err)
 	}
 	return caps, usage, nil
+}
+
+// ensureKV creates the bucket, or updates it when it exists with another
+// configuration. Create first: replicas starting together then never cross
+// a create with an update of a new bucket, which nats-server 2.15 can leave
+// unanswered (see layout.EnsureKeyValue).
+func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return js.UpdateKeyValue(ctx, cfg)
+	}
+	return kv, err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
@@ -16,7 +17,7 @@ import (
 // request index (so a reconcile after a crash finds it), then in the record.
 func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, note string) Outcome {
 	ctx = context.WithoutCancel(ctx) // the request exists: record it even during shutdown
-	if err := p.index(ctx, j, r.ID); err != nil {
+	if err := p.indexKnown(ctx, j, r.ID); err != nil {
 		return p.retry(err, 0)
 	}
 	for {
@@ -48,6 +49,30 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		j.rec, j.rev = &next, rev
 		p.d.Metrics.spent(next.Tenant, next.Service, next.Charge.Total)
 		return p.announceExisting(j)
+	}
+}
+
+// indexKnown indexes a request this job knows to be its own (the POST's
+// answer, or one reconciliation proved). Until the index holds it, the id
+// exists only in this process: a redelivery can only reconcile, and
+// reconciliation cannot prove a request that neither the index nor a
+// callback marker names, so the submission would end ambiguous. A transient
+// failure (a stream leader failing over takes seconds) is therefore retried
+// here, the message kept in progress, for as long as the lease lasts.
+func (p *Pipeline) indexKnown(ctx context.Context, j *job, id string) error {
+	b := p.newBackOff()
+	for {
+		err := p.index(ctx, j, id)
+		if err == nil || errors.Is(err, errTaken) {
+			return err
+		}
+		d := b.NextBackOff()
+		if d == backoff.Stop || j.rec.Pending == nil || p.cfg.Now().Add(d).After(j.rec.Pending.Until.Add(-leaseMargin)) {
+			return err
+		}
+		if !p.sleepInProgress(ctx, j, d) {
+			return err
+		}
 	}
 }
 

@@ -65,7 +65,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Resources, 
 func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
 	var err error
-	if r.Submissions, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if r.Submissions, err = ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:        l.SubmissionsStream(),
 		Description: "iseed: submission events in",
 		Subjects:    []string{l.subject("submissions.*")},
@@ -92,7 +92,7 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 
 func (r *Resources) ensureEvents(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	_, err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:        l.EventsStream(),
 		Description: "iseed: status and document events out",
 		Subjects:    append(l.Events().Of("*", "*"), l.Events().Account()),
@@ -107,7 +107,7 @@ func (r *Resources) ensureEvents(ctx context.Context, js jetstream.JetStream) er
 func (r *Resources) ensureDLQ(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
 	var err error
-	r.DLQ, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	r.DLQ, err = ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:        l.DLQStream(),
 		Description: "iseed: dead letters, browsable and replayable",
 		Subjects:    []string{l.subject("dlq.*.*")},
@@ -126,7 +126,7 @@ func (r *Resources) ensureDLQ(ctx context.Context, js jetstream.JetStream) error
 func (r *Resources) ensureAdvisories(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
 	subject := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", l.SubmissionsStream(), l.Durable())
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	st, err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:        l.AdvisoriesStream(),
 		Description: "iseed: max-deliveries advisories of the submissions consumer",
 		Subjects:    []string{subject},
@@ -160,7 +160,7 @@ func (r *Resources) ensureAdvisories(ctx context.Context, js jetstream.JetStream
 func (r *Resources) ensureTrack(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
 	var err error
-	if r.Track, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if r.Track, err = ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:                 l.TrackStream(),
 		Description:          "iseed: one tracking task per open upstream request",
 		Subjects:             []string{l.subject("track.*.*")},
@@ -200,7 +200,7 @@ func (r *Resources) ensureBuckets(ctx context.Context, js jetstream.JetStream) e
 		{&r.Keys, l.KeysBucket(), "iseed: generated keys (callback secrets, tax-code hashing, replay signatures)"},
 	}
 	for _, b := range buckets {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		kv, err := EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 			Bucket: b.name, Description: b.desc, History: 1, Storage: l.Storage, Replicas: l.Replicas,
 		})
 		if err != nil {
@@ -221,7 +221,7 @@ func (r *Resources) ensureMoney(ctx context.Context, js jetstream.JetStream) err
 	if r.Budgets, r.BudgetUsage, err = budget.EnsureBuckets(ctx, js, l.BudgetsBucket(), l.BudgetUsageBucket(), l.Replicas, l.Storage); err != nil {
 		return err
 	}
-	if r.Holds, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: l.HoldsBucket(),
+	if r.Holds, err = EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{Bucket: l.HoldsBucket(),
 		Description: "iseed: submissions held by a spending cap", History: 1, Storage: l.Storage, Replicas: l.Replicas}); err != nil {
 		return fmt.Errorf("%s: %w", l.HoldsBucket(), err)
 	}
@@ -248,9 +248,37 @@ func EnsureTenantDocuments(ctx context.Context, js jetstream.JetStream, l Layout
 
 func ensureObjectStore(ctx context.Context, js jetstream.JetStream, l Layout, name, desc string) (jetstream.ObjectStore, error) {
 	cfg := jetstream.ObjectStoreConfig{Bucket: name, Description: desc, TTL: l.DocumentTTL, Storage: l.Storage, Replicas: l.Replicas}
-	obs, err := js.CreateOrUpdateObjectStore(ctx, cfg)
+	obs, err := js.CreateObjectStore(ctx, cfg) // create first: see ensureStream
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		obs, err = js.UpdateObjectStore(ctx, cfg)
+	}
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		obs, err = js.ObjectStore(ctx, cfg.Bucket)
 	}
 	return obs, err
+}
+
+// ensureStream creates the stream, or updates it when it exists with
+// another configuration. Create comes first: of replicas starting together,
+// the second one's identical create is answered as a success, while an
+// update (what CreateOrUpdateStream sends first) that crosses the create of
+// a new replicated stream before its first leader is elected leaves both
+// calls unanswered: nats-server 2.15 makes the stream, and both callers
+// time out after the JetStream API timeout (5 s).
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.UpdateStream(ctx, cfg)
+	}
+	return s, err
+}
+
+// EnsureKeyValue creates a KV bucket, or updates it when it exists with
+// another configuration: create first, as ensureStream.
+func EnsureKeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return js.UpdateKeyValue(ctx, cfg)
+	}
+	return kv, err
 }

@@ -62,7 +62,13 @@ func StreamConfig(prefix string, replicas int, storage jetstream.StorageType, ma
 
 // EnsureStream creates or updates, idempotently, the ledger stream.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, cfg)
+	// Create first: replicas starting together then never cross a create
+	// with an update of the new stream, which nats-server 2.15 can leave
+	// unanswered (see layout.EnsureKeyValue).
+	st, err := js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		st, err = js.UpdateStream(ctx, cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: stream %s: %w", cfg.Name, err)
 	}

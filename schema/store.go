@@ -52,14 +52,22 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, name string, repl
 	if name == "" {
 		name = DefaultBucket
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	cfg := jetstream.KeyValueConfig{
 		Bucket:      name,
 		Description: "iseed: Visengine service schemas and catalog (see docs/schema.md)",
 		History:     1,
 		TTL:         bucketMaxAge,
 		Replicas:    max(replicas, 1),
 		Storage:     storage,
-	})
+	}
+	// Create first, update only a bucket that exists with another
+	// configuration: replicas starting together on a fresh cluster then
+	// never cross a create with an update, which nats-server 2.15 can leave
+	// unanswered (both callers time out; layout.EnsureKeyValue).
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = js.UpdateKeyValue(ctx, cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("schema: bucket %s: %w", name, err)
 	}

@@ -100,7 +100,16 @@ func (t *Tracker) logPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome, 
 func (t *Tracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata, msg jetstream.Msg) trackOutcome {
 	rec, rev, err := t.store.Get(ctx, tk.Tenant, tk.ID)
 	if errors.Is(err, record.ErrNotFound) {
-		return trackOutcome{Final: true} // nothing to follow
+		// A task is published after its record is stored, so the record
+		// exists unless an operator removed it. A KV get is a direct get,
+		// answered by any replica, and one that is cut off from the others
+		// or still catching up answers "no such key" for a record the
+		// majority holds: absence is trusted only once the task is older
+		// than the maximum age, never right away.
+		if t.cfg.Now().Sub(meta.Timestamp) > t.cfg.MaxAge {
+			return trackOutcome{Final: true} // nothing to follow
+		}
+		return trackOutcome{Err: err}
 	}
 	if err != nil {
 		return trackOutcome{Err: err}

@@ -101,17 +101,18 @@ func (d *daemon) publicURL() *url.URL {
 	return d.cfg.PublicURL.URL
 }
 
-// layoutTimeout bounds the start-up steps that need JetStream: a fresh
-// cluster has no JetStream meta leader for its first seconds, and replicas
-// starting together race to create the same streams, so each step is
-// retried until then.
-const layoutTimeout = 2 * time.Minute
+// startupMaxWait is the longest wait between two tries of a start-up step.
+const startupMaxWait = 10 * time.Second
 
-// retryStartup runs step until it succeeds, ctx ends or layoutTimeout has
-// passed, logging each failure.
+// retryStartup runs step until it succeeds or ctx ends (SIGTERM), logging
+// each failure. A fresh cluster has no JetStream meta leader for its first
+// seconds, replicas starting together race to create the same streams, and
+// the cluster may come up after iseed: no start-up step ends the process.
+// Waits grow to startupMaxWait.
 func retryStartup[T any](ctx context.Context, log zerolog.Logger, what string, step func(context.Context) (T, error)) (T, error) {
 	b := backoff.NewExponentialBackOff()
-	b.MaxElapsedTime = layoutTimeout
+	b.MaxInterval = startupMaxWait
+	b.MaxElapsedTime = 0 // until ctx ends
 	return backoff.RetryNotifyWithData(func() (T, error) {
 		return step(ctx)
 	}, backoff.WithContext(b, ctx), func(err error, next time.Duration) {

@@ -1,0 +1,6 @@
+//go:build chaos && linux
+
+package chaos
+
+// sysSetns is setns(2), which package syscall does not name on amd64.
+const sysSetns = 308
