@@ -26,6 +26,12 @@ type Upstream interface {
 	Richiesta(ctx context.Context, id string) (*visengine.Richiesta, error)
 }
 
+// Limiter waits for a token of the upstream budget: a *rate.Limiter, or
+// the deployment-wide ratelimit.Limiter's submission class.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
 // Schemas resolves a service by catalog name or hash.
 type Schemas interface {
 	Service(ctx context.Context, nameOrHash string) (*schema.Service, error)
@@ -100,7 +106,7 @@ type Deps struct {
 	Files     schema.FileSource
 	Events    Events
 	Publisher jetstream.JetStream // for dead letters
-	Limiter   *rate.Limiter       // shared with the tracker
+	Limiter   Limiter             // the upstream budget (submissions' share); nil: none
 	Tracker   Tracker             // optional
 	Gate      Gate                // optional
 	Metrics   *Metrics            // optional

@@ -27,6 +27,7 @@ type Resources struct {
 	Documents   jetstream.ObjectStore
 	History     jetstream.KeyValue
 	Keys        jetstream.KeyValue
+	RateLimit   jetstream.KeyValue // the deployment-wide upstream budget
 	Budgets     jetstream.KeyValue // spending caps
 	BudgetUsage jetstream.KeyValue // money counted against them
 	Holds       jetstream.KeyValue // submissions a cap holds back
@@ -198,6 +199,7 @@ func (r *Resources) ensureBuckets(ctx context.Context, js jetstream.JetStream) e
 		{&r.Requests, l.RequestsBucket(), "iseed: upstream request id -> submission"},
 		{&r.History, l.HistoryBucket(), "iseed: keyed hashes of tax codes with an ISEE request"},
 		{&r.Keys, l.KeysBucket(), "iseed: generated keys (callback secrets, tax-code hashing, replay signatures)"},
+		{&r.RateLimit, l.RateLimitBucket(), "iseed: the upstream budget shared by every replica"},
 	}
 	for _, b := range buckets {
 		kv, err := EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{

@@ -123,6 +123,9 @@ func (l Layout) HoldsBucket() string { return l.bucket("holds") }
 // LedgerStream is the stream of spend entries, one per paid request.
 func (l Layout) LedgerStream() string { return ledger.StreamName(l.Prefix) }
 
+// RateLimitBucket is the KV bucket of the upstream budget (ratelimit).
+func (l Layout) RateLimitBucket() string { return l.bucket("ratelimit") }
+
 // KeysBucket is the KV bucket of keys iseed generates for itself when no
 // key file is configured.
 func (l Layout) KeysBucket() string { return l.bucket("keys") }

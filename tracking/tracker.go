@@ -21,6 +21,12 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// Limiter waits for a token of the upstream budget: a *rate.Limiter, or
+// the deployment-wide ratelimit.Limiter's poll class.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
 // Upstream is the part of the Visengine API the tracker calls.
 type Upstream interface {
 	Richiesta(ctx context.Context, id string) (*visengine.Richiesta, error)
@@ -83,7 +89,7 @@ type Deps struct {
 	Upstream  Upstream
 	Events    Events
 	Publisher jetstream.JetStream // tasks and dead letters
-	Limiter   *rate.Limiter       // the one the pipeline uses
+	Limiter   Limiter             // the upstream budget (polls' share); nil: none
 	History   *History            // optional: notes ISEE requests for the prior-ISEE rule
 	Metrics   *Metrics            // optional
 }

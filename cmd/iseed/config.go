@@ -49,6 +49,7 @@ type Config struct {
 	DedupWindow     time.Duration `envconfig:"DEDUP_WINDOW" default:"24h"`
 	UpstreamRPS     float64       `envconfig:"UPSTREAM_RPS" default:"10"`
 	UpstreamBurst   int           `envconfig:"UPSTREAM_BURST" default:"10"`
+	UpstreamReserve int           `envconfig:"UPSTREAM_RESERVE" default:"2"`
 	BreakerFailures int           `envconfig:"BREAKER_FAILURES" default:"5"`
 	BreakerCooldown time.Duration `envconfig:"BREAKER_COOLDOWN" default:"15s"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s"`
@@ -154,11 +155,11 @@ func (c *Config) validate() error {
 		bad("ISEED_MAX_DELIVER=%d would dead-letter transient trouble before ISEED_MAX_AGE=%s at ISEED_RETRY_MAX_DELAY=%s: set it to at least %d (or raise the delay)",
 			c.MaxDeliver, c.MaxAge, c.RetryMaxDelay, need)
 	}
-	if c.UpstreamRPS <= 0 {
-		bad("ISEED_UPSTREAM_RPS must be positive, got %g", c.UpstreamRPS)
+	if c.UpstreamRPS < 0 {
+		bad("ISEED_UPSTREAM_RPS must be positive (0: no limit, for tests only), got %g", c.UpstreamRPS)
 	}
-	if c.UpstreamBurst < 1 {
-		bad("ISEED_UPSTREAM_BURST must be at least 1, got %d", c.UpstreamBurst)
+	if c.UpstreamReserve < 1 || c.UpstreamBurst <= c.UpstreamReserve {
+		bad("ISEED_UPSTREAM_BURST (%d) must exceed ISEED_UPSTREAM_RESERVE (%d), which must be at least 1", c.UpstreamBurst, c.UpstreamReserve)
 	}
 	if !validPrefix(c.SubjectPrefix) {
 		bad("ISEED_SUBJECT_PREFIX must be one token of letters, digits, _ or -, got %q", c.SubjectPrefix)

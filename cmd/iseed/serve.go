@@ -14,8 +14,10 @@ import (
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/overview"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/ratelimit"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/servertime"
+	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go/jetstream"
@@ -146,11 +148,28 @@ func (d *daemon) buildUpstream() error {
 	return err
 }
 
+// upstreamBudget is the deployment-wide upstream budget: ISEED_UPSTREAM_RPS
+// for every replica together, kept in JetStream, with submissions served
+// before polls (ISEED_UPSTREAM_RESERVE tokens are left to them). A rate of 0
+// means no limit (tests and benchmarks only).
+func (d *daemon) upstreamBudget() (submissions consumer.Limiter, polls tracking.Limiter, err error) {
+	if d.cfg.UpstreamRPS == 0 {
+		free := rate.NewLimiter(rate.Inf, 1)
+		return free, free, nil
+	}
+	lim, err := ratelimit.New(d.res.RateLimit, "upstream", ratelimit.Config{Rate: d.cfg.UpstreamRPS,
+		Burst: d.cfg.UpstreamBurst, Reserve: d.cfg.UpstreamReserve})
+	if err != nil {
+		return nil, nil, fmt.Errorf("ISEED_UPSTREAM_*: %w", err)
+	}
+	return lim.For(ratelimit.Submission), lim.For(ratelimit.Poll), nil
+}
+
 // limitedCatalog makes the schema cache's upstream calls wait for the
 // upstream rate limit like every other call.
 type limitedCatalog struct {
 	up  *visengine.Client
-	lim *rate.Limiter
+	lim consumer.Limiter
 }
 
 func (l limitedCatalog) Visure(ctx context.Context) ([]visengine.VisuraSummary, error) {
@@ -190,14 +209,17 @@ func newUpstream(cfg *Config) (*visengine.Client, *simServer, error) {
 
 func (d *daemon) buildPipeline(ctx context.Context) error {
 	l := d.res.Layout
-	limiter := rate.NewLimiter(rate.Limit(d.cfg.UpstreamRPS), d.cfg.UpstreamBurst)
-	cache := schema.NewCache(limitedCatalog{d.upstream, limiter}, d.res.Schemas, schema.CacheConfig{TTL: d.cfg.SchemaTTL,
+	submissions, polls, err := d.upstreamBudget()
+	if err != nil {
+		return err
+	}
+	cache := schema.NewCache(limitedCatalog{d.upstream, submissions}, d.res.Schemas, schema.CacheConfig{TTL: d.cfg.SchemaTTL,
 		Logger: d.log.With().Str("component", "schema").Logger()})
 	replayKey, err := d.loadKey(ctx, d.cfg.ReplayKeyFile, "ISEED_REPLAY_KEY_FILE", replayKeyName)
 	if err != nil {
 		return err
 	}
-	if d.tracking, err = d.buildTracking(ctx, limiter, replayKey); err != nil {
+	if d.tracking, err = d.buildTracking(ctx, polls, replayKey); err != nil {
 		return err
 	}
 	if d.money, err = d.buildMoney(ctx); err != nil {
@@ -206,7 +228,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	deps := consumer.Deps{
 		Resources: d.res, Upstream: d.upstream, Schemas: cache, Files: schema.ObjectStoreSource(d.js),
 		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),
-		Publisher: d.js, Limiter: limiter, Metrics: consumer.NewMetrics(d.metrics),
+		Publisher: d.js, Limiter: submissions, Metrics: consumer.NewMetrics(d.metrics),
 		Tracker: d.tracking.tracker, Gate: d.tracking.gate(d.cfg.PriorISEERule), Ledger: d.money.ledger,
 	}
 	if d.money.budgets != nil {

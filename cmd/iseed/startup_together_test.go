@@ -27,6 +27,7 @@ func TestReplicasStartTogether(t *testing.T) {
 	t.Setenv("ISEED_NATS_URL", runCluster(t))
 	t.Setenv("ISEED_REPLICAS", "3")
 	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
 	cfg, err := loadConfig()
 	if err != nil {
 		t.Fatal(err)

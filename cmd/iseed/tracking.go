@@ -12,7 +12,6 @@ import (
 	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
-	"golang.org/x/time/rate"
 )
 
 // trackingParts is what `iseed serve` adds to follow requests: the tracker,
@@ -25,7 +24,7 @@ type trackingParts struct {
 
 // buildTracking makes the tracking components. limiter is the pipeline's:
 // polls and submissions share the upstream rate limit.
-func (d *daemon) buildTracking(ctx context.Context, limiter *rate.Limiter, replayKey []byte) (*trackingParts, error) {
+func (d *daemon) buildTracking(ctx context.Context, limiter tracking.Limiter, replayKey []byte) (*trackingParts, error) {
 	t := &trackingParts{}
 	keyring, err := loadKeyring(d.cfg)
 	if err != nil {
