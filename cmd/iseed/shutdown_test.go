@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
@@ -22,7 +23,7 @@ func TestSIGTERMFinishesInFlightAndLosesNothing(t *testing.T) {
 		t.Skip("starts subprocesses")
 	}
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "term-token", Step: time.Hour, Wallet: 1e6,
+	s := sim.New(sim.Config{Token: "term-token", Step: time.Hour, Wallet: 1e6, Profile: pipetest.Profile(t),
 		Faults: sim.Faults{Latency: 200 * time.Millisecond}})
 	hs := httptest.NewServer(s)
 	t.Cleanup(func() { s.Close(); hs.Close() })

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
@@ -26,7 +27,7 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 		t.Skip("starts subprocesses")
 	}
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "track-token", Step: 400 * time.Millisecond, Wallet: 1e6})
+	s := sim.New(sim.Config{Token: "track-token", Step: 400 * time.Millisecond, Wallet: 1e6, Profile: pipetest.Profile(t)})
 	hs := httptest.NewServer(s)
 	t.Cleanup(func() { s.Close(); hs.Close() })
 	env := []string{

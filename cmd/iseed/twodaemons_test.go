@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
@@ -24,7 +25,7 @@ func TestTwoDaemonProcessesThousandSubmissions(t *testing.T) {
 		t.Skip("starts subprocesses")
 	}
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "two-token", Step: time.Hour, Wallet: 1e7})
+	s := sim.New(sim.Config{Token: "two-token", Step: time.Hour, Wallet: 1e7, Profile: pipetest.Profile(t)})
 	hs := httptest.NewServer(s)
 	t.Cleanup(func() { s.Close(); hs.Close() })
 	env := []string{

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -73,6 +74,18 @@ func New(t *testing.T) *Harness {
 	return NewWithSim(t, sim.Config{Step: time.Hour, Wallet: 1e7}, 2*time.Second)
 }
 
+// Profile is the simulator profile tests run against when they do not
+// choose one: ISEED_SIM_PROFILE, the variable the daemon reads, so that
+// `ISEED_SIM_PROFILE=published go test ./...` (as .ci/test does) runs the
+// pipeline, tracker and CLI tests on the published profile too.
+func Profile(t testing.TB) sim.Profile {
+	var p sim.Profile
+	if err := p.UnmarshalText([]byte(os.Getenv("ISEED_SIM_PROFILE"))); err != nil {
+		t.Fatalf("ISEED_SIM_PROFILE: %v", err)
+	}
+	return p
+}
+
 // DefaultLayout is the layout of New: short leases for fast tests.
 func DefaultLayout() layout.Layout {
 	return layout.Layout{AckWait: 3 * time.Second, MaxDeliver: 50, Duplicates: time.Minute, TrackAckWait: 2 * time.Second}
@@ -89,6 +102,9 @@ func NewWithLayout(t *testing.T, sc sim.Config, timeout time.Duration, l layout.
 	t.Helper()
 	h := &Harness{T: t, NATS: natstest.Run(t)}
 	sc.Token = SimToken
+	if sc.Profile == "" {
+		sc.Profile = Profile(t)
+	}
 	h.Sim = sim.New(sc)
 	srv := httptest.NewServer(h.Sim)
 	t.Cleanup(func() { h.Sim.Close(); srv.Close() })
