@@ -34,7 +34,7 @@ type filterFlags struct {
 func addFilterFlags(fs *pflag.FlagSet) *filterFlags {
 	f := &filterFlags{}
 	fs.StringVar(&f.tenant, "tenant", "", "only this `TENANT`'s dead letters")
-	fs.StringVar(&f.reason, "reason", "", "only this `REASON`, e.g. insufficient_credit (docs/consumer.md lists them)")
+	fs.StringVar(&f.reason, "reason", "", "only this `REASON`, e.g. upstream_rejected (docs/consumer.md lists them)")
 	fs.StringVar(&f.since, "since", "", "only dead letters stored at or after `TIME`: RFC 3339, a date (2026-11-25) or a duration ago (24h)")
 	fs.StringVar(&f.until, "until", "", "only dead letters stored at or before `TIME`: same forms as --since")
 	return f
