@@ -101,7 +101,7 @@ func (p *Pipeline) walletEmpty(ctx context.Context) {
 	if !p.wallet.trip(now, p.cfg.WalletProbe) {
 		return
 	}
-	p.log.Warn().Dur("next_trial_in", p.cfg.WalletProbe).Msg("the Openapi wallet is empty (402): not pulling until it is topped up")
+	p.log.Warn().Dur("next_trial_in_ms", p.cfg.WalletProbe).Msg("the Openapi wallet is empty (402): not pulling until it is topped up")
 	p.d.Metrics.walletEmpty(true)
 	p.announceWallet(ctx, publisher.AccountWalletEmpty, now)
 }

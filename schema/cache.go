@@ -281,7 +281,7 @@ func (c *Cache) failed(src source, stale *entry, err error) (any, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnknownService, src.what, err)
 	case upstreamDown(err) && stale != nil:
 		now := c.cfg.Now()
-		c.log.Warn().Err(err).Str("key", src.key).Dur("age", now.Sub(stale.fetched)).
+		c.log.Warn().Err(err).Str("key", src.key).Dur("age_ms", now.Sub(stale.fetched)).
 			Msg("upstream unavailable: serving an expired schema")
 		served := &entry{val: stale.val, fetched: stale.fetched, retryAt: now.Add(c.cfg.RetryStale)}
 		c.store(src.key, served)

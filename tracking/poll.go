@@ -92,8 +92,8 @@ func (t *Tracker) logPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome, 
 		ev = t.log.Warn().AnErr("settle_error", settleErr)
 	}
 	ev.Str("tenant", tk.Tenant).Str("submission", tk.ID).Str("request_id", tk.RequestID).
-		Uint64("delivered", meta.NumDelivered).Bool("final", o.Final).Dur("next_poll", act.Delay).
-		Dur("took", took).Msg("request polled")
+		Uint64("delivered", meta.NumDelivered).Bool("final", o.Final).Dur("next_poll_ms", act.Delay).
+		Dur("took_ms", took).Msg("request polled")
 }
 
 // poll brings one submission's record up to date with its upstream request.

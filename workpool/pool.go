@@ -47,7 +47,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	select {
 	case <-finished:
 	case <-time.After(p.Shutdown):
-		p.Logger.Warn().Str("pool", p.Name).Dur("timeout", p.Shutdown).Msg("shutdown timeout: cancelling in-flight work; it will be redelivered")
+		p.Logger.Warn().Str("pool", p.Name).Dur("timeout_ms", p.Shutdown).Msg("shutdown timeout: cancelling in-flight work; it will be redelivered")
 		cancelWork()
 		<-finished
 	}
