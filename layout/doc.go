@@ -1,9 +1,12 @@
 // Package layout names, creates and binds every JetStream resource iseed
-// uses: the streams of submissions, events, dead letters, advisories and
-// tracking tasks, their durable consumers, the KV buckets (records, the
-// request index, schemas, the ISEE history, keys) and the documents Object
-// Store. All names derive from one subject prefix, so two deployments can
-// share a cluster.
+// uses: the streams of submissions, events, dead letters, advisories,
+// tracking tasks and the ledger, their durable consumers, the KV buckets
+// (records, the request index, schemas, the ISEE history, keys, caps and
+// their usage, held submissions, the shared rate limit) and the documents
+// Object Stores (one per tenant, created on a tenant's first document by
+// EnsureTenantDocuments, and the shared one of documents stored before).
+// All names derive from one subject prefix, so two deployments can share a
+// cluster.
 //
 // Ensure is for `iseed serve`: it creates or updates everything,
 // idempotently, with the daemon's settings; replicas starting together may

@@ -1,5 +1,3 @@
-// Command iseed turns submission events on a NATS JetStream stream into
-// Openapi Visengine requests (ISEE, NASpI, 730, …) and the answers back into events.
 package main
 
 import (

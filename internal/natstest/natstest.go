@@ -1,4 +1,3 @@
-// Package natstest starts an embedded JetStream-enabled nats-server for tests.
 package natstest
 
 import (

@@ -1,0 +1,2 @@
+// Package natstest starts an embedded JetStream-enabled nats-server for tests.
+package natstest
