@@ -77,6 +77,7 @@ func lostPosts(t *testing.T, h *harness, marked bool, ids ...string) *schema.Cac
 // marker, so the first adopts it and the second, knowing it is not its own,
 // sends its own. Neither guesses.
 func TestLostPostsAreToldApartByTheirMarkers(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	cache := lostPosts(t, h, true, "emp-a", "emp-b")
 	h.Start(pipetest.WithSchemas(cache), pipetest.WithUpstream(&barrierUpstream{Client: h.Client, release: make(chan struct{})}))
@@ -97,6 +98,7 @@ func TestLostPostsAreToldApartByTheirMarkers(t *testing.T) {
 // the same input as two submissions' lost POSTs proves nothing: both are
 // dead-lettered as ambiguous for a person, and neither posts again.
 func TestUnmarkedCandidateIsAmbiguous(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	cache := lostPosts(t, h, false, "emp-a", "emp-b")
 	h.Start(pipetest.WithSchemas(cache), pipetest.WithConfig(func(c *consumer.Config) { c.Callback = nil }))

@@ -17,6 +17,7 @@ import (
 // for the old payload can exist upstream, and is a conflict otherwise;
 // either way the submission makes at most one request.
 func TestCorrectedReplay(t *testing.T) {
+	t.Parallel()
 	invalid := pipetest.ValidFields("Mario")
 	invalid["Email"] = "mario at example"
 	valid := pipetest.ValidFields("Mario")

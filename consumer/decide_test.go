@@ -10,6 +10,7 @@ import (
 )
 
 func TestDecide(t *testing.T) {
+	t.Parallel()
 	p := RetryPolicy{MinDelay: time.Second, MaxDelay: time.Minute, Interrupted: 2 * time.Second}
 	ev := &publisher.Status{State: "submitted"}
 	tests := []struct {
@@ -48,6 +49,7 @@ func TestDecide(t *testing.T) {
 }
 
 func TestRetryDelayJitter(t *testing.T) {
+	t.Parallel()
 	p := RetryPolicy{MinDelay: 10 * time.Second, MaxDelay: time.Minute}.withDefaults()
 	lo, hi := retryDelay(1, p, 0), retryDelay(1, p, 0.999)
 	if lo != 8*time.Second || hi < 11*time.Second || hi > 12*time.Second {

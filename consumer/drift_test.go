@@ -16,6 +16,7 @@ import (
 // no longer validates cannot be reconciled: it fails as ambiguous, and
 // nothing is sent.
 func TestClaimedSubmissionThatNoLongerValidates(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	fields := pipetest.ValidFields("Mario")
 	delete(fields, "$6") // required by today's schema

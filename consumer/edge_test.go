@@ -25,6 +25,7 @@ func (flakySchemas) Service(context.Context, string) (*schema.Service, error) {
 }
 
 func TestMaxDeliveriesReachTheDLQ(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Layout.MaxDeliver = 3
 	res, err := layout.Ensure(context.Background(), h.NATS.JS, h.Layout)
@@ -49,6 +50,7 @@ func TestMaxDeliveriesReachTheDLQ(t *testing.T) {
 }
 
 func TestTooOldSubmissionExpires(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.MaxAge = time.Nanosecond }))
 	h.Publish(pipetest.Submission("emp-old", pipetest.ValidFields("Mario")), nil)
@@ -66,6 +68,7 @@ func TestTooOldSubmissionExpires(t *testing.T) {
 // that a paused pool pulls nothing); after the cooldown one trial closes
 // it and every submission is sent once.
 func TestBreakerOpensAndRecovers(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 503}}})
 	reg := prometheus.NewRegistry()
@@ -108,6 +111,7 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 }
 
 func TestTooOldDuringSchemaOutageExpires(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Start(pipetest.WithSchemas(flakySchemas{}), pipetest.WithConfig(func(c *consumer.Config) { c.MaxAge = time.Nanosecond }))
 	h.Publish(pipetest.Submission("emp-old-down", pipetest.ValidFields("Mario")), nil)

@@ -18,6 +18,7 @@ import (
 // delivery resolves it. The submission fails as ambiguous with the attempt
 // kept, so a replay after the file is restored reconciles before it sends.
 func TestMissingFileAfterUnansweredPostIsAmbiguous(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	obs, err := h.NATS.JS.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "iseed_files_acme"})

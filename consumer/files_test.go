@@ -11,6 +11,7 @@ import (
 )
 
 func TestFileReferencesStayInTheTenantsBucket(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	for _, bucket := range []string{"iseed_files_acme", "iseed_files_other"} {

@@ -17,6 +17,7 @@ import (
 // settled: the producer re-publishing the event, or a replay header on it,
 // never makes a second request nor a new dead letter.
 func TestGaveUpSubmissionIsNeverSentAgain(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	data := pipetest.Submission("emp-gaveup", pipetest.ValidFields("Mario"))
 	sub, _ := consumer.DecodeSubmission(data)

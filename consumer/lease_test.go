@@ -20,6 +20,7 @@ import (
 // yet and pay a second time. It judges leases on the server's time, waits
 // for the lease to end, and adopts the other replica's request.
 func TestReplicaWithAClockAheadWaitsForTheLease(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	fields := pipetest.ValidFields("Mario")

@@ -12,6 +12,7 @@ import (
 )
 
 func TestMetricsCountOutcomesAndPosts(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	reg := prometheus.NewRegistry()
 	m := consumer.NewMetrics(reg)

@@ -56,6 +56,7 @@ func (h *harness) withMoney(b *budget.Budgets) pipetest.Option {
 // exactly 100 are sent, the other 400 are held (each with a held event),
 // nothing is dead-lettered, and the ledger has the 100.
 func TestCapHoldsAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	if err := h.budgets().Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 100}); err != nil {
@@ -103,6 +104,7 @@ func TestCapHoldsAcrossReplicas(t *testing.T) {
 // with their messages acknowledged and go by themselves, oldest first, as
 // soon as the cap is raised; each is sent once.
 func TestHeldSubmissionsGoInOrderWhenTheCapIsRaised(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	b := h.budgets()

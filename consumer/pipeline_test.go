@@ -24,6 +24,7 @@ import (
 )
 
 func TestValidSubmissionIsSubmittedOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Start()
 	h.Publish(pipetest.Submission("emp-1", pipetest.ValidFields("Mario")), nil)
@@ -48,6 +49,7 @@ func TestValidSubmissionIsSubmittedOnce(t *testing.T) {
 }
 
 func TestInvalidSubmissionIsRejectedWithoutUpstreamCalls(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Start()
 	f := pipetest.ValidFields("Mario")
@@ -78,6 +80,7 @@ func TestInvalidSubmissionIsRejectedWithoutUpstreamCalls(t *testing.T) {
 }
 
 func TestMalformedEventsAreDeadLettered(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Start()
 	h.Publish([]byte(`{"id":"x1","service":"ISEE","fields":{},"unexpected":true}`), nil)
@@ -94,6 +97,7 @@ func TestMalformedEventsAreDeadLettered(t *testing.T) {
 }
 
 func TestSameEventFiveTimesMakesOneRequest(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	data := pipetest.Submission("emp-dup", pipetest.ValidFields("Mario"))
 	for range 5 { // all waiting before the workers start, so they race for them
@@ -111,6 +115,7 @@ func TestSameEventFiveTimesMakesOneRequest(t *testing.T) {
 }
 
 func TestSameIDDifferentPayloadIsAConflict(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Start()
 	h.Publish(pipetest.Submission("emp-c", pipetest.ValidFields("Mario")), nil)
@@ -129,6 +134,7 @@ func TestSameIDDifferentPayloadIsAConflict(t *testing.T) {
 }
 
 func TestCommitThenFailIsReconciled(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{sim.ModeBadGateway, sim.ModeHang} {
 		t.Run(mode, func(t *testing.T) {
 			h := newHarness(t)
@@ -150,6 +156,7 @@ func TestCommitThenFailIsReconciled(t *testing.T) {
 }
 
 func TestUpstreamOutageThenRecovery(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 12, Status: 503}}})
 	h.Start(pipetest.WithConfig(func(c *consumer.Config) {
@@ -195,6 +202,7 @@ func (r *recorder) CreateRichiesta(ctx context.Context, req visengine.CreateRequ
 }
 
 func TestThrottlingHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Sim.SetFaults(sim.Faults{Throttle: map[string]sim.ThrottleFault{"POST /richiesta": {Next: 2, RetryAfter: 1}}})
 	rec := &recorder{Upstream: h.Client}
@@ -235,6 +243,7 @@ func (d driftedSchemas) Invalidate(_ context.Context, hash string) error {
 }
 
 func TestPermanentUpstreamErrorIsDeadLettered(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	v, err := h.Client.Visura(context.Background(), pipetest.ISEEHash)
 	if err != nil {
@@ -279,6 +288,7 @@ func TestPermanentUpstreamErrorIsDeadLettered(t *testing.T) {
 }
 
 func TestRefusedThenReplayedOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 412}}})
 	h.Start()
@@ -319,6 +329,7 @@ func TestRefusedThenReplayedOnce(t *testing.T) {
 // (a wallet_empty event, the gauge), and once the wallet is topped up every
 // submission is sent, once, by itself.
 func TestEmptyWalletWaitsForTopUp(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Sim.SetWallet(5) // less than an ISEE
 	reg := prometheus.NewRegistry()
@@ -374,6 +385,7 @@ func (h *harness) accountEvents() []string {
 }
 
 func TestTwoDaemonsThousandSubmissions(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("long")
 	}

@@ -21,6 +21,7 @@ import (
 // against ISEED_RECONCILE_SETTLE=15m); before this procedure the settle
 // time was 10 s, scaled here to 300 ms, and the test paid twice.
 func TestLateCommitIsNeverPaidTwice(t *testing.T) {
+	t.Parallel()
 	h := &harness{pipetest.NewWithSim(t, sim.Config{Step: time.Hour, Wallet: 1e7, Profile: sim.ProfilePublished,
 		Faults: sim.Faults{LateCommit: sim.LateCommit{Mode: sim.ModeBadGateway, Delay: 2 * time.Second, Next: 1}}}, 2*time.Second)}
 	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.ReconcileSettle = 4 * time.Second }))
@@ -42,6 +43,7 @@ func TestLateCommitIsNeverPaidTwice(t *testing.T) {
 // over the client's kept-bytes limit; the request is still recognised as
 // created and charged once, not lost.
 func TestLargeEchoIsNotAmbiguous(t *testing.T) {
+	t.Parallel()
 	l := pipetest.DefaultLayout()
 	l.AckWait = time.Minute // a lease long enough to send 9 MB on a loaded machine
 	h := &harness{pipetest.NewWithLayout(t, sim.Config{Step: time.Hour, Wallet: 1e7, Profile: sim.ProfilePublished, Echo: sim.EchoFiles}, 30*time.Second, l)}

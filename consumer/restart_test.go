@@ -10,6 +10,7 @@ import (
 )
 
 func TestNATSRestartLosesNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Start()
 	const n = 60

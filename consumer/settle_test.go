@@ -43,6 +43,7 @@ func (u *killedMidPost) CreateRichiesta(ctx context.Context, req visengine.Creat
 // for its own POST: when that POST dies unanswered, the next delivery waits
 // for it to settle and finds the request.
 func TestKilledPostAfterTakeOverStillSettles(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	past := time.Now().Add(-time.Minute)
 	h.PutRecord("emp-stale", pipetest.ValidFields("Mario"), func(r *record.Record) {
@@ -86,6 +87,7 @@ func (u *slowAnswer) CreateRichiesta(ctx context.Context, req visengine.CreateRe
 // A reconciliation never adopts a request created after its own attempt
 // settled: that is another submission's, just sent and not yet indexed.
 func TestReconcileIgnoresRequestsCreatedAfterTheAttempt(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	fields := pipetest.ValidFields("Mario")
 	past := time.Now().Add(-10 * time.Minute)
@@ -117,6 +119,7 @@ func (downSchemas) Service(context.Context, string) (*schema.Service, error) {
 // an attempt that may have created its request, fails as ambiguous: record,
 // dead letter and event agree.
 func TestExpiredWhileUnresolvableFailsTheRecord(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	past := time.Now().Add(-time.Minute)
 	h.PutRecord("emp-exp", pipetest.ValidFields("Mario"), func(r *record.Record) {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestDecodeSubmission(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in string
 		ok       bool
@@ -40,6 +41,7 @@ func TestDecodeSubmission(t *testing.T) {
 }
 
 func TestFingerprint(t *testing.T) {
+	t.Parallel()
 	a, _ := DecodeSubmission([]byte(`{"id":"a","service":"ISEE","fields":{"$0":"x","$1":"y"},"options":["b","a"],"metadata":{"m":1}}`))
 	b, _ := DecodeSubmission([]byte(`{"id":"a","service":"ISEE","fields":{"$1":"y","$0":"x"},"options":["a","b"],"metadata":{"m":2}}`))
 	c, _ := DecodeSubmission([]byte(`{"id":"a","service":"ISEE","fields":{"$0":"x","$1":"z"},"options":["a","b"]}`))

@@ -43,6 +43,7 @@ func msgIDOf(tenant string, data []byte) string {
 // TestSameSubmissionIDInTwoTenants: two tenants that use the same submission
 // id, each with its required message id, are both stored and sent.
 func TestSameSubmissionIDInTwoTenants(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Start()
 	a := pipetest.Submission("emp-1", pipetest.ValidFields("Mario"))
@@ -65,6 +66,7 @@ func TestSameSubmissionIDInTwoTenants(t *testing.T) {
 // anything is recorded, with a dead letter and a rejected event naming the
 // required form; the same submission with its proper id then goes through.
 func TestGuessableMessageIDIsRefused(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Start()
 	data := pipetest.Submission("emp-g", pipetest.ValidFields("Mario"))
@@ -96,6 +98,7 @@ func TestGuessableMessageIDIsRefused(t *testing.T) {
 // subject can set the replay header; unsigned or wrongly signed, it reopens
 // nothing: no new generation, no POST, no new dead letter.
 func TestForgedReplayHeaderChangesNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}}) // the upstream refuses every POST: nothing created
 	h.Start()
@@ -145,6 +148,7 @@ func TestForgedReplayHeaderChangesNothing(t *testing.T) {
 // replayed message as a duplicate (someone published its id first), the
 // replay fails and the dead letter stays.
 func TestReplayTakenAsDuplicateKeepsTheDeadLetter(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}}) // the upstream refuses every POST: nothing created
 	h.Start()
@@ -166,6 +170,7 @@ func TestReplayTakenAsDuplicateKeepsTheDeadLetter(t *testing.T) {
 // tenant and id can be read gets a rejected event as well as a dead letter,
 // unless that id belongs to an existing submission, which keeps its own.
 func TestMalformedEventWithIdentityGetsAnEvent(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Start()
 	h.Publish(pipetest.Submission("emp-ok", pipetest.ValidFields("Mario")), nil)
@@ -188,6 +193,7 @@ func TestMalformedEventWithIdentityGetsAnEvent(t *testing.T) {
 // decode time with a rejected event naming the limit; nothing is sent,
 // charged or recorded.
 func TestOversizedMetadataIsRejectedBeforeAnything(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.Start()
 	ev := map[string]any{"id": "emp-meta", "service": "ISEE", "fields": pipetest.ValidFields("Mario"),
