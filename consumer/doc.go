@@ -37,19 +37,22 @@
 // When a POST may have created a request that iseed does not know of (its
 // answer was lost, or a crashed worker's attempt is still pending):
 //
-//  1. submit sees j.unsure and, before any new POST, calls awaitSettle
-//     (reconcile.go): it waits until the attempt has settled (settleAt:
+//  1. submit sees j.unsure and, before any new POST, calls resolveUnsure
+//     (reconcile.go), which reads the upstream at once and then at growing
+//     intervals (checkInterval) until the attempt has settled (settleAt:
 //     ISEED_RECONCILE_SETTLE after the call gave up, or after the end of the
 //     lease a crashed worker's call was bounded by), in process or by ending
 //     the delivery with a delay (release keeps the attempt).
-//  2. reconcile lists GET /richiesta and reads, with candidate, every request
-//     of the same service created between the claim and the settle time,
-//     skipping requests the request index gives to another submission and
-//     requests whose callback names another submission, and compares the
-//     recorded input (sameInput).
-//  3. One match: adopt. None: sending is safe, and submit posts. Several, or
-//     a request that cannot be told apart: fail with reason ambiguous (a
-//     person decides; dlq).
+//  2. Each read is reconcile: it lists GET /richiesta and reads, with
+//     candidate, every request of the same service created between the
+//     claim and the settle time (both widened by ReconcileSkew), and judges
+//     each: ours when the request index names this submission or the
+//     request carries its marker (callback_data); not ours when the index
+//     or the marker names another submission, or something it records
+//     differs from what was sent (differs); unknown otherwise.
+//  3. One that is ours: adopt. An unknown one: fail with reason ambiguous
+//     (a person decides; dlq). None: read again until the attempt has
+//     settled; then sending is safe, and submit posts.
 //
 // # The ack table
 //

@@ -10,6 +10,7 @@
 //
 //	P.status.<tenant>.<submission_id>     status events (Status)
 //	P.documents.<tenant>.<submission_id>  document-ready events (DocumentReady)
+//	P.account.wallet                      account events (AccountEvent)
 //
 // The package knows nothing of the upstream API: callers translate into
 // these types.

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +32,12 @@ func goldenEvents() map[string]any {
 			Service: "ISEE", Errors: []publisher.Problem{{Field: "$4", Name: "Codice Fiscale", Code: "invalid_codice_fiscale", Message: "the check character does not match"}},
 			Metadata: meta, At: at},
 		"status_failed": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateFailed, Generation: 2,
-			Service: "ISEE", Reason: "insufficient_credit", Errors: []publisher.Problem{{Code: "insufficient_credit", Message: "Insufficient Credit in Wallet: 3.50"}},
+			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", Reason: "upstream_rejected",
+			Errors:   []publisher.Problem{{Code: "upstream_rejected", Message: "visengine: POST /richiesta: permanent (HTTP 412, code 250): insufficient data to validate the request"}},
+			Metadata: meta, At: at},
+		"status_held": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateHeld, Generation: 1,
+			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", Reason: "budget",
+			Errors:   []publisher.Problem{{Code: "tenant_day_eur", Message: "budget: tenant:acme daily cap of 100.00 EUR reached (95.00 used, 16.00 asked) until 2026-11-26T00:00:00+01:00"}},
 			Metadata: meta, At: at},
 		"status_cancelled": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateCancelled, Generation: 1,
 			Service: "ISEE", RequestID: "5f2829ce065afc21cc60ad0e", StatoRichiesta: "Annullata", Reason: "documentazione incompleta",
@@ -45,9 +51,15 @@ func goldenEvents() map[string]any {
 		"status_overdue": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateOverdue, Generation: 1,
 			Service: "ISEE", RequestID: "5f2829ce065afc21cc60ad0e", StatoRichiesta: "In erogazione", Metadata: meta, At: at},
 		"document_ready": publisher.DocumentReady{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", RequestID: "5f2829ce065afc21cc60ad0e",
-			Bucket: "iseed_documents", Object: "acme/emp-7781-isee-2026/5f2829ce065afc21cc60ad0e.zip", Name: "5f2829ce065afc21cc60ad0e.zip",
+			Bucket: "iseed_documents_acme", Object: "acme/emp-7781-isee-2026/9f86d081884c7d65/5f2829ce065afc21cc60ad0e.zip", Name: "5f2829ce065afc21cc60ad0e.zip",
 			Size: 10206, SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", ContentType: "application/zip",
-			Encrypted: true, KeyID: "k1", Metadata: meta, At: at},
+			Encrypted: true, KeyID: "1a2b3c4d", Metadata: meta, At: at},
+		// The upstream's dimensione disagrees with the bytes it sent (as in
+		// its own published example): the document is kept as received.
+		"document_ready_declared_size": publisher.DocumentReady{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", RequestID: "5f22f5b5d4a1c2e3f4a5b6c7",
+			Bucket: "iseed_documents_acme", Object: "acme/emp-7781-isee-2026/3c1f0e2b7a9d4c55/5f22f5b5d4a1c2e3f4a5b6c7.zip", Name: "5f22f5b5d4a1c2e3f4a5b6c7.zip",
+			Size: 103, DeclaredSize: 10206, SHA256: "3c1f0e2b7a9d4c5581e6f0a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1", ContentType: "application/zip",
+			Metadata: meta, At: at},
 	}
 }
 
@@ -70,20 +82,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", name+".golden.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("event %s changed:\ngot  %s\nwant %s", name, got, want)
-			}
+			checkGolden(t, name, append(got, '\n'))
 		})
 	}
 }
@@ -138,5 +137,63 @@ func TestPublishDeduplicates(t *testing.T) {
 	}
 	if got, want := msg.Header.Get(jetstream.MsgIDHeader), ev.ID; got != want {
 		t.Errorf("Nats-Msg-Id: got %q, want the event id %q", got, want)
+	}
+}
+
+// TestGoldenAccount pins the account events as they are published: one
+// round trip through JetStream, since only Account builds their envelope.
+func TestGoldenAccount(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	stream, err := srv.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "EV", Subjects: []string{"iseed.account.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := publisher.New(srv.JS, publisher.Config{})
+	for i, typ := range []string{publisher.AccountWalletEmpty, publisher.AccountWalletRefilled} {
+		name := "account_" + strings.TrimPrefix(typ, "iseed.account.")
+		t.Run(name, func(t *testing.T) {
+			if err := p.Account(ctx, publisher.AccountEvent{Type: typ, At: at.Add(17 * time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+			msg, err := stream.GetMsg(ctx, uint64(i+1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := msg.Subject, "iseed.account.wallet"; got != want {
+				t.Errorf("subject: got %q, want %q", got, want)
+			}
+			var ev publisher.Event
+			if err := json.Unmarshal(msg.Data, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := msg.Header.Get(jetstream.MsgIDHeader), ev.ID; got != want {
+				t.Errorf("Nats-Msg-Id: got %q, want the event id %q", got, want)
+			}
+			got, err := json.MarshalIndent(ev, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, name, append(got, '\n'))
+		})
+	}
+}
+
+// checkGolden compares got with testdata/<name>.golden.json, rewriting it
+// first with -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("event %s changed:\ngot  %s\nwant %s", name, got, want)
 	}
 }

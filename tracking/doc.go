@@ -31,11 +31,12 @@
 // # Documents
 //
 // In Dati disponibili and again in Visura evasa the document is streamed
-// to a temporary file while hashed, checked against dimensione, sealed when
-// a Sealer is configured, and put in the documents bucket under a name that
-// carries its digest (DocumentObject), so that two refreshes racing never
-// overwrite each other; the record then names it. A request closes only
-// with the document fetched in Visura evasa.
+// to a temporary file while hashed, compared with dimensione (a difference
+// is kept as DeclaredSize, with a warning), sealed when the Keyring has
+// recipients for the tenant, and put in the tenant's documents bucket under
+// a name that carries its digest (DocumentObject), so that two refreshes
+// racing never overwrite each other; the record then names it. A request
+// closes only with the document fetched in Visura evasa.
 //
 // # Callbacks and giving up
 //

@@ -37,9 +37,11 @@ const (
 	// seal.MetaKeyID on documents stored before age).
 )
 
-// ErrDocumentMismatch reports a download whose size differs from the
-// declared dimensione, or a stored object whose digest differs from what
-// was sent. It is retried, never published.
+// ErrDocumentMismatch reports a stored object whose digest differs from
+// what was sent (retried, never published), or a fetched document whose
+// size or SHA-256 differs from the record's (FetchDocument). A download
+// whose size differs from the declared dimensione is not an error: it is
+// stored with DeclaredSize.
 var ErrDocumentMismatch = errors.New("document size or digest mismatch")
 
 // storedDocument is a document put in the bucket, with its event.
@@ -58,9 +60,10 @@ func DocumentObject(tenant, id, sha256Hex, nome string) string {
 }
 
 // storeDocument downloads the document of rec's request into a temporary
-// file while hashing it (the file is never held in memory), checks its size
-// against dimensione, and puts it, encrypted when a Sealer is configured,
-// in the documents bucket, checking the stored digest.
+// file while hashing it (the file is never held in memory), compares its
+// size with dimensione, and puts it, sealed when the Keyring has recipients
+// for the tenant, in the tenant's documents bucket, checking the stored
+// digest.
 func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*storedDocument, error) {
 	f, err := os.CreateTemp(t.cfg.TempDir, "iseed-document-*")
 	if err != nil {
