@@ -186,6 +186,17 @@ func TestMalformedEventWithIdentityGetsAnEvent(t *testing.T) {
 	if got := h.EventTypes("emp-ok"); !slices.Equal(got, []string{"iseed.submission.submitted"}) {
 		t.Errorf("the existing submission's events: got %v, want only its submitted", got)
 	}
+	// The producer fixes the message: the real submission's own rejection
+	// (invalid input) is announced too, not swallowed as a duplicate of the
+	// malformed message's.
+	bad := pipetest.ValidFields("Mario")
+	bad["Codice Fiscale"] = "NOT-A-TAX-CODE"
+	h.Publish(pipetest.Submission("emp-m", bad), nil)
+	h.WaitState("emp-m", record.StateRejected)
+	pipetest.WaitFor(t, 10*time.Second, "the second rejected event", func() bool { return len(h.Events("emp-m")) == 2 })
+	if ev := h.Events("emp-m")[1]; !strings.Contains(string(ev.Data), "invalid_codice_fiscale") {
+		t.Errorf("second event: got %s, want the invalid submission's rejection", ev.Data)
+	}
 }
 
 // TestOversizedMetadataIsRejectedBeforeAnything: metadata that JSON

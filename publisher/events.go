@@ -54,6 +54,16 @@ type Status struct {
 	Outcome        *Outcome        `json:"esito,omitempty"`
 	Metadata       json.RawMessage `json:"metadata,omitempty"` // the submission's metadata, echoed
 	At             time.Time       `json:"-"`                  // when the state was reached: the event's time
+	// EventID replaces the event's id when set: the rejection of a
+	// malformed message is one per message (MalformedEventID), so that it
+	// never takes the id of the submission's own events.
+	EventID string `json:"-"`
+}
+
+// MalformedEventID is the id of the rejected event about a malformed
+// message stored at seq: "<tenant>.<id>.malformed.<seq>".
+func MalformedEventID(tenant, submissionID string, seq uint64) string {
+	return fmt.Sprintf("%s.%s.malformed.%d", tenant, submissionID, seq)
 }
 
 // DocumentReady is the data of a document-ready event. It never carries the
@@ -92,6 +102,9 @@ func (p *Publisher) StatusEvent(s Status) (*Event, error) {
 		return nil, errors.New("publisher: status event needs tenant, submission id and state")
 	}
 	id := StatusEventID(s.Tenant, s.SubmissionID, s.Generation, s.State)
+	if s.EventID != "" {
+		id = s.EventID
+	}
 	return p.envelope(id, StatusType(s.State), s.SubmissionID, at(s.At), s)
 }
 
