@@ -99,7 +99,7 @@ func (p *Pipeline) malformed(ctx context.Context, j *job, cause error) Outcome {
 		Errors: []publisher.Problem{{Code: dlq.ReasonMalformed, Message: cause.Error()}}}
 	rec.To(record.StateRejected, now, dlq.ReasonMalformed)
 	o.Event = rec.Status(record.StateRejected)
-	o.Event.EventID = publisher.MalformedEventID(j.tenant, id, j.meta.Sequence.Stream)
+	o.Event.EventID = publisher.MalformedEventID(j.tenant, id, j.msg.Data())
 	return o
 }
 

@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,9 +62,13 @@ type Status struct {
 }
 
 // MalformedEventID is the id of the rejected event about a malformed
-// message stored at seq: "<tenant>.<id>.malformed.<seq>".
-func MalformedEventID(tenant, submissionID string, seq uint64) string {
-	return fmt.Sprintf("%s.%s.malformed.%d", tenant, submissionID, seq)
+// message: "<tenant>.<id>.malformed.<the first 16 hex digits of the
+// SHA-256 of its payload>". The same bad payload sent again is announced
+// once; another one, and the corrected submission's own events, each have
+// their own.
+func MalformedEventID(tenant, submissionID string, payload []byte) string {
+	sum := sha256.Sum256(payload)
+	return fmt.Sprintf("%s.%s.malformed.%x", tenant, submissionID, sum[:8])
 }
 
 // DocumentReady is the data of a document-ready event. It never carries the
