@@ -12,6 +12,7 @@ import (
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
 // barrierUpstream holds every GET /richiesta/{id} until two are waiting, so
@@ -112,5 +113,49 @@ func TestUnmarkedCandidateIsAmbiguous(t *testing.T) {
 	}
 	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests: got %d, want 1 (nothing sent on a guess)", got)
+	}
+}
+
+// TestReformattedEchoIsNotTakenForAnothers: the upstream stores the input
+// reformatted (Faults.ReformatEcho: the phone number without its spaces,
+// names upper-cased) and nothing marks the request. Its own lost POST must
+// not look like another submission's request because of that: it proves
+// nothing either way, so the submission is dead-lettered as ambiguous and
+// never posted twice.
+func TestReformattedEchoIsNotTakenForAnothers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Sim.SetFaults(sim.Faults{ReformatEcho: true})
+	cache := lostPosts(t, h, false, "emp-a")
+	h.Start(pipetest.WithSchemas(cache), pipetest.WithConfig(func(c *consumer.Config) { c.Callback = nil }))
+	h.Publish(pipetest.Submission("emp-a", pipetest.ValidFields("Mario")), nil)
+	if r := h.WaitState("emp-a", record.StateFailed); r.Reason != dlq.ReasonAmbiguous {
+		t.Errorf("reason %q, want %q", r.Reason, dlq.ReasonAmbiguous)
+	}
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1 (its own request, reformatted, was taken for another's)", got)
+	}
+}
+
+// TestAnotherPersonsRequestIsNotOurs: a request for another tax code, in
+// the same window, is told apart by its identifier, even reformatted: the
+// lost POST created nothing, so the submission is sent.
+func TestAnotherPersonsRequestIsNotOurs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Sim.SetFaults(sim.Faults{ReformatEcho: true})
+	cache := lostPosts(t, h, false, "emp-x") // the request is Mario Rossi's
+	f := pipetest.ValidFields("Mario")
+	f["Codice Fiscale"] = "VRDGPP80A01H501U"
+	past := time.Now().Add(-time.Minute)
+	h.PutRecord("emp-a", f, func(r *record.Record) {
+		r.Created, r.Updated = past, past
+		r.Pending = &record.Attempt{Started: past, Owner: "crashed", Until: past.Add(time.Second)}
+	})
+	h.Start(pipetest.WithSchemas(cache), pipetest.WithConfig(func(c *consumer.Config) { c.Callback = nil }))
+	h.Publish(pipetest.Submission("emp-a", f), nil)
+	h.WaitState("emp-a", record.StateSubmitted)
+	if got := h.Counter("created"); got != 2 {
+		t.Errorf("upstream requests: got %d, want 2 (the other person's and this one)", got)
 	}
 }

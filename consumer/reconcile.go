@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
@@ -245,56 +245,48 @@ func (p *Pipeline) marker(j *job, r *visengine.Richiesta) verdict {
 // differs reports whether a request records something this submission did
 // not send: an input value, the e-mail target, the options. What it does not
 // record says nothing.
+//
+// Only what an upstream cannot have reformatted counts: an identifier (tax
+// code, VAT number) whose letters and digits differ, or an email_target
+// that differs beyond case and spacing. Names, dates, phone numbers and
+// options may come back normalised in ways nobody has published (a date
+// re-ordered, a prefix added, an option renamed); a difference there proves
+// nothing, and a wrong "not ours" would pay twice, so it is left unknown.
 func (p *Pipeline) differs(j *job, r *visengine.Richiesta) bool {
-	if !inputMatches(r, j.prep.JSONVisura, j.svc) {
+	if identifierDiffers(r, j.prep.JSONVisura, j.svc) {
 		return true
 	}
-	if got, want := strings.TrimSpace(string(r.EmailTarget)), strings.TrimSpace(j.sub.EmailTarget); got != "" && !strings.EqualFold(got, want) {
-		return true
+	got, want := strings.Join(strings.Fields(string(r.EmailTarget)), ""), strings.Join(strings.Fields(j.sub.EmailTarget), "")
+	return got != "" && !strings.EqualFold(got, want)
+}
+
+// identifierDiffers compares the identifiers a request records (json_ricerca
+// of its first search), where it records them whole, with ours. True only
+// on a difference.
+func identifierDiffers(r *visengine.Richiesta, ours map[string]string, svc *schema.Service) bool {
+	if len(r.Ricerche) == 0 || r.Ricerche[0].Input == nil {
+		return false // nothing recorded: nothing differs
 	}
-	if r.Opzioni != nil {
-		var theirs, mine []string
-		for _, o := range r.Opzioni {
-			theirs = append(theirs, o.Nome)
+	theirs, cut := r.Ricerche[0].Input, r.Ricerche[0].Cut
+	for k, v := range ours {
+		if f, ok := svc.Field(k); !ok || !f.Identifies() {
+			continue
 		}
-		for k, on := range j.prep.Opzioni {
-			if on {
-				mine = append(mine, k)
-			}
-		}
-		slices.Sort(theirs)
-		slices.Sort(mine)
-		if !slices.Equal(theirs, mine) {
+		if tv, ok := theirs[k]; ok && !cut[k] && identifier(tv) != identifier(v) {
 			return true
 		}
 	}
 	return false
 }
 
-// inputMatches compares the input a request records (json_ricerca of its
-// first search), where it records it whole, with ours; file fields are left
-// out (the upstream may keep them elsewhere). False only on a difference.
-func inputMatches(r *visengine.Richiesta, ours map[string]string, svc *schema.Service) bool {
-	if len(r.Ricerche) == 0 || r.Ricerche[0].Input == nil {
-		return true // nothing recorded: nothing differs
-	}
-	theirs, cut := r.Ricerche[0].Input, r.Ricerche[0].Cut
-	for k, v := range ours {
-		if f, ok := svc.Field(k); ok && f.Type == "file" {
-			continue
+// identifier is an identifier's letters and digits, upper-cased.
+func identifier(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToUpper(r)
 		}
-		tv, ok := theirs[k]
-		if ok && !cut[k] && !sameValue(tv, v) {
-			return false
-		}
-	}
-	return true
-}
-
-// sameValue compares two field values as the upstream may have normalised
-// them: case-insensitively, with runs of white space folded.
-func sameValue(a, b string) bool {
-	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
+		return -1
+	}, s)
 }
 
 // sameJSON compares two JSON documents by value.

@@ -53,6 +53,18 @@ type Field struct {
 	kind kind
 }
 
+// Identifies reports whether the field holds an identifier (a tax code or a
+// VAT number): a value an upstream may re-case or re-space but cannot
+// reformat otherwise, so that two values that differ in their letters and
+// digits name two different persons or companies.
+func (f Field) Identifies() bool {
+	switch f.kind {
+	case kindPersonalTaxCode, kindTaxCode, kindVATNumber:
+		return true
+	}
+	return false
+}
+
 // Option is a priced option (opzione) of a service.
 type Option struct {
 	Name  string  // nome, e.g. "opzione_0": the key sent upstream

@@ -72,7 +72,8 @@ func (s *Server) prepare(b *createBody) (*record, int64, *apiError) {
 	if svc == nil {
 		return nil, 0, &apiError{http.StatusBadRequest, 200, "wrong hash_visura"}
 	}
-	rec := &record{svc: svc, files: s.echo == EchoFiles}
+	f := s.faults.Load()
+	rec := &record{svc: svc, files: s.echo == EchoFiles, reformat: f != nil && f.src.ReformatEcho}
 	if email, ok := looseString(b.EmailTarget); ok && email != "" {
 		if !validEmail(email) {
 			return nil, 0, &apiError{http.StatusBadRequest, 209, "email is considered invalid!"}

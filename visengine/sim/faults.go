@@ -39,6 +39,12 @@ type Faults struct {
 	ObjectLists    map[string]Knob          // ricerche, allegati, opzioni as objects keyed "0", "1", …
 	PHPScalars     map[string]Knob          // prices as "11,70", dimensione as a string, stato_richiesta oddly spelt
 	Oversize       map[string]OversizeFault // answers padded, or echoing inline files whole
+	// ReformatEcho stores text values as a backend might, and echoes them
+	// so: white space removed, upper-cased, dates written DD/MM/YYYY.
+	// Identifiers (tax codes, VAT numbers) and files keep their letters and
+	// digits. Nobody has published whether the real API does this; a
+	// client must not take its own request for another's when it does.
+	ReformatEcho bool `json:"reformat_echo,omitempty"`
 }
 
 // ErrorFault injects a 5xx answer, or a refusal (400, 409, 412 or 428, as
@@ -240,7 +246,7 @@ func compileFaults(f Faults) *activeFaults {
 	}
 	a.late = compileLate(f.LateCommit)
 	shaped := a.compileShapes(f)
-	active = active || a.late != nil || shaped
+	active = active || a.late != nil || shaped || f.ReformatEcho
 	if !active {
 		return nil
 	}

@@ -21,14 +21,15 @@ type fieldValue struct {
 // record is one request (richiesta). The immutable part is set at creation;
 // the rest is guarded by mu.
 type record struct {
-	id      string // 24 hex digits
-	key     idKey
-	svc     *service
-	seq     uint64 // creation order, from 1
-	created time.Time
-	fate    int       // which cancellation reason, when doomed
-	files   bool      // keep inline files whole (EchoFiles)
-	visible time.Time // a late commit: unseen by GET and list calls before; zero otherwise
+	id       string // 24 hex digits
+	key      idKey
+	svc      *service
+	seq      uint64 // creation order, from 1
+	created  time.Time
+	fate     int       // which cancellation reason, when doomed
+	files    bool      // keep inline files whole (EchoFiles)
+	reformat bool      // store text values reformatted (Faults.ReformatEcho)
+	visible  time.Time // a late commit: unseen by GET and list calls before; zero otherwise
 
 	mu       sync.Mutex
 	life     lifecycle
@@ -63,9 +64,26 @@ func (r *record) setValues(vals map[int]string) {
 				fv.v = elided
 			}
 		}
+		if r.reformat {
+			fv.v = reformat(r.svc.Fields[i].Type, fv.v)
+		}
 		r.values[i] = fv
 	}
 	r.ricerca, r.mappato = encodeValues(r.svc, r.values, false)
+}
+
+// reformat is a value of a field of type tipo as Faults.ReformatEcho stores
+// it.
+func reformat(tipo, v string) string {
+	switch tipo {
+	case "file", "codice_fiscale", "codice_fiscale_persona_fisica", "partita_iva":
+		return v
+	case "data_iso8601":
+		if t, err := time.Parse(time.DateOnly, strings.TrimSpace(v)); err == nil {
+			return t.Format("02/01/2006")
+		}
+	}
+	return strings.ToUpper(strings.Join(strings.Fields(v), ""))
 }
 
 // seen reports whether GET and list calls see the request at now: not
