@@ -143,3 +143,34 @@ func TestHeldSubmissionsGoInOrderWhenTheCapIsRaised(t *testing.T) {
 		t.Errorf("upstream requests: got %d, want 5", got)
 	}
 }
+
+// TestPostAfterReconciliationIsCounted: a submission whose earlier POST went
+// unanswered reconciles whatever the caps say (the request may exist), but
+// once reconciliation shows that nothing exists, the POST it is about to
+// send is a new charge: with the tenant's cap used up it is held, not sent
+// uncounted.
+func TestPostAfterReconciliationIsCounted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Minute)
+	h.PutRecord("emp-lost", pipetest.ValidFields("Luigi"), func(r *record.Record) {
+		r.Created, r.Updated = past, past
+		r.Pending = &record.Attempt{Started: past, Owner: "crashed", Until: past.Add(time.Second)} // nothing was created
+	})
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = time.Hour }))
+	h.Publish(pipetest.Submission("emp-first", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-first", record.StateSubmitted) // the day's one request
+	h.Publish(pipetest.Submission("emp-lost", pipetest.ValidFields("Luigi")), nil)
+	h.WaitState("emp-lost", record.StateHeld)
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1 (a POST after reconciliation went past the cap)", got)
+	}
+	if got := h.Counter("GET /richiesta"); got < 1 {
+		t.Errorf("GET /richiesta: got %d, want the reconciliation to have read the upstream first", got)
+	}
+}

@@ -72,6 +72,14 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 				}
 				continue
 			}
+			// Nothing the earlier attempt made exists: the POST about to
+			// be sent is a new charge, counted like a first one (a replayed
+			// ambiguous dead letter has no reservation left).
+			if j.res == nil {
+				if o, done := p.reserve(ctx, j); done {
+					return o
+				}
+			}
 		}
 		if p.expired(j) {
 			return p.fail(ctx, j, dlq.ReasonExpired, fmt.Errorf("the submission is past the maximum age of %s", p.cfg.MaxAge))
