@@ -18,8 +18,7 @@
 // name and hash, its price in cents (the service's prezzo_visura, its
 // prezzo_ricerca, each chosen option by name and price, and their sum),
 // when it was committed (At: the upstream's timestamp_creation when known,
-// else when recorded) and how it was found (posted, reconciled,
-// audit_adopted). No personal data: no names, tax codes or e-mail.
+// else when recorded) and how it was found (posted, reconciled). No personal data: no names, tax codes or e-mail.
 //
 // Record enters an entry and is a success when the request is entered
 // already (the first entry stays). The pipeline records a request as soon

@@ -14,11 +14,10 @@ const (
 	// SourcePosted: the POST's answer carried the request id.
 	SourcePosted = "posted"
 	// SourceReconciled: the POST's answer was lost and reconciliation
-	// found the request upstream.
+	// found the request upstream (also when an operator handed it to its
+	// submission with `iseed audit adopt`, which goes through
+	// reconciliation).
 	SourceReconciled = "reconciled"
-	// SourceAuditAdopted: an audit found the request upstream, owned by no
-	// submission, and an operator gave it to one.
-	SourceAuditAdopted = "audit_adopted"
 )
 
 // Entry is one committed request: what it cost and for whom.
@@ -40,7 +39,7 @@ type Entry struct {
 	// timestamp_creation when known, else when it was recorded. Periods
 	// (Report, Entries) are read on At.
 	At     time.Time `json:"at"`
-	Source string    `json:"source"` // SourcePosted, SourceReconciled or SourceAuditAdopted
+	Source string    `json:"source"` // SourcePosted or SourceReconciled
 	// Recorded is when the ledger stored the entry (the stream's
 	// timestamp); set by Entries, never stored.
 	Recorded time.Time `json:"-"`
@@ -74,7 +73,7 @@ func (e *Entry) Validate() error {
 		problem = "tenant, submission id and request id must be 1-64 of A-Z a-z 0-9 _ -"
 	case e.ServiceHash == "":
 		problem = "no service hash"
-	case e.Source != SourcePosted && e.Source != SourceReconciled && e.Source != SourceAuditAdopted:
+	case e.Source != SourcePosted && e.Source != SourceReconciled:
 		problem = fmt.Sprintf("unknown source %q", e.Source)
 	case e.ServicePrice < 0 || e.SearchPrice < 0:
 		problem = "negative price"

@@ -75,7 +75,7 @@ type Charge struct {
 	Options      []ChargeOption `json:"options,omitempty"`
 	Total        money.Cents    `json:"total"`
 	At           time.Time      `json:"at"`     // the upstream's timestamp_creation, else when recorded
-	Source       string         `json:"source"` // how iseed came to know the request: posted, reconciled, audit_adopted
+	Source       string         `json:"source"` // how iseed came to know the request: posted, reconciled
 }
 
 // ChargeOption is a chosen option and its price.
