@@ -84,10 +84,13 @@ func writeCommandDoc(w io.Writer, c *cobra.Command) {
 	fmt.Fprintf(w, "\n### %s\n\n%s.\n\n", c.CommandPath(), c.Short)
 	if c.HasAvailableSubCommands() {
 		fmt.Fprintf(w, "Verbs: %s.\n", verbs(c))
-		if c.Long != "" {
-			fmt.Fprintf(w, "\n%s\n", c.Long)
+		if !c.Runnable() { // a group: its verbs say the rest
+			if c.Long != "" {
+				fmt.Fprintf(w, "\n%s\n", c.Long)
+			}
+			return
 		}
-		return
+		fmt.Fprintln(w) // a command of its own too (iseed audit): its usage and flags follow
 	}
 	fmt.Fprintf(w, "```\n%s\n```\n", c.UseLine())
 	if c.Long != "" {
