@@ -81,7 +81,7 @@ type Config struct {
 	AccountEmail      string        `envconfig:"OPENAPI_ACCOUNT_EMAIL"`
 	AccountAPIKey     string        `envconfig:"OPENAPI_ACCOUNT_API_KEY"`
 	AccountAPIKeyFile string        `envconfig:"OPENAPI_ACCOUNT_API_KEY_FILE"`
-	WalletWarnEUR     float64       `envconfig:"WALLET_WARN_EUR" default:"50"`
+	WalletWarnEUR     float64       `envconfig:"WALLET_WARN_EUR" default:"100"`
 	WalletProbe       time.Duration `envconfig:"WALLET_PROBE" default:"1m"`
 	ConsoleToken      string        `envconfig:"CONSOLE_TOKEN"`
 
