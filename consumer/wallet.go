@@ -103,7 +103,7 @@ func (p *Pipeline) walletEmpty(ctx context.Context) {
 	}
 	p.log.Warn().Dur("next_trial_in_ms", p.cfg.WalletProbe).Msg("the Openapi wallet is empty (402): not pulling until it is topped up")
 	p.d.Metrics.walletEmpty(true)
-	p.announceWallet(ctx, publisher.AccountWalletEmpty, now)
+	p.announceWallet(ctx, publisher.AccountEvent{Type: publisher.AccountWalletEmpty, At: now})
 }
 
 // walletOK handles a POST that went through: an empty wallet was topped up.
@@ -114,18 +114,19 @@ func (p *Pipeline) walletOK(ctx context.Context) {
 	}
 	p.log.Info().Msg("the Openapi wallet has credit again: pulling")
 	p.d.Metrics.walletEmpty(false)
-	p.announceWallet(ctx, publisher.AccountWalletRefilled, since)
+	p.announceWallet(ctx, publisher.AccountEvent{Type: publisher.AccountWalletRefilled, At: p.cfg.Now(), EmptySince: since})
 }
 
-// announceWallet publishes an account event; replicas that see the same
-// change within the same minute publish one (its id names the minute).
-func (p *Pipeline) announceWallet(ctx context.Context, typ string, at time.Time) {
+// announceWallet publishes an account event; replicas that found the
+// wallet empty within the same minute publish one of each (its id names
+// that minute).
+func (p *Pipeline) announceWallet(ctx context.Context, e publisher.AccountEvent) {
 	ev, ok := p.d.Events.(AccountEvents)
 	if !ok {
 		return
 	}
-	if err := ev.Account(context.WithoutCancel(ctx), publisher.AccountEvent{Type: typ, At: at}); err != nil {
-		p.log.Warn().Err(err).Str("event", typ).Msg("cannot publish the account event")
+	if err := ev.Account(context.WithoutCancel(ctx), e); err != nil {
+		p.log.Warn().Err(err).Str("event", e.Type).Msg("cannot publish the account event")
 	}
 }
 

@@ -140,5 +140,9 @@ const (
 // AccountEvent is the data of an account-wide event.
 type AccountEvent struct {
 	Type string    `json:"-"`
-	At   time.Time `json:"at"` // when the wallet was found empty
+	At   time.Time `json:"at"` // when the wallet was found empty, or refilled
+	// EmptySince is, on wallet_refilled, when the wallet was found empty:
+	// the event's id names its minute, so that replicas that saw the same
+	// emptiness begin announce its end once.
+	EmptySince time.Time `json:"empty_since,omitzero"`
 }

@@ -115,8 +115,12 @@ func (p *Publisher) envelope(id, typ, subject string, at time.Time, data any) (*
 // id names the type and the minute, so that replicas seeing the same change
 // within a minute store one.
 func (p *Publisher) Account(ctx context.Context, e AccountEvent) error {
-	at := e.At.UTC().Truncate(time.Minute)
-	ev, err := p.envelope(e.Type+"."+at.Format("20060102T1504"), e.Type, "wallet", at, e)
+	key := e.At
+	if !e.EmptySince.IsZero() {
+		key = e.EmptySince
+	}
+	id := e.Type + "." + key.UTC().Truncate(time.Minute).Format("20060102T1504")
+	ev, err := p.envelope(id, e.Type, "wallet", e.At, e)
 	if err != nil {
 		return err
 	}

@@ -153,7 +153,11 @@ func TestGoldenAccount(t *testing.T) {
 	for i, typ := range []string{publisher.AccountWalletEmpty, publisher.AccountWalletRefilled} {
 		name := "account_" + strings.TrimPrefix(typ, "iseed.account.")
 		t.Run(name, func(t *testing.T) {
-			if err := p.Account(ctx, publisher.AccountEvent{Type: typ, At: at.Add(17 * time.Second)}); err != nil {
+			e := publisher.AccountEvent{Type: typ, At: at.Add(17 * time.Second)}
+			if typ == publisher.AccountWalletRefilled {
+				e.At, e.EmptySince = at.Add(42*time.Minute), e.At
+			}
+			if err := p.Account(ctx, e); err != nil {
 				t.Fatal(err)
 			}
 			msg, err := stream.GetMsg(ctx, uint64(i+1))
