@@ -99,7 +99,7 @@ func benchConfig(dir string, workers int, storage string) (*Config, error) {
 	}
 	cfg.DataDir, cfg.EmbeddedNATSListen, cfg.HTTPListen, cfg.CallbackListen = dir, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.NATSURL, cfg.VisengineURL, cfg.VisengineToken = "", URL{}, ""
-	cfg.Workers, cfg.UpstreamRPS, cfg.Storage = workers, 0, storage // no upstream limit: measure iseed
+	cfg.Workers, cfg.UpstreamRPS, cfg.Storage = workers, 0, storage        // no upstream limit: measure iseed
 	cfg.SimStep, cfg.SimCallbacks, cfg.PublicURL = time.Hour, false, URL{} // measure submissions, not callbacks
 	return cfg, cfg.validate()
 }
