@@ -126,10 +126,28 @@ func (l *Ledger) Record(ctx context.Context, e Entry) error {
 	if err == nil {
 		return nil
 	}
-	if _, gerr := l.stream.GetLastMsgForSubject(ctx, m.Subject); gerr == nil {
+	held, gerr := l.stream.GetLastMsgForSubject(ctx, m.Subject)
+	if gerr != nil {
+		return fmt.Errorf("ledger: record %s: %w", e.RequestID, err)
+	}
+	if prev, ok := l.entryOf(held.Subject, held.Data); ok && prev.Tenant == e.Tenant && prev.RequestID == e.RequestID {
 		return nil // entered before
 	}
-	return fmt.Errorf("ledger: record %s: %w", e.RequestID, err)
+	// Any client that may publish in the account can put a message on the
+	// request's subject through a reply subject (docs/security.md); it is
+	// not the entry, and the stream keeps it (DenyDelete): say so.
+	return fmt.Errorf("ledger: record %s: its subject holds message %d, which is not its entry: %w", e.RequestID, held.Sequence, err)
+}
+
+// entryOf decodes a stored message as an entry: ok is false for a message
+// Record did not write (not JSON, or not an entry of the request its
+// subject names), which readers skip.
+func (l *Ledger) entryOf(subject string, data []byte) (Entry, bool) {
+	var e Entry
+	if json.Unmarshal(data, &e) != nil || e.RequestID == "" || subject != Subject(l.cfg.Prefix, e.Tenant, e.RequestID) {
+		return Entry{}, false
+	}
+	return e, true
 }
 
 // Entries returns the entries whose At falls in [from, to), of one tenant
@@ -185,14 +203,19 @@ func (l *Ledger) read(cons jetstream.Consumer, batch int, from, to time.Time) ([
 		n, done := 0, false
 		for m := range msgs.Messages() {
 			n++
-			e, meta, err := decode(m)
+			meta, err := m.Metadata()
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("ledger: read %s: %w", m.Subject(), err)
 			}
+			done = meta.NumPending == 0
+			e, ok := l.entryOf(m.Subject(), m.Data())
+			if !ok {
+				continue // not an entry: see Record
+			}
+			e.Recorded = meta.Timestamp
 			if !e.At.Before(from) && e.At.Before(to) {
 				out = append(out, e)
 			}
-			done = meta.NumPending == 0
 		}
 		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return nil, fmt.Errorf("ledger: read: %w", err)
@@ -204,17 +227,4 @@ func (l *Ledger) read(cons jetstream.Consumer, batch int, from, to time.Time) ([
 			return nil, fmt.Errorf("ledger: read: no entry came within %s", l.cfg.FetchWait)
 		}
 	}
-}
-
-func decode(m jetstream.Msg) (Entry, *jetstream.MsgMetadata, error) {
-	meta, err := m.Metadata()
-	if err != nil {
-		return Entry{}, nil, fmt.Errorf("ledger: read %s: %w", m.Subject(), err)
-	}
-	var e Entry
-	if err := json.Unmarshal(m.Data(), &e); err != nil {
-		return Entry{}, nil, fmt.Errorf("ledger: decode entry %d (%s): %w", meta.Sequence.Stream, m.Subject(), err)
-	}
-	e.Recorded = meta.Timestamp
-	return e, meta, nil
 }

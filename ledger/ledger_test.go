@@ -191,3 +191,33 @@ func TestReport(t *testing.T) {
 		t.Errorf("Total: got %d, %s; want 4, 73.00", n, sum)
 	}
 }
+
+// TestForeignMessagesOnLedgerSubjects: any client that may publish in the
+// account can have a message stored on a ledger subject, through a reply
+// subject (docs/security.md): an empty one (the 404 status answer of a
+// pull request with no_wait), or a publish acknowledgement. The stream
+// keeps them (DenyDelete, DenyPurge). Readers skip them instead of failing
+// on every read for the ledger's retention, and Record does not take one
+// for the entry of the request whose subject it holds.
+func TestForeignMessagesOnLedgerSubjects(t *testing.T) {
+	l, srv := newLedger(t)
+	ctx := context.Background()
+	at := time.Now().UTC().Truncate(time.Second)
+	record(t, l, entry("acme", "r1", at))
+	for _, foreign := range []struct{ subject, data string }{
+		{ledger.Subject(prefix, "globex", "r9"), ""},
+		{ledger.Subject(prefix, "globex", "r8"), `{"stream":"T_SUBMISSIONS","seq":7}`},
+		{ledger.Subject(prefix, "acme", "r7"), `{"tenant":"globex","request_id":"r7","price":100}`},
+	} {
+		if _, err := srv.JS.Publish(ctx, foreign.subject, []byte(foreign.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := l.Entries(ctx, at.Add(-time.Minute), at.Add(time.Minute), "")
+	if err != nil || !reflect.DeepEqual(ids(got), []string{"r1"}) {
+		t.Fatalf("Entries: got %v (%v), want [r1]", ids(got), err)
+	}
+	if err := l.Record(ctx, entry("globex", "r9", at)); err == nil {
+		t.Errorf("Record r9, whose subject holds a foreign message: got nil, want an error")
+	}
+}

@@ -142,12 +142,27 @@ func (t *Tracker) Track(ctx context.Context, r *record.Record) error {
 	m := nats.NewMsg(t.lay.TrackSubject(r.Tenant, r.ID))
 	m.Data = body
 	m.Header.Set(jetstream.MsgIDHeader, publisher.TrackMsgID(r.Tenant, r.ID, r.Generation))
-	if _, err := t.d.Publisher.PublishMsg(ctx, m); err != nil {
-		// The stream refuses a second task for a subject that has one.
-		if _, gerr := t.d.Resources.Track.GetLastMsgForSubject(ctx, m.Subject); gerr == nil {
-			return nil
-		}
+	_, err = t.d.Publisher.PublishMsg(ctx, m)
+	if err == nil {
+		return nil
+	}
+	// The stream refuses a second task for a subject that has one: this
+	// submission's task, or a message someone else put there. Any client
+	// that may publish in the account can, through a reply subject
+	// (docs/security.md); that one is removed and the task stored.
+	last, gerr := t.d.Resources.Track.GetLastMsgForSubject(ctx, m.Subject)
+	if gerr != nil {
 		return fmt.Errorf("track %s: %w", record.Key(r.Tenant, r.ID), err)
+	}
+	var held task
+	if json.Unmarshal(last.Data, &held) == nil && held.Tenant == r.Tenant && held.ID == r.ID {
+		return nil
+	}
+	if err := t.d.Resources.Track.DeleteMsg(ctx, last.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("track %s: remove the foreign message %d on its subject: %w", record.Key(r.Tenant, r.ID), last.Sequence, err)
+	}
+	if _, err := t.d.Publisher.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("track %s: after removing a foreign message on its subject: %w", record.Key(r.Tenant, r.ID), err)
 	}
 	return nil
 }

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// check is one thing a hostile tenant tries, and the permissions violation
+// that stops it: op is "Publish" or "Subscription" and subject is what the
+// server names. A check that makes a request also wants it to fail.
+type check struct {
+	name    string
+	op      string
+	subject string
+	request bool
+	do      func(ctx context.Context) error
+}
+
+// hostileChecks are what tenant tc tries against victim, the other
+// tenant (known by one of its documents), and against iseed. They match
+// docs/security.md's table, "A tenant cannot".
+func hostileChecks(tc *tenant, victim publisher.DocumentReady) []check {
+	self, v, vid := tc.name, victim.Tenant, victim.SubmissionID
+	var checks []check
+	pub := func(name, subject string) {
+		checks = append(checks, check{name, "Publish", subject, false, func(context.Context) error {
+			return tc.nc.Publish(subject, []byte(`{}`))
+		}})
+	}
+	req := func(name, subject, body string) {
+		checks = append(checks, check{name, "Publish", subject, true, func(ctx context.Context) error {
+			_, err := tc.nc.RequestWithContext(ctx, subject, []byte(body))
+			return err
+		}})
+	}
+	api := func(name, subject string, do func(ctx context.Context) error) {
+		checks = append(checks, check{name, "Publish", subject, true, do})
+	}
+	sub := func(name, subject string) {
+		checks = append(checks, check{name, "Subscription", subject, false, func(context.Context) error {
+			_, err := tc.nc.SubscribeSync(subject)
+			return err
+		}})
+	}
+	bind := func(name, stream string) {
+		api(name, "$JS.API.STREAM.INFO."+stream, func(ctx context.Context) error { _, err := tc.js.Stream(ctx, stream); return err })
+	}
+	consume := func(name, stream, durable, filter string) {
+		subject := "$JS.API.CONSUMER.CREATE." + stream + "." + durable
+		if filter != "" {
+			subject += "." + filter
+		}
+		api(name, subject, func(ctx context.Context) error {
+			_, err := tc.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{Durable: durable, FilterSubject: filter})
+			return err
+		})
+	}
+	meta := func(bucket, object string) string {
+		return "$O." + bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(object))
+	}
+
+	// Submissions: only its own subject, where operators' replays go too.
+	api("publish a submission as "+v, "iseed.submissions."+v, func(ctx context.Context) error {
+		_, err := tc.js.Publish(ctx, "iseed.submissions."+v, []byte(`{}`))
+		return err
+	})
+	req("pull from iseed's submitter consumer", "$JS.API.CONSUMER.MSG.NEXT.ISEED_SUBMISSIONS.submitter", `{"batch":1}`)
+	consume("create a consumer on the submissions", "ISEED_SUBMISSIONS", self+"-spy", "iseed.submissions."+v)
+	bind("read the submissions stream", "ISEED_SUBMISSIONS")
+
+	// Events: only its own, never forged.
+	sub("subscribe to "+v+"'s status events", "iseed.status."+v+".>")
+	sub("subscribe to "+v+"'s document events", "iseed.documents."+v+".>")
+	sub("subscribe to every tenant's status events", "iseed.status.>")
+	sub("subscribe to the account events", "iseed.account.wallet")
+	req("pull from "+v+"'s consumer", "$JS.API.CONSUMER.MSG.NEXT.ISEED_EVENTS."+v+"-status", `{"batch":1}`)
+	consume("create "+v+"'s consumer", "ISEED_EVENTS", v+"-status", "iseed.status."+v+".>")
+	consume("its own consumer name on "+v+"'s events", "ISEED_EVENTS", self+"-status", "iseed.status."+v+".>")
+	bind("list every tenant's submission ids from the events stream", "ISEED_EVENTS")
+	pub("forge a status event for "+v, "iseed.status."+v+"."+vid)
+	pub("forge its own status event", "iseed.status."+self+".forged")
+	pub("forge its own document event", "iseed.documents."+self+".forged")
+	pub("forge an account event", "iseed.account.wallet")
+
+	// Dead letters, tracking tasks, the ledger.
+	bind("read the dead letters", "ISEED_DLQ")
+	req("direct get a dead letter", "$JS.API.DIRECT.GET.ISEED_DLQ", `{"last_by_subj":"iseed.dlq.`+self+`.perm-`+self+`-bad"}`)
+	pub("forge a dead letter", "iseed.dlq."+self+".forged")
+	pub("forge a tracking task for "+v, "iseed.track."+v+"."+vid)
+	pub("forge a ledger entry", "iseed.ledger."+self+".forged")
+	bind("read the ledger", "ISEED_LEDGER")
+
+	// iseed's KV buckets, read or written.
+	for _, b := range []string{"iseed_submissions", "iseed_requests", "iseed_schemas", "iseed_isee_history", "iseed_keys",
+		"iseed_ratelimit", "iseed_budgets", "iseed_budget_usage", "iseed_holds"} {
+		api("read KV "+b, "$JS.API.STREAM.INFO.KV_"+b, func(ctx context.Context) error { _, err := tc.js.KeyValue(ctx, b); return err })
+	}
+	req("direct get "+v+"'s record", "$JS.API.DIRECT.GET.KV_iseed_submissions.$KV.iseed_submissions."+v+"."+vid, "")
+	pub("raise its own spending cap", "$KV.iseed_budgets."+self)
+	pub("release a held submission", "$KV.iseed_holds."+self)
+
+	// Documents: its own bucket, read only; no other.
+	api("bind "+v+"'s documents bucket", "$JS.API.STREAM.INFO.OBJ_"+victim.Bucket, func(ctx context.Context) error {
+		_, err := tc.js.ObjectStore(ctx, victim.Bucket)
+		return err
+	})
+	req("read "+v+"'s document info", "$JS.API.DIRECT.GET.OBJ_"+victim.Bucket+"."+meta(victim.Bucket, victim.Object), "")
+	consume("read "+v+"'s document with a consumer", "OBJ_"+victim.Bucket, self+"-spy", "")
+	bind("read the shared bucket of older documents", "OBJ_iseed_documents")
+	own := "iseed_documents_" + self
+	pub("plant an object in its own documents bucket", meta(own, self+"/planted"))
+	req("purge its own documents bucket", "$JS.API.STREAM.PURGE.OBJ_"+own, "")
+	req("direct get its own documents by sequence", "$JS.API.DIRECT.GET.OBJ_"+own, `{"seq":1}`)
+
+	// Files: its own bucket, written, never read back through a direct get
+	// or a consumer (their answers go to a reply subject of its choice).
+	pub("write to "+v+"'s files bucket", meta("iseed_files_"+v, "planted"))
+	bind("bind "+v+"'s files bucket", "OBJ_iseed_files_"+v)
+	forge := "$JS.API.DIRECT.GET.OBJ_iseed_files_" + self + "." + meta("iseed_files_"+self, "7781/cf.pdf")
+	checks = append(checks, check{"turn its own file into a submission of " + v, "Publish", forge, false, func(context.Context) error {
+		return tc.nc.PublishRequest(forge, "iseed.submissions."+v, nil)
+	}})
+	consume("read its own files bucket with a consumer", "OBJ_iseed_files_"+self, self+"-spy", "")
+
+	// Inboxes and the account.
+	sub("subscribe to iseed's inbox", "_INBOX.>")
+	sub("subscribe to "+v+"'s inbox", "_INBOX_"+v+".>")
+	req("read the account's JetStream usage", "$JS.API.INFO", "")
+	req("delete a stream", "$JS.API.STREAM.DELETE.ISEED_SUBMISSIONS", "")
+	return checks
+}
+
+// denied runs the check and waits for the server's permissions violation
+// naming its subject.
+func (c *conn) denied(t *testing.T, ch check) {
+	t.Helper()
+	want := fmt.Sprintf("Permissions Violation for %s to %q", ch.op, ch.subject)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ch.do(ctx) }()
+	for {
+		select {
+		case err := <-c.violations:
+			if !strings.Contains(err.Error(), want) {
+				continue // another request's, made before this check's
+			}
+			cancel()
+			if err := <-done; ch.request && err == nil {
+				t.Errorf("%s: the request succeeded", ch.name)
+			}
+			return
+		case <-ctx.Done():
+			<-done
+			t.Fatalf("%s: no %q within 10s", ch.name, want)
+		}
+	}
+}
+
+// widerConsumers sends the consumer create request a tenant may send, with
+// a configuration wider than its subject: the server refuses it.
+func widerConsumers(t *testing.T, tc *tenant) {
+	subject := "$JS.API.CONSUMER.CREATE.ISEED_EVENTS." + tc.name + "-status.iseed.status." + tc.name + ".>"
+	tests := []struct {
+		name   string
+		config string
+		want   server.ErrorIdentifier
+	}{
+		{"another filter", `"filter_subject":"iseed.status.globex.>"`, server.JSConsumerCreateFilterSubjectMismatchErr},
+		{"every subject", `"filter_subject":">"`, server.JSConsumerCreateFilterSubjectMismatchErr},
+		{"several filters", `"filter_subjects":["iseed.status.` + tc.name + `.>","iseed.status.globex.>"]`, server.JSConsumerMultipleFiltersNotAllowed},
+	}
+	for _, tt := range tests {
+		body := `{"stream_name":"ISEED_EVENTS","config":{"durable_name":"` + tc.name + `-status","ack_policy":"explicit",` + tt.config + `}}`
+		m, err := tc.nc.Request(subject, []byte(body), 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var resp struct {
+			Error *jetstream.APIError `json:"error"`
+		}
+		if err := json.Unmarshal(m.Data, &resp); err != nil || resp.Error == nil || int(resp.Error.ErrorCode) != int(tt.want) {
+			t.Errorf("%s: got %s, want error %d", tt.name, m.Data, tt.want)
+		}
+	}
+}
+
+// replySubjects pins what subject permissions cannot stop
+// (docs/security.md): a publish the tenant may make, with a reply subject
+// of its choice, makes JetStream send its answer there, and a stream
+// listening on that subject keeps it. What lands is the server's answer
+// (here a publish acknowledgement), never the tenant's bytes: iseed reads
+// it as malformed.
+func replySubjects(t *testing.T, tc *tenant, operator jetstream.JetStream) {
+	const target = "iseed.ledger.globex.perm-reply"
+	payload := []byte(`{"tenant":"globex","request_id":"perm-reply"}`)
+	if err := tc.nc.PublishRequest("iseed.submissions."+tc.name, target, payload); err != nil {
+		t.Fatal(err)
+	}
+	ledger, err := operator.Stream(context.Background(), "ISEED_LEDGER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m *jetstream.RawStreamMsg
+	waitUntil(t, 10*time.Second, "the answer on "+target, func() bool {
+		m, err = ledger.GetLastMsgForSubject(context.Background(), target)
+		return err == nil
+	})
+	var ack jetstream.PubAck
+	if string(m.Data) == string(payload) || json.Unmarshal(m.Data, &ack) != nil || ack.Stream != "ISEED_SUBMISSIONS" {
+		t.Errorf("on %s: %s; want the server's acknowledgement of the publish", target, m.Data)
+	}
+}

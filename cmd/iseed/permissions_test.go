@@ -1,0 +1,348 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/nats-io/nats-server/v2/server"
+	natsserver "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// shippedConf is the NATS configuration deploy/ ships.
+const shippedConf = "../../deploy/nats/nats-server.conf"
+
+// TestShippedNATSPermissions runs deploy/nats/nats-server.conf as shipped
+// (on one node: no cluster, a temporary store, random ports; passwords from
+// the environment), an `iseed serve` subprocess connected as user iseed on
+// the built-in simulator, and the two example tenants with their own
+// credentials. iseed works end to end under its grants, and so do the
+// operator commands; each tenant reaches its own events and documents and
+// writes its own files bucket; everything a hostile tenant tries against
+// the other one or against iseed fails with the server's permissions
+// violation, which each check waits for (a timeout proves nothing).
+func TestShippedNATSPermissions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	url, pw := runShippedNATS(t)
+	operator := connectAs(t, url, "iseed", pw["iseed"], "")
+	for _, tenant := range []string{"acme", "globex"} {
+		createFilesBucket(t, operator.js, tenant)
+	}
+	d := startDaemon(t, "ISEED_NATS_URL="+url, "ISEED_NATS_USER=iseed", "ISEED_NATS_PASSWORD="+pw["iseed"],
+		"ISEED_REPLICAS=1", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_SIM_STEP=100ms")
+	acme := connectTenant(t, url, "acme", pw["acme"])
+	globex := connectTenant(t, url, "globex", pw["globex"])
+
+	// acme: one submission with a file from its own files bucket, one
+	// invalid; globex: one submission with inline files.
+	if _, err := acme.files.PutBytes(context.Background(), "7781/cf.pdf", []byte("%PDF-1.4\n%%EOF\n")); err != nil {
+		t.Fatalf("acme puts a file in its own files bucket: %v", err)
+	}
+	acme.submit(t, "perm-acme-1", "cf.pdf|nats-os://iseed_files_acme/7781/cf.pdf", "mario.rossi@example.it")
+	acme.submit(t, "perm-acme-bad", "cf.pdf|data:application/pdf;base64,JVBERi0xLjQK", "not an e-mail")
+	globex.submit(t, "perm-globex-1", "cf.pdf|data:application/pdf;base64,JVBERi0xLjQK", "anna.bianchi@example.it")
+
+	acmeDoc := acme.completedWithDocument(t, "perm-acme-1")
+	globexDoc := globex.completedWithDocument(t, "perm-globex-1")
+	acme.waitEvent(t, "status", "perm-acme-bad", publisher.StatusType(publisher.StateRejected))
+	if out := d.out.String(); strings.Contains(strings.ToLower(out), "permissions violation") {
+		t.Errorf("iseed serve hit a permissions violation:\n%s", out)
+	}
+	t.Run("operator commands", func(t *testing.T) { operatorCommands(t, url, pw["iseed"], acmeDoc) })
+	t.Run("acme against globex and iseed", func(t *testing.T) {
+		for _, c := range hostileChecks(acme, globexDoc) {
+			t.Run(c.name, func(t *testing.T) { acme.denied(t, c) })
+		}
+	})
+	t.Run("globex against acme", func(t *testing.T) {
+		for _, c := range hostileChecks(globex, acmeDoc) {
+			t.Run(c.name, func(t *testing.T) { globex.denied(t, c) })
+		}
+	})
+	t.Run("consumer filters stay the tenant's", func(t *testing.T) { widerConsumers(t, acme) })
+	t.Run("nothing landed on globex's subjects", func(t *testing.T) {
+		if n := subjectCount(t, operator.js, "ISEED_SUBMISSIONS", "iseed.submissions.globex"); n != 1 {
+			t.Errorf("messages on iseed.submissions.globex: got %d, want 1 (globex's own)", n)
+		}
+		if n := subjectCount(t, operator.js, "ISEED_EVENTS", "iseed.status.globex.>"); n == 0 {
+			t.Errorf("globex has no status events")
+		}
+	})
+	t.Run("a reply subject is not a permission", func(t *testing.T) { replySubjects(t, acme, operator.js) })
+}
+
+// runShippedNATS starts the shipped configuration on one node and returns
+// its client URL and the users' passwords. Only what a single test node
+// needs changes: no cluster block or routes, a temporary store, a random
+// client port, no monitoring port.
+func runShippedNATS(t *testing.T) (string, map[string]string) {
+	t.Helper()
+	opts, pw := loadShippedConf(t)
+	opts.Cluster, opts.Routes = server.ClusterOpts{}, nil
+	opts.Port, opts.HTTPPort, opts.StoreDir = -1, 0, t.TempDir()
+	opts.NoLog, opts.NoSigs = true, true
+	s := natsserver.RunServer(opts)
+	t.Cleanup(s.Shutdown)
+	return s.ClientURL(), pw
+}
+
+// shippedSecrets names the environment variable of each user's password in
+// the shipped configuration.
+var shippedSecrets = map[string]string{"sys": "NATS_SYS_PASSWORD", "iseed": "ISEED_NATS_PASSWORD",
+	"acme": "TENANT_ACME_PASSWORD", "globex": "TENANT_GLOBEX_PASSWORD"}
+
+// loadShippedConf loads the shipped configuration with random secrets in
+// its environment, as the servers of a deployment do, and returns the
+// passwords by user.
+func loadShippedConf(t *testing.T) (*server.Options, map[string]string) {
+	t.Helper()
+	pw := map[string]string{}
+	for user, env := range shippedSecrets {
+		pw[user] = rand.Text()
+		t.Setenv(env, pw[user])
+	}
+	route := rand.Text()
+	t.Setenv("NATS_SERVER_NAME", "nats-1")
+	t.Setenv("NATS_ROUTE_PASSWORD", route)
+	for n := 1; n <= 3; n++ {
+		t.Setenv(fmt.Sprintf("NATS_ROUTE_%d", n), fmt.Sprintf("nats-route://route:%s@nats-%d:6222", route, n))
+	}
+	opts, err := server.ProcessConfigFile(shippedConf)
+	if err != nil {
+		t.Fatalf("%s: %v", shippedConf, err)
+	}
+	return opts, pw
+}
+
+// conn is one user's connection; violations receives the permissions
+// violations the server reports on it.
+type conn struct {
+	nc         *nats.Conn
+	js         jetstream.JetStream
+	violations chan error
+}
+
+func connectAs(t *testing.T, url, user, password, inboxPrefix string) *conn {
+	t.Helper()
+	c := &conn{violations: make(chan error, 256)}
+	opts := []nats.Option{nats.UserInfo(user, password), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrPermissionViolation) {
+			select {
+			case c.violations <- err:
+			default:
+			}
+		}
+	})}
+	if inboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(inboxPrefix))
+	}
+	var err error
+	if c.nc, err = nats.Connect(url, opts...); err != nil {
+		t.Fatalf("connect as %s: %v", user, err)
+	}
+	t.Cleanup(c.nc.Close)
+	if c.js, err = jetstream.New(c.nc); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// createFilesBucket does what docs/deploy.md tells an operator to do for a
+// new tenant: its files bucket, with direct get off.
+func createFilesBucket(t *testing.T, js jetstream.JetStream, tenant string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "iseed_files_" + tenant}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, "OBJ_iseed_files_"+tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.AllowDirect = false
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func subjectCount(t *testing.T, js jetstream.JetStream, stream, filter string) uint64 {
+	t.Helper()
+	st, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
+}
+
+// operatorCommands runs operator commands in-process as user iseed.
+func operatorCommands(t *testing.T, url, password string, doc publisher.DocumentReady) {
+	t.Setenv("ISEED_NATS_URL", url)
+	t.Setenv("ISEED_NATS_USER", "iseed")
+	t.Setenv("ISEED_NATS_PASSWORD", password)
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	for _, args := range [][]string{
+		{"status", "--tenant", "acme", "-o", "json", doc.SubmissionID},
+		{"dlq", "list", "--tenant", "acme", "-o", "json"},
+		{"spend", "--tenant", "acme", "-o", "json"},
+		{"budget", "list", "-o", "json"},
+	} {
+		if _, errOut, code := runCLI(t, args...); code != 0 {
+			t.Errorf("iseed %s: exit %d, %s", strings.Join(args, " "), code, errOut)
+		}
+	}
+	out, errOut, code := runCLI(t, "document", "get", "--tenant", "acme", "-o", "-", doc.SubmissionID)
+	if sum := sha256.Sum256([]byte(out)); code != 0 || hex.EncodeToString(sum[:]) != doc.SHA256 {
+		t.Errorf("iseed document get: exit %d, sha256 %x, %s; want 0 and %s", code, sum, errOut, doc.SHA256)
+	}
+}
+
+// tenant is an HR platform connected with its own credentials.
+type tenant struct {
+	*conn
+	name      string
+	status    jetstream.Consumer
+	documents jetstream.Consumer
+	files     jetstream.ObjectStore
+	seen      map[string]json.RawMessage // events by kind/submission/type
+}
+
+// connectTenant connects as the tenant, waits for iseed's layout, and
+// binds its two durable consumers and its files bucket.
+func connectTenant(t *testing.T, url, name, password string) *tenant {
+	t.Helper()
+	tc := &tenant{conn: connectAs(t, url, name, password, "_INBOX_"+name), name: name, seen: map[string]json.RawMessage{}}
+	ctx := context.Background()
+	consumerFor := func(kind string) jetstream.Consumer {
+		var c jetstream.Consumer
+		waitUntil(t, 30*time.Second, name+"'s "+kind+" consumer (iseed creates the events stream)", func() bool {
+			var err error
+			c, err = tc.js.CreateOrUpdateConsumer(ctx, "ISEED_EVENTS", jetstream.ConsumerConfig{
+				Durable: name + "-" + kind, FilterSubject: "iseed." + kind + "." + name + ".>", AckPolicy: jetstream.AckExplicitPolicy})
+			return err == nil
+		})
+		return c
+	}
+	tc.status, tc.documents = consumerFor("status"), consumerFor("documents")
+	var err error
+	if tc.files, err = tc.js.ObjectStore(ctx, "iseed_files_"+name); err != nil {
+		t.Fatalf("%s binds its files bucket: %v", name, err)
+	}
+	return tc
+}
+
+// submit publishes a submission as `iseed submit` does, with the message
+// id the pipeline requires.
+func (tc *tenant) submit(t *testing.T, id, file, email string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"id": id, "service": "ISEE", "fields": map[string]string{
+		"Nome": "Mario", "Cognome": "Rossi", "Email": email, "Telefono": "+39 333 1234567",
+		"Codice Fiscale": "RSSMRA85T10A562S", "Copia documento d'identità": "ci.pdf|data:application/pdf;base64,JVBERi0xLjQK",
+		"Copia codice fiscale": file}, "metadata": map[string]string{"employee_id": id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := consumer.DecodeSubmission(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg("iseed.submissions." + tc.name)
+	m.Data = body
+	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID(tc.name, sub.ID, sub.Fingerprint()))
+	if _, err := tc.js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatalf("%s publishes %s: %v", tc.name, id, err)
+	}
+}
+
+// completedWithDocument waits for the submission's completed and
+// document-ready events and reads the document from the tenant's own
+// documents bucket with the tenant's credentials.
+func (tc *tenant) completedWithDocument(t *testing.T, id string) publisher.DocumentReady {
+	t.Helper()
+	tc.waitEvent(t, "status", id, publisher.StatusType(publisher.StateCompleted))
+	var doc publisher.DocumentReady
+	if err := json.Unmarshal(tc.waitEvent(t, "documents", id, publisher.TypeDocumentReady), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if want := "iseed_documents_" + tc.name; doc.Bucket != want || doc.Encrypted {
+		t.Fatalf("document of %s in bucket %q (encrypted %v), want %q, plain", id, doc.Bucket, doc.Encrypted, want)
+	}
+	ctx := context.Background()
+	obs, err := tc.js.ObjectStore(ctx, doc.Bucket)
+	if err != nil {
+		t.Fatalf("%s binds its documents bucket: %v", tc.name, err)
+	}
+	r, err := obs.Get(ctx, doc.Object)
+	if err != nil {
+		t.Fatalf("%s gets its document: %v", tc.name, err)
+	}
+	b, err := io.ReadAll(r)
+	if sum := sha256.Sum256(b); err != nil || hex.EncodeToString(sum[:]) != doc.SHA256 {
+		t.Fatalf("%s reads its document: %d bytes, sha256 %x (%v); want %s", tc.name, len(b), sum, err, doc.SHA256)
+	}
+	return doc
+}
+
+// waitEvent reads the tenant's consumer of kind (status or documents)
+// until it has seen an event of type typ about submission id, and returns
+// the event's data. Every event it reads must be about the tenant.
+func (tc *tenant) waitEvent(t *testing.T, kind, id, typ string) json.RawMessage {
+	t.Helper()
+	c := map[string]jetstream.Consumer{"status": tc.status, "documents": tc.documents}[kind]
+	key := kind + "/" + id + "/" + typ
+	waitUntil(t, 30*time.Second, tc.name+": "+key, func() bool {
+		batch, err := c.Fetch(16, jetstream.FetchMaxWait(250*time.Millisecond))
+		if err != nil {
+			return false
+		}
+		for m := range batch.Messages() {
+			tc.record(t, kind, m)
+		}
+		return tc.seen[key] != nil
+	})
+	return tc.seen[key]
+}
+
+func (tc *tenant) record(t *testing.T, kind string, m jetstream.Msg) {
+	t.Helper()
+	var ev struct {
+		Type    string          `json:"type"`
+		Subject string          `json:"subject"`
+		Data    json.RawMessage `json:"data"`
+	}
+	var data struct {
+		Tenant string `json:"tenant"`
+	}
+	if err := json.Unmarshal(m.Data(), &ev); err != nil || json.Unmarshal(ev.Data, &data) != nil {
+		t.Fatalf("%s read %q on %s: not an event (%v)", tc.name, m.Data(), m.Subject(), err)
+	}
+	if prefix := "iseed." + kind + "." + tc.name + "."; !strings.HasPrefix(m.Subject(), prefix) || data.Tenant != tc.name {
+		t.Fatalf("%s read an event on %s about tenant %q", tc.name, m.Subject(), data.Tenant)
+	}
+	tc.seen[kind+"/"+ev.Subject+"/"+ev.Type] = ev.Data
+	if err := m.Ack(); err != nil {
+		t.Fatal(err)
+	}
+}

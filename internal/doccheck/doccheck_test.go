@@ -1,0 +1,289 @@
+package doccheck
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const root = "../.."
+
+// configVar is one ISEED_* variable read by cmd/iseed's Config.
+type configVar struct {
+	name, def string
+}
+
+// configVars parses cmd/iseed/config.go (package main cannot be imported)
+// and returns every envconfig tag with its default.
+func configVars(t *testing.T) []configVar {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join(root, "cmd/iseed/config.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vars []configVar
+	ast.Inspect(f, func(n ast.Node) bool {
+		field, ok := n.(*ast.Field)
+		if !ok || field.Tag == nil {
+			return true
+		}
+		tag, err := strconv.Unquote(field.Tag.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := reflect.StructTag(tag)
+		if name, ok := st.Lookup("envconfig"); ok {
+			vars = append(vars, configVar{name: "ISEED_" + name, def: st.Get("default")})
+		}
+		return true
+	})
+	if len(vars) < 40 {
+		t.Fatalf("found %d variables in cmd/iseed/config.go: the parser missed the Config struct", len(vars))
+	}
+	return vars
+}
+
+func read(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// docs returns README.md and every docs/*.md, by path.
+func docs(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{"README.md": read(t, "README.md")}
+	names, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		rel, _ := filepath.Rel(root, n)
+		out[rel] = read(t, rel)
+	}
+	return out
+}
+
+// readmeRows maps each variable named in the first cell of a row of the
+// README's configuration table to the row's second cell (the default).
+func readmeRows(t *testing.T) map[string]string {
+	t.Helper()
+	readme := read(t, "README.md")
+	start := strings.Index(readme, "\n## Configuration")
+	if start < 0 {
+		t.Fatal(`README.md has no "## Configuration" section`)
+	}
+	section := readme[start+1:]
+	if end := strings.Index(section[2:], "\n## "); end >= 0 {
+		section = section[:end+2]
+	}
+	rows := map[string]string{}
+	varRE := regexp.MustCompile("`(ISEED_[A-Z0-9_]+)`")
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(line, "|") {
+			continue
+		}
+		for _, m := range varRE.FindAllStringSubmatch(cells[1], -1) {
+			rows[m[1]] = strings.TrimSpace(cells[2])
+		}
+	}
+	return rows
+}
+
+// TestReadmeDocumentsEveryVariable: each variable cmd/iseed reads has a row
+// in the README's configuration table, and the row states its default.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	rows := readmeRows(t)
+	known := map[string]bool{}
+	for _, v := range configVars(t) {
+		known[v.name] = true
+		def, ok := rows[v.name]
+		if !ok {
+			t.Errorf("README.md, Configuration: no row for %s", v.name)
+			continue
+		}
+		if v.def == "" {
+			continue
+		}
+		// A row documenting several variables lists their defaults in order,
+		// separated by commas; the default must appear in the cell.
+		if !strings.Contains(strings.ReplaceAll(def, "`", ""), v.def) {
+			t.Errorf("README.md, Configuration: %s defaults to %q in cmd/iseed/config.go, the table says %q", v.name, v.def, def)
+		}
+	}
+	for name := range rows {
+		if !known[name] {
+			t.Errorf("README.md, Configuration: %s has a row but cmd/iseed does not read it", name)
+		}
+	}
+}
+
+// notVariables are ISEED_* words in the docs that are not configuration:
+// stream names, test and build knobs.
+var notVariables = map[string]bool{
+	"ISEED_SUBMISSIONS": true, "ISEED_EVENTS": true, "ISEED_DLQ": true, "ISEED_TRACK": true,
+	"ISEED_ADVISORIES": true, "ISEED_LEDGER": true,
+	"ISEED_TEST_OUT": true, "ISEED_TRACK_LOAD": true, "ISEED_VERSION": true, "ISEED_PATCH": true,
+}
+
+// TestDocsNameOnlyRealVariables: an ISEED_* variable named anywhere in the
+// docs is one cmd/iseed reads (or a stream name or a test knob), so no page
+// tells an operator to set something that does nothing.
+func TestDocsNameOnlyRealVariables(t *testing.T) {
+	known := map[string]bool{}
+	for _, v := range configVars(t) {
+		known[v.name] = true
+	}
+	word := regexp.MustCompile(`ISEED_[A-Z0-9_]*[A-Z0-9]`)
+	for path, text := range docs(t) {
+		for i, line := range strings.Split(text, "\n") {
+			for _, loc := range word.FindAllStringIndex(line, -1) {
+				w := line[loc[0]:loc[1]]
+				// ISEED_NATS_TLS_{CA,CERT,KEY} style prefixes
+				if loc[1] < len(line) && (line[loc[1]] == '_' || line[loc[1]] == '*' || line[loc[1]] == '{') {
+					continue
+				}
+				if known[w] || notVariables[w] || strings.HasPrefix(w, "ISEED_SIM_") && known[w] {
+					continue
+				}
+				t.Errorf("%s:%d: %s is not a variable cmd/iseed reads", path, i+1, w)
+			}
+		}
+	}
+}
+
+// TestDocsRunTestsThatExist: every `go test … -run X ./pkg/` in the docs
+// names a package that exists and a test, benchmark or fuzz target in it.
+func TestDocsRunTestsThatExist(t *testing.T) {
+	cmd := regexp.MustCompile("go test ([^`\n]*)")
+	for path, text := range docs(t) {
+		for _, m := range cmd.FindAllStringSubmatch(text, -1) {
+			args := strings.Fields(m[1])
+			var pkgs, names []string
+			for i, a := range args {
+				switch {
+				case strings.HasPrefix(a, "./"):
+					pkgs = append(pkgs, strings.TrimSuffix(strings.TrimPrefix(a, "./"), "/"))
+				case (a == "-run" || a == "-bench" || a == "-fuzz") && i+1 < len(args):
+					names = append(names, strings.Trim(args[i+1], `'"`))
+				case strings.HasPrefix(a, "-run=") || strings.HasPrefix(a, "-bench=") || strings.HasPrefix(a, "-fuzz="):
+					names = append(names, strings.Trim(a[strings.Index(a, "=")+1:], `'"`))
+				}
+			}
+			for _, p := range pkgs {
+				if strings.HasSuffix(p, "...") {
+					continue
+				}
+				src := testSources(t, p)
+				if src == "" {
+					t.Errorf("%s: %q names package ./%s, which has no tests", path, m[0], p)
+					continue
+				}
+				for _, n := range names {
+					if n == "" || n == "^$" || n == "." {
+						continue
+					}
+					re, err := regexp.Compile(n)
+					if err != nil {
+						t.Errorf("%s: %q: %v", path, m[0], err)
+						continue
+					}
+					if !hasFunc(src, re) {
+						t.Errorf("%s: %q: no Test/Benchmark/Fuzz in ./%s matches %q", path, m[0], p, n)
+					}
+				}
+			}
+		}
+	}
+}
+
+func testSources(t *testing.T, pkg string) string {
+	files, _ := filepath.Glob(filepath.Join(root, pkg, "*_test.go"))
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(data)
+	}
+	return b.String()
+}
+
+func hasFunc(src string, re *regexp.Regexp) bool {
+	fn := regexp.MustCompile(`(?m)^func (Test|Benchmark|Fuzz)(\w*)\(`)
+	for _, m := range fn.FindAllStringSubmatch(src, -1) {
+		// -run matches against the whole name; -bench/-fuzz too.
+		if re.MatchString(m[1] + m[2]) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestDocsLinksResolve: every relative link in README.md and docs/ points
+// to a file or directory of the repository.
+func TestDocsLinksResolve(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+	var broken []string
+	for path, text := range docs(t) {
+		for _, m := range link.FindAllStringSubmatch(text, -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			p := filepath.Join(root, filepath.Dir(path), target)
+			if _, err := os.Stat(p); err != nil {
+				broken = append(broken, path+": "+target)
+			}
+		}
+	}
+	sort.Strings(broken)
+	for _, b := range broken {
+		t.Errorf("broken link %s", b)
+	}
+}
+
+// TestLogDurationsCarryTheirUnit: a duration in a log line is a number of
+// milliseconds (zerolog's Dur), so its key says so ("took_ms"); an operator
+// reading "timeout": 30000 must not have to guess.
+func TestLogDurationsCarryTheirUnit(t *testing.T) {
+	dur := regexp.MustCompile(`\bDur\("([^"]+)"`)
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && path != root || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range dur.FindAllStringSubmatch(string(data), -1) {
+			if !strings.HasSuffix(m[1], "_ms") {
+				t.Errorf("%s: log field %q is a duration in milliseconds: name it %q", path, m[1], m[1]+"_ms")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

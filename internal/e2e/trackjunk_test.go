@@ -1,0 +1,43 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
+)
+
+// TestTrackSubjectHeldByAForeignMessage: a message that is not the task on
+// a submission's tracking subject does not stand in for its task. Any
+// client that may publish in the account can put one there, through a
+// reply subject (a tenant publishing its own submission with the reply
+// subject iseed.track.<other tenant>.<id> makes JetStream store its
+// acknowledgement there: docs/security.md). Before, Track took whatever
+// held the subject for the task, the tracker then terminated it as
+// malformed, and the request, charged, was never followed.
+func TestTrackSubjectHeldByAForeignMessage(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(100*time.Millisecond))
+	tr := h.newTracker(nil)
+	ctx := context.Background()
+	subject := h.Res.Layout.TrackSubject(pipetest.Tenant, "emp-held")
+	if _, err := h.NATS.JS.Publish(ctx, subject, []byte(`{"stream":"ISEED_SUBMISSIONS","seq":7}`)); err != nil {
+		t.Fatal(err)
+	}
+	h.startPipeline(tr, false) // the tracker is not running yet: the foreign message stays
+	h.Publish(pipetest.Submission("emp-held", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the submission's tracking task on its subject", func() bool {
+		m, err := h.Res.Track.GetLastMsgForSubject(ctx, subject)
+		var task struct {
+			ID        string `json:"id"`
+			RequestID string `json:"request_id"`
+		}
+		return err == nil && json.Unmarshal(m.Data, &task) == nil && task.ID == "emp-held" && task.RequestID != ""
+	})
+	h.runTracker(tr)
+	if r := h.waitClosed("emp-held", 20*time.Second); r.State != record.StateCompleted || r.Document == nil {
+		t.Fatalf("record: got state %q, document %v; want completed with its document", r.State, r.Document != nil)
+	}
+}
