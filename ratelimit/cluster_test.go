@@ -94,7 +94,10 @@ func TestReplicatedBucket(t *testing.T) {
 	elapsed := time.Since(t0)
 	at, by := g.snapshot()
 	checkBudget(t, at, t0, rate, burst, 0, 2)
-	if min := 0.7 * rate * elapsed.Seconds(); float64(len(at)) < min {
+	// The budget is the point; that the limiter does not starve its
+	// callers is checked loosely, for a loaded machine (three servers and
+	// three limiters on two cores under -race).
+	if min := 0.3 * rate * elapsed.Seconds(); float64(len(at)) < min {
 		t.Errorf("%d grants in %v, want at least %.0f", len(at), elapsed, min)
 	}
 	var conflicts, ops uint64

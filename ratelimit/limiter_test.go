@@ -243,17 +243,21 @@ func TestSubmissionBurstStarvesPolls(t *testing.T) {
 	var subs grants
 	subCtx, subCancel := context.WithCancel(ctx)
 	waitSubs := hammer(subCtx, a, "a", ratelimit.Submission, 4, &subs)
-	time.Sleep(100 * time.Millisecond) // submissions take over; then measure
-	before := polls.count()
-	time.Sleep(500 * time.Millisecond)
-	during := polls.count() - before
-	subCancel()
-	waitSubs()
-	if during > 1 {
-		t.Errorf("polls got %d tokens in 500ms while submissions waited, want at most 1 (one round in flight)", during)
+	defer func() { subCancel(); waitSubs() }()
+	// Once submissions are being served, measure what polls get while
+	// submissions take the next 10 tokens (half a second at the rate).
+	until := func(what string, cond func() bool) {
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
 	}
-	if n := subs.count(); n < 8 {
-		t.Errorf("submissions got %d tokens in 600ms at %g/s, want at least 8", n, rate)
+	until("submissions to be served", func() bool { return subs.count() >= 2 })
+	before, from := polls.count(), subs.count()
+	until("ten more submission tokens", func() bool { return subs.count() >= from+10 })
+	if during := polls.count() - before; during > 1 {
+		t.Errorf("polls got %d tokens while submissions waited for 10, want at most 1 (one round in flight)", during)
 	}
 }
 
