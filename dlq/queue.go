@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -132,6 +134,31 @@ func (q *Queue) consumerFor(f Filter) jetstream.OrderedConsumerConfig {
 	return cfg
 }
 
+// publishReplay publishes a replay. A stream that keeps one message per
+// subject (tracking tasks) refuses it while the task it replaces is still
+// there: the tracker dead-letters a request before it acknowledges its
+// task, so an operator quick enough meets that moment. Nothing was stored:
+// the publish is tried again for a while.
+func (q *Queue) publishReplay(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) {
+	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond),
+		backoff.WithMaxInterval(time.Second), backoff.WithMaxElapsedTime(15*time.Second)), ctx)
+	return backoff.RetryWithData(func() (*jetstream.PubAck, error) {
+		ack, err := q.js.PublishMsg(ctx, m)
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed && strings.Contains(apiErr.Description, "maximum messages per subject") {
+			return nil, err
+		}
+		if err != nil {
+			return nil, backoff.Permanent(err)
+		}
+		return ack, nil
+	}, b)
+}
+
+// errCodeStoreFailed is JetStream's JSStreamStoreFailedF: the stream did
+// not store the message (its description says why).
+const errCodeStoreFailed = 10077
+
 // Replay republishes dead letter seq to its original subject, marked as a
 // signed replay, and then removes it from the DLQ. Replaying is safe: the
 // pipeline never sends a submission twice, and a failure after an
@@ -163,7 +190,7 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	m.Data = payload
 	m.Header.Set(ReplayHeader, SignReplay(q.key, seq, subject, payload))
 	m.Header.Set(jetstream.MsgIDHeader, q.msgID(subject, payload))
-	ack, err := q.js.PublishMsg(ctx, m)
+	ack, err := q.publishReplay(ctx, m)
 	if err != nil {
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}

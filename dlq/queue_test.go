@@ -139,3 +139,53 @@ func TestCheckReplayAndEdit(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayWaitsForTheTaskItReplaces: a gave_up dead letter goes back to
+// the tracking stream, which keeps one task per subject; while the old task
+// is still there (the tracker dead-letters before it acknowledges), the
+// stream refuses the replay, and Replay tries again until the old task is
+// gone instead of failing the operator's command.
+func TestReplayWaitsForTheTaskItReplaces(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := res.Layout.TrackSubject("acme", "emp-1")
+	old, err := srv.JS.Publish(ctx, subject, []byte(`{"old":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := DeadLetter{OriginalSubject: subject, StreamSeq: old.Sequence, Tenant: "acme", SubmissionID: "emp-1",
+		Reason: ReasonGaveUp, Error: "e", Generation: 1}
+	if err := Publish(ctx, srv.JS, res.Layout, dl, []byte(`{"task":1}`), MsgID("acme", "emp-1", 1, ReasonGaveUp)); err != nil {
+		t.Fatal(err)
+	}
+	q := NewQueue(srv.JS, res, []byte("0123456789abcdef0123456789abcdef"), nil)
+	all, err := q.List(ctx, Filter{})
+	if err != nil || len(all) != 1 {
+		t.Fatalf("List: %v, %v", all, err)
+	}
+	track, err := srv.JS.Stream(ctx, res.Layout.TrackStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- q.Replay(ctx, all[0].Seq) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Replay returned %v while the old task was still there: want it to wait", err)
+	case <-time.After(300 * time.Millisecond): // the stream refuses meanwhile; then the tracker acknowledges
+	}
+	if err := track.DeleteMsg(ctx, old.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Replay: %v", err)
+	}
+	m, err := track.GetLastMsgForSubject(ctx, subject)
+	if err != nil || string(m.Data) != `{"task":1}` {
+		t.Fatalf("the tracking subject holds %v (%v), want the replayed task", m, err)
+	}
+}
