@@ -3,70 +3,12 @@ package ratelimit_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/url"
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/ratelimit"
-	"github.com/nats-io/nats-server/v2/server"
-	natsserver "github.com/nats-io/nats-server/v2/test"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
-
-// runCluster starts a three-node JetStream cluster in process and returns
-// each node's client URL.
-func runCluster(t *testing.T) []string {
-	t.Helper()
-	ports := make([]int, 3)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-	}
-	var routes []*url.URL
-	for _, p := range ports {
-		routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
-	}
-	var urls []string
-	for i := range 3 {
-		opts := natsserver.DefaultTestOptions
-		opts.Port = -1
-		opts.ServerName = fmt.Sprintf("n%d", i+1)
-		opts.JetStream = true
-		opts.StoreDir = t.TempDir()
-		opts.Cluster = server.ClusterOpts{Name: "ratelimit-test", Host: "127.0.0.1", Port: ports[i]}
-		opts.Routes = routes
-		s := natsserver.RunServer(&opts)
-		t.Cleanup(s.Shutdown)
-		urls = append(urls, s.ClientURL())
-	}
-	nc, err := nats.Connect(urls[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := js.AccountInfo(ctx)
-		cancel()
-		if err == nil {
-			return urls
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the cluster's JetStream is not ready after 30s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // TestReplicatedBucket runs three replicas, each connected to its own node
 // of a three-node cluster, on an R3 bucket.
@@ -74,7 +16,7 @@ func TestReplicatedBucket(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
-	urls := runCluster(t)
+	urls := natstest.RunCluster(t)
 	const rate, burst, run = 40.0, 5, 1500 * time.Millisecond
 	var ls []*ratelimit.Limiter
 	for _, u := range urls {

@@ -1,7 +1,11 @@
 package natstest
 
 import (
+	"context"
+	"fmt"
 	"net"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,4 +65,58 @@ func (s *Server) Stop() {
 // Start starts a stopped server again on the same port and store directory.
 func (s *Server) Start() {
 	s.Server = natsserver.RunServer(s.Opts)
+}
+
+// RunCluster starts a fresh three-node JetStream cluster in process (nodes
+// n1, n2, n3, each with its own store) and returns each node's client URL
+// once the cluster has a JetStream meta leader, as when iseed is deployed
+// on a running cluster. The nodes stop when the test ends.
+func RunCluster(t testing.TB) []string {
+	t.Helper()
+	ports := make([]int, 3)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+	}
+	var routes []*url.URL
+	for _, p := range ports {
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	}
+	var urls []string
+	for i := range ports {
+		opts := natsserver.DefaultTestOptions
+		opts.Port = -1
+		opts.ServerName = fmt.Sprintf("n%d", i+1)
+		opts.JetStream = true
+		opts.StoreDir = t.TempDir()
+		opts.Cluster = server.ClusterOpts{Name: "iseed-test", Host: "127.0.0.1", Port: ports[i]}
+		opts.Routes = routes
+		s := natsserver.RunServer(&opts)
+		t.Cleanup(s.Shutdown)
+		urls = append(urls, s.ClientURL())
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := js.AccountInfo(ctx)
+		cancel()
+		if err == nil {
+			return urls
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster's JetStream has no meta leader after 30s: %v", err)
+		}
+	}
 }
