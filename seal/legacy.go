@@ -1,16 +1,16 @@
 package seal
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/iseed-dev/iseed/keys"
 )
 
 // The legacy format, SchemeLegacy ("iseed-aead-v1"), read only. It is the
@@ -36,20 +36,13 @@ const (
 // ISEED_DOCUMENT_KEY_FILE): 64 hex digits, standard base64 of 32 bytes, or
 // exactly 32 raw bytes. Surrounding white space is ignored for the text
 // forms.
+// It is the format of every key file of iseed's (keys.Parse).
 func ParseLegacyKey(b []byte) ([]byte, error) {
-	t := bytes.TrimSpace(b)
-	if len(t) == 64 {
-		if k, err := hex.DecodeString(string(t)); err == nil {
-			return k, nil
-		}
+	k, err := keys.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("legacy document key: %w", err)
 	}
-	if k, err := base64.StdEncoding.DecodeString(string(t)); err == nil && len(k) == 32 {
-		return k, nil
-	}
-	if len(b) == 32 {
-		return b, nil
-	}
-	return nil, errors.New("a legacy key file must hold 32 bytes: 64 hex digits, base64, or raw")
+	return k, nil
 }
 
 // LegacyKeyID names a legacy key without revealing it: the first 8 hex
