@@ -216,7 +216,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bo
 			return false, err
 		}
 	}
-	if err := p.sendAgain(ctx, rec, he); err != nil {
+	if err := p.sendAgain(ctx, rec, he, e.Revision()); err != nil {
 		return false, err
 	}
 	return true, p.holds.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
@@ -237,7 +237,7 @@ func (p *Pipeline) allows(ctx context.Context, rec *record.Record, now time.Time
 
 // sendAgain republishes a held submission's message; its message id is
 // unique per hold, so replicas releasing it at once store it once.
-func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEntry) error {
+func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEntry, rev uint64) error {
 	raw, err := p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("held submission %s: its message %d is gone from the stream", record.Key(rec.Tenant, rec.ID), he.Seq)
@@ -247,7 +247,11 @@ func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEnt
 	}
 	m := nats.NewMsg(he.Subject)
 	m.Data = raw.Data
-	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID(rec.Tenant, rec.ID, rec.Fingerprint)+".h"+strconv.FormatInt(rec.HeldSince.UnixNano(), 10))
+	// One id per hold entry's revision: replicas releasing the same hold
+	// send one message, and a submission held again after a release (a
+	// race for the last place) is not taken for a duplicate when released
+	// again.
+	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID(rec.Tenant, rec.ID, rec.Fingerprint)+".h"+strconv.FormatInt(rec.HeldSince.UnixNano(), 10)+"."+strconv.FormatUint(rev, 10))
 	if _, err := p.d.Publisher.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("release %s: %w", record.Key(rec.Tenant, rec.ID), err)
 	}

@@ -174,3 +174,27 @@ func TestPostAfterReconciliationIsCounted(t *testing.T) {
 		t.Errorf("GET /richiesta: got %d, want the reconciliation to have read the upstream first", got)
 	}
 }
+
+// TestHeldPastMaxAgeExpires: a submission held by a cap for longer than
+// ISEED_MAX_AGE is dead-lettered as expired (nothing sent).
+func TestHeldPastMaxAgeExpires(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond; c.MaxAge = 3 * time.Second }))
+	h.Publish(pipetest.Submission("emp-first", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-first", record.StateSubmitted)
+	h.Publish(pipetest.Submission("emp-held", pipetest.ValidFields("Luigi")), nil)
+	h.WaitState("emp-held", record.StateHeld)
+	// Nothing changes the cap: past MaxAge it is released, to expire.
+	if r := h.WaitState("emp-held", record.StateFailed); r.Reason != "expired" {
+		t.Errorf("reason %q, want expired", r.Reason)
+	}
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}
