@@ -242,9 +242,8 @@ func (p *Pipeline) marker(j *job, r *visengine.Richiesta) verdict {
 	return unknown
 }
 
-// differs reports whether a request records something this submission did
-// not send: an input value, the e-mail target, the options. What it does not
-// record says nothing.
+// differs reports whether a request records something this submission
+// cannot have sent. What it does not record says nothing.
 //
 // Only what an upstream cannot have reformatted counts: an identifier (tax
 // code, VAT number) whose letters and digits differ, or an email_target
