@@ -137,12 +137,15 @@ func TestReformattedEchoIsNotTakenForAnothers(t *testing.T) {
 	}
 }
 
-// TestAnotherPersonsRequestIsNotOurs: a request for another tax code, in
-// the same window, is told apart by its identifier, even reformatted: the
-// lost POST created nothing, so the submission is sent.
+// TestAnotherPersonsRequestIsNotOurs: on an upstream that echoes the input
+// (EchoValues, whatever the profile under test), a request for another tax
+// code, in the same window, is told apart by its identifier, even
+// reformatted: the lost POST created nothing, so the submission is sent.
+// Without an echo the same candidate proves nothing
+// (TestUnmarkedCandidateIsAmbiguous).
 func TestAnotherPersonsRequestIsNotOurs(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := &harness{pipetest.NewWithSim(t, sim.Config{Step: time.Hour, Wallet: 1e7, Echo: sim.EchoValues}, 2*time.Second)}
 	h.Sim.SetFaults(sim.Faults{ReformatEcho: true})
 	cache := lostPosts(t, h, false, "emp-x") // the request is Mario Rossi's
 	f := pipetest.ValidFields("Mario")
