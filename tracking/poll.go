@@ -110,7 +110,7 @@ func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome)
 	}
 	realNow := t.cfg.Now()
 	now := tb.At(realNow)
-	at := t.cfg.Polling.next(name, hash, state, tb.At(submitted), now)
+	at := t.cfg.Polling.Next(name, hash, state, tb.At(submitted), now)
 	return tb.Delay(at.Sub(now))
 }
 

@@ -23,16 +23,21 @@ import (
 // the submission, never on how many polls came before. For the window
 // [From, To] of the next state, with dense = max(Min, (To−From)/Polls):
 //
-//	w < From        min(Sparse, From − w)       rare, and never past the window's start
-//	From ≤ w < To   dense                       the window: Polls polls
-//	To ≤ w < Late   (w − To)/2 within [dense, Sparse]   back off
-//	Late ≤ w        Sparse
+//	w < From − Sparse   Sparse                          rare
+//	w < From + Min      From − w + U×dense              into the window's first interval
+//	From ≤ w < To       dense                           the window: Polls polls
+//	To ≤ w < Late       (w − To)/2 within [dense, Sparse]   back off
+//	Late ≤ w            Sparse
 //
 // With callbacks on, dense and Sparse are multiplied by Stretch: callbacks
-// tell at once, polls are the safety net. Every interval is then spread by
-// ±Jitter at random and converted to a wall-clock delay on the calendar (a
-// poll due during a weekend or a holiday comes after it, on the next
-// working day). A poll that comes late, because the upstream budget held
+// tell at once, polls are the safety net. U is a uniform draw: requests
+// submitted together (an onboarding) enter a window spread over its first
+// interval instead of all at its start; polls are at least Min apart, so
+// only the first delivery of a task, which schedules without polling, sees
+// w below Min and spreads the first poll so. Every other interval is spread by
+// ±Jitter at random (with the same draw), and all are at least Min and
+// converted to a wall-clock delay on the calendar (a poll due during a
+// weekend or a holiday comes after it, on the next working day). A poll that comes late, because the upstream budget held
 // it, only shortens the next interval: a request never owes polls.
 
 // Window is a span of working time since the submission.
@@ -94,7 +99,9 @@ type Polling struct {
 	Rand      func() float64     // uniform in [0, 1): the jitter source (default math/rand/v2)
 }
 
-func (p Polling) withDefaults() (Polling, error) {
+// WithDefaults returns p with its defaults filled in, or why it cannot be
+// used.
+func (p Polling) WithDefaults() (Polling, error) {
 	if len(p.Expect) == 0 {
 		p.Expect = DefaultExpectations()
 	}
@@ -107,7 +114,7 @@ func (p Polling) withDefaults() (Polling, error) {
 		}
 	}
 	if p.Polls <= 0 {
-		p.Polls = 6
+		p.Polls = 4
 	}
 	if p.Min <= 0 {
 		p.Min = 15 * time.Minute
@@ -152,10 +159,10 @@ func (p Polling) expectation(name, hash string) Expectation {
 	return p.Expect[len(p.Expect)-1]
 }
 
-// interval is the working time until the next poll of a request of
-// expectation e waiting for a state in window win, w after its submission,
-// before jitter.
-func (p Polling) interval(win Window, late, w time.Duration) time.Duration {
+// interval is the working time until the next poll of a request waiting
+// for a state in window win (backing off until late), w after its
+// submission; u is a uniform draw in [0, 1) that spreads it.
+func (p Polling) interval(win Window, late, w time.Duration, u float64) time.Duration {
 	stretch := 1.0
 	if p.Callbacks {
 		stretch = p.Stretch
@@ -165,8 +172,13 @@ func (p Polling) interval(win Window, late, w time.Duration) time.Duration {
 	dense = min(dense, sparse)
 	var iv time.Duration
 	switch {
+	case w < win.From+p.Min && win.From-w < sparse:
+		// Enter the window at a random point of its first interval (a
+		// request just submitted is entering its first window), so that
+		// requests submitted together do not poll together.
+		return max(win.From-w+time.Duration(u*float64(dense)), p.Min)
 	case w < win.From:
-		iv = min(sparse, win.From-w)
+		iv = sparse
 	case w < win.To:
 		iv = dense
 	case w < late:
@@ -174,14 +186,15 @@ func (p Polling) interval(win Window, late, w time.Duration) time.Duration {
 	default:
 		iv = sparse
 	}
+	iv = time.Duration(float64(iv) * (1 + p.Jitter*(2*u-1)))
 	return max(iv, p.Min)
 }
 
-// next returns the instant of the next poll of a request of service
+// Next returns the instant of the next poll of a request of service
 // (name, hash) submitted at submitted, at now, waiting to leave state
 // (a record state: before data_ready it waits for Dati disponibili, then
-// for Visura evasa).
-func (p Polling) next(name, hash, state string, submitted, now time.Time) time.Time {
+// for Visura evasa). p must come from WithDefaults.
+func (p Polling) Next(name, hash, state string, submitted, now time.Time) time.Time {
 	e := p.expectation(name, hash)
 	win := e.Done
 	if rank(state) < rank(record.StateDataReady) {
@@ -190,11 +203,7 @@ func (p Polling) next(name, hash, state string, submitted, now time.Time) time.T
 	// A far past (or zero) submission is long past Late: counting from a
 	// year ago is enough and keeps WorkingTime's day-by-day walk short.
 	w := p.Calendar.WorkingTime(later(submitted, now.AddDate(-1, 0, 0)), now)
-	iv := p.interval(win, e.Late, w)
-	if p.Jitter > 0 {
-		iv = time.Duration(float64(iv) * (1 + p.Jitter*(2*p.Rand()-1)))
-	}
-	return p.Calendar.AddTime(now, max(iv, 0))
+	return p.Calendar.AddTime(now, p.interval(win, e.Late, w, p.Rand()))
 }
 
 // Timebase maps the daemon's clock to the clock the schedule runs on. The
@@ -240,6 +249,6 @@ func later(a, b time.Time) time.Time {
 
 // Validate reports a schedule that cannot be used, as New would.
 func (p Polling) Validate() error {
-	_, err := p.withDefaults()
+	_, err := p.WithDefaults()
 	return err
 }

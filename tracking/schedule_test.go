@@ -32,7 +32,7 @@ func at(t testing.TB, s string) time.Time {
 // middle of its range).
 func polling(t testing.TB, callbacks bool, expect ...Expectation) Polling {
 	t.Helper()
-	p, err := Polling{Expect: expect, Callbacks: callbacks, Rand: func() float64 { return 0.5 }}.withDefaults()
+	p, err := Polling{Expect: expect, Callbacks: callbacks, Rand: func() float64 { return 0.5 }}.WithDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,38 +54,40 @@ func TestPollSchedule(t *testing.T) {
 		want      string
 	}{
 		// Waiting for Dati disponibili (the DSU receipt): within a working
-		// day, 6 polls, every 4h of working time.
-		{"just submitted on a Tuesday", isee, "", record.StateSubmitted, "2025-03-04 10:00", "2025-03-04 10:00", false, "2025-03-04 14:00"},
-		{"in progress, still in the DSU window", isee, "", record.StateInProgress, "2025-03-04 10:00", "2025-03-04 20:00", false, "2025-03-05 00:00"},
-		{"Friday evening before Easter Monday", isee, "", record.StateSubmitted, "2025-04-18 21:00", "2025-04-18 21:00", false, "2025-04-22 01:00"},
-		{"Thursday evening before Liberation Day", isee, "", record.StateSubmitted, "2025-04-24 20:00", "2025-04-24 20:00", false, "2025-04-28 00:00"},
-		{"Christmas Eve, then Christmas, Santo Stefano and a weekend", isee, "", record.StateSubmitted, "2025-12-24 22:00", "2025-12-24 22:00", false, "2025-12-29 02:00"},
-		{"submitted on a Saturday counts from Monday", isee, "", record.StateSubmitted, "2025-03-08 10:00", "2025-03-08 10:00", false, "2025-03-10 04:00"},
+		// day, 4 polls, every 6h of working time; the first at a random
+		// point of the first interval (the middle draw: 3h).
+		{"just submitted on a Tuesday", isee, "", record.StateSubmitted, "2025-03-04 10:00", "2025-03-04 10:00", false, "2025-03-04 13:00"},
+		{"in progress, still in the DSU window", isee, "", record.StateInProgress, "2025-03-04 10:00", "2025-03-04 20:00", false, "2025-03-05 02:00"},
+		{"Friday evening before Easter Monday", isee, "", record.StateSubmitted, "2025-04-18 22:00", "2025-04-18 22:00", false, "2025-04-22 01:00"},
+		{"Friday evening's end before Easter Monday is Tuesday's start", isee, "", record.StateSubmitted, "2025-04-18 21:00", "2025-04-18 21:00", false, "2025-04-22 00:00"},
+		{"Thursday evening before Liberation Day", isee, "", record.StateSubmitted, "2025-04-24 22:00", "2025-04-24 22:00", false, "2025-04-28 01:00"},
+		{"Christmas Eve, then Christmas, Santo Stefano and a weekend", isee, "", record.StateSubmitted, "2025-12-24 22:00", "2025-12-24 22:00", false, "2025-12-29 01:00"},
+		{"submitted on a Saturday counts from Monday", isee, "", record.StateSubmitted, "2025-03-08 10:00", "2025-03-08 10:00", false, "2025-03-10 03:00"},
 		{"DSU late: backing off", isee, "", record.StateInProgress, "2025-03-03 09:00", "2025-03-05 09:00", false, "2025-03-05 21:00"},
-		// Waiting for Visura evasa: rare before 4 working days, every 4h
+		// Waiting for Visura evasa: rare before 4 working days, every 6h
 		// until 5, backing off until 15, then daily.
 		{"DSU ready after 4h: next poll a working day later", isee, "", record.StateDataReady, "2025-04-18 21:00", "2025-04-22 01:00", false, "2025-04-23 01:00"},
-		{"the last rare poll lands on the window's start", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-06 21:00", false, "2025-03-07 09:00"},
-		{"in the ISEE window", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-07 10:00", false, "2025-03-07 14:00"},
-		{"in the ISEE window, over the weekend", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-07 22:00", false, "2025-03-10 02:00"},
-		{"just after the window: still dense", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-10 15:00", false, "2025-03-10 19:00"},
-		{"backing off: half the overshoot", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-10 21:00", false, "2025-03-11 03:00"},
+		{"the last rare poll enters the window's first interval", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-06 21:00", false, "2025-03-07 12:00"},
+		{"in the ISEE window", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-07 10:00", false, "2025-03-07 16:00"},
+		{"in the ISEE window, over the weekend", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-07 22:00", false, "2025-03-10 04:00"},
+		{"just after the window: still dense", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-10 15:00", false, "2025-03-10 21:00"},
+		{"backing off: half the overshoot", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-11 01:00", false, "2025-03-11 09:00"},
 		{"backing off: at most a working day", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-12 09:00", false, "2025-03-13 09:00"},
 		{"after 15 working days: daily", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-31 09:00", false, "2025-04-01 09:00"},
-		{"ISEE CORRENTE matches ISEE", "ISEE CORRENTE", "", record.StateSubmitted, "2025-03-04 10:00", "2025-03-04 10:00", false, "2025-03-04 14:00"},
+		{"ISEE CORRENTE matches ISEE", "ISEE CORRENTE", "", record.StateSubmitted, "2025-03-04 10:00", "2025-03-04 10:00", false, "2025-03-04 13:00"},
 		// With callbacks, polls are the safety net: intervals × 4.
-		{"callbacks: DSU window", isee, "", record.StateSubmitted, "2025-03-04 10:00", "2025-03-04 10:00", true, "2025-03-05 02:00"},
-		{"callbacks: before the ISEE window", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-04 09:00", true, "2025-03-07 09:00"},
+		{"callbacks: DSU window", isee, "", record.StateSubmitted, "2025-03-04 10:00", "2025-03-04 10:00", true, "2025-03-04 22:00"},
+		{"callbacks: before the ISEE window", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-04 09:00", true, "2025-03-07 21:00"},
 		{"callbacks: after 15 working days, every 4", isee, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-31 09:00", true, "2025-04-04 09:00"},
 		// Other services: the catch-all, done within 1–5 working days.
-		{"another service, done window of 4 days", other, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-04 09:00", false, "2025-03-05 01:00"},
+		{"another service: a poll a working day in its 4-day window", other, "", record.StateDataReady, "2025-03-03 09:00", "2025-03-04 12:00", false, "2025-03-05 12:00"},
 		{"a service configured by hash", "", "hash-of-a-quick-service", record.StateSubmitted, "2025-03-04 10:00", "2025-03-04 10:00", false, "2025-03-04 10:15"},
 		{"a far past submission is simply late", isee, "", record.StateDataReady, "0001-01-01 00:00", "2025-03-04 10:00", false, "2025-03-05 10:00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := polling(t, tt.callbacks, byHash, DefaultExpectations()[0])
-			got := p.next(tt.service, tt.hash, tt.state, at(t, tt.submitted), at(t, tt.now))
+			got := p.Next(tt.service, tt.hash, tt.state, at(t, tt.submitted), at(t, tt.now))
 			if want := at(t, tt.want); !got.Equal(want) {
 				t.Errorf("got %v, want %v", got.In(rome(t)), want)
 			}
@@ -97,20 +99,23 @@ func TestPollScheduleJitter(t *testing.T) {
 	submitted := at(t, "2025-03-04 10:00")
 	tests := []struct {
 		name string
+		now  string
 		draw float64
 		want string
 	}{
-		{"lowest draw: 20% sooner", 0, "2025-03-04 13:12"},
-		{"middle draw: on time", 0.5, "2025-03-04 14:00"},
-		{"highest draw: 20% later", 0.999999, "2025-03-04 14:48"},
+		{"in the window, lowest draw: 20% sooner", "2025-03-04 11:00", 0, "2025-03-04 15:48"},
+		{"in the window, middle draw: on time", "2025-03-04 11:00", 0.5, "2025-03-04 17:00"},
+		{"in the window, highest draw: 20% later", "2025-03-04 11:00", 0.999999, "2025-03-04 18:12"},
+		{"just submitted, lowest draw: the shortest interval", "2025-03-04 10:00", 0, "2025-03-04 10:15"},
+		{"just submitted, highest draw: a whole interval", "2025-03-04 10:00", 0.999999, "2025-03-04 16:00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := Polling{Rand: func() float64 { return tt.draw }}.withDefaults()
+			p, err := Polling{Rand: func() float64 { return tt.draw }}.WithDefaults()
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := p.next("ISEE", "", record.StateSubmitted, submitted, submitted).Round(time.Minute)
+			got := p.Next("ISEE", "", record.StateSubmitted, submitted, at(t, tt.now)).Round(time.Minute)
 			if want := at(t, tt.want); !got.Equal(want) {
 				t.Errorf("got %v, want %v", got.In(rome(t)), want)
 			}
@@ -131,7 +136,7 @@ func TestPollingRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := tt.p.withDefaults(); err == nil {
+			if _, err := tt.p.WithDefaults(); err == nil {
 				t.Error("got no error, want one")
 			}
 		})
@@ -207,11 +212,11 @@ func TestNextPoll(t *testing.T) {
 		{"a fixed schedule by delivery", Config{Schedule: []time.Duration{time.Minute, time.Hour}}, task{}, trackOutcome{}, 1, time.Minute},
 		{"its last step repeats", Config{Schedule: []time.Duration{time.Minute, time.Hour}}, task{}, trackOutcome{}, 9, time.Hour},
 		{"a fixed schedule on an accelerated clock", Config{Schedule: []time.Duration{time.Hour}, Timebase: Timebase{Scale: 60, Real: submitted, Sim: submitted}}, task{}, trackOutcome{}, 1, time.Minute},
-		{"the first delivery schedules from the task", Config{}, task{Service: "ISEE", Submitted: submitted}, trackOutcome{}, 1, 4 * time.Hour},
+		{"the first delivery schedules from the task", Config{}, task{Service: "ISEE", Submitted: submitted}, trackOutcome{}, 1, 6 * time.Hour},
 		{"a poll schedules from the record and the state reached", Config{},
 			task{}, trackOutcome{State: record.StateDataReady, Rec: &record.Record{Service: "ISEE", State: record.StateInProgress,
 				Timeline: []record.Transition{{State: record.StateSubmitted, At: submitted}}}}, 2, 24 * time.Hour},
-		{"a task of before: its timestamp and the catch-all", Config{}, task{}, trackOutcome{}, 1, 4 * time.Hour},
+		{"a task of before: its timestamp and the catch-all", Config{}, task{}, trackOutcome{}, 1, 6 * time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -119,7 +119,7 @@ func New(cfg Config, d Deps) (*Tracker, error) {
 	}
 	cfg = cfg.withDefaults()
 	var err error
-	if cfg.Polling, err = cfg.Polling.withDefaults(); err != nil {
+	if cfg.Polling, err = cfg.Polling.WithDefaults(); err != nil {
 		return nil, fmt.Errorf("tracking: poll schedule: %w", err)
 	}
 	if d.Limiter == nil {

@@ -59,7 +59,7 @@ type Config struct {
 	TrackWorkers    int           `envconfig:"TRACK_WORKERS" default:"4"`
 	TrackAckWait    time.Duration `envconfig:"TRACK_ACK_WAIT" default:"2m"`
 	PollExpect      Expectations  `envconfig:"POLL_EXPECT" default:"ISEE=0-1/4-5/15;*=0-1/1-5/15"`
-	PollWindowPolls int           `envconfig:"POLL_WINDOW_POLLS" default:"6"`
+	PollWindowPolls int           `envconfig:"POLL_WINDOW_POLLS" default:"4"`
 	PollMin         time.Duration `envconfig:"POLL_MIN" default:"15m"`
 	PollMax         time.Duration `envconfig:"POLL_MAX" default:"24h"`
 	PollJitter      float64       `envconfig:"POLL_JITTER" default:"0.2"`
