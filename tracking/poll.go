@@ -74,7 +74,7 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	var next, retry time.Duration
 	if !o.Final && !o.Interrupted {
-		next, retry = t.nextPoll(tk, meta, o), t.cfg.Timebase.Delay(t.cfg.RetryDelay)
+		next, retry = t.nextPoll(tk, meta, o), t.cfg.Timebase.Delay(t.cfg.Now(), t.cfg.RetryDelay)
 	}
 	act := decideTrack(o, next, retry, t.cfg)
 	t.d.Metrics.poll(o)
@@ -93,7 +93,7 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome) time.Duration {
 	tb := t.cfg.Timebase
 	if s := t.cfg.Schedule; len(s) > 0 {
-		return tb.Delay(s[min(max(meta.NumDelivered, 1)-1, uint64(len(s)-1))])
+		return tb.Delay(t.cfg.Now(), s[min(max(meta.NumDelivered, 1)-1, uint64(len(s)-1))])
 	}
 	name, hash, state, submitted := tk.Service, tk.Hash, o.State, tk.Submitted
 	if r := o.Rec; r != nil {
@@ -111,7 +111,7 @@ func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome)
 	realNow := t.cfg.Now()
 	now := tb.At(realNow)
 	at := t.cfg.Polling.Next(name, hash, state, tb.At(submitted), now)
-	return tb.Delay(at.Sub(now))
+	return tb.Delay(realNow, at.Sub(now))
 }
 
 func (t *Tracker) logPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome, act trackAction, settleErr error, took time.Duration) {

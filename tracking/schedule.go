@@ -210,27 +210,56 @@ func (p Polling) Next(name, hash, state string, submitted, now time.Time) time.T
 // zero Timebase is the identity: production. A benchmark runs the
 // simulator and the tracker in accelerated time: Sim is the simulated
 // instant at the real instant Real, and simulated time runs Scale times
-// faster from there; the tracker's delays are divided by Scale.
+// faster from there; from the real instant Switch on (when Then is set) it
+// runs Then times faster instead. The tracker's delays are converted back
+// to real time through the same map, so a delay that spans the switch is
+// right on both sides of it.
 type Timebase struct {
-	Scale float64
-	Real  time.Time
-	Sim   time.Time
+	Scale  float64
+	Real   time.Time
+	Sim    time.Time
+	Then   float64
+	Switch time.Time
 }
 
 // accelerated reports whether the timebase is not the identity.
-func (b Timebase) accelerated() bool { return b.Scale > 0 && b.Scale != 1 || !b.Real.Equal(b.Sim) }
+func (b Timebase) accelerated() bool {
+	return b.Scale > 0 && b.Scale != 1 || !b.Real.Equal(b.Sim) || b.switches()
+}
+
+func (b Timebase) switches() bool { return b.Then > 0 && !b.Switch.IsZero() }
 
 // At returns the schedule's instant at the daemon's instant t.
 func (b Timebase) At(t time.Time) time.Time {
 	if !b.accelerated() {
 		return t
 	}
-	return b.Sim.Add(time.Duration(float64(t.Sub(b.Real)) * b.scale()))
+	if b.switches() && t.After(b.Switch) {
+		return b.At(b.Switch).Add(scaled(t.Sub(b.Switch), b.Then))
+	}
+	return b.Sim.Add(scaled(t.Sub(b.Real), b.scale()))
 }
 
-// Delay returns the real delay of a delay d on the schedule's clock.
-func (b Timebase) Delay(d time.Duration) time.Duration {
-	return time.Duration(math.Ceil(float64(d) / b.scale()))
+// RealAt returns the daemon's instant at which the schedule's clock reads s.
+func (b Timebase) RealAt(s time.Time) time.Time {
+	if !b.accelerated() {
+		return s
+	}
+	if b.switches() {
+		if sw := b.At(b.Switch); s.After(sw) {
+			return b.Switch.Add(scaled(s.Sub(sw), 1/b.Then))
+		}
+	}
+	return b.Real.Add(scaled(s.Sub(b.Sim), 1/b.scale()))
+}
+
+// Delay returns the real delay, from the daemon's instant now, until the
+// schedule's clock has advanced by d (at least 0).
+func (b Timebase) Delay(now time.Time, d time.Duration) time.Duration {
+	if !b.accelerated() {
+		return max(d, 0)
+	}
+	return max(b.RealAt(b.At(now).Add(d)).Sub(now), 0)
 }
 
 func (b Timebase) scale() float64 {
@@ -238,6 +267,11 @@ func (b Timebase) scale() float64 {
 		return 1
 	}
 	return b.Scale
+}
+
+// scaled multiplies d by f.
+func scaled(d time.Duration, f float64) time.Duration {
+	return time.Duration(math.Round(float64(d) * f))
 }
 
 func later(a, b time.Time) time.Time {

@@ -173,6 +173,7 @@ func TestOverdueCountsWorkingDays(t *testing.T) {
 func TestTimebase(t *testing.T) {
 	real0 := time.Date(2026, 11, 30, 14, 0, 0, 0, time.UTC)
 	sim0 := at(t, "2026-01-12 08:00")
+	two := Timebase{Scale: 60, Real: real0, Sim: sim0, Then: 3600, Switch: real0.Add(time.Minute)} // an hour, then an hour a second
 	tests := []struct {
 		name      string
 		tb        Timebase
@@ -184,14 +185,20 @@ func TestTimebase(t *testing.T) {
 		{"zero is the identity", Timebase{}, real0, real0, time.Hour, time.Hour},
 		{"scale 1 with origins moves the clock", Timebase{Scale: 1, Real: real0, Sim: sim0}, real0.Add(time.Minute), sim0.Add(time.Minute), time.Hour, time.Hour},
 		{"scale 3600: a real second is a simulated hour", Timebase{Scale: 3600, Real: real0, Sim: sim0}, real0.Add(2 * time.Second), sim0.Add(2 * time.Hour), time.Hour, time.Second},
-		{"delays round up", Timebase{Scale: 3, Real: real0, Sim: sim0}, real0, sim0, 10 * time.Nanosecond, 4 * time.Nanosecond},
+		{"before the origin", Timebase{Scale: 3600, Real: real0, Sim: sim0}, real0.Add(-time.Second), sim0.Add(-time.Hour), time.Hour, time.Second},
+		{"two speeds: before the switch", two, real0.Add(30 * time.Second), sim0.Add(30 * time.Minute), 10 * time.Minute, 10 * time.Second},
+		{"two speeds: a delay across the switch", two, real0.Add(30 * time.Second), sim0.Add(30 * time.Minute), 30*time.Minute + 2*time.Hour, 32 * time.Second},
+		{"two speeds: after the switch", two, real0.Add(62 * time.Second), sim0.Add(3 * time.Hour), time.Hour, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.tb.At(tt.t); !got.Equal(tt.wantAt) {
 				t.Errorf("At: got %v, want %v", got, tt.wantAt)
 			}
-			if got := tt.tb.Delay(tt.d); got != tt.wantDelay {
+			if got := tt.tb.RealAt(tt.wantAt); !got.Equal(tt.t) {
+				t.Errorf("RealAt: got %v, want %v", got, tt.t)
+			}
+			if got := tt.tb.Delay(tt.t, tt.d); got != tt.wantDelay {
 				t.Errorf("Delay: got %v, want %v", got, tt.wantDelay)
 			}
 		})

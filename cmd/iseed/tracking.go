@@ -264,28 +264,47 @@ func parseWorkdays(s string) (time.Duration, error) {
 
 // TrackClock is ISEED_TRACK_CLOCK, for benchmarks only: the tracker's
 // schedule runs on an accelerated clock shared with a simulator,
-// "SCALE,SIM,REAL": at the real instant REAL (RFC 3339) the clock reads SIM
-// (RFC 3339), and it runs SCALE times faster. Unset: real time.
+// "SCALE,SIM,REAL[,THEN,SWITCH]": at the real instant REAL (RFC 3339) the
+// clock reads SIM (RFC 3339) and runs SCALE times faster, and from the
+// real instant SWITCH on THEN times faster. Unset: real time.
 type TrackClock struct{ tracking.Timebase }
 
 // Decode implements envconfig.Decoder.
 func (c *TrackClock) Decode(v string) error {
 	parts := strings.Split(v, ",")
-	if len(parts) != 3 {
-		return fmt.Errorf("want SCALE,SIM,REAL such as 500,2026-01-12T08:00:00+01:00,2026-11-30T14:00:00Z, got %q", v)
+	if len(parts) != 3 && len(parts) != 5 {
+		return fmt.Errorf("want SCALE,SIM,REAL[,THEN,SWITCH] such as 500,2026-01-12T08:00:00+01:00,2026-11-30T14:00:00Z, got %q", v)
 	}
-	scale, err := strconv.ParseFloat(strings.TrimSpace(parts[0]), 64)
-	if err != nil || !(scale >= 1) || math.IsInf(scale, 0) {
-		return fmt.Errorf("the scale must be a number of at least 1, got %q", parts[0])
+	var tb tracking.Timebase
+	var err error
+	if tb.Scale, err = parseScale(parts[0]); err != nil {
+		return err
 	}
-	sim, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(parts[1]))
-	if err != nil {
+	if tb.Sim, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(parts[1])); err != nil {
 		return fmt.Errorf("the simulated start: %w", err)
 	}
-	real, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(parts[2]))
-	if err != nil {
+	if tb.Real, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(parts[2])); err != nil {
 		return fmt.Errorf("the real start: %w", err)
 	}
-	c.Timebase = tracking.Timebase{Scale: scale, Sim: sim, Real: real}
+	if len(parts) == 5 {
+		if tb.Then, err = parseScale(parts[3]); err != nil {
+			return err
+		}
+		if tb.Switch, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(parts[4])); err != nil {
+			return fmt.Errorf("the switch: %w", err)
+		}
+		if !tb.Switch.After(tb.Real) {
+			return fmt.Errorf("the switch (%s) must come after the real start (%s)", parts[4], parts[2])
+		}
+	}
+	c.Timebase = tb
 	return nil
+}
+
+func parseScale(s string) (float64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || !(f >= 1) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("a scale must be a number of at least 1, got %q", s)
+	}
+	return f, nil
 }

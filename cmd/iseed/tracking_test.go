@@ -94,11 +94,16 @@ func TestTrackClockDecode(t *testing.T) {
 		{"0.5,2026-01-12T08:00:00+01:00,2026-11-30T14:00:00Z", tracking.Timebase{}, false},
 		{"500,2026-01-12,2026-11-30T14:00:00Z", tracking.Timebase{}, false},
 		{"500", tracking.Timebase{}, false},
+		{"60,2026-01-12T08:00:00+01:00,2026-11-30T14:00:00.0000005Z,3600,2026-11-30T14:10:00Z",
+			tracking.Timebase{Scale: 60, Sim: sim, Real: real0, Then: 3600, Switch: time.Date(2026, 11, 30, 14, 10, 0, 0, time.UTC)}, true},
+		{"60,2026-01-12T08:00:00+01:00,2026-11-30T14:00:00Z,3600,2026-11-30T13:00:00Z", tracking.Timebase{}, false},
+		{"60,2026-01-12T08:00:00+01:00,2026-11-30T14:00:00Z,3600", tracking.Timebase{}, false},
 	}
 	for _, tt := range tests {
 		var got TrackClock
 		err := got.Decode(tt.in)
-		if (err == nil) != tt.ok || got.Scale != tt.want.Scale || !got.Sim.Equal(tt.want.Sim) || !got.Real.Equal(tt.want.Real) {
+		if (err == nil) != tt.ok || got.Scale != tt.want.Scale || !got.Sim.Equal(tt.want.Sim) || !got.Real.Equal(tt.want.Real) ||
+			got.Then != tt.want.Then || !got.Switch.Equal(tt.want.Switch) {
 			t.Errorf("TrackClock.Decode(%q): got %+v, %v; want %+v, ok=%v", tt.in, got.Timebase, err, tt.want, tt.ok)
 		}
 	}
