@@ -30,15 +30,16 @@ import (
 //	Late ≤ w            Sparse
 //
 // With callbacks on, dense and Sparse are multiplied by Stretch: callbacks
-// tell at once, polls are the safety net. U is a uniform draw: requests
-// submitted together (an onboarding) enter a window spread over its first
-// interval instead of all at its start; polls are at least Min apart, so
-// only the first delivery of a task, which schedules without polling, sees
-// w below Min and spreads the first poll so. Every other interval is spread by
-// ±Jitter at random (with the same draw), and all are at least Min and
-// converted to a wall-clock delay on the calendar (a poll due during a
-// weekend or a holiday comes after it, on the next working day). A poll that comes late, because the upstream budget held
-// it, only shortens the next interval: a request never owes polls.
+// tell at once, polls are the safety net. U is a uniform draw (Rand):
+// requests submitted together (an onboarding) enter a window spread over
+// its first interval instead of all at its start. Polls are at least Min
+// apart, so only the first delivery of a task, which schedules without
+// polling, sees w below Min, and its first poll is spread so too. Every
+// other interval is spread by ±Jitter with the same draw. All are at least
+// Min and are converted to a wall-clock delay on the calendar: a poll due
+// during a weekend or a holiday comes after it, on the next working day. A
+// poll that comes late, because the upstream budget held it, only
+// shortens the next interval: a request never owes polls.
 
 // Window is a span of working time since the submission.
 type Window struct {
@@ -77,19 +78,25 @@ func (e Expectation) Check() error {
 	case len(e.Services) == 0:
 		return fmt.Errorf("an expectation names no service")
 	case e.Ready.From < 0 || e.Ready.To < e.Ready.From:
-		return fmt.Errorf("%v: Dati disponibili window %v–%v is not a window", e.Services, e.Ready.From, e.Ready.To)
+		return fmt.Errorf("%v: the Dati disponibili window %s–%s is not a window", e.Services, days(e.Ready.From), days(e.Ready.To))
 	case e.Done.To < e.Done.From || e.Done.From < e.Ready.From:
-		return fmt.Errorf("%v: Visura evasa window %v–%v must not start before the Dati disponibili window", e.Services, e.Done.From, e.Done.To)
+		return fmt.Errorf("%v: the Visura evasa window %s–%s is not a window starting with or after the Dati disponibili one",
+			e.Services, days(e.Done.From), days(e.Done.To))
 	case e.Late < e.Done.To || e.Late <= 0:
-		return fmt.Errorf("%v: late (%v) must be positive and not before the end of the Visura evasa window (%v)", e.Services, e.Late, e.Done.To)
+		return fmt.Errorf("%v: late (%s) must be positive and not before the end of the Visura evasa window (%s)", e.Services, days(e.Late), days(e.Done.To))
 	}
 	return nil
+}
+
+// days writes working time in working days.
+func days(d time.Duration) string {
+	return fmt.Sprintf("%g working days", float64(d)/float64(WorkingDays(1)))
 }
 
 // Polling configures the schedule.
 type Polling struct {
 	Expect    []Expectation      // first match wins; none: DefaultExpectations (a "*" entry is always added last)
-	Polls     int                // polls within a window (default 6)
+	Polls     int                // polls within a window (default 4)
 	Min       time.Duration      // the shortest interval (default 15m)
 	Sparse    time.Duration      // the longest interval (default 24h: one working day)
 	Jitter    float64            // 0..1: each interval spread by ±this share (default 0.2; negative for none)

@@ -43,8 +43,14 @@ func (d *daemon) buildTracking(ctx context.Context, limiter tracking.Limiter, re
 		return nil, err
 	}
 	public := d.publicURL()
+	schedule := d.cfg.PollSchedule
+	if len(schedule) == 0 && d.sim != nil {
+		// The built-in simulator finishes a request in two ISEED_SIM_STEPs,
+		// not in working days.
+		schedule = Schedule{d.cfg.SimStep}
+	}
 	t.tracker, err = tracking.New(tracking.Config{
-		Workers: d.cfg.TrackWorkers, Polling: d.cfg.polling(public != nil), Schedule: d.cfg.PollSchedule,
+		Workers: d.cfg.TrackWorkers, Polling: d.cfg.polling(public != nil), Schedule: schedule,
 		OverdueWorkdays: d.cfg.OverdueWorkdays, MaxAge: d.cfg.TrackMaxAge, Timebase: d.cfg.TrackClock.Timebase,
 		ShutdownTimeout: d.cfg.ShutdownTimeout, Keyring: keyring, ReplayKey: replayKey, Logger: d.log, Now: d.clock.Now,
 	}, tracking.Deps{

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +67,8 @@ var (
 	flagWorkers    = flag.Int("track-workers", 16, "ISEED_TRACK_WORKERS of each process")
 	flagMaxReal    = flag.Duration("max-real", 2*time.Hour, "give up after this much real time")
 	flagKeep       = flag.String("keep", "", "keep logs and data in this directory")
+	flagPprof      = flag.String("pprof", "", "serve net/http/pprof of this process (nats-server, simulator) on this address")
+	flagOnboarding = flag.Bool("onboarding-only", false, "stop at the switch: measure the onboarding alone")
 	flagEnv        = flag.String("env", "", "more ISEED_ variables for the iseed processes, KEY=VALUE separated by spaces (they win)")
 )
 
@@ -84,6 +87,14 @@ func TestScale(t *testing.T) {
 		dir = t.TempDir()
 	}
 	bin := buildIseed(t, dir)
+	if *flagPprof != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		ps := &http.Server{Addr: *flagPprof, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ps.ListenAndServe() }()
+		t.Cleanup(func() { _ = ps.Close() })
+	}
 	cal, err := workdays.New()
 	if err != nil {
 		t.Fatal(err)
@@ -417,6 +428,10 @@ func follow(ctx context.Context, t *testing.T, js jetstream.JetStream, w *watche
 			return r
 		case <-tick.C:
 		}
+		if *flagOnboarding && time.Now().After(tb.Switch) {
+			r.realTook, r.simTook, r.switchedAt = time.Since(start), tb.At(tb.Switch).Sub(tb.Sim), tb.At(tb.Switch).Sub(tb.Sim)
+			return r
+		}
 		if !c.restarted && time.Now().After(tb.Switch) {
 			c.restart(tb.Then)
 			r.switchedAt = tb.At(tb.Switch).Sub(tb.Sim)
@@ -500,7 +515,7 @@ func report(t *testing.T, r result, m *meter, w *watcher, c *replicas, tb tracki
 		p.scrape()
 		t.Logf("RESULT %s (generation %d): max RSS %.0f MB, max goroutines %.0f, CPU %.0f s", p.name, i / *flagReplicas + 1, p.maxRSS/1e6, p.maxGo, p.cpu)
 	}
-	t.Logf("RESULT this process (nats-server, simulator, driver): %s", selfRSS())
+	t.Logf("RESULT this process (nats-server, simulator, driver): %s, CPU %s", selfRSS(), selfCPU())
 }
 
 func selfRSS() string {
@@ -512,4 +527,16 @@ func selfRSS() string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// selfCPU is this process's user and system time (Linux: clock ticks of 10ms).
+func selfCPU() string {
+	b, _ := os.ReadFile("/proc/self/stat")
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return "?"
+	}
+	u, _ := strconv.Atoi(f[11])
+	sys, _ := strconv.Atoi(f[12])
+	return fmt.Sprintf("%d s", (u+sys)/100)
 }
