@@ -15,7 +15,8 @@ import (
 // Config tunes an Overview.
 type Config struct {
 	// OverdueAfter is how long a request may stay open before it counts as
-	// overdue (ISEED_OVERDUE_AFTER; default 360h, the tracker's default).
+	// overdue: ISEED_OVERDUE_WORKDAYS working days on average, × 7/5 calendar
+	// days (default 360h, 15 working days × 24h).
 	OverdueAfter time.Duration
 	// Refresh is how often Run takes the snapshot the metrics report
 	// (default 15s).

@@ -64,12 +64,24 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 
 // markOverdue notes, once, that the request is overdue.
 func (t *Tracker) markOverdue(next *record.Record, now time.Time) bool {
-	if closed(next) || next.State == record.StateCompleted || overdueNoted(next) ||
-		now.Sub(next.SubmittedAt()) <= t.cfg.OverdueAfter {
+	if closed(next) || next.State == record.StateCompleted || overdueNoted(next) || !t.overdue(next.SubmittedAt(), now) {
 		return false
 	}
-	next.Note(record.StateOverdue, now, fmt.Sprintf("not finished after %s", t.cfg.OverdueAfter))
+	next.Note(record.StateOverdue, now, fmt.Sprintf("not finished after %d working days", t.cfg.OverdueWorkdays))
 	return true
+}
+
+// overdue reports whether a request submitted at submitted is, at now
+// (both on the daemon's clock), open for OverdueWorkdays working days:
+// whether that many working days after its submission, at the same time
+// of day in Rome, has come.
+func (t *Tracker) overdue(submitted, now time.Time) bool {
+	tb, n := t.cfg.Timebase, t.cfg.OverdueWorkdays
+	s, at := tb.At(submitted), tb.At(now)
+	if at.Sub(s) < WorkingDays(float64(n)) {
+		return false // fewer calendar days than working days
+	}
+	return !t.cfg.Polling.Calendar.Add(s, n).After(at)
 }
 
 // noteCompletion remembers a completed ISEE for the prior-ISEE rule.

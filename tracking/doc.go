@@ -14,8 +14,12 @@
 // replica simply fetches; a killed one's task comes back after AckWait.
 //
 // NakWithDelay was chosen over JetStream message scheduling (Nats-Schedule,
-// nats-server 2.12+) because it needs no extra stream of schedules and the
-// delay follows the delivery count, which the server keeps.
+// nats-server 2.12+) because it needs no extra stream of schedules. The
+// delay comes from the poll schedule (schedule.go), which follows the
+// service's expected time on the Italian working-day calendar and needs no
+// state beyond what the task and the record already hold (the service, the
+// submission time, the state reached): a task stays O(1), and nothing is
+// kept in process memory per open request.
 //
 // # One poll
 //
@@ -26,7 +30,8 @@
 // two repeats an event, never loses one; the record is written by
 // compare-and-set, so a callback and a poll racing on one request are safe.
 // decideTrack maps the poll's outcome to the task's fate (Ack when final,
-// else NakWithDelay by the schedule).
+// else NakWithDelay by the schedule). The schedule's clock is the daemon's
+// unless Config.Timebase accelerates it (benchmarks).
 //
 // # Documents
 //
@@ -41,7 +46,9 @@
 // # Callbacks and giving up
 //
 // Callbacks (callback.go) carry a per-submission HMAC secret and only
-// trigger Refresh: the request is always re-read. A request still open after
-// Config.MaxAge is given up (giveup.go): dead letter gave_up, failed event.
+// trigger Refresh: the request is always re-read. A request open for
+// Config.OverdueWorkdays working days gets one overdue event. A request
+// still open after Config.MaxAge is given up (giveup.go): dead letter
+// gave_up, failed event.
 // Replaying that dead letter reopens tracking once (replay.go).
 package tracking

@@ -17,9 +17,11 @@ const maxCAS = 5
 
 // trackOutcome is what one poll of a task came to.
 type trackOutcome struct {
-	Final       bool  // tracking is over: the request ended (and its document is stored), or iseed gave up
-	Err         error // the poll failed, or the document could not be stored yet
-	Interrupted bool  // shutdown came first
+	Final       bool           // tracking is over: the request ended (and its document is stored), or iseed gave up
+	Err         error          // the poll failed, or the document could not be stored yet
+	Interrupted bool           // shutdown came first
+	Rec         *record.Record // the record the poll read, nil when it read none
+	State       string         // the record state the request reached, "" when unknown
 }
 
 // trackAction is the fate of a task.
@@ -29,17 +31,17 @@ type trackAction struct {
 }
 
 // decideTrack is the one place that maps a poll's outcome to its task's
-// fate. delivered is the task's delivery count (1 the first time): the poll
-// schedule is indexed by it, its last step repeating.
-func decideTrack(o trackOutcome, delivered uint64, c Config) trackAction {
-	next := c.Schedule[min(max(delivered, 1)-1, uint64(len(c.Schedule)-1))]
+// fate. next is the real delay until the task's next scheduled poll
+// (nextPoll); a failed poll is retried sooner, after the retry delay
+// (real: retry is RetryDelay on the schedule's clock, converted).
+func decideTrack(o trackOutcome, next, retry time.Duration, c Config) trackAction {
 	switch {
 	case o.Final:
 		return trackAction{Ack: true}
 	case o.Interrupted:
 		return trackAction{Delay: c.HandBack}
 	case o.Err != nil:
-		return trackAction{Delay: min(c.RetryDelay, next)}
+		return trackAction{Delay: min(retry, next)}
 	default:
 		return trackAction{Delay: next}
 	}
@@ -64,13 +66,17 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 		o.Interrupted = true
 	case meta.NumDelivered == 1 && t.replayOf(msg) == 0:
 		// A new task: the POST's answer has just told the state, so the
-		// first poll waits for the schedule's first step (callbacks come sooner).
+		// first poll waits for the schedule (callbacks come sooner).
 	default:
 		_ = msg.InProgress() // the AckWait starts again: the limiter may have kept it waiting
 		o = t.poll(ctx, tk, meta, msg)
 		o.Interrupted = errors.Is(o.Err, context.Canceled)
 	}
-	act := decideTrack(o, meta.NumDelivered, t.cfg)
+	var next, retry time.Duration
+	if !o.Final && !o.Interrupted {
+		next, retry = t.nextPoll(tk, meta, o), t.cfg.Timebase.Delay(t.cfg.Now(), t.cfg.RetryDelay)
+	}
+	act := decideTrack(o, next, retry, t.cfg)
 	t.d.Metrics.poll(o)
 	if act.Ack {
 		err = msg.Ack()
@@ -78,6 +84,34 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 		err = msg.NakWithDelay(act.Delay)
 	}
 	t.logPoll(tk, meta, o, act, err, time.Since(start))
+}
+
+// nextPoll returns the real delay until a task's next scheduled poll: by
+// delivery count on a fixed Schedule, else by its service's expectation
+// (schedule.go), from what the poll read or, without a record, from the
+// task.
+func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome) time.Duration {
+	tb := t.cfg.Timebase
+	if s := t.cfg.Schedule; len(s) > 0 {
+		return tb.Delay(t.cfg.Now(), s[min(max(meta.NumDelivered, 1)-1, uint64(len(s)-1))])
+	}
+	name, hash, state, submitted := tk.Service, tk.Hash, o.State, tk.Submitted
+	if r := o.Rec; r != nil {
+		name, hash, submitted = r.Service, r.ServiceHash, r.SubmittedAt()
+		if state == "" {
+			state = r.State
+		}
+	}
+	if state == "" {
+		state = record.StateSubmitted // In ricerca, or not polled yet
+	}
+	if submitted.IsZero() {
+		submitted = meta.Timestamp // the task is published right after the POST
+	}
+	realNow := t.cfg.Now()
+	now := tb.At(realNow)
+	at := t.cfg.Polling.Next(name, hash, state, tb.At(submitted), now)
+	return tb.Delay(realNow, at.Sub(now))
 }
 
 func (t *Tracker) logPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome, act trackAction, settleErr error, took time.Duration) {
@@ -106,7 +140,7 @@ func (t *Tracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata
 		// or still catching up answers "no such key" for a record the
 		// majority holds: absence is trusted only once the task is older
 		// than the maximum age, never right away.
-		if t.cfg.Now().Sub(meta.Timestamp) > t.cfg.MaxAge {
+		if t.schedNow().Sub(t.cfg.Timebase.At(meta.Timestamp)) > t.cfg.MaxAge {
 			return trackOutcome{Final: true} // nothing to follow
 		}
 		return trackOutcome{Err: err}
@@ -114,6 +148,16 @@ func (t *Tracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata
 	if err != nil {
 		return trackOutcome{Err: err}
 	}
+	o := t.pollRecord(ctx, rec, rev, meta, msg)
+	if o.Rec == nil {
+		o.Rec = rec
+	}
+	return o
+}
+
+// pollRecord is poll once the record is read.
+func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64, meta *jetstream.MsgMetadata, msg jetstream.Msg) trackOutcome {
+	var err error
 	if closed(rec) {
 		seq := t.replayOf(msg)
 		if !reopenable(rec, seq) {
@@ -132,12 +176,15 @@ func (t *Tracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata
 	if rec.RequestID == "" {
 		return trackOutcome{Err: errors.New("the submission has no upstream request yet")}
 	}
-	if age := t.cfg.Now().Sub(trackedSince(rec)); age > t.cfg.MaxAge {
+	if age := t.schedNow().Sub(t.cfg.Timebase.At(trackedSince(rec))); age > t.cfg.MaxAge {
 		return t.giveUp(ctx, rec, rev, meta, msg.Data())
 	}
-	final, err := t.refresh(ctx, rec, rev)
-	return trackOutcome{Final: final, Err: err}
+	final, state, err := t.refresh(ctx, rec, rev)
+	return trackOutcome{Final: final, Err: err, Rec: rec, State: state}
 }
+
+// schedNow is the time on the schedule's clock.
+func (t *Tracker) schedNow() time.Time { return t.cfg.Timebase.At(t.cfg.Now()) }
 
 // Refresh re-reads one submission's upstream request now and applies what
 // changed; a callback calls it. It is safe beside a concurrent poll.
@@ -149,19 +196,21 @@ func (t *Tracker) Refresh(ctx context.Context, tenant, id string) error {
 	if closed(rec) || rec.RequestID == "" {
 		return nil
 	}
-	_, err = t.refresh(ctx, rec, rev)
+	_, _, err = t.refresh(ctx, rec, rev)
 	return err
 }
 
 // refresh makes one GET /richiesta/{id} through the shared rate limit and
-// applies the answer.
-func (t *Tracker) refresh(ctx context.Context, rec *record.Record, rev uint64) (bool, error) {
+// applies the answer. It reports whether tracking is over and the record
+// state the upstream's answer maps to ("" when none).
+func (t *Tracker) refresh(ctx context.Context, rec *record.Record, rev uint64) (bool, string, error) {
 	if err := t.d.Limiter.Wait(ctx); err != nil {
-		return false, err
+		return false, "", err
 	}
 	r, err := t.d.Upstream.Richiesta(ctx, rec.RequestID)
 	if err != nil {
-		return false, fmt.Errorf("poll %s: %w", rec.RequestID, err)
+		return false, "", fmt.Errorf("poll %s: %w", rec.RequestID, err)
 	}
-	return t.catchUp(ctx, rec, rev, r)
+	final, err := t.catchUp(ctx, rec, rev, r)
+	return final, stateOf(r.StatoRichiesta), err
 }

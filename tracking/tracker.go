@@ -39,18 +39,24 @@ type Events interface {
 	DocumentReady(ctx context.Context, d publisher.DocumentReady) error
 }
 
-// Config tunes the tracker.
+// Config tunes the tracker. Durations of the schedule (Polling, Schedule,
+// RetryDelay, MaxAge) are on the schedule's clock (Timebase); HandBack and
+// ShutdownTimeout are real.
 type Config struct {
-	Workers         int             // fixed pool size (default 4)
-	Schedule        []time.Duration // delays between polls by delivery, last repeating (default 1m,5m,15m,1h)
-	RetryDelay      time.Duration   // after a failed poll (default the first step of Schedule)
-	HandBack        time.Duration   // delay of tasks fetched but not started at shutdown (default 1s)
-	OverdueAfter    time.Duration   // one overdue event after this long (default 360h)
-	MaxAge          time.Duration   // then tracking ends failed/gave_up (default 1440h)
-	ShutdownTimeout time.Duration   // for in-flight polls (default 30s)
-	TempDir         string          // for downloads ("" means os.TempDir)
-	Keyring         *seal.Keyring   // seals documents at rest for tenants it has recipients for; nil stores them in clear
-	ReplayKey       []byte          // verifies operators' replays of gave_up dead letters
+	Workers int     // fixed pool size (default 4)
+	Polling Polling // the poll schedule, following each service's expected time (schedule.go)
+	// Schedule, when set, replaces Polling with fixed delays by delivery,
+	// the last repeating (ISEED_POLL_SCHEDULE: tests, demos, the chaos suite).
+	Schedule        []time.Duration
+	RetryDelay      time.Duration // after a failed poll (default 1m, or Schedule's first step if shorter)
+	HandBack        time.Duration // delay of tasks fetched but not started at shutdown (default 1s)
+	OverdueWorkdays int           // one overdue event for a request open this many working days (default 15)
+	MaxAge          time.Duration // then tracking ends failed/gave_up (default 1440h)
+	Timebase        Timebase      // the schedule's clock; the zero value is the daemon's (Now)
+	ShutdownTimeout time.Duration // for in-flight polls (default 30s)
+	TempDir         string        // for downloads ("" means os.TempDir)
+	Keyring         *seal.Keyring // seals documents at rest for tenants it has recipients for; nil stores them in clear
+	ReplayKey       []byte        // verifies operators' replays of gave_up dead letters
 	Logger          zerolog.Logger
 	Now             func() time.Time
 }
@@ -59,17 +65,17 @@ func (c Config) withDefaults() Config {
 	if c.Workers <= 0 {
 		c.Workers = 4
 	}
-	if len(c.Schedule) == 0 {
-		c.Schedule = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour}
-	}
 	if c.RetryDelay <= 0 {
-		c.RetryDelay = c.Schedule[0]
+		c.RetryDelay = time.Minute
+		if len(c.Schedule) > 0 {
+			c.RetryDelay = min(c.RetryDelay, c.Schedule[0])
+		}
 	}
 	if c.HandBack <= 0 {
 		c.HandBack = time.Second
 	}
-	if c.OverdueAfter <= 0 {
-		c.OverdueAfter = 360 * time.Hour
+	if c.OverdueWorkdays <= 0 {
+		c.OverdueWorkdays = 15
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = 1440 * time.Hour
@@ -112,6 +118,10 @@ func New(cfg Config, d Deps) (*Tracker, error) {
 		return nil, errors.New("tracking: New needs resources, upstream, events and a JetStream handle")
 	}
 	cfg = cfg.withDefaults()
+	var err error
+	if cfg.Polling, err = cfg.Polling.WithDefaults(); err != nil {
+		return nil, fmt.Errorf("tracking: poll schedule: %w", err)
+	}
 	if d.Limiter == nil {
 		d.Limiter = rate.NewLimiter(rate.Inf, 1)
 	}
@@ -120,12 +130,18 @@ func New(cfg Config, d Deps) (*Tracker, error) {
 		log: log, rare: log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})}, nil
 }
 
-// task is the payload of a tracking task.
+// task is the payload of a tracking task. Service, Hash and Submitted let
+// the first delivery schedule the first poll without reading the record;
+// tasks published before they existed fall back to the catch-all
+// expectation and the task's own timestamp.
 type task struct {
-	Tenant     string `json:"tenant"`
-	ID         string `json:"id"`
-	Generation int    `json:"generation"`
-	RequestID  string `json:"request_id"`
+	Tenant     string    `json:"tenant"`
+	ID         string    `json:"id"`
+	Generation int       `json:"generation"`
+	RequestID  string    `json:"request_id"`
+	Service    string    `json:"service,omitempty"`
+	Hash       string    `json:"hash_visura,omitempty"`
+	Submitted  time.Time `json:"submitted,omitzero"`
 }
 
 // Track starts following a submitted request. It is idempotent: the task's
@@ -135,7 +151,8 @@ func (t *Tracker) Track(ctx context.Context, r *record.Record) error {
 	if r.RequestID == "" || closed(r) {
 		return nil
 	}
-	body, err := json.Marshal(task{Tenant: r.Tenant, ID: r.ID, Generation: r.Generation, RequestID: r.RequestID})
+	body, err := json.Marshal(task{Tenant: r.Tenant, ID: r.ID, Generation: r.Generation, RequestID: r.RequestID,
+		Service: r.Service, Hash: r.ServiceHash, Submitted: r.SubmittedAt().UTC()})
 	if err != nil {
 		return fmt.Errorf("track: encode task: %w", err)
 	}

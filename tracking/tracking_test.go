@@ -13,25 +13,24 @@ import (
 )
 
 func TestDecideTrack(t *testing.T) {
-	c := Config{Schedule: []time.Duration{time.Minute, 5 * time.Minute, time.Hour}}.withDefaults()
+	c := Config{}.withDefaults()
+	const next, retry = time.Hour, time.Minute
 	tests := []struct {
-		name      string
-		o         trackOutcome
-		delivered uint64
-		want      trackAction
+		name string
+		o    trackOutcome
+		next time.Duration
+		want trackAction
 	}{
-		{"final acks", trackOutcome{Final: true}, 7, trackAction{Ack: true}},
-		{"final even with a late error", trackOutcome{Final: true, Err: errors.New("x")}, 1, trackAction{Ack: true}},
-		{"first poll waits the first step", trackOutcome{}, 1, trackAction{Delay: time.Minute}},
-		{"second poll waits the second step", trackOutcome{}, 2, trackAction{Delay: 5 * time.Minute}},
-		{"last step repeats", trackOutcome{}, 40, trackAction{Delay: time.Hour}},
-		{"delivered 0 counts as first", trackOutcome{}, 0, trackAction{Delay: time.Minute}},
-		{"error retries at the retry delay", trackOutcome{Err: errors.New("x")}, 9, trackAction{Delay: time.Minute}},
-		{"interrupted hands back", trackOutcome{Interrupted: true, Err: errors.New("x")}, 3, trackAction{Delay: time.Second}},
+		{"final acks", trackOutcome{Final: true}, next, trackAction{Ack: true}},
+		{"final even with a late error", trackOutcome{Final: true, Err: errors.New("x")}, next, trackAction{Ack: true}},
+		{"open waits for the next poll", trackOutcome{}, next, trackAction{Delay: time.Hour}},
+		{"error retries at the retry delay", trackOutcome{Err: errors.New("x")}, next, trackAction{Delay: time.Minute}},
+		{"error retries no later than the next poll", trackOutcome{Err: errors.New("x")}, 10 * time.Second, trackAction{Delay: 10 * time.Second}},
+		{"interrupted hands back", trackOutcome{Interrupted: true, Err: errors.New("x")}, next, trackAction{Delay: time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := decideTrack(tt.o, tt.delivered, c); got != tt.want {
+			if got := decideTrack(tt.o, tt.next, retry, c); got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})

@@ -58,10 +58,18 @@ type Config struct {
 
 	TrackWorkers    int           `envconfig:"TRACK_WORKERS" default:"4"`
 	TrackAckWait    time.Duration `envconfig:"TRACK_ACK_WAIT" default:"2m"`
-	PollSchedule    Schedule      `envconfig:"POLL_SCHEDULE" default:"1m,5m,15m,1h"`
+	PollExpect      Expectations  `envconfig:"POLL_EXPECT" default:"ISEE=0-1/4-5/15;*=0-1/1-5/15"`
+	PollWindowPolls int           `envconfig:"POLL_WINDOW_POLLS" default:"4"`
+	PollMin         time.Duration `envconfig:"POLL_MIN" default:"15m"`
+	PollMax         time.Duration `envconfig:"POLL_MAX" default:"24h"`
+	PollJitter      float64       `envconfig:"POLL_JITTER" default:"0.2"`
+	PollStretch     float64       `envconfig:"POLL_CALLBACK_STRETCH" default:"4"`
+	PollSchedule    Schedule      `envconfig:"POLL_SCHEDULE"` // a fixed schedule instead: tests and demos
 	PublicURL       URL           `envconfig:"PUBLIC_URL"`
-	OverdueAfter    time.Duration `envconfig:"OVERDUE_AFTER" default:"360h"`
+	OverdueWorkdays int           `envconfig:"OVERDUE_WORKDAYS" default:"15"`
+	OverdueAfter    string        `envconfig:"OVERDUE_AFTER"` // replaced by OVERDUE_WORKDAYS: refused when set
 	TrackMaxAge     time.Duration `envconfig:"TRACK_MAX_AGE" default:"1440h"`
+	TrackClock      TrackClock    `envconfig:"TRACK_CLOCK"` // an accelerated clock for benchmarks
 	DocumentTTL     time.Duration `envconfig:"DOCUMENT_TTL" default:"720h"`
 	DocumentKeyFile string        `envconfig:"DOCUMENT_KEY_FILE"`
 	DocRecipients   string        `envconfig:"DOCUMENT_RECIPIENTS_FILE"`

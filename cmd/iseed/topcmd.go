@@ -31,7 +31,7 @@ func newTopCmd(e *env) *cobra.Command {
 			return err
 		}
 		defer c.close()
-		ov, err := overview.New(overview.Config{OverdueAfter: c.cfg.OverdueAfter}, overview.Deps{Resources: c.res,
+		ov, err := overview.New(overview.Config{OverdueAfter: c.cfg.overdueSpan()}, overview.Deps{Resources: c.res,
 			SpendToday: spendToday(c)})
 		if err != nil {
 			return err

@@ -32,7 +32,8 @@ type trackHarness struct {
 	*harness
 	schemas   consumer.Schemas
 	history   *tracking.History
-	limiter   *rate.Limiter
+	polls     tracking.Limiter // the trackers' share of the upstream budget
+	submits   consumer.Limiter // the pipeline's
 	callbacks *tracking.Callbacks
 	cbURL     string
 	tcfg      tracking.Config
@@ -44,21 +45,23 @@ type trackHarness struct {
 type trackSetup struct {
 	sim       sim.Config
 	tracker   tracking.Config
-	limiter   *rate.Limiter
+	limiter   *rate.Limiter // one limiter for polls and submissions; nil: none
 	callbacks bool
 }
 
 func newTrackHarness(t *testing.T, s trackSetup) *trackHarness {
 	t.Helper()
-	h := &trackHarness{harness: &harness{pipetest.NewWithSim(t, s.sim, 5*time.Second)}, limiter: s.limiter, tcfg: s.tracker}
+	h := &trackHarness{harness: &harness{pipetest.NewWithSim(t, s.sim, 5*time.Second)}, tcfg: s.tracker}
 	h.schemas = h.Schemas()
 	var err error
 	if h.history, err = tracking.NewHistory(h.Res.History, bytes.Repeat([]byte("k"), 32), tracking.DefaultServices()); err != nil {
 		t.Fatal(err)
 	}
-	if h.limiter == nil {
-		h.limiter = rate.NewLimiter(rate.Inf, 1)
+	lim := s.limiter
+	if lim == nil {
+		lim = rate.NewLimiter(rate.Inf, 1)
 	}
+	h.polls, h.submits = lim, lim
 	if s.callbacks {
 		h.serveCallbacks()
 	}
@@ -108,7 +111,7 @@ func (h *trackHarness) newTracker(kr *seal.Keyring) *tracking.Tracker {
 	}
 	tr, err := tracking.New(cfg, tracking.Deps{
 		Resources: h.Res, Upstream: up, Events: publisher.New(h.NATS.JS, publisher.Config{}),
-		Publisher: h.NATS.JS, Limiter: h.limiter, History: h.history,
+		Publisher: h.NATS.JS, Limiter: h.polls, History: h.history,
 	})
 	if err != nil {
 		h.T.Fatal(err)
@@ -140,7 +143,7 @@ func (h *trackHarness) startPipeline(tr *tracking.Tracker, gate bool) {
 		cfg.Callback = h.callbacks.Data
 	}
 	d := consumer.Deps{Resources: h.Res, Upstream: h.Client, Schemas: h.schemas, Files: schema.ObjectStoreSource(h.NATS.JS),
-		Events: publisher.New(h.NATS.JS, publisher.Config{}), Publisher: h.NATS.JS, Limiter: h.limiter, Tracker: tr}
+		Events: publisher.New(h.NATS.JS, publisher.Config{}), Publisher: h.NATS.JS, Limiter: h.submits, Tracker: tr}
 	if gate {
 		d.Gate = h.history
 	}

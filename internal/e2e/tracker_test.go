@@ -314,9 +314,27 @@ func TestPriorISEEServicesMatchByWords(t *testing.T) {
 	}
 }
 
+// dayIn200ms is a timebase on which a working day passes in 200 ms of real
+// time, from a Monday's midnight: overdue (in working days) and the
+// maximum age can be seen in a test.
+func dayIn200ms(t *testing.T) tracking.Timebase {
+	t.Helper()
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tracking.Timebase{Scale: float64(24*time.Hour) / float64(200*time.Millisecond), Real: time.Now(),
+		Sim: time.Date(2025, 3, 3, 0, 0, 0, 0, rome)}
+}
+
+// onDayIn200ms is a real duration d on dayIn200ms's clock.
+func onDayIn200ms(d time.Duration) time.Duration {
+	return d * time.Duration(24*time.Hour/(200*time.Millisecond))
+}
+
 func TestTrackOverdueThenGaveUp(t *testing.T) {
-	s := trackSetup{sim: sim.Config{Step: time.Hour}, tracker: tracking.Config{Workers: 2,
-		Schedule: []time.Duration{30 * time.Millisecond}, OverdueAfter: 200 * time.Millisecond, MaxAge: time.Second}}
+	s := trackSetup{sim: sim.Config{Step: time.Hour}, tracker: tracking.Config{Workers: 2, Timebase: dayIn200ms(t),
+		Schedule: []time.Duration{onDayIn200ms(30 * time.Millisecond)}, OverdueWorkdays: 1, MaxAge: onDayIn200ms(time.Second)}}
 	h := newTrackHarness(t, s)
 	tr := h.newTracker(nil)
 	h.runTracker(tr)
@@ -339,8 +357,8 @@ func TestTrackOverdueThenGaveUp(t *testing.T) {
 }
 
 func TestTrackReplayOfGaveUpResumes(t *testing.T) {
-	s := trackSetup{sim: sim.Config{Step: 700 * time.Millisecond}, tracker: tracking.Config{Workers: 2,
-		Schedule: []time.Duration{30 * time.Millisecond}, OverdueAfter: 200 * time.Millisecond, MaxAge: 400 * time.Millisecond}}
+	s := trackSetup{sim: sim.Config{Step: 700 * time.Millisecond}, tracker: tracking.Config{Workers: 2, Timebase: dayIn200ms(t),
+		Schedule: []time.Duration{onDayIn200ms(30 * time.Millisecond)}, OverdueWorkdays: 1, MaxAge: onDayIn200ms(400 * time.Millisecond)}}
 	h := newTrackHarness(t, s)
 	first := h.newTracker(nil)
 	stopFirst := h.runTracker(first)
@@ -350,7 +368,7 @@ func TestTrackReplayOfGaveUpResumes(t *testing.T) {
 		t.Fatalf("got %q (%s), want failed (%s)", r.State, r.Reason, dlq.ReasonGaveUp)
 	}
 	stopFirst()
-	h.tcfg.MaxAge = time.Hour // the operator raises the limit, then replays
+	h.tcfg.MaxAge = onDayIn200ms(time.Hour) // the operator raises the limit, then replays
 	h.runTracker(h.newTracker(nil))
 	var seq uint64
 	pipetest.WaitFor(t, 5*time.Second, "the gave_up dead letter", func() bool {

@@ -154,6 +154,7 @@ func (s *Server) insert(rec *record, now time.Time) {
 	}
 	rec.created, rec.updated = now, now
 	rec.life.doomed, rec.fate = s.doomed(rec.seq)
+	s.pace(rec)
 	s.store.add(rec)
 	s.counters[cCreated].Add(1)
 	if !rec.life.submitted.IsZero() {

@@ -129,6 +129,12 @@
 // DELETE cancels at once with esito code "300" (sim-chosen). States are computed
 // lazily from timestamps, so open requests cost no goroutines.
 //
+// Config.Lifetime, when set, paces each request instead of Step: it says,
+// per service and creation order, how long after its submission a request
+// reaches "Dati disponibili" and "Visura evasa" (a doomed one is
+// "Annullata" at the first). With Config.Now an accelerated clock, a
+// benchmark can give an ISEE its 4–5 working days (internal/scale does).
+//
 // # Callbacks (sim-chosen shape)
 //
 // When a request carries callback_data {url, method, field, data}, every state

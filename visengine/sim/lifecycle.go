@@ -33,6 +33,9 @@ type lifecycle struct {
 	submitted time.Time // zero while an open draft
 	cancelled time.Time // DELETE; zero when not cancelled by the client
 	doomed    bool      // CancelRate: goes In erogazione → Annullata
+	// ready and done are Config.Lifetime's answer: Dati disponibili and
+	// Visura evasa this long after the submission; zero: Step and 2×Step.
+	ready, done time.Duration
 }
 
 func (l lifecycle) timeline(step time.Duration) timeline {
@@ -41,12 +44,16 @@ func (l lifecycle) timeline(step time.Duration) timeline {
 		tl[phCancelled] = l.cancelled
 		return tl
 	}
+	ready, done := step, 2*step
+	if l.done > 0 {
+		ready, done = l.ready, l.done
+	}
 	t := l.submitted
 	tl[phSearching], tl[phInProgress] = t, t
 	if l.doomed {
-		tl[phCancelled] = t.Add(step)
+		tl[phCancelled] = t.Add(ready)
 	} else {
-		tl[phDataReady], tl[phFulfilled] = t.Add(step), t.Add(2*step)
+		tl[phDataReady], tl[phFulfilled] = t.Add(ready), t.Add(done)
 	}
 	if c := l.cancelled; !c.IsZero() {
 		for p := phDataReady; p < numPhases; p++ {

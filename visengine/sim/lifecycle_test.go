@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
@@ -219,5 +220,38 @@ func TestListRequests(t *testing.T) {
 	}
 	if got := h.sim.Counters(); got["created"] != 3000 || got["charged"] != 1500 || got["GET /richiesta"] != 1 {
 		t.Errorf("counters: got %v, want created 3000 charged 1500", got)
+	}
+}
+
+func TestLifetimePacesRequests(t *testing.T) {
+	c := newClock()
+	var asked []string
+	life := func(hash string, submitted time.Time, seq uint64) (time.Duration, time.Duration) {
+		asked = append(asked, fmt.Sprintf("%s %d %d", hash, submitted.Unix(), seq))
+		if seq == 1 {
+			return 5 * time.Hour, 100 * time.Hour
+		}
+		return 2 * time.Hour, time.Hour // clamped: ready at done
+	}
+	h := newHarness(t, sim.Config{Step: time.Minute, Now: c.Now, Lifetime: life})
+	first, second := h.create(iseeBody(nil)).ID, h.create(iseeBody(nil)).ID
+	steps := []struct {
+		advance       time.Duration
+		first, second string
+	}{
+		{time.Hour - time.Second, "In erogazione", "In erogazione"},
+		{time.Second, "In erogazione", "Visura evasa"},
+		{4 * time.Hour, "Dati disponibili", "Visura evasa"},
+		{95 * time.Hour, "Visura evasa", "Visura evasa"},
+	}
+	for i, st := range steps {
+		c.Advance(st.advance)
+		if got := [2]string{h.get(first).Stato, h.get(second).Stato}; got != [2]string{st.first, st.second} {
+			t.Errorf("step %d: got %v, want [%s %s]", i, got, st.first, st.second)
+		}
+	}
+	t0 := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC).Unix()
+	if want := []string{fmt.Sprintf("%s %d 1", sim.HashISEE, t0), fmt.Sprintf("%s %d 2", sim.HashISEE, t0)}; !slices.Equal(asked, want) {
+		t.Errorf("Lifetime asked %v, want %v", asked, want)
 	}
 }

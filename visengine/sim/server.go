@@ -13,8 +13,15 @@ import (
 
 // Config configures a Server. Only Token is required.
 type Config struct {
-	Token      string           // every API call needs "Authorization: Bearer <Token>"; empty rejects all
-	Step       time.Duration    // time between lifecycle states; 0 means 2s
+	Token string        // every API call needs "Authorization: Bearer <Token>"; empty rejects all
+	Step  time.Duration // time between lifecycle states; 0 means 2s
+	// Lifetime, when set, paces each submitted request instead of Step: it
+	// reaches Dati disponibili ready after its submission and Visura evasa
+	// done after it (a doomed one is Annullata at ready), on Now's clock.
+	// hash is its service's hash_visura and seq its creation order (from
+	// 1), for draws that replay. Answers are clamped to 0 ≤ ready ≤ done,
+	// with done at least 1ns.
+	Lifetime   func(hash string, submitted time.Time, seq uint64) (ready, done time.Duration)
 	CancelRate float64          // 0..1: share of submitted requests that end Annullata
 	Wallet     float64          // initial balance in euro; 0 means 1000 (use SetWallet(0) for an empty wallet)
 	Owner      string           // account e-mail shown as "owner"; "" means "sandbox@example.com"
@@ -60,6 +67,7 @@ func counterName(i int) string {
 type Server struct {
 	token      string
 	step       time.Duration
+	lifetime   func(hash string, submitted time.Time, seq uint64) (ready, done time.Duration)
 	cancelRate float64
 	owner      string
 	seed       uint64
@@ -112,7 +120,7 @@ func New(cfg Config) *Server {
 		panic(err)
 	}
 	s := &Server{
-		token: cfg.Token, step: cfg.Step, cancelRate: min(max(cfg.CancelRate, 0), 1),
+		token: cfg.Token, step: cfg.Step, lifetime: cfg.Lifetime, cancelRate: min(max(cfg.CancelRate, 0), 1),
 		owner: cfg.Owner, seed: uint64(cfg.Seed), now: cfg.Now, cat: cat,
 		profile: cmp.Or(cfg.Profile, ProfileFriendly), echo: cfg.Echo.Resolve(cfg.Profile),
 		store: newStore(), ids: newIDGen(cfg.Seed), client: cfg.HTTPClient,
@@ -293,6 +301,16 @@ func (s *Server) chance() float64 {
 
 // doomed decides, from the seed and creation order alone, whether request seq
 // ends Annullata, and which cancellation reason it gets.
+// pace sets a submitted request's Lifetime, when one is configured.
+func (s *Server) pace(rec *record) {
+	if s.lifetime == nil || rec.life.submitted.IsZero() {
+		return
+	}
+	ready, done := s.lifetime(rec.svc.Hash, rec.life.submitted, rec.seq)
+	done = max(done, 1)
+	rec.life.ready, rec.life.done = min(max(ready, 0), done), done
+}
+
 func (s *Server) doomed(seq uint64) (bool, int) {
 	x := splitmix(s.seed ^ 0xd00d + seq)
 	return s.cancelRate > 0 && unitFloat(x) < s.cancelRate, int(x & 0xff)

@@ -125,6 +125,7 @@ func (s *Server) submitDraft(rec *record, now time.Time) *apiError {
 		return &e
 	}
 	rec.life.submitted = now
+	s.pace(rec)
 	return nil
 }
 
