@@ -324,9 +324,11 @@ func (b *benchRun) measure(ctx context.Context, name string, pipeline *nats.Conn
 
 // count waits until settled, then notes the messages counted since c0 and s0.
 func (b *benchRun) count(ctx context.Context, r *phaseResult, pipeline *nats.Conn, c0 msgCount, s0 *msgCount, settle func(context.Context) error) error {
+	began := time.Now()
 	if err := settle(ctx); err != nil {
 		return fmt.Errorf("%s: %w", r.name, err)
 	}
+	r.settled = time.Since(began)
 	r.conn = connCount(pipeline).minus(c0)
 	if s0 != nil {
 		if s1 := b.serverCount(ctx); s1 != nil {

@@ -200,6 +200,7 @@ type phaseResult struct {
 	name      string
 	n         int
 	took      time.Duration // first publication (or start) to the last event
+	settled   time.Duration // the last event to settled (acknowledged, tasks delivered)
 	rate      float64       // offered rate of a paced phase; 0 for a queued one
 	conn      msgCount      // the pipeline's connection
 	server    msgCount      // the server's varz delta; zero when unknown
@@ -214,7 +215,7 @@ func (r phaseResult) print(w io.Writer) {
 	if r.rate > 0 {
 		fmt.Fprintf(w, " offered at %.0f/s", r.rate)
 	}
-	fmt.Fprintf(w, " in %s\n  throughput: %.0f submissions/s\n", r.took.Round(time.Millisecond), r.throughput())
+	fmt.Fprintf(w, " in %s (settled %s later)\n  throughput: %.0f submissions/s\n", r.took.Round(time.Millisecond), r.settled.Round(time.Millisecond), r.throughput())
 	n := float64(r.n)
 	fmt.Fprintf(w, "  messages per submission, pipeline connection: %.2f in, %.2f out", float64(r.conn.in)/n, float64(r.conn.out)/n)
 	if r.hasServer {
