@@ -15,8 +15,9 @@ import (
 	"github.com/iseed-dev/iseed/visengine"
 )
 
-// Money. With spending caps (Deps.Budget), a submission reserves its price
-// against them before its first POST; a cap it would exceed holds it
+// Money. With spending caps (Deps.Budget), a submission to which a cap
+// applies (its tenant's or the account's; capsview.go keeps which) reserves
+// its price against them before its first POST; a cap it would exceed holds it
 // (state held, a held event, its message acknowledged) until the caps allow
 // it, when RunHolds sends it again, oldest first per tenant. The
 // reservation is given back when the POST definitely created nothing, and
@@ -51,6 +52,9 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	// event came again): the caps decide.
 	if j.rec.HeldSince.IsZero() && p.holds.waiting(j.tenant, j.sub.ID) && !j.unsure {
 		return p.hold(ctx, j, errQueued), true // older held submissions of the tenant go first
+	}
+	if p.caps.uncapped(j.tenant) {
+		return Outcome{}, false // no cap applies: nothing to count against (capsview.go)
 	}
 	res, err := p.d.Budget.Reserve(ctx, j.tenant, j.sub.ID, amount, p.cfg.Now())
 	var over *budget.OverBudgetError

@@ -198,3 +198,62 @@ func TestHeldPastMaxAgeExpires(t *testing.T) {
 		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }
+
+// TestNoCapReservesNothing: with caps on but none set, submissions are sent
+// and entered in the ledger without any reservation (the usage stays
+// empty); a cap set afterwards applies to the submissions that start once
+// the pipeline's caps view has it: the first is counted, the next held.
+func TestNoCapReservesNothing(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = time.Hour }))
+	for i := range 3 {
+		id := fmt.Sprintf("free-%d", i)
+		h.Publish(pipetest.Submission(id, pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)
+		h.WaitState(id, record.StateSubmitted)
+	}
+	for _, s := range []budget.Scope{budget.Tenant(pipetest.Tenant), budget.Account()} {
+		day, month, err := b.Usage(ctx, s, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if day.Requests != 0 || month.Requests != 0 || month.Held != 0 {
+			t.Errorf("usage of %s without caps: got day %+v, month %+v, want nothing counted", s, day, month)
+		}
+	}
+	pipetest.WaitFor(t, 10*time.Second, "the ledger's 3 entries", func() bool {
+		es, err := h.ledger().Entries(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "")
+		return err == nil && len(es) == 3
+	})
+
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	counted := func() int64 {
+		day, _, err := b.Usage(ctx, budget.Tenant(pipetest.Tenant), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return day.Requests
+	}
+	// Submissions that start before the view has the cap reserve nothing;
+	// within a few the view has it.
+	i := 0
+	for ; counted() == 0; i++ {
+		if i == 20 {
+			t.Fatalf("20 submissions after the cap was set, none counted against it")
+		}
+		id := fmt.Sprintf("capped-%d", i)
+		h.Publish(pipetest.Submission(id, pipetest.ValidFields(fmt.Sprintf("Luigi %d", i))), nil)
+		h.WaitState(id, record.StateSubmitted)
+	}
+	id := fmt.Sprintf("capped-%d", i)
+	h.Publish(pipetest.Submission(id, pipetest.ValidFields(fmt.Sprintf("Luigi %d", i))), nil)
+	if r := h.WaitState(id, record.StateHeld); len(r.Errors) != 1 || r.Errors[0].Code != "tenant_day_requests" {
+		t.Errorf("%s: problems %+v, want the tenant's daily request cap", id, r.Errors)
+	}
+	if got, want := h.Counter("created"), 3+i; got != want {
+		t.Errorf("upstream requests: got %d, want %d", got, want)
+	}
+}

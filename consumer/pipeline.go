@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -123,6 +124,7 @@ type Pipeline struct {
 	store   *record.Store
 	breaker *gobreaker.CircuitBreaker[*visengine.Richiesta]
 	holds   *holdIndex
+	caps    *capsView // nil without caps: which scopes have none, to skip reserving
 	wallet  walletGate
 	log     zerolog.Logger
 	jobs    atomic.Uint64  // numbers jobs for their lease owner ids
@@ -146,6 +148,9 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 			return nil, errors.New("consumer: spending caps need the holds bucket")
 		}
 		p.holds.kv = d.Resources.Holds
+		if d.Resources.Budgets != nil {
+			p.caps = newCapsView(d.Resources.Budgets)
+		}
 	}
 	p.rare = p.log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})
 	p.breaker = newBreaker(cfg.Breaker, p.log, d.Metrics)
@@ -195,6 +200,14 @@ func (c Config) withDefaults(l layout.Layout) Config {
 // within ShutdownTimeout (then cancel them; they are redelivered), return.
 // While the breaker is open it pulls nothing.
 func (p *Pipeline) Run(ctx context.Context) error {
+	// The caps view outlives the pool's drain: in-flight messages still
+	// reserve through it.
+	viewCtx, stopView := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	if p.caps != nil {
+		wg.Go(func() { p.caps.run(viewCtx, p.log) })
+	}
+	defer func() { stopView(); wg.Wait() }()
 	return (&workpool.Pool{
 		Name: "submissions", Consumer: p.d.Resources.Consumer, Workers: p.cfg.Workers, Handle: p.handle,
 		Paused:   func() bool { return p.breaker.State() == gobreaker.StateOpen || p.wallet.paused(p.cfg.Now()) },

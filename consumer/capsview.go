@@ -1,0 +1,134 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/workpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// The caps view. With spending caps on, a reservation costs several KV
+// round trips before the POST and two more rounds after it (Commit), even
+// when no cap applies: most deployments set none, or only for some
+// tenants. The pipeline therefore keeps a copy of which scopes have caps,
+// from one watch of the caps bucket (<prefix>_budgets: keys "account" and
+// "tenant.<name>", values budget.Caps, a zero or deleted value meaning no
+// cap), and a submission whose tenant and account have none reserves
+// nothing (and so commits nothing). Everything else is as before:
+//
+//   - Until the watch has delivered every key the bucket held when it
+//     started, and whenever it is interrupted, the view knows nothing and
+//     every submission reserves.
+//   - Where a cap applies (the tenant's or the account's), the submission
+//     reserves as always: a cap is never exceeded by submissions that
+//     started after this replica's watch delivered it.
+//   - A cap set where none was applies to submissions that start after the
+//     watch delivers it to the replica (milliseconds after `iseed budget
+//     set` returns): one reserved nothing before, so the cap's usage
+//     counts spending from then on. Spending before is in the ledger
+//     (`iseed spend`), not in the cap's usage.
+
+// capsView is the pipeline's copy of which scopes have caps.
+type capsView struct {
+	kv jetstream.KeyValue
+
+	mu     sync.Mutex
+	ready  bool            // the watch has delivered the whole bucket and runs
+	capped map[string]bool // caps keys with a non-zero value
+}
+
+func newCapsView(kv jetstream.KeyValue) *capsView {
+	return &capsView{kv: kv, capped: map[string]bool{}}
+}
+
+// uncapped reports whether no cap applies to tenant: neither the tenant's
+// nor the account's. It is false while the view knows nothing.
+func (v *capsView) uncapped(tenant string) bool {
+	if v == nil {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.ready && !v.capped[capsKeyAccount] && !v.capped[capsKeyTenant+tenant]
+}
+
+// The caps bucket's keys (budget.Scope's keys there).
+const (
+	capsKeyAccount = "account"
+	capsKeyTenant  = "tenant."
+)
+
+// run keeps the view up to date until ctx is done, watching again after
+// an interruption.
+func (v *capsView) run(ctx context.Context, log zerolog.Logger) {
+	for ctx.Err() == nil {
+		if err := v.watch(ctx); err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("caps watch interrupted: every submission reserves until it is back")
+		}
+		v.forget()
+		workpool.Sleep(ctx, time.Second)
+	}
+}
+
+// watch applies every key of the bucket, then every change, until ctx is
+// done or the watch stops.
+func (v *capsView) watch(ctx context.Context) error {
+	w, err := v.kv.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errWatchStopped
+			}
+			v.apply(e)
+		}
+	}
+}
+
+var errWatchStopped = errors.New("the watcher stopped")
+
+// apply takes one entry of the watch; nil marks the end of the initial
+// values.
+func (v *capsView) apply(e jetstream.KeyValueEntry) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e == nil {
+		v.ready = true
+		return
+	}
+	key := e.Key()
+	if key != capsKeyAccount && !strings.HasPrefix(key, capsKeyTenant) {
+		return
+	}
+	var c budget.Caps
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(v.capped, key)
+		return
+	}
+	if err := json.Unmarshal(e.Value(), &c); err != nil || !c.IsZero() {
+		v.capped[key] = true // what cannot be read is taken as a cap: Reserve decides
+		return
+	}
+	delete(v.capped, key)
+}
+
+// forget drops what the view knew: every submission reserves.
+func (v *capsView) forget() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.ready = false
+	clear(v.capped)
+}
