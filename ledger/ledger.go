@@ -162,23 +162,14 @@ func (l *Ledger) Entries(ctx context.Context, from, to time.Time, tenant string)
 	if tenant != "" {
 		filter = Subject(l.cfg.Prefix, tenant, "*")
 	}
-	start := from.Add(-ReadSlack)
-	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
+	var out []Entry
+	_, _, err := l.scan(ctx, filter, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: new(from.Add(-ReadSlack)),
+	}, func(e Entry) {
+		if !e.At.Before(from) && e.At.Before(to) {
+			out = append(out, e)
+		}
 	})
-	if err != nil {
-		return nil, fmt.Errorf("ledger: read: %w", err)
-	}
-	info := cons.CachedInfo()
-	defer func() { // an ephemeral consumer would go by itself; do not leave it for minutes
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = l.stream.DeleteConsumer(ctx, info.Name)
-	}()
-	if info.NumPending == 0 {
-		return nil, nil
-	}
-	out, err := l.read(cons, int(min(info.NumPending, 256)), from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -191,40 +182,56 @@ func (l *Ledger) Entries(ctx context.Context, from, to time.Time, tenant string)
 	return out, nil
 }
 
-// read fetches batches until the consumer has delivered every message
-// stored when it was created, keeping the entries in [from, to).
-func (l *Ledger) read(cons jetstream.Consumer, batch int, from, to time.Time) ([]Entry, error) {
-	var out []Entry
+// scan reads the messages on filter from where cc says (its delivery
+// policy) to the end of the stream as it was when the read began, handing
+// each entry to keep. It returns the stream sequence of the last message
+// read (0 when none) and how many it read.
+func (l *Ledger) scan(ctx context.Context, filter string, cc jetstream.OrderedConsumerConfig, keep func(Entry)) (last uint64, n int, err error) {
+	cc.FilterSubjects = []string{filter}
+	cons, err := l.stream.OrderedConsumer(ctx, cc)
+	if err != nil {
+		return 0, 0, fmt.Errorf("ledger: read: %w", err)
+	}
+	info := cons.CachedInfo()
+	defer func() { // an ephemeral consumer would go by itself; do not leave it for minutes
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = l.stream.DeleteConsumer(ctx, info.Name)
+	}()
+	if info.NumPending == 0 {
+		return 0, 0, nil
+	}
+	batch := int(min(info.NumPending, 256))
 	for {
 		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(l.cfg.FetchWait))
 		if err != nil {
-			return nil, fmt.Errorf("ledger: read: %w", err)
+			return 0, 0, fmt.Errorf("ledger: read: %w", err)
 		}
-		n, done := 0, false
+		got, done := 0, false
 		for m := range msgs.Messages() {
-			n++
+			got++
 			meta, err := m.Metadata()
 			if err != nil {
-				return nil, fmt.Errorf("ledger: read %s: %w", m.Subject(), err)
+				return 0, 0, fmt.Errorf("ledger: read %s: %w", m.Subject(), err)
 			}
 			done = meta.NumPending == 0
+			last = meta.Sequence.Stream
 			e, ok := l.entryOf(m.Subject(), m.Data())
 			if !ok {
 				continue // not an entry: see Record
 			}
 			e.Recorded = meta.Timestamp
-			if !e.At.Before(from) && e.At.Before(to) {
-				out = append(out, e)
-			}
+			keep(e)
 		}
+		n += got
 		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("ledger: read: %w", err)
+			return 0, 0, fmt.Errorf("ledger: read: %w", err)
 		}
 		if done {
-			return out, nil
+			return last, n, nil
 		}
-		if n == 0 {
-			return nil, fmt.Errorf("ledger: read: no entry came within %s", l.cfg.FetchWait)
+		if got == 0 {
+			return 0, 0, fmt.Errorf("ledger: read: no entry came within %s", l.cfg.FetchWait)
 		}
 	}
 }

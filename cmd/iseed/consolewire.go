@@ -8,7 +8,6 @@ import (
 	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
-	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/overview"
 )
@@ -30,18 +29,14 @@ func (d *daemon) buildOverview(limit float64) error {
 	return d.overview.Register(d.metrics)
 }
 
-// spendToday is the euros the ledger has for today (Europe/Rome).
-func (d *daemon) spendToday(ctx context.Context) (float64, error) {
-	loc, err := money.Rome()
+// spendToday is the euros the ledger has for today (Europe/Rome): the
+// running total of the ledger's follower (actor "spend today"), so that
+// the overview's refresh reads nothing.
+func (d *daemon) spendToday(context.Context) (float64, error) {
+	_, total, err := d.money.today.Total()
 	if err != nil {
 		return 0, err
 	}
-	day := money.Day(d.clock.Now(), loc)
-	lines, err := d.money.ledger.Report(ctx, day.From, day.To, "")
-	if err != nil {
-		return 0, err
-	}
-	_, total := ledger.Total(lines)
 	return total.Euros(), nil
 }
 

@@ -31,6 +31,7 @@ const (
 type moneyParts struct {
 	budgets *budget.Budgets // nil with ISEED_SPENDING_CAPS=false
 	ledger  *ledger.Ledger
+	today   *ledger.Tally   // the overview's "spent today", following the ledger
 	account *account.Client // nil without ISEED_OPENAPI_ACCOUNT_*
 	wallet  prometheus.Gauge
 	audit   prometheus.Gauge
@@ -40,6 +41,11 @@ type moneyParts struct {
 // applies ISEED_BUDGETS_FILE.
 func (d *daemon) buildMoney(ctx context.Context) (*moneyParts, error) {
 	m := &moneyParts{ledger: ledger.New(d.js, d.res.Ledger, ledger.Config{Prefix: d.res.Layout.Prefix, Now: d.clock.Now})}
+	rome, err := money.Rome()
+	if err != nil {
+		return nil, err
+	}
+	m.today = m.ledger.NewTally(func(now time.Time) money.Period { return money.Day(now, rome) })
 	if d.cfg.SpendingCaps {
 		b, err := budget.New(d.res.Budgets, d.res.BudgetUsage, budget.Config{})
 		if err != nil {
@@ -50,7 +56,6 @@ func (d *daemon) buildMoney(ctx context.Context) (*moneyParts, error) {
 			return nil, err
 		}
 	}
-	var err error
 	if m.account, err = accountClient(d.cfg, d.sim); err != nil {
 		return nil, err
 	}

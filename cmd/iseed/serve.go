@@ -343,6 +343,7 @@ func (d *daemon) run(ctx context.Context) error {
 		{"wallet", d.runWallet},
 		{"audit", d.runAudit},
 		{"overview", d.overview.Run},
+		{"spend today", d.money.today.Run},
 	}, d.extra...)
 	err := runGroup(ctx, actors...)
 	d.log.Info().Str("component", "serve").Msg("iseed stopping")

@@ -1,0 +1,134 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/iseed-dev/iseed/money"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Tally keeps the total of the current period's entries (of every tenant,
+// "spent today" for a dashboard) by following the ledger stream as entries
+// are stored: reading them costs the same as writing them, spread over
+// time. Report, called every few seconds, would read the whole day each
+// time (100,000 entries on an onboarding day), and reading only what is
+// new at each refresh still comes in bursts that stall the daemon's other
+// work.
+//
+// Entries are never changed once stored (one per request, DiscardNew), so
+// the running sum is exact. When the period ends, the Tally starts over
+// from ReadSlack before the next period's start, as Entries does; a read
+// that fails starts over too.
+type Tally struct {
+	l      *Ledger
+	period func(now time.Time) money.Period
+	now    func() time.Time
+
+	mu       sync.Mutex
+	cur      money.Period
+	caught   bool // every entry stored when the follow began has been read
+	requests int
+	amount   money.Cents
+}
+
+// ErrTallyNotReady is returned by Tally.Total until the Tally has read the
+// current period's entries stored before it began following.
+var ErrTallyNotReady = errors.New("ledger: the running total is not ready yet")
+
+// NewTally returns a Tally of the periods period gives (money.Day in
+// Europe/Rome for "today"), on the ledger's clock. Run it.
+func (l *Ledger) NewTally(period func(now time.Time) money.Period) *Tally {
+	return &Tally{l: l, period: period, now: l.cfg.Now}
+}
+
+// Total returns the number and amount of the current period's entries,
+// or ErrTallyNotReady.
+func (t *Tally) Total() (requests int, amount money.Cents, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.caught || !t.cur.Contains(t.now()) {
+		return 0, 0, ErrTallyNotReady
+	}
+	return t.requests, t.amount, nil
+}
+
+// Run follows the stream until ctx is done.
+func (t *Tally) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		p := t.period(t.now())
+		err := t.follow(ctx, p)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			sleepCtx(ctx, time.Second) // then start over
+		}
+	}
+	return nil
+}
+
+// follow counts the entries of p until p ends, ctx is done or the read
+// fails.
+func (t *Tally) follow(ctx context.Context, p money.Period) error {
+	t.mu.Lock()
+	t.cur, t.caught, t.requests, t.amount = p, false, 0, 0
+	t.mu.Unlock()
+	cons, err := t.l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{Subject(t.l.cfg.Prefix, "*", "*")},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy, OptStartTime: new(p.From.Add(-ReadSlack)),
+	})
+	if err != nil {
+		return fmt.Errorf("ledger: follow: %w", err)
+	}
+	backlog := cons.CachedInfo().NumPending // stored when the follow began
+	if backlog == 0 {
+		t.setCaught()
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("ledger: follow: %w", err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	end := time.AfterFunc(max(p.To.Sub(t.now()), 0), it.Stop) // the next period starts over
+	defer end.Stop()
+	for read := uint64(0); ; {
+		m, err := it.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("ledger: follow: %w", err)
+		}
+		read++
+		if e, ok := t.l.entryOf(m.Subject(), m.Data()); ok && p.Contains(e.At) {
+			t.mu.Lock()
+			t.requests, t.amount = t.requests+1, t.amount+e.Price
+			t.mu.Unlock()
+		}
+		if read == backlog {
+			t.setCaught()
+		}
+	}
+}
+
+func (t *Tally) setCaught() {
+	t.mu.Lock()
+	t.caught = true
+	t.mu.Unlock()
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+	case <-tm.C:
+	}
+}
