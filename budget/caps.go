@@ -68,7 +68,11 @@ func (s Scope) capsKey() string {
 	return "tenant." + s.Tenant
 }
 
-func scopeOfCapsKey(key string) (Scope, bool) {
+// ScopeOfCapsKey returns the scope whose caps a key of the caps bucket
+// holds ("account", "tenant.<name>"); ok is false for any other key. With
+// DecodeCaps it lets a watcher of the bucket (the pipeline's caps view)
+// read it by this package's rules.
+func ScopeOfCapsKey(key string) (Scope, bool) {
 	if key == "account" {
 		return Account(), true
 	}
@@ -148,11 +152,18 @@ func (b *Budgets) Get(ctx context.Context, s Scope) (Caps, error) {
 	if err != nil {
 		return Caps{}, fmt.Errorf("budget: caps of %s: %w", s, err)
 	}
-	var c Caps
-	if err := json.Unmarshal(e.Value(), &c); err != nil {
+	c, err := DecodeCaps(e.Value())
+	if err != nil {
 		return Caps{}, fmt.Errorf("budget: decode caps of %s: %w", s, err)
 	}
 	return c, nil
+}
+
+// DecodeCaps decodes a value of the caps bucket.
+func DecodeCaps(b []byte) (Caps, error) {
+	var c Caps
+	err := json.Unmarshal(b, &c)
+	return c, err
 }
 
 // Delete removes the caps of s: no cap any more. Deleting caps that are
@@ -182,7 +193,7 @@ func (b *Budgets) List(ctx context.Context) ([]Setting, error) {
 	defer lister.Stop()
 	var out []Setting
 	for key := range lister.Keys() {
-		s, ok := scopeOfCapsKey(key)
+		s, ok := ScopeOfCapsKey(key)
 		if !ok {
 			continue
 		}

@@ -104,7 +104,7 @@ func (b *Budgets) WatchCaps(ctx context.Context, fn func(Scope)) error {
 			if e == nil {
 				continue
 			}
-			if s, ok := scopeOfCapsKey(e.Key()); ok {
+			if s, ok := ScopeOfCapsKey(e.Key()); ok {
 				fn(s)
 			}
 		}

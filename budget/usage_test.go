@@ -76,3 +76,23 @@ func TestReleaseAndCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestCapsKeysRoundTrip: every scope's key in the caps bucket reads back
+// as that scope (what the pipeline's caps view relies on), and no other
+// key reads as a scope.
+func TestCapsKeysRoundTrip(t *testing.T) {
+	for _, s := range []Scope{Account(), Tenant("acme"), Tenant("a-b_c9")} {
+		if got, ok := ScopeOfCapsKey(s.capsKey()); !ok || got != s {
+			t.Errorf("ScopeOfCapsKey(%q) = %v, %v; want %v", s.capsKey(), got, ok, s)
+		}
+	}
+	for _, k := range []string{"", "accounts", "tenant.", "tenant.a.b", "tenant.acme.2026-03", "other"} {
+		if s, ok := ScopeOfCapsKey(k); ok {
+			t.Errorf("ScopeOfCapsKey(%q) = %v, want no scope", k, s)
+		}
+	}
+	c, err := DecodeCaps([]byte(`{"daily_eur":100}`))
+	if err != nil || c.DailyEUR.Euros() != 100 || c.IsZero() {
+		t.Errorf("DecodeCaps: %+v, %v", c, err)
+	}
+}

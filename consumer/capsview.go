@@ -2,9 +2,7 @@ package consumer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,9 +16,9 @@ import (
 // round trips before the POST and two more rounds after it (Commit), even
 // when no cap applies: most deployments set none, or only for some
 // tenants. The pipeline therefore keeps a copy of which scopes have caps,
-// from one watch of the caps bucket (<prefix>_budgets: keys "account" and
-// "tenant.<name>", values budget.Caps, a zero or deleted value meaning no
-// cap), and a submission whose tenant and account have none reserves
+// from one watch of the caps bucket (<prefix>_budgets, read by the budget
+// package's rules: budget.ScopeOfCapsKey, budget.DecodeCaps; a zero or
+// deleted value means no cap), and a submission whose tenant and account have none reserves
 // nothing (and so commits nothing). Everything else is as before:
 //
 //   - Until the watch has delivered every key the bucket held when it
@@ -40,12 +38,12 @@ type capsView struct {
 	kv jetstream.KeyValue
 
 	mu     sync.Mutex
-	ready  bool            // the watch has delivered the whole bucket and runs
-	capped map[string]bool // caps keys with a non-zero value
+	ready  bool                  // the watch has delivered the whole bucket and runs
+	capped map[budget.Scope]bool // scopes with a non-zero cap (or one that cannot be read)
 }
 
 func newCapsView(kv jetstream.KeyValue) *capsView {
-	return &capsView{kv: kv, capped: map[string]bool{}}
+	return &capsView{kv: kv, capped: map[budget.Scope]bool{}}
 }
 
 // uncapped reports whether no cap applies to tenant: neither the tenant's
@@ -56,14 +54,8 @@ func (v *capsView) uncapped(tenant string) bool {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.ready && !v.capped[capsKeyAccount] && !v.capped[capsKeyTenant+tenant]
+	return v.ready && !v.capped[budget.Account()] && !v.capped[budget.Tenant(tenant)]
 }
-
-// The caps bucket's keys (budget.Scope's keys there).
-const (
-	capsKeyAccount = "account"
-	capsKeyTenant  = "tenant."
-)
 
 // run keeps the view up to date until ctx is done, watching again after
 // an interruption.
@@ -109,20 +101,19 @@ func (v *capsView) apply(e jetstream.KeyValueEntry) {
 		v.ready = true
 		return
 	}
-	key := e.Key()
-	if key != capsKeyAccount && !strings.HasPrefix(key, capsKeyTenant) {
+	s, ok := budget.ScopeOfCapsKey(e.Key())
+	if !ok {
 		return
 	}
-	var c budget.Caps
 	if e.Operation() != jetstream.KeyValuePut {
-		delete(v.capped, key)
+		delete(v.capped, s)
 		return
 	}
-	if err := json.Unmarshal(e.Value(), &c); err != nil || !c.IsZero() {
-		v.capped[key] = true // what cannot be read is taken as a cap: Reserve decides
+	if c, err := budget.DecodeCaps(e.Value()); err != nil || !c.IsZero() {
+		v.capped[s] = true // what cannot be read is taken as a cap: Reserve decides
 		return
 	}
-	delete(v.capped, key)
+	delete(v.capped, s)
 }
 
 // forget drops what the view knew: every submission reserves.
