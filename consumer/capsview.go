@@ -18,8 +18,8 @@ import (
 // tenants. The pipeline therefore keeps a copy of which scopes have caps,
 // from one watch of the caps bucket (<prefix>_budgets, read by the budget
 // package's rules: budget.ScopeOfCapsKey, budget.DecodeCaps; a zero or
-// deleted value means no cap), and a submission whose tenant and account have none reserves
-// nothing (and so commits nothing). Everything else is as before:
+// deleted value means no cap), and a submission whose tenant and account
+// have none reserves nothing (and so commits nothing). Everything else is as before:
 //
 //   - Until the watch has delivered every key the bucket held when it
 //     started, and whenever it is interrupted, the view knows nothing and

@@ -163,7 +163,7 @@ func (l *Ledger) Entries(ctx context.Context, from, to time.Time, tenant string)
 		filter = Subject(l.cfg.Prefix, tenant, "*")
 	}
 	var out []Entry
-	_, _, err := l.scan(ctx, filter, jetstream.OrderedConsumerConfig{
+	err := l.scan(ctx, filter, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: new(from.Add(-ReadSlack)),
 	}, func(e Entry) {
 		if !e.At.Before(from) && e.At.Before(to) {
@@ -184,13 +184,12 @@ func (l *Ledger) Entries(ctx context.Context, from, to time.Time, tenant string)
 
 // scan reads the messages on filter from where cc says (its delivery
 // policy) to the end of the stream as it was when the read began, handing
-// each entry to keep. It returns the stream sequence of the last message
-// read (0 when none) and how many it read.
-func (l *Ledger) scan(ctx context.Context, filter string, cc jetstream.OrderedConsumerConfig, keep func(Entry)) (last uint64, n int, err error) {
+// each entry to keep.
+func (l *Ledger) scan(ctx context.Context, filter string, cc jetstream.OrderedConsumerConfig, keep func(Entry)) error {
 	cc.FilterSubjects = []string{filter}
 	cons, err := l.stream.OrderedConsumer(ctx, cc)
 	if err != nil {
-		return 0, 0, fmt.Errorf("ledger: read: %w", err)
+		return fmt.Errorf("ledger: read: %w", err)
 	}
 	info := cons.CachedInfo()
 	defer func() { // an ephemeral consumer would go by itself; do not leave it for minutes
@@ -199,23 +198,22 @@ func (l *Ledger) scan(ctx context.Context, filter string, cc jetstream.OrderedCo
 		_ = l.stream.DeleteConsumer(ctx, info.Name)
 	}()
 	if info.NumPending == 0 {
-		return 0, 0, nil
+		return nil
 	}
 	batch := int(min(info.NumPending, 256))
 	for {
 		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(l.cfg.FetchWait))
 		if err != nil {
-			return 0, 0, fmt.Errorf("ledger: read: %w", err)
+			return fmt.Errorf("ledger: read: %w", err)
 		}
 		got, done := 0, false
 		for m := range msgs.Messages() {
 			got++
 			meta, err := m.Metadata()
 			if err != nil {
-				return 0, 0, fmt.Errorf("ledger: read %s: %w", m.Subject(), err)
+				return fmt.Errorf("ledger: read %s: %w", m.Subject(), err)
 			}
 			done = meta.NumPending == 0
-			last = meta.Sequence.Stream
 			e, ok := l.entryOf(m.Subject(), m.Data())
 			if !ok {
 				continue // not an entry: see Record
@@ -223,15 +221,14 @@ func (l *Ledger) scan(ctx context.Context, filter string, cc jetstream.OrderedCo
 			e.Recorded = meta.Timestamp
 			keep(e)
 		}
-		n += got
 		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return 0, 0, fmt.Errorf("ledger: read: %w", err)
+			return fmt.Errorf("ledger: read: %w", err)
 		}
 		if done {
-			return last, n, nil
+			return nil
 		}
 		if got == 0 {
-			return 0, 0, fmt.Errorf("ledger: read: no entry came within %s", l.cfg.FetchWait)
+			return fmt.Errorf("ledger: read: no entry came within %s", l.cfg.FetchWait)
 		}
 	}
 }
