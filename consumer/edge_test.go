@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine/sim"
@@ -119,5 +123,79 @@ func TestTooOldDuringSchemaOutageExpires(t *testing.T) {
 	pipetest.WaitFor(t, 10*time.Second, "the expired dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
 	if dls[0].Reason != dlq.ReasonExpired || dls[0].Deliveries != 1 {
 		t.Errorf("dead letter: got %+v, want reason expired on the first delivery", dls[0])
+	}
+}
+
+// failFirstSubmitted fails the first publish of each submission's
+// "submitted" event, as a stream whose leader is gone answers.
+type failFirstSubmitted struct {
+	consumer.Events
+	mu     sync.Mutex
+	failed map[string]bool
+}
+
+func (f *failFirstSubmitted) Status(ctx context.Context, s publisher.Status) error {
+	if s.State == record.StateSubmitted {
+		f.mu.Lock()
+		first := !f.failed[s.SubmissionID]
+		f.failed[s.SubmissionID] = true
+		f.mu.Unlock()
+		if first {
+			return errors.New("nats: no response from stream")
+		}
+	}
+	return f.Events.Status(ctx, s)
+}
+
+// advancingTracker does what tracking does once started: the record moves
+// on and the later state is announced. Each call checks that "submitted"
+// went out before it.
+type advancingTracker struct {
+	h      *harness
+	events consumer.Events
+	early  atomic.Int32
+}
+
+func (a *advancingTracker) Track(ctx context.Context, r *record.Record) error {
+	if !slices.Contains(a.h.EventTypes(r.ID), publisher.StatusType(record.StateSubmitted)) {
+		a.early.Add(1)
+	}
+	rec, rev, err := record.NewStore(a.h.Res.Records).Get(ctx, r.Tenant, r.ID)
+	if err != nil || rec.State != record.StateSubmitted {
+		return err
+	}
+	next := rec.Clone()
+	next.To(record.StateInProgress, time.Now(), "")
+	if err := a.events.Status(ctx, *next.Status(record.StateInProgress)); err != nil {
+		return err
+	}
+	_, err = record.NewStore(a.h.Res.Records).Update(ctx, next, rev)
+	return err
+}
+
+// A "submitted" event whose publish fails is published on redelivery, and
+// before tracking starts: once tracking moves the record on, nothing would
+// announce it, and the later states would come first.
+func TestSubmittedGoesOutBeforeTracking(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	events := publisher.New(h.NATS.JS, publisher.Config{})
+	tr := &advancingTracker{h: h, events: events}
+	h.Start(pipetest.WithDeps(func(d *consumer.Deps) {
+		d.Events = &failFirstSubmitted{Events: events, failed: map[string]bool{}}
+		d.Tracker = tr
+	}))
+	h.Publish(pipetest.Submission("emp-announce", pipetest.ValidFields("Mario")), nil)
+	want := []string{publisher.StatusType(record.StateSubmitted), publisher.StatusType(record.StateInProgress)}
+	var got []string
+	pipetest.WaitFor(t, 20*time.Second, "submitted, then in progress", func() bool {
+		got = h.EventTypes("emp-announce")
+		return len(got) >= 2
+	})
+	if !slices.Equal(got, want) || tr.early.Load() != 0 {
+		t.Errorf("events %v, tracking started %d time(s) before submitted went out; want %v and none", got, tr.early.Load(), want)
+	}
+	if n := h.Counter("created"); n != 1 {
+		t.Errorf("POSTs: got %d, want 1", n)
 	}
 }

@@ -79,17 +79,27 @@ func (p *Pipeline) finish(ctx context.Context, j *job, o Outcome, act Action) er
 }
 
 // announce publishes the outcome's event and starts tracking a submitted
-// request, concurrently; both are idempotent.
+// request, the event first: tracking moves the record on and publishes
+// the later states, and a redelivery re-announces "submitted" only while
+// the record is still there, so an event that failed behind a started
+// tracker would never go out, and one published late would come after
+// "completed". The ledger entry is written beside them. All are
+// idempotent.
 func (p *Pipeline) announce(ctx context.Context, o Outcome, act Action) error {
 	track := act.Ack && o.Record != nil && o.Record.RequestID != ""
 	var g errgroup.Group
-	if act.Publish {
-		g.Go(func() error { return p.d.Events.Status(ctx, *o.Event) })
-	}
-	if track {
-		if p.d.Tracker != nil {
-			g.Go(func() error { return p.d.Tracker.Track(ctx, o.Record) })
+	g.Go(func() error {
+		if act.Publish {
+			if err := p.d.Events.Status(ctx, *o.Event); err != nil {
+				return err
+			}
 		}
+		if track && p.d.Tracker != nil {
+			return p.d.Tracker.Track(ctx, o.Record)
+		}
+		return nil
+	})
+	if track {
 		g.Go(func() error { return p.spent(ctx, o.Record) })
 	}
 	return g.Wait()

@@ -196,8 +196,33 @@ func (t *Tracker) Refresh(ctx context.Context, tenant, id string) error {
 	if closed(rec) || rec.RequestID == "" {
 		return nil
 	}
+	if rec.State == record.StateSubmitted {
+		// The pipeline publishes "submitted" before it starts tracking: a
+		// request not tracked yet may not be announced yet, and its later
+		// states must not go out first. Polling starts with the task.
+		if ok, err := t.tracked(ctx, rec); !ok || err != nil {
+			return err
+		}
+	}
 	_, _, err = t.refresh(ctx, rec, rev)
 	return err
+}
+
+// tracked reports whether the tracking task of the record's generation is
+// in the stream.
+func (t *Tracker) tracked(ctx context.Context, rec *record.Record) (bool, error) {
+	last, err := t.d.Resources.Track.GetLastMsgForSubject(ctx, t.lay.TrackSubject(rec.Tenant, rec.ID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var held task
+	if json.Unmarshal(last.Data, &held) != nil {
+		return false, nil
+	}
+	return held.Tenant == rec.Tenant && held.ID == rec.ID && held.Generation == rec.Generation, nil
 }
 
 // refresh makes one GET /richiesta/{id} through the shared rate limit and

@@ -40,8 +40,8 @@ func TestCallbackBeatsSlowPolling(t *testing.T) {
 func TestForgedCallbackChangesNothing(t *testing.T) {
 	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: 50 * time.Millisecond}, callbacks: true,
 		tracker: tracking.Config{Schedule: []time.Duration{time.Minute}}})
-	h.newTracker(nil) // callbacks refresh through it; it does not poll
-	reqID := h.openRequest(context.Background(), "emp-quiet")
+	tr := h.newTracker(nil) // callbacks refresh through it; it does not poll
+	reqID := h.openTrackedRequest(tr, "emp-quiet")
 	pipetest.WaitFor(t, 5*time.Second, "the upstream request to finish", func() bool {
 		r, err := h.Client.Richiesta(context.Background(), reqID)
 		return err == nil && r.StatoRichiesta == visengine.StateFulfilled
@@ -98,6 +98,19 @@ func (h *trackHarness) openRequest(ctx context.Context, id string) string {
 		h.T.Fatal(err)
 	}
 	return h.openRequestWith(ctx, id, svc, prep)
+}
+
+// openTrackedRequest is openRequest plus its tracking task, as the
+// pipeline leaves a submission it announced: callbacks refresh only a
+// tracked request.
+func (h *trackHarness) openTrackedRequest(tr *tracking.Tracker, id string) string {
+	h.T.Helper()
+	ctx := context.Background()
+	reqID := h.openRequest(ctx, id)
+	if err := tr.Track(ctx, h.Record(id)); err != nil {
+		h.T.Fatal(err)
+	}
+	return reqID
 }
 
 func (h *trackHarness) openRequestWith(ctx context.Context, id string, svc *schema.Service, prep *schema.Prepared) string {
@@ -157,8 +170,8 @@ func (h *trackHarness) openRequests(ctx context.Context, n int) []*record.Record
 func TestReplayedCallbackBodyIsCheap(t *testing.T) {
 	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: time.Hour}, callbacks: true,
 		tracker: tracking.Config{Schedule: []time.Duration{time.Minute}}})
-	h.newTracker(nil) // callbacks refresh through it; it does not poll
-	h.openRequest(context.Background(), "emp-leak")
+	tr := h.newTracker(nil) // callbacks refresh through it; it does not poll
+	h.openTrackedRequest(tr, "emp-leak")
 	secret := h.callbacks.Secret(pipetest.Tenant, "emp-leak")
 	gets := h.Counter("GET /richiesta/{id}")
 	for range 50 {

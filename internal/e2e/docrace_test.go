@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -79,5 +80,53 @@ func TestStalePollDoesNotOverwriteTheFinalDocument(t *testing.T) {
 	}
 	if r := h.Record("emp-race"); r.State != record.StateCompleted || r.StatoRichiesta != visengine.StateFulfilled {
 		t.Errorf("record: state %s, stato %q; want completed, Visura evasa", r.State, r.StatoRichiesta)
+	}
+}
+
+// countingUpstream answers every read with a request in progress.
+type countingUpstream struct{ gets atomic.Int32 }
+
+func (u *countingUpstream) Richiesta(_ context.Context, id string) (*visengine.Richiesta, error) {
+	u.gets.Add(1)
+	return &visengine.Richiesta{ID: id, StatoRichiesta: visengine.StateInProgress}, nil
+}
+
+func (u *countingUpstream) Documento(context.Context, string, io.Writer) (*visengine.Document, error) {
+	return nil, errors.New("no document yet")
+}
+
+// A callback for a request the pipeline has not started tracking yet (its
+// "submitted" event may not have gone out) changes nothing: later states
+// never come before "submitted". Once the task is there it refreshes.
+func TestCallbackBeforeTrackingWaitsForTheTask(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(time.Hour))
+	up := &countingUpstream{}
+	tr, err := tracking.New(tracking.Config{TempDir: t.TempDir(), Logger: zerolog.Nop()},
+		tracking.Deps{Resources: h.Res, Upstream: up,
+			Events: publisher.New(h.NATS.JS, publisher.Config{}), Publisher: h.NATS.JS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	h.PutRecord("emp-early", pipetest.ValidFields("Mario"), func(r *record.Record) {
+		r.State, r.RequestID, r.Pending = record.StateSubmitted, "req-early", nil
+		r.Created, r.Updated = now, now
+		r.Timeline = []record.Transition{{State: record.StateSubmitted, At: now}}
+	})
+	ctx := context.Background()
+	if err := tr.Refresh(ctx, pipetest.Tenant, "emp-early"); err != nil {
+		t.Fatal(err)
+	}
+	if n, evs := up.gets.Load(), h.EventTypes("emp-early"); n != 0 || len(evs) != 0 || h.Record("emp-early").State != record.StateSubmitted {
+		t.Fatalf("before tracking: %d upstream reads, events %v, state %s; want none, none, submitted", n, evs, h.Record("emp-early").State)
+	}
+	if err := tr.Track(ctx, h.Record("emp-early")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Refresh(ctx, pipetest.Tenant, "emp-early"); err != nil {
+		t.Fatal(err)
+	}
+	if n, r := up.gets.Load(), h.Record("emp-early"); n != 1 || r.State != record.StateInProgress {
+		t.Errorf("once tracked: %d upstream reads, state %s; want 1, in_progress", n, r.State)
 	}
 }
