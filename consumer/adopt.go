@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/iseed-dev/iseed/dlq"
@@ -56,20 +57,27 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 // answer, or one reconciliation proved). Until the index holds it, the id
 // exists only in this process: a redelivery can only reconcile, and
 // reconciliation cannot prove a request that neither the index nor a
-// callback marker names, so the submission would end ambiguous. A transient
-// failure (a stream leader failing over takes seconds) is therefore retried
-// here, the message kept in progress, for as long as the lease lasts.
+// callback marker names. A transient failure (a stream leader failing
+// over, a partition, this process cut off from NATS) is therefore retried
+// here, the message kept in progress, for AdoptGrace, past the lease and
+// the in-process budget: reconciliation elsewhere waits as long for an
+// unproven candidate to be claimed before it calls it ambiguous.
 func (p *Pipeline) indexKnown(ctx context.Context, j *job, id string) error {
-	b := p.newBackOff()
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 200*time.Millisecond, 5*time.Second, 0
+	b.Reset()
+	end := p.cfg.Now().Add(p.cfg.AdoptGrace)
 	for {
 		err := p.index(ctx, j, id)
 		if err == nil || errors.Is(err, errTaken) {
 			return err
 		}
 		d := b.NextBackOff()
-		if d == backoff.Stop || j.rec.Pending == nil || p.cfg.Now().Add(d).After(j.rec.Pending.Until.Add(-leaseMargin)) {
+		if p.cfg.Now().Add(d).After(end) {
 			return err
 		}
+		p.rare.Warn().Str("tenant", j.tenant).Str("submission", j.sub.ID).Str("request_id", id).Str("error", err.Error()).
+			Msg("the upstream request exists but the request index cannot be written yet: retrying")
 		if !p.sleepInProgress(ctx, j, d) {
 			return err
 		}

@@ -2,7 +2,9 @@ package consumer_test
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // barrierUpstream holds every GET /richiesta/{id} until two are waiting, so
@@ -160,5 +163,89 @@ func TestAnotherPersonsRequestIsNotOurs(t *testing.T) {
 	h.WaitState("emp-a", record.StateSubmitted)
 	if got := h.Counter("created"); got != 2 {
 		t.Errorf("upstream requests: got %d, want 2 (the other person's and this one)", got)
+	}
+}
+
+// TestLateClaimedCandidateIsAnothers: a submission reconciling after a lost
+// POST finds an unmarked request with its input that nobody has indexed
+// yet: the submission that created it got the answer but cannot write the
+// index (a stream failing over). Within AdoptGrace of the request's
+// creation that proves nothing either way, so reconciliation reads again;
+// once the creator claims it, it is another's, and the submission sends
+// its own. Calling it ambiguous at first sight dead-lettered submissions
+// that had sent nothing.
+func TestLateClaimedCandidateIsAnothers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	cache := lostPosts(t, h, false, "emp-a") // the request is in fact emp-other's
+	list, err := h.Client.Richieste(context.Background())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("upstream requests: %d (%v), want 1", len(list), err)
+	}
+	other := list[0].ID
+	h.Start(pipetest.WithSchemas(cache), pipetest.WithConfig(func(c *consumer.Config) {
+		c.Callback = nil
+		c.AdoptGrace = time.Minute
+	}))
+	h.Publish(pipetest.Submission("emp-a", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "emp-a to read the candidate", func() bool { return h.Counter("GET /richiesta/{id}") > 0 })
+	if r := h.Record("emp-a"); r.State != record.StateClaimed {
+		t.Fatalf("emp-a while the candidate is unclaimed: %s (%s), want still claimed", r.State, r.Reason)
+	}
+	if _, err := h.Res.Requests.Create(context.Background(), record.IndexKey(other), []byte(record.Key(pipetest.Tenant, "emp-other"))); err != nil {
+		t.Fatal(err)
+	}
+	r := h.WaitState("emp-a", record.StateSubmitted)
+	if r.RequestID == other {
+		t.Errorf("emp-a adopted emp-other's request %s", other)
+	}
+	if got := h.Counter("created"); got != 2 {
+		t.Errorf("upstream requests: got %d, want 2 (emp-other's, emp-a's own)", got)
+	}
+}
+
+// slowIndex fails every write to the request index until open.
+type slowIndex struct {
+	jetstream.KeyValue
+	open   atomic.Bool
+	failed atomic.Int32
+}
+
+func (s *slowIndex) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	if !s.open.Load() {
+		s.failed.Add(1)
+		return 0, errors.New("nats: no response from stream")
+	}
+	return s.KeyValue.Create(ctx, key, value, opts...)
+}
+
+// TestAnsweredRequestIsRecordedPastTheLease: the POST is answered but the
+// request index cannot be written for longer than the delivery's budget
+// and its lease. The worker that holds the answer keeps trying (the
+// message kept in progress) and records it: one request, adopted, and no
+// ambiguity, even without a marker to reconcile by.
+func TestAnsweredRequestIsRecordedPastTheLease(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	idx := &slowIndex{KeyValue: h.Res.Requests}
+	res := *h.Res
+	res.Requests = idx
+	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Resources = &res }), pipetest.WithConfig(func(c *consumer.Config) {
+		c.Callback = nil
+		c.AdoptGrace = time.Minute
+	}))
+	h.Publish(pipetest.Submission("emp-slow", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the POST's answer", func() bool { return h.Counter("created") == 1 })
+	pipetest.WaitFor(t, 2*h.Res.Layout.AckWait, "index writes failing past the lease", func() bool {
+		r := h.Record("emp-slow")
+		return r.Pending != nil && time.Now().After(r.Pending.Until)
+	})
+	idx.open.Store(true)
+	r := h.WaitState("emp-slow", record.StateSubmitted)
+	if idx.failed.Load() < 2 {
+		t.Errorf("index writes refused: %d, want several", idx.failed.Load())
+	}
+	if got := h.Counter("POST /richiesta"); got != 1 || r.RequestID == "" {
+		t.Errorf("POSTs: got %d, request %q; want 1, adopted", got, r.RequestID)
 	}
 }

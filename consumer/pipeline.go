@@ -67,6 +67,12 @@ type Config struct {
 	ReconcileSkew   time.Duration // clock skew tolerated when matching upstream requests (default 2m)
 	CallTimeout     time.Duration // the upstream client's per-call timeout (default 30s); leases are renewed to outlast it
 	ReconcileSettle time.Duration // after an unanswered POST, how long before "no such request" is trusted (default 15m)
+	// AdoptGrace is how long a worker whose POST was answered keeps trying
+	// to record the request id (the stream may be failing over), and so how
+	// long reconciliation waits for an unproven candidate to be claimed by
+	// the submission that created it before calling it ambiguous (default
+	// 3 × AckWait).
+	AdoptGrace time.Duration
 	// TrustMarkerEcho: when every POST of an unanswered attempt carried the
 	// submission's marker (callbacks on), a request without it is not the
 	// attempt's (the upstream keeps callback_data as sent). Off, such a
@@ -184,6 +190,9 @@ func (c Config) withDefaults(l layout.Layout) Config {
 	}
 	if c.ReconcileSkew <= 0 {
 		c.ReconcileSkew = 2 * time.Minute
+	}
+	if c.AdoptGrace <= 0 {
+		c.AdoptGrace = 3 * l.AckWait
 	}
 	if c.Owner == "" {
 		c.Owner = newOwnerID()

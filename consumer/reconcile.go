@@ -34,8 +34,11 @@ import (
 //     is not proof: another submission (another tenant's, even) may carry
 //     the same person's data.
 //
-// One that is ours is adopted. An unknown one dead-letters the submission
-// as ambiguous: a person decides (iseed audit), iseed never guesses. With
+// One that is ours is adopted. An unknown one may be another submission's
+// whose index entry is late (the worker that got the answer retries it for
+// AdoptGrace): it is read again until AdoptGrace after its creation, and
+// then, still unknown, dead-letters the submission as ambiguous: a person
+// decides (iseed audit), iseed never guesses. With
 // none, nothing the attempt could have created exists yet; sending again is
 // safe only once the attempt has settled, so until then the upstream is
 // read again at growing intervals (a late commit is adopted when it shows).
@@ -92,7 +95,8 @@ func (p *Pipeline) settleOf(pa *record.Attempt) time.Time {
 // safe; an error is transient trouble reading the upstream.
 func (p *Pipeline) resolveUnsure(ctx context.Context, j *job, deadline time.Time) (o Outcome, done bool, err error) {
 	for {
-		found, unknowns, err := p.reconcile(ctx, j)
+		found, unknowns, claimBy, err := p.reconcile(ctx, j)
+		now := p.cfg.Now()
 		switch {
 		case errors.Is(err, errAmbiguous):
 			return p.fail(ctx, j, dlq.ReasonAmbiguous, err), true, nil
@@ -100,17 +104,25 @@ func (p *Pipeline) resolveUnsure(ctx context.Context, j *job, deadline time.Time
 			return Outcome{}, false, err
 		case found != nil:
 			return p.adopt(ctx, j, found, "reconciled"), true, nil
-		case len(unknowns) > 0:
+		case len(unknowns) > 0 && !now.Before(claimBy):
 			return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w: %d upstream request(s) of this service created while the POST was unanswered, none provably this submission's (%s)",
 				errAmbiguous, len(unknowns), strings.Join(unknowns, ", "))), true, nil
 		}
-		now := p.cfg.Now()
+		// An unknown candidate may still be claimed by the submission whose
+		// answered POST created it (its index write retries for AdoptGrace):
+		// read again until then.
 		settle := p.settleAt(j)
+		if len(unknowns) > 0 && claimBy.After(settle) {
+			settle = claimBy
+		}
 		if !now.Before(settle) {
 			j.unsure = false
 			return Outcome{}, false, nil
 		}
 		wait := min(settle.Sub(now), p.checkInterval(j, now))
+		if len(unknowns) > 0 {
+			wait = min(wait, max(minCheck, p.cfg.AdoptGrace/8)) // a claim shows in the index, not later upstream
+		}
 		if now.Add(wait).After(deadline) {
 			p.release(ctx, j)
 			return Outcome{Kind: Retry, Delay: wait, Record: j.rec, Err: errors.New("an unanswered POST is settling: reading the upstream again later")}, true, nil
@@ -136,15 +148,17 @@ func (p *Pipeline) checkInterval(j *job, now time.Time) time.Duration {
 
 // reconcile looks upstream for requests an earlier, unanswered POST of
 // this submission may have created. It returns the one that is provably
-// the submission's, or the ids of those that cannot be told apart. An
-// error is transient trouble (or errAmbiguous when two are ours).
-func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta, []string, error) {
+// the submission's, or the ids of those that cannot be told apart and
+// until when one of them may still be claimed in the index (its creation,
+// on the upstream's clock, plus AdoptGrace). An error is transient trouble
+// (or errAmbiguous when two are ours).
+func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta, []string, time.Time, error) {
 	if err := p.d.Limiter.Wait(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, time.Time{}, err
 	}
 	list, err := p.d.Upstream.Richieste(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reconcile: list requests: %w", err)
+		return nil, nil, time.Time{}, fmt.Errorf("reconcile: list requests: %w", err)
 	}
 	since := j.rec.Created
 	if j.rec.Pending != nil && j.rec.Pending.Started.Before(since) {
@@ -156,6 +170,7 @@ func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta,
 	until := p.settleAt(j).Add(p.cfg.ReconcileSkew)
 	var found []*visengine.Richiesta
 	var unknowns []string
+	var claimBy time.Time
 	for _, s := range list {
 		created := s.TimestampCreation.Time()
 		if s.HashVisura != j.prep.HashVisura || created.Before(since) || created.After(until) {
@@ -164,22 +179,25 @@ func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta,
 		_ = j.msg.InProgress() // each candidate costs a call: keep the message
 		r, v, err := p.candidate(ctx, j, s.ID)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, time.Time{}, err
 		}
 		switch v {
 		case ours:
 			found = append(found, r)
 		case unknown:
 			unknowns = append(unknowns, s.ID)
+			if by := created.Add(p.cfg.AdoptGrace); by.After(claimBy) {
+				claimBy = by
+			}
 		}
 	}
 	if len(found) > 1 {
-		return nil, nil, fmt.Errorf("%w: %d upstream requests carry this submission's marker", errAmbiguous, len(found))
+		return nil, nil, time.Time{}, fmt.Errorf("%w: %d upstream requests carry this submission's marker", errAmbiguous, len(found))
 	}
 	if len(found) == 1 {
-		return found[0], nil, nil
+		return found[0], nil, time.Time{}, nil
 	}
-	return nil, unknowns, nil
+	return nil, unknowns, claimBy, nil
 }
 
 // candidate reads one upstream request and says what it is to the job.

@@ -45,6 +45,7 @@ type Config struct {
 	MaxAge          time.Duration `envconfig:"MAX_AGE" default:"72h"`
 	RetryMaxDelay   time.Duration `envconfig:"RETRY_MAX_DELAY" default:"10m"`
 	ReconcileSettle time.Duration `envconfig:"RECONCILE_SETTLE" default:"15m"`
+	AdoptGrace      time.Duration `envconfig:"ADOPT_GRACE"` // 0: 3 × ACK_WAIT
 	TrustMarker     bool          `envconfig:"RECONCILE_TRUST_MARKER" default:"false"`
 	DedupWindow     time.Duration `envconfig:"DEDUP_WINDOW" default:"24h"`
 	UpstreamRPS     float64       `envconfig:"UPSTREAM_RPS" default:"10"`

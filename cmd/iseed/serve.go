@@ -239,7 +239,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	}
 	d.pipeline, err = consumer.New(consumer.Config{
 		Workers: d.cfg.Workers, MaxAge: d.cfg.MaxAge, ShutdownTimeout: d.cfg.ShutdownTimeout, CallTimeout: d.cfg.VisengineTimeout,
-		ReconcileSettle: d.cfg.ReconcileSettle, TrustMarkerEcho: d.cfg.TrustMarker, Now: d.clock.Now,
+		ReconcileSettle: d.cfg.ReconcileSettle, TrustMarkerEcho: d.cfg.TrustMarker, AdoptGrace: d.cfg.AdoptGrace, Now: d.clock.Now,
 		WalletProbe: d.cfg.WalletProbe,
 		Retry:       d.cfg.retryPolicy(),
 		Limits:      schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},

@@ -133,7 +133,7 @@ func (h *Harness) Start(opts ...Option) (stop func()) {
 	h.T.Helper()
 	hc := options{
 		cfg: consumer.Config{Workers: 4, Retry: consumer.RetryPolicy{MinDelay: 100 * time.Millisecond, MaxDelay: time.Second},
-			CallTimeout: 2 * time.Second, ReconcileSettle: 300 * time.Millisecond,
+			CallTimeout: 2 * time.Second, ReconcileSettle: 300 * time.Millisecond, AdoptGrace: time.Second,
 			Logger: zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel), ReplayKey: ReplayKey,
 			Callback: h.Marker},
 		upstream: h.Client,
