@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestCaps(t *testing.T) {
@@ -171,5 +173,62 @@ func TestWatchCaps(t *testing.T) {
 	wg.Wait()
 	if werr != nil {
 		t.Errorf("WatchCaps returned %v, want nil after cancel", werr)
+	}
+}
+
+// TestFollowCaps: what the bucket holds when the watch starts, then the
+// Synced marker, then changes, each as the scope's caps now are: a delete
+// as no cap, a value that cannot be read as an error; keys that name no
+// scope are skipped.
+func TestFollowCaps(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	caps, _, err := budget.EnsureBuckets(ctx, srv.JS, capsBucket, usageBucket, 1, jetstream.FileStorage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(key, value string) {
+		t.Helper()
+		if _, err := caps.PutString(ctx, key, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("tenant.acme", `{"daily_eur":100}`)
+	put("not-a-scope", `{"daily_eur":1}`)
+	events := make(chan budget.CapsEvent, 16)
+	var wg sync.WaitGroup
+	var werr error
+	wg.Go(func() { werr = budget.FollowCaps(ctx, caps, false, func(e budget.CapsEvent) { events <- e }) })
+	next := func() budget.CapsEvent {
+		t.Helper()
+		select {
+		case e := <-events:
+			return e
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event")
+			return budget.CapsEvent{}
+		}
+	}
+	if e := next(); e.Scope != budget.Tenant("acme") || e.Caps.DailyEUR.Euros() != 100 || e.Err != nil || e.Synced {
+		t.Errorf("initial value: got %+v", e)
+	}
+	if e := next(); !e.Synced {
+		t.Errorf("after the initial values: got %+v, want Synced", e)
+	}
+	put("account", `{"daily_eur":`)
+	if e := next(); e.Scope != budget.Account() || e.Err == nil {
+		t.Errorf("unreadable value: got %+v, want the account with an error", e)
+	}
+	if err := caps.Delete(ctx, "tenant.acme"); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(); e.Scope != budget.Tenant("acme") || !e.Caps.IsZero() || e.Err != nil {
+		t.Errorf("deleted: got %+v, want acme with no cap", e)
+	}
+	cancel()
+	wg.Wait()
+	if werr != nil {
+		t.Errorf("FollowCaps returned %v, want nil after cancel", werr)
 	}
 }

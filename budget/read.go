@@ -85,11 +85,42 @@ func (b *Budgets) Usage(ctx context.Context, s Scope, now time.Time) (day, month
 // signal that held submissions may resume because a cap was raised or
 // removed.
 func (b *Budgets) WatchCaps(ctx context.Context, fn func(Scope)) error {
-	w, err := b.caps.WatchAll(ctx, jetstream.UpdatesOnly())
+	return FollowCaps(ctx, b.caps, true, func(e CapsEvent) {
+		if !e.Synced {
+			fn(e.Scope)
+		}
+	})
+}
+
+// CapsEvent is one step of FollowCaps: a scope's caps as they now are
+// (zero when deleted; Err when the stored value cannot be read), or, with
+// Synced, the end of the caps the bucket held when the watch started.
+type CapsEvent struct {
+	Scope  Scope
+	Caps   Caps
+	Err    error
+	Synced bool
+}
+
+// FollowCaps watches the caps bucket kv (what EnsureBuckets returns as
+// caps) and calls fn with every cap it holds, then a Synced event, then
+// every change, on fn's one goroutine, until ctx is done (nil) or the
+// watch stops (an error: the caller watches again and knows nothing
+// meanwhile). With updatesOnly, only changes made after it starts, and the
+// Synced event at once. Keys that name no scope are skipped.
+func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn func(CapsEvent)) error {
+	var opts []jetstream.WatchOpt
+	if updatesOnly {
+		opts = append(opts, jetstream.UpdatesOnly())
+	}
+	w, err := kv.WatchAll(ctx, opts...)
 	if err != nil {
 		return fmt.Errorf("budget: watch caps: %w", err)
 	}
 	defer w.Stop()
+	if updatesOnly {
+		fn(CapsEvent{Synced: true}) // the watcher sends no marker then
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -102,11 +133,18 @@ func (b *Budgets) WatchCaps(ctx context.Context, fn func(Scope)) error {
 				return errors.New("budget: watch caps: the watcher stopped")
 			}
 			if e == nil {
+				fn(CapsEvent{Synced: true})
 				continue
 			}
-			if s, ok := ScopeOfCapsKey(e.Key()); ok {
-				fn(s)
+			s, ok := ScopeOfCapsKey(e.Key())
+			if !ok {
+				continue
 			}
+			ev := CapsEvent{Scope: s}
+			if e.Operation() == jetstream.KeyValuePut {
+				ev.Caps, ev.Err = DecodeCaps(e.Value())
+			}
+			fn(ev)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -16,9 +15,8 @@ import (
 // round trips before the POST and two more rounds after it (Commit), even
 // when no cap applies: most deployments set none, or only for some
 // tenants. The pipeline therefore keeps a copy of which scopes have caps,
-// from one watch of the caps bucket (<prefix>_budgets, read by the budget
-// package's rules: budget.ScopeOfCapsKey, budget.DecodeCaps; a zero or
-// deleted value means no cap), and a submission whose tenant and account
+// from one watch of the caps bucket (<prefix>_budgets, followed with
+// budget.FollowCaps; a zero or deleted value means no cap), and a submission whose tenant and account
 // have none reserves nothing (and so commits nothing). Everything else is as before:
 //
 //   - Until the watch has delivered every key the bucket held when it
@@ -61,7 +59,7 @@ func (v *capsView) uncapped(tenant string) bool {
 // an interruption.
 func (v *capsView) run(ctx context.Context, log zerolog.Logger) {
 	for ctx.Err() == nil {
-		if err := v.watch(ctx); err != nil && ctx.Err() == nil {
+		if err := budget.FollowCaps(ctx, v.kv, false, v.apply); err != nil && ctx.Err() == nil {
 			log.Warn().Err(err).Msg("caps watch interrupted: every submission reserves until it is back")
 		}
 		v.forget()
@@ -69,51 +67,18 @@ func (v *capsView) run(ctx context.Context, log zerolog.Logger) {
 	}
 }
 
-// watch applies every key of the bucket, then every change, until ctx is
-// done or the watch stops.
-func (v *capsView) watch(ctx context.Context) error {
-	w, err := v.kv.WatchAll(ctx)
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errWatchStopped
-			}
-			v.apply(e)
-		}
-	}
-}
-
-var errWatchStopped = errors.New("the watcher stopped")
-
-// apply takes one entry of the watch; nil marks the end of the initial
-// values.
-func (v *capsView) apply(e jetstream.KeyValueEntry) {
+// apply takes one step of the watch.
+func (v *capsView) apply(e budget.CapsEvent) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if e == nil {
+	switch {
+	case e.Synced:
 		v.ready = true
-		return
+	case e.Err != nil || !e.Caps.IsZero():
+		v.capped[e.Scope] = true // what cannot be read is taken as a cap: Reserve decides
+	default:
+		delete(v.capped, e.Scope)
 	}
-	s, ok := budget.ScopeOfCapsKey(e.Key())
-	if !ok {
-		return
-	}
-	if e.Operation() != jetstream.KeyValuePut {
-		delete(v.capped, s)
-		return
-	}
-	if c, err := budget.DecodeCaps(e.Value()); err != nil || !c.IsZero() {
-		v.capped[s] = true // what cannot be read is taken as a cap: Reserve decides
-		return
-	}
-	delete(v.capped, s)
 }
 
 // forget drops what the view knew: every submission reserves.

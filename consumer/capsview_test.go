@@ -1,56 +1,49 @@
 package consumer
 
 import (
+	"errors"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/iseed-dev/iseed/budget"
 )
 
-// capsEntry is a caps bucket entry for the view.
-type capsEntry struct {
-	jetstream.KeyValueEntry
-	key   string
-	value string
-	op    jetstream.KeyValueOp
+func put(scope budget.Scope, c budget.Caps) budget.CapsEvent {
+	return budget.CapsEvent{Scope: scope, Caps: c}
+}
+func del(scope budget.Scope) budget.CapsEvent { return budget.CapsEvent{Scope: scope} }
+func unreadable(scope budget.Scope) budget.CapsEvent {
+	return budget.CapsEvent{Scope: scope, Err: errors.New("unexpected end of JSON input")}
 }
 
-func (e capsEntry) Key() string                     { return e.key }
-func (e capsEntry) Value() []byte                   { return []byte(e.value) }
-func (e capsEntry) Operation() jetstream.KeyValueOp { return e.op }
-
-func put(key, value string) jetstream.KeyValueEntry {
-	return capsEntry{key: key, value: value, op: jetstream.KeyValuePut}
-}
-func del(key string) jetstream.KeyValueEntry {
-	return capsEntry{key: key, op: jetstream.KeyValueDelete}
-}
+var synced = budget.CapsEvent{Synced: true}
 
 // TestCapsView: the view says "no cap applies" only once the whole bucket
 // was delivered, and only when neither the tenant nor the account has a
-// cap; anything it cannot read counts as a cap.
+// cap; anything it cannot read counts as a cap. (budget.TestFollowCaps
+// shows how the bucket's entries become these events.)
 func TestCapsView(t *testing.T) {
+	acme, other := budget.Tenant("acme"), budget.Tenant("other")
 	tests := []struct {
-		name    string
-		entries []jetstream.KeyValueEntry // nil entry: end of the initial values
-		tenant  string
-		want    bool
+		name   string
+		events []budget.CapsEvent
+		tenant string
+		want   bool
 	}{
 		{"nothing delivered yet", nil, "acme", false},
-		{"initial values still coming", []jetstream.KeyValueEntry{put("tenant.other", `{"daily_eur":100}`)}, "acme", false},
-		{"empty bucket", []jetstream.KeyValueEntry{nil}, "acme", true},
-		{"another tenant's cap", []jetstream.KeyValueEntry{put("tenant.other", `{"daily_eur":100}`), nil}, "acme", true},
-		{"the tenant's cap", []jetstream.KeyValueEntry{put("tenant.acme", `{"daily_requests":5}`), nil}, "acme", false},
-		{"the account's cap", []jetstream.KeyValueEntry{put("account", `{"monthly_eur":100}`), nil}, "acme", false},
-		{"a cap set after the start", []jetstream.KeyValueEntry{nil, put("tenant.acme", `{"daily_eur":1}`)}, "acme", false},
-		{"a cap deleted", []jetstream.KeyValueEntry{put("tenant.acme", `{"daily_eur":1}`), nil, del("tenant.acme")}, "acme", true},
-		{"a cap set to zero", []jetstream.KeyValueEntry{put("account", `{"daily_eur":1}`), nil, put("account", `{}`)}, "acme", true},
-		{"a value that cannot be read", []jetstream.KeyValueEntry{nil, put("account", `{"daily_eur":`)}, "acme", false},
-		{"a key of another kind", []jetstream.KeyValueEntry{put("other", `{"daily_eur":1}`), nil}, "acme", true},
+		{"initial values still coming", []budget.CapsEvent{put(other, budget.Caps{DailyEUR: 100})}, "acme", false},
+		{"empty bucket", []budget.CapsEvent{synced}, "acme", true},
+		{"another tenant's cap", []budget.CapsEvent{put(other, budget.Caps{DailyEUR: 100}), synced}, "acme", true},
+		{"the tenant's cap", []budget.CapsEvent{put(acme, budget.Caps{DailyRequests: 5}), synced}, "acme", false},
+		{"the account's cap", []budget.CapsEvent{put(budget.Account(), budget.Caps{MonthlyEUR: 100}), synced}, "acme", false},
+		{"a cap set after the start", []budget.CapsEvent{synced, put(acme, budget.Caps{DailyEUR: 1})}, "acme", false},
+		{"a cap deleted", []budget.CapsEvent{put(acme, budget.Caps{DailyEUR: 1}), synced, del(acme)}, "acme", true},
+		{"a cap set to zero", []budget.CapsEvent{put(budget.Account(), budget.Caps{DailyEUR: 1}), synced, put(budget.Account(), budget.Caps{})}, "acme", true},
+		{"a value that cannot be read", []budget.CapsEvent{synced, unreadable(budget.Account())}, "acme", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newCapsView(nil)
-			for _, e := range tt.entries {
+			for _, e := range tt.events {
 				v.apply(e)
 			}
 			if got := v.uncapped(tt.tenant); got != tt.want {
