@@ -61,7 +61,7 @@ func TestCorrectedReplay(t *testing.T) {
 			if err := h.Queue().ReplayWith(context.Background(), dls[0].Seq, corrected); err != nil {
 				t.Fatal(err)
 			}
-			pipetest.WaitFor(t, 10*time.Second, "the replay handled", func() bool { return h.pending() == 0 })
+			pipetest.WaitFor(t, 10*time.Second, "the replay handled", func() bool { return h.settled() })
 			r := h.WaitState("emp-c", tt.state)
 			sub, _ := consumer.DecodeSubmission(corrected)
 			if sent := tt.created == 1; sent != (r.Fingerprint == sub.Fingerprint()) {
@@ -84,7 +84,7 @@ func TestCorrectedReplay(t *testing.T) {
 			}
 			// The correction published again, unsigned, changes nothing.
 			h.Publish(corrected, nil)
-			pipetest.WaitFor(t, 10*time.Second, "the copy handled", func() bool { return h.pending() == 0 })
+			pipetest.WaitFor(t, 10*time.Second, "the copy handled", func() bool { return h.settled() })
 			if got := h.Counter("created"); got != tt.created {
 				t.Errorf("upstream requests after an unsigned copy: got %d, want %d", got, tt.created)
 			}

@@ -33,7 +33,7 @@ func TestGaveUpSubmissionIsNeverSentAgain(t *testing.T) {
 	h.Start()
 	h.Publish(data, nil)                                   // the producer re-publishes the same event
 	h.Publish(data, nats.Header{dlq.ReplayHeader: {"41"}}) // as if replayed from a dead letter
-	pipetest.WaitFor(t, 10*time.Second, "both messages settled", func() bool { return h.pending() == 0 })
+	pipetest.WaitFor(t, 10*time.Second, "both messages settled", func() bool { return h.settled() })
 	if got := h.Counter("POST /richiesta"); got != 0 {
 		t.Errorf("POSTs: got %d, want 0 (the request already exists)", got)
 	}

@@ -125,7 +125,7 @@ func TestHeldSubmissionsGoInOrderWhenTheCapIsRaised(t *testing.T) {
 			t.Errorf("q-%d: problems %+v, want the cap named", i, r.Errors)
 		}
 	}
-	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.pending() == 0 })
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
 	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: 10 * price}); err != nil {
 		t.Fatal(err)
 	}

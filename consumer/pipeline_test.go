@@ -105,7 +105,7 @@ func TestSameEventFiveTimesMakesOneRequest(t *testing.T) {
 	}
 	h.Start()
 	h.WaitState("emp-dup", record.StateSubmitted)
-	pipetest.WaitFor(t, 10*time.Second, "all five messages settled", func() bool { return h.pending() == 0 })
+	pipetest.WaitFor(t, 10*time.Second, "all five messages settled", func() bool { return h.settled() })
 	if got, want := h.Counter("created"), 1; got != want {
 		t.Errorf("upstream requests: got %d, want %d", got, want)
 	}
@@ -318,7 +318,7 @@ func TestRefusedThenReplayedOnce(t *testing.T) {
 	}
 	// The original event published again (not a replay) changes nothing.
 	h.Publish(pipetest.Submission("emp-402", pipetest.ValidFields("Mario")), nil)
-	pipetest.WaitFor(t, 10*time.Second, "the duplicate settled", func() bool { return h.pending() == 0 })
+	pipetest.WaitFor(t, 10*time.Second, "the duplicate settled", func() bool { return h.settled() })
 	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests after a duplicate: got %d, want 1", got)
 	}
@@ -409,7 +409,7 @@ func TestTwoDaemonsThousandSubmissions(t *testing.T) {
 		}
 	}
 	<-h.NATS.JS.PublishAsyncComplete()
-	pipetest.WaitFor(t, 2*time.Minute, "1,000 upstream requests", func() bool { return h.Counter("created") >= n && h.pending() == 0 })
+	pipetest.WaitFor(t, 2*time.Minute, "1,000 upstream requests", func() bool { return h.Counter("created") >= n && h.settled() })
 	if got := h.Counter("created"); got != n {
 		t.Errorf("upstream requests: got %d, want %d", got, n)
 	}
@@ -430,11 +430,19 @@ func TestTwoDaemonsThousandSubmissions(t *testing.T) {
 	}
 }
 
-// pending is the number of messages not yet acknowledged or terminated.
-func (h *harness) pending() int {
-	info, err := h.Res.Consumer.Info(context.Background())
+// settled reports whether every message published so far was acknowledged
+// or terminated: the consumer's ack floor has reached the stream's last
+// message. (Counting pending messages is not enough: right after a publish
+// the consumer may not count the new message yet, and 0 reads as done.)
+func (h *harness) settled() bool {
+	ctx := context.Background()
+	si, err := h.Res.Submissions.Info(ctx)
 	if err != nil {
-		return -1
+		return false
 	}
-	return int(info.NumPending) + info.NumAckPending + info.NumRedelivered
+	ci, err := h.Res.Consumer.Info(ctx)
+	if err != nil {
+		return false
+	}
+	return ci.AckFloor.Stream >= si.State.LastSeq && ci.NumAckPending == 0 && ci.NumPending == 0
 }

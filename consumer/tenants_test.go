@@ -118,7 +118,7 @@ func TestForgedReplayHeaderChangesNothing(t *testing.T) {
 	for _, v := range forged {
 		h.Publish(data, nats.Header{dlq.ReplayHeader: {v}})
 	}
-	pipetest.WaitFor(t, 10*time.Second, "the forged replays handled", func() bool { return h.pending() == 0 })
+	pipetest.WaitFor(t, 10*time.Second, "the forged replays handled", func() bool { return h.settled() })
 	r := h.Record("emp-f")
 	if r.Generation != 1 || r.State != record.StateFailed || len(r.Replays) != 0 {
 		t.Errorf("record: generation %d, state %s, replays %v; want 1, failed, none", r.Generation, r.State, r.Replays)
@@ -138,7 +138,7 @@ func TestForgedReplayHeaderChangesNothing(t *testing.T) {
 		t.Errorf("after the replay: generation %d, replays %v; want 2 naming dead letter %d", r.Generation, r.Replays, dls[0].Seq)
 	}
 	h.Publish(data, nats.Header{dlq.ReplayHeader: {dlq.SignReplay(pipetest.ReplayKey, dls[0].Seq, subject, data)}})
-	pipetest.WaitFor(t, 10*time.Second, "the copy handled", func() bool { return h.pending() == 0 })
+	pipetest.WaitFor(t, 10*time.Second, "the copy handled", func() bool { return h.settled() })
 	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests: got %d, want 1", got)
 	}
