@@ -17,8 +17,9 @@ import (
 // adopt records the upstream request as the submission's: first in the
 // request index (so a reconcile after a crash finds it), then in the record.
 func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, note string) Outcome {
+	work := ctx
 	ctx = context.WithoutCancel(ctx) // the request exists: record it even during shutdown
-	if err := p.indexKnown(ctx, j, r.ID); err != nil {
+	if err := p.indexKnown(ctx, work, j, r.ID); err != nil {
 		return p.retry(err, 0)
 	}
 	for {
@@ -61,8 +62,9 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 // over, a partition, this process cut off from NATS) is therefore retried
 // here, the message kept in progress, for AdoptGrace, past the lease and
 // the in-process budget: reconciliation elsewhere waits as long for an
-// unproven candidate to be claimed before it calls it ambiguous.
-func (p *Pipeline) indexKnown(ctx context.Context, j *job, id string) error {
+// unproven candidate to be claimed before it calls it ambiguous. Waits
+// between tries end when work does (the shutdown timeout has passed).
+func (p *Pipeline) indexKnown(ctx, work context.Context, j *job, id string) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 200*time.Millisecond, 5*time.Second, 0
 	b.Reset()
@@ -78,7 +80,7 @@ func (p *Pipeline) indexKnown(ctx context.Context, j *job, id string) error {
 		}
 		p.rare.Warn().Str("tenant", j.tenant).Str("submission", j.sub.ID).Str("request_id", id).Str("error", err.Error()).
 			Msg("the upstream request exists but the request index cannot be written yet: retrying")
-		if !p.sleepInProgress(ctx, j, d) {
+		if !p.sleepInProgress(work, j, d) {
 			return err
 		}
 	}

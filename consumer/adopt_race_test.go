@@ -249,3 +249,28 @@ func TestAnsweredRequestIsRecordedPastTheLease(t *testing.T) {
 		t.Errorf("POSTs: got %d, request %q; want 1, adopted", got, r.RequestID)
 	}
 }
+
+// TestShutdownBoundsTheIndexRetries: a worker retrying the index write
+// (AdoptGrace: minutes) stops with the shutdown timeout, as every
+// in-flight message does; the message is redelivered.
+func TestShutdownBoundsTheIndexRetries(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	idx := &slowIndex{KeyValue: h.Res.Requests}
+	res := *h.Res
+	res.Requests = idx
+	stop := h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Resources = &res }), pipetest.WithConfig(func(c *consumer.Config) {
+		c.Callback = nil
+		c.AdoptGrace = 10 * time.Minute
+		c.ShutdownTimeout = time.Second
+	}))
+	h.Publish(pipetest.Submission("emp-stop", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the index write refused", func() bool { return idx.failed.Load() > 0 })
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(time.Minute):
+		t.Fatal("the pipeline did not stop within a minute of a 1s shutdown timeout: the index retries ignore it")
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Reconciliation: what iseed can prove about a POST whose answer was lost.
@@ -318,14 +317,16 @@ func sameJSON(a, b json.RawMessage) bool {
 }
 
 // requestOwner returns the submission key that owns an upstream request id,
-// or "" when no submission recorded it.
+// or "" when no submission recorded it. It asks the index's leader: a
+// lagging replica's "no such key" would make a claimed request look
+// unclaimed, and keep a reconciliation waiting for a claim that was made.
 func (p *Pipeline) requestOwner(ctx context.Context, id string) (string, error) {
-	e, err := p.d.Resources.Requests.Get(ctx, record.IndexKey(id))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return "", nil
-	}
+	v, ok, err := record.LeaderGet(ctx, p.d.Publisher, p.lay.RequestsBucket(), record.IndexKey(id))
 	if err != nil {
 		return "", fmt.Errorf("reconcile: request index: %w", err)
 	}
-	return string(e.Value()), nil
+	if !ok {
+		return "", nil
+	}
+	return string(v), nil
 }

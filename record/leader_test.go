@@ -1,0 +1,54 @@
+package record_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestLeaderGet: a key's value, absence for a key never put and for one
+// deleted or purged, and an error for a bucket that does not exist (never
+// a silent "absent").
+func TestLeaderGet(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "idx", History: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "deleted", "purged"} {
+		if _, err := kv.PutString(ctx, k, "acme.emp-"+k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := kv.PutString(ctx, "a", "acme.emp-a2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(ctx, "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Purge(ctx, "purged"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		key, want string
+		found     bool
+	}{
+		{"a", "acme.emp-a2", true},
+		{"never", "", false},
+		{"deleted", "", false},
+		{"purged", "", false},
+	}
+	for _, tt := range tests {
+		v, ok, err := record.LeaderGet(ctx, srv.JS, "idx", tt.key)
+		if err != nil || ok != tt.found || string(v) != tt.want {
+			t.Errorf("%s: got %q, %v, %v; want %q, %v", tt.key, v, ok, err, tt.want, tt.found)
+		}
+	}
+	if _, ok, err := record.LeaderGet(ctx, srv.JS, "nosuchbucket", "a"); err == nil || ok {
+		t.Errorf("a bucket that does not exist: got found %v, error %v; want an error", ok, err)
+	}
+}
