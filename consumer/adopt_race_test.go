@@ -219,6 +219,20 @@ func (s *slowIndex) Create(ctx context.Context, key string, value []byte, opts .
 	return s.KeyValue.Create(ctx, key, value, opts...)
 }
 
+// startWithSlowIndex starts a pipeline without markers whose request index
+// refuses every write until opened.
+func startWithSlowIndex(h *harness, grace, shutdown time.Duration) (*slowIndex, func()) {
+	idx := &slowIndex{KeyValue: h.Res.Requests}
+	res := *h.Res
+	res.Requests = idx
+	stop := h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Resources = &res }), pipetest.WithConfig(func(c *consumer.Config) {
+		c.Callback = nil
+		c.AdoptGrace = grace
+		c.ShutdownTimeout = shutdown
+	}))
+	return idx, stop
+}
+
 // TestAnsweredRequestIsRecordedPastTheLease: the POST is answered but the
 // request index cannot be written for longer than the delivery's budget
 // and its lease. The worker that holds the answer keeps trying (the
@@ -227,13 +241,7 @@ func (s *slowIndex) Create(ctx context.Context, key string, value []byte, opts .
 func TestAnsweredRequestIsRecordedPastTheLease(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	idx := &slowIndex{KeyValue: h.Res.Requests}
-	res := *h.Res
-	res.Requests = idx
-	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Resources = &res }), pipetest.WithConfig(func(c *consumer.Config) {
-		c.Callback = nil
-		c.AdoptGrace = time.Minute
-	}))
+	idx, _ := startWithSlowIndex(h, time.Minute, 0)
 	h.Publish(pipetest.Submission("emp-slow", pipetest.ValidFields("Mario")), nil)
 	pipetest.WaitFor(t, 10*time.Second, "the POST's answer", func() bool { return h.Counter("created") == 1 })
 	pipetest.WaitFor(t, 2*h.Res.Layout.AckWait, "index writes failing past the lease", func() bool {
@@ -256,14 +264,7 @@ func TestAnsweredRequestIsRecordedPastTheLease(t *testing.T) {
 func TestShutdownBoundsTheIndexRetries(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	idx := &slowIndex{KeyValue: h.Res.Requests}
-	res := *h.Res
-	res.Requests = idx
-	stop := h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Resources = &res }), pipetest.WithConfig(func(c *consumer.Config) {
-		c.Callback = nil
-		c.AdoptGrace = 10 * time.Minute
-		c.ShutdownTimeout = time.Second
-	}))
+	idx, stop := startWithSlowIndex(h, 10*time.Minute, time.Second)
 	h.Publish(pipetest.Submission("emp-stop", pipetest.ValidFields("Mario")), nil)
 	pipetest.WaitFor(t, 10*time.Second, "the index write refused", func() bool { return idx.failed.Load() > 0 })
 	stopped := make(chan struct{})

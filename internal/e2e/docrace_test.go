@@ -44,18 +44,25 @@ func (u *raceUpstream) Documento(_ context.Context, id string, w io.Writer) (*vi
 	return &visengine.Document{Nome: id + ".pdf", Dimensione: int64(len(body)), Written: int64(n)}, err
 }
 
+// bareTracker is a tracker on up with the default settings, not running.
+func (h *trackHarness) bareTracker(up tracking.Upstream) *tracking.Tracker {
+	h.T.Helper()
+	tr, err := tracking.New(tracking.Config{TempDir: h.T.TempDir(), Logger: zerolog.Nop()},
+		tracking.Deps{Resources: h.Res, Upstream: up,
+			Events: publisher.New(h.NATS.JS, publisher.Config{}), Publisher: h.NATS.JS})
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return tr
+}
+
 // A poll that read an earlier state and downloads slowly loses the race to
 // a callback that stored the final document: the final document stays
 // stored and recorded, and the record's upstream state does not go back.
 func TestStalePollDoesNotOverwriteTheFinalDocument(t *testing.T) {
 	h := newTrackHarness(t, fastTracking(time.Hour))
 	up := &raceUpstream{release: make(chan struct{})}
-	tr, err := tracking.New(tracking.Config{TempDir: t.TempDir(), Logger: zerolog.Nop()},
-		tracking.Deps{Resources: h.Res, Upstream: up,
-			Events: publisher.New(h.NATS.JS, publisher.Config{}), Publisher: h.NATS.JS})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := h.bareTracker(up)
 	now := time.Now()
 	h.PutRecord("emp-race", pipetest.ValidFields("Mario"), func(r *record.Record) {
 		r.State, r.RequestID, r.StatoRichiesta, r.Pending = record.StateInProgress, "req-race", visengine.StateInProgress, nil
@@ -101,12 +108,7 @@ func (u *countingUpstream) Documento(context.Context, string, io.Writer) (*visen
 func TestCallbackBeforeTrackingWaitsForTheTask(t *testing.T) {
 	h := newTrackHarness(t, fastTracking(time.Hour))
 	up := &countingUpstream{}
-	tr, err := tracking.New(tracking.Config{TempDir: t.TempDir(), Logger: zerolog.Nop()},
-		tracking.Deps{Resources: h.Res, Upstream: up,
-			Events: publisher.New(h.NATS.JS, publisher.Config{}), Publisher: h.NATS.JS})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := h.bareTracker(up)
 	now := time.Now()
 	h.PutRecord("emp-early", pipetest.ValidFields("Mario"), func(r *record.Record) {
 		r.State, r.RequestID, r.Pending = record.StateSubmitted, "req-early", nil
