@@ -160,6 +160,11 @@ func (c *Config) validate() error {
 	if c.AckWait < time.Second {
 		bad("ISEED_ACK_WAIT must be at least 1s, got %s", c.AckWait)
 	}
+	if c.AdoptGrace != 0 && c.AdoptGrace < c.AckWait {
+		// Shorter than a lease, reconciliation could call a request
+		// ambiguous while the worker that created it still holds its lease.
+		bad("ISEED_ADOPT_GRACE must be at least ISEED_ACK_WAIT (%s), or unset for 3 × ISEED_ACK_WAIT; got %s", c.AckWait, c.AdoptGrace)
+	}
 	if need := c.retryPolicy().DeliveriesFor(c.MaxAge); c.MaxDeliver < need {
 		bad("ISEED_MAX_DELIVER=%d would dead-letter transient trouble before ISEED_MAX_AGE=%s at ISEED_RETRY_MAX_DELAY=%s: set it to at least %d (or raise the delay)",
 			c.MaxDeliver, c.MaxAge, c.RetryMaxDelay, need)

@@ -38,6 +38,8 @@ func TestConfigValidation(t *testing.T) {
 		{"zero workers", map[string]string{"ISEED_WORKERS": "0"}, "ISEED_WORKERS must be between 1 and 1024"},
 		{"not a number", map[string]string{"ISEED_WORKERS": "eight"}, "WORKERS"},
 		{"bad duration", map[string]string{"ISEED_ACK_WAIT": "soon"}, "ACK_WAIT"},
+		{"adopt grace shorter than the lease", map[string]string{"ISEED_ADOPT_GRACE": "30s"}, "ISEED_ADOPT_GRACE must be at least ISEED_ACK_WAIT"},
+		{"adopt grace set", map[string]string{"ISEED_ADOPT_GRACE": "5m"}, ""},
 		{"replicas without cluster", map[string]string{"ISEED_REPLICAS": "3"}, "needs a cluster"},
 		{"bad storage", map[string]string{"ISEED_STORAGE": "disk"}, "ISEED_STORAGE must be file or memory"},
 		{"bad prefix", map[string]string{"ISEED_SUBJECT_PREFIX": "a.b"}, "ISEED_SUBJECT_PREFIX"},
