@@ -162,14 +162,23 @@ func (l *Ledger) Entries(ctx context.Context, from, to time.Time, tenant string)
 	if tenant != "" {
 		filter = Subject(l.cfg.Prefix, tenant, "*")
 	}
-	var out []Entry
-	err := l.scan(ctx, filter, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: new(from.Add(-ReadSlack)),
-	}, func(e Entry) {
-		if !e.At.Before(from) && e.At.Before(to) {
-			out = append(out, e)
-		}
+	start := from.Add(-ReadSlack)
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: read: %w", err)
+	}
+	info := cons.CachedInfo()
+	defer func() { // an ephemeral consumer would go by itself; do not leave it for minutes
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = l.stream.DeleteConsumer(ctx, info.Name)
+	}()
+	if info.NumPending == 0 {
+		return nil, nil
+	}
+	out, err := l.read(cons, int(min(info.NumPending, 256)), from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -182,36 +191,21 @@ func (l *Ledger) Entries(ctx context.Context, from, to time.Time, tenant string)
 	return out, nil
 }
 
-// scan reads the messages on filter from where cc says (its delivery
-// policy) to the end of the stream as it was when the read began, handing
-// each entry to keep.
-func (l *Ledger) scan(ctx context.Context, filter string, cc jetstream.OrderedConsumerConfig, keep func(Entry)) error {
-	cc.FilterSubjects = []string{filter}
-	cons, err := l.stream.OrderedConsumer(ctx, cc)
-	if err != nil {
-		return fmt.Errorf("ledger: read: %w", err)
-	}
-	info := cons.CachedInfo()
-	defer func() { // an ephemeral consumer would go by itself; do not leave it for minutes
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = l.stream.DeleteConsumer(ctx, info.Name)
-	}()
-	if info.NumPending == 0 {
-		return nil
-	}
-	batch := int(min(info.NumPending, 256))
+// read fetches batches until the consumer has delivered every message
+// stored when it was created, keeping the entries in [from, to).
+func (l *Ledger) read(cons jetstream.Consumer, batch int, from, to time.Time) ([]Entry, error) {
+	var out []Entry
 	for {
 		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(l.cfg.FetchWait))
 		if err != nil {
-			return fmt.Errorf("ledger: read: %w", err)
+			return nil, fmt.Errorf("ledger: read: %w", err)
 		}
-		got, done := 0, false
+		n, done := 0, false
 		for m := range msgs.Messages() {
-			got++
+			n++
 			meta, err := m.Metadata()
 			if err != nil {
-				return fmt.Errorf("ledger: read %s: %w", m.Subject(), err)
+				return nil, fmt.Errorf("ledger: read %s: %w", m.Subject(), err)
 			}
 			done = meta.NumPending == 0
 			e, ok := l.entryOf(m.Subject(), m.Data())
@@ -219,16 +213,18 @@ func (l *Ledger) scan(ctx context.Context, filter string, cc jetstream.OrderedCo
 				continue // not an entry: see Record
 			}
 			e.Recorded = meta.Timestamp
-			keep(e)
+			if !e.At.Before(from) && e.At.Before(to) {
+				out = append(out, e)
+			}
 		}
 		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return fmt.Errorf("ledger: read: %w", err)
+			return nil, fmt.Errorf("ledger: read: %w", err)
 		}
 		if done {
-			return nil
+			return out, nil
 		}
-		if got == 0 {
-			return fmt.Errorf("ledger: read: no entry came within %s", l.cfg.FetchWait)
+		if n == 0 {
+			return nil, fmt.Errorf("ledger: read: no entry came within %s", l.cfg.FetchWait)
 		}
 	}
 }

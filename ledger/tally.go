@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/workpool"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -65,7 +66,7 @@ func (t *Tally) Run(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
-			sleepCtx(ctx, time.Second) // then start over
+			workpool.Sleep(ctx, time.Second) // then start over
 		}
 	}
 	return nil
@@ -121,14 +122,4 @@ func (t *Tally) setCaught() {
 	t.mu.Lock()
 	t.caught = true
 	t.mu.Unlock()
-}
-
-// sleepCtx waits d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-	case <-tm.C:
-	}
 }
