@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
@@ -65,9 +63,7 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 // unproven candidate to be claimed before it calls it ambiguous. Waits
 // between tries end when work does (the shutdown timeout has passed).
 func (p *Pipeline) indexKnown(ctx, work context.Context, j *job, id string) error {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 200*time.Millisecond, 5*time.Second, 0
-	b.Reset()
+	b := newBackOff(0) // bounded by end
 	end := p.cfg.Now().Add(p.cfg.AdoptGrace)
 	for {
 		err := p.index(ctx, j, id)

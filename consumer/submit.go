@@ -58,7 +58,7 @@ func (p *Pipeline) resolveFiles(ctx context.Context, j *job) (Outcome, bool) {
 // submit posts with in-process backoff, reconciling first whenever an
 // earlier attempt may have created the request.
 func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
-	b := p.newBackOff()
+	b := newBackOff(p.cfg.InProcessBudget)
 	deadline := p.cfg.Now().Add(p.cfg.InProcessBudget)
 	for {
 		if j.unsure {
@@ -270,11 +270,13 @@ func (p *Pipeline) sleepInProgress(ctx context.Context, j *job, d time.Duration)
 	}
 }
 
-func (p *Pipeline) newBackOff() backoff.BackOff {
+// newBackOff returns the in-process retry intervals, stopping after
+// maxElapsed (0: never; the caller bounds the retries).
+func newBackOff(maxElapsed time.Duration) backoff.BackOff {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 200 * time.Millisecond
 	b.MaxInterval = 5 * time.Second
-	b.MaxElapsedTime = p.cfg.InProcessBudget
+	b.MaxElapsedTime = maxElapsed
 	b.Reset()
 	return b
 }

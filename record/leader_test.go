@@ -2,7 +2,9 @@ package record_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/record"
@@ -11,7 +13,9 @@ import (
 
 // TestLeaderGet: a key's value, absence for a key never put and for one
 // deleted or purged, and an error for a bucket that does not exist (never
-// a silent "absent").
+// a silent "absent"); every read asks the stream's leader, none is a
+// direct get (which any replica answers, stale or not: the chaos suite
+// shows what that costs).
 func TestLeaderGet(t *testing.T) {
 	srv := natstest.Run(t)
 	ctx := context.Background()
@@ -33,6 +37,13 @@ func TestLeaderGet(t *testing.T) {
 	if err := kv.Purge(ctx, "purged"); err != nil {
 		t.Fatal(err)
 	}
+	api, err := srv.NC.SubscribeSync("$JS.API.>") // a listener sees the requests the server answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		key, want string
 		found     bool
@@ -50,5 +61,21 @@ func TestLeaderGet(t *testing.T) {
 	}
 	if _, ok, err := record.LeaderGet(ctx, srv.JS, "nosuchbucket", "a"); err == nil || ok {
 		t.Errorf("a bucket that does not exist: got found %v, error %v; want an error", ok, err)
+	}
+	leader := 0
+	for {
+		m, err := api.NextMsg(100 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		switch {
+		case strings.HasPrefix(m.Subject, "$JS.API.DIRECT.GET."):
+			t.Errorf("a direct get: %s", m.Subject)
+		case m.Subject == "$JS.API.STREAM.MSG.GET.KV_idx":
+			leader++
+		}
+	}
+	if leader != len(tests) {
+		t.Errorf("requests to the leader: got %d, want %d", leader, len(tests))
 	}
 }

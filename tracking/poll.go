@@ -211,18 +211,14 @@ func (t *Tracker) Refresh(ctx context.Context, tenant, id string) error {
 // tracked reports whether the tracking task of the record's generation is
 // in the stream.
 func (t *Tracker) tracked(ctx context.Context, rec *record.Record) (bool, error) {
-	last, err := t.d.Resources.Track.GetLastMsgForSubject(ctx, t.lay.TrackSubject(rec.Tenant, rec.ID))
+	_, held, err := t.heldTask(ctx, rec.Tenant, rec.ID)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	var held task
-	if json.Unmarshal(last.Data, &held) != nil {
-		return false, nil
-	}
-	return held.Tenant == rec.Tenant && held.ID == rec.ID && held.Generation == rec.Generation, nil
+	return held != nil && held.Generation == rec.Generation, nil
 }
 
 // refresh makes one GET /richiesta/{id} through the shared rate limit and

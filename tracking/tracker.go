@@ -167,12 +167,11 @@ func (t *Tracker) Track(ctx context.Context, r *record.Record) error {
 	// submission's task, or a message someone else put there. Any client
 	// that may publish in the account can, through a reply subject
 	// (docs/security.md); that one is removed and the task stored.
-	last, gerr := t.d.Resources.Track.GetLastMsgForSubject(ctx, m.Subject)
+	last, held, gerr := t.heldTask(ctx, r.Tenant, r.ID)
 	if gerr != nil {
 		return fmt.Errorf("track %s: %w", record.Key(r.Tenant, r.ID), err)
 	}
-	var held task
-	if json.Unmarshal(last.Data, &held) == nil && held.Tenant == r.Tenant && held.ID == r.ID {
+	if held != nil {
 		return nil
 	}
 	if err := t.d.Resources.Track.DeleteMsg(ctx, last.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -182,6 +181,21 @@ func (t *Tracker) Track(ctx context.Context, r *record.Record) error {
 		return fmt.Errorf("track %s: after removing a foreign message on its subject: %w", record.Key(r.Tenant, r.ID), err)
 	}
 	return nil
+}
+
+// heldTask returns the message on the submission's task subject and, when
+// it is this submission's task (not something another client put there),
+// the task. jetstream.ErrMsgNotFound when the subject holds none.
+func (t *Tracker) heldTask(ctx context.Context, tenant, id string) (*jetstream.RawStreamMsg, *task, error) {
+	last, err := t.d.Resources.Track.GetLastMsgForSubject(ctx, t.lay.TrackSubject(tenant, id))
+	if err != nil {
+		return nil, nil, err
+	}
+	var held task
+	if json.Unmarshal(last.Data, &held) != nil || held.Tenant != tenant || held.ID != id {
+		return last, nil, nil
+	}
+	return last, &held, nil
 }
 
 // Run polls until ctx is done, then shuts down in order: stop fetching,
