@@ -318,7 +318,7 @@ func (b *benchRun) measure(ctx context.Context, name string, pipeline *nats.Conn
 	if err := watch.wait(ctx, time.Minute); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	r := &phaseResult{name: name, n: watch.want, took: watch.last.Sub(began), lat: watch.latencies()}
+	r := &phaseResult{name: name, n: watch.want, took: watch.last.Sub(began), first: watch.first.Sub(began), lat: watch.latencies()}
 	return r, b.count(ctx, r, pipeline, c0, s0, settle)
 }
 

@@ -33,6 +33,7 @@ type eventWatch struct {
 	sent    []time.Time // by index: when the submission was published (or due)
 	got     []time.Time // by index: when its event arrived
 	n       int         // events arrived
+	first   time.Time
 	last    time.Time
 	all     chan struct{}
 	want    int
@@ -64,6 +65,9 @@ func (w *eventWatch) arrived(i int, at time.Time) {
 		return // re-announced: the first counts
 	}
 	w.got[i], w.last = at, at
+	if w.n == 0 {
+		w.first = at
+	}
 	w.n++
 	if w.n == w.want {
 		w.allOnce.Do(func() { close(w.all) })
@@ -200,6 +204,7 @@ type phaseResult struct {
 	name      string
 	n         int
 	took      time.Duration // first publication (or start) to the last event
+	first     time.Duration // first publication (or start) to the first event
 	settled   time.Duration // the last event to settled (acknowledged, tasks delivered)
 	rate      float64       // offered rate of a paced phase; 0 for a queued one
 	conn      msgCount      // the pipeline's connection
@@ -215,7 +220,7 @@ func (r phaseResult) print(w io.Writer) {
 	if r.rate > 0 {
 		fmt.Fprintf(w, " offered at %.0f/s", r.rate)
 	}
-	fmt.Fprintf(w, " in %s (settled %s later)\n  throughput: %.0f submissions/s\n", r.took.Round(time.Millisecond), r.settled.Round(time.Millisecond), r.throughput())
+	fmt.Fprintf(w, " in %s (settled %s later)\n  throughput: %.0f submissions/s (the first event after %s)\n", r.took.Round(time.Millisecond), r.settled.Round(time.Millisecond), r.throughput(), r.first.Round(time.Millisecond))
 	n := float64(r.n)
 	fmt.Fprintf(w, "  messages per submission, pipeline connection: %.2f in, %.2f out", float64(r.conn.in)/n, float64(r.conn.out)/n)
 	if r.hasServer {

@@ -8,12 +8,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/schema"
+	natsserver "github.com/nats-io/nats-server/v2/test"
 	"github.com/rs/zerolog"
 )
 
@@ -142,5 +145,41 @@ func TestBenchCommand(t *testing.T) {
 	out, errOut, code := runCLI(t, "bench", "--n", "200", "--workers", "8")
 	if code != 0 || !strings.Contains(out, "throughput:") || !strings.Contains(out, "submissions: 200") {
 		t.Fatalf("bench: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestBenchAgainstAServer runs every phase against a server at a URL, as
+// docs/performance.md measures: each phase prints its throughput, messages
+// per submission (the connection's and the server's) and latency
+// percentiles; the ratio comes from the same run; the run's streams are
+// removed afterwards.
+func TestBenchAgainstAServer(t *testing.T) {
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	opts := natsserver.DefaultTestOptions
+	opts.Port, opts.HTTPPort, opts.JetStream, opts.StoreDir = -1, -1, true, t.TempDir()
+	srv := natstest.RunWithOptions(t, &opts)
+	monitor := "http://" + srv.MonitorAddr().String()
+	out, errOut, code := runCLI(t, "bench", "--nats-url", srv.ClientURL(), "--monitor", monitor, "--n", "300", "--rate-for", "1s")
+	if code != 0 {
+		t.Fatalf("bench: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	phases := regexp.MustCompile(`(?m)^(plain pipeline, queued|iseed, queued|iseed, paced): (\d+) submissions.*\n`+
+		`  throughput: (\d+) submissions/s \(the first event after \S+\)\n`+
+		`  messages per submission, pipeline connection: ([\d.]+) in, ([\d.]+) out; server /varz \(all connections\): ([\d.]+) in, ([\d.]+) out\n`+
+		`  latency publish→submitted: p50 \S+  p90 \S+  p99 \S+  max \S+\n`).FindAllStringSubmatch(out, -1)
+	if len(phases) != 3 {
+		t.Fatalf("want the plain, queued and paced phases, each whole; got %d in:\n%s", len(phases), out)
+	}
+	for _, p := range phases {
+		in, _ := strconv.ParseFloat(p[4], 64)
+		if p[3] == "0" || in < 1 {
+			t.Errorf("%s: throughput %s, %s messages in per submission:\n%s", p[1], p[3], p[4], out)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^iseed/plain throughput: \d+\.\d\d$`).MatchString(out) {
+		t.Errorf("no ratio in:\n%s", out)
+	}
+	for name := range srv.JS.StreamNames(context.Background()).Name() {
+		t.Errorf("stream %s left on the server", name)
 	}
 }
