@@ -355,7 +355,7 @@ func (b *benchRun) pacedPhase(ctx context.Context, subject string, watch *eventW
 	if err := watch.wait(ctx, time.Minute); err != nil {
 		return nil, fmt.Errorf("paced phase: %w", err)
 	}
-	r := &phaseResult{name: "iseed, paced", n: n, rate: rate, took: watch.last.Sub(first), lat: watch.latencies()}
+	r := &phaseResult{name: "iseed, paced", n: n, rate: rate, took: watch.last.Sub(first), first: watch.first.Sub(first), lat: watch.latencies()}
 	return r, b.count(ctx, r, b.d.conn.nc, c0, s0, b.iseedSettled)
 }
 

@@ -220,7 +220,7 @@ func (r phaseResult) print(w io.Writer) {
 	if r.rate > 0 {
 		fmt.Fprintf(w, " offered at %.0f/s", r.rate)
 	}
-	fmt.Fprintf(w, " in %s (settled %s later)\n  throughput: %.0f submissions/s (the first event after %s)\n", r.took.Round(time.Millisecond), r.settled.Round(time.Millisecond), r.throughput(), r.first.Round(time.Millisecond))
+	fmt.Fprintf(w, " in %s (settled %s later)\n  throughput: %.0f submissions/s (the first event after %s)\n", r.took.Round(time.Millisecond), r.settled.Round(time.Millisecond), r.throughput(), fmtDur(r.first))
 	n := float64(r.n)
 	fmt.Fprintf(w, "  messages per submission, pipeline connection: %.2f in, %.2f out", float64(r.conn.in)/n, float64(r.conn.out)/n)
 	if r.hasServer {

@@ -164,16 +164,16 @@ func TestBenchAgainstAServer(t *testing.T) {
 		t.Fatalf("bench: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	phases := regexp.MustCompile(`(?m)^(plain pipeline, queued|iseed, queued|iseed, paced): (\d+) submissions.*\n`+
-		`  throughput: (\d+) submissions/s \(the first event after \S+\)\n`+
+		`  throughput: (\d+) submissions/s \(the first event after (\S+)\)\n`+
 		`  messages per submission, pipeline connection: ([\d.]+) in, ([\d.]+) out; server /varz \(all connections\): ([\d.]+) in, ([\d.]+) out\n`+
 		`  latency publish→submitted: p50 \S+  p90 \S+  p99 \S+  max \S+\n`).FindAllStringSubmatch(out, -1)
 	if len(phases) != 3 {
 		t.Fatalf("want the plain, queued and paced phases, each whole; got %d in:\n%s", len(phases), out)
 	}
 	for _, p := range phases {
-		in, _ := strconv.ParseFloat(p[4], 64)
-		if p[3] == "0" || in < 1 {
-			t.Errorf("%s: throughput %s, %s messages in per submission:\n%s", p[1], p[3], p[4], out)
+		in, _ := strconv.ParseFloat(p[5], 64)
+		if first, err := time.ParseDuration(p[4]); p[3] == "0" || in < 1 || err != nil || first <= 0 {
+			t.Errorf("%s: throughput %s, first event after %s, %s messages in per submission:\n%s", p[1], p[3], p[4], p[5], out)
 		}
 	}
 	if !regexp.MustCompile(`(?m)^iseed/plain throughput: \d+\.\d\d$`).MatchString(out) {
