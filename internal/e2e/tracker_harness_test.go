@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,13 +162,48 @@ func (h *trackHarness) startPipeline(tr *tracking.Tracker, gate bool) {
 // waitClosed waits until tracking of a submission is over.
 func (h *trackHarness) waitClosed(id string, d time.Duration) *record.Record {
 	h.T.Helper()
-	var r *record.Record
-	pipetest.WaitFor(h.T, d, "tracking of "+id+" to end", func() bool {
-		r = h.Record(id)
-		return r != nil && (r.State == record.StateCancelled || r.State == record.StateFailed ||
-			(r.State == record.StateCompleted && r.Document != nil))
-	})
-	return r
+	deadline := time.Now().Add(d)
+	for {
+		r := h.Record(id)
+		if r != nil && (r.State == record.StateCancelled || r.State == record.StateFailed ||
+			(r.State == record.StateCompleted && r.Document != nil)) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			h.T.Fatalf("timed out after %s waiting for tracking of %s to end: %s", d, id, h.trackingState(r))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// trackingState describes where tracking of a submission stands: its
+// record, its task and the tracking consumer, for a failure message.
+func (h *trackHarness) trackingState(r *record.Record) string {
+	if r == nil {
+		return "no record"
+	}
+	ctx := context.Background()
+	var b strings.Builder
+	fmt.Fprintf(&b, "record state %q, stato %q, request %q, document %v;", r.State, r.StatoRichiesta, r.RequestID, r.Document != nil)
+	if m, err := h.Res.Track.GetLastMsgForSubject(ctx, h.Res.Layout.TrackSubject(r.Tenant, r.ID)); err != nil {
+		fmt.Fprintf(&b, " task: %v;", err)
+	} else {
+		fmt.Fprintf(&b, " task seq %d;", m.Sequence)
+	}
+	if info, err := h.Res.Tracker.Info(ctx); err != nil {
+		fmt.Fprintf(&b, " consumer: %v", err)
+	} else {
+		fmt.Fprintf(&b, " consumer: pending %d, ack pending %d, redelivered %d, waiting %d, last delivered seq %d, ack floor seq %d",
+			info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting, info.Delivered.Stream, info.AckFloor.Stream)
+	}
+	if r.RequestID != "" {
+		if up, err := h.Client.Richiesta(ctx, r.RequestID); err != nil {
+			fmt.Fprintf(&b, "; upstream: %v", err)
+		} else {
+			fmt.Fprintf(&b, "; upstream: %q", up.StatoRichiesta)
+		}
+	}
+	return b.String()
 }
 
 // typeCounts counts a submission's events by type.
