@@ -9,6 +9,7 @@ import (
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 )
 
@@ -91,5 +92,43 @@ func TestConnectWithTokenAuth(t *testing.T) {
 		if (err == nil) != tt.ok {
 			t.Errorf("token %q: got error %v, want ok=%v", tt.token, err, tt.ok)
 		}
+	}
+}
+
+// TestConnectLogsSlowConsumers: a subscription that drops messages is
+// logged, not silent.
+func TestConnectLogsSlowConsumers(t *testing.T) {
+	opts := natsserver.DefaultTestOptions
+	opts.Port = -1
+	srv := natsserver.RunServer(&opts)
+	t.Cleanup(srv.Shutdown)
+	var logs simSyncBuffer
+	c, err := connectNATS(&Config{NATSURL: srv.ClientURL()}, zerolog.New(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.close(time.Second) })
+	sub, err := c.nc.ChanSubscribe("iseed.slow", make(chan *nats.Msg, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	for range 3 {
+		if err := c.nc.Publish("iseed.slow", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), `"subscription":"iseed.slow"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line for the slow consumer; logs: %s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "slow consumer") || !strings.Contains(logs.String(), `"level":"warn"`) {
+		t.Errorf("log: got %s, want a warning naming the slow consumer", logs.String())
 	}
 }

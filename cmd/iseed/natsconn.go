@@ -33,6 +33,7 @@ func connectNATS(cfg *Config, log zerolog.Logger) (*natsConn, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
 		}),
+		nats.ErrorHandler(asyncErrorLogger(log)),
 	}
 	if cfg.NATSURL == "" {
 		return startEmbedded(cfg, log, opts)
@@ -46,6 +47,21 @@ func connectNATS(cfg *Config, log zerolog.Logger) (*natsConn, error) {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
 	}
 	return &natsConn{nc: nc}, nil
+}
+
+// asyncErrorLogger logs what the NATS client reports asynchronously, which
+// nothing else tells: above all a slow consumer, a subscription whose
+// buffer was full, so that the client dropped messages (they come back
+// after AckWait, late). A few lines a minute at most.
+func asyncErrorLogger(log zerolog.Logger) nats.ErrHandler {
+	rare := log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute})
+	return func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		ev := rare.Warn().Err(err)
+		if sub != nil {
+			ev = ev.Str("subscription", sub.Subject)
+		}
+		ev.Msg("NATS client error")
+	}
 }
 
 func authOptions(cfg *Config) ([]nats.Option, error) {

@@ -196,6 +196,9 @@ func (h *trackHarness) trackingState(r *record.Record) string {
 		fmt.Fprintf(&b, " consumer: pending %d, ack pending %d, redelivered %d, waiting %d, last delivered seq %d, ack floor seq %d",
 			info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting, info.Delivered.Stream, info.AckFloor.Stream)
 	}
+	if n, last := h.NATS.AsyncErrors(); n > 0 {
+		fmt.Fprintf(&b, "; %d asynchronous client errors, the last: %s", n, last)
+	}
 	if r.RequestID != "" {
 		if up, err := h.Client.Richiesta(ctx, r.RequestID); err != nil {
 			fmt.Fprintf(&b, "; upstream: %v", err)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,28 @@ type Server struct {
 	Opts *server.Options
 	NC   *nats.Conn
 	JS   jetstream.JetStream
+
+	asyncErrs atomic.Int64
+	lastAsync atomic.Pointer[string]
+}
+
+// AsyncErrors returns how many asynchronous errors the client connection
+// reported (a slow consumer drops messages; nothing else tells) and the
+// last one, for failure messages.
+func (s *Server) AsyncErrors() (int64, string) {
+	if last := s.lastAsync.Load(); last != nil {
+		return s.asyncErrs.Load(), *last
+	}
+	return 0, ""
+}
+
+func (s *Server) noteAsync(_ *nats.Conn, sub *nats.Subscription, err error) {
+	msg := err.Error()
+	if sub != nil {
+		msg += " on " + sub.Subject
+	}
+	s.lastAsync.Store(&msg)
+	s.asyncErrs.Add(1)
 }
 
 // Run starts a server on a random port with JetStream in a temporary
@@ -40,7 +63,8 @@ func RunWithOptions(t testing.TB, opts *server.Options) *Server {
 	s := &Server{Server: natsserver.RunServer(opts), Opts: opts}
 	// Pin the port so that Stop and Start bring the server back where clients look.
 	s.Opts.Port = s.Server.Addr().(*net.TCPAddr).Port
-	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+		nats.ErrorHandler(s.noteAsync))
 	if err != nil {
 		s.Shutdown()
 		t.Fatalf("connect to test server: %v", err)
