@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -170,10 +171,25 @@ func (h *trackHarness) waitClosed(id string, d time.Duration) *record.Record {
 			return r
 		}
 		if time.Now().After(deadline) {
+			h.T.Logf("goroutines in the tracker:\n%s", trackerStacks())
 			h.T.Fatalf("timed out after %s waiting for tracking of %s to end: %s", d, id, h.trackingState(r))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// trackerStacks returns the stacks of the goroutines running tracker or
+// worker-pool code: where a stuck tracker waits.
+func trackerStacks() string {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "iseed/tracking.") || strings.Contains(g, "iseed/workpool.") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 // trackingState describes where tracking of a submission stands: its
