@@ -24,6 +24,14 @@ type Pool struct {
 	Logger   zerolog.Logger
 }
 
+// pullExpiry bounds each pull request, and with it the idle heartbeat
+// (half of it): a request the server no longer holds while the client still
+// counts on it, seen after a tracker restart (the iterator waiting in Next,
+// the consumer with messages pending and no waiting request), is noticed
+// as a missed heartbeat within 2 × 2.5 s and a new iterator pulls, instead
+// of after nats.go's default 30 s.
+const pullExpiry = 5 * time.Second
+
 // Run consumes until ctx is done, then shuts down in order: stop pulling,
 // hand back what was fetched but not started, let in-flight messages finish
 // within the shutdown timeout (then cancel them: they are redelivered after
@@ -63,7 +71,7 @@ func (p *Pool) fetch(ctx context.Context, work chan<- jetstream.Msg) {
 			Sleep(ctx, 200*time.Millisecond)
 			continue
 		}
-		it, err := p.Consumer.Messages(jetstream.PullMaxMessages(p.Workers))
+		it, err := p.Consumer.Messages(jetstream.PullMaxMessages(p.Workers), jetstream.PullExpiry(pullExpiry))
 		if err != nil {
 			p.Logger.Error().Err(err).Str("pool", p.Name).Msg("cannot pull; retrying")
 			Sleep(ctx, time.Second)
