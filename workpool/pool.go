@@ -29,7 +29,7 @@ type Pool struct {
 // counts on it, seen after a tracker restart (the iterator waiting in Next,
 // the consumer with messages pending and no waiting request), is noticed
 // as a missed heartbeat within 2 × 2.5 s and a new iterator pulls, instead
-// of after nats.go's default 30 s.
+// of after nats.go's default 30 s (TestPoolRecoversFromALostPullRequest).
 const pullExpiry = 5 * time.Second
 
 // Run consumes until ctx is done, then shuts down in order: stop pulling,
