@@ -163,19 +163,16 @@ func (h *trackHarness) startPipeline(tr *tracking.Tracker, gate bool) {
 // waitClosed waits until tracking of a submission is over.
 func (h *trackHarness) waitClosed(id string, d time.Duration) *record.Record {
 	h.T.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		r := h.Record(id)
-		if r != nil && (r.State == record.StateCancelled || r.State == record.StateFailed ||
-			(r.State == record.StateCompleted && r.Document != nil)) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			h.T.Logf("goroutines in the tracker:\n%s", trackerStacks())
-			h.T.Fatalf("timed out after %s waiting for tracking of %s to end: %s", d, id, h.trackingState(r))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var r *record.Record
+	pipetest.WaitExplained(h.T, d, "tracking of "+id+" to end", func() bool {
+		r = h.Record(id)
+		return r != nil && (r.State == record.StateCancelled || r.State == record.StateFailed ||
+			(r.State == record.StateCompleted && r.Document != nil))
+	}, func() string {
+		h.T.Logf("goroutines in the tracker:\n%s", trackerStacks())
+		return h.trackingState(r)
+	})
+	return r
 }
 
 // trackerStacks returns the stacks of the goroutines running tracker or

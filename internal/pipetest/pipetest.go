@@ -227,9 +227,19 @@ func (h *Harness) Publish(data []byte, hdr nats.Header) {
 // WaitFor polls cond until it holds or the deadline passes.
 func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
+	WaitExplained(t, d, what, cond, nil)
+}
+
+// WaitExplained is WaitFor whose failure message ends with what explain
+// says (where things stand), called once, at the timeout.
+func WaitExplained(t testing.TB, d time.Duration, what string, cond func() bool, explain func() string) {
+	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
+			if explain != nil {
+				t.Fatalf("timed out after %s waiting for %s: %s", d, what, explain())
+			}
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		time.Sleep(20 * time.Millisecond)
