@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
@@ -35,15 +34,8 @@ func TestPoolRecoversFromALostPullRequest(t *testing.T) {
 	proxy.Drop = func(subject string) bool {
 		return strings.HasPrefix(subject, "$JS.API.CONSUMER.MSG.NEXT.WORK.pool") && pulls.Add(1) == 1
 	}
-	nc, err := nats.Connect(proxy.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := natstest.Connect(t, proxy.URL)
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cons, err := js.Consumer(ctx, "WORK", "pool")
 	if err != nil {
 		t.Fatal(err)

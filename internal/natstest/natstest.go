@@ -80,6 +80,22 @@ func RunWithOptions(t testing.TB, opts *server.Options) *Server {
 	return s
 }
 
+// Connect connects to url (a server, a proxy, a cluster's URLs joined by
+// commas) with JetStream, failing the test if it cannot; the caller closes.
+func Connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		t.Fatalf("jetstream: %v", err)
+	}
+	return nc, js
+}
+
 // Stop shuts the server down; clients keep trying to reconnect.
 func (s *Server) Stop() {
 	s.Server.Shutdown()
@@ -123,15 +139,8 @@ func RunCluster(t testing.TB) []string {
 		t.Cleanup(s.Shutdown)
 		urls = append(urls, s.ClientURL())
 	}
-	nc, err := nats.Connect(strings.Join(urls, ","))
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := Connect(t, strings.Join(urls, ","))
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := js.AccountInfo(ctx)
