@@ -70,6 +70,9 @@ func checkConfig() (*Config, error) {
 			return nil, configError(err)
 		}
 	}
+	if _, err := loadKeyring(cfg); err != nil { // a recipients file that does not parse fails here, not at the first document
+		return nil, configError(err)
+	}
 	return cfg, nil
 }
 

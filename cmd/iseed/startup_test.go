@@ -26,6 +26,8 @@ func TestServeCheckConfig(t *testing.T) {
 		{"a log level", map[string]string{"ISEED_LOG_LEVEL": "loud"}, 2, "ISEED_LOG_LEVEL"},
 		{"half a client certificate", map[string]string{"ISEED_NATS_URL": "nats://127.0.0.1:1", "ISEED_NATS_TLS_CERT": "c.pem"}, 2, "ISEED_NATS_TLS_KEY"},
 		{"a missing token file", map[string]string{"ISEED_VISENGINE_URL": "https://x.example", "ISEED_VISENGINE_TOKEN_FILE": "/nonexistent"}, 2, "ISEED_VISENGINE_TOKEN_FILE"},
+		{"a recipients file that is not one", map[string]string{"ISEED_DOCUMENT_RECIPIENTS_FILE": "testdata/isee.json"}, 2, "ISEED_DOCUMENT_"},
+		{"a document recipient", map[string]string{"ISEED_DOCUMENT_RECIPIENTS_FILE": "testdata/document-recipients"}, 0, "configuration valid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
