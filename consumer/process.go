@@ -323,8 +323,25 @@ func (p *Pipeline) lease(j *job, now time.Time) *record.Attempt {
 
 func (p *Pipeline) rejected(j *job) Outcome {
 	ev := j.rec.Status(record.StateRejected)
-	return Outcome{Kind: Rejected, Reason: dlq.ReasonInvalid, Record: j.rec, Event: ev,
+	return Outcome{Kind: Rejected, Reason: rejectionReason(j.rec.Errors), Record: j.rec, Event: ev,
 		Err: fmt.Errorf("invalid submission: %d problem(s)", len(j.rec.Errors))}
+}
+
+// rejectionReason is the dead-letter reason of a rejection: invalid, or
+// prior_isee_required when the prior-ISEE rule alone refused it (the gate
+// is asked only about input without other problems). That one is replayed
+// unchanged once the person's ordinary ISEE has completed; invalid input
+// needs correcting first.
+func rejectionReason(problems []publisher.Problem) string {
+	if len(problems) == 0 {
+		return dlq.ReasonInvalid
+	}
+	for _, p := range problems {
+		if p.Code != dlq.ReasonPriorISEE {
+			return dlq.ReasonInvalid
+		}
+	}
+	return dlq.ReasonPriorISEE
 }
 
 func (p *Pipeline) failedAgain(j *job) Outcome {

@@ -12,6 +12,6 @@ const (
 	ReasonAmbiguous          = "ambiguous"
 	ReasonExpired            = "expired"
 	ReasonMaxDeliveries      = "max_deliveries"
-	ReasonPriorISEE          = "prior_isee_required"
+	ReasonPriorISEE          = "prior_isee_required" // the prior-ISEE rule alone refused it (also the problem's code); replayable unchanged
 	ReasonGaveUp             = "gave_up"
 )

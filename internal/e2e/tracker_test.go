@@ -225,10 +225,35 @@ func TestPriorISEERule(t *testing.T) {
 	if got := h.Counter("POST /richiesta"); got != 0 {
 		t.Errorf("POST /richiesta before any ISEE: got %d, want 0", got)
 	}
+	// Its dead letter says why, and an operator may replay it unchanged
+	// (invalid input would be refused) once the ordinary ISEE is done.
+	var letter dlq.DeadLetter
+	pipetest.WaitFor(t, 5*time.Second, "cur-1's dead letter", func() bool {
+		for _, dl := range h.DeadLetters() {
+			if dl.SubmissionID == "cur-1" {
+				letter = dl
+				return true
+			}
+		}
+		return false
+	})
+	if letter.Reason != dlq.ReasonPriorISEE {
+		t.Errorf("dead letter reason: got %q, want %q", letter.Reason, dlq.ReasonPriorISEE)
+	}
+	if err := dlq.CheckReplay(letter); err != nil {
+		t.Errorf("CheckReplay: %v, want it allowed", err)
+	}
 	h.Publish(submissionFor("isee-1", "ISEE", f), nil)
 	if r := h.waitClosed("isee-1", 20*time.Second); r.State != record.StateCompleted || r.PersonKey == "" {
 		t.Fatalf("ordinary ISEE: got %q, person key %q; want %q with a person key", r.State, r.PersonKey, record.StateCompleted)
 	}
+	if err := h.Queue().Replay(context.Background(), letter.Seq); err != nil {
+		t.Fatal(err)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "cur-1 to be submitted after the replay", func() bool {
+		r := h.Record("cur-1")
+		return r != nil && r.RequestID != ""
+	})
 	lower := pipetest.ValidFields("Mario")
 	lower["Codice Fiscale"] = "rssmra85t10a562s"
 	for _, c := range []struct{ id, service string }{{"cur-2", "ISEE CORRENTE"}, {"ret-1", "Rettifica ISEE"}} {
