@@ -253,3 +253,29 @@ func TestAccessReadOnly(t *testing.T) {
 		t.Errorf("dead letter after refused replays: %v, want it kept", err)
 	}
 }
+
+// TestReplayRefusedLikeTheCLI: a dead letter that would be rejected again
+// unchanged (invalid, malformed, conflict) is not replayed from the console
+// either, which says why and what to do instead, as iseed dlq replay does;
+// a prior-ISEE refusal is replayable.
+func TestReplayRefusedLikeTheCLI(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, testToken, nil)
+	invalid := deadLetter(t, h, "emp-1", "invalid", pipetest.Submission("emp-1", pipetest.ValidFields("Mario")))
+	prior := deadLetter(t, h, "emp-2", "prior_isee_required", pipetest.Submission("emp-2", pipetest.ValidFields("Luigi")))
+	dl, dlPrior := "/dead-letters/"+strconv.FormatUint(invalid, 10), "/dead-letters/"+strconv.FormatUint(prior, 10)
+	cookie := s.login(t)
+	csrf := s.csrfOf(t, cookie, dl)
+	get, post := http.MethodGet, http.MethodPost
+	runCalls(t, s, []call{
+		{name: "invalid: no replay button", method: get, path: dl, auth: "cookie", status: 200, body: `id="replay-refused"`, notBody: `id="replay"`},
+		{name: "invalid: no confirmation", method: get, path: dl + "/replay", auth: "cookie", status: 200, body: "iseed dlq replay --edit", notBody: "confirm-replay"},
+		{name: "invalid: replay refused", method: post, path: dl + "/replay", auth: "cookie", csrf: "valid", status: 409, body: "would be rejected again"},
+		{name: "invalid: replay refused with a bearer", method: post, path: dl + "/replay", auth: "bearer", status: 409},
+		{name: "prior ISEE: replay offered", method: get, path: dlPrior, auth: "cookie", status: 200, body: `id="replay"`, notBody: "replay-refused"},
+		{name: "prior ISEE: replayed", method: post, path: dlPrior + "/replay", auth: "bearer", status: 303, location: "/dead-letters?replayed="},
+	}, cookie, csrf)
+	if _, err := h.Res.DLQ.GetMsg(context.Background(), invalid); err != nil {
+		t.Errorf("invalid dead letter after refused replays: %v, want it kept", err)
+	}
+}

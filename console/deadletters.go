@@ -88,11 +88,17 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 	}
 	dl := dlq.Parse(seq, raw.Header)
 	dl.Stored = raw.Time
-	return &deadLetterData{DL: dl, Size: len(raw.Data), Masked: Mask(raw.Data), payload: raw.Data}, true
+	d := &deadLetterData{DL: dl, Size: len(raw.Data), Masked: Mask(raw.Data), payload: raw.Data}
+	var refused *dlq.RefusedError
+	if errors.As(dlq.CheckReplay(dl), &refused) {
+		d.Refused = refused
+	}
+	return d, true
 }
 
 type deadLetterData struct {
 	DL       dlq.DeadLetter
+	Refused  *dlq.RefusedError // why it is not replayed unchanged (invalid, malformed, conflict), as iseed dlq replay refuses it
 	Size     int
 	Masked   string
 	Revealed string
@@ -121,6 +127,10 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 	seq := d.DL.Seq
 	log := c.log.With().Uint64("seq", seq).Str("tenant", d.DL.Tenant).Str("submission", d.DL.SubmissionID).
 		Str("reason", d.DL.Reason).Str("remote", r.RemoteAddr).Logger()
+	if d.Refused != nil { // it would be rejected again: the same refusal as iseed dlq replay's
+		c.fail(w, r, http.StatusConflict, "Not replayed: "+d.Refused.Why+"; "+d.Refused.Advice+".")
+		return
+	}
 	if err := c.d.DeadLetters.Replay(ctx, seq); err != nil {
 		log.Warn().Err(err).Msg("console: replay failed")
 		status := http.StatusBadGateway
