@@ -70,14 +70,18 @@ func TestGuessableMessageIDIsRefused(t *testing.T) {
 	h := newHarness(t)
 	h.Start()
 	data := pipetest.Submission("emp-g", pipetest.ValidFields("Mario"))
-	tests := []string{"emp-g", "acme.emp-g", "globex.emp-g." + strings.TrimPrefix(msgIDOf("acme", data), "acme.emp-g."), msgIDOf("acme", data) + "x"}
+	tests := []string{"emp-g", "acme.emp-g", "globex.emp-g." + strings.TrimPrefix(msgIDOf("acme", data), "acme.emp-g."), msgIDOf("acme", data) + "x",
+		"RSSMRA85T10A562S"} // a producer's own id, made of personal data: never quoted back into logs or dead letters
 	for _, id := range tests {
 		h.publishAs("acme", data, id)
 	}
-	pipetest.WaitFor(t, 10*time.Second, "four dead letters", func() bool { return len(h.DeadLetters()) == len(tests) })
+	pipetest.WaitFor(t, 10*time.Second, "a dead letter each", func() bool { return len(h.DeadLetters()) == len(tests) })
 	for _, dl := range h.DeadLetters() {
 		if dl.Reason != dlq.ReasonMalformed || !strings.Contains(dl.Error, "Nats-Msg-Id must be") {
 			t.Errorf("dead letter: got reason %q, error %q; want malformed naming the message id", dl.Reason, dl.Error)
+		}
+		if strings.Contains(dl.Error, "RSSMRA") {
+			t.Errorf("dead letter error quotes the id sent: %q", dl.Error)
 		}
 	}
 	evs := h.Events("emp-g")

@@ -103,7 +103,8 @@ func (e *SchemaError) Error() string {
 // Unwrap returns the underlying error.
 func (e *SchemaError) Unwrap() error { return e.Err }
 
-// shorten keeps caller-supplied keys and names short in problems, and
+// shorten keeps caller-supplied keys and names short in problems (never in
+// errors, which are logged: object names are the tenant's), and
 // makes them printable: invalid UTF-8 and control characters become U+FFFD.
 func shorten(s string) string {
 	cut := ""

@@ -37,19 +37,19 @@ type FileRef struct {
 func (f FileRef) Open(ctx context.Context) (io.ReadCloser, error) {
 	want, ok := parseDigest(f.Digest)
 	if f.src == nil || !ok {
-		return nil, fmt.Errorf("schema: %s/%s: not a file reference checked by ResolveFiles", f.Bucket, shorten(f.Object))
+		return nil, fmt.Errorf("schema: an object in %s: not a file reference checked by ResolveFiles", f.Bucket)
 	}
 	rc, info, err := f.src.Open(ctx, f.Bucket, f.Object)
 	if errors.Is(err, ErrFileNotFound) || errors.Is(err, ErrFileIsLink) {
-		return nil, fmt.Errorf("%w: %s/%s: %w", ErrFileChanged, f.Bucket, shorten(f.Object), err)
+		return nil, fmt.Errorf("%w: an object in %s: %w", ErrFileChanged, f.Bucket, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("schema: open %s/%s: %w", f.Bucket, shorten(f.Object), err)
+		return nil, fmt.Errorf("schema: open an object in %s: %w", f.Bucket, err)
 	}
 	got, known := parseDigest(info.Digest)
 	if info.Size >= 0 && info.Size != f.Size || known && !bytes.Equal(got, want) {
 		rc.Close()
-		return nil, fmt.Errorf("%w: %s/%s is another object now", ErrFileChanged, f.Bucket, shorten(f.Object))
+		return nil, fmt.Errorf("%w: an object in %s is another object now", ErrFileChanged, f.Bucket)
 	}
 	return &verifiedReader{rc: rc, ref: &f, want: want, h: sha256.New()}, nil
 }
@@ -81,7 +81,7 @@ func (v *verifiedReader) Read(p []byte) (int, error) {
 }
 
 func (v *verifiedReader) changed(what string) error {
-	return fmt.Errorf("%w: %s/%s has %s", ErrFileChanged, v.ref.Bucket, shorten(v.ref.Object), what)
+	return fmt.Errorf("%w: an object in %s has %s", ErrFileChanged, v.ref.Bucket, what)
 }
 
 func (v *verifiedReader) Close() error { return v.rc.Close() }

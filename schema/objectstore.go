@@ -41,16 +41,16 @@ func (o objectStore) Open(ctx context.Context, bucket, name string) (io.ReadClos
 	}
 	info, err := store.GetInfo(ctx, name) // the object's own info: GetInfo never follows links
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return nil, FileInfo{}, fmt.Errorf("%w: %s/%s: %w", ErrFileNotFound, bucket, shorten(name), err)
+		return nil, FileInfo{}, fmt.Errorf("%w: an object in %s: %w", ErrFileNotFound, bucket, err)
 	}
 	if err != nil {
-		return nil, FileInfo{}, fmt.Errorf("schema: object %s/%s: %w", bucket, shorten(name), err)
+		return nil, FileInfo{}, fmt.Errorf("schema: an object in %s: %w", bucket, err)
 	}
 	if info.Opts != nil && info.Opts.Link != nil {
-		return nil, FileInfo{}, fmt.Errorf("%w: %s/%s", ErrFileIsLink, bucket, shorten(name))
+		return nil, FileInfo{}, fmt.Errorf("%w: an object in %s", ErrFileIsLink, bucket)
 	}
 	if !validBucket(info.NUID) { // a NUID is [A-Za-z0-9]: it goes into a subject
-		return nil, FileInfo{}, fmt.Errorf("%w: %s/%s: malformed object info", ErrFileNotFound, bucket, shorten(name))
+		return nil, FileInfo{}, fmt.Errorf("%w: an object in %s: malformed object info", ErrFileNotFound, bucket)
 	}
 	fi := FileInfo{Name: info.Name, ContentType: info.Headers.Get("Content-Type"), Size: int64(info.Size), Digest: info.Digest}
 	return &objectReader{ctx: ctx, js: o.js, bucket: bucket, info: info}, fi, nil
@@ -106,11 +106,11 @@ func (r *objectReader) fetch() error {
 	subject := fmt.Sprintf(chunkSubjectFormat, r.bucket, r.info.NUID)
 	m, err := r.stream.GetMsg(r.ctx, r.next, jetstream.WithGetMsgSubject(subject))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("%w: %s/%s: chunk %d of %d is gone (the object was replaced or deleted)",
-			ErrFileChanged, r.bucket, shorten(r.info.Name), r.chunks+1, r.info.Chunks)
+		return fmt.Errorf("%w: an object in %s: chunk %d of %d is gone (the object was replaced or deleted)",
+			ErrFileChanged, r.bucket, r.chunks+1, r.info.Chunks)
 	}
 	if err != nil {
-		return fmt.Errorf("schema: object %s/%s: chunk %d: %w", r.bucket, shorten(r.info.Name), r.chunks+1, err)
+		return fmt.Errorf("schema: an object in %s: chunk %d: %w", r.bucket, r.chunks+1, err)
 	}
 	r.next, r.buf = m.Sequence+1, m.Data
 	r.chunks++

@@ -232,3 +232,55 @@ func TestResolveFilesMemory(t *testing.T) {
 		t.Errorf("JSONVisuraLen = %d, %v; want %d", n, err, len(want))
 	}
 }
+
+// TestFileErrorsNameNoObject: object names are the tenant's (a file named
+// after the person is plausible), and file errors end up in logs, so no
+// error names the object: a meta that does not decode, a link, an object
+// replaced or deleted before sending. Problems, for the producer, may.
+func TestFileErrorsNameNoObject(t *testing.T) {
+	js := natstest.Run(t).JS
+	ctx := t.Context()
+	acme := newObjectStore(t, js, "iseed_files_acme")
+	const name = "RSSMRA85T10A562S_carta.pdf"
+	meta := func(data []byte) {
+		t.Helper()
+		m := nats.NewMsg("$O.iseed_files_acme.M." + base64.URLEncoding.EncodeToString([]byte(name)))
+		m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+		m.Data = data
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what string, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("%s: no error", what)
+		}
+		if strings.Contains(err.Error(), "RSSMRA") {
+			t.Errorf("%s: the error names the object: %v", what, err)
+		}
+	}
+	meta([]byte("{not json"))
+	_, _, err := ObjectStoreSource(js).Open(ctx, "iseed_files_acme", name)
+	check("undecodable meta", err)
+	link, _ := json.Marshal(jetstream.ObjectInfo{Bucket: "iseed_files_acme", NUID: "LINKNUID", ObjectMeta: jetstream.ObjectMeta{
+		Name: name, Opts: &jetstream.ObjectMetaOptions{Link: &jetstream.ObjectLink{Bucket: "iseed_files_acme", Name: "x.pdf"}}}})
+	meta(link)
+	_, _, err = ObjectStoreSource(js).Open(ctx, "iseed_files_acme", name)
+	check("link", err)
+
+	s := loadService(t, "isee.json")
+	for _, change := range []string{"replaced", "deleted"} {
+		putObject(t, acme, name, "", []byte("%PDF the tenant's file"))
+		p := validISEE(t, s, Limits{}, map[string]any{"$5": "nats-os://iseed_files_acme/" + name})
+		if err := ResolveFiles(ctx, p, ObjectStoreSource(js), Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		if change == "replaced" {
+			putObject(t, acme, name, "", []byte("%PDF another file"))
+		} else if err := acme.Delete(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		check(change, p.WriteJSONVisura(ctx, io.Discard))
+	}
+}
