@@ -55,6 +55,19 @@ func (v *capsView) uncapped(tenant string) bool {
 	return v.ready && !v.capped[budget.Account()] && !v.capped[budget.Tenant(tenant)]
 }
 
+// CapsReady reports whether the pipeline knows every spending cap (its
+// view of the caps bucket is complete and watching), so that a submission
+// no cap applies to reserves nothing; until then every submission
+// reserves. True without caps.
+func (p *Pipeline) CapsReady() bool {
+	if p.caps == nil {
+		return true
+	}
+	p.caps.mu.Lock()
+	defer p.caps.mu.Unlock()
+	return p.caps.ready
+}
+
 // run keeps the view up to date until ctx is done, watching again after
 // an interruption.
 func (v *capsView) run(ctx context.Context, log zerolog.Logger) {

@@ -208,6 +208,9 @@ func TestNoCapReservesNothing(t *testing.T) {
 	ctx := context.Background()
 	b := h.budgets()
 	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = time.Hour }))
+	// Until the view has the whole caps bucket every submission reserves
+	// (a cap is never bypassed); the claim is about what follows.
+	pipetest.WaitFor(t, 10*time.Second, "the caps view", h.Pipeline.CapsReady)
 	for i := range 3 {
 		id := fmt.Sprintf("free-%d", i)
 		h.Publish(pipetest.Submission(id, pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)

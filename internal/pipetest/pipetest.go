@@ -51,6 +51,7 @@ type Harness struct {
 	Client    *visengine.Client
 	Res       *layout.Resources
 	Layout    layout.Layout
+	Pipeline  *consumer.Pipeline // the one Start made last
 }
 
 // Option changes how Start builds the pipeline.
@@ -156,6 +157,7 @@ func (h *Harness) Start(opts ...Option) (stop func()) {
 	if err != nil {
 		h.T.Fatal(err)
 	}
+	h.Pipeline = p
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = p.Run(ctx) })
