@@ -59,13 +59,13 @@ func (v *capsView) uncapped(tenant string) bool {
 // view of the caps bucket is complete and watching), so that a submission
 // no cap applies to reserves nothing; until then every submission
 // reserves. True without caps.
-func (p *Pipeline) CapsReady() bool {
-	if p.caps == nil {
-		return true
-	}
-	p.caps.mu.Lock()
-	defer p.caps.mu.Unlock()
-	return p.caps.ready
+func (p *Pipeline) CapsReady() bool { return p.caps == nil || p.caps.complete() }
+
+// complete reports whether the view has the whole bucket and watches it.
+func (v *capsView) complete() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.ready
 }
 
 // run keeps the view up to date until ctx is done, watching again after
