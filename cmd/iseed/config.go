@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -100,20 +101,71 @@ type Config struct {
 	LogFormat      string `envconfig:"LOG_FORMAT" default:"json"`
 }
 
-// loadConfig reads the environment and validates it.
+// loadConfig reads the environment and validates it. It reports every
+// variable that does not parse, with the problems that do not depend on
+// one of those.
 func loadConfig() (*Config, error) {
 	var c Config
-	if err := envconfig.Process("iseed", &c); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("configuration: %s: %w", pe.KeyName, pe.Err)
-		}
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
+	unparsed, errs := c.process()
 	if err := c.resolveSecrets(); err != nil {
-		return nil, err
+		return nil, errors.Join(append(errs, err)...)
 	}
-	return &c, c.validate()
+	if len(errs) == 0 {
+		return &c, c.validate()
+	}
+	for _, p := range c.problems() {
+		if !namesAny(p.Error(), unparsed) {
+			errs = append(errs, p)
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// process reads the environment into c one field at a time, so that a
+// variable that does not parse hides none of the others (envconfig.Process
+// stops at the first). It returns the variables that did not parse, whose
+// fields stay zero, and their errors.
+func (c *Config) process() (unparsed []string, errs []error) {
+	v := reflect.ValueOf(c).Elem()
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if !f.IsExported() {
+			continue // envconfig skips these too
+		}
+		one := reflect.New(reflect.StructOf([]reflect.StructField{{Name: f.Name, Type: f.Type, Tag: f.Tag}}))
+		err := envconfig.Process("iseed", one.Interface())
+		var pe *envconfig.ParseError
+		switch {
+		case errors.As(err, &pe):
+			unparsed = append(unparsed, pe.KeyName)
+			errs = append(errs, fmt.Errorf("configuration: %s: %w", pe.KeyName, pe.Err))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("configuration: %w", err))
+		default:
+			v.Field(i).Set(one.Elem().Field(0))
+		}
+	}
+	return unparsed, errs
+}
+
+// namesAny reports whether a problem names one of the variables, itself or
+// by a family such as ISEED_POLL_*: every problem names what it depends on.
+func namesAny(problem string, variables []string) bool {
+	words := strings.FieldsFunc(problem, func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '*')
+	})
+	for _, w := range words {
+		if !strings.HasPrefix(w, "ISEED_") {
+			continue
+		}
+		family, isFamily := strings.CutSuffix(w, "*")
+		for _, v := range variables {
+			if v == w || isFamily && strings.HasPrefix(v, family) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (c *Config) resolveSecrets() error {
@@ -142,7 +194,11 @@ func secretFile(v *string, path, variable string) error {
 }
 
 // validate checks the configuration, saying what to change.
-func (c *Config) validate() error {
+func (c *Config) validate() error { return errors.Join(c.problems()...) }
+
+// problems lists what is wrong with the configuration, each problem naming
+// the variables it depends on and saying what to change.
+func (c *Config) problems() []error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.VisengineURL.Set() != (c.VisengineToken != "") {
@@ -193,8 +249,7 @@ func (c *Config) validate() error {
 	if c.AuditEvery < 0 {
 		bad("ISEED_AUDIT_EVERY must not be negative (0 turns the periodic audit off), got %s", c.AuditEvery)
 	}
-	errs = append(errs, c.validateTracking()...)
-	return errors.Join(errs...)
+	return append(errs, c.validateTracking()...)
 }
 
 // retryPolicy is the redelivery policy the pipeline runs with.

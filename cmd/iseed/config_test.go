@@ -69,6 +69,70 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
+// TestConfigReportsEveryProblem: a variable that does not parse hides no
+// other problem, except those that depend on it.
+func TestConfigReportsEveryProblem(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    []string // each in the error
+		notWant []string // none in the error
+	}{
+		{"two variables that do not parse", map[string]string{"ISEED_ACK_WAIT": "banana", "ISEED_WORKERS": "eight"},
+			[]string{`ISEED_ACK_WAIT: time: invalid duration "banana"`, "ISEED_WORKERS: strconv.ParseInt"}, nil},
+		{"with the problems that do not depend on them", map[string]string{"ISEED_ACK_WAIT": "banana", "ISEED_OVERDUE_AFTER": "1h", "ISEED_WORKERS": "-1"},
+			[]string{`ISEED_ACK_WAIT: time: invalid duration "banana"`, "ISEED_OVERDUE_AFTER is replaced", "ISEED_WORKERS must be between 1 and 1024, got -1"},
+			[]string{"ISEED_ACK_WAIT must be at least 1s"}},
+		{"without those that do", map[string]string{"ISEED_UPSTREAM_BURST": "x", "ISEED_POLL_MIN": "soon", "ISEED_STORAGE": "disk", "ISEED_TRACK_ACK_WAIT": "0s"},
+			[]string{"ISEED_UPSTREAM_BURST: strconv.ParseInt", "ISEED_POLL_MIN: time", "ISEED_STORAGE must be file or memory", "ISEED_TRACK_ACK_WAIT must be at least 1s"},
+			[]string{"ISEED_UPSTREAM_BURST (", "ISEED_POLL_MAX ("}},
+		{"with a secret file missing", map[string]string{"ISEED_ACK_WAIT": "banana", "ISEED_VISENGINE_TOKEN_FILE": "/nonexistent/token"},
+			[]string{`ISEED_ACK_WAIT: time: invalid duration "banana"`, "ISEED_VISENGINE_TOKEN_FILE"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := loadConfig()
+			if err == nil || cfg != nil {
+				t.Fatalf("got config %v, error %v; want no config and an error", cfg, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got error %q, want one mentioning %q", err, w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("got error %q, want none mentioning %q: it depends on a variable that does not parse", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestNamesAny(t *testing.T) {
+	tests := []struct {
+		problem string
+		vars    []string
+		want    bool
+	}{
+		{"ISEED_ADOPT_GRACE must be at least ISEED_ACK_WAIT (0s), or unset", []string{"ISEED_ACK_WAIT"}, true},
+		{"ISEED_MAX_DELIVER=100 would dead-letter", []string{"ISEED_MAX_DELIVER"}, true},
+		{"ISEED_TRACK_ACK_WAIT must be at least 1s", []string{"ISEED_ACK_WAIT"}, false},
+		{"ISEED_POLL_*: no service", []string{"ISEED_WORKERS", "ISEED_POLL_EXPECT"}, true},
+		{"ISEED_POLL_*: no service", []string{"ISEED_TRACK_WORKERS"}, false},
+		{"set both ISEED_VISENGINE_URL and ISEED_VISENGINE_TOKEN (or _FILE)", []string{"ISEED_VISENGINE_TOKEN_FILE"}, false},
+		{"3 * 4 is not a variable", []string{"ISEED_WORKERS"}, false},
+	}
+	for _, tt := range tests {
+		if got := namesAny(tt.problem, tt.vars); got != tt.want {
+			t.Errorf("namesAny(%q, %v): got %v, want %v", tt.problem, tt.vars, got, tt.want)
+		}
+	}
+}
+
 func TestConnectWithTokenAuth(t *testing.T) {
 	opts := natsserver.DefaultTestOptions
 	opts.Port = -1
