@@ -46,14 +46,17 @@ func newTopCmd(e *env) *cobra.Command {
 		case <-ctx.Done():
 			return nil
 		}
+		if format == formatTable && isTerminal(e.stdout) {
+			return overview.Top(ctx, e.stdout, *every, ov.Snapshot)
+		}
+		s, err := ov.Snapshot(ctx) // one snapshot: JSON, or a table for a file or a pipe
+		if err != nil {
+			return err
+		}
 		if format == formatJSON {
-			s, err := ov.Snapshot(ctx)
-			if err != nil {
-				return err
-			}
 			return overview.WriteJSON(e.stdout, s)
 		}
-		return overview.Top(ctx, e.stdout, *every, ov.Snapshot)
+		return overview.WriteTable(e.stdout, s)
 	}
 	return cmd
 }
