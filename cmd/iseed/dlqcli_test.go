@@ -240,3 +240,29 @@ func runCLIInput(t *testing.T, stdin string, args ...string) (string, string, in
 	err := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
 	return stdout.String(), stderr.String(), exitCode(err)
 }
+
+// TestDLQUnknownReason: a --reason iseed does not know would match nothing;
+// list, replay and purge refuse it as a usage mistake naming the reasons
+// they know, and take every known one.
+func TestDLQUnknownReason(t *testing.T) {
+	startCLIDaemon(t)
+	for _, args := range [][]string{
+		{"dlq", "list", "--reason", "nonsense"},
+		{"dlq", "list", "--reason", "Invalid"},
+		{"dlq", "replay", "--reason", "nonsense"},
+		{"dlq", "replay", "--reason", "nonsense", "--dry-run"},
+		{"dlq", "purge", "--reason", "nonsense", "--yes"},
+	} {
+		out, errOut, code := runCLI(t, args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, `--reason "`+args[3]+`" is not a dead-letter reason`) ||
+			!strings.Contains(errOut, dlq.ReasonUpstreamRejected) || !strings.Contains(errOut, dlq.ReasonPriorISEE) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and the reasons iseed knows", args, code, out, errOut)
+		}
+	}
+	for _, reason := range []string{dlq.ReasonMalformed, dlq.ReasonInvalid, dlq.ReasonConflict, dlq.ReasonUpstreamRejected,
+		dlq.ReasonInsufficientCredit, dlq.ReasonAmbiguous, dlq.ReasonExpired, dlq.ReasonMaxDeliveries, dlq.ReasonPriorISEE, dlq.ReasonGaveUp} {
+		if out, errOut, code := runCLI(t, "dlq", "list", "--reason", reason, "-o", "json"); code != 0 || out != "[]\n" {
+			t.Errorf("dlq list --reason %s: exit %d, stdout %q, stderr %q; want 0 and no dead letters", reason, code, out, errOut)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/overview"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -44,9 +46,13 @@ func (f *filterFlags) set() bool {
 	return f.tenant != "" || f.reason != "" || f.since != "" || f.until != ""
 }
 
-// filter makes the dlq.Filter, measuring durations back from now.
+// filter makes the dlq.Filter, measuring durations back from now. A
+// reason iseed does not know is a mistake: it would match nothing.
 func (f *filterFlags) filter(now time.Time) (dlq.Filter, error) {
 	out := dlq.Filter{Tenant: f.tenant, Reason: f.reason}
+	if known := overview.Reasons(); f.reason != "" && !slices.Contains(known, f.reason) {
+		return out, usagef("--reason %q is not a dead-letter reason: want one of %s", f.reason, strings.Join(known, ", "))
+	}
 	var err error
 	if out.Since, err = parseWhen("--since", f.since, now); err != nil {
 		return out, err
