@@ -91,6 +91,30 @@ func CheckReplay(dl DeadLetter) error {
 	return r
 }
 
+// CheckCorrection refuses a correction whose payload names another
+// submission than the dead letter's: replaying it would start or reopen
+// that submission, a charge nobody asked of this letter. The id may change
+// only where the letter's own cannot serve: a message whose id could not
+// be read, and a conflict (the id is taken by another payload). Even then
+// the new id must be unused: taken reports whether a submission has it.
+func CheckCorrection(dl DeadLetter, id string, taken bool) error {
+	if id == dl.SubmissionID {
+		return nil
+	}
+	r := &RefusedError{Seq: dl.Seq, Reason: dl.Reason}
+	switch {
+	case dl.SubmissionID != "" && dl.Reason != ReasonConflict:
+		r.Why = fmt.Sprintf("the corrected payload names submission %q, and the dead letter is submission %q's: a correction keeps the id", id, dl.SubmissionID)
+		r.Advice = fmt.Sprintf("keep the id %q in the correction, or publish %q as a submission of its own with 'iseed submit'", dl.SubmissionID, id)
+	case taken:
+		r.Why = fmt.Sprintf("the corrected payload names submission %q, which exists already: the replay would reopen it", id)
+		r.Advice = "give the correction an id no submission has"
+	default:
+		return nil
+	}
+	return r
+}
+
 // CheckEdit refuses to replay a dead letter with another payload when an
 // earlier attempt may have created its upstream request from the one it
 // has: only that payload can be reconciled with the upstream, so only it

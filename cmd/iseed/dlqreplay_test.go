@@ -120,3 +120,50 @@ func TestDLQReplayCorrected(t *testing.T) {
 		t.Errorf("dead letters left: %v", left)
 	}
 }
+
+// TestDLQCorrectionKeepsTheID refuses a correction that names another
+// submission than its dead letter's, which would start or reopen that
+// submission; a conflict's correction may take a new id, one no
+// submission has.
+func TestDLQCorrectionKeepsTheID(t *testing.T) {
+	d := startCLIDaemon(t)
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", eventFile(t, "kept-1", nil)); code != 0 {
+		t.Fatalf("submit kept-1: exit %d, %s", code, errOut)
+	}
+	for _, f := range []string{eventFile(t, "bad-1", badEmail), eventFile(t, "kept-1", badEmail)} { // invalid; conflict
+		if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", f); code != 0 {
+			t.Fatalf("submit: exit %d, %s", code, errOut)
+		}
+	}
+	byID := waitDeadLetters(t, 2)
+	invalid, conflict := fmt.Sprint(byID["bad-1"].Seq), fmt.Sprint(byID["kept-1"].Seq)
+	tests := []struct {
+		name, seq, id string
+		code          int
+		want          string // in stdout (exit 0) or stderr
+	}{
+		{"an invalid letter corrected under an existing submission's id", invalid, "kept-1", 1, "a correction keeps the id"},
+		{"an invalid letter corrected under a new id", invalid, "new-1", 1, "a correction keeps the id"},
+		{"a conflict corrected under an existing submission's id", conflict, "bad-1", 1, `names submission "bad-1", which exists already`},
+		{"a conflict corrected under a new id", conflict, "new-2", 0, "corrected as submission new-2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			payload, err := os.ReadFile(eventFile(t, tt.id, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code := runCLIInput(t, string(payload), "dlq", "replay", "--payload", "-", tt.seq)
+			if got := map[bool]string{true: out, false: errOut}[code == 0]; code != tt.code || !strings.Contains(got, tt.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %d and %q", code, out, errOut, tt.code, tt.want)
+			}
+		})
+	}
+	waitSubmitted(t, d, "new-2")
+	if got := d.sim.sim.Counters()["created"]; got != 2 { // kept-1, new-2
+		t.Errorf("upstream requests: got %d, want 2", got)
+	}
+	if left := deadLetters(t); len(left) != 1 || fmt.Sprint(left[0].Seq) != invalid {
+		t.Errorf("dead letters left: %v; want only %s, the invalid one", left, invalid)
+	}
+}
