@@ -21,7 +21,8 @@ func newServeCmd(e *env) *cobra.Command {
 		Long: "Runs the daemon until interrupted. Configuration comes from ISEED_* variables (README.md).\n\n" +
 			"Before anything starts it claims what it needs: on the embedded server, the data directory\n" +
 			"(ISEED_DATA_DIR, locked: a second iseed serve on it fails at once, naming the first one's PID),\n" +
-			"and every listener (ISEED_HTTP_LISTEN, ISEED_EMBEDDED_NATS_LISTEN): a taken address fails at once,\n" +
+			"and every listener (ISEED_HTTP_LISTEN; ISEED_CALLBACK_LISTEN when callbacks are served;\n" +
+			"ISEED_EMBEDDED_NATS_LISTEN on the embedded server): a taken address fails at once,\n" +
 			"naming the variable to change.\n\n" +
 			"--demo FILE also submits FILE as tenant \"demo\" and prints its events, one line each, on standard\n" +
 			"output; the log then goes to demo.log in the data directory, named on standard error.\n\n" +
