@@ -24,7 +24,10 @@ func newSubmitCmd(e *env) *cobra.Command {
 			"with the message id the pipeline requires, and prints its id.\n\n" +
 			"With --wait it follows the submission's record until it is submitted (exit 0), rejected (exit 1,\n" +
 			"every problem on its own line: field, code, message) or dead-lettered (exit 1, with the reason),\n" +
-			"or --timeout passes (exit 3).",
+			"or --timeout passes (exit 3). A failed submission is reported by its dead letter.\n\n" +
+			"An event the stream already holds (the same tenant, id and payload within the duplicate window)\n" +
+			"is dropped as a duplicate, which a note on standard error says; --wait then follows the copy\n" +
+			"the stream kept.",
 		Args: exactArgs("FILE"),
 		Annotations: map[string]string{exitCodesKey: "0 published (with --wait: submitted upstream); 1 rejected, dead-lettered or an error; " +
 			"2 usage error or a file that is not a submission; 3 --wait timed out"},
@@ -67,62 +70,105 @@ func submit(ctx context.Context, e *env, tenant string, data []byte, sub *consum
 	m := nats.NewMsg(c.layout.SubmissionSubject(tenant))
 	m.Data = data
 	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID(tenant, sub.ID, sub.Fingerprint()))
-	if _, err := c.js.PublishMsg(ctx, m); err != nil {
+	ack, err := c.js.PublishMsg(ctx, m)
+	if err != nil {
 		return fmt.Errorf("publish (does the stream exist? start `iseed serve` first): %w", err)
+	}
+	var original uint64 // the stored copy this one duplicates (0: this one was stored)
+	if ack.Duplicate {
+		// The same tenant, id and payload within the stream's duplicate
+		// window: the stream kept the first copy and dropped this one, so
+		// the outcome to wait for is that copy's.
+		original = ack.Sequence
+		fmt.Fprintf(e.stderr, "note: the stream already holds this event (same tenant, id and payload) as message %d; "+
+			"this copy was dropped as a duplicate and changes nothing\n", original)
 	}
 	if _, err := fmt.Fprintln(e.stdout, sub.ID); err != nil || !wait {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return follow(wctx, ctx, c, tenant, sub, before, e.stdout)
+	return follow(wctx, ctx, c, tenant, sub, waitFor{before: before, original: original}, e.stdout)
 }
 
 // lastDeadLetter is the sequence of the submission's newest dead letter (0: none).
 func lastDeadLetter(ctx context.Context, c *cliConn, tenant, id string) (uint64, error) {
+	dl, err := newestDeadLetter(ctx, c, tenant, id)
+	if dl == nil {
+		return 0, err
+	}
+	return dl.Seq, nil
+}
+
+// newestDeadLetter is the submission's newest dead letter (nil: none).
+func newestDeadLetter(ctx context.Context, c *cliConn, tenant, id string) (*dlq.DeadLetter, error) {
 	m, err := c.res.DLQ.GetLastMsgForSubject(ctx, c.res.Layout.DLQSubject(tenant, id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("dead letters: %w", err)
+		return nil, fmt.Errorf("dead letters: %w", err)
 	}
-	return m.Sequence, nil
+	dl := dlq.Parse(m.Sequence, m.Header)
+	return &dl, nil
+}
+
+// waitFor says which dead letters are the published event's: those stored
+// after before, or, when the stream dropped the event as a duplicate of
+// the copy it stored as message original, the dead letter of that copy.
+type waitFor struct {
+	before, original uint64
+}
+
+func (wf waitFor) ours(dl *dlq.DeadLetter) bool {
+	return dl != nil && (dl.Seq > wf.before || (wf.original != 0 && dl.StreamSeq == wf.original))
 }
 
 // follow polls the submission's record and dead letters until it has an
 // outcome or wctx ends; ctx is the command's (an interrupt, not a timeout).
-func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.Submission, before uint64, w io.Writer) error {
+//
+// A failed record is reported by its dead letter, which names the reason
+// and the letter to show or replay: the pipeline writes the record first
+// and the dead letter right after it.
+func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.Submission, wf waitFor, w io.Writer) error {
 	store := record.NewStore(c.res.Records)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	state := "not yet picked up by iseed serve"
+	var last *record.Record // this payload's record, as last read
 	for {
 		rec, _, err := store.Get(wctx, tenant, sub.ID)
 		if err != nil && !errors.Is(err, record.ErrNotFound) && wctx.Err() == nil {
 			return err
 		}
-		if rec != nil && rec.Fingerprint == sub.Fingerprint() {
-			state = rec.State
-			if done, err := outcome(w, rec); done {
-				return err
-			}
-		}
-		if seq, err := lastDeadLetter(wctx, c, tenant, sub.ID); err == nil && seq > before {
-			// The record says more than its dead letter when it is this
-			// payload's (it was rejected or failed meanwhile).
-			if rec, _, err := store.Get(wctx, tenant, sub.ID); err == nil && rec.Fingerprint == sub.Fingerprint() {
+		switch {
+		case rec != nil && rec.Fingerprint == sub.Fingerprint():
+			last, state = rec, rec.State
+			if rec.State != record.StateFailed || rec.RequestID != "" { // failed after it was sent: tracking ended it
 				if done, err := outcome(w, rec); done {
 					return err
 				}
 			}
-			return deadLettered(wctx, c, seq, w)
+		case rec != nil:
+			state = "not yet picked up by iseed serve; the submission's record holds another payload under this id"
+		}
+		if dl, err := newestDeadLetter(wctx, c, tenant, sub.ID); err == nil && wf.ours(dl) {
+			// A rejection says more than its dead letter: every problem.
+			if rec, _, err := store.Get(wctx, tenant, sub.ID); err == nil && rec.Fingerprint == sub.Fingerprint() && rec.State == record.StateRejected {
+				_, err := outcome(w, rec)
+				return err
+			}
+			return deadLettered(dl, w)
 		}
 		select {
 		case <-tick.C:
 		case <-wctx.Done():
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if last != nil && last.State == record.StateFailed { // its dead letter did not come (or was replayed meanwhile)
+				_, err := outcome(w, last)
+				return err
 			}
 			fmt.Fprintf(w, "timed out: %s/%s is %s; follow it with 'iseed status --tenant %s %s'\n", tenant, sub.ID, state, tenant, sub.ID)
 			return silent(exitTimeout)
@@ -143,22 +189,21 @@ func outcome(w io.Writer, r *record.Record) (done bool, err error) {
 		}
 		return true, silent(exitFailed)
 	case record.StateFailed:
-		fmt.Fprintf(w, "failed: %s/%s: %s; see 'iseed dlq list --tenant %s'\n", r.Tenant, r.ID, r.Reason, r.Tenant)
-		return true, silent(exitFailed)
+		if r.RequestID == "" {
+			fmt.Fprintf(w, "failed: %s/%s: %s; see 'iseed dlq list --tenant %s'\n", r.Tenant, r.ID, r.Reason, r.Tenant)
+			return true, silent(exitFailed)
+		}
+		fmt.Fprintf(w, "submitted: %s/%s is upstream request %s (%s%s), now failed (%s)\n", r.Tenant, r.ID, r.RequestID, r.Service, priceText(r.Price), r.Reason)
+		return true, nil
 	}
 	fmt.Fprintf(w, "submitted: %s/%s is upstream request %s (%s%s), now %s\n", r.Tenant, r.ID, r.RequestID, r.Service, priceText(r.Price), r.State)
 	return true, nil
 }
 
 // deadLettered prints why the submission's message was dead-lettered.
-func deadLettered(ctx context.Context, c *cliConn, seq uint64, w io.Writer) error {
-	m, err := c.res.DLQ.GetMsg(ctx, seq)
-	if err != nil {
-		return fmt.Errorf("dead letter %d: %w", seq, err)
-	}
-	r := dlq.Parse(seq, m.Header)
+func deadLettered(r *dlq.DeadLetter, w io.Writer) error {
 	fmt.Fprintf(w, "dead-lettered: %s/%s as dead letter %d, reason %s: %s; see 'iseed dlq show %d'\n",
-		r.Tenant, r.SubmissionID, seq, r.Reason, r.Error, seq)
+		r.Tenant, r.SubmissionID, r.Seq, r.Reason, r.Error, r.Seq)
 	return silent(exitFailed)
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
 // TestSubmitWait follows submissions to their outcome: submitted (0),
@@ -14,6 +15,7 @@ import (
 func TestSubmitWait(t *testing.T) {
 	startCLIDaemon(t)
 	valid := eventFile(t, "wait-1", nil)
+	conflicting := eventFile(t, "wait-1", badEmail)
 	tests := []struct {
 		name  string
 		args  []string
@@ -31,7 +33,11 @@ func TestSubmitWait(t *testing.T) {
 			`^\$1 \(Cognome \*\) missing: Cognome \(\$1\): is required$`, `^\$2 \(Email \*\) invalid_email: `, `^\$3 \(Telefono \*\) missing: `,
 			`^\$4 \(Codice Fiscale \*\) invalid_codice_fiscale: `, `^\$5 \(.*\) missing: `, `^\$6 \(.*\) missing: `,
 			`^Fax unknown_field: `, `^opzioni \(express\) unknown_option: `}},
-		{"another payload under a used id", []string{"submit", "--tenant", "acme", "--wait", eventFile(t, "wait-1", badEmail)}, 1, []string{
+		{"another payload under a used id", []string{"submit", "--tenant", "acme", "--wait", conflicting}, 1, []string{
+			`^wait-1$`, `^dead-lettered: acme/wait-1 as dead letter \d+, reason conflict: .*; see 'iseed dlq show \d+'$`}},
+		// The stream drops the second copy as a duplicate: its outcome is
+		// the first copy's dead letter, at once, not a time-out.
+		{"the same conflicting event again", []string{"submit", "--tenant", "acme", "--wait", "--timeout", "30s", conflicting}, 1, []string{
 			`^wait-1$`, `^dead-lettered: acme/wait-1 as dead letter \d+, reason conflict: .*; see 'iseed dlq show \d+'$`}},
 	}
 	for _, tt := range tests {
@@ -46,7 +52,23 @@ func TestSubmitWait(t *testing.T) {
 					t.Errorf("line %d: got %q, want %s", i+1, lines[i], re)
 				}
 			}
+			copied := tt.name == "submitted already: the same outcome" || tt.name == "the same conflicting event again"
+			if noted := strings.Contains(errOut, "dropped as a duplicate"); noted != copied {
+				t.Errorf("stderr %q: the note on a dropped duplicate is wanted for a copy of an earlier event, and only then", errOut)
+			}
 		})
+	}
+}
+
+// TestSubmitWaitUpstreamRefusal reports an upstream refusal by its dead
+// letter, as the README shows: reason, sequence, where to look.
+func TestSubmitWaitUpstreamRefusal(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 400}}})
+	out, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", "--timeout", "30s", eventFile(t, "refused-1", nil))
+	want := regexp.MustCompile(`^refused-1\ndead-lettered: acme/refused-1 as dead letter \d+, reason upstream_rejected: .*; see 'iseed dlq show \d+'\n$`)
+	if code != exitFailed || !want.MatchString(out) {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want %d and %s", code, out, errOut, exitFailed, want)
 	}
 }
 
