@@ -9,6 +9,7 @@ import (
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -40,6 +41,12 @@ func decideTrack(o trackOutcome, next, retry time.Duration, c Config) trackActio
 		return trackAction{Ack: true}
 	case o.Interrupted:
 		return trackAction{Delay: c.HandBack}
+	case visengine.ClassOf(o.Err) == visengine.ClassNotFound:
+		// The upstream does not know the request (lost, or another
+		// account's): asking again in a minute will not change that, so
+		// it is asked as the schedule says, until the request turns up
+		// or tracking gives up at its maximum age.
+		return trackAction{Delay: next}
 	case o.Err != nil:
 		return trackAction{Delay: min(retry, next)}
 	default:

@@ -2,6 +2,7 @@ package tracking
 
 import (
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -26,6 +27,7 @@ func TestDecideTrack(t *testing.T) {
 		{"open waits for the next poll", trackOutcome{}, next, trackAction{Delay: time.Hour}},
 		{"error retries at the retry delay", trackOutcome{Err: errors.New("x")}, next, trackAction{Delay: time.Minute}},
 		{"error retries no later than the next poll", trackOutcome{Err: errors.New("x")}, 10 * time.Second, trackAction{Delay: 10 * time.Second}},
+		{"a request the upstream does not know waits for the next poll", trackOutcome{Err: fmt.Errorf("poll: %w", &visengine.Error{Class: visengine.ClassNotFound, Status: 404})}, next, trackAction{Delay: time.Hour}},
 		{"interrupted hands back", trackOutcome{Interrupted: true, Err: errors.New("x")}, next, trackAction{Delay: time.Second}},
 	}
 	for _, tt := range tests {
