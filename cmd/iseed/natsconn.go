@@ -27,7 +27,10 @@ func connectNATS(cfg *Config, log zerolog.Logger) (*natsConn, error) {
 		nats.Name("iseed " + version),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() { // nats.go calls this on a close too: nothing reconnects
+				return
+			}
 			log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
