@@ -120,6 +120,8 @@ func (p *Pipeline) logOutcome(j *job, o Outcome, act Action) {
 		Uint64("delivered", j.meta.NumDelivered).Int64("took_ms", p.cfg.Now().Sub(j.start).Milliseconds())
 	if j.sub != nil {
 		ev = ev.Str("submission", j.sub.ID)
+	} else if id := PeekID(j.msg.Data()); id != "" { // malformed, with an id its rejected event names
+		ev = ev.Str("submission", id)
 	}
 	if r := o.Record; r != nil {
 		ev = ev.Str("service", r.Service).Str("request_id", r.RequestID).Int("generation", r.Generation)

@@ -1,11 +1,13 @@
 package consumer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 )
 
 // publishAs puts a submission on tenant's subject with the given message id
@@ -225,4 +228,41 @@ func TestOversizedMetadataIsRejectedBeforeAnything(t *testing.T) {
 	if h.Record("emp-meta") != nil {
 		t.Error("a record was kept for an oversized event")
 	}
+}
+
+// TestMalformedEventIsLoggedWithItsID: the log line of a malformed message
+// names the submission id its rejected event and dead letter carry, when
+// the id can be read, so that the three can be matched.
+func TestMalformedEventIsLoggedWithItsID(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var logs lockedBuffer
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.Logger = zerolog.New(&logs) }))
+	h.Publish([]byte(`{"id":"emp-logged","service":"ISEE"}`), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the outcome's log line", func() bool {
+		return strings.Contains(logs.String(), `"outcome":"rejected"`)
+	})
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `"outcome":"rejected"`) && !strings.Contains(line, `"submission":"emp-logged"`) {
+			t.Errorf("log line %s: want the submission id", line)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that workers may write while a test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
