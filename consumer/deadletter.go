@@ -34,9 +34,12 @@ func (p *Pipeline) deadLetterOf(j *job, subject string, o Outcome) dlq.DeadLette
 		dl.Error = o.Err.Error()
 	}
 	if r := o.Record; r != nil {
-		dl.Attempts, dl.Generation = r.Attempts, r.Generation
-		if !r.FirstFailure.IsZero() {
-			dl.FirstFailure = r.FirstFailure
+		dl.Generation = r.Generation
+		if o.Kind != Conflict { // a conflict's record is the other payload's: this one was never sent
+			dl.Attempts = r.Attempts
+			if !r.FirstFailure.IsZero() {
+				dl.FirstFailure = r.FirstFailure
+			}
 		}
 	}
 	return dl

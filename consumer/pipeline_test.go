@@ -125,6 +125,9 @@ func TestSameIDDifferentPayloadIsAConflict(t *testing.T) {
 	if got, want := h.DeadLetters()[0].Reason, dlq.ReasonConflict; got != want {
 		t.Errorf("reason: got %q, want %q", got, want)
 	}
+	if got := h.DeadLetters()[0].Attempts; got != 0 { // the POSTs were the other payload's
+		t.Errorf("the conflicting message's attempts: got %d, want 0: it was never sent", got)
+	}
 	if got, want := h.Counter("created"), 1; got != want {
 		t.Errorf("upstream requests: got %d, want %d", got, want)
 	}
