@@ -74,6 +74,9 @@ func TestInvalidSubmissionIsRejectedWithoutUpstreamCalls(t *testing.T) {
 	if got, want := h.DeadLetters()[0].Reason, dlq.ReasonInvalid; got != want {
 		t.Errorf("dead letter reason: got %q, want %q", got, want)
 	}
+	if got, want := h.DeadLetters()[0].Error, "invalid submission: 3 problem(s): invalid_codice_fiscale, invalid_email, missing"; got != want {
+		t.Errorf("dead letter error: got %q, want %q (the codes, no values)", got, want)
+	}
 	if got, want := h.EventTypes("emp-bad"), []string{"iseed.submission.rejected"}; !slices.Equal(got, want) {
 		t.Errorf("events: got %v, want %v", got, want)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/iseed-dev/iseed/budget"
@@ -323,8 +325,23 @@ func (p *Pipeline) lease(j *job, now time.Time) *record.Attempt {
 
 func (p *Pipeline) rejected(j *job) Outcome {
 	ev := j.rec.Status(record.StateRejected)
-	return Outcome{Kind: Rejected, Reason: rejectionReason(j.rec.Errors), Record: j.rec, Event: ev,
-		Err: fmt.Errorf("invalid submission: %d problem(s)", len(j.rec.Errors))}
+	reason := rejectionReason(j.rec.Errors)
+	err := fmt.Errorf("invalid submission: %d problem(s): %s", len(j.rec.Errors), problemCodes(j.rec.Errors))
+	if reason == dlq.ReasonPriorISEE {
+		err = errors.New("no completed ISEE for this person through this tenant: replay it unchanged once the ordinary ISEE has completed")
+	}
+	return Outcome{Kind: Rejected, Reason: reason, Record: j.rec, Event: ev, Err: err}
+}
+
+// problemCodes lists the problems' distinct codes, sorted: what the dead
+// letter and the log line say of a rejection (codes name no personal data).
+func problemCodes(problems []publisher.Problem) string {
+	codes := make([]string, 0, len(problems))
+	for _, p := range problems {
+		codes = append(codes, p.Code)
+	}
+	slices.Sort(codes)
+	return strings.Join(slices.Compact(codes), ", ")
 }
 
 // rejectionReason is the dead-letter reason of a rejection: invalid, or

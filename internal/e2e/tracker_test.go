@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,8 +238,8 @@ func TestPriorISEERule(t *testing.T) {
 		}
 		return false
 	})
-	if letter.Reason != dlq.ReasonPriorISEE {
-		t.Errorf("dead letter reason: got %q, want %q", letter.Reason, dlq.ReasonPriorISEE)
+	if letter.Reason != dlq.ReasonPriorISEE || !strings.Contains(letter.Error, "no completed ISEE for this person") {
+		t.Errorf("dead letter: reason %q, error %q; want %q, saying there is no completed ISEE", letter.Reason, letter.Error, dlq.ReasonPriorISEE)
 	}
 	if err := dlq.CheckReplay(letter); err != nil {
 		t.Errorf("CheckReplay: %v, want it allowed", err)
