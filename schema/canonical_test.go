@@ -168,6 +168,17 @@ func TestCanonicalIsTheAPIShape(t *testing.T) {
 	}
 }
 
+// TestParseSubmissionAsSchema: a submission event given where a schema
+// belongs is named for what it is.
+func TestParseSubmissionAsSchema(t *testing.T) {
+	sub := `{"id":"emp-1","service":"ISEE","fields":{"$0":"Mario"}}`
+	_, err := Parse([]byte(sub))
+	var se *SchemaError
+	if !errors.As(err, &se) || !strings.Contains(se.Msg, "this is a submission event") {
+		t.Errorf("Parse(submission) = %v, want a *SchemaError saying it is a submission", err)
+	}
+}
+
 // TestParseOldShowSummary: what iseed schemas show printed before it wrote
 // the canonical form is refused with a message that says what to do.
 func TestParseOldShowSummary(t *testing.T) {

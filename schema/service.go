@@ -81,6 +81,11 @@ func Parse(raw []byte) (*Service, error) {
 		return nil, &SchemaError{Field: "json", Pos: -1, Msg: "not a JSON object", Err: err}
 	}
 	_, bare := top["json_struttura"]
+	_, fields := top["fields"]
+	if _, service := top["service"]; fields && service && !bare && top["hash_visura"] == nil {
+		return nil, &SchemaError{Field: "json", Pos: -1, Msg: "this is a submission event, not a service schema: " +
+			"give it as the input, and as the schema the service's (iseed schemas show SERVICE saves it)"}
+	}
 	if _, summary := top["fields"]; summary && !bare && top["data"] == nil && top["hash_visura"] == nil {
 		return nil, &SchemaError{Field: "json", Pos: -1, Msg: "this is the summary older versions of iseed schemas show printed, " +
 			"not a service schema: save the schema again with iseed schemas show SERVICE, or save the upstream's GET /visure/{hash} answer"}
