@@ -36,6 +36,10 @@ func newStatusCmd(e *env) *cobra.Command {
 		ctx := cmd.Context()
 		rec, _, err := record.NewStore(c.res.Records).Get(ctx, *tenant, args[0])
 		if errors.Is(err, record.ErrNotFound) {
+			if dl, _ := newestDeadLetter(ctx, c, *tenant, args[0]); dl != nil { // a malformed message has no record
+				return fmt.Errorf("no submission %q for tenant %q: its message was dead-lettered (%s) as dead letter %d; see 'iseed dlq show %d'",
+					args[0], *tenant, dl.Reason, dl.Seq, dl.Seq)
+			}
 			return fmt.Errorf("no submission %q for tenant %q", args[0], *tenant)
 		}
 		if err != nil {

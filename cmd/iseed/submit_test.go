@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
@@ -120,5 +123,20 @@ func TestSubmitWaitTimesOut(t *testing.T) {
 	want := "emp-7781-isee-2026\ntimed out: acme/emp-7781-isee-2026 is not yet picked up by iseed serve; follow it with 'iseed status --tenant acme emp-7781-isee-2026'\n"
 	if code != 3 || out != want {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 3 and %q", code, out, errOut, want)
+	}
+}
+
+// TestStatusOfAMalformedMessage: a malformed message has no record, but
+// its dead letter and rejected event name its id: status points there.
+func TestStatusOfAMalformedMessage(t *testing.T) {
+	startCLIDaemon(t)
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	if _, err := js.Publish(context.Background(), "iseed.submissions.acme", []byte(`{"id":"mal-1","service":"ISEE"}`)); err != nil {
+		t.Fatal(err)
+	}
+	seq := waitDeadLetters(t, 1)["mal-1"].Seq
+	_, errOut, code := runCLI(t, "status", "--tenant", "acme", "mal-1")
+	if want := fmt.Sprintf("dead-lettered (malformed) as dead letter %d; see 'iseed dlq show %d'", seq, seq); code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("status: exit %d, stderr %q; want 1 and %q", code, errOut, want)
 	}
 }
