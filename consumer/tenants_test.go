@@ -1,13 +1,11 @@
 package consumer_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -236,7 +234,7 @@ func TestOversizedMetadataIsRejectedBeforeAnything(t *testing.T) {
 func TestMalformedEventIsLoggedWithItsID(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	var logs lockedBuffer
+	var logs pipetest.Buffer
 	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.Logger = zerolog.New(&logs) }))
 	h.Publish([]byte(`{"id":"emp-logged","service":"ISEE"}`), nil)
 	pipetest.WaitFor(t, 10*time.Second, "the outcome's log line", func() bool {
@@ -247,22 +245,4 @@ func TestMalformedEventIsLoggedWithItsID(t *testing.T) {
 			t.Errorf("log line %s: want the submission id", line)
 		}
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that workers may write while a test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

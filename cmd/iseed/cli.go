@@ -23,7 +23,7 @@ type cliConn struct {
 }
 
 // openCLI connects; with bind, it also binds to the existing layout.
-func openCLI(ctx context.Context, bind bool) (*cliConn, error) {
+func openCLI(ctx context.Context, bind bool, extra ...nats.Option) (*cliConn, error) {
 	cfg, err := loadConfig()
 	if err != nil {
 		return nil, configError(err)
@@ -35,7 +35,7 @@ func openCLI(ctx context.Context, bind bool) (*cliConn, error) {
 	} else if opts, err = authOptions(cfg); err != nil {
 		return nil, configError(err)
 	}
-	nc, err := nats.Connect(url, append(opts, nats.Name("iseed cli"), nats.Timeout(5*time.Second))...)
+	nc, err := nats.Connect(url, append(append(opts, nats.Name("iseed cli"), nats.Timeout(5*time.Second)), extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s (is `iseed serve` running?): %w", url, err)
 	}

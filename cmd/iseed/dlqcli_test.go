@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
@@ -19,7 +20,14 @@ import (
 // simulator, for the operator commands to work against.
 func startCLIDaemon(t *testing.T) *daemon {
 	t.Helper()
-	cliEnv(t)
+	d, _ := startCLIDaemonOn(t)
+	return d
+}
+
+// startCLIDaemonOn is startCLIDaemon, also returning its NATS server.
+func startCLIDaemonOn(t *testing.T) (*daemon, *natstest.Server) {
+	t.Helper()
+	srv := cliEnv(t)
 	t.Setenv("ISEED_SIM_STEP", "1h")
 	cfg, err := loadConfig()
 	if err != nil {
@@ -33,7 +41,7 @@ func startCLIDaemon(t *testing.T) *daemon {
 	done := make(chan error, 1)
 	go func() { done <- d.run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; d.close() })
-	return d
+	return d, srv
 }
 
 // eventFile writes a valid ISEE submission event, changed by mod, to a file.

@@ -11,6 +11,7 @@ import (
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 )
@@ -19,8 +20,10 @@ func newWatchCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Print status and document events as they arrive",
-		Long:  "Prints one line per status or document event as it arrives, until interrupted. Events carry no personal data.",
-		Args:  noArgs,
+		Long: "Prints one line per status or document event as it arrives, until interrupted. Events carry no personal data.\n\n" +
+			"When the connection to NATS is lost (the daemon's embedded server stopped, a network fault) it says so on\n" +
+			"standard error and keeps reconnecting; events resume when it is back.",
+		Args: noArgs,
 	}
 	tenant := tenantFlag(cmd.Flags(), "", "only this tenant's events (default every tenant)")
 	all := cmd.Flags().Bool("all", false, "start from the oldest stored event instead of new ones only")
@@ -28,7 +31,7 @@ func newWatchCmd(e *env) *cobra.Command {
 		if *tenant != "" && !record.ValidToken(*tenant) {
 			return usagef("--tenant must be letters, digits, _ or -, got %q", *tenant)
 		}
-		c, err := openCLI(cmd.Context(), false)
+		c, err := openCLI(cmd.Context(), false, watchConnOptions(e.stderr)...)
 		if err != nil {
 			return err
 		}
@@ -40,6 +43,24 @@ func newWatchCmd(e *env) *cobra.Command {
 		return watchEvents(cmd.Context(), c.js, c.layout, *tenant, policy, e.stdout)
 	}
 	return cmd
+}
+
+// watchConnOptions keep watch connected for as long as it runs, and say on
+// w when the connection is lost and back: without them it went silent,
+// and gave up for good after nats.go's default 60 reconnect attempts.
+func watchConnOptions(w io.Writer) []nats.Option {
+	return []nats.Option{
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return
+			}
+			fmt.Fprintf(w, "watch: lost the connection to NATS (%v); reconnecting, events resume when it is back\n", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			fmt.Fprintf(w, "watch: reconnected to NATS at %s\n", nc.ConnectedUrlRedacted())
+		}),
+	}
 }
 
 // watchEvents prints one line per event of a tenant ("" for all) until ctx
