@@ -160,6 +160,12 @@ func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.
 			}
 			return deadLettered(dl, w)
 		}
+		if wf.original != 0 && last != nil && last.State == record.StateFailed {
+			// A dropped copy of a failed submission whose dead letter is
+			// gone (replayed or purged): nothing more will come.
+			_, err := outcome(w, last)
+			return err
+		}
 		select {
 		case <-tick.C:
 		case <-wctx.Done():

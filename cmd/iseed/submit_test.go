@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
@@ -68,10 +69,25 @@ func TestSubmitWait(t *testing.T) {
 func TestSubmitWaitUpstreamRefusal(t *testing.T) {
 	d := startCLIDaemon(t)
 	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 400}}})
-	out, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", "--timeout", "30s", eventFile(t, "refused-1", nil))
-	want := regexp.MustCompile(`^refused-1\ndead-lettered: acme/refused-1 as dead letter \d+, reason upstream_rejected: .*; see 'iseed dlq show \d+'\n$`)
-	if code != exitFailed || !want.MatchString(out) {
+	event := eventFile(t, "refused-1", nil)
+	out, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", "--timeout", "30s", event)
+	want := regexp.MustCompile(`^refused-1\ndead-lettered: acme/refused-1 as dead letter (\d+), reason upstream_rejected: .*; see 'iseed dlq show \d+'\n$`)
+	m := want.FindStringSubmatch(out)
+	if code != exitFailed || m == nil {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want %d and %s", code, out, errOut, exitFailed, want)
+	}
+	// Its dead letter purged, the same event again is a dropped copy of a
+	// failed submission: said at once, not after the timeout.
+	if out, errOut, code := runCLI(t, "dlq", "purge", "--yes", m[1]); code != 0 {
+		t.Fatalf("purge: exit %d, %q %q", code, out, errOut)
+	}
+	start := time.Now()
+	out, errOut, code = runCLI(t, "submit", "--tenant", "acme", "--wait", "--timeout", "30s", event)
+	if want := "refused-1\nfailed: acme/refused-1: upstream_rejected; see 'iseed dlq list --tenant acme'\n"; code != exitFailed || out != want {
+		t.Fatalf("again: exit %d, stdout %q, stderr %q; want %d and %q", code, out, errOut, exitFailed, want)
+	}
+	if took := time.Since(start); took > 15*time.Second { // the timeout's fallback says the same after 30 s
+		t.Errorf("again: the outcome took %s: nothing more could come, it is wanted at once", took)
 	}
 }
 
