@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/pipetest"
 	natsserver "github.com/nats-io/nats-server/v2/test"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
@@ -166,7 +167,7 @@ func TestConnectLogsSlowConsumers(t *testing.T) {
 	opts.Port = -1
 	srv := natsserver.RunServer(&opts)
 	t.Cleanup(srv.Shutdown)
-	var logs simSyncBuffer
+	var logs pipetest.Buffer
 	c, err := connectNATS(&Config{NATSURL: srv.ClientURL()}, zerolog.New(&logs))
 	if err != nil {
 		t.Fatal(err)

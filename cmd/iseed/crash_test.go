@@ -14,6 +14,7 @@ import (
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
@@ -32,14 +33,14 @@ func TestMain(m *testing.M) {
 // daemon is an `iseed serve` subprocess.
 type daemonProc struct {
 	cmd *exec.Cmd
-	out *simSyncBuffer
+	out *pipetest.Buffer
 }
 
 func startDaemon(t *testing.T, env ...string) *daemonProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), append([]string{"ISEED_TEST_AS_MAIN=1", "ISEED_TEST_ARGS=serve"}, env...)...)
-	d := &daemonProc{cmd: cmd, out: &simSyncBuffer{}}
+	d := &daemonProc{cmd: cmd, out: &pipetest.Buffer{}}
 	cmd.Stdout, cmd.Stderr = d.out, d.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

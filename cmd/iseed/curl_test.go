@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iseed-dev/iseed/internal/pipetest"
 )
 
 // TestSimWithCurl is the issue's check as a person runs it: `iseed sim`
@@ -18,7 +20,7 @@ func TestSimWithCurl(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr simSyncBuffer
+	var stdout, stderr pipetest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--token", "curl-t0k"}, strings.NewReader(""), &stdout, &stderr)

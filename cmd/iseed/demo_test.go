@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/nats-io/nats.go"
 )
 
@@ -26,7 +27,7 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	t.Setenv("ISEED_SIM_STEP", "100ms")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr simSyncBuffer
+	var stdout, stderr pipetest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--demo", "../../examples/isee.json"}, strings.NewReader(""), &stdout, &stderr)

@@ -6,33 +6,16 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/iseed-dev/iseed/internal/pipetest"
 )
-
-// simSyncBuffer is an io.Writer safe to read while run writes to it.
-type simSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *simSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *simSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestRunSim(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr simSyncBuffer
+	var stdout, stderr pipetest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--token", "t0k", "--step", "10ms", "--wallet", "0"}, strings.NewReader(""), &stdout, &stderr)
@@ -111,7 +94,7 @@ func TestRunSimFlags(t *testing.T) {
 		{"help", []string{"-h"}, 0},
 	}
 	for _, tt := range tests {
-		var stdout, stderr simSyncBuffer
+		var stdout, stderr pipetest.Buffer
 		err := run(context.Background(), append([]string{"sim", "--listen", "127.0.0.1:0"}, tt.args...), strings.NewReader(""), &stdout, &stderr)
 		if got := exitCode(err); got != tt.code {
 			t.Errorf("%s: got exit code %d (%v), want %d", tt.name, got, err, tt.code)
@@ -121,7 +104,7 @@ func TestRunSimFlags(t *testing.T) {
 
 // TestRunSimPublished: the flags reach the simulator, and -h explains them.
 func TestRunSimPublished(t *testing.T) {
-	var help simSyncBuffer
+	var help pipetest.Buffer
 	if err := run(context.Background(), []string{"sim", "-h"}, strings.NewReader(""), &help, &help); exitCode(err) != 0 {
 		t.Fatalf("sim -h: got %v", err)
 	}
@@ -133,7 +116,7 @@ func TestRunSimPublished(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr simSyncBuffer
+	var stdout, stderr pipetest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"sim", "--listen", "127.0.0.1:0", "--token", "t0k", "--profile", "published"}, strings.NewReader(""), &stdout, &stderr)

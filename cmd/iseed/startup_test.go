@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iseed-dev/iseed/internal/pipetest"
 )
 
 // TestServeCheckConfig validates the configuration without connecting to
@@ -112,7 +114,7 @@ func runCLIFor(t *testing.T, d time.Duration, args ...string) (string, string, i
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	var stdout, stderr simSyncBuffer
+	var stdout, stderr pipetest.Buffer
 	err := run(ctx, args, strings.NewReader(""), &stdout, &stderr)
 	return stdout.String(), stderr.String(), exitCode(err)
 }
