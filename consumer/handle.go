@@ -105,6 +105,9 @@ func (p *Pipeline) announce(ctx context.Context, o Outcome, act Action) error {
 	return g.Wait()
 }
 
+// maxLoggedError bounds the error a log line carries, like a dead letter's.
+const maxLoggedError = 1024
+
 // logOutcome writes the one log line of a message. It names no personal
 // data: ids, codes and classes only.
 func (p *Pipeline) logOutcome(j *job, o Outcome, act Action) {
@@ -133,7 +136,7 @@ func (p *Pipeline) logOutcome(j *job, o Outcome, act Action) {
 		ev = ev.Int64("retry_in_ms", act.Delay.Milliseconds())
 	}
 	if o.Err != nil {
-		ev = ev.Str("error", o.Err.Error())
+		ev = ev.Str("error", truncate(o.Err.Error(), maxLoggedError))
 	}
 	ev.Msg("submission processed")
 }

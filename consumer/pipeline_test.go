@@ -1,6 +1,7 @@
 package consumer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -88,7 +89,11 @@ func TestMalformedEventsAreDeadLettered(t *testing.T) {
 	h.Start()
 	h.Publish([]byte(`{"id":"x1","service":"ISEE","fields":{},"unexpected":true}`), nil)
 	h.Publish([]byte(`not json at all`), nil)
-	pipetest.WaitFor(t, 10*time.Second, "two dead letters", func() bool { return len(h.DeadLetters()) == 2 })
+	// A byte that is not UTF-8 in an otherwise valid submission: the decoder
+	// would send U+FFFD in its place, and charge for it.
+	invalid := bytes.Replace(pipetest.Submission("x3", pipetest.ValidFields("Mario")), []byte("Mario"), []byte("Ma\xffrio"), 1)
+	h.Publish(invalid, nil)
+	pipetest.WaitFor(t, 10*time.Second, "three dead letters", func() bool { return len(h.DeadLetters()) == 3 })
 	for _, dl := range h.DeadLetters() {
 		if dl.Reason != dlq.ReasonMalformed || dl.OriginalSubject != "iseed.submissions.acme" || dl.StreamSeq == 0 {
 			t.Errorf("dead letter: got %+v, want reason malformed with origin", dl)

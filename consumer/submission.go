@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/iseed-dev/iseed/record"
 )
@@ -46,12 +48,21 @@ var ErrMalformed = errors.New("malformed submission")
 
 // DecodeSubmission decodes and checks a submission event. Unknown keys,
 // trailing data, a bad id or a missing service are errors wrapping ErrMalformed.
+//
+// Its errors quote nothing of the message: they are logged, and a member's
+// name or a value may be personal data (or megabytes long).
 func DecodeSubmission(data []byte) (*Submission, error) {
+	if err := checkEnvelope(data); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var s Submission
 	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, decodeProblem(err))
+	}
+	if bytes.Equal(bytes.TrimSpace(s.Metadata), []byte("null")) {
+		s.Metadata = nil // as if absent
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformed)
@@ -80,15 +91,104 @@ func DecodeSubmission(data []byte) (*Submission, error) {
 	return &s, nil
 }
 
-// PeekID returns the id of an event that failed to decode, when it has a valid one.
-func PeekID(data []byte) string {
-	var s struct {
-		ID string `json:"id"`
+// checkEnvelope refuses what cannot be a submission before decoding: an
+// empty message, bytes that are not UTF-8 (the decoder would replace them
+// silently, and the changed value would be sent and paid for), anything
+// but an object.
+func checkEnvelope(data []byte) error {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	switch {
+	case len(trimmed) == 0:
+		return errors.New("the message is empty: a submission is a JSON object")
+	case !utf8.Valid(data):
+		return fmt.Errorf("the message is not valid UTF-8 (at byte %d)", len(data)-len(validUTF8Suffix(data)))
+	case trimmed[0] != '{':
+		return errors.New("a submission is a JSON object")
 	}
-	if json.Unmarshal(data, &s) != nil || !record.ValidToken(s.ID) {
+	return nil
+}
+
+// validUTF8Suffix returns data from its first invalid UTF-8 sequence on.
+func validUTF8Suffix(data []byte) []byte {
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		if r == utf8.RuneError && size <= 1 {
+			return data
+		}
+		data = data[size:]
+	}
+	return data
+}
+
+// submissionMembers lists the members a submission may have.
+const submissionMembers = "version, id, service, fields, options, email_target, metadata"
+
+// decodeProblem says what is wrong with a submission the decoder refused,
+// naming members the schema of events defines and JSON kinds only.
+func decodeProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("not valid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		member := typ.Field
+		if member == "" {
+			member = "the message"
+		}
+		return fmt.Sprintf("%s: a JSON %s where %s is expected", member, typ.Value, jsonKind(typ.Type))
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the JSON ends before the object does"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "a member that is not part of a submission (its members are " + submissionMembers + ")"
+	}
+	return "not a submission"
+}
+
+// jsonKind names the JSON kind that decodes into t.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
+}
+
+// PeekID returns the id of an event that failed to decode, when it has a
+// valid one: the top-level "id" member read before the point where the
+// event breaks, if it does (the last one, as the decoder takes, when
+// there are several).
+func PeekID(data []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return ""
 	}
-	return s.ID
+	id := ""
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			break
+		}
+		var value json.RawMessage
+		if dec.Decode(&value) != nil {
+			break
+		}
+		if key == "id" {
+			id = ""
+			_ = json.Unmarshal(value, &id) // not a string: no id
+		}
+	}
+	if !record.ValidToken(id) {
+		return ""
+	}
+	return id
 }
 
 // Fingerprint identifies the submission's payload: two events with the same
