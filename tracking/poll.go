@@ -150,6 +150,16 @@ func (t *Tracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata
 		if t.schedNow().Sub(t.cfg.Timebase.At(meta.Timestamp)) > t.cfg.MaxAge {
 			return trackOutcome{Final: true} // nothing to follow
 		}
+		// The leader's answer is the truth: a task whose record it does
+		// not hold was never this submission's (anyone who may publish in
+		// the account can put one on a subject nobody tracks) or outlived
+		// an operator's removal, and polling it for the maximum age would
+		// only log a warning a minute.
+		if _, ok, lerr := record.LeaderGet(ctx, t.d.Publisher, t.lay.RecordsBucket(), record.Key(tk.Tenant, tk.ID)); lerr == nil && !ok {
+			t.rare.Warn().Str("tenant", tk.Tenant).Str("submission", tk.ID).
+				Msg("a tracking task for a submission that has no record: ended")
+			return trackOutcome{Final: true}
+		}
 		return trackOutcome{Err: err}
 	}
 	if err != nil {

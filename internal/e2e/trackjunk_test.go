@@ -3,11 +3,13 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestTrackSubjectHeldByAForeignMessage: a message that is not the task on
@@ -38,6 +40,32 @@ func TestTrackSubjectHeldByAForeignMessage(t *testing.T) {
 	})
 	h.runTracker(tr)
 	if r := h.waitClosed("emp-held", 20*time.Second); r.State != record.StateCompleted || r.Document == nil {
+		t.Fatalf("record: got state %q, document %v; want completed with its document", r.State, r.Document != nil)
+	}
+}
+
+// TestTaskWithoutARecordEnds: a well-formed tracking task for a submission
+// that has no record (forged: anyone who may publish in the account can put
+// one there) is ended once the records bucket's leader confirms there is
+// none, instead of being retried for the maximum age (60 days), a warning
+// each time; the submission, submitted later, is tracked as usual.
+func TestTaskWithoutARecordEnds(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(100*time.Millisecond))
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	ctx := context.Background()
+	subject := h.Res.Layout.TrackSubject(pipetest.Tenant, "emp-ghost")
+	forged := `{"tenant":"` + pipetest.Tenant + `","id":"emp-ghost","generation":1,"request_id":"6b0eaba21dcdaf0000000001","service":"ISEE"}`
+	if _, err := h.NATS.JS.Publish(ctx, subject, []byte(forged)); err != nil {
+		t.Fatal(err)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "the forged task to be ended", func() bool {
+		_, err := h.Res.Track.GetLastMsgForSubject(ctx, subject)
+		return errors.Is(err, jetstream.ErrMsgNotFound)
+	})
+	h.startPipeline(tr, false)
+	h.Publish(pipetest.Submission("emp-ghost", pipetest.ValidFields("Mario")), nil)
+	if r := h.waitClosed("emp-ghost", 20*time.Second); r.State != record.StateCompleted || r.Document == nil {
 		t.Fatalf("record: got state %q, document %v; want completed with its document", r.State, r.Document != nil)
 	}
 }
