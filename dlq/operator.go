@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -16,6 +18,7 @@ var ErrNotFound = errors.New("no such dead letter")
 // Letter is one dead letter read back whole.
 type Letter struct {
 	DeadLetter
+	Subject string      // where it is stored: <prefix>.dlq.<tenant>.<id>
 	Header  nats.Header // every header, as stored
 	Payload []byte      // the original message: personal data (see Mask)
 }
@@ -28,7 +31,37 @@ func (q *Queue) Get(ctx context.Context, seq uint64) (*Letter, error) {
 	}
 	dl := Parse(seq, raw.Header)
 	dl.Stored = raw.Time
-	return &Letter{DeadLetter: dl, Header: raw.Header, Payload: raw.Data}, nil
+	return &Letter{DeadLetter: dl, Subject: raw.Subject, Header: raw.Header, Payload: raw.Data}, nil
+}
+
+// CheckOrigin refuses to replay a dead letter anywhere but where one iseed
+// stored would go: the submissions subject of the tenant whose DLQ subject
+// holds it, or that submission's tracking subject (a tracker's dead
+// letter). Anyone who may publish in the account can put a message on a
+// DLQ subject (the shipped NATS permissions let only iseed); a replay signs
+// it, so it must not be sent on to another tenant or into iseed's own
+// streams, and one without iseed's headers is not replayed at all.
+func (q *Queue) CheckOrigin(l *Letter) error { return CheckOrigin(q.layout, l.Subject, l.DeadLetter) }
+
+// CheckOrigin is Queue.CheckOrigin for dead letter l stored on subject.
+func CheckOrigin(lay layout.Layout, subject string, l DeadLetter) error {
+	r := &RefusedError{Seq: l.Seq, Reason: l.Reason,
+		Advice: fmt.Sprintf("look at it with 'iseed dlq show %d' and remove it with 'iseed dlq purge %d'", l.Seq, l.Seq)}
+	prefix := strings.TrimSuffix(lay.DLQSubject("", ""), ".") // <prefix>.dlq.
+	tenant, id, _ := strings.Cut(strings.TrimPrefix(subject, prefix), ".")
+	switch {
+	case l.OriginalSubject == "":
+		r.Why = "it has none of the headers iseed writes on a dead letter: iseed did not store it"
+	case l.Tenant == "":
+		r.Why = "it names no tenant (its subject's was not a valid one): there is no tenant to send it back to"
+	case !strings.HasPrefix(subject, prefix) || tenant != l.Tenant || (l.SubmissionID != "" && id != l.SubmissionID):
+		r.Why = fmt.Sprintf("its headers name tenant %q and submission %q, and it is stored on %s: iseed did not store it", l.Tenant, l.SubmissionID, subject)
+	case l.OriginalSubject != lay.SubmissionSubject(l.Tenant) && l.OriginalSubject != lay.TrackSubject(l.Tenant, l.SubmissionID):
+		r.Why = fmt.Sprintf("it would go to %s, which is not tenant %q's submissions or tracking subject", l.OriginalSubject, l.Tenant)
+	default:
+		return nil
+	}
+	return r
 }
 
 func (q *Queue) getMsg(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg, error) {

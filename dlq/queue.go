@@ -179,10 +179,10 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	if err != nil {
 		return err
 	}
-	subject := raw.Header.Get(HeaderOriginalSubject)
-	if subject == "" {
-		return fmt.Errorf("dlq: dead letter %d has no %s header", seq, HeaderOriginalSubject)
+	if err := q.CheckOrigin(&Letter{DeadLetter: Parse(seq, raw.Header), Subject: raw.Subject}); err != nil {
+		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}
+	subject := raw.Header.Get(HeaderOriginalSubject)
 	if payload == nil {
 		payload = raw.Data
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/nats-io/nats.go"
 )
 
 // queueWith stores dead letters (tenant/id/reason each) on a fresh server
@@ -187,5 +189,55 @@ func TestReplayWaitsForTheTaskItReplaces(t *testing.T) {
 	m, err := track.GetLastMsgForSubject(ctx, subject)
 	if err != nil || string(m.Data) != `{"task":1}` {
 		t.Fatalf("the tracking subject holds %v (%v), want the replayed task", m, err)
+	}
+}
+
+// TestReplayRefusesForgedLetters: a message someone else put on a DLQ
+// subject is not signed and sent on: not without iseed's headers, not to
+// another tenant, not into iseed's own streams. iseed's own letters, a
+// submission's and a tracker's, pass.
+func TestReplayRefusesForgedLetters(t *testing.T) {
+	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected})
+	ctx := context.Background()
+	l := q.layout
+	forge := func(subject, tenant, id, original string) uint64 {
+		t.Helper()
+		m := nats.NewMsg(subject)
+		m.Data = []byte(`{"id":"emp-9","service":"ISEE","fields":{}}`)
+		if original != "" {
+			m.Header.Set(HeaderOriginalSubject, original)
+			m.Header.Set(HeaderTenant, tenant)
+			m.Header.Set(HeaderSubmissionID, id)
+			m.Header.Set(HeaderReason, ReasonUpstreamRejected)
+		}
+		ack, err := q.js.PublishMsg(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence
+	}
+	tests := []struct {
+		name string
+		seq  uint64
+		why  string // "" when the replay goes through
+	}{
+		{"iseed's own", all[0].Seq, ""},
+		{"no headers", forge(l.DLQSubject("acme", "emp-9"), "", "", ""), "none of the headers"},
+		{"another tenant's submissions", forge(l.DLQSubject("acme", "emp-9"), "acme", "emp-9", l.SubmissionSubject("globex")), "not tenant \"acme\"'s"},
+		{"headers of another tenant than its subject", forge(l.DLQSubject("acme", "emp-9"), "globex", "emp-9", l.SubmissionSubject("globex")), "iseed did not store it"},
+		{"into the events", forge(l.DLQSubject("acme", "emp-9"), "acme", "emp-9", "iseed.status.acme.emp-9"), "not tenant \"acme\"'s"},
+		{"a tracker's", forge(l.DLQSubject("acme", "emp-9"), "acme", "emp-9", l.TrackSubject("acme", "emp-9")), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := q.Replay(ctx, tt.seq)
+			var re *RefusedError
+			switch {
+			case tt.why == "" && err != nil:
+				t.Errorf("Replay: %v, want it replayed", err)
+			case tt.why != "" && (!errors.As(err, &re) || !strings.Contains(re.Why, tt.why)):
+				t.Errorf("Replay: %v, want it refused: %s", err, tt.why)
+			}
+		})
 	}
 }

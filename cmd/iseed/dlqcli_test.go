@@ -274,3 +274,22 @@ func TestDLQUnknownReason(t *testing.T) {
 		}
 	}
 }
+
+// TestDLQReplayRefusesAForeignLetter: a message someone else put on a DLQ
+// subject, without iseed's headers, is refused by a dry run as by the
+// replay itself (the dry run used to promise it).
+func TestDLQReplayRefusesAForeignLetter(t *testing.T) {
+	startCLIDaemon(t)
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	ack, err := js.Publish(context.Background(), "iseed.dlq.acme.emp-x", []byte(`{"id":"emp-x","service":"ISEE","fields":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := fmt.Sprint(ack.Sequence)
+	for _, args := range [][]string{{"dlq", "replay", "--dry-run", seq}, {"dlq", "replay", seq}, {"dlq", "replay", "--payload", "-", seq}} {
+		out, errOut, code := runCLIInput(t, `{"id":"emp-x","service":"ISEE","fields":{"$0":"x"}}`, args...)
+		if code != 1 || !strings.Contains(errOut, "none of the headers iseed writes") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 1 and a refusal: iseed did not store it", args, code, out, errOut)
+		}
+	}
+}

@@ -26,6 +26,9 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 		return err
 	}
 	d := l.DeadLetter
+	if err := r.q.CheckOrigin(l); err != nil {
+		return fmt.Errorf("refused %s", refusal(err, d))
+	}
 	if err := dlq.CheckEdit(d); err != nil {
 		return fmt.Errorf("refused %s", refusal(err, d))
 	}

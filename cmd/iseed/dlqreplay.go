@@ -147,7 +147,11 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 		return r.failure(ctx, prefix, seq, err)
 	}
 	d := l.DeadLetter
-	if err := dlq.CheckReplay(d); err != nil {
+	err = r.q.CheckOrigin(l)
+	if err == nil {
+		err = dlq.CheckReplay(d)
+	}
+	if err != nil {
 		r.refused++
 		word := "refused"
 		if r.dry {
