@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/iseed-dev/iseed/budget"
@@ -234,7 +235,35 @@ func (r *Resources) ensureMoney(ctx context.Context, js jetstream.JetStream) err
 func (r *Resources) ensureDocuments(ctx context.Context, js jetstream.JetStream) error {
 	var err error
 	r.Documents, err = ensureObjectStore(ctx, js, r.Layout, r.Layout.DocumentsBucket(), "iseed: documents stored before per-tenant buckets")
-	return err
+	if err != nil {
+		return err
+	}
+	return r.ensureTenantDocuments(ctx, js)
+}
+
+// ensureTenantDocuments brings every tenant's documents bucket to the
+// layout's TTL, replicas and storage. A bucket is otherwise updated only
+// when its tenant next stores a document, and a shorter ISEED_DOCUMENT_TTL
+// must apply from the start to what every tenant has stored: certificates
+// are kept no longer than configured.
+func (r *Resources) ensureTenantDocuments(ctx context.Context, js jetstream.JetStream) error {
+	prefix := r.Layout.TenantDocumentsBucket("")
+	names := js.ObjectStoreNames(ctx)
+	var tenants []string
+	for name := range names.Name() {
+		if tenant, ok := strings.CutPrefix(name, prefix); ok && tenant != "" {
+			tenants = append(tenants, tenant)
+		}
+	}
+	if err := names.Error(); err != nil {
+		return fmt.Errorf("list the documents buckets: %w", err)
+	}
+	for _, tenant := range tenants {
+		if _, err := EnsureTenantDocuments(ctx, js, r.Layout, tenant); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EnsureTenantDocuments creates or updates, idempotently, the documents
