@@ -163,7 +163,7 @@ func isHex(r rune) bool { return '0' <= r && r <= '9' || 'a' <= r && r <= 'f' ||
 // skip).
 func (c *Client) Transactions(ctx context.Context, since time.Time) ([]Transaction, error) {
 	const op = "GET /wallet/transactions"
-	var out []Transaction
+	out := []Transaction{} // never nil: nil tells audit.Check the wallet was not read
 	prevFirst := ""
 	for page := 0; page < c.maxPages; page++ {
 		var l transactionList

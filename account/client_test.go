@@ -69,10 +69,15 @@ func TestTransactionsPaging(t *testing.T) {
 		{"exactly one page then an empty one", 100, time.Time{}, 100, []string{"skip=0&limit=100", "skip=100&limit=100"}},
 		{"three pages", 250, time.Time{}, 250, []string{"skip=0&limit=100", "skip=100&limit=100", "skip=200&limit=100"}},
 		{"stops at the page reaching since", 1000, start.Add(-150 * time.Minute), 151, []string{"skip=0&limit=100", "skip=100&limit=100"}},
+		{"none", 0, time.Time{}, 0, []string{"skip=0&limit=100"}},
+		{"none since", 10, start.Add(time.Hour), 0, []string{"skip=0&limit=100"}},
 	}
 	for _, tt := range tests {
 		f := &fake{txs: charges(tt.n, start)}
 		got, err := serve(t, f).Transactions(context.Background(), tt.since)
+		if err == nil && got == nil { // audit.Input: nil means the wallet is not checked
+			t.Errorf("%s: got nil, want an empty list: the wallet was read and holds none", tt.name)
+		}
 		if err != nil || len(got) != tt.want || !reflect.DeepEqual(f.pages, tt.pages) {
 			t.Errorf("%s: got %d transactions, %v, pages %v; want %d, pages %v", tt.name, len(got), err, f.pages, tt.want, tt.pages)
 		}
