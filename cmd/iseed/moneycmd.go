@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -140,12 +141,22 @@ func scopeFlags(cmd *cobra.Command) func() (budget.Scope, error) {
 	}
 }
 
+// operatorEuros is what a cap is written as: whole euros, and at most two
+// decimals after a point or a comma. No thousands separators and no
+// exponent: "1.500" would be read as 1.50 by the general parser, where an
+// Italian operator means 1500.
+var operatorEuros = regexp.MustCompile(`^[0-9]+([.,][0-9]{1,2})?$`)
+
 func parseEuros(s, flag string) (money.Cents, error) {
 	if s == "" {
 		return 0, nil
 	}
+	if !operatorEuros.MatchString(s) {
+		return 0, usagef("%s: want euros as digits with at most two decimals, such as 1500 or 499,90 "+
+			"(no thousands separators: 1.500 and 1,500 are ambiguous), got %q", flag, s)
+	}
 	c, err := money.Parse(s)
-	if err != nil || c < 0 {
+	if err != nil {
 		return 0, usagef("%s: want an amount of euros such as 500 or 499,90, got %q", flag, s)
 	}
 	return c, nil

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/visengine"
 )
 
@@ -59,5 +60,25 @@ func TestMoneyCommands(t *testing.T) {
 	out, errOut, code = runCLI(t, "audit", "-o", "table")
 	if code != 1 || !strings.Contains(out, r.ID) {
 		t.Errorf("audit after a request behind iseed's back: exit %d, stdout %q, stderr %q; want 1 naming %s", code, out, errOut, r.ID)
+	}
+}
+
+// TestParseEuros takes a cap as digits with at most two decimals and
+// refuses what could be read two ways: "1.500" is 1500 to an Italian
+// operator and 1.50 to the general parser.
+func TestParseEuros(t *testing.T) {
+	tests := []struct {
+		in   string
+		want money.Cents
+		ok   bool
+	}{
+		{"500", 50000, true}, {"499,90", 49990, true}, {"499.9", 49990, true}, {"0", 0, true},
+		{"1.500", 0, false}, {"12,345", 0, false}, {"1e3", 0, false}, {"1 500", 0, false}, {"-5", 0, false}, {"€5", 0, false}, {"5.", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseEuros(tt.in, "--daily-eur")
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseEuros(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
 	}
 }
