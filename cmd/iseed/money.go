@@ -77,16 +77,25 @@ func applyBudgetsFile(ctx context.Context, b *budget.Budgets, path string) error
 	if path == "" {
 		return nil
 	}
+	file, err := readBudgetsFile(path)
+	if err != nil {
+		return err
+	}
+	return b.Apply(ctx, file)
+}
+
+// readBudgetsFile reads and parses ISEED_BUDGETS_FILE.
+func readBudgetsFile(path string) (budget.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("ISEED_BUDGETS_FILE: %w", err)
+		return budget.File{}, fmt.Errorf("ISEED_BUDGETS_FILE: %w", err)
 	}
 	defer f.Close()
 	file, err := budget.ParseFile(f)
 	if err != nil {
-		return fmt.Errorf("ISEED_BUDGETS_FILE %s: %w", path, err)
+		return budget.File{}, fmt.Errorf("ISEED_BUDGETS_FILE %s: %w", path, err)
 	}
-	return b.Apply(ctx, file)
+	return file, nil
 }
 
 // accountClient is the Openapi account API client: the configured one, the

@@ -74,6 +74,11 @@ func checkConfig() (*Config, error) {
 	if _, err := loadKeyring(cfg); err != nil { // a recipients file that does not parse fails here, not at the first document
 		return nil, configError(err)
 	}
+	if cfg.BudgetsFile != "" {
+		if _, err := readBudgetsFile(cfg.BudgetsFile); err != nil {
+			return nil, configError(err)
+		}
+	}
 	return cfg, nil
 }
 

@@ -30,6 +30,9 @@ func TestServeCheckConfig(t *testing.T) {
 		{"a missing token file", map[string]string{"ISEED_VISENGINE_URL": "https://x.example", "ISEED_VISENGINE_TOKEN_FILE": "/nonexistent"}, 2, "ISEED_VISENGINE_TOKEN_FILE"},
 		{"a recipients file that is not one", map[string]string{"ISEED_DOCUMENT_RECIPIENTS_FILE": "testdata/isee.json"}, 2, "ISEED_DOCUMENT_"},
 		{"a document recipient", map[string]string{"ISEED_DOCUMENT_RECIPIENTS_FILE": "testdata/document-recipients"}, 0, "configuration valid"},
+		{"a budgets file", map[string]string{"ISEED_BUDGETS_FILE": "testdata/budgets.json"}, 0, "configuration valid"},
+		{"a budgets file that is not one", map[string]string{"ISEED_BUDGETS_FILE": "testdata/isee.json"}, 2, "ISEED_BUDGETS_FILE"},
+		{"a missing budgets file", map[string]string{"ISEED_BUDGETS_FILE": "/nonexistent/budgets.json"}, 2, "ISEED_BUDGETS_FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
