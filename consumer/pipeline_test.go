@@ -457,3 +457,35 @@ func (h *harness) settled() bool {
 	}
 	return ci.AckFloor.Stream >= si.State.LastSeq && ci.NumAckPending == 0 && ci.NumPending == 0
 }
+
+// countingWallet says the wallet has credit, and counts the reads.
+type countingWallet struct{ reads atomic.Int64 }
+
+func (w *countingWallet) Enough(context.Context) (bool, error) { w.reads.Add(1); return true, nil }
+
+// TestWalletWithTooLittleCreditTriesOnce: a wallet whose balance shows some
+// credit but less than a request costs lets one trial POST through per
+// balance read, not the whole backlog, and nobody is told it was refilled.
+func TestWalletWithTooLittleCreditTriesOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Sim.SetWallet(5) // less than an ISEE: every POST is a 402
+	checker := &countingWallet{}
+	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Wallet = checker }), pipetest.WithConfig(func(c *consumer.Config) {
+		c.Workers = 4
+		c.WalletProbe = 200 * time.Millisecond
+	}))
+	for i := range 4 {
+		h.Publish(pipetest.Submission(fmt.Sprintf("low-%d", i), pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "the wallet found empty", func() bool { return len(h.accountEvents()) > 0 })
+	posts, reads := h.Counter("POST /richiesta"), checker.reads.Load()
+	pipetest.WaitFor(t, 10*time.Second, "five more balance reads", func() bool { return checker.reads.Load() >= reads+5 })
+	more, probes := h.Counter("POST /richiesta")-posts, checker.reads.Load()-reads
+	if more > int(probes)+1 {
+		t.Errorf("%d POSTs over %d balance reads that showed too little credit: want one trial each at most", more, probes)
+	}
+	if types := h.accountEvents(); slices.Contains(types, publisher.AccountWalletRefilled) {
+		t.Errorf("account events %v: the wallet was never refilled", types)
+	}
+}

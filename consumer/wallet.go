@@ -85,6 +85,15 @@ func (w *walletGate) trip(now time.Time, probe time.Duration) (first bool) {
 	return first
 }
 
+// trialNow lets the next trial go at once.
+func (w *walletGate) trialNow(now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.empty {
+		w.next = now
+	}
+}
+
 // clear records a wallet with credit; it reports whether it was empty, and
 // since when.
 func (w *walletGate) clear() (was bool, since time.Time) {
@@ -131,8 +140,8 @@ func (p *Pipeline) announceWallet(ctx context.Context, e publisher.AccountEvent)
 }
 
 // RunWallet reads the balance every WalletProbe while the wallet is empty,
-// when a WalletChecker is configured, and resumes as soon as it shows
-// credit. It returns when ctx is done.
+// when a WalletChecker is configured, and lets the trial POST go as soon
+// as it shows credit. It returns when ctx is done.
 func (p *Pipeline) RunWallet(ctx context.Context) error {
 	if p.d.Wallet == nil {
 		<-ctx.Done()
@@ -153,7 +162,10 @@ func (p *Pipeline) RunWallet(ctx context.Context) error {
 			continue
 		}
 		if ok, err := p.d.Wallet.Enough(ctx); err == nil && ok {
-			p.walletOK(ctx)
+			// Credit, but maybe less than a request costs: one trial POST
+			// goes now instead of at the next probe, and its answer says
+			// whether the wallet was topped up (walletOK) or not.
+			p.wallet.trialNow(p.cfg.Now())
 		}
 	}
 }

@@ -163,6 +163,7 @@ func (h *Harness) Start(opts ...Option) (stop func()) {
 	wg.Go(func() { _ = p.Run(ctx) })
 	wg.Go(func() { _ = p.RunAdvisories(ctx) })
 	wg.Go(func() { _ = p.RunHolds(ctx) })
+	wg.Go(func() { _ = p.RunWallet(ctx) })
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
 	h.T.Cleanup(stop)
