@@ -279,6 +279,31 @@ func period(from, to string) (money.Period, error) {
 	return p, nil
 }
 
+// auditPeriod is the audit's period: from --from (default 24 hours before
+// the end) to --to (default now).
+func auditPeriod(from, to string, now time.Time) (money.Period, error) {
+	loc, err := money.Rome()
+	if err != nil {
+		return money.Period{}, err
+	}
+	p := money.Period{To: now}
+	if to != "" {
+		if p.To, err = parseWhenIn("--to", to, now, loc); err != nil {
+			return p, err
+		}
+	}
+	p.From = p.To.Add(-24 * time.Hour)
+	if from != "" {
+		if p.From, err = parseWhenIn("--from", from, now, loc); err != nil {
+			return p, err
+		}
+	}
+	if !p.From.Before(p.To) {
+		return p, usagef("--from must come before --to")
+	}
+	return p, nil
+}
+
 func newAuditCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit [--from DATE] [--to DATE]",
@@ -291,7 +316,7 @@ func newAuditCmd(e *env) *cobra.Command {
 		Args:        noArgs,
 		Annotations: map[string]string{exitCodesKey: "0 everything matches; 1 findings (or an error); 2 usage or configuration error", runsAloneKey: "yes"},
 	}
-	from := cmd.Flags().String("from", "", "start (default 24 hours ago)")
+	from := cmd.Flags().String("from", "", "start (default 24 hours before the end)")
 	to := cmd.Flags().String("to", "", "end (default now)")
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -299,12 +324,9 @@ func newAuditCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		p := money.Period{From: now.Add(-24 * time.Hour), To: now}
-		if *from != "" || *to != "" {
-			if p, err = period(*from, *to); err != nil {
-				return err
-			}
+		p, err := auditPeriod(*from, *to, time.Now())
+		if err != nil {
+			return err
 		}
 		c, err := openCLI(cmd.Context(), true)
 		if err != nil {

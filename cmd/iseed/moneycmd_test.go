@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/visengine"
@@ -79,6 +80,32 @@ func TestParseEuros(t *testing.T) {
 		got, err := parseEuros(tt.in, "--daily-eur")
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("parseEuros(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestAuditPeriod: --from alone audits up to now, --to alone the 24 hours
+// before it, as the flags' help says.
+func TestAuditPeriod(t *testing.T) {
+	loc, err := money.Rome()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC)
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, loc) }
+	tests := []struct {
+		from, to string
+		want     money.Period
+	}{
+		{"", "", money.Period{From: now.Add(-24 * time.Hour), To: now}},
+		{"2026-11-20", "", money.Period{From: day(20), To: now}},
+		{"", "2026-11-20", money.Period{From: day(19), To: day(20)}},
+		{"2026-11-10", "2026-11-20", money.Period{From: day(10), To: day(20)}},
+	}
+	for _, tt := range tests {
+		got, err := auditPeriod(tt.from, tt.to, now)
+		if err != nil || !got.From.Equal(tt.want.From) || !got.To.Equal(tt.want.To) {
+			t.Errorf("auditPeriod(%q, %q) = %v, %v; want %v", tt.from, tt.to, got, err, tt.want)
 		}
 	}
 }
