@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/iseed-dev/iseed/record"
@@ -22,6 +24,10 @@ func newTrackCmd(e *env) *cobra.Command {
 		format, err := out.format(e.stdout)
 		if err != nil {
 			return err
+		}
+		open := []string{record.StateSubmitted, record.StateInProgress, record.StateDataReady, record.StateCompleted}
+		if *state != "" && !slices.Contains(open, *state) {
+			return usagef("--state %q is not the state of an open request: want one of %s", *state, strings.Join(open, ", "))
 		}
 		c, err := openCLI(cmd.Context(), true)
 		if err != nil {
