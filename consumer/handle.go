@@ -127,7 +127,7 @@ func (p *Pipeline) logOutcome(j *job, o Outcome, act Action) {
 		ev = ev.Str("submission", id)
 	}
 	if r := o.Record; r != nil {
-		ev = ev.Str("service", r.Service).Str("request_id", r.RequestID).Int("generation", r.Generation)
+		ev = ev.Str("visengine_service", r.Service).Str("request_id", r.RequestID).Int("generation", r.Generation)
 	}
 	if o.Reason != "" {
 		ev = ev.Str("reason", o.Reason)

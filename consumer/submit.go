@@ -143,7 +143,7 @@ func (p *Pipeline) invalidate(ctx context.Context, j *job) {
 		return
 	}
 	if err := inv.Invalidate(context.WithoutCancel(ctx), j.prep.HashVisura); err != nil {
-		p.log.Warn().Err(err).Str("service", j.svc.Name).Msg("cannot drop the cached schema")
+		p.log.Warn().Err(err).Str("visengine_service", j.svc.Name).Msg("cannot drop the cached schema")
 	}
 }
 

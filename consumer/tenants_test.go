@@ -228,6 +228,27 @@ func TestOversizedMetadataIsRejectedBeforeAnything(t *testing.T) {
 	}
 }
 
+// TestOutcomeLogHasNoDuplicateKeys: the daemon's logger names itself with
+// "service"; the outcome line names the Visengine service under another
+// key, so that log pipelines (which keep one of two equal keys) lose
+// neither.
+func TestOutcomeLogHasNoDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var logs pipetest.Buffer
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.Logger = zerolog.New(&logs).With().Str("service", "iseed").Logger() }))
+	h.Publish(pipetest.Submission("emp-keys", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-keys", record.StateSubmitted)
+	pipetest.WaitFor(t, 10*time.Second, "the outcome's log line", func() bool {
+		return strings.Contains(logs.String(), `"submission":"emp-keys"`)
+	})
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `"submission":"emp-keys"`) && (strings.Count(line, `"service":`) != 1 || !strings.Contains(line, `"visengine_service":"ISEE"`)) {
+			t.Errorf("log line %s: want one \"service\" (iseed's) and the Visengine service as visengine_service", line)
+		}
+	}
+}
+
 // TestMalformedEventIsLoggedWithItsID: the log line of a malformed message
 // names the submission id its rejected event and dead letter carry, when
 // the id can be read, so that the three can be matched.
