@@ -124,6 +124,9 @@ func TestHeldSubmissionsGoInOrderWhenTheCapIsRaised(t *testing.T) {
 		if len(r.Errors) != 1 || r.Errors[0].Code == "" {
 			t.Errorf("q-%d: problems %+v, want the cap named", i, r.Errors)
 		}
+		if r.Attempts != 0 {
+			t.Errorf("q-%d held: %d attempts, want 0: nothing was sent", i, r.Attempts)
+		}
 	}
 	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
 	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: 10 * price}); err != nil {
@@ -133,6 +136,9 @@ func TestHeldSubmissionsGoInOrderWhenTheCapIsRaised(t *testing.T) {
 	for i := 2; i < 5; i++ {
 		r := h.WaitState(fmt.Sprintf("q-%d", i), record.StateSubmitted)
 		at = append(at, r.EnteredAt(record.StateSubmitted))
+		if r.Attempts != 1 {
+			t.Errorf("q-%d sent after its hold: %d attempts, want 1", i, r.Attempts)
+		}
 	}
 	for i := 1; i < len(at); i++ {
 		if at[i].Before(at[i-1]) {

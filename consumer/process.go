@@ -255,10 +255,20 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 }
 
 // takeOver puts this worker's lease on a claimed record.
+//
+// Like a claim, it counts the POST it prepares, unless an earlier attempt
+// may still have created the request (unsure): that attempt's count stands
+// for it until reconciliation says more.
 func (p *Pipeline) takeOver(ctx context.Context, j *job, now time.Time) (Outcome, bool) {
 	next := *j.rec
 	next.Pending = p.takeLease(j, now)
-	return p.commit(ctx, j, &next)
+	count := !j.unsure
+	if count {
+		next.Attempts++
+	}
+	o, done := p.commit(ctx, j, &next)
+	j.precounted = j.precounted || (count && !done)
+	return o, done
 }
 
 // takeLease returns this job's lease, keeping what the previous pending
