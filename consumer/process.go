@@ -36,6 +36,7 @@ type job struct {
 	precounted bool
 	res        *budget.Reservation // this delivery's reservation against the caps
 	start      time.Time
+	postErr    error // this delivery's last failed POST, for the log line when it ends unsettled
 }
 
 func (j *job) key() string { return record.Key(j.tenant, j.sub.ID) }

@@ -124,7 +124,11 @@ func (p *Pipeline) resolveUnsure(ctx context.Context, j *job, deadline time.Time
 		}
 		if now.Add(wait).After(deadline) {
 			p.release(ctx, j)
-			return Outcome{Kind: Retry, Delay: wait, Record: j.rec, Err: errors.New("an unanswered POST is settling: reading the upstream again later")}, true, nil
+			err := errors.New("an unanswered POST is settling: reading the upstream again later")
+			if j.postErr != nil { // what the POST met: the status and code the runbook asks for
+				err = fmt.Errorf("an unanswered POST (%v) is settling: reading the upstream again later", j.postErr)
+			}
+			return Outcome{Kind: Retry, Delay: wait, Record: j.rec, Err: err}, true, nil
 		}
 		if !p.sleepInProgress(ctx, j, wait) {
 			p.release(ctx, j)

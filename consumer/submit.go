@@ -96,6 +96,7 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			p.walletOK(ctx)
 			return p.adopt(ctx, j, r, "")
 		}
+		j.postErr = err
 		var fe *schema.FileError
 		if errors.As(err, &fe) {
 			if prob, ok := fe.Problem(); ok { // a file changed since it was checked: nothing was sent whole

@@ -267,3 +267,27 @@ func TestMalformedEventIsLoggedWithItsID(t *testing.T) {
 		}
 	}
 }
+
+// TestUnansweredPostIsLoggedWithItsStatus: a POST answered 503 (the request
+// may exist) ends its delivery still settling; the log line names the
+// status the POST met, which the breaker runbook asks operators to read.
+func TestUnansweredPostIsLoggedWithItsStatus(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 503}}})
+	var logs pipetest.Buffer
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) {
+		c.Logger = zerolog.New(&logs)
+		c.ReconcileSettle = time.Minute // longer than the delivery's in-process budget
+		c.InProcessBudget = 500 * time.Millisecond
+	}))
+	h.Publish(pipetest.Submission("emp-503", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the delivery's log line", func() bool {
+		return strings.Contains(logs.String(), `"submission":"emp-503"`)
+	})
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `"submission":"emp-503"`) && !strings.Contains(line, "HTTP 503") {
+			t.Errorf("log line %s: want the status the POST met", line)
+		}
+	}
+}
