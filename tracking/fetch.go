@@ -19,6 +19,10 @@ import (
 // ErrNoDocument is returned for a submission without a stored document.
 var ErrNoDocument = errors.New("the submission has no stored document (yet)")
 
+// ErrDocumentGone means the submission's document was stored and has been
+// deleted since: past its retention, or by hand.
+var ErrDocumentGone = errors.New("the document was deleted")
+
 // FetchDocument writes the plaintext of a submission's stored document to
 // w, decrypting it when it was sealed (kr must then hold a key that opens
 // it), and verifies its size and SHA-256 against the record. On error w may
@@ -38,6 +42,9 @@ func FetchDocument(ctx context.Context, js jetstream.JetStream, res *layout.Reso
 		return nil, fmt.Errorf("document bucket %s: %w", ref.Bucket, err)
 	}
 	obj, err := bucket.Get(ctx, ref.Object)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, fmt.Errorf("%w: documents are kept for ISEED_DOCUMENT_TTL after they are stored, then deleted", ErrDocumentGone)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("document %s: %w", ref.Object, err)
 	}

@@ -54,4 +54,16 @@ func TestDocumentGet(t *testing.T) {
 	if _, errOut, code := runCLI(t, "document", "get", "--tenant", "acme", "-o", "-", "nobody"); code != 1 || !strings.Contains(errOut, `no submission "nobody"`) {
 		t.Errorf("unknown submission: exit %d, stderr %q", code, errOut)
 	}
+	// Past its retention the object is gone while the record still names
+	// it: say so, not "object not found".
+	obs, err := d.js.ObjectStore(ctx, rec.Document.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := obs.Delete(ctx, rec.Document.Object); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runCLI(t, "document", "get", "--tenant", "acme", "-o", "-", "emp-7781-isee-2026"); code != 1 || !strings.Contains(errOut, "kept for ISEED_DOCUMENT_TTL") {
+		t.Errorf("a deleted document: exit %d, stderr %q; want 1 and the retention named", code, errOut)
+	}
 }
