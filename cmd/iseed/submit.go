@@ -78,7 +78,14 @@ func submit(ctx context.Context, e *env, tenant string, data []byte, sub *consum
 	if ack.Duplicate {
 		// The same tenant, id and payload within the stream's duplicate
 		// window: the stream kept the first copy and dropped this one, so
-		// the outcome to wait for is that copy's.
+		// the outcome to wait for is that copy's. Unless the copy is on
+		// another subject: someone took this message id first (the id
+		// names the tenant, but anyone may publish it), and nothing will
+		// come of this event.
+		if kept, err := keptCopy(ctx, c, ack.Sequence); err == nil && kept.Subject != m.Subject {
+			return fmt.Errorf("the stream dropped this event as a duplicate: message %d on %s, another subject, took its message id within ISEED_DEDUP_WINDOW; "+
+				"nothing will happen to this one: publish it again under another id, or after the window", ack.Sequence, kept.Subject)
+		}
 		original = ack.Sequence
 		fmt.Fprintf(e.stderr, "note: the stream already holds this event (same tenant, id and payload) as message %d; "+
 			"this copy was dropped as a duplicate and changes nothing\n", original)
@@ -89,6 +96,15 @@ func submit(ctx context.Context, e *env, tenant string, data []byte, sub *consum
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return follow(wctx, ctx, c, tenant, sub, waitFor{before: before, original: original}, e.stdout)
+}
+
+// keptCopy reads message seq of the submissions stream.
+func keptCopy(ctx context.Context, c *cliConn, seq uint64) (*jetstream.RawStreamMsg, error) {
+	st, err := c.js.Stream(ctx, c.layout.SubmissionsStream())
+	if err != nil {
+		return nil, err
+	}
+	return st.GetMsg(ctx, seq)
 }
 
 // lastDeadLetter is the sequence of the submission's newest dead letter (0: none).

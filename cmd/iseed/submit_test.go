@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestSubmitWait follows submissions to their outcome: submitted (0),
@@ -154,5 +158,36 @@ func TestStatusOfAMalformedMessage(t *testing.T) {
 	_, errOut, code := runCLI(t, "status", "--tenant", "acme", "mal-1")
 	if want := fmt.Sprintf("dead-lettered (malformed) as dead letter %d; see 'iseed dlq show %d'", seq, seq); code != 1 || !strings.Contains(errOut, want) {
 		t.Errorf("status: exit %d, stderr %q; want 1 and %q", code, errOut, want)
+	}
+}
+
+// TestSubmitDuplicateOfAnotherSubject: a message id another subject took
+// first (someone published this event's id on another tenant's subject)
+// drops the event: submit says so at once instead of waiting for an
+// outcome that cannot come.
+func TestSubmitDuplicateOfAnotherSubject(t *testing.T) {
+	startCLIDaemon(t)
+	event := eventFile(t, "taken-1", nil)
+	data, err := os.ReadFile(event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := consumer.DecodeSubmission(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	m := nats.NewMsg("iseed.submissions.globex")
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID("acme", sub.ID, sub.Fingerprint()))
+	if _, err := js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"submit", "--tenant", "acme", event}, {"submit", "--tenant", "acme", "--wait", "--timeout", "30s", event}} {
+		start := time.Now()
+		_, errOut, code := runCLI(t, args...)
+		if code != 1 || !strings.Contains(errOut, "another subject, took its message id") || time.Since(start) > 15*time.Second {
+			t.Errorf("%v: exit %d after %s, stderr %q; want 1 at once, saying the id was taken on another subject", args, code, time.Since(start), errOut)
+		}
 	}
 }
