@@ -111,7 +111,15 @@ func newBudgetCmd(e *env) *cobra.Command {
 				return err
 			}
 			if format == formatJSON {
-				return writeJSON(e.stdout, settings)
+				type scopeCaps struct {
+					Scope string      `json:"scope"` // "account" or "tenant:<name>", as the table shows
+					Caps  budget.Caps `json:"caps"`
+				}
+				out := make([]scopeCaps, 0, len(settings))
+				for _, st := range settings {
+					out = append(out, scopeCaps{Scope: st.Scope.String(), Caps: st.Caps})
+				}
+				return writeJSON(e.stdout, out)
 			}
 			w := newTable(e.stdout)
 			fmt.Fprintln(w, "SCOPE\tCAPS")

@@ -27,6 +27,10 @@ func TestMoneyCommands(t *testing.T) {
 	if _, errOut, code := runCLI(t, "budget", "set", "--tenant", "acme", "--account"); code != 2 || !strings.Contains(errOut, "one of them") {
 		t.Errorf("budget set with both scopes: exit %d, %q; want 2", code, errOut)
 	}
+	if out, errOut, code := runCLI(t, "budget", "list", "-o", "json"); code != 0 ||
+		strings.Join(strings.Fields(out), "") != `[{"scope":"tenant:acme","caps":{"monthly_eur":1000.50,"daily_requests":20}}]` {
+		t.Errorf("budget list -o json: exit %d, stdout %q, stderr %q; want the scope as the table names it, and the caps", code, out, errOut)
+	}
 	for _, id := range []string{"inv-1", "inv-2"} {
 		if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", eventFile(t, id, nil)); code != 0 {
 			t.Fatalf("submit --wait %s: exit %d, %s", id, code, errOut)
