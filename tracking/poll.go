@@ -137,6 +137,10 @@ func (t *Tracker) logPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome, 
 		Dur("took_ms", took).Msg("request polled")
 }
 
+// absentGrace is how long after its submission a task whose record the
+// records bucket's leader does not hold is still polled.
+const absentGrace = time.Hour
+
 // poll brings one submission's record up to date with its upstream request.
 func (t *Tracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata, msg jetstream.Msg) trackOutcome {
 	rec, rev, err := t.store.Get(ctx, tk.Tenant, tk.ID)
@@ -151,10 +155,19 @@ func (t *Tracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata
 			return trackOutcome{Final: true} // nothing to follow
 		}
 		// The leader's answer is the truth: a task whose record it does
-		// not hold was never this submission's (anyone who may publish in
-		// the account can put one on a subject nobody tracks) or outlived
-		// an operator's removal, and polling it for the maximum age would
-		// only log a warning a minute.
+		// not hold, an hour after the submission it names, was never this
+		// submission's (anyone who may publish in the account can put one
+		// on a subject nobody tracks) or outlived an operator's removal,
+		// and polling it for the maximum age would only log a warning a
+		// minute. The hour leaves room for a record put back (a bucket
+		// restored) soon after.
+		submitted := tk.Submitted
+		if submitted.IsZero() {
+			submitted = meta.Timestamp
+		}
+		if t.schedNow().Sub(t.cfg.Timebase.At(submitted)) < absentGrace {
+			return trackOutcome{Err: err}
+		}
 		if _, ok, lerr := record.LeaderGet(ctx, t.d.Publisher, t.lay.RecordsBucket(), record.Key(tk.Tenant, tk.ID)); lerr == nil && !ok {
 			t.rare.Warn().Str("tenant", tk.Tenant).Str("submission", tk.ID).
 				Msg("a tracking task for a submission that has no record: ended")

@@ -46,16 +46,18 @@ func TestTrackSubjectHeldByAForeignMessage(t *testing.T) {
 
 // TestTaskWithoutARecordEnds: a well-formed tracking task for a submission
 // that has no record (forged: anyone who may publish in the account can put
-// one there) is ended once the records bucket's leader confirms there is
-// none, instead of being retried for the maximum age (60 days), a warning
-// each time; the submission, submitted later, is tracked as usual.
+// one there), naming a submission more than an hour old, is ended once the
+// records bucket's leader confirms there is none, instead of being retried
+// for the maximum age (60 days), a warning each time; the submission,
+// submitted later, is tracked as usual. (A fresh one is polled on:
+// TestTrackRecordNotYetReadable.)
 func TestTaskWithoutARecordEnds(t *testing.T) {
 	h := newTrackHarness(t, fastTracking(100*time.Millisecond))
 	tr := h.newTracker(nil)
 	h.runTracker(tr)
 	ctx := context.Background()
 	subject := h.Res.Layout.TrackSubject(pipetest.Tenant, "emp-ghost")
-	forged := `{"tenant":"` + pipetest.Tenant + `","id":"emp-ghost","generation":1,"request_id":"6b0eaba21dcdaf0000000001","service":"ISEE"}`
+	forged := `{"tenant":"` + pipetest.Tenant + `","id":"emp-ghost","generation":1,"request_id":"6b0eaba21dcdaf0000000001","service":"ISEE","submitted":"2026-01-12T08:00:00Z"}`
 	if _, err := h.NATS.JS.Publish(ctx, subject, []byte(forged)); err != nil {
 		t.Fatal(err)
 	}
