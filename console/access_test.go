@@ -270,6 +270,7 @@ func TestReplayRefusedLikeTheCLI(t *testing.T) {
 	runCalls(t, s, []call{
 		{name: "invalid: no replay button", method: get, path: dl, auth: "cookie", status: 200, body: `id="replay-refused"`, notBody: `id="replay"`},
 		{name: "invalid: no confirmation", method: get, path: dl + "/replay", auth: "cookie", status: 200, body: "iseed dlq replay --edit", notBody: "confirm-replay"},
+		{name: "invalid: no promise of a replay", method: get, path: dl + "/replay", auth: "cookie", status: 200, body: "is not replayed", notBody: "the dead letter is removed"},
 		{name: "invalid: replay refused", method: post, path: dl + "/replay", auth: "cookie", csrf: "valid", status: 409, body: "would be rejected again"},
 		{name: "invalid: replay refused with a bearer", method: post, path: dl + "/replay", auth: "bearer", status: 409},
 		{name: "prior ISEE: replay offered", method: get, path: dlPrior, auth: "cookie", status: 200, body: `id="replay"`, notBody: "replay-refused"},
