@@ -25,6 +25,7 @@ func newSubmitCmd(e *env) *cobra.Command {
 			"With --wait it follows the submission's record until it is submitted (exit 0), rejected (exit 1,\n" +
 			"every problem on its own line: field, code, message) or dead-lettered (exit 1, with the reason),\n" +
 			"or --timeout passes (exit 3). A failed submission is reported by its dead letter.\n\n" +
+			"A submission held by a spending cap is said once on standard error; --wait keeps waiting.\n\n" +
 			"An event the stream already holds (the same tenant, id and payload within the duplicate window)\n" +
 			"is dropped as a duplicate, which a note on standard error says; --wait then follows the copy\n" +
 			"the stream kept.",
@@ -95,7 +96,7 @@ func submit(ctx context.Context, e *env, tenant string, data []byte, sub *consum
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return follow(wctx, ctx, c, tenant, sub, waitFor{before: before, original: original}, e.stdout)
+	return follow(wctx, ctx, c, tenant, sub, waitFor{before: before, original: original}, e.stdout, e.stderr)
 }
 
 // keptCopy reads message seq of the submissions stream.
@@ -146,7 +147,10 @@ func (wf waitFor) ours(dl *dlq.DeadLetter) bool {
 // A failed record is reported by its dead letter, which names the reason
 // and the letter to show or replay: the pipeline writes the record first
 // and the dead letter right after it.
-func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.Submission, wf waitFor, w io.Writer) error {
+//
+// A hold by a spending cap is said once on note: it may last until the cap
+// is raised or a new day or month begins.
+func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.Submission, wf waitFor, w, note io.Writer) error {
 	store := record.NewStore(c.res.Records)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -159,6 +163,13 @@ func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.
 		}
 		switch {
 		case rec != nil && rec.Fingerprint == sub.Fingerprint():
+			if rec.State == record.StateHeld && (last == nil || last.State != record.StateHeld) {
+				why := "a spending cap"
+				if len(rec.Errors) > 0 {
+					why = rec.Errors[0].Message
+				}
+				fmt.Fprintf(note, "held: %s; it goes out when the cap allows it (iseed budget show), still waiting\n", why)
+			}
 			last, state = rec, rec.State
 			if rec.State != record.StateFailed || rec.RequestID != "" { // failed after it was sent: tracking ended it
 				if done, err := outcome(w, rec); done {

@@ -191,3 +191,19 @@ func TestSubmitDuplicateOfAnotherSubject(t *testing.T) {
 		}
 	}
 }
+
+// TestSubmitWaitHeld says once, on standard error, that the submission is
+// held by a cap, and keeps waiting.
+func TestSubmitWaitHeld(t *testing.T) {
+	startCLIDaemon(t)
+	if _, errOut, code := runCLI(t, "budget", "set", "--tenant", "acme", "--daily-requests", "1"); code != 0 {
+		t.Fatalf("budget set: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", eventFile(t, "cap-1", nil)); code != 0 {
+		t.Fatalf("the first submission: exit %d, %s", code, errOut)
+	}
+	out, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", "--timeout", "3s", eventFile(t, "cap-2", nil))
+	if code != exitTimeout || !strings.Contains(out, "cap-2 is held") || strings.Count(errOut, "held: ") != 1 || !strings.Contains(errOut, "when the cap allows it") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want %d, one note that it is held, and a time-out", code, out, errOut, exitTimeout)
+	}
+}
