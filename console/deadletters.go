@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/iseed-dev/iseed/dlq"
-	"github.com/iseed-dev/iseed/overview"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -21,7 +20,7 @@ const maxDeadLetters = 500
 
 func (c *Console) deadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	d := deadLettersData{Tenant: q.Get("tenant"), Reason: q.Get("reason"), Reasons: overview.Reasons()}
+	d := deadLettersData{Tenant: q.Get("tenant"), Reason: q.Get("reason"), Reasons: dlq.Reasons()}
 	if seq, err := strconv.ParseUint(q.Get("replayed"), 10, 64); err == nil {
 		d.Replayed = &replayed{Seq: seq, Tenant: q.Get("rt"), ID: q.Get("rid")}
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/overview"
 	"github.com/iseed-dev/iseed/record"
 )
@@ -27,7 +28,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "overview", "Overview", overviewData{S: s, OldestAge: s.OldestAge(),
-		Reasons: overview.Reasons()})
+		Reasons: dlq.Reasons()})
 }
 
 type overviewData struct {

@@ -15,3 +15,13 @@ const (
 	ReasonPriorISEE          = "prior_isee_required" // the prior-ISEE rule alone refused it (also the problem's code); replayable unchanged
 	ReasonGaveUp             = "gave_up"
 )
+
+// Reasons returns every reason code above, in the order operators read
+// them (the console's filters, the gauges, the CLI's check of --reason).
+func Reasons() []string {
+	return []string{
+		ReasonMalformed, ReasonInvalid, ReasonConflict, ReasonUpstreamRejected,
+		ReasonInsufficientCredit, ReasonAmbiguous, ReasonExpired, ReasonMaxDeliveries,
+		ReasonPriorISEE, ReasonGaveUp,
+	}
+}

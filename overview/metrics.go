@@ -7,17 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Reasons returns the dead-letter reasons iseed knows (dlq/reasons.go): the
-// gauges report each (0 when none), so that every series exists from the
-// start, and the console offers them as filters.
-func Reasons() []string {
-	return []string{
-		dlq.ReasonMalformed, dlq.ReasonInvalid, dlq.ReasonConflict, dlq.ReasonUpstreamRejected,
-		dlq.ReasonInsufficientCredit, dlq.ReasonAmbiguous, dlq.ReasonExpired, dlq.ReasonMaxDeliveries,
-		dlq.ReasonPriorISEE, dlq.ReasonGaveUp,
-	}
-}
-
 // Metric names, as exported; docs/operations.md and the dashboard use them.
 const (
 	MetricOpenRequests      = "iseed_open_requests"
@@ -96,7 +85,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		g(MetricHeldSubmissions, float64(r.Held))
 	}
 	if s.DeadLetters != nil {
-		byLabel(s.DeadLetters, Reasons(), func(k string, n int) { g(MetricDeadLetters, float64(n), k) })
+		byLabel(s.DeadLetters, dlq.Reasons(), func(k string, n int) { g(MetricDeadLetters, float64(n), k) })
 	}
 	if sub := s.Submissions; sub != nil {
 		g(MetricBacklog, float64(sub.Backlog))

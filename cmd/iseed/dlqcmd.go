@@ -14,7 +14,6 @@ import (
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
-	"github.com/iseed-dev/iseed/overview"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -50,7 +49,7 @@ func (f *filterFlags) set() bool {
 // reason iseed does not know is a mistake: it would match nothing.
 func (f *filterFlags) filter(now time.Time) (dlq.Filter, error) {
 	out := dlq.Filter{Tenant: f.tenant, Reason: f.reason}
-	if known := overview.Reasons(); f.reason != "" && !slices.Contains(known, f.reason) {
+	if known := dlq.Reasons(); f.reason != "" && !slices.Contains(known, f.reason) {
 		return out, usagef("--reason %q is not a dead-letter reason: want one of %s", f.reason, strings.Join(known, ", "))
 	}
 	var err error
