@@ -104,6 +104,15 @@ func parseSeqs(args []string) ([]uint64, error) {
 // openQueue connects, binds to the layout and returns the dead-letter
 // queue, with the daemon's replay key when replays are to be signed.
 func openQueue(ctx context.Context, signed bool) (*dlq.Queue, func(), error) {
+	q, c, err := openQueueOn(ctx, signed)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, c.close, nil
+}
+
+// openQueueOn is openQueue, also returning the connection it is on.
+func openQueueOn(ctx context.Context, signed bool) (*dlq.Queue, *cliConn, error) {
 	c, err := openCLI(ctx, true)
 	if err != nil {
 		return nil, nil, err
@@ -115,7 +124,7 @@ func openQueue(ctx context.Context, signed bool) (*dlq.Queue, func(), error) {
 			return nil, nil, err
 		}
 	}
-	return dlq.NewQueue(c.js, c.res, key, consumer.ReplayMsgID(c.res.Layout)), c.close, nil
+	return dlq.NewQueue(c.js, c.res, key, consumer.ReplayMsgID(c.res.Layout)), c, nil
 }
 
 func newDLQListCmd(e *env) *cobra.Command {

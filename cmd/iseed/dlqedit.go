@@ -51,10 +51,11 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	as := ""
 	if sub.ID != d.SubmissionID {
 		as = fmt.Sprintf(" as submission %s", sub.ID)
-		taken, err := submissionExists(ctx, d.Tenant, sub.ID)
-		if err != nil {
+		_, _, err := r.records.Get(ctx, d.Tenant, sub.ID)
+		if err != nil && !errors.Is(err, record.ErrNotFound) {
 			return err
 		}
+		taken := err == nil
 		if err := dlq.CheckCorrection(d, sub.ID, taken); err != nil {
 			return fmt.Errorf("refused %s", refusal(err, d))
 		}
@@ -68,20 +69,6 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	}
 	_, err = fmt.Fprintf(r.e.stdout, "replayed dead letter %s, corrected%s, to %s\n", letterName(d), as, d.OriginalSubject)
 	return err
-}
-
-// submissionExists reports whether tenant has a submission record with id.
-func submissionExists(ctx context.Context, tenant, id string) (bool, error) {
-	c, err := openCLI(ctx, true)
-	if err != nil {
-		return false, err
-	}
-	defer c.close()
-	_, _, err = record.NewStore(c.res.Records).Get(ctx, tenant, id)
-	if errors.Is(err, record.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 // sameJSON reports whether a and b differ at most in white space.

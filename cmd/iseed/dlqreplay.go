@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 )
@@ -44,12 +45,12 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		sel, _ := replayArgs(args, f, *edit, *payload)
 		limit, _ := parseRate(*rateFlag)
-		q, closeQ, err := openQueue(cmd.Context(), !*dry)
+		q, c, err := openQueueOn(cmd.Context(), !*dry)
 		if err != nil {
 			return err
 		}
-		defer closeQ()
-		r := &replayer{e: e, q: q, dry: *dry, limit: limit}
+		defer c.close()
+		r := &replayer{e: e, q: q, records: record.NewStore(c.res.Records), dry: *dry, limit: limit}
 		if *edit || *payload != "" {
 			return r.edited(cmd.Context(), sel.seqs[0], *payload)
 		}
@@ -101,10 +102,11 @@ func parseRate(s string) (*rate.Limiter, error) {
 
 // replayer replays dead letters one by one and says what happened to each.
 type replayer struct {
-	e     *env
-	q     *dlq.Queue
-	dry   bool
-	limit *rate.Limiter // nil: no limit
+	e       *env
+	q       *dlq.Queue
+	records *record.Store // whether a correction's id is taken
+	dry     bool
+	limit   *rate.Limiter // nil: no limit
 
 	replayed, refused, failed int
 }
