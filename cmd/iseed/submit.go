@@ -62,10 +62,14 @@ func submit(ctx context.Context, e *env, tenant string, data []byte, sub *consum
 		return err
 	}
 	defer c.close()
-	var before uint64
+	var before uint64 // the submission's newest dead letter before this event
 	if wait {
-		if before, err = lastDeadLetter(ctx, c, tenant, sub.ID); err != nil {
+		dl, err := newestDeadLetter(ctx, c, tenant, sub.ID)
+		if err != nil {
 			return err
+		}
+		if dl != nil {
+			before = dl.Seq
 		}
 	}
 	m := nats.NewMsg(c.layout.SubmissionSubject(tenant))
@@ -106,15 +110,6 @@ func keptCopy(ctx context.Context, c *cliConn, seq uint64) (*jetstream.RawStream
 		return nil, err
 	}
 	return st.GetMsg(ctx, seq)
-}
-
-// lastDeadLetter is the sequence of the submission's newest dead letter (0: none).
-func lastDeadLetter(ctx context.Context, c *cliConn, tenant, id string) (uint64, error) {
-	dl, err := newestDeadLetter(ctx, c, tenant, id)
-	if dl == nil {
-		return 0, err
-	}
-	return dl.Seq, nil
 }
 
 // newestDeadLetter is the submission's newest dead letter (nil: none).
