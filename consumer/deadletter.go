@@ -24,11 +24,7 @@ func (p *Pipeline) deadLetterOf(j *job, subject string, o Outcome) dlq.DeadLette
 	dl := dlq.DeadLetter{
 		OriginalSubject: subject, StreamSeq: j.meta.Sequence.Stream, Tenant: j.tenant,
 		Reason: o.Reason, Deliveries: j.meta.NumDelivered, FirstFailure: now, LastFailure: now, Generation: 1,
-	}
-	if j.sub != nil {
-		dl.SubmissionID = j.sub.ID
-	} else if j.msg != nil {
-		dl.SubmissionID = PeekID(j.msg.Data())
+		SubmissionID: j.idOf(),
 	}
 	if o.Err != nil {
 		dl.Error = o.Err.Error()

@@ -121,9 +121,7 @@ func (p *Pipeline) logOutcome(j *job, o Outcome, act Action) {
 	ev := p.log.WithLevel(lvl).Str("outcome", o.Kind.String()).
 		Str("tenant", j.tenant).Uint64("stream_seq", j.meta.Sequence.Stream).
 		Uint64("delivered", j.meta.NumDelivered).Int64("took_ms", p.cfg.Now().Sub(j.start).Milliseconds())
-	if j.sub != nil {
-		ev = ev.Str("submission", j.sub.ID)
-	} else if id := PeekID(j.msg.Data()); id != "" { // malformed, with an id its rejected event names
+	if id := j.idOf(); id != "" { // a malformed message's too, as its rejected event names it
 		ev = ev.Str("submission", id)
 	}
 	if r := o.Record; r != nil {

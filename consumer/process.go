@@ -36,7 +36,25 @@ type job struct {
 	precounted bool
 	res        *budget.Reservation // this delivery's reservation against the caps
 	start      time.Time
-	postErr    error // this delivery's last failed POST, for the log line when it ends unsettled
+	postErr    error   // this delivery's last failed POST, for the log line when it ends unsettled
+	peeked     *string // the id of a message that did not decode, once read (idOf)
+}
+
+// idOf is the submission id the job's message names: the decoded one, or
+// for a message that did not decode the one PeekID reads ("" if none),
+// read once for the rejected event, the dead letter and the log line.
+func (j *job) idOf() string {
+	if j.sub != nil {
+		return j.sub.ID
+	}
+	if j.peeked == nil {
+		id := ""
+		if j.msg != nil {
+			id = PeekID(j.msg.Data())
+		}
+		j.peeked = &id
+	}
+	return *j.peeked
 }
 
 func (j *job) key() string { return record.Key(j.tenant, j.sub.ID) }
@@ -90,7 +108,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 // own events: a bad message must not announce anything about it.
 func (p *Pipeline) malformed(ctx context.Context, j *job, cause error) Outcome {
 	o := Outcome{Kind: Rejected, Reason: dlq.ReasonMalformed, Err: cause}
-	id := PeekID(j.msg.Data())
+	id := j.idOf()
 	if id == "" {
 		return o
 	}
