@@ -47,14 +47,16 @@ func (q *Queue) CheckOrigin(l *Letter) error { return CheckOrigin(q.layout, l.Su
 func CheckOrigin(lay layout.Layout, subject string, l DeadLetter) error {
 	r := &RefusedError{Seq: l.Seq, Reason: l.Reason,
 		Advice: fmt.Sprintf("look at it with 'iseed dlq show %d' and remove it with 'iseed dlq purge %d'", l.Seq, l.Seq)}
-	prefix := strings.TrimSuffix(lay.DLQSubject("", ""), ".") // <prefix>.dlq.
-	tenant, id, _ := strings.Cut(strings.TrimPrefix(subject, prefix), ".")
+	// Where iseed stores the letter its headers describe; one whose id
+	// could not be read goes under a placeholder id.
+	own := lay.DLQSubject(l.Tenant, l.SubmissionID)
+	stored := subject == own || (l.SubmissionID == "" && strings.HasPrefix(subject, own))
 	switch {
 	case l.OriginalSubject == "":
 		r.Why = "it has none of the headers iseed writes on a dead letter: iseed did not store it"
 	case l.Tenant == "":
 		r.Why = "it names no tenant (its subject's was not a valid one): there is no tenant to send it back to"
-	case !strings.HasPrefix(subject, prefix) || tenant != l.Tenant || (l.SubmissionID != "" && id != l.SubmissionID):
+	case !stored:
 		r.Why = fmt.Sprintf("its headers name tenant %q and submission %q, and it is stored on %s: iseed did not store it", l.Tenant, l.SubmissionID, subject)
 	case l.OriginalSubject != lay.SubmissionSubject(l.Tenant) && l.OriginalSubject != lay.TrackSubject(l.Tenant, l.SubmissionID):
 		r.Why = fmt.Sprintf("it would go to %s, which is not tenant %q's submissions or tracking subject", l.OriginalSubject, l.Tenant)

@@ -227,6 +227,8 @@ func TestReplayRefusesForgedLetters(t *testing.T) {
 		{"headers of another tenant than its subject", forge(l.DLQSubject("acme", "emp-9"), "globex", "emp-9", l.SubmissionSubject("globex")), "iseed did not store it"},
 		{"into the events", forge(l.DLQSubject("acme", "emp-9"), "acme", "emp-9", "iseed.status.acme.emp-9"), "not tenant \"acme\"'s"},
 		{"a tracker's", forge(l.DLQSubject("acme", "emp-9"), "acme", "emp-9", l.TrackSubject("acme", "emp-9")), ""},
+		{"one whose id could not be read", forge(l.DLQSubject("acme", "_seq7"), "acme", "", l.SubmissionSubject("acme")), ""},
+		{"one whose id could not be read, of another tenant", forge(l.DLQSubject("globex", "_seq7"), "acme", "", l.SubmissionSubject("acme")), "iseed did not store it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
