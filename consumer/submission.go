@@ -101,23 +101,24 @@ func checkEnvelope(data []byte) error {
 	case len(trimmed) == 0:
 		return errors.New("the message is empty: a submission is a JSON object")
 	case !utf8.Valid(data):
-		return fmt.Errorf("the message is not valid UTF-8 (at byte %d)", len(data)-len(validUTF8Suffix(data)))
+		return fmt.Errorf("the message is not valid UTF-8 (at byte %d)", invalidUTF8At(data))
 	case trimmed[0] != '{':
 		return errors.New("a submission is a JSON object")
 	}
 	return nil
 }
 
-// validUTF8Suffix returns data from its first invalid UTF-8 sequence on.
-func validUTF8Suffix(data []byte) []byte {
-	for len(data) > 0 {
-		r, size := utf8.DecodeRune(data)
+// invalidUTF8At returns the offset of data's first invalid UTF-8 sequence
+// (len(data) if there is none).
+func invalidUTF8At(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
 		if r == utf8.RuneError && size <= 1 {
-			return data
+			return i
 		}
-		data = data[size:]
+		i += size
 	}
-	return data
+	return len(data)
 }
 
 // submissionMembers lists the members a submission may have.
