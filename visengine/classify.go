@@ -35,7 +35,12 @@ func statusClass(method string, status int, document bool) Class {
 		return ClassRetryable
 	case status >= 500:
 		return ClassAmbiguous
-	default: // other 4xx, and 1xx/3xx (redirects are not followed)
+	case status < 400 && !idempotent(method):
+		// 1xx/3xx (redirects are not followed): the API documents neither,
+		// and a gateway that redirects after forwarding a POST may have
+		// let the request through. Only a 4xx says nothing was done.
+		return ClassAmbiguous
+	default: // other 4xx, and 1xx/3xx to a GET
 		return ClassPermanent
 	}
 }

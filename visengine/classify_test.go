@@ -72,7 +72,15 @@ func TestClassification(t *testing.T) {
 		{"412/250", post, failWith(412, 250, "Insufficient data to validate the request: "), visengine.ClassPermanent, 412, 250, 0},
 		{"428/204", post, failWith(428, 204, "hash_visura required"), visengine.ClassPermanent, 428, 204, 0},
 		{"418", get, raw(418, ""), visengine.ClassPermanent, 418, 0, 0},
-		{"redirect is not followed", post, raw(302, "", "Location", "/elsewhere"), visengine.ClassPermanent, 302, 0, 0},
+		// A POST answered with a redirect may have been forwarded: ambiguous.
+		{"redirect to a POST is not followed", post, raw(302, "", "Location", "/elsewhere"), visengine.ClassAmbiguous, 302, 0, 0},
+		{"303 to a POST is not followed", post, raw(303, "", "Location", "/elsewhere"), visengine.ClassAmbiguous, 303, 0, 0},
+		{"redirect to a GET is not followed", get, raw(302, "", "Location", "/elsewhere"), visengine.ClassPermanent, 302, 0, 0},
+		// The published failures carry "data": null; one naming a request
+		// reports a failure beside a request that exists.
+		{"2xx success:false naming a request", post, raw(200, `{"success":false,"error":250,"message":"x","data":{"_id":"5f22f722065afc42223c7131","stato_richiesta":"In erogazione"}}`), visengine.ClassAmbiguous, 200, 250, 0},
+		{"412 naming a request", post, raw(412, `{"success":false,"error":250,"message":"x","data":{"_id":"5f22f722065afc42223c7131"}}`), visengine.ClassAmbiguous, 412, 250, 0},
+		{"2xx success:false with data null", post, raw(200, `{"success":false,"error":250,"message":"x","data":null}`), visengine.ClassPermanent, 200, 250, 0},
 		{"2xx success:false 211", post, failWith(200, 211, "Insufficient Credit in Wallet: 1"), visengine.ClassInsufficientCredit, 200, 211, 0},
 		{"2xx success:false 247 on documento", doc, failWith(200, 247, "document not yet available"), visengine.ClassNotReady, 200, 247, 0},
 		{"2xx success:false 202", "GET /richiesta/{id}", failWith(200, 202, "no request"), visengine.ClassNotFound, 200, 202, 0},
@@ -147,14 +155,32 @@ func TestRichiesteEmptyList(t *testing.T) {
 	}{
 		{"404/203", failWith(404, 203, "no request related to your account")},
 		{"200 success:false 203", failWith(200, 203, "no request related to your account")},
-		{"200 data null", raw(200, `{"success":true,"data":null,"message":"","error":null}`)},
 		{"200 data []", raw(200, `{"success":true,"data":[],"message":"","error":null}`)},
+		{"200 data {}", raw(200, `{"success":true,"data":{},"message":"","error":null}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := newClient(t, tt.h).Richieste(context.Background())
 			if err != nil || got == nil || len(got) != 0 {
 				t.Errorf("got %v, %v; want an empty non-nil list and no error", got, err)
+			}
+		})
+	}
+}
+
+// TestRichiesteWithoutData: the published empty list is 404/203 (or an
+// empty list); a success without "data" says nothing about the account.
+// Taken for an empty list, it would let reconciliation POST again.
+func TestRichiesteWithoutData(t *testing.T) {
+	for name, body := range map[string]string{
+		"data null":    `{"success":true,"data":null,"message":"","error":null}`,
+		"data absent":  `{"success":true}`,
+		"empty object": `{}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := newClient(t, raw(200, body)).Richieste(context.Background())
+			if e := asError(t, err); e.Class != visengine.ClassRetryable || got != nil {
+				t.Errorf("got %v, %v; want no list and a retryable error", got, err)
 			}
 		})
 	}

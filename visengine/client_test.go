@@ -69,8 +69,8 @@ func TestGivenHTTPClientDoesNotFollowRedirects(t *testing.T) {
 	hc := &http.Client{Timeout: 5 * time.Second}
 	c := newClient(t, raw(307, "", "Location", "/elsewhere"), func(cfg *visengine.Config) { cfg.HTTPClient = hc })
 	err := invoke(context.Background(), c, "POST /richiesta")
-	if e := asError(t, err); e.Class != visengine.ClassPermanent || e.Status != 307 {
-		t.Errorf("got %v, want a permanent failure with status 307", err)
+	if e := asError(t, err); e.Class != visengine.ClassAmbiguous || e.Status != 307 {
+		t.Errorf("got %v, want an ambiguous failure with status 307", err)
 	}
 	if hc.CheckRedirect != nil {
 		t.Error("got the caller's http.Client modified, want it left alone")

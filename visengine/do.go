@@ -97,7 +97,7 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 	if err != nil {
 		return a.unreadable(ctx, resp, env, err, c.now())
 	}
-	return a.check(resp, env, c.now())
+	return a.check(resp, env, c.now(), ans)
 }
 
 // salvager is an answer that can succeed with what it decoded before the
@@ -214,7 +214,7 @@ func (a *attempt) unreadable(ctx context.Context, resp *http.Response, env envel
 }
 
 // check classifies a decoded answer; nil when it is a success.
-func (a *attempt) check(resp *http.Response, env envelope, now time.Time) error {
+func (a *attempt) check(resp *http.Response, env envelope, now time.Time, ans answer) error {
 	status := resp.StatusCode
 	if success(status) && env.ok() {
 		return nil
@@ -232,7 +232,24 @@ func (a *attempt) check(resp *http.Response, env envelope, now time.Time) error 
 	} else {
 		e.Class = statusClass(a.method, status, a.document)
 	}
+	if !idempotent(a.method) && namesRequest(ans) {
+		// The published failures carry "data": null. One whose data names
+		// a request reports a failure beside a request that exists (and,
+		// for a POST, is charged): what happened is unknown.
+		e.Class = ClassAmbiguous
+		e.Message += ", beside a request it names"
+	}
 	return e
+}
+
+// namer is an answer that can tell whether it read a request's _id.
+type namer interface {
+	named() bool
+}
+
+func namesRequest(ans answer) bool {
+	n, ok := ans.(namer)
+	return ok && n.named()
 }
 
 func success(status int) bool { return status >= 200 && status < 300 }

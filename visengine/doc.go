@@ -56,11 +56,14 @@
 //	404                                    ClassNotFound
 //	422 on /documento                      ClassNotReady
 //	other 4xx (400 409 412 428 …)          ClassPermanent
-//	3xx (redirects are not followed)       ClassPermanent
+//	1xx/3xx (redirects are not followed)   ClassAmbiguous on POST, PUT, DELETE, else ClassPermanent
 //	2xx with "success": false              the class of the code's documented status
 //	                                       (211 → insufficient credit, 202 → not found,
 //	                                       247 → not ready, …); other codes permanent
+//	a failure whose "data" names a request ClassAmbiguous (POST, PUT, DELETE)
 //	2xx GET body unreadable or undecodable ClassRetryable
+//	  (and a list, catalog or schema answer without "data",
+//	  a document whose "file" is missing, null or empty)
 //	2xx GET body over the size limit       ClassPermanent (it would be again)
 //	the caller's writer fails (Documento)  ClassRetryable, wrapping its error
 //

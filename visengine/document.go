@@ -32,8 +32,12 @@ func (c *Client) Documento(ctx context.Context, id string, w io.Writer) (*Docume
 	return &d.doc, nil
 }
 
-// errNoFile reports a successful /documento answer without a "file".
+// errNoFile reports a successful /documento answer without a "file", and
+// one whose "file" is empty: no document is empty, and one taken for the
+// final document would end tracking without it.
 var errNoFile = errors.New(`document answer has no "file"`)
+
+var errEmptyFile = errors.New(`document answer has an empty "file"`)
 
 // maxDocumentValue bounds the values of the document's data other than "file".
 const maxDocumentValue = 64 << 10
@@ -68,6 +72,9 @@ func (d *documentAnswer) data(s *scanner) error {
 func (d *documentAnswer) complete() error {
 	if !d.file {
 		return errNoFile
+	}
+	if d.doc.Written == 0 {
+		return errEmptyFile
 	}
 	return nil
 }

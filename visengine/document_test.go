@@ -133,6 +133,7 @@ func TestDocumentoMalformed(t *testing.T) {
 	}{
 		{"no file", `{"data":{"nome":"a.zip","dimensione":3},"success":true}`},
 		{"file null", `{"data":{"file":null},"success":true}`},
+		{"file empty", `{"data":{"nome":"a.zip","dimensione":0,"file":""},"success":true}`},
 		{"data null", `{"data":null,"success":true}`},
 		{"file twice", `{"data":{"file":"QUJD","file":"QUJD"},"success":true}`},
 		{"bad base64", `{"data":{"file":"QU*D"},"success":true}`},

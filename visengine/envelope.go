@@ -3,6 +3,7 @@ package visengine
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -151,10 +152,14 @@ func truncate(s string, n int) string {
 
 // jsonAnswer decodes "data" into a value with encoding/json.
 type jsonAnswer struct {
-	out any // pointer; nil to ignore "data"
-	max int
-	raw []byte
+	out  any // pointer; nil to ignore "data"
+	max  int
+	raw  []byte
+	need bool // a success without "data", or with null, is unreadable
 }
+
+// errNoData reports a successful answer without the "data" its call needs.
+var errNoData = errors.New(`answer has no "data"`)
 
 func (j *jsonAnswer) data(s *scanner) error {
 	raw, err := s.capture(j.max, j.out != nil)
@@ -163,7 +168,13 @@ func (j *jsonAnswer) data(s *scanner) error {
 }
 
 func (j *jsonAnswer) complete() error {
-	if j.out == nil || len(j.raw) == 0 || string(j.raw) == "null" {
+	if j.out == nil {
+		return nil
+	}
+	if len(j.raw) == 0 || string(j.raw) == "null" {
+		if j.need {
+			return errNoData
+		}
 		return nil
 	}
 	if err := json.Unmarshal(j.raw, j.out); err != nil {

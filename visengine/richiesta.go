@@ -76,6 +76,9 @@ func (a *richiestaAnswer) salvaged() bool {
 	return true
 }
 
+// named reports whether the answer named a request.
+func (a *richiestaAnswer) named() bool { return a.r.ID != "" }
+
 func (a *richiestaAnswer) member(s *scanner, key string) error {
 	switch key {
 	case "_id":
