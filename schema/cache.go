@@ -195,6 +195,11 @@ func (c *Cache) serviceSource(hash string) source {
 				return nil, nil, err
 			}
 			if strings.TrimSpace(v.HashVisura) == "" {
+				if len(v.JSONStruttura.Campi) == 0 {
+					// "data": {}: a broken answer, not a service without
+					// input. Not cached; the next use asks again.
+					return nil, nil, fmt.Errorf("service %s: the answer names no service and no field", hash)
+				}
 				v.HashVisura = hash
 			}
 			s, err := Compile(v)
@@ -216,6 +221,12 @@ func (c *Cache) catalogSource() source {
 			list, err := c.up.Visure(ctx)
 			if err != nil {
 				return nil, nil, err
+			}
+			if len(list) == 0 {
+				// An account with the API has services: cached, an empty
+				// catalog would refuse every name for a day. Unavailable
+				// instead, so a name is retried, never rejected.
+				return nil, nil, errors.New("the catalog lists no service")
 			}
 			data, err := json.Marshal(list)
 			return list, data, err

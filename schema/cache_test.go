@@ -468,7 +468,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // upstream; a 32-character key might be a hash the catalog lacks, and is asked.
 func TestCacheUnknownNameCostsNoUpstreamCall(t *testing.T) {
 	kv := newBucket(t, runJetStream(t))
-	up := newFakeUpstream(t)
+	up := newFakeUpstream(t, "isee.json") // a catalog without those names (an empty one is unavailable)
 	c := NewCache(up, kv, CacheConfig{})
 	for _, name := range []string{"ISEE CORRENTISSIMO", "x", strings.Repeat("<", 300)} {
 		if _, err := c.Service(t.Context(), name); !errors.Is(err, ErrUnknownService) {
@@ -484,5 +484,32 @@ func TestCacheUnknownNameCostsNoUpstreamCall(t *testing.T) {
 	}
 	if got := up.count(hashLike); got != 1 {
 		t.Errorf("Service(hash-like): %d upstream calls, want 1", got)
+	}
+}
+
+// TestCacheBrokenAnswersAreNotCached: an empty catalog or a schema answer
+// naming no service and no field ("data": {}) is a broken answer. Cached,
+// it would refuse every submission as an unknown service until the TTL
+// ends; it is transient instead, and the next use asks again.
+func TestCacheBrokenAnswersAreNotCached(t *testing.T) {
+	kv := newBucket(t, runJetStream(t))
+	up := newFakeUpstream(t, "isee.json")
+	hash := "6aa0789f5ba34684b2bc5ccf364f8929"
+	real, catalog := up.services[hash], up.catalog
+	up.catalog, up.services[hash] = nil, &visengine.Visura{}
+	c := NewCache(up, kv, CacheConfig{TTL: time.Hour})
+	ctx := t.Context()
+	for _, key := range []string{"ISEE", hash} {
+		if _, err := c.Service(ctx, key); err == nil || errors.Is(err, ErrUnknownService) {
+			t.Errorf("Service(%s) on broken answers = %v, want a transient error, not unknown", key, err)
+		}
+	}
+	up.mu.Lock()
+	up.catalog, up.services[hash] = catalog, real
+	up.mu.Unlock()
+	for _, key := range []string{"ISEE", hash} {
+		if s, err := c.Service(ctx, key); err != nil || s.Hash != hash {
+			t.Errorf("Service(%s) once the answers are whole = %v, %v; want the ISEE schema", key, s, err)
+		}
 	}
 }
