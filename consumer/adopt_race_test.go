@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,6 +48,13 @@ func (b *barrierUpstream) Richiesta(ctx context.Context, id string) (*visengine.
 // have, with its marker when marked.
 func lostPosts(t *testing.T, h *harness, marked bool, ids ...string) *schema.Cache {
 	t.Helper()
+	return lostPostsEchoed(t, h, marked, nil, ids...)
+}
+
+// lostPostsEchoed is lostPosts with the marker as the upstream echoes it:
+// echo changes it before the request is created.
+func lostPostsEchoed(t *testing.T, h *harness, marked bool, echo func(*visengine.CallbackData), ids ...string) *schema.Cache {
+	t.Helper()
 	ctx := context.Background()
 	cache := h.Schemas()
 	svc, err := cache.Service(ctx, "ISEE")
@@ -68,6 +76,9 @@ func lostPosts(t *testing.T, h *harness, marked bool, ids ...string) *schema.Cac
 	req := visengine.CreateRequest{HashVisura: prep.HashVisura, JSONVisura: prep.JSONVisura, Opzioni: prep.Opzioni}
 	if marked {
 		req.CallbackData = h.Marker(pipetest.Tenant, ids[0])
+		if echo != nil {
+			echo(req.CallbackData)
+		}
 	}
 	if _, err := h.Client.CreateRichiesta(ctx, req); err != nil {
 		t.Fatal(err)
@@ -95,6 +106,38 @@ func TestLostPostsAreToldApartByTheirMarkers(t *testing.T) {
 	}
 	if got := h.Counter("created"); got != 2 {
 		t.Errorf("upstream requests: got %d, want 2 (emp-a's lost one, emp-b's own)", got)
+	}
+}
+
+// TestChangedMarkerURLIsNotAnothers: the upstream echoes the marker with
+// the submission's own secret under a URL it changed. Only a URL naming
+// another submission whole, with another secret, is another submission's:
+// a trailing slash is still the marker, anything else proves nothing (the
+// submission is dead-lettered ambiguous). Never a second POST.
+func TestChangedMarkerURLIsNotAnothers(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		echo func(*visengine.CallbackData)
+		want string
+	}{
+		"trailing slash":         {func(c *visengine.CallbackData) { c.URL += "/" }, record.StateSubmitted},
+		"query added":            {func(c *visengine.CallbackData) { c.URL += "?x=1" }, record.StateFailed},
+		"another id, our secret": {func(c *visengine.CallbackData) { c.URL = strings.TrimSuffix(c.URL, "emp-a") + "emp-z" }, record.StateFailed},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			cache := lostPostsEchoed(t, h, true, tc.echo, "emp-a")
+			h.Start(pipetest.WithSchemas(cache))
+			h.Publish(pipetest.Submission("emp-a", pipetest.ValidFields("Mario")), nil)
+			r := h.WaitState("emp-a", tc.want)
+			if tc.want == record.StateFailed && r.Reason != dlq.ReasonAmbiguous {
+				t.Errorf("reason %q, want %q", r.Reason, dlq.ReasonAmbiguous)
+			}
+			if got := h.Counter("created"); got != 1 {
+				t.Errorf("upstream requests: got %d, want 1 (the lost POST's, never a second)", got)
+			}
+		})
 	}
 }
 

@@ -243,8 +243,11 @@ func (p *Pipeline) judge(j *job, r *visengine.Richiesta) verdict {
 }
 
 // marker says what a request's callback_data tells: ours when it is this
-// submission's (URL and secret), notOurs when it names another submission,
-// unknown when it tells nothing (no callbacks, none recorded, another URL).
+// submission's (URL and secret), notOurs when it is another submission's
+// (its URL names another tenant/id whole, and the secret is not ours),
+// unknown when it tells nothing (no callbacks, none recorded, another URL,
+// a URL the upstream changed). A wrong notOurs pays twice, so a URL that
+// does not name another submission exactly proves nothing.
 func (p *Pipeline) marker(j *job, r *visengine.Richiesta) verdict {
 	if p.cfg.Callback == nil || r.CallbackData.CallbackData == nil {
 		return unknown
@@ -254,10 +257,23 @@ func (p *Pipeline) marker(j *job, r *visengine.Richiesta) verdict {
 	if mine == nil {
 		return unknown
 	}
-	if theirs.URL == mine.URL && sameJSON(theirs.Data, mine.Data) {
-		return ours
+	if sameJSON(theirs.Data, mine.Data) {
+		// The secret is this submission's (an HMAC nobody else can make).
+		if strings.TrimSuffix(theirs.URL, "/") == mine.URL {
+			return ours
+		}
+		return unknown
 	}
-	if base := strings.TrimSuffix(mine.URL, j.tenant+"/"+j.sub.ID); base != mine.URL && strings.HasPrefix(theirs.URL, base) && theirs.URL != mine.URL {
+	base, ok := strings.CutSuffix(mine.URL, j.tenant+"/"+j.sub.ID)
+	if !ok {
+		return unknown
+	}
+	rest, ok := strings.CutPrefix(theirs.URL, base)
+	if !ok {
+		return unknown
+	}
+	tenant, id, ok := strings.Cut(rest, "/")
+	if ok && record.ValidToken(tenant) && record.ValidToken(id) && (tenant != j.tenant || id != j.sub.ID) {
 		return notOurs // the callback of another submission
 	}
 	return unknown
