@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"slices"
 	"testing"
 
+	"github.com/nats-io/nats-server/v2/conf"
 	"github.com/nats-io/nats-server/v2/server"
 	"go.yaml.in/yaml/v3"
 )
@@ -24,7 +26,9 @@ func TestHelmValuesMirrorNATSConf(t *testing.T) {
 			Merge struct {
 				SystemAccount string `yaml:"system_account"`
 				Accounts      map[string]struct {
-					JetStream string `yaml:"jetstream"`
+					JetStream string           `yaml:"jetstream"`
+					Exports   []map[string]any `yaml:"exports"`
+					Imports   []map[string]any `yaml:"imports"`
 					Users     []struct {
 						User        string
 						Password    string
@@ -37,8 +41,17 @@ func TestHelmValuesMirrorNATSConf(t *testing.T) {
 	if err := yaml.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
+	confAccounts := shippedAccounts(t)
 	helm := map[string]bool{}
 	for account, a := range v.Config.Merge.Accounts {
+		for _, c := range []struct {
+			what string
+			helm []map[string]any
+		}{{"exports", a.Exports}, {"imports", a.Imports}} {
+			if extra, missing := setDiff(canonical(t, c.helm), canonical(t, confAccounts[account][c.what])); len(extra)+len(missing) > 0 {
+				t.Errorf("account %s, %s: nats-values.yaml has %q more and %q less than nats-server.conf", account, c.what, extra, missing)
+			}
+		}
 		for _, u := range a.Users {
 			helm[u.User] = true
 			conf := confUser(opts, u.User)
@@ -82,6 +95,44 @@ func TestHelmValuesMirrorNATSConf(t *testing.T) {
 	if v.Config.Merge.SystemAccount != opts.SystemAccount {
 		t.Errorf("system account: nats-values.yaml %q, nats-server.conf %q", v.Config.Merge.SystemAccount, opts.SystemAccount)
 	}
+}
+
+// shippedAccounts parses nats-server.conf's accounts block (with the
+// environment loadShippedConf set): exports and imports by account.
+func shippedAccounts(t *testing.T) map[string]map[string][]map[string]any {
+	t.Helper()
+	m, err := conf.ParseFile(shippedConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string][]map[string]any{}
+	accounts, _ := m["accounts"].(map[string]any)
+	for name, a := range accounts {
+		out[name] = map[string][]map[string]any{}
+		am, _ := a.(map[string]any)
+		for _, what := range []string{"exports", "imports"} {
+			list, _ := am[what].([]any)
+			for _, e := range list {
+				em, _ := e.(map[string]any)
+				out[name][what] = append(out[name][what], em)
+			}
+		}
+	}
+	return out
+}
+
+// canonical turns each entry into its JSON text, keys sorted.
+func canonical(t *testing.T, entries []map[string]any) []string {
+	t.Helper()
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = string(b)
+	}
+	return out
 }
 
 func confUser(opts *server.Options, name string) *server.User {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -194,29 +195,83 @@ func widerConsumers(t *testing.T, tc *tenant) {
 	}
 }
 
-// replySubjects pins what subject permissions cannot stop
-// (docs/security.md): a publish the tenant may make, with a reply subject
-// of its choice, makes JetStream send its answer there, and a stream
-// listening on that subject keeps it. What lands is the server's answer
-// (here a publish acknowledgement), never the tenant's bytes: iseed reads
-// it as malformed.
+// replySubjects: subject permissions do not cover reply subjects. A
+// request a tenant may make, with a reply subject of its choice, makes the
+// server send its answer there; in iseed's account a KV bucket listening
+// on that subject would keep it (a spending cap, a record, a key
+// replaced). The tenant's own account imports what it may reach, so the
+// answer goes back to that account whatever it names. The tenant tries a
+// publish (its acknowledgement) and a pull (its empty answer) aimed at
+// every key of iseed's keys bucket and at one that does not exist; then
+// requests that are answered after those, and a write of iseed's to the
+// bucket, which the bucket stores after anything those answers put there.
 func replySubjects(t *testing.T, tc *tenant, operator jetstream.JetStream) {
-	const target = "iseed.ledger.globex.perm-reply"
-	payload := []byte(`{"tenant":"globex","request_id":"perm-reply"}`)
-	if err := tc.nc.PublishRequest("iseed.submissions."+tc.name, target, payload); err != nil {
-		t.Fatal(err)
-	}
-	ledger, err := operator.Stream(context.Background(), "ISEED_LEDGER")
+	ctx := context.Background()
+	keys, err := operator.KeyValue(ctx, "iseed_keys")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m *jetstream.RawStreamMsg
-	waitUntil(t, 10*time.Second, "the answer on "+target, func() bool {
-		m, err = ledger.GetLastMsgForSubject(context.Background(), target)
-		return err == nil
-	})
-	var ack jetstream.PubAck
-	if string(m.Data) == string(payload) || json.Unmarshal(m.Data, &ack) != nil || ack.Stream != "ISEED_SUBMISSIONS" {
-		t.Errorf("on %s: %s; want the server's acknowledgement of the publish", target, m.Data)
+	names, err := keys.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]uint64{}
+	for _, k := range names {
+		e, err := keys.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[k] = e.Revision()
+	}
+	dup := tc.submission(t, "perm-"+tc.name+"-1", "cf.pdf|nats-os://iseed_files_"+tc.name+"/7781/cf.pdf", "mario.rossi@example.it")
+	pull := "$JS.API.CONSUMER.MSG.NEXT.ISEED_EVENTS." + tc.name + "-status"
+	for _, k := range append(names, "perm-absent") {
+		m := nats.NewMsg(dup.Subject)
+		m.Header, m.Data, m.Reply = dup.Header, dup.Data, "$KV.iseed_keys."+k
+		if err := tc.nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.nc.PublishRequest(pull, "$KV.iseed_keys."+k, []byte(`{"batch":1,"no_wait":true}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ack, err := tc.js.PublishMsg(ctx, dup); err != nil || !ack.Duplicate {
+		t.Fatalf("the same submission again: %+v, %v; want a duplicate's acknowledgement", ack, err)
+	}
+	if _, err := tc.nc.Request(pull, []byte(`{"batch":1,"no_wait":true}`), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// A push consumer on its documents bucket, delivering into the keys
+	// bucket: the server delivers only where a client subscribed.
+	docs := "OBJ_iseed_documents_" + tc.name
+	m, err := tc.nc.Request("$JS.API.CONSUMER.CREATE."+docs+".perm-push", []byte(`{"stream_name":"`+docs+
+		`","config":{"name":"perm-push","deliver_subject":"$KV.iseed_keys.perm-absent","ack_policy":"none"}}`), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		PushBound bool                `json:"push_bound"`
+		Error     *jetstream.APIError `json:"error"`
+	}
+	if json.Unmarshal(m.Data, &created) != nil || created.Error != nil || created.PushBound {
+		t.Errorf("a push consumer delivering into the keys bucket: %v %s; want created, not push-bound", err, m.Data)
+	}
+	if _, err := tc.nc.Request("$JS.API.CONSUMER.DELETE."+docs+".perm-push", nil, 5*time.Second); err != nil {
+		t.Error(err)
+	}
+	if _, err := keys.Put(ctx, "perm-sentinel", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for k, rev := range before {
+		e, err := keys.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Revision() != rev {
+			t.Errorf("key %s: rewritten to %q; want revision %d, untouched", k, e.Value(), rev)
+		}
+	}
+	if e, err := keys.Get(ctx, "perm-absent"); err == nil {
+		t.Errorf("key perm-absent: written (%q); want none", e.Value())
 	}
 }
