@@ -1,6 +1,7 @@
 package budget
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -162,8 +163,29 @@ func (b *Budgets) Get(ctx context.Context, s Scope) (Caps, error) {
 // DecodeCaps decodes a value of the caps bucket.
 func DecodeCaps(b []byte) (Caps, error) {
 	var c Caps
-	err := json.Unmarshal(b, &c)
-	return c, err
+	if err := decodeStrict(b, &c); err != nil {
+		return Caps{}, err
+	}
+	return c, c.Validate()
+}
+
+// decodeStrict decodes a value iseed wrote: one JSON object of v's fields
+// and nothing else. A value anyone else put there (an empty one, a
+// server's answer) is an error, never zero caps or zero usage, which would
+// let money through.
+func decodeStrict(b []byte, v any) error {
+	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
+		return errors.New("not a JSON object")
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("data after the value")
+	}
+	return nil
 }
 
 // Delete removes the caps of s: no cap any more. Deleting caps that are

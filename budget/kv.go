@@ -31,7 +31,7 @@ func (b *Budgets) load(ctx context.Context, key string) (*usage, uint64, error) 
 		return nil, 0, fmt.Errorf("budget: read %s: %w", key, err)
 	}
 	var u usage
-	if err := json.Unmarshal(e.Value(), &u); err != nil {
+	if err := decodeStrict(e.Value(), &u); err != nil {
 		return nil, 0, fmt.Errorf("budget: decode %s: %w", key, err)
 	}
 	return &u, e.Revision(), nil
