@@ -13,11 +13,16 @@ import (
 )
 
 // LoadOrCreate returns the key named name from the keys bucket,
-// generating and storing a random one of size bytes the first time.
+// generating and storing a random one of size bytes the first time. A
+// stored value of another size is not a key LoadOrCreate made (someone
+// wrote the bucket): an error, never a key anyone could know.
 func LoadOrCreate(ctx context.Context, kv jetstream.KeyValue, name string, size int) ([]byte, error) {
 	for range 3 {
 		e, err := kv.Get(ctx, name)
 		if err == nil {
+			if len(e.Value()) != size {
+				return nil, fmt.Errorf("key %s: the stored value has %d bytes, not the %d iseed generates: it was not written by iseed; find out who can write the keys bucket, then delete the key (a new one is generated) or give the key in a file", name, len(e.Value()), size)
+			}
 			return e.Value(), nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyNotFound) {
