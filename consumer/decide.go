@@ -19,7 +19,8 @@ const (
 	Done Kind = iota + 1
 	// Rejected: invalid input; nothing was sent upstream. Dead letter, then Term.
 	Rejected
-	// Conflict: the id is known with another payload; nothing was sent. Dead letter, then Term.
+	// Conflict: the id is known with another payload; nothing was sent.
+	// Dead letter, conflict event, then Term.
 	Conflict
 	// Failed: cannot succeed (permanent upstream error, insufficient credit,
 	// ambiguous, too old). Dead letter, then Term.
@@ -114,7 +115,7 @@ func Decide(o Outcome, delivered uint64, p RetryPolicy, jitter float64) Action {
 	case Rejected, Failed:
 		return Action{DeadLetter: true, Publish: o.Event != nil, Term: true}
 	case Conflict:
-		return Action{DeadLetter: true, Term: true}
+		return Action{DeadLetter: true, Publish: o.Event != nil, Term: true}
 	case Busy: // look again soon (the holder may finish early), never later than the lease's end
 		return Action{Nak: true, Delay: max(p.MinDelay, min(o.Delay, retryDelay(delivered, p, jitter)))}
 	case Interrupted:

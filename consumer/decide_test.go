@@ -23,7 +23,7 @@ func TestDecide(t *testing.T) {
 		{"settled earlier, nothing to announce", Outcome{Kind: Done}, 3, Action{Ack: true}},
 		{"invalid: dead letter, announce, term", Outcome{Kind: Rejected, Reason: dlq.ReasonInvalid, Event: ev}, 1, Action{DeadLetter: true, Publish: true, Term: true}},
 		{"malformed: dead letter, term, no event", Outcome{Kind: Rejected, Reason: dlq.ReasonMalformed}, 1, Action{DeadLetter: true, Term: true}},
-		{"conflict: dead letter, term, no event", Outcome{Kind: Conflict, Reason: dlq.ReasonConflict}, 1, Action{DeadLetter: true, Term: true}},
+		{"conflict: dead letter, announce, term", Outcome{Kind: Conflict, Reason: dlq.ReasonConflict, Event: ev}, 1, Action{DeadLetter: true, Publish: true, Term: true}},
 		{"permanent upstream error", Outcome{Kind: Failed, Reason: dlq.ReasonUpstreamRejected, Event: ev}, 1, Action{DeadLetter: true, Publish: true, Term: true}},
 		{"insufficient credit", Outcome{Kind: Failed, Reason: dlq.ReasonInsufficientCredit, Event: ev}, 2, Action{DeadLetter: true, Publish: true, Term: true}},
 		{"ambiguous", Outcome{Kind: Failed, Reason: dlq.ReasonAmbiguous, Event: ev}, 1, Action{DeadLetter: true, Publish: true, Term: true}},

@@ -142,6 +142,24 @@ func TestSameIDDifferentPayloadIsAConflict(t *testing.T) {
 	if got := h.Record("emp-c").State; got != record.StateSubmitted {
 		t.Errorf("the original record changed to %q", got)
 	}
+	// The producer hears of it: one conflict event per other payload, with
+	// its own id; the submission's own events stay as they were.
+	h.Publish(pipetest.Submission("emp-c", pipetest.ValidFields("Luigi")), nil)
+	h.Publish(pipetest.Submission("emp-c", pipetest.ValidFields("Anna")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "three conflict dead letters", func() bool { return len(h.DeadLetters()) == 3 })
+	conflict := publisher.StatusType(publisher.StateConflict)
+	pipetest.WaitFor(t, 10*time.Second, "two conflict events", func() bool {
+		return slices.Equal(h.EventTypes("emp-c"), []string{publisher.StatusType(publisher.StateSubmitted), conflict, conflict})
+	})
+	for _, ev := range h.Events("emp-c")[1:] {
+		var s publisher.Status
+		if err := json.Unmarshal(ev.Data, &s); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(ev.ID, ".conflict.") || s.State != publisher.StateConflict || len(s.Errors) != 1 || s.Errors[0].Code != dlq.ReasonConflict {
+			t.Errorf("conflict event %s: %+v", ev.ID, s)
+		}
+	}
 }
 
 func TestCommitThenFailIsReconciled(t *testing.T) {

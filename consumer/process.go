@@ -101,6 +101,20 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 	return p.proceed(ctx, j)
 }
 
+// conflict ends a message that reuses a recorded submission's id with
+// another payload. It is dead-lettered and never sent; its producer gets a
+// conflict event (one per payload) saying so. The submission, its record
+// and its events are untouched: the event is about the message.
+func (p *Pipeline) conflict(j *job, cause error) Outcome {
+	return Outcome{Kind: Conflict, Reason: dlq.ReasonConflict, Record: j.rec, Err: cause,
+		Event: &publisher.Status{SubmissionID: j.sub.ID, Tenant: j.tenant, State: publisher.StateConflict,
+			Reason: dlq.ReasonConflict, Metadata: j.sub.Metadata, At: p.cfg.Now(),
+			Errors: []publisher.Problem{{Code: dlq.ReasonConflict, Message: "submission " + j.sub.ID +
+				" was received before with another payload (service, fields, options or email_target); this message was not sent. " +
+				"A new submission needs a new id"}},
+			EventID: publisher.ConflictEventID(j.tenant, j.sub.ID, j.sub.Fingerprint())}}
+}
+
 // malformed rejects a message that cannot be a submission (or whose
 // message id is not its own). It is dead-lettered; when its tenant and id
 // can be read and no submission of that id exists, its producer also gets
@@ -141,7 +155,7 @@ func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 	now := p.cfg.Now()
 	switch {
 	case rec.Fingerprint != j.sub.Fingerprint():
-		return Outcome{Kind: Conflict, Reason: dlq.ReasonConflict, Record: rec, Err: err}
+		return p.conflict(j, err)
 	case rec.RequestID != "":
 		return p.announceExisting(j)
 	case rec.State == record.StateRejected:
@@ -235,8 +249,7 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
 	rec := j.rec
 	if rec.Fingerprint != j.sub.Fingerprint() && !p.correctable(j) {
-		return Outcome{Kind: Conflict, Reason: dlq.ReasonConflict, Record: rec,
-			Err: fmt.Errorf("submission %s was received before with a different payload; this one was not sent", j.sub.ID)}, true
+		return p.conflict(j, fmt.Errorf("submission %s was received before with a different payload; this one was not sent", j.sub.ID)), true
 	}
 	if p.replayable(j) {
 		return p.reopen(ctx, j, problems, now)

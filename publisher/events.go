@@ -20,6 +20,10 @@ const (
 	StateCancelled  = "cancelled"   // upstream: Annullata
 	StateOverdue    = "overdue"     // not finished after the configured time
 	StateFailed     = "failed"      // dead-lettered
+	// StateConflict names no state a submission is in: its event tells the
+	// producer that a message reused the submission's id with another
+	// payload, and was not sent. The submission is untouched.
+	StateConflict = "conflict"
 )
 
 // TypeDocumentReady is the type of document-ready events.
@@ -69,6 +73,14 @@ type Status struct {
 func MalformedEventID(tenant, submissionID string, payload []byte) string {
 	sum := sha256.Sum256(payload)
 	return fmt.Sprintf("%s.%s.malformed.%x", tenant, submissionID, sum[:8])
+}
+
+// ConflictEventID is the id of the conflict event about a message that
+// reused a submission's id with another payload: "<tenant>.<id>.conflict.
+// <the first 16 hex digits of that payload's fingerprint>". Each other
+// payload is announced once.
+func ConflictEventID(tenant, submissionID, fingerprint string) string {
+	return fmt.Sprintf("%s.%s.conflict.%.16s", tenant, submissionID, fingerprint)
 }
 
 // DocumentReady is the data of a document-ready event. It never carries the
