@@ -7,11 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iseed-dev/iseed/record"
@@ -27,12 +25,17 @@ import (
 // recomputes S and compares in constant time. A valid callback is a hint
 // only: it triggers an immediate GET /richiesta/{id} through the same path
 // as a poll (Tracker.Refresh); the body is never trusted for state.
-// A forged one gets 403 and changes nothing (and is logged a few times a
-// minute at most, whatever the rate). A genuine one re-reads the request at
-// most once per MinInterval per submission and announced state: a body
-// that leaked and is replayed costs at most one upstream read per interval
-// and state (answered 204 meanwhile), and none once tracking is over. Polling stays on as the
-// fallback, so a lost callback costs only latency.
+//
+// Anyone can post, so what a callback may cost is bounded before the
+// secret is known: at most Readers bodies are read at once, each within
+// BodyTimeout and MaxBody (callbackbody.go); a callback that finds every
+// reader busy for a second gets 503 unread. A forged one gets 403 and
+// changes nothing (and is logged a few times a minute at most, whatever
+// the rate). A genuine one re-reads the request at most once per
+// MinInterval per submission and announced state: a body that leaked and
+// is replayed costs at most one upstream read per interval and state
+// (answered 204 meanwhile), and none once tracking is over. Polling stays
+// on as the fallback, so a lost callback costs only latency.
 
 // Refresher re-reads one submission's upstream request now.
 type Refresher interface {
@@ -43,22 +46,34 @@ type Refresher interface {
 type CallbackConfig struct {
 	PublicURL *url.URL      // iseed's public base URL, e.g. https://iseed.example.com
 	Key       []byte        // HMAC key of the per-request secrets (at least 16 bytes)
-	MaxBody   int64         // default 1 MiB
+	MaxBody   int64         // default 256 KiB; a larger body gets 413
 	Timeout   time.Duration // of one refresh (default 30s)
 	Parallel  int           // refreshes at once (default 4); more get 503 with Retry-After
+	// Readers is how many bodies are read at once (default 16): the memory
+	// anyone can make the endpoint hold is about Readers × MaxBody.
+	Readers int
+	// BodyTimeout bounds reading one body once a reader is free (default
+	// 5s): a sender that stalls gets 408 and frees the reader.
+	BodyTimeout time.Duration
 	// MinInterval is the least time between two refreshes of one
 	// submission that callbacks announcing the same state trigger (default 1m).
 	MinInterval time.Duration
 	Logger      zerolog.Logger
 }
 
+// readerWait is how long a callback waits for a free reader before 503: a
+// burst of genuine callbacks queues, and a waiting one holds no body.
+const readerWait = time.Second
+
 // Callbacks makes callback_data for submissions and serves the callbacks.
 type Callbacks struct {
 	cfg     CallbackConfig
 	refresh Refresher
-	sem     chan struct{}
+	sem     chan struct{}  // refreshes under way
+	readers chan struct{}  // bodies being read
+	reading atomic.Int32   // bodies being read now: what readers bounds
 	log     zerolog.Logger // sampled: callbacks come from outside, at whatever rate
-	recent  *recentSet     // submissions refreshed within MinInterval
+	recent  *recentSet     // submission and state refreshed within MinInterval
 }
 
 // NewCallbacks returns the callback endpoint.
@@ -69,8 +84,17 @@ func NewCallbacks(cfg CallbackConfig, r Refresher) (*Callbacks, error) {
 	if len(cfg.Key) < 16 {
 		return nil, errors.New("callbacks: the key must have at least 16 bytes")
 	}
+	cfg = cfg.withDefaults()
+	log := cfg.Logger.With().Str("component", "callbacks").Logger()
+	return &Callbacks{cfg: cfg, refresh: r, sem: make(chan struct{}, cfg.Parallel),
+		readers: make(chan struct{}, cfg.Readers),
+		log:     log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute}),
+		recent:  newRecentSet(4096)}, nil
+}
+
+func (cfg CallbackConfig) withDefaults() CallbackConfig {
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 1 << 20
+		cfg.MaxBody = 256 << 10
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
@@ -78,12 +102,16 @@ func NewCallbacks(cfg CallbackConfig, r Refresher) (*Callbacks, error) {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
 	}
+	if cfg.Readers <= 0 {
+		cfg.Readers = 16
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 5 * time.Second
+	}
 	if cfg.MinInterval <= 0 {
 		cfg.MinInterval = time.Minute
 	}
-	log := cfg.Logger.With().Str("component", "callbacks").Logger()
-	return &Callbacks{cfg: cfg, refresh: r, sem: make(chan struct{}, cfg.Parallel),
-		log: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute}), recent: newRecentSet(4096)}, nil
+	return cfg
 }
 
 // Secret is the per-request secret of a submission.
@@ -112,12 +140,21 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	got, stato := c.parse(r)
-	if !hmac.Equal([]byte(got), []byte(c.Secret(tenant, id))) {
+	cb, ok := c.read(w, r)
+	if !ok {
+		return
+	}
+	if !hmac.Equal([]byte(cb.secret), []byte(c.Secret(tenant, id))) {
 		c.log.Warn().Str("tenant", tenant).Str("submission", id).Msg("callback with a wrong or missing secret: refused")
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
+	c.hint(w, r, tenant, id, cb.stato)
+}
+
+// hint re-reads the request a genuine callback announces state stato of,
+// unless that news was let through less than MinInterval ago.
+func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, stato string) {
 	if !c.recent.add(tenant+"/"+id+"/"+stato, time.Now(), c.cfg.MinInterval) {
 		w.WriteHeader(http.StatusNoContent) // the same news a moment ago: that refresh and polling have it
 		return
@@ -126,10 +163,19 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 	case c.sem <- struct{}{}:
 		defer func() { <-c.sem }()
 	default: // busy: the callback is only a hint, and polling catches up
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, "busy", http.StatusServiceUnavailable)
+		busy(w)
 		return
 	}
+	c.refreshNow(w, r, tenant, id)
+}
+
+// busy answers 503 with Retry-After: the upstream retries.
+func busy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "5")
+	http.Error(w, "busy", http.StatusServiceUnavailable)
+}
+
+func (c *Callbacks) refreshNow(w http.ResponseWriter, r *http.Request, tenant, id string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.cfg.Timeout)
 	defer cancel()
 	err := c.refresh.Refresh(ctx, tenant, id)
@@ -143,78 +189,4 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
-}
-
-// secretOf finds the secret in a callback body: the request the upstream
-// posts ({"data": <Richiesta>} as JSON, or a form field "data" holding it)
-// echoes callback_data, whose data holds the secret. "" when absent.
-func (c *Callbacks) secretOf(r *http.Request) string {
-	secret, _ := c.parse(r)
-	return secret
-}
-
-// parse reads a callback body: the secret, and the state it announces
-// (normalised; "" when absent), which is never trusted beyond telling one
-// callback's news from another's.
-func (c *Callbacks) parse(r *http.Request) (secret, stato string) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, c.cfg.MaxBody))
-	if err != nil {
-		return "", ""
-	}
-	raw := body
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		v, err := url.ParseQuery(string(body))
-		if err != nil {
-			return "", ""
-		}
-		raw = []byte(`{"data":` + v.Get("data") + `}`)
-	}
-	var cb struct {
-		Data struct {
-			Stato        string `json:"stato_richiesta"`
-			CallbackData struct {
-				Data struct {
-					Secret string `json:"secret"`
-				} `json:"data"`
-			} `json:"callback_data"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(raw, &cb) != nil {
-		return "", ""
-	}
-	return cb.Data.CallbackData.Data.Secret, visengine.NormalizeState(cb.Data.Stato)
-}
-
-// recentSet remembers, for a bounded number of keys, when each was last
-// let through.
-type recentSet struct {
-	mu   sync.Mutex
-	max  int
-	last map[string]time.Time
-}
-
-func newRecentSet(max int) *recentSet {
-	return &recentSet{max: max, last: make(map[string]time.Time)}
-}
-
-// add lets key through, and notes it, unless it was let through less than
-// every ago. When full it forgets entries older than every, or all.
-func (r *recentSet) add(key string, now time.Time, every time.Duration) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if t, ok := r.last[key]; ok && now.Sub(t) < every {
-		return false
-	}
-	if len(r.last) >= r.max {
-		for k, t := range r.last {
-			if now.Sub(t) >= every {
-				delete(r.last, k)
-			}
-		}
-		if len(r.last) >= r.max {
-			clear(r.last)
-		}
-	}
-	r.last[key] = now
-	return true
 }

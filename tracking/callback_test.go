@@ -1,0 +1,192 @@
+package tracking
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingRefresher counts refreshes.
+type countingRefresher struct{ n atomic.Int32 }
+
+func (r *countingRefresher) Refresh(context.Context, string, string) error {
+	r.n.Add(1)
+	return nil
+}
+
+// callbackServer serves callbacks with cfg over real HTTP.
+func callbackServer(t *testing.T, cfg CallbackConfig) (*Callbacks, *countingRefresher, *httptest.Server) {
+	t.Helper()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	cfg.PublicURL, _ = url.Parse(srv.URL)
+	cfg.Key = bytes.Repeat([]byte("k"), 32)
+	ref := &countingRefresher{}
+	c, err := NewCallbacks(cfg, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Register(mux)
+	return c, ref, srv
+}
+
+func callbackJSON(secret, stato string) string {
+	return fmt.Sprintf(`{"data":{"_id":"r1","stato_richiesta":%q,"callback_data":{"method":"JSON","data":{"secret":%q}}}}`, stato, secret)
+}
+
+func postCallback(t *testing.T, srv *httptest.Server, path, body string) int {
+	t.Helper()
+	resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// slowCallbacks sends callbacks that announce a body of 100 KiB, send its
+// first bytes and stall; each answer's status goes to the channel.
+type slowCallbacks struct {
+	t       *testing.T
+	addr    string
+	answers chan int
+	mu      sync.Mutex
+	conns   []net.Conn
+	wg      sync.WaitGroup
+}
+
+func newSlowCallbacks(t *testing.T, srv *httptest.Server) *slowCallbacks {
+	s := &slowCallbacks{t: t, addr: srv.Listener.Addr().String(), answers: make(chan int, 64)}
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *slowCallbacks) send() {
+	s.t.Helper()
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.conns = append(s.conns, conn)
+	s.mu.Unlock()
+	fmt.Fprintf(conn, "POST /callbacks/acme/emp-1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\n\r\n{\"data\":{\"esito\":\"", 100<<10)
+	s.wg.Go(func() {
+		if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil {
+			resp.Body.Close()
+			s.answers <- resp.StatusCode
+		}
+	})
+}
+
+// close closes every connection, and waits for their readers.
+func (s *slowCallbacks) close() {
+	s.mu.Lock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestCallbackBodiesReadAtOnceAreBounded: senders that stall in the middle
+// of a body hold at most Readers bodies; the rest are refused unread,
+// whatever their number, and genuine callbacks go through once the readers
+// are free.
+func TestCallbackBodiesReadAtOnceAreBounded(t *testing.T) {
+	c, ref, srv := callbackServer(t, CallbackConfig{Readers: 2, BodyTimeout: time.Hour})
+	slow := newSlowCallbacks(t, srv)
+	slow.send()
+	slow.send()
+	waitFor(t, "two bodies being read", func() bool { return c.reading.Load() == 2 })
+	const more = 6
+	for range more {
+		slow.send()
+	}
+	waitFor(t, "the other slow bodies to be refused, or read", func() bool {
+		return len(slow.answers) == more || c.reading.Load() > 2
+	})
+	if got := c.reading.Load(); got != 2 {
+		t.Fatalf("bodies read at once: got %d, want 2", got)
+	}
+	for range more {
+		if got := <-slow.answers; got != http.StatusServiceUnavailable {
+			t.Errorf("slow body beyond the readers: got %d, want 503", got)
+		}
+	}
+	slow.close()
+	waitFor(t, "the readers to be free", func() bool { return c.reading.Load() == 0 })
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", callbackJSON(c.Secret("acme", "emp-1"), "Visura evasa")); got != http.StatusNoContent || ref.n.Load() != 1 {
+		t.Errorf("genuine callback after the flood: got %d with %d refreshes, want 204 with 1", got, ref.n.Load())
+	}
+}
+
+// TestCallbackBodyTimeout: a sender that stalls is cut off after
+// BodyTimeout, whatever the server's own timeouts, and frees its reader.
+func TestCallbackBodyTimeout(t *testing.T) {
+	c, _, srv := callbackServer(t, CallbackConfig{Readers: 1, BodyTimeout: 50 * time.Millisecond})
+	slow := newSlowCallbacks(t, srv)
+	slow.send()
+	var got int
+	waitFor(t, "the stalled body to be answered", func() bool {
+		select {
+		case got = <-slow.answers:
+			return true
+		default:
+			return false
+		}
+	})
+	if got != http.StatusRequestTimeout {
+		t.Errorf("stalled body: got %d, want 408", got)
+	}
+	waitFor(t, "the reader to be free", func() bool { return c.reading.Load() == 0 })
+}
+
+func TestCallbackAnswers(t *testing.T) {
+	c, ref, srv := callbackServer(t, CallbackConfig{MaxBody: 4 << 10})
+	secret := c.Secret("acme", "emp-1")
+	tests := []struct {
+		name, path, body string
+		want             int
+		refreshes        int32
+	}{
+		{"not a submission", "/callbacks/acme/emp%2F1", callbackJSON(secret, "Visura evasa"), http.StatusNotFound, 0},
+		{"wrong secret", "/callbacks/acme/emp-1", callbackJSON(strings.Repeat("0", 64), "Visura evasa"), http.StatusForbidden, 0},
+		{"garbage", "/callbacks/acme/emp-1", "{{{", http.StatusForbidden, 0},
+		{"too large", "/callbacks/acme/emp-1", callbackJSON(secret, strings.Repeat("x", 4<<10)), http.StatusRequestEntityTooLarge, 0},
+		{"genuine", "/callbacks/acme/emp-1", callbackJSON(secret, "Visura evasa"), http.StatusNoContent, 1},
+		{"the same news again", "/callbacks/acme/emp-1", callbackJSON(secret, "visura_evasa"), http.StatusNoContent, 1},
+		{"news", "/callbacks/acme/emp-1", callbackJSON(secret, "Annullata"), http.StatusNoContent, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := postCallback(t, srv, tt.path, tt.body); got != tt.want || ref.n.Load() != tt.refreshes {
+				t.Errorf("got %d after %d refreshes, want %d after %d", got, ref.n.Load(), tt.want, tt.refreshes)
+			}
+		})
+	}
+}
