@@ -32,10 +32,13 @@ import (
 // reader busy for a second gets 503 unread. A forged one gets 403 and
 // changes nothing (and is logged a few times a minute at most, whatever
 // the rate). A genuine one re-reads the request at most once per
-// MinInterval per submission and announced state: a body that leaked and
-// is replayed costs at most one upstream read per interval and state
-// (answered 204 meanwhile), and none once tracking is over. Polling stays
-// on as the fallback, so a lost callback costs only latency.
+// MinInterval per submission and announced state, where the state is one
+// of the five the API names or "other": a body that leaked, replayed with
+// any states, costs at most six upstream reads per interval (answered 204
+// meanwhile), and none once tracking is over. One submission has at most
+// one refresh under way, so a flood of one body takes one of the Parallel
+// slots, never the others' (callbacklimit.go). Polling stays on as the
+// fallback, so a lost callback costs only latency.
 
 // Refresher re-reads one submission's upstream request now.
 type Refresher interface {
@@ -67,13 +70,14 @@ const readerWait = time.Second
 
 // Callbacks makes callback_data for submissions and serves the callbacks.
 type Callbacks struct {
-	cfg     CallbackConfig
-	refresh Refresher
-	sem     chan struct{}  // refreshes under way
-	readers chan struct{}  // bodies being read
-	reading atomic.Int32   // bodies being read now: what readers bounds
-	log     zerolog.Logger // sampled: callbacks come from outside, at whatever rate
-	recent  *recentSet     // submission and state refreshed within MinInterval
+	cfg      CallbackConfig
+	refresh  Refresher
+	sem      chan struct{}  // refreshes under way
+	readers  chan struct{}  // bodies being read
+	reading  atomic.Int32   // bodies being read now: what readers bounds
+	log      zerolog.Logger // sampled: callbacks come from outside, at whatever rate
+	recent   *recentSet     // submission and state refreshed within MinInterval
+	underway *keySet        // submissions with a refresh under way
 }
 
 // NewCallbacks returns the callback endpoint.
@@ -89,7 +93,7 @@ func NewCallbacks(cfg CallbackConfig, r Refresher) (*Callbacks, error) {
 	return &Callbacks{cfg: cfg, refresh: r, sem: make(chan struct{}, cfg.Parallel),
 		readers: make(chan struct{}, cfg.Readers),
 		log:     log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute}),
-		recent:  newRecentSet(4096)}, nil
+		recent:  newRecentSet(4096), underway: newKeySet()}, nil
 }
 
 func (cfg CallbackConfig) withDefaults() CallbackConfig {
@@ -149,21 +153,34 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
-	c.hint(w, r, tenant, id, cb.stato)
+	c.hint(w, r, tenant, id, newsOf(cb.stato))
 }
 
-// hint re-reads the request a genuine callback announces state stato of,
-// unless that news was let through less than MinInterval ago.
-func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, stato string) {
-	if !c.recent.add(tenant+"/"+id+"/"+stato, time.Now(), c.cfg.MinInterval) {
+// hint re-reads the request a genuine callback announces news of, unless
+// that news was let through less than MinInterval ago.
+func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, news string) {
+	sub := tenant + "/" + id
+	key := sub + "/" + news
+	if c.recent.seen(key, time.Now(), c.cfg.MinInterval) {
 		w.WriteHeader(http.StatusNoContent) // the same news a moment ago: that refresh and polling have it
 		return
 	}
+	if !c.underway.add(sub) { // this submission is being re-read: one at a time, whatever its callbacks say
+		busy(w)
+		return
+	}
+	defer c.underway.remove(sub)
 	select {
 	case c.sem <- struct{}{}:
 		defer func() { <-c.sem }()
 	default: // busy: the callback is only a hint, and polling catches up
 		busy(w)
+		return
+	}
+	// Noted only now, so that a callback refused above is let through when
+	// the upstream retries it.
+	if !c.recent.add(key, time.Now(), c.cfg.MinInterval) {
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	c.refreshNow(w, r, tenant, id)
@@ -189,4 +206,16 @@ func (c *Callbacks) refreshNow(w http.ResponseWriter, r *http.Request, tenant, i
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// newsOf is what a callback announcing state stato is news of, for the
+// rate limit: one of the five states the API names (normalised), or
+// "other" for anything else, so that made-up states count as one.
+func newsOf(stato string) string {
+	switch s := visengine.NormalizeState(stato); s {
+	case visengine.StateSearching, visengine.StateInProgress, visengine.StateDataReady,
+		visengine.StateFulfilled, visengine.StateCancelled:
+		return s
+	}
+	return "other"
 }

@@ -190,3 +190,71 @@ func TestCallbackAnswers(t *testing.T) {
 		})
 	}
 }
+
+func TestNewsOf(t *testing.T) {
+	tests := []struct{ stato, want string }{
+		{"Visura evasa", "Visura evasa"},
+		{"VISURA_EVASA", "Visura evasa"},
+		{" in  erogazione ", "In erogazione"},
+		{"annullata", "Annullata"},
+		{"Dati disponibili", "Dati disponibili"},
+		{"In ricerca", "In ricerca"},
+		{"", "other"},
+		{"Visura evasa 2", "other"},
+		{"other", "other"},
+	}
+	for _, tt := range tests {
+		if got := newsOf(tt.stato); got != tt.want {
+			t.Errorf("newsOf(%q): got %q, want %q", tt.stato, got, tt.want)
+		}
+	}
+}
+
+// gatedRefresher holds refreshes of one submission until released.
+type gatedRefresher struct {
+	countingRefresher
+	id      string
+	held    atomic.Int32
+	release chan struct{}
+}
+
+func (g *gatedRefresher) Refresh(ctx context.Context, tenant, id string) error {
+	if id == g.id {
+		g.held.Add(1)
+		<-g.release
+	}
+	return g.countingRefresher.Refresh(ctx, tenant, id)
+}
+
+// TestCallbackRefusedWhenBusyIsLetThroughOnRetry: a genuine callback
+// refused because every refresh slot was taken is not counted as news
+// delivered, so the upstream's retry re-reads the request.
+func TestCallbackRefusedWhenBusyIsLetThroughOnRetry(t *testing.T) {
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	ref := &gatedRefresher{id: "emp-slow", release: make(chan struct{})}
+	c, err := NewCallbacks(CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("k"), 32), Parallel: 1}, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Register(mux)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		postCallback(t, srv, "/callbacks/acme/emp-slow", callbackJSON(c.Secret("acme", "emp-slow"), "Visura evasa"))
+	})
+	release := sync.OnceFunc(func() { close(ref.release) })
+	defer wg.Wait()
+	defer release()
+	waitFor(t, "the slow refresh to take the slot", func() bool { return ref.held.Load() == 1 })
+	body := callbackJSON(c.Secret("acme", "emp-1"), "Visura evasa")
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusServiceUnavailable {
+		t.Errorf("while the slot is taken: got %d, want 503", got)
+	}
+	release()
+	wg.Wait()
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusNoContent || ref.n.Load() != 2 {
+		t.Errorf("the retry: got %d after %d refreshes, want 204 after 2", got, ref.n.Load())
+	}
+}

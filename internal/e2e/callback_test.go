@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,5 +182,116 @@ func TestReplayedCallbackBodyIsCheap(t *testing.T) {
 	}
 	if got := h.Counter("GET /richiesta/{id}") - gets; got != 1 {
 		t.Errorf("upstream reads for 50 replays within the interval: got %d, want 1", got)
+	}
+}
+
+// postCallbackState posts what the upstream would, announcing stato.
+func (h *trackHarness) postCallbackState(id, secret, stato string) int {
+	h.T.Helper()
+	body := fmt.Sprintf(`{"data":{"_id":"x","stato_richiesta":%q,"callback_data":{"method":"JSON","data":{"secret":%q}}}}`, stato, secret)
+	resp, err := http.Post(h.cbURL+"/callbacks/"+pipetest.Tenant+"/"+id, "application/json", strings.NewReader(body))
+	if err != nil {
+		h.T.Error(err)
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestReplayedCallbackWithAnyStateIsCheap: a leaked body replayed with
+// made-up states, and with the API's states spelled every way, re-reads
+// the request at most once per interval for each of the five states and
+// once for all the others.
+func TestReplayedCallbackWithAnyStateIsCheap(t *testing.T) {
+	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: time.Hour}, callbacks: true,
+		tracker: tracking.Config{Schedule: []time.Duration{time.Minute}}})
+	tr := h.newTracker(nil) // callbacks refresh through it; it does not poll
+	h.openTrackedRequest(tr, "emp-leak")
+	secret := h.callbacks.Secret(pipetest.Tenant, "emp-leak")
+	gets := h.Counter("GET /richiesta/{id}")
+	var states []string
+	for i := range 30 {
+		states = append(states, fmt.Sprintf("stato inventato %d", i))
+	}
+	for _, s := range []string{visengine.StateSearching, visengine.StateInProgress, visengine.StateDataReady,
+		visengine.StateFulfilled, visengine.StateCancelled} {
+		states = append(states, s, strings.ToUpper(s), strings.ReplaceAll(strings.ToLower(s), " ", "_"))
+	}
+	for _, s := range states {
+		if got := h.postCallbackState("emp-leak", secret, s); got != http.StatusNoContent {
+			t.Fatalf("state %q: got %d, want 204", s, got)
+		}
+	}
+	if got := h.Counter("GET /richiesta/{id}") - gets; got > 6 {
+		t.Errorf("upstream reads for %d replays with varied states: got %d, want at most 6", len(states), got)
+	}
+}
+
+// gatedUpstream holds every read of one request until released.
+type gatedUpstream struct {
+	tracking.Upstream
+	id      atomic.Pointer[string]
+	release chan struct{}
+	held    atomic.Int32 // reads of the request being held now
+	reads   atomic.Int32 // reads of the request
+}
+
+func (g *gatedUpstream) Richiesta(ctx context.Context, id string) (*visengine.Richiesta, error) {
+	if p := g.id.Load(); p != nil && *p == id {
+		g.reads.Add(1)
+		g.held.Add(1)
+		defer g.held.Add(-1)
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.Upstream.Richiesta(ctx, id)
+}
+
+// TestCallbackFloodSparesOtherSubmissions: a leaked body posted many times
+// at once, announcing every state, re-reads its request once, and takes no
+// refresh another submission's genuine callback needs.
+func TestCallbackFloodSparesOtherSubmissions(t *testing.T) {
+	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: time.Hour}, callbacks: true,
+		tracker: tracking.Config{Schedule: []time.Duration{time.Minute}}})
+	gate := &gatedUpstream{Upstream: h.Client, release: make(chan struct{})}
+	h.upstream = gate
+	tr := h.newTracker(nil) // callbacks refresh through it; it does not poll
+	leaked := h.openTrackedRequest(tr, "emp-leak")
+	h.openTrackedRequest(tr, "emp-other")
+	gate.id.Store(&leaked)
+	secret := h.callbacks.Secret(pipetest.Tenant, "emp-leak")
+	states := []string{visengine.StateSearching, visengine.StateInProgress, visengine.StateDataReady,
+		visengine.StateFulfilled, visengine.StateCancelled, "stato inventato"}
+	const flood = 100
+	var answered atomic.Int32
+	var wg sync.WaitGroup
+	for i := range flood {
+		wg.Go(func() {
+			h.postCallbackState("emp-leak", secret, states[i%len(states)])
+			answered.Add(1)
+		})
+	}
+	released := false
+	defer func() {
+		if !released {
+			close(gate.release)
+		}
+		wg.Wait()
+	}()
+	pipetest.WaitFor(t, 10*time.Second, "every flooding callback to be answered or reading", func() bool {
+		return int(answered.Load()+gate.held.Load()) == flood
+	})
+	other := h.callbacks.Secret(pipetest.Tenant, "emp-other")
+	if got := h.postCallbackState("emp-other", other, visengine.StateInProgress); got != http.StatusNoContent {
+		t.Errorf("another submission's genuine callback during the flood: got %d, want 204", got)
+	}
+	close(gate.release)
+	released = true
+	wg.Wait()
+	if got := gate.reads.Load(); got != 1 {
+		t.Errorf("upstream reads of the flooded request: got %d, want 1", got)
 	}
 }
