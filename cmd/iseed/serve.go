@@ -271,7 +271,7 @@ func (d *daemon) buildHTTP() {
 	if d.public != nil && d.tracking.callbacks != nil {
 		cb := http.NewServeMux()
 		d.tracking.callbacks.Register(cb)
-		d.public.srv = newHTTPServer(cb)
+		d.public.srv = newCallbackServer(cb)
 	}
 }
 
@@ -297,6 +297,20 @@ func newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 }
+
+// newCallbackServer is newHTTPServer for the listener the Internet reaches,
+// where a caller holds a connection's buffers before it can be told from the
+// upstream: headers are small and quick, idle connections close sooner.
+// The body has its own deadline (tracking.CallbackConfig.BodyTimeout); the
+// response waits for at most one refresh (30 s).
+func newCallbackServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: time.Minute, IdleTimeout: 30 * time.Second, MaxHeaderBytes: callbackMaxHeaderBytes}
+}
+
+// callbackMaxHeaderBytes bounds a callback's headers: the upstream sends a
+// few short ones.
+const callbackMaxHeaderBytes = 8 << 10
 
 // serve serves until ctx is done, then shuts the server down.
 func (l *listener) serve(ctx context.Context) error {
