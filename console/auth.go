@@ -209,13 +209,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
-	if c.logins.Tokens() < 1 {
-		c.fail(w, r, http.StatusTooManyRequests, "Too many failed logins: wait a few seconds.")
+	src := source(r)
+	if !c.fails.allowed(src) {
+		c.tooMany(w, r)
 		return
 	}
 	if !c.auth.tokenOK(r.PostFormValue("token")) {
-		c.logins.Allow()
-		c.log.Warn().Str("remote", r.RemoteAddr).Msg("console login refused: wrong token")
+		c.refused(r, src, "login form")
 		c.render(w, r, http.StatusUnauthorized, "login", "Log in", loginData{Next: next, Failed: true})
 		return
 	}
@@ -227,4 +227,18 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, c.auth.cookie(r, ""))
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// tooMany answers a request whose address has no token attempt left; the
+// token it carries is not even compared.
+func (c *Console) tooMany(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(failEvery/time.Second)))
+	c.fail(w, r, http.StatusTooManyRequests, "Too many wrong tokens from your address: wait a few seconds.")
+}
+
+// refused counts and logs a wrong token from src (never the token itself).
+func (c *Console) refused(r *http.Request, src, via string) {
+	exhausted := c.fails.fail(src)
+	c.log.Warn().Str("remote", r.RemoteAddr).Str("via", via).Bool("limited", exhausted).
+		Msg("console: wrong token refused")
 }

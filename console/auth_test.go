@@ -2,12 +2,10 @@ package console
 
 import (
 	"net/http/httptest"
-	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 func TestSessions(t *testing.T) {
@@ -57,28 +55,75 @@ func TestTokenOK(t *testing.T) {
 	}
 }
 
-// TestLoginsLimited: after a burst of wrong tokens, logins are refused
-// before the token is even compared.
-func TestLoginsLimited(t *testing.T) {
-	p, err := parsePages()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Console{cfg: Config{Token: "a-console-token-of-some-length", Now: time.Now}, log: zerolog.Nop(), pages: p,
-		auth: newAuth("a-console-token-of-some-length", time.Hour, time.Now)}
-	c.logins = newLoginLimiter()
-	var got []int
-	for range 7 {
-		r := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"token": {"wrong"}}.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		w := httptest.NewRecorder()
-		c.login(w, r)
-		got = append(got, w.Code)
-	}
-	want := []int{401, 401, 401, 401, 401, 429, 429}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("statuses: got %v, want %v", got, want)
+// TestFailures: each address has its own burst of failures, refilled one a
+// second; an IPv6 address counts as its /64.
+func TestFailures(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	f := newFailures(func() time.Time { return now })
+	for i := range failBurst {
+		if !f.allowed("192.0.2.1") {
+			t.Fatalf("attempt %d refused, want %d allowed", i+1, failBurst)
 		}
+		if got := f.fail("192.0.2.1"); got != (i == failBurst-1) {
+			t.Fatalf("fail %d: got exhausted %v, want %v", i+1, got, i == failBurst-1)
+		}
+	}
+	tests := []struct {
+		name  string
+		after time.Duration
+		src   string
+		want  bool
+	}{
+		{"exhausted", 0, "192.0.2.1", false},
+		{"another address", 0, "192.0.2.2", true},
+		{"one more after a second", failEvery, "192.0.2.1", true},
+	}
+	for _, tt := range tests {
+		now = now.Add(tt.after)
+		if got := f.allowed(tt.src); got != tt.want {
+			t.Errorf("%s: allowed(%s): got %v, want %v", tt.name, tt.src, got, tt.want)
+		}
+	}
+
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, tt := range []struct{ remote, want string }{
+		{"192.0.2.1:1234", "192.0.2.1"}, {"[::ffff:192.0.2.1]:1234", "192.0.2.1"},
+		{"[2001:db8:1:2:3:4:5:6]:1234", "2001:db8:1:2::/64"}, {"@", "@"},
+	} {
+		r.RemoteAddr = tt.remote
+		if got := source(r); got != tt.want {
+			t.Errorf("source(%s): got %q, want %q", tt.remote, got, tt.want)
+		}
+	}
+}
+
+// TestFailuresBounded: beyond failSources addresses, new ones share the
+// overflow limit, and idle ones are forgotten to make room, not the
+// limited.
+func TestFailuresBounded(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	f := newFailures(func() time.Time { return now })
+	for range failBurst {
+		f.fail("192.0.2.1")
+	}
+	for i := range failSources - 1 {
+		f.fail("10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256))
+	}
+	for range failBurst {
+		f.fail("192.0.2.9") // the overflow's
+	}
+	if got := len(f.bySource); got != failSources {
+		t.Fatalf("tracked: got %d, want %d", got, failSources)
+	}
+	if f.allowed("192.0.2.2") {
+		t.Error("an untracked address while the overflow is exhausted: allowed, want refused")
+	}
+	now = now.Add(failEvery) // the addresses that failed once are full again: idle
+	if !f.allowed("192.0.2.2") {
+		t.Error("after the tracked went idle: refused, want allowed")
+	}
+	f.fail("192.0.2.3")
+	if got := len(f.bySource); got != 2 { // 192.0.2.1, still limited, and 192.0.2.3
+		t.Errorf("tracked after forgetting the idle: got %d, want 2", got)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/iseed-dev/iseed/overview"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-	"golang.org/x/time/rate"
 )
 
 // MinTokenLen is the shortest console token accepted.
@@ -104,13 +103,13 @@ type Deps struct {
 // Console is the web console: server-rendered pages over the overview, the
 // records, the events and the dead letters.
 type Console struct {
-	cfg    Config
-	d      Deps
-	log    zerolog.Logger
-	pages  *pages
-	auth   *auth
-	cross  *http.CrossOriginProtection
-	logins *rate.Limiter // failed logins, for the whole console
+	cfg   Config
+	d     Deps
+	log   zerolog.Logger
+	pages *pages
+	auth  *auth
+	cross *http.CrossOriginProtection
+	fails *failures // failed token attempts, per client address
 }
 
 // New returns a console, or an error when cfg fails Check or a dependency
@@ -134,11 +133,8 @@ func New(cfg Config, d Deps) (*Console, error) {
 	}
 	return &Console{cfg: cfg, d: d, log: cfg.Logger.With().Str("component", "console").Logger(), pages: p,
 		auth: newAuth(cfg.Token, cfg.SessionTTL, cfg.Now), cross: http.NewCrossOriginProtection(),
-		logins: newLoginLimiter()}, nil
+		fails: newFailures(cfg.Now)}, nil
 }
-
-// newLoginLimiter allows a burst of 5 failed logins, then one a second.
-func newLoginLimiter() *rate.Limiter { return rate.NewLimiter(rate.Every(time.Second), 5) }
 
 // ReadOnly reports whether the console runs without a token.
 func (c *Console) ReadOnly() bool { return c.cfg.Token == "" }
