@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -82,15 +83,36 @@ func (a *auth) sessionOK(v string) bool {
 	return hmac.Equal([]byte(parts[2]), []byte(a.mac("session", parts[1])))
 }
 
-// identify says how r is authenticated, if at all.
-func (a *auth) identify(r *http.Request) identity {
-	if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && a.tokenOK(h) {
-		return bearer
+// identify says how r is authenticated, if at all. A wrong bearer token
+// counts against r's address as a wrong login does; while the address has
+// no attempt left, its bearer token is not compared: identify answers 429
+// and returns false.
+func (c *Console) identify(w http.ResponseWriter, r *http.Request) (identity, bool) {
+	if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && !c.ReadOnly() {
+		src := source(r)
+		if !c.fails.allowed(src) {
+			c.tooMany(w, r)
+			return nobody, false
+		}
+		if c.auth.tokenOK(h) {
+			return bearer, true
+		}
+		c.refused(r, src, "bearer")
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil && a.sessionOK(c.Value) {
-		return session
+	if ck, err := r.Cookie(sessionCookie); err == nil && c.auth.sessionOK(ck.Value) {
+		return session, true
 	}
-	return nobody
+	return nobody, true
+}
+
+// identityKey is the context key of the identity guard found for a
+// request, so that the token is compared once per request.
+type identityKey struct{}
+
+// identityOf is the identity guard found for r (nobody before it looked).
+func identityOf(r *http.Request) identity {
+	id, _ := r.Context().Value(identityKey{}).(identity)
+	return id
 }
 
 // csrf is the CSRF token of r's session: a MAC of its cookie.
@@ -130,6 +152,11 @@ const (
 // form size bound of every route, and lets through only who a allows.
 func (c *Console) guard(a access, h http.HandlerFunc) http.Handler {
 	return secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := c.identify(w, r)
+		if !ok {
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
 		post := r.Method == http.MethodPost
 		if post {
 			if err := c.cross.Check(r); err != nil {
@@ -146,7 +173,6 @@ func (c *Console) guard(a access, h http.HandlerFunc) http.Handler {
 				return
 			}
 		}
-		id := c.auth.identify(r)
 		switch {
 		case a == operator && c.ReadOnly():
 			c.fail(w, r, http.StatusForbidden, "This console is read-only: no ISEED_CONSOLE_TOKEN is configured, so nothing can be changed from it.")
@@ -167,7 +193,7 @@ func (c *Console) guard(a access, h http.HandlerFunc) http.Handler {
 
 // operatorOf reports whether r may act (replay, reveal).
 func (c *Console) operatorOf(r *http.Request) bool {
-	return !c.ReadOnly() && c.auth.identify(r) != nobody
+	return !c.ReadOnly() && identityOf(r) != nobody
 }
 
 // secure sets the headers every response carries.

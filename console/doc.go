@@ -30,11 +30,13 @@
 //     login form, which sets a session cookie (HttpOnly, SameSite=Strict,
 //     Secure over TLS; a MAC of an expiry under a key derived from the
 //     token, never the token). The token is compared in constant time.
-//     Failed logins are limited per client address (IPv6: per /64): five,
-//     then one a second; past the limit the address's logins answer 429
-//     without comparing the token. The limit is not shared, so a stranger's
-//     guessing never locks the operator out. The authenticated may replay
-//     and reveal.
+//     Wrong tokens, in the login form or a bearer header, are limited per
+//     client address (IPv6: per /64): five, then one a second; past the
+//     limit the address's logins and bearer requests answer 429 without
+//     comparing the token. The limit is not shared, so a stranger's
+//     guessing never locks the operator out. Each wrong token is logged
+//     (the address, never the token). The authenticated may replay and
+//     reveal.
 //   - Every POST passes net/http's cross-origin protection, reads at most
 //     16 KiB of form, and, when authenticated by the cookie, must carry the
 //     session's CSRF token (a MAC of the cookie).

@@ -1,7 +1,9 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -20,17 +22,44 @@ const testToken = "console-token-for-tests-0123456789"
 
 // site is a console served over HTTP on loopback, on a pipeline harness.
 type site struct {
-	h   *pipetest.Harness
-	ov  *overview.Overview
-	c   *console.Console
-	url string
+	h    *pipetest.Harness
+	ov   *overview.Overview
+	c    *console.Console
+	url  string
+	logs *logBuffer // what the console logged (warnings and worse)
+}
+
+// logBuffer collects log lines written from the server's goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // newSite serves a console with token ("" read-only) over h's layout, with
 // an overview running until the test ends.
 func newSite(t *testing.T, h *pipetest.Harness, token string, spend func(context.Context) ([]console.TenantSpend, error)) *site {
 	t.Helper()
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	return newSiteWith(t, h, console.Config{Token: token}, spend)
+}
+
+// newSiteWith is newSite with cfg; its Listen defaults to 127.0.0.1:0 and
+// its Logger is the test's.
+func newSiteWith(t *testing.T, h *pipetest.Harness, cfg console.Config, spend func(context.Context) ([]console.TenantSpend, error)) *site {
+	t.Helper()
+	logs := &logBuffer{}
+	log := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)).Level(zerolog.WarnLevel)
 	ov, err := overview.New(overview.Config{Logger: log}, overview.Deps{Resources: h.Res,
 		Gauges: func() overview.Gauges { return overview.Gauges{CallsPerSecond: 1.5, RateLimit: 10} }})
 	if err != nil {
@@ -40,7 +69,11 @@ func newSite(t *testing.T, h *pipetest.Harness, token string, spend func(context
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = ov.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	c, err := console.New(console.Config{Listen: "127.0.0.1:0", Token: token, Logger: log},
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	cfg.Logger = log
+	c, err := console.New(cfg,
 		console.Deps{Overview: ov, DeadLetters: h.Queue(), Resources: h.Res, JS: h.NATS.JS, Spend: spend})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +88,7 @@ func newSite(t *testing.T, h *pipetest.Harness, token string, spend func(context
 	case <-time.After(20 * time.Second):
 		t.Fatal("overview not ready")
 	}
-	return &site{h: h, ov: ov, c: c, url: srv.URL}
+	return &site{h: h, ov: ov, c: c, url: srv.URL, logs: logs}
 }
 
 // deadLetter stores a dead letter of submission id (tenant acme) as the

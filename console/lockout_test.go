@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
@@ -63,5 +64,58 @@ func TestStrangerCannotLockOutOperator(t *testing.T) {
 		if got := s.postLogin(t, operator, testToken); got != http.StatusSeeOther {
 			t.Errorf("operator's login %d while a stranger guesses: got %d, want 303", i+1, got)
 		}
+	}
+}
+
+// getWithBearer gets / from cl with token as a bearer and returns the
+// status.
+func (s *site) getWithBearer(t *testing.T, cl *http.Client, token string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestBearerGuessesLimited: wrong bearer tokens count against their
+// address like wrong logins: five are refused (to the login form), then
+// the address gets 429 without its token being compared, and each refusal
+// is logged without the guess; the operator, from another address, gets
+// in with the right one.
+func TestBearerGuessesLimited(t *testing.T) {
+	s := newSite(t, pipetest.New(t), testToken, nil)
+	stranger, operator := clientFrom("127.0.0.2"), clientFrom("127.0.0.1")
+	const guess = "guessed-bearer-token-0123456789"
+	var got []int
+	for range 20 {
+		got = append(got, s.getWithBearer(t, stranger, guess))
+		if got[len(got)-1] == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if len(got) < 6 || got[len(got)-1] != http.StatusTooManyRequests {
+		t.Fatalf("wrong bearer tokens: got %v, want five 303 then 429", got)
+	}
+	for i, code := range got[:5] {
+		if code != http.StatusSeeOther {
+			t.Errorf("wrong bearer %d: got %d, want 303 (statuses %v)", i+1, code, got)
+		}
+	}
+	if code := s.getWithBearer(t, operator, testToken); code != http.StatusOK {
+		t.Errorf("the operator's bearer while a stranger guesses: got %d, want 200", code)
+	}
+	logs := s.logs.String()
+	if n := strings.Count(logs, `"via":"bearer"`); n < 5 {
+		t.Errorf("refused bearer tokens logged: got %d lines, want at least 5:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, `"remote":"127.0.0.2:`) || strings.Contains(logs, guess) || strings.Contains(logs, testToken) {
+		t.Errorf("the log lines name the remote address and no token:\n%s", logs)
 	}
 }

@@ -73,7 +73,7 @@ type view struct {
 // render writes page name with data, or a plain error when it fails.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
 	v := view{Title: title, Nav: name, ReadOnly: c.ReadOnly(), Operator: c.operatorOf(r),
-		LoggedIn: c.auth.identify(r) == session, CSRF: c.auth.csrf(r), Now: c.cfg.Now().UTC(), Data: data}
+		LoggedIn: identityOf(r) == session, CSRF: c.auth.csrf(r), Now: c.cfg.Now().UTC(), Data: data}
 	var b bytes.Buffer
 	if err := c.pages.byName[name].ExecuteTemplate(&b, "layout", v); err != nil {
 		c.log.Error().Err(err).Str("page", name).Msg("console: cannot render")
