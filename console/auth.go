@@ -148,10 +148,11 @@ const (
 	operator               // only with a token, the authenticated
 )
 
-// guard wraps h with the security headers, the cross-origin check and the
-// form size bound of every route, and lets through only who a allows.
+// guard wraps h with the security headers, the host check, the
+// cross-origin check and the form size bound of every route, and lets
+// through only who a allows.
 func (c *Console) guard(a access, h http.HandlerFunc) http.Handler {
-	return secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return secure(c.hostOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := c.identify(w, r)
 		if !ok {
 			return
@@ -188,7 +189,7 @@ func (c *Console) guard(a access, h http.HandlerFunc) http.Handler {
 			return
 		}
 		h(w, r)
-	}))
+	})))
 }
 
 // operatorOf reports whether r may act (replay, reveal).

@@ -13,6 +13,7 @@ import (
 	"github.com/iseed-dev/iseed/overview"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 )
 
 // MinTokenLen is the shortest console token accepted.
@@ -57,6 +58,10 @@ type Config struct {
 	// it (a bearer header, or once in the login form, which sets a session
 	// cookie), and operators may replay dead letters and reveal payloads.
 	Token string
+	// Hosts are the host names the console answers to beside IP addresses,
+	// localhost and the host of Listen (ISEED_CONSOLE_HOSTS): a request
+	// for another gets 421, against DNS rebinding.
+	Hosts []string
 	// SessionTTL is how long a login lasts (default 12h).
 	SessionTTL time.Duration
 	Logger     zerolog.Logger
@@ -110,6 +115,10 @@ type Console struct {
 	auth  *auth
 	cross *http.CrossOriginProtection
 	fails *failures // failed token attempts, per client address
+	hosts hosts
+	// hostWarn logs refused hosts at most once a minute: a rebinding
+	// page may ask many times.
+	hostWarn *rate.Sometimes
 }
 
 // New returns a console, or an error when cfg fails Check or a dependency
@@ -127,13 +136,17 @@ func New(cfg Config, d Deps) (*Console, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	h, err := newHosts(cfg.Listen, cfg.Hosts)
+	if err != nil {
+		return nil, err
+	}
 	p, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
 	return &Console{cfg: cfg, d: d, log: cfg.Logger.With().Str("component", "console").Logger(), pages: p,
 		auth: newAuth(cfg.Token, cfg.SessionTTL, cfg.Now), cross: http.NewCrossOriginProtection(),
-		fails: newFailures(cfg.Now)}, nil
+		fails: newFailures(cfg.Now), hosts: h, hostWarn: &rate.Sometimes{First: 1, Interval: time.Minute}}, nil
 }
 
 // ReadOnly reports whether the console runs without a token.
@@ -164,5 +177,5 @@ func (c *Console) Register(mux *http.ServeMux) {
 	for _, r := range routes {
 		mux.Handle(r.pattern, c.guard(r.access, r.h))
 	}
-	mux.Handle("GET /static/", secure(http.StripPrefix("/static/", http.FileServerFS(staticFS()))))
+	mux.Handle("GET /static/", secure(c.hostOnly(http.StripPrefix("/static/", http.FileServerFS(staticFS())))))
 }

@@ -37,6 +37,11 @@
 //     guessing never locks the operator out. Each wrong token is logged
 //     (the address, never the token). The authenticated may replay and
 //     reveal.
+//   - Every page answers only to the hosts it is configured for: IP
+//     addresses, localhost, the host of the listen address and
+//     Config.Hosts (ISEED_CONSOLE_HOSTS). A request naming another host
+//     (a page whose own name was rebound to the console's address) gets
+//     421 and nothing of the console.
 //   - Every POST passes net/http's cross-origin protection, reads at most
 //     16 KiB of form, and, when authenticated by the cookie, must carry the
 //     session's CSRF token (a MAC of the cookie).

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/kelseyhightower/envconfig"
@@ -94,6 +95,7 @@ type Config struct {
 	WalletWarnEUR     float64       `envconfig:"WALLET_WARN_EUR" default:"100"`
 	WalletProbe       time.Duration `envconfig:"WALLET_PROBE" default:"1m"`
 	ConsoleToken      string        `envconfig:"CONSOLE_TOKEN"`
+	ConsoleHosts      []string      `envconfig:"CONSOLE_HOSTS"`
 
 	HTTPListen     string `envconfig:"HTTP_LISTEN" default:"127.0.0.1:8080"`
 	CallbackListen string `envconfig:"CALLBACK_LISTEN" default:"127.0.0.1:8081"`
@@ -245,6 +247,9 @@ func (c *Config) problems() []error {
 	}
 	if c.WalletProbe < time.Second {
 		bad("ISEED_WALLET_PROBE must be at least 1s, got %s", c.WalletProbe)
+	}
+	if err := console.CheckHosts(c.ConsoleHosts); err != nil {
+		errs = append(errs, err)
 	}
 	if c.AuditEvery < 0 {
 		bad("ISEED_AUDIT_EVERY must not be negative (0 turns the periodic audit off), got %s", c.AuditEvery)

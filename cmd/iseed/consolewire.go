@@ -48,7 +48,7 @@ func (d *daemon) mountConsole(mux *http.ServeMux, replayKey []byte) {
 		d.log.Warn().Err(err).Str("component", "console").Msg("web console not served")
 		return
 	}
-	c, err := console.New(console.Config{Listen: d.cfg.HTTPListen, Token: d.cfg.ConsoleToken, Logger: d.log}, console.Deps{
+	c, err := console.New(console.Config{Listen: d.cfg.HTTPListen, Token: d.cfg.ConsoleToken, Hosts: d.cfg.ConsoleHosts, Logger: d.log}, console.Deps{
 		Overview:    d.overview,
 		DeadLetters: dlq.NewQueue(d.js, d.res, replayKey, consumer.ReplayMsgID(d.res.Layout)),
 		Resources:   d.res, JS: d.js, Spend: d.spendByTenant,
