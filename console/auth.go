@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -11,10 +12,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// sessionCookie holds a login: "v1.<expiry unix>.<HMAC>", never the token.
+// sessionCookie holds a login: "v2.<random id>.<expiry unix>.<HMAC>",
+// never the token.
 const sessionCookie = "iseed_console"
 
 // csrfField is the form field carrying the CSRF token.
@@ -34,18 +37,26 @@ const (
 
 // auth checks the token and issues and checks sessions and CSRF tokens.
 // Every MAC is keyed by a key derived from the token, so changing the
-// token ends every session.
+// token ends every session. Sessions are signed, not stored, so that any
+// replica sharing the token accepts them; a logout revokes its session's
+// id in this process until the session would have expired.
 type auth struct {
 	token  [sha256.Size]byte // SHA-256 of the token, compared in constant time
 	key    []byte
 	ttl    time.Duration
 	now    func() time.Time
 	noAuth bool
+
+	mu sync.Mutex
+	// revoked are the ids of the sessions logged out, with their expiry.
+	// Only a logged-in operator adds one, and each goes at its expiry.
+	revoked map[string]int64
 }
 
 func newAuth(token string, ttl time.Duration, now func() time.Time) *auth {
 	k := sha256.Sum256([]byte("iseed-console-v1\x00" + token))
-	return &auth{token: sha256.Sum256([]byte(token)), key: k[:], ttl: ttl, now: now, noAuth: token == ""}
+	return &auth{token: sha256.Sum256([]byte(token)), key: k[:], ttl: ttl, now: now, noAuth: token == "",
+		revoked: make(map[string]int64)}
 }
 
 // tokenOK compares s with the token in constant time (of the digests: no
@@ -64,23 +75,58 @@ func (a *auth) mac(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// newSession returns a session cookie's value, valid for ttl.
+// newSession returns a new session cookie's value, valid for ttl: a
+// random id (128 bits), so that no two logins share one, and its expiry,
+// signed.
 func (a *auth) newSession() string {
-	exp := strconv.FormatInt(a.now().Add(a.ttl).Unix(), 10)
-	return "v1." + exp + "." + a.mac("session", exp)
+	id, exp := rand.Text(), strconv.FormatInt(a.now().Add(a.ttl).Unix(), 10)
+	return "v2." + id + "." + exp + "." + a.mac("session", id, exp)
 }
 
-// sessionOK checks a session cookie's value: its MAC and its expiry.
-func (a *auth) sessionOK(v string) bool {
+// parseSession returns the id and expiry of a session cookie's value,
+// or ok false when it is not one this token signed.
+func (a *auth) parseSession(v string) (id string, exp int64, ok bool) {
 	parts := strings.Split(v, ".")
-	if a.noAuth || len(parts) != 3 || parts[0] != "v1" {
+	if a.noAuth || len(parts) != 4 || parts[0] != "v2" {
+		return "", 0, false
+	}
+	exp, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil || !hmac.Equal([]byte(parts[3]), []byte(a.mac("session", parts[1], parts[2]))) {
+		return "", 0, false
+	}
+	return parts[1], exp, true
+}
+
+// sessionOK checks a session cookie's value: its MAC, its expiry, and
+// that it was not logged out.
+func (a *auth) sessionOK(v string) bool {
+	id, exp, ok := a.parseSession(v)
+	if !ok || a.now().Unix() >= exp {
 		return false
 	}
-	exp, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil || a.now().Unix() >= exp {
-		return false
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, revoked := a.revoked[id]
+	return !revoked
+}
+
+// revoke ends the session of cookie value v, if it is one.
+func (a *auth) revoke(v string) {
+	id, exp, ok := a.parseSession(v)
+	if !ok {
+		return
 	}
-	return hmac.Equal([]byte(parts[2]), []byte(a.mac("session", parts[1])))
+	now := a.now().Unix()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for r, e := range a.revoked {
+		if now >= e {
+			delete(a.revoked, r) // expired anyway
+		}
+	}
+	if now < exp {
+		a.revoked[id] = exp
+	}
 }
 
 // identify says how r is authenticated, if at all. A wrong bearer token
@@ -252,6 +298,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		c.auth.revoke(ck.Value)
+	}
 	http.SetCookie(w, c.auth.cookie(r, ""))
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

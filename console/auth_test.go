@@ -13,6 +13,15 @@ func TestSessions(t *testing.T) {
 	clock := func() time.Time { return now }
 	a := newAuth("a-console-token-of-some-length", time.Hour, clock)
 	good := a.newSession()
+	part := func(v string, i int, to string) string {
+		p := strings.Split(v, ".")
+		p[i] = to
+		return strings.Join(p, ".")
+	}
+	exp := strconv.FormatInt(now.Add(time.Hour).Unix(), 10)
+	loggedOut := newAuth("a-console-token-of-some-length", time.Hour, clock)
+	revoked := loggedOut.newSession()
+	loggedOut.revoke(revoked)
 	tests := []struct {
 		name  string
 		auth  *auth
@@ -23,7 +32,11 @@ func TestSessions(t *testing.T) {
 		{"fresh", a, good, now, true},
 		{"just before expiry", a, good, now.Add(time.Hour - time.Second), true},
 		{"expired", a, good, now.Add(time.Hour), false},
-		{"expiry moved", a, strings.Replace(good, ".", ".9", 1), now, false},
+		{"expiry moved", a, part(good, 2, "9"+exp), now, false},
+		{"id changed", a, part(good, 1, "AAAAAAAAAAAAAAAAAAAAAAAAAA"), now, false},
+		{"logged out", loggedOut, revoked, now, false},
+		{"another session after a logout", loggedOut, loggedOut.newSession(), now, true},
+		{"the former format", a, "v1." + exp + "." + a.mac("session", exp), now, false},
 		{"MAC changed", a, good[:len(good)-2] + "AA", now, false},
 		{"another token's", newAuth("another-token-of-some-length!!", time.Hour, clock), good, now, false},
 		{"read-only console", newAuth("", time.Hour, clock), good, now, false},

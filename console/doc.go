@@ -28,8 +28,9 @@
 //   - A token (ISEED_CONSOLE_TOKEN, at least MinTokenLen characters): every
 //     page asks for it, as "Authorization: Bearer <token>" or once in the
 //     login form, which sets a session cookie (HttpOnly, SameSite=Strict,
-//     Secure over TLS; a MAC of an expiry under a key derived from the
-//     token, never the token). The token is compared in constant time.
+//     Secure over TLS; a random id per login and its expiry, signed with a
+//     key derived from the token, never the token; logging out revokes it
+//     in this process). The token is compared in constant time.
 //     Wrong tokens, in the login form or a bearer header, are limited per
 //     client address (IPv6: per /64): five, then one a second; past the
 //     limit the address's logins and bearer requests answer 429 without
