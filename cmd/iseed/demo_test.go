@@ -25,6 +25,9 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
 	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
 	t.Setenv("ISEED_SIM_STEP", "100ms")
+	// A read-only root filesystem leaves no temporary directory: documents
+	// are spooled under ISEED_DATA_DIR.
+	t.Setenv("TMPDIR", "/nonexistent-iseed-tmpdir")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr pipetest.Buffer

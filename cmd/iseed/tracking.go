@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,11 @@ func (d *daemon) buildTracking(ctx context.Context, limiter tracking.Limiter, re
 		// not in working days.
 		schedule = Schedule{d.cfg.SimStep}
 	}
-	t.tracker, err = tracking.New(tracking.Config{
+	tmp, err := downloadDir(d.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	t.tracker, err = tracking.New(tracking.Config{TempDir: tmp,
 		Workers: d.cfg.TrackWorkers, Polling: d.cfg.polling(public != nil), Schedule: schedule,
 		OverdueWorkdays: d.cfg.OverdueWorkdays, MaxAge: d.cfg.TrackMaxAge, Timebase: d.cfg.TrackClock.Timebase,
 		ShutdownTimeout: d.cfg.ShutdownTimeout, Keyring: keyring, ReplayKey: replayKey, Logger: d.log, Now: d.clock.Now,
@@ -86,6 +91,25 @@ func (t *trackingParts) callback() func(tenant, id string) *visengine.CallbackDa
 		return nil
 	}
 	return t.callbacks.Data
+}
+
+// downloadDir is where documents are spooled while they download:
+// <ISEED_DATA_DIR>/tmp, never the system's temporary directory, which a
+// read-only root filesystem (the shipped Deployment and compose file)
+// leaves unwritable. Spooled files a killed process left there over an
+// hour ago are removed; a download takes far less.
+func downloadDir(dataDir string) (string, error) {
+	dir := filepath.Join(dataDir, "tmp")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("documents' download directory: %w", err)
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, "iseed-document-*"))
+	for _, f := range old {
+		if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			_ = os.Remove(f)
+		}
+	}
+	return dir, nil
 }
 
 // loadKeyring reads the document keys: the recipients new documents are
