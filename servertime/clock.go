@@ -55,11 +55,18 @@ func (c *Clock) Now() time.Time {
 
 // Sync learns the server's time afresh: it writes Key, reads it back, and
 // keeps the entry's timestamp with the local time the read returned.
+//
+// It reads the revision its write made, not the key's latest value: a
+// read may be a direct get that any replica answers, and a replica that
+// lags answers the key's older value, whose time is minutes behind (seen
+// on a healthy cluster). A lagging replica has no such revision yet: the
+// sync fails and the previous estimate stays.
 func (c *Clock) Sync(ctx context.Context) error {
-	if _, err := c.kv.Put(ctx, Key, nil); err != nil {
+	rev, err := c.kv.Put(ctx, Key, nil)
+	if err != nil {
 		return fmt.Errorf("servertime: %w", err)
 	}
-	e, err := c.kv.Get(ctx, Key)
+	e, err := c.kv.GetRevision(ctx, Key, rev)
 	at := c.local()
 	if err != nil {
 		return fmt.Errorf("servertime: %w", err)

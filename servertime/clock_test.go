@@ -70,3 +70,47 @@ func TestClockObserveNeverRunsAhead(t *testing.T) {
 		t.Fatalf("after the server stepped back: got %s, want at most %s", got, server)
 	}
 }
+
+// laggingReplica is a bucket whose latest-value reads are answered by a
+// replica that has not seen the newest writes: they return the value the
+// bucket held when it was made. A read of a given revision is exact.
+type laggingReplica struct {
+	jetstream.KeyValue
+	stale jetstream.KeyValueEntry
+}
+
+func (l laggingReplica) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return l.stale, nil
+}
+
+// TestClockReadsItsOwnWrite: a sync reads back the revision it wrote, not
+// the key's latest value, which a lagging replica answers with an older
+// write's time (minutes behind on a healthy cluster, in an SRE's run).
+func TestClockReadsItsOwnWrite(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "clock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, Key, nil); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := kv.Get(ctx, Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The replica lags by as long as it takes the server's clock to move
+	// on: the test waits for that, instead of a fixed time.
+	for !time.Now().After(stale.Created().Add(50 * time.Millisecond)) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := New(laggingReplica{KeyValue: kv, stale: stale}, time.Hour)
+	before := time.Now()
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if now := c.Now(); now.Before(before) {
+		t.Errorf("estimate %s, before the sync began (%s): the stale entry's time %s was taken", now, before, stale.Created())
+	}
+}
