@@ -46,13 +46,18 @@ const (
 // identity; it is never retried.
 var ErrMalformed = errors.New("malformed submission")
 
-// DecodeSubmission decodes and checks a submission event. Unknown keys,
-// trailing data, a bad id or a missing service are errors wrapping ErrMalformed.
+// DecodeSubmission decodes and checks a submission event. Unknown members
+// (names are case-sensitive), a name repeated in any object, trailing data,
+// a bad id or a missing service are errors wrapping ErrMalformed.
 //
-// Its errors quote nothing of the message: they are logged, and a member's
-// name or a value may be personal data (or megabytes long).
+// Its errors quote nothing of the message but a submission's own member
+// names: they are logged, and another name or a value may be personal data
+// (or megabytes long).
 func DecodeSubmission(data []byte) (*Submission, error) {
 	if err := checkEnvelope(data); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, err)
+	}
+	if err := checkMembers(data); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrMalformed, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -121,9 +126,6 @@ func invalidUTF8At(data []byte) int {
 	return len(data)
 }
 
-// submissionMembers lists the members a submission may have.
-const submissionMembers = "version, id, service, fields, options, email_target, metadata"
-
 // decodeProblem says what is wrong with a submission the decoder refused,
 // naming members the schema of events defines and JSON kinds only.
 func decodeProblem(err error) string {
@@ -140,8 +142,8 @@ func decodeProblem(err error) string {
 		return fmt.Sprintf("%s: a JSON %s where %s is expected", member, typ.Value, jsonKind(typ.Type))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "the JSON ends before the object does"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "a member that is not part of a submission (its members are " + submissionMembers + ")"
+	case strings.HasPrefix(err.Error(), "json: unknown field "): // checkMembers finds them first
+		return unknownMember("").Error()
 	}
 	return "not a submission"
 }
@@ -164,14 +166,15 @@ func jsonKind(t reflect.Type) string {
 
 // PeekID returns the id of an event that failed to decode, when it has a
 // valid one: the top-level "id" member read before the point where the
-// event breaks, if it does (the last one, as the decoder takes, when
-// there are several).
+// event breaks, if it does. Without an "id" member, a member named "id" in
+// other letter case ("Id", "ID") names it, so that its producer hears why
+// the event was refused. A name given twice with two values names no id.
 func PeekID(data []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return ""
 	}
-	id := ""
+	var exact, folded peekedID
 	for dec.More() {
 		key, err := dec.Token()
 		if err != nil {
@@ -181,15 +184,37 @@ func PeekID(data []byte) string {
 		if dec.Decode(&value) != nil {
 			break
 		}
-		if key == "id" {
-			id = ""
-			_ = json.Unmarshal(value, &id) // not a string: no id
+		if name, _ := key.(string); name == "id" {
+			exact.see(value)
+		} else if strings.EqualFold(name, "id") {
+			folded.see(value)
 		}
 	}
-	if !record.ValidToken(id) {
+	if exact.seen {
+		return exact.valid()
+	}
+	return folded.valid()
+}
+
+// peekedID gathers the values of a member that may name the id.
+type peekedID struct {
+	id         string
+	seen, many bool // many: given again with another value
+}
+
+func (p *peekedID) see(value json.RawMessage) {
+	id := ""
+	_ = json.Unmarshal(value, &id) // not a string: no id
+	p.many = p.many || (p.seen && id != p.id)
+	p.id, p.seen = id, true
+}
+
+// valid is the id, if it is one and was given once (or always the same).
+func (p *peekedID) valid() string {
+	if !p.seen || p.many || !record.ValidToken(p.id) {
 		return ""
 	}
-	return id
+	return p.id
 }
 
 // Fingerprint identifies the submission's payload: two events with the same

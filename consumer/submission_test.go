@@ -1,7 +1,10 @@
 package consumer
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -29,6 +32,22 @@ func TestDecodeSubmission(t *testing.T) {
 		{"metadata null: as if absent", `{"id":"a","service":"ISEE","fields":{},"metadata":null}`, true},
 		{"invalid UTF-8 in a value", "{\"id\":\"a\",\"service\":\"ISEE\",\"fields\":{\"$0\":\"Ma\xff\xferio\"}}", false},
 		{"empty", " \n", false},
+		// encoding/json matches names ignoring case; a submission's do not.
+		{"ID", `{"ID":"a","service":"ISEE","fields":{}}`, false},
+		{"SERVICE", `{"id":"a","SERVICE":"ISEE","fields":{}}`, false},
+		{"Fields", `{"id":"a","service":"ISEE","Fields":{}}`, false},
+		{"MetaData", `{"id":"a","service":"ISEE","fields":{},"MetaData":{}}`, false},
+		{"Version", `{"Version":1,"id":"a","service":"ISEE","fields":{}}`, false},
+		{"long s folds to s", `{"id":"a","ſervice":"ISEE","fields":{}}`, false},
+		{"metadata's names are its own", `{"id":"a","service":"ISEE","fields":{},"options":[],"email_target":"","metadata":{"ID":1,"id":2}}`, true},
+		// A repeated name: the decoder would keep the last value.
+		{"id twice", `{"id":"a","id":"b","service":"ISEE","fields":{}}`, false},
+		{"id twice, the same", `{"id":"a","id":"a","service":"ISEE","fields":{}}`, false},
+		{"a field twice", `{"id":"a","service":"ISEE","fields":{"Nome":"Mario","Nome":"Luigi"}}`, false},
+		{"a field twice, escaped", `{"id":"a","service":"ISEE","fields":{"Nome":"Mario","N\u006fme":"Luigi"}}`, false},
+		{"fields differing in case: the schema judges", `{"id":"a","service":"ISEE","fields":{"Nome":"Mario","NOME":"Luigi"}}`, true},
+		{"a name twice deep in metadata", `{"id":"a","service":"ISEE","fields":{},"metadata":{"a":[{"k":1,"k":2}]}}`, false},
+		{"the same name in two objects", `{"id":"a","service":"ISEE","fields":{"k":"1"},"metadata":{"k":{"k":1},"j":[{"k":1},{"k":2}]}}`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +77,11 @@ func TestDecodeProblemsQuoteNothing(t *testing.T) {
 		{"broken", `{"id":"a","service":"` + secret + `",`, "the JSON ends before the object does"},
 		{"syntax", `{"id":"a","service":"ISEE","fields":{}}x` + secret, "trailing data"},
 		{"bad byte", `{"id":"a","service":"ISEE","fields":{"$0":"` + secret + "\xff" + `"}}`, "not valid UTF-8 (at byte 59)"},
+		{"a member in other case", `{"Id":"` + secret + `","service":"ISEE","fields":{}}`, `a member that is not part of a submission (did you mean "id"? member names are case-sensitive)`},
+		{"an unknown member in other case", `{"id":"a","service":"ISEE","fields":{},"` + strings.ToUpper(secret) + `":1}`, "(its members are version, id, service"},
+		{"a member twice", `{"id":"a","service":"ISEE","fields":{},"service":"` + secret + `"}`, `the member "service" appears twice`},
+		{"a field twice", `{"id":"a","service":"ISEE","fields":{"$0":"x","` + secret + `":"x","` + secret + `":"y"}}`, "fields: the same name twice (its members 2 and 3)"},
+		{"a name twice in metadata", `{"id":"a","service":"ISEE","fields":{},"metadata":{"x":{"` + secret + `":1,"` + secret + `":2}}}`, "metadata: an object within it has the same name twice (its members 1 and 2)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,7 +102,12 @@ func TestPeekID(t *testing.T) {
 		{"cut short after the id", `{"id":"a-2","service":"ISEE",`, "a-2"},
 		{"nested too deep after the id", `{"id":"a-3","fields":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, "a-3"},
 		{"a NUL byte after the id", "{\"id\":\"a-4\",\"service\":\"IS\x00EE\"}", "a-4"},
-		{"the last of several", `{"id":"a-5","id":"a-6","fields":1}`, "a-6"},
+		{"given twice", `{"id":"a-5","id":"a-6","fields":1}`, ""},
+		{"given twice, the same", `{"id":"a-5","id":"a-5","fields":1}`, "a-5"},
+		{"in other case", `{"Id":"a-11","service":"ISEE"}`, "a-11"},
+		{"in other case, twice", `{"ID":"a-12","iD":"a-13"}`, ""},
+		{"spelt exactly, before other cases", `{"ID":"a-14","id":"a-15"}`, "a-15"},
+		{"spelt exactly and invalid", `{"ID":"a-16","id":"a.17"}`, ""},
 		{"an id that is not a string", `{"id":{"id":"a-7"},"fields":1}`, ""},
 		{"an invalid id", `{"id":"a.8","fields":1}`, ""},
 		{"broken before the id", `{"service":"ISEE" "id":"a-9"}`, ""},
@@ -109,11 +138,44 @@ func TestFingerprint(t *testing.T) {
 func FuzzDecodeSubmission(f *testing.F) {
 	f.Add([]byte(`{"id":"a-1","service":"ISEE","fields":{"$0":"x"}}`))
 	f.Add([]byte(`{"id":"a","service":"ISEE","fields":{"$0":{"x":[1,2,null]}},"metadata":{}}`))
+	f.Add([]byte(`{"version":1,"Id":"a","id":"a","service":"ISEE","fields":{"Nome":"x","Nome":"y"},"metadata":{"k":[{"k":1}]}}`))
+	f.Add([]byte(`{"ID":"a","SERVICE":"ISEE","Fields":{},"MetaData":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := DecodeSubmission(data)
-		if err == nil {
-			_ = s.Fingerprint()
+		id := PeekID(data)
+		if err != nil {
+			return
 		}
-		_ = PeekID(data)
+		_ = s.Fingerprint()
+		if names := topLevelNames(data); len(names) != len(slices.Compact(slices.Sorted(slices.Values(names)))) {
+			t.Errorf("%q decoded, with a member given twice: %q", data, names)
+		}
+		for _, n := range topLevelNames(data) {
+			if !slices.Contains(strings.Split(submissionMembers, ", "), n) {
+				t.Errorf("%q decoded, with the member %q", data, n)
+			}
+		}
+		if id != s.ID {
+			t.Errorf("%q decoded with id %q, but PeekID read %q", data, s.ID, id)
+		}
 	})
+}
+
+// topLevelNames lists the names of the top-level object's members, in
+// order, as given.
+func topLevelNames(data []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	var names []string
+	for dec.More() {
+		key, err := dec.Token()
+		var value json.RawMessage
+		if err != nil || dec.Decode(&value) != nil {
+			break
+		}
+		names = append(names, key.(string))
+	}
+	return names
 }

@@ -1,6 +1,7 @@
 package consumer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -201,6 +202,49 @@ func TestMalformedEventWithIdentityGetsAnEvent(t *testing.T) {
 	pipetest.WaitFor(t, 10*time.Second, "the second rejected event", func() bool { return len(h.Events("emp-m")) == 2 })
 	if ev := h.Events("emp-m")[1]; !strings.Contains(string(ev.Data), "invalid_codice_fiscale") {
 		t.Errorf("second event: got %s, want the invalid submission's rejection", ev.Data)
+	}
+}
+
+// TestMisspeltEnvelopeIsNotSent: encoding/json would take "Id" for "id"
+// and keep the last of a repeated name. A valid submission with a re-cased
+// member, or with a field given twice, is malformed: dead-lettered, never
+// sent or charged; its producer hears why, also when the id's own name is
+// the one re-cased.
+func TestMisspeltEnvelopeIsNotSent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Start()
+	recased := func(id, from, to string) []byte {
+		return bytes.Replace(pipetest.Submission(id, pipetest.ValidFields("Mario")), []byte(from), []byte(to), 1)
+	}
+	twice := bytes.Replace(pipetest.Submission("emp-twice", pipetest.ValidFields("Mario")), []byte(`"Nome":"Mario"`), []byte(`"Nome":"Mario","Nome":"Luigi"`), 1)
+	tests := []struct {
+		id   string
+		data []byte
+		want string
+	}{
+		{"emp-id", recased("emp-id", `"id":`, `"Id":`), `did you mean \"id\"?`},
+		{"emp-service", recased("emp-service", `"service":`, `"SERVICE":`), `did you mean \"service\"?`},
+		{"emp-metadata", recased("emp-metadata", `"metadata":`, `"MetaData":`), `did you mean \"metadata\"?`},
+		{"emp-twice", twice, "fields: the same name twice"},
+	}
+	for _, tt := range tests {
+		h.Publish(tt.data, nil)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "a dead letter each", func() bool { return len(h.DeadLetters()) == len(tests) })
+	for _, tt := range tests {
+		pipetest.WaitFor(t, 10*time.Second, tt.id+"'s rejected event", func() bool { return len(h.Events(tt.id)) == 1 })
+		if ev := h.Events(tt.id)[0]; !strings.Contains(string(ev.Data), `"reason":"malformed"`) || !strings.Contains(string(ev.Data), tt.want) {
+			t.Errorf("%s: got %s %s, want rejected, reason malformed, saying %s", tt.id, ev.Type, ev.Data, tt.want)
+		}
+	}
+	for _, dl := range h.DeadLetters() {
+		if dl.Reason != dlq.ReasonMalformed {
+			t.Errorf("dead letter of %s: reason %q, want malformed", dl.SubmissionID, dl.Reason)
+		}
+	}
+	if got := h.Counter("POST /richiesta"); got != 0 {
+		t.Errorf("POST /richiesta calls: got %d, want 0", got)
 	}
 }
 

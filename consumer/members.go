@@ -1,0 +1,136 @@
+package consumer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// submissionMembers lists the members a submission may have, spelt as they
+// must be.
+const submissionMembers = "version, id, service, fields, options, email_target, metadata"
+
+// knownMember reports whether name is a member of a submission, spelt
+// exactly, and otherwise the member it differs from only in case ("" if
+// none).
+func knownMember(name string) (exact bool, folded string) {
+	for m := range strings.SplitSeq(submissionMembers, ", ") {
+		if name == m {
+			return true, ""
+		}
+		if strings.EqualFold(name, m) {
+			folded = m
+		}
+	}
+	return false, folded
+}
+
+// scope is an object or array being walked by checkMembers.
+type scope struct {
+	names    map[string]int // member position (from 1) by name; nil for an array
+	n        int            // members so far
+	wantName bool           // an object's next token is a name
+	last     string         // the name of the member being read
+	under    string         // the submission member it is in ("" at the top level)
+	nested   bool           // deeper than that member's own value
+}
+
+// checkMembers walks the message's objects before it is decoded, for what
+// encoding/json lets through: the decoder matches member names ignoring
+// case (it takes "ID" for "id") and keeps the last of a repeated name. Every
+// top-level name must be one of a submission's, spelt exactly; no object
+// anywhere may repeat a name. Broken JSON ends the walk without an error:
+// the decoder says what is wrong.
+//
+// Its errors name a submission's own members and positions only: other
+// names may be personal data.
+func checkMembers(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // numbers are skipped, not parsed
+	var stack []*scope
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		if tok == json.Delim('}') || tok == json.Delim(']') {
+			if stack = stack[:len(stack)-1]; len(stack) == 0 {
+				return nil
+			}
+			continue
+		}
+		var top *scope
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.names != nil && top.wantName {
+			name, _ := tok.(string) // in an object, a name
+			if err := top.add(name, len(stack) == 1); err != nil {
+				return err
+			}
+			continue
+		}
+		if top != nil && top.names != nil {
+			top.wantName = true // tok is (or opens) the member's value
+		}
+		if tok == json.Delim('{') || tok == json.Delim('[') {
+			stack = append(stack, top.child(tok == json.Delim('{')))
+		}
+	}
+}
+
+// child is the scope of a value opened in s (s is nil for the message
+// itself).
+func (s *scope) child(object bool) *scope {
+	c := &scope{}
+	if object {
+		c.names, c.wantName = map[string]int{}, true
+	}
+	switch {
+	case s == nil:
+	case s.under == "": // a member's own value
+		c.under = s.last
+	default:
+		c.under, c.nested = s.under, true
+	}
+	return c
+}
+
+// add takes the next member name of the object s.
+func (s *scope) add(name string, top bool) error {
+	s.n++
+	s.wantName, s.last = false, name
+	if top {
+		if exact, folded := knownMember(name); !exact {
+			return unknownMember(folded)
+		}
+	}
+	if first, ok := s.names[name]; ok {
+		return s.repeated(first)
+	}
+	s.names[name] = s.n
+	return nil
+}
+
+// unknownMember says that a top-level name is not a submission's, naming
+// the member it differs from only in case, if any.
+func unknownMember(folded string) error {
+	if folded != "" {
+		return fmt.Errorf("a member that is not part of a submission (did you mean %q? member names are case-sensitive)", folded)
+	}
+	return errors.New("a member that is not part of a submission (its members are " + submissionMembers + ")")
+}
+
+// repeated says that the object s has the same name at members first and
+// s.n.
+func (s *scope) repeated(first int) error {
+	switch {
+	case s.under == "":
+		return fmt.Errorf("the member %q appears twice: give each member once", s.last)
+	case s.nested:
+		return fmt.Errorf("%s: an object within it has the same name twice (its members %d and %d): give each name once", s.under, first, s.n)
+	}
+	return fmt.Errorf("%s: the same name twice (its members %d and %d): give each name once", s.under, first, s.n)
+}
