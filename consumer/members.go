@@ -27,6 +27,10 @@ func knownMember(name string) (exact bool, folded string) {
 	return false, folded
 }
 
+// errVersionNull refuses "version": null, which the decoder would take for
+// an absent version.
+var errVersionNull = errors.New("version is null: leave it out, or give 1")
+
 // scope is an object or array being walked by checkMembers.
 type scope struct {
 	names    map[string]int // member position (from 1) by name; nil for an array
@@ -41,23 +45,24 @@ type scope struct {
 // encoding/json lets through: the decoder matches member names ignoring
 // case (it takes "ID" for "id") and keeps the last of a repeated name. Every
 // top-level name must be one of a submission's, spelt exactly; no object
-// anywhere may repeat a name. Broken JSON ends the walk without an error:
-// the decoder says what is wrong.
+// anywhere may repeat a name; version, when present, is not null. It
+// reports whether version is present. Broken JSON ends the walk without an
+// error: the decoder says what is wrong.
 //
 // Its errors name a submission's own members and positions only: other
 // names may be personal data.
-func checkMembers(data []byte) error {
+func checkMembers(data []byte) (hasVersion bool, err error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // numbers are skipped, not parsed
 	var stack []*scope
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil
+			return hasVersion, nil
 		}
 		if tok == json.Delim('}') || tok == json.Delim(']') {
 			if stack = stack[:len(stack)-1]; len(stack) == 0 {
-				return nil
+				return hasVersion, nil
 			}
 			continue
 		}
@@ -68,12 +73,16 @@ func checkMembers(data []byte) error {
 		if top != nil && top.names != nil && top.wantName {
 			name, _ := tok.(string) // in an object, a name
 			if err := top.add(name, len(stack) == 1); err != nil {
-				return err
+				return false, err
 			}
+			hasVersion = hasVersion || (len(stack) == 1 && name == "version")
 			continue
 		}
 		if top != nil && top.names != nil {
 			top.wantName = true // tok is (or opens) the member's value
+			if len(stack) == 1 && top.last == "version" && tok == nil {
+				return false, errVersionNull
+			}
 		}
 		if tok == json.Delim('{') || tok == json.Delim('[') {
 			stack = append(stack, top.child(tok == json.Delim('{')))

@@ -19,7 +19,7 @@ import (
 // Submission is a submission event (version 1), as producers publish it on
 // <prefix>.submissions.<tenant>.
 type Submission struct {
-	Version     int             `json:"version,omitempty"` // 1 when present
+	Version     int             `json:"version,omitempty"` // 1 when present (0 when absent)
 	ID          string          `json:"id"`                // the producer's idempotency key
 	Service     string          `json:"service"`           // catalog name or hash_visura
 	Fields      map[string]any  `json:"fields"`            // by "$N" or field name
@@ -48,7 +48,8 @@ var ErrMalformed = errors.New("malformed submission")
 
 // DecodeSubmission decodes and checks a submission event. Unknown members
 // (names are case-sensitive), a name repeated in any object, trailing data,
-// a bad id or a missing service are errors wrapping ErrMalformed.
+// a version other than 1, a bad id or a missing service are errors wrapping
+// ErrMalformed.
 //
 // Its errors quote nothing of the message but a submission's own member
 // names: they are logged, and another name or a value may be personal data
@@ -57,7 +58,8 @@ func DecodeSubmission(data []byte) (*Submission, error) {
 	if err := checkEnvelope(data); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrMalformed, err)
 	}
-	if err := checkMembers(data); err != nil {
+	hasVersion, err := checkMembers(data)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrMalformed, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -72,8 +74,8 @@ func DecodeSubmission(data []byte) (*Submission, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformed)
 	}
-	if s.Version != 0 && s.Version != 1 {
-		return nil, fmt.Errorf("%w: unsupported version %d (this iseed reads version 1)", ErrMalformed, s.Version)
+	if hasVersion && s.Version != 1 {
+		return nil, fmt.Errorf("%w: unsupported version %d (this iseed reads version 1: leave version out, or give 1)", ErrMalformed, s.Version)
 	}
 	if !record.ValidToken(s.ID) {
 		return nil, fmt.Errorf("%w: id must be 1-%d characters of A-Z, a-z, 0-9, _ and -", ErrMalformed, record.MaxIDLen)

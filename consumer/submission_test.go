@@ -32,6 +32,10 @@ func TestDecodeSubmission(t *testing.T) {
 		{"metadata null: as if absent", `{"id":"a","service":"ISEE","fields":{},"metadata":null}`, true},
 		{"invalid UTF-8 in a value", "{\"id\":\"a\",\"service\":\"ISEE\",\"fields\":{\"$0\":\"Ma\xff\xferio\"}}", false},
 		{"empty", " \n", false},
+		{"version 1", `{"version":1,"id":"a","service":"ISEE","fields":{}}`, true},
+		{"version 0", `{"version":0,"id":"a","service":"ISEE","fields":{}}`, false},
+		{"version null", `{"version":null,"id":"a","service":"ISEE","fields":{}}`, false},
+		{"version 1.0", `{"version":1.0,"id":"a","service":"ISEE","fields":{}}`, false},
 		// encoding/json matches names ignoring case; a submission's do not.
 		{"ID", `{"ID":"a","service":"ISEE","fields":{}}`, false},
 		{"SERVICE", `{"id":"a","SERVICE":"ISEE","fields":{}}`, false},
@@ -82,6 +86,8 @@ func TestDecodeProblemsQuoteNothing(t *testing.T) {
 		{"a member twice", `{"id":"a","service":"ISEE","fields":{},"service":"` + secret + `"}`, `the member "service" appears twice`},
 		{"a field twice", `{"id":"a","service":"ISEE","fields":{"$0":"x","` + secret + `":"x","` + secret + `":"y"}}`, "fields: the same name twice (its members 2 and 3)"},
 		{"a name twice in metadata", `{"id":"a","service":"ISEE","fields":{},"metadata":{"x":{"` + secret + `":1,"` + secret + `":2}}}`, "metadata: an object within it has the same name twice (its members 1 and 2)"},
+		{"version null", `{"version":null,"id":"a","service":"ISEE","fields":{}}`, "version is null: leave it out, or give 1"},
+		{"version 0", `{"version":0,"id":"a","service":"ISEE","fields":{}}`, "unsupported version 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,7 +145,7 @@ func FuzzDecodeSubmission(f *testing.F) {
 	f.Add([]byte(`{"id":"a-1","service":"ISEE","fields":{"$0":"x"}}`))
 	f.Add([]byte(`{"id":"a","service":"ISEE","fields":{"$0":{"x":[1,2,null]}},"metadata":{}}`))
 	f.Add([]byte(`{"version":1,"Id":"a","id":"a","service":"ISEE","fields":{"Nome":"x","Nome":"y"},"metadata":{"k":[{"k":1}]}}`))
-	f.Add([]byte(`{"ID":"a","SERVICE":"ISEE","Fields":{},"MetaData":{}}`))
+	f.Add([]byte(`{"ID":"a","SERVICE":"ISEE","Fields":{},"MetaData":{},"version":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := DecodeSubmission(data)
 		id := PeekID(data)
@@ -149,6 +155,8 @@ func FuzzDecodeSubmission(f *testing.F) {
 		_ = s.Fingerprint()
 		if names := topLevelNames(data); len(names) != len(slices.Compact(slices.Sorted(slices.Values(names)))) {
 			t.Errorf("%q decoded, with a member given twice: %q", data, names)
+		} else if !slices.ContainsFunc(names, func(n string) bool { return n == "version" }) != (s.Version == 0) {
+			t.Errorf("%q decoded with version %d, members %q", data, s.Version, names)
 		}
 		for _, n := range topLevelNames(data) {
 			if !slices.Contains(strings.Split(submissionMembers, ", "), n) {
