@@ -48,6 +48,7 @@ func TestTrackRunsToCompletedWithDocument(t *testing.T) {
 			}
 			h.checkDocument(r, kr)
 			h.checkLifeEvents("emp-doc")
+			checkGoldenShape(t, h.Events("emp-doc"))
 			pipetest.WaitFor(t, 5*time.Second, "the tracking task to be acknowledged", func() bool { return h.openTasks() == 0 })
 		})
 	}
@@ -163,6 +164,7 @@ func TestTrackCancelledWithReason(t *testing.T) {
 			t.Errorf("%s events: got %d, want 1 (all: %v)", typ, c[typ], c)
 		}
 	}
+	checkGoldenShape(t, h.Events("emp-ko"))
 	if got := h.Counter("GET /documento/{id}"); got != 0 {
 		t.Errorf("document downloads: got %d, want 0", got)
 	}
@@ -375,6 +377,7 @@ func TestTrackOverdueThenGaveUp(t *testing.T) {
 	if c["iseed.submission.overdue"] != 1 || c["iseed.submission.in_progress"] != 1 {
 		t.Errorf("events: got %v, want one overdue and one in_progress", c)
 	}
+	checkGoldenShape(t, h.Events("emp-slow"))
 	dls := h.DeadLetters()
 	if len(dls) != 1 || dls[0].Reason != dlq.ReasonGaveUp || dls[0].OriginalSubject != h.Res.Layout.TrackSubject(pipetest.Tenant, "emp-slow") {
 		t.Errorf("dead letters: got %+v, want one gave_up from the tracking subject", dls)
