@@ -92,6 +92,35 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestEventTime: an event's time is RFC 3339 in UTC, cut to the
+// millisecond, without a fraction when it is zero (the upstream's
+// timestamp_stati are whole seconds), as docs/events.md says.
+func TestEventTime(t *testing.T) {
+	p := publisher.New(nil, publisher.Config{})
+	rome := time.FixedZone("CET", 3600)
+	tests := []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2026, 11, 25, 11, 30, 0, 123456789, rome), `"2026-11-25T10:30:00.123Z"`},
+		{time.Date(2026, 11, 25, 10, 30, 17, 0, time.UTC), `"2026-11-25T10:30:17Z"`},
+		{time.Date(2026, 11, 25, 10, 30, 17, 999999, time.UTC), `"2026-11-25T10:30:17Z"`},
+	}
+	for _, tt := range tests {
+		ev, err := p.StatusEvent(publisher.Status{SubmissionID: "a", Tenant: "acme", State: publisher.StateInProgress, At: tt.at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw struct {
+			Time json.RawMessage `json:"time"`
+		}
+		b, _ := json.Marshal(ev)
+		if err := json.Unmarshal(b, &raw); err != nil || string(raw.Time) != tt.want {
+			t.Errorf("time of an event at %s: got %s, want %s", tt.at, raw.Time, tt.want)
+		}
+	}
+}
+
 func TestStatusEventNeedsIdentity(t *testing.T) {
 	p := publisher.New(nil, publisher.Config{})
 	for _, s := range []publisher.Status{{Tenant: "a", State: "submitted"}, {SubmissionID: "x", State: "submitted"}, {Tenant: "a", SubmissionID: "x"}} {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/iseed-dev/iseed/dlq"
 )
 
 const root = "../.."
@@ -285,5 +287,25 @@ func TestLogDurationsCarryTheirUnit(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEventsDocNamesEveryReason: the Iseed-Reason row of docs/events.md's
+// dead-letter headers names every reason iseed writes (dlq.Reasons): a
+// consumer of dead letters switches on them.
+func TestEventsDocNamesEveryReason(t *testing.T) {
+	var row string
+	for _, line := range strings.Split(read(t, "docs/events.md"), "\n") {
+		if strings.HasPrefix(line, "| `Iseed-Reason` |") {
+			row = line
+		}
+	}
+	if row == "" {
+		t.Fatal("docs/events.md has no `Iseed-Reason` row")
+	}
+	for _, reason := range dlq.Reasons() {
+		if !strings.Contains(row, "`"+reason+"`") {
+			t.Errorf("docs/events.md: the Iseed-Reason row does not name %q", reason)
+		}
 	}
 }
