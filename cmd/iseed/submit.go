@@ -28,7 +28,10 @@ func newSubmitCmd(e *env) *cobra.Command {
 			"A submission held by a spending cap is said once on standard error; --wait keeps waiting.\n\n" +
 			"An event the stream already holds (the same tenant, id and payload within the duplicate window)\n" +
 			"is dropped as a duplicate, which a note on standard error says; --wait then follows the copy\n" +
-			"the stream kept.",
+			"the stream kept.\n\n" +
+			"A publish the stream does not acknowledge fails, saying whether the event may have been stored\n" +
+			"(publishing it again is safe). It needs an operator's credentials: with a tenant's, the stream\n" +
+			"stores the event but its acknowledgement cannot reach the command.",
 		Args: exactArgs("FILE"),
 		Annotations: map[string]string{exitCodesKey: "0 published (with --wait: submitted upstream); 1 rejected, dead-lettered or an error; " +
 			"2 usage error or a file that is not a submission; 3 --wait timed out"},
@@ -77,7 +80,7 @@ func submit(ctx context.Context, e *env, tenant string, data []byte, sub *consum
 	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID(tenant, sub.ID, sub.Fingerprint()))
 	ack, err := c.js.PublishMsg(ctx, m)
 	if err != nil {
-		return fmt.Errorf("publish (does the stream exist? start `iseed serve` first): %w", err)
+		return publishError(err, c.nc.LastError(), tenant, sub.ID)
 	}
 	var original uint64 // the stored copy this one duplicates (0: this one was stored)
 	if ack.Duplicate {
@@ -101,6 +104,30 @@ func submit(ctx context.Context, e *env, tenant string, data []byte, sub *consum
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return follow(wctx, ctx, c, tenant, sub, waitFor{before: before, original: original}, e.stdout, e.stderr)
+}
+
+// publishError says what a failed publish of a submission means: only no
+// stream listening on the subject, or the stream's refusal, proves that
+// nothing was stored. Without an acknowledgement (a timeout, a lost
+// connection, a reply subject these credentials may not subscribe to,
+// which the connection's last error names) the stream may hold it. Sending
+// it again is safe either way.
+func publishError(err, last error, tenant, id string) error {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.Is(err, jetstream.ErrNoStreamResponse):
+		return fmt.Errorf("publish: no stream stores the submissions subject, so nothing was stored; start `iseed serve` first (it creates the streams): %w", err)
+	case errors.As(err, &apiErr):
+		return fmt.Errorf("publish: the submissions stream refused the event, nothing was stored: %w", err)
+	}
+	why := ""
+	if errors.Is(last, nats.ErrPermissionViolation) {
+		why = fmt.Sprintf("; the acknowledgement cannot reach this command: %v. The iseed CLI needs credentials that may subscribe to _INBOX.> "+
+			"(an operator's); a tenant's client publishes with its own inbox prefix (docs/events.md)", last)
+	}
+	return fmt.Errorf("publish: no acknowledgement (%w), so the event may have been stored%s. "+
+		"Publishing it again is safe (the stream drops a copy within ISEED_DEDUP_WINDOW, and iseed never sends a submission twice); "+
+		"its status events (or, for an operator, `iseed status --tenant %s %s`) show whether iseed got it", err, why, tenant, id)
 }
 
 // keptCopy reads message seq of the submissions stream.
