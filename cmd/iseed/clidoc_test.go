@@ -55,7 +55,10 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
 - ` + "`-`" + ` is standard input (submission files, ` + "`--payload`" + `, ` + "`--input`" + `, ` + "`--demo`" + `) or standard
   output (` + "`document get -o -`" + `) wherever a file is named.
 - Operator commands connect to ` + "`ISEED_NATS_URL`" + ` (or the running daemon's embedded server) and
-  never create or change streams, consumers or buckets.
+  never create or change streams, consumers or buckets. They need the grants of the ` + "`iseed`" + ` user
+  (replies on ` + "`_INBOX.>`" + `, iseed's own streams and buckets), not a tenant's, ` + "`submit`" + ` included;
+  [events.md](events.md#a-tenants-client) shows how a tenant's client publishes, reads its
+  events and fetches its documents.
 - ` + "`iseed completion bash|zsh|fish`" + ` prints a completion script.
 
 ## Exit statuses
