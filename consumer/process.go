@@ -106,8 +106,12 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 // conflict event (one per payload) saying so. The submission, its record
 // and its events are untouched: the event is about the message.
 func (p *Pipeline) conflict(j *job, cause error) Outcome {
+	gen := 1
+	if j.rec != nil {
+		gen = max(gen, j.rec.Generation)
+	}
 	return Outcome{Kind: Conflict, Reason: dlq.ReasonConflict, Record: j.rec, Err: cause,
-		Event: &publisher.Status{SubmissionID: j.sub.ID, Tenant: j.tenant, State: publisher.StateConflict,
+		Event: &publisher.Status{SubmissionID: j.sub.ID, Tenant: j.tenant, State: publisher.StateConflict, Generation: gen,
 			Reason: dlq.ReasonConflict, Metadata: j.sub.Metadata, At: p.cfg.Now(),
 			Errors: []publisher.Problem{{Code: dlq.ReasonConflict, Message: "submission " + j.sub.ID +
 				" was received before with another payload (service, fields, options or email_target); this message was not sent. " +

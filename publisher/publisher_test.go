@@ -49,7 +49,7 @@ func goldenEvents() map[string]any {
 		"status_completed": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateCompleted, Generation: 1,
 			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", RequestID: "5f2829ce065afc21cc60ad0e",
 			StatoRichiesta: "Visura evasa", Price: price(16), Outcome: &publisher.Outcome{Code: "0", Info: "OK"}, Metadata: meta, At: at},
-		"status_conflict": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateConflict,
+		"status_conflict": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateConflict, Generation: 1,
 			Reason: "conflict", Errors: []publisher.Problem{{Code: "conflict", Message: "submission emp-7781-isee-2026 was received before with another payload (service, fields, options or email_target); this message was not sent. A new submission needs a new id"}},
 			Metadata: meta, At: at, EventID: publisher.ConflictEventID("acme", "emp-7781-isee-2026", "dd442197499f0d13aa")},
 		"status_overdue": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateOverdue, Generation: 1,
