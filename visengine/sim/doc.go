@@ -26,7 +26,11 @@
 //	                           page's POST answer); 404/202 and 404/244 for ids that
 //	                           are not 24 hex digits (the OpenAPI 404 examples carry
 //	                           such ids); $7 "null": false while validazione still
-//	                           lets it out (the published 730 schema)
+//	                           lets it out (the published 730 schema); a document
+//	                           per state ("Ricevuta DSU" at Dati disponibili,
+//	                           "Attestazione" at Visura evasa), its base64 unpadded
+//	                           and its dimensione the inner PDF's size, not the
+//	                           bytes sent (the published example: 10206 for 103)
 //
 // Config.Echo says what request answers echo of the input: EchoNone
 // ("ricerche": [] on Patronato services, the published default), EchoValues

@@ -8,16 +8,22 @@ import (
 	"time"
 )
 
-// buildDocument returns the request's document: a ZIP holding "<id>.pdf".
-// It depends only on its arguments, so the same request always gets the same bytes.
-func buildDocument(id, service, hash string, created time.Time) []byte {
-	pdf := buildPDF([]string{
-		"Visengine simulator - documento simulato",
-		"Richiesta: " + id,
-		"Servizio: " + service,
-		"hash_visura: " + hash,
-		"Data richiesta: " + created.UTC().Format("02-01-2006 15:04:05") + " UTC",
-	})
+// buildDocument returns the request's document, a ZIP holding "<id>.pdf",
+// and the size of that PDF. stage, when not empty, names which document
+// it is (the published profile's DSU receipt, then the certificate). It
+// depends only on its arguments, so the same request at the same stage
+// always gets the same bytes.
+func buildDocument(id, service, hash, stage string, created time.Time) (zipped []byte, pdfSize int) {
+	lines := []string{"Visengine simulator - documento simulato"}
+	if stage != "" {
+		lines = append(lines, stage)
+	}
+	pdf := buildPDF(append(lines,
+		"Richiesta: "+id,
+		"Servizio: "+service,
+		"hash_visura: "+hash,
+		"Data richiesta: "+created.UTC().Format("02-01-2006 15:04:05")+" UTC",
+	))
 	var b bytes.Buffer
 	zw := zip.NewWriter(&b)
 	f, err := zw.CreateHeader(&zip.FileHeader{Name: id + ".pdf", Method: zip.Deflate, Modified: created.UTC().Truncate(time.Second)})
@@ -30,7 +36,7 @@ func buildDocument(id, service, hash string, created time.Time) []byte {
 	if err != nil {
 		panic("sim: writing a ZIP to memory failed: " + err.Error()) // bytes.Buffer writes cannot fail
 	}
-	return b.Bytes()
+	return b.Bytes(), len(pdf)
 }
 
 // buildPDF writes a minimal valid one-page PDF 1.4 showing lines in Helvetica,

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,6 +46,43 @@ func TestDocument(t *testing.T) {
 		if !bytes.Contains(pdf, []byte(want)) {
 			t.Errorf("PDF does not name %q", want)
 		}
+	}
+}
+
+// TestPublishedDocuments: the published profile serves the DSU receipt at
+// Dati disponibili and the certificate at Visura evasa, each as the
+// published example is sent: unpadded base64, and a dimensione that is not
+// the size of the bytes sent (here the PDF's inside the ZIP).
+func TestPublishedDocuments(t *testing.T) {
+	c := newClock()
+	h := newHarness(t, sim.Config{Step: time.Minute, Now: c.Now, Profile: sim.ProfilePublished})
+	id := h.create(iseeBody(nil)).ID
+	var sums [][32]byte
+	for _, stage := range []string{"Ricevuta DSU", "Attestazione"} {
+		c.Advance(time.Minute)
+		doc := decode[struct {
+			Dimensione int    `json:"dimensione"`
+			File       string `json:"file"`
+		}](t, h.ok(http.MethodGet, "/documento/"+id, nil))
+		zipped, err := base64.RawStdEncoding.DecodeString(doc.File)
+		if err != nil {
+			t.Fatalf("%s: file is not unpadded base64: %v", stage, err)
+		}
+		if _, content, ok := h.sim.Document(id); !ok || !bytes.Equal(zipped, content) {
+			t.Errorf("%s: documento does not match Document()", stage)
+		}
+		pdf := onlyFile(t, zipped, id+".pdf")
+		checkPDF(t, pdf)
+		if !bytes.Contains(pdf, []byte(stage)) {
+			t.Errorf("%s: the PDF does not say %q", stage, stage)
+		}
+		if doc.Dimensione != len(pdf) || doc.Dimensione == len(zipped) {
+			t.Errorf("%s: dimensione %d for %d bytes sent; want the PDF's %d", stage, doc.Dimensione, len(zipped), len(pdf))
+		}
+		sums = append(sums, sha256.Sum256(zipped))
+	}
+	if sums[0] == sums[1] {
+		t.Errorf("the same document at Dati disponibili and Visura evasa, want the receipt then the certificate")
 	}
 }
 

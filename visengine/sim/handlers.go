@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -107,12 +108,17 @@ func (s *Server) document(w http.ResponseWriter, id string, sh shape) {
 	if rec == nil {
 		return
 	}
-	name, content, ok := s.documentOf(rec)
+	name, content, pdfSize, ok := s.documentOf(rec)
 	if !ok {
 		writeError(w, apiError{http.StatusUnprocessableEntity, 247, "document not yet available"})
 		return
 	}
 	d := documentWire{Nome: name, Dimensione: len(content), File: content}
+	if s.profile == ProfilePublished {
+		// As the published example: dimensione does not count the bytes
+		// sent (10206 for 103), and the base64 has no padding.
+		d.Dimensione, d.File = pdfSize, base64.RawStdEncoding.EncodeToString(content)
+	}
 	sh.document(&d)
 	writeData(w, d)
 }
@@ -125,17 +131,29 @@ func (s *Server) Document(id string) (name string, content []byte, ok bool) {
 	if rec == nil {
 		return "", nil, false
 	}
-	return s.documentOf(rec)
+	name, content, _, ok = s.documentOf(rec)
+	return name, content, ok
 }
 
-func (s *Server) documentOf(rec *record) (string, []byte, bool) {
+func (s *Server) documentOf(rec *record) (name string, content []byte, pdfSize int, ok bool) {
 	rec.mu.Lock()
 	_, cur := rec.life.timeline(s.step).at(s.now())
 	rec.mu.Unlock()
 	if !cur.hasDocument() {
-		return "", nil, false
+		return "", nil, 0, false
 	}
-	return rec.id + ".zip", buildDocument(rec.id, rec.svc.Name, rec.svc.Hash, rec.created), true
+	stage := ""
+	if s.profile == ProfilePublished {
+		// Patronato services deliver the DSU receipt first (about a working
+		// day), the certificate days later: another document at Visura
+		// evasa than at Dati disponibili.
+		stage = "Ricevuta DSU"
+		if cur == phFulfilled {
+			stage = "Attestazione"
+		}
+	}
+	content, pdfSize = buildDocument(rec.id, rec.svc.Name, rec.svc.Hash, stage, rec.created)
+	return rec.id + ".zip", content, pdfSize, true
 }
 
 // search serves POST /richiesta/{id}: the search flow is not simulated.

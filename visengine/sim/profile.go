@@ -20,7 +20,11 @@ const (
 	// page's POST answer), 404/202 and 404/244 for ids that are not 24 hex
 	// digits (the OpenAPI examples' 404s show such ids), and the mandate
 	// ($7) of the person-field services "null": false while validazione
-	// still lets it be left out (the published 730 schema).
+	// still lets it be left out (the published 730 schema). Its documents
+	// differ by state, as Patronato services deliver them (the DSU receipt
+	// at Dati disponibili, the certificate at Visura evasa), and are sent
+	// as the published example is: unpadded base64, with a dimensione that
+	// is not the size of the bytes sent.
 	ProfilePublished Profile = "published"
 )
 

@@ -103,5 +103,5 @@ type esitoWire struct {
 type documentWire struct {
 	Nome       string `json:"nome"`
 	Dimensione any    `json:"dimensione"` // int; a string under the PHP scalars fault
-	File       []byte `json:"file"`       // encoding/json writes []byte as standard base64
+	File       any    `json:"file"`       // []byte (standard base64), or a string (unpadded, under ProfilePublished)
 }
