@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
 )
 
 // TestDocumentGet fetches a completed submission's document to a file and,
@@ -34,10 +35,12 @@ func TestDocumentGet(t *testing.T) {
 		t.Fatalf("submit: exit %d, %s", code, errOut)
 	}
 	var rec *record.Record
-	waitUntil(t, 30*time.Second, "the stored document", func() bool {
+	// The final document: the published profile's DSU receipt is replaced
+	// by the certificate.
+	waitUntil(t, 30*time.Second, "the stored final document", func() bool {
 		r, _, err := record.NewStore(d.res.Records).Get(context.Background(), "acme", "emp-7781-isee-2026")
 		rec = r
-		return err == nil && r.Document != nil
+		return err == nil && r.State == record.StateCompleted && r.Document != nil && r.Document.Stato == visengine.StateFulfilled
 	})
 	out, errOut, code := runCLI(t, "document", "get", "emp-7781-isee-2026", "-o", "-", "--tenant", "acme")
 	sum := sha256.Sum256([]byte(out))

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 // TestKilledDuringTrackingLosesNothing kills the daemon (SIGKILL) while its
 // requests are being tracked, starts another, and checks that every request
 // completes, every document is stored once and matches the upstream's, and
-// every state event arrives exactly once.
+// every state event arrives exactly once, every distinct document's once.
 func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts subprocesses")
@@ -90,9 +91,7 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objects) != n {
-		t.Errorf("stored documents: got %d, want %d (one per request)", len(objects), n)
-	}
+	announced := map[string]bool{}
 	for i := range n {
 		r := recordOf(i)
 		_, content, ok := s.Document(r.RequestID)
@@ -100,33 +99,45 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 		if !ok || r.Document.SHA256 != hex.EncodeToString(sum[:]) {
 			t.Errorf("trk-%d: stored digest %s does not match the upstream's document", i, r.Document.SHA256)
 		}
-		checkEventsOnce(t, srv, fmt.Sprintf("trk-%d", i))
+		for _, d := range checkEventsOnce(t, srv, r) {
+			announced[d.Object] = true
+		}
+	}
+	stored := map[string]bool{}
+	for _, o := range objects {
+		stored[o.Name] = true
+	}
+	if !maps.Equal(stored, announced) {
+		t.Errorf("stored documents: got %d %v, want the %d announced %v (one per distinct document)", len(stored), stored, len(announced), announced)
 	}
 	if got := s.Counters()["created"]; got != n {
 		t.Errorf("upstream requests: got %d, want %d", got, n)
 	}
 }
 
-// checkEventsOnce requires each life event of a submission exactly once.
-func checkEventsOnce(t *testing.T, srv *natstest.Server, id string) {
+// checkEventsOnce requires each state event of a completed submission
+// exactly once, and one document event per distinct document
+// (pipetest.CheckDocuments); it returns the document events.
+func checkEventsOnce(t *testing.T, srv *natstest.Server, rec *record.Record) []publisher.DocumentReady {
 	t.Helper()
 	l := layout.Layout{Prefix: "iseed"}
-	raws, err := publisher.ReadEvents(context.Background(), srv.JS, l.EventsStream(), l.Events(), "acme", id)
+	raws, err := publisher.ReadEvents(context.Background(), srv.JS, l.EventsStream(), l.Events(), "acme", rec.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	evs := make([]publisher.Event, len(raws))
 	count := map[string]int{}
-	for _, raw := range raws {
-		var ev publisher.Event
-		if err := json.Unmarshal(raw, &ev); err != nil {
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &evs[i]); err != nil {
 			t.Fatal(err)
 		}
-		count[ev.Type]++
+		count[evs[i].Type]++
 	}
 	for _, typ := range []string{"iseed.submission.submitted", "iseed.submission.in_progress", "iseed.submission.data_ready",
-		"iseed.submission.completed", publisher.TypeDocumentReady} {
+		"iseed.submission.completed"} {
 		if count[typ] != 1 {
-			t.Errorf("%s: %d %s events, want 1 (all: %v)", id, count[typ], typ, count)
+			t.Errorf("%s: %d %s events, want 1 (all: %v)", rec.ID, count[typ], typ, count)
 		}
 	}
+	return pipetest.CheckDocuments(t, evs, rec)
 }

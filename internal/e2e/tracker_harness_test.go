@@ -22,6 +22,7 @@ import (
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/tracking"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -167,7 +168,7 @@ func (h *trackHarness) waitClosed(id string, d time.Duration) *record.Record {
 	pipetest.WaitExplained(h.T, d, "tracking of "+id+" to end", func() bool {
 		r = h.Record(id)
 		return r != nil && (r.State == record.StateCancelled || r.State == record.StateFailed ||
-			(r.State == record.StateCompleted && r.Document != nil))
+			(r.State == record.StateCompleted && r.Document != nil && r.Document.Stato == visengine.StateFulfilled))
 	}, func() string {
 		h.T.Logf("goroutines in the tracker:\n%s", trackerStacks())
 		return h.trackingState(r)

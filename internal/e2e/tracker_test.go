@@ -18,6 +18,7 @@ import (
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/tracking"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
@@ -102,7 +103,8 @@ func (h *trackHarness) checkDocument(r *record.Record, kr *seal.Keyring) {
 }
 
 // checkLifeEvents waits for every event of a completed submission and
-// checks each arrived exactly once.
+// checks each state's arrived exactly once, and one document event per
+// distinct document (pipetest.CheckDocuments).
 func (h *trackHarness) checkLifeEvents(id string) {
 	h.T.Helper()
 	pipetest.WaitFor(h.T, 5*time.Second, "every event of "+id, func() bool {
@@ -116,13 +118,14 @@ func (h *trackHarness) checkLifeEvents(id string) {
 	})
 	c := h.typeCounts(id)
 	for _, typ := range lifeTypes() {
-		if c[typ] != 1 {
+		if c[typ] != 1 && typ != publisher.TypeDocumentReady {
 			h.T.Errorf("%s: %s events: got %d, want 1", id, typ, c[typ])
 		}
 	}
 	if got, want := len(c), len(lifeTypes()); got != want {
 		h.T.Errorf("%s: event types: got %v, want exactly %v", id, c, lifeTypes())
 	}
+	pipetest.CheckDocuments(h.T, h.Events(id), h.Record(id))
 }
 
 // openTasks is the number of tracking tasks in the stream.
@@ -206,8 +209,8 @@ func TestTrackRestartMidwayLosesNothing(t *testing.T) {
 		h.checkLifeEvents(id)
 	}
 	// At most one download in "Dati disponibili" and one in "Visura evasa"
-	// per request; checkLifeEvents saw one document_ready each (the document
-	// did not change, so the second download stored and announced nothing).
+	// per request; checkLifeEvents saw one document_ready per distinct
+	// document (a download of the same bytes stored and announced nothing).
 	if got := h.Counter("GET /documento/{id}"); got < n || got > 2*n {
 		t.Errorf("document downloads: got %d, want between %d and %d", got, n, 2*n)
 	}
@@ -414,12 +417,13 @@ func TestTrackReplayOfGaveUpResumes(t *testing.T) {
 	}
 	pipetest.WaitFor(t, 10*time.Second, "the request to complete after the replay", func() bool {
 		r := h.Record("emp-again")
-		return r.State == record.StateCompleted && r.Document != nil
+		return r.State == record.StateCompleted && r.Document != nil && r.Document.Stato == visengine.StateFulfilled
 	})
 	c := h.typeCounts("emp-again")
-	for _, typ := range []string{"iseed.submission.failed", "iseed.submission.completed", publisher.TypeDocumentReady} {
+	for _, typ := range []string{"iseed.submission.failed", "iseed.submission.completed"} {
 		if c[typ] != 1 {
 			t.Errorf("%s events: got %d, want 1 (all: %v)", typ, c[typ], c)
 		}
 	}
+	pipetest.CheckDocuments(t, h.Events("emp-again"), h.Record("emp-again"))
 }
