@@ -315,12 +315,18 @@ type event struct {
 	Data struct {
 		SubmissionID string `json:"submission_id"`
 		SHA256       string `json:"sha256"`
+		Final        bool   `json:"final"`
 	} `json:"data"`
 }
 
+// finalDocument is the per-submission count key of the final document's
+// event; earlier documents' events are not counted.
+const finalDocument = "iseed.document.ready final"
+
 // checkEvents reads the whole events stream: every event id must be there
 // once, and each submission must have one submitted, one completed and one
-// document_ready event, the latter naming the stored document's digest.
+// final document_ready event, the latter naming the stored document's
+// digest.
 func (w *world) checkEvents(ctx context.Context, f *figures, recs []*record) error {
 	byID := map[string]int{}
 	per := map[string]map[string]int{}
@@ -339,7 +345,8 @@ func (w *world) checkEvents(ctx context.Context, f *figures, recs []*record) err
 			per[ev.Data.SubmissionID] = map[string]int{}
 		}
 		per[ev.Data.SubmissionID][ev.Type]++
-		if ev.Type == "iseed.document.ready" {
+		if ev.Type == "iseed.document.ready" && ev.Data.Final {
+			per[ev.Data.SubmissionID][finalDocument]++
 			digests[ev.Data.SubmissionID] = ev.Data.SHA256
 		}
 	})
@@ -354,13 +361,13 @@ func (w *world) checkEvents(ctx context.Context, f *figures, recs []*record) err
 	}
 	for i := range f.submissions {
 		got := per[submissionID(i)]
-		for _, typ := range []string{"iseed.submission.submitted", "iseed.submission.completed", "iseed.document.ready"} {
+		for _, typ := range []string{"iseed.submission.submitted", "iseed.submission.completed", finalDocument} {
 			if got[typ] != 1 {
 				f.problem("%s: %d %s events, want 1", submissionID(i), got[typ], typ)
 			}
 		}
 		if r := recs[i]; r != nil && r.Document != nil && digests[submissionID(i)] != r.Document.SHA256 {
-			f.problem("%s: document_ready says sha256 %s, the record %s", submissionID(i), digests[submissionID(i)], r.Document.SHA256)
+			f.problem("%s: the final document_ready says sha256 %s, the record %s", submissionID(i), digests[submissionID(i)], r.Document.SHA256)
 		}
 	}
 	return nil

@@ -86,9 +86,15 @@ func ConflictEventID(tenant, submissionID, fingerprint string) string {
 // DocumentReady is the data of a document-ready event. It never carries the
 // document itself.
 type DocumentReady struct {
-	SubmissionID string          `json:"submission_id"`
-	Tenant       string          `json:"tenant"`
-	RequestID    string          `json:"request_id"`
+	SubmissionID string `json:"submission_id"`
+	Tenant       string `json:"tenant"`
+	RequestID    string `json:"request_id"`
+	// Stato is the upstream state the document was fetched in: "Dati
+	// disponibili" (an ISEE's DSU receipt, say) or "Visura evasa".
+	Stato string `json:"stato"`
+	// Final is true for the request's final document, fetched in "Visura
+	// evasa"; an earlier one is announced with false.
+	Final        bool            `json:"final"`
 	Bucket       string          `json:"bucket"`
 	Object       string          `json:"object"`
 	Name         string          `json:"name"` // the upstream's file name
@@ -130,10 +136,23 @@ func (p *Publisher) DocumentEvent(d DocumentReady) (*Event, error) {
 	if d.Tenant == "" || d.SubmissionID == "" || d.Object == "" {
 		return nil, errors.New("publisher: document event needs tenant, submission id and object")
 	}
-	// One event per distinct document: a final document that replaces an
-	// earlier one is announced again.
-	id := fmt.Sprintf("%s.%s.document.%.16s", d.Tenant, d.SubmissionID, d.SHA256)
+	id := DocumentEventID(d.Tenant, d.SubmissionID, d.SHA256, d.Final)
 	return p.envelope(id, TypeDocumentReady, d.SubmissionID, at(d.At), d)
+}
+
+// DocumentEventID is the deterministic id (and Nats-Msg-Id) of a
+// document-ready event: "<tenant>.<id>.document.<the first 16 hex digits
+// of sha256>", and ".final" after it for the final document. One event per
+// distinct document and stage: a final document that replaces an earlier
+// one is announced, and so is a final document that is the earlier one
+// (the same bytes in "Visura evasa"), which the plain id would have
+// deduplicated away.
+func DocumentEventID(tenant, submissionID, sha256 string, final bool) string {
+	id := fmt.Sprintf("%s.%s.document.%.16s", tenant, submissionID, sha256)
+	if final {
+		id += ".final"
+	}
+	return id
 }
 
 func at(t time.Time) time.Time {

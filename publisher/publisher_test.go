@@ -55,14 +55,16 @@ func goldenEvents() map[string]any {
 		"status_overdue": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateOverdue, Generation: 1,
 			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", RequestID: "5f2829ce065afc21cc60ad0e",
 			StatoRichiesta: "In erogazione", Price: price(16), Metadata: meta, At: at},
+		// The final document, fetched in Visura evasa.
 		"document_ready": publisher.DocumentReady{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", RequestID: "5f2829ce065afc21cc60ad0e",
-			Bucket: "iseed_documents_acme", Object: "acme/emp-7781-isee-2026/9f86d081884c7d65/5f2829ce065afc21cc60ad0e.zip", Name: "5f2829ce065afc21cc60ad0e.zip",
+			Stato: "Visura evasa", Final: true, Bucket: "iseed_documents_acme", Object: "acme/emp-7781-isee-2026/9f86d081884c7d65/5f2829ce065afc21cc60ad0e.zip", Name: "5f2829ce065afc21cc60ad0e.zip",
 			Size: 10206, SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", ContentType: "application/zip",
 			Encrypted: true, KeyID: "1a2b3c4d", Metadata: meta, At: at},
-		// The upstream's dimensione disagrees with the bytes it sent (as in
-		// its own published example): the document is kept as received.
+		// An earlier document (an ISEE's DSU receipt), whose dimensione
+		// disagrees with the bytes sent (as in the upstream's own published
+		// example): the document is kept as received.
 		"document_ready_declared_size": publisher.DocumentReady{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", RequestID: "5f22f5b5d4a1c2e3f4a5b6c7",
-			Bucket: "iseed_documents_acme", Object: "acme/emp-7781-isee-2026/3c1f0e2b7a9d4c55/5f22f5b5d4a1c2e3f4a5b6c7.zip", Name: "5f22f5b5d4a1c2e3f4a5b6c7.zip",
+			Stato: "Dati disponibili", Final: false, Bucket: "iseed_documents_acme", Object: "acme/emp-7781-isee-2026/3c1f0e2b7a9d4c55/5f22f5b5d4a1c2e3f4a5b6c7.zip", Name: "5f22f5b5d4a1c2e3f4a5b6c7.zip",
 			Size: 103, DeclaredSize: 10206, SHA256: "3c1f0e2b7a9d4c5581e6f0a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1", ContentType: "application/zip",
 			Metadata: meta, At: at},
 	}
@@ -126,6 +128,29 @@ func TestStatusEventNeedsIdentity(t *testing.T) {
 	for _, s := range []publisher.Status{{Tenant: "a", State: "submitted"}, {SubmissionID: "x", State: "submitted"}, {Tenant: "a", SubmissionID: "x"}} {
 		if _, err := p.StatusEvent(s); err == nil {
 			t.Errorf("StatusEvent(%+v): got nil error, want one", s)
+		}
+	}
+}
+
+// TestDocumentEventID: one id per document and stage, so that the final
+// document is announced even when its bytes are the earlier one's.
+func TestDocumentEventID(t *testing.T) {
+	const sum = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	tests := []struct {
+		final bool
+		want  string
+	}{
+		{false, "acme.s1.document.9f86d081884c7d65"},
+		{true, "acme.s1.document.9f86d081884c7d65.final"},
+	}
+	p := publisher.New(nil, publisher.Config{})
+	for _, tt := range tests {
+		ev, err := p.DocumentEvent(publisher.DocumentReady{SubmissionID: "s1", Tenant: "acme", Object: "o", SHA256: sum, Final: tt.final})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := publisher.DocumentEventID("acme", "s1", sum, tt.final); ev.ID != tt.want || got != tt.want {
+			t.Errorf("final %v: got ids %q and %q, want %q", tt.final, ev.ID, got, tt.want)
 		}
 	}
 }

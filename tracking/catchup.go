@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
 )
@@ -28,20 +29,23 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 			next.StatoRichiesta = r.StatoRichiesta // never back to an earlier state: a stale read lost a race
 		}
 		overdue := t.markOverdue(next, now)
-		newDoc, docChanged := false, false
+		var announce *publisher.DocumentReady
+		docChanged := false
 		if needsDocument(r.StatoRichiesta, next.Document) {
 			if doc == nil {
 				doc, docErr = t.storeDocument(ctx, next)
 			}
 			if doc != nil {
-				newDoc = next.Document == nil || next.Document.SHA256 != doc.ref.SHA256
+				if doc.announces(next.Document) {
+					announce = &doc.event
+				}
 				next.Document, docChanged = &doc.ref, true
 			}
 		}
 		if err := t.noteCompletion(ctx, next, trs); err != nil {
 			return false, err
 		}
-		if err := t.publish(ctx, next, r, trs, overdue, newDoc, doc); err != nil {
+		if err := t.publish(ctx, next, r, trs, overdue, announce); err != nil {
 			return false, err
 		}
 		if len(trs) == 0 && !overdue && !docChanged && next.StatoRichiesta == rec.StatoRichiesta {
@@ -94,14 +98,14 @@ func (t *Tracker) noteCompletion(ctx context.Context, next *record.Record, trs [
 
 // publish sends the events of one catch-up: states in order, then the
 // document, then overdue.
-func (t *Tracker) publish(ctx context.Context, next *record.Record, r *visengine.Richiesta, trs []record.Transition, overdue, newDoc bool, doc *storedDocument) error {
+func (t *Tracker) publish(ctx context.Context, next *record.Record, r *visengine.Richiesta, trs []record.Transition, overdue bool, doc *publisher.DocumentReady) error {
 	for _, tr := range trs {
 		if err := t.d.Events.Status(ctx, trackedStatus(next, tr.State, r)); err != nil {
 			return err
 		}
 	}
-	if newDoc {
-		ev := doc.event
+	if doc != nil {
+		ev := *doc
 		ev.Metadata = next.Metadata
 		if err := t.d.Events.DocumentReady(ctx, ev); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package tracking
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -20,6 +21,7 @@ import (
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/seal"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -44,11 +46,20 @@ const (
 // stored with DeclaredSize.
 var ErrDocumentMismatch = errors.New("document size or digest mismatch")
 
-// storedDocument is a document put in the bucket, with its event.
+// storedDocument is a document in the bucket, with the event that
+// announces it.
 type storedDocument struct {
 	ref      record.DocumentRef
 	event    publisher.DocumentReady
 	sealedTo string // the recipients' ids when sealed
+}
+
+// announces reports whether doc, about to become the record's document in
+// place of prev, needs its own event: it is new, or it is the final
+// document and prev, though the same bytes, was announced as an earlier
+// one (the event of the final document has an id of its own).
+func (doc *storedDocument) announces(prev *record.DocumentRef) bool {
+	return prev == nil || prev.SHA256 != doc.ref.SHA256 || doc.event.Final && prev.Stato != visengine.StateFulfilled
 }
 
 // DocumentObject is the deterministic object name of a submission's
@@ -93,22 +104,56 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 			Int64("bytes", doc.Written).Int64("dimensione", doc.Dimensione).
 			Msg("document size differs from the declared dimensione: stored as received, with its digest")
 	}
-	if prev := rec.Document; prev != nil && prev.SHA256 == sd.ref.SHA256 {
-		same := *prev // the final document is the one already stored
-		same.Stato = rec.StatoRichiesta
-		return &storedDocument{ref: same}, nil
-	}
-	if sd.ref.ContentType, err = contentType(doc.Nome, f); err != nil {
+	stored, err := t.storedAlready(ctx, rec.Document, sd)
+	if err != nil {
 		return nil, err
 	}
-	if err := t.put(ctx, rec, sd, doc.Nome, f); err != nil {
-		return nil, err
+	if !stored {
+		if sd.ref.ContentType, err = contentType(doc.Nome, f); err != nil {
+			return nil, err
+		}
+		if err := t.put(ctx, rec, sd, doc.Nome, f); err != nil {
+			return nil, err
+		}
+		t.d.Metrics.documentStored()
 	}
-	t.d.Metrics.documentStored()
 	sd.event = publisher.DocumentReady{SubmissionID: rec.ID, Tenant: rec.Tenant, RequestID: rec.RequestID,
+		Stato: sd.ref.Stato, Final: sd.ref.Stato == visengine.StateFulfilled,
 		Bucket: sd.ref.Bucket, Object: sd.ref.Object, Name: doc.Nome, Size: sd.ref.Size, DeclaredSize: sd.ref.DeclaredSize,
 		SHA256: sd.ref.SHA256, ContentType: sd.ref.ContentType, Encrypted: sd.sealedTo != "", KeyID: sd.sealedTo, At: t.cfg.Now()}
 	return sd, nil
+}
+
+// storedAlready reports whether the document sd downloaded is prev, the
+// record's, still in its bucket (the DSU receipt fetched again in Visura
+// evasa, unchanged): then sd names prev's object, with the recipients it
+// was sealed to, and nothing is stored again. An object deleted since (past
+// its retention) is stored again.
+func (t *Tracker) storedAlready(ctx context.Context, prev *record.DocumentRef, sd *storedDocument) (bool, error) {
+	if prev == nil || prev.SHA256 != sd.ref.SHA256 || prev.Bucket == "" {
+		return false, nil
+	}
+	bucket, err := t.d.Publisher.ObjectStore(ctx, prev.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("document bucket %s: %w", prev.Bucket, err)
+	}
+	info, err := bucket.GetInfo(ctx, prev.Object)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("document %s: %w", prev.Object, err)
+	}
+	stato := sd.ref.Stato
+	sd.ref = *prev
+	sd.ref.Stato = stato
+	if info.Metadata[seal.MetaEncryption] != "" {
+		sd.sealedTo = cmp.Or(info.Metadata[seal.MetaRecipients], info.Metadata[seal.MetaKeyID])
+	}
+	return true, nil
 }
 
 // put streams the file into the bucket and checks the digest the server

@@ -40,6 +40,8 @@ func TestEventLine(t *testing.T) {
 			`2026-11-25T10:30:00Z acme/e1 cancelled service="ISEE" request=5f stato="Annullata" reason="Delega mancante" esito=302`},
 		{"document", `{"type":"iseed.document.ready","time":"2026-11-25T10:30:00Z","data":{"submission_id":"e1","tenant":"acme","object":"acme/e1/5f.zip","size":10,"sha256":"ab","content_type":"application/zip","encrypted":true,"key_id":"k1"}}`,
 			"2026-11-25T10:30:00Z acme/e1 document_ready object=acme/e1/5f.zip size=10 sha256=ab type=application/zip encrypted key=k1"},
+		{"final document", `{"type":"iseed.document.ready","time":"2026-11-25T10:30:00Z","data":{"submission_id":"e1","tenant":"acme","stato":"Visura evasa","final":true,"object":"acme/e1/5f.zip","size":10,"sha256":"ab","content_type":"application/zip","encrypted":false}}`,
+			`2026-11-25T10:30:00Z acme/e1 document_ready object=acme/e1/5f.zip size=10 sha256=ab type=application/zip stato="Visura evasa" final`},
 		{"rejected", `{"type":"iseed.submission.rejected","time":"2026-11-25T10:30:00Z","data":{"submission_id":"e1","tenant":"acme","errors":[{"code":"x","message":"y"}]}}`,
 			"2026-11-25T10:30:00Z acme/e1 rejected problems=1"},
 		{"garbage", `nope`, "(undecodable event, 4 bytes)"},

@@ -104,6 +104,12 @@ func eventLine(data []byte) string {
 		if d.Encrypted {
 			line += " encrypted key=" + d.KeyID
 		}
+		if d.Stato != "" { // events from before the field have neither
+			line += fmt.Sprintf(" stato=%q", d.Stato)
+		}
+		if d.Final {
+			line += " final"
+		}
 		return line
 	}
 	var s publisher.Status

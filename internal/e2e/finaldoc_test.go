@@ -5,13 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
-	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
 )
@@ -52,19 +50,8 @@ func TestFinalDocumentReplacesTheEarlierOne(t *testing.T) {
 	if !bytes.Equal(got.Bytes(), []byte("%PDF-1.4 attestazione ISEE")) {
 		t.Errorf("object content: got %q, want the certificate", got.Bytes())
 	}
-	raws, err := publisher.ReadEvents(context.Background(), h.NATS.JS, h.Res.Layout.EventsStream(), h.Res.Layout.Events(), pipetest.Tenant, "emp-final")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var digests []string
-	for _, raw := range raws {
-		var ev publisher.Event
-		var d publisher.DocumentReady
-		if json.Unmarshal(raw, &ev) == nil && ev.Type == publisher.TypeDocumentReady && json.Unmarshal(ev.Data, &d) == nil {
-			digests = append(digests, d.SHA256)
-		}
-	}
-	if len(digests) != 2 || digests[1] != r.Document.SHA256 || digests[0] == digests[1] {
-		t.Errorf("document_ready events: got digests %v, want the receipt's then the certificate's", digests)
+	docs := pipetest.CheckDocuments(t, h.Events("emp-final"), r)
+	if len(docs) != 2 || docs[0].Final || docs[0].SHA256 == r.Document.SHA256 || !docs[1].Final {
+		t.Errorf("document_ready events: got %+v, want the receipt's, then the certificate's", docs)
 	}
 }

@@ -2,10 +2,12 @@ package pipetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
 )
 
 // DocumentEvents returns the data of the document-ready events among evs,
@@ -28,22 +30,35 @@ func DocumentEvents(t testing.TB, evs []publisher.Event) []publisher.DocumentRea
 
 // CheckDocuments checks the document-ready events of a submission whose
 // tracking ended with its final document, evs being its events in stream
-// order: one per distinct document, the record's among them. Either
-// profile passes: the friendly simulator serves the same bytes in Dati
-// disponibili and Visura evasa, the published one the DSU receipt, then
-// the certificate. It returns the document events.
+// order: one per distinct document fetched before Visura evasa (final:
+// false), and one final document (final: true, stato Visura evasa), the
+// record's. Either profile passes: the friendly
+// simulator serves the same bytes in Dati disponibili and Visura evasa, the
+// published one the DSU receipt, then the certificate. It returns the
+// document events.
 func CheckDocuments(t testing.TB, evs []publisher.Event, rec *record.Record) []publisher.DocumentReady {
 	t.Helper()
 	docs := DocumentEvents(t, evs)
 	seen := map[string]bool{}
+	finals := 0
 	for _, d := range docs {
-		if seen[d.SHA256] {
-			t.Errorf("%s: document %.16s announced twice (events %+v)", rec.ID, d.SHA256, docs)
+		if want := d.Stato == visengine.StateFulfilled; d.Final != want || (!d.Final && d.Stato != visengine.StateDataReady) {
+			t.Errorf("%s: document %.16s: stato %q, final %v; want final only for Visura evasa", rec.ID, d.SHA256, d.Stato, d.Final)
 		}
-		seen[d.SHA256] = true
+		key := fmt.Sprintf("%.16s (final: %v)", d.SHA256, d.Final)
+		if seen[key] {
+			t.Errorf("%s: document %s announced twice (events %+v)", rec.ID, key, docs)
+		}
+		seen[key] = true
+		if d.Final {
+			finals++
+			if rec.Document == nil || d.SHA256 != rec.Document.SHA256 || d.Object != rec.Document.Object {
+				t.Errorf("%s: final document event %+v, want the record's %+v", rec.ID, d, rec.Document)
+			}
+		}
 	}
-	if rec.Document == nil || !seen[rec.Document.SHA256] {
-		t.Errorf("%s: document events %+v, want one announcing the record's document %+v", rec.ID, docs, rec.Document)
+	if finals != 1 {
+		t.Errorf("%s: %d final document events (events %+v), want 1", rec.ID, finals, docs)
 	}
 	return docs
 }
