@@ -10,7 +10,8 @@ import (
 
 // StateAwaitingDocument labels an open request the upstream has completed
 // (Visura evasa) whose final document iseed has not stored yet: the record
-// is in state completed, and tracking goes on until the document is there.
+// says stato_richiesta "Visura evasa" (or state completed, when an earlier
+// iseed recorded it), and tracking goes on until the document is there.
 const StateAwaitingDocument = "awaiting_document"
 
 // StateHeld is the record state of a submission held back before it is sent
@@ -30,10 +31,11 @@ const (
 // view is the part of a stored record the overview reads. Decoding only
 // these fields keeps the watcher from holding a record.
 type view struct {
-	State     string    `json:"state"`
-	RequestID string    `json:"request_id"`
-	Created   time.Time `json:"created"`
-	Timeline  []struct {
+	State          string    `json:"state"`
+	StatoRichiesta string    `json:"stato_richiesta"`
+	RequestID      string    `json:"request_id"`
+	Created        time.Time `json:"created"`
+	Timeline       []struct {
 		State string    `json:"state"`
 		At    time.Time `json:"at"`
 	} `json:"timeline"`
@@ -90,7 +92,7 @@ func (v *view) classify() (kind, string) {
 		return kindClosed, ""
 	case v.RequestID == "":
 		return kindUnsent, v.State
-	case v.State == record.StateCompleted:
+	case v.State == record.StateCompleted || v.StatoRichiesta == visengine.StateFulfilled:
 		return kindOpen, StateAwaitingDocument
 	default:
 		return kindOpen, v.State

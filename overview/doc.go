@@ -18,8 +18,9 @@
 //     each consumer and one to the DLQ stream.
 //   - Open means what tracking means (tracking.ListOpen): an upstream
 //     request exists and the record is not closed (cancelled, failed,
-//     rejected, or completed with its final document). A completed request
-//     whose final document is not stored yet counts as awaiting_document.
+//     rejected, or completed with its final document). A request the
+//     upstream fulfilled whose final document is not stored yet (tracking
+//     holds completed back until it is) counts as awaiting_document.
 //     A submission without an upstream request that is not closed is
 //     unsent, counted by state: claimed (being submitted), held, or any
 //     other state by its name.

@@ -43,7 +43,7 @@ func newCollector(o *Overview) *collector {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	c := &collector{o: o, descs: map[string]*prometheus.Desc{
-		MetricOpenRequests:      d(MetricOpenRequests, "Upstream requests being tracked, by record state (awaiting_document: completed, final document not stored yet).", "state"),
+		MetricOpenRequests:      d(MetricOpenRequests, "Upstream requests being tracked, by record state (awaiting_document: Visura evasa upstream, final document not stored yet).", "state"),
 		MetricOldestOpenRequest: d(MetricOldestOpenRequest, "Age of the oldest open upstream request, since it was submitted (0 when none is open)."),
 		MetricOverdueRequests:   d(MetricOverdueRequests, "Open requests marked overdue by the tracker or open longer than ISEED_OVERDUE_WORKDAYS working days."),
 		MetricHeldSubmissions:   d(MetricHeldSubmissions, "Submissions held before they are sent (record state held)."),

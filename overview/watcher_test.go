@@ -100,6 +100,33 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// TestClassifyFulfilledAwaitingDocument: tracking holds completed back
+// until the final document is stored, so a request the upstream fulfilled
+// whose final document failed to download is still data_ready; it counts
+// as awaiting its document all the same.
+func TestClassifyFulfilledAwaitingDocument(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		want      string
+	}{
+		{"no document", "-", StateAwaitingDocument},
+		{"the DSU receipt", visengine.StateDataReady, StateAwaitingDocument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := synthetic{"acme", "held-back", record.StateDataReady, true, time.Hour, tt.doc, false}.record()
+			r.StatoRichiesta = visengine.StateFulfilled
+			v, err := decodeView(mustJSON(t, r))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k, state := v.classify(); k != kindOpen || state != tt.want {
+				t.Errorf("got %d %q, want %d %q", k, state, kindOpen, tt.want)
+			}
+		})
+	}
+}
+
 // startWatcher puts records into a fresh layout's records bucket and runs
 // a Watcher of it until the test ends.
 func startWatcher(t *testing.T, recs []synthetic) (*Watcher, *layout.Resources) {

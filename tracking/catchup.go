@@ -16,32 +16,24 @@ import (
 // then the record by compare-and-set, re-reading it when another writer won.
 // It reports whether tracking is over; an error means "poll again soon".
 func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r *visengine.Richiesta) (bool, error) {
-	var doc *storedDocument
-	var docErr error
+	var fetched docFetch
 	for range maxCAS {
 		now := t.cfg.Now()
 		next := rec.Clone()
-		trs := transitions(rec.State, r, now)
-		for _, tr := range trs {
-			next.To(tr.State, tr.At, tr.Note)
-		}
 		if st := stateOf(r.StatoRichiesta); st == "" || rank(st) >= rank(next.State) {
 			next.StatoRichiesta = r.StatoRichiesta // never back to an earlier state: a stale read lost a race
 		}
-		overdue := t.markOverdue(next, now)
-		var announce *publisher.DocumentReady
-		docChanged := false
-		if needsDocument(r.StatoRichiesta, next.Document) {
-			if doc == nil {
-				doc, docErr = t.storeDocument(ctx, next)
-			}
-			if doc != nil {
-				if doc.announces(next.Document) {
-					announce = &doc.event
-				}
-				next.Document, docChanged = &doc.ref, true
-			}
+		docChanged, announce := t.takeDocument(ctx, &fetched, next, r.StatoRichiesta)
+		trs := transitions(rec.State, r, now)
+		if awaitsFinalDocument(next) {
+			// Completed only with its final document: the next poll
+			// tries again, and the state waits for it.
+			trs = slices.DeleteFunc(trs, func(tr record.Transition) bool { return tr.State == record.StateCompleted })
 		}
+		for _, tr := range trs {
+			next.To(tr.State, tr.At, tr.Note)
+		}
+		overdue := t.markOverdue(next, now)
 		if err := t.noteCompletion(ctx, next, trs); err != nil {
 			return false, err
 		}
@@ -49,7 +41,7 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 			return false, err
 		}
 		if len(trs) == 0 && !overdue && !docChanged && next.StatoRichiesta == rec.StatoRichiesta {
-			return closed(next), docErr
+			return closed(next), fetched.err
 		}
 		_, err := t.store.Update(ctx, next, rev)
 		if errors.Is(err, record.ErrRevision) {
@@ -61,9 +53,37 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		if err != nil {
 			return false, err
 		}
-		return closed(next), docErr
+		return closed(next), fetched.err
 	}
 	return false, record.ErrRevision
+}
+
+// docFetch is the document download of one catch-up: made once, reused
+// when a lost compare-and-set makes it recompute the record.
+type docFetch struct {
+	doc *storedDocument
+	err error // the last attempt's
+}
+
+// takeDocument downloads the document when a poll in upstream state stato
+// needs one, and makes it next's. It reports whether it did, and the event
+// that announces it (nil when none is due).
+func (t *Tracker) takeDocument(ctx context.Context, f *docFetch, next *record.Record, stato string) (bool, *publisher.DocumentReady) {
+	if !needsDocument(stato, next.Document) {
+		return false, nil
+	}
+	if f.doc == nil {
+		f.doc, f.err = t.storeDocument(ctx, next)
+	}
+	if f.doc == nil {
+		return false, nil
+	}
+	var announce *publisher.DocumentReady
+	if f.doc.announces(next.Document) {
+		announce = &f.doc.event
+	}
+	next.Document = &f.doc.ref
+	return true, announce
 }
 
 // markOverdue notes, once, that the request is overdue.
@@ -96,18 +116,23 @@ func (t *Tracker) noteCompletion(ctx context.Context, next *record.Record, trs [
 	return t.d.History.NoteCompleted(ctx, next)
 }
 
-// publish sends the events of one catch-up: states in order, then the
-// document, then overdue.
+// publish sends the events of one catch-up: states in order, the document
+// just before completed when there is one (a consumer told "completed" has
+// been told of the final document), else after the states, then overdue.
 func (t *Tracker) publish(ctx context.Context, next *record.Record, r *visengine.Richiesta, trs []record.Transition, overdue bool, doc *publisher.DocumentReady) error {
 	for _, tr := range trs {
+		if doc != nil && tr.State == record.StateCompleted {
+			if err := t.announceDocument(ctx, next, *doc); err != nil {
+				return err
+			}
+			doc = nil
+		}
 		if err := t.d.Events.Status(ctx, trackedStatus(next, tr.State, r)); err != nil {
 			return err
 		}
 	}
 	if doc != nil {
-		ev := *doc
-		ev.Metadata = next.Metadata
-		if err := t.d.Events.DocumentReady(ctx, ev); err != nil {
+		if err := t.announceDocument(ctx, next, *doc); err != nil {
 			return err
 		}
 	}
@@ -115,4 +140,11 @@ func (t *Tracker) publish(ctx context.Context, next *record.Record, r *visengine
 		return t.d.Events.Status(ctx, trackedStatus(next, record.StateOverdue, r))
 	}
 	return nil
+}
+
+// announceDocument publishes a document's event with the submission's
+// metadata.
+func (t *Tracker) announceDocument(ctx context.Context, next *record.Record, ev publisher.DocumentReady) error {
+	ev.Metadata = next.Metadata
+	return t.d.Events.DocumentReady(ctx, ev)
 }

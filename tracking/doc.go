@@ -40,8 +40,15 @@
 // is kept as DeclaredSize, with a warning), sealed when the Keyring has
 // recipients for the tenant, and put in the tenant's documents bucket under
 // a name that carries its digest (DocumentObject), so that two refreshes
-// racing never overwrite each other; the record then names it. A request
-// closes only with the document fetched in Visura evasa.
+// racing never overwrite each other; the record then names it. Each
+// document-ready event says the state it was fetched in and whether it is
+// final (fetched in Visura evasa); the final one is announced even when its
+// bytes are the earlier one's (its event id has ".final"). The record
+// becomes completed only with the final document stored, and its event is
+// published just before completed: no consumer is told completed before it
+// is told of the final document. A request closes only with the document
+// fetched in Visura evasa; one whose final document never comes is given up
+// at Config.MaxAge like any other, and its failed event says why.
 //
 // # Callbacks and giving up
 //

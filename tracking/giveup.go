@@ -10,14 +10,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// giveUp ends tracking of a request that never finished: dead letter (the
-// task), failed event, then the record.
+// giveUp ends tracking of a request that never finished, or whose final
+// document could not be stored: the record, then the dead letter (the
+// task) and the failed event.
 func (t *Tracker) giveUp(ctx context.Context, rec *record.Record, rev uint64, meta *jetstream.MsgMetadata, payload []byte) trackOutcome {
 	now := t.cfg.Now()
 	next := rec.Clone()
 	next.To(record.StateFailed, now, dlq.ReasonGaveUp)
 	next.Reason = dlq.ReasonGaveUp
-	next.Errors = []publisher.Problem{{Code: dlq.ReasonGaveUp, Message: fmt.Sprintf("the upstream request did not finish within %s", t.cfg.MaxAge)}}
+	msg := fmt.Sprintf("the upstream request did not finish within %s", t.cfg.MaxAge)
+	if awaitsFinalDocument(rec) {
+		// completed waits for the final document: say why it never came.
+		msg = fmt.Sprintf("the upstream request was fulfilled (Visura evasa), but its final document could not be downloaded and stored within %s", t.cfg.MaxAge)
+	}
+	next.Errors = []publisher.Problem{{Code: dlq.ReasonGaveUp, Message: msg}}
 	next.FailedAt(now)
 	// The record first: a callback that completed the request meanwhile wins
 	// the compare-and-set, and nothing contradicting it is published.

@@ -40,6 +40,13 @@ func needsDocument(stato string, stored *record.DocumentRef) bool {
 	return stored == nil || (stato == visengine.StateFulfilled && stored.Stato != visengine.StateFulfilled)
 }
 
+// awaitsFinalDocument reports whether the upstream fulfilled a request
+// (Visura evasa) whose final document is not stored yet: the record does
+// not become completed before it is.
+func awaitsFinalDocument(r *record.Record) bool {
+	return r.StatoRichiesta == visengine.StateFulfilled && (r.Document == nil || r.Document.Stato != visengine.StateFulfilled)
+}
+
 // rank orders record states along a request's life. Final states share
 // the highest rank.
 func rank(state string) int {

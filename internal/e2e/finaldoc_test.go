@@ -5,13 +5,20 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
 // changingDocuments serves one document in "Dati disponibili" (the DSU
@@ -53,5 +60,90 @@ func TestFinalDocumentReplacesTheEarlierOne(t *testing.T) {
 	docs := pipetest.CheckDocuments(t, h.Events("emp-final"), r)
 	if len(docs) != 2 || docs[0].Final || docs[0].SHA256 == r.Document.SHA256 || !docs[1].Final {
 		t.Errorf("document_ready events: got %+v, want the receipt's, then the certificate's", docs)
+	}
+}
+
+// failingFinalDocument serves the simulator's documents, except in "Visura
+// evasa" while broken: "document not yet available" then.
+type failingFinalDocument struct {
+	*visengine.Client
+	broken atomic.Bool
+	failed atomic.Int32 // final downloads refused
+}
+
+func (c *failingFinalDocument) Documento(ctx context.Context, id string, w io.Writer) (*visengine.Document, error) {
+	r, err := c.Richiesta(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.StatoRichiesta == visengine.StateFulfilled && c.broken.Load() {
+		c.failed.Add(1)
+		return nil, &visengine.Error{Op: "GET /documento/{id}", Status: 422, Code: 247, Class: visengine.ClassNotReady}
+	}
+	return c.Client.Documento(ctx, id, w)
+}
+
+// A request the upstream fulfilled whose final document cannot be
+// downloaded yet is not announced completed: the record waits in
+// data_ready (stato Visura evasa) and completed follows the final
+// document's event once it is stored.
+func TestCompletedWaitsForTheFinalDocument(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(100*time.Millisecond))
+	up := &failingFinalDocument{Client: h.Client}
+	up.broken.Store(true)
+	h.upstream = up
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, false)
+	h.Publish(pipetest.Submission("emp-wait", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 20*time.Second, "final downloads to fail", func() bool { return up.failed.Load() >= 3 })
+	if r := h.Record("emp-wait"); r.State != record.StateDataReady || r.StatoRichiesta != visengine.StateFulfilled {
+		t.Errorf("record while the final document fails: state %s, stato %q; want data_ready, Visura evasa", r.State, r.StatoRichiesta)
+	}
+	if c := h.typeCounts("emp-wait"); c["iseed.submission.completed"] != 0 {
+		t.Errorf("events while the final document fails: got %v, want no completed", c)
+	}
+	up.broken.Store(false)
+	r := h.waitClosed("emp-wait", 20*time.Second)
+	if r.State != record.StateCompleted {
+		t.Fatalf("state: got %q, want %q", r.State, record.StateCompleted)
+	}
+	h.checkLifeEvents("emp-wait") // the final document before completed
+}
+
+// A final document that never comes ends tracking at its maximum age like
+// a request that never finishes, and the failed event says why: fulfilled
+// upstream, its final document not stored. Completed is never announced.
+func TestGaveUpOnTheFinalDocumentSaysSo(t *testing.T) {
+	s := trackSetup{sim: sim.Config{Step: 50 * time.Millisecond}, tracker: tracking.Config{Workers: 2, Timebase: dayIn200ms(t),
+		Schedule: []time.Duration{onDayIn200ms(30 * time.Millisecond)}, MaxAge: onDayIn200ms(time.Second)}}
+	h := newTrackHarness(t, s)
+	up := &failingFinalDocument{Client: h.Client}
+	up.broken.Store(true)
+	h.upstream = up
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, false)
+	h.Publish(pipetest.Submission("emp-nodoc", pipetest.ValidFields("Mario")), nil)
+	r := h.waitClosed("emp-nodoc", 20*time.Second)
+	if r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, "final document") {
+		t.Fatalf("got %q (%s, %+v), want failed (%s) naming the final document", r.State, r.Reason, r.Errors, dlq.ReasonGaveUp)
+	}
+	pipetest.WaitFor(t, 5*time.Second, "the failed event", func() bool { return h.typeCounts("emp-nodoc")["iseed.submission.failed"] == 1 })
+	for _, ev := range h.Events("emp-nodoc") {
+		switch ev.Type {
+		case "iseed.submission.completed":
+			t.Errorf("a completed event without the final document: %s", ev.Data)
+		case "iseed.submission.failed":
+			var s publisher.Status
+			if err := json.Unmarshal(ev.Data, &s); err != nil || s.StatoRichiesta != visengine.StateFulfilled || len(s.Errors) != 1 || s.Errors[0].Message != r.Errors[0].Message {
+				t.Errorf("failed event: got %s, want stato_richiesta %q and the record's error", ev.Data, visengine.StateFulfilled)
+			}
+		}
+	}
+	for _, d := range pipetest.DocumentEvents(t, h.Events("emp-nodoc")) {
+		if d.Final {
+			t.Errorf("a final document event: %+v", d)
+		}
 	}
 }

@@ -32,7 +32,7 @@ func DocumentEvents(t testing.TB, evs []publisher.Event) []publisher.DocumentRea
 // tracking ended with its final document, evs being its events in stream
 // order: one per distinct document fetched before Visura evasa (final:
 // false), and one final document (final: true, stato Visura evasa), the
-// record's. Either profile passes: the friendly
+// record's, stored before completed. Either profile passes: the friendly
 // simulator serves the same bytes in Dati disponibili and Visura evasa, the
 // published one the DSU receipt, then the certificate. It returns the
 // document events.
@@ -60,5 +60,26 @@ func CheckDocuments(t testing.TB, evs []publisher.Event, rec *record.Record) []p
 	if finals != 1 {
 		t.Errorf("%s: %d final document events (events %+v), want 1", rec.ID, finals, docs)
 	}
+	if f, c := indexOf(evs, isFinalDocument), indexOf(evs, isType(publisher.StatusType(publisher.StateCompleted))); c >= 0 && (f < 0 || f > c) {
+		t.Errorf("%s: completed is event %d, the final document's %d; want the document first", rec.ID, c, f)
+	}
 	return docs
+}
+
+func indexOf(evs []publisher.Event, f func(publisher.Event) bool) int {
+	for i, ev := range evs {
+		if f(ev) {
+			return i
+		}
+	}
+	return -1
+}
+
+func isType(typ string) func(publisher.Event) bool {
+	return func(ev publisher.Event) bool { return ev.Type == typ }
+}
+
+func isFinalDocument(ev publisher.Event) bool {
+	var d publisher.DocumentReady
+	return ev.Type == publisher.TypeDocumentReady && json.Unmarshal(ev.Data, &d) == nil && d.Final
 }
