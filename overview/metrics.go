@@ -53,7 +53,7 @@ func newCollector(o *Overview) *collector {
 		MetricInFlight:          d(MetricInFlight, "Submission messages delivered and not yet acknowledged (the submitter consumer's ack-pending count)."),
 		MetricRedelivered:       d(MetricRedelivered, "Submission messages in flight that were delivered more than once."),
 		MetricTrackingTasks:     d(MetricTrackingTasks, "Tracking tasks (one per open request) in the tracker consumer, delivered or not."),
-		MetricCallsPerSecond:    d(MetricCallsPerSecond, "Upstream calls per second lately, as the rate limiter counts them."),
+		MetricCallsPerSecond:    d(MetricCallsPerSecond, "Upstream calls per second this replica made over the last minute, as its rate limiter granted them (sum over replicas for the deployment)."),
 		MetricRateLimit:         d(MetricRateLimit, "Upstream calls per second the rate limiter allows."),
 		MetricUpdated:           d(MetricUpdated, "When the overview's gauges were last computed (unix seconds)."),
 	}}

@@ -42,7 +42,7 @@ func (c Config) withDefaults() Config {
 // right now.
 type Gauges struct {
 	BreakerOpen    bool    `json:"breaker_open"`
-	CallsPerSecond float64 `json:"calls_per_second"` // upstream calls made, lately
+	CallsPerSecond float64 `json:"calls_per_second"` // upstream calls this replica made, over the last minute
 	RateLimit      float64 `json:"rate_limit"`       // calls per second allowed
 }
 

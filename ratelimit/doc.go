@@ -70,4 +70,10 @@
 // caps the shared bucket with its own. The bucket can be any KV bucket
 // with History 1 ([EnsureBucket] makes one); R3 works, at the cost of a
 // replicated write per round.
+//
+// # Metering
+//
+// A [Meter] counts the Waits a process's limiters grant, one per upstream
+// call, and reports their rate over the last minute: the process's own
+// calls, not the deployment's.
 package ratelimit

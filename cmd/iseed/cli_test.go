@@ -131,6 +131,26 @@ func TestSubmitStatusDLQ(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// The POST and the schema's fetch were upstream calls: the overview's
+	// next snapshot (every 15 s) reports a rate above 0.
+	callRate := regexp.MustCompile(`(?m)^iseed_upstream_calls_per_second ([0-9.e+-]+)$`)
+	var scraped string
+	waitUntil(t, 40*time.Second, "a non-zero upstream call rate on /metrics", func() bool {
+		resp, err := http.Get("http://" + d.admin.ln.Addr().String() + "/metrics")
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := callRate.FindStringSubmatch(string(body))
+		if m == nil {
+			return false
+		}
+		scraped = m[0]
+		v, err := strconv.ParseFloat(m[1], 64)
+		return err == nil && v > 0
+	})
+	t.Log(scraped)
 	if _, errOut, code := runCLI(t, "submit", "--tenant", "bad.tenant", "../../examples/isee.json"); code != 2 {
 		t.Errorf("submit with a bad tenant: exit %d, want 2 (stderr %q)", code, errOut)
 	}

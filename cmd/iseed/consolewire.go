@@ -19,7 +19,7 @@ func (d *daemon) buildOverview(limit float64) error {
 	d.overview, err = overview.New(overview.Config{OverdueAfter: d.cfg.overdueSpan(), Logger: d.log, Now: d.clock.Now}, overview.Deps{
 		Resources: d.res,
 		Gauges: func() overview.Gauges {
-			return overview.Gauges{BreakerOpen: d.pipeline.BreakerOpen(), RateLimit: limit}
+			return overview.Gauges{BreakerOpen: d.pipeline.BreakerOpen(), CallsPerSecond: d.calls.PerSecond(), RateLimit: limit}
 		},
 		SpendToday: d.spendToday,
 	})

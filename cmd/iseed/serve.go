@@ -43,6 +43,7 @@ type daemon struct {
 	overview  *overview.Overview
 	clock     *servertime.Clock // the NATS server's time: leases and settle times mean the same to every replica
 	replayKey []byte            // signs the console's replays
+	calls     *ratelimit.Meter  // this process's upstream calls, for the overview's call rate
 	metrics   *prometheus.Registry
 	extra     []actor   // further actors run with the daemon
 	admin     *listener // ISEED_HTTP_LISTEN: metrics, health, the console: for operators, never public
@@ -151,10 +152,12 @@ func (d *daemon) buildUpstream() error {
 // upstreamBudget is the deployment-wide upstream budget: ISEED_UPSTREAM_RPS
 // for every replica together, kept in JetStream, with submissions served
 // before polls (ISEED_UPSTREAM_RESERVE tokens are left to them). A rate of 0
-// means no limit (tests and benchmarks only).
+// means no limit (tests and benchmarks only). Every upstream call waits on
+// one of the two, so d.calls counts them all.
 func (d *daemon) upstreamBudget() (submissions consumer.Limiter, polls tracking.Limiter, err error) {
+	d.calls = ratelimit.NewMeter(nil)
 	if d.cfg.UpstreamRPS == 0 {
-		free := rate.NewLimiter(rate.Inf, 1)
+		free := d.calls.Count(rate.NewLimiter(rate.Inf, 1))
 		return free, free, nil
 	}
 	lim, err := ratelimit.New(d.res.RateLimit, "upstream", ratelimit.Config{Rate: d.cfg.UpstreamRPS,
@@ -162,7 +165,7 @@ func (d *daemon) upstreamBudget() (submissions consumer.Limiter, polls tracking.
 	if err != nil {
 		return nil, nil, fmt.Errorf("ISEED_UPSTREAM_*: %w", err)
 	}
-	return lim.For(ratelimit.Submission), lim.For(ratelimit.Poll), nil
+	return d.calls.Count(lim.For(ratelimit.Submission)), d.calls.Count(lim.For(ratelimit.Poll)), nil
 }
 
 // limitedCatalog makes the schema cache's upstream calls wait for the
