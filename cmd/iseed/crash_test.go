@@ -39,7 +39,11 @@ type daemonProc struct {
 func startDaemon(t *testing.T, env ...string) *daemonProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), append([]string{"ISEED_TEST_AS_MAIN=1", "ISEED_TEST_ARGS=serve"}, env...)...)
+	// A data directory of its own unless the test names one: even on an
+	// external server, iseed spools documents there, and the default is
+	// the working directory, the source tree.
+	base := []string{"ISEED_TEST_AS_MAIN=1", "ISEED_TEST_ARGS=serve", "ISEED_DATA_DIR=" + t.TempDir()}
+	cmd.Env = append(os.Environ(), append(base, env...)...)
 	d := &daemonProc{cmd: cmd, out: &pipetest.Buffer{}}
 	cmd.Stdout, cmd.Stderr = d.out, d.out
 	if err := cmd.Start(); err != nil {
