@@ -6,8 +6,11 @@
 // at most Workers are fetched ahead (PullMaxMessages), so AckWait is spent
 // on work rather than in a buffer. While Paused says so, nothing is pulled
 // and what was buffered is handed back with NakWithDelay(HandBack). When
-// the context ends: stop pulling, hand back what was fetched but not
-// started, let in-flight handlers finish within Shutdown, then cancel their
-// context (their messages are redelivered after AckWait). Every goroutine
-// the pool starts has ended when Run returns.
+// the context ends: stop pulling; hand back what was fetched but not
+// started, at once and without ever starting it, even when a worker frees
+// up; let in-flight handlers finish within Shutdown, counted from the end
+// of the context; then cancel their context (their messages are
+// redelivered after AckWait). Run returns within Shutdown of the end of
+// the context plus the time handlers take to return once cancelled. Every
+// goroutine the pool starts has ended when Run returns.
 package workpool

@@ -17,10 +17,10 @@ type Pool struct {
 	Name     string // for logs: "submissions", "tracking"
 	Consumer jetstream.Consumer
 	Workers  int
-	Handle   func(ctx context.Context, msg jetstream.Msg)
-	Paused   func() bool   // while true, pull nothing (nil: never)
-	HandBack time.Duration // NakWithDelay of messages fetched but not started
-	Shutdown time.Duration // in-flight work gets this long after ctx is done
+	Handle   func(ctx context.Context, msg jetstream.Msg) // returns soon once ctx is cancelled
+	Paused   func() bool                                  // while true, pull nothing (nil: never)
+	HandBack time.Duration                                // NakWithDelay of messages fetched but not started
+	Shutdown time.Duration                                // in-flight work gets this long after ctx is done
 	Logger   zerolog.Logger
 }
 
@@ -33,33 +33,67 @@ type Pool struct {
 const pullExpiry = 5 * time.Second
 
 // Run consumes until ctx is done, then shuts down in order: stop pulling,
-// hand back what was fetched but not started, let in-flight messages finish
-// within the shutdown timeout (then cancel them: they are redelivered after
-// AckWait), return.
+// hand back what was fetched but not started (it is never started), let
+// in-flight messages finish within the shutdown timeout counted from the
+// moment ctx is done (then cancel them: they are redelivered after
+// AckWait), return. So Run returns within Shutdown of ctx being done, plus
+// what the handlers take to return once their context is cancelled.
 func (p *Pool) Run(ctx context.Context) error {
 	work := make(chan jetstream.Msg)
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var wg sync.WaitGroup
 	for range p.Workers {
-		wg.Go(func() {
-			for msg := range work {
-				p.Handle(workCtx, msg)
-			}
-		})
+		wg.Go(func() { p.work(ctx, workCtx, work) })
 	}
+	finished := make(chan struct{})
+	var watch sync.WaitGroup
+	watch.Go(func() { p.cancelAfterShutdown(ctx, finished, cancelWork) })
 	p.fetch(ctx, work)
 	close(work)
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }() // ends with the workers
+	wg.Wait()
+	close(finished)
+	watch.Wait()
+	return nil
+}
+
+// work handles messages until work is closed. A message received once
+// shutdown has begun was fetched before it and is handed back, never
+// started: the pull loop may lose the race between ctx and a free worker.
+func (p *Pool) work(ctx, workCtx context.Context, work <-chan jetstream.Msg) {
+	for msg := range work {
+		if ctx.Err() != nil {
+			p.handBack(msg)
+			continue
+		}
+		p.Handle(workCtx, msg)
+	}
+}
+
+// cancelAfterShutdown cancels in-flight work Shutdown after ctx is done,
+// unless it finished first. The timeout counts from ctx, not from when
+// fetching stops, so that handing back cannot lengthen it.
+func (p *Pool) cancelAfterShutdown(ctx context.Context, finished <-chan struct{}, cancel context.CancelFunc) {
 	select {
 	case <-finished:
-	case <-time.After(p.Shutdown):
-		p.Logger.Warn().Str("pool", p.Name).Dur("timeout_ms", p.Shutdown).Msg("shutdown timeout: cancelling in-flight work; it will be redelivered")
-		cancelWork()
-		<-finished
+		return
+	case <-ctx.Done():
 	}
-	return nil
+	t := time.NewTimer(p.Shutdown)
+	defer t.Stop()
+	select {
+	case <-finished:
+	case <-t.C:
+		p.Logger.Warn().Str("pool", p.Name).Dur("timeout_ms", p.Shutdown).Msg("shutdown timeout: cancelling in-flight work; it will be redelivered")
+		cancel()
+	}
+}
+
+// handBack returns a message fetched but not started to the stream.
+func (p *Pool) handBack(msg jetstream.Msg) {
+	if err := msg.NakWithDelay(p.HandBack); err != nil {
+		p.Logger.Debug().Err(err).Msg("hand back failed; the message is redelivered after AckWait")
+	}
 }
 
 func (p *Pool) isPaused() bool { return p.Paused != nil && p.Paused() }
@@ -98,12 +132,14 @@ func (p *Pool) pull(ctx context.Context, it jetstream.MessagesContext, work chan
 			return
 		}
 		if ctx.Err() != nil || p.isPaused() {
-			if err := msg.NakWithDelay(p.HandBack); err != nil {
-				p.Logger.Debug().Err(err).Msg("hand back failed; the message is redelivered after AckWait")
-			}
+			p.handBack(msg)
 			continue
 		}
-		work <- msg
+		select {
+		case work <- msg:
+		case <-ctx.Done(): // waiting for a free worker when shutdown began: never start it
+			p.handBack(msg)
+		}
 	}
 }
 
