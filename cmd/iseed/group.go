@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
-	"sync"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
 )
 
 // actor is a long-running component.
@@ -12,25 +16,60 @@ type actor struct {
 }
 
 // runGroup runs actors until ctx is done or the first of them returns; then
-// it cancels the rest, waits for all, and returns the first error.
-func runGroup(ctx context.Context, actors ...actor) error {
+// it cancels the rest and waits for all, at most stopWithin from that
+// moment, and returns the first error. An actor still running then is
+// abandoned (its goroutine outlives the group: the process is about to
+// exit, and a bounded exit is what the orchestrator's grace period is sized
+// by), and runGroup returns an error naming it.
+func runGroup(ctx context.Context, stopWithin time.Duration, actors ...actor) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, len(actors))
-	var wg sync.WaitGroup
+	type result struct {
+		name string
+		err  error
+	}
+	results := make(chan result, len(actors)) // buffered: an abandoned actor never blocks
+	running := map[string]int{}
 	for _, a := range actors {
-		wg.Go(func() {
+		running[a.name]++
+		go func() { // waited for below, within stopWithin of the stop
 			err := a.run(ctx)
 			cancel()
-			errs <- err
-		})
+			results <- result{a.name, err}
+		}()
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
+	var first error
+	stopped := ctx.Done()
+	var deadline <-chan time.Time
+	for left := len(actors); left > 0; {
+		select {
+		case r := <-results:
+			left--
+			running[r.name]--
+			if first == nil {
+				first = r.err
+			}
+		case <-stopped:
+			stopped = nil
+			t := time.NewTimer(stopWithin)
+			defer t.Stop()
+			deadline = t.C
+		case <-deadline:
+			return errors.Join(first, fmt.Errorf("shutdown: %s still running %s after the stop: abandoned (their messages are redelivered after AckWait)",
+				stillRunning(running), stopWithin))
 		}
 	}
-	return nil
+	return first
+}
+
+// stillRunning lists the actors with a count above zero, sorted.
+func stillRunning(running map[string]int) string {
+	var names []string
+	for name, n := range running {
+		if n > 0 {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }

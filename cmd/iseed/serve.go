@@ -339,9 +339,24 @@ func (l *listener) close() {
 	}
 }
 
+// The shutdown bound: from SIGTERM (or the first component failing) to
+// exit takes at most ISEED_SHUTDOWN_TIMEOUT + shutdownMargin. In-flight
+// work gets ISEED_SHUTDOWN_TIMEOUT counted from SIGTERM, then its context
+// is cancelled and it has cancelGrace to record its outcome (the
+// pipeline's final acks and publishes are bounded by 10 s); whatever still
+// runs then is abandoned, as a crash would; the NATS drain then gets
+// drainTimeout. An orchestrator's grace period must exceed the sum
+// (docs/deploy.md).
+const (
+	cancelGrace    = 10 * time.Second
+	drainTimeout   = 5 * time.Second
+	shutdownMargin = cancelGrace + drainTimeout
+)
+
 // run runs every component until ctx is done or one fails. Shutdown order:
-// stop pulling, finish in-flight work (consumer.Pipeline.Run), then close:
-// flush pending publishes and drain the NATS connection.
+// stop pulling, finish in-flight work (consumer.Pipeline.Run) within
+// ISEED_SHUTDOWN_TIMEOUT + cancelGrace, then close: flush pending
+// publishes and drain the NATS connection within drainTimeout.
 func (d *daemon) run(ctx context.Context) error {
 	ev := d.log.Info().Str("component", "serve").Str("http", d.admin.ln.Addr().String())
 	if d.public != nil {
@@ -362,8 +377,13 @@ func (d *daemon) run(ctx context.Context) error {
 		{"overview", d.overview.Run},
 		{"spend today", d.money.today.Run},
 	}, d.extra...)
-	err := runGroup(ctx, actors...)
-	d.log.Info().Str("component", "serve").Msg("iseed stopping")
+	stopping := context.AfterFunc(ctx, func() {
+		d.log.Info().Str("component", "serve").Dur("shutdown_timeout_ms", d.cfg.ShutdownTimeout).
+			Dur("exit_within_ms", d.cfg.ShutdownTimeout+shutdownMargin).Msg("iseed stopping: pulling stopped, in-flight work finishing")
+	})
+	defer stopping()
+	err := runGroup(ctx, d.cfg.ShutdownTimeout+cancelGrace, actors...)
+	d.log.Info().Str("component", "serve").Msg("iseed stopped; draining NATS")
 	return err
 }
 
@@ -372,7 +392,7 @@ func (d *daemon) close() {
 	d.admin.close()
 	d.public.close()
 	if d.conn != nil {
-		d.conn.close(d.cfg.ShutdownTimeout)
+		d.conn.close(drainTimeout)
 	}
 	if d.sim != nil {
 		d.sim.close()
