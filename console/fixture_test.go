@@ -1,7 +1,6 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -26,25 +25,7 @@ type site struct {
 	ov   *overview.Overview
 	c    *console.Console
 	url  string
-	logs *logBuffer // what the console logged (warnings and worse)
-}
-
-// logBuffer collects log lines written from the server's goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs *pipetest.Buffer // what the console logged (warnings and worse)
 }
 
 // newSite serves a console with token ("" read-only) over h's layout, with
@@ -58,7 +39,7 @@ func newSite(t *testing.T, h *pipetest.Harness, token string, spend func(context
 // its Logger is the test's.
 func newSiteWith(t *testing.T, h *pipetest.Harness, cfg console.Config, spend func(context.Context) ([]console.TenantSpend, error)) *site {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &pipetest.Buffer{}
 	log := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)).Level(zerolog.WarnLevel)
 	ov, err := overview.New(overview.Config{Logger: log}, overview.Deps{Resources: h.Res,
 		Gauges: func() overview.Gauges { return overview.Gauges{CallsPerSecond: 1.5, RateLimit: 10} }})
