@@ -165,16 +165,22 @@ func (h *trackHarness) openRequests(ctx context.Context, n int) []*record.Record
 	return out
 }
 
+// leakedCallback opens a tracked request, emp-leak, whose callbacks refresh
+// through a tracker that does not poll, and returns its secret and the
+// upstream reads of requests so far.
+func leakedCallback(t *testing.T) (h *trackHarness, secret string, gets int) {
+	h = newTrackHarness(t, trackSetup{sim: sim.Config{Step: time.Hour}, callbacks: true,
+		tracker: tracking.Config{Schedule: []time.Duration{time.Minute}}})
+	tr := h.newTracker(nil)
+	h.openTrackedRequest(tr, "emp-leak")
+	return h, h.callbacks.Secret(pipetest.Tenant, "emp-leak"), h.Counter("GET /richiesta/{id}")
+}
+
 // TestReplayedCallbackBodyIsCheap: a genuine callback body that leaked and
 // is posted again and again re-reads the request at most once per interval
 // while it is open, and never once tracking is over.
 func TestReplayedCallbackBodyIsCheap(t *testing.T) {
-	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: time.Hour}, callbacks: true,
-		tracker: tracking.Config{Schedule: []time.Duration{time.Minute}}})
-	tr := h.newTracker(nil) // callbacks refresh through it; it does not poll
-	h.openTrackedRequest(tr, "emp-leak")
-	secret := h.callbacks.Secret(pipetest.Tenant, "emp-leak")
-	gets := h.Counter("GET /richiesta/{id}")
+	h, secret, gets := leakedCallback(t)
 	for range 50 {
 		if got := h.postCallback("emp-leak", secret); got != http.StatusNoContent {
 			t.Fatalf("status: got %d, want 204", got)
@@ -203,12 +209,7 @@ func (h *trackHarness) postCallbackState(id, secret, stato string) int {
 // the request at most once per interval for each of the five states and
 // once for all the others.
 func TestReplayedCallbackWithAnyStateIsCheap(t *testing.T) {
-	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: time.Hour}, callbacks: true,
-		tracker: tracking.Config{Schedule: []time.Duration{time.Minute}}})
-	tr := h.newTracker(nil) // callbacks refresh through it; it does not poll
-	h.openTrackedRequest(tr, "emp-leak")
-	secret := h.callbacks.Secret(pipetest.Tenant, "emp-leak")
-	gets := h.Counter("GET /richiesta/{id}")
+	h, secret, gets := leakedCallback(t)
 	var states []string
 	for i := range 30 {
 		states = append(states, fmt.Sprintf("stato inventato %d", i))

@@ -83,19 +83,27 @@ func (c *failingFinalDocument) Documento(ctx context.Context, id string, w io.Wr
 	return c.Client.Documento(ctx, id, w)
 }
 
-// A request the upstream fulfilled whose final document cannot be
-// downloaded yet is not announced completed: the record waits in
-// data_ready (stato Visura evasa) and completed follows the final
-// document's event once it is stored.
-func TestCompletedWaitsForTheFinalDocument(t *testing.T) {
-	h := newTrackHarness(t, fastTracking(100*time.Millisecond))
+// submitWithoutFinalDocument runs h's tracker and pipeline on an upstream
+// whose final documents fail to download until it is mended, and submits
+// id.
+func submitWithoutFinalDocument(h *trackHarness, id string) *failingFinalDocument {
 	up := &failingFinalDocument{Client: h.Client}
 	up.broken.Store(true)
 	h.upstream = up
 	tr := h.newTracker(nil)
 	h.runTracker(tr)
 	h.startPipeline(tr, false)
-	h.Publish(pipetest.Submission("emp-wait", pipetest.ValidFields("Mario")), nil)
+	h.Publish(pipetest.Submission(id, pipetest.ValidFields("Mario")), nil)
+	return up
+}
+
+// A request the upstream fulfilled whose final document cannot be
+// downloaded yet is not announced completed: the record waits in
+// data_ready (stato Visura evasa) and completed follows the final
+// document's event once it is stored.
+func TestCompletedWaitsForTheFinalDocument(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(100*time.Millisecond))
+	up := submitWithoutFinalDocument(h, "emp-wait")
 	pipetest.WaitFor(t, 20*time.Second, "final downloads to fail", func() bool { return up.failed.Load() >= 3 })
 	if r := h.Record("emp-wait"); r.State != record.StateDataReady || r.StatoRichiesta != visengine.StateFulfilled {
 		t.Errorf("record while the final document fails: state %s, stato %q; want data_ready, Visura evasa", r.State, r.StatoRichiesta)
@@ -118,13 +126,7 @@ func TestGaveUpOnTheFinalDocumentSaysSo(t *testing.T) {
 	s := trackSetup{sim: sim.Config{Step: 50 * time.Millisecond}, tracker: tracking.Config{Workers: 2, Timebase: dayIn200ms(t),
 		Schedule: []time.Duration{onDayIn200ms(30 * time.Millisecond)}, MaxAge: onDayIn200ms(time.Second)}}
 	h := newTrackHarness(t, s)
-	up := &failingFinalDocument{Client: h.Client}
-	up.broken.Store(true)
-	h.upstream = up
-	tr := h.newTracker(nil)
-	h.runTracker(tr)
-	h.startPipeline(tr, false)
-	h.Publish(pipetest.Submission("emp-nodoc", pipetest.ValidFields("Mario")), nil)
+	submitWithoutFinalDocument(h, "emp-nodoc")
 	r := h.waitClosed("emp-nodoc", 20*time.Second)
 	if r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, "final document") {
 		t.Fatalf("got %q (%s, %+v), want failed (%s) naming the final document", r.State, r.Reason, r.Errors, dlq.ReasonGaveUp)
