@@ -489,8 +489,9 @@ func TestWalletWithTooLittleCreditTriesOnce(t *testing.T) {
 	h := newHarness(t)
 	h.Sim.SetWallet(5) // less than an ISEE: every POST is a 402
 	checker := &countingWallet{}
+	const workers = 4
 	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Wallet = checker }), pipetest.WithConfig(func(c *consumer.Config) {
-		c.Workers = 4
+		c.Workers = workers
 		c.WalletProbe = 200 * time.Millisecond
 	}))
 	for i := range 4 {
@@ -500,7 +501,10 @@ func TestWalletWithTooLittleCreditTriesOnce(t *testing.T) {
 	posts, reads := h.Counter("POST /richiesta"), checker.reads.Load()
 	pipetest.WaitFor(t, 10*time.Second, "five more balance reads", func() bool { return checker.reads.Load() >= reads+5 })
 	more, probes := h.Counter("POST /richiesta")-posts, checker.reads.Load()-reads
-	if more > int(probes)+1 {
+	// One trial per read, one more for the read under way, and the POSTs
+	// the other workers had sent before the first 402 closed the gate,
+	// which may reach the simulator after the count above (seen under load).
+	if more > int(probes)+1+(workers-1) {
 		t.Errorf("%d POSTs over %d balance reads that showed too little credit: want one trial each at most", more, probes)
 	}
 	if types := h.accountEvents(); slices.Contains(types, publisher.AccountWalletRefilled) {
