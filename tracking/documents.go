@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"maps"
 	"mime"
@@ -104,7 +105,12 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 			Int64("bytes", doc.Written).Int64("dimensione", doc.Dimensione).
 			Msg("document size differs from the declared dimensione: stored as received, with its digest")
 	}
+	unlock := t.storeLock(sd.ref.Object)
+	defer unlock()
 	stored, err := t.storedAlready(ctx, rec.Document, sd)
+	if err == nil && !stored {
+		stored, err = t.storedUnder(ctx, rec.Tenant, sd)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +156,46 @@ func (t *Tracker) storedAlready(ctx context.Context, prev *record.DocumentRef, s
 	stato := sd.ref.Stato
 	sd.ref = *prev
 	sd.ref.Stato = stato
+	if info.Metadata[seal.MetaEncryption] != "" {
+		sd.sealedTo = cmp.Or(info.Metadata[seal.MetaRecipients], info.Metadata[seal.MetaKeyID])
+	}
+	return true, nil
+}
+
+// storeLock serialises the stores of one object name in this process: a
+// callback's refresh and a poll of one submission may download its
+// document at once.
+func (t *Tracker) storeLock(object string) (unlock func()) {
+	h := fnv.New32a()
+	h.Write([]byte(object))
+	mu := &t.storing[h.Sum32()%uint32(len(t.storing))]
+	mu.Lock()
+	return mu.Unlock
+}
+
+// storedUnder reports whether sd's object is in the tenant's documents
+// bucket already, stored by a catch-up that ran beside this one (a callback
+// beside a poll, here or on another replica) and whose record write this
+// one has not read. The name holds the document's digest, so the object
+// is this document: sd takes its content type and recipients, and nothing
+// is put. Putting it again would give it new chunks and purge the old
+// ones under a tenant who, told of it, is reading them.
+func (t *Tracker) storedUnder(ctx context.Context, tenant string, sd *storedDocument) (bool, error) {
+	bucket, err := t.documents(ctx, tenant)
+	if err != nil {
+		return false, err
+	}
+	info, err := bucket.GetInfo(ctx, sd.ref.Object)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("document %s: %w", sd.ref.Object, err)
+	}
+	if info.Metadata[DocMetaSHA256] != sd.ref.SHA256 {
+		return false, nil // not this document after all: replace it
+	}
+	sd.ref.ContentType = info.Metadata[DocMetaContentType]
 	if info.Metadata[seal.MetaEncryption] != "" {
 		sd.sealedTo = cmp.Or(info.Metadata[seal.MetaRecipients], info.Metadata[seal.MetaKeyID])
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -147,5 +148,50 @@ func TestGaveUpOnTheFinalDocumentSaysSo(t *testing.T) {
 		if d.Final {
 			t.Errorf("a final document event: %+v", d)
 		}
+	}
+}
+
+// TestConcurrentRefreshesStoreADocumentOnce: a callback's refresh and a
+// poll (here eight refreshes at once) that find the same document each
+// download it; it is stored once. A second Put of the same name gives the
+// object new chunks and purges the old ones under a tenant reading it
+// after its event (seen: a get of 0 bytes after a timeout).
+func TestConcurrentRefreshesStoreADocumentOnce(t *testing.T) {
+	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: 10 * time.Millisecond},
+		tracker: tracking.Config{Schedule: []time.Duration{time.Hour}}})
+	tr := h.newTracker(nil) // refreshed by hand: it does not poll
+	reqID := h.openTrackedRequest(tr, "emp-race")
+	ctx := context.Background()
+	pipetest.WaitFor(t, 10*time.Second, "the request fulfilled upstream", func() bool {
+		r, err := h.Client.Richiesta(ctx, reqID)
+		return err == nil && r.StatoRichiesta == visengine.StateFulfilled
+	})
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			<-start
+			if err := tr.Refresh(ctx, pipetest.Tenant, "emp-race"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	r := h.Record("emp-race")
+	if r.State != record.StateCompleted || r.Document == nil {
+		t.Fatalf("record: %s, document %v; want completed with its document", r.State, r.Document)
+	}
+	st, err := h.NATS.JS.Stream(ctx, "OBJ_"+h.Res.Layout.TenantDocumentsBucket(pipetest.Tenant))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One small document: one chunk and its meta, written once.
+	if info.State.LastSeq != 2 || info.State.NumDeleted != 0 {
+		t.Errorf("documents stream: %d messages written, %d deleted; want 2 and 0 (stored once)", info.State.LastSeq, info.State.NumDeleted)
 	}
 }
