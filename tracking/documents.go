@@ -146,19 +146,14 @@ func (t *Tracker) storedAlready(ctx context.Context, prev *record.DocumentRef, s
 	if err != nil {
 		return false, fmt.Errorf("document bucket %s: %w", prev.Bucket, err)
 	}
-	info, err := bucket.GetInfo(ctx, prev.Object)
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("document %s: %w", prev.Object, err)
+	info, err := objectInfo(ctx, bucket, prev.Object)
+	if info == nil || err != nil {
+		return false, err
 	}
 	stato := sd.ref.Stato
 	sd.ref = *prev
 	sd.ref.Stato = stato
-	if info.Metadata[seal.MetaEncryption] != "" {
-		sd.sealedTo = cmp.Or(info.Metadata[seal.MetaRecipients], info.Metadata[seal.MetaKeyID])
-	}
+	sd.sealedTo = sealedTo(info)
 	return true, nil
 }
 
@@ -185,21 +180,34 @@ func (t *Tracker) storedUnder(ctx context.Context, tenant string, sd *storedDocu
 	if err != nil {
 		return false, err
 	}
-	info, err := bucket.GetInfo(ctx, sd.ref.Object)
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("document %s: %w", sd.ref.Object, err)
-	}
-	if info.Metadata[DocMetaSHA256] != sd.ref.SHA256 {
-		return false, nil // not this document after all: replace it
+	info, err := objectInfo(ctx, bucket, sd.ref.Object)
+	if info == nil || err != nil || info.Metadata[DocMetaSHA256] != sd.ref.SHA256 {
+		return false, err // absent, or not this document after all: put it
 	}
 	sd.ref.ContentType = info.Metadata[DocMetaContentType]
-	if info.Metadata[seal.MetaEncryption] != "" {
-		sd.sealedTo = cmp.Or(info.Metadata[seal.MetaRecipients], info.Metadata[seal.MetaKeyID])
-	}
+	sd.sealedTo = sealedTo(info)
 	return true, nil
+}
+
+// objectInfo reads an object's info: nil when there is no such object.
+func objectInfo(ctx context.Context, bucket jetstream.ObjectStore, name string) (*jetstream.ObjectInfo, error) {
+	info, err := bucket.GetInfo(ctx, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("document %s: %w", name, err)
+	}
+	return info, nil
+}
+
+// sealedTo is whom a stored document is sealed to, as its metadata says
+// ("" when it is stored in clear).
+func sealedTo(info *jetstream.ObjectInfo) string {
+	if info.Metadata[seal.MetaEncryption] == "" {
+		return ""
+	}
+	return cmp.Or(info.Metadata[seal.MetaRecipients], info.Metadata[seal.MetaKeyID])
 }
 
 // put streams the file into the bucket and checks the digest the server
