@@ -36,7 +36,7 @@ func (c *Client) Visura(ctx context.Context, hash string) (*Visura, error) {
 func (c *Client) Richieste(ctx context.Context) ([]RichiestaSummary, error) {
 	var out list[RichiestaSummary]
 	k := call{method: http.MethodGet, route: "/richiesta", path: "/richiesta", list: true}
-	err := c.do(ctx, k, &jsonAnswer{out: &out, max: int(c.maxList), need: true})
+	err := c.do(ctx, k, &jsonAnswer{out: &out, max: int(c.maxList)})
 	var e *Error
 	if errors.As(err, &e) && e.Class == ClassNotFound && e.Code == CodeNoRequests {
 		return []RichiestaSummary{}, nil
@@ -144,7 +144,7 @@ func (c *Client) richiesta(ctx context.Context, k call) (*Richiesta, error) {
 }
 
 func (c *Client) json(out any) *jsonAnswer {
-	return &jsonAnswer{out: out, max: int(c.maxResp), need: true}
+	return &jsonAnswer{out: out, max: int(c.maxResp)}
 }
 
 // withID builds a call on prefix+id. The id is escaped as one path segment;

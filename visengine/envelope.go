@@ -152,10 +152,9 @@ func truncate(s string, n int) string {
 
 // jsonAnswer decodes "data" into a value with encoding/json.
 type jsonAnswer struct {
-	out  any // pointer; nil to ignore "data"
-	max  int
-	raw  []byte
-	need bool // a success without "data", or with null, is unreadable
+	out any // pointer; nil to ignore "data"
+	max int
+	raw []byte
 }
 
 // errNoData reports a successful answer without the "data" its call needs.
@@ -172,10 +171,7 @@ func (j *jsonAnswer) complete() error {
 		return nil
 	}
 	if len(j.raw) == 0 || string(j.raw) == "null" {
-		if j.need {
-			return errNoData
-		}
-		return nil
+		return errNoData // a success that says nothing: not an empty list, not a service
 	}
 	if err := json.Unmarshal(j.raw, j.out); err != nil {
 		return fmt.Errorf("decoding data: %w", err)
