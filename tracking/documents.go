@@ -150,6 +150,9 @@ func (t *Tracker) storedAlready(ctx context.Context, prev *record.DocumentRef, s
 	if info == nil || err != nil {
 		return false, err
 	}
+	if ok, err := t.whole(ctx, info); !ok || err != nil {
+		return false, err // broken since by a failed put: store it again
+	}
 	stato := sd.ref.Stato
 	sd.ref = *prev
 	sd.ref.Stato = stato
@@ -184,8 +187,44 @@ func (t *Tracker) storedUnder(ctx context.Context, tenant string, sd *storedDocu
 	if info == nil || err != nil || info.Metadata[DocMetaSHA256] != sd.ref.SHA256 {
 		return false, err // absent, or not this document after all: put it
 	}
+	if ok, err := t.whole(ctx, info); !ok || err != nil {
+		return false, err // left by a put that failed: put it again
+	}
 	sd.ref.ContentType = info.Metadata[DocMetaContentType]
 	sd.sealedTo = sealedTo(info)
+	return true, nil
+}
+
+// whole reports whether every chunk the object's info names is in its
+// bucket's stream. A put that fails after its meta landed (an ack late or
+// lost on a slow link; nats.go then purges the chunks it sent) leaves a
+// name whose chunks are gone: a get of it waits for bytes that never come.
+// Such an object is not stored; putting it again replaces it whole.
+func (t *Tracker) whole(ctx context.Context, info *jetstream.ObjectInfo) (bool, error) {
+	if info.Chunks == 0 {
+		return true, nil
+	}
+	var st jetstream.Stream
+	if s, ok := t.streams.Load(info.Bucket); ok {
+		st = s.(jetstream.Stream)
+	} else {
+		s, err := t.d.Publisher.Stream(ctx, "OBJ_"+info.Bucket)
+		if err != nil {
+			return false, fmt.Errorf("document bucket %s: %w", info.Bucket, err)
+		}
+		t.streams.Store(info.Bucket, s)
+		st = s
+	}
+	subj := "$O." + info.Bucket + ".C." + info.NUID
+	si, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		return false, fmt.Errorf("document %s: chunks: %w", info.Name, err)
+	}
+	if n := si.State.Subjects[subj]; n != uint64(info.Chunks) {
+		t.rare.Warn().Str("bucket", info.Bucket).Uint64("chunks", n).Uint32("want", info.Chunks).
+			Msg("stored document has lost chunks (a put that failed): storing it again")
+		return false, nil
+	}
 	return true, nil
 }
 

@@ -110,6 +110,7 @@ type Tracker struct {
 	log     zerolog.Logger
 	rare    zerolog.Logger // for what outsiders can trigger at will: a few lines a minute
 	buckets sync.Map       // tenant → its documents bucket (jetstream.ObjectStore)
+	streams sync.Map       // documents bucket → its stream (jetstream.Stream), for whole
 	storing [64]sync.Mutex // by object name: one store of a document at a time (storeLock)
 }
 

@@ -15,11 +15,13 @@ import (
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // changingDocuments serves one document in "Dati disponibili" (the DSU
@@ -193,5 +195,64 @@ func TestConcurrentRefreshesStoreADocumentOnce(t *testing.T) {
 	// One small document: one chunk and its meta, written once.
 	if info.State.LastSeq != 2 || info.State.NumDeleted != 0 {
 		t.Errorf("documents stream: %d messages written, %d deleted; want 2 and 0 (stored once)", info.State.LastSeq, info.State.NumDeleted)
+	}
+}
+
+// oneDocument serves the same document in every state.
+type oneDocument struct {
+	*visengine.Client
+	body []byte
+}
+
+func (c oneDocument) Documento(ctx context.Context, id string, w io.Writer) (*visengine.Document, error) {
+	n, err := w.Write(c.body)
+	return &visengine.Document{Nome: "attestazione.pdf", Dimensione: int64(len(c.body)), Written: int64(n)}, err
+}
+
+// TestAnObjectLeftByAFailedPutIsStoredAgain: a put whose meta landed but
+// whose chunk acks came late or not at all (a slow, lossy link) fails, and
+// nats.go purges the chunks it sent; the name stays, naming nothing. The
+// retry must not take that name for the stored document (seen in the chaos
+// suite: the record and events said stored, every get timed out).
+func TestAnObjectLeftByAFailedPutIsStoredAgain(t *testing.T) {
+	body := []byte("%PDF-1.4 attestazione ISEE, once broken")
+	h := newTrackHarness(t, fastTracking(50*time.Millisecond))
+	h.upstream = oneDocument{h.Client, body}
+	ctx := context.Background()
+	sum := sha256.Sum256(body)
+	hexSum := hex.EncodeToString(sum[:])
+	obs, err := layout.EnsureTenantDocuments(ctx, h.NATS.JS, h.Res.Layout, pipetest.Tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := tracking.DocumentObject(pipetest.Tenant, "emp-broken", hexSum, "attestazione.pdf")
+	info, err := obs.Put(ctx, jetstream.ObjectMeta{Name: name, Metadata: map[string]string{tracking.DocMetaSHA256: hexSum}}, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := h.NATS.JS.Stream(ctx, "OBJ_"+info.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject("$O."+info.Bucket+".C."+info.NUID)); err != nil {
+		t.Fatal(err) // what nats.go's Put does to its chunks when it fails
+	}
+
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, false)
+	h.Publish(pipetest.Submission("emp-broken", pipetest.ValidFields("Mario")), nil)
+	r := h.waitClosed("emp-broken", 20*time.Second)
+	if r.Document == nil || r.Document.Object != name {
+		t.Fatalf("stored document: got %+v, want %s", r.Document, name)
+	}
+	gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var got bytes.Buffer
+	if _, err := tracking.FetchDocument(gctx, h.NATS.JS, h.Res, pipetest.Tenant, "emp-broken", nil, &got); err != nil {
+		t.Fatalf("the document the record names: %v", err)
+	}
+	if !bytes.Equal(got.Bytes(), body) {
+		t.Errorf("object content: got %q, want %q", got.Bytes(), body)
 	}
 }
