@@ -102,6 +102,12 @@ func hammer(ctx context.Context, l *ratelimit.Limiter, who string, c ratelimit.C
 	return wg.Wait
 }
 
+// recordingSlack is the window check's slack for callers that record a
+// grant when Wait returns: a caller descheduled between the take and its
+// record makes two grants look closer than they were (seen once on a
+// loaded machine: 8 grants in 19ms against a bound of 7.78 with slack 2).
+const recordingSlack = 3
+
 // checkBudget checks the grants against the token bucket bound: by any
 // time t, at most burst + extra + rate×(t − t0) grants since t0; and in any
 // window between two grants, at most burst + slack + rate×window (slack
@@ -147,7 +153,7 @@ func TestThreeReplicasShareOneBudget(t *testing.T) {
 	}
 	elapsed := time.Since(t0)
 	at, by := g.snapshot()
-	checkBudget(t, at, t0, rate, burst, 0, 2)
+	checkBudget(t, at, t0, rate, burst, 0, recordingSlack)
 	if min := 0.8 * rate * elapsed.Seconds(); float64(len(at)) < min {
 		t.Errorf("%d grants in %v, want at least %.0f: the budget goes unused", len(at), elapsed, min)
 	}
@@ -289,7 +295,7 @@ func TestClockSkew(t *testing.T) {
 		w()
 	}
 	at, by := g.snapshot()
-	checkBudget(t, at, t0, rate, burst, 0, 2)
+	checkBudget(t, at, t0, rate, burst, 0, recordingSlack)
 	for _, skew := range []time.Duration{0, time.Hour, -time.Hour} {
 		if by[skew.String()] < len(at)/20 {
 			t.Errorf("the replica %v off got %d of %d grants, want at least a twentieth", skew, by[skew.String()], len(at))
