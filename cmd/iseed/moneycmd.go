@@ -19,6 +19,7 @@ import (
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 )
 
@@ -417,14 +418,35 @@ func (c *cliConn) adopt(ctx context.Context, e *env, requestID, tenant, id strin
 	if seq == 0 {
 		return fmt.Errorf("no ambiguous dead letter of %s to replay", record.Key(tenant, id))
 	}
-	if _, err := c.res.Requests.Create(ctx, record.IndexKey(requestID), []byte(record.Key(tenant, id))); err != nil {
-		return fmt.Errorf("request %s: the request index refuses it (owned already?): %w", requestID, err)
+	if err := c.indexFor(ctx, requestID, record.Key(tenant, id)); err != nil {
+		return err
 	}
 	if err := q.Replay(ctx, seq); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(e.stdout, "request %s handed to %s; dead letter %d replayed: reconciliation adopts it\n", requestID, record.Key(tenant, id), seq)
 	return err
+}
+
+// indexFor writes the request index entry handing requestID to the
+// submission key. An entry already naming key is this command's own, from
+// a run whose reply was lost: rerunning it goes on to the replay.
+func (c *cliConn) indexFor(ctx context.Context, requestID, key string) error {
+	_, err := c.res.Requests.Create(ctx, record.IndexKey(requestID), []byte(key))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		owner, _, gerr := record.LeaderGet(ctx, c.js, c.res.Layout.RequestsBucket(), record.IndexKey(requestID))
+		if gerr != nil {
+			return fmt.Errorf("request %s: the request index has it; reading its owner: %w", requestID, gerr)
+		}
+		if string(owner) == key {
+			return nil
+		}
+		return fmt.Errorf("request %s: the request index hands it to %s already", requestID, owner)
+	}
+	if err != nil {
+		return fmt.Errorf("request %s: the request index refuses it: %w", requestID, err)
+	}
+	return nil
 }
 
 // auditClients are the upstream and account clients of an operator's

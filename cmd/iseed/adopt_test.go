@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/record"
+)
+
+// TestAuditAdopt hands a request to a submission failed as ambiguous and
+// replays its dead letter. The index write can land with its reply lost:
+// the operator runs the command again, meets the command's own entry and
+// must go on to the replay (it refused for good, "owned already?"). An
+// entry naming another submission is still refused, the letter kept.
+func TestAuditAdopt(t *testing.T) {
+	const tenant, id, req = "acme", "emp-adopt", "6b0ee1771dcdaf00000000aa"
+	for _, tc := range []struct {
+		name, indexed string // the index entry already there ("": none)
+		ok            bool
+	}{
+		{"first run", "", true},
+		{"rerun after the index write landed", record.Key(tenant, id), true},
+		{"the request is another submission's", record.Key(tenant, "emp-other"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := startCLIDaemon(t)
+			ctx := context.Background()
+			ambiguousLetter(t, d, tenant, id)
+			if tc.indexed != "" {
+				if _, err := d.res.Requests.Create(ctx, record.IndexKey(req), []byte(tc.indexed)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, errOut, code := runCLI(t, "audit", "adopt", req, "--tenant", tenant, "--submission", id)
+			owner, _, err := record.LeaderGet(ctx, d.js, d.res.Layout.RequestsBucket(), record.IndexKey(req))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dls, err := dlq.NewQueue(d.js, d.res, nil, nil).List(ctx, dlq.Filter{Reason: dlq.ReasonAmbiguous})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.ok && (code != 0 || !strings.Contains(out, "replayed") || string(owner) != record.Key(tenant, id) || len(dls) != 0):
+				t.Errorf("exit %d (%s%s), index %q, %d dead letters left; want 0, the index naming %s, the letter replayed",
+					code, out, errOut, owner, len(dls), record.Key(tenant, id))
+			case !tc.ok && (code == 0 || string(owner) != tc.indexed || len(dls) != 1 || !strings.Contains(errOut, tc.indexed)):
+				t.Errorf("exit %d (%s), index %q, %d dead letters left; want a refusal naming %s, the letter kept",
+					code, errOut, owner, len(dls), tc.indexed)
+			}
+		})
+	}
+}
+
+// ambiguousLetter stores what a submission dead-lettered as ambiguous
+// leaves: its failed record, without a request, and its dead letter.
+func ambiguousLetter(t *testing.T, d *daemon, tenant, id string) {
+	t.Helper()
+	ctx := context.Background()
+	payload, err := iseeEvent(id, "Mario")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := consumer.DecodeSubmission(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	rec := &record.Record{Tenant: tenant, ID: id, Fingerprint: sub.Fingerprint(), Generation: 1, Attempts: 1, Created: now, Reason: dlq.ReasonAmbiguous,
+		Pending: &record.Attempt{Started: now, Owner: "gone/1", Until: now, Settle: now}}
+	rec.To(record.StateFailed, now, dlq.ReasonAmbiguous)
+	if _, err := record.NewStore(d.res.Records).Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	dl := dlq.DeadLetter{OriginalSubject: d.res.Layout.SubmissionSubject(tenant), StreamSeq: 1, Tenant: tenant,
+		SubmissionID: id, Reason: dlq.ReasonAmbiguous, Generation: 1, Attempts: 1}
+	if err := dlq.Publish(ctx, d.js, d.res.Layout, dl, payload, dlq.MsgIDOfMessage("test", 1)); err != nil {
+		t.Fatal(err)
+	}
+}
