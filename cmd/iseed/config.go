@@ -227,6 +227,12 @@ func (c *Config) problems() []error {
 		bad("ISEED_MAX_DELIVER=%d would dead-letter transient trouble before ISEED_MAX_AGE=%s at ISEED_RETRY_MAX_DELAY=%s: set it to at least %d (or raise the delay)",
 			c.MaxDeliver, c.MaxAge, c.RetryMaxDelay, need)
 	}
+	if floor := c.RetryMaxDelay + c.AckWait; c.DedupWindow < floor {
+		// A redelivered job publishes its event or dead letter again after
+		// up to the retry delay (plus a lease, when its worker died): past
+		// the window the stream would store the copy.
+		bad("ISEED_DEDUP_WINDOW must be at least ISEED_RETRY_MAX_DELAY + ISEED_ACK_WAIT (%s), got %s", floor, c.DedupWindow)
+	}
 	if c.UpstreamRPS < 0 {
 		bad("ISEED_UPSTREAM_RPS must be positive (0: no limit, for tests only), got %g", c.UpstreamRPS)
 	}

@@ -42,6 +42,8 @@ func TestConfigValidation(t *testing.T) {
 		{"bad duration", map[string]string{"ISEED_ACK_WAIT": "soon"}, "ACK_WAIT"},
 		{"adopt grace shorter than the lease", map[string]string{"ISEED_ADOPT_GRACE": "30s"}, "ISEED_ADOPT_GRACE must be at least ISEED_ACK_WAIT"},
 		{"adopt grace set", map[string]string{"ISEED_ADOPT_GRACE": "5m"}, ""},
+		{"dedup window shorter than a redelivery", map[string]string{"ISEED_DEDUP_WINDOW": "5m"}, "ISEED_DEDUP_WINDOW must be at least ISEED_RETRY_MAX_DELAY + ISEED_ACK_WAIT"},
+		{"dedup window covering a redelivery", map[string]string{"ISEED_DEDUP_WINDOW": "11m"}, ""},
 		{"replicas without cluster", map[string]string{"ISEED_REPLICAS": "3"}, "needs a cluster"},
 		{"bad storage", map[string]string{"ISEED_STORAGE": "disk"}, "ISEED_STORAGE must be file or memory"},
 		{"bad prefix", map[string]string{"ISEED_SUBJECT_PREFIX": "a.b"}, "ISEED_SUBJECT_PREFIX"},
