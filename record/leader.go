@@ -20,6 +20,13 @@ import (
 // something, as in reconciliation ("nobody claimed this request"), only the
 // leader's answer counts. A deleted or purged key is absent.
 func LeaderGet(ctx context.Context, js jetstream.JetStream, bucket, key string) ([]byte, bool, error) {
+	v, _, ok, err := LeaderEntry(ctx, js, bucket, key)
+	return v, ok, err
+}
+
+// LeaderEntry is LeaderGet with the entry's revision: its sequence in the
+// bucket's stream, the revision KeyValue.Update compares with.
+func LeaderEntry(ctx context.Context, js jetstream.JetStream, bucket, key string) (value []byte, rev uint64, found bool, err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cmp.Or(js.Options().DefaultTimeout, 5*time.Second))
@@ -34,38 +41,39 @@ func LeaderGet(ctx context.Context, js jetstream.JetStream, bucket, key string) 
 	}
 	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key})
 	if err != nil {
-		return nil, false, err
+		return nil, 0, false, err
 	}
 	msg, err := js.Conn().RequestWithContext(ctx, prefix+"STREAM.MSG.GET.KV_"+bucket, req)
 	if err != nil {
-		return nil, false, fmt.Errorf("read %s from the leader of %s: %w", key, bucket, err)
+		return nil, 0, false, fmt.Errorf("read %s from the leader of %s: %w", key, bucket, err)
 	}
 	var resp struct {
 		Message *struct {
-			Data    []byte `json:"data"`
-			Headers []byte `json:"hdrs"`
+			Sequence uint64 `json:"seq"`
+			Data     []byte `json:"data"`
+			Headers  []byte `json:"hdrs"`
 		} `json:"message"`
 		Error *jetstream.APIError `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, false, fmt.Errorf("read %s from the leader of %s: %w", key, bucket, err)
+		return nil, 0, false, fmt.Errorf("read %s from the leader of %s: %w", key, bucket, err)
 	}
 	switch {
 	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
-		return nil, false, nil
+		return nil, 0, false, nil
 	case resp.Error != nil:
-		return nil, false, fmt.Errorf("read %s from the leader of %s: %w", key, bucket, resp.Error)
+		return nil, 0, false, fmt.Errorf("read %s from the leader of %s: %w", key, bucket, resp.Error)
 	case resp.Message == nil:
-		return nil, false, fmt.Errorf("read %s from the leader of %s: %w", key, bucket, jetstream.ErrInvalidJetStreamResponse)
+		return nil, 0, false, fmt.Errorf("read %s from the leader of %s: %w", key, bucket, jetstream.ErrInvalidJetStreamResponse)
 	}
 	if len(resp.Message.Headers) > 0 {
 		hdr, err := nats.DecodeHeadersMsg(resp.Message.Headers)
 		if err != nil {
-			return nil, false, fmt.Errorf("read %s from the leader of %s: %w", key, bucket, err)
+			return nil, 0, false, fmt.Errorf("read %s from the leader of %s: %w", key, bucket, err)
 		}
 		if op := hdr.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
-			return nil, false, nil
+			return nil, 0, false, nil
 		}
 	}
-	return resp.Message.Data, true, nil
+	return resp.Message.Data, resp.Message.Sequence, true, nil
 }

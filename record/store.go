@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,6 +73,25 @@ func (s *Store) Update(ctx context.Context, r *Record, rev uint64) (uint64, erro
 		return 0, fmt.Errorf("update record: %w", err)
 	}
 	return n, nil
+}
+
+// Landed reports whether a write of r whose answer never came (a timeout:
+// the stream's leader changed, a partition) was stored after all: whether
+// the latest entry of r's key, read from the bucket stream's leader, is r
+// exactly as Create or Update wrote it. rev is that entry's revision. A
+// key changed since, or never written, is not landed; a failed read is an
+// error. Only the whole entry proves it: a lease that names the writer was
+// possibly there before the write.
+func (s *Store) Landed(ctx context.Context, js jetstream.JetStream, r *Record) (rev uint64, landed bool, err error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return 0, false, fmt.Errorf("encode record: %w", err)
+	}
+	v, rev, ok, err := LeaderEntry(ctx, js, s.kv.Bucket(), Key(r.Tenant, r.ID))
+	if err != nil || !ok || !bytes.Equal(v, b) {
+		return 0, false, err
+	}
+	return rev, true, nil
 }
 
 // Decode reads a stored record.
