@@ -232,6 +232,9 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 	}
 	rev, err := p.store.Create(ctx, rec)
 	if err != nil {
+		rev, err = p.landed(ctx, rec, err)
+	}
+	if err != nil {
 		return p.retry(err, 0), true
 	}
 	if rev != 0 {
@@ -326,10 +329,28 @@ func (p *Pipeline) commit(ctx context.Context, j *job, next *record.Record) (Out
 		return Outcome{Kind: Busy, Delay: p.cfg.Retry.MinDelay, Record: j.rec}, true
 	}
 	if err != nil {
+		rev, err = p.landed(ctx, next, err)
+	}
+	if err != nil {
 		return p.retry(err, 0), true
 	}
 	j.rec, j.rev = next, rev
 	return Outcome{}, false
+}
+
+// landed tells whether a write of the job's record that failed with werr
+// was stored all the same (its answer lost to a leader change or a
+// partition), and returns its revision if so. A lease stored unseen names
+// this delivery's owner, which no later delivery is: the next one would
+// take it for another worker's, wait for it to end and reconcile a POST
+// never sent. werr stands when the leader's entry is not the one written,
+// or cannot be read.
+func (p *Pipeline) landed(ctx context.Context, r *record.Record, werr error) (uint64, error) {
+	rev, ok, err := p.store.Landed(ctx, p.d.Publisher, r)
+	if err != nil || !ok {
+		return 0, werr
+	}
+	return rev, nil
 }
 
 // reject moves a claimed record to rejected (nothing was sent upstream).

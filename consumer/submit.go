@@ -8,6 +8,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/workpool"
@@ -202,6 +203,10 @@ func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
 		}
 	}
 	rev, err := p.store.Update(ctx, &next, j.rev)
+	if err != nil && !errors.Is(err, record.ErrRevision) {
+		// Stored unanswered, it marks a POST not sent yet: carry on.
+		rev, err = p.landed(ctx, &next, err)
+	}
 	if err != nil {
 		return fmt.Errorf("record attempt: %w", err)
 	}
