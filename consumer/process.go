@@ -30,9 +30,9 @@ type job struct {
 	owner  string    // this delivery's lease owner: unique per job, even within a process
 	settle time.Time // after an unanswered POST in this delivery: when reconciling can trust "none"
 	replay uint64    // the dead letter an operator's replay names; 0 when not a replay
-	// precounted is true while the record counts an attempt this delivery
-	// has not made yet (the claim and a new lease count the POST they
-	// prepare): a rejection or failure before the POST takes it back.
+	// precounted is true while the record counts a POST this delivery has
+	// not sent yet (the claim, a take-over and markAttempt count the POST
+	// they prepare): a rejection or failure before the POST takes it back.
 	precounted bool
 	res        *budget.Reservation // this delivery's reservation against the caps
 	start      time.Time
@@ -228,7 +228,6 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 	} else {
 		rec.Attempts = 1
 		rec.Pending = p.lease(j, now)
-		j.precounted = true
 	}
 	rev, err := p.store.Create(ctx, rec)
 	if err != nil {
@@ -242,6 +241,7 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 		if rec.State == record.StateRejected {
 			return p.rejected(j), true
 		}
+		j.precounted = true // only a record this job created counts its POST
 		return Outcome{}, false
 	}
 	existing, rev, err := p.store.Get(ctx, j.tenant, j.sub.ID)
@@ -306,7 +306,7 @@ func (p *Pipeline) takeOver(ctx context.Context, j *job, now time.Time) (Outcome
 		next.Attempts++
 	}
 	o, done := p.commit(ctx, j, &next)
-	j.precounted = j.precounted || (count && !done)
+	j.precounted = count && !done
 	return o, done
 }
 

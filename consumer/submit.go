@@ -165,7 +165,7 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 	if p.cfg.Callback != nil {
 		req.CallbackData = p.cfg.Callback(j.tenant, j.sub.ID)
 	}
-	j.precounted = false // counted when its lease was taken
+	j.precounted = false // counted by the lease write before it
 	// The call never outlives the lease: past it, another worker may take
 	// over. The lease is on the pipeline's clock (the server's time, in
 	// production): the deadline is relative.
@@ -180,20 +180,19 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 }
 
 // markAttempt records, before a POST, that a request may come to exist,
-// and makes sure this job's lease outlasts the call. The claim already did
-// it for the first attempt.
+// counts the POST, and makes sure this job's lease outlasts the call. The
+// claim or a take-over may have done it already.
 func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
 	now := p.cfg.Now()
-	// Reuse the lease only when it is this job's, outlasts the call, and
-	// carries no settle time of an earlier attempt: a crash during this POST
-	// must settle from this lease's end.
-	if pa := j.rec.Pending; pa != nil && pa.Owner == j.owner && pa.Settle.IsZero() && pa.Until.Sub(now) > p.cfg.CallTimeout+leaseMargin {
+	// Reuse the lease only when it counts this POST already, is this job's,
+	// outlasts the call, and carries no settle time of an earlier attempt: a
+	// crash during this POST must settle from this lease's end.
+	if pa := j.rec.Pending; j.precounted && pa != nil && pa.Owner == j.owner && pa.Settle.IsZero() && pa.Until.Sub(now) > p.cfg.CallTimeout+leaseMargin {
 		return nil
 	}
 	next := *j.rec
-	if j.rec.Pending == nil || j.rec.Pending.Owner != j.owner {
+	if !j.precounted { // a POST after another, or after a take-over that counted none
 		next.Attempts++
-		j.precounted = true
 	}
 	next.Pending = p.lease(j, now)
 	if old := j.rec.Pending; old != nil {
@@ -211,6 +210,7 @@ func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
 		return fmt.Errorf("record attempt: %w", err)
 	}
 	j.rec, j.rev = &next, rev
+	j.precounted = true
 	return nil
 }
 
