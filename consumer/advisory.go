@@ -36,22 +36,47 @@ func (p *Pipeline) RunAdvisories(ctx context.Context) error {
 			continue
 		}
 		for msg := range batch.Messages() {
-			if err := p.onMaxDeliveries(ctx, msg.Data()); err != nil {
-				p.log.Warn().Err(err).Msg("max-deliveries advisory not handled yet; retrying")
-				_ = msg.NakWithDelay(5 * time.Second)
-				continue
-			}
-			_ = msg.Ack()
+			p.advisory(ctx, msg)
 		}
 	}
 	return nil
 }
 
-func (p *Pipeline) onMaxDeliveries(ctx context.Context, data []byte) error {
+// advisory handles one advisory message and settles it. One that cannot be
+// handled yet is retried as Decide retries a submission, with growing
+// delays, for as many deliveries as the submission had (ISEED_MAX_DELIVER,
+// which lasts at least ISEED_MAX_AGE): an error that never clears must not
+// bring it back every few seconds for good. Then it is given up with an
+// error line, for an operator.
+func (p *Pipeline) advisory(ctx context.Context, msg jetstream.Msg) {
 	var adv maxDeliveriesAdvisory
-	if err := json.Unmarshal(data, &adv); err != nil || adv.StreamSeq == 0 {
-		return nil // not an advisory iseed understands: drop it
+	if err := json.Unmarshal(msg.Data(), &adv); err != nil || adv.StreamSeq == 0 {
+		_ = msg.Ack() // not an advisory iseed understands: drop it
+		return
 	}
+	err := p.onMaxDeliveries(ctx, adv)
+	if err == nil {
+		_ = msg.Ack()
+		return
+	}
+	delivered := uint64(1)
+	if meta, merr := msg.Metadata(); merr == nil {
+		delivered = meta.NumDelivered
+	}
+	// Shutdown is not a failure: it never uses up the last delivery.
+	if ctx.Err() == nil && p.lay.MaxDeliver > 0 && delivered >= uint64(p.lay.MaxDeliver) {
+		p.log.Error().Err(err).Uint64("stream_seq", adv.StreamSeq).Uint64("delivered", delivered).
+			Msg("max-deliveries advisory given up after as many deliveries as a submission gets: the step that failed was never done")
+		_ = msg.Term()
+		return
+	}
+	act := Decide(Outcome{Kind: Retry, Err: err}, delivered, p.cfg.Retry, jitter())
+	p.log.Warn().Err(err).Uint64("stream_seq", adv.StreamSeq).Int64("retry_in_ms", act.Delay.Milliseconds()).
+		Msg("max-deliveries advisory not handled yet; retrying")
+	_ = msg.NakWithDelay(act.Delay)
+}
+
+func (p *Pipeline) onMaxDeliveries(ctx context.Context, adv maxDeliveriesAdvisory) error {
 	raw, err := p.d.Resources.Submissions.GetMsg(ctx, adv.StreamSeq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		p.log.Error().Uint64("stream_seq", adv.StreamSeq).Msg("message exhausted its deliveries and is gone from the stream: cannot dead-letter it")
