@@ -99,12 +99,17 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, adv maxDeliveriesAdvisor
 			return nil // settled after all
 		}
 	}
+	// Both ids are the same on every retry (the message's, the record
+	// generation's): a retry after a lost reply stores and announces nothing twice.
 	dl := p.deadLetterOf(j, raw.Subject, o)
 	if err := dlq.Publish(ctx, p.d.Publisher, p.lay, dl, raw.Data, dlq.MsgIDOfMessage(adv.Stream, adv.StreamSeq)); err != nil {
 		return err
 	}
-	if o.Event != nil {
-		return p.d.Events.Status(ctx, *o.Event)
+	if o.Event == nil {
+		return nil
+	}
+	if err := p.d.Events.Status(ctx, *o.Event); err != nil {
+		return fmt.Errorf("failed event: %w", err)
 	}
 	return nil
 }
@@ -121,13 +126,25 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 	if err != nil {
 		return o, err
 	}
-	if rec.Fingerprint != j.sub.Fingerprint() || rec.State != record.StateClaimed {
-		if rec.RequestID != "" {
-			return Outcome{Kind: Done}, nil
-		}
+	ours := rec.Fingerprint == j.sub.Fingerprint()
+	switch {
+	case rec.RequestID != "":
+		return Outcome{Kind: Done}, nil
+	case ours && rec.State == record.StateClaimed:
+		return p.markFailed(ctx, j, rec, rev, o)
+	case ours && rec.State == record.StateFailed && rec.Reason == dlq.ReasonMaxDeliveries:
+		// An earlier try of this advisory failed it (its reply may have been
+		// lost) and may have stopped before the event: announce it again.
+		o.Record, o.Event = rec, rec.Status(record.StateFailed)
+		return o, nil
+	default:
 		o.Record = rec
 		return o, nil
 	}
+}
+
+// markFailed records the max_deliveries failure of a claimed submission.
+func (p *Pipeline) markFailed(ctx context.Context, j *job, rec *record.Record, rev uint64, o Outcome) (Outcome, error) {
 	now := p.cfg.Now()
 	next := rec.Clone()
 	next.To(record.StateFailed, now, dlq.ReasonMaxDeliveries)

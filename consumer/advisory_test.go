@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -12,10 +13,76 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// errReplyLost is what nats.go returns when a write landed and its reply
+// (the stream's PubAck) did not come back in time.
+var errReplyLost = context.DeadlineExceeded
+
+// fault fires once, when armed.
+type fault struct{ armed, fired atomic.Bool }
+
+func (f *fault) take() bool { return f.armed.Load() && f.fired.CompareAndSwap(false, true) }
+
+// recordReplyLost lets the first Update of a record that matches land,
+// then loses its reply.
+type recordReplyLost struct {
+	jetstream.KeyValue
+	match func(*record.Record) bool
+	fault
+}
+
+func (l *recordReplyLost) Update(ctx context.Context, key string, value []byte, last uint64) (uint64, error) {
+	rev, err := l.KeyValue.Update(ctx, key, value, last)
+	var r record.Record
+	if err == nil && json.Unmarshal(value, &r) == nil && l.match(&r) && l.take() {
+		return 0, errReplyLost
+	}
+	return rev, err
+}
+
+// deadLetterReplyLost stores the first dead letter, then loses its reply.
+type deadLetterReplyLost struct {
+	jetstream.JetStream
+	fault
+}
+
+func (l *deadLetterReplyLost) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	ack, err := l.JetStream.PublishMsg(ctx, m, opts...)
+	if err == nil && m.Header.Get(dlq.HeaderReason) != "" && l.take() {
+		return nil, errReplyLost
+	}
+	return ack, err
+}
+
+// flakyEvents fails the first event of a state: refused, or published
+// with its reply lost (lands).
+type flakyEvents struct {
+	consumer.Events
+	state string
+	lands bool
+	fault
+}
+
+func (e *flakyEvents) Status(ctx context.Context, s publisher.Status) error {
+	if s.State != e.state {
+		return e.Events.Status(ctx, s)
+	}
+	if !e.take() {
+		return e.Events.Status(ctx, s)
+	}
+	if !e.lands {
+		return errors.New("events stream unavailable")
+	}
+	if err := e.Events.Status(ctx, s); err != nil {
+		return err
+	}
+	return errReplyLost
+}
 
 // withMaxDeliver gives the harness's submissions consumer n deliveries.
 func (h *harness) withMaxDeliver(n int) {
@@ -37,6 +104,63 @@ func (h *harness) advisoriesSettled() bool {
 	}
 	st := info.CachedInfo().State
 	return st.LastSeq > 0 && st.Msgs == 0
+}
+
+// count is how many of xs are x.
+func count(xs []string, x string) int {
+	n := 0
+	for _, y := range xs {
+		if y == x {
+			n++
+		}
+	}
+	return n
+}
+
+// A claimed submission that exhausts MaxDeliver ends failed (max_deliveries)
+// with one dead letter and one failed event, even when a step of the
+// advisory's handling fails or lands and loses its reply: the retried
+// advisory finds the record failed already and stores and announces again,
+// deduplicated by the same ids.
+func TestMaxDeliveriesFailureIsAnnouncedOnARetry(t *testing.T) {
+	failedType := publisher.StatusType(record.StateFailed)
+	for _, fail := range []string{"the record's failure: reply lost", "the dead letter: reply lost",
+		"the failed event: refused", "the failed event: reply lost"} {
+		t.Run(fail, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.withMaxDeliver(2)
+			fields := pipetest.ValidFields("Mario")
+			h.PutRecord("emp-adv", fields, func(r *record.Record) { r.To(record.StateClaimed, time.Now(), "") })
+			kv := &recordReplyLost{KeyValue: h.Res.Records, match: func(r *record.Record) bool { return r.Reason == dlq.ReasonMaxDeliveries }}
+			h.Res.Records = kv
+			js := &deadLetterReplyLost{}
+			ev := &flakyEvents{state: record.StateFailed, lands: fail == "the failed event: reply lost"}
+			faults := map[string]*fault{"the record's failure: reply lost": &kv.fault, "the dead letter: reply lost": &js.fault,
+				"the failed event: refused": &ev.fault, "the failed event: reply lost": &ev.fault}
+			faults[fail].armed.Store(true)
+			h.Start(pipetest.WithSchemas(flakySchemas{}), pipetest.WithDeps(func(d *consumer.Deps) {
+				js.JetStream, ev.Events = d.Publisher, d.Events
+				d.Publisher, d.Events = js, ev
+			}))
+			h.Publish(pipetest.Submission("emp-adv", fields), nil)
+			pipetest.WaitExplained(t, 20*time.Second, "the advisory handled", h.advisoriesSettled, func() string {
+				return fmt.Sprintf("events %v; dead letters %d", h.EventTypes("emp-adv"), len(h.DeadLetters()))
+			})
+			if !faults[fail].fired.Load() {
+				t.Fatalf("%s: the fault never fired", fail)
+			}
+			if r := h.Record("emp-adv"); r.State != record.StateFailed || r.Reason != dlq.ReasonMaxDeliveries {
+				t.Errorf("record: got %s/%s, want failed/max_deliveries", r.State, r.Reason)
+			}
+			if got := count(h.EventTypes("emp-adv"), failedType); got != 1 {
+				t.Errorf("%s events: got %d (%v), want 1", failedType, got, h.EventTypes("emp-adv"))
+			}
+			if dls := h.DeadLetters(); len(dls) != 1 || dls[0].Reason != dlq.ReasonMaxDeliveries {
+				t.Errorf("dead letters: got %+v, want one, max_deliveries", dls)
+			}
+		})
+	}
 }
 
 // An advisory whose handling keeps failing is retried as long as a
