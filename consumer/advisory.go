@@ -115,7 +115,8 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, adv maxDeliveriesAdvisor
 }
 
 // failUndecided marks the record of an undecided submission failed. A
-// submission that has its upstream request is left alone.
+// submission that has its upstream request is finished instead, as the
+// pipeline finishes one (finishRecorded).
 // An error (NATS trouble, a concurrent change) leaves the advisory to be
 // retried, so that the record and the failed event are never skipped.
 func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcome, error) {
@@ -128,8 +129,10 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 	}
 	ours := rec.Fingerprint == j.sub.Fingerprint()
 	switch {
+	case ours && rec.RequestID != "":
+		return p.finishRecorded(ctx, j, rec)
 	case rec.RequestID != "":
-		return Outcome{Kind: Done}, nil
+		return Outcome{Kind: Done}, nil // another payload's request: not this message's to finish
 	case ours && rec.State == record.StateClaimed:
 		return p.markFailed(ctx, j, rec, rev, o)
 	case ours && rec.State == record.StateFailed && rec.Reason == dlq.ReasonMaxDeliveries:
@@ -156,5 +159,19 @@ func (p *Pipeline) markFailed(ctx context.Context, j *job, rec *record.Record, r
 	}
 	o.Record = next
 	o.Event = next.Status(record.StateFailed)
+	return o, nil
+}
+
+// finishRecorded does what finish does for a submission that has its
+// upstream request (announce: the submitted event, the tracking task, the
+// ledger entry and the commit, all idempotent): the delivery that recorded
+// the request may have been the message's last and ended before them, and
+// nothing redelivers it. It never sends anything upstream.
+func (p *Pipeline) finishRecorded(ctx context.Context, j *job, rec *record.Record) (Outcome, error) {
+	j.rec = rec
+	o := p.announceExisting(j)
+	if err := p.announce(ctx, o, Decide(o, j.meta.NumDelivered, p.cfg.Retry, 0)); err != nil {
+		return o, fmt.Errorf("finish %s (request %s): %w", record.Key(j.tenant, j.sub.ID), rec.RequestID, err)
+	}
 	return o, nil
 }

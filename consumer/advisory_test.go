@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,6 +160,85 @@ func TestMaxDeliveriesFailureIsAnnouncedOnARetry(t *testing.T) {
 			}
 			if dls := h.DeadLetters(); len(dls) != 1 || dls[0].Reason != dlq.ReasonMaxDeliveries {
 				t.Errorf("dead letters: got %+v, want one, max_deliveries", dls)
+			}
+		})
+	}
+}
+
+// trackerRefusingOnce refuses its first Track when armed, and keeps the
+// request ids it tracked.
+type trackerRefusingOnce struct {
+	fault
+	mu      sync.Mutex
+	tracked []string
+}
+
+func (tr *trackerRefusingOnce) Track(_ context.Context, r *record.Record) error {
+	if tr.take() {
+		return errors.New("track stream unavailable")
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.tracked = append(tr.tracked, r.RequestID)
+	return nil
+}
+
+func (tr *trackerRefusingOnce) ids() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return slices.Clone(tr.tracked)
+}
+
+// A request recorded on the message's last allowed delivery is finished by
+// the max-deliveries advisory when that delivery could not finish it (the
+// record write's reply lost, the submitted event or the tracking task
+// refused): announced, tracked and entered in the ledger, and never sent
+// again.
+func TestRequestRecordedOnTheLastDeliveryIsFinished(t *testing.T) {
+	submittedType := publisher.StatusType(record.StateSubmitted)
+	for _, fail := range []string{"the request id's record write: reply lost", "the submitted event: refused", "the tracking task: refused"} {
+		t.Run(fail, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.withMaxDeliver(1)
+			kv := &recordReplyLost{KeyValue: h.Res.Records, match: func(r *record.Record) bool { return r.RequestID != "" }}
+			h.Res.Records = kv
+			ev := &flakyEvents{state: record.StateSubmitted}
+			tr := &trackerRefusingOnce{}
+			faults := map[string]*fault{"the request id's record write: reply lost": &kv.fault,
+				"the submitted event: refused": &ev.fault, "the tracking task: refused": &tr.fault}
+			faults[fail].armed.Store(true)
+			h.Start(pipetest.WithDeps(func(d *consumer.Deps) {
+				ev.Events = d.Events
+				d.Events, d.Tracker, d.Ledger = ev, tr, h.ledger()
+			}))
+			h.Publish(pipetest.Submission("emp-last", pipetest.ValidFields("Mario")), nil)
+			pipetest.WaitFor(t, 20*time.Second, "the advisory handled", h.advisoriesSettled)
+			if !faults[fail].fired.Load() {
+				t.Fatalf("%s: the fault never fired", fail)
+			}
+			r := h.Record("emp-last")
+			if r.State != record.StateSubmitted || r.RequestID == "" {
+				t.Fatalf("record: got %s, request %q, want submitted with its request", r.State, r.RequestID)
+			}
+			if got := h.Counter("POST /richiesta"); got != 1 {
+				t.Errorf("POSTs: got %d, want 1", got)
+			}
+			if types := h.EventTypes("emp-last"); count(types, submittedType) != 1 {
+				t.Errorf("events: got %v, want one %s", types, submittedType)
+			}
+			if ids := tr.ids(); !slices.Contains(ids, r.RequestID) {
+				t.Errorf("tracked requests: got %v, want %s", ids, r.RequestID)
+			}
+			es, err := h.ledger().Entries(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), pipetest.Tenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(es) != 1 || es[0].RequestID != r.RequestID {
+				t.Errorf("ledger entries: got %+v, want one for %s", es, r.RequestID)
+			}
+			if dls := h.DeadLetters(); len(dls) != 0 {
+				t.Errorf("dead letters: got %+v, want none", dls)
 			}
 		})
 	}

@@ -67,5 +67,6 @@
 // Unacknowledged messages are redelivered after AckWait; a record left
 // claimed with a pending attempt is reconciled before anything is sent. A
 // message that exhausts MaxDeliver without a decision is dead-lettered by
-// RunAdvisories from the server's max-deliveries advisory.
+// RunAdvisories from the server's max-deliveries advisory, or, when its
+// submission has its upstream request, finished as a redelivery would.
 package consumer
