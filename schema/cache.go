@@ -113,7 +113,7 @@ func (c *Cache) Service(ctx context.Context, nameOrHash string) (*Service, error
 	if errors.Is(err, ErrUnknownService) && catErr != nil && upstreamDown(catErr) {
 		// Without the catalog a name was tried as a hash: that it is no hash
 		// says nothing about the service. Transient, like the catalog's error.
-		return nil, fmt.Errorf("resolve service %q: the catalog is unavailable: %w", key, catErr)
+		return nil, fmt.Errorf("resolve service %s: the catalog is unavailable: %w", serviceText(key), catErr)
 	}
 	if err != nil {
 		return nil, err
@@ -132,6 +132,16 @@ func (c *Cache) Catalog(ctx context.Context) ([]visengine.VisuraSummary, error) 
 
 // maybeHash reports whether s could be a hash_visura missing from a cached
 // catalog: 32 letters and digits (hashes are opaque, not always hex).
+// serviceText names a submission's service in an error: a hash as it is,
+// anything else (whatever a tenant wrote, possibly a person's name) by its
+// length only, since errors are logged and end up in dead letters.
+func serviceText(s string) string {
+	if maybeHash(s) {
+		return s
+	}
+	return fmt.Sprintf("(a name of %d bytes)", len(s))
+}
+
 func maybeHash(s string) bool {
 	if len(s) != 32 {
 		return false
@@ -187,7 +197,7 @@ type source struct {
 func (c *Cache) serviceSource(hash string) source {
 	return source{
 		key:         serviceKey(hash),
-		what:        "service " + hash,
+		what:        "service " + serviceText(hash),
 		mayBeAbsent: true,
 		fetch: func(ctx context.Context) (any, []byte, error) {
 			v, err := c.up.Visura(ctx, hash)

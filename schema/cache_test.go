@@ -513,3 +513,26 @@ func TestCacheBrokenAnswersAreNotCached(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheErrorsNameNoServiceText: while the upstream is down, a
+// submission's service text (a tenant may put anything there, a person's
+// name and tax code included) is tried as a hash; the error, which the
+// pipeline logs and puts in an expired dead letter, must not quote it.
+func TestCacheErrorsNameNoServiceText(t *testing.T) {
+	kv := newBucket(t, runJetStream(t))
+	up := newFakeUpstream(t, "isee.json")
+	up.err = errors.New("connection refused")
+	c := NewCache(up, kv, CacheConfig{})
+	const text = "Zebedeo Quintilio RSSMRA80A01H501U"
+	_, err := c.Service(t.Context(), text)
+	if err == nil || errors.Is(err, ErrUnknownService) {
+		t.Fatalf("Service while the upstream is down: got %v, want a transient error", err)
+	}
+	if strings.Contains(err.Error(), "RSSMRA") || strings.Contains(err.Error(), "Zebedeo") {
+		t.Errorf("error quotes the service text: %v", err)
+	}
+	hash := strings.Repeat("b", 32)
+	if _, err := c.Service(t.Context(), hash); err == nil || !strings.Contains(err.Error(), hash) {
+		t.Errorf("Service(a hash) while the upstream is down: got %v, want the hash named", err)
+	}
+}
