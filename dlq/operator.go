@@ -78,9 +78,11 @@ func (q *Queue) getMsg(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg
 }
 
 // Purge removes dead letter seq without replaying it, or fails with
-// ErrNotFound. The submission stays as it is (rejected or failed).
+// ErrNotFound. The submission stays as it is (rejected or failed). The
+// letter's bytes are overwritten on disk, not only marked deleted: its
+// payload is a person's data.
 func (q *Queue) Purge(ctx context.Context, seq uint64) error {
-	err := q.stream.DeleteMsg(ctx, seq)
+	err := q.stream.SecureDeleteMsg(ctx, seq)
 	if err == nil {
 		return nil
 	}

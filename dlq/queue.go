@@ -197,7 +197,7 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	if ack.Duplicate {
 		return fmt.Errorf("dlq: replay %d: %w", seq, ErrReplayDuplicate)
 	}
-	if err := q.stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+	if err := q.stream.SecureDeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("dlq: replayed %d but could not remove it: %w", seq, err)
 	}
 	return nil

@@ -1,9 +1,13 @@
 package dlq
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -242,4 +246,63 @@ func TestReplayRefusesForgedLetters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPurgeErasesThePayload: a purged dead letter is gone from the DLQ's
+// files on disk, not only marked deleted (its payload is a person's data,
+// and "purge" is what an operator runs for good).
+func TestPurgeErasesThePayload(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "Zebedeo Quintilio RSSMRA80A01H501U"
+	dl := DeadLetter{OriginalSubject: res.Layout.SubmissionSubject("acme"), StreamSeq: 1, Tenant: "acme",
+		SubmissionID: "a1", Reason: ReasonInvalid, Error: "e", Generation: 1}
+	payload := []byte(`{"id":"a1","service":"ISEE","fields":{"$0":"` + marker + `"}}`)
+	if err := Publish(ctx, srv.JS, res.Layout, dl, payload, MsgID("acme", "a1", 1, ReasonInvalid)); err != nil {
+		t.Fatal(err)
+	}
+	other := dl // a letter after it, so that the purge does not empty its block
+	other.SubmissionID, other.StreamSeq = "a2", 2
+	if err := Publish(ctx, srv.JS, res.Layout, other, []byte(`{"id":"a2"}`), MsgID("acme", "a2", 1, ReasonInvalid)); err != nil {
+		t.Fatal(err)
+	}
+	q := NewQueue(srv.JS, res, nil, nil)
+	all, err := q.List(ctx, Filter{})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("List: %v, %v", all, err)
+	}
+	dir := filepath.Join(srv.Opts.StoreDir, "jetstream")
+	if files := holding(t, dir, marker); len(files) == 0 {
+		t.Fatalf("the payload is in no file under %s before the purge: the check below would prove nothing", dir)
+	}
+	if err := q.Purge(ctx, all[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if files := holding(t, dir, marker); len(files) != 0 {
+		t.Errorf("after the purge the payload is still on disk in %v", files)
+	}
+}
+
+// holding lists the files under dir that contain s.
+func holding(t *testing.T, dir, s string) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err == nil && bytes.Contains(b, []byte(s)) {
+			found = append(found, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
 }

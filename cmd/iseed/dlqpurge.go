@@ -56,7 +56,9 @@ func newDLQPurgeCmd(e *env) *cobra.Command {
 		Use:   "purge (SEQ... | --reason R [--tenant T] [--since T] [--until T] | --all)",
 		Short: "Remove dead letters without replaying them",
 		Long: "Removes dead letters for good, after a confirmation (--yes skips it). Without sequences it needs a\n" +
-			"filter, or --all for every dead letter. Their submissions stay rejected or failed.",
+			"filter, or --all for every dead letter. Their submissions stay rejected or failed. A purged letter's\n" +
+			"bytes are overwritten on disk; the submission message itself stays in the submissions stream for\n" +
+			"its retention (30 days).",
 		Annotations: map[string]string{exitCodesKey: "0 purged, or nothing matched; 1 not confirmed, a sequence not found, or an error; 2 usage or configuration error"},
 	}
 	f := addFilterFlags(cmd.Flags())
