@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
@@ -89,6 +91,11 @@ func editInEditor(ctx context.Context, e *env, payload []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer os.Remove(f.Name())
+	// A hang-up (the operator's SSH session dropped) or a quit would end
+	// the process before the removal above: while the file exists they
+	// cancel the edit instead, and nothing is replayed.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP, syscall.SIGQUIT)
+	defer stop()
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, payload, "", "  ") != nil {
 		pretty.Reset()

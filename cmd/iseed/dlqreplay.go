@@ -25,7 +25,8 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			"with what to do instead. --edit SEQ opens $VISUAL or $EDITOR on its payload (--payload FILE reads a\n" +
 			"corrected one, - for standard input) and replays the correction. A correction keeps the dead letter's\n" +
 			"submission id; only a conflict's, or a letter whose id could not be read, may take another, one no\n" +
-			"submission has.\n\n" +
+			"submission has. The payload being edited is in a file readable by you only in $TMPDIR, removed\n" +
+			"after the edit, also when the session hangs up.\n\n" +
 			"Safe to interrupt and run again: replayed dead letters are gone, the rest are still there.",
 		Annotations: map[string]string{exitCodesKey: "0 every selected dead letter replayed (or nothing matched); " +
 			"1 some were refused, not found or failed, or an error; 2 usage or configuration error"},

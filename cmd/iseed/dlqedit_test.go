@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/pipetest"
+)
+
+// TestEditHangUpRemovesThePayload: the operator's session drops (SIGHUP)
+// while the editor has the dead letter's payload, a person's data, in a
+// temporary file: the edit is cancelled and the file removed, where the
+// hang-up used to kill the process and leave the file behind.
+func TestEditHangUpRemovesThePayload(t *testing.T) {
+	dir := t.TempDir()
+	seen := filepath.Join(dir, "path")
+	script := filepath.Join(dir, "editor")
+	// The editor says which file it has, then waits as a person would.
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$1\" > "+seen+".tmp && mv "+seen+".tmp "+seen+"\nexec sleep 20\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VISUAL", script)
+	e := &env{stdin: strings.NewReader(""), stdout: &pipetest.Buffer{}, stderr: &pipetest.Buffer{}}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := editInEditor(context.Background(), e, []byte(`{"id":"x","fields":{"Nome":"Zebedeo"}}`))
+		done <- err
+	}()
+	var path []byte
+	pipetest.WaitFor(t, 10*time.Second, "the editor to start", func() bool {
+		path, _ = os.ReadFile(seen)
+		return len(path) > 0
+	})
+	file := string(path[:len(path)-1])
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a hung-up edit returned a payload, want an error: nothing replayed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the edit went on after the hang-up")
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("the payload's file %s is still there after the hang-up (%v)", file, err)
+	}
+	t.Logf("cancelled %s after the editor started", time.Since(start).Round(time.Millisecond))
+}
