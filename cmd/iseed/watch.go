@@ -20,7 +20,8 @@ func newWatchCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Print status and document events as they arrive",
-		Long: "Prints one line per status or document event as it arrives, until interrupted. Events carry no personal data.\n\n" +
+		Long: "Prints one line per status or document event as it arrives, until interrupted: ids, states, service,\n" +
+			"request and counts, never the events' metadata or problem messages.\n\n" +
 			"When the connection to NATS is lost (the daemon's embedded server stopped, a network fault) it says so on\n" +
 			"standard error and keeps reconnecting; events resume when it is back.",
 		Args: noArgs,
