@@ -20,12 +20,10 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Simulator account credentials: the built-in simulator serves the account
-// API too, so that the wallet gauge and the audit work on the defaults.
-const (
-	simAccountEmail = "sim@example.com"
-	simAccountKey   = "sim-account-key"
-)
+// simAccountEmail is the built-in simulator's account user (its key is
+// drawn at each start): it serves the account API too, so that the wallet
+// gauge and the audit work on the defaults.
+const simAccountEmail = "sim@example.com"
 
 // moneyParts are the money components of the daemon.
 type moneyParts struct {
@@ -103,7 +101,7 @@ func readBudgetsFile(path string) (budget.File, error) {
 func accountClient(cfg *Config, s *simServer) (*account.Client, error) {
 	base, email, key := cfg.AccountURL.URL, cfg.AccountEmail, cfg.AccountAPIKey
 	if s != nil && email == "" {
-		base, email, key = s.base, simAccountEmail, simAccountKey
+		base, email, key = s.base, simAccountEmail, s.accountKey
 	}
 	if email == "" {
 		return nil, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -465,15 +466,19 @@ func (c *cliConn) auditClients(ctx context.Context) (*visengine.Client, *account
 	if err != nil {
 		return nil, nil, errors.New("the daemon's built-in simulator is not known: start iseed serve, or set ISEED_VISENGINE_URL")
 	}
-	u, err := url.Parse(string(e.Value()))
+	var sa simAccess
+	if err := json.Unmarshal(e.Value(), &sa); err != nil {
+		return nil, nil, errors.New("the daemon's built-in simulator is noted in an older form: restart iseed serve")
+	}
+	u, err := url.Parse(sa.URL)
 	if err != nil {
 		return nil, nil, err
 	}
-	up, err := visengine.New(visengine.Config{BaseURL: u, Token: simToken, UserAgent: visengine.UserAgent(version)})
+	up, err := visengine.New(visengine.Config{BaseURL: u, Token: sa.Token, UserAgent: visengine.UserAgent(version)})
 	if err != nil {
 		return nil, nil, err
 	}
-	acct, err := account.New(account.Config{BaseURL: u, Email: simAccountEmail, APIKey: simAccountKey})
+	acct, err := account.New(account.Config{BaseURL: u, Email: simAccountEmail, APIKey: sa.AccountKey})
 	return up, acct, err
 }
 

@@ -53,7 +53,7 @@ func TestMoneyCommands(t *testing.T) {
 	}
 	// Someone uses the account behind iseed's back.
 	u := d.sim.base
-	c, err := visengine.New(visengine.Config{BaseURL: u, Token: simToken})
+	c, err := visengine.New(visengine.Config{BaseURL: u, Token: d.sim.token})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -142,7 +144,8 @@ func (d *daemon) buildUpstream() error {
 	d.upstream, d.sim, err = newUpstream(d.cfg)
 	if d.sim != nil {
 		// Operator commands (iseed audit) find the daemon's simulator here.
-		_, _ = d.res.Keys.Put(context.Background(), simURLKey, []byte(d.sim.url))
+		b, _ := json.Marshal(simAccess{URL: d.sim.url, Token: d.sim.token, AccountKey: d.sim.accountKey})
+		_, _ = d.res.Keys.Put(context.Background(), simURLKey, b)
 		d.log.Warn().Str("component", "visengine").Str("url", d.sim.url).
 			Msg("SIMULATOR: no ISEED_VISENGINE_URL/ISEED_VISENGINE_TOKEN set; talking to the built-in Visengine simulator. Nothing is sent to Openapi and nothing is charged.")
 	}
@@ -402,6 +405,7 @@ func (d *daemon) close() {
 // simServer is the built-in simulator on a loopback port.
 type simServer struct {
 	url, token string
+	accountKey string // the simulated account API's key
 	base       *url.URL
 	srv        *http.Server
 	sim        *sim.Server
@@ -412,14 +416,23 @@ func startSim(cfg sim.Config) (*simServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	const token = simToken
-	cfg.Token = token
-	cfg.AccountEmail, cfg.AccountAPIKey = simAccountEmail, simAccountKey
+	// Credentials of its own for each start: the simulator holds whatever
+	// was submitted (names, tax codes, documents) and echoes it; a fixed
+	// token would hand that to any local process.
+	cfg.Token, cfg.AccountEmail, cfg.AccountAPIKey = rand.Text(), simAccountEmail, rand.Text()
 	s := sim.New(cfg)
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // owned by close, which shuts srv down
 	base := &url.URL{Scheme: "http", Host: ln.Addr().String()}
-	return &simServer{url: base.String(), base: base, token: token, srv: srv, sim: s}, nil
+	return &simServer{url: base.String(), base: base, token: cfg.Token, accountKey: cfg.AccountAPIKey, srv: srv, sim: s}, nil
+}
+
+// simAccess is how operator commands (iseed audit) reach the daemon's
+// built-in simulator; the daemon writes it to the keys bucket (simURLKey).
+type simAccess struct {
+	URL        string `json:"url"`
+	Token      string `json:"token"`
+	AccountKey string `json:"account_key"`
 }
 
 // close stops the simulator first (releasing handlers a "hang" fault
@@ -430,6 +443,3 @@ func (s *simServer) close() {
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
 }
-
-// simToken is the built-in simulator's bearer token.
-const simToken = "sim-token"
