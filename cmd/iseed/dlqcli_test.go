@@ -293,3 +293,31 @@ func TestDLQReplayRefusesAForeignLetter(t *testing.T) {
 		}
 	}
 }
+
+// TestDLQFilterDates: a date given to --until includes its whole day, so
+// that --since D --until D finds D's dead letters (it found none: the
+// date was that day's first instant).
+func TestDLQFilterDates(t *testing.T) {
+	now := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC)
+	stored := time.Date(2026, 12, 1, 15, 21, 47, 0, time.UTC)
+	for _, tc := range []struct {
+		since, until string
+		match        bool
+	}{
+		{"2026-12-01", "2026-12-01", true},
+		{"", "2026-12-01", true},
+		{"", "2026-11-30", false},
+		{"2026-12-02", "", false},
+		{"", "2026-12-01T15:00:00Z", false},
+		{"2h", "", false},
+		{"3h", "2026-12-01T15:21:47Z", true},
+	} {
+		f, err := (&filterFlags{since: tc.since, until: tc.until}).filter(now)
+		if err != nil {
+			t.Fatalf("--since %q --until %q: %v", tc.since, tc.until, err)
+		}
+		if in := f.Match(dlq.DeadLetter{Stored: stored}); in != tc.match {
+			t.Errorf("--since %q --until %q (%v – %v): a letter stored %v matches %v, want %v", tc.since, tc.until, f.Since, f.Until, stored, in, tc.match)
+		}
+	}
+}

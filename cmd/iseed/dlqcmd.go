@@ -36,8 +36,8 @@ func addFilterFlags(fs *pflag.FlagSet) *filterFlags {
 	f := &filterFlags{}
 	fs.StringVar(&f.tenant, "tenant", "", "only this `TENANT`'s dead letters")
 	fs.StringVar(&f.reason, "reason", "", "only this `REASON`, e.g. upstream_rejected (docs/consumer.md lists them)")
-	fs.StringVar(&f.since, "since", "", "only dead letters stored at or after `TIME`: RFC 3339, a date (2026-11-25) or a duration ago (24h)")
-	fs.StringVar(&f.until, "until", "", "only dead letters stored at or before `TIME`: same forms as --since")
+	fs.StringVar(&f.since, "since", "", "only dead letters stored at or after `TIME`: RFC 3339, a date (2026-11-25, from its start, UTC) or a duration ago (24h)")
+	fs.StringVar(&f.until, "until", "", "only dead letters stored at or before `TIME`: same forms as --since; a date includes its whole day")
 	return f
 }
 
@@ -58,6 +58,9 @@ func (f *filterFlags) filter(now time.Time) (dlq.Filter, error) {
 	}
 	if out.Until, err = parseWhen("--until", f.until, now); err != nil {
 		return out, err
+	}
+	if _, err := time.Parse(time.DateOnly, f.until); err == nil {
+		out.Until = out.Until.AddDate(0, 0, 1).Add(-time.Nanosecond) // "until 2026-12-01" includes that day
 	}
 	if !out.Since.IsZero() && !out.Until.IsZero() && out.Until.Before(out.Since) {
 		return out, usagef("--until %s is before --since %s", f.until, f.since)
