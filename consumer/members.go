@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -45,8 +46,9 @@ type scope struct {
 // encoding/json lets through: the decoder matches member names ignoring
 // case (it takes "ID" for "id") and keeps the last of a repeated name. Every
 // top-level name must be one of a submission's, spelt exactly; no object
-// anywhere may repeat a name; version, when present, is not null. It
-// reports whether version is present. Broken JSON ends the walk without an
+// anywhere may repeat a name; version, when present, is not null; no
+// string has a \u escape of half a surrogate pair, which the decoder would
+// change to U+FFFD. It reports whether version is present. Broken JSON ends the walk without an
 // error: the decoder says what is wrong.
 //
 // Its errors name a submission's own members and positions only: other
@@ -56,6 +58,7 @@ func checkMembers(data []byte) (hasVersion bool, err error) {
 	dec.UseNumber() // numbers are skipped, not parsed
 	var stack []*scope
 	for {
+		start := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
 			return hasVersion, nil
@@ -69,6 +72,11 @@ func checkMembers(data []byte) (hasVersion bool, err error) {
 		var top *scope
 		if len(stack) > 0 {
 			top = stack[len(stack)-1]
+		}
+		// The decoder turns a lone surrogate into U+FFFD: only a string
+		// holding one needs its escapes read.
+		if s, ok := tok.(string); ok && strings.Contains(s, "\uFFFD") && loneSurrogate(data[start:dec.InputOffset()]) {
+			return false, top.loneSurrogate()
 		}
 		if top != nil && top.names != nil && top.wantName {
 			name, _ := tok.(string) // in an object, a name
@@ -142,4 +150,63 @@ func (s *scope) repeated(first int) error {
 		return fmt.Errorf("%s: an object within it has the same name twice (its members %d and %d): give each name once", s.under, first, s.n)
 	}
 	return fmt.Errorf("%s: the same name twice (its members %d and %d): give each name once", s.under, first, s.n)
+}
+
+// loneSurrogate reports whether raw, one JSON string (with the separators
+// before it), has a \uD800-\uDFFF escape that is not a high half followed
+// by a low half.
+func loneSurrogate(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i++; i >= len(raw) || raw[i] != 'u' {
+			continue // any other escape, \\ included
+		}
+		r := hex4(raw[i+1:])
+		i += 4 // at the escape's last digit
+		switch {
+		case r < 0xD800 || r > 0xDFFF:
+			continue
+		case r >= 0xDC00:
+			return true // a low half first
+		}
+		if len(raw) < i+7 || raw[i+1] != '\\' || raw[i+2] != 'u' {
+			return true
+		}
+		if lo := hex4(raw[i+3:]); lo < 0xDC00 || lo > 0xDFFF {
+			return true
+		}
+		i += 6
+	}
+	return false
+}
+
+// hex4 reads the four hex digits a \u escape starts with (-1 if there are
+// none).
+func hex4(b []byte) int {
+	if len(b) < 4 {
+		return -1
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 16)
+	if err != nil {
+		return -1
+	}
+	return int(n)
+}
+
+// loneSurrogate says that a string in s has half a surrogate pair, naming
+// the submission member it is in, never the string.
+func (s *scope) loneSurrogate() error {
+	where := "a member name"
+	switch {
+	case s == nil: // not an object: checkEnvelope refuses it first
+		where = "the message"
+	case s.under != "":
+		where = s.under
+	case !s.wantName:
+		where = s.last // a top-level member's own value
+	}
+	return fmt.Errorf("%s: a \\u escape of half a surrogate pair (\\uD800-\\uDFFF alone): "+
+		"decoding would change it to U+FFFD; send the character as UTF-8 or as a whole pair", where)
 }

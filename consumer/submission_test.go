@@ -51,6 +51,20 @@ func TestDecodeSubmission(t *testing.T) {
 		{"a field twice, escaped", `{"id":"a","service":"ISEE","fields":{"Nome":"Mario","N\u006fme":"Luigi"}}`, false},
 		{"fields differing in case: the schema judges", `{"id":"a","service":"ISEE","fields":{"Nome":"Mario","NOME":"Luigi"}}`, true},
 		{"a name twice deep in metadata", `{"id":"a","service":"ISEE","fields":{},"metadata":{"a":[{"k":1,"k":2}]}}`, false},
+		// The decoder would change half a surrogate pair to U+FFFD.
+		{"a lone high surrogate", `{"id":"x","service":"ISEE","fields":{"Nome":"Mari\ud800o"}}`, false},
+		{"a lone low surrogate", `{"id":"x","service":"ISEE","fields":{"Nome":"Mari\uDC00o"}}`, false},
+		{"a lone surrogate at the end", `{"id":"x","service":"ISEE","fields":{"Nome":"Mario\ud83d"}}`, false},
+		{"two high surrogates", `{"id":"x","service":"ISEE","fields":{"Nome":"\ud83d\ud83d"}}`, false},
+		{"a low then a high surrogate", `{"id":"x","service":"ISEE","fields":{"Nome":"\ude00\ud83d"}}`, false},
+		{"a high surrogate, then another escape", `{"id":"x","service":"ISEE","fields":{"Nome":"\ud83d\n"}}`, false},
+		{"a lone surrogate in a name", `{"id":"x","service":"ISEE","fields":{"N\udfffome":"Mario"}}`, false},
+		{"a lone surrogate in metadata", `{"id":"x","service":"ISEE","fields":{},"metadata":{"k":["\ud800"]}}`, false},
+		{"a lone surrogate in options", `{"id":"x","service":"ISEE","fields":{},"options":["\ud800"]}`, false},
+		{"a surrogate pair", `{"id":"x","service":"ISEE","fields":{"Nome":"Mari\ud83d\ude00o"}}`, true},
+		{"a surrogate pair in upper case", `{"id":"x","service":"ISEE","fields":{"Nome":"\uD83D\uDE00"}}`, true},
+		{"U+FFFD itself, and escaped", `{"id":"x","service":"ISEE","fields":{"Nome":"Mari�o \ufffd"}}`, true},
+		{"an escaped backslash before u", `{"id":"x","service":"ISEE","fields":{"Nome":"\\ud800 �"}}`, true},
 		{"the same name in two objects", `{"id":"a","service":"ISEE","fields":{"k":"1"},"metadata":{"k":{"k":1},"j":[{"k":1},{"k":2}]}}`, true},
 	}
 	for _, tt := range tests {
@@ -86,6 +100,9 @@ func TestDecodeProblemsQuoteNothing(t *testing.T) {
 		{"a member twice", `{"id":"a","service":"ISEE","fields":{},"service":"` + secret + `"}`, `the member "service" appears twice`},
 		{"a field twice", `{"id":"a","service":"ISEE","fields":{"$0":"x","` + secret + `":"x","` + secret + `":"y"}}`, "fields: the same name twice (its members 2 and 3)"},
 		{"a name twice in metadata", `{"id":"a","service":"ISEE","fields":{},"metadata":{"x":{"` + secret + `":1,"` + secret + `":2}}}`, "metadata: an object within it has the same name twice (its members 1 and 2)"},
+		{"a lone surrogate", `{"id":"a","service":"ISEE","fields":{"$0":"` + secret + `\ud800"}}`, `fields: a \u escape of half a surrogate pair`},
+		{"a lone surrogate in service", `{"id":"a","service":"` + secret + `\udc00","fields":{}}`, `service: a \u escape of half a surrogate pair`},
+		{"a lone surrogate in a top-level name", `{"id":"a","service":"ISEE","fields":{},"` + secret + `\udc00":1}`, `a member name: a \u escape of half a surrogate pair`},
 		{"version null", `{"version":null,"id":"a","service":"ISEE","fields":{}}`, "version is null: leave it out, or give 1"},
 		{"version 0", `{"version":0,"id":"a","service":"ISEE","fields":{}}`, "unsupported version 0"},
 	}
@@ -146,6 +163,8 @@ func FuzzDecodeSubmission(f *testing.F) {
 	f.Add([]byte(`{"id":"a","service":"ISEE","fields":{"$0":{"x":[1,2,null]}},"metadata":{}}`))
 	f.Add([]byte(`{"version":1,"Id":"a","id":"a","service":"ISEE","fields":{"Nome":"x","Nome":"y"},"metadata":{"k":[{"k":1}]}}`))
 	f.Add([]byte(`{"ID":"a","SERVICE":"ISEE","Fields":{},"MetaData":{},"version":null}`))
+	f.Add([]byte(`{"id":"a","service":"ISEE","fields":{"Nome":"Mari\ud800o","$1":"\ud83d\ude00"}}`))
+	f.Add([]byte(`{"id":"a","service":"ISEE","fields":{"N\udc00":"\\ud800�"},"metadata":{"k":"\ud83d\u0041"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := DecodeSubmission(data)
 		id := PeekID(data)
