@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/iseed-dev/iseed/dlq"
 )
 
 // Placeholders of masked values.
@@ -17,9 +19,9 @@ const (
 const maxKey = 64
 
 // Mask shows a dead letter's payload without personal data: a JSON object
-// keeps its shape (its keys are the schema's field names), its id, service
-// and options (which name the submission, not a person); every other value
-// becomes a placeholder. A payload that is not a JSON object shows as its
+// keeps its shape (its keys are the schema's field names), its version, id,
+// service and options when they have their form (dlq.Shown: they name the
+// submission, not a person); every other value becomes a placeholder. A payload that is not a JSON object shows as its
 // size only.
 func Mask(b []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -30,12 +32,9 @@ func Mask(b []byte) string {
 	}
 	out := make(map[string]any, len(top))
 	for k, v := range top {
-		switch {
-		case (k == "id" || k == "service") && isString(v):
+		if dlq.Shown(k, v) { // the rule iseed dlq show follows too
 			out[k] = v
-		case k == "options" && allStrings(v):
-			out[k] = v
-		default:
+		} else {
 			out[clipKey(k)] = mask(v)
 		}
 	}
@@ -68,21 +67,6 @@ func mask(v any) any {
 	default:
 		return maskedOther
 	}
-}
-
-func isString(v any) bool { _, ok := v.(string); return ok }
-
-func allStrings(v any) bool {
-	list, ok := v.([]any)
-	if !ok {
-		return false
-	}
-	for _, e := range list {
-		if !isString(e) {
-			return false
-		}
-	}
-	return true
 }
 
 func clipKey(k string) string {

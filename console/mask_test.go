@@ -3,6 +3,8 @@ package console
 import (
 	"strings"
 	"testing"
+
+	"github.com/iseed-dev/iseed/dlq"
 )
 
 func TestMask(t *testing.T) {
@@ -38,5 +40,37 @@ func TestMask(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMaskAgreesWithDLQ: the console and `iseed dlq show` without
+// --reveal show the same members as they are, and mask the same ones.
+func TestMaskAgreesWithDLQ(t *testing.T) {
+	const cf = "RSSMRA85T10A562S"
+	tests := []struct {
+		payload string
+		shown   bool // whether cf is shown
+	}{
+		{`{"id":"` + cf + `","service":"ISEE","fields":{}}`, true},
+		{`{"id":"a","service":"` + cf + `","fields":{}}`, true},
+		{`{"id":"a","options":["urgenza","` + cf + `"]}`, true},
+		{`{"id":{"Codice Fiscale":"` + cf + `"},"service":"ISEE","fields":{}}`, false},
+		{`{"id":["` + cf + `"]}`, false},
+		{`{"id":"a","service":{"cf":"` + cf + `"},"fields":{}}`, false},
+		{`{"service":["` + cf + `"]}`, false},
+		{`{"options":{"Codice Fiscale":"` + cf + `"}}`, false},
+		{`{"options":["urgenza",{"cf":"` + cf + `"}]}`, false},
+		{`{"options":"` + cf + `"}`, false},
+		{`{"version":"` + cf + `"}`, false},
+		{`{"version":{"cf":"` + cf + `"}}`, false},
+		{`{"fields":{"Codice Fiscale":"` + cf + `"}}`, false},
+		{`{"metadata":{"id":"` + cf + `"}}`, false},
+	}
+	for _, tt := range tests {
+		console := strings.Contains(Mask([]byte(tt.payload)), cf)
+		cli := strings.Contains(string(dlq.Mask([]byte(tt.payload), false)), cf)
+		if console != tt.shown || cli != tt.shown {
+			t.Errorf("%s: got shown by the console %v, by dlq.Mask %v, want %v by both", tt.payload, console, cli, tt.shown)
+		}
 	}
 }

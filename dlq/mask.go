@@ -8,19 +8,35 @@ import (
 	"unicode/utf8"
 )
 
-// identity reports whether k is a top-level key of a submission that
-// carries no personal data: Mask shows it as it is.
-func identity(k string) bool {
+// Shown reports whether v, the top-level member k of a submission decoded
+// with UseNumber, names the submission rather than a person, so that a
+// masked view shows it as it is: version when it is the number 1, id and
+// service when they are strings, options when it is an array of strings.
+// Anything else under those names (a producer that put the person in the
+// wrong member) is masked like any other value. Mask and the console's
+// mask both ask it, so that the two show the same.
+func Shown(k string, v any) bool {
 	switch k {
-	case "version", "id", "service", "options":
-		return true
+	case "version":
+		return v == json.Number("1")
+	case "id", "service":
+		_, ok := v.(string)
+		return ok
+	case "options":
+		list, ok := v.([]any)
+		for _, e := range list {
+			if _, s := e.(string); !s {
+				return false
+			}
+		}
+		return ok
 	}
 	return false
 }
 
 // Mask returns a dead letter's payload for showing to a person. Hidden, the
-// payload keeps its shape and its identity (version, id, service, options)
-// but every other value is replaced by its type and length: "‹text, 16
+// payload keeps its shape and its identity (version, id, service, options,
+// as Shown says) but every other value is replaced by its type and length: "‹text, 16
 // chars›", "‹number›". Revealed, values are shown. Either way an inline
 // file's contents never are: "‹file application/pdf, 9 bytes›". A payload
 // that is not a JSON object is shown as its size, or revealed as a string.
@@ -35,7 +51,7 @@ func Mask(payload []byte, reveal bool) json.RawMessage {
 		return quote(fmt.Sprintf("‹%d bytes, not a JSON object›", len(payload)))
 	}
 	for k, v := range top {
-		if !identity(k) {
+		if !Shown(k, v) {
 			top[k] = maskValue(v, reveal)
 		}
 	}

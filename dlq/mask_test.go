@@ -31,6 +31,20 @@ func TestMask(t *testing.T) {
 		{"not JSON, revealed", `Mario`, true, []string{`"Mario"`}, nil},
 		{"two values", `{"id":"a"} {"id":"b"}`, false, []string{"not a JSON object"}, []string{`"b"`}},
 		{"an array", `["Mario"]`, false, []string{"not a JSON object"}, []string{"Mario"}},
+		// The identity is shown only when it has its form: anything else
+		// under its names is masked.
+		{"id an object", `{"id":{"Codice Fiscale":"RSSMRA85T10A562S"},"fields":{}}`, false,
+			[]string{`"id":{"Codice Fiscale":"‹text, 16 chars›"}`}, []string{"RSSMRA"}},
+		{"service an object", `{"id":"a","service":{"Nome":"Mario"}}`, false,
+			[]string{`"id":"a"`, `"service":{"Nome":"‹text, 5 chars›"}`}, []string{"Mario"}},
+		{"service an array", `{"service":["Mario"]}`, false, []string{`"service":["‹text, 5 chars›"]`}, []string{"Mario"}},
+		{"options an object", `{"options":{"Nome":"Mario"}}`, false, []string{`"options":{"Nome":"‹text, 5 chars›"}`}, []string{"Mario"}},
+		{"options not all names", `{"options":["urgenza",{"Nome":"Mario"}]}`, false,
+			[]string{`"options":["‹text, 7 chars›",{"Nome":"‹text, 5 chars›"}]`}, []string{"Mario"}},
+		{"options a string", `{"options":"Mario"}`, false, []string{`"options":"‹text, 5 chars›"`}, []string{"Mario"}},
+		{"version not 1", `{"version":3337654321}`, false, []string{`"version":"‹number›"`}, []string{"3337654321"}},
+		{"version an object", `{"version":{"Nome":"Mario"}}`, false, []string{`"version":{"Nome":"‹text, 5 chars›"}`}, []string{"Mario"}},
+		{"id an object, revealed", `{"id":{"Nome":"Mario"}}`, true, []string{`"id":{"Nome":"Mario"}`}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

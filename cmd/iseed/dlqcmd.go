@@ -191,7 +191,9 @@ func newDLQShowCmd(e *env) *cobra.Command {
 		Short: "Show one dead letter: headers, error and payload",
 		Long: "Shows a dead letter's headers, error and payload. The payload is a submission with names, tax codes,\n" +
 			"e-mail addresses and files: its values are shown as their type and length unless --reveal is given;\n" +
-			"a file's contents are never shown.",
+			"a file's contents are never shown. Only the submission's identity is shown as it is: a version of 1, a string\n" +
+			"id and service, options as an array of strings; anything else under those names is masked like any value,\n" +
+			"as the console masks it.",
 		Args: exactArgs("SEQ"),
 	}
 	reveal := cmd.Flags().Bool("reveal", false, "show the payload's values (personal data); file contents stay hidden")
