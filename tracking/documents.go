@@ -40,6 +40,12 @@ const (
 	// seal.MetaKeyID on documents stored before age).
 )
 
+// SpoolPattern names the files documents are spooled to, in clear, while
+// they download (os.CreateTemp's pattern, and filepath.Glob's): whoever
+// sweeps the spool directory may remove any of them at any time, as a
+// download uses only the file it holds open, never its name.
+const SpoolPattern = "iseed-document-*"
+
 // ErrDocumentMismatch reports a stored object whose digest differs from
 // what was sent (retried, never published), or a fetched document whose
 // size or SHA-256 differs from the record's (FetchDocument). A download
@@ -77,7 +83,7 @@ func DocumentObject(tenant, id, sha256Hex, nome string) string {
 // for the tenant, in the tenant's documents bucket, checking the stored
 // digest.
 func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*storedDocument, error) {
-	f, err := os.CreateTemp(t.cfg.TempDir, "iseed-document-*")
+	f, err := os.CreateTemp(t.cfg.TempDir, SpoolPattern)
 	if err != nil {
 		return nil, fmt.Errorf("document: temp file: %w", err)
 	}

@@ -370,6 +370,7 @@ func (d *daemon) run(ctx context.Context) error {
 		{"pipeline", d.pipeline.Run},
 		{"advisories", d.pipeline.RunAdvisories},
 		{"tracker", d.tracking.tracker.Run},
+		{"spool sweep", d.tracking.spool.Run},
 		{"http", d.admin.serve},
 		{"callbacks", d.public.serve},
 		{"clock", d.clock.Run},

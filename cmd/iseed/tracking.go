@@ -25,6 +25,7 @@ type trackingParts struct {
 	tracker   *tracking.Tracker
 	history   *tracking.History
 	callbacks *tracking.Callbacks
+	spool     spool // where documents download, swept while iseed runs
 }
 
 // buildTracking makes the tracking components. limiter is the pipeline's:
@@ -50,11 +51,10 @@ func (d *daemon) buildTracking(ctx context.Context, limiter tracking.Limiter, re
 		// not in working days.
 		schedule = Schedule{d.cfg.SimStep}
 	}
-	tmp, err := downloadDir(d.cfg.DataDir)
-	if err != nil {
+	if t.spool, err = downloadDir(d.cfg.DataDir); err != nil {
 		return nil, err
 	}
-	t.tracker, err = tracking.New(tracking.Config{TempDir: tmp,
+	t.tracker, err = tracking.New(tracking.Config{TempDir: t.spool.dir,
 		Workers: d.cfg.TrackWorkers, Polling: d.cfg.polling(public != nil), Schedule: schedule,
 		OverdueWorkdays: d.cfg.OverdueWorkdays, MaxAge: d.cfg.TrackMaxAge, Timebase: d.cfg.TrackClock.Timebase,
 		ShutdownTimeout: d.cfg.ShutdownTimeout, Keyring: keyring, ReplayKey: replayKey, Logger: d.log, Now: d.clock.Now,
@@ -96,20 +96,54 @@ func (t *trackingParts) callback() func(tenant, id string) *visengine.CallbackDa
 // downloadDir is where documents are spooled while they download:
 // <ISEED_DATA_DIR>/tmp, never the system's temporary directory, which a
 // read-only root filesystem (the shipped Deployment and compose file)
-// leaves unwritable. Spooled files a killed process left there over an
-// hour ago are removed; a download takes far less.
-func downloadDir(dataDir string) (string, error) {
+// leaves unwritable. A document spooled there is in clear: whatever a
+// killed process left is removed at once (spool.sweep), whatever its age.
+func downloadDir(dataDir string) (spool, error) {
 	dir := filepath.Join(dataDir, "tmp")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("documents' download directory: %w", err)
+		return spool{}, fmt.Errorf("documents' download directory: %w", err)
 	}
-	old, _ := filepath.Glob(filepath.Join(dir, "iseed-document-*"))
-	for _, f := range old {
-		if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > time.Hour {
-			_ = os.Remove(f)
+	s := spool{dir: dir, every: spoolSweep}
+	s.sweep()
+	return s, nil
+}
+
+// spoolSweep is how often the spool directory is swept while iseed runs:
+// the bound, stated in README.md, on how long a document spooled by a
+// process killed mid-download (beside this one, sharing the directory)
+// stays there.
+const spoolSweep = time.Minute
+
+// spool is the directory documents are spooled to.
+type spool struct {
+	dir   string
+	every time.Duration
+}
+
+// sweep removes every spooled document in the directory. It may remove
+// one that a download here or in another live process is writing: that
+// download reads and writes only the *os.File it holds (tracking.Tracker's
+// storeDocument never opens it by name), and an unlinked file lives until
+// its last descriptor is closed.
+func (s spool) sweep() {
+	files, _ := filepath.Glob(filepath.Join(s.dir, tracking.SpoolPattern))
+	for _, f := range files {
+		_ = os.Remove(f) // gone already, or the next sweep's
+	}
+}
+
+// Run sweeps the directory every s.every until ctx is done.
+func (s spool) Run(ctx context.Context) error {
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.sweep()
 		}
 	}
-	return dir, nil
 }
 
 // loadKeyring reads the document keys: the recipients new documents are
