@@ -41,9 +41,11 @@ const (
 )
 
 // SpoolPattern names the files documents are spooled to, in clear, while
-// they download (os.CreateTemp's pattern, and filepath.Glob's): whoever
-// sweeps the spool directory may remove any of them at any time, as a
-// download uses only the file it holds open, never its name.
+// they download (os.CreateTemp's pattern, and filepath.Glob's). A download
+// unlinks its file as soon as it is made, and uses only the file it holds
+// open, never its name: whoever sweeps the spool directory may remove any
+// of them (one left by a killed process, or on a system that cannot remove
+// an open file) at any time.
 const SpoolPattern = "iseed-document-*"
 
 // ErrDocumentMismatch reports a stored object whose digest differs from
@@ -87,7 +89,11 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 	if err != nil {
 		return nil, fmt.Errorf("document: temp file: %w", err)
 	}
-	defer os.Remove(f.Name())
+	// Unlinked at once: the download goes on through f, and a process
+	// killed during it leaves no document in clear under a name.
+	if os.Remove(f.Name()) != nil {
+		defer os.Remove(f.Name()) // after Close, where an open file cannot be removed
+	}
 	defer f.Close()
 	if err := t.d.Limiter.Wait(ctx); err != nil {
 		return nil, err
