@@ -42,7 +42,10 @@ func (c changingDocuments) Documento(ctx context.Context, id string, w io.Writer
 }
 
 func TestFinalDocumentReplacesTheEarlierOne(t *testing.T) {
-	h := newTrackHarness(t, fastTracking(150*time.Millisecond))
+	// Each state lasts a second: the receipt is only served while the
+	// request is in "Dati disponibili", and a poll delayed by a loaded
+	// machine (CI: 150 ms steps) missed it.
+	h := newTrackHarness(t, fastTracking(time.Second))
 	h.upstream = changingDocuments{h.Client}
 	tr := h.newTracker(nil)
 	h.runTracker(tr)
