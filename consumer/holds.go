@@ -158,9 +158,9 @@ func (p *Pipeline) RunHolds(ctx context.Context) error {
 				p.holds.seen(e)
 			}
 		case <-tick.C:
-			p.releaseHolds(ctx)
+			p.releaseAndFollow(ctx, poke)
 		case <-poke:
-			p.releaseHolds(ctx)
+			p.releaseAndFollow(ctx, poke)
 		}
 	}
 }
@@ -172,11 +172,25 @@ func notify(c chan<- struct{}) {
 	}
 }
 
-// releaseHolds goes through every tenant's held submissions in order.
-func (p *Pipeline) releaseHolds(ctx context.Context) {
+// releaseAndFollow releases what may go, and comes back within a second
+// while a released submission has not been picked up yet: the tenant's next
+// hold waits for it, and must not wait for the next HoldPoll.
+func (p *Pipeline) releaseAndFollow(ctx context.Context, poke chan<- struct{}) {
+	if p.releaseHolds(ctx) {
+		time.AfterFunc(time.Second, func() { notify(poke) })
+	}
+}
+
+// releaseHolds goes through every tenant's held submissions in order. It
+// reports whether a released one was not picked up yet.
+func (p *Pipeline) releaseHolds(ctx context.Context) (pending bool) {
 	for tenant, keys := range p.holds.snapshot() {
 		for _, key := range keys {
 			sent, err := p.releaseHold(ctx, tenant, key)
+			if errors.Is(err, errNotPickedUp) {
+				pending = true
+				break
+			}
 			if err != nil {
 				p.log.Warn().Err(err).Str("tenant", tenant).Msg("held submission not released yet; retrying")
 				workpool.Sleep(ctx, time.Second)
@@ -186,7 +200,12 @@ func (p *Pipeline) releaseHolds(ctx context.Context) {
 			}
 		}
 	}
+	return pending
 }
+
+// errNotPickedUp: a released submission is not picked up yet; the tenant's
+// next hold waits for it.
+var errNotPickedUp = errors.New("released, not picked up yet")
 
 // releaseHold sends one held submission again when it may go; sent says
 // whether the tenant's next one may be looked at.
@@ -203,7 +222,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bo
 	if err := json.Unmarshal(e.Value(), &he); err != nil {
 		return true, p.holds.kv.Delete(ctx, key)
 	}
-	rec, _, err := p.store.Get(ctx, tenant, id)
+	rec, rev, err := p.store.Get(ctx, tenant, id)
 	if errors.Is(err, record.ErrNotFound) || (err == nil && rec.State != record.StateHeld) {
 		return true, p.holds.kv.Delete(ctx, key) // released already
 	}
@@ -219,7 +238,43 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bo
 	if err := p.sendAgain(ctx, rec, he, e.Revision()); err != nil {
 		return false, err
 	}
+	// The caps count a released submission only once it reserves: until
+	// then the tenant's next hold would see the same room and could take it
+	// first. The key stays (this replica and the others send the same
+	// message again, stored once) until the record has left held.
+	switch picked, again := p.pickedUp(ctx, rec, rev); {
+	case again:
+		return false, nil // held again: another took the room
+	case !picked:
+		return false, errNotPickedUp
+	}
 	return true, p.holds.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+}
+
+// releaseWait bounds how long a pass waits for a released submission to be
+// picked up before it goes on to the other tenants (and comes back).
+const releaseWait = time.Second
+
+// pickedUp waits until the released record (at revision rev) has left held
+// (it reserved its room, or failed: picked), or was held again (another
+// took the room: again). A write that leaves it held without a new timeline
+// entry is the pipeline at work on it (its lease): wait on. Neither within
+// releaseWait, it keeps its place.
+func (p *Pipeline) pickedUp(ctx context.Context, held *record.Record, rev uint64) (picked, again bool) {
+	ctx, cancel := context.WithTimeout(ctx, releaseWait)
+	defer cancel()
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		rec, now, err := p.store.Get(ctx, held.Tenant, held.ID)
+		if err == nil && rec.State != record.StateHeld {
+			return true, false
+		}
+		if err == nil && now != rev && len(rec.Timeline) > len(held.Timeline) {
+			return false, true // a new entry, and still held: held again
+		}
+		if !workpool.Sleep(ctx, wait) {
+			return false, false
+		}
+	}
 }
 
 // allows asks the caps whether a held record may go now.

@@ -266,3 +266,55 @@ func TestNoCapReservesNothing(t *testing.T) {
 		t.Errorf("upstream requests: got %d, want %d", got, want)
 	}
 }
+
+// slowReserve delays one submission's reservation, as a busy worker would.
+type slowReserve struct {
+	*budget.Budgets
+	id    string
+	delay time.Duration
+}
+
+func (s slowReserve) Reserve(ctx context.Context, tenant, id string, amount money.Cents, now time.Time) (budget.Reservation, error) {
+	if id == s.id {
+		time.Sleep(s.delay)
+	}
+	return s.Budgets.Reserve(ctx, tenant, id, amount, now)
+}
+
+// TestRaisedCapGoesToTheOldestHold: a cap raised by room for one more
+// sends the oldest held submission, even when a newer one would reserve
+// first. The release sent every hold the room allowed at once (the caps
+// count a released submission only when it reserves), and the newer one
+// took the room while the older was held again.
+func TestRaisedCapGoesToTheOldestHold(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	price, _ := money.FromFloat(16) // ISEE 12 + urgency 4
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: price}); err != nil {
+		t.Fatal(err)
+	}
+	slow := slowReserve{Budgets: b, id: "o-1", delay: 500 * time.Millisecond}
+	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Budget, d.Ledger = slow, h.ledger() }),
+		pipetest.WithConfig(func(c *consumer.Config) { c.Workers = 4; c.HoldPoll = time.Hour }))
+	for i := range 3 {
+		h.Publish(pipetest.Submission(fmt.Sprintf("o-%d", i), pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)
+		if i == 0 {
+			h.WaitState("o-0", record.StateSubmitted)
+		} else {
+			h.WaitState(fmt.Sprintf("o-%d", i), record.StateHeld) // o-1 is older than o-2
+		}
+	}
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: 2 * price}); err != nil {
+		t.Fatal(err)
+	}
+	h.WaitState("o-1", record.StateSubmitted)
+	if r := h.Record("o-2"); r.State != record.StateHeld {
+		t.Errorf("o-2 (the newer hold): %s, want held: the room was o-1's", r.State)
+	}
+	if got := h.Counter("created"); got != 2 {
+		t.Errorf("upstream requests: got %d, want 2", got)
+	}
+}
