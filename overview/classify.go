@@ -39,9 +39,12 @@ type view struct {
 		State string    `json:"state"`
 		At    time.Time `json:"at"`
 	} `json:"timeline"`
-	Document *struct {
-		Stato string `json:"stato"`
-	} `json:"document"`
+	Document *docView `json:"document"`
+}
+
+// docView is the part of a record's document reference the overview reads.
+type docView struct {
+	Stato string `json:"stato"`
 }
 
 func decodeView(b []byte) (view, error) {
@@ -97,4 +100,19 @@ func (v *view) classify() (kind, string) {
 	default:
 		return kindOpen, v.State
 	}
+}
+
+// OpenState returns the state an open request is counted and listed under
+// (Counts.Open, Query.State): awaiting_document, or its record state; ""
+// when r is not an open request. `iseed track list` names and filters by
+// it, so that one request has one state wherever an operator looks.
+func OpenState(r *record.Record) string {
+	v := view{State: r.State, StatoRichiesta: r.StatoRichiesta, RequestID: r.RequestID}
+	if r.Document != nil {
+		v.Document = &docView{Stato: r.Document.Stato}
+	}
+	if k, state := v.classify(); k == kindOpen {
+		return state
+	}
+	return ""
 }

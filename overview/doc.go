@@ -3,7 +3,8 @@
 // overdue ones, held submissions, dead letters by reason, the breaker and
 // the upstream call rate, and the euros committed today. It feeds `iseed
 // top` (WriteTable, WriteJSON, Top), the web console, and Prometheus
-// gauges (Register).
+// gauges (Register), and names the states `iseed track list` shows and
+// filters by (OpenState).
 //
 // # Contract
 //

@@ -3,6 +3,7 @@ package overview
 import (
 	"context"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -207,11 +208,7 @@ func TestWatcherAgreesWithTracking(t *testing.T) {
 	}
 	want := map[string]int{"submitted": 0, "in_progress": 0, "data_ready": 0, StateAwaitingDocument: 0}
 	for _, r := range open {
-		state := r.State
-		if state == record.StateCompleted {
-			state = StateAwaitingDocument
-		}
-		want[state]++
+		want[OpenState(r)]++
 	}
 	c, _ := w.Counts(testNow)
 	if !maps.Equal(c.Open, want) {
@@ -280,5 +277,45 @@ func TestWatcherList(t *testing.T) {
 				t.Errorf("got %v (total %d), want %v (total %d)", ids, p.Total, tt.ids, tt.total)
 			}
 		})
+	}
+}
+
+// TestOpenStateIsTheWatchers: OpenState, which `iseed track list` names and
+// filters by, puts each record under the open state the watcher counts and
+// lists it under, a fulfilled request held back at data_ready included,
+// and names no state for a record that is not an open request.
+func TestOpenStateIsTheWatchers(t *testing.T) {
+	heldBack := synthetic{"acme", "held-back", record.StateDataReady, true, 4 * 24 * time.Hour, "-", false}.record()
+	heldBack.StatoRichiesta = visengine.StateFulfilled
+	w, res := startWatcher(t, fixture())
+	if _, err := record.NewStore(res.Records).Create(context.Background(), heldBack); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the held-back request counted", func() bool {
+		c, _ := w.Counts(testNow)
+		return c.Open[StateAwaitingDocument] == 3
+	})
+	byState := make(map[string][]string)
+	err := record.NewStore(res.Records).Each(context.Background(), func(r *record.Record) error {
+		byState[OpenState(r)] = append(byState[OpenState(r)], r.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, state := range openStates {
+		var listed []string
+		for _, r := range w.List(Query{State: state, Limit: 100}).Requests {
+			listed = append(listed, r.ID)
+		}
+		slices.Sort(listed)
+		if got := slices.Sorted(slices.Values(byState[state])); !equal(got, listed) {
+			t.Errorf("%s: OpenState gives %v, the watcher lists %v", state, got, listed)
+		}
+		delete(byState, state)
+	}
+	delete(byState, "")
+	if len(byState) != 0 {
+		t.Errorf("OpenState names states the watcher does not count as open: %v", byState)
 	}
 }

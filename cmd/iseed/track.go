@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iseed-dev/iseed/overview"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/spf13/cobra"
@@ -17,7 +18,8 @@ func newTrackCmd(e *env) *cobra.Command {
 		Short: "List the requests still being tracked, oldest first",
 		Args:  noArgs,
 	}
-	state := list.Flags().String("state", "", "only this state: submitted, in_progress or data_ready (completed: waiting for its document)")
+	state := list.Flags().String("state", "", "only this state, as 'iseed top' counts it: submitted, in_progress, data_ready or "+
+		"awaiting_document (Visura evasa upstream, final document not stored yet; completed means the same)")
 	older := list.Flags().Duration("older-than", 0, "only requests submitted longer ago than this, e.g. 72h")
 	out := addOutputFlag(list)
 	list.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -25,9 +27,9 @@ func newTrackCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		open := []string{record.StateSubmitted, record.StateInProgress, record.StateDataReady, record.StateCompleted}
-		if *state != "" && !slices.Contains(open, *state) {
-			return usagef("--state %q is not the state of an open request: want one of %s", *state, strings.Join(open, ", "))
+		want, err := openStateFlag(*state)
+		if err != nil {
+			return err
 		}
 		c, err := openCLI(cmd.Context(), true)
 		if err != nil {
@@ -35,9 +37,12 @@ func newTrackCmd(e *env) *cobra.Command {
 		}
 		defer c.close()
 		now := time.Now()
-		recs, err := tracking.ListOpen(cmd.Context(), c.res, tracking.OpenFilter{State: *state, OlderThan: *older, Now: now})
+		recs, err := tracking.ListOpen(cmd.Context(), c.res, tracking.OpenFilter{OlderThan: *older, Now: now})
 		if err != nil {
 			return err
+		}
+		if want != "" {
+			recs = slices.DeleteFunc(recs, func(r *record.Record) bool { return overview.OpenState(r) != want })
 		}
 		if format == formatJSON {
 			return writeJSON(e.stdout, openRows(recs))
@@ -45,6 +50,21 @@ func newTrackCmd(e *env) *cobra.Command {
 		return printOpen(e, recs, now)
 	}
 	return group("track", "List the requests still being tracked", list)
+}
+
+// openStateFlag checks --state against the open states the overview counts
+// and returns the one it names ("" for any). completed, the name this flag
+// took before, means awaiting_document: an open record in it awaits its
+// final document.
+func openStateFlag(s string) (string, error) {
+	open := []string{record.StateSubmitted, record.StateInProgress, record.StateDataReady, overview.StateAwaitingDocument}
+	switch {
+	case s == "" || slices.Contains(open, s):
+		return s, nil
+	case s == record.StateCompleted:
+		return overview.StateAwaitingDocument, nil
+	}
+	return "", usagef("--state %q is not the state of an open request: want one of %s", s, strings.Join(open, ", "))
 }
 
 // openRow is one open request in JSON.
@@ -61,7 +81,7 @@ type openRow struct {
 func openRows(recs []*record.Record) []openRow {
 	rows := make([]openRow, len(recs))
 	for i, r := range recs {
-		rows[i] = openRow{r.Tenant, r.ID, r.State, r.StatoRichiesta, r.RequestID, r.Service, r.SubmittedAt().UTC()}
+		rows[i] = openRow{r.Tenant, r.ID, overview.OpenState(r), r.StatoRichiesta, r.RequestID, r.Service, r.SubmittedAt().UTC()}
 	}
 	return rows
 }
@@ -71,7 +91,7 @@ func printOpen(e *env, recs []*record.Record, now time.Time) error {
 	fmt.Fprintln(w, "TENANT\tSUBMISSION\tSTATE\tUPSTREAM\tREQUEST\tSERVICE\tSUBMITTED\tAGE")
 	for _, r := range recs {
 		at := r.SubmittedAt()
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Tenant, r.ID, r.State, r.StatoRichiesta, r.RequestID,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Tenant, r.ID, overview.OpenState(r), r.StatoRichiesta, r.RequestID,
 			r.Service, at.UTC().Format(time.RFC3339), now.Sub(at).Round(time.Minute))
 	}
 	if err := w.Flush(); err != nil {
