@@ -2,6 +2,8 @@ package consumer_test
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"testing"
 	"time"
 
@@ -87,6 +89,51 @@ func TestCorrectedReplay(t *testing.T) {
 			pipetest.WaitFor(t, 10*time.Second, "the copy handled", func() bool { return h.settled() })
 			if got := h.Counter("created"); got != tt.created {
 				t.Errorf("upstream requests after an unsigned copy: got %d, want %d", got, tt.created)
+			}
+		})
+	}
+}
+
+// TestMalformedRejectionOrdersFirst: a malformed message whose id is free
+// is rejected at generation 0, before any record, so that the submission
+// of that id that comes next (corrected by an operator's replay, or sent
+// again by its producer) orders after it by generation, as docs/events.md
+// tells a client to order events, though both end in a final state.
+func TestMalformedRejectionOrdersFirst(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		correct func(h *harness, fixed []byte)
+	}{
+		{"the operator's corrected replay", func(h *harness, fixed []byte) {
+			if err := h.Queue().ReplayWith(context.Background(), h.DeadLetters()[0].Seq, fixed); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"the producer sends it again", func(h *harness, fixed []byte) { h.Publish(fixed, nil) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.Start()
+			h.Publish([]byte(`{"id":"emp-m","service":"ISEE","Bogus":1}`), nil)
+			pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { return len(h.DeadLetters()) == 1 })
+			tt.correct(h, pipetest.Submission("emp-m", pipetest.ValidFields("Mario")))
+			h.WaitState("emp-m", record.StateSubmitted)
+			pipetest.WaitFor(t, 10*time.Second, "two events", func() bool { return len(h.Events("emp-m")) == 2 })
+			gen := make(map[string]int)
+			for _, ev := range h.Events("emp-m") {
+				var d struct {
+					State      string `json:"state"`
+					Generation *int   `json:"generation"`
+				}
+				if err := json.Unmarshal(ev.Data, &d); err != nil || d.Generation == nil {
+					t.Fatalf("event %s: %v; want its generation, always present", ev.Data, err)
+				}
+				gen[d.State] = *d.Generation
+			}
+			if want := map[string]int{record.StateRejected: 0, record.StateSubmitted: 1}; !maps.Equal(gen, want) {
+				t.Errorf("generations by state: got %v, want %v", gen, want)
 			}
 		})
 	}

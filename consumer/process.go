@@ -134,7 +134,10 @@ func (p *Pipeline) malformed(ctx context.Context, j *job, cause error) Outcome {
 		return o
 	}
 	now := p.cfg.Now()
-	rec := &record.Record{Tenant: j.tenant, ID: id, Generation: 1, Reason: dlq.ReasonMalformed,
+	// Generation 0: before any record. The submission of that id that may
+	// come later (corrected by an operator's replay, or sent again by its
+	// producer) starts at 1, so that its events order after this one.
+	rec := &record.Record{Tenant: j.tenant, ID: id, Generation: 0, Reason: dlq.ReasonMalformed,
 		Errors: []publisher.Problem{{Code: dlq.ReasonMalformed, Message: cause.Error()}}}
 	rec.To(record.StateRejected, now, dlq.ReasonMalformed)
 	o.Event = rec.Status(record.StateRejected)

@@ -48,8 +48,8 @@ type Status struct {
 	SubmissionID   string          `json:"submission_id"`
 	Tenant         string          `json:"tenant"`
 	State          string          `json:"state"`
-	Generation     int             `json:"generation,omitempty"` // >1 after a replay
-	Service        string          `json:"service,omitempty"`    // catalog name
+	Generation     int             `json:"generation"`        // 1, +1 after each replay; 0 for a malformed message's rejection
+	Service        string          `json:"service,omitempty"` // catalog name
 	ServiceHash    string          `json:"service_hash,omitempty"`
 	RequestID      string          `json:"request_id,omitempty"`      // upstream _id
 	StatoRichiesta string          `json:"stato_richiesta,omitempty"` // upstream state, verbatim

@@ -31,6 +31,11 @@ func goldenEvents() map[string]any {
 		"status_rejected": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateRejected, Generation: 1,
 			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", Errors: []publisher.Problem{{Field: "$4", Name: "Codice Fiscale", Code: "invalid_codice_fiscale", Message: "the check character does not match"}},
 			Metadata: meta, At: at},
+		// A malformed message whose id is free: generation 0, before any
+		// record; no service, no metadata (the message cannot be read).
+		"status_rejected_malformed": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateRejected, Generation: 0,
+			Reason: "malformed", Errors: []publisher.Problem{{Code: "malformed", Message: `malformed submission: fields is required`}},
+			At: at, EventID: publisher.MalformedEventID("acme", "emp-7781-isee-2026", []byte(`{"id":"emp-7781-isee-2026","service":"ISEE"}`))},
 		"status_failed": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateFailed, Generation: 2,
 			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", Reason: "upstream_rejected",
 			Errors:   []publisher.Problem{{Code: "upstream_rejected", Message: "visengine: POST /richiesta: permanent (HTTP 412, code 250): insufficient data to validate the request"}},

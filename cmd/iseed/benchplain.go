@@ -126,7 +126,7 @@ func (p *plainPipeline) process(ctx context.Context, msg jetstream.Msg) error {
 		return err
 	}
 	price := prep.Price
-	ev, err := p.events.StatusEvent(publisher.Status{SubmissionID: sub.ID, Tenant: benchTenant, State: publisher.StateSubmitted,
+	ev, err := p.events.StatusEvent(publisher.Status{SubmissionID: sub.ID, Tenant: benchTenant, State: publisher.StateSubmitted, Generation: 1,
 		Service: p.svc.Name, ServiceHash: p.svc.Hash, RequestID: r.ID, StatoRichiesta: r.StatoRichiesta, Price: &price, At: time.Now()})
 	if err != nil {
 		return err
