@@ -75,6 +75,7 @@ func printStatus(w io.Writer, r *record.Record, events []json.RawMessage) error 
 	if r.Reason != "" {
 		fmt.Fprintf(tw, "reason\t%s\n", r.Reason)
 	}
+	printPending(tw, r)
 	if d := r.Document; d != nil {
 		fmt.Fprintf(tw, "document\t%s (%d bytes, %s, sha256 %s)\n", d.Object, d.Size, d.ContentType, d.SHA256)
 	}
@@ -91,6 +92,26 @@ func printStatus(w io.Writer, r *record.Record, events []json.RawMessage) error 
 		fmt.Fprintf(w, "  %s\n", eventLine(ev))
 	}
 	return nil
+}
+
+// printPending says when an attempt is pending: a POST may have reached
+// Visengine and its answer was lost, which is what an operator must know
+// before replaying, resubmitting or adopting anything.
+func printPending(w io.Writer, r *record.Record) {
+	pa := r.Pending
+	if pa == nil || r.RequestID != "" {
+		return
+	}
+	at := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	if pa.Settle.IsZero() {
+		fmt.Fprintf(w, "attempt pending\tsince %s, lease until %s\n", at(pa.Started), at(pa.Until))
+	} else {
+		fmt.Fprintf(w, "attempt pending\tsince %s: a POST went unanswered and may have created a request; reconciling, settled at %s (do not resubmit)\n",
+			at(pa.Started), at(pa.Settle))
+	}
+	if !r.LastFailure.IsZero() {
+		fmt.Fprintf(w, "failures\tfirst %s, last %s\n", at(r.FirstFailure), at(r.LastFailure))
+	}
 }
 
 // printProblems writes one line per problem: field, code, message.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -205,5 +207,29 @@ func TestSubmitWaitHeld(t *testing.T) {
 	out, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", "--timeout", "3s", eventFile(t, "cap-2", nil))
 	if code != exitTimeout || !strings.Contains(out, "cap-2 is held") || strings.Count(errOut, "held: ") != 1 || !strings.Contains(errOut, "when the cap allows it") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want %d, one note that it is held, and a time-out", code, out, errOut, exitTimeout)
+	}
+}
+
+// TestStatusShowsAPendingAttempt: a POST whose answer was lost leaves the
+// submission claimed with an attempt pending; the table must say so (and
+// until when it reconciles), or an operator reading "claimed" may resubmit.
+func TestStatusShowsAPendingAttempt(t *testing.T) {
+	started := time.Date(2026, 12, 1, 15, 20, 57, 0, time.UTC)
+	r := &record.Record{Tenant: "acme", ID: "amb-1", State: record.StateClaimed, Attempts: 1, Generation: 1,
+		FirstFailure: started, LastFailure: started.Add(time.Minute),
+		Pending: &record.Attempt{Started: started, Owner: "w/1", Until: started.Add(90 * time.Second), Settle: started.Add(15 * time.Minute)}}
+	var b bytes.Buffer
+	if err := printStatus(&b, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"attempt pending", "unanswered", "2026-12-01T15:35:57Z", "failures"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status of a submission reconciling a lost answer:\n%s\nwant %q in it", b.String(), want)
+		}
+	}
+	r.Pending, r.RequestID = nil, "6b0e"
+	b.Reset()
+	if err := printStatus(&b, r, nil); err != nil || strings.Contains(b.String(), "attempt pending") {
+		t.Errorf("status without a pending attempt: %v\n%s", err, b.String())
 	}
 }
