@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -279,4 +281,25 @@ func TestReplayRefusedLikeTheCLI(t *testing.T) {
 	if _, err := h.Res.DLQ.GetMsg(context.Background(), invalid); err != nil {
 		t.Errorf("invalid dead letter after refused replays: %v, want it kept", err)
 	}
+}
+
+// TestSubmissionShowsAPendingAttempt: a submission whose POST went
+// unanswered is claimed with an attempt pending; the page must say so and
+// until when it reconciles, as iseed status does, or an operator seeing
+// "claimed" may resubmit it.
+func TestSubmissionShowsAPendingAttempt(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, "", nil)
+	now := time.Now()
+	rec := &record.Record{Tenant: pipetest.Tenant, ID: "amb-1", State: record.StateClaimed, Generation: 1, Attempts: 1, Created: now,
+		Pending: &record.Attempt{Started: now, Owner: "w/1", Until: now.Add(time.Minute), Settle: now.Add(15 * time.Minute)}}
+	if _, err := record.NewStore(h.Res.Records).Create(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	runCalls(t, s, []call{
+		{name: "attempt pending", method: http.MethodGet, path: "/submission?tenant=" + pipetest.Tenant + "&id=amb-1", status: 200,
+			body: `id="rec-pending"`},
+		{name: "reconciling, do not resubmit", method: http.MethodGet, path: "/submission?tenant=" + pipetest.Tenant + "&id=amb-1", status: 200,
+			body: "do not resubmit or replay"},
+	}, nil, "")
 }
