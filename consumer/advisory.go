@@ -67,6 +67,7 @@ func (p *Pipeline) advisory(ctx context.Context, msg jetstream.Msg) {
 	if ctx.Err() == nil && p.lay.MaxDeliver > 0 && delivered >= uint64(p.lay.MaxDeliver) {
 		p.log.Error().Err(err).Uint64("stream_seq", adv.StreamSeq).Uint64("delivered", delivered).
 			Msg("max-deliveries advisory given up after as many deliveries as a submission gets: the step that failed was never done")
+		p.d.Metrics.advisoryGivenUp()
 		_ = msg.Term()
 		return
 	}

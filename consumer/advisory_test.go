@@ -19,6 +19,7 @@ import (
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // errReplyLost is what nats.go returns when a write landed and its reply
@@ -254,7 +255,8 @@ func TestMaxDeliveriesAdvisoryIsGivenUp(t *testing.T) {
 	fields := pipetest.ValidFields("Mario")
 	h.PutRecord("emp-stuck", fields, func(r *record.Record) { r.To(record.StateClaimed, time.Now(), "") })
 	js := &refusingDeadLetters{}
-	h.Start(pipetest.WithSchemas(flakySchemas{}), pipetest.WithDeps(func(d *consumer.Deps) {
+	reg := prometheus.NewRegistry()
+	h.Start(pipetest.WithMetrics(consumer.NewMetrics(reg)), pipetest.WithSchemas(flakySchemas{}), pipetest.WithDeps(func(d *consumer.Deps) {
 		js.JetStream = d.Publisher
 		d.Publisher = js
 	}))
@@ -265,6 +267,25 @@ func TestMaxDeliveriesAdvisoryIsGivenUp(t *testing.T) {
 	if got := js.tries.Load(); got != 3 {
 		t.Errorf("tries of the dead letter: got %d, want 3 (MaxDeliver)", got)
 	}
+	if got := counterValue(t, reg, "iseed_advisories_given_up_total"); got != 1 {
+		t.Errorf("iseed_advisories_given_up_total: got %v, want 1: the alert would not fire", got)
+	}
+}
+
+// counterValue reads a counter without labels from reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
 }
 
 // refusingDeadLetters refuses every dead letter, and counts them.

@@ -18,6 +18,7 @@ type Metrics struct {
 	wallet   prometheus.Gauge
 	spend    *prometheus.CounterVec
 	requests *prometheus.CounterVec
+	givenUp  prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics with reg.
@@ -53,7 +54,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "iseed", Name: "paid_requests_total",
 		Help: "Upstream requests this process recorded (each one paid), by tenant and service.",
 	}, []string{"tenant", "service"})
-	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker, m.wallet, m.spend, m.requests)
+	m.givenUp = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "iseed", Name: "advisories_given_up_total",
+		Help: "Max-deliveries advisories given up after failing every delivery: a dead letter, failed event or finishing step never done.",
+	})
+	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker, m.wallet, m.spend, m.requests, m.givenUp)
 	return m
 }
 
@@ -63,6 +68,12 @@ func (m *Metrics) outcome(o Outcome, took time.Duration) {
 	}
 	m.outcomes.WithLabelValues(o.Kind.String(), o.Reason).Inc()
 	m.duration.WithLabelValues(o.Kind.String()).Observe(took.Seconds())
+}
+
+func (m *Metrics) advisoryGivenUp() {
+	if m != nil {
+		m.givenUp.Inc()
+	}
 }
 
 func (m *Metrics) post(err error) {
