@@ -267,25 +267,9 @@ func TestMaxDeliveriesAdvisoryIsGivenUp(t *testing.T) {
 	if got := js.tries.Load(); got != 3 {
 		t.Errorf("tries of the dead letter: got %d, want 3 (MaxDeliver)", got)
 	}
-	if got := counterValue(t, reg, "iseed_advisories_given_up_total"); got != 1 {
+	if got := metric(t, reg, "iseed_advisories_given_up_total"); got != 1 {
 		t.Errorf("iseed_advisories_given_up_total: got %v, want 1: the alert would not fire", got)
 	}
-}
-
-// counterValue reads a counter without labels from reg.
-func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no counter %s", name)
-	return 0
 }
 
 // refusingDeadLetters refuses every dead letter, and counts them.

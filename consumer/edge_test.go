@@ -83,7 +83,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	for i := range 10 {
 		h.Publish(pipetest.Submission(fmt.Sprintf("br-%d", i), pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)
 	}
-	pipetest.WaitFor(t, 10*time.Second, "the breaker to open", func() bool { return gauge(t, reg, "iseed_upstream_breaker_open") == 1 })
+	pipetest.WaitFor(t, 10*time.Second, "the breaker to open", func() bool { return metric(t, reg, "iseed_upstream_breaker_open") == 1 })
 	if got := h.Counter("POST /richiesta"); got < 3 {
 		t.Errorf("POSTs before the breaker opened: got %d, want at least 3", got)
 	}
@@ -94,13 +94,13 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	if got := h.Counter("created"); got != 10 {
 		t.Errorf("upstream requests: got %d, want 10", got)
 	}
-	if got := gauge(t, reg, "iseed_upstream_breaker_open"); got != 0 {
+	if got := metric(t, reg, "iseed_upstream_breaker_open"); got != 0 {
 		t.Errorf("breaker gauge after recovery: got %v, want 0", got)
 	}
 }
 
-// gauge reads a gauge without labels from reg.
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// metric reads a gauge or counter without labels from reg (-1: none).
+func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -108,6 +108,9 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			if c := mf.GetMetric()[0].GetCounter(); c != nil {
+				return c.GetValue()
+			}
 			return mf.GetMetric()[0].GetGauge().GetValue()
 		}
 	}

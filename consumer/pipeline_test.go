@@ -370,7 +370,7 @@ func TestEmptyWalletWaitsForTopUp(t *testing.T) {
 	for i := range n {
 		h.Publish(pipetest.Submission(fmt.Sprintf("w-%d", i), pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)
 	}
-	pipetest.WaitFor(t, 10*time.Second, "the wallet found empty", func() bool { return gauge(t, reg, "iseed_wallet_empty") == 1 })
+	pipetest.WaitFor(t, 10*time.Second, "the wallet found empty", func() bool { return metric(t, reg, "iseed_wallet_empty") == 1 })
 	pipetest.WaitFor(t, 10*time.Second, "the wallet_empty event", func() bool { return len(h.accountEvents()) > 0 })
 	posts := h.Counter("POST /richiesta")
 	h.Sim.SetWallet(1000)
@@ -386,7 +386,7 @@ func TestEmptyWalletWaitsForTopUp(t *testing.T) {
 	if posts > 4 {
 		t.Errorf("POSTs while the wallet was empty: %d, want the first few only (it stopped pulling)", posts)
 	}
-	pipetest.WaitFor(t, 5*time.Second, "the gauge back to 0", func() bool { return gauge(t, reg, "iseed_wallet_empty") == 0 })
+	pipetest.WaitFor(t, 5*time.Second, "the gauge back to 0", func() bool { return metric(t, reg, "iseed_wallet_empty") == 0 })
 	types := h.accountEvents()
 	if len(types) < 2 || types[0] != publisher.AccountWalletEmpty || types[len(types)-1] != publisher.AccountWalletRefilled {
 		t.Errorf("account events: got %v, want wallet_empty then wallet_refilled", types)
