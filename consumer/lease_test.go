@@ -8,9 +8,7 @@ import (
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
-	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/servertime"
-	"github.com/iseed-dev/iseed/visengine"
 )
 
 // TestReplicaWithAClockAheadWaitsForTheLease: another replica holds the
@@ -24,14 +22,8 @@ func TestReplicaWithAClockAheadWaitsForTheLease(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	fields := pipetest.ValidFields("Mario")
-	svc, err := h.Schemas().Service(ctx, "ISEE")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prep, err := svc.Validate(schema.Input{Fields: fields, Options: []string{"urgenza"}}, schema.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := iseeRequest(t, h, fields)
+	req.CallbackData = h.Marker(pipetest.Tenant, "emp-skew")
 	now := time.Now()
 	h.PutRecord("emp-skew", fields, func(r *record.Record) {
 		r.Created, r.Updated = now, now
@@ -39,8 +31,7 @@ func TestReplicaWithAClockAheadWaitsForTheLease(t *testing.T) {
 	})
 	committed := make(chan error, 1)
 	time.AfterFunc(2*time.Second, func() { // the other replica's POST lands
-		_, err := h.Client.CreateRichiesta(ctx, visengine.CreateRequest{HashVisura: prep.HashVisura, JSONVisura: prep.JSONVisura,
-			Opzioni: prep.Opzioni, CallbackData: h.Marker(pipetest.Tenant, "emp-skew")})
+		_, err := h.Client.CreateRichiesta(ctx, req)
 		committed <- err
 	})
 	clock := servertime.NewWithLocal(h.Res.Keys, time.Hour, func() time.Time { return time.Now().Add(time.Hour) })

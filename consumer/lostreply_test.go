@@ -60,8 +60,18 @@ func (l *lostReply) writes() int {
 // console for the same person would.
 func requestOutsideIseed(t *testing.T, h *harness, fields map[string]any) *visengine.Richiesta {
 	t.Helper()
-	ctx := context.Background()
-	svc, err := h.Schemas().Service(ctx, "ISEE")
+	r, err := h.Client.CreateRichiesta(context.Background(), iseeRequest(t, h, fields))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// iseeRequest is the POST /richiesta body of an ISEE request (with
+// urgency) for fields, as the pipeline would build it.
+func iseeRequest(t *testing.T, h *harness, fields map[string]any) visengine.CreateRequest {
+	t.Helper()
+	svc, err := h.Schemas().Service(context.Background(), "ISEE")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +79,7 @@ func requestOutsideIseed(t *testing.T, h *harness, fields map[string]any) *visen
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := h.Client.CreateRichiesta(ctx, visengine.CreateRequest{HashVisura: prep.HashVisura, JSONVisura: prep.JSONVisura, Opzioni: prep.Opzioni})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return visengine.CreateRequest{HashVisura: prep.HashVisura, JSONVisura: prep.JSONVisura, Opzioni: prep.Opzioni}
 }
 
 // TestStoredLeaseWithoutItsAnswerIsHeld: a write that puts this delivery's
