@@ -47,7 +47,7 @@ func (h *harness) ledger() *ledger.Ledger {
 }
 
 // withMoney gives a pipeline caps (b) and the ledger.
-func (h *harness) withMoney(b *budget.Budgets) pipetest.Option {
+func (h *harness) withMoney(b consumer.Budget) pipetest.Option {
 	return pipetest.WithDeps(func(d *consumer.Deps) { d.Budget, d.Ledger = b, h.ledger() })
 }
 
@@ -296,8 +296,7 @@ func TestRaisedCapGoesToTheOldestHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	slow := slowReserve{Budgets: b, id: "o-1", delay: 500 * time.Millisecond}
-	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Budget, d.Ledger = slow, h.ledger() }),
-		pipetest.WithConfig(func(c *consumer.Config) { c.Workers = 4; c.HoldPoll = time.Hour }))
+	h.Start(h.withMoney(slow), pipetest.WithConfig(func(c *consumer.Config) { c.Workers = 4; c.HoldPoll = time.Hour }))
 	for i := range 3 {
 		h.Publish(pipetest.Submission(fmt.Sprintf("o-%d", i), pipetest.ValidFields(fmt.Sprintf("Mario %d", i))), nil)
 		if i == 0 {
