@@ -118,6 +118,9 @@ func TestMalformedRejectionOrdersFirst(t *testing.T) {
 			h.Start()
 			h.Publish([]byte(`{"id":"emp-m","service":"ISEE","Bogus":1}`), nil)
 			pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { return len(h.DeadLetters()) == 1 })
+			if g := h.DeadLetters()[0].Generation; g != 0 {
+				t.Errorf("the dead letter's %s is %d; want 0, its rejected event's", dlq.HeaderGeneration, g)
+			}
 			tt.correct(h, pipetest.Submission("emp-m", pipetest.ValidFields("Mario")))
 			h.WaitState("emp-m", record.StateSubmitted)
 			pipetest.WaitFor(t, 10*time.Second, "two events", func() bool { return len(h.Events("emp-m")) == 2 })

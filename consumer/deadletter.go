@@ -23,8 +23,13 @@ func (p *Pipeline) deadLetterOf(j *job, subject string, o Outcome) dlq.DeadLette
 	now := p.cfg.Now()
 	dl := dlq.DeadLetter{
 		OriginalSubject: subject, StreamSeq: j.meta.Sequence.Stream, Tenant: j.tenant,
-		Reason: o.Reason, Deliveries: j.meta.NumDelivered, FirstFailure: now, LastFailure: now, Generation: 1,
+		Reason: o.Reason, Deliveries: j.meta.NumDelivered, FirstFailure: now, LastFailure: now,
 		SubmissionID: j.idOf(),
+	}
+	// Without a record the letter says what its event says (0, "before
+	// any record", for a malformed message's rejection), else 0 too.
+	if o.Event != nil {
+		dl.Generation = o.Event.Generation
 	}
 	if o.Err != nil {
 		dl.Error = o.Err.Error()
