@@ -33,6 +33,13 @@ func TestCLIDoc(t *testing.T) {
 	if string(got) != b.String() {
 		t.Errorf("%s is stale: run go test ./cmd/iseed -run TestCLIDoc -update", path)
 	}
+	// A table row is one line: a flag's usage with a line break would end
+	// its row early and start a stray one.
+	for i, line := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(line, "| `-") && !strings.HasSuffix(line, " |") {
+			t.Errorf("cli.md line %d: a flag's row does not end on its line: %q", i+1, line)
+		}
+	}
 }
 
 const cliDocIntro = `# The iseed command line
@@ -114,7 +121,8 @@ func writeCommandDoc(w io.Writer, c *cobra.Command) {
 		} else {
 			def = "`" + def + "`"
 		}
-		rows = append(rows, fmt.Sprintf("| `%s` | %s | %s |", name, def, strings.ReplaceAll(f.Usage, "|", `\|`)))
+		usage := strings.ReplaceAll(strings.ReplaceAll(f.Usage, "|", `\|`), "\n", " ") // one table row each
+		rows = append(rows, fmt.Sprintf("| `%s` | %s | %s |", name, def, usage))
 	})
 	if len(rows) > 0 {
 		fmt.Fprintf(w, "\n| flag | default | meaning |\n|---|---|---|\n%s\n", strings.Join(rows, "\n"))

@@ -224,7 +224,7 @@ func newSpendCmd(e *env) *cobra.Command {
 		Args: noArgs,
 	}
 	from := cmd.Flags().String("from", "", "the first day (default: the first of this month)")
-	to := cmd.Flags().String("to", "", "the day after the last (default: the first of next month)")
+	to := cmd.Flags().String("to", "", "the day after the last (default: the first of the month after --from's, so this month without --from)")
 	tenant := cmd.Flags().String("tenant", "", "only this tenant")
 	outFmt := cmd.Flags().StringP("output", "o", "", "table, json or csv (default table on a terminal, else json)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -264,7 +264,8 @@ func newSpendCmd(e *env) *cobra.Command {
 
 // period reads --from and --to: Europe/Rome days, RFC 3339 times or
 // durations ago;
-// empty from is the first of this month, empty to a month after from.
+// empty from is the first of this month, empty to the first of the month
+// after from's.
 func period(from, to string) (money.Period, error) {
 	loc, err := money.Rome()
 	if err != nil {

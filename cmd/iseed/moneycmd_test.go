@@ -113,3 +113,29 @@ func TestAuditPeriod(t *testing.T) {
 		}
 	}
 }
+
+// TestSpendPeriod: --from alone is its month, to the first of the next
+// (not this month's end), as the flag's help says; --to alone ends the
+// current month's period there.
+func TestSpendPeriod(t *testing.T) {
+	loc, err := money.Rome()
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 0, loc) }
+	this := money.Month(time.Now(), loc)
+	tests := []struct {
+		from, to string
+		want     money.Period
+	}{
+		{"", "", this},
+		{"2026-10-15", "", money.Period{From: day(10, 15), To: day(11, 1)}},
+		{"2026-10-15", "2026-10-20", money.Period{From: day(10, 15), To: day(10, 20)}},
+	}
+	for _, tt := range tests {
+		got, err := period(tt.from, tt.to)
+		if err != nil || !got.From.Equal(tt.want.From) || !got.To.Equal(tt.want.To) {
+			t.Errorf("period(%q, %q) = %v, %v; want %v", tt.from, tt.to, got, err, tt.want)
+		}
+	}
+}
