@@ -254,6 +254,12 @@ func (c *Config) problems() []error {
 	if c.WalletProbe < time.Second {
 		bad("ISEED_WALLET_PROBE must be at least 1s, got %s", c.WalletProbe)
 	}
+	// A token too short is a mistake, not a choice: the daemon would run
+	// without its console. (No token is one: the console then serves only
+	// a loopback listener, and the daemon says so at start.)
+	if c.ConsoleToken != "" && len(c.ConsoleToken) < console.MinTokenLen {
+		bad("ISEED_CONSOLE_TOKEN has %d characters; use at least %d random ones (openssl rand -hex 32)", len(c.ConsoleToken), console.MinTokenLen)
+	}
 	if err := console.CheckHosts(c.ConsoleHosts); err != nil {
 		errs = append(errs, err)
 	}

@@ -51,6 +51,8 @@ func TestConfigValidation(t *testing.T) {
 		{"reserve not below the burst", map[string]string{"ISEED_UPSTREAM_BURST": "2", "ISEED_UPSTREAM_RESERVE": "2"}, "must exceed ISEED_UPSTREAM_RESERVE"},
 		{"too few deliveries for the max age", map[string]string{"ISEED_MAX_DELIVER": "100"}, "ISEED_MAX_DELIVER=100 would dead-letter transient trouble"},
 		{"enough deliveries with a shorter max age", map[string]string{"ISEED_MAX_DELIVER": "120", "ISEED_MAX_AGE": "12h"}, ""},
+		{"console token too short", map[string]string{"ISEED_CONSOLE_TOKEN": "short"}, "ISEED_CONSOLE_TOKEN has 5 characters; use at least 16"},
+		{"console token long enough", map[string]string{"ISEED_CONSOLE_TOKEN": "0123456789abcdef"}, ""},
 		{"console hosts", map[string]string{"ISEED_CONSOLE_HOSTS": "iseed.example.com, iseed"}, ""},
 		{"console hosts empty", map[string]string{"ISEED_CONSOLE_HOSTS": ""}, ""},
 		{"console host with a scheme", map[string]string{"ISEED_CONSOLE_HOSTS": "https://iseed.example.com"}, "ISEED_CONSOLE_HOSTS: \"https://iseed.example.com\" is not a host name"},
