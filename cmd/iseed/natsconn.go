@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -50,6 +52,23 @@ func connectNATS(cfg *Config, log zerolog.Logger) (*natsConn, error) {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
 	}
 	return &natsConn{nc: nc}, nil
+}
+
+// redactedURLs is ISEED_NATS_URL (a comma-separated list) with any
+// password replaced, for a log line.
+func redactedURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if u, err := url.Parse(p); err == nil && u.User != nil {
+			u.User = url.User("xxxxx") // a user name may be a token: hide it too
+			p = u.String()
+		} else if err != nil {
+			p = "(unreadable URL)"
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ",")
 }
 
 // asyncErrorLogger logs what the NATS client reports asynchronously, which

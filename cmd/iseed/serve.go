@@ -68,6 +68,9 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	if d.res, err = retryStartup(ctx, log, "JetStream layout", func(ctx context.Context) (*layout.Resources, error) {
+		if !d.conn.nc.IsConnected() { // say so, rather than the timeout of a request that cannot go
+			return nil, fmt.Errorf("not connected to NATS at %s (ISEED_NATS_URL); still trying", redactedURLs(cfg.NATSURL))
+		}
 		return layout.Ensure(ctx, d.js, layoutOf(cfg))
 	}); err != nil {
 		return nil, err

@@ -103,6 +103,10 @@ func serve(ctx context.Context, e *env, cfg *Config, demoEvent []byte) error {
 		return configError(fmt.Errorf("ISEED_LOG_LEVEL: %w", err))
 	}
 	d, err := newDaemon(ctx, cfg, log)
+	if err != nil && ctx.Err() != nil { // a signal while start-up waited (for NATS, say): a stop, not a failure
+		log.Info().Str("component", "serve").Msg("stopped by a signal before start-up finished")
+		return nil
+	}
 	if err != nil {
 		return err
 	}

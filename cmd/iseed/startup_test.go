@@ -121,3 +121,37 @@ func runCLIFor(t *testing.T, d time.Duration, args ...string) (string, string, i
 	err := run(ctx, args, strings.NewReader(""), &stdout, &stderr)
 	return stdout.String(), stderr.String(), exitCode(err)
 }
+
+// TestServeWaitsForNATSAndStopsCleanly: with ISEED_NATS_URL unreachable,
+// serve says so, naming the URL without its password, and keeps trying; a
+// signal then is a stop (exit 0), not a failure.
+func TestServeWaitsForNATSAndStopsCleanly(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := closed.Addr().String()
+	closed.Close() // nothing listens there now
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_NATS_URL", "nats://iseed:s3cr3t@"+addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr pipetest.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, &stderr) }()
+	want := "not connected to NATS at nats://xxxxx@" + addr
+	waitUntil(t, 20*time.Second, "the warning naming the URL", func() bool { return strings.Contains(stderr.String(), want) })
+	cancel() // what SIGTERM does
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != 0 {
+			t.Errorf("exit %d (%v) on a signal while waiting for NATS; want 0", code, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop after the signal")
+	}
+	if s := stderr.String(); strings.Contains(s, "s3cr3t") || strings.Contains(s, "iseed serve:") {
+		t.Errorf("stderr shows the password or an error line:\n%s", s)
+	}
+}
