@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -39,24 +38,21 @@ const (
 // Every MAC is keyed by a key derived from the token, so changing the
 // token ends every session. Sessions are signed, not stored, so that any
 // replica sharing the token accepts them; a logout revokes its session's
-// id in this process until the session would have expired.
+// id on every replica (revocations) until the session would have expired.
 type auth struct {
 	token  [sha256.Size]byte // SHA-256 of the token, compared in constant time
 	key    []byte
 	ttl    time.Duration
 	now    func() time.Time
 	noAuth bool
-
-	mu sync.Mutex
-	// revoked are the ids of the sessions logged out, with their expiry.
-	// Only a logged-in operator adds one, and each goes at its expiry.
-	revoked map[string]int64
+	// revoked are the sessions logged out: checked in memory, shared
+	// through NATS.
+	revoked *revocations
 }
 
-func newAuth(token string, ttl time.Duration, now func() time.Time) *auth {
+func newAuth(token string, ttl time.Duration, now func() time.Time, revoked *revocations) *auth {
 	k := sha256.Sum256([]byte("iseed-console-v1\x00" + token))
-	return &auth{token: sha256.Sum256([]byte(token)), key: k[:], ttl: ttl, now: now, noAuth: token == "",
-		revoked: make(map[string]int64)}
+	return &auth{token: sha256.Sum256([]byte(token)), key: k[:], ttl: ttl, now: now, noAuth: token == "", revoked: revoked}
 }
 
 // tokenOK compares s with the token in constant time (of the digests: no
@@ -98,35 +94,11 @@ func (a *auth) parseSession(v string) (id string, exp int64, ok bool) {
 }
 
 // sessionOK checks a session cookie's value: its MAC, its expiry, and
-// that it was not logged out.
+// that it was not logged out (nor may have been: until the logged-out
+// sessions are known, none is accepted).
 func (a *auth) sessionOK(v string) bool {
 	id, exp, ok := a.parseSession(v)
-	if !ok || a.now().Unix() >= exp {
-		return false
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, revoked := a.revoked[id]
-	return !revoked
-}
-
-// revoke ends the session of cookie value v, if it is one.
-func (a *auth) revoke(v string) {
-	id, exp, ok := a.parseSession(v)
-	if !ok {
-		return
-	}
-	now := a.now().Unix()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for r, e := range a.revoked {
-		if now >= e {
-			delete(a.revoked, r) // expired anyway
-		}
-	}
-	if now < exp {
-		a.revoked[id] = exp
-	}
+	return ok && a.now().Unix() < exp && a.revoked.ready() && !a.revoked.has(id)
 }
 
 // identify says how r is authenticated, if at all. A wrong bearer token
@@ -145,8 +117,14 @@ func (c *Console) identify(w http.ResponseWriter, r *http.Request) (identity, bo
 		}
 		c.refused(r, src, "bearer")
 	}
-	if ck, err := r.Cookie(sessionCookie); err == nil && c.auth.sessionOK(ck.Value) {
-		return session, true
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if _, _, signed := c.auth.parseSession(ck.Value); signed && !c.auth.revoked.ready() {
+			c.fail(w, r, http.StatusServiceUnavailable, "This console has not read the logged-out sessions from NATS yet, so it accepts no session: reload in a moment (a bearer token works meanwhile).")
+			return nobody, false
+		}
+		if c.auth.sessionOK(ck.Value) {
+			return session, true
+		}
 	}
 	return nobody, true
 }
@@ -297,11 +275,33 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// logout ends the session of r's cookie on every replica and clears the
+// cookie. When NATS does not store the revocation, only this replica
+// refuses the session at once: the answer (503) says so, and this replica
+// keeps trying to store it.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
-	if ck, err := r.Cookie(sessionCookie); err == nil {
-		c.auth.revoke(ck.Value)
-	}
 	http.SetCookie(w, c.auth.cookie(r, ""))
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	id, exp, ok := c.auth.parseSession(ck.Value)
+	if !ok || c.cfg.Now().Unix() >= exp {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	// The revocation is stored even when the browser gives up waiting.
+	if err := c.auth.revoked.revoke(context.WithoutCancel(r.Context()), id, exp); err != nil {
+		until := time.Unix(exp, 0).UTC().Format("2006-01-02 15:04 UTC")
+		c.log.Error().Err(err).Str("remote", r.RemoteAddr).Str("expires", until).
+			Msg("console: logout not stored in NATS: other replicas accept the session until a retry (every second) stores it, or it expires")
+		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, nobody))
+		c.fail(w, r, http.StatusServiceUnavailable, "You are logged out of this replica only: NATS did not store the logout, so the other replicas of the console still accept this session, until "+
+			until+" at the latest. This replica keeps trying to store it. To end every session at once, change ISEED_CONSOLE_TOKEN on every replica.")
+		return
+	}
+	c.log.Info().Str("remote", r.RemoteAddr).Msg("console logout")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

@@ -1,17 +1,21 @@
 package console
 
 import (
+	"context"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 func TestSessions(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	a := newAuth("a-console-token-of-some-length", time.Hour, clock)
+	local := func() *revocations { return newRevocations(nil, nil, clock, zerolog.Nop()) }
+	a := newAuth("a-console-token-of-some-length", time.Hour, clock, local())
 	good := a.newSession()
 	part := func(v string, i int, to string) string {
 		p := strings.Split(v, ".")
@@ -19,9 +23,14 @@ func TestSessions(t *testing.T) {
 		return strings.Join(p, ".")
 	}
 	exp := strconv.FormatInt(now.Add(time.Hour).Unix(), 10)
-	loggedOut := newAuth("a-console-token-of-some-length", time.Hour, clock)
+	loggedOut := newAuth("a-console-token-of-some-length", time.Hour, clock, local())
 	revoked := loggedOut.newSession()
-	loggedOut.revoke(revoked)
+	id, _, _ := loggedOut.parseSession(revoked)
+	if err := loggedOut.revoked.revoke(context.Background(), id, now.Add(time.Hour).Unix()); err != nil {
+		t.Fatal(err)
+	}
+	unread := newAuth("a-console-token-of-some-length", time.Hour, clock, local())
+	unread.revoked.synced = false // as a console whose Run has not read the bucket yet
 	tests := []struct {
 		name  string
 		auth  *auth
@@ -36,10 +45,11 @@ func TestSessions(t *testing.T) {
 		{"id changed", a, part(good, 1, "AAAAAAAAAAAAAAAAAAAAAAAAAA"), now, false},
 		{"logged out", loggedOut, revoked, now, false},
 		{"another session after a logout", loggedOut, loggedOut.newSession(), now, true},
+		{"the logged-out sessions not read yet", unread, unread.newSession(), now, false},
 		{"the former format", a, "v1." + exp + "." + a.mac("session", exp), now, false},
 		{"MAC changed", a, good[:len(good)-2] + "AA", now, false},
-		{"another token's", newAuth("another-token-of-some-length!!", time.Hour, clock), good, now, false},
-		{"read-only console", newAuth("", time.Hour, clock), good, now, false},
+		{"another token's", newAuth("another-token-of-some-length!!", time.Hour, clock, local()), good, now, false},
+		{"read-only console", newAuth("", time.Hour, clock, local()), good, now, false},
 		{"garbage", a, "v1..", now, false},
 		{"empty", a, "", now, false},
 	}
@@ -54,7 +64,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestTokenOK(t *testing.T) {
-	a := newAuth("a-console-token-of-some-length", time.Hour, time.Now)
+	a := newAuth("a-console-token-of-some-length", time.Hour, time.Now, nil)
 	for _, tt := range []struct {
 		s  string
 		ok bool
@@ -63,7 +73,7 @@ func TestTokenOK(t *testing.T) {
 			t.Errorf("tokenOK(%q): got %v, want %v", tt.s, got, tt.ok)
 		}
 	}
-	if newAuth("", time.Hour, time.Now).tokenOK("") {
+	if newAuth("", time.Hour, time.Now, nil).tokenOK("") {
 		t.Error("a read-only console accepted the empty token")
 	}
 }

@@ -130,6 +130,9 @@ func New(cfg Config, d Deps) (*Console, error) {
 	if d.Overview == nil || d.DeadLetters == nil || d.Resources == nil || d.Resources.Records == nil || d.Resources.DLQ == nil || d.JS == nil {
 		return nil, errors.New("console: New needs the overview, the dead letters, the records bucket, the DLQ stream and a JetStream handle")
 	}
+	if cfg.Token != "" && d.Resources.Keys == nil {
+		return nil, errors.New("console: New needs the keys bucket with a token: logouts are kept there")
+	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
@@ -144,9 +147,27 @@ func New(cfg Config, d Deps) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Console{cfg: cfg, d: d, log: cfg.Logger.With().Str("component", "console").Logger(), pages: p,
-		auth: newAuth(cfg.Token, cfg.SessionTTL, cfg.Now), cross: http.NewCrossOriginProtection(),
+	log := cfg.Logger.With().Str("component", "console").Logger()
+	var keys jetstream.KeyValue // read-only: no sessions to revoke
+	if cfg.Token != "" {
+		keys = d.Resources.Keys
+	}
+	revoked := newRevocations(keys, d.JS, cfg.Now, log)
+	return &Console{cfg: cfg, d: d, log: log, pages: p,
+		auth: newAuth(cfg.Token, cfg.SessionTTL, cfg.Now, revoked), cross: http.NewCrossOriginProtection(),
 		fails: newFailures(cfg.Now), hosts: h, hostWarn: &rate.Sometimes{First: 1, Interval: time.Minute}}, nil
+}
+
+// Ready is closed once the console knows the sessions logged out on every
+// replica, and accepts session cookies (at once when read-only).
+func (c *Console) Ready() <-chan struct{} { return c.auth.revoked.readyc }
+
+// Run learns the sessions logged out on every replica (none are accepted
+// before), stores again the logouts NATS did not take, and sweeps the
+// expired ones from NATS, until ctx is done. A read-only console has no
+// sessions: Run only waits.
+func (c *Console) Run(ctx context.Context) error {
+	return c.auth.revoked.run(ctx)
 }
 
 // ReadOnly reports whether the console runs without a token.

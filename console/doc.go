@@ -29,8 +29,13 @@
 //     page asks for it, as "Authorization: Bearer <token>" or once in the
 //     login form, which sets a session cookie (HttpOnly, SameSite=Strict,
 //     Secure over TLS; a random id per login and its expiry, signed with a
-//     key derived from the token, never the token; logging out revokes it
-//     in this process). The token is compared in constant time.
+//     key derived from the token, never the token). Logging out revokes
+//     the session on every replica: the replica that serves the logout at
+//     once, the others through the keys bucket (console.revoked.<id>),
+//     which Run watches into memory; a revocation NATS does not store is
+//     kept and tried again, and the logout answers 503 saying so. Until Run
+//     has read the stored revocations, no session cookie is accepted (503).
+//     The token is compared in constant time.
 //     Wrong tokens, in the login form or a bearer header, are limited per
 //     client address (IPv6: per /64): five, then one a second; past the
 //     limit the address's logins and bearer requests answer 429 without

@@ -46,10 +46,6 @@ func newSiteWith(t *testing.T, h *pipetest.Harness, cfg console.Config, spend fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = ov.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
@@ -59,15 +55,22 @@ func newSiteWith(t *testing.T, h *pipetest.Harness, cfg console.Config, spend fu
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = ov.Run(ctx) })
+	wg.Go(func() { _ = c.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("metrics\n")) })
 	c.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	select {
-	case <-ov.Ready():
-	case <-time.After(20 * time.Second):
-		t.Fatal("overview not ready")
+	for what, ready := range map[string]<-chan struct{}{"overview": ov.Ready(), "console": c.Ready()} {
+		select {
+		case <-ready:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s not ready", what)
+		}
 	}
 	return &site{h: h, ov: ov, c: c, url: srv.URL, logs: logs}
 }

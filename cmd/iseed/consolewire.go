@@ -40,9 +40,10 @@ func (d *daemon) spendToday(context.Context) (float64, error) {
 	return total.Euros(), nil
 }
 
-// mountConsole serves the web console on the admin listener, unless
-// console.Check refuses (a non-loopback address without
-// ISEED_CONSOLE_TOKEN): then the daemon runs without it and says why.
+// mountConsole serves the web console on the admin listener, and runs it
+// with the daemon, unless console.Check refuses (a non-loopback address
+// without ISEED_CONSOLE_TOKEN): then the daemon runs without it and says
+// why.
 func (d *daemon) mountConsole(mux *http.ServeMux, replayKey []byte) {
 	if err := console.Check(d.cfg.HTTPListen, d.cfg.ConsoleToken); err != nil {
 		d.log.Warn().Err(err).Str("component", "console").Msg("web console not served")
@@ -58,6 +59,9 @@ func (d *daemon) mountConsole(mux *http.ServeMux, replayKey []byte) {
 		return
 	}
 	c.Register(mux)
+	// It learns the sessions logged out on every replica, and accepts
+	// none before.
+	d.extra = append(d.extra, actor{"console", c.Run})
 }
 
 // spendByTenant is this month's and today's spend per tenant, with their

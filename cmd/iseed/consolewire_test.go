@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConsoleLogoutReachesEveryDaemon runs two daemons on one NATS server
+// with one console token, as two replicas behind a load balancer: a
+// session logged in on the first is accepted by the second, and once
+// logged out on the first, refused by the second too.
+func TestConsoleLogoutReachesEveryDaemon(t *testing.T) {
+	cliEnv(t)
+	const token = "console-token-for-two-daemons-0123456789"
+	t.Setenv("ISEED_CONSOLE_TOKEN", token)
+	t.Setenv("ISEED_SIM_STEP", "1h")
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var consoles []string
+	for range 2 {
+		c := *cfg
+		c.DataDir = t.TempDir() // each daemon locks its own
+		d, err := newDaemon(ctx, &c, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- d.run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done; d.close() })
+		consoles = append(consoles, "http://"+d.admin.ln.Addr().String())
+	}
+	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := cl.PostForm(consoles[0]+"/login", url.Values{"token": {token}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "iseed_console" {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		t.Fatalf("login: got %d and no session cookie", resp.StatusCode)
+	}
+	get := func(console string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, console+"/", nil)
+		req.AddCookie(cookie)
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	var page string
+	waitUntil(t, 20*time.Second, "the second daemon's console to accept the session", func() bool {
+		code, body := get(consoles[1])
+		page = body
+		return code == http.StatusOK
+	})
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF field on the overview:\n%s", page)
+	}
+	req, _ := http.NewRequest(http.MethodPost, consoles[0]+"/logout", strings.NewReader(url.Values{"csrf": {m[1]}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(cookie)
+	if resp, err = cl.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout on the first daemon: got %d, want 303", resp.StatusCode)
+	}
+	waitUntil(t, 10*time.Second, "the second daemon's console to refuse the logged-out session", func() bool {
+		code, _ := get(consoles[1])
+		return code == http.StatusSeeOther
+	})
+}
