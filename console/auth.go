@@ -107,7 +107,7 @@ func (a *auth) sessionOK(v string) bool {
 // and returns false.
 func (c *Console) identify(w http.ResponseWriter, r *http.Request) (identity, bool) {
 	if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && !c.ReadOnly() {
-		src := source(r)
+		src := c.source(r)
 		if !c.fails.allowed(src) {
 			c.tooMany(w, r)
 			return nobody, false
@@ -260,7 +260,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
-	src := source(r)
+	src := c.source(r)
 	if !c.fails.allowed(src) {
 		c.tooMany(w, r)
 		return
@@ -271,7 +271,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, c.auth.cookie(r, c.auth.newSession()))
-	c.log.Info().Str("remote", r.RemoteAddr).Msg("console login")
+	c.log.Info().Str("remote", c.remote(r)).Msg("console login")
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -294,14 +294,14 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	// The revocation is stored even when the browser gives up waiting.
 	if err := c.auth.revoked.revoke(context.WithoutCancel(r.Context()), id, exp); err != nil {
 		until := time.Unix(exp, 0).UTC().Format("2006-01-02 15:04 UTC")
-		c.log.Error().Err(err).Str("remote", r.RemoteAddr).Str("expires", until).
+		c.log.Error().Err(err).Str("remote", c.remote(r)).Str("expires", until).
 			Msg("console: logout not stored in NATS: other replicas accept the session until a retry (every second) stores it, or it expires")
 		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, nobody))
 		c.fail(w, r, http.StatusServiceUnavailable, "You are logged out of this replica only: NATS did not store the logout, so the other replicas of the console still accept this session, until "+
 			until+" at the latest. This replica keeps trying to store it. To end every session at once, change ISEED_CONSOLE_TOKEN on every replica.")
 		return
 	}
-	c.log.Info().Str("remote", r.RemoteAddr).Msg("console logout")
+	c.log.Info().Str("remote", c.remote(r)).Msg("console logout")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
@@ -315,6 +315,6 @@ func (c *Console) tooMany(w http.ResponseWriter, r *http.Request) {
 // refused counts and logs a wrong token from src (never the token itself).
 func (c *Console) refused(r *http.Request, src, via string) {
 	exhausted := c.fails.fail(src)
-	c.log.Warn().Str("remote", r.RemoteAddr).Str("via", via).Bool("limited", exhausted).
+	c.log.Warn().Str("remote", c.remote(r)).Str("via", via).Bool("limited", exhausted).
 		Msg("console: wrong token refused")
 }

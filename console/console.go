@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
@@ -62,6 +63,13 @@ type Config struct {
 	// localhost and the host of Listen (ISEED_CONSOLE_HOSTS): a request
 	// for another gets 421, against DNS rebinding.
 	Hosts []string
+	// TrustedProxies are the reverse proxies in front of the console
+	// (ISEED_CONSOLE_TRUSTED_PROXIES, see ParseTrustedProxies). Only a
+	// request whose peer is one of them has its client address taken from
+	// X-Forwarded-For: the rightmost address there that is not a trusted
+	// proxy. That address is what wrong tokens are limited by and what log
+	// lines name as remote. Empty: the header is ignored.
+	TrustedProxies []netip.Prefix
 	// SessionTTL is how long a login lasts (default 12h).
 	SessionTTL time.Duration
 	Logger     zerolog.Logger
@@ -115,7 +123,9 @@ type Console struct {
 	auth  *auth
 	cross *http.CrossOriginProtection
 	fails *failures // failed token attempts, per client address
-	hosts hosts
+	// proxies are the trusted reverse proxies: they say the client address.
+	proxies proxies
+	hosts   hosts
 	// hostWarn logs refused hosts at most once a minute: a rebinding
 	// page may ask many times.
 	hostWarn *rate.Sometimes
@@ -155,7 +165,7 @@ func New(cfg Config, d Deps) (*Console, error) {
 	revoked := newRevocations(keys, d.JS, cfg.Now, log)
 	return &Console{cfg: cfg, d: d, log: log, pages: p,
 		auth: newAuth(cfg.Token, cfg.SessionTTL, cfg.Now, revoked), cross: http.NewCrossOriginProtection(),
-		fails: newFailures(cfg.Now), hosts: h, hostWarn: &rate.Sometimes{First: 1, Interval: time.Minute}}, nil
+		fails: newFailures(cfg.Now), proxies: cfg.TrustedProxies, hosts: h, hostWarn: &rate.Sometimes{First: 1, Interval: time.Minute}}, nil
 }
 
 // Ready is closed once the console knows the sessions logged out on every

@@ -125,7 +125,7 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	seq := d.DL.Seq
 	log := c.log.With().Uint64("seq", seq).Str("tenant", d.DL.Tenant).Str("submission", d.DL.SubmissionID).
-		Str("reason", d.DL.Reason).Str("remote", r.RemoteAddr).Logger()
+		Str("reason", d.DL.Reason).Str("remote", c.remote(r)).Logger()
 	if d.Refused != nil { // it would be rejected again: the same refusal as iseed dlq replay's
 		c.fail(w, r, http.StatusConflict, "Not replayed: "+d.Refused.Why+"; "+d.Refused.Advice+".")
 		return
@@ -150,7 +150,7 @@ func (c *Console) reveal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.log.Info().Uint64("seq", d.DL.Seq).Str("tenant", d.DL.Tenant).Str("submission", d.DL.SubmissionID).
-		Str("remote", r.RemoteAddr).Msg("console: dead-letter payload revealed")
+		Str("remote", c.remote(r)).Msg("console: dead-letter payload revealed")
 	d.Revealed = reveal(d.payload)
 	c.render(w, r, http.StatusOK, "deadletter", "Dead letter "+r.PathValue("seq"), d)
 }

@@ -37,12 +37,15 @@
 //     has read the stored revocations, no session cookie is accepted (503).
 //     The token is compared in constant time.
 //     Wrong tokens, in the login form or a bearer header, are limited per
-//     client address (IPv6: per /64): five, then one a second; past the
-//     limit the address's logins and bearer requests answer 429 without
-//     comparing the token. The limit is not shared, so a stranger's
-//     guessing never locks the operator out. Each wrong token is logged
-//     (the address, never the token). The authenticated may replay and
-//     reveal.
+//     client address (IPv6: per /64): the peer's, or, when the peer is one
+//     of Config.TrustedProxies (ISEED_CONSOLE_TRUSTED_PROXIES), the
+//     rightmost X-Forwarded-For address that is not; from any other peer
+//     the header is ignored. Five, then one a second; past the limit the
+//     address's logins and bearer requests answer 429 without comparing
+//     the token. The limit is not shared, so a stranger's guessing never
+//     locks the operator out. Each wrong token is logged (the client
+//     address as remote, as in every log line; never the token). The
+//     authenticated may replay and reveal.
 //   - Every page answers only to the hosts it is configured for: IP
 //     addresses, localhost, the host of the listen address and
 //     Config.Hosts (ISEED_CONSOLE_HOSTS). A request naming another host

@@ -92,7 +92,7 @@ func (c *Console) hostOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !c.hosts.allows(r.Host) {
 			c.hostWarn.Do(func() {
-				c.log.Warn().Str("host", truncate(r.Host, 100)).Str("remote", r.RemoteAddr).
+				c.log.Warn().Str("host", truncate(r.Host, 100)).Str("remote", c.remote(r)).
 					Msg("console: request for a host it does not answer to refused (at most one such line a minute); if the name is yours, add it to ISEED_CONSOLE_HOSTS")
 			})
 			http.Error(w, "421 misdirected request: this console does not answer to that host name", http.StatusMisdirectedRequest)

@@ -1,9 +1,6 @@
 package console
 
 import (
-	"net"
-	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -11,9 +8,10 @@ import (
 )
 
 // Failed token attempts (the login form, a bearer header) are limited per
-// client address: a burst of failBurst, then one every failEvery. The limit
-// bounds guessing from each source; as it is not shared, a stranger's
-// failures never lock the operator out.
+// client address (Console.source: behind trusted proxies, the address
+// they forwarded): a burst of failBurst, then one every failEvery. The
+// limit bounds guessing from each source; as it is not shared, a
+// stranger's failures never lock the operator out.
 const (
 	failBurst = 5
 	failEvery = time.Second
@@ -79,23 +77,4 @@ func (f *failures) limiter(src string, now time.Time, create bool) *rate.Limiter
 	l := newFailLimiter()
 	f.bySource[src] = l
 	return l
-}
-
-// source is the client address r's failures count against: its IP, or
-// for IPv6 its /64, which one host usually holds whole.
-func source(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
 }

@@ -96,6 +96,7 @@ type Config struct {
 	WalletProbe       time.Duration `envconfig:"WALLET_PROBE" default:"1m"`
 	ConsoleToken      string        `envconfig:"CONSOLE_TOKEN"`
 	ConsoleHosts      []string      `envconfig:"CONSOLE_HOSTS"`
+	ConsoleProxies    []string      `envconfig:"CONSOLE_TRUSTED_PROXIES"`
 
 	HTTPListen     string `envconfig:"HTTP_LISTEN" default:"127.0.0.1:8080"`
 	CallbackListen string `envconfig:"CALLBACK_LISTEN" default:"127.0.0.1:8081"`
@@ -261,6 +262,9 @@ func (c *Config) problems() []error {
 		bad("ISEED_CONSOLE_TOKEN has %d characters; use at least %d random ones (openssl rand -hex 32)", len(c.ConsoleToken), console.MinTokenLen)
 	}
 	if err := console.CheckHosts(c.ConsoleHosts); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := console.ParseTrustedProxies(c.ConsoleProxies); err != nil {
 		errs = append(errs, err)
 	}
 	if c.AuditEvery < 0 {

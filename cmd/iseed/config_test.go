@@ -56,6 +56,9 @@ func TestConfigValidation(t *testing.T) {
 		{"console hosts", map[string]string{"ISEED_CONSOLE_HOSTS": "iseed.example.com, iseed"}, ""},
 		{"console hosts empty", map[string]string{"ISEED_CONSOLE_HOSTS": ""}, ""},
 		{"console host with a scheme", map[string]string{"ISEED_CONSOLE_HOSTS": "https://iseed.example.com"}, "ISEED_CONSOLE_HOSTS: \"https://iseed.example.com\" is not a host name"},
+		{"console trusted proxies", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.10,fd00::/8"}, ""},
+		{"console trusted proxy not an address", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "10.0.0.0/8,ingress-nginx"}, "ISEED_CONSOLE_TRUSTED_PROXIES: \"ingress-nginx\" is not a CIDR or an IP address"},
+		{"console trusting every address", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "0.0.0.0/0"}, "ISEED_CONSOLE_TRUSTED_PROXIES: \"0.0.0.0/0\" trusts every address"},
 		{"every problem at once", map[string]string{"ISEED_WORKERS": "0", "ISEED_STORAGE": "disk"}, "ISEED_STORAGE"},
 	}
 	for _, tt := range tests {

@@ -49,7 +49,13 @@ func (d *daemon) mountConsole(mux *http.ServeMux, replayKey []byte) {
 		d.log.Warn().Err(err).Str("component", "console").Msg("web console not served")
 		return
 	}
-	c, err := console.New(console.Config{Listen: d.cfg.HTTPListen, Token: d.cfg.ConsoleToken, Hosts: d.cfg.ConsoleHosts, Logger: d.log}, console.Deps{
+	proxies, err := console.ParseTrustedProxies(d.cfg.ConsoleProxies) // validated with the configuration
+	if err != nil {
+		d.log.Warn().Err(err).Str("component", "console").Msg("web console not served")
+		return
+	}
+	c, err := console.New(console.Config{Listen: d.cfg.HTTPListen, Token: d.cfg.ConsoleToken, Hosts: d.cfg.ConsoleHosts,
+		TrustedProxies: proxies, Logger: d.log}, console.Deps{
 		Overview:    d.overview,
 		DeadLetters: dlq.NewQueue(d.js, d.res, replayKey, consumer.ReplayMsgID(d.res.Layout)),
 		Resources:   d.res, JS: d.js, Spend: d.spendByTenant,

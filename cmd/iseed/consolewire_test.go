@@ -16,31 +16,9 @@ import (
 // session logged in on the first is accepted by the second, and once
 // logged out on the first, refused by the second too.
 func TestConsoleLogoutReachesEveryDaemon(t *testing.T) {
-	cliEnv(t)
-	const token = "console-token-for-two-daemons-0123456789"
-	t.Setenv("ISEED_CONSOLE_TOKEN", token)
-	t.Setenv("ISEED_SIM_STEP", "1h")
-	cfg, err := loadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	var consoles []string
-	for range 2 {
-		c := *cfg
-		c.DataDir = t.TempDir() // each daemon locks its own
-		d, err := newDaemon(ctx, &c, testLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- d.run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done; d.close() })
-		consoles = append(consoles, "http://"+d.admin.ln.Addr().String())
-	}
+	consoles := startConsoles(t, 2)
 	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := cl.PostForm(consoles[0]+"/login", url.Values{"token": {token}, "next": {"/"}})
+	resp, err := cl.PostForm(consoles[0]+"/login", url.Values{"token": {consoleToken}, "next": {"/"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,4 +67,70 @@ func TestConsoleLogoutReachesEveryDaemon(t *testing.T) {
 		code, _ := get(consoles[1])
 		return code == http.StatusSeeOther
 	})
+}
+
+// consoleToken is the console token of the daemons startConsoles starts.
+const consoleToken = "console-token-for-two-daemons-0123456789"
+
+// startConsoles runs n daemons on one NATS server, with the simulator,
+// consoleToken and the environment set beforehand, until the test ends,
+// and returns their consoles' URLs.
+func startConsoles(t *testing.T, n int) []string {
+	t.Helper()
+	cliEnv(t)
+	t.Setenv("ISEED_CONSOLE_TOKEN", consoleToken)
+	t.Setenv("ISEED_SIM_STEP", "1h")
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var consoles []string
+	for range n {
+		c := *cfg
+		c.DataDir = t.TempDir() // each daemon locks its own
+		d, err := newDaemon(ctx, &c, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- d.run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done; d.close() })
+		consoles = append(consoles, "http://"+d.admin.ln.Addr().String())
+	}
+	return consoles
+}
+
+// TestConsoleTrustedProxies: with ISEED_CONSOLE_TRUSTED_PROXIES naming the
+// reverse proxy (here loopback), wrong tokens are limited by the address
+// the proxy forwards: a stranger's guesses do not lock out the operator
+// behind the same proxy.
+func TestConsoleTrustedProxies(t *testing.T) {
+	t.Setenv("ISEED_CONSOLE_TRUSTED_PROXIES", "127.0.0.1/32")
+	site := startConsoles(t, 1)[0]
+	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	login := func(client, token string) int {
+		req, _ := http.NewRequest(http.MethodPost, site+"/login", strings.NewReader(url.Values{"token": {token}, "next": {"/"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var got []int
+	for range 20 {
+		if got = append(got, login("198.51.100.7", "wrong-token-of-a-stranger")); got[len(got)-1] == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if got[len(got)-1] != http.StatusTooManyRequests {
+		t.Fatalf("a stranger's wrong logins: got %v, never 429", got)
+	}
+	if code := login("198.51.100.8", consoleToken); code != http.StatusSeeOther {
+		t.Errorf("the operator's login through the same proxy: got %d, want 303", code)
+	}
 }
