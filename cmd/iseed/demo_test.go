@@ -127,4 +127,22 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
 	}
+
+	// The same command again on the same data directory shows the stored
+	// events, and says they are the earlier run's.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	var stdout2, stderr2 pipetest.Buffer
+	done2 := make(chan error, 1)
+	go func() {
+		done2 <- run(ctx2, []string{"serve", "--demo", "../../examples/isee.json"}, strings.NewReader(""), &stdout2, &stderr2)
+	}()
+	waitUntil(t, 30*time.Second, "the stored events and the note", func() bool {
+		return strings.Contains(stdout2.String(), "demo/emp-7781-isee-2026 completed") &&
+			strings.Contains(stderr2.String(), "note: demo/emp-7781-isee-2026 was submitted by an earlier run in "+os.Getenv("ISEED_DATA_DIR")+" (now completed)")
+	})
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Errorf("second serve after cancel: %v", err)
+	}
 }

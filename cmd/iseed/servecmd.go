@@ -9,6 +9,7 @@ import (
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
@@ -112,7 +113,7 @@ func serve(ctx context.Context, e *env, cfg *Config, demoEvent []byte) error {
 	}
 	defer d.close()
 	if demoEvent != nil {
-		d.extra = append(d.extra, actor{"demo", func(ctx context.Context) error { return d.demo(ctx, demoEvent, e.stdout) }})
+		d.extra = append(d.extra, actor{"demo", func(ctx context.Context) error { return d.demo(ctx, demoEvent, e.stdout, e.stderr) }})
 	}
 	return d.run(ctx)
 }
@@ -126,9 +127,15 @@ func openDemoLog(dir string) (*os.File, error) {
 }
 
 // demo submits one event as tenant "demo" and prints every event about it
-// until ctx is done.
-func (d *daemon) demo(ctx context.Context, event []byte, w io.Writer) error {
+// until ctx is done. A submission an earlier run in the same data
+// directory made is not made again: a note says that the events shown are
+// that run's.
+func (d *daemon) demo(ctx context.Context, event []byte, w, note io.Writer) error {
 	sub, _ := consumer.DecodeSubmission(event)
+	if rec, _, err := record.NewStore(d.res.Records).Get(ctx, "demo", sub.ID); err == nil {
+		fmt.Fprintf(note, "note: demo/%s was submitted by an earlier run in %s (now %s): the events below are that run's, "+
+			"nothing is sent again; remove %s for a fresh demo\n", sub.ID, d.cfg.DataDir, rec.State, d.cfg.DataDir)
+	}
 	m := nats.NewMsg(d.res.Layout.SubmissionSubject("demo"))
 	m.Data = event
 	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID("demo", sub.ID, sub.Fingerprint()))
