@@ -4,8 +4,10 @@
 // "<tenant>.<id>".
 //
 // Contract:
-//   - A record holds no personal data: the payload is known only by its
-//     fingerprint; errors are codes and redacted messages.
+//   - A record holds no payload: the payload is known only by its
+//     fingerprint. It does hold the submission's metadata, the person key
+//     (a keyed hash of the tax code) and problem messages that may quote
+//     what the tenant sent, until Scrub removes them.
 //   - A record is created once (Store.Create is create-only) and every later
 //     change is a compare-and-set on its revision (Store.Update returns
 //     ErrRevision when another writer moved first). Callers copy a record
@@ -13,5 +15,8 @@
 //     they append to) before changing it.
 //   - Replays holds the dead letters that reopened the record, so that a
 //     dead letter reopens it at most once, whichever loop replays it.
+//   - Scrub removes the tenant's data (metadata, person key, problem
+//     texts) from a closed record and keeps everything that stops the
+//     submission from being sent or paid again; a record is never deleted.
 //   - Status renders the record as a publisher.Status event.
 package record

@@ -29,8 +29,9 @@ const (
 )
 
 // Record is what iseed knows of one submission, kept in the records bucket
-// under Key(tenant, id). It holds no personal data: the payload is known
-// only by its fingerprint.
+// under Key(tenant, id). It holds no payload (the payload is known only by
+// its fingerprint); what it holds of the tenant's (the metadata, the person
+// key, the problems' texts) goes when it is closed and scrubbed (Scrub).
 type Record struct {
 	Tenant         string              `json:"tenant"`
 	ID             string              `json:"id"`
@@ -66,6 +67,11 @@ type Record struct {
 	// Reserved is the amount a spending cap counted for the submission
 	// (budget.Reservation), until it is committed or given back.
 	Reserved *Reserved `json:"reserved,omitempty"`
+	// Scrubbed is when the retention removed the tenant's data (Scrub)
+	// from the closed record: why it has no metadata, person key or
+	// problem messages. Zero while it has them, and again once a replay
+	// reopens it with its payload's.
+	Scrubbed time.Time `json:"scrubbed,omitzero"`
 }
 
 // Charge is the price of one upstream request.

@@ -41,7 +41,7 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 			return false, err
 		}
 		if len(trs) == 0 && !overdue && !docChanged && next.StatoRichiesta == rec.StatoRichiesta {
-			return closed(next), fetched.err
+			return next.Closed(), fetched.err
 		}
 		_, err := t.store.Update(ctx, next, rev)
 		if errors.Is(err, record.ErrRevision) {
@@ -53,7 +53,7 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		if err != nil {
 			return false, err
 		}
-		return closed(next), fetched.err
+		return next.Closed(), fetched.err
 	}
 	return false, record.ErrRevision
 }
@@ -88,7 +88,7 @@ func (t *Tracker) takeDocument(ctx context.Context, f *docFetch, next *record.Re
 
 // markOverdue notes, once, that the request is overdue.
 func (t *Tracker) markOverdue(next *record.Record, now time.Time) bool {
-	if closed(next) || next.State == record.StateCompleted || overdueNoted(next) || !t.overdue(next.SubmittedAt(), now) {
+	if next.Closed() || next.State == record.StateCompleted || overdueNoted(next) || !t.overdue(next.SubmittedAt(), now) {
 		return false
 	}
 	next.Note(record.StateOverdue, now, fmt.Sprintf("not finished after %d working days", t.cfg.OverdueWorkdays))

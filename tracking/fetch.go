@@ -89,7 +89,7 @@ func ListOpen(ctx context.Context, res *layout.Resources, f OpenFilter) ([]*reco
 	}
 	var out []*record.Record
 	err := record.NewStore(res.Records).Each(ctx, func(r *record.Record) error {
-		if r.RequestID != "" && !closed(r) && (f.State == "" || r.State == f.State) &&
+		if r.RequestID != "" && !r.Closed() && (f.State == "" || r.State == f.State) &&
 			f.Now.Sub(r.SubmittedAt()) >= f.OlderThan {
 			out = append(out, r)
 		}

@@ -188,7 +188,7 @@ func (t *Tracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata
 // pollRecord is poll once the record is read.
 func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64, meta *jetstream.MsgMetadata, msg jetstream.Msg) trackOutcome {
 	var err error
-	if closed(rec) {
+	if rec.Closed() {
 		seq := t.replayOf(msg)
 		if !reopenable(rec, seq) {
 			if rec.State == record.StateFailed && rec.Reason == dlq.ReasonGaveUp && seq == 0 {
@@ -223,7 +223,7 @@ func (t *Tracker) Refresh(ctx context.Context, tenant, id string) error {
 	if err != nil {
 		return err
 	}
-	if closed(rec) || rec.RequestID == "" {
+	if rec.Closed() || rec.RequestID == "" {
 		return nil
 	}
 	if rec.State == record.StateSubmitted {

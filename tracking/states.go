@@ -118,18 +118,6 @@ func stato(state string, r *visengine.Richiesta) string {
 	return r.StatoRichiesta
 }
 
-// closed reports whether tracking of a record is over: cancelled, failed,
-// rejected, or completed with its document stored.
-func closed(r *record.Record) bool {
-	switch r.State {
-	case record.StateCancelled, record.StateFailed, record.StateRejected:
-		return true
-	case record.StateCompleted: // the final document is stored ("" : recorded before refetching existed)
-		return r.Document != nil && (r.Document.Stato == visengine.StateFulfilled || r.Document.Stato == "")
-	}
-	return false
-}
-
 // overdueNoted reports whether the overdue event was already published.
 func overdueNoted(r *record.Record) bool { return !r.EnteredAt(record.StateOverdue).IsZero() }
 

@@ -150,7 +150,7 @@ type task struct {
 // Nats-Msg-Id is "track.<tenant>.<id>.<generation>", and the stream holds
 // at most one task per submission, so a repeated call finds it there.
 func (t *Tracker) Track(ctx context.Context, r *record.Record) error {
-	if r.RequestID == "" || closed(r) {
+	if r.RequestID == "" || r.Closed() {
 		return nil
 	}
 	body, err := json.Marshal(task{Tenant: r.Tenant, ID: r.ID, Generation: r.Generation, RequestID: r.RequestID,
