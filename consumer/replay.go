@@ -67,16 +67,21 @@ func (p *Pipeline) correctable(j *job) bool {
 	return p.replayable(j) && j.rec.Pending == nil
 }
 
-// reopen starts a new generation of a failed or rejected submission.
+// reopen starts a new generation of a failed or rejected submission. A
+// record the retention scrubbed (record.Record.Scrub) gets its metadata
+// and person key back from the replayed payload, as a correction does.
 func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
 	if len(problems) > 0 && j.rec.Pending != nil {
 		return p.failedAgain(j), true // still unreconcilable: a person must decide
 	}
 	next := *j.rec.Clone()
-	if next.Fingerprint != j.sub.Fingerprint() { // a correction (correctable): describe the new payload
+	if next.Fingerprint != j.sub.Fingerprint() || !next.Scrubbed.IsZero() {
 		fresh := p.newRecord(j, now)
-		next.Fingerprint, next.Service, next.ServiceHash = fresh.Fingerprint, fresh.Service, fresh.ServiceHash
-		next.Price, next.PersonKey, next.Metadata = fresh.Price, fresh.PersonKey, fresh.Metadata
+		if next.Fingerprint != fresh.Fingerprint { // a correction (correctable): describe the new payload
+			next.Fingerprint, next.Service, next.ServiceHash, next.Price = fresh.Fingerprint, fresh.Service, fresh.ServiceHash, fresh.Price
+		}
+		// The new payload's, or the same payload's once the retention scrubbed them.
+		next.PersonKey, next.Metadata, next.Scrubbed = fresh.PersonKey, fresh.Metadata, time.Time{}
 	}
 	next.Generation++
 	next.Reason, next.Errors = "", nil
