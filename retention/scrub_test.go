@@ -1,0 +1,230 @@
+package retention_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/retention"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+const after = time.Hour
+
+// env is a NATS server with iseed's layout.
+type env struct {
+	t   *testing.T
+	js  jetstream.JetStream
+	res *layout.Resources
+}
+
+func newEnv(t *testing.T) *env {
+	srv := natstest.Run(t)
+	res, err := layout.Ensure(context.Background(), srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, js: srv.JS, res: res}
+}
+
+// scrubber returns a Scrubber whose clock reads now.
+func (e *env) scrubber(now time.Time, m *retention.Metrics) *retention.Scrubber {
+	e.t.Helper()
+	s, err := retention.New(retention.Config{After: after, Batch: 4, FetchWait: 200 * time.Millisecond,
+		Now: func() time.Time { return now }, Logger: zerolog.New(zerolog.NewTestWriter(e.t))},
+		retention.Deps{JS: e.js, Records: e.res.Records, Keys: e.res.Keys, Metrics: m})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// put stores a record of id in state, with the tenant's data.
+func (e *env) put(id, state string, mod func(*record.Record)) {
+	e.t.Helper()
+	now := time.Now()
+	r := &record.Record{Tenant: "acme", ID: id, Fingerprint: "fp-" + id, Generation: 1, State: state, RequestID: "req-" + id,
+		Metadata: json.RawMessage(`{"employee":"Mario Rossi"}`), PersonKey: "pk-" + id, Created: now, Updated: now,
+		Errors:   []publisher.Problem{{Field: "Codice Fiscale", Code: "invalid_tax_code", Message: "not a tax code"}},
+		Timeline: []record.Transition{{State: state, At: now}}}
+	if state == record.StateCompleted {
+		r.Document = &record.DocumentRef{Bucket: "b", Object: "o", SHA256: "s", Stato: visengine.StateFulfilled}
+	}
+	if mod != nil {
+		mod(r)
+	}
+	if _, err := record.NewStore(e.res.Records).Create(context.Background(), r); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// raw returns the stored bytes of a record.
+func (e *env) raw(id string) []byte {
+	e.t.Helper()
+	v, err := e.res.Records.Get(context.Background(), record.Key("acme", id))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return v.Value()
+}
+
+func (e *env) get(id string) *record.Record {
+	e.t.Helper()
+	r, _, err := record.NewStore(e.res.Records).Get(context.Background(), "acme", id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+func (e *env) scrub(s *retention.Scrubber) retention.Result {
+	e.t.Helper()
+	res, err := s.Scrub(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res
+}
+
+// TestScrubsOldClosedRecordsOnly: a pass scrubs every closed record
+// written before now minus After, and leaves open records, and closed ones
+// written since, byte for byte as they were.
+func TestScrubsOldClosedRecordsOnly(t *testing.T) {
+	e := newEnv(t)
+	closed := []string{record.StateCompleted, record.StateCancelled, record.StateFailed, record.StateRejected}
+	open := []string{record.StateClaimed, record.StateHeld, record.StateSubmitted, record.StateInProgress, record.StateDataReady}
+	for _, s := range closed {
+		e.put("old-"+s, s, nil)
+	}
+	for _, s := range open {
+		e.put("old-"+s, s, nil)
+	}
+	e.put("old-awaiting", record.StateCompleted, func(r *record.Record) { r.Document.Stato = visengine.StateDataReady })
+	cutoff := time.Now() // between two writes: the server stamps each as it stores it
+	e.put("new-"+record.StateCompleted, record.StateCompleted, nil)
+
+	untouched := map[string][]byte{"new-" + record.StateCompleted: e.raw("new-" + record.StateCompleted), "old-awaiting": e.raw("old-awaiting")}
+	for _, s := range open {
+		untouched["old-"+s] = e.raw("old-" + s)
+	}
+	reg := prometheus.NewRegistry()
+	res := e.scrub(e.scrubber(cutoff.Add(after), retention.NewMetrics(reg)))
+
+	if want := (retention.Result{Read: len(closed) + len(open) + 1, Scrubbed: len(closed)}); res != want {
+		t.Errorf("pass: got %+v, want %+v", res, want)
+	}
+	for _, s := range closed {
+		r := e.get("old-" + s)
+		if r.Scrubbed.IsZero() || len(r.Metadata) != 0 || r.PersonKey != "" || r.Errors[0] != (publisher.Problem{Code: "invalid_tax_code"}) {
+			t.Errorf("%s: scrubbed %v, metadata %s, person key %q, errors %v; want scrubbed, none, none, the code only",
+				s, r.Scrubbed, r.Metadata, r.PersonKey, r.Errors)
+		}
+		if r.State != s || r.RequestID != "req-old-"+s || r.Fingerprint != "fp-old-"+s {
+			t.Errorf("%s: state %s, request %s, fingerprint %s; want them kept", s, r.State, r.RequestID, r.Fingerprint)
+		}
+	}
+	for id, b := range untouched {
+		if got := e.raw(id); !bytes.Equal(got, b) {
+			t.Errorf("%s: got %s, want it untouched: %s", id, got, b)
+		}
+	}
+	if got := scrubbedTotal(t, reg); got != float64(len(closed)) {
+		t.Errorf("iseed_records_scrubbed_total: got %v, want %d", got, len(closed))
+	}
+}
+
+// scrubbedTotal reads iseed_records_scrubbed_total from reg.
+func scrubbedTotal(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "iseed_records_scrubbed_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatal("iseed_records_scrubbed_total is not registered")
+	return 0
+}
+
+// TestScrubReadsOnlyWhatBecameOld: the checkpoint, kept in the keys
+// bucket, makes a pass read only what was written since the last pass's
+// cutoff, whichever Scrubber makes it (a restart), and records scrubbed
+// before come back past it without being written again.
+func TestScrubReadsOnlyWhatBecameOld(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		e.put(fmt.Sprintf("a-%d", i), record.StateCompleted, nil)
+	}
+	t1 := time.Now()
+	if res := e.scrub(e.scrubber(t1.Add(after), nil)); res.Read != 5 || res.Scrubbed != 5 {
+		t.Fatalf("first pass: got %+v, want 5 read, 5 scrubbed", res)
+	}
+	if res := e.scrub(e.scrubber(t1.Add(after), nil)); res.Read != 0 {
+		t.Errorf("second pass, same cutoff, another Scrubber: got %+v, want nothing read", res)
+	}
+	for i := range 3 {
+		e.put(fmt.Sprintf("b-%d", i), record.StateRejected, nil)
+	}
+	scrubbedA := e.raw("a-0")
+	t2 := time.Now()
+	// The five scrubbed records were written again after t1: read again,
+	// with nothing to scrub; the three new ones are scrubbed.
+	if res := e.scrub(e.scrubber(t2.Add(after), nil)); res != (retention.Result{Read: 8, Scrubbed: 3}) {
+		t.Errorf("third pass: got %+v, want 8 read, 3 scrubbed", res)
+	}
+	if got := e.raw("a-0"); !bytes.Equal(got, scrubbedA) {
+		t.Errorf("a scrubbed record written again: got %s, want %s", got, scrubbedA)
+	}
+	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res.Read != 3 || res.Scrubbed != 0 {
+		t.Errorf("fourth pass: got %+v, want the 3 rewritten records read, none written", res)
+	}
+}
+
+// TestTwoScrubbersAtOnce: replicas scrubbing the same bucket at once scrub
+// each record once; the loser of a compare-and-set writes nothing.
+func TestTwoScrubbersAtOnce(t *testing.T) {
+	e := newEnv(t)
+	const n = 40
+	for i := range n {
+		e.put(fmt.Sprintf("c-%d", i), record.StateCompleted, nil)
+	}
+	now := time.Now().Add(after)
+	reg := prometheus.NewRegistry()
+	m := retention.NewMetrics(reg)
+	var wg sync.WaitGroup
+	var results [2]retention.Result
+	for i := range results {
+		wg.Go(func() {
+			var err error
+			if results[i], err = e.scrubber(now, m).Scrub(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := results[0].Scrubbed + results[1].Scrubbed; got != n {
+		t.Errorf("records scrubbed by both: got %d (%+v), want %d", got, results, n)
+	}
+	for i := range n {
+		if r := e.get(fmt.Sprintf("c-%d", i)); r.Scrubbed.IsZero() {
+			t.Errorf("c-%d not scrubbed", i)
+		}
+	}
+	if got := scrubbedTotal(t, reg); got != n {
+		t.Errorf("iseed_records_scrubbed_total: got %v, want %d", got, n)
+	}
+}
