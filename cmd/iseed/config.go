@@ -74,6 +74,7 @@ type Config struct {
 	TrackMaxAge     time.Duration `envconfig:"TRACK_MAX_AGE" default:"1440h"`
 	TrackClock      TrackClock    `envconfig:"TRACK_CLOCK"` // an accelerated clock for benchmarks
 	DocumentTTL     time.Duration `envconfig:"DOCUMENT_TTL" default:"720h"`
+	RecordScrub     Retention     `envconfig:"RECORD_SCRUB_AFTER" default:"2400h"`
 	DocumentKeyFile string        `envconfig:"DOCUMENT_KEY_FILE"`
 	DocRecipients   string        `envconfig:"DOCUMENT_RECIPIENTS_FILE"`
 	DocTenantDir    string        `envconfig:"DOCUMENT_TENANT_RECIPIENTS_DIR"`
@@ -269,6 +270,12 @@ func (c *Config) problems() []error {
 	}
 	if c.AuditEvery < 0 {
 		bad("ISEED_AUDIT_EVERY must not be negative (0 turns the periodic audit off), got %s", c.AuditEvery)
+	}
+	if floor := layoutOf(c).WithDefaults().DLQRetention; c.RecordScrub.On() && c.RecordScrub.Duration() < floor {
+		// Sooner, a gave_up dead letter could still reopen the record's
+		// tracking, which would then end without its metadata and without
+		// noting a completed ISEE for the prior-ISEE rule.
+		bad("ISEED_RECORD_SCRUB_AFTER must be at least the dead letters' retention (%s), or off; got %s", floor, c.RecordScrub.Duration())
 	}
 	return append(errs, c.validateTracking()...)
 }

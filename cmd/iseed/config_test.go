@@ -60,6 +60,12 @@ func TestConfigValidation(t *testing.T) {
 		{"console trusted proxy not an address", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "10.0.0.0/8,ingress-nginx"}, "ISEED_CONSOLE_TRUSTED_PROXIES: \"ingress-nginx\" is not a CIDR or an IP address"},
 		{"console trusting every address", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "0.0.0.0/0"}, "ISEED_CONSOLE_TRUSTED_PROXIES: \"0.0.0.0/0\" trusts every address"},
 		{"every problem at once", map[string]string{"ISEED_WORKERS": "0", "ISEED_STORAGE": "disk"}, "ISEED_STORAGE"},
+		{"record scrub off", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "off"}, ""},
+		{"record scrub 0", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "0"}, ""},
+		{"record scrub after the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "2160h"}, ""},
+		{"record scrub before the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "720h"}, "ISEED_RECORD_SCRUB_AFTER must be at least the dead letters' retention (2160h0m0s), or off; got 720h0m0s"},
+		{"record scrub in days", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "100d"}, "ISEED_RECORD_SCRUB_AFTER: want a duration such as 2400h, or off"},
+		{"record scrub negative", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "-1h"}, "ISEED_RECORD_SCRUB_AFTER: want a duration such as 2400h, or off"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -62,3 +62,28 @@ func (u URL) String() string {
 	}
 	return u.URL.String()
 }
+
+// Retention is a duration that "off" or 0 turns off, such as
+// ISEED_RECORD_SCRUB_AFTER; envconfig decodes it once.
+type Retention time.Duration
+
+// Decode implements envconfig.Decoder.
+func (r *Retention) Decode(v string) error {
+	v = strings.TrimSpace(v)
+	if v == "off" {
+		*r = 0
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("want a duration such as 2400h, or off (or 0), got %q", v)
+	}
+	*r = Retention(d)
+	return nil
+}
+
+// On reports whether the retention is on.
+func (r Retention) On() bool { return r > 0 }
+
+// Duration is the retention (0 when off).
+func (r Retention) Duration() time.Duration { return time.Duration(r) }

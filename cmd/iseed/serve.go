@@ -17,6 +17,7 @@ import (
 	"github.com/iseed-dev/iseed/overview"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/ratelimit"
+	"github.com/iseed-dev/iseed/retention"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/servertime"
 	"github.com/iseed-dev/iseed/tracking"
@@ -43,9 +44,10 @@ type daemon struct {
 	tracking  *trackingParts
 	money     *moneyParts
 	overview  *overview.Overview
-	clock     *servertime.Clock // the NATS server's time: leases and settle times mean the same to every replica
-	replayKey []byte            // signs the console's replays
-	calls     *ratelimit.Meter  // this process's upstream calls, for the overview's call rate
+	scrubber  *retention.Scrubber // nil when ISEED_RECORD_SCRUB_AFTER is off
+	clock     *servertime.Clock   // the NATS server's time: leases and settle times mean the same to every replica
+	replayKey []byte              // signs the console's replays
+	calls     *ratelimit.Meter    // this process's upstream calls, for the overview's call rate
 	metrics   *prometheus.Registry
 	extra     []actor   // further actors run with the daemon
 	admin     *listener // ISEED_HTTP_LISTEN: metrics, health, the console: for operators, never public
@@ -261,6 +263,9 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 		return err
 	}
 	d.replayKey = replayKey
+	if err := d.buildRetention(); err != nil {
+		return err
+	}
 	return d.buildOverview(d.cfg.UpstreamRPS)
 }
 
@@ -383,6 +388,7 @@ func (d *daemon) run(ctx context.Context) error {
 		{"audit", d.runAudit},
 		{"overview", d.overview.Run},
 		{"spend today", d.money.today.Run},
+		{"record scrub", d.runRetention},
 	}, d.extra...)
 	stopping := context.AfterFunc(ctx, func() {
 		d.log.Info().Str("component", "serve").Dur("shutdown_timeout_ms", d.cfg.ShutdownTimeout).

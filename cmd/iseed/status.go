@@ -80,6 +80,9 @@ func printStatus(w io.Writer, r *record.Record, events []json.RawMessage) error 
 		fmt.Fprintf(tw, "document\t%s (%d bytes, %s, sha256 %s)\n", d.Object, d.Size, d.ContentType, d.SHA256)
 	}
 	printProblems(tw, r.Errors)
+	if !r.Scrubbed.IsZero() {
+		fmt.Fprintf(tw, "scrubbed\t%s: metadata, person key and problem texts removed (ISEED_RECORD_SCRUB_AFTER)\n", r.Scrubbed.UTC().Format(time.RFC3339))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

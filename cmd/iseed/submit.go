@@ -271,5 +271,8 @@ func problemLine(p publisher.Problem) string {
 	if p.Name != "" && p.Name != p.Field {
 		field += " (" + p.Name + ")"
 	}
+	if p.Message == "" { // scrubbed by the retention: the code only
+		return field + " " + p.Code
+	}
 	return fmt.Sprintf("%s %s: %s", field, p.Code, p.Message)
 }
