@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -301,5 +303,29 @@ func TestSubmissionShowsAPendingAttempt(t *testing.T) {
 			body: `id="rec-pending"`},
 		{name: "reconciling, do not resubmit", method: http.MethodGet, path: "/submission?tenant=" + pipetest.Tenant + "&id=amb-1", status: 200,
 			body: "do not resubmit or replay"},
+	}, nil, "")
+}
+
+// TestSubmissionShowsAScrubbedRecord: a record the retention scrubbed (no
+// metadata, problems reduced to their codes) shows, and says when and why
+// its data are missing.
+func TestSubmissionShowsAScrubbedRecord(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, "", nil)
+	now := time.Now()
+	rec := &record.Record{Tenant: pipetest.Tenant, ID: "old-1", State: record.StateRejected, Generation: 1, Reason: "invalid",
+		Created: now, Updated: now, Metadata: json.RawMessage(`{"employee":"Mario Rossi"}`),
+		Errors: []publisher.Problem{{Field: "Codice Fiscale", Code: "invalid_tax_code", Message: "not a tax code"}}}
+	rec.To(record.StateRejected, now, "invalid")
+	if !rec.Scrub(now) {
+		t.Fatal("nothing to scrub")
+	}
+	if _, err := record.NewStore(h.Res.Records).Create(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	path := "/submission?tenant=" + pipetest.Tenant + "&id=old-1"
+	runCalls(t, s, []call{
+		{name: "scrubbed", method: http.MethodGet, path: path, status: 200, body: `id="rec-scrubbed"`},
+		{name: "the problem's code", method: http.MethodGet, path: path, status: 200, body: "<code>invalid_tax_code</code>"},
 	}, nil, "")
 }
