@@ -228,3 +228,50 @@ func TestTwoScrubbersAtOnce(t *testing.T) {
 		t.Errorf("iseed_records_scrubbed_total: got %v, want %d", got, n)
 	}
 }
+
+// BenchmarkScrubPass measures a pass that scrubs 1000 closed records, and
+// a pass over 1000 records that have nothing to scrub (written again by
+// the last pass), on an embedded server with file storage.
+func BenchmarkScrubPass(b *testing.B) {
+	const n = 1000
+	for _, tt := range []struct {
+		name  string
+		dirty bool
+	}{{"scrub", true}, {"clean", false}} {
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			srv := natstest.Run(b)
+			ctx := context.Background()
+			res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			store := record.NewStore(res.Records)
+			for i := range b.N {
+				b.StopTimer()
+				for j := range n {
+					now := time.Now()
+					r := &record.Record{Tenant: "acme", ID: fmt.Sprintf("e-%d-%d", i, j), State: record.StateRejected,
+						Created: now, Updated: now, Errors: []publisher.Problem{{Code: "invalid"}}}
+					if tt.dirty {
+						r.Metadata = json.RawMessage(`{"employee":"7781"}`)
+					}
+					if _, err := store.Create(ctx, r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				s, err := retention.New(retention.Config{After: time.Hour, Batch: 256, Now: func() time.Time { return time.Now().Add(time.Hour) },
+					Logger: zerolog.Nop()}, retention.Deps{JS: srv.JS, Records: res.Records, Keys: res.Keys})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				r, err := s.Scrub(ctx)
+				if err != nil || r.Read < n {
+					b.Fatalf("pass: %+v, %v; want at least %d read", r, err, n)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed())/float64(b.N*n)/1e3, "µs/record")
+		})
+	}
+}
