@@ -44,6 +44,15 @@ func (c checkpoints) get(ctx context.Context) (next, rev uint64, err error) {
 	return cp.Next, e.Revision(), nil
 }
 
+// reset removes the checkpoint: the next pass starts at the stream's
+// beginning.
+func (c checkpoints) reset(ctx context.Context) error {
+	if err := c.kv.Delete(ctx, CheckpointKey); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("retention: checkpoint: %w", err)
+	}
+	return nil
+}
+
 // save moves the checkpoint to next, unless another pass moved it further:
 // a compare-and-set, tried again when another replica wrote first.
 func (c checkpoints) save(ctx context.Context, next uint64) error {

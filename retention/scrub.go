@@ -125,6 +125,15 @@ func (s *Scrubber) Scrub(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("retention: records stream: %w", err)
 	}
+	if from > info.State.LastSeq+1 {
+		// Past the stream's end: the bucket was deleted and created again,
+		// its sequences starting over. Start over with them.
+		s.log.Warn().Uint64("checkpoint", from).Uint64("last_seq", info.State.LastSeq).
+			Msg("the record scrub's checkpoint is past the records stream's end: the bucket was made anew; starting over")
+		if from, err = 0, s.cp.reset(ctx); err != nil {
+			return Result{}, err
+		}
+	}
 	if info.State.Msgs == 0 || info.State.LastSeq < from || !info.State.FirstTime.Before(cutoff) {
 		return Result{}, nil // nothing old enough: no consumer needed
 	}

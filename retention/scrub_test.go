@@ -194,6 +194,34 @@ func TestScrubReadsOnlyWhatBecameOld(t *testing.T) {
 	}
 }
 
+// TestScrubStartsOverWithANewBucket: a checkpoint past the records
+// stream's end means the bucket was deleted and created again, its
+// sequences starting over: the pass starts over instead of waiting for
+// the new sequences to pass the old checkpoint.
+func TestScrubStartsOverWithANewBucket(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		e.put(fmt.Sprintf("a-%d", i), record.StateCompleted, nil)
+	}
+	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res.Scrubbed != 5 {
+		t.Fatalf("first pass: got %+v, want 5 scrubbed", res)
+	}
+	ctx := context.Background()
+	if err := e.js.DeleteKeyValue(ctx, e.res.Records.Bucket()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := layout.Ensure(ctx, e.js, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.res = res
+	e.put("b-0", record.StateRejected, nil)
+	e.put("b-1", record.StateRejected, nil)
+	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res != (retention.Result{Read: 2, Scrubbed: 2}) {
+		t.Errorf("pass over the new bucket: got %+v, want 2 read, 2 scrubbed", res)
+	}
+}
+
 // TestTwoScrubbersAtOnce: replicas scrubbing the same bucket at once scrub
 // each record once; the loser of a compare-and-set writes nothing.
 func TestTwoScrubbersAtOnce(t *testing.T) {
