@@ -11,8 +11,8 @@ import (
 // Closed reports whether nothing more happens to the record on its own:
 // rejected, failed, cancelled, or completed with its final document stored
 // (a Document.Stato of "" was recorded before refetching existed). Only an
-// operator's replay of a dead letter, or a copy of its message, brings a
-// closed record back.
+// operator's replay of its dead letter (iseed dlq replay, iseed audit adopt)
+// reopens a closed record; a copy of its message finds it closed.
 func (r *Record) Closed() bool {
 	switch r.State {
 	case StateCancelled, StateFailed, StateRejected:
