@@ -12,6 +12,7 @@ import (
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/retention"
 )
 
 // TestServeScrubsOldClosedRecords: iseed serve runs the retention
@@ -86,4 +87,41 @@ func metric(t *testing.T, url, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestRetentionUnderShippedPermissions: the scrub's reads and writes (the
+// records stream's info, an ordered consumer on it, a record's
+// compare-and-set, the checkpoint in the keys bucket) are all allowed to
+// the iseed user of the shipped NATS configuration.
+func TestRetentionUnderShippedPermissions(t *testing.T) {
+	url, pw := runShippedNATS(t)
+	c := connectAs(t, url, "iseed", pw["iseed"], "")
+	ctx := context.Background()
+	res, err := layout.Ensure(ctx, c.js, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	rec := &record.Record{Tenant: "acme", ID: "emp-old", Fingerprint: "fp", Generation: 1, State: record.StateCancelled,
+		RequestID: "r1", Metadata: json.RawMessage(`{"employee":"7781"}`), PersonKey: "pk", Created: now, Updated: now}
+	if _, err := record.NewStore(res.Records).Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	s, err := retention.New(retention.Config{After: time.Millisecond, Now: func() time.Time { return time.Now().Add(time.Second) },
+		Logger: testLogger(t)}, retention.Deps{JS: c.js, Records: res.Records, Keys: res.Keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Scrub(ctx)
+	if err != nil || got.Scrubbed != 1 {
+		t.Fatalf("pass as user iseed: %+v, %v; want 1 scrubbed", got, err)
+	}
+	if _, err := res.Keys.Get(ctx, retention.CheckpointKey); err != nil {
+		t.Errorf("checkpoint: %v", err)
+	}
+	select {
+	case err := <-c.violations:
+		t.Errorf("permissions violation: %v", err)
+	default:
+	}
 }
