@@ -60,15 +60,26 @@ func MsgIDOfMessage(stream string, seq uint64) string {
 	return fmt.Sprintf("dlq.%s.%d", stream, seq)
 }
 
+// PlaceholderTenant stands in the subject of a dead letter whose tenant
+// cannot be read. Like PlaceholderID, it starts with '~', which no tenant
+// or submission id may hold (record.ValidToken): a producer cannot name a
+// submission so that its dead letters mix with these. (Letters stored
+// before used '_unknown' and '_seq<N>', which can be real names.)
+const PlaceholderTenant = "~unknown"
+
+// PlaceholderID stands in the subject of a dead letter whose submission id
+// cannot be read: the message's sequence in its stream.
+func PlaceholderID(streamSeq uint64) string { return "~seq" + strconv.FormatUint(streamSeq, 10) }
+
 // Publish stores a dead letter and waits for the stream's acknowledgement.
 // msgID deduplicates repeats (MsgID, MsgIDOfMessage).
 func Publish(ctx context.Context, js jetstream.JetStream, l layout.Layout, dl DeadLetter, payload []byte, msgID string) error {
 	subjTenant, subjID := dl.Tenant, dl.SubmissionID
 	if !record.ValidToken(subjTenant) {
-		subjTenant = "_unknown"
+		subjTenant = PlaceholderTenant
 	}
 	if !record.ValidToken(subjID) {
-		subjID = "_seq" + strconv.FormatUint(dl.StreamSeq, 10)
+		subjID = PlaceholderID(dl.StreamSeq)
 	}
 	m := nats.NewMsg(l.DLQSubject(subjTenant, subjID))
 	m.Data = payload

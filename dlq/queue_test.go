@@ -14,6 +14,7 @@ import (
 
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
 )
 
@@ -305,4 +306,38 @@ func holding(t *testing.T, dir, s string) []string {
 		t.Fatal(err)
 	}
 	return found
+}
+
+// TestPlaceholdersAreNoSubmissionsNames: a dead letter whose tenant or id
+// cannot be read is stored under a placeholder no real tenant or id can
+// be, so the dead letters of a submission named like one (`_seq1` was the
+// old placeholder) never include it.
+func TestPlaceholdersAreNoSubmissionsNames(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dl := range []DeadLetter{
+		{OriginalSubject: res.Layout.SubmissionSubject("acme"), StreamSeq: 1, Tenant: "acme", Reason: ReasonMalformed},
+		{OriginalSubject: res.Layout.SubmissionSubject("x"), StreamSeq: 2, Tenant: "bad tenant", Reason: ReasonMalformed},
+	} {
+		if err := Publish(ctx, srv.JS, res.Layout, dl, []byte("{"), MsgIDOfMessage("S", dl.StreamSeq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{PlaceholderTenant, PlaceholderID(1)} {
+		if record.ValidToken(name) {
+			t.Errorf("placeholder %q is a valid tenant or submission id", name)
+		}
+	}
+	for _, subject := range []string{res.Layout.DLQSubject("acme", "_seq1"), res.Layout.DLQSubject("_unknown", "_seq2")} {
+		if _, err := res.DLQ.GetLastMsgForSubject(ctx, subject); err == nil {
+			t.Errorf("a malformed message's dead letter is on %s, where a real submission's go", subject)
+		}
+	}
+	if _, err := res.DLQ.GetLastMsgForSubject(ctx, res.Layout.DLQSubject(PlaceholderTenant, PlaceholderID(2))); err != nil {
+		t.Errorf("the dead letter of a message with no readable tenant: %v", err)
+	}
 }
