@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
@@ -182,11 +183,12 @@ func waitCounted(t *testing.T, ov *overview.Overview, open, dead int) {
 	})
 }
 
-func spendOf(context.Context) ([]console.TenantSpend, error) {
-	return []console.TenantSpend{
-		{Tenant: "acme", TodayEUR: 24, MonthEUR: 312.5, TodayRequests: 2, MonthRequests: 26, MonthlyCapEUR: 1000},
+func spendOf(context.Context) (*console.Spend, error) {
+	month := budget.Usage{Spent: 31250, Requests: 26, CapEUR: 100000, CapRequests: 26}
+	return &console.Spend{Tenants: []console.TenantSpend{
+		{Tenant: "acme", TodayEUR: 24, MonthEUR: 312.5, TodayRequests: 2, MonthRequests: 26, Caps: console.Counted{Month: month}},
 		{Tenant: "globex", TodayEUR: 0, MonthEUR: 48, MonthRequests: 4},
-	}, nil
+	}, Account: console.Counted{Day: budget.Usage{Spent: 2400, Requests: 2, CapEUR: 50000}}}, nil
 }
 
 // TestBrowserOperator logs in with the token, reads every page with data
@@ -234,6 +236,9 @@ func TestBrowserOperator(t *testing.T) {
 	b.shot("open")
 	b.open("/spend", "#spend")
 	expect(t, "spend", b.text("#spend"), "312.50")
+	expect(t, "monthly euro cap", b.text(`tr[data-tenant="acme"] td[data-cap="tenant_month_eur"]`), "€ 312.50 of € 1000.00")
+	expect(t, "monthly request cap", b.text(`tr[data-tenant="acme"] td[data-cap="tenant_month_requests"]`), "26 of 26 REACHED")
+	expect(t, "account's daily cap", b.text(`#spend-account td[data-cap="account_day_eur"]`), "€ 24.00 of € 500.00")
 	b.shot("spend")
 
 	seq := strconv.FormatUint(credit.Seq, 10)

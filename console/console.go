@@ -89,17 +89,6 @@ type DeadLetters interface {
 	Replay(ctx context.Context, seq uint64) error
 }
 
-// TenantSpend is what one tenant spent.
-type TenantSpend struct {
-	Tenant        string
-	TodayEUR      float64
-	MonthEUR      float64
-	TodayRequests int64
-	MonthRequests int64
-	DailyCapEUR   float64 // 0: no cap
-	MonthlyCapEUR float64 // 0: no cap
-}
-
 // Deps are what the console reads and acts on.
 type Deps struct {
 	Overview    Overview
@@ -108,9 +97,10 @@ type Deps struct {
 	// stream and the events stream's name.
 	Resources *layout.Resources
 	JS        jetstream.JetStream // reads a submission's events
-	// Spend, optional, returns the spend of every tenant; the spend page
-	// says "not configured" without it.
-	Spend func(ctx context.Context) ([]TenantSpend, error)
+	// Spend, optional, returns the spend of every tenant and the caps of
+	// every tenant and of the account (spend.go); the spend page says "not
+	// configured" without it.
+	Spend func(ctx context.Context) (*Spend, error)
 }
 
 // Console is the web console: server-rendered pages over the overview, the

@@ -30,14 +30,14 @@ type site struct {
 
 // newSite serves a console with token ("" read-only) over h's layout, with
 // an overview running until the test ends.
-func newSite(t *testing.T, h *pipetest.Harness, token string, spend func(context.Context) ([]console.TenantSpend, error)) *site {
+func newSite(t *testing.T, h *pipetest.Harness, token string, spend func(context.Context) (*console.Spend, error)) *site {
 	t.Helper()
 	return newSiteWith(t, h, console.Config{Token: token}, spend)
 }
 
 // newSiteWith is newSite with cfg; its Listen defaults to 127.0.0.1:0 and
 // its Logger is the test's.
-func newSiteWith(t *testing.T, h *pipetest.Harness, cfg console.Config, spend func(context.Context) ([]console.TenantSpend, error)) *site {
+func newSiteWith(t *testing.T, h *pipetest.Harness, cfg console.Config, spend func(context.Context) (*console.Spend, error)) *site {
 	t.Helper()
 	logs := &pipetest.Buffer{}
 	log := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)).Level(zerolog.WarnLevel)

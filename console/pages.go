@@ -1,10 +1,8 @@
 package console
 
 import (
-	"cmp"
 	"context"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -80,36 +78,4 @@ type openData struct {
 type openRow struct {
 	overview.Request
 	Service, RequestID, Stato string
-}
-
-func (c *Console) spend(w http.ResponseWriter, r *http.Request) {
-	if c.d.Spend == nil {
-		c.render(w, r, http.StatusOK, "spend", "Spend", spendData{})
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
-	defer cancel()
-	rows, err := c.d.Spend(ctx)
-	if err != nil {
-		c.fail(w, r, http.StatusServiceUnavailable, "The spend cannot be read right now: "+err.Error())
-		return
-	}
-	rows = slices.Clone(rows)
-	slices.SortFunc(rows, func(a, b TenantSpend) int {
-		return cmp.Or(cmp.Compare(b.MonthEUR, a.MonthEUR), cmp.Compare(a.Tenant, b.Tenant))
-	})
-	d := spendData{Configured: true, Rows: rows}
-	for _, t := range rows {
-		d.Total.TodayEUR += t.TodayEUR
-		d.Total.MonthEUR += t.MonthEUR
-		d.Total.TodayRequests += t.TodayRequests
-		d.Total.MonthRequests += t.MonthRequests
-	}
-	c.render(w, r, http.StatusOK, "spend", "Spend", d)
-}
-
-type spendData struct {
-	Configured bool
-	Rows       []TenantSpend
-	Total      TenantSpend
 }

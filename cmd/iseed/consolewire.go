@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/console"
@@ -70,14 +72,61 @@ func (d *daemon) mountConsole(mux *http.ServeMux, replayKey []byte) {
 	d.extra = append(d.extra, actor{"console", c.Run})
 }
 
-// spendByTenant is this month's and today's spend per tenant, with their
-// caps, for the console.
-func (d *daemon) spendByTenant(ctx context.Context) ([]console.TenantSpend, error) {
-	loc, err := money.Rome()
+// spendByTenant is this month's and today's spend per tenant, from the
+// ledger, with the caps of every tenant and of the account and what
+// counted against them, for the console.
+func (d *daemon) spendByTenant(ctx context.Context) (*console.Spend, error) {
+	now := d.clock.Now()
+	by, order, err := d.ledgerSpend(ctx, now)
 	if err != nil {
 		return nil, err
 	}
-	now := d.clock.Now()
+	out := &console.Spend{CapsOff: d.money.budgets == nil}
+	if d.money.budgets != nil {
+		if out.Account, err = d.counted(ctx, budget.Account(), now); err != nil {
+			return nil, err
+		}
+		settings, err := d.money.budgets.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range settings {
+			if st.Scope.IsAccount() {
+				continue
+			}
+			s := by[st.Scope.Tenant]
+			if s == nil {
+				s = &console.TenantSpend{Tenant: st.Scope.Tenant}
+				by[s.Tenant] = s
+				order = append(order, s.Tenant)
+			}
+			if s.Caps, err = d.counted(ctx, st.Scope, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, t := range order {
+		out.Tenants = append(out.Tenants, *by[t])
+	}
+	return out, nil
+}
+
+// counted is what scope counted against its caps today and this month.
+func (d *daemon) counted(ctx context.Context, s budget.Scope, now time.Time) (console.Counted, error) {
+	day, month, err := d.money.budgets.Usage(ctx, s, now)
+	if err != nil {
+		return console.Counted{}, fmt.Errorf("the caps of %s: %w", s, err)
+	}
+	return console.Counted{Day: day, Month: month}, nil
+}
+
+// ledgerSpend is what the ledger has of each tenant this month and today
+// (Europe/Rome), and the tenants in the order it has them.
+func (d *daemon) ledgerSpend(ctx context.Context, now time.Time) (map[string]*console.TenantSpend, []string, error) {
+	loc, err := money.Rome()
+	if err != nil {
+		return nil, nil, err
+	}
 	by := map[string]*console.TenantSpend{}
 	var order []string
 	for _, p := range []struct {
@@ -86,7 +135,7 @@ func (d *daemon) spendByTenant(ctx context.Context) ([]console.TenantSpend, erro
 	}{{money.Month(now, loc), false}, {money.Day(now, loc), true}} {
 		lines, err := d.money.ledger.Report(ctx, p.period.From, p.period.To, "")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, l := range lines {
 			s := by[l.Tenant]
@@ -104,15 +153,5 @@ func (d *daemon) spendByTenant(ctx context.Context) ([]console.TenantSpend, erro
 			}
 		}
 	}
-	out := make([]console.TenantSpend, 0, len(order))
-	for _, t := range order {
-		s := by[t]
-		if d.money.budgets != nil {
-			if caps, err := d.money.budgets.Get(ctx, budget.Tenant(t)); err == nil {
-				s.DailyCapEUR, s.MonthlyCapEUR = caps.DailyEUR.Euros(), caps.MonthlyEUR.Euros()
-			}
-		}
-		out = append(out, *s)
-	}
-	return out, nil
+	return by, order, nil
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/ledger"
 )
 
 // TestConsoleLogoutReachesEveryDaemon runs two daemons on one NATS server
@@ -133,4 +136,97 @@ func TestConsoleTrustedProxies(t *testing.T) {
 	if code := login("198.51.100.8", consoleToken); code != http.StatusSeeOther {
 		t.Errorf("the operator's login through the same proxy: got %d, want 303", code)
 	}
+}
+
+// TestConsoleSpendShowsEveryCap runs the daemon with caps set by `iseed
+// budget set` and money counted and entered in the ledger: the spend page
+// shows a tenant's request caps, the account's caps in their own row with
+// every tenant's spend, a tenant with caps and no spend, what counted
+// against each cap beside the ledger's spend, and the reached cap marked.
+func TestConsoleSpendShowsEveryCap(t *testing.T) {
+	site := startConsoles(t, 1)[0]
+	for _, args := range [][]string{
+		{"budget", "set", "--tenant", "acme", "--daily-requests", "1", "--monthly-requests", "5"},
+		{"budget", "set", "--tenant", "initech", "--monthly-eur", "50"},
+		{"budget", "set", "--account", "--monthly-eur", "1000", "--daily-requests", "10"},
+	} {
+		if _, errOut, code := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+	}
+	ctx := context.Background()
+	c, err := openCLI(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	b, err := budget.New(c.res.Budgets, c.res.BudgetUsage, budget.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Reserve(ctx, "acme", "emp-1", 1170, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	l := ledger.New(c.js, c.res.Ledger, ledger.Config{Prefix: c.res.Layout.Prefix})
+	for _, e := range []ledger.Entry{
+		{Tenant: "acme", SubmissionID: "emp-1", RequestID: "req-1", ServiceHash: "h", ServicePrice: 1170, Price: 1170, Source: ledger.SourcePosted},
+		{Tenant: "globex", SubmissionID: "emp-2", RequestID: "req-2", ServiceHash: "h", ServicePrice: 1600, Price: 1600, Source: ledger.SourcePosted},
+	} {
+		if err := l.Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := getPage(t, site+"/spend")
+	for _, w := range []struct{ row, code, want string }{
+		{`data-tenant="acme"`, "tenant_day_requests", "1 of 1 reached 1 in flight"},
+		{`data-tenant="acme"`, "tenant_month_requests", "1 of 5 1 in flight"},
+		{`data-tenant="acme"`, "tenant_day_eur", "—"},
+		{`data-tenant="initech"`, "tenant_month_eur", "€ 0.00 of € 50.00"},
+		{`data-tenant="globex"`, "tenant_month_eur", "—"},
+		{`id="spend-account"`, "account_month_eur", "€ 11.70 of € 1000.00 1 in flight"},
+		{`id="spend-account"`, "account_day_requests", "1 of 10 1 in flight"},
+		{`id="spend-account"`, "account_day_eur", "—"},
+	} {
+		if got := cellOf(page, w.row, w.code); got != w.want {
+			t.Errorf("%s %s: got %q, want %q", w.row, w.code, got, w.want)
+		}
+	}
+	if !regexp.MustCompile(`id="spend-account"><td>account \(all tenants\)</td><td class="num">€ 27.70</td><td class="num">2</td>`).MatchString(page) {
+		t.Errorf("the account's row does not total the ledger's € 27.70 and 2 requests today:\n%s", page)
+	}
+}
+
+// getPage returns the body of a console page read with the token.
+func getPage(t *testing.T, url string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+consoleToken)
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: got %d, want 200:\n%s", url, resp.StatusCode, body)
+	}
+	return string(body)
+}
+
+// cellOf is the text of the cell of cap code in the spend table's row
+// marked by row, or "no cell" / "no row".
+func cellOf(page, row, code string) string {
+	for _, tr := range regexp.MustCompile(`(?s)<tr[^>]*>.*?</tr>`).FindAllString(page, -1) {
+		if !strings.Contains(tr, row) {
+			continue
+		}
+		_, rest, ok := strings.Cut(tr, `data-cap="`+code+`">`)
+		if !ok {
+			return "no cell"
+		}
+		td, _, _ := strings.Cut(rest, "</td>")
+		text := regexp.MustCompile(`<[^>]+>`).ReplaceAllString(td, " ")
+		return strings.Join(strings.Fields(text), " ")
+	}
+	return "no row"
 }

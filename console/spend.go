@@ -1,0 +1,214 @@
+package console
+
+import (
+	"cmp"
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/overview"
+	"github.com/iseed-dev/iseed/record"
+)
+
+// Spend is what the spend page shows (Deps.Spend): what each tenant spent
+// by the ledger, and the caps of each tenant and of the account, with what
+// counted against each.
+type Spend struct {
+	// Tenants are every tenant the ledger has this month and every tenant
+	// with caps.
+	Tenants []TenantSpend
+	// Account are the account's caps: they apply to all tenants together.
+	Account Counted
+	// CapsOff is ISEED_SPENDING_CAPS=false: nothing is counted or held,
+	// and the caps are not read.
+	CapsOff bool
+}
+
+// TenantSpend is what one tenant spent, by the ledger, and its own caps.
+type TenantSpend struct {
+	Tenant        string
+	TodayEUR      float64 // the ledger's entries of today (Europe/Rome)
+	MonthEUR      float64 // and of this month
+	TodayRequests int64
+	MonthRequests int64
+	Caps          Counted
+}
+
+// Counted are one scope's caps and what counted against them today and
+// this month, as budget.Budgets.Usage returns them and `iseed budget show`
+// prints them. The zero value has no caps.
+type Counted struct{ Day, Month budget.Usage }
+
+// maxHoldReads bounds the held records one page reads to find the caps
+// that hold them.
+const maxHoldReads = 50
+
+func (c *Console) spend(w http.ResponseWriter, r *http.Request) {
+	if c.d.Spend == nil {
+		c.render(w, r, http.StatusOK, "spend", "Spend", spendData{})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+	defer cancel()
+	s, err := c.d.Spend(ctx)
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "The spend cannot be read right now: "+err.Error())
+		return
+	}
+	c.render(w, r, http.StatusOK, "spend", "Spend", spendPage(s, c.holds(ctx)))
+}
+
+type spendData struct {
+	Configured bool
+	CapsOff    bool
+	Rows       []spendRow
+	Account    spendRow // the account's caps and every tenant's spend
+}
+
+// spendRow is one row of the spend table: a tenant, or the account.
+type spendRow struct {
+	Tenant        string // "" for the account
+	TodayEUR      float64
+	MonthEUR      float64
+	TodayRequests int64
+	MonthRequests int64
+	Held          int       // submissions held now
+	Caps          []capCell // daily €, daily requests, monthly €, monthly requests
+}
+
+// capCell is one cap of a row and what counted against it.
+type capCell struct {
+	Code     string // as a held submission's error names it: tenant_day_eur, …
+	Set      bool
+	Counted  string
+	Limit    string
+	Left     string
+	InFlight int  // reservations counted and neither committed nor released
+	Reached  bool // what counted is at the cap: nothing more fits
+	Holding  bool // a held submission waits for this cap
+	Off      bool // ISEED_SPENDING_CAPS=false
+}
+
+// Full reports whether the cap holds submissions: reached, or a held
+// submission does not fit in what is left.
+func (c capCell) Full() bool { return c.Reached || c.Holding }
+
+// held is what the overview knows of the held submissions.
+type held struct {
+	byTenant map[string]int
+	total    int
+	codes    map[string]bool // "<tenant>:<code>" of tenant caps, "<code>" of account caps
+}
+
+func spendPage(s *Spend, h held) spendData {
+	d := spendData{Configured: true, CapsOff: s.CapsOff}
+	seen := make(map[string]bool)
+	for _, t := range s.Tenants {
+		seen[t.Tenant] = true
+		row := spendRow{Tenant: t.Tenant, TodayEUR: t.TodayEUR, MonthEUR: t.MonthEUR, TodayRequests: t.TodayRequests,
+			MonthRequests: t.MonthRequests, Held: h.byTenant[t.Tenant]}
+		row.Caps = capCells(budget.Tenant(t.Tenant), t.Caps, h.codes, s.CapsOff)
+		d.Rows = append(d.Rows, row)
+		d.Account.TodayEUR += t.TodayEUR
+		d.Account.MonthEUR += t.MonthEUR
+		d.Account.TodayRequests += t.TodayRequests
+		d.Account.MonthRequests += t.MonthRequests
+	}
+	for tenant, n := range h.byTenant { // held by the account's caps alone
+		if !seen[tenant] {
+			d.Rows = append(d.Rows, spendRow{Tenant: tenant, Held: n, Caps: capCells(budget.Tenant(tenant), Counted{}, nil, s.CapsOff)})
+		}
+	}
+	slices.SortFunc(d.Rows, func(a, b spendRow) int {
+		return cmp.Or(cmp.Compare(b.MonthEUR, a.MonthEUR), cmp.Compare(a.Tenant, b.Tenant))
+	})
+	d.Account.Held = h.total
+	d.Account.Caps = capCells(budget.Account(), s.Account, h.codes, s.CapsOff)
+	return d
+}
+
+// capCells are the four caps of scope, in the table's order; off, they
+// only say so.
+func capCells(scope budget.Scope, c Counted, holding map[string]bool, off bool) []capCell {
+	prefix := ""
+	if !scope.IsAccount() {
+		prefix = scope.Tenant + ":"
+	}
+	var out []capCell
+	for _, p := range []struct {
+		period string
+		u      budget.Usage
+	}{{budget.PeriodDay, c.Day}, {budget.PeriodMonth, c.Month}} {
+		for _, unit := range []string{budget.UnitEUR, budget.UnitRequests} {
+			code := (&budget.OverBudgetError{Scope: scope, Period: p.period, Unit: unit}).Code()
+			cell := capCell{Off: true}
+			if !off {
+				cell = newCapCell(p.u, unit)
+				cell.Holding = cell.Set && holding[prefix+code]
+			}
+			cell.Code = code
+			out = append(out, cell)
+		}
+	}
+	return out
+}
+
+// newCapCell is the cap of u in unit, with what counted against it.
+func newCapCell(u budget.Usage, unit string) capCell {
+	limit, counted, show := u.CapRequests, u.Requests, func(v int64) string { return strconv.FormatInt(v, 10) }
+	if unit == budget.UnitEUR {
+		limit, counted, show = int64(u.CapEUR), int64(u.Spent), func(v int64) string { return "€ " + money.Cents(v).String() }
+	}
+	if limit <= 0 {
+		return capCell{}
+	}
+	return capCell{Set: true, Counted: show(counted), Limit: show(limit), Left: show(max(limit-counted, 0)),
+		InFlight: u.Held, Reached: counted >= limit}
+}
+
+// holds counts the held submissions by tenant, and reads the oldest held
+// records of each tenant (up to maxHoldReads in all) for the cap that
+// holds them: the error code of the first that names a cap (a tenant's
+// newer held submissions wait behind it, with the code "queued").
+func (c *Console) holds(ctx context.Context) held {
+	h := held{byTenant: make(map[string]int), codes: make(map[string]bool)}
+	q := overview.Query{State: overview.StateHeld}
+	q.Limit = max(c.d.Overview.List(q).Total, 1)
+	p := c.d.Overview.List(q)
+	h.total = p.Total
+	first := make(map[string][]string) // each tenant's held ids, oldest first
+	var tenants []string
+	for _, req := range p.Requests {
+		if h.byTenant[req.Tenant] == 0 {
+			tenants = append(tenants, req.Tenant)
+		}
+		h.byTenant[req.Tenant]++
+		first[req.Tenant] = append(first[req.Tenant], req.ID)
+	}
+	store := record.NewStore(c.d.Resources.Records)
+	reads := 0
+	for _, tenant := range tenants {
+		for _, id := range first[tenant] {
+			if reads == maxHoldReads {
+				return h
+			}
+			reads++
+			rec, _, err := store.Get(ctx, tenant, id)
+			if err != nil || rec.State != overview.StateHeld || len(rec.Errors) == 0 {
+				continue
+			}
+			if code := rec.Errors[0].Code; strings.HasPrefix(code, "account_") {
+				h.codes[code] = true
+				break
+			} else if strings.HasPrefix(code, "tenant_") {
+				h.codes[tenant+":"+code] = true
+				break
+			}
+		}
+	}
+	return h
+}
