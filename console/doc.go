@@ -13,7 +13,7 @@
 //	GET  /dead-letters/{seq}/replay    the confirmation step of a replay (operator)
 //	POST /dead-letters/{seq}/replay    replay it (operator, CSRF): dlq.Queue.Replay
 //	POST /dead-letters/{seq}/reveal    show its payload unmasked (operator, CSRF; logged)
-//	GET  /spend                        spend by tenant ("not configured" without Deps.Spend)
+//	GET  /spend                        spend by tenant, and every cap of each tenant and of the account with what counted ("not configured" without Deps.Spend)
 //	GET  /login, POST /login, POST /logout
 //	GET  /static/style.css
 //
