@@ -57,6 +57,7 @@ func TestServeScrubsOldClosedRecords(t *testing.T) {
 	}
 	waitUntil(t, 20*time.Second, "iseed status to show the record scrubbed", func() bool {
 		out, _, code := runCLI(t, "status", "--tenant", "acme", "emp-old", "-o", "json")
+		st.Record = record.Record{} // a decode into what an earlier try left keeps what the JSON omits
 		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && !st.Record.Scrubbed.IsZero()
 	})
 	if r := st.Record; len(r.Metadata) != 0 || len(r.Errors) != 1 || r.Errors[0] != (publisher.Problem{Code: "invalid_tax_code"}) {
