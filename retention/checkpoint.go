@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -13,35 +14,46 @@ import (
 const CheckpointKey = "record-scrub-checkpoint"
 
 // checkpoints keeps where the next pass starts: the first sequence of the
-// records bucket's stream no pass has dealt with yet. It only moves
-// forward, whichever replica writes it.
+// records bucket's stream no pass has dealt with yet, and which stream
+// that is (its creation time). It only moves forward within one stream,
+// whichever replica writes it.
 type checkpoints struct {
 	kv jetstream.KeyValue
 }
 
 type checkpoint struct {
 	Next uint64 `json:"next"`
+	// Stream is when the records bucket's stream was created: a bucket
+	// deleted and made anew has sequences of its own, and a checkpoint of
+	// the old one means nothing there. Zero in a checkpoint written
+	// before it was kept.
+	Stream time.Time `json:"stream,omitzero"`
 }
 
-// load returns the checkpoint (0 when there is none yet).
-func (c checkpoints) load(ctx context.Context) (uint64, error) {
+// of reports whether the checkpoint is one of the stream created at
+// created (or does not say).
+func (cp checkpoint) of(created time.Time) bool {
+	return cp.Stream.IsZero() || cp.Stream.Equal(created)
+}
+
+// load returns the checkpoint (zero when there is none yet).
+func (c checkpoints) load(ctx context.Context) (checkpoint, error) {
 	cp, _, err := c.get(ctx)
 	return cp, err
 }
 
-func (c checkpoints) get(ctx context.Context) (next, rev uint64, err error) {
+func (c checkpoints) get(ctx context.Context) (cp checkpoint, rev uint64, err error) {
 	e, err := c.kv.Get(ctx, CheckpointKey)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, 0, nil
+		return checkpoint{}, 0, nil
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("retention: checkpoint: %w", err)
+		return checkpoint{}, 0, fmt.Errorf("retention: checkpoint: %w", err)
 	}
-	var cp checkpoint
 	if err := json.Unmarshal(e.Value(), &cp); err != nil {
-		return 0, e.Revision(), nil // unreadable: start over, and write it anew
+		return checkpoint{}, e.Revision(), nil // unreadable: start over, and write it anew
 	}
-	return cp.Next, e.Revision(), nil
+	return cp, e.Revision(), nil
 }
 
 // reset removes the checkpoint: the next pass starts at the stream's
@@ -53,16 +65,18 @@ func (c checkpoints) reset(ctx context.Context) error {
 	return nil
 }
 
-// save moves the checkpoint to next, unless another pass moved it further:
-// a compare-and-set, tried again when another replica wrote first.
-func (c checkpoints) save(ctx context.Context, next uint64) error {
-	b, _ := json.Marshal(checkpoint{Next: next})
+// save moves the checkpoint to next in the stream created at created,
+// unless another pass moved it further in that stream: a compare-and-set,
+// tried again when another replica wrote first. A checkpoint of another
+// stream is replaced.
+func (c checkpoints) save(ctx context.Context, next uint64, created time.Time) error {
+	b, _ := json.Marshal(checkpoint{Next: next, Stream: created})
 	for range 10 {
 		cur, rev, err := c.get(ctx)
 		if err != nil {
 			return err
 		}
-		if cur >= next {
+		if cur.Stream.Equal(created) && cur.Next >= next {
 			return nil
 		}
 		if rev == 0 {

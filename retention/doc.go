@@ -21,8 +21,9 @@
 //     checkpoint): a pass reads what became old since the last one, never
 //     the whole bucket. A scrubbed record is written again, so it comes
 //     back past the checkpoint; it has nothing left to scrub and is not
-//     written again. A checkpoint past the stream's end (the bucket was
-//     deleted and made anew) starts over.
+//     written again. The checkpoint names the stream it counts in (its
+//     creation time): a checkpoint of another stream, or past this one's
+//     end (the bucket was deleted and made anew), starts over.
 //   - Logs carry counts only, never a key; iseed_records_scrubbed_total
 //     counts the records scrubbed.
 package retention

@@ -113,10 +113,11 @@ func (s *Scrubber) Run(ctx context.Context) error {
 // read. On an error it keeps what it did and the checkpoint it reached.
 func (s *Scrubber) Scrub(ctx context.Context) (Result, error) {
 	cutoff := s.cfg.Now().Add(-s.cfg.After)
-	from, err := s.cp.load(ctx)
+	cp, err := s.cp.load(ctx)
 	if err != nil {
 		return Result{}, err
 	}
+	from := cp.Next
 	stream, err := s.d.JS.Stream(ctx, streamOf(s.d.Records))
 	if err != nil {
 		return Result{}, fmt.Errorf("retention: records stream: %w", err)
@@ -125,11 +126,12 @@ func (s *Scrubber) Scrub(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("retention: records stream: %w", err)
 	}
-	if from > info.State.LastSeq+1 {
-		// Past the stream's end: the bucket was deleted and created again,
-		// its sequences starting over. Start over with them.
+	if from > info.State.LastSeq+1 || !cp.of(info.Created) {
+		// Another stream's, or past this one's end: the bucket was deleted
+		// and created again, its sequences starting over (and perhaps
+		// already past the old checkpoint). Start over with them.
 		s.log.Warn().Uint64("checkpoint", from).Uint64("last_seq", info.State.LastSeq).
-			Msg("the record scrub's checkpoint is past the records stream's end: the bucket was made anew; starting over")
+			Msg("the record scrub's checkpoint is not of the records stream as it is now: the bucket was made anew; starting over")
 		if from, err = 0, s.cp.reset(ctx); err != nil {
 			return Result{}, err
 		}
@@ -137,9 +139,9 @@ func (s *Scrubber) Scrub(ctx context.Context) (Result, error) {
 	if info.State.Msgs == 0 || info.State.LastSeq < from || !info.State.FirstTime.Before(cutoff) {
 		return Result{}, nil // nothing old enough: no consumer needed
 	}
-	p := pass{s: s, cutoff: cutoff, next: max(from, 1)}
+	p := pass{s: s, cutoff: cutoff, next: max(from, 1), stream: info.Created}
 	err = p.read(ctx, stream)
-	if serr := s.cp.save(ctx, p.next); serr != nil && err == nil {
+	if serr := s.cp.save(ctx, p.next, p.stream); serr != nil && err == nil {
 		err = serr
 	}
 	return p.res, err
@@ -152,7 +154,8 @@ func streamOf(kv jetstream.KeyValue) string { return "KV_" + kv.Bucket() }
 type pass struct {
 	s      *Scrubber
 	cutoff time.Time
-	next   uint64 // the first stream sequence not yet dealt with
+	next   uint64    // the first stream sequence not yet dealt with
+	stream time.Time // when the records stream was created: whose sequences next counts
 	res    Result
 }
 
@@ -176,7 +179,7 @@ func (p *pass) read(ctx context.Context, stream jetstream.Stream) error {
 		if err != nil || done {
 			return err
 		}
-		if err := p.s.cp.save(ctx, p.next); err != nil {
+		if err := p.s.cp.save(ctx, p.next, p.stream); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
@@ -301,5 +302,71 @@ func BenchmarkScrubPass(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed())/float64(b.N*n)/1e3, "µs/record")
 		})
+	}
+}
+
+// TestScrubStartsOverWithANewLongerBucket: a bucket deleted and made anew
+// that already holds more entries than the old checkpoint counted (it was
+// refilled before the next pass, or restored) is a new stream all the
+// same: the pass starts over, and scrubs the records at its beginning.
+func TestScrubStartsOverWithANewLongerBucket(t *testing.T) {
+	e := newEnv(t)
+	for i := range 3 {
+		e.put(fmt.Sprintf("a-%d", i), record.StateCompleted, nil)
+	}
+	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res.Scrubbed != 3 {
+		t.Fatalf("first pass: got %+v, want 3 scrubbed", res)
+	}
+	ctx := context.Background()
+	if err := e.js.DeleteKeyValue(ctx, e.res.Records.Bucket()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := layout.Ensure(ctx, e.js, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.res = res
+	const n = 8
+	for i := range n {
+		e.put(fmt.Sprintf("b-%d", i), record.StateRejected, nil)
+	}
+	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res != (retention.Result{Read: n, Scrubbed: n}) {
+		t.Errorf("pass over the new bucket: got %+v, want %d read, %d scrubbed", res, n, n)
+	}
+	for i := range n {
+		if r := e.get(fmt.Sprintf("b-%d", i)); r.Scrubbed.IsZero() {
+			t.Errorf("b-%d: not scrubbed, and behind the checkpoint: never scrubbed", i)
+		}
+	}
+}
+
+// TestScrubCheckpointSurvivesARestart: the records stream is the same
+// stream after the NATS server restarts, so a pass goes on from the
+// checkpoint and reads nothing again.
+func TestScrubCheckpointSurvivesARestart(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, js: srv.JS, res: res}
+	for i := range 3 {
+		e.put(fmt.Sprintf("a-%d", i), record.StateCompleted, nil)
+	}
+	cutoff := time.Now()
+	if res := e.scrub(e.scrubber(cutoff.Add(after), nil)); res.Scrubbed != 3 {
+		t.Fatalf("first pass: got %+v, want 3 scrubbed", res)
+	}
+	srv.Stop()
+	srv.Start()
+	var got retention.Result
+	pipetest.WaitFor(t, 10*time.Second, "a pass after the restart", func() bool {
+		r, err := e.scrubber(cutoff.Add(after), nil).Scrub(ctx)
+		got = r
+		return err == nil
+	})
+	if got.Read != 0 {
+		t.Errorf("pass after the restart, same cutoff: got %+v, want nothing read again", got)
 	}
 }
