@@ -28,6 +28,12 @@ const (
 	// sweepEvery is how often the revocations of expired sessions are
 	// removed from the bucket: the bucket has no per-key TTL.
 	sweepEvery = time.Minute
+	// sweepGrace is how long after its session's expiry a revocation
+	// stays: each replica reads its own clock, both to refuse an expired
+	// session and to sweep, and a replica whose clock runs ahead must not
+	// remove a logout while another's still takes its session as valid (a
+	// replica started then would not know it was logged out).
+	sweepGrace = 15 * time.Minute
 )
 
 // revocations are the sessions logged out on any replica. A logout stores
@@ -210,12 +216,13 @@ func (v *revocations) storePending(ctx context.Context) {
 	}
 }
 
-// sweep removes the revocations of expired sessions from memory and from
-// the bucket. It purges the key's message from the stream: a KV delete or
-// purge would leave a marker behind for every logout, forever. Each
-// replica sweeps what it knows; a second purge of one key does nothing.
+// sweep removes the revocations of sessions expired for sweepGrace from
+// memory and from the bucket. It purges the key's message from the
+// stream: a KV delete or purge would leave a marker behind for every
+// logout, forever. Each replica sweeps what it knows; a second purge of
+// one key does nothing.
 func (v *revocations) sweep(ctx context.Context) {
-	now := v.now().Unix()
+	now := v.now().Add(-sweepGrace).Unix()
 	var expired []string
 	v.mu.Lock()
 	for id, exp := range v.ids {

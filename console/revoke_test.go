@@ -12,8 +12,9 @@ import (
 )
 
 // TestSweepRemovesExpiredLogouts: a logout stays in the bucket while its
-// session could be used; once the session has expired, a sweep removes it
-// from memory and from the bucket, without leaving a delete marker behind.
+// session could be used, by any replica's clock; once the session has
+// expired for sweepGrace, a sweep removes it from memory and from the
+// bucket, without leaving a delete marker behind.
 func TestSweepRemovesExpiredLogouts(t *testing.T) {
 	srv := natstest.Run(t)
 	ctx := context.Background()
@@ -49,8 +50,10 @@ func TestSweepRemovesExpiredLogouts(t *testing.T) {
 		msgs    uint64
 	}{
 		{"before the expiry", now.Add(time.Hour - time.Second), "EXPIRING", true, 1},
-		{"at the expiry", now.Add(time.Hour), "EXPIRING", false, 0},
-		{"another's, not expired", now.Add(time.Hour), "LATER", true, 1},
+		{"at the expiry: another replica's clock may be behind", now.Add(time.Hour), "EXPIRING", true, 1},
+		{"just before the grace ends", now.Add(time.Hour + sweepGrace - time.Second), "EXPIRING", true, 1},
+		{"once the grace after the expiry is over", now.Add(time.Hour + sweepGrace), "EXPIRING", false, 0},
+		{"another's, not expired", now.Add(time.Hour + sweepGrace), "LATER", true, 1},
 	}
 	for _, tt := range tests {
 		now = tt.at
@@ -64,5 +67,40 @@ func TestSweepRemovesExpiredLogouts(t *testing.T) {
 	}
 	if _, err := kv.Get(ctx, revokedPrefix+"EXPIRING"); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("the swept logout: got %v, want ErrKeyNotFound", err)
+	}
+}
+
+// TestSweepByAFastClockLeavesTheLogout: replicas' clocks differ a little.
+// A replica whose clock runs ahead sweeps a logout when its session has
+// expired by that clock, but not by the others': a replica that starts
+// then, its clock right, must still know the session was logged out.
+func TestSweepByAFastClockLeavesTheLogout(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "iseed_keys", History: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	exp := now.Add(time.Hour)
+	const skew = 2 * time.Minute
+	fast := newRevocations(kv, srv.JS, func() time.Time { return exp }, zerolog.Nop()) // skew ahead of now
+	if err := fast.revoke(ctx, "SESSION", exp.Unix()); err != nil {
+		t.Fatal(err)
+	}
+	fast.sweep(ctx)
+
+	right := newRevocations(kv, srv.JS, func() time.Time { return exp.Add(-skew) }, zerolog.Nop())
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = right.run(rctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-right.readyc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replica started later never read the logouts")
+	}
+	if !right.has("SESSION") {
+		t.Errorf("a replica %s behind the sweeper's clock, started after the sweep: the session, valid %s more by its clock, is not known as logged out", skew, skew)
 	}
 }
