@@ -31,6 +31,11 @@ func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
 			a = a.Unmap()
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			// An IPv4-mapped CIDR (::ffff:10.0.0.0/104) is the IPv4 one:
+			// client compares unmapped addresses.
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
 		if p.Bits() == 0 {
 			return nil, fmt.Errorf("console: ISEED_CONSOLE_TRUSTED_PROXIES: %q trusts every address, so any client could name its own in X-Forwarded-For; list only the reverse proxies' addresses", e)
 		}

@@ -16,6 +16,11 @@ func TestClientAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As a dual-stack socket's peer is often written (::ffff:10.20.0.5).
+	mapped, err := ParseTrustedProxies([]string{"::ffff:10.20.0.0/112"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		proxies []netip.Prefix
@@ -40,6 +45,8 @@ func TestClientAddress(t *testing.T) {
 		{"every entry a trusted proxy: the leftmost", trusted, "10.1.2.3:1234", []string{"10.0.0.7, 10.0.0.8"}, "10.0.0.7", "10.0.0.7"},
 		{"a trusted proxy without the header", trusted, "10.1.2.3:1234", nil, "10.1.2.3", "10.1.2.3"},
 		{"not an address: the last proxy read", trusted, "10.1.2.3:1234", []string{"198.51.100.7, unknown, 10.0.0.8"}, "10.0.0.8", "10.0.0.8"},
+		{"a proxy listed as an IPv4-mapped CIDR", mapped, "10.20.0.5:1234", []string{"198.51.100.7"}, "198.51.100.7", "198.51.100.7"},
+		{"a proxy listed as an IPv4-mapped CIDR, mapped peer", mapped, "[::ffff:10.20.0.5]:1234", []string{"198.51.100.7"}, "198.51.100.7", "198.51.100.7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +74,8 @@ func TestParseTrustedProxies(t *testing.T) {
 		{nil, ""},
 		{[]string{"10.0.0.0/8", "192.0.2.10", "2001:db8::/32", "::ffff:192.0.2.11"}, "10.0.0.0/8 192.0.2.10/32 2001:db8::/32 192.0.2.11/32"},
 		{[]string{"10.1.2.3/8"}, "10.0.0.0/8"},
+		{[]string{"::ffff:10.0.0.0/104", "::ffff:192.0.2.11/128"}, "10.0.0.0/8 192.0.2.11/32"},
+		{[]string{"::ffff:0.0.0.0/96"}, "trusts every address"},
 		{[]string{"ingress.example.com"}, "is not a CIDR or an IP address"},
 		{[]string{"10.0.0.0/33"}, "is not a CIDR or an IP address"},
 		{[]string{"0.0.0.0/0"}, "trusts every address"},
