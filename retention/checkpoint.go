@@ -66,18 +66,18 @@ func (c checkpoints) reset(ctx context.Context) error {
 }
 
 // save moves the checkpoint to next in the stream created at created,
-// unless another pass moved it further in that stream: a compare-and-set,
-// tried again when another replica wrote first. A checkpoint of another
-// stream is replaced.
-func (c checkpoints) save(ctx context.Context, next uint64, created time.Time) error {
+// unless another pass moved it as far or further in that stream (ahead):
+// a compare-and-set, tried again when another replica wrote first. A
+// checkpoint of another stream is replaced.
+func (c checkpoints) save(ctx context.Context, next uint64, created time.Time) (ahead bool, err error) {
 	b, _ := json.Marshal(checkpoint{Next: next, Stream: created})
 	for range 10 {
 		cur, rev, err := c.get(ctx)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if cur.Stream.Equal(created) && cur.Next >= next {
-			return nil
+			return true, nil
 		}
 		if rev == 0 {
 			_, err = c.kv.Create(ctx, CheckpointKey, b)
@@ -85,11 +85,11 @@ func (c checkpoints) save(ctx context.Context, next uint64, created time.Time) e
 			_, err = c.kv.Update(ctx, CheckpointKey, b, rev)
 		}
 		if err == nil {
-			return nil
+			return false, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return fmt.Errorf("retention: checkpoint: %w", err)
+			return false, fmt.Errorf("retention: checkpoint: %w", err)
 		}
 	}
-	return errors.New("retention: checkpoint: changed concurrently ten times in a row")
+	return false, errors.New("retention: checkpoint: changed concurrently ten times in a row")
 }

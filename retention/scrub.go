@@ -141,7 +141,7 @@ func (s *Scrubber) Scrub(ctx context.Context) (Result, error) {
 	}
 	p := pass{s: s, cutoff: cutoff, next: max(from, 1), stream: info.Created}
 	err = p.read(ctx, stream)
-	if serr := s.cp.save(ctx, p.next, p.stream); serr != nil && err == nil {
+	if _, serr := s.cp.save(ctx, p.next, p.stream); serr != nil && err == nil {
 		err = serr
 	}
 	return p.res, err
@@ -179,7 +179,12 @@ func (p *pass) read(ctx context.Context, stream jetstream.Stream) error {
 		if err != nil || done {
 			return err
 		}
-		if err := p.s.cp.save(ctx, p.next, p.stream); err != nil {
+		ahead, err := p.s.cp.save(ctx, p.next, p.stream)
+		if err != nil || ahead {
+			// Ahead: another replica's pass has read this far already and
+			// goes on; reading it all again would only double the work
+			// (on an upgrade, every replica starts a pass over every old
+			// record at once).
 			return err
 		}
 	}

@@ -370,3 +370,46 @@ func TestScrubCheckpointSurvivesARestart(t *testing.T) {
 		t.Errorf("pass after the restart, same cutoff: got %+v, want nothing read again", got)
 	}
 }
+
+// TestPassStopsBehindAnother: a pass that finds, at its checkpoint after a
+// batch, that another replica's pass has read further stops there instead
+// of reading everything again (on an upgrade every replica starts a pass
+// over every old record at once).
+func TestPassStopsBehindAnother(t *testing.T) {
+	e := newEnv(t)
+	const n = 20
+	for i := range n {
+		e.put(fmt.Sprintf("c-%d", i), record.StateCompleted, nil)
+	}
+	ctx := context.Background()
+	st, err := e.js.Stream(ctx, "KV_"+e.res.Records.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(after)
+	calls := 0
+	// The other replica's pass, as its checkpoint shows it, reaches the end
+	// while this one deals with its first batch (its clock is read once a
+	// pass, then once a record).
+	s, err := retention.New(retention.Config{After: after, Batch: 4, FetchWait: 200 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(t)),
+		Now: func() time.Time {
+			if calls++; calls == 2 {
+				b, _ := json.Marshal(map[string]any{"next": info.State.LastSeq + 1, "stream": info.Created})
+				if _, err := e.res.Keys.Put(ctx, retention.CheckpointKey, b); err != nil {
+					t.Error(err)
+				}
+			}
+			return now
+		}},
+		retention.Deps{JS: e.js, Records: e.res.Records, Keys: e.res.Keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.scrub(s); got.Read != 4 {
+		t.Errorf("pass behind another: read %d records (%+v); want the 4 of its first batch", got.Read, got)
+	}
+}
