@@ -16,12 +16,8 @@ import (
 // expired for sweepGrace, a sweep removes it from memory and from the
 // bucket, without leaving a delete marker behind.
 func TestSweepRemovesExpiredLogouts(t *testing.T) {
-	srv := natstest.Run(t)
+	srv, kv := keysBucket(t)
 	ctx := context.Background()
-	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "iseed_keys", History: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	v := newRevocations(kv, srv.JS, func() time.Time { return now }, zerolog.Nop())
 	for id, ttl := range map[string]time.Duration{"EXPIRING": time.Hour, "LATER": 2 * time.Hour} {
@@ -75,12 +71,8 @@ func TestSweepRemovesExpiredLogouts(t *testing.T) {
 // expired by that clock, but not by the others': a replica that starts
 // then, its clock right, must still know the session was logged out.
 func TestSweepByAFastClockLeavesTheLogout(t *testing.T) {
-	srv := natstest.Run(t)
+	srv, kv := keysBucket(t)
 	ctx := context.Background()
-	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "iseed_keys", History: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	exp := now.Add(time.Hour)
 	const skew = 2 * time.Minute
@@ -103,4 +95,15 @@ func TestSweepByAFastClockLeavesTheLogout(t *testing.T) {
 	if !right.has("SESSION") {
 		t.Errorf("a replica %s behind the sweeper's clock, started after the sweep: the session, valid %s more by its clock, is not known as logged out", skew, skew)
 	}
+}
+
+// keysBucket is a NATS server with a bucket like iseed_keys.
+func keysBucket(t *testing.T) (*natstest.Server, jetstream.KeyValue) {
+	t.Helper()
+	srv := natstest.Run(t)
+	kv, err := srv.JS.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "iseed_keys", History: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, kv
 }

@@ -39,6 +39,21 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, js: srv.JS, res: res}
 }
 
+// newBucket deletes the records bucket and makes it anew, as an operator
+// might: its stream starts its sequences over.
+func (e *env) newBucket() {
+	e.t.Helper()
+	ctx := context.Background()
+	if err := e.js.DeleteKeyValue(ctx, e.res.Records.Bucket()); err != nil {
+		e.t.Fatal(err)
+	}
+	res, err := layout.Ensure(ctx, e.js, layout.Layout{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.res = res
+}
+
 // scrubber returns a Scrubber whose clock reads now.
 func (e *env) scrubber(now time.Time, m *retention.Metrics) *retention.Scrubber {
 	e.t.Helper()
@@ -207,15 +222,7 @@ func TestScrubStartsOverWithANewBucket(t *testing.T) {
 	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res.Scrubbed != 5 {
 		t.Fatalf("first pass: got %+v, want 5 scrubbed", res)
 	}
-	ctx := context.Background()
-	if err := e.js.DeleteKeyValue(ctx, e.res.Records.Bucket()); err != nil {
-		t.Fatal(err)
-	}
-	res, err := layout.Ensure(ctx, e.js, layout.Layout{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.res = res
+	e.newBucket()
 	e.put("b-0", record.StateRejected, nil)
 	e.put("b-1", record.StateRejected, nil)
 	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res != (retention.Result{Read: 2, Scrubbed: 2}) {
@@ -317,15 +324,7 @@ func TestScrubStartsOverWithANewLongerBucket(t *testing.T) {
 	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res.Scrubbed != 3 {
 		t.Fatalf("first pass: got %+v, want 3 scrubbed", res)
 	}
-	ctx := context.Background()
-	if err := e.js.DeleteKeyValue(ctx, e.res.Records.Bucket()); err != nil {
-		t.Fatal(err)
-	}
-	res, err := layout.Ensure(ctx, e.js, layout.Layout{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.res = res
+	e.newBucket()
 	const n = 8
 	for i := range n {
 		e.put(fmt.Sprintf("b-%d", i), record.StateRejected, nil)
