@@ -108,7 +108,7 @@ func (a *auth) sessionOK(v string) bool {
 func (c *Console) identify(w http.ResponseWriter, r *http.Request) (identity, bool) {
 	if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && !c.ReadOnly() {
 		src := c.source(r)
-		if !c.fails.allowed(src) {
+		if !c.fails.allowed(src.addr, src.group) {
 			c.tooMany(w, r)
 			return nobody, false
 		}
@@ -261,7 +261,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	next := safeNext(r.PostFormValue("next"))
 	src := c.source(r)
-	if !c.fails.allowed(src) {
+	if !c.fails.allowed(src.addr, src.group) {
 		c.tooMany(w, r)
 		return
 	}
@@ -313,8 +313,8 @@ func (c *Console) tooMany(w http.ResponseWriter, r *http.Request) {
 }
 
 // refused counts and logs a wrong token from src (never the token itself).
-func (c *Console) refused(r *http.Request, src, via string) {
-	exhausted := c.fails.fail(src)
+func (c *Console) refused(r *http.Request, src source, via string) {
+	exhausted := c.fails.fail(src.addr, src.group)
 	c.log.Warn().Str("remote", c.remote(r)).Str("via", via).Bool("limited", exhausted).
 		Msg("console: wrong token refused")
 }

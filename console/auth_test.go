@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,10 +84,10 @@ func TestFailures(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	f := newFailures(func() time.Time { return now })
 	for i := range failBurst {
-		if !f.allowed("192.0.2.1") {
+		if !f.allowed("192.0.2.1", "192.0.2.0/24") {
 			t.Fatalf("attempt %d refused, want %d allowed", i+1, failBurst)
 		}
-		if got := f.fail("192.0.2.1"); got != (i == failBurst-1) {
+		if got := f.fail("192.0.2.1", "192.0.2.0/24"); got != (i == failBurst-1) {
 			t.Fatalf("fail %d: got exhausted %v, want %v", i+1, got, i == failBurst-1)
 		}
 	}
@@ -102,40 +103,66 @@ func TestFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		now = now.Add(tt.after)
-		if got := f.allowed(tt.src); got != tt.want {
+		if got := f.allowed(tt.src, "192.0.2.0/24"); got != tt.want {
 			t.Errorf("%s: allowed(%s): got %v, want %v", tt.name, tt.src, got, tt.want)
 		}
 	}
 
 }
 
-// TestFailuresBounded: beyond failSources addresses, new ones share the
-// overflow limit, and idle ones are forgotten to make room, not the
+// TestFailuresBounded: beyond failSources addresses, new ones share their
+// group's limit, and idle ones are forgotten to make room, not the
 // limited.
 func TestFailuresBounded(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	f := newFailures(func() time.Time { return now })
 	for range failBurst {
-		f.fail("192.0.2.1")
+		f.fail("192.0.2.1", "192.0.2.0/24")
 	}
 	for i := range failSources - 1 {
-		f.fail("10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256))
+		f.fail("10.0."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256), "10.0."+strconv.Itoa(i/256)+".0/24")
 	}
 	for range failBurst {
-		f.fail("192.0.2.9") // the overflow's
+		f.fail("192.0.2.9", "192.0.2.0/24") // its group's
 	}
 	if got := len(f.bySource); got != failSources {
 		t.Fatalf("tracked: got %d, want %d", got, failSources)
 	}
-	if f.allowed("192.0.2.2") {
-		t.Error("an untracked address while the overflow is exhausted: allowed, want refused")
+	if f.allowed("192.0.2.2", "192.0.2.0/24") {
+		t.Error("an untracked address while its group's limit is exhausted: allowed, want refused")
 	}
 	now = now.Add(failEvery) // the addresses that failed once are full again: idle
-	if !f.allowed("192.0.2.2") {
+	if !f.allowed("192.0.2.2", "192.0.2.0/24") {
 		t.Error("after the tracked went idle: refused, want allowed")
 	}
-	f.fail("192.0.2.3")
+	f.fail("192.0.2.3", "192.0.2.0/24")
 	if got := len(f.bySource); got != 2 { // 192.0.2.1, still limited, and 192.0.2.3
 		t.Errorf("tracked after forgetting the idle: got %d, want 2", got)
+	}
+}
+
+// TestManySourcesLockNoOneElseOut: a stranger with more than failSources
+// addresses (IPv6 /64s: a /52 holds 4096) who keeps each failing fills the
+// table; their further addresses share their networks' limits, which they
+// drain, but an operator in another network still has a limit of their
+// own, and the stranger's next guesses stay limited. Only beyond
+// failSources networks do all share one limit.
+func TestManySourcesLockNoOneElseOut(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	f := newFailures(func() time.Time { return now })
+	stranger := func(i int) (string, string) {
+		return fmt.Sprintf("2001:db8:%x:%x::/64", i/4096, i%4096), fmt.Sprintf("2001:db8:%x::/48", i/4096)
+	}
+	for i := range failSources + 10 {
+		src, group := stranger(i)
+		for range failBurst {
+			f.fail(src, group)
+		}
+	}
+	if !f.allowed("2001:db8:ffff:1::/64", "2001:db8:ffff::/48") {
+		t.Error("an operator's address in another network, that never failed: refused, want allowed")
+	}
+	if src, group := stranger(failSources + 20); f.allowed(src, group) {
+		t.Error("a new address of the stranger's network: allowed, want refused (its network's limit is drained)")
 	}
 }

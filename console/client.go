@@ -118,14 +118,24 @@ func parseHop(s string) (netip.Addr, bool) {
 // remote is the address of r's client (see proxies.client), for log lines.
 func (c *Console) remote(r *http.Request) string { return c.proxies.client(r) }
 
-// source is the client address r's failed token attempts count against:
-// its IP, or for IPv6 its /64, which one host usually holds whole.
-func (c *Console) source(r *http.Request) string {
+// source is what r's failed token attempts count against.
+type source struct {
+	addr  string // the client's IP, or for IPv6 its /64, which one host usually holds whole
+	group string // its network: the /24, the IPv6 /48 (failures, beyond failSources addresses)
+}
+
+// source is the source of r's client (proxies.client).
+func (c *Console) source(r *http.Request) source {
 	client := c.proxies.client(r)
 	ip, err := netip.ParseAddr(client)
-	if err != nil || !ip.Is6() {
-		return client
+	if err != nil {
+		return source{addr: client, group: client}
 	}
-	p, _ := ip.Prefix(64)
-	return p.String()
+	if ip.Is4() {
+		g, _ := ip.Prefix(24)
+		return source{addr: client, group: g.String()}
+	}
+	a, _ := ip.Prefix(64)
+	g, _ := ip.Prefix(48)
+	return source{addr: a.String(), group: g.String()}
 }

@@ -59,7 +59,7 @@ func TestClientAddress(t *testing.T) {
 			if got := c.remote(r); got != tt.remote {
 				t.Errorf("remote: got %q, want %q", got, tt.remote)
 			}
-			if got := c.source(r); got != tt.source {
+			if got := c.source(r).addr; got != tt.source {
 				t.Errorf("source: got %q, want %q", got, tt.source)
 			}
 		})

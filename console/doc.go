@@ -42,8 +42,9 @@
 //     rightmost X-Forwarded-For address that is not; from any other peer
 //     the header is ignored. Five, then one a second; past the limit the
 //     address's logins and bearer requests answer 429 without comparing
-//     the token. The limit is not shared, so a stranger's guessing never
-//     locks the operator out. Each wrong token is logged (the client
+//     the token. The limit is per address, and beyond failSources
+//     addresses per network (/24, IPv6 /48), so a stranger's guessing
+//     does not lock the operator out. Each wrong token is logged (the client
 //     address as remote, as in every log line; never the token). The
 //     authenticated may replay and reveal.
 //   - Every page answers only to the hosts it is configured for: IP

@@ -10,13 +10,19 @@ import (
 // Failed token attempts (the login form, a bearer header) are limited per
 // client address (Console.source: behind trusted proxies, the address
 // they forwarded): a burst of failBurst, then one every failEvery. The
-// limit bounds guessing from each source; as it is not shared, a
-// stranger's failures never lock the operator out.
+// limit bounds guessing from each source; as it is not shared (see
+// failSources for the many-address case), a stranger's failures do not
+// lock the operator out.
 const (
 	failBurst = 5
 	failEvery = time.Second
-	// failSources bounds the addresses tracked; beyond, new ones share one
-	// limit until tracked ones go idle (a full bucket is forgotten).
+	// failSources bounds the addresses tracked, and the groups; beyond,
+	// a new address shares the limit of its group (Console.group: its
+	// /24, its IPv6 /48), and beyond the groups, one limit with every
+	// other, until tracked ones go idle (a full bucket is forgotten). So a
+	// stranger with thousands of addresses in a few networks fills the
+	// table and drains only their groups' limits: an operator elsewhere
+	// still has a limit of their own.
 	failSources = 4096
 )
 
@@ -25,56 +31,68 @@ type failures struct {
 	mu       sync.Mutex
 	now      func() time.Time
 	bySource map[string]*rate.Limiter
-	overflow *rate.Limiter // the sources beyond failSources
+	byGroup  map[string]*rate.Limiter // the sources beyond failSources, by group
+	overflow *rate.Limiter            // the groups beyond failSources
 }
 
 func newFailures(now func() time.Time) *failures {
-	return &failures{now: now, bySource: make(map[string]*rate.Limiter), overflow: newFailLimiter()}
+	return &failures{now: now, bySource: make(map[string]*rate.Limiter), byGroup: make(map[string]*rate.Limiter),
+		overflow: newFailLimiter()}
 }
 
 func newFailLimiter() *rate.Limiter { return rate.NewLimiter(rate.Every(failEvery), failBurst) }
 
-// allowed reports whether src may try a token now.
-func (f *failures) allowed(src string) bool {
+// allowed reports whether src, of group, may try a token now.
+func (f *failures) allowed(src, group string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
-	l := f.limiter(src, now, false)
+	l := f.limiter(src, group, now, false)
 	return l == nil || l.TokensAt(now) >= 1 // nil: never failed, or forgotten
 }
 
-// fail counts a failed attempt of src and reports whether src has no
-// attempt left.
-func (f *failures) fail(src string) (exhausted bool) {
+// fail counts a failed attempt of src, of group, and reports whether src
+// has no attempt left.
+func (f *failures) fail(src, group string) (exhausted bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
-	l := f.limiter(src, now, true)
+	l := f.limiter(src, group, now, true)
 	l.AllowN(now, 1)
 	return l.TokensAt(now) < 1
 }
 
-// limiter returns src's limiter; else, when there is room (after
-// forgetting the idle: a full bucket is a fresh one), a new one if create
-// or nil; else the overflow's.
-func (f *failures) limiter(src string, now time.Time, create bool) *rate.Limiter {
-	if l, ok := f.bySource[src]; ok {
+// limiter returns src's limiter; else, when there is room, a new one if
+// create or nil; else the same from the groups for group; else the
+// overflow's.
+func (f *failures) limiter(src, group string, now time.Time, create bool) *rate.Limiter {
+	if l := pick(f.bySource, src, now, create); l != nil || len(f.bySource) < failSources {
 		return l
 	}
-	if len(f.bySource) >= failSources {
-		for s, l := range f.bySource {
+	if l := pick(f.byGroup, group, now, create); l != nil || len(f.byGroup) < failSources {
+		return l
+	}
+	return f.overflow
+}
+
+// pick returns m's limiter for key; else, when m has room (after
+// forgetting the idle: a full bucket is a fresh one), a new one if create
+// or nil; else nil.
+func pick(m map[string]*rate.Limiter, key string, now time.Time, create bool) *rate.Limiter {
+	if l, ok := m[key]; ok {
+		return l
+	}
+	if len(m) >= failSources {
+		for k, l := range m {
 			if l.TokensAt(now) >= failBurst {
-				delete(f.bySource, s)
+				delete(m, k)
 			}
 		}
 	}
-	switch {
-	case len(f.bySource) >= failSources:
-		return f.overflow
-	case !create:
+	if len(m) >= failSources || !create {
 		return nil
 	}
 	l := newFailLimiter()
-	f.bySource[src] = l
+	m[key] = l
 	return l
 }
