@@ -253,6 +253,10 @@ func (w *world) iseedEnv(i int) []string {
 		"ISEED_UPSTREAM_RPS=200",
 		"ISEED_UPSTREAM_BURST=50",
 		"ISEED_HTTP_LISTEN=" + iseedAddrs[i] + ":8080",
+		// Each its own, as each pod's: not ./iseed-data in the source tree,
+		// where the records marker of an earlier run's cluster would stop
+		// this run's start (serve refuses a records bucket that is gone).
+		"ISEED_DATA_DIR=" + filepath.Join(w.dir, fmt.Sprintf("i%d-data", i+1)),
 		"ISEED_LOG_LEVEL=info",
 		"ISEED_LOG_FORMAT=json",
 	}
