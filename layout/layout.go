@@ -93,6 +93,9 @@ func (l Layout) TrackStream() string { return l.stream("TRACK") }
 // RecordsBucket is the KV bucket of submission records.
 func (l Layout) RecordsBucket() string { return l.bucket("submissions") }
 
+// RecordsStream is the stream behind the records bucket.
+func (l Layout) RecordsStream() string { return "KV_" + l.RecordsBucket() }
+
 // RequestsBucket is the KV bucket indexing upstream request ids to submissions.
 func (l Layout) RequestsBucket() string { return l.bucket("requests") }
 

@@ -28,6 +28,9 @@ type Config struct {
 	NATSTLSCA          string `envconfig:"NATS_TLS_CA"`
 	NATSTLSCert        string `envconfig:"NATS_TLS_CERT"`
 	NATSTLSKey         string `envconfig:"NATS_TLS_KEY"`
+	// AcceptNewRecords is the creation time of a records stream that is
+	// gone, as serve's refusal names it: one start on a new bucket.
+	AcceptNewRecords string `envconfig:"ACCEPT_NEW_RECORDS"`
 
 	VisengineURL       URL           `envconfig:"VISENGINE_URL"`
 	VisengineToken     string        `envconfig:"VISENGINE_TOKEN"`
@@ -243,6 +246,9 @@ func (c *Config) problems() []error {
 	}
 	if !validPrefix(c.SubjectPrefix) {
 		bad("ISEED_SUBJECT_PREFIX must be one token of letters, digits, _ or -, got %q", c.SubjectPrefix)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, c.AcceptNewRecords); c.AcceptNewRecords != "" && err != nil {
+		bad("ISEED_ACCEPT_NEW_RECORDS must be the creation time serve's refusal names (RFC 3339), got %q", c.AcceptNewRecords)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		bad("ISEED_LOG_FORMAT must be json or console, got %q", c.LogFormat)

@@ -60,6 +60,8 @@ func TestConfigValidation(t *testing.T) {
 		{"console trusted proxy not an address", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "10.0.0.0/8,ingress-nginx"}, "ISEED_CONSOLE_TRUSTED_PROXIES: \"ingress-nginx\" is not a CIDR or an IP address"},
 		{"console trusting every address", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "0.0.0.0/0"}, "ISEED_CONSOLE_TRUSTED_PROXIES: \"0.0.0.0/0\" trusts every address"},
 		{"every problem at once", map[string]string{"ISEED_WORKERS": "0", "ISEED_STORAGE": "disk"}, "ISEED_STORAGE"},
+		{"accepting a lost records bucket", map[string]string{"ISEED_ACCEPT_NEW_RECORDS": "2026-12-01T18:05:20.037114689Z"}, ""},
+		{"accepting anything", map[string]string{"ISEED_ACCEPT_NEW_RECORDS": "true"}, "ISEED_ACCEPT_NEW_RECORDS must be the creation time serve's refusal names"},
 		{"record scrub off", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "off"}, ""},
 		{"record scrub 0", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "0"}, ""},
 		{"record scrub after the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "2160h"}, ""},

@@ -69,12 +69,7 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 	if d.js, err = jetstream.New(d.conn.nc); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if d.res, err = retryStartup(ctx, log, "JetStream layout", func(ctx context.Context) (*layout.Resources, error) {
-		if !d.conn.nc.IsConnected() { // say so, rather than the timeout of a request that cannot go
-			return nil, fmt.Errorf("not connected to NATS at %s (ISEED_NATS_URL); still trying", redactedURLs(cfg.NATSURL))
-		}
-		return layout.Ensure(ctx, d.js, layoutOf(cfg))
-	}); err != nil {
+	if d.res, err = retryStartup(ctx, log, "JetStream layout", d.ensureLayout); err != nil {
 		return nil, err
 	}
 	d.clock = servertime.New(d.res.Keys, time.Minute)
@@ -99,6 +94,33 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 	}
 	d.buildHTTP()
 	return d, nil
+}
+
+// ensureLayout makes or finds every stream and bucket, once the records
+// guard has found that the records bucket this data directory remembers is
+// still there (recordsmark.go), and then remembers it.
+func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
+	if !d.conn.nc.IsConnected() { // say so, rather than the timeout of a request that cannot go
+		return nil, fmt.Errorf("not connected to NATS at %s (ISEED_NATS_URL); still trying", redactedURLs(d.cfg.NATSURL))
+	}
+	guard := newRecordsGuard(d.cfg, d.log)
+	if guard != nil {
+		if err := guard.check(ctx, d.js); err != nil {
+			return nil, err
+		}
+	}
+	res, err := layout.Ensure(ctx, d.js, layoutOf(d.cfg))
+	if err != nil || guard == nil {
+		return res, err
+	}
+	if err := guard.record(ctx, d.js, d.conn.nc); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return nil, backoff.Permanent(err)
+		}
+		return nil, err
+	}
+	return res, nil
 }
 
 // publicURL is where the upstream reaches iseed's callbacks:

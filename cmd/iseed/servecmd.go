@@ -24,12 +24,15 @@ func newServeCmd(e *env) *cobra.Command {
 			"(ISEED_DATA_DIR, locked: a second iseed serve on it fails at once, naming the first one's PID),\n" +
 			"and every listener (ISEED_HTTP_LISTEN; ISEED_CALLBACK_LISTEN when callbacks are served;\n" +
 			"ISEED_EMBEDDED_NATS_LISTEN on the embedded server): a taken address fails at once,\n" +
-			"naming the variable to change.\n\n" +
+			"naming the variable to change. Before it creates any stream, it checks that the records bucket\n" +
+			"this data directory remembers (records.json) is still there, not made anew: if it is gone, it\n" +
+			"exits 2 saying so rather than make an empty one, on which a submission already paid for could be\n" +
+			"paid for again (docs/operations.md; ISEED_ACCEPT_NEW_RECORDS).\n\n" +
 			"--demo FILE also submits FILE as tenant \"demo\" and prints its events, one line each, on standard\n" +
 			"output; the log then goes to demo.log in the data directory, named on standard error.\n\n" +
 			"--check-config validates the configuration without connecting to anything or starting anything.",
 		Args:        noArgs,
-		Annotations: map[string]string{exitCodesKey: "0 stopped by a signal, or (--check-config) the configuration is valid; 1 a runtime error; 2 a usage or configuration error, or a data directory or address in use"},
+		Annotations: map[string]string{exitCodesKey: "0 stopped by a signal, or (--check-config) the configuration is valid; 1 a runtime error; 2 a usage or configuration error, a data directory or address in use, or the records bucket gone"},
 	}
 	demo := cmd.Flags().String("demo", "", "also submit the event in `FILE` (tenant \"demo\", - for standard input) and print its events as they arrive")
 	check := cmd.Flags().Bool("check-config", false, "validate the configuration and exit: 0 valid, 2 not")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -32,10 +34,13 @@ func TestReplicasStartTogether(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	took := make([]time.Duration, 2)
+	dirs := []string{t.TempDir(), t.TempDir()}
 	for i := range errs {
 		wg.Go(func() {
+			c := *cfg
+			c.DataDir = dirs[i] // a replica's own, as each pod's
 			start := time.Now()
-			d, err := newDaemon(ctx, cfg, testLogger(t))
+			d, err := newDaemon(ctx, &c, testLogger(t))
 			took[i], errs[i] = time.Since(start), err
 			if err == nil {
 				d.close()
@@ -55,6 +60,8 @@ func TestReplicasStartTogether(t *testing.T) {
 			t.Errorf("replica %d: got %v after %s, want it up", i, err, took[i].Round(time.Millisecond))
 		} else if took[i] > 5*time.Second {
 			t.Errorf("replica %d: up after %s, want under 5s (the JetStream API timeout: an answer was lost)", i, took[i].Round(time.Millisecond))
+		} else if _, err := os.Stat(filepath.Join(dirs[i], recordsMarkFile)); err != nil {
+			t.Errorf("replica %d did not record the records bucket: %v", i, err)
 		}
 	}
 }
