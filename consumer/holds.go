@@ -134,6 +134,12 @@ func (p *Pipeline) RunHolds(ctx context.Context) error {
 		return nil
 	}
 	w, err := p.holds.kv.WatchAll(ctx)
+	if ctx.Err() != nil { // stopped while the watch began: a stop, not a failure
+		if err == nil {
+			_ = w.Stop()
+		}
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("holds: watch: %w", err)
 	}

@@ -317,3 +317,16 @@ func TestRaisedCapGoesToTheOldestHold(t *testing.T) {
 		t.Errorf("upstream requests: got %d, want 2", got)
 	}
 }
+
+// TestRunHoldsStoppedAtOnceIsAStop: a daemon stopped while its holds
+// watch begins (SIGTERM right after start) ends cleanly, not with a
+// "holds: watch: context canceled" error that makes serve exit 1.
+func TestRunHoldsStoppedAtOnceIsAStop(t *testing.T) {
+	h := newHarness(t)
+	h.Start(h.withMoney(h.budgets()))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.Pipeline.RunHolds(ctx); err != nil {
+		t.Errorf("RunHolds stopped as it began: %v; want nil, a stop", err)
+	}
+}

@@ -115,7 +115,8 @@ func serveUntilStarted(t *testing.T) string {
 	}
 	cancel()
 	// A component still starting when stopped may say it was cancelled
-	// (consumer.Pipeline.RunHolds): not what this test is about.
+	// (before consumer.Pipeline.RunHolds took that for a stop, it did): not
+	// what this test is about.
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("serve stopped with %v", err)
 	}
