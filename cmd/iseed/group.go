@@ -9,6 +9,21 @@ import (
 	"time"
 )
 
+// every calls fn each interval until ctx is done (first after one
+// interval), and returns nil: the loop of the daemon's periodic actors.
+func every(ctx context.Context, interval time.Duration, fn func()) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			fn()
+		}
+	}
+}
+
 // actor is a long-running component.
 type actor struct {
 	name string

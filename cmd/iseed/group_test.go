@@ -55,3 +55,27 @@ func TestRunGroupStopsWithinItsBound(t *testing.T) {
 		})
 	}
 }
+
+// TestEvery: the periodic actors' loop calls its function each interval,
+// not at once, and ends with nil when stopped.
+func TestEvery(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := make(chan struct{}, 10)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- every(ctx, 20*time.Millisecond, func() { calls <- struct{}{} }) }()
+	for range 3 {
+		select {
+		case <-calls:
+		case <-time.After(10 * time.Second):
+			t.Fatal("fn was not called each interval")
+		}
+	}
+	if took := time.Since(start); took < 60*time.Millisecond {
+		t.Errorf("three calls after %s: want one per 20ms interval, the first after one", took)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("every after the stop: %v; want nil", err)
+	}
+}

@@ -137,9 +137,7 @@ func (d *daemon) runWallet(ctx context.Context) error {
 	}
 	warn := money.Cents(d.cfg.WalletWarnEUR * 100)
 	log := d.log.With().Str("component", "wallet").Logger().Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Hour})
-	t := time.NewTicker(d.cfg.WalletProbe)
-	defer t.Stop()
-	for {
+	read := func() {
 		if wl, err := d.money.account.Wallet(ctx); err == nil {
 			d.money.wallet.Set(wl.Credit.Euros())
 			if wl.Credit < warn {
@@ -147,12 +145,9 @@ func (d *daemon) runWallet(ctx context.Context) error {
 					Msg("the Openapi wallet is running low: top it up before requests start failing")
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
 	}
+	read() // at start too
+	return every(ctx, d.cfg.WalletProbe, read)
 }
 
 // runAudit audits the last day every ISEED_AUDIT_EVERY and exports how
@@ -162,19 +157,12 @@ func (d *daemon) runAudit(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	t := time.NewTicker(d.cfg.AuditEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return every(ctx, d.cfg.AuditEvery, func() {
 		now := d.clock.Now()
 		res, err := runAudit(ctx, d.js, d.res, d.upstream, d.money.account, money.Period{From: now.Add(-24 * time.Hour), To: now})
 		if err != nil {
 			d.log.Warn().Err(err).Str("component", "audit").Msg("audit failed; retrying at the next interval")
-			continue
+			return
 		}
 		c := res.Counts()
 		n := c.Unowned + c.Missing + c.Mismatches + c.Unledgered + c.UnmatchedCharges
@@ -182,7 +170,7 @@ func (d *daemon) runAudit(ctx context.Context) error {
 		if n > 0 {
 			d.log.Warn().Str("component", "audit").Int("findings", n).Msg("the audit found requests or charges that do not match: run iseed audit")
 		}
-	}
+	})
 }
 
 // runAudit gathers what the audit compares, for a period, and checks it.

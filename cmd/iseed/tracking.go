@@ -133,18 +133,7 @@ func (s spool) sweep() {
 }
 
 // Run sweeps the directory every s.every until ctx is done.
-func (s spool) Run(ctx context.Context) error {
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			s.sweep()
-		}
-	}
-}
+func (s spool) Run(ctx context.Context) error { return every(ctx, s.every, s.sweep) }
 
 // loadKeyring reads the document keys: the recipients new documents are
 // sealed to (default and per tenant), and what opens them (age identities,
