@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -474,6 +475,42 @@ func (h *harness) settled() bool {
 		return false
 	}
 	return ci.AckFloor.Stream >= si.State.LastSeq && ci.NumAckPending == 0 && ci.NumPending == 0
+}
+
+// flakyLimiter fails its first Wait after arm is set, as the
+// deployment-wide limiter does when its KV read fails.
+type flakyLimiter struct{ arm, failed atomic.Bool }
+
+func (l *flakyLimiter) Wait(ctx context.Context) error {
+	if l.arm.Load() && l.failed.CompareAndSwap(false, true) {
+		return errors.New("ratelimit: the token bucket cannot be read")
+	}
+	return ctx.Err()
+}
+
+// TestWalletTrialThatNeverPostedEnds: the trial POST an empty wallet lets
+// through may stop before it is sent (the shared limiter's KV fails). The
+// trial must end there: left under way, no later POST was ever admitted
+// and the replica stopped submitting until it was restarted, wallet
+// topped up or not.
+func TestWalletTrialThatNeverPostedEnds(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Sim.SetWallet(5) // less than an ISEE
+	lim := &flakyLimiter{}
+	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Limiter = lim }), pipetest.WithConfig(func(c *consumer.Config) {
+		c.Workers = 1
+		c.WalletProbe = 200 * time.Millisecond
+	}))
+	h.Publish(pipetest.Submission("trial-0", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the wallet found empty", func() bool { return len(h.accountEvents()) > 0 })
+	lim.arm.Store(true) // the next trial fails before its POST
+	pipetest.WaitFor(t, 10*time.Second, "a trial stopped by the limiter", func() bool { return lim.failed.Load() })
+	h.Sim.SetWallet(1000)
+	h.WaitState("trial-0", record.StateSubmitted)
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
 }
 
 // countingWallet says the wallet has credit, and counts the reads.

@@ -90,6 +90,7 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			return Outcome{Kind: Retry, Err: errWalletEmpty, Delay: p.cfg.WalletProbe, Record: j.rec}
 		}
 		if err := p.markAttempt(ctx, j); err != nil {
+			p.wallet.done() // no POST went: a trial ends here, or no later one is ever admitted
 			return p.retry(err, 0)
 		}
 		r, err := p.post(ctx, j)
@@ -150,7 +151,9 @@ func (p *Pipeline) invalidate(ctx context.Context, j *job) {
 }
 
 // post makes one POST /richiesta through the rate limit and the breaker.
+// It ends the wallet's trial, if this was one, whether the POST went or not.
 func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, error) {
+	defer p.wallet.done()
 	if err := p.d.Limiter.Wait(ctx); err != nil {
 		return nil, err
 	}
@@ -174,7 +177,6 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 	r, err := p.breaker.Execute(func() (*visengine.Richiesta, error) {
 		return p.d.Upstream.CreateRichiesta(ctx, req)
 	})
-	p.wallet.done()
 	p.d.Metrics.post(err)
 	return r, err
 }
