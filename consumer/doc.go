@@ -24,8 +24,10 @@
 //     exists, resume decides what this message means for it (a conflict,
 //     an earlier result, another worker's live lease, a replay, a take-over).
 //  3. proceed and submit (submit.go) send the POST, at most once per
-//     attempt: markAttempt records the pending attempt first; post makes the
-//     call within the lease through the rate limit and the circuit breaker.
+//     attempt: token waits for the upstream budget (the rate limit, shared
+//     by every replica), then markAttempt records the pending attempt with
+//     a lease that outlasts the call, and post makes the call within it,
+//     through the circuit breaker.
 //  4. The answer decides. A request id: adopt (adopt.go) writes it to the
 //     request index, then to the record. A clear "no" (4xx): fail, or a
 //     retry that clears the attempt (release). A lost answer (timeout,

@@ -513,6 +513,45 @@ func TestWalletTrialThatNeverPostedEnds(t *testing.T) {
 	}
 }
 
+// slowLimiter makes its first Wait last d, as the deployment-wide budget
+// does when many workers and replicas queue for its tokens.
+type slowLimiter struct {
+	d     time.Duration
+	first atomic.Bool
+}
+
+func (l *slowLimiter) Wait(ctx context.Context) error {
+	if l.first.CompareAndSwap(false, true) {
+		select {
+		case <-time.After(l.d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return ctx.Err()
+}
+
+// TestLongWaitForTheUpstreamBudget: a worker that waits longer than its
+// lease for a token of the upstream budget still sends its POST, once,
+// with the whole call timeout. The wait came after the lease was taken, so
+// the POST's deadline (the lease's end) had passed before it was sent: the
+// call failed at once, the submission was taken as possibly sent, and it
+// waited ISEED_RECONCILE_SETTLE (15 minutes by default) to be reconciled.
+func TestLongWaitForTheUpstreamBudget(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	lim := &slowLimiter{d: h.Res.Layout.AckWait + time.Second}
+	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Limiter = lim }), pipetest.WithConfig(func(c *consumer.Config) {
+		c.Workers = 2
+		c.ReconcileSettle = time.Hour // a POST taken as possibly sent would not go again within the test
+	}))
+	h.Publish(pipetest.Submission("slow-token", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("slow-token", record.StateSubmitted)
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}
+
 // countingWallet says the wallet has credit, and counts the reads.
 type countingWallet struct{ reads atomic.Int64 }
 

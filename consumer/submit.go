@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -89,6 +90,16 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			p.release(ctx, j)
 			return Outcome{Kind: Retry, Err: errWalletEmpty, Delay: p.cfg.WalletProbe, Record: j.rec}
 		}
+		// The token first, then the attempt's lease: with many workers and
+		// replicas queued for the budget, the wait can outlast a lease
+		// taken before it, and the POST would have no time left.
+		if err := p.token(ctx, j); err != nil {
+			p.wallet.done()
+			if o, stop := p.wait(ctx, j, b, err, deadline); stop {
+				return o
+			}
+			continue
+		}
 		if err := p.markAttempt(ctx, j); err != nil {
 			p.wallet.done() // no POST went: a trial ends here, or no later one is ever admitted
 			return p.retry(err, 0)
@@ -150,13 +161,37 @@ func (p *Pipeline) invalidate(ctx context.Context, j *job) {
 	}
 }
 
-// post makes one POST /richiesta through the rate limit and the breaker.
+// token waits for a token of the upstream budget, telling the server
+// meanwhile that the message is still being worked on: the wait can
+// outlast AckWait, and a redelivery would only find this job's lease.
+func (p *Pipeline) token(ctx context.Context, j *job) error {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(max(p.lay.AckWait/3, 100*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = j.msg.InProgress()
+			}
+		}
+	})
+	err := p.d.Limiter.Wait(ctx)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("upstream budget: %w", err)
+	}
+	return nil
+}
+
+// post makes one POST /richiesta, its token taken, through the breaker.
 // It ends the wallet's trial, if this was one, whether the POST went or not.
 func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, error) {
 	defer p.wallet.done()
-	if err := p.d.Limiter.Wait(ctx); err != nil {
-		return nil, err
-	}
 	req := visengine.CreateRequest{HashVisura: j.prep.HashVisura, JSONVisura: j.prep.JSONVisura,
 		Opzioni: j.prep.Opzioni, EmailTarget: j.sub.EmailTarget}
 	if len(j.prep.Files) > 0 {
