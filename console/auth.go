@@ -236,9 +236,13 @@ func secure(h http.Handler) http.Handler {
 	})
 }
 
-// safeNext returns next when it is a path on this site, else "/".
+// safeNext returns next when it is a path on this site, else "/". A
+// browser removes tabs and newlines from a Location and reads a backslash
+// as a slash ("/<tab>/evil.example" is "//evil.example", another site), so
+// a next with a control character is refused whole.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	return next
