@@ -78,9 +78,26 @@ func recordOf(rec *record.Record) *recordView {
 	}
 	if doc := rec.Document; doc != nil {
 		dir, file := path.Split(doc.Object)
-		v.Object = dir + "…" + path.Ext(file)
+		v.Object = dir + "…" + fileType(file)
 	}
 	return v
+}
+
+// fileType is the extension of a document's file name (".pdf", ".zip"),
+// or "" when what follows its last dot is not one: the name is the
+// upstream's and may name the person ("sig.ra Maria Rossi", "DSU.<tax
+// code>"), so only 1 to 4 ASCII letters and digits are shown.
+func fileType(name string) string {
+	ext := path.Ext(name)
+	if len(ext) < 2 || len(ext) > 5 {
+		return ""
+	}
+	for _, c := range ext[1:] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return ""
+		}
+	}
+	return ext
 }
 
 // eventRow is one event about a submission: its envelope, not its data.
