@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -35,9 +37,11 @@ import (
 // MinInterval per submission and announced state, where the state is one
 // of the five the API names or "other": a body that leaked, replayed with
 // any states, costs at most six upstream reads per interval (answered 204
-// meanwhile), and none once tracking is over. One submission has at most
-// one refresh under way, so a flood of one body takes one of the Parallel
-// slots, never the others' (callbacklimit.go). Polling stays on as the
+// meanwhile, or 503 with Retry-After when that read failed, so that the
+// upstream's retry is never taken for done), and none once tracking is
+// over. One submission has at most one refresh under way, so a flood of
+// one body takes one of the Parallel slots, never the others'
+// (callbacklimit.go). Polling stays on as the
 // fallback, so a lost callback costs only latency.
 
 // Refresher re-reads one submission's upstream request now.
@@ -161,8 +165,8 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, news string) {
 	sub := tenant + "/" + id
 	key := sub + "/" + news
-	if c.recent.seen(key, time.Now(), c.cfg.MinInterval) {
-		w.WriteHeader(http.StatusNoContent) // the same news a moment ago: that refresh and polling have it
+	if m, ok := c.recent.seen(key, time.Now(), c.cfg.MinInterval); ok {
+		c.again(w, m)
 		return
 	}
 	if !c.underway.add(sub) { // this submission is being re-read: one at a time, whatever its callbacks say
@@ -179,11 +183,27 @@ func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, new
 	}
 	// Noted only now, so that a callback refused above is let through when
 	// the upstream retries it.
-	if !c.recent.add(key, time.Now(), c.cfg.MinInterval) {
+	if m, ok := c.recent.add(key, time.Now(), c.cfg.MinInterval); !ok {
+		c.again(w, m)
+		return
+	}
+	c.refreshNow(w, r, tenant, id, key)
+}
+
+// again answers a callback whose news was let through less than
+// MinInterval ago: 204 when that refresh went through (it and polling have
+// the news), else 503 with Retry-After the rest of the interval, never 204:
+// the upstream was told to retry, and its retry must not be taken for done.
+// The failed refresh counts against the interval all the same, so a leaked
+// body costs no more reads.
+func (c *Callbacks) again(w http.ResponseWriter, m mark) {
+	if !m.failed {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	c.refreshNow(w, r, tenant, id)
+	left := c.cfg.MinInterval - time.Since(m.at)
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(left.Seconds())))))
+	http.Error(w, "try again", http.StatusServiceUnavailable)
 }
 
 // busy answers 503 with Retry-After: the upstream retries.
@@ -192,7 +212,7 @@ func busy(w http.ResponseWriter) {
 	http.Error(w, "busy", http.StatusServiceUnavailable)
 }
 
-func (c *Callbacks) refreshNow(w http.ResponseWriter, r *http.Request, tenant, id string) {
+func (c *Callbacks) refreshNow(w http.ResponseWriter, r *http.Request, tenant, id, key string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.cfg.Timeout)
 	defer cancel()
 	err := c.refresh.Refresh(ctx, tenant, id)
@@ -200,6 +220,7 @@ func (c *Callbacks) refreshNow(w http.ResponseWriter, r *http.Request, tenant, i
 	case errors.Is(err, record.ErrNotFound):
 		http.NotFound(w, r)
 	case err != nil:
+		c.recent.fail(key) // its retries are answered 503 until one is let through
 		c.log.Warn().Str("tenant", tenant).Str("submission", id).Str("error", err.Error()).
 			Msg("refresh after callback failed; polling will catch up")
 		http.Error(w, "try again", http.StatusServiceUnavailable)

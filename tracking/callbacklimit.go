@@ -6,36 +6,43 @@ import (
 )
 
 // recentSet remembers, for a bounded number of keys, when each was last
-// let through.
+// let through, and whether the refresh it let through failed.
 type recentSet struct {
 	mu   sync.Mutex
 	max  int
-	last map[string]time.Time
+	last map[string]mark
+}
+
+// mark is when a key was let through, and whether its refresh failed.
+type mark struct {
+	at     time.Time
+	failed bool
 }
 
 func newRecentSet(max int) *recentSet {
-	return &recentSet{max: max, last: make(map[string]time.Time)}
+	return &recentSet{max: max, last: make(map[string]mark)}
 }
 
-// seen reports whether key was let through less than every ago.
-func (r *recentSet) seen(key string, now time.Time, every time.Duration) bool {
+// seen reports whether key was let through less than every ago, and how.
+func (r *recentSet) seen(key string, now time.Time, every time.Duration) (mark, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t, ok := r.last[key]
-	return ok && now.Sub(t) < every
+	m, ok := r.last[key]
+	return m, ok && now.Sub(m.at) < every
 }
 
 // add lets key through, and notes it, unless it was let through less than
-// every ago. When full it forgets entries older than every, or all.
-func (r *recentSet) add(key string, now time.Time, every time.Duration) bool {
+// every ago (then it reports how, as seen). When full it forgets entries
+// older than every, or all.
+func (r *recentSet) add(key string, now time.Time, every time.Duration) (mark, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if t, ok := r.last[key]; ok && now.Sub(t) < every {
-		return false
+	if m, ok := r.last[key]; ok && now.Sub(m.at) < every {
+		return m, false
 	}
 	if len(r.last) >= r.max {
-		for k, t := range r.last {
-			if now.Sub(t) >= every {
+		for k, m := range r.last {
+			if now.Sub(m.at) >= every {
 				delete(r.last, k)
 			}
 		}
@@ -43,8 +50,18 @@ func (r *recentSet) add(key string, now time.Time, every time.Duration) bool {
 			clear(r.last)
 		}
 	}
-	r.last[key] = now
-	return true
+	r.last[key] = mark{at: now}
+	return mark{}, true
+}
+
+// fail notes that the refresh key was last let through for failed.
+func (r *recentSet) fail(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m, ok := r.last[key]; ok {
+		m.failed = true
+		r.last[key] = m
+	}
 }
 
 // keySet is a set of keys held by whoever added them, until removed. It

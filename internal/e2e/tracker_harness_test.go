@@ -51,6 +51,8 @@ type trackSetup struct {
 	tracker   tracking.Config
 	limiter   *rate.Limiter // one limiter for polls and submissions; nil: none
 	callbacks bool
+	// callbackInterval is the callbacks' MinInterval (0: the default).
+	callbackInterval time.Duration
 }
 
 func newTrackHarness(t *testing.T, s trackSetup) *trackHarness {
@@ -67,19 +69,20 @@ func newTrackHarness(t *testing.T, s trackSetup) *trackHarness {
 	}
 	h.polls, h.submits = lim, lim
 	if s.callbacks {
-		h.serveCallbacks()
+		h.serveCallbacks(s.callbackInterval)
 	}
 	return h
 }
 
-// serveCallbacks starts iseed's callback endpoint; callbacks refresh
-// through the tracker started last.
-func (h *trackHarness) serveCallbacks() {
+// serveCallbacks starts iseed's callback endpoint, with every as its
+// MinInterval (0: the default); callbacks refresh through the tracker
+// started last.
+func (h *trackHarness) serveCallbacks(every time.Duration) {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	h.T.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	cb, err := tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("c"), 32),
+	cb, err := tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("c"), 32), MinInterval: every,
 		Logger: zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel)}, refresherFunc(h.refresh))
 	if err != nil {
 		h.T.Fatal(err)
