@@ -17,6 +17,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
@@ -162,7 +163,7 @@ func (t *Tracker) storedAlready(ctx context.Context, prev *record.DocumentRef, s
 	if info == nil || err != nil {
 		return false, err
 	}
-	if ok, err := t.whole(ctx, info); !ok || err != nil {
+	if ok, err := t.intact(ctx, bucket, info); !ok || err != nil {
 		return false, err // broken since by a failed put: store it again
 	}
 	stato := sd.ref.Stato
@@ -199,8 +200,8 @@ func (t *Tracker) storedUnder(ctx context.Context, tenant string, sd *storedDocu
 	if info == nil || err != nil || info.Metadata[DocMetaSHA256] != sd.ref.SHA256 {
 		return false, err // absent, or not this document after all: put it
 	}
-	if ok, err := t.whole(ctx, info); !ok || err != nil {
-		return false, err // left by a put that failed: put it again
+	if ok, err := t.intact(ctx, bucket, info); !ok || err != nil {
+		return false, err // left by a put that failed, or damaged on its way: put it again
 	}
 	sd.ref.ContentType = info.Metadata[DocMetaContentType]
 	sd.sealedTo = sealedTo(info)
@@ -240,6 +241,56 @@ func (t *Tracker) whole(ctx context.Context, info *jetstream.ObjectInfo) (bool, 
 	return true, nil
 }
 
+// intact reports whether an object is whole and reads back as its digest
+// says. The digest nats.go stores is of the bytes it sent, not of the
+// bytes the server stored: a put whose bytes were damaged on their way
+// leaves an object that is whole and that no get can read.
+func (t *Tracker) intact(ctx context.Context, bucket jetstream.ObjectStore, info *jetstream.ObjectInfo) (bool, error) {
+	if ok, err := t.whole(ctx, info); !ok || err != nil {
+		return false, err
+	}
+	if ok, err := readsBack(ctx, bucket, info.Name, info.Digest); !ok || err != nil {
+		if err == nil {
+			t.rare.Warn().Str("bucket", info.Bucket).Msg("stored document does not read back as it was sent: storing it again")
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// readsBack reports whether the object stored under name reads back with
+// digest ("SHA-256=" and the base64url SHA-256, as nats.go writes
+// it): false when its bytes differ, or when there is no such object.
+func readsBack(ctx context.Context, bucket jetstream.ObjectStore, name, digest string) (bool, error) {
+	// Bounded: a get of an object whose chunks went meanwhile (a put racing
+	// on another replica) waits for bytes that never come.
+	ctx, cancel := context.WithTimeout(ctx, readBackTimeout)
+	defer cancel()
+	obj, err := bucket.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("document %s: read back: %w", name, err)
+	}
+	defer obj.Close()
+	h := sha256.New()
+	_, err = io.Copy(h, obj)
+	if errors.Is(err, jetstream.ErrDigestMismatch) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("document %s: read back: %w", name, err)
+	}
+	return objectDigest(h.Sum(nil)) == digest, nil
+}
+
+// readBackTimeout bounds reading a stored document back.
+const readBackTimeout = time.Minute
+
+// objectDigest writes a SHA-256 as an object's digest.
+func objectDigest(sum []byte) string { return "SHA-256=" + base64.URLEncoding.EncodeToString(sum) }
+
 // objectInfo reads an object's info: nil when there is no such object.
 func objectInfo(ctx context.Context, bucket jetstream.ObjectStore, name string) (*jetstream.ObjectInfo, error) {
 	info, err := bucket.GetInfo(ctx, name)
@@ -261,8 +312,8 @@ func sealedTo(info *jetstream.ObjectInfo) string {
 	return cmp.Or(info.Metadata[seal.MetaRecipients], info.Metadata[seal.MetaKeyID])
 }
 
-// put streams the file into the bucket and checks the digest the server
-// computed against the one of the bytes sent.
+// put streams the file into the bucket and reads the stored object back,
+// checking its digest against the one of the bytes sent.
 func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocument, nome string, f *os.File) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("document: rewind: %w", err)
@@ -287,12 +338,17 @@ func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocumen
 		return err
 	}
 	sent := sha256.New()
-	info, err := bucket.Put(ctx, meta, io.TeeReader(body, sent))
-	if err != nil {
+	if _, err := bucket.Put(ctx, meta, io.TeeReader(body, sent)); err != nil {
 		return fmt.Errorf("document of %s: store: %w", record.Key(rec.Tenant, rec.ID), err)
 	}
-	if want := "SHA-256=" + base64.URLEncoding.EncodeToString(sent.Sum(nil)); info.Digest != want {
-		return fmt.Errorf("%w: stored object digest %s, sent %s", ErrDocumentMismatch, info.Digest, want)
+	// The digest Put returns is of what it sent: only the bytes read back
+	// tell whether the server stored them.
+	ok, err := readsBack(ctx, bucket, sd.ref.Object, objectDigest(sent.Sum(nil)))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: the stored object of %s does not read back as sent", ErrDocumentMismatch, record.Key(rec.Tenant, rec.ID))
 	}
 	return nil
 }

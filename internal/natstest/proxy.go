@@ -14,12 +14,15 @@ import (
 // DropProxy is a loopback TCP proxy in front of a server that drops the
 // messages clients publish through it for which Drop returns true: a
 // request the server never receives while the client counts on it (a lost
-// pull request, say), which no server-side setting provokes. Everything
-// else passes unchanged in both directions.
+// pull request, say), which no server-side setting provokes. Rewrite, when
+// set, may change the payload of what is published in place (its length
+// stays): bytes damaged on their way to the server. Everything else passes
+// unchanged in both directions.
 type DropProxy struct {
-	URL     string                    // what clients connect to
-	Drop    func(subject string) bool // nil: drop nothing
-	Dropped atomic.Int64              // messages dropped so far
+	URL     string                               // what clients connect to
+	Drop    func(subject string) bool            // nil: drop nothing
+	Rewrite func(subject string, payload []byte) // nil: change nothing
+	Dropped atomic.Int64                         // messages dropped so far
 	ln      net.Listener
 	target  string
 	wg      sync.WaitGroup
@@ -95,6 +98,9 @@ func (p *DropProxy) forward(dst io.Writer, src io.Reader) {
 				p.Dropped.Add(1)
 				continue
 			}
+			if p.Rewrite != nil {
+				p.Rewrite(string(f[1]), payloadOf(f, body[:n]))
+			}
 		}
 		if _, err := w.Write(line); err != nil {
 			return
@@ -108,4 +114,17 @@ func (p *DropProxy) forward(dst io.Writer, src io.Reader) {
 			}
 		}
 	}
+}
+
+// payloadOf is the payload of a PUB or HPUB command with fields f and body
+// (headers and payload, without the CRLF): HPUB's headers are left out.
+func payloadOf(f [][]byte, body []byte) []byte {
+	if !bytes.EqualFold(f[0], []byte("HPUB")) || len(f) < 4 {
+		return body
+	}
+	hdr, err := strconv.Atoi(string(f[len(f)-2]))
+	if err != nil || hdr > len(body) {
+		return nil
+	}
+	return body[hdr:]
 }
