@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
@@ -76,7 +77,9 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 		// first poll waits for the schedule (callbacks come sooner).
 	default:
 		_ = msg.InProgress() // the AckWait starts again: the limiter may have kept it waiting
+		stop := t.keepInProgress(msg)
 		o = t.poll(ctx, tk, meta, msg)
+		stop()
 		o.Interrupted = errors.Is(o.Err, context.Canceled)
 	}
 	var next, retry time.Duration
@@ -91,6 +94,30 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 		err = msg.NakWithDelay(act.Delay)
 	}
 	t.logPoll(tk, meta, o, act, err, time.Since(start))
+}
+
+// keepInProgress tells the server that msg is still being worked on,
+// every third of the AckWait, until stop is called. A poll may wait long
+// for the upstream budget (submissions come first) or for a large
+// document: a task whose AckWait ran out meanwhile would be delivered to
+// another worker, here or on another replica, and the request polled by
+// two at once.
+func (t *Tracker) keepInProgress(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(max(t.lay.TrackAckWait/3, 100*time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_ = msg.InProgress()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // nextPoll returns the real delay until a task's next scheduled poll: by
