@@ -23,6 +23,11 @@ const leaseMargin = time.Second
 // iseed cannot tell which, if any: a person must decide.
 var errAmbiguous = errors.New("ambiguous: cannot tell whether the upstream request exists")
 
+// errNotSent wraps what stopped a POST before any of it was sent (the wait
+// for an upstream token failed, was cancelled or timed out): no request
+// can exist, whatever the cause says.
+var errNotSent = errors.New("the POST was not sent")
+
 // proceed sends a claimed submission upstream, at most once.
 func (p *Pipeline) proceed(ctx context.Context, j *job) Outcome {
 	if len(j.prep.FileRefs) > 0 {
@@ -131,7 +136,7 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 		case visengine.ClassAmbiguous:
 			j.unsure = true
 		}
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, errNotSent) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 			j.unsure = true // the request may have been written before the cancel
 		}
 		if j.unsure {
@@ -183,7 +188,7 @@ func (p *Pipeline) token(ctx context.Context, j *job) error {
 	close(stop)
 	wg.Wait()
 	if err != nil {
-		return fmt.Errorf("upstream budget: %w", err)
+		return fmt.Errorf("%w: upstream budget: %w", errNotSent, err)
 	}
 	return nil
 }
