@@ -2,15 +2,22 @@ package consumer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/ratelimit"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/schema"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // timingOutLimiter fails its first Wait as the deployment-wide limiter
@@ -96,5 +103,150 @@ func TestShutdownWhileWaitingForATokenSendsNothing(t *testing.T) {
 	})
 	if got.State != record.StateSubmitted || got.Attempts != 1 {
 		t.Errorf("after a restart: state %s (reason %q), attempts %d; want submitted after 1 attempt", got.State, got.Reason, got.Attempts)
+	}
+}
+
+// failingReserve fails its first Reserve, as the caps' KV does when a
+// stream leader fails over.
+type failingReserve struct {
+	*budget.Budgets
+	failed *atomic.Bool
+}
+
+func (f failingReserve) Reserve(ctx context.Context, tenant, id string, amount money.Cents, now time.Time) (budget.Reservation, error) {
+	if f.failed.CompareAndSwap(false, true) {
+		return budget.Reservation{}, errors.New("budget: usage: nats: timeout")
+	}
+	return f.Budgets.Reserve(ctx, tenant, id, amount, now)
+}
+
+// failingFiles fails its first Open, as the object store does when its
+// stream leader fails over.
+type failingFiles struct {
+	schema.FileSource
+	failed *atomic.Bool
+}
+
+func (f failingFiles) Open(ctx context.Context, bucket, name string) (io.ReadCloser, schema.FileInfo, error) {
+	if f.failed.CompareAndSwap(false, true) {
+		return nil, schema.FileInfo{}, errors.New("object store: nats: timeout")
+	}
+	return f.FileSource.Open(ctx, bucket, name)
+}
+
+// TestTroubleBeforeThePostIsNotAnUnansweredPost: a delivery that meets
+// transient trouble after its claim and before its POST (the caps cannot
+// be counted, a referenced file cannot be read) sent nothing. The next
+// delivery must send at once. Left with the claim's lease, it waited for
+// that lease to end, took it for a POST whose answer was lost and
+// reconciled: ISEED_RECONCILE_SETTLE (15 minutes by default) later it
+// sent, or, with a request of the same person made outside iseed
+// meanwhile, it was dead-lettered ambiguous without a POST.
+func TestTroubleBeforeThePostIsNotAnUnansweredPost(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, h *harness, failed *atomic.Bool, fields map[string]any) pipetest.Option
+	}{
+		{"the caps cannot be counted", func(t *testing.T, h *harness, failed *atomic.Bool, _ map[string]any) pipetest.Option {
+			b := h.budgets()
+			if err := b.Set(context.Background(), budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 100}); err != nil {
+				t.Fatal(err)
+			}
+			return h.withMoney(failingReserve{Budgets: b, failed: failed})
+		}},
+		{"a referenced file cannot be read", func(t *testing.T, h *harness, failed *atomic.Bool, fields map[string]any) pipetest.Option {
+			ctx := context.Background()
+			obs, err := h.NATS.JS.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "iseed_files_acme"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := obs.PutBytes(ctx, "7781/carta.pdf", []byte("%PDF-1.4 carta")); err != nil {
+				t.Fatal(err)
+			}
+			fields["Copia documento d'identità"] = "carta.pdf|nats-os://iseed_files_acme/7781/carta.pdf"
+			return pipetest.WithDeps(func(d *consumer.Deps) { d.Files = failingFiles{FileSource: d.Files, failed: failed} })
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			requestOutsideIseed(t, h, pipetest.ValidFields("Mario"))
+			fields := pipetest.ValidFields("Mario")
+			failed := &atomic.Bool{}
+			h.Start(tt.setup(t, h, failed, fields))
+			h.Publish(pipetest.Submission("emp-pre", fields), nil)
+			var r *record.Record
+			pipetest.WaitFor(t, 20*time.Second, "the submission settled", func() bool {
+				r = h.Record("emp-pre")
+				return r != nil && (r.State == record.StateSubmitted || r.State == record.StateFailed)
+			})
+			if !failed.Load() {
+				t.Fatal("the fault never fired")
+			}
+			if r.State != record.StateSubmitted || r.Attempts != 1 {
+				t.Errorf("record: state %s (reason %q), attempts %d; want submitted after 1 attempt: nothing was sent before", r.State, r.Reason, r.Attempts)
+			}
+			if got := h.Counter("GET /richiesta"); got != 0 {
+				t.Errorf("reconciliation reads: got %d, want 0: no POST was ever unanswered", got)
+			}
+		})
+	}
+}
+
+// scriptedReserve answers Reserve with the errors of script in turn, then
+// as its Budgets does.
+type scriptedReserve struct {
+	*budget.Budgets
+	mu     *sync.Mutex
+	script *[]error
+}
+
+func (s scriptedReserve) Reserve(ctx context.Context, tenant, id string, amount money.Cents, now time.Time) (budget.Reservation, error) {
+	s.mu.Lock()
+	var err error
+	if len(*s.script) > 0 {
+		err, *s.script = (*s.script)[0], (*s.script)[1:]
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return budget.Reservation{}, err
+	}
+	return s.Budgets.Reserve(ctx, tenant, id, amount, now)
+}
+
+// TestTroubleAfterReconcilingIsNotAnUnansweredPost: a crashed worker's
+// attempt is reconciled (nothing exists, and it has settled), and the
+// reservation the new POST needs then meets transient trouble. That
+// delivery sent nothing: the next one must send without reconciling
+// again. Left with this delivery's lease, it waited for the lease to end
+// and reconciled a POST never sent.
+func TestTroubleAfterReconcilingIsNotAnUnansweredPost(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 100}); err != nil {
+		t.Fatal(err)
+	}
+	fields := pipetest.ValidFields("Mario")
+	past := time.Now().Add(-time.Minute)
+	h.PutRecord("emp-rec", fields, func(r *record.Record) { // a worker crashed before its POST
+		r.Created, r.Updated = past, past
+		r.Pending = &record.Attempt{Started: past, Owner: "crashed/1", Until: past.Add(time.Second), Marked: true}
+	})
+	script := []error{
+		&budget.OverBudgetError{Scope: budget.Tenant(pipetest.Tenant), Period: budget.PeriodDay, Unit: budget.UnitRequests, Limit: 100, Used: 100, Asked: 1},
+		errors.New("budget: usage: nats: timeout"),
+	}
+	h.Start(h.withMoney(scriptedReserve{Budgets: b, mu: &sync.Mutex{}, script: &script}))
+	h.Publish(pipetest.Submission("emp-rec", fields), nil)
+	r := h.WaitState("emp-rec", record.StateSubmitted)
+	if r.Attempts != 2 {
+		t.Errorf("attempts: got %d, want 2 (the crashed one, then this)", r.Attempts)
+	}
+	if got := h.Counter("GET /richiesta"); got != 1 {
+		t.Errorf("reconciliation reads: got %d, want 1: the crashed attempt's, and no POST since was unanswered", got)
 	}
 }

@@ -32,13 +32,25 @@ var errNotSent = errors.New("the POST was not sent")
 func (p *Pipeline) proceed(ctx context.Context, j *job) Outcome {
 	if len(j.prep.FileRefs) > 0 {
 		if o, done := p.resolveFiles(ctx, j); done {
-			return o
+			return p.unsent(ctx, j, o)
 		}
 	}
 	if o, done := p.reserve(ctx, j); done {
-		return o
+		return p.unsent(ctx, j, o)
 	}
 	return p.submit(ctx, j)
+}
+
+// unsent ends a delivery that stopped before its POST. On transient
+// trouble (Retry, Interrupted) it gives the lease up as a delivery that
+// waits does (release): kept, the next delivery would wait for it to end,
+// take it for a POST whose answer was lost and reconcile one never sent.
+// The other outcomes have written the record already.
+func (p *Pipeline) unsent(ctx context.Context, j *job, o Outcome) Outcome {
+	if o.Kind == Retry || o.Kind == Interrupted {
+		p.release(ctx, j)
+	}
+	return o
 }
 
 func (p *Pipeline) resolveFiles(ctx context.Context, j *job) (Outcome, bool) {
@@ -84,7 +96,7 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			// ambiguous dead letter has no reservation left).
 			if j.res == nil {
 				if o, done := p.reserve(ctx, j); done {
-					return o
+					return p.unsent(ctx, j, o)
 				}
 			}
 		}
