@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"github.com/iseed-dev/iseed/ratelimit"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -248,5 +252,55 @@ func TestTroubleAfterReconcilingIsNotAnUnansweredPost(t *testing.T) {
 	}
 	if got := h.Counter("GET /richiesta"); got != 1 {
 		t.Errorf("reconciliation reads: got %d, want 1: the crashed attempt's, and no POST since was unanswered", got)
+	}
+}
+
+// unreachableOnce is a dialer whose first connection attempt times out, as
+// a dial to an upstream that drops packets does (the client's dialer gives
+// up after 5s): the request is never written.
+type unreachableOnce struct{ failed atomic.Bool }
+
+func (u *unreachableOnce) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if u.failed.CompareAndSwap(false, true) {
+		// The error a real dial that times out returns: "i/o timeout".
+		return (&net.Dialer{Deadline: time.Now().Add(-time.Second)}).DialContext(ctx, network, addr)
+	}
+	return (&net.Dialer{}).DialContext(ctx, network, addr)
+}
+
+// TestPostThatNeverConnectedIsNotUnanswered: a POST whose connection
+// timed out was never written (the client says so: retryable, "no
+// answer"). The submission must be sent again without reconciling. Taken
+// for an unanswered POST because the error matches
+// context.DeadlineExceeded, it waited ISEED_RECONCILE_SETTLE (15 minutes
+// by default) and, with a request of the same person made outside iseed
+// meanwhile, was dead-lettered ambiguous without ever being sent.
+func TestPostThatNeverConnectedIsNotUnanswered(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fields := pipetest.ValidFields("Mario")
+	requestOutsideIseed(t, h, fields)
+	dialer := &unreachableOnce{}
+	u, _ := url.Parse(h.SimURL)
+	client, err := visengine.New(visengine.Config{BaseURL: u, Token: pipetest.SimToken, Timeout: 2 * time.Second,
+		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Start(pipetest.WithUpstream(client))
+	h.Publish(pipetest.Submission("emp-dial", fields), nil)
+	var r *record.Record
+	pipetest.WaitFor(t, 20*time.Second, "the submission settled", func() bool {
+		r = h.Record("emp-dial")
+		return r != nil && (r.State == record.StateSubmitted || r.State == record.StateFailed)
+	})
+	if !dialer.failed.Load() {
+		t.Fatal("the dial never timed out")
+	}
+	if r.State != record.StateSubmitted {
+		t.Errorf("record: state %s (reason %q); want submitted: the POST that never connected sent nothing", r.State, r.Reason)
+	}
+	if got := h.Counter("GET /richiesta"); got != 0 {
+		t.Errorf("reconciliation reads: got %d, want 0: no POST was ever unanswered", got)
 	}
 }

@@ -148,7 +148,7 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 		case visengine.ClassAmbiguous:
 			j.unsure = true
 		}
-		if !errors.Is(err, errNotSent) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		if unclassifiedCancel(err) {
 			j.unsure = true // the request may have been written before the cancel
 		}
 		if j.unsure {
@@ -158,6 +158,18 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			return o
 		}
 	}
+}
+
+// unclassifiedCancel reports whether err is a cancel or a timeout that
+// says nothing of how far the POST went, which must then be taken as
+// unanswered. The visengine client classifies its own (ambiguous when the
+// request may have been written whole, retryable when it cannot have
+// been: a dial that timed out); errNotSent went nowhere.
+func unclassifiedCancel(err error) bool {
+	if visengine.ClassOf(err) != 0 || errors.Is(err, errNotSent) {
+		return false
+	}
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // invalidator is the optional part of Schemas that drops a cached schema.
