@@ -130,7 +130,13 @@ func (p *Pipeline) malformed(ctx context.Context, j *job, cause error) Outcome {
 	if id == "" {
 		return o
 	}
-	if _, _, err := p.store.Get(ctx, j.tenant, id); !errors.Is(err, record.ErrNotFound) {
+	_, _, err := p.store.Get(ctx, j.tenant, id)
+	if err != nil && !errors.Is(err, record.ErrNotFound) {
+		// Whether the submission exists is unknown: ask again later, or
+		// its producer might never hear of the refusal.
+		return p.retry(fmt.Errorf("malformed message: look up submission: %w", err), 0)
+	}
+	if err == nil {
 		return o
 	}
 	now := p.cfg.Now()
