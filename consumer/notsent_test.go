@@ -304,3 +304,50 @@ func TestPostThatNeverConnectedIsNotUnanswered(t *testing.T) {
 		t.Errorf("reconciliation reads: got %d, want 0: no POST was ever unanswered", got)
 	}
 }
+
+// refusedUpdate is the records bucket refusing, unwritten, the first
+// Update of key: a write that times out before the stream stores it.
+type refusedUpdate struct {
+	jetstream.KeyValue
+	key     string
+	refused atomic.Bool
+}
+
+func (r *refusedUpdate) Update(ctx context.Context, key string, value []byte, last uint64) (uint64, error) {
+	if key == r.key && r.refused.CompareAndSwap(false, true) {
+		return 0, errors.New("nats: timeout")
+	}
+	return r.KeyValue.Update(ctx, key, value, last)
+}
+
+// TestUnwrittenLeaseRenewalIsNotAnUnansweredPost: the write that renews
+// the lease before the POST (markAttempt) fails and is not stored, so no
+// POST is sent. The delivery must give up the claim's lease: kept, the
+// next delivery waited for it to end, took it for a POST whose answer was
+// lost and reconciled (ISEED_RECONCILE_SETTLE late, or, with a request of
+// the same person made outside iseed meanwhile, dead-lettered ambiguous
+// without a POST).
+func TestUnwrittenLeaseRenewalIsNotAnUnansweredPost(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fields := pipetest.ValidFields("Mario")
+	requestOutsideIseed(t, h, fields)
+	kv := &refusedUpdate{KeyValue: h.Res.Records, key: record.Key(pipetest.Tenant, "emp-mark")}
+	h.Res.Records = kv
+	h.Start()
+	h.Publish(pipetest.Submission("emp-mark", fields), nil)
+	var r *record.Record
+	pipetest.WaitFor(t, 20*time.Second, "the submission settled", func() bool {
+		r = h.Record("emp-mark")
+		return r != nil && (r.State == record.StateSubmitted || r.State == record.StateFailed)
+	})
+	if !kv.refused.Load() {
+		t.Fatal("no write was refused")
+	}
+	if r.State != record.StateSubmitted || r.Attempts != 1 {
+		t.Errorf("record: state %s (reason %q), attempts %d; want submitted after 1 attempt: nothing was sent before", r.State, r.Reason, r.Attempts)
+	}
+	if got := h.Counter("GET /richiesta"); got != 0 {
+		t.Errorf("reconciliation reads: got %d, want 0: no POST was ever unanswered", got)
+	}
+}

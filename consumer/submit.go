@@ -118,7 +118,8 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			continue
 		}
 		if err := p.markAttempt(ctx, j); err != nil {
-			p.wallet.done() // no POST went: a trial ends here, or no later one is ever admitted
+			p.wallet.done()   // no POST went: a trial ends here, or no later one is ever admitted
+			p.release(ctx, j) // nor may the lease say one did (a compare-and-set: never another worker's)
 			return p.retry(err, 0)
 		}
 		r, err := p.post(ctx, j)
