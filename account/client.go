@@ -160,11 +160,16 @@ func isHex(r rune) bool { return '0' <= r && r <= '9' || 'a' <= r && r <= 'f' ||
 // of PageSize until a short page, or, in a page listed newest first, one
 // created before since. It fails rather than return a partial list: past
 // MaxPages, or when a page repeats the previous one (the API ignoring
-// skip).
+// skip). A transaction listed twice (a charge made while the pages are
+// read shifts the older ones down a place) is returned once, by its id.
 func (c *Client) Transactions(ctx context.Context, since time.Time) ([]Transaction, error) {
 	const op = "GET /wallet/transactions"
 	out := []Transaction{} // never nil: nil tells audit.Check the wallet was not read
 	prevFirst := ""
+	// A charge made while the pages are read pushes the older ones down
+	// the newest-first list: a page may start with what the previous one
+	// ended with. Each is returned once, or its amount would count twice.
+	seen := map[string]bool{}
 	for page := 0; page < c.maxPages; page++ {
 		var l transactionList
 		path := "/wallet/transactions?skip=" + strconv.Itoa(page*PageSize) + "&limit=" + strconv.Itoa(PageSize)
@@ -180,6 +185,12 @@ func (c *Client) Transactions(ctx context.Context, since time.Time) ([]Transacti
 			if created.Before(since) {
 				older = true
 				continue
+			}
+			if id := string(t.ID); id != "" {
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
 			}
 			out = append(out, Transaction{ID: string(t.ID), Amount: t.Amount, CreatedAt: created, Description: string(t.Description)})
 		}

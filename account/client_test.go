@@ -3,6 +3,7 @@ package account_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -81,6 +82,41 @@ func TestTransactionsPaging(t *testing.T) {
 		if err != nil || len(got) != tt.want || !reflect.DeepEqual(f.pages, tt.pages) {
 			t.Errorf("%s: got %d transactions, %v, pages %v; want %d, pages %v", tt.name, len(got), err, f.pages, tt.want, tt.pages)
 		}
+	}
+}
+
+// TestTransactionsChargedWhilePaging: a charge made while the pages are
+// read (the daemon keeps spending during an audit) pushes every older
+// transaction one place down the newest-first listing, so the next page
+// starts with the one the previous page ended with. Each transaction is
+// returned once: a repeated one would count its charge twice, and the
+// audit would report a price mismatch against the wallet that is not.
+func TestTransactionsChargedWhilePaging(t *testing.T) {
+	start := time.Date(2026, 3, 5, 12, 0, 0, 0, time.UTC)
+	f := &fake{txs: charges(250, start)}
+	charged := false
+	f.fail = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Query().Get("skip") == "100" && !charged { // after the first page
+			charged = true
+			f.txs = append([]any{tx("txn_new", -15.5, start.Add(time.Minute), "API usage - visengine2.altravia.com "+strings.Repeat("f", 24))}, f.txs...)
+		}
+		return false
+	}
+	got, err := serve(t, f).Transactions(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, tr := range got {
+		seen[tr.ID]++
+	}
+	for i := range 250 {
+		if id := fmt.Sprintf("txn_%04d", i); seen[id] != 1 {
+			t.Errorf("transaction %s: got it %d times, want once", id, seen[id])
+		}
+	}
+	if len(got) != len(seen) {
+		t.Errorf("got %d transactions, %d distinct; want each once", len(got), len(seen))
 	}
 }
 

@@ -26,6 +26,8 @@
 // until a short page, or a page listed newest first that reaches before
 // since; it returns the transactions created at or after since. It fails
 // rather than return part of the list: past Config.MaxPages, or when a
-// page repeats the previous one. Transaction.RequestID reads the request
+// page repeats the previous one. A transaction a page lists again (a
+// charge made meanwhile shifts the older ones down a place) is returned
+// once, by its id. Transaction.RequestID reads the request
 // id a Visengine charge's description names.
 package account
