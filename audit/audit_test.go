@@ -194,6 +194,30 @@ func TestCheck(t *testing.T) {
 			in.Ledger = append(in.Ledger, entry("acme", "s9", "ISEE", hashISEE, req9, 1200, 400, "2026-02-28T22:59:59Z"))
 			in.Transactions = append(in.Transactions, charge("t9", -1600, "2026-02-28T23:00:02Z", "visengine "+req9))
 		}, audit.Counts{}, nil},
+		{"a draft made before the month and submitted in it is charged in it", func(in *audit.Input) {
+			// Created outside iseed as a draft (not charged, so no audit
+			// saw it), submitted and charged this month: neither unowned
+			// (created before the period) nor counted by any period.
+			in.Upstream = append(in.Upstream, upstream(req9, "ISEE", hashISEE, 12, "2026-02-20T10:00:00Z"))
+			in.Transactions = append(in.Transactions, charge("t9", -1200, "2026-03-10T10:00:00Z", "API usage - visengine2.altravia.com "+req9))
+		}, audit.Counts{UnmatchedCharges: 1}, func(t *testing.T, r *audit.Result) {
+			if got := r.UnmatchedCharges[0]; got.TransactionID != "t9" || got.RequestID != req9 {
+				t.Errorf("got %+v, want t9 naming %s", got, req9)
+			}
+		}},
+		{"last month's request charged again this month", func(in *audit.Input) {
+			in.Upstream = append(in.Upstream, upstream(req9, "ISEE", hashISEE, 12, "2026-02-20T10:00:00Z"))
+			in.Records = append(in.Records, submitted("acme", "s9", "ISEE", hashISEE, req9, "2026-02-20T10:00:01Z"))
+			in.Index[req9] = "acme.s9"
+			in.Ledger = append(in.Ledger, entry("acme", "s9", "ISEE", hashISEE, req9, 1200, 0, "2026-02-20T10:00:00Z"))
+			// February's audit counted the first charge; the second is
+			// March's, and only March's audit can see it.
+			in.Transactions = append(in.Transactions, charge("t9", -1200, "2026-03-10T10:00:00Z", "API usage - visengine2.altravia.com "+req9))
+		}, audit.Counts{UnmatchedCharges: 1}, func(t *testing.T, r *audit.Result) {
+			if got := r.UnmatchedCharges[0]; got.TransactionID != "t9" || got.RequestID != req9 {
+				t.Errorf("got %+v, want t9 naming %s", got, req9)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

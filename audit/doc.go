@@ -27,11 +27,15 @@
 //     the period, with no ledger entry.
 //   - Unmatched charges: a Visengine charge of the period (Input.ChargeMatch
 //     in its description, amount negative) naming no request the upstream
-//     or the ledger knows, or naming none while others do.
+//     or the ledger knows, or naming none while others do, or naming a
+//     request of another period more than the slack after its creation (a
+//     draft made outside iseed and submitted later, a second charge): no
+//     period's audit would count it otherwise.
 //
 // Charges may be stamped a little after their request: those up to the
 // slack past the period's end count for the period's entries, and a
-// charge of another period's request is that period's business.
+// charge of another period's request, up to the slack after its creation,
+// is that period's business.
 //
 // Result.Clean is false when anything was found; WriteTable and WriteJSON
 // print a Result (goldens in testdata, -update to regenerate). Nothing

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/iseed-dev/iseed/account"
 	"github.com/iseed-dev/iseed/money"
@@ -12,7 +13,8 @@ import (
 // wallet compares the period's Visengine charges with the ledger. When
 // charges name their requests, each request's charges are compared with
 // its entry (an entry without a charge shows as charged 0), and a charge
-// naming no request the upstream or the ledger knows is unmatched. A
+// naming no request the upstream or the ledger knows, or a request of
+// another period more than the slack after its creation, is unmatched. A
 // charge may be stamped a little after its request's creation, so charges
 // up to the slack outside the period count for the period's entries. When
 // no charge names a request, only the totals can be compared.
@@ -38,9 +40,10 @@ func (a *auditor) wallet(c *Checked) ([]Mismatch, []Charge) {
 		switch {
 		case id != "" && e != nil && p.Contains(e.At):
 			charged[id] += -t.Amount
-		case id != "" && (e != nil || a.upstream[id] != nil):
-			// Another period's entry, or a request reported unowned or
-			// unledgered: not a charge without a request.
+		case id != "" && a.accounted(id, t):
+			// Another period's request, charged when it was created, or
+			// one of this period reported unowned or unledgered: not a
+			// charge without a request.
 		case p.Contains(t.CreatedAt):
 			unmatched = append(unmatched, Charge{TransactionID: t.ID, Amount: t.Amount, CreatedAt: t.CreatedAt, RequestID: id})
 		}
@@ -56,6 +59,25 @@ func (a *auditor) wallet(c *Checked) ([]Mismatch, []Charge) {
 		return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), cmp.Compare(x.TransactionID, y.TransactionID))
 	})
 	return out, unmatched
+}
+
+// accounted reports whether a charge naming request id is another
+// finding's or another period's business: the request was created in the
+// period (without an entry it is reported unowned or unledgered), or in
+// another period with the charge stamped at most the slack after it (that
+// period's audit counts it). A charge the slack or more after a request of
+// another period (a draft made outside iseed and submitted later, a second
+// charge) is counted by no period: it is this period's unmatched charge.
+func (a *auditor) accounted(id string, t account.Transaction) bool {
+	var created time.Time
+	if e := a.entries[id]; e != nil {
+		created = e.At
+	} else if u := a.upstream[id]; u != nil {
+		created = u.TimestampCreation.Time()
+	} else {
+		return false
+	}
+	return a.in.Period.Contains(created) || !t.CreatedAt.After(created.Add(a.in.Slack))
 }
 
 // walletTotal compares the sums of the period's charges and entries.
