@@ -119,7 +119,6 @@ func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error)
 	next.FailedAt(now)
 	if reason != dlq.ReasonAmbiguous {
 		next.Pending = nil
-		p.releaseReservation(ctx, j) // nothing was created: the money was not spent
 	}
 	j.uncount(&next)
 	rev, err := p.store.Update(ctx, &next, j.rev)
@@ -127,5 +126,12 @@ func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error)
 		return p.retry(fmt.Errorf("record failure: %w", err), 0)
 	}
 	j.rec, j.rev = &next, rev
+	if reason != dlq.ReasonAmbiguous {
+		// Nothing was created: the money was not spent. Given back only
+		// once the record says so on the revision this delivery held: one
+		// whose lease ran out meanwhile lost the submission to another,
+		// which may be spending this very reservation.
+		p.releaseReservation(ctx, j)
+	}
 	return Outcome{Kind: Failed, Reason: reason, Err: cause, Record: j.rec, Event: j.rec.Status(record.StateFailed)}
 }

@@ -369,11 +369,11 @@ func (p *Pipeline) reject(ctx context.Context, j *job, problems []schema.Problem
 	next.Errors = toPublisher(problems)
 	next.Pending = nil
 	j.uncount(&next)
-	p.releaseReservation(ctx, j)
 	if _, err := p.store.Update(ctx, &next, j.rev); err != nil {
 		return p.retry(err, 0), true
 	}
 	j.rec = &next
+	p.releaseReservation(ctx, j) // once the record says so, as in fail
 	return p.rejected(j), true
 }
 

@@ -1,0 +1,117 @@
+package consumer_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+// refusingUpstream refuses every POST with a 400: nothing is created.
+type refusingUpstream struct{ consumer.Upstream }
+
+func (refusingUpstream) CreateRichiesta(context.Context, visengine.CreateRequest) (*visengine.Richiesta, error) {
+	return nil, &visengine.Error{Op: "POST /richiesta", Status: 400, Code: 200, Class: visengine.ClassPermanent, Message: "refused"}
+}
+
+// slowInvalidate is a schema cache whose Invalidate (the step after a
+// refused POST) waits until go is closed: a replica slow past its lease.
+type slowInvalidate struct {
+	*schema.Cache
+	entered, proceed chan struct{}
+	once             sync.Once
+}
+
+func (s *slowInvalidate) Invalidate(ctx context.Context, hash string) error {
+	s.once.Do(func() { close(s.entered) })
+	select {
+	case <-s.proceed:
+	case <-time.After(30 * time.Second):
+	}
+	return s.Cache.Invalidate(ctx, hash)
+}
+
+// observedBudget signals the first reservation it makes, and holds its
+// commits until after is closed.
+type observedBudget struct {
+	*budget.Budgets
+	reserved, after chan struct{}
+	once            sync.Once
+}
+
+func (o *observedBudget) Reserve(ctx context.Context, tenant, id string, amount money.Cents, now time.Time) (budget.Reservation, error) {
+	r, err := o.Budgets.Reserve(ctx, tenant, id, amount, now)
+	if err == nil {
+		o.once.Do(func() { close(o.reserved) })
+	}
+	return r, err
+}
+
+func (o *observedBudget) Commit(ctx context.Context, r budget.Reservation) error {
+	select {
+	case <-o.after:
+	case <-time.After(30 * time.Second):
+	}
+	return o.Budgets.Commit(ctx, r)
+}
+
+// TestRefusedPostReleasesOnlyItsOwnReservation: replica A's POST is
+// refused (nothing created), but A is slow to end the submission (here
+// while it shuts down) and its lease runs out. Replica B takes the
+// submission over, reserves (getting the reservation A made, still held),
+// reconciles, posts and creates the request. A must not then give back
+// the reservation B is spending: the request would be paid and counted
+// nowhere, and the tenant's cap of one request would let a second one
+// through.
+func TestRefusedPostReleasesOnlyItsOwnReservation(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.budgets().Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowInvalidate{Cache: h.Schemas(), entered: make(chan struct{}), proceed: make(chan struct{})}
+	stopA := h.Start(h.withMoney(h.budgets()), pipetest.WithSchemas(slow), pipetest.WithUpstream(refusingUpstream{h.Client}),
+		pipetest.WithConfig(func(c *consumer.Config) { c.Workers = 1; c.HoldPoll = time.Hour }))
+	h.Publish(pipetest.Submission("emp-1", pipetest.ValidFields("Mario")), nil)
+	select {
+	case <-slow.entered:
+	case <-time.After(20 * time.Second):
+		t.Fatal("replica A's POST was not refused")
+	}
+	aDone := make(chan struct{})
+	go func() { stopA(); close(aDone) }() // A stops pulling; its refused submission is still in hand
+
+	b := &observedBudget{Budgets: h.budgets(), reserved: make(chan struct{}), after: aDone}
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
+	select {
+	case <-b.reserved: // B holds the submission (A's lease ran out) and its reservation
+	case <-time.After(20 * time.Second):
+		t.Fatal("replica B did not take the submission over")
+	}
+	close(slow.proceed) // A goes on to end the submission it no longer holds
+	h.WaitState("emp-1", record.StateSubmitted)
+	<-aDone
+	pipetest.WaitFor(t, 10*time.Second, "B's reservation committed", func() bool {
+		_, m, err := h.budgets().Usage(ctx, budget.Tenant(pipetest.Tenant), time.Now())
+		return err == nil && m.Held == 0
+	})
+	if _, m, err := h.budgets().Usage(ctx, budget.Tenant(pipetest.Tenant), time.Now()); err != nil || m.Requests != 1 {
+		t.Errorf("counted against the cap: got %d requests (%v), want 1: the request B created is paid", m.Requests, err)
+	}
+	h.Publish(pipetest.Submission("emp-2", pipetest.ValidFields("Luigi")), nil)
+	pipetest.WaitFor(t, 20*time.Second, "emp-2 held or sent", func() bool {
+		r := h.Record("emp-2")
+		return r != nil && (r.State == record.StateHeld || r.RequestID != "")
+	})
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1 (the cap is one request a day)", got)
+	}
+}
