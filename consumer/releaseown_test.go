@@ -10,6 +10,7 @@ import (
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
@@ -97,6 +98,82 @@ func TestRefusedPostReleasesOnlyItsOwnReservation(t *testing.T) {
 		t.Fatal("replica B did not take the submission over")
 	}
 	close(slow.proceed) // A goes on to end the submission it no longer holds
+	h.WaitState("emp-1", record.StateSubmitted)
+	<-aDone
+	pipetest.WaitFor(t, 10*time.Second, "B's reservation committed", func() bool {
+		_, m, err := h.budgets().Usage(ctx, budget.Tenant(pipetest.Tenant), time.Now())
+		return err == nil && m.Held == 0
+	})
+	if _, m, err := h.budgets().Usage(ctx, budget.Tenant(pipetest.Tenant), time.Now()); err != nil || m.Requests != 1 {
+		t.Errorf("counted against the cap: got %d requests (%v), want 1: the request B created is paid", m.Requests, err)
+	}
+	h.Publish(pipetest.Submission("emp-2", pipetest.ValidFields("Luigi")), nil)
+	pipetest.WaitFor(t, 20*time.Second, "emp-2 held or sent", func() bool {
+		r := h.Record("emp-2")
+		return r != nil && (r.State == record.StateHeld || r.RequestID != "")
+	})
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1 (the cap is one request a day)", got)
+	}
+}
+
+// brokeUpstream answers every POST with a 402: the wallet is empty,
+// nothing is created or charged.
+type brokeUpstream struct{ consumer.Upstream }
+
+func (brokeUpstream) CreateRichiesta(context.Context, visengine.CreateRequest) (*visengine.Richiesta, error) {
+	return nil, &visengine.Error{Op: "POST /richiesta", Status: 402, Code: 211, Class: visengine.ClassInsufficientCredit, Message: "insufficient credit"}
+}
+
+// slowWalletEvents publishes events, but waits until proceed is closed
+// before announcing the empty wallet (the step after a 402).
+type slowWalletEvents struct {
+	*publisher.Publisher
+	entered, proceed chan struct{}
+	once             sync.Once
+}
+
+func (s *slowWalletEvents) Account(ctx context.Context, e publisher.AccountEvent) error {
+	s.once.Do(func() { close(s.entered) })
+	select {
+	case <-s.proceed:
+	case <-time.After(30 * time.Second):
+	}
+	return s.Publisher.Account(ctx, e)
+}
+
+// TestEmptyWalletReleasesOnlyItsOwnReservation: as
+// TestRefusedPostReleasesOnlyItsOwnReservation, after a 402: replica A's
+// wallet is empty, and it is slow past its lease to announce it; replica
+// B (its wallet fine) takes the submission over with the reservation A
+// made and creates the request. A must not give that reservation back.
+func TestEmptyWalletReleasesOnlyItsOwnReservation(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.budgets().Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	events := &slowWalletEvents{Publisher: publisher.New(h.NATS.JS, publisher.Config{}), entered: make(chan struct{}), proceed: make(chan struct{})}
+	stopA := h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Budget, d.Ledger, d.Events = h.budgets(), h.ledger(), events }),
+		pipetest.WithUpstream(brokeUpstream{h.Client}),
+		pipetest.WithConfig(func(c *consumer.Config) { c.Workers = 1; c.HoldPoll = time.Hour }))
+	h.Publish(pipetest.Submission("emp-1", pipetest.ValidFields("Mario")), nil)
+	select {
+	case <-events.entered:
+	case <-time.After(20 * time.Second):
+		t.Fatal("replica A's POST did not meet an empty wallet")
+	}
+	aDone := make(chan struct{})
+	go func() { stopA(); close(aDone) }()
+
+	b := &observedBudget{Budgets: h.budgets(), reserved: make(chan struct{}), after: aDone}
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
+	select {
+	case <-b.reserved:
+	case <-time.After(20 * time.Second):
+		t.Fatal("replica B did not take the submission over")
+	}
+	close(events.proceed)
 	h.WaitState("emp-1", record.StateSubmitted)
 	<-aDone
 	pipetest.WaitFor(t, 10*time.Second, "B's reservation committed", func() bool {

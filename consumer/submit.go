@@ -141,9 +141,12 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			return p.fail(ctx, j, dlq.ReasonUpstreamRejected, err)
 		case visengine.ClassInsufficientCredit:
 			// Nothing was created or charged: the account must be topped
-			// up, and the backlog waits for it (not pulled meanwhile).
+			// up, and the backlog waits for it (not pulled meanwhile). The
+			// reservation stays for the submission's next delivery (Reserve
+			// gives it back to it): given back here, after a lease that may
+			// have run out, or just before another delivery may take the
+			// submission over, it could be the one that delivery spends.
 			p.walletEmpty(ctx)
-			p.releaseReservation(ctx, j)
 			p.release(ctx, j)
 			return Outcome{Kind: Retry, Err: err, Delay: p.cfg.WalletProbe, Record: j.rec}
 		case visengine.ClassAmbiguous:

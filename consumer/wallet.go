@@ -12,8 +12,8 @@ import (
 // An empty wallet (the upstream's 402) is the account's trouble, not the
 // submission's: the pipeline stops pulling, as it does while the breaker is
 // open, and the backlog waits in the stream. The submission that met it is
-// handed back (nothing was created or charged) and its reservation given
-// back. Every WalletProbe one message is let through as a trial; it goes
+// handed back (nothing was created or charged); its reservation stays for
+// its next delivery, which gets it back from Reserve. Every WalletProbe one message is let through as a trial; it goes
 // through once the wallet is topped up, and pulling resumes. With the
 // account API configured (WalletChecker), a balance read that shows credit
 // again resumes at once. A wallet_empty event, and a wallet_refilled one
