@@ -50,7 +50,7 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	// A submission never held goes behind its tenant's held ones; one that
 	// was held is back because RunHolds released it in its turn (or its
 	// event came again): the caps decide.
-	if j.rec.HeldSince.IsZero() && p.holds.waiting(j.tenant, j.sub.ID) && !j.unsure {
+	if j.rec.HeldSince.IsZero() && p.holds.waiting(j.tenant, j.sub.ID) && !j.unsure && !p.reservedBefore(ctx, j) {
 		return p.hold(ctx, j, errQueued), true // older held submissions of the tenant go first
 	}
 	if p.caps.uncapped(j.tenant) {
@@ -70,6 +70,27 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	}
 	j.res = &res
 	return Outcome{}, false
+}
+
+// reservedBefore reports whether an earlier delivery of the submission
+// reserved (and stopped before its POST: a crash, a shutdown, a retry), so
+// that its reservation is still held. The caps admitted it before the
+// tenant's held submissions, which may be waiting for the very room it
+// occupies: it goes on (Reserve gives it back), not behind them. An error
+// is taken as no: the submission queues, as it would have.
+func (p *Pipeline) reservedBefore(ctx context.Context, j *job) bool {
+	l, ok := p.d.Budget.(reservationLookup)
+	if !ok {
+		return false
+	}
+	_, held, err := l.Lookup(ctx, j.tenant, j.sub.ID, p.cfg.Now())
+	return err == nil && held
+}
+
+// reservationLookup is the part of budget.Budgets that finds a held
+// reservation.
+type reservationLookup interface {
+	Lookup(ctx context.Context, tenant, submissionID string, now time.Time) (budget.Reservation, bool, error)
 }
 
 // errQueued holds a submission behind its tenant's older held ones.

@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
 // refusingUpstream refuses every POST with a 400: nothing is created.
@@ -190,5 +192,61 @@ func TestEmptyWalletReleasesOnlyItsOwnReservation(t *testing.T) {
 	})
 	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests: got %d, want 1 (the cap is one request a day)", got)
+	}
+}
+
+// TestRedeliveryKeepsItsReservationBehindHolds: a delivery reserved its
+// submission's price (the day's only request) and stopped before its POST
+// (a crash, a shutdown, a retry): the reservation stays counted, and the
+// submission's redelivery is to get it back and post (docs/money.md,
+// "Crashes"). Meanwhile a newer submission of the tenant met the full cap
+// and is held. The redelivery must not queue behind it: the held one
+// waits for the room the redelivery's own reservation occupies, and both
+// would wait until the day ends.
+func TestRedeliveryKeepsItsReservationBehindHolds(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// The delivery that stopped: the record claimed, nothing sent, the
+	// reservation held.
+	h.PutRecord("emp-first", pipetest.ValidFields("Mario"), func(r *record.Record) {
+		r.Created, r.Updated, r.Attempts = time.Now(), time.Now(), 0
+		r.Service, r.ServiceHash = "ISEE", sim.HashISEE
+	})
+	if _, err := b.Reserve(ctx, pipetest.Tenant, "emp-first", 1600, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
+	h.Publish(pipetest.Submission("emp-later", pipetest.ValidFields("Luigi")), nil)
+	h.WaitState("emp-later", record.StateHeld)                                      // the cap is full: the first one's reservation
+	h.Publish(pipetest.Submission("emp-first", pipetest.ValidFields("Mario")), nil) // the redelivery
+	pipetest.WaitExplained(t, 20*time.Second, "emp-first sent with its reservation", func() bool {
+		r := h.Record("emp-first")
+		return r != nil && r.RequestID != ""
+	}, func() string {
+		r := h.Record("emp-first")
+		if r == nil {
+			return "no record"
+		}
+		return fmt.Sprintf("emp-first is %s (%+v)", r.State, r.Errors)
+	})
+	pipetest.WaitExplained(t, 10*time.Second, "the reservation committed", func() bool {
+		_, m, err := b.Usage(ctx, budget.Tenant(pipetest.Tenant), time.Now())
+		return err == nil && m.Held == 0
+	}, func() string {
+		_, m, err := b.Usage(ctx, budget.Tenant(pipetest.Tenant), time.Now())
+		return fmt.Sprintf("usage %+v, %v; record %+v", m, err, h.Record("emp-first"))
+	})
+	if _, m, err := b.Usage(ctx, budget.Tenant(pipetest.Tenant), time.Now()); err != nil || m.Requests != 1 {
+		t.Errorf("counted: got %d requests (%v), want the one reservation", m.Requests, err)
+	}
+	if r := h.Record("emp-later"); r == nil || r.State != record.StateHeld {
+		t.Errorf("emp-later: got %+v, want still held (the cap is one request a day)", r)
+	}
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }
