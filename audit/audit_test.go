@@ -194,6 +194,25 @@ func TestCheck(t *testing.T) {
 			in.Ledger = append(in.Ledger, entry("acme", "s9", "ISEE", hashISEE, req9, 1200, 400, "2026-02-28T22:59:59Z"))
 			in.Transactions = append(in.Transactions, charge("t9", -1600, "2026-02-28T23:00:02Z", "visengine "+req9))
 		}, audit.Counts{}, nil},
+		{"charges naming no request: one stamped after the month's end counts for its request", func(in *audit.Input) {
+			for i := range 2 {
+				in.Transactions[i].Description = "API usage - visengine2.altravia.com"
+			}
+			in.Upstream[1].TimestampCreation = visengine.Timestamp(utc("2026-03-31T21:59:58Z").Unix()) // 23:59:58 in Rome
+			in.Records[1] = submitted("beta", "s2", "NASPI", hashNASPI, req2, "2026-03-31T21:59:59Z")
+			in.Ledger[1].At = utc("2026-03-31T21:59:58Z")
+			in.Transactions[1].CreatedAt = utc("2026-03-31T22:00:03Z") // April in Rome
+		}, audit.Counts{}, nil},
+		{"charges naming no request: last month's request charged this month", func(in *audit.Input) {
+			for i := range 2 {
+				in.Transactions[i].Description = "API usage - visengine2.altravia.com"
+			}
+			in.Upstream = append(in.Upstream, upstream(req9, "ISEE", hashISEE, 12, "2026-02-28T22:59:59Z"))
+			in.Records = append(in.Records, submitted("acme", "s9", "ISEE", hashISEE, req9, "2026-02-28T22:59:59Z"))
+			in.Index[req9] = "acme.s9"
+			in.Ledger = append(in.Ledger, entry("acme", "s9", "ISEE", hashISEE, req9, 1200, 400, "2026-02-28T22:59:59Z"))
+			in.Transactions = append(in.Transactions, charge("t9", -1600, "2026-02-28T23:00:02Z", "API usage - visengine2.altravia.com"))
+		}, audit.Counts{}, nil},
 		{"a draft made before the month and submitted in it is charged in it", func(in *audit.Input) {
 			// Created outside iseed as a draft (not charged, so no audit
 			// saw it), submitted and charged this month: neither unowned

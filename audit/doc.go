@@ -20,8 +20,11 @@
 //     (prezzo_visura + prezzo_ricerca, plus the entry's options, which
 //     the listing lacks) or with the wallet (the charges naming the
 //     request; none is 0). When no wallet charge names a request, the
-//     period's Visengine charges and entries are compared as totals
-//     (AgainstWalletTotal).
+//     period's entries and the Visengine charges from its start to the
+//     slack past its end are compared as totals (AgainstWalletTotal):
+//     the charges must cover the entries, and exceed them by no more than
+//     the entries within the slack of either end, whose charges may fall
+//     on either side.
 //   - Unledgered: a request iseed owns (a record's, or the index's alone
 //     after a crash between the two), listed upstream and submitted in
 //     the period, with no ledger entry.

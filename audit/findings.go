@@ -61,8 +61,10 @@ const (
 	AgainstUpstream = "upstream"
 	// AgainstWallet: the charges naming the request (0 when none does).
 	AgainstWallet = "wallet"
-	// AgainstWalletTotal: when no charge names a request, the period's
-	// Visengine charges together against the period's entries together.
+	// AgainstWalletTotal: when no charge names a request, the Visengine
+	// charges from the period's start to the slack past its end together
+	// against the period's entries together (allowing for the entries
+	// within the slack of either end).
 	AgainstWalletTotal = "wallet_total"
 )
 

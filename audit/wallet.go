@@ -30,7 +30,13 @@ func (a *auditor) wallet(c *Checked) ([]Mismatch, []Charge) {
 	}
 	c.Transactions = len(strict)
 	if !slices.ContainsFunc(charges, func(t account.Transaction) bool { return t.RequestID() != "" }) {
-		return a.walletTotal(strict), []Charge{}
+		var late []account.Transaction // from the period's start to the slack past its end
+		for _, t := range charges {
+			if !t.CreatedAt.Before(p.From) {
+				late = append(late, t)
+			}
+		}
+		return a.walletTotal(late), []Charge{}
 	}
 	charged := map[string]money.Cents{}
 	unmatched := []Charge{}
@@ -80,19 +86,33 @@ func (a *auditor) accounted(id string, t account.Transaction) bool {
 	return a.in.Period.Contains(created) || !t.CreatedAt.After(created.Add(a.in.Slack))
 }
 
-// walletTotal compares the sums of the period's charges and entries.
+// walletTotal compares the sums of the period's entries and of charges,
+// those from the period's start to the slack past its end: a charge comes
+// up to the slack after its request, so every entry of the period is
+// charged there, and so may be the entries up to the slack before the
+// period's start and after its end. Which of those were is unknown, so the
+// charges must come to at least the period's entries and at most that plus
+// those neighbours'.
 func (a *auditor) walletTotal(charges []account.Transaction) []Mismatch {
-	var charged, entered money.Cents
+	p, slack := a.in.Period, a.in.Slack
+	before := money.Period{From: p.From.Add(-slack), To: p.From}
+	after := money.Period{From: p.To, To: p.To.Add(slack)}
+	var charged, entered, neighbours money.Cents
 	for _, t := range charges {
 		charged += -t.Amount
 	}
-	for _, e := range a.entriesInPeriod() {
-		entered += e.Price
+	for _, e := range a.in.Ledger {
+		switch {
+		case p.Contains(e.At):
+			entered += e.Price
+		case before.Contains(e.At), after.Contains(e.At):
+			neighbours += e.Price
+		}
 	}
-	if charged == entered {
+	if charged >= entered && charged <= entered+neighbours {
 		return nil
 	}
-	return []Mismatch{{Against: AgainstWalletTotal, Ledger: entered, Other: charged, At: a.in.Period.From}}
+	return []Mismatch{{Against: AgainstWalletTotal, Ledger: entered, Other: charged, At: p.From}}
 }
 
 // charges are the transactions created in p that charge for Visengine.
