@@ -13,8 +13,9 @@ import (
 // submission's: the pipeline stops pulling, as it does while the breaker is
 // open, and the backlog waits in the stream. The submission that met it is
 // handed back (nothing was created or charged); its reservation stays for
-// its next delivery, which gets it back from Reserve. Every WalletProbe one message is let through as a trial; it goes
-// through once the wallet is topped up, and pulling resumes. With the
+// its next delivery, which gets it back from Reserve. Every WalletProbe
+// one message is let through as a trial; it goes through once the wallet
+// is topped up, and pulling resumes. With the
 // account API configured (WalletChecker), a balance read that shows credit
 // again resumes at once. A wallet_empty event, and a wallet_refilled one
 // after, tell people; the gauge iseed_wallet_empty says it meanwhile.
