@@ -142,6 +142,11 @@ func decodeProblem(err error) string {
 		if member == "" {
 			member = "the message"
 		}
+		// Value is the JSON kind, but for a number the type cannot hold
+		// it is "number <the number as written>": a value, of any length.
+		if kind, _, quoted := strings.Cut(typ.Value, " "); quoted {
+			return fmt.Sprintf("%s: a JSON %s that does not fit where %s is expected (too large, or not written as a whole number)", member, kind, jsonKind(typ.Type))
+		}
 		return fmt.Sprintf("%s: a JSON %s where %s is expected", member, typ.Value, jsonKind(typ.Type))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "the JSON ends before the object does"

@@ -86,6 +86,7 @@ func TestDecodeSubmission(t *testing.T) {
 func TestDecodeProblemsQuoteNothing(t *testing.T) {
 	t.Parallel()
 	const secret = "RSSMRA85T10A562S"
+	hugeNumber := "39" + strings.Repeat("0", 1<<20) // a phone number, say, then a megabyte of digits
 	tests := []struct{ name, in, want string }{
 		{"unknown member", `{"id":"a","service":"ISEE","fields":{},"` + secret + `":"x"}`, "a member that is not part of a submission"},
 		{"a huge unknown member", `{"id":"a","service":"ISEE","fields":{},"` + secret + strings.Repeat("x", 1<<20) + `":1}`, "a member that is not part of a submission"},
@@ -105,12 +106,17 @@ func TestDecodeProblemsQuoteNothing(t *testing.T) {
 		{"a lone surrogate in a top-level name", `{"id":"a","service":"ISEE","fields":{},"` + secret + `\udc00":1}`, `a member name: a \u escape of half a surrogate pair`},
 		{"version null", `{"version":null,"id":"a","service":"ISEE","fields":{}}`, "version is null: leave it out, or give 1"},
 		{"version 0", `{"version":0,"id":"a","service":"ISEE","fields":{}}`, "unsupported version 0"},
+		// encoding/json quotes a number it cannot hold: one too large for
+		// a float64 in fields, or not a whole int in version.
+		{"a huge number in fields", `{"id":"a","service":"ISEE","fields":{"$0":` + hugeNumber + `}}`, "fields: a JSON number that does not fit"},
+		{"a huge number in version", `{"version":` + hugeNumber + `,"id":"a","service":"ISEE","fields":{}}`, "version: a JSON number that does not fit"},
+		{"a fraction in version", `{"version":1.` + hugeNumber + `,"id":"a","service":"ISEE","fields":{}}`, "version: a JSON number that does not fit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := DecodeSubmission([]byte(tt.in))
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), secret) || len(err.Error()) > 200 {
-				t.Errorf("got %v, want an error saying %q, quoting nothing of the message", err, tt.want)
+				t.Errorf("got %.300v, want an error saying %q, quoting nothing of the message", err, tt.want)
 			}
 		})
 	}
