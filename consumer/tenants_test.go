@@ -272,6 +272,44 @@ func TestOversizedMetadataIsRejectedBeforeAnything(t *testing.T) {
 	}
 }
 
+// TestLargestSubmissionIsDeadLettered: whatever size of message the
+// submissions stream takes, its dead letter (the payload and iseed's
+// headers) fits in a NATS message too. The largest invalid submission the
+// stream accepts is rejected with its event and dead letter, once, never
+// redelivered because its dead letter cannot be stored.
+func TestLargestSubmissionIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Start()
+	info, err := h.Res.Submissions.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := int(info.Config.MaxMsgSize) // the message, headers included
+	if limit <= 0 {
+		limit = int(h.NATS.NC.MaxPayload())
+	}
+	fields := pipetest.ValidFields("Mario")
+	fields["Codice Fiscale"] = "NOT-A-TAX-CODE"
+	fields["$6"] = "cf.pdf|data:application/pdf;base64,"
+	short := limit - len(pipetest.Submission("emp-large", fields))
+	fields["$6"] = fields["$6"].(string) + strings.Repeat("QUFB", short/4)
+	fields["Nome"] = "Mario" + strings.Repeat(" ", short%4) // trimmed: only the size changes
+	data := pipetest.Submission("emp-large", fields)
+	if len(data) != limit {
+		t.Fatalf("submission of %d bytes, want %d", len(data), limit)
+	}
+	h.Publish(data, nil)
+	pipetest.WaitFor(t, 10*time.Second, "the rejected event", func() bool { return len(h.Events("emp-large")) == 1 })
+	if ev := h.Events("emp-large")[0]; ev.Type != "iseed.submission.rejected" || !strings.Contains(string(ev.Data), "invalid_codice_fiscale") {
+		t.Errorf("event: got %s %s, want rejected, naming the tax code", ev.Type, ev.Data)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { return len(h.DeadLetters()) == 1 })
+	if got := h.Counter("POST /richiesta"); got != 0 {
+		t.Errorf("POSTs: got %d, want 0", got)
+	}
+}
+
 // TestOutcomeLogHasNoDuplicateKeys: the daemon's logger names itself with
 // "service"; the outcome line names the Visengine service under another
 // key, so that log pipelines (which keep one of two equal keys) lose

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -76,6 +77,7 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 		Duplicates:  l.Duplicates,
 		Storage:     l.Storage,
 		Replicas:    l.Replicas,
+		MaxMsgSize:  submissionMaxMsgSize(js),
 	}); err != nil {
 		return err
 	}
@@ -90,6 +92,24 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 		Replicas:      l.Replicas,
 	})
 	return err
+}
+
+// DeadLetterRoom is what a dead letter may add to the message it copies:
+// its headers (the error, cut to 1 KiB, ids, subject, counts and times).
+const DeadLetterRoom = 4 << 10
+
+// submissionMaxMsgSize bounds a submission message, headers included, to
+// the server's max_payload less DeadLetterRoom. A larger message would be
+// stored, but its dead letter could not be: rejected or failed, it would
+// be redelivered without end and its producer never told. The stream
+// refuses it at publication instead. -1 (no limit) when the connection
+// does not know max_payload.
+func submissionMaxMsgSize(js jetstream.JetStream) int32 {
+	nc := js.Conn()
+	if nc == nil || nc.MaxPayload() <= 2*DeadLetterRoom {
+		return -1
+	}
+	return int32(min(nc.MaxPayload()-DeadLetterRoom, math.MaxInt32))
 }
 
 func (r *Resources) ensureEvents(ctx context.Context, js jetstream.JetStream) error {
