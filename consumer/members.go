@@ -48,7 +48,8 @@ type scope struct {
 // top-level name must be one of a submission's, spelt exactly; no object
 // anywhere may repeat a name; version, when present, is not null; no
 // string has a \u escape of half a surrogate pair, which the decoder would
-// change to U+FFFD. It reports whether version is present. Broken JSON ends the walk without an
+// change to U+FFFD; nothing nests deeper than maxNesting, which the decoder
+// refuses too. It reports whether version is present. Broken JSON ends the walk without an
 // error: the decoder says what is wrong.
 //
 // Its errors name a submission's own members and positions only: other
@@ -93,9 +94,28 @@ func checkMembers(data []byte) (hasVersion bool, err error) {
 			}
 		}
 		if tok == json.Delim('{') || tok == json.Delim('[') {
+			if len(stack) == maxNesting {
+				return false, top.tooDeep()
+			}
 			stack = append(stack, top.child(tok == json.Delim('{')))
 		}
 	}
+}
+
+// maxNesting is how deep objects and arrays may nest, the message itself
+// counting as one: encoding/json's own limit. Deeper, checkMembers stops
+// before holding a scope per level (a message of nothing but '[' would
+// otherwise cost about a hundred bytes per byte).
+const maxNesting = 10000
+
+// tooDeep says that a value in s nests deeper than maxNesting, naming the
+// submission member it is in.
+func (s *scope) tooDeep() error {
+	where := s.under
+	if where == "" {
+		where = s.last // a top-level member's own value
+	}
+	return fmt.Errorf("%s: nested deeper than %d levels", where, maxNesting)
 }
 
 // child is the scope of a value opened in s (s is nil for the message

@@ -49,8 +49,8 @@ var ErrMalformed = errors.New("malformed submission")
 // DecodeSubmission decodes and checks a submission event. Unknown members
 // (names are case-sensitive), a name repeated in any object, trailing data,
 // a version other than 1, a bad id, a missing service, and bytes or \u
-// escapes the decoder would change (invalid UTF-8, half a surrogate pair)
-// are errors wrapping ErrMalformed.
+// escapes the decoder would change (invalid UTF-8, half a surrogate pair),
+// and nesting deeper than 10000 levels are errors wrapping ErrMalformed.
 //
 // Its errors quote nothing of the message but a submission's own member
 // names: they are logged, and another name or a value may be personal data
