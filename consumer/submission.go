@@ -50,7 +50,8 @@ var ErrMalformed = errors.New("malformed submission")
 // (names are case-sensitive), a name repeated in any object, trailing data,
 // a version other than 1, a bad id, a missing service, and bytes or \u
 // escapes the decoder would change (invalid UTF-8, half a surrogate pair),
-// and nesting deeper than 10000 levels are errors wrapping ErrMalformed.
+// a leading byte order mark, and nesting deeper than 10000 levels are
+// errors wrapping ErrMalformed.
 //
 // Its errors quote nothing of the message but a submission's own member
 // names: they are logged, and another name or a value may be personal data
@@ -110,11 +111,16 @@ func checkEnvelope(data []byte) error {
 		return errors.New("the message is empty: a submission is a JSON object")
 	case !utf8.Valid(data):
 		return fmt.Errorf("the message is not valid UTF-8 (at byte %d)", invalidUTF8At(data))
+	case bytes.HasPrefix(data, []byte(byteOrderMark)):
+		return errors.New("the message starts with a byte order mark (U+FEFF): send the JSON object without one")
 	case trimmed[0] != '{':
 		return errors.New("a submission is a JSON object")
 	}
 	return nil
 }
+
+// byteOrderMark is U+FEFF, which some tools write before a UTF-8 text.
+const byteOrderMark = "\uFEFF"
 
 // invalidUTF8At returns the offset of data's first invalid UTF-8 sequence
 // (len(data) if there is none).
@@ -174,11 +180,11 @@ func jsonKind(t reflect.Type) string {
 
 // PeekID returns the id of an event that failed to decode, when it has a
 // valid one: the top-level "id" member read before the point where the
-// event breaks, if it does. Without an "id" member, a member named "id" in
+// event breaks, if it does (after a byte order mark, if it has one). Without an "id" member, a member named "id" in
 // other letter case ("Id", "ID") names it, so that its producer hears why
 // the event was refused. A name given twice with two values names no id.
 func PeekID(data []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte(byteOrderMark))))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return ""
 	}

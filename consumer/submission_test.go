@@ -107,6 +107,7 @@ func TestDecodeProblemsQuoteNothing(t *testing.T) {
 		{"a lone surrogate in a top-level name", `{"id":"a","service":"ISEE","fields":{},"` + secret + `\udc00":1}`, `a member name: a \u escape of half a surrogate pair`},
 		{"version null", `{"version":null,"id":"a","service":"ISEE","fields":{}}`, "version is null: leave it out, or give 1"},
 		{"version 0", `{"version":0,"id":"a","service":"ISEE","fields":{}}`, "unsupported version 0"},
+		{"a byte order mark", "\uFEFF" + `{"id":"a","service":"` + secret + `","fields":{}}`, "starts with a byte order mark"},
 		// encoding/json quotes a number it cannot hold: one too large for
 		// a float64 in fields, or not a whole int in version.
 		{"a huge number in fields", `{"id":"a","service":"ISEE","fields":{"$0":` + hugeNumber + `}}`, "fields: a JSON number that does not fit"},
@@ -176,6 +177,7 @@ func TestPeekID(t *testing.T) {
 		{"an invalid id", `{"id":"a.8","fields":1}`, ""},
 		{"broken before the id", `{"service":"ISEE" "id":"a-9"}`, ""},
 		{"not an object", `["a-10"]`, ""},
+		{"after a byte order mark", "\uFEFF" + `{"id":"a-18","service":"ISEE"}`, "a-18"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -205,6 +205,28 @@ func TestMalformedEventWithIdentityGetsAnEvent(t *testing.T) {
 	}
 }
 
+// TestByteOrderMarkIsRejectedWithAnEvent: a submission written by a tool
+// that starts its UTF-8 with a byte order mark is malformed, and its
+// producer hears why from a rejected event, as for any malformed message
+// whose id can be read; nothing is sent.
+func TestByteOrderMarkIsRejectedWithAnEvent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Start()
+	h.Publish(append([]byte("\uFEFF"), pipetest.Submission("emp-bom", pipetest.ValidFields("Mario"))...), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { return len(h.DeadLetters()) == 1 })
+	pipetest.WaitFor(t, 10*time.Second, "the rejected event", func() bool { return len(h.Events("emp-bom")) == 1 })
+	if ev := h.Events("emp-bom")[0]; !strings.Contains(string(ev.Data), `"reason":"malformed"`) || !strings.Contains(string(ev.Data), "byte order mark") {
+		t.Errorf("event: got %s %s, want rejected, reason malformed, naming the byte order mark", ev.Type, ev.Data)
+	}
+	if dl := h.DeadLetters()[0]; dl.SubmissionID != "emp-bom" || dl.Reason != dlq.ReasonMalformed {
+		t.Errorf("dead letter: got %s/%s, want emp-bom/malformed", dl.SubmissionID, dl.Reason)
+	}
+	if got := h.Counter("POST /richiesta"); got != 0 {
+		t.Errorf("POSTs: got %d, want 0", got)
+	}
+}
+
 // TestMisspeltEnvelopeIsNotSent: encoding/json would take "Id" for "id"
 // and keep the last of a repeated name. A valid submission with a re-cased
 // member, or with a field given twice, is malformed: dead-lettered, never
