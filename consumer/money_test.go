@@ -3,12 +3,14 @@ package consumer_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/record"
@@ -147,6 +149,60 @@ func TestHeldSubmissionsGoInOrderWhenTheCapIsRaised(t *testing.T) {
 	}
 	if got := h.Counter("created"); got != 5 {
 		t.Errorf("upstream requests: got %d, want 5", got)
+	}
+}
+
+// TestLargestSubmissionIsReleasedFromItsHold: releasing a hold publishes
+// the submission again with a message id of its own, which the producer's
+// message may not have had room for. The largest submission the pipeline
+// takes is held and then sent when the cap is raised; one the stream took
+// but a release would not fit is rejected as malformed at once, saying the
+// limit, instead of being held for ever ("held submission not released
+// yet; retrying").
+func TestLargestSubmissionIsReleasedFromItsHold(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	one, _ := money.FromFloat(1)
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
+		t.Fatal(err)
+	}
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
+	info, err := h.Res.Submissions.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := int(info.Config.MaxMsgSize) // what the stream takes, headers included
+	if limit <= 0 {
+		limit = int(h.NATS.NC.MaxPayload())
+	}
+	sized := func(id string, size int) []byte { // a valid submission of size bytes
+		fields := pipetest.ValidFields("Mario")
+		fields["$6"] = "cf.pdf|data:application/pdf;base64,"
+		short := size - len(pipetest.Submission(id, fields))
+		fields["$6"] = fields["$6"].(string) + strings.Repeat("QUFB", short/4)
+		fields["Nome"] = "Mario" + strings.Repeat(" ", short%4) // trimmed: only the size changes
+		data := pipetest.Submission(id, fields)
+		if len(data) != size {
+			t.Fatalf("%s: %d bytes, want %d", id, len(data), size)
+		}
+		return data
+	}
+	h.Publish(sized("emp-largest", limit-layout.RepublishRoom), nil)
+	h.Publish(sized("emp-too-large", limit), nil)
+	h.WaitState("emp-largest", record.StateHeld)
+	pipetest.WaitFor(t, 10*time.Second, "emp-too-large's rejected event", func() bool { return len(h.Events("emp-too-large")) == 1 })
+	if ev := h.Events("emp-too-large")[0]; ev.Type != "iseed.submission.rejected" || !strings.Contains(string(ev.Data), "a submission may be at most") {
+		t.Errorf("event: got %s %s, want rejected, naming the size limit", ev.Type, ev.Data)
+	}
+	ample, _ := money.FromFloat(100)
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: ample}); err != nil {
+		t.Fatal(err)
+	}
+	h.WaitState("emp-largest", record.StateSubmitted)
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }
 

@@ -80,6 +80,12 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 		p.rare.Warn().Str("tenant", tenant).Uint64("stream_seq", j.meta.Sequence.Stream).
 			Msg("a message carries a replay header that is not signed with iseed's replay key: taken as an ordinary message")
 	}
+	if limit := p.d.Resources.MaxSubmissionBytes(); limit > 0 && len(j.msg.Data()) > limit {
+		// The stream took it, but it could not be published again: a
+		// hold would never be released, a replay never stored.
+		return p.malformed(ctx, j, fmt.Errorf("%w: the message is %d bytes; a submission may be at most %d "+
+			"(send large files as nats-os:// references to the tenant's files bucket)", ErrMalformed, len(j.msg.Data()), limit))
+	}
 	sub, err := DecodeSubmission(j.msg.Data())
 	if err != nil {
 		return p.malformed(ctx, j, err)

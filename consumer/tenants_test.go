@@ -297,8 +297,9 @@ func TestOversizedMetadataIsRejectedBeforeAnything(t *testing.T) {
 // TestLargestSubmissionIsDeadLettered: whatever size of message the
 // submissions stream takes, its dead letter (the payload and iseed's
 // headers) fits in a NATS message too. The largest invalid submission the
-// stream accepts is rejected with its event and dead letter, once, never
-// redelivered because its dead letter cannot be stored.
+// stream accepts is rejected (as too large to publish again, see
+// TestLargestSubmissionIsReleasedFromItsHold) with its event and dead
+// letter, once, never redelivered because its dead letter cannot be stored.
 func TestLargestSubmissionIsDeadLettered(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -323,8 +324,8 @@ func TestLargestSubmissionIsDeadLettered(t *testing.T) {
 	}
 	h.Publish(data, nil)
 	pipetest.WaitFor(t, 10*time.Second, "the rejected event", func() bool { return len(h.Events("emp-large")) == 1 })
-	if ev := h.Events("emp-large")[0]; ev.Type != "iseed.submission.rejected" || !strings.Contains(string(ev.Data), "invalid_codice_fiscale") {
-		t.Errorf("event: got %s %s, want rejected, naming the tax code", ev.Type, ev.Data)
+	if ev := h.Events("emp-large")[0]; ev.Type != "iseed.submission.rejected" {
+		t.Errorf("event: got %s %.300s, want rejected", ev.Type, ev.Data)
 	}
 	pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { return len(h.DeadLetters()) == 1 })
 	if got := h.Counter("POST /richiesta"); got != 0 {

@@ -112,6 +112,28 @@ func submissionMaxMsgSize(js jetstream.JetStream) int32 {
 	return int32(min(nc.MaxPayload()-DeadLetterRoom, math.MaxInt32))
 }
 
+// RepublishRoom is what iseed may add to a submission's message when it
+// publishes it again, to the submissions stream and within its MaxMsgSize:
+// the release of a hold carries a message id of its own, the replay of a
+// dead letter a signature and a message id, and the producer's message may
+// have had neither.
+const RepublishRoom = 1 << 10
+
+// MaxSubmissionBytes is the largest payload a submission may have: the
+// submissions stream's MaxMsgSize less RepublishRoom, so that the
+// submission can be released from a hold and replayed. 0 when the stream
+// has no limit.
+func (r *Resources) MaxSubmissionBytes() int {
+	if r.Submissions == nil {
+		return 0
+	}
+	info := r.Submissions.CachedInfo()
+	if info == nil || info.Config.MaxMsgSize <= RepublishRoom {
+		return 0
+	}
+	return int(info.Config.MaxMsgSize) - RepublishRoom
+}
+
 func (r *Resources) ensureEvents(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
 	_, err := ensureStream(ctx, js, jetstream.StreamConfig{
