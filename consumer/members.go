@@ -40,6 +40,7 @@ type scope struct {
 	last     string         // the name of the member being read
 	under    string         // the submission member it is in ("" at the top level)
 	nested   bool           // deeper than that member's own value
+	tokens   int            // names and values within, for a member's own value
 }
 
 // checkMembers walks the message's objects before it is decoded, for what
@@ -49,7 +50,8 @@ type scope struct {
 // anywhere may repeat a name; version, when present, is not null; no
 // string has a \u escape of half a surrogate pair, which the decoder would
 // change to U+FFFD; nothing nests deeper than maxNesting, which the decoder
-// refuses too. It reports whether version is present. Broken JSON ends the walk without an
+// refuses too; no top-level member's value holds more than maxMemberTokens
+// names and values. It reports whether version is present. Broken JSON ends the walk without an
 // error: the decoder says what is wrong.
 //
 // Its errors name a submission's own members and positions only: other
@@ -69,6 +71,11 @@ func checkMembers(data []byte) (hasVersion bool, err error) {
 				return hasVersion, nil
 			}
 			continue
+		}
+		if len(stack) > 1 {
+			if err := stack[1].count(); err != nil {
+				return false, err
+			}
 		}
 		var top *scope
 		if len(stack) > 0 {
@@ -107,6 +114,24 @@ func checkMembers(data []byte) (hasVersion bool, err error) {
 // before holding a scope per level (a message of nothing but '[' would
 // otherwise cost about a hundred bytes per byte).
 const maxNesting = 10000
+
+// maxMemberTokens bounds the names and values within one top-level
+// member's value. No submission needs as many: a service has at most 256
+// fields (a name and a value each), options are a few names, and metadata
+// of at most MaxMetadataBytes holds at most half as many. Past it,
+// checkMembers stops before the decoder builds them (fields and options
+// are decoded into maps, slices and interfaces: megabytes of `"x":0,`,
+// `0,` or `"",` allocated 40 to 100 times their size).
+const maxMemberTokens = 16384
+
+// count takes one more name or value within s, a top-level member's own
+// value.
+func (s *scope) count() error {
+	if s.tokens++; s.tokens > maxMemberTokens {
+		return fmt.Errorf("%s: more than %d names and values (no submission needs as many)", s.under, maxMemberTokens)
+	}
+	return nil
+}
 
 // tooDeep says that a value in s nests deeper than maxNesting, naming the
 // submission member it is in.

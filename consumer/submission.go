@@ -50,8 +50,9 @@ var ErrMalformed = errors.New("malformed submission")
 // (names are case-sensitive), a name repeated in any object, trailing data,
 // a version other than 1, a bad id, a missing service, and bytes or \u
 // escapes the decoder would change (invalid UTF-8, half a surrogate pair),
-// a leading byte order mark, and nesting deeper than 10000 levels are
-// errors wrapping ErrMalformed.
+// a leading byte order mark, nesting deeper than 10000 levels, and more
+// than 16384 names and values in one member are errors wrapping
+// ErrMalformed.
 //
 // Its errors quote nothing of the message but a submission's own member
 // names: they are logged, and another name or a value may be personal data

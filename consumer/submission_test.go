@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -131,7 +132,7 @@ func TestDecodeProblemsQuoteNothing(t *testing.T) {
 func TestDeepNestingIsRefusedCheaply(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"in fields", `{"id":"a","service":"ISEE","fields":` + strings.Repeat("[", 2<<20), "fields: nested deeper than 10000 levels"},
-		{"in metadata", `{"id":"a","service":"ISEE","fields":{},"metadata":{"k":` + strings.Repeat(`{"k":`, 2<<20/5), "metadata: nested deeper than 10000 levels"},
+		{"in metadata", `{"id":"a","service":"ISEE","fields":{},"metadata":{"k":` + strings.Repeat(`[`, 2<<20), "metadata: nested deeper than 10000 levels"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,6 +156,63 @@ func TestDeepNestingIsRefusedCheaply(t *testing.T) {
 	}
 	if _, err := DecodeSubmission([]byte(strings.Replace(deep, "[", "[[", 1))); err == nil {
 		t.Error("a field 10001 levels deep: decoded, want an error")
+	}
+}
+
+// TestWideMembersAreRefusedCheaply: megabytes of names or values in one
+// member (a tenant's message, up to max_payload) are refused before the
+// decoder builds them: 4 MB of `"x":0,` in fields allocated 190 MiB and held
+// over 100 MiB, per worker. What a submission can need still decodes.
+func TestWideMembersAreRefusedCheaply(t *testing.T) {
+	wide := func(member, open string, item func(i int) string, end string) string {
+		var b strings.Builder
+		b.WriteString(`{"id":"a","service":"ISEE",` + member + `:` + open)
+		for i := 0; b.Len() < 4<<20; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(item(i))
+		}
+		b.WriteString(end)
+		if member != `"fields"` {
+			b.WriteString(`,"fields":{}`)
+		}
+		return b.String() + "}"
+	}
+	name := func(i int) string { return fmt.Sprintf(`"%x":0`, i) }
+	zero := func(int) string { return "0" }
+	empty := func(int) string { return `""` }
+	tests := []struct{ name, in, want string }{
+		{"names in fields", wide(`"fields"`, "{", name, "}"), "fields: more than 16384 names and values"},
+		{"values in a field", wide(`"fields"`, `{"$0":[`, zero, "]}"), "fields: more than 16384 names and values"},
+		{"names in metadata", wide(`"metadata"`, "{", name, "}"), "metadata: more than 16384 names and values"},
+		{"options", wide(`"options"`, "[", empty, "]"), "options: more than 16384 names and values"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := DecodeSubmission([]byte(tt.in))
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %.300v, want an error saying %q", err, tt.want)
+			}
+			if got := (after.TotalAlloc - before.TotalAlloc) >> 20; got > 32 {
+				t.Errorf("decoding %d bytes allocated %d MiB, want at most 32", len(tt.in), got)
+			}
+		})
+	}
+	// 256 fields (the most a service has) and metadata of the largest size
+	// allowed, as dense as JSON goes, are still a submission.
+	var fields []string
+	for i := range 256 {
+		fields = append(fields, fmt.Sprintf(`"$%d":"x"`, i))
+	}
+	dense := `[` + strings.Repeat("0,", MaxMetadataBytes/2-1) + `0]`
+	in := `{"id":"a","service":"ISEE","fields":{` + strings.Join(fields, ",") + `},"metadata":{"k":` + dense[:len(dense)-10] + `0]}}`
+	if _, err := DecodeSubmission([]byte(in)); err != nil {
+		t.Errorf("256 fields and dense metadata: got %v, want them decoded", err)
 	}
 }
 
