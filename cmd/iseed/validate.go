@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/spf13/cobra"
@@ -27,9 +28,10 @@ func newValidateCmd(e *env) *cobra.Command {
 		Long: "Checks field values against a saved service schema (what 'iseed schemas show -o json' prints, or a\n" +
 			"GET /visure/{hash} answer) without calling anything. As JSON it prints\n" +
 			`{"valid": bool, "price": number, "errors": [{"field", "name", "code", "message"}]}.` + "\n" +
-			"File references (nats-os://…) are checked for form only.",
+			"File references (nats-os://…) are checked for form only. Input the pipeline refuses as malformed\n" +
+			"(a name given twice, a byte order mark, …) is refused here too, with exit status 2.",
 		Args:        noArgs,
-		Annotations: map[string]string{exitCodesKey: "0 valid; 1 invalid; 2 usage error, or a schema or input that cannot be read"},
+		Annotations: map[string]string{exitCodesKey: "0 valid; 1 invalid; 2 usage error, or a schema or input that cannot be read or is malformed"},
 	}
 	fs := cmd.Flags()
 	schemaPath := fs.String("schema", "", "a saved schema: canonical form, or a GET /visure/{hash} answer with or without the envelope (`FILE`)")
@@ -126,6 +128,11 @@ func decodeValidateInput(raw []byte, svc *schema.Service) (schema.Input, error) 
 		return schema.Input{}, fmt.Errorf("not a JSON object: %w", err)
 	}
 	if f, ok := top["fields"]; ok && strings.HasPrefix(strings.TrimSpace(string(f)), "{") {
+		// What the pipeline refuses as malformed (a name given twice, which
+		// the decoder below would take the last of) is not valid here.
+		if _, err := consumer.DecodeSubmission(raw); err != nil {
+			return schema.Input{}, fmt.Errorf("submission event: %w", err)
+		}
 		var ev validateEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return schema.Input{}, fmt.Errorf("submission event: %w", err)
@@ -134,6 +141,11 @@ func decodeValidateInput(raw []byte, svc *schema.Service) (schema.Input, error) 
 			return schema.Input{}, fmt.Errorf("the event is for service %q, the schema is %q (%s)", ev.Service, svc.Name, svc.Hash)
 		}
 		return schema.Input{Fields: ev.Fields, Options: ev.Options}, nil
+	}
+	// Field values alone: checked as the fields of an event would be.
+	probe := append(append([]byte(`{"id":"validate","service":"validate","fields":`), raw...), '}')
+	if _, err := consumer.DecodeSubmission(probe); err != nil {
+		return schema.Input{}, fmt.Errorf("field values: %w", err)
 	}
 	var fields map[string]any
 	if err := json.Unmarshal(raw, &fields); err != nil {

@@ -77,6 +77,37 @@ func TestValidateCommand(t *testing.T) {
 	}
 }
 
+// TestValidateRefusesWhatThePipelineRefuses: input the pipeline refuses
+// as malformed (a name given twice) is not called valid offline. A repeated field name passed, with its price,
+// while the pipeline would have refused the event.
+func TestValidateRefusesWhatThePipelineRefuses(t *testing.T) {
+	event, err := os.ReadFile("testdata/event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, err := os.ReadFile("testdata/fields.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice := strings.Replace(string(event), `"$0": "Mario",`, `"$0": "Mario", "$0": "Luigi",`, 1)
+	bareTwice := strings.Replace(string(fields), `{`, `{"$0": "Luigi",`, 1)
+	for name, in := range map[string]string{"a field twice": twice, "bare fields, one twice": bareTwice} {
+		t.Run(name, func(t *testing.T) {
+			if in == string(event) || in == string(fields) {
+				t.Fatal("the test input was not changed")
+			}
+			var stdout, stderr bytes.Buffer
+			err := run(t.Context(), []string{"validate", "--schema", "testdata/isee.json", "--input", "-"}, strings.NewReader(in), &stdout, &stderr)
+			if got := exitCode(err); got != 2 {
+				t.Fatalf("exit %d, want 2 (malformed); stdout: %s", got, stdout.String())
+			}
+			if !strings.Contains(err.Error(), "malformed") {
+				t.Errorf("error %q does not say the input is malformed", err)
+			}
+		})
+	}
+}
+
 func TestValidateCommandUsage(t *testing.T) {
 	tests := []struct {
 		name   string
