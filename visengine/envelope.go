@@ -12,7 +12,8 @@ import (
 )
 
 // envelope is what the API wraps every answer in:
-// {"data": …, "success": bool, "message": string, "error": int|null}.
+// {"data": …, "success": bool, "message": string, "error": int|null}; an
+// "error" of false is taken as null, as PHP backends write it.
 // The "data" value is handed to an answer while the envelope is read.
 type envelope struct {
 	success *bool
@@ -91,6 +92,10 @@ func decodeCode(s *scanner, env *envelope) error {
 	raw, err := s.capture(32, true)
 	if err != nil {
 		return fmt.Errorf("error: %w", err)
+	}
+	if string(bytes.TrimSpace(raw)) == "false" { // PHP's "no error", like null
+		env.code = 0
+		return nil
 	}
 	var n Int
 	if err := n.UnmarshalJSON(raw); err != nil {

@@ -46,6 +46,28 @@ func TestPreambleIsSkipped(t *testing.T) {
 	}
 }
 
+// TestErrorFalseMeansNoError: PHP backends write "no error" as false as
+// often as null. Taken as unreadable, every GET answering so was retried
+// for ever.
+func TestErrorFalseMeansNoError(t *testing.T) {
+	answers := []struct {
+		op, body string
+		check    func(error) bool
+	}{
+		{"POST /richiesta", `{"data":{"_id":"5f2829ce065afc21cc60ad0e"},"success":true,"message":"","error":false}`, noError},
+		{"GET /visure", `{"data":[],"success":true,"message":"","error":false}`, noError},
+		{"GET /richiesta/{id}", `{"success":false,"message":"no request matches this id: x","error":202,"data":null}`, classIs(visengine.ClassNotFound)},
+		// true names no code: what it means is unknown, so it stays unreadable.
+		{"GET /visure", `{"data":[],"success":true,"message":"","error":true}`, classIs(visengine.ClassRetryable)},
+	}
+	for _, a := range answers {
+		c := newClient(t, raw(200, a.body))
+		if err := invoke(context.Background(), c, a.op); !a.check(err) {
+			t.Errorf("%s answered %s: got %v", a.op, a.body, err)
+		}
+	}
+}
+
 func TestPreambleTooLong(t *testing.T) {
 	long := strings.Repeat(notice, 64<<10/len(notice)+1)
 	body := long + `{"data":{"_id":"5f2829ce065afc21cc60ad0e"},"success":true}`
