@@ -155,9 +155,12 @@ func CheckCorrection(dl DeadLetter, id string, taken bool) error {
 // CheckEdit refuses to replay a dead letter with another payload when an
 // earlier attempt may have created its upstream request from the one it
 // has: only that payload can be reconciled with the upstream, so only it
-// may be replayed.
-func CheckEdit(dl DeadLetter) error {
-	if dl.Reason != ReasonAmbiguous {
+// may be replayed. That is every ambiguous letter, and any other (but a
+// conflict, whose record is another payload's) whose submission's record
+// holds a POST in doubt (inDoubt: Pending set, no request), as a
+// submission that ran out of deliveries while reconciling does.
+func CheckEdit(dl DeadLetter, inDoubt bool) error {
+	if dl.Reason != ReasonAmbiguous && (!inDoubt || dl.Reason == ReasonConflict) {
 		return nil
 	}
 	return &RefusedError{Seq: dl.Seq, Reason: dl.Reason,

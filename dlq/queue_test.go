@@ -141,8 +141,13 @@ func TestCheckReplayAndEdit(t *testing.T) {
 		if (err == nil) != tt.replay || (err != nil && (!errors.As(err, &re) || re.Advice == "" || re.Seq != 7)) {
 			t.Errorf("CheckReplay(%s): got %v, want allowed=%v with advice when refused", tt.reason, err, tt.replay)
 		}
-		if err := CheckEdit(dl); (err == nil) != tt.edited {
+		if err := CheckEdit(dl, false); (err == nil) != tt.edited {
 			t.Errorf("CheckEdit(%s): got %v, want allowed=%v", tt.reason, err, tt.edited)
+		}
+		// A POST in doubt: only the letter's own payload can be reconciled
+		// (a conflict's record is another payload's).
+		if err := CheckEdit(dl, true); (err == nil) != (tt.reason == ReasonConflict) {
+			t.Errorf("CheckEdit(%s) with a POST in doubt: got %v, want allowed=%v", tt.reason, err, tt.reason == ReasonConflict)
 		}
 	}
 }

@@ -31,7 +31,11 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	if err := r.q.CheckOrigin(l); err != nil {
 		return fmt.Errorf("refused %s", refusal(err, d))
 	}
-	if err := dlq.CheckEdit(d); err != nil {
+	inDoubt, err := r.postInDoubt(ctx, d)
+	if err != nil {
+		return err
+	}
+	if err := dlq.CheckEdit(d, inDoubt); err != nil {
 		return fmt.Errorf("refused %s", refusal(err, d))
 	}
 	var payload []byte
@@ -71,6 +75,23 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	}
 	_, err = fmt.Fprintf(r.e.stdout, "replayed dead letter %s, corrected%s, to %s\n", letterName(d), as, d.OriginalSubject)
 	return err
+}
+
+// postInDoubt reports whether the record of d's submission holds a POST
+// that may have created its upstream request: the pipeline reconciles it
+// with the recorded payload, and refuses any other as a conflict.
+func (r *replayer) postInDoubt(ctx context.Context, d dlq.DeadLetter) (bool, error) {
+	if d.SubmissionID == "" {
+		return false, nil
+	}
+	rec, _, err := r.records.Get(ctx, d.Tenant, d.SubmissionID)
+	if errors.Is(err, record.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return rec.Pending != nil && rec.RequestID == "", nil
 }
 
 // sameJSON reports whether a and b differ at most in white space.

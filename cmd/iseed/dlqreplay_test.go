@@ -8,7 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
@@ -165,5 +167,48 @@ func TestDLQCorrectionKeepsTheID(t *testing.T) {
 	}
 	if left := deadLetters(t); len(left) != 1 || fmt.Sprint(left[0].Seq) != invalid {
 		t.Errorf("dead letters left: %v; want only %s, the invalid one", left, invalid)
+	}
+}
+
+// TestDLQCorrectionRefusesAPostInDoubt: a submission whose POST went
+// unanswered and that ran out of deliveries before it could be reconciled
+// is dead-lettered as max_deliveries with that POST still in doubt (the
+// upstream may have created, and charged, its request). Only its own
+// payload can be reconciled with the upstream, so a correction is refused
+// as for an ambiguous letter, and the letter is kept. The correction used
+// to be replayed, reported as done, and its dead letter removed; the
+// pipeline then refused it as a conflict, and the only payload that could
+// reconcile the submission was gone from the queue.
+func TestDLQCorrectionRefusesAPostInDoubt(t *testing.T) {
+	t.Setenv("ISEED_MAX_DELIVER", "4")
+	t.Setenv("ISEED_MAX_AGE", "2s")
+	t.Setenv("ISEED_RETRY_MAX_DELAY", "1s")
+	t.Setenv("ISEED_ACK_WAIT", "2s")
+	t.Setenv("ISEED_RECONCILE_SETTLE", "1h")
+	d := startCLIDaemon(t)
+	// The POST creates (and charges) the request, its answer is lost, and
+	// the request stays unseen for an hour: reconciling cannot settle.
+	d.sim.sim.SetFaults(sim.Faults{LateCommit: sim.LateCommit{Mode: sim.ModeBadGateway, Delay: time.Hour, Next: 1}})
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "doubt-1", nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)["doubt-1"]
+	if dl.Reason != dlq.ReasonMaxDeliveries {
+		t.Fatalf("dead letter: got %+v, want reason max_deliveries", dl)
+	}
+	seq := fmt.Sprint(dl.Seq)
+	corrected, err := os.ReadFile(eventFile(t, "doubt-1", func(f map[string]any) { f["$2"] = "m.rossi@example.org" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLIInput(t, string(corrected), "dlq", "replay", "--payload", "-", seq)
+	if code != 1 || out != "" || !strings.Contains(errOut, "an earlier attempt may have created its upstream request") {
+		t.Errorf("correction of a POST in doubt: exit %d, stdout %q, stderr %q; want 1 and a refusal", code, out, errOut)
+	}
+	if left := deadLetters(t); len(left) != 1 || left[0].Seq != dl.Seq {
+		t.Errorf("dead letters after the refused correction: %+v; want %s kept, alone", left, seq)
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }
