@@ -159,7 +159,16 @@ func CheckCorrection(dl DeadLetter, id string, taken bool) error {
 // conflict, whose record is another payload's) whose submission's record
 // holds a POST in doubt (inDoubt: Pending set, no request), as a
 // submission that ran out of deliveries while reconciling does.
+//
+// A gave_up letter is refused too: its payload is the tracking task of a
+// submission that has its upstream request, not a submission, and its
+// replay goes back to the tracker, which can take nothing else.
 func CheckEdit(dl DeadLetter, inDoubt bool) error {
+	if dl.Reason == ReasonGaveUp {
+		return &RefusedError{Seq: dl.Seq, Reason: dl.Reason,
+			Why:    "it is the tracking task of a submission that has its upstream request, and a replay only reopens its tracking",
+			Advice: fmt.Sprintf("replay it unchanged with 'iseed dlq replay %d'", dl.Seq)}
+	}
 	if dl.Reason != ReasonAmbiguous && (!inDoubt || dl.Reason == ReasonConflict) {
 		return nil
 	}

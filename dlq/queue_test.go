@@ -133,6 +133,7 @@ func TestCheckReplayAndEdit(t *testing.T) {
 		{ReasonMaxDeliveries, true, true},
 		{ReasonPriorISEE, true, true},
 		{ReasonAmbiguous, true, false},
+		{ReasonGaveUp, true, false},
 	}
 	for _, tt := range tests {
 		dl := DeadLetter{Seq: 7, Reason: tt.reason}

@@ -212,3 +212,39 @@ func TestDLQCorrectionRefusesAPostInDoubt(t *testing.T) {
 		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }
+
+// TestDLQCorrectionRefusesATrackingLetter: a gave_up dead letter holds
+// the tracking task of a submission that has its upstream request, and
+// its replay goes back to the tracking stream. A correction (a submission
+// given with --payload) is refused and the letter kept: it used to be
+// published on the tracking subject, where the tracker terminates it as a
+// malformed task, while the command said it was replayed and removed the
+// letter, so tracking could never be reopened.
+func TestDLQCorrectionRefusesATrackingLetter(t *testing.T) {
+	t.Setenv("ISEED_TRACK_CLOCK", "100000,2026-01-12T08:00:00+01:00,"+time.Now().UTC().Format(time.RFC3339Nano))
+	t.Setenv("ISEED_OVERDUE_WORKDAYS", "1")
+	t.Setenv("ISEED_TRACK_MAX_AGE", "48h")
+	d := startCLIDaemon(t)
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "track-1", nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)["track-1"]
+	if dl.Reason != dlq.ReasonGaveUp {
+		t.Fatalf("dead letter: got %+v, want reason gave_up", dl)
+	}
+	seq := fmt.Sprint(dl.Seq)
+	submission, err := os.ReadFile(eventFile(t, "track-1", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLIInput(t, string(submission), "dlq", "replay", "--payload", "-", seq)
+	if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+seq) {
+		t.Errorf("correction of a tracking letter: exit %d, stdout %q, stderr %q; want 1 and a refusal", code, out, errOut)
+	}
+	if left := deadLetters(t); len(left) != 1 || left[0].Seq != dl.Seq {
+		t.Errorf("dead letters after the refused correction: %+v; want %s kept", left, seq)
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}
