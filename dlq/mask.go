@@ -13,25 +13,35 @@ import (
 // masked view shows it as it is: version when it is the number 1, id and
 // service when they are strings, options when it is an array of strings.
 // Anything else under those names (a producer that put the person in the
-// wrong member) is masked like any other value. Mask and the console's
-// mask both ask it, so that the two show the same.
+// wrong member) is masked like any other value, and so is a string that
+// is an inline file: a file's contents are never shown. Mask and the
+// console's mask both ask it, so that the two show the same.
 func Shown(k string, v any) bool {
 	switch k {
 	case "version":
 		return v == json.Number("1")
 	case "id", "service":
-		_, ok := v.(string)
-		return ok
+		return name(v)
 	case "options":
 		list, ok := v.([]any)
 		for _, e := range list {
-			if _, s := e.(string); !s {
+			if !name(e) {
 				return false
 			}
 		}
 		return ok
 	}
 	return false
+}
+
+// name reports whether v is a string that is not an inline file.
+func name(v any) bool {
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	_, file := inlineFile(s)
+	return !file
 }
 
 // Mask returns a dead letter's payload for showing to a person. Hidden, the

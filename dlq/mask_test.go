@@ -45,6 +45,14 @@ func TestMask(t *testing.T) {
 		{"version not 1", `{"version":3337654321}`, false, []string{`"version":"‹number›"`}, []string{"3337654321"}},
 		{"version an object", `{"version":{"Nome":"Mario"}}`, false, []string{`"version":{"Nome":"‹text, 5 chars›"}`}, []string{"Mario"}},
 		{"id an object, revealed", `{"id":{"Nome":"Mario"}}`, true, []string{`"id":{"Nome":"Mario"}`}, nil},
+		// A file under the identity's names is a file: its contents are
+		// never shown, revealed or not.
+		{"a file as service", `{"id":"a","service":"data:application/pdf;base64,JVBERi0xLjQK"}`, false,
+			[]string{`"service":"‹file application/pdf, 9 bytes›"`}, []string{"JVBER"}},
+		{"a file as id, revealed", `{"id":"ci.pdf|data:application/pdf;base64,JVBERi0xLjQK"}`, true,
+			[]string{`"id":"‹file ci.pdf, application/pdf, 9 bytes›"`}, []string{"JVBER"}},
+		{"a file among options", `{"options":["urgenza","data:application/pdf;base64,JVBERi0xLjQK"]}`, true,
+			[]string{`"urgenza"`, `application/pdf, 9 bytes›`}, []string{"JVBER"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
