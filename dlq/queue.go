@@ -197,8 +197,16 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	if ack.Duplicate {
 		return fmt.Errorf("dlq: replay %d: %w", seq, ErrReplayDuplicate)
 	}
-	if err := q.stream.SecureDeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+	// Published: the letter goes now, even if the operator interrupts
+	// meanwhile, or running the command again would replay it again.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	defer cancel()
+	if err := q.stream.SecureDeleteMsg(rctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("dlq: replayed %d but could not remove it: %w", seq, err)
 	}
 	return nil
 }
+
+// removeTimeout bounds the removal of a dead letter once its replay is
+// published, which an interrupt does not stop.
+const removeTimeout = 10 * time.Second

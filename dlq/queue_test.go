@@ -16,6 +16,7 @@ import (
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // queueWith stores dead letters (tenant/id/reason each) on a fresh server
@@ -345,5 +346,44 @@ func TestPlaceholdersAreNoSubmissionsNames(t *testing.T) {
 	}
 	if _, err := res.DLQ.GetLastMsgForSubject(ctx, res.Layout.DLQSubject(PlaceholderTenant, PlaceholderID(2))); err != nil {
 		t.Errorf("the dead letter of a message with no readable tenant: %v", err)
+	}
+}
+
+// interruptAfterPublish is an operator's interrupt (Ctrl-C) that arrives
+// the moment a replay's publish has landed.
+type interruptAfterPublish struct {
+	jetstream.JetStream
+	cancel context.CancelFunc
+}
+
+func (j interruptAfterPublish) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	ack, err := j.JetStream.PublishMsg(ctx, m, opts...)
+	j.cancel()
+	return ack, err
+}
+
+// TestReplayInterruptedAfterItsPublish: an interrupt that comes once the
+// replay is published still removes its dead letter, so that "run it
+// again" (iseed dlq replay's promise: replayed letters are gone, the rest
+// are still there) does not replay it a second time. The removal used the
+// cancelled context: the letter stayed, replayed and still listed.
+func TestReplayInterruptedAfterItsPublish(t *testing.T) {
+	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q.js = interruptAfterPublish{JetStream: q.js, cancel: cancel}
+	err := q.Replay(ctx, all[0].Seq)
+	if left, lerr := q.List(context.Background(), Filter{}); lerr != nil || len(left) != 0 {
+		t.Errorf("after a replay interrupted once published (%v): dead letters %+v (%v), want none", err, left, lerr)
+	}
+	subs, serr := q.js.Stream(context.Background(), q.layout.SubmissionsStream())
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	if m, gerr := subs.GetLastMsgForSubject(context.Background(), q.layout.SubmissionSubject("acme")); gerr != nil || m.Header.Get(ReplayHeader) == "" {
+		t.Errorf("the replay is not in the submissions stream: %v, %v", m, gerr)
+	}
+	if err != nil {
+		t.Errorf("Replay: got %v, want nil: it was published and its dead letter removed", err)
 	}
 }
