@@ -43,6 +43,16 @@ func VerifyReplay(key []byte, value, subject string, payload []byte) (seq uint64
 	return n, true
 }
 
+// KeyID names a replay key without revealing it: the daemon notes the id
+// of the key it verifies replays with, and an operator's command compares
+// its own before signing anything (a replay signed with another key is
+// taken as an ordinary message).
+func KeyID(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("iseed-replay-key-id-v1"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
 func replayMAC(key []byte, seq, subject string, payload []byte) []byte {
 	digest := sha256.Sum256(payload)
 	m := hmac.New(sha256.New, key)

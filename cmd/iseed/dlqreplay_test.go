@@ -248,3 +248,40 @@ func TestDLQCorrectionRefusesATrackingLetter(t *testing.T) {
 		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }
+
+// TestDLQReplayRefusesAKeyTheDaemonDoesNotUse: an operator whose command
+// signs with another key than the daemon's (ISEED_REPLAY_KEY_FILE set for
+// one and not the other, or a stale key left in the keys bucket) is told
+// so, and nothing is replayed. Such a replay used to be published and its
+// dead letter removed, while the pipeline took it for an ordinary message
+// of a failed submission, whose new dead letter the DLQ stream dropped as
+// a duplicate of the one just removed: the letter was gone, nothing was
+// reopened, and the command said "replayed".
+func TestDLQReplayRefusesAKeyTheDaemonDoesNotUse(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "key-1", nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)["key-1"]
+	d.sim.sim.SetFaults(sim.Faults{})
+	other := filepath.Join(t.TempDir(), "replay.key")
+	if err := os.WriteFile(other, []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ISEED_REPLAY_KEY_FILE", other) // the command's; the daemon keeps the bucket's
+	out, errOut, code := runCLI(t, "dlq", "replay", fmt.Sprint(dl.Seq))
+	if code != 2 || out != "" || !strings.Contains(errOut, "not the key iseed serve signs replays with") {
+		t.Errorf("replay with another key: exit %d, stdout %q, stderr %q; want 2 and the key named", code, out, errOut)
+	}
+	waitUntil(t, 20*time.Second, "the pipeline to take every message", func() bool {
+		info, err := d.res.Consumer.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
+	if left := deadLetters(t); len(left) != 1 || left[0].Seq != dl.Seq {
+		t.Errorf("dead letters: %+v; want %d kept", left, dl.Seq)
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 0 {
+		t.Errorf("upstream requests: got %d, want 0", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/overview"
 	"github.com/iseed-dev/iseed/publisher"
@@ -251,6 +252,10 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	replayKey, err := d.loadKey(ctx, d.cfg.ReplayKeyFile, "ISEED_REPLAY_KEY_FILE", replayKeyName)
 	if err != nil {
 		return err
+	}
+	// Operators' commands check their key against this before they sign.
+	if _, err := d.res.Keys.Put(ctx, replayKeyIDName, []byte(dlq.KeyID(replayKey))); err != nil {
+		return fmt.Errorf("note the replay key's id (%s in %s): %w", replayKeyIDName, l.KeysBucket(), err)
 	}
 	if d.tracking, err = d.buildTracking(ctx, polls, replayKey); err != nil {
 		return err

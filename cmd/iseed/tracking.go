@@ -155,6 +155,10 @@ func loadKeyring(cfg *Config) (*seal.Keyring, error) {
 // replayKeyName names the replay-signing key in the keys bucket.
 const replayKeyName = "replay-hmac"
 
+// replayKeyIDName names, in the keys bucket, the id (dlq.KeyID) of the key
+// the daemon verifies replays with, whether from its file or the bucket.
+const replayKeyIDName = "replay-hmac-id"
+
 // loadKey reads an HMAC key from its file, or, without one, from the keys
 // bucket, generated there the first time (retried like the layout: a fresh
 // cluster may not answer at once).
