@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -88,7 +89,7 @@ func parseRate(s string) (*rate.Limiter, error) {
 	}
 	num, unit, _ := strings.Cut(s, "/")
 	n, err := strconv.ParseFloat(num, 64)
-	if err != nil || n <= 0 {
+	if err != nil || !(n > 0) || math.IsInf(n, 1) { // NaN and Inf parse, and would mean no limit at all
 		return nil, usagef("--rate %q: want a positive number per second or minute, e.g. 5/s or 30/m", s)
 	}
 	switch unit {

@@ -108,6 +108,8 @@ func TestUsageMistakes(t *testing.T) {
 		{[]string{"dlq", "replay", "1", "--edit", "--payload", "-"}, "use one"},
 		{[]string{"dlq", "replay", "1", "--rate", "fast"}, `--rate "fast"`},
 		{[]string{"dlq", "replay", "1", "--rate", "5/h"}, "the unit is s or m"},
+		{[]string{"dlq", "replay", "1", "--rate", "NaN/s"}, `--rate "NaN/s"`},
+		{[]string{"dlq", "replay", "1", "--rate", "Inf/m"}, `--rate "Inf/m"`},
 		{[]string{"dlq", "purge"}, "--all"},
 		{[]string{"dlq", "purge", "3", "--all"}, "not both"},
 		{[]string{"document", "get", "x"}, "missing -o FILE"},
