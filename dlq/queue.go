@@ -94,10 +94,20 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 		return nil, fmt.Errorf("dlq: %w", err)
 	}
 	var out []DeadLetter
+	pending, stalls := uint64(0), 0 // letters still to read after the last one; fetches that timed out meanwhile
 	for {
 		msg, err := oc.Next(jetstream.FetchMaxWait(2 * time.Second))
 		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-			return out, nil
+			// Nothing (more) to read, unless the last letter said there
+			// was: then the server was slow, and a short list would be
+			// taken for the whole one (replay and purge act on it).
+			if pending == 0 {
+				return out, nil
+			}
+			if stalls++; stalls < maxStalls {
+				continue
+			}
+			return out, fmt.Errorf("dlq: listing stopped with %d more dead letter(s) to read: %w", pending, err)
 		}
 		if err != nil {
 			return out, fmt.Errorf("dlq: %w", err)
@@ -117,8 +127,13 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 		if (f.Limit > 0 && len(out) >= f.Limit) || meta.NumPending == 0 {
 			return out, nil
 		}
+		pending, stalls = meta.NumPending, 0
 	}
 }
+
+// maxStalls is how many fetches in a row may time out, while letters
+// remain to be read, before List gives up with an error.
+const maxStalls = 3
 
 // consumerFor reads the dead letters of f's tenant from f.Since on.
 func (q *Queue) consumerFor(f Filter) jetstream.OrderedConsumerConfig {

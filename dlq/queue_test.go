@@ -387,3 +387,37 @@ func TestReplayInterruptedAfterItsPublish(t *testing.T) {
 		t.Errorf("Replay: got %v, want nil: it was published and its dead letter removed", err)
 	}
 }
+
+// stallingStream is the DLQ stream of a server too slow, once, to answer
+// a fetch within List's wait.
+type stallingStream struct{ jetstream.Stream }
+
+func (s stallingStream) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	c, err := s.Stream.OrderedConsumer(ctx, cfg)
+	return &stallingConsumer{Consumer: c}, err
+}
+
+type stallingConsumer struct {
+	jetstream.Consumer
+	calls int
+}
+
+func (c *stallingConsumer) Next(opts ...jetstream.FetchOpt) (jetstream.Msg, error) {
+	if c.calls++; c.calls == 2 {
+		return nil, nats.ErrTimeout
+	}
+	return c.Consumer.Next(opts...)
+}
+
+// TestListDoesNotPassAStallForTheEnd: a fetch that times out while dead
+// letters remain to be read is an error, not the end of the list: replay
+// and purge by filter act on what List returns, and an operator told
+// "of 1 dead letter(s): 1 replayed" (exit 0) would take the rest for done.
+func TestListDoesNotPassAStallForTheEnd(t *testing.T) {
+	q, all := queueWith(t, [3]string{"acme", "a1", ReasonExpired}, [3]string{"acme", "a2", ReasonExpired}, [3]string{"acme", "a3", ReasonExpired})
+	q.stream = stallingStream{q.stream}
+	got, err := q.List(context.Background(), Filter{})
+	if err == nil && len(got) != len(all) {
+		t.Errorf("List with a stalled fetch: got %d dead letters and no error, want all %d or an error", len(got), len(all))
+	}
+}
