@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/iseed-dev/iseed/dlq"
 )
@@ -14,6 +15,12 @@ func (p *Pipeline) deadLetter(ctx context.Context, j *job, o Outcome) error {
 	msgID := dlq.MsgIDOfMessage(j.meta.Stream, j.meta.Sequence.Stream)
 	if o.Record != nil && o.Kind != Conflict { // one dead letter per submission, generation and reason
 		msgID = dlq.MsgID(dl.Tenant, dl.SubmissionID, dl.Generation, o.Reason)
+		if j.spent {
+			// The replayed letter had this id and is gone: within the
+			// duplicate window the stream would drop this one, and the
+			// submission would fail with no dead letter saying so.
+			msgID += ".r" + strconv.FormatUint(j.replay, 10)
+		}
 	}
 	return dlq.Publish(ctx, p.d.Publisher, p.lay, dl, j.msg.Data(), msgID)
 }

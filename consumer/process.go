@@ -30,6 +30,9 @@ type job struct {
 	owner  string    // this delivery's lease owner: unique per job, even within a process
 	settle time.Time // after an unanswered POST in this delivery: when reconciling can trust "none"
 	replay uint64    // the dead letter an operator's replay names; 0 when not a replay
+	// spent is true when that replay could not reopen the record: its
+	// dead letter is a new one, not a repeat of the letter it replaced.
+	spent bool
 	// precounted is true while the record counts a POST this delivery has
 	// not sent yet (the claim, a take-over and markAttempt count the POST
 	// they prepare): a rejection or failure before the POST takes it back.

@@ -72,6 +72,7 @@ func (p *Pipeline) correctable(j *job) bool {
 // and person key back from the replayed payload, as a correction does.
 func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
 	if len(problems) > 0 && j.rec.Pending != nil {
+		j.spent = true
 		return p.failedAgain(j), true // still unreconcilable: a person must decide
 	}
 	next := *j.rec.Clone()
