@@ -54,6 +54,11 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	if err != nil {
 		return fmt.Errorf("the corrected payload is not a submission (%v): nothing replayed", err)
 	}
+	if sameSubmission(l.Payload, sub) {
+		return fmt.Errorf("the correction of dead letter %s changes only what is not part of the submission (metadata, layout): "+
+			"replayed, it is the same submission, whose record keeps its metadata; nothing replayed "+
+			"(correct its service, fields, options or email_target, or replay it unchanged)", letterName(d))
+	}
 	as := ""
 	if sub.ID != d.SubmissionID {
 		as = fmt.Sprintf(" as submission %s", sub.ID)
@@ -92,6 +97,13 @@ func (r *replayer) postInDoubt(ctx context.Context, d dlq.DeadLetter) (bool, err
 		return false, err
 	}
 	return rec.Pending != nil && rec.RequestID == "", nil
+}
+
+// sameSubmission reports whether payload is the submission sub is, by
+// id and fingerprint: what the pipeline tells submissions apart by.
+func sameSubmission(payload []byte, sub *consumer.Submission) bool {
+	was, err := consumer.DecodeSubmission(payload)
+	return err == nil && was.ID == sub.ID && was.Fingerprint() == sub.Fingerprint()
 }
 
 // sameJSON reports whether a and b differ at most in white space.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -283,5 +284,40 @@ func TestDLQReplayRefusesAKeyTheDaemonDoesNotUse(t *testing.T) {
 	}
 	if got := d.sim.sim.Counters()["created"]; got != 0 {
 		t.Errorf("upstream requests: got %d, want 0", got)
+	}
+}
+
+// TestDLQCorrectionOfMetadataOnly: metadata is not part of a submission
+// (the same service, fields, options and email_target are the same
+// submission), so a correction that changes only the metadata is the
+// same submission replayed, and the record keeps its metadata. The command
+// says so and replays nothing; it used to say "corrected" while the
+// events went on carrying the old metadata.
+func TestDLQCorrectionOfMetadataOnly(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
+	b, err := os.ReadFile(eventFile(t, "meta-1", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["metadata"] = map[string]any{"employee": "E-1"}
+	b, _ = json.Marshal(ev)
+	if _, errOut, code := runCLIInput(t, string(b), "submit", "--tenant", "acme", "-"); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)["meta-1"]
+	d.sim.sim.SetFaults(sim.Faults{})
+	ev["metadata"] = map[string]any{"employee": "E-2"}
+	b, _ = json.Marshal(ev)
+	out, errOut, code := runCLIInput(t, string(b), "dlq", "replay", "--payload", "-", fmt.Sprint(dl.Seq))
+	if code != 1 || out != "" || !strings.Contains(errOut, "changes only what is not part of the submission") {
+		t.Errorf("a metadata-only correction: exit %d, stdout %q, stderr %q; want 1 and why", code, out, errOut)
+	}
+	if left := deadLetters(t); len(left) != 1 || left[0].Seq != dl.Seq {
+		t.Errorf("dead letters: %+v; want %d kept", left, dl.Seq)
 	}
 }
