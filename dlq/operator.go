@@ -134,12 +134,16 @@ func CheckReplay(dl DeadLetter) error {
 // only where the letter's own cannot serve: a message whose id could not
 // be read, and a conflict (the id is taken by another payload). Even then
 // the new id must be unused: taken reports whether a submission has it.
-func CheckCorrection(dl DeadLetter, id string, taken bool) error {
-	if id == dl.SubmissionID {
-		return nil
-	}
+// A conflict's correction under its own id is refused while that
+// submission holds a POST in doubt (inDoubt): it would conflict again.
+func CheckCorrection(dl DeadLetter, id string, taken, inDoubt bool) error {
 	r := &RefusedError{Seq: dl.Seq, Reason: dl.Reason}
 	switch {
+	case id == dl.SubmissionID && inDoubt && dl.Reason == ReasonConflict:
+		r.Why = fmt.Sprintf("submission %q has an attempt that may have created its upstream request, so a correction under its id would conflict again", id)
+		r.Advice = "give the correction an id no submission has"
+	case id == dl.SubmissionID:
+		return nil
 	case dl.SubmissionID != "" && dl.Reason != ReasonConflict:
 		r.Why = fmt.Sprintf("the corrected payload names submission %q, and the dead letter is submission %q's: a correction keeps the id", id, dl.SubmissionID)
 		r.Advice = fmt.Sprintf("keep the id %q in the correction, or publish %q as a submission of its own with 'iseed submit'", dl.SubmissionID, id)

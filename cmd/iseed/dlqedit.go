@@ -59,17 +59,17 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 			"replayed, it is the same submission, whose record keeps its metadata; nothing replayed "+
 			"(correct its service, fields, options or email_target, or replay it unchanged)", letterName(d))
 	}
-	as := ""
+	as, taken := "", false
 	if sub.ID != d.SubmissionID {
 		as = fmt.Sprintf(" as submission %s", sub.ID)
 		_, _, err := r.records.Get(ctx, d.Tenant, sub.ID)
 		if err != nil && !errors.Is(err, record.ErrNotFound) {
 			return err
 		}
-		taken := err == nil
-		if err := dlq.CheckCorrection(d, sub.ID, taken); err != nil {
-			return fmt.Errorf("refused %s", refusal(err, d))
-		}
+		taken = err == nil
+	}
+	if err := dlq.CheckCorrection(d, sub.ID, taken, inDoubt); err != nil {
+		return fmt.Errorf("refused %s", refusal(err, d))
 	}
 	if r.dry {
 		_, err := fmt.Fprintf(r.e.stdout, "would replay dead letter %s, corrected%s, to %s\n", letterName(d), as, d.OriginalSubject)

@@ -209,6 +209,26 @@ func TestDLQCorrectionRefusesAPostInDoubt(t *testing.T) {
 	if left := deadLetters(t); len(left) != 1 || left[0].Seq != dl.Seq {
 		t.Errorf("dead letters after the refused correction: %+v; want %s kept, alone", left, seq)
 	}
+	// A conflict's correction under that id would conflict again, for the
+	// same reason: it is refused too, and the conflict's letter kept.
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "doubt-1", func(f map[string]any) { f["$1"] = "Bianchi" })); code != 0 {
+		t.Fatalf("submit the conflicting payload: exit %d, %s", code, errOut)
+	}
+	conflict := waitDeadLetters(t, 2)["doubt-1"]
+	if conflict.Reason != dlq.ReasonConflict {
+		t.Fatalf("dead letter: got %+v, want reason conflict", conflict)
+	}
+	third, err := os.ReadFile(eventFile(t, "doubt-1", func(f map[string]any) { f["$1"] = "Verdi" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runCLIInput(t, string(third), "dlq", "replay", "--payload", "-", fmt.Sprint(conflict.Seq))
+	if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+fmt.Sprint(conflict.Seq)) {
+		t.Errorf("a conflict's correction under the id in doubt: exit %d, stdout %q, stderr %q; want 1 and a refusal", code, out, errOut)
+	}
+	if left := deadLetters(t); len(left) != 2 {
+		t.Errorf("dead letters after the refused corrections: %+v; want both kept", left)
+	}
 	if got := d.sim.sim.Counters()["created"]; got != 1 {
 		t.Errorf("upstream requests: got %d, want 1", got)
 	}
