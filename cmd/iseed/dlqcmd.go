@@ -14,6 +14,7 @@ import (
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -49,6 +50,9 @@ func (f *filterFlags) set() bool {
 // reason iseed does not know is a mistake: it would match nothing.
 func (f *filterFlags) filter(now time.Time) (dlq.Filter, error) {
 	out := dlq.Filter{Tenant: f.tenant, Reason: f.reason}
+	if f.tenant != "" && !record.ValidToken(f.tenant) { // a wildcard would select nothing, and say so as if there were nothing
+		return out, usagef("--tenant must be letters, digits, _ or -, got %q", f.tenant)
+	}
 	if known := dlq.Reasons(); f.reason != "" && !slices.Contains(known, f.reason) {
 		return out, usagef("--reason %q is not a dead-letter reason: want one of %s", f.reason, strings.Join(known, ", "))
 	}
