@@ -94,13 +94,20 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 		return nil, fmt.Errorf("dlq: %w", err)
 	}
 	var out []DeadLetter
-	pending, stalls := uint64(0), 0 // letters still to read after the last one; fetches that timed out meanwhile
+	pending, stalls := uint64(0), 0 // letters still to read; fetches that timed out meanwhile
+	if f.Since.IsZero() {
+		// Every letter on the filter's subjects is to be read.
+		for _, n := range info.State.Subjects {
+			pending += n
+		}
+	}
 	for {
 		msg, err := oc.Next(jetstream.FetchMaxWait(2 * time.Second))
 		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-			// Nothing (more) to read, unless the last letter said there
-			// was: then the server was slow, and a short list would be
-			// taken for the whole one (replay and purge act on it).
+			// Nothing (more) to read, unless the stream or the last
+			// letter said there was: then the server was slow, and a
+			// short list would be taken for the whole one (replay and
+			// purge act on it).
 			if pending == 0 {
 				return out, nil
 			}

@@ -388,22 +388,25 @@ func TestReplayInterruptedAfterItsPublish(t *testing.T) {
 	}
 }
 
-// stallingStream is the DLQ stream of a server too slow, once, to answer
-// a fetch within List's wait.
-type stallingStream struct{ jetstream.Stream }
+// stallingStream is the DLQ stream of a server too slow to answer a
+// fetch within List's wait: the fetch numbered at, for stalls fetches.
+type stallingStream struct {
+	jetstream.Stream
+	at, stalls int
+}
 
 func (s stallingStream) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
 	c, err := s.Stream.OrderedConsumer(ctx, cfg)
-	return &stallingConsumer{Consumer: c}, err
+	return &stallingConsumer{Consumer: c, at: s.at, stalls: s.stalls}, err
 }
 
 type stallingConsumer struct {
 	jetstream.Consumer
-	calls int
+	at, stalls, calls int
 }
 
 func (c *stallingConsumer) Next(opts ...jetstream.FetchOpt) (jetstream.Msg, error) {
-	if c.calls++; c.calls == 2 {
+	if c.calls++; c.calls >= c.at && c.calls < c.at+c.stalls {
 		return nil, nats.ErrTimeout
 	}
 	return c.Consumer.Next(opts...)
@@ -415,9 +418,12 @@ func (c *stallingConsumer) Next(opts ...jetstream.FetchOpt) (jetstream.Msg, erro
 // "of 1 dead letter(s): 1 replayed" (exit 0) would take the rest for done.
 func TestListDoesNotPassAStallForTheEnd(t *testing.T) {
 	q, all := queueWith(t, [3]string{"acme", "a1", ReasonExpired}, [3]string{"acme", "a2", ReasonExpired}, [3]string{"acme", "a3", ReasonExpired})
-	q.stream = stallingStream{q.stream}
-	got, err := q.List(context.Background(), Filter{})
-	if err == nil && len(got) != len(all) {
-		t.Errorf("List with a stalled fetch: got %d dead letters and no error, want all %d or an error", len(got), len(all))
+	stream := q.stream
+	for _, tt := range []struct{ at, stalls int }{{1, 1}, {2, 1}, {1, 5}, {2, 5}} {
+		q.stream = stallingStream{Stream: stream, at: tt.at, stalls: tt.stalls}
+		got, err := q.List(context.Background(), Filter{})
+		if err == nil && len(got) != len(all) {
+			t.Errorf("List with fetch %d stalled %d times: got %d dead letters and no error, want all %d or an error", tt.at, tt.stalls, len(got), len(all))
+		}
 	}
 }
