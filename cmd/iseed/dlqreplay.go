@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/spf13/cobra"
@@ -152,7 +153,7 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 	}
 	d := l.DeadLetter
 	err = r.q.CheckOrigin(l)
-	if err == nil {
+	if err == nil && !wrongIDOnly(l) {
 		err = dlq.CheckReplay(d)
 	}
 	if err != nil {
@@ -180,6 +181,18 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 	r.replayed++
 	fmt.Fprintf(r.e.stdout, "%sreplayed dead letter %s to %s\n", prefix, letterName(d), d.OriginalSubject)
 	return nil
+}
+
+// wrongIDOnly reports whether l is malformed only by its message's
+// Nats-Msg-Id: its payload is a submission, and the replay carries the id
+// the pipeline requires (consumer.ReplayMsgID), so it is not rejected
+// again.
+func wrongIDOnly(l *dlq.Letter) bool {
+	if l.Reason != dlq.ReasonMalformed {
+		return false
+	}
+	_, err := consumer.DecodeSubmission(l.Payload)
+	return err == nil
 }
 
 // failure counts and reports one dead letter that could not be replayed;

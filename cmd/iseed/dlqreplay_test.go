@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // cancelWriter cancels a context when a line containing mark is written.
@@ -339,5 +342,38 @@ func TestDLQCorrectionOfMetadataOnly(t *testing.T) {
 	}
 	if left := deadLetters(t); len(left) != 1 || left[0].Seq != dl.Seq {
 		t.Errorf("dead letters: %+v; want %d kept", left, dl.Seq)
+	}
+}
+
+// TestDLQReplayOfAMessageWithAWrongID: a submission published with
+// another Nats-Msg-Id than the pipeline requires is dead-lettered as
+// malformed, though its payload is a good submission; a replay carries
+// the right id, so it goes through unchanged, and is sent once. It used
+// to be refused as "not a readable submission", and a correction as
+// unchanged: there was no way to replay it.
+func TestDLQReplayOfAMessageWithAWrongID(t *testing.T) {
+	d := startCLIDaemon(t)
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	data, err := os.ReadFile(eventFile(t, "wrong-id-1", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg("iseed.submissions.acme")
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, "my-own-id-1")
+	if _, err := js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	dl := waitDeadLetters(t, 1)["wrong-id-1"]
+	if dl.Reason != dlq.ReasonMalformed {
+		t.Fatalf("dead letter: got %+v, want reason malformed", dl)
+	}
+	out, errOut, code := runCLI(t, "dlq", "replay", fmt.Sprint(dl.Seq))
+	if want := fmt.Sprintf("replayed dead letter %d (acme/wrong-id-1) to iseed.submissions.acme\n", dl.Seq); code != 0 || out != want {
+		t.Fatalf("replay: exit %d, stdout %q, stderr %q; want 0 and %q", code, out, errOut, want)
+	}
+	waitSubmitted(t, d, "wrong-id-1")
+	if got := d.sim.sim.Counters()["created"]; got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }
