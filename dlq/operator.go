@@ -134,13 +134,14 @@ func CheckReplay(dl DeadLetter) error {
 // only where the letter's own cannot serve: a message whose id could not
 // be read, and a conflict (the id is taken by another payload). Even then
 // the new id must be unused: taken reports whether a submission has it.
-// A conflict's correction under its own id is refused while that
-// submission holds a POST in doubt (inDoubt): it would conflict again.
-func CheckCorrection(dl DeadLetter, id string, taken, inDoubt bool) error {
+// A conflict's correction under its own id is refused when that
+// submission takes no correction (closed: it has its upstream request, a
+// POST in doubt, or is on its way): it would conflict again.
+func CheckCorrection(dl DeadLetter, id string, taken, closed bool) error {
 	r := &RefusedError{Seq: dl.Seq, Reason: dl.Reason}
 	switch {
-	case id == dl.SubmissionID && inDoubt && dl.Reason == ReasonConflict:
-		r.Why = fmt.Sprintf("submission %q has an attempt that may have created its upstream request, so a correction under its id would conflict again", id)
+	case id == dl.SubmissionID && closed && dl.Reason == ReasonConflict:
+		r.Why = fmt.Sprintf("submission %q has its upstream request, or an attempt that may have created it, or is on its way: a correction under its id would conflict again", id)
 		r.Advice = "give the correction an id no submission has"
 	case id == dl.SubmissionID:
 		return nil

@@ -31,7 +31,7 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	if err := r.q.CheckOrigin(l); err != nil {
 		return fmt.Errorf("refused %s", refusal(err, d))
 	}
-	inDoubt, err := r.postInDoubt(ctx, d)
+	inDoubt, closed, err := r.standing(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 		}
 		taken = err == nil
 	}
-	if err := dlq.CheckCorrection(d, sub.ID, taken, inDoubt); err != nil {
+	if err := dlq.CheckCorrection(d, sub.ID, taken, closed); err != nil {
 		return fmt.Errorf("refused %s", refusal(err, d))
 	}
 	if r.dry {
@@ -82,21 +82,26 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	return err
 }
 
-// postInDoubt reports whether the record of d's submission holds a POST
-// that may have created its upstream request: the pipeline reconciles it
-// with the recorded payload, and refuses any other as a conflict.
-func (r *replayer) postInDoubt(ctx context.Context, d dlq.DeadLetter) (bool, error) {
+// standing reads the record of d's submission: inDoubt when it holds a
+// POST that may have created its upstream request (the pipeline
+// reconciles it with the recorded payload), closed when it takes no
+// correction at all (consumer's correctable: only a failed or rejected
+// submission with no request and no POST in doubt does). The pipeline
+// refuses another payload under the id of a closed one as a conflict.
+func (r *replayer) standing(ctx context.Context, d dlq.DeadLetter) (inDoubt, closed bool, err error) {
 	if d.SubmissionID == "" {
-		return false, nil
+		return false, false, nil
 	}
 	rec, _, err := r.records.Get(ctx, d.Tenant, d.SubmissionID)
 	if errors.Is(err, record.ErrNotFound) {
-		return false, nil
+		return false, false, nil
 	}
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	return rec.Pending != nil && rec.RequestID == "", nil
+	inDoubt = rec.Pending != nil && rec.RequestID == ""
+	open := (rec.State == record.StateFailed || rec.State == record.StateRejected) && rec.RequestID == "" && rec.Pending == nil
+	return inDoubt, !open, nil
 }
 
 // sameSubmission reports whether payload is the submission sub is, by

@@ -143,6 +143,16 @@ func TestDLQCorrectionKeepsTheID(t *testing.T) {
 	}
 	byID := waitDeadLetters(t, 2)
 	invalid, conflict := fmt.Sprint(byID["bad-1"].Seq), fmt.Sprint(byID["kept-1"].Seq)
+	// Under its own id, a third payload meets a submission that has its
+	// request: it would conflict again, so it is refused.
+	third, err := os.ReadFile(eventFile(t, "kept-1", func(f map[string]any) { f["$1"] = "Verdi" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLIInput(t, string(third), "dlq", "replay", "--payload", "-", conflict)
+	if code != 1 || out != "" || !strings.Contains(errOut, "would conflict again") {
+		t.Errorf("a conflict corrected under its own id, which has its request: exit %d, stdout %q, stderr %q; want 1 and a refusal", code, out, errOut)
+	}
 	tests := []struct {
 		name, seq, id string
 		code          int
