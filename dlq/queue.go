@@ -24,6 +24,11 @@ const ReplayHeader = "Iseed-Replay-Of"
 // is kept.
 var ErrReplayDuplicate = errors.New("the stream reported the replay as a duplicate: not stored; the dead letter is kept")
 
+// ErrNotRemoved means a replay was published but its dead letter could
+// not be removed: it is still listed, and replaying it again reopens
+// nothing (record.Record.Replays).
+var ErrNotRemoved = errors.New("replayed, but the dead letter could not be removed")
+
 // Queue lists and replays dead letters: the operator's view of the DLQ stream.
 type Queue struct {
 	js     jetstream.JetStream
@@ -224,7 +229,7 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 	defer cancel()
 	if err := q.stream.SecureDeleteMsg(rctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("dlq: replayed %d but could not remove it: %w", seq, err)
+		return fmt.Errorf("dlq: replay %d: %w: %w", seq, ErrNotRemoved, err)
 	}
 	return nil
 }

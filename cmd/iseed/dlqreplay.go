@@ -175,7 +175,12 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 			return ctx.Err()
 		}
 	}
-	if err := r.q.Replay(ctx, seq); err != nil {
+	if err := r.q.Replay(ctx, seq); errors.Is(err, dlq.ErrNotRemoved) {
+		r.failed++ // published, but left in the queue
+		fmt.Fprintf(r.e.stderr, "%sreplayed dead letter %s to %s, but it is still in the queue (%v): replayed again it reopens nothing; remove it with 'iseed dlq purge %d'\n",
+			prefix, letterName(d), d.OriginalSubject, err, seq)
+		return nil
+	} else if err != nil {
 		return r.failure(ctx, prefix, seq, err)
 	}
 	r.replayed++

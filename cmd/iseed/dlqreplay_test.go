@@ -387,3 +387,35 @@ func TestDLQReplayOfAMessageWithAWrongID(t *testing.T) {
 		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }
+
+// TestDLQReplayPublishedButNotRemoved: a replay that was published but
+// whose dead letter could not be removed is said to be replayed, and what
+// is left to do; it used to be reported as "not replayed", which it was.
+func TestDLQReplayPublishedButNotRemoved(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "kept-in-queue", nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)["kept-in-queue"]
+	d.sim.sim.SetFaults(sim.Faults{})
+	// The stream refuses every removal from now on.
+	ctx := context.Background()
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	st, err := js.Stream(ctx, d.res.Layout.DLQStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.DenyDelete = true
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	seq := fmt.Sprint(dl.Seq)
+	out, errOut, code := runCLI(t, "dlq", "replay", seq)
+	if code != 1 || strings.Contains(errOut, "not replayed") || !strings.Contains(errOut, "replayed dead letter "+seq+" (acme/kept-in-queue)") ||
+		!strings.Contains(errOut, "iseed dlq purge "+seq) {
+		t.Errorf("replay not removed: exit %d, stdout %q, stderr %q; want 1, said replayed, and the purge to do", code, out, errOut)
+	}
+	waitSubmitted(t, d, "kept-in-queue")
+}
