@@ -2,11 +2,9 @@ package consumer_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
@@ -21,21 +19,7 @@ import (
 func TestReplayOfAnUnreconcilableLetterKeepsALetter(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	fields := pipetest.ValidFields("Mario")
-	delete(fields, "$6") // required by today's schema
-	data := pipetest.Submission("emp-drift", fields)
-	sub, err := consumer.DecodeSubmission(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	past := time.Now().Add(-time.Hour)
-	rec := &record.Record{Tenant: pipetest.Tenant, ID: "emp-drift", Fingerprint: sub.Fingerprint(), Generation: 1,
-		State: record.StateClaimed, Attempts: 1, Created: past, Updated: past,
-		Pending: &record.Attempt{Started: past, Owner: "crashed-worker", Until: past.Add(time.Minute)}}
-	b, _ := json.Marshal(rec)
-	if _, err := h.Res.Records.Create(context.Background(), record.Key(pipetest.Tenant, "emp-drift"), b); err != nil {
-		t.Fatal(err)
-	}
+	data := driftedClaim(t, h)
 	h.Start()
 	h.Publish(data, nil)
 	var dls []dlq.DeadLetter

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -198,23 +197,9 @@ func (p *Pipeline) invalidate(ctx context.Context, j *job) {
 // meanwhile that the message is still being worked on: the wait can
 // outlast AckWait, and a redelivery would only find this job's lease.
 func (p *Pipeline) token(ctx context.Context, j *job) error {
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(max(p.lay.AckWait/3, 100*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				_ = j.msg.InProgress()
-			}
-		}
-	})
+	stop := workpool.KeepInProgress(j.msg, p.lay.AckWait)
 	err := p.d.Limiter.Wait(ctx)
-	close(stop)
-	wg.Wait()
+	stop()
 	if err != nil {
 		return fmt.Errorf("%w: upstream budget: %w", errNotSent, err)
 	}

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/workpool"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -77,7 +77,11 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 		// first poll waits for the schedule (callbacks come sooner).
 	default:
 		_ = msg.InProgress() // the AckWait starts again: the limiter may have kept it waiting
-		stop := t.keepInProgress(msg)
+		// A poll may wait long for the upstream budget (submissions come
+		// first) or for a large document: a task whose AckWait ran out
+		// meanwhile would go to another worker, here or on another replica,
+		// and the request be polled by two at once.
+		stop := workpool.KeepInProgress(msg, t.lay.TrackAckWait)
 		o = t.poll(ctx, tk, meta, msg)
 		stop()
 		o.Interrupted = errors.Is(o.Err, context.Canceled)
@@ -94,30 +98,6 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 		err = msg.NakWithDelay(act.Delay)
 	}
 	t.logPoll(tk, meta, o, act, err, time.Since(start))
-}
-
-// keepInProgress tells the server that msg is still being worked on,
-// every third of the AckWait, until stop is called. A poll may wait long
-// for the upstream budget (submissions come first) or for a large
-// document: a task whose AckWait ran out meanwhile would be delivered to
-// another worker, here or on another replica, and the request polled by
-// two at once.
-func (t *Tracker) keepInProgress(msg jetstream.Msg) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(max(t.lay.TrackAckWait/3, 100*time.Millisecond))
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				_ = msg.InProgress()
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
 }
 
 // nextPoll returns the real delay until a task's next scheduled poll: by

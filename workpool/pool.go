@@ -154,3 +154,26 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// KeepInProgress tells the server that msg is still being worked on every
+// third of ackWait (at least every 100 ms), until stop is called; stop
+// returns once no InProgress is being sent. For waits that may outlast
+// the AckWait: without it the message would be delivered again, to
+// another worker, while this one still holds it.
+func KeepInProgress(msg jetstream.Msg, ackWait time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(max(ackWait/3, 100*time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_ = msg.InProgress()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
