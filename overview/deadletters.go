@@ -17,14 +17,21 @@ import (
 // each one's headers once, as it is stored (a headers-only ordered
 // consumer), and keeping its sequence and reason (about 40 bytes). Dead
 // letters leave the stream when replayed or when they expire; Sync finds
-// them from the stream's state (its first sequence and its deleted ones).
+// them from the stream's state (its first sequence and its deleted ones),
+// and a stream deleted and made anew from its creation time: the counts
+// start over with the new stream.
 type DeadLetters struct {
 	stream    jetstream.Stream
 	log       zerolog.Logger
 	ready     chan struct{}
 	readyOnce sync.Once
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// created is when the stream the counts are of was created: a stream
+	// deleted and made anew numbers its dead letters from 1 again.
+	created time.Time
+	last    uint64            // the last sequence counted: a new reader starts after it
+	stop    func()            // stops the reader of the moment
 	bySeq   map[uint64]string // reason, interned
 	reasons map[string]string // interning
 	counts  map[string]int
@@ -49,9 +56,8 @@ func (d *DeadLetters) Ready() <-chan struct{} { return d.ready }
 // Run reads the headers of every dead letter, then of each new one, until
 // ctx is done; it returns nil then.
 func (d *DeadLetters) Run(ctx context.Context) error {
-	var last uint64 // the last sequence counted: a new reader starts after it
 	for ctx.Err() == nil {
-		err := d.read(ctx, &last)
+		err := d.read(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -61,17 +67,21 @@ func (d *DeadLetters) Run(ctx context.Context) error {
 	return nil
 }
 
-func (d *DeadLetters) read(ctx context.Context, last *uint64) error {
+func (d *DeadLetters) read(ctx context.Context) error {
 	info, err := d.stream.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
 	}
-	if info.State.Msgs == 0 || info.State.LastSeq <= *last {
+	d.mu.Lock()
+	d.follow(info.Created)
+	last := d.last
+	d.mu.Unlock()
+	if info.State.Msgs == 0 || info.State.LastSeq <= last {
 		d.markReady()
 	}
 	cfg := jetstream.OrderedConsumerConfig{HeadersOnly: true, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if *last > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, *last+1
+	if last > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, last+1
 	}
 	oc, err := d.stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
@@ -82,6 +92,9 @@ func (d *DeadLetters) read(ctx context.Context, last *uint64) error {
 		return fmt.Errorf("dlq: %w", err)
 	}
 	defer context.AfterFunc(ctx, it.Stop)()
+	d.mu.Lock()
+	d.stop = it.Stop
+	d.mu.Unlock()
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -94,8 +107,9 @@ func (d *DeadLetters) read(ctx context.Context, last *uint64) error {
 		if err != nil {
 			continue
 		}
-		d.add(meta.Sequence.Stream, msg.Headers().Get(dlq.HeaderReason))
-		*last = meta.Sequence.Stream
+		if !d.add(info.Created, meta.Sequence.Stream, msg.Headers().Get(dlq.HeaderReason)) {
+			return errors.New("dlq: the stream was made anew; reading it from its start")
+		}
 		if meta.NumPending == 0 {
 			d.markReady()
 		}
@@ -104,14 +118,21 @@ func (d *DeadLetters) read(ctx context.Context, last *uint64) error {
 
 func (d *DeadLetters) markReady() { d.readyOnce.Do(func() { close(d.ready) }) }
 
-func (d *DeadLetters) add(seq uint64, reason string) {
+// add counts dead letter seq of the stream created at created. It reports
+// false, counting nothing, when the counts are another stream's now: the
+// stream was made anew since the reader began.
+func (d *DeadLetters) add(created time.Time, seq uint64, reason string) bool {
 	if reason == "" {
 		reason = "unknown"
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !created.Equal(d.created) {
+		return false
+	}
+	d.last = max(d.last, seq)
 	if _, ok := d.bySeq[seq]; ok {
-		return
+		return true
 	}
 	if r, ok := d.reasons[reason]; ok {
 		reason = r
@@ -120,11 +141,31 @@ func (d *DeadLetters) add(seq uint64, reason string) {
 	}
 	d.bySeq[seq] = reason
 	d.counts[reason]++
+	return true
+}
+
+// follow makes the counts those of the stream created at created. A
+// stream deleted and made anew (an operator clearing it, layout.Ensure
+// making it again) numbers its dead letters from 1 again: what was counted
+// of the old one is forgotten, and the new one is read from its start. It
+// reports whether the stream is another than the one counted. The caller
+// holds mu.
+func (d *DeadLetters) follow(created time.Time) bool {
+	if created.Equal(d.created) {
+		return false
+	}
+	anew := !d.created.IsZero()
+	d.created, d.last, d.synced = created, 0, streamMark{}
+	clear(d.bySeq)
+	clear(d.counts)
+	return anew
 }
 
 // Sync forgets the dead letters that left the stream (replayed, expired,
-// removed). It costs one stream info, and a second one listing the deleted
-// sequences only when some left since the last Sync.
+// removed), and all of them when the stream was made anew (the reader then
+// starts over from its beginning). It costs one stream info, and a second
+// one listing the deleted sequences only when some left since the last
+// Sync.
 func (d *DeadLetters) Sync(ctx context.Context) error {
 	info, err := d.stream.Info(ctx)
 	if err != nil {
@@ -132,8 +173,15 @@ func (d *DeadLetters) Sync(ctx context.Context) error {
 	}
 	mark := streamMark{first: info.State.FirstSeq, deleted: info.State.NumDeleted}
 	d.mu.Lock()
+	var stop func()
+	if d.follow(info.Created) {
+		stop = d.stop // the reader reads the old stream's sequences: start it over
+	}
 	same := mark == d.synced && uint64(len(d.bySeq)) <= info.State.Msgs
 	d.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	if same {
 		return nil
 	}
