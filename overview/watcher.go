@@ -21,13 +21,20 @@ import (
 // as it is stored. Until that first pass is complete the Watcher is not
 // ready and its counts are empty; should the watch end (the bucket
 // recreated, the connection lost for good), a new one is built beside the
-// old counts, which are served until the new pass is complete.
+// old counts, which are served until the new pass is complete. A bucket
+// deleted and made anew does not end a watch by itself (the watch goes on
+// after the old bucket's last revision), so a watch checks every 15
+// seconds, with one stream info, that the bucket's stream is the one it
+// began with, and ends when it is not.
 type Watcher struct {
 	kv           jetstream.KeyValue
 	overdueAfter time.Duration
 	log          zerolog.Logger
 	ready        chan struct{}
 	readyOnce    sync.Once
+	// recheck is how often a watch makes sure the bucket is still the one
+	// it watches (its stream's creation time).
+	recheck time.Duration
 
 	mu    sync.Mutex
 	names names  // state names, by number
@@ -38,7 +45,8 @@ type Watcher struct {
 // longer than overdueAfter counts as overdue (0: only those the tracker
 // marked overdue).
 func NewWatcher(kv jetstream.KeyValue, overdueAfter time.Duration, log zerolog.Logger) *Watcher {
-	return &Watcher{kv: kv, overdueAfter: overdueAfter, log: log, ready: make(chan struct{}), names: newNames()}
+	return &Watcher{kv: kv, overdueAfter: overdueAfter, log: log, ready: make(chan struct{}), names: newNames(),
+		recheck: 15 * time.Second}
 }
 
 // Ready is closed once the first pass over the bucket is complete.
@@ -63,25 +71,62 @@ func (w *Watcher) Run(ctx context.Context) error {
 func (w *Watcher) watch(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	created, err := w.created(ctx)
+	if err != nil {
+		return fmt.Errorf("watch records: %w", err)
+	}
 	kw, err := w.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch records: %w", err)
 	}
 	defer func() { _ = kw.Stop() }()
+	check := time.NewTicker(w.recheck)
+	defer check.Stop()
 	next := newTally()
-	for e := range kw.Updates() {
-		w.mu.Lock()
-		if e == nil { // the first pass is complete: serve it
-			w.cur = next
-		} else {
-			w.apply(next, e)
-		}
-		w.mu.Unlock()
-		if e == nil {
-			w.readyOnce.Do(func() { close(w.ready) })
+	for {
+		select {
+		case e, ok := <-kw.Updates():
+			if !ok {
+				return errors.New("watch records: updates closed")
+			}
+			w.update(next, e)
+		case <-check.C:
+			// A bucket deleted and made anew numbers its entries from 1
+			// again, and the watch goes on after the old bucket's last
+			// revision: it would miss the new records and keep the old.
+			if c, err := w.created(ctx); err == nil && !c.Equal(created) {
+				return errors.New("watch records: the bucket was made anew")
+			}
 		}
 	}
-	return errors.New("watch records: updates closed")
+}
+
+// update counts one entry of the watch into t, or, for the marker that
+// ends the first pass (nil), serves t.
+func (w *Watcher) update(t *tally, e jetstream.KeyValueEntry) {
+	w.mu.Lock()
+	if e == nil { // the first pass is complete: serve it
+		w.cur = t
+	} else {
+		w.apply(t, e)
+	}
+	w.mu.Unlock()
+	if e == nil {
+		w.readyOnce.Do(func() { close(w.ready) })
+	}
+}
+
+// created returns when the bucket's stream was created.
+func (w *Watcher) created(ctx context.Context) (time.Time, error) {
+	st, err := w.kv.Status(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return time.Time{}, nil // not a JetStream bucket: nothing to compare
+	}
+	return bs.StreamInfo().Created, nil
 }
 
 // apply counts one change of the bucket into t. The caller holds mu.

@@ -319,3 +319,46 @@ func TestOpenStateIsTheWatchers(t *testing.T) {
 		t.Errorf("OpenState names states the watcher does not count as open: %v", byState)
 	}
 }
+
+// TestWatcherFollowsANewBucket: a records bucket deleted and made anew
+// while the watch runs numbers its entries from 1 again. The counts become
+// the new bucket's: the old records are gone, and the new ones count even
+// where their revisions are ones the old bucket had.
+func TestWatcherFollowsANewBucket(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, res, fixture())
+	w := NewWatcher(res.Records, 15*24*time.Hour, zerolog.New(zerolog.NewTestWriter(t)))
+	w.recheck = 100 * time.Millisecond
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitReady(t, w.Ready())
+
+	if err := srv.JS.DeleteKeyValue(ctx, res.Records.Bucket()); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = layout.Ensure(ctx, srv.JS, layout.Layout{}); err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, res, []synthetic{{"umbrella", "new-1", record.StateSubmitted, true, time.Hour, "-", false}})
+
+	want := map[string]int{"submitted": 1, "in_progress": 0, "data_ready": 0, StateAwaitingDocument: 0}
+	var c Counts
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, _ = w.Counts(testNow)
+		if maps.Equal(c.Open, want) && len(c.Unsent) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counts after the bucket was made anew: got open %v, unsent %v; want open %v, nothing unsent", c.Open, c.Unsent, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
