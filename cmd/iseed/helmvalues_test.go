@@ -26,10 +26,13 @@ func TestHelmValuesMirrorNATSConf(t *testing.T) {
 			Merge struct {
 				SystemAccount string `yaml:"system_account"`
 				Accounts      map[string]struct {
-					JetStream string           `yaml:"jetstream"`
-					Exports   []map[string]any `yaml:"exports"`
-					Imports   []map[string]any `yaml:"imports"`
-					Users     []struct {
+					JetStream string `yaml:"jetstream"`
+					Limits    struct {
+						MaxConnections int `yaml:"max_connections"`
+					} `yaml:"limits"`
+					Exports []map[string]any `yaml:"exports"`
+					Imports []map[string]any `yaml:"imports"`
+					Users   []struct {
 						User        string
 						Password    string
 						Permissions struct{ Publish, Subscribe perms }
@@ -44,6 +47,9 @@ func TestHelmValuesMirrorNATSConf(t *testing.T) {
 	confAccounts := shippedAccounts(t)
 	helm := map[string]bool{}
 	for account, a := range v.Config.Merge.Accounts {
+		if got, want := a.Limits.MaxConnections, shippedConnLimit(t, account); got != want {
+			t.Errorf("account %s, max_connections: nats-values.yaml %d, nats-server.conf %d", account, got, want)
+		}
 		for _, c := range []struct {
 			what string
 			helm []map[string]any

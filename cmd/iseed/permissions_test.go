@@ -15,6 +15,7 @@ import (
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/nats-io/nats-server/v2/conf"
 	"github.com/nats-io/nats-server/v2/server"
 	natsserver "github.com/nats-io/nats-server/v2/test"
 	"github.com/nats-io/nats.go"
@@ -352,4 +353,57 @@ func (tc *tenant) record(t *testing.T, kind string, m jetstream.Msg) {
 	if err := m.Ack(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestShippedNATSTenantConnections: a tenant that opens connections without
+// end runs into its own account's limit, never the server's, so another
+// tenant and iseed still connect. The test server accepts a few more
+// connections than the tenant's limit (64 when it has none), standing for
+// the server's max_connections (64K by default), which a tenant could
+// otherwise fill.
+func TestShippedNATSTenantConnections(t *testing.T) {
+	opts, pw := loadShippedConf(t)
+	opts.Cluster, opts.Routes = server.ClusterOpts{}, nil
+	opts.Port, opts.HTTPPort, opts.StoreDir = -1, 0, t.TempDir()
+	opts.NoLog, opts.NoSigs = true, true
+	opts.MaxConn = 64
+	if limit := shippedConnLimit(t, "ACME"); limit > 0 {
+		opts.MaxConn = limit + 8
+	}
+	s := natsserver.RunServer(opts)
+	t.Cleanup(s.Shutdown)
+	connect := func(user string) (*nats.Conn, error) {
+		return nats.Connect(s.ClientURL(), nats.UserInfo(user, pw[user]), nats.NoReconnect())
+	}
+	opened := 0
+	for ; opened <= opts.MaxConn; opened++ {
+		nc, err := connect("acme")
+		if err != nil {
+			break
+		}
+		t.Cleanup(nc.Close)
+	}
+	for _, user := range []string{"globex", "iseed"} {
+		nc, err := connect(user)
+		if err != nil {
+			t.Errorf("%s connects after acme opened %d connections: %v; want connected", user, opened, err)
+			continue
+		}
+		nc.Close()
+	}
+}
+
+// shippedConnLimit returns the max_connections of an account of the
+// shipped configuration, 0 when it sets none.
+func shippedConnLimit(t *testing.T, account string) int {
+	t.Helper()
+	m, err := conf.ParseFile(shippedConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts, _ := m["accounts"].(map[string]any)
+	a, _ := accounts[account].(map[string]any)
+	limits, _ := a["limits"].(map[string]any)
+	n, _ := limits["max_connections"].(int64)
+	return int(n)
 }
