@@ -1,6 +1,7 @@
 // Package doccheck holds the tests that keep README.md and docs/ true to the
 // code: every configuration variable documented with its default, no
 // variable documented that iseed does not read, every `go test -run` line
-// naming a test that exists, every relative link resolving, and log
-// durations named with their unit.
+// naming a test that exists, every relative link resolving, log durations
+// named with their unit, and every function that makes a message id named
+// in docs/events.md's table of them.
 package doccheck

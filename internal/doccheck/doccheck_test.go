@@ -309,3 +309,74 @@ func TestEventsDocNamesEveryReason(t *testing.T) {
 		}
 	}
 }
+
+// section returns the part of text from the heading "## name" to the next
+// "## " heading.
+func section(t *testing.T, path, text, name string) string {
+	t.Helper()
+	start := strings.Index(text, "\n## "+name+"\n")
+	if start < 0 {
+		t.Fatalf("%s has no %q section", path, "## "+name)
+	}
+	s := text[start+1:]
+	if end := strings.Index(s[2:], "\n## "); end >= 0 {
+		s = s[:end+2]
+	}
+	return s
+}
+
+// exportedFuncs returns "pkg.Func" for every exported top-level function
+// of the module's non-test Go files (internal/ and testdata aside) whose
+// name match keeps.
+func exportedFuncs(t *testing.T, keep func(name string) bool) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata" || n == "internal") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Name.IsExported() && keep(fn.Name.Name) {
+				out = append(out, f.Name.Name+"."+fn.Name.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestEventsDocNamesEveryMessageID: the "Message ids" table of
+// docs/events.md names every function that makes a Nats-Msg-Id or an
+// event id (…MsgID…, …EventID): a consumer de-duplicates by them, and an
+// operator reading a stream must be able to tell whose message is whose.
+func TestEventsDocNamesEveryMessageID(t *testing.T) {
+	table := section(t, "docs/events.md", read(t, "docs/events.md"), "Message ids")
+	funcs := exportedFuncs(t, func(name string) bool {
+		return strings.Contains(name, "MsgID") || strings.HasSuffix(name, "EventID")
+	})
+	if len(funcs) < 6 {
+		t.Fatalf("found %v: the walk missed the id functions", funcs)
+	}
+	for _, f := range funcs {
+		if !strings.Contains(table, "`"+f+"`") {
+			t.Errorf("docs/events.md, Message ids: %s makes message ids, the table does not name it", f)
+		}
+	}
+}
