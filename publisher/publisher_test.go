@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +55,9 @@ func goldenEvents() map[string]any {
 		"status_in_progress": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateInProgress, Generation: 1,
 			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", RequestID: "5f2829ce065afc21cc60ad0e",
 			StatoRichiesta: "In erogazione", Price: price(16), Metadata: meta, At: at},
+		"status_data_ready": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateDataReady, Generation: 1,
+			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", RequestID: "5f2829ce065afc21cc60ad0e",
+			StatoRichiesta: "Dati disponibili", Price: price(16), Metadata: meta, At: at},
 		"status_completed": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateCompleted, Generation: 1,
 			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", RequestID: "5f2829ce065afc21cc60ad0e",
 			StatoRichiesta: "Visura evasa", Price: price(16), Outcome: &publisher.Outcome{Code: "0", Info: "OK"}, Metadata: meta, At: at},
@@ -96,6 +103,50 @@ func TestGolden(t *testing.T) {
 			}
 			checkGolden(t, name, append(got, '\n'))
 		})
+	}
+}
+
+// TestGoldenCoversEveryState: every state a status event names
+// (publisher.State…, read from events.go) has its golden file
+// status_<state>, as docs/events.md says: a state's event format is pinned
+// like the others.
+func TestGoldenCoversEveryState(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "events.go", nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, decl := range f.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "State") || i >= len(vs.Values) {
+					continue
+				}
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					s, _ := strconv.Unquote(lit.Value)
+					states = append(states, s)
+				}
+			}
+		}
+	}
+	if len(states) < 10 {
+		t.Fatalf("found states %v in events.go: the parser missed the State constants", states)
+	}
+	golden := goldenEvents()
+	for _, state := range states {
+		s, ok := golden["status_"+state].(publisher.Status)
+		if !ok {
+			t.Errorf("state %q: no golden status_%s (testdata/status_%s.golden.json)", state, state, state)
+			continue
+		}
+		if s.State != state {
+			t.Errorf("golden status_%s: got state %q, want %q", state, s.State, state)
+		}
 	}
 }
 
