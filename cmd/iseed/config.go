@@ -228,11 +228,20 @@ func (c *Config) problems() []error {
 		// ambiguous while the worker that created it still holds its lease.
 		bad("ISEED_ADOPT_GRACE must be at least ISEED_ACK_WAIT (%s), or unset for 3 × ISEED_ACK_WAIT; got %s", c.AckWait, c.AdoptGrace)
 	}
-	if need := c.retryPolicy().DeliveriesFor(c.MaxAge); c.MaxDeliver < need {
+	// The pipeline takes a zero or negative max age or retry delay for its
+	// default (72h, 10m): the checks below would weigh another value than
+	// the one it runs with.
+	if c.MaxAge <= 0 {
+		bad("ISEED_MAX_AGE must be positive (a duration such as 72h), got %s", c.MaxAge)
+	}
+	if c.RetryMaxDelay <= 0 {
+		bad("ISEED_RETRY_MAX_DELAY must be positive (a duration such as 10m), got %s", c.RetryMaxDelay)
+	}
+	if need := c.retryPolicy().DeliveriesFor(c.MaxAge); c.MaxAge > 0 && c.MaxDeliver < need {
 		bad("ISEED_MAX_DELIVER=%d would dead-letter transient trouble before ISEED_MAX_AGE=%s at ISEED_RETRY_MAX_DELAY=%s: set it to at least %d (or raise the delay)",
 			c.MaxDeliver, c.MaxAge, c.RetryMaxDelay, need)
 	}
-	if floor := c.RetryMaxDelay + c.AckWait; c.DedupWindow < floor {
+	if floor := c.RetryMaxDelay + c.AckWait; c.RetryMaxDelay > 0 && c.DedupWindow < floor {
 		// A redelivered job publishes its event or dead letter again after
 		// up to the retry delay (plus a lease, when its worker died): past
 		// the window the stream would store the copy.

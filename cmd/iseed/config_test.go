@@ -51,6 +51,11 @@ func TestConfigValidation(t *testing.T) {
 		{"reserve not below the burst", map[string]string{"ISEED_UPSTREAM_BURST": "2", "ISEED_UPSTREAM_RESERVE": "2"}, "must exceed ISEED_UPSTREAM_RESERVE"},
 		{"too few deliveries for the max age", map[string]string{"ISEED_MAX_DELIVER": "100"}, "ISEED_MAX_DELIVER=100 would dead-letter transient trouble"},
 		{"enough deliveries with a shorter max age", map[string]string{"ISEED_MAX_DELIVER": "120", "ISEED_MAX_AGE": "12h"}, ""},
+		// The pipeline takes a zero (or negative) max age or retry delay for
+		// its default (72h, 10m): the checks against them must too.
+		{"max age zero", map[string]string{"ISEED_MAX_AGE": "0", "ISEED_MAX_DELIVER": "20"}, "ISEED_MAX_AGE must be positive"},
+		{"max age negative", map[string]string{"ISEED_MAX_AGE": "-1h", "ISEED_MAX_DELIVER": "20"}, "ISEED_MAX_AGE must be positive"},
+		{"retry delay zero", map[string]string{"ISEED_RETRY_MAX_DELAY": "0", "ISEED_DEDUP_WINDOW": "2m"}, "ISEED_RETRY_MAX_DELAY must be positive"},
 		{"console token too short", map[string]string{"ISEED_CONSOLE_TOKEN": "short"}, "ISEED_CONSOLE_TOKEN has 5 characters; use at least 16"},
 		{"console token long enough", map[string]string{"ISEED_CONSOLE_TOKEN": "0123456789abcdef"}, ""},
 		{"console hosts", map[string]string{"ISEED_CONSOLE_HOSTS": "iseed.example.com, iseed"}, ""},
