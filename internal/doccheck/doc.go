@@ -2,6 +2,8 @@
 // code: every configuration variable documented with its default, no
 // variable documented that iseed does not read, every `go test -run` line
 // naming a test that exists, every relative link resolving, log durations
-// named with their unit, and every function that makes a message id named
-// in docs/events.md's table of them.
+// named with their unit, every function that makes a message id named
+// in docs/events.md's table of them, and every metric iseed registers in
+// docs/operations.md's table (type and labels) and in
+// deploy/prometheus/metrics.txt.
 package doccheck

@@ -380,3 +380,254 @@ func TestEventsDocNamesEveryMessageID(t *testing.T) {
 		}
 	}
 }
+
+// metric is one metric iseed registers, as its source spells it.
+type metric struct {
+	typ    string   // counter, gauge, histogram, summary
+	labels []string // sorted
+	where  string   // file:line
+}
+
+// metricTypes maps the prometheus constructors to the type they make.
+var metricTypes = map[string]string{
+	"NewCounter": "counter", "NewCounterVec": "counter", "NewGauge": "gauge", "NewGaugeVec": "gauge",
+	"NewHistogram": "histogram", "NewHistogramVec": "histogram", "NewSummary": "summary", "NewSummaryVec": "summary",
+}
+
+// registeredMetrics reads every metric the module's non-test Go files
+// (internal/ aside) construct: prometheus.New…(…Opts{Namespace, Subsystem,
+// Name}, []string{labels}), and the descriptions of a custom collector, a
+// call of a constant "iseed_…" name with its help and labels (gauges, unless
+// the file exports counter values).
+func registeredMetrics(t *testing.T) map[string]metric {
+	t.Helper()
+	out := map[string]metric{}
+	add := func(name string, m metric) {
+		if prev, ok := out[name]; ok && prev.where != m.where {
+			t.Errorf("%s is constructed twice: %s and %s", name, prev.where, m.where)
+		}
+		out[name] = m
+	}
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata" || n == "internal") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(src), "prometheus") {
+			return nil
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, src, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		names := map[string]string{} // constants naming metrics
+		ast.Inspect(f, func(n ast.Node) bool {
+			if vs, ok := n.(*ast.ValueSpec); ok {
+				for i, id := range vs.Names {
+					if i < len(vs.Values) {
+						if s, ok := stringLit(vs.Values[i]); ok && strings.HasPrefix(s, "iseed_") {
+							names[id.Name] = s
+						}
+					}
+				}
+			}
+			return true
+		})
+		descType := "gauge"
+		if strings.Contains(string(src), "prometheus.CounterValue") {
+			descType = "counter"
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			where := rel + ":" + strconv.Itoa(fset.Position(call.Pos()).Line)
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && metricTypes[sel.Sel.Name] != "" {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "prometheus" {
+					name, ok := optsName(call.Args[0])
+					if !ok {
+						t.Errorf("%s: a metric whose name is not spelt in its Opts", where)
+						return true
+					}
+					var labels []string
+					if len(call.Args) > 1 {
+						labels = stringLits(call.Args[1])
+					}
+					sort.Strings(labels)
+					add(name, metric{typ: metricTypes[sel.Sel.Name], labels: labels, where: where})
+				}
+				return true
+			}
+			if id, ok := call.Args[0].(*ast.Ident); ok && names[id.Name] != "" && len(call.Args) >= 2 {
+				if _, ok := stringLit(call.Args[1]); !ok {
+					return true // not a description: name, help, labels…
+				}
+				var labels []string
+				for _, a := range call.Args[2:] {
+					if s, ok := stringLit(a); ok {
+						labels = append(labels, s)
+					}
+				}
+				sort.Strings(labels)
+				add(names[id.Name], metric{typ: descType, labels: labels, where: where})
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) < 20 {
+		t.Fatalf("found %d metrics in the source: the walk missed some", len(out))
+	}
+	return out
+}
+
+func stringLit(e ast.Expr) (string, bool) {
+	lit, ok := e.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(lit.Value)
+	return s, err == nil
+}
+
+func stringLits(e ast.Expr) []string {
+	cl, ok := e.(*ast.CompositeLit)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, el := range cl.Elts {
+		if s, ok := stringLit(el); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// optsName is the full name of prometheus.…Opts{Namespace, Subsystem, Name}.
+func optsName(e ast.Expr) (string, bool) {
+	if u, ok := e.(*ast.UnaryExpr); ok {
+		e = u.X
+	}
+	cl, ok := e.(*ast.CompositeLit)
+	if !ok {
+		return "", false
+	}
+	parts := map[string]string{}
+	for _, el := range cl.Elts {
+		kv, ok := el.(*ast.KeyValueExpr)
+		if !ok {
+			continue
+		}
+		k, _ := kv.Key.(*ast.Ident)
+		if s, ok := stringLit(kv.Value); ok && k != nil {
+			parts[k.Name] = s
+		}
+	}
+	if parts["Name"] == "" {
+		return "", false
+	}
+	var name []string
+	for _, k := range []string{"Namespace", "Subsystem", "Name"} {
+		if parts[k] != "" {
+			name = append(name, parts[k])
+		}
+	}
+	return strings.Join(name, "_"), true
+}
+
+// docMetric is a row of docs/operations.md's metrics table.
+type docMetric struct {
+	typ    string
+	labels []string // sorted
+	line   int
+}
+
+// operationsMetrics reads the metrics table of docs/operations.md: every
+// `iseed_…` name of a row's first cell, with the row's type and the
+// backquoted label names of its third cell.
+func operationsMetrics(t *testing.T) map[string]docMetric {
+	t.Helper()
+	text := read(t, "docs/operations.md")
+	sec := section(t, "docs/operations.md", text, "Metrics")
+	offset := strings.Count(text[:strings.Index(text, sec)], "\n")
+	out := map[string]docMetric{}
+	name := regexp.MustCompile("`(iseed_[a-z0-9_]+)`")
+	quoted := regexp.MustCompile("`([a-z_]+)`")
+	for i, line := range strings.Split(sec, "\n") {
+		cells := strings.Split(line, "|")
+		if !strings.HasPrefix(line, "|") || len(cells) < 5 {
+			continue
+		}
+		var labels []string
+		for _, m := range quoted.FindAllStringSubmatch(cells[3], -1) {
+			labels = append(labels, m[1])
+		}
+		sort.Strings(labels)
+		for _, m := range name.FindAllStringSubmatch(cells[1], -1) {
+			out[m[1]] = docMetric{typ: strings.TrimSpace(cells[2]), labels: labels, line: offset + i + 1}
+		}
+	}
+	return out
+}
+
+// TestOperationsDocListsEveryMetric: docs/operations.md's metrics table has
+// a row for every metric iseed registers, with its type and labels, and no
+// row for one it does not; deploy/prometheus/metrics.txt (what the
+// dashboard and rules may use) lists each with its type.
+func TestOperationsDocListsEveryMetric(t *testing.T) {
+	code := registeredMetrics(t)
+	doc := operationsMetrics(t)
+	for name, m := range code {
+		d, ok := doc[name]
+		switch {
+		case !ok:
+			t.Errorf("docs/operations.md, Metrics: no row for %s (%s %s, labels %v)", name, m.where, m.typ, m.labels)
+		case d.typ != m.typ:
+			t.Errorf("docs/operations.md:%d: %s is a %s (%s), the table says %q", d.line, name, m.typ, m.where, d.typ)
+		case strings.Join(d.labels, ",") != strings.Join(m.labels, ","):
+			t.Errorf("docs/operations.md:%d: %s has labels %v (%s), the table says %v", d.line, name, m.labels, m.where, d.labels)
+		}
+	}
+	for name, d := range doc {
+		if _, ok := code[name]; !ok {
+			t.Errorf("docs/operations.md:%d: %s is in the table, but iseed registers no such metric", d.line, name)
+		}
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(read(t, "deploy/prometheus/metrics.txt"), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[2], "expected(") {
+			continue
+		}
+		listed[f[0]] = true
+		if m, ok := code[f[0]]; !ok {
+			t.Errorf("deploy/prometheus/metrics.txt lists %s (source %s), which iseed does not register", f[0], f[2])
+		} else if m.typ != f[1] {
+			t.Errorf("deploy/prometheus/metrics.txt: %s is a %s (%s), the list says %s", f[0], m.typ, m.where, f[1])
+		}
+	}
+	for name, m := range code {
+		if !listed[name] {
+			t.Errorf("deploy/prometheus/metrics.txt does not list %s (%s)", name, m.where)
+		}
+	}
+}
