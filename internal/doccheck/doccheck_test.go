@@ -631,3 +631,98 @@ func TestOperationsDocListsEveryMetric(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsDocNamesEveryDLQHeader: the header table of docs/events.md's
+// "Dead letters" section names every header iseed writes on a dead letter
+// (dlq.Header…, read from dlq/deadletter.go), and no other: whoever reads
+// the DLQ (`nats stream view`, a script) goes by them.
+func TestEventsDocNamesEveryDLQHeader(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(root, "dlq/deadletter.go"), nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := map[string]bool{}
+	for _, decl := range f.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "Header") || i >= len(vs.Values) {
+					continue
+				}
+				if s, ok := stringLit(vs.Values[i]); ok {
+					code[s] = true
+				}
+			}
+		}
+	}
+	if len(code) < 10 {
+		t.Fatalf("found headers %v in dlq/deadletter.go: the parser missed the Header constants", code)
+	}
+	sec := section(t, "docs/events.md", read(t, "docs/events.md"), "Dead letters")
+	doc := map[string]bool{}
+	header := regexp.MustCompile("`(Iseed-[A-Za-z-]+)`")
+	for _, line := range strings.Split(sec, "\n") {
+		if cells := strings.Split(line, "|"); strings.HasPrefix(line, "| `") && len(cells) > 2 {
+			for _, m := range header.FindAllStringSubmatch(cells[1], -1) {
+				doc[m[1]] = true
+			}
+		}
+	}
+	for h := range code {
+		if !doc[h] {
+			t.Errorf("docs/events.md, Dead letters: the header table has no row for %s, which dlq.Publish writes", h)
+		}
+	}
+	for h := range doc {
+		if !code[h] {
+			t.Errorf("docs/events.md, Dead letters: the header table names %s, which dlq.Publish does not write", h)
+		}
+	}
+}
+
+// TestDocsVariableTablesStateDefaults: a table of docs/ with a "variable |
+// default" header (tracking.md's poll settings, money.md's) states each
+// variable's default as README.md's does: the one cmd/iseed/config.go
+// sets.
+func TestDocsVariableTablesStateDefaults(t *testing.T) {
+	defaults := map[string]string{}
+	for _, v := range configVars(t) {
+		defaults[v.name] = v.def
+	}
+	varRE := regexp.MustCompile("`(ISEED_[A-Z0-9_]+)`")
+	tables := 0
+	for path, text := range docs(t) {
+		if path == "README.md" { // TestReadmeDocumentsEveryVariable
+			continue
+		}
+		in := false
+		for i, line := range strings.Split(text, "\n") {
+			cells := strings.Split(line, "|")
+			switch {
+			case !strings.HasPrefix(line, "|"):
+				in = false
+			case len(cells) > 3 && strings.TrimSpace(cells[1]) == "variable" && strings.TrimSpace(cells[2]) == "default":
+				in = true
+				tables++
+			case in && len(cells) > 3:
+				def := strings.ReplaceAll(strings.TrimSpace(cells[2]), "`", "")
+				for _, m := range varRE.FindAllStringSubmatch(cells[1], -1) {
+					want, known := defaults[m[1]]
+					switch {
+					case !known:
+						t.Errorf("%s:%d: %s is not a variable cmd/iseed reads", path, i+1, m[1])
+					case want != "" && !strings.Contains(def, want):
+						t.Errorf("%s:%d: %s defaults to %q in cmd/iseed/config.go, the table says %q", path, i+1, m[1], want, def)
+					}
+				}
+			}
+		}
+	}
+	if tables < 2 {
+		t.Fatalf("found %d variable tables with a default column in docs/: the parser missed them", tables)
+	}
+}
