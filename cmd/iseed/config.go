@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -259,6 +261,12 @@ func (c *Config) problems() []error {
 	if _, err := time.Parse(time.RFC3339Nano, c.AcceptNewRecords); c.AcceptNewRecords != "" && err != nil {
 		bad("ISEED_ACCEPT_NEW_RECORDS must be the creation time serve's refusal names (RFC 3339), got %q", c.AcceptNewRecords)
 	}
+	for _, l := range c.listeners() {
+		if !validListen(l.addr) {
+			// serve would try it and say another program listens there.
+			bad("%s must be HOST:PORT, such as 127.0.0.1:8080 or :8080, got %q", l.variable, l.addr)
+		}
+	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		bad("ISEED_LOG_FORMAT must be json or console, got %q", c.LogFormat)
 	}
@@ -298,6 +306,34 @@ func (c *Config) problems() []error {
 // retryPolicy is the redelivery policy the pipeline runs with.
 func (c *Config) retryPolicy() consumer.RetryPolicy {
 	return consumer.RetryPolicy{MaxDelay: c.RetryMaxDelay}
+}
+
+// listenAddr is an address iseed listens on, and the variable that sets it.
+type listenAddr struct{ variable, addr string }
+
+// listeners are the addresses serve listens on with this configuration.
+func (c *Config) listeners() []listenAddr {
+	ls := []listenAddr{{"ISEED_HTTP_LISTEN", c.HTTPListen}}
+	if c.PublicURL.Set() || (c.simulated() && c.SimCallbacks) {
+		ls = append(ls, listenAddr{"ISEED_CALLBACK_LISTEN", c.CallbackListen})
+	}
+	if c.NATSURL == "" {
+		ls = append(ls, listenAddr{"ISEED_EMBEDDED_NATS_LISTEN", c.EmbeddedNATSListen})
+	}
+	return ls
+}
+
+// validListen reports whether addr is HOST:PORT with a port up to 65535
+// (or a service name, which the listener resolves).
+func validListen(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return false
+	}
+	if port[0] >= '0' && port[0] <= '9' {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	return err == nil
 }
 
 func validPrefix(s string) bool {

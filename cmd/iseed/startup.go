@@ -18,15 +18,8 @@ func claimStartup(cfg *Config) (release func(), err error) {
 			return nil, err
 		}
 	}
-	listeners := []struct{ variable, addr string }{{"ISEED_HTTP_LISTEN", cfg.HTTPListen}}
-	if cfg.PublicURL.Set() || (cfg.simulated() && cfg.SimCallbacks) {
-		listeners = append(listeners, struct{ variable, addr string }{"ISEED_CALLBACK_LISTEN", cfg.CallbackListen})
-	}
-	if cfg.NATSURL == "" {
-		listeners = append(listeners, struct{ variable, addr string }{"ISEED_EMBEDDED_NATS_LISTEN", cfg.EmbeddedNATSListen})
-	}
 	var errs []error
-	for _, l := range listeners {
+	for _, l := range cfg.listeners() {
 		errs = append(errs, tryListen(l.variable, l.addr))
 	}
 	if err := errors.Join(errs...); err != nil {
