@@ -213,6 +213,10 @@ func (c *Config) problems() []error {
 	if c.VisengineURL.Set() != (c.VisengineToken != "") {
 		bad("set both ISEED_VISENGINE_URL and ISEED_VISENGINE_TOKEN (or _FILE) for the real API, or neither for the built-in simulator")
 	}
+	if c.VisengineTimeout < 0 {
+		// The clients refuse it, after the embedded server has started.
+		bad("ISEED_VISENGINE_TIMEOUT must not be negative (0: the default, 30s), got %s", c.VisengineTimeout)
+	}
 	if c.Workers < 1 || c.Workers > 1024 {
 		bad("ISEED_WORKERS must be between 1 and 1024, got %d", c.Workers)
 	}

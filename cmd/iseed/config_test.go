@@ -47,6 +47,7 @@ func TestConfigValidation(t *testing.T) {
 		{"listen address without a port", map[string]string{"ISEED_HTTP_LISTEN": "nonsense"}, "ISEED_HTTP_LISTEN must be HOST:PORT"},
 		{"listen port out of range", map[string]string{"ISEED_EMBEDDED_NATS_LISTEN": "127.0.0.1:99999"}, "ISEED_EMBEDDED_NATS_LISTEN must be HOST:PORT"},
 		{"callback listen without a host", map[string]string{"ISEED_CALLBACK_LISTEN": ":8081"}, ""},
+		{"negative upstream timeout", map[string]string{"ISEED_VISENGINE_TIMEOUT": "-1s"}, "ISEED_VISENGINE_TIMEOUT must not be negative"},
 		{"replicas without cluster", map[string]string{"ISEED_REPLICAS": "3"}, "needs a cluster"},
 		{"bad storage", map[string]string{"ISEED_STORAGE": "disk"}, "ISEED_STORAGE must be file or memory"},
 		{"bad prefix", map[string]string{"ISEED_SUBJECT_PREFIX": "a.b"}, "ISEED_SUBJECT_PREFIX"},
