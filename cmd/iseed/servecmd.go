@@ -83,6 +83,20 @@ func checkConfig() (*Config, error) {
 			return nil, configError(err)
 		}
 	}
+	// The HMAC key files serve reads (the callback key only with callbacks
+	// on), so that one missing or not a key fails here, not after start.
+	keyFiles := []struct{ path, variable string }{{cfg.TaxcodeKeyFile, "ISEED_TAXCODE_KEY_FILE"}, {cfg.ReplayKeyFile, "ISEED_REPLAY_KEY_FILE"}}
+	if cfg.PublicURL.Set() || (cfg.simulated() && cfg.SimCallbacks) {
+		keyFiles = append(keyFiles, struct{ path, variable string }{cfg.CallbackKeyFile, "ISEED_CALLBACK_KEY_FILE"})
+	}
+	for _, k := range keyFiles {
+		if k.path == "" {
+			continue
+		}
+		if _, err := readKeyFile(k.path, k.variable); err != nil {
+			return nil, configError(err)
+		}
+	}
 	return cfg, nil
 }
 

@@ -33,6 +33,11 @@ func TestServeCheckConfig(t *testing.T) {
 		{"a budgets file", map[string]string{"ISEED_BUDGETS_FILE": "testdata/budgets.json"}, 0, "configuration valid"},
 		{"a budgets file that is not one", map[string]string{"ISEED_BUDGETS_FILE": "testdata/isee.json"}, 2, "ISEED_BUDGETS_FILE"},
 		{"a missing budgets file", map[string]string{"ISEED_BUDGETS_FILE": "/nonexistent/budgets.json"}, 2, "ISEED_BUDGETS_FILE"},
+		{"a missing tax-code key file", map[string]string{"ISEED_TAXCODE_KEY_FILE": "/nonexistent/taxcode.key"}, 2, "ISEED_TAXCODE_KEY_FILE"},
+		{"a replay key file that is not a key", map[string]string{"ISEED_REPLAY_KEY_FILE": "testdata/isee.json"}, 2, "ISEED_REPLAY_KEY_FILE"},
+		{"a missing callback key file, callbacks on", map[string]string{"ISEED_CALLBACK_KEY_FILE": "/nonexistent/callback.key"}, 2, "ISEED_CALLBACK_KEY_FILE"},
+		{"a callback key file, callbacks off", map[string]string{"ISEED_CALLBACK_KEY_FILE": "/nonexistent/callback.key", "ISEED_SIM_CALLBACKS": "false"}, 0, "configuration valid"},
+		{"key files", map[string]string{"ISEED_TAXCODE_KEY_FILE": "testdata/hmac.key", "ISEED_CALLBACK_KEY_FILE": "testdata/hmac.key", "ISEED_REPLAY_KEY_FILE": "testdata/hmac.key"}, 0, "configuration valid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
