@@ -89,7 +89,11 @@ func asyncErrorLogger(log zerolog.Logger) nats.ErrHandler {
 func authOptions(cfg *Config) ([]nats.Option, error) {
 	var o []nats.Option
 	if cfg.NATSCredsFile != "" {
-		o = append(o, nats.UserCredentials(cfg.NATSCredsFile))
+		creds := nats.UserCredentials(cfg.NATSCredsFile)
+		if err := loads(creds, "ISEED_NATS_CREDS_FILE"); err != nil {
+			return nil, err
+		}
+		o = append(o, creds)
 	}
 	if cfg.NATSNKeyFile != "" {
 		nk, err := nats.NkeyOptionFromSeed(cfg.NATSNKeyFile)
@@ -105,15 +109,39 @@ func authOptions(cfg *Config) ([]nats.Option, error) {
 		o = append(o, nats.Token(cfg.NATSToken))
 	}
 	if cfg.NATSTLSCA != "" {
-		o = append(o, nats.RootCAs(cfg.NATSTLSCA))
+		ca := nats.RootCAs(cfg.NATSTLSCA)
+		if err := loads(ca, "ISEED_NATS_TLS_CA"); err != nil {
+			return nil, err
+		}
+		o = append(o, ca)
 	}
 	if (cfg.NATSTLSCert == "") != (cfg.NATSTLSKey == "") {
 		return nil, errors.New("set both ISEED_NATS_TLS_CERT and ISEED_NATS_TLS_KEY for a client certificate")
 	}
 	if cfg.NATSTLSCert != "" {
-		o = append(o, nats.ClientCert(cfg.NATSTLSCert, cfg.NATSTLSKey))
+		cert := nats.ClientCert(cfg.NATSTLSCert, cfg.NATSTLSKey)
+		if err := loads(cert, "ISEED_NATS_TLS_CERT and ISEED_NATS_TLS_KEY"); err != nil {
+			return nil, err
+		}
+		o = append(o, cert)
 	}
 	return o, nil
+}
+
+// loads applies a file-reading option to a scratch nats.Options, reading
+// its file now (a credentials file only when its JWT is asked for), so
+// that a missing or unreadable one is a configuration error naming its
+// variable, not a connection failure.
+func loads(opt nats.Option, variable string) error {
+	var scratch nats.Options
+	err := opt(&scratch)
+	if err == nil && scratch.UserJWT != nil {
+		_, err = scratch.UserJWT()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", variable, err)
+	}
+	return nil
 }
 
 // startEmbedded runs a JetStream-enabled nats-server in this process,
