@@ -231,7 +231,7 @@ func (t *Tracker) whole(ctx context.Context, info *jetstream.ObjectInfo) (bool, 
 	subj := "$O." + info.Bucket + ".C." + info.NUID
 	si, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
 	if err != nil {
-		return false, fmt.Errorf("document %s: chunks: %w", info.Name, err)
+		return false, fmt.Errorf("document %s: chunks: %w", objectLabel(info.Name), err)
 	}
 	if n := si.State.Subjects[subj]; n != uint64(info.Chunks) {
 		t.rare.Warn().Str("bucket", info.Bucket).Uint64("chunks", n).Uint32("want", info.Chunks).
@@ -271,7 +271,7 @@ func readsBack(ctx context.Context, bucket jetstream.ObjectStore, name, digest s
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("document %s: read back: %w", name, err)
+		return false, fmt.Errorf("document %s: read back: %w", objectLabel(name), err)
 	}
 	defer obj.Close()
 	h := sha256.New()
@@ -280,7 +280,7 @@ func readsBack(ctx context.Context, bucket jetstream.ObjectStore, name, digest s
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("document %s: read back: %w", name, err)
+		return false, fmt.Errorf("document %s: read back: %w", objectLabel(name), err)
 	}
 	return objectDigest(h.Sum(nil)) == digest, nil
 }
@@ -298,10 +298,16 @@ func objectInfo(ctx context.Context, bucket jetstream.ObjectStore, name string) 
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("document %s: %w", name, err)
+		return nil, fmt.Errorf("document %s: %w", objectLabel(name), err)
 	}
 	return info, nil
 }
+
+// objectLabel names a document's object in errors, which reach log lines,
+// without its last part: the upstream's file name, which may name the
+// person ("DSU.<tax code>.pdf"). What is left (tenant, submission id,
+// digest) still tells which object it is.
+func objectLabel(name string) string { return path.Dir(name) + "/…" }
 
 // sealedTo is whom a stored document is sealed to, as its metadata says
 // ("" when it is stored in clear).
