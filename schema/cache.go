@@ -103,6 +103,9 @@ func (c *Cache) Service(ctx context.Context, nameOrHash string) (*Service, error
 		return e.val.(*Service), nil
 	}
 	hash, listed, catErr := c.resolve(ctx, key)
+	if errors.Is(catErr, errAmbiguousName) {
+		return nil, fmt.Errorf("%w: %s %w", ErrUnknownService, serviceText(key), catErr)
+	}
 	if catErr == nil && !listed && !maybeHash(key) {
 		// The catalog names no such service and key cannot be a hash: no
 		// need to ask the upstream (whoever publishes garbage names must not
@@ -163,7 +166,9 @@ func truncate(s string, n int) string {
 
 // resolve maps a catalog name to its hash; listed says whether the
 // catalog has the service. Anything else, or any name when the catalog
-// cannot be had (the error is returned beside it), is taken as a hash.
+// cannot be had (the error is returned beside it), is taken as a hash. A
+// name that matches no service exactly and several without regard to case
+// is errAmbiguousName.
 func (c *Cache) resolve(ctx context.Context, key string) (hash string, listed bool, err error) {
 	cat, err := c.Catalog(ctx)
 	if err != nil {
@@ -177,13 +182,30 @@ func (c *Cache) resolve(ctx context.Context, key string) (hash string, listed bo
 			return key, true, nil
 		}
 	}
+	// The exact name first: a catalog may list two services whose names
+	// differ only in case, and the first of them matched without regard to
+	// case is not the one asked for.
 	for _, s := range cat {
-		if strings.EqualFold(strings.TrimSpace(s.NomeVisura), key) {
+		if strings.TrimSpace(s.NomeVisura) == key {
 			return s.HashVisura, true, nil
 		}
 	}
-	return key, false, nil
+	hash, listed = key, false
+	for _, s := range cat {
+		if !strings.EqualFold(strings.TrimSpace(s.NomeVisura), key) {
+			continue
+		}
+		if listed && s.HashVisura != hash {
+			return key, true, errAmbiguousName
+		}
+		hash, listed = s.HashVisura, true
+	}
+	return hash, listed, nil
 }
+
+// errAmbiguousName reports a name that, without regard to case, names more
+// than one service of the catalog and none exactly.
+var errAmbiguousName = errors.New("names several services of the catalog, in other cases: use the exact name or the hash_visura")
 
 // source describes one cacheable answer.
 type source struct {

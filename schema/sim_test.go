@@ -55,3 +55,58 @@ func TestCacheWithSimulator(t *testing.T) {
 		t.Errorf("simulator down, nothing cached: err = %v (class %v), want a retryable error", err, visengine.ClassOf(err))
 	}
 }
+
+// TestCacheNamesDifferingInCase: a catalog may list two services whose
+// names differ only in case. A submission naming one exactly gets that
+// one, not the first that matches without regard to case (a request of
+// the other service, paid for); a spelling that matches both and neither
+// exactly is refused, not guessed.
+func TestCacheNamesDifferingInCase(t *testing.T) {
+	const otherHash = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	catalog := sim.DefaultCatalog()
+	var isee sim.Service
+	for _, s := range catalog {
+		if s.Hash == sim.HashISEE {
+			isee = s
+		}
+	}
+	other := isee
+	other.Name, other.Hash, other.Price = "Isee", otherHash, 30
+	catalog = append([]sim.Service{other}, catalog...) // listed first
+	simulator := sim.New(sim.Config{Token: "token", Catalog: catalog})
+	t.Cleanup(simulator.Close)
+	hs := httptest.NewServer(simulator)
+	t.Cleanup(hs.Close)
+	base, err := url.Parse(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := visengine.New(visengine.Config{BaseURL: base, Token: "token", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewCache(client, newBucket(t, runJetStream(t)), CacheConfig{TTL: time.Hour})
+	ctx := t.Context()
+	for _, tt := range []struct{ name, want string }{
+		{"ISEE", sim.HashISEE},
+		{" ISEE ", sim.HashISEE},
+		{"Isee", otherHash},
+		{"naspi", sim.HashNASPI}, // one service in any case
+	} {
+		s, err := c.Service(ctx, tt.name)
+		if err != nil {
+			t.Errorf("Service(%q): got error %v, want hash %s", tt.name, err, tt.want)
+			continue
+		}
+		if s.Hash != tt.want {
+			t.Errorf("Service(%q): got hash %s (%s, %g €), want %s", tt.name, s.Hash, s.Name, s.Price, tt.want)
+		}
+	}
+	if s, err := c.Service(ctx, "isee"); !errors.Is(err, ErrUnknownService) {
+		got := "no service"
+		if s != nil {
+			got = s.Hash
+		}
+		t.Errorf("Service(%q), a spelling of two services: got %s, %v; want an error wrapping ErrUnknownService", "isee", got, err)
+	}
+}
