@@ -30,7 +30,9 @@
 // refill should cover the need. One Wait per process (the fetcher) does the
 // rounds for every Wait then pending, so concurrent Waits share rounds
 // (tokens are taken in small batches, each handed to a Wait at once; one
-// taken for a Wait cancelled meanwhile serves the process's next Wait).
+// taken for a Wait cancelled meanwhile serves another Wait then pending, or
+// is dropped: kept for a later Wait, it would be spent on top of the
+// tokens the bucket refilled meanwhile).
 // Losing a compare-and-set retries at once with the fresh value, then with
 // a short random back-off; 32 losses in a row fail the Wait with
 // ErrContended.

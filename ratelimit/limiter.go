@@ -141,6 +141,7 @@ func (l *Limiter) Wait(ctx context.Context, c Class) error {
 	}
 	err := l.await(ctx, c)
 	l.waiting[c]--
+	l.dropUnclaimed()
 	l.mu.Unlock()
 	l.stats.record(c, l.cfg.Now().Sub(start), err == nil, err != nil && ctx.Err() == nil)
 	return err
@@ -205,6 +206,22 @@ func (l *Limiter) grab(c Class) bool {
 	return true
 }
 
+// dropUnclaimed drops, with l.mu held, the ready tokens that no pending
+// Wait can take: those of Waits that returned without theirs (cancelled,
+// or failed). Kept for a later Wait, they would be spent on top of the
+// tokens the bucket refilled meanwhile, more than Burst at once. Dropped,
+// they are lost: the budget errs on the low side. Poll tokens go first,
+// since a submission token serves either class.
+func (l *Limiter) dropUnclaimed() {
+	excess := l.ready[Poll] + l.ready[Submission] - l.waiting[Poll] - l.waiting[Submission]
+	if excess <= 0 {
+		return
+	}
+	p := min(excess, l.ready[Poll])
+	l.ready[Poll] -= p
+	l.ready[Submission] -= excess - p
+}
+
 func (l *Limiter) broadcast() {
 	close(l.changed)
 	l.changed = make(chan struct{})
@@ -249,6 +266,7 @@ func (l *Limiter) fetch(ctx context.Context) error {
 			l.mu.Lock()
 			l.ready[Poll] += got[Poll]
 			l.ready[Submission] += got[Submission]
+			l.dropUnclaimed() // for Waits that left during the round
 			l.mu.Unlock()
 			return nil
 		default:

@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -518,4 +519,101 @@ func BenchmarkWaitParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(l.Stats().RoundTrips)/float64(b.N), "kvops/op")
+}
+
+// hookedKV calls a hook, once, after an update of the bucket succeeded and
+// before its answer reaches the Limiter.
+type hookedKV struct {
+	jetstream.KeyValue
+	hook atomic.Pointer[func()]
+}
+
+func (h *hookedKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	r, err := h.KeyValue.Update(ctx, key, value, rev)
+	if f := h.hook.Swap(nil); f != nil && err == nil {
+		(*f)()
+	}
+	return r, err
+}
+
+// TestCancelledWaitsKeepNoTokens: the Waits a round took a token for are
+// cancelled before it comes back. The token must not stay in the process
+// for a later Wait: spent on top of a bucket refilled meanwhile, it makes
+// more than Burst grants at once.
+func TestCancelledWaitsKeepNoTokens(t *testing.T) {
+	s := natstest.Run(t)
+	const rate, burst = 2.0, 3
+	kv := &hookedKV{KeyValue: replicaKV(t, s.ClientURL(), 1)}
+	l := newLimiter(t, kv, ratelimit.Config{Rate: rate, Burst: burst, Reserve: 1})
+	ctx := context.Background()
+	for range burst { // empty the bucket
+		if err := l.Wait(ctx, ratelimit.Submission); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three Waits for the next refill; the round that takes a token for
+	// them comes back after every one has been cancelled.
+	cctx, cancel := context.WithCancel(ctx)
+	errs, hooked := make(chan error, 3), make(chan struct{})
+	hook := func() {
+		defer close(hooked)
+		cancel()
+		for range 2 { // the third is the fetcher, in this round
+			if err := <-errs; !errors.Is(err, context.Canceled) {
+				t.Errorf("cancelled Wait: got %v, want context.Canceled", err)
+			}
+		}
+	}
+	kv.hook.Store(&hook)
+	for range 3 {
+		go func() { errs <- l.Wait(cctx, ratelimit.Submission) }()
+	}
+	select {
+	case <-hooked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no round took a token for the Waits within 10s")
+	}
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the fetcher's Wait: got %v, want context.Canceled", err)
+	}
+	// Wait for the bucket to refill to Burst, reading it without taking.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		e, err := kv.Get(ctx, "upstream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b struct {
+			Tokens float64 `json:"tokens"`
+			Upto   int64   `json:"upto_ns"`
+		}
+		if err := json.Unmarshal(e.Value(), &b); err != nil {
+			t.Fatal(err)
+		}
+		if b.Tokens+rate*time.Since(time.Unix(0, b.Upto)).Seconds() >= burst {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bucket holds %v tokens at %d after 10s, want it refilled", b.Tokens, b.Upto)
+		}
+	}
+	// Six submissions at once: the bucket has Burst for them, and no more
+	// until the next refill.
+	start := time.Now()
+	fire, stop := context.WithTimeout(ctx, 250*time.Millisecond)
+	defer stop()
+	var granted atomic.Int64
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			if l.Wait(fire, ratelimit.Submission) == nil {
+				granted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if got, bound := float64(granted.Load()), burst+rate*elapsed.Seconds(); got > bound {
+		t.Errorf("%v grants in %v from a bucket of burst %d refilling at %v/s, want at most %.2f: tokens taken for cancelled Waits were spent on top",
+			got, elapsed, burst, rate, bound)
+	}
 }
