@@ -415,7 +415,7 @@ func (c *Cache) fromKV(ctx context.Context, src source) *entry {
 	if err == nil && r != nil {
 		var val any
 		if val, err = src.decode(r.Data); err == nil {
-			return &entry{val: val, fetched: r.FetchedAt}
+			return &entry{val: val, fetched: r.fetched()}
 		}
 	}
 	if err != nil {

@@ -34,9 +34,22 @@ type record struct {
 	V         int             `json:"v"` // 1
 	FetchedAt time.Time       `json:"fetched_at"`
 	Data      json.RawMessage `json:"data"` // the answer's data, without the envelope
+
+	stored time.Time // when the server stored the entry, as it stamped it
 }
 
 const recordVersion = 1
+
+// fetched returns when the answer was fetched: FetchedAt, as the writer's
+// clock read it, but never after the server stored the entry. A replica
+// whose clock runs days ahead would otherwise make its entries fresh, for
+// every other replica, for those days beyond the TTL.
+func (r *record) fetched() time.Time {
+	if !r.stored.IsZero() && r.stored.Before(r.FetchedAt) {
+		return r.stored
+	}
+	return r.FetchedAt
+}
 
 // serviceKey returns the KV key of a service.
 func serviceKey(hash string) string {
@@ -90,6 +103,7 @@ func kvGet(ctx context.Context, kv jetstream.KeyValue, key string) (*record, err
 	if r.V != recordVersion || len(r.Data) == 0 {
 		return nil, fmt.Errorf("schema: kv %s: unusable record (version %d, %d bytes of data)", key, r.V, len(r.Data))
 	}
+	r.stored = e.Created()
 	return &r, nil
 }
 
