@@ -127,26 +127,40 @@ type capsWatcher interface {
 // first per tenant: every HoldPoll (so a new day or month is noticed), and
 // when a cap changes. A held submission past MaxAge is sent again too, to be
 // failed as expired. It returns when ctx is done; without caps it only
-// waits.
+// waits. A watch of the holds bucket that cannot start or that ends (NATS
+// unreachable, a JetStream leader election) is started again a second
+// later: a transient failure must not stop the daemon.
 func (p *Pipeline) RunHolds(ctx context.Context) error {
 	if p.holds.kv == nil {
 		<-ctx.Done()
 		return nil
 	}
-	w, err := p.holds.kv.WatchAll(ctx)
-	if ctx.Err() != nil { // stopped while the watch began: a stop, not a failure
-		if err == nil {
-			_ = w.Stop()
+	for {
+		err := p.followHolds(ctx)
+		if ctx.Err() != nil { // stopped: not a failure
+			return nil
 		}
-		return nil
+		p.log.Warn().Err(err).Msg("holds watch interrupted: held submissions wait until it is back; watching again")
+		if !workpool.Sleep(ctx, time.Second) {
+			return nil
+		}
 	}
+}
+
+// followHolds runs one watch of the holds bucket, releasing held
+// submissions as RunHolds says, until ctx is done (nil) or the watch fails
+// or ends (an error).
+func (p *Pipeline) followHolds(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx) // ends the caps watch below when this one ends
+	defer cancel()
+	w, err := p.holds.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("holds: watch: %w", err)
 	}
 	defer w.Stop()
 	poke := make(chan struct{}, 1)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	if cw, ok := p.d.Budget.(capsWatcher); ok {
 		wg.Go(func() { _ = cw.WatchCaps(ctx, func(budget.Scope) { notify(poke) }) })
 	}
@@ -158,7 +172,7 @@ func (p *Pipeline) RunHolds(ctx context.Context) error {
 			return nil
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil
+				return errors.New("holds: watch: the watcher stopped")
 			}
 			if e != nil {
 				p.holds.seen(e)
