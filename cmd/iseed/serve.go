@@ -254,7 +254,10 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 		return err
 	}
 	// Operators' commands check their key against this before they sign.
-	if _, err := d.res.Keys.Put(ctx, replayKeyIDName, []byte(dlq.KeyID(replayKey))); err != nil {
+	// A start-up step: retried like the others.
+	if _, err := retryStartup(ctx, d.log, "the replay key's id", func(ctx context.Context) (uint64, error) {
+		return d.res.Keys.Put(ctx, replayKeyIDName, []byte(dlq.KeyID(replayKey)))
+	}); err != nil {
 		return fmt.Errorf("note the replay key's id (%s in %s): %w", replayKeyIDName, l.KeysBucket(), err)
 	}
 	if d.tracking, err = d.buildTracking(ctx, polls, replayKey); err != nil {

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+)
+
+// TestServeRetriesNotingTheReplayKeyID: the write of the replay key's id,
+// a start-up step, gets no answer the first time (a JetStream leader
+// election, a server restarting): serve must try again, as it does every
+// start-up step, not exit.
+func TestServeRetriesNotingTheReplayKeyID(t *testing.T) {
+	srv := natstest.Run(t)
+	proxy := natstest.NewDropProxy(t, srv.Addr().String())
+	var writes atomic.Int64
+	proxy.Drop = func(subject string) bool {
+		return subject == "$KV.iseed_keys."+replayKeyIDName && writes.Add(1) == 1
+	}
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_NATS_URL", proxy.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr pipetest.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, &stderr) }()
+	deadline := time.After(60 * time.Second)
+	for !strings.Contains(stderr.String(), "iseed started") {
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited when noting the replay key's id got no answer: exit %d (%v); want it to try again and start\n%s",
+				exitCode(err), err, stderr.String())
+		case <-deadline:
+			t.Fatalf("serve not started 60 s after the first try (%d writes)\n%s", writes.Load(), stderr.String())
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	if got := writes.Load(); got < 2 {
+		t.Errorf("writes of the replay key's id: got %d, want a second after the lost first", got)
+	}
+	cancel() // what SIGTERM does
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != 0 {
+			t.Errorf("exit %d (%v) on a signal; want 0", code, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after the signal")
+	}
+}
