@@ -50,7 +50,7 @@ func (d *daemon) buildMoney(ctx context.Context) (*moneyParts, error) {
 			return nil, err
 		}
 		m.budgets = b
-		if err := applyBudgetsFile(ctx, b, d.cfg.BudgetsFile); err != nil {
+		if err := d.applyBudgetsFile(ctx, b, d.cfg.BudgetsFile); err != nil {
 			return nil, err
 		}
 	}
@@ -70,8 +70,10 @@ func (d *daemon) buildMoney(ctx context.Context) (*moneyParts, error) {
 	return m, nil
 }
 
-// applyBudgetsFile sets the caps a file names, at start.
-func applyBudgetsFile(ctx context.Context, b *budget.Budgets, path string) error {
+// applyBudgetsFile sets the caps a file names, at start. The file is
+// validated when read; writing its caps is a start-up step, retried like
+// the others.
+func (d *daemon) applyBudgetsFile(ctx context.Context, b *budget.Budgets, path string) error {
 	if path == "" {
 		return nil
 	}
@@ -79,7 +81,10 @@ func applyBudgetsFile(ctx context.Context, b *budget.Budgets, path string) error
 	if err != nil {
 		return err
 	}
-	return b.Apply(ctx, file)
+	_, err = retryStartup(ctx, d.log, "ISEED_BUDGETS_FILE's caps", func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.Apply(ctx, file)
+	})
+	return err
 }
 
 // readBudgetsFile reads and parses ISEED_BUDGETS_FILE.

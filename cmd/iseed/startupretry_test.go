@@ -16,12 +16,25 @@ import (
 // election, a server restarting): serve must try again, as it does every
 // start-up step, not exit.
 func TestServeRetriesNotingTheReplayKeyID(t *testing.T) {
+	serveLosingTheFirstWrite(t, "the replay key's id", func(subject string) bool { return subject == "$KV.iseed_keys."+replayKeyIDName })
+}
+
+// TestServeRetriesApplyingTheBudgetsFile: the same for the caps
+// ISEED_BUDGETS_FILE sets at start.
+func TestServeRetriesApplyingTheBudgetsFile(t *testing.T) {
+	t.Setenv("ISEED_BUDGETS_FILE", "testdata/budgets.json")
+	serveLosingTheFirstWrite(t, "the budgets file's caps", func(subject string) bool { return strings.HasPrefix(subject, "$KV.iseed_budgets.") })
+}
+
+// serveLosingTheFirstWrite runs serve through a proxy that drops the first
+// write whose subject is named by matches, and wants serve to start all
+// the same and stop cleanly on a signal.
+func serveLosingTheFirstWrite(t *testing.T, what string, matches func(subject string) bool) {
+	t.Helper()
 	srv := natstest.Run(t)
 	proxy := natstest.NewDropProxy(t, srv.Addr().String())
 	var writes atomic.Int64
-	proxy.Drop = func(subject string) bool {
-		return subject == "$KV.iseed_keys."+replayKeyIDName && writes.Add(1) == 1
-	}
+	proxy.Drop = func(subject string) bool { return matches(subject) && writes.Add(1) == 1 }
 	t.Setenv("ISEED_DATA_DIR", t.TempDir())
 	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
 	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
@@ -35,15 +48,15 @@ func TestServeRetriesNotingTheReplayKeyID(t *testing.T) {
 	for !strings.Contains(stderr.String(), "iseed started") {
 		select {
 		case err := <-done:
-			t.Fatalf("serve exited when noting the replay key's id got no answer: exit %d (%v); want it to try again and start\n%s",
-				exitCode(err), err, stderr.String())
+			t.Fatalf("serve exited when the write of %s got no answer: exit %d (%v); want it to try again and start\n%s",
+				what, exitCode(err), err, stderr.String())
 		case <-deadline:
 			t.Fatalf("serve not started 60 s after the first try (%d writes)\n%s", writes.Load(), stderr.String())
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
 	if got := writes.Load(); got < 2 {
-		t.Errorf("writes of the replay key's id: got %d, want a second after the lost first", got)
+		t.Errorf("writes of %s: got %d, want another after the lost first", what, got)
 	}
 	cancel() // what SIGTERM does
 	select {
