@@ -15,17 +15,7 @@ import (
 // real client and a real bucket, then with the simulator down.
 func TestCacheWithSimulator(t *testing.T) {
 	simulator := sim.New(sim.Config{Token: "token"})
-	t.Cleanup(simulator.Close)
-	hs := httptest.NewServer(simulator)
-	t.Cleanup(hs.Close)
-	base, err := url.Parse(hs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := visengine.New(visengine.Config{BaseURL: base, Token: "token", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, hs := simClient(t, simulator)
 	kv := newBucket(t, runJetStream(t))
 	clk := &clock{now: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
 	c := NewCache(client, kv, CacheConfig{TTL: time.Hour, Now: clk.Now})
@@ -73,18 +63,7 @@ func TestCacheNamesDifferingInCase(t *testing.T) {
 	other := isee
 	other.Name, other.Hash, other.Price = "Isee", otherHash, 30
 	catalog = append([]sim.Service{other}, catalog...) // listed first
-	simulator := sim.New(sim.Config{Token: "token", Catalog: catalog})
-	t.Cleanup(simulator.Close)
-	hs := httptest.NewServer(simulator)
-	t.Cleanup(hs.Close)
-	base, err := url.Parse(hs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := visengine.New(visengine.Config{BaseURL: base, Token: "token", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, _ := simClient(t, sim.New(sim.Config{Token: "token", Catalog: catalog}))
 	c := NewCache(client, newBucket(t, runJetStream(t)), CacheConfig{TTL: time.Hour})
 	ctx := t.Context()
 	for _, tt := range []struct{ name, want string }{
@@ -109,4 +88,22 @@ func TestCacheNamesDifferingInCase(t *testing.T) {
 		}
 		t.Errorf("Service(%q), a spelling of two services: got %s, %v; want an error wrapping ErrUnknownService", "isee", got, err)
 	}
+}
+
+// simClient serves simulator over HTTP and returns a client of it, and
+// the server (closed at the test's end).
+func simClient(t *testing.T, simulator *sim.Server) (*visengine.Client, *httptest.Server) {
+	t.Helper()
+	t.Cleanup(simulator.Close)
+	hs := httptest.NewServer(simulator)
+	t.Cleanup(hs.Close)
+	base, err := url.Parse(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := visengine.New(visengine.Config{BaseURL: base, Token: "token", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, hs
 }

@@ -31,19 +31,9 @@ func TestServeRetriesApplyingTheBudgetsFile(t *testing.T) {
 // the same and stop cleanly on a signal.
 func serveLosingTheFirstWrite(t *testing.T, what string, matches func(subject string) bool) {
 	t.Helper()
-	srv := natstest.Run(t)
-	proxy := natstest.NewDropProxy(t, srv.Addr().String())
 	var writes atomic.Int64
-	proxy.Drop = func(subject string) bool { return matches(subject) && writes.Add(1) == 1 }
-	t.Setenv("ISEED_DATA_DIR", t.TempDir())
-	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
-	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
-	t.Setenv("ISEED_NATS_URL", proxy.URL)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr pipetest.Buffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, &stderr) }()
+	s := startServeThrough(t, func(subject string) bool { return matches(subject) && writes.Add(1) == 1 })
+	done, stderr := s.done, s.stderr
 	deadline := time.After(60 * time.Second)
 	for !strings.Contains(stderr.String(), "iseed started") {
 		select {
@@ -58,9 +48,41 @@ func serveLosingTheFirstWrite(t *testing.T, what string, matches func(subject st
 	if got := writes.Load(); got < 2 {
 		t.Errorf("writes of %s: got %d, want another after the lost first", what, got)
 	}
-	cancel() // what SIGTERM does
+	s.stop(t)
+}
+
+// servedThrough is serve running in this process through a DropProxy.
+type servedThrough struct {
+	done   chan error
+	stderr *pipetest.Buffer
+	cancel context.CancelFunc
+}
+
+// startServeThrough runs serve on an embedded-test nats-server reached
+// through a proxy that drops what drop names; stop ends it.
+func startServeThrough(t *testing.T, drop func(subject string) bool) *servedThrough {
+	t.Helper()
+	srv := natstest.Run(t)
+	proxy := natstest.NewDropProxy(t, srv.Addr().String())
+	proxy.Drop = drop
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_NATS_URL", proxy.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &servedThrough{done: make(chan error, 1), stderr: &pipetest.Buffer{}, cancel: cancel}
+	var stdout pipetest.Buffer
+	go func() { s.done <- run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, s.stderr) }()
+	return s
+}
+
+// stop signals serve (what SIGTERM does) and wants exit 0.
+func (s *servedThrough) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
 	select {
-	case err := <-done:
+	case err := <-s.done:
 		if code := exitCode(err); code != 0 {
 			t.Errorf("exit %d (%v) on a signal; want 0", code, err)
 		}
