@@ -135,19 +135,7 @@ func TestDeepNestingIsRefusedCheaply(t *testing.T) {
 		{"in metadata", `{"id":"a","service":"ISEE","fields":{},"metadata":{"k":` + strings.Repeat(`[`, 2<<20), "metadata: nested deeper than 10000 levels"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			_, err := DecodeSubmission([]byte(tt.in))
-			runtime.ReadMemStats(&after)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %.300v, want an error saying %q", err, tt.want)
-			}
-			if got := (after.TotalAlloc - before.TotalAlloc) >> 20; got > 64 {
-				t.Errorf("decoding %d bytes allocated %d MiB, want at most 64", len(tt.in), got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { refusedCheaply(t, tt.in, tt.want, 64) })
 	}
 	// As deep as encoding/json goes is still a submission.
 	deep := `{"id":"a","service":"ISEE","fields":{"$0":` + strings.Repeat("[", 9998) + strings.Repeat("]", 9998) + "}}"
@@ -189,19 +177,7 @@ func TestWideMembersAreRefusedCheaply(t *testing.T) {
 		{"options", wide(`"options"`, "[", empty, "]"), "options: more than 16384 names and values"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			_, err := DecodeSubmission([]byte(tt.in))
-			runtime.ReadMemStats(&after)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %.300v, want an error saying %q", err, tt.want)
-			}
-			if got := (after.TotalAlloc - before.TotalAlloc) >> 20; got > 32 {
-				t.Errorf("decoding %d bytes allocated %d MiB, want at most 32", len(tt.in), got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { refusedCheaply(t, tt.in, tt.want, 32) })
 	}
 	// 256 fields (the most a service has) and metadata of the largest size
 	// allowed, as dense as JSON goes, are still a submission.
@@ -306,4 +282,21 @@ func topLevelNames(data []byte) []string {
 		names = append(names, key.(string))
 	}
 	return names
+}
+
+// refusedCheaply wants in refused with an error saying want, decoding it
+// allocating at most maxMiB.
+func refusedCheaply(t *testing.T, in, want string, maxMiB uint64) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := DecodeSubmission([]byte(in))
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %.300v, want an error saying %q", err, want)
+	}
+	if got := (after.TotalAlloc - before.TotalAlloc) >> 20; got > maxMiB {
+		t.Errorf("decoding %d bytes allocated %d MiB, want at most %d", len(in), got, maxMiB)
+	}
 }
