@@ -32,8 +32,11 @@
 // arrive (at most one chunk is held), and hashed. A chunk missing before
 // the info's count is read is ErrMissingChunk; a total size or SHA-256
 // digest that differs from the info's is ErrSizeMismatch or
-// ErrDigestMismatch. On any error the writer may have received part of the
-// object: write to a temporary place and keep it only when Read succeeds.
+// ErrDigestMismatch; an answer that is not the message asked for (another
+// subject, an earlier sequence, a missing header) is ErrBadAnswer. On any
+// error the writer may have received part of the object, never more than
+// the info's size: write to a temporary place and keep it only when Read
+// succeeds.
 //
 // Every request is bounded by the context alone: give it a deadline.
 //

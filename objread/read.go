@@ -35,6 +35,10 @@ var (
 	ErrSizeMismatch = errors.New("objread: size mismatch")
 	// ErrDigestMismatch: the chunks' SHA-256 digest is not the info's.
 	ErrDigestMismatch = errors.New("objread: digest mismatch")
+	// ErrBadAnswer: a direct get's answer lacks a header a JetStream
+	// server sets, or is a message on another subject or from an earlier
+	// sequence than asked for.
+	ErrBadAnswer = errors.New("objread: unexpected direct get answer")
 )
 
 // The Object Store's layout (ADR-20, the same in every client): bucket B
@@ -69,8 +73,9 @@ func APIPrefix(p string) Option {
 // object's info, and returns the info.
 //
 // The chunks are written to w as they arrive: on an error w may hold part
-// of the object. Errors name the bucket, never the object. ctx bounds every
-// request and should carry a deadline.
+// of the object, never more bytes than the info's size. Errors name the
+// bucket, never the object. ctx bounds every request and should carry a
+// deadline.
 func Read(ctx context.Context, nc *nats.Conn, bucket, name string, w io.Writer, opts ...Option) (*jetstream.ObjectInfo, error) {
 	cfg := config{api: DefaultAPIPrefix}
 	for _, o := range opts {
@@ -125,7 +130,7 @@ func (r reader) info(ctx context.Context, name string) (*jetstream.ObjectInfo, e
 	}
 	// As nats.go's GetInfo: the modification time is the info message's.
 	if info.ModTime, err = time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer)); err != nil {
-		return nil, fmt.Errorf("objread: bucket %s: the object's info has no valid %s header", r.bucket, jetstream.TimeStampHeaer)
+		return nil, fmt.Errorf("objread: bucket %s: the object's info has no valid %s header: %w", r.bucket, jetstream.TimeStampHeaer, ErrBadAnswer)
 	}
 	return &info, nil
 }
@@ -177,21 +182,21 @@ func (r reader) chunk(ctx context.Context, subject string, from, left uint64, w 
 	}
 	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
 	if err != nil || seq < from {
-		return 0, 0, fmt.Errorf("objread: answer with a missing or earlier %s header", jetstream.SequenceHeader)
+		return 0, 0, fmt.Errorf("%w: a missing or earlier %s header", ErrBadAnswer, jetstream.SequenceHeader)
 	}
 	n := uint64(len(m.Data))
 	if n > left {
-		return 0, 0, fmt.Errorf("objread: the chunks exceed the object's size: %w", ErrSizeMismatch)
+		return 0, 0, fmt.Errorf("the chunks exceed the object's size: %w", ErrSizeMismatch)
 	}
 	sum.Write(m.Data)
 	if err := write(w, m.Data); err != nil {
-		return 0, 0, fmt.Errorf("objread: writing: %w", err)
+		return 0, 0, fmt.Errorf("writing: %w", err)
 	}
 	return n, seq, nil
 }
 
 // errNotFound is a direct get's 404: no message matches.
-var errNotFound = errors.New("objread: no such message")
+var errNotFound = errors.New("no such message")
 
 // get makes a direct get and checks that the answer is a message on
 // subject want.
@@ -204,10 +209,10 @@ func (r reader) get(ctx context.Context, subject string, body []byte, want strin
 		if status == statusNotFound {
 			return nil, errNotFound
 		}
-		return nil, fmt.Errorf("objread: direct get answered %s %s", status, m.Header.Get("Description"))
+		return nil, fmt.Errorf("direct get answered %s %s", status, m.Header.Get("Description"))
 	}
 	if got := m.Header.Get(jetstream.SubjectHeader); got != want {
-		return nil, errors.New("objread: direct get answered with a message on another subject")
+		return nil, fmt.Errorf("%w: a message on another subject", ErrBadAnswer)
 	}
 	return m, nil
 }

@@ -391,6 +391,9 @@ func TestReadTamperedInfo(t *testing.T) {
 			}
 			if err != nil {
 				checkNoName(t, err, name)
+				if uint64(len(got)) > info.Size {
+					t.Errorf("wrote %d bytes, want at most the info's size %d", len(got), info.Size)
+				}
 				return
 			}
 			if !bytes.Equal(got, data) {
