@@ -116,6 +116,13 @@ func putInterleaved(t *testing.T, obs jetstream.ObjectStore, stream jetstream.St
 	}
 	results := make(chan result, len(objs))
 	writers := make([]*io.PipeWriter, len(objs))
+	defer func() { // on a failure, let the puts return (no effect after Close)
+		for _, w := range writers {
+			if w != nil {
+				w.CloseWithError(errors.New("the test failed"))
+			}
+		}
+	}()
 	for i, o := range objs {
 		pr, pw := io.Pipe()
 		writers[i] = pw
