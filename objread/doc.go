@@ -42,8 +42,9 @@
 //
 // On a replicated stream every current replica answers direct gets, and a
 // follower may lag the leader by a moment: a read racing the write of the
-// same object may find the older info, or miss a chunk the info names. The
-// errors say so; reading again later succeeds.
+// same object may find the older info (and read the older object, or fail
+// with ErrMissingChunk once its chunks are purged), or miss a chunk the newer
+// info names (ErrMissingChunk). Reading again a moment later succeeds.
 //
 // Errors name the bucket and "the object", never the object's name: names
 // may carry personal data (iseed's end in the upstream's file name). The
