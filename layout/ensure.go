@@ -10,6 +10,7 @@ import (
 
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/ledger"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -34,6 +35,11 @@ type Resources struct {
 	BudgetUsage jetstream.KeyValue // money counted against them
 	Holds       jetstream.KeyValue // submissions a cap holds back
 	Ledger      jetstream.Stream   // one spend entry per paid request
+
+	// Swept names the consumers tenants had made, when they could, that
+	// Ensure deleted: "<stream> <consumer> -> <deliver subject>".
+	Swept   []string
+	tenants []string // tenants with a documents bucket
 }
 
 // Ensure creates or updates, idempotently, every stream, durable consumer
@@ -55,6 +61,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Resources, 
 		{"track stream", r.ensureTrack},
 		{"kv buckets", r.ensureBuckets},
 		{"documents bucket", r.ensureDocuments},
+		{"tenant consumers", r.ensureTenantConsumers},
 		{"money", r.ensureMoney},
 	}
 	for _, s := range steps {
@@ -300,6 +307,7 @@ func (r *Resources) ensureTenantDocuments(ctx context.Context, js jetstream.JetS
 	if err := names.Error(); err != nil {
 		return fmt.Errorf("list the documents buckets: %w", err)
 	}
+	r.tenants = tenants
 	for _, tenant := range tenants {
 		if _, err := EnsureTenantDocuments(ctx, js, r.Layout, tenant); err != nil {
 			return err
@@ -354,4 +362,88 @@ func EnsureKeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.K
 		return js.UpdateKeyValue(ctx, cfg)
 	}
 	return kv, err
+}
+
+// ensureTenantConsumers makes the event consumers of every tenant with a
+// documents bucket (the others' are made with their next event), and
+// deletes what tenants could create before iseed made their consumers and
+// their documents were read with direct gets only (docs/security.md): a
+// push consumer under a tenant's event consumer name, made again as a pull
+// consumer, and any push consumer on a documents bucket that does not
+// deliver to iseed's own inboxes. Such a consumer can deliver into a pull
+// consumer's request subject and stall it.
+func (r *Resources) ensureTenantConsumers(ctx context.Context, js jetstream.JetStream) error {
+	l := r.Layout
+	tenants := map[string]bool{}
+	for _, t := range r.tenants {
+		tenants[t] = true
+	}
+	events, err := r.pushConsumers(ctx, js, l.EventsStream())
+	if err != nil {
+		return err
+	}
+	for _, c := range events {
+		if t := tenantOfConsumer(l, c); t != "" {
+			tenants[t] = true // EnsureTenantConsumers replaces it
+			r.Swept = append(r.Swept, fmt.Sprintf("%s %s -> %s", l.EventsStream(), c.Name, c.Config.DeliverSubject))
+		}
+	}
+	for t := range tenants {
+		if _, err := publisher.EnsureTenantConsumers(ctx, js, l.EventsStream(), l.Events(), t); err != nil {
+			return err
+		}
+	}
+	for _, t := range r.tenants {
+		stream := "OBJ_" + l.TenantDocumentsBucket(t)
+		push, err := r.pushConsumers(ctx, js, stream)
+		if err != nil {
+			return err
+		}
+		for _, c := range push {
+			if strings.HasPrefix(c.Config.DeliverSubject, "_INBOX.") {
+				continue // iseed's own reads
+			}
+			if err := js.DeleteConsumer(ctx, stream, c.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return fmt.Errorf("delete consumer %s of %s: %w", c.Name, stream, err)
+			}
+			r.Swept = append(r.Swept, fmt.Sprintf("%s %s -> %s", stream, c.Name, c.Config.DeliverSubject))
+		}
+	}
+	return nil
+}
+
+// tenantOfConsumer returns the tenant whose event consumer c is, by its
+// name and filter, or "".
+func tenantOfConsumer(l Layout, c *jetstream.ConsumerInfo) string {
+	for _, kind := range []string{publisher.KindStatus, publisher.KindDocuments} {
+		t, ok := strings.CutSuffix(c.Name, "-"+kind)
+		if !ok {
+			continue
+		}
+		for _, cfg := range publisher.TenantConsumers(l.Events(), t) {
+			if cfg.Durable == c.Name && cfg.FilterSubject == c.Config.FilterSubject {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+// pushConsumers lists the consumers of stream that deliver to a subject.
+func (r *Resources) pushConsumers(ctx context.Context, js jetstream.JetStream, stream string) ([]*jetstream.ConsumerInfo, error) {
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	var out []*jetstream.ConsumerInfo
+	list := st.ListConsumers(ctx)
+	for info := range list.Info() {
+		if info.Config.DeliverSubject != "" {
+			out = append(out, info)
+		}
+	}
+	if err := list.Err(); err != nil {
+		return nil, fmt.Errorf("list the consumers of %s: %w", stream, err)
+	}
+	return out, nil
 }

@@ -2,10 +2,12 @@ package layout
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestEnsureAppliesTheDocumentTTLToEveryTenant: a new ISEED_DOCUMENT_TTL
@@ -38,6 +40,74 @@ func TestEnsureAppliesTheDocumentTTLToEveryTenant(t *testing.T) {
 		}
 		if st.TTL() != 2*time.Minute {
 			t.Errorf("%s's documents bucket keeps documents %s, want the new 2m", tenant, st.TTL())
+		}
+	}
+}
+
+// TestEnsureSweepsTenantsPushConsumers: consumers tenants made when they
+// could (before iseed made their event consumers and their documents were
+// read with direct gets only) are gone after the next start: a push
+// consumer on a documents bucket aimed at the submitter's request subject,
+// and a tenant's event consumer made as a push consumer, which comes back
+// as a pull consumer. iseed's own reads (delivering to _INBOX.) and pull
+// consumers stay, and each tenant with a documents bucket has its two event
+// consumers.
+func TestEnsureSweepsTenantsPushConsumers(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	l := Layout{}
+	if _, err := Ensure(ctx, srv.JS, l); err != nil {
+		t.Fatal(err)
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		if _, err := EnsureTenantDocuments(ctx, srv.JS, l, tenant); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create := func(stream string, cfg jetstream.ConsumerConfig) {
+		t.Helper()
+		if _, err := srv.JS.CreateConsumer(ctx, stream, cfg); err != nil {
+			t.Fatalf("%s on %s: %v", cfg.Durable, stream, err)
+		}
+	}
+	create("OBJ_iseed_documents_acme", jetstream.ConsumerConfig{Durable: "steal", DeliverSubject: "$JS.API.CONSUMER.MSG.NEXT.ISEED_SUBMISSIONS.submitter",
+		HeadersOnly: true, AckPolicy: jetstream.AckExplicitPolicy})
+	create("OBJ_iseed_documents_acme", jetstream.ConsumerConfig{Durable: "own-read", DeliverSubject: "_INBOX.abc"})
+	create("OBJ_iseed_documents_globex", jetstream.ConsumerConfig{Durable: "a-pull", AckPolicy: jetstream.AckExplicitPolicy})
+	create("ISEED_EVENTS", jetstream.ConsumerConfig{Durable: "initech-status", FilterSubject: "iseed.status.initech.>",
+		DeliverSubject: "$JS.API.CONSUMER.MSG.NEXT.ISEED_EVENTS.globex-status"})
+
+	res, err := Ensure(ctx, srv.JS, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Swept) != 2 {
+		t.Errorf("swept %q, want the two push consumers", res.Swept)
+	}
+	consumers := func(stream string) map[string]string {
+		st, err := srv.JS.Stream(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		list := st.ListConsumers(ctx)
+		for info := range list.Info() {
+			out[info.Name] = info.Config.DeliverSubject
+		}
+		if err := list.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for stream, want := range map[string]map[string]string{
+		"OBJ_iseed_documents_acme":   {"own-read": "_INBOX.abc"},
+		"OBJ_iseed_documents_globex": {"a-pull": ""},
+		"ISEED_EVENTS": {"acme-status": "", "acme-documents": "", "globex-status": "", "globex-documents": "",
+			"initech-status": "", "initech-documents": ""},
+	} {
+		got := consumers(stream)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("consumers of %s (name: deliver subject): got %v, want %v", stream, got, want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,6 +32,10 @@ type Config struct {
 	Prefix string
 	// Source is the CloudEvents source, default "urn:iseed".
 	Source string
+	// EventsStream, when set, is the events stream on which the publisher
+	// makes each tenant's two durable consumers (EnsureTenantConsumers)
+	// before it publishes the tenant's first event.
+	EventsStream string
 }
 
 // Publisher publishes events on JetStream.
@@ -38,6 +43,9 @@ type Publisher struct {
 	js       jetstream.JetStream
 	subjects Subjects
 	source   string
+
+	eventsStream string
+	ensured      sync.Map // tenants whose consumers exist
 }
 
 // New returns a Publisher writing through js.
@@ -48,7 +56,7 @@ func New(js jetstream.JetStream, cfg Config) *Publisher {
 	if cfg.Source == "" {
 		cfg.Source = "urn:iseed"
 	}
-	return &Publisher{js: js, subjects: SubjectsFor(cfg.Prefix), source: cfg.Source}
+	return &Publisher{js: js, subjects: SubjectsFor(cfg.Prefix), source: cfg.Source, eventsStream: cfg.EventsStream}
 }
 
 // StatusSubject is the subject of status events for one submission.
@@ -67,6 +75,9 @@ func (p *Publisher) Status(ctx context.Context, s Status) error {
 	if err != nil {
 		return err
 	}
+	if err := p.ensureTenant(ctx, s.Tenant); err != nil {
+		return err
+	}
 	return p.publish(ctx, p.StatusSubject(s.Tenant, s.SubmissionID), ev)
 }
 
@@ -74,6 +85,9 @@ func (p *Publisher) Status(ctx context.Context, s Status) error {
 func (p *Publisher) DocumentReady(ctx context.Context, d DocumentReady) error {
 	ev, err := p.DocumentEvent(d)
 	if err != nil {
+		return err
+	}
+	if err := p.ensureTenant(ctx, d.Tenant); err != nil {
 		return err
 	}
 	return p.publish(ctx, p.DocumentSubject(d.Tenant, d.SubmissionID), ev)

@@ -111,6 +111,12 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 		}
 	}
 	res, err := layout.Ensure(ctx, d.js, layoutOf(d.cfg))
+	if err == nil {
+		for _, c := range res.Swept {
+			d.log.Warn().Str("consumer", c).Msg("deleted a push consumer a tenant made before tenants' consumers were iseed's: " +
+				"it could deliver into a pull consumer's requests and stall it (docs/security.md); revoke that tenant's credentials if it was not an old event consumer")
+		}
+	}
 	if err != nil || guard == nil {
 		return res, err
 	}
@@ -268,7 +274,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	}
 	deps := consumer.Deps{
 		Resources: d.res, Upstream: d.upstream, Schemas: cache, Files: schema.ObjectStoreSource(d.js),
-		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix}),
+		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix, EventsStream: l.EventsStream()}),
 		Publisher: d.js, Limiter: submissions, Metrics: consumer.NewMetrics(d.metrics),
 		Tracker: d.tracking.tracker, Gate: d.tracking.gate(d.cfg.PriorISEERule), Ledger: d.money.ledger,
 	}
