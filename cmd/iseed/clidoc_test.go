@@ -62,7 +62,8 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
 - ` + "`-`" + ` is standard input (submission files, ` + "`--payload`" + `, ` + "`--input`" + `, ` + "`--demo`" + `) or standard
   output (` + "`document get -o -`" + `) wherever a file is named.
 - Operator commands connect to ` + "`ISEED_NATS_URL`" + ` (or the running daemon's embedded server) and
-  never create or change streams, consumers or buckets. They need the grants of the ` + "`iseed`" + ` user
+  never create or change streams, consumers or buckets (` + "`tenant init`" + ` makes a tenant's two event
+  consumers, as ` + "`serve`" + ` would with its first event). They need the grants of the ` + "`iseed`" + ` user
   (replies on ` + "`_INBOX.>`" + `, iseed's own streams and buckets), not a tenant's, ` + "`submit`" + ` included;
   [events.md](events.md#a-tenants-client) shows how a tenant's client publishes, reads its
   events and fetches its documents.
