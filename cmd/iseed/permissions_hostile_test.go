@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/publisher"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -86,6 +84,9 @@ func hostileChecks(tc *tenant, victim publisher.DocumentReady) []check {
 	req("pull from "+v+"'s consumer", "$JS.API.CONSUMER.MSG.NEXT.ISEED_EVENTS."+v+"-status", `{"batch":1}`)
 	consume("create "+v+"'s consumer", "ISEED_EVENTS", v+"-status", "iseed.status."+v+".>")
 	consume("its own consumer name on "+v+"'s events", "ISEED_EVENTS", self+"-status", "iseed.status."+v+".>")
+	// Not even its own: iseed makes it. A consumer it made could be a push
+	// consumer delivering into a pull consumer's requests (tenantpush_test.go).
+	consume("create its own status consumer", "ISEED_EVENTS", self+"-status", "iseed.status."+self+".>")
 	bind("list every tenant's submission ids from the events stream", "ISEED_EVENTS")
 	pub("forge a status event for "+v, "iseed.status."+v+"."+vid)
 	pub("forge its own status event", "iseed.status."+self+".forged")
@@ -116,11 +117,12 @@ func hostileChecks(tc *tenant, victim publisher.DocumentReady) []check {
 	})
 	req("read "+v+"'s document info", "$JS.API.DIRECT.GET.OBJ_"+victim.Bucket+"."+meta(victim.Bucket, victim.Object), "")
 	consume("read "+v+"'s document with a consumer", "OBJ_"+victim.Bucket, self+"-spy", "")
+	req("direct get "+v+"'s documents by sequence", "$JS.API.DIRECT.GET.OBJ_"+victim.Bucket, `{"seq":1}`)
 	bind("read the shared bucket of older documents", "OBJ_iseed_documents")
 	own := "iseed_documents_" + self
 	pub("plant an object in its own documents bucket", meta(own, self+"/planted"))
 	req("purge its own documents bucket", "$JS.API.STREAM.PURGE.OBJ_"+own, "")
-	req("direct get its own documents by sequence", "$JS.API.DIRECT.GET.OBJ_"+own, `{"seq":1}`)
+	consume("create a consumer on its own documents bucket", "OBJ_"+own, self+"-steal", "")
 
 	// Files: its own bucket, written, never read back through a direct get
 	// or a consumer (their answers go to a reply subject of its choice).
@@ -133,7 +135,6 @@ func hostileChecks(tc *tenant, victim publisher.DocumentReady) []check {
 	consume("read its own files bucket with a consumer", "OBJ_iseed_files_"+self, self+"-spy", "")
 
 	// Inboxes and the account.
-	sub("subscribe to iseed's inbox", "_INBOX.>")
 	sub("subscribe to "+v+"'s inbox", "_INBOX_"+v+".>")
 	req("read the account's JetStream usage", "$JS.API.INFO", "")
 	req("delete a stream", "$JS.API.STREAM.DELETE.ISEED_SUBMISSIONS", "")
@@ -167,34 +168,6 @@ func (c *conn) denied(t *testing.T, ch check) {
 	}
 }
 
-// widerConsumers sends the consumer create request a tenant may send, with
-// a configuration wider than its subject: the server refuses it.
-func widerConsumers(t *testing.T, tc *tenant) {
-	subject := "$JS.API.CONSUMER.CREATE.ISEED_EVENTS." + tc.name + "-status.iseed.status." + tc.name + ".>"
-	tests := []struct {
-		name   string
-		config string
-		want   server.ErrorIdentifier
-	}{
-		{"another filter", `"filter_subject":"iseed.status.globex.>"`, server.JSConsumerCreateFilterSubjectMismatchErr},
-		{"every subject", `"filter_subject":">"`, server.JSConsumerCreateFilterSubjectMismatchErr},
-		{"several filters", `"filter_subjects":["iseed.status.` + tc.name + `.>","iseed.status.globex.>"]`, server.JSConsumerMultipleFiltersNotAllowed},
-	}
-	for _, tt := range tests {
-		body := `{"stream_name":"ISEED_EVENTS","config":{"durable_name":"` + tc.name + `-status","ack_policy":"explicit",` + tt.config + `}}`
-		m, err := tc.nc.Request(subject, []byte(body), 5*time.Second)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
-		var resp struct {
-			Error *jetstream.APIError `json:"error"`
-		}
-		if err := json.Unmarshal(m.Data, &resp); err != nil || resp.Error == nil || int(resp.Error.ErrorCode) != int(tt.want) {
-			t.Errorf("%s: got %s, want error %d", tt.name, m.Data, tt.want)
-		}
-	}
-}
-
 // replySubjects: subject permissions do not cover reply subjects. A
 // request a tenant may make, with a reply subject of its choice, makes the
 // server send its answer there; in iseed's account a KV bucket listening
@@ -202,11 +175,15 @@ func widerConsumers(t *testing.T, tc *tenant) {
 // replaced). The tenant's own account imports what it may reach, so the
 // answer goes back to that account whatever it names. The tenant tries a
 // publish (its acknowledgement) and a pull (its empty answer) aimed at
-// every key of iseed's keys bucket and at one that does not exist; then
+// every key of iseed's keys bucket and at one that does not exist, and
+// direct gets of its own documents aimed at a key and at the victim's
+// submissions subject (the raw stored message: a submission of the
+// victim's, were it delivered in iseed's account); then
 // requests that are answered after those, and a write of iseed's to the
 // bucket, which the bucket stores after anything those answers put there.
-func replySubjects(t *testing.T, tc *tenant, operator jetstream.JetStream) {
+func replySubjects(t *testing.T, tc *tenant, operator jetstream.JetStream, victim string) {
 	ctx := context.Background()
+	victimSubmissions := subjectCount(t, operator, "ISEED_SUBMISSIONS", "iseed.submissions."+victim)
 	keys, err := operator.KeyValue(ctx, "iseed_keys")
 	if err != nil {
 		t.Fatal(err)
@@ -241,23 +218,18 @@ func replySubjects(t *testing.T, tc *tenant, operator jetstream.JetStream) {
 	if _, err := tc.nc.Request(pull, []byte(`{"batch":1,"no_wait":true}`), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// A push consumer on its documents bucket, delivering into the keys
-	// bucket: the server delivers only where a client subscribed.
-	docs := "OBJ_iseed_documents_" + tc.name
-	m, err := tc.nc.Request("$JS.API.CONSUMER.CREATE."+docs+".perm-push", []byte(`{"stream_name":"`+docs+
-		`","config":{"name":"perm-push","deliver_subject":"$KV.iseed_keys.perm-absent","ack_policy":"none"}}`), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
+	// Direct gets of its own documents, the one read of a stream it may
+	// make, answered to a key and to the victim's submissions subject: the
+	// answers are the stored messages, raw, and would be stored there were
+	// they delivered in iseed's account.
+	docs := "$JS.API.DIRECT.GET.OBJ_iseed_documents_" + tc.name
+	for _, reply := range []string{"$KV.iseed_keys.perm-absent", "iseed.submissions." + victim} {
+		if err := tc.nc.PublishRequest(docs, reply, []byte(`{"seq":1,"next_by_subj":"$O.iseed_documents_`+tc.name+`.>"}`)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	var created struct {
-		PushBound bool                `json:"push_bound"`
-		Error     *jetstream.APIError `json:"error"`
-	}
-	if json.Unmarshal(m.Data, &created) != nil || created.Error != nil || created.PushBound {
-		t.Errorf("a push consumer delivering into the keys bucket: %v %s; want created, not push-bound", err, m.Data)
-	}
-	if _, err := tc.nc.Request("$JS.API.CONSUMER.DELETE."+docs+".perm-push", nil, 5*time.Second); err != nil {
-		t.Error(err)
+	if m, err := tc.nc.Request(docs, []byte(`{"seq":1,"next_by_subj":"$O.iseed_documents_`+tc.name+`.>"}`), 5*time.Second); err != nil || m.Header.Get("Nats-Sequence") == "" {
+		t.Fatalf("a direct get of its own documents: %v; want a stored message", err)
 	}
 	if _, err := keys.Put(ctx, "perm-sentinel", []byte("x")); err != nil {
 		t.Fatal(err)
@@ -273,5 +245,8 @@ func replySubjects(t *testing.T, tc *tenant, operator jetstream.JetStream) {
 	}
 	if e, err := keys.Get(ctx, "perm-absent"); err == nil {
 		t.Errorf("key perm-absent: written (%q); want none", e.Value())
+	}
+	if n := subjectCount(t, operator, "ISEED_SUBMISSIONS", "iseed.submissions."+victim); n != victimSubmissions {
+		t.Errorf("messages on iseed.submissions.%s: %d, want %d, the victim's own", victim, n, victimSubmissions)
 	}
 }
