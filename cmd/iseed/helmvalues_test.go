@@ -28,7 +28,8 @@ func TestHelmValuesMirrorNATSConf(t *testing.T) {
 				Accounts      map[string]struct {
 					JetStream string `yaml:"jetstream"`
 					Limits    struct {
-						MaxConnections int `yaml:"max_connections"`
+						MaxConnections   int `yaml:"max_connections"`
+						MaxSubscriptions int `yaml:"max_subscriptions"`
 					} `yaml:"limits"`
 					Exports []map[string]any `yaml:"exports"`
 					Imports []map[string]any `yaml:"imports"`
@@ -47,8 +48,11 @@ func TestHelmValuesMirrorNATSConf(t *testing.T) {
 	confAccounts := shippedAccounts(t)
 	helm := map[string]bool{}
 	for account, a := range v.Config.Merge.Accounts {
-		if got, want := a.Limits.MaxConnections, shippedConnLimit(t, account); got != want {
+		if got, want := a.Limits.MaxConnections, shippedLimit(t, account, "max_connections"); got != want {
 			t.Errorf("account %s, max_connections: nats-values.yaml %d, nats-server.conf %d", account, got, want)
+		}
+		if got, want := a.Limits.MaxSubscriptions, shippedLimit(t, account, "max_subscriptions"); got != want {
+			t.Errorf("account %s, max_subscriptions: nats-values.yaml %d, nats-server.conf %d", account, got, want)
 		}
 		for _, c := range []struct {
 			what string

@@ -96,10 +96,13 @@ func TestShippedNATSPermissions(t *testing.T) {
 // runShippedNATS starts the shipped configuration on one node and returns
 // its client URL and the users' passwords. Only what a single test node
 // needs changes: no cluster block or routes, a temporary store, a random
-// client port, no monitoring port.
-func runShippedNATS(t *testing.T) (string, map[string]string) {
+// client port, no monitoring port; and whatever change does.
+func runShippedNATS(t *testing.T, change ...func(*server.Options)) (string, map[string]string) {
 	t.Helper()
 	opts, pw := loadShippedConf(t)
+	for _, f := range change {
+		f(opts)
+	}
 	opts.Cluster, opts.Routes = server.ClusterOpts{}, nil
 	opts.Port, opts.HTTPPort, opts.StoreDir = -1, 0, t.TempDir()
 	opts.NoLog, opts.NoSigs = true, true
@@ -404,7 +407,7 @@ func TestShippedNATSTenantConnections(t *testing.T) {
 	opts.Port, opts.HTTPPort, opts.StoreDir = -1, 0, t.TempDir()
 	opts.NoLog, opts.NoSigs = true, true
 	opts.MaxConn = 64
-	if limit := shippedConnLimit(t, "ACME"); limit > 0 {
+	if limit := shippedLimit(t, "ACME", "max_connections"); limit > 0 {
 		opts.MaxConn = limit + 8
 	}
 	s := natsserver.RunServer(opts)
@@ -430,9 +433,52 @@ func TestShippedNATSTenantConnections(t *testing.T) {
 	}
 }
 
-// shippedConnLimit returns the max_connections of an account of the
-// shipped configuration, 0 when it sets none.
-func shippedConnLimit(t *testing.T, account string) int {
+// TestShippedNATSTenantSubscriptions: a tenant's connection may hold at
+// most max_subscriptions subscriptions; without the limit, one tenant could
+// fill the server's memory with them, and every tenant and iseed would
+// stop with it. The server refuses the one past the limit with an
+// asynchronous error, sent before the answer to the flush that follows.
+func TestShippedNATSTenantSubscriptions(t *testing.T) {
+	url, pw := runShippedNATS(t)
+	limit := shippedLimit(t, "ACME", "max_subscriptions")
+	if limit <= 0 {
+		t.Fatal("the ACME account sets no max_subscriptions")
+	}
+	refused := make(chan error, 1)
+	nc, err := nats.Connect(url, nats.UserInfo("acme", pw["acme"]), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		select {
+		case refused <- err:
+		default:
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	for i := range 100_000 {
+		if _, err := nc.Subscribe(fmt.Sprintf("_INBOX.flood.%d", i), func(*nats.Msg) {}); err != nil {
+			t.Fatal(err)
+		}
+		if i == limit || i == 99_999 {
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-refused:
+				if !strings.Contains(strings.ToLower(err.Error()), "maximum subscriptions") {
+					t.Fatalf("subscription %d: %v; want maximum subscriptions exceeded", i+1, err)
+				}
+				return
+			default:
+			}
+		}
+	}
+	t.Fatalf("acme holds 100,000 subscriptions on one connection; want at most %d", limit)
+}
+
+// shippedLimit returns a limit (max_connections, max_subscriptions) of an
+// account of the shipped configuration, 0 when it sets none.
+func shippedLimit(t *testing.T, account, key string) int {
 	t.Helper()
 	m, err := conf.ParseFile(shippedConf)
 	if err != nil {
@@ -441,6 +487,6 @@ func shippedConnLimit(t *testing.T, account string) int {
 	accounts, _ := m["accounts"].(map[string]any)
 	a, _ := accounts[account].(map[string]any)
 	limits, _ := a["limits"].(map[string]any)
-	n, _ := limits["max_connections"].(int64)
+	n, _ := limits[key].(int64)
 	return int(n)
 }
