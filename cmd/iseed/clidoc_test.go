@@ -64,7 +64,7 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
 - Operator commands connect to ` + "`ISEED_NATS_URL`" + ` (or the running daemon's embedded server) and
   never create or change streams, consumers or buckets (` + "`tenant init`" + ` makes a tenant's two event
   consumers, as ` + "`serve`" + ` would with its first event). They need the grants of the ` + "`iseed`" + ` user
-  (replies on ` + "`_INBOX.>`" + `, iseed's own streams and buckets), not a tenant's, ` + "`submit`" + ` included;
+  (iseed's own streams and buckets), not a tenant's (only ` + "`submit`" + ` without ` + "`--wait`" + ` works with a tenant's);
   [events.md](events.md#a-tenants-client) shows how a tenant's client publishes, reads its
   events and fetches its documents.
 - ` + "`iseed completion bash|zsh|fish`" + ` prints a completion script.
