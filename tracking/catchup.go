@@ -17,11 +17,20 @@ import (
 // It reports whether tracking is over; an error means "poll again soon".
 func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r *visengine.Richiesta) (bool, error) {
 	var fetched docFetch
+	stale := true // rec was read before the upstream answered
 	for range maxCAS {
+		if rec.Closed() {
+			// Closed by another writer since this catch-up read it: what
+			// this one learnt is neither announced nor written.
+			return true, nil
+		}
 		now := t.cfg.Now()
 		next := rec.Clone()
 		if st := stateOf(r.StatoRichiesta); st == "" || rank(st) >= rank(next.State) {
 			next.StatoRichiesta = r.StatoRichiesta // never back to an earlier state: a stale read lost a race
+		}
+		if fetched.doc == nil && needsDocument(r.StatoRichiesta, next.Document) {
+			stale = true // a download takes its time
 		}
 		docChanged, announce := t.takeDocument(ctx, &fetched, next, r.StatoRichiesta)
 		trs := transitions(rec.State, r, now)
@@ -34,6 +43,21 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 			next.To(tr.State, tr.At, tr.Note)
 		}
 		overdue := t.markOverdue(next, now)
+		if stale && (len(trs) > 0 || overdue || announce != nil) {
+			// Read again before announcing anything: while the upstream
+			// answered and the document downloaded, a give-up may have
+			// closed the record, and events computed from the earlier read
+			// would contradict it.
+			stale = false
+			cur, curRev, err := t.store.Get(ctx, rec.Tenant, rec.ID)
+			if err != nil {
+				return false, err
+			}
+			if curRev > rev {
+				rec, rev = cur, curRev
+				continue
+			}
+		}
 		if err := t.noteCompletion(ctx, next, trs); err != nil {
 			return false, err
 		}
@@ -48,6 +72,7 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 			if rec, rev, err = t.store.Get(ctx, rec.Tenant, rec.ID); err != nil {
 				return false, err
 			}
+			stale = false
 			continue
 		}
 		if err != nil {
