@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
@@ -19,7 +20,8 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 	var fetched docFetch
 	stale := true // rec was read before the upstream answered
 	for range maxCAS {
-		if rec.Closed() {
+		override := overridesGiveUp(rec, r)
+		if rec.Closed() && !override {
 			// Closed by another writer since this catch-up read it: what
 			// this one learnt is neither announced nor written.
 			return true, nil
@@ -33,11 +35,18 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 			stale = true // a download takes its time
 		}
 		docChanged, announce := t.takeDocument(ctx, &fetched, next, r.StatoRichiesta)
-		trs := transitions(rec.State, r, now)
+		from := rec.State
+		if override {
+			from = lastTracked(rec)
+		}
+		trs := transitions(from, r, now)
 		if awaitsFinalDocument(next) {
 			// Completed only with its final document: the next poll
 			// tries again, and the state waits for it.
 			trs = slices.DeleteFunc(trs, func(tr record.Transition) bool { return tr.State == record.StateCompleted })
+		}
+		if override && !overrideGiveUp(next, trs) {
+			return true, fetched.err // without its final document, the give-up stands
 		}
 		for _, tr := range trs {
 			next.To(tr.State, tr.At, tr.Note)
@@ -81,6 +90,31 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		return next.Closed(), fetched.err
 	}
 	return false, record.ErrRevision
+}
+
+// overridesGiveUp reports whether the upstream's answer r proves that a
+// request tracking gave up on (rec) was completed after all: the upstream
+// fulfilled it (Visura evasa). Like a POST's late answer after a failure,
+// the upstream's word is the truth: the request was paid and fulfilled.
+func overridesGiveUp(rec *record.Record, r *visengine.Richiesta) bool {
+	return rec.State == record.StateFailed && rec.Reason == dlq.ReasonGaveUp && r.StatoRichiesta == visengine.StateFulfilled
+}
+
+// overrideGiveUp makes next, a record tracking gave up on, catch up to the
+// states trs from its last tracked one, when they end completed (with its
+// final document): the give-up's failure stays in the timeline, and
+// completed's entry says it overrides it. It reports whether it did.
+func overrideGiveUp(next *record.Record, trs []record.Transition) bool {
+	if !slices.ContainsFunc(trs, func(tr record.Transition) bool { return tr.State == record.StateCompleted }) {
+		return false
+	}
+	for i := range trs {
+		if trs[i].State == record.StateCompleted {
+			trs[i].Note += "; overrides " + dlq.ReasonGaveUp
+		}
+	}
+	next.Reason, next.Errors = "", nil
+	return true
 }
 
 // docFetch is the document download of one catch-up: made once, reused

@@ -39,16 +39,9 @@ func reopenable(rec *record.Record, seq uint64) bool {
 
 // reopen puts a gave_up record back in its last tracked state.
 func (t *Tracker) reopen(ctx context.Context, rec *record.Record, rev uint64, seq uint64) (*record.Record, uint64, error) {
-	prev := record.StateSubmitted
-	for i := len(rec.Timeline) - 1; i >= 0; i-- {
-		if s := rec.Timeline[i].State; s != record.StateFailed && s != record.StateOverdue && rank(s) >= rank(record.StateSubmitted) && rank(s) < rank(record.StateCompleted) {
-			prev = s
-			break
-		}
-	}
 	now := t.cfg.Now()
 	next := rec.Clone()
-	next.To(prev, now, fmt.Sprintf("replay of dead letter %d", seq))
+	next.To(lastTracked(rec), now, fmt.Sprintf("replay of dead letter %d", seq))
 	next.AddReplay(seq, now)
 	next.Reason, next.Errors = "", nil
 	n, err := t.store.Update(ctx, next, rev)
@@ -56,6 +49,16 @@ func (t *Tracker) reopen(ctx context.Context, rec *record.Record, rev uint64, se
 		return nil, 0, fmt.Errorf("reopen after replay: %w", err)
 	}
 	return next, n, nil
+}
+
+// lastTracked is the last open state a record that failed was tracked in.
+func lastTracked(rec *record.Record) string {
+	for i := len(rec.Timeline) - 1; i >= 0; i-- {
+		if s := rec.Timeline[i].State; s != record.StateFailed && s != record.StateOverdue && rank(s) >= rank(record.StateSubmitted) && rank(s) < rank(record.StateCompleted) {
+			return s
+		}
+	}
+	return record.StateSubmitted
 }
 
 // trackedSince is when the current tracking began: the upstream request's
