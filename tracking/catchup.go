@@ -70,6 +70,14 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		if err := t.noteCompletion(ctx, next, trs); err != nil {
 			return false, err
 		}
+		if override {
+			// The give-up's failed event first (deduplicated: it may be out
+			// already, or its tracker still on its way to it), so that
+			// completed comes after it.
+			if err := t.d.Events.Status(ctx, *rec.Status(record.StateFailed)); err != nil {
+				return false, err
+			}
+		}
 		if err := t.publish(ctx, next, r, trs, overdue, announce); err != nil {
 			return false, err
 		}
