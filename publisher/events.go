@@ -119,6 +119,16 @@ func StatusEventID(tenant, submissionID string, generation int, state string) st
 	return fmt.Sprintf("%s.%s.%d.%s", tenant, submissionID, generation, state)
 }
 
+// OverrideEventID is the id of the completed event of a request that
+// tracking gave up on and that the upstream completed all the same
+// (docs/tracking.md): StatusEventID's with ".overrides_gave_up" after it.
+// A completed event published before the give-up's failed event (by a
+// catch-up that then lost the race) has the plain id; this one, which
+// comes after failed, must not be deduplicated with it.
+func OverrideEventID(tenant, submissionID string, generation int) string {
+	return StatusEventID(tenant, submissionID, generation, StateCompleted) + ".overrides_gave_up"
+}
+
 // StatusEvent builds the envelope of a status event without publishing it.
 func (p *Publisher) StatusEvent(s Status) (*Event, error) {
 	if s.Tenant == "" || s.SubmissionID == "" || s.State == "" {

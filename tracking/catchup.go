@@ -78,7 +78,7 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 				return false, err
 			}
 		}
-		if err := t.publish(ctx, next, r, trs, overdue, announce); err != nil {
+		if err := t.publish(ctx, next, r, trs, overdue, announce, override); err != nil {
 			return false, err
 		}
 		if len(trs) == 0 && !overdue && !docChanged && next.StatoRichiesta == rec.StatoRichiesta {
@@ -186,7 +186,8 @@ func (t *Tracker) noteCompletion(ctx context.Context, next *record.Record, trs [
 // publish sends the events of one catch-up: states in order, the document
 // just before completed when there is one (a consumer told "completed" has
 // been told of the final document), else after the states, then overdue.
-func (t *Tracker) publish(ctx context.Context, next *record.Record, r *visengine.Richiesta, trs []record.Transition, overdue bool, doc *publisher.DocumentReady) error {
+// completed has an id of its own when it overrides a give-up.
+func (t *Tracker) publish(ctx context.Context, next *record.Record, r *visengine.Richiesta, trs []record.Transition, overdue bool, doc *publisher.DocumentReady, override bool) error {
 	for _, tr := range trs {
 		if doc != nil && tr.State == record.StateCompleted {
 			if err := t.announceDocument(ctx, next, *doc); err != nil {
@@ -194,7 +195,11 @@ func (t *Tracker) publish(ctx context.Context, next *record.Record, r *visengine
 			}
 			doc = nil
 		}
-		if err := t.d.Events.Status(ctx, trackedStatus(next, tr.State, r)); err != nil {
+		s := trackedStatus(next, tr.State, r)
+		if override && tr.State == record.StateCompleted {
+			s.EventID = publisher.OverrideEventID(next.Tenant, next.ID, next.Generation)
+		}
+		if err := t.d.Events.Status(ctx, s); err != nil {
 			return err
 		}
 	}
