@@ -198,6 +198,9 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 	if rec.Closed() {
 		seq := t.replayOf(msg)
 		if !reopenable(rec, seq) {
+			if seq != 0 {
+				t.logNotReopened(rec, seq)
+			}
 			if rec.State == record.StateFailed && rec.Reason == dlq.ReasonGaveUp && seq == 0 {
 				// This task gave up; its announcement may not have gone out.
 				if err := t.announceGiveUp(ctx, rec, meta, msg.Data()); err != nil {
@@ -218,6 +221,19 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 	}
 	final, state, err := t.refresh(ctx, rec, rev)
 	return trackOutcome{Final: final, Err: err, Rec: rec, State: state}
+}
+
+// logNotReopened says why the replay of dead letter seq reopens nothing:
+// the submission is closed otherwise than by a give-up (completed, also
+// when the upstream's completion overrode the give-up the letter is of),
+// or that letter reopened it once already.
+func (t *Tracker) logNotReopened(rec *record.Record, seq uint64) {
+	why := "the submission is " + rec.State + ", not failed with " + dlq.ReasonGaveUp + ": there is nothing to reopen"
+	if rec.Replayed(seq) {
+		why = "this dead letter reopened the submission once already"
+	}
+	t.log.Warn().Str("tenant", rec.Tenant).Str("submission", rec.ID).Uint64("dead_letter", seq).Str("state", rec.State).
+		Msg("replayed tracking task reopens nothing: " + why)
 }
 
 // schedNow is the time on the schedule's clock.
