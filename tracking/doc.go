@@ -56,6 +56,8 @@
 // trigger Refresh: the request is always re-read. A request open for
 // Config.OverdueWorkdays working days gets one overdue event. A request
 // still open after Config.MaxAge is given up (giveup.go): dead letter
-// gave_up, failed event.
+// gave_up, failed event. A refresh that stores the final document of a
+// request given up on meanwhile overrides the give-up (catchup.go): the
+// record becomes completed, and its events follow the failed one.
 // Replaying that dead letter reopens tracking once (replay.go).
 package tracking
