@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
@@ -155,14 +154,14 @@ func (c *Console) reveal(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "deadletter", "Dead letter "+r.PathValue("seq"), d)
 }
 
-// reveal shows a payload as it is: indented when it is JSON.
+// reveal shows a payload as iseed dlq show --reveal does (dlq.Mask): its
+// values as they are, but an inline file as its name, type and size, never
+// its contents; indented as the CLI prints it.
 func reveal(b []byte) string {
 	var out bytes.Buffer
-	if json.Indent(&out, b, "", "  ") == nil {
-		return out.String()
-	}
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	return "(" + strconv.Itoa(len(b)) + " bytes, not text)"
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(dlq.Mask(b, true)) // Mask returns JSON
+	return out.String()
 }

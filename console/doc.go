@@ -12,7 +12,7 @@
 //	GET  /dead-letters/{seq}           one dead letter, its payload masked
 //	GET  /dead-letters/{seq}/replay    the confirmation step of a replay (operator)
 //	POST /dead-letters/{seq}/replay    replay it (operator, CSRF): dlq.Queue.Replay
-//	POST /dead-letters/{seq}/reveal    show its payload unmasked (operator, CSRF; logged)
+//	POST /dead-letters/{seq}/reveal    show its payload's values, files as their size (operator, CSRF; logged): dlq.Mask, as iseed dlq show --reveal
 //	GET  /spend                        spend by tenant, and every cap of each tenant and of the account with what counted ("not configured" without Deps.Spend)
 //	GET  /login, POST /login, POST /logout
 //	GET  /static/style.css
@@ -65,5 +65,6 @@
 // codes, times and amounts. It never shows a record's metadata or problem
 // messages, a document's file name, nor an event's data beyond its state.
 // A dead letter's payload is masked (Mask) unless an operator reveals it,
-// which is logged.
+// which is logged; revealed, an inline file still shows only as its name,
+// type and size (dlq.Mask, what iseed dlq show --reveal shows).
 package console
