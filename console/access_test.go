@@ -17,6 +17,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -282,6 +283,48 @@ func TestReplayRefusedLikeTheCLI(t *testing.T) {
 	}, cookie, csrf)
 	if _, err := h.Res.DLQ.GetMsg(context.Background(), invalid); err != nil {
 		t.Errorf("invalid dead letter after refused replays: %v, want it kept", err)
+	}
+}
+
+// TestReplayOfAMessageWithAWrongID: a good submission dead-lettered as
+// malformed only for its Nats-Msg-Id is replayed from the console as by
+// iseed dlq replay (the replay carries the id the pipeline requires): it
+// is sent once and its dead letter removed. A malformed letter that is not
+// a submission is still refused. The console used to refuse both.
+func TestReplayOfAMessageWithAWrongID(t *testing.T) {
+	h := pipetest.New(t)
+	h.Start()
+	s := newSite(t, h, testToken, nil)
+	h.Publish(pipetest.Submission("wrong-id-1", pipetest.ValidFields("Mario")), nats.Header{jetstream.MsgIDHeader: {"my-own-id-1"}})
+	h.Publish([]byte(`{"id":"no-service-1","fields":{}}`), nil)
+	seqs := map[string]uint64{}
+	pipetest.WaitFor(t, 20*time.Second, "two malformed dead letters", func() bool {
+		for _, dl := range h.DeadLetters() {
+			if dl.Reason == "malformed" {
+				seqs[dl.SubmissionID] = dl.Seq
+			}
+		}
+		return seqs["wrong-id-1"] != 0 && seqs["no-service-1"] != 0
+	})
+	good, bad := "/dead-letters/"+strconv.FormatUint(seqs["wrong-id-1"], 10), "/dead-letters/"+strconv.FormatUint(seqs["no-service-1"], 10)
+	get, post := http.MethodGet, http.MethodPost
+	runCalls(t, s, []call{
+		{name: "not a submission: no replay button", method: get, path: bad, auth: "bearer", status: 200, body: `id="replay-refused"`, notBody: `id="replay"`},
+		{name: "not a submission: replay refused", method: post, path: bad + "/replay", auth: "bearer", status: 409, body: "would be rejected again"},
+		{name: "wrong id: replay offered", method: get, path: good, auth: "bearer", status: 200, body: `id="replay"`, notBody: "replay-refused"},
+		{name: "wrong id: replayed", method: post, path: good + "/replay", auth: "bearer", status: 303, location: "/dead-letters?replayed="},
+	}, nil, "")
+	if rec := h.WaitState("wrong-id-1", record.StateSubmitted); rec.RequestID == "" {
+		t.Errorf("replayed submission: got %+v, want its upstream request", rec)
+	}
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+	if _, err := h.Res.DLQ.GetMsg(context.Background(), seqs["wrong-id-1"]); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Errorf("replayed dead letter: got %v, want it gone", err)
+	}
+	if _, err := h.Res.DLQ.GetMsg(context.Background(), seqs["no-service-1"]); err != nil {
+		t.Errorf("refused dead letter: %v, want it kept", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
@@ -88,7 +89,7 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 	dl.Stored = raw.Time
 	d := &deadLetterData{DL: dl, Size: len(raw.Data), Masked: Mask(raw.Data), payload: raw.Data}
 	var refused *dlq.RefusedError
-	if errors.As(dlq.CheckOrigin(c.d.Resources.Layout, raw.Subject, dl), &refused) || errors.As(dlq.CheckReplay(dl), &refused) {
+	if errors.As(dlq.CheckOrigin(c.d.Resources.Layout, raw.Subject, dl), &refused) || errors.As(consumer.CheckReplay(dl, raw.Data), &refused) {
 		d.Refused = refused
 	}
 	return d, true
@@ -96,7 +97,7 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 
 type deadLetterData struct {
 	DL       dlq.DeadLetter
-	Refused  *dlq.RefusedError // why it is not replayed unchanged (invalid, malformed, conflict), as iseed dlq replay refuses it
+	Refused  *dlq.RefusedError // why it is not replayed unchanged (invalid, malformed, conflict): consumer.CheckReplay, as iseed dlq replay refuses it
 	Size     int
 	Masked   string
 	Revealed string

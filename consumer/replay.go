@@ -42,6 +42,20 @@ func ReplayMsgID(l layout.Layout) func(subject string, payload []byte) string {
 	}
 }
 
+// CheckReplay is dlq.CheckReplay for a dead letter whose payload is at
+// hand, as iseed dlq replay and the console ask it before replaying one
+// unchanged. A malformed letter whose payload decodes as a submission was
+// malformed only by its message's Nats-Msg-Id: a replay carries the id the
+// pipeline requires (ReplayMsgID), so it is not rejected again and passes.
+func CheckReplay(dl dlq.DeadLetter, payload []byte) error {
+	if dl.Reason == dlq.ReasonMalformed {
+		if _, err := DecodeSubmission(payload); err == nil {
+			return nil
+		}
+	}
+	return dlq.CheckReplay(dl)
+}
+
 // replayable reports whether the message is an operator's replay of a
 // failed or rejected submission that has not been replayed from that dead
 // letter yet.

@@ -110,7 +110,9 @@ func (e *RefusedError) Error() string {
 // CheckReplay refuses to replay unchanged a dead letter that the pipeline
 // would reject again for the same reason: invalid input, a conflicting
 // payload under an id already used, a message that is not a submission.
-// Other reasons (credit, the upstream, time) may pass on a replay.
+// Other reasons (credit, the upstream, time) may pass on a replay. A
+// caller that has the payload asks consumer.CheckReplay, which also lets
+// through a malformed letter whose only fault was its message id.
 func CheckReplay(dl DeadLetter) error {
 	r := &RefusedError{Seq: dl.Seq, Reason: dl.Reason}
 	edit := fmt.Sprintf("correct it with 'iseed dlq replay --edit %d', or remove it with 'iseed dlq purge %d'", dl.Seq, dl.Seq)

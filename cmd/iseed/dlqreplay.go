@@ -153,8 +153,8 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 	}
 	d := l.DeadLetter
 	err = r.q.CheckOrigin(l)
-	if err == nil && !wrongIDOnly(l) {
-		err = dlq.CheckReplay(d)
+	if err == nil {
+		err = consumer.CheckReplay(d, l.Payload)
 	}
 	if err != nil {
 		r.refused++
@@ -186,18 +186,6 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 	r.replayed++
 	fmt.Fprintf(r.e.stdout, "%sreplayed dead letter %s to %s\n", prefix, letterName(d), d.OriginalSubject)
 	return nil
-}
-
-// wrongIDOnly reports whether l is malformed only by its message's
-// Nats-Msg-Id: its payload is a submission, and the replay carries the id
-// the pipeline requires (consumer.ReplayMsgID), so it is not rejected
-// again.
-func wrongIDOnly(l *dlq.Letter) bool {
-	if l.Reason != dlq.ReasonMalformed {
-		return false
-	}
-	_, err := consumer.DecodeSubmission(l.Payload)
-	return err == nil
 }
 
 // failure counts and reports one dead letter that could not be replayed;
