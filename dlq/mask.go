@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -49,14 +50,15 @@ func name(v any) bool {
 // as Shown says) but every other value is replaced by its type and length: "‹text, 16
 // chars›", "‹number›". Revealed, values are shown. Either way an inline
 // file's contents never are: "‹file application/pdf, 9 bytes›". A payload
-// that is not a JSON object is shown as its size, or revealed as a string.
+// that is not a JSON object is shown as its size, or revealed as a string
+// with every inline file's contents replaced by their size.
 func Mask(payload []byte, reveal bool) json.RawMessage {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var top map[string]any
 	if err := dec.Decode(&top); err != nil || dec.More() {
 		if reveal {
-			return quote(strings.ToValidUTF8(string(payload), "\uFFFD"))
+			return quote(hideInlineFiles(strings.ToValidUTF8(string(payload), "\uFFFD")))
 		}
 		return quote(fmt.Sprintf("‹%d bytes, not a JSON object›", len(payload)))
 	}
@@ -133,6 +135,21 @@ func inlineFile(v string) (file, bool) {
 		f.size -= strings.Count(data[n-2:], "=")
 	}
 	return f, true
+}
+
+// inlineData is the base64 contents of an inline file anywhere in a text:
+// "data:<type>[;…];base64," and what follows in the base64 alphabets,
+// escaped slashes included.
+var inlineData = regexp.MustCompile(`(data:[^;,"\s]*(?:;[^;,"\s]*)*;base64,)((?:[A-Za-z0-9+/=_-]|\\/)+)`)
+
+// hideInlineFiles replaces the contents of every inline file in s, a
+// payload that does not decode as one JSON object (trailing data, an
+// array), by their size.
+func hideInlineFiles(s string) string {
+	return inlineData.ReplaceAllStringFunc(s, func(m string) string {
+		sub := inlineData.FindStringSubmatch(m)
+		return sub[1] + fmt.Sprintf("‹%d bytes›", len(strings.ReplaceAll(sub[2], `\/`, "/"))/4*3)
+	})
 }
 
 func quote(s string) json.RawMessage {

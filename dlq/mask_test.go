@@ -70,3 +70,24 @@ func TestMask(t *testing.T) {
 		})
 	}
 }
+
+// TestMaskRevealedNonObjectHidesFiles: a payload that is not exactly one
+// JSON object (trailing data, an array: malformed letters have such) was
+// revealed whole, inline files' contents included. The text is shown, the
+// files' contents are not.
+func TestMaskRevealedNonObjectHidesFiles(t *testing.T) {
+	const secret = "RGlzdGluY3RpdmUgaWRlbnRpdHkgZG9jdW1lbnQ="
+	for _, payload := range []string{
+		`{"fields":{"Nome":"Mario","ci":"ci.pdf|data:application/pdf;base64,` + secret + `"}} {}`,
+		`[{"fields":{"Nome":"Mario","ci":"data:application/pdf;name=x;base64,` + secret + `"}}]`,
+		`{"fields":{"Nome":"Mario","ci":"data:image\/png;base64,` + secret[:8] + `\/` + secret[10:] + `"}`,
+	} {
+		got := string(Mask([]byte(payload), true))
+		if strings.Contains(got, secret[:12]) || strings.Contains(got, secret[len(secret)-12:]) {
+			t.Errorf("Mask(%.40q…, reveal): %s; want no file contents", payload, got)
+		}
+		if !strings.Contains(got, "Mario") || !strings.Contains(got, "bytes›") {
+			t.Errorf("Mask(%.40q…, reveal): %s; want the text revealed and the file's size", payload, got)
+		}
+	}
+}
