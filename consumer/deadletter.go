@@ -15,11 +15,18 @@ func (p *Pipeline) deadLetter(ctx context.Context, j *job, o Outcome) error {
 	msgID := dlq.MsgIDOfMessage(j.meta.Stream, j.meta.Sequence.Stream)
 	if o.Record != nil && o.Kind != Conflict { // one dead letter per submission, generation and reason
 		msgID = dlq.MsgID(dl.Tenant, dl.SubmissionID, dl.Generation, o.Reason)
-		if j.spent {
+		switch {
+		case j.spent:
 			// The replayed letter had this id and is gone: within the
 			// duplicate window the stream would drop this one, and the
 			// submission would fail with no dead letter saying so.
 			msgID += ".r" + strconv.FormatUint(j.replay, 10)
+		case j.unverified != 0:
+			// The same for a replay taken as an ordinary message, its
+			// signature not holding (the replay key rotated after it was
+			// signed): the letter it names may be gone too. Whoever copies
+			// the header, it is one letter per letter named.
+			msgID += ".r" + strconv.FormatUint(j.unverified, 10)
 		}
 	}
 	return dlq.Publish(ctx, p.d.Publisher, p.lay, dl, j.msg.Data(), msgID)

@@ -33,6 +33,11 @@ type job struct {
 	// spent is true when that replay could not reopen the record: its
 	// dead letter is a new one, not a repeat of the letter it replaced.
 	spent bool
+	// unverified is the dead letter a replay header names whose signature
+	// does not hold (forged, or signed with a key the daemon does not
+	// hold: rotated since); 0 when none. The message is an ordinary one,
+	// but that letter may be gone, removed by the replay command.
+	unverified uint64
 	// precounted is true while the record counts a POST this delivery has
 	// not sent yet (the claim, a take-over and markAttempt count the POST
 	// they prepare): a rejection or failure before the POST takes it back.
@@ -80,6 +85,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 	j.tenant = tenant
 	var forged bool
 	if j.replay, forged = p.replayOf(j.msg); forged {
+		j.unverified = dlq.ReplaySeq(j.msg.Headers().Get(dlq.ReplayHeader))
 		p.rare.Warn().Str("tenant", tenant).Uint64("stream_seq", j.meta.Sequence.Stream).
 			Msg("a message carries a replay header that is not signed with iseed's replay key: taken as an ordinary message")
 	}

@@ -43,6 +43,19 @@ func VerifyReplay(key []byte, value, subject string, payload []byte) (seq uint64
 	return n, true
 }
 
+// ReplaySeq returns the dead-letter sequence a ReplayHeader value names,
+// whether or not its signature holds (0 when it names none): only for
+// what may trust it as little as any publisher, such as telling apart the
+// dead letters of messages that name different letters.
+func ReplaySeq(value string) uint64 {
+	s, _, found := strings.Cut(value, ":")
+	n, err := strconv.ParseUint(s, 10, 64)
+	if !found || err != nil {
+		return 0
+	}
+	return n
+}
+
 // KeyID names a replay key without revealing it: the daemon notes the id
 // of the key it verifies replays with, and an operator's command compares
 // its own before signing anything (a replay signed with another key is

@@ -36,3 +36,21 @@ func TestVerifyReplay(t *testing.T) {
 		})
 	}
 }
+
+func TestReplaySeq(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  uint64
+	}{
+		{SignReplay([]byte("k"), 42, "iseed.submissions.acme", []byte("{}")), 42},
+		{"7:not-a-signature", 7},
+		{"7", 0}, // no signature part: names nothing
+		{"", 0},
+		{"x:sig", 0},
+		{"-1:sig", 0},
+	} {
+		if got := ReplaySeq(tt.value); got != tt.want {
+			t.Errorf("ReplaySeq(%q): got %d, want %d", tt.value, got, tt.want)
+		}
+	}
+}
