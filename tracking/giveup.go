@@ -3,6 +3,7 @@ package tracking
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
@@ -12,8 +13,9 @@ import (
 
 // giveUp ends tracking of a request that never finished, or whose final
 // document could not be stored: the record, then the dead letter (the
-// task) and the failed event.
-func (t *Tracker) giveUp(ctx context.Context, rec *record.Record, rev uint64, meta *jetstream.MsgMetadata, payload []byte) trackOutcome {
+// task) and the failed event. named is the dead letter an unverified
+// replay header of the task names (unverifiedReplay), 0 for none.
+func (t *Tracker) giveUp(ctx context.Context, rec *record.Record, rev uint64, meta *jetstream.MsgMetadata, payload []byte, named uint64) trackOutcome {
 	now := t.cfg.Now()
 	next := rec.Clone()
 	next.To(record.StateFailed, now, dlq.ReasonGaveUp)
@@ -30,7 +32,7 @@ func (t *Tracker) giveUp(ctx context.Context, rec *record.Record, rev uint64, me
 	if _, err := t.store.Update(ctx, next, rev); err != nil {
 		return trackOutcome{Err: fmt.Errorf("record gave_up: %w", err)}
 	}
-	if err := t.announceGiveUp(ctx, next, meta, payload); err != nil {
+	if err := t.announceGiveUp(ctx, next, meta, payload, named); err != nil {
 		return trackOutcome{Err: err} // the task comes back and announces again (deduplicated)
 	}
 	return trackOutcome{Final: true}
@@ -38,7 +40,7 @@ func (t *Tracker) giveUp(ctx context.Context, rec *record.Record, rev uint64, me
 
 // announceGiveUp stores the dead letter and publishes the failed event of
 // a request tracking gave up on; both are deduplicated by id.
-func (t *Tracker) announceGiveUp(ctx context.Context, rec *record.Record, meta *jetstream.MsgMetadata, payload []byte) error {
+func (t *Tracker) announceGiveUp(ctx context.Context, rec *record.Record, meta *jetstream.MsgMetadata, payload []byte, named uint64) error {
 	l := t.lay
 	now := t.cfg.Now()
 	msg := ""
@@ -49,6 +51,14 @@ func (t *Tracker) announceGiveUp(ctx context.Context, rec *record.Record, meta *
 		Tenant: rec.Tenant, SubmissionID: rec.ID, Reason: dlq.ReasonGaveUp, Error: msg, Attempts: rec.Attempts,
 		Deliveries: meta.NumDelivered, Generation: max(rec.Generation, 1), FirstFailure: rec.FirstFailure, LastFailure: now}
 	msgID := dlq.MsgID(rec.Tenant, rec.ID, dl.Generation, dlq.ReasonGaveUp)
+	if named != 0 {
+		// A replay taken as an ordinary task, its signature not holding
+		// (the replay key rotated after it was signed): the letter it
+		// names had the id without this and may be gone, and the stream
+		// would drop this one as its duplicate. One letter per letter
+		// named; a redelivery repeats the id.
+		msgID += ".r" + strconv.FormatUint(named, 10)
+	}
 	if err := dlq.Publish(ctx, t.d.Publisher, l, dl, payload, msgID); err != nil {
 		return err
 	}

@@ -203,7 +203,7 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 			}
 			if rec.State == record.StateFailed && rec.Reason == dlq.ReasonGaveUp && seq == 0 {
 				// This task gave up; its announcement may not have gone out.
-				if err := t.announceGiveUp(ctx, rec, meta, msg.Data()); err != nil {
+				if err := t.announceGiveUp(ctx, rec, meta, msg.Data(), t.unverifiedReplay(msg)); err != nil {
 					return trackOutcome{Err: err}
 				}
 			}
@@ -217,7 +217,7 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 		return trackOutcome{Err: errors.New("the submission has no upstream request yet")}
 	}
 	if age := t.schedNow().Sub(t.cfg.Timebase.At(trackedSince(rec))); age > t.cfg.MaxAge {
-		return t.giveUp(ctx, rec, rev, meta, msg.Data())
+		return t.giveUp(ctx, rec, rev, meta, msg.Data(), t.unverifiedReplay(msg))
 	}
 	final, state, err := t.refresh(ctx, rec, rev)
 	return trackOutcome{Final: final, Err: err, Rec: rec, State: state}

@@ -31,6 +31,18 @@ func (t *Tracker) replayOf(msg jetstream.Msg) uint64 {
 	return seq
 }
 
+// unverifiedReplay returns the dead letter a task's replay header names
+// when its signature does not hold (forged, or signed with a key the
+// tracker does not hold: rotated since); 0 otherwise. The task is an
+// ordinary one, but that letter may be gone, removed by the replay command.
+func (t *Tracker) unverifiedReplay(msg jetstream.Msg) uint64 {
+	v := msg.Headers().Get(dlq.ReplayHeader)
+	if v == "" || t.replayOf(msg) != 0 {
+		return 0
+	}
+	return dlq.ReplaySeq(v)
+}
+
 // reopenable reports whether a replayed task (seq is its dead letter's
 // sequence, 0 for an ordinary task) reopens rec.
 func reopenable(rec *record.Record, seq uint64) bool {
