@@ -180,6 +180,10 @@ func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 		return p.retry(gerr, 0)
 	}
 	j.rec, j.rev = rec, rev
+	// A replay that could have reopened the record fails again with it
+	// instead: its dead letter is a new one (deadLetter), not a repeat of
+	// the letter it replaced.
+	j.spent = p.replayable(j)
 	now := p.cfg.Now()
 	switch {
 	case rec.Fingerprint != j.sub.Fingerprint():

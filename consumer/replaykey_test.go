@@ -80,3 +80,48 @@ func TestUnverifiedReplayKeepsALetter(t *testing.T) {
 		})
 	}
 }
+
+// TestExpiredReplayKeepsALetter: a signed replay that waited past the
+// maximum age while its service could not be resolved fails again without
+// reopening its submission (expire). The replay command removed the letter
+// with the submission's letter id: with a duplicate window longer than the
+// maximum age, the new letter must not be dropped as its duplicate.
+func TestExpiredReplayKeepsALetter(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t) // the duplicate window: a minute
+	ctx := context.Background()
+	fields := pipetest.ValidFields("Mario")
+	h.PutRecord("emp-old", fields, func(r *record.Record) {
+		r.To(record.StateFailed, time.Now(), dlq.ReasonUpstreamRejected)
+		r.Reason = dlq.ReasonUpstreamRejected
+	})
+	dl := dlq.DeadLetter{OriginalSubject: h.Res.Layout.SubmissionSubject(pipetest.Tenant), StreamSeq: 1,
+		Tenant: pipetest.Tenant, SubmissionID: "emp-old", Reason: dlq.ReasonUpstreamRejected, Generation: 1}
+	if err := dlq.Publish(ctx, h.NATS.JS, h.Res.Layout, dl, pipetest.Submission("emp-old", fields),
+		dlq.MsgID(pipetest.Tenant, "emp-old", 1, dlq.ReasonUpstreamRejected)); err != nil {
+		t.Fatal(err)
+	}
+	dls := h.DeadLetters()
+	if len(dls) != 1 {
+		t.Fatalf("dead letters: got %+v, want one", dls)
+	}
+	replayed := dls[0].Seq
+	if err := h.Queue().Replay(ctx, replayed); err != nil {
+		t.Fatal(err)
+	}
+	// The daemon takes the replay an hour later by its clock, past the
+	// maximum age of 30 minutes, with the catalog unreachable.
+	h.Start(pipetest.WithSchemas(flakySchemas{}), pipetest.WithConfig(func(c *consumer.Config) {
+		c.MaxAge = 30 * time.Minute
+		c.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	}))
+	pipetest.WaitExplained(t, 20*time.Second, "the replay taken", h.settled, func() string {
+		return fmt.Sprintf("dead letters %+v", h.DeadLetters())
+	})
+	if dls = h.DeadLetters(); len(dls) != 1 || dls[0].Reason != dlq.ReasonUpstreamRejected || dls[0].Seq == replayed {
+		t.Errorf("dead letters after the replay expired: got %+v; want one, %s, not %d (replayed)", dls, dlq.ReasonUpstreamRejected, replayed)
+	}
+	if r := h.Record("emp-old"); r.State != record.StateFailed || r.Generation != 1 || len(r.Replays) != 0 {
+		t.Errorf("record: got %s, generation %d, replays %v; want failed, generation 1, not reopened", r.State, r.Generation, r.Replays)
+	}
+}
