@@ -52,3 +52,34 @@ func TestTrackReplayWithAnotherKeyKeepsItsLetter(t *testing.T) {
 		t.Errorf("record: got %s (%s), replays %v; want failed (gave_up), not reopened", r.State, r.Reason, r.Replays)
 	}
 }
+
+// TestTrackGaveUpAgainAfterAReplayKeepsALetter: a replayed gave_up task
+// reopens tracking in the same generation; when tracking gives up again
+// (ISEED_TRACK_MAX_AGE counts from the replay), the new dead letter must
+// not be dropped as a duplicate of the letter the replay command removed,
+// which had the same generation and reason.
+func TestTrackGaveUpAgainAfterAReplayKeepsALetter(t *testing.T) {
+	s := trackSetup{sim: sim.Config{Step: time.Hour}, tracker: tracking.Config{Workers: 2, Timebase: dayIn200ms(t),
+		Schedule: []time.Duration{onDayIn200ms(30 * time.Millisecond)}, MaxAge: onDayIn200ms(time.Second)}}
+	h := newTrackHarness(t, s)
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, false)
+	h.Publish(pipetest.Submission("emp-twice", pipetest.ValidFields("Mario")), nil)
+	if r := h.waitClosed("emp-twice", 10*time.Second); r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp {
+		t.Fatalf("got %q (%s), want failed (%s)", r.State, r.Reason, dlq.ReasonGaveUp)
+	}
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 5*time.Second, "the gave_up dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+	replayed := dls[0].Seq
+	if err := h.Queue().Replay(context.Background(), replayed); err != nil {
+		t.Fatal(err)
+	}
+	pipetest.WaitExplained(t, 10*time.Second, "tracking reopened and given up again", func() bool {
+		r := h.Record("emp-twice")
+		return r.State == record.StateFailed && len(r.Replays) == 1 && h.openTasks() == 0
+	}, func() string { return fmt.Sprintf("record %+v, %d tasks open", h.Record("emp-twice"), h.openTasks()) })
+	if dls = h.DeadLetters(); len(dls) != 1 || dls[0].Reason != dlq.ReasonGaveUp || dls[0].Seq == replayed {
+		t.Errorf("dead letters after tracking gave up again: got %+v; want one, gave_up, not %d (replayed)", dls, replayed)
+	}
+}
