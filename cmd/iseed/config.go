@@ -243,6 +243,27 @@ func (c *Config) problems() []error {
 	if c.RetryMaxDelay <= 0 {
 		bad("ISEED_RETRY_MAX_DELAY must be positive (a duration such as 10m), got %s", c.RetryMaxDelay)
 	}
+	// These too are taken for their defaults when zero or negative (by the
+	// breaker, the pipeline, the tracker, the schema cache and limits):
+	// refused, so that the daemon runs with what is set or not at all.
+	if c.BreakerFailures < 1 {
+		bad("ISEED_BREAKER_FAILURES must be at least 1, got %d", c.BreakerFailures)
+	}
+	if c.BreakerCooldown <= 0 {
+		bad("ISEED_BREAKER_COOLDOWN must be positive (a duration such as 15s), got %s", c.BreakerCooldown)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("ISEED_SHUTDOWN_TIMEOUT must be positive (a duration such as 30s), got %s", c.ShutdownTimeout)
+	}
+	if c.ReconcileSettle <= 0 {
+		bad("ISEED_RECONCILE_SETTLE must be positive (a duration such as 15m), got %s", c.ReconcileSettle)
+	}
+	if c.SchemaTTL <= 0 {
+		bad("ISEED_SCHEMA_TTL must be positive (a duration such as 24h), got %s", c.SchemaTTL)
+	}
+	if c.MaxFileBytes <= 0 {
+		bad("ISEED_MAX_FILE_BYTES must be positive (bytes, such as 10485760), got %d", c.MaxFileBytes)
+	}
 	if need := c.retryPolicy().DeliveriesFor(c.MaxAge); c.MaxAge > 0 && c.MaxDeliver < need {
 		bad("ISEED_MAX_DELIVER=%d would dead-letter transient trouble before ISEED_MAX_AGE=%s at ISEED_RETRY_MAX_DELAY=%s: set it to at least %d (or raise the delay)",
 			c.MaxDeliver, c.MaxAge, c.RetryMaxDelay, need)

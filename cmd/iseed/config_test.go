@@ -97,6 +97,64 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
+// TestConfigRefusesWhatWouldBeReplaced: a value the daemon's components
+// would silently take for their default (zero or negative) is refused by
+// serve --check-config and by serve alike, exit 2 naming the variable;
+// the smallest value they keep is accepted.
+func TestConfigRefusesWhatWouldBeReplaced(t *testing.T) {
+	tests := []struct {
+		variable, value string
+		want            string // in the error; "" for valid
+	}{
+		{"ISEED_BREAKER_FAILURES", "0", "ISEED_BREAKER_FAILURES must be at least 1, got 0"},
+		{"ISEED_BREAKER_FAILURES", "-1", "ISEED_BREAKER_FAILURES must be at least 1, got -1"},
+		{"ISEED_BREAKER_FAILURES", "1", ""},
+		{"ISEED_BREAKER_COOLDOWN", "0", "ISEED_BREAKER_COOLDOWN must be positive (a duration such as 15s), got 0s"},
+		{"ISEED_BREAKER_COOLDOWN", "-5s", "ISEED_BREAKER_COOLDOWN must be positive (a duration such as 15s), got -5s"},
+		{"ISEED_BREAKER_COOLDOWN", "1ns", ""},
+		{"ISEED_SHUTDOWN_TIMEOUT", "0", "ISEED_SHUTDOWN_TIMEOUT must be positive (a duration such as 30s), got 0s"},
+		{"ISEED_SHUTDOWN_TIMEOUT", "-5s", "ISEED_SHUTDOWN_TIMEOUT must be positive (a duration such as 30s), got -5s"},
+		{"ISEED_SHUTDOWN_TIMEOUT", "1ns", ""},
+		{"ISEED_RECONCILE_SETTLE", "0", "ISEED_RECONCILE_SETTLE must be positive (a duration such as 15m), got 0s"},
+		{"ISEED_RECONCILE_SETTLE", "-1m", "ISEED_RECONCILE_SETTLE must be positive (a duration such as 15m), got -1m0s"},
+		{"ISEED_RECONCILE_SETTLE", "1ns", ""},
+		{"ISEED_SCHEMA_TTL", "0", "ISEED_SCHEMA_TTL must be positive (a duration such as 24h), got 0s"},
+		{"ISEED_SCHEMA_TTL", "-1h", "ISEED_SCHEMA_TTL must be positive (a duration such as 24h), got -1h0m0s"},
+		{"ISEED_SCHEMA_TTL", "1ns", ""},
+		{"ISEED_MAX_FILE_BYTES", "0", "ISEED_MAX_FILE_BYTES must be positive (bytes, such as 10485760), got 0"},
+		{"ISEED_MAX_FILE_BYTES", "-1", "ISEED_MAX_FILE_BYTES must be positive (bytes, such as 10485760), got -1"},
+		{"ISEED_MAX_FILE_BYTES", "1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variable+"="+tt.value, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			t.Setenv("ISEED_DATA_DIR", dir)
+			t.Setenv("ISEED_NATS_URL", "")
+			t.Setenv("ISEED_EMBEDDED_NATS_LISTEN", "127.0.0.1:0")
+			t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+			t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
+			t.Setenv(tt.variable, tt.value)
+			commands := [][]string{{"serve", "--check-config"}}
+			if tt.want != "" {
+				// Only a refused value: an accepted one would start the daemon.
+				commands = append(commands, []string{"serve"})
+			}
+			for _, args := range commands {
+				out, errOut, code := runCLIFor(t, 5*time.Second, args...) // bounded: a serve that starts must not hang the test
+				switch {
+				case tt.want == "" && code != 0:
+					t.Errorf("%v: exit %d, stderr %q; want 0", args, code, errOut)
+				case tt.want != "" && (code != 2 || !strings.Contains(errOut, tt.want)):
+					t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", args, code, out, errOut, tt.want)
+				}
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("the data directory was created (%v); want the configuration refused before", err)
+			}
+		})
+	}
+}
+
 // TestConfigReportsEveryProblem: a variable that does not parse hides no
 // other problem, except those that depend on it.
 func TestConfigReportsEveryProblem(t *testing.T) {
