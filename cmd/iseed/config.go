@@ -319,14 +319,26 @@ func (c *Config) problems() []error {
 	if c.AuditEvery < 0 {
 		bad("ISEED_AUDIT_EVERY must not be negative (0 turns the periodic audit off), got %s", c.AuditEvery)
 	}
-	if floor := layoutOf(c).WithDefaults().DLQRetention; c.RecordScrub.On() && c.RecordScrub.Duration() < floor {
+	dlqRetention := layoutOf(c).WithDefaults().DLQRetention
+	if floor := dlqRetention + scrubMargin; c.RecordScrub.On() && c.RecordScrub.Duration() < floor {
 		// Sooner, a gave_up dead letter could still reopen the record's
 		// tracking, which would then end without its metadata and without
 		// noting a completed ISEE for the prior-ISEE rule.
-		bad("ISEED_RECORD_SCRUB_AFTER must be at least the dead letters' retention (%s), or off; got %s", floor, c.RecordScrub.Duration())
+		bad("ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (%s) by at least %s: set it to at least %s, or off; got %s",
+			dlqRetention, scrubMargin, floor, c.RecordScrub.Duration())
 	}
 	return append(errs, c.validateTracking()...)
 }
+
+// scrubMargin is how much longer than a dead letter a closed record must
+// be kept before it is scrubbed. A gave_up dead letter is stored after its
+// record's last write (tracking writes the record first), so with equal
+// durations it outlives the record's scrub: by the moments between the two
+// writes, or by as long as its task takes to come back and store it again
+// after a crash between them (ISEED_TRACK_ACK_WAIT) or while the DLQ stream
+// refuses it. A day covers those, and the skew between the clocks of the
+// two streams' leaders.
+const scrubMargin = 24 * time.Hour
 
 // retryPolicy is the redelivery policy the pipeline runs with.
 func (c *Config) retryPolicy() consumer.RetryPolicy {

@@ -73,8 +73,15 @@ func TestConfigValidation(t *testing.T) {
 		{"accepting anything", map[string]string{"ISEED_ACCEPT_NEW_RECORDS": "true"}, "ISEED_ACCEPT_NEW_RECORDS must be the creation time serve's refusal names"},
 		{"record scrub off", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "off"}, ""},
 		{"record scrub 0", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "0"}, ""},
-		{"record scrub after the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "2160h"}, ""},
-		{"record scrub before the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "720h"}, "ISEED_RECORD_SCRUB_AFTER must be at least the dead letters' retention (2160h0m0s), or off; got 720h0m0s"},
+		// A gave_up dead letter is stored after its record's last write:
+		// kept as long, it would outlive the record's scrub.
+		{"record scrub a day after the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "2184h"}, ""},
+		{"record scrub within a day of the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "2183h59m"},
+			"ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (2160h0m0s) by at least 24h0m0s: set it to at least 2184h0m0s, or off; got 2183h59m0s"},
+		{"record scrub with the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "2160h"},
+			"ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (2160h0m0s) by at least 24h0m0s: set it to at least 2184h0m0s, or off; got 2160h0m0s"},
+		{"record scrub before the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "720h"},
+			"ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (2160h0m0s) by at least 24h0m0s: set it to at least 2184h0m0s, or off; got 720h0m0s"},
 		{"record scrub in days", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "100d"}, "ISEED_RECORD_SCRUB_AFTER: want a duration such as 2400h, or off"},
 		{"record scrub negative", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "-1h"}, "ISEED_RECORD_SCRUB_AFTER: want a duration such as 2400h, or off"},
 	}
