@@ -24,7 +24,7 @@ func newBreaker(cfg BreakerConfig, log zerolog.Logger, m *Metrics) *gobreaker.Ci
 		Name:        "visengine",
 		MaxRequests: 1,
 		Timeout:     cfg.Cooldown,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= uint32(cfg.Failures) },
+		ReadyToTrip: func(c gobreaker.Counts) bool { return uint64(c.ConsecutiveFailures) >= uint64(cfg.Failures) }, // not uint32: 1<<32 would be 0
 		IsSuccessful: func(err error) bool {
 			return !upstreamUnwell(err)
 		},
