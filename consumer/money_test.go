@@ -37,12 +37,22 @@ func (h *harness) budgets() *budget.Budgets {
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	b, err := budget.New(caps, usage, budget.Config{})
+	b, err := budget.New(caps, usage, budget.Config{Location: capsZone})
 	if err != nil {
 		h.T.Fatal(err)
 	}
 	return b
 }
+
+// capsZone separates the caps' days and months in these tests: a zone in
+// which this test binary started at noon, so that no test's day or month
+// ends while it runs. In Europe/Rome a daily cap of one request let a
+// second through when a test straddled midnight there (23:00 UTC).
+var capsZone = func() *time.Location {
+	now := time.Now().UTC()
+	sinceMidnight := now.Sub(now.Truncate(24 * time.Hour))
+	return time.FixedZone("caps-noon", int((12*time.Hour - sinceMidnight).Seconds()))
+}()
 
 func (h *harness) ledger() *ledger.Ledger {
 	return ledger.New(h.NATS.JS, h.Res.Ledger, ledger.Config{})
