@@ -22,20 +22,7 @@ import (
 // new one must not be dropped as its duplicate, or the request that was
 // given up on is listed nowhere.
 func TestTrackReplayWithAnotherKeyKeepsItsLetter(t *testing.T) {
-	s := trackSetup{sim: sim.Config{Step: time.Hour}, tracker: tracking.Config{Workers: 2, Timebase: dayIn200ms(t),
-		Schedule: []time.Duration{onDayIn200ms(30 * time.Millisecond)}, MaxAge: onDayIn200ms(time.Second)}}
-	h := newTrackHarness(t, s)
-	tr := h.newTracker(nil)
-	h.runTracker(tr)
-	h.startPipeline(tr, false)
-	h.Publish(pipetest.Submission("emp-rot", pipetest.ValidFields("Mario")), nil)
-	if r := h.waitClosed("emp-rot", 10*time.Second); r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp {
-		t.Fatalf("got %q (%s), want failed (%s)", r.State, r.Reason, dlq.ReasonGaveUp)
-	}
-	var dls []dlq.DeadLetter
-	pipetest.WaitFor(t, 5*time.Second, "the gave_up dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
-	pipetest.WaitFor(t, 5*time.Second, "the tracking task to be acknowledged", func() bool { return h.openTasks() == 0 })
-	replayed := dls[0].Seq
+	h, replayed := givenUp(t, "emp-rot")
 	// The operator's command signs with the new key; the tracker still
 	// checks with the old one (pipetest.ReplayKey).
 	rotated := dlq.NewQueue(h.NATS.JS, h.Res, []byte("the replay key after rotation!!!"), consumer.ReplayMsgID(h.Res.Layout))
@@ -45,7 +32,7 @@ func TestTrackReplayWithAnotherKeyKeepsItsLetter(t *testing.T) {
 	pipetest.WaitExplained(t, 10*time.Second, "the replayed task to be acknowledged", func() bool { return h.openTasks() == 0 }, func() string {
 		return fmt.Sprintf("%d tasks open", h.openTasks())
 	})
-	if dls = h.DeadLetters(); len(dls) != 1 || dls[0].Reason != dlq.ReasonGaveUp || dls[0].Seq == replayed {
+	if dls := h.DeadLetters(); len(dls) != 1 || dls[0].Reason != dlq.ReasonGaveUp || dls[0].Seq == replayed {
 		t.Errorf("dead letters after the replay was taken as an ordinary task: got %+v; want one, gave_up, not %d (replayed)", dls, replayed)
 	}
 	if r := h.Record("emp-rot"); r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp || len(r.Replays) != 0 {
@@ -59,19 +46,7 @@ func TestTrackReplayWithAnotherKeyKeepsItsLetter(t *testing.T) {
 // not be dropped as a duplicate of the letter the replay command removed,
 // which had the same generation and reason.
 func TestTrackGaveUpAgainAfterAReplayKeepsALetter(t *testing.T) {
-	s := trackSetup{sim: sim.Config{Step: time.Hour}, tracker: tracking.Config{Workers: 2, Timebase: dayIn200ms(t),
-		Schedule: []time.Duration{onDayIn200ms(30 * time.Millisecond)}, MaxAge: onDayIn200ms(time.Second)}}
-	h := newTrackHarness(t, s)
-	tr := h.newTracker(nil)
-	h.runTracker(tr)
-	h.startPipeline(tr, false)
-	h.Publish(pipetest.Submission("emp-twice", pipetest.ValidFields("Mario")), nil)
-	if r := h.waitClosed("emp-twice", 10*time.Second); r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp {
-		t.Fatalf("got %q (%s), want failed (%s)", r.State, r.Reason, dlq.ReasonGaveUp)
-	}
-	var dls []dlq.DeadLetter
-	pipetest.WaitFor(t, 5*time.Second, "the gave_up dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
-	replayed := dls[0].Seq
+	h, replayed := givenUp(t, "emp-twice")
 	if err := h.Queue().Replay(context.Background(), replayed); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +54,29 @@ func TestTrackGaveUpAgainAfterAReplayKeepsALetter(t *testing.T) {
 		r := h.Record("emp-twice")
 		return r.State == record.StateFailed && len(r.Replays) == 1 && h.openTasks() == 0
 	}, func() string { return fmt.Sprintf("record %+v, %d tasks open", h.Record("emp-twice"), h.openTasks()) })
-	if dls = h.DeadLetters(); len(dls) != 1 || dls[0].Reason != dlq.ReasonGaveUp || dls[0].Seq == replayed {
+	if dls := h.DeadLetters(); len(dls) != 1 || dls[0].Reason != dlq.ReasonGaveUp || dls[0].Seq == replayed {
 		t.Errorf("dead letters after tracking gave up again: got %+v; want one, gave_up, not %d (replayed)", dls, replayed)
 	}
+}
+
+// givenUp runs tracking with a maximum age of a second (of a day in
+// 200 ms) until it gives submission id up, and returns the harness and the
+// sequence of the gave_up dead letter, once the give-up's task is
+// acknowledged.
+func givenUp(t *testing.T, id string) (*trackHarness, uint64) {
+	t.Helper()
+	s := trackSetup{sim: sim.Config{Step: time.Hour}, tracker: tracking.Config{Workers: 2, Timebase: dayIn200ms(t),
+		Schedule: []time.Duration{onDayIn200ms(30 * time.Millisecond)}, MaxAge: onDayIn200ms(time.Second)}}
+	h := newTrackHarness(t, s)
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, false)
+	h.Publish(pipetest.Submission(id, pipetest.ValidFields("Mario")), nil)
+	if r := h.waitClosed(id, 10*time.Second); r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp {
+		t.Fatalf("got %q (%s), want failed (%s)", r.State, r.Reason, dlq.ReasonGaveUp)
+	}
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 5*time.Second, "the gave_up dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+	pipetest.WaitFor(t, 5*time.Second, "the tracking task to be acknowledged", func() bool { return h.openTasks() == 0 })
+	return h, dls[0].Seq
 }
