@@ -89,7 +89,7 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 	dl.Stored = raw.Time
 	d := &deadLetterData{DL: dl, Size: len(raw.Data), Masked: Mask(raw.Data), payload: raw.Data}
 	var refused *dlq.RefusedError
-	if errors.As(dlq.CheckOrigin(c.d.Resources.Layout, raw.Subject, dl), &refused) || errors.As(consumer.CheckReplay(dl, raw.Data), &refused) {
+	if errors.As(dlq.CheckOrigin(c.d.Resources.Layout, raw.Subject, dl), &refused) || errors.As(consumer.CheckReplay(dl, raw.Data, c.d.Resources.MaxSubmissionBytes()), &refused) {
 		d.Refused = refused
 	}
 	return d, true

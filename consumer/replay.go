@@ -47,7 +47,19 @@ func ReplayMsgID(l layout.Layout) func(subject string, payload []byte) string {
 // unchanged. A malformed letter whose payload decodes as a submission was
 // malformed only by its message's Nats-Msg-Id: a replay carries the id the
 // pipeline requires (ReplayMsgID), so it is not rejected again and passes.
-func CheckReplay(dl dlq.DeadLetter, payload []byte) error {
+// Unless its payload is larger than maxBytes, the largest submission the
+// pipeline takes (layout.Resources.MaxSubmissionBytes; 0: no limit): the
+// pipeline rejects that as malformed before reading it, so a submission
+// letter of that size is refused whatever its reason. A gave_up letter's
+// payload goes to the tracker, which has no such limit.
+func CheckReplay(dl dlq.DeadLetter, payload []byte, maxBytes int) error {
+	if maxBytes > 0 && len(payload) > maxBytes && dl.Reason != dlq.ReasonGaveUp {
+		return &dlq.RefusedError{Seq: dl.Seq, Reason: dl.Reason,
+			Why: fmt.Sprintf("its payload is %d bytes, more than the %d a submission may have, and would be rejected again as malformed",
+				len(payload), maxBytes),
+			Advice: fmt.Sprintf("correct it with 'iseed dlq replay --edit %d' to at most %d bytes (send large files as nats-os:// "+
+				"references to the tenant's files bucket), or remove it with 'iseed dlq purge %d'", dl.Seq, maxBytes, dl.Seq)}
+	}
 	if dl.Reason == dlq.ReasonMalformed {
 		if _, err := DecodeSubmission(payload); err == nil {
 			return nil

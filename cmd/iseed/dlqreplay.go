@@ -53,7 +53,7 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			return err
 		}
 		defer c.close()
-		r := &replayer{e: e, q: q, records: record.NewStore(c.res.Records), dry: *dry, limit: limit}
+		r := &replayer{e: e, q: q, records: record.NewStore(c.res.Records), maxBytes: c.res.MaxSubmissionBytes(), dry: *dry, limit: limit}
 		if *edit || *payload != "" {
 			return r.edited(cmd.Context(), sel.seqs[0], *payload)
 		}
@@ -105,11 +105,12 @@ func parseRate(s string) (*rate.Limiter, error) {
 
 // replayer replays dead letters one by one and says what happened to each.
 type replayer struct {
-	e       *env
-	q       *dlq.Queue
-	records *record.Store // whether a correction's id is taken
-	dry     bool
-	limit   *rate.Limiter // nil: no limit
+	e        *env
+	q        *dlq.Queue
+	records  *record.Store // whether a correction's id is taken
+	maxBytes int           // the largest submission the pipeline takes (0: no limit)
+	dry      bool
+	limit    *rate.Limiter // nil: no limit
 
 	replayed, refused, failed int
 }
@@ -154,7 +155,7 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 	d := l.DeadLetter
 	err = r.q.CheckOrigin(l)
 	if err == nil {
-		err = consumer.CheckReplay(d, l.Payload)
+		err = consumer.CheckReplay(d, l.Payload, r.maxBytes)
 	}
 	if err != nil {
 		r.refused++

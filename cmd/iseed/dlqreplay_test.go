@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -418,4 +420,53 @@ func TestDLQReplayPublishedButNotRemoved(t *testing.T) {
 		t.Errorf("replay not removed: exit %d, stdout %q, stderr %q; want 1, said replayed, and the purge to do", code, out, errOut)
 	}
 	waitSubmitted(t, d, "kept-in-queue")
+}
+
+// TestDLQReplayRefusesAnOversizedSubmission: a submission larger than the
+// pipeline takes (layout.Resources.MaxSubmissionBytes) is dead-lettered as
+// malformed though its payload decodes. Replayed unchanged it would be
+// rejected again for its size: the replay is refused, saying why, and the
+// letter kept; a correction small enough is replayed and sent once. The
+// replay used to be reported as done, its letter removed, and the pipeline
+// rejected it again into a new one.
+func TestDLQReplayRefusesAnOversizedSubmission(t *testing.T) {
+	d := startCLIDaemon(t)
+	limit := d.res.MaxSubmissionBytes()
+	if limit <= 0 {
+		t.Fatalf("the submissions stream has no size limit (%d): nothing to test", limit)
+	}
+	data, err := os.ReadFile(eventFile(t, "big-1", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := bytes.LastIndexByte(data, '}') // white space inside the object: the same submission, larger
+	data = slices.Concat(data[:end], bytes.Repeat([]byte(" "), limit+1-len(data)), data[end:])
+	if _, errOut, code := runCLIInput(t, string(data), "submit", "--tenant", "acme", "-"); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)["big-1"]
+	if dl.Reason != dlq.ReasonMalformed {
+		t.Fatalf("dead letter: got %+v, want reason malformed", dl)
+	}
+	seq := fmt.Sprint(dl.Seq)
+	out, errOut, code := runCLI(t, "dlq", "replay", seq)
+	if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+seq) ||
+		!strings.Contains(errOut, fmt.Sprintf("more than the %d a submission may have", limit)) {
+		t.Errorf("unchanged replay of an oversized submission: exit %d, stdout %q, stderr %q; want 1 and why it is refused", code, out, errOut)
+	}
+	if left := deadLetters(t); len(left) != 1 || left[0].Seq != dl.Seq {
+		t.Fatalf("dead letters after the refused replay: %+v; want %s kept, alone", left, seq)
+	}
+	corrected, err := os.ReadFile(eventFile(t, "big-1", func(f map[string]any) { f["$2"] = "m.rossi@example.org" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runCLIInput(t, string(corrected), "dlq", "replay", "--payload", "-", seq)
+	if code != 0 || !strings.Contains(out, "replayed dead letter "+seq+" (acme/big-1), corrected") {
+		t.Fatalf("a correction small enough: exit %d, stdout %q, stderr %q; want it replayed", code, out, errOut)
+	}
+	waitSubmitted(t, d, "big-1")
+	if got := d.sim.sim.Counters()["created"]; got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
 }
