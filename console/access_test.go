@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/console"
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -325,6 +327,67 @@ func TestReplayOfAMessageWithAWrongID(t *testing.T) {
 	}
 	if _, err := h.Res.DLQ.GetMsg(context.Background(), seqs["no-service-1"]); err != nil {
 		t.Errorf("refused dead letter: %v, want it kept", err)
+	}
+}
+
+// giveUpLetter stores submission id's record in state (with a request,
+// as tracking leaves it; completed with its final document) and its
+// gave_up dead letter, as the tracker stores it, and returns the letter's
+// sequence.
+func giveUpLetter(t *testing.T, h *pipetest.Harness, id, state string) uint64 {
+	t.Helper()
+	ctx, now := context.Background(), time.Now()
+	rec := &record.Record{Tenant: pipetest.Tenant, ID: id, Fingerprint: "fp-" + id, Generation: 1, RequestID: "req-" + id, Attempts: 1, Created: now}
+	rec.To(record.StateSubmitted, now, "")
+	rec.To(record.StateFailed, now, dlq.ReasonGaveUp)
+	rec.Reason = dlq.ReasonGaveUp
+	if state == record.StateCompleted { // the upstream's completion overrode the give-up
+		rec.To(record.StateCompleted, now, "overrides "+dlq.ReasonGaveUp)
+		rec.Reason = ""
+		rec.Document = &record.DocumentRef{Bucket: "docs", Object: id, Size: 1, Stato: visengine.StateFulfilled}
+	}
+	if _, err := record.NewStore(h.Res.Records).Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	l := h.Res.Layout
+	dl := dlq.DeadLetter{OriginalSubject: l.TrackSubject(pipetest.Tenant, id), StreamSeq: 1, Tenant: pipetest.Tenant,
+		SubmissionID: id, Reason: dlq.ReasonGaveUp, Error: "test", Attempts: 1, Generation: 1, FirstFailure: now, LastFailure: now}
+	task := []byte(`{"tenant":"` + pipetest.Tenant + `","id":"` + id + `"}`)
+	if err := dlq.Publish(ctx, h.NATS.JS, l, dl, task, dlq.MsgID(pipetest.Tenant, id, 1, dlq.ReasonGaveUp)); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := h.Res.DLQ.GetLastMsgForSubject(ctx, l.DLQSubject(pipetest.Tenant, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg.Sequence
+}
+
+// TestReplayRefusesACompletedGiveUp: a gave_up dead letter whose
+// submission the upstream's completion has since made completed reopens
+// nothing (the tracker acknowledges its replay without effect): the
+// console refuses it, saying so and to purge it, as iseed dlq replay does,
+// and keeps it. A gave_up letter whose submission still failed is
+// replayed. The first used to be replayed and removed.
+func TestReplayRefusesACompletedGiveUp(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, testToken, nil)
+	done := giveUpLetter(t, h, "emp-done", record.StateCompleted)
+	failed := giveUpLetter(t, h, "emp-failed", record.StateFailed)
+	dlDone, dlFailed := "/dead-letters/"+strconv.FormatUint(done, 10), "/dead-letters/"+strconv.FormatUint(failed, 10)
+	get, post := http.MethodGet, http.MethodPost
+	runCalls(t, s, []call{
+		{name: "completed: no replay button", method: get, path: dlDone, auth: "bearer", status: 200, body: "the submission is completed: nothing to reopen", notBody: `id="replay"`},
+		{name: "completed: no confirmation", method: get, path: dlDone + "/replay", auth: "bearer", status: 200, body: `id="replay-refused"`, notBody: "confirm-replay"},
+		{name: "completed: replay refused", method: post, path: dlDone + "/replay", auth: "bearer", status: 409, body: "nothing to reopen; purge the letter"},
+		{name: "failed: replay offered", method: get, path: dlFailed, auth: "bearer", status: 200, body: `id="replay"`, notBody: "replay-refused"},
+		{name: "failed: replayed", method: post, path: dlFailed + "/replay", auth: "bearer", status: 303, location: "/dead-letters?replayed="},
+	}, nil, "")
+	if _, err := h.Res.DLQ.GetMsg(context.Background(), done); err != nil {
+		t.Errorf("the completed submission's dead letter after refused replays: %v, want it kept", err)
+	}
+	if _, err := h.Res.DLQ.GetMsg(context.Background(), failed); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Errorf("the failed submission's dead letter after its replay: got %v, want it gone", err)
 	}
 }
 

@@ -91,13 +91,36 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 	var refused *dlq.RefusedError
 	if errors.As(dlq.CheckOrigin(c.d.Resources.Layout, raw.Subject, dl), &refused) || errors.As(consumer.CheckReplay(dl, raw.Data, c.d.Resources.MaxSubmissionBytes()), &refused) {
 		d.Refused = refused
+		return d, true
+	}
+	rec, err := c.giveUpRecord(ctx, dl)
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "The submission's record cannot be read right now: "+err.Error())
+		return nil, false
+	}
+	if errors.As(dlq.CheckReopen(dl, rec), &refused) {
+		d.Refused = refused
 	}
 	return d, true
 }
 
+// giveUpRecord reads the record of a gave_up letter's submission, whose
+// state says whether a replay can reopen its tracking; nil for another
+// letter, or when there is no record.
+func (c *Console) giveUpRecord(ctx context.Context, dl dlq.DeadLetter) (*record.Record, error) {
+	if dl.Reason != dlq.ReasonGaveUp || !record.ValidToken(dl.Tenant) || !record.ValidToken(dl.SubmissionID) {
+		return nil, nil
+	}
+	rec, _, err := record.NewStore(c.d.Resources.Records).Get(ctx, dl.Tenant, dl.SubmissionID)
+	if errors.Is(err, record.ErrNotFound) {
+		return nil, nil
+	}
+	return rec, err
+}
+
 type deadLetterData struct {
 	DL       dlq.DeadLetter
-	Refused  *dlq.RefusedError // why it is not replayed unchanged (invalid, malformed, conflict): consumer.CheckReplay, as iseed dlq replay refuses it
+	Refused  *dlq.RefusedError // why it is not replayed unchanged (invalid, malformed, conflict; gave_up of a completed submission): consumer.CheckReplay and dlq.CheckReopen, as iseed dlq replay refuses it
 	Size     int
 	Masked   string
 	Revealed string

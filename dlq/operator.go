@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -128,6 +129,22 @@ func CheckReplay(dl DeadLetter) error {
 		return nil
 	}
 	return r
+}
+
+// CheckReopen refuses to replay a gave_up dead letter whose submission
+// (rec, its record; nil when there is none) is closed otherwise than by a
+// give-up: completed, when the upstream's completion overrode the give-up
+// (docs/tracking.md). The tracker would acknowledge the replay without
+// reopening anything. Other letters, and a gave_up letter whose
+// submission still failed with gave_up, or is open, pass.
+func CheckReopen(dl DeadLetter, rec *record.Record) error {
+	if dl.Reason != ReasonGaveUp || rec == nil || !rec.Closed() ||
+		(rec.State == record.StateFailed && rec.Reason == ReasonGaveUp) {
+		return nil
+	}
+	return &RefusedError{Seq: dl.Seq, Reason: dl.Reason,
+		Why:    fmt.Sprintf("the submission is %s: nothing to reopen", rec.State),
+		Advice: fmt.Sprintf("purge the letter with 'iseed dlq purge %d'", dl.Seq)}
 }
 
 // CheckCorrection refuses a correction whose payload names another

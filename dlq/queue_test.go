@@ -15,6 +15,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -150,6 +151,35 @@ func TestCheckReplayAndEdit(t *testing.T) {
 		// (a conflict's record is another payload's).
 		if err := CheckEdit(dl, true); (err == nil) != (tt.reason == ReasonConflict) {
 			t.Errorf("CheckEdit(%s) with a POST in doubt: got %v, want allowed=%v", tt.reason, err, tt.reason == ReasonConflict)
+		}
+	}
+}
+
+// TestCheckReopen: a gave_up letter whose submission is closed otherwise
+// than by its give-up (completed: the upstream's completion overrode it)
+// is refused, saying so and to purge it; one whose submission still
+// failed with gave_up, is open or has no record, and any other letter,
+// pass.
+func TestCheckReopen(t *testing.T) {
+	final := &record.DocumentRef{Stato: visengine.StateFulfilled}
+	tests := []struct {
+		name   string
+		reason string
+		rec    *record.Record
+		refuse bool
+	}{
+		{"completed", ReasonGaveUp, &record.Record{State: record.StateCompleted, Document: final}, true},
+		{"still gave up", ReasonGaveUp, &record.Record{State: record.StateFailed, Reason: ReasonGaveUp}, false},
+		{"open again", ReasonGaveUp, &record.Record{State: record.StateSubmitted}, false},
+		{"no record", ReasonGaveUp, nil, false},
+		{"not a tracking letter", ReasonUpstreamRejected, &record.Record{State: record.StateCompleted, Document: final}, false},
+	}
+	for _, tt := range tests {
+		err := CheckReopen(DeadLetter{Seq: 7, Reason: tt.reason}, tt.rec)
+		var re *RefusedError
+		if (err != nil) != tt.refuse || (err != nil && (!errors.As(err, &re) || !strings.Contains(re.Why, "completed: nothing to reopen") ||
+			!strings.Contains(re.Advice, "iseed dlq purge 7"))) {
+			t.Errorf("%s: got %v, want refused %v, saying why and to purge", tt.name, err, tt.refuse)
 		}
 	}
 }

@@ -24,7 +24,8 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			"has its upstream request is never sent again, and one whose earlier POST went unanswered is\n" +
 			"reconciled with the upstream first. A replay reopens a submission at most once.\n\n" +
 			"A dead letter that would be rejected again unchanged (invalid, malformed, conflict) is refused,\n" +
-			"with what to do instead. --edit SEQ opens $VISUAL or $EDITOR on its payload (--payload FILE reads a\n" +
+			"with what to do instead, and so is a gave_up one whose submission is completed (nothing to reopen).\n" +
+			"--edit SEQ opens $VISUAL or $EDITOR on its payload (--payload FILE reads a\n" +
 			"corrected one, - for standard input) and replays the correction. A correction keeps the dead letter's\n" +
 			"submission id; only a conflict's, or a letter whose id could not be read, may take another, one no\n" +
 			"submission has. The payload being edited is in a file readable by you only in $TMPDIR, removed\n" +
@@ -107,7 +108,7 @@ func parseRate(s string) (*rate.Limiter, error) {
 type replayer struct {
 	e        *env
 	q        *dlq.Queue
-	records  *record.Store // whether a correction's id is taken
+	records  *record.Store // whether a correction's id is taken, a gave_up letter's submission
 	maxBytes int           // the largest submission the pipeline takes (0: no limit)
 	dry      bool
 	limit    *rate.Limiter // nil: no limit
@@ -153,17 +154,17 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 		return r.failure(ctx, prefix, seq, err)
 	}
 	d := l.DeadLetter
-	err = r.q.CheckOrigin(l)
-	if err == nil {
-		err = consumer.CheckReplay(d, l.Payload, r.maxBytes)
-	}
+	refused, err := r.check(ctx, l)
 	if err != nil {
+		return r.failure(ctx, prefix, seq, err)
+	}
+	if refused != nil {
 		r.refused++
 		word := "refused"
 		if r.dry {
 			word = "would refuse"
 		}
-		fmt.Fprintf(r.e.stderr, "%s%s %s\n", prefix, word, refusal(err, d))
+		fmt.Fprintf(r.e.stderr, "%s%s %s\n", prefix, word, refusal(refused, d))
 		return nil
 	}
 	if r.dry {
@@ -187,6 +188,26 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 	r.replayed++
 	fmt.Fprintf(r.e.stdout, "%sreplayed dead letter %s to %s\n", prefix, letterName(d), d.OriginalSubject)
 	return nil
+}
+
+// check says why dead letter l is not replayed unchanged (nil: it is
+// replayed); err when its submission's record cannot be read. A gave_up
+// letter's record says whether its tracking can reopen (dlq.CheckReopen).
+func (r *replayer) check(ctx context.Context, l *dlq.Letter) (refused, err error) {
+	if refused = r.q.CheckOrigin(l); refused == nil {
+		refused = consumer.CheckReplay(l.DeadLetter, l.Payload, r.maxBytes)
+	}
+	if refused != nil || l.Reason != dlq.ReasonGaveUp || l.SubmissionID == "" {
+		return refused, nil
+	}
+	rec, _, err := r.records.Get(ctx, l.Tenant, l.SubmissionID)
+	if errors.Is(err, record.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return dlq.CheckReopen(l.DeadLetter, rec), nil
 }
 
 // failure counts and reports one dead letter that could not be replayed;

@@ -15,6 +15,8 @@ import (
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -468,5 +470,69 @@ func TestDLQReplayRefusesAnOversizedSubmission(t *testing.T) {
 	waitSubmitted(t, d, "big-1")
 	if got := d.sim.sim.Counters()["created"]; got != 1 {
 		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}
+
+// overrideGiveUp makes acme's submission id completed, as the upstream's
+// completion leaves a record that gave up (docs/tracking.md, step 2): the
+// final document stored, the failed entry kept, reason and errors gone.
+func overrideGiveUp(t *testing.T, d *daemon, id string) {
+	t.Helper()
+	store := record.NewStore(d.res.Records)
+	waitUntil(t, 20*time.Second, id+" to be completed", func() bool {
+		rec, rev, err := store.Get(context.Background(), "acme", id)
+		if err != nil || rec.State != record.StateFailed || rec.Reason != dlq.ReasonGaveUp {
+			t.Fatalf("record of %s: %+v, %v; want failed, %s", id, rec, err, dlq.ReasonGaveUp)
+		}
+		next := rec.Clone()
+		next.To(record.StateCompleted, time.Now(), "overrides "+dlq.ReasonGaveUp)
+		next.Reason, next.Errors = "", nil
+		next.Document = &record.DocumentRef{Bucket: "docs", Object: id, Size: 1, ContentType: "application/pdf", Stato: visengine.StateFulfilled}
+		_, err = store.Update(context.Background(), next, rev)
+		return err == nil
+	})
+}
+
+// TestDLQReplayRefusesACompletedGiveUp: a gave_up dead letter whose
+// submission the upstream's completion has since made completed reopens
+// nothing (the tracker acknowledges its replay without effect): its
+// replay is refused, saying so and to purge it, and the letter kept. A
+// gave_up letter whose submission still failed is replayed and reopens its
+// tracking. The first used to be reported as replayed and removed.
+func TestDLQReplayRefusesACompletedGiveUp(t *testing.T) {
+	t.Setenv("ISEED_TRACK_CLOCK", "100000,2026-01-12T08:00:00+01:00,"+time.Now().UTC().Format(time.RFC3339Nano))
+	t.Setenv("ISEED_OVERDUE_WORKDAYS", "1")
+	t.Setenv("ISEED_TRACK_MAX_AGE", "48h")
+	d := startCLIDaemon(t)
+	for _, id := range []string{"gave-up-1", "completed-1"} {
+		if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, nil)); code != 0 {
+			t.Fatalf("submit %s: exit %d, %s", id, code, errOut)
+		}
+	}
+	byID := waitDeadLetters(t, 2)
+	failed, completed := byID["gave-up-1"], byID["completed-1"]
+	if failed.Reason != dlq.ReasonGaveUp || completed.Reason != dlq.ReasonGaveUp {
+		t.Fatalf("dead letters: got %+v; want two gave_up", byID)
+	}
+	overrideGiveUp(t, d, "completed-1")
+	seq := fmt.Sprint(completed.Seq)
+	out, errOut, code := runCLI(t, "dlq", "replay", seq)
+	if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+seq) ||
+		!strings.Contains(errOut, "the submission is completed: nothing to reopen") || !strings.Contains(errOut, "iseed dlq purge "+seq) {
+		t.Errorf("replay of a gave_up letter whose submission is completed: exit %d, stdout %q, stderr %q; want 1, why and the purge", code, out, errOut)
+	}
+	if left := deadLetters(t); len(left) != 2 {
+		t.Errorf("dead letters after the refused replay: %+v; want both kept", left)
+	}
+	out, errOut, code = runCLI(t, "dlq", "replay", fmt.Sprint(failed.Seq))
+	if want := fmt.Sprintf("replayed dead letter %d (acme/gave-up-1) to ", failed.Seq); code != 0 || !strings.HasPrefix(out, want) {
+		t.Fatalf("replay of a gave_up letter whose submission still failed: exit %d, stdout %q, stderr %q; want 0 and %q", code, out, errOut, want)
+	}
+	waitUntil(t, 20*time.Second, "gave-up-1's tracking to reopen", func() bool {
+		rec, _, err := record.NewStore(d.res.Records).Get(context.Background(), "acme", "gave-up-1")
+		return err == nil && rec.Replayed(failed.Seq)
+	})
+	if got := d.sim.sim.Counters()["created"]; got != 2 {
+		t.Errorf("upstream requests: got %d, want 2", got)
 	}
 }
