@@ -50,6 +50,10 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	if sameJSON(payload, l.Payload) {
 		return fmt.Errorf("the payload of dead letter %s is unchanged: nothing replayed", letterName(d))
 	}
+	if r.maxBytes > 0 && len(payload) > r.maxBytes {
+		return fmt.Errorf("the corrected payload is %d bytes, more than the %d a submission may have: the pipeline would reject it again; "+
+			"nothing replayed (send large files as nats-os:// references to the tenant's files bucket)", len(payload), r.maxBytes)
+	}
 	sub, err := consumer.DecodeSubmission(payload)
 	if err != nil {
 		return fmt.Errorf("the corrected payload is not a submission (%v): nothing replayed", err)

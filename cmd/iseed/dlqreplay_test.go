@@ -428,9 +428,10 @@ func TestDLQReplayPublishedButNotRemoved(t *testing.T) {
 // pipeline takes (layout.Resources.MaxSubmissionBytes) is dead-lettered as
 // malformed though its payload decodes. Replayed unchanged it would be
 // rejected again for its size: the replay is refused, saying why, and the
-// letter kept; a correction small enough is replayed and sent once. The
-// replay used to be reported as done, its letter removed, and the pipeline
-// rejected it again into a new one.
+// letter kept, as is a correction still too large; a correction small
+// enough is replayed and sent once. Both replays refused used to be
+// reported as done, the letter removed, and the pipeline rejected them
+// again into a new one.
 func TestDLQReplayRefusesAnOversizedSubmission(t *testing.T) {
 	d := startCLIDaemon(t)
 	limit := d.res.MaxSubmissionBytes()
@@ -462,6 +463,15 @@ func TestDLQReplayRefusesAnOversizedSubmission(t *testing.T) {
 	corrected, err := os.ReadFile(eventFile(t, "big-1", func(f map[string]any) { f["$2"] = "m.rossi@example.org" }))
 	if err != nil {
 		t.Fatal(err)
+	}
+	end = bytes.LastIndexByte(corrected, '}')
+	large := slices.Concat(corrected[:end], bytes.Repeat([]byte(" "), limit+1-len(corrected)), corrected[end:])
+	out, errOut, code = runCLIInput(t, string(large), "dlq", "replay", "--payload", "-", seq)
+	if code != 1 || out != "" || !strings.Contains(errOut, fmt.Sprintf("more than the %d a submission may have", limit)) {
+		t.Errorf("a correction still too large: exit %d, stdout %q, stderr %q; want 1 and why it is refused", code, out, errOut)
+	}
+	if left := deadLetters(t); len(left) != 1 || left[0].Seq != dl.Seq {
+		t.Fatalf("dead letters after the refused correction: %+v; want %s kept, alone", left, seq)
 	}
 	out, errOut, code = runCLIInput(t, string(corrected), "dlq", "replay", "--payload", "-", seq)
 	if code != 0 || !strings.Contains(out, "replayed dead letter "+seq+" (acme/big-1), corrected") {
