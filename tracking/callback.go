@@ -39,8 +39,10 @@ import (
 // any states, costs at most six upstream reads per interval (answered 204
 // meanwhile, or 503 with Retry-After when that read failed, so that the
 // upstream's retry is never taken for done), and none once tracking is
-// over. One submission has at most one refresh under way, so a flood of
-// one body takes one of the Parallel slots, never the others'
+// over, but for a request tracking gave up on (the upstream's completion
+// overrides the give-up, catchup.go). One submission has at most one
+// refresh under way, so a flood of one body takes one of the Parallel
+// slots, never the others'
 // (callbacklimit.go). Polling stays on as the
 // fallback, so a lost callback costs only latency.
 

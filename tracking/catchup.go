@@ -105,7 +105,12 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 // fulfilled it (Visura evasa). Like a POST's late answer after a failure,
 // the upstream's word is the truth: the request was paid and fulfilled.
 func overridesGiveUp(rec *record.Record, r *visengine.Richiesta) bool {
-	return rec.State == record.StateFailed && rec.Reason == dlq.ReasonGaveUp && r.StatoRichiesta == visengine.StateFulfilled
+	return gaveUp(rec) && r.StatoRichiesta == visengine.StateFulfilled
+}
+
+// gaveUp reports whether tracking gave up on rec: failed with gave_up.
+func gaveUp(rec *record.Record) bool {
+	return rec.State == record.StateFailed && rec.Reason == dlq.ReasonGaveUp
 }
 
 // overrideGiveUp makes next, a record tracking gave up on, catch up to the

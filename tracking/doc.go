@@ -57,7 +57,8 @@
 // Config.OverdueWorkdays working days gets one overdue event. A request
 // still open after Config.MaxAge is given up (giveup.go): dead letter
 // gave_up, failed event. A refresh that stores the final document of a
-// request given up on meanwhile overrides the give-up (catchup.go): the
-// record becomes completed, and its events follow the failed one.
+// request given up on meanwhile, or a callback's after it, overrides the
+// give-up (catchup.go): the record becomes completed, and its events follow
+// the failed one.
 // Replaying that dead letter reopens tracking once (replay.go).
 package tracking

@@ -246,7 +246,11 @@ func (t *Tracker) Refresh(ctx context.Context, tenant, id string) error {
 	if err != nil {
 		return err
 	}
-	if rec.Closed() || rec.RequestID == "" {
+	// A request tracking gave up on is read all the same: the upstream's
+	// completion overrides the give-up (catchUp), and an override that
+	// announced completed and then failed before its record write is
+	// repaired only here, the give-up's task being acked.
+	if rec.RequestID == "" || (rec.Closed() && !gaveUp(rec)) {
 		return nil
 	}
 	if rec.State == record.StateSubmitted {
