@@ -129,6 +129,16 @@ func OverrideEventID(tenant, submissionID string, generation int) string {
 	return StatusEventID(tenant, submissionID, generation, StateCompleted) + ".overrides_gave_up"
 }
 
+// GiveUpAfterReplayEventID is the id of the failed event of a give-up of
+// a submission that a replay reopened (docs/tracking.md): StatusEventID's
+// with ".r<the last replayed dead letter's sequence>" after it. Tracking
+// reopens a give-up in the same generation, so a second give-up's failed
+// event would have the first one's id, and be deduplicated away after the
+// reopened request's own events.
+func GiveUpAfterReplayEventID(tenant, submissionID string, generation int, replaySeq uint64) string {
+	return fmt.Sprintf("%s.r%d", StatusEventID(tenant, submissionID, generation, StateFailed), replaySeq)
+}
+
 // StatusEvent builds the envelope of a status event without publishing it.
 func (p *Publisher) StatusEvent(s Status) (*Event, error) {
 	if s.Tenant == "" || s.SubmissionID == "" || s.State == "" {

@@ -65,9 +65,19 @@ func TestTrackGaveUpAgainAfterAReplayKeepsALetter(t *testing.T) {
 // acknowledged.
 func givenUp(t *testing.T, id string) (*trackHarness, uint64) {
 	t.Helper()
+	return givenUpThrough(t, id, nil)
+}
+
+// givenUpThrough is givenUp with prepare (when not nil) called on the
+// harness before the tracker is built: to set its upstream or its events.
+func givenUpThrough(t *testing.T, id string, prepare func(*trackHarness)) (*trackHarness, uint64) {
+	t.Helper()
 	s := trackSetup{sim: sim.Config{Step: time.Hour}, tracker: tracking.Config{Workers: 2, Timebase: dayIn200ms(t),
 		Schedule: []time.Duration{onDayIn200ms(30 * time.Millisecond)}, MaxAge: onDayIn200ms(time.Second)}}
 	h := newTrackHarness(t, s)
+	if prepare != nil {
+		prepare(h)
+	}
 	tr := h.newTracker(nil)
 	h.runTracker(tr)
 	h.startPipeline(tr, false)
