@@ -71,10 +71,10 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 			return false, err
 		}
 		if override {
-			// The give-up's failed event first (deduplicated: it may be out
-			// already, or its tracker still on its way to it), so that
-			// completed comes after it.
-			if err := t.d.Events.Status(ctx, *rec.Status(record.StateFailed)); err != nil {
+			// The give-up's failed event first, with its id (deduplicated:
+			// it may be out already, or its tracker still on its way to
+			// it), so that completed comes after it.
+			if err := t.d.Events.Status(ctx, giveUpStatus(rec)); err != nil {
 				return false, err
 			}
 		}

@@ -41,8 +41,9 @@ type trackHarness struct {
 	callbacks *tracking.Callbacks
 	cbURL     string
 	tcfg      tracking.Config
-	current   *tracking.Tracker // the tracker callbacks refresh through
-	upstream  tracking.Upstream // nil: the simulator's client
+	current   *tracking.Tracker                     // the tracker callbacks refresh through
+	upstream  tracking.Upstream                     // nil: the simulator's client
+	events    func(tracking.Events) tracking.Events // wraps the trackers' events when set
 	mu        sync.Mutex
 }
 
@@ -116,8 +117,12 @@ func (h *trackHarness) newTracker(kr *seal.Keyring) *tracking.Tracker {
 	if h.upstream != nil {
 		up = h.upstream
 	}
+	var events tracking.Events = publisher.New(h.NATS.JS, publisher.Config{})
+	if h.events != nil {
+		events = h.events(events)
+	}
 	tr, err := tracking.New(cfg, tracking.Deps{
-		Resources: h.Res, Upstream: up, Events: publisher.New(h.NATS.JS, publisher.Config{}),
+		Resources: h.Res, Upstream: up, Events: events,
 		Publisher: h.NATS.JS, Limiter: h.polls, History: h.history,
 	})
 	if err != nil {
