@@ -224,7 +224,7 @@ func (c *Callbacks) refreshNow(w http.ResponseWriter, r *http.Request, tenant, i
 	case err != nil:
 		c.recent.fail(key) // its retries are answered 503 until one is let through
 		c.log.Warn().Str("tenant", tenant).Str("submission", id).Str("error", err.Error()).
-			Msg("refresh after callback failed; polling will catch up")
+			Msg("refresh after callback failed; answered 503 so that the upstream retries, and polling catches up while the request is tracked")
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 	default:
 		w.WriteHeader(http.StatusNoContent)
