@@ -43,15 +43,11 @@ func (e *failAfterOverride) Status(ctx context.Context, s publisher.Status) erro
 // refresh it triggers overrides the give-up again, its events
 // deduplicated, and the record ends completed, as the events say.
 func TestAnOverrideStoppedBeforeItsRecordWriteIsRepairedByACallback(t *testing.T) {
-	up := &heldDocument{release: make(chan struct{})}
 	var ev *failAfterOverride
-	g := newGiveUpRace(t, up, func(e tracking.Events) tracking.Events {
+	g, up := downloading(t, func(e tracking.Events) tracking.Events {
 		ev = &failAfterOverride{Events: e}
 		return ev
 	})
-	up.Upstream = g.Client
-	g.callback(up.open)
-	pipetest.WaitFor(t, 5*time.Second, "the callback's refresh to download the final document", func() bool { return up.started.Load() == 1 })
 	g.runTracker(g.tr)
 	g.waitGaveUp(true)
 	up.open()

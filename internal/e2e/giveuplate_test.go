@@ -14,15 +14,12 @@ import (
 // overrides it (its tracker committed the record, then stalled): it is
 // published before completed all the same, and only once.
 func TestAGiveUpAnnouncedLateStillComesBeforeTheCompletion(t *testing.T) {
-	up := &heldDocument{release: make(chan struct{})}
 	var ev *heldEvents
-	g := newGiveUpRace(t, up, func(e tracking.Events) tracking.Events {
+	g, up := downloading(t, func(e tracking.Events) tracking.Events {
 		ev = newHeldEvents(e, record.StateFailed, false)
 		return ev
 	})
-	up.Upstream = g.Client
-	g.callback(up.open, ev.open)
-	pipetest.WaitFor(t, 5*time.Second, "the callback's refresh to download the final document", func() bool { return up.started.Load() == 1 })
+	t.Cleanup(ev.open)
 	g.runTracker(g.tr)
 	g.waitGaveUp(false)
 	waitHeld(t, ev.held, "the give-up's failed event")

@@ -3,9 +3,6 @@ package e2e_test
 import (
 	"slices"
 	"testing"
-	"time"
-
-	"github.com/iseed-dev/iseed/internal/pipetest"
 )
 
 // A give-up committed while a callback's refresh downloads the final
@@ -14,11 +11,7 @@ import (
 // timeline keeps the give-up and says completed overrides it, and the
 // events end with the final document's and completed, after failed.
 func TestACompletionRacingAGiveUpOverridesIt(t *testing.T) {
-	up := &heldDocument{release: make(chan struct{})}
-	g := newGiveUpRace(t, up, nil)
-	up.Upstream = g.Client
-	g.callback(up.open)
-	pipetest.WaitFor(t, 5*time.Second, "the callback's refresh to download the final document", func() bool { return up.started.Load() == 1 })
+	g, up := downloading(t, nil)
 	g.runTracker(g.tr) // its first poll gives up
 	g.waitGaveUp(true)
 	up.open()

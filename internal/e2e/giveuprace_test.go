@@ -144,6 +144,20 @@ func (g *giveUpRace) callback(releases ...func()) {
 	}
 }
 
+// downloading starts emp-race's callback, whose refresh is held in its
+// final document's download until the returned holder opens (at the
+// test's end at the latest), and waits until it is held there. ev wraps
+// the tracker's events (nil: none).
+func downloading(t *testing.T, ev func(tracking.Events) tracking.Events) (*giveUpRace, *heldDocument) {
+	t.Helper()
+	up := &heldDocument{release: make(chan struct{})}
+	g := newGiveUpRace(t, up, ev)
+	up.Upstream = g.Client
+	g.callback(up.open)
+	pipetest.WaitFor(t, 5*time.Second, "the callback's refresh to download the final document", func() bool { return up.started.Load() == 1 })
+	return g, up
+}
+
 // waitHeld waits until ch, a holder's held channel, is closed.
 func waitHeld(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
@@ -207,11 +221,7 @@ func TestARecordClosedDuringTheDownloadIsNotAnnounced(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			up := &heldDocument{release: make(chan struct{})}
-			g := newGiveUpRace(t, up, nil)
-			up.Upstream = g.Client
-			g.callback(up.open)
-			pipetest.WaitFor(t, 5*time.Second, "the callback's refresh to download the document", func() bool { return up.started.Load() == 1 })
+			g, up := downloading(t, nil)
 			store := record.NewStore(g.Res.Records)
 			ctx := context.Background()
 			rec, rev, err := store.Get(ctx, pipetest.Tenant, raceID)

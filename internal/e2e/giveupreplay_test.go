@@ -15,11 +15,7 @@ import (
 // overrode reopens nothing: no poll, no event, the record as it is, and
 // the tracker says why.
 func TestReplayOfAnOverriddenGiveUpReopensNothing(t *testing.T) {
-	up := &heldDocument{release: make(chan struct{})}
-	g := newGiveUpRace(t, up, nil)
-	up.Upstream = g.Client
-	g.callback(up.open)
-	pipetest.WaitFor(t, 5*time.Second, "the callback's refresh to download the final document", func() bool { return up.started.Load() == 1 })
+	g, up := downloading(t, nil)
 	g.runTracker(g.tr)
 	g.waitGaveUp(true)
 	up.open()
