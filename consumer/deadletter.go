@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/iseed-dev/iseed/dlq"
 )
@@ -14,20 +13,18 @@ func (p *Pipeline) deadLetter(ctx context.Context, j *job, o Outcome) error {
 	dl := p.deadLetterOf(j, j.msg.Subject(), o)
 	msgID := dlq.MsgIDOfMessage(j.meta.Stream, j.meta.Sequence.Stream)
 	if o.Record != nil && o.Kind != Conflict { // one dead letter per submission, generation and reason
-		msgID = dlq.MsgID(dl.Tenant, dl.SubmissionID, dl.Generation, o.Reason)
+		var replayed uint64
 		switch {
 		case j.spent:
-			// The replayed letter had this id and is gone: within the
-			// duplicate window the stream would drop this one, and the
-			// submission would fail with no dead letter saying so.
-			msgID += ".r" + strconv.FormatUint(j.replay, 10)
+			replayed = j.replay // it could not reopen the record: its letter is gone
 		case j.unverified != 0:
-			// The same for a replay taken as an ordinary message, its
-			// signature not holding (the replay key rotated after it was
-			// signed): the letter it names may be gone too. Whoever copies
-			// the header, it is one letter per letter named.
-			msgID += ".r" + strconv.FormatUint(j.unverified, 10)
+			// A replay taken as an ordinary message, its signature not
+			// holding (the replay key rotated after it was signed): the
+			// letter it names may be gone too. Whoever copies the header,
+			// it is one letter per letter named.
+			replayed = j.unverified
 		}
+		msgID = dlq.MsgIDAfterReplay(dl.Tenant, dl.SubmissionID, dl.Generation, o.Reason, replayed)
 	}
 	return dlq.Publish(ctx, p.d.Publisher, p.lay, dl, j.msg.Data(), msgID)
 }

@@ -54,6 +54,18 @@ func MsgID(tenant, id string, generation int, reason string) string {
 	return fmt.Sprintf("dlq.%s.%s.%d.%s", tenant, id, generation, reason)
 }
 
+// MsgIDAfterReplay is MsgID's id for a failure that follows a replay of
+// dead letter replayed (0: none), with ".r<replayed>" after it. That letter
+// had MsgID's id and may be gone, removed by the replay command: within
+// the duplicate window the stream would drop this one as its repeat, and
+// the failure would be listed nowhere.
+func MsgIDAfterReplay(tenant, id string, generation int, reason string, replayed uint64) string {
+	if replayed == 0 {
+		return MsgID(tenant, id, generation, reason)
+	}
+	return fmt.Sprintf("%s.r%d", MsgID(tenant, id, generation, reason), replayed)
+}
+
 // MsgIDOfMessage is the Nats-Msg-Id of the dead letter of one message that
 // has no submission record (malformed, conflicting): per stream sequence.
 func MsgIDOfMessage(stream string, seq uint64) string {

@@ -3,7 +3,6 @@ package tracking
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
@@ -50,20 +49,13 @@ func (t *Tracker) announceGiveUp(ctx context.Context, rec *record.Record, meta *
 	dl := dlq.DeadLetter{OriginalSubject: l.TrackSubject(rec.Tenant, rec.ID), StreamSeq: meta.Sequence.Stream,
 		Tenant: rec.Tenant, SubmissionID: rec.ID, Reason: dlq.ReasonGaveUp, Error: msg, Attempts: rec.Attempts,
 		Deliveries: meta.NumDelivered, Generation: max(rec.Generation, 1), FirstFailure: rec.FirstFailure, LastFailure: now}
-	msgID := dlq.MsgID(rec.Tenant, rec.ID, dl.Generation, dlq.ReasonGaveUp)
-	switch {
-	case named != 0:
-		// A replay taken as an ordinary task, its signature not holding
-		// (the replay key rotated after it was signed): the letter it
-		// names had the id without this and may be gone, and the stream
-		// would drop this one as its duplicate. One letter per letter
-		// named; a redelivery repeats the id.
-		msgID += ".r" + strconv.FormatUint(named, 10)
-	case len(rec.Replays) > 0:
+	replayed := named // a replay taken as an ordinary task, its signature not holding: one letter per letter named
+	if replayed == 0 && len(rec.Replays) > 0 {
 		// Reopened by a replay, tracking keeps the generation: the
-		// replayed letter may have had this id, and is gone.
-		msgID += ".r" + strconv.FormatUint(rec.Replays[len(rec.Replays)-1].Seq, 10)
+		// replayed letter had this id.
+		replayed = rec.Replays[len(rec.Replays)-1].Seq
 	}
+	msgID := dlq.MsgIDAfterReplay(rec.Tenant, rec.ID, dl.Generation, dlq.ReasonGaveUp, replayed)
 	if err := dlq.Publish(ctx, t.d.Publisher, l, dl, payload, msgID); err != nil {
 		return err
 	}
