@@ -78,13 +78,19 @@ func EnsureTenantConsumers(ctx context.Context, js jetstream.JetStream, stream s
 	return replaced, nil
 }
 
-// validName reports whether tenant is 1..64 characters of [A-Za-z0-9_-],
-// as record.ValidToken: every tenant iseed accepts, and a consumer name.
-func validName(tenant string) bool {
-	if len(tenant) == 0 || len(tenant) > 64 {
+// MaxTokenLen is the longest tenant or submission id iseed accepts.
+const MaxTokenLen = 64
+
+// ValidToken reports whether s is 1..MaxTokenLen characters of
+// [A-Za-z0-9_-]: a tenant or a submission id iseed accepts
+// (record.ValidToken), safe as a subject token, a KV key part and, for a
+// tenant, in a consumer name.
+func ValidToken(s string) bool {
+	if len(s) == 0 || len(s) > MaxTokenLen {
 		return false
 	}
-	for _, c := range []byte(tenant) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
 			return false
 		}
@@ -96,7 +102,7 @@ func validName(tenant string) bool {
 // this publisher; an error fails the publish, to be retried with it, so
 // that no event is announced as published before its tenant can read it.
 func (p *Publisher) ensureTenant(ctx context.Context, tenant string) error {
-	if p.eventsStream == "" || !validName(tenant) {
+	if p.eventsStream == "" || !ValidToken(tenant) {
 		return nil // no event of such a tenant is stored either
 	}
 	if _, ok := p.ensured.Load(tenant); ok {

@@ -1,20 +1,11 @@
 package record
 
+import "github.com/iseed-dev/iseed/publisher"
+
 // MaxIDLen is the longest submission id or tenant accepted.
-const MaxIDLen = 64
+const MaxIDLen = publisher.MaxTokenLen
 
 // ValidToken reports whether s is 1..MaxIDLen characters of [A-Za-z0-9_-]:
 // a submission id or a tenant, safe as a NATS subject token and a KV key
-// part.
-func ValidToken(s string) bool {
-	if len(s) == 0 || len(s) > MaxIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// part (publisher.ValidToken).
+func ValidToken(s string) bool { return publisher.ValidToken(s) }
