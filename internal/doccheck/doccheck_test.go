@@ -325,10 +325,9 @@ func section(t *testing.T, path, text, name string) string {
 	return s
 }
 
-// exportedFuncs returns "pkg.Func" for every exported top-level function
-// of the module's non-test Go files (internal/ and testdata aside) whose
-// name match keeps.
-func exportedFuncs(t *testing.T, keep func(name string) bool) []string {
+// productionSources returns the module's non-test Go files, internal/,
+// testdata and hidden directories aside.
+func productionSources(t *testing.T) []string {
 	t.Helper()
 	var out []string
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
@@ -341,22 +340,33 @@ func exportedFuncs(t *testing.T, keep func(name string) bool) []string {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
+		if strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			out = append(out, path)
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// exportedFuncs returns "pkg.Func" for every exported top-level function
+// of the module's non-test Go files (internal/ and testdata aside) whose
+// name match keeps.
+func exportedFuncs(t *testing.T, keep func(name string) bool) []string {
+	t.Helper()
+	var out []string
+	for _, path := range productionSources(t) {
 		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		for _, decl := range f.Decls {
 			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Name.IsExported() && keep(fn.Name.Name) {
 				out = append(out, f.Name.Name+"."+fn.Name.Name)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	sort.Strings(out)
 	return out
@@ -408,30 +418,18 @@ func registeredMetrics(t *testing.T) map[string]metric {
 		}
 		out[name] = m
 	}
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata" || n == "internal") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
+	for _, path := range productionSources(t) {
 		src, err := os.ReadFile(path)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		if !strings.Contains(string(src), "prometheus") {
-			return nil
+			continue
 		}
 		fset := token.NewFileSet()
 		f, err := parser.ParseFile(fset, path, src, parser.SkipObjectResolution)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		rel, _ := filepath.Rel(root, path)
 		names := map[string]string{} // constants naming metrics
@@ -488,10 +486,6 @@ func registeredMetrics(t *testing.T) map[string]metric {
 			}
 			return true
 		})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if len(out) < 20 {
 		t.Fatalf("found %d metrics in the source: the walk missed some", len(out))
