@@ -152,7 +152,7 @@ func (a *auditor) candidates(u *visengine.RichiestaSummary) []Candidate {
 // time; or, for a record failed ambiguous without one, from its claim to
 // its failure. ok is false for records whose POSTs are all accounted for.
 func attemptWindow(rec *record.Record) (money.Period, bool) {
-	if p := rec.Pending; p != nil {
+	if p := rec.Pending; rec.PostInDoubt() {
 		from := p.Started
 		if from.IsZero() {
 			from = rec.Created

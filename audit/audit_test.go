@@ -110,7 +110,9 @@ func TestCheck(t *testing.T) {
 				Pending: &record.Attempt{Started: utc("2026-03-07T12:00:00Z"), Until: utc("2026-03-07T12:01:00Z")}}
 			tooEarly := &record.Record{Tenant: "acme", ID: "s6", ServiceHash: hashISEE, State: record.StateClaimed, Created: utc("2026-03-07T11:00:00Z"),
 				Pending: &record.Attempt{Started: utc("2026-03-07T11:00:00Z"), Until: utc("2026-03-07T11:01:00Z")}}
-			in.Records = append(in.Records, amb, pending, otherService, tooEarly)
+			waiting := &record.Record{Tenant: "acme", ID: "s7", ServiceHash: hashISEE, State: record.StateClaimed, Created: utc("2026-03-07T12:00:00Z"),
+				Pending: &record.Attempt{Started: utc("2026-03-07T12:00:00Z"), Until: utc("2026-03-07T12:01:00Z"), Unsent: true}} // sent nothing
+			in.Records = append(in.Records, amb, pending, otherService, tooEarly, waiting)
 		}, audit.Counts{Unowned: 1}, func(t *testing.T, r *audit.Result) {
 			u := r.Unowned[0]
 			var got []string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/ratelimit"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
@@ -132,9 +133,12 @@ type Pipeline struct {
 	holds   *holdIndex
 	caps    *capsView // nil without caps: which scopes have none, to skip reserving
 	wallet  walletGate
-	log     zerolog.Logger
-	jobs    atomic.Uint64  // numbers jobs for their lease owner ids
-	rare    zerolog.Logger // for what outsiders can trigger at will: at most a few lines a minute
+	// markUnsent is true when the upstream budget may keep a POST waiting for
+	// its token: the leases taken before it say Unsent until it is in hand.
+	markUnsent bool
+	log        zerolog.Logger
+	jobs       atomic.Uint64  // numbers jobs for their lease owner ids
+	rare       zerolog.Logger // for what outsiders can trigger at will: at most a few lines a minute
 }
 
 // New builds a pipeline.
@@ -147,7 +151,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 		d.Limiter = rate.NewLimiter(rate.Inf, 1)
 	}
 	p := &Pipeline{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
-		log: cfg.Logger.With().Str("component", "consumer").Logger()}
+		markUnsent: !ratelimit.NeverWaits(d.Limiter), log: cfg.Logger.With().Str("component", "consumer").Logger()}
 	p.holds = &holdIndex{}
 	if d.Budget != nil {
 		if d.Resources.Holds == nil {

@@ -196,7 +196,7 @@ func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 		return p.failedAgain(j)
 	case rec.Pending != nil && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until):
 		return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}
-	case rec.Pending != nil:
+	case rec.PostInDoubt():
 		return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w, and an earlier attempt may have created the request", err))
 	default:
 		return p.fail(ctx, j, dlq.ReasonExpired, err)
@@ -256,6 +256,7 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 	} else {
 		rec.Attempts = 1
 		rec.Pending = p.lease(j, now)
+		rec.Pending.Unsent = p.markUnsent // until its token is in hand (markAttempt)
 	}
 	rev, err := p.store.Create(ctx, rec)
 	if err != nil {
@@ -306,7 +307,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 		if rec.Pending != nil && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until) {
 			return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}, true
 		}
-		if len(problems) > 0 && rec.Pending != nil {
+		if len(problems) > 0 && rec.PostInDoubt() {
 			// The schema changed under a submission that may already have an
 			// upstream request: without valid input it cannot be reconciled.
 			return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("the submission no longer validates (%d problems) and an earlier attempt may have created its request", len(problems))), true
@@ -314,7 +315,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 		if len(problems) > 0 { // nothing was ever sent: reject
 			return p.reject(ctx, j, problems, now)
 		}
-		j.unsure = rec.Pending != nil
+		j.unsure = rec.PostInDoubt()
 		return p.takeOver(ctx, j, now)
 	default: // submitted, or further along: announce again (deduplicated) and move on
 		return p.announceExisting(j), true
@@ -325,12 +326,13 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 //
 // Like a claim, it counts the POST it prepares, unless an earlier attempt
 // may still have created the request (unsure): that attempt's count stands
-// for it until reconciliation says more.
+// for it until reconciliation says more. An Unsent lease's holder counted
+// the POST it never sent: this one's takes its place.
 func (p *Pipeline) takeOver(ctx context.Context, j *job, now time.Time) (Outcome, bool) {
 	next := *j.rec
 	next.Pending = p.takeLease(j, now)
 	count := !j.unsure
-	if count {
+	if count && (j.rec.Pending == nil || !j.rec.Pending.Unsent) {
 		next.Attempts++
 	}
 	o, done := p.commit(ctx, j, &next)
@@ -340,11 +342,15 @@ func (p *Pipeline) takeOver(ctx context.Context, j *job, now time.Time) (Outcome
 
 // takeLease returns this job's lease, keeping what the previous pending
 // attempt, if any, says of when a request may have been created and when
-// that settles.
+// that settles. With none in doubt (unsure is false) it is Unsent until
+// the POST's token is in hand.
 func (p *Pipeline) takeLease(j *job, now time.Time) *record.Attempt {
 	a := p.lease(j, now)
-	if old := j.rec.Pending; old != nil {
+	if j.unsure {
+		old := j.rec.Pending
 		a.Started, a.Settle, a.Marked = old.Started, p.settleOf(old), a.Marked && old.Marked
+	} else {
+		a.Unsent = p.markUnsent
 	}
 	return a
 }

@@ -90,14 +90,14 @@ func (p *Pipeline) replayable(j *job) bool {
 // nothing sent for the old payload can exist upstream (no request, no POST
 // in doubt), so that the correction can never make a second request.
 func (p *Pipeline) correctable(j *job) bool {
-	return p.replayable(j) && j.rec.Pending == nil
+	return p.replayable(j) && !j.rec.PostInDoubt()
 }
 
 // reopen starts a new generation of a failed or rejected submission. A
 // record the retention scrubbed (record.Record.Scrub) gets its metadata
 // and person key back from the replayed payload, as a correction does.
 func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
-	if len(problems) > 0 && j.rec.Pending != nil {
+	if len(problems) > 0 && j.rec.PostInDoubt() {
 		j.spent = true
 		return p.failedAgain(j), true // still unreconcilable: a person must decide
 	}
@@ -119,7 +119,7 @@ func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem
 		next.Errors = toPublisher(problems)
 	} else {
 		next.To(record.StateClaimed, now, note)
-		j.unsure = j.rec.Pending != nil
+		j.unsure = j.rec.PostInDoubt()
 		if !j.unsure {
 			next.Attempts++
 			j.precounted = true

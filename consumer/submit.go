@@ -240,9 +240,11 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
 	now := p.cfg.Now()
 	// Reuse the lease only when it counts this POST already, is this job's,
-	// outlasts the call, and carries no settle time of an earlier attempt: a
-	// crash during this POST must settle from this lease's end.
-	if pa := j.rec.Pending; j.precounted && pa != nil && pa.Owner == j.owner && pa.Settle.IsZero() && pa.Until.Sub(now) > p.cfg.CallTimeout+leaseMargin {
+	// outlasts the call, carries no settle time of an earlier attempt (a
+	// crash during this POST must settle from this lease's end), and does
+	// not say Unsent (this write, compare-and-set, is what stops another
+	// delivery from taking the record over as never sent).
+	if pa := j.rec.Pending; j.precounted && pa != nil && !pa.Unsent && pa.Owner == j.owner && pa.Settle.IsZero() && pa.Until.Sub(now) > p.cfg.CallTimeout+leaseMargin {
 		return nil
 	}
 	next := *j.rec
@@ -250,7 +252,7 @@ func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
 		next.Attempts++
 	}
 	next.Pending = p.lease(j, now)
-	if old := j.rec.Pending; old != nil {
+	if old := j.rec.Pending; old != nil && !old.Unsent {
 		next.Pending.Marked = next.Pending.Marked && old.Marked // every POST it covers
 		if old.Started.Before(now) {
 			next.Pending.Started = old.Started // the oldest moment a request may have been created

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // meterWindow is the span Meter.PerSecond averages over: long enough to
@@ -62,6 +64,23 @@ func (m *Meter) add() {
 type MeteredWaiter struct {
 	w interface{ Wait(context.Context) error }
 	m *Meter
+}
+
+// NeverWaits reports whether the limiter it counts never makes a call
+// wait (NeverWaits).
+func (w MeteredWaiter) NeverWaits() bool { return NeverWaits(w.w) }
+
+// NeverWaits reports whether w grants every Wait at once: a *rate.Limiter
+// without a limit (ISEED_UPSTREAM_RPS=0, tests and benchmarks), or a
+// limiter that says so. Anything else may make a call wait.
+func NeverWaits(w interface{ Wait(context.Context) error }) bool {
+	switch w := w.(type) {
+	case *rate.Limiter:
+		return w.Limit() == rate.Inf
+	case interface{ NeverWaits() bool }:
+		return w.NeverWaits()
+	}
+	return false
 }
 
 // Wait waits on the limiter and counts the call when it is granted.

@@ -98,7 +98,8 @@ type Reserved struct {
 }
 
 // Attempt is a POST /richiesta that may have reached the upstream. While a
-// record has one, no new POST is made before reconciling.
+// record has one, no new POST is made before reconciling, unless it is
+// Unsent.
 type Attempt struct {
 	Started time.Time `json:"started"`
 	Owner   string    `json:"owner"`           // the delivery holding the lease
@@ -108,7 +109,19 @@ type Attempt struct {
 	// submission's marker (its callback_data): a request created by it can
 	// be told apart from any other.
 	Marked bool `json:"marked,omitempty"`
+	// Unsent is true while the lease's holder has sent no POST under it:
+	// it is waiting for the upstream budget's token, which can take
+	// minutes. The holder clears it, compare-and-set on the record, before
+	// its POST, so a lease that ends with it set (its worker killed, say)
+	// proves no request exists: the next delivery takes over without
+	// reconciling. Never set on an attempt that covers an earlier POST.
+	Unsent bool `json:"unsent,omitempty"`
 }
+
+// PostInDoubt reports whether a POST of the record may have created an
+// upstream request that the record does not name: a pending attempt that
+// is not Unsent.
+func (r *Record) PostInDoubt() bool { return r.Pending != nil && !r.Pending.Unsent }
 
 // Transition is one entry of a submission's timeline.
 type Transition struct {

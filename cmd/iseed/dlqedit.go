@@ -103,8 +103,8 @@ func (r *replayer) standing(ctx context.Context, d dlq.DeadLetter) (inDoubt, clo
 	if err != nil {
 		return false, false, err
 	}
-	inDoubt = rec.Pending != nil && rec.RequestID == ""
-	open := (rec.State == record.StateFailed || rec.State == record.StateRejected) && rec.RequestID == "" && rec.Pending == nil
+	inDoubt = rec.PostInDoubt() && rec.RequestID == ""
+	open := (rec.State == record.StateFailed || rec.State == record.StateRejected) && rec.RequestID == "" && !rec.PostInDoubt()
 	return inDoubt, !open, nil
 }
 

@@ -106,9 +106,12 @@ func printPending(w io.Writer, r *record.Record) {
 		return
 	}
 	at := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-	if pa.Settle.IsZero() {
+	switch {
+	case pa.Unsent:
+		fmt.Fprintf(w, "attempt pending\tsince %s, lease until %s: waiting for an upstream token, nothing sent yet\n", at(pa.Started), at(pa.Until))
+	case pa.Settle.IsZero():
 		fmt.Fprintf(w, "attempt pending\tsince %s, lease until %s\n", at(pa.Started), at(pa.Until))
-	} else {
+	default:
 		fmt.Fprintf(w, "attempt pending\tsince %s: a POST went unanswered and may have created a request; reconciling, settled at %s (do not resubmit)\n",
 			at(pa.Started), at(pa.Settle))
 	}

@@ -227,6 +227,11 @@ func TestStatusShowsAPendingAttempt(t *testing.T) {
 			t.Errorf("status of a submission reconciling a lost answer:\n%s\nwant %q in it", b.String(), want)
 		}
 	}
+	r.Pending = &record.Attempt{Started: started, Owner: "w/2", Until: started.Add(time.Minute), Unsent: true}
+	b.Reset()
+	if err := printStatus(&b, r, nil); err != nil || !strings.Contains(b.String(), "nothing sent yet") || strings.Contains(b.String(), "unanswered") {
+		t.Errorf("status of a submission waiting for an upstream token: %v\n%s\nwant it to say nothing was sent yet", err, b.String())
+	}
 	r.Pending, r.RequestID = nil, "6b0e"
 	b.Reset()
 	if err := printStatus(&b, r, nil); err != nil || strings.Contains(b.String(), "attempt pending") {

@@ -1,0 +1,105 @@
+package consumer_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+// checkingLimiter grants every Wait after noting whether the record of
+// the submission it waits for says Unsent meanwhile, as a worker killed
+// during the wait would leave it.
+type checkingLimiter struct {
+	h      *harness
+	id     string
+	waits  atomic.Int32
+	unsent atomic.Int32 // Waits during which the record's lease said Unsent
+}
+
+func (l *checkingLimiter) Wait(context.Context) error {
+	l.waits.Add(1)
+	if r := l.h.Record(l.id); r != nil && r.Pending != nil && r.Pending.Unsent {
+		l.unsent.Add(1)
+	}
+	return nil
+}
+
+// checkingUpstream notes whether the record still says Unsent when its
+// POST goes.
+type checkingUpstream struct {
+	*visengine.Client
+	h      *harness
+	id     string
+	unsent atomic.Int32 // POSTs sent while the record's lease said Unsent
+}
+
+func (u *checkingUpstream) CreateRichiesta(ctx context.Context, req visengine.CreateRequest) (*visengine.Richiesta, error) {
+	if r := u.h.Record(u.id); r == nil || r.Pending == nil || r.Pending.Unsent {
+		u.unsent.Add(1)
+	}
+	return u.Client.CreateRichiesta(ctx, req)
+}
+
+// TestLeaseSaysUnsentUntilTheToken: with an upstream budget that can keep
+// a POST waiting, the claim's lease says Unsent while its worker waits for
+// the token, and the lease the POST goes under does not. A lease without
+// the mark made a worker killed during the wait (up to ISEED_WORKERS per
+// replica, all of them while a backlog waits for the budget) look like an
+// unanswered POST.
+func TestLeaseSaysUnsentUntilTheToken(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	lim := &checkingLimiter{h: h, id: "emp-token"}
+	up := &checkingUpstream{Client: h.Client, h: h, id: "emp-token"}
+	h.Start(pipetest.WithUpstream(up), pipetest.WithDeps(func(d *consumer.Deps) { d.Limiter = lim }))
+	h.Publish(pipetest.Submission("emp-token", pipetest.ValidFields("Mario")), nil)
+	r := h.WaitState("emp-token", record.StateSubmitted)
+	if lim.waits.Load() == 0 || lim.unsent.Load() != lim.waits.Load() {
+		t.Errorf("token waits: %d, with the lease saying Unsent: %d; want every wait under an Unsent lease", lim.waits.Load(), lim.unsent.Load())
+	}
+	if got := up.unsent.Load(); got != 0 {
+		t.Errorf("POSTs sent while the lease said Unsent (or without a lease): %d, want 0", got)
+	}
+	if r.Attempts != 1 || h.Counter("created") != 1 {
+		t.Errorf("attempts %d, upstream requests %d; want 1 and 1", r.Attempts, h.Counter("created"))
+	}
+}
+
+// TestUnsentLeaseOfAKilledWorkerIsTakenOverAtOnce: a worker killed while
+// it waited for an upstream token left its lease saying Unsent. The next
+// delivery, once the lease ends, sends the submission without
+// reconciling: no POST can exist. Taken for an unanswered POST, it waited
+// ISEED_RECONCILE_SETTLE (an hour here) and, with a request of the same
+// person made outside iseed meanwhile, would have been dead-lettered
+// ambiguous without ever being sent.
+func TestUnsentLeaseOfAKilledWorkerIsTakenOverAtOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fields := pipetest.ValidFields("Mario")
+	past := time.Now().Add(-time.Minute)
+	h.PutRecord("emp-killed", fields, func(r *record.Record) {
+		r.Created, r.Updated = past, past
+		r.Attempts = 1 // the claim counts the POST it prepares
+		r.Pending = &record.Attempt{Started: past, Owner: "killed/1", Until: past.Add(time.Second), Unsent: true}
+	})
+	requestOutsideIseed(t, h, fields)
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.ReconcileSettle = time.Hour }))
+	h.Publish(pipetest.Submission("emp-killed", fields), nil)
+	var r *record.Record
+	pipetest.WaitFor(t, 20*time.Second, "the submission sent", func() bool {
+		r = h.Record("emp-killed")
+		return r.State == record.StateSubmitted || r.State == record.StateFailed
+	})
+	if r.State != record.StateSubmitted || r.Attempts != 1 {
+		t.Errorf("record: state %s (reason %q), attempts %d; want submitted, 1 attempt (the killed worker's count was its)", r.State, r.Reason, r.Attempts)
+	}
+	if got := h.Counter("GET /richiesta"); got != 0 {
+		t.Errorf("reconciliation reads: got %d, want 0: nothing was sent under an Unsent lease", got)
+	}
+}
