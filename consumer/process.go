@@ -199,6 +199,8 @@ func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 	case rec.PostInDoubt():
 		return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w, and an earlier attempt may have created the request", err))
 	default:
+		// An ended Unsent lease counted a POST its holder never sent.
+		j.precounted = rec.Pending != nil
 		return p.fail(ctx, j, dlq.ReasonExpired, err)
 	}
 }
@@ -313,6 +315,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 			return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("the submission no longer validates (%d problems) and an earlier attempt may have created its request", len(problems))), true
 		}
 		if len(problems) > 0 { // nothing was ever sent: reject
+			j.precounted = rec.Pending != nil // an ended Unsent lease counted a POST its holder never sent
 			return p.reject(ctx, j, problems, now)
 		}
 		j.unsure = rec.PostInDoubt()

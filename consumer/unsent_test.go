@@ -103,3 +103,26 @@ func TestUnsentLeaseOfAKilledWorkerIsTakenOverAtOnce(t *testing.T) {
 		t.Errorf("reconciliation reads: got %d, want 0: nothing was sent under an Unsent lease", got)
 	}
 }
+
+// TestUnsentLeaseOfAKilledWorkerCountsNoAttemptWhenRejected: a submission
+// whose worker was killed waiting for its token, rejected by the next
+// delivery (its service's schema changed meanwhile), was never sent: its
+// record counts no attempt, as the killed worker's count was for a POST
+// that never went.
+func TestUnsentLeaseOfAKilledWorkerCountsNoAttemptWhenRejected(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fields := pipetest.ValidFields("Mario")
+	fields["Codice Fiscale"] = "not a tax code"
+	past := time.Now().Add(-time.Minute)
+	h.PutRecord("emp-rejected", fields, func(r *record.Record) {
+		r.Created, r.Updated = past, past
+		r.Pending = &record.Attempt{Started: past, Owner: "killed/1", Until: past.Add(time.Second), Unsent: true}
+	})
+	h.Start()
+	h.Publish(pipetest.Submission("emp-rejected", fields), nil)
+	r := h.WaitState("emp-rejected", record.StateRejected)
+	if r.Attempts != 0 || r.Pending != nil {
+		t.Errorf("rejected record: attempts %d, pending %+v; want none: nothing was ever sent", r.Attempts, r.Pending)
+	}
+}
