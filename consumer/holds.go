@@ -250,7 +250,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bo
 		return false, err
 	}
 	now := p.cfg.Now()
-	if now.Sub(rec.Created) <= p.cfg.MaxAge {
+	if !p.heldPastMaxAge(rec, now) {
 		if ok, err := p.allows(ctx, rec, now); err != nil || !ok {
 			return false, err
 		}

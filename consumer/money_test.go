@@ -9,6 +9,7 @@ import (
 
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/ledger"
@@ -394,5 +395,51 @@ func TestRunHoldsStoppedAtOnceIsAStop(t *testing.T) {
 	cancel()
 	if err := h.Pipeline.RunHolds(ctx); err != nil {
 		t.Errorf("RunHolds stopped as it began: %v; want nil, a stop", err)
+	}
+}
+
+// TestReplayedExpiredHoldCountsItsAgeFromTheReplay: a submission held past
+// ISEED_MAX_AGE and dead-lettered expired is replayed while its cap is
+// still spent. Held again, it must get the maximum age again from the
+// replay, as every replayed message does; it was failed as expired again
+// at the next hold poll, the operator's replay wasted.
+func TestReplayedExpiredHoldCountsItsAgeFromTheReplay(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	const maxAge = 3 * time.Second
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) {
+		c.HoldPoll = 100 * time.Millisecond
+		c.MaxAge = maxAge
+	}))
+	h.Publish(pipetest.Submission("emp-first", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-first", record.StateSubmitted)
+	h.Publish(pipetest.Submission("emp-held", pipetest.ValidFields("Luigi")), nil)
+	h.WaitState("emp-held", record.StateHeld)
+	if r := h.WaitState("emp-held", record.StateFailed); r.Reason != dlq.ReasonExpired {
+		t.Fatalf("reason %q, want expired", r.Reason)
+	}
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 5*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+	if err := h.Queue().Replay(ctx, dls[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "held again by the replay", func() bool {
+		r := h.Record("emp-held")
+		return r.Generation == 2 && r.State == record.StateHeld
+	})
+	r := h.WaitState("emp-held", record.StateFailed)
+	if r.Generation != 2 || r.Reason != dlq.ReasonExpired {
+		t.Fatalf("after the replay: generation %d, reason %q; want generation 2 expired", r.Generation, r.Reason)
+	}
+	if held := r.EnteredAt(record.StateFailed).Sub(r.LastReplay()); held < maxAge {
+		t.Errorf("the replayed submission expired %s after its replay, want at least the maximum age (%s)", held, maxAge)
+	}
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }

@@ -205,6 +205,17 @@ func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 	}
 }
 
+// heldPastMaxAge reports whether a held submission is past the maximum
+// age, counted from its creation or, after an operator's replay, from the
+// replay: every replayed message gets the maximum age again.
+func (p *Pipeline) heldPastMaxAge(rec *record.Record, now time.Time) bool {
+	from := rec.Created
+	if last := rec.LastReplay(); last.After(from) {
+		from = last
+	}
+	return now.Sub(from) > p.cfg.MaxAge
+}
+
 // expired reports whether the message is older than the maximum age.
 func (p *Pipeline) expired(j *job) bool { return p.cfg.Now().Sub(j.meta.Timestamp) > p.cfg.MaxAge }
 
@@ -294,7 +305,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 	}
 	switch rec.State {
 	case record.StateHeld:
-		if now.Sub(rec.Created) > p.cfg.MaxAge {
+		if p.heldPastMaxAge(rec, now) {
 			return p.fail(ctx, j, dlq.ReasonExpired, fmt.Errorf("held by a spending cap past the maximum age of %s", p.cfg.MaxAge)), true
 		}
 		if len(problems) > 0 {
