@@ -235,8 +235,8 @@ func (a *auditor) unledgered() []Unledgered {
 	}
 	for _, u := range a.inPeriod() {
 		key, ok := a.in.Index[u.ID]
-		if !ok || a.records[u.ID] != nil || a.entries[u.ID] != nil {
-			continue
+		if _, disowned := record.DisownedFor(key); !ok || disowned || a.records[u.ID] != nil || a.entries[u.ID] != nil {
+			continue // a request an operator declared not iseed's is nobody's to enter
 		}
 		tenant, sub, _ := strings.Cut(key, ".")
 		out = append(out, Unledgered{RequestID: u.ID, Tenant: tenant, SubmissionID: sub, Service: u.Nome, At: u.TimestampCreation.Time()})

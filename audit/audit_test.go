@@ -155,6 +155,10 @@ func TestCheck(t *testing.T) {
 				t.Errorf("got %+v, want beta's %s", u, req2)
 			}
 		}},
+		{"disowned by an operator: neither unowned nor unledgered", func(in *audit.Input) {
+			in.Upstream = append(in.Upstream, upstream(req3, "ISEE", hashISEE, 12, "2026-03-07T12:00:30Z"))
+			in.Index[req3] = record.Disowned("acme.s3")
+		}, audit.Counts{}, nil},
 		{"unledgered, owned by the index only", func(in *audit.Input) {
 			in.Ledger = in.Ledger[:1]
 			in.Records[1].RequestID = "" // a crash between the index and the record

@@ -40,3 +40,17 @@ func RequestID(key string) string {
 	}
 	return b.String()
 }
+
+// disownedPrefix starts the request index value of a request an operator
+// declared not iseed's (iseed audit disown). No submission key starts with
+// it: keys are tokens of [A-Za-z0-9_-] joined by a dot.
+const disownedPrefix = "disowned:"
+
+// Disowned is the request index value of a request an operator declared
+// not iseed's while reconciling the submission key: no submission may
+// adopt it, so reconciliation passes it by.
+func Disowned(key string) string { return disownedPrefix + key }
+
+// DisownedFor returns the submission key a Disowned index value names,
+// and whether owner is one.
+func DisownedFor(owner string) (string, bool) { return strings.CutPrefix(owner, disownedPrefix) }

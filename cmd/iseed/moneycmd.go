@@ -362,7 +362,7 @@ func newAuditCmd(e *env) *cobra.Command {
 		}
 		return err
 	}
-	cmd.AddCommand(newAuditAdoptCmd(e))
+	cmd.AddCommand(newAuditAdoptCmd(e), newAuditDisownCmd(e))
 	return cmd
 }
 
@@ -391,25 +391,80 @@ func newAuditAdoptCmd(e *env) *cobra.Command {
 	return cmd
 }
 
+func newAuditDisownCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "disown REQUEST_ID --tenant T --submission ID",
+		Short: "Mark an upstream request as not the submission's, so that it is sent",
+		Long: "For a submission dead-lettered as ambiguous because of a request a person knows is not its own (made\n" +
+			"outside iseed, another employee's): records the request in the request index as not iseed's, then\n" +
+			"replays the submission's dead letter. Reconciliation passes the request by and, once the lost POST's\n" +
+			"attempt has settled with no other candidate, sends the submission: a new, paid request. Wrongly used,\n" +
+			"on the submission's own request, it pays twice: check in the Openapi console first.",
+		Args: exactArgs("REQUEST_ID"),
+	}
+	tenant := cmd.Flags().String("tenant", "", "the submission's tenant (required)")
+	id := cmd.Flags().String("submission", "", "the submission's id (required)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if !record.ValidToken(*tenant) || !record.ValidToken(*id) {
+			return usagef("--tenant and --submission are required")
+		}
+		c, err := openCLI(cmd.Context(), true)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		return c.disown(cmd.Context(), e, args[0], *tenant, *id)
+	}
+	return cmd
+}
+
 // adopt indexes requestID for the submission and replays its ambiguous
 // dead letter, so that reconciliation adopts the request.
 func (c *cliConn) adopt(ctx context.Context, e *env, requestID, tenant, id string) error {
-	rec, _, err := record.NewStore(c.res.Records).Get(ctx, tenant, id)
+	key := record.Key(tenant, id)
+	seq, err := c.settleAmbiguous(ctx, requestID, tenant, id, key, "adopt")
 	if err != nil {
 		return err
 	}
+	_, err = fmt.Fprintf(e.stdout, "request %s handed to %s; dead letter %d replayed: reconciliation adopts it\n", requestID, key, seq)
+	return err
+}
+
+// disown marks requestID in the request index as not iseed's and replays
+// the submission's ambiguous dead letter, so that reconciliation passes
+// the request by and sends the submission once its attempt has settled
+// with no other candidate.
+func (c *cliConn) disown(ctx context.Context, e *env, requestID, tenant, id string) error {
+	seq, err := c.settleAmbiguous(ctx, requestID, tenant, id, record.Disowned(record.Key(tenant, id)), "disown")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "request %s marked as not iseed's; dead letter %d of %s replayed: reconciliation passes the request by "+
+		"and sends the submission once its attempt has settled with no other candidate (a new, paid request)\n", requestID, seq, record.Key(tenant, id))
+	return err
+}
+
+// settleAmbiguous writes owner as requestID's entry in the request index
+// and replays the ambiguous dead letter of the submission, which must be
+// failed as ambiguous without a request; verb names the command in its
+// refusals. It returns the replayed letter's sequence.
+func (c *cliConn) settleAmbiguous(ctx context.Context, requestID, tenant, id, owner, verb string) (uint64, error) {
+	rec, _, err := record.NewStore(c.res.Records).Get(ctx, tenant, id)
+	if err != nil {
+		return 0, err
+	}
 	if rec.RequestID != "" || rec.State != record.StateFailed || rec.Reason != dlq.ReasonAmbiguous {
-		return fmt.Errorf("%s is %s (%s) with request %q: only a submission failed as ambiguous, without a request, can adopt one",
-			record.Key(tenant, id), rec.State, rec.Reason, rec.RequestID)
+		return 0, fmt.Errorf("%s is %s (%s) with request %q: only a submission failed as ambiguous, without a request, can %s one",
+			record.Key(tenant, id), rec.State, rec.Reason, rec.RequestID, verb)
 	}
 	key, err := c.replayKey(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	q := dlq.NewQueue(c.js, c.res, key, consumer.ReplayMsgID(c.res.Layout))
 	dls, err := q.List(ctx, dlq.Filter{Tenant: tenant, Reason: dlq.ReasonAmbiguous})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var seq uint64
 	for _, d := range dls {
@@ -418,32 +473,32 @@ func (c *cliConn) adopt(ctx context.Context, e *env, requestID, tenant, id strin
 		}
 	}
 	if seq == 0 {
-		return fmt.Errorf("no ambiguous dead letter of %s to replay", record.Key(tenant, id))
+		return 0, fmt.Errorf("no ambiguous dead letter of %s to replay", record.Key(tenant, id))
 	}
-	if err := c.indexFor(ctx, requestID, record.Key(tenant, id)); err != nil {
-		return err
+	if err := c.indexFor(ctx, requestID, owner); err != nil {
+		return 0, err
 	}
 	if err := q.Replay(ctx, seq); err != nil {
-		return err
+		return 0, err
 	}
-	_, err = fmt.Fprintf(e.stdout, "request %s handed to %s; dead letter %d replayed: reconciliation adopts it\n", requestID, record.Key(tenant, id), seq)
-	return err
+	return seq, nil
 }
 
-// indexFor writes the request index entry handing requestID to the
-// submission key. An entry already naming key is this command's own, from
-// a run whose reply was lost: rerunning it goes on to the replay.
-func (c *cliConn) indexFor(ctx context.Context, requestID, key string) error {
-	_, err := c.res.Requests.Create(ctx, record.IndexKey(requestID), []byte(key))
+// indexFor writes the request index entry of requestID: owner, a
+// submission key or a Disowned one. An entry already naming owner is this
+// command's own, from a run whose reply was lost: rerunning it goes on to
+// the replay.
+func (c *cliConn) indexFor(ctx context.Context, requestID, owner string) error {
+	_, err := c.res.Requests.Create(ctx, record.IndexKey(requestID), []byte(owner))
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		owner, _, gerr := record.LeaderGet(ctx, c.js, c.res.Layout.RequestsBucket(), record.IndexKey(requestID))
+		got, _, gerr := record.LeaderGet(ctx, c.js, c.res.Layout.RequestsBucket(), record.IndexKey(requestID))
 		if gerr != nil {
 			return fmt.Errorf("request %s: the request index has it; reading its owner: %w", requestID, gerr)
 		}
-		if string(owner) == key {
+		if string(got) == owner {
 			return nil
 		}
-		return fmt.Errorf("request %s: the request index hands it to %s already", requestID, owner)
+		return fmt.Errorf("request %s: the request index hands it to %s already", requestID, got)
 	}
 	if err != nil {
 		return fmt.Errorf("request %s: the request index refuses it: %w", requestID, err)

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/visengine/sim"
+)
+
+// TestAuditDisown: a POST's answer is lost while someone makes an ISEE
+// request outside iseed. On the published profile nothing tells the two
+// apart, so the submission is dead-lettered ambiguous, and replaying it
+// unchanged finds the same request and is ambiguous again: the only way
+// out was to purge the letter and have the tenant resubmit under a new
+// id. `iseed audit disown` marks the request as not iseed's and replays
+// the letter: reconciliation passes it by and sends the submission once.
+func TestAuditDisown(t *testing.T) {
+	t.Setenv("ISEED_SIM_PROFILE", "published")
+	t.Setenv("ISEED_RECONCILE_SETTLE", "1s")
+	t.Setenv("ISEED_ACK_WAIT", "2s")
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	up, err := visengine.New(visengine.Config{BaseURL: d.sim.base, Token: d.sim.token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside, err := up.CreateRichiesta(ctx, visengine.CreateRequest{HashVisura: sim.HashISEE, JSONVisura: map[string]string{
+		"$0": "Maria", "$1": "Rossi", "$2": "maria.rossi@example.com", "$3": "3331234568", "$4": "RSSMRA80A41H501Y",
+		"$5": "ci.pdf|data:application/pdf;base64,JVBERi0xLjQK", "$6": "cf.pdf|data:application/pdf;base64,JVBERi0xLjQK",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The POST fails with a 500: nothing is created, but iseed cannot know.
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 500}}})
+	const id = "disown-1"
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)[id]
+	if dl.Reason != dlq.ReasonAmbiguous {
+		t.Fatalf("dead letter: got %+v, want reason ambiguous", dl)
+	}
+	// Replayed unchanged, it meets the same request and is ambiguous again.
+	if _, errOut, code := runCLI(t, "dlq", "replay", fmt.Sprint(dl.Seq)); code != 0 {
+		t.Fatalf("dlq replay: exit %d, %s", code, errOut)
+	}
+	waitUntil(t, 30*time.Second, "the replay dead-lettered ambiguous again", func() bool {
+		again := deadLetters(t)
+		return len(again) == 1 && again[0].Seq != dl.Seq && again[0].Reason == dlq.ReasonAmbiguous
+	})
+	if _, errOut, code := runCLI(t, "audit", "disown", outside.ID, "--tenant", "other", "--submission", id); code == 0 || !strings.Contains(errOut, "no such submission") {
+		t.Errorf("disown for a submission that does not exist: exit %d, %s; want a refusal", code, errOut)
+	}
+	out, errOut, code := runCLI(t, "audit", "disown", outside.ID, "--tenant", "acme", "--submission", id)
+	if code != 0 || !strings.Contains(out, "marked as not iseed's") {
+		t.Fatalf("disown: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	var rec *record.Record
+	waitUntil(t, 30*time.Second, "the submission sent", func() bool {
+		r, _, err := record.NewStore(d.res.Records).Get(ctx, "acme", id)
+		rec = r
+		return err == nil && r.State == record.StateSubmitted
+	})
+	if rec.RequestID == outside.ID {
+		t.Errorf("the submission adopted the disowned request %s", outside.ID)
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 2 {
+		t.Errorf("upstream requests: got %d, want 2 (the one made outside, then the submission's)", got)
+	}
+	owner, _, err := record.LeaderGet(ctx, d.js, d.res.Layout.RequestsBucket(), record.IndexKey(outside.ID))
+	if key, ok := record.DisownedFor(string(owner)); err != nil || !ok || key != record.Key("acme", id) {
+		t.Errorf("request index entry of %s: %q (%v); want it disowned for acme.%s", outside.ID, owner, err, id)
+	}
+	// It is no longer the submission's to disown or adopt.
+	if _, errOut, code := runCLI(t, "audit", "adopt", outside.ID, "--tenant", "acme", "--submission", id); code == 0 || !strings.Contains(errOut, "only a submission failed as ambiguous") {
+		t.Errorf("adopt after the submission was sent: exit %d, %s; want a refusal", code, errOut)
+	}
+}
