@@ -226,8 +226,10 @@ func (c *Config) problems() []error {
 	if c.Storage != "file" && c.Storage != "memory" {
 		bad("ISEED_STORAGE must be file or memory, got %q", c.Storage)
 	}
-	if c.AckWait < time.Second {
-		bad("ISEED_ACK_WAIT must be at least 1s, got %s", c.AckWait)
+	if c.AckWait < 2*time.Second {
+		// A POST's deadline is its lease's end less a second: with a lease
+		// of a second, no POST would ever be sent.
+		bad("ISEED_ACK_WAIT must be at least 2s (a POST gets the lease less 1s), got %s", c.AckWait)
 	}
 	if c.AdoptGrace != 0 && c.AdoptGrace < c.AckWait {
 		// Shorter than a lease, reconciliation could call a request
