@@ -360,11 +360,11 @@ func (p *Pipeline) takeOver(ctx context.Context, j *job, now time.Time) (Outcome
 // the POST's token is in hand.
 func (p *Pipeline) takeLease(j *job, now time.Time) *record.Attempt {
 	a := p.lease(j, now)
-	if j.unsure {
-		old := j.rec.Pending
-		a.Started, a.Settle, a.Marked = old.Started, p.settleOf(old), a.Marked && old.Marked
-	} else {
+	switch old := j.rec.Pending; {
+	case !j.unsure:
 		a.Unsent = p.markUnsent
+	case old != nil:
+		a.Started, a.Settle, a.Marked = old.Started, p.settleOf(old), a.Marked && old.Marked
 	}
 	return a
 }
