@@ -228,8 +228,14 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	// meanwhile, or running the command again would replay it again.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 	defer cancel()
-	if err := q.stream.SecureDeleteMsg(rctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("dlq: replay %d: %w: %w", seq, ErrNotRemoved, err)
+	if err := q.stream.SecureDeleteMsg(rctx, seq); err != nil {
+		// The server answers a delete of a missing message with a generic
+		// failure: the letter may be gone already, removed meanwhile by an
+		// operator's purge or by the tracker, which withdraws the gave_up
+		// letter of a give-up the upstream's completion overrode.
+		if _, gerr := q.getMsg(rctx, seq); !errors.Is(gerr, ErrNotFound) {
+			return fmt.Errorf("dlq: replay %d: %w: %w", seq, ErrNotRemoved, err)
+		}
 	}
 	return nil
 }

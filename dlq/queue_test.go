@@ -457,3 +457,30 @@ func TestListDoesNotPassAStallForTheEnd(t *testing.T) {
 		}
 	}
 }
+
+// removedMeanwhile is a DLQ stream where someone else removes a letter
+// just before each removal: an operator's purge, or the tracker
+// withdrawing an overridden give-up's letter.
+type removedMeanwhile struct{ jetstream.Stream }
+
+func (s removedMeanwhile) SecureDeleteMsg(ctx context.Context, seq uint64) error {
+	if err := s.Stream.SecureDeleteMsg(ctx, seq); err != nil {
+		return err
+	}
+	return s.Stream.SecureDeleteMsg(ctx, seq)
+}
+
+// TestReplayOfALetterRemovedMeanwhile: a replay whose letter someone else
+// removed once it was published is a replay done, its letter gone, not
+// "replayed, but the dead letter could not be removed": the server
+// answers a delete of a missing message with a generic failure.
+func TestReplayOfALetterRemovedMeanwhile(t *testing.T) {
+	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected})
+	q.stream = removedMeanwhile{Stream: q.stream}
+	if err := q.Replay(context.Background(), all[0].Seq); err != nil {
+		t.Errorf("Replay: got %v, want nil: replayed, and its letter is gone", err)
+	}
+	if left, err := q.List(context.Background(), Filter{}); err != nil || len(left) != 0 {
+		t.Errorf("dead letters: got %+v (%v), want none", left, err)
+	}
+}
