@@ -9,7 +9,9 @@
 // repeats of one failure one dead letter.
 //
 // Replay republishes a dead letter to its original subject with the
-// ReplayHeader naming it, then removes it. Whether a replay reopens a
+// ReplayHeader naming it, then removes it. Withdraw removes the letters of
+// a failure that turned out not to be one (a give-up the upstream's
+// completion overrode), by their message id. Whether a replay reopens a
 // submission is the record's business (record.Record.Replays): a dead
 // letter reopens a submission at most once, and a submission that has its
 // upstream request is never sent again.

@@ -95,6 +95,16 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		if err != nil {
 			return false, err
 		}
+		if override {
+			// The give-up's dead letter is not true any more. Removed only
+			// now that the record says completed: a crash before the
+			// write must not lose a letter the record still stands by.
+			// One that fails here is withdrawn by the upstream's retry of
+			// the callback (Refresh), or by the give-up (announceGiveUp).
+			if err := t.withdrawOverridden(ctx, next); err != nil {
+				return false, err
+			}
+		}
 		return next.Closed(), fetched.err
 	}
 	return false, record.ErrRevision

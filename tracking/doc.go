@@ -59,6 +59,7 @@
 // gave_up, failed event. A refresh that stores the final document of a
 // request given up on meanwhile, or a callback's after it, overrides the
 // give-up (catchup.go): the record becomes completed, and its events follow
-// the failed one.
+// the failed one; then its gave_up dead letter is withdrawn (withdraw.go),
+// by the override or by a give-up that stored it after the override.
 // Replaying that dead letter reopens tracking once (replay.go).
 package tracking

@@ -59,6 +59,15 @@ func (t *Tracker) announceGiveUp(ctx context.Context, rec *record.Record, meta *
 	if err := dlq.Publish(ctx, t.d.Publisher, l, dl, payload, msgID); err != nil {
 		return err
 	}
+	// A completion may have overridden the give-up while the letter was on
+	// its way (catchUp), and removed the letters it found before this one
+	// was stored: read the record again, from the leader, and withdraw the
+	// letter if it is completed. A crash before that leaves the letter,
+	// and the task, which comes back to a completed record and withdraws
+	// it then (pollRecord).
+	if err := t.withdrawIfOverridden(ctx, rec.Tenant, rec.ID); err != nil {
+		return err
+	}
 	return t.d.Events.Status(ctx, giveUpStatus(rec))
 }
 

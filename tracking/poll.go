@@ -207,6 +207,11 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 					return trackOutcome{Err: err}
 				}
 			}
+			// A give-up that stored its letter and stopped before it saw
+			// the override (announceGiveUp) comes back here.
+			if err := t.withdrawOverridden(ctx, rec); err != nil {
+				return trackOutcome{Err: err}
+			}
 			return trackOutcome{Final: true}
 		}
 		if rec, rev, err = t.reopen(ctx, rec, rev, seq); err != nil {
@@ -249,9 +254,11 @@ func (t *Tracker) Refresh(ctx context.Context, tenant, id string) error {
 	// A request tracking gave up on is read all the same: the upstream's
 	// completion overrides the give-up (catchUp), and an override that
 	// announced completed and then failed before its record write is
-	// repaired only here, the give-up's task being acked.
+	// repaired only here, the give-up's task being acked; so is one that
+	// stopped between its record write and the withdrawal of the
+	// give-up's dead letter (catchUp).
 	if rec.RequestID == "" || (rec.Closed() && !gaveUp(rec)) {
-		return nil
+		return t.withdrawOverridden(ctx, rec)
 	}
 	if rec.State == record.StateSubmitted {
 		// The pipeline publishes "submitted" before it starts tracking: a

@@ -19,6 +19,7 @@ import (
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -104,19 +105,44 @@ const raceID = "emp-race"
 
 func newGiveUpRace(t *testing.T, up tracking.Upstream, ev func(tracking.Events) tracking.Events) *giveUpRace {
 	t.Helper()
+	return newGiveUpRaceWith(t, up, raceDeps{events: ev})
+}
+
+// raceDeps wraps what the tracker of a giveUpRace uses; nil fields leave
+// it as it is.
+type raceDeps struct {
+	events func(tracking.Events) tracking.Events
+	js     func(jetstream.JetStream) jetstream.JetStream // its JetStream handle: tasks and dead letters
+	dlq    func(jetstream.Stream) jetstream.Stream       // the DLQ stream it withdraws dead letters from
+}
+
+// newGiveUpRaceWith is newGiveUpRace with the tracker's dependencies
+// wrapped as wrap says.
+func newGiveUpRaceWith(t *testing.T, up tracking.Upstream, wrap raceDeps) *giveUpRace {
+	t.Helper()
 	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: 50 * time.Millisecond}, callbacks: true})
 	g := &giveUpRace{trackHarness: h, logs: &pipetest.Buffer{}, answered: make(chan int, 1)}
 	if up == nil {
 		up = h.Client
 	}
 	var events tracking.Events = publisher.New(h.NATS.JS, publisher.Config{})
-	if ev != nil {
-		events = ev(events)
+	if wrap.events != nil {
+		events = wrap.events(events)
+	}
+	var js jetstream.JetStream = h.NATS.JS
+	if wrap.js != nil {
+		js = wrap.js(js)
+	}
+	res := h.Res
+	if wrap.dlq != nil {
+		copied := *h.Res
+		copied.DLQ = wrap.dlq(h.Res.DLQ)
+		res = &copied
 	}
 	cfg := tracking.Config{Workers: 2, Schedule: []time.Duration{30 * time.Millisecond}, MaxAge: time.Millisecond,
 		TempDir: t.TempDir(), ReplayKey: pipetest.ReplayKey,
 		Logger: zerolog.New(io.MultiWriter(g.logs, zerolog.NewTestWriter(t))).Level(zerolog.WarnLevel)}
-	tr, err := tracking.New(cfg, tracking.Deps{Resources: h.Res, Upstream: up, Events: events, Publisher: h.NATS.JS, History: h.history})
+	tr, err := tracking.New(cfg, tracking.Deps{Resources: res, Upstream: up, Events: events, Publisher: js, History: h.history})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,8 +176,15 @@ func (g *giveUpRace) callback(releases ...func()) {
 // the tracker's events (nil: none).
 func downloading(t *testing.T, ev func(tracking.Events) tracking.Events) (*giveUpRace, *heldDocument) {
 	t.Helper()
+	return downloadingWith(t, raceDeps{events: ev})
+}
+
+// downloadingWith is downloading with the tracker's dependencies wrapped
+// as wrap says.
+func downloadingWith(t *testing.T, wrap raceDeps) (*giveUpRace, *heldDocument) {
+	t.Helper()
 	up := &heldDocument{release: make(chan struct{})}
-	g := newGiveUpRace(t, up, ev)
+	g := newGiveUpRaceWith(t, up, wrap)
 	up.Upstream = g.Client
 	g.callback(up.open)
 	pipetest.WaitFor(t, 5*time.Second, "the callback's refresh to download the final document", func() bool { return up.started.Load() == 1 })

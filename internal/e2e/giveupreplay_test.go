@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -9,17 +10,21 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Replaying the gave_up dead letter of a give-up that a completion
 // overrode reopens nothing: no poll, no event, the record as it is, and
-// the tracker says why.
+// the tracker says why. (The override withdraws the letter; here its
+// withdrawal failed, and the upstream has not retried the callback yet.)
 func TestReplayOfAnOverriddenGiveUpReopensNothing(t *testing.T) {
-	g, up := downloading(t, nil)
+	g, up := downloadingWith(t, raceDeps{dlq: func(s jetstream.Stream) jetstream.Stream { return &failingRemoval{Stream: s} }})
 	g.runTracker(g.tr)
 	g.waitGaveUp(true)
 	up.open()
-	g.checkAnswered()
+	if code := <-g.answered; code != http.StatusServiceUnavailable {
+		t.Fatalf("callback whose withdrawal of the letter failed: got %d, want 503", code)
+	}
 	g.checkOverridden()
 	var seq uint64
 	for _, dl := range g.DeadLetters() {
