@@ -239,3 +239,53 @@ func TestAGaveUpLetterStaysWhileTheGiveUpStands(t *testing.T) {
 		t.Errorf("dead letters: got %v, want [gave_up 1]: the give-up stands", got)
 	}
 }
+
+// An override that published completed and stopped before its record
+// write leaves the record failed (gave_up), and so the give-up's dead
+// letter, which is still what the record says. Without the upstream's
+// retry of the callback (the give-up's task is acked: no poll comes back),
+// replaying that letter repairs it: tracking reopens, finds the request
+// fulfilled, and the record ends completed with its final document, as the
+// events say, the letter gone.
+func TestAnOverrideStoppedBeforeItsRecordWriteIsRepairedByAReplay(t *testing.T) {
+	var ev *failAfterOverride
+	g, up := downloading(t, func(e tracking.Events) tracking.Events {
+		ev = &failAfterOverride{Events: e}
+		return ev
+	})
+	stop := g.runTracker(g.tr)
+	g.waitGaveUp(true)
+	up.open()
+	if code := <-g.answered; code != http.StatusServiceUnavailable {
+		t.Fatalf("callback whose override stopped: got %d, want 503", code)
+	}
+	pipetest.WaitFor(t, 5*time.Second, "the give-up's task to be acknowledged", func() bool { return g.openTasks() == 0 })
+	var seq uint64
+	for _, dl := range g.DeadLetters() {
+		if dl.SubmissionID == raceID && dl.Reason == dlq.ReasonGaveUp {
+			seq = dl.Seq
+		}
+	}
+	if r := g.Record(raceID); seq == 0 || r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp {
+		t.Fatalf("after the override stopped: record %s (%s), gave_up letter %d; want failed (gave_up) and its letter", r.State, r.Reason, seq)
+	}
+	// Another replica, whose maximum age is not a millisecond, takes the
+	// replay.
+	stop()
+	g.runTracker(g.newTracker(nil))
+	if err := g.Queue().Replay(context.Background(), seq); err != nil {
+		t.Fatal(err)
+	}
+	var r *record.Record
+	pipetest.WaitExplained(t, 10*time.Second, "the replay to complete the record, its task acknowledged", func() bool {
+		r = g.Record(raceID)
+		return r.State == record.StateCompleted && r.Document != nil && r.Document.Stato == visengine.StateFulfilled && g.openTasks() == 0
+	}, func() string { return g.trackingState(r) })
+	pipetest.CheckDocuments(t, g.Events(raceID), r)
+	if types := g.statusTypes(); len(types) == 0 || types[len(types)-1] != "completed" {
+		t.Errorf("events: got %v, want the last completed", types)
+	}
+	if got := g.lettersOf(raceID); len(got) != 0 {
+		t.Errorf("dead letters: got %v, want none", got)
+	}
+}
