@@ -13,10 +13,9 @@ import (
 // Replaying a gave_up dead letter (iseed dlq replay) republishes its
 // tracking task. The task reopens tracking of a record that failed with
 // gave_up, once per dead letter (record.Record.Replays): the record goes
-// back to the last state it had before failing, announced again (reopen),
-// and ISEED_TRACK_MAX_AGE counts again from the replay. Replaying any
-// other tracking dead letter finds a closed record and is acknowledged
-// without effect.
+// back to the last state it had before failing, and ISEED_TRACK_MAX_AGE
+// counts again from the replay. Replaying any other tracking dead letter
+// finds a closed record and is acknowledged without effect.
 
 // replayOf returns the dead-letter sequence a replayed task names (its
 // signature checked with the replay key), or 0 for an ordinary task.
@@ -50,22 +49,13 @@ func reopenable(rec *record.Record, seq uint64) bool {
 	return seq != 0 && rec.State == record.StateFailed && rec.Reason == dlq.ReasonGaveUp && !rec.Replayed(seq)
 }
 
-// reopen puts a gave_up record back in its last tracked state, and
-// announces that state: the submission's last status event said failed.
-// Its id is the replay's (statusOf), as the reopened record's every event:
-// the one published before the give-up has the same generation, and
-// announcing it again with its id would be deduplicated away.
+// reopen puts a gave_up record back in its last tracked state.
 func (t *Tracker) reopen(ctx context.Context, rec *record.Record, rev uint64, seq uint64) (*record.Record, uint64, error) {
 	now := t.cfg.Now()
 	next := rec.Clone()
 	next.To(lastTracked(rec), now, fmt.Sprintf("replay of dead letter %d", seq))
 	next.AddReplay(seq, now)
 	next.Reason, next.Errors = "", nil
-	// The event first, as every catch-up's: a crash before the record
-	// write repeats it (deduplicated), and never loses it.
-	if err := t.d.Events.Status(ctx, statusOf(next, next.State)); err != nil {
-		return nil, 0, fmt.Errorf("announce the reopen after replay: %w", err)
-	}
 	n, err := t.store.Update(ctx, next, rev)
 	if err != nil {
 		return nil, 0, fmt.Errorf("reopen after replay: %w", err)

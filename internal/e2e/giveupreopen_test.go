@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -15,7 +14,6 @@ import (
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
-	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
@@ -161,69 +159,5 @@ func TestAnOverrideAfterAReplayIsNotTheReopenedCompletion(t *testing.T) {
 			got = append(got, shortType(ev.Type)+" "+ev.ID)
 		}
 		t.Errorf("last event: got %s, want completed %s (events %v)", last.ID, want, got)
-	}
-}
-
-// heldPolls holds every read of a request, once hold is set, until
-// released.
-type heldPolls struct {
-	tracking.Upstream
-	hold          atomic.Bool
-	held, release chan struct{}
-	once, opened  sync.Once
-}
-
-// open releases the reads held and to come.
-func (u *heldPolls) open() { u.opened.Do(func() { close(u.release) }) }
-
-func (u *heldPolls) Richiesta(ctx context.Context, id string) (*visengine.Richiesta, error) {
-	if u.hold.Load() {
-		u.once.Do(func() { close(u.held) })
-		select {
-		case <-u.release:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return u.Upstream.Richiesta(ctx, id)
-}
-
-// TestAReplayedGiveUpAnnouncesTheReopenedState: a replayed gave_up task
-// reopens tracking in the same generation; until the upstream moves on,
-// the submission's last status event must say it is open again (the
-// state it reopened to), not failed, as its record does. The states
-// announced before the give-up have ids the stream deduplicates: the
-// reopen announces its own.
-func TestAReplayedGiveUpAnnouncesTheReopenedState(t *testing.T) {
-	const id = "emp-reopen"
-	up := &heldPolls{held: make(chan struct{}), release: make(chan struct{})}
-	h, replayed := givenUpThrough(t, id, func(h *trackHarness) { up.Upstream, h.upstream = &movedOn{Upstream: h.Client}, up }) // In ricerca throughout
-	t.Cleanup(up.open)
-	up.hold.Store(true)
-	if err := h.Queue().Replay(context.Background(), replayed); err != nil {
-		t.Fatal(err)
-	}
-	waitHeld(t, up.held, "the reopened record's poll")
-	if r := h.Record(id); r.State != record.StateSubmitted || len(r.Replays) != 1 {
-		t.Fatalf("record while its poll is held: got %s, replays %v; want submitted, reopened once", r.State, r.Replays)
-	}
-	evs := h.Events(id)
-	reopened := publisher.AfterReplayEventID(pipetest.Tenant, id, 1, publisher.StateSubmitted, replayed)
-	if last := evs[len(evs)-1]; last.ID != reopened {
-		t.Errorf("last event while reopened: got %s %s, want submitted %s", shortType(last.Type), last.ID, reopened)
-	}
-	up.open()
-	pipetest.WaitExplained(t, 10*time.Second, "tracking to give up again", func() bool {
-		return h.Record(id).State == record.StateFailed && h.openTasks() == 0
-	}, func() string { return fmt.Sprintf("record %+v, %d tasks open", h.Record(id), h.openTasks()) })
-	var got []string
-	for _, ev := range h.Events(id) {
-		got = append(got, shortType(ev.Type)+" "+ev.ID)
-	}
-	want := []string{"submitted " + publisher.StatusEventID(pipetest.Tenant, id, 1, publisher.StateSubmitted),
-		"failed " + publisher.StatusEventID(pipetest.Tenant, id, 1, publisher.StateFailed), "submitted " + reopened,
-		"failed " + publisher.GiveUpAfterReplayEventID(pipetest.Tenant, id, 1, replayed)}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("events:\n got %v\nwant %v", got, want)
 	}
 }
