@@ -119,37 +119,24 @@ func StatusEventID(tenant, submissionID string, generation int, state string) st
 	return fmt.Sprintf("%s.%s.%d.%s", tenant, submissionID, generation, state)
 }
 
-// AfterReplayEventID is the id of a status event of a submission that a
-// replay reopened (docs/tracking.md): StatusEventID's with ".r<the last
-// replayed dead letter's sequence>" after it; StatusEventID's itself when
-// replaySeq is 0 (never replayed). Tracking reopens a give-up in the same
-// generation: the states the request was in before the give-up, announced
-// again, and a second give-up's failed event would have the first
-// announcements' ids, and be deduplicated away.
-func AfterReplayEventID(tenant, submissionID string, generation int, state string, replaySeq uint64) string {
-	id := StatusEventID(tenant, submissionID, generation, state)
-	if replaySeq == 0 {
-		return id
-	}
-	return fmt.Sprintf("%s.r%d", id, replaySeq)
-}
-
 // OverrideEventID is the id of the completed event of a request that
 // tracking gave up on and that the upstream completed all the same
-// (docs/tracking.md): the id completed would have (AfterReplayEventID's,
-// replaySeq the last replay of the record, 0 for none) with
-// ".overrides_gave_up" after it. A completed event published before the
-// give-up's failed event (by a catch-up that then lost the race) has the
-// id without it; this one, which comes after failed, must not be
-// deduplicated with it.
-func OverrideEventID(tenant, submissionID string, generation int, replaySeq uint64) string {
-	return AfterReplayEventID(tenant, submissionID, generation, StateCompleted, replaySeq) + ".overrides_gave_up"
+// (docs/tracking.md): StatusEventID's with ".overrides_gave_up" after it.
+// A completed event published before the give-up's failed event (by a
+// catch-up that then lost the race) has the plain id; this one, which
+// comes after failed, must not be deduplicated with it.
+func OverrideEventID(tenant, submissionID string, generation int) string {
+	return StatusEventID(tenant, submissionID, generation, StateCompleted) + ".overrides_gave_up"
 }
 
 // GiveUpAfterReplayEventID is the id of the failed event of a give-up of
-// a submission that a replay reopened: AfterReplayEventID's for failed.
+// a submission that a replay reopened (docs/tracking.md): StatusEventID's
+// with ".r<the last replayed dead letter's sequence>" after it. Tracking
+// reopens a give-up in the same generation, so a second give-up's failed
+// event would have the first one's id, and be deduplicated away after the
+// reopened request's own events.
 func GiveUpAfterReplayEventID(tenant, submissionID string, generation int, replaySeq uint64) string {
-	return AfterReplayEventID(tenant, submissionID, generation, StateFailed, replaySeq)
+	return fmt.Sprintf("%s.r%d", StatusEventID(tenant, submissionID, generation, StateFailed), replaySeq)
 }
 
 // StatusEvent builds the envelope of a status event without publishing it.

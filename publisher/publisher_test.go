@@ -211,26 +211,6 @@ func TestDocumentEventID(t *testing.T) {
 	}
 }
 
-// TestStatusEventIDsAfterAReplay: after a replay, each status event id of
-// the generation has the replay's suffix, the override's after it; with
-// no replay, the ids are the plain ones.
-func TestStatusEventIDsAfterAReplay(t *testing.T) {
-	tests := []struct {
-		got, want string
-	}{
-		{publisher.AfterReplayEventID("acme", "s1", 1, publisher.StateInProgress, 0), "acme.s1.1.in_progress"},
-		{publisher.AfterReplayEventID("acme", "s1", 1, publisher.StateInProgress, 7), "acme.s1.1.in_progress.r7"},
-		{publisher.GiveUpAfterReplayEventID("acme", "s1", 1, 7), "acme.s1.1.failed.r7"},
-		{publisher.OverrideEventID("acme", "s1", 1, 0), "acme.s1.1.completed.overrides_gave_up"},
-		{publisher.OverrideEventID("acme", "s1", 2, 7), "acme.s1.2.completed.r7.overrides_gave_up"},
-	}
-	for _, tt := range tests {
-		if tt.got != tt.want {
-			t.Errorf("got %q, want %q", tt.got, tt.want)
-		}
-	}
-}
-
 func TestPublishDeduplicates(t *testing.T) {
 	srv := natstest.Run(t)
 	ctx := context.Background()

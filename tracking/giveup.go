@@ -73,7 +73,12 @@ func (t *Tracker) announceGiveUp(ctx context.Context, rec *record.Record, meta *
 
 // giveUpStatus is the failed event of a record tracking gave up on. Like
 // its dead letter, it has an id of its own when a replay reopened the
-// record (statusOf).
+// record (the last replay's): tracking reopens in the same generation, and
+// a give-up after the reopen must not be deduplicated with the one before.
 func giveUpStatus(rec *record.Record) publisher.Status {
-	return statusOf(rec, record.StateFailed)
+	s := *rec.Status(record.StateFailed)
+	if n := len(rec.Replays); n > 0 {
+		s.EventID = publisher.GiveUpAfterReplayEventID(rec.Tenant, rec.ID, rec.Generation, rec.Replays[n-1].Seq)
+	}
+	return s
 }

@@ -124,7 +124,7 @@ func overdueNoted(r *record.Record) bool { return !r.EnteredAt(record.StateOverd
 // trackedStatus is the status event of a tracked state, with the upstream
 // outcome (esito) and, when cancelled, the reason (motivo_annullamento).
 func trackedStatus(rec *record.Record, state string, r *visengine.Richiesta) publisher.Status {
-	s := statusOf(rec, state)
+	s := *rec.Status(state)
 	if r != nil && state != record.StateOverdue {
 		s.StatoRichiesta = stato(state, r) // the state's own, when one poll caught several
 	}
@@ -135,27 +135,4 @@ func trackedStatus(rec *record.Record, state string, r *visengine.Richiesta) pub
 		s.Reason = string(r.MotivoAnnullamento)
 	}
 	return s
-}
-
-// statusOf is the status event of rec in state. After a replay reopened
-// the record its id has the last replay's suffix
-// (publisher.AfterReplayEventID): tracking reopens in the same generation,
-// and the reopened request's events must not be deduplicated with the
-// ones published before the give-up (a completed published just before
-// it, its record write lost to it, say).
-func statusOf(rec *record.Record, state string) publisher.Status {
-	s := *rec.Status(state)
-	if seq := lastReplay(rec); seq != 0 {
-		s.EventID = publisher.AfterReplayEventID(rec.Tenant, rec.ID, rec.Generation, state, seq)
-	}
-	return s
-}
-
-// lastReplay is the sequence of the dead letter whose replay last
-// reopened rec, 0 when none did.
-func lastReplay(rec *record.Record) uint64 {
-	if n := len(rec.Replays); n > 0 {
-		return rec.Replays[n-1].Seq
-	}
-	return 0
 }
