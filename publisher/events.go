@@ -119,24 +119,40 @@ func StatusEventID(tenant, submissionID string, generation int, state string) st
 	return fmt.Sprintf("%s.%s.%d.%s", tenant, submissionID, generation, state)
 }
 
+// StatusAfterReplayEventID is the id of a status event that tracking
+// publishes about a submission a replay reopened (docs/tracking.md):
+// StatusEventID's with ".r<the last replayed dead letter's sequence>"
+// after it, StatusEventID's when replaySeq is 0 (no replay). Tracking
+// reopens a give-up in the same generation: the states announced before
+// it, announced again with their plain ids, would be deduplicated away,
+// and the submission's last status event would stay failed while its
+// record is open again (or completed).
+func StatusAfterReplayEventID(tenant, submissionID string, generation int, state string, replaySeq uint64) string {
+	id := StatusEventID(tenant, submissionID, generation, state)
+	if replaySeq == 0 {
+		return id
+	}
+	return fmt.Sprintf("%s.r%d", id, replaySeq)
+}
+
 // OverrideEventID is the id of the completed event of a request that
 // tracking gave up on and that the upstream completed all the same
-// (docs/tracking.md): StatusEventID's with ".overrides_gave_up" after it.
-// A completed event published before the give-up's failed event (by a
-// catch-up that then lost the race) has the plain id; this one, which
-// comes after failed, must not be deduplicated with it.
-func OverrideEventID(tenant, submissionID string, generation int) string {
-	return StatusEventID(tenant, submissionID, generation, StateCompleted) + ".overrides_gave_up"
+// (docs/tracking.md): the completed event's id (StatusAfterReplayEventID's,
+// replaySeq the record's last replay, 0 for none) with ".overrides_gave_up"
+// after it. A completed event published before the give-up's failed event
+// (by a catch-up that then lost the race) has the id without the suffix;
+// this one, which comes after failed, must not be deduplicated with it.
+func OverrideEventID(tenant, submissionID string, generation int, replaySeq uint64) string {
+	return StatusAfterReplayEventID(tenant, submissionID, generation, StateCompleted, replaySeq) + ".overrides_gave_up"
 }
 
 // GiveUpAfterReplayEventID is the id of the failed event of a give-up of
-// a submission that a replay reopened (docs/tracking.md): StatusEventID's
-// with ".r<the last replayed dead letter's sequence>" after it. Tracking
-// reopens a give-up in the same generation, so a second give-up's failed
-// event would have the first one's id, and be deduplicated away after the
-// reopened request's own events.
+// a submission that a replay reopened: StatusAfterReplayEventID's for
+// failed. A second give-up's failed event would otherwise have the first
+// one's id, and be deduplicated away after the reopened request's own
+// events.
 func GiveUpAfterReplayEventID(tenant, submissionID string, generation int, replaySeq uint64) string {
-	return fmt.Sprintf("%s.r%d", StatusEventID(tenant, submissionID, generation, StateFailed), replaySeq)
+	return StatusAfterReplayEventID(tenant, submissionID, generation, StateFailed, replaySeq)
 }
 
 // StatusEvent builds the envelope of a status event without publishing it.

@@ -211,6 +211,32 @@ func TestDocumentEventID(t *testing.T) {
 	}
 }
 
+// TestStatusEventIDsAfterAReplay: once a replay reopened a submission
+// (tracking keeps its generation), every status event tracking publishes
+// has the replay's sequence, and so has a completed that overrides a later
+// give-up, whose suffix comes after it: that completed must differ from
+// the plain completed of the same replay, which a refresh may have
+// announced before the give-up. Without a replay the ids are the plain
+// ones.
+func TestStatusEventIDsAfterAReplay(t *testing.T) {
+	tests := []struct {
+		name, got, want string
+	}{
+		{"in_progress", publisher.StatusAfterReplayEventID("acme", "s1", 2, publisher.StateInProgress, 0), "acme.s1.2.in_progress"},
+		{"in_progress after replay 7", publisher.StatusAfterReplayEventID("acme", "s1", 2, publisher.StateInProgress, 7), "acme.s1.2.in_progress.r7"},
+		{"completed after replay 7", publisher.StatusAfterReplayEventID("acme", "s1", 2, publisher.StateCompleted, 7), "acme.s1.2.completed.r7"},
+		{"failed", publisher.GiveUpAfterReplayEventID("acme", "s1", 2, 0), "acme.s1.2.failed"},
+		{"failed after replay 7", publisher.GiveUpAfterReplayEventID("acme", "s1", 2, 7), "acme.s1.2.failed.r7"},
+		{"override", publisher.OverrideEventID("acme", "s1", 2, 0), "acme.s1.2.completed.overrides_gave_up"},
+		{"override after replay 7", publisher.OverrideEventID("acme", "s1", 2, 7), "acme.s1.2.completed.r7.overrides_gave_up"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
 func TestPublishDeduplicates(t *testing.T) {
 	srv := natstest.Run(t)
 	ctx := context.Background()

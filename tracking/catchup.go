@@ -212,7 +212,7 @@ func (t *Tracker) publish(ctx context.Context, next *record.Record, r *visengine
 		}
 		s := trackedStatus(next, tr.State, r)
 		if override && tr.State == record.StateCompleted {
-			s.EventID = publisher.OverrideEventID(next.Tenant, next.ID, next.Generation)
+			s.EventID = publisher.OverrideEventID(next.Tenant, next.ID, next.Generation, lastReplay(next))
 		}
 		if err := t.d.Events.Status(ctx, s); err != nil {
 			return err

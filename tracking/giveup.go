@@ -50,10 +50,10 @@ func (t *Tracker) announceGiveUp(ctx context.Context, rec *record.Record, meta *
 		Tenant: rec.Tenant, SubmissionID: rec.ID, Reason: dlq.ReasonGaveUp, Error: msg, Attempts: rec.Attempts,
 		Deliveries: meta.NumDelivered, Generation: max(rec.Generation, 1), FirstFailure: rec.FirstFailure, LastFailure: now}
 	replayed := named // a replay taken as an ordinary task, its signature not holding: one letter per letter named
-	if replayed == 0 && len(rec.Replays) > 0 {
+	if replayed == 0 {
 		// Reopened by a replay, tracking keeps the generation: the
 		// replayed letter had this id.
-		replayed = rec.Replays[len(rec.Replays)-1].Seq
+		replayed = lastReplay(rec)
 	}
 	msgID := dlq.MsgIDAfterReplay(rec.Tenant, rec.ID, dl.Generation, dlq.ReasonGaveUp, replayed)
 	if err := dlq.Publish(ctx, t.d.Publisher, l, dl, payload, msgID); err != nil {
@@ -77,8 +77,8 @@ func (t *Tracker) announceGiveUp(ctx context.Context, rec *record.Record, meta *
 // a give-up after the reopen must not be deduplicated with the one before.
 func giveUpStatus(rec *record.Record) publisher.Status {
 	s := *rec.Status(record.StateFailed)
-	if n := len(rec.Replays); n > 0 {
-		s.EventID = publisher.GiveUpAfterReplayEventID(rec.Tenant, rec.ID, rec.Generation, rec.Replays[n-1].Seq)
+	if seq := lastReplay(rec); seq != 0 {
+		s.EventID = publisher.GiveUpAfterReplayEventID(rec.Tenant, rec.ID, rec.Generation, seq)
 	}
 	return s
 }

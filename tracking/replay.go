@@ -14,8 +14,10 @@ import (
 // tracking task. The task reopens tracking of a record that failed with
 // gave_up, once per dead letter (record.Record.Replays): the record goes
 // back to the last state it had before failing, and ISEED_TRACK_MAX_AGE
-// counts again from the replay. Replaying any other tracking dead letter
-// finds a closed record and is acknowledged without effect.
+// counts again from the replay. Tracking reopens in the same generation,
+// so the status events it publishes from then on have the last replay's
+// sequence in their ids (trackedStatus). Replaying any other tracking dead
+// letter finds a closed record and is acknowledged without effect.
 
 // replayOf returns the dead-letter sequence a replayed task names (its
 // signature checked with the replay key), or 0 for an ordinary task.
@@ -61,6 +63,15 @@ func (t *Tracker) reopen(ctx context.Context, rec *record.Record, rev uint64, se
 		return nil, 0, fmt.Errorf("reopen after replay: %w", err)
 	}
 	return next, n, nil
+}
+
+// lastReplay is the sequence of the dead letter whose replay last reopened
+// rec, 0 when none did.
+func lastReplay(rec *record.Record) uint64 {
+	if n := len(rec.Replays); n > 0 {
+		return rec.Replays[n-1].Seq
+	}
+	return 0
 }
 
 // lastTracked is the last open state a record that failed was tracked in.

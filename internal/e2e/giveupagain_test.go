@@ -71,9 +71,10 @@ func (e *heldGiveUpAfterReplay) Status(ctx context.Context, s publisher.Status) 
 
 // TestTrackGaveUpAgainAfterAReplayIsAnnounced: a replayed gave_up task
 // reopens tracking in the same generation, whose poll announces the state
-// the request moved on to; when tracking gives up again, its failed event
-// must not be dropped as a duplicate of the first give-up's, or the
-// submission's last status event says in_progress under a failed record.
+// the request moved on to, with the replay's id; when tracking gives up
+// again, its failed event must not be dropped as a duplicate of the first
+// give-up's, or the submission's last status event says in_progress under
+// a failed record.
 func TestTrackGaveUpAgainAfterAReplayIsAnnounced(t *testing.T) {
 	const id = "emp-again"
 	up := &movedOn{}
@@ -93,7 +94,8 @@ func TestTrackGaveUpAgainAfterAReplayIsAnnounced(t *testing.T) {
 	first, again := publisher.StatusEventID(pipetest.Tenant, id, 1, publisher.StateFailed),
 		publisher.GiveUpAfterReplayEventID(pipetest.Tenant, id, 1, replayed)
 	want := []string{"submitted " + publisher.StatusEventID(pipetest.Tenant, id, 1, publisher.StateSubmitted),
-		"failed " + first, "in_progress " + publisher.StatusEventID(pipetest.Tenant, id, 1, publisher.StateInProgress),
+		"failed " + first,
+		"in_progress " + publisher.StatusAfterReplayEventID(pipetest.Tenant, id, 1, publisher.StateInProgress, replayed),
 		"failed " + again}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("events:\n got %v\nwant %v", got, want)
@@ -138,7 +140,7 @@ func TestAnOverrideOfAGiveUpAfterAReplayComesAfterItsFailedEvent(t *testing.T) {
 		got = append(got, shortType(ev.Type)+" "+ev.ID)
 	}
 	failed := publisher.GiveUpAfterReplayEventID(pipetest.Tenant, id, 1, replayed)
-	if n := len(got); n < 3 || got[n-3] != "failed "+failed || got[n-1] != "completed "+publisher.OverrideEventID(pipetest.Tenant, id, 1) {
+	if n := len(got); n < 3 || got[n-3] != "failed "+failed || got[n-1] != "completed "+publisher.OverrideEventID(pipetest.Tenant, id, 1, replayed) {
 		t.Errorf("events: got %v, want them to end with failed %s, document.ready, completed (the override's)", got, failed)
 	}
 }

@@ -32,7 +32,7 @@ func TestACompletionAnnouncedBeforeAGiveUpIsAnnouncedAgainAfterIt(t *testing.T) 
 		t.Fatalf("events: got %v, want %v", got, want)
 	}
 	evs := g.Events(raceID)
-	if id, want := evs[len(evs)-1].ID, publisher.OverrideEventID(pipetest.Tenant, raceID, 1); id != want {
+	if id, want := evs[len(evs)-1].ID, publisher.OverrideEventID(pipetest.Tenant, raceID, 1, 0); id != want {
 		t.Errorf("the last completed event's id: got %q, want %q", id, want)
 	}
 }

@@ -30,7 +30,7 @@ func (e *failAfterOverride) Status(ctx context.Context, s publisher.Status) erro
 	if err := e.Events.Status(ctx, s); err != nil {
 		return err
 	}
-	if s.EventID == publisher.OverrideEventID(s.Tenant, s.SubmissionID, s.Generation) && e.failed.CompareAndSwap(false, true) {
+	if s.EventID == publisher.OverrideEventID(s.Tenant, s.SubmissionID, s.Generation, 0) && e.failed.CompareAndSwap(false, true) {
 		return errors.New("stopped after the override's completed event")
 	}
 	return nil
@@ -58,7 +58,7 @@ func TestAnOverrideStoppedBeforeItsRecordWriteIsRepairedByACallback(t *testing.T
 		t.Fatalf("record after the override stopped: got %s (%s), want failed (gave_up), not written", r.State, r.Reason)
 	}
 	evs := g.Events(raceID)
-	if id, want := evs[len(evs)-1].ID, publisher.OverrideEventID(pipetest.Tenant, raceID, 1); id != want {
+	if id, want := evs[len(evs)-1].ID, publisher.OverrideEventID(pipetest.Tenant, raceID, 1, 0); id != want {
 		t.Fatalf("last event after the override stopped: got %q, want %q", id, want)
 	}
 	pipetest.WaitFor(t, 5*time.Second, "the give-up's task to be acknowledged", func() bool { return g.openTasks() == 0 })
