@@ -77,6 +77,12 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 			if err := t.d.Events.Status(ctx, giveUpStatus(rec)); err != nil {
 				return false, err
 			}
+		} else if len(trs) > 0 {
+			// Likewise the reopen's event, when a replay reopened the
+			// record in the state it moves on from.
+			if err := t.announceReopen(ctx, rec); err != nil {
+				return false, err
+			}
 		}
 		if err := t.publish(ctx, next, r, trs, overdue, announce, override); err != nil {
 			return false, err

@@ -61,7 +61,7 @@
 // give-up (catchup.go): the record becomes completed, and its events follow
 // the failed one; then its gave_up dead letter is withdrawn (withdraw.go),
 // by the override or by a give-up that stored it after the override.
-// Replaying that dead letter reopens tracking once (replay.go): from then
-// on the record's status events have the replay's sequence in their ids
-// (publisher.StatusAfterReplayEventID).
+// Replaying that dead letter reopens tracking once (replay.go), and
+// announces it: from then on the record's status events have the replay's
+// sequence in their ids (publisher.StatusAfterReplayEventID).
 package tracking

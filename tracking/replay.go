@@ -7,17 +7,19 @@ import (
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Replaying a gave_up dead letter (iseed dlq replay) republishes its
 // tracking task. The task reopens tracking of a record that failed with
 // gave_up, once per dead letter (record.Record.Replays): the record goes
-// back to the last state it had before failing, and ISEED_TRACK_MAX_AGE
-// counts again from the replay. Tracking reopens in the same generation,
-// so the status events it publishes from then on have the last replay's
-// sequence in their ids (trackedStatus). Replaying any other tracking dead
-// letter finds a closed record and is acknowledged without effect.
+// back to the last state it had before failing, that state is announced
+// again, and ISEED_TRACK_MAX_AGE counts again from the replay. Tracking
+// reopens in the same generation, so the status events it publishes from
+// then on have the last replay's sequence in their ids (trackedStatus).
+// Replaying any other tracking dead letter finds a closed record and is
+// acknowledged without effect.
 
 // replayOf returns the dead-letter sequence a replayed task names (its
 // signature checked with the replay key), or 0 for an ordinary task.
@@ -51,7 +53,10 @@ func reopenable(rec *record.Record, seq uint64) bool {
 	return seq != 0 && rec.State == record.StateFailed && rec.Reason == dlq.ReasonGaveUp && !rec.Replayed(seq)
 }
 
-// reopen puts a gave_up record back in its last tracked state.
+// reopen puts a gave_up record back in its last tracked state, and
+// announces it (announceReopen). The record first: a completion that
+// overrides the give-up meanwhile wins the compare-and-set, and nothing
+// contradicting it is published.
 func (t *Tracker) reopen(ctx context.Context, rec *record.Record, rev uint64, seq uint64) (*record.Record, uint64, error) {
 	now := t.cfg.Now()
 	next := rec.Clone()
@@ -62,7 +67,49 @@ func (t *Tracker) reopen(ctx context.Context, rec *record.Record, rev uint64, se
 	if err != nil {
 		return nil, 0, fmt.Errorf("reopen after replay: %w", err)
 	}
+	if err := t.announceReopen(ctx, next); err != nil {
+		return nil, 0, err
+	}
 	return next, n, nil
+}
+
+// announceReopen publishes the state a replay reopened rec in, with the
+// replay's id, while rec is still in it (stillReopened); nothing
+// otherwise. The states announced before the give-up have their plain ids,
+// and without it the submission's last status event would stay failed
+// until the upstream moves on. A catch-up of a record still in that state
+// publishes it again before the states it moves on to (deduplicated by
+// id): the reopen's own event may come late (its record write came first,
+// and a callback's catch-up may follow it at once), or never (a crash
+// between the two), and must not come after them.
+func (t *Tracker) announceReopen(ctx context.Context, rec *record.Record) error {
+	if !stillReopened(rec) {
+		return nil
+	}
+	s := trackedStatus(rec, rec.State, &visengine.Richiesta{StatoRichiesta: rec.StatoRichiesta})
+	if err := t.d.Events.Status(ctx, s); err != nil {
+		return fmt.Errorf("announce the reopen after replay: %w", err)
+	}
+	return nil
+}
+
+// stillReopened reports whether rec is in the state a tracking replay
+// reopened it in: its last state entry (overdue aside) is the one its last
+// replay added, a tracked one. A replay that started a new generation
+// (consumer) enters claimed or rejected.
+func stillReopened(rec *record.Record) bool {
+	if len(rec.Replays) == 0 {
+		return false
+	}
+	at := rec.LastReplay()
+	for i := len(rec.Timeline) - 1; i >= 0; i-- {
+		tr := rec.Timeline[i]
+		if tr.State == record.StateOverdue {
+			continue
+		}
+		return tr.At.Equal(at) && tr.State == rec.State && rank(tr.State) >= rank(record.StateSubmitted) && rank(tr.State) < rank(record.StateCompleted)
+	}
+	return false
 }
 
 // lastReplay is the sequence of the dead letter whose replay last reopened

@@ -70,11 +70,11 @@ func (e *heldGiveUpAfterReplay) Status(ctx context.Context, s publisher.Status) 
 }
 
 // TestTrackGaveUpAgainAfterAReplayIsAnnounced: a replayed gave_up task
-// reopens tracking in the same generation, whose poll announces the state
-// the request moved on to, with the replay's id; when tracking gives up
-// again, its failed event must not be dropped as a duplicate of the first
-// give-up's, or the submission's last status event says in_progress under
-// a failed record.
+// reopens tracking in the same generation, announces the state it reopens
+// in and then, at its poll, the state the request moved on to, each with
+// the replay's id; when tracking gives up again, its failed event must not
+// be dropped as a duplicate of the first give-up's, or the submission's
+// last status event says in_progress under a failed record.
 func TestTrackGaveUpAgainAfterAReplayIsAnnounced(t *testing.T) {
 	const id = "emp-again"
 	up := &movedOn{}
@@ -95,6 +95,7 @@ func TestTrackGaveUpAgainAfterAReplayIsAnnounced(t *testing.T) {
 		publisher.GiveUpAfterReplayEventID(pipetest.Tenant, id, 1, replayed)
 	want := []string{"submitted " + publisher.StatusEventID(pipetest.Tenant, id, 1, publisher.StateSubmitted),
 		"failed " + first,
+		"submitted " + publisher.StatusAfterReplayEventID(pipetest.Tenant, id, 1, publisher.StateSubmitted, replayed),
 		"in_progress " + publisher.StatusAfterReplayEventID(pipetest.Tenant, id, 1, publisher.StateInProgress, replayed),
 		"failed " + again}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -44,6 +44,7 @@ type trackHarness struct {
 	current   *tracking.Tracker                     // the tracker callbacks refresh through
 	upstream  tracking.Upstream                     // nil: the simulator's client
 	events    func(tracking.Events) tracking.Events // wraps the trackers' events when set
+	stop      func()                                // stops the tracker givenUpThrough runs
 	mu        sync.Mutex
 }
 

@@ -79,7 +79,7 @@ func givenUpThrough(t *testing.T, id string, prepare func(*trackHarness)) (*trac
 		prepare(h)
 	}
 	tr := h.newTracker(nil)
-	h.runTracker(tr)
+	h.stop = h.runTracker(tr)
 	h.startPipeline(tr, false)
 	h.Publish(pipetest.Submission(id, pipetest.ValidFields("Mario")), nil)
 	if r := h.waitClosed(id, 10*time.Second); r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp {
