@@ -198,11 +198,14 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 	if rec.Closed() {
 		seq := t.replayOf(msg)
 		if !reopenable(rec, seq) {
-			if seq != 0 {
+			// A record this task gave up on (an ordinary task, or the
+			// replay that reopened the record last and tracks it since):
+			// its announcement may not have gone out.
+			own := seq == 0 || seq == lastReplay(rec)
+			if seq != 0 && !own {
 				t.logNotReopened(rec, seq)
 			}
-			if rec.State == record.StateFailed && rec.Reason == dlq.ReasonGaveUp && seq == 0 {
-				// This task gave up; its announcement may not have gone out.
+			if gaveUp(rec) && own {
 				if err := t.announceGiveUp(ctx, rec, meta, msg.Data(), t.unverifiedReplay(msg)); err != nil {
 					return trackOutcome{Err: err}
 				}

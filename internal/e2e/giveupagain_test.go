@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -143,5 +144,47 @@ func TestAnOverrideOfAGiveUpAfterAReplayComesAfterItsFailedEvent(t *testing.T) {
 	failed := publisher.GiveUpAfterReplayEventID(pipetest.Tenant, id, 1, replayed)
 	if n := len(got); n < 3 || got[n-3] != "failed "+failed || got[n-1] != "completed "+publisher.OverrideEventID(pipetest.Tenant, id, 1, replayed) {
 		t.Errorf("events: got %v, want them to end with failed %s, document.ready, completed (the override's)", got, failed)
+	}
+}
+
+// failFirstAfterReplay publishes events, and fails the first event of
+// state with an id of its own (after a replay) without publishing it, as
+// a publish that timed out would.
+type failFirstAfterReplay struct {
+	tracking.Events
+	state  string
+	failed atomic.Bool
+}
+
+func (e *failFirstAfterReplay) Status(ctx context.Context, s publisher.Status) error {
+	if s.State == e.state && s.EventID != "" && e.failed.CompareAndSwap(false, true) {
+		return errors.New("the " + e.state + " event after the replay was not published")
+	}
+	return e.Events.Status(ctx, s)
+}
+
+// TestTrackGaveUpAgainAfterAReplayIsAnnouncedWhenItsFirstTryFails: the
+// replayed task that reopened tracking gives up again, and its failed
+// event fails; the task comes back, still the replay of the letter that
+// reopened the record, and must announce the give-up again, as an
+// ordinary task does: acknowledged without it, the submission's last
+// status event says the request is open under a failed record.
+func TestTrackGaveUpAgainAfterAReplayIsAnnouncedWhenItsFirstTryFails(t *testing.T) {
+	const id = "emp-again-retry"
+	h, replayed := givenUpThrough(t, id, func(h *trackHarness) {
+		h.events = func(e tracking.Events) tracking.Events {
+			return &failFirstAfterReplay{Events: e, state: publisher.StateFailed}
+		}
+	})
+	if err := h.Queue().Replay(context.Background(), replayed); err != nil {
+		t.Fatal(err)
+	}
+	pipetest.WaitExplained(t, 10*time.Second, "tracking reopened and given up again", func() bool {
+		r := h.Record(id)
+		return r.State == record.StateFailed && len(r.Replays) == 1 && h.openTasks() == 0
+	}, func() string { return fmt.Sprintf("record %+v, %d tasks open", h.Record(id), h.openTasks()) })
+	evs := h.Events(id)
+	if got, want := lastEventID(evs), publisher.GiveUpAfterReplayEventID(pipetest.Tenant, id, 1, replayed); got != want {
+		t.Errorf("the last event: got %s, want %s; events %v", got, want, eventIDs(evs))
 	}
 }
