@@ -195,8 +195,8 @@ func (t *Tracker) poll(ctx context.Context, tk task, meta *jetstream.MsgMetadata
 // pollRecord is poll once the record is read.
 func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64, meta *jetstream.MsgMetadata, msg jetstream.Msg) trackOutcome {
 	var err error
+	seq := t.replayOf(msg)
 	if rec.Closed() {
-		seq := t.replayOf(msg)
 		if !reopenable(rec, seq) {
 			// A record this task gave up on (an ordinary task, or the
 			// replay that reopened the record last and tracks it since):
@@ -218,6 +218,14 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 			return trackOutcome{Final: true}
 		}
 		if rec, rev, err = t.reopen(ctx, rec, rev, seq); err != nil {
+			return trackOutcome{Err: err}
+		}
+	} else if seq != 0 && seq == lastReplay(rec) && t.cfg.Now().Sub(rec.LastReplay()) < t.lay.Duplicates/2 {
+		// The reopen's event may not have gone out (its publish failed,
+		// or the process stopped after the record write): announced
+		// again while the stream drops a repeat (half the window: the
+		// clocks of the replicas and of the server may differ).
+		if err := t.announceReopen(ctx, rec); err != nil {
 			return trackOutcome{Err: err}
 		}
 	}

@@ -92,6 +92,19 @@ func TestAReopenAnnouncedLateStillComesBeforeTheNextState(t *testing.T) {
 	}
 }
 
+// TestAReopenWhoseEventFailedIsAnnouncedAtTheNextPoll: the reopen writes
+// the record, then its event fails; the replayed task's next poll, the
+// upstream having nothing new, announces it, or the submission's last
+// status event would say failed under an open record until the upstream
+// moves on.
+func TestAReopenWhoseEventFailedIsAnnouncedAtTheNextPoll(t *testing.T) {
+	const id = "emp-reopen-retry"
+	h, _, replayed := replayedWith(t, id, func(e tracking.Events) tracking.Events {
+		return &failFirstAfterReplay{Events: e, state: publisher.StateSubmitted}
+	})
+	waitReopenAnnounced(t, h, id, replayed)
+}
+
 // failAfter publishes events, and fails once right after the first
 // status event of state is out: what published it stops there, as a
 // refresh that crashed there would.
