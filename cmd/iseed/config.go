@@ -266,6 +266,11 @@ func (c *Config) problems() []error {
 	if c.MaxFileBytes <= 0 {
 		bad("ISEED_MAX_FILE_BYTES must be positive (bytes, such as 10485760), got %d", c.MaxFileBytes)
 	}
+	if c.SimStep <= 0 {
+		// The built-in simulator would take 2s, while the tracker, which
+		// polls it every ISEED_SIM_STEP, would poll without a pause.
+		bad("ISEED_SIM_STEP must be positive (a duration such as 2s), got %s", c.SimStep)
+	}
 	if need := c.retryPolicy().DeliveriesFor(c.MaxAge); c.MaxAge > 0 && c.MaxDeliver < need {
 		bad("ISEED_MAX_DELIVER=%d would dead-letter transient trouble before ISEED_MAX_AGE=%s at ISEED_RETRY_MAX_DELAY=%s: set it to at least %d (or raise the delay)",
 			c.MaxDeliver, c.MaxAge, c.RetryMaxDelay, need)

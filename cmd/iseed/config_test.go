@@ -132,6 +132,11 @@ func TestConfigRefusesWhatWouldBeReplaced(t *testing.T) {
 		{"ISEED_MAX_FILE_BYTES", "0", "ISEED_MAX_FILE_BYTES must be positive (bytes, such as 10485760), got 0"},
 		{"ISEED_MAX_FILE_BYTES", "-1", "ISEED_MAX_FILE_BYTES must be positive (bytes, such as 10485760), got -1"},
 		{"ISEED_MAX_FILE_BYTES", "1", ""},
+		// The built-in simulator takes 0 for 2s; the tracker polls it
+		// every ISEED_SIM_STEP, so 0 would poll without a pause.
+		{"ISEED_SIM_STEP", "0", "ISEED_SIM_STEP must be positive (a duration such as 2s), got 0s"},
+		{"ISEED_SIM_STEP", "-2s", "ISEED_SIM_STEP must be positive (a duration such as 2s), got -2s"},
+		{"ISEED_SIM_STEP", "1ns", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variable+"="+tt.value, func(t *testing.T) {
