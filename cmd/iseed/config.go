@@ -281,6 +281,12 @@ func (c *Config) problems() []error {
 		// the window the stream would store the copy.
 		bad("ISEED_DEDUP_WINDOW must be at least ISEED_RETRY_MAX_DELAY + ISEED_ACK_WAIT (%s), got %s", floor, c.DedupWindow)
 	}
+	if retention := layoutOf(c).WithDefaults().Retention; c.DedupWindow > retention {
+		// NATS refuses a stream whose duplicate window is longer than it
+		// keeps messages: serve would try to make the streams again and
+		// again, and never start.
+		bad("ISEED_DEDUP_WINDOW must not be longer than the submissions and events streams keep messages (%s), got %s", retention, c.DedupWindow)
+	}
 	if c.UpstreamRPS < 0 {
 		bad("ISEED_UPSTREAM_RPS must be positive (0: no limit, for tests only), got %g", c.UpstreamRPS)
 	}

@@ -45,6 +45,8 @@ func TestConfigValidation(t *testing.T) {
 		{"adopt grace set", map[string]string{"ISEED_ADOPT_GRACE": "5m"}, ""},
 		{"dedup window shorter than a redelivery", map[string]string{"ISEED_DEDUP_WINDOW": "5m"}, "ISEED_DEDUP_WINDOW must be at least ISEED_RETRY_MAX_DELAY + ISEED_ACK_WAIT"},
 		{"dedup window covering a redelivery", map[string]string{"ISEED_DEDUP_WINDOW": "11m"}, ""},
+		{"dedup window longer than the streams keep messages", map[string]string{"ISEED_DEDUP_WINDOW": "721h"}, "ISEED_DEDUP_WINDOW must not be longer than the submissions and events streams keep messages"},
+		{"dedup window as long as the streams keep messages", map[string]string{"ISEED_DEDUP_WINDOW": "720h"}, ""},
 		{"listen address without a port", map[string]string{"ISEED_HTTP_LISTEN": "nonsense"}, "ISEED_HTTP_LISTEN must be HOST:PORT"},
 		{"listen port out of range", map[string]string{"ISEED_EMBEDDED_NATS_LISTEN": "127.0.0.1:99999"}, "ISEED_EMBEDDED_NATS_LISTEN must be HOST:PORT"},
 		{"callback listen without a host", map[string]string{"ISEED_CALLBACK_LISTEN": ":8081"}, ""},
@@ -163,6 +165,72 @@ func TestConfigRefusesWhatWouldBeReplaced(t *testing.T) {
 			}
 			if _, err := os.Stat(dir); !os.IsNotExist(err) {
 				t.Errorf("the data directory was created (%v); want the configuration refused before", err)
+			}
+		})
+	}
+}
+
+// TestConfigRefusesADedupWindowTheStreamsCannotHave: NATS refuses a stream
+// whose duplicate window is longer than it keeps messages, and the
+// submissions and events streams keep them 30 days. serve --check-config and
+// serve refuse a longer ISEED_DEDUP_WINDOW, exit 2 naming it, before
+// anything is created, instead of serve trying to make the streams again
+// and again; the longest window the streams take starts.
+func TestConfigRefusesADedupWindowTheStreamsCannotHave(t *testing.T) {
+	tests := []struct {
+		value string
+		want  string // in the error; "" for valid
+	}{
+		{"721h", "ISEED_DEDUP_WINDOW must not be longer than the submissions and events streams keep messages (720h0m0s), got 721h0m0s"},
+		{"720h", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			t.Setenv("ISEED_DATA_DIR", dir)
+			t.Setenv("ISEED_NATS_URL", "")
+			t.Setenv("ISEED_EMBEDDED_NATS_LISTEN", "127.0.0.1:0")
+			t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+			t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
+			t.Setenv("ISEED_DEDUP_WINDOW", tt.value)
+			wantCode := 0
+			if tt.want != "" {
+				wantCode = 2
+			}
+			out, errOut, code := runCLIFor(t, 5*time.Second, "serve", "--check-config")
+			if code != wantCode || !strings.Contains(errOut, tt.want) {
+				t.Errorf("serve --check-config: exit %d, stdout %q, stderr %q; want %d and %q", code, out, errOut, wantCode, tt.want)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var stdout, stderr pipetest.Buffer
+			var err error
+			finished := make(chan struct{})
+			go func() { err = run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, &stderr); close(finished) }()
+			t.Cleanup(func() { cancel(); <-finished })
+			exitedYet := func() bool {
+				select {
+				case <-finished:
+					return true
+				default:
+					return false
+				}
+			}
+			const notReady = "JetStream layout not ready" // NATS refused a stream: serve tries again
+			waitUntil(t, 30*time.Second, "serve to start, refuse or retry", func() bool {
+				return exitedYet() || strings.Contains(stderr.String(), "iseed started") || strings.Contains(stderr.String(), notReady)
+			})
+			exited := exitedYet()
+			cancel()
+			<-finished
+			switch {
+			case tt.want != "" && (!exited || exitCode(err) != 2 || !strings.Contains(stderr.String(), tt.want)):
+				t.Errorf("serve: exit %d (exited at once: %t), stderr %q; want 2 at once and %q", exitCode(err), exited, stderr.String(), tt.want)
+			case tt.want != "":
+				if _, err := os.Stat(dir); !os.IsNotExist(err) {
+					t.Errorf("the data directory was created (%v); want the configuration refused before", err)
+				}
+			case !strings.Contains(stderr.String(), "iseed started") || strings.Contains(stderr.String(), notReady):
+				t.Errorf("serve: exit %d, stderr %q; want it started, every stream made", exitCode(err), stderr.String())
 			}
 		})
 	}
