@@ -89,11 +89,8 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 		p.rare.Warn().Str("tenant", tenant).Uint64("stream_seq", j.meta.Sequence.Stream).
 			Msg("a message carries a replay header that is not signed with iseed's replay key: taken as an ordinary message")
 	}
-	if limit := p.d.Resources.MaxSubmissionBytes(); limit > 0 && len(j.msg.Data()) > limit {
-		// The stream took it, but it could not be published again: a
-		// hold would never be released, a replay never stored.
-		return p.malformed(ctx, j, fmt.Errorf("%w: the message is %d bytes; a submission may be at most %d "+
-			"(send large files as nats-os:// references to the tenant's files bucket)", ErrMalformed, len(j.msg.Data()), limit))
+	if o, done := p.tooLarge(ctx, j); done {
+		return o
 	}
 	sub, err := DecodeSubmission(j.msg.Data())
 	if err != nil {
@@ -114,6 +111,30 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 		return o
 	}
 	return p.proceed(ctx, j)
+}
+
+// tooLarge rejects a message larger than a submission may be
+// (layout.Resources.MaxSubmissionBytes): the stream took it, but it could
+// not be published again: a hold would never be released, a replay never
+// stored. done is false when the message is within the limit. The limit
+// cached at start is read again before a rejection: the stream's may have
+// been raised since (a replica started with a larger max_payload, an
+// operator), and iseed dlq replay, which reads it afresh, would replay the
+// rejection's dead letter only for it to be rejected again.
+func (p *Pipeline) tooLarge(ctx context.Context, j *job) (o Outcome, done bool) {
+	size := len(j.msg.Data())
+	if limit := p.d.Resources.MaxSubmissionBytes(); limit <= 0 || size <= limit {
+		return Outcome{}, false
+	}
+	limit, err := p.d.Resources.RefreshMaxSubmissionBytes(ctx)
+	if err != nil {
+		return p.retry(err, 0), true
+	}
+	if limit <= 0 || size <= limit {
+		return Outcome{}, false
+	}
+	return p.malformed(ctx, j, fmt.Errorf("%w: the message is %d bytes; a submission may be at most %d "+
+		"(send large files as nats-os:// references to the tenant's files bucket)", ErrMalformed, size, limit)), true
 }
 
 // conflict ends a message that reuses a recorded submission's id with

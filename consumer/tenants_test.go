@@ -336,6 +336,52 @@ func TestLargestSubmissionIsDeadLettered(t *testing.T) {
 	}
 }
 
+// TestSizeLimitRaisedWhileRunning: the submissions stream's size limit,
+// raised while a pipeline runs (by another replica that starts with a
+// larger max_payload and sets it anew, or by an operator), is the one that
+// counts. A submission larger than the limit the pipeline read at its start
+// but within the stream's is sent, not rejected as malformed on the old
+// limit: iseed dlq replay, which reads the limit afresh, would replay that
+// dead letter only for it to be rejected again.
+func TestSizeLimitRaisedWhileRunning(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	cfg := h.Res.Submissions.CachedInfo().Config
+	raised := cfg.MaxMsgSize
+	cfg.MaxMsgSize = 64 << 10
+	if raised > 0 && raised <= cfg.MaxMsgSize {
+		t.Fatalf("the submissions stream takes %d bytes: nothing to raise from 64 KiB", raised)
+	}
+	// The pipeline starts while the stream takes 64 KiB: the limit it reads.
+	if _, err := h.NATS.JS.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Res.Submissions.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	started := h.Res.MaxSubmissionBytes()
+	h.Start()
+	cfg.MaxMsgSize = raised // through a handle of its own, as another process
+	if _, err := h.NATS.JS.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	fields := pipetest.ValidFields("Mario")
+	fields["$6"] = "cf.pdf|data:application/pdf;base64,"
+	short := started + 1024 - len(pipetest.Submission("emp-grown", fields))
+	fields["$6"] = fields["$6"].(string) + strings.Repeat("QUFB", short/4)
+	data := pipetest.Submission("emp-grown", fields)
+	h.Publish(data, nil)
+	pipetest.WaitFor(t, 20*time.Second, "emp-grown's first event", func() bool { return len(h.Events("emp-grown")) > 0 })
+	if ev := h.Events("emp-grown")[0]; ev.Type != "iseed.submission.submitted" {
+		t.Errorf("a submission of %d bytes, over the %d of the pipeline's start, within the stream's limit raised since: got %s %.300s, want submitted",
+			len(data), started, ev.Type, ev.Data)
+	}
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}
+
 // TestOutcomeLogHasNoDuplicateKeys: the daemon's logger names itself with
 // "service"; the outcome line names the Visengine service under another
 // key, so that log pipelines (which keep one of two equal keys) lose

@@ -141,6 +141,21 @@ func (r *Resources) MaxSubmissionBytes() int {
 	return int(info.Config.MaxMsgSize) - RepublishRoom
 }
 
+// RefreshMaxSubmissionBytes is MaxSubmissionBytes once the submissions
+// stream's configuration is read again. The cached one is the stream's as
+// it was made or last read, and its MaxMsgSize may have changed since:
+// every replica sets it at its start from the max_payload of the server it
+// connects to, and an operator may change it.
+func (r *Resources) RefreshMaxSubmissionBytes(ctx context.Context) (int, error) {
+	if r.Submissions == nil {
+		return 0, nil
+	}
+	if _, err := r.Submissions.Info(ctx); err != nil {
+		return 0, fmt.Errorf("layout: read the submissions stream's size limit: %w", err)
+	}
+	return r.MaxSubmissionBytes(), nil
+}
+
 func (r *Resources) ensureEvents(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
 	_, err := ensureStream(ctx, js, jetstream.StreamConfig{
