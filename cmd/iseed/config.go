@@ -108,6 +108,11 @@ type Config struct {
 	CallbackListen string `envconfig:"CALLBACK_LISTEN" default:"127.0.0.1:8081"`
 	LogLevel       string `envconfig:"LOG_LEVEL" default:"info"`
 	LogFormat      string `envconfig:"LOG_FORMAT" default:"json"`
+
+	// dayZone is where the days and months of the spending caps and of the
+	// spend end; nil: Europe/Rome. No variable sets it: tests do, so that a
+	// test counting against a daily cap does not straddle midnight.
+	dayZone *time.Location
 }
 
 // loadConfig reads the environment and validates it. It reports every

@@ -123,7 +123,7 @@ func (d *daemon) counted(ctx context.Context, s budget.Scope, now time.Time) (co
 // ledgerSpend is what the ledger has of each tenant this month and today
 // (Europe/Rome), and the tenants in the order it has them.
 func (d *daemon) ledgerSpend(ctx context.Context, now time.Time) (map[string]*console.TenantSpend, []string, error) {
-	loc, err := money.Rome()
+	loc, err := d.dayZone()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -27,11 +27,21 @@ func startCLIDaemon(t *testing.T) *daemon {
 // startCLIDaemonOn is startCLIDaemon, also returning its NATS server.
 func startCLIDaemonOn(t *testing.T) (*daemon, *natstest.Server) {
 	t.Helper()
+	return startCLIDaemonWith(t, nil)
+}
+
+// startCLIDaemonWith is startCLIDaemonOn with the configuration changed by
+// mod (nil: none).
+func startCLIDaemonWith(t *testing.T, mod func(*Config)) (*daemon, *natstest.Server) {
+	t.Helper()
 	srv := cliEnv(t)
 	t.Setenv("ISEED_SIM_STEP", "1h")
 	cfg, err := loadConfig()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if mod != nil {
+		mod(cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := newDaemon(ctx, cfg, testLogger(t))
@@ -43,6 +53,20 @@ func startCLIDaemonOn(t *testing.T) (*daemon, *natstest.Server) {
 	t.Cleanup(func() { cancel(); <-done; d.close() })
 	return d, srv
 }
+
+// capsZone separates the days and months of the caps and of the spend in
+// the tests that count against a daily cap (inCapsZone): a zone in which
+// this test binary started at noon, so that no test's day or month ends
+// while it runs. In Europe/Rome a daily cap of one request let a second
+// through when a test straddled midnight there (23:00 UTC in winter).
+var capsZone = func() *time.Location {
+	now := time.Now().UTC()
+	sinceMidnight := now.Sub(now.Truncate(24 * time.Hour))
+	return time.FixedZone("caps-noon", int((12*time.Hour - sinceMidnight).Seconds()))
+}()
+
+// inCapsZone makes a daemon's caps and spend count days in capsZone.
+func inCapsZone(c *Config) { c.dayZone = capsZone }
 
 // eventFile writes a valid ISEE submission event, changed by mod, to a file.
 func eventFile(t *testing.T, id string, mod func(fields map[string]any)) string {

@@ -39,13 +39,13 @@ type moneyParts struct {
 // applies ISEED_BUDGETS_FILE.
 func (d *daemon) buildMoney(ctx context.Context) (*moneyParts, error) {
 	m := &moneyParts{ledger: ledger.New(d.js, d.res.Ledger, ledger.Config{Prefix: d.res.Layout.Prefix, Now: d.clock.Now})}
-	rome, err := money.Rome()
+	loc, err := d.dayZone()
 	if err != nil {
 		return nil, err
 	}
-	m.today = m.ledger.NewTally(func(now time.Time) money.Period { return money.Day(now, rome) })
+	m.today = m.ledger.NewTally(func(now time.Time) money.Period { return money.Day(now, loc) })
 	if d.cfg.SpendingCaps {
-		b, err := budget.New(d.res.Budgets, d.res.BudgetUsage, budget.Config{})
+		b, err := budget.New(d.res.Budgets, d.res.BudgetUsage, budget.Config{Location: loc})
 		if err != nil {
 			return nil, err
 		}
@@ -68,6 +68,15 @@ func (d *daemon) buildMoney(ctx context.Context) (*moneyParts, error) {
 		d.metrics.MustRegister(m.audit)
 	}
 	return m, nil
+}
+
+// dayZone is where the days and months of the caps and of the spend end:
+// Europe/Rome, but in tests.
+func (d *daemon) dayZone() (*time.Location, error) {
+	if d.cfg.dayZone != nil {
+		return d.cfg.dayZone, nil
+	}
+	return money.Rome()
 }
 
 // applyBudgetsFile sets the caps a file names, at start. The file is

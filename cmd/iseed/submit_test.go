@@ -195,9 +195,11 @@ func TestSubmitDuplicateOfAnotherSubject(t *testing.T) {
 }
 
 // TestSubmitWaitHeld says once, on standard error, that the submission is
-// held by a cap, and keeps waiting.
+// held by a cap, and keeps waiting. The cap's days end in capsZone: in
+// Europe/Rome the second submission went on a new day's cap when the test
+// straddled midnight there.
 func TestSubmitWaitHeld(t *testing.T) {
-	startCLIDaemon(t)
+	startCLIDaemonWith(t, inCapsZone)
 	if _, errOut, code := runCLI(t, "budget", "set", "--tenant", "acme", "--daily-requests", "1"); code != 0 {
 		t.Fatalf("budget set: exit %d, %s", code, errOut)
 	}
