@@ -367,32 +367,17 @@ func newAuditCmd(e *env) *cobra.Command {
 }
 
 func newAuditAdoptCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{
+	return newAuditRequestCmd(e, &cobra.Command{
 		Use:   "adopt REQUEST_ID --tenant T --submission ID",
 		Short: "Hand an unowned upstream request to the submission that made it",
 		Long: "For a request the audit found unowned, and a submission dead-lettered as ambiguous whose lost POST it\n" +
 			"is: records the request as the submission's in the request index, then replays the submission's dead\n" +
 			"letter. Reconciliation then adopts the request (nothing is sent), records and tracks it to its document.",
-		Args: exactArgs("REQUEST_ID"),
-	}
-	tenant := cmd.Flags().String("tenant", "", "the submission's tenant (required)")
-	id := cmd.Flags().String("submission", "", "the submission's id (required)")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if !record.ValidToken(*tenant) || !record.ValidToken(*id) {
-			return usagef("--tenant and --submission are required")
-		}
-		c, err := openCLI(cmd.Context(), true)
-		if err != nil {
-			return err
-		}
-		defer c.close()
-		return c.adopt(cmd.Context(), e, args[0], *tenant, *id)
-	}
-	return cmd
+	}, (*cliConn).adopt)
 }
 
 func newAuditDisownCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{
+	return newAuditRequestCmd(e, &cobra.Command{
 		Use:   "disown REQUEST_ID --tenant T --submission ID",
 		Short: "Mark an upstream request as not the submission's, so that it is sent",
 		Long: "For a submission dead-lettered as ambiguous because of a request a person knows is not its own (made\n" +
@@ -400,8 +385,13 @@ func newAuditDisownCmd(e *env) *cobra.Command {
 			"replays the submission's dead letter. Reconciliation passes the request by and, once the lost POST's\n" +
 			"attempt has settled with no other candidate, sends the submission: a new, paid request. Wrongly used,\n" +
 			"on the submission's own request, it pays twice: check in the Openapi console first.",
-		Args: exactArgs("REQUEST_ID"),
-	}
+	}, (*cliConn).disown)
+}
+
+// newAuditRequestCmd completes cmd, an audit command about one upstream
+// request and one ambiguous submission (--tenant, --submission), to run do.
+func newAuditRequestCmd(e *env, cmd *cobra.Command, do func(c *cliConn, ctx context.Context, e *env, requestID, tenant, id string) error) *cobra.Command {
+	cmd.Args = exactArgs("REQUEST_ID")
 	tenant := cmd.Flags().String("tenant", "", "the submission's tenant (required)")
 	id := cmd.Flags().String("submission", "", "the submission's id (required)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -413,7 +403,7 @@ func newAuditDisownCmd(e *env) *cobra.Command {
 			return err
 		}
 		defer c.close()
-		return c.disown(cmd.Context(), e, args[0], *tenant, *id)
+		return do(c, cmd.Context(), e, args[0], *tenant, *id)
 	}
 	return cmd
 }
