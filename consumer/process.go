@@ -325,21 +325,24 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 		return p.reopen(ctx, j, problems, now)
 	}
 	switch rec.State {
-	case record.StateHeld:
-		if p.heldPastMaxAge(rec, now) {
-			return p.fail(ctx, j, dlq.ReasonExpired, fmt.Errorf("held by a spending cap past the maximum age of %s", p.cfg.MaxAge)), true
-		}
-		if len(problems) > 0 {
-			return p.reject(ctx, j, problems, now)
-		}
-		return p.takeOver(ctx, j, now) // the caps may allow it now: try again
 	case record.StateRejected:
 		return p.rejected(j), true
 	case record.StateFailed:
 		return p.failedAgain(j), true
-	case record.StateClaimed:
+	case record.StateClaimed, record.StateHeld:
+		// A held record sent again (the caps may allow it now) stays held
+		// under the lease of the delivery taking it over until it is sent:
+		// that lease is respected as a claimed record's.
 		if rec.Pending != nil && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until) {
 			return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}, true
+		}
+		if rec.State == record.StateHeld && p.heldPastMaxAge(rec, now) {
+			err := fmt.Errorf("held by a spending cap past the maximum age of %s", p.cfg.MaxAge)
+			if rec.PostInDoubt() {
+				return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w, and an earlier attempt may have created the request", err)), true
+			}
+			j.precounted = rec.Pending != nil // an ended Unsent lease counted a POST its holder never sent
+			return p.fail(ctx, j, dlq.ReasonExpired, err), true
 		}
 		if len(problems) > 0 && rec.PostInDoubt() {
 			// The schema changed under a submission that may already have an
