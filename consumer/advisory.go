@@ -155,6 +155,12 @@ func (p *Pipeline) markFailed(ctx context.Context, j *job, rec *record.Record, r
 	next.Reason = dlq.ReasonMaxDeliveries
 	next.Errors = []publisher.Problem{{Code: dlq.ReasonMaxDeliveries, Message: o.Err.Error()}}
 	next.FailedAt(now)
+	if pa := next.Pending; pa != nil && pa.Unsent {
+		// Nothing was sent under it (its holder, if alive, cannot send
+		// now: its compare-and-set fails): the count it carries goes.
+		next.Pending = nil
+		next.Attempts = max(next.Attempts-1, 0)
+	}
 	if _, err := p.store.Update(ctx, next, rev); err != nil {
 		return o, fmt.Errorf("mark %s failed: %w", record.Key(j.tenant, j.sub.ID), err)
 	}

@@ -126,3 +126,37 @@ func TestUnsentLeaseOfAKilledWorkerCountsNoAttemptWhenRejected(t *testing.T) {
 		t.Errorf("rejected record: attempts %d, pending %+v; want none: nothing was ever sent", r.Attempts, r.Pending)
 	}
 }
+
+// TestUnsentLeaseCountsNothingWhenMaxDeliveriesFail: a submission whose
+// messages ran out of deliveries while its record held a lease saying
+// Unsent (its worker waiting for a token, then lost) was never sent: the
+// failed record and its dead letter count no attempt, and a replay of the
+// letter counts only its own POST. The failure kept the lease and its
+// count: the letter said one attempt, and the replay's POST made two.
+func TestUnsentLeaseCountsNothingWhenMaxDeliveriesFail(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.withMaxDeliver(2)
+	fields := pipetest.ValidFields("Mario")
+	now := time.Now()
+	h.PutRecord("emp-maxdel", fields, func(r *record.Record) {
+		r.Created, r.Updated = now, now
+		r.Attempts = 1 // the claim counts the POST it prepares
+		r.Pending = &record.Attempt{Started: now, Owner: "lost/1", Until: now.Add(time.Hour), Unsent: true}
+	})
+	h.Start()
+	h.Publish(pipetest.Submission("emp-maxdel", fields), nil)
+	pipetest.WaitFor(t, 30*time.Second, "the advisory handled", h.advisoriesSettled)
+	r := h.WaitState("emp-maxdel", record.StateFailed)
+	dls := h.DeadLetters()
+	if r.Attempts != 0 || len(dls) != 1 || dls[0].Attempts != 0 {
+		t.Fatalf("record: attempts %d, pending %+v; dead letters %+v; want no attempt: nothing was sent", r.Attempts, r.Pending, dls)
+	}
+	if err := h.Queue().Replay(context.Background(), dls[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	r = h.WaitState("emp-maxdel", record.StateSubmitted)
+	if r.Attempts != 1 || h.Counter("created") != 1 {
+		t.Errorf("replayed: attempts %d, upstream requests %d; want 1 and 1", r.Attempts, h.Counter("created"))
+	}
+}
