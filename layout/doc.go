@@ -10,7 +10,8 @@
 //
 // Ensure is for `iseed serve`: it creates or updates everything,
 // idempotently, with the daemon's settings; replicas starting together may
-// run it at once, and the caller retries it as a whole. Open is for
+// run it at once, and the caller retries it as a whole, except when it
+// returns a *RefusedError: JetStream refuses for good. Open is for
 // operator commands: it binds to what exists and never creates or changes
 // anything.
 package layout

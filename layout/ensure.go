@@ -46,7 +46,8 @@ type Resources struct {
 // and bucket of the layout, and returns their handles. Replicas starting
 // together may run it at once: every step is a create-or-update, and a
 // step that fails (a fresh cluster without a meta leader yet, a race with
-// another replica) fails the whole call, to be retried by the caller.
+// another replica) fails the whole call, to be retried by the caller,
+// except a *RefusedError: a configuration JetStream never accepts.
 func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Resources, error) {
 	l = l.WithDefaults()
 	r := &Resources{Layout: l}
@@ -66,7 +67,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Resources, 
 	}
 	for _, s := range steps {
 		if err := s.fn(ctx, js); err != nil {
-			return nil, fmt.Errorf("layout: %s: %w", s.name, err)
+			return nil, refused(fmt.Errorf("layout: %s: %w", s.name, err))
 		}
 	}
 	return r, nil
@@ -98,7 +99,10 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		Replicas:      l.Replicas,
 	})
-	return err
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", l.Durable(), err)
+	}
+	return nil
 }
 
 // DeadLetterRoom is what a dead letter may add to the message it copies:
@@ -210,7 +214,10 @@ func (r *Resources) ensureAdvisories(ctx context.Context, js jetstream.JetStream
 		AckWait:   30 * time.Second,
 		Replicas:  l.Replicas,
 	})
-	return err
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", l.AdvisoriesDurable(), err)
+	}
+	return nil
 }
 
 // ensureTrack creates the work-queue stream of tracking tasks and its
@@ -250,7 +257,10 @@ func (r *Resources) ensureTrack(ctx context.Context, js jetstream.JetStream) err
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		Replicas:      l.Replicas,
 	})
-	return err
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", l.TrackDurable(), err)
+	}
+	return nil
 }
 
 func (r *Resources) ensureBuckets(ctx context.Context, js jetstream.JetStream) error {
@@ -351,7 +361,10 @@ func ensureObjectStore(ctx context.Context, js jetstream.JetStream, l Layout, na
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		obs, err = js.ObjectStore(ctx, cfg.Bucket)
 	}
-	return obs, err
+	if err != nil {
+		return nil, fmt.Errorf("object store %s: %w", name, err)
+	}
+	return obs, nil
 }
 
 // ensureStream creates the stream, or updates it when it exists with
@@ -364,9 +377,12 @@ func ensureObjectStore(ctx context.Context, js jetstream.JetStream, l Layout, na
 func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	s, err := js.CreateStream(ctx, cfg)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return js.UpdateStream(ctx, cfg)
+		s, err = js.UpdateStream(ctx, cfg)
 	}
-	return s, err
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
 }
 
 // EnsureKeyValue creates a KV bucket, or updates it when it exists with

@@ -111,6 +111,10 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 		}
 	}
 	res, err := layout.Ensure(ctx, d.js, layoutOf(d.cfg))
+	var refusal *layout.RefusedError
+	if errors.As(err, &refusal) { // no retry would be accepted: say what to change
+		return nil, backoff.Permanent(configError(fmt.Errorf("%w; JetStream refuses this however long iseed waits: %s", err, refusalHint(refusal.Code))))
+	}
 	if err == nil {
 		for _, c := range res.Swept {
 			d.log.Warn().Str("consumer", c).Msg("deleted a push consumer a tenant made before tenants' consumers were iseed's: " +
@@ -146,8 +150,9 @@ const startupMaxWait = 10 * time.Second
 // retryStartup runs step until it succeeds or ctx ends (SIGTERM), logging
 // each failure. A fresh cluster has no JetStream meta leader for its first
 // seconds, replicas starting together race to create the same streams, and
-// the cluster may come up after iseed: no start-up step ends the process.
-// Waits grow to startupMaxWait.
+// the cluster may come up after iseed: no start-up step ends the process,
+// unless it fails with a backoff.Permanent error (a records bucket gone, a
+// layout JetStream refuses for good). Waits grow to startupMaxWait.
 func retryStartup[T any](ctx context.Context, log zerolog.Logger, what string, step func(context.Context) (T, error)) (T, error) {
 	b := backoff.NewExponentialBackOff()
 	b.MaxInterval = startupMaxWait

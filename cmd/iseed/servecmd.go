@@ -27,12 +27,16 @@ func newServeCmd(e *env) *cobra.Command {
 			"naming the variable to change. Before it creates any stream, it checks that the records bucket\n" +
 			"this data directory remembers (records.json) is still there, not made anew: if it is gone, it\n" +
 			"exits 2 saying so rather than make an empty one, on which a submission already paid for could be\n" +
-			"paid for again (docs/operations.md; ISEED_ACCEPT_NEW_RECORDS).\n\n" +
+			"paid for again (docs/operations.md; ISEED_ACCEPT_NEW_RECORDS). It then makes its streams, consumers\n" +
+			"and buckets, trying again while NATS cannot yet (a cluster electing its leaders, a node down); a\n" +
+			"refusal that waiting does not remove (a duplicate window over the server's limit, replicas on a\n" +
+			"server not in a cluster, another storage type than the streams were made with, an account's\n" +
+			"limits) ends it with exit 2, the server's words, the stream or bucket, and what to change.\n\n" +
 			"--demo FILE also submits FILE as tenant \"demo\" and prints its events, one line each, on standard\n" +
 			"output; the log then goes to demo.log in the data directory, named on standard error.\n\n" +
 			"--check-config validates the configuration without connecting to anything or starting anything.",
 		Args:        noArgs,
-		Annotations: map[string]string{exitCodesKey: "0 stopped by a signal, or (--check-config) the configuration is valid; 1 a runtime error; 2 a usage or configuration error, a data directory or address in use, or the records bucket gone"},
+		Annotations: map[string]string{exitCodesKey: "0 stopped by a signal, or (--check-config) the configuration is valid; 1 a runtime error; 2 a usage or configuration error, a data directory or address in use, the records bucket gone, or a stream or bucket JetStream refuses for good"},
 	}
 	demo := cmd.Flags().String("demo", "", "also submit the event in `FILE` (tenant \"demo\", - for standard input) and print its events as they arrive")
 	check := cmd.Flags().Bool("check-config", false, "validate the configuration and exit: 0 valid, 2 not")
