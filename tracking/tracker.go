@@ -176,8 +176,13 @@ func (t *Tracker) Track(ctx context.Context, r *record.Record) error {
 	if held != nil {
 		return nil
 	}
-	if err := t.d.Resources.Track.DeleteMsg(ctx, last.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("track %s: remove the foreign message %d on its subject: %w", record.Key(r.Tenant, r.ID), last.Sequence, err)
+	if err := t.d.Resources.Track.DeleteMsg(ctx, last.Sequence); err != nil {
+		// The server answers a delete of a missing message with a generic
+		// failure (10057, not ErrMsgNotFound): the foreign message may be
+		// gone already, terminated meanwhile by the tracker as malformed.
+		if _, gerr := t.d.Resources.Track.GetMsg(ctx, last.Sequence); !errors.Is(gerr, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("track %s: remove the foreign message %d on its subject: %w", record.Key(r.Tenant, r.ID), last.Sequence, err)
+		}
 	}
 	if _, err := t.d.Publisher.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("track %s: after removing a foreign message on its subject: %w", record.Key(r.Tenant, r.ID), err)

@@ -71,3 +71,45 @@ func TestTaskWithoutARecordEnds(t *testing.T) {
 		t.Fatalf("record: got state %q, document %v; want completed with its document", r.State, r.Document != nil)
 	}
 }
+
+// TestTrackSubjectFreedWhileTrackRemovesIt: the foreign message on a
+// submission's tracking subject is gone by the time Track removes it (the
+// tracker, fetching it meanwhile, terminated it as malformed, which
+// removes it from the work queue). The server answers that delete with a
+// generic failure ("no message found", 10057), not
+// jetstream.ErrMsgNotFound; Track must store the task all the same, not
+// fail the submission's finish and have it delivered again.
+func TestTrackSubjectFreedWhileTrackRemovesIt(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(100*time.Millisecond))
+	ctx := context.Background()
+	subject := h.Res.Layout.TrackSubject(pipetest.Tenant, "emp-freed")
+	if _, err := h.NATS.JS.Publish(ctx, subject, []byte(`{"stream":"ISEED_SUBMISSIONS","seq":7}`)); err != nil {
+		t.Fatal(err)
+	}
+	h.Res.Track = &removedFirst{Stream: h.Res.Track}
+	tr := h.newTracker(nil)
+	r := &record.Record{Tenant: pipetest.Tenant, ID: "emp-freed", Generation: 1, State: record.StateSubmitted,
+		Service: "ISEE", RequestID: "6b0eaba21dcdaf0000000002", Created: time.Now()}
+	if err := tr.Track(ctx, r); err != nil {
+		t.Fatalf("Track: got %v, want nil: the foreign message is gone, the task stored", err)
+	}
+	m, err := h.Res.Track.GetLastMsgForSubject(ctx, subject)
+	var task struct {
+		ID        string `json:"id"`
+		RequestID string `json:"request_id"`
+	}
+	if err != nil || json.Unmarshal(m.Data, &task) != nil || task.ID != r.ID || task.RequestID != r.RequestID {
+		t.Fatalf("the subject's message: got %v (%v), want the task of %s", m, err, r.ID)
+	}
+}
+
+// removedFirst is the tracking stream where every message is removed by
+// someone else just before DeleteMsg removes it.
+type removedFirst struct{ jetstream.Stream }
+
+func (s *removedFirst) DeleteMsg(ctx context.Context, seq uint64) error {
+	if err := s.Stream.DeleteMsg(ctx, seq); err != nil {
+		return err
+	}
+	return s.Stream.DeleteMsg(ctx, seq)
+}
