@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +99,7 @@ func TestServeRetriesATransientRefusal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
-	nodes := clusterOptions(t, 3)
+	nodes := natstest.ClusterOptions(t, 3)
 	var urls []string
 	for _, o := range nodes[:2] {
 		s := natsserver.RunServer(o)
@@ -147,35 +144,4 @@ func startServe(t *testing.T) *servedThrough {
 		s.done <- run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, s.stderr)
 	}()
 	return s
-}
-
-// clusterOptions are the options of an n-node JetStream cluster on
-// loopback, each node with its own store, for nodes started one by one.
-func clusterOptions(t *testing.T, n int) []*server.Options {
-	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-	}
-	var routes []*url.URL
-	for _, p := range ports {
-		routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
-	}
-	nodes := make([]*server.Options, n)
-	for i := range nodes {
-		opts := natsserver.DefaultTestOptions
-		opts.Port = -1
-		opts.ServerName = fmt.Sprintf("n%d", i+1)
-		opts.JetStream = true
-		opts.StoreDir = t.TempDir()
-		opts.Cluster = server.ClusterOpts{Name: "iseed-test", Host: "127.0.0.1", Port: ports[i]}
-		opts.Routes = routes
-		nodes[i] = &opts
-	}
-	return nodes
 }

@@ -107,13 +107,12 @@ func (s *Server) Start() {
 	s.Server = natsserver.RunServer(s.Opts)
 }
 
-// RunCluster starts a fresh three-node JetStream cluster in process (nodes
-// n1, n2, n3, each with its own store) and returns each node's client URL
-// once the cluster has a JetStream meta leader, as when iseed is deployed
-// on a running cluster. The nodes stop when the test ends.
-func RunCluster(t testing.TB) []string {
+// ClusterOptions are the options of an n-node JetStream cluster on
+// loopback (nodes n1, n2, …, each with its own store), for a test that
+// starts its nodes itself, one by one.
+func ClusterOptions(t testing.TB, n int) []*server.Options {
 	t.Helper()
-	ports := make([]int, 3)
+	ports := make([]int, n)
 	for i := range ports {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -126,8 +125,8 @@ func RunCluster(t testing.TB) []string {
 	for _, p := range ports {
 		routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
 	}
-	var urls []string
-	for i := range ports {
+	nodes := make([]*server.Options, n)
+	for i := range nodes {
 		opts := natsserver.DefaultTestOptions
 		opts.Port = -1
 		opts.ServerName = fmt.Sprintf("n%d", i+1)
@@ -135,7 +134,20 @@ func RunCluster(t testing.TB) []string {
 		opts.StoreDir = t.TempDir()
 		opts.Cluster = server.ClusterOpts{Name: "iseed-test", Host: "127.0.0.1", Port: ports[i]}
 		opts.Routes = routes
-		s := natsserver.RunServer(&opts)
+		nodes[i] = &opts
+	}
+	return nodes
+}
+
+// RunCluster starts a fresh three-node JetStream cluster in process (nodes
+// n1, n2, n3, each with its own store) and returns each node's client URL
+// once the cluster has a JetStream meta leader, as when iseed is deployed
+// on a running cluster. The nodes stop when the test ends.
+func RunCluster(t testing.TB) []string {
+	t.Helper()
+	var urls []string
+	for _, opts := range ClusterOptions(t, 3) {
+		s := natsserver.RunServer(opts)
 		t.Cleanup(s.Shutdown)
 		urls = append(urls, s.ClientURL())
 	}
