@@ -111,6 +111,9 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 		// taken before it, and the POST would have no time left.
 		if err := p.token(ctx, j); err != nil {
 			p.wallet.done()
+			if errors.Is(err, errLeaseLost) { // the record is another delivery's now: nothing to release
+				return Outcome{Kind: Busy, Delay: p.cfg.Retry.MinDelay, Err: err, Record: j.rec}
+			}
 			if o, stop := p.wait(ctx, j, b, err, deadline); stop {
 				return o
 			}
@@ -193,17 +196,80 @@ func (p *Pipeline) invalidate(ctx context.Context, j *job) {
 	}
 }
 
+// errLeaseLost means another delivery took the submission over while this
+// one waited for its token (its lease had ended): this one stops, sending
+// nothing.
+var errLeaseLost = errors.New("another delivery took the submission over during the wait for an upstream token")
+
 // token waits for a token of the upstream budget, telling the server
 // meanwhile that the message is still being worked on: the wait can
 // outlast AckWait, and a redelivery would only find this job's lease.
+// With a budget that can make it wait, the lease is renewed too
+// (holdLease): ended, it would let another delivery of the submission (a
+// held one's release, a duplicate) take it over and spend a token of its
+// own, this one's then spent for nothing.
 func (p *Pipeline) token(ctx context.Context, j *job) error {
 	stop := workpool.KeepInProgress(j.msg, p.lay.AckWait)
-	err := p.d.Limiter.Wait(ctx)
-	stop()
+	defer stop()
+	if !p.markUnsent { // the limiter never waits
+		if err := p.d.Limiter.Wait(ctx); err != nil {
+			return fmt.Errorf("%w: upstream budget: %w", errNotSent, err)
+		}
+		return nil
+	}
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	held := make(chan struct{})
+	go func() {
+		defer close(held)
+		p.holdLease(wctx, j, cancel)
+	}()
+	err := p.d.Limiter.Wait(wctx)
+	cancel(nil)
+	<-held
+	if cause := context.Cause(wctx); errors.Is(cause, errLeaseLost) {
+		return fmt.Errorf("%w: %w", errNotSent, cause)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: upstream budget: %w", errNotSent, err)
 	}
 	return nil
+}
+
+// holdLease renews the job's lease while it waits for its token, every
+// third of AckWait until ctx ends, by compare-and-set on the record. A
+// lost one means another delivery took the submission over: the wait is
+// cancelled with errLeaseLost. A write that fails otherwise is tried
+// again at the next tick; markAttempt's compare-and-set decides in the
+// end. It is the only writer of j.rec while it runs.
+func (p *Pipeline) holdLease(ctx context.Context, j *job, cancel context.CancelCauseFunc) {
+	tick := time.NewTicker(max(p.lay.AckWait/3, 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if j.rec.Pending == nil || j.rec.Pending.Owner != j.owner {
+			return
+		}
+		next := *j.rec
+		lease := *next.Pending
+		lease.Until = p.cfg.Now().Add(p.lay.AckWait)
+		next.Pending = &lease
+		rev, err := p.store.Update(context.WithoutCancel(ctx), &next, j.rev)
+		if err != nil && !errors.Is(err, record.ErrRevision) {
+			rev, err = p.landed(context.WithoutCancel(ctx), &next, err) // stored, its answer lost?
+		}
+		switch {
+		case errors.Is(err, record.ErrRevision):
+			cancel(errLeaseLost)
+			return
+		case err == nil:
+			j.rec, j.rev = &next, rev
+		}
+	}
 }
 
 // post makes one POST /richiesta, its token taken, through the breaker.

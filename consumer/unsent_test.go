@@ -10,6 +10,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // checkingLimiter grants every Wait after noting whether the record of
@@ -159,4 +160,135 @@ func TestUnsentLeaseCountsNothingWhenMaxDeliveriesFail(t *testing.T) {
 	if r.Attempts != 1 || h.Counter("created") != 1 {
 		t.Errorf("replayed: attempts %d, upstream requests %d; want 1 and 1", r.Attempts, h.Counter("created"))
 	}
+}
+
+// gateLimiter holds its first Wait until release is closed and grants
+// every later one at once, counting the Waits and the grants.
+type gateLimiter struct {
+	release chan struct{}
+	waits   atomic.Int32
+	granted atomic.Int32
+}
+
+func (l *gateLimiter) Wait(ctx context.Context) error {
+	if l.waits.Add(1) == 1 {
+		select {
+		case <-l.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	l.granted.Add(1)
+	return nil
+}
+
+// TestLeaseOutlastsALongTokenWait: a worker waits for its token longer
+// than its lease (a backlog behind the budget) while another delivery of
+// the submission comes (a held one's release, a duplicate). The lease is
+// renewed during the wait, so the other delivery finds it live and waits:
+// one token, one POST. It used to find the lease ended and take the
+// submission over with a token of its own, the first worker's then spent
+// for nothing (and, for a held submission sent again and again, again).
+func TestLeaseOutlastsALongTokenWait(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	lim := &gateLimiter{release: make(chan struct{})}
+	reg := prometheus.NewRegistry()
+	h.Start(pipetest.WithMetrics(consumer.NewMetrics(reg)), pipetest.WithDeps(func(d *consumer.Deps) { d.Limiter = lim }))
+	const id = "emp-long-wait"
+	data := pipetest.Submission(id, pipetest.ValidFields("Mario"))
+	h.Publish(data, nil)
+	pipetest.WaitFor(t, 10*time.Second, "the first token wait", func() bool { return lim.waits.Load() == 1 })
+	r := h.Record(id)
+	if r == nil || r.Pending == nil {
+		t.Fatalf("record during the wait: %+v, want a lease", r)
+	}
+	end := r.Pending.Until
+	pipetest.WaitFor(t, 10*time.Second, "the first lease's end", func() bool { return time.Now().After(end.Add(300 * time.Millisecond)) })
+	h.Publish(data, nil) // the same submission again
+	pipetest.WaitFor(t, 10*time.Second, "the second delivery handled", func() bool {
+		return lim.waits.Load() > 1 || outcomes(t, reg, "busy") > 0
+	})
+	close(lim.release)
+	got := h.WaitState(id, record.StateSubmitted)
+	if n := lim.granted.Load(); n != 1 {
+		t.Errorf("upstream tokens granted: %d, want 1 (one POST)", n)
+	}
+	if h.Counter("POST /richiesta") != 1 || h.Counter("created") != 1 || got.Attempts != 1 {
+		t.Errorf("POSTs %d, requests %d, attempts %d; want 1, 1, 1", h.Counter("POST /richiesta"), h.Counter("created"), got.Attempts)
+	}
+}
+
+// outcomes reads iseed_submission_outcomes_total for one outcome, all
+// reasons together.
+func outcomes(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != "iseed_submission_outcomes_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == outcome {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
+
+// TestLeaseTakenDuringATokenWaitEndsTheWait: while a worker waits for its
+// token, another delivery takes the submission over (its lease had ended:
+// written here by hand). The renewal's compare-and-set fails, and the
+// worker stops waiting at once, sending nothing, instead of holding a
+// worker and, once granted, a token for a submission that is not its own.
+func TestLeaseTakenDuringATokenWaitEndsTheWait(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	lim := &gateLimiter{release: make(chan struct{})}
+	t.Cleanup(func() { close(lim.release) })
+	ended := make(chan struct{})
+	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Limiter = endingLimiter{lim, ended} }))
+	const id = "emp-taken"
+	h.Publish(pipetest.Submission(id, pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the first token wait", func() bool { return lim.waits.Load() == 1 })
+	store := record.NewStore(h.Res.Records)
+	r, rev, err := store.Get(context.Background(), pipetest.Tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := *r
+	other.Pending = &record.Attempt{Started: time.Now(), Owner: "another/1", Until: time.Now().Add(time.Hour), Unsent: true}
+	if _, err := store.Update(context.Background(), &other, rev); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker still waits for a token for a submission another delivery took over")
+	}
+	if got := h.Record(id); got.Pending == nil || got.Pending.Owner != "another/1" || h.Counter("POST /richiesta") != 0 {
+		t.Errorf("record lease %+v, POSTs %d; want the other delivery's lease kept, nothing sent", got.Pending, h.Counter("POST /richiesta"))
+	}
+}
+
+// endingLimiter is l, closing ended when its first Wait returns.
+type endingLimiter struct {
+	*gateLimiter
+	ended chan struct{}
+}
+
+func (l endingLimiter) Wait(ctx context.Context) error {
+	first := l.waits.Load() == 0
+	err := l.gateLimiter.Wait(ctx)
+	if first {
+		close(l.ended)
+	}
+	return err
 }
