@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/ratelimit"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,8 +38,8 @@ func TestCrashWhileWaitingForTokens(t *testing.T) {
 		"ISEED_ACK_WAIT=2s", fmt.Sprintf("ISEED_WORKERS=%d", n), "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0",
 		"ISEED_RECONCILE_SETTLE=1h",
 	}
-	// A budget of a few tokens, then one every 1,000 seconds: the workers
-	// that claim a submission once the first tokens are spent wait.
+	// A budget of a few tokens, then one every 1,000 seconds.
+	budget := ratelimit.Config{Rate: 0.001, Burst: 4, Reserve: 1}
 	first := startDaemon(t, append(env, "ISEED_UPSTREAM_RPS=0.001", "ISEED_UPSTREAM_BURST=4", "ISEED_UPSTREAM_RESERVE=1")...)
 	ctx := context.Background()
 	var records jetstream.KeyValue
@@ -57,10 +58,8 @@ func TestCrashWhileWaitingForTokens(t *testing.T) {
 	if err := json.Unmarshal(event, &sub); err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("emp-token-%d", i)
-		sub["id"] = ids[i]
+	publish := func(id string) {
+		sub["id"] = id
 		b, _ := json.Marshal(sub)
 		if _, err := srv.JS.Publish(ctx, "iseed.submissions.acme", b); err != nil {
 			t.Fatal(err)
@@ -73,20 +72,41 @@ func TestCrashWhileWaitingForTokens(t *testing.T) {
 		}
 		return rec
 	}
-	waiting := func() (claimed int) {
+	// A first submission is sent while the budget has tokens: the service's
+	// schema is cached then. The test then spends what is left of the
+	// budget itself, so that every later submission waits for a token.
+	publish("emp-token-warm")
+	waitUntil(t, 30*time.Second, "the first submission sent", func() bool { return get("emp-token-warm").State == record.StateSubmitted })
+	kv, err := srv.JS.KeyValue(ctx, "iseed_ratelimit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spender, err := ratelimit.New(kv, "upstream", budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for spent := false; !spent; {
+		wctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		spent = spender.Wait(wctx, ratelimit.Submission) != nil
+		cancel()
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("emp-token-%d", i)
+		publish(ids[i])
+	}
+	waitUntil(t, 30*time.Second, "every worker waiting for a token", func() bool {
 		for _, id := range ids {
-			if r := get(id); r.State == record.StateClaimed && r.Pending != nil {
-				claimed++
+			if r := get(id); r.State != record.StateClaimed || r.Pending == nil {
+				return false
 			}
 		}
-		return claimed
-	}
-	// Every submission claimed or sent, and at least two waiting: the
-	// budget cannot grant another token for 1,000 seconds.
-	waitUntil(t, 30*time.Second, "workers waiting for tokens", func() bool {
-		return waiting()+s.Counters()["created"] == n && waiting() >= 2
+		return true
 	})
-	sent := s.Counters()["POST /richiesta"]
+	ids = append(ids, "emp-token-warm")
+	if sent := s.Counters()["POST /richiesta"]; sent != 1 {
+		t.Fatalf("POST /richiesta calls before the kill: %d, want 1 (the first submission's): the others must be waiting for tokens", sent)
+	}
 	if err := first.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +120,11 @@ func TestCrashWhileWaitingForTokens(t *testing.T) {
 		}
 		return true
 	})
-	if got := s.Counters()["created"]; got != n {
-		t.Errorf("upstream requests: got %d, want %d", got, n)
+	if got := s.Counters()["created"]; got != n+1 {
+		t.Errorf("upstream requests: got %d, want %d", got, n+1)
 	}
-	if got := s.Counters()["POST /richiesta"]; got != n {
-		t.Errorf("POST /richiesta calls: got %d, want %d (%d before the kill)", got, n, sent)
+	if got := s.Counters()["POST /richiesta"]; got != n+1 {
+		t.Errorf("POST /richiesta calls: got %d, want %d", got, n+1)
 	}
 	if got := s.Counters()["GET /richiesta"]; got != 0 {
 		t.Errorf("reconciliation reads: got %d, want 0: the waiting workers had sent nothing", got)
