@@ -323,7 +323,8 @@ func newAuditCmd(e *env) *cobra.Command {
 			"wallet charge, against iseed's records and ledger for a period (default: the last 24 hours): requests no\n" +
 			"submission owns (paid, perhaps after a lost answer), submissions recorded as sent with no upstream request,\n" +
 			"price mismatches, requests missing from the ledger, charges matching no request. docs/money.md says what\n" +
-			"to do about each. 'iseed audit adopt' hands an unowned request to its submission.",
+			"to do about each. 'iseed audit adopt' hands an unowned request to its submission; 'iseed audit disown'\n" +
+			"marks one as not the submission's, so that the submission is sent.",
 		Args:        noArgs,
 		Annotations: map[string]string{exitCodesKey: "0 everything matches; 1 findings (or an error); 2 usage or configuration error", runsAloneKey: "yes"},
 	}
