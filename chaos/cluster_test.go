@@ -373,12 +373,34 @@ func replicasOf(ci *jetstream.ClusterInfo) int {
 }
 
 // keyStreams are the streams whose health the suite waits for after a
-// fault: every stream and bucket iseed made.
+// fault whether or not they exist yet. Streams made at run time, such as
+// a tenant's documents bucket (OBJ_iseed_documents_<tenant>), are waited
+// for too once they exist: see allStreams.
 var keyStreams = []string{"ISEED_SUBMISSIONS", "ISEED_EVENTS", "ISEED_TRACK", "KV_iseed_submissions",
 	"KV_iseed_requests", "OBJ_iseed_documents"}
 
+// allStreams is keyStreams and every other stream the cluster holds now.
+// A stream missing from the health wait is one whose lost quorum a later
+// check meets as a timeout (a document read stalled on
+// OBJ_iseed_documents_chaos once, 199 of 200 read back).
+func (w *world) allStreams(ctx context.Context) ([]string, error) {
+	names := slices.Clone(keyStreams)
+	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	list := w.js.StreamNames(lctx)
+	for name := range list.Name() {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	if err := list.Err(); err != nil {
+		return nil, fmt.Errorf("listing streams: %w", err)
+	}
+	return names, nil
+}
+
 // healthy waits until every node answers /healthz (JetStream current on
-// it) and the key streams are current everywhere.
+// it) and every stream is current everywhere.
 func (w *world) healthy(ctx context.Context, within time.Duration) error {
 	return waitFor(ctx, within, "the cluster healthy (every node /healthz, every replica current)", func() error {
 		for i, a := range natsAddrs {
@@ -389,7 +411,11 @@ func (w *world) healthy(ctx context.Context, within time.Duration) error {
 				return err
 			}
 		}
-		return w.current(ctx, keyStreams...)
+		names, err := w.allStreams(ctx)
+		if err != nil {
+			return err
+		}
+		return w.current(ctx, names...)
 	})
 }
 
