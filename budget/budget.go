@@ -207,14 +207,29 @@ func (b *Budgets) held(ctx context.Context, s Scope, key, month string) (Reserva
 	return Reservation{Tenant: tenant, SubmissionID: id, Amount: h.Cents, Day: h.Day}, true, nil
 }
 
-// capsOf reads the caps of tenant and of the account.
+// capsOf reads the caps that apply to tenant (its own over the default
+// tenant caps, cap by cap) and the account's.
 func (b *Budgets) capsOf(ctx context.Context, tenant string) (Caps, Caps, error) {
-	t, err := b.Get(ctx, Tenant(tenant))
+	t, err := b.effective(ctx, Tenant(tenant))
 	if err != nil {
 		return Caps{}, Caps{}, err
 	}
 	a, err := b.Get(ctx, Account())
 	return t, a, err
+}
+
+// effective returns the caps that apply to s: a tenant's own over the
+// default tenant caps; the account's as set.
+func (b *Budgets) effective(ctx context.Context, s Scope) (Caps, error) {
+	c, err := b.Get(ctx, s)
+	if err != nil || s.IsAccount() || s.Default {
+		return c, err
+	}
+	def, err := b.Get(ctx, TenantDefault())
+	if err != nil {
+		return Caps{}, err
+	}
+	return c.Or(def), nil
 }
 
 func (b *Budgets) overBudget(s Scope, l limit, r Reservation) *OverBudgetError {

@@ -16,10 +16,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Scope is what caps apply to: the whole account (the zero Scope) or one
-// tenant.
+// Scope is what caps apply to: the whole account (the zero Scope), one
+// tenant, or every tenant by default (TenantDefault).
 type Scope struct {
-	Tenant string // "" for the account
+	Tenant  string // "" for the account and the default
+	Default bool   // the caps of every tenant that does not set its own
 }
 
 // Account is the scope of the whole Openapi account.
@@ -28,30 +29,50 @@ func Account() Scope { return Scope{} }
 // Tenant is the scope of one tenant.
 func Tenant(name string) Scope { return Scope{Tenant: name} }
 
-// IsAccount reports whether s is the account scope.
-func (s Scope) IsAccount() bool { return s.Tenant == "" }
+// TenantDefault is the scope of the default tenant caps: each of them
+// applies to every tenant that does not set that cap itself (Caps.Or), a
+// tenant seen for the first time included. It counts nothing of its own:
+// each tenant's usage counts against its caps, its own or the default's.
+// It is what keeps a tenant nobody set caps for from spending the whole
+// wallet, which every tenant pays from.
+func TenantDefault() Scope { return Scope{Default: true} }
 
-// String returns "account" or "tenant:<name>", the form ParseScope reads.
+// IsAccount reports whether s is the account scope.
+func (s Scope) IsAccount() bool { return s.Tenant == "" && !s.Default }
+
+// String returns "account", "tenant-default" or "tenant:<name>", the form
+// ParseScope reads.
 func (s Scope) String() string {
-	if s.IsAccount() {
+	switch {
+	case s.Default:
+		return "tenant-default"
+	case s.IsAccount():
 		return "account"
 	}
 	return "tenant:" + s.Tenant
 }
 
-// ParseScope reads "account" or "tenant:<name>".
+// ParseScope reads "account", "tenant-default" or "tenant:<name>".
 func ParseScope(s string) (Scope, error) {
-	if s == "account" {
+	switch s {
+	case "account":
 		return Account(), nil
+	case "tenant-default":
+		return TenantDefault(), nil
 	}
 	name, ok := strings.CutPrefix(s, "tenant:")
 	if !ok || !record.ValidToken(name) {
-		return Scope{}, fmt.Errorf("budget: scope %q: want \"account\" or \"tenant:<name>\" (name: 1-%d of A-Z a-z 0-9 _ -)", s, record.MaxIDLen)
+		return Scope{}, fmt.Errorf("budget: scope %q: want \"account\", \"tenant-default\" or \"tenant:<name>\" (name: 1-%d of A-Z a-z 0-9 _ -)", s, record.MaxIDLen)
 	}
 	return Tenant(name), nil
 }
 
-func (s Scope) valid() bool { return s.IsAccount() || record.ValidToken(s.Tenant) }
+func (s Scope) valid() bool {
+	if s.Default {
+		return s.Tenant == ""
+	}
+	return s.IsAccount() || record.ValidToken(s.Tenant)
+}
 
 // kind is the scope's name in keys and codes: "account" or "tenant".
 func (s Scope) kind() string {
@@ -61,21 +82,29 @@ func (s Scope) kind() string {
 	return "tenant"
 }
 
-// capsKey is the scope's key in the caps bucket: "account" or "tenant.<name>".
+// capsKey is the scope's key in the caps bucket: "account",
+// "tenant_default" (no tenant's key: a tenant's has a dot) or
+// "tenant.<name>".
 func (s Scope) capsKey() string {
-	if s.IsAccount() {
+	switch {
+	case s.Default:
+		return "tenant_default"
+	case s.IsAccount():
 		return "account"
 	}
 	return "tenant." + s.Tenant
 }
 
 // ScopeOfCapsKey returns the scope whose caps a key of the caps bucket
-// holds ("account", "tenant.<name>"); ok is false for any other key. With
-// DecodeCaps it lets a watcher of the bucket (the pipeline's caps view)
-// read it by this package's rules.
+// holds ("account", "tenant_default", "tenant.<name>"); ok is false for
+// any other key. With DecodeCaps it lets a watcher of the bucket (the
+// pipeline's caps view) read it by this package's rules.
 func ScopeOfCapsKey(key string) (Scope, bool) {
-	if key == "account" {
+	switch key {
+	case "account":
 		return Account(), true
+	case "tenant_default":
+		return TenantDefault(), true
 	}
 	name, ok := strings.CutPrefix(key, "tenant.")
 	return Tenant(name), ok && record.ValidToken(name)
@@ -96,6 +125,23 @@ type Caps struct {
 
 // IsZero reports whether c caps nothing.
 func (c Caps) IsZero() bool { return c == Caps{} }
+
+// Or returns c with each cap it does not set (zero) taken from def: a
+// tenant's own caps over the default tenant caps, cap by cap.
+func (c Caps) Or(def Caps) Caps {
+	or := func(v, d int64) int64 {
+		if v == 0 {
+			return d
+		}
+		return v
+	}
+	return Caps{
+		DailyEUR:        money.Cents(or(int64(c.DailyEUR), int64(def.DailyEUR))),
+		MonthlyEUR:      money.Cents(or(int64(c.MonthlyEUR), int64(def.MonthlyEUR))),
+		DailyRequests:   or(c.DailyRequests, def.DailyRequests),
+		MonthlyRequests: or(c.MonthlyRequests, def.MonthlyRequests),
+	}
+}
 
 // Validate refuses negative caps and euro caps above money.Max.
 func (c Caps) Validate() error {
@@ -202,8 +248,9 @@ func (b *Budgets) Delete(ctx context.Context, s Scope) error {
 	return nil
 }
 
-// List returns every scope with caps, the account first, then tenants by
-// name.
+// List returns every scope with caps, the account first, then the
+// default tenant caps, then tenants by name. A tenant's caps are as set,
+// without the default's.
 func (b *Budgets) List(ctx context.Context) ([]Setting, error) {
 	lister, err := b.caps.ListKeys(ctx)
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
@@ -227,20 +274,33 @@ func (b *Budgets) List(ctx context.Context) ([]Setting, error) {
 			out = append(out, Setting{Scope: s, Caps: c})
 		}
 	}
-	slices.SortFunc(out, func(x, y Setting) int { return strings.Compare(x.Scope.Tenant, y.Scope.Tenant) })
+	slices.SortFunc(out, func(x, y Setting) int { return strings.Compare(x.Scope.sortKey(), y.Scope.sortKey()) })
 	return out, nil
+}
+
+// sortKey orders scopes: the account, the default, tenants by name.
+func (s Scope) sortKey() string {
+	switch {
+	case s.IsAccount():
+		return "0"
+	case s.Default:
+		return "1"
+	}
+	return "2" + s.Tenant
 }
 
 // File is the start-up caps file:
 //
 //	{"account": {"daily_eur": 500},
+//	 "tenant_default": {"daily_eur": 100},
 //	 "tenants": {"acme": {"monthly_eur": 2000, "daily_requests": 100}}}
 //
 // Euro amounts are numbers or strings ("11,70"); fields are daily_eur,
 // monthly_eur, daily_requests and monthly_requests.
 type File struct {
-	Account Caps            `json:"account"`
-	Tenants map[string]Caps `json:"tenants"`
+	Account       Caps            `json:"account"`
+	TenantDefault Caps            `json:"tenant_default"`
+	Tenants       map[string]Caps `json:"tenants"`
 }
 
 // ParseFile reads a caps file. Unknown fields are refused: in a file
@@ -255,6 +315,9 @@ func ParseFile(r io.Reader) (File, error) {
 	if err := f.Account.Validate(); err != nil {
 		return File{}, fmt.Errorf("budget: caps file: account: %w", err)
 	}
+	if err := f.TenantDefault.Validate(); err != nil {
+		return File{}, fmt.Errorf("budget: caps file: tenant_default: %w", err)
+	}
 	for name, c := range f.Tenants {
 		if !record.ValidToken(name) {
 			return File{}, fmt.Errorf("budget: caps file: tenant %q: want 1-%d of A-Z a-z 0-9 _ -", name, record.MaxIDLen)
@@ -266,18 +329,19 @@ func ParseFile(r io.Reader) (File, error) {
 	return f, nil
 }
 
-// Settings returns the file's caps: the account's, then tenants by name.
-// The account's come even when zero: the file says it has no cap.
+// Settings returns the file's caps: the account's, the default tenant
+// caps, then tenants by name. The account's and the default's come even
+// when zero: the file says there is no such cap.
 func (f File) Settings() []Setting {
-	out := []Setting{{Scope: Account(), Caps: f.Account}}
+	out := []Setting{{Scope: Account(), Caps: f.Account}, {Scope: TenantDefault(), Caps: f.TenantDefault}}
 	for _, name := range slices.Sorted(maps.Keys(f.Tenants)) {
 		out = append(out, Setting{Scope: Tenant(name), Caps: f.Tenants[name]})
 	}
 	return out
 }
 
-// Apply sets the caps of every scope the file names (the account always),
-// leaving other tenants' caps alone.
+// Apply sets the caps of every scope the file names (the account and the
+// default tenant caps always), leaving other tenants' caps alone.
 func (b *Budgets) Apply(ctx context.Context, f File) error {
 	for _, s := range f.Settings() {
 		if err := b.Set(ctx, s.Scope, s.Caps); err != nil {

@@ -62,6 +62,8 @@ func TestParseScope(t *testing.T) {
 		{"account", budget.Account(), true},
 		{"tenant:acme", budget.Tenant("acme"), true},
 		{"tenant:account", budget.Tenant("account"), true},
+		{"tenant-default", budget.TenantDefault(), true},
+		{"tenant:tenant-default", budget.Tenant("tenant-default"), true},
 		{"tenant:", budget.Scope{}, false},
 		{"tenant:a.b", budget.Scope{}, false},
 		{"acme", budget.Scope{}, false},
@@ -85,11 +87,14 @@ func TestParseFile(t *testing.T) {
 		err  string
 	}{
 		{"example", `{"account":{"daily_eur":500},"tenants":{"acme":{"monthly_eur":2000,"daily_requests":100}}}`,
-			[]budget.Setting{{Scope: budget.Account(), Caps: budget.Caps{DailyEUR: 50000}},
+			[]budget.Setting{{Scope: budget.Account(), Caps: budget.Caps{DailyEUR: 50000}}, {Scope: budget.TenantDefault()},
 				{Scope: budget.Tenant("acme"), Caps: budget.Caps{MonthlyEUR: 200000, DailyRequests: 100}}}, ""},
 		{"decimal comma and no account", `{"tenants":{"b":{"daily_eur":"11,70"},"a":{"monthly_requests":5}}}`,
-			[]budget.Setting{{Scope: budget.Account()}, {Scope: budget.Tenant("a"), Caps: budget.Caps{MonthlyRequests: 5}},
+			[]budget.Setting{{Scope: budget.Account()}, {Scope: budget.TenantDefault()}, {Scope: budget.Tenant("a"), Caps: budget.Caps{MonthlyRequests: 5}},
 				{Scope: budget.Tenant("b"), Caps: budget.Caps{DailyEUR: 1170}}}, ""},
+		{"tenant default", `{"tenant_default":{"daily_eur":100,"monthly_requests":50}}`,
+			[]budget.Setting{{Scope: budget.Account()}, {Scope: budget.TenantDefault(), Caps: budget.Caps{DailyEUR: 10000, MonthlyRequests: 50}}}, ""},
+		{"negative default", `{"tenant_default":{"daily_requests":-1}}`, nil, "tenant_default"},
 		{"typo", `{"account":{"daily_euro":500}}`, nil, "unknown field"},
 		{"negative", `{"tenants":{"acme":{"daily_requests":-1}}}`, nil, "negative"},
 		{"bad tenant", `{"tenants":{"ac me":{"daily_requests":1}}}`, nil, "tenant"},
@@ -113,6 +118,7 @@ func TestApply(t *testing.T) {
 	b, _ := newBudgets(t)
 	ctx := context.Background()
 	set(t, b, budget.Account(), budget.Caps{DailyEUR: 1})
+	set(t, b, budget.TenantDefault(), budget.Caps{DailyEUR: 3})
 	set(t, b, budget.Tenant("other"), budget.Caps{DailyEUR: 2})
 	f, err := budget.ParseFile(strings.NewReader(`{"tenants":{"acme":{"daily_requests":7}}}`))
 	if err != nil {
@@ -121,7 +127,7 @@ func TestApply(t *testing.T) {
 	if err := b.Apply(ctx, f); err != nil {
 		t.Fatal(err)
 	}
-	want := []budget.Setting{ // the file said: no account cap; it left "other" alone
+	want := []budget.Setting{ // the file said: no account cap, no default; it left "other" alone
 		{Scope: budget.Tenant("acme"), Caps: budget.Caps{DailyRequests: 7}},
 		{Scope: budget.Tenant("other"), Caps: budget.Caps{DailyEUR: 2}},
 	}

@@ -51,14 +51,20 @@ type Usage struct {
 	CapRequests int64        `json:"cap_requests,omitzero"`
 }
 
-// Usage returns what scope counted on the day and in the month of now.
-// Counted is an upper bound of what was spent: it includes reservations
-// whose POST may still fail, and those a crash left held.
+// Usage returns what scope counted on the day and in the month of now,
+// with the caps that apply to it (a tenant's own over the default tenant
+// caps). Counted is an upper bound of what was spent: it includes
+// reservations whose POST may still fail, and those a crash left held. The
+// default tenant caps count nothing of their own: asking for their usage
+// is an error.
 func (b *Budgets) Usage(ctx context.Context, s Scope, now time.Time) (day, month Usage, err error) {
 	if !s.valid() {
 		return Usage{}, Usage{}, fmt.Errorf("budget: invalid scope %q", s)
 	}
-	caps, err := b.Get(ctx, s)
+	if s.Default {
+		return Usage{}, Usage{}, errors.New("budget: the default tenant caps count nothing of their own: each tenant counts against them")
+	}
+	caps, err := b.effective(ctx, s)
 	if err != nil {
 		return Usage{}, Usage{}, err
 	}

@@ -81,12 +81,12 @@ func TestReleaseAndCommit(t *testing.T) {
 // as that scope (what the pipeline's caps view relies on), and no other
 // key reads as a scope.
 func TestCapsKeysRoundTrip(t *testing.T) {
-	for _, s := range []Scope{Account(), Tenant("acme"), Tenant("a-b_c9")} {
+	for _, s := range []Scope{Account(), TenantDefault(), Tenant("acme"), Tenant("a-b_c9"), Tenant("tenant_default")} {
 		if got, ok := ScopeOfCapsKey(s.capsKey()); !ok || got != s {
 			t.Errorf("ScopeOfCapsKey(%q) = %v, %v; want %v", s.capsKey(), got, ok, s)
 		}
 	}
-	for _, k := range []string{"", "accounts", "tenant.", "tenant.a.b", "tenant.acme.2026-03", "other"} {
+	for _, k := range []string{"", "accounts", "tenant.", "tenant.a.b", "tenant.acme.2026-03", "other", "tenant_default.2026-03"} {
 		if s, ok := ScopeOfCapsKey(k); ok {
 			t.Errorf("ScopeOfCapsKey(%q) = %v, want no scope", k, s)
 		}

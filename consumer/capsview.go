@@ -17,7 +17,8 @@ import (
 // tenants. The pipeline therefore keeps a copy of which scopes have caps,
 // from one watch of the caps bucket (<prefix>_budgets, followed with
 // budget.FollowCaps; a zero or deleted value means no cap), and a submission whose tenant and account
-// have none reserves nothing (and so commits nothing). Everything else is as before:
+// have none, with no default tenant caps either, reserves nothing (and so
+// commits nothing). Everything else is as before:
 //
 //   - Until the watch has delivered every key the bucket held when it
 //     started, and whenever it is interrupted, the view knows nothing and
@@ -44,15 +45,16 @@ func newCapsView(kv jetstream.KeyValue) *capsView {
 	return &capsView{kv: kv, capped: map[budget.Scope]bool{}}
 }
 
-// uncapped reports whether no cap applies to tenant: neither the tenant's
-// nor the account's. It is false while the view knows nothing.
+// uncapped reports whether no cap applies to tenant: neither the tenant's,
+// nor the default tenant caps, nor the account's. It is false while the
+// view knows nothing.
 func (v *capsView) uncapped(tenant string) bool {
 	if v == nil {
 		return false
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.ready && !v.capped[budget.Account()] && !v.capped[budget.Tenant(tenant)]
+	return v.ready && !v.capped[budget.Account()] && !v.capped[budget.TenantDefault()] && !v.capped[budget.Tenant(tenant)]
 }
 
 // CapsReady reports whether the pipeline knows every spending cap (its

@@ -443,3 +443,27 @@ func TestReplayedExpiredHoldCountsItsAgeFromTheReplay(t *testing.T) {
 		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }
+
+// TestTenantDefaultCapsHoldATenantWithoutCaps: with only the default
+// tenant caps set, a tenant nobody set caps for is capped all the same.
+// The caps view must count them as a cap of every tenant: taken for "no
+// cap applies", it would let the tenant's submissions out unreserved.
+func TestTenantDefaultCapsHoldATenantWithoutCaps(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	if err := b.Set(ctx, budget.TenantDefault(), budget.Caps{DailyRequests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = time.Hour }))
+	pipetest.WaitFor(t, 10*time.Second, "the caps view", h.Pipeline.CapsReady)
+	h.Publish(pipetest.Submission("first", pipetest.ValidFields("Mario Rossi")), nil)
+	h.WaitState("first", record.StateSubmitted)
+	h.Publish(pipetest.Submission("second", pipetest.ValidFields("Luigi Bianchi")), nil)
+	if r := h.WaitState("second", record.StateHeld); len(r.Errors) != 1 || r.Errors[0].Code != "tenant_day_requests" {
+		t.Errorf("second: problems %+v, want the tenant's daily request cap", r.Errors)
+	}
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}

@@ -90,8 +90,13 @@ func (d *daemon) spendByTenant(ctx context.Context) (*console.Spend, error) {
 		if err != nil {
 			return nil, err
 		}
+		withDefault := false
 		for _, st := range settings {
 			if st.Scope.IsAccount() {
+				continue
+			}
+			if st.Scope.Default {
+				withDefault = true
 				continue
 			}
 			s := by[st.Scope.Tenant]
@@ -102,6 +107,15 @@ func (d *daemon) spendByTenant(ctx context.Context) (*console.Spend, error) {
 			}
 			if s.Caps, err = d.counted(ctx, st.Scope, now); err != nil {
 				return nil, err
+			}
+		}
+		// The default tenant caps apply to every tenant without caps of
+		// its own: those the ledger has get their counts too.
+		for _, t := range order {
+			if s := by[t]; withDefault && s.Caps == (console.Counted{}) {
+				if s.Caps, err = d.counted(ctx, budget.Tenant(t), now); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

@@ -144,8 +144,10 @@ func TestConsoleTrustedProxies(t *testing.T) {
 // TestConsoleSpendShowsEveryCap runs the daemon with caps set by `iseed
 // budget set` and money counted and entered in the ledger: the spend page
 // shows a tenant's request caps, the account's caps in their own row with
-// every tenant's spend, a tenant with caps and no spend, what counted
-// against each cap beside the ledger's spend, and the reached cap marked.
+// every tenant's spend, a tenant with caps and no spend, the default
+// tenant caps on a tenant without caps of its own and beside a tenant's
+// own, what counted against each cap beside the ledger's spend, and the
+// reached cap marked.
 // Days end in capsZone: in Europe/Rome the page read after midnight there
 // showed a new day, with nothing counted yet.
 func TestConsoleSpendShowsEveryCap(t *testing.T) {
@@ -154,6 +156,7 @@ func TestConsoleSpendShowsEveryCap(t *testing.T) {
 		{"budget", "set", "--tenant", "acme", "--daily-requests", "1", "--monthly-requests", "5"},
 		{"budget", "set", "--tenant", "initech", "--monthly-eur", "50"},
 		{"budget", "set", "--account", "--monthly-eur", "1000", "--daily-requests", "10"},
+		{"budget", "set", "--tenant-default", "--monthly-eur", "100"},
 	} {
 		if _, errOut, code := runCLI(t, args...); code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, errOut)
@@ -186,8 +189,10 @@ func TestConsoleSpendShowsEveryCap(t *testing.T) {
 		{`data-tenant="acme"`, "tenant_day_requests", "1 of 1 reached 1 in flight"},
 		{`data-tenant="acme"`, "tenant_month_requests", "1 of 5 1 in flight"},
 		{`data-tenant="acme"`, "tenant_day_eur", "—"},
-		{`data-tenant="initech"`, "tenant_month_eur", "€ 0.00 of € 50.00"},
-		{`data-tenant="globex"`, "tenant_month_eur", "—"},
+		{`data-tenant="acme"`, "tenant_month_eur", "€ 11.70 of € 100.00 1 in flight"}, // the default's
+		{`data-tenant="initech"`, "tenant_month_eur", "€ 0.00 of € 50.00"},            // its own over the default
+		{`data-tenant="globex"`, "tenant_month_eur", "€ 0.00 of € 100.00"},            // no caps of its own: the default
+		{`data-tenant="globex"`, "tenant_day_eur", "—"},
 		{`id="spend-account"`, "account_month_eur", "€ 11.70 of € 1000.00 1 in flight"},
 		{`id="spend-account"`, "account_day_requests", "1 of 10 1 in flight"},
 		{`id="spend-account"`, "account_day_eur", "—"},

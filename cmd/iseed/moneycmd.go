@@ -30,13 +30,15 @@ const simURLKey = "simulator-url"
 
 func newBudgetCmd(e *env) *cobra.Command {
 	set := &cobra.Command{
-		Use:   "set (--tenant T | --account) [--daily-eur X] [--monthly-eur X] [--daily-requests N] [--monthly-requests N]",
-		Short: "Set a tenant's or the account's spending caps (none given: remove them)",
+		Use:   "set (--tenant T | --tenant-default | --account) [--daily-eur X] [--monthly-eur X] [--daily-requests N] [--monthly-requests N]",
+		Short: "Set a tenant's, every tenant's default or the account's spending caps (none given: remove them)",
 		Long: "Sets the caps of one scope; a cap not given is no cap. Days and months are Europe/Rome's. The caps hold\n" +
-			"across replicas at once; a submission they would exceed waits, held, until they allow it.",
+			"across replicas at once; a submission they would exceed waits, held, until they allow it.\n" +
+			"--tenant-default sets caps for every tenant, one seen for the first time included: each applies to a\n" +
+			"tenant that does not set that cap itself, and counts against that tenant's own usage.",
 		Args: noArgs,
 	}
-	scope := scopeFlags(set)
+	scope := scopeFlags(set, true)
 	daily := set.Flags().String("daily-eur", "", "euros per day, e.g. 500 or 499,90")
 	monthly := set.Flags().String("monthly-eur", "", "euros per month")
 	dailyN := set.Flags().Int64("daily-requests", 0, "requests per day")
@@ -69,7 +71,7 @@ func newBudgetCmd(e *env) *cobra.Command {
 		Short: "Show one scope's caps and what today and this month used of them",
 		Args:  noArgs,
 	}
-	showScope := scopeFlags(show)
+	showScope := scopeFlags(show, false)
 	showOut := addOutputFlag(show)
 	show.RunE = func(cmd *cobra.Command, _ []string) error {
 		s, err := showScope()
@@ -134,16 +136,31 @@ func newBudgetCmd(e *env) *cobra.Command {
 	return group("budget", "Spending caps: per tenant and for the account, per day and month", set, show, list)
 }
 
-// scopeFlags adds --tenant and --account; the returned function reads them.
-func scopeFlags(cmd *cobra.Command) func() (budget.Scope, error) {
+// scopeFlags adds --tenant and --account, and --tenant-default with
+// withDefault; the returned function reads them.
+func scopeFlags(cmd *cobra.Command, withDefault bool) func() (budget.Scope, error) {
 	tenant := cmd.Flags().String("tenant", "", "the tenant's caps")
 	acct := cmd.Flags().Bool("account", false, "the whole account's caps")
+	def := new(bool)
+	want := "give --tenant T or --account, one of them"
+	if withDefault {
+		def = cmd.Flags().Bool("tenant-default", false, "the caps of every tenant that does not set that cap itself")
+		want = "give --tenant T, --tenant-default or --account, one of them"
+	}
 	return func() (budget.Scope, error) {
+		given := 0
+		for _, g := range []bool{*tenant != "", *acct, *def} {
+			if g {
+				given++
+			}
+		}
 		switch {
-		case (*tenant == "") == !*acct:
-			return budget.Scope{}, usagef("give --tenant T or --account, one of them")
+		case given != 1:
+			return budget.Scope{}, usagef("%s", want)
 		case *acct:
 			return budget.Account(), nil
+		case *def:
+			return budget.TenantDefault(), nil
 		case !record.ValidToken(*tenant):
 			return budget.Scope{}, usagef("--tenant must be letters, digits, _ or -, got %q", *tenant)
 		}
