@@ -75,8 +75,10 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Resources, 
 
 func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
-	var err error
-	if r.Submissions, err = ensureStream(ctx, js, jetstream.StreamConfig{
+	if err := l.checkQuota(ctx, js); err != nil {
+		return err
+	}
+	cfg := jetstream.StreamConfig{
 		Name:        l.SubmissionsStream(),
 		Description: "iseed: submission events in",
 		Subjects:    []string{l.subject("submissions.*")},
@@ -86,7 +88,10 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 		Storage:     l.Storage,
 		Replicas:    l.Replicas,
 		MaxMsgSize:  submissionMaxMsgSize(js),
-	}); err != nil {
+	}
+	l.applyQuota(&cfg)
+	var err error
+	if r.Submissions, err = ensureStream(ctx, js, cfg); err != nil {
 		return err
 	}
 	r.Consumer, err = r.Submissions.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{

@@ -30,6 +30,10 @@ type Layout struct {
 	DocumentTTL time.Duration
 	// LedgerRetention is how long spend entries are kept (default 400 days).
 	LedgerRetention time.Duration
+	// TenantMaxSubmissions is how many submissions of one tenant the
+	// submissions stream holds at most (over Retention); it refuses the
+	// tenant's next ones (quota.go). 0: no limit.
+	TenantMaxSubmissions int64
 }
 
 // WithDefaults returns l with every zero field set to its default.

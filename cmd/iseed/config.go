@@ -55,6 +55,7 @@ type Config struct {
 	AdoptGrace      time.Duration `envconfig:"ADOPT_GRACE"` // 0: 3 × ACK_WAIT
 	TrustMarker     bool          `envconfig:"RECONCILE_TRUST_MARKER" default:"false"`
 	DedupWindow     time.Duration `envconfig:"DEDUP_WINDOW" default:"24h"`
+	TenantMaxSubs   int64         `envconfig:"TENANT_MAX_SUBMISSIONS" default:"0"`
 	UpstreamRPS     float64       `envconfig:"UPSTREAM_RPS" default:"10"`
 	UpstreamBurst   int           `envconfig:"UPSTREAM_BURST" default:"10"`
 	UpstreamReserve int           `envconfig:"UPSTREAM_RESERVE" default:"2"`
@@ -227,6 +228,9 @@ func (c *Config) problems() []error {
 	}
 	if c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
 		bad("ISEED_REPLICAS must be 1, 3 or 5, got %d", c.Replicas)
+	}
+	if c.TenantMaxSubs < 0 {
+		bad("ISEED_TENANT_MAX_SUBMISSIONS must not be negative (0: no quota), got %d", c.TenantMaxSubs)
 	}
 	if c.Storage != "file" && c.Storage != "memory" {
 		bad("ISEED_STORAGE must be file or memory, got %q", c.Storage)

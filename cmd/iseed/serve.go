@@ -115,6 +115,11 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 	if errors.As(err, &refusal) { // no retry would be accepted: say what to change
 		return nil, backoff.Permanent(configError(fmt.Errorf("%w; JetStream refuses this however long iseed waits: %s", err, refusalHint(refusal.Code))))
 	}
+	var below *layout.QuotaBelowUseError
+	if errors.As(err, &below) {
+		return nil, backoff.Permanent(configError(fmt.Errorf("%w; set ISEED_TENANT_MAX_SUBMISSIONS at or above what those tenants hold "+
+			"(or 0), and lower it once their oldest submissions have aged out of the stream (30 days)", err)))
+	}
 	if err == nil {
 		for _, c := range res.Swept {
 			d.log.Warn().Str("consumer", c).Msg("deleted a push consumer a tenant made before tenants' consumers were iseed's: " +
@@ -172,7 +177,7 @@ func layoutOf(cfg *Config) layout.Layout {
 	return layout.Layout{
 		Prefix: cfg.SubjectPrefix, Replicas: cfg.Replicas, Storage: storage, AckWait: cfg.AckWait,
 		MaxDeliver: cfg.MaxDeliver, MaxAckPend: max(64, cfg.Workers*4), Duplicates: cfg.DedupWindow,
-		TrackAckWait: cfg.TrackAckWait, DocumentTTL: cfg.DocumentTTL,
+		TrackAckWait: cfg.TrackAckWait, DocumentTTL: cfg.DocumentTTL, TenantMaxSubmissions: cfg.TenantMaxSubs,
 	}
 }
 

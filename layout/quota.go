@@ -1,0 +1,89 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The tenant quota (Layout.TenantMaxSubmissions). Every tenant publishes
+// to its own subject of the one submissions stream, <prefix>.submissions.
+// <tenant>, so JetStream's per-subject limit is a per-tenant limit: with
+// MaxMsgsPerSubject and DiscardNewPerSubject the stream refuses a tenant's
+// next submission once it holds that many of the tenant's (the last
+// ISEED_RETENTION, 30 days), and the producer's publish fails with the
+// server's "maximum messages per subject exceeded" (JetStream error 10077):
+// nothing is stored, nothing of another tenant's is touched. With the
+// tenant's NATS account's max_payload it bounds what one tenant can store
+// in the stream that every tenant shares.
+//
+// JetStream applies a lowered per-subject limit to the messages a stream
+// already holds by deleting each subject's oldest ones. Ensure therefore
+// never lowers it under what a tenant holds: it refuses with a
+// *QuotaBelowUseError instead, before it changes the stream.
+
+// QuotaBelowUseError is Ensure refusing a tenant quota lower than what
+// tenants already hold in the submissions stream: applied, it would have
+// deleted their oldest submissions.
+type QuotaBelowUseError struct {
+	Quota int64
+	Over  map[string]uint64 // tenant: submissions the stream holds
+}
+
+func (e *QuotaBelowUseError) Error() string {
+	var parts []string
+	for _, t := range slices.Sorted(maps.Keys(e.Over)) {
+		parts = append(parts, fmt.Sprintf("%s holds %d", t, e.Over[t]))
+	}
+	return fmt.Sprintf("layout: a tenant quota of %d submissions is below what tenants hold in the submissions stream (%s): "+
+		"JetStream would delete their oldest submissions to apply it", e.Quota, strings.Join(parts, ", "))
+}
+
+// applyQuota sets cfg's per-tenant limit from the layout: none with a zero
+// quota.
+func (l Layout) applyQuota(cfg *jetstream.StreamConfig) {
+	if l.TenantMaxSubmissions <= 0 {
+		return
+	}
+	cfg.MaxMsgsPerSubject = l.TenantMaxSubmissions
+	cfg.Discard = jetstream.DiscardNew
+	cfg.DiscardNewPerSubject = true
+}
+
+// checkQuota returns a *QuotaBelowUseError when applying the layout's
+// quota to the existing submissions stream would delete messages: a quota
+// set where none was, or lowered, under what a tenant's subject holds.
+func (l Layout) checkQuota(ctx context.Context, js jetstream.JetStream) error {
+	if l.TenantMaxSubmissions <= 0 {
+		return nil
+	}
+	s, err := js.Stream(ctx, l.SubmissionsStream())
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", l.SubmissionsStream(), err)
+	}
+	if cur := s.CachedInfo().Config.MaxMsgsPerSubject; cur > 0 && cur <= l.TenantMaxSubmissions {
+		return nil // kept or raised: nothing to delete
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(l.SubmissionSubject("*")))
+	if err != nil {
+		return fmt.Errorf("stream %s: the submissions each tenant holds: %w", l.SubmissionsStream(), err)
+	}
+	over := map[string]uint64{}
+	for subject, n := range info.State.Subjects {
+		if n > uint64(l.TenantMaxSubmissions) {
+			over[l.TenantOf(subject)] = n
+		}
+	}
+	if len(over) > 0 {
+		return &QuotaBelowUseError{Quota: l.TenantMaxSubmissions, Over: over}
+	}
+	return nil
+}
