@@ -25,7 +25,12 @@ import (
 // JetStream applies a lowered per-subject limit to the messages a stream
 // already holds by deleting each subject's oldest ones. Ensure therefore
 // never lowers it under what a tenant holds: it refuses with a
-// *QuotaBelowUseError instead, before it changes the stream.
+// *QuotaBelowUseError instead, before it changes the stream. The check and
+// the update are two requests: a tenant publishing between them, while no
+// lower limit holds it back yet, can pass the new quota, and JetStream
+// then deletes that tenant's own oldest submissions (the stream keeps 30
+// days: handled long before, unless the backlog is that old). Nothing of
+// another tenant's is touched.
 
 // QuotaBelowUseError is Ensure refusing a tenant quota lower than what
 // tenants already hold in the submissions stream: applied, it would have
