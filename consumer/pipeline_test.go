@@ -352,6 +352,17 @@ func TestRefusedThenReplayedOnce(t *testing.T) {
 	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests after a duplicate: got %d, want 1", got)
 	}
+	// The replayed generation's submitted event is the pipeline's: its
+	// plain id (docs/events.md), announced again under the same id.
+	var ids []string
+	for _, ev := range h.Events("emp-402") {
+		ids = append(ids, ev.ID)
+	}
+	want := []string{publisher.StatusEventID(pipetest.Tenant, "emp-402", 1, publisher.StateFailed),
+		publisher.StatusEventID(pipetest.Tenant, "emp-402", 2, publisher.StateSubmitted)}
+	if !slices.Equal(ids, want) {
+		t.Errorf("events: got %v, want %v", ids, want)
+	}
 }
 
 // TestEmptyWalletWaitsForTopUp: an empty wallet (402) is the account's

@@ -509,11 +509,18 @@ func (p *Pipeline) failedAgain(j *job) Outcome {
 }
 
 // announceExisting re-announces a submission that already has its
-// upstream request; finish makes sure it is tracked.
+// upstream request; finish makes sure it is tracked. A record a tracking
+// replay reopened in submitted was announced by tracking, with the
+// replay's id (record.Record.TrackedStatus): announced again with its
+// plain id, which the submitted event before the give-up had, it would be
+// deduplicated away within the window, and stored as another event after it.
 func (p *Pipeline) announceExisting(j *job) Outcome {
 	o := Outcome{Kind: Done, Record: j.rec}
 	if j.rec.State == record.StateSubmitted {
 		o.Event = j.rec.Status(record.StateSubmitted)
+		if j.rec.Reopened() {
+			o.Event = j.rec.TrackedStatus(record.StateSubmitted)
+		}
 	}
 	return o
 }

@@ -74,7 +74,7 @@ func (t *Tracker) reopen(ctx context.Context, rec *record.Record, rev uint64, se
 }
 
 // announceReopen publishes the state a replay reopened rec in, with the
-// replay's id, while rec is still in it (stillReopened); nothing
+// replay's id, while rec is still in it (record.Record.Reopened); nothing
 // otherwise. The states announced before the give-up have their plain ids,
 // and without it the submission's last status event would stay failed
 // until the upstream moves on. A catch-up of a record still in that state
@@ -83,7 +83,7 @@ func (t *Tracker) reopen(ctx context.Context, rec *record.Record, rev uint64, se
 // and a callback's catch-up may follow it at once), or never (a crash
 // between the two), and must not come after them.
 func (t *Tracker) announceReopen(ctx context.Context, rec *record.Record) error {
-	if !stillReopened(rec) {
+	if !rec.Reopened() {
 		return nil
 	}
 	s := trackedStatus(rec, rec.State, &visengine.Richiesta{StatoRichiesta: rec.StatoRichiesta})
@@ -91,25 +91,6 @@ func (t *Tracker) announceReopen(ctx context.Context, rec *record.Record) error 
 		return fmt.Errorf("announce the reopen after replay: %w", err)
 	}
 	return nil
-}
-
-// stillReopened reports whether rec is in the state a tracking replay
-// reopened it in: its last state entry (overdue aside) is the one its last
-// replay added, a tracked one. A replay that started a new generation
-// (consumer) enters claimed or rejected.
-func stillReopened(rec *record.Record) bool {
-	if len(rec.Replays) == 0 {
-		return false
-	}
-	at := rec.LastReplay()
-	for i := len(rec.Timeline) - 1; i >= 0; i-- {
-		tr := rec.Timeline[i]
-		if tr.State == record.StateOverdue {
-			continue
-		}
-		return tr.At.Equal(at) && tr.State == rec.State && rank(tr.State) >= rank(record.StateSubmitted) && rank(tr.State) < rank(record.StateCompleted)
-	}
-	return false
 }
 
 // lastReplay is the sequence of the dead letter whose replay last reopened

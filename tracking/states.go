@@ -124,12 +124,9 @@ func overdueNoted(r *record.Record) bool { return !r.EnteredAt(record.StateOverd
 // trackedStatus is the status event of a tracked state, with the upstream
 // outcome (esito) and, when cancelled, the reason (motivo_annullamento).
 // Its id has the last replay's suffix once a replay reopened the record
-// (publisher.StatusAfterReplayEventID).
+// (record.Record.TrackedStatus, the pipeline's rule too).
 func trackedStatus(rec *record.Record, state string, r *visengine.Richiesta) publisher.Status {
-	s := *rec.Status(state)
-	if seq := lastReplay(rec); seq != 0 {
-		s.EventID = publisher.StatusAfterReplayEventID(rec.Tenant, rec.ID, rec.Generation, state, seq)
-	}
+	s := *rec.TrackedStatus(state)
 	if r != nil && state != record.StateOverdue {
 		s.StatoRichiesta = stato(state, r) // the state's own, when one poll caught several
 	}
