@@ -24,7 +24,10 @@ const DefaultChargeMatch = "visengine"
 
 // Input is what an audit compares. Load Records, Index and Ledger first
 // and Upstream after them: a request iseed recorded is then always in the
-// listing, and a request created meanwhile is at worst reported unowned.
+// listing. A request created meanwhile is listed with none of what names
+// it read: reread, after the listing, the index entry, record and ledger
+// entry of the requests a first Check finds unowned or unledgered, and
+// Check again, so that only what is still unaccounted for is reported.
 type Input struct {
 	Period money.Period // [From, To): requests created, records submitted, entries committed
 	// Upstream is GET /richiesta: every request of the account.

@@ -35,5 +35,7 @@
 // created) and reads to the end of the stream, so late entries are found.
 // Report totals them per tenant and service (Summarize), and WriteTable,
 // WriteCSV and WriteJSON format the lines (testdata holds the goldens;
-// regenerate with go test ./ledger -update).
+// regenerate with go test ./ledger -update). Entry(tenant, request id)
+// reads one request's entry from the stream's leader: the audit's second
+// look at a request it found unledgered.
 package ledger

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -148,6 +149,28 @@ func (l *Ledger) entryOf(subject string, data []byte) (Entry, bool) {
 		return Entry{}, false
 	}
 	return e, true
+}
+
+// Entry returns the entry of tenant's request requestID, read from the
+// stream's leader, and whether there is one: a message on its subject
+// that Record did not write is none.
+func (l *Ledger) Entry(ctx context.Context, tenant, requestID string) (Entry, bool, error) {
+	if !record.ValidToken(tenant) || !record.ValidToken(requestID) {
+		return Entry{}, false, nil // Record enters no such request
+	}
+	m, err := l.stream.GetLastMsgForSubject(ctx, Subject(l.cfg.Prefix, tenant, requestID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Entry{}, false, nil
+	}
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("ledger: read %s: %w", requestID, err)
+	}
+	e, ok := l.entryOf(m.Subject, m.Data)
+	if !ok {
+		return Entry{}, false, nil // not an entry: see Record
+	}
+	e.Recorded = m.Time
+	return e, true, nil
 }
 
 // Entries returns the entries whose At falls in [from, to), of one tenant

@@ -221,3 +221,32 @@ func TestForeignMessagesOnLedgerSubjects(t *testing.T) {
 		t.Errorf("Record r9, whose subject holds a foreign message: got nil, want an error")
 	}
 }
+
+// TestEntry reads one request's entry: the one Record entered, none for a
+// request never entered, for another tenant's subject, for a foreign
+// message on its subject, or for an id no subject can hold.
+func TestEntry(t *testing.T) {
+	l, srv := newLedger(t)
+	ctx := context.Background()
+	at := time.Now().UTC().Truncate(time.Second)
+	record(t, l, entry("acme", "r1", at))
+	if _, err := srv.JS.Publish(ctx, ledger.Subject(prefix, "acme", "r9"), []byte(`{"stream":"T_SUBMISSIONS","seq":7}`)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		tenant, req string
+		want        bool
+	}{
+		{"acme", "r1", true},
+		{"acme", "r2", false},
+		{"globex", "r1", false},
+		{"acme", "r9", false},
+		{"acme", "r1.>", false},
+	}
+	for _, tt := range tests {
+		got, ok, err := l.Entry(ctx, tt.tenant, tt.req)
+		if err != nil || ok != tt.want || ok && (got.RequestID != tt.req || !got.At.Equal(at) || got.Recorded.IsZero()) {
+			t.Errorf("Entry(%s, %s) = %+v, %v, %v; want found %v", tt.tenant, tt.req, got, ok, err, tt.want)
+		}
+	}
+}

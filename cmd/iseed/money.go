@@ -187,8 +187,13 @@ func (d *daemon) runAudit(ctx context.Context) error {
 	})
 }
 
+// requestLister lists the upstream account's requests: GET /richiesta.
+type requestLister interface {
+	Richieste(ctx context.Context) ([]visengine.RichiestaSummary, error)
+}
+
 // runAudit gathers what the audit compares, for a period, and checks it.
-func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources, up *visengine.Client, acct *account.Client, p money.Period) (*audit.Result, error) {
+func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources, up requestLister, acct *account.Client, p money.Period) (*audit.Result, error) {
 	in := audit.Input{Period: p, Index: map[string]string{}}
 	if err := record.NewStore(res.Records).Each(ctx, func(r *record.Record) error {
 		in.Records = append(in.Records, r)
@@ -211,6 +216,9 @@ func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources
 	}
 	if in.Upstream, err = up.Richieste(ctx); err != nil {
 		return nil, fmt.Errorf("GET /richiesta: %w", err)
+	}
+	if err := recheck(ctx, js, res, l, &in); err != nil {
+		return nil, err
 	}
 	if acct != nil {
 		if in.Transactions, err = acct.Transactions(ctx, p.From); err != nil {
