@@ -27,7 +27,10 @@ const DefaultChargeMatch = "visengine"
 // listing. A request created meanwhile is listed with none of what names
 // it read: reread, after the listing, the index entry, record and ledger
 // entry of the requests a first Check finds unowned or unledgered, and
-// Check again, so that only what is still unaccounted for is reported.
+// Check again, so that only what is still unaccounted for is reported;
+// while a request is unowned, add the records without a request written
+// since the first read, so that its candidates include a submission
+// claimed meanwhile.
 type Input struct {
 	Period money.Period // [From, To): requests created, records submitted, entries committed
 	// Upstream is GET /richiesta: every request of the account.

@@ -139,3 +139,50 @@ func createBehind(t *testing.T, d *daemon) string {
 	}
 	return r.ID
 }
+
+// TestAuditCandidateClaimedWhileReading: a submission claimed after the
+// audit read the records, whose POST made a request and lost its answer
+// before the upstream was listed. The request is unowned, rightly (its
+// reconciliation is still to come), and that submission is its candidate:
+// listed with none, it reads as made outside iseed, to be accounted for
+// elsewhere (docs/money.md), while reconciliation is about to adopt it.
+func TestAuditCandidateClaimedWhileReading(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a daemon")
+	}
+	const tenant, id = "acme", "inv-answer-lost"
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	var req string
+	list := listerFunc(func(ctx context.Context) ([]visengine.RichiestaSummary, error) {
+		// iseed's books are read: the submission is claimed, its POST
+		// in doubt, and the POST makes a request.
+		now := time.Now()
+		rec := &record.Record{Tenant: tenant, ID: id, Generation: 1, Attempts: 1, Service: "Visura catastale",
+			ServiceHash: "eccbc87e4b5ce2fe28308fd9f2a7baf3", Created: now,
+			Pending: &record.Attempt{Started: now, Owner: "worker/1", Until: now.Add(time.Minute), Settle: now.Add(time.Minute)}}
+		rec.To(record.StateClaimed, now, "claimed")
+		if _, err := record.NewStore(d.res.Records).Create(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		req = createBehind(t, d)
+		return d.upstream.Richieste(ctx)
+	})
+	now := time.Now()
+	res, err := runAudit(ctx, d.js, d.res, list, nil, money.Period{From: now.Add(-time.Hour), To: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range res.Unowned {
+		for _, c := range u.Candidates {
+			got = append(got, u.RequestID+" "+record.Key(c.Tenant, c.SubmissionID))
+		}
+		if len(u.Candidates) == 0 {
+			got = append(got, u.RequestID+" none")
+		}
+	}
+	if want := []string{req + " " + record.Key(tenant, id)}; !slices.Equal(got, want) {
+		t.Errorf("unowned requests and candidates %q; want %q", got, want)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,8 +22,11 @@ import (
 // sent, a lost answer reconciled, while the audit reads) is listed with
 // none of them read: only a request still unaccounted for after the
 // listing is a finding. Only those requests are reread: the cost grows
-// with the findings, not with the books.
-func recheck(ctx context.Context, js jetstream.JetStream, res *layout.Resources, l *ledger.Ledger, in *audit.Input) error {
+// with the findings, not with the books. A request still unowned may be
+// the lost answer of a submission claimed while the audit read: its
+// candidates are sought among the records written since the records
+// stream's sequence since, when the first read began (claimedSince).
+func recheck(ctx context.Context, js jetstream.JetStream, res *layout.Resources, l *ledger.Ledger, since uint64, in *audit.Input) error {
 	first := audit.Check(*in)
 	var ids []string
 	for _, u := range first.Unowned {
@@ -36,7 +40,54 @@ func recheck(ctx context.Context, js jetstream.JetStream, res *layout.Resources,
 			return err
 		}
 	}
+	if slices.ContainsFunc(first.Unowned, func(u audit.Unowned) bool { _, owned := in.Index[u.RequestID]; return !owned }) {
+		return claimedSince(ctx, res.Records, since, in)
+	}
 	return nil
+}
+
+// claimedSince puts in in.Records the records without a request written
+// after the records stream's sequence since: those are all a candidate
+// needs (a pending attempt, or a failure as ambiguous), and a submission
+// claimed, or failed, while the audit read has one. A record that named a
+// request when first read keeps that version: the request it names now
+// may be younger than the listing, and would read as missing. The cost
+// grows with the records written during the audit.
+func claimedSince(ctx context.Context, kv jetstream.KeyValue, since uint64, in *audit.Input) error {
+	w, err := kv.WatchAll(ctx, jetstream.ResumeFromRevision(since+1), jetstream.IncludeHistory())
+	if err != nil {
+		return fmt.Errorf("records written during the audit: %w", err)
+	}
+	defer w.Stop()
+	at := make(map[string]int, len(in.Records))
+	for i, r := range in.Records {
+		at[record.Key(r.Tenant, r.ID)] = i
+	}
+	for e := range w.Updates() {
+		if e == nil {
+			return nil // all read
+		}
+		if e.Operation() != jetstream.KeyValuePut {
+			continue
+		}
+		rec, err := record.Decode(e.Value())
+		if err != nil {
+			return fmt.Errorf("decode record %s: %w", e.Key(), err)
+		}
+		i, ok := at[e.Key()]
+		switch {
+		case rec.RequestID != "":
+		case !ok:
+			at[e.Key()] = len(in.Records)
+			in.Records = append(in.Records, rec)
+		case in.Records[i].RequestID == "":
+			in.Records[i] = rec
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.New("records written during the audit: the watch ended before it read them all")
 }
 
 // reread updates in with the request index entry of request id, the

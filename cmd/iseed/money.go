@@ -195,6 +195,11 @@ type requestLister interface {
 // runAudit gathers what the audit compares, for a period, and checks it.
 func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources, up requestLister, acct *account.Client, p money.Period) (*audit.Result, error) {
 	in := audit.Input{Period: p, Index: map[string]string{}}
+	st, err := js.Stream(ctx, res.Layout.RecordsStream())
+	if err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+	since := st.CachedInfo().State.LastSeq // the records written from here on are reread for candidates
 	if err := record.NewStore(res.Records).Each(ctx, func(r *record.Record) error {
 		in.Records = append(in.Records, r)
 		return nil
@@ -217,7 +222,7 @@ func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources
 	if in.Upstream, err = up.Richieste(ctx); err != nil {
 		return nil, fmt.Errorf("GET /richiesta: %w", err)
 	}
-	if err := recheck(ctx, js, res, l, &in); err != nil {
+	if err := recheck(ctx, js, res, l, since, &in); err != nil {
 		return nil, err
 	}
 	if acct != nil {
