@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/audit"
 	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/record"
@@ -184,5 +185,46 @@ func TestAuditCandidateClaimedWhileReading(t *testing.T) {
 	}
 	if want := []string{req + " " + record.Key(tenant, id)}; !slices.Equal(got, want) {
 		t.Errorf("unowned requests and candidates %q; want %q", got, want)
+	}
+}
+
+// TestAuditChargeOfRequestMadeAfterListing: the wallet is read after the
+// upstream is listed. A submission sent in between has its charge in the
+// wallet (in the period: a period ending after the audit's start, or the
+// wallet's clock behind) and its request in neither the listing nor the
+// ledger read: a normal charge of iseed's, which the next audit matches
+// with its request, not an unmatched charge (exit 1, "another program, or
+// a request deleted upstream"). The charge of a request made behind
+// iseed's back at the same moment is still unmatched.
+func TestAuditChargeOfRequestMadeAfterListing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a daemon")
+	}
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", eventFile(t, "inv-before", nil)); code != 0 {
+		t.Fatalf("submit --wait inv-before: exit %d, %s", code, errOut)
+	}
+	var ours, outside string
+	list := listerFunc(func(ctx context.Context) ([]visengine.RichiestaSummary, error) {
+		listed, err := d.upstream.Richieste(ctx)
+		ours = submitThrough(t, d, "inv-after-listing")
+		outside = createBehind(t, d)
+		return listed, err
+	})
+	now := time.Now()
+	res, err := runAudit(ctx, d.js, d.res, list, d.money.account, money.Period{From: now.Add(-time.Hour), To: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range res.UnmatchedCharges {
+		got = append(got, c.RequestID)
+	}
+	if !slices.Equal(got, []string{outside}) {
+		t.Errorf("unmatched charges naming %q; want only %s's (made behind iseed's back), not %s's (iseed's, made after the listing)", got, outside, ours)
+	}
+	if c := res.Counts(); c != (audit.Counts{UnmatchedCharges: 1}) {
+		t.Errorf("findings %+v; want the one unmatched charge", c)
 	}
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/iseed-dev/iseed/audit"
 	"github.com/iseed-dev/iseed/layout"
@@ -141,4 +143,53 @@ func rereadRecord(ctx context.Context, js jetstream.JetStream, res *layout.Resou
 		in.Records[i] = rec
 	}
 	return nil
+}
+
+// dropYoungCharges takes out of r's unmatched charges those of requests
+// iseed made after the upstream was listed: a charge naming a request that
+// neither the listing nor the ledger read knows (in), that the request
+// index gives to a submission, and whose ledger entry, read now, is at
+// most the slack older than the charge (its first charge, as the audit's
+// accounted has it). The next audit counts the charge with its request.
+// Any other charge stays: a request made outside iseed has no index entry,
+// and a second charge of an older request is more than the slack late.
+func dropYoungCharges(ctx context.Context, js jetstream.JetStream, res *layout.Resources, l *ledger.Ledger, in *audit.Input, r *audit.Result) error {
+	known := map[string]bool{}
+	for _, u := range in.Upstream {
+		known[u.ID] = true
+	}
+	for _, e := range in.Ledger {
+		known[e.RequestID] = true
+	}
+	slack := cmp.Or(in.Slack, audit.DefaultSlack)
+	kept := []audit.Charge{}
+	for _, c := range r.UnmatchedCharges {
+		if c.RequestID != "" && !known[c.RequestID] {
+			young, err := madeSince(ctx, js, res, l, c.RequestID, c.CreatedAt.Add(-slack))
+			if err != nil {
+				return err
+			}
+			if young {
+				continue
+			}
+		}
+		kept = append(kept, c)
+	}
+	r.UnmatchedCharges = kept
+	return nil
+}
+
+// madeSince reports whether request id is a submission's, by the request
+// index's leader, with a ledger entry made at since or later.
+func madeSince(ctx context.Context, js jetstream.JetStream, res *layout.Resources, l *ledger.Ledger, id string, since time.Time) (bool, error) {
+	owner, found, err := record.LeaderGet(ctx, js, res.Layout.RequestsBucket(), record.IndexKey(id))
+	if err != nil || !found {
+		return false, err
+	}
+	tenant, _, _ := strings.Cut(string(owner), ".")
+	if !record.ValidToken(tenant) {
+		return false, nil // disowned
+	}
+	e, ok, err := l.Entry(ctx, tenant, id)
+	return ok && !e.At.Before(since), err
 }

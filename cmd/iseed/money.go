@@ -230,7 +230,11 @@ func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources
 			return nil, fmt.Errorf("wallet transactions: %w", err)
 		}
 	}
-	return audit.Check(in), nil
+	r := audit.Check(in)
+	if err := dropYoungCharges(ctx, js, res, l, &in, r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // mustURL parses a URL that is a constant of the program.
