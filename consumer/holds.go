@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
@@ -243,6 +244,9 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bo
 		return true, p.holds.kv.Delete(ctx, key)
 	}
 	rec, rev, err := p.store.Get(ctx, tenant, id)
+	if err == nil && rec.State == record.StateFailed && rec.Reason == dlq.ReasonMalformed {
+		return p.announceEndedHold(ctx, key, rec, he) // endHold failed it, and stopped before its key was gone
+	}
 	if errors.Is(err, record.ErrNotFound) || (err == nil && rec.State != record.StateHeld) {
 		return true, p.holds.kv.Delete(ctx, key) // released already
 	}
@@ -255,7 +259,10 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bo
 			return false, err
 		}
 	}
-	if err := p.sendAgain(ctx, rec, he, e.Revision()); err != nil {
+	var unreleasable *unreleasableError
+	if err := p.sendAgain(ctx, rec, he, e.Revision()); errors.As(err, &unreleasable) {
+		return p.endHold(ctx, key, rec, rev, he, unreleasable)
+	} else if err != nil {
 		return false, err
 	}
 	// The caps count a released submission only once it reserves: until
@@ -311,13 +318,18 @@ func (p *Pipeline) allows(ctx context.Context, rec *record.Record, now time.Time
 }
 
 // sendAgain republishes a held submission's message; its message id is
-// unique per hold, so replicas releasing it at once store it once.
+// unique per hold, so replicas releasing it at once store it once. An
+// *unreleasableError says that the message is larger than a submission
+// may now be: it was not published again, or the stream refused it.
 func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEntry, rev uint64) error {
 	raw, err := p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("held submission %s: its message %d is gone from the stream", record.Key(rec.Tenant, rec.ID), he.Seq)
 	}
 	if err != nil {
+		return err
+	}
+	if err := p.fitsRelease(ctx, len(raw.Data), nil); err != nil {
 		return err
 	}
 	m := nats.NewMsg(he.Subject)
@@ -327,7 +339,12 @@ func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEnt
 	// race for the last place) is not taken for a duplicate when released
 	// again.
 	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID(rec.Tenant, rec.ID, rec.Fingerprint)+".h"+strconv.FormatInt(rec.HeldSince.UnixNano(), 10)+"."+strconv.FormatUint(rev, 10))
-	if _, err := p.d.Publisher.PublishMsg(ctx, m); err != nil {
+	_, err = p.d.Publisher.PublishMsg(ctx, m)
+	if errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+		// The stream's limit was lowered since the limit was last read.
+		err = p.fitsRelease(ctx, len(raw.Data), err)
+	}
+	if err != nil {
 		return fmt.Errorf("release %s: %w", record.Key(rec.Tenant, rec.ID), err)
 	}
 	return nil

@@ -116,25 +116,40 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 // tooLarge rejects a message larger than a submission may be
 // (layout.Resources.MaxSubmissionBytes): the stream took it, but it could
 // not be published again: a hold would never be released, a replay never
-// stored. done is false when the message is within the limit. The limit
-// cached at start is read again before a rejection: the stream's may have
-// been raised since (a replica started with a larger max_payload, an
-// operator), and iseed dlq replay, which reads it afresh, would replay the
-// rejection's dead letter only for it to be rejected again.
+// stored. done is false when the message is within the limit.
 func (p *Pipeline) tooLarge(ctx context.Context, j *job) (o Outcome, done bool) {
 	size := len(j.msg.Data())
-	if limit := p.d.Resources.MaxSubmissionBytes(); limit <= 0 || size <= limit {
-		return Outcome{}, false
-	}
-	limit, err := p.d.Resources.RefreshMaxSubmissionBytes(ctx)
+	limit, over, err := p.overLimit(ctx, size)
 	if err != nil {
 		return p.retry(err, 0), true
 	}
-	if limit <= 0 || size <= limit {
+	if !over {
 		return Outcome{}, false
 	}
-	return p.malformed(ctx, j, fmt.Errorf("%w: the message is %d bytes; a submission may be at most %d "+
-		"(send large files as nats-os:// references to the tenant's files bucket)", ErrMalformed, size, limit)), true
+	return p.malformed(ctx, j, errTooLarge(size, limit)), true
+}
+
+// overLimit reports whether size bytes are more than a submission may have,
+// and that limit. The limit cached at start is read again before it says
+// so: the stream's may have been raised since (a replica started with a
+// larger max_payload, an operator), and iseed dlq replay, which reads it
+// afresh, would replay a rejection's dead letter only for it to be
+// rejected again.
+func (p *Pipeline) overLimit(ctx context.Context, size int) (limit int, over bool, err error) {
+	if limit = p.d.Resources.MaxSubmissionBytes(); limit <= 0 || size <= limit {
+		return limit, false, nil
+	}
+	if limit, err = p.d.Resources.RefreshMaxSubmissionBytes(ctx); err != nil {
+		return 0, false, err
+	}
+	return limit, limit > 0 && size > limit, nil
+}
+
+// errTooLarge says that a message of size bytes is more than the limit a
+// submission may have.
+func errTooLarge(size, limit int) error {
+	return fmt.Errorf("%w: the message is %d bytes; a submission may be at most %d "+
+		"(send large files as nats-os:// references to the tenant's files bucket)", ErrMalformed, size, limit)
 }
 
 // conflict ends a message that reuses a recorded submission's id with

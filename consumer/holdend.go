@@ -1,0 +1,103 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// unreleasableError: a held submission's message is larger than a
+// submission may now be. The submissions stream's size limit was lowered
+// (by an operator, or a replica that started with a smaller max_payload)
+// while it was held: the stream would refuse its release, or the pipeline
+// reject it as too large, on every try.
+type unreleasableError struct{ err error }
+
+func (e *unreleasableError) Error() string { return e.err.Error() }
+func (e *unreleasableError) Unwrap() error { return e.err }
+
+// fitsRelease returns an *unreleasableError when a held message of size
+// bytes is larger than a submission may be. refused is the stream's
+// refusal of the release (a message over its MaxMsgSize), nil before it is
+// published: the limit is then read again first, and the refusal is
+// returned when the limit read says the message fits (it was raised again
+// meanwhile: the next try may pass).
+func (p *Pipeline) fitsRelease(ctx context.Context, size int, refused error) error {
+	if refused != nil {
+		if _, err := p.d.Resources.RefreshMaxSubmissionBytes(ctx); err != nil {
+			return fmt.Errorf("%w; then: %w", refused, err)
+		}
+	}
+	limit, over, err := p.overLimit(ctx, size)
+	switch {
+	case err != nil:
+		return err
+	case over:
+		return &unreleasableError{fmt.Errorf("the submissions stream's size limit was lowered while it was held: %w", errTooLarge(size, limit))}
+	}
+	return refused
+}
+
+// endHold fails a held submission that cannot be released (cause, an
+// *unreleasableError), as the pipeline rejects a message too large to be
+// released: reason malformed, with a dead letter of its message and a
+// failed event. Nothing was sent for it (a hold comes before any POST
+// and clears the record's lease): nothing was spent, no reservation is
+// held. The record is failed only from the revision held was read at and
+// while no delivery has it (no lease): a release stored earlier and
+// delivered later finds it failed and sends nothing, and one that took the
+// record over first ends it itself. sent is true once the hold is gone.
+func (p *Pipeline) endHold(ctx context.Context, key string, held *record.Record, rev uint64, he holdEntry, cause error) (sent bool, err error) {
+	if held.Pending != nil { // a delivery has it, or will have it again: it decides
+		p.log.Debug().Str("tenant", held.Tenant).Str("submission", held.ID).
+			Msg("held submission cannot be released, but a delivery has it: left to it")
+		return false, nil
+	}
+	j := &job{tenant: held.Tenant, rec: held, rev: rev}
+	if o := p.fail(ctx, j, dlq.ReasonMalformed, cause); o.Kind != Failed {
+		return false, o.Err
+	}
+	return p.announceEndedHold(ctx, key, j.rec, he)
+}
+
+// announceEndedHold stores the dead letter and publishes the failed event
+// of a hold endHold ended (rec, failed), then removes its key. Both are
+// stored once whatever the retries (the dead letter's id and the event's
+// are the record generation's): a pass that stopped after failing the
+// record and before removing the key is finished by the next.
+func (p *Pipeline) announceEndedHold(ctx context.Context, key string, rec *record.Record, he holdEntry) (sent bool, err error) {
+	raw, err := p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, fmt.Errorf("held submission %s: its message %d is gone from the stream", record.Key(rec.Tenant, rec.ID), he.Seq)
+	}
+	if err != nil {
+		return false, err
+	}
+	j := &job{tenant: rec.Tenant, meta: &jetstream.MsgMetadata{Stream: p.lay.SubmissionsStream(), NumDelivered: 1,
+		Sequence: jetstream.SequencePair{Stream: he.Seq}, Timestamp: raw.Time}}
+	if j.sub, err = DecodeSubmission(raw.Data); err != nil {
+		j.peeked = &rec.ID // decoded when it was held; the record names it anyway
+	}
+	o := Outcome{Kind: Failed, Reason: rec.Reason, Record: rec, Event: rec.Status(record.StateFailed), Err: errors.New(rec.Reason)}
+	if len(rec.Errors) > 0 {
+		o.Err = errors.New(rec.Errors[0].Message)
+	}
+	dl := p.deadLetterOf(j, he.Subject, o)
+	if err := dlq.Publish(ctx, p.d.Publisher, p.lay, dl, raw.Data, dlq.MsgIDAfterReplay(rec.Tenant, rec.ID, rec.Generation, rec.Reason, 0)); err != nil {
+		return false, err
+	}
+	if err := p.d.Events.Status(ctx, *o.Event); err != nil {
+		return false, fmt.Errorf("failed event: %w", err)
+	}
+	if err := p.holds.kv.Delete(ctx, key); err != nil {
+		return false, err
+	}
+	p.log.Warn().Str("outcome", Failed.String()).Str("tenant", rec.Tenant).Str("submission", rec.ID).
+		Int("generation", rec.Generation).Str("reason", rec.Reason).Str("error", truncate(o.Err.Error(), maxLoggedError)).
+		Msg("held submission cannot be released: failed")
+	return true, nil
+}
