@@ -483,6 +483,49 @@ func TestDLQReplayRefusesAnOversizedSubmission(t *testing.T) {
 	}
 }
 
+// TestDLQReplayRefusesALetterOverALoweredLimit: a dead letter whose
+// payload was within the size limit of a submission when it was stored,
+// and is over it once the submissions stream's limit was lowered while the
+// daemon runs (an operator, a replica started on servers with a smaller
+// max_payload), is refused, saying the limit as the stream has it now, and
+// kept: whatever its reason (expired here), the pipeline would reject it
+// as malformed.
+func TestDLQReplayRefusesALetterOverALoweredLimit(t *testing.T) {
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	payload, err := iseeEvent("big-expired", "Mario")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := bytes.LastIndexByte(payload, '}') // white space inside the object: the same submission, larger
+	payload = slices.Concat(payload[:end], bytes.Repeat([]byte(" "), 40<<10), payload[end:])
+	dl := dlq.DeadLetter{OriginalSubject: d.res.Layout.SubmissionSubject("acme"), StreamSeq: 1, Tenant: "acme",
+		SubmissionID: "big-expired", Reason: dlq.ReasonExpired, Generation: 1}
+	if err := dlq.Publish(ctx, d.js, d.res.Layout, dl, payload, dlq.MsgIDOfMessage("test", 1)); err != nil {
+		t.Fatal(err)
+	}
+	seq := fmt.Sprint(waitDeadLetters(t, 1)["big-expired"].Seq)
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	st, err := js.Stream(ctx, d.res.Layout.SubmissionsStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.MaxMsgSize = int32(len(payload) + 512) // stores it, but not with a replay's headers
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	limit := int(cfg.MaxMsgSize) - 1024 // layout.RepublishRoom
+	out, errOut, code := runCLI(t, "dlq", "replay", seq)
+	if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+seq) ||
+		!strings.Contains(errOut, fmt.Sprintf("more than the %d a submission may have", limit)) {
+		t.Errorf("replay of a letter over the lowered limit: exit %d, stdout %q, stderr %q; want 1 and why it is refused, naming %d", code, out, errOut, limit)
+	}
+	if left := deadLetters(t); len(left) != 1 || fmt.Sprint(left[0].Seq) != seq {
+		t.Errorf("dead letters after the refused replay: %+v; want %s kept, alone", left, seq)
+	}
+}
+
 // overrideGiveUp makes acme's submission id completed, as the upstream's
 // completion leaves a record that gave up (docs/tracking.md, step 2): the
 // final document stored, the failed entry kept, reason and errors gone.
