@@ -116,7 +116,13 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 // tooLarge rejects a message larger than a submission may be
 // (layout.Resources.MaxSubmissionBytes): the stream took it, but it could
 // not be published again: a hold would never be released, a replay never
-// stored. done is false when the message is within the limit.
+// stored. done is false when the message is within the limit, and when a
+// submission of its id exists: the limit was lowered after the stream took
+// it (this is a redelivery, a hold's release, a duplicate), and its record
+// decides. Rejected here, before its record is read, a submission whose
+// POST is in doubt would be left claimed with nothing to resume it, its
+// request paid and never found; one held again is ended by RunHolds when
+// its release does not fit (endHold).
 func (p *Pipeline) tooLarge(ctx context.Context, j *job) (o Outcome, done bool) {
 	size := len(j.msg.Data())
 	limit, over, err := p.overLimit(ctx, size)
@@ -125,6 +131,15 @@ func (p *Pipeline) tooLarge(ctx context.Context, j *job) (o Outcome, done bool) 
 	}
 	if !over {
 		return Outcome{}, false
+	}
+	if id := j.idOf(); id != "" {
+		_, _, err := p.store.Get(ctx, j.tenant, id)
+		if err == nil {
+			return Outcome{}, false
+		}
+		if !errors.Is(err, record.ErrNotFound) {
+			return p.retry(fmt.Errorf("message over the size limit: look up submission: %w", err), 0), true
+		}
 	}
 	return p.malformed(ctx, j, errTooLarge(size, limit)), true
 }
