@@ -110,7 +110,12 @@ func (d *daemon) spendByTenant(ctx context.Context) (*console.Spend, error) {
 			}
 		}
 		// The default tenant caps apply to every tenant without caps of
-		// its own: those the ledger has get their counts too.
+		// its own: those the ledger has get their counts too, and so do
+		// those with held submissions (a default cap may hold a tenant
+		// that has spent nothing yet).
+		if withDefault {
+			by, order = d.withHeldTenants(by, order)
+		}
 		for _, t := range order {
 			if s := by[t]; withDefault && s.Caps == (console.Counted{}) {
 				if s.Caps, err = d.counted(ctx, budget.Tenant(t), now); err != nil {
@@ -123,6 +128,20 @@ func (d *daemon) spendByTenant(ctx context.Context) (*console.Spend, error) {
 		out.Tenants = append(out.Tenants, *by[t])
 	}
 	return out, nil
+}
+
+// withHeldTenants adds to by and order the tenants with held submissions
+// that they lack, with nothing spent.
+func (d *daemon) withHeldTenants(by map[string]*console.TenantSpend, order []string) (map[string]*console.TenantSpend, []string) {
+	q := overview.Query{State: overview.StateHeld}
+	q.Limit = max(d.overview.List(q).Total, 1)
+	for _, r := range d.overview.List(q).Requests {
+		if by[r.Tenant] == nil {
+			by[r.Tenant] = &console.TenantSpend{Tenant: r.Tenant}
+			order = append(order, r.Tenant)
+		}
+	}
+	return by, order
 }
 
 // counted is what scope counted against its caps today and this month.

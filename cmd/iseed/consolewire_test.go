@@ -240,3 +240,26 @@ func cellOf(page, row, code string) string {
 	}
 	return "no row"
 }
+
+// TestConsoleSpendShowsTheDefaultCapHoldingANewTenant: a tenant with no
+// caps of its own and nothing in the ledger, held by the default tenant
+// caps (a daily euro cap below one request's price), gets a row with the
+// default's cap, marked as the one that holds it, as for a tenant's own.
+func TestConsoleSpendShowsTheDefaultCapHoldingANewTenant(t *testing.T) {
+	site := startConsoles(t, 1, inCapsZone)[0]
+	if _, errOut, code := runCLI(t, "budget", "set", "--tenant-default", "--daily-eur", "5"); code != 0 {
+		t.Fatalf("budget set: exit %d: %s", code, errOut)
+	}
+	out, errOut, code := runCLI(t, "submit", "--tenant", "newbie", "--wait", "--timeout", "3s", eventFile(t, "nb-1", nil))
+	if code != exitTimeout || !strings.Contains(out, "nb-1 is held") {
+		t.Fatalf("submit: exit %d, stdout %q, stderr %q; want it held by the default cap", code, out, errOut)
+	}
+	var got string
+	waitUntil(t, 20*time.Second, "the spend page to show newbie's held submission", func() bool {
+		got = cellOf(getPage(t, site+"/spend"), `data-tenant="newbie"`, "tenant_day_eur")
+		return got != "no row"
+	})
+	if want := "€ 0.00 of € 5.00 reached € 5.00 left: less than the held submission's price"; got != want {
+		t.Errorf("newbie tenant_day_eur: got %q, want %q", got, want)
+	}
+}
