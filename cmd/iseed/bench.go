@@ -117,8 +117,9 @@ func bench(ctx context.Context, e *env, o *benchOptions) error {
 }
 
 // benchConfig is the environment's configuration with a fresh data
-// directory, a subject prefix of its own, the simulator without callbacks
-// and no rate limit; the embedded server unless --nats-url is given.
+// directory, a subject prefix of its own, the simulator without callbacks,
+// no rate limit and no tenant quota; the embedded server unless --nats-url
+// is given.
 func benchConfig(dir string, o *benchOptions) (*Config, error) {
 	cfg, err := loadConfig()
 	if err != nil {
@@ -134,6 +135,7 @@ func benchConfig(dir string, o *benchOptions) (*Config, error) {
 	}
 	cfg.SubjectPrefix = "bench" + randomHex(4)
 	cfg.UpstreamRPS, cfg.Storage = 0, o.storage                            // no upstream limit: measure iseed
+	cfg.TenantMaxSubs = 0                                                  // its one tenant publishes every submission of the run
 	cfg.SimStep, cfg.SimCallbacks, cfg.PublicURL = time.Hour, false, URL{} // measure submissions, not callbacks
 	return cfg, cfg.validate()
 }

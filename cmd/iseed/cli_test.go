@@ -168,6 +168,18 @@ func TestBenchCommand(t *testing.T) {
 	}
 }
 
+// TestBenchWithATenantQuota: ISEED_TENANT_MAX_SUBMISSIONS in the
+// environment, as in production, is no quota on the bench's own namespace,
+// whose one tenant publishes every submission of the run.
+func TestBenchWithATenantQuota(t *testing.T) {
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	t.Setenv("ISEED_TENANT_MAX_SUBMISSIONS", "50")
+	out, errOut, code := runCLI(t, "bench", "--n", "100", "--workers", "4", "--mode", "iseed", "--rate-for", "0")
+	if code != 0 || !strings.Contains(out, "submissions: 100") {
+		t.Fatalf("bench: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
 // TestBenchAgainstAServer runs every phase against a server at a URL, as
 // docs/performance.md measures: each phase prints its throughput, when its
 // first event came, messages per submission (the connection's and the
