@@ -165,14 +165,22 @@ func (q *Queue) consumerFor(f Filter) jetstream.OrderedConsumerConfig {
 // subject (tracking tasks) refuses it while the task it replaces is still
 // there: the tracker dead-letters a request before it acknowledges its
 // task, so an operator quick enough meets that moment. Nothing was stored:
-// the publish is tried again for a while.
+// the publish is tried again for a while. The submissions stream refuses
+// a submission's replay the same way when its tenant holds as many
+// submissions as the tenant quota allows (layout.Layout.
+// TenantMaxSubmissions): only the tenant's oldest ageing out makes room,
+// so that refusal is returned at once.
 func (q *Queue) publishReplay(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) {
 	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond),
 		backoff.WithMaxInterval(time.Second), backoff.WithMaxElapsedTime(15*time.Second)), ctx)
 	return backoff.RetryWithData(func() (*jetstream.PubAck, error) {
 		ack, err := q.js.PublishMsg(ctx, m)
 		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed && strings.Contains(apiErr.Description, "maximum messages per subject") {
+		full := errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed && strings.Contains(apiErr.Description, "maximum messages per subject")
+		if tenant := q.layout.TenantOf(m.Subject); full && tenant != "" {
+			return nil, backoff.Permanent(fmt.Errorf("the submissions stream holds as many of tenant %s's submissions as its quota allows: %w", tenant, err))
+		}
+		if full {
 			return nil, err
 		}
 		if err != nil {

@@ -484,3 +484,42 @@ func TestReplayOfALetterRemovedMeanwhile(t *testing.T) {
 		t.Errorf("dead letters: got %+v (%v), want none", left, err)
 	}
 }
+
+// TestReplayAtTheTenantQuota: a submission's letter whose tenant holds as
+// many submissions as its quota allows is refused by the stream, and no
+// waiting frees room (only the tenant's oldest ageing out does): the
+// replay fails at once, saying why, and the letter stays.
+func TestReplayAtTheTenantQuota(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{TenantMaxSubmissions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := res.Layout.SubmissionSubject("acme")
+	if _, err := srv.JS.Publish(ctx, subject, []byte(`{"other":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	dl := DeadLetter{OriginalSubject: subject, StreamSeq: 1, Tenant: "acme", SubmissionID: "emp-1",
+		Reason: ReasonInsufficientCredit, Error: "e", Generation: 1}
+	if err := Publish(ctx, srv.JS, res.Layout, dl, []byte(`{"id":"emp-1"}`), MsgID("acme", "emp-1", 1, ReasonInsufficientCredit)); err != nil {
+		t.Fatal(err)
+	}
+	q := NewQueue(srv.JS, res, []byte("0123456789abcdef0123456789abcdef"), nil)
+	all, err := q.List(ctx, Filter{})
+	if err != nil || len(all) != 1 {
+		t.Fatalf("List: %v, %v", all, err)
+	}
+	start := time.Now()
+	err = q.Replay(ctx, all[0].Seq)
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != 10077 || !strings.Contains(err.Error(), "quota") {
+		t.Errorf("Replay: got %v, want the stream's 10077 naming the tenant's quota", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Replay took %s, want an answer at once", took)
+	}
+	if _, err := q.Get(ctx, all[0].Seq); err != nil {
+		t.Errorf("the letter after the refused replay: %v, want it kept", err)
+	}
+}
