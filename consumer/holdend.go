@@ -42,23 +42,26 @@ func (p *Pipeline) fitsRelease(ctx context.Context, size int, refused error) err
 	return refused
 }
 
-// endHold fails a held submission that cannot be released (cause, an
-// *unreleasableError), as the pipeline rejects a message too large to be
-// released: reason malformed, with a dead letter of its message and a
+// endHold fails a held submission that cannot be released, with reason:
+// malformed when its message is too large to be released (cause, an
+// *unreleasableError), as the pipeline rejects a message too large; expired
+// when it is past the maximum age and the stream refuses its release (its
+// tenant at its quota), as the pipeline expires a held submission whose
+// release it gets. Either way with a dead letter of its message and a
 // failed event. Nothing was sent for it (a hold comes before any POST
 // and clears the record's lease): nothing was spent, no reservation is
 // held. The record is failed only from the revision held was read at and
 // while no delivery has it (no lease): a release stored earlier and
 // delivered later finds it failed and sends nothing, and one that took the
 // record over first ends it itself. sent is true once the hold is gone.
-func (p *Pipeline) endHold(ctx context.Context, key string, held *record.Record, rev uint64, he holdEntry, cause error) (sent bool, err error) {
+func (p *Pipeline) endHold(ctx context.Context, key string, held *record.Record, rev uint64, he holdEntry, reason string, cause error) (sent bool, err error) {
 	if held.Pending != nil { // a delivery has it, or will have it again: it decides
 		p.log.Debug().Str("tenant", held.Tenant).Str("submission", held.ID).
 			Msg("held submission cannot be released, but a delivery has it: left to it")
 		return false, nil
 	}
 	j := &job{tenant: held.Tenant, rec: held, rev: rev}
-	if o := p.fail(ctx, j, dlq.ReasonMalformed, cause); o.Kind != Failed {
+	if o := p.fail(ctx, j, reason, cause); o.Kind != Failed {
 		return false, o.Err
 	}
 	return p.announceEndedHold(ctx, key, j.rec, he)

@@ -244,8 +244,11 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bo
 		return true, p.holds.kv.Delete(ctx, key)
 	}
 	rec, rev, err := p.store.Get(ctx, tenant, id)
-	if err == nil && rec.State == record.StateFailed && rec.Reason == dlq.ReasonMalformed {
-		return p.announceEndedHold(ctx, key, rec, he) // endHold failed it, and stopped before its key was gone
+	if err == nil && rec.State == record.StateFailed && (rec.Reason == dlq.ReasonMalformed || rec.Reason == dlq.ReasonExpired) {
+		// endHold failed it, and stopped before its key was gone; or the
+		// pipeline expired it on its release's delivery, and announced it
+		// under the same dead letter and event ids (stored once).
+		return p.announceEndedHold(ctx, key, rec, he)
 	}
 	if errors.Is(err, record.ErrNotFound) || (err == nil && rec.State != record.StateHeld) {
 		return true, p.holds.kv.Delete(ctx, key) // released already
@@ -260,9 +263,18 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bo
 		}
 	}
 	var unreleasable *unreleasableError
-	if err := p.sendAgain(ctx, rec, he, e.Revision()); errors.As(err, &unreleasable) {
-		return p.endHold(ctx, key, rec, rev, he, unreleasable)
-	} else if err != nil {
+	var refused *jetstream.APIError
+	switch err := p.sendAgain(ctx, rec, he, e.Revision()); {
+	case errors.As(err, &unreleasable):
+		return p.endHold(ctx, key, rec, rev, he, dlq.ReasonMalformed, unreleasable)
+	case errors.As(err, &refused) && p.heldPastMaxAge(rec, now):
+		// The stream answered no, so nothing was stored (its tenant holds
+		// as many submissions as its quota allows, layout.Layout.
+		// TenantMaxSubmissions): no delivery will expire it. Until the
+		// maximum age it waits for room, as its tenant's next submission.
+		return p.endHold(ctx, key, rec, rev, he, dlq.ReasonExpired,
+			fmt.Errorf("held by a spending cap past the maximum age of %s, and its release refused: %w", p.cfg.MaxAge, err))
+	case err != nil:
 		return false, err
 	}
 	// The caps count a released submission only once it reserves: until
