@@ -118,8 +118,10 @@ func bench(ctx context.Context, e *env, o *benchOptions) error {
 
 // benchConfig is the environment's configuration with a fresh data
 // directory, a subject prefix of its own, the simulator without callbacks,
-// no rate limit and no tenant quota; the embedded server unless --nats-url
-// is given.
+// no rate limit, no tenant quota and no caps file (caps stay on, with none
+// set: a cap from ISEED_BUDGETS_FILE, the default tenant caps or the
+// account's, would hold the run's submissions); the embedded server unless
+// --nats-url is given.
 func benchConfig(dir string, o *benchOptions) (*Config, error) {
 	cfg, err := loadConfig()
 	if err != nil {
@@ -136,6 +138,7 @@ func benchConfig(dir string, o *benchOptions) (*Config, error) {
 	cfg.SubjectPrefix = "bench" + randomHex(4)
 	cfg.UpstreamRPS, cfg.Storage = 0, o.storage                            // no upstream limit: measure iseed
 	cfg.TenantMaxSubs = 0                                                  // its one tenant publishes every submission of the run
+	cfg.BudgetsFile = ""                                                   // its own namespace, without caps
 	cfg.SimStep, cfg.SimCallbacks, cfg.PublicURL = time.Hour, false, URL{} // measure submissions, not callbacks
 	return cfg, cfg.validate()
 }

@@ -168,12 +168,18 @@ func TestBenchCommand(t *testing.T) {
 	}
 }
 
-// TestBenchWithATenantQuota: ISEED_TENANT_MAX_SUBMISSIONS in the
-// environment, as in production, is no quota on the bench's own namespace,
-// whose one tenant publishes every submission of the run.
+// TestBenchWithATenantQuota: ISEED_TENANT_MAX_SUBMISSIONS and
+// ISEED_BUDGETS_FILE in the environment, as in production, are no quota
+// and no caps on the bench's own namespace, whose one tenant publishes
+// every submission of the run.
 func TestBenchWithATenantQuota(t *testing.T) {
 	t.Setenv("ISEED_DATA_DIR", t.TempDir())
 	t.Setenv("ISEED_TENANT_MAX_SUBMISSIONS", "50")
+	caps := filepath.Join(t.TempDir(), "caps.json")
+	if err := os.WriteFile(caps, []byte(`{"tenant_default": {"daily_requests": 50}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ISEED_BUDGETS_FILE", caps)
 	out, errOut, code := runCLI(t, "bench", "--n", "100", "--workers", "4", "--mode", "iseed", "--rate-for", "0")
 	if code != 0 || !strings.Contains(out, "submissions: 100") {
 		t.Fatalf("bench: exit %d, stdout %q, stderr %q", code, out, errOut)
