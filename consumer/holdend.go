@@ -71,27 +71,26 @@ func (p *Pipeline) endHold(ctx context.Context, key string, held *record.Record,
 // of a hold endHold ended (rec, failed), then removes its key. Both are
 // stored once whatever the retries (the dead letter's id and the event's
 // are the record generation's): a pass that stopped after failing the
-// record and before removing the key is finished by the next.
+// record and before removing the key is finished by the next. A held
+// message gone from the submissions stream (aged out, deleted by a quota
+// lowered under it, or by an operator) cannot be dead-lettered, as one
+// that exhausted its deliveries (advisory.go): an error line says so, and
+// its failed event still goes, and its key, so that the tenant's next
+// holds are not queued behind it for ever.
 func (p *Pipeline) announceEndedHold(ctx context.Context, key string, rec *record.Record, he holdEntry) (sent bool, err error) {
 	raw, err := p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return false, fmt.Errorf("held submission %s: its message %d is gone from the stream", record.Key(rec.Tenant, rec.ID), he.Seq)
-	}
-	if err != nil {
+	gone := errors.Is(err, jetstream.ErrMsgNotFound)
+	if err != nil && !gone {
 		return false, err
-	}
-	j := &job{tenant: rec.Tenant, meta: &jetstream.MsgMetadata{Stream: p.lay.SubmissionsStream(), NumDelivered: 1,
-		Sequence: jetstream.SequencePair{Stream: he.Seq}, Timestamp: raw.Time}}
-	if j.sub, err = DecodeSubmission(raw.Data); err != nil {
-		j.peeked = &rec.ID // decoded when it was held; the record names it anyway
 	}
 	o := Outcome{Kind: Failed, Reason: rec.Reason, Record: rec, Event: rec.Status(record.StateFailed), Err: errors.New(rec.Reason)}
 	if len(rec.Errors) > 0 {
 		o.Err = errors.New(rec.Errors[0].Message)
 	}
-	dl := p.deadLetterOf(j, he.Subject, o)
-	if err := dlq.Publish(ctx, p.d.Publisher, p.lay, dl, raw.Data, dlq.MsgIDAfterReplay(rec.Tenant, rec.ID, rec.Generation, rec.Reason, 0)); err != nil {
-		return false, err
+	if !gone {
+		if err := p.deadLetterEndedHold(ctx, rec, he, raw, o); err != nil {
+			return false, err
+		}
 	}
 	if err := p.d.Events.Status(ctx, *o.Event); err != nil {
 		return false, fmt.Errorf("failed event: %w", err)
@@ -99,8 +98,28 @@ func (p *Pipeline) announceEndedHold(ctx context.Context, key string, rec *recor
 	if err := p.holds.kv.Delete(ctx, key); err != nil {
 		return false, err
 	}
+	if gone {
+		p.log.Error().Str("outcome", Failed.String()).Str("tenant", rec.Tenant).Str("submission", rec.ID).
+			Int("generation", rec.Generation).Str("reason", rec.Reason).Uint64("stream_seq", he.Seq).
+			Str("error", truncate(o.Err.Error(), maxLoggedError)).
+			Msg("held submission cannot be released: failed, and its message is gone from the stream: cannot dead-letter it")
+		return true, nil
+	}
 	p.log.Warn().Str("outcome", Failed.String()).Str("tenant", rec.Tenant).Str("submission", rec.ID).
 		Int("generation", rec.Generation).Str("reason", rec.Reason).Str("error", truncate(o.Err.Error(), maxLoggedError)).
 		Msg("held submission cannot be released: failed")
 	return true, nil
+}
+
+// deadLetterEndedHold stores the dead letter of a hold endHold ended: its
+// held message raw, under the record generation's id.
+func (p *Pipeline) deadLetterEndedHold(ctx context.Context, rec *record.Record, he holdEntry, raw *jetstream.RawStreamMsg, o Outcome) error {
+	j := &job{tenant: rec.Tenant, meta: &jetstream.MsgMetadata{Stream: p.lay.SubmissionsStream(), NumDelivered: 1,
+		Sequence: jetstream.SequencePair{Stream: he.Seq}, Timestamp: raw.Time}}
+	var err error
+	if j.sub, err = DecodeSubmission(raw.Data); err != nil {
+		j.peeked = &rec.ID // decoded when it was held; the record names it anyway
+	}
+	dl := p.deadLetterOf(j, he.Subject, o)
+	return dlq.Publish(ctx, p.d.Publisher, p.lay, dl, raw.Data, dlq.MsgIDAfterReplay(rec.Tenant, rec.ID, rec.Generation, rec.Reason, 0))
 }

@@ -1,0 +1,114 @@
+package consumer_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/rs/zerolog"
+)
+
+// TestEndedHoldWhoseMessageIsGone: a held submission failed expired or
+// malformed (by the pipeline on its release's delivery, or by a pass that
+// stopped before announcing it) whose held message is gone from the
+// submissions stream (aged out past ISEED_RETENTION, deleted by a quota
+// lowered under it, or by an operator). The pass that announces it could
+// not read the message to dead-letter it: it warned and gave up every
+// pass, for good, the key stayed, the producer never heard the failure,
+// and the tenant's later holds queued behind it for ever. Its failed
+// event goes out, its key is removed, and the tenant's next hold goes.
+func TestEndedHoldWhoseMessageIsGone(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	one, _ := money.FromFloat(1)
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
+		t.Fatal(err)
+	}
+	var logs pipetest.Buffer
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) {
+		c.HoldPoll = 100 * time.Millisecond
+		c.Logger = zerolog.New(&logs)
+	}))
+	h.Publish(pipetest.Submission("emp-gone", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-gone", record.StateHeld)
+	h.Publish(pipetest.Submission("emp-after", pipetest.ValidFields("Luigi")), nil)
+	h.WaitState("emp-after", record.StateHeld)
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+
+	// The held message leaves the stream, and the record is failed expired
+	// with its key still there.
+	keys, err := h.Res.Holds.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq uint64
+	for _, k := range keys {
+		if strings.HasSuffix(k, ".emp-gone") {
+			e, err := h.Res.Holds.Get(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct{ Seq uint64 }
+			if err := json.Unmarshal(e.Value(), &v); err != nil {
+				t.Fatal(err)
+			}
+			seq = v.Seq
+		}
+	}
+	if seq == 0 {
+		t.Fatalf("no hold key of emp-gone among %v", keys)
+	}
+	if err := h.Res.Submissions.DeleteMsg(ctx, seq); err != nil {
+		t.Fatal(err)
+	}
+	store := record.NewStore(h.Res.Records)
+	rec, rev, err := store.Get(ctx, pipetest.Tenant, "emp-gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	rec.To(record.StateFailed, now, dlq.ReasonExpired)
+	rec.Reason = dlq.ReasonExpired
+	rec.Errors = []publisher.Problem{{Code: dlq.ReasonExpired, Message: "held by a spending cap past the maximum age of 72h0m0s"}}
+	rec.FailedAt(now)
+	if _, err := store.Update(ctx, rec, rev); err != nil {
+		t.Fatal(err)
+	}
+	ample, _ := money.FromFloat(100)
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: ample}); err != nil {
+		t.Fatal(err)
+	}
+
+	pipetest.WaitExplained(t, 10*time.Second, "emp-gone's failed event", func() bool {
+		return len(h.Events("emp-gone")) == 2
+	}, func() string {
+		return fmt.Sprintf("events %v, %d warnings %q", h.EventTypes("emp-gone"),
+			strings.Count(logs.String(), "is gone from the stream"), "its message is gone from the stream")
+	})
+	if evs := h.EventTypes("emp-gone"); evs[1] != "iseed.submission.failed" {
+		t.Errorf("events: got %v, want held then failed", evs)
+	}
+	r := h.WaitState("emp-after", record.StateSubmitted)
+	if r.Attempts != 1 {
+		t.Errorf("emp-after: got %d attempts, want 1", r.Attempts)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "the hold keys removed", func() bool {
+		keys, err := h.Res.Holds.Keys(ctx)
+		return err != nil && strings.Contains(err.Error(), "no keys") || err == nil && len(keys) == 0
+	})
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1 (emp-after's)", got)
+	}
+}
