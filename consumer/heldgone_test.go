@@ -95,7 +95,7 @@ func TestEndedHoldWhoseMessageIsGone(t *testing.T) {
 		return len(h.Events("emp-gone")) == 2
 	}, func() string {
 		return fmt.Sprintf("events %v, %d warnings %q", h.EventTypes("emp-gone"),
-			strings.Count(logs.String(), "is gone from the stream"), "its message is gone from the stream")
+			strings.Count(logs.String(), "is gone from the"), "its message is gone from the submissions stream")
 	})
 	if evs := h.EventTypes("emp-gone"); evs[1] != "iseed.submission.failed" {
 		t.Errorf("events: got %v, want held then failed", evs)
@@ -110,5 +110,61 @@ func TestEndedHoldWhoseMessageIsGone(t *testing.T) {
 	})
 	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests: got %d, want 1 (emp-after's)", got)
+	}
+}
+
+// TestHeldSubmissionWhoseMessageIsGoneExpires: a held submission whose
+// message is gone from the submissions stream (aged out, deleted by a
+// quota lowered under it, or by an operator) cannot be released. It is
+// expired when its release is delivered: with nothing to release it was
+// never expired, stayed held for ever, the pass warning each time, and its
+// tenant's later holds queued behind it. Past the maximum age it fails
+// expired, with its failed event; nothing is sent.
+func TestHeldSubmissionWhoseMessageIsGoneExpires(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	one, _ := money.FromFloat(1)
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
+		t.Fatal(err)
+	}
+	var logs pipetest.Buffer
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) {
+		c.MaxAge = 3 * time.Second
+		c.HoldPoll = 100 * time.Millisecond
+		c.Logger = zerolog.New(&logs)
+	}))
+	h.Publish(pipetest.Submission("emp-lost", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-lost", record.StateHeld)
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	info, err := h.Res.Submissions.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Res.Submissions.DeleteMsg(ctx, info.State.LastSeq); err != nil {
+		t.Fatal(err)
+	}
+	var r *record.Record
+	pipetest.WaitExplained(t, 15*time.Second, "emp-lost to be failed", func() bool {
+		r = h.Record("emp-lost")
+		return r.State == record.StateFailed
+	}, func() string {
+		return fmt.Sprintf("state %s (%s), %d warnings %q", r.State, r.Reason,
+			strings.Count(logs.String(), "is gone from the"), "its message is gone from the submissions stream")
+	})
+	if r.Reason != dlq.ReasonExpired || r.Attempts != 0 {
+		t.Errorf("emp-lost: reason %q, attempts %d; want expired, 0", r.Reason, r.Attempts)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "emp-lost's failed event", func() bool {
+		evs := h.Events("emp-lost")
+		return len(evs) == 2 && evs[1].Type == "iseed.submission.failed"
+	})
+	pipetest.WaitFor(t, 10*time.Second, "the hold key removed", func() bool {
+		keys, err := h.Res.Holds.Keys(ctx)
+		return err != nil && strings.Contains(err.Error(), "no keys") || err == nil && len(keys) == 0
+	})
+	if got := h.Counter("POST /richiesta"); got != 0 {
+		t.Errorf("POSTs: got %d, want none", got)
 	}
 }

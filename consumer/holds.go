@@ -267,6 +267,10 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bo
 	switch err := p.sendAgain(ctx, rec, he, e.Revision()); {
 	case errors.As(err, &unreleasable):
 		return p.endHold(ctx, key, rec, rev, he, dlq.ReasonMalformed, unreleasable)
+	case errors.Is(err, errHeldMsgGone) && p.heldPastMaxAge(rec, now):
+		// Nothing to release, so no delivery will expire it.
+		return p.endHold(ctx, key, rec, rev, he, dlq.ReasonExpired,
+			fmt.Errorf("held by a spending cap past the maximum age of %s, and %w", p.cfg.MaxAge, errHeldMsgGone))
 	case errors.As(err, &refused) && p.heldPastMaxAge(rec, now):
 		// The stream answered no, so nothing was stored (its tenant holds
 		// as many submissions as its quota allows, layout.Layout.
@@ -329,6 +333,11 @@ func (p *Pipeline) allows(ctx context.Context, rec *record.Record, now time.Time
 	return a.Allows(ctx, rec.Tenant, amount, now) == nil, nil
 }
 
+// errHeldMsgGone: a held submission's message is gone from the
+// submissions stream (aged out, deleted by a quota lowered under it, or by
+// an operator): it cannot be released.
+var errHeldMsgGone = errors.New("its message is gone from the submissions stream")
+
 // sendAgain republishes a held submission's message; its message id is
 // unique per hold, so replicas releasing it at once store it once. An
 // *unreleasableError says that the message is larger than a submission
@@ -336,7 +345,7 @@ func (p *Pipeline) allows(ctx context.Context, rec *record.Record, now time.Time
 func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEntry, rev uint64) error {
 	raw, err := p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("held submission %s: its message %d is gone from the stream", record.Key(rec.Tenant, rec.ID), he.Seq)
+		return fmt.Errorf("held submission %s: message %d: %w", record.Key(rec.Tenant, rec.ID), he.Seq, errHeldMsgGone)
 	}
 	if err != nil {
 		return err
