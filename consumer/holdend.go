@@ -49,11 +49,15 @@ func (p *Pipeline) fitsRelease(ctx context.Context, size int, refused error) err
 // tenant at its quota) or its message is gone from the stream, as the pipeline expires a held submission whose
 // release it gets. Either way with a dead letter of its message and a
 // failed event. Nothing was sent for it (a hold comes before any POST
-// and clears the record's lease): nothing was spent, no reservation is
-// held. The record is failed only from the revision held was read at and
-// while no delivery has it (no lease): a release stored earlier and
-// delivered later finds it failed and sends nothing, and one that took the
-// record over first ends it itself. sent is true once the hold is gone.
+// and clears the record's lease): nothing was spent. A reservation may be
+// held all the same: a release's delivery that reserved and stopped before
+// its POST (the wallet empty, transient trouble) leaves the record held,
+// its lease given up, and the reservation for the next delivery. It is
+// given back once the record says failed (giveBack). The record is failed
+// only from the revision held was read at and while no delivery has it (no
+// lease): a release stored earlier and delivered later finds it failed and
+// sends nothing, and one that took the record over first ends it itself.
+// sent is true once the hold is gone.
 func (p *Pipeline) endHold(ctx context.Context, key string, held *record.Record, rev uint64, he holdEntry, reason string, cause error) (sent bool, err error) {
 	if held.Pending != nil { // a delivery has it, or will have it again: it decides
 		p.log.Debug().Str("tenant", held.Tenant).Str("submission", held.ID).
@@ -64,7 +68,29 @@ func (p *Pipeline) endHold(ctx context.Context, key string, held *record.Record,
 	if o := p.fail(ctx, j, reason, cause); o.Kind != Failed {
 		return false, o.Err
 	}
+	p.giveBack(ctx, held.Tenant, held.ID)
 	return p.announceEndedHold(ctx, key, j.rec, he)
+}
+
+// giveBack gives back the reservation an earlier delivery of a submission
+// endHold failed left held. No delivery can spend it now: one must take
+// the record over, by compare-and-set, before its POST, and finds it
+// failed; and nobody can replay it yet (its dead letter comes after). Not
+// given back (a lookup or a release that fails, a pass that stops first),
+// it stays counted until its day ends: the count errs high, never low.
+func (p *Pipeline) giveBack(ctx context.Context, tenant, id string) {
+	l, ok := p.d.Budget.(reservationLookup)
+	if !ok {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	res, held, err := l.Lookup(ctx, tenant, id, p.cfg.Now())
+	if err == nil && held {
+		err = p.d.Budget.Release(ctx, res)
+	}
+	if err != nil {
+		p.log.Warn().Err(err).Str("tenant", tenant).Str("submission", id).Msg("cannot give a reservation back")
+	}
 }
 
 // announceEndedHold stores the dead letter and publishes the failed event
