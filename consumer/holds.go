@@ -250,13 +250,21 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bo
 		// under the same dead letter and event ids (stored once).
 		return p.announceEndedHold(ctx, key, rec, he)
 	}
+	now := p.cfg.Now()
+	if err == nil && rec.State == record.StateClaimed && rec.Pending != nil && now.Before(rec.Pending.Until) {
+		// A delivery has it, and may be holding it: hold writes the key
+		// first, then the record. Removed now, the key would be gone
+		// when the record says held, and it would never be released.
+		p.log.Debug().Str("tenant", tenant).Str("submission", id).
+			Msg("held submission's record is claimed, and a delivery has it: its key stays")
+		return false, nil
+	}
 	if errors.Is(err, record.ErrNotFound) || (err == nil && rec.State != record.StateHeld) {
 		return true, p.holds.kv.Delete(ctx, key) // released already
 	}
 	if err != nil {
 		return false, err
 	}
-	now := p.cfg.Now()
 	if !p.heldPastMaxAge(rec, now) {
 		if ok, err := p.allows(ctx, rec, now); err != nil || !ok {
 			return false, err
