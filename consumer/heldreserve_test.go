@@ -77,3 +77,48 @@ func TestEndedHoldGivesItsReservationBack(t *testing.T) {
 		t.Errorf("reservation: got %+v held %v (%v), want given back: nothing was spent", res, held, err)
 	}
 }
+
+// TestExpiredHoldGivesItsReservationBack: as TestEndedHoldGivesItsReservationBack,
+// the hold past the maximum age: the delivery that expires it (its
+// release's, delivered again) reserved nothing itself, and failed it with
+// the earlier delivery's reservation still counted.
+func TestExpiredHoldGivesItsReservationBack(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgets()
+	one, _ := money.FromFloat(1)
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
+		t.Fatal(err)
+	}
+	h.Sim.SetWallet(0)
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) {
+		c.HoldPoll = 100 * time.Millisecond
+		c.WalletProbe = 2 * time.Second
+		c.MaxAge = 4 * time.Second
+	}))
+	h.Publish(pipetest.Submission("emp-old", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-old", record.StateHeld)
+	ample, _ := money.FromFloat(100)
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: ample}); err != nil {
+		t.Fatal(err)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "emp-old reserved, held", func() bool {
+		_, held, err := b.Lookup(ctx, pipetest.Tenant, "emp-old", time.Now())
+		return err == nil && held && h.Record("emp-old").State == record.StateHeld
+	})
+	r := h.WaitState("emp-old", record.StateFailed)
+	if r.Reason != dlq.ReasonExpired || r.RequestID != "" {
+		t.Fatalf("emp-old: reason %q, request %q; want expired, none", r.Reason, r.RequestID)
+	}
+	if got := h.Counter("created"); got != 0 {
+		t.Fatalf("upstream requests: got %d, want 0", got)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "emp-old's failed event", func() bool {
+		evs := h.Events("emp-old")
+		return len(evs) > 0 && evs[len(evs)-1].Type == "iseed.submission.failed"
+	})
+	if res, held, err := b.Lookup(ctx, pipetest.Tenant, "emp-old", time.Now()); err != nil || held {
+		t.Errorf("reservation: got %+v held %v (%v), want given back: nothing was spent", res, held, err)
+	}
+}

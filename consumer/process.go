@@ -372,6 +372,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 				return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w, and an earlier attempt may have created the request", err)), true
 			}
 			j.precounted = rec.Pending != nil // an ended Unsent lease counted a POST its holder never sent
+			p.heldReservation(ctx, j)
 			return p.fail(ctx, j, dlq.ReasonExpired, err), true
 		}
 		if len(problems) > 0 && rec.PostInDoubt() {
