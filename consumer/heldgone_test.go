@@ -31,11 +31,7 @@ func TestEndedHoldWhoseMessageIsGone(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
-	b := h.budgets()
-	one, _ := money.FromFloat(1)
-	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
-		t.Fatal(err)
-	}
+	b := h.budgetsCapped(oneEuroADay)
 	var logs pipetest.Buffer
 	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) {
 		c.HoldPoll = 100 * time.Millisecond
@@ -124,11 +120,7 @@ func TestHeldSubmissionWhoseMessageIsGoneExpires(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
-	b := h.budgets()
-	one, _ := money.FromFloat(1)
-	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
-		t.Fatal(err)
-	}
+	b := h.budgetsCapped(oneEuroADay)
 	var logs pipetest.Buffer
 	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) {
 		c.MaxAge = 3 * time.Second

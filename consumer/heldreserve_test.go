@@ -26,11 +26,7 @@ func TestEndedHoldGivesItsReservationBack(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
-	b := h.budgets()
-	one, _ := money.FromFloat(1)
-	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
-		t.Fatal(err)
-	}
+	b := h.budgetsCapped(oneEuroADay)
 	h.Sim.SetWallet(0)
 	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) {
 		c.HoldPoll = 100 * time.Millisecond
@@ -86,11 +82,7 @@ func TestExpiredHoldGivesItsReservationBack(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
-	b := h.budgets()
-	one, _ := money.FromFloat(1)
-	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
-		t.Fatal(err)
-	}
+	b := h.budgetsCapped(oneEuroADay)
 	h.Sim.SetWallet(0)
 	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) {
 		c.HoldPoll = 100 * time.Millisecond

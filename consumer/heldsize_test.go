@@ -45,11 +45,7 @@ func TestSizeLimitLoweredUnderAHold(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			ctx := context.Background()
-			b := h.budgets()
-			one, _ := money.FromFloat(1)
-			if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
-				t.Fatal(err)
-			}
+			b := h.budgetsCapped(oneEuroADay)
 			var logs pipetest.Buffer
 			h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) {
 				c.HoldPoll = 100 * time.Millisecond
@@ -142,11 +138,7 @@ func TestSizeLimitLoweredUnderAReleasedHold(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
-	b := h.budgets()
-	one, _ := money.FromFloat(1)
-	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
-		t.Fatal(err)
-	}
+	b := h.budgetsCapped(oneEuroADay)
 	up := &gatedUpstream{Upstream: h.Client, entered: make(chan struct{}, 1), open: make(chan struct{})}
 	var logs pipetest.Buffer
 	h.Start(h.withMoney(b), pipetest.WithUpstream(up), pipetest.WithConfig(func(c *consumer.Config) {
@@ -206,11 +198,7 @@ func TestEndedHoldIsAnnouncedAfterAnInterruptedPass(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
-	b := h.budgets()
-	one, _ := money.FromFloat(1)
-	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
-		t.Fatal(err)
-	}
+	b := h.budgetsCapped(oneEuroADay)
 	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
 	data := pipetest.Submission("emp-cut", pipetest.ValidFields("Mario"))
 	h.Publish(data, nil)

@@ -21,6 +21,20 @@ import (
 
 // budgets returns a Budgets over the harness's buckets on a connection of
 // its own (a replica's).
+// oneEuroADay is a tenant cap that holds every submission: less than any
+// service's price.
+var oneEuroADay = budget.Caps{DailyEUR: 100}
+
+// budgetsCapped is budgets with the test tenant's caps set to caps.
+func (h *harness) budgetsCapped(caps budget.Caps) *budget.Budgets {
+	h.T.Helper()
+	b := h.budgets()
+	if err := b.Set(context.Background(), budget.Tenant(pipetest.Tenant), caps); err != nil {
+		h.T.Fatal(err)
+	}
+	return b
+}
+
 func (h *harness) budgets() *budget.Budgets {
 	h.T.Helper()
 	nc, err := nats.Connect(h.NATS.ClientURL())
@@ -174,11 +188,7 @@ func TestLargestSubmissionIsReleasedFromItsHold(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
-	b := h.budgets()
-	one, _ := money.FromFloat(1)
-	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: one}); err != nil {
-		t.Fatal(err)
-	}
+	b := h.budgetsCapped(oneEuroADay)
 	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
 	info, err := h.Res.Submissions.Info(ctx)
 	if err != nil {
