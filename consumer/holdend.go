@@ -44,11 +44,12 @@ func (p *Pipeline) fitsRelease(ctx context.Context, size int, refused error) err
 
 // endHold fails a held submission that cannot be released, with reason:
 // malformed when its message is too large to be released (cause, an
-// *unreleasableError), as the pipeline rejects a message too large; expired
-// when it is past the maximum age and the stream refuses its release (its
-// tenant at its quota) or its message is gone from the stream, as the pipeline expires a held submission whose
-// release it gets. Either way with a dead letter of its message and a
-// failed event. Nothing was sent for it (a hold comes before any POST
+// *unreleasableError), as the pipeline rejects a message too large;
+// expired when it is past the maximum age and the stream refuses its
+// release (its tenant at its quota) or its message is gone from the
+// stream, as the pipeline expires a held submission whose release it
+// gets. Either way with a dead letter of its message (when it is still
+// there) and a failed event. Nothing was sent for it (a hold comes before any POST
 // and clears the record's lease): nothing was spent. A reservation may be
 // held all the same: a release's delivery that reserved and stopped before
 // its POST (the wallet empty, transient trouble) leaves the record held,
