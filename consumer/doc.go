@@ -63,6 +63,20 @@
 // acknowledged), then the event and the tracking task, then Ack, Term or
 // NakWithDelay. TestDecide covers every row; docs/consumer.md has the table.
 //
+// # Spending caps and holds
+//
+// Before the first POST, money.go reserves the submission's price against
+// the caps of its tenant (its own, or the default tenant caps) and of the
+// account (budget.Budgets.Reserve), unless the caps view (capsview.go,
+// a watch of the caps bucket) says that no cap applies. A submission a cap
+// refuses is held: its record says held and a key in the holds bucket
+// names its message. RunHolds (holds.go) sends a held submission again,
+// in order per tenant, when its caps allow it, or when it is past the
+// maximum age (the delivery then expires it); holdend.go fails one that
+// can never be sent again (its message too large for a lowered size
+// limit, its release refused by its tenant's quota, its message gone),
+// with its dead letter and failed event. docs/money.md is the user's view.
+//
 // # Restart
 //
 // Nothing is held in process memory that JetStream does not also hold.
