@@ -11,7 +11,11 @@
 // Ensure is for `iseed serve`: it creates or updates everything,
 // idempotently, with the daemon's settings; replicas starting together may
 // run it at once, and the caller retries it as a whole, except when it
-// returns a *RefusedError: JetStream refuses for good. Open is for
+// returns a *RefusedError: JetStream refuses for good, or a
+// *QuotaBelowUseError: a tenant quota (Layout.TenantMaxSubmissions, a
+// per-subject limit on the submissions stream, quota.go) under what a
+// tenant already holds, which JetStream would apply by deleting that
+// tenant's oldest submissions. Open is for
 // operator commands: it binds to what exists and never creates or changes
 // anything.
 package layout
