@@ -123,7 +123,13 @@ func removeRun(run string) {
 		}
 		out, _ := exec.CommandContext(ctx, "ip", "netns", "pids", name).Output()
 		for _, f := range strings.Fields(string(out)) {
-			if pid, err := strconv.Atoi(f); err == nil {
+			// Never this process: a do goroutine that ran on the main
+			// thread leaves it wedged in its namespace (the runtime
+			// cannot end the main thread), and `ip netns pids` reads a
+			// process's namespace from its main thread. One CI run
+			// killed itself here after every check had passed
+			// ("signal: killed").
+			if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
@@ -167,7 +173,9 @@ func (n *netns) nft(ctx context.Context, rules string) error {
 
 // do runs f on an OS thread of its own switched into n. The thread is
 // never switched back: its goroutine exits still locked, so the runtime
-// ends the thread, and no other goroutine ever runs in n by accident.
+// ends the thread, and no other goroutine ever runs in n by accident. The
+// main thread, which the runtime cannot end, is wedged instead: the
+// process then looks to `ip netns pids` as if it were in n (removeRun).
 // Sockets made in f stay in n for their whole life, whatever thread uses
 // them later.
 func (n *netns) do(f func() error) error {
