@@ -49,10 +49,7 @@ func TestHeldSubmissionAtTenantQuotaExpires(t *testing.T) {
 	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests: got %d, want 1 (first's)", got)
 	}
-	pipetest.WaitFor(t, 10*time.Second, "second's failed event", func() bool {
-		evs := h.Events("second")
-		return len(evs) > 0 && evs[len(evs)-1].Type == "iseed.submission.failed"
-	})
+	h.WaitLastEvent("second", "iseed.submission.failed")
 	var letters int
 	for _, dl := range h.DeadLetters() {
 		if dl.SubmissionID == "second" && dl.Reason == dlq.ReasonExpired {

@@ -65,10 +65,7 @@ func TestEndedHoldGivesItsReservationBack(t *testing.T) {
 	if got := h.Counter("created"); got != 0 {
 		t.Fatalf("upstream requests: got %d, want 0", got)
 	}
-	pipetest.WaitFor(t, 10*time.Second, "emp-res's failed event", func() bool {
-		evs := h.Events("emp-res")
-		return len(evs) > 0 && evs[len(evs)-1].Type == "iseed.submission.failed"
-	})
+	h.WaitLastEvent("emp-res", "iseed.submission.failed")
 	if res, held, err := b.Lookup(ctx, pipetest.Tenant, "emp-res", time.Now()); err != nil || held {
 		t.Errorf("reservation: got %+v held %v (%v), want given back: nothing was spent", res, held, err)
 	}
@@ -106,10 +103,7 @@ func TestExpiredHoldGivesItsReservationBack(t *testing.T) {
 	if got := h.Counter("created"); got != 0 {
 		t.Fatalf("upstream requests: got %d, want 0", got)
 	}
-	pipetest.WaitFor(t, 10*time.Second, "emp-old's failed event", func() bool {
-		evs := h.Events("emp-old")
-		return len(evs) > 0 && evs[len(evs)-1].Type == "iseed.submission.failed"
-	})
+	h.WaitLastEvent("emp-old", "iseed.submission.failed")
 	if res, held, err := b.Lookup(ctx, pipetest.Tenant, "emp-old", time.Now()); err != nil || held {
 		t.Errorf("reservation: got %+v held %v (%v), want given back: nothing was spent", res, held, err)
 	}

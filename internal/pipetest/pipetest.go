@@ -295,6 +295,16 @@ func (h *Harness) EventTypes(id string) []string {
 	return out
 }
 
+// WaitLastEvent waits until the last event about submission id is of
+// type typ (iseed.submission.failed, …).
+func (h *Harness) WaitLastEvent(id, typ string) {
+	h.T.Helper()
+	WaitFor(h.T, 10*time.Second, id+"'s last event "+typ, func() bool {
+		evs := h.Events(id)
+		return len(evs) > 0 && evs[len(evs)-1].Type == typ
+	})
+}
+
 // DeadLetters lists every dead letter.
 func (h *Harness) DeadLetters() []dlq.DeadLetter {
 	h.T.Helper()
