@@ -157,6 +157,10 @@ func TestSubmitStatusDLQ(t *testing.T) {
 }
 
 func testLogger(t *testing.T) zerolog.Logger {
+	// ISEED_TEST_DEBUG=1 logs everything, to follow a flaky test's daemon.
+	if os.Getenv("ISEED_TEST_DEBUG") != "" {
+		return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
+	}
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 }
 

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -166,6 +169,13 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
+			// ISEED_TEST_DUMP=DIR keeps every goroutine's stack of a wait
+			// that timed out: a hung worker shows there.
+			if dir := os.Getenv("ISEED_TEST_DUMP"); dir != "" {
+				buf := make([]byte, 1<<24)
+				n := runtime.Stack(buf, true)
+				_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("stack-%d.txt", time.Now().UnixNano())), buf[:n], 0o644)
+			}
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		time.Sleep(25 * time.Millisecond)
