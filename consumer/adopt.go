@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
@@ -62,16 +63,25 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 // the in-process budget: reconciliation elsewhere waits as long for an
 // unproven candidate to be claimed before it calls it ambiguous. Waits
 // between tries end when work does (the shutdown timeout has passed).
+// From the first failure the id is also kept in the record (keepAnswered),
+// so that it outlives this worker: the next delivery adopts it.
 func (p *Pipeline) indexKnown(ctx, work context.Context, j *job, id string) error {
 	b := newBackOff(0) // bounded by end
 	end := p.cfg.Now().Add(p.cfg.AdoptGrace)
+	kept := false
 	for {
 		err := p.index(ctx, j, id)
 		if err == nil || errors.Is(err, errTaken) {
 			return err
 		}
+		if !kept {
+			kept = p.keepAnswered(ctx, j, id)
+		}
 		d := b.NextBackOff()
 		if p.cfg.Now().Add(d).After(end) {
+			if kept {
+				return fmt.Errorf("%w; the record keeps the request id: the next delivery adopts it", err)
+			}
 			return err
 		}
 		p.rare.Warn().Str("tenant", j.tenant).Str("submission", j.sub.ID).Str("request_id", id).Str("error", err.Error()).
@@ -134,4 +144,85 @@ func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error)
 		p.releaseReservation(ctx, j)
 	}
 	return Outcome{Kind: Failed, Reason: reason, Err: cause, Record: j.rec, Event: j.rec.Status(record.StateFailed)}
+}
+
+// keepAnswered writes the request id the job's POST got back into the
+// record's pending attempt (record.Attempt.Answered) while the request
+// index cannot be written: the records bucket may take a write the index
+// does not, and a worker that gives up (AdoptGrace), crashes or stops
+// would otherwise take the only copy of the id with it. On a record
+// another delivery moved meanwhile it is written there, once that record
+// still names no request: it is a fact about the submission, whoever holds
+// the lease. It reports whether the record holds the id.
+func (p *Pipeline) keepAnswered(ctx context.Context, j *job, id string) bool {
+	for {
+		rec := j.rec
+		switch {
+		case rec.RequestID != "" || rec.Fingerprint != j.sub.Fingerprint():
+			return false // adopted meanwhile (adopt decides), or another payload's record
+		case rec.Pending != nil && rec.Pending.Answered == id:
+			return true
+		}
+		next := *rec
+		pa := record.Attempt{Started: p.cfg.Now(), Owner: j.owner, Until: p.cfg.Now()}
+		if rec.Pending != nil {
+			pa = *rec.Pending
+		}
+		pa.Answered, pa.Unsent = id, false
+		next.Pending = &pa
+		rev, err := p.store.Update(ctx, &next, j.rev)
+		if errors.Is(err, record.ErrRevision) {
+			if j.rec, j.rev, err = p.store.Get(ctx, j.tenant, j.sub.ID); err != nil {
+				return false
+			}
+			continue
+		}
+		if err != nil {
+			return false // tried again with the index
+		}
+		j.rec, j.rev = &next, rev
+		return true
+	}
+}
+
+// answeredBefore adopts the request an earlier POST of the submission got
+// back and could not index (record.Record.Answered), once no other
+// delivery holds the record: it is the submission's, whatever the caps,
+// the schema or the message's age say now, and nothing may be sent again.
+// done is false when the record keeps no such id, or another delivery's
+// live lease covers it (the caller finds that out). An index entry that
+// gives the request to another owner (an operator's audit adopt or disown)
+// wins: the id is dropped, and the next delivery reconciles as before.
+func (p *Pipeline) answeredBefore(ctx context.Context, j *job, now time.Time) (Outcome, bool) {
+	rec := j.rec
+	id := rec.Answered()
+	if id == "" || rec.Fingerprint != j.sub.Fingerprint() {
+		return Outcome{}, false
+	}
+	if rec.State != record.StateFailed && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until) {
+		return Outcome{}, false // its holder may still be writing the index
+	}
+	owner, err := p.requestOwner(ctx, id)
+	if err != nil {
+		return p.retry(err, 0), true
+	}
+	if owner != "" && owner != j.key() {
+		next := *rec
+		pa := *rec.Pending
+		pa.Answered = ""
+		next.Pending = &pa
+		if _, err := p.store.Update(ctx, &next, j.rev); err != nil && !errors.Is(err, record.ErrRevision) {
+			return p.retry(fmt.Errorf("drop request %s, which the index gives to %s: %w", id, owner, err), 0), true
+		}
+		return Outcome{Kind: Busy, Delay: p.cfg.Retry.MinDelay, Record: rec}, true
+	}
+	if err := p.d.Limiter.Wait(ctx); err != nil {
+		return p.retry(err, 0), true
+	}
+	r, err := p.d.Upstream.Richiesta(ctx, id)
+	if err != nil {
+		return p.retry(fmt.Errorf("read request %s, which an earlier POST got back: %w", id, err), 0), true
+	}
+	p.heldReservation(ctx, j) // the reservation the POST was sent under, committed with it
+	return p.adopt(ctx, j, r, "answered"), true
 }

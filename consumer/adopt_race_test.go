@@ -252,11 +252,16 @@ type slowIndex struct {
 	jetstream.KeyValue
 	open   atomic.Bool
 	failed atomic.Int32
+	first  atomic.Int64 // when the first write was refused (UnixNano)
+	last   atomic.Int64 // when the last one was
 }
 
 func (s *slowIndex) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
 	if !s.open.Load() {
 		s.failed.Add(1)
+		now := time.Now().UnixNano()
+		s.first.CompareAndSwap(0, now)
+		s.last.Store(now)
 		return 0, errors.New("nats: no response from stream")
 	}
 	return s.KeyValue.Create(ctx, key, value, opts...)
@@ -316,5 +321,73 @@ func TestShutdownBoundsTheIndexRetries(t *testing.T) {
 	case <-stopped:
 	case <-time.After(time.Minute):
 		t.Fatal("the pipeline did not stop within a minute of a 1s shutdown timeout: the index retries ignore it")
+	}
+}
+
+// TestAnsweredRequestOutlivesTheGrace: the request index cannot be written
+// for longer than AdoptGrace. The worker holding the POST's answer gives
+// up then, and the id, in its memory only, was lost with it: the next
+// delivery met the request unindexed and unmarked, past its grace, and
+// dead-lettered the submission as ambiguous (a chaos run ended 11 paid
+// submissions so). The id is kept in the record from the first refused
+// write: the next delivery adopts it once the index takes it, one POST.
+func TestAnsweredRequestOutlivesTheGrace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	const grace = 2 * time.Second
+	idx, _ := startWithSlowIndex(h, grace, 0)
+	h.Publish(pipetest.Submission("emp-grace", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the POST's answer", func() bool { return h.Counter("created") == 1 })
+	list, err := h.Client.Richieste(context.Background())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("upstream requests: %d (%v), want 1", len(list), err)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "the answered id kept in the record", func() bool {
+		r := h.Record("emp-grace")
+		return r.Pending != nil && r.Pending.Answered == list[0].ID
+	})
+	// A refused write after the first worker's grace is over: a later
+	// delivery is adopting the kept id.
+	pipetest.WaitFor(t, 30*time.Second, "a write to the index after the first worker gave up", func() bool {
+		return time.Duration(idx.last.Load()-idx.first.Load()) > grace+time.Second
+	})
+	if r := h.Record("emp-grace"); r.State != record.StateClaimed {
+		t.Fatalf("while the index is unwritable: %s (%s), want still claimed", r.State, r.Reason)
+	}
+	idx.open.Store(true)
+	r := h.WaitState("emp-grace", record.StateSubmitted)
+	if got := h.Counter("POST /richiesta"); got != 1 || r.RequestID != list[0].ID {
+		t.Errorf("POSTs: got %d, request %q; want 1, %s adopted", got, r.RequestID, list[0].ID)
+	}
+	if r.Pending != nil {
+		t.Errorf("pending attempt left on the submitted record: %+v", r.Pending)
+	}
+	if dls := h.DeadLetters(); len(dls) != 0 {
+		t.Errorf("dead letters: %+v, want none", dls)
+	}
+}
+
+// TestAnsweredRequestOutlivesItsWorker: the worker holding the POST's
+// answer stops (a shutdown, as a crash would) while the index refuses it.
+// The pipeline started next, with the index back and a short AdoptGrace,
+// adopts the id the record kept instead of finding the request ambiguous.
+func TestAnsweredRequestOutlivesItsWorker(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	idx, stop := startWithSlowIndex(h, 10*time.Minute, time.Second)
+	h.Publish(pipetest.Submission("emp-kept", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the index write refused", func() bool { return idx.failed.Load() > 0 })
+	stop()
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.Callback = nil; c.AdoptGrace = 100 * time.Millisecond }))
+	r := h.WaitState("emp-kept", record.StateSubmitted)
+	list, err := h.Client.Richieste(context.Background())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("upstream requests: %d (%v), want 1", len(list), err)
+	}
+	if got := h.Counter("POST /richiesta"); got != 1 || r.RequestID != list[0].ID {
+		t.Errorf("POSTs: got %d, request %q; want 1, %s adopted", got, r.RequestID, list[0].ID)
+	}
+	if owner, err := h.Res.Requests.Get(context.Background(), record.IndexKey(r.RequestID)); err != nil || string(owner.Value()) != record.Key(pipetest.Tenant, "emp-kept") {
+		t.Errorf("request index entry: %v; want it the submission's", err)
 	}
 }

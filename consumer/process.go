@@ -236,6 +236,9 @@ func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 	// the letter it replaced.
 	j.spent = p.replayable(j)
 	now := p.cfg.Now()
+	if o, done := p.answeredBefore(ctx, j, now); done {
+		return o // its request exists: however late, that is the truth
+	}
 	switch {
 	case rec.Fingerprint != j.sub.Fingerprint():
 		return p.conflict(j, err)
@@ -351,6 +354,9 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 	if rec.Fingerprint != j.sub.Fingerprint() && !p.correctable(j) {
 		return p.conflict(j, fmt.Errorf("submission %s was received before with a different payload; this one was not sent", j.sub.ID)), true
 	}
+	if o, done := p.answeredBefore(ctx, j, now); done {
+		return o, true
+	}
 	if p.replayable(j) {
 		return p.reopen(ctx, j, problems, now)
 	}
@@ -419,7 +425,7 @@ func (p *Pipeline) takeLease(j *job, now time.Time) *record.Attempt {
 	case !j.unsure:
 		a.Unsent = p.markUnsent
 	case old != nil:
-		a.Started, a.Settle, a.Marked = old.Started, p.settleOf(old), a.Marked && old.Marked
+		a.Started, a.Settle, a.Marked, a.Answered = old.Started, p.settleOf(old), a.Marked && old.Marked, old.Answered
 	}
 	return a
 }

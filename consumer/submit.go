@@ -304,6 +304,9 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 // counts the POST, and makes sure this job's lease outlasts the call. The
 // claim or a take-over may have done it already.
 func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
+	if id := j.rec.Answered(); id != "" { // never: resume adopts it first; but a second request would be paid
+		return fmt.Errorf("record attempt: an earlier POST got request %s back: it is adopted, never sent again", id)
+	}
 	now := p.cfg.Now()
 	// Reuse the lease only when it counts this POST already, is this job's,
 	// outlasts the call, carries no settle time of an earlier attempt (a

@@ -116,12 +116,27 @@ type Attempt struct {
 	// proves no request exists: the next delivery takes over without
 	// reconciling. Never set on an attempt that covers an earlier POST.
 	Unsent bool `json:"unsent,omitempty"`
+	// Answered is the request id a POST of this attempt got back, kept
+	// here when the request index could not be written: the request is
+	// the submission's, and the next delivery adopts it instead of
+	// reconciling (where, unindexed and unmarked, it would be ambiguous).
+	Answered string `json:"answered,omitempty"`
 }
 
 // PostInDoubt reports whether a POST of the record may have created an
 // upstream request that the record does not name: a pending attempt that
 // is not Unsent.
 func (r *Record) PostInDoubt() bool { return r.Pending != nil && !r.Pending.Unsent }
+
+// Answered returns the request id a POST of the record's pending attempt
+// got back and could not index (Attempt.Answered); "" when none, or when
+// the record names its request already.
+func (r *Record) Answered() string {
+	if r.Pending == nil || r.RequestID != "" {
+		return ""
+	}
+	return r.Pending.Answered
+}
 
 // Transition is one entry of a submission's timeline.
 type Transition struct {

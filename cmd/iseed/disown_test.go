@@ -86,3 +86,31 @@ func TestAuditDisown(t *testing.T) {
 		t.Errorf("adopt after the submission was sent: exit %d, %s; want a refusal", code, errOut)
 	}
 }
+
+// TestAuditRespectsAnAnsweredRequest: a submission failed as ambiguous
+// whose record keeps the request id an earlier POST got back and could not
+// index (record.Attempt.Answered): that request is the submission's. audit
+// disown of it would have the submission sent again, paid twice, and audit
+// adopt of another would hand the submission a request it did not make:
+// both are refused, naming the replay that adopts it.
+func TestAuditRespectsAnAnsweredRequest(t *testing.T) {
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	answered, other := createBehind(t, d), createBehind(t, d)
+	now := time.Now()
+	rec := &record.Record{Tenant: "acme", ID: "answered-1", Generation: 1, Attempts: 1, Service: "ISEE", Created: now,
+		Reason: dlq.ReasonAmbiguous, Pending: &record.Attempt{Started: now, Owner: "gone", Until: now, Answered: answered}}
+	rec.To(record.StateFailed, now, dlq.ReasonAmbiguous)
+	if _, err := record.NewStore(d.res.Records).Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ verb, request string }{{"disown", answered}, {"adopt", other}} {
+		_, errOut, code := runCLI(t, "audit", tt.verb, tt.request, "--tenant", "acme", "--submission", "answered-1")
+		if code == 0 || !strings.Contains(errOut, "got request "+answered+" back") {
+			t.Errorf("audit %s %s: exit %d, %s; want a refusal naming %s", tt.verb, tt.request, code, errOut, answered)
+		}
+	}
+	if _, err := d.res.Requests.Get(ctx, record.IndexKey(answered)); err == nil {
+		t.Errorf("the request index has %s after the refusals", answered)
+	}
+}

@@ -465,6 +465,13 @@ func (c *cliConn) settleAmbiguous(ctx context.Context, requestID, tenant, id, ow
 		return 0, fmt.Errorf("%s is %s (%s) with request %q: only a submission failed as ambiguous, without a request, can %s one",
 			record.Key(tenant, id), rec.State, rec.Reason, rec.RequestID, verb)
 	}
+	// A POST's answer the record keeps (record.Attempt.Answered) names the
+	// submission's request: a replay adopts it; nothing may hand it away,
+	// or another to the submission.
+	if got := rec.Answered(); got != "" && (verb == "disown" && got == requestID || verb == "adopt" && got != requestID) {
+		return 0, fmt.Errorf("%s: an earlier POST got request %s back (kept in its record): replay its dead letter with "+
+			"'iseed dlq replay', which adopts that request; %s %s would contradict it", record.Key(tenant, id), got, verb, requestID)
+	}
 	key, err := c.replayKey(ctx)
 	if err != nil {
 		return 0, err
