@@ -176,9 +176,7 @@ func newCapCell(u budget.Usage, unit string) capCell {
 // newer held submissions wait behind it, with the code "queued").
 func (c *Console) holds(ctx context.Context) held {
 	h := held{byTenant: make(map[string]int), codes: make(map[string]bool)}
-	q := overview.Query{State: overview.StateHeld}
-	q.Limit = max(c.d.Overview.List(q).Total, 1)
-	p := c.d.Overview.List(q)
+	p := c.d.Overview.List(overview.Query{State: overview.StateHeld, Limit: overview.NoLimit})
 	h.total = p.Total
 	first := make(map[string][]string) // each tenant's held ids, oldest first
 	var tenants []string

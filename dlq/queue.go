@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -175,8 +174,7 @@ func (q *Queue) publishReplay(ctx context.Context, m *nats.Msg) (*jetstream.PubA
 		backoff.WithMaxInterval(time.Second), backoff.WithMaxElapsedTime(15*time.Second)), ctx)
 	return backoff.RetryWithData(func() (*jetstream.PubAck, error) {
 		ack, err := q.js.PublishMsg(ctx, m)
-		var apiErr *jetstream.APIError
-		full := errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed && strings.Contains(apiErr.Description, "maximum messages per subject")
+		full := layout.AtQuota(err)
 		if tenant := q.layout.TenantOf(m.Subject); full && tenant != "" {
 			return nil, backoff.Permanent(fmt.Errorf("the submissions stream holds as many of tenant %s's submissions as its quota allows: %w", tenant, err))
 		}
@@ -189,10 +187,6 @@ func (q *Queue) publishReplay(ctx context.Context, m *nats.Msg) (*jetstream.PubA
 		return ack, nil
 	}, b)
 }
-
-// errCodeStoreFailed is JetStream's JSStreamStoreFailedF: the stream did
-// not store the message (its description says why).
-const errCodeStoreFailed = 10077
 
 // Replay republishes dead letter seq to its original subject, marked as a
 // signed replay, and then removes it from the DLQ. Replaying is safe: the

@@ -32,6 +32,21 @@ import (
 // days: handled long before, unless the backlog is that old). Nothing of
 // another tenant's is touched.
 
+// AtQuota reports whether err is the submissions stream refusing a
+// publication because its subject (a tenant's) holds as many messages as
+// the quota allows. The server gives that refusal no code of its own:
+// 10077 (JSStreamStoreFailedF) is any failed store, and only its
+// description tells this one apart.
+func AtQuota(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == codeStoreFailed &&
+		strings.Contains(apiErr.Description, "maximum messages per subject")
+}
+
+// codeStoreFailed is JSStreamStoreFailedF: the stream did not store the
+// message (its description says why).
+const codeStoreFailed jetstream.ErrorCode = 10077
+
 // QuotaBelowUseError is Ensure refusing a tenant quota lower than what
 // tenants already hold in the submissions stream: applied, it would have
 // deleted their oldest submissions.

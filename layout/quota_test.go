@@ -3,6 +3,7 @@ package layout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 
@@ -71,6 +72,12 @@ func TestTenantQuota(t *testing.T) {
 	var apiErr *jetstream.APIError
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode != 10077 || apiErr.Description != "maximum messages per subject exceeded" {
 		t.Fatalf("flood's 7th: got %v, want JetStream's 10077 maximum messages per subject exceeded", err)
+	}
+	if !AtQuota(fmt.Errorf("publish: %w", err)) {
+		t.Errorf("AtQuota(%v) is false", err)
+	}
+	if AtQuota(&jetstream.APIError{ErrorCode: 10077, Description: "maximum bytes exceeded"}) || AtQuota(errors.New(apiErr.Description)) {
+		t.Error("AtQuota is true for another store failure, or for a text that is no JetStream error")
 	}
 	if n := held("flood"); n != 6 {
 		t.Errorf("flood holds %d, want 6", n)

@@ -177,8 +177,12 @@ type Query struct {
 	State  string
 	Tenant string
 	Offset int
-	Limit  int // 0: 50
+	Limit  int // 0: 50; NoLimit: every match
 }
+
+// NoLimit as a Query's Limit lists every match, read at one moment: asking
+// Total first, then that many, can miss one added in between.
+const NoLimit = -1
 
 // Page is one page of List, oldest first.
 type Page struct {
@@ -203,7 +207,11 @@ func (t *tally) list(n *names, q Query) Page {
 	})
 	p := Page{Total: len(items)}
 	from := min(max(q.Offset, 0), len(items))
-	to := min(from+cmp.Or(q.Limit, 50), len(items))
+	limit := cmp.Or(q.Limit, 50)
+	if limit < 0 {
+		limit = len(items)
+	}
+	to := min(from+limit, len(items))
 	for _, it := range items[from:to] {
 		p.Requests = append(p.Requests, request(n, it.key, it.e))
 	}

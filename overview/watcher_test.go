@@ -262,6 +262,7 @@ func TestWatcherList(t *testing.T) {
 		{"second page", Query{Offset: 3, Limit: 3}, []string{"done-nodoc", "ready-1", "prog-2"}, 10},
 		{"past the end", Query{Offset: 50}, nil, 10},
 		{"by state", Query{State: "held"}, []string{"held-1", "held-2"}, 2},
+		{"every one, from an offset", Query{State: "held", Offset: 1, Limit: NoLimit}, []string{"held-2"}, 2},
 		{"by tenant", Query{Tenant: "globex"}, []string{"done-dsu", "done-nodoc", "ready-1"}, 3},
 		{"awaiting document", Query{State: StateAwaitingDocument}, []string{"done-dsu", "done-nodoc"}, 2},
 		{"nothing", Query{State: "completed"}, nil, 0},

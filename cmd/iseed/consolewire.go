@@ -133,9 +133,7 @@ func (d *daemon) spendByTenant(ctx context.Context) (*console.Spend, error) {
 // withHeldTenants adds to by and order the tenants with held submissions
 // that they lack, with nothing spent.
 func (d *daemon) withHeldTenants(by map[string]*console.TenantSpend, order []string) (map[string]*console.TenantSpend, []string) {
-	q := overview.Query{State: overview.StateHeld}
-	q.Limit = max(d.overview.List(q).Total, 1)
-	for _, r := range d.overview.List(q).Requests {
+	for _, r := range d.overview.List(overview.Query{State: overview.StateHeld, Limit: overview.NoLimit}).Requests {
 		if by[r.Tenant] == nil {
 			by[r.Tenant] = &console.TenantSpend{Tenant: r.Tenant}
 			order = append(order, r.Tenant)

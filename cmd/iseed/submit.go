@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
@@ -118,7 +118,7 @@ func publishError(err, last error, tenant, id string) error {
 	switch {
 	case errors.Is(err, jetstream.ErrNoStreamResponse):
 		return fmt.Errorf("publish: no stream stores the submissions subject, so nothing was stored; start `iseed serve` first (it creates the streams): %w", err)
-	case errors.As(err, &apiErr) && strings.Contains(apiErr.Description, "maximum messages per subject"):
+	case layout.AtQuota(err):
 		return fmt.Errorf("publish: the submissions stream refused the event, nothing was stored: tenant %s holds as many submissions "+
 			"as ISEED_TENANT_MAX_SUBMISSIONS allows (those of the last 30 days): %w", tenant, err)
 	case errors.As(err, &apiErr):
