@@ -253,8 +253,10 @@ func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 	case rec.PostInDoubt():
 		return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w, and an earlier attempt may have created the request", err))
 	default:
-		// An ended Unsent lease counted a POST its holder never sent.
+		// An ended Unsent lease counted a POST its holder never sent, and
+		// an earlier delivery's reservation goes back with it.
 		j.precounted = rec.Pending != nil
+		p.heldReservation(ctx, j)
 		return p.fail(ctx, j, dlq.ReasonExpired, err)
 	}
 }
@@ -388,6 +390,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 		}
 		if len(problems) > 0 { // nothing was ever sent: reject
 			j.precounted = rec.Pending != nil // an ended Unsent lease counted a POST its holder never sent
+			p.heldReservation(ctx, j)         // and an earlier delivery's reservation goes back with it
 			return p.reject(ctx, j, problems, now)
 		}
 		j.unsure = rec.PostInDoubt()
