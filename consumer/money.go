@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -173,9 +174,9 @@ func (p *Pipeline) charge(j *job, r *visengine.Richiesta, source string) *record
 	c.ServicePrice, _ = money.FromFloat(service)
 	c.SearchPrice, _ = money.FromFloat(float64(r.PrezzoRicerca))
 	c.Total = c.ServicePrice + c.SearchPrice
-	if j.svc != nil && j.prep != nil {
+	if j.svc != nil {
 		for _, o := range j.svc.Options {
-			if j.prep.Opzioni[o.Name] {
+			if chosen(j, r, o.Name) {
 				price, _ := money.FromFloat(o.Price)
 				c.Options = append(c.Options, record.ChargeOption{Name: o.Name, Type: o.Type, Price: price})
 				c.Total += price
@@ -183,6 +184,17 @@ func (p *Pipeline) charge(j *job, r *visengine.Richiesta, source string) *record
 		}
 	}
 	return c
+}
+
+// chosen reports whether the request r was created with the option named
+// name: as this delivery prepared the input, or, when it could not (a
+// request an earlier POST got back, adopted whatever the schema or the
+// limits say now: answeredBefore), as the request itself records it.
+func chosen(j *job, r *visengine.Richiesta, name string) bool {
+	if j.prep != nil {
+		return j.prep.Opzioni[name]
+	}
+	return slices.ContainsFunc(r.Opzioni, func(o visengine.Opzione) bool { return o.Nome == name })
 }
 
 // spent enters a recorded request in the ledger and commits its
