@@ -220,6 +220,15 @@ func (p *Pipeline) answeredBefore(ctx context.Context, j *job, now time.Time) (O
 		return p.retry(err, 0), true
 	}
 	r, err := p.d.Upstream.Richiesta(ctx, id)
+	if c := visengine.ClassOf(err); c == visengine.ClassNotFound || c == visengine.ClassPermanent {
+		// The upstream does not know the id its own answer named: no
+		// delivery can adopt it, and nothing may be sent in its place.
+		// Retried, it would be read again on every delivery, and a replay
+		// would start over: a person decides, the id still kept.
+		j.spent = j.spent || p.replayable(j)
+		return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w: the upstream does not know request %s, which an earlier POST got back: %w",
+			errAmbiguous, id, err)), true
+	}
 	if err != nil {
 		return p.retry(fmt.Errorf("read request %s, which an earlier POST got back: %w", id, err), 0), true
 	}
