@@ -134,8 +134,20 @@ func (a *auditor) unowned(c *Checked) []Unowned {
 
 // candidates are the records of u's service without a request whose
 // attempt window covers u's creation.
+//
+// A record that keeps u's id (record.Record.Answered: its POST got it back
+// and the request index refused it) is its one candidate, whatever its
+// window: the request is that submission's, its next delivery adopts it,
+// and handed to another (iseed audit adopt) it would be sent again.
 func (a *auditor) candidates(u *visengine.RichiestaSummary) []Candidate {
 	out := []Candidate{}
+	for _, rec := range a.in.Records {
+		if rec.Answered() == u.ID {
+			w, _ := attemptWindow(rec) // it keeps a pending attempt: never !ok
+			w = money.Period{From: w.From.Add(-a.in.Slack), To: w.To.Add(a.in.Slack)}
+			return append(out, Candidate{Tenant: rec.Tenant, SubmissionID: rec.ID, State: rec.State, Reason: rec.Reason, Window: w})
+		}
+	}
 	created := u.TimestampCreation.Time()
 	for _, rec := range a.in.Records {
 		if rec.RequestID != "" || rec.ServiceHash != u.HashVisura {
