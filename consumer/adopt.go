@@ -232,6 +232,13 @@ func (p *Pipeline) answeredBefore(ctx context.Context, j *job, now time.Time) (O
 	if err != nil {
 		return p.retry(fmt.Errorf("read request %s, which an earlier POST got back: %w", id, err), 0), true
 	}
+	if !rec.Scrubbed.IsZero() {
+		// Open again, it gets the payload's metadata and person key back,
+		// as a replay that reopens a scrubbed record does (reopen).
+		fresh, next := p.newRecord(j, now), rec.Clone()
+		next.PersonKey, next.Metadata, next.Scrubbed = fresh.PersonKey, fresh.Metadata, time.Time{}
+		j.rec = next // written by adopt, on the revision read
+	}
 	p.heldReservation(ctx, j) // the reservation the POST was sent under, committed with it
 	return p.adopt(ctx, j, r, "answered"), true
 }
