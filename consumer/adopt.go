@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
@@ -18,7 +19,7 @@ import (
 func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, note string) Outcome {
 	work := ctx
 	ctx = context.WithoutCancel(ctx) // the request exists: record it even during shutdown
-	if err := p.indexKnown(ctx, work, j, r.ID); err != nil {
+	if err := p.indexKnown(ctx, work, j, r.ID, sourceOf(note) == ledger.SourceReconciled); err != nil {
 		return p.retry(err, 0)
 	}
 	for {
@@ -65,7 +66,7 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 // between tries end when work does (the shutdown timeout has passed).
 // From the first failure the id is also kept in the record (keepAnswered),
 // so that it outlives this worker: the next delivery adopts it.
-func (p *Pipeline) indexKnown(ctx, work context.Context, j *job, id string) error {
+func (p *Pipeline) indexKnown(ctx, work context.Context, j *job, id string, reconciled bool) error {
 	b := newBackOff(0) // bounded by end
 	end := p.cfg.Now().Add(p.cfg.AdoptGrace)
 	kept := false
@@ -75,7 +76,7 @@ func (p *Pipeline) indexKnown(ctx, work context.Context, j *job, id string) erro
 			return err
 		}
 		if !kept {
-			kept = p.keepAnswered(ctx, j, id)
+			kept = p.keepAnswered(ctx, j, id, reconciled)
 		}
 		d := b.NextBackOff()
 		if p.cfg.Now().Add(d).After(end) {
@@ -153,8 +154,9 @@ func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error)
 // would otherwise take the only copy of the id with it. On a record
 // another delivery moved meanwhile it is written there, once that record
 // still names no request: it is a fact about the submission, whoever holds
-// the lease. It reports whether the record holds the id.
-func (p *Pipeline) keepAnswered(ctx context.Context, j *job, id string) bool {
+// the lease. reconciled says reconciliation found the id (not a POST's
+// answer). It reports whether the record holds the id.
+func (p *Pipeline) keepAnswered(ctx context.Context, j *job, id string, reconciled bool) bool {
 	for {
 		rec := j.rec
 		switch {
@@ -168,7 +170,7 @@ func (p *Pipeline) keepAnswered(ctx context.Context, j *job, id string) bool {
 		if rec.Pending != nil {
 			pa = *rec.Pending
 		}
-		pa.Answered, pa.Unsent = id, false
+		pa.Answered, pa.Reconciled, pa.Unsent = id, reconciled, false
 		next.Pending = &pa
 		rev, err := p.store.Update(ctx, &next, j.rev)
 		if errors.Is(err, record.ErrRevision) {
@@ -209,7 +211,7 @@ func (p *Pipeline) answeredBefore(ctx context.Context, j *job, now time.Time) (O
 	if owner != "" && owner != j.key() {
 		next := *rec
 		pa := *rec.Pending
-		pa.Answered = ""
+		pa.Answered, pa.Reconciled = "", false
 		next.Pending = &pa
 		if _, err := p.store.Update(ctx, &next, j.rev); err != nil && !errors.Is(err, record.ErrRevision) {
 			return p.retry(fmt.Errorf("drop request %s, which the index gives to %s: %w", id, owner, err), 0), true
@@ -240,5 +242,9 @@ func (p *Pipeline) answeredBefore(ctx context.Context, j *job, now time.Time) (O
 		j.rec = next // written by adopt, on the revision read
 	}
 	p.heldReservation(ctx, j) // the reservation the POST was sent under, committed with it
-	return p.adopt(ctx, j, r, "answered"), true
+	note := "answered"
+	if rec.Pending.Reconciled {
+		note = "reconciled, kept" // sourceOf: entered as reconciled
+	}
+	return p.adopt(ctx, j, r, note), true
 }

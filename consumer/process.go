@@ -428,7 +428,7 @@ func (p *Pipeline) takeLease(j *job, now time.Time) *record.Attempt {
 	case !j.unsure:
 		a.Unsent = p.markUnsent
 	case old != nil:
-		a.Started, a.Settle, a.Marked, a.Answered = old.Started, p.settleOf(old), a.Marked && old.Marked, old.Answered
+		a.Started, a.Settle, a.Marked, a.Answered, a.Reconciled = old.Started, p.settleOf(old), a.Marked && old.Marked, old.Answered, old.Reconciled
 	}
 	return a
 }

@@ -121,6 +121,10 @@ type Attempt struct {
 	// the submission's, and the next delivery adopts it instead of
 	// reconciling (where, unindexed and unmarked, it would be ambiguous).
 	Answered string `json:"answered,omitempty"`
+	// Reconciled says that Answered was found by reconciliation (the
+	// request proven the submission's), not in a POST's answer: the
+	// charge of its adoption says so (ledger.SourceReconciled).
+	Reconciled bool `json:"reconciled,omitempty"`
 }
 
 // PostInDoubt reports whether a POST of the record may have created an
