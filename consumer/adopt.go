@@ -10,6 +10,7 @@ import (
 	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -217,6 +218,17 @@ func (p *Pipeline) answeredBefore(ctx context.Context, j *job, now time.Time) (O
 			return p.retry(fmt.Errorf("drop request %s, which the index gives to %s: %w", id, owner, err), 0), true
 		}
 		return Outcome{Kind: Busy, Delay: p.cfg.Retry.MinDelay, Record: rec}, true
+	}
+	if j.svc == nil && rec.ServiceHash != "" {
+		// expire: the service could not be resolved. Its options are
+		// priced from it (charge): adopted without, the request would be
+		// entered for less than it cost, for good. One the catalog no
+		// longer has cannot price them however long it waits.
+		svc, err := p.d.Schemas.Service(ctx, rec.ServiceHash)
+		if err != nil && !errors.Is(err, schema.ErrUnknownService) {
+			return p.retry(fmt.Errorf("resolve the service of request %s, which an earlier POST got back: %w", id, err), 0), true
+		}
+		j.svc = svc
 	}
 	if err := p.d.Limiter.Wait(ctx); err != nil {
 		return p.retry(err, 0), true
