@@ -305,6 +305,7 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 // claim or a take-over may have done it already.
 func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
 	if id := j.rec.Answered(); id != "" { // never: resume adopts it first; but a second request would be paid
+		j.unsure = true // so that release keeps the pending attempt, and the id with it
 		return fmt.Errorf("record attempt: an earlier POST got request %s back: it is adopted, never sent again", id)
 	}
 	now := p.cfg.Now()

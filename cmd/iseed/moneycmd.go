@@ -470,7 +470,7 @@ func (c *cliConn) settleAmbiguous(ctx context.Context, requestID, tenant, id, ow
 	// or another to the submission.
 	if got := rec.Answered(); got != "" && (verb == "disown" && got == requestID || verb == "adopt" && got != requestID) {
 		return 0, fmt.Errorf("%s: an earlier POST got request %s back (kept in its record): replay its dead letter with "+
-			"'iseed dlq replay', which adopts that request; %s %s would contradict it", record.Key(tenant, id), got, verb, requestID)
+			"'iseed dlq replay', which adopts that request if the upstream has it; %s %s would contradict it", record.Key(tenant, id), got, verb, requestID)
 	}
 	key, err := c.replayKey(ctx)
 	if err != nil {
