@@ -46,7 +46,7 @@ type Config struct {
 	SubjectPrefix   string        `envconfig:"SUBJECT_PREFIX" default:"iseed"`
 	Replicas        int           `envconfig:"REPLICAS" default:"1"`
 	Storage         string        `envconfig:"STORAGE" default:"file"`
-	Workers         int           `envconfig:"WORKERS" default:"8"`
+	Workers         int           `envconfig:"WORKERS" default:"16"`
 	AckWait         time.Duration `envconfig:"ACK_WAIT" default:"60s"`
 	MaxDeliver      int           `envconfig:"MAX_DELIVER" default:"1000"`
 	MaxAge          time.Duration `envconfig:"MAX_AGE" default:"72h"`
