@@ -32,6 +32,21 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 			next.StatoRichiesta = r.StatoRichiesta // never back to an earlier state: a stale read lost a race
 		}
 		if fetched.doc == nil && needsDocument(r.StatoRichiesta, next.Document) {
+			if stale {
+				// Read again before downloading: while the upstream
+				// answered, another catch-up (a callback beside a poll)
+				// may have stored the document and closed the record, and
+				// a second download would take the upstream budget for
+				// nothing.
+				cur, curRev, err := t.store.Get(ctx, rec.Tenant, rec.ID)
+				if err != nil {
+					return false, err
+				}
+				if curRev > rev {
+					rec, rev, stale = cur, curRev, false
+					continue
+				}
+			}
 			stale = true // a download takes its time
 		}
 		docChanged, announce := t.takeDocument(ctx, &fetched, next, r.StatoRichiesta)

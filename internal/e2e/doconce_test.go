@@ -1,0 +1,76 @@
+package e2e_test
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+)
+
+// heldUpstream answers every read with "Visura evasa"; the first read is
+// held until released. It counts document downloads.
+type heldUpstream struct {
+	gets, docs atomic.Int32
+	release    chan struct{}
+}
+
+func (u *heldUpstream) Richiesta(_ context.Context, id string) (*visengine.Richiesta, error) {
+	if u.gets.Add(1) == 1 {
+		<-u.release
+	}
+	return &visengine.Richiesta{ID: id, StatoRichiesta: visengine.StateFulfilled}, nil
+}
+
+func (u *heldUpstream) Documento(_ context.Context, id string, w io.Writer) (*visengine.Document, error) {
+	u.docs.Add(1)
+	body := []byte("%PDF-1.4 attestazione ISEE")
+	n, err := w.Write(body)
+	return &visengine.Document{Nome: id + ".pdf", Dimensione: int64(len(body)), Written: int64(n)}, err
+}
+
+// A poll whose upstream read is answered after a callback completed the
+// request (final document stored, record completed) does not download the
+// final document again: the download takes the upstream budget, and the
+// document is stored already.
+func TestLateCatchUpDoesNotDownloadTheFinalDocumentAgain(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(time.Hour))
+	up := &heldUpstream{release: make(chan struct{})}
+	tr := h.bareTracker(up)
+	now := time.Now()
+	h.PutRecord("emp-twice", pipetest.ValidFields("Mario"), func(r *record.Record) {
+		r.State, r.RequestID, r.StatoRichiesta, r.Pending = record.StateDataReady, "req-twice", visengine.StateDataReady, nil
+		r.Created, r.Updated = now, now
+		r.Timeline = []record.Transition{{State: record.StateSubmitted, At: now}, {State: record.StateInProgress, At: now}, {State: record.StateDataReady, At: now}}
+	})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var pollErr error
+	wg.Go(func() { pollErr = tr.Refresh(ctx, pipetest.Tenant, "emp-twice") }) // the poll, its read held
+	pipetest.WaitFor(t, 5*time.Second, "the poll's upstream read", func() bool { return up.gets.Load() == 1 })
+	if err := tr.Refresh(ctx, pipetest.Tenant, "emp-twice"); err != nil { // the callback
+		t.Fatal(err)
+	}
+	if r := h.Record("emp-twice"); !r.Closed() {
+		t.Fatalf("after the callback: record %s, want completed with its final document", r.State)
+	}
+	close(up.release)
+	wg.Wait()
+	if pollErr != nil {
+		t.Fatalf("the poll: %v", pollErr)
+	}
+	if n := up.docs.Load(); n != 1 {
+		t.Errorf("the final document was downloaded %d times, want once", n)
+	}
+	if r := h.Record("emp-twice"); !r.Closed() || r.StatoRichiesta != visengine.StateFulfilled {
+		t.Errorf("record: state %s, stato %q; want completed, Visura evasa", r.State, r.StatoRichiesta)
+	}
+	if got := h.typeCounts("emp-twice"); got["iseed.submission.completed"] != 1 || got["iseed.document.ready"] != 1 {
+		t.Errorf("events: %v; want one completed and one document ready", got)
+	}
+}
