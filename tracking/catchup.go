@@ -28,7 +28,7 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		}
 		now := t.cfg.Now()
 		next := rec.Clone()
-		if st := stateOf(r.StatoRichiesta); st == "" || rank(st) >= rank(next.State) {
+		if st := stateOf(r.StatoRichiesta); st == "" || rank(st) >= rank(next.State) && !upstreamBehind(st, next.StatoRichiesta) {
 			next.StatoRichiesta = r.StatoRichiesta // never back to an earlier state: a stale read lost a race
 		}
 		if fetched.doc == nil && needsDocument(r.StatoRichiesta, next.Document) {
@@ -129,6 +129,16 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		return next.Closed(), fetched.err
 	}
 	return false, record.ErrRevision
+}
+
+// upstreamBehind reports whether st, the record state of an upstream
+// answer, comes before the upstream state stato the record holds: a
+// record in data_ready may hold "Visura evasa" (awaiting its final
+// document), which an answer "Dati disponibili" read before it must not
+// take back.
+func upstreamBehind(st, stato string) bool {
+	cur := stateOf(stato)
+	return cur != "" && rank(st) < rank(cur)
 }
 
 // overridesGiveUp reports whether the upstream's answer r proves that a

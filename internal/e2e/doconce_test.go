@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -72,5 +73,67 @@ func TestLateCatchUpDoesNotDownloadTheFinalDocumentAgain(t *testing.T) {
 	}
 	if got := h.typeCounts("emp-twice"); got["iseed.submission.completed"] != 1 || got["iseed.document.ready"] != 1 {
 		t.Errorf("events: %v; want one completed and one document ready", got)
+	}
+}
+
+// backUpstream answers the first read "Dati disponibili" and later ones
+// "Visura evasa"; the first download (the poll's DSU receipt) is held
+// until released, later ones fail (the final document is not available
+// yet).
+type backUpstream struct {
+	gets, docs atomic.Int32
+	release    chan struct{}
+}
+
+func (u *backUpstream) Richiesta(_ context.Context, id string) (*visengine.Richiesta, error) {
+	ts := visengine.Timestamp(time.Now().Add(-time.Minute).Unix())
+	r := &visengine.Richiesta{ID: id, StatoRichiesta: visengine.StateDataReady,
+		TimestampStati: visengine.TimestampStati{InErogazione: ts, DatiDisponibili: ts}}
+	if u.gets.Add(1) > 1 {
+		r.StatoRichiesta, r.TimestampStati.VisuraEvasa = visengine.StateFulfilled, ts
+	}
+	return r, nil
+}
+
+func (u *backUpstream) Documento(_ context.Context, id string, w io.Writer) (*visengine.Document, error) {
+	if u.docs.Add(1) > 1 {
+		return nil, errors.New("document not available yet")
+	}
+	<-u.release
+	body := []byte("%PDF-1.4 ricevuta DSU")
+	n, err := w.Write(body)
+	return &visengine.Document{Nome: id + ".pdf", Dimensione: int64(len(body)), Written: int64(n)}, err
+}
+
+// A poll that read "Dati disponibili" and downloads the DSU receipt while
+// a callback records "Visura evasa" (its final document not available
+// yet) stores the receipt without moving the record's upstream state back
+// to "Dati disponibili": the record still awaits its final document.
+func TestStaleCatchUpDoesNotMoveTheUpstreamStateBack(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(time.Hour))
+	up := &backUpstream{release: make(chan struct{})}
+	tr := h.bareTracker(up)
+	now := time.Now()
+	h.PutRecord("emp-back", pipetest.ValidFields("Mario"), func(r *record.Record) {
+		r.State, r.RequestID, r.StatoRichiesta, r.Pending = record.StateInProgress, "req-back", visengine.StateInProgress, nil
+		r.Created, r.Updated = now, now
+		r.Timeline = []record.Transition{{State: record.StateSubmitted, At: now}, {State: record.StateInProgress, At: now}}
+	})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = tr.Refresh(ctx, pipetest.Tenant, "emp-back") }) // the poll: Dati disponibili
+	pipetest.WaitFor(t, 5*time.Second, "the poll's download", func() bool { return up.docs.Load() == 1 })
+	_ = tr.Refresh(ctx, pipetest.Tenant, "emp-back") // the callback: Visura evasa, no document yet
+	if r := h.Record("emp-back"); r.State != record.StateDataReady || r.StatoRichiesta != visengine.StateFulfilled {
+		t.Fatalf("after the callback: state %s, stato %q; want data_ready, Visura evasa", r.State, r.StatoRichiesta)
+	}
+	close(up.release)
+	wg.Wait()
+	r := h.Record("emp-back")
+	if r.StatoRichiesta != visengine.StateFulfilled {
+		t.Errorf("record's upstream state: got %q, want %q (it went back)", r.StatoRichiesta, visengine.StateFulfilled)
+	}
+	if r.State != record.StateDataReady || r.Document == nil || r.Document.Stato != visengine.StateDataReady {
+		t.Errorf("record: state %s, document %+v; want data_ready with the DSU receipt", r.State, r.Document)
 	}
 }
