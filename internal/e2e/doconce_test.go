@@ -43,12 +43,7 @@ func TestLateCatchUpDoesNotDownloadTheFinalDocumentAgain(t *testing.T) {
 	h := newTrackHarness(t, fastTracking(time.Hour))
 	up := &heldUpstream{release: make(chan struct{})}
 	tr := h.bareTracker(up)
-	now := time.Now()
-	h.PutRecord("emp-twice", pipetest.ValidFields("Mario"), func(r *record.Record) {
-		r.State, r.RequestID, r.StatoRichiesta, r.Pending = record.StateDataReady, "req-twice", visengine.StateDataReady, nil
-		r.Created, r.Updated = now, now
-		r.Timeline = []record.Transition{{State: record.StateSubmitted, At: now}, {State: record.StateInProgress, At: now}, {State: record.StateDataReady, At: now}}
-	})
+	h.putTracked("emp-twice", "req-twice", record.StateDataReady, visengine.StateDataReady)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	var pollErr error
@@ -113,12 +108,7 @@ func TestStaleCatchUpDoesNotMoveTheUpstreamStateBack(t *testing.T) {
 	h := newTrackHarness(t, fastTracking(time.Hour))
 	up := &backUpstream{release: make(chan struct{})}
 	tr := h.bareTracker(up)
-	now := time.Now()
-	h.PutRecord("emp-back", pipetest.ValidFields("Mario"), func(r *record.Record) {
-		r.State, r.RequestID, r.StatoRichiesta, r.Pending = record.StateInProgress, "req-back", visengine.StateInProgress, nil
-		r.Created, r.Updated = now, now
-		r.Timeline = []record.Transition{{State: record.StateSubmitted, At: now}, {State: record.StateInProgress, At: now}}
-	})
+	h.putTracked("emp-back", "req-back", record.StateInProgress, visengine.StateInProgress)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = tr.Refresh(ctx, pipetest.Tenant, "emp-back") }) // the poll: Dati disponibili

@@ -44,6 +44,24 @@ func (u *raceUpstream) Documento(_ context.Context, id string, w io.Writer) (*vi
 	return &visengine.Document{Nome: id + ".pdf", Dimensione: int64(len(body)), Written: int64(n)}, err
 }
 
+// putTracked stores id's record as tracking left it: request req, in state
+// (submitted, in_progress or data_ready) with the upstream state stato,
+// through the states before it, all now.
+func (h *trackHarness) putTracked(id, req, state, stato string) {
+	h.T.Helper()
+	now := time.Now()
+	h.PutRecord(id, pipetest.ValidFields("Mario"), func(r *record.Record) {
+		r.State, r.RequestID, r.StatoRichiesta, r.Pending = state, req, stato, nil
+		r.Created, r.Updated = now, now
+		for _, s := range []string{record.StateSubmitted, record.StateInProgress, record.StateDataReady} {
+			r.Timeline = append(r.Timeline, record.Transition{State: s, At: now})
+			if s == state {
+				break
+			}
+		}
+	})
+}
+
 // bareTracker is a tracker on up with the default settings, not running.
 func (h *trackHarness) bareTracker(up tracking.Upstream) *tracking.Tracker {
 	h.T.Helper()
@@ -63,12 +81,7 @@ func TestStalePollDoesNotOverwriteTheFinalDocument(t *testing.T) {
 	h := newTrackHarness(t, fastTracking(time.Hour))
 	up := &raceUpstream{release: make(chan struct{})}
 	tr := h.bareTracker(up)
-	now := time.Now()
-	h.PutRecord("emp-race", pipetest.ValidFields("Mario"), func(r *record.Record) {
-		r.State, r.RequestID, r.StatoRichiesta, r.Pending = record.StateInProgress, "req-race", visengine.StateInProgress, nil
-		r.Created, r.Updated = now, now
-		r.Timeline = []record.Transition{{State: record.StateSubmitted, At: now}, {State: record.StateInProgress, At: now}}
-	})
+	h.putTracked("emp-race", "req-race", record.StateInProgress, visengine.StateInProgress)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = tr.Refresh(ctx, pipetest.Tenant, "emp-race") }) // the poll: Dati disponibili
@@ -109,12 +122,7 @@ func TestCallbackBeforeTrackingWaitsForTheTask(t *testing.T) {
 	h := newTrackHarness(t, fastTracking(time.Hour))
 	up := &countingUpstream{}
 	tr := h.bareTracker(up)
-	now := time.Now()
-	h.PutRecord("emp-early", pipetest.ValidFields("Mario"), func(r *record.Record) {
-		r.State, r.RequestID, r.Pending = record.StateSubmitted, "req-early", nil
-		r.Created, r.Updated = now, now
-		r.Timeline = []record.Transition{{State: record.StateSubmitted, At: now}}
-	})
+	h.putTracked("emp-early", "req-early", record.StateSubmitted, "")
 	ctx := context.Background()
 	if err := tr.Refresh(ctx, pipetest.Tenant, "emp-early"); err != nil {
 		t.Fatal(err)
