@@ -38,12 +38,12 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 				// may have stored the document and closed the record, and
 				// a second download would take the upstream budget for
 				// nothing.
-				cur, curRev, err := t.store.Get(ctx, rec.Tenant, rec.ID)
+				moved, err := t.reread(ctx, &rec, &rev)
 				if err != nil {
 					return false, err
 				}
-				if curRev > rev {
-					rec, rev, stale = cur, curRev, false
+				if moved {
+					stale = false
 					continue
 				}
 			}
@@ -73,12 +73,11 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 			// closed the record, and events computed from the earlier read
 			// would contradict it.
 			stale = false
-			cur, curRev, err := t.store.Get(ctx, rec.Tenant, rec.ID)
+			moved, err := t.reread(ctx, &rec, &rev)
 			if err != nil {
 				return false, err
 			}
-			if curRev > rev {
-				rec, rev = cur, curRev
+			if moved {
 				continue
 			}
 		}
@@ -129,6 +128,17 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		return next.Closed(), fetched.err
 	}
 	return false, record.ErrRevision
+}
+
+// reread reads the record again; moved reports that another writer has
+// written it since revision *rev, and then *rec and *rev are the newer ones.
+func (t *Tracker) reread(ctx context.Context, rec **record.Record, rev *uint64) (moved bool, err error) {
+	cur, curRev, err := t.store.Get(ctx, (*rec).Tenant, (*rec).ID)
+	if err != nil || curRev <= *rev {
+		return false, err
+	}
+	*rec, *rev = cur, curRev
+	return true, nil
 }
 
 // upstreamBehind reports whether st, the record state of an upstream
