@@ -30,9 +30,7 @@ func (u *heldUpstream) Richiesta(_ context.Context, id string) (*visengine.Richi
 
 func (u *heldUpstream) Documento(_ context.Context, id string, w io.Writer) (*visengine.Document, error) {
 	u.docs.Add(1)
-	body := []byte("%PDF-1.4 attestazione ISEE")
-	n, err := w.Write(body)
-	return &visengine.Document{Nome: id + ".pdf", Dimensione: int64(len(body)), Written: int64(n)}, err
+	return pdfAnswer(w, id, []byte("%PDF-1.4 attestazione ISEE"))
 }
 
 // A poll whose upstream read is answered after a callback completed the
@@ -95,9 +93,7 @@ func (u *backUpstream) Documento(_ context.Context, id string, w io.Writer) (*vi
 		return nil, errors.New("document not available yet")
 	}
 	<-u.release
-	body := []byte("%PDF-1.4 ricevuta DSU")
-	n, err := w.Write(body)
-	return &visengine.Document{Nome: id + ".pdf", Dimensione: int64(len(body)), Written: int64(n)}, err
+	return pdfAnswer(w, id, []byte("%PDF-1.4 ricevuta DSU"))
 }
 
 // A poll that read "Dati disponibili" and downloads the DSU receipt while

@@ -40,8 +40,7 @@ func (u *raceUpstream) Documento(_ context.Context, id string, w io.Writer) (*vi
 		<-u.release
 		body = []byte("%PDF-1.4 ricevuta DSU")
 	}
-	n, err := w.Write(body)
-	return &visengine.Document{Nome: id + ".pdf", Dimensione: int64(len(body)), Written: int64(n)}, err
+	return pdfAnswer(w, id, body)
 }
 
 // putTracked stores id's record as tracking left it: request req, in state

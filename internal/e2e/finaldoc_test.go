@@ -37,6 +37,12 @@ func (c changingDocuments) Documento(ctx context.Context, id string, w io.Writer
 	if r.StatoRichiesta == visengine.StateFulfilled {
 		body = []byte("%PDF-1.4 attestazione ISEE")
 	}
+	return pdfAnswer(w, id, body)
+}
+
+// pdfAnswer writes body to w as a stub upstream's GET /documento answers
+// it: the request's id as the file's name, its length declared.
+func pdfAnswer(w io.Writer, id string, body []byte) (*visengine.Document, error) {
 	n, err := w.Write(body)
 	return &visengine.Document{Nome: id + ".pdf", Dimensione: int64(len(body)), Written: int64(n)}, err
 }
