@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
@@ -112,5 +114,54 @@ func TestAuditRespectsAnAnsweredRequest(t *testing.T) {
 	}
 	if _, err := d.res.Requests.Get(ctx, record.IndexKey(answered)); err == nil {
 		t.Errorf("the request index has %s after the refusals", answered)
+	}
+}
+
+// TestAuditDisownsAKeptRequestTheUpstreamDoesNotKnow: a submission keeps
+// the id an earlier POST got back, and the upstream answers 404 for it: the
+// delivery fails it ambiguous, the id still kept. A replay meets the same
+// 404, and audit disown of the id was refused like that of a request the
+// upstream has: nothing but a purge decided the submission. A person who
+// finds no such request in the Openapi console disowns it, and the
+// submission is sent once.
+func TestAuditDisownsAKeptRequestTheUpstreamDoesNotKnow(t *testing.T) {
+	t.Setenv("ISEED_RECONCILE_SETTLE", "1s")
+	t.Setenv("ISEED_ACK_WAIT", "2s")
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	const id, gone = "kept-404", "5f2829ce065afc21cc6000ff"
+	path := eventFile(t, id, nil)
+	payload, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := consumer.DecodeSubmission(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Minute)
+	rec := &record.Record{Tenant: "acme", ID: id, Fingerprint: sub.Fingerprint(), Generation: 1, Attempts: 1, Service: "ISEE",
+		ServiceHash: sim.HashISEE, Created: past, Updated: past,
+		Pending: &record.Attempt{Started: past, Owner: "gone", Until: past.Add(time.Second), Answered: gone}}
+	rec.To(record.StateClaimed, past, "")
+	if _, err := record.NewStore(d.res.Records).Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", path); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	if dl := waitDeadLetters(t, 1)[id]; dl.Reason != dlq.ReasonAmbiguous {
+		t.Fatalf("dead letter: got %+v, want reason ambiguous", dl)
+	}
+	out, errOut, code := runCLI(t, "audit", "disown", gone, "--tenant", "acme", "--submission", id)
+	if code != 0 || !strings.Contains(out, "marked as not iseed's") {
+		t.Fatalf("disown of a kept id the upstream does not know: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	waitUntil(t, 30*time.Second, "the submission sent", func() bool {
+		r, _, err := record.NewStore(d.res.Records).Get(ctx, "acme", id)
+		return err == nil && r.RequestID != ""
+	})
+	if got := d.sim.sim.Counters()["created"]; got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
 	}
 }

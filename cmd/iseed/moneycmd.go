@@ -467,10 +467,20 @@ func (c *cliConn) settleAmbiguous(ctx context.Context, requestID, tenant, id, ow
 	}
 	// A POST's answer the record keeps (record.Attempt.Answered) names the
 	// submission's request: a replay adopts it; nothing may hand it away,
-	// or another to the submission.
+	// or another to the submission. Only an id the upstream says it does
+	// not know (the delivery that failed the submission met a 404) may be
+	// disowned, or nothing but a purge would ever decide the submission.
 	if got := rec.Answered(); got != "" && (verb == "disown" && got == requestID || verb == "adopt" && got != requestID) {
-		return 0, fmt.Errorf("%s: an earlier POST got request %s back (kept in its record): replay its dead letter with "+
-			"'iseed dlq replay', which adopts that request if the upstream has it; %s %s would contradict it", record.Key(tenant, id), got, verb, requestID)
+		known := true
+		if verb == "disown" {
+			if known, err = c.upstreamKnows(ctx, got); err != nil {
+				return 0, err
+			}
+		}
+		if known {
+			return 0, fmt.Errorf("%s: an earlier POST got request %s back (kept in its record): replay its dead letter with "+
+				"'iseed dlq replay', which adopts that request if the upstream has it; %s %s would contradict it", record.Key(tenant, id), got, verb, requestID)
+		}
 	}
 	key, err := c.replayKey(ctx)
 	if err != nil {
@@ -497,6 +507,24 @@ func (c *cliConn) settleAmbiguous(ctx context.Context, requestID, tenant, id, ow
 		return 0, err
 	}
 	return seq, nil
+}
+
+// upstreamKnows reports whether the upstream has request id: false only
+// when it answers that it does not (404).
+func (c *cliConn) upstreamKnows(ctx context.Context, id string) (bool, error) {
+	up, _, err := c.auditClients(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, err = up.Richiesta(ctx, id)
+	switch {
+	case err == nil:
+		return true, nil
+	case visengine.ClassOf(err) == visengine.ClassNotFound:
+		return false, nil
+	default:
+		return false, fmt.Errorf("read request %s from the upstream: %w", id, err)
+	}
 }
 
 // indexFor writes the request index entry of requestID: owner, a
