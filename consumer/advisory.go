@@ -54,7 +54,7 @@ func (p *Pipeline) advisory(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Ack() // not an advisory iseed understands: drop it
 		return
 	}
-	err := p.onMaxDeliveries(ctx, adv)
+	err := p.onMaxDeliveries(ctx, msg, adv)
 	if err == nil {
 		_ = msg.Ack()
 		return
@@ -77,7 +77,10 @@ func (p *Pipeline) advisory(ctx context.Context, msg jetstream.Msg) {
 	_ = msg.NakWithDelay(act.Delay)
 }
 
-func (p *Pipeline) onMaxDeliveries(ctx context.Context, adv maxDeliveriesAdvisory) error {
+// onMaxDeliveries settles the submission of msg, the advisory adv: its
+// job has no message of its own (j.msg is nil); the advisory is kept in
+// progress while the job waits (j.alive).
+func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv maxDeliveriesAdvisory) error {
 	raw, err := p.d.Resources.Submissions.GetMsg(ctx, adv.StreamSeq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		p.log.Error().Uint64("stream_seq", adv.StreamSeq).Msg("message exhausted its deliveries and is gone from the stream: cannot dead-letter it")
@@ -86,7 +89,7 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, adv maxDeliveriesAdvisor
 	if err != nil {
 		return fmt.Errorf("read message %d: %w", adv.StreamSeq, err)
 	}
-	j := &job{msg: nil, meta: &jetstream.MsgMetadata{Stream: adv.Stream, NumDelivered: adv.Deliveries,
+	j := &job{msg: nil, alive: msg, meta: &jetstream.MsgMetadata{Stream: adv.Stream, NumDelivered: adv.Deliveries,
 		Sequence: jetstream.SequencePair{Stream: adv.StreamSeq}, Timestamp: raw.Time}}
 	j.tenant, _ = p.tenantOf(raw.Subject)
 	o := Outcome{Kind: Failed, Reason: dlq.ReasonMaxDeliveries,
@@ -117,7 +120,8 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, adv maxDeliveriesAdvisor
 
 // failUndecided marks the record of an undecided submission failed. A
 // submission that has its upstream request is finished instead, as the
-// pipeline finishes one (finishRecorded).
+// pipeline finishes one (finishRecorded), and so is one whose record keeps
+// the id an earlier POST got back (adoptKept): that request is paid.
 // An error (NATS trouble, a concurrent change) leaves the advisory to be
 // retried, so that the record and the failed event are never skipped.
 func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcome, error) {
@@ -134,6 +138,8 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 		return p.finishRecorded(ctx, j, rec)
 	case rec.RequestID != "":
 		return Outcome{Kind: Done}, nil // another payload's request: not this message's to finish
+	case ours && rec.Answered() != "":
+		return p.adoptKept(ctx, j, rec, rev)
 	case ours && rec.State == record.StateClaimed:
 		return p.markFailed(ctx, j, rec, rev, o)
 	case ours && rec.State == record.StateFailed && rec.Reason == dlq.ReasonMaxDeliveries:
@@ -145,6 +151,32 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 		o.Record = rec
 		return o, nil
 	}
+}
+
+// adoptKept adopts the request id the record keeps (record.Record.Answered)
+// as the message's next delivery would have (answeredBefore), and finishes
+// it (finishRecorded): it was paid, and failed max_deliveries it would stay
+// out of the ledger and untracked until an operator replayed the letter.
+// Nothing is sent. An upstream that does not know the id fails it
+// ambiguous, the id still kept (the outcome dead-letters and announces
+// it). Whatever cannot be done now (NATS or upstream trouble, another
+// delivery's live lease, the id dropped for the owner the index names) is
+// an error: the advisory is retried, and reads the record again.
+func (p *Pipeline) adoptKept(ctx context.Context, j *job, rec *record.Record, rev uint64) (Outcome, error) {
+	j.rec, j.rev = rec, rev
+	id := rec.Answered()
+	o, done := p.answeredBefore(ctx, j, p.cfg.Now())
+	switch {
+	case !done:
+		return o, fmt.Errorf("%s keeps request %s under another delivery's lease: adopted once it ends", j.key(), id)
+	case o.Kind == Busy:
+		return o, fmt.Errorf("%s kept request %s, which the request index gives to another submission: dropped", j.key(), id)
+	case o.Kind == Failed:
+		return o, nil
+	case o.Kind != Done:
+		return o, fmt.Errorf("adopt request %s, which %s keeps: %w", id, j.key(), o.Err)
+	}
+	return p.finishRecorded(ctx, j, j.rec)
 }
 
 // markFailed records the max_deliveries failure of a claimed submission.

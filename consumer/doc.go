@@ -84,5 +84,6 @@
 // claimed with a pending attempt is reconciled before anything is sent. A
 // message that exhausts MaxDeliver without a decision is dead-lettered by
 // RunAdvisories from the server's max-deliveries advisory, or, when its
-// submission has its upstream request, finished as a redelivery would.
+// submission has its upstream request or its record keeps the id an
+// earlier POST got back, finished (that id adopted) as a redelivery would.
 package consumer

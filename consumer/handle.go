@@ -16,7 +16,7 @@ const finishTimeout = 10 * time.Second
 
 // handle processes one message and finishes it as Decide says.
 func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
-	j := &job{msg: msg, start: p.cfg.Now(), owner: fmt.Sprintf("%s/%d", p.cfg.Owner, p.jobs.Add(1))}
+	j := &job{msg: msg, alive: msg, start: p.cfg.Now(), owner: fmt.Sprintf("%s/%d", p.cfg.Owner, p.jobs.Add(1))}
 	meta, err := msg.Metadata()
 	if err != nil {
 		p.log.Error().Err(err).Msg("message without JetStream metadata: terminated")

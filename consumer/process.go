@@ -19,6 +19,7 @@ import (
 // job is one message being processed.
 type job struct {
 	msg    jetstream.Msg
+	alive  jetstream.Msg // kept in progress while the job waits: msg, or the advisory of an advisory's job
 	meta   *jetstream.MsgMetadata
 	tenant string
 	sub    *Submission

@@ -399,7 +399,7 @@ func (p *Pipeline) sleepInProgress(ctx context.Context, j *job, d time.Duration)
 		if !workpool.Sleep(ctx, min(left, tick)) {
 			return false
 		}
-		_ = j.msg.InProgress()
+		_ = j.alive.InProgress()
 	}
 }
 
