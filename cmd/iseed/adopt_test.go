@@ -82,3 +82,42 @@ func ambiguousLetter(t *testing.T, d *daemon, tenant, id string) {
 		t.Fatal(err)
 	}
 }
+
+// TestAuditRefusesARequestAnotherSubmissionKeeps: a request whose id
+// another submission's record keeps (an earlier POST of that submission
+// got it back, the index refused it) is that submission's. Handed to the
+// ambiguous one (adopt), or marked not iseed's (disown), the keeper's next
+// delivery would find the index naming another owner, drop the id and
+// send again: paid twice. Both are refused, naming the keeper, with
+// nothing indexed and the letter kept.
+func TestAuditRefusesARequestAnotherSubmissionKeeps(t *testing.T) {
+	const tenant, id, keeper, req = "acme", "emp-adopt", "emp-keeper", "6b0ee1771dcdaf00000000ab"
+	for _, verb := range []string{"adopt", "disown"} {
+		t.Run(verb, func(t *testing.T) {
+			d := startCLIDaemon(t)
+			ctx := context.Background()
+			ambiguousLetter(t, d, tenant, id)
+			past := time.Now().Add(-time.Minute)
+			rec := &record.Record{Tenant: tenant, ID: keeper, Generation: 1, Attempts: 1, Service: "ISEE", Created: past,
+				Pending: &record.Attempt{Started: past, Owner: "gone", Until: past.Add(time.Second), Answered: req}}
+			rec.To(record.StateClaimed, past, "")
+			if _, err := record.NewStore(d.res.Records).Create(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+			_, errOut, code := runCLI(t, "audit", verb, req, "--tenant", tenant, "--submission", id)
+			if code == 0 || !strings.Contains(errOut, record.Key(tenant, keeper)) {
+				t.Errorf("audit %s: exit %d, %q; want a refusal naming %s", verb, code, errOut, record.Key(tenant, keeper))
+			}
+			if _, err := d.res.Requests.Get(ctx, record.IndexKey(req)); err == nil {
+				t.Errorf("the request index has %s after the refusal", req)
+			}
+			dls, err := dlq.NewQueue(d.js, d.res, nil, nil).List(ctx, dlq.Filter{Reason: dlq.ReasonAmbiguous})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(dls) != 1 {
+				t.Errorf("ambiguous dead letters: got %d, want 1 (not replayed)", len(dls))
+			}
+		})
+	}
+}

@@ -482,6 +482,9 @@ func (c *cliConn) settleAmbiguous(ctx context.Context, requestID, tenant, id, ow
 				"'iseed dlq replay', which adopts that request if the upstream has it; %s %s would contradict it", record.Key(tenant, id), got, verb, requestID)
 		}
 	}
+	if err := c.keptElsewhere(ctx, requestID, record.Key(tenant, id), verb); err != nil {
+		return 0, err
+	}
 	key, err := c.replayKey(ctx)
 	if err != nil {
 		return 0, err
@@ -525,6 +528,30 @@ func (c *cliConn) upstreamKnows(ctx context.Context, id string) (bool, error) {
 	default:
 		return false, fmt.Errorf("read request %s from the upstream: %w", id, err)
 	}
+}
+
+// keptElsewhere refuses requestID when a record other than key's keeps
+// it as the id an earlier POST of its submission got back
+// (record.Record.Answered): the request is that submission's. Indexed for
+// key (adopted, or disowned), it would be the submission of key's, or
+// nobody's: the keeper's next delivery would find the index naming
+// another owner, drop the id and reconcile, and send again.
+func (c *cliConn) keptElsewhere(ctx context.Context, requestID, key, verb string) error {
+	keeper := ""
+	err := record.NewStore(c.res.Records).Each(ctx, func(r *record.Record) error {
+		if k := record.Key(r.Tenant, r.ID); k != key && r.Answered() == requestID {
+			keeper = k
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("look for a submission keeping request %s: %w", requestID, err)
+	}
+	if keeper == "" {
+		return nil
+	}
+	return fmt.Errorf("request %s is %s's: an earlier POST of %s got it back (kept in its record); its next delivery, "+
+		"or 'iseed dlq replay' of its dead letter, adopts it; %s it for %s would have it sent again", requestID, keeper, keeper, verb, key)
 }
 
 // indexFor writes the request index entry of requestID: owner, a
