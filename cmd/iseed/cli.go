@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
@@ -22,10 +26,12 @@ type cliConn struct {
 	js     jetstream.JetStream
 	layout layout.Layout
 	res    *layout.Resources // nil unless bound
+	closed chan struct{}     // closed once the connection's callbacks have all run
 }
 
-// openCLI connects; with bind, it also binds to the existing layout.
-func openCLI(ctx context.Context, bind bool, extra ...nats.Option) (*cliConn, error) {
+// openCLI connects; with bind, it also binds to the existing layout. What
+// the connection reports asynchronously goes to stderr (asyncErrors).
+func openCLI(ctx context.Context, stderr io.Writer, bind bool, extra ...nats.Option) (*cliConn, error) {
 	cfg, err := loadConfig()
 	if err != nil {
 		return nil, configError(err)
@@ -37,19 +43,21 @@ func openCLI(ctx context.Context, bind bool, extra ...nats.Option) (*cliConn, er
 	} else if opts, err = authOptions(cfg); err != nil {
 		return nil, configError(err)
 	}
-	nc, err := nats.Connect(url, append(append(opts, nats.Name("iseed cli"), nats.Timeout(5*time.Second)), extra...)...)
+	closed := make(chan struct{})
+	opts = append(opts, nats.Name("iseed cli"), nats.Timeout(5*time.Second),
+		asyncErrors(stderr), nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	nc, err := nats.Connect(url, append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s (is `iseed serve` running?): %w", url, err)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
+	c := &cliConn{cfg: cfg, nc: nc, layout: layoutOf(cfg), closed: closed}
+	if c.js, err = jetstream.New(nc); err != nil {
+		c.close()
 		return nil, err
 	}
-	c := &cliConn{cfg: cfg, nc: nc, js: js, layout: layoutOf(cfg)}
 	if bind {
-		if c.res, err = layout.Open(ctx, js, c.layout); err != nil {
-			nc.Close()
+		if c.res, err = layout.Open(ctx, c.js, c.layout); err != nil {
+			c.close()
 			return nil, err
 		}
 		c.layout = c.res.Layout
@@ -57,7 +65,63 @@ func openCLI(ctx context.Context, bind bool, extra ...nats.Option) (*cliConn, er
 	return c, nil
 }
 
-func (c *cliConn) close() { c.nc.Close() }
+// close closes the connection and waits for its callbacks: nats.go runs
+// them on a goroutine of its own, and a report of asyncErrors must be on
+// stderr before the command's own error, and never after the command.
+func (c *cliConn) close() {
+	c.nc.Close()
+	select {
+	case <-c.closed:
+	case <-time.After(5 * time.Second): // stderr blocked: the command ends anyway
+	}
+}
+
+// asyncErrors says on w, in iseed's words and once per kind, what the NATS
+// connection reports asynchronously (nats.go would print it raw on the
+// process's stderr: "nats: permissions violation … on connection [64]").
+// It only reports: the connection's LastError, which submit explains,
+// and a refused subscription's own error are left as they are. The kinds
+// said are the connection's, so each command says its own.
+func asyncErrors(w io.Writer) nats.Option {
+	var mu sync.Mutex
+	said := map[string]bool{}
+	return nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		kind, line := describeAsyncError(sub, err)
+		mu.Lock()
+		defer mu.Unlock()
+		if !said[kind] {
+			said[kind] = true
+			fmt.Fprintln(w, line)
+		}
+	})
+}
+
+// violation reads the subject out of the server's words for a permissions
+// violation ("Permissions Violation for Subscription to \"_INBOX.x.*\""):
+// nats.go passes them on as text only, and reads them the same way.
+var violation = regexp.MustCompile(`for (Subscription|Publish) to "(\S+)"`)
+
+// describeAsyncError is the line for err and the kind it is said once
+// for. A refusal's kind is the permission the credentials lack, so a
+// command refused one reply subscription after another says it once.
+func describeAsyncError(sub *nats.Subscription, err error) (kind, line string) {
+	m := violation.FindStringSubmatch(err.Error())
+	if !errors.Is(err, nats.ErrPermissionViolation) || m == nil {
+		if sub != nil {
+			return err.Error(), fmt.Sprintf("iseed: the NATS connection reported, on the subscription to %s: %v", sub.Subject, err)
+		}
+		return err.Error(), fmt.Sprintf("iseed: the NATS connection reported: %v", err)
+	}
+	verb, subject, lacks := "publish to", m[2], m[2]
+	if m[1] == "Subscription" {
+		verb = "subscribe to"
+		if strings.HasPrefix(subject, nats.InboxPrefix) { // the CLI sets no other prefix
+			lacks = nats.InboxPrefix + "> (the command's reply subjects)"
+		}
+	}
+	return verb + " " + lacks, fmt.Sprintf("iseed: NATS refused to let this command %s %s (a permissions violation): "+
+		"these credentials lack the permission to %s %s; docs/security.md, \"What each NATS user may do\", lists each user's", verb, subject, verb, lacks)
+}
 
 // replayKey is the key the daemon signs replays with: its file, or the one
 // the daemon generated in the keys bucket (never created here). A key

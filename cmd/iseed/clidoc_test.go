@@ -67,6 +67,10 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
   (iseed's own streams and buckets), not a tenant's (only ` + "`submit`" + ` without ` + "`--wait`" + ` works with a tenant's);
   [events.md](events.md#a-tenants-client) shows how a tenant's client publishes, reads its
   events and fetches its documents.
+- What the NATS connection reports on its own is one line on standard error, in iseed's words,
+  once per kind: a permissions violation (` + "`iseed: NATS refused to let this command subscribe to …`" + `)
+  names the subject refused and the permission the credentials lack;
+  [security.md](security.md#what-each-nats-user-may-do) lists each user's.
 - ` + "`iseed completion bash|zsh|fish`" + ` prints a completion script.
 
 ## Exit statuses

@@ -163,7 +163,7 @@ func TestConsoleSpendShowsEveryCap(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	c, err := openCLI(ctx, true)
+	c, err := openCLI(ctx, io.Discard, true)
 	if err != nil {
 		t.Fatal(err)
 	}

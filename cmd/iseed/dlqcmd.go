@@ -110,8 +110,8 @@ func parseSeqs(args []string) ([]uint64, error) {
 
 // openQueue connects, binds to the layout and returns the dead-letter
 // queue, with the daemon's replay key when replays are to be signed.
-func openQueue(ctx context.Context, signed bool) (*dlq.Queue, func(), error) {
-	q, c, err := openQueueOn(ctx, signed)
+func openQueue(ctx context.Context, stderr io.Writer, signed bool) (*dlq.Queue, func(), error) {
+	q, c, err := openQueueOn(ctx, stderr, signed)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -119,8 +119,8 @@ func openQueue(ctx context.Context, signed bool) (*dlq.Queue, func(), error) {
 }
 
 // openQueueOn is openQueue, also returning the connection it is on.
-func openQueueOn(ctx context.Context, signed bool) (*dlq.Queue, *cliConn, error) {
-	c, err := openCLI(ctx, true)
+func openQueueOn(ctx context.Context, stderr io.Writer, signed bool) (*dlq.Queue, *cliConn, error) {
+	c, err := openCLI(ctx, stderr, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,7 +158,7 @@ func newDLQListCmd(e *env) *cobra.Command {
 			return usagef("--limit must not be negative")
 		}
 		filter.Limit = *limit
-		q, closeQ, err := openQueue(cmd.Context(), false)
+		q, closeQ, err := openQueue(cmd.Context(), e.stderr, false)
 		if err != nil {
 			return err
 		}
@@ -211,7 +211,7 @@ func newDLQShowCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		q, closeQ, err := openQueue(cmd.Context(), false)
+		q, closeQ, err := openQueue(cmd.Context(), e.stderr, false)
 		if err != nil {
 			return err
 		}

@@ -73,7 +73,7 @@ func newDLQPurgeCmd(e *env) *cobra.Command {
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		sel, _ := selectArgs(args, f, *all)
-		q, closeQ, err := openQueue(cmd.Context(), false)
+		q, closeQ, err := openQueue(cmd.Context(), e.stderr, false)
 		if err != nil {
 			return err
 		}

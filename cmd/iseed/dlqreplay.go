@@ -49,7 +49,7 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		sel, _ := replayArgs(args, f, *edit, *payload)
 		limit, _ := parseRate(*rateFlag)
-		q, c, err := openQueueOn(cmd.Context(), !*dry)
+		q, c, err := openQueueOn(cmd.Context(), e.stderr, !*dry)
 		if err != nil {
 			return err
 		}

@@ -36,7 +36,7 @@ func newDocumentCmd(e *env) *cobra.Command {
 }
 
 func getDocument(ctx context.Context, e *env, tenant, id, out, keyFile string) error {
-	c, err := openCLI(ctx, true)
+	c, err := openCLI(ctx, e.stderr, true)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -58,7 +59,7 @@ func newBudgetCmd(e *env) *cobra.Command {
 		if err := caps.Validate(); err != nil {
 			return usagef("%v", err)
 		}
-		return withBudgets(cmd.Context(), func(b *budget.Budgets) error {
+		return withBudgets(cmd.Context(), e.stderr, func(b *budget.Budgets) error {
 			if err := b.Set(cmd.Context(), s, caps); err != nil {
 				return err
 			}
@@ -82,7 +83,7 @@ func newBudgetCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return withBudgets(cmd.Context(), func(b *budget.Budgets) error {
+		return withBudgets(cmd.Context(), e.stderr, func(b *budget.Budgets) error {
 			day, month, err := b.Usage(cmd.Context(), s, time.Now())
 			if err != nil {
 				return err
@@ -109,7 +110,7 @@ func newBudgetCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return withBudgets(cmd.Context(), func(b *budget.Budgets) error {
+		return withBudgets(cmd.Context(), e.stderr, func(b *budget.Budgets) error {
 			settings, err := b.List(cmd.Context())
 			if err != nil {
 				return err
@@ -218,8 +219,8 @@ func capText(v int64, euros bool) string {
 }
 
 // withBudgets runs fn with the caps of the running system.
-func withBudgets(ctx context.Context, fn func(*budget.Budgets) error) error {
-	c, err := openCLI(ctx, true)
+func withBudgets(ctx context.Context, stderr io.Writer, fn func(*budget.Budgets) error) error {
+	c, err := openCLI(ctx, stderr, true)
 	if err != nil {
 		return err
 	}
@@ -259,7 +260,7 @@ func newSpendCmd(e *env) *cobra.Command {
 		if format != formatJSON && format != formatTable && format != "csv" {
 			return usagef("-o must be table, json or csv, got %q", format)
 		}
-		c, err := openCLI(cmd.Context(), true)
+		c, err := openCLI(cmd.Context(), e.stderr, true)
 		if err != nil {
 			return err
 		}
@@ -357,7 +358,7 @@ func newAuditCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		c, err := openCLI(cmd.Context(), true)
+		c, err := openCLI(cmd.Context(), e.stderr, true)
 		if err != nil {
 			return err
 		}
@@ -416,7 +417,7 @@ func newAuditRequestCmd(e *env, cmd *cobra.Command, do func(c *cliConn, ctx cont
 		if !record.ValidToken(*tenant) || !record.ValidToken(*id) {
 			return usagef("--tenant and --submission are required")
 		}
-		c, err := openCLI(cmd.Context(), true)
+		c, err := openCLI(cmd.Context(), e.stderr, true)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -26,7 +27,7 @@ func newSchemasCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return withSchemaCache(cmd.Context(), func(cache *schema.Cache) error { return schemasList(cmd.Context(), e, cache, format) })
+		return withSchemaCache(cmd.Context(), e.stderr, func(cache *schema.Cache) error { return schemasList(cmd.Context(), e, cache, format) })
 	}
 	show := &cobra.Command{
 		Use:   "show SERVICE",
@@ -41,7 +42,7 @@ func newSchemasCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return withSchemaCache(cmd.Context(), func(cache *schema.Cache) error { return schemasShow(cmd.Context(), e, cache, args[0], format) })
+		return withSchemaCache(cmd.Context(), e.stderr, func(cache *schema.Cache) error { return schemasShow(cmd.Context(), e, cache, args[0], format) })
 	}
 	c := group("schemas", "List the service catalog or show a service's schema, through the cache", list, show)
 	c.Long = "Reads through the schema cache: memory, the daemon's KV bucket (never created here), then the upstream\n" +
@@ -51,8 +52,8 @@ func newSchemasCmd(e *env) *cobra.Command {
 
 // withSchemaCache runs fn with a schema cache over the daemon's bucket
 // (when it exists) and the upstream.
-func withSchemaCache(ctx context.Context, fn func(*schema.Cache) error) error {
-	c, err := openCLI(ctx, false)
+func withSchemaCache(ctx context.Context, stderr io.Writer, fn func(*schema.Cache) error) error {
+	c, err := openCLI(ctx, stderr, false)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func newStatusCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		c, err := openCLI(cmd.Context(), true)
+		c, err := openCLI(cmd.Context(), e.stderr, true)
 		if err != nil {
 			return err
 		}

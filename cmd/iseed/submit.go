@@ -61,7 +61,7 @@ func newSubmitCmd(e *env) *cobra.Command {
 }
 
 func submit(ctx context.Context, e *env, tenant string, data []byte, sub *consumer.Submission, wait bool, timeout time.Duration) error {
-	c, err := openCLI(ctx, wait)
+	c, err := openCLI(ctx, e.stderr, wait)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,9 @@ func submit(ctx context.Context, e *env, tenant string, data []byte, sub *consum
 // nothing was stored. Without an acknowledgement (a timeout, a lost
 // connection, a reply subject these credentials may not subscribe to,
 // which the connection's last error names) the stream may hold it. Sending
-// it again is safe either way.
+// it again is safe either way. The refused subscription itself, its
+// subject and the permission lacking, is the line asyncErrors printed
+// before: this says only what it means for the event.
 func publishError(err, last error, tenant, id string) error {
 	var apiErr *jetstream.APIError
 	switch {
@@ -126,8 +128,8 @@ func publishError(err, last error, tenant, id string) error {
 	}
 	why := ""
 	if errors.Is(last, nats.ErrPermissionViolation) {
-		why = fmt.Sprintf("; the acknowledgement cannot reach this command: %v. The iseed CLI needs credentials that may subscribe to _INBOX.> "+
-			"(an operator's); a tenant's client publishes with its own inbox prefix (docs/events.md)", last)
+		why = "; the acknowledgement cannot reach this command, as NATS refused its reply subscription (said above). " +
+			"The iseed CLI needs an operator's credentials; a tenant's client publishes with its own inbox prefix (docs/events.md)"
 	}
 	return fmt.Errorf("publish: no acknowledgement (%w), so the event may have been stored%s. "+
 		"Publishing it again is safe (the stream drops a copy within ISEED_DEDUP_WINDOW, and iseed never sends a submission twice); "+

@@ -38,7 +38,7 @@ func newTenantCmd(e *env) *cobra.Command {
 }
 
 func initTenants(ctx context.Context, e *env, tenants []string) error {
-	c, err := openCLI(ctx, true)
+	c, err := openCLI(ctx, e.stderr, true)
 	if err != nil {
 		return err
 	}

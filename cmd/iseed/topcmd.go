@@ -26,7 +26,7 @@ func newTopCmd(e *env) *cobra.Command {
 			return err
 		}
 		ctx := cmd.Context()
-		c, err := openCLI(ctx, true)
+		c, err := openCLI(ctx, e.stderr, true)
 		if err != nil {
 			return err
 		}

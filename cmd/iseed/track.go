@@ -31,7 +31,7 @@ func newTrackCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		c, err := openCLI(cmd.Context(), true)
+		c, err := openCLI(cmd.Context(), e.stderr, true)
 		if err != nil {
 			return err
 		}

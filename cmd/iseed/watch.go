@@ -32,7 +32,7 @@ func newWatchCmd(e *env) *cobra.Command {
 		if *tenant != "" && !record.ValidToken(*tenant) {
 			return usagef("--tenant must be letters, digits, _ or -, got %q", *tenant)
 		}
-		c, err := openCLI(cmd.Context(), false, watchConnOptions(e.stderr)...)
+		c, err := openCLI(cmd.Context(), e.stderr, false, watchConnOptions(e.stderr)...)
 		if err != nil {
 			return err
 		}
