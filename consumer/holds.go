@@ -204,6 +204,14 @@ func (p *Pipeline) releaseAndFollow(ctx context.Context, poke chan<- struct{}) {
 
 // releaseHolds goes through every tenant's held submissions in order. It
 // reports whether a released one was not picked up yet.
+//
+// A tenant whose head hold fails is retried at the next pass and does not
+// delay the others in this one: it once slept a second here, so that with
+// many tenants failing (a quota, a message gone) the pass took that many
+// seconds and every healthy tenant's release waited behind them. Passes
+// come only from HoldPoll's tick and from pokes (a cap changed, a release
+// not picked up yet, a second later), so a pass in which every tenant
+// fails does not start the next one: no busy loop.
 func (p *Pipeline) releaseHolds(ctx context.Context) (pending bool) {
 	for tenant, keys := range p.holds.snapshot() {
 		for _, key := range keys {
@@ -214,7 +222,6 @@ func (p *Pipeline) releaseHolds(ctx context.Context) (pending bool) {
 			}
 			if err != nil {
 				p.log.Warn().Err(err).Str("tenant", tenant).Msg("held submission not released yet; retrying")
-				workpool.Sleep(ctx, time.Second)
 			}
 			if !sent || err != nil {
 				break // the tenant's next ones wait behind this one
