@@ -2,6 +2,7 @@ package tracking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/iseed-dev/iseed/dlq"
@@ -35,6 +36,25 @@ func (t *Tracker) giveUp(ctx context.Context, rec *record.Record, rev uint64, me
 		return trackOutcome{Err: err} // the task comes back and announces again (deduplicated)
 	}
 	return trackOutcome{Final: true}
+}
+
+// rewriteAfterLetter writes rec (at rev) again, changed only in Updated,
+// once the gave_up dead letter of a give-up announced late is stored: its
+// task came back after a crash, or after the dead-letter stream refused
+// the letter, maybe for days. The record scrub counts from the record's
+// last write (ISEED_RECORD_SCRUB_AFTER: at least the letters' retention
+// and a day), and a letter stored long after it could still be replayed
+// once the record is scrubbed, reopening tracking that would then end
+// without the record's metadata and person key. Written again after its
+// letter, the record outlives it. A change made meanwhile (an override)
+// is a later write already.
+func (t *Tracker) rewriteAfterLetter(ctx context.Context, rec *record.Record, rev uint64) error {
+	next := rec.Clone()
+	next.Updated = t.cfg.Now()
+	if _, err := t.store.Update(ctx, next, rev); err != nil && !errors.Is(err, record.ErrRevision) {
+		return fmt.Errorf("record gave_up again after its dead letter: %w", err)
+	}
+	return nil
 }
 
 // announceGiveUp stores the dead letter and publishes the failed event of

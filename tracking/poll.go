@@ -209,6 +209,9 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 				if err := t.announceGiveUp(ctx, rec, meta, msg.Data(), t.unverifiedReplay(msg)); err != nil {
 					return trackOutcome{Err: err}
 				}
+				if err := t.rewriteAfterLetter(ctx, rec, rev); err != nil {
+					return trackOutcome{Err: err}
+				}
 			}
 			// A give-up that stored its letter and stopped before it saw
 			// the override (announceGiveUp) comes back here.

@@ -355,11 +355,11 @@ func (c *Config) problems() []error {
 // scrubMargin is how much longer than a dead letter a closed record must
 // be kept before it is scrubbed. A gave_up dead letter is stored after its
 // record's last write (tracking writes the record first), so with equal
-// durations it outlives the record's scrub: by the moments between the two
-// writes, or by as long as its task takes to come back and store it again
-// after a crash between them (ISEED_TRACK_ACK_WAIT) or while the DLQ stream
-// refuses it. A day covers those, and the skew between the clocks of the
-// two streams' leaders.
+// durations it outlives the record's scrub by the moments between the two
+// writes. One stored late, when its task came back after a crash between
+// them or while the DLQ stream refused it, is followed by another write of
+// the record (tracking's rewriteAfterLetter). A day covers those moments,
+// and the skew between the clocks of the two streams' leaders.
 const scrubMargin = 24 * time.Hour
 
 // retryPolicy is the redelivery policy the pipeline runs with.
