@@ -1,6 +1,7 @@
 package record
 
 import (
+	"path"
 	"slices"
 	"time"
 
@@ -31,8 +32,10 @@ func (r *Record) Closed() bool {
 // rejection's dead-letter reason is read from them. Everything else stays:
 // the state, the fingerprint, the upstream request, the lease of a POST in
 // doubt, the attempts, the reason code, the charge and reservation, the
-// document reference, the timeline (whose notes iseed writes itself) and
-// the replays. Scrubbed notes when.
+// document reference but for the last part of its object name (the
+// upstream's file name, which may name the person, "DSU.<tax code>.pdf":
+// ScrubbedObject), the timeline (whose notes iseed writes itself) and the
+// replays. Scrubbed notes when.
 //
 // It reports whether it changed anything: a record that is not closed, or
 // holds nothing to scrub, is left as it is.
@@ -41,6 +44,11 @@ func (r *Record) Scrub(now time.Time) bool {
 		return false
 	}
 	r.Metadata, r.PersonKey = nil, ""
+	if r.Document != nil {
+		doc := *r.Document // shared with the record's clones
+		doc.Object = ScrubbedObject(doc.Object)
+		r.Document = &doc
+	}
 	errs := make([]publisher.Problem, len(r.Errors))
 	for i, p := range r.Errors {
 		errs[i] = publisher.Problem{Code: p.Code}
@@ -53,8 +61,23 @@ func (r *Record) Scrub(now time.Time) bool {
 	return true
 }
 
+// ScrubbedObject is a document's object name (tenant/id/digest/file name)
+// without its file name: "acme/emp-7/695ca03642f95e56/…". It still tells
+// which object it is, and finds it while it is kept (tracking.
+// FetchDocument).
+func ScrubbedObject(name string) string { return path.Dir(name) + "/" + scrubbedName }
+
+// scrubbedName stands for the file name ScrubbedObject removes.
+const scrubbedName = "…"
+
+// ScrubbedName reports whether name is one ScrubbedObject made.
+func ScrubbedName(name string) bool { return path.Base(name) == scrubbedName }
+
 // scrubbable reports whether the record holds something Scrub removes.
 func (r *Record) scrubbable() bool {
+	if r.Document != nil && !ScrubbedName(r.Document.Object) {
+		return true
+	}
 	return len(r.Metadata) > 0 || r.PersonKey != "" || slices.ContainsFunc(r.Errors, func(p publisher.Problem) bool {
 		return p != publisher.Problem{Code: p.Code}
 	})

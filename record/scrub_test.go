@@ -30,14 +30,20 @@ func full(state string) *record.Record {
 	}
 }
 
-// TestScrub: a closed record loses its metadata, person key and the
-// problems' texts, keeps their codes and every other field, and notes
-// when; a record still open, or with nothing left to scrub, is unchanged.
+// TestScrub: a closed record loses its metadata, person key, its document's
+// file name and the problems' texts, keeps their codes and every other
+// field, and notes when; a record still open, or with nothing left to
+// scrub, is unchanged.
 func TestScrub(t *testing.T) {
 	now := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	scrubbed := func(r *record.Record) *record.Record {
 		r.Metadata, r.PersonKey, r.Scrubbed = nil, "", now
 		r.Errors = []publisher.Problem{{Code: "invalid_tax_code"}}
+		if r.Document != nil {
+			doc := *r.Document
+			doc.Object = "acme/emp-1/x/…"
+			r.Document = &doc
+		}
 		return r
 	}
 	awaiting := full(record.StateCompleted)
@@ -91,7 +97,7 @@ func TestScrub(t *testing.T) {
 // removes or one it keeps, so a field added later is a decision, not an
 // accident.
 func TestScrubKeepsEveryOtherField(t *testing.T) {
-	removed := map[string]bool{"Metadata": true, "PersonKey": true, "Errors": true, "Scrubbed": true}
+	removed := map[string]bool{"Metadata": true, "PersonKey": true, "Errors": true, "Scrubbed": true, "Document": true} // Document: its file name
 	r := full(record.StateCompleted)
 	before := r.Clone()
 	r.Scrub(time.Now())

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/iseed-dev/iseed/layout"
@@ -22,6 +24,9 @@ var ErrNoDocument = errors.New("the submission has no stored document (yet)")
 // ErrDocumentGone means the submission's document was stored and has been
 // deleted since: past its retention, or by hand.
 var ErrDocumentGone = errors.New("the document was deleted")
+
+// errExpired is ErrDocumentGone as FetchDocument says it.
+var errExpired = fmt.Errorf("%w: documents are kept for ISEED_DOCUMENT_TTL after they are stored, then deleted", ErrDocumentGone)
 
 // FetchDocument writes the plaintext of a submission's stored document to
 // w, decrypting it when it was sealed (kr must then hold a key that opens
@@ -41,9 +46,18 @@ func FetchDocument(ctx context.Context, js jetstream.JetStream, res *layout.Reso
 	if err != nil {
 		return nil, fmt.Errorf("document bucket %s: %w", ref.Bucket, err)
 	}
-	obj, err := bucket.Get(ctx, ref.Object)
+	name := ref.Object
+	if record.ScrubbedName(name) {
+		if name, err = scrubbedObject(ctx, bucket, name); err != nil {
+			return nil, fmt.Errorf("document bucket %s: %w", ref.Bucket, err)
+		}
+		if name == "" {
+			return nil, errExpired
+		}
+	}
+	obj, err := bucket.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return nil, fmt.Errorf("%w: documents are kept for ISEED_DOCUMENT_TTL after they are stored, then deleted", ErrDocumentGone)
+		return nil, errExpired
 	}
 	if err != nil {
 		return nil, fmt.Errorf("document %s: %w", ref.Object, err)
@@ -71,6 +85,28 @@ func FetchDocument(ctx context.Context, js jetstream.JetStream, res *layout.Reso
 		return nil, fmt.Errorf("%w: got %d bytes with sha256 %s, recorded %d bytes with %s", ErrDocumentMismatch, n, sum, ref.Size, ref.SHA256)
 	}
 	return ref, nil
+}
+
+// scrubbedObject returns the name of the object a scrubbed record names
+// without its file name (record.ScrubbedObject), or "" when there is none
+// (deleted, as usual by then). There is one when the document outlived its
+// record's scrub: ISEED_DOCUMENT_TTL longer than ISEED_RECORD_SCRUB_AFTER.
+// It lists the bucket, which is fine for an operator's command.
+func scrubbedObject(ctx context.Context, bucket jetstream.ObjectStore, scrubbed string) (string, error) {
+	prefix := strings.TrimSuffix(scrubbed, path.Base(scrubbed))
+	infos, err := bucket.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	for _, info := range infos {
+		if strings.HasPrefix(info.Name, prefix) && !strings.Contains(info.Name[len(prefix):], "/") {
+			return info.Name, nil
+		}
+	}
+	return "", nil
 }
 
 // OpenFilter selects open requests.
