@@ -28,7 +28,23 @@ type checkpoint struct {
 	// the old one means nothing there. Zero in a checkpoint written
 	// before it was kept.
 	Stream time.Time `json:"stream,omitzero"`
+	// Removes is the scrubRemoves of the pass that wrote it; zero in a
+	// checkpoint written before it was kept.
+	Removes int `json:"removes,omitempty"`
 }
+
+// scrubRemoves numbers what record.Record.Scrub removes, counting up each
+// time it removes more: a checkpoint written by a scrub that removed less
+// lies past records that still hold the rest, and a pass starts over from
+// the stream's beginning to scrub them (2: the document's file name).
+// While a replica of an older iseed still scrubs (a rolling upgrade), its
+// checkpoints make the new ones start over again: each pass then reads the
+// whole bucket, writing only what is left to scrub.
+const scrubRemoves = 2
+
+// behind reports whether the checkpoint was written by a scrub that
+// removed less than this one.
+func (cp checkpoint) behind() bool { return cp.Next > 0 && cp.Removes < scrubRemoves }
 
 // of reports whether the checkpoint is one of the stream created at
 // created (or does not say).
@@ -66,17 +82,18 @@ func (c checkpoints) reset(ctx context.Context) error {
 }
 
 // save moves the checkpoint to next in the stream created at created,
-// unless another pass moved it as far or further in that stream (ahead):
-// a compare-and-set, tried again when another replica wrote first. A
-// checkpoint of another stream is replaced.
+// unless another pass of this scrub moved it as far or further in that
+// stream (ahead): a compare-and-set, tried again when another replica
+// wrote first. A checkpoint of another stream, or of a scrub that removed
+// less, is replaced.
 func (c checkpoints) save(ctx context.Context, next uint64, created time.Time) (ahead bool, err error) {
-	b, _ := json.Marshal(checkpoint{Next: next, Stream: created})
+	b, _ := json.Marshal(checkpoint{Next: next, Stream: created, Removes: scrubRemoves})
 	for range 10 {
 		cur, rev, err := c.get(ctx)
 		if err != nil {
 			return false, err
 		}
-		if cur.Stream.Equal(created) && cur.Next >= next {
+		if cur.Stream.Equal(created) && cur.Next >= next && !cur.behind() {
 			return true, nil
 		}
 		if rev == 0 {

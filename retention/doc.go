@@ -1,6 +1,7 @@
 // Package retention scrubs old closed submission records of what their
 // tenant sent (record.Record.Scrub: the metadata, the person key, the
-// problems' texts). A record is never deleted: it is what stops a
+// problems' texts) and of the document's file name (the upstream's, which
+// may name the person). A record is never deleted: it is what stops a
 // duplicate, a redelivery or an operator's replay from paying for its
 // submission again, and Scrub keeps everything that decides that.
 //
@@ -23,7 +24,9 @@
 //     back past the checkpoint; it has nothing left to scrub and is not
 //     written again. The checkpoint names the stream it counts in (its
 //     creation time): a checkpoint of another stream, or past this one's
-//     end (the bucket was deleted and made anew), starts over.
+//     end (the bucket was deleted and made anew), starts over; so does a
+//     checkpoint of a scrub that removed less (scrubRemoves), to scrub
+//     the records it left behind of the rest.
 //   - Logs carry counts only, never a key; iseed_records_scrubbed_total
 //     counts the records scrubbed.
 package retention

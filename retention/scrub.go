@@ -117,6 +117,14 @@ func (s *Scrubber) Scrub(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if cp.behind() {
+		s.log.Info().Uint64("checkpoint", cp.Next).
+			Msg("the record scrub removes more than when its checkpoint was written: starting over, to scrub the records scrubbed before of the rest")
+		if err := s.cp.reset(ctx); err != nil {
+			return Result{}, err
+		}
+		cp = checkpoint{}
+	}
 	from := cp.Next
 	stream, err := s.d.JS.Stream(ctx, streamOf(s.d.Records))
 	if err != nil {
@@ -259,7 +267,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{records: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "iseed", Name: "records_scrubbed_total",
-		Help: "Closed submission records scrubbed of their metadata, person key and problem texts (ISEED_RECORD_SCRUB_AFTER).",
+		Help: "Closed submission records scrubbed of their metadata, person key, problem texts and document file name (ISEED_RECORD_SCRUB_AFTER).",
 	})}
 	reg.MustRegister(m.records)
 	return m

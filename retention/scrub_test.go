@@ -397,7 +397,7 @@ func TestPassStopsBehindAnother(t *testing.T) {
 	s, err := retention.New(retention.Config{After: after, Batch: 4, FetchWait: 200 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(t)),
 		Now: func() time.Time {
 			if calls++; calls == 2 {
-				b, _ := json.Marshal(map[string]any{"next": info.State.LastSeq + 1, "stream": info.Created})
+				b, _ := json.Marshal(map[string]any{"next": info.State.LastSeq + 1, "stream": info.Created, "removes": 2})
 				if _, err := e.res.Keys.Put(ctx, retention.CheckpointKey, b); err != nil {
 					t.Error(err)
 				}
@@ -410,5 +410,45 @@ func TestPassStopsBehindAnother(t *testing.T) {
 	}
 	if got := e.scrub(s); got.Read != 4 {
 		t.Errorf("pass behind another: read %d records (%+v); want the 4 of its first batch", got.Read, got)
+	}
+}
+
+// TestScrubStartsOverWhenItRemovesMore: records scrubbed before the scrub
+// removed the document's file name lie behind the checkpoint their scrub
+// left, and are never read again; a checkpoint written by that scrub
+// makes the next pass start over, and cut the names.
+func TestScrubStartsOverWhenItRemovesMore(t *testing.T) {
+	e := newEnv(t)
+	const name = "DSU.RSSMRA80A01H501U.pdf"
+	for i := range 3 {
+		e.put(fmt.Sprintf("a-%d", i), record.StateCompleted, func(r *record.Record) {
+			r.Metadata, r.PersonKey, r.Errors, r.Scrubbed = nil, "", nil, time.Now() // scrubbed as before
+			r.Document.Object = "acme/" + r.ID + "/695ca03642f95e56/" + name
+		})
+	}
+	ctx := context.Background()
+	st, err := e.js.Stream(ctx, "KV_"+e.res.Records.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The checkpoint the earlier scrub left past them.
+	b, _ := json.Marshal(map[string]any{"next": info.State.LastSeq + 1, "stream": info.Created})
+	if _, err := e.res.Keys.Put(ctx, retention.CheckpointKey, b); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res != (retention.Result{Read: 3, Scrubbed: 3}) {
+		t.Errorf("pass: got %+v, want 3 read, 3 scrubbed", res)
+	}
+	for i := range 3 {
+		if raw := e.raw(fmt.Sprintf("a-%d", i)); bytes.Contains(raw, []byte(name)) {
+			t.Errorf("a-%d: got %s, want the document's file name gone", i, raw)
+		}
+	}
+	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res.Scrubbed != 0 {
+		t.Errorf("next pass: got %+v, want nothing scrubbed again", res)
 	}
 }
