@@ -17,5 +17,8 @@
 // tenant already holds, which JetStream would apply by deleting that
 // tenant's oldest submissions. Open is for
 // operator commands: it binds to what exists and never creates or changes
-// anything.
+// anything. CreateFilesBucket makes a tenant's files bucket, the Object
+// Store its nats-os:// references name, for `iseed tenant init`, and never
+// changes one; FilesProblems says what is wrong with one (files kept for
+// ever, direct get on).
 package layout

@@ -28,6 +28,9 @@ type Layout struct {
 	TrackAckWait time.Duration
 	// DocumentTTL is how long documents are kept (default 720h: data minimisation).
 	DocumentTTL time.Duration
+	// FilesMaxAge is how long a files bucket CreateFilesBucket makes keeps
+	// each file (default 720h: data minimisation).
+	FilesMaxAge time.Duration
 	// LedgerRetention is how long spend entries are kept (default 400 days).
 	LedgerRetention time.Duration
 	// TenantMaxSubmissions is how many submissions of one tenant the
@@ -67,6 +70,9 @@ func (l Layout) WithDefaults() Layout {
 	}
 	if l.DocumentTTL <= 0 {
 		l.DocumentTTL = 720 * time.Hour
+	}
+	if l.FilesMaxAge <= 0 {
+		l.FilesMaxAge = 720 * time.Hour
 	}
 	return l
 }

@@ -63,8 +63,9 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
   output (` + "`document get -o -`" + `) wherever a file is named.
 - Operator commands connect to ` + "`ISEED_NATS_URL`" + ` (or the running daemon's embedded server) and
   never create or change streams, consumers or buckets (` + "`tenant init`" + ` makes a tenant's two event
-  consumers, as ` + "`serve`" + ` would with its first event). They need the grants of the ` + "`iseed`" + ` user
-  (iseed's own streams and buckets), not a tenant's (only ` + "`submit`" + ` without ` + "`--wait`" + ` works with a tenant's);
+  consumers, as ` + "`serve`" + ` would with its first event, and its files bucket when it has none).
+  They need the grants of the ` + "`iseed`" + ` user (iseed's own streams and buckets), not a
+  tenant's (only ` + "`submit`" + ` without ` + "`--wait`" + ` works with a tenant's);
   [events.md](events.md#a-tenants-client) shows how a tenant's client publishes, reads its
   events and fetches its documents.
 - What the NATS connection reports on its own is one line on standard error, in iseed's words,

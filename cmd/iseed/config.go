@@ -80,6 +80,7 @@ type Config struct {
 	TrackMaxAge     time.Duration `envconfig:"TRACK_MAX_AGE" default:"1440h"`
 	TrackClock      TrackClock    `envconfig:"TRACK_CLOCK"` // an accelerated clock for benchmarks
 	DocumentTTL     time.Duration `envconfig:"DOCUMENT_TTL" default:"720h"`
+	FilesMaxAge     time.Duration `envconfig:"FILES_MAX_AGE" default:"720h"` // of the files buckets tenant init makes
 	RecordScrub     Retention     `envconfig:"RECORD_SCRUB_AFTER" default:"2400h"`
 	DocumentKeyFile string        `envconfig:"DOCUMENT_KEY_FILE"`
 	DocRecipients   string        `envconfig:"DOCUMENT_RECIPIENTS_FILE"`
@@ -234,6 +235,9 @@ func (c *Config) problems() []error {
 	}
 	if c.Storage != "file" && c.Storage != "memory" {
 		bad("ISEED_STORAGE must be file or memory, got %q", c.Storage)
+	}
+	if c.FilesMaxAge <= 0 {
+		bad("ISEED_FILES_MAX_AGE must be positive (a tenant's uploaded identity documents are kept no longer), got %s", c.FilesMaxAge)
 	}
 	if c.AckWait < 2*time.Second {
 		// A POST's deadline is its lease's end less a second: with a lease

@@ -53,6 +53,7 @@ func TestConfigValidation(t *testing.T) {
 		{"negative upstream timeout", map[string]string{"ISEED_VISENGINE_TIMEOUT": "-1s"}, "ISEED_VISENGINE_TIMEOUT must not be negative"},
 		{"replicas without cluster", map[string]string{"ISEED_REPLICAS": "3"}, "needs a cluster"},
 		{"bad storage", map[string]string{"ISEED_STORAGE": "disk"}, "ISEED_STORAGE must be file or memory"},
+		{"files kept for ever", map[string]string{"ISEED_FILES_MAX_AGE": "0"}, "ISEED_FILES_MAX_AGE must be positive"},
 		{"bad prefix", map[string]string{"ISEED_SUBJECT_PREFIX": "a.b"}, "ISEED_SUBJECT_PREFIX"},
 		{"bad rate", map[string]string{"ISEED_UPSTREAM_RPS": "-1"}, "ISEED_UPSTREAM_RPS must be positive"},
 		{"reserve not below the burst", map[string]string{"ISEED_UPSTREAM_BURST": "2", "ISEED_UPSTREAM_RESERVE": "2"}, "must exceed ISEED_UPSTREAM_RESERVE"},

@@ -41,16 +41,19 @@ func TestShippedNATSPermissions(t *testing.T) {
 	}
 	url, pw := runShippedNATS(t)
 	operator := connectAs(t, url, "iseed", pw["iseed"], "")
-	for _, tenant := range []string{"acme", "globex"} {
-		createFilesBucket(t, operator.js, tenant)
-	}
+	// globex's files bucket is made by hand (docs/deploy.md's alternative).
+	createFilesBucket(t, operator.js, "globex")
 	d := startDaemon(t, "ISEED_NATS_URL="+url, "ISEED_NATS_USER=iseed", "ISEED_NATS_PASSWORD="+pw["iseed"],
 		"ISEED_REPLICAS=1", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_SIM_STEP=100ms")
-	// acme's event consumers are made by an operator when adding it, and
+	// acme's event consumers and files bucket are made by an operator
+	// when adding it (`iseed tenant init`, as user iseed), and
 	// its client still uses the inbox prefix the grants once required;
 	// globex's are made by iseed with its first event, and its client
 	// uses the default inbox.
 	initTenant(t, url, pw["iseed"], "acme")
+	if cfg := filesStreamConfig(t, operator.js, "acme"); cfg.AllowDirect || cfg.MaxAge != 720*time.Hour {
+		t.Errorf("acme's files bucket made by tenant init: direct get %v, max age %s; want false, 720h0m0s", cfg.AllowDirect, cfg.MaxAge)
+	}
 	acme := connectTenant(t, url, "acme", pw["acme"], "_INBOX_acme")
 	acme.bindConsumers(t, 0)
 	globex := connectTenant(t, url, "globex", pw["globex"], "")
@@ -172,8 +175,9 @@ func connectAs(t *testing.T, url, user, password, inboxPrefix string) *conn {
 	return c
 }
 
-// createFilesBucket does what docs/deploy.md tells an operator to do for a
-// new tenant: its files bucket, with direct get off.
+// createFilesBucket does what docs/deploy.md tells an operator to do by
+// hand for a new tenant: its files bucket, with direct get off and a
+// maximum age.
 func createFilesBucket(t *testing.T, js jetstream.JetStream, tenant string) {
 	t.Helper()
 	ctx := context.Background()
@@ -185,7 +189,7 @@ func createFilesBucket(t *testing.T, js jetstream.JetStream, tenant string) {
 		t.Fatal(err)
 	}
 	cfg := st.CachedInfo().Config
-	cfg.AllowDirect = false
+	cfg.AllowDirect, cfg.MaxAge = false, 720*time.Hour
 	if _, err := js.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -177,7 +177,7 @@ func layoutOf(cfg *Config) layout.Layout {
 	return layout.Layout{
 		Prefix: cfg.SubjectPrefix, Replicas: cfg.Replicas, Storage: storage, AckWait: cfg.AckWait,
 		MaxDeliver: cfg.MaxDeliver, MaxAckPend: max(64, cfg.Workers*4), Duplicates: cfg.DedupWindow,
-		TrackAckWait: cfg.TrackAckWait, DocumentTTL: cfg.DocumentTTL, TenantMaxSubmissions: cfg.TenantMaxSubs,
+		TrackAckWait: cfg.TrackAckWait, DocumentTTL: cfg.DocumentTTL, FilesMaxAge: cfg.FilesMaxAge, TenantMaxSubmissions: cfg.TenantMaxSubs,
 	}
 }
 

@@ -1,0 +1,86 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// FilesStream is the stream behind a tenant's files bucket.
+func (l Layout) FilesStream(tenant string) string { return "OBJ_" + l.FilesBucket(tenant) }
+
+// CreateFilesBucket makes tenant's files bucket unless it exists, and
+// returns whether it made it and, when it did not, what is wrong with the
+// existing one (FilesProblems), which it leaves as it is. The new bucket
+// keeps each file FilesMaxAge at most (identity documents, which iseed
+// never deletes), with the layout's replicas and storage and direct get
+// off: a direct get answers with the raw stored message to any reply
+// subject, which would let the tenant publish a file as a message on
+// another tenant's subjects (docs/security.md). Its stream is the one the
+// Object Store client makes but for that: the client makes every bucket
+// with direct get on, and a bucket changed after it was made would keep
+// it if the change failed. Its size limit is the operator's
+// (docs/deploy.md).
+func CreateFilesBucket(ctx context.Context, js jetstream.JetStream, l Layout, tenant string) (bool, []string, error) {
+	l = l.WithDefaults()
+	bucket := l.FilesBucket(tenant)
+	st, err := js.Stream(ctx, l.FilesStream(tenant))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+			Name:        l.FilesStream(tenant),
+			Description: "iseed: files of tenant " + tenant,
+			Subjects:    []string{"$O." + bucket + ".C.>", "$O." + bucket + ".M.>"},
+			MaxAge:      l.FilesMaxAge,
+			MaxBytes:    -1,
+			Storage:     l.Storage,
+			Replicas:    l.Replicas,
+			Discard:     jetstream.DiscardNew,
+			AllowRollup: true,
+			AllowDirect: false,
+		})
+		if err == nil {
+			return true, nil, nil
+		}
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // made meanwhile
+			st, err = js.Stream(ctx, l.FilesStream(tenant))
+		}
+	}
+	if err != nil {
+		return false, nil, fmt.Errorf("layout: files bucket %s: %w", bucket, err)
+	}
+	return false, l.FilesProblems(st.CachedInfo().Config), nil
+}
+
+// FilesProblems returns what is wrong with cfg, a files bucket's stream
+// configuration, each problem with the command that mends it: no maximum
+// age (every identity document stays until the tenant deletes it), or
+// direct get on (a layer of the tenants' isolation gone).
+func (l Layout) FilesProblems(cfg jetstream.StreamConfig) []string {
+	l = l.WithDefaults()
+	var out []string
+	if cfg.MaxAge <= 0 {
+		out = append(out, fmt.Sprintf("no maximum age: every file (identity documents, mandates) stays until the tenant deletes it; "+
+			"nats stream edit %s --max-age %s", cfg.Name, shortDuration(l.FilesMaxAge)))
+	}
+	if cfg.AllowDirect {
+		out = append(out, fmt.Sprintf("direct get on: the tenant could have a file delivered as a message to any subject (docs/security.md); "+
+			"nats stream edit %s --no-allow-direct", cfg.Name))
+	}
+	return out
+}
+
+// shortDuration is d as an operator writes it: 720h, not 720h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
