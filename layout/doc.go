@@ -19,6 +19,6 @@
 // operator commands: it binds to what exists and never creates or changes
 // anything. CreateFilesBucket makes a tenant's files bucket, the Object
 // Store its nats-os:// references name, for `iseed tenant init`, and never
-// changes one; FilesProblems says what is wrong with one (files kept for
-// ever, direct get on).
+// changes one; FilesBucketsProblems says what is wrong with those there are
+// (files kept for ever, direct get on).
 package layout

@@ -55,6 +55,34 @@ func CreateFilesBucket(ctx context.Context, js jetstream.JetStream, l Layout, te
 	return false, l.FilesProblems(st.CachedInfo().Config), nil
 }
 
+// FilesProblem is one thing wrong with a tenant's files bucket.
+type FilesProblem struct {
+	Bucket  string // iseed_files_<tenant>
+	Problem string // what is wrong, and the command that mends it
+}
+
+// FilesBucketsProblems reads the configuration of every tenant's files
+// bucket there is, and returns what is wrong with them (FilesProblems).
+func FilesBucketsProblems(ctx context.Context, js jetstream.JetStream, l Layout) ([]FilesProblem, error) {
+	l = l.WithDefaults()
+	prefix := l.FilesStream("")
+	var out []FilesProblem
+	list := js.ListStreams(ctx, jetstream.WithStreamListSubject("$O.*.C.>"))
+	for info := range list.Info() {
+		tenant, ok := strings.CutPrefix(info.Config.Name, prefix)
+		if !ok || tenant == "" {
+			continue
+		}
+		for _, p := range l.FilesProblems(info.Config) {
+			out = append(out, FilesProblem{Bucket: l.FilesBucket(tenant), Problem: p})
+		}
+	}
+	if err := list.Err(); err != nil {
+		return nil, fmt.Errorf("layout: list the files buckets: %w", err)
+	}
+	return out, nil
+}
+
 // FilesProblems returns what is wrong with cfg, a files bucket's stream
 // configuration, each problem with the command that mends it: no maximum
 // age (every identity document stays until the tenant deletes it), or

@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/nats-io/nats-server/v2/server"
 	natsserver "github.com/nats-io/nats-server/v2/test"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -201,5 +205,51 @@ func TestTenantInitReportsWhatIsWrongWithAFilesBucket(t *testing.T) {
 				t.Errorf("acme's files bucket after tenant init: max age %s, direct get %v; want it left as it was", cfg.MaxAge, cfg.AllowDirect)
 			}
 		})
+	}
+}
+
+// TestServeWarnsOfFilesBuckets: at start, `iseed serve` warns of each
+// tenant's files bucket that keeps files for ever or allows direct gets,
+// once per problem, naming the bucket and no file; a good bucket, and a
+// tenant without one, get no warning, and the daemon starts anyway.
+func TestServeWarnsOfFilesBuckets(t *testing.T) {
+	srv := cliEnv(t)
+	t.Setenv("ISEED_SIM_STEP", "1h")
+	makeFilesBucket(t, srv.JS, "acme", true, 0)
+	makeFilesBucket(t, srv.JS, "globex", false, 720*time.Hour)
+	ctx := context.Background()
+	obs, err := srv.JS.ObjectStore(ctx, "iseed_files_acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.PutBytes(ctx, "7781/cf-RSSMRA80A01H501U.pdf", []byte("%PDF-1.4\n%%EOF\n")); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs pipetest.Buffer
+	d, err := newDaemon(ctx, cfg, zerolog.New(&logs).Level(zerolog.WarnLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.close()
+	var warned []string
+	for line := range strings.Lines(logs.String()) {
+		var l struct{ Bucket, Problem, Message string }
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(line, "RSSMRA80A01H501U") {
+			t.Errorf("a log line names a file: %s", line)
+		}
+		if l.Bucket != "" {
+			warned = append(warned, l.Bucket+": "+strings.SplitN(l.Problem, ":", 2)[0])
+		}
+	}
+	want := []string{"iseed_files_acme: no maximum age", "iseed_files_acme: direct get on"}
+	if !slices.Equal(warned, want) {
+		t.Errorf("serve warned of %q, want %q; logs:\n%s", warned, want, logs.String())
 	}
 }

@@ -73,6 +73,7 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 	if d.res, err = retryStartup(ctx, log, "JetStream layout", d.ensureLayout); err != nil {
 		return nil, err
 	}
+	checkFilesBuckets(ctx, d.js, d.res.Layout, log)
 	d.clock = servertime.New(d.res.Keys, time.Minute)
 	if _, err = retryStartup(ctx, log, "server clock", func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, d.clock.Sync(ctx)
@@ -137,6 +138,24 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// checkFilesBuckets warns of each tenant's files bucket that keeps
+// identity documents for ever (no maximum age) or allows direct gets
+// (layout.FilesProblems). Tenants' buckets are made by an operator, by hand
+// or with `iseed tenant init`, and iseed only reads them: nothing else
+// would tell. It never stops the start: a tenant without nats-os:// files
+// has no bucket, and a bucket is the operator's to mend.
+func checkFilesBuckets(ctx context.Context, js jetstream.JetStream, l layout.Layout, log zerolog.Logger) {
+	log = log.With().Str("component", "serve").Logger()
+	problems, err := layout.FilesBucketsProblems(ctx, js, l)
+	if err != nil {
+		log.Warn().Err(err).Msg("could not check the tenants' files buckets")
+		return
+	}
+	for _, p := range problems {
+		log.Warn().Str("bucket", p.Bucket).Str("problem", p.Problem).Msg("a tenant's files bucket is not as docs/deploy.md makes it")
+	}
 }
 
 // publicURL is where the upstream reaches iseed's callbacks:
