@@ -6,10 +6,9 @@ import (
 	"io"
 
 	"github.com/iseed-dev/iseed/layout"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 )
 
