@@ -92,6 +92,10 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 	j := &job{msg: nil, alive: msg, meta: &jetstream.MsgMetadata{Stream: adv.Stream, NumDelivered: adv.Deliveries,
 		Sequence: jetstream.SequencePair{Stream: adv.StreamSeq}, Timestamp: raw.Time}}
 	j.tenant, _ = p.tenantOf(raw.Subject)
+	var forged bool
+	if j.replay, forged = p.replayOf(raw.Subject, raw.Header, raw.Data); forged {
+		j.unverified = dlq.ReplaySeq(raw.Header.Get(dlq.ReplayHeader))
+	}
 	o := Outcome{Kind: Failed, Reason: dlq.ReasonMaxDeliveries,
 		Err: fmt.Errorf("delivered %d times without a decision", adv.Deliveries)}
 	if sub, err := DecodeSubmission(raw.Data); err == nil && j.tenant != "" {
@@ -99,14 +103,15 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 		if o, err = p.failUndecided(ctx, j, o); err != nil {
 			return err
 		}
-		if o.Kind != Failed {
+		if o.Kind != Failed && o.Kind != Rejected {
 			return nil // settled after all
 		}
 	}
-	// Both ids are the same on every retry (the message's, the record
-	// generation's): a retry after a lost reply stores and announces nothing twice.
+	// Both ids are the same on every retry (the message's or the record
+	// generation's, and the event's): a retry after a lost reply stores and
+	// announces nothing twice.
 	dl := p.deadLetterOf(j, raw.Subject, o)
-	if err := dlq.Publish(ctx, p.d.Publisher, p.lay, dl, raw.Data, dlq.MsgIDOfMessage(adv.Stream, adv.StreamSeq)); err != nil {
+	if err := dlq.Publish(ctx, p.d.Publisher, p.lay, dl, raw.Data, p.advisoryLetterID(j, adv, o)); err != nil {
 		return err
 	}
 	if o.Event == nil {
@@ -118,12 +123,26 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 	return nil
 }
 
+// advisoryLetterID is the Nats-Msg-Id of the advisory's dead letter. A
+// decision of the record's own (ambiguous, invalid, …) gets the id a
+// delivery gives it (deadLetter), so that the letter the last delivery may
+// have stored is not stored again; a max_deliveries letter, or one of a
+// message without a record of its own, the message's.
+func (p *Pipeline) advisoryLetterID(j *job, adv maxDeliveriesAdvisory, o Outcome) string {
+	if o.Reason == dlq.ReasonMaxDeliveries || o.Record == nil {
+		return dlq.MsgIDOfMessage(adv.Stream, adv.StreamSeq)
+	}
+	return dlq.MsgIDAfterReplay(j.tenant, j.sub.ID, o.Record.Generation, o.Reason, j.unverified)
+}
+
 // failUndecided marks the record of an undecided submission failed. A
 // submission that has its upstream request is finished instead, as the
 // pipeline finishes one (finishRecorded), and so is one whose record keeps
 // the id an earlier POST got back (adoptKept): that request is paid.
-// An error (NATS trouble, a concurrent change) leaves the advisory to be
-// retried, so that the record and the failed event are never skipped.
+// One already decided (failed or rejected for its own reason) is finished
+// as its next delivery would have (decidedBefore). An error (NATS trouble,
+// a concurrent change) leaves the advisory to be retried, so that the
+// record and the failed event are never skipped.
 func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcome, error) {
 	rec, rev, err := p.store.Get(ctx, j.tenant, j.sub.ID)
 	if errors.Is(err, record.ErrNotFound) {
@@ -132,6 +151,7 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 	if err != nil {
 		return o, err
 	}
+	j.rec, j.rev = rec, rev
 	ours := rec.Fingerprint == j.sub.Fingerprint()
 	switch {
 	case ours && rec.RequestID != "":
@@ -147,10 +167,33 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 		// lost) and may have stopped before the event: announce it again.
 		o.Record, o.Event = rec, rec.Status(record.StateFailed)
 		return o, nil
+	case ours && (rec.State == record.StateFailed || rec.State == record.StateRejected) && !p.replayable(j):
+		return p.decidedBefore(j), nil
 	default:
 		o.Record = rec
 		return o, nil
 	}
+}
+
+// decidedBefore finishes a submission a delivery failed or rejected (not
+// max_deliveries) and could not finish: its dead letter, its event or its
+// term failed, and the message had no delivery left. The decision stands
+// and is finished as the next delivery would finish it (failedAgain,
+// rejected): the dead letter of its own reason and its event, both under
+// the ids that delivery used, so stored once. Not a second dead letter
+// under max_deliveries: the submission was decided, and one list would
+// hold two letters of it, a replay of either reopening it. Nor nothing: a
+// delivery records its decision before it stores the dead letter (fail,
+// reject, then finish), so the letter may be missing, and without it the
+// failure would be listed nowhere, its event never published. A replay
+// that has not reopened the record yet (replayable) is not a decision of
+// it: its letter, removed by the replay command, would be taken for a
+// repeat; it falls to max_deliveries, a letter of its own.
+func (p *Pipeline) decidedBefore(j *job) Outcome {
+	if j.rec.State == record.StateRejected {
+		return p.rejected(j)
+	}
+	return p.failedAgain(j)
 }
 
 // adoptKept adopts the request id the record keeps (record.Record.Answered)

@@ -10,20 +10,22 @@ import (
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go"
 )
 
 // replayOf returns the dead-letter sequence an operator's signed replay
 // names in its header; 0 when the message is not a replay. forged is true
 // when the header is there but its signature does not hold (anyone who may
 // publish on the subject can set a header; only an operator can sign it):
-// the message is then taken as an ordinary one.
-func (p *Pipeline) replayOf(msg jetstream.Msg) (seq uint64, forged bool) {
-	v := msg.Headers().Get(dlq.ReplayHeader)
+// the message is then taken as an ordinary one. The message is a
+// delivery's, or the one a max-deliveries advisory names (read back from
+// the stream).
+func (p *Pipeline) replayOf(subject string, h nats.Header, data []byte) (seq uint64, forged bool) {
+	v := h.Get(dlq.ReplayHeader)
 	if v == "" {
 		return 0, false
 	}
-	seq, ok := dlq.VerifyReplay(p.cfg.ReplayKey, v, msg.Subject(), msg.Data())
+	seq, ok := dlq.VerifyReplay(p.cfg.ReplayKey, v, subject, data)
 	return seq, !ok
 }
 
