@@ -172,18 +172,46 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("holds: watch: the watcher stopped")
-			}
-			if e != nil {
-				p.holds.seen(e)
+			if !p.holds.follow(e, ok) {
+				return errWatchStopped
 			}
 		case <-tick.C:
+			if !p.holds.catchUp(w) {
+				return errWatchStopped
+			}
 			p.releaseAndFollow(ctx, poke)
 		case <-poke:
+			if !p.holds.catchUp(w) {
+				return errWatchStopped
+			}
 			p.releaseAndFollow(ctx, poke)
 		}
 	}
+}
+
+var errWatchStopped = errors.New("holds: watch: the watcher stopped")
+
+// follow applies one update of the watch (e, ok from its channel), and
+// reports whether the watch goes on.
+func (h *holdIndex) follow(e jetstream.KeyValueEntry, ok bool) bool {
+	if ok && e != nil {
+		h.seen(e)
+	}
+	return ok
+}
+
+// catchUp applies the updates the watch has delivered already, so that a
+// pass sees every key known so far. Taken one at a time between passes
+// (the select picks among ready channels at random), they waited behind
+// ticks and pokes, each a pass of up to a second or more: a submission held
+// a moment ago missed several passes. It reports whether the watch goes on.
+func (h *holdIndex) catchUp(w jetstream.KeyWatcher) bool {
+	for range len(w.Updates()) {
+		if e, ok := <-w.Updates(); !h.follow(e, ok) {
+			return false
+		}
+	}
+	return true
 }
 
 func notify(c chan<- struct{}) {
@@ -212,50 +240,84 @@ func (p *Pipeline) releaseAndFollow(ctx context.Context, poke chan<- struct{}) {
 // come only from HoldPoll's tick and from pokes (a cap changed, a release
 // not picked up yet, a second later), so a pass in which every tenant
 // fails does not start the next one: no busy loop.
+//
+// The pass does not wait for one release to be picked up before it goes
+// on to the other tenants: it sends each tenant's next hold that may go,
+// then reads the released records (awaitPickUps) and sends a tenant's
+// next hold as soon as its release is picked up. Each release is waited
+// for up to releaseWait from its sending. The pass once waited up to
+// releaseWait for each release in turn, so that with the pipeline stalled
+// or slow N tenants made it take N seconds, the healthy ones waiting
+// behind.
 func (p *Pipeline) releaseHolds(ctx context.Context) (pending bool) {
-	for tenant, keys := range p.holds.snapshot() {
-		for _, key := range keys {
-			sent, err := p.releaseHold(ctx, tenant, key)
-			if errors.Is(err, errNotPickedUp) {
-				pending = true
-				break
-			}
-			if err != nil {
-				p.log.Warn().Err(err).Str("tenant", tenant).Msg("held submission not released yet; retrying")
-			}
-			if !sent || err != nil {
-				break // the tenant's next ones wait behind this one
-			}
+	queues := p.holds.snapshot()
+	var sent []*release
+	for tenant, keys := range queues {
+		r, rest := p.releaseNext(ctx, tenant, keys)
+		if r != nil {
+			queues[tenant], sent = rest, append(sent, r)
 		}
 	}
-	return pending
+	return p.awaitPickUps(ctx, sent, func(tenant string) *release {
+		r, rest := p.releaseNext(ctx, tenant, queues[tenant])
+		queues[tenant] = rest
+		return r
+	})
 }
 
-// errNotPickedUp: a released submission is not picked up yet; the tenant's
-// next hold waits for it.
-var errNotPickedUp = errors.New("released, not picked up yet")
+// releaseNext goes through tenant's held keys in order until one is sent
+// again (r; rest are the keys behind it), or one must stay where it is
+// (nil): the tenant's next ones wait behind it.
+func (p *Pipeline) releaseNext(ctx context.Context, tenant string, keys []string) (r *release, rest []string) {
+	for i, key := range keys {
+		r, next, err := p.releaseHold(ctx, tenant, key)
+		switch {
+		case err != nil:
+			p.log.Warn().Err(err).Str("tenant", tenant).Msg("held submission not released yet; retrying")
+			return nil, nil
+		case r != nil:
+			return r, keys[i+1:]
+		case !next:
+			return nil, nil
+		}
+	}
+	return nil, nil
+}
 
-// releaseHold sends one held submission again when it may go; sent says
-// whether the tenant's next one may be looked at.
-func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bool, err error) {
+// release is a held submission sent again. The caps count it only once it
+// reserves: until then the tenant's next hold would see the same room and
+// could take it first. Its key stays (this replica and the others send the
+// same message again, stored once) until the record has left held.
+type release struct {
+	tenant, key string
+	keyRev      uint64         // the hold key's revision
+	held        *record.Record // the record as it was released
+	rev         uint64         // its revision then
+	until       time.Time      // when the pass stops waiting for it: releaseWait after it was sent (real time, a context deadline)
+}
+
+// releaseHold sends one held submission again when it may go (r). When
+// it does not, next says whether the tenant's next one may be looked at.
+func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *release, next bool, err error) {
 	_, id, _ := parseHoldKey(key)
 	e, err := p.holds.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return true, nil
+		return nil, true, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	var he holdEntry
 	if err := json.Unmarshal(e.Value(), &he); err != nil {
-		return true, p.holds.kv.Delete(ctx, key)
+		return nil, true, p.holds.kv.Delete(ctx, key)
 	}
 	rec, rev, err := p.store.Get(ctx, tenant, id)
 	if err == nil && rec.State == record.StateFailed && (rec.Reason == dlq.ReasonMalformed || rec.Reason == dlq.ReasonExpired) {
 		// endHold failed it, and stopped before its key was gone; or the
 		// pipeline expired it on its release's delivery, and announced it
 		// under the same dead letter and event ids (stored once).
-		return p.announceEndedHold(ctx, key, rec, he)
+		next, err = p.announceEndedHold(ctx, key, rec, he)
+		return nil, next, err
 	}
 	now := p.cfg.Now()
 	if err == nil && rec.State == record.StateClaimed && rec.Pending != nil && now.Before(rec.Pending.Until) {
@@ -264,75 +326,105 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (sent bo
 		// when the record says held, and it would never be released.
 		p.log.Debug().Str("tenant", tenant).Str("submission", id).
 			Msg("held submission's record is claimed, and a delivery has it: its key stays")
-		return false, nil
+		return nil, false, nil
 	}
 	if errors.Is(err, record.ErrNotFound) || (err == nil && rec.State != record.StateHeld) {
-		return true, p.holds.kv.Delete(ctx, key) // released already
+		return nil, true, p.holds.kv.Delete(ctx, key) // released already
 	}
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	if !p.heldPastMaxAge(rec, now) {
 		if ok, err := p.allows(ctx, rec, now); err != nil || !ok {
-			return false, err
+			return nil, false, err
 		}
 	}
 	var unreleasable *unreleasableError
 	var refused *jetstream.APIError
-	switch err := p.sendAgain(ctx, rec, he, e.Revision()); {
-	case errors.As(err, &unreleasable):
-		return p.endHold(ctx, key, rec, rev, he, dlq.ReasonMalformed, unreleasable)
-	case errors.Is(err, errHeldMsgGone) && p.heldPastMaxAge(rec, now):
+	switch serr := p.sendAgain(ctx, rec, he, e.Revision()); {
+	case errors.As(serr, &unreleasable):
+		next, err = p.endHold(ctx, key, rec, rev, he, dlq.ReasonMalformed, unreleasable)
+	case errors.Is(serr, errHeldMsgGone) && p.heldPastMaxAge(rec, now):
 		// Nothing to release, so no delivery will expire it.
-		return p.endHold(ctx, key, rec, rev, he, dlq.ReasonExpired,
+		next, err = p.endHold(ctx, key, rec, rev, he, dlq.ReasonExpired,
 			fmt.Errorf("held by a spending cap past the maximum age of %s, and %w", p.cfg.MaxAge, errHeldMsgGone))
-	case errors.As(err, &refused) && p.heldPastMaxAge(rec, now):
+	case errors.As(serr, &refused) && p.heldPastMaxAge(rec, now):
 		// The stream answered no, so nothing was stored (its tenant holds
 		// as many submissions as its quota allows, layout.Layout.
 		// TenantMaxSubmissions): no delivery will expire it. Until the
 		// maximum age it waits for room, as its tenant's next submission.
-		return p.endHold(ctx, key, rec, rev, he, dlq.ReasonExpired,
-			fmt.Errorf("held by a spending cap past the maximum age of %s, and its release refused: %w", p.cfg.MaxAge, err))
-	case err != nil:
-		return false, err
+		next, err = p.endHold(ctx, key, rec, rev, he, dlq.ReasonExpired,
+			fmt.Errorf("held by a spending cap past the maximum age of %s, and its release refused: %w", p.cfg.MaxAge, serr))
+	case serr != nil:
+		return nil, false, serr
+	default:
+		return &release{tenant: tenant, key: key, keyRev: e.Revision(), held: rec, rev: rev, until: time.Now().Add(releaseWait)}, false, nil
 	}
-	// The caps count a released submission only once it reserves: until
-	// then the tenant's next hold would see the same room and could take it
-	// first. The key stays (this replica and the others send the same
-	// message again, stored once) until the record has left held.
-	switch picked, again := p.pickedUp(ctx, rec, rev); {
-	case again:
-		return false, nil // held again: another took the room
-	case !picked:
-		return false, errNotPickedUp
-	}
-	return true, p.holds.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+	return nil, next, err
 }
 
-// releaseWait bounds how long a pass waits for a released submission to be
-// picked up before it goes on to the other tenants (and comes back).
+// releaseWait bounds how long a pass waits for a release to be picked up;
+// the pass comes back a second later for one that was not.
 const releaseWait = time.Second
 
-// pickedUp waits until the released record (at revision rev) has left held
-// (it reserved its room, or failed: picked), or was held again (another
-// took the room: again). A write that leaves it held without a new timeline
-// entry is the pipeline at work on it (its lease): wait on. Neither within
-// releaseWait, it keeps its place.
-func (p *Pipeline) pickedUp(ctx context.Context, held *record.Record, rev uint64) (picked, again bool) {
-	ctx, cancel := context.WithTimeout(ctx, releaseWait)
-	defer cancel()
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
-		rec, now, err := p.store.Get(ctx, held.Tenant, held.ID)
-		if err == nil && rec.State != record.StateHeld {
-			return true, false
-		}
-		if err == nil && now != rev && len(rec.Timeline) > len(held.Timeline) {
-			return false, true // a new entry, and still held: held again
-		}
+// awaitPickUps reads the released records until each has been picked up
+// (its key goes, and next(tenant) sends the tenant's next hold, nil when
+// none may go), held again (another took the room), or waited for
+// releaseWait: it keeps its place, and the tenant's next ones wait behind
+// it. It reports whether one was not picked up.
+func (p *Pipeline) awaitPickUps(ctx context.Context, rs []*release, next func(tenant string) *release) (pending bool) {
+	for wait := 10 * time.Millisecond; len(rs) > 0; wait = min(2*wait, 200*time.Millisecond) {
 		if !workpool.Sleep(ctx, wait) {
-			return false, false
+			return true
 		}
+		var left []*release
+		for _, r := range rs {
+			picked, again := p.pickUp(ctx, r)
+			switch {
+			case picked:
+				if p.dropKey(ctx, r) {
+					if n := next(r.tenant); n != nil {
+						left, wait = append(left, n), 5*time.Millisecond // read it soon
+					}
+				}
+			case again:
+			case !time.Now().Before(r.until):
+				pending = true
+			default:
+				left = append(left, r)
+			}
+		}
+		rs = left
 	}
+	return pending
+}
+
+// pickUp reads a released record once: it has left held (picked: it
+// reserved its room, or failed), or it was held again (a new timeline
+// entry, and still held: again). A write that leaves it held without a new
+// timeline entry is the pipeline at work on it (its lease): neither yet.
+// The read gives up when the release's wait ends.
+func (p *Pipeline) pickUp(ctx context.Context, r *release) (picked, again bool) {
+	ctx, cancel := context.WithDeadline(ctx, r.until)
+	defer cancel()
+	rec, now, err := p.store.Get(ctx, r.tenant, r.held.ID)
+	switch {
+	case err != nil:
+		return false, false
+	case rec.State != record.StateHeld:
+		return true, false
+	}
+	return false, now != r.rev && len(rec.Timeline) > len(r.held.Timeline)
+}
+
+// dropKey removes the key of a release that was picked up, and reports
+// whether the tenant's next hold may be looked at.
+func (p *Pipeline) dropKey(ctx context.Context, r *release) bool {
+	if err := p.holds.kv.Delete(ctx, r.key, jetstream.LastRevision(r.keyRev)); err != nil {
+		p.log.Warn().Err(err).Str("tenant", r.tenant).Msg("held submission released, its key not removed yet; retrying")
+		return false
+	}
+	return true
 }
 
 // allows asks the caps whether a held record may go now.
