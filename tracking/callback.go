@@ -81,7 +81,8 @@ type Callbacks struct {
 	sem      chan struct{}  // refreshes under way
 	readers  chan struct{}  // bodies being read
 	reading  atomic.Int32   // bodies being read now: what readers bounds
-	log      zerolog.Logger // sampled: callbacks come from outside, at whatever rate
+	log      zerolog.Logger // failed refreshes, sampled
+	forged   zerolog.Logger // forged callbacks, sampled apart: they come from anyone, at whatever rate, and must not silence log
 	recent   *recentSet     // submission and state refreshed within MinInterval
 	underway *keySet        // submissions with a refresh under way
 }
@@ -96,10 +97,10 @@ func NewCallbacks(cfg CallbackConfig, r Refresher) (*Callbacks, error) {
 	}
 	cfg = cfg.withDefaults()
 	log := cfg.Logger.With().Str("component", "callbacks").Logger()
+	sampled := func() zerolog.Logger { return log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute}) }
 	return &Callbacks{cfg: cfg, refresh: r, sem: make(chan struct{}, cfg.Parallel),
-		readers: make(chan struct{}, cfg.Readers),
-		log:     log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute}),
-		recent:  newRecentSet(4096), underway: newKeySet()}, nil
+		readers: make(chan struct{}, cfg.Readers), log: sampled(), forged: sampled(),
+		recent: newRecentSet(4096), underway: newKeySet()}, nil
 }
 
 func (cfg CallbackConfig) withDefaults() CallbackConfig {
@@ -155,7 +156,7 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !hmac.Equal([]byte(cb.secret), []byte(c.Secret(tenant, id))) {
-		c.log.Warn().Str("tenant", tenant).Str("submission", id).Msg("callback with a wrong or missing secret: refused")
+		c.forged.Warn().Str("tenant", tenant).Str("submission", id).Msg("callback with a wrong or missing secret: refused")
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // countingRefresher counts refreshes.
@@ -256,5 +259,57 @@ func TestCallbackRefusedWhenBusyIsLetThroughOnRetry(t *testing.T) {
 	wg.Wait()
 	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusNoContent || ref.n.Load() != 2 {
 		t.Errorf("the retry: got %d after %d refreshes, want 204 after 2", got, ref.n.Load())
+	}
+}
+
+// failingRefresher fails every refresh, as when the upstream is down.
+type failingRefresher struct{}
+
+func (failingRefresher) Refresh(context.Context, string, string) error {
+	return errors.New("upstream unavailable")
+}
+
+// syncBuffer is a log sink the handlers write to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestForgedCallbacksDoNotSilenceFailedRefreshes: anyone can post forged
+// callbacks, whose log lines are sampled; they must not use up the lines
+// that say a genuine callback's refresh failed.
+func TestForgedCallbacksDoNotSilenceFailedRefreshes(t *testing.T) {
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	var logs syncBuffer
+	c, err := NewCallbacks(CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("k"), 32), Logger: zerolog.New(&logs)}, failingRefresher{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Register(mux)
+	for range 20 {
+		if got := postCallback(t, srv, "/callbacks/acme/emp-2", callbackJSON(strings.Repeat("0", 64), "Visura evasa")); got != http.StatusForbidden {
+			t.Fatalf("forged callback: got %d, want 403", got)
+		}
+	}
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", callbackJSON(c.Secret("acme", "emp-1"), "Visura evasa")); got != http.StatusServiceUnavailable {
+		t.Fatalf("genuine callback whose refresh fails: got %d, want 503", got)
+	}
+	if got, want := strings.Count(logs.String(), "refresh after callback failed"), 1; got != want {
+		t.Errorf("lines about the failed refresh after 20 forged callbacks: got %d, want %d\n%s", got, want, logs.String())
 	}
 }
