@@ -30,7 +30,9 @@ import (
 //
 // Anyone can post, so what a callback may cost is bounded before the
 // secret is known: at most Readers bodies are read at once, each within
-// BodyTimeout and MaxBody (callbackbody.go); a callback that finds every
+// BodyTimeout, and what is kept of one is bounded: a JSON body is streamed
+// whatever its size (the upstream may echo scans of documents), a form
+// within MaxBody (callbackbody.go); a callback that finds every
 // reader busy for a second gets 503 unread. A forged one gets 403 and
 // changes nothing (and is logged a few times a minute at most, whatever
 // the rate). A genuine one re-reads the request at most once per
@@ -55,11 +57,11 @@ type Refresher interface {
 type CallbackConfig struct {
 	PublicURL *url.URL      // iseed's public base URL, e.g. https://iseed.example.com
 	Key       []byte        // HMAC key of the per-request secrets (at least 16 bytes)
-	MaxBody   int64         // default 256 KiB; a larger body gets 413
+	MaxBody   int64         // of a form body (default 256 KiB): a larger one gets 413; a JSON body is streamed, whatever its size
 	Timeout   time.Duration // of one refresh (default 30s)
 	Parallel  int           // refreshes at once (default 4); more get 503 with Retry-After
 	// Readers is how many bodies are read at once (default 16): the memory
-	// anyone can make the endpoint hold is about Readers × MaxBody.
+	// anyone can make the endpoint hold is at most about Readers × MaxBody.
 	Readers int
 	// BodyTimeout bounds reading one body once a reader is free (default
 	// 5s): a sender that stalls gets 408 and frees the reader.

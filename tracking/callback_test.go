@@ -3,6 +3,7 @@ package tracking
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -45,7 +46,16 @@ func callbackServer(t *testing.T, cfg CallbackConfig) (*Callbacks, *countingRefr
 }
 
 func callbackJSON(secret, stato string) string {
-	return fmt.Sprintf(`{"data":{"_id":"r1","stato_richiesta":%q,"callback_data":{"method":"JSON","data":{"secret":%q}}}}`, stato, secret)
+	return `{"data":` + richiestaJSON(secret, stato) + `}`
+}
+
+// callbackForm is a callback posted as a form (method "POST").
+func callbackForm(secret, stato string) string {
+	return "data=" + url.QueryEscape(richiestaJSON(secret, stato))
+}
+
+func richiestaJSON(secret, stato string) string {
+	return fmt.Sprintf(`{"_id":"r1","stato_richiesta":%q,"callback_data":{"method":"JSON","data":{"secret":%q}}}`, stato, secret)
 }
 
 func postCallback(t *testing.T, srv *httptest.Server, path, body string) int {
@@ -172,22 +182,33 @@ func TestCallbackBodyTimeout(t *testing.T) {
 func TestCallbackAnswers(t *testing.T) {
 	c, ref, srv := callbackServer(t, CallbackConfig{MaxBody: 4 << 10})
 	secret := c.Secret("acme", "emp-1")
+	const form = "application/x-www-form-urlencoded"
+	echoing := strings.Replace(callbackJSON(c.Secret("acme", "emp-2"), "Visura evasa"), `"_id":"r1"`,
+		`"_id":"r1","ricerche":[{"json_ricerca":"`+strings.Repeat("JVBE", 256<<10)+`"}]`, 1) // 1 MiB before the secret
 	tests := []struct {
-		name, path, body string
-		want             int
-		refreshes        int32
+		name, path, ctype, body string
+		want                    int
+		refreshes               int32
 	}{
-		{"not a submission", "/callbacks/acme/emp%2F1", callbackJSON(secret, "Visura evasa"), http.StatusNotFound, 0},
-		{"wrong secret", "/callbacks/acme/emp-1", callbackJSON(strings.Repeat("0", 64), "Visura evasa"), http.StatusForbidden, 0},
-		{"garbage", "/callbacks/acme/emp-1", "{{{", http.StatusForbidden, 0},
-		{"too large", "/callbacks/acme/emp-1", callbackJSON(secret, strings.Repeat("x", 4<<10)), http.StatusRequestEntityTooLarge, 0},
-		{"genuine", "/callbacks/acme/emp-1", callbackJSON(secret, "Visura evasa"), http.StatusNoContent, 1},
-		{"the same news again", "/callbacks/acme/emp-1", callbackJSON(secret, "visura_evasa"), http.StatusNoContent, 1},
-		{"news", "/callbacks/acme/emp-1", callbackJSON(secret, "Annullata"), http.StatusNoContent, 2},
+		{"not a submission", "/callbacks/acme/emp%2F1", "", callbackJSON(secret, "Visura evasa"), http.StatusNotFound, 0},
+		{"wrong secret", "/callbacks/acme/emp-1", "", callbackJSON(strings.Repeat("0", 64), "Visura evasa"), http.StatusForbidden, 0},
+		{"garbage", "/callbacks/acme/emp-1", "", "{{{", http.StatusForbidden, 0},
+		{"form too large", "/callbacks/acme/emp-1", form, callbackForm(secret, strings.Repeat("x", 4<<10)), http.StatusRequestEntityTooLarge, 0},
+		{"genuine", "/callbacks/acme/emp-1", "", callbackJSON(secret, "Visura evasa"), http.StatusNoContent, 1},
+		{"the same news again", "/callbacks/acme/emp-1", "", callbackJSON(secret, "visura_evasa"), http.StatusNoContent, 1},
+		{"news", "/callbacks/acme/emp-1", "", callbackJSON(secret, "Annullata"), http.StatusNoContent, 2},
+		{"as a form", "/callbacks/acme/emp-1", form, callbackForm(secret, "In erogazione"), http.StatusNoContent, 3},
+		{"genuine, echoing files far beyond MaxBody", "/callbacks/acme/emp-2", "", echoing, http.StatusNoContent, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := postCallback(t, srv, tt.path, tt.body); got != tt.want || ref.n.Load() != tt.refreshes {
+			ctype := cmp.Or(tt.ctype, "application/json")
+			resp, err := http.Post(srv.URL+tt.path, ctype, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.StatusCode; got != tt.want || ref.n.Load() != tt.refreshes {
 				t.Errorf("got %d after %d refreshes, want %d after %d", got, ref.n.Load(), tt.want, tt.refreshes)
 			}
 		})

@@ -36,13 +36,42 @@ func (c *Callbacks) read(w http.ResponseWriter, r *http.Request) (callbackBody, 
 	defer c.reading.Add(-1)
 	// Replaces the server's ReadTimeout for what is left of this request.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(c.cfg.BodyTimeout))
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.cfg.MaxBody))
+	cb, err := c.parse(w, r)
 	if err != nil {
 		status := readStatus(err)
 		http.Error(w, http.StatusText(status), status)
 		return callbackBody{}, false
 	}
-	return parseCallback(r.Header.Get("Content-Type"), body), true
+	return cb, true
+}
+
+// parse reads the request a callback body holds: the body itself (method
+// "JSON", what iseed asks for) streamed whatever its size, as the upstream
+// may echo the input's scans of documents; or a form's field "data", the
+// whole form within MaxBody. An error is one of reading the body; a body
+// that is not a request has no secret.
+func (c *Callbacks) parse(w http.ResponseWriter, r *http.Request) (callbackBody, error) {
+	var body io.Reader = r.Body
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		form, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.cfg.MaxBody))
+		if err != nil {
+			return callbackBody{}, err
+		}
+		v, err := url.ParseQuery(string(form))
+		if err != nil {
+			return callbackBody{}, nil
+		}
+		body = strings.NewReader(`{"data":` + v.Get("data") + `}`)
+	}
+	rq, err := visengine.ReadCallback(body)
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne):
+		return callbackBody{}, err
+	case err != nil:
+		return callbackBody{}, nil
+	}
+	return callbackOf(rq), nil
 }
 
 // takeReader takes a reader slot, waiting at most readerWait.
@@ -76,31 +105,19 @@ func readStatus(err error) int {
 	return http.StatusBadRequest
 }
 
-// parseCallback finds the secret in a callback body: the request the
-// upstream posts ({"data": <Richiesta>} as JSON, or a form field "data"
-// holding it) echoes callback_data, whose data holds the secret. Empty
-// fields when absent; the state is normalised.
-func parseCallback(ctype string, body []byte) callbackBody {
-	raw := body
-	if strings.HasPrefix(ctype, "application/x-www-form-urlencoded") {
-		v, err := url.ParseQuery(string(body))
-		if err != nil {
-			return callbackBody{}
-		}
-		raw = []byte(`{"data":` + v.Get("data") + `}`)
+// callbackOf is what iseed reads of the request a callback posts: the
+// callback_data it echoes holds the secret. Empty fields when absent; the
+// state is normalised.
+func callbackOf(rq *visengine.Richiesta) callbackBody {
+	cb := callbackBody{stato: rq.StatoRichiesta}
+	if rq.CallbackData.CallbackData == nil {
+		return cb
 	}
-	var cb struct {
-		Data struct {
-			Stato        string `json:"stato_richiesta"`
-			CallbackData struct {
-				Data struct {
-					Secret string `json:"secret"`
-				} `json:"data"`
-			} `json:"callback_data"`
-		} `json:"data"`
+	var data struct {
+		Secret string `json:"secret"`
 	}
-	if json.Unmarshal(raw, &cb) != nil {
-		return callbackBody{}
+	if json.Unmarshal(rq.CallbackData.CallbackData.Data, &data) == nil {
+		cb.secret = data.Secret
 	}
-	return callbackBody{secret: cb.Data.CallbackData.Data.Secret, stato: visengine.NormalizeState(cb.Data.Stato)}
+	return cb
 }

@@ -3,7 +3,10 @@ package tracking
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,6 +79,7 @@ func TestTransitions(t *testing.T) {
 }
 
 func TestParseCallback(t *testing.T) {
+	scan := `"carta.pdf|data:application/pdf;base64,` + strings.Repeat("JVBE", 1<<20) + `"` // 4 MiB echoed
 	tests := []struct {
 		name, ctype, body, want string
 	}{
@@ -83,11 +87,17 @@ func TestParseCallback(t *testing.T) {
 		{"form", "application/x-www-form-urlencoded", `data=%7B%22callback_data%22%3A%7B%22data%22%3A%7B%22secret%22%3A%22s4%22%7D%7D%7D`, "s4"},
 		{"no secret", "application/json", `{"data":{"callback_data":false}}`, ""},
 		{"garbage", "application/json", `{{{`, ""},
+		{"echoed files before the secret", "application/json",
+			`{"data":{"_id":"x","ricerche":[{"json_mappato":{"Copia":` + scan + `}}],"callback_data":{"data":{"secret":"s5"}},"other":` + scan + `}}`, "s5"},
 	}
+	c := &Callbacks{cfg: CallbackConfig{}.withDefaults()}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := parseCallback(tt.ctype, []byte(tt.body)).secret; got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
+			r := httptest.NewRequest(http.MethodPost, "/callbacks/acme/x", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", tt.ctype)
+			cb, err := c.parse(httptest.NewRecorder(), r)
+			if err != nil || cb.secret != tt.want {
+				t.Errorf("got %q (error %v), want %q", cb.secret, err, tt.want)
 			}
 		})
 	}

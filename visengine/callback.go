@@ -1,0 +1,50 @@
+package visengine
+
+import "io"
+
+// ReadCallback reads the request the API posts to a callback URL with
+// method "JSON" and field "data": {"data": <Richiesta>}, as an answer's
+// envelope is read. Of the request it keeps only _id, stato_richiesta and
+// callback_data, each of at most 4 KiB; the rest, the input it may echo
+// (scans of documents, megabytes of base64) included, is read while it
+// streams and skipped whatever its size. So what a body makes a receiver
+// hold is bounded (tens of KiB: the envelope's "message" is kept up to
+// 64 KiB), and a receiver bounds a body by the time it takes, not by its
+// size. Up to 1 KiB before the object (white space, a byte order mark) is
+// skipped.
+func ReadCallback(r io.Reader) (*Richiesta, error) {
+	a := &callbackAnswer{richiestaAnswer{b: budget{perValue: maxCallbackValue, left: 3 * maxCallbackValue}}}
+	if _, err := decodeEnvelope(r, 4<<10, 1<<10, a); err != nil {
+		return nil, err
+	}
+	if err := a.complete(); err != nil {
+		return nil, err
+	}
+	return &a.r, nil
+}
+
+// maxCallbackValue bounds one value ReadCallback keeps: callback_data as
+// sent (a URL and a short secret) fits many times over.
+const maxCallbackValue = 4 << 10
+
+// callbackAnswer is a richiestaAnswer that keeps only what tells a callback
+// from another: the request, its state and the callback_data it echoes.
+type callbackAnswer struct{ richiestaAnswer }
+
+func (a *callbackAnswer) data(s *scanner) error {
+	c, err := s.peek()
+	if err != nil {
+		return err
+	}
+	if c != '{' {
+		return s.skip()
+	}
+	a.object = true
+	return s.object(func(key string) error {
+		switch key {
+		case "_id", "stato_richiesta", "callback_data":
+			return a.member(s, key)
+		}
+		return s.skip()
+	})
+}
