@@ -29,11 +29,12 @@ import (
 // as a poll (Tracker.Refresh); the body is never trusted for state.
 //
 // Anyone can post, so what a callback may cost is bounded before the
-// secret is known: at most Readers bodies are read at once, each within
-// BodyTimeout, and what is kept of one is bounded: a JSON body is streamed
-// whatever its size (the upstream may echo scans of documents), a form
-// within MaxBody (callbackbody.go); a callback that finds every
-// reader busy for a second gets 503 unread. A forged one gets 403 and
+// secret is known: a body is read within BodyTimeout, a JSON one streamed
+// whatever its size (the upstream may echo scans of documents) keeping a
+// few KiB, so that a sender that stalls holds only its own connection; a
+// form body is read whole within MaxBody, at most Readers at once, and a
+// form that finds every reader busy for a second gets 503 unread
+// (callbackbody.go). A forged one gets 403 and
 // changes nothing (and is logged a few times a minute at most, whatever
 // the rate). A genuine one re-reads the request at most once per
 // MinInterval per submission and announced state, where the state is one
@@ -60,8 +61,9 @@ type CallbackConfig struct {
 	MaxBody   int64         // of a form body (default 256 KiB): a larger one gets 413; a JSON body is streamed, whatever its size
 	Timeout   time.Duration // of one refresh (default 30s)
 	Parallel  int           // refreshes at once (default 4); more get 503 with Retry-After
-	// Readers is how many bodies are read at once (default 16): the memory
-	// anyone can make the endpoint hold is at most about Readers × MaxBody.
+	// Readers is how many form bodies are read at once (default 16): the
+	// memory forms can make the endpoint hold is about Readers × MaxBody. A
+	// JSON body takes no reader: it holds a few KiB while it streams.
 	Readers int
 	// BodyTimeout bounds reading one body once a reader is free (default
 	// 5s): a sender that stalls gets 408 and frees the reader.
@@ -72,8 +74,8 @@ type CallbackConfig struct {
 	Logger      zerolog.Logger
 }
 
-// readerWait is how long a callback waits for a free reader before 503: a
-// burst of genuine callbacks queues, and a waiting one holds no body.
+// readerWait is how long a form callback waits for a free reader before
+// 503: a burst of genuine callbacks queues, and a waiting one holds no body.
 const readerWait = time.Second
 
 // Callbacks makes callback_data for submissions and serves the callbacks.
@@ -82,7 +84,7 @@ type Callbacks struct {
 	refresh  Refresher
 	sem      chan struct{}  // refreshes under way
 	readers  chan struct{}  // bodies being read
-	reading  atomic.Int32   // bodies being read now: what readers bounds
+	reading  atomic.Int32   // bodies being read now (readers bounds the forms among them)
 	log      zerolog.Logger // failed refreshes, sampled
 	forged   zerolog.Logger // forged callbacks, sampled apart: they come from anyone, at whatever rate, and must not silence log
 	recent   *recentSet     // submission and state refreshed within MinInterval

@@ -69,10 +69,12 @@ func postCallback(t *testing.T, srv *httptest.Server, path, body string) int {
 }
 
 // slowCallbacks sends callbacks that announce a body of 100 KiB, send its
-// first bytes and stall; each answer's status goes to the channel.
+// first bytes and stall; each answer's status goes to the channel. Their
+// bodies are JSON, or forms with form set.
 type slowCallbacks struct {
 	t       *testing.T
 	addr    string
+	form    bool
 	answers chan int
 	mu      sync.Mutex
 	conns   []net.Conn
@@ -94,8 +96,12 @@ func (s *slowCallbacks) send() {
 	s.mu.Lock()
 	s.conns = append(s.conns, conn)
 	s.mu.Unlock()
-	fmt.Fprintf(conn, "POST /callbacks/acme/emp-1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
-		"Content-Length: %d\r\n\r\n{\"data\":{\"esito\":\"", 100<<10)
+	ctype, start := "application/json", `{"data":{"esito":"`
+	if s.form {
+		ctype, start = "application/x-www-form-urlencoded", "data=%7B%22esito%22"
+	}
+	fmt.Fprintf(conn, "POST /callbacks/acme/emp-1 HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"+
+		"Content-Length: %d\r\n\r\n%s", ctype, 100<<10, start)
 	s.wg.Go(func() {
 		if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil {
 			resp.Body.Close()
@@ -127,12 +133,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestCallbackBodiesReadAtOnceAreBounded: senders that stall in the middle
-// of a body hold at most Readers bodies; the rest are refused unread,
+// of a form body hold at most Readers bodies; the rest are refused unread,
 // whatever their number, and genuine callbacks go through once the readers
 // are free.
 func TestCallbackBodiesReadAtOnceAreBounded(t *testing.T) {
 	c, ref, srv := callbackServer(t, CallbackConfig{Readers: 2, BodyTimeout: time.Hour})
 	slow := newSlowCallbacks(t, srv)
+	slow.form = true
 	slow.send()
 	slow.send()
 	waitFor(t, "two bodies being read", func() bool { return c.reading.Load() == 2 })
@@ -153,8 +160,13 @@ func TestCallbackBodiesReadAtOnceAreBounded(t *testing.T) {
 	}
 	slow.close()
 	waitFor(t, "the readers to be free", func() bool { return c.reading.Load() == 0 })
-	if got := postCallback(t, srv, "/callbacks/acme/emp-1", callbackJSON(c.Secret("acme", "emp-1"), "Visura evasa")); got != http.StatusNoContent || ref.n.Load() != 1 {
-		t.Errorf("genuine callback after the flood: got %d with %d refreshes, want 204 with 1", got, ref.n.Load())
+	resp, err := http.Post(srv.URL+"/callbacks/acme/emp-1", "application/x-www-form-urlencoded", strings.NewReader(callbackForm(c.Secret("acme", "emp-1"), "Visura evasa")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.StatusCode; got != http.StatusNoContent || ref.n.Load() != 1 {
+		t.Errorf("genuine form callback after the flood: got %d with %d refreshes, want 204 with 1", got, ref.n.Load())
 	}
 }
 
@@ -332,5 +344,22 @@ func TestForgedCallbacksDoNotSilenceFailedRefreshes(t *testing.T) {
 	}
 	if got, want := strings.Count(logs.String(), "refresh after callback failed"), 1; got != want {
 		t.Errorf("lines about the failed refresh after 20 forged callbacks: got %d, want %d\n%s", got, want, logs.String())
+	}
+}
+
+// TestStalledBodiesDoNotDelayGenuineCallbacks: senders that stall in the
+// middle of a JSON body, however many, hold their own connections only: a
+// genuine callback meanwhile is read and let through at once.
+func TestStalledBodiesDoNotDelayGenuineCallbacks(t *testing.T) {
+	c, ref, srv := callbackServer(t, CallbackConfig{Readers: 2, BodyTimeout: time.Hour})
+	slow := newSlowCallbacks(t, srv)
+	for range 6 {
+		slow.send()
+	}
+	// At least as many stalled bodies as there are readers: every reader
+	// would be held, were JSON bodies read in readers.
+	waitFor(t, "stalled bodies being read", func() bool { return c.reading.Load() >= 2 })
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", callbackJSON(c.Secret("acme", "emp-1"), "Visura evasa")); got != http.StatusNoContent || ref.n.Load() != 1 {
+		t.Errorf("genuine callback beside 6 stalled bodies and 2 readers: got %d with %d refreshes, want 204 with 1", got, ref.n.Load())
 	}
 }

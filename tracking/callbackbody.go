@@ -20,23 +20,30 @@ type callbackBody struct {
 	secret, stato string
 }
 
-// read reads and parses a callback body in one of the Readers slots, or
-// answers (and reports false). The body is the only thing an
-// unauthenticated caller can make iseed hold, so it is read by few at once,
-// briefly, and is dropped before anything else happens.
+// read reads and parses a callback body, or answers (and reports false).
+// The body is the only thing an unauthenticated caller can make iseed
+// hold, so it is read briefly and dropped before anything else happens. A
+// JSON body (what iseed asks for) is streamed keeping a few KiB
+// (visengine.CallbackMemory), about what its connection's headers may
+// hold already, so it needs no reader slot and a sender that stalls holds
+// nothing but its own connection; a form body is read whole, in one of
+// the Readers slots.
 func (c *Callbacks) read(w http.ResponseWriter, r *http.Request) (callbackBody, bool) {
-	if !c.takeReader(r) {
-		// Unread: closing the connection spares reading the body to reuse it.
-		w.Header().Set("Connection", "close")
-		busy(w)
-		return callbackBody{}, false
+	form := strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
+	if form {
+		if !c.takeReader(r) {
+			// Unread: closing the connection spares reading the body to reuse it.
+			w.Header().Set("Connection", "close")
+			busy(w)
+			return callbackBody{}, false
+		}
+		defer func() { <-c.readers }()
 	}
-	defer func() { <-c.readers }()
 	c.reading.Add(1)
 	defer c.reading.Add(-1)
 	// Replaces the server's ReadTimeout for what is left of this request.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(c.cfg.BodyTimeout))
-	cb, err := c.parse(w, r)
+	cb, err := c.parse(w, r, form)
 	if err != nil {
 		status := readStatus(err)
 		http.Error(w, http.StatusText(status), status)
@@ -46,18 +53,18 @@ func (c *Callbacks) read(w http.ResponseWriter, r *http.Request) (callbackBody, 
 }
 
 // parse reads the request a callback body holds: the body itself (method
-// "JSON", what iseed asks for) streamed whatever its size, as the upstream
-// may echo the input's scans of documents; or a form's field "data", the
-// whole form within MaxBody. An error is one of reading the body; a body
-// that is not a request has no secret.
-func (c *Callbacks) parse(w http.ResponseWriter, r *http.Request) (callbackBody, error) {
+// "JSON") streamed whatever its size, as the upstream may echo the input's
+// scans of documents; or a form's field "data", the whole form within
+// MaxBody. An error is one of reading the body; a body that is not a
+// request has no secret.
+func (c *Callbacks) parse(w http.ResponseWriter, r *http.Request, form bool) (callbackBody, error) {
 	var body io.Reader = r.Body
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		form, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.cfg.MaxBody))
+	if form {
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.cfg.MaxBody))
 		if err != nil {
 			return callbackBody{}, err
 		}
-		v, err := url.ParseQuery(string(form))
+		v, err := url.ParseQuery(string(raw))
 		if err != nil {
 			return callbackBody{}, nil
 		}

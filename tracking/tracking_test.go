@@ -95,7 +95,7 @@ func TestParseCallback(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/callbacks/acme/x", strings.NewReader(tt.body))
 			r.Header.Set("Content-Type", tt.ctype)
-			cb, err := c.parse(httptest.NewRecorder(), r)
+			cb, err := c.parse(httptest.NewRecorder(), r, tt.ctype != "application/json")
 			if err != nil || cb.secret != tt.want {
 				t.Errorf("got %q (error %v), want %q", cb.secret, err, tt.want)
 			}
