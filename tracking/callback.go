@@ -43,7 +43,10 @@ import (
 // meanwhile, or 503 with Retry-After when that read failed, so that the
 // upstream's retry is never taken for done), and none once tracking is
 // over, but for a request tracking gave up on (the upstream's completion
-// overrides the give-up, catchup.go). One submission has at most one
+// overrides the give-up, catchup.go). What was let through is remembered
+// for recentMax news within MinInterval; news beyond gets 503 with
+// Retry-After, never a read, so that no flood of news, genuine or leaked,
+// makes a leaked body's news be forgotten. One submission has at most one
 // refresh under way, so a flood of one body takes one of the Parallel
 // slots, never the others'
 // (callbacklimit.go). Polling stays on as the
@@ -104,7 +107,7 @@ func NewCallbacks(cfg CallbackConfig, r Refresher) (*Callbacks, error) {
 	sampled := func() zerolog.Logger { return log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute}) }
 	return &Callbacks{cfg: cfg, refresh: r, sem: make(chan struct{}, cfg.Parallel),
 		readers: make(chan struct{}, cfg.Readers), log: sampled(), forged: sampled(),
-		recent: newRecentSet(4096), underway: newKeySet()}, nil
+		recent: newRecentSet(recentMax), underway: newKeySet()}, nil
 }
 
 func (cfg CallbackConfig) withDefaults() CallbackConfig {
@@ -190,8 +193,12 @@ func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, new
 	}
 	// Noted only now, so that a callback refused above is let through when
 	// the upstream retries it.
-	if m, ok := c.recent.add(key, time.Now(), c.cfg.MinInterval); !ok {
+	switch m, seen, full := c.recent.add(key, time.Now(), c.cfg.MinInterval); {
+	case seen:
 		c.again(w, m)
+		return
+	case full: // more news within MinInterval than are remembered: retried later, polling catches up
+		busy(w)
 		return
 	}
 	c.refreshNow(w, r, tenant, id, key)

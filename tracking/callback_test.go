@@ -363,3 +363,29 @@ func TestStalledBodiesDoNotDelayGenuineCallbacks(t *testing.T) {
 		t.Errorf("genuine callback beside 6 stalled bodies and 2 readers: got %d with %d refreshes, want 204 with 1", got, ref.n.Load())
 	}
 }
+
+// TestLeakedBodyStaysLimitedWhenManyNewsArrive: a body that leaked is let
+// through once per MinInterval, however many other submissions' news
+// arrive meanwhile (the set that remembers what was let through is
+// bounded; when it is full of news within the interval, a callback with
+// more is answered 503 and retried, never let through again).
+func TestLeakedBodyStaysLimitedWhenManyNewsArrive(t *testing.T) {
+	c, ref, srv := callbackServer(t, CallbackConfig{})
+	leaked := callbackJSON(c.Secret("acme", "emp-leak"), "Visura evasa")
+	if got := postCallback(t, srv, "/callbacks/acme/emp-leak", leaked); got != http.StatusNoContent {
+		t.Fatalf("the leaked body, first: got %d, want 204", got)
+	}
+	var last int
+	for i := range recentMax {
+		id := fmt.Sprintf("emp-%d", i)
+		last = postCallback(t, srv, "/callbacks/acme/"+id, callbackJSON(c.Secret("acme", id), "Visura evasa"))
+	}
+	if last != http.StatusServiceUnavailable {
+		t.Errorf("news beyond what is remembered: got %d, want 503", last)
+	}
+	before := ref.n.Load()
+	if got := postCallback(t, srv, "/callbacks/acme/emp-leak", leaked); got != http.StatusNoContent || ref.n.Load() != before {
+		t.Errorf("the leaked body again within the interval, after %d other news: got %d with %d more refreshes, want 204 with none",
+			recentMax, got, ref.n.Load()-before)
+	}
+}

@@ -32,13 +32,15 @@ func (r *recentSet) seen(key string, now time.Time, every time.Duration) (mark, 
 }
 
 // add lets key through, and notes it, unless it was let through less than
-// every ago (then it reports how, as seen). When full it forgets entries
-// older than every, or all.
-func (r *recentSet) add(key string, now time.Time, every time.Duration) (mark, bool) {
+// every ago (then it reports how, and seen), or the set is full of keys let
+// through less than every ago (then it reports full: forgetting any of them
+// would let it through again within every, and so would not noting key).
+// When full it forgets entries older than every first.
+func (r *recentSet) add(key string, now time.Time, every time.Duration) (m mark, seen, full bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if m, ok := r.last[key]; ok && now.Sub(m.at) < every {
-		return m, false
+		return m, true, false
 	}
 	if len(r.last) >= r.max {
 		for k, m := range r.last {
@@ -47,11 +49,11 @@ func (r *recentSet) add(key string, now time.Time, every time.Duration) (mark, b
 			}
 		}
 		if len(r.last) >= r.max {
-			clear(r.last)
+			return mark{}, false, true
 		}
 	}
 	r.last[key] = mark{at: now}
-	return mark{}, true
+	return mark{}, false, false
 }
 
 // fail notes that the refresh key was last let through for failed.
@@ -89,3 +91,7 @@ func (s *keySet) remove(key string) {
 	defer s.mu.Unlock()
 	delete(s.keys, key)
 }
+
+// recentMax is how many submissions' news the callback endpoint remembers
+// within MinInterval.
+const recentMax = 4096
