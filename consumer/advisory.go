@@ -140,7 +140,8 @@ func (p *Pipeline) advisoryLetterID(j *job, adv maxDeliveriesAdvisory, o Outcome
 // pipeline finishes one (finishRecorded), and so is one whose record keeps
 // the id an earlier POST got back (adoptKept): that request is paid.
 // One already decided (failed or rejected for its own reason) is finished
-// as its next delivery would have (decidedBefore). An error (NATS trouble,
+// as its next delivery would have (decidedBefore). A held one's hold is
+// ended (failHeld). An error (NATS trouble,
 // a concurrent change) leaves the advisory to be retried, so that the
 // record and the failed event are never skipped.
 func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcome, error) {
@@ -160,6 +161,8 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 		return Outcome{Kind: Done}, nil // another payload's request: not this message's to finish
 	case ours && rec.Answered() != "":
 		return p.adoptKept(ctx, j, rec, rev)
+	case ours && rec.State == record.StateHeld:
+		return p.failHeld(ctx, j, rec, rev, o)
 	case ours && rec.State == record.StateClaimed:
 		return p.markFailed(ctx, j, rec, rev, o)
 	case ours && rec.State == record.StateFailed && rec.Reason == dlq.ReasonMaxDeliveries:
@@ -220,6 +223,48 @@ func (p *Pipeline) adoptKept(ctx context.Context, j *job, rec *record.Record, re
 		return o, fmt.Errorf("adopt request %s, which %s keeps: %w", id, j.key(), o.Err)
 	}
 	return p.finishRecorded(ctx, j, j.rec)
+}
+
+// failHeld ends the hold of a held submission whose message ran out of
+// deliveries: the delivery that held it could not publish its held event
+// or lost its ack, or a release's (or a replay's) delivery took the record
+// over and never decided it (a crash loop, the wallet empty). It fails
+// max_deliveries as a claimed one (markFailed), gives back a reservation
+// nothing can have been sent under (as endHold), and removes its hold key.
+//
+// Not left to its hold. The record cannot tell which of those it was (a
+// release's delivery gives its lease up, and the record is held, without
+// a lease, either way). The release's message id names the hold entry's
+// revision, which a crash loop leaves as it was: sent again, it is
+// dropped as a duplicate for the whole duplicate window (24 hours), the
+// tenant's later holds queued behind it, and then the crash loop the
+// advisory exists to end starts over. Left held with a max_deliveries
+// letter, as before, it was sent (and paid) later under a letter that
+// says it failed. Nothing was sent for it: failed, it waits for a replay
+// of its letter, which goes through the caps again.
+//
+// A live lease is another delivery's (a release the hold loop sent since):
+// it decides, and the advisory, retried, reads the record again.
+func (p *Pipeline) failHeld(ctx context.Context, j *job, rec *record.Record, rev uint64, o Outcome) (Outcome, error) {
+	if pa := rec.Pending; pa != nil && p.cfg.Now().Before(pa.Until) {
+		return o, fmt.Errorf("%s is held under a delivery's lease: ended once it ends, unless that delivery decides", j.key())
+	}
+	o, err := p.markFailed(ctx, j, rec, rev, o)
+	if err != nil {
+		return o, err
+	}
+	if !rec.PostInDoubt() { // else the upstream may have charged: it stays counted
+		p.giveBack(ctx, j.tenant, j.sub.ID)
+	}
+	// Failed, the record is never released (releaseHold removes the key of
+	// one that left held): the key goes now so that the tenant's next
+	// holds need not wait for a pass.
+	if p.holds.kv != nil {
+		if err := p.holds.kv.Delete(ctx, holdKey(j.tenant, j.sub.ID, rec.HeldSince)); err != nil {
+			return o, fmt.Errorf("remove the hold key of %s: %w", j.key(), err)
+		}
+	}
+	return o, nil
 }
 
 // markFailed records the max_deliveries failure of a claimed submission.
