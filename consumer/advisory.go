@@ -126,24 +126,26 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 // advisoryLetterID is the Nats-Msg-Id of the advisory's dead letter. A
 // decision of the record's own (ambiguous, invalid, …) gets the id a
 // delivery gives it (deadLetter), so that the letter the last delivery may
-// have stored is not stored again; a max_deliveries letter, or one of a
-// message without a record of its own, the message's.
+// have stored is not stored again, and so does a replay's that did not
+// reopen the record (j.spent), whatever the reason; a max_deliveries
+// letter the advisory decides, or one of a message without a record of
+// its own, the message's.
 func (p *Pipeline) advisoryLetterID(j *job, adv maxDeliveriesAdvisory, o Outcome) string {
-	if o.Reason == dlq.ReasonMaxDeliveries || o.Record == nil {
+	if o.Record == nil || (o.Reason == dlq.ReasonMaxDeliveries && !j.spent) {
 		return dlq.MsgIDOfMessage(adv.Stream, adv.StreamSeq)
 	}
-	return dlq.MsgIDAfterReplay(j.tenant, j.sub.ID, o.Record.Generation, o.Reason, j.unverified)
+	return dlq.MsgIDAfterReplay(j.tenant, j.sub.ID, o.Record.Generation, o.Reason, j.replayed())
 }
 
 // failUndecided marks the record of an undecided submission failed. A
 // submission that has its upstream request is finished instead, as the
 // pipeline finishes one (finishRecorded), and so is one whose record keeps
 // the id an earlier POST got back (adoptKept): that request is paid.
-// One already decided (failed or rejected for its own reason) is finished
-// as its next delivery would have (decidedBefore). A held one's hold is
-// ended (failHeld). An error (NATS trouble,
-// a concurrent change) leaves the advisory to be retried, so that the
-// record and the failed event are never skipped.
+// One already decided (failed or rejected for its own reason), or a
+// replay that did not reopen it, is finished as its next delivery would
+// have (decidedBefore). A held one's hold is ended (failHeld). An error
+// (NATS trouble, a concurrent change) leaves the advisory to be retried,
+// so that the record and the failed event are never skipped.
 func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcome, error) {
 	rec, rev, err := p.store.Get(ctx, j.tenant, j.sub.ID)
 	if errors.Is(err, record.ErrNotFound) {
@@ -165,12 +167,15 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 		return p.failHeld(ctx, j, rec, rev, o)
 	case ours && rec.State == record.StateClaimed:
 		return p.markFailed(ctx, j, rec, rev, o)
+	case ours && (rec.State == record.StateFailed || rec.State == record.StateRejected) && p.replayable(j):
+		j.spent = true // a replay that did not reopen it: as its refusal (decidedBefore)
+		return p.decidedBefore(j), nil
 	case ours && rec.State == record.StateFailed && rec.Reason == dlq.ReasonMaxDeliveries:
 		// An earlier try of this advisory failed it (its reply may have been
 		// lost) and may have stopped before the event: announce it again.
 		o.Record, o.Event = rec, rec.Status(record.StateFailed)
 		return o, nil
-	case ours && (rec.State == record.StateFailed || rec.State == record.StateRejected) && !p.replayable(j):
+	case ours && (rec.State == record.StateFailed || rec.State == record.StateRejected):
 		return p.decidedBefore(j), nil
 	default:
 		o.Record = rec
@@ -179,8 +184,9 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 }
 
 // decidedBefore finishes a submission a delivery failed or rejected (not
-// max_deliveries) and could not finish: its dead letter, its event or its
-// term failed, and the message had no delivery left. The decision stands
+// max_deliveries, unless a replay's) and could not finish: its dead
+// letter, its event or its term failed, and the message had no delivery
+// left. The decision stands
 // and is finished as the next delivery would finish it (failedAgain,
 // rejected): the dead letter of its own reason and its event, both under
 // the ids that delivery used, so stored once. Not a second dead letter
@@ -188,10 +194,18 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 // hold two letters of it, a replay of either reopening it. Nor nothing: a
 // delivery records its decision before it stores the dead letter (fail,
 // reject, then finish), so the letter may be missing, and without it the
-// failure would be listed nowhere, its event never published. A replay
-// that has not reopened the record yet (replayable) is not a decision of
-// it: its letter, removed by the replay command, would be taken for a
-// repeat; it falls to max_deliveries, a letter of its own.
+// failure would be listed nowhere, its event never published.
+//
+// A replay that has not reopened the record (replayable) either was
+// refused (reopen, expire, answeredBefore: the record still fails, a
+// person must decide) and stored the letter of that refusal under the
+// replay's id (j.spent), or never got that far (a crash loop). The letter
+// is the same either way: the record's own reason under the replay's id,
+// stored once, and a letter of its own when the refusal's was never
+// stored (the replayed letter, removed by the replay command, had another
+// id). It once got a max_deliveries letter, under the message's id: a
+// second letter of the submission after a refusal, a replay of either
+// reopening it.
 func (p *Pipeline) decidedBefore(j *job) Outcome {
 	if j.rec.State == record.StateRejected {
 		return p.rejected(j)

@@ -13,20 +13,25 @@ func (p *Pipeline) deadLetter(ctx context.Context, j *job, o Outcome) error {
 	dl := p.deadLetterOf(j, j.msg.Subject(), o)
 	msgID := dlq.MsgIDOfMessage(j.meta.Stream, j.meta.Sequence.Stream)
 	if o.Record != nil && o.Kind != Conflict { // one dead letter per submission, generation and reason
-		var replayed uint64
-		switch {
-		case j.spent:
-			replayed = j.replay // it could not reopen the record: its letter is gone
-		case j.unverified != 0:
-			// A replay taken as an ordinary message, its signature not
-			// holding (the replay key rotated after it was signed): the
-			// letter it names may be gone too. Whoever copies the header,
-			// it is one letter per letter named.
-			replayed = j.unverified
-		}
-		msgID = dlq.MsgIDAfterReplay(dl.Tenant, dl.SubmissionID, dl.Generation, o.Reason, replayed)
+		msgID = dlq.MsgIDAfterReplay(dl.Tenant, dl.SubmissionID, dl.Generation, o.Reason, j.replayed())
 	}
 	return dlq.Publish(ctx, p.d.Publisher, p.lay, dl, j.msg.Data(), msgID)
+}
+
+// replayed is the dead letter a letter of the job's record names after its
+// id (dlq.MsgIDAfterReplay): 0 when none.
+func (j *job) replayed() uint64 {
+	switch {
+	case j.spent:
+		return j.replay // it could not reopen the record: its letter is gone
+	case j.unverified != 0:
+		// A replay taken as an ordinary message, its signature not
+		// holding (the replay key rotated after it was signed): the
+		// letter it names may be gone too. Whoever copies the header,
+		// it is one letter per letter named.
+		return j.unverified
+	}
+	return 0
 }
 
 // deadLetterOf describes the dead letter of a job's message.
