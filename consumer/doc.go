@@ -75,7 +75,9 @@
 // maximum age (the delivery then expires it); holdend.go fails one that
 // can never be sent again (its message too large for a lowered size
 // limit, its release refused by its tenant's quota, its message gone),
-// with its dead letter and failed event. docs/money.md is the user's view.
+// with its dead letter and failed event; the max-deliveries advisory
+// fails one whose message ran out of deliveries undecided (advisory.go,
+// failHeld), removing its key. docs/money.md is the user's view.
 //
 // # Restart
 //
