@@ -123,15 +123,19 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 	return nil
 }
 
-// advisoryLetterID is the Nats-Msg-Id of the advisory's dead letter. A
-// decision of the record's own (ambiguous, invalid, …) gets the id a
-// delivery gives it (deadLetter), so that the letter the last delivery may
-// have stored is not stored again, and so does a replay's that did not
-// reopen the record (j.spent), whatever the reason; a max_deliveries
-// letter the advisory decides, or one of a message without a record of
-// its own, the message's.
+// advisoryLetterID is the Nats-Msg-Id of the advisory's dead letter: the
+// id a delivery gives the letter of the record (deadLetter), whatever the
+// reason, so that each failure is one letter. The letter of a decision the
+// last delivery may have stored (ambiguous, invalid, …, or a replay's
+// refusal, j.spent) is not stored again; nor is the advisory's own
+// max_deliveries letter when a message of the submission delivered after
+// it (a release the hold loop stored before the hold ended, a duplicate)
+// finds the record failed and dead-letters it again (failedAgain). It
+// once had the message's id: that second letter was stored. A message
+// without a record of its own (never claimed, another payload's, not a
+// submission), the message's.
 func (p *Pipeline) advisoryLetterID(j *job, adv maxDeliveriesAdvisory, o Outcome) string {
-	if o.Record == nil || (o.Reason == dlq.ReasonMaxDeliveries && !j.spent) {
+	if o.Record == nil || j.sub == nil || o.Record.Fingerprint != j.sub.Fingerprint() {
 		return dlq.MsgIDOfMessage(adv.Stream, adv.StreamSeq)
 	}
 	return dlq.MsgIDAfterReplay(j.tenant, j.sub.ID, o.Record.Generation, o.Reason, j.replayed())

@@ -35,7 +35,8 @@ func (h *harness) holdKeys() ([]string, error) {
 // that says it failed), and a replay of the letter made a second way in.
 // The advisory ends the hold as it fails a claimed submission: failed
 // max_deliveries, one dead letter, one failed event, the key gone, the
-// reservation given back, nothing sent.
+// reservation given back, nothing sent; a release delivered after that
+// finds it failed, and its letter stored already.
 func TestMaxDeliveriesOfAHeldSubmission(t *testing.T) {
 	for _, tc := range []string{"its held event refused", "its release's delivery out of credit"} {
 		t.Run(tc, func(t *testing.T) {
@@ -58,7 +59,8 @@ func TestMaxDeliveriesOfAHeldSubmission(t *testing.T) {
 				ev.Events = d.Events
 				d.Events = ev
 			}))
-			h.Publish(pipetest.Submission("emp-held", pipetest.ValidFields("Mario")), nil)
+			data := pipetest.Submission("emp-held", pipetest.ValidFields("Mario"))
+			h.Publish(data, nil)
 			h.WaitState("emp-held", record.StateHeld)
 			if tc == "its release's delivery out of credit" {
 				ample, _ := money.FromFloat(100)
@@ -93,6 +95,13 @@ func TestMaxDeliveriesOfAHeldSubmission(t *testing.T) {
 			}
 			if res, held, err := b.Lookup(ctx, pipetest.Tenant, "emp-held", time.Now()); err != nil || held {
 				t.Errorf("reservation: got %+v held %v (%v), want given back: nothing was spent", res, held, err)
+			}
+			// A release the hold loop stored before the hold ended, delivered
+			// after: the submission failed, it is one letter still.
+			h.Publish(data, nil)
+			pipetest.WaitFor(t, 20*time.Second, "the late release settled", h.settled)
+			if dls := h.DeadLetters(); len(dls) != 1 {
+				t.Errorf("dead letters after a late release: got %+v, want one", dls)
 			}
 			if got := h.Counter("created"); got != 0 {
 				t.Errorf("upstream requests: got %d, want 0", got)
