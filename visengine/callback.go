@@ -11,7 +11,7 @@ import "io"
 // receiver bounds a body by the time it takes, not by its size. Up to
 // 1 KiB before the object (white space, a byte order mark) is skipped.
 func ReadCallback(r io.Reader) (*Richiesta, error) {
-	a := &callbackAnswer{richiestaAnswer{b: budget{perValue: maxCallbackValue, left: 3 * maxCallbackValue}}}
+	a := &richiestaAnswer{b: budget{perValue: maxCallbackValue, left: 3 * maxCallbackValue}, only: callbackMember}
 	s := newScanner(r, callbackBuffer)
 	if err := s.skipPreamble(1 << 10); err != nil {
 		return nil, err
@@ -42,24 +42,9 @@ const callbackBuffer = 4 << 10
 // and the three values it keeps.
 const CallbackMemory = callbackBuffer + 3*maxCallbackValue
 
-// callbackAnswer is a richiestaAnswer that keeps only what tells a callback
-// from another: the request, its state and the callback_data it echoes.
-type callbackAnswer struct{ richiestaAnswer }
-
-func (a *callbackAnswer) data(s *scanner) error {
-	c, err := s.peek()
-	if err != nil {
-		return err
-	}
-	if c != '{' {
-		return s.skip()
-	}
-	a.object = true
-	return s.object(func(key string) error {
-		switch key {
-		case "_id", "stato_richiesta", "callback_data":
-			return a.member(s, key)
-		}
-		return s.skip()
-	})
+// callbackMember reports whether a request's member is one ReadCallback
+// keeps: what tells a callback from another, the request, its state and
+// the callback_data it echoes.
+func callbackMember(key string) bool {
+	return key == "_id" || key == "stato_richiesta" || key == "callback_data"
 }

@@ -39,6 +39,9 @@ type richiestaAnswer struct {
 	b       budget
 	object  bool // "data" was an object
 	salvage bool // POST, PUT, DELETE: an answer that breaks off after _id is a success
+	// only, when set, names the only members kept; the others are skipped
+	// as they stream (ReadCallback).
+	only func(key string) bool
 }
 
 func newRichiestaAnswer(perValue int, total int64, salvage bool) *richiestaAnswer {
@@ -54,7 +57,12 @@ func (a *richiestaAnswer) data(s *scanner) error {
 		return s.skip()
 	}
 	a.object = true
-	return s.object(func(key string) error { return a.member(s, key) })
+	return s.object(func(key string) error {
+		if a.only != nil && !a.only(key) {
+			return s.skip()
+		}
+		return a.member(s, key)
+	})
 }
 
 func (a *richiestaAnswer) complete() error {
