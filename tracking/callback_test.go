@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/rs/zerolog"
 )
 
@@ -302,24 +303,6 @@ func (failingRefresher) Refresh(context.Context, string, string) error {
 	return errors.New("upstream unavailable")
 }
 
-// syncBuffer is a log sink the handlers write to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestForgedCallbacksDoNotSilenceFailedRefreshes: anyone can post forged
 // callbacks, whose log lines are sampled; they must not use up the lines
 // that say a genuine callback's refresh failed.
@@ -328,7 +311,7 @@ func TestForgedCallbacksDoNotSilenceFailedRefreshes(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	var logs syncBuffer
+	var logs pipetest.Buffer
 	c, err := NewCallbacks(CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("k"), 32), Logger: zerolog.New(&logs)}, failingRefresher{})
 	if err != nil {
 		t.Fatal(err)
