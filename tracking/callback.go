@@ -50,7 +50,8 @@ import (
 // refresh under way, so a flood of one body takes one of the Parallel
 // slots, never the others'
 // (callbacklimit.go). Polling stays on as the
-// fallback, so a lost callback costs only latency.
+// fallback, so a lost callback costs only latency; callbacks that stop
+// arriving altogether stop polls being stretched (callbacktrust.go).
 
 // Refresher re-reads one submission's upstream request now.
 type Refresher interface {

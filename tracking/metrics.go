@@ -5,8 +5,9 @@ import "github.com/prometheus/client_golang/prometheus"
 // Metrics are the tracker's Prometheus metrics. A nil *Metrics records
 // nothing.
 type Metrics struct {
-	polls *prometheus.CounterVec
-	docs  prometheus.Counter
+	polls   *prometheus.CounterVec
+	docs    prometheus.Counter
+	trusted prometheus.Gauge
 }
 
 // NewMetrics registers the tracker's metrics with reg.
@@ -20,8 +21,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "iseed", Name: "documents_stored_total",
 			Help: "Documents downloaded, verified and stored in the documents bucket.",
 		}),
+		trusted: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "iseed", Name: "callbacks_trusted",
+			Help: "0 while callbacks are configured but look lost, and polls are not stretched; else 1.",
+		}),
 	}
-	reg.MustRegister(m.polls, m.docs)
+	reg.MustRegister(m.polls, m.docs, m.trusted)
 	return m
 }
 
@@ -45,4 +50,16 @@ func (m *Metrics) documentStored() {
 	if m != nil {
 		m.docs.Inc()
 	}
+}
+
+// callbacksTrusted sets iseed_callbacks_trusted.
+func (m *Metrics) callbacksTrusted(on bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if on {
+		v = 1
+	}
+	m.trusted.Set(v)
 }

@@ -122,9 +122,11 @@ func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome)
 	if submitted.IsZero() {
 		submitted = meta.Timestamp // the task is published right after the POST
 	}
+	p := t.cfg.Polling
+	p.Callbacks = p.Callbacks && t.trust.trusted() // callbacks that do not arrive are no reason to poll less
 	realNow := t.cfg.Now()
 	now := tb.At(realNow)
-	at := t.cfg.Polling.Next(name, hash, state, tb.At(submitted), now)
+	at := p.Next(name, hash, state, tb.At(submitted), now)
 	return tb.Delay(realNow, at.Sub(now))
 }
 
@@ -239,6 +241,9 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 		return t.giveUp(ctx, rec, rev, meta, msg.Data(), t.unverifiedReplay(msg))
 	}
 	final, state, err := t.refresh(ctx, rec, rev)
+	if err == nil {
+		t.pollFoundNews(rec, state)
+	}
 	return trackOutcome{Final: final, Err: err, Rec: rec, State: state}
 }
 
@@ -259,8 +264,11 @@ func (t *Tracker) logNotReopened(rec *record.Record, seq uint64) {
 func (t *Tracker) schedNow() time.Time { return t.cfg.Timebase.At(t.cfg.Now()) }
 
 // Refresh re-reads one submission's upstream request now and applies what
-// changed; a callback calls it. It is safe beside a concurrent poll.
+// changed; a genuine callback calls it, once its secret is verified, so
+// it is also the proof that callbacks arrive (callbacktrust.go). It is
+// safe beside a concurrent poll.
 func (t *Tracker) Refresh(ctx context.Context, tenant, id string) error {
+	t.callbackArrived()
 	rec, rev, err := t.store.Get(ctx, tenant, id)
 	if err != nil {
 		return err

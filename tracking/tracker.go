@@ -112,6 +112,7 @@ type Tracker struct {
 	buckets sync.Map       // tenant → its documents bucket (jetstream.ObjectStore)
 	streams sync.Map       // documents bucket → its stream (jetstream.Stream), for whole
 	storing [64]sync.Mutex // by object name: one store of a document at a time (storeLock)
+	trust   *callbackTrust // whether polls stretch (callbacktrust.go); nil without callbacks
 }
 
 // New builds a tracker.
@@ -128,8 +129,13 @@ func New(cfg Config, d Deps) (*Tracker, error) {
 		d.Limiter = rate.NewLimiter(rate.Inf, 1)
 	}
 	log := cfg.Logger.With().Str("component", "tracker").Logger()
-	return &Tracker{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
-		log: log, rare: log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})}, nil
+	t := &Tracker{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
+		log: log, rare: log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})}
+	if cfg.Polling.Callbacks {
+		t.trust = newCallbackTrust(t.schedNow(), d.Metrics.callbacksTrusted)
+	}
+	d.Metrics.callbacksTrusted(true)
+	return t, nil
 }
 
 // task is the payload of a tracking task. Service, Hash and Submitted let

@@ -1,0 +1,161 @@
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/tracking"
+	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// TestLostCallbacksStopStretchingPolls: callbacks are configured (every
+// submission carries callback_data) but point where nothing listens, so
+// none arrives and only polls find the requests done. After that happened
+// to three requests in more than an hour without a genuine callback, the
+// next request's first poll is scheduled unstretched; a genuine callback
+// makes the tracker stretch again.
+func TestLostCallbacksStopStretchingPolls(t *testing.T) {
+	// A working day passes in 2 s from a Monday morning; the first poll
+	// of a request just submitted comes half its first interval in: 12
+	// hours stretched (1 day × 4 / 4 polls / 2), 3 hours not, less the
+	// working time since the submission.
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := 2 * time.Second
+	tb := tracking.Timebase{Scale: float64(24*time.Hour) / float64(day), Real: time.Now(), Sim: time.Date(2025, 3, 3, 9, 0, 0, 0, rome)}
+	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: 50 * time.Millisecond}})
+	lost, _ := url.Parse("http://127.0.0.1:1") // nothing listens: every callback is lost
+	if h.callbacks, err = tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: lost, Key: bytes.Repeat([]byte("c"), 32)}, refresherFunc(h.refresh)); err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	reg := prometheus.NewRegistry()
+	tr, err := tracking.New(tracking.Config{Workers: 2, Timebase: tb, TempDir: t.TempDir(), ReplayKey: pipetest.ReplayKey,
+		Polling: tracking.Polling{Callbacks: true, Rand: func() float64 { return 0.5 }}, Logger: zerolog.New(logs)},
+		tracking.Deps{Resources: h.Res, Upstream: h.Client, Events: publisher.New(h.NATS.JS, publisher.Config{}),
+			Publisher: h.NATS.JS, Limiter: h.polls, Metrics: tracking.NewMetrics(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.current = tr
+	h.runTracker(tr)
+	h.startPipeline(tr, false)
+	// 6 working hours: between the unstretched first poll and the stretched one.
+	between := time.Duration(float64(6*time.Hour) / tb.Scale)
+
+	if got := gauge(t, reg, "iseed_callbacks_trusted"); got != 1 {
+		t.Errorf("iseed_callbacks_trusted at the start: got %v, want 1", got)
+	}
+	for _, id := range []string{"emp-lost-1", "emp-lost-2", "emp-lost-3"} {
+		h.Publish(pipetest.Submission(id, pipetest.ValidFields("Mario")), nil)
+	}
+	for _, id := range []string{"emp-lost-1", "emp-lost-2", "emp-lost-3"} {
+		if d := firstPollDelay(t, logs, id); d < between {
+			t.Errorf("%s, before any poll found news: first poll in %v, want stretched, over %v", id, d, between)
+		}
+		h.waitClosed(id, 10*time.Second)
+	}
+	pipetest.WaitFor(t, 5*time.Second, "the tracking tasks to be acknowledged", func() bool { return h.openTasks() == 0 })
+	if got := gauge(t, reg, "iseed_callbacks_trusted"); got != 0 {
+		t.Errorf("iseed_callbacks_trusted after lost callbacks: got %v, want 0", got)
+	}
+
+	h.Publish(pipetest.Submission("emp-lost-4", pipetest.ValidFields("Mario")), nil)
+	if d := firstPollDelay(t, logs, "emp-lost-4"); d >= between {
+		t.Errorf("after callbacks looked lost: first poll in %v, want unstretched, under %v", d, between)
+	}
+	if n := logs.count("callbacks look lost"); n != 1 {
+		t.Errorf("warnings that callbacks look lost: got %d, want 1", n)
+	}
+
+	// A genuine callback (its secret verified) refreshes through the tracker.
+	if err := tr.Refresh(context.Background(), pipetest.Tenant, "emp-lost-4"); err != nil {
+		t.Fatal(err)
+	}
+	if got := gauge(t, reg, "iseed_callbacks_trusted"); got != 1 {
+		t.Errorf("iseed_callbacks_trusted after a genuine callback: got %v, want 1", got)
+	}
+	h.Publish(pipetest.Submission("emp-lost-5", pipetest.ValidFields("Mario")), nil)
+	if d := firstPollDelay(t, logs, "emp-lost-5"); d < between {
+		t.Errorf("after a genuine callback: first poll in %v, want stretched, over %v", d, between)
+	}
+}
+
+// firstPollDelay waits for the tracker to schedule the first poll of a
+// submission and returns the real delay it scheduled.
+func firstPollDelay(t *testing.T, logs *lockedBuffer, id string) time.Duration {
+	t.Helper()
+	var ms float64
+	pipetest.WaitFor(t, 10*time.Second, "the first poll of "+id+" to be scheduled", func() bool {
+		for _, l := range logs.lines() {
+			var line struct {
+				Message, Submission string
+				Delivered           int
+				NextPoll            float64 `json:"next_poll_ms"`
+			}
+			if json.Unmarshal([]byte(l), &line) == nil && line.Message == "request polled" && line.Submission == id && line.Delivered == 1 {
+				ms = line.NextPoll
+				return true
+			}
+		}
+		return false
+	})
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
+// gauge reads an unlabelled gauge (-1 when there is none).
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Errorf("no gauge %s", name)
+	return -1
+}
+
+// lockedBuffer collects log lines written from several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) lines() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for s := bufio.NewScanner(bytes.NewReader(b.buf.Bytes())); s.Scan(); {
+		out = append(out, s.Text())
+	}
+	return out
+}
+
+func (b *lockedBuffer) count(s string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Count(b.buf.String(), s)
+}
