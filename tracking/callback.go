@@ -51,7 +51,9 @@ import (
 // slots, never the others'
 // (callbacklimit.go). Polling stays on as the
 // fallback, so a lost callback costs only latency; callbacks that stop
-// arriving altogether stop polls being stretched (callbacktrust.go).
+// arriving altogether stop polls being stretched (callbacktrust.go). Every
+// answer counts in iseed_callbacks_total under its outcome (metrics.go),
+// never under the tenant or id a caller makes up.
 
 // Refresher re-reads one submission's upstream request now.
 type Refresher interface {
@@ -76,6 +78,8 @@ type CallbackConfig struct {
 	// submission that callbacks announcing the same state trigger (default 1m).
 	MinInterval time.Duration
 	Logger      zerolog.Logger
+	// Metrics counts the answers (iseed_callbacks_total); nil counts nothing.
+	Metrics *Metrics
 }
 
 // readerWait is how long a form callback waits for a free reader before
@@ -156,6 +160,7 @@ func (c *Callbacks) Register(mux *http.ServeMux) {
 func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 	tenant, id := r.PathValue("tenant"), r.PathValue("id")
 	if !record.ValidToken(tenant) || !record.ValidToken(id) {
+		c.cfg.Metrics.callback(cbBadPath)
 		http.NotFound(w, r)
 		return
 	}
@@ -164,6 +169,7 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !hmac.Equal([]byte(cb.secret), []byte(c.Secret(tenant, id))) {
+		c.cfg.Metrics.callback(forgery(cb))
 		c.forged.Warn().Str("tenant", tenant).Str("submission", id).Msg("callback with a wrong or missing secret: refused")
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
@@ -181,7 +187,7 @@ func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, new
 		return
 	}
 	if !c.underway.add(sub) { // this submission is being re-read: one at a time, whatever its callbacks say
-		busy(w)
+		c.busy(w)
 		return
 	}
 	defer c.underway.remove(sub)
@@ -189,7 +195,7 @@ func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, new
 	case c.sem <- struct{}{}:
 		defer func() { <-c.sem }()
 	default: // busy: the callback is only a hint, and polling catches up
-		busy(w)
+		c.busy(w)
 		return
 	}
 	// Noted only now, so that a callback refused above is let through when
@@ -199,7 +205,8 @@ func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, new
 		c.again(w, m)
 		return
 	case full: // more news within MinInterval than are remembered: retried later, polling catches up
-		busy(w)
+		c.cfg.Metrics.callback(cbTooManyNews)
+		answerBusy(w)
 		return
 	}
 	c.refreshNow(w, r, tenant, id, key)
@@ -213,16 +220,25 @@ func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, new
 // body costs no more reads.
 func (c *Callbacks) again(w http.ResponseWriter, m mark) {
 	if !m.failed {
+		c.cfg.Metrics.callback(cbRepeat)
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	c.cfg.Metrics.callback(cbRepeatFailed)
 	left := c.cfg.MinInterval - time.Since(m.at)
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(left.Seconds())))))
 	http.Error(w, "try again", http.StatusServiceUnavailable)
 }
 
-// busy answers 503 with Retry-After: the upstream retries.
-func busy(w http.ResponseWriter) {
+// busy answers 503 with Retry-After to a callback refused for want of a
+// reader or a refresh slot: the upstream retries.
+func (c *Callbacks) busy(w http.ResponseWriter) {
+	c.cfg.Metrics.callback(cbBusy)
+	answerBusy(w)
+}
+
+// answerBusy answers 503 with Retry-After: the upstream retries.
+func answerBusy(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "5")
 	http.Error(w, "busy", http.StatusServiceUnavailable)
 }
@@ -233,15 +249,29 @@ func (c *Callbacks) refreshNow(w http.ResponseWriter, r *http.Request, tenant, i
 	err := c.refresh.Refresh(ctx, tenant, id)
 	switch {
 	case errors.Is(err, record.ErrNotFound):
+		c.cfg.Metrics.callback(cbUnknown)
 		http.NotFound(w, r)
 	case err != nil:
+		c.cfg.Metrics.callback(cbRefreshFailed)
 		c.recent.fail(key) // its retries are answered 503 until one is let through
 		c.log.Warn().Str("tenant", tenant).Str("submission", id).Str("error", err.Error()).
 			Msg("refresh after callback failed; answered 503 so that the upstream retries, and polling catches up while the request is tracked")
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 	default:
+		c.cfg.Metrics.callback(cbRefreshed)
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// forgery is the outcome of a callback refused for its secret: no_secret
+// when it has none (a body that is not a request, or one iseed cannot
+// read: were the upstream's callbacks to change shape, every one would
+// be), else forged.
+func forgery(cb callbackBody) callbackOutcome {
+	if cb.secret == "" {
+		return cbNoSecret
+	}
+	return cbForged
 }
 
 // newsOf is what a callback announcing state stato is news of, for the

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -37,6 +39,9 @@ func callbackServer(t *testing.T, cfg CallbackConfig) (*Callbacks, *countingRefr
 	t.Cleanup(srv.Close)
 	cfg.PublicURL, _ = url.Parse(srv.URL)
 	cfg.Key = bytes.Repeat([]byte("k"), 32)
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
 	ref := &countingRefresher{}
 	c, err := NewCallbacks(cfg, ref)
 	if err != nil {
@@ -159,6 +164,9 @@ func TestCallbackBodiesReadAtOnceAreBounded(t *testing.T) {
 			t.Errorf("slow body beyond the readers: got %d, want 503", got)
 		}
 	}
+	if got := counted(t, c)["busy"]; got != more {
+		t.Errorf("callbacks counted busy: got %v, want %d", got, more)
+	}
 	slow.close()
 	waitFor(t, "the readers to be free", func() bool { return c.reading.Load() == 0 })
 	resp, err := http.Post(srv.URL+"/callbacks/acme/emp-1", "application/x-www-form-urlencoded", strings.NewReader(callbackForm(c.Secret("acme", "emp-1"), "Visura evasa")))
@@ -188,6 +196,9 @@ func TestCallbackBodyTimeout(t *testing.T) {
 	})
 	if got != http.StatusRequestTimeout {
 		t.Errorf("stalled body: got %d, want 408", got)
+	}
+	if got := counted(t, c)["too_slow"]; got != 1 {
+		t.Errorf("callbacks counted too_slow: got %v, want 1", got)
 	}
 	waitFor(t, "the reader to be free", func() bool { return c.reading.Load() == 0 })
 }
@@ -366,9 +377,98 @@ func TestLeakedBodyStaysLimitedWhenManyNewsArrive(t *testing.T) {
 	if last != http.StatusServiceUnavailable {
 		t.Errorf("news beyond what is remembered: got %d, want 503", last)
 	}
+	if got := counted(t, c)["too_many_news"]; got != 1 {
+		t.Errorf("callbacks counted too_many_news: got %v, want 1", got)
+	}
 	before := ref.n.Load()
 	if got := postCallback(t, srv, "/callbacks/acme/emp-leak", leaked); got != http.StatusNoContent || ref.n.Load() != before {
 		t.Errorf("the leaked body again within the interval, after %d other news: got %d with %d more refreshes, want 204 with none",
 			recentMax, got, ref.n.Load()-before)
+	}
+}
+
+// counted is what c's iseed_callbacks_total holds, by outcome, as a scrape
+// of it reads it: outcomes at 0 left out.
+func counted(t *testing.T, c *Callbacks) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c.cfg.Metrics.callbacks)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "iseed_callbacks_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if v := m.GetCounter().GetValue(); v != 0 {
+				out[m.GetLabel()[0].GetValue()] = v
+			}
+		}
+	}
+	return out
+}
+
+// outcomeRefresher refreshes every submission, but fails those of
+// emp-fail and has no record of emp-gone.
+type outcomeRefresher struct{}
+
+func (outcomeRefresher) Refresh(_ context.Context, _, id string) error {
+	switch id {
+	case "emp-fail":
+		return errors.New("upstream unavailable")
+	case "emp-gone":
+		return record.ErrNotFound
+	}
+	return nil
+}
+
+// TestCallbackOutcomesCounted: every answer of the endpoint to a callback
+// counts once in iseed_callbacks_total, under its outcome, so that an
+// operator sees forged callbacks, and genuine ones refused.
+func TestCallbackOutcomesCounted(t *testing.T) {
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	c, err := NewCallbacks(CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("k"), 32), MaxBody: 4 << 10,
+		Metrics: NewMetrics(prometheus.NewRegistry())}, outcomeRefresher{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Register(mux)
+	genuine := func(id, stato string) string { return callbackJSON(c.Secret("acme", id), stato) }
+	tests := []struct {
+		name, path, ctype, body string
+		want                    int
+		outcome                 string
+	}{
+		{"genuine", "/callbacks/acme/emp-1", "", genuine("emp-1", "Visura evasa"), http.StatusNoContent, "refreshed"},
+		{"repeat", "/callbacks/acme/emp-1", "", genuine("emp-1", "Visura evasa"), http.StatusNoContent, "repeat"},
+		{"refresh fails", "/callbacks/acme/emp-fail", "", genuine("emp-fail", "Visura evasa"), http.StatusServiceUnavailable, "refresh_failed"},
+		{"repeat of a failed refresh", "/callbacks/acme/emp-fail", "", genuine("emp-fail", "Visura evasa"), http.StatusServiceUnavailable, "repeat_failed"},
+		{"no such record", "/callbacks/acme/emp-gone", "", genuine("emp-gone", "Visura evasa"), http.StatusNotFound, "unknown"},
+		{"forged", "/callbacks/acme/emp-1", "", callbackJSON(strings.Repeat("0", 64), "Annullata"), http.StatusForbidden, "forged"},
+		{"unreadable", "/callbacks/acme/emp-1", "", "{{{", http.StatusForbidden, "no_secret"},
+		{"bad path", "/callbacks/acme/emp%2F1", "", genuine("emp-1", "Annullata"), http.StatusNotFound, "bad_path"},
+		{"form too large", "/callbacks/acme/emp-1", "application/x-www-form-urlencoded",
+			callbackForm(c.Secret("acme", "emp-1"), strings.Repeat("x", 4<<10)), http.StatusRequestEntityTooLarge, "too_large"},
+	}
+	want := map[string]float64{}
+	for _, tt := range tests {
+		resp, err := http.Post(srv.URL+tt.path, cmp.Or(tt.ctype, "application/json"), strings.NewReader(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: got %d, want %d", tt.name, resp.StatusCode, tt.want)
+		}
+		want[tt.outcome]++
+		if got := counted(t, c); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: counted %v, want %v", tt.name, got, want)
+		}
 	}
 }

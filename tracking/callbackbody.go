@@ -34,7 +34,7 @@ func (c *Callbacks) read(w http.ResponseWriter, r *http.Request) (callbackBody, 
 		if !c.takeReader(r) {
 			// Unread: closing the connection spares reading the body to reuse it.
 			w.Header().Set("Connection", "close")
-			busy(w)
+			c.busy(w)
 			return callbackBody{}, false
 		}
 		defer func() { <-c.readers }()
@@ -45,7 +45,8 @@ func (c *Callbacks) read(w http.ResponseWriter, r *http.Request) (callbackBody, 
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(c.cfg.BodyTimeout))
 	cb, err := c.parse(w, r, form)
 	if err != nil {
-		status := readStatus(err)
+		status, o := readStatus(err)
+		c.cfg.Metrics.callback(o)
 		http.Error(w, http.StatusText(status), status)
 		return callbackBody{}, false
 	}
@@ -99,17 +100,18 @@ func (c *Callbacks) takeReader(r *http.Request) bool {
 	return false
 }
 
-// readStatus is the answer to a body that could not be read.
-func readStatus(err error) int {
+// readStatus is the answer to a body that could not be read, and its
+// outcome.
+func readStatus(err error) (int, callbackOutcome) {
 	var tooLarge *http.MaxBytesError
 	var ne net.Error
 	switch {
 	case errors.As(err, &tooLarge):
-		return http.StatusRequestEntityTooLarge
+		return http.StatusRequestEntityTooLarge, cbTooLarge
 	case errors.As(err, &ne) && ne.Timeout():
-		return http.StatusRequestTimeout
+		return http.StatusRequestTimeout, cbTooSlow
 	}
-	return http.StatusBadRequest
+	return http.StatusBadRequest, cbBadRequest
 }
 
 // callbackOf is what iseed reads of the request a callback posts: the

@@ -85,6 +85,16 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 			t.Errorf("/metrics lacks %s:\n%s", want, regexp.MustCompile(`(?m)^iseed_documents_stored_total.*$`).Find(body))
 		}
 	}
+	// The callback endpoint counts its answers to the simulator's callbacks.
+	waitUntil(t, 30*time.Second, "a callback counted in /metrics", func() bool {
+		resp, err := http.Get("http://" + m[1] + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return regexp.MustCompile(`iseed_callbacks_total\{outcome="[a-z_]+"\} [1-9]`).Match(body)
+	})
 	// The upstream's callbacks have a listener of their own: operators'
 	// endpoints are not on it, and callbacks are not on theirs.
 	cb := regexp.MustCompile(`"callbacks":"([^"]+)"`).FindStringSubmatch(log)

@@ -54,13 +54,14 @@ func (d *daemon) buildTracking(ctx context.Context, limiter tracking.Limiter, re
 	if t.spool, err = downloadDir(d.cfg.DataDir); err != nil {
 		return nil, err
 	}
+	metrics := tracking.NewMetrics(d.metrics)
 	t.tracker, err = tracking.New(tracking.Config{TempDir: t.spool.dir,
 		Workers: d.cfg.TrackWorkers, Polling: d.cfg.polling(public != nil), Schedule: schedule,
 		OverdueWorkdays: d.cfg.OverdueWorkdays, MaxAge: d.cfg.TrackMaxAge, Timebase: d.cfg.TrackClock.Timebase,
 		ShutdownTimeout: d.cfg.ShutdownTimeout, Keyring: keyring, ReplayKey: replayKey, Logger: d.log, Now: d.clock.Now,
 	}, tracking.Deps{
 		Resources: d.res, Upstream: d.upstream, Events: publisher.New(d.js, publisher.Config{Prefix: d.res.Layout.Prefix, EventsStream: d.res.Layout.EventsStream()}),
-		Publisher: d.js, Limiter: limiter, History: t.history, Metrics: tracking.NewMetrics(d.metrics),
+		Publisher: d.js, Limiter: limiter, History: t.history, Metrics: metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -73,7 +74,7 @@ func (d *daemon) buildTracking(ctx context.Context, limiter tracking.Limiter, re
 		return nil, err
 	}
 	t.callbacks, err = tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: public, Key: cbKey,
-		Parallel: d.cfg.TrackWorkers, Logger: d.log}, t.tracker)
+		Parallel: d.cfg.TrackWorkers, Logger: d.log, Metrics: metrics}, t.tracker)
 	return t, err
 }
 
