@@ -472,3 +472,30 @@ func TestCallbackOutcomesCounted(t *testing.T) {
 		}
 	}
 }
+
+// TestCallbackCutFormCounted: a form body cut short (the sender closed its
+// side) gets 400, counted bad_request.
+func TestCallbackCutFormCounted(t *testing.T) {
+	c, _, srv := callbackServer(t, CallbackConfig{})
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /callbacks/acme/emp-1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
+		"Content-Length: 100\r\n\r\ndata=%%7B")
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.StatusCode; got != http.StatusBadRequest {
+		t.Errorf("cut form: got %d, want 400", got)
+	}
+	if got := counted(t, c); fmt.Sprint(got) != "map[bad_request:1]" {
+		t.Errorf("counted %v, want map[bad_request:1]", got)
+	}
+}
