@@ -85,14 +85,19 @@ func FilesBucketsProblems(ctx context.Context, js jetstream.JetStream, l Layout)
 
 // FilesProblems returns what is wrong with cfg, a files bucket's stream
 // configuration, each problem with the command that mends it: no maximum
-// age (every identity document stays until the tenant deletes it), or
+// age (every identity document stays until the tenant deletes it), one
+// longer than FilesMaxAge (kept longer than the deployment says), or
 // direct get on (a layer of the tenants' isolation gone).
 func (l Layout) FilesProblems(cfg jetstream.StreamConfig) []string {
 	l = l.WithDefaults()
 	var out []string
-	if cfg.MaxAge <= 0 {
+	switch {
+	case cfg.MaxAge <= 0:
 		out = append(out, fmt.Sprintf("no maximum age: every file (identity documents, mandates) stays until the tenant deletes it; "+
 			"nats stream edit %s --max-age %s", cfg.Name, shortDuration(l.FilesMaxAge)))
+	case cfg.MaxAge > l.FilesMaxAge:
+		out = append(out, fmt.Sprintf("files kept %s, longer than ISEED_FILES_MAX_AGE (%s); nats stream edit %s --max-age %s",
+			shortDuration(cfg.MaxAge), shortDuration(l.FilesMaxAge), cfg.Name, shortDuration(l.FilesMaxAge)))
 	}
 	if cfg.AllowDirect {
 		out = append(out, fmt.Sprintf("direct get on: the tenant could have a file delivered as a message to any subject (docs/security.md); "+

@@ -180,6 +180,9 @@ func TestTenantInitReportsWhatIsWrongWithAFilesBucket(t *testing.T) {
 		}},
 		{"without a maximum age", false, 0, []string{"no maximum age"}},
 		{"with direct get", true, 720 * time.Hour, []string{"direct get on"}},
+		{"kept longer than ISEED_FILES_MAX_AGE", false, 2160 * time.Hour, []string{
+			"acme: files bucket iseed_files_acme: files kept 2160h, longer than ISEED_FILES_MAX_AGE (720h); nats stream edit OBJ_iseed_files_acme --max-age 720h\n",
+		}},
 		{"as docs/deploy.md makes it", false, 720 * time.Hour, nil},
 	}
 	for _, tt := range tests {

@@ -23,8 +23,9 @@ func newTenantCmd(e *env) *cobra.Command {
 			"Makes the tenant's files bucket iseed_files_<tenant> (for nats-os:// references) when there is none:\n" +
 			"files kept ISEED_FILES_MAX_AGE at most, direct get off, the replicas and storage of the streams iseed\n" +
 			"serve made, no size limit (set one: docs/deploy.md). An existing files bucket is left as it is, and a\n" +
-			"line says what is wrong with it: no maximum age (identity documents kept for ever) or direct get on,\n" +
-			"with the nats command that mends it. Run it when adding a tenant (docs/deploy.md).",
+			"line says what is wrong with it: no maximum age (identity documents kept for ever), one longer than\n" +
+			"ISEED_FILES_MAX_AGE, or direct get on, with the nats command that mends it. Run it when adding a\n" +
+			"tenant (docs/deploy.md).",
 		Annotations: map[string]string{exitCodesKey: "0 the consumers and the files bucket exist; 1 an error; 2 usage or configuration error"},
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
