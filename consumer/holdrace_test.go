@@ -2,7 +2,6 @@ package consumer_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -66,14 +65,7 @@ func TestHoldKeyWrittenBeforeItsRecordIsKept(t *testing.T) {
 		c.Logger = zerolog.New(&logs)
 	}))
 	// Its key, written first.
-	key := fmt.Sprintf("%s.%020d.%s", pipetest.Tenant, now.UnixNano(), id)
-	v, _ := json.Marshal(struct {
-		Seq     uint64 `json:"seq"`
-		Subject string `json:"subject"`
-	}{held.Sequence, held.Subject})
-	if _, err := h.Res.Holds.Put(ctx, key, v); err != nil {
-		t.Fatal(err)
-	}
+	key := putHoldKey(t, h, pipetest.Tenant, id, now, held.Sequence, held.Subject)
 	pipetest.WaitFor(t, 10*time.Second, "a pass to look at the key", func() bool {
 		_, err := h.Res.Holds.Get(ctx, key)
 		return err != nil || strings.Contains(logs.String(), "a delivery has it")
