@@ -1,13 +1,11 @@
 package e2e_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,7 +39,7 @@ func TestLostCallbacksStopStretchingPolls(t *testing.T) {
 	if h.callbacks, err = tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: lost, Key: bytes.Repeat([]byte("c"), 32)}, refresherFunc(h.refresh)); err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &pipetest.Buffer{}
 	reg := prometheus.NewRegistry()
 	tr, err := tracking.New(tracking.Config{Workers: 2, Timebase: tb, TempDir: t.TempDir(), ReplayKey: pipetest.ReplayKey,
 		Polling: tracking.Polling{Callbacks: true, Rand: func() float64 { return 0.5 }}, Logger: zerolog.New(logs)},
@@ -77,7 +75,7 @@ func TestLostCallbacksStopStretchingPolls(t *testing.T) {
 	if d := firstPollDelay(t, logs, "emp-lost-4"); d >= between {
 		t.Errorf("after callbacks looked lost: first poll in %v, want unstretched, under %v", d, between)
 	}
-	if n := logs.count("callbacks look lost"); n != 1 {
+	if n := strings.Count(logs.String(), "callbacks look lost"); n != 1 {
 		t.Errorf("warnings that callbacks look lost: got %d, want 1", n)
 	}
 
@@ -96,11 +94,11 @@ func TestLostCallbacksStopStretchingPolls(t *testing.T) {
 
 // firstPollDelay waits for the tracker to schedule the first poll of a
 // submission and returns the real delay it scheduled.
-func firstPollDelay(t *testing.T, logs *lockedBuffer, id string) time.Duration {
+func firstPollDelay(t *testing.T, logs *pipetest.Buffer, id string) time.Duration {
 	t.Helper()
 	var ms float64
 	pipetest.WaitFor(t, 10*time.Second, "the first poll of "+id+" to be scheduled", func() bool {
-		for _, l := range logs.lines() {
+		for l := range strings.Lines(logs.String()) {
 			var line struct {
 				Message, Submission string
 				Delivered           int
@@ -130,32 +128,4 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Errorf("no gauge %s", name)
 	return -1
-}
-
-// lockedBuffer collects log lines written from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for s := bufio.NewScanner(bytes.NewReader(b.buf.Bytes())); s.Scan(); {
-		out = append(out, s.Text())
-	}
-	return out
-}
-
-func (b *lockedBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), s)
 }
