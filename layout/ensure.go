@@ -38,8 +38,11 @@ type Resources struct {
 
 	// Swept names the consumers tenants had made, when they could, that
 	// Ensure deleted: "<stream> <consumer> -> <deliver subject>".
-	Swept   []string
-	tenants []string // tenants with a documents bucket
+	Swept []string
+	// QuotaChanged is the tenant quota Ensure changed on the existing
+	// submissions stream, nil when it kept it (or made the stream).
+	QuotaChanged *QuotaChange
+	tenants      []string // tenants with a documents bucket
 }
 
 // Ensure creates or updates, idempotently, every stream, durable consumer
@@ -75,7 +78,8 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Resources, 
 
 func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
-	if err := l.checkQuota(ctx, js); err != nil {
+	quota, err := l.checkQuota(ctx, js)
+	if err != nil {
 		return err
 	}
 	cfg := jetstream.StreamConfig{
@@ -90,9 +94,11 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 		MaxMsgSize:  submissionMaxMsgSize(js),
 	}
 	l.applyQuota(&cfg)
-	var err error
 	if r.Submissions, err = ensureStream(ctx, js, cfg); err != nil {
 		return err
+	}
+	if quota >= 0 && quota != l.quota() {
+		r.QuotaChanged = &QuotaChange{From: quota, To: l.quota()}
 	}
 	r.Consumer, err = r.Submissions.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       l.Durable(),

@@ -75,26 +75,38 @@ func (l Layout) applyQuota(cfg *jetstream.StreamConfig) {
 	cfg.DiscardNewPerSubject = true
 }
 
+// QuotaChange is Ensure changing the tenant quota an existing submissions
+// stream had (0: none). Every replica applies its own
+// ISEED_TENANT_MAX_SUBMISSIONS when it starts, so replicas started with
+// different values undo each other's, and one started without the
+// variable removes the quota: the caller says so.
+type QuotaChange struct {
+	From, To int64
+}
+
+// quota is the layout's tenant quota, 0 for none.
+func (l Layout) quota() int64 { return max(l.TenantMaxSubmissions, 0) }
+
 // checkQuota returns a *QuotaBelowUseError when applying the layout's
 // quota to the existing submissions stream would delete messages: a quota
 // set where none was, or lowered, under what a tenant's subject holds.
-func (l Layout) checkQuota(ctx context.Context, js jetstream.JetStream) error {
-	if l.TenantMaxSubmissions <= 0 {
-		return nil
-	}
+// Otherwise it returns the quota the stream has: 0 for none, -1 when
+// there is no stream yet.
+func (l Layout) checkQuota(ctx context.Context, js jetstream.JetStream) (int64, error) {
 	s, err := js.Stream(ctx, l.SubmissionsStream())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil
+		return -1, nil
 	}
 	if err != nil {
-		return fmt.Errorf("stream %s: %w", l.SubmissionsStream(), err)
+		return 0, fmt.Errorf("stream %s: %w", l.SubmissionsStream(), err)
 	}
-	if cur := s.CachedInfo().Config.MaxMsgsPerSubject; cur > 0 && cur <= l.TenantMaxSubmissions {
-		return nil // kept or raised: nothing to delete
+	cur := max(s.CachedInfo().Config.MaxMsgsPerSubject, 0)
+	if l.quota() == 0 || (cur > 0 && cur <= l.quota()) {
+		return cur, nil // none, kept or raised: nothing to delete
 	}
 	info, err := s.Info(ctx, jetstream.WithSubjectFilter(l.SubmissionSubject("*")))
 	if err != nil {
-		return fmt.Errorf("stream %s: the submissions each tenant holds: %w", l.SubmissionsStream(), err)
+		return 0, fmt.Errorf("stream %s: the submissions each tenant holds: %w", l.SubmissionsStream(), err)
 	}
 	over := map[string]uint64{}
 	for subject, n := range info.State.Subjects {
@@ -103,7 +115,7 @@ func (l Layout) checkQuota(ctx context.Context, js jetstream.JetStream) error {
 		}
 	}
 	if len(over) > 0 {
-		return &QuotaBelowUseError{Quota: l.TenantMaxSubmissions, Over: over}
+		return 0, &QuotaBelowUseError{Quota: l.TenantMaxSubmissions, Over: over}
 	}
-	return nil
+	return cur, nil
 }

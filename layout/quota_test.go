@@ -98,3 +98,36 @@ func TestTenantQuota(t *testing.T) {
 		t.Errorf("flood's 8th after the quota was lifted: %v", err)
 	}
 }
+
+// TestQuotaChangeReported: Ensure says when it changes the quota an
+// existing submissions stream had, a replica started without the variable
+// removing it included, so that replicas started with different values do
+// not undo each other's unseen.
+func TestQuotaChangeReported(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	for _, step := range []struct {
+		quota int64
+		want  *QuotaChange
+	}{
+		{6, nil},                          // a new stream: nothing changed
+		{6, nil},                          // kept
+		{8, &QuotaChange{From: 6, To: 8}}, // raised
+		{0, &QuotaChange{From: 8, To: 0}}, // removed by a replica without the variable
+		{0, nil},                          // none, kept
+		{-1, nil},                         // negative is none too
+		{5, &QuotaChange{From: 0, To: 5}}, // set where none was
+	} {
+		res, err := Ensure(ctx, srv.JS, Layout{TenantMaxSubmissions: step.quota})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.QuotaChanged; (got == nil) != (step.want == nil) || got != nil && *got != *step.want {
+			t.Errorf("Ensure with a quota of %d: QuotaChanged %+v, want %+v", step.quota, got, step.want)
+		}
+		cfg := res.Submissions.CachedInfo().Config
+		if want := max(step.quota, 0); max(cfg.MaxMsgsPerSubject, 0) != want {
+			t.Errorf("Ensure with a quota of %d: the stream's MaxMsgsPerSubject is %d, want %d", step.quota, cfg.MaxMsgsPerSubject, want)
+		}
+	}
+}

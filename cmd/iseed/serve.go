@@ -121,6 +121,11 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 		return nil, backoff.Permanent(configError(fmt.Errorf("%w; set ISEED_TENANT_MAX_SUBMISSIONS at or above what those tenants hold "+
 			"(or 0), and lower it once their oldest submissions have aged out of the stream (30 days)", err)))
 	}
+	if err == nil && res.QuotaChanged != nil {
+		d.log.Warn().Int64("from", res.QuotaChanged.From).Int64("to", res.QuotaChanged.To).
+			Msg("changed the tenant quota on the submissions stream to this replica's ISEED_TENANT_MAX_SUBMISSIONS (0: none): " +
+				"every replica sets it when it starts, so replicas started with different values undo each other's; give them all the same")
+	}
 	if err == nil {
 		for _, c := range res.Swept {
 			d.log.Warn().Str("consumer", c).Msg("deleted a push consumer a tenant made before tenants' consumers were iseed's: " +
