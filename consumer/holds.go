@@ -460,20 +460,32 @@ func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEnt
 	if err := p.fitsRelease(ctx, len(raw.Data), nil); err != nil {
 		return err
 	}
-	m := nats.NewMsg(he.Subject)
-	m.Data = raw.Data
-	// One id per hold entry's revision: replicas releasing the same hold
-	// send one message, and a submission held again after a release (a
-	// race for the last place) is not taken for a duplicate when released
-	// again.
-	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID(rec.Tenant, rec.ID, rec.Fingerprint)+".h"+strconv.FormatInt(rec.HeldSince.UnixNano(), 10)+"."+strconv.FormatUint(rev, 10))
-	_, err = p.d.Publisher.PublishMsg(ctx, m)
+	_, err = p.publishRelease(ctx, rec, he.Subject, raw.Data, rev)
+	return err
+}
+
+// publishRelease publishes data, a held submission's message, on subject
+// under releaseMsgID(rec, keyRev).
+func (p *Pipeline) publishRelease(ctx context.Context, rec *record.Record, subject string, data []byte, keyRev uint64) (*jetstream.PubAck, error) {
+	m := nats.NewMsg(subject)
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, releaseMsgID(rec, keyRev))
+	ack, err := p.d.Publisher.PublishMsg(ctx, m)
 	if errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
 		// The stream's limit was lowered since the limit was last read.
-		err = p.fitsRelease(ctx, len(raw.Data), err)
+		err = p.fitsRelease(ctx, len(data), err)
 	}
 	if err != nil {
-		return fmt.Errorf("release %s: %w", record.Key(rec.Tenant, rec.ID), err)
+		return nil, fmt.Errorf("release %s: %w", record.Key(rec.Tenant, rec.ID), err)
 	}
-	return nil
+	return ack, nil
+}
+
+// releaseMsgID is the message id of a held submission sent again: one per
+// hold entry's revision, so that replicas releasing the same hold send one
+// message, and a submission held again after a release (a race for the
+// last place) is not taken for a duplicate when released again.
+func releaseMsgID(rec *record.Record, keyRev uint64) string {
+	return publisher.SubmissionMsgID(rec.Tenant, rec.ID, rec.Fingerprint) +
+		".h" + strconv.FormatInt(rec.HeldSince.UnixNano(), 10) + "." + strconv.FormatUint(keyRev, 10)
 }
