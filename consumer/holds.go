@@ -341,7 +341,11 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 	}
 	var unreleasable *unreleasableError
 	var refused *jetstream.APIError
-	switch serr := p.sendAgain(ctx, rec, he, e.Revision()); {
+	switch keyRev, serr := p.sendAgain(ctx, rec, he, e); {
+	case errors.Is(serr, errHoldMoved):
+		p.log.Debug().Str("tenant", tenant).Str("submission", id).
+			Msg("held submission's key moved while it was sent again (renewed by another replica, or held again): the next pass looks again")
+		return nil, false, nil
 	case errors.As(serr, &unreleasable):
 		next, err = p.endHold(ctx, key, rec, rev, he, dlq.ReasonMalformed, unreleasable)
 	case errors.Is(serr, errHeldMsgGone) && p.heldPastMaxAge(rec, now):
@@ -358,7 +362,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 	case serr != nil:
 		return nil, false, serr
 	default:
-		return &release{tenant: tenant, key: key, keyRev: e.Revision(), held: rec, rev: rev, until: time.Now().Add(releaseWait)}, false, nil
+		return &release{tenant: tenant, key: key, keyRev: keyRev, held: rec, rev: rev, until: time.Now().Add(releaseWait)}, false, nil
 	}
 	return nil, next, err
 }
@@ -445,23 +449,50 @@ func (p *Pipeline) allows(ctx context.Context, rec *record.Record, now time.Time
 // an operator): it cannot be released.
 var errHeldMsgGone = errors.New("its message is gone from the submissions stream")
 
-// sendAgain republishes a held submission's message; its message id is
-// unique per hold, so replicas releasing it at once store it once. An
-// *unreleasableError says that the message is larger than a submission
+// sendAgain republishes a held submission's message under the id of its
+// hold entry e's revision (releaseMsgID), so that replicas releasing it at
+// once store it once, and returns the hold key's revision that id names.
+// An *unreleasableError says that the message is larger than a submission
 // may now be: it was not published again, or the stream refused it.
-func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEntry, rev uint64) error {
+//
+// A release the stream answers as a duplicate of a message it no longer
+// has left the stream before a delivery picked it up (deleted by an
+// operator, by a quota lowered under it, aged out): under that id nothing
+// would be stored until the stream's duplicate window ends (24 h by
+// default), the submission held and its tenant's next holds behind it all
+// that time. The hold entry is renewed (renewHold) and the message sent
+// under the new revision's id. One that the stream still has is left
+// alone: not picked up yet, a delivery will have it; or delivered already,
+// and every decision a delivery makes on a held record moves the record
+// or, held again, its key (hold writes it: a new revision). The one
+// exception, a rejection of the message itself (malformed: the record
+// untouched), cannot meet a release, a copy of a message that passed those
+// checks when it was held, unless they changed meanwhile (an upgrade): a
+// release under a new id would be rejected again.
+func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEntry, e jetstream.KeyValueEntry) (keyRev uint64, err error) {
 	raw, err := p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("held submission %s: message %d: %w", record.Key(rec.Tenant, rec.ID), he.Seq, errHeldMsgGone)
+		return 0, fmt.Errorf("held submission %s: message %d: %w", record.Key(rec.Tenant, rec.ID), he.Seq, errHeldMsgGone)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := p.fitsRelease(ctx, len(raw.Data), nil); err != nil {
-		return err
+		return 0, err
 	}
-	_, err = p.publishRelease(ctx, rec, he.Subject, raw.Data, rev)
-	return err
+	keyRev = e.Revision()
+	ack, err := p.publishRelease(ctx, rec, he.Subject, raw.Data, keyRev)
+	if err != nil || !ack.Duplicate {
+		return keyRev, err
+	}
+	if gone, err := p.releaseGone(ctx, ack.Sequence); err != nil || !gone {
+		return keyRev, err
+	}
+	if keyRev, err = p.renewHold(ctx, e); err != nil {
+		return 0, err
+	}
+	_, err = p.publishRelease(ctx, rec, he.Subject, raw.Data, keyRev)
+	return keyRev, err
 }
 
 // publishRelease publishes data, a held submission's message, on subject
@@ -484,8 +515,42 @@ func (p *Pipeline) publishRelease(ctx context.Context, rec *record.Record, subje
 // releaseMsgID is the message id of a held submission sent again: one per
 // hold entry's revision, so that replicas releasing the same hold send one
 // message, and a submission held again after a release (a race for the
-// last place) is not taken for a duplicate when released again.
+// last place), or whose release left the stream unpicked (renewHold), is
+// not taken for a duplicate when released again.
 func releaseMsgID(rec *record.Record, keyRev uint64) string {
 	return publisher.SubmissionMsgID(rec.Tenant, rec.ID, rec.Fingerprint) +
 		".h" + strconv.FormatInt(rec.HeldSince.UnixNano(), 10) + "." + strconv.FormatUint(keyRev, 10)
 }
+
+// releaseGone reports whether the message at seq, a release the stream
+// took a publish for a duplicate of, has left the submissions stream.
+func (p *Pipeline) releaseGone(ctx context.Context, seq uint64) (bool, error) {
+	_, err := p.d.Resources.Submissions.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("released message %d: %w", seq, err)
+	}
+	return false, nil
+}
+
+// renewHold writes hold entry e again, unchanged, under its revision (a
+// compare-and-set), and returns the new revision: the hold's next release
+// gets a message id of its own. Replicas renewing it at once: one write
+// wins, the others get errHoldMoved (as when a delivery held the
+// submission again meanwhile, or it was picked up and its key removed),
+// and leave the hold to the next pass, which reads the key's revision now.
+func (p *Pipeline) renewHold(ctx context.Context, e jetstream.KeyValueEntry) (uint64, error) {
+	rev, err := p.holds.kv.Update(ctx, e.Key(), e.Value(), e.Revision())
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return 0, errHoldMoved
+	}
+	if err != nil {
+		return 0, fmt.Errorf("renew hold %s: %w", e.Key(), err)
+	}
+	return rev, nil
+}
+
+// errHoldMoved: a hold key changed since it was read.
+var errHoldMoved = errors.New("hold: its key changed since it was read")
