@@ -166,7 +166,7 @@ func TestReplayTakenAsDuplicateKeepsTheDeadLetter(t *testing.T) {
 	pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
 	const taken = "acme.emp-d.taken"
 	h.publishAs("acme", []byte(`{}`), taken)
-	q := dlq.NewQueue(h.NATS.JS, h.Res, pipetest.ReplayKey, func(string, []byte) string { return taken })
+	q := dlq.NewQueue(h.NATS.JS, h.Res, pipetest.ReplayKey, func(string, []byte, string) string { return taken })
 	if err := q.Replay(context.Background(), dls[0].Seq); !errors.Is(err, dlq.ErrReplayDuplicate) {
 		t.Fatalf("replay: got %v, want ErrReplayDuplicate", err)
 	}

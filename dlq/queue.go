@@ -2,8 +2,6 @@ package dlq
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -19,9 +17,16 @@ import (
 const ReplayHeader = "Iseed-Replay-Of"
 
 // ErrReplayDuplicate means the stream took a replay for a duplicate of a
-// message it already had: the replay was not stored, and the dead letter
-// is kept.
+// message that is not a replay of the dead letter, or no longer there to
+// tell: the replay was not stored, and the dead letter is kept.
 var ErrReplayDuplicate = errors.New("the stream reported the replay as a duplicate: not stored; the dead letter is kept")
+
+// ErrReplayedAlready means a replay of the dead letter is in the stream
+// already: another operator's, replaying it at the same moment, or an
+// earlier one that stopped before removing the letter. The stream dropped
+// this one as its duplicate (a letter's replays share their message id,
+// ReplayToken), and the letter is removed: it was replayed once.
+var ErrReplayedAlready = errors.New("a replay of it is in the stream already (another replay at the same moment, or an earlier one that stopped before removing the letter): not replayed again")
 
 // ErrNotRemoved means a replay was published but its dead letter could
 // not be removed: it is still listed, and replaying it again reopens
@@ -34,24 +39,20 @@ type Queue struct {
 	layout layout.Layout
 	stream jetstream.Stream
 	key    []byte
-	msgID  func(subject string, payload []byte) string
+	msgID  func(subject string, payload []byte, token string) string
 }
 
 // NewQueue returns the operator's view of the dead-letter stream. key signs
 // replays (nil: Replay refuses); msgID names a replayed message's
-// Nats-Msg-Id (nil: "replay.<random>"), and must be unguessable.
-func NewQueue(js jetstream.JetStream, r *layout.Resources, key []byte, msgID func(subject string, payload []byte) string) *Queue {
+// Nats-Msg-Id from the letter's ReplayToken (nil: "replay.<token>"). The
+// id must hold the token: it makes every replay of one letter one message
+// (the stream drops the others as duplicates), and makes the id
+// unguessable.
+func NewQueue(js jetstream.JetStream, r *layout.Resources, key []byte, msgID func(subject string, payload []byte, token string) string) *Queue {
 	if msgID == nil {
-		msgID = func(string, []byte) string { return "replay." + RandomID() }
+		msgID = func(_ string, _ []byte, token string) string { return "replay." + token }
 	}
 	return &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID}
-}
-
-// RandomID returns 128 random bits in hex, for unguessable message ids.
-func RandomID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // crypto/rand never fails on supported platforms
-	return hex.EncodeToString(b)
 }
 
 // Filter selects dead letters; empty fields match all.
@@ -200,6 +201,13 @@ func (q *Queue) Replay(ctx context.Context, seq uint64) error {
 
 // ReplayWith is Replay with payload instead of the dead letter's own (nil:
 // the dead letter's): an operator's corrected submission.
+//
+// Two replays of one letter at the same moment (two operators) publish
+// one message: both carry the letter's ReplayToken in their message id,
+// and the stream drops the second as a duplicate (within its duplicate
+// window, ISEED_DEDUP_WINDOW). Its caller gets ErrReplayedAlready, not
+// success. So does one that replays a letter whose earlier replay was
+// published but not removed (ErrNotRemoved): it is removed then.
 func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) error {
 	if len(q.key) == 0 {
 		return errors.New("dlq: no replay key: replays cannot be signed")
@@ -218,28 +226,67 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	m := nats.NewMsg(subject)
 	m.Data = payload
 	m.Header.Set(ReplayHeader, SignReplay(q.key, seq, subject, payload))
-	m.Header.Set(jetstream.MsgIDHeader, q.msgID(subject, payload))
+	m.Header.Set(jetstream.MsgIDHeader, q.msgID(subject, payload, ReplayToken(q.key, seq, raw.Time)))
 	ack, err := q.publishReplay(ctx, m)
 	if err != nil {
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}
+	var dup error
 	if ack.Duplicate {
-		return fmt.Errorf("dlq: replay %d: %w", seq, ErrReplayDuplicate)
-	}
-	// Published: the letter goes now, even if the operator interrupts
-	// meanwhile, or running the command again would replay it again.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
-	defer cancel()
-	if err := q.stream.SecureDeleteMsg(rctx, seq); err != nil {
-		// The server answers a delete of a missing message with a generic
-		// failure: the letter may be gone already, removed meanwhile by an
-		// operator's purge or by the tracker, which withdraws the gave_up
-		// letter of a give-up the upstream's completion overrode.
-		if _, gerr := q.getMsg(rctx, seq); !errors.Is(gerr, ErrNotFound) {
-			return fmt.Errorf("dlq: replay %d: %w: %w", seq, ErrNotRemoved, err)
+		if dup = q.replayedAlready(ctx, ack, seq); !errors.Is(dup, ErrReplayedAlready) {
+			return fmt.Errorf("dlq: replay %d: %w", seq, dup)
 		}
 	}
+	// Published, or a replay of the letter was already: the letter goes
+	// now, even if the operator interrupts meanwhile, or running the
+	// command again would replay it again.
+	if err := q.remove(ctx, seq); err != nil {
+		return fmt.Errorf("dlq: replay %d: %w: %w", seq, ErrNotRemoved, err)
+	}
+	if dup != nil {
+		return fmt.Errorf("dlq: replay %d: %w", seq, dup)
+	}
 	return nil
+}
+
+// replayedAlready says what the message a replay of dead letter seq was
+// the duplicate of is (the stream acknowledges a duplicate with the
+// original's sequence): ErrReplayedAlready when it is a signed replay of
+// that letter, else ErrReplayDuplicate. A message someone else published
+// under the id is not the letter's replay: the letter stays.
+func (q *Queue) replayedAlready(ctx context.Context, ack *jetstream.PubAck, seq uint64) error {
+	st, err := q.js.Stream(ctx, ack.Stream)
+	if err != nil {
+		return fmt.Errorf("%w (reading the message it repeats: %w)", ErrReplayDuplicate, err)
+	}
+	orig, err := st.GetMsg(ctx, ack.Sequence)
+	if err != nil {
+		return fmt.Errorf("%w (reading the message it repeats: %w)", ErrReplayDuplicate, err)
+	}
+	if n, ok := VerifyReplay(q.key, orig.Header.Get(ReplayHeader), orig.Subject, orig.Data); ok && n == seq {
+		return ErrReplayedAlready
+	}
+	return ErrReplayDuplicate
+}
+
+// remove removes dead letter seq once it is replayed; one gone already is
+// not an error.
+func (q *Queue) remove(ctx context.Context, seq uint64) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	defer cancel()
+	err := q.stream.SecureDeleteMsg(rctx, seq)
+	if err == nil {
+		return nil
+	}
+	// The server answers a delete of a missing message with a generic
+	// failure: the letter may be gone already, removed meanwhile by
+	// another replay of it, an operator's purge, or the tracker, which
+	// withdraws the gave_up letter of a give-up the upstream's completion
+	// overrode.
+	if _, gerr := q.getMsg(rctx, seq); errors.Is(gerr, ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // removeTimeout bounds the removal of a dead letter once its replay is

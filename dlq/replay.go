@@ -4,8 +4,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // A replay is authenticated: only an operator holding iseed's replay key
@@ -64,6 +66,18 @@ func KeyID(key []byte) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("iseed-replay-key-id-v1"))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// ReplayToken is what the message ids of dead letter seq's replays hold
+// (Queue.ReplayWith): the same for every replay of the letter stored at
+// stored, whatever its payload, and unguessable without key, so that
+// nobody can publish a message with that id first and have the replay
+// dropped as its duplicate. The letter's time tells it apart from a
+// letter of a DLQ stream made anew under the same sequence.
+func ReplayToken(key []byte, seq uint64, stored time.Time) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("iseed-replay-msgid-v1\x00" + strconv.FormatUint(seq, 10) + "\x00" + strconv.FormatInt(stored.UnixNano(), 10)))
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 func replayMAC(key []byte, seq, subject string, payload []byte) []byte {

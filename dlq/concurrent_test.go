@@ -1,0 +1,69 @@
+package dlq
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// secondReplayFirst is a DLQ stream where another operator's replay of the
+// same letter runs whole between this replay's publish and its removal of
+// the letter: two terminals replaying one letter at the same moment.
+type secondReplayFirst struct {
+	jetstream.Stream
+	other func()
+}
+
+func (s *secondReplayFirst) SecureDeleteMsg(ctx context.Context, seq uint64) error {
+	if other := s.other; other != nil {
+		s.other = nil
+		other()
+	}
+	return s.Stream.SecureDeleteMsg(ctx, seq)
+}
+
+// TestTwoReplaysOfOneLetterAtOnce: two operators replay one dead letter
+// at the same moment. One replay reaches the submissions stream, the
+// other is dropped as its duplicate and its operator told so, not
+// "replayed": the letter was replayed once. With random message ids both
+// were stored and both commands said "replayed".
+func TestTwoReplaysOfOneLetterAtOnce(t *testing.T) {
+	for _, edited := range []bool{false, true} {
+		name := map[bool]string{false: "unchanged", true: "the same correction"}[edited]
+		t.Run(name, func(t *testing.T) {
+			q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected})
+			ctx := context.Background()
+			subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, err := subs.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var payload []byte
+			if edited {
+				payload = []byte(`{"id":"emp-1","service":"ISEE","fields":{"$0":"Maria"}}`)
+			}
+			other := *q
+			var otherErr error
+			q.stream = &secondReplayFirst{Stream: q.stream, other: func() { otherErr = other.ReplayWith(ctx, all[0].Seq, payload) }}
+			err = q.ReplayWith(ctx, all[0].Seq, payload)
+			after, ierr := subs.Info(ctx)
+			if ierr != nil {
+				t.Fatal(ierr)
+			}
+			if n := after.State.Msgs - before.State.Msgs; n != 1 {
+				t.Errorf("the submissions stream got %d replays of the letter, want 1", n)
+			}
+			if err != nil || !errors.Is(otherErr, ErrReplayedAlready) {
+				t.Errorf("Replay: got %v, and at the same time %v; want nil and %v", err, otherErr, ErrReplayedAlready)
+			}
+			if _, gerr := q.Get(ctx, all[0].Seq); !errors.Is(gerr, ErrNotFound) {
+				t.Errorf("the letter after both replays: %v, want it gone", gerr)
+			}
+		})
+	}
+}
