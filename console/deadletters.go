@@ -93,7 +93,7 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 		d.Refused = refused
 		return d, true
 	}
-	rec, err := c.giveUpRecord(ctx, dl)
+	rec, err := c.letterRecord(ctx, dl)
 	if err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "The submission's record cannot be read right now: "+err.Error())
 		return nil, false
@@ -104,11 +104,11 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 	return d, true
 }
 
-// giveUpRecord reads the record of a gave_up letter's submission, whose
-// state says whether a replay can reopen its tracking; nil for another
-// letter, or when there is no record.
-func (c *Console) giveUpRecord(ctx context.Context, dl dlq.DeadLetter) (*record.Record, error) {
-	if dl.Reason != dlq.ReasonGaveUp || !record.ValidToken(dl.Tenant) || !record.ValidToken(dl.SubmissionID) {
+// letterRecord reads the record of a letter's submission, which says
+// whether a replay can reopen anything (dlq.CheckReopen); nil for a letter
+// that names none, or when there is no record.
+func (c *Console) letterRecord(ctx context.Context, dl dlq.DeadLetter) (*record.Record, error) {
+	if !record.ValidToken(dl.Tenant) || !record.ValidToken(dl.SubmissionID) {
 		return nil, nil
 	}
 	rec, _, err := record.NewStore(c.d.Resources.Records).Get(ctx, dl.Tenant, dl.SubmissionID)
@@ -120,7 +120,7 @@ func (c *Console) giveUpRecord(ctx context.Context, dl dlq.DeadLetter) (*record.
 
 type deadLetterData struct {
 	DL       dlq.DeadLetter
-	Refused  *dlq.RefusedError // why it is not replayed unchanged (invalid, malformed, conflict; gave_up of a completed submission): consumer.CheckReplay and dlq.CheckReopen, as iseed dlq replay refuses it
+	Refused  *dlq.RefusedError // why it is not replayed unchanged (invalid, malformed, conflict; one that would reopen nothing): consumer.CheckReplay and dlq.CheckReopen, as iseed dlq replay refuses it
 	Size     int
 	Masked   string
 	Revealed string

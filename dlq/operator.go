@@ -131,20 +131,46 @@ func CheckReplay(dl DeadLetter) error {
 	return r
 }
 
-// CheckReopen refuses to replay a gave_up dead letter whose submission
-// (rec, its record; nil when there is none) is closed otherwise than by a
-// give-up: completed, when the upstream's completion overrode the give-up
-// (docs/tracking.md). The tracker would acknowledge the replay without
-// reopening anything. Other letters, and a gave_up letter whose
-// submission still failed with gave_up, or is open, pass.
+// CheckReopen refuses to replay a dead letter whose submission (rec, its
+// record; nil when there is none) the replay would not reopen, and says
+// to purge it instead:
+//
+//   - a gave_up letter whose submission is closed otherwise than by a
+//     give-up: completed, when the upstream's completion overrode the
+//     give-up (docs/tracking.md). The tracker would acknowledge the
+//     replay without reopening anything. A gave_up letter whose
+//     submission still failed with gave_up, or is open, passes.
+//   - a submission's letter whose submission has its upstream request by
+//     now (a late answer adopted it, a replay of another of its letters
+//     sent it): it is never sent again, and the pipeline would only
+//     announce it again.
+//   - a submission's letter that reopened its submission once already (a
+//     replay that could not remove it, ErrNotRemoved): a letter reopens
+//     a submission at most once (record.Record.Replays).
+//
+// A conflict's or a malformed message's letter passes: its record may be
+// another payload's (CheckReplay and CheckCorrection decide those).
 func CheckReopen(dl DeadLetter, rec *record.Record) error {
-	if dl.Reason != ReasonGaveUp || rec == nil || !rec.Closed() ||
-		(rec.State == record.StateFailed && rec.Reason == ReasonGaveUp) {
+	if rec == nil {
 		return nil
 	}
-	return &RefusedError{Seq: dl.Seq, Reason: dl.Reason,
-		Why:    fmt.Sprintf("the submission is %s: nothing to reopen", rec.State),
-		Advice: fmt.Sprintf("purge the letter with 'iseed dlq purge %d'", dl.Seq)}
+	r := &RefusedError{Seq: dl.Seq, Reason: dl.Reason, Advice: fmt.Sprintf("purge the letter with 'iseed dlq purge %d'", dl.Seq)}
+	switch {
+	case dl.Reason == ReasonGaveUp:
+		if !rec.Closed() || (rec.State == record.StateFailed && rec.Reason == ReasonGaveUp) {
+			return nil
+		}
+		r.Why = fmt.Sprintf("the submission is %s: nothing to reopen", rec.State)
+	case dl.Reason == ReasonConflict || dl.Reason == ReasonMalformed:
+		return nil
+	case rec.RequestID != "":
+		r.Why = fmt.Sprintf("the submission is %s with its upstream request %s: it is never sent again, and nothing would reopen", rec.State, rec.RequestID)
+	case rec.Replayed(dl.Seq):
+		r.Why = "it reopened the submission once already, and a dead letter reopens a submission at most once: nothing would reopen"
+	default:
+		return nil
+	}
+	return r
 }
 
 // CheckCorrection refuses a correction whose payload names another

@@ -155,31 +155,41 @@ func TestCheckReplayAndEdit(t *testing.T) {
 	}
 }
 
-// TestCheckReopen: a gave_up letter whose submission is closed otherwise
-// than by its give-up (completed: the upstream's completion overrode it)
-// is refused, saying so and to purge it; one whose submission still
-// failed with gave_up, is open or has no record, and any other letter,
-// pass.
+// TestCheckReopen: a letter whose replay would reopen nothing is refused,
+// saying so and to purge it: a gave_up letter whose submission is closed
+// otherwise than by its give-up (completed: the upstream's completion
+// overrode it), a submission's letter whose submission has its request by
+// now or was reopened by that letter already. A gave_up letter whose
+// submission still failed with gave_up or is open, a letter without a
+// record, and a conflict's or malformed message's, pass.
 func TestCheckReopen(t *testing.T) {
 	final := &record.DocumentRef{Stato: visengine.StateFulfilled}
+	replayed := &record.Record{State: record.StateFailed, Reason: ReasonUpstreamRejected, Generation: 2}
+	replayed.AddReplay(7, time.Now())
+	sent := &record.Record{State: record.StateSubmitted, RequestID: "req-1"}
 	tests := []struct {
 		name   string
 		reason string
 		rec    *record.Record
-		refuse bool
+		why    string // "" when it passes
 	}{
-		{"completed", ReasonGaveUp, &record.Record{State: record.StateCompleted, Document: final}, true},
-		{"still gave up", ReasonGaveUp, &record.Record{State: record.StateFailed, Reason: ReasonGaveUp}, false},
-		{"open again", ReasonGaveUp, &record.Record{State: record.StateSubmitted}, false},
-		{"no record", ReasonGaveUp, nil, false},
-		{"not a tracking letter", ReasonUpstreamRejected, &record.Record{State: record.StateCompleted, Document: final}, false},
+		{"completed", ReasonGaveUp, &record.Record{State: record.StateCompleted, Document: final}, "completed: nothing to reopen"},
+		{"still gave up", ReasonGaveUp, &record.Record{State: record.StateFailed, Reason: ReasonGaveUp}, ""},
+		{"open again", ReasonGaveUp, &record.Record{State: record.StateSubmitted, RequestID: "req-1"}, ""},
+		{"no record", ReasonGaveUp, nil, ""},
+		{"a submission's, still failed", ReasonUpstreamRejected, &record.Record{State: record.StateFailed, Reason: ReasonUpstreamRejected}, ""},
+		{"a submission's, sent by now", ReasonExpired, sent, "upstream request req-1"},
+		{"a submission's, reopened by it already", ReasonUpstreamRejected, replayed, "reopened the submission once already"},
+		{"a submission's, no record", ReasonAmbiguous, nil, ""},
+		{"a conflict's: the record is another payload's", ReasonConflict, sent, ""},
+		{"a malformed message's", ReasonMalformed, sent, ""},
 	}
 	for _, tt := range tests {
 		err := CheckReopen(DeadLetter{Seq: 7, Reason: tt.reason}, tt.rec)
 		var re *RefusedError
-		if (err != nil) != tt.refuse || (err != nil && (!errors.As(err, &re) || !strings.Contains(re.Why, "completed: nothing to reopen") ||
+		if (err != nil) != (tt.why != "") || (err != nil && (!errors.As(err, &re) || !strings.Contains(re.Why, tt.why) ||
 			!strings.Contains(re.Advice, "iseed dlq purge 7"))) {
-			t.Errorf("%s: got %v, want refused %v, saying why and to purge", tt.name, err, tt.refuse)
+			t.Errorf("%s: got %v, want refused %v (%q), saying why and to purge", tt.name, err, tt.why != "", tt.why)
 		}
 	}
 }

@@ -24,7 +24,8 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			"has its upstream request is never sent again, and one whose earlier POST went unanswered is\n" +
 			"reconciled with the upstream first. A replay reopens a submission at most once.\n\n" +
 			"A dead letter that would be rejected again unchanged (invalid, malformed, conflict) is refused,\n" +
-			"with what to do instead, and so is a gave_up one whose submission is completed (nothing to reopen).\n" +
+			"with what to do instead, and so is one that would reopen nothing: a gave_up one whose submission is\n" +
+			"completed, another whose submission has its upstream request by now or was reopened by it already.\n" +
 			"--edit SEQ opens $VISUAL or $EDITOR on its payload (--payload FILE reads a\n" +
 			"corrected one, - for standard input) and replays the correction. A correction keeps the dead letter's\n" +
 			"submission id; only a conflict's, or a letter whose id could not be read, may take another, one no\n" +
@@ -192,13 +193,13 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 }
 
 // check says why dead letter l is not replayed unchanged (nil: it is
-// replayed); err when its submission's record cannot be read. A gave_up
-// letter's record says whether its tracking can reopen (dlq.CheckReopen).
+// replayed); err when its submission's record cannot be read. The record
+// says whether the replay can reopen anything (dlq.CheckReopen).
 func (r *replayer) check(ctx context.Context, l *dlq.Letter) (refused, err error) {
 	if refused = r.q.CheckOrigin(l); refused == nil {
 		refused = consumer.CheckReplay(l.DeadLetter, l.Payload, r.maxBytes)
 	}
-	if refused != nil || l.Reason != dlq.ReasonGaveUp || l.SubmissionID == "" {
+	if refused != nil || !record.ValidToken(l.SubmissionID) {
 		return refused, nil
 	}
 	rec, _, err := r.records.Get(ctx, l.Tenant, l.SubmissionID)

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
@@ -68,5 +70,43 @@ func TestDLQReplayByTwoOperatorsAtOnce(t *testing.T) {
 	}
 	if got := d.sim.sim.Counters()["created"]; got != n {
 		t.Errorf("upstream requests: got %d, want %d", got, n)
+	}
+}
+
+// TestDLQReplayRefusesALetterOfASentSubmission: a dead letter whose
+// submission has its upstream request by now (a late answer adopted it,
+// another letter of it was replayed) would reopen nothing: the replay is
+// refused, saying so and to purge it, and the letter kept. It used to be
+// "replayed" (exit 0), the letter removed, and nothing reopened.
+func TestDLQReplayRefusesALetterOfASentSubmission(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "sent-later", nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)["sent-later"]
+	d.sim.sim.SetFaults(sim.Faults{})
+	ctx := context.Background()
+	store := record.NewStore(d.res.Records)
+	rec, rev, err := store.Get(ctx, "acme", "sent-later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.To(record.StateSubmitted, time.Now(), "adopted by another route")
+	rec.RequestID, rec.Reason = "req-other-route", ""
+	if _, err := store.Update(ctx, rec, rev); err != nil {
+		t.Fatal(err)
+	}
+	seq := fmt.Sprint(dl.Seq)
+	out, errOut, code := runCLI(t, "dlq", "replay", seq)
+	if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+seq) ||
+		!strings.Contains(errOut, "req-other-route") || !strings.Contains(errOut, "iseed dlq purge "+seq) {
+		t.Errorf("replay of a letter whose submission has its request: exit %d, stdout %q, stderr %q; want 1, why and the purge", code, out, errOut)
+	}
+	if left := deadLetters(t); len(left) != 1 {
+		t.Errorf("dead letters after the refused replay: %+v; want it kept", left)
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 0 {
+		t.Errorf("upstream requests: got %d, want 0", got)
 	}
 }
