@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
@@ -108,5 +110,50 @@ func TestDLQReplayRefusesALetterOfASentSubmission(t *testing.T) {
 	}
 	if got := d.sim.sim.Counters()["created"]; got != 0 {
 		t.Errorf("upstream requests: got %d, want 0", got)
+	}
+}
+
+// TestAuditDisownWhoseReplayFails: audit disown records the request in the
+// request index, then replays the ambiguous letter; when the replay fails
+// (the tenant is at its quota), the command says the index entry stays,
+// and that running it again replays the letter. It used to print only the
+// replay's error, as if nothing had changed.
+func TestAuditDisownWhoseReplayFails(t *testing.T) {
+	t.Setenv("ISEED_SIM_PROFILE", "published")
+	t.Setenv("ISEED_RECONCILE_SETTLE", "1s")
+	t.Setenv("ISEED_ACK_WAIT", "2s")
+	d, _ := startCLIDaemonWith(t, func(c *Config) { c.TenantMaxSubs = 1 })
+	ctx := context.Background()
+	up, err := visengine.New(visengine.Config{BaseURL: d.sim.base, Token: d.sim.token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside, err := up.CreateRichiesta(ctx, visengine.CreateRequest{HashVisura: sim.HashISEE, JSONVisura: map[string]string{
+		"$0": "Maria", "$1": "Rossi", "$2": "maria.rossi@example.com", "$3": "3331234568", "$4": "RSSMRA80A41H501Y",
+		"$5": "ci.pdf|data:application/pdf;base64,JVBERi0xLjQK", "$6": "cf.pdf|data:application/pdf;base64,JVBERi0xLjQK",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 500}}})
+	const id = "disown-quota"
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	if dl := waitDeadLetters(t, 1)[id]; dl.Reason != dlq.ReasonAmbiguous {
+		t.Fatalf("dead letter: got %+v, want reason ambiguous", dl)
+	}
+	out, errOut, code := runCLI(t, "audit", "disown", outside.ID, "--tenant", "acme", "--submission", id)
+	if code != 1 || out != "" || !strings.Contains(errOut, "quota") ||
+		!strings.Contains(errOut, "the request index records request "+outside.ID+" as not iseed's all the same") ||
+		!strings.Contains(errOut, "run this command again") {
+		t.Errorf("disown whose replay fails: exit %d, stdout %q, stderr %q; want 1, the replay's error, and that the index entry stays", code, out, errOut)
+	}
+	owner, _, err := record.LeaderGet(ctx, d.js, d.res.Layout.RequestsBucket(), record.IndexKey(outside.ID))
+	if key, ok := record.DisownedFor(string(owner)); err != nil || !ok || key != record.Key("acme", id) {
+		t.Errorf("request index entry of %s: %q (%v); want it disowned for acme.%s", outside.ID, owner, err, id)
+	}
+	if left := deadLetters(t); len(left) != 1 {
+		t.Errorf("dead letters after the failed replay: %+v; want the ambiguous one kept", left)
 	}
 }

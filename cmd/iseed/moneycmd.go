@@ -508,7 +508,15 @@ func (c *cliConn) settleAmbiguous(ctx context.Context, requestID, tenant, id, ow
 		return 0, err
 	}
 	if err := q.Replay(ctx, seq); err != nil {
-		return 0, err
+		// The index entry stays: say so, or the operator would take the
+		// command for one that changed nothing.
+		as := "the submission's"
+		if verb == "disown" {
+			as = "not iseed's"
+		}
+		return 0, fmt.Errorf("%w; the request index records request %s as %s all the same: once the ambiguous dead letter of %s is "+
+			"replayed (run this command again, or 'iseed dlq replay' it), reconciliation reads it; "+
+			"'iseed status --tenant %s %s' shows where the submission is", err, requestID, as, record.Key(tenant, id), tenant, id)
 	}
 	return seq, nil
 }
