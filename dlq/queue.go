@@ -26,7 +26,7 @@ var ErrReplayDuplicate = errors.New("the stream reported the replay as a duplica
 // earlier one that stopped before removing the letter. The stream dropped
 // this one as its duplicate (a letter's replays share their message id,
 // ReplayToken), and the letter is removed: it was replayed once.
-var ErrReplayedAlready = errors.New("a replay of it is in the stream already (another replay at the same moment, or an earlier one that stopped before removing the letter): not replayed again")
+var ErrReplayedAlready = errors.New("it was replayed already (by another replay at the same moment, or an earlier one that stopped before removing the letter): not replayed again")
 
 // ErrNotRemoved means a replay was published but its dead letter could
 // not be removed: it is still listed, and replaying it again reopens
@@ -253,13 +253,19 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 // the duplicate of is (the stream acknowledges a duplicate with the
 // original's sequence): ErrReplayedAlready when it is a signed replay of
 // that letter, else ErrReplayDuplicate. A message someone else published
-// under the id is not the letter's replay: the letter stays.
+// under the id is not the letter's replay: the letter stays. One gone
+// already (a tracking task the tracker took: that stream is a work queue)
+// was the letter's replay: its id holds the letter's token, which only a
+// holder of the replay key can make.
 func (q *Queue) replayedAlready(ctx context.Context, ack *jetstream.PubAck, seq uint64) error {
 	st, err := q.js.Stream(ctx, ack.Stream)
 	if err != nil {
 		return fmt.Errorf("%w (reading the message it repeats: %w)", ErrReplayDuplicate, err)
 	}
 	orig, err := st.GetMsg(ctx, ack.Sequence)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return ErrReplayedAlready
+	}
 	if err != nil {
 		return fmt.Errorf("%w (reading the message it repeats: %w)", ErrReplayDuplicate, err)
 	}
