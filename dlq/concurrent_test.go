@@ -2,8 +2,12 @@ package dlq
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
@@ -122,5 +126,89 @@ func TestTwoReplaysOfATrackingLetterAtOnce(t *testing.T) {
 	}
 	if _, gerr := q.Get(ctx, all[0].Seq); !errors.Is(gerr, ErrNotFound) {
 		t.Errorf("the letter after both replays: %v, want it gone", gerr)
+	}
+}
+
+// TestTwoCorrectionsOfOneLetterAtOnce: two operators correct one conflict
+// letter at the same moment, each under a new id of their own. Each
+// correction would be a new submission, sent and paid, and their message
+// ids differ: only the letter's claim stops the second. One is published;
+// the other operator is told it was replayed already (or, before the
+// first is published, that another replay is under way). Both used to be
+// published, and both commands said "replayed".
+func TestTwoCorrectionsOfOneLetterAtOnce(t *testing.T) {
+	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
+	// As consumer.ReplayMsgID: the id names the payload, then the token.
+	q.msgID = func(_ string, payload []byte, token string) string {
+		return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
+	}
+	ctx := context.Background()
+	subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := *q
+	var otherErr error
+	q.stream = &secondReplayFirst{Stream: q.stream, other: func() {
+		otherErr = other.ReplayWith(ctx, all[0].Seq, []byte(`{"id":"emp-y","service":"ISEE","fields":{"$0":"Mario"}}`))
+	}}
+	err = q.ReplayWith(ctx, all[0].Seq, []byte(`{"id":"emp-x","service":"ISEE","fields":{"$0":"Mario"}}`))
+	info, ierr := subs.Info(ctx)
+	if ierr != nil {
+		t.Fatal(ierr)
+	}
+	if info.State.Msgs != 1 {
+		t.Errorf("the submissions stream got %d corrections of the letter, want 1", info.State.Msgs)
+	}
+	if err != nil || !errors.Is(otherErr, ErrReplayedAlready) {
+		t.Errorf("ReplayWith: got %v, and at the same time %v; want nil and %v", err, otherErr, ErrReplayedAlready)
+	}
+	if _, gerr := q.Get(ctx, all[0].Seq); !errors.Is(gerr, ErrNotFound) {
+		t.Errorf("the letter after both: %v, want it gone", gerr)
+	}
+}
+
+// TestReplayAfterAStoppedReplay: a replay that stopped after claiming its
+// letter (killed) holds it only for claimStale, then the next replay takes
+// it over; one that stopped after publishing, its letter not removed,
+// makes the next replay remove the letter and publish nothing.
+func TestReplayAfterAStoppedReplay(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		state     claimState
+		want      error
+		published uint64
+	}{
+		{"claimed a moment ago", claimState{At: time.Now()}, ErrReplayUnderWay, 0},
+		{"claimed long ago, never published", claimState{At: time.Now().Add(-2 * claimStale)}, nil, 1},
+		{"published, the letter not removed", claimState{At: time.Now().Add(-time.Hour), Published: true}, ErrReplayedAlready, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected})
+			ctx := context.Background()
+			l, err := q.Get(ctx, all[0].Seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			val, _ := json.Marshal(tt.state)
+			if _, err := q.claims.Create(ctx, claimPrefix+ReplayToken(q.key, l.Seq, l.Stored), val); err != nil {
+				t.Fatal(err)
+			}
+			err = q.Replay(ctx, all[0].Seq)
+			if (tt.want == nil && err != nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Errorf("Replay: got %v, want %v", err, tt.want)
+			}
+			subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info, err := subs.Info(ctx); err != nil || info.State.Msgs != tt.published {
+				t.Errorf("replays published: %d (%v), want %d", info.State.Msgs, err, tt.published)
+			}
+			_, gerr := q.Get(ctx, all[0].Seq)
+			if gone := errors.Is(gerr, ErrNotFound); gone != (tt.want != ErrReplayUnderWay) {
+				t.Errorf("the letter: %v; want it gone %v", gerr, tt.want != ErrReplayUnderWay)
+			}
+		})
 	}
 }

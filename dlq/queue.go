@@ -40,6 +40,7 @@ type Queue struct {
 	stream jetstream.Stream
 	key    []byte
 	msgID  func(subject string, payload []byte, token string) string
+	claims jetstream.KeyValue // replays' claims on their letters (claim.go); nil: none
 }
 
 // NewQueue returns the operator's view of the dead-letter stream. key signs
@@ -52,7 +53,7 @@ func NewQueue(js jetstream.JetStream, r *layout.Resources, key []byte, msgID fun
 	if msgID == nil {
 		msgID = func(_ string, _ []byte, token string) string { return "replay." + token }
 	}
-	return &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID}
+	return &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID, claims: r.Keys}
 }
 
 // Filter selects dead letters; empty fields match all.
@@ -219,6 +220,20 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	if err := q.CheckOrigin(&Letter{DeadLetter: Parse(seq, raw.Header), Subject: raw.Subject}); err != nil {
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}
+	token := ReplayToken(q.key, seq, raw.Time)
+	c, err := q.claim(ctx, token)
+	if errors.Is(err, errPublishedBefore) {
+		return q.removeReplayed(ctx, seq, c, ErrReplayedAlready)
+	}
+	if err != nil {
+		return fmt.Errorf("dlq: replay %d: %w", seq, err)
+	}
+	// Claimed: a replay that held the claim before may have removed the
+	// letter meanwhile (and its claim with it).
+	if _, err := q.getMsg(ctx, seq); err != nil {
+		c.release(ctx)
+		return err
+	}
 	subject := raw.Header.Get(HeaderOriginalSubject)
 	if payload == nil {
 		payload = raw.Data
@@ -226,23 +241,36 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	m := nats.NewMsg(subject)
 	m.Data = payload
 	m.Header.Set(ReplayHeader, SignReplay(q.key, seq, subject, payload))
-	m.Header.Set(jetstream.MsgIDHeader, q.msgID(subject, payload, ReplayToken(q.key, seq, raw.Time)))
+	m.Header.Set(jetstream.MsgIDHeader, q.msgID(subject, payload, token))
 	ack, err := q.publishReplay(ctx, m)
 	if err != nil {
+		c.release(ctx)
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}
 	var dup error
 	if ack.Duplicate {
 		if dup = q.replayedAlready(ctx, ack, seq); !errors.Is(dup, ErrReplayedAlready) {
+			c.release(ctx)
 			return fmt.Errorf("dlq: replay %d: %w", seq, dup)
 		}
 	}
-	// Published, or a replay of the letter was already: the letter goes
-	// now, even if the operator interrupts meanwhile, or running the
-	// command again would replay it again.
+	// Published, or a replay of the letter was already: the claim says so
+	// until the letter is gone, so that no other replay publishes. The
+	// letter's removal is what matters most: it is tried even if the
+	// note is not.
+	c.published(context.WithoutCancel(ctx))
+	return q.removeReplayed(ctx, seq, c, dup)
+}
+
+// removeReplayed removes dead letter seq, whose replay is published, and
+// then its claim c: now, even if the operator interrupts meanwhile, or
+// running the command again would replay it again. It returns dup (nil
+// when this replay was published) when the letter is gone.
+func (q *Queue) removeReplayed(ctx context.Context, seq uint64, c *claim, dup error) error {
 	if err := q.remove(ctx, seq); err != nil {
 		return fmt.Errorf("dlq: replay %d: %w: %w", seq, ErrNotRemoved, err)
 	}
+	c.release(ctx)
 	if dup != nil {
 		return fmt.Errorf("dlq: replay %d: %w", seq, dup)
 	}

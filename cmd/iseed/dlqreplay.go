@@ -32,7 +32,8 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			"submission has. The payload being edited is in a file readable by you only in $TMPDIR, removed\n" +
 			"after the edit, also when the session hangs up.\n\n" +
 			"Safe to interrupt and run again: replayed dead letters are gone, the rest are still there. Two\n" +
-			"commands replaying one dead letter at once publish one replay: the other says it did not replay it.",
+			"commands replaying one dead letter at once, with the same payload or not, publish one replay: the\n" +
+			"other says it did not replay it.",
 		Annotations: map[string]string{exitCodesKey: "0 every selected dead letter replayed (or nothing matched); " +
 			"1 some were refused, not found or failed, or an error; 2 usage or configuration error"},
 	}
@@ -225,6 +226,8 @@ func (r *replayer) failure(ctx context.Context, prefix string, seq uint64, err e
 	case errors.Is(err, dlq.ErrReplayedAlready):
 		fmt.Fprintf(r.e.stderr, "%sdead letter %d not replayed by this command: %v; it reopens the submission once, and the letter is gone from the queue\n",
 			prefix, seq, dlq.ErrReplayedAlready)
+	case errors.Is(err, dlq.ErrReplayUnderWay):
+		fmt.Fprintf(r.e.stderr, "%sdead letter %d not replayed: %v\n", prefix, seq, dlq.ErrReplayUnderWay)
 	case errors.Is(err, dlq.ErrReplayDuplicate):
 		fmt.Fprintf(r.e.stderr, "%sdead letter %d not replayed: %v\n", prefix, seq, dlq.ErrReplayDuplicate)
 	default:

@@ -1,0 +1,129 @@
+package dlq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrReplayUnderWay means another replay of the dead letter holds its
+// claim: an operator replaying it at the same moment, perhaps with
+// another payload. This one published nothing; the other may still fail
+// and leave the letter listed.
+var ErrReplayUnderWay = errors.New("another replay of it is under way: not replayed by this command; if it is still listed in a minute, replay it again")
+
+// A replay claims its letter before it publishes anything: a key in the
+// keys bucket (layout.Resources.Keys) named by the letter's ReplayToken,
+// created only if absent. Two replays of one letter at once, whatever
+// their payloads, then publish at most one message: the message-id
+// deduplication alone (ReplayToken) cannot tell apart two corrections of
+// one letter, which have different ids (consumer.ReplayMsgID), and two
+// corrections under new ids (a conflict's, or a letter whose id could not
+// be read) would each be a new submission, sent and paid. The claim says
+// when it was taken and whether its replay was published: one published
+// and not removed (the replay stopped, or could not remove the letter)
+// makes the next replay remove the letter, publishing nothing; one not
+// published and older than claimStale (the replay stopped before its
+// publish) may be taken over. The claim goes once the letter is gone.
+
+// claimStale is how long a claim whose replay has not published may hold
+// the letter: longer than a publish takes (publishReplay tries for 15 s).
+const claimStale = time.Minute
+
+// claimPrefix starts the keys of replay claims in the keys bucket.
+const claimPrefix = "replay-claim-"
+
+type claimState struct {
+	At        time.Time `json:"at"`
+	Published bool      `json:"published,omitempty"`
+}
+
+// claim is a replay's hold on its letter (nil when the queue has no
+// claims bucket: the message-id deduplication is all there is).
+type claim struct {
+	kv  jetstream.KeyValue
+	key string
+	rev uint64
+}
+
+// errPublishedBefore is a claim whose replay was published: the letter
+// is to be removed, nothing published.
+var errPublishedBefore = errors.New("published before")
+
+// claim takes the claim of the letter with token.
+func (q *Queue) claim(ctx context.Context, token string) (*claim, error) {
+	if q.claims == nil {
+		return nil, nil
+	}
+	c := &claim{kv: q.claims, key: claimPrefix + token}
+	val, err := json.Marshal(claimState{At: time.Now().UTC()})
+	if err != nil {
+		return nil, err
+	}
+	for range 3 { // a claim deleted between our create and get: try again
+		c.rev, err = c.kv.Create(ctx, c.key, val)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("claim the letter: %w", err)
+		}
+		e, gerr := c.kv.Get(ctx, c.key)
+		if errors.Is(gerr, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if gerr != nil {
+			return nil, fmt.Errorf("claim the letter: %w", gerr)
+		}
+		var st claimState
+		if json.Unmarshal(e.Value(), &st) == nil && st.Published {
+			c.rev = e.Revision()
+			return c, errPublishedBefore
+		}
+		if time.Since(st.At) < claimStale {
+			return nil, ErrReplayUnderWay
+		}
+		c.rev, err = c.kv.Update(ctx, c.key, val, e.Revision())
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			return nil, ErrReplayUnderWay // another replay took the stale claim over first
+		}
+		if err != nil {
+			return nil, fmt.Errorf("claim the letter: %w", err)
+		}
+		return c, nil
+	}
+	return nil, ErrReplayUnderWay
+}
+
+// published notes that the claim's replay is published. Best effort: the
+// letter's removal, which follows, is what stops another replay; the
+// note stands for it only while the removal fails.
+func (c *claim) published(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	val, err := json.Marshal(claimState{At: time.Now().UTC(), Published: true})
+	if err != nil {
+		return
+	}
+	if rev, err := c.kv.Update(ctx, c.key, val, c.rev); err == nil {
+		c.rev = rev
+	}
+}
+
+// release removes the claim: its letter is gone, or its replay published
+// nothing. Best effort: a claim left behind holds nothing once its letter
+// is gone, and one not published goes stale.
+func (c *claim) release(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	defer cancel()
+	_ = c.kv.Delete(rctx, c.key, jetstream.LastRevision(c.rev))
+}
