@@ -10,15 +10,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ErrReplayUnderWay means another replay of the dead letter holds its
-// claim: an operator replaying it at the same moment, perhaps with
-// another payload. This one published nothing; the other may still fail
-// and leave the letter listed.
-var ErrReplayUnderWay = errors.New("another replay of it is under way: not replayed by this command; if it is still listed in a minute, replay it again")
+// ErrReplayUnderWay means another replay of the dead letter, or a purge,
+// holds its claim: an operator replaying it at the same moment, perhaps
+// with another payload, or purging it. This one did nothing; the other
+// may still fail and leave the letter listed.
+var ErrReplayUnderWay = errors.New("another replay or purge of it is under way: nothing done by this command; if it is still listed in a minute, run it again")
 
 // A replay claims its letter before it publishes anything: a key in the
-// keys bucket (layout.Resources.Keys) named by the letter's ReplayToken,
-// created only if absent. Two replays of one letter at once, whatever
+// keys bucket (layout.Resources.Keys) named by the letter's sequence and
+// time (claimKey), created only if absent; a purge claims it too. Two replays of one letter at once, whatever
 // their payloads, then publish at most one message: the message-id
 // deduplication alone (ReplayToken) cannot tell apart two corrections of
 // one letter, which have different ids (consumer.ReplayMsgID), and two
@@ -54,12 +54,20 @@ type claim struct {
 // is to be removed, nothing published.
 var errPublishedBefore = errors.New("published before")
 
-// claim takes the claim of the letter with token.
-func (q *Queue) claim(ctx context.Context, token string) (*claim, error) {
+// claimKey names the claim of dead letter seq stored at stored. It needs
+// no secret (anyone who may write the keys bucket may do far worse), so a
+// purge, which signs nothing, claims the letter as a replay does; the
+// time tells the letter apart from one of a DLQ stream made anew.
+func claimKey(seq uint64, stored time.Time) string {
+	return fmt.Sprintf("%s%d-%d", claimPrefix, seq, stored.UnixNano())
+}
+
+// claim takes the claim of dead letter seq stored at stored.
+func (q *Queue) claim(ctx context.Context, seq uint64, stored time.Time) (*claim, error) {
 	if q.claims == nil {
 		return nil, nil
 	}
-	c := &claim{kv: q.claims, key: claimPrefix + token}
+	c := &claim{kv: q.claims, key: claimKey(seq, stored)}
 	val, err := json.Marshal(claimState{At: time.Now().UTC()})
 	if err != nil {
 		return nil, err

@@ -191,7 +191,7 @@ func TestReplayAfterAStoppedReplay(t *testing.T) {
 				t.Fatal(err)
 			}
 			val, _ := json.Marshal(tt.state)
-			if _, err := q.claims.Create(ctx, claimPrefix+ReplayToken(q.key, l.Seq, l.Stored), val); err != nil {
+			if _, err := q.claims.Create(ctx, claimKey(l.Seq, l.Stored), val); err != nil {
 				t.Fatal(err)
 			}
 			err = q.Replay(ctx, all[0].Seq)
@@ -211,4 +211,45 @@ func TestReplayAfterAStoppedReplay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deleteHook is a DLQ stream that runs other just before its first
+// removal of a letter.
+type deleteHook = secondReplayFirst
+
+// TestPurgeAndReplayOfOneLetterAtOnce: one operator purges a letter while
+// another replays it. Whichever claims the letter first does what it was
+// asked; the other is told, not "purged" for a letter whose replay
+// reopens its submission, nor "replayed" for a purged one. Both used to
+// succeed: the purge said "purged", and the submission reopened.
+func TestPurgeAndReplayOfOneLetterAtOnce(t *testing.T) {
+	t.Run("the purge while the replay removes the letter", func(t *testing.T) {
+		q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected})
+		ctx := context.Background()
+		other := *q
+		var purgeErr error
+		q.stream = &deleteHook{Stream: q.stream, other: func() { purgeErr = other.Purge(ctx, all[0].Seq) }}
+		err := q.Replay(ctx, all[0].Seq)
+		if err != nil || !errors.Is(purgeErr, ErrReplayedAlready) {
+			t.Errorf("Replay: got %v, and the purge at the same time %v; want nil and %v", err, purgeErr, ErrReplayedAlready)
+		}
+	})
+	t.Run("the replay while the purge removes the letter", func(t *testing.T) {
+		q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected})
+		ctx := context.Background()
+		other := *q
+		var replayErr error
+		q.stream = &deleteHook{Stream: q.stream, other: func() { replayErr = other.Replay(ctx, all[0].Seq) }}
+		err := q.Purge(ctx, all[0].Seq)
+		if err != nil || !errors.Is(replayErr, ErrReplayUnderWay) {
+			t.Errorf("Purge: got %v, and the replay at the same time %v; want nil and %v", err, replayErr, ErrReplayUnderWay)
+		}
+		subs, serr := q.js.Stream(ctx, q.layout.SubmissionsStream())
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		if info, ierr := subs.Info(ctx); ierr != nil || info.State.Msgs != 0 {
+			t.Errorf("replays published: %+v (%v), want none: the letter was purged", info.State, ierr)
+		}
+	})
 }

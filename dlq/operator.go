@@ -82,8 +82,26 @@ func (q *Queue) getMsg(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg
 // ErrNotFound. The submission stays as it is (rejected or failed). The
 // letter's bytes are overwritten on disk, not only marked deleted: its
 // payload is a person's data.
+//
+// A purge claims the letter as a replay does (claim.go): while a replay
+// of it is under way it fails with ErrReplayUnderWay, and once a replay
+// of it is published with ErrReplayedAlready, the letter left to that
+// replay to remove: the submission reopens, and an operator told "purged"
+// would take it for one that stays failed.
 func (q *Queue) Purge(ctx context.Context, seq uint64) error {
-	err := q.stream.SecureDeleteMsg(ctx, seq)
+	raw, err := q.getMsg(ctx, seq)
+	if err != nil {
+		return err
+	}
+	c, err := q.claim(ctx, seq, raw.Time)
+	if errors.Is(err, errPublishedBefore) {
+		return fmt.Errorf("dlq: purge %d: %w", seq, ErrReplayedAlready)
+	}
+	if err != nil {
+		return fmt.Errorf("dlq: purge %d: %w", seq, err)
+	}
+	defer c.release(ctx)
+	err = q.stream.SecureDeleteMsg(ctx, seq)
 	if err == nil {
 		return nil
 	}

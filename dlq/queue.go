@@ -221,7 +221,7 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}
 	token := ReplayToken(q.key, seq, raw.Time)
-	c, err := q.claim(ctx, token)
+	c, err := q.claim(ctx, seq, raw.Time)
 	if errors.Is(err, errPublishedBefore) {
 		return q.removeReplayed(ctx, seq, c, ErrReplayedAlready)
 	}

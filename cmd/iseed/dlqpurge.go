@@ -58,8 +58,8 @@ func newDLQPurgeCmd(e *env) *cobra.Command {
 		Long: "Removes dead letters for good, after a confirmation (--yes skips it). Without sequences it needs a\n" +
 			"filter, or --all for every dead letter. Their submissions stay rejected or failed. A purged letter's\n" +
 			"bytes are overwritten on disk; the submission message itself stays in the submissions stream for\n" +
-			"its retention (30 days).",
-		Annotations: map[string]string{exitCodesKey: "0 purged, or nothing matched; 1 not confirmed, a sequence not found, or an error; 2 usage or configuration error"},
+			"its retention (30 days). A letter another command is replaying meanwhile is not purged, saying so.",
+		Annotations: map[string]string{exitCodesKey: "0 purged, or nothing matched; 1 not confirmed, a sequence not found or being replayed, or an error; 2 usage or configuration error"},
 	}
 	f := addFilterFlags(cmd.Flags())
 	all := cmd.Flags().Bool("all", false, "every dead letter (instead of a filter)")
@@ -105,6 +105,12 @@ func purge(ctx context.Context, e *env, q *dlq.Queue, sel selection, yes bool) e
 		switch {
 		case errors.Is(err, dlq.ErrNotFound):
 			fmt.Fprintf(e.stderr, "no dead letter %d (replayed or purged already?)\n", seq)
+			failed++
+		case errors.Is(err, dlq.ErrReplayedAlready):
+			fmt.Fprintf(e.stderr, "dead letter %d not purged: another command replayed it meanwhile; its submission reopens, and that replay removes the letter\n", seq)
+			failed++
+		case errors.Is(err, dlq.ErrReplayUnderWay):
+			fmt.Fprintf(e.stderr, "dead letter %d not purged: %v\n", seq, dlq.ErrReplayUnderWay)
 			failed++
 		case err != nil:
 			return err
