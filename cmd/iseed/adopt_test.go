@@ -121,3 +121,31 @@ func TestAuditRefusesARequestAnotherSubmissionKeeps(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditAdoptRefusalSaysWhy: adopt and disown refuse a submission that
+// does not exist, or that is not failed as ambiguous without a request,
+// naming the submission and what it is, in words: no empty reason in
+// brackets, no empty request in quotes.
+func TestAuditAdoptRefusalSaysWhy(t *testing.T) {
+	const tenant, req = "acme", "6b0ee1771dcdaf00000000ac"
+	d := startCLIDaemon(t)
+	now := time.Now()
+	rec := &record.Record{Tenant: tenant, ID: "emp-done", Generation: 1, Attempts: 1, Service: "ISEE", Created: now, RequestID: req}
+	rec.To(record.StateCompleted, now, "")
+	if _, err := record.NewStore(d.res.Records).Create(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id, want string
+	}{
+		{"emp-none", `no submission "emp-none" for tenant "acme"`},
+		{"emp-done", "acme.emp-done is completed, with upstream request " + req + ": only a submission failed as ambiguous"},
+	} {
+		for _, verb := range []string{"adopt", "disown"} {
+			_, errOut, code := runCLI(t, "audit", verb, req, "--tenant", tenant, "--submission", tc.id)
+			if code != 1 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("audit %s of %s: got exit %d, %q; want exit 1 and %q", verb, tc.id, code, errOut, tc.want)
+			}
+		}
+	}
+}

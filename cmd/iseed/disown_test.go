@@ -57,7 +57,7 @@ func TestAuditDisown(t *testing.T) {
 		again := deadLetters(t)
 		return len(again) == 1 && again[0].Seq != dl.Seq && again[0].Reason == dlq.ReasonAmbiguous
 	})
-	if _, errOut, code := runCLI(t, "audit", "disown", outside.ID, "--tenant", "other", "--submission", id); code == 0 || !strings.Contains(errOut, "no such submission") {
+	if _, errOut, code := runCLI(t, "audit", "disown", outside.ID, "--tenant", "other", "--submission", id); code == 0 || !strings.Contains(errOut, `no submission "disown-1" for tenant "other"`) {
 		t.Errorf("disown for a submission that does not exist: exit %d, %s; want a refusal", code, errOut)
 	}
 	out, errOut, code := runCLI(t, "audit", "disown", outside.ID, "--tenant", "acme", "--submission", id)

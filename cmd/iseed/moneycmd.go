@@ -459,12 +459,15 @@ func (c *cliConn) disown(ctx context.Context, e *env, requestID, tenant, id stri
 // refusals. It returns the replayed letter's sequence.
 func (c *cliConn) settleAmbiguous(ctx context.Context, requestID, tenant, id, owner, verb string) (uint64, error) {
 	rec, _, err := record.NewStore(c.res.Records).Get(ctx, tenant, id)
+	if errors.Is(err, record.ErrNotFound) {
+		return 0, fmt.Errorf("no submission %q for tenant %q", id, tenant)
+	}
 	if err != nil {
 		return 0, err
 	}
 	if rec.RequestID != "" || rec.State != record.StateFailed || rec.Reason != dlq.ReasonAmbiguous {
-		return 0, fmt.Errorf("%s is %s (%s) with request %q: only a submission failed as ambiguous, without a request, can %s one",
-			record.Key(tenant, id), rec.State, rec.Reason, rec.RequestID, verb)
+		return 0, fmt.Errorf("%s is %s: only a submission failed as ambiguous, without a request, can %s one",
+			record.Key(tenant, id), describeSettled(rec), verb)
 	}
 	// A POST's answer the record keeps (record.Attempt.Answered) names the
 	// submission's request: a replay adopts it; nothing may hand it away,
@@ -519,6 +522,20 @@ func (c *cliConn) settleAmbiguous(ctx context.Context, requestID, tenant, id, ow
 			"'iseed status --tenant %s %s' shows where the submission is", err, requestID, as, record.Key(tenant, id), tenant, id)
 	}
 	return seq, nil
+}
+
+// describeSettled says what rec is for a refusal of audit adopt or disown:
+// its state, its reason when it has one, and its upstream request or the
+// lack of one.
+func describeSettled(rec *record.Record) string {
+	s := rec.State
+	if rec.Reason != "" {
+		s += " (" + rec.Reason + ")"
+	}
+	if rec.RequestID == "" {
+		return s + ", without an upstream request"
+	}
+	return s + ", with upstream request " + rec.RequestID
 }
 
 // upstreamKnows reports whether the upstream has request id: false only
