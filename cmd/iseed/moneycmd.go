@@ -376,6 +376,9 @@ func newAuditCmd(e *env) *cobra.Command {
 		} else {
 			err = audit.WriteTable(e.stdout, res)
 		}
+		if err == nil && len(res.Missing) > 0 && c.cfg.simulated() {
+			_, err = fmt.Fprintln(e.stderr, simForgetsNote)
+		}
 		if err == nil && !res.Clean() {
 			return &exitError{code: 1}
 		}
@@ -384,6 +387,13 @@ func newAuditCmd(e *env) *cobra.Command {
 	cmd.AddCommand(newAuditAdoptCmd(e), newAuditDisownCmd(e))
 	return cmd
 }
+
+// simForgetsNote is what audit adds to missing requests on the built-in
+// simulator: it keeps its requests in memory, so after a restart of iseed
+// serve every earlier one is missing, which is no money lost.
+const simForgetsNote = "note: iseed serve talks to its built-in simulator, which forgets its requests when it stops: " +
+	"after a restart every earlier request is missing (and the wallet's total a mismatch), which is no money lost; " +
+	"for a clean start stop iseed serve and remove its ISEED_DATA_DIR (./iseed-data)"
 
 func newAuditAdoptCmd(e *env) *cobra.Command {
 	return newAuditRequestCmd(e, &cobra.Command{

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
 )
 
@@ -137,5 +138,31 @@ func TestSpendPeriod(t *testing.T) {
 		if err != nil || !got.From.Equal(tt.want.From) || !got.To.Equal(tt.want.To) {
 			t.Errorf("period(%q, %q) = %v, %v; want %v", tt.from, tt.to, got, err, tt.want)
 		}
+	}
+}
+
+// TestAuditSaysTheSimulatorForgets: on the built-in simulator, requests
+// missing upstream are what a restart of iseed serve leaves (the simulator
+// keeps its requests in memory), not money: audit says so on standard
+// error, and says nothing of it when nothing is missing.
+func TestAuditSaysTheSimulatorForgets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a daemon")
+	}
+	d := startCLIDaemon(t)
+	_, errOut, code := runCLI(t, "audit", "-o", "json")
+	if code != 0 || strings.Contains(errOut, "forgets its requests") {
+		t.Errorf("audit with nothing missing: got exit %d, stderr %q; want 0 and no note", code, errOut)
+	}
+	now := time.Now()
+	rec := &record.Record{Tenant: "acme", ID: "emp-before-restart", Generation: 1, Attempts: 1, Service: "ISEE", Created: now,
+		RequestID: "6b0ee1771dcdaf00000000ad"}
+	rec.To(record.StateSubmitted, now, "")
+	if _, err := record.NewStore(d.res.Records).Create(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = runCLI(t, "audit", "-o", "json")
+	if code != 1 || !strings.Contains(errOut, "forgets its requests") || !strings.Contains(errOut, "remove its ISEED_DATA_DIR") {
+		t.Errorf("audit with a request the simulator does not know: got exit %d, stderr %q; want 1 and the note", code, errOut)
 	}
 }
