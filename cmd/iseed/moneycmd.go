@@ -237,8 +237,8 @@ func newSpendCmd(e *env) *cobra.Command {
 		Use:   "spend [--from DATE] [--to DATE] [--tenant T]",
 		Short: "Euros committed per tenant and service for a period, from the ledger",
 		Long: "Totals per tenant and service of the requests iseed paid for in [--from, --to) (default: this month;\n" +
-			"dates are Europe/Rome days, 2026-11-01, or RFC 3339 times). Every replica answers the same: the ledger\n" +
-			"is a JetStream stream. -o csv is what a platform needs to invoice its clients.",
+			"dates are Europe/Rome days, 2026-11-01, RFC 3339 times, or durations ago, 24h). Every replica answers\n" +
+			"the same: the ledger is a JetStream stream. -o csv is what a platform needs to invoice its clients.",
 		Args: noArgs,
 	}
 	from := cmd.Flags().String("from", "", "the first day (default: the first of this month)")
@@ -346,8 +346,8 @@ func newAuditCmd(e *env) *cobra.Command {
 		Args:        noArgs,
 		Annotations: map[string]string{exitCodesKey: "0 everything matches; 1 findings (or an error); 2 usage or configuration error", runsAloneKey: "yes"},
 	}
-	from := cmd.Flags().String("from", "", "start (default 24 hours before the end)")
-	to := cmd.Flags().String("to", "", "end (default now)")
+	from := cmd.Flags().String("from", "", "start: a Europe/Rome day (2026-11-25), an RFC 3339 time or a duration ago (48h) (default 24 hours before the end)")
+	to := cmd.Flags().String("to", "", "end, in the same forms as --from (default now)")
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		format, err := out.format(e.stdout)
