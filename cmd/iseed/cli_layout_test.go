@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -72,5 +73,45 @@ func TestOperatorCommandsBeforeAnyDaemon(t *testing.T) {
 	_, errOut, code := runCLI(t, "status", "--tenant", "acme", "x")
 	if code != 1 || !strings.Contains(errOut, "iseed serve") {
 		t.Errorf("status with no layout: exit %d, stderr %q; want 1 and a hint to start iseed serve", code, errOut)
+	}
+}
+
+// TestNoSubmissionNamesTheTenantFlag: status and document get of a
+// submission the tenant has no record of say which tenant was looked in
+// and, when --tenant was not given (the tenant "default"), how to name
+// another: an operator who submitted as acme and forgot --tenant is told.
+func TestNoSubmissionNamesTheTenantFlag(t *testing.T) {
+	startCLIDaemon(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", "emp-1"}, `no submission "emp-1" for tenant "default" (no --tenant given: pass --tenant T`},
+		{[]string{"status", "--tenant", "acme", "emp-1"}, `no submission "emp-1" for tenant "acme"` + "\n"},
+		{[]string{"document", "get", "emp-1", "-o", "-"}, `no submission "emp-1" for tenant "default" (no --tenant given: pass --tenant T`},
+		{[]string{"document", "get", "--tenant", "acme", "emp-1", "-o", "-"}, `no submission "emp-1" for tenant "acme"` + "\n"},
+	} {
+		_, errOut, code := runCLI(t, tc.args...)
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: got exit %d, %q; want exit 1 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+// TestPrintStatusTimelineLines: a timeline entry without a note ends with
+// its state, not with a space.
+func TestPrintStatusTimelineLines(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	r := &record.Record{Tenant: "acme", ID: "emp-1", Generation: 1}
+	r.To(record.StateClaimed, now, "")
+	r.To(record.StateRejected, now, "invalid")
+	var b strings.Builder
+	if err := printStatus(&b, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"  2026-11-25T10:00:00Z claimed\n", "  2026-11-25T10:00:00Z rejected invalid\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("printStatus: got %q; want a line %q", b.String(), want)
+		}
 	}
 }

@@ -30,7 +30,11 @@ func newDocumentCmd(e *env) *cobra.Command {
 		return exactArgs("ID")(cmd, args)
 	}
 	get.RunE = func(cmd *cobra.Command, args []string) error {
-		return getDocument(cmd.Context(), e, *tenant, args[0], *out, *keyFile)
+		err := getDocument(cmd.Context(), e, *tenant, args[0], *out, *keyFile)
+		if errors.Is(err, record.ErrNotFound) {
+			return noSubmission(cmd, args[0], *tenant)
+		}
+		return err
 	}
 	return group("document", "Fetch a stored document", get)
 }
@@ -53,9 +57,6 @@ func getDocument(ctx context.Context, e *env, tenant, id, out, keyFile string) e
 		ref, err = tracking.FetchDocument(ctx, c.js, c.res, tenant, id, keyring, w)
 		return err
 	})
-	if errors.Is(err, record.ErrNotFound) {
-		return fmt.Errorf("no submission %q for tenant %q", id, tenant)
-	}
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ func newStatusCmd(e *env) *cobra.Command {
 				return fmt.Errorf("no submission %q for tenant %q: its message was dead-lettered (%s) as dead letter %d; see 'iseed dlq show %d'",
 					args[0], *tenant, dl.Reason, dl.Seq, dl.Seq)
 			}
-			return fmt.Errorf("no submission %q for tenant %q", args[0], *tenant)
+			return noSubmission(cmd, args[0], *tenant)
 		}
 		if err != nil {
 			return err
@@ -58,6 +58,16 @@ func newStatusCmd(e *env) *cobra.Command {
 		return printStatus(e.stdout, rec, events)
 	}
 	return cmd
+}
+
+// noSubmission is the error for a submission tenant has no record of; when
+// cmd's --tenant was not given, it says which tenant that was, and how to
+// name another.
+func noSubmission(cmd *cobra.Command, id, tenant string) error {
+	if !cmd.Flags().Changed("tenant") {
+		return fmt.Errorf("no submission %q for tenant %q (no --tenant given: pass --tenant T for another tenant's)", id, tenant)
+	}
+	return fmt.Errorf("no submission %q for tenant %q", id, tenant)
 }
 
 // printStatus writes a record and its events for people.
@@ -88,7 +98,11 @@ func printStatus(w io.Writer, r *record.Record, events []json.RawMessage) error 
 	}
 	fmt.Fprintln(w, "\ntimeline:")
 	for _, t := range r.Timeline {
-		fmt.Fprintf(w, "  %s %s %s\n", t.At.UTC().Format(time.RFC3339), t.State, t.Note)
+		line := t.At.UTC().Format(time.RFC3339) + " " + t.State
+		if t.Note != "" {
+			line += " " + t.Note
+		}
+		fmt.Fprintf(w, "  %s\n", line)
 	}
 	fmt.Fprintln(w, "\nevents:")
 	for _, ev := range events {
