@@ -253,6 +253,12 @@ func TestDLQWorkflow(t *testing.T) {
 		if _, errOut, code := runCLIInput(t, "n\n", "dlq", "purge", seq); code != 1 || !strings.Contains(errOut, "not confirmed") {
 			t.Errorf("purge answered n: exit %d, stderr %q", code, errOut)
 		}
+		// No answer at all (standard input not a terminal, or empty): the
+		// refusal is a line of its own and says how to skip the question.
+		if _, errOut, code := runCLIInput(t, "", "dlq", "purge", seq); code != 1 ||
+			errOut != "purge 1 dead letter(s) for good? [y/N] \nnot confirmed: nothing purged (answer y, or pass --yes to purge without asking)\n" {
+			t.Errorf("purge with no answer: exit %d, stderr %q; want 1, the prompt, and the refusal on a line of its own naming --yes", code, errOut)
+		}
 		if len(deadLetters(t)) != 1 {
 			t.Fatalf("purge not confirmed removed something")
 		}

@@ -93,7 +93,7 @@ func purge(ctx context.Context, e *env, q *dlq.Queue, sel selection, yes bool) e
 		return err
 	}
 	if !yes && !confirm(e, fmt.Sprintf("purge %d dead letter(s) for good? [y/N] ", len(seqs))) {
-		fmt.Fprintln(e.stderr, "not confirmed: nothing purged")
+		fmt.Fprintln(e.stderr, "not confirmed: nothing purged (answer y, or pass --yes to purge without asking)")
 		return silent(exitFailed)
 	}
 	failed := 0
@@ -128,7 +128,10 @@ func purge(ctx context.Context, e *env, q *dlq.Queue, sel selection, yes bool) e
 // or yes confirms.
 func confirm(e *env, prompt string) bool {
 	fmt.Fprint(e.stderr, prompt)
-	line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil {
+		fmt.Fprintln(e.stderr) // no answer, no newline: what follows starts a line of its own
+	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
 		return true
