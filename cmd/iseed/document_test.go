@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,5 +82,30 @@ func TestDocumentGet(t *testing.T) {
 	})
 	if goneCode != 1 || !strings.Contains(gone, "kept for ISEED_DOCUMENT_TTL") {
 		t.Errorf("a deleted document: exit %d, stderr %q; want 1 and the retention named", goneCode, gone)
+	}
+}
+
+// TestWriteOutputNamesThePathGiven: -o into a directory that does not
+// exist, or naming a directory, fails naming the path the user gave and
+// why, never the temporary file written beside it; what fill returns is
+// returned as it is.
+func TestWriteOutputNamesThePathGiven(t *testing.T) {
+	dir := t.TempDir()
+	fill := func(w io.Writer) error { _, err := io.WriteString(w, "pdf"); return err }
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{filepath.Join(dir, "missing", "x.zip"), "-o " + filepath.Join(dir, "missing", "x.zip") + ": cannot create a file in " + filepath.Join(dir, "missing") + ": no such file or directory"},
+		{dir, "-o " + dir + ": is a directory: name a file in it"},
+	} {
+		e := &env{stdout: io.Discard, stderr: io.Discard}
+		err := writeOutput(e, tc.path, fill)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), ".iseed-output") {
+			t.Errorf("writeOutput(%s): got %v; want an error starting %q, naming no temporary file", tc.path, err, tc.want)
+		}
+	}
+	sentinel := errors.New("no document")
+	if err := writeOutput(&env{}, filepath.Join(dir, "y.zip"), func(io.Writer) error { return sentinel }); !errors.Is(err, sentinel) {
+		t.Errorf("writeOutput with a failing fill: got %v; want %v", err, sentinel)
 	}
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -90,9 +92,12 @@ func writeOutput(e *env, path string, fill func(io.Writer) error) error {
 	if path == "-" {
 		return fill(e.stdout)
 	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("-o %s: is a directory: name a file in it", path)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".iseed-output-*")
 	if err != nil {
-		return err
+		return fmt.Errorf("-o %s: cannot create a file in %s: %w", path, filepath.Dir(path), pathErr(err))
 	}
 	defer os.Remove(f.Name())
 	err = fill(f)
@@ -102,5 +107,23 @@ func writeOutput(e *env, path string, fill func(io.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("-o %s: %w", path, pathErr(err))
+	}
+	return nil
+}
+
+// pathErr is err without the path of the temporary file it names, which
+// the user never gave: the reason alone (no such file or directory, is a
+// directory, permission denied).
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }
