@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/spf13/cobra"
 )
@@ -46,6 +47,11 @@ func getDocument(ctx context.Context, e *env, tenant, id, out, keyFile string) e
 	}
 	defer c.close()
 	if keyFile != "" {
+		// The flag, not the ISEED_DOCUMENT_* variables, names this file:
+		// a refusal of it says so.
+		if _, err := seal.Load(seal.Files{Identity: keyFile}); err != nil {
+			return usagef("--key-file %s: %w", keyFile, err)
+		}
 		c.cfg.DocIdentityFile = keyFile
 	}
 	keyring, err := loadKeyring(c.cfg)

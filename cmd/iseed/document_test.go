@@ -109,3 +109,16 @@ func TestWriteOutputNamesThePathGiven(t *testing.T) {
 		t.Errorf("writeOutput with a failing fill: got %v; want %v", err, sentinel)
 	}
 }
+
+// TestDocumentGetKeyFileNamed: an identity --key-file names that cannot be
+// read is refused naming the flag, not the ISEED_DOCUMENT_* variables that
+// were not set.
+func TestDocumentGetKeyFileNamed(t *testing.T) {
+	startCLIDaemon(t)
+	missing := filepath.Join(t.TempDir(), "nope.key")
+	_, errOut, code := runCLI(t, "document", "get", "--tenant", "acme", "emp-1", "-o", filepath.Join(t.TempDir(), "x.zip"), "--key-file", missing)
+	want := "iseed document get: --key-file " + missing + ": "
+	if code != 2 || !strings.HasPrefix(errOut, want) || strings.Contains(errOut, "ISEED_DOCUMENT_") {
+		t.Errorf("document get --key-file %s: got exit %d, %q; want 2 and %q…, not the variables", missing, code, errOut, want)
+	}
+}
