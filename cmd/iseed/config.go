@@ -14,6 +14,7 @@ import (
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/kelseyhightower/envconfig"
+	"github.com/rs/zerolog"
 )
 
 // Config is iseed's whole configuration, read once from ISEED_* variables.
@@ -320,6 +321,9 @@ func (c *Config) problems() []error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		bad("ISEED_LOG_FORMAT must be json or console, got %q", c.LogFormat)
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
+		bad("ISEED_LOG_LEVEL must be trace, debug, info, warn, error, fatal, panic or disabled, got %q", c.LogLevel)
 	}
 	if c.NATSURL == "" && c.Replicas != 1 {
 		bad("ISEED_REPLICAS=%d needs a cluster: set ISEED_NATS_URL (the embedded server has one node)", c.Replicas)

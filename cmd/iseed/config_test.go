@@ -140,6 +140,11 @@ func TestConfigRefusesWhatWouldBeReplaced(t *testing.T) {
 		{"ISEED_SIM_STEP", "0", "ISEED_SIM_STEP must be positive (a duration such as 2s), got 0s"},
 		{"ISEED_SIM_STEP", "-2s", "ISEED_SIM_STEP must be positive (a duration such as 2s), got -2s"},
 		{"ISEED_SIM_STEP", "1ns", ""},
+		// zerolog's own refusal says it is "defaulting to NoLevel", which
+		// it is not: the start is refused.
+		{"ISEED_LOG_LEVEL", "bogus", `ISEED_LOG_LEVEL must be trace, debug, info, warn, error, fatal, panic or disabled, got "bogus"`},
+		{"ISEED_LOG_LEVEL", "", `ISEED_LOG_LEVEL must be trace, debug, info, warn, error, fatal, panic or disabled, got ""`},
+		{"ISEED_LOG_LEVEL", "debug", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variable+"="+tt.value, func(t *testing.T) {
