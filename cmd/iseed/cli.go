@@ -47,8 +47,12 @@ func openCLI(ctx context.Context, stderr io.Writer, bind bool, extra ...nats.Opt
 	opts = append(opts, nats.Name("iseed cli"), nats.Timeout(5*time.Second),
 		asyncErrors(stderr), nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
 	nc, err := nats.Connect(url, append(opts, extra...)...)
+	if err != nil && cfg.NATSURL == "" {
+		return nil, fmt.Errorf("connect to NATS at %s (is `iseed serve` running? one started with another ISEED_EMBEDDED_NATS_LISTEN, "+
+			"or with ISEED_NATS_URL, is reached with the same value set here): %w", url, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s (is `iseed serve` running?): %w", url, err)
+		return nil, fmt.Errorf("connect to NATS at %s (ISEED_NATS_URL): %w", url, err)
 	}
 	c := &cliConn{cfg: cfg, nc: nc, layout: layoutOf(cfg), closed: closed}
 	if c.js, err = jetstream.New(nc); err != nil {

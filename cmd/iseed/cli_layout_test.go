@@ -115,3 +115,26 @@ func TestPrintStatusTimelineLines(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectRefusalNamesTheVariables: an operator command that cannot
+// reach NATS says which variable chose the address, so that an operator
+// whose daemon was moved to another port knows what to set.
+func TestConnectRefusalNamesTheVariables(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"ISEED_NATS_URL": "", "ISEED_EMBEDDED_NATS_LISTEN": "127.0.0.1:1"},
+			"iseed status: connect to NATS at nats://127.0.0.1:1 (is `iseed serve` running? one started with another ISEED_EMBEDDED_NATS_LISTEN, or with ISEED_NATS_URL, is reached with the same value set here): "},
+		{map[string]string{"ISEED_NATS_URL": "nats://127.0.0.1:1"},
+			"iseed status: connect to NATS at nats://127.0.0.1:1 (ISEED_NATS_URL): "},
+	} {
+		for k, v := range tc.env {
+			t.Setenv(k, v)
+		}
+		_, errOut, code := runCLI(t, "status", "--tenant", "acme", "emp-1")
+		if code != 1 || !strings.HasPrefix(errOut, tc.want) {
+			t.Errorf("status with %v: got exit %d, %q; want 1 and %q…", tc.env, code, errOut, tc.want)
+		}
+	}
+}
