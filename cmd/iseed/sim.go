@@ -55,7 +55,8 @@ func newSimCmd(e *env) *cobra.Command {
 		}
 		ln, err := net.Listen("tcp", *listen)
 		if err != nil {
-			return fmt.Errorf("listen: %w", err)
+			return usagef("--listen %s cannot be used (%v): another program, perhaps another iseed sim, listens there; "+
+				"pass a free address (port 0 picks one)", *listen, err)
 		}
 		s := sim.New(sim.Config{Token: *token, Step: *step, CancelRate: *cancelRate, Owner: *owner, Seed: *seed, Faults: faults,
 			Profile: profile, Echo: echo})

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -154,5 +155,21 @@ func TestRunSimPublished(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+// TestRunSimAddressTaken: an address another program holds is refused at
+// once, exit 2, naming the flag and how to pick another.
+func TestRunSimAddressTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	_, errOut, code := runCLI(t, "sim", "--listen", addr)
+	want := "iseed sim: --listen " + addr + " cannot be used ("
+	if code != 2 || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "pass a free address (port 0 picks one)") {
+		t.Errorf("sim --listen %s (taken): got exit %d, %q; want 2 and %q…, saying how to pick another", addr, code, errOut, want)
 	}
 }
