@@ -285,6 +285,25 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestConfigSaysAPollProblemOnce: a poll variable out of range is one
+// problem, said once, not again in the schedule's own words.
+func TestConfigSaysAPollProblemOnce(t *testing.T) {
+	for _, tc := range []struct {
+		variable, value, want string
+	}{
+		{"ISEED_POLL_JITTER", "2", "ISEED_POLL_JITTER must be a share from 0 (none) to below 1, such as 0.2, got 2"},
+		{"ISEED_POLL_MIN", "48h", "ISEED_POLL_MAX (24h0m0s) must not be shorter than ISEED_POLL_MIN (48h0m0s), which must be positive"},
+	} {
+		t.Run(tc.variable, func(t *testing.T) {
+			t.Setenv(tc.variable, tc.value)
+			_, err := loadConfig()
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("%s=%s: got error %q; want %q alone", tc.variable, tc.value, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestNamesAny(t *testing.T) {
 	tests := []struct {
 		problem string

@@ -201,6 +201,7 @@ func (c *Config) validateTracking() []error {
 	if c.OverdueWorkdays < 1 || c.TrackMaxAge <= tracking.WorkingDays(float64(c.OverdueWorkdays)) {
 		bad("ISEED_TRACK_MAX_AGE (%s) must be longer than ISEED_OVERDUE_WORKDAYS (%d) days, which must be at least 1", c.TrackMaxAge, c.OverdueWorkdays)
 	}
+	before := len(errs) // the ISEED_POLL_* problems below, each said once
 	if c.PollWindowPolls < 1 || c.PollWindowPolls > 1000 {
 		bad("ISEED_POLL_WINDOW_POLLS must be between 1 and 1000, got %d", c.PollWindowPolls)
 	}
@@ -213,8 +214,12 @@ func (c *Config) validateTracking() []error {
 	if !(c.PollStretch >= 1) {
 		bad("ISEED_POLL_CALLBACK_STRETCH must be at least 1 (no stretch), got %g", c.PollStretch)
 	}
-	if err := c.polling(true).Validate(); err != nil {
-		bad("ISEED_POLL_*: %v", err)
+	// The schedule's own check only when nothing above was refused: it
+	// would say the same again, in its words.
+	if len(errs) == before {
+		if err := c.polling(true).Validate(); err != nil {
+			bad("ISEED_POLL_*: %v", err)
+		}
 	}
 	if c.DocumentTTL <= 0 {
 		bad("ISEED_DOCUMENT_TTL must be positive, got %s", c.DocumentTTL)
