@@ -154,6 +154,10 @@ func editInEditor(ctx context.Context, e *env, payload []byte) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], f.Name())...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
 	if err := cmd.Run(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, fmt.Errorf("editor %s: %w: nothing replayed; set VISUAL or EDITOR to an editor you have, "+
+				"or give the correction with --payload FILE", argv[0], err)
+		}
 		return nil, fmt.Errorf("editor %s: %w: nothing replayed", argv[0], err)
 	}
 	return os.ReadFile(f.Name())

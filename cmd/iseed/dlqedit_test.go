@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,4 +54,24 @@ func TestEditHangUpRemovesThePayload(t *testing.T) {
 		t.Errorf("the payload's file %s is still there after the hang-up (%v)", file, err)
 	}
 	t.Logf("cancelled %s after the editor started", time.Since(start).Round(time.Millisecond))
+}
+
+// TestEditWithoutAnEditorSaysWhatToDo: with no editor to run (VISUAL and
+// EDITOR unset, no vi, or one that does not exist), --edit says how to
+// name one, or to give the correction with --payload, and keeps the letter.
+func TestEditWithoutAnEditorSaysWhatToDo(t *testing.T) {
+	startCLIDaemon(t)
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", "../../examples/isee-invalid.json"); code != 1 {
+		t.Fatalf("submit invalid: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)["emp-7782-isee-2026"]
+	t.Setenv("VISUAL", "iseed-test-no-such-editor")
+	_, errOut, code := runCLI(t, "dlq", "replay", "--edit", fmt.Sprint(dl.Seq))
+	want := "set VISUAL or EDITOR to an editor you have, or give the correction with --payload FILE"
+	if code != 1 || !strings.Contains(errOut, "nothing replayed") || !strings.Contains(errOut, want) {
+		t.Errorf("--edit with no editor: got exit %d, %q; want 1 and %q", code, errOut, want)
+	}
+	if len(deadLetters(t)) != 1 {
+		t.Errorf("the dead letter is gone after an edit that could not start")
+	}
 }
