@@ -114,7 +114,7 @@ func writeCommandDoc(w io.Writer, c *cobra.Command) {
 	}
 	var rows []string
 	c.LocalFlags().VisitAll(func(f *pflag.Flag) {
-		if f.Name == "help" {
+		if f.Name == "help" || f.Hidden { // as --help shows them
 			return
 		}
 		name := "--" + f.Name

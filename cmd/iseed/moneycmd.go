@@ -147,8 +147,17 @@ func scopeFlags(cmd *cobra.Command, withDefault bool) func() (budget.Scope, erro
 	if withDefault {
 		def = cmd.Flags().Bool("tenant-default", false, "the caps of every tenant that does not set that cap itself")
 		want = "give --tenant T, --tenant-default or --account, one of them"
+	} else {
+		// Hidden: taken only to say where the default caps are seen,
+		// after 'budget set --tenant-default' made it natural to try.
+		cmd.Flags().BoolVar(def, "tenant-default", false, "")
+		_ = cmd.Flags().MarkHidden("tenant-default")
 	}
 	return func() (budget.Scope, error) {
+		if *def && !withDefault {
+			return budget.Scope{}, usagef("the default tenant caps count nothing of their own: 'iseed budget list' shows them, " +
+				"'iseed budget show --tenant T' what a tenant counted against those that apply to it")
+		}
 		given := 0
 		for _, g := range []bool{*tenant != "", *acct, *def} {
 			if g {

@@ -69,6 +69,18 @@ func TestMoneyCommands(t *testing.T) {
 	}
 }
 
+// TestBudgetShowTenantDefault: 'budget set --tenant-default' makes
+// 'budget show --tenant-default' natural to try; the default caps count
+// nothing of their own, so it is refused saying where they are seen.
+func TestBudgetShowTenantDefault(t *testing.T) {
+	_, errOut, code := runCLI(t, "budget", "show", "--tenant-default")
+	want := "iseed budget show: the default tenant caps count nothing of their own: 'iseed budget list' shows them, " +
+		"'iseed budget show --tenant T' what a tenant counted against those that apply to it"
+	if code != 2 || !strings.HasPrefix(errOut, want) {
+		t.Errorf("budget show --tenant-default: got exit %d, %q; want 2 and %q", code, errOut, want)
+	}
+}
+
 // TestParseEuros takes a cap as digits with at most two decimals and
 // refuses what could be read two ways: "1.500" is 1500 to an Italian
 // operator and 1.50 to the general parser.
