@@ -143,6 +143,7 @@ func TestCompletionAndVersion(t *testing.T) {
 		{[]string{"completion", "zsh"}, "#compdef iseed"},
 		{[]string{"completion", "fish"}, "complete -c iseed"},
 		{[]string{"version"}, "iseed dev"},
+		{[]string{"--version"}, "iseed dev"},
 		{[]string{"help", "dlq", "replay"}, "--dry-run"},
 	} {
 		out, errOut, code := runCLI(t, tt.args...)

@@ -35,7 +35,9 @@ func newRoot(e *env) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Annotations:   map[string]string{exitCodesKey: "0 help was asked for; 2 no command, or an unknown one"},
+		Version:       strings.TrimSpace(version), // --version, as `iseed version`
 	}
+	root.SetVersionTemplate("iseed {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
