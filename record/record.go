@@ -65,6 +65,15 @@ type Record struct {
 	// Charge is what the upstream request costs, as iseed knows it when it
 	// records the request: what the ledger enters.
 	Charge *Charge `json:"charge,omitempty"`
+	// Callback is true when the upstream was asked to call iseed back on
+	// the state changes of request RequestID: the POST that created it
+	// carried callback_data. It is written with RequestID, in the same
+	// record write. False for a request posted without (callbacks off
+	// then), for one found by reconciliation that no known POST of it
+	// promised one, and in records written before the field existed: a
+	// poll that finds such a request moved on says nothing of whether
+	// callbacks arrive (tracking's callback trust).
+	Callback bool `json:"callback,omitempty"`
 	// Reserved is the amount a spending cap counted for the submission
 	// (budget.Reservation), until it is committed or given back.
 	Reserved *Reserved `json:"reserved,omitempty"`
