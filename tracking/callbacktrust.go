@@ -14,10 +14,15 @@ import (
 // request tracked that much slower for good, and nobody told. So the
 // tracker watches for evidence: a poll that finds a request moved on is
 // news no callback brought (a genuine one would have refreshed the record
-// first); a genuine callback is proof that they arrive. After polls found
-// news on distrustAfter different requests, with no genuine callback for
-// distrustQuiet, polls stop stretching until a genuine callback arrives.
-// The signal is per process: each replica decides for itself.
+// first); a genuine callback is proof that they arrive. Only requests
+// promised a callback count (record.Record.Callback: their POST carried
+// callback_data): one posted before callbacks were turned on, or found by
+// reconciliation with no sign that its POST carried one, is announced by
+// no callback, and its news says nothing of them. After polls found news
+// on distrustAfter different requests promised a callback, with no
+// genuine callback for distrustQuiet, polls stop stretching until a
+// genuine callback arrives. The signal is per process: each replica
+// decides for itself.
 const (
 	// distrustAfter requests whose news a poll found first: one or two
 	// can be a callback racing a poll, or lost once.
@@ -89,10 +94,11 @@ func (c *callbackTrust) arrived(now time.Time) (switched bool) {
 
 // pollFoundNews notes what a poll of rec learnt: the request's record
 // state is now state ("" when unknown). A state beyond the record's is
-// news no callback brought. One warning when callbacks stop being
-// trusted, never one per request.
+// news no callback brought, when one was promised (rec.Callback; records
+// written before it existed say none). One warning when callbacks stop
+// being trusted, never one per request.
 func (t *Tracker) pollFoundNews(rec *record.Record, state string) {
-	if t.trust == nil || state == "" || rank(state) <= rank(rec.State) {
+	if t.trust == nil || !rec.Callback || state == "" || rank(state) <= rank(rec.State) {
 		return
 	}
 	if t.trust.polled(record.Key(rec.Tenant, rec.ID), t.schedNow()) {
