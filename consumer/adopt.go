@@ -23,11 +23,13 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 	if err := p.indexKnown(ctx, work, j, r.ID, sourceOf(note) == ledger.SourceReconciled); err != nil {
 		return p.retry(err, 0)
 	}
+	callback := p.promised(j, r, note)
 	for {
 		next := *j.rec
 		next.To(record.StateSubmitted, p.cfg.Now(), note)
 		next.RequestID = r.ID
 		next.StatoRichiesta = r.StatoRichiesta
+		next.Callback = callback
 		next.Pending = nil
 		// A late answer after the record was failed (max deliveries,
 		// expired) is still the truth: the request exists and is tracked.
@@ -53,6 +55,25 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		p.d.Metrics.spent(next.Tenant, next.Service, next.Charge.Total)
 		return p.announceExisting(j)
 	}
+}
+
+// promised reports whether the POST that created r carried callback_data
+// (record.Record.Callback), as far as the job can tell. Posted (note ""):
+// this delivery's POST got r back, and says. Otherwise r is the answer an
+// earlier POST got and kept (answeredBefore), or reconciliation found it
+// (an operator's audit adopt included): promised when every POST of the
+// pending attempt carried the marker (record.Attempt.Marked), whichever
+// created r, or when the upstream shows this submission's marker on r (it
+// calls back where that says). Anything else is not promised: news of it
+// never counts toward distrusting callbacks (tracking), the safe side.
+func (p *Pipeline) promised(j *job, r *visengine.Richiesta, note string) bool {
+	if note == "" {
+		return j.called
+	}
+	if pa := j.rec.Pending; pa != nil && pa.Marked {
+		return true
+	}
+	return p.marker(j, r) == ours
 }
 
 // indexKnown indexes a request this job knows to be its own (the POST's

@@ -46,6 +46,7 @@ type job struct {
 	res        *budget.Reservation // this delivery's reservation against the caps
 	start      time.Time
 	postErr    error   // this delivery's last failed POST, for the log line when it ends unsettled
+	called     bool    // this delivery's last POST carried callback_data (record.Record.Callback)
 	peeked     *string // the id of a message that did not decode, once read (idOf)
 }
 

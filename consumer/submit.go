@@ -287,6 +287,7 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 	if p.cfg.Callback != nil {
 		req.CallbackData = p.cfg.Callback(j.tenant, j.sub.ID)
 	}
+	j.called = req.CallbackData != nil
 	j.precounted = false // counted by the lease write before it
 	// The call never outlives the lease: past it, another worker may take
 	// over. The lease is on the pipeline's clock (the server's time, in
