@@ -103,7 +103,7 @@ func (t *Tracker) pollFoundNews(rec *record.Record, state string) {
 	}
 	if t.trust.polled(record.Key(rec.Tenant, rec.ID), t.schedNow()) {
 		t.log.Warn().Int("requests", distrustAfter).Dur("quiet_ms", distrustQuiet).
-			Msg("polls found news of requests that no callback announced, and no genuine callback arrived meanwhile: " +
+			Msg("polls found news of requests promised a callback that no callback announced, and no genuine callback arrived meanwhile: " +
 				"callbacks look lost (is ISEED_PUBLIC_URL reachable from Openapi?); polls are not stretched until one arrives")
 	}
 }
