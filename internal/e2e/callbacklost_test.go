@@ -17,30 +17,23 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// TestLostCallbacksStopStretchingPolls: callbacks are configured (every
-// submission carries callback_data) but point where nothing listens, so
-// none arrives and only polls find the requests done. After that happened
-// to three requests in more than an hour without a genuine callback, the
-// next request's first poll is scheduled unstretched; a genuine callback
-// makes the tracker stretch again.
-func TestLostCallbacksStopStretchingPolls(t *testing.T) {
-	// A working day passes in 2 s from a Monday morning; the first poll
-	// of a request just submitted comes half its first interval in: 12
-	// hours stretched (1 day × 4 / 4 polls / 2), 3 hours not, less the
-	// working time since the submission.
+// newTrustTracker starts the tracker of the callback-trust tests on a
+// track harness (h.current; no pipeline yet): callbacks on, a working day
+// passing in 2 s from a Monday morning, its log and metrics kept. The
+// first poll of a request just submitted comes half its first interval
+// in: 12 hours stretched (1 day × 4 / 4 polls / 2), 3 hours not, less the
+// working time since the submission; between is 6 working hours, between
+// the two.
+func newTrustTracker(t *testing.T) (h *trackHarness, logs *pipetest.Buffer, reg *prometheus.Registry, between time.Duration) {
+	t.Helper()
 	rome, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
 		t.Fatal(err)
 	}
 	day := 2 * time.Second
 	tb := tracking.Timebase{Scale: float64(24*time.Hour) / float64(day), Real: time.Now(), Sim: time.Date(2025, 3, 3, 9, 0, 0, 0, rome)}
-	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: 50 * time.Millisecond}})
-	lost, _ := url.Parse("http://127.0.0.1:1") // nothing listens: every callback is lost
-	if h.callbacks, err = tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: lost, Key: bytes.Repeat([]byte("c"), 32)}, refresherFunc(h.refresh)); err != nil {
-		t.Fatal(err)
-	}
-	logs := &pipetest.Buffer{}
-	reg := prometheus.NewRegistry()
+	h = newTrackHarness(t, trackSetup{sim: sim.Config{Step: 50 * time.Millisecond}})
+	logs, reg = &pipetest.Buffer{}, prometheus.NewRegistry()
 	tr, err := tracking.New(tracking.Config{Workers: 2, Timebase: tb, TempDir: t.TempDir(), ReplayKey: pipetest.ReplayKey,
 		Polling: tracking.Polling{Callbacks: true, Rand: func() float64 { return 0.5 }}, Logger: zerolog.New(logs)},
 		tracking.Deps{Resources: h.Res, Upstream: h.Client, Events: publisher.New(h.NATS.JS, publisher.Config{}),
@@ -50,9 +43,31 @@ func TestLostCallbacksStopStretchingPolls(t *testing.T) {
 	}
 	h.current = tr
 	h.runTracker(tr)
+	return h, logs, reg, time.Duration(float64(6*time.Hour) / tb.Scale)
+}
+
+// nowhere is callbacks to a public URL where nothing listens: none arrives.
+func nowhere(t *testing.T, h *trackHarness) *tracking.Callbacks {
+	t.Helper()
+	u, _ := url.Parse("http://127.0.0.1:1")
+	cb, err := tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("c"), 32)}, refresherFunc(h.refresh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cb
+}
+
+// TestLostCallbacksStopStretchingPolls: callbacks are configured (every
+// submission carries callback_data) but point where nothing listens, so
+// none arrives and only polls find the requests done. After that happened
+// to three requests in more than an hour without a genuine callback, the
+// next request's first poll is scheduled unstretched; a genuine callback
+// makes the tracker stretch again.
+func TestLostCallbacksStopStretchingPolls(t *testing.T) {
+	h, logs, reg, between := newTrustTracker(t)
+	h.callbacks = nowhere(t, h) // every callback is lost
+	tr := h.current
 	h.startPipeline(tr, false)
-	// 6 working hours: between the unstretched first poll and the stretched one.
-	between := time.Duration(float64(6*time.Hour) / tb.Scale)
 
 	if got := gauge(t, reg, "iseed_callbacks_trusted"); got != 1 {
 		t.Errorf("iseed_callbacks_trusted at the start: got %v, want 1", got)

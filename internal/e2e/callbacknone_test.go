@@ -1,18 +1,11 @@
 package e2e_test
 
 import (
-	"bytes"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
-	"github.com/iseed-dev/iseed/publisher"
-	"github.com/iseed-dev/iseed/tracking"
-	"github.com/iseed-dev/iseed/visengine/sim"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 )
 
 // TestUnpromisedRequestsKeepCallbacksTrusted: the tracker runs with
@@ -24,32 +17,11 @@ import (
 // polls stay stretched. TestLostCallbacksStopStretchingPolls is the same
 // with every POST carrying callback_data.
 func TestUnpromisedRequestsKeepCallbacksTrusted(t *testing.T) {
-	rome, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		t.Fatal(err)
-	}
-	day := 2 * time.Second // a working day, from a Monday morning
-	tb := tracking.Timebase{Scale: float64(24*time.Hour) / float64(day), Real: time.Now(), Sim: time.Date(2025, 3, 3, 9, 0, 0, 0, rome)}
-	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: 50 * time.Millisecond}})
-	logs := &pipetest.Buffer{}
-	reg := prometheus.NewRegistry()
-	tr, err := tracking.New(tracking.Config{Workers: 2, Timebase: tb, TempDir: t.TempDir(), ReplayKey: pipetest.ReplayKey,
-		Polling: tracking.Polling{Callbacks: true, Rand: func() float64 { return 0.5 }}, Logger: zerolog.New(logs)},
-		tracking.Deps{Resources: h.Res, Upstream: h.Client, Events: publisher.New(h.NATS.JS, publisher.Config{}),
-			Publisher: h.NATS.JS, Limiter: h.polls, Metrics: tracking.NewMetrics(reg)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.current = tr
-	h.runTracker(tr)
-	h.startPipeline(tr, false) // h.callbacks is nil: no POST carries callback_data
+	h, logs, reg, between := newTrustTracker(t)
+	h.startPipeline(h.current, false) // h.callbacks is nil: no POST carries callback_data
 	// Callbacks are on from now on; the requests about to be posted were
 	// promised none.
-	nowhere, _ := url.Parse("http://127.0.0.1:1")
-	if h.callbacks, err = tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: nowhere, Key: bytes.Repeat([]byte("c"), 32)}, refresherFunc(h.refresh)); err != nil {
-		t.Fatal(err)
-	}
-	between := time.Duration(float64(6*time.Hour) / tb.Scale) // firstPollDelay's: stretched above, not below
+	h.callbacks = nowhere(t, h)
 
 	ids := []string{"emp-none-1", "emp-none-2", "emp-none-3"}
 	for _, id := range ids {
