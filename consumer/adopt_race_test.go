@@ -55,6 +55,15 @@ func lostPosts(t *testing.T, h *harness, marked bool, ids ...string) *schema.Cac
 // echo changes it before the request is created.
 func lostPostsEchoed(t *testing.T, h *harness, marked bool, echo func(*visengine.CallbackData), ids ...string) *schema.Cache {
 	t.Helper()
+	cache, _ := lostPostsWith(t, h, marked, marked, echo, ids...)
+	return cache
+}
+
+// lostPostsWith is lostPostsEchoed with the request carrying the first
+// one's marker when withMarker, whether the attempts were marked or not;
+// it also returns the request.
+func lostPostsWith(t *testing.T, h *harness, marked, withMarker bool, echo func(*visengine.CallbackData), ids ...string) (*schema.Cache, *visengine.Richiesta) {
+	t.Helper()
 	ctx := context.Background()
 	cache := h.Schemas()
 	svc, err := cache.Service(ctx, "ISEE")
@@ -74,16 +83,17 @@ func lostPostsEchoed(t *testing.T, h *harness, marked bool, echo func(*visengine
 		})
 	}
 	req := visengine.CreateRequest{HashVisura: prep.HashVisura, JSONVisura: prep.JSONVisura, Opzioni: prep.Opzioni}
-	if marked {
+	if withMarker {
 		req.CallbackData = h.Marker(pipetest.Tenant, ids[0])
 		if echo != nil {
 			echo(req.CallbackData)
 		}
 	}
-	if _, err := h.Client.CreateRichiesta(ctx, req); err != nil {
+	r, err := h.Client.CreateRichiesta(ctx, req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return cache
+	return cache, r
 }
 
 // TestLostPostsAreToldApartByTheirMarkers: two submissions with the same

@@ -3,13 +3,11 @@ package consumer_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
-	"github.com/iseed-dev/iseed/visengine"
 )
 
 // TestRecordSaysWhetherACallbackWasPromised: the record of a request says
@@ -67,32 +65,9 @@ func TestRecordSaysWhetherACallbackWasPromised(t *testing.T) {
 // echoed, and in the request index when indexed.
 func lostPost(t *testing.T, h *harness, id string, marked, echoed, indexed bool) *schema.Cache {
 	t.Helper()
-	ctx := context.Background()
-	cache := h.Schemas()
-	svc, err := cache.Service(ctx, "ISEE")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fields := pipetest.ValidFields("Mario")
-	prep, err := svc.Validate(schema.Input{Fields: fields, Options: []string{"urgenza"}}, schema.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	past := time.Now().Add(-time.Minute)
-	h.PutRecord(id, fields, func(r *record.Record) {
-		r.Created, r.Updated = past, past
-		r.Pending = &record.Attempt{Started: past, Owner: "crashed", Until: past.Add(time.Second), Marked: marked}
-	})
-	req := visengine.CreateRequest{HashVisura: prep.HashVisura, JSONVisura: prep.JSONVisura, Opzioni: prep.Opzioni}
-	if echoed {
-		req.CallbackData = h.Marker(pipetest.Tenant, id)
-	}
-	r, err := h.Client.CreateRichiesta(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cache, r := lostPostsWith(t, h, marked, echoed, nil, id)
 	if indexed {
-		if _, err := h.Res.Requests.Create(ctx, record.IndexKey(r.ID), []byte(record.Key(pipetest.Tenant, id))); err != nil {
+		if _, err := h.Res.Requests.Create(context.Background(), record.IndexKey(r.ID), []byte(record.Key(pipetest.Tenant, id))); err != nil {
 			t.Fatal(err)
 		}
 	}
