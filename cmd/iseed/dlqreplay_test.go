@@ -198,8 +198,8 @@ func TestDLQCorrectionKeepsTheID(t *testing.T) {
 // pipeline then refused it as a conflict, and the only payload that could
 // reconcile the submission was gone from the queue.
 func TestDLQCorrectionRefusesAPostInDoubt(t *testing.T) {
-	t.Setenv("ISEED_MAX_DELIVER", "4")
-	t.Setenv("ISEED_MAX_AGE", "2s")
+	t.Setenv("ISEED_MAX_DELIVER", "2")
+	t.Setenv("ISEED_MAX_AGE", "800ms")
 	t.Setenv("ISEED_RETRY_MAX_DELAY", "1s")
 	t.Setenv("ISEED_ACK_WAIT", "2s")
 	t.Setenv("ISEED_RECONCILE_SETTLE", "1h")
