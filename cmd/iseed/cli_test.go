@@ -164,9 +164,12 @@ func testLogger(t *testing.T) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 }
 
+// TestBenchCommand runs bench on its embedded server: every phase, the
+// paced one for a second (its default, 10 s, is for measuring, not for
+// this test; TestBenchAgainstAServer checks what the paced phase prints).
 func TestBenchCommand(t *testing.T) {
 	t.Setenv("ISEED_DATA_DIR", t.TempDir())
-	out, errOut, code := runCLI(t, "bench", "--n", "200", "--workers", "8")
+	out, errOut, code := runCLI(t, "bench", "--n", "200", "--workers", "8", "--rate-for", "1s")
 	if code != 0 || !strings.Contains(out, "throughput:") || !strings.Contains(out, "submissions: 200") {
 		t.Fatalf("bench: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
