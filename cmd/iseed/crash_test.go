@@ -121,7 +121,7 @@ func crashMidPost(t *testing.T, profile sim.Profile, extra []string) (func() rec
 	env := append([]string{
 		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=crash-token",
 		"ISEED_ACK_WAIT=2s", "ISEED_WORKERS=2", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_VISENGINE_TIMEOUT=60s",
-		"ISEED_LOG_LEVEL=debug", "ISEED_RECONCILE_SETTLE=1s",
+		"ISEED_LOG_LEVEL=debug", "ISEED_RECONCILE_SETTLE=1s", "ISEED_ADOPT_GRACE=2s",
 	}, extra...)
 	first := startDaemon(t, env...)
 	ctx := context.Background()
