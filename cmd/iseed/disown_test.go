@@ -26,6 +26,7 @@ func TestAuditDisown(t *testing.T) {
 	t.Setenv("ISEED_SIM_PROFILE", "published")
 	t.Setenv("ISEED_RECONCILE_SETTLE", "1s")
 	t.Setenv("ISEED_ACK_WAIT", "2s")
+	t.Setenv("ISEED_ADOPT_GRACE", "2s") // the least: the window for a claim of the outside request, 6 s by default
 	d := startCLIDaemon(t)
 	ctx := context.Background()
 	up, err := visengine.New(visengine.Config{BaseURL: d.sim.base, Token: d.sim.token})

@@ -122,6 +122,7 @@ func TestAuditDisownWhoseReplayFails(t *testing.T) {
 	t.Setenv("ISEED_SIM_PROFILE", "published")
 	t.Setenv("ISEED_RECONCILE_SETTLE", "1s")
 	t.Setenv("ISEED_ACK_WAIT", "2s")
+	t.Setenv("ISEED_ADOPT_GRACE", "2s") // the least: the window for a claim of the outside request, 6 s by default
 	d, _ := startCLIDaemonWith(t, func(c *Config) { c.TenantMaxSubs = 1 })
 	ctx := context.Background()
 	up, err := visengine.New(visengine.Config{BaseURL: d.sim.base, Token: d.sim.token})
