@@ -116,6 +116,11 @@ type Config struct {
 	// spend end; nil: Europe/Rome. No variable sets it: tests do, so that a
 	// test counting against a daily cap does not straddle midnight.
 	dayZone *time.Location
+	// overviewRefresh is how often the overview takes the snapshot its
+	// gauges report; 0: overview's default, 15s. No variable sets it:
+	// tests do, so that a test reading a gauge waits for a condition, not
+	// for the next quarter of a minute.
+	overviewRefresh time.Duration
 }
 
 // loadConfig reads the environment and validates it. It reports every

@@ -18,7 +18,7 @@ import (
 // the gauges and iseed top read.
 func (d *daemon) buildOverview(limit float64) error {
 	var err error
-	d.overview, err = overview.New(overview.Config{OverdueAfter: d.cfg.overdueSpan(), Logger: d.log, Now: d.clock.Now}, overview.Deps{
+	d.overview, err = overview.New(overview.Config{OverdueAfter: d.cfg.overdueSpan(), Refresh: d.cfg.overviewRefresh, Logger: d.log, Now: d.clock.Now}, overview.Deps{
 		Resources: d.res,
 		Gauges: func() overview.Gauges {
 			return overview.Gauges{BreakerOpen: d.pipeline.BreakerOpen(), CallsPerSecond: d.calls.PerSecond(), RateLimit: limit}
