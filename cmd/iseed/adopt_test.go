@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,21 +19,27 @@ import (
 // must go on to the replay (it refused for good, "owned already?"). An
 // entry naming another submission is still refused, the letter kept.
 func TestAuditAdopt(t *testing.T) {
-	const tenant, id, req = "acme", "emp-adopt", "6b0ee1771dcdaf00000000aa"
-	for _, tc := range []struct {
-		name, indexed string // the index entry already there ("": none)
-		ok            bool
+	const tenant = "acme"
+	d := startCLIDaemon(t) // one for every case: each has a submission and a request of its own
+	for i, tc := range []struct {
+		name    string
+		indexed func(id string) string // the index entry already there (nil: none)
+		ok      bool
 	}{
-		{"first run", "", true},
-		{"rerun after the index write landed", record.Key(tenant, id), true},
-		{"the request is another submission's", record.Key(tenant, "emp-other"), false},
+		{"first run", nil, true},
+		{"rerun after the index write landed", func(id string) string { return record.Key(tenant, id) }, true},
+		{"the request is another submission's", func(string) string { return record.Key(tenant, "emp-other") }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := startCLIDaemon(t)
+			id, req := fmt.Sprintf("emp-adopt-%d", i), fmt.Sprintf("6b0ee1771dcdaf00000000a%d", i)
+			indexed := ""
+			if tc.indexed != nil {
+				indexed = tc.indexed(id)
+			}
 			ctx := context.Background()
 			ambiguousLetter(t, d, tenant, id)
-			if tc.indexed != "" {
-				if _, err := d.res.Requests.Create(ctx, record.IndexKey(req), []byte(tc.indexed)); err != nil {
+			if indexed != "" {
+				if _, err := d.res.Requests.Create(ctx, record.IndexKey(req), []byte(indexed)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -40,17 +48,18 @@ func TestAuditAdopt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dls, err := dlq.NewQueue(d.js, d.res, nil, nil).List(ctx, dlq.Filter{Reason: dlq.ReasonAmbiguous})
+			all, err := dlq.NewQueue(d.js, d.res, nil, nil).List(ctx, dlq.Filter{Reason: dlq.ReasonAmbiguous})
 			if err != nil {
 				t.Fatal(err)
 			}
+			dls := slices.DeleteFunc(all, func(dl dlq.DeadLetter) bool { return dl.SubmissionID != id }) // this case's
 			switch {
 			case tc.ok && (code != 0 || !strings.Contains(out, "replayed") || string(owner) != record.Key(tenant, id) || len(dls) != 0):
 				t.Errorf("exit %d (%s%s), index %q, %d dead letters left; want 0, the index naming %s, the letter replayed",
 					code, out, errOut, owner, len(dls), record.Key(tenant, id))
-			case !tc.ok && (code == 0 || string(owner) != tc.indexed || len(dls) != 1 || !strings.Contains(errOut, tc.indexed)):
+			case !tc.ok && (code == 0 || string(owner) != indexed || len(dls) != 1 || !strings.Contains(errOut, indexed)):
 				t.Errorf("exit %d (%s), index %q, %d dead letters left; want a refusal naming %s, the letter kept",
-					code, errOut, owner, len(dls), tc.indexed)
+					code, errOut, owner, len(dls), indexed)
 			}
 		})
 	}
@@ -78,7 +87,9 @@ func ambiguousLetter(t *testing.T, d *daemon, tenant, id string) {
 	}
 	dl := dlq.DeadLetter{OriginalSubject: d.res.Layout.SubmissionSubject(tenant), StreamSeq: 1, Tenant: tenant,
 		SubmissionID: id, Reason: dlq.ReasonAmbiguous, Generation: 1, Attempts: 1}
-	if err := dlq.Publish(ctx, d.js, d.res.Layout, dl, payload, dlq.MsgIDOfMessage("test", 1)); err != nil {
+	// The pipeline's message id: one letter per submission, so that
+	// letters of several submissions on one daemon are all stored.
+	if err := dlq.Publish(ctx, d.js, d.res.Layout, dl, payload, dlq.MsgID(tenant, id, 1, dlq.ReasonAmbiguous)); err != nil {
 		t.Fatal(err)
 	}
 }
