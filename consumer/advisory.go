@@ -28,18 +28,24 @@ type maxDeliveriesAdvisory struct {
 // stream, so none is lost while no replica runs. It returns when ctx is done.
 func (p *Pipeline) RunAdvisories(ctx context.Context) error {
 	for ctx.Err() == nil {
-		batch, err := p.d.Resources.Advisories.Fetch(8, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if !workpool.Sleep(ctx, time.Second) {
-				break
-			}
-			continue
-		}
-		for msg := range batch.Messages() {
-			p.advisory(ctx, msg)
-		}
+		p.fetchAdvisories(ctx)
 	}
 	return nil
+}
+
+// fetchAdvisories waits up to a second for advisories and handles them. The
+// wait ends with ctx: a stop does not wait for the pull to expire.
+func (p *Pipeline) fetchAdvisories(ctx context.Context) {
+	fctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	batch, err := p.d.Resources.Advisories.Fetch(8, jetstream.FetchContext(fctx))
+	if err != nil {
+		workpool.Sleep(ctx, time.Second)
+		return
+	}
+	for msg := range batch.Messages() {
+		p.advisory(ctx, msg)
+	}
 }
 
 // advisory handles one advisory message and settles it. One that cannot be
