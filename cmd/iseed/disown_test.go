@@ -15,6 +15,36 @@ import (
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
+// ambiguousBesideAnOutsideRequest creates on d's simulator a request
+// that iseed did not make, with the input of eventFile's submissions, then
+// submits id (tenant acme) with its POST failing with a 500: nothing is
+// created, but iseed cannot know, and the outside request is a candidate
+// it cannot tell apart, so the submission is dead-lettered ambiguous. It
+// returns the outside request and the letter.
+func ambiguousBesideAnOutsideRequest(t *testing.T, d *daemon, id string) (*visengine.Richiesta, dlq.DeadLetter) {
+	t.Helper()
+	up, err := visengine.New(visengine.Config{BaseURL: d.sim.base, Token: d.sim.token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside, err := up.CreateRichiesta(context.Background(), visengine.CreateRequest{HashVisura: sim.HashISEE, JSONVisura: map[string]string{
+		"$0": "Maria", "$1": "Rossi", "$2": "maria.rossi@example.com", "$3": "3331234568", "$4": "RSSMRA80A41H501Y",
+		"$5": "ci.pdf|data:application/pdf;base64,JVBERi0xLjQK", "$6": "cf.pdf|data:application/pdf;base64,JVBERi0xLjQK",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 500}}})
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)[id]
+	if dl.Reason != dlq.ReasonAmbiguous {
+		t.Fatalf("dead letter: got %+v, want reason ambiguous", dl)
+	}
+	return outside, dl
+}
+
 // TestAuditDisown: a POST's answer is lost while someone makes an ISEE
 // request outside iseed. On the published profile nothing tells the two
 // apart, so the submission is dead-lettered ambiguous, and replaying it
@@ -29,27 +59,8 @@ func TestAuditDisown(t *testing.T) {
 	t.Setenv("ISEED_ADOPT_GRACE", "2s") // the least: the window for a claim of the outside request, 6 s by default
 	d := startCLIDaemon(t)
 	ctx := context.Background()
-	up, err := visengine.New(visengine.Config{BaseURL: d.sim.base, Token: d.sim.token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	outside, err := up.CreateRichiesta(ctx, visengine.CreateRequest{HashVisura: sim.HashISEE, JSONVisura: map[string]string{
-		"$0": "Maria", "$1": "Rossi", "$2": "maria.rossi@example.com", "$3": "3331234568", "$4": "RSSMRA80A41H501Y",
-		"$5": "ci.pdf|data:application/pdf;base64,JVBERi0xLjQK", "$6": "cf.pdf|data:application/pdf;base64,JVBERi0xLjQK",
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The POST fails with a 500: nothing is created, but iseed cannot know.
-	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 500}}})
 	const id = "disown-1"
-	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, nil)); code != 0 {
-		t.Fatalf("submit: exit %d, %s", code, errOut)
-	}
-	dl := waitDeadLetters(t, 1)[id]
-	if dl.Reason != dlq.ReasonAmbiguous {
-		t.Fatalf("dead letter: got %+v, want reason ambiguous", dl)
-	}
+	outside, dl := ambiguousBesideAnOutsideRequest(t, d, id)
 	// Replayed unchanged, it meets the same request and is ambiguous again.
 	if _, errOut, code := runCLI(t, "dlq", "replay", fmt.Sprint(dl.Seq)); code != 0 {
 		t.Fatalf("dlq replay: exit %d, %s", code, errOut)

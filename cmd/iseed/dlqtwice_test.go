@@ -10,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/record"
-	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
@@ -125,25 +123,8 @@ func TestAuditDisownWhoseReplayFails(t *testing.T) {
 	t.Setenv("ISEED_ADOPT_GRACE", "2s") // the least: the window for a claim of the outside request, 6 s by default
 	d, _ := startCLIDaemonWith(t, func(c *Config) { c.TenantMaxSubs = 1 })
 	ctx := context.Background()
-	up, err := visengine.New(visengine.Config{BaseURL: d.sim.base, Token: d.sim.token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	outside, err := up.CreateRichiesta(ctx, visengine.CreateRequest{HashVisura: sim.HashISEE, JSONVisura: map[string]string{
-		"$0": "Maria", "$1": "Rossi", "$2": "maria.rossi@example.com", "$3": "3331234568", "$4": "RSSMRA80A41H501Y",
-		"$5": "ci.pdf|data:application/pdf;base64,JVBERi0xLjQK", "$6": "cf.pdf|data:application/pdf;base64,JVBERi0xLjQK",
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 500}}})
 	const id = "disown-quota"
-	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, nil)); code != 0 {
-		t.Fatalf("submit: exit %d, %s", code, errOut)
-	}
-	if dl := waitDeadLetters(t, 1)[id]; dl.Reason != dlq.ReasonAmbiguous {
-		t.Fatalf("dead letter: got %+v, want reason ambiguous", dl)
-	}
+	outside, _ := ambiguousBesideAnOutsideRequest(t, d, id)
 	out, errOut, code := runCLI(t, "audit", "disown", outside.ID, "--tenant", "acme", "--submission", id)
 	if code != 1 || out != "" || !strings.Contains(errOut, "quota") ||
 		!strings.Contains(errOut, "the request index records request "+outside.ID+" as not iseed's all the same") ||
