@@ -94,8 +94,18 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 		MaxMsgSize:  submissionMaxMsgSize(js),
 	}
 	l.applyQuota(&cfg)
-	if r.Submissions, err = ensureStream(ctx, js, cfg); err != nil {
-		return err
+	r.Submissions, err = js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		// The stream has another configuration, perhaps another quota.
+		// Read only then: one request more at every start, on a cluster
+		// just formed, is one more answer that can be lost (issue 13).
+		if quota < 0 {
+			quota = l.streamQuota(ctx, js)
+		}
+		r.Submissions, err = js.UpdateStream(ctx, cfg)
+	}
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", cfg.Name, err)
 	}
 	if quota >= 0 && quota != l.quota() {
 		r.QuotaChanged = &QuotaChange{From: quota, To: l.quota()}

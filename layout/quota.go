@@ -90,9 +90,13 @@ func (l Layout) quota() int64 { return max(l.TenantMaxSubmissions, 0) }
 // checkQuota returns a *QuotaBelowUseError when applying the layout's
 // quota to the existing submissions stream would delete messages: a quota
 // set where none was, or lowered, under what a tenant's subject holds.
-// Otherwise it returns the quota the stream has: 0 for none, -1 when
-// there is no stream yet.
+// Otherwise it returns the quota the stream has: 0 for none, -1 when there
+// is no stream yet, or when the layout has no quota (nothing to check: the
+// stream is not read).
 func (l Layout) checkQuota(ctx context.Context, js jetstream.JetStream) (int64, error) {
+	if l.quota() == 0 {
+		return -1, nil
+	}
 	s, err := js.Stream(ctx, l.SubmissionsStream())
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return -1, nil
@@ -101,8 +105,8 @@ func (l Layout) checkQuota(ctx context.Context, js jetstream.JetStream) (int64, 
 		return 0, fmt.Errorf("stream %s: %w", l.SubmissionsStream(), err)
 	}
 	cur := max(s.CachedInfo().Config.MaxMsgsPerSubject, 0)
-	if l.quota() == 0 || (cur > 0 && cur <= l.quota()) {
-		return cur, nil // none, kept or raised: nothing to delete
+	if cur > 0 && cur <= l.quota() {
+		return cur, nil // kept or raised: nothing to delete
 	}
 	info, err := s.Info(ctx, jetstream.WithSubjectFilter(l.SubmissionSubject("*")))
 	if err != nil {
@@ -118,4 +122,14 @@ func (l Layout) checkQuota(ctx context.Context, js jetstream.JetStream) (int64, 
 		return 0, &QuotaBelowUseError{Quota: l.TenantMaxSubmissions, Over: over}
 	}
 	return cur, nil
+}
+
+// streamQuota is the quota the existing submissions stream has (0: none),
+// -1 when it cannot be read.
+func (l Layout) streamQuota(ctx context.Context, js jetstream.JetStream) int64 {
+	s, err := js.Stream(ctx, l.SubmissionsStream())
+	if err != nil {
+		return -1
+	}
+	return max(s.CachedInfo().Config.MaxMsgsPerSubject, 0)
 }
