@@ -25,6 +25,13 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 	}
 	callback := p.promised(j, r, note)
 	for {
+		if j.rec.RequestID != "" {
+			// Adopted meanwhile by another delivery, and perhaps tracked
+			// on since: keepAnswered, refused by a record that moved, read
+			// it again while the index was being written. Written from
+			// that copy, the record would go back to submitted.
+			return p.announceExisting(j)
+		}
 		next := *j.rec
 		next.To(record.StateSubmitted, p.cfg.Now(), note)
 		next.RequestID = r.ID
@@ -42,9 +49,6 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		if errors.Is(err, record.ErrRevision) {
 			if j.rec, j.rev, err = p.store.Get(ctx, j.tenant, j.sub.ID); err != nil {
 				return p.retry(err, 0)
-			}
-			if j.rec.RequestID != "" {
-				return p.announceExisting(j)
 			}
 			continue
 		}
