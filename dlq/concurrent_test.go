@@ -90,20 +90,7 @@ func TestTwoReplaysOfATrackingLetterAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	subject := res.Layout.TrackSubject("acme", "emp-1")
-	dl := DeadLetter{OriginalSubject: subject, StreamSeq: 1, Tenant: "acme", SubmissionID: "emp-1",
-		Reason: ReasonGaveUp, Error: "e", Generation: 1}
-	if err := Publish(ctx, srv.JS, res.Layout, dl, []byte(`{"task":1}`), MsgID("acme", "emp-1", 1, ReasonGaveUp)); err != nil {
-		t.Fatal(err)
-	}
-	q := NewQueue(srv.JS, res, []byte("0123456789abcdef0123456789abcdef"), nil)
-	all, err := q.List(ctx, Filter{})
-	if err != nil || len(all) != 1 {
-		t.Fatalf("List: %v, %v", all, err)
-	}
-	track, err := srv.JS.Stream(ctx, res.Layout.TrackStream())
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, all, track := gaveUpLetter(t, srv, res, 1)
 	other := *q
 	var otherErr error
 	q.stream = &secondReplayFirst{Stream: q.stream, other: func() {

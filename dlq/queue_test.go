@@ -194,6 +194,29 @@ func TestCheckReopen(t *testing.T) {
 	}
 }
 
+// gaveUpLetter stores the gave_up dead letter of acme/emp-1's tracking
+// task at seq of the tracking stream, and returns a queue that signs
+// replays, its one letter, and the tracking stream.
+func gaveUpLetter(t *testing.T, srv *natstest.Server, res *layout.Resources, seq uint64) (*Queue, []DeadLetter, jetstream.Stream) {
+	t.Helper()
+	ctx := context.Background()
+	dl := DeadLetter{OriginalSubject: res.Layout.TrackSubject("acme", "emp-1"), StreamSeq: seq, Tenant: "acme", SubmissionID: "emp-1",
+		Reason: ReasonGaveUp, Error: "e", Generation: 1}
+	if err := Publish(ctx, srv.JS, res.Layout, dl, []byte(`{"task":1}`), MsgID("acme", "emp-1", 1, ReasonGaveUp)); err != nil {
+		t.Fatal(err)
+	}
+	q := NewQueue(srv.JS, res, []byte("0123456789abcdef0123456789abcdef"), nil)
+	all, err := q.List(ctx, Filter{})
+	if err != nil || len(all) != 1 {
+		t.Fatalf("List: %v, %v", all, err)
+	}
+	track, err := srv.JS.Stream(ctx, res.Layout.TrackStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, all, track
+}
+
 // TestReplayWaitsForTheTaskItReplaces: a gave_up dead letter goes back to
 // the tracking stream, which keeps one task per subject; while the old task
 // is still there (the tracker dead-letters before it acknowledges), the
@@ -211,20 +234,7 @@ func TestReplayWaitsForTheTaskItReplaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dl := DeadLetter{OriginalSubject: subject, StreamSeq: old.Sequence, Tenant: "acme", SubmissionID: "emp-1",
-		Reason: ReasonGaveUp, Error: "e", Generation: 1}
-	if err := Publish(ctx, srv.JS, res.Layout, dl, []byte(`{"task":1}`), MsgID("acme", "emp-1", 1, ReasonGaveUp)); err != nil {
-		t.Fatal(err)
-	}
-	q := NewQueue(srv.JS, res, []byte("0123456789abcdef0123456789abcdef"), nil)
-	all, err := q.List(ctx, Filter{})
-	if err != nil || len(all) != 1 {
-		t.Fatalf("List: %v, %v", all, err)
-	}
-	track, err := srv.JS.Stream(ctx, res.Layout.TrackStream())
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, all, track := gaveUpLetter(t, srv, res, old.Sequence)
 	done := make(chan error, 1)
 	go func() { done <- q.Replay(ctx, all[0].Seq) }()
 	select {
