@@ -36,7 +36,7 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		next.To(record.StateSubmitted, p.cfg.Now(), note)
 		next.RequestID = r.ID
 		next.StatoRichiesta = r.StatoRichiesta
-		next.Callback = callback
+		next.Callback = &callback
 		next.Pending = nil
 		// A late answer after the record was failed (max deliveries,
 		// expired) is still the truth: the request exists and is tracked.

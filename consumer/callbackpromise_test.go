@@ -52,8 +52,11 @@ func TestRecordSaysWhetherACallbackWasPromised(t *testing.T) {
 			if got := h.Counter("created"); got != 1 {
 				t.Fatalf("upstream requests: got %d, want 1", got)
 			}
-			if r.Callback != tt.want {
-				t.Errorf("record's callback: got %v, want %v", r.Callback, tt.want)
+			switch {
+			case r.Callback == nil:
+				t.Errorf("record's callback: missing, want %v", tt.want)
+			case *r.Callback != tt.want:
+				t.Errorf("record's callback: got %v, want %v", *r.Callback, tt.want)
 			}
 		})
 	}

@@ -65,15 +65,15 @@ type Record struct {
 	// Charge is what the upstream request costs, as iseed knows it when it
 	// records the request: what the ledger enters.
 	Charge *Charge `json:"charge,omitempty"`
-	// Callback is true when the upstream was asked to call iseed back on
-	// the state changes of request RequestID: the POST that created it
-	// carried callback_data. It is written with RequestID, in the same
-	// record write. False for a request posted without (callbacks off
-	// then), for one found by reconciliation that no known POST of it
-	// promised one, and in records written before the field existed: a
-	// poll that finds such a request moved on says nothing of whether
-	// callbacks arrive (tracking's callback trust).
-	Callback bool `json:"callback,omitempty"`
+	// Callback says whether the upstream was asked to call iseed back on
+	// the state changes of request RequestID: true when the POST that
+	// created it carried callback_data, false for a request posted
+	// without (callbacks off then) and for one found by reconciliation
+	// that no known POST of it promised one. It is written with
+	// RequestID, in the same record write. Nil in records written before
+	// the field existed: whether a callback was promised is unknown
+	// (Promised and Unpromised are both false).
+	Callback *bool `json:"callback,omitempty"`
 	// Reserved is the amount a spending cap counted for the submission
 	// (budget.Reservation), until it is committed or given back.
 	Reserved *Reserved `json:"reserved,omitempty"`
@@ -237,6 +237,15 @@ func (r *Record) SubmittedAt() time.Time {
 	}
 	return r.Created
 }
+
+// Promised reports whether the request's POST is known to have carried
+// callback_data: a callback may announce its state changes.
+func (r *Record) Promised() bool { return r.Callback != nil && *r.Callback }
+
+// Unpromised reports whether the request is known to have been posted
+// without callback_data: no callback will ever announce it. A record
+// written before Callback existed is neither promised nor unpromised.
+func (r *Record) Unpromised() bool { return r.Callback != nil && !*r.Callback }
 
 // Clone copies a record deeply enough to change its timeline and replays.
 func (r *Record) Clone() *Record {

@@ -94,11 +94,11 @@ func (c *callbackTrust) arrived(now time.Time) (switched bool) {
 
 // pollFoundNews notes what a poll of rec learnt: the request's record
 // state is now state ("" when unknown). A state beyond the record's is
-// news no callback brought, when one was promised (rec.Callback; records
-// written before it existed say none). One warning when callbacks stop
+// news no callback brought, when one was promised (rec.Promised; records
+// written before Callback existed say nothing, and do not count). One warning when callbacks stop
 // being trusted, never one per request.
 func (t *Tracker) pollFoundNews(rec *record.Record, state string) {
-	if t.trust == nil || !rec.Callback || state == "" || rank(state) <= rank(rec.State) {
+	if t.trust == nil || !rec.Promised() || state == "" || rank(state) <= rank(rec.State) {
 		return
 	}
 	if t.trust.polled(record.Key(rec.Tenant, rec.ID), t.schedNow()) {

@@ -87,7 +87,7 @@ func TestNewsOfUnpromisedRequests(t *testing.T) {
 		return &r
 	}
 	rec := func(id string, callback bool) *record.Record {
-		return &record.Record{Tenant: "acme", ID: id, State: record.StateSubmitted, RequestID: "r-" + id, Callback: callback}
+		return &record.Record{Tenant: "acme", ID: id, State: record.StateSubmitted, RequestID: "r-" + id, Callback: &callback}
 	}
 	tests := []struct {
 		name    string

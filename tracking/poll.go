@@ -103,15 +103,17 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 // nextPoll returns the real delay until a task's next scheduled poll: by
 // delivery count on a fixed Schedule, else by its service's expectation
 // (schedule.go), from what the poll read or, without a record, from the
-// task.
+// task. Stretched for callbacks only while they are trusted, and only for
+// a request that may get one.
 func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome) time.Duration {
 	tb := t.cfg.Timebase
 	if s := t.cfg.Schedule; len(s) > 0 {
 		return tb.Delay(t.cfg.Now(), s[min(max(meta.NumDelivered, 1)-1, uint64(len(s)-1))])
 	}
 	name, hash, state, submitted := tk.Service, tk.Hash, o.State, tk.Submitted
+	unpromised := tk.Callback != nil && !*tk.Callback
 	if r := o.Rec; r != nil {
-		name, hash, submitted = r.Service, r.ServiceHash, r.SubmittedAt()
+		name, hash, submitted, unpromised = r.Service, r.ServiceHash, r.SubmittedAt(), r.Unpromised()
 		if state == "" {
 			state = r.State
 		}
@@ -123,7 +125,11 @@ func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome)
 		submitted = meta.Timestamp // the task is published right after the POST
 	}
 	p := t.cfg.Polling
-	p.Callbacks = p.Callbacks && t.trust.trusted() // callbacks that do not arrive are no reason to poll less
+	// Callbacks that do not arrive are no reason to poll less, nor is one
+	// never asked for (a request posted without callback_data). A record
+	// written before it said which is taken as promised, as every request
+	// was before: its polls stay as they were.
+	p.Callbacks = p.Callbacks && t.trust.trusted() && !unpromised
 	realNow := t.cfg.Now()
 	now := tb.At(realNow)
 	at := p.Next(name, hash, state, tb.At(submitted), now)

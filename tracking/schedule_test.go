@@ -238,3 +238,46 @@ func TestNextPoll(t *testing.T) {
 		})
 	}
 }
+
+// TestNextPollStretchesOnlyForAPromisedCallback: with callbacks on and
+// trusted, a request's polls are stretched when its POST carried
+// callback_data, and when its record is older than the field saying so
+// (as every request was before); never for a request posted without
+// callback_data, which no callback will ever announce. The first delivery
+// tells from its task, later polls from the record.
+func TestNextPollStretchesOnlyForAPromisedCallback(t *testing.T) {
+	submitted := at(t, "2025-03-04 10:00")
+	now := func() time.Time { return submitted.Add(time.Hour) }
+	yes, no := true, false
+	rec := func(cb *bool) *record.Record {
+		return &record.Record{Service: "ISEE", State: record.StateSubmitted, Callback: cb,
+			Timeline: []record.Transition{{State: record.StateSubmitted, At: submitted}}}
+	}
+	plain, stretched := 6*time.Hour, 24*time.Hour
+	tests := []struct {
+		name string
+		tk   task
+		o    trackOutcome
+		want time.Duration
+	}{
+		{"the task of a promised request", task{Service: "ISEE", Submitted: submitted, Callback: &yes}, trackOutcome{}, stretched},
+		{"the task of an unpromised request", task{Service: "ISEE", Submitted: submitted, Callback: &no}, trackOutcome{}, plain},
+		{"a task of before the field", task{Service: "ISEE", Submitted: submitted}, trackOutcome{}, stretched},
+		{"a promised record", task{}, trackOutcome{Rec: rec(&yes)}, stretched},
+		{"an unpromised record", task{}, trackOutcome{Rec: rec(&no)}, plain},
+		{"a record of before the field", task{}, trackOutcome{Rec: rec(nil)}, stretched},
+		{"the record decides over the task", task{Callback: &yes}, trackOutcome{Rec: rec(&no)}, plain},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{}.withDefaults()
+			cfg.Now = now
+			cfg.Polling = polling(t, true)
+			tr := &Tracker{cfg: cfg, trust: newCallbackTrust(now(), nil)}
+			meta := &jetstream.MsgMetadata{NumDelivered: 1, Timestamp: submitted}
+			if got := tr.nextPoll(tt.tk, meta, tt.o); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -150,6 +150,11 @@ type task struct {
 	Service    string    `json:"service,omitempty"`
 	Hash       string    `json:"hash_visura,omitempty"`
 	Submitted  time.Time `json:"submitted,omitzero"`
+	// Callback is the record's (record.Record.Callback): false when the
+	// request's POST carried no callback_data, so that the first poll,
+	// scheduled from the task, is not stretched for a callback that will
+	// never come.
+	Callback *bool `json:"callback,omitempty"`
 }
 
 // Track starts following a submitted request. It is idempotent: the task's
@@ -160,7 +165,7 @@ func (t *Tracker) Track(ctx context.Context, r *record.Record) error {
 		return nil
 	}
 	body, err := json.Marshal(task{Tenant: r.Tenant, ID: r.ID, Generation: r.Generation, RequestID: r.RequestID,
-		Service: r.Service, Hash: r.ServiceHash, Submitted: r.SubmittedAt().UTC()})
+		Service: r.Service, Hash: r.ServiceHash, Submitted: r.SubmittedAt().UTC(), Callback: r.Callback})
 	if err != nil {
 		return fmt.Errorf("track: encode task: %w", err)
 	}

@@ -13,9 +13,10 @@ import (
 // callback_data (as before ISEED_PUBLIC_URL was set: callbacks turned on
 // while requests are open). No callback can announce them, so polls that
 // find them moved on, three of them over more than an hour, are no sign
-// that callbacks are lost: callbacks stay trusted, nothing is logged, and
-// polls stay stretched. TestLostCallbacksStopStretchingPolls is the same
-// with every POST carrying callback_data.
+// that callbacks are lost: callbacks stay trusted and nothing is logged.
+// Their polls are not stretched, trusted or not: no callback will come.
+// TestLostCallbacksStopStretchingPolls is the same with every POST
+// carrying callback_data.
 func TestUnpromisedRequestsKeepCallbacksTrusted(t *testing.T) {
 	h, logs, reg, between := newTrustTracker(t)
 	h.startPipeline(h.current, false) // h.callbacks is nil: no POST carries callback_data
@@ -28,8 +29,8 @@ func TestUnpromisedRequestsKeepCallbacksTrusted(t *testing.T) {
 		h.Publish(pipetest.Submission(id, pipetest.ValidFields("Mario")), nil)
 	}
 	for _, id := range ids {
-		if r := h.waitClosed(id, 10*time.Second); r.Callback {
-			t.Errorf("%s: record says its POST carried callback_data, want not (the pipeline has no callbacks)", id)
+		if r := h.waitClosed(id, 10*time.Second); !r.Unpromised() {
+			t.Errorf("%s: the record does not say its POST carried no callback_data, want it to (the pipeline has no callbacks)", id)
 		}
 	}
 	pipetest.WaitFor(t, 5*time.Second, "the tracking tasks to be acknowledged", func() bool { return h.openTasks() == 0 })
@@ -40,7 +41,8 @@ func TestUnpromisedRequestsKeepCallbacksTrusted(t *testing.T) {
 		t.Errorf("warnings that callbacks look lost: got %d, want 0", n)
 	}
 	h.Publish(pipetest.Submission("emp-none-4", pipetest.ValidFields("Mario")), nil)
-	if d := firstPollDelay(t, logs, "emp-none-4"); d < between {
-		t.Errorf("after polls found news of requests promised no callback: first poll in %v, want stretched, over %v", d, between)
+	// Trusted, but not for this request: no callback will announce it.
+	if d := firstPollDelay(t, logs, "emp-none-4"); d >= between {
+		t.Errorf("a request promised no callback, callbacks trusted: first poll in %v, want unstretched, under %v", d, between)
 	}
 }
