@@ -46,7 +46,7 @@ func (s *Service) Validate(in Input, lim Limits) (*Prepared, error) {
 	// The values given, by slot. Kept out of v, whose problems escape, so
 	// that the buffer stays on the stack for services of up to 16 fields.
 	var buf [16]given
-	slots := buf[:0]
+	var slots []given
 	if len(s.Fields) <= len(buf) {
 		slots = buf[:len(s.Fields)]
 	} else {
