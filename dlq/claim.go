@@ -27,8 +27,8 @@ var ErrReplayUnderWay = errors.New("another replay or purge of it is under way: 
 // when it was taken and whether its replay was published: one published
 // and not removed (the replay stopped, or could not remove the letter)
 // makes the next replay remove the letter, publishing nothing; one not
-// published and older than claimStale (the replay stopped before its
-// publish) may be taken over. The claim goes once the letter is gone.
+// published and older than claimStale by the NATS server's clock (the
+// replay stopped before its publish) may be taken over. The claim goes once the letter is gone.
 
 // claimStale is how long a claim whose replay has not published may hold
 // the letter: longer than a publish takes (publishReplay tries for 15 s).
@@ -92,7 +92,14 @@ func (q *Queue) claim(ctx context.Context, seq uint64, stored time.Time) (*claim
 			c.rev = e.Revision()
 			return c, errPublishedBefore
 		}
-		if time.Since(st.At) < claimStale {
+		// Its age is the server's: the entry's timestamp against the
+		// server's time now. The time it says (At) is the claiming
+		// machine's, which may be minutes off this one's.
+		now, err := q.serverNow(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("claim the letter: the server's time: %w", err)
+		}
+		if now.Sub(e.Created()) < claimStale {
 			return nil, ErrReplayUnderWay
 		}
 		c.rev, err = c.kv.Update(ctx, c.key, val, e.Revision())

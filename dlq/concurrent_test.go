@@ -158,20 +158,31 @@ func TestTwoCorrectionsOfOneLetterAtOnce(t *testing.T) {
 // TestReplayAfterAStoppedReplay: a replay that stopped after claiming its
 // letter (killed) holds it only for claimStale, then the next replay takes
 // it over; one that stopped after publishing, its letter not removed,
-// makes the next replay remove the letter and publish nothing.
+// makes the next replay remove the letter and publish nothing. A claim's
+// age is the NATS server's (later: how far the server's clock has moved
+// on since it stored the claim), never what the time the claim says is
+// on this machine's clock: another operator's machine may be minutes
+// off.
 func TestReplayAfterAStoppedReplay(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
 		state     claimState
+		later     time.Duration
 		want      error
 		published uint64
 	}{
-		{"claimed a moment ago", claimState{At: time.Now()}, ErrReplayUnderWay, 0},
-		{"claimed long ago, never published", claimState{At: time.Now().Add(-2 * claimStale)}, nil, 1},
-		{"published, the letter not removed", claimState{At: time.Now().Add(-time.Hour), Published: true}, ErrReplayedAlready, 0},
+		{"claimed a moment ago", claimState{At: time.Now()}, 0, ErrReplayUnderWay, 0},
+		{"claimed a moment ago by a machine whose clock is behind", claimState{At: time.Now().Add(-2 * claimStale)}, 0, ErrReplayUnderWay, 0},
+		{"claimed long ago, never published", claimState{At: time.Now()}, 2 * claimStale, nil, 1},
+		{"published, the letter not removed", claimState{At: time.Now().Add(-time.Hour), Published: true}, 0, ErrReplayedAlready, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected})
+			server := q.serverNow
+			q.serverNow = func(ctx context.Context) (time.Time, error) {
+				now, err := server(ctx)
+				return now.Add(tt.later), err
+			}
 			ctx := context.Background()
 			l, err := q.Get(ctx, all[0].Seq)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/servertime"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -41,6 +42,9 @@ type Queue struct {
 	key    []byte
 	msgID  func(subject string, payload []byte, token string) string
 	claims jetstream.KeyValue // replays' claims on their letters (claim.go); nil: none
+	// serverNow is the NATS server's time, which a claim's age is judged
+	// by (claim.go): operators' machines need not agree on the time.
+	serverNow func(context.Context) (time.Time, error)
 }
 
 // NewQueue returns the operator's view of the dead-letter stream. key signs
@@ -53,7 +57,15 @@ func NewQueue(js jetstream.JetStream, r *layout.Resources, key []byte, msgID fun
 	if msgID == nil {
 		msgID = func(_ string, _ []byte, token string) string { return "replay." + token }
 	}
-	return &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID, claims: r.Keys}
+	q := &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID, claims: r.Keys}
+	q.serverNow = func(ctx context.Context) (time.Time, error) {
+		c := servertime.New(q.claims, 0)
+		if err := c.Sync(ctx); err != nil {
+			return time.Time{}, err
+		}
+		return c.Now(), nil
+	}
+	return q
 }
 
 // Filter selects dead letters; empty fields match all.
