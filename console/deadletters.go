@@ -156,7 +156,8 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 	if err := c.d.DeadLetters.Replay(ctx, seq); err != nil {
 		log.Warn().Err(err).Msg("console: replay failed")
 		status := http.StatusBadGateway
-		if errors.Is(err, dlq.ErrReplayDuplicate) || errors.Is(err, dlq.ErrReplayedAlready) {
+		if errors.Is(err, dlq.ErrReplayDuplicate) || errors.Is(err, dlq.ErrReplayedAlready) ||
+			errors.Is(err, dlq.ErrReplayUnderWay) || errors.Is(err, dlq.ErrReplayMaybePublished) {
 			status = http.StatusConflict
 		}
 		c.fail(w, r, status, "The replay failed: "+err.Error())

@@ -16,6 +16,15 @@ import (
 // may still fail and leave the letter listed.
 var ErrReplayUnderWay = errors.New("another replay or purge of it is under way: nothing done by this command; if it is still listed in a minute, run it again")
 
+// ErrReplayMaybePublished means an earlier replay of the dead letter, with
+// another payload, stopped after it began to publish (killed, or its
+// publish timed out), so its message may be in the submissions stream:
+// publishing this one as well could make two paid submissions of one
+// letter (two corrections under new ids). Nothing was published.
+var ErrReplayMaybePublished = errors.New("an earlier replay of it with another payload stopped while it was publishing, and may have been stored: " +
+	"nothing published by this command; run that replay again with the same payload (it is stored at most once), " +
+	"or check with iseed status whether its submission arrived and then purge the letter")
+
 // A replay claims its letter before it publishes anything: a key in the
 // keys bucket (layout.Resources.Keys) named by the letter's sequence and
 // time (claimKey), created only if absent; a purge claims it too. Two replays of one letter at once, whatever
@@ -28,7 +37,14 @@ var ErrReplayUnderWay = errors.New("another replay or purge of it is under way: 
 // and not removed (the replay stopped, or could not remove the letter)
 // makes the next replay remove the letter, publishing nothing; one not
 // published and older than claimStale by the NATS server's clock (the
-// replay stopped before its publish) may be taken over. The claim goes once the letter is gone.
+// replay stopped before its publish) may be taken over. The claim goes
+// once the letter is gone. Before its publish, a replay notes in its
+// claim the message id it publishes under (intend): a publish that failed
+// without a refusal, or a replay killed during it, may have stored the
+// message, so its claim stays, and is taken over after claimStale only by
+// a replay under the same id (the stream stores that id once) or by a
+// purge. A replay with another payload, so another id, is refused
+// (ErrReplayMaybePublished).
 
 // claimStale is how long a claim whose replay has not published may hold
 // the letter: longer than a publish takes (publishReplay tries for 15 s).
@@ -40,6 +56,9 @@ const claimPrefix = "replay-claim-"
 type claimState struct {
 	At        time.Time `json:"at"`
 	Published bool      `json:"published,omitempty"`
+	// MsgID is the message id the replay publishes under, noted before
+	// its publish; empty until then, and in a purge's claim.
+	MsgID string `json:"msg_id,omitempty"`
 }
 
 // claim is a replay's hold on its letter (nil when the queue has no
@@ -62,8 +81,9 @@ func claimKey(seq uint64, stored time.Time) string {
 	return fmt.Sprintf("%s%d-%d", claimPrefix, seq, stored.UnixNano())
 }
 
-// claim takes the claim of dead letter seq stored at stored.
-func (q *Queue) claim(ctx context.Context, seq uint64, stored time.Time) (*claim, error) {
+// claim takes the claim of dead letter seq stored at stored, for a replay
+// under message id msgID or, with msgID empty, a purge.
+func (q *Queue) claim(ctx context.Context, seq uint64, stored time.Time, msgID string) (*claim, error) {
 	if q.claims == nil {
 		return nil, nil
 	}
@@ -102,6 +122,9 @@ func (q *Queue) claim(ctx context.Context, seq uint64, stored time.Time) (*claim
 		if now.Sub(e.Created()) < claimStale {
 			return nil, ErrReplayUnderWay
 		}
+		if msgID != "" && st.MsgID != "" && st.MsgID != msgID {
+			return nil, ErrReplayMaybePublished
+		}
 		c.rev, err = c.kv.Update(ctx, c.key, val, e.Revision())
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
@@ -113,6 +136,24 @@ func (q *Queue) claim(ctx context.Context, seq uint64, stored time.Time) (*claim
 		return c, nil
 	}
 	return nil, ErrReplayUnderWay
+}
+
+// intend notes in the claim, before the replay's publish, the message id
+// it publishes under. A failure publishes nothing: the claim is released.
+func (c *claim) intend(ctx context.Context, msgID string) error {
+	if c == nil {
+		return nil
+	}
+	val, err := json.Marshal(claimState{At: time.Now().UTC(), MsgID: msgID})
+	if err != nil {
+		return err
+	}
+	rev, err := c.kv.Update(ctx, c.key, val, c.rev)
+	if err != nil {
+		return fmt.Errorf("note the replay in its claim: %w", err)
+	}
+	c.rev = rev
+	return nil
 }
 
 // published notes that the claim's replay is published. Best effort: the

@@ -12,6 +12,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -250,4 +251,76 @@ func TestPurgeAndReplayOfOneLetterAtOnce(t *testing.T) {
 			t.Errorf("replays published: %+v (%v), want none: the letter was purged", info.State, ierr)
 		}
 	})
+}
+
+// storedUnanswered is a JetStream whose first publish is stored but
+// answered with a timeout, as a publish whose answer a leader change or a
+// cut connection lost.
+type storedUnanswered struct {
+	jetstream.JetStream
+	done bool
+}
+
+func (s *storedUnanswered) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	ack, err := s.JetStream.PublishMsg(ctx, m, opts...)
+	if err != nil || s.done {
+		return ack, err
+	}
+	s.done = true
+	return nil, context.DeadlineExceeded
+}
+
+// TestCorrectionAfterAReplayThatMayHaveBeenStored: a correction of a
+// conflict letter under a new id whose publish timed out (stored all the
+// same) keeps its claim, which names its message id. After claimStale,
+// another correction (another id: a second paid submission) is refused;
+// the same correction again finds it stored and removes the letter; a
+// purge may take the claim over. Before, the timed-out replay released
+// its claim, and the second correction was published too.
+func TestCorrectionAfterAReplayThatMayHaveBeenStored(t *testing.T) {
+	corrX := []byte(`{"id":"emp-x","service":"ISEE","fields":{"$0":"Mario"}}`)
+	corrY := []byte(`{"id":"emp-y","service":"ISEE","fields":{"$0":"Mario"}}`)
+	for _, tt := range []struct {
+		name       string
+		then       func(q *Queue, seq uint64) error
+		want       error
+		letterGone bool
+	}{
+		{"another correction", func(q *Queue, seq uint64) error { return q.ReplayWith(context.Background(), seq, corrY) }, ErrReplayMaybePublished, false},
+		{"the same correction again", func(q *Queue, seq uint64) error { return q.ReplayWith(context.Background(), seq, corrX) }, ErrReplayedAlready, true},
+		{"a purge", func(q *Queue, seq uint64) error { return q.Purge(context.Background(), seq) }, nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
+			q.msgID = func(_ string, payload []byte, token string) string { // as consumer.ReplayMsgID
+				return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
+			}
+			ctx := context.Background()
+			first := *q
+			first.js = &storedUnanswered{JetStream: q.js}
+			if err := first.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
+				t.Fatal("the first correction: got nil, want its publish's timeout")
+			}
+			server := q.serverNow
+			q.serverNow = func(ctx context.Context) (time.Time, error) { // the claim is stale
+				now, err := server(ctx)
+				return now.Add(2 * claimStale), err
+			}
+			err := tt.then(q, all[0].Seq)
+			if (tt.want == nil && err != nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Errorf("then: got %v, want %v", err, tt.want)
+			}
+			subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info, err := subs.Info(ctx); err != nil || info.State.Msgs != 1 {
+				t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, err)
+			}
+			_, gerr := q.Get(ctx, all[0].Seq)
+			if gone := errors.Is(gerr, ErrNotFound); gone != tt.letterGone {
+				t.Errorf("the letter: %v; want it gone %v", gerr, tt.letterGone)
+			}
+		})
+	}
 }

@@ -93,7 +93,7 @@ func (q *Queue) Purge(ctx context.Context, seq uint64) error {
 	if err != nil {
 		return err
 	}
-	c, err := q.claim(ctx, seq, raw.Time)
+	c, err := q.claim(ctx, seq, raw.Time, "")
 	if errors.Is(err, errPublishedBefore) {
 		return fmt.Errorf("dlq: purge %d: %w", seq, ErrReplayedAlready)
 	}

@@ -202,6 +202,13 @@ func (q *Queue) publishReplay(ctx context.Context, m *nats.Msg) (*jetstream.PubA
 	}, b)
 }
 
+// refusedPublish reports whether a publish failed with the server's
+// refusal, or with nobody to take it: nothing was stored.
+func refusedPublish(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) || errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
+}
+
 // Replay republishes dead letter seq to its original subject, marked as a
 // signed replay, and then removes it from the DLQ. Replaying is safe: the
 // pipeline never sends a submission twice, and a failure after an
@@ -232,8 +239,12 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	if err := q.CheckOrigin(&Letter{DeadLetter: Parse(seq, raw.Header), Subject: raw.Subject}); err != nil {
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}
-	token := ReplayToken(q.key, seq, raw.Time)
-	c, err := q.claim(ctx, seq, raw.Time)
+	subject := raw.Header.Get(HeaderOriginalSubject)
+	if payload == nil {
+		payload = raw.Data
+	}
+	msgID := q.msgID(subject, payload, ReplayToken(q.key, seq, raw.Time))
+	c, err := q.claim(ctx, seq, raw.Time, msgID)
 	if errors.Is(err, errPublishedBefore) {
 		return q.removeReplayed(ctx, seq, c, ErrReplayedAlready)
 	}
@@ -246,18 +257,24 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 		c.release(ctx)
 		return err
 	}
-	subject := raw.Header.Get(HeaderOriginalSubject)
-	if payload == nil {
-		payload = raw.Data
+	if err := c.intend(ctx, msgID); err != nil {
+		c.release(ctx)
+		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}
 	m := nats.NewMsg(subject)
 	m.Data = payload
 	m.Header.Set(ReplayHeader, SignReplay(q.key, seq, subject, payload))
-	m.Header.Set(jetstream.MsgIDHeader, q.msgID(subject, payload, token))
+	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	ack, err := q.publishReplay(ctx, m)
-	if err != nil {
+	if err != nil && refusedPublish(err) {
 		c.release(ctx)
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
+	}
+	if err != nil {
+		// It may be stored all the same (a timeout, a cut connection): the
+		// claim, which names its id, stays, so that no replay under
+		// another id publishes a second message for the letter.
+		return fmt.Errorf("dlq: replay %d: %w (it may have been stored: in a minute, run the same replay again, which stores it at most once)", seq, err)
 	}
 	var dup error
 	if ack.Duplicate {
