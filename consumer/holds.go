@@ -431,7 +431,13 @@ func (p *Pipeline) dropKey(ctx context.Context, r *release) bool {
 	return true
 }
 
-// allows asks the caps whether a held record may go now.
+// allows asks the caps whether a held record may go now. One that holds a
+// reservation already may: a release's delivery reserved and stopped
+// before its POST (the wallet empty, transient trouble), and Reserve gives
+// that reservation back to the next delivery, counting nothing more.
+// Asked for room once more, the caps count its own reservation against
+// it: with no delivery of it coming (its release left the stream), it
+// stayed held on the room it holds until its period ended or it expired.
 func (p *Pipeline) allows(ctx context.Context, rec *record.Record, now time.Time) (bool, error) {
 	a, ok := p.d.Budget.(allower)
 	if !ok || rec.Price == nil {
@@ -441,7 +447,15 @@ func (p *Pipeline) allows(ctx context.Context, rec *record.Record, now time.Time
 	if err != nil {
 		return true, nil
 	}
-	return a.Allows(ctx, rec.Tenant, amount, now) == nil, nil
+	if a.Allows(ctx, rec.Tenant, amount, now) == nil {
+		return true, nil
+	}
+	l, ok := p.d.Budget.(reservationLookup)
+	if !ok {
+		return false, nil
+	}
+	_, held, err := l.Lookup(ctx, rec.Tenant, rec.ID, now)
+	return err == nil && held, nil
 }
 
 // errHeldMsgGone: a held submission's message is gone from the
