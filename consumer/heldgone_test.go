@@ -160,3 +160,44 @@ func TestHeldSubmissionWhoseMessageIsGoneExpires(t *testing.T) {
 		t.Errorf("POSTs: got %d, want none", got)
 	}
 }
+
+// TestHoldWhoseMessageIsGoneDoesNotBlockItsTenant: a held submission
+// whose message is gone from the submissions stream can never be
+// released, and waits to be failed expired at the maximum age (72 hours
+// by default). Its tenant's later holds waited behind it all that time,
+// the caps allowing them: it cannot take the room they wait for. They go.
+func TestHoldWhoseMessageIsGoneDoesNotBlockItsTenant(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgetsCapped(oneEuroADay)
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
+	h.Publish(pipetest.Submission("emp-gone", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-gone", record.StateHeld)
+	info, err := h.Res.Submissions.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := info.State.LastSeq
+	h.Publish(pipetest.Submission("emp-after", pipetest.ValidFields("Luigi")), nil)
+	h.WaitState("emp-after", record.StateHeld)
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	if err := h.Res.Submissions.DeleteMsg(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	ample, _ := money.FromFloat(100)
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: ample}); err != nil {
+		t.Fatal(err)
+	}
+	var r *record.Record
+	pipetest.WaitExplained(t, 10*time.Second, "emp-after to be released and submitted", func() bool {
+		r = h.Record("emp-after")
+		return r.State == record.StateSubmitted
+	}, func() string { return fmt.Sprintf("emp-after is %s, emp-gone %s", r.State, h.Record("emp-gone").State) })
+	if r := h.Record("emp-gone"); r.State != record.StateHeld {
+		t.Errorf("emp-gone: got %s, want held until the maximum age", r.State)
+	}
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1 (emp-after's)", got)
+	}
+}

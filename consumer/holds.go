@@ -352,6 +352,13 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		// Nothing to release, so no delivery will expire it.
 		next, err = p.endHold(ctx, key, rec, rev, he, dlq.ReasonExpired,
 			fmt.Errorf("held by a spending cap past the maximum age of %s, and %w", p.cfg.MaxAge, errHeldMsgGone))
+	case errors.Is(serr, errHeldMsgGone):
+		// It waits for the maximum age, but never for room: it cannot
+		// take the room its tenant's next holds wait for, which once
+		// waited behind it until then (72 hours by default).
+		p.log.Warn().Err(serr).Str("tenant", tenant).Str("submission", id).
+			Msg("held submission cannot be released: it fails expired at the maximum age; its tenant's next ones go meanwhile")
+		return nil, true, nil
 	case errors.As(serr, &refused) && p.heldPastMaxAge(rec, now):
 		// The stream answered no, so nothing was stored (its tenant holds
 		// as many submissions as its quota allows, layout.Layout.
