@@ -58,8 +58,8 @@ func (p *Pipeline) fitsRelease(ctx context.Context, size int, refused error) err
 // only from the revision held was read at and while no delivery has it (no
 // lease): a release stored earlier and delivered later finds it failed and
 // sends nothing, and one that took the record over first ends it itself.
-// sent is true once the hold is gone.
-func (p *Pipeline) endHold(ctx context.Context, key string, held *record.Record, rev uint64, he holdEntry, reason string, cause error) (sent bool, err error) {
+// keyRev is the hold key's revision read. sent is true once the hold is gone.
+func (p *Pipeline) endHold(ctx context.Context, key string, keyRev uint64, held *record.Record, rev uint64, he holdEntry, reason string, cause error) (sent bool, err error) {
 	if held.Pending != nil { // a delivery has it, or will have it again: it decides
 		p.log.Debug().Str("tenant", held.Tenant).Str("submission", held.ID).
 			Msg("held submission cannot be released, but a delivery has it: left to it")
@@ -70,7 +70,7 @@ func (p *Pipeline) endHold(ctx context.Context, key string, held *record.Record,
 		return false, o.Err
 	}
 	p.giveBack(ctx, held.Tenant, held.ID)
-	return p.announceEndedHold(ctx, key, j.rec, he)
+	return p.announceEndedHold(ctx, key, keyRev, j.rec, he)
 }
 
 // giveBack gives back the reservation an earlier delivery of a submission
@@ -95,7 +95,8 @@ func (p *Pipeline) giveBack(ctx context.Context, tenant, id string) {
 }
 
 // announceEndedHold stores the dead letter and publishes the failed event
-// of a hold endHold ended (rec, failed), then removes its key. Both are
+// of a hold endHold ended (rec, failed), then removes its key, as read
+// (keyRev: a replay held again meanwhile has the same key). Both are
 // stored once whatever the retries (the dead letter's id and the event's
 // are the record generation's): a pass that stopped after failing the
 // record and before removing the key is finished by the next. A held
@@ -104,7 +105,7 @@ func (p *Pipeline) giveBack(ctx context.Context, tenant, id string) {
 // that exhausted its deliveries (advisory.go): an error line says so, and
 // its failed event still goes, and its key, so that the tenant's next
 // holds are not queued behind it for ever.
-func (p *Pipeline) announceEndedHold(ctx context.Context, key string, rec *record.Record, he holdEntry) (sent bool, err error) {
+func (p *Pipeline) announceEndedHold(ctx context.Context, key string, keyRev uint64, rec *record.Record, he holdEntry) (sent bool, err error) {
 	raw, err := p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
 	gone := errors.Is(err, jetstream.ErrMsgNotFound)
 	if err != nil && !gone {
@@ -122,7 +123,8 @@ func (p *Pipeline) announceEndedHold(ctx context.Context, key string, rec *recor
 	if err := p.d.Events.Status(ctx, *o.Event); err != nil {
 		return false, fmt.Errorf("failed event: %w", err)
 	}
-	if err := p.holds.kv.Delete(ctx, key); err != nil {
+	removed, err := p.removeKey(ctx, key, keyRev)
+	if err != nil {
 		return false, err
 	}
 	if gone {
@@ -130,12 +132,12 @@ func (p *Pipeline) announceEndedHold(ctx context.Context, key string, rec *recor
 			Int("generation", rec.Generation).Str("reason", rec.Reason).Uint64("stream_seq", he.Seq).
 			Str("error", truncate(o.Err.Error(), maxLoggedError)).
 			Msg("held submission cannot be released: failed, and its message is gone from the stream: cannot dead-letter it")
-		return true, nil
+		return removed, nil
 	}
 	p.log.Warn().Str("outcome", Failed.String()).Str("tenant", rec.Tenant).Str("submission", rec.ID).
 		Int("generation", rec.Generation).Str("reason", rec.Reason).Str("error", truncate(o.Err.Error(), maxLoggedError)).
 		Msg("held submission cannot be released: failed")
-	return true, nil
+	return removed, nil
 }
 
 // deadLetterEndedHold stores the dead letter of a hold endHold ended: its

@@ -316,7 +316,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		// endHold failed it, and stopped before its key was gone; or the
 		// pipeline expired it on its release's delivery, and announced it
 		// under the same dead letter and event ids (stored once).
-		next, err = p.announceEndedHold(ctx, key, rec, he)
+		next, err = p.announceEndedHold(ctx, key, e.Revision(), rec, he)
 		return nil, next, err
 	}
 	now := p.cfg.Now()
@@ -329,7 +329,8 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		return nil, false, nil
 	}
 	if errors.Is(err, record.ErrNotFound) || (err == nil && rec.State != record.StateHeld) {
-		return nil, true, p.holds.kv.Delete(ctx, key) // released already
+		next, err = p.removeKey(ctx, key, e.Revision()) // released already
+		return nil, next, err
 	}
 	if err != nil {
 		return nil, false, err
@@ -341,16 +342,20 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 	}
 	var unreleasable *unreleasableError
 	var refused *jetstream.APIError
-	switch keyRev, serr := p.sendAgain(ctx, rec, he, e); {
+	keyRev, serr := p.sendAgain(ctx, rec, he, e)
+	if keyRev == 0 { // not sent: the key as it was read
+		keyRev = e.Revision()
+	}
+	switch {
 	case errors.Is(serr, errHoldMoved):
 		p.log.Debug().Str("tenant", tenant).Str("submission", id).
 			Msg("held submission's key moved while it was sent again (renewed by another replica, or held again): the next pass looks again")
 		return nil, false, nil
 	case errors.As(serr, &unreleasable):
-		next, err = p.endHold(ctx, key, rec, rev, he, dlq.ReasonMalformed, unreleasable)
+		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonMalformed, unreleasable)
 	case errors.Is(serr, errHeldMsgGone) && p.heldPastMaxAge(rec, now):
 		// Nothing to release, so no delivery will expire it.
-		next, err = p.endHold(ctx, key, rec, rev, he, dlq.ReasonExpired,
+		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonExpired,
 			fmt.Errorf("held by a spending cap past the maximum age of %s, and %w", p.cfg.MaxAge, errHeldMsgGone))
 	case errors.Is(serr, errHeldMsgGone):
 		// It waits for the maximum age, but never for room: it cannot
@@ -364,7 +369,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		// as many submissions as its quota allows, layout.Layout.
 		// TenantMaxSubmissions): no delivery will expire it. Until the
 		// maximum age it waits for room, as its tenant's next submission.
-		next, err = p.endHold(ctx, key, rec, rev, he, dlq.ReasonExpired,
+		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonExpired,
 			fmt.Errorf("held by a spending cap past the maximum age of %s, and its release refused: %w", p.cfg.MaxAge, serr))
 	case serr != nil:
 		return nil, false, serr
@@ -436,6 +441,21 @@ func (p *Pipeline) dropKey(ctx context.Context, r *release) bool {
 		return false
 	}
 	return true
+}
+
+// removeKey removes a hold key at revision rev, the one read, and reports
+// whether it did. A key written since (a replay of the submission held
+// again, in its place: the same key) is not removed: removed whatever it
+// held, the held submission had no key, and was never released nor
+// expired. The next pass reads it again.
+func (p *Pipeline) removeKey(ctx context.Context, key string, rev uint64) (bool, error) {
+	err := p.holds.kv.Delete(ctx, key, jetstream.LastRevision(rev))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // allows asks the caps whether a held record may go now. One that holds a
