@@ -127,10 +127,12 @@ type capsWatcher interface {
 // RunHolds sends held submissions again when the caps allow them, oldest
 // first per tenant: every HoldPoll (so a new day or month is noticed), and
 // when a cap changes. A held submission past MaxAge is sent again too, to be
-// failed as expired. It returns when ctx is done; without caps it only
-// waits. A watch of the holds bucket that cannot start or that ends (NATS
-// unreachable, a JetStream leader election) is started again a second
-// later: a transient failure must not stop the daemon.
+// failed as expired. It returns when ctx is done; without a holds bucket
+// it only waits. Without caps (Deps.Budget nil) nothing is held, and what
+// a cap held before goes, oldest first. A watch of the holds bucket that
+// cannot start or that ends (NATS unreachable, a JetStream leader
+// election) is started again a second later: a transient failure must not
+// stop the daemon.
 func (p *Pipeline) RunHolds(ctx context.Context) error {
 	if p.holds.kv == nil {
 		<-ctx.Done()

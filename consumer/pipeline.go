@@ -152,12 +152,14 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
 		markUnsent: !ratelimit.NeverWaits(d.Limiter), log: cfg.Logger.With().Str("component", "consumer").Logger()}
-	p.holds = &holdIndex{}
+	// Without caps (ISEED_SPENDING_CAPS=false) nothing is held, but what
+	// a cap held before still waits in the holds bucket for RunHolds to
+	// send it again: with no hold loop it stayed held for ever.
+	p.holds = &holdIndex{kv: d.Resources.Holds}
 	if d.Budget != nil {
 		if d.Resources.Holds == nil {
 			return nil, errors.New("consumer: spending caps need the holds bucket")
 		}
-		p.holds.kv = d.Resources.Holds
 		if d.Resources.Budgets != nil {
 			p.caps = newCapsView(d.Resources.Budgets)
 		}
