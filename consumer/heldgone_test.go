@@ -201,3 +201,53 @@ func TestHoldWhoseMessageIsGoneDoesNotBlockItsTenant(t *testing.T) {
 		t.Errorf("upstream requests: got %d, want 1 (emp-after's)", got)
 	}
 }
+
+// TestGoneHoldUnderAnEndedLeaseExpires: a release's delivery took a held
+// submission over and died before its POST (its lease Unsent, ended), and
+// both its held message and the release left the stream (a tenant quota
+// lowered under them): no delivery of it is coming. RunHolds left it to
+// "the delivery that has it" past the maximum age: it stayed held for
+// ever, its tenant's later holds behind it. Nothing was sent under an
+// Unsent lease: it fails expired, with its failed event, and its key goes.
+func TestGoneHoldUnderAnEndedLeaseExpires(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgetsCapped(oneEuroADay)
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) {
+		c.HoldPoll = 100 * time.Millisecond
+		c.MaxAge = 3 * time.Second
+	}))
+	h.Publish(pipetest.Submission("emp-lost", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-lost", record.StateHeld)
+	info, err := h.Res.Submissions.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := info.State.LastSeq
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	past := time.Now().Add(-time.Minute)
+	setPending(t, h, "emp-lost", &record.Attempt{Started: past, Owner: "died", Until: past.Add(time.Second), Unsent: true})
+	if err := h.Res.Submissions.DeleteMsg(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	var r *record.Record
+	pipetest.WaitExplained(t, 15*time.Second, "emp-lost to be failed", func() bool {
+		r = h.Record("emp-lost")
+		return r.State == record.StateFailed
+	}, func() string { return fmt.Sprintf("emp-lost is %s", r.State) })
+	if r.Reason != dlq.ReasonExpired || r.Pending != nil {
+		t.Errorf("emp-lost: reason %q, pending %+v; want expired, none", r.Reason, r.Pending)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "emp-lost's failed event", func() bool {
+		evs := h.Events("emp-lost")
+		return len(evs) == 2 && evs[1].Type == "iseed.submission.failed"
+	})
+	pipetest.WaitFor(t, 10*time.Second, "the hold key removed", func() bool {
+		keys, err := h.holdKeys()
+		return err == nil && len(keys) == 0
+	})
+	if got := h.Counter("POST /richiesta"); got != 0 {
+		t.Errorf("POSTs: got %d, want none", got)
+	}
+}

@@ -56,16 +56,21 @@ func (p *Pipeline) fitsRelease(ctx context.Context, size int, refused error) err
 // its lease given up, and the reservation for the next delivery. It is
 // given back once the record says failed (giveBack). The record is failed
 // only from the revision held was read at and while no delivery has it (no
-// lease): a release stored earlier and delivered later finds it failed and
+// live lease, and no ended one of a POST in doubt: an ended Unsent one sent
+// nothing): a release stored earlier and delivered later finds it failed and
 // sends nothing, and one that took the record over first ends it itself.
 // keyRev is the hold key's revision read. sent is true once the hold is gone.
 func (p *Pipeline) endHold(ctx context.Context, key string, keyRev uint64, held *record.Record, rev uint64, he holdEntry, reason string, cause error) (sent bool, err error) {
-	if held.Pending != nil { // a delivery has it, or will have it again: it decides
+	if pa := held.Pending; pa != nil && (p.cfg.Now().Before(pa.Until) || !pa.Unsent) {
+		// A delivery has it, or a POST may be in doubt: a delivery decides.
 		p.log.Debug().Str("tenant", held.Tenant).Str("submission", held.ID).
 			Msg("held submission cannot be released, but a delivery has it: left to it")
 		return false, nil
 	}
-	j := &job{tenant: held.Tenant, rec: held, rev: rev}
+	// An ended Unsent lease's holder sent nothing, and may have no message
+	// left to come back with (its release gone from the stream): left to
+	// it, the hold stayed for ever. The POST it counted goes.
+	j := &job{tenant: held.Tenant, rec: held, rev: rev, precounted: held.Pending != nil}
 	if o := p.fail(ctx, j, reason, cause); o.Kind != Failed {
 		return false, o.Err
 	}
