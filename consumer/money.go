@@ -116,7 +116,13 @@ type reservationLookup interface {
 var errQueued = errors.New("older submissions of this tenant are held by a spending cap and go first")
 
 // hold puts a submission on hold: first in the holds bucket (so that
-// RunHolds finds it even if what follows fails), then in its record.
+// RunHolds finds it even if what follows fails), then in its record, then
+// in the holds bucket again. A pass that read the record before it said
+// held, its lease ended (a delivery this slow), took the key for a
+// released one's and may have removed it in between: held with no key,
+// the submission was never released nor expired. Written again, the key
+// is there whichever came first (a pass removes a key only at the
+// revision it read).
 func (p *Pipeline) hold(ctx context.Context, j *job, cause error) Outcome {
 	now := p.cfg.Now()
 	since := j.rec.HeldSince
@@ -138,6 +144,9 @@ func (p *Pipeline) hold(ctx context.Context, j *job, cause error) Outcome {
 		return p.retry(fmt.Errorf("record hold: %w", err), 0)
 	}
 	j.rec, j.rev = next, rev
+	if err := p.holds.put(ctx, j.tenant, j.sub.ID, since, j.meta.Sequence.Stream, j.msg.Subject()); err != nil {
+		return p.retry(err, 0) // the next delivery finds the record held, and holds it again
+	}
 	return Outcome{Kind: Held, Reason: "budget", Err: cause, Record: next, Event: next.Status(record.StateHeld)}
 }
 
