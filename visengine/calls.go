@@ -133,10 +133,13 @@ func (c *Client) ChooseRicerca(ctx context.Context, id, idRicerca string, indice
 
 // richiesta makes a call that answers one request. The answer is streamed
 // (see Richiesta): only MaxValueBytes per value and MaxResponseBytes in all
-// are kept, and its size is not limited.
+// are kept, and its size is not limited. A call on /richiesta/{id} succeeds
+// only with an answer whose _id is that id: one naming another request, or
+// none, is unreadable (retryable for a GET, ambiguous otherwise).
 func (c *Client) richiesta(ctx context.Context, k call) (*Richiesta, error) {
 	k.streamed = true
 	a := newRichiestaAnswer(c.maxValue, c.maxResp, !idempotent(k.method))
+	a.want = k.id
 	if err := c.do(ctx, k, a); err != nil {
 		return nil, err
 	}
@@ -155,6 +158,6 @@ func withID(method, route, prefix, id string, body any) (call, error) {
 	if id == "" || id == "." || id == ".." {
 		return k, &Error{Op: k.op(), Class: ClassPermanent, Message: "invalid id " + `"` + id + `"`}
 	}
-	k.path = prefix + url.PathEscape(id)
+	k.path, k.id = prefix+url.PathEscape(id), id
 	return k, nil
 }

@@ -24,6 +24,7 @@ type call struct {
 	method   string
 	route    string // path template, e.g. "/richiesta/{id}"; with method it names the Op
 	path     string // escaped path, e.g. "/richiesta/5f22f722065afc42223c7131"
+	id       string // the id the path names, e.g. "5f22f722065afc42223c7131"; "" for none
 	body     any    // encoded as JSON; nil for none
 	document bool   // GET /documento/{id}: streamed, own timeout and limit
 	list     bool   // GET /richiesta: the whole account, own limit
@@ -199,6 +200,8 @@ func (a *attempt) unreadable(ctx context.Context, resp *http.Response, env envel
 		e.Message = "writing the document"
 	case errors.Is(err, ErrResponseTooLarge):
 		e.Message = "answer too large"
+	case errors.Is(err, errOtherRequest):
+		e.Message = "the answer is not about the request asked for"
 	}
 	switch {
 	case !success(resp.StatusCode):

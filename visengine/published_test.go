@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"testing"
 
 	"github.com/iseed-dev/iseed/visengine"
@@ -129,7 +130,7 @@ func TestPublishedExamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := newClient(t, raw(tt.status, string(body), "Content-Type", "application/json"))
-			v, err := call(context.Background(), c, tt.op)
+			v, err := call(context.Background(), c, tt.op, body)
 			if tt.check != nil {
 				if err != nil || !tt.check(v) {
 					t.Errorf("got %+v, %v", v, err)
@@ -156,9 +157,15 @@ func hasService(l []visengine.VisuraSummary, name, category, hash string) bool {
 	return false
 }
 
-// call makes the call named op and returns what the client returns.
-func call(ctx context.Context, c *visengine.Client, op string) (any, error) {
-	const id = "5f22f722065afc42223c7131"
+// call makes the call named op and returns what the client returns. A
+// call on one request asks for the request its example answers with (the
+// examples are of different requests): the client takes an answer about
+// another request for no answer.
+func call(ctx context.Context, c *visengine.Client, op string, body []byte) (any, error) {
+	id := "5f22f722065afc42223c7131"
+	if m := exampleID.FindSubmatch(body); m != nil {
+		id = string(m[1])
+	}
 	switch op {
 	case "GET /visure":
 		return c.Visure(ctx)
@@ -173,6 +180,14 @@ func call(ctx context.Context, c *visengine.Client, op string) (any, error) {
 		return c.AddRicerca(ctx, id, map[string]string{"$1": "12345678910", "$0": ""})
 	case "PUT /richiesta/{id}/ricerche":
 		return c.ChooseRicerca(ctx, id, id+"_0", 1)
+	case "GET /richiesta/{id}":
+		return c.Richiesta(ctx, id)
+	case "PUT /richiesta/{id}":
+		one := 1
+		return c.UpdateRichiesta(ctx, id, visengine.UpdateRequest{State: &one})
 	}
 	return richiestaOp(ctx, c, op)
 }
+
+// exampleID finds the request id an example answers with: the first _id.
+var exampleID = regexp.MustCompile(`"_id"\s*:\s*"([0-9a-f]{24})"`)

@@ -19,6 +19,12 @@ import (
 // errNotRequest reports a successful answer whose "data" is not a request.
 var errNotRequest = errors.New(`answer "data" is not a request object`)
 
+// errOtherRequest reports a successful answer to a call on /richiesta/{id}
+// whose "data" names another request, or none. A cache or gateway that
+// mixes answers up would otherwise have a caller take another request's
+// state (tracking: Annullata) or adopt another request as its own.
+var errOtherRequest = errors.New(`answer "data" names another request than the one asked for, or none`)
+
 // fileMarker ends the part of an inline file's value that is kept.
 const fileMarker = ";base64,"
 
@@ -37,8 +43,9 @@ func (b *budget) take(n int) { b.left -= int64(n) }
 type richiestaAnswer struct {
 	r       Richiesta
 	b       budget
-	object  bool // "data" was an object
-	salvage bool // POST, PUT, DELETE: an answer that breaks off after _id is a success
+	object  bool   // "data" was an object
+	salvage bool   // POST, PUT, DELETE: an answer that breaks off after _id is a success
+	want    string // the id the call asked for; "" for POST /richiesta
 	// only, when set, names the only members kept; the others are skipped
 	// as they stream (ReadCallback).
 	only func(key string) bool
@@ -68,6 +75,9 @@ func (a *richiestaAnswer) data(s *scanner) error {
 func (a *richiestaAnswer) complete() error {
 	if !a.object {
 		return errNotRequest
+	}
+	if a.want != "" && a.r.ID != a.want {
+		return errOtherRequest
 	}
 	a.r.StatoRichiesta = NormalizeState(a.r.StatoRichiesta)
 	return nil

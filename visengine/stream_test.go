@@ -140,6 +140,10 @@ func richiestaOp(ctx context.Context, c *visengine.Client, op string) (*visengin
 		return c.UpdateRichiesta(ctx, reqID, visengine.UpdateRequest{State: &one})
 	case "DELETE /richiesta/{id}":
 		return c.DeleteRichiesta(ctx, reqID, "test")
+	case "POST /richiesta/{id}":
+		return c.AddRicerca(ctx, reqID, map[string]string{"$1": "12345678910"})
+	case "PUT /richiesta/{id}/ricerche":
+		return c.ChooseRicerca(ctx, reqID, reqID+"_0", 1)
 	}
 	panic("no such op " + op)
 }

@@ -70,7 +70,7 @@ func TestErrorFalseMeansNoError(t *testing.T) {
 
 func TestPreambleTooLong(t *testing.T) {
 	long := strings.Repeat(notice, 64<<10/len(notice)+1)
-	body := long + `{"data":{"_id":"5f2829ce065afc21cc60ad0e"},"success":true}`
+	body := long + `{"data":{"_id":"5f22f722065afc42223c7131"},"success":true}` // the request invoke asks for
 	tests := []struct {
 		op    string
 		class visengine.Class

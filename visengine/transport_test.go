@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -190,7 +191,7 @@ func TestRequestShape(t *testing.T) {
 			_ = json.NewDecoder(r.Body).Decode(&s.body)
 		}
 		got <- s
-		writeEnvelope(w, 200, true, 0, "", map[string]any{"_id": "x"})
+		writeEnvelope(w, 200, true, 0, "", map[string]any{"_id": pathID(r.URL.EscapedPath())})
 	}), func(cfg *visengine.Config) { cfg.UserAgent = "iseed/test" })
 	ctx := context.Background()
 	zero := 0
@@ -239,6 +240,20 @@ func TestRequestShape(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pathID is the request id a /richiesta/{id} path names, as an answer about
+// that request names it; "x" for other paths.
+func pathID(escaped string) string {
+	rest, ok := strings.CutPrefix(escaped, "/richiesta/")
+	if !ok {
+		return "x"
+	}
+	id, err := url.PathUnescape(strings.TrimSuffix(rest, "/ricerche"))
+	if err != nil {
+		return "x"
+	}
+	return id
 }
 
 func TestInvalidIDMakesNoCall(t *testing.T) {
