@@ -231,6 +231,32 @@ func (r *recorder) CreateRichiesta(ctx context.Context, req visengine.CreateRequ
 	return res, err
 }
 
+// TestRetryAfterBeyondReasonIsCapped: a 429 whose Retry-After is years
+// away (a gateway's silly value, a misread date) is honoured up to the
+// retry policy's MaxDelay, then the POST is tried again. Honoured whole,
+// the message was handed back with NakWithDelay for years: nothing
+// happened to the submission, no outcome, no event; past the stream's
+// retention it was gone, and while it waited it held one of the
+// consumer's MaxAckPending slots (64 such messages stall every tenant).
+func TestRetryAfterBeyondReasonIsCapped(t *testing.T) {
+	t.Parallel()
+	const tenYears = 10 * 365 * 24 * 3600
+	h := newHarness(t)
+	h.Sim.SetFaults(sim.Faults{Throttle: map[string]sim.ThrottleFault{"POST /richiesta": {Next: 1, RetryAfter: tenYears}}})
+	rec := &recorder{Upstream: h.Client}
+	h.Start(pipetest.WithUpstream(rec))
+	h.Publish(pipetest.Submission("thr-years", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("thr-years", record.StateSubmitted)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.posts) != 2 || rec.posts[0].retryAfter != tenYears*time.Second {
+		t.Fatalf("POSTs: got %+v, want two: one throttled for ten years, then one accepted", rec.posts)
+	}
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}
+
 func TestThrottlingHonoursRetryAfter(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -345,12 +345,19 @@ func (p *Pipeline) markAttempt(ctx context.Context, j *job) error {
 // wait sleeps before the next in-process attempt, or ends the delivery with
 // a Retry when the budget is spent. A known-unsent attempt clears Pending so
 // that the redelivery does not reconcile for nothing.
+//
+// The upstream's Retry-After is honoured up to the retry policy's
+// MaxDelay: one of years (a gateway's silly value, a date misread) would
+// hand the message back for that long, with no outcome and holding one of
+// the consumer's MaxAckPending slots, and past the stream's retention the
+// submission would be gone. After MaxDelay the call is simply made again
+// (a POST that was throttled created nothing), and a new 429 says so.
 func (p *Pipeline) wait(ctx context.Context, j *job, b backoff.BackOff, cause error, deadline time.Time) (Outcome, bool) {
 	d := b.NextBackOff()
 	var ve *visengine.Error
 	retryAfter := time.Duration(0)
 	if errors.As(cause, &ve) {
-		retryAfter = ve.RetryAfter
+		retryAfter = min(ve.RetryAfter, p.cfg.Retry.MaxDelay)
 	}
 	d = max(d, retryAfter)
 	if breakerOpen(cause) || d == backoff.Stop || p.cfg.Now().Add(d).After(deadline) || ctx.Err() != nil {
