@@ -165,7 +165,7 @@ func TestSameIDDifferentPayloadIsAConflict(t *testing.T) {
 
 func TestCommitThenFailIsReconciled(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{sim.ModeBadGateway, sim.ModeHang} {
+	for _, mode := range []string{sim.ModeBadGateway, sim.ModeHang, sim.ModeFailure} {
 		t.Run(mode, func(t *testing.T) {
 			h := newHarness(t)
 			h.Sim.SetFaults(sim.Faults{CommitThenFail: sim.CommitThenFail{Mode: mode, Next: 1}})

@@ -46,13 +46,17 @@ func statusClass(method string, status int, document bool) Class {
 }
 
 // codeClass classifies an error code that came with a 2xx status and
-// "success": false. The API answered, so nothing is ambiguous: a code the
-// API documents takes the class of its documented status, any other code is
+// "success": false. A code the API documents takes the class of its
+// documented status. Any other (none, an unknown one, a server error's)
+// is no refusal the API publishes: the status says the call went through,
+// and a generic handler that caught a fault after the change was made
+// answers just so. To a POST, PUT or DELETE it is ambiguous (a refusal
+// would be replayed as a second POST that nothing reconciles); to a GET,
 // permanent.
 func codeClass(method string, code int, document bool) Class {
-	status, _ := documented(code)
-	if status >= 500 {
-		return ClassPermanent
+	status, text := documented(code)
+	if text == "" && !idempotent(method) {
+		return ClassAmbiguous
 	}
 	return statusClass(method, status, document)
 }

@@ -59,7 +59,9 @@
 //	1xx/3xx (redirects are not followed)   ClassAmbiguous on POST, PUT, DELETE, else ClassPermanent
 //	2xx with "success": false              the class of the code's documented status
 //	                                       (211 → insufficient credit, 202 → not found,
-//	                                       247 → not ready, …); other codes permanent
+//	                                       247 → not ready, …); no code or an
+//	                                       undocumented one: ClassAmbiguous on POST,
+//	                                       PUT, DELETE, else ClassPermanent
 //	a failure whose "data" names a request ClassAmbiguous (POST, PUT, DELETE)
 //	2xx GET body unreadable or undecodable ClassRetryable
 //	  (and a list, catalog or schema answer without "data",

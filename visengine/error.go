@@ -27,8 +27,9 @@ const (
 	ClassNotFound
 	// ClassAmbiguous: a POST, PUT or DELETE was written whole but no usable
 	// answer came back (timeout, reset, cut or undecodable 2xx body), or it got
-	// a 5xx. The change may have been made (a POST may have created and
-	// charged a request): reconcile before sending it again.
+	// a 5xx, a 3xx, a failure naming a request, or a 2xx "success": false
+	// without a documented code. The change may have been made (a POST may
+	// have created and charged a request): reconcile before sending it again.
 	ClassAmbiguous
 )
 

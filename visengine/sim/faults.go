@@ -70,10 +70,13 @@ type ThrottleFault struct {
 }
 
 // CommitThenFail makes POST /richiesta create and charge the request, then
-// either answer 502 (Mode "502", the default) or hang (Mode "hang") until the
-// client gives up or the Server closes, so the client cannot know the request exists.
+// either answer 502 (Mode "502", the default), hang (Mode "hang") until the
+// client gives up or the Server closes, or answer 200 with a failure that
+// names no documented code (Mode "failure": {"success": false, "error":
+// null, "data": null}, as a generic handler that caught a fault after the
+// write answers), so the client cannot know the request exists.
 type CommitThenFail struct {
-	Mode string  `json:"mode,omitempty"` // "502" or "hang"
+	Mode string  `json:"mode,omitempty"` // "502", "hang" or "failure"
 	Rate float64 `json:"rate,omitempty"`
 	Next int     `json:"next,omitempty"`
 }
@@ -82,7 +85,13 @@ type CommitThenFail struct {
 const (
 	ModeBadGateway = "502"
 	ModeHang       = "hang"
+	ModeFailure    = "failure" // 200, "success": false, no error code
 )
+
+// validMode reports whether mode is a commit-then-fail mode ("" is the default).
+func validMode(mode string) bool {
+	return mode == "" || mode == ModeBadGateway || mode == ModeHang || mode == ModeFailure
+}
 
 type faultsJSON struct {
 	Latency        string                   `json:"latency,omitempty"`
@@ -146,8 +155,8 @@ func (f Faults) Validate() error {
 		}
 	}
 	c := f.CommitThenFail
-	if c.Mode != "" && c.Mode != ModeBadGateway && c.Mode != ModeHang {
-		return fmt.Errorf("commit_then_fail: mode %q: want %q or %q", c.Mode, ModeBadGateway, ModeHang)
+	if !validMode(c.Mode) {
+		return fmt.Errorf("commit_then_fail: mode %q: want %q, %q or %q", c.Mode, ModeBadGateway, ModeHang, ModeFailure)
 	}
 	if err := checkKnob("POST /richiesta", c.Rate, c.Next); err != nil {
 		return fmt.Errorf("commit_then_fail: %w", err)
@@ -239,8 +248,8 @@ func compileFaults(f Faults) *activeFaults {
 	}
 	if c := f.CommitThenFail; c.Rate > 0 || c.Next > 0 {
 		a.commit = newTrigger(c.Rate, c.Next)
-		if c.Mode == ModeHang {
-			a.mode = ModeHang
+		if c.Mode != "" {
+			a.mode = c.Mode
 		}
 		active = true
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 // LateCommit makes POST /richiesta create and charge the request, then lose
-// the answer (Mode "502", the default, or "hang", as CommitThenFail does),
+// the answer (Mode "502", the default, "hang" or "failure", as CommitThenFail does),
 // and keeps the request out of sight until Delay after the POST: GET
 // /richiesta/{id} answers 404/202, GET /richiesta leaves it out, PUT,
 // DELETE and /documento answer 404, and its callbacks wait. It models an API
@@ -20,7 +20,7 @@ import (
 //
 // As JSON: {"mode": "502", "delay": "5m", "rate": 0, "next": 1}.
 type LateCommit struct {
-	Mode  string        // "502" or "hang"
+	Mode  string        // "502", "hang" or "failure"
 	Delay time.Duration // how long the request stays unseen; 0 means DefaultLateDelay; at most MaxLateDelay
 	Rate  float64
 	Next  int
@@ -66,8 +66,8 @@ func (l *LateCommit) UnmarshalJSON(b []byte) error {
 }
 
 func (l LateCommit) validate() error {
-	if l.Mode != "" && l.Mode != ModeBadGateway && l.Mode != ModeHang {
-		return fmt.Errorf("mode %q: want %q or %q", l.Mode, ModeBadGateway, ModeHang)
+	if !validMode(l.Mode) {
+		return fmt.Errorf("mode %q: want %q, %q or %q", l.Mode, ModeBadGateway, ModeHang, ModeFailure)
 	}
 	if l.Delay < 0 || l.Delay > MaxLateDelay {
 		return errors.New("delay must be between 0 (the default, 1m) and 24h")
@@ -89,8 +89,8 @@ func compileLate(l LateCommit) *lateKnob {
 		return nil
 	}
 	k := &lateKnob{trigger: newTrigger(l.Rate, l.Next), mode: ModeBadGateway, delay: l.Delay}
-	if l.Mode == ModeHang {
-		k.mode = ModeHang
+	if l.Mode != "" {
+		k.mode = l.Mode
 	}
 	if k.delay <= 0 || k.delay > MaxLateDelay {
 		k.delay = DefaultLateDelay
@@ -116,10 +116,15 @@ func (s *Server) lateCommit() *lateKnob {
 }
 
 // loseAnswer answers a POST that committed as if the answer were lost: 502,
-// or nothing until the client gives up (ModeHang) and then 502.
+// nothing until the client gives up (ModeHang) and then 502, or a 200 that
+// says failure without a code (ModeFailure).
 func (s *Server) loseAnswer(w http.ResponseWriter, r *http.Request, mode string) {
-	if mode == ModeHang {
+	switch mode {
+	case ModeHang:
 		s.hang(r.Context())
+	case ModeFailure:
+		writeBody(w, http.StatusOK, []byte(`{"success":false,"message":"Errore interno (simulated, after commit)","error":null,"data":null}`))
+		return
 	}
 	writeError(w, apiError{http.StatusBadGateway, http.StatusBadGateway, "Bad Gateway (simulated, after commit)"})
 }
