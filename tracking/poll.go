@@ -48,6 +48,12 @@ func decideTrack(o trackOutcome, next, retry time.Duration, c Config) trackActio
 		// it is asked as the schedule says, until the request turns up
 		// or tracking gives up at its maximum age.
 		return trackAction{Delay: next}
+	case errors.Is(o.Err, visengine.ErrResponseTooLarge):
+		// The document is over MaxDocumentBytes, and will be as large at
+		// the next try, which reads the whole limit again (256 MiB by
+		// default): tried again as the schedule says, not every retry
+		// delay until the maximum age.
+		return trackAction{Delay: next}
 	case o.Err != nil:
 		return trackAction{Delay: min(retry, next)}
 	default:

@@ -30,6 +30,14 @@ func TestDecideTrack(t *testing.T) {
 		{"error retries no later than the next poll", trackOutcome{Err: errors.New("x")}, 10 * time.Second, trackAction{Delay: 10 * time.Second}},
 		{"a request the upstream does not know waits for the next poll", trackOutcome{Err: fmt.Errorf("poll: %w", &visengine.Error{Class: visengine.ClassNotFound, Status: 404})}, next, trackAction{Delay: time.Hour}},
 		{"interrupted hands back", trackOutcome{Interrupted: true, Err: errors.New("x")}, next, trackAction{Delay: time.Second}},
+		// A document over MaxDocumentBytes is as large at the next try:
+		// retried at the retry delay, each try would read the whole limit
+		// (256 MiB by default) once a minute until the maximum age.
+		{"a document over the size limit waits for the next poll", trackOutcome{Err: fmt.Errorf("document 5f22f722065afc42223c7131: %w",
+			&visengine.Error{Op: "GET /documento/{id}", Status: 200, Class: visengine.ClassPermanent, Message: "answer too large", Err: visengine.ErrResponseTooLarge})},
+			next, trackAction{Delay: time.Hour}},
+		{"a document over the size limit still polls no later than the schedule", trackOutcome{Err: fmt.Errorf("document: %w",
+			&visengine.Error{Class: visengine.ClassPermanent, Err: visengine.ErrResponseTooLarge})}, 10 * time.Second, trackAction{Delay: 10 * time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
