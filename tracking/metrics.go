@@ -9,6 +9,7 @@ type Metrics struct {
 	docs      prometheus.Counter
 	trusted   prometheus.Gauge
 	callbacks *prometheus.CounterVec
+	unknown   prometheus.Counter
 }
 
 // NewMetrics registers the tracker's and the callback endpoint's metrics
@@ -31,13 +32,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "iseed", Name: "callbacks_total",
 			Help: "Callbacks the callback endpoint answered, by outcome: refreshed, repeat, repeat_failed, refresh_failed, unknown, busy, too_many_news, forged, no_secret, bad_path, bad_request, too_large, too_slow.",
 		}, []string{"outcome"}),
+		unknown: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "iseed", Name: "tracking_unknown_states_total",
+			Help: "Reads of a request whose stato_richiesta iseed does not know: its record does not move, and no document is fetched for it.",
+		}),
 	}
 	// Every outcome is exported from the start, 0 until it happens, so
 	// that rates and ratios over them need no absent().
 	for _, o := range callbackOutcomes() {
 		m.callbacks.WithLabelValues(string(o))
 	}
-	reg.MustRegister(m.polls, m.docs, m.trusted, m.callbacks)
+	reg.MustRegister(m.polls, m.docs, m.trusted, m.callbacks, m.unknown)
 	return m
 }
 
@@ -55,6 +60,12 @@ func (m *Metrics) poll(o trackOutcome) {
 		result = "final"
 	}
 	m.polls.WithLabelValues(result).Inc()
+}
+
+func (m *Metrics) unknownState() {
+	if m != nil {
+		m.unknown.Inc()
+	}
 }
 
 func (m *Metrics) documentStored() {
