@@ -77,7 +77,7 @@ func TestReleaseGoneBeforePickUpIsSentAgain(t *testing.T) {
 	}
 	// The two submissions, emp-lost's second release, emp-behind's release.
 	if n := messages(t, h, pipetest.Tenant); n != 4 {
-		t.Errorf("messages on the tenant's subject: got %d, want 4 (emp-lost's second release stored once)", n)
+		t.Errorf("messages on the tenant's subject: got %d, want 4 (emp-lost's second release stored once); the stream holds %v", n, msgIDs(t, h))
 	}
 	if got := h.Counter("created"); got != 2 {
 		t.Errorf("upstream requests: got %d, want 2", got)
@@ -105,4 +105,24 @@ func setPending(t *testing.T, h *harness, id string, a *record.Attempt) {
 			return
 		}
 	}
+}
+
+// msgIDs lists the submissions stream's messages as "seq:msg-id".
+func msgIDs(t *testing.T, h *harness) []string {
+	t.Helper()
+	ctx := context.Background()
+	info, err := h.Res.Submissions.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := h.Res.Submissions.GetMsg(ctx, seq)
+		if err != nil {
+			ids = append(ids, fmt.Sprintf("%d:(%v)", seq, err))
+			continue
+		}
+		ids = append(ids, fmt.Sprintf("%d:%s", seq, m.Header.Get(jetstream.MsgIDHeader)))
+	}
+	return ids
 }
