@@ -14,6 +14,7 @@ import (
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestReleaseGoneBeforePickUpIsSentAgain: a held submission's release is
@@ -31,8 +32,12 @@ func TestReleaseGoneBeforePickUpIsSentAgain(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	b := h.budgetsCapped(oneEuroADay)
+	var regs []*prometheus.Registry
 	for range 2 { // two replicas release the hold
-		h.Start(h.withMoney(h.budgets()), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
+		reg := prometheus.NewRegistry()
+		regs = append(regs, reg)
+		h.Start(h.withMoney(h.budgets()), pipetest.WithMetrics(consumer.NewMetrics(reg)),
+			pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
 	}
 	h.Publish(pipetest.Submission("emp-lost", pipetest.ValidFields("Mario")), nil)
 	h.WaitState("emp-lost", record.StateHeld)
@@ -56,6 +61,12 @@ func TestReleaseGoneBeforePickUpIsSentAgain(t *testing.T) {
 			release = m
 		}
 		return release != nil
+	})
+	// Its delivery finds the lease and hands it back for the lease's hour
+	// (busy): deleted while a worker still has it in hand, it would be
+	// processed once the lease goes, and no release would be sent again.
+	pipetest.WaitFor(t, 10*time.Second, "emp-lost's release delivered and handed back", func() bool {
+		return outcomes(t, regs[0], "busy")+outcomes(t, regs[1], "busy") > 0
 	})
 	// It leaves the stream; then the stalled delivery lets go.
 	if err := h.Res.Submissions.DeleteMsg(ctx, release.Sequence); err != nil {
