@@ -13,7 +13,6 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/money"
-	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/rs/zerolog"
 )
@@ -69,19 +68,7 @@ func TestEndedHoldWhoseMessageIsGone(t *testing.T) {
 	if err := h.Res.Submissions.DeleteMsg(ctx, seq); err != nil {
 		t.Fatal(err)
 	}
-	store := record.NewStore(h.Res.Records)
-	rec, rev, err := store.Get(ctx, pipetest.Tenant, "emp-gone")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	rec.To(record.StateFailed, now, dlq.ReasonExpired)
-	rec.Reason = dlq.ReasonExpired
-	rec.Errors = []publisher.Problem{{Code: dlq.ReasonExpired, Message: "held by a spending cap past the maximum age of 72h0m0s"}}
-	rec.FailedAt(now)
-	if _, err := store.Update(ctx, rec, rev); err != nil {
-		t.Fatal(err)
-	}
+	failHeldByHand(t, h, "emp-gone", dlq.ReasonExpired, "held by a spending cap past the maximum age of 72h0m0s")
 	ample, _ := money.FromFloat(100)
 	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: ample}); err != nil {
 		t.Fatal(err)

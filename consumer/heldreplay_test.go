@@ -68,19 +68,7 @@ func TestEndedHoldReplayedWhileAnnouncedKeepsItsKey(t *testing.T) {
 
 	// Failed expired with its key still there, as a release's delivery
 	// leaves it for a pass to announce.
-	store := record.NewStore(h.Res.Records)
-	rec, rev, err := store.Get(ctx, pipetest.Tenant, "emp-x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	rec.To(record.StateFailed, now, dlq.ReasonExpired)
-	rec.Reason = dlq.ReasonExpired
-	rec.Errors = []publisher.Problem{{Code: dlq.ReasonExpired, Message: "held by a spending cap past the maximum age of 72h0m0s"}}
-	rec.FailedAt(now)
-	if _, err := store.Update(ctx, rec, rev); err != nil {
-		t.Fatal(err)
-	}
+	failHeldByHand(t, h, "emp-x", dlq.ReasonExpired, "held by a spending cap past the maximum age of 72h0m0s")
 	select {
 	case <-ev.entered: // the pass stored the dead letter, and publishes the failed event
 	case <-time.After(10 * time.Second):

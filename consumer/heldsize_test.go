@@ -205,19 +205,7 @@ func TestEndedHoldIsAnnouncedAfterAnInterruptedPass(t *testing.T) {
 	h.WaitState("emp-cut", record.StateHeld)
 	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
 	// What the interrupted pass left: the record failed, the key still there.
-	store := record.NewStore(h.Res.Records)
-	rec, rev, err := store.Get(ctx, pipetest.Tenant, "emp-cut")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	rec.To(record.StateFailed, now, dlq.ReasonMalformed)
-	rec.Reason = dlq.ReasonMalformed
-	rec.Errors = []publisher.Problem{{Code: dlq.ReasonMalformed, Message: "the submissions stream's size limit was lowered while it was held"}}
-	rec.FailedAt(now)
-	if _, err := store.Update(ctx, rec, rev); err != nil {
-		t.Fatal(err)
-	}
+	failHeldByHand(t, h, "emp-cut", dlq.ReasonMalformed, "the submissions stream's size limit was lowered while it was held")
 	pipetest.WaitFor(t, 10*time.Second, "emp-cut's failed event", func() bool { return len(h.Events("emp-cut")) == 2 })
 	if evs := h.EventTypes("emp-cut"); evs[1] != "iseed.submission.failed" {
 		t.Errorf("events: got %v, want held then failed", evs)
@@ -241,4 +229,25 @@ func TestEndedHoldIsAnnouncedAfterAnInterruptedPass(t *testing.T) {
 		}
 		return n == 0
 	})
+}
+
+// failHeldByHand writes submission id's record failed with reason and
+// message, its hold key left in place: as a pass, or a release's delivery,
+// that stopped before announcing it leaves it.
+func failHeldByHand(t *testing.T, h *harness, id, reason, message string) {
+	t.Helper()
+	ctx := context.Background()
+	store := record.NewStore(h.Res.Records)
+	rec, rev, err := store.Get(ctx, pipetest.Tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	rec.To(record.StateFailed, now, reason)
+	rec.Reason = reason
+	rec.Errors = []publisher.Problem{{Code: reason, Message: message}}
+	rec.FailedAt(now)
+	if _, err := store.Update(ctx, rec, rev); err != nil {
+		t.Fatal(err)
+	}
 }

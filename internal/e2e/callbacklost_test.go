@@ -129,7 +129,7 @@ func firstPollDelay(t *testing.T, logs *pipetest.Buffer, id string) time.Duratio
 	return time.Duration(ms * float64(time.Millisecond))
 }
 
-// gauge reads an unlabelled gauge (-1 when there is none).
+// gauge reads an unlabelled gauge or counter (-1 when there is none).
 func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -138,9 +138,12 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			if c := mf.GetMetric()[0].GetCounter(); c != nil {
+				return c.GetValue()
+			}
 			return mf.GetMetric()[0].GetGauge().GetValue()
 		}
 	}
-	t.Errorf("no gauge %s", name)
+	t.Errorf("no gauge or counter %s", name)
 	return -1
 }
