@@ -39,6 +39,9 @@ type Config struct {
 	VisengineToken     string        `envconfig:"VISENGINE_TOKEN"`
 	VisengineTokenFile string        `envconfig:"VISENGINE_TOKEN_FILE"`
 	VisengineTimeout   time.Duration `envconfig:"VISENGINE_TIMEOUT" default:"30s"`
+	// VisengineMaxList bounds GET /richiesta, the account's whole list of
+	// requests (no paging), which reconciliation and the audit read.
+	VisengineMaxList int64 `envconfig:"VISENGINE_MAX_LIST_BYTES" default:"134217728"`
 	SimStep            time.Duration `envconfig:"SIM_STEP" default:"2s"`
 	SimCallbacks       bool          `envconfig:"SIM_CALLBACKS" default:"true"`
 	SimProfile         sim.Profile   `envconfig:"SIM_PROFILE" default:"friendly"`
@@ -229,6 +232,9 @@ func (c *Config) problems() []error {
 	if c.VisengineTimeout < 0 {
 		// The clients refuse it, after the embedded server has started.
 		bad("ISEED_VISENGINE_TIMEOUT must not be negative (0: the default, 30s), got %s", c.VisengineTimeout)
+	}
+	if c.VisengineMaxList <= 0 {
+		bad("ISEED_VISENGINE_MAX_LIST_BYTES must be positive (bytes, such as 134217728), got %d", c.VisengineMaxList)
 	}
 	if c.Workers < 1 || c.Workers > 1024 {
 		bad("ISEED_WORKERS must be between 1 and 1024, got %d", c.Workers)

@@ -51,6 +51,8 @@ func TestConfigValidation(t *testing.T) {
 		{"listen port out of range", map[string]string{"ISEED_EMBEDDED_NATS_LISTEN": "127.0.0.1:99999"}, "ISEED_EMBEDDED_NATS_LISTEN must be HOST:PORT"},
 		{"callback listen without a host", map[string]string{"ISEED_CALLBACK_LISTEN": ":8081"}, ""},
 		{"negative upstream timeout", map[string]string{"ISEED_VISENGINE_TIMEOUT": "-1s"}, "ISEED_VISENGINE_TIMEOUT must not be negative"},
+		{"no room for the request list", map[string]string{"ISEED_VISENGINE_MAX_LIST_BYTES": "0"}, "ISEED_VISENGINE_MAX_LIST_BYTES must be positive"},
+		{"a larger request list", map[string]string{"ISEED_VISENGINE_MAX_LIST_BYTES": "1073741824"}, ""},
 		{"replicas without cluster", map[string]string{"ISEED_REPLICAS": "3"}, "needs a cluster"},
 		{"bad storage", map[string]string{"ISEED_STORAGE": "disk"}, "ISEED_STORAGE must be file or memory"},
 		{"files kept for ever", map[string]string{"ISEED_FILES_MAX_AGE": "0"}, "ISEED_FILES_MAX_AGE must be positive"},

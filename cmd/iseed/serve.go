@@ -273,7 +273,7 @@ func newUpstream(cfg *Config) (*visengine.Client, *simServer, error) {
 		base, token = s.base, s.token
 	}
 	c, err := visengine.New(visengine.Config{BaseURL: base, Token: token, Timeout: cfg.VisengineTimeout,
-		UserAgent: visengine.UserAgent(version)})
+		MaxListBytes: cfg.VisengineMaxList, UserAgent: visengine.UserAgent(version)})
 	if err != nil && s != nil {
 		s.close()
 		s = nil
