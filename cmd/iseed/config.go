@@ -41,11 +41,11 @@ type Config struct {
 	VisengineTimeout   time.Duration `envconfig:"VISENGINE_TIMEOUT" default:"30s"`
 	// VisengineMaxList bounds GET /richiesta, the account's whole list of
 	// requests (no paging), which reconciliation and the audit read.
-	VisengineMaxList int64 `envconfig:"VISENGINE_MAX_LIST_BYTES" default:"134217728"`
-	SimStep            time.Duration `envconfig:"SIM_STEP" default:"2s"`
-	SimCallbacks       bool          `envconfig:"SIM_CALLBACKS" default:"true"`
-	SimProfile         sim.Profile   `envconfig:"SIM_PROFILE" default:"friendly"`
-	SimEcho            sim.Echo      `envconfig:"SIM_ECHO"`
+	VisengineMaxList int64         `envconfig:"VISENGINE_MAX_LIST_BYTES" default:"134217728"`
+	SimStep          time.Duration `envconfig:"SIM_STEP" default:"2s"`
+	SimCallbacks     bool          `envconfig:"SIM_CALLBACKS" default:"true"`
+	SimProfile       sim.Profile   `envconfig:"SIM_PROFILE" default:"friendly"`
+	SimEcho          sim.Echo      `envconfig:"SIM_ECHO"`
 
 	SubjectPrefix   string        `envconfig:"SUBJECT_PREFIX" default:"iseed"`
 	Replicas        int           `envconfig:"REPLICAS" default:"1"`
