@@ -74,15 +74,7 @@ func TestEndedHoldReplayedWhileAnnouncedKeepsItsKey(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("timed out waiting for a pass to announce emp-x")
 	}
-	var dls []dlq.DeadLetter
-	pipetest.WaitFor(t, 10*time.Second, "emp-x's dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
-	if err := h.Queue().Replay(ctx, dls[0].Seq); err != nil {
-		t.Fatal(err)
-	}
-	pipetest.WaitFor(t, 10*time.Second, "the replay held again", func() bool {
-		r := h.Record("emp-x")
-		return r.Generation == 2 && r.State == record.StateHeld
-	})
+	replayHeldAgain(t, h, "emp-x")
 	close(ev.proceed)
 	pipetest.WaitFor(t, 10*time.Second, "the failed event", func() bool { return len(h.Events("emp-x")) >= 3 })
 

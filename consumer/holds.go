@@ -438,11 +438,12 @@ func (p *Pipeline) pickUp(ctx context.Context, r *release) (picked, again bool) 
 // dropKey removes the key of a release that was picked up, and reports
 // whether the tenant's next hold may be looked at.
 func (p *Pipeline) dropKey(ctx context.Context, r *release) bool {
-	if err := p.holds.kv.Delete(ctx, r.key, jetstream.LastRevision(r.keyRev)); err != nil {
-		p.log.Warn().Err(err).Str("tenant", r.tenant).Msg("held submission released, its key not removed yet; retrying")
-		return false
+	removed, err := p.removeKey(ctx, r.key, r.keyRev)
+	if err != nil || !removed {
+		p.log.Warn().AnErr("error", err).Bool("key_moved", !removed && err == nil).Str("tenant", r.tenant).
+			Msg("held submission released, its key not removed yet; retrying")
 	}
-	return true
+	return removed
 }
 
 // removeKey removes a hold key at revision rev, the one read, and reports

@@ -433,15 +433,7 @@ func TestReplayedExpiredHoldCountsItsAgeFromTheReplay(t *testing.T) {
 	if r := h.WaitState("emp-held", record.StateFailed); r.Reason != dlq.ReasonExpired {
 		t.Fatalf("reason %q, want expired", r.Reason)
 	}
-	var dls []dlq.DeadLetter
-	pipetest.WaitFor(t, 5*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
-	if err := h.Queue().Replay(ctx, dls[0].Seq); err != nil {
-		t.Fatal(err)
-	}
-	pipetest.WaitFor(t, 10*time.Second, "held again by the replay", func() bool {
-		r := h.Record("emp-held")
-		return r.Generation == 2 && r.State == record.StateHeld
-	})
+	replayHeldAgain(t, h, "emp-held")
 	r := h.WaitState("emp-held", record.StateFailed)
 	if r.Generation != 2 || r.Reason != dlq.ReasonExpired {
 		t.Fatalf("after the replay: generation %d, reason %q; want generation 2 expired", r.Generation, r.Reason)
@@ -476,4 +468,19 @@ func TestTenantDefaultCapsHoldATenantWithoutCaps(t *testing.T) {
 	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests: got %d, want 1", got)
 	}
+}
+
+// replayHeldAgain replays the one dead letter there is, of held submission
+// id, and waits until the replay holds it again (generation 2).
+func replayHeldAgain(t *testing.T, h *harness, id string) {
+	t.Helper()
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 10*time.Second, id+"'s dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+	if err := h.Queue().Replay(context.Background(), dls[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	pipetest.WaitFor(t, 10*time.Second, id+" held again by the replay", func() bool {
+		r := h.Record(id)
+		return r.Generation == 2 && r.State == record.StateHeld
+	})
 }
