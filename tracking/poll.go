@@ -35,7 +35,10 @@ type trackAction struct {
 // decideTrack is the one place that maps a poll's outcome to its task's
 // fate. next is the real delay until the task's next scheduled poll
 // (nextPoll); a failed poll is retried sooner, after the retry delay
-// (real: retry is RetryDelay on the schedule's clock, converted).
+// (real: retry is RetryDelay on the schedule's clock, converted), or
+// after the upstream's Retry-After when that is later (a 429 or 503 that
+// names one; at most MaxRetryAfter): polling sooner than asked would only
+// be refused again, and spend the budget submissions share.
 func decideTrack(o trackOutcome, next, retry time.Duration, c Config) trackAction {
 	switch {
 	case o.Final:
@@ -55,7 +58,11 @@ func decideTrack(o trackOutcome, next, retry time.Duration, c Config) trackActio
 		// delay until the maximum age.
 		return trackAction{Delay: next}
 	case o.Err != nil:
-		return trackAction{Delay: min(retry, next)}
+		d := min(retry, next)
+		if ve, ok := errors.AsType[*visengine.Error](o.Err); ok && ve.RetryAfter > d {
+			d = min(ve.RetryAfter, c.MaxRetryAfter)
+		}
+		return trackAction{Delay: max(d, min(retry, next))}
 	default:
 		return trackAction{Delay: next}
 	}

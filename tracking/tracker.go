@@ -49,6 +49,7 @@ type Config struct {
 	// the last repeating (ISEED_POLL_SCHEDULE: tests, demos, the chaos suite).
 	Schedule        []time.Duration
 	RetryDelay      time.Duration // after a failed poll (default 1m, or Schedule's first step if shorter)
+	MaxRetryAfter   time.Duration // the longest Retry-After a failed poll waits for (real; default 10m)
 	HandBack        time.Duration // delay of tasks fetched but not started at shutdown (default 1s)
 	OverdueWorkdays int           // one overdue event for a request open this many working days (default 15)
 	MaxAge          time.Duration // then tracking ends failed/gave_up (default 1440h)
@@ -73,6 +74,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HandBack <= 0 {
 		c.HandBack = time.Second
+	}
+	if c.MaxRetryAfter <= 0 {
+		c.MaxRetryAfter = 10 * time.Minute
 	}
 	if c.OverdueWorkdays <= 0 {
 		c.OverdueWorkdays = 15

@@ -29,6 +29,12 @@ func TestDecideTrack(t *testing.T) {
 		{"error retries at the retry delay", trackOutcome{Err: errors.New("x")}, next, trackAction{Delay: time.Minute}},
 		{"error retries no later than the next poll", trackOutcome{Err: errors.New("x")}, 10 * time.Second, trackAction{Delay: 10 * time.Second}},
 		{"a request the upstream does not know waits for the next poll", trackOutcome{Err: fmt.Errorf("poll: %w", &visengine.Error{Class: visengine.ClassNotFound, Status: 404})}, next, trackAction{Delay: time.Hour}},
+		// The upstream names how long to wait: polling sooner would be
+		// refused again and spend the budget submissions share.
+		{"a throttled poll waits for Retry-After", trackOutcome{Err: fmt.Errorf("poll: %w", &visengine.Error{Class: visengine.ClassThrottled, Status: 429, RetryAfter: 5 * time.Minute})}, next, trackAction{Delay: 5 * time.Minute}},
+		{"Retry-After past the next scheduled poll still holds", trackOutcome{Err: fmt.Errorf("poll: %w", &visengine.Error{Class: visengine.ClassThrottled, Status: 503, RetryAfter: 3 * time.Minute})}, 2 * time.Minute, trackAction{Delay: 3 * time.Minute}},
+		{"Retry-After is capped", trackOutcome{Err: fmt.Errorf("poll: %w", &visengine.Error{Class: visengine.ClassThrottled, Status: 429, RetryAfter: 48 * time.Hour})}, 72 * time.Hour, trackAction{Delay: 10 * time.Minute}},
+		{"a short Retry-After does not hasten the retry", trackOutcome{Err: fmt.Errorf("poll: %w", &visengine.Error{Class: visengine.ClassThrottled, Status: 429, RetryAfter: time.Second})}, next, trackAction{Delay: time.Minute}},
 		{"interrupted hands back", trackOutcome{Interrupted: true, Err: errors.New("x")}, next, trackAction{Delay: time.Second}},
 		// A document over MaxDocumentBytes is as large at the next try:
 		// retried at the retry delay, each try would read the whole limit

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/visengine"
 )
@@ -183,5 +184,29 @@ func TestDecodeDocumento(t *testing.T) {
 		if *d != wantDoc {
 			t.Errorf("%s: got %+v, want %+v", tt.file, *d, wantDoc)
 		}
+	}
+}
+
+// TestTimestampInMilliseconds: the published examples give unix seconds; an
+// answer in milliseconds must still put the request at its time, or
+// reconciliation would look for it tens of thousands of years too late and
+// send the submission again.
+func TestTimestampInMilliseconds(t *testing.T) {
+	want := time.Date(2020, 8, 3, 16, 34, 22, 0, time.UTC)
+	for _, raw := range []string{`1596472462`, `"1596472462"`, `1596472462000`, `"1596472462000"`} {
+		var ts visengine.Timestamp
+		if err := ts.UnmarshalJSON([]byte(raw)); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if got := ts.Time(); !got.Equal(want) {
+			t.Errorf("%s: got %v, want %v", raw, got, want)
+		}
+	}
+	var ts visengine.Timestamp
+	if err := ts.UnmarshalJSON([]byte(`1596472462123`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ts.Time(); !got.Equal(want.Add(123 * time.Millisecond)) {
+		t.Errorf("milliseconds: got %v", got)
 	}
 }

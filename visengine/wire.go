@@ -121,8 +121,16 @@ func (s *String) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// Timestamp is a unix time in seconds; zero when absent.
+// Timestamp is a unix time in seconds, as every published example has it;
+// zero when absent. A value of msThreshold or more is read as milliseconds:
+// no time in seconds reaches it before the year 33658, and a millisecond
+// value read as seconds would put a request tens of thousands of years
+// ahead, outside every reconciliation window (a request not found there is
+// sent again, and paid twice).
 type Timestamp int64
+
+// msThreshold is where a Timestamp is taken to be in milliseconds.
+const msThreshold = 1_000_000_000_000
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (t *Timestamp) UnmarshalJSON(data []byte) error {
@@ -138,6 +146,9 @@ func (t *Timestamp) UnmarshalJSON(data []byte) error {
 func (t Timestamp) Time() time.Time {
 	if t == 0 {
 		return time.Time{}
+	}
+	if t >= msThreshold {
+		return time.UnixMilli(int64(t)).UTC()
 	}
 	return time.Unix(int64(t), 0).UTC()
 }

@@ -56,7 +56,7 @@ func (d *daemon) buildTracking(ctx context.Context, limiter tracking.Limiter, re
 	}
 	metrics := tracking.NewMetrics(d.metrics)
 	t.tracker, err = tracking.New(tracking.Config{TempDir: t.spool.dir,
-		Workers: d.cfg.TrackWorkers, Polling: d.cfg.polling(public != nil), Schedule: schedule,
+		Workers: d.cfg.TrackWorkers, MaxRetryAfter: d.cfg.RetryMaxDelay, Polling: d.cfg.polling(public != nil), Schedule: schedule,
 		OverdueWorkdays: d.cfg.OverdueWorkdays, MaxAge: d.cfg.TrackMaxAge, Timebase: d.cfg.TrackClock.Timebase,
 		ShutdownTimeout: d.cfg.ShutdownTimeout, Keyring: keyring, ReplayKey: replayKey, Logger: d.log, Now: d.clock.Now,
 	}, tracking.Deps{
