@@ -8,7 +8,9 @@ import (
 
 // state is the token bucket as stored in the KV entry.
 type state struct {
-	// Tokens is the balance at Upto, after the takes of the write.
+	// Tokens is the balance at Upto, after the takes of the write. It is
+	// negative after a Pause: a debt the refill pays back before anything
+	// is granted.
 	Tokens float64 `json:"tokens"`
 	// Upto is the server time (Unix ns) up to which refills are credited.
 	Upto int64 `json:"upto_ns"`
@@ -21,10 +23,11 @@ func (s state) encode() []byte {
 
 // decodeState reads a stored state. A value that is not one (written by
 // hand, or by a future version) counts as an empty bucket credited up to
-// stamp: the safe reading, and the next write repairs it.
+// stamp: the safe reading, and the next write repairs it. A debt is kept
+// (Pause); the round bounds it (Config.MaxPause).
 func decodeState(b []byte, stamp int64) state {
 	var s state
-	if json.Unmarshal(b, &s) != nil || math.IsNaN(s.Tokens) || math.IsInf(s.Tokens, 0) || s.Tokens < 0 {
+	if json.Unmarshal(b, &s) != nil || math.IsNaN(s.Tokens) || math.IsInf(s.Tokens, 0) {
 		return state{Upto: stamp}
 	}
 	return s

@@ -79,7 +79,8 @@ func TestDecodeState(t *testing.T) {
 	}{
 		{"valid", `{"tokens":2.5,"upto_ns":42}`, state{Tokens: 2.5, Upto: 42}},
 		{"junk", `hello`, state{Upto: 7}},
-		{"negative tokens", `{"tokens":-1,"upto_ns":42}`, state{Upto: 7}},
+		{"a debt (Pause)", `{"tokens":-1,"upto_ns":42}`, state{Tokens: -1, Upto: 42}},
+		{"infinite debt", `{"tokens":-1e999,"upto_ns":42}`, state{Upto: 7}},
 		{"empty", ``, state{Upto: 7}},
 	}
 	for _, tt := range tests {

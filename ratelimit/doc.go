@@ -68,6 +68,17 @@
 // was lost may have taken tokens nobody uses: the budget errs on the low
 // side. A cancelled ctx returns ctx.Err() at once, even mid-round.
 //
+// # Pauses
+//
+// When the upstream itself asks to wait (429 or 503 with Retry-After),
+// [Limiter.Pause] puts the shared bucket in debt: Rate × the wait, at most
+// Config.MaxPause. Every Limiter on the bucket, in every replica, then
+// grants nothing until the refill has paid it back, and resumes at Rate,
+// not with a burst. The debt is the stored balance below zero, so a
+// replica that does not know pauses (an older release) reads it as an
+// empty bucket: it does not pause, but it does not burst either. Pauses do
+// not add up; the longer wins.
+//
 // Every replica must use the same Rate, Burst and Reserve: each refills and
 // caps the shared bucket with its own. The bucket can be any KV bucket
 // with History 1 ([EnsureBucket] makes one); R3 works, at the cost of a

@@ -44,18 +44,73 @@ func (l *Limiter) round(ctx context.Context, need [numClasses]int) ([numClasses]
 	if l.clock.observe(stamp, e.Revision(), at) {
 		l.stats.clockResets.Add(1)
 	}
-	b := decodeState(e.Value(), stamp).refill(stamp, l.clock.estimate(at), l.cfg.Rate, l.cfg.Burst)
+	b := l.bucket(e, stamp, at)
 	got := split(b.Tokens, need, l.cfg.Reserve)
 	if got == none && l.calibrated {
 		return none, until(b.Tokens, need, l.cfg.Reserve, l.cfg.Rate), nil
 	}
-	b.Tokens = max(0, b.Tokens-float64(got[Poll]+got[Submission]))
+	if taken := got[Poll] + got[Submission]; taken > 0 {
+		b.Tokens = max(0, b.Tokens-float64(taken))
+	} // else the calibrating write: a debt (Pause) stays as it is
 	sent := l.clock.local()
 	if err := l.update(ctx, b, e.Revision(), sent); err != nil {
 		return none, 0, err
 	}
 	l.calibrated = true // the next read sees a fresh server stamp
 	return got, 0, nil
+}
+
+// bucket reads the entry e, stamped stamp and read at local time at, as
+// the bucket now: refilled, its debt bounded by MaxPause.
+func (l *Limiter) bucket(e jetstream.KeyValueEntry, stamp, at int64) state {
+	s := decodeState(e.Value(), stamp)
+	s.Tokens = max(s.Tokens, -l.debt(l.cfg.MaxPause))
+	return s.refill(stamp, l.clock.estimate(at), l.cfg.Rate, l.cfg.Burst)
+}
+
+// debt is the balance that takes d to refill to zero.
+func (l *Limiter) debt(d time.Duration) float64 { return l.cfg.Rate * d.Seconds() }
+
+// Pause stops every Limiter on the bucket, in every replica, from granting
+// anything for d (at most MaxPause): the upstream answered 429 or 503 with
+// Retry-After d, and a call made sooner, by any replica, would only be
+// refused again. The bucket is left in debt: empty until d has passed,
+// then refilling at Rate, so that the calls resume at the budget's pace
+// rather than in a burst. Pauses do not add up: one that ends sooner than
+// the debt already there changes nothing (and writes nothing: paused is
+// false). Tokens a process took before the pause are still spent. An
+// error is the KV's: the pause did not take, and the caller's own retry
+// waits for d anyway.
+func (l *Limiter) Pause(ctx context.Context, d time.Duration) (paused bool, err error) {
+	d = min(d, l.cfg.MaxPause)
+	if d <= 0 {
+		return false, nil
+	}
+	for conflicts := 0; ; conflicts++ {
+		e, err := l.load(ctx)
+		if err != nil {
+			return false, err
+		}
+		at := l.clock.local()
+		stamp := e.Created().UnixNano()
+		l.clock.observe(stamp, e.Revision(), at)
+		b := l.bucket(e, stamp, at)
+		if b.Tokens <= -l.debt(d) {
+			return false, nil // paused as long already
+		}
+		b.Tokens = -l.debt(d)
+		err = l.update(ctx, b, e.Revision(), l.clock.local())
+		if !errors.Is(err, errConflict) {
+			if err != nil {
+				return false, err
+			}
+			l.stats.pauses.Add(1)
+			return true, nil
+		}
+		if conflicts >= maxConflicts {
+			return false, fmt.Errorf("ratelimit: pause: %d updates in a row lost: %w", conflicts, ErrContended)
+		}
+	}
 }
 
 // load reads the bucket's entry, creating it full when there is none.

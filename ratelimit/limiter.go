@@ -60,6 +60,9 @@ type Config struct {
 	Reserve int
 	// Timeout bounds each KV operation; 0 means 2s.
 	Timeout time.Duration
+	// MaxPause bounds a Pause (and a debt found in the bucket, written by
+	// hand or by a replica with a longer one); 0 means 10m.
+	MaxPause time.Duration
 	// Now is the local clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -74,6 +77,9 @@ func (c *Config) validate() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.MaxPause == 0 {
+		c.MaxPause = 10 * time.Minute
+	}
 	switch {
 	case !(c.Rate > 0) || math.IsInf(c.Rate, 0):
 		return fmt.Errorf("ratelimit: rate must be a positive number of calls per second, got %g", c.Rate)
@@ -83,6 +89,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("ratelimit: burst (%d) must exceed the reserve for submissions (%d), or polls never get a token", c.Burst, c.Reserve)
 	case c.Timeout < 0:
 		return fmt.Errorf("ratelimit: timeout must be positive, got %v", c.Timeout)
+	case c.MaxPause < 0:
+		return fmt.Errorf("ratelimit: the longest pause must be positive, got %v", c.MaxPause)
 	}
 	return nil
 }
@@ -327,15 +335,17 @@ type Stats struct {
 	Conflicts uint64
 	// Sleeps counts the times a fetcher found too few tokens and slept.
 	Sleeps uint64
+	// Pauses counts the Pauses this Limiter wrote.
+	Pauses uint64
 	// ClockResets counts the times the local clock was found to have jumped
 	// forward (see the package documentation).
 	ClockResets uint64
 }
 
 type counters struct {
-	granted, failed                            [numClasses]atomic.Uint64
-	waited                                     [numClasses]atomic.Int64
-	roundTrips, conflicts, sleeps, clockResets atomic.Uint64
+	granted, failed                                    [numClasses]atomic.Uint64
+	waited                                             [numClasses]atomic.Int64
+	roundTrips, conflicts, sleeps, clockResets, pauses atomic.Uint64
 }
 
 func (s *counters) record(c Class, d time.Duration, granted, failed bool) {
@@ -351,7 +361,7 @@ func (s *counters) record(c Class, d time.Duration, granted, failed bool) {
 // Stats returns the Limiter's counters.
 func (l *Limiter) Stats() Stats {
 	s := Stats{RoundTrips: l.stats.roundTrips.Load(), Conflicts: l.stats.conflicts.Load(),
-		Sleeps: l.stats.sleeps.Load(), ClockResets: l.stats.clockResets.Load()}
+		Sleeps: l.stats.sleeps.Load(), ClockResets: l.stats.clockResets.Load(), Pauses: l.stats.pauses.Load()}
 	for c := range numClasses {
 		s.Granted[c] = l.stats.granted[c].Load()
 		s.Failed[c] = l.stats.failed[c].Load()

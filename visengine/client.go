@@ -71,6 +71,11 @@ type Config struct {
 	// MaxDocumentBytes bounds a /documento answer (base64, about 4/3 of the
 	// file); zero means DefaultMaxDocumentBytes.
 	MaxDocumentBytes int64
+	// OnRetryAfter, when set, is told the wait of every answer that asks
+	// the caller to wait (429 or 503 with Retry-After), before the call
+	// returns: the whole deployment, not only this call, should wait (iseed
+	// pauses its shared upstream budget). It must not block.
+	OnRetryAfter func(time.Duration)
 	// MaxListBytes bounds the GET /richiesta answer, which lists every
 	// request of the account (no paging; reconciliation depends on it);
 	// zero means DefaultMaxListBytes.
@@ -97,6 +102,7 @@ type Client struct {
 	maxValue    int
 	maxPreamble int
 	now         func() time.Time
+	onWait      func(time.Duration) // Config.OnRetryAfter
 }
 
 // New validates cfg and returns a Client.
@@ -117,6 +123,7 @@ func New(cfg Config) (*Client, error) {
 		maxValue:    int(min(cmp.Or(cfg.MaxValueBytes, DefaultMaxValueBytes), math.MaxInt32)),
 		maxPreamble: int(min(cmp.Or(cfg.MaxPreambleBytes, DefaultMaxPreambleBytes), math.MaxInt32)),
 		now:         time.Now,
+		onWait:      cfg.OnRetryAfter,
 	}
 	return c, nil
 }

@@ -88,6 +88,11 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 		return a.lost(ctx, err)
 	}
 	defer drainClose(resp.Body, cancel)
+	if c.onWait != nil {
+		if d := retryAfter(resp.StatusCode, resp.Header, c.now()); d > 0 {
+			c.onWait(d)
+		}
+	}
 	env, err := decodeEnvelope(&limitedReader{r: resp.Body, n: limit}, bufferSize(k, resp), c.maxPreamble, ans)
 	if err != nil && success(resp.StatusCode) && env.ok() && salvaged(ans) {
 		err = nil // what came before the failure names what the call changed

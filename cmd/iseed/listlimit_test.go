@@ -19,7 +19,7 @@ func TestRequestListLimitFollowsTheVariable(t *testing.T) {
 		tooLarge bool
 	}{{134217728, false}, {16, true}} {
 		cfg := &Config{VisengineTimeout: 5 * time.Second, VisengineMaxList: tt.limit, SimStep: time.Second}
-		c, s, err := newUpstream(cfg)
+		c, s, err := newUpstream(cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -76,7 +76,7 @@ func withSchemaCache(ctx context.Context, stderr io.Writer, fn func(*schema.Cach
 // cliUpstream is the Visengine client of an operator command: the real API,
 // or a private simulator (the same fixtures as the daemon's) on the defaults.
 func cliUpstream(cfg *Config) (*visengine.Client, func(), error) {
-	c, s, err := newUpstream(cfg)
+	c, s, err := newUpstream(cfg, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -45,10 +46,11 @@ type daemon struct {
 	tracking  *trackingParts
 	money     *moneyParts
 	overview  *overview.Overview
-	scrubber  *retention.Scrubber // nil when ISEED_RECORD_SCRUB_AFTER is off
-	clock     *servertime.Clock   // the NATS server's time: leases and settle times mean the same to every replica
-	replayKey []byte              // signs the console's replays
-	calls     *ratelimit.Meter    // this process's upstream calls, for the overview's call rate
+	scrubber  *retention.Scrubber               // nil when ISEED_RECORD_SCRUB_AFTER is off
+	clock     *servertime.Clock                 // the NATS server's time: leases and settle times mean the same to every replica
+	replayKey []byte                            // signs the console's replays
+	calls     *ratelimit.Meter                  // this process's upstream calls, for the overview's call rate
+	budget    atomic.Pointer[ratelimit.Limiter] // the shared upstream budget, once built; nil without one
 	metrics   *prometheus.Registry
 	extra     []actor   // further actors run with the daemon
 	admin     *listener // ISEED_HTTP_LISTEN: metrics, health, the console: for operators, never public
@@ -209,7 +211,7 @@ func layoutOf(cfg *Config) layout.Layout {
 // simulator on a loopback port when no URL and token are configured.
 func (d *daemon) buildUpstream() error {
 	var err error
-	d.upstream, d.sim, err = newUpstream(d.cfg)
+	d.upstream, d.sim, err = newUpstream(d.cfg, d.pauseBudget)
 	if d.sim != nil {
 		// Operator commands (iseed audit) find the daemon's simulator here.
 		b, _ := json.Marshal(simAccess{URL: d.sim.url, Token: d.sim.token, AccountKey: d.sim.accountKey})
@@ -232,11 +234,36 @@ func (d *daemon) upstreamBudget() (submissions consumer.Limiter, polls tracking.
 		return free, free, nil
 	}
 	lim, err := ratelimit.New(d.res.RateLimit, "upstream", ratelimit.Config{Rate: d.cfg.UpstreamRPS,
-		Burst: d.cfg.UpstreamBurst, Reserve: d.cfg.UpstreamReserve})
+		Burst: d.cfg.UpstreamBurst, Reserve: d.cfg.UpstreamReserve, MaxPause: d.cfg.RetryMaxDelay})
 	if err != nil {
 		return nil, nil, fmt.Errorf("ISEED_UPSTREAM_*: %w", err)
 	}
+	d.budget.Store(lim)
 	return d.calls.Count(lim.For(ratelimit.Submission)), d.calls.Count(lim.For(ratelimit.Poll)), nil
+}
+
+// pauseBudget pauses the shared upstream budget, in every replica, for the
+// wait an upstream answer asked for (429 or 503 with Retry-After), at most
+// ISEED_RETRY_MAX_DELAY. It returns at once: the pause is written in the
+// background, and a pause that cannot be written leaves each call to wait
+// its own Retry-After.
+func (d *daemon) pauseBudget(wait time.Duration) {
+	lim := d.budget.Load()
+	if lim == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		log := d.log.With().Str("component", "upstream").Dur("wait_ms", wait).Logger()
+		paused, err := lim.Pause(ctx, wait)
+		switch {
+		case err != nil:
+			log.Warn().Err(err).Msg("the upstream asked to wait; cannot pause the shared budget")
+		case paused:
+			log.Info().Dur("max_ms", d.cfg.RetryMaxDelay).Msg("the upstream asked to wait: the shared budget is paused, every replica's calls wait")
+		}
+	}()
 }
 
 // limitedCatalog makes the schema cache's upstream calls wait for the
@@ -262,7 +289,7 @@ func (l limitedCatalog) Visura(ctx context.Context, hash string) (*visengine.Vis
 
 // newUpstream makes a Visengine client for cfg: the real API, or a new
 // built-in simulator (returned, for the caller to close) on the defaults.
-func newUpstream(cfg *Config) (*visengine.Client, *simServer, error) {
+func newUpstream(cfg *Config, onRetryAfter func(time.Duration)) (*visengine.Client, *simServer, error) {
 	base, token := cfg.VisengineURL.URL, cfg.VisengineToken
 	var s *simServer
 	if cfg.simulated() {
@@ -273,7 +300,7 @@ func newUpstream(cfg *Config) (*visengine.Client, *simServer, error) {
 		base, token = s.base, s.token
 	}
 	c, err := visengine.New(visengine.Config{BaseURL: base, Token: token, Timeout: cfg.VisengineTimeout,
-		MaxListBytes: cfg.VisengineMaxList, UserAgent: visengine.UserAgent(version)})
+		MaxListBytes: cfg.VisengineMaxList, UserAgent: visengine.UserAgent(version), OnRetryAfter: onRetryAfter})
 	if err != nil && s != nil {
 		s.close()
 		s = nil
