@@ -139,6 +139,10 @@ type Pipeline struct {
 	log        zerolog.Logger
 	jobs       atomic.Uint64  // numbers jobs for their lease owner ids
 	rare       zerolog.Logger // for what outsiders can trigger at will: at most a few lines a minute
+	// forged is rare's for replay headers iseed did not sign, which any
+	// tenant can publish at will: sampled apart, so that they never use up
+	// the lines rare keeps for other tenants' trouble.
+	forged zerolog.Logger
 }
 
 // New builds a pipeline.
@@ -165,6 +169,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 		}
 	}
 	p.rare = p.log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})
+	p.forged = p.log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})
 	p.breaker = newBreaker(cfg.Breaker, p.log, d.Metrics)
 	return p, nil
 }

@@ -88,7 +88,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 	var forged bool
 	if j.replay, forged = p.replayOf(j.msg.Subject(), j.msg.Headers(), j.msg.Data()); forged {
 		j.unverified = dlq.ReplaySeq(j.msg.Headers().Get(dlq.ReplayHeader))
-		p.rare.Warn().Str("tenant", tenant).Uint64("stream_seq", j.meta.Sequence.Stream).
+		p.forged.Warn().Str("tenant", tenant).Uint64("stream_seq", j.meta.Sequence.Stream).
 			Msg("a message carries a replay header that is not signed with iseed's replay key: taken as an ordinary message")
 	}
 	if o, done := p.tooLarge(ctx, j); done {
