@@ -52,9 +52,24 @@ func (o objectStore) Open(ctx context.Context, bucket, name string) (io.ReadClos
 	if !validBucket(info.NUID) { // a NUID is [A-Za-z0-9]: it goes into a subject
 		return nil, FileInfo{}, fmt.Errorf("%w: an object in %s: malformed object info", ErrFileNotFound, bucket)
 	}
+	if uint64(info.Chunks) > maxChunks(info.Size) {
+		return nil, FileInfo{}, fmt.Errorf("%w: an object in %s: %d chunks for %d bytes", ErrFileNotFound, bucket, info.Chunks, info.Size)
+	}
 	fi := FileInfo{Name: info.Name, ContentType: info.Headers.Get("Content-Type"), Size: int64(info.Size), Digest: info.Digest}
 	return &objectReader{ctx: ctx, js: o.js, bucket: bucket, info: info}, fi, nil
 }
+
+// minChunkBytes is the smallest average chunk an object may have. Each
+// chunk is one request to NATS, and an object's info is whatever its
+// tenant wrote: one of 10 bytes in 100,000 empty chunks, with its digest
+// declared (so that the check reads nothing), held a worker for a whole
+// POST, reading chunks until the call's deadline, delivery after delivery.
+// Object Store clients write chunks of 128 KiB unless told otherwise.
+const minChunkBytes = 1 << 10
+
+// maxChunks is the most chunks an object of size bytes may have: one per
+// minChunkBytes, the last one partial.
+func maxChunks(size uint64) uint64 { return size/minChunkBytes + min(size%minChunkBytes, 1) }
 
 // The Object Store's layout (ADR-20, the same in every client): bucket B
 // is stream OBJ_B, and the chunks of the object with NUID N are the
