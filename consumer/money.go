@@ -136,7 +136,7 @@ func (p *Pipeline) hold(ctx context.Context, j *job, cause error) Outcome {
 	next.To(record.StateHeld, now, "budget")
 	next.HeldSince = since
 	next.Reason = "budget"
-	next.Errors = []publisher.Problem{{Code: holdCode(cause), Message: cause.Error()}}
+	next.Errors = []publisher.Problem{{Code: holdCode(cause), Message: holdMessage(cause)}}
 	next.Pending = nil
 	j.uncount(next)
 	rev, err := p.store.Update(ctx, next, j.rev)
@@ -156,6 +156,20 @@ func holdCode(err error) string {
 		return over.Code()
 	}
 	return "queued"
+}
+
+// holdMessage is what the held event tells the tenant of the cap that
+// holds its submission: its own caps whole (the limit, what it used and
+// asked, until when); of the account's, which count every tenant's
+// spending, only which cap and until when. With two tenants, the
+// account's use less a tenant's own is the other's. The log line keeps
+// the whole error, for operators.
+func holdMessage(err error) string {
+	var over *budget.OverBudgetError
+	if errors.As(err, &over) && over.Scope.IsAccount() {
+		return fmt.Sprintf("budget: a cap of the account (%s) is reached until %s", over.Code(), over.Until.Format(time.RFC3339))
+	}
+	return err.Error()
 }
 
 // release gives the reservation back: the POST definitely created nothing.
