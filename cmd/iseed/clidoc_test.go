@@ -58,7 +58,10 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
   A configuration problem (the ` + "`ISEED_*`" + ` variables) also exits 2, naming the variable.
 - A runtime error prints ` + "`iseed COMMAND: what went wrong`" + ` and exits 1.
 - ` + "`-o table|json`" + ` on every command that prints records: a table when standard output is a
-  terminal, JSON otherwise (a pipe, a file, a program). Pass ` + "`-o`" + ` to choose.
+  terminal, JSON otherwise (a pipe, a file, a program). Pass ` + "`-o`" + ` to choose. JSON, and the
+  payload ` + "`dlq show`" + ` prints, escapes every character a terminal would act on rather than show
+  (C1 controls such as U+009B, bidi overrides, zero-width characters) as ` + "`\\uXXXX`" + `: the
+  document decodes the same, and what a tenant sent cannot rewrite the operator's screen.
 - ` + "`-`" + ` is standard input (submission files, ` + "`--payload`" + `, ` + "`--input`" + `, ` + "`--demo`" + `) or standard
   output (` + "`document get -o -`" + `) wherever a file is named.
 - Operator commands connect to ` + "`ISEED_NATS_URL`" + ` (or the running daemon's embedded server) and

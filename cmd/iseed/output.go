@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -54,12 +58,49 @@ func isTerminal(w any) bool {
 }
 
 // writeJSON prints v as indented JSON, leaving && and <> readable.
+// encoding/json escapes only the C0 controls: what it leaves that a
+// terminal acts on rather than shows (escapeUnprintable) is escaped too,
+// for the strings a tenant chose (keys, metadata, values) reach the
+// operator's terminal through dlq show and -o json.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeUnprintable(b.Bytes()))
+	return err
 }
+
+// escapeUnprintable rewrites the characters of JSON text that are not
+// printable (strconv.IsPrint): C1 controls such as U+009B (CSI) and
+// U+009D (OSC), bidi overrides, zero-width characters, as \uXXXX escapes.
+// Outside ASCII, JSON text has characters only within strings, where an
+// escape means the same character: the document decodes as before.
+func escapeUnprintable(js []byte) []byte {
+	if !bytes.ContainsFunc(js, unprintable) {
+		return js
+	}
+	out := make([]byte, 0, len(js)+32)
+	for _, r := range string(js) {
+		if !unprintable(r) {
+			out = utf8.AppendRune(out, r)
+			continue
+		}
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		} else {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+	}
+	return out
+}
+
+// unprintable reports whether r, outside ASCII, is not shown as itself
+// by a terminal.
+func unprintable(r rune) bool { return r >= utf8.RuneSelf && !strconv.IsPrint(r) }
 
 // newTable returns a writer for aligned columns; Flush it.
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// terminalControls are characters a terminal acts on rather than shows,
+// that encoding/json leaves as they are: C1 controls (U+009B is CSI,
+// U+009D OSC, U+009C ST: the window title) and bidi overrides.
+var terminalControls = []string{"\u009b", "\u009d", "\u009c", "\u202e"}
+
+// TestDLQShowEscapesTerminalControls: a tenant's keys, service and values
+// reach iseed dlq show, on a terminal, as escapes: no C1 control or bidi
+// override that would clear the screen, set the window title or reorder
+// what the operator reads.
+func TestDLQShowEscapesTerminalControls(t *testing.T) {
+	startCLIDaemon(t)
+	b, err := iseeEvent("ctl-1", "Mario\u009b2J")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["fields"].(map[string]any)["$2"] = "mario at example" // invalid: dead-lettered
+	ev["metadata"] = map[string]any{"\u009d0;iseed pwned\u009c": 1, "ref\u202e1gp.exe": "x"}
+	b, _ = json.Marshal(ev)
+	path := filepath.Join(t.TempDir(), "ctl-1.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", path); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	seq := fmt.Sprint(waitDeadLetters(t, 1)["ctl-1"].Seq)
+	for _, args := range [][]string{{"dlq", "show", seq, "-o", "table"}, {"dlq", "show", seq, "-o", "table", "--reveal"}, {"dlq", "show", seq, "-o", "json", "--reveal"}} {
+		out, errOut, code := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d, %s", args, code, errOut)
+		}
+		for _, c := range terminalControls {
+			if i := strings.Index(out, c); i >= 0 {
+				t.Errorf("%v: got %q raw, in %q; want it escaped", args, c, out[max(0, i-20):min(len(out), i+20)])
+			}
+		}
+		if !strings.Contains(out, `\u009d0;iseed pwned\u009c`) {
+			t.Errorf("%v: got no %q in its output; want the key shown with its controls escaped", args, `\u009d0;iseed pwned\u009c`)
+		}
+	}
+}
+
+func TestEscapeUnprintable(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`{"a":"Zoë € ‹text›"}`, `{"a":"Zoë € ‹text›"}`},
+		{"{\"\u009b2J\":\"x\u202ey\"}", `{"\u009b2J":"x\u202ey"}`},
+		{"[\"\U000e0041\u200b\"]", `["\udb40\udc41\u200b"]`},
+	} {
+		got := string(escapeUnprintable([]byte(tt.in)))
+		if got != tt.want {
+			t.Errorf("escapeUnprintable(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+		var in, out any
+		if json.Unmarshal([]byte(tt.in), &in) != nil || json.Unmarshal([]byte(got), &out) != nil || fmt.Sprint(in) != fmt.Sprint(out) {
+			t.Errorf("escapeUnprintable(%q): got %q, which does not decode as the same JSON", tt.in, got)
+		}
+	}
+}
