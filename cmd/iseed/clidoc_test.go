@@ -61,7 +61,10 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
   terminal, JSON otherwise (a pipe, a file, a program). Pass ` + "`-o`" + ` to choose. JSON, and the
   payload ` + "`dlq show`" + ` prints, escapes every character a terminal would act on rather than show
   (C1 controls such as U+009B, bidi overrides, zero-width characters) as ` + "`\\uXXXX`" + `: the
-  document decodes the same, and what a tenant sent cannot rewrite the operator's screen.
+  document decodes the same, and what a tenant sent cannot rewrite the operator's screen. A
+  table or a line of text (` + "`status`" + `, ` + "`track list`" + `, ` + "`watch`" + `, problems) quotes, as Go's
+  ` + "`strconv.Quote`" + `, a value a tenant or the upstream chose that holds such a character, an
+  escape sequence, a tab or a newline: ` + "`\"In verifica\\x1b]0;…\\a\"`" + `.
 - ` + "`-`" + ` is standard input (submission files, ` + "`--payload`" + `, ` + "`--input`" + `, ` + "`--demo`" + `) or standard
   output (` + "`document get -o -`" + `) wherever a file is named.
 - Operator commands connect to ` + "`ISEED_NATS_URL`" + ` (or the running daemon's embedded server) and

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -101,6 +102,19 @@ func escapeUnprintable(js []byte) []byte {
 // unprintable reports whether r, outside ASCII, is not shown as itself
 // by a terminal.
 func unprintable(r rune) bool { return r >= utf8.RuneSelf && !strconv.IsPrint(r) }
+
+// shown is s for a table or a line of text: as it is when a terminal
+// shows each of its characters as itself, else quoted as strconv.Quote
+// does. What a tenant or the upstream chose (a field name, a state, a
+// request id, a document's file name) may hold an escape sequence that
+// would set the window title or rewrite the screen, a newline or a tab
+// that would fake a line or a column, or a bidi override.
+func shown(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
+}
 
 // newTable returns a writer for aligned columns; Flush it.
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }

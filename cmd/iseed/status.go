@@ -76,10 +76,10 @@ func printStatus(w io.Writer, r *record.Record, events []json.RawMessage) error 
 	fmt.Fprintf(tw, "submission\t%s/%s\n", r.Tenant, r.ID)
 	fmt.Fprintf(tw, "state\t%s\n", r.State)
 	if r.Service != "" {
-		fmt.Fprintf(tw, "service\t%s (%s)%s\n", r.Service, r.ServiceHash, priceText(r.Price))
+		fmt.Fprintf(tw, "service\t%s (%s)%s\n", shown(r.Service), shown(r.ServiceHash), priceText(r.Price))
 	}
 	if r.RequestID != "" {
-		fmt.Fprintf(tw, "upstream request\t%s (%s)\n", r.RequestID, r.StatoRichiesta)
+		fmt.Fprintf(tw, "upstream request\t%s (%s)\n", shown(r.RequestID), shown(r.StatoRichiesta))
 	}
 	fmt.Fprintf(tw, "attempts\t%d, generation %d\n", r.Attempts, r.Generation)
 	if r.Reason != "" {
@@ -87,7 +87,7 @@ func printStatus(w io.Writer, r *record.Record, events []json.RawMessage) error 
 	}
 	printPending(tw, r)
 	if d := r.Document; d != nil {
-		fmt.Fprintf(tw, "document\t%s (%d bytes, %s, sha256 %s)\n", d.Object, d.Size, d.ContentType, d.SHA256)
+		fmt.Fprintf(tw, "document\t%s (%d bytes, %s, sha256 %s)\n", shown(d.Object), d.Size, shown(d.ContentType), d.SHA256)
 	}
 	printProblems(tw, r.Errors)
 	if !r.Scrubbed.IsZero() {

@@ -270,15 +270,15 @@ func deadLettered(r *dlq.DeadLetter, w io.Writer) error {
 
 // problemLine is one problem for people: field, code, message.
 func problemLine(p publisher.Problem) string {
-	field := p.Field
+	field := shown(p.Field)
 	if field == "" {
 		field = "-"
 	}
 	if p.Name != "" && p.Name != p.Field {
-		field += " (" + p.Name + ")"
+		field += " (" + shown(p.Name) + ")"
 	}
 	if p.Message == "" { // scrubbed by the retention: the code only
 		return field + " " + p.Code
 	}
-	return fmt.Sprintf("%s %s: %s", field, p.Code, p.Message)
+	return fmt.Sprintf("%s %s: %s", field, p.Code, shown(p.Message))
 }

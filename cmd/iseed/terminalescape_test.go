@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/record"
 )
 
 // terminalControls are characters a terminal acts on rather than shows,
@@ -69,5 +73,51 @@ func TestEscapeUnprintable(t *testing.T) {
 		if json.Unmarshal([]byte(tt.in), &in) != nil || json.Unmarshal([]byte(got), &out) != nil || fmt.Sprint(in) != fmt.Sprint(out) {
 			t.Errorf("escapeUnprintable(%q): got %q, which does not decode as the same JSON", tt.in, got)
 		}
+	}
+}
+
+// TestStatusEscapesTerminalControls: the tables of iseed status and iseed
+// track list show what a tenant or the upstream chose, quoted when a
+// terminal would act on it rather than show it: a field name with a bidi
+// override (a tenant's, in a problem), a stato_richiesta iseed does not
+// know (stored as the upstream sent it) and a document's file name (the
+// upstream's, which may echo the person's data) with an OSC that sets the
+// window title.
+func TestStatusEscapesTerminalControls(t *testing.T) {
+	d := startCLIDaemon(t)
+	path := eventFile(t, "ctl-2", func(f map[string]any) { f["\u202eevil"] = "x" })
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", path); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	waitUntil(t, 20*time.Second, "ctl-2 rejected", func() bool {
+		rec, _, err := record.NewStore(d.res.Records).Get(context.Background(), "acme", "ctl-2")
+		return err == nil && rec.State == record.StateRejected
+	})
+	const osc = "\x1b]0;iseed pwned\x07"
+	rec := openRecord("ctl-3", record.StateSubmitted, "In verifica"+osc, "", time.Hour)
+	rec.RequestID += osc
+	rec.Document = &record.DocumentRef{Bucket: "b", Object: "acme/ctl-3/0123456789abcdef/DSU" + osc + ".pdf", ContentType: "application/pdf"}
+	if _, err := record.NewStore(d.res.Records).Create(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"status", "--tenant", "acme", "ctl-2", "-o", "table"},
+		{"status", "--tenant", "acme", "ctl-3", "-o", "table"},
+		{"track", "list", "-o", "table"},
+	} {
+		out, errOut, code := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d, %s", args, code, errOut)
+		}
+		for _, c := range append([]string{"\x1b", "\x07"}, terminalControls...) {
+			if i := strings.Index(out, c); i >= 0 {
+				t.Errorf("%v: got %q raw, in %q; want it escaped", args, c, out[max(0, i-20):min(len(out), i+20)])
+			}
+		}
+	}
+	line := eventLine([]byte(`{"type":"iseed.document.ready","time":"2026-12-02T10:00:00Z",` +
+		`"data":{"tenant":"acme","submission_id":"ctl-3","object":"acme/ctl-3/0123456789abcdef/DSU\u001b]0;x\u0007.pdf","sha256":"00","content_type":"application/pdf"}}`))
+	if strings.ContainsAny(line, "\x1b\x07") {
+		t.Errorf("eventLine: got %q; want the object's controls escaped", line)
 	}
 }

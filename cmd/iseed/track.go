@@ -91,8 +91,8 @@ func printOpen(e *env, recs []*record.Record, now time.Time) error {
 	fmt.Fprintln(w, "TENANT\tSUBMISSION\tSTATE\tUPSTREAM\tREQUEST\tSERVICE\tSUBMITTED\tAGE")
 	for _, r := range recs {
 		at := r.SubmittedAt()
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Tenant, r.ID, overview.OpenState(r), r.StatoRichiesta, r.RequestID,
-			r.Service, at.UTC().Format(time.RFC3339), now.Sub(at).Round(time.Minute))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Tenant, r.ID, overview.OpenState(r), shown(r.StatoRichiesta), shown(r.RequestID),
+			shown(r.Service), at.UTC().Format(time.RFC3339), now.Sub(at).Round(time.Minute))
 	}
 	if err := w.Flush(); err != nil {
 		return err

@@ -101,7 +101,7 @@ func eventLine(data []byte) string {
 		var d publisher.DocumentReady
 		_ = json.Unmarshal(ev.Data, &d)
 		line := fmt.Sprintf("%s %s/%s document_ready object=%s size=%d sha256=%s type=%s", at, d.Tenant, d.SubmissionID,
-			d.Object, d.Size, d.SHA256, d.ContentType)
+			shown(d.Object), d.Size, d.SHA256, shown(d.ContentType))
 		if d.Encrypted {
 			line += " encrypted key=" + d.KeyID
 		}
@@ -121,7 +121,7 @@ func eventLine(data []byte) string {
 		fmt.Fprintf(&b, " service=%q", s.Service)
 	}
 	if s.RequestID != "" {
-		fmt.Fprintf(&b, " request=%s", s.RequestID)
+		fmt.Fprintf(&b, " request=%s", shown(s.RequestID))
 	}
 	if s.StatoRichiesta != "" {
 		fmt.Fprintf(&b, " stato=%q", s.StatoRichiesta)
@@ -130,7 +130,7 @@ func eventLine(data []byte) string {
 		fmt.Fprintf(&b, " reason=%q", s.Reason)
 	}
 	if s.Outcome != nil {
-		fmt.Fprintf(&b, " esito=%s", s.Outcome.Code)
+		fmt.Fprintf(&b, " esito=%s", shown(s.Outcome.Code))
 	}
 	if len(s.Errors) > 0 {
 		fmt.Fprintf(&b, " problems=%d", len(s.Errors))
