@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,4 +65,30 @@ func TestFormats(t *testing.T) {
 func priced(r *record.Record, euro float64) *record.Record {
 	r.Price = &euro
 	return r
+}
+
+// TestTableQuotesWhatTheUpstreamSent: the table shows the upstream's
+// request ids, states and service names quoted when they hold a character
+// a terminal acts on (an escape sequence that sets the window title or
+// clears the screen), not as they are.
+func TestTableQuotesWhatTheUpstreamSent(t *testing.T) {
+	in := base(t)
+	u := upstream("5f2829ce065afc21cc60aaaa\x1b[2J", "ISEE\u009b2J", hashISEE, 12, "2026-03-07T12:00:30Z")
+	u.StatoRichiesta = "In verifica\x1b]0;iseed pwned\x07"
+	in.Upstream = append(in.Upstream, u)
+	r := audit.Check(in)
+	if len(r.Unowned) != 1 {
+		t.Fatalf("got %d unowned requests, want 1", len(r.Unowned))
+	}
+	var buf bytes.Buffer
+	if err := audit.WriteTable(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if i := strings.IndexAny(out, "\x1b\x07\u009b"); i >= 0 {
+		t.Errorf("WriteTable: got a control character raw, in %q; want it escaped", out[max(0, i-30):min(len(out), i+30)])
+	}
+	if !strings.Contains(out, `"In verifica\x1b]0;iseed pwned\a"`) {
+		t.Errorf("WriteTable: got\n%s\nwant the state quoted", out)
+	}
 }
