@@ -44,7 +44,7 @@ func (l *Limiter) round(ctx context.Context, need [numClasses]int) ([numClasses]
 	if l.clock.observe(stamp, e.Revision(), at) {
 		l.stats.clockResets.Add(1)
 	}
-	b := l.bucket(e, stamp, at)
+	b := l.bucket(&l.clock, e, stamp, at)
 	got := split(b.Tokens, need, l.cfg.Reserve)
 	if got == none && l.calibrated {
 		return none, until(b.Tokens, need, l.cfg.Reserve, l.cfg.Rate), nil
@@ -53,7 +53,7 @@ func (l *Limiter) round(ctx context.Context, need [numClasses]int) ([numClasses]
 		b.Tokens = max(0, b.Tokens-float64(taken))
 	} // else the calibrating write: a debt (Pause) stays as it is
 	sent := l.clock.local()
-	if err := l.update(ctx, b, e.Revision(), sent); err != nil {
+	if err := l.update(ctx, &l.clock, b, e.Revision(), sent); err != nil {
 		return none, 0, err
 	}
 	l.calibrated = true // the next read sees a fresh server stamp
@@ -61,11 +61,11 @@ func (l *Limiter) round(ctx context.Context, need [numClasses]int) ([numClasses]
 }
 
 // bucket reads the entry e, stamped stamp and read at local time at, as
-// the bucket now: refilled, its debt bounded by MaxPause.
-func (l *Limiter) bucket(e jetstream.KeyValueEntry, stamp, at int64) state {
+// the bucket now on clock c: refilled, its debt bounded by MaxPause.
+func (l *Limiter) bucket(c *serverClock, e jetstream.KeyValueEntry, stamp, at int64) state {
 	s := decodeState(e.Value(), stamp)
 	s.Tokens = max(s.Tokens, -l.debt(l.cfg.MaxPause))
-	return s.refill(stamp, l.clock.estimate(at), l.cfg.Rate, l.cfg.Burst)
+	return s.refill(stamp, c.estimate(at), l.cfg.Rate, l.cfg.Burst)
 }
 
 // debt is the balance that takes d to refill to zero.
@@ -81,25 +81,32 @@ func (l *Limiter) debt(d time.Duration) float64 { return l.cfg.Rate * d.Seconds(
 // false). Tokens a process took before the pause are still spent. An
 // error is the KV's: the pause did not take, and the caller's own retry
 // waits for d anyway.
+//
+// Pause runs beside the fetcher, which may be asleep for a while (during
+// an earlier pause, say) and owns its clock: Pauses keep an estimate of
+// the server's clock of their own, one at a time.
 func (l *Limiter) Pause(ctx context.Context, d time.Duration) (paused bool, err error) {
 	d = min(d, l.cfg.MaxPause)
 	if d <= 0 {
 		return false, nil
 	}
+	l.pauseMu.Lock()
+	defer l.pauseMu.Unlock()
+	c := &l.pauseClock
 	for conflicts := 0; ; conflicts++ {
 		e, err := l.load(ctx)
 		if err != nil {
 			return false, err
 		}
-		at := l.clock.local()
+		at := c.local()
 		stamp := e.Created().UnixNano()
-		l.clock.observe(stamp, e.Revision(), at)
-		b := l.bucket(e, stamp, at)
+		c.observe(stamp, e.Revision(), at)
+		b := l.bucket(c, e, stamp, at)
 		if b.Tokens <= -l.debt(d) {
 			return false, nil // paused as long already
 		}
 		b.Tokens = -l.debt(d)
-		err = l.update(ctx, b, e.Revision(), l.clock.local())
+		err = l.update(ctx, c, b, e.Revision(), c.local())
 		if !errors.Is(err, errConflict) {
 			if err != nil {
 				return false, err
@@ -147,8 +154,9 @@ func (l *Limiter) create(ctx context.Context) error {
 	return err
 }
 
-// update writes b if the entry is still at revision rev.
-func (l *Limiter) update(ctx context.Context, b state, rev uint64, sent int64) error {
+// update writes b if the entry is still at revision rev; c is the clock
+// whose estimate b was refilled to.
+func (l *Limiter) update(ctx context.Context, c *serverClock, b state, rev uint64, sent int64) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
 	l.stats.roundTrips.Add(1)
@@ -159,6 +167,6 @@ func (l *Limiter) update(ctx context.Context, b state, rev uint64, sent int64) e
 	case err != nil:
 		return fmt.Errorf("ratelimit: %w: update %s: %w", ErrUnavailable, l.key, err)
 	}
-	l.clock.wrote(newRev, sent)
+	c.wrote(newRev, sent)
 	return nil
 }

@@ -118,6 +118,9 @@ type Limiter struct {
 	clock      serverClock
 	calibrated bool
 
+	pauseMu    sync.Mutex  // one Pause at a time
+	pauseClock serverClock // Pause's estimate of the server's clock (under pauseMu)
+
 	stats counters
 }
 
@@ -128,7 +131,7 @@ func New(kv jetstream.KeyValue, key string, cfg Config) (*Limiter, error) {
 		return nil, err
 	}
 	return &Limiter{kv: kv, key: key, cfg: cfg, changed: make(chan struct{}), kick: make(chan struct{}, 1),
-		clock: newServerClock(cfg.Now)}, nil
+		clock: newServerClock(cfg.Now), pauseClock: newServerClock(cfg.Now)}, nil
 }
 
 // Wait blocks until the deployment-wide bucket grants a token for a call of

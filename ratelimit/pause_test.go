@@ -78,3 +78,38 @@ func TestPauseStopsEveryReplica(t *testing.T) {
 	}
 	// the bound holds: the Wait returned, within the test's deadline
 }
+
+// TestPauseBesideWaits: a Pause comes from whichever call got the 429,
+// while the process's fetcher is taking tokens for the others (run it
+// with -race).
+func TestPauseBesideWaits(t *testing.T) {
+	s := natstest.Run(t)
+	l := newLimiter(t, replicaKV(t, s.ClientURL(), 1), ratelimit.Config{Rate: 200, Burst: 5})
+	var g grants
+	ctx, cancel := context.WithCancel(context.Background())
+	done := hammer(ctx, l, "replica", ratelimit.Poll, 4, &g)
+	waitFor(t, func() bool { return g.count() >= 20 })
+	for range 5 {
+		if _, err := l.Pause(context.Background(), 20*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := g.count()
+	waitFor(t, func() bool { return g.count() >= before+20 }) // the Waits go on after the pauses
+	cancel()
+	done()
+	if l.Stats().Pauses == 0 {
+		t.Error("no pause was written")
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
