@@ -104,8 +104,13 @@ func (p *Pipeline) resolveUnsure(ctx context.Context, j *job, deadline time.Time
 		case found != nil:
 			return p.adopt(ctx, j, found, "reconciled"), true, nil
 		case len(unknowns) > 0 && !now.Before(claimBy):
-			return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w: %d upstream request(s) of this service created while the POST was unanswered, none provably this submission's (%s)",
-				errAmbiguous, len(unknowns), strings.Join(unknowns, ", "))), true, nil
+			// The candidates may be other tenants' requests: the record and
+			// the failed event, which the tenant reads, say how many; their
+			// ids go only where operators look (the dead letter, the log line).
+			o := p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w: %d upstream request(s) of this service created while the POST was unanswered, none provably this submission's: an operator must decide",
+				errAmbiguous, len(unknowns)))
+			o.Err = fmt.Errorf("%w (candidates: %s)", o.Err, strings.Join(unknowns, ", "))
+			return o, true, nil
 		}
 		// An unknown candidate may still be claimed by the submission whose
 		// answered POST created it (its index write retries for AdoptGrace):
