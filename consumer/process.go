@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -289,7 +290,7 @@ func (p *Pipeline) validate(ctx context.Context, j *job) ([]schema.Problem, erro
 		return nil, fmt.Errorf("resolve service: %w", err)
 	}
 	j.svc = svc
-	prep, err := svc.Validate(schema.Input{Fields: j.sub.Fields, Options: j.sub.Options}, p.cfg.Limits)
+	prep, err := svc.Validate(schema.Input{Fields: j.sub.Fields, Options: j.sub.Options}, p.limits(j))
 	var verr *schema.ValidationError
 	if errors.As(err, &verr) {
 		return append(verr.Problems, emailTargetProblems(j.sub.EmailTarget)...), nil
@@ -305,6 +306,28 @@ func (p *Pipeline) validate(ctx context.Context, j *job) ([]schema.Problem, erro
 		return p.d.Gate.Allow(ctx, j.tenant, svc, prep)
 	}
 	return nil, nil
+}
+
+// recordRoom is what a record and its event add to the problems and the
+// metadata they copy: ids, states, the timeline, the CloudEvents envelope
+// and the message's headers.
+const recordRoom = 4 << 10
+
+// limits are the schema limits of the job's submission: the configured
+// ones, with no more problems listed than fit, beside its metadata, in the
+// rejected record and event that copy them, one NATS message each. The
+// submission itself fits in max_payload, but its problems may not (a
+// hundred unknown keys, each cut to 64 bytes that JSON may escape
+// six-fold): a record or event over max_payload is refused on every
+// delivery, and the message would be redelivered until MaxDeliver, its
+// producer never told. Those left out are counted (too_many_problems).
+func (p *Pipeline) limits(j *job) schema.Limits {
+	lim := p.cfg.Limits
+	if nc := p.d.Publisher.Conn(); nc != nil && nc.MaxPayload() > 0 {
+		meta, _ := json.Marshal(j.sub.Metadata)
+		lim.MaxProblemBytes = max(1, int(nc.MaxPayload())-len(meta)-recordRoom)
+	}
+	return lim
 }
 
 func emailTargetProblems(addr string) []schema.Problem {

@@ -57,7 +57,7 @@ func (p *Pipeline) resolveFiles(ctx context.Context, j *job) (Outcome, bool) {
 		return p.fail(ctx, j, dlq.ReasonInvalid, errors.New("file references are not supported: no object store configured")), true
 	}
 	files := tenantFiles{src: p.d.Files, bucket: p.lay.FilesBucket(j.tenant)}
-	err := schema.ResolveFiles(ctx, j.prep, files, p.cfg.Limits)
+	err := schema.ResolveFiles(ctx, j.prep, files, p.limits(j))
 	var verr *schema.ValidationError
 	if errors.As(err, &verr) && j.unsure {
 		// An earlier POST may have created the request: a person must decide.

@@ -1,6 +1,9 @@
 package schema
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // Default limits.
 const (
@@ -33,6 +36,13 @@ type Limits struct {
 	// one last problem (too_many_problems) says how many were left out.
 	// Default DefaultMaxProblems (100).
 	MaxProblems int
+	// MaxProblemBytes bounds the problems a ValidationError lists by their
+	// size as JSON, the too_many_problems problem that then ends the list
+	// included: the list is copied into a record and an event, each one
+	// NATS message, which the server's max_payload bounds however few the
+	// problems are (a hundred unknown keys of 64 escaped bytes each come
+	// to tens of KiB). Zero (or negative): no bound.
+	MaxProblemBytes int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -63,13 +73,58 @@ func tooManyProblems(more, limit int) Problem {
 	}
 }
 
-// capProblems keeps the first limit problems and, when it drops any, adds
-// one too_many_problems problem that says how many.
-func capProblems(probs []Problem, limit int) []Problem {
-	if len(probs) <= limit {
-		return probs
+// tooManyProblemBytes is the last problem of a list cut at lim bytes.
+func tooManyProblemBytes(more, lim int) Problem {
+	return Problem{
+		Code:    CodeTooManyProblems,
+		Message: fmt.Sprintf("%d more problems are not listed: the problems listed at once may come to at most %d bytes", more, lim),
 	}
-	return append(probs[:limit:limit], tooManyProblems(len(probs)-limit, limit))
+}
+
+// capProblems keeps the first problems, as many as lim lists, and, when it
+// drops any, adds one too_many_problems problem that says how many.
+func capProblems(probs []Problem, lim Limits) []Problem {
+	return listProblems(probs[:min(len(probs), lim.MaxProblems)], len(probs), lim)
+}
+
+// listProblems lists first, the first of found problems (at most
+// lim.MaxProblems of them), cut further to lim.MaxProblemBytes, and then,
+// when any are left out, one too_many_problems problem that says how many.
+func listProblems(first []Problem, found int, lim Limits) []Problem {
+	n := len(first)
+	switch fit := fitting(first, lim.MaxProblemBytes); {
+	case fit < n:
+		return append(first[:fit:fit], tooManyProblemBytes(found-fit, lim.MaxProblemBytes))
+	case n < found:
+		return append(first[:n:n], tooManyProblems(found-n, n))
+	}
+	return first
+}
+
+// fitting is how many of probs, from the first, come to at most budget
+// bytes as JSON with a too_many_problems problem after them: all of them
+// when budget is not positive (no bound) or they all fit without it.
+func fitting(probs []Problem, budget int) int {
+	if budget <= 0 {
+		return len(probs)
+	}
+	sizes, total := make([]int, len(probs)), 2 // [ and ]
+	for i, p := range probs {
+		b, _ := json.Marshal(p)
+		sizes[i] = len(b) + 1 // and a comma
+		total += sizes[i]
+	}
+	if total <= budget {
+		return len(probs)
+	}
+	b, _ := json.Marshal(tooManyProblemBytes(len(probs), budget)) // the count's digits at their most
+	used := 2 + len(b)
+	for i, n := range sizes {
+		if used += n; used > budget {
+			return i
+		}
+	}
+	return len(probs)
 }
 
 // filesTooLarge is the problem of the file that takes a submission's files

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -59,6 +60,30 @@ func TestMaxProblems(t *testing.T) {
 			if p.Message == "" {
 				t.Errorf("%s: %+v has no message", tt.name, p)
 			}
+		}
+	}
+}
+
+func TestMaxProblemBytes(t *testing.T) {
+	s := loadService(t, "isee.json")
+	in := map[string]any{}
+	for i := range 150 {
+		in[fmt.Sprintf("%03d%s", i, strings.Repeat("<", 70))] = "x" // 64 bytes kept, six each as JSON
+	}
+	for _, budget := range []int{1, 2 << 10, 16 << 10, 64 << 10} {
+		_, err := s.Validate(Input{Fields: in}, Limits{MaxProblemBytes: budget})
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("%d bytes: Validate = %v, want a *ValidationError", budget, err)
+		}
+		b, _ := json.Marshal(ve.Problems)
+		last := ve.Problems[len(ve.Problems)-1]
+		more := fmt.Sprintf("%d more problems are not listed", 157-(len(ve.Problems)-1))
+		switch {
+		case budget > 1 && len(b) > budget:
+			t.Errorf("%d bytes: got %d bytes of problems, want at most %d", budget, len(b), budget)
+		case last.Code != CodeTooManyProblems || !strings.Contains(last.Message, more):
+			t.Errorf("%d bytes: last problem %+v, want too_many_problems saying %q", budget, last, more)
 		}
 	}
 }

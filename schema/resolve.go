@@ -83,7 +83,7 @@ func ResolveFiles(ctx context.Context, p *Prepared, src FileSource, lim Limits) 
 		refs[key] = f
 	}
 	if len(probs) > 0 {
-		return &ValidationError{Problems: capProblems(probs, lim.MaxProblems)}
+		return &ValidationError{Problems: capProblems(probs, lim)}
 	}
 	for key, f := range refs {
 		if p.Files == nil {

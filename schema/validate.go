@@ -284,10 +284,7 @@ func (v *validation) err() error {
 		}
 		out[i] = p.Problem
 	}
-	if more := len(v.problems) - n; more > 0 {
-		out = append(out, tooManyProblems(more, n))
-	}
-	return &ValidationError{Problems: out}
+	return &ValidationError{Problems: listProblems(out, len(v.problems), v.lim)}
 }
 
 func (s *Service) lookupMessage(key, code string) string {

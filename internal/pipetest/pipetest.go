@@ -98,7 +98,14 @@ func NewWithSim(t *testing.T, sc sim.Config, timeout time.Duration) *Harness {
 // NewWithLayout is NewWithSim with the layout l.
 func NewWithLayout(t *testing.T, sc sim.Config, timeout time.Duration, l layout.Layout) *Harness {
 	t.Helper()
-	h := &Harness{T: t, NATS: natstest.Run(t)}
+	return NewOnServer(t, natstest.Run(t), sc, timeout, l)
+}
+
+// NewOnServer is NewWithLayout on a server the test started (with
+// natstest.RunWithOptions: a small max_payload, say).
+func NewOnServer(t *testing.T, ns *natstest.Server, sc sim.Config, timeout time.Duration, l layout.Layout) *Harness {
+	t.Helper()
+	h := &Harness{T: t, NATS: ns}
 	sc.Token = SimToken
 	if sc.Profile == "" {
 		sc.Profile = Profile(t)

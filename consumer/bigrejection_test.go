@@ -1,0 +1,90 @@
+package consumer_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine/sim"
+	natsserver "github.com/nats-io/nats-server/v2/test"
+)
+
+// TestOversizedRejectionIsAnnouncedOnce: on a server with a small
+// max_payload (32 KiB), a submission within the size limit whose
+// rejection would echo more than that (its metadata, and a hundred
+// problems about unknown fields whose names JSON escapes six-fold) is
+// still rejected once: its rejected event is published, trimmed to fit
+// and saying what it left out, its dead letter stored once, and the
+// message terminated, not redelivered until max deliveries.
+func TestOversizedRejectionIsAnnouncedOnce(t *testing.T) {
+	t.Parallel()
+	opts := natsserver.DefaultTestOptions
+	opts.Port, opts.JetStream, opts.StoreDir = -1, true, t.TempDir()
+	opts.MaxPayload = 32 << 10
+	h := &harness{pipetest.NewOnServer(t, natstest.RunWithOptions(t, &opts), sim.Config{Step: time.Hour, Wallet: 1e7}, 2*time.Second, pipetest.DefaultLayout())}
+	h.Start()
+	fields := pipetest.ValidFields("Mario")
+	for i := range 150 {
+		fields[fmt.Sprintf("%03d%s", i, strings.Repeat("<", 70))] = "x"
+	}
+	var sub map[string]any
+	if err := json.Unmarshal(pipetest.Submission("emp-big", fields), &sub); err != nil {
+		t.Fatal(err)
+	}
+	sub["metadata"] = map[string]string{"note": strings.Repeat("m", 10<<10)}
+	payload, _ := json.Marshal(sub)
+	payload = []byte(strings.ReplaceAll(string(payload), `\u003c`, "<")) // a producer need not escape them
+	if limit := h.Res.MaxSubmissionBytes(); len(payload) > limit {
+		t.Fatalf("submission of %d bytes, over the %d a submission may have: the test must send one within it", len(payload), limit)
+	}
+	h.Publish(payload, nil)
+	rejected := publisher.StatusType(publisher.StateRejected)
+	ctx := context.Background()
+	pipetest.WaitExplained(t, 20*time.Second, "emp-big rejected, announced and its message settled", func() bool {
+		evs := h.Events("emp-big")
+		ci, err := h.Res.Consumer.Info(ctx)
+		return len(evs) > 0 && evs[len(evs)-1].Type == rejected && err == nil && ci.NumAckPending == 0 && ci.NumPending == 0
+	}, func() string {
+		ci, _ := h.Res.Consumer.Info(ctx)
+		r := h.Record("emp-big")
+		state := "no record"
+		if r != nil {
+			state = r.State
+		}
+		return fmt.Sprintf("record %s, events %v, redelivered %d, ack pending %d", state, h.EventTypes("emp-big"), ci.NumRedelivered, ci.NumAckPending)
+	})
+	if r := h.Record("emp-big"); r == nil || r.State != record.StateRejected {
+		t.Errorf("record: got %+v, want rejected", r)
+	}
+	if ci, err := h.Res.Consumer.Info(ctx); err != nil || ci.NumRedelivered != 0 || ci.Delivered.Consumer != 1 {
+		t.Errorf("submissions consumer: got %+v (%v), want one delivery, none redelivered", ci, err)
+	}
+	evs := h.Events("emp-big")
+	var st publisher.Status
+	if err := json.Unmarshal(evs[len(evs)-1].Data, &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Errors) == 0 || st.Errors[len(st.Errors)-1].Code != "too_many_problems" {
+		t.Errorf("rejected event's last problem: got %+v, want too_many_problems saying how many were left out", st.Errors)
+	}
+	var letters int
+	for _, d := range h.DeadLetters() {
+		if d.SubmissionID == "emp-big" {
+			letters++
+			if d.Reason != dlq.ReasonInvalid {
+				t.Errorf("dead letter reason: got %q, want %q", d.Reason, dlq.ReasonInvalid)
+			}
+		}
+	}
+	if letters != 1 {
+		t.Errorf("dead letters of emp-big: got %d, want 1", letters)
+	}
+}
