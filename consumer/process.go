@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -324,10 +323,26 @@ const recordRoom = 4 << 10
 func (p *Pipeline) limits(j *job) schema.Limits {
 	lim := p.cfg.Limits
 	if nc := p.d.Publisher.Conn(); nc != nil && nc.MaxPayload() > 0 {
-		meta, _ := json.Marshal(j.sub.Metadata)
-		lim.MaxProblemBytes = max(1, int(nc.MaxPayload())-len(meta)-recordRoom)
+		lim.MaxProblemBytes = max(1, int(nc.MaxPayload())-escapedLen(j.sub.Metadata)-recordRoom)
 	}
 	return lim
+}
+
+// escapedLen is how long raw, a JSON value, is once encoding/json has
+// copied it into a record or an event: <, > and & become \u003c and the
+// like, U+2028 and U+2029 \u2028 and \u2029 (whitespace it drops is
+// counted: an overestimate, never under).
+func escapedLen(raw []byte) int {
+	n := len(raw)
+	for i, c := range raw {
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			n += 5
+		case c == 0xE2 && i+2 < len(raw) && raw[i+1] == 0x80 && (raw[i+2] == 0xA8 || raw[i+2] == 0xA9):
+			n += 3
+		}
+	}
+	return n
 }
 
 func emailTargetProblems(addr string) []schema.Problem {
