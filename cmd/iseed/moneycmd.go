@@ -282,7 +282,7 @@ func newSpendCmd(e *env) *cobra.Command {
 		case "csv":
 			return ledger.WriteCSV(e.stdout, lines)
 		case formatJSON:
-			return ledger.WriteJSON(e.stdout, lines)
+			return writeEscapedJSON(e.stdout, func(w io.Writer) error { return ledger.WriteJSON(w, lines) })
 		}
 		return ledger.WriteTable(e.stdout, lines)
 	}
@@ -381,7 +381,7 @@ func newAuditCmd(e *env) *cobra.Command {
 			return err
 		}
 		if format == formatJSON {
-			err = audit.WriteJSON(e.stdout, res)
+			err = writeEscapedJSON(e.stdout, func(w io.Writer) error { return audit.WriteJSON(w, res) })
 		} else {
 			err = audit.WriteTable(e.stdout, res)
 		}

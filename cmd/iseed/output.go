@@ -64,11 +64,21 @@ func isTerminal(w any) bool {
 // for the strings a tenant chose (keys, metadata, values) reach the
 // operator's terminal through dlq show and -o json.
 func writeJSON(w io.Writer, v any) error {
+	return writeEscapedJSON(w, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}
+
+// writeEscapedJSON writes the JSON text fill writes (audit.WriteJSON,
+// ledger.WriteJSON, overview.WriteJSON: documents of their packages'
+// own shape) to w as writeJSON does, with escapeUnprintable: it is
+// buffered whole, so that w gets nothing when fill fails.
+func writeEscapedJSON(w io.Writer, fill func(io.Writer) error) error {
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+	if err := fill(&b); err != nil {
 		return err
 	}
 	_, err := w.Write(escapeUnprintable(b.Bytes()))

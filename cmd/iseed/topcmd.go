@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/iseed-dev/iseed/overview"
@@ -54,7 +55,7 @@ func newTopCmd(e *env) *cobra.Command {
 			return err
 		}
 		if format == formatJSON {
-			return overview.WriteJSON(e.stdout, s)
+			return writeEscapedJSON(e.stdout, func(w io.Writer) error { return overview.WriteJSON(w, s) })
 		}
 		return overview.WriteTable(e.stdout, s)
 	}
