@@ -56,7 +56,9 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
 - A usage mistake (unknown command, verb or flag, a missing or extra argument, a bad value)
   prints one line on standard error, ending with a hint to ` + "`--help`" + `, and exits 2.
   A configuration problem (the ` + "`ISEED_*`" + ` variables) also exits 2, naming the variable.
-- A runtime error prints ` + "`iseed COMMAND: what went wrong`" + ` and exits 1.
+- A runtime error prints ` + "`iseed COMMAND: what went wrong`" + ` and exits 1. What the error quotes
+  from a tenant or the upstream (an object's file name, the upstream's message) has every
+  character a terminal would act on written as a Go escape (` + "`\\x1b`, `\\u202e`" + `).
 - ` + "`-o table|json`" + ` on every command that prints records: a table when standard output is a
   terminal, JSON otherwise (a pipe, a file, a program). Pass ` + "`-o`" + ` to choose. JSON, and the
   payload ` + "`dlq show`" + ` prints, escapes every character a terminal would act on rather than show

@@ -88,7 +88,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // reportError prints err for a person: "iseed <command>: <error>", and
-// for a usage mistake a hint to the command's help.
+// for a usage mistake a hint to the command's help. An error may carry
+// what iseed did not write (the upstream's message, a name it chose):
+// escapeControls keeps it from acting on the terminal.
 func reportError(w io.Writer, cmd *cobra.Command, err error) {
 	var ee *exitError
 	if errors.As(err, &ee) && ee.err == nil {
@@ -98,5 +100,5 @@ func reportError(w io.Writer, cmd *cobra.Command, err error) {
 	if errors.As(err, &ee) && ee.usage {
 		msg = strings.ReplaceAll(msg, "\n", "; ") + fmt.Sprintf(" (see '%s --help')", cmd.CommandPath())
 	}
-	fmt.Fprintf(w, "%s: %s\n", cmd.CommandPath(), msg)
+	fmt.Fprintf(w, "%s: %s\n", cmd.CommandPath(), escapeControls(msg))
 }

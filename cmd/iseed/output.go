@@ -126,6 +126,27 @@ func shown(s string) string {
 	return s
 }
 
+// escapeControls is s, a text of lines, with every character a terminal
+// would act on rather than show (strconv.IsPrint) written as a Go escape
+// (\x1b, \a, \u202e), but for its newlines and tabs: for text that mixes
+// iseed's words with what a tenant or the upstream chose, an error.
+func escapeControls(s string) string {
+	control := func(r rune) bool { return r != '\n' && r != '\t' && !strconv.IsPrint(r) }
+	if !strings.ContainsFunc(s, control) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !control(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
+}
+
 // newTable returns a writer for aligned columns; Flush it.
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
 

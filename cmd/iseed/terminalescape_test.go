@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 )
 
 // terminalControls are characters a terminal acts on rather than shows,
@@ -119,5 +123,74 @@ func TestStatusEscapesTerminalControls(t *testing.T) {
 		`"data":{"tenant":"acme","submission_id":"ctl-3","object":"acme/ctl-3/0123456789abcdef/DSU\u001b]0;x\u0007.pdf","sha256":"00","content_type":"application/pdf"}}`))
 	if strings.ContainsAny(line, "\x1b\x07") {
 		t.Errorf("eventLine: got %q; want the object's controls escaped", line)
+	}
+}
+
+// TestDocumentGetErrorQuotesTheObject: when the object store fails on a
+// document (here a link to a bucket deleted since), iseed document get's
+// error names the object, whose file name is the upstream's: quoted, so
+// that an escape sequence in it cannot set the window title or rewrite
+// the operator's screen.
+func TestDocumentGetErrorQuotesTheObject(t *testing.T) {
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	const osc = "\x1b]0;iseed pwned\x07"
+	object := "acme/ctl-doc/0123456789abcdef/DSU" + osc + "\u202e.pdf"
+	gone, err := d.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "ctl_gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := gone.PutBytes(ctx, "x", []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := d.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "ctl_docs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := docs.AddLink(ctx, object, target); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.js.DeleteObjectStore(ctx, "ctl_gone"); err != nil {
+		t.Fatal(err)
+	}
+	rec := openRecord("ctl-doc", record.StateSubmitted, "", "", time.Hour)
+	rec.Document = &record.DocumentRef{Bucket: "ctl_docs", Object: object, ContentType: "application/pdf"}
+	if _, err := record.NewStore(d.res.Records).Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runCLI(t, "document", "get", "--tenant", "acme", "-o", "-", "ctl-doc")
+	want := `iseed document get: document "acme/ctl-doc/0123456789abcdef/DSU\x1b]0;iseed pwned\a\u202e.pdf": `
+	if code != 1 || !strings.HasPrefix(errOut, want) {
+		t.Errorf("document get: got exit %d, %q; want 1 and %q…", code, errOut, want)
+	}
+	for _, c := range append([]string{"\x1b", "\x07"}, terminalControls...) {
+		if strings.Contains(errOut, c) {
+			t.Errorf("document get: got %q raw in %q; want it escaped", c, errOut)
+		}
+	}
+}
+
+// TestReportErrorEscapesTerminalControls: whatever an error carries that
+// iseed did not write (the upstream's message, a name it chose) reaches
+// standard error with the characters a terminal acts on escaped; the
+// lines and indents of a message of several lines stay as they are.
+func TestReportErrorEscapesTerminalControls(t *testing.T) {
+	root, audit := &cobra.Command{Use: "iseed"}, &cobra.Command{Use: "audit"}
+	root.AddCommand(audit)
+	up := &visengine.Error{Op: "GET /richiesta", Class: visengine.ClassPermanent, Status: 400, Message: "bad\x1b]0;iseed pwned\x07 id\u202e\u009b2J"}
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("audit: %w", up), "iseed audit: audit: visengine: GET /richiesta: " + visengine.ClassPermanent.String() +
+			` (HTTP 400): bad\x1b]0;iseed pwned\a id\u202e\u009b2J` + "\n"},
+		{errors.New("two problems:\n\tfield a\n\tfield b"), "iseed audit: two problems:\n\tfield a\n\tfield b\n"},
+	} {
+		var b strings.Builder
+		reportError(&b, audit, tt.err)
+		if got := b.String(); got != tt.want {
+			t.Errorf("reportError(%q): got %q, want %q", tt.err, got, tt.want)
+		}
 	}
 }
