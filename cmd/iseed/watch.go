@@ -21,7 +21,9 @@ func newWatchCmd(e *env) *cobra.Command {
 		Use:   "watch",
 		Short: "Print status and document events as they arrive",
 		Long: "Prints one line per status or document event as it arrives, until interrupted: ids, states, service,\n" +
-			"request and counts, never the events' metadata or problem messages.\n\n" +
+			"request and counts, never the events' metadata or problem messages. A document shows as its size,\n" +
+			"SHA-256, type and object without the file name (acme/emp-7/9f86d081884c7d65/…): the file name is the\n" +
+			"upstream's and may name the person; iseed status ID and iseed document get ID show the document.\n\n" +
 			"When the connection to NATS is lost (the daemon's embedded server stopped, a network fault) it says so on\n" +
 			"standard error and keeps reconnecting; events resume when it is back.",
 		Args: noArgs,
@@ -89,8 +91,9 @@ func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, t
 }
 
 // eventLine renders one event for people: time, tenant/submission, state
-// and what matters for that state. It names no personal data: events carry
-// none.
+// and what matters for that state. It names no personal data: of what an
+// event carries, the document's file name may (the upstream's nome, often
+// with the person's codice fiscale), so its object is shown without it.
 func eventLine(data []byte) string {
 	var ev publisher.Event
 	if err := json.Unmarshal(data, &ev); err != nil {
@@ -101,7 +104,7 @@ func eventLine(data []byte) string {
 		var d publisher.DocumentReady
 		_ = json.Unmarshal(ev.Data, &d)
 		line := fmt.Sprintf("%s %s/%s document_ready object=%s size=%d sha256=%s type=%s", at, d.Tenant, d.SubmissionID,
-			shown(d.Object), d.Size, d.SHA256, shown(d.ContentType))
+			shown(record.ScrubbedObject(d.Object)), d.Size, d.SHA256, shown(d.ContentType))
 		if d.Encrypted {
 			line += " encrypted key=" + d.KeyID
 		}
