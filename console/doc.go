@@ -58,6 +58,10 @@
 //   - Every response carries Content-Security-Policy (default-src 'self',
 //     no scripts), X-Frame-Options DENY, Referrer-Policy no-referrer,
 //     nosniff and Cache-Control no-store.
+//   - A page writes every character it would not show as itself (bidi
+//     overrides and isolates, C1 controls, zero-width characters) as the
+//     text \uXXXX: what a tenant or the upstream chose cannot reorder or
+//     hide the text around it.
 //
 // # Personal data
 //

@@ -7,7 +7,10 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/iseed-dev/iseed/overview"
 )
@@ -82,7 +85,36 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write(b.Bytes())
+	_, _ = w.Write(visible(b.Bytes()))
+}
+
+// visible is a rendered page with every character that is not shown as
+// itself (strconv.IsPrint: bidi embeddings, overrides, isolates and marks,
+// C0 and C1 controls, zero-width characters), but for tabs and line
+// breaks, written as the text \uXXXX, as iseed's JSON output writes it.
+// HTML escaping leaves them, and what a tenant chose (a field name, a
+// metadata key) or the upstream sent (a state, a message) reaches every
+// page: a U+202E in it reversed the rest of its line. The templates
+// write none, so the whole page is filtered rather than each value, and
+// none is missed; the payload a page shows as JSON decodes the same.
+func visible(page []byte) []byte {
+	hidden := func(r rune) bool { return r != '\n' && r != '\r' && r != '\t' && !strconv.IsPrint(r) }
+	if !bytes.ContainsFunc(page, hidden) {
+		return page
+	}
+	out := make([]byte, 0, len(page)+64)
+	for _, r := range string(page) {
+		switch {
+		case !hidden(r):
+			out = utf8.AppendRune(out, r)
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+	}
+	return out
 }
 
 // fail renders an error page with status.
