@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/iseed-dev/iseed/internal/shown"
 )
 
 // WriteJSON writes r with its counts and whether it is clean, indented.
@@ -40,11 +41,11 @@ func WriteTable(w io.Writer, r *Result) error {
 		n.Unowned, n.Missing, n.Mismatches, n.Unledgered, n.UnmatchedCharges)
 	section(tw, "UNOWNED: paid upstream, owned by no submission", len(r.Unowned), "REQUEST\tSERVICE\tCREATED\tEUR\tSTATE\tCANDIDATES", func(i int) string {
 		u := r.Unowned[i]
-		return strings.Join([]string{shown(u.RequestID), shown(u.Service), stamp(u.Created), u.Price.String(), shown(u.StatoRichiesta), candidates(u.Candidates)}, "\t")
+		return strings.Join([]string{shown.Text(u.RequestID), shown.Text(u.Service), stamp(u.Created), u.Price.String(), shown.Text(u.StatoRichiesta), candidates(u.Candidates)}, "\t")
 	})
 	section(tw, "MISSING: iseed names a request the upstream does not list", len(r.Missing), "REQUEST\tSUBMISSION\tAT\tEUR\tSOURCES", func(i int) string {
 		m := r.Missing[i]
-		return strings.Join([]string{shown(m.RequestID), m.Tenant + "/" + m.SubmissionID, stamp(m.At), m.Price.String(), strings.Join(m.Sources, "+")}, "\t")
+		return strings.Join([]string{shown.Text(m.RequestID), m.Tenant + "/" + m.SubmissionID, stamp(m.At), m.Price.String(), strings.Join(m.Sources, "+")}, "\t")
 	})
 	section(tw, "MISMATCHES: prices that disagree", len(r.Mismatches), "REQUEST\tSUBMISSION\tAT\tAGAINST\tLEDGER\tOTHER", func(i int) string {
 		m := r.Mismatches[i]
@@ -52,15 +53,15 @@ func WriteTable(w io.Writer, r *Result) error {
 		if m.Tenant != "" {
 			sub = m.Tenant + "/" + m.SubmissionID
 		}
-		return strings.Join([]string{or(shown(m.RequestID), "-"), sub, stamp(m.At), m.Against, m.Ledger.String(), m.Other.String()}, "\t")
+		return strings.Join([]string{or(shown.Text(m.RequestID), "-"), sub, stamp(m.At), m.Against, m.Ledger.String(), m.Other.String()}, "\t")
 	})
 	section(tw, "UNLEDGERED: owned requests without a ledger entry", len(r.Unledgered), "REQUEST\tSUBMISSION\tAT\tSTATE\tSERVICE", func(i int) string {
 		u := r.Unledgered[i]
-		return strings.Join([]string{shown(u.RequestID), u.Tenant + "/" + u.SubmissionID, stamp(u.At), or(u.State, "-"), or(shown(u.Service), "-")}, "\t")
+		return strings.Join([]string{shown.Text(u.RequestID), u.Tenant + "/" + u.SubmissionID, stamp(u.At), or(u.State, "-"), or(shown.Text(u.Service), "-")}, "\t")
 	})
 	section(tw, "UNMATCHED CHARGES: wallet charges for no known request", len(r.UnmatchedCharges), "TRANSACTION\tAT\tEUR\tNAMES", func(i int) string {
 		ch := r.UnmatchedCharges[i]
-		return strings.Join([]string{shown(ch.TransactionID), stamp(ch.CreatedAt), ch.Amount.String(), or(shown(ch.RequestID), "-")}, "\t")
+		return strings.Join([]string{shown.Text(ch.TransactionID), stamp(ch.CreatedAt), ch.Amount.String(), or(shown.Text(ch.RequestID), "-")}, "\t")
 	})
 	return tw.Flush()
 }
@@ -87,17 +88,6 @@ func candidates(cs []Candidate) string {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// shown is a string the upstream sent (a request id, a state, a service
-// name, a transaction id) for the table: as it is when a terminal shows
-// each of its characters as itself, else quoted as strconv.Quote does, so
-// that an escape sequence in it cannot rewrite the operator's screen.
-func shown(s string) string {
-	if strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
-		return strconv.Quote(s)
-	}
-	return s
-}
 
 func or(s, dflt string) string {
 	if s == "" {

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/iseed-dev/iseed/internal/shown"
 	"github.com/iseed-dev/iseed/money"
 )
 
@@ -77,7 +78,7 @@ func WriteTable(w io.Writer, lines []Line) error {
 	n, sum := Total(lines)
 	rows := [][4]string{{"TENANT", "SERVICE", "REQUESTS", "EUR"}}
 	for _, l := range lines {
-		rows = append(rows, [4]string{l.Tenant, l.Service, strconv.Itoa(l.Requests), l.Amount.String()})
+		rows = append(rows, [4]string{shown.Text(l.Tenant), shown.Text(l.Service), strconv.Itoa(l.Requests), l.Amount.String()})
 	}
 	rows = append(rows, [4]string{"TOTAL", "", strconv.Itoa(n), sum.String()})
 	var width [4]int
@@ -104,7 +105,7 @@ func WriteCSV(w io.Writer, lines []Line) error {
 		return err
 	}
 	for _, l := range lines {
-		if err := cw.Write([]string{l.Tenant, l.Service, l.ServiceHash, strconv.Itoa(l.Requests), l.Amount.String()}); err != nil {
+		if err := cw.Write([]string{shown.Text(l.Tenant), shown.Text(l.Service), shown.Text(l.ServiceHash), strconv.Itoa(l.Requests), l.Amount.String()}); err != nil {
 			return err
 		}
 	}

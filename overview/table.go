@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/iseed-dev/iseed/internal/shown"
 )
 
 // tableWidth is the widest line WriteTable writes.
@@ -102,7 +104,7 @@ func (t *table) requests(s *Snapshot) {
 	t.line("open", kv("requests", r.OpenTotal), kv("overdue", r.Overdue))
 	t.line("", byName(r.Open)...)
 	if o := r.Oldest; o != nil {
-		t.line("oldest", Age(s.OldestAge()), o.State, "submitted "+o.SubmittedAt.Format("2006-01-02 15:04 MST"),
+		t.line("oldest", Age(s.OldestAge()), shown.Text(o.State), "submitted "+o.SubmittedAt.Format("2006-01-02 15:04 MST"),
 			clip(o.Tenant+"/"+o.ID, 60))
 	}
 	if len(r.Unsent) > 0 {
@@ -139,7 +141,7 @@ func kv(k string, v any) string { return fmt.Sprintf("%s %v", k, v) }
 func byName(counts map[string]int) []string {
 	var out []string
 	for _, k := range slices.Sorted(maps.Keys(counts)) {
-		out = append(out, kv(k, counts[k]))
+		out = append(out, kv(shown.Text(k), counts[k]))
 	}
 	return out
 }

@@ -140,3 +140,22 @@ func TestAge(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTableQuotesStateNames: a state name that is not iseed's own (a
+// record written by another release, or by hand) reaches the operator's
+// terminal quoted, never raw: iseed top redraws the screen with it.
+func TestWriteTableQuotesStateNames(t *testing.T) {
+	s := fullSnapshot()
+	s.Requests.Open["in\u009d0;pwned\u009cprogress"] = 1
+	s.Requests.Unsent["held\u202e"] = 1
+	s.Requests.Oldest.State = "x\x1b[2J"
+	var b bytes.Buffer
+	if err := WriteTable(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"\u009d", "\u202e", "\x1b"} {
+		if strings.Contains(b.String(), c) {
+			t.Errorf("table has %q raw:\n%s", c, b.String())
+		}
+	}
+}

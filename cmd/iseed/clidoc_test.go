@@ -64,7 +64,7 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
   payload ` + "`dlq show`" + ` prints, escapes every character a terminal would act on rather than show
   (C1 controls such as U+009B, bidi overrides, zero-width characters) as ` + "`\\uXXXX`" + `: the
   document decodes the same, and what a tenant sent cannot rewrite the operator's screen. A
-  table or a line of text (` + "`status`" + `, ` + "`track list`" + `, ` + "`watch`" + `, ` + "`audit`" + `, problems) quotes, as Go's
+  table or a line of text (` + "`status`" + `, ` + "`track list`" + `, ` + "`watch`" + `, ` + "`audit`" + `, ` + "`spend`" + ` and its CSV, ` + "`top`" + `, problems) quotes, as Go's
   ` + "`strconv.Quote`" + `, a value a tenant or the upstream chose that holds such a character, an
   escape sequence, a tab or a newline: ` + "`\"In verifica\\x1b]0;…\\a\"`" + `.
 - ` + "`-`" + ` is standard input (submission files, ` + "`--payload`" + `, ` + "`--input`" + `, ` + "`--demo`" + `) or standard

@@ -15,6 +15,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	shownpkg "github.com/iseed-dev/iseed/internal/shown"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 )
@@ -119,12 +120,7 @@ func unprintable(r rune) bool { return r >= utf8.RuneSelf && !strconv.IsPrint(r)
 // request id, a document's file name) may hold an escape sequence that
 // would set the window title or rewrite the screen, a newline or a tab
 // that would fake a line or a column, or a bidi override.
-func shown(s string) string {
-	if strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
-		return strconv.Quote(s)
-	}
-	return s
-}
+func shown(s string) string { return shownpkg.Text(s) }
 
 // escapeControls is s, a text of lines, with every character a terminal
 // would act on rather than show (strconv.IsPrint) written as a Go escape
