@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -74,17 +75,29 @@ func redactedURLs(urls string) string {
 // asyncErrorLogger logs what the NATS client reports asynchronously, which
 // nothing else tells: above all a slow consumer, a subscription whose
 // buffer was full, so that the client dropped messages (they come back
-// after AckWait, late). A few lines a minute at most.
+// after AckWait, late). A few lines a minute at most. Subjects are logged
+// without the object names in them (redactSubjects).
 func asyncErrorLogger(log zerolog.Logger) nats.ErrHandler {
 	rare := log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute})
 	return func(_ *nats.Conn, sub *nats.Subscription, err error) {
-		ev := rare.Warn().Err(err)
+		ev := rare.Warn().Str(zerolog.ErrorFieldName, redactSubjects(err.Error()))
 		if sub != nil {
-			ev = ev.Str("subscription", sub.Subject)
+			ev = ev.Str("subscription", redactSubjects(sub.Subject))
 		}
 		ev.Msg("NATS client error")
 	}
 }
+
+// objectInfoSubject matches the subject of an object's info in an object
+// store, $O.<bucket>.M.<name>, up to the name, which follows in base64: a
+// permissions violation names it (a tenant's documents bucket without its
+// grant). A document's name ends with the upstream's file name, which may
+// name the person ("DSU.<tax code>.pdf").
+var objectInfoSubject = regexp.MustCompile(`(\$O\.[^.\s"]+\.M\.)[A-Za-z0-9_=-]+`)
+
+// redactSubjects replaces the object names in the subjects s quotes with
+// "…".
+func redactSubjects(s string) string { return objectInfoSubject.ReplaceAllString(s, "${1}…") }
 
 func authOptions(cfg *Config) ([]nats.Option, error) {
 	var o []nats.Option

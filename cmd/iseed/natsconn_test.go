@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/nats-io/nats-server/v2/server"
+	natsserver "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -46,5 +52,56 @@ func TestCloseIsNotADisconnect(t *testing.T) {
 	case <-reconnected:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("a lost server logged no disconnect: %q", lost.String())
+	}
+}
+
+// TestRefusedDocumentPutLogsNoFileName: a documents bucket whose $O
+// subjects the server refuses to iseed (a tenant added without its grant
+// in the NATS configuration) makes the client report a permissions
+// violation naming the subject of the object's info, which holds the
+// object's name in base64: tenant, submission and the upstream's file
+// name, "DSU.<tax code>.pdf". The NATS client's error line must not carry
+// it, in that form or any other.
+func TestRefusedDocumentPutLogsNoFileName(t *testing.T) {
+	const taxCode = "RSSMRA80A01H501U"
+	const bucket = "iseed_documents_newco"
+	opts := natsserver.DefaultTestOptions
+	opts.Port, opts.JetStream, opts.StoreDir = -1, true, t.TempDir()
+	opts.Users = []*server.User{{Username: "iseed", Password: "pw", Permissions: &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"$O." + bucket + ".>"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+	}}}
+	srv := natsserver.RunServer(&opts)
+	t.Cleanup(srv.Shutdown)
+	var logs pipetest.Buffer
+	c, err := connectNATS(&Config{NATSURL: srv.ClientURL(), NATSUser: "iseed", NATSPassword: "pw"}, zerolog.New(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.close(time.Second) })
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := js.CreateObjectStore(t.Context(), jetstream.ObjectStoreConfig{Bucket: bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "newco/emp-9/695ca03642f95e56/DSU." + taxCode + ".pdf"
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := obs.PutBytes(ctx, name, []byte("%PDF-1.4 attestazione ISEE")); err == nil {
+		t.Fatal("put into a bucket the server refuses: got no error")
+	}
+	pipetest.WaitFor(t, 10*time.Second, "the violation on the object's info subject logged", func() bool {
+		return strings.Count(logs.String(), "permissions violation") >= 2 // its chunk, then its info
+	})
+	for _, form := range []string{taxCode, name, base64.URLEncoding.EncodeToString([]byte(name)), base64.RawURLEncoding.EncodeToString([]byte(name))} {
+		if strings.Contains(logs.String(), form) {
+			t.Errorf("log carries the object's name (as %q): got %s, want it left out", form, logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "$O."+bucket+".M.") {
+		t.Errorf("log: got %s, want the refused subject named up to the object", logs.String())
 	}
 }
