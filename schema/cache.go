@@ -324,7 +324,7 @@ func (c *Cache) failed(src source, stale *entry, err error) (any, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnknownService, src.what, err)
 	case upstreamDown(err) && stale != nil:
 		now := c.cfg.Now()
-		c.log.Warn().Err(err).Str("key", src.key).Dur("age_ms", now.Sub(stale.fetched)).
+		c.log.Warn().Err(err).Str("key", keyText(src.key)).Dur("age_ms", now.Sub(stale.fetched)).
 			Msg("upstream unavailable: serving an expired schema")
 		served := &entry{val: stale.val, fetched: stale.fetched, retryAt: now.Add(c.cfg.RetryStale)}
 		c.store(src.key, served)
@@ -419,7 +419,7 @@ func (c *Cache) fromKV(ctx context.Context, src source) *entry {
 		}
 	}
 	if err != nil {
-		c.log.Warn().Err(err).Str("key", src.key).Msg("schema bucket unreadable: asking the upstream")
+		c.log.Warn().Err(err).Str("key", keyText(src.key)).Msg("schema bucket unreadable: asking the upstream")
 	}
 	return nil
 }
@@ -433,6 +433,6 @@ func (c *Cache) toKV(ctx context.Context, key string, fetched time.Time, data []
 	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
 	defer cancel()
 	if err := kvPut(ctx, c.kv, key, &record{V: recordVersion, FetchedAt: fetched, Data: data}); err != nil {
-		c.log.Warn().Err(err).Str("key", key).Msg("schema bucket not written")
+		c.log.Warn().Err(err).Str("key", keyText(key)).Msg("schema bucket not written")
 	}
 }

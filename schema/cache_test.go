@@ -3,6 +3,7 @@ package schema
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -534,5 +535,35 @@ func TestCacheErrorsNameNoServiceText(t *testing.T) {
 	hash := strings.Repeat("b", 32)
 	if _, err := c.Service(t.Context(), hash); err == nil || !strings.Contains(err.Error(), hash) {
 		t.Errorf("Service(a hash) while the upstream is down: got %v, want the hash named", err)
+	}
+}
+
+// TestCacheLogNamesNoServiceText: while the catalog is unavailable a
+// submission's service text is tried as a hash, and read from the bucket
+// under a key made of it. When the bucket cannot be read, the warning
+// names what was looked up as the errors do (a text by its length), never
+// the text, which may be whatever a tenant wrote: a tax code, a name.
+func TestCacheLogNamesNoServiceText(t *testing.T) {
+	js := runJetStream(t)
+	kv := newBucket(t, js)
+	if err := js.DeleteKeyValue(t.Context(), kv.Bucket()); err != nil { // unreadable from now on
+		t.Fatal(err)
+	}
+	up := newFakeUpstream(t, "isee.json")
+	up.fail(errDown())
+	var logs syncBuffer
+	c := NewCache(up, kv, CacheConfig{Logger: zerolog.New(&logs)})
+	for _, text := range []string{"RSSMRA80A01H501U", "Zebedeo Quintilio RSSMRA80A01H501U"} {
+		if _, err := c.Service(t.Context(), text); err == nil || errors.Is(err, ErrUnknownService) {
+			t.Fatalf("Service(%q) while the upstream and the bucket are down: got %v, want a transient error", text, err)
+		}
+		for _, form := range []string{"RSSMRA", hex.EncodeToString([]byte(text))} {
+			if strings.Contains(logs.String(), form) {
+				t.Errorf("log carries the service text %q (as %q): got %s", text, form, logs.String())
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "schema bucket unreadable") {
+		t.Errorf("log: got %s, want the unreadable bucket warned of", logs.String())
 	}
 }

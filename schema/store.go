@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -59,6 +60,18 @@ func serviceKey(hash string) string {
 	return servicePrefix + hexPrefix + hex.EncodeToString([]byte(hash))
 }
 
+// keyText names a KV key in an error or a log line: as it is for the
+// catalog and a hash, else by its length only. A service is looked up
+// under a key made of whatever a submission named it, when the catalog is
+// unavailable, and that may be anything a tenant wrote (serviceText).
+func keyText(key string) string {
+	rest, ok := strings.CutPrefix(key, servicePrefix)
+	if !ok || maybeHash(rest) {
+		return key
+	}
+	return fmt.Sprintf("%s(a key of %d bytes)", servicePrefix, len(rest))
+}
+
 // EnsureBucket creates the schema bucket, or updates its configuration if
 // it exists. An empty name means DefaultBucket; replicas below 1 mean 1.
 func EnsureBucket(ctx context.Context, js jetstream.JetStream, name string, replicas int, storage jetstream.StorageType) (jetstream.KeyValue, error) {
@@ -94,14 +107,14 @@ func kvGet(ctx context.Context, kv jetstream.KeyValue, key string) (*record, err
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("schema: kv get %s: %w", key, err)
+		return nil, fmt.Errorf("schema: kv get %s: %w", keyText(key), err)
 	}
 	var r record
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return nil, fmt.Errorf("schema: kv %s: %w", key, err)
+		return nil, fmt.Errorf("schema: kv %s: %w", keyText(key), err)
 	}
 	if r.V != recordVersion || len(r.Data) == 0 {
-		return nil, fmt.Errorf("schema: kv %s: unusable record (version %d, %d bytes of data)", key, r.V, len(r.Data))
+		return nil, fmt.Errorf("schema: kv %s: unusable record (version %d, %d bytes of data)", keyText(key), r.V, len(r.Data))
 	}
 	r.stored = e.Created()
 	return &r, nil
@@ -111,10 +124,10 @@ func kvGet(ctx context.Context, kv jetstream.KeyValue, key string) (*record, err
 func kvPut(ctx context.Context, kv jetstream.KeyValue, key string, r *record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("schema: kv %s: %w", key, err)
+		return fmt.Errorf("schema: kv %s: %w", keyText(key), err)
 	}
 	if _, err := kv.Put(ctx, key, b); err != nil {
-		return fmt.Errorf("schema: kv put %s: %w", key, err)
+		return fmt.Errorf("schema: kv put %s: %w", keyText(key), err)
 	}
 	return nil
 }
