@@ -6,6 +6,10 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 )
 
 // hosts are the names the console answers to, beside IP addresses and
@@ -84,6 +88,27 @@ func (h hosts) allows(hostport string) bool {
 	}
 	host = normalHost(host)
 	return host == "localhost" || h[host]
+}
+
+// HostOnly is next answering only the hosts the console answers to: IP
+// addresses, localhost, the host of listen and names (ISEED_CONSOLE_HOSTS,
+// checked with the configuration: a name that is not one is left out). A
+// request naming another host gets 421 and nothing of next, and a warning
+// at most once a minute. For what the admin listener serves beside the
+// console that a page of another origin must not read (/metrics names
+// every tenant and what it spent).
+func HostOnly(listen string, names []string, log zerolog.Logger, next http.Handler) http.Handler {
+	h, err := newHosts(listen, nil)
+	if err != nil {
+		h = hosts{}
+	}
+	for _, n := range names {
+		if n = strings.TrimSpace(n); validHost(n) {
+			h[normalHost(n)] = true
+		}
+	}
+	c := &Console{hosts: h, log: log, hostWarn: &rate.Sometimes{First: 1, Interval: time.Minute}}
+	return c.hostOnly(next)
 }
 
 // hostOnly refuses, with 421 and nothing of the console, a request whose

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/layout"
@@ -368,7 +369,11 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 
 func (d *daemon) buildHTTP() {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{Registry: d.metrics}))
+	// /metrics names every tenant and what it spent: like the console's
+	// pages, it answers no host name a page of another origin could have
+	// had resolved to this listener (DNS rebinding).
+	mux.Handle("GET /metrics", console.HostOnly(d.cfg.HTTPListen, d.cfg.ConsoleHosts, d.log,
+		promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{Registry: d.metrics})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !d.conn.nc.IsConnected() {
