@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ type benchOptions struct {
 	rate       float64 // 0: half the measured throughput
 	rateFor    time.Duration
 	cpuProfile string
+	repeat     int // whole runs, one after another
 }
 
 func newBenchCmd(e *env) *cobra.Command {
@@ -60,6 +62,7 @@ func newBenchCmd(e *env) *cobra.Command {
 	fs.Float64Var(&o.rate, "rate", 0, "submissions per second of the paced phase (0: half of iseed's measured throughput)")
 	fs.DurationVar(&o.rateFor, "rate-for", 10*time.Second, "how long the paced phase publishes (0: no paced phase)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of iseed's phases to this `FILE`")
+	fs.IntVar(&o.repeat, "repeat", 1, "whole runs, one after another, each with a daemon and a stream namespace of its own; then the median of each figure and of the ratios")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if o.n < 1 {
 			return usagef("--n must be at least 1")
@@ -70,32 +73,92 @@ func newBenchCmd(e *env) *cobra.Command {
 		if o.rate < 0 || o.rateFor < 0 {
 			return usagef("--rate and --rate-for must not be negative")
 		}
-		return bench(cmd.Context(), e, o)
+		if o.repeat < 1 {
+			return usagef("--repeat must be at least 1")
+		}
+		var runs []benchResult
+		for i := range o.repeat {
+			if o.repeat > 1 {
+				fmt.Fprintf(e.stdout, "run %d of %d\n", i+1, o.repeat)
+			}
+			r, err := bench(cmd.Context(), e, o)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, r)
+		}
+		if o.repeat > 1 {
+			printRuns(e.stdout, runs)
+		}
+		return nil
 	}
 	return cmd
 }
 
-// bench runs the measurement.
-func bench(ctx context.Context, e *env, o *benchOptions) error {
+// benchResult is what one run measured: each phase's throughput
+// (submissions a second), 0 for one it did not run.
+type benchResult struct{ plain, iseed float64 }
+
+// printRuns writes the median of each throughput over runs, with their
+// range, and the median of the runs' ratios: on a shared machine one
+// run's ratio varies by a fifth.
+func printRuns(w io.Writer, runs []benchResult) {
+	var plain, iseed, ratio []float64
+	for _, r := range runs {
+		if r.plain > 0 {
+			plain = append(plain, r.plain)
+		}
+		if r.iseed > 0 {
+			iseed = append(iseed, r.iseed)
+		}
+		if r.plain > 0 && r.iseed > 0 {
+			ratio = append(ratio, r.iseed/r.plain)
+		}
+	}
+	var parts []string
+	for _, f := range []struct {
+		name, format string
+		vs           []float64
+	}{{"plain pipeline", "%.0f/s", plain}, {"iseed", "%.0f/s", iseed}, {"iseed/plain throughput", "%.2f", ratio}} {
+		if len(f.vs) == 0 {
+			continue
+		}
+		slices.Sort(f.vs)
+		parts = append(parts, fmt.Sprintf("%s "+f.format+" (median; "+f.format+"–"+f.format+")", f.name, median(f.vs), f.vs[0], f.vs[len(f.vs)-1]))
+	}
+	fmt.Fprintf(w, "over %d runs: %s\n", len(runs), strings.Join(parts, ", "))
+}
+
+// median is the middle of sorted, or the mean of its two middle values.
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// bench runs the measurement once.
+func bench(ctx context.Context, e *env, o *benchOptions) (benchResult, error) {
 	dir, err := os.MkdirTemp("", "iseed-bench-")
 	if err != nil {
-		return err
+		return benchResult{}, err
 	}
 	defer os.RemoveAll(dir)
 	cfg, err := benchConfig(dir, o)
 	if err != nil {
-		return configError(err)
+		return benchResult{}, configError(err)
 	}
 	if o.natsURL != "" { // the daemon would wait for it forever
 		nc, err := nats.Connect(o.natsURL, nats.Timeout(5*time.Second))
 		if err != nil {
-			return fmt.Errorf("--nats-url %s: %w", o.natsURL, err)
+			return benchResult{}, fmt.Errorf("--nats-url %s: %w", o.natsURL, err)
 		}
 		nc.Close()
 	}
 	d, err := newDaemon(ctx, cfg, zerolog.Nop())
 	if err != nil {
-		return err
+		return benchResult{}, err
 	}
 	defer d.close()
 	if o.natsURL != "" {
@@ -109,7 +172,7 @@ func bench(ctx context.Context, e *env, o *benchOptions) error {
 	}
 	b, err := newBenchRun(d, url, o)
 	if err != nil {
-		return err
+		return benchResult{}, err
 	}
 	defer b.close()
 	b.header(ctx, e.stdout)
@@ -198,13 +261,15 @@ func (b *benchRun) caps(ctx context.Context) string {
 }
 
 // run runs the phases the mode names and prints each, then the ratio.
-func (b *benchRun) run(ctx context.Context, w io.Writer) error {
+func (b *benchRun) run(ctx context.Context, w io.Writer) (benchResult, error) {
 	var plain, queued *phaseResult
+	var res benchResult
 	if b.o.mode != "iseed" {
 		r, err := b.plainPhase(ctx)
 		if err != nil {
-			return err
+			return res, err
 		}
+		res.plain = r.throughput()
 		plain = r
 		r.print(w)
 	}
@@ -212,8 +277,9 @@ func (b *benchRun) run(ctx context.Context, w io.Writer) error {
 		var paced *phaseResult
 		var err error
 		if queued, paced, err = b.iseedPhases(ctx); err != nil {
-			return err
+			return res, err
 		}
+		res.iseed = queued.throughput()
 		queued.print(w)
 		if paced != nil {
 			paced.print(w)
@@ -228,7 +294,7 @@ func (b *benchRun) run(ctx context.Context, w io.Writer) error {
 		last = plain
 	}
 	fmt.Fprintf(w, "submissions: %d\nthroughput: %.0f submissions/s\n", b.o.n, last.throughput())
-	return nil
+	return res, nil
 }
 
 // plainPhase runs the plain pipeline on N queued submissions.

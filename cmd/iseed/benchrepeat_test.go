@@ -1,0 +1,64 @@
+package main
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/iseed-dev/iseed/internal/natstest"
+	natsserver "github.com/nats-io/nats-server/v2/test"
+)
+
+// TestBenchRepeats: --repeat N makes N whole runs against the server, each
+// in a namespace of its own, and ends with the median of each throughput
+// and of the runs' ratios, between their least and greatest.
+func TestBenchRepeats(t *testing.T) {
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	opts := natsserver.DefaultTestOptions
+	opts.Port, opts.JetStream, opts.StoreDir = -1, true, t.TempDir()
+	srv := natstest.RunWithOptions(t, &opts)
+	out, errOut, code := runCLI(t, "bench", "--nats-url", srv.ClientURL(), "--n", "100", "--rate-for", "0", "--repeat", "3")
+	if code != 0 {
+		t.Fatalf("bench: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if n := strings.Count(out, "iseed/plain throughput: "); n != 3 {
+		t.Errorf("got %d runs' ratios, want 3:\n%s", n, out)
+	}
+	var ratios []float64
+	for _, m := range regexp.MustCompile(`(?m)^iseed/plain throughput: ([\d.]+)$`).FindAllStringSubmatch(out, -1) {
+		r, _ := strconv.ParseFloat(m[1], 64)
+		ratios = append(ratios, r)
+	}
+	m := regexp.MustCompile(`(?m)^over 3 runs: plain pipeline (\d+)/s \(median; (\d+)/s–(\d+)/s\), iseed (\d+)/s \(median; (\d+)/s–(\d+)/s\), iseed/plain throughput ([\d.]+) \(median; ([\d.]+)–([\d.]+)\)$`).FindStringSubmatch(out)
+	if m == nil || len(ratios) != 3 {
+		t.Fatalf("no summary of the 3 runs:\n%s", out)
+	}
+	f := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
+	for _, i := range []int{1, 4, 7} { // each median within its range
+		if f(m[i]) < f(m[i+1]) || f(m[i]) > f(m[i+2]) || f(m[i+1]) > f(m[i+2]) {
+			t.Errorf("median %s outside %s–%s:\n%s", m[i], m[i+1], m[i+2], out)
+		}
+	}
+	lo, hi := min(ratios[0], ratios[1], ratios[2]), max(ratios[0], ratios[1], ratios[2])
+	if got := f(m[7]); got < lo-0.005 || got > hi+0.005 {
+		t.Errorf("median ratio %.2f not among the runs' %v", got, ratios)
+	}
+	if strings.Contains(out, "run 4 of") || !strings.Contains(out, "run 3 of 3") {
+		t.Errorf("runs not numbered 1 to 3:\n%s", out)
+	}
+	if _, _, code := runCLI(t, "bench", "--repeat", "0"); code != 2 {
+		t.Errorf("--repeat 0: exit %d, want 2", code)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tt := range []struct {
+		in   []float64
+		want float64
+	}{{[]float64{1}, 1}, {[]float64{1, 3}, 2}, {[]float64{1, 2, 9}, 2}, {[]float64{1, 2, 3, 10}, 2.5}} {
+		if got := median(tt.in); got != tt.want {
+			t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
