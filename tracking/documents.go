@@ -372,14 +372,31 @@ func (t *Tracker) documents(ctx context.Context, tenant string) (jetstream.Objec
 	return obs, nil
 }
 
+// maxNameBytes bounds the file name in an object name: a file system's
+// usual limit. The object name goes base64-encoded into the subjects of
+// its meta (a put's, a get's); one over the server's control line (4 KiB
+// by default) makes the server close the connection, and nats.go does not
+// reopen a connection closed on such an error: an upstream's file name of
+// a few kilobytes would stop every loop of the process.
+const maxNameBytes = 255
+
 // safeName keeps the upstream's file name usable as the last part of an
-// object name.
+// object name: its last path element, at most maxNameBytes long, keeping
+// a short extension. The event names the file as the upstream does.
 func safeName(nome, requestID string) string {
 	n := path.Base(strings.ReplaceAll(strings.TrimSpace(nome), "\\", "/"))
 	if n == "." || n == "/" || n == "" || n == ".." {
 		return requestID + ".bin"
 	}
-	return n
+	if len(n) <= maxNameBytes {
+		return n
+	}
+	ext := path.Ext(n)
+	if len(ext) > 16 {
+		ext = ""
+	}
+	// A rune cut in two is dropped, not left half.
+	return strings.ToValidUTF8(n[:maxNameBytes-len(ext)], "") + ext
 }
 
 // contentType guesses the document's type from its name, else from its
