@@ -51,6 +51,13 @@ func decideTrack(o trackOutcome, next, retry time.Duration, c Config) trackActio
 		// it is asked as the schedule says, until the request turns up
 		// or tracking gives up at its maximum age.
 		return trackAction{Delay: next}
+	case visengine.ClassOf(o.Err) == visengine.ClassNotReady && o.State != record.StateCompleted:
+		// The upstream serves no document yet (422) in Dati disponibili,
+		// where a request stays for days: retried every retry delay, each
+		// request would cost two calls a minute all that time. The next
+		// scheduled poll (or a callback) fetches it; in Visura evasa the
+		// final document is all tracking waits for, and is retried sooner.
+		return trackAction{Delay: next}
 	case errors.Is(o.Err, visengine.ErrResponseTooLarge):
 		// The document is over MaxDocumentBytes, and will be as large at
 		// the next try, which reads the whole limit again (256 MiB by

@@ -42,6 +42,15 @@ func TestDecideTrack(t *testing.T) {
 		{"a document over the size limit waits for the next poll", trackOutcome{Err: fmt.Errorf("document 5f22f722065afc42223c7131: %w",
 			&visengine.Error{Op: "GET /documento/{id}", Status: 200, Class: visengine.ClassPermanent, Message: "answer too large", Err: visengine.ErrResponseTooLarge})},
 			next, trackAction{Delay: time.Hour}},
+		// The upstream serves no document yet in Dati disponibili (422,
+		// "document not yet available"): the request stays there for days,
+		// and retrying every minute would make each one cost two calls a
+		// minute instead of the schedule's dozen in all.
+		{"a document not ready before Visura evasa waits for the next poll", trackOutcome{State: record.StateDataReady, Err: fmt.Errorf("document 5f22f722065afc42223c7131: %w",
+			&visengine.Error{Op: "GET /documento/{id}", Status: 422, Code: 247, Class: visengine.ClassNotReady})}, next, trackAction{Delay: time.Hour}},
+		// In Visura evasa the final document is all tracking waits for.
+		{"a final document not ready retries at the retry delay", trackOutcome{State: record.StateCompleted, Err: fmt.Errorf("document: %w",
+			&visengine.Error{Op: "GET /documento/{id}", Status: 422, Code: 247, Class: visengine.ClassNotReady})}, next, trackAction{Delay: time.Minute}},
 		{"a document over the size limit still polls no later than the schedule", trackOutcome{Err: fmt.Errorf("document: %w",
 			&visengine.Error{Class: visengine.ClassPermanent, Err: visengine.ErrResponseTooLarge})}, 10 * time.Second, trackAction{Delay: 10 * time.Second}},
 	}
