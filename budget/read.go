@@ -114,10 +114,20 @@ type CapsEvent struct {
 // watch stops (an error: the caller watches again and knows nothing
 // meanwhile). With updatesOnly, only changes made after it starts, and the
 // Synced event at once. Keys that name no scope are skipped.
+//
+// A bucket deleted and made anew numbers its entries from 1 again, and the
+// watch goes on after the old bucket's last revision: it would never
+// deliver the new bucket's caps, and a cap set there would be bypassed.
+// The watch therefore checks every capsRecheck, with one stream info, that
+// the bucket is the one it began with, and stops when it is not.
 func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn func(CapsEvent)) error {
 	var opts []jetstream.WatchOpt
 	if updatesOnly {
 		opts = append(opts, jetstream.UpdatesOnly())
+	}
+	created, err := bucketCreated(ctx, kv)
+	if err != nil {
+		return fmt.Errorf("budget: watch caps: %w", err)
 	}
 	w, err := kv.WatchAll(ctx, opts...)
 	if err != nil {
@@ -127,10 +137,16 @@ func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn
 	if updatesOnly {
 		fn(CapsEvent{Synced: true}) // the watcher sends no marker then
 	}
+	check := time.NewTicker(capsRecheck)
+	defer check.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-check.C:
+			if c, err := bucketCreated(ctx, kv); err == nil && !c.Equal(created) {
+				return errors.New("budget: watch caps: the bucket was made anew")
+			}
 		case e, ok := <-w.Updates():
 			if !ok {
 				if ctx.Err() != nil {
@@ -153,4 +169,22 @@ func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn
 			fn(ev)
 		}
 	}
+}
+
+// capsRecheck is how often FollowCaps makes sure the bucket is still the
+// one it watches: a cap set in a bucket made anew applies at most this
+// long after it is set.
+const capsRecheck = 5 * time.Second
+
+// bucketCreated returns when the bucket's stream was created.
+func bucketCreated(ctx context.Context, kv jetstream.KeyValue) (time.Time, error) {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return time.Time{}, nil // not a JetStream bucket: nothing to compare
+	}
+	return bs.StreamInfo().Created, nil
 }
