@@ -34,7 +34,11 @@ func (p *Pipeline) RunAdvisories(ctx context.Context) error {
 }
 
 // fetchAdvisories waits up to a second for advisories and handles them. The
-// wait ends with ctx: a stop does not wait for the pull to expire.
+// wait ends with ctx: a stop does not wait for the pull to expire. A pull
+// the server refuses at once (the consumer gone, no responders while
+// JetStream restarts, a leader change) waits a second before the next, as
+// one that cannot be sent: the next pull would be refused as fast, and the
+// fetcher would hammer the server.
 func (p *Pipeline) fetchAdvisories(ctx context.Context) {
 	fctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -45,6 +49,10 @@ func (p *Pipeline) fetchAdvisories(ctx context.Context) {
 	}
 	for msg := range batch.Messages() {
 		p.advisory(ctx, msg)
+	}
+	if err := batch.Error(); err != nil && fctx.Err() == nil {
+		p.rare.Warn().Err(err).Msg("advisories: the pull failed; pulling again in a second")
+		workpool.Sleep(ctx, time.Second)
 	}
 }
 
