@@ -103,6 +103,13 @@ func (h *holdIndex) seen(e jetstream.KeyValueEntry) {
 	}
 }
 
+// forget empties the view: the bucket it was of is gone.
+func (h *holdIndex) forget() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.byTenant)
+}
+
 // snapshot copies the view.
 func (h *holdIndex) snapshot() map[string][]string {
 	h.mu.Lock()
@@ -158,11 +165,17 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx) // ends the caps watch below when this one ends
 	defer cancel()
+	created, err := bucketCreated(ctx, p.holds.kv)
+	if err != nil {
+		return fmt.Errorf("holds: watch: %w", err)
+	}
 	w, err := p.holds.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("holds: watch: %w", err)
 	}
 	defer w.Stop()
+	check := time.NewTicker(holdsRecheck)
+	defer check.Stop()
 	poke := make(chan struct{}, 1)
 	if cw, ok := p.d.Budget.(capsWatcher); ok {
 		wg.Go(func() { _ = cw.WatchCaps(ctx, func(budget.Scope) { notify(poke) }) })
@@ -187,8 +200,34 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 				return errWatchStopped
 			}
 			p.releaseAndFollow(ctx, poke)
+		case <-check.C:
+			// A bucket deleted and made anew numbers its entries from 1
+			// again, and the watch goes on after the old bucket's last
+			// revision: it would never deliver the new holds, and the
+			// old ones, gone, would stay in the view.
+			if c, err := bucketCreated(ctx, p.holds.kv); err == nil && !c.Equal(created) {
+				p.holds.forget()
+				return errors.New("holds: watch: the bucket was made anew")
+			}
 		}
 	}
+}
+
+// holdsRecheck is how often a holds watch makes sure, with one stream
+// info, that the bucket is still the one it began with.
+const holdsRecheck = 5 * time.Second
+
+// bucketCreated returns when the bucket's stream was created.
+func bucketCreated(ctx context.Context, kv jetstream.KeyValue) (time.Time, error) {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return time.Time{}, nil // not a JetStream bucket: nothing to compare
+	}
+	return bs.StreamInfo().Created, nil
 }
 
 var errWatchStopped = errors.New("holds: watch: the watcher stopped")
