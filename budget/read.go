@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/bucket"
+
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
@@ -125,7 +127,7 @@ func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn
 	if updatesOnly {
 		opts = append(opts, jetstream.UpdatesOnly())
 	}
-	created, err := bucketCreated(ctx, kv)
+	created, err := bucket.Created(ctx, kv)
 	if err != nil {
 		return fmt.Errorf("budget: watch caps: %w", err)
 	}
@@ -144,7 +146,7 @@ func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn
 		case <-ctx.Done():
 			return nil
 		case <-check.C:
-			if c, err := bucketCreated(ctx, kv); err == nil && !c.Equal(created) {
+			if c, err := bucket.Created(ctx, kv); err == nil && !c.Equal(created) {
 				return errors.New("budget: watch caps: the bucket was made anew")
 			}
 		case e, ok := <-w.Updates():
@@ -175,16 +177,3 @@ func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn
 // one it watches: a cap set in a bucket made anew applies at most this
 // long after it is set.
 const capsRecheck = 5 * time.Second
-
-// bucketCreated returns when the bucket's stream was created.
-func bucketCreated(ctx context.Context, kv jetstream.KeyValue) (time.Time, error) {
-	st, err := kv.Status(ctx)
-	if err != nil {
-		return time.Time{}, err
-	}
-	bs, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return time.Time{}, nil // not a JetStream bucket: nothing to compare
-	}
-	return bs.StreamInfo().Created, nil
-}

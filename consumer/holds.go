@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/bucket"
+
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/money"
@@ -165,7 +167,7 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx) // ends the caps watch below when this one ends
 	defer cancel()
-	created, err := bucketCreated(ctx, p.holds.kv)
+	created, err := bucket.Created(ctx, p.holds.kv)
 	if err != nil {
 		return fmt.Errorf("holds: watch: %w", err)
 	}
@@ -205,7 +207,7 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 			// again, and the watch goes on after the old bucket's last
 			// revision: it would never deliver the new holds, and the
 			// old ones, gone, would stay in the view.
-			if c, err := bucketCreated(ctx, p.holds.kv); err == nil && !c.Equal(created) {
+			if c, err := bucket.Created(ctx, p.holds.kv); err == nil && !c.Equal(created) {
 				p.holds.forget()
 				return errors.New("holds: watch: the bucket was made anew")
 			}
@@ -216,19 +218,6 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 // holdsRecheck is how often a holds watch makes sure, with one stream
 // info, that the bucket is still the one it began with.
 const holdsRecheck = 5 * time.Second
-
-// bucketCreated returns when the bucket's stream was created.
-func bucketCreated(ctx context.Context, kv jetstream.KeyValue) (time.Time, error) {
-	st, err := kv.Status(ctx)
-	if err != nil {
-		return time.Time{}, err
-	}
-	bs, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return time.Time{}, nil // not a JetStream bucket: nothing to compare
-	}
-	return bs.StreamInfo().Created, nil
-}
 
 var errWatchStopped = errors.New("holds: watch: the watcher stopped")
 

@@ -1,0 +1,29 @@
+// Package bucket tells a JetStream KV bucket apart from one made anew
+// under its name. A bucket deleted and made again numbers its entries
+// from 1, and a watch (an ordered consumer) that recreates itself after a
+// missed heartbeat goes on after the old bucket's last revision: it never
+// delivers the new bucket's first entries, and says nothing of it. A
+// watcher that must see every entry (caps, holds) compares Created now
+// and then with what it was when the watch began.
+package bucket
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Created returns when kv's stream was created; the zero time for a
+// bucket that is not a JetStream stream (nothing to compare).
+func Created(ctx context.Context, kv jetstream.KeyValue) (time.Time, error) {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return time.Time{}, nil
+	}
+	return bs.StreamInfo().Created, nil
+}
