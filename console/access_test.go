@@ -391,6 +391,37 @@ func TestReplayRefusesACompletedGiveUp(t *testing.T) {
 	}
 }
 
+// TestReplayRefusesAGiveUpItReopenedAlready: a gave_up dead letter whose
+// replay reopened the submission's tracking once already (the replay could
+// not remove it), the submission having given up again since, reopens
+// nothing: the tracker takes a letter's replay once (record.Record.Replays).
+// The console refuses it, saying so and to purge it, and keeps it; it used
+// to replay it, tell the operator so and remove it, tracking never
+// reopened.
+func TestReplayRefusesAGiveUpItReopenedAlready(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, testToken, nil)
+	seq := giveUpLetter(t, h, "emp-again", record.StateFailed)
+	ctx, store := context.Background(), record.NewStore(h.Res.Records)
+	rec, rev, err := store.Get(ctx, pipetest.Tenant, "emp-again")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.AddReplay(seq, time.Now()) // it reopened tracking, which gave up again
+	if _, err := store.Update(ctx, rec, rev); err != nil {
+		t.Fatal(err)
+	}
+	dl := "/dead-letters/" + strconv.FormatUint(seq, 10)
+	get, post := http.MethodGet, http.MethodPost
+	runCalls(t, s, []call{
+		{name: "no replay button", method: get, path: dl, auth: "bearer", status: 200, body: "reopened the submission once already", notBody: `id="replay"`},
+		{name: "replay refused", method: post, path: dl + "/replay", auth: "bearer", status: 409, body: "purge the letter"},
+	}, nil, "")
+	if _, err := h.Res.DLQ.GetMsg(ctx, seq); err != nil {
+		t.Errorf("the dead letter after a refused replay: %v, want it kept", err)
+	}
+}
+
 // TestSubmissionShowsAPendingAttempt: a submission whose POST went
 // unanswered is claimed with an attempt pending; the page must say so and
 // until when it reconciles, as iseed status does, or an operator seeing

@@ -156,8 +156,10 @@ func CheckReplay(dl DeadLetter) error {
 //   - a gave_up letter whose submission is closed otherwise than by a
 //     give-up: completed, when the upstream's completion overrode the
 //     give-up (docs/tracking.md). The tracker would acknowledge the
-//     replay without reopening anything. A gave_up letter whose
-//     submission still failed with gave_up, or is open, passes.
+//     replay without reopening anything. So is one that reopened its
+//     submission's tracking once already (its replay could not remove
+//     it). Another gave_up letter whose submission still failed with
+//     gave_up, or is open, passes.
 //   - a submission's letter whose submission has its upstream request by
 //     now (a late answer adopted it, a replay of another of its letters
 //     sent it): it is never sent again, and the pipeline would only
@@ -174,6 +176,10 @@ func CheckReopen(dl DeadLetter, rec *record.Record) error {
 	}
 	r := &RefusedError{Seq: dl.Seq, Reason: dl.Reason, Advice: fmt.Sprintf("purge the letter with 'iseed dlq purge %d'", dl.Seq)}
 	switch {
+	case dl.Reason == ReasonGaveUp && rec.Replayed(dl.Seq):
+		// The tracker reopens a record once per letter, as the pipeline
+		// does (tracking's reopenable).
+		r.Why = "it reopened the submission once already, and a dead letter reopens a submission at most once: nothing would reopen"
 	case dl.Reason == ReasonGaveUp:
 		if !rec.Closed() || (rec.State == record.StateFailed && rec.Reason == ReasonGaveUp) {
 			return nil

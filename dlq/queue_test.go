@@ -167,6 +167,8 @@ func TestCheckReopen(t *testing.T) {
 	replayed := &record.Record{State: record.StateFailed, Reason: ReasonUpstreamRejected, Generation: 2}
 	replayed.AddReplay(7, time.Now())
 	sent := &record.Record{State: record.StateSubmitted, RequestID: "req-1"}
+	gaveUpAgain := &record.Record{State: record.StateFailed, Reason: ReasonGaveUp, RequestID: "req-1"}
+	gaveUpAgain.AddReplay(7, time.Now())
 	tests := []struct {
 		name   string
 		reason string
@@ -177,6 +179,7 @@ func TestCheckReopen(t *testing.T) {
 		{"still gave up", ReasonGaveUp, &record.Record{State: record.StateFailed, Reason: ReasonGaveUp}, ""},
 		{"open again", ReasonGaveUp, &record.Record{State: record.StateSubmitted, RequestID: "req-1"}, ""},
 		{"no record", ReasonGaveUp, nil, ""},
+		{"gave up again, reopened by it already", ReasonGaveUp, gaveUpAgain, "reopened the submission once already"},
 		{"a submission's, still failed", ReasonUpstreamRejected, &record.Record{State: record.StateFailed, Reason: ReasonUpstreamRejected}, ""},
 		{"a submission's, sent by now", ReasonExpired, sent, "upstream request req-1"},
 		{"a submission's, reopened by it already", ReasonUpstreamRejected, replayed, "reopened the submission once already"},
