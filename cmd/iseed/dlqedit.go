@@ -31,11 +31,16 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	if err := r.q.CheckOrigin(l); err != nil {
 		return fmt.Errorf("refused %s", refusal(err, d))
 	}
-	inDoubt, closed, err := r.standing(ctx, d)
+	rec, inDoubt, closed, err := r.standing(ctx, d)
 	if err != nil {
 		return err
 	}
 	if err := dlq.CheckEdit(d, inDoubt); err != nil {
+		return fmt.Errorf("refused %s", refusal(err, d))
+	}
+	// A correction reopens no more than the letter unchanged would: the
+	// pipeline takes it for a conflict instead.
+	if err := dlq.CheckReopen(d, rec); err != nil {
 		return fmt.Errorf("refused %s", refusal(err, d))
 	}
 	var payload []byte
@@ -86,26 +91,27 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	return err
 }
 
-// standing reads the record of d's submission: inDoubt when it holds a
-// POST that may have created its upstream request (the pipeline
-// reconciles it with the recorded payload), closed when it takes no
-// correction at all (consumer's correctable: only a failed or rejected
-// submission with no request and no POST in doubt does). The pipeline
-// refuses another payload under the id of a closed one as a conflict.
-func (r *replayer) standing(ctx context.Context, d dlq.DeadLetter) (inDoubt, closed bool, err error) {
+// standing reads the record of d's submission (nil when there is none):
+// inDoubt when it holds a POST that may have created its upstream request
+// (the pipeline reconciles it with the recorded payload), closed when it
+// takes no correction at all (consumer's correctable: only a failed or
+// rejected submission with no request and no POST in doubt does). The
+// pipeline refuses another payload under the id of a closed one as a
+// conflict.
+func (r *replayer) standing(ctx context.Context, d dlq.DeadLetter) (rec *record.Record, inDoubt, closed bool, err error) {
 	if d.SubmissionID == "" {
-		return false, false, nil
+		return nil, false, false, nil
 	}
-	rec, _, err := r.records.Get(ctx, d.Tenant, d.SubmissionID)
+	rec, _, err = r.records.Get(ctx, d.Tenant, d.SubmissionID)
 	if errors.Is(err, record.ErrNotFound) {
-		return false, false, nil
+		return nil, false, false, nil
 	}
 	if err != nil {
-		return false, false, err
+		return nil, false, false, err
 	}
 	inDoubt = rec.PostInDoubt() && rec.RequestID == ""
 	open := (rec.State == record.StateFailed || rec.State == record.StateRejected) && rec.RequestID == "" && !rec.PostInDoubt()
-	return inDoubt, !open, nil
+	return rec, inDoubt, !open, nil
 }
 
 // sameSubmission reports whether payload is the submission sub is, by

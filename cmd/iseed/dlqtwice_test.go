@@ -111,6 +111,50 @@ func TestDLQReplayRefusesALetterOfASentSubmission(t *testing.T) {
 	}
 }
 
+// TestDLQCorrectionRefusesALetterOfASentSubmission: a correction of a dead
+// letter whose submission has its upstream request by now is refused as
+// the unchanged replay is, saying so and to purge it, and the letter kept.
+// The pipeline takes another payload under the id of a submission that has
+// its request for a conflict: it used to be "replayed, corrected" (exit 0),
+// the letter removed, and a conflict letter and event stored in its place,
+// telling the tenant of a conflict for a submission that was sent.
+func TestDLQCorrectionRefusesALetterOfASentSubmission(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "sent-later", nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)["sent-later"]
+	d.sim.sim.SetFaults(sim.Faults{})
+	ctx := context.Background()
+	store := record.NewStore(d.res.Records)
+	rec, rev, err := store.Get(ctx, "acme", "sent-later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.To(record.StateSubmitted, time.Now(), "adopted by another route")
+	rec.RequestID, rec.Reason = "req-other-route", ""
+	if _, err := store.Update(ctx, rec, rev); err != nil {
+		t.Fatal(err)
+	}
+	corrected, err := os.ReadFile(eventFile(t, "sent-later", func(f map[string]any) { f["$2"] = "m.rossi@example.org" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := fmt.Sprint(dl.Seq)
+	out, errOut, code := runCLIInput(t, string(corrected), "dlq", "replay", "--payload", "-", seq)
+	if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+seq) ||
+		!strings.Contains(errOut, "req-other-route") || !strings.Contains(errOut, "iseed dlq purge "+seq) {
+		t.Errorf("correction of a letter whose submission has its request: exit %d, stdout %q, stderr %q; want 1, why and the purge", code, out, errOut)
+	}
+	if left := deadLetters(t); len(left) != 1 || left[0].Seq != dl.Seq {
+		t.Errorf("dead letters after the refused correction: %+v; want %s kept, alone", left, seq)
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 0 {
+		t.Errorf("upstream requests: got %d, want 0", got)
+	}
+}
+
 // TestAuditDisownWhoseReplayFails: audit disown records the request in the
 // request index, then replays the ambiguous letter; when the replay fails
 // (the tenant is at its quota), the command says the index entry stays,
