@@ -77,7 +77,12 @@
 // not with a burst. The debt is the stored balance below zero, so a
 // replica that does not know pauses (an older release) reads it as an
 // empty bucket: it does not pause, but it does not burst either. Pauses do
-// not add up; the longer wins.
+// not add up; the longer wins. A pause starts when the server stores it:
+// its balance is dated by the entry's own stamp, not by the writer's
+// estimate of the server's clock, which runs behind by as much as the
+// bucket has been quiet; and before it judges whether an earlier pause
+// lasts as long, Pause makes that estimate close with a write of its own
+// beside the bucket (its key with ".clock").
 //
 // Every replica must use the same Rate, Burst and Reserve: each refills and
 // caps the shared bucket with its own. The bucket can be any KV bucket

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -85,6 +86,15 @@ func (l *Limiter) debt(d time.Duration) float64 { return l.cfg.Rate * d.Seconds(
 // Pause runs beside the fetcher, which may be asleep for a while (during
 // an earlier pause, say) and owns its clock: Pauses keep an estimate of
 // the server's clock of their own, one at a time.
+//
+// The debt is dated by the server when it stores it (Upto pausedAtWrite),
+// not by that estimate: the estimate is a lower bound, read from the
+// bucket's entry, which may be as old as the last write of any replica (a
+// quiet deployment, tokens taken a while ago); dated by it, the debt
+// would be paid back, in every refill, by the time that had already
+// passed, and the pause would end early or never begin. Whether an
+// earlier pause already lasts as long is judged on the estimate, which a
+// fresh entry of the bucket's stream makes close (calibrate).
 func (l *Limiter) Pause(ctx context.Context, d time.Duration) (paused bool, err error) {
 	d = min(d, l.cfg.MaxPause)
 	if d <= 0 {
@@ -93,6 +103,9 @@ func (l *Limiter) Pause(ctx context.Context, d time.Duration) (paused bool, err 
 	l.pauseMu.Lock()
 	defer l.pauseMu.Unlock()
 	c := &l.pauseClock
+	if err := l.calibrate(ctx, c); err != nil {
+		return false, err
+	}
 	for conflicts := 0; ; conflicts++ {
 		e, err := l.load(ctx)
 		if err != nil {
@@ -105,7 +118,7 @@ func (l *Limiter) Pause(ctx context.Context, d time.Duration) (paused bool, err 
 		if b.Tokens <= -l.debt(d) {
 			return false, nil // paused as long already
 		}
-		b.Tokens = -l.debt(d)
+		b.Tokens, b.Upto = -l.debt(d), pausedAtWrite
 		err = l.update(ctx, c, b, e.Revision(), c.local())
 		if !errors.Is(err, errConflict) {
 			if err != nil {
@@ -118,6 +131,30 @@ func (l *Limiter) Pause(ctx context.Context, d time.Duration) (paused bool, err 
 			return false, fmt.Errorf("ratelimit: pause: %d updates in a row lost: %w", conflicts, ErrContended)
 		}
 	}
+}
+
+// pausedAtWrite is the Upto of a pause: later than any stamp, so that
+// refill credits from the entry's own stamp (the server's time when it
+// stored the pause) and no earlier.
+const pausedAtWrite = math.MaxInt64
+
+// calibrate gives c a lower bound of the server's clock that is close to
+// it: the stamp of an entry written just now, beside the bucket's (its
+// key with ".clock"; nothing reads it), in the same stream, so that its
+// revision orders with the bucket's.
+func (l *Limiter) calibrate(ctx context.Context, c *serverClock) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	l.stats.roundTrips.Add(2)
+	if _, err := l.kv.Put(ctx, l.key+".clock", nil); err != nil {
+		return fmt.Errorf("ratelimit: %w: calibrate: %w", ErrUnavailable, err)
+	}
+	e, err := l.kv.Get(ctx, l.key+".clock")
+	if err != nil {
+		return fmt.Errorf("ratelimit: %w: calibrate: %w", ErrUnavailable, err)
+	}
+	c.observe(e.Created().UnixNano(), e.Revision(), c.local())
+	return nil
 }
 
 // load reads the bucket's entry, creating it full when there is none.

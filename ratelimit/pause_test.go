@@ -113,3 +113,36 @@ func waitFor(t *testing.T, ok func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestPauseOnAnOldEntryStartsWhenWritten: the pause is a debt as of when
+// the server stored it. A replica that has not written the bucket for a
+// while (quiet, or its tokens taken long ago) estimates the server's clock
+// from the old entry it reads, a lower bound that runs behind by the
+// entry's age: a debt dated by that estimate would be paid back, in
+// everyone's refill, by the time that already passed, and the pause would
+// end early, or never begin.
+func TestPauseOnAnOldEntryStartsWhenWritten(t *testing.T) {
+	s := natstest.Run(t)
+	const rate, burst = 50.0, 5
+	const pause = 500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	quiet := newLimiter(t, replicaKV(t, s.ClientURL(), 1), ratelimit.Config{Rate: rate, Burst: burst})
+	if err := quiet.Wait(ctx, ratelimit.Submission); err != nil { // its round writes the bucket
+		t.Fatal(err)
+	}
+	time.Sleep(2 * pause) // the setup, not a wait for a result: the entry the pause reads is now this old
+
+	p := newLimiter(t, replicaKV(t, s.ClientURL(), 1), ratelimit.Config{Rate: rate, Burst: burst})
+	t0 := time.Now()
+	if paused, err := p.Pause(ctx, pause); err != nil || !paused {
+		t.Fatalf("pause: %v, %v", paused, err)
+	}
+	other := newLimiter(t, replicaKV(t, s.ClientURL(), 1), ratelimit.Config{Rate: rate, Burst: burst})
+	if err := other.Wait(ctx, ratelimit.Submission); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(t0); took < pause {
+		t.Errorf("a replica was granted a call %v after a pause of %v began on a %v-old entry, want at least %v", took, pause, 2*pause, pause)
+	}
+}
