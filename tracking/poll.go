@@ -24,7 +24,18 @@ type trackOutcome struct {
 	Interrupted bool           // shutdown came first
 	Rec         *record.Record // the record the poll read, nil when it read none
 	State       string         // the record state the request reached, "" when unknown
+	// Awaited is how long (real time) the upstream has had the request
+	// fulfilled (Visura evasa) while its final document is not stored:
+	// from the upstream's timestamp_stati, read by the poll; 0 when
+	// unknown or not awaiting.
+	Awaited time.Duration
 }
+
+// maxFinalDocumentRetry bounds the retries of a final document the
+// upstream does not serve yet (decideTrack): a document served late is
+// still fetched within the hour, and one never served costs two calls an
+// hour, not two a minute.
+const maxFinalDocumentRetry = time.Hour
 
 // trackAction is the fate of a task.
 type trackAction struct {
@@ -56,8 +67,18 @@ func decideTrack(o trackOutcome, next, retry time.Duration, c Config) trackActio
 		// where a request stays for days: retried every retry delay, each
 		// request would cost two calls a minute all that time. The next
 		// scheduled poll (or a callback) fetches it; in Visura evasa the
-		// final document is all tracking waits for, and is retried sooner.
+		// final document is all tracking waits for, and is retried sooner
+		// (below).
 		return trackAction{Delay: next}
+	case visengine.ClassOf(o.Err) == visengine.ClassNotReady:
+		// The final document, not served yet in Visura evasa. One just
+		// fulfilled is usually served within minutes: retried at the retry
+		// delay at first. One the upstream never serves would cost two
+		// calls a minute until the maximum age (60 days), from the budget
+		// every poll shares: each retry waits as long as the request has
+		// been in Visura evasa (memoryless doubling), up to an hour, and
+		// never past the next scheduled poll.
+		return trackAction{Delay: min(max(retry, min(o.Awaited, maxFinalDocumentRetry)), next)}
 	case errors.Is(o.Err, visengine.ErrResponseTooLarge):
 		// The document is over MaxDocumentBytes, and will be as large at
 		// the next try, which reads the whole limit again (256 MiB by
@@ -266,11 +287,37 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 	if age := t.schedNow().Sub(t.cfg.Timebase.At(trackedSince(rec))); age > t.cfg.MaxAge {
 		return t.giveUp(ctx, rec, rev, meta, msg.Data(), t.unverifiedReplay(msg))
 	}
-	final, state, err := t.refresh(ctx, rec, rev)
-	if err == nil {
-		t.pollFoundNews(rec, state)
+	final, r, err := t.refresh(ctx, rec, rev)
+	o := trackOutcome{Final: final, Err: err, Rec: rec}
+	if r != nil {
+		o.State = stateOf(r.StatoRichiesta)
 	}
-	return trackOutcome{Final: final, Err: err, Rec: rec, State: state}
+	if err == nil {
+		t.pollFoundNews(rec, o.State)
+	}
+	if at := fulfilledAt(rec, r); !final && !at.IsZero() {
+		now := t.cfg.Now()
+		o.Awaited = t.cfg.Timebase.Delay(now, t.cfg.Timebase.At(now).Sub(at))
+	}
+	return o
+}
+
+// fulfilledAt is when the upstream fulfilled the request (Visura evasa),
+// as its answer r says (timestamp_stati); for an answer without that
+// timestamp, when the record entered completed (an earlier iseed's, before
+// its final document) or else data_ready, which can only be earlier. Zero
+// when r is not Visura evasa, or nothing says.
+func fulfilledAt(rec *record.Record, r *visengine.Richiesta) time.Time {
+	if r == nil || r.StatoRichiesta != visengine.StateFulfilled {
+		return time.Time{}
+	}
+	if at := r.TimestampStati.VisuraEvasa.Time(); !at.IsZero() {
+		return at
+	}
+	if at := rec.EnteredAt(record.StateCompleted); !at.IsZero() {
+		return at
+	}
+	return rec.EnteredAt(record.StateDataReady)
 }
 
 // logNotReopened says why the replay of dead letter seq reopens nothing:
@@ -334,15 +381,15 @@ func (t *Tracker) tracked(ctx context.Context, rec *record.Record) (bool, error)
 }
 
 // refresh makes one GET /richiesta/{id} through the shared rate limit and
-// applies the answer. It reports whether tracking is over and the record
-// state the upstream's answer maps to ("" when none).
-func (t *Tracker) refresh(ctx context.Context, rec *record.Record, rev uint64) (bool, string, error) {
+// applies the answer. It reports whether tracking is over and the
+// upstream's answer (nil when none).
+func (t *Tracker) refresh(ctx context.Context, rec *record.Record, rev uint64) (bool, *visengine.Richiesta, error) {
 	if err := t.d.Limiter.Wait(ctx); err != nil {
-		return false, "", err
+		return false, nil, err
 	}
 	r, err := t.d.Upstream.Richiesta(ctx, rec.RequestID)
 	if err != nil {
-		return false, "", fmt.Errorf("poll %s: %w", rec.RequestID, err)
+		return false, nil, fmt.Errorf("poll %s: %w", rec.RequestID, err)
 	}
 	if s := r.StatoRichiesta; s != "" && s != visengine.StateSearching && stateOf(s) == "" {
 		if len(s) > 64 { // an upstream's text, however long: the log line stays short
@@ -358,5 +405,5 @@ func (t *Tracker) refresh(ctx context.Context, rec *record.Record, rev uint64) (
 			Msg("the upstream answered a request state iseed does not know: the record does not move and no document is fetched; polls go on until tracking gives up")
 	}
 	final, err := t.catchUp(ctx, rec, rev, r)
-	return final, stateOf(r.StatoRichiesta), err
+	return final, r, err
 }

@@ -17,6 +17,7 @@ import (
 func TestDecideTrack(t *testing.T) {
 	c := Config{}.withDefaults()
 	const next, retry = time.Hour, time.Minute
+	notReady := &visengine.Error{Op: "GET /documento/{id}", Status: 422, Code: 247, Class: visengine.ClassNotReady}
 	tests := []struct {
 		name string
 		o    trackOutcome
@@ -51,6 +52,22 @@ func TestDecideTrack(t *testing.T) {
 		// In Visura evasa the final document is all tracking waits for.
 		{"a final document not ready retries at the retry delay", trackOutcome{State: record.StateCompleted, Err: fmt.Errorf("document: %w",
 			&visengine.Error{Op: "GET /documento/{id}", Status: 422, Code: 247, Class: visengine.ClassNotReady})}, next, trackAction{Delay: time.Minute}},
+		// A final document the upstream never serves: retried every
+		// minute until the maximum age (60 days), each request would take
+		// two calls a minute from the budget every poll shares. The
+		// retries back off, memoryless: each waits as long as the request
+		// has been in Visura evasa (doubling from the retry delay), up to
+		// an hour and never past the next scheduled poll.
+		{"a final document not ready just after Visura evasa retries at the retry delay", trackOutcome{State: record.StateCompleted, Awaited: 20 * time.Second,
+			Err: fmt.Errorf("document: %w", notReady)}, next, trackAction{Delay: time.Minute}},
+		{"a final document not ready backs off as long as it has been awaited", trackOutcome{State: record.StateCompleted, Awaited: 8 * time.Minute,
+			Err: fmt.Errorf("document: %w", notReady)}, next, trackAction{Delay: 8 * time.Minute}},
+		{"a final document not ready for days is retried hourly", trackOutcome{State: record.StateCompleted, Awaited: 30 * 24 * time.Hour,
+			Err: fmt.Errorf("document: %w", notReady)}, 24 * time.Hour, trackAction{Delay: time.Hour}},
+		{"a final document not ready is retried no later than the next poll", trackOutcome{State: record.StateCompleted, Awaited: 3 * time.Hour,
+			Err: fmt.Errorf("document: %w", notReady)}, 20 * time.Minute, trackAction{Delay: 20 * time.Minute}},
+		{"a final document not ready on a short schedule", trackOutcome{State: record.StateCompleted, Awaited: 3 * time.Hour,
+			Err: fmt.Errorf("document: %w", notReady)}, 10 * time.Second, trackAction{Delay: 10 * time.Second}},
 		{"a document over the size limit still polls no later than the schedule", trackOutcome{Err: fmt.Errorf("document: %w",
 			&visengine.Error{Class: visengine.ClassPermanent, Err: visengine.ErrResponseTooLarge})}, 10 * time.Second, trackAction{Delay: 10 * time.Second}},
 	}
@@ -121,6 +138,40 @@ func TestParseCallback(t *testing.T) {
 			cb, err := c.parse(httptest.NewRecorder(), r, tt.ctype != "application/json")
 			if err != nil || cb.secret != tt.want {
 				t.Errorf("got %q (error %v), want %q", cb.secret, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestFulfilledAt: how long a final document has been awaited counts from
+// the upstream's timestamp of Visura evasa, which every poll reads; the
+// record has no entry for it (completed waits for the document).
+func TestFulfilledAt(t *testing.T) {
+	ready := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	done := ready.Add(72 * time.Hour)
+	awaiting := &record.Record{State: record.StateDataReady, StatoRichiesta: visengine.StateFulfilled,
+		Timeline: []record.Transition{{State: record.StateDataReady, At: ready}}}
+	earlier := &record.Record{State: record.StateCompleted, StatoRichiesta: visengine.StateFulfilled,
+		Timeline: []record.Transition{{State: record.StateDataReady, At: ready}, {State: record.StateCompleted, At: done}}}
+	fulfilled := &visengine.Richiesta{StatoRichiesta: visengine.StateFulfilled,
+		TimestampStati: visengine.TimestampStati{DatiDisponibili: visengine.Timestamp(ready.Unix()), VisuraEvasa: visengine.Timestamp(done.Unix())}}
+	untimed := &visengine.Richiesta{StatoRichiesta: visengine.StateFulfilled}
+	tests := []struct {
+		name string
+		rec  *record.Record
+		r    *visengine.Richiesta
+		want time.Time
+	}{
+		{"the upstream's visura_evasa", awaiting, fulfilled, done},
+		{"no answer", awaiting, nil, time.Time{}},
+		{"not fulfilled", awaiting, &visengine.Richiesta{StatoRichiesta: visengine.StateDataReady}, time.Time{}},
+		{"without the timestamp: completed by an earlier iseed", earlier, untimed, done},
+		{"without the timestamp: data_ready, which came first", awaiting, untimed, ready},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := fulfilledAt(tt.rec, tt.r); !got.Equal(tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
 	}
