@@ -11,6 +11,7 @@ import (
 	"hash/fnv"
 	"io"
 	"maps"
+	"math"
 	"mime"
 	"net/http"
 	"os"
@@ -249,7 +250,7 @@ func (t *Tracker) intact(ctx context.Context, bucket jetstream.ObjectStore, info
 	if ok, err := t.whole(ctx, info); !ok || err != nil {
 		return false, err
 	}
-	if ok, err := readsBack(ctx, bucket, info.Name, info.Digest); !ok || err != nil {
+	if ok, err := readsBack(ctx, bucket, info.Name, int64(min(info.Size, math.MaxInt64)), info.Digest); !ok || err != nil {
 		if err == nil {
 			t.rare.Warn().Str("bucket", info.Bucket).Msg("stored document does not read back as it was sent: storing it again")
 		}
@@ -258,13 +259,13 @@ func (t *Tracker) intact(ctx context.Context, bucket jetstream.ObjectStore, info
 	return true, nil
 }
 
-// readsBack reports whether the object stored under name reads back with
-// digest ("SHA-256=" and the base64url SHA-256, as nats.go writes
-// it): false when its bytes differ, or when there is no such object.
-func readsBack(ctx context.Context, bucket jetstream.ObjectStore, name, digest string) (bool, error) {
+// readsBack reports whether the object stored under name, of size bytes,
+// reads back with digest ("SHA-256=" and the base64url SHA-256, as nats.go
+// writes it): false when its bytes differ, or when there is no such object.
+func readsBack(ctx context.Context, bucket jetstream.ObjectStore, name string, size int64, digest string) (bool, error) {
 	// Bounded: a get of an object whose chunks went meanwhile (a put racing
 	// on another replica) waits for bytes that never come.
-	ctx, cancel := context.WithTimeout(ctx, readBackTimeout)
+	ctx, cancel := context.WithTimeout(ctx, readBackTimeout(size))
 	defer cancel()
 	obj, err := bucket.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
@@ -285,8 +286,23 @@ func readsBack(ctx context.Context, bucket jetstream.ObjectStore, name, digest s
 	return objectDigest(h.Sum(nil)) == digest, nil
 }
 
-// readBackTimeout bounds reading a stored document back.
-const readBackTimeout = time.Minute
+// Reading a stored document back is bounded by readBackFloor plus the
+// time its size takes at readBackRate, a rate slower than any store iseed
+// should run on (8 Mbit/s: the upstream's download of a document at the
+// size limit, DefaultDocumentTimeout, is allowed about as much). A fixed
+// bound would fail every read-back of a large document on a slow or
+// replicated store, and each try downloads the document from the upstream
+// again, until the maximum age.
+const (
+	readBackFloor = time.Minute
+	readBackRate  = 1 << 20 // bytes a second
+)
+
+// readBackTimeout bounds reading a stored document of size bytes back:
+// about 5 minutes at the size limit (256 MiB).
+func readBackTimeout(size int64) time.Duration {
+	return readBackFloor + time.Duration(max(size, 0))*time.Second/readBackRate
+}
 
 // objectDigest writes a SHA-256 as an object's digest.
 func objectDigest(sum []byte) string { return "SHA-256=" + base64.URLEncoding.EncodeToString(sum) }
@@ -344,12 +360,13 @@ func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocumen
 		return err
 	}
 	sent := sha256.New()
-	if _, err := bucket.Put(ctx, meta, io.TeeReader(body, sent)); err != nil {
+	stored, err := bucket.Put(ctx, meta, io.TeeReader(body, sent))
+	if err != nil {
 		return fmt.Errorf("document of %s: store: %w", record.Key(rec.Tenant, rec.ID), err)
 	}
 	// The digest Put returns is of what it sent: only the bytes read back
 	// tell whether the server stored them.
-	ok, err := readsBack(ctx, bucket, sd.ref.Object, objectDigest(sent.Sum(nil)))
+	ok, err := readsBack(ctx, bucket, sd.ref.Object, int64(min(stored.Size, math.MaxInt64)), objectDigest(sent.Sum(nil)))
 	if err != nil {
 		return err
 	}
