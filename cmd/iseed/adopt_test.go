@@ -160,3 +160,55 @@ func TestAuditAdoptRefusalSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditRefusesALetterThatReopenedAlready: audit adopt and disown
+// replay the submission's ambiguous dead letter, and refuse it as iseed
+// dlq replay does (dlq.CheckReopen): one that reopened the submission once
+// already (its replay was published but the letter could not be removed,
+// and the submission failed again without a new letter, or its new one was
+// purged) reopens nothing. They used to write the index entry, replay it
+// and say "reconciliation adopts it": nothing reopened. Both now refuse,
+// saying why and to purge it, with nothing indexed and the letter kept.
+func TestAuditRefusesALetterThatReopenedAlready(t *testing.T) {
+	const tenant = "acme"
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	q := dlq.NewQueue(d.js, d.res, nil, nil)
+	store := record.NewStore(d.res.Records)
+	for i, verb := range []string{"adopt", "disown"} {
+		t.Run(verb, func(t *testing.T) {
+			id, req := "emp-reopened-"+verb, fmt.Sprintf("6b0ee1771dcdaf00000000d%d", i)
+			ambiguousLetter(t, d, tenant, id)
+			all, err := q.List(ctx, dlq.Filter{Tenant: tenant, Reason: dlq.ReasonAmbiguous})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var seq uint64
+			for _, dl := range all {
+				if dl.SubmissionID == id {
+					seq = dl.Seq
+				}
+			}
+			rec, rev, err := store.Get(ctx, tenant, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.AddReplay(seq, time.Now())
+			if _, err := store.Update(ctx, rec, rev); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code := runCLI(t, "audit", verb, req, "--tenant", tenant, "--submission", id)
+			if code != 1 || out != "" || !strings.Contains(errOut, "reopened the submission once already") ||
+				!strings.Contains(errOut, fmt.Sprintf("iseed dlq purge %d", seq)) {
+				t.Errorf("audit %s of a letter that reopened its submission: exit %d, stdout %q, stderr %q; want 1, why and the purge",
+					verb, code, out, errOut)
+			}
+			if _, err := d.res.Requests.Get(ctx, record.IndexKey(req)); err == nil {
+				t.Errorf("the request index has %s after the refusal", req)
+			}
+			if _, err := q.Get(ctx, seq); err != nil {
+				t.Errorf("dead letter %d after the refusal: %v; want it kept", seq, err)
+			}
+		})
+	}
+}

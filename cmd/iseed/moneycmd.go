@@ -410,7 +410,8 @@ func newAuditAdoptCmd(e *env) *cobra.Command {
 		Short: "Hand an unowned upstream request to the submission that made it",
 		Long: "For a request the audit found unowned, and a submission dead-lettered as ambiguous whose lost POST it\n" +
 			"is: records the request as the submission's in the request index, then replays the submission's dead\n" +
-			"letter. Reconciliation then adopts the request (nothing is sent), records and tracks it to its document.",
+			"letter. Reconciliation then adopts the request (nothing is sent), records and tracks it to its document.\n" +
+			"A dead letter 'iseed dlq replay' would refuse (one that would reopen nothing) is refused, nothing indexed.",
 	}, (*cliConn).adopt)
 }
 
@@ -422,7 +423,8 @@ func newAuditDisownCmd(e *env) *cobra.Command {
 			"outside iseed, another employee's): records the request in the request index as not iseed's, then\n" +
 			"replays the submission's dead letter. Reconciliation passes the request by and, once the lost POST's\n" +
 			"attempt has settled with no other candidate, sends the submission: a new, paid request. Wrongly used,\n" +
-			"on the submission's own request, it pays twice: check in the Openapi console first.",
+			"on the submission's own request, it pays twice: check in the Openapi console first. A dead letter\n" +
+			"'iseed dlq replay' would refuse (one that would reopen nothing) is refused, nothing indexed.",
 	}, (*cliConn).disown)
 }
 
@@ -525,6 +527,20 @@ func (c *cliConn) settleAmbiguous(ctx context.Context, requestID, tenant, id, ow
 	}
 	if seq == 0 {
 		return 0, fmt.Errorf("no ambiguous dead letter of %s to replay", record.Key(tenant, id))
+	}
+	// The checks of iseed dlq replay, before anything is indexed: a letter
+	// that would reopen nothing (dlq.CheckReopen: it reopened the
+	// submission once already) would leave the submission as it is.
+	l, err := q.Get(ctx, seq)
+	if err != nil {
+		return 0, err
+	}
+	r := &replayer{q: q, records: record.NewStore(c.res.Records), maxBytes: c.res.MaxSubmissionBytes()}
+	if refused, err := r.check(ctx, l); err != nil || refused != nil {
+		if err == nil {
+			err = fmt.Errorf("refused %s; nothing indexed", refusal(refused, l.DeadLetter))
+		}
+		return 0, err
 	}
 	if err := c.indexFor(ctx, requestID, owner); err != nil {
 		return 0, err
