@@ -203,15 +203,24 @@ func CheckReopen(dl DeadLetter, rec *record.Record) error {
 // only where the letter's own cannot serve: a message whose id could not
 // be read, and a conflict (the id is taken by another payload). Even then
 // the new id must be unused: taken reports whether a submission has it.
-// A conflict's correction under its own id is refused when that
-// submission takes no correction (closed: it has its upstream request, a
-// POST in doubt, or is on its way): it would conflict again.
+// A correction under the letter's own id is refused when that submission
+// takes no correction (closed: it has its upstream request, a POST in
+// doubt, or is on its way): the pipeline takes it for a conflict. For a
+// conflict's letter it would conflict again; any other's submission was
+// reopened meanwhile (claimed or held: another of its letters was
+// replayed), and the tenant would be told of a conflict for a submission
+// on its way.
 func CheckCorrection(dl DeadLetter, id string, taken, closed bool) error {
 	r := &RefusedError{Seq: dl.Seq, Reason: dl.Reason}
 	switch {
 	case id == dl.SubmissionID && closed && dl.Reason == ReasonConflict:
 		r.Why = fmt.Sprintf("submission %q has its upstream request, or an attempt that may have created it, or is on its way: a correction under its id would conflict again", id)
 		r.Advice = "give the correction an id no submission has"
+	case id == dl.SubmissionID && closed:
+		r.Why = fmt.Sprintf("submission %q is open again (another of its dead letters was replayed: it is on its way, or held): "+
+			"the pipeline would take a correction under its id for a conflict", id)
+		r.Advice = fmt.Sprintf("wait until it ends ('iseed status --tenant %s %s'): failed or rejected again, correct it then; "+
+			"sent, remove this letter with 'iseed dlq purge %d'", dl.Tenant, id, dl.Seq)
 	case id == dl.SubmissionID:
 		return nil
 	case dl.SubmissionID != "" && dl.Reason != ReasonConflict:

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
@@ -181,5 +182,62 @@ func TestAuditDisownWhoseReplayFails(t *testing.T) {
 	}
 	if left := deadLetters(t); len(left) != 1 {
 		t.Errorf("dead letters after the failed replay: %+v; want the ambiguous one kept", left)
+	}
+}
+
+// TestDLQCorrectionRefusesALetterOfAReopenedSubmission: a correction of a
+// dead letter whose submission another letter's replay reopened (claimed,
+// or held for a budget) is refused, saying why and what to do, and the
+// letter kept: the pipeline takes another payload under the id of an open
+// submission for a conflict. It used to be "replayed, corrected" (exit 0),
+// the letter removed, and a conflict letter and event stored in its place,
+// telling the tenant of a conflict for a submission on its way.
+func TestDLQCorrectionRefusesALetterOfAReopenedSubmission(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
+	states := []string{record.StateClaimed, record.StateHeld}
+	for _, state := range states {
+		if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "reopened-"+state, nil)); code != 0 {
+			t.Fatalf("submit: exit %d, %s", code, errOut)
+		}
+	}
+	letters := waitDeadLetters(t, len(states))
+	d.sim.sim.SetFaults(sim.Faults{})
+	ctx := context.Background()
+	store := record.NewStore(d.res.Records)
+	for _, state := range states {
+		t.Run(state, func(t *testing.T) {
+			id := "reopened-" + state
+			dl := letters[id]
+			rec, rev, err := store.Get(ctx, "acme", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Another letter of the submission reopened it (its sequence is
+			// not this one's): it is on its way, or held.
+			rec.Generation++
+			rec.AddReplay(dl.Seq+1000, time.Now())
+			rec.To(state, time.Now(), "replay of another dead letter")
+			rec.Reason = ""
+			if _, err := store.Update(ctx, rec, rev); err != nil {
+				t.Fatal(err)
+			}
+			corrected, err := os.ReadFile(eventFile(t, id, func(f map[string]any) { f["$2"] = "m.rossi@example.org" }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq := fmt.Sprint(dl.Seq)
+			out, errOut, code := runCLIInput(t, string(corrected), "dlq", "replay", "--payload", "-", seq)
+			if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+seq) ||
+				!strings.Contains(errOut, "is open again") || !strings.Contains(errOut, "iseed dlq purge "+seq) {
+				t.Errorf("correction of a letter whose submission is %s: exit %d, stdout %q, stderr %q; want 1, why and what to do", state, code, out, errOut)
+			}
+			if _, err := dlq.NewQueue(d.js, d.res, nil, nil).Get(ctx, dl.Seq); err != nil {
+				t.Errorf("dead letter %s after the refused correction: %v; want it kept", seq, err)
+			}
+		})
+	}
+	if left := deadLetters(t); len(left) != len(states) {
+		t.Errorf("dead letters after the refused corrections: %+v; want the %d letters alone (no conflict)", left, len(states))
 	}
 }
