@@ -466,3 +466,35 @@ func TestSubmissionShowsAScrubbedRecord(t *testing.T) {
 		{name: "the problem's code", method: http.MethodGet, path: path, status: 200, body: "<code>invalid_tax_code</code>"},
 	}, nil, "")
 }
+
+// TestReplayPublishedButNotRemoved: a replay that was published but whose
+// dead letter could not be removed (dlq.ErrNotRemoved) is said to be
+// replayed, with what is left to do (purge the letter), as iseed dlq
+// replay says it. The console used to answer 502 "The replay failed",
+// and an operator who replayed it again reopened nothing.
+func TestReplayPublishedButNotRemoved(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, testToken, nil)
+	seq := deadLetter(t, h, "emp-kept", "prior_isee_required", pipetest.Submission("emp-kept", pipetest.ValidFields("Mario")))
+	ctx := context.Background()
+	cfg := h.Res.DLQ.CachedInfo().Config
+	cfg.DenyDelete = true // the stream refuses every removal from now on
+	if _, err := h.NATS.JS.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	n := strconv.FormatUint(seq, 10)
+	resp, body := s.do(t, call{method: http.MethodPost, path: "/dead-letters/" + n + "/replay", auth: "bearer"}, nil, "")
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/dead-letters?") {
+		t.Fatalf("replay not removed: got %d to %q, want 303 to the dead letters with a notice\n%s", resp.StatusCode, loc, body)
+	}
+	resp, body = s.do(t, call{method: http.MethodGet, path: loc, auth: "bearer"}, nil, "")
+	for _, want := range []string{"Dead letter " + n + " was replayed", "could not be removed", "iseed dlq purge " + n} {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("the notice after a replay not removed: got %d, want 200 saying %q\n%s", resp.StatusCode, want, body)
+		}
+	}
+	if _, err := h.Res.DLQ.GetMsg(ctx, seq); err != nil {
+		t.Errorf("dead letter %s: %v; want it still there (the stream denies deletes)", n, err)
+	}
+}

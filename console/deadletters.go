@@ -22,7 +22,7 @@ func (c *Console) deadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := deadLettersData{Tenant: q.Get("tenant"), Reason: q.Get("reason"), Reasons: dlq.Reasons()}
 	if seq, err := strconv.ParseUint(q.Get("replayed"), 10, 64); err == nil {
-		d.Replayed = &replayed{Seq: seq, Tenant: q.Get("rt"), ID: q.Get("rid")}
+		d.Replayed = &replayed{Seq: seq, Tenant: q.Get("rt"), ID: q.Get("rid"), Kept: q.Get("kept") == "1"}
 	}
 	if d.Tenant != "" && !record.ValidToken(d.Tenant) {
 		d.Problem = "A tenant is 1 to 64 letters, digits, _ or -."
@@ -65,6 +65,7 @@ type deadLettersData struct {
 type replayed struct {
 	Seq        uint64
 	Tenant, ID string
+	Kept       bool // published, but the letter could not be removed (dlq.ErrNotRemoved)
 }
 
 // letter reads dead letter {seq}, or answers the request itself (false).
@@ -153,7 +154,17 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusConflict, "Not replayed: "+d.Refused.Why+"; "+d.Refused.Advice+".")
 		return
 	}
-	if err := c.d.DeadLetters.Replay(ctx, seq); err != nil {
+	v := url.Values{"replayed": {strconv.FormatUint(seq, 10)}, "rt": {d.DL.Tenant}, "rid": {d.DL.SubmissionID}}
+	err := c.d.DeadLetters.Replay(ctx, seq)
+	if errors.Is(err, dlq.ErrNotRemoved) {
+		// Published: the replay is done, only the letter is left, which
+		// reopens nothing if replayed again (iseed dlq replay says so too).
+		log.Warn().Err(err).Msg("console: dead letter replayed, but not removed")
+		v.Set("kept", "1")
+		http.Redirect(w, r, "/dead-letters?"+v.Encode(), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
 		log.Warn().Err(err).Msg("console: replay failed")
 		status := http.StatusBadGateway
 		if errors.Is(err, dlq.ErrReplayDuplicate) || errors.Is(err, dlq.ErrReplayedAlready) ||
@@ -164,7 +175,6 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info().Msg("console: dead letter replayed")
-	v := url.Values{"replayed": {strconv.FormatUint(seq, 10)}, "rt": {d.DL.Tenant}, "rid": {d.DL.SubmissionID}}
 	http.Redirect(w, r, "/dead-letters?"+v.Encode(), http.StatusSeeOther)
 }
 
