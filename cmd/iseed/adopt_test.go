@@ -212,3 +212,38 @@ func TestAuditRefusesALetterThatReopenedAlready(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditAdoptPublishedButNotRemoved: when the replay of the ambiguous
+// letter is published but the letter cannot be removed
+// (dlq.ErrNotRemoved), audit adopt says the letter was replayed and to
+// purge it, as iseed dlq replay says: it used to say to run the command
+// again to replay it, which would reopen nothing.
+func TestAuditAdoptPublishedButNotRemoved(t *testing.T) {
+	const tenant, id, req = "acme", "emp-kept", "6b0ee1771dcdaf00000000e0"
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	ambiguousLetter(t, d, tenant, id)
+	st, err := d.js.Stream(ctx, d.res.Layout.DLQStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.DenyDelete = true // the stream refuses every removal from now on
+	if _, err := d.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	all, err := dlq.NewQueue(d.js, d.res, nil, nil).List(ctx, dlq.Filter{Tenant: tenant, Reason: dlq.ReasonAmbiguous})
+	if err != nil || len(all) != 1 {
+		t.Fatalf("ambiguous dead letters: %+v, %v; want one", all, err)
+	}
+	seq := fmt.Sprint(all[0].Seq)
+	out, errOut, code := runCLI(t, "audit", "adopt", req, "--tenant", tenant, "--submission", id)
+	if code != 1 || !strings.Contains(errOut, "dead letter "+seq+" of acme.emp-kept replayed") || !strings.Contains(errOut, "iseed dlq purge "+seq) ||
+		strings.Contains(errOut, "run this command again") {
+		t.Errorf("adopt whose letter is not removed: exit %d, stdout %q, stderr %q; want 1, said replayed, and the purge to do", code, out, errOut)
+	}
+	owner, _, err := record.LeaderGet(ctx, d.js, d.res.Layout.RequestsBucket(), record.IndexKey(req))
+	if err != nil || string(owner) != record.Key(tenant, id) {
+		t.Errorf("request index entry of %s: %q (%v); want %s", req, owner, err, record.Key(tenant, id))
+	}
+}

@@ -545,7 +545,13 @@ func (c *cliConn) settleAmbiguous(ctx context.Context, requestID, tenant, id, ow
 	if err := c.indexFor(ctx, requestID, owner); err != nil {
 		return 0, err
 	}
-	if err := q.Replay(ctx, seq); err != nil {
+	if err := q.Replay(ctx, seq); errors.Is(err, dlq.ErrNotRemoved) {
+		// Published: reconciliation reads the index entry. Replayed again
+		// the letter reopens nothing (iseed dlq replay says so too).
+		return 0, fmt.Errorf("dead letter %d of %s replayed, but it is still in the queue (%w): replayed again it reopens nothing; "+
+			"remove it with 'iseed dlq purge %d'; 'iseed status --tenant %s %s' shows where the submission is",
+			seq, record.Key(tenant, id), err, seq, tenant, id)
+	} else if err != nil {
 		// The index entry stays: say so, or the operator would take the
 		// command for one that changed nothing.
 		as := "the submission's"
