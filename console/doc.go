@@ -35,6 +35,11 @@
 //     which Run watches into memory; a revocation NATS does not store is
 //     kept and tried again, and the logout answers 503 saying so. Until Run
 //     has read the stored revocations, no session cookie is accepted (503).
+//     A keys bucket deleted and made anew is noticed within 5 s (a watch
+//     of the old one would never deliver the new one's first logouts):
+//     Run watches the new bucket, accepts no session cookie until it has
+//     read it (503), keeps refusing the sessions it knew were logged out,
+//     and stores those logouts again in the new bucket.
 //     The token is compared in constant time.
 //     Wrong tokens, in the login form or a bearer header, are limited per
 //     client address (IPv6: per /64): the peer's, or, when the peer is one

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
@@ -34,6 +35,11 @@ const (
 	// remove a logout while another's still takes its session as valid (a
 	// replica started then would not know it was logged out).
 	sweepGrace = 15 * time.Minute
+	// revokedRecheck is how often the watch makes sure, with one stream
+	// info, that the keys bucket is still the one it began with: a logout
+	// stored in a bucket made anew is refused on every replica at most
+	// this long after it is stored.
+	revokedRecheck = 5 * time.Second
 )
 
 // revocations are the sessions logged out on any replica. A logout stores
@@ -45,6 +51,14 @@ const (
 // logout says so. Until the watch has delivered what the bucket holds, no
 // session is accepted: a replica that just started does not know yet
 // which were logged out.
+//
+// A keys bucket deleted and made anew numbers its entries from 1 again,
+// and the watch goes on after the old bucket's last revision: it would
+// never deliver the new bucket's first logouts. Run therefore checks every
+// revokedRecheck that the bucket is the one it watches; when it is not, it
+// keeps the logouts it knew (they are still refused here), accepts no
+// session until a new watch has read the new bucket, and stores those it
+// knew again, so that every replica, and one started later, refuses them.
 type revocations struct {
 	kv  jetstream.KeyValue  // the keys bucket; nil: this process only (unit tests)
 	js  jetstream.JetStream // purges the expired revocations
@@ -74,8 +88,13 @@ func newRevocations(kv jetstream.KeyValue, js jetstream.JetStream, now func() ti
 // markSynced notes that the stored revocations are known; v.mu is held
 // or v not shared yet.
 func (v *revocations) markSynced() {
-	if !v.synced {
-		v.synced = true
+	if v.synced {
+		return
+	}
+	v.synced = true
+	select {
+	case <-v.readyc: // synced before the keys bucket was made anew
+	default:
 		close(v.readyc)
 	}
 }
@@ -132,7 +151,10 @@ func (v *revocations) run(ctx context.Context) error {
 	retry, sweep := time.NewTicker(retryEvery), time.NewTicker(sweepEvery)
 	defer retry.Stop()
 	defer sweep.Stop()
-	w, failing := v.watch(ctx, false)
+	check := time.NewTicker(revokedRecheck)
+	defer check.Stop()
+	var created time.Time // of the bucket the last watch began on
+	w, failing := v.watch(ctx, false, &created)
 	defer func() {
 		if w != nil {
 			_ = w.Stop()
@@ -154,9 +176,19 @@ func (v *revocations) run(ctx context.Context) error {
 			v.learn(e)
 		case <-retry.C:
 			if w == nil {
-				w, failing = v.watch(ctx, failing)
+				w, failing = v.watch(ctx, failing, &created)
 			}
 			v.storePending(ctx)
+		case <-check.C:
+			if w == nil { // the retry tick watches again
+				continue
+			}
+			if c, err := bucket.Created(ctx, v.kv); err == nil && !c.Equal(created) {
+				_ = w.Stop()
+				v.anew()
+				created = c
+				w, failing = v.watch(ctx, failing, &created)
+			}
 		case <-sweep.C:
 			v.sweep(ctx)
 		}
@@ -165,16 +197,45 @@ func (v *revocations) run(ctx context.Context) error {
 
 // watch starts watching the revocations; nil and failing when it cannot.
 // A failure is logged when the previous try had not failed (failed), a
-// recovery when it had.
-func (v *revocations) watch(ctx context.Context, failed bool) (w jetstream.KeyWatcher, failing bool) {
-	w, err := v.kv.Watch(ctx, revokedPrefix+"*", jetstream.IgnoreDeletes())
+// recovery when it had. It sets *created to when the bucket watched was
+// created; when that bucket is not the one watched before, the old one's
+// logouts were lost with it: see anew.
+func (v *revocations) watch(ctx context.Context, failed bool, created *time.Time) (w jetstream.KeyWatcher, failing bool) {
+	c, err := bucket.Created(ctx, v.kv)
+	if err == nil {
+		w, err = v.kv.Watch(ctx, revokedPrefix+"*", jetstream.IgnoreDeletes())
+	}
 	switch {
 	case err != nil && !failed && ctx.Err() == nil:
 		v.log.Warn().Err(err).Msg("console: cannot watch the logged-out sessions; trying again every second (meanwhile this replica misses the logouts of the others, and until it has read them once it accepts no session)")
 	case err == nil && failed:
 		v.log.Info().Msg("console: watching the logged-out sessions again")
 	}
-	return w, err != nil
+	if err != nil {
+		return nil, true
+	}
+	if !created.IsZero() && !c.Equal(*created) {
+		v.anew()
+	}
+	*created = c
+	return w, false
+}
+
+// anew notes that the keys bucket was made anew: the watch just started
+// has not delivered its logouts yet, so no session is accepted until it
+// has; the logouts known here, gone with the old bucket, stay refused here
+// and are stored again.
+func (v *revocations) anew() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.synced = false // readyc stays closed: it marks the first read only
+	now := v.now().Unix()
+	for id, exp := range v.ids {
+		if now < exp {
+			v.pending[id] = exp
+		}
+	}
+	v.log.Warn().Int("logouts", len(v.pending)).Msg("console: the keys bucket was made anew: no session is accepted until this replica has read it, and the logouts it knew are stored there again")
 }
 
 // learn notes one stored revocation; nil marks the end of those stored
@@ -208,7 +269,7 @@ func (v *revocations) storePending(ctx context.Context) {
 			if err := v.store(ctx, id, exp); err != nil {
 				return // NATS still does not take it: the next tick tries again
 			}
-			v.log.Info().Msg("console: a logout NATS did not take before is stored now: every replica refuses its session")
+			v.log.Info().Msg("console: a logout not in NATS before is stored now: every replica refuses its session")
 		}
 		v.mu.Lock()
 		delete(v.pending, id)
