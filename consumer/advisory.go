@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/workpool"
@@ -25,25 +26,43 @@ type maxDeliveriesAdvisory struct {
 
 // RunAdvisories dead-letters submissions that exhausted MaxDeliver without
 // a decision (a crash loop, say). The server's advisories are kept in a
-// stream, so none is lost while no replica runs. It returns when ctx is done.
+// stream, so none is lost while no replica runs. When the server says that
+// stream or its consumer does not exist (an operator deleted it, a stream
+// in memory after a NATS restart), it makes them again as a start does,
+// at most once every advisoriesRecheck; the advisories published while
+// they were gone are lost. It returns when ctx is done.
 func (p *Pipeline) RunAdvisories(ctx context.Context) error {
+	f := &advisoryFetcher{cons: p.d.Resources.Advisories}
 	for ctx.Err() == nil {
-		p.fetchAdvisories(ctx)
+		p.fetchAdvisories(ctx, f)
 	}
 	return nil
 }
+
+// advisoryFetcher is RunAdvisories's consumer, and when it last looked
+// whether the consumer still exists.
+type advisoryFetcher struct {
+	cons    jetstream.Consumer
+	checked time.Time
+}
+
+// advisoriesRecheck bounds how often a failing fetcher asks the server
+// whether its consumer exists, and makes it again.
+const advisoriesRecheck = 10 * time.Second
 
 // fetchAdvisories waits up to a second for advisories and handles them. The
 // wait ends with ctx: a stop does not wait for the pull to expire. A pull
 // the server refuses at once (the consumer gone, no responders while
 // JetStream restarts, a leader change) waits a second before the next, as
 // one that cannot be sent: the next pull would be refused as fast, and the
-// fetcher would hammer the server.
-func (p *Pipeline) fetchAdvisories(ctx context.Context) {
+// fetcher would hammer the server. A consumer gone is made again
+// (ensureAdvisories).
+func (p *Pipeline) fetchAdvisories(ctx context.Context, f *advisoryFetcher) {
 	fctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	batch, err := p.d.Resources.Advisories.Fetch(8, jetstream.FetchContext(fctx))
+	batch, err := f.cons.Fetch(8, jetstream.FetchContext(fctx))
 	if err != nil {
+		p.ensureAdvisories(ctx, f)
 		workpool.Sleep(ctx, time.Second)
 		return
 	}
@@ -52,8 +71,33 @@ func (p *Pipeline) fetchAdvisories(ctx context.Context) {
 	}
 	if err := batch.Error(); err != nil && fctx.Err() == nil {
 		p.rare.Warn().Err(err).Msg("advisories: the pull failed; pulling again in a second")
+		p.ensureAdvisories(ctx, f)
 		workpool.Sleep(ctx, time.Second)
 	}
+}
+
+// ensureAdvisories makes the advisories stream and consumer again when the
+// server says either does not exist, at most once every
+// advisoriesRecheck. Without a JetStream handle (unit tests) it does
+// nothing.
+func (p *Pipeline) ensureAdvisories(ctx context.Context, f *advisoryFetcher) {
+	if p.d.Publisher == nil || ctx.Err() != nil || time.Since(f.checked) < advisoriesRecheck {
+		return
+	}
+	f.checked = time.Now() // a rate bound only: the monotonic clock, not the injected one
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := f.cons.Info(ctx); !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return // there, or NATS unreachable: the pulls go on
+	}
+	cons, err := layout.EnsureAdvisories(ctx, p.d.Publisher, p.lay)
+	if err != nil {
+		p.log.Warn().Err(err).Dur("retry_in", advisoriesRecheck).
+			Msg("advisories: their stream or consumer is gone and cannot be made again: max-deliveries advisories are not handled meanwhile")
+		return
+	}
+	f.cons = cons
+	p.log.Warn().Msg("advisories: their stream or consumer was gone and is made again: the advisories published meanwhile are lost, their submissions not dead-lettered")
 }
 
 // advisory handles one advisory message and settles it. One that cannot be

@@ -211,6 +211,18 @@ func (r *Resources) ensureDLQ(ctx context.Context, js jetstream.JetStream) error
 	return err
 }
 
+// EnsureAdvisories creates or updates, as Ensure does, the advisories
+// stream and its durable consumer, and returns the consumer: for the
+// fetcher, when they are gone (an operator deleted them, a stream in
+// memory after a NATS restart).
+func EnsureAdvisories(ctx context.Context, js jetstream.JetStream, l Layout) (jetstream.Consumer, error) {
+	r := &Resources{Layout: l.WithDefaults()}
+	if err := r.ensureAdvisories(ctx, js); err != nil {
+		return nil, fmt.Errorf("layout: advisories: %w", err)
+	}
+	return r.Advisories, nil
+}
+
 // ensureAdvisories keeps the server's max-deliveries advisories of the
 // submissions consumer in a stream, so that none is lost while no replica
 // runs.
