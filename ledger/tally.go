@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iseed-dev/iseed/money"
@@ -24,6 +25,14 @@ import (
 // the running sum is exact. When the period ends, the Tally starts over
 // from ReadSlack before the next period's start, as Entries does; a read
 // that fails starts over too.
+//
+// A ledger stream deleted and made anew numbers its entries from 1 again,
+// and the follow (an ordered consumer, which recreates itself after a
+// missed heartbeat) goes on after the old stream's last sequence: it
+// would never deliver the new stream's first entries, and would keep
+// counting the old ones, gone with it. The follow therefore checks every
+// tallyRecheck, with one stream info, that the stream is the one it began
+// with, and starts over when it is not.
 type Tally struct {
 	l      *Ledger
 	period func(now time.Time) money.Period
@@ -78,6 +87,10 @@ func (t *Tally) follow(ctx context.Context, p money.Period) error {
 	t.mu.Lock()
 	t.cur, t.caught, t.requests, t.amount = p, false, 0, 0
 	t.mu.Unlock()
+	info, err := t.l.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: follow: %w", err)
+	}
 	cons, err := t.l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{Subject(t.l.cfg.Prefix, "*", "*")},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy, OptStartTime: new(p.From.Add(-ReadSlack)),
@@ -98,9 +111,23 @@ func (t *Tally) follow(ctx context.Context, p money.Period) error {
 	defer stop()
 	end := time.AfterFunc(max(p.To.Sub(t.now()), 0), it.Stop) // the next period starts over
 	defer end.Stop()
+	var anew atomic.Bool
+	var wg sync.WaitGroup
+	checked := make(chan struct{})
+	defer wg.Wait()
+	defer close(checked)
+	wg.Go(func() {
+		if t.madeAnew(ctx, info.Created, checked) {
+			anew.Store(true)
+			it.Stop()
+		}
+	})
 	for read := uint64(0); ; {
 		m, err := it.Next()
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if anew.Load() {
+				return errors.New("ledger: follow: the stream was made anew")
+			}
 			return nil
 		}
 		if err != nil {
@@ -117,6 +144,31 @@ func (t *Tally) follow(ctx context.Context, p money.Period) error {
 		}
 	}
 }
+
+// madeAnew checks every tallyRecheck whether the stream is still the one
+// created at created, and returns true when it is not; false when ctx is
+// done or done is closed.
+func (t *Tally) madeAnew(ctx context.Context, created time.Time, done <-chan struct{}) bool {
+	check := time.NewTicker(tallyRecheck)
+	defer check.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-done:
+			return false
+		case <-check.C:
+			if info, err := t.l.stream.Info(ctx); err == nil && !info.Created.Equal(created) {
+				return true
+			}
+		}
+	}
+}
+
+// tallyRecheck is how often a follow makes sure, with one stream info,
+// that the ledger stream is still the one it began with: the total counts
+// a stream made anew at most this long (and a read) after it is made.
+const tallyRecheck = 5 * time.Second
 
 func (t *Tally) setCaught() {
 	t.mu.Lock()

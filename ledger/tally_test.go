@@ -9,6 +9,7 @@ import (
 
 	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/money"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestTallyFollowsTheLedger: the running total of the current period
@@ -71,4 +72,47 @@ func TestTallyFollowsTheLedger(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
 	}
+}
+
+// TestTallyFollowsALedgerMadeAnew: an operator deletes the ledger stream
+// and makes it anew (an `iseed` start ensures it at once); requests are
+// then entered there. The running total must be the new stream's: a
+// follow of the old stream goes on after its last sequence and would
+// never deliver the new stream's first entries, and would keep counting
+// the old ones, gone with it.
+func TestTallyFollowsALedgerMadeAnew(t *testing.T) {
+	l, srv := newLedger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	t.Cleanup(func() { cancel(); <-done })
+	now := time.Now().UTC().Truncate(time.Second)
+	today := money.Period{From: now.Add(-time.Hour), To: now.Add(time.Hour)}
+	for i := range 20 { // the old stream's sequences go past the new one's
+		record(t, l, entry("acme", fmt.Sprint("old", i), now))
+	}
+	tally := l.NewTally(func(time.Time) money.Period { return today })
+	go func() { done <- tally.Run(ctx) }()
+	totals := func(what string, d time.Duration, want int) {
+		t.Helper()
+		var n int
+		var err error
+		for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
+			if n, _, err = tally.Total(); err == nil && n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: after %v: got %d entries (%v), want %d", what, d, n, err, want)
+			}
+		}
+	}
+	totals("the old stream", 10*time.Second, 20)
+
+	if err := srv.JS.DeleteStream(ctx, ledger.StreamName(prefix)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledger.EnsureStream(ctx, srv.JS, ledger.StreamConfig(prefix, 1, jetstream.FileStorage, 0)); err != nil {
+		t.Fatal(err)
+	}
+	record(t, l, entry("acme", "new1", now), entry("beta", "new2", now))
+	totals("the stream made anew", 20*time.Second, 2)
 }
