@@ -92,7 +92,7 @@ func (p *Pipeline) ensureAdvisories(ctx context.Context, f *advisoryFetcher) {
 	}
 	cons, err := layout.EnsureAdvisories(ctx, p.d.Publisher, p.lay)
 	if err != nil {
-		p.log.Warn().Err(err).Dur("retry_in", advisoriesRecheck).
+		p.log.Warn().Err(err).Dur("retry_in_ms", advisoriesRecheck).
 			Msg("advisories: their stream or consumer is gone and cannot be made again: max-deliveries advisories are not handled meanwhile")
 		return
 	}
