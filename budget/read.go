@@ -120,7 +120,7 @@ type CapsEvent struct {
 // A bucket deleted and made anew numbers its entries from 1 again, and the
 // watch goes on after the old bucket's last revision: it would never
 // deliver the new bucket's caps, and a cap set there would be bypassed.
-// The watch therefore checks every capsRecheck, with one stream info, that
+// The watch therefore checks every bucket.Recheck, with one stream info, that
 // the bucket is the one it began with, and stops when it is not.
 func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn func(CapsEvent)) error {
 	var opts []jetstream.WatchOpt
@@ -139,14 +139,14 @@ func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn
 	if updatesOnly {
 		fn(CapsEvent{Synced: true}) // the watcher sends no marker then
 	}
-	check := time.NewTicker(capsRecheck)
+	check := time.NewTicker(bucket.Recheck)
 	defer check.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-check.C:
-			if c, err := bucket.Created(ctx, kv); err == nil && !c.Equal(created) {
+			if bucket.MadeAnew(ctx, kv, created) {
 				return errors.New("budget: watch caps: the bucket was made anew")
 			}
 		case e, ok := <-w.Updates():
@@ -172,8 +172,3 @@ func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn
 		}
 	}
 }
-
-// capsRecheck is how often FollowCaps makes sure the bucket is still the
-// one it watches: a cap set in a bucket made anew applies at most this
-// long after it is set.
-const capsRecheck = 5 * time.Second

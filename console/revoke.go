@@ -35,11 +35,6 @@ const (
 	// remove a logout while another's still takes its session as valid (a
 	// replica started then would not know it was logged out).
 	sweepGrace = 15 * time.Minute
-	// revokedRecheck is how often the watch makes sure, with one stream
-	// info, that the keys bucket is still the one it began with: a logout
-	// stored in a bucket made anew is refused on every replica at most
-	// this long after it is stored.
-	revokedRecheck = 5 * time.Second
 )
 
 // revocations are the sessions logged out on any replica. A logout stores
@@ -55,7 +50,7 @@ const (
 // A keys bucket deleted and made anew numbers its entries from 1 again,
 // and the watch goes on after the old bucket's last revision: it would
 // never deliver the new bucket's first logouts. Run therefore checks every
-// revokedRecheck that the bucket is the one it watches; when it is not, it
+// bucket.Recheck that the bucket is the one it watches; when it is not, it
 // keeps the logouts it knew (they are still refused here), accepts no
 // session until a new watch has read the new bucket, and stores those it
 // knew again, so that every replica, and one started later, refuses them.
@@ -151,7 +146,7 @@ func (v *revocations) run(ctx context.Context) error {
 	retry, sweep := time.NewTicker(retryEvery), time.NewTicker(sweepEvery)
 	defer retry.Stop()
 	defer sweep.Stop()
-	check := time.NewTicker(revokedRecheck)
+	check := time.NewTicker(bucket.Recheck)
 	defer check.Stop()
 	var created time.Time // of the bucket the last watch began on
 	w, failing := v.watch(ctx, false, &created)

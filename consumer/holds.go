@@ -176,7 +176,7 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 		return fmt.Errorf("holds: watch: %w", err)
 	}
 	defer w.Stop()
-	check := time.NewTicker(holdsRecheck)
+	check := time.NewTicker(bucket.Recheck)
 	defer check.Stop()
 	poke := make(chan struct{}, 1)
 	if cw, ok := p.d.Budget.(capsWatcher); ok {
@@ -207,17 +207,13 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 			// again, and the watch goes on after the old bucket's last
 			// revision: it would never deliver the new holds, and the
 			// old ones, gone, would stay in the view.
-			if c, err := bucket.Created(ctx, p.holds.kv); err == nil && !c.Equal(created) {
+			if bucket.MadeAnew(ctx, p.holds.kv, created) {
 				p.holds.forget()
 				return errors.New("holds: watch: the bucket was made anew")
 			}
 		}
 	}
 }
-
-// holdsRecheck is how often a holds watch makes sure, with one stream
-// info, that the bucket is still the one it began with.
-const holdsRecheck = 5 * time.Second
 
 var errWatchStopped = errors.New("holds: watch: the watcher stopped")
 

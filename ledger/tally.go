@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/workpool"
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,7 +32,7 @@ import (
 // missed heartbeat) goes on after the old stream's last sequence: it
 // would never deliver the new stream's first entries, and would keep
 // counting the old ones, gone with it. The follow therefore checks every
-// tallyRecheck, with one stream info, that the stream is the one it began
+// bucket.Recheck, with one stream info, that the stream is the one it began
 // with, and starts over when it is not.
 type Tally struct {
 	l      *Ledger
@@ -145,11 +146,11 @@ func (t *Tally) follow(ctx context.Context, p money.Period) error {
 	}
 }
 
-// madeAnew checks every tallyRecheck whether the stream is still the one
+// madeAnew checks every bucket.Recheck whether the stream is still the one
 // created at created, and returns true when it is not; false when ctx is
 // done or done is closed.
 func (t *Tally) madeAnew(ctx context.Context, created time.Time, done <-chan struct{}) bool {
-	check := time.NewTicker(tallyRecheck)
+	check := time.NewTicker(bucket.Recheck)
 	defer check.Stop()
 	for {
 		select {
@@ -164,11 +165,6 @@ func (t *Tally) madeAnew(ctx context.Context, created time.Time, done <-chan str
 		}
 	}
 }
-
-// tallyRecheck is how often a follow makes sure, with one stream info,
-// that the ledger stream is still the one it began with: the total counts
-// a stream made anew at most this long (and a read) after it is made.
-const tallyRecheck = 5 * time.Second
 
 func (t *Tally) setCaught() {
 	t.mu.Lock()

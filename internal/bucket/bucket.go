@@ -27,3 +27,17 @@ func Created(ctx context.Context, kv jetstream.KeyValue) (time.Time, error) {
 	}
 	return bs.StreamInfo().Created, nil
 }
+
+// Recheck is how often a watch that must see every entry makes sure, with
+// one stream info, that its bucket (or stream) is the one it began on: an
+// entry stored in one made anew is seen at most this long after it is
+// stored.
+const Recheck = 5 * time.Second
+
+// MadeAnew reports whether kv is no longer the bucket created at created.
+// A bucket that cannot be read now is not taken for a new one: the watch
+// goes on, and its own errors say what is wrong.
+func MadeAnew(ctx context.Context, kv jetstream.KeyValue, created time.Time) bool {
+	c, err := Created(ctx, kv)
+	return err == nil && !c.Equal(created)
+}
