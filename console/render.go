@@ -9,9 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
 
+	"github.com/iseed-dev/iseed/internal/shown"
 	"github.com/iseed-dev/iseed/overview"
 )
 
@@ -98,23 +97,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 // write none, so the whole page is filtered rather than each value, and
 // none is missed; the payload a page shows as JSON decodes the same.
 func visible(page []byte) []byte {
-	hidden := func(r rune) bool { return r != '\n' && r != '\r' && r != '\t' && !strconv.IsPrint(r) }
-	if !bytes.ContainsFunc(page, hidden) {
-		return page
-	}
-	out := make([]byte, 0, len(page)+64)
-	for _, r := range string(page) {
-		switch {
-		case !hidden(r):
-			out = utf8.AppendRune(out, r)
-		case r > 0xffff:
-			r1, r2 := utf16.EncodeRune(r)
-			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
-		default:
-			out = fmt.Appendf(out, `\u%04x`, r)
-		}
-	}
-	return out
+	return shown.Escaped(page, func(r rune) bool { return r != '\n' && r != '\r' && r != '\t' && !strconv.IsPrint(r) })
 }
 
 // fail renders an error page with status.

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	shownpkg "github.com/iseed-dev/iseed/internal/shown"
@@ -91,24 +90,7 @@ func writeEscapedJSON(w io.Writer, fill func(io.Writer) error) error {
 // U+009D (OSC), bidi overrides, zero-width characters, as \uXXXX escapes.
 // Outside ASCII, JSON text has characters only within strings, where an
 // escape means the same character: the document decodes as before.
-func escapeUnprintable(js []byte) []byte {
-	if !bytes.ContainsFunc(js, unprintable) {
-		return js
-	}
-	out := make([]byte, 0, len(js)+32)
-	for _, r := range string(js) {
-		if !unprintable(r) {
-			out = utf8.AppendRune(out, r)
-			continue
-		}
-		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
-			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
-		} else {
-			out = fmt.Appendf(out, `\u%04x`, r)
-		}
-	}
-	return out
-}
+func escapeUnprintable(js []byte) []byte { return shownpkg.Escaped(js, unprintable) }
 
 // unprintable reports whether r, outside ASCII, is not shown as itself
 // by a terminal.

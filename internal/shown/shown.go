@@ -6,8 +6,12 @@
 package shown
 
 import (
+	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Text is s for a table or a line of text: as it is when a terminal shows
@@ -17,4 +21,27 @@ func Text(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// Escaped is text with every rune hidden reports written as the text
+// \uXXXX (a surrogate pair above U+FFFF), as JSON escapes it: inside a
+// JSON string it means the same character, and anywhere else it is shown
+// rather than acted on. text itself when it has none.
+func Escaped(text []byte, hidden func(rune) bool) []byte {
+	if !bytes.ContainsFunc(text, hidden) {
+		return text
+	}
+	out := make([]byte, 0, len(text)+64)
+	for _, r := range string(text) {
+		switch {
+		case !hidden(r):
+			out = utf8.AppendRune(out, r)
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+	}
+	return out
 }
