@@ -80,24 +80,7 @@ func TestDLQReplayByTwoOperatorsAtOnce(t *testing.T) {
 // refused, saying so and to purge it, and the letter kept. It used to be
 // "replayed" (exit 0), the letter removed, and nothing reopened.
 func TestDLQReplayRefusesALetterOfASentSubmission(t *testing.T) {
-	d := startCLIDaemon(t)
-	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
-	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "sent-later", nil)); code != 0 {
-		t.Fatalf("submit: exit %d, %s", code, errOut)
-	}
-	dl := waitDeadLetters(t, 1)["sent-later"]
-	d.sim.sim.SetFaults(sim.Faults{})
-	ctx := context.Background()
-	store := record.NewStore(d.res.Records)
-	rec, rev, err := store.Get(ctx, "acme", "sent-later")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.To(record.StateSubmitted, time.Now(), "adopted by another route")
-	rec.RequestID, rec.Reason = "req-other-route", ""
-	if _, err := store.Update(ctx, rec, rev); err != nil {
-		t.Fatal(err)
-	}
+	d, dl := letterOfASentSubmission(t)
 	seq := fmt.Sprint(dl.Seq)
 	out, errOut, code := runCLI(t, "dlq", "replay", seq)
 	if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+seq) ||
@@ -112,14 +95,12 @@ func TestDLQReplayRefusesALetterOfASentSubmission(t *testing.T) {
 	}
 }
 
-// TestDLQCorrectionRefusesALetterOfASentSubmission: a correction of a dead
-// letter whose submission has its upstream request by now is refused as
-// the unchanged replay is, saying so and to purge it, and the letter kept.
-// The pipeline takes another payload under the id of a submission that has
-// its request for a conflict: it used to be "replayed, corrected" (exit 0),
-// the letter removed, and a conflict letter and event stored in its place,
-// telling the tenant of a conflict for a submission that was sent.
-func TestDLQCorrectionRefusesALetterOfASentSubmission(t *testing.T) {
+// letterOfASentSubmission dead-letters submission acme/sent-later (the
+// upstream refuses its POST), then gives its record an upstream request,
+// as a late answer adopted by another route would: the letter's
+// submission has its request by now.
+func letterOfASentSubmission(t *testing.T) (*daemon, dlq.DeadLetter) {
+	t.Helper()
 	d := startCLIDaemon(t)
 	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
 	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "sent-later", nil)); code != 0 {
@@ -138,6 +119,18 @@ func TestDLQCorrectionRefusesALetterOfASentSubmission(t *testing.T) {
 	if _, err := store.Update(ctx, rec, rev); err != nil {
 		t.Fatal(err)
 	}
+	return d, dl
+}
+
+// TestDLQCorrectionRefusesALetterOfASentSubmission: a correction of a dead
+// letter whose submission has its upstream request by now is refused as
+// the unchanged replay is, saying so and to purge it, and the letter kept.
+// The pipeline takes another payload under the id of a submission that has
+// its request for a conflict: it used to be "replayed, corrected" (exit 0),
+// the letter removed, and a conflict letter and event stored in its place,
+// telling the tenant of a conflict for a submission that was sent.
+func TestDLQCorrectionRefusesALetterOfASentSubmission(t *testing.T) {
+	d, dl := letterOfASentSubmission(t)
 	corrected, err := os.ReadFile(eventFile(t, "sent-later", func(f map[string]any) { f["$2"] = "m.rossi@example.org" }))
 	if err != nil {
 		t.Fatal(err)
