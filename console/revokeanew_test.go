@@ -21,6 +21,7 @@ import (
 // refuses them too.
 func TestLogoutsInAKeysBucketMadeAnew(t *testing.T) {
 	srv, kv := keysBucket(t)
+	srv.KeepStreamsDir(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })

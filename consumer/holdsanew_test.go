@@ -22,6 +22,7 @@ import (
 // new submission held behind it.
 func TestHoldsFollowABucketMadeAnew(t *testing.T) {
 	s := natstest.Run(t)
+	s.KeepStreamsDir(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })

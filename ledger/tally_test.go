@@ -82,6 +82,7 @@ func TestTallyFollowsTheLedger(t *testing.T) {
 // the old ones, gone with it.
 func TestTallyFollowsALedgerMadeAnew(t *testing.T) {
 	l, srv := newLedger(t)
+	srv.KeepStreamsDir(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	t.Cleanup(func() { cancel(); <-done })

@@ -165,3 +165,18 @@ func RunCluster(t testing.TB) []string {
 		}
 	}
 }
+
+// KeepStreamsDir makes a stream no test uses, for a test that deletes a
+// stream (or a bucket) and makes it anew at once. When an account's last
+// stream is deleted, nats-server removes the account's empty streams
+// directory in the background, and a stream created meanwhile can fail
+// with "error creating store for stream" (10049, "could not create
+// storage directory" in the server's log). A deployment never deletes its
+// last stream: iseed's layout has several.
+func (s *Server) KeepStreamsDir(t testing.TB) {
+	t.Helper()
+	cfg := jetstream.StreamConfig{Name: "natstest_keep", Subjects: []string{"natstest.keep"}}
+	if _, err := s.JS.CreateStream(context.Background(), cfg); err != nil {
+		t.Fatalf("keep the streams directory: %v", err)
+	}
+}
