@@ -70,15 +70,6 @@ func decideTrack(o trackOutcome, next, retry time.Duration, c Config) trackActio
 		// final document is all tracking waits for, and is retried sooner
 		// (below).
 		return trackAction{Delay: next}
-	case visengine.ClassOf(o.Err) == visengine.ClassNotReady:
-		// The final document, not served yet in Visura evasa. One just
-		// fulfilled is usually served within minutes: retried at the retry
-		// delay at first. One the upstream never serves would cost two
-		// calls a minute until the maximum age (60 days), from the budget
-		// every poll shares: each retry waits as long as the request has
-		// been in Visura evasa (memoryless doubling), up to an hour, and
-		// never past the next scheduled poll.
-		return trackAction{Delay: min(max(retry, min(o.Awaited, maxFinalDocumentRetry)), next)}
 	case errors.Is(o.Err, visengine.ErrResponseTooLarge):
 		// The document is over MaxDocumentBytes, and will be as large at
 		// the next try, which reads the whole limit again (256 MiB by
@@ -87,7 +78,22 @@ func decideTrack(o trackOutcome, next, retry time.Duration, c Config) trackActio
 		return trackAction{Delay: next}
 	case o.Err != nil:
 		d := min(retry, next)
-		if ve, ok := errors.AsType[*visengine.Error](o.Err); ok && ve.RetryAfter > d {
+		ve, upstream := errors.AsType[*visengine.Error](o.Err)
+		if upstream && o.Awaited > 0 {
+			// The final document, in Visura evasa, not served: not yet
+			// (422), or the upstream fails on it (a 5xx, a 4xx, a cut
+			// answer). One just fulfilled is usually served within
+			// minutes: retried at the retry delay at first. One the
+			// upstream never serves would cost two calls a minute until
+			// the maximum age (60 days), from the budget every poll
+			// shares: each retry waits as long as the request has been in
+			// Visura evasa (memoryless doubling), up to an hour, and never
+			// past the next scheduled poll. iseed's own failures (storing
+			// the document) are retried at the retry delay: the document
+			// is stored as soon as NATS takes it.
+			d = min(max(retry, min(o.Awaited, maxFinalDocumentRetry)), next)
+		}
+		if upstream && ve.RetryAfter > d {
 			d = min(ve.RetryAfter, c.MaxRetryAfter)
 		}
 		return trackAction{Delay: max(d, min(retry, next))}

@@ -18,6 +18,7 @@ func TestDecideTrack(t *testing.T) {
 	c := Config{}.withDefaults()
 	const next, retry = time.Hour, time.Minute
 	notReady := &visengine.Error{Op: "GET /documento/{id}", Status: 422, Code: 247, Class: visengine.ClassNotReady}
+	failing := &visengine.Error{Op: "GET /documento/{id}", Status: 500, Class: visengine.ClassRetryable}
 	tests := []struct {
 		name string
 		o    trackOutcome
@@ -68,6 +69,23 @@ func TestDecideTrack(t *testing.T) {
 			Err: fmt.Errorf("document: %w", notReady)}, 20 * time.Minute, trackAction{Delay: 20 * time.Minute}},
 		{"a final document not ready on a short schedule", trackOutcome{State: record.StateCompleted, Awaited: 3 * time.Hour,
 			Err: fmt.Errorf("document: %w", notReady)}, 10 * time.Second, trackAction{Delay: 10 * time.Second}},
+		// Any other failure of the upstream to serve the final document
+		// (a 5xx every time, a 403, a cut answer) backs off the same way:
+		// retried every minute, one such request would take two calls a
+		// minute until the maximum age.
+		{"a final document the upstream fails to serve backs off as long as it has been awaited", trackOutcome{State: record.StateCompleted, Awaited: 8 * time.Minute,
+			Err: fmt.Errorf("document: %w", failing)}, next, trackAction{Delay: 8 * time.Minute}},
+		{"a final document the upstream fails to serve for days is retried hourly", trackOutcome{State: record.StateCompleted, Awaited: 30 * 24 * time.Hour,
+			Err: fmt.Errorf("document: %w", &visengine.Error{Op: "GET /documento/{id}", Status: 403, Class: visengine.ClassPermanent})}, 24 * time.Hour, trackAction{Delay: time.Hour}},
+		{"a final document the upstream fails to serve just after Visura evasa retries at the retry delay", trackOutcome{State: record.StateCompleted, Awaited: 20 * time.Second,
+			Err: fmt.Errorf("document: %w", failing)}, next, trackAction{Delay: time.Minute}},
+		{"a Retry-After longer than the backoff still holds", trackOutcome{State: record.StateCompleted, Awaited: 2 * time.Minute,
+			Err: fmt.Errorf("document: %w", &visengine.Error{Op: "GET /documento/{id}", Status: 503, Class: visengine.ClassThrottled, RetryAfter: 5 * time.Minute})}, next, trackAction{Delay: 5 * time.Minute}},
+		// iseed's own failure (storing the document, writing the record)
+		// spends no more of the budget by being retried soon, and the
+		// document should be stored as soon as NATS is back.
+		{"a final document iseed fails to store retries at the retry delay", trackOutcome{State: record.StateCompleted, Awaited: 8 * time.Minute,
+			Err: errors.New("store document: nats: timeout")}, next, trackAction{Delay: time.Minute}},
 		{"a document over the size limit still polls no later than the schedule", trackOutcome{Err: fmt.Errorf("document: %w",
 			&visengine.Error{Class: visengine.ClassPermanent, Err: visengine.ErrResponseTooLarge})}, 10 * time.Second, trackAction{Delay: 10 * time.Second}},
 	}
