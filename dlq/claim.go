@@ -44,7 +44,10 @@ var ErrReplayMaybePublished = errors.New("an earlier replay of it with another p
 // message, so its claim stays, and is taken over after claimStale only by
 // a replay under the same id (the stream stores that id once) or by a
 // purge. A replay with another payload, so another id, is refused
-// (ErrReplayMaybePublished).
+// (ErrReplayMaybePublished). A purge that takes such a claim over keeps
+// its id, and the claim stays unless the letter is gone: a purge killed
+// or refused before its delete would otherwise leave the letter for a
+// correction under another id to publish a second time.
 
 // claimStale is how long a claim whose replay has not published may hold
 // the letter: longer than a publish takes (publishReplay tries for 15 s).
@@ -57,7 +60,8 @@ type claimState struct {
 	At        time.Time `json:"at"`
 	Published bool      `json:"published,omitempty"`
 	// MsgID is the message id the replay publishes under, noted before
-	// its publish; empty until then, and in a purge's claim.
+	// its publish; empty until then. A claim taken over keeps the one of
+	// the replay it replaces, which may have been stored.
 	MsgID string `json:"msg_id,omitempty"`
 }
 
@@ -67,6 +71,9 @@ type claim struct {
 	kv  jetstream.KeyValue
 	key string
 	rev uint64
+	// inDoubt is the message id of an earlier replay, whose claim this
+	// one took over, that may have been stored; "" when none.
+	inDoubt string
 }
 
 // errPublishedBefore is a claim whose replay was published: the letter
@@ -125,7 +132,15 @@ func (q *Queue) claim(ctx context.Context, seq uint64, stored time.Time, msgID s
 		if msgID != "" && st.MsgID != "" && st.MsgID != msgID {
 			return nil, ErrReplayMaybePublished
 		}
-		c.rev, err = c.kv.Update(ctx, c.key, val, e.Revision())
+		// The id of a replay that may have been stored stays noted (a
+		// purge's takes it over): if this one stops before the letter is
+		// gone, no replay under another id may publish.
+		c.inDoubt = st.MsgID
+		took, err := json.Marshal(claimState{At: time.Now().UTC(), MsgID: st.MsgID})
+		if err != nil {
+			return nil, err
+		}
+		c.rev, err = c.kv.Update(ctx, c.key, took, e.Revision())
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
 			return nil, ErrReplayUnderWay // another replay took the stale claim over first

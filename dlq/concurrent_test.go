@@ -324,3 +324,76 @@ func TestCorrectionAfterAReplayThatMayHaveBeenStored(t *testing.T) {
 		})
 	}
 }
+
+// TestPurgeKeepsTheNoteOfAReplayThatMayHaveBeenStored: a purge that takes
+// over the claim of a correction whose publish is in doubt (it may have
+// been stored) keeps the claim's note of that correction's message id,
+// whether it then stops before its delete (killed: its claim goes stale)
+// or its delete fails: another correction of the letter, under another
+// id, is refused as it was before the purge. The purge wrote a claim of
+// its own without the id and, its delete failed, removed it: the second
+// correction was published too, a second paid submission of one letter.
+func TestPurgeKeepsTheNoteOfAReplayThatMayHaveBeenStored(t *testing.T) {
+	corrX := []byte(`{"id":"emp-x","service":"ISEE","fields":{"$0":"Mario"}}`)
+	corrY := []byte(`{"id":"emp-y","service":"ISEE","fields":{"$0":"Mario"}}`)
+	for _, tt := range []struct {
+		name string
+		// purge purges the letter, running another correction (then) at
+		// the moment it fails or stops.
+		purge func(t *testing.T, q *Queue, seq uint64, then func())
+	}{
+		{"the purge stops before its delete", func(t *testing.T, q *Queue, seq uint64, then func()) {
+			p := *q
+			p.stream = &deleteHook{Stream: q.stream, other: then} // the purge's claim is as a killed purge leaves it
+			if err := p.Purge(context.Background(), seq); err != nil {
+				t.Errorf("Purge: %v", err)
+			}
+		}},
+		{"the purge's delete fails", func(t *testing.T, q *Queue, seq uint64, then func()) {
+			ctx := context.Background()
+			info, err := q.stream.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := info.Config
+			cfg.DenyDelete = true // the stream refuses every removal from now on
+			if _, err := q.js.UpdateStream(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Purge(ctx, seq); err == nil {
+				t.Error("Purge: got nil, want the stream's refusal to delete")
+			}
+			then()
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
+			q.msgID = func(_ string, payload []byte, token string) string { // as consumer.ReplayMsgID
+				return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
+			}
+			ctx := context.Background()
+			first := *q
+			first.js = &storedUnanswered{JetStream: q.js}
+			if err := first.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
+				t.Fatal("the first correction: got nil, want its publish's timeout")
+			}
+			server := q.serverNow
+			q.serverNow = func(ctx context.Context) (time.Time, error) { // every claim is stale
+				now, err := server(ctx)
+				return now.Add(2 * claimStale), err
+			}
+			var err error
+			tt.purge(t, q, all[0].Seq, func() { err = q.ReplayWith(ctx, all[0].Seq, corrY) })
+			if !errors.Is(err, ErrReplayMaybePublished) {
+				t.Errorf("another correction after the purge: got %v, want %v", err, ErrReplayMaybePublished)
+			}
+			subs, serr := q.js.Stream(ctx, q.layout.SubmissionsStream())
+			if serr != nil {
+				t.Fatal(serr)
+			}
+			if info, ierr := subs.Info(ctx); ierr != nil || info.State.Msgs != 1 {
+				t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, ierr)
+			}
+		})
+	}
+}

@@ -87,7 +87,10 @@ func (q *Queue) getMsg(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg
 // of it is under way it fails with ErrReplayUnderWay, and once a replay
 // of it is published with ErrReplayedAlready, the letter left to that
 // replay to remove: the submission reopens, and an operator told "purged"
-// would take it for one that stays failed.
+// would take it for one that stays failed. A purge that took over the
+// claim of a replay whose publish is in doubt keeps that claim, which
+// names the replay's message id, unless the letter is gone: released, it
+// would let a correction under another id publish a second time.
 func (q *Queue) Purge(ctx context.Context, seq uint64) error {
 	raw, err := q.getMsg(ctx, seq)
 	if err != nil {
@@ -100,17 +103,23 @@ func (q *Queue) Purge(ctx context.Context, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("dlq: purge %d: %w", seq, err)
 	}
-	defer c.release(ctx)
 	err = q.stream.SecureDeleteMsg(ctx, seq)
 	if err == nil {
+		c.release(ctx)
 		return nil
 	}
 	// The server answers a delete of a missing message with a generic
 	// failure: ask whether it is there.
 	if _, gerr := q.getMsg(ctx, seq); errors.Is(gerr, ErrNotFound) {
+		c.release(ctx)
 		return gerr
 	}
-	return fmt.Errorf("dlq: purge %d: %w", seq, err)
+	if c == nil || c.inDoubt == "" {
+		c.release(ctx)
+		return fmt.Errorf("dlq: purge %d: %w", seq, err)
+	}
+	return fmt.Errorf("dlq: purge %d: %w (an earlier replay of it may have been stored, and its claim stays: "+
+		"in a minute, purge it again, or run that replay again with the same payload; a correction with another payload is refused)", seq, err)
 }
 
 // RefusedError says why a dead letter is not replayed as asked, and what
