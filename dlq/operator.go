@@ -176,6 +176,14 @@ func CheckReplay(dl DeadLetter) error {
 //   - a submission's letter that reopened its submission once already (a
 //     replay that could not remove it, ErrNotRemoved): a letter reopens
 //     a submission at most once (record.Record.Replays).
+//   - a submission's letter whose submission is open again, claimed or
+//     held (another of its letters was replayed): the replay would be a
+//     duplicate of the submission on its way. It waits behind the lease of
+//     the delivery working on it and then reopens nothing, or, if that
+//     delivery failed it again, reopens it for another attempt nobody
+//     asked for after that failure; a held one's replay takes it out of
+//     its hold's turn. Once the submission has ended the letter is
+//     replayed (it failed again) or purged (it was sent).
 //
 // A conflict's or a malformed message's letter passes: its record may be
 // another payload's (CheckReplay and CheckCorrection decide those).
@@ -200,6 +208,11 @@ func CheckReopen(dl DeadLetter, rec *record.Record) error {
 		r.Why = fmt.Sprintf("the submission is %s with its upstream request %s: it is never sent again, and nothing would reopen", rec.State, rec.RequestID)
 	case rec.Replayed(dl.Seq):
 		r.Why = "it reopened the submission once already, and a dead letter reopens a submission at most once: nothing would reopen"
+	case rec.State == record.StateClaimed || rec.State == record.StateHeld:
+		r.Why = fmt.Sprintf("the submission is %s: it is open again (another of its dead letters was replayed: it is on its way, or held), "+
+			"and a replay now would reopen nothing", rec.State)
+		r.Advice = fmt.Sprintf("wait until it ends ('iseed status --tenant %s %s'): failed or rejected again, replay or correct it then; "+
+			"sent, purge the letter with 'iseed dlq purge %d'", dl.Tenant, dl.SubmissionID, dl.Seq)
 	default:
 		return nil
 	}

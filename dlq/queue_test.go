@@ -159,7 +159,8 @@ func TestCheckReplayAndEdit(t *testing.T) {
 // saying so and to purge it: a gave_up letter whose submission is closed
 // otherwise than by its give-up (completed: the upstream's completion
 // overrode it), a submission's letter whose submission has its request by
-// now or was reopened by that letter already. A gave_up letter whose
+// now or was reopened by that letter already, or is open again (claimed
+// or held: another letter's replay reopened it). A gave_up letter whose
 // submission still failed with gave_up or is open, a letter without a
 // record, and a conflict's or malformed message's, pass.
 func TestCheckReopen(t *testing.T) {
@@ -184,6 +185,8 @@ func TestCheckReopen(t *testing.T) {
 		{"a submission's, sent by now", ReasonExpired, sent, "upstream request req-1"},
 		{"a submission's, reopened by it already", ReasonUpstreamRejected, replayed, "reopened the submission once already"},
 		{"a submission's, no record", ReasonAmbiguous, nil, ""},
+		{"a submission's, on its way again", ReasonUpstreamRejected, &record.Record{State: record.StateClaimed, Generation: 2}, "the submission is claimed"},
+		{"a submission's, held again", ReasonExpired, &record.Record{State: record.StateHeld, Generation: 2}, "the submission is held"},
 		{"a conflict's: the record is another payload's", ReasonConflict, sent, ""},
 		{"a malformed message's", ReasonMalformed, sent, ""},
 	}

@@ -234,3 +234,99 @@ func TestDLQCorrectionRefusesALetterOfAReopenedSubmission(t *testing.T) {
 		t.Errorf("dead letters after the refused corrections: %+v; want the %d letters alone (no conflict)", left, len(states))
 	}
 }
+
+// TestDLQReplayRefusesALetterOfAReopenedSubmission: a plain replay of a
+// dead letter whose submission another letter's replay reopened (claimed,
+// a delivery working on it, or held for a budget) is refused, naming the
+// state and what to do, the letter kept and nothing published; once the
+// submission has failed again, the same replay reopens it and it is sent
+// once. It used to be "replayed" (exit 0) and the letter removed, though
+// it reopened nothing: its message waited behind the other delivery's
+// lease, then was acknowledged if that delivery sent the submission, or,
+// if that delivery failed it, reopened it for yet another attempt that
+// nobody had asked for after that failure.
+func TestDLQReplayRefusesALetterOfAReopenedSubmission(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
+	states := []string{record.StateClaimed, record.StateHeld}
+	for _, state := range states {
+		if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "replayed-while-"+state, nil)); code != 0 {
+			t.Fatalf("submit: exit %d, %s", code, errOut)
+		}
+	}
+	letters := waitDeadLetters(t, len(states))
+	d.sim.sim.SetFaults(sim.Faults{})
+	ctx := context.Background()
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	subs, err := js.Stream(ctx, d.res.Layout.SubmissionsStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := record.NewStore(d.res.Records)
+	for _, state := range states {
+		t.Run(state, func(t *testing.T) {
+			id := "replayed-while-" + state
+			dl := letters[id]
+			rec, rev, err := store.Get(ctx, "acme", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Another letter of the submission reopened it (its sequence is
+			// not this one's): a delivery holds it under its lease, or a
+			// spending cap holds it.
+			now := time.Now()
+			rec.Generation++
+			rec.AddReplay(dl.Seq+1000, now)
+			rec.To(state, now, "replay of another dead letter")
+			rec.Reason, rec.Errors = "", nil
+			if state == record.StateClaimed {
+				rec.Attempts++
+				rec.Pending = &record.Attempt{Started: now, Owner: "another-delivery/1", Until: now.Add(time.Hour), Unsent: true}
+			} else {
+				rec.HeldSince = now
+			}
+			if rev, err = store.Update(ctx, rec, rev); err != nil {
+				t.Fatal(err)
+			}
+			before, err := subs.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq := fmt.Sprint(dl.Seq)
+			out, errOut, code := runCLI(t, "dlq", "replay", seq)
+			if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+seq) ||
+				!strings.Contains(errOut, "the submission is "+state) || !strings.Contains(errOut, "iseed status --tenant acme "+id) ||
+				!strings.Contains(errOut, "iseed dlq purge "+seq) {
+				t.Errorf("replay of a letter whose submission is %s: exit %d, stdout %q, stderr %q; want 1, the state, and what to do", state, code, out, errOut)
+			}
+			if _, err := dlq.NewQueue(d.js, d.res, nil, nil).Get(ctx, dl.Seq); err != nil {
+				t.Errorf("dead letter %s after the refused replay: %v; want it kept", seq, err)
+			}
+			if after, err := subs.Info(ctx); err != nil || after.State.LastSeq != before.State.LastSeq {
+				t.Errorf("submissions stream after the refused replay: last sequence %d (%v), want %d: nothing published",
+					after.State.LastSeq, err, before.State.LastSeq)
+			}
+
+			// The submission fails again (as that delivery, or the hold's
+			// end, leaves it): the letter is replayed, and reopens it.
+			rec.To(record.StateFailed, time.Now(), dlq.ReasonUpstreamRejected)
+			rec.Reason, rec.Pending, rec.HeldSince = dlq.ReasonUpstreamRejected, nil, time.Time{}
+			if rec.Attempts > 0 && state == record.StateClaimed {
+				rec.Attempts-- // its Unsent lease sent nothing
+			}
+			if _, err := store.Update(ctx, rec, rev); err != nil {
+				t.Fatal(err)
+			}
+			if out, errOut, code := runCLI(t, "dlq", "replay", seq); code != 0 || !strings.Contains(out, "replayed dead letter "+seq) {
+				t.Fatalf("replay once the submission failed again: exit %d, stdout %q, stderr %q; want it replayed", code, out, errOut)
+			}
+			waitSubmitted(t, d, id)
+		})
+	}
+	if got := d.sim.sim.Counters()["created"]; got != len(states) {
+		t.Errorf("upstream requests: got %d, want %d, one per submission", got, len(states))
+	}
+	if left := deadLetters(t); len(left) != 0 {
+		t.Errorf("dead letters at the end: %+v; want none", left)
+	}
+}
