@@ -422,6 +422,35 @@ func TestReplayRefusesAGiveUpItReopenedAlready(t *testing.T) {
 	}
 }
 
+// TestReplayRefusesALetterOfAReopenedSubmission: a submission's dead
+// letter whose submission another letter's replay reopened (claimed, a
+// delivery working on it) reopens nothing: its replay would be a
+// duplicate of the submission on its way. The console refuses it as iseed
+// dlq replay does, naming the state and saying to wait until it ends, and
+// keeps it; it used to replay it and remove it.
+func TestReplayRefusesALetterOfAReopenedSubmission(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, testToken, nil)
+	seq := deadLetter(t, h, "emp-busy", dlq.ReasonUpstreamRejected, pipetest.Submission("emp-busy", pipetest.ValidFields("Mario")))
+	ctx, now := context.Background(), time.Now()
+	rec := &record.Record{Tenant: pipetest.Tenant, ID: "emp-busy", Fingerprint: "fp-emp-busy", Generation: 2, Attempts: 2, Created: now,
+		Pending: &record.Attempt{Started: now, Owner: "another-delivery/1", Until: now.Add(time.Hour), Unsent: true}}
+	rec.AddReplay(seq+1000, now) // another letter of it was replayed
+	rec.To(record.StateClaimed, now, "replay of another dead letter")
+	if _, err := record.NewStore(h.Res.Records).Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	dl := "/dead-letters/" + strconv.FormatUint(seq, 10)
+	get, post := http.MethodGet, http.MethodPost
+	runCalls(t, s, []call{
+		{name: "no replay button", method: get, path: dl, auth: "bearer", status: 200, body: "the submission is claimed", notBody: `id="replay"`},
+		{name: "replay refused", method: post, path: dl + "/replay", auth: "bearer", status: 409, body: "wait until it ends"},
+	}, nil, "")
+	if _, err := h.Res.DLQ.GetMsg(ctx, seq); err != nil {
+		t.Errorf("the dead letter after a refused replay: %v, want it kept", err)
+	}
+}
+
 // TestSubmissionShowsAPendingAttempt: a submission whose POST went
 // unanswered is claimed with an attempt pending; the page must say so and
 // until when it reconciles, as iseed status does, or an operator seeing
