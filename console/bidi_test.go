@@ -20,7 +20,7 @@ import (
 var bidiControls = []rune{'\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c'}
 
 // TestPagesShowBidiControlsVisibly: what a tenant chose (a field name in a
-// problem, a metadata key in a dead letter's payload) or the upstream sent
+// problem, a field name in a dead letter's payload) or the upstream sent
 // (a state, a service name, a message) reaches the page with a bidi
 // override or a C1 control written as visible text, \u202e, as the CLI
 // writes it: HTML escaping leaves them, and a U+202E in a field name
@@ -39,7 +39,7 @@ func TestPagesShowBidiControlsVisibly(t *testing.T) {
 	if err := json.Unmarshal(pipetest.Submission("bidi-2", pipetest.ValidFields("Mario")), &ev); err != nil {
 		t.Fatal(err)
 	}
-	ev["metadata"] = map[string]any{"ref\u202e1gp.exe": "x"}
+	ev["fields"].(map[string]any)["ref\u202e1gp.exe"] = "x" // metadata's keys are masked
 	payload, _ := json.Marshal(ev)
 	seq := strconv.FormatUint(deadLetter(t, h, "bidi-2", "invalid\u202e", payload), 10)
 	for _, tt := range []struct{ path, want string }{

@@ -19,10 +19,12 @@ const (
 const maxKey = 64
 
 // Mask shows a dead letter's payload without personal data: a JSON object
-// keeps its shape (its keys are the schema's field names), its version, id,
-// service and options when they have their form (dlq.Shown: they name the
-// submission, not a person); every other value becomes a placeholder. A payload that is not a JSON object shows as its
-// size only.
+// keeps its shape (its keys are iseed's member names and the schema's field
+// names), its version, id, service and options when they have their form
+// (dlq.Shown: they name the submission, not a person); every other value
+// becomes a placeholder, and so does every key within metadata, the
+// producer's own (dlq.MetadataKeys): "‹key 1›". A payload that is not a
+// JSON object shows as its size only.
 func Mask(b []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -37,6 +39,9 @@ func Mask(b []byte) string {
 		} else {
 			out[clipKey(k)] = mask(v)
 		}
+	}
+	if m, ok := out["metadata"]; ok {
+		out["metadata"] = dlq.MetadataKeys(m, func(i int, _ string) string { return "‹key " + strconv.Itoa(i) + "›" })
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

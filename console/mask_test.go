@@ -16,8 +16,8 @@ func TestMask(t *testing.T) {
 	}{
 		{"submission",
 			`{"id":"emp-7781","service":"ISEE","options":["urgenza"],"fields":{"Nome":"Mario","Codice Fiscale":"RSSMRA85T10A562S","Età":42,"Figli":[{"Nome":"Anna"}],"Coniugato":true,"Note":null},"metadata":{"employee_id":"7781"}}`,
-			[]string{`"id": "emp-7781"`, `"service": "ISEE"`, `"urgenza"`, `"Nome": "•••"`, `"Codice Fiscale": "•••"`, `"Età": "•"`, `"Coniugato": "•"`, `"Note": null`, `"employee_id": "•••"`},
-			[]string{"Mario", "RSSMRA85T10A562S", "42", "Anna", "true"}},
+			[]string{`"id": "emp-7781"`, `"service": "ISEE"`, `"urgenza"`, `"Nome": "•••"`, `"Codice Fiscale": "•••"`, `"Età": "•"`, `"Coniugato": "•"`, `"Note": null`, `"‹key 1›": "•••"`},
+			[]string{"Mario", "RSSMRA85T10A562S", "42", "Anna", "true", "employee_id"}},
 		{"id not a string", `{"id":{"Nome":"Mario"}}`, []string{`"Nome": "•••"`}, []string{"Mario"}},
 		{"options not names", `{"options":[{"x":"Mario"}]}`, []string{`"x": "•••"`}, []string{"Mario"}},
 		{"not JSON", `Nome=Mario`, []string{"10 bytes, not a JSON object"}, []string{"Mario"}},
@@ -65,6 +65,8 @@ func TestMaskAgreesWithDLQ(t *testing.T) {
 		{`{"version":{"cf":"` + cf + `"}}`, false},
 		{`{"fields":{"Codice Fiscale":"` + cf + `"}}`, false},
 		{`{"metadata":{"id":"` + cf + `"}}`, false},
+		{`{"metadata":{"` + cf + `":"E-77"}}`, false},
+		{`{"metadata":{"a":[{"` + cf + `":1}]}}`, false},
 	}
 	for _, tt := range tests {
 		console := strings.Contains(Mask([]byte(tt.payload)), cf)
@@ -72,5 +74,25 @@ func TestMaskAgreesWithDLQ(t *testing.T) {
 		if console != tt.shown || cli != tt.shown {
 			t.Errorf("%s: got shown by the console %v, by dlq.Mask %v, want %v by both", tt.payload, console, cli, tt.shown)
 		}
+	}
+}
+
+// TestMaskHidesMetadataKeys: metadata's keys are the producer's, not the
+// schema's, and may name the person: they were shown as they are. Now
+// they are masked like values, numbered, as dlq.Mask masks them.
+func TestMaskHidesMetadataKeys(t *testing.T) {
+	got := Mask([]byte(`{"id":"a","fields":{"Nome":"x"},"metadata":{"Mario Rossi":"E-77","RSSMRA85T10A562S":{"Anna Rossi":1}}}`))
+	for _, n := range []string{"Mario", "RSSMRA", "Anna"} {
+		if strings.Contains(got, n) {
+			t.Errorf("got\n%s\nwhich contains %q", got, n)
+		}
+	}
+	for _, w := range []string{`"Nome": "•••"`, `"‹key 1›": "•••"`, `"‹key 1›": "•"`, `"‹key 2›": {`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("got\n%s\nwant it to contain %q", got, w)
+		}
+	}
+	if cli := string(dlq.Mask([]byte(`{"metadata":{"RSSMRA85T10A562S":1}}`), false)); strings.Contains(cli, "RSSMRA") {
+		t.Errorf("dlq.Mask: got %s, want the key masked as the console masks it", cli)
 	}
 }

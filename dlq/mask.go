@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -48,7 +49,8 @@ func name(v any) bool {
 // Mask returns a dead letter's payload for showing to a person. Hidden, the
 // payload keeps its shape and its identity (version, id, service, options,
 // as Shown says) but every other value is replaced by its type and length: "‹text, 16
-// chars›", "‹number›". Revealed, values are shown. Either way an inline
+// chars›", "‹number›", and so is every key within metadata (MetadataKeys):
+// "‹key 1, 11 chars›". Revealed, values and keys are shown. Either way an inline
 // file's contents never are: "‹file application/pdf, 9 bytes›". A payload
 // that is not a JSON object is shown as its size, or revealed as a string
 // with every inline file's contents replaced by their size.
@@ -66,6 +68,11 @@ func Mask(payload []byte, reveal bool) json.RawMessage {
 		if !Shown(k, v) {
 			top[k] = maskValue(v, reveal)
 		}
+	}
+	if m, ok := top["metadata"]; ok && !reveal {
+		top["metadata"] = MetadataKeys(m, func(i int, k string) string {
+			return fmt.Sprintf("‹key %d, %d chars›", i, utf8.RuneCountInString(k))
+		})
 	}
 	b, _ := json.Marshal(top) // only values decoded from JSON: cannot fail
 	return b
@@ -106,6 +113,34 @@ func maskValue(v any, reveal bool) any {
 		return "‹bool›"
 	}
 	return v // null
+}
+
+// MetadataKeys returns v, a submission's metadata, with the keys of every
+// object in it replaced by masked(i, key), i counting an object's keys from
+// 1 in their sorted order, so that no two collide. Metadata is the
+// producer's free-form object: unlike the payload's other keys, which are
+// iseed's member names and the schema's field names, its keys may name the
+// person ({"Mario Rossi": "E-77"}). Mask and the console's mask both use it.
+func MetadataKeys(v any, masked func(i int, key string) string) any {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		out := make(map[string]any, len(v))
+		for i, k := range keys {
+			out[masked(i+1, k)] = MetadataKeys(v[k], masked)
+		}
+		return out
+	case []any:
+		for i, x := range v {
+			v[i] = MetadataKeys(x, masked)
+		}
+		return v
+	}
+	return v
 }
 
 // file is what Mask tells of an inline file.

@@ -19,8 +19,8 @@ func TestMask(t *testing.T) {
 		{"hidden", event, false,
 			[]string{`"id":"emp-1"`, `"service":"ISEE"`, `"options":["urgenza"]`, `"version":1`, `"$0":"‹text, 5 chars›"`,
 				`"$4":"‹text, 16 chars›"`, `"$5":"‹file application/pdf, 9 bytes›"`, `"n":"‹number›"`, `"ok":"‹bool›"`, `"none":null`,
-				`"email_target":"‹text, 14 chars›"`, `"employee":"‹text, 4 chars›"`, `"tags":["‹text, 1 chars›","‹text, 2 chars›"]`},
-			[]string{"Mario", "RSSMRA", "hr@example", "E-77", "JVBER", "ci.pdf"}},
+				`"email_target":"‹text, 14 chars›"`, `"‹key 1, 8 chars›":"‹text, 4 chars›"`, `"‹key 2, 4 chars›":["‹text, 1 chars›","‹text, 2 chars›"]`},
+			[]string{"Mario", "RSSMRA", "hr@example", "E-77", "employee", "JVBER", "ci.pdf"}},
 		{"revealed: values, never file contents", event, true,
 			[]string{`"$0":"Mario"`, `"$4":"RSSMRA85T10A562S"`, `"$5":"‹file ci.pdf, application/pdf, 9 bytes›"`, `"n":3`, `"ok":true`, `"employee":"E-77"`},
 			[]string{"JVBER"}},
@@ -89,5 +89,31 @@ func TestMaskRevealedNonObjectHidesFiles(t *testing.T) {
 		if !strings.Contains(got, "Mario") || !strings.Contains(got, "bytes›") {
 			t.Errorf("Mask(%.40q…, reveal): %s; want the text revealed and the file's size", payload, got)
 		}
+	}
+}
+
+// TestMaskHidesMetadataKeys: metadata is the producer's free-form object,
+// and a key may name the person ("Mario Rossi": "E-77") as well as a value
+// may. Hidden, metadata's keys were shown as they are; now they are masked
+// like values, numbered so that the object keeps its shape. Revealed, they
+// are shown.
+func TestMaskHidesMetadataKeys(t *testing.T) {
+	const payload = `{"id":"a","service":"ISEE","fields":{"Nome":"x"},` +
+		`"metadata":{"Mario Rossi":"E-77","RSSMRA85T10A562S":{"Anna Rossi":1}}}`
+	got := string(Mask([]byte(payload), false))
+	for _, n := range []string{"Mario", "RSSMRA", "Anna"} {
+		if strings.Contains(got, n) {
+			t.Errorf("hidden: got %s, want no %q in it", got, n)
+		}
+	}
+	for _, w := range []string{`"Nome":"‹text, 1 chars›"`, `"‹key 1, 11 chars›":"‹text, 4 chars›"`,
+		`"‹key 2, 16 chars›":{"‹key 1, 10 chars›":"‹number›"}`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("hidden: got %s, want %s in it", got, w)
+		}
+	}
+	got = string(Mask([]byte(payload), true))
+	if !strings.Contains(got, `"Mario Rossi":"E-77"`) || !strings.Contains(got, `"Anna Rossi":1`) {
+		t.Errorf("revealed: got %s, want metadata's keys and values", got)
 	}
 }
