@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/internal/pipetest"
@@ -86,5 +87,82 @@ func TestOversizedRejectionIsAnnouncedOnce(t *testing.T) {
 	}
 	if letters != 1 {
 		t.Errorf("dead letters of emp-big: got %d, want 1", letters)
+	}
+}
+
+// TestRejectionWithMetadataOverMaxPayload: metadata within its limit (16
+// KiB as stored: a producer's 2.7 KiB of "<" is escaped six-fold) leaves
+// no room under a max_payload of 16 KiB for the rejection that copies it:
+// problems or not, the rejected record and event were over max_payload,
+// refused on every delivery, and the message redelivered until max
+// deliveries, its producer never told. The rejection now leaves the
+// metadata out and says so in a problem; it is announced once.
+func TestRejectionWithMetadataOverMaxPayload(t *testing.T) {
+	t.Parallel()
+	opts := natsserver.DefaultTestOptions
+	opts.Port, opts.JetStream, opts.StoreDir = -1, true, t.TempDir()
+	opts.MaxPayload = 16 << 10
+	h := &harness{pipetest.NewOnServer(t, natstest.RunWithOptions(t, &opts), sim.Config{Step: time.Hour, Wallet: 1e7}, 2*time.Second, pipetest.DefaultLayout())}
+	h.Start()
+	fields := pipetest.ValidFields("Mario")
+	fields["Nonesiste"] = "x" // an unknown field: rejected
+	var sub map[string]any
+	if err := json.Unmarshal(pipetest.Submission("emp-meta", fields), &sub); err != nil {
+		t.Fatal(err)
+	}
+	sub["metadata"] = map[string]string{"note": strings.Repeat("<", 2700)}
+	payload, _ := json.Marshal(sub)
+	payload = []byte(strings.ReplaceAll(string(payload), `\u003c`, "<")) // a producer need not escape them
+	if stored, _ := json.Marshal(json.RawMessage(`{"note":"` + strings.Repeat("<", 2700) + `"}`)); len(stored) > consumer.MaxMetadataBytes || len(stored) < int(opts.MaxPayload)-1<<10 {
+		t.Fatalf("metadata of %d bytes as stored: the test needs it within %d and leaving less than 1 KiB of max_payload", len(stored), consumer.MaxMetadataBytes)
+	}
+	if limit := h.Res.MaxSubmissionBytes(); len(payload) > limit {
+		t.Fatalf("submission of %d bytes, over the %d a submission may have: the test must send one within it", len(payload), limit)
+	}
+	h.Publish(payload, nil)
+	rejected := publisher.StatusType(publisher.StateRejected)
+	ctx := context.Background()
+	pipetest.WaitExplained(t, 20*time.Second, "emp-meta rejected, announced and its message settled", func() bool {
+		evs := h.Events("emp-meta")
+		ci, err := h.Res.Consumer.Info(ctx)
+		return len(evs) > 0 && evs[len(evs)-1].Type == rejected && err == nil && ci.NumAckPending == 0 && ci.NumPending == 0
+	}, func() string {
+		ci, _ := h.Res.Consumer.Info(ctx)
+		state := "no record"
+		if r := h.Record("emp-meta"); r != nil {
+			state = r.State
+		}
+		return fmt.Sprintf("record %s, events %v, delivered %d, redelivered %d, ack pending %d", state, h.EventTypes("emp-meta"), ci.Delivered.Consumer, ci.NumRedelivered, ci.NumAckPending)
+	})
+	r := h.Record("emp-meta")
+	if r == nil || r.State != record.StateRejected || r.Metadata != nil {
+		t.Errorf("record: got %+v, want rejected, without the metadata", r)
+	}
+	if ci, err := h.Res.Consumer.Info(ctx); err != nil || ci.NumRedelivered != 0 || ci.Delivered.Consumer != 1 {
+		t.Errorf("submissions consumer: got %+v (%v), want one delivery, none redelivered", ci, err)
+	}
+	evs := h.Events("emp-meta")
+	var st publisher.Status
+	if err := json.Unmarshal(evs[len(evs)-1].Data, &st); err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]bool{}
+	for _, p := range st.Errors {
+		codes[p.Code] = true
+	}
+	if st.Metadata != nil || !codes["unknown_field"] || !codes[consumer.CodeMetadataLeftOut] {
+		t.Errorf("rejected event: got metadata %.40s…, problems %+v; want no metadata, the unknown field and %s", st.Metadata, st.Errors, consumer.CodeMetadataLeftOut)
+	}
+	var letters int
+	for _, d := range h.DeadLetters() {
+		if d.SubmissionID == "emp-meta" {
+			letters++
+			if d.Reason != dlq.ReasonInvalid {
+				t.Errorf("dead letter reason: got %q, want %q", d.Reason, dlq.ReasonInvalid)
+			}
+		}
+	}
+	if letters != 1 {
+		t.Errorf("dead letters of emp-meta: got %d, want 1", letters)
 	}
 }

@@ -320,12 +320,66 @@ const recordRoom = 4 << 10
 // six-fold): a record or event over max_payload is refused on every
 // delivery, and the message would be redelivered until MaxDeliver, its
 // producer never told. Those left out are counted (too_many_problems).
+// A rejection that leaves its metadata out (rejectionKeepsMetadata) has
+// the room of the metadata, less that of the problem that says so.
 func (p *Pipeline) limits(j *job) schema.Limits {
 	lim := p.cfg.Limits
-	if nc := p.d.Publisher.Conn(); nc != nil && nc.MaxPayload() > 0 {
-		lim.MaxProblemBytes = max(1, int(nc.MaxPayload())-escapedLen(j.sub.Metadata)-recordRoom)
+	if mp := p.maxPayload(); mp > 0 {
+		beside := escapedLen(j.sub.Metadata)
+		if !p.rejectionKeepsMetadata(j) {
+			beside = metadataLeftOutRoom
+		}
+		lim.MaxProblemBytes = max(1, mp-beside-recordRoom)
 	}
 	return lim
+}
+
+// maxPayload is the NATS server's max_payload; 0 when the connection does
+// not know it.
+func (p *Pipeline) maxPayload() int {
+	if nc := p.d.Publisher.Conn(); nc != nil && nc.MaxPayload() > 0 {
+		return int(nc.MaxPayload())
+	}
+	return 0
+}
+
+// minProblemRoom is the least room for problems a rejection that copies
+// the submission's metadata must have: more than the one
+// too_many_problems problem a list cut to nothing still has.
+const minProblemRoom = 1 << 10
+
+// metadataLeftOutRoom bounds the problem a rejection without its metadata
+// ends with (metadataLeftOut), as JSON.
+const metadataLeftOutRoom = 512
+
+// rejectionKeepsMetadata reports whether a rejection of the job can copy
+// its metadata and still list problems within max_payload. Metadata within
+// MaxMetadataBytes (16 KiB as stored) may leave no room for them on a
+// server whose max_payload is under about 21 KiB: the rejected record and
+// event would be refused on every delivery, and the message redelivered
+// until MaxDeliver, its producer never told.
+func (p *Pipeline) rejectionKeepsMetadata(j *job) bool {
+	mp := p.maxPayload()
+	return mp == 0 || len(j.sub.Metadata) == 0 || mp-escapedLen(j.sub.Metadata)-recordRoom >= minProblemRoom
+}
+
+// CodeMetadataLeftOut is the problem that ends a rejection whose metadata
+// was left out of it: with it, the rejection would be over the NATS
+// server's max_payload.
+const CodeMetadataLeftOut = "metadata_left_out"
+
+// rejectWith sets the problems of r, the job's rejected record, and leaves
+// out its metadata, saying so in a last problem, when the rejection could
+// not copy it within max_payload (rejectionKeepsMetadata).
+func (p *Pipeline) rejectWith(j *job, r *record.Record, problems []schema.Problem) {
+	r.Errors = toPublisher(problems)
+	if p.rejectionKeepsMetadata(j) {
+		return
+	}
+	r.Metadata = nil
+	r.Errors = append(r.Errors, publisher.Problem{Field: "metadata", Code: CodeMetadataLeftOut,
+		Message: fmt.Sprintf("the metadata (%d bytes as stored) is left out of this rejection: with it, the rejection would be over the NATS server's max_payload of %d bytes",
+			escapedLen(j.sub.Metadata), p.maxPayload())})
 }
 
 // escapedLen is how long raw, a JSON value, is once encoding/json has
@@ -361,7 +415,7 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 	rec := p.newRecord(j, now)
 	if len(problems) > 0 {
 		rec.To(record.StateRejected, now, "invalid")
-		rec.Errors = toPublisher(problems)
+		p.rejectWith(j, rec, problems)
 	} else {
 		rec.Attempts = 1
 		rec.Pending = p.lease(j, now)
@@ -509,7 +563,7 @@ func (p *Pipeline) landed(ctx context.Context, r *record.Record, werr error) (ui
 func (p *Pipeline) reject(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
 	next := *j.rec
 	next.To(record.StateRejected, now, "invalid")
-	next.Errors = toPublisher(problems)
+	p.rejectWith(j, &next, problems)
 	next.Pending = nil
 	j.uncount(&next)
 	if _, err := p.store.Update(ctx, &next, j.rev); err != nil {
@@ -567,13 +621,14 @@ func problemCodes(problems []publisher.Problem) string {
 // prior_isee_required when the prior-ISEE rule alone refused it (the gate
 // is asked only about input without other problems). That one is replayed
 // unchanged once the person's ordinary ISEE has completed; invalid input
-// needs correcting first.
+// needs correcting first. The problem that says the metadata was left out
+// (CodeMetadataLeftOut) is not the input's: it decides nothing.
 func rejectionReason(problems []publisher.Problem) string {
 	if len(problems) == 0 {
 		return dlq.ReasonInvalid
 	}
 	for _, p := range problems {
-		if p.Code != dlq.ReasonPriorISEE {
+		if p.Code != dlq.ReasonPriorISEE && p.Code != CodeMetadataLeftOut {
 			return dlq.ReasonInvalid
 		}
 	}

@@ -120,7 +120,7 @@ func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem
 	note := fmt.Sprintf("replay of dead letter %d", j.replay)
 	if len(problems) > 0 {
 		next.To(record.StateRejected, now, note)
-		next.Errors = toPublisher(problems)
+		p.rejectWith(j, &next, problems)
 	} else {
 		next.To(record.StateClaimed, now, note)
 		j.unsure = j.rec.PostInDoubt()
