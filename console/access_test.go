@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -525,5 +526,51 @@ func TestReplayPublishedButNotRemoved(t *testing.T) {
 	}
 	if _, err := h.Res.DLQ.GetMsg(ctx, seq); err != nil {
 		t.Errorf("dead letter %s: %v; want it still there (the stream denies deletes)", n, err)
+	}
+}
+
+// TestReplayNoticeCannotBeForged: the notice after a replay came from the
+// list's query alone, so a link anyone could write (?replayed=SEQ&kept=1)
+// made the page say a dead letter was replayed and tell the operator to
+// purge it, a letter never replayed. The notice is now shown only as the
+// replay's redirect signed it, for a few minutes: a written or altered
+// one shows nothing, nor does the real one once it is old.
+func TestReplayNoticeCannotBeForged(t *testing.T) {
+	h := pipetest.New(t)
+	var later atomic.Int64 // how far ahead the console's clock is
+	s := newSiteWith(t, h, console.Config{Token: testToken, Now: func() time.Time { return time.Now().Add(time.Duration(later.Load())) }}, nil)
+	cookie := s.login(t)
+	seq := deadLetter(t, h, "emp-forged", "prior_isee_required", pipetest.Submission("emp-forged", pipetest.ValidFields("Mario")))
+	other := deadLetter(t, h, "emp-real", "prior_isee_required", pipetest.Submission("emp-real", pipetest.ValidFields("Mario")))
+	n := strconv.FormatUint(seq, 10)
+	resp, _ := s.do(t, call{method: http.MethodPost, path: "/dead-letters/" + strconv.FormatUint(other, 10) + "/replay", auth: "bearer"}, nil, "")
+	real, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || err != nil {
+		t.Fatalf("replay: got %d to %q (%v), want 303 to the dead letters with a notice", resp.StatusCode, resp.Header.Get("Location"), err)
+	}
+	altered := real.Query()
+	altered.Set("replayed", n)
+	altered.Set("rid", "emp-forged")
+	kept := real.Query()
+	kept.Set("kept", "1")
+	for _, path := range []string{
+		"/dead-letters?replayed=" + n + "&rt=" + pipetest.Tenant + "&rid=emp-forged&kept=1",
+		"/dead-letters?" + altered.Encode(),
+		"/dead-letters?" + kept.Encode(),
+	} {
+		for _, auth := range []string{"bearer", "cookie"} {
+			resp, body := s.do(t, call{method: http.MethodGet, path: path, auth: auth}, cookie, "")
+			if resp.StatusCode != http.StatusOK || strings.Contains(body, "was replayed") || strings.Contains(body, "iseed dlq purge") {
+				t.Errorf("GET %s (%s): got %d, want 200 with no replay notice\n%s", path, auth, resp.StatusCode, body)
+			}
+		}
+	}
+	resp, body := s.do(t, call{method: http.MethodGet, path: real.String(), auth: "cookie"}, cookie, "")
+	if want := "Dead letter " + strconv.FormatUint(other, 10) + " was replayed"; resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {
+		t.Errorf("GET %s: got %d, want the notice %q\n%s", real, resp.StatusCode, want, body)
+	}
+	later.Store(int64(10 * time.Minute))
+	if resp, body := s.do(t, call{method: http.MethodGet, path: real.String(), auth: "bearer"}, nil, ""); resp.StatusCode != http.StatusOK || strings.Contains(body, "was replayed") {
+		t.Errorf("GET %s ten minutes later: got %d, want 200 with no replay notice\n%s", real, resp.StatusCode, body)
 	}
 }

@@ -101,6 +101,42 @@ func (a *auth) sessionOK(v string) bool {
 	return ok && a.now().Unix() < exp && a.revoked.ready() && !a.revoked.has(id)
 }
 
+// noticeTTL is how long the list shows the notice a replay's redirect
+// signed: the redirect is followed at once; a reload later shows the list
+// alone.
+const noticeTTL = 5 * time.Minute
+
+// noticeField carries a notice's signature: "<expiry unix>.<HMAC>".
+const noticeField = "sig"
+
+// signNotice signs the notice that fields, the redirect's query after a
+// replay, carry (noticeOK), until noticeTTL from now.
+func (a *auth) signNotice(fields url.Values, names ...string) {
+	exp := strconv.FormatInt(a.now().Add(noticeTTL).Unix(), 10)
+	fields.Set(noticeField, exp+"."+a.mac("notice", exp, noticeOf(fields, names)))
+}
+
+// noticeOK reports whether fields carry a notice this console signed and
+// that has not expired, so that a link anyone may write cannot make the
+// list say that a dead letter was replayed (and tell the operator to purge
+// it). Without a token nothing is signed: no replay happens there either.
+func (a *auth) noticeOK(fields url.Values, names ...string) bool {
+	exp, sig, ok := strings.Cut(fields.Get(noticeField), ".")
+	until, err := strconv.ParseInt(exp, 10, 64)
+	return ok && err == nil && !a.noAuth && a.now().Unix() < until &&
+		hmac.Equal([]byte(sig), []byte(a.mac("notice", exp, noticeOf(fields, names))))
+}
+
+// noticeOf is the signed part of a notice: the named fields, encoded so
+// that no two notices sign the same text.
+func noticeOf(fields url.Values, names []string) string {
+	v := url.Values{}
+	for _, n := range names {
+		v.Set(n, fields.Get(n))
+	}
+	return v.Encode()
+}
+
 // identify says how r is authenticated, if at all. A wrong bearer token
 // counts against r's address as a wrong login does; while the address has
 // no attempt left, its bearer token is not compared: identify answers 429

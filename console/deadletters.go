@@ -21,7 +21,7 @@ const maxDeadLetters = 500
 func (c *Console) deadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := deadLettersData{Tenant: q.Get("tenant"), Reason: q.Get("reason"), Reasons: dlq.Reasons()}
-	if seq, err := strconv.ParseUint(q.Get("replayed"), 10, 64); err == nil {
+	if seq, err := strconv.ParseUint(q.Get("replayed"), 10, 64); err == nil && c.auth.noticeOK(q, replayedFields...) {
 		d.Replayed = &replayed{Seq: seq, Tenant: q.Get("rt"), ID: q.Get("rid"), Kept: q.Get("kept") == "1"}
 	}
 	if d.Tenant != "" && !record.ValidToken(d.Tenant) {
@@ -60,6 +60,10 @@ type deadLettersData struct {
 	Replayed       *replayed
 	Problem        string
 }
+
+// replayedFields are the query fields of the notice after a replay, which
+// the replay's redirect signs (auth.signNotice).
+var replayedFields = []string{"replayed", "rt", "rid", "kept"}
 
 // replayed names the dead letter just replayed, for the list's notice.
 type replayed struct {
@@ -161,6 +165,7 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 		// reopens nothing if replayed again (iseed dlq replay says so too).
 		log.Warn().Err(err).Msg("console: dead letter replayed, but not removed")
 		v.Set("kept", "1")
+		c.auth.signNotice(v, replayedFields...)
 		http.Redirect(w, r, "/dead-letters?"+v.Encode(), http.StatusSeeOther)
 		return
 	}
@@ -175,6 +180,7 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info().Msg("console: dead letter replayed")
+	c.auth.signNotice(v, replayedFields...)
 	http.Redirect(w, r, "/dead-letters?"+v.Encode(), http.StatusSeeOther)
 }
 
