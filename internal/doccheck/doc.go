@@ -7,6 +7,7 @@
 // them, every dead-letter header in its header table, and every metric
 // iseed registers in docs/operations.md's table (type and labels) and in
 // deploy/prometheus/metrics.txt; every link to a heading landing on one,
+// every repository path named in code (`consumer/adopt.go`) existing,
 // every iseed command shown naming real verbs and flags (docs/cli.md, which
 // cmd/iseed's TestCLIDoc keeps), every package named in README.md's Layout
 // table, and docs/deploy.md's figures of the shipped Deployment.

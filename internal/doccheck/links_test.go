@@ -1,6 +1,7 @@
 package doccheck
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -74,5 +75,40 @@ func TestDocsAnchorsResolve(t *testing.T) {
 	sort.Strings(broken)
 	for _, b := range broken {
 		t.Errorf("link to a heading that does not exist: %s", b)
+	}
+}
+
+// TestDocsCodePathsExist: a path of the repository the docs name in code
+// (`consumer/adopt.go`, `deploy/prometheus/metrics.txt`, `deploy/grafana/`)
+// exists, as a link's target must: a file moved or renamed leaves no page
+// pointing a reader at nothing. A path counts when its first element is a
+// directory of the repository's root; placeholders (`<tenant>`, `*`, `…`)
+// are not paths.
+func TestDocsCodePathsExist(t *testing.T) {
+	span := regexp.MustCompile("`([A-Za-z0-9_.-]+/[A-Za-z0-9_./-]*)`")
+	var missing []string
+	checked := 0
+	for path, text := range docs(t) {
+		for _, m := range span.FindAllStringSubmatch(text, -1) {
+			p := m[1]
+			top := p[:strings.Index(p, "/")]
+			if st, err := os.Stat(filepath.Join(root, top)); err != nil || !st.IsDir() || strings.HasPrefix(top, ".") && top != ".ci" {
+				continue // a module path (sony/gobreaker), a MIME type, a Kubernetes object
+			}
+			checked++
+			if pkg, ident, ok := strings.Cut(p, "."); ok && !strings.Contains(ident, "/") && ident != "" && ident[0] >= 'A' && ident[0] <= 'Z' {
+				p = pkg // a package's identifier: internal/scale.Workload
+			}
+			if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+				missing = append(missing, path+": "+p)
+			}
+		}
+	}
+	if checked < 50 {
+		t.Fatalf("checked %d paths: the pattern missed them", checked)
+	}
+	sort.Strings(missing)
+	for _, m := range missing {
+		t.Errorf("names a path the repository does not have: %s", m)
 	}
 }
