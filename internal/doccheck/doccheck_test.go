@@ -168,11 +168,12 @@ func TestDocsNameOnlyRealVariables(t *testing.T) {
 }
 
 // TestDocsRunTestsThatExist: every `go test … -run X ./pkg/` in the docs
-// names a package that exists and a test, benchmark or fuzz target in it.
+// (wrapped across two lines of prose too) names a package that exists and a
+// test, benchmark or fuzz target in it.
 func TestDocsRunTestsThatExist(t *testing.T) {
 	cmd := regexp.MustCompile("go test ([^`\n]*)")
 	for path, text := range docs(t) {
-		for _, m := range cmd.FindAllStringSubmatch(text, -1) {
+		for _, m := range cmd.FindAllStringSubmatch(joinSpans(text), -1) {
 			args := strings.Fields(m[1])
 			var pkgs, names []string
 			for i, a := range args {
@@ -210,6 +211,29 @@ func TestDocsRunTestsThatExist(t *testing.T) {
 			}
 		}
 	}
+}
+
+// joinSpans returns text with the line breaks inside its `…` spans made
+// spaces, so that a command wrapped across two lines of prose reads as one;
+// fenced blocks, one command a line, are left as they are.
+func joinSpans(text string) string {
+	var b strings.Builder
+	fence, span := false, false
+	for _, line := range strings.SplitAfter(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fence = !fence
+		}
+		if fence || strings.HasPrefix(strings.TrimSpace(line), "```") {
+			b.WriteString(line)
+			continue
+		}
+		span = span != (strings.Count(line, "`")%2 == 1)
+		if span {
+			line = strings.TrimSuffix(line, "\n") + " "
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 func testSources(t *testing.T, pkg string) string {
