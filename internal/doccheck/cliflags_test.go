@@ -35,8 +35,8 @@ func cliFlags(t *testing.T) map[string]map[string]bool {
 }
 
 // commandLines returns the command lines of a page that call iseed: each
-// line of a fenced block, and each `…` span of the prose, from "iseed " on,
-// cut at a comment or at the next command of a pipeline.
+// line of a fenced block, and each `…` span of the prose (wrapped or not),
+// from "iseed " on, cut at a comment or at the next command of a pipeline.
 func commandLines(text string) []string {
 	var out []string
 	call := regexp.MustCompile(`(?:^|[\s(/])iseed ([a-z].*)`)
@@ -52,7 +52,7 @@ func commandLines(text string) []string {
 		}
 	}
 	fence := false
-	for _, line := range strings.Split(text, "\n") {
+	for _, line := range strings.Split(joinSpans(text), "\n") {
 		if strings.HasPrefix(strings.TrimSpace(line), "```") {
 			fence = !fence
 			continue
