@@ -1,7 +1,8 @@
 // Package doccheck holds the tests that keep README.md and docs/ true to the
 // code: every configuration variable documented with its default (in
 // README.md's tables and in docs/' own), no variable documented that iseed
-// does not read, every `go test -run` line naming a test that exists, every
+// does not read, every `go test -run` line and every test named in prose
+// naming a test that exists, every
 // relative link resolving, log durations named with their unit, every
 // function that makes a message id named in docs/events.md's table of
 // them, every dead-letter header in its header table, and every metric

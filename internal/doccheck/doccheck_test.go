@@ -744,3 +744,52 @@ func TestDocsVariableTablesStateDefaults(t *testing.T) {
 		t.Fatalf("found %d variable tables with a default column in docs/: the parser missed them", tables)
 	}
 }
+
+// TestDocsNameTestsThatExist: every test, benchmark or fuzz target the docs
+// name in prose (`TestShippedNATSPermissions` proves the grants) is one of
+// the module's, or the start of some (`TestBrowser`, as -run takes it): a
+// page that cites a renamed or removed test points at proof that is gone.
+func TestDocsNameTestsThatExist(t *testing.T) {
+	fn := regexp.MustCompile(`(?m)^func ((?:Test|Benchmark|Fuzz)\w*)\(`)
+	var funcs []string
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != root && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range fn.FindAllStringSubmatch(string(data), -1) {
+			funcs = append(funcs, m[1])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(funcs) < 500 {
+		t.Fatalf("found %d test functions: the walk missed them", len(funcs))
+	}
+	name := regexp.MustCompile(`\b(?:Test|Benchmark|Fuzz)[A-Z]\w*`)
+	for path, text := range docs(t) {
+		for _, n := range name.FindAllString(text, -1) {
+			found := false
+			for _, f := range funcs {
+				if strings.HasPrefix(f, n) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				t.Errorf("%s names %s, which no test of the module is or begins with", path, n)
+			}
+		}
+	}
+}
