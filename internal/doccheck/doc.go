@@ -2,14 +2,14 @@
 // code: every configuration variable documented with its default (in
 // README.md's tables and in docs/' own), no variable documented that iseed
 // does not read, every `go test -run` line and every test named in prose
-// naming a test that exists, every
-// relative link resolving, log durations named with their unit, every
-// function that makes a message id named in docs/events.md's table of
-// them, every dead-letter header in its header table, and every metric
-// iseed registers in docs/operations.md's table (type and labels) and in
-// deploy/prometheus/metrics.txt; every link to a heading landing on one,
-// every repository path named in code (`consumer/adopt.go`) existing,
-// every iseed command shown naming real verbs and flags (docs/cli.md, which
-// cmd/iseed's TestCLIDoc keeps), every package named in README.md's Layout
-// table, and docs/deploy.md's figures of the shipped Deployment.
+// naming a test that exists, every relative link resolving (and landing on
+// a heading when it names one), every repository path named in code
+// (`consumer/adopt.go`) existing, every iseed command shown naming real
+// verbs and flags (docs/cli.md, which cmd/iseed's TestCLIDoc keeps), log
+// durations named with their unit, every function that makes a message id
+// named in docs/events.md's table of them, every dead-letter header in its
+// header table, every metric iseed registers in docs/operations.md's table
+// (type and labels) and in deploy/prometheus/metrics.txt, every package
+// named in README.md's Layout table, and docs/deploy.md's figures of the
+// shipped Deployment.
 package doccheck
