@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/layout"
 )
 
 const root = "../.."
@@ -789,6 +791,38 @@ func TestDocsNameTestsThatExist(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("%s names %s, which no test of the module is or begins with", path, n)
+			}
+		}
+	}
+}
+
+// TestDocsNameRealMetricsAndBuckets: an `iseed_…` name in a code span of
+// the docs (a metric in a query, a bucket to look in) is a metric iseed
+// registers (or a histogram's series of it) or one of the buckets layout
+// names, a tenant's documents or files bucket included: an operator who
+// types it finds something.
+func TestDocsNameRealMetricsAndBuckets(t *testing.T) {
+	known := map[string]bool{}
+	for name := range registeredMetrics(t) {
+		for _, s := range []string{"", "_bucket", "_sum", "_count"} {
+			known[name+s] = true
+		}
+	}
+	l := layout.Layout{Prefix: "iseed"}
+	for _, b := range []string{l.RecordsBucket(), l.RequestsBucket(), l.SchemasBucket(), l.DocumentsBucket(),
+		l.HistoryBucket(), l.BudgetsBucket(), l.BudgetUsageBucket(), l.HoldsBucket(), l.RateLimitBucket(), l.KeysBucket()} {
+		known[b] = true
+	}
+	tenantBuckets := []string{l.TenantDocumentsBucket(""), l.FilesBucket("")}
+	span := regexp.MustCompile("`[^`\n]*`")
+	word := regexp.MustCompile(`iseed_[a-z0-9_]+`)
+	for path, text := range docs(t) {
+		for _, s := range span.FindAllString(joinSpans(text), -1) {
+			for _, w := range word.FindAllString(s, -1) {
+				if known[w] || slices.ContainsFunc(tenantBuckets, func(p string) bool { return strings.HasPrefix(w, p) }) {
+					continue
+				}
+				t.Errorf("%s: %s is neither a metric iseed registers nor one of its buckets", path, w)
 			}
 		}
 	}
