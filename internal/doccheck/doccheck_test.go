@@ -14,8 +14,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/publisher"
 )
 
 const root = "../.."
@@ -825,5 +827,33 @@ func TestDocsNameRealMetricsAndBuckets(t *testing.T) {
 				t.Errorf("%s: %s is neither a metric iseed registers nor one of its buckets", path, w)
 			}
 		}
+	}
+}
+
+// TestEventsDocExampleFingerprint: the fingerprint and message id
+// docs/events.md gives for its example submission are the example's, as
+// consumer computes them: a producer checks its own code against them.
+func TestEventsDocExampleFingerprint(t *testing.T) {
+	text := read(t, "docs/events.md")
+	sec := section(t, "docs/events.md", text, "Submission event (in), version 1")
+	start := strings.Index(sec, "```json\n")
+	if start < 0 {
+		t.Fatal("docs/events.md, Submission event: no example")
+	}
+	example := sec[start+len("```json\n"):]
+	example = example[:strings.Index(example, "```")]
+	sub, err := consumer.DecodeSubmission([]byte(example))
+	if err != nil {
+		t.Fatalf("docs/events.md's example submission does not decode: %v", err)
+	}
+	m := regexp.MustCompile("has the fingerprint `([0-9a-f]+)…` and the message id\\s+`([^`]+)`").FindStringSubmatch(sec)
+	if m == nil {
+		t.Fatal("docs/events.md: the example's fingerprint and message id are not stated as expected")
+	}
+	if fp := sub.Fingerprint(); !strings.HasPrefix(fp, m[1]) {
+		t.Errorf("docs/events.md: the example's fingerprint is %s…, the page says %s…", fp[:16], m[1])
+	}
+	if id := publisher.SubmissionMsgID("acme", sub.ID, sub.Fingerprint()); id != m[2] {
+		t.Errorf("docs/events.md: the example's message id as acme's is %s, the page says %s", id, m[2])
 	}
 }
