@@ -28,7 +28,8 @@ import (
 //	 "preamble": {"*": {"kind": "notice", "rate": 0.2}},
 //	 "object_lists": {"GET /richiesta/{id}": {"next": 3}},
 //	 "php_scalars": {"*": {"rate": 1}},
-//	 "oversize": {"POST /richiesta": {"pad": 9000000, "files": true, "next": 1}}}
+//	 "oversize": {"POST /richiesta": {"pad": 9000000, "files": true, "next": 1}},
+//	 "reformat_echo": true}
 type Faults struct {
 	Latency        time.Duration            // added before every API call
 	Errors         map[string]ErrorFault    // injected 5xx per endpoint key
@@ -44,7 +45,7 @@ type Faults struct {
 	// Identifiers (tax codes, VAT numbers) and files keep their letters and
 	// digits. Nobody has published whether the real API does this; a
 	// client must not take its own request for another's when it does.
-	ReformatEcho bool `json:"reformat_echo,omitempty"`
+	ReformatEcho bool
 }
 
 // ErrorFault injects a 5xx answer, or a refusal (400, 409, 412 or 428, as
@@ -103,12 +104,14 @@ type faultsJSON struct {
 	ObjectLists    map[string]Knob          `json:"object_lists,omitempty"`
 	PHPScalars     map[string]Knob          `json:"php_scalars,omitempty"`
 	Oversize       map[string]OversizeFault `json:"oversize,omitempty"`
+	ReformatEcho   bool                     `json:"reformat_echo,omitempty"`
 }
 
 // MarshalJSON writes Latency as a duration string such as "50ms".
 func (f Faults) MarshalJSON() ([]byte, error) {
 	j := faultsJSON{Errors: f.Errors, Throttle: f.Throttle, CommitThenFail: f.CommitThenFail, LateCommit: f.LateCommit,
-		Preamble: f.Preamble, ObjectLists: f.ObjectLists, PHPScalars: f.PHPScalars, Oversize: f.Oversize}
+		Preamble: f.Preamble, ObjectLists: f.ObjectLists, PHPScalars: f.PHPScalars, Oversize: f.Oversize,
+		ReformatEcho: f.ReformatEcho}
 	if f.Latency != 0 {
 		j.Latency = f.Latency.String()
 	}
@@ -122,7 +125,8 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*f = Faults{Errors: j.Errors, Throttle: j.Throttle, CommitThenFail: j.CommitThenFail, LateCommit: j.LateCommit,
-		Preamble: j.Preamble, ObjectLists: j.ObjectLists, PHPScalars: j.PHPScalars, Oversize: j.Oversize}
+		Preamble: j.Preamble, ObjectLists: j.ObjectLists, PHPScalars: j.PHPScalars, Oversize: j.Oversize,
+		ReformatEcho: j.ReformatEcho}
 	if j.Latency != "" {
 		d, err := time.ParseDuration(j.Latency)
 		if err != nil {
@@ -296,7 +300,7 @@ func (a *activeFaults) snapshot() Faults {
 	if a == nil {
 		return Faults{}
 	}
-	f := Faults{Latency: a.latency, CommitThenFail: a.src.CommitThenFail}
+	f := Faults{Latency: a.latency, CommitThenFail: a.src.CommitThenFail, ReformatEcho: a.src.ReformatEcho}
 	if len(a.src.Errors) > 0 {
 		f.Errors = make(map[string]ErrorFault, len(a.src.Errors))
 	}

@@ -153,14 +153,14 @@ func TestOversizeFault(t *testing.T) {
 func TestShapeFaultsJSON(t *testing.T) {
 	h := newHarness(t, sim.Config{})
 	good := `{"late_commit":{"mode":"hang","delay":"10m","next":1},"preamble":{"*":{"kind":"bom","rate":0.5}},` +
-		`"object_lists":{"GET /richiesta/{id}":{"next":3}},"php_scalars":{"*":{"rate":1}},"oversize":{"POST /richiesta":{"pad":100,"files":true,"next":2}}}`
+		`"object_lists":{"GET /richiesta/{id}":{"next":3}},"php_scalars":{"*":{"rate":1}},"oversize":{"POST /richiesta":{"pad":100,"files":true,"next":2}},"reformat_echo":true}`
 	if r := h.do(http.MethodPut, "/_sim/faults", good); r.status != 200 {
 		t.Fatalf("PUT /_sim/faults: got %d %s", r.status, r.raw)
 	}
 	got := decode[sim.Faults](t, h.do(http.MethodGet, "/_sim/faults", nil).raw)
 	if got.LateCommit != (sim.LateCommit{Mode: sim.ModeHang, Delay: 10 * time.Minute, Next: 1}) || got.Preamble["*"] != (sim.PreambleFault{Kind: sim.PreambleBOM, Rate: 0.5}) ||
 		got.ObjectLists["GET /richiesta/{id}"].Next != 3 || got.PHPScalars["*"].Rate != 1 ||
-		got.Oversize["POST /richiesta"] != (sim.OversizeFault{Pad: 100, Files: true, Next: 2}) {
+		got.Oversize["POST /richiesta"] != (sim.OversizeFault{Pad: 100, Files: true, Next: 2}) || !got.ReformatEcho {
 		t.Errorf("GET /_sim/faults: got %+v", got)
 	}
 	bad := []string{
