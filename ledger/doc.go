@@ -6,7 +6,8 @@
 // # The stream
 //
 // StreamConfig: "<PREFIX>_LEDGER" on "<prefix>.ledger.<tenant>.<request
-// id>", file storage, kept DefaultMaxAge (400 days) by default.
+// id>", the deployment's storage (ISEED_STORAGE, file by default), kept
+// DefaultMaxAge (400 days) by default.
 // MaxMsgsPerSubject 1 with DiscardNew and DiscardNewPerSubject: the server
 // refuses a second message for a request, whatever the duplicate window,
 // so Record is idempotent for ever, not just for two minutes; DenyDelete

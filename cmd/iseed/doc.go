@@ -12,5 +12,6 @@
 // consolewire.go) and the callbacks listener, until SIGTERM. Every other
 // command is an operator's tool (root.go lists them; docs/cli.md documents
 // them and is generated from them): they bind to what exists and never
-// create or change streams, consumers or buckets.
+// create or change streams, consumers or buckets, but for `iseed tenant
+// init`, which makes a tenant's event consumers and its files bucket.
 package main
