@@ -101,12 +101,24 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 	return d, nil
 }
 
+// minMaxPayload is the least max_payload iseed runs on. Below it a
+// document, stored in chunks of 128 KiB (the object store's), is refused
+// on every try, and fetched from the upstream again every minute, two
+// calls from the shared budget, until its request's maximum age; and a
+// submission's record, with its 16 KiB of metadata, may not fit.
+const minMaxPayload = 256 << 10
+
 // ensureLayout makes or finds every stream and bucket, once the records
 // guard has found that the records bucket this data directory remembers is
 // still there (recordsmark.go), and then remembers it.
 func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 	if !d.conn.nc.IsConnected() { // say so, rather than the timeout of a request that cannot go
 		return nil, fmt.Errorf("not connected to NATS at %s (ISEED_NATS_URL); still trying", redactedURLs(d.cfg.NATSURL))
+	}
+	if mp := d.conn.nc.MaxPayload(); mp < minMaxPayload {
+		return nil, backoff.Permanent(configError(fmt.Errorf("the NATS server's max_payload is %d bytes; iseed needs at least %d (256 KiB): "+
+			"a document is stored in messages of 128 KiB, and a record may hold 16 KiB of metadata besides its problems; "+
+			"raise max_payload in the server's configuration (1 MiB is NATS's default)", mp, minMaxPayload)))
 	}
 	guard := newRecordsGuard(d.cfg, d.log)
 	if guard != nil {
