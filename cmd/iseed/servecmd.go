@@ -163,5 +163,5 @@ func (d *daemon) demo(ctx context.Context, event []byte, w, note io.Writer) erro
 	if _, err := d.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	return watchEvents(ctx, d.js, d.res.Layout, "demo", jetstream.DeliverAllPolicy, w)
+	return watchEvents(ctx, d.js, d.res.Layout, "demo", jetstream.DeliverAllPolicy, w, note)
 }

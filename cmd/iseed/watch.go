@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
@@ -25,7 +28,9 @@ func newWatchCmd(e *env) *cobra.Command {
 			"SHA-256, type and object without the file name (acme/emp-7/9f86d081884c7d65/…): the file name is the\n" +
 			"upstream's and may name the person; iseed status ID and iseed document get ID show the document.\n\n" +
 			"When the connection to NATS is lost (the daemon's embedded server stopped, a network fault) it says so on\n" +
-			"standard error and keeps reconnecting; events resume when it is back.",
+			"standard error and keeps reconnecting; events resume when it is back. When the events stream is deleted and\n" +
+			"made anew (iseed serve makes it again on start), it says so on standard error within seconds and prints\n" +
+			"the new stream's events from its first.",
 		Args: noArgs,
 	}
 	tenant := tenantFlag(cmd.Flags(), "", "only this tenant's events (default every tenant)")
@@ -43,7 +48,7 @@ func newWatchCmd(e *env) *cobra.Command {
 		if *all {
 			policy = jetstream.DeliverAllPolicy
 		}
-		return watchEvents(cmd.Context(), c.js, c.layout, *tenant, policy, e.stdout)
+		return watchEvents(cmd.Context(), c.js, c.layout, *tenant, policy, e.stdout, e.stderr)
 	}
 	return cmd
 }
@@ -66,9 +71,19 @@ func watchConnOptions(w io.Writer) []nats.Option {
 	}
 }
 
-// watchEvents prints one line per event of a tenant ("" for all) until ctx
-// is done.
-func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, tenant string, policy jetstream.DeliverPolicy, w io.Writer) error {
+// watchEvents prints on w one line per event of a tenant ("" for all)
+// until ctx is done.
+//
+// An events stream deleted and made anew (an operator clearing it, iseed
+// serve making it again on start) numbers its events from 1 again, and the
+// ordered consumer, which recreates itself when its stream is gone, goes on
+// after the old stream's last sequence: it never printed the new stream's
+// first events, and said nothing of it. watchEvents therefore checks every
+// bucket.Recheck, with one stream info, that the stream is the one it
+// began on; when it is not, it says so on note and follows the new one
+// from its first event (every one was stored after the watch began),
+// leaving out those the old consumer printed already.
+func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, tenant string, policy jetstream.DeliverPolicy, w, note io.Writer) error {
 	st, err := js.Stream(ctx, l.EventsStream())
 	if err != nil {
 		return fmt.Errorf("events stream: %w", err)
@@ -76,18 +91,135 @@ func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, t
 	if tenant == "" {
 		tenant = "*"
 	}
-	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: l.Events().Of(tenant, "*"), DeliverPolicy: policy})
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: l.Events().Of(tenant, "*"), DeliverPolicy: policy}
+	p := &eventPrinter{w: w}
+	created := st.CachedInfo().Created
+	cc, err := p.follow(ctx, st, cfg)
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
-	cc, err := oc.Consume(func(msg jetstream.Msg) { fmt.Fprintln(w, eventLine(msg.Data())) })
-	if err != nil {
-		return fmt.Errorf("watch: %w", err)
+	defer func() {
+		if cc != nil {
+			cc.Stop()
+		}
+	}()
+	check := time.NewTicker(bucket.Recheck)
+	defer check.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-check.C:
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			continue // deleted and not made again yet, or NATS unreachable: the consumer goes on
+		}
+		if info.Created.Equal(created) {
+			p.prune(info.TimeStamp)
+			continue
+		}
+		if cc != nil {
+			p.anew(info.Created)
+			cc.Stop()
+			cc = nil
+			fmt.Fprintf(note, "watch: the events stream was made anew (created %s); following the new one from its first event\n",
+				info.Created.UTC().Format(time.RFC3339))
+		}
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+		if cc, err = p.follow(ctx, st, cfg); err != nil {
+			cc = nil
+			fmt.Fprintf(note, "watch: cannot follow the events stream made anew (%v); trying again in %s\n", err, bucket.Recheck)
+			continue
+		}
+		created = info.Created
 	}
-	<-ctx.Done()
-	cc.Stop()
-	return nil
+}
+
+// eventPrinter prints the events of one consumer at a time: watchEvents's
+// of the moment.
+type eventPrinter struct {
+	w io.Writer
+
+	mu  sync.Mutex
+	gen int // the consumer that prints; those before it are stopped
+	// recent are the events printed since a little before the last check
+	// found the stream unchanged: those of a stream made anew since are
+	// among them.
+	recent []printedEvent
+	// skip are the sequences of the stream made anew that the old
+	// consumer printed already.
+	skip map[uint64]bool
+}
+
+// printedEvent is an event's stream sequence and the time it was stored.
+type printedEvent struct {
+	seq uint64
+	at  time.Time
+}
+
+// clockSkew bounds how far apart the clocks of a cluster's servers are:
+// the time a stream info was gathered and the time a stream was created
+// may come from two of them.
+const clockSkew = time.Minute
+
+// follow starts an ordered consumer of st that prints what it delivers.
+func (p *eventPrinter) follow(ctx context.Context, st jetstream.Stream, cfg jetstream.OrderedConsumerConfig) (jetstream.ConsumeContext, error) {
+	oc, err := st.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	gen := p.gen
+	p.mu.Unlock()
+	return oc.Consume(func(msg jetstream.Msg) { p.print(gen, msg) })
+}
+
+// print prints msg, delivered by consumer gen, unless that consumer is
+// stopped or the old one printed msg already.
+func (p *eventPrinter) print(gen int, msg jetstream.Msg) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if gen != p.gen {
+		return
+	}
+	if meta, err := msg.Metadata(); err == nil {
+		if p.skip[meta.Sequence.Stream] {
+			delete(p.skip, meta.Sequence.Stream)
+			return
+		}
+		p.recent = append(p.recent, printedEvent{seq: meta.Sequence.Stream, at: meta.Timestamp})
+	}
+	fmt.Fprintln(p.w, eventLine(msg.Data()))
+}
+
+// prune forgets the events stored before a stream info gathered at ts
+// found the stream unchanged: a stream made anew later was created after
+// them.
+func (p *eventPrinter) prune(ts time.Time) {
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.recent = slices.DeleteFunc(p.recent, func(e printedEvent) bool { return e.at.Before(ts.Add(-clockSkew)) })
+}
+
+// anew stops the consumer of the moment from printing, and notes which
+// events of the stream made anew at created it printed already.
+func (p *eventPrinter) anew(created time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gen++
+	for _, e := range p.recent {
+		if !e.at.Before(created) {
+			if p.skip == nil {
+				p.skip = make(map[uint64]bool)
+			}
+			p.skip[e.seq] = true
+		}
+	}
+	p.recent = nil
 }
 
 // eventLine renders one event for people: time, tenant/submission, state

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/tracking"
 )
@@ -76,5 +78,69 @@ func TestWatchHidesTheDocumentName(t *testing.T) {
 	}
 	if strings.Contains(out, "RSSMRA80A01H501U") {
 		t.Errorf("watch: got %q; want no document file name in it", out)
+	}
+}
+
+// TestWatchFollowsAnEventsStreamMadeAnew: an operator deletes the events
+// stream and iseed makes it anew (layout.Ensure, as iseed serve does on
+// start). The new stream numbers its events from 1 again, and watch's
+// ordered consumer went on after the old stream's last sequence: it never
+// printed the new stream's first events. Now every event of the new stream
+// is printed, once.
+func TestWatchFollowsAnEventsStreamMadeAnew(t *testing.T) {
+	d, srv := startCLIDaemonOn(t)
+	srv.KeepStreamsDir(t)
+	var stdout, stderr pipetest.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"watch", "--tenant", "acme", "--all"}, strings.NewReader(""), &stdout, &stderr)
+	}()
+	defer func() { cancel(); <-done }()
+	explain := func() string { return "stdout: " + stdout.String() + "; stderr: " + stderr.String() }
+	p := publisher.New(d.js, publisher.Config{Prefix: d.res.Layout.Prefix, EventsStream: d.res.Layout.EventsStream()})
+	publish := func(id string) {
+		t.Helper()
+		if err := p.Status(ctx, publisher.Status{Tenant: "acme", SubmissionID: id, State: "submitted", Generation: 1,
+			At: time.Now()}); err != nil {
+			t.Fatalf("publish %s: %v", id, err)
+		}
+	}
+	printed := func(id string) int { return strings.Count(stdout.String(), "acme/"+id+" submitted") }
+	for i := range 20 { // the old stream's sequences go past the new one's first
+		publish(fmt.Sprint("old-", i))
+	}
+	pipetest.WaitExplained(t, 20*time.Second, "watch prints the old stream's events", func() bool {
+		return printed("old-19") == 1
+	}, explain)
+
+	if err := d.js.DeleteStream(ctx, d.res.Layout.EventsStream()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := layout.Ensure(ctx, d.js, d.res.Layout); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 25 { // some past the old stream's last sequence, too
+		publish(fmt.Sprint("new-", i))
+	}
+	pipetest.WaitExplained(t, 30*time.Second, "watch prints the new stream's events", func() bool {
+		for i := range 25 {
+			if printed(fmt.Sprint("new-", i)) == 0 {
+				return false
+			}
+		}
+		return true
+	}, explain)
+	pipetest.WaitExplained(t, 30*time.Second, "watch says the stream was made anew", func() bool {
+		return strings.Contains(stderr.String(), "watch: the events stream was made anew")
+	}, explain)
+	publish("last") // printed after any event printed twice
+	pipetest.WaitExplained(t, 20*time.Second, "watch prints the last event", func() bool {
+		return printed("last") == 1
+	}, explain)
+	for i := range 25 {
+		if n := printed(fmt.Sprint("new-", i)); n != 1 {
+			t.Errorf("new-%d printed %d times, want once; %s", i, n, explain())
+		}
 	}
 }
