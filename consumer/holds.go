@@ -180,7 +180,7 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 	defer check.Stop()
 	poke := make(chan struct{}, 1)
 	if cw, ok := p.d.Budget.(capsWatcher); ok {
-		wg.Go(func() { _ = cw.WatchCaps(ctx, func(budget.Scope) { notify(poke) }) })
+		wg.Go(func() { p.watchCaps(ctx, cw, poke) })
 	}
 	tick := time.NewTicker(p.cfg.HoldPoll)
 	defer tick.Stop()
@@ -216,6 +216,25 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 }
 
 var errWatchStopped = errors.New("holds: watch: the watcher stopped")
+
+// watchCaps pokes the holds pass at every cap change until ctx is done. A
+// caps watch stops when its bucket is made anew (budget.FollowCaps): it
+// once stayed stopped, and a cap raised in the new bucket waited for the
+// next HoldPoll. It is started again a second later, with a poke, since
+// a cap set in the new bucket before it began is not reported.
+func (p *Pipeline) watchCaps(ctx context.Context, cw capsWatcher, poke chan<- struct{}) {
+	for {
+		err := cw.WatchCaps(ctx, func(budget.Scope) { notify(poke) })
+		if ctx.Err() != nil {
+			return
+		}
+		p.rare.Warn().Err(err).Msg("holds: caps watch interrupted: a changed cap is seen at the next pass; watching again")
+		if !workpool.Sleep(ctx, time.Second) {
+			return
+		}
+		notify(poke)
+	}
+}
 
 // follow applies one update of the watch (e, ok from its channel), and
 // reports whether the watch goes on.
