@@ -30,7 +30,12 @@ func putHollowObject(t *testing.T, h *harness, bucket, name string, size uint64,
 		}
 	}
 	meta, _ := json.Marshal(info)
-	if _, err := h.NATS.JS.Publish(context.Background(), fmt.Sprintf("$O.%s.M.%s", bucket, base64.URLEncoding.EncodeToString([]byte(name))), meta); err != nil {
+	// The server stores the chunks before it answers this publish: on a
+	// loaded machine (CI, -race) 100,000 of them take longer than a
+	// publish's default 5 s.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := h.NATS.JS.Publish(ctx, fmt.Sprintf("$O.%s.M.%s", bucket, base64.URLEncoding.EncodeToString([]byte(name))), meta); err != nil {
 		t.Fatal(err)
 	}
 }
