@@ -187,6 +187,18 @@ func (c *claim) published(ctx context.Context) {
 	}
 }
 
+// drop removes the claim of a replay that published nothing, unless the
+// claim it took over noted an earlier replay that may have been stored
+// (inDoubt): that note stays, so that no replay under another id
+// publishes a second message for the letter, until the letter is gone or
+// a replay under that id takes the claim over again.
+func (c *claim) drop(ctx context.Context) {
+	if c == nil || c.inDoubt != "" {
+		return
+	}
+	c.release(ctx)
+}
+
 // release removes the claim: its letter is gone, or its replay published
 // nothing. Best effort: a claim left behind holds nothing once its letter
 // is gone, and one not published goes stale.

@@ -397,3 +397,59 @@ func TestPurgeKeepsTheNoteOfAReplayThatMayHaveBeenStored(t *testing.T) {
 		})
 	}
 }
+
+// failingNote is a claims bucket whose updates fail after the first: the
+// replay takes a stale claim over, then cannot note its message id (NATS
+// trouble).
+type failingNote struct {
+	jetstream.KeyValue
+	updates int
+}
+
+func (f *failingNote) Update(ctx context.Context, key string, value []byte, last uint64) (uint64, error) {
+	if f.updates++; f.updates > 1 {
+		return 0, nats.ErrTimeout
+	}
+	return f.KeyValue.Update(ctx, key, value, last)
+}
+
+// TestReplayKeepsTheNoteOfAReplayThatMayHaveBeenStored: a correction whose
+// publish timed out (stored all the same) leaves a claim naming its id.
+// The same correction, run again once the claim is stale, takes the claim
+// over and fails before it publishes (its note cannot be written). It must
+// leave the claim as it found it: released, it let another correction,
+// under another id, publish a second submission for the letter.
+func TestReplayKeepsTheNoteOfAReplayThatMayHaveBeenStored(t *testing.T) {
+	corrX := []byte(`{"id":"emp-x","service":"ISEE","fields":{"$0":"Mario"}}`)
+	corrY := []byte(`{"id":"emp-y","service":"ISEE","fields":{"$0":"Mario"}}`)
+	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
+	q.msgID = func(_ string, payload []byte, token string) string { // as consumer.ReplayMsgID
+		return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
+	}
+	ctx := context.Background()
+	first := *q
+	first.js = &storedUnanswered{JetStream: q.js}
+	if err := first.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
+		t.Fatal("the first correction: got nil, want its publish's timeout")
+	}
+	server := q.serverNow
+	q.serverNow = func(ctx context.Context) (time.Time, error) { // every claim is stale
+		now, err := server(ctx)
+		return now.Add(2 * claimStale), err
+	}
+	again := *q
+	again.claims = &failingNote{KeyValue: q.claims}
+	if err := again.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
+		t.Fatal("the same correction again, its note failing: got nil, want an error")
+	}
+	if err := q.ReplayWith(ctx, all[0].Seq, corrY); !errors.Is(err, ErrReplayMaybePublished) {
+		t.Errorf("another correction: got %v, want %v", err, ErrReplayMaybePublished)
+	}
+	subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := subs.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, err)
+	}
+}

@@ -258,7 +258,7 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 		return err
 	}
 	if err := c.intend(ctx, msgID); err != nil {
-		c.release(ctx)
+		c.drop(ctx)
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}
 	m := nats.NewMsg(subject)
@@ -267,7 +267,7 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	ack, err := q.publishReplay(ctx, m)
 	if err != nil && refusedPublish(err) {
-		c.release(ctx)
+		c.drop(ctx)
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}
 	if err != nil {
@@ -279,7 +279,7 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	var dup error
 	if ack.Duplicate {
 		if dup = q.replayedAlready(ctx, ack, seq); !errors.Is(dup, ErrReplayedAlready) {
-			c.release(ctx)
+			c.drop(ctx)
 			return fmt.Errorf("dlq: replay %d: %w", seq, dup)
 		}
 	}
