@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
@@ -46,7 +47,7 @@ type Watcher struct {
 // marked overdue).
 func NewWatcher(kv jetstream.KeyValue, overdueAfter time.Duration, log zerolog.Logger) *Watcher {
 	return &Watcher{kv: kv, overdueAfter: overdueAfter, log: log, ready: make(chan struct{}), names: newNames(),
-		recheck: 15 * time.Second}
+		recheck: bucket.Recheck}
 }
 
 // Ready is closed once the first pass over the bucket is complete.
@@ -71,7 +72,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 func (w *Watcher) watch(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	created, err := w.created(ctx)
+	created, err := bucket.Created(ctx, w.kv)
 	if err != nil {
 		return fmt.Errorf("watch records: %w", err)
 	}
@@ -94,7 +95,7 @@ func (w *Watcher) watch(ctx context.Context) error {
 			// A bucket deleted and made anew numbers its entries from 1
 			// again, and the watch goes on after the old bucket's last
 			// revision: it would miss the new records and keep the old.
-			if c, err := w.created(ctx); err == nil && !c.Equal(created) {
+			if bucket.MadeAnew(ctx, w.kv, created) {
 				return errors.New("watch records: the bucket was made anew")
 			}
 		}
@@ -114,19 +115,6 @@ func (w *Watcher) update(t *tally, e jetstream.KeyValueEntry) {
 	if e == nil {
 		w.readyOnce.Do(func() { close(w.ready) })
 	}
-}
-
-// created returns when the bucket's stream was created.
-func (w *Watcher) created(ctx context.Context) (time.Time, error) {
-	st, err := w.kv.Status(ctx)
-	if err != nil {
-		return time.Time{}, err
-	}
-	bs, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return time.Time{}, nil // not a JetStream bucket: nothing to compare
-	}
-	return bs.StreamInfo().Created, nil
 }
 
 // apply counts one change of the bucket into t. The caller holds mu.
