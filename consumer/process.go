@@ -326,7 +326,7 @@ func (p *Pipeline) limits(j *job) schema.Limits {
 	lim := p.cfg.Limits
 	if mp := p.maxPayload(); mp > 0 {
 		beside := escapedLen(j.sub.Metadata)
-		if !p.rejectionKeepsMetadata(j) {
+		if !keepsMetadata(mp, beside) {
 			beside = metadataLeftOutRoom
 		}
 		lim.MaxProblemBytes = max(1, mp-beside-recordRoom)
@@ -359,8 +359,13 @@ const metadataLeftOutRoom = 512
 // event would be refused on every delivery, and the message redelivered
 // until MaxDeliver, its producer never told.
 func (p *Pipeline) rejectionKeepsMetadata(j *job) bool {
-	mp := p.maxPayload()
-	return mp == 0 || len(j.sub.Metadata) == 0 || mp-escapedLen(j.sub.Metadata)-recordRoom >= minProblemRoom
+	return len(j.sub.Metadata) == 0 || keepsMetadata(p.maxPayload(), escapedLen(j.sub.Metadata))
+}
+
+// keepsMetadata is rejectionKeepsMetadata for a max_payload of mp (0:
+// unknown) and metadata of n bytes as stored.
+func keepsMetadata(mp, n int) bool {
+	return mp == 0 || mp-n-recordRoom >= minProblemRoom
 }
 
 // CodeMetadataLeftOut is the problem that ends a rejection whose metadata
