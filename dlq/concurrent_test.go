@@ -453,3 +453,60 @@ func TestReplayKeepsTheNoteOfAReplayThatMayHaveBeenStored(t *testing.T) {
 		t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, err)
 	}
 }
+
+// unreadLetter is a DLQ stream whose reads of a letter fail after the
+// first (NATS trouble): the replay reads its letter, takes the claim, and
+// cannot read the letter again.
+type unreadLetter struct {
+	jetstream.Stream
+	reads int
+}
+
+func (u *unreadLetter) GetMsg(ctx context.Context, seq uint64, opts ...jetstream.GetMsgOpt) (*jetstream.RawStreamMsg, error) {
+	if u.reads++; u.reads > 1 {
+		return nil, nats.ErrTimeout
+	}
+	return u.Stream.GetMsg(ctx, seq, opts...)
+}
+
+// TestReplayKeepsTheNoteWhenTheLetterCannotBeRead: a correction whose
+// publish timed out (stored all the same) leaves a claim naming its id.
+// The same correction, run again once the claim is stale, takes the claim
+// over and then cannot read the letter again (a timeout, not a letter
+// gone). It publishes nothing and must leave the note as it found it:
+// released, it let another correction, under another id, publish a
+// second submission for the letter.
+func TestReplayKeepsTheNoteWhenTheLetterCannotBeRead(t *testing.T) {
+	corrX := []byte(`{"id":"emp-x","service":"ISEE","fields":{"$0":"Mario"}}`)
+	corrY := []byte(`{"id":"emp-y","service":"ISEE","fields":{"$0":"Mario"}}`)
+	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
+	q.msgID = func(_ string, payload []byte, token string) string { // as consumer.ReplayMsgID
+		return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
+	}
+	ctx := context.Background()
+	first := *q
+	first.js = &storedUnanswered{JetStream: q.js}
+	if err := first.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
+		t.Fatal("the first correction: got nil, want its publish's timeout")
+	}
+	server := q.serverNow
+	q.serverNow = func(ctx context.Context) (time.Time, error) { // every claim is stale
+		now, err := server(ctx)
+		return now.Add(2 * claimStale), err
+	}
+	again := *q
+	again.stream = &unreadLetter{Stream: q.stream}
+	if err := again.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
+		t.Fatal("the same correction again, the letter unreadable: got nil, want an error")
+	}
+	if err := q.ReplayWith(ctx, all[0].Seq, corrY); !errors.Is(err, ErrReplayMaybePublished) {
+		t.Errorf("another correction: got %v, want %v", err, ErrReplayMaybePublished)
+	}
+	subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := subs.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, err)
+	}
+}

@@ -252,9 +252,15 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}
 	// Claimed: a replay that held the claim before may have removed the
-	// letter meanwhile (and its claim with it).
+	// letter meanwhile (and its claim with it). A letter that cannot be
+	// read (NATS trouble) may still be there: the note of a replay that
+	// may have been stored stays (drop).
 	if _, err := q.getMsg(ctx, seq); err != nil {
-		c.release(ctx)
+		if errors.Is(err, ErrNotFound) {
+			c.release(ctx)
+		} else {
+			c.drop(ctx)
+		}
 		return err
 	}
 	if err := c.intend(ctx, msgID); err != nil {
