@@ -139,7 +139,11 @@ func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, t
 // eventPrinter prints the events of one consumer at a time: watchEvents's
 // of the moment.
 type eventPrinter struct {
-	w io.Writer
+	// out serializes the writes to w, apart from mu: a write that blocks
+	// (output nobody reads) must not keep watchEvents's checks, and so its
+	// end, waiting for mu.
+	out sync.Mutex
+	w   io.Writer
 
 	mu  sync.Mutex
 	gen int // the consumer that prints; those before it are stopped
@@ -178,19 +182,31 @@ func (p *eventPrinter) follow(ctx context.Context, st jetstream.Stream, cfg jets
 // print prints msg, delivered by consumer gen, unless that consumer is
 // stopped or the old one printed msg already.
 func (p *eventPrinter) print(gen int, msg jetstream.Msg) {
+	p.out.Lock()
+	defer p.out.Unlock()
+	if !p.printable(gen, msg) {
+		return
+	}
+	fmt.Fprintln(p.w, eventLine(msg.Data()))
+}
+
+// printable reports whether msg, delivered by consumer gen, is to be
+// printed, and notes it among the recent ones when it is. An event noted
+// here and printed after anew is among those anew skips.
+func (p *eventPrinter) printable(gen int, msg jetstream.Msg) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if gen != p.gen {
-		return
+		return false
 	}
 	if meta, err := msg.Metadata(); err == nil {
 		if p.skip[meta.Sequence.Stream] {
 			delete(p.skip, meta.Sequence.Stream)
-			return
+			return false
 		}
 		p.recent = append(p.recent, printedEvent{seq: meta.Sequence.Stream, at: meta.Timestamp})
 	}
-	fmt.Fprintln(p.w, eventLine(msg.Data()))
+	return true
 }
 
 // prune forgets the events stored before a stream info gathered at ts
