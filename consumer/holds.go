@@ -221,15 +221,26 @@ var errWatchStopped = errors.New("holds: watch: the watcher stopped")
 // caps watch stops when its bucket is made anew (budget.FollowCaps): it
 // once stayed stopped, and a cap raised in the new bucket waited for the
 // next HoldPoll. It is started again a second later, with a poke, since
-// a cap set in the new bucket before it began is not reported.
+// a cap set in the new bucket before it began is not reported. One that
+// could not begin (the bucket gone and not made again yet, NATS
+// unreachable) is tried again after twice as long each time, up to
+// HoldPoll: tried every second, its pokes made a holds pass over every
+// tenant each second for as long as the bucket was gone.
 func (p *Pipeline) watchCaps(ctx context.Context, cw capsWatcher, poke chan<- struct{}) {
+	wait := time.Second
 	for {
+		began := time.Now()
 		err := cw.WatchCaps(ctx, func(budget.Scope) { notify(poke) })
 		if ctx.Err() != nil {
 			return
 		}
 		p.rare.Warn().Err(err).Msg("holds: caps watch interrupted: a changed cap is seen at the next pass; watching again")
-		if !workpool.Sleep(ctx, time.Second) {
+		if time.Since(began) >= bucket.Recheck { // it watched (a bucket made anew is noticed after Recheck)
+			wait = time.Second
+		} else {
+			wait = max(time.Second, min(2*wait, p.cfg.HoldPoll))
+		}
+		if !workpool.Sleep(ctx, wait) {
 			return
 		}
 		notify(poke)
