@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
@@ -176,9 +177,12 @@ func CheckReplay(dl DeadLetter) error {
 //   - a submission's letter that reopened its submission once already (a
 //     replay that could not remove it, ErrNotRemoved): a letter reopens
 //     a submission at most once (record.Record.Replays).
-//   - a submission's letter whose submission is open again, claimed or
-//     held (another of its letters was replayed): the replay would be a
-//     duplicate of the submission on its way. It waits behind the lease of
+//   - a submission's letter whose submission is open again, held, or
+//     claimed under a delivery's live lease (another of its letters was
+//     replayed): the replay would be a duplicate of the submission on its
+//     way. A claimed one whose lease has ended (by this machine's clock)
+//     passes: its delivery may be gone for good (its message lost with
+//     its max_deliveries advisory), and only a replay resumes it. It waits behind the lease of
 //     the delivery working on it and then reopens nothing, or, if that
 //     delivery failed it again, reopens it for another attempt nobody
 //     asked for after that failure; a held one's replay takes it out of
@@ -208,7 +212,7 @@ func CheckReopen(dl DeadLetter, rec *record.Record) error {
 		r.Why = fmt.Sprintf("the submission is %s with its upstream request %s: it is never sent again, and nothing would reopen", rec.State, rec.RequestID)
 	case rec.Replayed(dl.Seq):
 		r.Why = "it reopened the submission once already, and a dead letter reopens a submission at most once: nothing would reopen"
-	case rec.State == record.StateClaimed || rec.State == record.StateHeld:
+	case rec.State == record.StateHeld || (rec.State == record.StateClaimed && rec.Pending != nil && time.Now().Before(rec.Pending.Until)):
 		r.Why = fmt.Sprintf("the submission is %s: it is open again (another of its dead letters was replayed: it is on its way, or held), "+
 			"and a replay now would reopen nothing", rec.State)
 		r.Advice = fmt.Sprintf("wait until it ends ('iseed status --tenant %s %s'): failed or rejected again, replay or correct it then; "+

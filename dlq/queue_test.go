@@ -185,7 +185,13 @@ func TestCheckReopen(t *testing.T) {
 		{"a submission's, sent by now", ReasonExpired, sent, "upstream request req-1"},
 		{"a submission's, reopened by it already", ReasonUpstreamRejected, replayed, "reopened the submission once already"},
 		{"a submission's, no record", ReasonAmbiguous, nil, ""},
-		{"a submission's, on its way again", ReasonUpstreamRejected, &record.Record{State: record.StateClaimed, Generation: 2}, "the submission is claimed"},
+		{"a submission's, on its way again", ReasonUpstreamRejected, &record.Record{State: record.StateClaimed, Generation: 2,
+			Pending: &record.Attempt{Until: time.Now().Add(time.Minute)}}, "the submission is claimed"},
+		// Its delivery may be gone for good (its message lost with its
+		// max_deliveries advisory): only a replay resumes it.
+		{"a submission's, claimed under a lease that has ended", ReasonUpstreamRejected, &record.Record{State: record.StateClaimed, Generation: 2,
+			Pending: &record.Attempt{Until: time.Now().Add(-time.Minute)}}, ""},
+		{"a submission's, claimed without a lease", ReasonUpstreamRejected, &record.Record{State: record.StateClaimed, Generation: 2}, ""},
 		{"a submission's, held again", ReasonExpired, &record.Record{State: record.StateHeld, Generation: 2}, "the submission is held"},
 		{"a conflict's: the record is another payload's", ReasonConflict, sent, ""},
 		{"a malformed message's", ReasonMalformed, sent, ""},

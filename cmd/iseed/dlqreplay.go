@@ -26,7 +26,7 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			"A dead letter that would be rejected again unchanged (invalid, malformed, conflict) is refused,\n" +
 			"with what to do instead, and so is one that would reopen nothing: a gave_up one whose submission is\n" +
 			"completed, another whose submission has its upstream request by now or was reopened by it already,\n" +
-			"or is open again (claimed or held: another of its letters was replayed; wait until it ends).\n" +
+			"or is open again (held, or claimed under a live lease: another of its letters was replayed; wait until it ends).\n" +
 			"--edit SEQ opens $VISUAL or $EDITOR on its payload (--payload FILE reads a\n" +
 			"corrected one, - for standard input) and replays the correction. A correction keeps the dead letter's\n" +
 			"submission id; only a conflict's, or a letter whose id could not be read, may take another, one no\n" +
