@@ -20,5 +20,5 @@
 // anything. CreateFilesBucket makes a tenant's files bucket, the Object
 // Store its nats-os:// references name, for `iseed tenant init`, and never
 // changes one; FilesBucketsProblems says what is wrong with those there are
-// (files kept for ever, direct get on).
+// (files kept for ever or longer than FilesMaxAge, direct get on).
 package layout

@@ -18,9 +18,9 @@ type Layout struct {
 	AckWait      time.Duration         // submissions consumer (default 1m)
 	MaxDeliver   int                   // submissions consumer; exhausted messages are dead-lettered (default 1000)
 	MaxAckPend   int                   // submissions consumer; sized to the worker pool of all replicas (default 64)
-	Duplicates   time.Duration         // dedup window of the submissions, events and DLQ streams (default 24h)
+	Duplicates   time.Duration         // dedup window of the submissions, events, DLQ and tracking streams (default 24h)
 	Retention    time.Duration         // how long submissions and events are kept (default 30 days)
-	DLQRetention time.Duration         // how long dead letters are kept (default 90 days)
+	DLQRetention time.Duration         // how long dead letters, and advisories not yet handled, are kept (default 90 days)
 	// TrackAckWait is how long a fetched tracking task may stay
 	// unacknowledged before the server hands it to another worker (default
 	// 2m). It bounds how long a request waits after a replica is killed
