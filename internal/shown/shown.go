@@ -1,8 +1,11 @@
-// Package shown makes text safe for an operator's terminal: what a tenant
-// or the upstream chose (a field name, a state, a request id, a service's
-// name, a document's file name) may hold an escape sequence that would set
-// the window title or rewrite the screen, a newline or a tab that would
-// fake a line or a column, or a bidi override that reverses what follows.
+// Package shown makes text safe for an operator's terminal and for the
+// web console's pages: what a tenant or the upstream chose (a field name, a
+// state, a request id, a service's name, a document's file name) may hold
+// an escape sequence that would set the window title or rewrite the
+// screen, a newline or a tab that would fake a line or a column, or a bidi
+// override that reverses what follows. Text quotes a value for a table or
+// a line; Escaped writes the hidden characters of the CLI's JSON and of
+// the console's rendered pages as \uXXXX.
 package shown
 
 import (
