@@ -1,2 +1,5 @@
-// Package natstest starts an embedded JetStream-enabled nats-server for tests.
+// Package natstest starts embedded JetStream-enabled nats-servers for
+// tests: one server (Run), or a three-node cluster on loopback
+// (RunCluster, ClusterOptions), and a proxy in front of one that drops or
+// damages what clients publish (DropProxy).
 package natstest
