@@ -24,9 +24,9 @@ import (
 // recreated, the connection lost for good), a new one is built beside the
 // old counts, which are served until the new pass is complete. A bucket
 // deleted and made anew does not end a watch by itself (the watch goes on
-// after the old bucket's last revision), so a watch checks every 15
-// seconds, with one stream info, that the bucket's stream is the one it
-// began with, and ends when it is not.
+// after the old bucket's last revision), so a watch checks every
+// bucket.Recheck (5 s), with one stream info, that the bucket's stream is
+// the one it began with, and ends when it is not.
 type Watcher struct {
 	kv           jetstream.KeyValue
 	overdueAfter time.Duration
