@@ -3,8 +3,10 @@
 // from 1, and a watch (an ordered consumer) that recreates itself after a
 // missed heartbeat goes on after the old bucket's last revision: it never
 // delivers the new bucket's first entries, and says nothing of it. A
-// watcher that must see every entry (caps, holds) compares Created now
-// and then with what it was when the watch began.
+// watcher that must see every entry (caps, holds, the records, the
+// console's logouts) checks every Recheck with MadeAnew that the bucket
+// is still the one Created dated when the watch began; the followers of a
+// stream (the ledger's tally, iseed watch) check theirs as often.
 package bucket
 
 import (
