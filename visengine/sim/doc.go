@@ -73,7 +73,8 @@
 // status: 401 (missing or wrong "Authorization: Bearer <Token>" on a Visengine
 // call; the account API's own 401 is published, see below), 404 (unknown
 // path), 405 (wrong method), 400 (malformed JSON body or callback_data), and the
-// injected 429 and 5xx faults.
+// injected 429, 5xx and 400, 409 and 428 refusals (an injected 412 carries
+// the documented 250).
 //
 // # Requests and money
 //
@@ -172,8 +173,9 @@
 // are "GET /wallet" and "GET /wallet/transactions":
 //
 //	latency            added before every API call
-//	errors, throttle   injected 5xx and 429 per endpoint key, after authentication,
-//	                   before the handler
+//	errors, throttle   injected 5xx (or a 400, 409, 412 or 428 refusal: nothing
+//	                   created or charged) and 429 per endpoint key, after
+//	                   authentication, before the handler
 //	commit_then_fail   POST /richiesta creates and charges, then answers 502 or hangs
 //	late_commit        as commit_then_fail, and the request stays unseen (404/202,
 //	                   absent from GET /richiesta, callbacks held) until "delay"
@@ -186,6 +188,9 @@
 //	oversize           "pad" bytes in an extra key "_padding" (first in data when
 //	                   it is an object, else in the envelope), streamed; "files"
 //	                   echoes inline files whole (at their original size)
+//	reformat_echo      true: requests created from then on store and echo text
+//	                   values reformatted (white space removed, upper-cased, dates
+//	                   DD/MM/YYYY); a switch, not per endpoint key, never drawn
 //
 // The shape knobs (preamble to oversize) change how an answer is written,
 // never what it says; they fire after authentication and the injected

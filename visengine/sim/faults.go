@@ -16,7 +16,8 @@ import (
 // from Config.Seed). Injected errors answer before the handler runs, so they
 // have no side effect; CommitThenFail and LateCommit are the exceptions by
 // design. The shape knobs (Preamble, ObjectLists, PHPScalars, Oversize)
-// change how an answer is written, not what it says.
+// change how an answer is written, not what it says. ReformatEcho is a
+// switch: every request created while it is on is stored reformatted.
 //
 // As JSON (GET/PUT /_sim/faults):
 //
@@ -32,7 +33,7 @@ import (
 //	 "reformat_echo": true}
 type Faults struct {
 	Latency        time.Duration            // added before every API call
-	Errors         map[string]ErrorFault    // injected 5xx per endpoint key
+	Errors         map[string]ErrorFault    // injected 5xx or refusals (400, 409, 412, 428) per endpoint key
 	Throttle       map[string]ThrottleFault // injected 429 per endpoint key
 	CommitThenFail CommitThenFail           // POST /richiesta: create and charge, then fail
 	LateCommit     LateCommit               // POST /richiesta: create and charge, fail, and stay unseen for a while
