@@ -20,7 +20,7 @@ import (
 // TestEndedHoldWhoseMessageIsGone: a held submission failed expired or
 // malformed (by the pipeline on its release's delivery, or by a pass that
 // stopped before announcing it) whose held message is gone from the
-// submissions stream (aged out past ISEED_RETENTION, deleted by a quota
+// submissions stream (aged out past its 30 days, deleted by a quota
 // lowered under it, or by an operator). The pass that announces it could
 // not read the message to dead-letter it: it warned and gave up every
 // pass, for good, the key stayed, the producer never heard the failure,

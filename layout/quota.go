@@ -15,12 +15,12 @@ import (
 // to its own subject of the one submissions stream, <prefix>.submissions.
 // <tenant>, so JetStream's per-subject limit is a per-tenant limit: with
 // MaxMsgsPerSubject and DiscardNewPerSubject the stream refuses a tenant's
-// next submission once it holds that many of the tenant's (the last
-// ISEED_RETENTION, 30 days), and the producer's publish fails with the
-// server's "maximum messages per subject exceeded" (JetStream error 10077):
-// nothing is stored, nothing of another tenant's is touched. With the
-// tenant's NATS account's max_payload it bounds what one tenant can store
-// in the stream that every tenant shares.
+// next submission once it holds that many of the tenant's (over
+// Layout.Retention, a fixed 30 days), and the producer's publish fails
+// with the server's "maximum messages per subject exceeded" (JetStream
+// error 10077): nothing is stored, nothing of another tenant's is
+// touched. With the tenant's NATS account's max_payload it bounds what
+// one tenant can store in the stream that every tenant shares.
 //
 // JetStream applies a lowered per-subject limit to the messages a stream
 // already holds by deleting each subject's oldest ones. Ensure therefore
