@@ -349,7 +349,7 @@ func (p *Pipeline) maxPayload() int {
 const minProblemRoom = 1 << 10
 
 // metadataLeftOutRoom bounds the problem a rejection without its metadata
-// ends with (metadataLeftOut), as JSON.
+// ends with (CodeMetadataLeftOut), as JSON.
 const metadataLeftOutRoom = 512
 
 // rejectionKeepsMetadata reports whether a rejection of the job can copy
