@@ -5,10 +5,13 @@
 //
 // # Caps
 //
-// A scope (the account, or one tenant) has Caps: DailyEUR, MonthlyEUR,
-// DailyRequests, MonthlyRequests; zero is no cap. They live in the caps
-// bucket under "account" and "tenant.<name>", set at run time (Set, Get,
-// List, Delete) or from a start-up File (ParseFile, Apply). Days and months
+// A scope (the account, one tenant, or every tenant by default:
+// TenantDefault) has Caps: DailyEUR, MonthlyEUR, DailyRequests,
+// MonthlyRequests; zero is no cap. They live in the caps bucket under
+// "account", "tenant.<name>" and "tenant_default", set at run time (Set,
+// Get, List, Delete) or from a start-up File (ParseFile, Apply). A tenant
+// is held to its own caps over the default tenant caps, cap by cap
+// (Caps.Or); the default scope counts nothing of its own. Days and months
 // are civil periods in Europe/Rome (money.Day, money.Month).
 //
 // # Counting
@@ -22,7 +25,8 @@
 //
 // Reserve(tenant, id, amount, now), before the POST:
 //
-//  1. reads both scopes' caps;
+//  1. reads both scopes' caps (the tenant's own over the default tenant
+//     caps);
 //  2. looks in the tenant's key of the previous month for a reservation
 //     of the submission (one made before midnight of the month's last day
 //     counts there);
