@@ -174,8 +174,8 @@ func (c *Console) Run(ctx context.Context) error {
 func (c *Console) ReadOnly() bool { return c.cfg.Token == "" }
 
 // Register mounts the console's pages on mux, under "/" but for the paths
-// the daemon keeps (/metrics, /healthz, /readyz, /callbacks/…): the root
-// itself and a few named paths.
+// the daemon keeps (/metrics, /healthz, /readyz): the root itself and a
+// few named paths.
 func (c *Console) Register(mux *http.ServeMux) {
 	routes := []struct {
 		pattern string

@@ -17,8 +17,9 @@
 //	GET  /login, POST /login, POST /logout
 //	GET  /static/style.css
 //
-// Register leaves every other path (/metrics, /healthz, /readyz,
-// /callbacks/…) to the daemon.
+// Register leaves every other path (/metrics, /healthz, /readyz) to the
+// daemon; the upstream's callbacks have a listener of their own
+// (ISEED_CALLBACK_LISTEN).
 //
 // # Access
 //
