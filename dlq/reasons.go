@@ -8,7 +8,7 @@ const (
 	ReasonInvalid            = "invalid"
 	ReasonConflict           = "conflict"
 	ReasonUpstreamRejected   = "upstream_rejected"
-	ReasonInsufficientCredit = "insufficient_credit"
+	ReasonInsufficientCredit = "insufficient_credit" // only on dead letters of earlier versions: a 402 now stops pulling
 	ReasonAmbiguous          = "ambiguous"
 	ReasonExpired            = "expired"
 	ReasonMaxDeliveries      = "max_deliveries"
