@@ -25,12 +25,15 @@ type maxDeliveriesAdvisory struct {
 }
 
 // RunAdvisories dead-letters submissions that exhausted MaxDeliver without
-// a decision (a crash loop, say). The server's advisories are kept in a
-// stream, so none is lost while no replica runs. When the server says that
-// stream or its consumer does not exist (an operator deleted it, a stream
-// in memory after a NATS restart), it makes them again as a start does,
-// at most once every advisoriesRecheck; the advisories published while
-// they were gone are lost. It returns when ctx is done.
+// a decision (a crash loop, say), but for one that has its upstream
+// request or whose record keeps the id an earlier POST got back: that one
+// is finished, the id adopted, as a redelivery would (failUndecided).
+// The server's advisories are kept in a stream, so none is lost while no
+// replica runs. When the server says that stream or its consumer does not
+// exist (an operator deleted it, a stream in memory after a NATS
+// restart), it makes them again as a start does, at most once every
+// advisoriesRecheck; the advisories published while they were gone are
+// lost. It returns when ctx is done.
 func (p *Pipeline) RunAdvisories(ctx context.Context) error {
 	f := &advisoryFetcher{cons: p.d.Resources.Advisories}
 	for ctx.Err() == nil {
