@@ -12,7 +12,9 @@
 //     Candidates are the records of the same service without a request
 //     whose attempt window (the pending attempt's start to its lease or
 //     settle time, or a failed-ambiguous record's claim to its failure,
-//     widened by Input.Slack) covers the creation time.
+//     widened by Input.Slack) covers the creation time; a record that
+//     keeps the request's id (record.Record.Answered: its POST got it
+//     back, the request index refused it) is its one candidate.
 //   - Missing: a request a record (submitted in the period) or a ledger
 //     entry (committed in the period) names and the upstream does not
 //     list.
