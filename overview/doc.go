@@ -16,7 +16,8 @@
 //     letters are counted from their headers, read once each by a
 //     headers-only ordered consumer (DeadLetters); replayed and expired ones
 //     are found from the stream's state. A Snapshot adds one info call to
-//     each consumer and one to the DLQ stream.
+//     each consumer and one to the DLQ stream (a second, listing the
+//     deleted sequences, when dead letters left it since the last).
 //   - Open means what tracking means (tracking.ListOpen): an upstream
 //     request exists and the record is not closed (cancelled, failed,
 //     rejected, or completed with its final document). A request the
