@@ -38,5 +38,7 @@
 // WriteCSV and WriteJSON format the lines (testdata holds the goldens;
 // regenerate with go test ./ledger -update). Entry(tenant, request id)
 // reads one request's entry from the stream's leader: the audit's second
-// look at a request it found unledgered.
+// look at a request it found unledgered. A Tally (NewTally) follows the
+// stream and keeps the running total of the current period, the daemon's
+// spend today, without reading the period again at each refresh.
 package ledger
