@@ -19,8 +19,11 @@ import (
 
 // Text is s for a table or a line of text: as it is when a terminal shows
 // each of its characters as itself, else quoted as strconv.Quote does.
+// Bytes that are not UTF-8 are quoted too (\x9b): ranging over them gives
+// U+FFFD, printable, but a terminal gets them raw, and a lone 0x9b is CSI
+// to one that reads C1 controls as single bytes.
 func Text(s string) string {
-	if strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
 		return strconv.Quote(s)
 	}
 	return s
