@@ -242,6 +242,9 @@ func (p *eventPrinter) anew(created time.Time) {
 // and what matters for that state. It names no personal data: of what an
 // event carries, the document's file name may (the upstream's nome, often
 // with the person's codice fiscale), so its object is shown without it.
+// Every text is shown (quoted when a terminal would act on it), even those
+// iseed writes as tokens: the stream is read as anyone who may publish on
+// it wrote it, and one line stays one line.
 func eventLine(data []byte) string {
 	var ev publisher.Event
 	if err := json.Unmarshal(data, &ev); err != nil {
@@ -251,10 +254,10 @@ func eventLine(data []byte) string {
 	if ev.Type == publisher.TypeDocumentReady {
 		var d publisher.DocumentReady
 		_ = json.Unmarshal(ev.Data, &d)
-		line := fmt.Sprintf("%s %s/%s document_ready object=%s size=%d sha256=%s type=%s", at, d.Tenant, d.SubmissionID,
-			shown(record.ScrubbedObject(d.Object)), d.Size, d.SHA256, shown(d.ContentType))
+		line := fmt.Sprintf("%s %s/%s document_ready object=%s size=%d sha256=%s type=%s", at, shown(d.Tenant), shown(d.SubmissionID),
+			shown(record.ScrubbedObject(d.Object)), d.Size, shown(d.SHA256), shown(d.ContentType))
 		if d.Encrypted {
-			line += " encrypted key=" + d.KeyID
+			line += " encrypted key=" + shown(d.KeyID)
 		}
 		if d.Stato != "" { // events from before the field have neither
 			line += fmt.Sprintf(" stato=%q", d.Stato)
@@ -267,7 +270,7 @@ func eventLine(data []byte) string {
 	var s publisher.Status
 	_ = json.Unmarshal(ev.Data, &s)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s/%s %s", at, s.Tenant, s.SubmissionID, strings.TrimPrefix(ev.Type, "iseed.submission."))
+	fmt.Fprintf(&b, "%s %s/%s %s", at, shown(s.Tenant), shown(s.SubmissionID), shown(strings.TrimPrefix(ev.Type, "iseed.submission.")))
 	if s.Service != "" {
 		fmt.Fprintf(&b, " service=%q", s.Service)
 	}
