@@ -22,8 +22,9 @@ const maxKey = 64
 // keeps its shape (its keys are iseed's member names and the schema's field
 // names), its version, id, service and options when they have their form
 // (dlq.Shown: they name the submission, not a person); every other value
-// becomes a placeholder, and so does every key within metadata, the
-// producer's own (dlq.MetadataKeys): "‹key 1›". A payload that is not a
+// becomes a placeholder, and so does every key the producer chose freely
+// (dlq.FreeKeys: within metadata, within a field's value, a top-level name
+// that is not a submission's member): "‹key 1›". A payload that is not a
 // JSON object shows as its size only.
 func Mask(b []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -32,6 +33,7 @@ func Mask(b []byte) string {
 	if err := dec.Decode(&top); err != nil || dec.More() {
 		return "(" + strconv.Itoa(len(b)) + " bytes, not a JSON object: hidden)"
 	}
+	top = dlq.FreeKeys(top, func(i int, _ string) string { return "‹key " + strconv.Itoa(i) + "›" })
 	out := make(map[string]any, len(top))
 	for k, v := range top {
 		if dlq.Shown(k, v) { // the rule iseed dlq show follows too
@@ -39,9 +41,6 @@ func Mask(b []byte) string {
 		} else {
 			out[clipKey(k)] = mask(v)
 		}
-	}
-	if m, ok := out["metadata"]; ok {
-		out["metadata"] = dlq.MetadataKeys(m, func(i int, _ string) string { return "‹key " + strconv.Itoa(i) + "›" })
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -18,12 +18,13 @@ func TestMask(t *testing.T) {
 			`{"id":"emp-7781","service":"ISEE","options":["urgenza"],"fields":{"Nome":"Mario","Codice Fiscale":"RSSMRA85T10A562S","Età":42,"Figli":[{"Nome":"Anna"}],"Coniugato":true,"Note":null},"metadata":{"employee_id":"7781"}}`,
 			[]string{`"id": "emp-7781"`, `"service": "ISEE"`, `"urgenza"`, `"Nome": "•••"`, `"Codice Fiscale": "•••"`, `"Età": "•"`, `"Coniugato": "•"`, `"Note": null`, `"‹key 1›": "•••"`},
 			[]string{"Mario", "RSSMRA85T10A562S", "42", "Anna", "true", "employee_id"}},
-		{"id not a string", `{"id":{"Nome":"Mario"}}`, []string{`"Nome": "•••"`}, []string{"Mario"}},
-		{"options not names", `{"options":[{"x":"Mario"}]}`, []string{`"x": "•••"`}, []string{"Mario"}},
+		{"id not a string", `{"id":{"Nome":"Mario"}}`, []string{`"‹key 1›": "•••"`}, []string{"Mario", "Nome"}},
+		{"options not names", `{"options":[{"x":"Mario"}]}`, []string{`"‹key 1›": "•••"`}, []string{"Mario"}},
 		{"not JSON", `Nome=Mario`, []string{"10 bytes, not a JSON object"}, []string{"Mario"}},
 		{"a JSON string", `"Mario"`, []string{"not a JSON object"}, []string{"Mario"}},
 		{"two values", `{"id":"a"} {"Nome":"Mario"}`, []string{"not a JSON object"}, []string{"Mario"}},
-		{"long key", `{"` + strings.Repeat("k", 100) + `":"Mario"}`, []string{strings.Repeat("k", 64) + "…"}, []string{"Mario", strings.Repeat("k", 65)}},
+		{"long field name", `{"fields":{"` + strings.Repeat("k", 100) + `":"Mario"}}`, []string{strings.Repeat("k", 64) + "…"}, []string{"Mario", strings.Repeat("k", 65)}},
+		{"a member that is not a submission's", `{"` + strings.Repeat("k", 100) + `":"Mario"}`, []string{`"‹key 1›": "•••"`}, []string{"Mario", "kkk"}},
 		{"HTML stays text", `{"id":"<b>x</b>"}`, []string{`"id": "<b>x</b>"`}, nil},
 	}
 	for _, tt := range tests {
@@ -94,5 +95,22 @@ func TestMaskHidesMetadataKeys(t *testing.T) {
 	}
 	if cli := string(dlq.Mask([]byte(`{"metadata":{"RSSMRA85T10A562S":1}}`), false)); strings.Contains(cli, "RSSMRA") {
 		t.Errorf("dlq.Mask: got %s, want the key masked as the console masks it", cli)
+	}
+}
+
+// TestMaskHidesFreeFormKeys: as dlq.Mask, the console numbers the keys a
+// producer chose freely outside metadata too: a top-level member that is
+// not a submission's, the keys of an object given as a field's value.
+func TestMaskHidesFreeFormKeys(t *testing.T) {
+	got := Mask([]byte(`{"id":"a","Mario Rossi":1,"fields":{"Nome":{"RSSMRA85T10A562S":"x"}}}`))
+	for _, n := range []string{"Mario", "RSSMRA"} {
+		if strings.Contains(got, n) {
+			t.Errorf("got\n%s\nwhich contains %q", got, n)
+		}
+	}
+	for _, w := range []string{`"Nome": {`, `"‹key 1›": "•••"`, `"‹key 1›": "•"`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("got\n%s\nwant it to contain %q", got, w)
+		}
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/iseed-dev/iseed/dlq"
 )
 
 // submissionMembers lists the members a submission may have, spelt as they
 // must be.
-const submissionMembers = "version, id, service, fields, options, email_target, metadata"
+var submissionMembers = strings.Join(dlq.SubmissionMembers, ", ")
 
 // knownMember reports whether name is a member of a submission, spelt
 // exactly, and otherwise the member it differs from only in case ("" if

@@ -49,9 +49,11 @@ func name(v any) bool {
 // Mask returns a dead letter's payload for showing to a person. Hidden, the
 // payload keeps its shape and its identity (version, id, service, options,
 // as Shown says) but every other value is replaced by its type and length: "‹text, 16
-// chars›", "‹number›", and so is every key within metadata (MetadataKeys):
-// "‹key 1, 11 chars›". Revealed, values and keys are shown. Either way an inline
-// file's contents never are: "‹file application/pdf, 9 bytes›". A payload
+// chars›", "‹number›", and so is every key the producer chose freely
+// (FreeKeys): "‹key 1, 11 chars›"; an inline file is named by its media
+// type only when that is a common document type: "‹file application/pdf,
+// 9 bytes›", else "‹file of another type, 9 bytes›". Revealed, values, keys
+// and types are shown. Either way an inline file's contents never are. A payload
 // that is not a JSON object is shown as its size, or revealed as a string
 // with every inline file's contents replaced by their size.
 func Mask(payload []byte, reveal bool) json.RawMessage {
@@ -69,8 +71,8 @@ func Mask(payload []byte, reveal bool) json.RawMessage {
 			top[k] = maskValue(v, reveal)
 		}
 	}
-	if m, ok := top["metadata"]; ok && !reveal {
-		top["metadata"] = MetadataKeys(m, func(i int, k string) string {
+	if !reveal {
+		top = FreeKeys(top, func(i int, k string) string {
 			return fmt.Sprintf("‹key %d, %d chars›", i, utf8.RuneCountInString(k))
 		})
 	}
@@ -95,6 +97,9 @@ func maskValue(v any, reveal bool) any {
 			if reveal {
 				return fmt.Sprintf("‹file %s, %s, %d bytes›", f.name, f.mime, f.size)
 			}
+			if !documentType(f.mime) { // the producer writes it: it may name the person
+				return fmt.Sprintf("‹file of another type, %d bytes›", f.size)
+			}
 			return fmt.Sprintf("‹file %s, %d bytes›", f.mime, f.size)
 		}
 		if reveal {
@@ -113,6 +118,56 @@ func maskValue(v any, reveal bool) any {
 		return "‹bool›"
 	}
 	return v // null
+}
+
+// SubmissionMembers are the members of a submission (the pipeline's
+// decoder refuses any other): every other top-level name is the
+// producer's own.
+var SubmissionMembers = []string{"version", "id", "service", "fields", "options", "email_target", "metadata"}
+
+// FreeKeys returns top, a payload's members, with every key the producer
+// chose freely replaced by masked(i, key), as MetadataKeys replaces them:
+// a top-level name that is not one of SubmissionMembers, every key within
+// metadata, and every key of an object given as a field's value or as
+// another member's. A field's own name stays: it is the schema's, and
+// says which field a problem (unknown_field) is about. Mask and the
+// console's mask both use it.
+func FreeKeys(top map[string]any, masked func(i int, key string) string) map[string]any {
+	out := make(map[string]any, len(top))
+	var free []string
+	for k, v := range top {
+		fields, isObject := v.(map[string]any)
+		switch {
+		case !slices.Contains(SubmissionMembers, k):
+			free = append(free, k)
+		case k == "fields" && isObject:
+			kept := make(map[string]any, len(fields))
+			for name, fv := range fields {
+				kept[name] = MetadataKeys(fv, masked)
+			}
+			out[k] = kept
+		default:
+			out[k] = MetadataKeys(v, masked)
+		}
+	}
+	slices.Sort(free)
+	for i, k := range free {
+		out[masked(i+1, k)] = MetadataKeys(top[k], masked)
+	}
+	return out
+}
+
+// documentTypes are the media types a masked inline file is named by:
+// those of the documents a submission carries. Any other is the
+// producer's text, which may name the person.
+var documentTypes = []string{"application/pdf", "application/pkcs7-mime", "application/xml", "application/zip",
+	"application/octet-stream", "image/jpeg", "image/png", "image/gif", "image/tiff", "image/webp", "image/heic", "text/plain"}
+
+// documentType reports whether mime, an inline file's media type (its
+// parameters aside), is one of documentTypes.
+func documentType(mime string) bool {
+	typ, _, _ := strings.Cut(mime, ";")
+	return slices.Contains(documentTypes, strings.ToLower(strings.TrimSpace(typ)))
 }
 
 // MetadataKeys returns v, a submission's metadata, with the keys of every

@@ -34,16 +34,16 @@ func TestMask(t *testing.T) {
 		// The identity is shown only when it has its form: anything else
 		// under its names is masked.
 		{"id an object", `{"id":{"Codice Fiscale":"RSSMRA85T10A562S"},"fields":{}}`, false,
-			[]string{`"id":{"Codice Fiscale":"‹text, 16 chars›"}`}, []string{"RSSMRA"}},
+			[]string{`"id":{"‹key 1, 14 chars›":"‹text, 16 chars›"}`}, []string{"RSSMRA"}},
 		{"service an object", `{"id":"a","service":{"Nome":"Mario"}}`, false,
-			[]string{`"id":"a"`, `"service":{"Nome":"‹text, 5 chars›"}`}, []string{"Mario"}},
+			[]string{`"id":"a"`, `"service":{"‹key 1, 4 chars›":"‹text, 5 chars›"}`}, []string{"Mario"}},
 		{"service an array", `{"service":["Mario"]}`, false, []string{`"service":["‹text, 5 chars›"]`}, []string{"Mario"}},
-		{"options an object", `{"options":{"Nome":"Mario"}}`, false, []string{`"options":{"Nome":"‹text, 5 chars›"}`}, []string{"Mario"}},
+		{"options an object", `{"options":{"Nome":"Mario"}}`, false, []string{`"options":{"‹key 1, 4 chars›":"‹text, 5 chars›"}`}, []string{"Mario"}},
 		{"options not all names", `{"options":["urgenza",{"Nome":"Mario"}]}`, false,
-			[]string{`"options":["‹text, 7 chars›",{"Nome":"‹text, 5 chars›"}]`}, []string{"Mario"}},
+			[]string{`"options":["‹text, 7 chars›",{"‹key 1, 4 chars›":"‹text, 5 chars›"}]`}, []string{"Mario"}},
 		{"options a string", `{"options":"Mario"}`, false, []string{`"options":"‹text, 5 chars›"`}, []string{"Mario"}},
 		{"version not 1", `{"version":3337654321}`, false, []string{`"version":"‹number›"`}, []string{"3337654321"}},
-		{"version an object", `{"version":{"Nome":"Mario"}}`, false, []string{`"version":{"Nome":"‹text, 5 chars›"}`}, []string{"Mario"}},
+		{"version an object", `{"version":{"Nome":"Mario"}}`, false, []string{`"version":{"‹key 1, 4 chars›":"‹text, 5 chars›"}`}, []string{"Mario"}},
 		{"id an object, revealed", `{"id":{"Nome":"Mario"}}`, true, []string{`"id":{"Nome":"Mario"}`}, nil},
 		// A file under the identity's names is a file: its contents are
 		// never shown, revealed or not.
@@ -115,5 +115,34 @@ func TestMaskHidesMetadataKeys(t *testing.T) {
 	got = string(Mask([]byte(payload), true))
 	if !strings.Contains(got, `"Mario Rossi":"E-77"`) || !strings.Contains(got, `"Anna Rossi":1`) {
 		t.Errorf("revealed: got %s, want metadata's keys and values", got)
+	}
+}
+
+// TestMaskHidesFreeFormKeysAndTypes: keys a producer chose freely (a
+// top-level member that is not a submission's, the keys of an object given
+// as a field's value) may name the person, as metadata's may: hidden, they
+// are numbered. A field's own name stays (it says which field an
+// unknown_field problem is about). So may an inline file's media type,
+// which the producer writes: hidden, only a common document type is named.
+func TestMaskHidesFreeFormKeysAndTypes(t *testing.T) {
+	const payload = `{"id":"a","service":"ISEE","Mario Rossi":1,"fields":{"Nome":{"RSSMRA85T10A562S":"x"},` +
+		`"Carta":"c.pdf|data:application/pdf;base64,AAAA","Foto":"f|data:image/anna-bianchi;base64,AAAA"}}`
+	got := string(Mask([]byte(payload), false))
+	for _, n := range []string{"Mario", "RSSMRA", "anna"} {
+		if strings.Contains(got, n) {
+			t.Errorf("hidden: got %s, want no %q in it", got, n)
+		}
+	}
+	for _, w := range []string{`"Nome":{"‹key 1, 16 chars›":"‹text, 1 chars›"}`, `"‹key 1, 11 chars›":"‹number›"`,
+		`"Carta":"‹file application/pdf, 3 bytes›"`, `"Foto":"‹file of another type, 3 bytes›"`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("hidden: got %s, want %s in it", got, w)
+		}
+	}
+	got = string(Mask([]byte(payload), true))
+	for _, w := range []string{`"Mario Rossi":1`, `"RSSMRA85T10A562S":"x"`, "image/anna-bianchi"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("revealed: got %s, want %s in it", got, w)
+		}
 	}
 }

@@ -197,8 +197,9 @@ func newDLQShowCmd(e *env) *cobra.Command {
 			"e-mail addresses and files: its values are shown as their type and length unless --reveal is given;\n" +
 			"a file's contents are never shown. Only the submission's identity is shown as it is: a version of 1, a string\n" +
 			"id and service, options as an array of strings; anything else under those names is masked like any value,\n" +
-			"as the console masks it. Keys within metadata, the producer's own, may name the person: they are masked\n" +
-			"too, numbered (‹key 1, 11 chars›), unless --reveal is given.",
+			"as the console masks it. Keys the producer chose freely (within metadata or a field's value, and a top-level\n" +
+			"name that is not a submission's) may name the person: they are masked too, numbered (‹key 1, 11 chars›),\n" +
+			"and so is an inline file's media type unless it is a common document type, unless --reveal is given.",
 		Args: exactArgs("SEQ"),
 	}
 	reveal := cmd.Flags().Bool("reveal", false, "show the payload's values (personal data); file contents stay hidden")
