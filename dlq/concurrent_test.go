@@ -416,41 +416,52 @@ func (f *failingNote) Update(ctx context.Context, key string, value []byte, last
 // TestReplayKeepsTheNoteOfAReplayThatMayHaveBeenStored: a correction whose
 // publish timed out (stored all the same) leaves a claim naming its id.
 // The same correction, run again once the claim is stale, takes the claim
-// over and fails before it publishes (its note cannot be written). It must
+// over and fails before it publishes: its note cannot be written, or the
+// letter cannot be read again (a timeout, not a letter gone). It must
 // leave the claim as it found it: released, it let another correction,
 // under another id, publish a second submission for the letter.
 func TestReplayKeepsTheNoteOfAReplayThatMayHaveBeenStored(t *testing.T) {
 	corrX := []byte(`{"id":"emp-x","service":"ISEE","fields":{"$0":"Mario"}}`)
 	corrY := []byte(`{"id":"emp-y","service":"ISEE","fields":{"$0":"Mario"}}`)
-	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
-	q.msgID = func(_ string, payload []byte, token string) string { // as consumer.ReplayMsgID
-		return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
-	}
-	ctx := context.Background()
-	first := *q
-	first.js = &storedUnanswered{JetStream: q.js}
-	if err := first.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
-		t.Fatal("the first correction: got nil, want its publish's timeout")
-	}
-	server := q.serverNow
-	q.serverNow = func(ctx context.Context) (time.Time, error) { // every claim is stale
-		now, err := server(ctx)
-		return now.Add(2 * claimStale), err
-	}
-	again := *q
-	again.claims = &failingNote{KeyValue: q.claims}
-	if err := again.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
-		t.Fatal("the same correction again, its note failing: got nil, want an error")
-	}
-	if err := q.ReplayWith(ctx, all[0].Seq, corrY); !errors.Is(err, ErrReplayMaybePublished) {
-		t.Errorf("another correction: got %v, want %v", err, ErrReplayMaybePublished)
-	}
-	subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info, err := subs.Info(ctx); err != nil || info.State.Msgs != 1 {
-		t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, err)
+	for _, tt := range []struct {
+		name  string
+		fault func(q *Queue) // makes the same correction, run again, fail
+	}{
+		{"its note fails", func(q *Queue) { q.claims = &failingNote{KeyValue: q.claims} }},
+		{"the letter cannot be read again", func(q *Queue) { q.stream = &unreadLetter{Stream: q.stream} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
+			q.msgID = func(_ string, payload []byte, token string) string { // as consumer.ReplayMsgID
+				return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
+			}
+			ctx := context.Background()
+			first := *q
+			first.js = &storedUnanswered{JetStream: q.js}
+			if err := first.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
+				t.Fatal("the first correction: got nil, want its publish's timeout")
+			}
+			server := q.serverNow
+			q.serverNow = func(ctx context.Context) (time.Time, error) { // every claim is stale
+				now, err := server(ctx)
+				return now.Add(2 * claimStale), err
+			}
+			again := *q
+			tt.fault(&again)
+			if err := again.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
+				t.Fatal("the same correction again: got nil, want an error")
+			}
+			if err := q.ReplayWith(ctx, all[0].Seq, corrY); !errors.Is(err, ErrReplayMaybePublished) {
+				t.Errorf("another correction: got %v, want %v", err, ErrReplayMaybePublished)
+			}
+			subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info, err := subs.Info(ctx); err != nil || info.State.Msgs != 1 {
+				t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, err)
+			}
+		})
 	}
 }
 
@@ -467,46 +478,4 @@ func (u *unreadLetter) GetMsg(ctx context.Context, seq uint64, opts ...jetstream
 		return nil, nats.ErrTimeout
 	}
 	return u.Stream.GetMsg(ctx, seq, opts...)
-}
-
-// TestReplayKeepsTheNoteWhenTheLetterCannotBeRead: a correction whose
-// publish timed out (stored all the same) leaves a claim naming its id.
-// The same correction, run again once the claim is stale, takes the claim
-// over and then cannot read the letter again (a timeout, not a letter
-// gone). It publishes nothing and must leave the note as it found it:
-// released, it let another correction, under another id, publish a
-// second submission for the letter.
-func TestReplayKeepsTheNoteWhenTheLetterCannotBeRead(t *testing.T) {
-	corrX := []byte(`{"id":"emp-x","service":"ISEE","fields":{"$0":"Mario"}}`)
-	corrY := []byte(`{"id":"emp-y","service":"ISEE","fields":{"$0":"Mario"}}`)
-	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
-	q.msgID = func(_ string, payload []byte, token string) string { // as consumer.ReplayMsgID
-		return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
-	}
-	ctx := context.Background()
-	first := *q
-	first.js = &storedUnanswered{JetStream: q.js}
-	if err := first.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
-		t.Fatal("the first correction: got nil, want its publish's timeout")
-	}
-	server := q.serverNow
-	q.serverNow = func(ctx context.Context) (time.Time, error) { // every claim is stale
-		now, err := server(ctx)
-		return now.Add(2 * claimStale), err
-	}
-	again := *q
-	again.stream = &unreadLetter{Stream: q.stream}
-	if err := again.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
-		t.Fatal("the same correction again, the letter unreadable: got nil, want an error")
-	}
-	if err := q.ReplayWith(ctx, all[0].Seq, corrY); !errors.Is(err, ErrReplayMaybePublished) {
-		t.Errorf("another correction: got %v, want %v", err, ErrReplayMaybePublished)
-	}
-	subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info, err := subs.Info(ctx); err != nil || info.State.Msgs != 1 {
-		t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, err)
-	}
 }
