@@ -4,8 +4,8 @@
 //
 // A working day is a civil day in Europe/Rome from Monday to Friday that is
 // not a national holiday: 1 and 6 January, Easter Monday, 25 April, 1 May,
-// 2 June, 15 August, 1 November, 8, 25 and 26 December. Local patron saints'
-// days (29 June in Rome, 7 December in Milan, …) are not holidays here: the
+// 2 June, 15 August, 4 October (from 2026), 1 November, 8, 25 and 26
+// December. Local patron saints' days (29 June in Rome, 7 December in Milan, …) are not holidays here: the
 // upstream's CAF and Patronato offices are national.
 //
 // Working time is the time that falls on working days: every instant of a

@@ -15,7 +15,8 @@ func working(t time.Time) bool {
 // holiday reports whether the date is an Italian national holiday: 1 Jan
 // (Capodanno), 6 Jan (Epifania), Easter Monday (Lunedì dell'Angelo), 25 Apr
 // (Liberazione), 1 May (Festa del lavoro), 2 Jun (Festa della Repubblica),
-// 15 Aug (Ferragosto), 1 Nov (Ognissanti), 8 Dec (Immacolata), 25 Dec
+// 15 Aug (Ferragosto), 4 Oct from 2026 (San Francesco d'Assisi: legge 8
+// ottobre 2025, n. 151), 1 Nov (Ognissanti), 8 Dec (Immacolata), 25 Dec
 // (Natale), 26 Dec (Santo Stefano).
 func holiday(y int, m time.Month, d int) bool {
 	switch m {
@@ -35,6 +36,8 @@ func holiday(y int, m time.Month, d int) bool {
 		return d == 2
 	case time.August:
 		return d == 15
+	case time.October:
+		return d == 4 && y >= 2026
 	case time.November:
 		return d == 1
 	case time.December:

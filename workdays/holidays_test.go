@@ -66,6 +66,9 @@ func TestHoliday(t *testing.T) {
 		{"2025-12-25", true}, {"2025-12-26", true}, {"2025-12-24", false},
 		{"2025-12-31", false}, {"2025-06-29", false}, {"2025-12-07", false},
 		{"2025-11-02", false}, {"2025-08-14", false}, {"2025-03-19", false},
+		// San Francesco d'Assisi, a national holiday again from 2026
+		// (legge 8 ottobre 2025, n. 151); not before.
+		{"2025-10-04", false}, {"2026-10-04", true}, {"2027-10-04", true}, {"2027-10-05", false},
 	}
 	for _, tt := range tests {
 		d, err := time.Parse(time.DateOnly, tt.date)
