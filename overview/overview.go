@@ -16,7 +16,8 @@ import (
 type Config struct {
 	// OverdueAfter is how long a request may stay open before it counts as
 	// overdue: ISEED_OVERDUE_WORKDAYS working days on average, × 7/5 calendar
-	// days (default 360h, 15 working days × 24h).
+	// days (default 504h: 15 working days, 21 calendar days, as the
+	// daemon's default).
 	OverdueAfter time.Duration
 	// Refresh is how often Run takes the snapshot the metrics report
 	// (default 15s).
@@ -27,7 +28,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.OverdueAfter <= 0 {
-		c.OverdueAfter = 360 * time.Hour
+		c.OverdueAfter = 15 * 7 / 5 * 24 * time.Hour
 	}
 	if c.Refresh <= 0 {
 		c.Refresh = 15 * time.Second
