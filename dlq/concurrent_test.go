@@ -291,33 +291,14 @@ func TestCorrectionAfterAReplayThatMayHaveBeenStored(t *testing.T) {
 		{"a purge", func(q *Queue, seq uint64) error { return q.Purge(context.Background(), seq) }, nil, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
-			q.msgID = func(_ string, payload []byte, token string) string { // as consumer.ReplayMsgID
-				return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
-			}
+			q, seq := inDoubtCorrection(t, corrX)
 			ctx := context.Background()
-			first := *q
-			first.js = &storedUnanswered{JetStream: q.js}
-			if err := first.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
-				t.Fatal("the first correction: got nil, want its publish's timeout")
-			}
-			server := q.serverNow
-			q.serverNow = func(ctx context.Context) (time.Time, error) { // the claim is stale
-				now, err := server(ctx)
-				return now.Add(2 * claimStale), err
-			}
-			err := tt.then(q, all[0].Seq)
+			err := tt.then(q, seq)
 			if (tt.want == nil && err != nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
 				t.Errorf("then: got %v, want %v", err, tt.want)
 			}
-			subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if info, err := subs.Info(ctx); err != nil || info.State.Msgs != 1 {
-				t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, err)
-			}
-			_, gerr := q.Get(ctx, all[0].Seq)
+			oneCorrectionStored(t, q)
+			_, gerr := q.Get(ctx, seq)
 			if gone := errors.Is(gerr, ErrNotFound); gone != tt.letterGone {
 				t.Errorf("the letter: %v; want it gone %v", gerr, tt.letterGone)
 			}
@@ -367,33 +348,14 @@ func TestPurgeKeepsTheNoteOfAReplayThatMayHaveBeenStored(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
-			q.msgID = func(_ string, payload []byte, token string) string { // as consumer.ReplayMsgID
-				return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
-			}
+			q, seq := inDoubtCorrection(t, corrX)
 			ctx := context.Background()
-			first := *q
-			first.js = &storedUnanswered{JetStream: q.js}
-			if err := first.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
-				t.Fatal("the first correction: got nil, want its publish's timeout")
-			}
-			server := q.serverNow
-			q.serverNow = func(ctx context.Context) (time.Time, error) { // every claim is stale
-				now, err := server(ctx)
-				return now.Add(2 * claimStale), err
-			}
 			var err error
-			tt.purge(t, q, all[0].Seq, func() { err = q.ReplayWith(ctx, all[0].Seq, corrY) })
+			tt.purge(t, q, seq, func() { err = q.ReplayWith(ctx, seq, corrY) })
 			if !errors.Is(err, ErrReplayMaybePublished) {
 				t.Errorf("another correction after the purge: got %v, want %v", err, ErrReplayMaybePublished)
 			}
-			subs, serr := q.js.Stream(ctx, q.layout.SubmissionsStream())
-			if serr != nil {
-				t.Fatal(serr)
-			}
-			if info, ierr := subs.Info(ctx); ierr != nil || info.State.Msgs != 1 {
-				t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, ierr)
-			}
+			oneCorrectionStored(t, q)
 		})
 	}
 }
@@ -431,36 +393,17 @@ func TestReplayKeepsTheNoteOfAReplayThatMayHaveBeenStored(t *testing.T) {
 		{"the letter cannot be read again", func(q *Queue) { q.stream = &unreadLetter{Stream: q.stream} }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
-			q.msgID = func(_ string, payload []byte, token string) string { // as consumer.ReplayMsgID
-				return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
-			}
+			q, seq := inDoubtCorrection(t, corrX)
 			ctx := context.Background()
-			first := *q
-			first.js = &storedUnanswered{JetStream: q.js}
-			if err := first.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
-				t.Fatal("the first correction: got nil, want its publish's timeout")
-			}
-			server := q.serverNow
-			q.serverNow = func(ctx context.Context) (time.Time, error) { // every claim is stale
-				now, err := server(ctx)
-				return now.Add(2 * claimStale), err
-			}
 			again := *q
 			tt.fault(&again)
-			if err := again.ReplayWith(ctx, all[0].Seq, corrX); err == nil {
+			if err := again.ReplayWith(ctx, seq, corrX); err == nil {
 				t.Fatal("the same correction again: got nil, want an error")
 			}
-			if err := q.ReplayWith(ctx, all[0].Seq, corrY); !errors.Is(err, ErrReplayMaybePublished) {
+			if err := q.ReplayWith(ctx, seq, corrY); !errors.Is(err, ErrReplayMaybePublished) {
 				t.Errorf("another correction: got %v, want %v", err, ErrReplayMaybePublished)
 			}
-			subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if info, err := subs.Info(ctx); err != nil || info.State.Msgs != 1 {
-				t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, err)
-			}
+			oneCorrectionStored(t, q)
 		})
 	}
 }
@@ -478,4 +421,41 @@ func (u *unreadLetter) GetMsg(ctx context.Context, seq uint64, opts ...jetstream
 		return nil, nats.ErrTimeout
 	}
 	return u.Stream.GetMsg(ctx, seq, opts...)
+}
+
+// inDoubtCorrection returns a queue of one conflict letter (its sequence
+// seq) whose correction payload was published, stored, and answered with
+// a timeout: its claim names its id and may be taken over (the queue's
+// clock puts every claim past claimStale).
+func inDoubtCorrection(t *testing.T, payload []byte) (q *Queue, seq uint64) {
+	t.Helper()
+	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonConflict})
+	q.msgID = func(_ string, payload []byte, token string) string { // as consumer.ReplayMsgID
+		return fmt.Sprintf("%x.r%s", sha256.Sum256(payload), token)
+	}
+	first := *q
+	first.js = &storedUnanswered{JetStream: q.js}
+	if err := first.ReplayWith(context.Background(), all[0].Seq, payload); err == nil {
+		t.Fatal("the first correction: got nil, want its publish's timeout")
+	}
+	server := q.serverNow
+	q.serverNow = func(ctx context.Context) (time.Time, error) { // every claim is stale
+		now, err := server(ctx)
+		return now.Add(2 * claimStale), err
+	}
+	return q, all[0].Seq
+}
+
+// oneCorrectionStored fails t unless the submissions stream holds one
+// message: no second correction was published.
+func oneCorrectionStored(t *testing.T, q *Queue) {
+	t.Helper()
+	ctx := context.Background()
+	subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := subs.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, err)
+	}
 }
