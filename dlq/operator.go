@@ -115,8 +115,8 @@ func (q *Queue) Purge(ctx context.Context, seq uint64) error {
 		c.release(ctx)
 		return gerr
 	}
+	c.drop(ctx) // the note of a replay that may have been stored stays
 	if c == nil || c.inDoubt == "" {
-		c.release(ctx)
 		return fmt.Errorf("dlq: purge %d: %w", seq, err)
 	}
 	return fmt.Errorf("dlq: purge %d: %w (an earlier replay of it may have been stored, and its claim stays: "+
