@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -99,18 +100,23 @@ func ValidToken(s string) bool {
 }
 
 // ensureTenant makes the tenant's consumers before its first event from
-// this publisher; an error fails the publish, to be retried with it, so
-// that no event is announced as published before its tenant can read it.
+// this publisher, and looks again at its first event after Recheck, or
+// after a publish found no stream; an error fails the publish, to be
+// retried with it, so that no event is announced as published before its
+// tenant can read it. Consumers made again after events (the stream made
+// anew between two of this publisher's events) deliver them all the same:
+// they deliver the stream from its start.
 func (p *Publisher) ensureTenant(ctx context.Context, tenant string) error {
 	if p.eventsStream == "" || !ValidToken(tenant) {
 		return nil // no event of such a tenant is stored either
 	}
-	if _, ok := p.ensured.Load(tenant); ok {
+	now := time.Now()
+	if at, ok := p.ensured.Load(tenant); ok && now.Sub(at.(time.Time)) < p.recheck {
 		return nil
 	}
 	if _, err := EnsureTenantConsumers(ctx, p.js, p.eventsStream, p.subjects, tenant); err != nil {
 		return err
 	}
-	p.ensured.Store(tenant, struct{}{})
+	p.ensured.Store(tenant, now)
 	return nil
 }

@@ -91,3 +91,78 @@ func TestTenantConsumersOnlyWhenAsked(t *testing.T) {
 		t.Errorf("consumers on the events stream: %d, want 0", info.State.Consumers)
 	}
 }
+
+// TestTenantConsumersComeBackWithTheEventsStream: an events stream deleted
+// and made anew while iseed runs has none of the tenants' consumers, and
+// tenants may not make them. A publish that finds no stream makes the
+// publisher look again at each tenant's next event; a stream made anew
+// between two events is seen at the first event after Recheck. Either way
+// the consumers deliver the new stream's events from its start.
+func TestTenantConsumersComeBackWithTheEventsStream(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		recheck   time.Duration
+		whileGone bool // an event published while the stream is gone
+	}{
+		{"a publish found no stream", time.Hour, true},
+		{"made anew between two events", time.Nanosecond, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := natstest.Run(t)
+			srv.KeepStreamsDir(t) // the stream is the account's only one
+			ctx := context.Background()
+			cfg := jetstream.StreamConfig{Name: "ISEED_EVENTS", Subjects: []string{"iseed.status.*.*", "iseed.documents.*.*"}}
+			if _, err := srv.JS.CreateStream(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			p := publisher.New(srv.JS, publisher.Config{EventsStream: "ISEED_EVENTS", Recheck: tc.recheck})
+			status := func(id string) error {
+				return p.Status(ctx, publisher.Status{SubmissionID: id, Tenant: "acme", State: publisher.StateSubmitted, At: at})
+			}
+			if err := status("s1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.JS.DeleteStream(ctx, "ISEED_EVENTS"); err != nil {
+				t.Fatal(err)
+			}
+			if tc.whileGone {
+				if err := status("s2"); err == nil {
+					t.Fatal("an event published with no events stream")
+				}
+			}
+			if _, err := srv.JS.CreateStream(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := status("s3"); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"acme-status", "acme-documents"} {
+				c, err := srv.JS.Consumer(ctx, "ISEED_EVENTS", name)
+				if err != nil {
+					t.Errorf("%s after the stream was made anew: %v", name, err)
+					continue
+				}
+				// What it delivers, waiting for the one event the status
+				// consumer has: its pending count, which a fetch without a
+				// wait goes by, may not count an event stored as it was
+				// made (nats-server 2.15.2).
+				want := map[string]int{"acme-status": 1, "acme-documents": 0}[name]
+				fetch := func() (jetstream.MessageBatch, error) { return c.FetchNoWait(1) }
+				if want > 0 {
+					fetch = func() (jetstream.MessageBatch, error) { return c.Fetch(want, jetstream.FetchMaxWait(5*time.Second)) }
+				}
+				batch, err := fetch()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for m := range batch.Messages() {
+					got = append(got, m.Subject())
+				}
+				if len(got) != want {
+					t.Errorf("%s delivered %v, want %d event(s)", name, got, want)
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package publisher
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -36,6 +37,12 @@ type Config struct {
 	// makes each tenant's two durable consumers (EnsureTenantConsumers)
 	// before it publishes the tenant's first event.
 	EventsStream string
+	// Recheck is how long the publisher trusts that a tenant's consumers
+	// exist: the tenant's first event after it looks again (two consumer
+	// infos), so that consumers deleted with the events stream (made anew
+	// while iseed runs) or on their own come back. Default 10 minutes:
+	// each look is two JetStream API requests per tenant and publisher.
+	Recheck time.Duration
 }
 
 // Publisher publishes events on JetStream.
@@ -45,7 +52,8 @@ type Publisher struct {
 	source   string
 
 	eventsStream string
-	ensured      sync.Map // tenants whose consumers exist
+	recheck      time.Duration
+	ensured      sync.Map // tenant → when its consumers were last seen to exist (time.Time)
 }
 
 // New returns a Publisher writing through js.
@@ -56,7 +64,10 @@ func New(js jetstream.JetStream, cfg Config) *Publisher {
 	if cfg.Source == "" {
 		cfg.Source = "urn:iseed"
 	}
-	return &Publisher{js: js, subjects: SubjectsFor(cfg.Prefix), source: cfg.Source, eventsStream: cfg.EventsStream}
+	if cfg.Recheck <= 0 {
+		cfg.Recheck = 10 * time.Minute
+	}
+	return &Publisher{js: js, subjects: SubjectsFor(cfg.Prefix), source: cfg.Source, eventsStream: cfg.EventsStream, recheck: cfg.Recheck}
 }
 
 // StatusSubject is the subject of status events for one submission.
@@ -103,6 +114,10 @@ func (p *Publisher) publish(ctx context.Context, subject string, ev *Event) erro
 	msg.Header.Set("Content-Type", "application/cloudevents+json")
 	msg.Header.Set("Ce-Type", ev.Type)
 	if _, err := p.js.PublishMsg(ctx, msg); err != nil {
+		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+			// No stream: made anew, it has none of the tenants' consumers.
+			p.ensured.Clear()
+		}
 		return fmt.Errorf("publisher: publish %s on %s: %w", ev.Type, subject, err)
 	}
 	return nil
