@@ -123,7 +123,12 @@ func NewOnServer(t *testing.T, ns *natstest.Server, sc sim.Config, timeout time.
 	h.Callbacks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	t.Cleanup(h.Callbacks.Close)
 	h.Layout = l
-	h.Res, err = layout.Ensure(context.Background(), h.NATS.JS, h.Layout)
+	// A deadline of its own: without one, each JetStream request gets
+	// nats.go's default 5 s, which a stream's creation has exceeded on
+	// two cores shared with other tests.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h.Res, err = layout.Ensure(ctx, h.NATS.JS, h.Layout)
 	if err != nil {
 		t.Fatal(err)
 	}
