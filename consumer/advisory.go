@@ -232,7 +232,14 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 		return p.failHeld(ctx, j, rec, rev, o)
 	case ours && rec.State == record.StateClaimed:
 		if pa := rec.Pending; pa != nil && !pa.Unsent && p.cfg.Now().Before(pa.Until) {
-			return p.afterLease(ctx, j, pa.Until, o)
+			// Another delivery's (a duplicate of the message, a release),
+			// which may be posting: failed now, the submission would get a
+			// failed event and a max_deliveries letter, then the request
+			// that POST created (adopt records a late answer over a
+			// failure), and the producer would read "failed", then
+			// "submitted". The lease lasts at most AckWait past its last
+			// POST; the advisory, retried, reads the record again.
+			return o, fmt.Errorf("%s is claimed under a delivery's lease that may be posting: failed once it ends, unless that delivery decides", j.key())
 		}
 		return p.markFailed(ctx, j, rec, rev, o) // under an Unsent lease too: its holder's compare-and-set fails, nothing is sent
 	case ours && (rec.State == record.StateFailed || rec.State == record.StateRejected) && p.replayable(j):
@@ -249,28 +256,6 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 		o.Record = rec
 		return o, nil
 	}
-}
-
-// afterLease waits, the advisory kept in progress, for the live lease of
-// another delivery of a claimed submission (a duplicate of the message, a
-// release) to end, then reads the record again. That delivery may be
-// posting (its lease is not Unsent, and lasts at most AckWait past its
-// last POST): failed meanwhile, the submission would get a failed event and
-// a max_deliveries letter, then the request that POST created (adopt
-// records a late answer over a failure), and the producer would read
-// "failed", then "submitted". It waits once: a lease still live after
-// the wait (renewed by a delivery waiting for its upstream token) is an
-// error, and the advisory is retried.
-func (p *Pipeline) afterLease(ctx context.Context, j *job, until time.Time, o Outcome) (Outcome, error) {
-	if j.leaseWaited {
-		return o, fmt.Errorf("%s is claimed under a delivery's lease: failed once it ends, unless that delivery decides", j.key())
-	}
-	j.leaseWaited = true
-	wait := min(until.Sub(p.cfg.Now()), p.lay.AckWait) + 10*time.Millisecond
-	if !p.sleepInProgress(ctx, j, wait) {
-		return o, fmt.Errorf("%s is claimed under a delivery's lease: %w", j.key(), ctx.Err())
-	}
-	return p.failUndecided(ctx, j, o)
 }
 
 // decidedBefore finishes a submission a delivery failed or rejected (not

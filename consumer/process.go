@@ -48,9 +48,6 @@ type job struct {
 	postErr    error   // this delivery's last failed POST, for the log line when it ends unsettled
 	called     bool    // this delivery's last POST carried callback_data (record.Record.Callback)
 	peeked     *string // the id of a message that did not decode, once read (idOf)
-	// leaseWaited is true once a max-deliveries advisory has waited for
-	// another delivery's lease (afterLease): it waits once.
-	leaseWaited bool
 }
 
 // idOf is the submission id the job's message names: the decoded one, or
