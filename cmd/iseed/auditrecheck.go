@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/audit"
+	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/record"
@@ -27,8 +28,9 @@ import (
 // with the findings, not with the books. A request still unowned may be
 // the lost answer of a submission claimed while the audit read: its
 // candidates are sought among the records written since the records
-// stream's sequence since, when the first read began (claimedSince).
-func recheck(ctx context.Context, js jetstream.JetStream, res *layout.Resources, l *ledger.Ledger, since uint64, in *audit.Input) error {
+// stream's sequence since, when the first read began, in the stream
+// created at created (claimedSince).
+func recheck(ctx context.Context, js jetstream.JetStream, res *layout.Resources, l *ledger.Ledger, since uint64, created time.Time, in *audit.Input) error {
 	first := audit.Check(*in)
 	var ids []string
 	for _, u := range first.Unowned {
@@ -43,7 +45,7 @@ func recheck(ctx context.Context, js jetstream.JetStream, res *layout.Resources,
 		}
 	}
 	if slices.ContainsFunc(first.Unowned, func(u audit.Unowned) bool { _, owned := in.Index[u.RequestID]; return !owned }) {
-		return claimedSince(ctx, res.Records, since, in)
+		return claimedSince(ctx, res.Records, since, created, in)
 	}
 	return nil
 }
@@ -55,17 +57,47 @@ func recheck(ctx context.Context, js jetstream.JetStream, res *layout.Resources,
 // request when first read keeps that version: the request it names now
 // may be younger than the listing, and would read as missing. The cost
 // grows with the records written during the audit.
-func claimedSince(ctx context.Context, kv jetstream.KeyValue, since uint64, in *audit.Input) error {
+//
+// The watch ends with its marker, which a records bucket deleted, or
+// deleted and made anew, while it reads may never deliver (its consumer
+// goes on after the old bucket's last revision), and iseed audit's
+// context has no deadline: every bucket.Recheck the stream is checked to
+// be the one created at created, when since was read, and the audit ends
+// with an error when it is not. A watch only slow keeps reading.
+func claimedSince(ctx context.Context, kv jetstream.KeyValue, since uint64, created time.Time, in *audit.Input) error {
 	w, err := kv.WatchAll(ctx, jetstream.ResumeFromRevision(since+1), jetstream.IncludeHistory())
 	if err != nil {
 		return fmt.Errorf("records written during the audit: %w", err)
 	}
 	defer w.Stop()
+	check := time.NewTicker(bucket.Recheck)
+	defer check.Stop()
 	at := make(map[string]int, len(in.Records))
 	for i, r := range in.Records {
 		at[record.Key(r.Tenant, r.ID)] = i
 	}
-	for e := range w.Updates() {
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-check.C:
+			if err := recordsChanged(ctx, kv, created); err != nil {
+				return err
+			}
+			continue
+		case u, ok := <-w.Updates():
+			if !ok {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if err := recordsChanged(ctx, kv, created); err != nil {
+					return err
+				}
+				return errors.New("records written during the audit: the watch ended before it read them all")
+			}
+			e = u
+		}
 		if e == nil {
 			return nil // all read
 		}
@@ -86,10 +118,19 @@ func claimedSince(ctx context.Context, kv jetstream.KeyValue, since uint64, in *
 			in.Records[i] = rec
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+}
+
+// recordsChanged says, as an error, that the records bucket kv is gone or
+// no longer the one created at created: the records the audit read are
+// not all there, or not those it began on.
+func recordsChanged(ctx context.Context, kv jetstream.KeyValue, created time.Time) error {
+	switch err := bucket.Changed(ctx, kv, created); {
+	case errors.Is(err, bucket.ErrDeleted):
+		return errors.New("records written during the audit: the records bucket was deleted during the audit")
+	case errors.Is(err, bucket.ErrMadeAnew):
+		return errors.New("records written during the audit: the records bucket was made anew during the audit; run the audit again")
 	}
-	return errors.New("records written during the audit: the watch ended before it read them all")
+	return nil
 }
 
 // reread updates in with the request index entry of request id, the

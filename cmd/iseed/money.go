@@ -199,7 +199,9 @@ func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources
 	if err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
-	since := st.CachedInfo().State.LastSeq // the records written from here on are reread for candidates
+	// The records written from here on are reread for candidates, from
+	// this stream: one made anew meanwhile ends the audit (claimedSince).
+	since, created := st.CachedInfo().State.LastSeq, st.CachedInfo().Created
 	if err := record.NewStore(res.Records).Each(ctx, func(r *record.Record) error {
 		in.Records = append(in.Records, r)
 		return nil
@@ -222,7 +224,7 @@ func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources
 	if in.Upstream, err = up.Richieste(ctx); err != nil {
 		return nil, fmt.Errorf("GET /richiesta: %w", err)
 	}
-	if err := recheck(ctx, js, res, l, since, &in); err != nil {
+	if err := recheck(ctx, js, res, l, since, created, &in); err != nil {
 		return nil, err
 	}
 	if acct != nil {
