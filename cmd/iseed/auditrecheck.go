@@ -61,9 +61,10 @@ func recheck(ctx context.Context, js jetstream.JetStream, res *layout.Resources,
 // The watch ends with its marker, which a records bucket deleted, or
 // deleted and made anew, while it reads may never deliver (its consumer
 // goes on after the old bucket's last revision), and iseed audit's
-// context has no deadline: every bucket.Recheck the stream is checked to
-// be the one created at created, when since was read, and the audit ends
-// with an error when it is not. A watch only slow keeps reading.
+// context has no deadline: every bucket.Recheck, and at the marker, the
+// stream is checked to be the one created at created, when since was
+// read, and the audit ends with an error when it is not. A watch only
+// slow keeps reading.
 func claimedSince(ctx context.Context, kv jetstream.KeyValue, since uint64, created time.Time, in *audit.Input) error {
 	w, err := kv.WatchAll(ctx, jetstream.ResumeFromRevision(since+1), jetstream.IncludeHistory())
 	if err != nil {
@@ -99,7 +100,9 @@ func claimedSince(ctx context.Context, kv jetstream.KeyValue, since uint64, crea
 			e = u
 		}
 		if e == nil {
-			return nil // all read
+			// All read, unless the bucket is not the one since numbers:
+			// one made anew before the watch began has nothing after it.
+			return recordsChanged(ctx, kv, created)
 		}
 		if e.Operation() != jetstream.KeyValuePut {
 			continue

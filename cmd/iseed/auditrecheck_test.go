@@ -160,3 +160,57 @@ func TestAuditRecordsSlowWatchKeepsReading(t *testing.T) {
 		t.Errorf("read %d records; want %d", len(in.Records), s.n)
 	}
 }
+
+// TestAuditRecordsBucketMadeAnewBeforeWatch: the audit reads the records
+// stream's last sequence when it begins, and the records written after
+// it once it has listed the upstream. A records bucket deleted and made
+// anew in between (an operator, iseed serve making it again on start)
+// numbers its records from 1: the watch starts after the old bucket's
+// last revision, finds nothing there, and says all is read, leaving out
+// the new bucket's claimed submissions, and the audit reads as sound.
+func TestAuditRecordsBucketMadeAnewBeforeWatch(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	cfg := jetstream.KeyValueConfig{Bucket: stalledBucket, History: 1}
+	kv, err := srv.JS.CreateKeyValue(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed := func(kv jetstream.KeyValue, id string) {
+		t.Helper()
+		now := time.Now()
+		rec := &record.Record{Tenant: "acme", ID: id, Generation: 1, Attempts: 1, Service: "Visura catastale", Created: now,
+			Pending: &record.Attempt{Started: now, Owner: "worker/1", Until: now.Add(time.Minute), Settle: now.Add(time.Minute)}}
+		rec.To(record.StateClaimed, now, "claimed")
+		if _, err := record.NewStore(kv).Create(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"inv-1", "inv-2", "inv-3"} {
+		claimed(kv, id)
+	}
+	st, err := srv.JS.Stream(ctx, "KV_"+stalledBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since, created := st.CachedInfo().State.LastSeq, st.CachedInfo().Created
+	if err := srv.JS.DeleteKeyValue(ctx, stalledBucket); err != nil {
+		t.Fatal(err)
+	}
+	if kv, err = srv.JS.CreateKeyValue(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	claimed(kv, "inv-new")
+	done := make(chan error, 1)
+	go func() { done <- claimedSince(ctx, kv, since, created, &audit.Input{}) }()
+	select {
+	case err := <-done:
+		const want = "the records bucket was made anew during the audit"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("claimedSince: %v; want an error saying %q", err, want)
+		}
+		t.Logf("claimedSince: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("claimedSince still waiting 30 s after it began")
+	}
+}
