@@ -108,7 +108,8 @@ func (p *Pipeline) ensureAdvisories(ctx context.Context, f *advisoryFetcher) {
 // delays, for as many deliveries as the submission had (ISEED_MAX_DELIVER,
 // which lasts at least ISEED_MAX_AGE): an error that never clears must not
 // bring it back every few seconds for good. Then it is given up with an
-// error line, for an operator.
+// error line, for an operator; but not under another delivery's live
+// lease (afterLease).
 func (p *Pipeline) advisory(ctx context.Context, msg jetstream.Msg) {
 	var adv maxDeliveriesAdvisory
 	if err := json.Unmarshal(msg.Data(), &adv); err != nil || adv.StreamSeq == 0 {
@@ -124,15 +125,25 @@ func (p *Pipeline) advisory(ctx context.Context, msg jetstream.Msg) {
 	if meta, merr := msg.Metadata(); merr == nil {
 		delivered = meta.NumDelivered
 	}
-	// Shutdown is not a failure: it never uses up the last delivery.
-	if ctx.Err() == nil && p.lay.MaxDeliver > 0 && delivered >= uint64(p.lay.MaxDeliver) {
+	var live *leaseLive
+	leased := errors.As(err, &live)
+	// Shutdown is not a failure: it never uses up the last delivery. Nor
+	// is another delivery's live lease: its holder is alive (it renews it
+	// while it waits for its upstream token) and decides, or it dies and
+	// the lease ends; given up, the submission would stay claimed, listed
+	// nowhere.
+	if ctx.Err() == nil && !leased && p.lay.MaxDeliver > 0 && delivered >= uint64(p.lay.MaxDeliver) {
 		p.log.Error().Err(err).Uint64("stream_seq", adv.StreamSeq).Uint64("delivered", delivered).
 			Msg("max-deliveries advisory given up after as many deliveries as a submission gets: the step that failed was never done")
 		p.d.Metrics.advisoryGivenUp()
 		_ = msg.Term()
 		return
 	}
-	act := Decide(Outcome{Kind: Retry, Err: err}, delivered, p.cfg.Retry, jitter())
+	var after time.Duration
+	if leased {
+		after = live.left // not before the lease ends (afterLease)
+	}
+	act := Decide(Outcome{Kind: Retry, Err: err, Delay: after}, delivered, p.cfg.Retry, jitter())
 	p.log.Warn().Err(err).Uint64("stream_seq", adv.StreamSeq).Int64("retry_in_ms", act.Delay.Milliseconds()).
 		Msg("max-deliveries advisory not handled yet; retrying")
 	_ = msg.NakWithDelay(act.Delay)
@@ -232,14 +243,7 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 		return p.failHeld(ctx, j, rec, rev, o)
 	case ours && rec.State == record.StateClaimed:
 		if pa := rec.Pending; pa != nil && !pa.Unsent && p.cfg.Now().Before(pa.Until) {
-			// Another delivery's (a duplicate of the message, a release),
-			// which may be posting: failed now, the submission would get a
-			// failed event and a max_deliveries letter, then the request
-			// that POST created (adopt records a late answer over a
-			// failure), and the producer would read "failed", then
-			// "submitted". The lease lasts at most AckWait past its last
-			// POST; the advisory, retried, reads the record again.
-			return o, fmt.Errorf("%s is claimed under a delivery's lease that may be posting: failed once it ends, unless that delivery decides", j.key())
+			return p.afterLease(j, pa.Until, o)
 		}
 		return p.markFailed(ctx, j, rec, rev, o) // under an Unsent lease too: its holder's compare-and-set fails, nothing is sent
 	case ours && (rec.State == record.StateFailed || rec.State == record.StateRejected) && p.replayable(j):
@@ -256,6 +260,33 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 		o.Record = rec
 		return o, nil
 	}
+}
+
+// afterLease leaves the advisory to be retried when the live lease of
+// another delivery of a claimed submission (a duplicate of the message, a
+// release) ends, and to read the record again. That delivery may be
+// posting (its lease is not Unsent, and lasts at most AckWait past its
+// last POST): failed meanwhile, the submission would get a failed event and
+// a max_deliveries letter, then the request that POST created (adopt
+// records a late answer over a failure), and the producer would read
+// "failed", then "submitted". Not waited for here: a replica has one
+// advisory worker, and the rest of its batch would wait out the lease too
+// (up to AckWait, past the advisories' own 30 s ack wait). A lease still
+// live then (renewed by a delivery waiting for its upstream token) defers
+// it again.
+func (p *Pipeline) afterLease(j *job, until time.Time, o Outcome) (Outcome, error) {
+	return o, &leaseLive{key: j.key(), left: min(until.Sub(p.cfg.Now()), p.lay.AckWait) + 10*time.Millisecond}
+}
+
+// leaseLive is afterLease's error: the advisory is retried no sooner than
+// left, when the lease has ended.
+type leaseLive struct {
+	key  string
+	left time.Duration
+}
+
+func (e *leaseLive) Error() string {
+	return fmt.Sprintf("%s is claimed under a delivery's lease: failed once it ends, unless that delivery decides", e.key)
 }
 
 // decidedBefore finishes a submission a delivery failed or rejected (not

@@ -151,3 +151,109 @@ func TestMaxDeliveriesFailsOnceALiveLeaseEnds(t *testing.T) {
 		t.Errorf("dead letters: got %+v, want one, max_deliveries", dls)
 	}
 }
+
+// The advisory of a submission under another delivery's live lease does
+// not keep the advisories behind it waiting: there is one advisory worker
+// a replica, and the rest of its batch would wait out that lease (up to
+// ISEED_ACK_WAIT, a minute by default, beyond the advisories' own 30 s
+// ack wait), another submission's dead letter with it.
+func TestMaxDeliveriesUnderALiveLeaseDoesNotHoldUpOtherAdvisories(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Layout.AckWait = 20 * time.Second // the longest the advisory of emp-busy may wait
+	h.withMaxDeliver(2)
+	fields := pipetest.ValidFields("Mario")
+	now := time.Now()
+	h.PutRecord("emp-busy", fields, func(r *record.Record) {
+		r.To(record.StateClaimed, now, "")
+		r.Pending = &record.Attempt{Started: now, Owner: "live/1", Until: now.Add(time.Hour), Marked: true}
+	})
+	w := &leaseWatch{KeyValue: h.Res.Records}
+	h.Res.Records = w
+	h.Start(pipetest.WithSchemas(flakySchemas{}))
+	h.Publish(pipetest.Submission("emp-busy", fields), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the advisory of emp-busy to read its record", func() bool { return w.gets.Load() > 0 })
+
+	h.Publish(pipetest.Submission("emp-other", fields), nil)
+	pipetest.WaitExplained(t, 10*time.Second, "the dead letter of emp-other", func() bool {
+		for _, dl := range h.DeadLetters() {
+			if dl.SubmissionID == "emp-other" {
+				return true
+			}
+		}
+		return false
+	}, func() string { return fmt.Sprintf("dead letters %+v", h.DeadLetters()) })
+	if r := h.Record("emp-busy"); r.State != record.StateClaimed {
+		t.Errorf("emp-busy: got %s, want claimed (its lease is live)", r.State)
+	}
+}
+
+// An advisory whose last delivery still finds another delivery's lease
+// live is not given up (no record failed, no dead letter, no event, for
+// good): the lease's holder is alive (it renews it, waiting for its
+// upstream token), and once the lease ends the advisory fails the
+// submission as ever.
+func TestMaxDeliveriesUnderARenewedLeaseIsNotGivenUp(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.withMaxDeliver(2)
+	fields := pipetest.ValidFields("Mario")
+	now := time.Now()
+	h.PutRecord("emp-renewed", fields, func(r *record.Record) {
+		r.To(record.StateClaimed, now, "")
+		r.Pending = &record.Attempt{Started: now, Owner: "live/1", Until: now.Add(2 * time.Second), Marked: true}
+	})
+	kv := h.Res.Records
+	w := &leaseWatch{KeyValue: kv}
+	h.Res.Records = w
+	h.Start(pipetest.WithSchemas(flakySchemas{}))
+
+	// The holder renews its lease until the advisory has read the record
+	// four times (past its two deliveries), then stops, as one that dies.
+	store := record.NewStore(kv)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	renewed := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for w.gets.Load() < 4 {
+			rec, rev, err := store.Get(ctx, pipetest.Tenant, "emp-renewed")
+			if err != nil {
+				renewed <- err
+				return
+			}
+			if rec.State != record.StateClaimed || rec.Pending == nil {
+				break // failed after all: the lease ended before a renewal (a slow machine)
+			}
+			next := rec.Clone()
+			next.Pending.Until = time.Now().Add(2 * time.Second)
+			if _, err := store.Update(ctx, next, rev); errors.Is(err, record.ErrRevision) {
+				break // as a holder whose compare-and-set fails: it stops
+			} else if err != nil {
+				renewed <- err
+				return
+			}
+			select {
+			case <-ctx.Done():
+				renewed <- ctx.Err()
+				return
+			case <-tick.C:
+			}
+		}
+		renewed <- nil
+	}()
+	h.Publish(pipetest.Submission("emp-renewed", fields), nil)
+	pipetest.WaitExplained(t, 30*time.Second, "the dead letter of emp-renewed", func() bool { return len(h.DeadLetters()) > 0 }, func() string {
+		return fmt.Sprintf("advisory reads %d; events %v", w.gets.Load(), h.EventTypes("emp-renewed"))
+	})
+	if err := <-renewed; err != nil {
+		t.Fatalf("renew the lease: %v", err)
+	}
+	if r := h.Record("emp-renewed"); r.State != record.StateFailed || r.Reason != dlq.ReasonMaxDeliveries {
+		t.Errorf("record: got %s/%s, want failed/max_deliveries", r.State, r.Reason)
+	}
+	if dls := h.DeadLetters(); len(dls) != 1 || dls[0].Reason != dlq.ReasonMaxDeliveries {
+		t.Errorf("dead letters: got %+v, want one, max_deliveries", dls)
+	}
+}
