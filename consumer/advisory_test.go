@@ -91,7 +91,9 @@ func (e *flakyEvents) Status(ctx context.Context, s publisher.Status) error {
 func (h *harness) withMaxDeliver(n int) {
 	h.T.Helper()
 	h.Layout.MaxDeliver = n
-	res, err := layout.Ensure(context.Background(), h.NATS.JS, h.Layout)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // not nats.go's 5 s a request, as pipetest's
+	defer cancel()
+	res, err := layout.Ensure(ctx, h.NATS.JS, h.Layout)
 	if err != nil {
 		h.T.Fatal(err)
 	}
