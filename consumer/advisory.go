@@ -282,10 +282,14 @@ func (p *Pipeline) afterLease(j *job, until time.Time, o Outcome) (Outcome, erro
 // left, when the lease has ended.
 type leaseLive struct {
 	key  string
+	held bool // the record is held (failHeld), not claimed
 	left time.Duration
 }
 
 func (e *leaseLive) Error() string {
+	if e.held {
+		return fmt.Sprintf("%s is held under a delivery's lease: its hold ended once it ends, unless that delivery decides", e.key)
+	}
 	return fmt.Sprintf("%s is claimed under a delivery's lease: failed once it ends, unless that delivery decides", e.key)
 }
 
@@ -364,10 +368,11 @@ func (p *Pipeline) adoptKept(ctx context.Context, j *job, rec *record.Record, re
 // of its letter, which goes through the caps again.
 //
 // A live lease is another delivery's (a release the hold loop sent since):
-// it decides, and the advisory, retried, reads the record again.
+// it decides, and the advisory, retried no sooner than the lease ends and
+// never given up for it (leaseLive), reads the record again.
 func (p *Pipeline) failHeld(ctx context.Context, j *job, rec *record.Record, rev uint64, o Outcome) (Outcome, error) {
 	if pa := rec.Pending; pa != nil && p.cfg.Now().Before(pa.Until) {
-		return o, fmt.Errorf("%s is held under a delivery's lease: ended once it ends, unless that delivery decides", j.key())
+		return o, &leaseLive{key: j.key(), held: true, left: min(pa.Until.Sub(p.cfg.Now()), p.lay.AckWait) + 10*time.Millisecond}
 	}
 	o, err := p.markFailed(ctx, j, rec, rev, o)
 	if err != nil {

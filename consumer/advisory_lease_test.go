@@ -194,13 +194,24 @@ func TestMaxDeliveriesUnderALiveLeaseDoesNotHoldUpOtherAdvisories(t *testing.T) 
 // upstream token), and once the lease ends the advisory fails the
 // submission as ever.
 func TestMaxDeliveriesUnderARenewedLeaseIsNotGivenUp(t *testing.T) {
-	t.Parallel()
+	for _, state := range []string{record.StateClaimed, record.StateHeld} {
+		t.Run(state, func(t *testing.T) {
+			t.Parallel()
+			underARenewedLease(t, state)
+		})
+	}
+}
+
+func underARenewedLease(t *testing.T, state string) {
 	h := newHarness(t)
 	h.withMaxDeliver(2)
 	fields := pipetest.ValidFields("Mario")
 	now := time.Now()
 	h.PutRecord("emp-renewed", fields, func(r *record.Record) {
-		r.To(record.StateClaimed, now, "")
+		r.To(state, now, "")
+		if state == record.StateHeld { // a release's delivery holds the lease
+			r.HeldSince, r.Reason = now, "budget"
+		}
 		r.Pending = &record.Attempt{Started: now, Owner: "live/1", Until: now.Add(2 * time.Second), Marked: true}
 	})
 	kv := h.Res.Records
@@ -223,7 +234,7 @@ func TestMaxDeliveriesUnderARenewedLeaseIsNotGivenUp(t *testing.T) {
 				renewed <- err
 				return
 			}
-			if rec.State != record.StateClaimed || rec.Pending == nil {
+			if rec.State != state || rec.Pending == nil {
 				break // failed after all: the lease ended before a renewal (a slow machine)
 			}
 			next := rec.Clone()
