@@ -109,7 +109,7 @@ func (p *Pipeline) ensureAdvisories(ctx context.Context, f *advisoryFetcher) {
 // which lasts at least ISEED_MAX_AGE): an error that never clears must not
 // bring it back every few seconds for good. Then it is given up with an
 // error line, for an operator; but not under another delivery's live
-// lease (afterLease).
+// lease (leaseLive).
 func (p *Pipeline) advisory(ctx context.Context, msg jetstream.Msg) {
 	var adv maxDeliveriesAdvisory
 	if err := json.Unmarshal(msg.Data(), &adv); err != nil || adv.StreamSeq == 0 {
@@ -278,8 +278,9 @@ func (p *Pipeline) afterLease(j *job, until time.Time, o Outcome) (Outcome, erro
 	return o, &leaseLive{key: j.key(), left: min(until.Sub(p.cfg.Now()), p.lay.AckWait) + 10*time.Millisecond}
 }
 
-// leaseLive is afterLease's error: the advisory is retried no sooner than
-// left, when the lease has ended.
+// leaseLive is the error of afterLease and failHeld: the advisory is
+// retried no sooner than left, when the lease has ended (at most AckWait:
+// a renewed lease is read again then), and never given up for it.
 type leaseLive struct {
 	key  string
 	held bool // the record is held (failHeld), not claimed
