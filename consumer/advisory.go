@@ -278,16 +278,20 @@ func (p *Pipeline) afterLease(j *job, until time.Time, o Outcome) (Outcome, erro
 	return o, &leaseLive{key: j.key(), left: min(until.Sub(p.cfg.Now()), p.lay.AckWait) + 10*time.Millisecond}
 }
 
-// leaseLive is the error of afterLease and failHeld: the advisory is
+// leaseLive is the error of afterLease, failHeld and adoptKept: the advisory is
 // retried no sooner than left, when the lease has ended (at most AckWait:
 // a renewed lease is read again then), and never given up for it.
 type leaseLive struct {
 	key  string
-	held bool // the record is held (failHeld), not claimed
+	held bool   // the record is held (failHeld), not claimed
+	kept string // the request id the record keeps (adoptKept)
 	left time.Duration
 }
 
 func (e *leaseLive) Error() string {
+	if e.kept != "" {
+		return fmt.Sprintf("%s keeps request %s under another delivery's lease: adopted once it ends", e.key, e.kept)
+	}
 	if e.held {
 		return fmt.Sprintf("%s is held under a delivery's lease: its hold ended once it ends, unless that delivery decides", e.key)
 	}
@@ -332,14 +336,16 @@ func (p *Pipeline) decidedBefore(j *job) Outcome {
 // ambiguous, the id still kept (the outcome dead-letters and announces
 // it). Whatever cannot be done now (NATS or upstream trouble, another
 // delivery's live lease, the id dropped for the owner the index names) is
-// an error: the advisory is retried, and reads the record again.
+// an error: the advisory is retried, and reads the record again; under a
+// live lease no sooner than it ends, and never given up for it
+// (leaseLive): given up, the paid request would stay unadopted.
 func (p *Pipeline) adoptKept(ctx context.Context, j *job, rec *record.Record, rev uint64) (Outcome, error) {
 	j.rec, j.rev = rec, rev
 	id := rec.Answered()
 	o, done := p.answeredBefore(ctx, j, p.cfg.Now())
 	switch {
 	case !done:
-		return o, fmt.Errorf("%s keeps request %s under another delivery's lease: adopted once it ends", j.key(), id)
+		return o, &leaseLive{key: j.key(), kept: id, left: min(rec.Pending.Until.Sub(p.cfg.Now()), p.lay.AckWait) + 10*time.Millisecond}
 	case o.Kind == Busy:
 		return o, fmt.Errorf("%s kept request %s, which the request index gives to another submission: dropped", j.key(), id)
 	case o.Kind == Failed:

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/publisher"
@@ -194,30 +195,48 @@ func TestMaxDeliveriesUnderALiveLeaseDoesNotHoldUpOtherAdvisories(t *testing.T) 
 // upstream token), and once the lease ends the advisory fails the
 // submission as ever.
 func TestMaxDeliveriesUnderARenewedLeaseIsNotGivenUp(t *testing.T) {
-	for _, state := range []string{record.StateClaimed, record.StateHeld} {
-		t.Run(state, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, state string
+		kept        bool // the record keeps the id an earlier POST got back: adopted, not failed
+	}{
+		{"claimed", record.StateClaimed, false},
+		{"held", record.StateHeld, false},
+		{"claimed, keeping an answered id", record.StateClaimed, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			underARenewedLease(t, state)
+			underARenewedLease(t, tc.state, tc.kept)
 		})
 	}
 }
 
-func underARenewedLease(t *testing.T, state string) {
+func underARenewedLease(t *testing.T, state string, kept bool) {
 	h := newHarness(t)
 	h.withMaxDeliver(2)
 	fields := pipetest.ValidFields("Mario")
 	now := time.Now()
-	h.PutRecord("emp-renewed", fields, func(r *record.Record) {
-		r.To(state, now, "")
-		if state == record.StateHeld { // a release's delivery holds the lease
-			r.HeldSince, r.Reason = now, "budget"
-		}
-		r.Pending = &record.Attempt{Started: now, Owner: "live/1", Until: now.Add(2 * time.Second), Marked: true}
-	})
+	var id string
+	schemas := consumer.Schemas(flakySchemas{})
+	if kept {
+		id = keptAnswer(t, h, "emp-renewed") // its lease, ended, is renewed below
+		schemas = namesDown{h.Schemas()}     // the advisory resolves the service by the hash the record keeps
+	} else {
+		h.PutRecord("emp-renewed", fields, func(r *record.Record) {
+			r.To(state, now, "")
+			if state == record.StateHeld { // a release's delivery holds the lease
+				r.HeldSince, r.Reason = now, "budget"
+			}
+			r.Pending = &record.Attempt{Started: now, Owner: "live/1", Until: now.Add(2 * time.Second), Marked: true}
+		})
+	}
 	kv := h.Res.Records
 	w := &leaseWatch{KeyValue: kv}
 	h.Res.Records = w
-	h.Start(pipetest.WithSchemas(flakySchemas{}))
+	h.Start(pipetest.WithSchemas(schemas), pipetest.WithConfig(func(c *consumer.Config) {
+		if kept {
+			c.Callback = nil
+		}
+	}))
 
 	// The holder renews its lease until the advisory has read the record
 	// four times (past its two deliveries), then stops, as one that dies.
@@ -238,7 +257,7 @@ func underARenewedLease(t *testing.T, state string) {
 				break // failed after all: the lease ended before a renewal (a slow machine)
 			}
 			next := rec.Clone()
-			next.Pending.Until = time.Now().Add(2 * time.Second)
+			next.Pending.Owner, next.Pending.Until = "live/1", time.Now().Add(2*time.Second)
 			if _, err := store.Update(ctx, next, rev); errors.Is(err, record.ErrRevision) {
 				break // as a holder whose compare-and-set fails: it stops
 			} else if err != nil {
@@ -255,6 +274,28 @@ func underARenewedLease(t *testing.T, state string) {
 		renewed <- nil
 	}()
 	h.Publish(pipetest.Submission("emp-renewed", fields), nil)
+	if kept {
+		adopted := func() bool { // through the bucket itself: the advisory's reads alone are counted
+			r, _, err := store.Get(context.Background(), pipetest.Tenant, "emp-renewed")
+			return err == nil && r.RequestID == id
+		}
+		pipetest.WaitExplained(t, 30*time.Second, "emp-renewed adopted", adopted, func() string {
+			return fmt.Sprintf("advisory reads %d; events %v; dead letters %+v", w.gets.Load(), h.EventTypes("emp-renewed"), h.DeadLetters())
+		})
+		if err := <-renewed; err != nil {
+			t.Fatalf("renew the lease: %v", err)
+		}
+		if r := h.Record("emp-renewed"); r.State != record.StateSubmitted {
+			t.Errorf("record: got %s/%s, want submitted", r.State, r.Reason)
+		}
+		if dls := h.DeadLetters(); len(dls) != 0 {
+			t.Errorf("dead letters: got %+v, want none", dls)
+		}
+		if got := h.Counter("POST /richiesta"); got != 1 {
+			t.Errorf("POSTs: got %d, want 1 (the one that created the kept request)", got)
+		}
+		return
+	}
 	pipetest.WaitExplained(t, 30*time.Second, "the dead letter of emp-renewed", func() bool { return len(h.DeadLetters()) > 0 }, func() string {
 		return fmt.Sprintf("advisory reads %d; events %v", w.gets.Load(), h.EventTypes("emp-renewed"))
 	})
