@@ -141,7 +141,7 @@ func (p *Pipeline) advisory(ctx context.Context, msg jetstream.Msg) {
 	}
 	var after time.Duration
 	if leased {
-		after = live.left // not before the lease ends (afterLease)
+		after = live.left // not before the lease ends (underLease)
 	}
 	act := Decide(Outcome{Kind: Retry, Err: err, Delay: after}, delivered, p.cfg.Retry, jitter())
 	p.log.Warn().Err(err).Uint64("stream_seq", adv.StreamSeq).Int64("retry_in_ms", act.Delay.Milliseconds()).
@@ -243,7 +243,14 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 		return p.failHeld(ctx, j, rec, rev, o)
 	case ours && rec.State == record.StateClaimed:
 		if pa := rec.Pending; pa != nil && !pa.Unsent && p.cfg.Now().Before(pa.Until) {
-			return p.afterLease(j, pa.Until, o)
+			// Another delivery's (a duplicate of the message, a release),
+			// which may be posting (its lease is not Unsent, and lasts at
+			// most AckWait past its last POST): failed now, the submission
+			// would get a failed event and a max_deliveries letter, then
+			// the request that POST created (adopt records a late answer
+			// over a failure), and the producer would read "failed", then
+			// "submitted".
+			return o, p.underLease(j, pa.Until)
 		}
 		return p.markFailed(ctx, j, rec, rev, o) // under an Unsent lease too: its holder's compare-and-set fails, nothing is sent
 	case ours && (rec.State == record.StateFailed || rec.State == record.StateRejected) && p.replayable(j):
@@ -262,25 +269,21 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcom
 	}
 }
 
-// afterLease leaves the advisory to be retried when the live lease of
-// another delivery of a claimed submission (a duplicate of the message, a
-// release) ends, and to read the record again. That delivery may be
-// posting (its lease is not Unsent, and lasts at most AckWait past its
-// last POST): failed meanwhile, the submission would get a failed event and
-// a max_deliveries letter, then the request that POST created (adopt
-// records a late answer over a failure), and the producer would read
-// "failed", then "submitted". Not waited for here: a replica has one
-// advisory worker, and the rest of its batch would wait out the lease too
-// (up to AckWait, past the advisories' own 30 s ack wait). A lease still
-// live then (renewed by a delivery waiting for its upstream token) defers
-// it again.
-func (p *Pipeline) afterLease(j *job, until time.Time, o Outcome) (Outcome, error) {
-	return o, &leaseLive{key: j.key(), left: min(until.Sub(p.cfg.Now()), p.lay.AckWait) + 10*time.Millisecond}
+// underLease is the error of an advisory that finds another delivery's
+// live lease, ending at until, on the job's record: the advisory is
+// retried once the lease has ended and reads the record again. Not waited
+// for here: a replica has one advisory worker, and the rest of its batch
+// would wait out the lease too (up to AckWait, past the advisories' own
+// 30 s ack wait). A lease still live then (renewed by a delivery waiting
+// for its upstream token) defers it again.
+func (p *Pipeline) underLease(j *job, until time.Time) *leaseLive {
+	return &leaseLive{key: j.key(), left: min(until.Sub(p.cfg.Now()), p.lay.AckWait) + 10*time.Millisecond}
 }
 
-// leaseLive is the error of afterLease, failHeld and adoptKept: the advisory is
-// retried no sooner than left, when the lease has ended (at most AckWait:
-// a renewed lease is read again then), and never given up for it.
+// leaseLive is underLease's error (failUndecided, failHeld, adoptKept):
+// the advisory is retried no sooner than left, when the lease has ended
+// (at most AckWait: a renewed lease is read again then), and never given
+// up for it.
 type leaseLive struct {
 	key  string
 	held bool   // the record is held (failHeld), not claimed
@@ -345,7 +348,9 @@ func (p *Pipeline) adoptKept(ctx context.Context, j *job, rec *record.Record, re
 	o, done := p.answeredBefore(ctx, j, p.cfg.Now())
 	switch {
 	case !done:
-		return o, &leaseLive{key: j.key(), kept: id, left: min(rec.Pending.Until.Sub(p.cfg.Now()), p.lay.AckWait) + 10*time.Millisecond}
+		l := p.underLease(j, rec.Pending.Until)
+		l.kept = id
+		return o, l
 	case o.Kind == Busy:
 		return o, fmt.Errorf("%s kept request %s, which the request index gives to another submission: dropped", j.key(), id)
 	case o.Kind == Failed:
@@ -379,7 +384,9 @@ func (p *Pipeline) adoptKept(ctx context.Context, j *job, rec *record.Record, re
 // never given up for it (leaseLive), reads the record again.
 func (p *Pipeline) failHeld(ctx context.Context, j *job, rec *record.Record, rev uint64, o Outcome) (Outcome, error) {
 	if pa := rec.Pending; pa != nil && p.cfg.Now().Before(pa.Until) {
-		return o, &leaseLive{key: j.key(), held: true, left: min(pa.Until.Sub(p.cfg.Now()), p.lay.AckWait) + 10*time.Millisecond}
+		l := p.underLease(j, pa.Until)
+		l.held = true
+		return o, l
 	}
 	o, err := p.markFailed(ctx, j, rec, rev, o)
 	if err != nil {
