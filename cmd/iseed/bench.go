@@ -61,7 +61,7 @@ func newBenchCmd(e *env) *cobra.Command {
 	fs.StringVar(&o.mode, "mode", "both", "what to run: both, iseed or plain")
 	fs.Float64Var(&o.rate, "rate", 0, "submissions per second of the paced phase (0: half of iseed's measured throughput)")
 	fs.DurationVar(&o.rateFor, "rate-for", 10*time.Second, "how long the paced phase publishes (0: no paced phase)")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of iseed's phases to this `FILE`")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of iseed's phases to this `FILE`, and of the plain pipeline's to FILE.plain")
 	fs.IntVar(&o.repeat, "repeat", 1, "whole runs, one after another, each with a daemon and a stream namespace of its own; then the median of each figure and of the ratios")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if o.n < 1 {
@@ -311,6 +311,13 @@ func (b *benchRun) plainPhase(ctx context.Context) (*phaseResult, error) {
 	defer watch.stop()
 	if err := b.publishQueued(ctx, p.subjects.in(), "p", watch); err != nil {
 		return nil, err
+	}
+	if b.o.cpuProfile != "" {
+		stop, err := startCPUProfile(b.o.cpuProfile + ".plain")
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
