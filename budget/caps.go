@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
@@ -252,27 +253,22 @@ func (b *Budgets) Delete(ctx context.Context, s Scope) error {
 // default tenant caps, then tenants by name. A tenant's caps are as set,
 // without the default's.
 func (b *Budgets) List(ctx context.Context) ([]Setting, error) {
-	lister, err := b.caps.ListKeys(ctx)
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("budget: list caps: %w", err)
-	}
-	defer lister.Stop()
 	var out []Setting
-	for key := range lister.Keys() {
+	if err := bucket.Keys(ctx, b.caps, func(key string) error {
 		s, ok := ScopeOfCapsKey(key)
 		if !ok {
-			continue
+			return nil
 		}
 		c, err := b.Get(ctx, s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !c.IsZero() {
 			out = append(out, Setting{Scope: s, Caps: c})
 		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("budget: list caps: %w", err)
 	}
 	slices.SortFunc(out, func(x, y Setting) int { return strings.Compare(x.Scope.sortKey(), y.Scope.sortKey()) })
 	return out, nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -106,17 +107,15 @@ func Decode(b []byte) (*Record, error) {
 
 // Each calls fn for every record in the bucket, in key order of the
 // server's listing. It reads every record: for operators' commands and
-// periodic reports, not for a hot path.
+// periodic reports, not for a hot path. A bucket deleted, or made anew,
+// while it reads ends it with an error (bucket.Keys), not with some of
+// the records taken for all of them.
 func (s *Store) Each(ctx context.Context, fn func(*Record) error) error {
-	keys, err := s.kv.ListKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("list records: %w", err)
-	}
-	defer keys.Stop()
-	for key := range keys.Keys() {
+	var errFn error
+	err := bucket.Keys(ctx, s.kv, func(key string) error {
 		e, err := s.kv.Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("record %s: %w", key, err)
@@ -125,9 +124,16 @@ func (s *Store) Each(ctx context.Context, fn func(*Record) error) error {
 		if err != nil {
 			return fmt.Errorf("decode record %s: %w", key, err)
 		}
-		if err := fn(r); err != nil {
-			return err
+		if errFn = fn(r); errFn != nil {
+			return errFn
 		}
+		return nil
+	})
+	switch {
+	case err == nil || err == errFn:
+		return err
+	case errors.Is(err, bucket.ErrDeleted), errors.Is(err, bucket.ErrMadeAnew):
+		return fmt.Errorf("list records: %w during the listing", err)
 	}
-	return nil
+	return fmt.Errorf("list records: %w", err)
 }

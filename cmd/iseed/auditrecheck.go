@@ -127,13 +127,23 @@ func claimedSince(ctx context.Context, kv jetstream.KeyValue, since uint64, crea
 // no longer the one created at created: the records the audit read are
 // not all there, or not those it began on.
 func recordsChanged(ctx context.Context, kv jetstream.KeyValue, created time.Time) error {
-	switch err := bucket.Changed(ctx, kv, created); {
-	case errors.Is(err, bucket.ErrDeleted):
-		return errors.New("records written during the audit: the records bucket was deleted during the audit")
-	case errors.Is(err, bucket.ErrMadeAnew):
-		return errors.New("records written during the audit: the records bucket was made anew during the audit; run the audit again")
+	if err := bucket.Changed(ctx, kv, created); err != nil {
+		return fmt.Errorf("records written during the audit: %w", changedDuring("the records bucket", err))
 	}
 	return nil
+}
+
+// changedDuring says what err, of bucket.Changed or bucket.Keys, means to
+// the audit: the bucket named what was deleted, or made anew, while the
+// audit read. Other errors are returned as they are.
+func changedDuring(what string, err error) error {
+	switch {
+	case errors.Is(err, bucket.ErrDeleted):
+		return fmt.Errorf("%s was deleted during the audit", what)
+	case errors.Is(err, bucket.ErrMadeAnew):
+		return fmt.Errorf("%s was made anew during the audit; run the audit again", what)
+	}
+	return err
 }
 
 // reread updates in with the request index entry of request id, the

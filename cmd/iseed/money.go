@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/iseed-dev/iseed/account"
 	"github.com/iseed-dev/iseed/audit"
 	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/money"
@@ -202,20 +204,33 @@ func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources
 	// The records written from here on are reread for candidates, from
 	// this stream: one made anew meanwhile ends the audit (claimedSince).
 	since, created := st.CachedInfo().State.LastSeq, st.CachedInfo().Created
-	if err := record.NewStore(res.Records).Each(ctx, func(r *record.Record) error {
+	err = record.NewStore(res.Records).Each(ctx, func(r *record.Record) error {
 		in.Records = append(in.Records, r)
 		return nil
-	}); err != nil {
+	})
+	// The records read are all those of the bucket since numbers, or the
+	// audit ends: one deleted while Each read ends it early, one made
+	// anew before Each began is read whole, as a bucket of its own.
+	if changed := bucket.Changed(ctx, res.Records, created); changed != nil {
+		return nil, changedDuring("the records bucket", changed)
+	}
+	if err != nil {
 		return nil, err
 	}
-	keys, err := res.Requests.ListKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("request index: %w", err)
-	}
-	for k := range keys.Keys() {
-		if e, err := res.Requests.Get(ctx, k); err == nil {
-			in.Index[record.RequestID(k)] = string(e.Value())
+	if err := bucket.Keys(ctx, res.Requests, func(k string) error {
+		e, err := res.Requests.Get(ctx, k)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			return nil
+		case err != nil:
+			return err
 		}
+		in.Index[record.RequestID(k)] = string(e.Value())
+		return nil
+	}); errors.Is(err, bucket.ErrDeleted) || errors.Is(err, bucket.ErrMadeAnew) {
+		return nil, changedDuring("the request index", err)
+	} else if err != nil {
+		return nil, fmt.Errorf("request index: %w", err)
 	}
 	l := ledger.New(js, res.Ledger, ledger.Config{Prefix: res.Layout.Prefix})
 	if in.Ledger, err = l.Entries(ctx, p.From.Add(-24*time.Hour), p.To.Add(24*time.Hour), ""); err != nil {

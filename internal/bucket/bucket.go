@@ -8,7 +8,8 @@
 // is still the one Created dated when the watch began; the followers of a
 // stream (the ledger's tally, iseed watch) check theirs as often. A
 // one-off read that waits for its watch's marker (iseed audit's records)
-// checks with Changed, and ends when its bucket is gone too.
+// checks with Changed, and ends when its bucket is gone too; Keys lists a
+// bucket's keys that way.
 package bucket
 
 import (
@@ -66,4 +67,58 @@ func Changed(ctx context.Context, kv jetstream.KeyValue, created time.Time) erro
 		return nil
 	}
 	return ErrMadeAnew
+}
+
+// Keys calls fn with each key of kv, as jetstream's ListKeys lists them,
+// on the caller's goroutine; an error from fn ends the listing with it.
+// ListKeys takes a watch that ends, or never delivers its marker, for the
+// end of the listing: a bucket deleted while it lists ends it early and
+// with no error, one made anew may never end it. Keys checks every
+// Recheck, and when its watch ends, that kv is still the bucket it began
+// on, and ends with ErrDeleted or ErrMadeAnew when it is not, also when
+// fn fails (a Get of a key of a deleted bucket does): a listing without
+// an error is the whole bucket.
+func Keys(ctx context.Context, kv jetstream.KeyValue, fn func(key string) error) error {
+	created, err := Created(ctx, kv)
+	if err != nil {
+		return err
+	}
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes(), jetstream.MetaOnly())
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	check := time.NewTicker(Recheck)
+	defer check.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-check.C:
+			if err := Changed(ctx, kv, created); err != nil {
+				return err
+			}
+		case e, ok := <-w.Updates():
+			switch {
+			case !ok:
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if err := Changed(ctx, kv, created); err != nil {
+					return err
+				}
+				return errors.New("the listing of the bucket's keys ended before its last key")
+			case e == nil:
+				// Listed, unless the bucket listed is not the one
+				// created dated.
+				return Changed(ctx, kv, created)
+			}
+			if err := fn(e.Key()); err != nil {
+				if changed := Changed(ctx, kv, created); changed != nil {
+					return changed
+				}
+				return err
+			}
+		}
+	}
 }
