@@ -161,7 +161,7 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 	if err != nil {
 		return fmt.Errorf("read message %d: %w", adv.StreamSeq, err)
 	}
-	j := &job{msg: nil, alive: msg, meta: &jetstream.MsgMetadata{Stream: adv.Stream, NumDelivered: adv.Deliveries,
+	j := &job{msg: nil, alive: msg, aliveWait: layout.AdvisoriesAckWait, meta: &jetstream.MsgMetadata{Stream: adv.Stream, NumDelivered: adv.Deliveries,
 		Sequence: jetstream.SequencePair{Stream: adv.StreamSeq}, Timestamp: raw.Time}}
 	j.tenant, _ = p.tenantOf(raw.Subject)
 	var forged bool

@@ -34,6 +34,9 @@ type job struct {
 	// spent is true when that replay could not reopen the record: its
 	// dead letter is a new one, not a repeat of the letter it replaced.
 	spent bool
+	// aliveWait is alive's consumer's AckWait: a wait signals progress
+	// more often than that (sleepInProgress); 0 for the submissions'.
+	aliveWait time.Duration
 	// unverified is the dead letter a replay header names whose signature
 	// does not hold (forged, or signed with a key the daemon does not
 	// hold: rotated since); 0 when none. The message is an ordinary one,

@@ -395,9 +395,15 @@ func (p *Pipeline) release(ctx context.Context, j *job) {
 }
 
 // sleepInProgress waits d, telling the server the message is still being
-// worked on so that AckWait does not run out.
+// worked on so that AckWait does not run out: the AckWait of the job's
+// message's consumer, the submissions' (ISEED_ACK_WAIT) or the
+// advisories'.
 func (p *Pipeline) sleepInProgress(ctx context.Context, j *job, d time.Duration) bool {
-	tick := max(p.lay.AckWait/3, 100*time.Millisecond)
+	wait := p.lay.AckWait
+	if j.aliveWait > 0 {
+		wait = j.aliveWait
+	}
+	tick := max(wait/3, 100*time.Millisecond)
 	end := p.cfg.Now().Add(d)
 	for {
 		left := end.Sub(p.cfg.Now())

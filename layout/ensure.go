@@ -223,6 +223,10 @@ func EnsureAdvisories(ctx context.Context, js jetstream.JetStream, l Layout) (je
 	return r.Advisories, nil
 }
 
+// AdvisoriesAckWait is the AckWait of the advisories' consumer, whatever
+// ISEED_ACK_WAIT is: an advisory waited on is kept in progress more often.
+const AdvisoriesAckWait = 30 * time.Second
+
 // ensureAdvisories keeps the server's max-deliveries advisories of the
 // submissions consumer in a stream, so that none is lost while no replica
 // runs.
@@ -244,7 +248,7 @@ func (r *Resources) ensureAdvisories(ctx context.Context, js jetstream.JetStream
 	r.Advisories, err = st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:   l.AdvisoriesDurable(),
 		AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait:   30 * time.Second,
+		AckWait:   AdvisoriesAckWait,
 		Replicas:  l.Replicas,
 	})
 	if err != nil {
