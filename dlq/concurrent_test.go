@@ -459,3 +459,51 @@ func oneCorrectionStored(t *testing.T, q *Queue) {
 		t.Errorf("corrections stored: %d (%v), want 1", info.State.Msgs, err)
 	}
 }
+
+// notRemoved is a DLQ stream whose first delete fails: a replay whose
+// letter could not be removed once its replay was published (NATS
+// trouble), or that was killed between the two.
+type notRemoved struct {
+	jetstream.Stream
+	failed bool
+}
+
+func (s *notRemoved) SecureDeleteMsg(ctx context.Context, seq uint64) error {
+	if !s.failed {
+		s.failed = true
+		return errors.New("delete refused")
+	}
+	return s.Stream.SecureDeleteMsg(ctx, seq)
+}
+
+// TestPurgeOfALetterWhoseReplayWasNotRemoved: a replay published, its
+// letter not removed (ErrNotRemoved), tells the operator to purge the
+// letter. The purge removes it, saying it was replayed
+// (ErrReplayedAlready), and the submission reopens once. The purge used
+// to leave it in the queue, saying the replay would remove it: that
+// replay had ended, and every purge said the same.
+func TestPurgeOfALetterWhoseReplayWasNotRemoved(t *testing.T) {
+	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected})
+	ctx := context.Background()
+	r := *q
+	r.stream = &notRemoved{Stream: q.stream}
+	if err := r.Replay(ctx, all[0].Seq); !errors.Is(err, ErrNotRemoved) {
+		t.Fatalf("Replay: got %v, want %v", err, ErrNotRemoved)
+	}
+	if err := q.Purge(ctx, all[0].Seq); !errors.Is(err, ErrReplayedAlready) {
+		t.Errorf("Purge: got %v, want %v: the letter was replayed, not purged", err, ErrReplayedAlready)
+	}
+	if left, err := q.List(ctx, Filter{}); err != nil || len(left) != 0 {
+		t.Errorf("dead letters after the purge: got %+v (%v), want none: its replay was published", left, err)
+	}
+	if err := q.Purge(ctx, all[0].Seq); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a second purge: got %v, want %v", err, ErrNotFound)
+	}
+	subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := subs.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Errorf("replays published: %+v (%v), want one", info.State, err)
+	}
+}

@@ -85,13 +85,18 @@ func (q *Queue) getMsg(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg
 // payload is a person's data.
 //
 // A purge claims the letter as a replay does (claim.go): while a replay
-// of it is under way it fails with ErrReplayUnderWay, and once a replay
-// of it is published with ErrReplayedAlready, the letter left to that
-// replay to remove: the submission reopens, and an operator told "purged"
-// would take it for one that stays failed. A purge that took over the
-// claim of a replay whose publish is in doubt keeps that claim, which
-// names the replay's message id, unless the letter is gone: released, it
-// would let a correction under another id publish a second time.
+// of it is under way it fails with ErrReplayUnderWay. Once a replay of it
+// is published, it removes the letter as that replay would and fails
+// with ErrReplayedAlready (ErrNotRemoved when the letter cannot be
+// removed): the submission reopens, and an operator told "purged" would
+// take it for one that stays failed. Left to that replay, the letter
+// stayed for good when the replay had ended (killed, or its delete
+// failed: ErrNotRemoved, which tells the operator to purge it).
+//
+// A purge that took over the claim of a replay whose publish is in doubt
+// keeps that claim, which names the replay's message id, unless the
+// letter is gone: released, it would let a correction under another id
+// publish a second time.
 func (q *Queue) Purge(ctx context.Context, seq uint64) error {
 	raw, err := q.getMsg(ctx, seq)
 	if err != nil {
@@ -99,6 +104,10 @@ func (q *Queue) Purge(ctx context.Context, seq uint64) error {
 	}
 	c, err := q.claim(ctx, seq, raw.Time, "")
 	if errors.Is(err, errPublishedBefore) {
+		if err := q.remove(ctx, seq); err != nil {
+			return fmt.Errorf("dlq: purge %d: %w: %w", seq, ErrNotRemoved, err)
+		}
+		c.release(ctx)
 		return fmt.Errorf("dlq: purge %d: %w", seq, ErrReplayedAlready)
 	}
 	if err != nil {

@@ -58,7 +58,8 @@ func newDLQPurgeCmd(e *env) *cobra.Command {
 		Long: "Removes dead letters for good, after a confirmation (--yes skips it). Without sequences it needs a\n" +
 			"filter, or --all for every dead letter. Their submissions stay rejected or failed. A purged letter's\n" +
 			"bytes are overwritten on disk; the submission message itself stays in the submissions stream for\n" +
-			"its retention (30 days). A letter another command is replaying meanwhile is not purged, saying so.",
+			"its retention (30 days). A letter another command is replaying meanwhile is not purged, saying so;\n" +
+			"one whose replay was published but not removed is removed, saying it was replayed.",
 		Annotations: map[string]string{exitCodesKey: "0 purged, or nothing matched; 1 not confirmed, a sequence not found or being replayed, or an error; 2 usage or configuration error"},
 	}
 	f := addFilterFlags(cmd.Flags())
@@ -107,7 +108,8 @@ func purge(ctx context.Context, e *env, q *dlq.Queue, sel selection, yes bool) e
 			fmt.Fprintf(e.stderr, "no dead letter %d (replayed or purged already?)\n", seq)
 			failed++
 		case errors.Is(err, dlq.ErrReplayedAlready):
-			fmt.Fprintf(e.stderr, "dead letter %d not purged: another command replayed it meanwhile; its submission reopens, and that replay removes the letter\n", seq)
+			fmt.Fprintf(e.stderr, "dead letter %d not purged: it was replayed (by another command meanwhile, or by an earlier replay that could not remove it); "+
+				"its submission reopens, and the letter is gone from the queue\n", seq)
 			failed++
 		case errors.Is(err, dlq.ErrReplayUnderWay):
 			fmt.Fprintf(e.stderr, "dead letter %d not purged: %v\n", seq, dlq.ErrReplayUnderWay)

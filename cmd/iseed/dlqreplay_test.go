@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/record"
@@ -422,6 +425,62 @@ func TestDLQReplayPublishedButNotRemoved(t *testing.T) {
 		t.Errorf("replay not removed: exit %d, stdout %q, stderr %q; want 1, said replayed, and the purge to do", code, out, errOut)
 	}
 	waitSubmitted(t, d, "kept-in-queue")
+}
+
+// TestDLQPurgeOfAReplayedLetterNotRemoved: a replay published whose
+// letter could not be removed tells the operator to purge the letter;
+// the purge removes it, saying it was replayed (exit 1: not purged, its
+// submission reopened). It used to keep the letter, saying "that replay
+// removes the letter" of a replay that had ended, at every purge.
+func TestDLQPurgeOfAReplayedLetterNotRemoved(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "purged-after", nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)["purged-after"]
+	d.sim.sim.SetFaults(sim.Faults{})
+	// The replay command's, its removal of the letter failing once.
+	ctx := context.Background()
+	c, err := openCLI(ctx, io.Discard, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	key, err := c.replayKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := *c.res
+	res.DLQ = &failingDelete{Stream: c.res.DLQ}
+	q := dlq.NewQueue(c.js, &res, key, consumer.ReplayMsgID(res.Layout))
+	if err := q.Replay(ctx, dl.Seq); !errors.Is(err, dlq.ErrNotRemoved) {
+		t.Fatalf("replay: got %v, want %v", err, dlq.ErrNotRemoved)
+	}
+	seq := fmt.Sprint(dl.Seq)
+	out, errOut, code := runCLI(t, "dlq", "purge", "--yes", seq)
+	if code != 1 || strings.Contains(out, "purged dead letter") || !strings.Contains(errOut, "dead letter "+seq+" not purged: it was replayed") ||
+		!strings.Contains(errOut, "gone from the queue") {
+		t.Errorf("the purge the replay advises: exit %d, stdout %q, stderr %q; want 1, the letter replayed and gone", code, out, errOut)
+	}
+	if left := deadLetters(t); len(left) != 0 {
+		t.Errorf("dead letters after the purge: %+v, want none", left)
+	}
+	waitSubmitted(t, d, "purged-after")
+}
+
+// failingDelete is a DLQ stream whose first delete fails (NATS trouble).
+type failingDelete struct {
+	jetstream.Stream
+	failed bool
+}
+
+func (s *failingDelete) SecureDeleteMsg(ctx context.Context, seq uint64) error {
+	if !s.failed {
+		s.failed = true
+		return errors.New("delete refused")
+	}
+	return s.Stream.SecureDeleteMsg(ctx, seq)
 }
 
 // TestDLQReplayRefusesAnOversizedSubmission: a submission larger than the
