@@ -107,18 +107,34 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 	if len(info.State.Subjects) == 0 || (!f.Since.IsZero() && info.State.LastTime.Before(f.Since)) {
 		return nil, nil // nothing to wait for
 	}
-	oc, err := q.stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("dlq: %w", err)
-	}
-	var out []DeadLetter
 	pending, stalls := uint64(0), 0 // letters still to read; fetches that timed out meanwhile
 	if f.Since.IsZero() {
 		// Every letter on the filter's subjects is to be read.
 		for _, n := range info.State.Subjects {
 			pending += n
 		}
+	} else {
+		// The stream counts letters by subject, not by time: the last one
+		// on the filter's subjects says whether one is to be read. Without
+		// it a first fetch that timed out ended the list empty, and replay
+		// and purge by --since said that nothing matched.
+		last, err := q.stream.GetLastMsgForSubject(ctx, cfg.FilterSubjects[0])
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dlq: %w", err)
+		}
+		if last.Time.Before(f.Since) {
+			return nil, nil // nothing to wait for
+		}
+		pending = 1 // that one, at least
 	}
+	oc, err := q.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dlq: %w", err)
+	}
+	var out []DeadLetter
 	for {
 		msg, err := oc.Next(jetstream.FetchMaxWait(2 * time.Second))
 		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {

@@ -490,6 +490,29 @@ func TestListDoesNotPassAStallForTheEnd(t *testing.T) {
 	}
 }
 
+// TestListSinceDoesNotPassAStallForTheEnd: with --since, a first fetch
+// that times out while letters stored since then remain to be read is an
+// error too, not an empty list: replay and purge by --since said "no dead
+// letters match" (exit 0) of letters there were. A tenant with no letter
+// since then is an empty list at once, whatever other tenants have.
+func TestListSinceDoesNotPassAStallForTheEnd(t *testing.T) {
+	q, all := queueWith(t, [3]string{"acme", "a1", ReasonExpired}, [3]string{"globex", "g1", ReasonExpired}, [3]string{"acme", "a3", ReasonExpired})
+	stream := q.stream
+	for _, f := range []Filter{{Since: all[0].Stored}, {Since: all[1].Stored, Tenant: "acme"}, {Since: all[2].Stored, Reason: ReasonExpired}} {
+		for _, tt := range []struct{ at, stalls int }{{1, 1}, {1, 5}} {
+			q.stream = stallingStream{Stream: stream, at: tt.at, stalls: tt.stalls}
+			got, err := q.List(context.Background(), f)
+			if err == nil && len(got) == 0 {
+				t.Errorf("List %+v with fetch %d stalled %d times: got no dead letters and no error, want some or an error", f, tt.at, tt.stalls)
+			}
+		}
+	}
+	q.stream = stream
+	if got, err := q.List(context.Background(), Filter{Tenant: "globex", Since: all[2].Stored}); err != nil || len(got) != 0 {
+		t.Errorf("List of a tenant with no letter since: got %+v (%v), want none", got, err)
+	}
+}
+
 // removedMeanwhile is a DLQ stream where someone else removes a letter
 // just before each removal: an operator's purge, or the tracker
 // withdrawing an overridden give-up's letter.
