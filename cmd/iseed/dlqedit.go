@@ -31,17 +31,8 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	if err := r.q.CheckOrigin(l); err != nil {
 		return fmt.Errorf("refused %s", refusal(err, d))
 	}
-	rec, inDoubt, closed, err := r.standing(ctx, d)
-	if err != nil {
+	if _, err := r.editable(ctx, d); err != nil {
 		return err
-	}
-	if err := dlq.CheckEdit(d, inDoubt); err != nil {
-		return fmt.Errorf("refused %s", refusal(err, d))
-	}
-	// A correction reopens no more than the letter unchanged would: the
-	// pipeline takes it for a conflict instead.
-	if err := dlq.CheckReopen(d, rec); err != nil {
-		return fmt.Errorf("refused %s", refusal(err, d))
 	}
 	var payload []byte
 	if path == "" {
@@ -49,6 +40,14 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	} else {
 		payload, err = readInput(r.e, path)
 	}
+	if err != nil {
+		return err
+	}
+	// Asked again: the editor may have been open for minutes, and the
+	// submission reopened meanwhile (another of its letters replayed) or
+	// given its request. Decided on the record read before, the pipeline
+	// took the correction for a conflict and told the tenant so.
+	closed, err := r.editable(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -89,6 +88,25 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	}
 	_, err = fmt.Fprintf(r.e.stdout, "replayed dead letter %s, corrected%s, to %s\n", letterName(d), as, d.OriginalSubject)
 	return err
+}
+
+// editable refuses to correct dead letter d when its submission's record
+// says a correction may not be made (dlq.CheckEdit) or would reopen
+// nothing (dlq.CheckReopen); closed is standing's.
+func (r *replayer) editable(ctx context.Context, d dlq.DeadLetter) (closed bool, err error) {
+	rec, inDoubt, closed, err := r.standing(ctx, d)
+	if err != nil {
+		return false, err
+	}
+	if err := dlq.CheckEdit(d, inDoubt); err != nil {
+		return false, fmt.Errorf("refused %s", refusal(err, d))
+	}
+	// A correction reopens no more than the letter unchanged would: the
+	// pipeline takes it for a conflict instead.
+	if err := dlq.CheckReopen(d, rec); err != nil {
+		return false, fmt.Errorf("refused %s", refusal(err, d))
+	}
+	return closed, nil
 }
 
 // standing reads the record of d's submission (nil when there is none):

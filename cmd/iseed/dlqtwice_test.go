@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -328,5 +329,75 @@ func TestDLQReplayRefusesALetterOfAReopenedSubmission(t *testing.T) {
 	}
 	if left := deadLetters(t); len(left) != 0 {
 		t.Errorf("dead letters at the end: %+v; want none", left)
+	}
+}
+
+// TestDLQCorrectionRechecksAfterTheEdit: the submission of a letter being
+// corrected in the editor is reopened meanwhile (another of its letters
+// replayed: held, or on its way). The correction is refused once the
+// editor ends, as one given while the submission was open is, and the
+// letter kept. The record was read only before the editor, which may stay
+// open for minutes: the correction was "replayed, corrected" (exit 0), the
+// letter removed, and the pipeline took it for a conflict, telling the
+// tenant of a conflict for a submission on its way.
+func TestDLQCorrectionRechecksAfterTheEdit(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
+	const id = "reopened-while-edited"
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	dl := waitDeadLetters(t, 1)[id]
+	d.sim.sim.SetFaults(sim.Faults{})
+	// The editor writes the correction, says so, and waits until told to
+	// end, as a person takes their time.
+	dir := t.TempDir()
+	corrected := eventFile(t, id, func(f map[string]any) { f["$2"] = "m.rossi@example.org" })
+	started, proceed := filepath.Join(dir, "started"), filepath.Join(dir, "proceed")
+	script := filepath.Join(dir, "editor")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ncat "+corrected+" > \"$1\" && touch "+started+
+		"\nwhile [ ! -e "+proceed+" ]; do sleep 0.05; done\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VISUAL", script)
+	seq := fmt.Sprint(dl.Seq)
+	type result struct {
+		out, errOut string
+		code        int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, errOut, code := runCLI(t, "dlq", "replay", "--edit", seq)
+		done <- result{out, errOut, code}
+	}()
+	waitUntil(t, 20*time.Second, "the editor to have the payload", func() bool { _, err := os.Stat(started); return err == nil })
+	// Another letter of the submission is replayed meanwhile: it is held.
+	ctx := context.Background()
+	store := record.NewStore(d.res.Records)
+	rec, rev, err := store.Get(ctx, "acme", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Generation++
+	rec.AddReplay(dl.Seq+1000, time.Now())
+	rec.To(record.StateHeld, time.Now(), "replay of another dead letter")
+	rec.Reason = ""
+	if _, err := store.Update(ctx, rec, rev); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(proceed, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the correction did not end after the editor")
+	}
+	if r.code != 1 || r.out != "" || !strings.Contains(r.errOut, "refused dead letter "+seq) || !strings.Contains(r.errOut, "is open again") {
+		t.Errorf("correction of a letter whose submission was reopened during the edit: exit %d, stdout %q, stderr %q; want 1 and why", r.code, r.out, r.errOut)
+	}
+	if left := deadLetters(t); len(left) != 1 || left[0].Seq != dl.Seq {
+		t.Errorf("dead letters after the refused correction: %+v; want %s kept, alone (no conflict)", left, seq)
 	}
 }
