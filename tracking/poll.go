@@ -24,10 +24,11 @@ type trackOutcome struct {
 	Interrupted bool           // shutdown came first
 	Rec         *record.Record // the record the poll read, nil when it read none
 	State       string         // the record state the request reached, "" when unknown
-	// Awaited is how long (real time) the upstream has had the request
-	// fulfilled (Visura evasa) while its final document is not stored:
-	// from the upstream's timestamp_stati, read by the poll; 0 when
-	// unknown or not awaiting.
+	// Awaited is how long (real time) the upstream has served the state
+	// whose document is not stored: Visura evasa while the final document
+	// is not, or Dati disponibili while the DSU receipt is not; from the
+	// upstream's timestamp_stati, read by the poll; 0 when unknown or not
+	// awaiting.
 	Awaited time.Duration
 }
 
@@ -80,17 +81,21 @@ func decideTrack(o trackOutcome, next, retry time.Duration, c Config) trackActio
 		d := min(retry, next)
 		ve, upstream := errors.AsType[*visengine.Error](o.Err)
 		if upstream && o.Awaited > 0 {
-			// The final document, in Visura evasa, not served: not yet
-			// (422), or the upstream fails on it (a 5xx, a 4xx, a cut
-			// answer). One just fulfilled is usually served within
-			// minutes: retried at the retry delay at first. One the
-			// upstream never serves would cost two calls a minute until
-			// the maximum age (60 days), from the budget every poll
-			// shares: each retry waits as long as the request has been in
-			// Visura evasa (memoryless doubling), up to an hour, and never
-			// past the next scheduled poll. iseed's own failures (storing
-			// the document) are retried at the retry delay: the document
-			// is stored as soon as NATS takes it.
+			// A document the upstream does not serve: the final one, in
+			// Visura evasa, not yet (422) or because the upstream fails on
+			// it (a 5xx, a 4xx, a cut answer); or the DSU receipt, in Dati
+			// disponibili, because the upstream fails on it (a 422 waits
+			// for the next poll, above). One just served is usually
+			// fetched within minutes: retried at the retry delay at first.
+			// One the upstream never serves would cost two calls a minute
+			// for as long as the request stays in its state (days in Dati
+			// disponibili, until the maximum age in Visura evasa), from
+			// the budget every poll shares: each retry waits as long as
+			// the request has been in that state (memoryless doubling),
+			// up to an hour, and never past the next scheduled poll.
+			// iseed's own failures (storing the document) are retried at
+			// the retry delay: the document is stored as soon as NATS
+			// takes it.
 			d = min(max(retry, min(o.Awaited, maxFinalDocumentRetry)), next)
 		}
 		if upstream && ve.RetryAfter > d {
@@ -301,11 +306,32 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 	if err == nil {
 		t.pollFoundNews(rec, o.State)
 	}
-	if at := fulfilledAt(rec, r); !final && !at.IsZero() {
+	if at := awaitedSince(rec, r); !final && !at.IsZero() {
 		now := t.cfg.Now()
 		o.Awaited = t.cfg.Timebase.Delay(now, t.cfg.Timebase.At(now).Sub(at))
 	}
 	return o
+}
+
+// awaitedSince is since when the upstream has served, in its answer r, a
+// state whose document the record rec (read before the poll) lacks:
+// fulfilledAt in Visura evasa; in Dati disponibili without a stored
+// document, when the request got there (timestamp_stati, else when the
+// record entered data_ready). Zero otherwise, or when nothing says.
+func awaitedSince(rec *record.Record, r *visengine.Richiesta) time.Time {
+	if r == nil {
+		return time.Time{}
+	}
+	switch {
+	case r.StatoRichiesta == visengine.StateFulfilled:
+		return fulfilledAt(rec, r)
+	case r.StatoRichiesta == visengine.StateDataReady && rec.Document == nil:
+		if at := r.TimestampStati.DatiDisponibili.Time(); !at.IsZero() {
+			return at
+		}
+		return rec.EnteredAt(record.StateDataReady)
+	}
+	return time.Time{}
 }
 
 // fulfilledAt is when the upstream fulfilled the request (Visura evasa),
