@@ -145,12 +145,15 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 }
 
 // storedAlready reports whether the document sd downloaded is prev, the
-// record's, still in its bucket (the DSU receipt fetched again in Visura
-// evasa, unchanged): then sd names prev's object, with the recipients it
-// was sealed to, and nothing is stored again. An object deleted since (past
-// its retention) is stored again.
+// record's, still in the tenant's bucket (the DSU receipt fetched again in
+// Visura evasa, unchanged): then sd names prev's object, with the
+// recipients it was sealed to, and nothing is stored again. An object
+// deleted since (past its retention) is stored again, and so is one in
+// another bucket: the shared one of documents stored before buckets per
+// tenant, which the tenant cannot read, would be named to it by the final
+// document's event.
 func (t *Tracker) storedAlready(ctx context.Context, prev *record.DocumentRef, sd *storedDocument) (bool, error) {
-	if prev == nil || prev.SHA256 != sd.ref.SHA256 || prev.Bucket == "" {
+	if prev == nil || prev.SHA256 != sd.ref.SHA256 || prev.Bucket != sd.ref.Bucket {
 		return false, nil
 	}
 	bucket, err := t.d.Publisher.ObjectStore(ctx, prev.Bucket)
