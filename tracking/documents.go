@@ -126,6 +126,7 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 		stored, err = t.storedUnder(ctx, rec.Tenant, sd)
 	}
 	if err != nil {
+		t.forgetDocuments(rec.Tenant)
 		return nil, err
 	}
 	if !stored {
@@ -133,6 +134,7 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 			return nil, err
 		}
 		if err := t.put(ctx, rec, sd, doc.Nome, f); err != nil {
+			t.forgetDocuments(rec.Tenant)
 			return nil, err
 		}
 		t.d.Metrics.documentStored()
@@ -391,6 +393,16 @@ func (t *Tracker) documents(ctx context.Context, tenant string) (jetstream.Objec
 	t.buckets.Store(tenant, obs)
 	return obs, nil
 }
+
+// forgetDocuments drops the tenant's documents bucket from the handles
+// kept, after a store in it failed: the next store makes it again, as on
+// first use. An operator may have deleted the bucket while iseed runs (the
+// tenant's documents erased before their ISEED_DOCUMENT_TTL), and a handle
+// kept for it would fail every later store of the tenant's documents, each
+// retried after the retry delay with its download, until tracking gave up
+// on the requests at their maximum age. After a failure that had another
+// cause, making it again finds it as it is.
+func (t *Tracker) forgetDocuments(tenant string) { t.buckets.Delete(tenant) }
 
 // maxNameBytes bounds the file name in an object name: a file system's
 // usual limit. The object name goes base64-encoded into the subjects of
