@@ -106,14 +106,14 @@ func (p *Pipeline) giveBack(ctx context.Context, tenant, id string) {
 // are the record generation's): a pass that stopped after failing the
 // record and before removing the key is finished by the next. A held
 // message gone from the submissions stream (aged out, deleted by a quota
-// lowered under it, or by an operator) cannot be dead-lettered, as one
+// lowered under it, or by an operator; or another message at its sequence,
+// heldMessage) cannot be dead-lettered, as one
 // that exhausted its deliveries (advisory.go): an error line says so, and
 // its failed event still goes, and its key, so that the tenant's next
 // holds are not queued behind it for ever.
 func (p *Pipeline) announceEndedHold(ctx context.Context, key string, keyRev uint64, rec *record.Record, he holdEntry) (sent bool, err error) {
-	raw, err := p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
-	gone := errors.Is(err, jetstream.ErrMsgNotFound)
-	if err != nil && !gone {
+	raw, gone, err := p.heldMessage(ctx, rec, he)
+	if err != nil {
 		return false, err
 	}
 	o := Outcome{Kind: Failed, Reason: rec.Reason, Record: rec, Event: rec.Status(record.StateFailed), Err: errors.New(rec.Reason)}

@@ -568,12 +568,12 @@ var errHeldMsgGone = errors.New("its message is gone from the submissions stream
 // checks when it was held, unless they changed meanwhile (an upgrade): a
 // release under a new id would be rejected again.
 func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEntry, e jetstream.KeyValueEntry) (keyRev uint64, err error) {
-	raw, err := p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, fmt.Errorf("held submission %s: message %d: %w", record.Key(rec.Tenant, rec.ID), he.Seq, errHeldMsgGone)
-	}
+	raw, gone, err := p.heldMessage(ctx, rec, he)
 	if err != nil {
 		return 0, err
+	}
+	if gone {
+		return 0, fmt.Errorf("held submission %s: message %d: %w", record.Key(rec.Tenant, rec.ID), he.Seq, errHeldMsgGone)
 	}
 	if err := p.fitsRelease(ctx, len(raw.Data), nil); err != nil {
 		return 0, err
@@ -591,6 +591,40 @@ func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEnt
 	}
 	_, err = p.publishRelease(ctx, rec, he.Subject, raw.Data, keyRev)
 	return keyRev, err
+}
+
+// heldMessage reads the message of hold entry he, the held submission
+// rec's, from the submissions stream. gone is true when the stream no
+// longer has it, and when the message at its sequence is another one: a
+// stream deleted and made anew (iseed serve makes it at start) numbers its
+// messages from 1 again while the holds bucket keeps the old sequences.
+// Sent again on the held tenant's subject, another tenant's submission
+// there was rejected as the held tenant's, its id and fingerprint in that
+// tenant's event, its payload in a dead letter filed under that tenant.
+func (p *Pipeline) heldMessage(ctx context.Context, rec *record.Record, he holdEntry) (raw *jetstream.RawStreamMsg, gone bool, err error) {
+	raw, err = p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return raw, !p.isSubmissionOf(rec, raw), nil
+}
+
+// isSubmissionOf reports whether raw, a message of the submissions stream,
+// is one of rec's submission: on its tenant's subject, with its id and, if
+// it still decodes (a newer version may refuse what an older one held),
+// its payload's fingerprint.
+func (p *Pipeline) isSubmissionOf(rec *record.Record, raw *jetstream.RawStreamMsg) bool {
+	if tenant, ok := p.tenantOf(raw.Subject); !ok || tenant != rec.Tenant {
+		return false
+	}
+	sub, err := DecodeSubmission(raw.Data)
+	if err != nil {
+		return PeekID(raw.Data) == rec.ID
+	}
+	return sub.ID == rec.ID && sub.Fingerprint() == rec.Fingerprint
 }
 
 // publishRelease publishes data, a held submission's message, on subject
