@@ -172,7 +172,7 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 		Err: fmt.Errorf("delivered %d times without a decision", adv.Deliveries)}
 	if sub, err := DecodeSubmission(raw.Data); err == nil && j.tenant != "" {
 		j.sub = sub
-		if o, err = p.failUndecided(ctx, j, o); err != nil {
+		if o, err = p.failUndecided(ctx, j, o, raw.Data); err != nil {
 			return err
 		}
 		if o.Kind != Failed && o.Kind != Rejected {
@@ -219,13 +219,18 @@ func (p *Pipeline) advisoryLetterID(j *job, adv maxDeliveriesAdvisory, o Outcome
 // the id an earlier POST got back (adoptKept): that request is paid.
 // One already decided (failed or rejected for its own reason), or a
 // replay that did not reopen it, is finished as its next delivery would
-// have (decidedBefore). A held one's hold is ended (failHeld). An error
+// have (decidedBefore). A held one's hold is ended (failHeld). One never
+// claimed gets the failed event of generation 0 of its message, payload
+// (failedBeforeRecord). An error
 // (NATS trouble, a concurrent change) leaves the advisory to be retried,
 // so that the record and the failed event are never skipped.
-func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome) (Outcome, error) {
+func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome, payload []byte) (Outcome, error) {
 	rec, rev, err := p.store.Get(ctx, j.tenant, j.sub.ID)
 	if errors.Is(err, record.ErrNotFound) {
-		return o, nil // never claimed: the dead letter is all there is
+		// Never claimed: the dead letter, and the event its producer
+		// follows, of generation 0.
+		o.Event = p.failedBeforeRecord(j.tenant, j.sub, payload, o.Reason, o.Err)
+		return o, nil
 	}
 	if err != nil {
 		return o, err

@@ -230,7 +230,8 @@ func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 	err := fmt.Errorf("past the maximum age of %s; last: %w", p.cfg.MaxAge, cause)
 	rec, rev, gerr := p.store.Get(ctx, j.tenant, j.sub.ID)
 	if errors.Is(gerr, record.ErrNotFound) {
-		return p.expiredUnrecorded(j, err)
+		return Outcome{Kind: Failed, Reason: dlq.ReasonExpired, Err: err,
+			Event: p.failedBeforeRecord(j.tenant, j.sub, j.msg.Data(), dlq.ReasonExpired, err)}
 	}
 	if gerr != nil {
 		return p.retry(gerr, 0)
@@ -266,18 +267,18 @@ func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 	}
 }
 
-// expiredUnrecorded ends a message that expired before any record of its
-// id was written. Its producer hears of it as of a malformed message: a
-// failed event of generation 0, with an id of its own (one per payload),
-// so that the submission of that id sent again later starts at 1 and its
-// events, a failure included, order after this one and are not taken for
+// failedBeforeRecord is the failed event of a message that failed for
+// reason before any record of its id was written (it expired, or ran out
+// of deliveries). Its producer hears of it as of a malformed message: an
+// event of generation 0, with an id of its own (one per payload), so that
+// the submission of that id sent again later starts at 1 and its events,
+// a failure included, order after this one and are not taken for
 // duplicates of it. Without it, the dead letter was all there was.
-func (p *Pipeline) expiredUnrecorded(j *job, cause error) Outcome {
-	return Outcome{Kind: Failed, Reason: dlq.ReasonExpired, Err: cause,
-		Event: &publisher.Status{SubmissionID: j.sub.ID, Tenant: j.tenant, State: publisher.StateFailed, Generation: 0,
-			Reason: dlq.ReasonExpired, Metadata: j.sub.Metadata, At: p.cfg.Now(),
-			Errors:  []publisher.Problem{{Code: dlq.ReasonExpired, Message: cause.Error()}},
-			EventID: publisher.ExpiredEventID(j.tenant, j.sub.ID, j.msg.Data())}}
+func (p *Pipeline) failedBeforeRecord(tenant string, sub *Submission, payload []byte, reason string, cause error) *publisher.Status {
+	return &publisher.Status{SubmissionID: sub.ID, Tenant: tenant, State: publisher.StateFailed, Generation: 0,
+		Reason: reason, Metadata: sub.Metadata, At: p.cfg.Now(),
+		Errors:  []publisher.Problem{{Code: reason, Message: cause.Error()}},
+		EventID: publisher.FailedBeforeRecordEventID(tenant, sub.ID, reason, payload)}
 }
 
 // heldPastMaxAge reports whether a held submission is past the maximum

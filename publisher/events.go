@@ -75,14 +75,15 @@ func MalformedEventID(tenant, submissionID string, payload []byte) string {
 	return fmt.Sprintf("%s.%s.malformed.%x", tenant, submissionID, sum[:8])
 }
 
-// ExpiredEventID is the id of the failed event about a message that
-// expired before any record of its id was written: "<tenant>.<id>.expired.
+// FailedBeforeRecordEventID is the id of the failed event about a
+// message that failed before any record of its id was written (it
+// expired, or ran out of deliveries, unclaimed): "<tenant>.<id>.<reason>.
 // <the first 16 hex digits of the SHA-256 of its payload>". It has
 // generation 0, whose StatusEventID is generation 1's: it would take the id
 // of the failure of the submission sent again, and hide it.
-func ExpiredEventID(tenant, submissionID string, payload []byte) string {
+func FailedBeforeRecordEventID(tenant, submissionID, reason string, payload []byte) string {
 	sum := sha256.Sum256(payload)
-	return fmt.Sprintf("%s.%s.expired.%x", tenant, submissionID, sum[:8])
+	return fmt.Sprintf("%s.%s.%s.%x", tenant, submissionID, reason, sum[:8])
 }
 
 // ConflictEventID is the id of the conflict event about a message that
