@@ -220,8 +220,8 @@ func (p *Pipeline) advisoryLetterID(j *job, adv maxDeliveriesAdvisory, o Outcome
 // One already decided (failed or rejected for its own reason), or a
 // replay that did not reopen it, is finished as its next delivery would
 // have (decidedBefore). A held one's hold is ended (failHeld). One never
-// claimed gets the failed event of generation 0 of its message, payload
-// (failedBeforeRecord). An error
+// claimed gets a failed event of generation 0 about its message, whose
+// payload is payload (failedBeforeRecord). An error
 // (NATS trouble, a concurrent change) leaves the advisory to be retried,
 // so that the record and the failed event are never skipped.
 func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome, payload []byte) (Outcome, error) {
