@@ -161,6 +161,11 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 	if err != nil {
 		return fmt.Errorf("read message %d: %w", adv.StreamSeq, err)
 	}
+	if stale(msg, raw) {
+		p.log.Error().Uint64("stream_seq", adv.StreamSeq).
+			Msg("message exhausted its deliveries and is gone from the stream, made anew since: cannot dead-letter it")
+		return nil
+	}
 	j := &job{msg: nil, alive: msg, aliveWait: layout.AdvisoriesAckWait, meta: &jetstream.MsgMetadata{Stream: adv.Stream, NumDelivered: adv.Deliveries,
 		Sequence: jetstream.SequencePair{Stream: adv.StreamSeq}, Timestamp: raw.Time}}
 	j.tenant, _ = p.tenantOf(raw.Subject)
@@ -193,6 +198,19 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 		return fmt.Errorf("failed event: %w", err)
 	}
 	return nil
+}
+
+// stale reports whether raw, the message at the sequence the advisory
+// msg names, was stored after the advisory: it is not the message that ran
+// out of deliveries but one of a submissions stream made anew since (iseed
+// serve makes it at start), numbered from 1 again, maybe another tenant's
+// submission, which the advisory would dead-letter and announce failed.
+// The message that ran out was delivered MaxDeliver times, with at least
+// RetryPolicy.MinDelay between deliveries, before the advisory: far
+// longer than the clocks of a cluster's servers differ.
+func stale(msg jetstream.Msg, raw *jetstream.RawStreamMsg) bool {
+	meta, err := msg.Metadata()
+	return err == nil && raw.Time.After(meta.Timestamp)
 }
 
 // advisoryLetterID is the Nats-Msg-Id of the advisory's dead letter: the
