@@ -106,6 +106,9 @@ func checkMembers(data []byte) (hasVersion bool, err error) {
 			if len(stack) == maxNesting {
 				return false, top.tooDeep()
 			}
+			if top != nil && top.under == "metadata" && len(stack) > MaxMetadataNesting {
+				return false, errMetadataTooDeep
+			}
 			stack = append(stack, top.child(tok == json.Delim('{')))
 		}
 	}
@@ -116,6 +119,16 @@ func checkMembers(data []byte) (hasVersion bool, err error) {
 // before holding a scope per level (a message of nothing but '[' would
 // otherwise cost about a hundred bytes per byte).
 const maxNesting = 10000
+
+// MaxMetadataNesting is how deep metadata's objects and arrays may nest,
+// its own object counting as one. Metadata is copied into every event, two
+// levels deeper, and every consumer of the tenant's events must decode
+// it: decoders other than Go's stop far sooner than encoding/json's 10000
+// (Rust's serde_json at 128 by default), and an event one of them cannot
+// read is lost to that consumer. No correlation data needs more.
+const MaxMetadataNesting = 32
+
+var errMetadataTooDeep = fmt.Errorf("metadata: nested deeper than %d levels (it is copied into every event, which every consumer of them must decode)", MaxMetadataNesting)
 
 // maxMemberTokens bounds the names and values within one top-level
 // member's value. No submission needs as many: a service has at most 256

@@ -50,7 +50,8 @@ var ErrMalformed = errors.New("malformed submission")
 // (names are case-sensitive), a name repeated in any object, trailing data,
 // a version other than 1, a bad id, a missing service, and bytes or \u
 // escapes the decoder would change (invalid UTF-8, half a surrogate pair),
-// a leading byte order mark, nesting deeper than 10000 levels, and more
+// a leading byte order mark, nesting deeper than 10000 levels (metadata:
+// MaxMetadataNesting), and more
 // than 16384 names and values in one member are errors wrapping
 // ErrMalformed.
 //

@@ -132,7 +132,7 @@ func TestDecodeProblemsQuoteNothing(t *testing.T) {
 func TestDeepNestingIsRefusedCheaply(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"in fields", `{"id":"a","service":"ISEE","fields":` + strings.Repeat("[", 2<<20), "fields: nested deeper than 10000 levels"},
-		{"in metadata", `{"id":"a","service":"ISEE","fields":{},"metadata":{"k":` + strings.Repeat(`[`, 2<<20), "metadata: nested deeper than 10000 levels"},
+		{"in metadata", `{"id":"a","service":"ISEE","fields":{},"metadata":{"k":` + strings.Repeat(`[`, 2<<20), "metadata: nested deeper than 32 levels"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { refusedCheaply(t, tt.in, tt.want, 64) })
@@ -298,5 +298,44 @@ func refusedCheaply(t *testing.T, in, want string, maxMiB uint64) {
 	}
 	if got := (after.TotalAlloc - before.TotalAlloc) >> 20; got > maxMiB {
 		t.Errorf("decoding %d bytes allocated %d MiB, want at most %d", len(in), got, maxMiB)
+	}
+}
+
+// TestMetadataNestingIsBounded: metadata is copied into every event, two
+// levels deeper, and a tenant's consumers must decode those events in
+// whatever language they are written: Rust's serde_json stops at 128
+// levels by default, and metadata nested thousands of levels deep (within
+// its 16 KiB) made events those consumers could not read. Metadata nests
+// at most MaxMetadataNesting levels, its own object counting as one, in
+// objects or arrays; fields are the schema's to judge.
+func TestMetadataNestingIsBounded(t *testing.T) {
+	nest := func(levels int, open, close string) string {
+		return `{"id":"a","service":"ISEE","fields":{},"metadata":` +
+			strings.Repeat(open, levels-1) + `{"k":1}` + strings.Repeat(close, levels-1) + `}`
+	}
+	for _, kind := range []struct{ open, close string }{{`{"k":`, `}`}, {`{"k":[`, `]}`}} {
+		if kind.open == `{"k":[` {
+			// two levels per repeat: an object and an array in it
+			if _, err := DecodeSubmission([]byte(nest(MaxMetadataNesting/2, kind.open, kind.close))); err != nil {
+				t.Errorf("metadata %d levels deep, objects and arrays: %v; want it decoded", MaxMetadataNesting-1, err)
+			}
+			if _, err := DecodeSubmission([]byte(nest(MaxMetadataNesting/2+1, kind.open, kind.close))); err == nil ||
+				!strings.Contains(err.Error(), "metadata: nested deeper than 32 levels") {
+				t.Errorf("metadata %d levels deep, objects and arrays: %v; want it refused", MaxMetadataNesting+1, err)
+			}
+			continue
+		}
+		if _, err := DecodeSubmission([]byte(nest(MaxMetadataNesting, kind.open, kind.close))); err != nil {
+			t.Errorf("metadata %d levels deep: %v; want it decoded", MaxMetadataNesting, err)
+		}
+		if _, err := DecodeSubmission([]byte(nest(MaxMetadataNesting+1, kind.open, kind.close))); err == nil ||
+			!strings.Contains(err.Error(), "metadata: nested deeper than 32 levels") {
+			t.Errorf("metadata %d levels deep: %v; want it refused", MaxMetadataNesting+1, err)
+		}
+	}
+	// Fields may nest deeper: the schema judges them.
+	deep := `{"id":"a","service":"ISEE","fields":{"$0":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}`
+	if _, err := DecodeSubmission([]byte(deep)); err != nil {
+		t.Errorf("a field 100 levels deep: %v; want it decoded", err)
 	}
 }
