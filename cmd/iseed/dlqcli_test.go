@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -349,5 +350,18 @@ func TestDLQFilterDates(t *testing.T) {
 		if in := f.Match(dlq.DeadLetter{Stored: stored}); in != tc.match {
 			t.Errorf("--since %q --until %q (%v – %v): a letter stored %v matches %v, want %v", tc.since, tc.until, f.Since, f.Until, stored, in, tc.match)
 		}
+	}
+}
+
+// TestParseSeqsNamesEachLetterOnce: a sequence named twice (a pasted list)
+// is replayed or purged once; the second time, found gone, was counted a
+// failure, and the command exited 1 for a letter it had handled.
+func TestParseSeqsNamesEachLetterOnce(t *testing.T) {
+	got, err := parseSeqs([]string{"5", "3", "5", "3", "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint64{5, 3, 7}; !slices.Equal(got, want) {
+		t.Fatalf("parseSeqs: %v; want %v", got, want)
 	}
 }

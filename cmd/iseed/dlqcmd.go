@@ -95,7 +95,7 @@ func parseWhenIn(flag, s string, now time.Time, loc *time.Location) (time.Time, 
 	return time.Time{}, usagef("%s %q: want an RFC 3339 time (2026-11-25T10:00:00Z), a date (2026-11-25) or a duration ago (24h)", flag, s)
 }
 
-// parseSeqs reads dead-letter sequences.
+// parseSeqs reads dead-letter sequences, each once, in the order given.
 func parseSeqs(args []string) ([]uint64, error) {
 	seqs := make([]uint64, 0, len(args))
 	for _, a := range args {
@@ -103,7 +103,11 @@ func parseSeqs(args []string) ([]uint64, error) {
 		if err != nil || n == 0 {
 			return nil, usagef("not a dead-letter sequence: %q (dlq list shows them)", a)
 		}
-		seqs = append(seqs, n)
+		// Each once: named twice (a pasted list), the second replay or
+		// purge found it gone and counted it a failure (exit 1).
+		if !slices.Contains(seqs, n) {
+			seqs = append(seqs, n)
+		}
 	}
 	return seqs, nil
 }

@@ -98,7 +98,7 @@ func purge(ctx context.Context, e *env, q *dlq.Queue, sel selection, yes bool) e
 		return silent(exitFailed)
 	}
 	failed := 0
-	for _, seq := range seqs {
+	for i, seq := range seqs {
 		l, err := q.Get(ctx, seq)
 		if err == nil {
 			err = q.Purge(ctx, seq)
@@ -115,6 +115,7 @@ func purge(ctx context.Context, e *env, q *dlq.Queue, sel selection, yes bool) e
 			fmt.Fprintf(e.stderr, "dead letter %d not purged: %v\n", seq, dlq.ErrReplayUnderWay)
 			failed++
 		case err != nil:
+			fmt.Fprintf(e.stderr, "stopped: %d dead letter(s) not looked at; those said purged above are gone for good\n", len(seqs)-i)
 			return err
 		default:
 			fmt.Fprintf(e.stdout, "purged dead letter %s, reason %s\n", letterName(l.DeadLetter), l.Reason)
