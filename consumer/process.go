@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/dlq"
@@ -701,6 +702,9 @@ func toPublisher(ps []schema.Problem) []publisher.Problem {
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n-- // not within a character: a cut one reads as U+FFFD, or as \x escapes in a %q
 	}
 	return s[:n] + "…"
 }

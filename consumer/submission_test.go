@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestDecodeSubmission(t *testing.T) {
@@ -337,5 +338,21 @@ func TestMetadataNestingIsBounded(t *testing.T) {
 	deep := `{"id":"a","service":"ISEE","fields":{"$0":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}`
 	if _, err := DecodeSubmission([]byte(deep)); err != nil {
 		t.Errorf("a field 100 levels deep: %v; want it decoded", err)
+	}
+}
+
+// TestTruncateCutsWholeCharacters: a service name or an error cut for a
+// problem message or a log line ends on a whole character, never half of
+// one (shown as \xe2\x82 in the problem's %q, or U+FFFD).
+func TestTruncateCutsWholeCharacters(t *testing.T) {
+	s := strings.Repeat("a", 63) + "€uro" // the euro sign is 3 bytes, from byte 63
+	for n := 63; n <= 66; n++ {
+		got := truncate(s, n)
+		if !utf8.ValidString(got) {
+			t.Errorf("truncate(…, %d) = %q: not valid UTF-8", n, got)
+		}
+		if want := map[bool]string{true: s[:63] + "…", false: s[:66] + "…"}[n < 66]; got != want {
+			t.Errorf("truncate(…, %d) = %q; want %q", n, got, want)
+		}
 	}
 }
