@@ -296,7 +296,7 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 		return trackOutcome{Err: errors.New("the submission has no upstream request yet")}
 	}
 	if age := t.schedNow().Sub(t.cfg.Timebase.At(trackedSince(rec))); age > t.cfg.MaxAge {
-		return t.giveUp(ctx, rec, rev, meta, msg.Data(), t.unverifiedReplay(msg))
+		return t.lastLook(ctx, rec, rev, meta, msg, age)
 	}
 	final, r, err := t.refresh(ctx, rec, rev)
 	o := trackOutcome{Final: final, Err: err, Rec: rec}
@@ -311,6 +311,42 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 		o.Awaited = t.cfg.Timebase.Delay(now, t.cfg.Timebase.At(now).Sub(at))
 	}
 	return o
+}
+
+// lastLook reads the upstream request once more before tracking gives up
+// on it. The last poll may be a working day old, or four with callbacks
+// on: with a callback lost, or callbacks off, a request the upstream
+// fulfilled since was given up unread, failed, and its tenant, told so,
+// might send it again and pay twice. A request finished is ended as any
+// poll ends it (completed with its final document, cancelled, failed); an
+// upstream that does not answer, or a document that cannot be stored, is
+// tried again at the retry delay for up to LastLookGrace past the maximum
+// age; then, or when the request is still open, tracking gives up, on the
+// record as the look left it.
+func (t *Tracker) lastLook(ctx context.Context, rec *record.Record, rev uint64, meta *jetstream.MsgMetadata, msg jetstream.Msg, age time.Duration) trackOutcome {
+	if t.cfg.LastLookGrace >= 0 {
+		final, r, err := t.refresh(ctx, rec, rev)
+		switch {
+		case final:
+			o := trackOutcome{Final: true, Rec: rec}
+			if r != nil {
+				o.State = stateOf(r.StatoRichiesta)
+			}
+			return o
+		case err != nil && ctx.Err() != nil:
+			return trackOutcome{Interrupted: true, Err: err, Rec: rec}
+		case err != nil && age <= t.cfg.MaxAge+t.cfg.LastLookGrace:
+			return trackOutcome{Err: fmt.Errorf("last look before giving up: %w", err), Rec: rec}
+		}
+		var gerr error
+		if rec, rev, gerr = t.store.Get(ctx, rec.Tenant, rec.ID); gerr != nil {
+			return trackOutcome{Err: gerr}
+		}
+		if rec.Closed() {
+			return trackOutcome{Final: true, Rec: rec} // a callback ended it meanwhile
+		}
+	}
+	return t.giveUp(ctx, rec, rev, meta, msg.Data(), t.unverifiedReplay(msg))
 }
 
 // awaitedSince is since when the upstream has served, in its answer r, a

@@ -53,6 +53,11 @@ type Config struct {
 	HandBack        time.Duration // delay of tasks fetched but not started at shutdown (default 1s)
 	OverdueWorkdays int           // one overdue event for a request open this many working days (default 15)
 	MaxAge          time.Duration // then tracking ends failed/gave_up (default 1440h)
+	// LastLookGrace is how long past MaxAge the last look before a
+	// give-up (lastLook) is tried again while the upstream does not
+	// answer (default 1h); negative: tracking gives up without one (tests
+	// of a give-up racing a completion, which a last look would see).
+	LastLookGrace   time.Duration
 	Timebase        Timebase      // the schedule's clock; the zero value is the daemon's (Now)
 	ShutdownTimeout time.Duration // for in-flight polls (default 30s)
 	TempDir         string        // for downloads ("" means os.TempDir)
@@ -83,6 +88,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = 1440 * time.Hour
+	}
+	if c.LastLookGrace == 0 {
+		c.LastLookGrace = time.Hour
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second

@@ -92,7 +92,8 @@ func (e *heldEvents) wait(ctx context.Context) error {
 
 // giveUpRace is a tracker that serves callbacks at once and, once it runs,
 // gives up on every request at its first poll (its maximum age is a
-// millisecond), with a fulfilled upstream request emp-race it tracks.
+// millisecond, and it takes no last look), with a fulfilled upstream
+// request emp-race it tracks.
 type giveUpRace struct {
 	*trackHarness
 	tr       *tracking.Tracker
@@ -139,7 +140,10 @@ func newGiveUpRaceWith(t *testing.T, up tracking.Upstream, wrap raceDeps) *giveU
 		copied.DLQ = wrap.dlq(h.Res.DLQ)
 		res = &copied
 	}
-	cfg := tracking.Config{Workers: 2, Schedule: []time.Duration{30 * time.Millisecond}, MaxAge: time.Millisecond,
+	// No last look before the give-up: it would find emp-race fulfilled
+	// and complete it. These tests are of a completion that comes while
+	// tracking gives up, after a last look that found the request open.
+	cfg := tracking.Config{Workers: 2, Schedule: []time.Duration{30 * time.Millisecond}, MaxAge: time.Millisecond, LastLookGrace: -1,
 		TempDir: t.TempDir(), ReplayKey: pipetest.ReplayKey,
 		Logger: zerolog.New(io.MultiWriter(g.logs, zerolog.NewTestWriter(t))).Level(zerolog.WarnLevel)}
 	tr, err := tracking.New(cfg, tracking.Deps{Resources: res, Upstream: up, Events: events, Publisher: js, History: h.history})
