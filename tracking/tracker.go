@@ -40,7 +40,7 @@ type Events interface {
 }
 
 // Config tunes the tracker. Durations of the schedule (Polling, Schedule,
-// RetryDelay, MaxAge) are on the schedule's clock (Timebase); HandBack and
+// RetryDelay, MaxAge, LastLookGrace) are on the schedule's clock (Timebase); HandBack and
 // ShutdownTimeout are real.
 type Config struct {
 	Workers int     // fixed pool size (default 4)
