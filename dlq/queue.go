@@ -176,13 +176,16 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 // remain to be read, before List gives up with an error.
 const maxStalls = 3
 
-// consumerFor reads the dead letters of f's tenant from f.Since on.
+// consumerFor reads the dead letters of f's tenant from f.Since on, their
+// headers only: a listed letter is its headers (Parse), and a payload may
+// be megabytes that a tenant chose, which a list, or a filter matching few
+// letters, would otherwise pull from NATS for every letter it passes.
 func (q *Queue) consumerFor(f Filter) jetstream.OrderedConsumerConfig {
 	tenant := "*"
 	if f.Tenant != "" {
 		tenant = f.Tenant
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{q.layout.DLQSubject(tenant, "*")}}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{q.layout.DLQSubject(tenant, "*")}, HeadersOnly: true}
 	if !f.Since.IsZero() {
 		since := f.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
