@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
@@ -32,5 +33,30 @@ func TestDeadLetterListReadsHeadersOnly(t *testing.T) {
 		if read >= letters*size/2 {
 			t.Errorf("%s: the list read %d bytes from NATS for %d letters of %d bytes: their payloads", path, read, letters, size)
 		}
+	}
+}
+
+// TestDeadLetterPageOfAFloodOfValues: a dead letter's masked payload is
+// bounded by the values it may show, not by what a tenant sent. A
+// malformed submission of one array with hundreds of thousands of values
+// (a megabyte) was decoded whole, masked value by value and shown as a
+// page of megabytes (about 13 bytes each), on every view: anyone who may
+// read the console (and, read-only, any page the operator's browser
+// opens, by sequence number) made the daemon do that work.
+func TestDeadLetterPageOfAFloodOfValues(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, "", nil)
+	const values = 400_000
+	payload := []byte(`{"id":"flood","service":"ISEE","fields":{"a":[0` + strings.Repeat(",0", values-1) + `]}}`)
+	seq := deadLetter(t, h, "flood", "malformed", payload)
+	resp, body := s.do(t, call{method: http.MethodGet, path: fmt.Sprintf("/dead-letters/%d", seq)}, nil, "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if len(body) > 64<<10 {
+		t.Errorf("the page of a dead letter of %d bytes is %d bytes: its %d values each shown masked", len(payload), len(body), values)
+	}
+	if want := fmt.Sprintf("%d bytes", len(payload)); !strings.Contains(body, want) {
+		t.Errorf("the page does not say the payload's size (%q)", want)
 	}
 }

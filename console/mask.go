@@ -18,6 +18,14 @@ const (
 // maxKey bounds a key shown in a masked payload.
 const maxKey = 64
 
+// maxMaskedValues bounds the values a masked payload shows, each as its
+// own line: a payload's values are the tenant's to choose, and an array of
+// a million numbers (a few megabytes) would otherwise be decoded whole and
+// shown as a page of tens of megabytes on every view. A submission the
+// pipeline accepts has at most 16,384 names and values in a member
+// (consumer.DecodeSubmission).
+const maxMaskedValues = 20_000
+
 // Mask shows a dead letter's payload without personal data: a JSON object
 // keeps its shape (its keys are iseed's member names and the schema's field
 // names), its version, id, service and options when they have their form
@@ -27,6 +35,10 @@ const maxKey = 64
 // that is not a submission's member): "‹key 1›". A payload that is not a
 // JSON object shows as its size only.
 func Mask(b []byte) string {
+	if n := values(b); n > maxMaskedValues {
+		return "(" + strconv.Itoa(len(b)) + " bytes, more than " + strconv.Itoa(maxMaskedValues) +
+			" values: too many to show here; iseed dlq show shows it masked)"
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var top map[string]any
@@ -82,4 +94,25 @@ func clipKey(k string) string {
 		cut--
 	}
 	return k[:cut] + "…"
+}
+
+// values counts, without decoding, about how many values and names b
+// holds: the commas, colons and opening brackets outside strings, one
+// pass over the bytes and nothing kept.
+func values(b []byte) int {
+	n, inString, escaped := 0, false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped = c == '\\'
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == ',' || c == ':' || c == '[' || c == '{':
+			n++
+		}
+	}
+	return n
 }

@@ -26,6 +26,8 @@ func TestMask(t *testing.T) {
 		{"long field name", `{"fields":{"` + strings.Repeat("k", 100) + `":"Mario"}}`, []string{strings.Repeat("k", 64) + "…"}, []string{"Mario", strings.Repeat("k", 65)}},
 		{"a member that is not a submission's", `{"` + strings.Repeat("k", 100) + `":"Mario"}`, []string{`"‹key 1›": "•••"`}, []string{"Mario", "kkk"}},
 		{"HTML stays text", `{"id":"<b>x</b>"}`, []string{`"id": "<b>x</b>"`}, nil},
+		{"too many values", `{"id":"a","fields":{"a":[0` + strings.Repeat(",0", maxMaskedValues) + `]}}`, []string{"values: too many to show here"}, []string{"•", `"id"`}},
+		{"many values in strings", `{"id":"a","fields":{"a":"` + strings.Repeat(`,:[{\"`, maxMaskedValues) + `"}}`, []string{`"a": "•••"`}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
