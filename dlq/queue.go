@@ -136,6 +136,12 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 	}
 	var out []DeadLetter
 	for {
+		// The fetches wait on their own, not on ctx: without this a list
+		// whose filter matches few letters read on to the stream's end
+		// after its caller had gone (a console page's deadline).
+		if err := ctx.Err(); err != nil {
+			return out, fmt.Errorf("dlq: listing stopped with %d more dead letter(s) to read: %w", pending, err)
+		}
 		msg, err := oc.Next(jetstream.FetchMaxWait(2 * time.Second))
 		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 			// Nothing (more) to read, unless the stream or the last

@@ -578,3 +578,44 @@ func TestReplayAtTheTenantQuota(t *testing.T) {
 		t.Errorf("the letter after the refused replay: %v, want it kept", err)
 	}
 }
+
+// cancelingStream is the DLQ stream of a List whose caller goes away (a
+// console page's deadline, a browser that left, Ctrl-C) once the first
+// letter is read.
+type cancelingStream struct {
+	jetstream.Stream
+	cancel context.CancelFunc
+}
+
+func (s cancelingStream) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	c, err := s.Stream.OrderedConsumer(ctx, cfg)
+	return &cancelingConsumer{Consumer: c, cancel: s.cancel}, err
+}
+
+type cancelingConsumer struct {
+	jetstream.Consumer
+	cancel context.CancelFunc
+}
+
+func (c *cancelingConsumer) Next(opts ...jetstream.FetchOpt) (jetstream.Msg, error) {
+	m, err := c.Consumer.Next(opts...)
+	c.cancel()
+	return m, err
+}
+
+// TestListStopsWhenItsContextIsDone: List reads no further letter once its
+// context is done, and says so. It used to read on to the stream's end
+// (the ordered consumer's fetches have their own wait, not the context):
+// the console's list, whose filter by reason reads every letter that does
+// not match, went on long after its page's deadline and after its
+// browser left, one such scan per request.
+func TestListStopsWhenItsContextIsDone(t *testing.T) {
+	q, _ := queueWith(t, [3]string{"acme", "a1", ReasonExpired}, [3]string{"acme", "a2", ReasonExpired}, [3]string{"acme", "a3", ReasonExpired})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q.stream = cancelingStream{Stream: q.stream, cancel: cancel}
+	got, err := q.List(ctx, Filter{Reason: ReasonInsufficientCredit})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("List whose context was cancelled after the first letter: got %d letters and error %v, want context.Canceled", len(got), err)
+	}
+}
