@@ -33,7 +33,8 @@ const maxMaskedValues = 20_000
 // becomes a placeholder, and so does every key the producer chose freely
 // (dlq.FreeKeys: within metadata, within a field's value, a top-level name
 // that is not a submission's member): "‹key 1›". A payload that is not a
-// JSON object shows as its size only.
+// JSON object shows as its size only, and so does one of more than
+// maxMaskedValues names and values.
 func Mask(b []byte) string {
 	if n := values(b); n > maxMaskedValues {
 		return "(" + strconv.Itoa(len(b)) + " bytes, more than " + strconv.Itoa(maxMaskedValues) +
