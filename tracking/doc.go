@@ -42,8 +42,11 @@
 // a name that carries its digest (DocumentObject), so that two refreshes
 // racing never overwrite each other; the record then names it. Each
 // document-ready event says the state it was fetched in and whether it is
-// final (fetched in Visura evasa); the final one is announced even when its
-// bytes are the earlier one's (its event id has ".final"). The record
+// final (fetched in Visura evasa); the final one is stored anew and
+// announced even when its bytes are the earlier one's (its event id has
+// ".final"; its object too, FinalDocumentObject, when its name would be the
+// receipt's), so that it expires the bucket's max age after it is stored,
+// not after the receipt was. The record
 // becomes completed only with the final document stored, and its event is
 // published just before completed: no consumer is told completed before it
 // is told of the final document. A request closes only with the document

@@ -81,6 +81,32 @@ func DocumentObject(tenant, id, sha256Hex, nome string) string {
 	return tenant + "/" + id + "/" + sha256Hex[:min(16, len(sha256Hex))] + "/" + nome
 }
 
+// FinalDocumentObject is the object name of a final document whose
+// DocumentObject is its receipt's (the same bytes under the same name):
+// <tenant>/<submission id>/<first 16 hex digits of its SHA-256>.final/<nome>.
+// The final document is stored anew, so that it is kept the bucket's max
+// age from its own event, not from the receipt's, which may be weeks
+// older; and under a name of its own, so that the receipt's object, which
+// a tenant told of it may be reading, is never put again.
+func FinalDocumentObject(tenant, id, sha256Hex, nome string) string {
+	return tenant + "/" + id + "/" + sha256Hex[:min(16, len(sha256Hex))] + ".final/" + nome
+}
+
+// objectFor names the object of a document of rec's about to be stored,
+// ref (Bucket, SHA256 and Stato set), under the upstream's file name.
+// Only a final document whose name would be its receipt's, prev, gets the
+// final name: the name depends on the record alone, so a catch-up retried
+// after a crash, or one racing beside it, finds the object the other put.
+func objectFor(rec *record.Record, ref record.DocumentRef, name string) string {
+	object := DocumentObject(rec.Tenant, rec.ID, ref.SHA256, name)
+	prev := rec.Document
+	if ref.Stato == visengine.StateFulfilled && prev != nil && prev.Stato != visengine.StateFulfilled &&
+		prev.Bucket == ref.Bucket && prev.Object == object {
+		return FinalDocumentObject(rec.Tenant, rec.ID, ref.SHA256, name)
+	}
+	return object
+}
+
 // storeDocument downloads the document of rec's request into a temporary
 // file while hashing it (the file is never held in memory), compares its
 // size with dimensione, and puts it, sealed when the Keyring has recipients
@@ -107,8 +133,8 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	sd := &storedDocument{ref: record.DocumentRef{Bucket: t.lay.TenantDocumentsBucket(rec.Tenant),
-		Object: DocumentObject(rec.Tenant, rec.ID, sum, safeName(doc.Nome, rec.RequestID)),
-		Size:   doc.Written, SHA256: sum, Stato: rec.StatoRichiesta}}
+		Size: doc.Written, SHA256: sum, Stato: rec.StatoRichiesta}}
+	sd.ref.Object = objectFor(rec, sd.ref, safeName(doc.Nome, rec.RequestID))
 	if doc.Written != doc.Dimensione {
 		// What dimensione counts is not documented (the published example's
 		// does not match its own bytes). The answer decoded whole, and its
@@ -121,10 +147,10 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 	}
 	unlock := t.storeLock(sd.ref.Object)
 	defer unlock()
-	stored, err := t.storedAlready(ctx, rec.Document, sd)
-	if err == nil && !stored {
-		stored, err = t.storedUnder(ctx, rec.Tenant, sd)
-	}
+	// Never the record's earlier document, though the same bytes: the
+	// final one is kept ISEED_DOCUMENT_TTL from when it is stored, and the
+	// receipt's object from when the receipt was (objectFor).
+	stored, err := t.storedUnder(ctx, rec.Tenant, sd)
 	if err != nil {
 		t.forgetDocuments(rec.Tenant)
 		return nil, err
@@ -144,39 +170,6 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 		Bucket: sd.ref.Bucket, Object: sd.ref.Object, Name: doc.Nome, Size: sd.ref.Size, DeclaredSize: sd.ref.DeclaredSize,
 		SHA256: sd.ref.SHA256, ContentType: sd.ref.ContentType, Encrypted: sd.sealedTo != "", KeyID: sd.sealedTo, At: t.cfg.Now()}
 	return sd, nil
-}
-
-// storedAlready reports whether the document sd downloaded is prev, the
-// record's, still in the tenant's bucket (the DSU receipt fetched again in
-// Visura evasa, unchanged): then sd names prev's object, with the
-// recipients it was sealed to, and nothing is stored again. An object
-// deleted since (past its retention) is stored again, and so is one in
-// another bucket: the shared one of documents stored before buckets per
-// tenant, which the tenant cannot read, would be named to it by the final
-// document's event.
-func (t *Tracker) storedAlready(ctx context.Context, prev *record.DocumentRef, sd *storedDocument) (bool, error) {
-	if prev == nil || prev.SHA256 != sd.ref.SHA256 || prev.Bucket != sd.ref.Bucket {
-		return false, nil
-	}
-	bucket, err := t.d.Publisher.ObjectStore(ctx, prev.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("document bucket %s: %w", prev.Bucket, err)
-	}
-	info, err := objectInfo(ctx, bucket, prev.Object)
-	if info == nil || err != nil {
-		return false, err
-	}
-	if ok, err := t.intact(ctx, bucket, info); !ok || err != nil {
-		return false, err // broken since by a failed put: store it again
-	}
-	stato := sd.ref.Stato
-	sd.ref = *prev
-	sd.ref.Stato = stato
-	sd.sealedTo = sealedTo(info)
-	return true, nil
 }
 
 // storeLock serialises the stores of one object name in this process: a

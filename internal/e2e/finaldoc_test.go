@@ -252,8 +252,11 @@ func TestAnObjectLeftByAFailedPutIsStoredAgain(t *testing.T) {
 	h.startPipeline(tr, false)
 	h.Publish(pipetest.Submission("emp-broken", pipetest.ValidFields("Mario")), nil)
 	r := h.waitClosed("emp-broken", 20*time.Second)
-	if r.Document == nil || r.Document.Object != name {
-		t.Fatalf("stored document: got %+v, want %s", r.Document, name)
+	// The final document has a name of its own when the receipt, the same
+	// bytes, was stored under this one (then the receipt's put mended it).
+	final := tracking.FinalDocumentObject(pipetest.Tenant, "emp-broken", hexSum, "attestazione.pdf")
+	if r.Document == nil || r.Document.Object != name && r.Document.Object != final {
+		t.Fatalf("stored document: got %+v, want %s or %s", r.Document, name, final)
 	}
 	gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -263,5 +266,110 @@ func TestAnObjectLeftByAFailedPutIsStoredAgain(t *testing.T) {
 	}
 	if !bytes.Equal(got.Bytes(), body) {
 		t.Errorf("object content: got %q, want %q", got.Bytes(), body)
+	}
+	if b, err := obs.GetBytes(gctx, name); err != nil || !bytes.Equal(b, body) {
+		t.Errorf("object %s: got %q, %v; want it stored again whole", name, b, err)
+	}
+}
+
+// renamedDocument serves the same bytes in every state, under a name of
+// the state's: the receipt's in "Dati disponibili", another in "Visura
+// evasa".
+type renamedDocument struct {
+	*visengine.Client
+	body []byte
+}
+
+func (c renamedDocument) Documento(ctx context.Context, id string, w io.Writer) (*visengine.Document, error) {
+	r, err := c.Richiesta(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	nome := "ricevuta.pdf"
+	if r.StatoRichiesta == visengine.StateFulfilled {
+		nome = "attestazione.pdf"
+	}
+	n, err := w.Write(c.body)
+	return &visengine.Document{Nome: nome, Dimensione: int64(len(c.body)), Written: int64(n)}, err
+}
+
+// TestFinalDocumentSameAsTheReceiptIsStoredAnew: documents expire
+// ISEED_DOCUMENT_TTL after they are stored (the bucket's max age). A final
+// document with the receipt's bytes that named the receipt's object would
+// expire that long after the receipt was stored, days or weeks before the
+// tenant, told by the final event, expects: the object the final event and
+// the record name must be stored after the receipt was announced, and the
+// receipt's object, announced to the tenant, is left as it was.
+func TestFinalDocumentSameAsTheReceiptIsStoredAnew(t *testing.T) {
+	body := []byte("%PDF-1.4 ricevuta DSU e attestazione ISEE, gli stessi byte")
+	tests := []struct {
+		name     string
+		upstream func(*visengine.Client) tracking.Upstream
+	}{
+		{"under the receipt's name", func(c *visengine.Client) tracking.Upstream { return oneDocument{c, body} }},
+		{"under a name of its own", func(c *visengine.Client) tracking.Upstream { return renamedDocument{c, body} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Each state lasts a second: the receipt is fetched in "Dati
+			// disponibili" before the request moves on.
+			h := newTrackHarness(t, fastTracking(time.Second))
+			h.upstream = tt.upstream(h.Client)
+			tr := h.newTracker(nil)
+			h.runTracker(tr)
+			h.startPipeline(tr, false)
+			h.Publish(pipetest.Submission("emp-same", pipetest.ValidFields("Mario")), nil)
+			r := h.waitClosed("emp-same", 20*time.Second)
+			if r.State != record.StateCompleted {
+				t.Fatalf("state: got %q, want %q", r.State, record.StateCompleted)
+			}
+			evs := h.Events("emp-same")
+			docs := pipetest.CheckDocuments(t, evs, r)
+			var receipt, final *publisher.DocumentReady
+			var receiptAt, finalAt time.Time
+			for _, ev := range evs {
+				if ev.Type != publisher.TypeDocumentReady {
+					continue
+				}
+				var d publisher.DocumentReady
+				if err := json.Unmarshal(ev.Data, &d); err != nil {
+					t.Fatal(err)
+				}
+				if d.Final {
+					final, finalAt = &d, ev.Time
+				} else {
+					receipt, receiptAt = &d, ev.Time
+				}
+			}
+			if receipt == nil || final == nil {
+				t.Fatalf("document events: got %+v, want the receipt's and the final one's", docs)
+			}
+			ctx := context.Background()
+			bucket := h.documentsBucket(pipetest.Tenant)
+			fi, err := bucket.GetInfo(ctx, final.Object)
+			if err != nil {
+				t.Fatalf("the final document's object: %v", err)
+			}
+			if !fi.ModTime.After(receiptAt) {
+				t.Errorf("the final document's object %s was stored at %s, before the receipt was announced (%s): it expires "+
+					"with the receipt, %s before ISEED_DOCUMENT_TTL after its final event (%s)",
+					final.Object, fi.ModTime.Format(time.RFC3339Nano), receiptAt.Format(time.RFC3339Nano),
+					finalAt.Sub(fi.ModTime).Round(time.Millisecond), finalAt.Format(time.RFC3339Nano))
+			}
+			if final.Object == receipt.Object {
+				t.Errorf("the final document names the receipt's object %s: storing it again there would purge the chunks under a tenant reading the receipt", receipt.Object)
+			}
+			ri, err := bucket.GetInfo(ctx, receipt.Object)
+			if err != nil {
+				t.Fatalf("the receipt's object: %v", err)
+			}
+			if !ri.ModTime.Before(fi.ModTime) {
+				t.Errorf("the receipt's object was stored at %s, not before the final document's (%s)", ri.ModTime, fi.ModTime)
+			}
+			var got bytes.Buffer
+			if _, err := tracking.FetchDocument(ctx, h.NATS.JS, h.Res, pipetest.Tenant, "emp-same", nil, &got); err != nil || !bytes.Equal(got.Bytes(), body) {
+				t.Errorf("the record's document: got %q, %v; want %q", got.Bytes(), err, body)
+			}
+		})
 	}
 }
