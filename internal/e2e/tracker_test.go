@@ -109,8 +109,8 @@ func (h *trackHarness) checkDocument(r *record.Record, kr *seal.Keyring) {
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Errorf("fetched document: got %d bytes, want the simulator's %d", buf.Len(), len(want))
 	}
-	// Every announcement says how the object is kept, the final one too
-	// when it is the object stored in Dati disponibili.
+	// Every announcement says how its object is kept, the receipt's and
+	// the final one's.
 	for _, d := range pipetest.DocumentEvents(t, h.Events(r.ID)) {
 		if d.Encrypted != (kr != nil) || (d.KeyID != "") != (kr != nil) {
 			t.Errorf("document event (final: %v): encrypted %v, key_id %q; want encrypted %v with its key id", d.Final, d.Encrypted, d.KeyID, kr != nil)
