@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -300,12 +301,21 @@ type File struct {
 }
 
 // ParseFile reads a caps file. Unknown fields are refused: in a file
-// someone wrote by hand they are typos.
+// someone wrote by hand they are typos. So are euro amounts written as
+// strings other than digits with at most two decimals after a point or a
+// comma (fileEuros).
 func ParseFile(r io.Reader) (File, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return File{}, fmt.Errorf("budget: caps file: %w", err)
+	}
 	var f File
-	dec := json.NewDecoder(r)
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
+		return File{}, fmt.Errorf("budget: caps file: %w", err)
+	}
+	if err := checkFileEuros(data); err != nil {
 		return File{}, fmt.Errorf("budget: caps file: %w", err)
 	}
 	if err := f.Account.Validate(); err != nil {
@@ -323,6 +333,53 @@ func ParseFile(r io.Reader) (File, error) {
 		}
 	}
 	return f, nil
+}
+
+// fileEuros is how a person writes euros as a string in the caps file, as
+// iseed budget set takes them: digits, and at most two decimals after a
+// point or a comma ("1500", "499,90"). money.Parse reads "1.500" and
+// "1,500" as 1.50, where an Italian operator means 1500: a cap a
+// thousand times too low, which would hold every submission. JSON
+// numbers are not strings, and mean what they say.
+var fileEuros = regexp.MustCompile(`^[0-9]+([.,][0-9]{1,2})?$`)
+
+// checkFileEuros refuses euro amounts of a caps file written as strings
+// that fileEuros does not match. data has decoded as a File already.
+func checkFileEuros(data []byte) error {
+	type caps map[string]json.RawMessage
+	var raw struct {
+		Account       caps            `json:"account"`
+		TenantDefault caps            `json:"tenant_default"`
+		Tenants       map[string]caps `json:"tenants"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	check := func(scope string, c caps) error {
+		for _, field := range []string{"daily_eur", "monthly_eur"} {
+			var s string
+			if v := bytes.TrimSpace(c[field]); len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
+				continue // absent, or a number
+			}
+			if !fileEuros.MatchString(strings.TrimSpace(s)) {
+				return fmt.Errorf("%s: %s %q: want euros as digits with at most two decimals, such as 1500 or \"499,90\" "+
+					"(no thousands separators: \"1.500\" and \"1,500\" are ambiguous)", scope, field, s)
+			}
+		}
+		return nil
+	}
+	if err := check("account", raw.Account); err != nil {
+		return err
+	}
+	if err := check("tenant_default", raw.TenantDefault); err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(raw.Tenants)) {
+		if err := check("tenant "+name, raw.Tenants[name]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Settings returns the file's caps: the account's, the default tenant

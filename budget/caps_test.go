@@ -99,6 +99,15 @@ func TestParseFile(t *testing.T) {
 		{"negative", `{"tenants":{"acme":{"daily_requests":-1}}}`, nil, "negative"},
 		{"bad tenant", `{"tenants":{"ac me":{"daily_requests":1}}}`, nil, "tenant"},
 		{"bad amount", `{"account":{"daily_eur":"lots"}}`, nil, "not an amount"},
+		// A string with a point or comma and three digits after it is 1500
+		// to an Italian operator and 1.50 to a decimal parser: refused, as
+		// iseed budget set refuses it, never read as a cap of €1.50.
+		{"thousands point", `{"tenants":{"acme":{"monthly_eur":"1.500"}}}`, nil, "monthly_eur"},
+		{"thousands comma", `{"tenant_default":{"daily_eur":"2,000"}}`, nil, "daily_eur"},
+		{"grouped", `{"account":{"daily_eur":"1.500,00"}}`, nil, "daily_eur"},
+		{"exponent", `{"account":{"daily_eur":"1e3"}}`, nil, "daily_eur"},
+		{"string with a point", `{"account":{"daily_eur":"499.9","monthly_eur":" 1500 "}}`,
+			[]budget.Setting{{Scope: budget.Account(), Caps: budget.Caps{DailyEUR: 49990, MonthlyEUR: 150000}}, {Scope: budget.TenantDefault()}}, ""},
 	}
 	for _, tt := range tests {
 		f, err := budget.ParseFile(strings.NewReader(tt.in))
