@@ -315,6 +315,11 @@ func ParseFile(r io.Reader) (File, error) {
 	if err := dec.Decode(&f); err != nil {
 		return File{}, fmt.Errorf("budget: caps file: %w", err)
 	}
+	// A second object (a file appended to) or a stray brace is not a file
+	// of caps: applying the first object alone would pass the rest by.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return File{}, errors.New("budget: caps file: data after the caps object")
+	}
 	if err := checkFileEuros(data); err != nil {
 		return File{}, fmt.Errorf("budget: caps file: %w", err)
 	}

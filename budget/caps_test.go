@@ -106,6 +106,10 @@ func TestParseFile(t *testing.T) {
 		{"thousands comma", `{"tenant_default":{"daily_eur":"2,000"}}`, nil, "daily_eur"},
 		{"grouped", `{"account":{"daily_eur":"1.500,00"}}`, nil, "daily_eur"},
 		{"exponent", `{"account":{"daily_eur":"1e3"}}`, nil, "daily_eur"},
+		// A second object (a file appended to, a stray brace) is not a
+		// file of caps: refused, not applied in part.
+		{"two objects", `{"account":{"daily_eur":500}} {"tenants":{"acme":{"daily_eur":1}}}`, nil, "after"},
+		{"stray brace", `{"account":{"daily_eur":500}}}`, nil, "after"},
 		{"string with a point", `{"account":{"daily_eur":"499.9","monthly_eur":" 1500 "}}`,
 			[]budget.Setting{{Scope: budget.Account(), Caps: budget.Caps{DailyEUR: 49990, MonthlyEUR: 150000}}, {Scope: budget.TenantDefault()}}, ""},
 	}
