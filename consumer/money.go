@@ -58,6 +58,26 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 		return Outcome{}, false // no cap applies: nothing to count against (capsview.go)
 	}
 	res, err := p.d.Budget.Reserve(ctx, j.tenant, j.sub.ID, amount, p.cfg.Now())
+	if err == nil && res.Amount < amount && !j.unsure {
+		// An earlier delivery reserved at a lower price and stopped before
+		// its POST (the wallet empty, a crash); the price has risen since
+		// (the schema refreshed). Reserve returns that reservation as it
+		// was made: posted under it, the caps would count less than the
+		// request is sent for, and let the tenant's next ones past them.
+		// With no POST in doubt nothing was charged: it goes back, and the
+		// price is reserved anew (or the caps hold the submission). Only
+		// under this delivery's live lease: given back after it ran out,
+		// it could be the one a delivery that took the submission over
+		// spends (Release goes by the submission, not the amount).
+		if !p.ownsLease(ctx, j) {
+			return p.retry(errors.New("reserve: the lease ended before a reservation made at a lower price could be given back"), 0), true
+		}
+		if err := p.d.Budget.Release(ctx, res); err != nil {
+			return p.retry(fmt.Errorf("reserve: give back a reservation made at a lower price: %w", err), 0), true
+		}
+		j.res = nil // given back: what follows holds this delivery's, if any
+		res, err = p.d.Budget.Reserve(ctx, j.tenant, j.sub.ID, amount, p.cfg.Now())
+	}
 	var over *budget.OverBudgetError
 	switch {
 	case errors.As(err, &over) && !j.unsure:
@@ -71,6 +91,25 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	}
 	j.res = &res
 	return Outcome{}, false
+}
+
+// ownsLease reports whether the job's record is still at the revision
+// the job holds, under the job's lease with more than leaseMargin left:
+// no other delivery can take the submission over before then.
+func (p *Pipeline) ownsLease(ctx context.Context, j *job) bool {
+	rec, rev, err := p.store.Get(ctx, j.tenant, j.sub.ID)
+	if err != nil || rev != j.rev {
+		return false
+	}
+	pa := rec.Pending
+	return pa != nil && pa.Owner == j.owner && pa.Until.Sub(p.cfg.Now()) > leaseMargin
+}
+
+// repriced reports whether the job's reservation was made at a lower
+// price than the submission's now: reserve gives it back and reserves anew.
+func (j *job) repriced() bool {
+	amount, err := money.FromFloat(j.prep.Price)
+	return j.res != nil && err == nil && j.res.Amount < amount
 }
 
 // reservedBefore reports whether an earlier delivery of the submission

@@ -92,8 +92,9 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			}
 			// Nothing the earlier attempt made exists: the POST about to
 			// be sent is a new charge, counted like a first one (a replayed
-			// ambiguous dead letter has no reservation left).
-			if j.res == nil {
+			// ambiguous dead letter has no reservation left; one made at a
+			// lower price than the submission's now is reserved anew).
+			if j.res == nil || j.repriced() {
 				if o, done := p.reserve(ctx, j); done {
 					return p.unsent(ctx, j, o)
 				}
