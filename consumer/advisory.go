@@ -161,7 +161,9 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 	if err != nil {
 		return fmt.Errorf("read message %d: %w", adv.StreamSeq, err)
 	}
-	if stale(msg, raw) {
+	if stale, err := p.stale(ctx, msg, raw); err != nil {
+		return err
+	} else if stale {
 		p.log.Error().Uint64("stream_seq", adv.StreamSeq).
 			Msg("message exhausted its deliveries and is gone from the stream, made anew since: cannot dead-letter it")
 		return nil
@@ -201,16 +203,24 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 }
 
 // stale reports whether raw, the message at the sequence the advisory
-// msg names, was stored after the advisory: it is not the message that ran
-// out of deliveries but one of a submissions stream made anew since (iseed
-// serve makes it at start), numbered from 1 again, maybe another tenant's
-// submission, which the advisory would dead-letter and announce failed.
-// The message that ran out was delivered MaxDeliver times, with at least
-// RetryPolicy.MinDelay between deliveries, before the advisory: far
-// longer than the clocks of a cluster's servers differ.
-func stale(msg jetstream.Msg, raw *jetstream.RawStreamMsg) bool {
+// msg names, was stored after the advisory in a submissions stream made
+// after it: not the message that ran out of deliveries but one of a
+// stream made anew since (iseed serve makes it at start), numbered from 1
+// again, maybe another tenant's submission, which the advisory would
+// dead-letter and announce failed. Both times are asked, so that the
+// clocks of a cluster's servers, which stamp them, cannot make the message
+// of an advisory of the stream's own look stale: that stream was made
+// long before any of its messages ran out of deliveries.
+func (p *Pipeline) stale(ctx context.Context, msg jetstream.Msg, raw *jetstream.RawStreamMsg) (bool, error) {
 	meta, err := msg.Metadata()
-	return err == nil && raw.Time.After(meta.Timestamp)
+	if err != nil || !raw.Time.After(meta.Timestamp) {
+		return false, nil
+	}
+	info, err := p.d.Resources.Submissions.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("submissions stream: %w", err)
+	}
+	return info.Created.After(meta.Timestamp), nil
 }
 
 // advisoryLetterID is the Nats-Msg-Id of the advisory's dead letter: the
