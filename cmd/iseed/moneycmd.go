@@ -269,6 +269,11 @@ func newSpendCmd(e *env) *cobra.Command {
 		if format != formatJSON && format != formatTable && format != "csv" {
 			return usagef("-o must be table, json or csv, got %q", format)
 		}
+		// A tenant's name is a subject token: '*' would report every
+		// tenant as if one, a dot or a space fail in NATS.
+		if *tenant != "" && !record.ValidToken(*tenant) {
+			return usagef("--tenant must be letters, digits, _ or -, got %q", *tenant)
+		}
 		c, err := openCLI(cmd.Context(), e.stderr, true)
 		if err != nil {
 			return err

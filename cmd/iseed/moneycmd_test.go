@@ -178,3 +178,16 @@ func TestAuditSaysTheSimulatorForgets(t *testing.T) {
 		t.Errorf("audit with a request the simulator does not know: got exit %d, stderr %q; want 1 and the note", code, errOut)
 	}
 }
+
+// TestSpendRefusesATenantThatIsNoName: --tenant is a subject token in the
+// ledger's subjects: '*' silently reported every tenant's spending as if
+// one's, and a dot or a space failed in NATS with exit 1. Each is a usage
+// error (exit 2), refused before anything is read.
+func TestSpendRefusesATenantThatIsNoName(t *testing.T) {
+	for _, name := range []string{"*", ">", "acme.globex", "acme globex"} {
+		_, errOut, code := runCLI(t, "spend", "--tenant", name)
+		if code != 2 || !strings.Contains(errOut, "--tenant must be letters, digits, _ or -") {
+			t.Errorf("spend --tenant %q: exit %d, %q; want 2 and a usage error", name, code, errOut)
+		}
+	}
+}
