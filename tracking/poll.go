@@ -295,8 +295,10 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 	if rec.RequestID == "" {
 		return trackOutcome{Err: errors.New("the submission has no upstream request yet")}
 	}
-	if age := t.schedNow().Sub(t.cfg.Timebase.At(trackedSince(rec))); age > t.cfg.MaxAge {
-		return t.lastLook(ctx, rec, rev, meta, msg, age)
+	age := t.schedNow().Sub(t.cfg.Timebase.At(trackedSince(rec)))
+	pastMax := age > t.cfg.MaxAge
+	if pastMax && t.cfg.LastLookGrace < 0 {
+		return t.giveUp(ctx, rec, rev, meta, msg.Data(), t.unverifiedReplay(msg))
 	}
 	final, r, err := t.refresh(ctx, rec, rev)
 	o := trackOutcome{Final: final, Err: err, Rec: rec}
@@ -310,41 +312,39 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 		now := t.cfg.Now()
 		o.Awaited = t.cfg.Timebase.Delay(now, t.cfg.Timebase.At(now).Sub(at))
 	}
+	if pastMax {
+		return t.pastMaxAge(ctx, o, meta, msg, age)
+	}
 	return o
 }
 
-// lastLook reads the upstream request once more before tracking gives up
-// on it. The last poll may be a working day old, or four with callbacks
-// on: with a callback lost, or callbacks off, a request the upstream
-// fulfilled since was given up unread, failed, and its tenant, told so,
-// might send it again and pay twice. A request finished is ended as any
-// poll ends it (completed with its final document, cancelled, failed); an
-// upstream that does not answer, or a document that cannot be stored, is
-// tried again at the retry delay for up to LastLookGrace past the maximum
-// age; then, or when the request is still open, tracking gives up, on the
-// record as the look left it.
-func (t *Tracker) lastLook(ctx context.Context, rec *record.Record, rev uint64, meta *jetstream.MsgMetadata, msg jetstream.Msg, age time.Duration) trackOutcome {
-	if t.cfg.LastLookGrace >= 0 {
-		final, r, err := t.refresh(ctx, rec, rev)
-		switch {
-		case final:
-			o := trackOutcome{Final: true, Rec: rec}
-			if r != nil {
-				o.State = stateOf(r.StatoRichiesta)
-			}
-			return o
-		case err != nil && ctx.Err() != nil:
-			return trackOutcome{Interrupted: true, Err: err, Rec: rec}
-		case err != nil && age <= t.cfg.MaxAge+t.cfg.LastLookGrace:
-			return trackOutcome{Err: fmt.Errorf("last look before giving up: %w", err), Rec: rec}
-		}
-		var gerr error
-		if rec, rev, gerr = t.store.Get(ctx, rec.Tenant, rec.ID); gerr != nil {
-			return trackOutcome{Err: gerr}
-		}
-		if rec.Closed() {
-			return trackOutcome{Final: true, Rec: rec} // a callback ended it meanwhile
-		}
+// pastMaxAge ends the poll of a request tracked longer than MaxAge, once
+// its last look (the poll o, which read it once more) is done. The last
+// poll may be a working day old, or four with callbacks on: with a
+// callback lost, or callbacks off, a request the upstream fulfilled since
+// was given up unread, failed, and its tenant, told so, might send it
+// again and pay twice. A request the look found finished ends as any poll
+// ends it; a look the upstream does not answer, or a document that cannot
+// be stored, is tried again as any poll is, for up to LastLookGrace past
+// the maximum age; then, or when the request is still open, tracking gives
+// up, on the record as the look left it.
+func (t *Tracker) pastMaxAge(ctx context.Context, o trackOutcome, meta *jetstream.MsgMetadata, msg jetstream.Msg, age time.Duration) trackOutcome {
+	switch {
+	case o.Final:
+		return o
+	case o.Err != nil && ctx.Err() != nil:
+		o.Interrupted = true
+		return o
+	case o.Err != nil && age <= t.cfg.MaxAge+t.cfg.LastLookGrace:
+		o.Err = fmt.Errorf("last look before giving up: %w", o.Err)
+		return o
+	}
+	rec, rev, err := t.store.Get(ctx, o.Rec.Tenant, o.Rec.ID)
+	switch {
+	case err != nil:
+		return trackOutcome{Err: err}
+	case rec.Closed():
+		return trackOutcome{Final: true, Rec: rec} // a callback ended it meanwhile
 	}
 	return t.giveUp(ctx, rec, rev, meta, msg.Data(), t.unverifiedReplay(msg))
 }

@@ -54,7 +54,7 @@ type Config struct {
 	OverdueWorkdays int           // one overdue event for a request open this many working days (default 15)
 	MaxAge          time.Duration // then tracking ends failed/gave_up (default 1440h)
 	// LastLookGrace is how long past MaxAge the last look before a
-	// give-up (lastLook) is tried again while the upstream does not
+	// give-up (pastMaxAge) is tried again while the upstream does not
 	// answer (default 1h); negative: tracking gives up without one (tests
 	// of a give-up racing a completion, which a last look would see).
 	LastLookGrace   time.Duration
