@@ -8,7 +8,6 @@ import (
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/pipetest"
-	"github.com/iseed-dev/iseed/layout"
 )
 
 // TestMaxDeliveriesAdvisoryOfAStreamMadeAnew: an advisory names the
@@ -33,11 +32,7 @@ func TestMaxDeliveriesAdvisoryOfAStreamMadeAnew(t *testing.T) {
 	if err := h.NATS.JS.DeleteStream(ctx, l.SubmissionsStream()); err != nil {
 		t.Fatal(err)
 	}
-	res, err := layout.Ensure(ctx, h.NATS.JS, h.Layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Res = res
+	h.withMaxDeliver(1000) // made again, as the default's (iseed serve's start)
 	// The submission now at sequence 1 cannot be sent (its service cannot
 	// be resolved): it stays without a record, as the old one did.
 	h.Publish(pipetest.Submission("emp-new", pipetest.ValidFields("Luigi")), nil)

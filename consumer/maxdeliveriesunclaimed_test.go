@@ -1,7 +1,6 @@
 package consumer_test
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
-	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 )
 
@@ -21,12 +19,7 @@ import (
 func TestMaxDeliveriesBeforeAnyRecordIsAnnounced(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.Layout.MaxDeliver = 3
-	res, err := layout.Ensure(context.Background(), h.NATS.JS, h.Layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Res = res
+	h.withMaxDeliver(3)
 	h.Start(pipetest.WithSchemas(flakySchemas{}), pipetest.WithConfig(func(c *consumer.Config) {
 		c.Retry = consumer.RetryPolicy{MinDelay: 50 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
 	}))
