@@ -83,7 +83,10 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 		_, err := fmt.Fprintf(r.e.stdout, "would replay dead letter %s, corrected%s, to %s\n", letterName(d), as, d.OriginalSubject)
 		return err
 	}
-	if err := r.q.ReplayWith(ctx, seq, payload); err != nil {
+	if err := r.q.ReplayWith(ctx, seq, payload); errors.Is(err, dlq.ErrNotRemoved) {
+		r.kept("", d, ", corrected"+as+",", err) // published: only the letter is left
+		return silent(exitFailed)
+	} else if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(r.e.stdout, "replayed dead letter %s, corrected%s, to %s\n", letterName(d), as, d.OriginalSubject)

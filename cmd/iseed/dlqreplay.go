@@ -184,9 +184,7 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 		}
 	}
 	if err := r.q.Replay(ctx, seq); errors.Is(err, dlq.ErrNotRemoved) {
-		r.failed++ // published, but left in the queue
-		fmt.Fprintf(r.e.stderr, "%sreplayed dead letter %s to %s, but it is still in the queue (%v): replayed again it reopens nothing; remove it with 'iseed dlq purge %d'\n",
-			prefix, letterName(d), d.OriginalSubject, err, seq)
+		r.kept(prefix, d, "", err)
 		return nil
 	} else if err != nil {
 		return r.failure(ctx, prefix, seq, err)
@@ -194,6 +192,17 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 	r.replayed++
 	fmt.Fprintf(r.e.stdout, "%sreplayed dead letter %s to %s\n", prefix, letterName(d), d.OriginalSubject)
 	return nil
+}
+
+// kept says that dead letter d was replayed (how: "", or a correction's
+// ", corrected,") but is still in the queue (err, dlq.ErrNotRemoved), and
+// what is left to do: replayed again it reopens nothing, so purge it. A
+// plain replay and a correction say it alike. It counts as failed: the
+// queue still lists it.
+func (r *replayer) kept(prefix string, d dlq.DeadLetter, how string, err error) {
+	r.failed++
+	fmt.Fprintf(r.e.stderr, "%sreplayed dead letter %s%s to %s, but it is still in the queue (%v): replayed again it reopens nothing; remove it with 'iseed dlq purge %d'\n",
+		prefix, letterName(d), how, d.OriginalSubject, err, d.Seq)
 }
 
 // check says why dead letter l is not replayed unchanged (nil: it is

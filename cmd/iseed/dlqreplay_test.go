@@ -406,7 +406,64 @@ func TestDLQReplayPublishedButNotRemoved(t *testing.T) {
 	}
 	dl := waitDeadLetters(t, 1)["kept-in-queue"]
 	d.sim.sim.SetFaults(sim.Faults{})
-	// The stream refuses every removal from now on.
+	denyDeletes(t, d)
+	seq := fmt.Sprint(dl.Seq)
+	out, errOut, code := runCLI(t, "dlq", "replay", seq)
+	if code != 1 || strings.Contains(errOut, "not replayed") || !strings.Contains(errOut, "replayed dead letter "+seq+" (acme/kept-in-queue)") ||
+		!strings.Contains(errOut, "iseed dlq purge "+seq) {
+		t.Errorf("replay not removed: exit %d, stdout %q, stderr %q; want 1, said replayed, and the purge to do", code, out, errOut)
+	}
+	waitSubmitted(t, d, "kept-in-queue")
+}
+
+// TestDLQCorrectionPublishedButNotRemoved: a correction (--edit, --payload)
+// published whose dead letter could not be removed is said to be replayed,
+// with the purge to do, as a plain replay's is. It used to end with the
+// bare error ("replayed, but the dead letter could not be removed"), which
+// named no purge: the operator was left with a letter that reopens
+// nothing.
+func TestDLQCorrectionPublishedButNotRemoved(t *testing.T) {
+	d := startCLIDaemon(t)
+	for _, id := range []string{"kept-edit", "kept-payload"} {
+		if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, badEmail)); code != 0 {
+			t.Fatalf("submit: exit %d, %s", code, errOut)
+		}
+	}
+	byID := waitDeadLetters(t, 2)
+	denyDeletes(t, d)
+	corrected, err := os.ReadFile(eventFile(t, "kept-payload", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EDITOR", editor(t, "s/mario at example/mario.rossi@example.it/"))
+	t.Setenv("VISUAL", "")
+	for _, tt := range []struct {
+		id, input string
+		flags     []string
+	}{
+		{"kept-edit", "", []string{"--edit"}},
+		{"kept-payload", string(corrected), []string{"--payload", "-"}},
+	} {
+		seq := fmt.Sprint(byID[tt.id].Seq)
+		out, errOut, code := runCLIInput(t, tt.input, append(append([]string{"dlq", "replay"}, tt.flags...), seq)...)
+		want := "replayed dead letter " + seq + " (acme/" + tt.id + "), corrected, to iseed.submissions.acme, but it is still in the queue"
+		if code != 1 || out != "" || !strings.Contains(errOut, want) || !strings.Contains(errOut, "remove it with 'iseed dlq purge "+seq+"'") {
+			t.Errorf("%s not removed: exit %d, stdout %q, stderr %q; want 1, %q, and the purge to do", tt.flags[0], code, out, errOut, want)
+		}
+		if r := waitSubmitted(t, d, tt.id); r.Generation != 2 {
+			t.Errorf("%s: got %+v, want the correction sent", tt.id, r)
+		}
+	}
+	if left := deadLetters(t); len(left) != 2 {
+		t.Errorf("dead letters: %+v, want both kept (their removal was refused)", left)
+	}
+}
+
+// denyDeletes makes d's DLQ stream refuse every removal from now on, as
+// a stream whose deletes fail would: a replay publishes, and cannot
+// remove its letter (dlq.ErrNotRemoved).
+func denyDeletes(t *testing.T, d *daemon) {
+	t.Helper()
 	ctx := context.Background()
 	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
 	st, err := js.Stream(ctx, d.res.Layout.DLQStream())
@@ -418,13 +475,6 @@ func TestDLQReplayPublishedButNotRemoved(t *testing.T) {
 	if _, err := js.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	seq := fmt.Sprint(dl.Seq)
-	out, errOut, code := runCLI(t, "dlq", "replay", seq)
-	if code != 1 || strings.Contains(errOut, "not replayed") || !strings.Contains(errOut, "replayed dead letter "+seq+" (acme/kept-in-queue)") ||
-		!strings.Contains(errOut, "iseed dlq purge "+seq) {
-		t.Errorf("replay not removed: exit %d, stdout %q, stderr %q; want 1, said replayed, and the purge to do", code, out, errOut)
-	}
-	waitSubmitted(t, d, "kept-in-queue")
 }
 
 // TestDLQPurgeOfAReplayedLetterNotRemoved: a replay published whose
