@@ -12,6 +12,7 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/overview"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
@@ -87,6 +88,9 @@ type Overview interface {
 type DeadLetters interface {
 	List(ctx context.Context, f dlq.Filter) ([]dlq.DeadLetter, error)
 	Replay(ctx context.Context, seq uint64) error
+	// CheckReopen says whether a replay of dl would reopen its
+	// submission (rec: its record, nil when there is none).
+	CheckReopen(ctx context.Context, dl dlq.DeadLetter, rec *record.Record) (refused, err error)
 }
 
 // Deps are what the console reads and acts on.

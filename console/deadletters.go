@@ -103,14 +103,19 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 		c.fail(w, r, http.StatusServiceUnavailable, "The submission's record cannot be read right now: "+err.Error())
 		return nil, false
 	}
-	if errors.As(dlq.CheckReopen(dl, rec), &refused) {
+	reopens, err := c.d.DeadLetters.CheckReopen(ctx, dl, rec)
+	if err != nil {
+		c.fail(w, r, http.StatusServiceUnavailable, "Whether a replay would reopen the submission cannot be told right now: "+err.Error())
+		return nil, false
+	}
+	if errors.As(reopens, &refused) {
 		d.Refused = refused
 	}
 	return d, true
 }
 
 // letterRecord reads the record of a letter's submission, which says
-// whether a replay can reopen anything (dlq.CheckReopen); nil for a letter
+// whether a replay can reopen anything (dlq.Queue.CheckReopen); nil for a letter
 // that names none, or when there is no record.
 func (c *Console) letterRecord(ctx context.Context, dl dlq.DeadLetter) (*record.Record, error) {
 	if !record.ValidToken(dl.Tenant) || !record.ValidToken(dl.SubmissionID) {
@@ -125,7 +130,7 @@ func (c *Console) letterRecord(ctx context.Context, dl dlq.DeadLetter) (*record.
 
 type deadLetterData struct {
 	DL       dlq.DeadLetter
-	Refused  *dlq.RefusedError // why it is not replayed unchanged (invalid, malformed, conflict; one that would reopen nothing): consumer.CheckReplay and dlq.CheckReopen, as iseed dlq replay refuses it
+	Refused  *dlq.RefusedError // why it is not replayed unchanged (invalid, malformed, conflict; one that would reopen nothing): consumer.CheckReplay and dlq.Queue.CheckReopen, as iseed dlq replay refuses it
 	Size     int
 	Masked   string
 	Revealed string

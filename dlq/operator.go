@@ -200,7 +200,9 @@ func CheckReplay(dl DeadLetter) error {
 //
 // A conflict's or a malformed message's letter passes: its record may be
 // another payload's (CheckReplay and CheckCorrection decide those).
-func CheckReopen(dl DeadLetter, rec *record.Record) error {
+//
+// now is the time a lease is judged at.
+func CheckReopen(dl DeadLetter, rec *record.Record, now time.Time) error {
 	if rec == nil {
 		return nil
 	}
@@ -221,7 +223,7 @@ func CheckReopen(dl DeadLetter, rec *record.Record) error {
 		r.Why = fmt.Sprintf("the submission is %s with its upstream request %s: it is never sent again, and nothing would reopen", rec.State, rec.RequestID)
 	case rec.Replayed(dl.Seq):
 		r.Why = "it reopened the submission once already, and a dead letter reopens a submission at most once: nothing would reopen"
-	case rec.State == record.StateHeld || (rec.State == record.StateClaimed && rec.Pending != nil && time.Now().Before(rec.Pending.Until)):
+	case rec.State == record.StateHeld || (rec.State == record.StateClaimed && rec.Pending != nil && now.Before(rec.Pending.Until)):
 		r.Why = fmt.Sprintf("the submission is %s: it is open again (another of its dead letters was replayed: it is on its way, or held), "+
 			"and a replay now would reopen nothing", rec.State)
 		r.Advice = fmt.Sprintf("wait until it ends ('iseed status --tenant %s %s'): failed or rejected again, replay or correct it then; "+
@@ -230,6 +232,16 @@ func CheckReopen(dl DeadLetter, rec *record.Record) error {
 		return nil
 	}
 	return r
+}
+
+// CheckReopen is CheckReopen for dead letter dl and its submission's
+// record rec (nil: none), judged at this machine's time. refused is its
+// refusal.
+func (q *Queue) CheckReopen(ctx context.Context, dl DeadLetter, rec *record.Record) (refused, err error) {
+	if rec == nil {
+		return nil, nil
+	}
+	return CheckReopen(dl, rec, q.local()), nil
 }
 
 // CheckCorrection refuses a correction whose payload names another

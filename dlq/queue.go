@@ -45,6 +45,8 @@ type Queue struct {
 	// serverNow is the NATS server's time, which a claim's age is judged
 	// by (claim.go): operators' machines need not agree on the time.
 	serverNow func(context.Context) (time.Time, error)
+	// local is this machine's clock (time.Now; a test sets it wrong).
+	local func() time.Time
 }
 
 // NewQueue returns the operator's view of the dead-letter stream. key signs
@@ -57,7 +59,7 @@ func NewQueue(js jetstream.JetStream, r *layout.Resources, key []byte, msgID fun
 	if msgID == nil {
 		msgID = func(_ string, _ []byte, token string) string { return "replay." + token }
 	}
-	q := &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID, claims: r.Keys}
+	q := &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID, claims: r.Keys, local: time.Now}
 	q.serverNow = func(ctx context.Context) (time.Time, error) {
 		c := servertime.New(q.claims, 0)
 		if err := c.Sync(ctx); err != nil {

@@ -197,7 +197,7 @@ func TestCheckReopen(t *testing.T) {
 		{"a malformed message's", ReasonMalformed, sent, ""},
 	}
 	for _, tt := range tests {
-		err := CheckReopen(DeadLetter{Seq: 7, Reason: tt.reason}, tt.rec)
+		err := CheckReopen(DeadLetter{Seq: 7, Reason: tt.reason}, tt.rec, time.Now())
 		var re *RefusedError
 		if (err != nil) != (tt.why != "") || (err != nil && (!errors.As(err, &re) || !strings.Contains(re.Why, tt.why) ||
 			!strings.Contains(re.Advice, "iseed dlq purge 7"))) {

@@ -95,7 +95,7 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 
 // editable refuses to correct dead letter d when its submission's record
 // says a correction may not be made (dlq.CheckEdit) or would reopen
-// nothing (dlq.CheckReopen); closed is standing's.
+// nothing (dlq.Queue.CheckReopen); closed is standing's.
 func (r *replayer) editable(ctx context.Context, d dlq.DeadLetter) (closed bool, err error) {
 	rec, inDoubt, closed, err := r.standing(ctx, d)
 	if err != nil {
@@ -106,8 +106,12 @@ func (r *replayer) editable(ctx context.Context, d dlq.DeadLetter) (closed bool,
 	}
 	// A correction reopens no more than the letter unchanged would: the
 	// pipeline takes it for a conflict instead.
-	if err := dlq.CheckReopen(d, rec); err != nil {
-		return false, fmt.Errorf("refused %s", refusal(err, d))
+	refused, err := r.q.CheckReopen(ctx, d, rec)
+	if err != nil {
+		return false, err
+	}
+	if refused != nil {
+		return false, fmt.Errorf("refused %s", refusal(refused, d))
 	}
 	return closed, nil
 }

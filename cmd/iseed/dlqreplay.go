@@ -207,7 +207,7 @@ func (r *replayer) kept(prefix string, d dlq.DeadLetter, how string, err error) 
 
 // check says why dead letter l is not replayed unchanged (nil: it is
 // replayed); err when its submission's record cannot be read. The record
-// says whether the replay can reopen anything (dlq.CheckReopen).
+// says whether the replay can reopen anything (dlq.Queue.CheckReopen).
 func (r *replayer) check(ctx context.Context, l *dlq.Letter) (refused, err error) {
 	if refused = r.q.CheckOrigin(l); refused == nil {
 		refused = consumer.CheckReplay(l.DeadLetter, l.Payload, r.maxBytes)
@@ -222,7 +222,7 @@ func (r *replayer) check(ctx context.Context, l *dlq.Letter) (refused, err error
 	if err != nil {
 		return nil, err
 	}
-	return dlq.CheckReopen(l.DeadLetter, rec), nil
+	return r.q.CheckReopen(ctx, l.DeadLetter, rec)
 }
 
 // failure counts and reports one dead letter that could not be replayed;
