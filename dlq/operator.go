@@ -189,8 +189,8 @@ func CheckReplay(dl DeadLetter) error {
 //   - a submission's letter whose submission is open again, held, or
 //     claimed under a delivery's live lease (another of its letters was
 //     replayed): the replay would be a duplicate of the submission on its
-//     way. A claimed one whose lease has ended (by this machine's clock)
-//     passes: its delivery may be gone for good (its message lost with
+//     way. A claimed one whose lease has ended (by the server's clock,
+//     now) passes: its delivery may be gone for good (its message lost with
 //     its max_deliveries advisory), and only a replay resumes it. It waits behind the lease of
 //     the delivery working on it and then reopens nothing, or, if that
 //     delivery failed it again, reopens it for another attempt nobody
@@ -201,7 +201,8 @@ func CheckReplay(dl DeadLetter) error {
 // A conflict's or a malformed message's letter passes: its record may be
 // another payload's (CheckReplay and CheckCorrection decide those).
 //
-// now is the time a lease is judged at.
+// now is the time a lease is judged at: the NATS server's, which the
+// pipeline writes leases in (Queue.CheckReopen).
 func CheckReopen(dl DeadLetter, rec *record.Record, now time.Time) error {
 	if rec == nil {
 		return nil
@@ -235,13 +236,20 @@ func CheckReopen(dl DeadLetter, rec *record.Record, now time.Time) error {
 }
 
 // CheckReopen is CheckReopen for dead letter dl and its submission's
-// record rec (nil: none), judged at this machine's time. refused is its
-// refusal.
+// record rec (nil: none), judged at the NATS server's time: the clock the
+// pipeline writes leases on (consumer.Config.Now). The operator's machine
+// may be minutes off: ahead, it let a replay through during a live lease;
+// behind, it refused a letter whose lease had ended. refused is its
+// refusal; err says the server's time could not be learned.
 func (q *Queue) CheckReopen(ctx context.Context, dl DeadLetter, rec *record.Record) (refused, err error) {
 	if rec == nil {
 		return nil, nil
 	}
-	return CheckReopen(dl, rec, q.local()), nil
+	now, err := q.serverNow(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dlq: the server's time, which a lease is judged by: %w", err)
+	}
+	return CheckReopen(dl, rec, now), nil
 }
 
 // CheckCorrection refuses a correction whose payload names another

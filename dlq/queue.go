@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -42,11 +43,51 @@ type Queue struct {
 	key    []byte
 	msgID  func(subject string, payload []byte, token string) string
 	claims jetstream.KeyValue // replays' claims on their letters (claim.go); nil: none
-	// serverNow is the NATS server's time, which a claim's age is judged
-	// by (claim.go): operators' machines need not agree on the time.
+	// serverNow is the NATS server's time, which a claim's age (claim.go)
+	// and a lease (CheckReopen) are judged by: operators' machines need
+	// not agree on the time.
 	serverNow func(context.Context) (time.Time, error)
-	// local is this machine's clock (time.Now; a test sets it wrong).
+	// local is this machine's clock (time.Now; a test sets it wrong): it
+	// only carries the server's time between syncs.
 	local func() time.Time
+	clock *serverClock
+}
+
+// serverClock is the server's time as a queue learned it.
+type serverClock struct {
+	mu     sync.Mutex
+	clock  *servertime.Clock // nil until the first sync
+	synced time.Time         // this machine's time at the last sync; zero: none
+}
+
+// resync is how often a queue learns the server's time again, as the
+// daemon's clock does: a console's queue lives as long as the daemon.
+const resync = time.Minute
+
+// syncedNow is the NATS server's time, learned from the keys bucket
+// (servertime.Clock) at most once a resync, not at every check: a replay
+// of thousands of letters asks it for each. A failed sync keeps an
+// earlier estimate. Without the bucket it is this machine's time.
+func (q *Queue) syncedNow(ctx context.Context) (time.Time, error) {
+	if q.claims == nil {
+		return q.local(), nil
+	}
+	c := q.clock
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.clock == nil {
+		c.clock = servertime.NewWithLocal(q.claims, 0, q.local)
+	}
+	if c.synced.IsZero() || q.local().Sub(c.synced) >= resync {
+		err := c.clock.Sync(ctx)
+		if err != nil && c.synced.IsZero() {
+			return time.Time{}, err
+		}
+		if err == nil {
+			c.synced = q.local()
+		}
+	}
+	return c.clock.Now(), nil
 }
 
 // NewQueue returns the operator's view of the dead-letter stream. key signs
@@ -59,14 +100,8 @@ func NewQueue(js jetstream.JetStream, r *layout.Resources, key []byte, msgID fun
 	if msgID == nil {
 		msgID = func(_ string, _ []byte, token string) string { return "replay." + token }
 	}
-	q := &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID, claims: r.Keys, local: time.Now}
-	q.serverNow = func(ctx context.Context) (time.Time, error) {
-		c := servertime.New(q.claims, 0)
-		if err := c.Sync(ctx); err != nil {
-			return time.Time{}, err
-		}
-		return c.Now(), nil
-	}
+	q := &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID, claims: r.Keys, local: time.Now, clock: &serverClock{}}
+	q.serverNow = q.syncedNow
 	return q
 }
 

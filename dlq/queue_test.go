@@ -206,6 +206,44 @@ func TestCheckReopen(t *testing.T) {
 	}
 }
 
+// TestCheckReopenJudgesALeaseByTheServersClock: the lease of the delivery
+// working on a reopened submission is written on the pipeline's clock,
+// the NATS server's; the check judges it by that clock, not by the
+// operator's machine. One minutes ahead let a replay through during a
+// live lease (the replay waited behind it and, if that delivery failed
+// the submission again, reopened it for an attempt nobody asked for);
+// one minutes behind refused a letter whose lease had ended.
+func TestCheckReopenJudgesALeaseByTheServersClock(t *testing.T) {
+	tests := []struct {
+		name  string
+		skew  time.Duration // of the operator's clock
+		until time.Duration // the lease's end, from the server's now
+		why   string        // "" when it passes
+	}{
+		{"the operator's clock ahead, the lease live", 10 * time.Minute, time.Minute, "the submission is claimed"},
+		{"the operator's clock behind, the lease ended", -10 * time.Minute, -time.Minute, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected})
+			q.local = func() time.Time { return time.Now().Add(tt.skew) }
+			// The embedded server's clock is this machine's.
+			now := time.Now()
+			rec := &record.Record{Tenant: "acme", ID: "emp-1", State: record.StateClaimed, Generation: 2,
+				Pending: &record.Attempt{Started: now.Add(tt.until - time.Minute), Owner: "another-delivery/1", Until: now.Add(tt.until)}}
+			rec.AddReplay(all[0].Seq+1000, now) // another letter of it reopened it
+			refused, err := q.CheckReopen(context.Background(), all[0], rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var re *RefusedError
+			if (refused != nil) != (tt.why != "") || (refused != nil && (!errors.As(refused, &re) || !strings.Contains(re.Why, tt.why))) {
+				t.Errorf("got %v, want refused %v (%q)", refused, tt.why != "", tt.why)
+			}
+		})
+	}
+}
+
 // gaveUpLetter stores the gave_up dead letter of acme/emp-1's tracking
 // task at seq of the tracking stream, and returns a queue that signs
 // replays, its one letter, and the tracking stream.
