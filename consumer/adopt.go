@@ -42,6 +42,7 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		// expired) is still the truth: the request exists and is tracked.
 		next.Reason, next.Errors = "", nil
 		next.Charge = p.charge(j, r, sourceOf(note))
+		fillService(&next, j, r)
 		if j.res != nil {
 			next.Reserved = &record.Reserved{Amount: j.res.Amount, Day: j.res.Day}
 		}

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -261,13 +262,24 @@ func chosen(j *job, r *visengine.Richiesta, name string) bool {
 
 // spent enters a recorded request in the ledger and commits its
 // reservation; both are idempotent, so a re-announced submission repeats
-// them harmlessly.
+// them harmlessly. An entry the ledger refuses is logged, not retried:
+// the request is paid whatever its bookkeeping says.
 func (p *Pipeline) spent(ctx context.Context, r *record.Record) error {
 	if r == nil || r.RequestID == "" {
 		return nil
 	}
 	if p.d.Ledger != nil && r.Charge != nil {
-		if err := p.d.Ledger.Record(ctx, ledgerEntry(r)); err != nil {
+		err := p.d.Ledger.Record(ctx, ledgerEntry(r))
+		switch {
+		case errors.Is(err, ledger.ErrInvalid):
+			// Refused on every delivery alike: the request is paid, and
+			// nakked for it the submission would run out of deliveries,
+			// dead-lettered and never tracked, its reservation never
+			// committed. It goes on unentered; the audit reports it
+			// unledgered (docs/money.md).
+			p.log.Error().Str("tenant", r.Tenant).Str("submission", r.ID).Str("request_id", r.RequestID).
+				Str("error", err.Error()).Msg("the ledger refuses the entry of a paid request: it is recorded and tracked, not entered")
+		case err != nil:
 			return fmt.Errorf("ledger: %w", err)
 		}
 	}
@@ -278,6 +290,30 @@ func (p *Pipeline) spent(ctx context.Context, r *record.Record) error {
 		}
 	}
 	return nil
+}
+
+// fillService gives r, a record of the job's submission, the service name
+// and hash it lacks (a record written or restored by hand: the claim has
+// always kept them): the ledger refuses an entry without a hash, and
+// tracking schedules its polls by it. The request's own (req, when known) come
+// first, then the service the job resolved. It reports whether it filled
+// anything.
+func fillService(r *record.Record, j *job, req *visengine.Richiesta) bool {
+	name, hash := "", ""
+	if j.svc != nil {
+		name, hash = j.svc.Name, j.svc.Hash
+	}
+	if req != nil {
+		name, hash = cmp.Or(req.Nome, name), cmp.Or(req.HashVisura, hash)
+	}
+	filled := false
+	if r.ServiceHash == "" && hash != "" {
+		r.ServiceHash, filled = hash, true
+	}
+	if r.Service == "" && name != "" {
+		r.Service, filled = name, true
+	}
+	return filled
 }
 
 // ledgerEntry is the ledger's entry of a recorded request.

@@ -673,12 +673,22 @@ func (p *Pipeline) failedAgain(j *job) Outcome {
 // replay's id (record.Record.TrackedStatus): announced again with its
 // plain id, which the submitted event before the give-up had, it would be
 // deduplicated away within the window, and stored as another event after it.
+//
+// A record that lacks its service's name or hash is announced (and
+// entered in the ledger) with the job's service, as adopt records it now;
+// the stored record is left as it is.
 func (p *Pipeline) announceExisting(j *job) Outcome {
-	o := Outcome{Kind: Done, Record: j.rec}
-	if j.rec.State == record.StateSubmitted {
-		o.Event = j.rec.Status(record.StateSubmitted)
-		if j.rec.Reopened() {
-			o.Event = j.rec.TrackedStatus(record.StateSubmitted)
+	rec := j.rec
+	if rec.ServiceHash == "" || rec.Service == "" {
+		if filled := rec.Clone(); fillService(filled, j, nil) {
+			rec = filled
+		}
+	}
+	o := Outcome{Kind: Done, Record: rec}
+	if rec.State == record.StateSubmitted {
+		o.Event = rec.Status(record.StateSubmitted)
+		if rec.Reopened() {
+			o.Event = rec.TrackedStatus(record.StateSubmitted)
 		}
 	}
 	return o
