@@ -18,7 +18,8 @@ import (
 // from one watch of the caps bucket (<prefix>_budgets, followed with
 // budget.FollowCaps; a zero or deleted value means no cap), and a submission whose tenant and account
 // have none, with no default tenant caps either, reserves nothing (and so
-// commits nothing). Everything else is as before:
+// commits nothing), unless an earlier delivery's reservation is still held
+// (reserve takes it up). Everything else is as before:
 //
 //   - Until the watch has delivered every key the bucket held when it
 //     started, and whenever it is interrupted, the view knows nothing and

@@ -55,9 +55,14 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	if j.rec.HeldSince.IsZero() && p.holds.waiting(j.tenant, j.sub.ID) && !j.unsure && !p.reservedBefore(ctx, j) {
 		return p.hold(ctx, j, errQueued), true // older held submissions of the tenant go first
 	}
-	if p.caps.uncapped(j.tenant) {
+	if p.caps.uncapped(j.tenant) && (j.created || !p.reservedBefore(ctx, j)) {
 		return Outcome{}, false // no cap applies: nothing to count against (capsview.go)
 	}
+	// A reservation an earlier delivery made under caps removed since is
+	// the submission's all the same: taken up as when caps apply, it is
+	// committed with the request or given back when none was created.
+	// Left alone, it stayed counted until its usage key expired, and caps
+	// set again bound early.
 	res, err := p.d.Budget.Reserve(ctx, j.tenant, j.sub.ID, amount, p.cfg.Now())
 	if err == nil && res.Amount < amount && !j.unsure {
 		// An earlier delivery reserved at a lower price and stopped before

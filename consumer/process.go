@@ -48,10 +48,13 @@ type job struct {
 	// they prepare): a rejection or failure before the POST takes it back.
 	precounted bool
 	res        *budget.Reservation // this delivery's reservation against the caps
-	start      time.Time
-	postErr    error   // this delivery's last failed POST, for the log line when it ends unsettled
-	called     bool    // this delivery's last POST carried callback_data (record.Record.Callback)
-	peeked     *string // the id of a message that did not decode, once read (idOf)
+	// created is true when this delivery created the submission's record:
+	// no earlier delivery can have left a reservation.
+	created bool
+	start   time.Time
+	postErr error   // this delivery's last failed POST, for the log line when it ends unsettled
+	called  bool    // this delivery's last POST carried callback_data (record.Record.Callback)
+	peeked  *string // the id of a message that did not decode, once read (idOf)
 }
 
 // idOf is the submission id the job's message names: the decoded one, or
@@ -458,6 +461,7 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 			return p.rejected(j), true
 		}
 		j.precounted = true // only a record this job created counts its POST
+		j.created = true
 		return Outcome{}, false
 	}
 	existing, rev, err := p.store.Get(ctx, j.tenant, j.sub.ID)
