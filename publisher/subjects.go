@@ -3,9 +3,11 @@ package publisher
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -59,25 +61,70 @@ func TrackMsgID(tenant, id string, generation int) string {
 }
 
 // ReadEvents returns the events stored in stream for one submission,
-// oldest first.
+// oldest first. The stream says first how many there are: none is an
+// empty list at once, and a list that stops before the last (a fetch that
+// failed or timed out on a loaded server, ctx done) is an error saying it
+// is incomplete, with the events read so far, never a short list taken
+// for the whole one.
 func ReadEvents(ctx context.Context, js jetstream.JetStream, stream string, s Subjects, tenant, id string) ([]json.RawMessage, error) {
 	st, err := js.Stream(ctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
-	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: s.Of(tenant, id)})
+	subjects := s.Of(tenant, id)
+	pending := uint64(0) // events still to read
+	for _, subject := range subjects {
+		info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			return nil, fmt.Errorf("events: %w", err)
+		}
+		pending += info.State.Subjects[subject]
+	}
+	if pending == 0 {
+		return nil, nil
+	}
+	// Every fetch of an ordered consumer makes a new consumer, and by
+	// default tries that for ever, whatever ctx says: a stream deleted
+	// meanwhile hung the caller.
+	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: subjects, MaxResetAttempts: 3})
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
 	var out []json.RawMessage
-	for {
-		msg, err := oc.Next(jetstream.FetchMaxWait(500 * time.Millisecond))
+	for stalls := 0; ; {
+		// The fetches wait on their own, not on ctx.
+		if err := ctx.Err(); err != nil {
+			return out, incompleteEvents(pending, err)
+		}
+		msg, err := oc.Next(jetstream.FetchMaxWait(fetchWait))
+		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+			if stalls++; stalls < maxStalls {
+				continue
+			}
+		}
 		if err != nil {
-			return out, nil
+			return out, incompleteEvents(pending, err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return out, incompleteEvents(pending, err)
 		}
 		out = append(out, json.RawMessage(msg.Data()))
-		if meta, err := msg.Metadata(); err == nil && meta.NumPending == 0 {
+		if meta.NumPending == 0 {
 			return out, nil
 		}
+		pending, stalls = meta.NumPending, 0
 	}
+}
+
+// fetchWait is how long ReadEvents waits for one event, and maxStalls how
+// many such waits in a row may time out, while events remain to be read,
+// before it gives up.
+const (
+	fetchWait = 500 * time.Millisecond
+	maxStalls = 3
+)
+
+func incompleteEvents(pending uint64, err error) error {
+	return fmt.Errorf("events: the list is incomplete, stopped with %d more event(s) to read: %w", pending, err)
 }
