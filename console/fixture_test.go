@@ -12,7 +12,9 @@ import (
 	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/overview"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -39,6 +41,14 @@ func newSite(t *testing.T, h *pipetest.Harness, token string, spend func(context
 // its Logger is the test's.
 func newSiteWith(t *testing.T, h *pipetest.Harness, cfg console.Config, spend func(context.Context) (*console.Spend, error)) *site {
 	t.Helper()
+	return newSiteOver(t, h, cfg, spend, h.NATS.JS, h.Res)
+}
+
+// newSiteOver is newSiteWith whose console reads NATS through js and res
+// (a connection through a natstest.DropProxy, say) instead of h's.
+func newSiteOver(t *testing.T, h *pipetest.Harness, cfg console.Config, spend func(context.Context) (*console.Spend, error),
+	js jetstream.JetStream, res *layout.Resources) *site {
+	t.Helper()
 	logs := &pipetest.Buffer{}
 	log := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)).Level(zerolog.WarnLevel)
 	ov, err := overview.New(overview.Config{Logger: log}, overview.Deps{Resources: h.Res,
@@ -51,7 +61,7 @@ func newSiteWith(t *testing.T, h *pipetest.Harness, cfg console.Config, spend fu
 	}
 	cfg.Logger = log
 	c, err := console.New(cfg,
-		console.Deps{Overview: ov, DeadLetters: h.Queue(), Resources: h.Res, JS: h.NATS.JS, Spend: spend})
+		console.Deps{Overview: ov, DeadLetters: h.Queue(), Resources: res, JS: js, Spend: spend})
 	if err != nil {
 		t.Fatal(err)
 	}
