@@ -26,7 +26,7 @@ import (
 // upstream echoes callback_data in the request it posts back; the handler
 // recomputes S and compares in constant time. A valid callback is a hint
 // only: it triggers an immediate GET /richiesta/{id} through the same path
-// as a poll (Tracker.Refresh); the body is never trusted for state.
+// as a poll (Tracker.Reread); the body is never trusted for state.
 //
 // Anyone can post, so what a callback may cost is bounded before the
 // secret is known: a body is read within BodyTimeout, a JSON one streamed
@@ -57,7 +57,9 @@ import (
 
 // Refresher re-reads one submission's upstream request now.
 type Refresher interface {
-	Refresh(ctx context.Context, tenant, id string) error
+	// Reread reports whether the request was read: one no longer (or not
+	// yet) tracked is not, and that is no error.
+	Reread(ctx context.Context, tenant, id string) (read bool, err error)
 }
 
 // CallbackConfig configures the callback endpoint.
@@ -246,7 +248,7 @@ func answerBusy(w http.ResponseWriter) {
 func (c *Callbacks) refreshNow(w http.ResponseWriter, r *http.Request, tenant, id, key string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.cfg.Timeout)
 	defer cancel()
-	err := c.refresh.Refresh(ctx, tenant, id)
+	read, err := c.refresh.Reread(ctx, tenant, id)
 	switch {
 	case errors.Is(err, record.ErrNotFound):
 		c.cfg.Metrics.callback(cbUnknown)
@@ -257,6 +259,9 @@ func (c *Callbacks) refreshNow(w http.ResponseWriter, r *http.Request, tenant, i
 		c.log.Warn().Str("tenant", tenant).Str("submission", id).Str("error", err.Error()).
 			Msg("refresh after callback failed; answered 503 so that the upstream retries, and polling catches up while the request is tracked")
 		http.Error(w, "try again", http.StatusServiceUnavailable)
+	case !read: // not tracked: nothing to re-read, and no re-read to count
+		c.cfg.Metrics.callback(cbNotTracked)
+		w.WriteHeader(http.StatusNoContent)
 	default:
 		c.cfg.Metrics.callback(cbRefreshed)
 		w.WriteHeader(http.StatusNoContent)

@@ -26,9 +26,9 @@ import (
 // countingRefresher counts refreshes.
 type countingRefresher struct{ n atomic.Int32 }
 
-func (r *countingRefresher) Refresh(context.Context, string, string) error {
+func (r *countingRefresher) Reread(context.Context, string, string) (bool, error) {
 	r.n.Add(1)
-	return nil
+	return true, nil
 }
 
 // callbackServer serves callbacks with cfg over real HTTP.
@@ -266,12 +266,12 @@ type gatedRefresher struct {
 	release chan struct{}
 }
 
-func (g *gatedRefresher) Refresh(ctx context.Context, tenant, id string) error {
+func (g *gatedRefresher) Reread(ctx context.Context, tenant, id string) (bool, error) {
 	if id == g.id {
 		g.held.Add(1)
 		<-g.release
 	}
-	return g.countingRefresher.Refresh(ctx, tenant, id)
+	return g.countingRefresher.Reread(ctx, tenant, id)
 }
 
 // TestCallbackRefusedWhenBusyIsLetThroughOnRetry: a genuine callback
@@ -310,8 +310,8 @@ func TestCallbackRefusedWhenBusyIsLetThroughOnRetry(t *testing.T) {
 // failingRefresher fails every refresh, as when the upstream is down.
 type failingRefresher struct{}
 
-func (failingRefresher) Refresh(context.Context, string, string) error {
-	return errors.New("upstream unavailable")
+func (failingRefresher) Reread(context.Context, string, string) (bool, error) {
+	return false, errors.New("upstream unavailable")
 }
 
 // TestForgedCallbacksDoNotSilenceFailedRefreshes: anyone can post forged
@@ -412,17 +412,19 @@ func counted(t *testing.T, c *Callbacks) map[string]float64 {
 }
 
 // outcomeRefresher refreshes every submission, but fails those of
-// emp-fail and has no record of emp-gone.
+// emp-fail, has no record of emp-gone and no longer tracks emp-done.
 type outcomeRefresher struct{}
 
-func (outcomeRefresher) Refresh(_ context.Context, _, id string) error {
+func (outcomeRefresher) Reread(_ context.Context, _, id string) (bool, error) {
 	switch id {
 	case "emp-fail":
-		return errors.New("upstream unavailable")
+		return false, errors.New("upstream unavailable")
 	case "emp-gone":
-		return record.ErrNotFound
+		return false, record.ErrNotFound
+	case "emp-done":
+		return false, nil
 	}
-	return nil
+	return true, nil
 }
 
 // TestCallbackOutcomesCounted: every answer of the endpoint to a callback
@@ -450,6 +452,7 @@ func TestCallbackOutcomesCounted(t *testing.T) {
 		{"refresh fails", "/callbacks/acme/emp-fail", "", genuine("emp-fail", "Visura evasa"), http.StatusServiceUnavailable, "refresh_failed"},
 		{"repeat of a failed refresh", "/callbacks/acme/emp-fail", "", genuine("emp-fail", "Visura evasa"), http.StatusServiceUnavailable, "repeat_failed"},
 		{"no such record", "/callbacks/acme/emp-gone", "", genuine("emp-gone", "Visura evasa"), http.StatusNotFound, "unknown"},
+		{"not tracked", "/callbacks/acme/emp-done", "", genuine("emp-done", "Visura evasa"), http.StatusNoContent, "not_tracked"},
 		{"forged", "/callbacks/acme/emp-1", "", callbackJSON(strings.Repeat("0", 64), "Annullata"), http.StatusForbidden, "forged"},
 		{"unreadable", "/callbacks/acme/emp-1", "", "{{{", http.StatusForbidden, "no_secret"},
 		{"bad path", "/callbacks/acme/emp%2F1", "", genuine("emp-1", "Annullata"), http.StatusNotFound, "bad_path"},

@@ -30,7 +30,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "iseed", Name: "callbacks_total",
-			Help: "Callbacks the callback endpoint answered, by outcome: refreshed, repeat, repeat_failed, refresh_failed, unknown, busy, too_many_news, forged, no_secret, bad_path, bad_request, too_large, too_slow.",
+			Help: "Callbacks the callback endpoint answered, by outcome: refreshed, not_tracked, repeat, repeat_failed, refresh_failed, unknown, busy, too_many_news, forged, no_secret, bad_path, bad_request, too_large, too_slow.",
 		}, []string{"outcome"}),
 		unknown: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "iseed", Name: "tracking_unknown_states_total",
@@ -101,7 +101,8 @@ type callbackOutcome string
 const (
 	// A genuine callback (right secret).
 	cbRefreshed     callbackOutcome = "refreshed"      // 204: the request was re-read
-	cbRepeat        callbackOutcome = "repeat"         // 204 unread: its news was let through less than MinInterval ago, and read
+	cbNotTracked    callbackOutcome = "not_tracked"    // 204 unread: the request is not tracked (not yet, or no longer)
+	cbRepeat        callbackOutcome = "repeat"         // 204 unread: its news was let through less than MinInterval ago (and read, if tracked)
 	cbRepeatFailed  callbackOutcome = "repeat_failed"  // 503 unread: its news was let through less than MinInterval ago, and that read failed
 	cbRefreshFailed callbackOutcome = "refresh_failed" // 503: the re-read failed
 	cbUnknown       callbackOutcome = "unknown"        // 404: no record of the submission
@@ -118,6 +119,6 @@ const (
 
 // callbackOutcomes is every callbackOutcome.
 func callbackOutcomes() []callbackOutcome {
-	return []callbackOutcome{cbRefreshed, cbRepeat, cbRepeatFailed, cbRefreshFailed, cbUnknown,
+	return []callbackOutcome{cbRefreshed, cbNotTracked, cbRepeat, cbRepeatFailed, cbRefreshFailed, cbUnknown,
 		cbTooManyNews, cbBusy, cbForged, cbNoSecret, cbBadPath, cbBadRequest, cbTooLarge, cbTooSlow}
 }

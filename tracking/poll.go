@@ -405,14 +405,23 @@ func (t *Tracker) logNotReopened(rec *record.Record, seq uint64) {
 func (t *Tracker) schedNow() time.Time { return t.cfg.Timebase.At(t.cfg.Now()) }
 
 // Refresh re-reads one submission's upstream request now and applies what
-// changed; a genuine callback calls it, once its secret is verified, so
-// it is also the proof that callbacks arrive (callbacktrust.go). It is
-// safe beside a concurrent poll.
+// changed; a genuine callback calls it (as Reread), once its secret is
+// verified, so it is also the proof that callbacks arrive
+// (callbacktrust.go). It is safe beside a concurrent poll.
 func (t *Tracker) Refresh(ctx context.Context, tenant, id string) error {
+	_, err := t.Reread(ctx, tenant, id)
+	return err
+}
+
+// Reread is Refresh, and reports whether the request was read upstream:
+// one not tracked (not submitted, its tracking task not stored yet, or
+// tracking over but for a give-up) is not, and that is no error. The
+// callback endpoint counts the two apart.
+func (t *Tracker) Reread(ctx context.Context, tenant, id string) (read bool, err error) {
 	t.callbackArrived()
 	rec, rev, err := t.store.Get(ctx, tenant, id)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// A request tracking gave up on is read all the same: the upstream's
 	// completion overrides the give-up (catchUp), and an override that
@@ -421,18 +430,18 @@ func (t *Tracker) Refresh(ctx context.Context, tenant, id string) error {
 	// stopped between its record write and the withdrawal of the
 	// give-up's dead letter (catchUp).
 	if rec.RequestID == "" || (rec.Closed() && !gaveUp(rec)) {
-		return t.withdrawOverridden(ctx, rec)
+		return false, t.withdrawOverridden(ctx, rec)
 	}
 	if rec.State == record.StateSubmitted {
 		// The pipeline publishes "submitted" before it starts tracking: a
 		// request not tracked yet may not be announced yet, and its later
 		// states must not go out first. Polling starts with the task.
 		if ok, err := t.tracked(ctx, rec); !ok || err != nil {
-			return err
+			return false, err
 		}
 	}
-	_, _, err = t.refresh(ctx, rec, rev)
-	return err
+	_, r, err := t.refresh(ctx, rec, rev)
+	return r != nil, err
 }
 
 // tracked reports whether the tracking task of the record's generation is

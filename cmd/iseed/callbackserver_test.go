@@ -18,7 +18,7 @@ import (
 
 type noRefresh struct{}
 
-func (noRefresh) Refresh(context.Context, string, string) error { return nil }
+func (noRefresh) Reread(context.Context, string, string) (bool, error) { return false, nil }
 
 // TestCallbackServerRefusesLargeHeaders: what a caller sends before the
 // callback handler can tell it from the upstream is small.

@@ -93,17 +93,17 @@ func (h *trackHarness) serveCallbacks(every time.Duration) {
 	h.callbacks, h.cbURL = cb, srv.URL
 }
 
-type refresherFunc func(ctx context.Context, tenant, id string) error
+type refresherFunc func(ctx context.Context, tenant, id string) (bool, error)
 
-func (f refresherFunc) Refresh(ctx context.Context, tenant, id string) error {
+func (f refresherFunc) Reread(ctx context.Context, tenant, id string) (bool, error) {
 	return f(ctx, tenant, id)
 }
 
-func (h *trackHarness) refresh(ctx context.Context, tenant, id string) error {
+func (h *trackHarness) refresh(ctx context.Context, tenant, id string) (bool, error) {
 	h.mu.Lock()
 	tr := h.current
 	h.mu.Unlock()
-	return tr.Refresh(ctx, tenant, id)
+	return tr.Reread(ctx, tenant, id)
 }
 
 // newTracker builds a tracker (a replica's) with the harness's settings.
