@@ -222,13 +222,16 @@ const maxStalls = 3
 // consumerFor reads the dead letters of f's tenant from f.Since on, their
 // headers only: a listed letter is its headers (Parse), and a payload may
 // be megabytes that a tenant chose, which a list, or a filter matching few
-// letters, would otherwise pull from NATS for every letter it passes.
+// letters, would otherwise pull from NATS for every letter it passes. The
+// ordered consumer makes a consumer anew after a failed fetch, and by
+// default tries that for ever, whatever the caller's context says: a list
+// of a stream deleted meanwhile hung (MaxResetAttempts).
 func (q *Queue) consumerFor(f Filter) jetstream.OrderedConsumerConfig {
 	tenant := "*"
 	if f.Tenant != "" {
 		tenant = f.Tenant
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{q.layout.DLQSubject(tenant, "*")}, HeadersOnly: true}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{q.layout.DLQSubject(tenant, "*")}, HeadersOnly: true, MaxResetAttempts: 3}
 	if !f.Since.IsZero() {
 		since := f.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since

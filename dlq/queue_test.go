@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -655,5 +656,58 @@ func TestListStopsWhenItsContextIsDone(t *testing.T) {
 	got, err := q.List(ctx, Filter{Reason: ReasonInsufficientCredit})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("List whose context was cancelled after the first letter: got %d letters and error %v, want context.Canceled", len(got), err)
+	}
+}
+
+// deletingStream is the DLQ stream of a List during which an operator
+// deletes the stream, once the first letter is read.
+type deletingStream struct {
+	jetstream.Stream
+	del func()
+}
+
+func (s deletingStream) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	c, err := s.Stream.OrderedConsumer(ctx, cfg)
+	return &deletingConsumer{Consumer: c, del: s.del}, err
+}
+
+type deletingConsumer struct {
+	jetstream.Consumer
+	del  func()
+	once sync.Once
+}
+
+func (c *deletingConsumer) Next(opts ...jetstream.FetchOpt) (jetstream.Msg, error) {
+	m, err := c.Consumer.Next(opts...)
+	c.once.Do(c.del)
+	return m, err
+}
+
+// TestListOfAStreamDeletedMeanwhile: a List whose stream is deleted while
+// it reads ends with an error. The ordered consumer makes a consumer anew
+// for the fetch after, and by default tries that for ever, whatever the
+// context says: the list hung.
+func TestListOfAStreamDeletedMeanwhile(t *testing.T) {
+	q, _ := queueWith(t, [3]string{"acme", "a1", ReasonExpired}, [3]string{"acme", "a2", ReasonExpired}, [3]string{"acme", "a3", ReasonExpired})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	name := q.stream.CachedInfo().Config.Name
+	q.stream = deletingStream{Stream: q.stream, del: func() {
+		if err := q.js.DeleteStream(context.Background(), name); err != nil {
+			t.Errorf("delete the stream: %v", err)
+		}
+	}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := q.List(ctx, Filter{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("List of a stream deleted after its first letter: no error, want one")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("List of a stream deleted after its first letter has not returned in 30 s")
 	}
 }
