@@ -18,7 +18,7 @@ type canonicalService struct {
 	NomeVisura    string             `json:"nome_visura"`
 	NomeCategoria string             `json:"nome_categoria"`
 	HashVisura    string             `json:"hash_visura"`
-	PrezzoVisura  float64            `json:"prezzo_visura"`
+	PrezzoVisura  *float64           `json:"prezzo_visura"` // null: the price unknown
 	PrezzoRicerca float64            `json:"prezzo_ricerca"`
 	Ricerca       bool               `json:"ricerca"`
 	Sincrona      bool               `json:"sincrona"`
@@ -97,11 +97,14 @@ func (s *Service) MarshalJSON() ([]byte, error) {
 		NomeVisura:    s.Name,
 		NomeCategoria: s.Category,
 		HashVisura:    s.Hash,
-		PrezzoVisura:  s.Price,
+		PrezzoVisura:  &s.Price,
 		PrezzoRicerca: s.SearchPrice,
 		Ricerca:       s.Search,
 		Sincrona:      s.Sync,
 		JSONStruttura: canonicalStructure{Campi: s.Fields, Validazione: s.Rule, Istruzioni: encodeInstructions(s.Instructions)},
+	}
+	if s.PriceUnknown {
+		out.PrezzoVisura = nil
 	}
 	for _, o := range s.Options {
 		out.Opzioni = append(out.Opzioni, canonicalOption{Tipo: o.Type, Prezzo: o.Price, Nome: o.Name})

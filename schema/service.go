@@ -20,7 +20,8 @@ type Service struct {
 	Hash         string  // hash_visura
 	Name         string  // nome_visura, e.g. "ISEE"
 	Category     string  // nome_categoria
-	Price        float64 // prezzo_visura, euro
+	Price        float64 // prezzo_visura, euro; 0 when PriceUnknown
+	PriceUnknown bool    // no prezzo_visura (absent, null or ""): not known to be free, the upstream may charge
 	SearchPrice  float64 // prezzo_ricerca, euro
 	Search       bool    // ricerca: the service has a search step
 	Sync         bool    // sincrona
@@ -120,7 +121,8 @@ func Compile(v *visengine.Visura) (*Service, error) {
 		Hash:         strings.TrimSpace(v.HashVisura),
 		Name:         strings.TrimSpace(v.NomeVisura),
 		Category:     v.NomeCategoria,
-		Price:        float64(v.PrezzoVisura),
+		Price:        float64(v.PrezzoVisura.Float),
+		PriceUnknown: !v.PrezzoVisura.Valid,
 		SearchPrice:  float64(v.PrezzoRicerca),
 		Search:       bool(v.Ricerca),
 		Sync:         bool(v.Sincrona),

@@ -28,6 +28,9 @@ type Prepared struct {
 	JSONVisura map[string]string
 	Opzioni    map[string]bool // {"opzione_0": true}; nil without options
 	Price      float64         // prezzo_visura plus the chosen options, euro
+	// PriceUnknown: the service's prezzo_visura is unknown
+	// (Service.PriceUnknown); Price is the options' alone.
+	PriceUnknown bool
 	// FileRefs are the keys of fields still holding an Object Store
 	// reference, in field order; ResolveFiles checks them and empties it.
 	FileRefs []string
@@ -53,7 +56,7 @@ func (s *Service) Validate(in Input, lim Limits) (*Prepared, error) {
 		slots = make([]given, len(s.Fields))
 	}
 	v := validation{s: s, lim: lim.withDefaults()}
-	p := &Prepared{HashVisura: s.Hash, JSONVisura: make(map[string]string, len(s.Fields)), service: s}
+	p := &Prepared{HashVisura: s.Hash, JSONVisura: make(map[string]string, len(s.Fields)), PriceUnknown: s.PriceUnknown, service: s}
 	v.assign(slots, in.Fields)
 	v.checkFields(p, slots)
 	v.checkRule()

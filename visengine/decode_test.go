@@ -59,7 +59,7 @@ func TestDecodeVisura(t *testing.T) {
 		{"ordine absent", campi["$0"].Ordine, visengine.String("")},
 		{"campo opzioni", campi["$10"].Opzioni, visengine.String("a|b")},
 		{"validazione", v.JSONStruttura.Validazione, "$0 && $1  "},
-		{"prezzo", v.PrezzoVisura, visengine.Float(4.9)},
+		{"prezzo", v.PrezzoVisura, visengine.NullFloat{Float: 4.9, Valid: true}},
 		{`prezzo_ricerca "0"`, v.PrezzoRicerca, visengine.Float(0)},
 		{`sincrona "0"`, v.Sincrona, visengine.Bool(false)},
 		{"opzioni null", v.Opzioni == nil, true},
@@ -75,7 +75,7 @@ func TestDecodeVisura(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := visengine.Opzioni{{Tipo: "urgenza", Prezzo: 4, Nome: "opzione_0"}}
-	if !reflect.DeepEqual(v.Opzioni, want) || v.PrezzoVisura != 12.5 || v.PrezzoRicerca != 0 {
+	if !reflect.DeepEqual(v.Opzioni, want) || v.PrezzoVisura != (visengine.NullFloat{Float: 12.5, Valid: true}) || v.PrezzoRicerca != 0 {
 		t.Errorf("got opzioni %+v prezzo %v/%v, want %+v 12.5/0", v.Opzioni, v.PrezzoVisura, v.PrezzoRicerca, want)
 	}
 }

@@ -37,7 +37,7 @@ func TestPublishedExamples(t *testing.T) {
 			c := s.JSONStruttura.Campi
 			return s.HashVisura == "eccbc87e4b5ce2fe28308fd9f2a7baf3" && len(c) == 2 && c["$0"].Nome == "NRea" && c["$0"].Ordine == "" &&
 				c["$1"].Ordine == "1" && !bool(c["$1"].Null) && s.JSONStruttura.Validazione == "$0 && $1  " &&
-				s.PrezzoVisura == 4.9 && s.Opzioni == nil && !bool(s.Ricerca)
+				s.PrezzoVisura == (visengine.NullFloat{Float: 4.9, Valid: true}) && s.Opzioni == nil && !bool(s.Ricerca)
 		}},
 		{file: "get_visure_hash_400.json", status: 400, op: "GET /visure/{hash}", class: perm, code: 200, msg: "wrong hash_visura"},
 		{file: "get_richiesta_200.json", status: 200, op: "GET /richiesta", check: func(v any) bool {

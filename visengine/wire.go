@@ -70,6 +70,37 @@ func (f *Float) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// NullFloat is a Float that may be missing: absent, null or "" leave
+// Valid false. A price the upstream leaves out is unknown, which is not
+// free: Float decodes all three as 0.
+type NullFloat struct {
+	Float Float
+	Valid bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *NullFloat) UnmarshalJSON(data []byte) error {
+	s := strings.TrimSpace(string(bytes.Trim(bytes.TrimSpace(data), `"`)))
+	if s == "null" || s == "" {
+		*f = NullFloat{}
+		return nil
+	}
+	if err := f.Float.UnmarshalJSON(data); err != nil {
+		return err
+	}
+	f.Valid = true
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler: null when f is not Valid, so
+// that what is stored (the schema cache's bucket) reads back the same.
+func (f NullFloat) MarshalJSON() ([]byte, error) {
+	if !f.Valid {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f.Float))
+}
+
 // decimalPoint rewrites a number written with a decimal comma: the last of
 // ',' and '.' is the decimal separator, the other one groups thousands
 // ("1.234,50" and "1,234.50" are both 1234.5; "11,70" is 11.7). A lone
@@ -168,7 +199,7 @@ type Visura struct {
 	JSONStruttura JSONStruttura `json:"json_struttura"`
 	Ricerca       Bool          `json:"ricerca"`
 	Sincrona      Bool          `json:"sincrona"`
-	PrezzoVisura  Float         `json:"prezzo_visura"`
+	PrezzoVisura  NullFloat     `json:"prezzo_visura"` // not Valid: absent or null, the price unknown
 	PrezzoRicerca Float         `json:"prezzo_ricerca"`
 	Opzioni       Opzioni       `json:"opzioni"` // null decodes as nil
 }

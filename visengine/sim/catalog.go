@@ -16,6 +16,7 @@ type Service struct {
 	Category           string   // nome_categoria, e.g. "Patronato"
 	Hash               string   // hash_visura: opaque, 32 characters
 	Price              float64  // prezzo_visura, euro
+	PriceUnpublished   bool     // prezzo_visura is sent as null; requests are charged Price all the same
 	SearchPrice        float64  // prezzo_ricerca, euro
 	Search             bool     // ricerca
 	Sync               bool     // sincrona
@@ -142,7 +143,7 @@ type visuraWire struct {
 	Categoria     string        `json:"nome_categoria"`
 	JSONStruttura strutturaWire `json:"json_struttura"`
 	Hash          string        `json:"hash_visura"`
-	PrezzoVisura  float64       `json:"prezzo_visura"`
+	PrezzoVisura  *float64      `json:"prezzo_visura"` // nil: null, PriceUnpublished
 	PrezzoRicerca float64       `json:"prezzo_ricerca"`
 	Sincrona      bool          `json:"sincrona"`
 	Opzioni       []Option      `json:"opzioni"`
@@ -160,6 +161,10 @@ func encodeVisura(svc Service) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	price := &svc.Price
+	if svc.PriceUnpublished {
+		price = nil
+	}
 	return json.Marshal(visuraWire{
 		Nome:      svc.Name,
 		Ricerca:   svc.Search,
@@ -171,7 +176,7 @@ func encodeVisura(svc Service) ([]byte, error) {
 			IstruzioniRicerca: svc.SearchInstructions,
 		},
 		Hash:          svc.Hash,
-		PrezzoVisura:  svc.Price,
+		PrezzoVisura:  price,
 		PrezzoRicerca: svc.SearchPrice,
 		Sincrona:      svc.Sync,
 		Opzioni:       svc.Options,
