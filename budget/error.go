@@ -74,3 +74,28 @@ func adjective(period string) string {
 	}
 	return "monthly"
 }
+
+// CodeUnknownPrice is UnpricedError's Code.
+const CodeUnknownPrice = "unknown_price"
+
+// UnpricedError says that a euro cap applies to a reservation whose price
+// is unknown (its service publishes none): it cannot be counted against
+// the cap, whatever room is left, so it is not made. Only removing every
+// euro cap that applies lets it pass.
+type UnpricedError struct {
+	Scope  Scope  // the tenant's (its own cap or the default's) or the account's
+	Period string // PeriodDay or PeriodMonth: the first such cap found
+}
+
+// Error implements error, e.g. "budget: the price is unknown (the service
+// publishes none) and the tenant:acme daily cap in euros applies: nothing
+// is sent while a cap in euros does". It names no amount: of the account's
+// caps a tenant learns only which.
+func (e *UnpricedError) Error() string {
+	return fmt.Sprintf("budget: the price is unknown (the service publishes none) and the %s %s cap in euros applies: "+
+		"nothing is sent while a cap in euros does", e.Scope, adjective(e.Period))
+}
+
+// Code is CodeUnknownPrice, for held reasons: not a cap's code, since no
+// cap is reached.
+func (e *UnpricedError) Code() string { return CodeUnknownPrice }

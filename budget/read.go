@@ -43,6 +43,33 @@ func (b *Budgets) Allows(ctx context.Context, tenant string, amount money.Cents,
 	return nil
 }
 
+// AllowsUnpriced reports whether a reservation of an unknown price for
+// tenant would pass now: nil when no euro cap applies to it (its own, the
+// default tenant caps' or the account's), else an *UnpricedError naming
+// one. Request caps are not its concern: such a reservation, made at the
+// price known (0 for a service without one), counts one request as any.
+func (b *Budgets) AllowsUnpriced(ctx context.Context, tenant string) error {
+	if !record.ValidToken(tenant) {
+		return fmt.Errorf("budget: invalid tenant %q", tenant)
+	}
+	tenantCaps, accountCaps, err := b.capsOf(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	for _, sc := range []struct {
+		s    Scope
+		caps Caps
+	}{{Tenant(tenant), tenantCaps}, {Account(), accountCaps}} {
+		switch {
+		case sc.caps.DailyEUR > 0:
+			return &UnpricedError{Scope: sc.s, Period: PeriodDay}
+		case sc.caps.MonthlyEUR > 0:
+			return &UnpricedError{Scope: sc.s, Period: PeriodMonth}
+		}
+	}
+	return nil
+}
+
 // Usage is what a scope counted in one period, and its caps there.
 type Usage struct {
 	Period      money.Period `json:"period"`

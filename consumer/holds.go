@@ -392,6 +392,9 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		return nil, false, err
 	}
 	if !p.heldPastMaxAge(rec, now) {
+		if next, err := p.stillUnpriced(ctx, rec); next || err != nil {
+			return nil, next, err
+		}
 		if ok, err := p.allows(ctx, rec, now); err != nil || !ok {
 			return nil, false, err
 		}
@@ -540,6 +543,30 @@ func (p *Pipeline) allows(ctx context.Context, rec *record.Record, now time.Time
 	}
 	_, held, err := l.Lookup(ctx, rec.Tenant, rec.ID, now)
 	return err == nil && held, nil
+}
+
+// stillUnpriced reports whether a submission held for its unknown price
+// must stay held: its service still publishes no price, and a euro cap
+// still applies to it. It waits for no room, only for one of those to
+// change (an operator's decision, the upstream's, or the maximum age), so
+// its tenant's next holds go meanwhile (next): behind it, they would wait
+// for as long. One that may go goes on to the caps' usual check; its
+// delivery reads the schema again.
+func (p *Pipeline) stillUnpriced(ctx context.Context, rec *record.Record) (next bool, err error) {
+	if p.d.Budget == nil || !heldUnpriced(rec) {
+		return false, nil
+	}
+	if svc, err := p.d.Schemas.Service(ctx, rec.ServiceHash); err == nil && !svc.PriceUnknown {
+		return false, nil // priced now; a schema that cannot be read leaves it held until the next pass
+	}
+	var unpriced *budget.UnpricedError
+	switch err := p.d.Budget.AllowsUnpriced(ctx, rec.Tenant); {
+	case errors.As(err, &unpriced):
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	return false, nil
 }
 
 // errHeldMsgGone: a held submission's message is gone from the

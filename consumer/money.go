@@ -25,12 +25,23 @@ import (
 // reservation is given back when the POST definitely created nothing, and
 // committed once the request is recorded. Every recorded request is entered
 // in the ledger (Deps.Ledger) with its price, whatever found it.
+//
+// A service whose schema publishes no prezzo_visura has no known price
+// (schema.Prepared.PriceUnknown), which a euro cap cannot count: reserved
+// at 0, it was never bound by one while the upstream may charge for it.
+// While a euro cap applies to it, such a submission is held (code
+// unknown_price) and nothing is sent; where none does, it goes as any,
+// reserving what is known of its price against the request caps, and the
+// ledger enters what the answer says it cost.
 
 // Budget is the part of budget.Budgets the pipeline uses.
 type Budget interface {
 	Reserve(ctx context.Context, tenant, submissionID string, amount money.Cents, now time.Time) (budget.Reservation, error)
 	Release(ctx context.Context, r budget.Reservation) error
 	Commit(ctx context.Context, r budget.Reservation) error
+	// AllowsUnpriced is nil when no euro cap applies to tenant, else a
+	// *budget.UnpricedError.
+	AllowsUnpriced(ctx context.Context, tenant string) error
 }
 
 // Ledger enters paid requests.
@@ -57,6 +68,16 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	}
 	if p.caps.uncapped(j.tenant) && (j.created || !p.reservedBefore(ctx, j)) {
 		return Outcome{}, false // no cap applies: nothing to count against (capsview.go)
+	}
+	if j.prep.PriceUnknown && !j.unsure {
+		// With an earlier POST in doubt, reconciling comes first, as over a cap.
+		var unpriced *budget.UnpricedError
+		switch err := p.d.Budget.AllowsUnpriced(ctx, j.tenant); {
+		case errors.As(err, &unpriced):
+			return p.hold(ctx, j, unpriced), true
+		case err != nil:
+			return p.retry(fmt.Errorf("reserve: %w", err), 0), true
+		}
 	}
 	// A reservation an earlier delivery made under caps removed since is
 	// the submission's all the same: taken up as when caps apply, it is
@@ -197,10 +218,21 @@ func (p *Pipeline) hold(ctx context.Context, j *job, cause error) Outcome {
 
 func holdCode(err error) string {
 	var over *budget.OverBudgetError
-	if errors.As(err, &over) {
+	var unpriced *budget.UnpricedError
+	switch {
+	case errors.As(err, &over):
 		return over.Code()
+	case errors.As(err, &unpriced):
+		return unpriced.Code()
 	}
 	return "queued"
+}
+
+// heldUnpriced reports whether a held record is held because its price is
+// unknown and a euro cap applies (not behind older holds, not by a cap's
+// room).
+func heldUnpriced(rec *record.Record) bool {
+	return len(rec.Errors) == 1 && rec.Errors[0].Code == budget.CodeUnknownPrice
 }
 
 // holdMessage is what the held event tells the tenant of the cap that
