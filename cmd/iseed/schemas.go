@@ -118,7 +118,11 @@ func schemasShow(ctx context.Context, e *env, cache *schema.Cache, service, form
 	}
 	tw := newTable(e.stdout)
 	fmt.Fprintf(tw, "service\t%s (%s), %s\n", svc.Name, svc.Hash, svc.Category)
-	fmt.Fprintf(tw, "price\t%.2f €\n", svc.Price)
+	if svc.PriceUnknown { // not 0.00 €: free is not what it is (docs/money.md, unknown prices)
+		fmt.Fprintln(tw, "price\tunknown (the service publishes no prezzo_visura)")
+	} else {
+		fmt.Fprintf(tw, "price\t%.2f €\n", svc.Price)
+	}
 	if svc.Rule != "" {
 		fmt.Fprintf(tw, "rule\t%s\n", svc.Rule)
 	}
