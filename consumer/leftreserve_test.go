@@ -12,6 +12,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // A delivery that reserved and stopped before its POST (the wallet empty,
@@ -28,15 +29,21 @@ func TestLeftReservationGoesBackWhenNothingIsSent(t *testing.T) {
 		opts   []pipetest.Option
 		state  string
 		reason string
+		bucket bool // the tenant's files bucket is made (empty)
 	}{
 		{"rejected: today's schema refuses it", func() map[string]any {
 			f := pipetest.ValidFields("Mario")
 			delete(f, "$6") // required
 			return f
-		}, nil, record.StateRejected, ""},
+		}, nil, record.StateRejected, "", false},
+		{"rejected: a file it refers to is gone", func() map[string]any {
+			f := pipetest.ValidFields("Mario")
+			f["Copia documento d'identità"] = "carta.pdf|nats-os://iseed_files_acme/7781/carta.pdf"
+			return f
+		}, nil, record.StateRejected, "", true},
 		{"expired while the schema cannot be read", func() map[string]any { return pipetest.ValidFields("Mario") },
 			[]pipetest.Option{pipetest.WithSchemas(flakySchemas{}), pipetest.WithConfig(func(c *consumer.Config) { c.MaxAge = time.Nanosecond })},
-			record.StateFailed, dlq.ReasonExpired},
+			record.StateFailed, dlq.ReasonExpired, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,6 +51,11 @@ func TestLeftReservationGoesBackWhenNothingIsSent(t *testing.T) {
 			h := newHarness(t)
 			ctx := context.Background()
 			b := h.budgetsCapped(budget.Caps{DailyEUR: 100_000})
+			if tt.bucket {
+				if _, err := h.NATS.JS.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "iseed_files_acme"}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			data := pipetest.Submission("emp-left", tt.fields())
 			sub, err := consumer.DecodeSubmission(data)
 			if err != nil {

@@ -63,7 +63,8 @@ func (p *Pipeline) resolveFiles(ctx context.Context, j *job) (Outcome, bool) {
 		// An earlier POST may have created the request: a person must decide.
 		return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("a referenced file is gone (%s) and an earlier attempt may have created the request", verr.Problems[0].Code)), true
 	}
-	if errors.As(err, &verr) {
+	if errors.As(err, &verr) { // nothing was ever sent: an earlier delivery's reservation goes back with it
+		p.heldReservation(ctx, j)
 		o, _ := p.reject(ctx, j, verr.Problems, p.cfg.Now())
 		return o, true
 	}
