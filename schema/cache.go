@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -334,15 +333,22 @@ func (c *Cache) failed(src source, stale *entry, err error) (any, error) {
 }
 
 // unknownService reports whether the upstream said the service does not
-// exist: 404, or 400 "wrong hash_visura" (code 200).
+// exist: 404, or 400 "wrong hash_visura" (code 200). Another 400 (a
+// gateway's, a code the API does not publish for this call) says nothing
+// about the service: taken for "unknown" it would reject submissions and
+// drop the schema of a service that exists.
 func unknownService(err error) bool {
 	var e *visengine.Error
 	if !errors.As(err, &e) {
 		return false
 	}
 	return e.Class == visengine.ClassNotFound ||
-		e.Class == visengine.ClassPermanent && (e.Code == 200 || e.Status == http.StatusBadRequest)
+		e.Class == visengine.ClassPermanent && e.Code == codeWrongHash
 }
+
+// codeWrongHash is the API's error code for "wrong hash_visura" (GET
+// /visure/{hash}, HTTP 400).
+const codeWrongHash = 200
 
 // upstreamDown reports whether err means the upstream could not answer:
 // retryable, throttled or ambiguous failures, or errors from outside the

@@ -107,3 +107,35 @@ func simClient(t *testing.T, simulator *sim.Server) (*visengine.Client, *httptes
 	}
 	return client, hs
 }
+
+// TestCacheRefusalIsNoUnknownService: the only answer the API publishes
+// for a service that does not exist is 400 with code 200 ("wrong
+// hash_visura"). Another refusal of GET /visure/{hash} (here the
+// simulator's injected 400, code 400) says nothing about the service: it
+// must not reject submissions as unknown_service (a dead letter).
+func TestCacheRefusalIsNoUnknownService(t *testing.T) {
+	simulator := sim.New(sim.Config{Token: "token"})
+	client, _ := simClient(t, simulator)
+	kv := newBucket(t, runJetStream(t))
+	clk := &clock{now: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
+	c := NewCache(client, kv, CacheConfig{TTL: time.Hour, Now: clk.Now})
+	ctx := t.Context()
+	if _, err := c.Service(ctx, sim.HashISEE); err != nil {
+		t.Fatalf("Service(ISEE) = %v", err)
+	}
+
+	clk.advance(2 * time.Hour) // expired: the next use asks the upstream
+	simulator.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"GET /visure/{hash}": {Status: 400, Next: 1}}})
+	_, err := c.Service(ctx, sim.HashISEE)
+	if errors.Is(err, ErrUnknownService) {
+		t.Fatalf("a 400 without code 200: err = %v, want an error that is not ErrUnknownService", err)
+	}
+	if s, err := c.Service(ctx, sim.HashISEE); err != nil || s.Hash != sim.HashISEE {
+		t.Errorf("after the refusal: Service(ISEE) = %v, %v; want the service", s, err)
+	}
+
+	// The published answer still means an unknown service.
+	if _, err := c.Service(ctx, "0123456789abcdef0123456789abcdef"); !errors.Is(err, ErrUnknownService) {
+		t.Errorf("400/200 wrong hash_visura: err = %v, want ErrUnknownService", err)
+	}
+}
