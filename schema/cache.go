@@ -112,9 +112,12 @@ func (c *Cache) Service(ctx context.Context, nameOrHash string) (*Service, error
 		return nil, fmt.Errorf("%w: %q is neither a catalog name nor a hash_visura", ErrUnknownService, truncate(key, 64))
 	}
 	v, err := c.get(ctx, c.serviceSource(hash))
-	if errors.Is(err, ErrUnknownService) && catErr != nil && upstreamDown(catErr) {
+	if errors.Is(err, ErrUnknownService) && catErr != nil && (upstreamDown(catErr) || !maybeHash(key)) {
 		// Without the catalog a name was tried as a hash: that it is no hash
-		// says nothing about the service. Transient, like the catalog's error.
+		// says nothing about the service, whatever kept the catalog away (a
+		// refusal, which the API publishes none of for GET /visure, too).
+		// A key that can be a hash was answered about itself; while the
+		// catalog is down, that too is transient, like the catalog's error.
 		return nil, fmt.Errorf("resolve service %s: the catalog is unavailable: %w", serviceText(key), catErr)
 	}
 	if err != nil {

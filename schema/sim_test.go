@@ -139,3 +139,26 @@ func TestCacheRefusalIsNoUnknownService(t *testing.T) {
 		t.Errorf("400/200 wrong hash_visura: err = %v, want ErrUnknownService", err)
 	}
 }
+
+// TestCatalogRefusalIsNoUnknownService: while GET /visure fails, a
+// service name is tried as a hash, and the upstream's "wrong hash_visura"
+// for it says only that the name is no hash. Whatever the catalog's
+// failure (here a refusal, permanent for the client, which the API
+// publishes none of for this call), the name must not be rejected as
+// unknown_service.
+func TestCatalogRefusalIsNoUnknownService(t *testing.T) {
+	simulator := sim.New(sim.Config{Token: "token"})
+	client, _ := simClient(t, simulator)
+	c := NewCache(client, newBucket(t, runJetStream(t)), CacheConfig{TTL: time.Hour})
+	simulator.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"GET /visure": {Status: 400, Next: 1}}})
+	_, err := c.Service(t.Context(), "ISEE")
+	if errors.Is(err, ErrUnknownService) {
+		t.Fatalf("catalog refused: Service(ISEE) = %v, want an error that is not ErrUnknownService", err)
+	}
+	if err == nil {
+		t.Fatal("catalog refused: Service(ISEE) succeeded, want an error")
+	}
+	if s, err := c.Service(t.Context(), "ISEE"); err != nil || s.Hash != sim.HashISEE {
+		t.Errorf("catalog back: Service(ISEE) = %v, %v; want the service", s, err)
+	}
+}
