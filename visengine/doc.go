@@ -111,7 +111,8 @@
 //	MaxListBytes      128 MiB  the body of GET /richiesta (every summary is kept)
 //	MaxDocumentBytes  256 MiB  the body of GET /documento/{id}
 //	MaxPreambleBytes  64 KiB   text before the envelope (BOM, PHP notices)
-//	(fixed)           64 KiB of "message"; 1 KiB of _id
+//	(fixed)           64 KiB of "message"; 1 KiB of _id; 256 bytes of an
+//	                  object key (a longer one is skipped with its member)
 //
 // # Documents
 //

@@ -49,11 +49,6 @@ func refEnvelope(body []byte) (map[string]json.RawMessage, envelope, bool) {
 	if !ok {
 		return nil, envelope{}, false
 	}
-	for k := range m {
-		if len(k) > maxKeyLen {
-			return nil, envelope{}, false
-		}
-	}
 	var env envelope
 	if raw, ok := m["success"]; ok {
 		var b Bool

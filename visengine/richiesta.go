@@ -321,6 +321,7 @@ func (a *richiestaAnswer) valueObject(s *scanner) (map[string]string, map[string
 		return map[string]string{}, nil, err
 	}
 	in, cut := map[string]string{}, map[string]bool{}
+	long := s.longKeys
 	err = s.object(func(key string) error {
 		v, kept, err := a.inputValue(s)
 		if err == nil {
@@ -332,6 +333,12 @@ func (a *richiestaAnswer) valueObject(s *scanner) (map[string]string, map[string
 		}
 		return err
 	})
+	if s.longKeys != long {
+		// A value under a key too long to keep (a field name: the API does
+		// not bound them) is neither kept nor listed in cut: the input is
+		// unknown.
+		return nil, nil, err
+	}
 	if len(cut) == 0 {
 		cut = nil
 	}

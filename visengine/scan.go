@@ -17,12 +17,17 @@ type scanner struct {
 	pos int
 	end int
 	err error // sticky error of r; io.EOF at the end of the input
+
+	longKeys int // members skipped for a key longer than maxKeyLen
 }
 
 // errSyntax reports text that is not the JSON the scanner expects.
 var errSyntax = errors.New("malformed JSON")
 
-const maxKeyLen = 256 // longer object keys are not the API's
+// maxKeyLen bounds the object keys kept. No key an answer is read for is
+// longer; a longer one (a field name echoed in json_mappato: the API does
+// not bound them) is read to its end and its member skipped.
+const maxKeyLen = 256
 
 // newScanner reads r through a buffer of size bytes (at least 2).
 func newScanner(r io.Reader, size int) *scanner {
@@ -164,11 +169,17 @@ func (s *scanner) array(fn func() error) error {
 
 func (s *scanner) members(fn func(key string) error) error {
 	for {
-		key, err := s.key()
+		key, long, err := s.key()
 		if err != nil {
 			return err
 		}
-		if err := fn(key); err != nil {
+		if long {
+			s.longKeys++
+			err = s.skip()
+		} else {
+			err = fn(key)
+		}
+		if err != nil {
 			return err
 		}
 		c, err := s.next()
@@ -219,20 +230,24 @@ func (s *scanner) opensObject() bool {
 	return true
 }
 
-// key reads `"name":`.
-func (s *scanner) key() (string, error) {
+// key reads `"name":`. A name longer than maxKeyLen is read to its end
+// and not returned: long reports it.
+func (s *scanner) key() (name string, long bool, err error) {
 	sr, err := s.str()
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	b, err := io.ReadAll(io.LimitReader(sr, maxKeyLen+1))
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if len(b) > maxKeyLen {
-		return "", fmt.Errorf("%w: object key longer than %d bytes", errSyntax, maxKeyLen)
+		if _, err := io.Copy(io.Discard, sr); err != nil {
+			return "", false, err
+		}
+		return "", true, s.expect(':')
 	}
-	return validUTF8(b), s.expect(':')
+	return validUTF8(b), false, s.expect(':')
 }
 
 // literal consumes the exact word w (true, false, null).

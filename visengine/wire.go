@@ -411,7 +411,9 @@ type Ricerca struct {
 	// Input is json_ricerca: "$N" → value, numbers as written. An inline
 	// file ("name|data:mime;base64,<payload>") is kept as
 	// "name|data:mime;base64,": its payload is never read into memory. Nil
-	// when the API sent no json_ricerca or one that is not a JSON object.
+	// when the API sent no json_ricerca, one that is not a JSON object, or
+	// one with a key longer than 256 bytes (its value is neither kept nor
+	// cut: the input is unknown).
 	Input map[string]string `json:"input,omitempty"`
 	// Cut holds the keys of json_ricerca that were sent but are not in
 	// Input: longer than MaxValueBytes, past MaxResponseBytes, or neither a
