@@ -37,7 +37,8 @@
 // summary (GET /richiesta) must carry a readable _id, hash_visura and
 // timestamp_creation, which reconciliation depends on; its other fields
 // decode leniently (a value that does not decode is left zero). A document
-// without base64 padding is decoded all the same.
+// without base64 padding is decoded all the same, and one whose dimensione
+// is no number has Dimensione 0.
 //
 // # Classes
 //

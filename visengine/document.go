@@ -60,8 +60,15 @@ func (d *documentAnswer) data(s *scanner) error {
 			var v String
 			return decodeValue(s, &v, func() { d.doc.Nome = string(v) })
 		case "dimensione":
+			// Informative (not checked against the bytes): a value that is
+			// no number, PHP's false from a failed filesize() say, leaves
+			// it 0 rather than failing the download of a paid document.
+			raw, err := s.capture(maxDocumentValue, true)
 			var v Int
-			return decodeValue(s, &v, func() { d.doc.Dimensione = int64(v) })
+			if err == nil && v.UnmarshalJSON(raw) == nil {
+				d.doc.Dimensione = int64(v)
+			}
+			return err
 		default:
 			_, err := s.capture(0, false)
 			return err

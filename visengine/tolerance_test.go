@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -231,5 +233,33 @@ func TestDocumentoUnpaddedAndStringSize(t *testing.T) {
 	_, err := newClient(t, raw(200, `{"data":{"file":"QUJDR"},"success":true}`)).Documento(context.Background(), "x", io.Discard)
 	if visengine.ClassOf(err) != visengine.ClassRetryable {
 		t.Errorf("one character left over: got %v, want a retryable failure", err)
+	}
+}
+
+// TestDocumentoSizeNotANumber: dimensione is informative (it is not checked
+// against the bytes, and the published example's disagrees with them). A
+// value that is no number, such as PHP's false from a filesize() that
+// failed, must not fail the download of a paid document: the published
+// example with such a dimensione decodes its file, Dimensione 0.
+func TestDocumentoSizeNotANumber(t *testing.T) {
+	published, err := os.ReadFile(filepath.Join("testdata", "published", "get_documento_id_200.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := newClient(t, raw(200, string(published))).Documento(context.Background(), "5f22f5b5065afc21cc60a27a", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []string{`false`, `"n/d"`, `{}`} {
+		body := strings.Replace(string(published), `"dimensione":10206`, `"dimensione":`+size, 1)
+		var buf bytes.Buffer
+		d, err := newClient(t, raw(200, body)).Documento(context.Background(), "5f22f5b5065afc21cc60a27a", &buf)
+		if err != nil {
+			t.Errorf("dimensione %s: %v; want the file", size, err)
+			continue
+		}
+		if d.Nome != want.Nome || d.Written != want.Written || d.Dimensione != 0 || int64(buf.Len()) != want.Written {
+			t.Errorf("dimensione %s: got %+v (%d bytes), want %s with %d bytes and Dimensione 0", size, d, buf.Len(), want.Nome, want.Written)
+		}
 	}
 }
