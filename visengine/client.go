@@ -25,11 +25,10 @@ const (
 
 // Timeouts and pool size of the HTTP client New builds when Config.HTTPClient is nil.
 const (
-	dialTimeout           = 5 * time.Second
-	tlsHandshakeTimeout   = 5 * time.Second
-	responseHeaderTimeout = 30 * time.Second
-	idleConnTimeout       = 90 * time.Second
-	maxIdleConns          = 64
+	dialTimeout         = 5 * time.Second
+	tlsHandshakeTimeout = 5 * time.Second
+	idleConnTimeout     = 90 * time.Second
+	maxIdleConns        = 64
 )
 
 // Config configures a Client. Only BaseURL and Token are required.
@@ -40,8 +39,9 @@ type Config struct {
 	// Token is the bearer token sent with every call.
 	Token string
 	// HTTPClient sends the calls. Nil: New builds one with dial and TLS
-	// timeouts of 5s, a response-header timeout of 30s and an idle pool sized
-	// for about 64 concurrent calls. Redirects are never followed unless the
+	// timeouts of 5s, a response-header timeout of the longer of Timeout and
+	// DocumentTimeout (each call is bounded by its own) and an idle pool
+	// sized for about 64 concurrent calls. Redirects are never followed unless the
 	// given client sets its own CheckRedirect.
 	HTTPClient *http.Client
 	// Timeout bounds each call except Documento; zero means DefaultTimeout.
@@ -114,7 +114,6 @@ func New(cfg Config) (*Client, error) {
 		base:        strings.TrimSuffix(cfg.BaseURL.String(), "/"),
 		token:       cfg.Token,
 		userAgent:   cmp.Or(cfg.UserAgent, UserAgent("dev")),
-		hc:          httpClient(cfg.HTTPClient),
 		timeout:     cmp.Or(cfg.Timeout, DefaultTimeout),
 		docTime:     cmp.Or(cfg.DocumentTimeout, DefaultDocumentTimeout),
 		maxResp:     cmp.Or(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
@@ -125,6 +124,7 @@ func New(cfg Config) (*Client, error) {
 		now:         time.Now,
 		onWait:      cfg.OnRetryAfter,
 	}
+	c.hc = httpClient(cfg.HTTPClient, max(c.timeout, c.docTime))
 	return c, nil
 }
 
@@ -158,8 +158,11 @@ func (cfg Config) validate() error {
 }
 
 // httpClient returns given, made not to follow redirects unless it says
-// otherwise, or a new client with sane timeouts.
-func httpClient(given *http.Client) *http.Client {
+// otherwise, or a new client with sane timeouts. Its wait for an answer's
+// headers is headers, the longest a call may take: a fixed 30 s cut a
+// document the upstream took longer to start sending (it encodes the
+// whole file first) at every poll, whatever DocumentTimeout said.
+func httpClient(given *http.Client, headers time.Duration) *http.Client {
 	if given != nil {
 		hc := *given
 		if hc.CheckRedirect == nil {
@@ -174,7 +177,7 @@ func httpClient(given *http.Client) *http.Client {
 			DialContext:           dialer.DialContext,
 			ForceAttemptHTTP2:     true,
 			TLSHandshakeTimeout:   tlsHandshakeTimeout,
-			ResponseHeaderTimeout: responseHeaderTimeout,
+			ResponseHeaderTimeout: headers,
 			ExpectContinueTimeout: time.Second,
 			IdleConnTimeout:       idleConnTimeout,
 			MaxIdleConns:          maxIdleConns,
