@@ -97,10 +97,11 @@ func maskValue(v any, reveal bool) any {
 			if reveal {
 				return fmt.Sprintf("‹file %s, %s, %d bytes›", f.name, f.mime, f.size)
 			}
-			if !documentType(f.mime) { // the producer writes it: it may name the person
+			typ, ok := documentType(f.mime)
+			if !ok { // the producer writes it: it may name the person
 				return fmt.Sprintf("‹file of another type, %d bytes›", f.size)
 			}
-			return fmt.Sprintf("‹file %s, %d bytes›", f.mime, f.size)
+			return fmt.Sprintf("‹file %s, %d bytes›", typ, f.size)
 		}
 		if reveal {
 			return v
@@ -163,11 +164,14 @@ func FreeKeys(top map[string]any, masked func(i int, key string) string) map[str
 var documentTypes = []string{"application/pdf", "application/pkcs7-mime", "application/xml", "application/zip",
 	"application/octet-stream", "image/jpeg", "image/png", "image/gif", "image/tiff", "image/webp", "image/heic", "text/plain"}
 
-// documentType reports whether mime, an inline file's media type (its
-// parameters aside), is one of documentTypes.
-func documentType(mime string) bool {
+// documentType returns the type of mime, an inline file's media type,
+// without its parameters, and whether it is one of documentTypes. Only
+// that type is shown masked: the parameters are the producer's text too
+// ("application/pdf;name=<the person>.pdf").
+func documentType(mime string) (string, bool) {
 	typ, _, _ := strings.Cut(mime, ";")
-	return slices.Contains(documentTypes, strings.ToLower(strings.TrimSpace(typ)))
+	typ = strings.ToLower(strings.TrimSpace(typ))
+	return typ, slices.Contains(documentTypes, typ)
 }
 
 // MetadataKeys returns v, a submission's metadata, with the keys of every

@@ -146,3 +146,28 @@ func TestMaskHidesFreeFormKeysAndTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskHidesMediaTypeParameters: a data URL's media type may carry
+// parameters the producer writes, a file name among them
+// ("data:application/pdf;name=Mario_Rossi.pdf;base64,…"). Hidden, a common
+// document type was named with its parameters, file name included; now it
+// is named by its type alone. Revealed, the parameters are shown.
+func TestMaskHidesMediaTypeParameters(t *testing.T) {
+	const payload = `{"id":"a","service":"ISEE","fields":{"Carta":"data:application/pdf;name=RSSMRA85T10A562S_Rossi.pdf;base64,AAAA",` +
+		`"Foto":"f.jpg|data:IMAGE/JPEG ; charset=Anna-Bianchi;base64,AAAA"}}`
+	got := string(Mask([]byte(payload), false))
+	for _, n := range []string{"RSSMRA", "Rossi", "name=", "Anna", "charset"} {
+		if strings.Contains(got, n) {
+			t.Errorf("hidden: got %s, want no %q in it", got, n)
+		}
+	}
+	for _, w := range []string{`"Carta":"‹file application/pdf, 3 bytes›"`, `"Foto":"‹file image/jpeg, 3 bytes›"`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("hidden: got %s, want %s in it", got, w)
+		}
+	}
+	got = string(Mask([]byte(payload), true))
+	if !strings.Contains(got, "name=RSSMRA85T10A562S_Rossi.pdf") {
+		t.Errorf("revealed: got %s, want the media type's parameters", got)
+	}
+}
