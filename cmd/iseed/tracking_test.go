@@ -37,7 +37,7 @@ func TestEventLine(t *testing.T) {
 		name, data, want string
 	}{
 		{"status", `{"type":"iseed.submission.cancelled","time":"2026-11-25T10:30:00Z","data":{"submission_id":"e1","tenant":"acme","state":"cancelled","service":"ISEE","request_id":"5f","stato_richiesta":"Annullata","reason":"Delega mancante","esito":{"codice":"302","info":"KO"}}}`,
-			`2026-11-25T10:30:00Z acme/e1 cancelled service="ISEE" request=5f stato="Annullata" reason="Delega mancante" esito=302`},
+			`2026-11-25T10:30:00Z acme/e1 cancelled service="ISEE" request=5f stato="Annullata" esito=302`},
 		{"document", `{"type":"iseed.document.ready","time":"2026-11-25T10:30:00Z","data":{"submission_id":"e1","tenant":"acme","object":"acme/e1/0123456789abcdef/DSU.RSSMRA80A01H501U.zip","size":10,"sha256":"ab","content_type":"application/zip","encrypted":true,"key_id":"k1"}}`,
 			"2026-11-25T10:30:00Z acme/e1 document_ready object=acme/e1/0123456789abcdef/… size=10 sha256=ab type=application/zip encrypted key=k1"},
 		{"final document", `{"type":"iseed.document.ready","time":"2026-11-25T10:30:00Z","data":{"submission_id":"e1","tenant":"acme","stato":"Visura evasa","final":true,"object":"acme/e1/0123456789abcdef/DSU.RSSMRA80A01H501U.zip","size":10,"sha256":"ab","content_type":"application/zip","encrypted":false}}`,
@@ -52,6 +52,32 @@ func TestEventLine(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestEventLineHidesCancellationReason: a cancelled event's reason is the
+// upstream's motivo_annullamento, free text a CAF operator wrote, which may
+// name the person as esito.info may. iseed watch (and iseed status's
+// events) printed it whole ("reason=\"Delega di Mario Rossi …\""), beside
+// an esito shown by its code only; now it is left out, as esito.info is.
+// A failed or held event's reason, a code, is still shown.
+func TestEventLineHidesCancellationReason(t *testing.T) {
+	line := eventLine([]byte(`{"type":"iseed.submission.cancelled","time":"2026-11-25T10:30:00Z","data":{"submission_id":"e1",` +
+		`"tenant":"acme","state":"cancelled","stato_richiesta":"Annullata","reason":"Delega di Mario Rossi (RSSMRA80A01H501U) mancante",` +
+		`"esito":{"codice":"302","info":"Mario Rossi non delegato"}}}`))
+	for _, n := range []string{"Rossi", "RSSMRA", "Delega"} {
+		if strings.Contains(line, n) {
+			t.Errorf("cancelled: %s: want no %q in it", line, n)
+		}
+	}
+	if want := "2026-11-25T10:30:00Z acme/e1 cancelled stato=\"Annullata\" esito=302"; line != want {
+		t.Errorf("cancelled:\ngot  %s\nwant %s", line, want)
+	}
+	for _, state := range []string{"failed", "held", "rejected"} {
+		line := eventLine([]byte(`{"type":"iseed.submission.` + state + `","data":{"submission_id":"e1","tenant":"acme","state":"` + state + `","reason":"gave_up"}}`))
+		if !strings.Contains(line, ` reason="gave_up"`) {
+			t.Errorf("%s: %s: want its reason code", state, line)
+		}
 	}
 }
 

@@ -24,7 +24,8 @@ func newWatchCmd(e *env) *cobra.Command {
 		Use:   "watch",
 		Short: "Print status and document events as they arrive",
 		Long: "Prints one line per status or document event as it arrives, until interrupted: ids, states, service,\n" +
-			"request and counts, never the events' metadata or problem messages. A document shows as its size,\n" +
+			"request, reason codes and counts, never the events' metadata, problem messages or the upstream's free text\n" +
+			"(esito.info; a cancellation's reason, motivo_annullamento), which may name the person. A document shows as its size,\n" +
 			"SHA-256, type and object without the file name (acme/emp-7/9f86d081884c7d65/…): the file name is the\n" +
 			"upstream's and may name the person; iseed status ID and iseed document get ID show the document.\n\n" +
 			"When the connection to NATS is lost (the daemon's embedded server stopped, a network fault) it says so on\n" +
@@ -270,7 +271,8 @@ func eventLine(data []byte) string {
 	var s publisher.Status
 	_ = json.Unmarshal(ev.Data, &s)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s/%s %s", at, shown(s.Tenant), shown(s.SubmissionID), shown(strings.TrimPrefix(ev.Type, "iseed.submission.")))
+	kind := strings.TrimPrefix(ev.Type, "iseed.submission.")
+	fmt.Fprintf(&b, "%s %s/%s %s", at, shown(s.Tenant), shown(s.SubmissionID), shown(kind))
 	if s.Service != "" {
 		fmt.Fprintf(&b, " service=%q", s.Service)
 	}
@@ -280,7 +282,9 @@ func eventLine(data []byte) string {
 	if s.StatoRichiesta != "" {
 		fmt.Fprintf(&b, " stato=%q", s.StatoRichiesta)
 	}
-	if s.Reason != "" {
+	if s.Reason != "" && s.State != publisher.StateCancelled && kind != publisher.StateCancelled {
+		// A cancellation's reason is the upstream's motivo_annullamento,
+		// free text that may name the person, as esito.info may: left out.
 		fmt.Fprintf(&b, " reason=%q", s.Reason)
 	}
 	if s.Outcome != nil {
