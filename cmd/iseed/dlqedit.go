@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -155,15 +156,23 @@ func sameJSON(a, b []byte) bool {
 	return bytes.Equal(ca.Bytes(), cb.Bytes())
 }
 
-// editInEditor writes payload (indented) to a private temporary file,
-// runs $VISUAL or $EDITOR (else vi) on it and reads it back. The file
-// holds personal data: it is readable by the user only and removed after.
+// editInEditor writes payload (indented) to a file in a private temporary
+// directory, runs $VISUAL or $EDITOR (else vi) on it and reads it back.
+// The file holds personal data: it is readable by the user only, and the
+// directory is removed after, with the editor's copies of it.
 func editInEditor(ctx context.Context, e *env, payload []byte) ([]byte, error) {
-	f, err := os.CreateTemp("", "iseed-dead-letter-*.json")
+	// A directory of its own (the operator's only), removed whole: an
+	// editor keeps copies of the payload beside the file it edits (a swap
+	// file, a backup), which would outlive the edit in a shared directory.
+	dir, err := os.MkdirTemp("", "iseed-dead-letter-*")
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(f.Name())
+	defer os.RemoveAll(dir)
+	f, err := os.OpenFile(filepath.Join(dir, "dead-letter.json"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
 	// A hang-up (the operator's SSH session dropped) or a quit would end
 	// the process before the removal above: while the file exists they
 	// cancel the edit instead, and nothing is replayed.

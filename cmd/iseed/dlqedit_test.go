@@ -56,6 +56,74 @@ func TestEditHangUpRemovesThePayload(t *testing.T) {
 	t.Logf("cancelled %s after the editor started", time.Since(start).Round(time.Millisecond))
 }
 
+// TestEditRemovesTheEditorsCopies: an editor keeps copies of the file it
+// edits beside it (vim's swap file while it runs, emacs's file~ backup
+// when it saves), the dead letter's payload, a person's data, whole. They
+// were left in the shared temporary directory: the backup after every
+// edit, the swap file when the edit was cancelled (the editor is killed,
+// and cannot remove it). The payload's file is now alone in a directory
+// of its own, removed with whatever the editor put there.
+func TestEditRemovesTheEditorsCopies(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		script string // after the editor noted its file in $seen
+		hangUp bool
+	}{
+		{"a backup, then a save", "cp \"$1\" \"$1~\" && sed -i 's/Zebedeo/Zaccaria/' \"$1\"\n", false},
+		{"a swap file, then a hang-up", "cp \"$1\" \"$(dirname \"$1\")/.$(basename \"$1\").swp\"\nexec sleep 20\n", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			seen := filepath.Join(dir, "path")
+			script := filepath.Join(dir, "editor")
+			if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$1\" > "+seen+".tmp && mv "+seen+".tmp "+seen+"\n"+tt.script), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("VISUAL", script)
+			e := &env{stdin: strings.NewReader(""), stdout: &pipetest.Buffer{}, stderr: &pipetest.Buffer{}}
+			done := make(chan error, 1)
+			go func() {
+				_, err := editInEditor(context.Background(), e, []byte(`{"id":"x","fields":{"Nome":"Zebedeo"}}`))
+				done <- err
+			}()
+			var path []byte
+			pipetest.WaitFor(t, 10*time.Second, "the editor to start", func() bool {
+				path, _ = os.ReadFile(seen)
+				return len(path) > 0
+			})
+			file := string(path[:len(path)-1])
+			copies := []string{file + "~", filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".swp")}
+			t.Cleanup(func() {
+				for _, c := range copies {
+					os.Remove(c)
+				}
+			})
+			if tt.hangUp {
+				pipetest.WaitFor(t, 10*time.Second, "the swap file", func() bool {
+					_, err := os.Stat(copies[1])
+					return err == nil
+				})
+				if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case err := <-done:
+				if (err != nil) != tt.hangUp {
+					t.Errorf("edit: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the edit did not end")
+			}
+			for _, f := range append(copies, file) {
+				if _, err := os.Stat(f); !os.IsNotExist(err) {
+					t.Errorf("%s is still there after the edit (%v): the payload outlives it", f, err)
+				}
+			}
+		})
+	}
+}
+
 // TestEditWithoutAnEditorSaysWhatToDo: with no editor to run (VISUAL and
 // EDITOR unset, no vi, or one that does not exist), --edit says how to
 // name one, or to give the correction with --payload, and keeps the letter.

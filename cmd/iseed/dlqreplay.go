@@ -32,8 +32,8 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			"submission id; only a conflict's, or a letter whose id could not be read, may take another, one no\n" +
 			"submission has. A correction of a letter whose submission is open again (another of its letters was\n" +
 			"replayed: it is on its way, or held) is refused: the pipeline would take it for a conflict. The payload\n" +
-			"being edited is in a file readable by you only in $TMPDIR, removed\n" +
-			"after the edit, also when the session hangs up.\n\n" +
+			"being edited is in a directory of its own in $TMPDIR, readable by you only, removed with whatever\n" +
+			"the editor put there (a swap file, a backup) after the edit, also when the session hangs up.\n\n" +
 			"Safe to interrupt and run again: replayed dead letters are gone, the rest are still there. Two\n" +
 			"commands replaying one dead letter at once, with the same payload or not, publish one replay: the\n" +
 			"other says it did not replay it.",
