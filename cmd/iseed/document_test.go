@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,6 +109,41 @@ func TestWriteOutputNamesThePathGiven(t *testing.T) {
 	sentinel := errors.New("no document")
 	if err := writeOutput(&env{}, filepath.Join(dir, "y.zip"), func(io.Writer) error { return sentinel }); !errors.Is(err, sentinel) {
 		t.Errorf("writeOutput with a failing fill: got %v; want %v", err, sentinel)
+	}
+}
+
+// TestWriteOutputHangUpRemovesThePartialDocument: the operator's session
+// drops (SIGHUP) while document get writes the decrypted document beside
+// the file it names: the hang-up killed the process before the temporary
+// file was removed, and part of a person's certificate stayed there, in
+// clear, under a hidden name. Now the file is removed at once, the writes
+// fail, and nothing is left.
+func TestWriteOutputHangUpRemovesThePartialDocument(t *testing.T) {
+	alive := make(chan os.Signal, 1) // the test survives the hang-up whatever writeOutput does
+	signal.Notify(alive, syscall.SIGHUP)
+	defer signal.Stop(alive)
+	dir := t.TempDir()
+	fill := func(w io.Writer) error {
+		if _, err := io.WriteString(w, "%PDF-1.7 Mario Rossi"); err != nil {
+			return err
+		}
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if _, err := io.WriteString(w, " RSSMRA80A01H501U"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := writeOutput(&env{stdout: io.Discard, stderr: io.Discard}, filepath.Join(dir, "isee.pdf"), fill)
+	if err == nil {
+		t.Error("writeOutput hung up: got no error, want one (the document is not written)")
+	}
+	left, _ := os.ReadDir(dir)
+	for _, f := range left {
+		t.Errorf("%s is left in %s after the hang-up", f.Name(), dir)
 	}
 }
 

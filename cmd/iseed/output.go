@@ -8,9 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"text/tabwriter"
 	"unicode/utf8"
 
@@ -151,7 +154,8 @@ const maxInput = 8 << 20
 
 // writeOutput writes what fill produces to path, or to standard output for
 // "-". A file is written beside path and renamed into place only when fill
-// succeeded, so a failure never leaves a partial file.
+// succeeded, so a failure never leaves a partial file, nor does a hang-up
+// or a quit (partial: a hung-up file).
 func writeOutput(e *env, path string, fill func(io.Writer) error) error {
 	if path == "-" {
 		return fill(e.stdout)
@@ -164,17 +168,79 @@ func writeOutput(e *env, path string, fill func(io.Writer) error) error {
 		return fmt.Errorf("-o %s: cannot create a file in %s: %w", path, filepath.Dir(path), pathErr(err))
 	}
 	defer os.Remove(f.Name())
-	err = fill(f)
-	if cerr := f.Close(); err == nil {
+	p := watchHangUp(f)
+	defer p.stop()
+	err = fill(p)
+	return p.finish(err, func() error {
+		if err := os.Rename(f.Name(), path); err != nil {
+			return fmt.Errorf("-o %s: %w", path, pathErr(err))
+		}
+		return nil
+	})
+}
+
+// errHungUp fails the writes of a partial file after a hang-up.
+var errHungUp = errors.New("hung up (SIGHUP or SIGQUIT): nothing written")
+
+// partial is a file being written that a hang-up or a quit removes at
+// once: they would end the process before its deferred removal, and what
+// is written (a decrypted document) would stay beside the file named.
+// Writes fail after it.
+type partial struct {
+	mu   sync.Mutex
+	f    *os.File
+	hung bool
+	sig  chan os.Signal
+	done chan struct{}
+}
+
+func watchHangUp(f *os.File) *partial {
+	p := &partial{f: f, sig: make(chan os.Signal, 1), done: make(chan struct{})}
+	signal.Notify(p.sig, syscall.SIGHUP, syscall.SIGQUIT)
+	go func() {
+		select {
+		case <-p.sig:
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.hung = true
+			_ = p.f.Close()
+			_ = os.Remove(p.f.Name())
+		case <-p.done:
+		}
+	}()
+	return p
+}
+
+func (p *partial) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hung {
+		return 0, errHungUp
+	}
+	return p.f.Write(b)
+}
+
+// finish closes the file and, when err (fill's) is nil and no hang-up
+// came, keeps it with keep; a hang-up meanwhile waits until it is done.
+func (p *partial) finish(err error, keep func() error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hung {
+		return errHungUp
+	}
+	if cerr := p.f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("-o %s: %w", path, pathErr(err))
-	}
-	return nil
+	return keep()
+}
+
+// stop ends the watch: the signals' default actions again.
+func (p *partial) stop() {
+	signal.Stop(p.sig)
+	close(p.done)
 }
 
 // pathErr is err without the path of the temporary file it names, which
