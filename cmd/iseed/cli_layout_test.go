@@ -128,12 +128,16 @@ func TestConnectRefusalNamesTheVariables(t *testing.T) {
 			"iseed status: connect to NATS at nats://127.0.0.1:1 (is `iseed serve` running? one started with another ISEED_EMBEDDED_NATS_LISTEN, or with ISEED_NATS_URL, is reached with the same value set here): "},
 		{map[string]string{"ISEED_NATS_URL": "nats://127.0.0.1:1"},
 			"iseed status: connect to NATS at nats://127.0.0.1:1 (ISEED_NATS_URL): "},
+		// The URL's credentials are never printed: the error may reach a
+		// terminal recorded, a CI log, a ticket.
+		{map[string]string{"ISEED_NATS_URL": "nats://ops:s3cret-pass@127.0.0.1:1"},
+			"iseed status: connect to NATS at nats://xxxxx@127.0.0.1:1 (ISEED_NATS_URL): "},
 	} {
 		for k, v := range tc.env {
 			t.Setenv(k, v)
 		}
 		_, errOut, code := runCLI(t, "status", "--tenant", "acme", "emp-1")
-		if code != 1 || !strings.HasPrefix(errOut, tc.want) {
+		if code != 1 || !strings.HasPrefix(errOut, tc.want) || strings.Contains(errOut, "s3cret") {
 			t.Errorf("status with %v: got exit %d, %q; want 1 and %q…", tc.env, code, errOut, tc.want)
 		}
 	}

@@ -50,7 +50,7 @@ func connectNATS(cfg *Config, log zerolog.Logger) (*natsConn, error) {
 	}
 	nc, err := nats.Connect(cfg.NATSURL, append(opts, append(auth, nats.RetryOnFailedConnect(true))...)...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", redactedURLs(cfg.NATSURL), err)
 	}
 	return &natsConn{nc: nc}, nil
 }
