@@ -32,8 +32,10 @@
 // the envelope (up to 64 KiB, skipped to the first '{' that opens an
 // object); booleans as "0"/"1"; numbers as strings, prices with a decimal
 // comma ("11,70", "1.234,50"), null or ""; callback_data false; opzioni
-// null; lists sent as objects keyed "0", "1", … and empty objects sent as
-// []; states in another case or spacing (NormalizeState). A request
+// null, false or ""; lists sent as objects keyed "0", "1", … and empty
+// objects sent as []; in a service schema, "nothing" written as null,
+// false, "", [] or {} for json_struttura, campi, validazione and the
+// istruzioni; states in another case or spacing (NormalizeState). A request
 // summary (GET /richiesta) must carry a readable _id, hash_visura and
 // timestamp_creation, which reconciliation depends on; its other fields
 // decode leniently (a value that does not decode is left zero). A document

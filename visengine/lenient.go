@@ -140,23 +140,20 @@ func (r *RichiestaSummary) setter(key string) func([]byte) {
 	return nil
 }
 
-// Campi are a service's input fields keyed "$0", "$1", …. An empty list (as
-// PHP encodes an empty array) or null decodes as no fields.
+// Campi are a service's input fields keyed "$0", "$1", …. PHP's forms of
+// nothing (an empty list, as json_encode writes an empty array, null,
+// false, "") decode as no fields.
 type Campi map[string]Campo
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (c *Campi) UnmarshalJSON(data []byte) error {
 	data = bytes.TrimSpace(data)
-	if len(data) > 0 && data[0] == '[' {
-		var l []json.RawMessage
-		if err := json.Unmarshal(data, &l); err != nil {
-			return err
-		}
-		if len(l) > 0 {
-			return errors.New("visengine: campi is a non-empty list, want an object keyed $0, $1, …")
-		}
+	if isNothing(data) {
 		*c = Campi{}
 		return nil
+	}
+	if len(data) > 0 && data[0] == '[' { // not empty: isNothing took [] and [ ]
+		return errors.New("visengine: campi is a non-empty list, want an object keyed $0, $1, …")
 	}
 	var m map[string]Campo
 	if err := json.Unmarshal(data, &m); err != nil {

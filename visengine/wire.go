@@ -204,12 +204,36 @@ type Visura struct {
 	Opzioni       Opzioni       `json:"opzioni"` // null decodes as nil
 }
 
-// JSONStruttura is the input structure of a service.
+// JSONStruttura is the input structure of a service. It decodes PHP's
+// forms of nothing (null, false, "", [], {}) as an empty structure, and
+// each of them in validazione, istruzioni and istruzioni_ricerca as "":
+// a service without a rule or instructions is still a service (a
+// structure without fields is refused by schema.Compile).
 type JSONStruttura struct {
 	Campi             Campi  `json:"campi"` // keyed "$0", "$1", …
 	Validazione       string `json:"validazione"`
 	Istruzioni        string `json:"istruzioni"` // base64 HTML
 	IstruzioniRicerca string `json:"istruzioni_ricerca"`
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *JSONStruttura) UnmarshalJSON(data []byte) error {
+	*s = JSONStruttura{}
+	if isNothing(data) {
+		return nil
+	}
+	var w struct {
+		Campi             Campi `json:"campi"`
+		Validazione       text  `json:"validazione"`
+		Istruzioni        text  `json:"istruzioni"`
+		IstruzioniRicerca text  `json:"istruzioni_ricerca"`
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*s = JSONStruttura{Campi: w.Campi, Validazione: string(w.Validazione),
+		Istruzioni: string(w.Istruzioni), IstruzioniRicerca: string(w.IstruzioniRicerca)}
+	return nil
 }
 
 // Campo is one input field of a service.
@@ -218,8 +242,64 @@ type Campo struct {
 	Tipo       string `json:"tipo"`
 	Null       Bool   `json:"null"` // may the field be empty
 	Ordine     String `json:"ordine"`
-	Istruzioni string `json:"istruzioni"`
+	Istruzioni string `json:"istruzioni"` // PHP's forms of nothing decode as ""
 	Opzioni    String `json:"opzioni,omitempty"`
+}
+
+// campoFields is Campo without its UnmarshalJSON.
+type campoFields Campo
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *Campo) UnmarshalJSON(data []byte) error {
+	var w struct {
+		campoFields
+		Istruzioni text `json:"istruzioni"` // shadows campoFields.Istruzioni
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*c = Campo(w.campoFields)
+	c.Istruzioni = string(w.Istruzioni)
+	return nil
+}
+
+// text decodes a string that PHP may write as nothing: null, false, "", []
+// or {} are "", a number is kept as written. Anything else (true, a
+// non-empty list or object) has no reading as text and is an error.
+type text string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *text) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	switch {
+	case isNothing(data):
+		*t = ""
+		return nil
+	case len(data) > 0 && (data[0] == '"' || data[0] == '-' || data[0] >= '0' && data[0] <= '9'):
+		var s String
+		if err := s.UnmarshalJSON(data); err != nil {
+			return err
+		}
+		*t = text(s)
+		return nil
+	}
+	return fmt.Errorf("visengine: cannot decode %s as text", jsonKind(data))
+}
+
+// isNothing reports whether data is one of the ways PHP writes "nothing":
+// null, false, "", an empty list ([], as json_encode writes an empty
+// array) or an empty object.
+func isNothing(data []byte) bool {
+	data = bytes.TrimSpace(data)
+	switch string(data) {
+	case "null", "false", `""`:
+		return true
+	}
+	if len(data) < 2 {
+		return false
+	}
+	open, end := data[0], data[len(data)-1]
+	return (open == '[' && end == ']' || open == '{' && end == '}') && len(bytes.TrimSpace(data[1:len(data)-1])) == 0
 }
 
 // Opzione is a priced option of a service, e.g. {"tipo":"urgenza","prezzo":4,"nome":"opzione_0"}.
@@ -229,16 +309,19 @@ type Opzione struct {
 	Nome   string `json:"nome"`
 }
 
-// Opzioni is a list of options. It decodes null (nil), a list of Opzione,
-// an object of Opzione keyed "0", "1", … (as PHP sends sparse arrays), and
-// the object a request was created with, {"opzione_0": true}, as the
-// options set to true (Nome only).
+// Opzioni is a list of options. It decodes null, false and "" (nil: PHP's
+// "nothing"), a list of Opzione, an object of Opzione keyed "0", "1", …
+// (as PHP sends sparse arrays), and the object a request was created with,
+// {"opzione_0": true}, as the options set to true (Nome only).
 type Opzioni []Opzione
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (o *Opzioni) UnmarshalJSON(data []byte) error {
 	*o = nil
 	data = bytes.TrimSpace(data)
+	if s := string(data); s == "false" || s == `""` {
+		return nil
+	}
 	if len(data) == 0 || data[0] != '{' {
 		var l []Opzione
 		if err := json.Unmarshal(data, &l); err != nil {
