@@ -5,9 +5,9 @@
 // Contract:
 //
 //   - Parse and Compile turn a schema answer into a *Service. They never
-//     panic; a schema that cannot be used (a validazione that does not
-//     parse, a campi key that is not $N, a rule naming a field that does not
-//     exist) is a *SchemaError naming the place.
+//     panic; a schema that cannot be used (no fields, a validazione that
+//     does not parse, a campi key that is not $N, a rule naming a field that
+//     does not exist) is a *SchemaError naming the place.
 //   - Service.Validate reports every problem of an input at once, as a
 //     *ValidationError of Problems with stable machine codes (see the Code
 //     constants), or returns the exact json_visura, opzioni and price to

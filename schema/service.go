@@ -169,6 +169,12 @@ func (s *Service) errorf(field, format string, args ...any) error {
 }
 
 func (s *Service) compileFields(campi map[string]visengine.Campo) error {
+	if len(campi) == 0 {
+		// PHP's empty structure ([], {}, null, false): there is nothing a
+		// submission could fill, and one without fields would be sent, and
+		// paid, with no input. Unusable, not a service without input.
+		return s.errorf("campi", "the service publishes no fields (json_struttura holds no campi): it cannot be used")
+	}
 	if len(campi) > maxFields {
 		return s.errorf("campi", "%d fields; at most %d are supported", len(campi), maxFields)
 	}
