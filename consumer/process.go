@@ -307,6 +307,16 @@ func (p *Pipeline) validate(ctx context.Context, j *job) ([]schema.Problem, erro
 		return []schema.Problem{{Field: "service", Code: "unknown_service",
 			Message: fmt.Sprintf("no service %q in the catalog: use a catalog name such as \"ISEE\" or a hash_visura", truncate(j.sub.Service, 64))}}, nil
 	}
+	var se *schema.SchemaError
+	if errors.As(err, &se) {
+		// The upstream publishes a schema that cannot be used (no fields, a
+		// rule that does not parse): asking again on every delivery until
+		// the submission expires changes nothing. Rejected, replayable once
+		// the service is fixed. The message names the hash and the place,
+		// never a value of the submission.
+		return []schema.Problem{{Field: "service", Code: "unusable_service",
+			Message: "the service's schema cannot be used: " + se.Error()}}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("resolve service: %w", err)
 	}
