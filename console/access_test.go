@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/console"
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/publisher"
@@ -438,6 +439,51 @@ func TestReplayRefusesALetterOfAReopenedSubmission(t *testing.T) {
 		Pending: &record.Attempt{Started: now, Owner: "another-delivery/1", Until: now.Add(time.Hour), Unsent: true}}
 	rec.AddReplay(seq+1000, now) // another letter of it was replayed
 	rec.To(record.StateClaimed, now, "replay of another dead letter")
+	if _, err := record.NewStore(h.Res.Records).Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	dl := "/dead-letters/" + strconv.FormatUint(seq, 10)
+	get, post := http.MethodGet, http.MethodPost
+	runCalls(t, s, []call{
+		{name: "no replay button", method: get, path: dl, auth: "bearer", status: 200, body: "the submission is claimed", notBody: `id="replay"`},
+		{name: "replay refused", method: post, path: dl + "/replay", auth: "bearer", status: 409, body: "wait until it ends"},
+	}, nil, "")
+	if _, err := h.Res.DLQ.GetMsg(ctx, seq); err != nil {
+		t.Errorf("the dead letter after a refused replay: %v, want it kept", err)
+	}
+}
+
+// TestReplayRefusesAWrongIDLetterOfASubmissionOnItsWay: a letter
+// malformed only by its Nats-Msg-Id whose payload is its submission's
+// recorded one is that submission's letter: with the submission on its way
+// (claimed under another delivery's live lease) the console refuses its
+// replay as iseed dlq replay does, and keeps it. It used to replay it
+// whatever the record said: the replay waited behind that lease and, were
+// the submission failed again, reopened it for an attempt nobody asked for.
+func TestReplayRefusesAWrongIDLetterOfASubmissionOnItsWay(t *testing.T) {
+	h := pipetest.New(t)
+	h.Start()
+	s := newSite(t, h, testToken, nil)
+	payload := pipetest.Submission("wrong-id-2", pipetest.ValidFields("Mario"))
+	h.Publish(payload, nats.Header{jetstream.MsgIDHeader: {"my-own-id-2"}})
+	var seq uint64
+	pipetest.WaitFor(t, 20*time.Second, "the malformed dead letter", func() bool {
+		for _, dl := range h.DeadLetters() {
+			if dl.Reason == dlq.ReasonMalformed && dl.SubmissionID == "wrong-id-2" {
+				seq = dl.Seq
+			}
+		}
+		return seq != 0
+	})
+	// Its producer sent it again with the right id meanwhile.
+	sub, err := consumer.DecodeSubmission(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, now := context.Background(), time.Now()
+	rec := &record.Record{Tenant: pipetest.Tenant, ID: "wrong-id-2", Fingerprint: sub.Fingerprint(), Generation: 1, Attempts: 1, Created: now,
+		Pending: &record.Attempt{Started: now, Owner: "another-delivery/1", Until: now.Add(time.Hour), Unsent: true}}
+	rec.To(record.StateClaimed, now, "")
 	if _, err := record.NewStore(h.Res.Records).Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}

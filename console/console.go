@@ -88,9 +88,10 @@ type Overview interface {
 type DeadLetters interface {
 	List(ctx context.Context, f dlq.Filter) ([]dlq.DeadLetter, error)
 	Replay(ctx context.Context, seq uint64) error
-	// CheckReopen says whether a replay of dl would reopen its
+	// CheckReopen says whether a replay of dl, whose payload has
+	// fingerprint (consumer.LetterFingerprint), would reopen its
 	// submission (rec: its record, nil when there is none).
-	CheckReopen(ctx context.Context, dl dlq.DeadLetter, rec *record.Record) (refused, err error)
+	CheckReopen(ctx context.Context, dl dlq.DeadLetter, fingerprint string, rec *record.Record) (refused, err error)
 }
 
 // Deps are what the console reads and acts on.

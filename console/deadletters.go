@@ -103,7 +103,7 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 		c.fail(w, r, http.StatusServiceUnavailable, "The submission's record cannot be read right now: "+err.Error())
 		return nil, false
 	}
-	reopens, err := c.d.DeadLetters.CheckReopen(ctx, dl, rec)
+	reopens, err := c.d.DeadLetters.CheckReopen(ctx, dl, consumer.LetterFingerprint(raw.Data), rec)
 	if err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "Whether a replay would reopen the submission cannot be told right now: "+err.Error())
 		return nil, false

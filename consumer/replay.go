@@ -72,6 +72,18 @@ func CheckReplay(dl dlq.DeadLetter, payload []byte, maxBytes int) error {
 	return dlq.CheckReplay(dl)
 }
 
+// LetterFingerprint is the fingerprint of a dead letter's payload read as
+// a submission (Submission.Fingerprint): the one its replay is claimed
+// with, which dlq.CheckReopen compares with its submission's record's. ""
+// when the payload is not a submission.
+func LetterFingerprint(payload []byte) string {
+	sub, err := DecodeSubmission(payload)
+	if err != nil {
+		return ""
+	}
+	return sub.Fingerprint()
+}
+
 // replayable reports whether the message is an operator's replay of a
 // failed or rejected submission that has not been replayed from that dead
 // letter yet.

@@ -198,12 +198,17 @@ func CheckReplay(dl DeadLetter) error {
 //     its hold's turn. Once the submission has ended the letter is
 //     replayed (it failed again) or purged (it was sent).
 //
-// A conflict's or a malformed message's letter passes: its record may be
-// another payload's (CheckReplay and CheckCorrection decide those).
+// A conflict's letter passes: its record is another payload's
+// (CheckReplay and CheckCorrection decide those). So does a malformed
+// message's, unless its payload is a submission whose fingerprint
+// (fingerprint: consumer.LetterFingerprint, "" when it is none) is the
+// record's: malformed only by its message id, it is that submission's
+// letter, and its replay goes where any other's does (a wait behind a live
+// lease, then a reopen nobody asked for).
 //
 // now is the time a lease is judged at: the NATS server's, which the
 // pipeline writes leases in (Queue.CheckReopen).
-func CheckReopen(dl DeadLetter, rec *record.Record, now time.Time) error {
+func CheckReopen(dl DeadLetter, fingerprint string, rec *record.Record, now time.Time) error {
 	if rec == nil {
 		return nil
 	}
@@ -218,7 +223,9 @@ func CheckReopen(dl DeadLetter, rec *record.Record, now time.Time) error {
 			return nil
 		}
 		r.Why = fmt.Sprintf("the submission is %s: nothing to reopen", rec.State)
-	case dl.Reason == ReasonConflict || dl.Reason == ReasonMalformed:
+	case dl.Reason == ReasonConflict:
+		return nil
+	case dl.Reason == ReasonMalformed && (fingerprint == "" || fingerprint != rec.Fingerprint):
 		return nil
 	case rec.RequestID != "":
 		r.Why = fmt.Sprintf("the submission is %s with its upstream request %s: it is never sent again, and nothing would reopen", rec.State, rec.RequestID)
@@ -235,13 +242,13 @@ func CheckReopen(dl DeadLetter, rec *record.Record, now time.Time) error {
 	return r
 }
 
-// CheckReopen is CheckReopen for dead letter dl and its submission's
-// record rec (nil: none), judged at the NATS server's time: the clock the
-// pipeline writes leases on (consumer.Config.Now). The operator's machine
-// may be minutes off: ahead, it let a replay through during a live lease;
+// CheckReopen is CheckReopen for dead letter dl, the fingerprint of its
+// payload and its submission's record rec (nil: none), judged at the NATS
+// server's time: the clock the pipeline writes leases on
+// (consumer.Config.Now). The operator's machine may be minutes off: ahead, it let a replay through during a live lease;
 // behind, it refused a letter whose lease had ended. refused is its
 // refusal; err says the server's time could not be learned.
-func (q *Queue) CheckReopen(ctx context.Context, dl DeadLetter, rec *record.Record) (refused, err error) {
+func (q *Queue) CheckReopen(ctx context.Context, dl DeadLetter, fingerprint string, rec *record.Record) (refused, err error) {
 	if rec == nil {
 		return nil, nil
 	}
@@ -249,7 +256,7 @@ func (q *Queue) CheckReopen(ctx context.Context, dl DeadLetter, rec *record.Reco
 	if err != nil {
 		return nil, fmt.Errorf("dlq: the server's time, which a lease is judged by: %w", err)
 	}
-	return CheckReopen(dl, rec, now), nil
+	return CheckReopen(dl, fingerprint, rec, now), nil
 }
 
 // CheckCorrection refuses a correction whose payload names another

@@ -163,7 +163,10 @@ func TestCheckReplayAndEdit(t *testing.T) {
 // now or was reopened by that letter already, or is open again (claimed
 // or held: another letter's replay reopened it). A gave_up letter whose
 // submission still failed with gave_up or is open, a letter without a
-// record, and a conflict's or malformed message's, pass.
+// record, and a conflict's, pass. A malformed message's passes unless its
+// payload is its submission's recorded one (the same fingerprint): then it
+// is that submission's letter, and judged as one; it used to pass whatever
+// the record said.
 func TestCheckReopen(t *testing.T) {
 	final := &record.DocumentRef{Stato: visengine.StateFulfilled}
 	replayed := &record.Record{State: record.StateFailed, Reason: ReasonUpstreamRejected, Generation: 2}
@@ -171,34 +174,48 @@ func TestCheckReopen(t *testing.T) {
 	sent := &record.Record{State: record.StateSubmitted, RequestID: "req-1"}
 	gaveUpAgain := &record.Record{State: record.StateFailed, Reason: ReasonGaveUp, RequestID: "req-1"}
 	gaveUpAgain.AddReplay(7, time.Now())
+	ownReplayed := &record.Record{State: record.StateFailed, Reason: ReasonUpstreamRejected, Generation: 2, Fingerprint: "fp-1"}
+	ownReplayed.AddReplay(7, time.Now())
 	tests := []struct {
 		name   string
 		reason string
 		rec    *record.Record
 		why    string // "" when it passes
+		fp     string // the letter's payload's fingerprint; "" when it is not a submission
 	}{
-		{"completed", ReasonGaveUp, &record.Record{State: record.StateCompleted, Document: final}, "completed: nothing to reopen"},
-		{"still gave up", ReasonGaveUp, &record.Record{State: record.StateFailed, Reason: ReasonGaveUp}, ""},
-		{"open again", ReasonGaveUp, &record.Record{State: record.StateSubmitted, RequestID: "req-1"}, ""},
-		{"no record", ReasonGaveUp, nil, ""},
-		{"gave up again, reopened by it already", ReasonGaveUp, gaveUpAgain, "reopened the submission once already"},
-		{"a submission's, still failed", ReasonUpstreamRejected, &record.Record{State: record.StateFailed, Reason: ReasonUpstreamRejected}, ""},
-		{"a submission's, sent by now", ReasonExpired, sent, "upstream request req-1"},
-		{"a submission's, reopened by it already", ReasonUpstreamRejected, replayed, "reopened the submission once already"},
-		{"a submission's, no record", ReasonAmbiguous, nil, ""},
+		{"completed", ReasonGaveUp, &record.Record{State: record.StateCompleted, Document: final}, "completed: nothing to reopen", ""},
+		{"still gave up", ReasonGaveUp, &record.Record{State: record.StateFailed, Reason: ReasonGaveUp}, "", ""},
+		{"open again", ReasonGaveUp, &record.Record{State: record.StateSubmitted, RequestID: "req-1"}, "", ""},
+		{"no record", ReasonGaveUp, nil, "", ""},
+		{"gave up again, reopened by it already", ReasonGaveUp, gaveUpAgain, "reopened the submission once already", ""},
+		{"a submission's, still failed", ReasonUpstreamRejected, &record.Record{State: record.StateFailed, Reason: ReasonUpstreamRejected}, "", ""},
+		{"a submission's, sent by now", ReasonExpired, sent, "upstream request req-1", ""},
+		{"a submission's, reopened by it already", ReasonUpstreamRejected, replayed, "reopened the submission once already", ""},
+		{"a submission's, no record", ReasonAmbiguous, nil, "", ""},
 		{"a submission's, on its way again", ReasonUpstreamRejected, &record.Record{State: record.StateClaimed, Generation: 2,
-			Pending: &record.Attempt{Until: time.Now().Add(time.Minute)}}, "the submission is claimed"},
+			Pending: &record.Attempt{Until: time.Now().Add(time.Minute)}}, "the submission is claimed", ""},
 		// Its delivery may be gone for good (its message lost with its
 		// max_deliveries advisory): only a replay resumes it.
 		{"a submission's, claimed under a lease that has ended", ReasonUpstreamRejected, &record.Record{State: record.StateClaimed, Generation: 2,
-			Pending: &record.Attempt{Until: time.Now().Add(-time.Minute)}}, ""},
-		{"a submission's, claimed without a lease", ReasonUpstreamRejected, &record.Record{State: record.StateClaimed, Generation: 2}, ""},
-		{"a submission's, held again", ReasonExpired, &record.Record{State: record.StateHeld, Generation: 2}, "the submission is held"},
-		{"a conflict's: the record is another payload's", ReasonConflict, sent, ""},
-		{"a malformed message's", ReasonMalformed, sent, ""},
+			Pending: &record.Attempt{Until: time.Now().Add(-time.Minute)}}, "", ""},
+		{"a submission's, claimed without a lease", ReasonUpstreamRejected, &record.Record{State: record.StateClaimed, Generation: 2}, "", ""},
+		{"a submission's, held again", ReasonExpired, &record.Record{State: record.StateHeld, Generation: 2}, "the submission is held", ""},
+		{"a conflict's: the record is another payload's", ReasonConflict, sent, "", ""},
+		{"a malformed message's", ReasonMalformed, sent, "", ""},
+		{"a malformed message's: the record is another payload's", ReasonMalformed,
+			&record.Record{State: record.StateSubmitted, RequestID: "req-1", Fingerprint: "fp-2"}, "", "fp-1"},
+		{"a wrong id's: the record is its payload's, sent by now", ReasonMalformed,
+			&record.Record{State: record.StateSubmitted, RequestID: "req-1", Fingerprint: "fp-1"}, "upstream request req-1", "fp-1"},
+		{"a wrong id's: the record is its payload's, on its way", ReasonMalformed, &record.Record{State: record.StateClaimed, Generation: 1,
+			Fingerprint: "fp-1", Pending: &record.Attempt{Until: time.Now().Add(time.Minute)}}, "the submission is claimed", "fp-1"},
+		{"a wrong id's: the record is its payload's, held", ReasonMalformed,
+			&record.Record{State: record.StateHeld, Fingerprint: "fp-1"}, "the submission is held", "fp-1"},
+		{"a wrong id's: the record is its payload's, reopened by it already", ReasonMalformed, ownReplayed, "reopened the submission once already", "fp-1"},
+		{"a wrong id's: the record is its payload's, failed", ReasonMalformed,
+			&record.Record{State: record.StateFailed, Reason: ReasonUpstreamRejected, Fingerprint: "fp-1"}, "", "fp-1"},
 	}
 	for _, tt := range tests {
-		err := CheckReopen(DeadLetter{Seq: 7, Reason: tt.reason}, tt.rec, time.Now())
+		err := CheckReopen(DeadLetter{Seq: 7, Reason: tt.reason}, tt.fp, tt.rec, time.Now())
 		var re *RefusedError
 		if (err != nil) != (tt.why != "") || (err != nil && (!errors.As(err, &re) || !strings.Contains(re.Why, tt.why) ||
 			!strings.Contains(re.Advice, "iseed dlq purge 7"))) {
@@ -233,7 +250,7 @@ func TestCheckReopenJudgesALeaseByTheServersClock(t *testing.T) {
 			rec := &record.Record{Tenant: "acme", ID: "emp-1", State: record.StateClaimed, Generation: 2,
 				Pending: &record.Attempt{Started: now.Add(tt.until - time.Minute), Owner: "another-delivery/1", Until: now.Add(tt.until)}}
 			rec.AddReplay(all[0].Seq+1000, now) // another letter of it reopened it
-			refused, err := q.CheckReopen(context.Background(), all[0], rec)
+			refused, err := q.CheckReopen(context.Background(), all[0], "", rec)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -32,7 +32,7 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	if err := r.q.CheckOrigin(l); err != nil {
 		return fmt.Errorf("refused %s", refusal(err, d))
 	}
-	if _, err := r.editable(ctx, d); err != nil {
+	if _, err := r.editable(ctx, l); err != nil {
 		return err
 	}
 	var payload []byte
@@ -48,7 +48,7 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	// submission reopened meanwhile (another of its letters replayed) or
 	// given its request. Decided on the record read before, the pipeline
 	// took the correction for a conflict and told the tenant so.
-	closed, err := r.editable(ctx, d)
+	closed, err := r.editable(ctx, l)
 	if err != nil {
 		return err
 	}
@@ -94,10 +94,12 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	return err
 }
 
-// editable refuses to correct dead letter d when its submission's record
+// editable refuses to correct dead letter l when its submission's record
 // says a correction may not be made (dlq.CheckEdit) or would reopen
-// nothing (dlq.Queue.CheckReopen); closed is standing's.
-func (r *replayer) editable(ctx context.Context, d dlq.DeadLetter) (closed bool, err error) {
+// nothing (dlq.Queue.CheckReopen, judged by the letter's own payload);
+// closed is standing's.
+func (r *replayer) editable(ctx context.Context, l *dlq.Letter) (closed bool, err error) {
+	d := l.DeadLetter
 	rec, inDoubt, closed, err := r.standing(ctx, d)
 	if err != nil {
 		return false, err
@@ -107,7 +109,7 @@ func (r *replayer) editable(ctx context.Context, d dlq.DeadLetter) (closed bool,
 	}
 	// A correction reopens no more than the letter unchanged would: the
 	// pipeline takes it for a conflict instead.
-	refused, err := r.q.CheckReopen(ctx, d, rec)
+	refused, err := r.q.CheckReopen(ctx, d, consumer.LetterFingerprint(l.Payload), rec)
 	if err != nil {
 		return false, err
 	}

@@ -222,7 +222,7 @@ func (r *replayer) check(ctx context.Context, l *dlq.Letter) (refused, err error
 	if err != nil {
 		return nil, err
 	}
-	return r.q.CheckReopen(ctx, l.DeadLetter, rec)
+	return r.q.CheckReopen(ctx, l.DeadLetter, consumer.LetterFingerprint(l.Payload), rec)
 }
 
 // failure counts and reports one dead letter that could not be replayed;

@@ -395,6 +395,81 @@ func TestDLQReplayOfAMessageWithAWrongID(t *testing.T) {
 	}
 }
 
+// TestDLQReplayRefusesAWrongIDLetterOfASubmissionOnItsWay: a letter
+// malformed only by its Nats-Msg-Id whose payload is its submission's
+// recorded one (same fingerprint) is that submission's letter, and its
+// replay is judged by the record as any other's (dlq.CheckReopen). It
+// used to pass whatever the record said: replayed while the submission
+// was on its way under another delivery's lease, it waited behind that
+// lease and, were the submission failed again, reopened it for an attempt
+// nobody asked for; replayed once it had its upstream request, it reopened
+// nothing and the letter was gone. Both are now refused, saying why, and
+// the letter is kept.
+func TestDLQReplayRefusesAWrongIDLetterOfASubmissionOnItsWay(t *testing.T) {
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	store := record.NewStore(d.res.Records)
+	now := time.Now()
+	tests := []struct {
+		id  string
+		rec func(r *record.Record)
+		why string
+	}{
+		{"wrong-id-claimed", func(r *record.Record) {
+			r.To(record.StateClaimed, now, "replay of dead letter 999")
+			r.Pending = &record.Attempt{Started: now, Owner: "another-delivery/1", Until: now.Add(time.Hour)}
+		}, "the submission is claimed"},
+		{"wrong-id-sent", func(r *record.Record) {
+			r.To(record.StateSubmitted, now, "")
+			r.RequestID = "6b0ee1771dcdaf00000000f1"
+		}, "with its upstream request 6b0ee1771dcdaf00000000f1"},
+	}
+	payloads := map[string][]byte{}
+	for _, tt := range tests {
+		data, err := os.ReadFile(eventFile(t, tt.id, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		payloads[tt.id] = data
+		m := nats.NewMsg("iseed.submissions.acme")
+		m.Data = data
+		m.Header.Set(jetstream.MsgIDHeader, "my-own-id-"+tt.id)
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byID := waitDeadLetters(t, len(tests))
+	for _, tt := range tests {
+		dl := byID[tt.id]
+		if dl.Reason != dlq.ReasonMalformed {
+			t.Fatalf("dead letter of %s: got %+v, want reason malformed", tt.id, dl)
+		}
+		// Its producer sent it again with the right id meanwhile: the
+		// submission is recorded with this very payload.
+		sub, err := consumer.DecodeSubmission(payloads[tt.id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &record.Record{Tenant: "acme", ID: tt.id, Fingerprint: sub.Fingerprint(), Generation: 1, Created: now, Attempts: 1}
+		tt.rec(rec)
+		if _, err := store.Create(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		seq := fmt.Sprint(dl.Seq)
+		out, errOut, code := runCLI(t, "dlq", "replay", seq)
+		if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+seq) || !strings.Contains(errOut, tt.why) {
+			t.Errorf("replay of %s's wrong-id letter: exit %d, stdout %q, stderr %q; want 1 and refused: %q", tt.id, code, out, errOut, tt.why)
+		}
+		if _, err := dlq.NewQueue(d.js, d.res, nil, nil).Get(ctx, dl.Seq); err != nil {
+			t.Errorf("dead letter %s after the refusal: %v; want it kept", seq, err)
+		}
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 0 {
+		t.Errorf("upstream requests: got %d, want 0", got)
+	}
+}
+
 // TestDLQReplayPublishedButNotRemoved: a replay that was published but
 // whose dead letter could not be removed is said to be replayed, and what
 // is left to do; it used to be reported as "not replayed", which it was.
