@@ -17,9 +17,13 @@ func newStatusCmd(e *env) *cobra.Command {
 		Use:   "status ID",
 		Short: "Show a submission's record and events",
 		Long: "Prints the submission's record (state, timeline, upstream request, document, problems) and its\n" +
-			"status and document events.",
-		Args:        exactArgs("ID"),
-		Annotations: map[string]string{exitCodesKey: "0 found; 1 no such submission, or an error; 2 usage or configuration error"},
+			"status and document events.\n\n" +
+			"When its events cannot all be read (NATS busy or unreachable meanwhile), it prints the record and\n" +
+			"the events it read, says so (in the table; with -o json, \"events_incomplete\": true), and the\n" +
+			"error follows on stderr: exit 1.",
+		Args: exactArgs("ID"),
+		Annotations: map[string]string{exitCodesKey: "0 found; 1 no such submission, an error, or its events could not all be read " +
+			"(the record and the events read are printed); 2 usage or configuration error"},
 	}
 	tenant := tenantFlag(cmd.Flags(), "default", "tenant")
 	out := addOutputFlag(cmd)
@@ -45,17 +49,20 @@ func newStatusCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		events, err := publisher.ReadEvents(ctx, c.js, c.res.Layout.EventsStream(), c.res.Layout.Events(), *tenant, args[0])
-		if err != nil {
-			return err
-		}
+		// Events that cannot all be read leave the record to print: an
+		// operator looking at a submission during a NATS hiccup sees it,
+		// the events read, and then the error.
+		events, evErr := publisher.ReadEvents(ctx, c.js, c.res.Layout.EventsStream(), c.res.Layout.Events(), *tenant, args[0])
 		if format == formatJSON {
-			return writeJSON(e.stdout, struct {
-				Record *record.Record    `json:"record"`
-				Events []json.RawMessage `json:"events"`
-			}{rec, events})
+			err = writeJSON(e.stdout, struct {
+				Record     *record.Record    `json:"record"`
+				Events     []json.RawMessage `json:"events"`
+				Incomplete bool              `json:"events_incomplete,omitempty"`
+			}{rec, events, evErr != nil})
+		} else {
+			err = printStatus(e.stdout, rec, events, evErr != nil)
 		}
-		return printStatus(e.stdout, rec, events)
+		return errors.Join(err, evErr)
 	}
 	return cmd
 }
@@ -70,8 +77,9 @@ func noSubmission(cmd *cobra.Command, id, tenant string) error {
 	return fmt.Errorf("no submission %q for tenant %q", id, tenant)
 }
 
-// printStatus writes a record and its events for people.
-func printStatus(w io.Writer, r *record.Record, events []json.RawMessage) error {
+// printStatus writes a record and its events for people; incomplete says
+// that the events could not all be read.
+func printStatus(w io.Writer, r *record.Record, events []json.RawMessage, incomplete bool) error {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "submission\t%s/%s\n", r.Tenant, r.ID)
 	fmt.Fprintf(tw, "state\t%s\n", r.State)
@@ -107,6 +115,9 @@ func printStatus(w io.Writer, r *record.Record, events []json.RawMessage) error 
 	fmt.Fprintln(w, "\nevents:")
 	for _, ev := range events {
 		fmt.Fprintf(w, "  %s\n", eventLine(ev))
+	}
+	if incomplete {
+		fmt.Fprintln(w, "  (incomplete: the others could not be read; the error follows)")
 	}
 	return nil
 }
