@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -184,10 +185,19 @@ func startEmbedded(cfg *Config, log zerolog.Logger, opts []nats.Option) (*natsCo
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}
+	var fatal fatalLogger
+	s.SetLoggerV2(&fatal, false, false, false)
 	s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		s.Shutdown()
-		return nil, fmt.Errorf("embedded NATS did not start on %s (is the port taken? set ISEED_EMBEDDED_NATS_LISTEN)", cfg.EmbeddedNATSListen)
+	for deadline := time.Now().Add(30 * time.Second); !s.ReadyForConnections(100 * time.Millisecond); {
+		if msg := fatal.message(); msg != "" {
+			s.Shutdown()
+			return nil, fmt.Errorf("embedded NATS did not start: %s (its store is ISEED_DATA_DIR/nats, %s; its listener ISEED_EMBEDDED_NATS_LISTEN)",
+				msg, filepath.Join(cfg.DataDir, "nats"))
+		}
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			return nil, fmt.Errorf("embedded NATS did not start on %s (is the port taken? set ISEED_EMBEDDED_NATS_LISTEN)", cfg.EmbeddedNATSListen)
+		}
 	}
 	nc, err := nats.Connect(s.ClientURL(), append(opts, nats.InProcessServer(s))...)
 	if err != nil {
@@ -197,6 +207,35 @@ func startEmbedded(cfg *Config, log zerolog.Logger, opts []nats.Option) (*natsCo
 	log.Info().Str("url", s.ClientURL()).Str("store", filepath.Join(cfg.DataDir, "nats")).Msg("embedded NATS server started (set ISEED_NATS_URL to use a cluster)")
 	return &natsConn{nc: nc, embedded: s}, nil
 }
+
+// fatalLogger keeps the embedded server's first fatal error and drops
+// everything else it logs. The server stops starting after one (JetStream
+// cannot use its store: a data directory not writable, or full) without
+// ever listening; unseen, it would look like a port that never opened.
+type fatalLogger struct {
+	mu    sync.Mutex
+	first string
+}
+
+func (l *fatalLogger) Fatalf(format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.first == "" {
+		l.first = fmt.Sprintf(format, v...)
+	}
+}
+
+func (l *fatalLogger) message() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.first
+}
+
+func (*fatalLogger) Noticef(string, ...any) {}
+func (*fatalLogger) Warnf(string, ...any)   {}
+func (*fatalLogger) Errorf(string, ...any)  {}
+func (*fatalLogger) Debugf(string, ...any)  {}
+func (*fatalLogger) Tracef(string, ...any)  {}
 
 // close drains the connection (flushing pending publishes) and stops the
 // embedded server.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -104,4 +106,27 @@ func TestRefusedDocumentPutLogsNoFileName(t *testing.T) {
 	if !strings.Contains(logs.String(), "$O."+bucket+".M.") {
 		t.Errorf("log: got %s, want the refused subject named up to the object", logs.String())
 	}
+}
+
+// TestEmbeddedStoreUnusable: an embedded server whose JetStream cannot
+// use its store (ISEED_DATA_DIR/nats not a directory here; a volume not
+// writable or full in a deployment) fails the start at once, saying so,
+// rather than after a 30 s wait with a guess at a taken port.
+func TestEmbeddedStoreUnusable(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "nats"), []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c, err := connectNATS(&Config{DataDir: dir, EmbeddedNATSListen: "127.0.0.1:0"}, zerolog.Nop())
+	took := time.Since(start)
+	if err == nil {
+		c.close(time.Second)
+		t.Fatal("embedded NATS started on a store that is a file: got no error")
+	}
+	if took > 10*time.Second || strings.Contains(err.Error(), "port") || !strings.Contains(err.Error(), "ISEED_DATA_DIR") ||
+		!strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("after %v: got %q, want a prompt error naming ISEED_DATA_DIR and the store's trouble", took.Round(time.Millisecond), err)
+	}
+	t.Logf("after %v: %v", took.Round(time.Millisecond), err)
 }

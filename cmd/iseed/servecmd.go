@@ -24,7 +24,9 @@ func newServeCmd(e *env) *cobra.Command {
 			"(ISEED_DATA_DIR, locked: a second iseed serve on it fails at once, naming the first one's PID),\n" +
 			"and every listener (ISEED_HTTP_LISTEN; ISEED_CALLBACK_LISTEN when callbacks are served;\n" +
 			"ISEED_EMBEDDED_NATS_LISTEN on the embedded server): a taken address fails at once,\n" +
-			"naming the variable to change. Before it creates any stream, it checks that the records bucket\n" +
+			"naming the variable to change. An embedded server whose JetStream cannot use its store\n" +
+			"(ISEED_DATA_DIR/nats not writable, full) fails at once as well, with the server's reason.\n" +
+			"Before it creates any stream, it checks that the records bucket\n" +
 			"this data directory remembers (records.json) is still there, not made anew: if it is gone, it\n" +
 			"exits 2 saying so rather than make an empty one, on which a submission already paid for could be\n" +
 			"paid for again (docs/operations.md; ISEED_ACCEPT_NEW_RECORDS). It then makes its streams, consumers\n" +
