@@ -12,5 +12,7 @@
 // of the context; then cancel their context (their messages are
 // redelivered after AckWait). Run returns within Shutdown of the end of
 // the context plus the time handlers take to return once cancelled. Every
-// goroutine the pool starts has ended when Run returns.
+// goroutine the pool starts has ended when Run returns. A handler that
+// panics is logged and its message left to be redelivered after AckWait;
+// the pool runs on.
 package workpool

@@ -3,6 +3,9 @@ package workpool
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -66,8 +69,31 @@ func (p *Pool) work(ctx, workCtx context.Context, work <-chan jetstream.Msg) {
 			p.handBack(msg)
 			continue
 		}
-		p.Handle(workCtx, msg)
+		p.handle(workCtx, msg)
 	}
+}
+
+// handle runs Handle on msg, surviving a panic: a poison message (a
+// tracking task is redelivered for ever) would otherwise end the process,
+// every pool in it, and then each replica it is redelivered to. The
+// message is left as it is, redelivered after AckWait. The panic's value
+// is logged only when the runtime raised it: another may quote the
+// message's personal data.
+func (p *Pool) handle(ctx context.Context, msg jetstream.Msg) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		ev := p.Logger.Error().Str("pool", p.Name).Str("stack", string(debug.Stack()))
+		if re, ok := r.(runtime.Error); ok {
+			ev = ev.Str("panic", re.Error())
+		} else {
+			ev = ev.Str("panic_type", fmt.Sprintf("%T", r))
+		}
+		ev.Msg("handler panicked; the message is redelivered after AckWait")
+	}()
+	p.Handle(ctx, msg)
 }
 
 // cancelAfterShutdown cancels in-flight work Shutdown after ctx is done,
