@@ -134,6 +134,7 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 		// meanwhile would go to another worker, here or on another replica,
 		// and the request be polled by two at once.
 		stop := workpool.KeepInProgress(msg, t.lay.TrackAckWait)
+		defer stop() // a poll that panics must not keep its task in progress for ever
 		o = t.poll(ctx, tk, meta, msg)
 		stop()
 		o.Interrupted = errors.Is(o.Err, context.Canceled)

@@ -185,7 +185,8 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 // third of ackWait (at least every 100 ms), until stop is called; stop
 // returns once no InProgress is being sent. For waits that may outlast
 // the AckWait: without it the message would be delivered again, to
-// another worker, while this one still holds it.
+// another worker, while this one still holds it. Calling stop again does
+// nothing, so that a deferred stop also covers a panic.
 func KeepInProgress(msg jetstream.Msg, ackWait time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -201,5 +202,6 @@ func KeepInProgress(msg jetstream.Msg, ackWait time.Duration) (stop func()) {
 			}
 		}
 	})
-	return func() { close(done); wg.Wait() }
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
