@@ -52,7 +52,7 @@ func openCLI(ctx context.Context, stderr io.Writer, bind bool, extra ...nats.Opt
 			"or with ISEED_NATS_URL, is reached with the same value set here): %w", url, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s (ISEED_NATS_URL): %w", redactedURLs(url), err) // never its credentials
+		return nil, fmt.Errorf("connect to NATS at %s (ISEED_NATS_URL): %w", redactedURLs(url), connectError(err)) // never its credentials
 	}
 	c := &cliConn{cfg: cfg, nc: nc, layout: layoutOf(cfg), closed: closed}
 	if c.js, err = jetstream.New(nc); err != nil {

@@ -51,7 +51,7 @@ func connectNATS(cfg *Config, log zerolog.Logger) (*natsConn, error) {
 	}
 	nc, err := nats.Connect(cfg.NATSURL, append(opts, append(auth, nats.RetryOnFailedConnect(true))...)...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", redactedURLs(cfg.NATSURL), err)
+		return nil, fmt.Errorf("connect to NATS at %s (ISEED_NATS_URL): %w", redactedURLs(cfg.NATSURL), connectError(err))
 	}
 	return &natsConn{nc: nc}, nil
 }
@@ -71,6 +71,19 @@ func redactedURLs(urls string) string {
 		parts[i] = p
 	}
 	return strings.Join(parts, ",")
+}
+
+// connectError is an error of nats.Connect fit for a log line. A URL that
+// does not parse is reported by net/url quoted whole, credentials and all,
+// and with a detail that may quote a piece of them (`invalid port
+// ":s3cret" after host`): only what to do is said.
+func connectError(err error) error {
+	var bad *url.Error
+	if errors.As(err, &bad) {
+		return errors.New("a URL does not parse: percent-encode the user name and password in it " +
+			"(or set ISEED_NATS_USER and ISEED_NATS_PASSWORD instead)")
+	}
+	return err
 }
 
 // asyncErrorLogger logs what the NATS client reports asynchronously, which

@@ -130,3 +130,19 @@ func TestEmbeddedStoreUnusable(t *testing.T) {
 	}
 	t.Logf("after %v: %v", took.Round(time.Millisecond), err)
 }
+
+// TestConnectErrorHidesCredentials: a URL in ISEED_NATS_URL that does not
+// parse (here a password with a "/" not percent-encoded) fails the start,
+// and the error, which ends in the log, must carry no part of the
+// password: net/url quotes the URL whole, and its detail a piece of it.
+func TestConnectErrorHidesCredentials(t *testing.T) {
+	for _, u := range []string{"nats://iseed:s3cret/pass@127.0.0.1:4222", "nats://127.0.0.1:4222,nats://iseed:s3cret%zz@127.0.0.1:4223"} {
+		_, err := connectNATS(&Config{NATSURL: u}, zerolog.Nop())
+		if err == nil {
+			t.Fatalf("%s: connected", u)
+		}
+		if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "ISEED_NATS_URL") {
+			t.Errorf("%s: got %q, want an error naming ISEED_NATS_URL without the password", u, err)
+		}
+	}
+}
