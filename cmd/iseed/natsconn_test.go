@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,5 +145,35 @@ func TestConnectErrorHidesCredentials(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "ISEED_NATS_URL") {
 			t.Errorf("%s: got %q, want an error naming ISEED_NATS_URL without the password", u, err)
 		}
+	}
+}
+
+// TestStartupSaysWhyNATSRefuses: iseed serve waits for NATS at start
+// (a cluster may come up after it), but a NATS that refuses iseed's
+// credentials must be told from one that is down: each try says the
+// connection's last error.
+func TestStartupSaysWhyNATSRefuses(t *testing.T) {
+	opts := natsserver.DefaultTestOptions
+	opts.Port, opts.JetStream, opts.StoreDir = -1, true, t.TempDir()
+	opts.Users = []*server.User{{Username: "iseed", Password: "pw"}}
+	srv := natsserver.RunServer(&opts)
+	t.Cleanup(srv.Shutdown)
+	cfg := &Config{NATSURL: srv.ClientURL(), NATSUser: "iseed", NATSPassword: "wrong"}
+	c, err := connectNATS(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.close(time.Second) })
+	d := &daemon{cfg: cfg, log: zerolog.Nop(), conn: c}
+	if d.js, err = jetstream.New(c.nc); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	pipetest.WaitExplained(t, 10*time.Second, "a start-up try to say the credentials are refused", func() bool {
+		_, last = d.ensureLayout(t.Context())
+		return last != nil && strings.Contains(strings.ToLower(last.Error()), "authorization violation")
+	}, func() string { return fmt.Sprintf("last try: %v", last) })
+	if strings.Contains(last.Error(), "wrong") {
+		t.Errorf("got %q, which quotes the password", last)
 	}
 }
