@@ -152,7 +152,7 @@ func bench(ctx context.Context, e *env, o *benchOptions) (benchResult, error) {
 	if o.natsURL != "" { // the daemon would wait for it forever
 		nc, err := nats.Connect(o.natsURL, nats.Timeout(5*time.Second))
 		if err != nil {
-			return benchResult{}, fmt.Errorf("--nats-url %s: %w", o.natsURL, err)
+			return benchResult{}, fmt.Errorf("--nats-url %s: %w", redactedURLs(o.natsURL), connectError(err)) // never its credentials
 		}
 		nc.Close()
 	}

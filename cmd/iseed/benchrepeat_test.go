@@ -62,3 +62,15 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchUnreachableHidesCredentials: bench with a --nats-url it cannot
+// reach says so without the URL's password, whether the URL parses or not.
+func TestBenchUnreachableHidesCredentials(t *testing.T) {
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	for _, u := range []string{"nats://iseed:s3cret@127.0.0.1:1", "nats://iseed:s3cret/x@127.0.0.1:1"} {
+		_, errOut, code := runCLI(t, "bench", "--nats-url", u, "--n", "1", "--rate-for", "0")
+		if code == 0 || strings.Contains(errOut, "s3cret") || !strings.Contains(errOut, "--nats-url") {
+			t.Errorf("bench --nats-url %s: got exit %d, %q; want a failure naming --nats-url without the password", u, code, errOut)
+		}
+	}
+}
