@@ -308,12 +308,13 @@ func (p *Pipeline) spent(ctx context.Context, r *record.Record) error {
 	if p.d.Ledger != nil && r.Charge != nil {
 		err := p.d.Ledger.Record(ctx, ledgerEntry(r))
 		switch {
-		case errors.Is(err, ledger.ErrInvalid):
-			// Refused on every delivery alike: the request is paid, and
-			// nakked for it the submission would run out of deliveries,
-			// dead-lettered and never tracked, its reservation never
-			// committed. It goes on unentered; the audit reports it
-			// unledgered (docs/money.md).
+		case errors.Is(err, ledger.ErrInvalid), errors.Is(err, ledger.ErrForeign):
+			// Refused on every delivery alike (an entry the ledger cannot
+			// take, or a subject another message holds for good): the
+			// request is paid, and nakked for it the submission would run
+			// out of deliveries, dead-lettered and never tracked, its
+			// reservation never committed. It goes on unentered; the
+			// audit reports it unledgered (docs/money.md).
 			p.log.Error().Str("tenant", r.Tenant).Str("submission", r.ID).Str("request_id", r.RequestID).
 				Str("error", err.Error()).Msg("the ledger refuses the entry of a paid request: it is recorded and tracked, not entered")
 		case err != nil:

@@ -104,10 +104,17 @@ func New(js jetstream.JetStream, stream jetstream.Stream, cfg Config) *Ledger {
 	return &Ledger{js: js, stream: stream, cfg: cfg}
 }
 
+// ErrForeign reports a request whose subject holds a message Record did
+// not write: the stream keeps it (DenyDelete) and refuses a second one, so
+// the request can never be entered.
+var ErrForeign = errors.New("its subject holds a message that is not its entry")
+
 // Record enters e, once: a request already entered is a success, and the
 // first entry stays (the stream refuses a second message on the
 // request's subject). An At of zero is now. It returns an error matching
-// ErrInvalid for an entry that cannot be entered.
+// ErrInvalid for an entry that cannot be entered, and one matching
+// ErrForeign for a request whose subject another message took: neither
+// changes when tried again.
 func (l *Ledger) Record(ctx context.Context, e Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
@@ -137,7 +144,7 @@ func (l *Ledger) Record(ctx context.Context, e Entry) error {
 	// Any client that may publish in the account can put a message on the
 	// request's subject through a reply subject (docs/security.md); it is
 	// not the entry, and the stream keeps it (DenyDelete): say so.
-	return fmt.Errorf("ledger: record %s: its subject holds message %d, which is not its entry: %w", e.RequestID, held.Sequence, err)
+	return fmt.Errorf("ledger: record %s: %w (message %d): %w", e.RequestID, ErrForeign, held.Sequence, err)
 }
 
 // entryOf decodes a stored message as an entry: ok is false for a message
