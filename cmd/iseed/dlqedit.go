@@ -22,11 +22,8 @@ import (
 // for standard input), or edited in $EDITOR when path is "".
 func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	l, err := r.q.Get(ctx, seq)
-	if errors.Is(err, dlq.ErrNotFound) {
-		return fmt.Errorf("no dead letter %d (replayed or purged already, or never stored)", seq)
-	}
 	if err != nil {
-		return err
+		return r.failedOne(ctx, seq, err)
 	}
 	d := l.DeadLetter
 	if err := r.q.CheckOrigin(l); err != nil {
@@ -88,7 +85,7 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 		r.kept("", d, ", corrected"+as+",", err) // published: only the letter is left
 		return silent(exitFailed)
 	} else if err != nil {
-		return err
+		return r.failedOne(ctx, seq, err)
 	}
 	_, err = fmt.Fprintf(r.e.stdout, "replayed dead letter %s, corrected%s, to %s\n", letterName(d), as, d.OriginalSubject)
 	return err

@@ -248,6 +248,15 @@ func (r *replayer) failure(ctx context.Context, prefix string, seq uint64, err e
 	return nil
 }
 
+// failedOne is failure for a command that replays one dead letter (a
+// correction): the same words as a plain replay's, then exit 1.
+func (r *replayer) failedOne(ctx context.Context, seq uint64, err error) error {
+	if err := r.failure(ctx, "", seq, err); err != nil {
+		return err
+	}
+	return silent(exitFailed)
+}
+
 // refusal says, in words, why a dead letter is refused and what to do.
 func refusal(err error, d dlq.DeadLetter) string {
 	var re *dlq.RefusedError

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -399,5 +400,79 @@ func TestDLQCorrectionRechecksAfterTheEdit(t *testing.T) {
 	}
 	if left := deadLetters(t); len(left) != 1 || left[0].Seq != dl.Seq {
 		t.Errorf("dead letters after the refused correction: %+v; want %s kept, alone (no conflict)", left, seq)
+	}
+}
+
+// TestDLQCorrectionOfALetterAnotherReplayHolds: a correction (--payload,
+// --edit) of a dead letter whose claim another replay, or a purge, holds
+// at that moment, or whose claim says it was replayed already, says so as
+// a plain replay of it does: which letter, not replayed, what to do; exit
+// 1. It used to end with the queue's bare error ("iseed dlq replay: dlq:
+// replay N: another replay …"), worded unlike the plain replay's.
+func TestDLQCorrectionOfALetterAnotherReplayHolds(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}}) // rejected upstream: replayable, correctable
+	claims := []struct {
+		name, claim, said string // said: the plain replay's words, %d the letter
+	}{
+		{"under-way", `{"at":"%s"}`, "dead letter %d not replayed: " + dlq.ErrReplayUnderWay.Error() + "\n"},
+		{"replayed", `{"at":"%s","published":true}`, "dead letter %d not replayed by this command: " + dlq.ErrReplayedAlready.Error() +
+			"; it reopens the submission once, and the letter is gone from the queue\n"},
+	}
+	modes := []string{"plain", "payload", "edit"}
+	for _, c := range claims {
+		for _, mode := range modes {
+			if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, c.name+"-"+mode, nil)); code != 0 {
+				t.Fatalf("submit: exit %d, %s", code, errOut)
+			}
+		}
+	}
+	byID := waitDeadLetters(t, len(claims)*len(modes))
+	d.sim.sim.SetFaults(sim.Faults{})
+	ctx := context.Background()
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	st, err := js.Stream(ctx, d.res.Layout.DLQStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EDITOR", editor(t, "s/mario.rossi@example.it/m.rossi@example.it/"))
+	t.Setenv("VISUAL", "")
+	for _, c := range claims {
+		for _, mode := range modes {
+			id := c.name + "-" + mode
+			dl := byID[id]
+			m, err := st.GetMsg(ctx, dl.Seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The claim of another replay (dlq's claimKey: the letter's
+			// sequence and stored time), taken a moment ago.
+			key := fmt.Sprintf("replay-claim-%d-%d", dl.Seq, m.Time.UnixNano())
+			if _, err := d.res.Keys.Create(ctx, key, fmt.Appendf(nil, c.claim, time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+				t.Fatal(err)
+			}
+			args, input := []string{"dlq", "replay"}, ""
+			switch mode {
+			case "payload":
+				corrected, err := os.ReadFile(eventFile(t, id, func(f map[string]any) { f["$2"] = "m.rossi@example.it" }))
+				if err != nil {
+					t.Fatal(err)
+				}
+				args, input = append(args, "--payload", "-"), string(corrected)
+			case "edit":
+				args = append(args, "--edit")
+			}
+			out, errOut, code := runCLIInput(t, input, append(args, fmt.Sprint(dl.Seq))...)
+			if want := fmt.Sprintf(c.said, dl.Seq); code != 1 || out != "" || errOut != want {
+				t.Errorf("%s, %s: exit %d, stdout %q, stderr %q; want 1 and %q", c.name, mode, code, out, errOut, want)
+			}
+		}
+	}
+	var left []string
+	for _, dl := range deadLetters(t) {
+		left = append(left, dl.SubmissionID)
+	}
+	if slices.Sort(left); !slices.Equal(left, []string{"under-way-edit", "under-way-payload", "under-way-plain"}) {
+		t.Errorf("dead letters left: %v; want those under way", left)
 	}
 }
