@@ -79,7 +79,7 @@ func adjective(period string) string {
 const CodeUnknownPrice = "unknown_price"
 
 // UnpricedError says that a euro cap applies to a reservation whose price
-// is unknown (its service publishes none): it cannot be counted against
+// is unknown (its service, or an option chosen, publishes none): it cannot be counted against
 // the cap, whatever room is left, so it is not made. Only removing every
 // euro cap that applies lets it pass.
 type UnpricedError struct {
@@ -87,12 +87,12 @@ type UnpricedError struct {
 	Period string // PeriodDay or PeriodMonth: the first such cap found
 }
 
-// Error implements error, e.g. "budget: the price is unknown (the service
-// publishes none) and the tenant:acme daily cap in euros applies: nothing
+// Error implements error, e.g. "budget: the price is unknown (the service,
+// or an option chosen, publishes none) and the tenant:acme daily cap in euros applies: nothing
 // is sent while a cap in euros does". It names no amount: of the account's
 // caps a tenant learns only which.
 func (e *UnpricedError) Error() string {
-	return fmt.Sprintf("budget: the price is unknown (the service publishes none) and the %s %s cap in euros applies: "+
+	return fmt.Sprintf("budget: the price is unknown (the service, or an option chosen, publishes none) and the %s %s cap in euros applies: "+
 		"nothing is sent while a cap in euros does", e.Scope, adjective(e.Period))
 }
 

@@ -552,11 +552,20 @@ func (p *Pipeline) allows(ctx context.Context, rec *record.Record, now time.Time
 // its tenant's next holds go meanwhile (next): behind it, they would wait
 // for as long. One that may go goes on to the caps' usual check; its
 // delivery reads the schema again.
+//
+// The record does not say which options the submission chose (only its
+// price as far as known), so it stays while the service's prezzo_visura or
+// any option's prezzo is unknown (Service.AnyPriceUnknown): released while
+// only an option it chose is unpriced, its delivery would hold it again,
+// and so on every pass, a held event each time, its tenant's next holds
+// behind it. The cost is one that chose none of the unpriced options once
+// the rest is priced: it waits as one that did, for the euro caps to go,
+// the option to be priced or the maximum age.
 func (p *Pipeline) stillUnpriced(ctx context.Context, rec *record.Record) (next bool, err error) {
 	if p.d.Budget == nil || !heldUnpriced(rec) {
 		return false, nil
 	}
-	if svc, err := p.d.Schemas.Service(ctx, rec.ServiceHash); err == nil && !svc.PriceUnknown {
+	if svc, err := p.d.Schemas.Service(ctx, rec.ServiceHash); err == nil && !svc.AnyPriceUnknown() {
 		return false, nil // priced now; a schema that cannot be read leaves it held until the next pass
 	}
 	var unpriced *budget.UnpricedError

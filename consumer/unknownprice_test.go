@@ -253,3 +253,80 @@ func TestUnknownPriceHoldGoesOnceTheServiceIsPriced(t *testing.T) {
 		t.Errorf("counted against the euro cap: %s, want the published price with the urgency, 16.00", day.Spent)
 	}
 }
+
+// newUnpricedOptionHarness is a harness whose simulator publishes the ISEE
+// at €12 and its urgency option without prezzo (null); a request that
+// chooses it is charged its €4 all the same.
+func newUnpricedOptionHarness(t *testing.T) *harness {
+	t.Helper()
+	cat := sim.DefaultCatalog()
+	for i := range cat {
+		if cat[i].Hash == sim.HashISEE {
+			cat[i].Price = 12
+			cat[i].Options = []sim.Option{{Type: "urgenza", Price: 4, Name: "opzione_0", PriceUnpublished: true}}
+		}
+	}
+	return &harness{pipetest.NewWithSim(t, sim.Config{Step: time.Hour, Wallet: 1e7, Catalog: cat}, 2*time.Second)}
+}
+
+// TestUnknownOptionPriceIsHeldUnderAEuroCap: an option published without
+// prezzo decoded as €0, so that a submission choosing it reserved less than
+// the upstream charges, and a euro cap never counted the option. Chosen,
+// it makes the submission's price unknown: under a euro cap it is held as
+// one of a service without prezzo_visura, nothing sent. A submission of
+// the same service that does not choose it has a known price and goes
+// (queued behind the held one, then released while that one stays held,
+// held once). Removing the euro cap lets the held one go.
+func TestUnknownOptionPriceIsHeldUnderAEuroCap(t *testing.T) {
+	t.Parallel()
+	h := newUnpricedOptionHarness(t)
+	ctx := context.Background()
+	b := h.budgetsCapped(budget.Caps{DailyEUR: 100_000}) // €1,000: room for any price
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
+
+	h.Publish(pipetest.Submission("chosen", pipetest.ValidFields("Mario")), nil) // with the urgency
+	r := h.decided("chosen")
+	if len(r.Errors) != 1 || r.Errors[0].Code != "unknown_price" {
+		t.Errorf("held with problems %+v, want one unknown_price", r.Errors)
+	}
+	if got := h.Counter("POST /richiesta"); got != 0 {
+		t.Fatalf("POST /richiesta: got %d, want none while a euro cap applies to an unknown price", got)
+	}
+
+	plain, err := json.Marshal(map[string]any{"id": "plain", "service": "ISEE", "fields": pipetest.ValidFields("Maria")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Publish(plain, nil)
+	h.WaitState("plain", record.StateSubmitted)
+	if r := h.Record("chosen"); r.State != record.StateHeld {
+		t.Errorf("chosen: state %s, want still held", r.State)
+	}
+	held := 0
+	for _, ev := range h.Events("chosen") {
+		if ev.Type == "iseed.submission.held" {
+			held++
+		}
+	}
+	if held != 1 {
+		t.Errorf("chosen: %d held events, want 1: the holds pass must not release it to be held again", held)
+	}
+	if got := h.Counter("POST /richiesta"); got != 1 {
+		t.Errorf("POST /richiesta: got %d, want 1, the one without the option", got)
+	}
+	day, _, err := b.Usage(ctx, budget.Tenant(pipetest.Tenant), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if day.Spent != 1200 {
+		t.Errorf("counted against the euro cap: %s, want 12.00, the one without the option", day.Spent)
+	}
+
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 10}); err != nil {
+		t.Fatal(err)
+	}
+	h.WaitState("chosen", record.StateSubmitted)
+	if got := h.Counter("POST /richiesta"); got != 2 {
+		t.Errorf("POST /richiesta after the euro cap was removed: got %d, want 2", got)
+	}
+}

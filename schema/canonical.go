@@ -41,9 +41,9 @@ type canonicalField struct {
 }
 
 type canonicalOption struct {
-	Tipo   string  `json:"tipo"`
-	Prezzo float64 `json:"prezzo"`
-	Nome   string  `json:"nome"`
+	Tipo   string   `json:"tipo"`
+	Prezzo *float64 `json:"prezzo"` // null: the price unknown
+	Nome   string   `json:"nome"`
 }
 
 // campi writes the fields as the API's object keyed "$N", in index order
@@ -107,7 +107,11 @@ func (s *Service) MarshalJSON() ([]byte, error) {
 		out.PrezzoVisura = nil
 	}
 	for _, o := range s.Options {
-		out.Opzioni = append(out.Opzioni, canonicalOption{Tipo: o.Type, Prezzo: o.Price, Nome: o.Name})
+		c := canonicalOption{Tipo: o.Type, Prezzo: &o.Price, Nome: o.Name}
+		if o.PriceUnknown {
+			c.Prezzo = nil
+		}
+		out.Opzioni = append(out.Opzioni, c)
 	}
 	var b bytes.Buffer
 	if err := encodeJSON(&b, out); err != nil {

@@ -68,9 +68,18 @@ func (f Field) Identifies() bool {
 
 // Option is a priced option (opzione) of a service.
 type Option struct {
-	Name  string  // nome, e.g. "opzione_0": the key sent upstream
-	Type  string  // tipo, e.g. "urgenza"
-	Price float64 // prezzo, euro
+	Name         string  // nome, e.g. "opzione_0": the key sent upstream
+	Type         string  // tipo, e.g. "urgenza"
+	Price        float64 // prezzo, euro; 0 when PriceUnknown
+	PriceUnknown bool    // no prezzo (absent, null or ""): not known to be free, the upstream may charge
+}
+
+// AnyPriceUnknown reports whether the service's prezzo_visura or any of its
+// options' prezzo is unknown: whether some submission of it may have an
+// unknown price (Prepared.PriceUnknown), for one that does not say which
+// options it chose.
+func (s *Service) AnyPriceUnknown() bool {
+	return s.PriceUnknown || slices.ContainsFunc(s.Options, func(o Option) bool { return o.PriceUnknown })
 }
 
 // Parse decodes a GET /visure/{hash} answer, with or without the
@@ -225,7 +234,8 @@ func (s *Service) compileOptions(opts []visengine.Opzione) error {
 		if slices.ContainsFunc(s.Options, func(o Option) bool { return strings.EqualFold(o.Name, name) }) {
 			return s.errorf("opzioni", "two options are named %q", shorten(name))
 		}
-		s.Options = append(s.Options, Option{Name: name, Type: strings.TrimSpace(o.Tipo), Price: float64(o.Prezzo)})
+		s.Options = append(s.Options, Option{Name: name, Type: strings.TrimSpace(o.Tipo),
+			Price: float64(o.Prezzo.Float), PriceUnknown: !o.Prezzo.Valid})
 	}
 	return nil
 }

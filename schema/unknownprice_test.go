@@ -113,3 +113,109 @@ func TestUnknownPriceSurvivesTheCache(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownOptionPriceIsNotFree: an option published without prezzo
+// (absent, null or "") has no known price, which is not free: a submission
+// that chooses it has an unknown price (Prepared.PriceUnknown), as one of a
+// service without prezzo_visura; one that does not choose it keeps its
+// known price. The canonical form writes the option's prezzo back as null.
+func TestUnknownOptionPriceIsNotFree(t *testing.T) {
+	const rest = `"hash_visura":"h1","nome_visura":"S","prezzo_visura":10,"json_struttura":{"campi":{"$0":{"nome":"A","tipo":"testo"}},"validazione":"$0"}`
+	for _, tt := range []struct {
+		name, price string // price: the option's member as published, "" for none
+		unknown     bool
+		want        float64 // the price with the urgency chosen, as far as known
+	}{
+		{"absent", "", true, 10},
+		{"null", `"prezzo":null,`, true, 10},
+		{"empty string", `"prezzo":"",`, true, 10},
+		{"zero", `"prezzo":0,`, false, 10},
+		{"a price", `"prezzo":"4,50",`, false, 14.5},
+	} {
+		opzioni := `"opzioni":[{"tipo":"urgenza",` + tt.price + `"nome":"opzione_0"},{"tipo":"pec","prezzo":2,"nome":"opzione_1"}],`
+		s, err := Parse([]byte("{" + opzioni + rest + "}"))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		canon, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(canon), `"prezzo":null`); got != tt.unknown {
+			t.Errorf("%s: canonical form %s: an option's prezzo null %v, want %v", tt.name, canon, got, tt.unknown)
+		}
+		again, err := Parse(canon)
+		if err != nil {
+			t.Fatalf("%s: canonical form read back: %v", tt.name, err)
+		}
+		for _, svc := range []struct {
+			from string
+			s    *Service
+		}{{"parsed", s}, {"canonical form read back", again}} {
+			for _, choice := range []struct {
+				options []string
+				unknown bool
+				price   float64
+			}{
+				{[]string{"urgenza"}, tt.unknown, tt.want},
+				{[]string{"urgenza", "pec"}, tt.unknown, tt.want + 2},
+				{[]string{"pec"}, false, 12}, // the unpriced option not chosen
+				{nil, false, 10},
+			} {
+				p, err := svc.s.Validate(Input{Fields: map[string]any{"A": "x"}, Options: choice.options}, Limits{})
+				if err != nil {
+					t.Fatalf("%s, %s: %v", tt.name, svc.from, err)
+				}
+				if p.PriceUnknown != choice.unknown || p.Price != choice.price {
+					t.Errorf("%s, %s, options %v: prepared price %v, unknown %v; want %v, %v",
+						tt.name, svc.from, choice.options, p.Price, p.PriceUnknown, choice.price, choice.unknown)
+				}
+			}
+		}
+	}
+}
+
+// TestUnknownOptionPriceSurvivesTheCache: the cache keeps an option's
+// unknown price in memory and in its bucket, so that a replica reading the
+// schema from the bucket alone does not take the option for free.
+func TestUnknownOptionPriceSurvivesTheCache(t *testing.T) {
+	catalog := sim.DefaultCatalog()
+	for i := range catalog {
+		if catalog[i].Hash == sim.HashISEE {
+			catalog[i].Options = []sim.Option{{Type: "urgenza", Price: 4, Name: "opzione_0", PriceUnpublished: true}}
+		}
+	}
+	client, hs := simClient(t, sim.New(sim.Config{Token: "token", Catalog: catalog}))
+	kv := newBucket(t, runJetStream(t))
+	clk := &clock{now: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
+	cfg := CacheConfig{TTL: time.Hour, Now: clk.Now}
+	ctx := t.Context()
+	check := func(from string, c *Cache) {
+		t.Helper()
+		s, err := c.Service(ctx, sim.HashISEE)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.PriceUnknown {
+			t.Errorf("%s: the service's own price taken for unknown", from)
+		}
+		p, err := s.Validate(Input{Fields: iseeFields(), Options: []string{"urgenza"}}, Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", from, err)
+		}
+		if !p.PriceUnknown {
+			t.Errorf("%s: the urgency chosen, prepared price %v known; want unknown", from, p.Price)
+		}
+	}
+	check("from the upstream", NewCache(client, kv, cfg))
+	hs.Close() // the upstream is down
+	clk.advance(2 * time.Hour)
+	check("from the bucket", NewCache(client, kv, cfg)) // empty memory, the same bucket
+	e, err := kv.Get(ctx, serviceKey(sim.HashISEE))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(e.Value()), `"prezzo":null`) {
+		t.Errorf("bucket entry %s: want the option's prezzo null", e.Value())
+	}
+}

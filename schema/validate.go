@@ -29,7 +29,9 @@ type Prepared struct {
 	Opzioni    map[string]bool // {"opzione_0": true}; nil without options
 	Price      float64         // prezzo_visura plus the chosen options, euro
 	// PriceUnknown: the service's prezzo_visura is unknown
-	// (Service.PriceUnknown); Price is the options' alone.
+	// (Service.PriceUnknown), or a chosen option's prezzo is
+	// (Option.PriceUnknown); Price is what is known, the unknown ones
+	// counted as 0. An option not chosen does not make it unknown.
 	PriceUnknown bool
 	// FileRefs are the keys of fields still holding an Object Store
 	// reference, in field order; ResolveFiles checks them and empties it.
@@ -262,6 +264,7 @@ func (v *validation) chooseOptions(p *Prepared, options []string) float64 {
 			}
 			p.Opzioni[o.Name] = true
 			price += o.Price
+			p.PriceUnknown = p.PriceUnknown || o.PriceUnknown
 		}
 	}
 	return math.Round(price*100) / 100

@@ -74,7 +74,7 @@ func TestDecodeVisura(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := visengine.Opzioni{{Tipo: "urgenza", Prezzo: 4, Nome: "opzione_0"}}
+	want := visengine.Opzioni{{Tipo: "urgenza", Prezzo: visengine.NullFloat{Float: 4, Valid: true}, Nome: "opzione_0"}}
 	if !reflect.DeepEqual(v.Opzioni, want) || v.PrezzoVisura != (visengine.NullFloat{Float: 12.5, Valid: true}) || v.PrezzoRicerca != 0 {
 		t.Errorf("got opzioni %+v prezzo %v/%v, want %+v 12.5/0", v.Opzioni, v.PrezzoVisura, v.PrezzoRicerca, want)
 	}

@@ -34,7 +34,7 @@ func TestContractPHPBackend(t *testing.T) {
 	req.Opzioni = map[string]bool{"opzione_0": true}
 	r := e.create(t, req)
 	in := r.Ricerche[0].Input
-	if r.PrezzoVisura != 12 || r.StatoRichiesta != visengine.StateInProgress || len(r.Opzioni) != 1 || r.Opzioni[0].Prezzo != 4 ||
+	if r.PrezzoVisura != 12 || r.StatoRichiesta != visengine.StateInProgress || len(r.Opzioni) != 1 || r.Opzioni[0].Prezzo != (visengine.NullFloat{Float: 4, Valid: true}) ||
 		in["$4"] != "RSSMRA80A01H501U" || in["$5"] != "documento.pdf|data:application/pdf;base64," {
 		t.Errorf("CreateRichiesta: got %+v, want price 12, In erogazione, the option and the input", r)
 	}

@@ -96,7 +96,7 @@ func TestRichiestaKeepsWithinLimits(t *testing.T) {
 			return len(r.Ricerche) == 1 && r.Ricerche[0].IDRicerca == "y"
 		}},
 		{"allegati and opzioni as objects", `,"allegati":{"0":"a.pdf","1":"b.pdf"},"opzioni":{"0":{"tipo":"urgenza","prezzo":"4,00","nome":"opzione_0"}}`, func(r *visengine.Richiesta) bool {
-			return reflect.DeepEqual(r.Allegati, []string{"a.pdf", "b.pdf"}) && len(r.Opzioni) == 1 && r.Opzioni[0].Prezzo == 4
+			return reflect.DeepEqual(r.Allegati, []string{"a.pdf", "b.pdf"}) && len(r.Opzioni) == 1 && r.Opzioni[0].Prezzo == (visengine.NullFloat{Float: 4, Valid: true})
 		}},
 		{"PHP scalars", `,"prezzo_visura":"11,70","prezzo_ricerca":"1.234,50","state":"1","stato_richiesta":" visura  EVASA "`, func(r *visengine.Richiesta) bool {
 			return r.PrezzoVisura == 11.7 && r.PrezzoRicerca == 1234.5 && r.State == 1 && r.StatoRichiesta == visengine.StateFulfilled

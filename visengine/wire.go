@@ -304,9 +304,9 @@ func isNothing(data []byte) bool {
 
 // Opzione is a priced option of a service, e.g. {"tipo":"urgenza","prezzo":4,"nome":"opzione_0"}.
 type Opzione struct {
-	Tipo   string `json:"tipo"`
-	Prezzo Float  `json:"prezzo"`
-	Nome   string `json:"nome"`
+	Tipo   string    `json:"tipo"`
+	Prezzo NullFloat `json:"prezzo"` // not Valid: absent, null or "", the price unknown
+	Nome   string    `json:"nome"`
 }
 
 // Opzioni is a list of options. It decodes null, false and "" (nil: PHP's

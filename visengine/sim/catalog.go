@@ -33,6 +33,17 @@ type Option struct {
 	Type  string  `json:"tipo"`
 	Price float64 `json:"prezzo"`
 	Name  string  `json:"nome"` // "opzione_0", …: the key chosen in POST opzioni
+	// PriceUnpublished: the service's schema sends prezzo as null; a
+	// request that chooses the option is charged Price all the same, and
+	// its answer says so.
+	PriceUnpublished bool `json:"-"`
+}
+
+// optionWire is an option as the service's schema publishes it.
+type optionWire struct {
+	Type  string   `json:"tipo"`
+	Price *float64 `json:"prezzo"` // nil: null, PriceUnpublished
+	Name  string   `json:"nome"`
 }
 
 // Field is one input field of a service (a campo).
@@ -146,7 +157,7 @@ type visuraWire struct {
 	PrezzoVisura  *float64      `json:"prezzo_visura"` // nil: null, PriceUnpublished
 	PrezzoRicerca float64       `json:"prezzo_ricerca"`
 	Sincrona      bool          `json:"sincrona"`
-	Opzioni       []Option      `json:"opzioni"`
+	Opzioni       []optionWire  `json:"opzioni"`
 }
 
 type strutturaWire struct {
@@ -165,6 +176,17 @@ func encodeVisura(svc Service) ([]byte, error) {
 	if svc.PriceUnpublished {
 		price = nil
 	}
+	var opzioni []optionWire // nil options are sent as null, empty ones as []
+	if svc.Options != nil {
+		opzioni = make([]optionWire, 0, len(svc.Options))
+	}
+	for _, o := range svc.Options {
+		w := optionWire{Type: o.Type, Price: &o.Price, Name: o.Name}
+		if o.PriceUnpublished {
+			w.Price = nil
+		}
+		opzioni = append(opzioni, w)
+	}
 	return json.Marshal(visuraWire{
 		Nome:      svc.Name,
 		Ricerca:   svc.Search,
@@ -179,7 +201,7 @@ func encodeVisura(svc Service) ([]byte, error) {
 		PrezzoVisura:  price,
 		PrezzoRicerca: svc.SearchPrice,
 		Sincrona:      svc.Sync,
-		Opzioni:       svc.Options,
+		Opzioni:       opzioni,
 	})
 }
 
