@@ -14,6 +14,7 @@ import (
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 )
 
@@ -26,7 +27,8 @@ import (
 // committed once the request is recorded. Every recorded request is entered
 // in the ledger (Deps.Ledger) with its price, whatever found it.
 //
-// A service whose schema publishes no prezzo_visura has no known price
+// A service whose schema publishes no prezzo_visura, or an option chosen
+// whose schema publishes no prezzo, has no known price
 // (schema.Prepared.PriceUnknown), which a euro cap cannot count: reserved
 // at 0, it was never bound by one while the upstream may charge for it.
 // While a euro cap applies to it, such a submission is held (code
@@ -277,13 +279,29 @@ func (p *Pipeline) charge(j *job, r *visengine.Richiesta, source string) *record
 	if j.svc != nil {
 		for _, o := range j.svc.Options {
 			if chosen(j, r, o.Name) {
-				price, _ := money.FromFloat(o.Price)
+				price, _ := money.FromFloat(optionPrice(o, r))
 				c.Options = append(c.Options, record.ChargeOption{Name: o.Name, Type: o.Type, Price: price})
 				c.Total += price
 			}
 		}
 	}
 	return c
+}
+
+// optionPrice is what the option o cost in the request r: its schema's
+// price, or, where the schema publishes none (o.PriceUnknown), what the
+// answer's opzioni say, as the service's own price comes from the answer.
+// 0 when neither says: the ledger errs low only where nothing is known.
+func optionPrice(o schema.Option, r *visengine.Richiesta) float64 {
+	if !o.PriceUnknown {
+		return o.Price
+	}
+	for _, ro := range r.Opzioni {
+		if ro.Nome == o.Name && ro.Prezzo.Valid {
+			return float64(ro.Prezzo.Float)
+		}
+	}
+	return 0
 }
 
 // chosen reports whether the request r was created with the option named

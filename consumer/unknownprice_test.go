@@ -325,8 +325,15 @@ func TestUnknownOptionPriceIsHeldUnderAEuroCap(t *testing.T) {
 	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyRequests: 10}); err != nil {
 		t.Fatal(err)
 	}
-	h.WaitState("chosen", record.StateSubmitted)
+	r = h.WaitState("chosen", record.StateSubmitted)
 	if got := h.Counter("POST /richiesta"); got != 2 {
 		t.Errorf("POST /richiesta after the euro cap was removed: got %d, want 2", got)
+	}
+	// The schema has no price for the option; the answer has.
+	if e := h.ledgerEntryOf("chosen"); e.ServicePrice != 1200 || e.Price != 1600 || len(e.Options) != 1 || e.Options[0].Price != 400 {
+		t.Errorf("ledger: service price %s, price %s, options %+v; want 12.00, 16.00 with the urgency's 4.00 the answer says", e.ServicePrice, e.Price, e.Options)
+	}
+	if r.Charge == nil || r.Charge.Total != 1600 {
+		t.Errorf("record's charge %+v, want 16.00", r.Charge)
 	}
 }
