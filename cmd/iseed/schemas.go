@@ -127,6 +127,10 @@ func schemasShow(ctx context.Context, e *env, cache *schema.Cache, service, form
 		fmt.Fprintf(tw, "rule\t%s\n", svc.Rule)
 	}
 	for _, o := range svc.Options {
+		if o.PriceUnknown { // not +0.00 €, as the service's own
+			fmt.Fprintf(tw, "option\t%s (%s), price unknown (no prezzo published)\n", o.Type, o.Name)
+			continue
+		}
 		fmt.Fprintf(tw, "option\t%s (%s), +%.2f €\n", o.Type, o.Name, o.Price)
 	}
 	fmt.Fprintln(tw, "\nFIELD\tNAME\tTYPE\tREQUIRED")
