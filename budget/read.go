@@ -20,18 +20,12 @@ import (
 // timer (a Release frees room without any signal). Another replica may
 // reserve in between: the Reserve that follows decides.
 func (b *Budgets) Allows(ctx context.Context, tenant string, amount money.Cents, now time.Time) error {
-	if !record.ValidToken(tenant) {
-		return fmt.Errorf("budget: invalid tenant %q", tenant)
-	}
 	r := Reservation{Tenant: tenant, SubmissionID: "-", Amount: amount, Day: now.In(b.loc).Format(time.DateOnly)}
-	tenantCaps, accountCaps, err := b.capsOf(ctx, tenant)
+	scopes, err := b.scopesOf(ctx, tenant)
 	if err != nil {
 		return err
 	}
-	for _, sc := range []struct {
-		s    Scope
-		caps Caps
-	}{{Tenant(tenant), tenantCaps}, {Account(), accountCaps}} {
+	for _, sc := range scopes {
 		u, _, err := b.load(ctx, sc.s.usageKey(r.month()))
 		if err != nil {
 			return err
@@ -43,23 +37,36 @@ func (b *Budgets) Allows(ctx context.Context, tenant string, amount money.Cents,
 	return nil
 }
 
+// scopedCaps is a scope and its caps.
+type scopedCaps struct {
+	s    Scope
+	caps Caps
+}
+
+// scopesOf returns the caps that apply to tenant's reservations, its own
+// (or the default tenant caps) first, then the account's.
+func (b *Budgets) scopesOf(ctx context.Context, tenant string) ([]scopedCaps, error) {
+	if !record.ValidToken(tenant) {
+		return nil, fmt.Errorf("budget: invalid tenant %q", tenant)
+	}
+	tenantCaps, accountCaps, err := b.capsOf(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return []scopedCaps{{Tenant(tenant), tenantCaps}, {Account(), accountCaps}}, nil
+}
+
 // AllowsUnpriced reports whether a reservation of an unknown price for
 // tenant would pass now: nil when no euro cap applies to it (its own, the
 // default tenant caps' or the account's), else an *UnpricedError naming
 // one. Request caps are not its concern: such a reservation, made at the
 // price known (0 for a service without one), counts one request as any.
 func (b *Budgets) AllowsUnpriced(ctx context.Context, tenant string) error {
-	if !record.ValidToken(tenant) {
-		return fmt.Errorf("budget: invalid tenant %q", tenant)
-	}
-	tenantCaps, accountCaps, err := b.capsOf(ctx, tenant)
+	scopes, err := b.scopesOf(ctx, tenant)
 	if err != nil {
 		return err
 	}
-	for _, sc := range []struct {
-		s    Scope
-		caps Caps
-	}{{Tenant(tenant), tenantCaps}, {Account(), accountCaps}} {
+	for _, sc := range scopes {
 		switch {
 		case sc.caps.DailyEUR > 0:
 			return &UnpricedError{Scope: sc.s, Period: PeriodDay}
