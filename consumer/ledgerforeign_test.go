@@ -6,12 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iseed-dev/iseed/audit"
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/ledger"
-	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
@@ -86,20 +84,7 @@ func TestForeignMessageOnTheLedgerSubjectDoesNotBlockThePaidRequest(t *testing.T
 		_, held, err := b.Lookup(ctx, pipetest.Tenant, "emp-foreign", time.Now())
 		return err == nil && !held
 	})
-	// An error line names the request by its ids, and nothing personal.
-	pipetest.WaitFor(t, 10*time.Second, "the ledger's refusal logged", func() bool {
-		return strings.Contains(logs.String(), `"request_id":"`+r.RequestID+`"`) && strings.Contains(logs.String(), `"level":"error"`)
-	})
-	for _, line := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(line, `"level":"error"`) && (!strings.Contains(line, `"submission":"emp-foreign"`) || !strings.Contains(line, "not its entry")) {
-			t.Errorf("error line %s: want the ledger's refusal, naming the submission", line)
-		}
-	}
-	for _, personal := range []string{"Mario", "RSSMRA85T10A562S", "mario.rossi@example.it"} {
-		if strings.Contains(logs.String(), personal) {
-			t.Errorf("log: %q appears", personal)
-		}
-	}
+	checkRefusalLogged(t, &logs, r, "not its entry")
 	// The foreign message is no entry, and the audit says the request has
 	// none: unledgered, not matched.
 	if e, ok, err := h.ledger().Entry(ctx, pipetest.Tenant, r.RequestID); err != nil || ok {
@@ -109,14 +94,5 @@ func TestForeignMessageOnTheLedgerSubjectDoesNotBlockThePaidRequest(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	period := money.Period{From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)}
-	entries, err := h.ledger().Entries(ctx, period.From.Add(-24*time.Hour), period.To.Add(24*time.Hour), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := audit.Check(audit.Input{Period: period, Upstream: listing, Records: []*record.Record{h.Record("emp-foreign")},
-		Index: map[string]string{r.RequestID: record.Key(pipetest.Tenant, "emp-foreign")}, Ledger: entries})
-	if len(res.Unledgered) != 1 || res.Unledgered[0].RequestID != r.RequestID || res.Clean() {
-		t.Errorf("audit: unledgered %+v, clean %v; want %s", res.Unledgered, res.Clean(), r.RequestID)
-	}
+	h.checkUnledgered(t, listing, r)
 }

@@ -148,12 +148,25 @@ func TestRefusedLedgerEntryDoesNotBlockThePaidRequest(t *testing.T) {
 	if price, _ := money.FromFloat(16); err != nil || day.Requests != 1 || day.Spent != price {
 		t.Errorf("usage: %+v, %v; want one request of 16.00 counted", day, err)
 	}
-	// An error line names the request by its ids, and nothing personal.
+	checkRefusalLogged(t, &logs, r, "ledger")
+	// The audit sees the request iseed paid for and never entered.
+	listing, err := dottedIDs{h.Client}.Richieste(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.checkUnledgered(t, listing, r)
+}
+
+// checkRefusalLogged waits for the error line of the ledger's refusal of
+// r's entry: it names r by its ids and says why (says), and no log line
+// names the person.
+func checkRefusalLogged(t *testing.T, logs *pipetest.Buffer, r *record.Record, says string) {
+	t.Helper()
 	pipetest.WaitFor(t, 10*time.Second, "the ledger's refusal logged", func() bool {
 		return strings.Contains(logs.String(), `"request_id":"`+r.RequestID+`"`) && strings.Contains(logs.String(), `"level":"error"`)
 	})
 	for _, line := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(line, `"level":"error"`) && (!strings.Contains(line, `"submission":"emp-dotted"`) || !strings.Contains(line, "ledger")) {
+		if strings.Contains(line, `"level":"error"`) && (!strings.Contains(line, `"submission":"`+r.ID+`"`) || !strings.Contains(line, says)) {
 			t.Errorf("error line %s: want the ledger's refusal, naming the submission", line)
 		}
 	}
@@ -162,20 +175,22 @@ func TestRefusedLedgerEntryDoesNotBlockThePaidRequest(t *testing.T) {
 			t.Errorf("log: %q appears", personal)
 		}
 	}
-	// The audit sees the request iseed paid for and never entered.
-	listing, err := dottedIDs{h.Client}.Richieste(ctx)
+}
+
+// checkUnledgered checks that the audit of the hour around now, over the
+// upstream's listing, reports r's request unledgered: paid, never entered.
+func (h *harness) checkUnledgered(t *testing.T, listing []visengine.RichiestaSummary, r *record.Record) {
+	t.Helper()
+	ctx := context.Background()
+	period := money.Period{From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)}
+	entries, err := h.ledger().Entries(ctx, period.From.Add(-24*time.Hour), period.To.Add(24*time.Hour), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err := h.ledger().Entries(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := audit.Check(audit.Input{Period: money.Period{From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)},
-		Upstream: listing, Records: []*record.Record{h.Record("emp-dotted")},
-		Index: map[string]string{r.RequestID: record.Key(pipetest.Tenant, "emp-dotted")}, Ledger: entries})
-	if len(res.Unledgered) != 1 || res.Unledgered[0].RequestID != r.RequestID {
-		t.Errorf("audit: unledgered %+v; want %s", res.Unledgered, r.RequestID)
+	res := audit.Check(audit.Input{Period: period, Upstream: listing, Records: []*record.Record{h.Record(r.ID)},
+		Index: map[string]string{r.RequestID: record.Key(pipetest.Tenant, r.ID)}, Ledger: entries})
+	if len(res.Unledgered) != 1 || res.Unledgered[0].RequestID != r.RequestID || res.Clean() {
+		t.Errorf("audit: unledgered %+v, clean %v; want %s", res.Unledgered, res.Clean(), r.RequestID)
 	}
 }
 
