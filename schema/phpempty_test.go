@@ -59,6 +59,8 @@ func (s *rawSchemaServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(body))
 }
 
+// rawSchemaClient serves h over HTTP and returns a client of it, and the
+// server (closed at the test's end).
 func rawSchemaClient(t *testing.T, h http.Handler) (*visengine.Client, *httptest.Server) {
 	t.Helper()
 	hs := httptest.NewServer(h)

@@ -3,7 +3,6 @@ package schema
 import (
 	"errors"
 	"net/http/httptest"
-	"net/url"
 	"testing"
 	"time"
 
@@ -95,17 +94,7 @@ func TestCacheNamesDifferingInCase(t *testing.T) {
 func simClient(t *testing.T, simulator *sim.Server) (*visengine.Client, *httptest.Server) {
 	t.Helper()
 	t.Cleanup(simulator.Close)
-	hs := httptest.NewServer(simulator)
-	t.Cleanup(hs.Close)
-	base, err := url.Parse(hs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := visengine.New(visengine.Config{BaseURL: base, Token: "token", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return client, hs
+	return rawSchemaClient(t, simulator)
 }
 
 // TestCacheRefusalIsNoUnknownService: the only answer the API publishes
