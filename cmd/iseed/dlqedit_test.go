@@ -18,27 +18,9 @@ import (
 // temporary file: the edit is cancelled and the file removed, where the
 // hang-up used to kill the process and leave the file behind.
 func TestEditHangUpRemovesThePayload(t *testing.T) {
-	dir := t.TempDir()
-	seen := filepath.Join(dir, "path")
-	script := filepath.Join(dir, "editor")
-	// The editor says which file it has, then waits as a person would.
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$1\" > "+seen+".tmp && mv "+seen+".tmp "+seen+"\nexec sleep 20\n"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("VISUAL", script)
-	e := &env{stdin: strings.NewReader(""), stdout: &pipetest.Buffer{}, stderr: &pipetest.Buffer{}}
-	done := make(chan error, 1)
+	// The editor waits as a person would.
 	start := time.Now()
-	go func() {
-		_, err := editInEditor(context.Background(), e, []byte(`{"id":"x","fields":{"Nome":"Zebedeo"}}`))
-		done <- err
-	}()
-	var path []byte
-	pipetest.WaitFor(t, 10*time.Second, "the editor to start", func() bool {
-		path, _ = os.ReadFile(seen)
-		return len(path) > 0
-	})
-	file := string(path[:len(path)-1])
+	done, file := startEditing(t, "exec sleep 20\n")
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +36,33 @@ func TestEditHangUpRemovesThePayload(t *testing.T) {
 		t.Errorf("the payload's file %s is still there after the hang-up (%v)", file, err)
 	}
 	t.Logf("cancelled %s after the editor started", time.Since(start).Round(time.Millisecond))
+}
+
+// startEditing runs editInEditor on a person's payload with an editor
+// that notes the file it has, then runs script (sh, $1 the file). It
+// returns when the editor has started: done gets editInEditor's error,
+// file is the file the editor has.
+func startEditing(t *testing.T, script string) (done <-chan error, file string) {
+	t.Helper()
+	dir := t.TempDir()
+	seen := filepath.Join(dir, "path")
+	editor := filepath.Join(dir, "editor")
+	if err := os.WriteFile(editor, []byte("#!/bin/sh\necho \"$1\" > "+seen+".tmp && mv "+seen+".tmp "+seen+"\n"+script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VISUAL", editor)
+	e := &env{stdin: strings.NewReader(""), stdout: &pipetest.Buffer{}, stderr: &pipetest.Buffer{}}
+	ch := make(chan error, 1)
+	go func() {
+		_, err := editInEditor(context.Background(), e, []byte(`{"id":"x","fields":{"Nome":"Zebedeo"}}`))
+		ch <- err
+	}()
+	var path []byte
+	pipetest.WaitFor(t, 10*time.Second, "the editor to start", func() bool {
+		path, _ = os.ReadFile(seen)
+		return len(path) > 0
+	})
+	return ch, string(path[:len(path)-1])
 }
 
 // TestEditRemovesTheEditorsCopies: an editor keeps copies of the file it
@@ -73,25 +82,7 @@ func TestEditRemovesTheEditorsCopies(t *testing.T) {
 		{"a swap file, then a hang-up", "cp \"$1\" \"$(dirname \"$1\")/.$(basename \"$1\").swp\"\nexec sleep 20\n", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			seen := filepath.Join(dir, "path")
-			script := filepath.Join(dir, "editor")
-			if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$1\" > "+seen+".tmp && mv "+seen+".tmp "+seen+"\n"+tt.script), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			t.Setenv("VISUAL", script)
-			e := &env{stdin: strings.NewReader(""), stdout: &pipetest.Buffer{}, stderr: &pipetest.Buffer{}}
-			done := make(chan error, 1)
-			go func() {
-				_, err := editInEditor(context.Background(), e, []byte(`{"id":"x","fields":{"Nome":"Zebedeo"}}`))
-				done <- err
-			}()
-			var path []byte
-			pipetest.WaitFor(t, 10*time.Second, "the editor to start", func() bool {
-				path, _ = os.ReadFile(seen)
-				return len(path) > 0
-			})
-			file := string(path[:len(path)-1])
+			done, file := startEditing(t, tt.script)
 			copies := []string{file + "~", filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".swp")}
 			t.Cleanup(func() {
 				for _, c := range copies {
