@@ -413,15 +413,7 @@ func TestReplayRefusesAGiveUpItReopenedAlready(t *testing.T) {
 	if _, err := store.Update(ctx, rec, rev); err != nil {
 		t.Fatal(err)
 	}
-	dl := "/dead-letters/" + strconv.FormatUint(seq, 10)
-	get, post := http.MethodGet, http.MethodPost
-	runCalls(t, s, []call{
-		{name: "no replay button", method: get, path: dl, auth: "bearer", status: 200, body: "reopened the submission once already", notBody: `id="replay"`},
-		{name: "replay refused", method: post, path: dl + "/replay", auth: "bearer", status: 409, body: "purge the letter"},
-	}, nil, "")
-	if _, err := h.Res.DLQ.GetMsg(ctx, seq); err != nil {
-		t.Errorf("the dead letter after a refused replay: %v, want it kept", err)
-	}
+	refusedAndKept(t, s, h, seq, "reopened the submission once already", "purge the letter")
 }
 
 // TestReplayRefusesALetterOfAReopenedSubmission: a submission's dead
@@ -442,15 +434,7 @@ func TestReplayRefusesALetterOfAReopenedSubmission(t *testing.T) {
 	if _, err := record.NewStore(h.Res.Records).Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	dl := "/dead-letters/" + strconv.FormatUint(seq, 10)
-	get, post := http.MethodGet, http.MethodPost
-	runCalls(t, s, []call{
-		{name: "no replay button", method: get, path: dl, auth: "bearer", status: 200, body: "the submission is claimed", notBody: `id="replay"`},
-		{name: "replay refused", method: post, path: dl + "/replay", auth: "bearer", status: 409, body: "wait until it ends"},
-	}, nil, "")
-	if _, err := h.Res.DLQ.GetMsg(ctx, seq); err != nil {
-		t.Errorf("the dead letter after a refused replay: %v, want it kept", err)
-	}
+	refusedAndKept(t, s, h, seq, "the submission is claimed", "wait until it ends")
 }
 
 // TestReplayRefusesAWrongIDLetterOfASubmissionOnItsWay: a letter
@@ -487,15 +471,7 @@ func TestReplayRefusesAWrongIDLetterOfASubmissionOnItsWay(t *testing.T) {
 	if _, err := record.NewStore(h.Res.Records).Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	dl := "/dead-letters/" + strconv.FormatUint(seq, 10)
-	get, post := http.MethodGet, http.MethodPost
-	runCalls(t, s, []call{
-		{name: "no replay button", method: get, path: dl, auth: "bearer", status: 200, body: "the submission is claimed", notBody: `id="replay"`},
-		{name: "replay refused", method: post, path: dl + "/replay", auth: "bearer", status: 409, body: "wait until it ends"},
-	}, nil, "")
-	if _, err := h.Res.DLQ.GetMsg(ctx, seq); err != nil {
-		t.Errorf("the dead letter after a refused replay: %v, want it kept", err)
-	}
+	refusedAndKept(t, s, h, seq, "the submission is claimed", "wait until it ends")
 }
 
 // TestSubmissionShowsAPendingAttempt: a submission whose POST went
@@ -618,5 +594,20 @@ func TestReplayNoticeCannotBeForged(t *testing.T) {
 	later.Store(int64(10 * time.Minute))
 	if resp, body := s.do(t, call{method: http.MethodGet, path: real.String(), auth: "bearer"}, nil, ""); resp.StatusCode != http.StatusOK || strings.Contains(body, "was replayed") {
 		t.Errorf("GET %s ten minutes later: got %d, want 200 with no replay notice\n%s", real, resp.StatusCode, body)
+	}
+}
+
+// refusedAndKept checks that dead letter seq's page offers no replay and
+// says why (why), that its replay is refused with what to do (advice),
+// and that the letter is kept.
+func refusedAndKept(t *testing.T, s *site, h *pipetest.Harness, seq uint64, why, advice string) {
+	t.Helper()
+	dl := "/dead-letters/" + strconv.FormatUint(seq, 10)
+	runCalls(t, s, []call{
+		{name: "no replay button", method: http.MethodGet, path: dl, auth: "bearer", status: 200, body: why, notBody: `id="replay"`},
+		{name: "replay refused", method: http.MethodPost, path: dl + "/replay", auth: "bearer", status: 409, body: advice},
+	}, nil, "")
+	if _, err := h.Res.DLQ.GetMsg(context.Background(), seq); err != nil {
+		t.Errorf("the dead letter after a refused replay: %v, want it kept", err)
 	}
 }
