@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/console"
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
@@ -45,7 +46,8 @@ func newSiteWith(t *testing.T, h *pipetest.Harness, cfg console.Config, spend fu
 }
 
 // newSiteOver is newSiteWith whose console reads NATS through js and res
-// (a connection through a natstest.DropProxy, say) instead of h's.
+// (a connection through a natstest.DropProxy, say) instead of h's, its
+// dead letters too.
 func newSiteOver(t *testing.T, h *pipetest.Harness, cfg console.Config, spend func(context.Context) (*console.Spend, error),
 	js jetstream.JetStream, res *layout.Resources) *site {
 	t.Helper()
@@ -61,7 +63,7 @@ func newSiteOver(t *testing.T, h *pipetest.Harness, cfg console.Config, spend fu
 	}
 	cfg.Logger = log
 	c, err := console.New(cfg,
-		console.Deps{Overview: ov, DeadLetters: h.Queue(), Resources: res, JS: js, Spend: spend})
+		console.Deps{Overview: ov, DeadLetters: dlq.NewQueue(js, res, pipetest.ReplayKey, consumer.ReplayMsgID(res.Layout)), Resources: res, JS: js, Spend: spend})
 	if err != nil {
 		t.Fatal(err)
 	}

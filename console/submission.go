@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"path"
 	"strings"
@@ -13,8 +12,6 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 func (c *Console) submission(w http.ResponseWriter, r *http.Request) {
@@ -140,63 +137,18 @@ func (c *Console) events(ctx context.Context, tenant, id string) ([]eventRow, st
 	return out, problem
 }
 
-// submissionDeadLetters reads the headers of one submission's dead
-// letters, after asking the stream how many it has. A list that stops
-// before the last (a fetch that failed or timed out on a loaded server,
-// the page's deadline) comes with a problem saying it may be incomplete,
-// as dlq.Queue.List's error says it: it is never taken for the whole one.
+// submissionDeadLetters lists one submission's dead letters (their
+// headers: dlq.Queue.List). A list that stops before the last (a fetch
+// that failed or timed out on a loaded server, the page's deadline) comes
+// with a problem saying it may be incomplete: it is never taken for the
+// whole one.
 func (c *Console) submissionDeadLetters(ctx context.Context, tenant, id string) ([]dlq.DeadLetter, string) {
-	subject := c.d.Resources.Layout.DLQSubject(tenant, id)
-	st := c.d.Resources.DLQ
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
-	if err != nil {
+	out, err := c.d.DeadLetters.List(ctx, dlq.Filter{Tenant: tenant, Submission: id})
+	switch {
+	case err != nil && len(out) == 0:
 		return nil, "The dead letters cannot be read right now: " + err.Error()
+	case err != nil:
+		return out, "The dead letters listed may be incomplete: " + err.Error()
 	}
-	pending := info.State.Subjects[subject] // letters still to read
-	if pending == 0 {
-		return nil, ""
-	}
-	// MaxResetAttempts: the ordered consumer makes a consumer for every
-	// fetch and by default tries that for ever, whatever ctx says.
-	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, HeadersOnly: true, MaxResetAttempts: 3})
-	if err != nil {
-		return nil, "The dead letters cannot be read right now: " + err.Error()
-	}
-	var out []dlq.DeadLetter
-	incomplete := func(err error) ([]dlq.DeadLetter, string) {
-		if len(out) == 0 {
-			return nil, fmt.Sprintf("The dead letters cannot be read right now (%d stored): %v", pending, err)
-		}
-		return out, fmt.Sprintf("The dead letters listed may be incomplete: reading stopped with %d more to read: %v", pending, err)
-	}
-	for stalls := 0; ; {
-		// The fetches wait on their own, not on ctx.
-		if err := ctx.Err(); err != nil {
-			return incomplete(err)
-		}
-		msg, err := oc.Next(jetstream.FetchMaxWait(time.Second))
-		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-			if stalls++; stalls < maxStalls {
-				continue
-			}
-		}
-		if err != nil {
-			return incomplete(err)
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return incomplete(err)
-		}
-		dl := dlq.Parse(meta.Sequence.Stream, msg.Headers())
-		dl.Stored = meta.Timestamp
-		out = append(out, dl)
-		if meta.NumPending == 0 {
-			return out, ""
-		}
-		pending, stalls = meta.NumPending, 0
-	}
+	return out, ""
 }
-
-// maxStalls is how many fetches in a row may time out, while dead letters
-// remain to be read, before submissionDeadLetters gives up.
-const maxStalls = 3

@@ -108,15 +108,18 @@ func NewQueue(js jetstream.JetStream, r *layout.Resources, key []byte, msgID fun
 // Filter selects dead letters; empty fields match all.
 type Filter struct {
 	Tenant string
-	Reason string
-	Since  time.Time // stored at or after
-	Until  time.Time // stored at or before
-	Limit  int       // 0: no limit
+	// Submission, with Tenant, selects one submission's letters: those on
+	// its subject (Layout.DLQSubject), read from that subject alone.
+	Submission string
+	Reason     string
+	Since      time.Time // stored at or after
+	Until      time.Time // stored at or before
+	Limit      int       // 0: no limit
 }
 
 // Empty reports whether the filter selects every dead letter.
 func (f Filter) Empty() bool {
-	return f.Tenant == "" && f.Reason == "" && f.Since.IsZero() && f.Until.IsZero()
+	return f.Tenant == "" && f.Submission == "" && f.Reason == "" && f.Since.IsZero() && f.Until.IsZero()
 }
 
 // Match reports whether dl passes the filter (Limit aside).
@@ -227,11 +230,14 @@ const maxStalls = 3
 // default tries that for ever, whatever the caller's context says: a list
 // of a stream deleted meanwhile hung (MaxResetAttempts).
 func (q *Queue) consumerFor(f Filter) jetstream.OrderedConsumerConfig {
-	tenant := "*"
+	tenant, id := "*", "*"
 	if f.Tenant != "" {
 		tenant = f.Tenant
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{q.layout.DLQSubject(tenant, "*")}, HeadersOnly: true, MaxResetAttempts: 3}
+	if f.Submission != "" {
+		id = f.Submission
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{q.layout.DLQSubject(tenant, id)}, HeadersOnly: true, MaxResetAttempts: 3}
 	if !f.Since.IsZero() {
 		since := f.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
