@@ -68,6 +68,8 @@ func TestQueueListFilters(t *testing.T) {
 		{"since after the last", Filter{Since: all[3].Stored.Add(time.Second)}, ""},
 		{"limit", Filter{Tenant: "acme", Limit: 2}, "a1 a2"},
 		{"no such tenant", Filter{Tenant: "initech"}, ""},
+		{"submission", Filter{Tenant: "acme", Submission: "a2"}, "a2"},
+		{"no such submission", Filter{Tenant: "acme", Submission: "g1"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
