@@ -70,11 +70,14 @@ func (s *Service) Validate(in Input, lim Limits) (*Prepared, error) {
 	return p, nil
 }
 
-// Quote returns the price of the service with the named options; unknown
-// options are ignored.
-func (s *Service) Quote(options []string) float64 {
+// Quote returns the price of the service with the named options, and
+// whether it is unknown, as Prepared.Price and Prepared.PriceUnknown
+// would say; options not in the schema are ignored.
+func (s *Service) Quote(options []string) (price float64, unknown bool) {
 	v := validation{s: s}
-	return v.chooseOptions(&Prepared{}, options)
+	p := &Prepared{PriceUnknown: s.PriceUnknown}
+	price = v.chooseOptions(p, options)
+	return price, p.PriceUnknown
 }
 
 // TaxCode returns the value of the first codice_fiscale_persona_fisica

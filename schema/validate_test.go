@@ -236,8 +236,9 @@ func TestValidateAmbiguous(t *testing.T) {
 	if err != nil || p.Price != 3 || len(p.Opzioni) != 2 {
 		t.Errorf("Validate = %+v, %v; want both options and price 3", p, err)
 	}
-	if q := s.Quote([]string{"opzione_1", "nope"}); q != 2 {
-		t.Errorf("Quote = %v, want 2", q)
+	// No prezzo_visura: the known part, and unknown.
+	if q, unknown := s.Quote([]string{"opzione_1", "nope"}); q != 2 || !unknown {
+		t.Errorf("Quote = %v, %v; want 2, true", q, unknown)
 	}
 }
 

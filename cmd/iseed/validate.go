@@ -14,11 +14,22 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// validateResult is what iseed validate prints.
+// validateResult is what iseed validate prints. An unknown price (the
+// service's or a chosen option's, docs/money.md) is null with
+// PriceUnknown, not 0 or the known part: either would read as the price.
 type validateResult struct {
-	Valid  bool             `json:"valid"`
-	Price  float64          `json:"price"`
-	Errors []schema.Problem `json:"errors"`
+	Valid        bool             `json:"valid"`
+	Price        *float64         `json:"price"`
+	PriceUnknown bool             `json:"price_unknown"`
+	Errors       []schema.Problem `json:"errors"`
+}
+
+// setPrice sets the price, or says it is unknown.
+func (r *validateResult) setPrice(price float64, unknown bool) {
+	r.PriceUnknown = unknown
+	if !unknown {
+		r.Price = &price
+	}
 }
 
 func newValidateCmd(e *env) *cobra.Command {
@@ -27,7 +38,8 @@ func newValidateCmd(e *env) *cobra.Command {
 		Short: "Validate a submission against a saved service schema, offline",
 		Long: "Checks field values against a saved service schema (what 'iseed schemas show -o json' prints, or a\n" +
 			"GET /visure/{hash} answer) without calling anything. As JSON it prints\n" +
-			`{"valid": bool, "price": number, "errors": [{"field", "name", "code", "message"}]}.` + "\n" +
+			`{"valid": bool, "price": number, "price_unknown": bool, "errors": [{"field", "name", "code", "message"}]};` + "\n" +
+			"an unknown price (the service's or a chosen option's is not published) is null, price_unknown true.\n" +
 			"File references (nats-os://…) are checked for form only. Input the pipeline refuses as malformed\n" +
 			"(a name given twice, a byte order mark, …) is refused here too, with exit status 2.",
 		Args:        noArgs,
@@ -75,13 +87,17 @@ func newValidateCmd(e *env) *cobra.Command {
 func validateInput(svc *schema.Service, in schema.Input, lim schema.Limits) (*validateResult, error) {
 	p, err := svc.Validate(in, lim)
 	if err == nil {
-		return &validateResult{Valid: true, Price: p.Price, Errors: []schema.Problem{}}, nil
+		res := &validateResult{Valid: true, Errors: []schema.Problem{}}
+		res.setPrice(p.Price, p.PriceUnknown)
+		return res, nil
 	}
 	var ve *schema.ValidationError
 	if !errors.As(err, &ve) {
 		return nil, err
 	}
-	return &validateResult{Price: svc.Quote(in.Options), Errors: ve.Problems}, nil
+	res := &validateResult{Errors: ve.Problems}
+	res.setPrice(svc.Quote(in.Options))
+	return res, nil
 }
 
 // loadValidateFiles reads and decodes the schema and the input.
@@ -159,11 +175,15 @@ func printValidateResult(w io.Writer, v *validateResult, format string) error {
 	if format == formatJSON {
 		return writeJSON(w, v)
 	}
+	price := "price unknown (the service or a chosen option publishes none)"
+	if v.Price != nil {
+		price = fmt.Sprintf("price %.2f €", *v.Price)
+	}
 	if v.Valid {
-		_, err := fmt.Fprintf(w, "valid, price %.2f €\n", v.Price)
+		_, err := fmt.Fprintf(w, "valid, %s\n", price)
 		return err
 	}
-	fmt.Fprintf(w, "invalid, %d problem(s) (price %.2f €):\n", len(v.Errors), v.Price)
+	fmt.Fprintf(w, "invalid, %d problem(s) (%s):\n", len(v.Errors), price)
 	for _, p := range v.Errors {
 		fmt.Fprintln(w, problemLine(publisher.Problem{Field: p.Field, Name: p.Name, Code: p.Code, Message: p.Message}))
 	}

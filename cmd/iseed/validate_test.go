@@ -43,9 +43,10 @@ func TestValidateCommand(t *testing.T) {
 				t.Fatalf("exit %d (%v), want %d; stderr: %s", got, err, tt.code, stderr.String())
 			}
 			var res struct {
-				Valid  *bool    `json:"valid"`
-				Price  *float64 `json:"price"`
-				Errors []struct {
+				Valid        *bool    `json:"valid"`
+				Price        *float64 `json:"price"`
+				PriceUnknown *bool    `json:"price_unknown"`
+				Errors       []struct {
 					Field, Name, Code, Message string
 				} `json:"errors"`
 			}
@@ -57,8 +58,8 @@ func TestValidateCommand(t *testing.T) {
 			if dec.More() {
 				t.Errorf("more than one JSON value printed")
 			}
-			if res.Valid == nil || *res.Valid != tt.valid || res.Price == nil || *res.Price != tt.price || res.Errors == nil {
-				t.Fatalf("got valid %v price %v errors %v, want %v %v and a list", res.Valid, res.Price, res.Errors, tt.valid, tt.price)
+			if res.Valid == nil || *res.Valid != tt.valid || res.Price == nil || *res.Price != tt.price || res.PriceUnknown == nil || *res.PriceUnknown || res.Errors == nil {
+				t.Fatalf("got valid %v price %v (unknown %v) errors %v, want %v %v (known) and a list", res.Valid, res.Price, res.PriceUnknown, res.Errors, tt.valid, tt.price)
 			}
 			var got []string
 			for _, e := range res.Errors {
