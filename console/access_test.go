@@ -474,6 +474,39 @@ func TestReplayRefusesAWrongIDLetterOfASubmissionOnItsWay(t *testing.T) {
 	refusedAndKept(t, s, h, seq, "the submission is claimed", "wait until it ends")
 }
 
+// TestReplayRefusesAMalformedLetterThatWouldCorrect: a letter malformed
+// only by its Nats-Msg-Id whose payload is another submission than its
+// submission's recorded one (rejected, no request) would be taken by the
+// pipeline for a correction and sent in place of the recorded one. The
+// console refuses its replay as iseed dlq replay does, naming the
+// explicit way (--edit, --payload), and keeps it; it used to replay it.
+func TestReplayRefusesAMalformedLetterThatWouldCorrect(t *testing.T) {
+	h := pipetest.New(t)
+	h.Start()
+	s := newSite(t, h, testToken, nil)
+	invalid := pipetest.ValidFields("Mario")
+	invalid["$2"] = "mario at example"
+	h.Publish(pipetest.Submission("other-payload", invalid), nil)
+	h.WaitState("other-payload", record.StateRejected)
+	h.Publish(pipetest.Submission("other-payload", pipetest.ValidFields("Mario")), nats.Header{jetstream.MsgIDHeader: {"my-own-id"}})
+	var seq uint64
+	pipetest.WaitFor(t, 20*time.Second, "the malformed dead letter", func() bool {
+		for _, dl := range h.DeadLetters() {
+			if dl.Reason == dlq.ReasonMalformed && dl.SubmissionID == "other-payload" {
+				seq = dl.Seq
+			}
+		}
+		return seq != 0
+	})
+	refusedAndKept(t, s, h, seq, "in place of the recorded one", "iseed dlq replay --edit "+strconv.FormatUint(seq, 10))
+	if rec := h.Record("other-payload"); rec.State != record.StateRejected || rec.Generation != 1 {
+		t.Errorf("record after the refusal: %+v; want it rejected, generation 1, as it was", rec)
+	}
+	if got := h.Counter("created"); got != 0 {
+		t.Errorf("upstream requests: got %d, want 0", got)
+	}
+}
+
 // TestSubmissionShowsAPendingAttempt: a submission whose POST went
 // unanswered is claimed with an attempt pending; the page must say so and
 // until when it reconciles, as iseed status does, or an operator seeing

@@ -103,10 +103,14 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 		c.fail(w, r, http.StatusServiceUnavailable, "The submission's record cannot be read right now: "+err.Error())
 		return nil, false
 	}
-	reopens, err := c.d.DeadLetters.CheckReopen(ctx, dl, consumer.LetterFingerprint(raw.Data), rec)
+	fingerprint := consumer.LetterFingerprint(raw.Data)
+	reopens, err := c.d.DeadLetters.CheckReopen(ctx, dl, fingerprint, rec)
 	if err != nil {
 		c.fail(w, r, http.StatusServiceUnavailable, "Whether a replay would reopen the submission cannot be told right now: "+err.Error())
 		return nil, false
+	}
+	if reopens == nil {
+		reopens = dlq.CheckPlainReplay(dl, fingerprint, rec) // a correction is iseed dlq replay --edit's
 	}
 	if errors.As(reopens, &refused) {
 		d.Refused = refused
@@ -130,7 +134,7 @@ func (c *Console) letterRecord(ctx context.Context, dl dlq.DeadLetter) (*record.
 
 type deadLetterData struct {
 	DL       dlq.DeadLetter
-	Refused  *dlq.RefusedError // why it is not replayed unchanged (invalid, malformed, conflict; one that would reopen nothing): consumer.CheckReplay and dlq.Queue.CheckReopen, as iseed dlq replay refuses it
+	Refused  *dlq.RefusedError // why it is not replayed unchanged (invalid, malformed, conflict; one that would reopen nothing, or correct its submission): consumer.CheckReplay, dlq.Queue.CheckReopen and dlq.CheckPlainReplay, as iseed dlq replay refuses it
 	Size     int
 	Masked   string
 	Revealed string

@@ -204,7 +204,9 @@ func CheckReplay(dl DeadLetter) error {
 // (fingerprint: consumer.LetterFingerprint, "" when it is none) is the
 // record's: malformed only by its message id, it is that submission's
 // letter, and its replay goes where any other's does (a wait behind a live
-// lease, then a reopen nobody asked for).
+// lease, then a reopen nobody asked for). A plain replay of one whose
+// payload is another would be a correction: CheckPlainReplay refuses that
+// (a correction, iseed dlq replay --edit, asks this one alone).
 //
 // now is the time a lease is judged at: the NATS server's, which the
 // pipeline writes leases in (Queue.CheckReopen).
@@ -257,6 +259,36 @@ func (q *Queue) CheckReopen(ctx context.Context, dl DeadLetter, fingerprint stri
 		return nil, fmt.Errorf("dlq: the server's time, which a lease is judged by: %w", err)
 	}
 	return CheckReopen(dl, fingerprint, rec, now), nil
+}
+
+// CheckPlainReplay refuses to replay dead letter dl unchanged when its
+// payload (fingerprint: consumer.LetterFingerprint, "" when it is not a
+// submission) is another submission than the one its record (rec; nil:
+// none) was made for, and that record takes a correction: failed or
+// rejected, with no upstream request and no POST in doubt. The pipeline
+// cannot tell a replay from a correction by the message: it would take the
+// other payload for a correction and send it in place of the recorded one.
+// A plain replay means the same again, never another payload; a correction
+// is asked for explicitly (iseed dlq replay --edit or --payload). Such a
+// letter is a malformed one (its message id was not its own, and its
+// payload another than the one recorded under its id since), or one
+// stored before its submission had a record (expired, out of deliveries)
+// whose id was then recorded with another payload. A conflict's letter is
+// refused by CheckReplay; a gave_up letter's payload is a tracking task.
+// Where the record takes no correction the pipeline refuses the payload as
+// a conflict, and nothing is sent: CheckReopen judges those.
+func CheckPlainReplay(dl DeadLetter, fingerprint string, rec *record.Record) error {
+	if rec == nil || fingerprint == "" || fingerprint == rec.Fingerprint || dl.Reason == ReasonConflict || dl.Reason == ReasonGaveUp {
+		return nil
+	}
+	if rec.State != record.StateFailed && rec.State != record.StateRejected || rec.RequestID != "" || rec.PostInDoubt() || rec.Replayed(dl.Seq) {
+		return nil
+	}
+	return &RefusedError{Seq: dl.Seq, Reason: dl.Reason,
+		Why: fmt.Sprintf("its payload is another submission than the one %q was recorded with: replayed unchanged, it would be sent "+
+			"in place of the recorded one (a correction), and a plain replay never changes what a submission sends", rec.ID),
+		Advice: fmt.Sprintf("to send it in place of the recorded one, correct the submission explicitly with 'iseed dlq replay --edit %d' "+
+			"or 'iseed dlq replay --payload FILE %d'; otherwise remove the letter with 'iseed dlq purge %d'", dl.Seq, dl.Seq, dl.Seq)}
 }
 
 // CheckCorrection refuses a correction whose payload names another

@@ -226,6 +226,51 @@ func TestCheckReopen(t *testing.T) {
 	}
 }
 
+// TestCheckPlainReplay: a letter whose payload is another submission than
+// its record's, which takes a correction (failed or rejected, no request,
+// no POST in doubt), is refused a plain replay: the pipeline would send it
+// in place of the recorded one. The refusal names the explicit way. Its
+// own payload, another that the record does not take (a conflict then,
+// nothing sent), no record, a conflict's or a gave_up letter pass here.
+func TestCheckPlainReplay(t *testing.T) {
+	rejected := func(fp string) *record.Record {
+		return &record.Record{ID: "emp-1", State: record.StateRejected, Reason: ReasonInvalid, Fingerprint: fp}
+	}
+	reopened := rejected("fp-2")
+	reopened.AddReplay(7, time.Now())
+	inDoubt := &record.Record{ID: "emp-1", State: record.StateFailed, Reason: ReasonAmbiguous, Fingerprint: "fp-2",
+		Pending: &record.Attempt{Until: time.Now().Add(-time.Minute)}}
+	tests := []struct {
+		name    string
+		reason  string
+		rec     *record.Record
+		fp      string
+		refused bool
+	}{
+		{"a malformed letter of another payload, rejected", ReasonMalformed, rejected("fp-2"), "fp-1", true},
+		{"a malformed letter of another payload, failed", ReasonMalformed,
+			&record.Record{ID: "emp-1", State: record.StateFailed, Reason: ReasonUpstreamRejected, Fingerprint: "fp-2"}, "fp-1", true},
+		{"a letter stored before the record, of another payload", ReasonExpired, rejected("fp-2"), "fp-1", true},
+		{"its own payload", ReasonMalformed, rejected("fp-1"), "fp-1", false},
+		{"not a submission", ReasonMalformed, rejected("fp-2"), "", false},
+		{"no record", ReasonMalformed, nil, "fp-1", false},
+		{"sent: a conflict", ReasonMalformed, &record.Record{ID: "emp-1", State: record.StateSubmitted, RequestID: "req-1", Fingerprint: "fp-2"}, "fp-1", false},
+		{"a POST in doubt: a conflict", ReasonMalformed, inDoubt, "fp-1", false},
+		{"on its way: a conflict", ReasonMalformed, &record.Record{ID: "emp-1", State: record.StateClaimed, Fingerprint: "fp-2"}, "fp-1", false},
+		{"reopened by it already: a conflict", ReasonMalformed, reopened, "fp-1", false},
+		{"a conflict's", ReasonConflict, rejected("fp-2"), "fp-1", false},
+		{"a gave_up letter's", ReasonGaveUp, rejected("fp-2"), "fp-1", false},
+	}
+	for _, tt := range tests {
+		err := CheckPlainReplay(DeadLetter{Seq: 7, Reason: tt.reason}, tt.fp, tt.rec)
+		var re *RefusedError
+		if (err != nil) != tt.refused || (err != nil && (!errors.As(err, &re) || !strings.Contains(re.Why, "in place of the recorded one") ||
+			!strings.Contains(re.Advice, "iseed dlq replay --edit 7") || !strings.Contains(re.Advice, "--payload FILE 7"))) {
+			t.Errorf("%s: got %v, want refused %v, saying why and naming --edit and --payload", tt.name, err, tt.refused)
+		}
+	}
+}
+
 // TestCheckReopenJudgesALeaseByTheServersClock: the lease of the delivery
 // working on a reopened submission is written on the pipeline's clock,
 // the NATS server's; the check judges it by that clock, not by the

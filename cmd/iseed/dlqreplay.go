@@ -27,6 +27,9 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			"with what to do instead, and so is one that would reopen nothing: a gave_up one whose submission is\n" +
 			"completed, another whose submission has its upstream request by now or was reopened by it already,\n" +
 			"or is open again (held, or claimed under a live lease: another of its letters was replayed; wait until it ends).\n" +
+			"So is one whose payload is another submission than the one its submission was recorded with, while that\n" +
+			"submission is failed or rejected with nothing sent: replayed, it would be sent in place of the recorded one,\n" +
+			"and a plain replay never changes what a submission sends; correct it explicitly with --edit or --payload.\n" +
 			"--edit SEQ opens $VISUAL or $EDITOR on its payload (--payload FILE reads a\n" +
 			"corrected one, - for standard input) and replays the correction. A correction keeps the dead letter's\n" +
 			"submission id; only a conflict's, or a letter whose id could not be read, may take another, one no\n" +
@@ -207,7 +210,8 @@ func (r *replayer) kept(prefix string, d dlq.DeadLetter, how string, err error) 
 
 // check says why dead letter l is not replayed unchanged (nil: it is
 // replayed); err when its submission's record cannot be read. The record
-// says whether the replay can reopen anything (dlq.Queue.CheckReopen).
+// says whether the replay can reopen anything (dlq.Queue.CheckReopen), and
+// whether it would be a correction (dlq.CheckPlainReplay).
 func (r *replayer) check(ctx context.Context, l *dlq.Letter) (refused, err error) {
 	if refused = r.q.CheckOrigin(l); refused == nil {
 		refused = consumer.CheckReplay(l.DeadLetter, l.Payload, r.maxBytes)
@@ -222,7 +226,11 @@ func (r *replayer) check(ctx context.Context, l *dlq.Letter) (refused, err error
 	if err != nil {
 		return nil, err
 	}
-	return r.q.CheckReopen(ctx, l.DeadLetter, consumer.LetterFingerprint(l.Payload), rec)
+	fingerprint := consumer.LetterFingerprint(l.Payload)
+	if refused, err = r.q.CheckReopen(ctx, l.DeadLetter, fingerprint, rec); refused != nil || err != nil {
+		return refused, err
+	}
+	return dlq.CheckPlainReplay(l.DeadLetter, fingerprint, rec), nil
 }
 
 // failure counts and reports one dead letter that could not be replayed;

@@ -470,6 +470,77 @@ func TestDLQReplayRefusesAWrongIDLetterOfASubmissionOnItsWay(t *testing.T) {
 	}
 }
 
+// TestDLQReplayRefusesAMalformedLetterThatWouldCorrect: a letter
+// malformed only by its Nats-Msg-Id whose payload is another submission
+// than its submission's recorded one (rejected, no request: it takes a
+// correction) is not replayed unchanged: a plain replay means "the same
+// again", and the pipeline would take the other payload for a correction
+// and send it in place of the recorded one. It used to be replayed, and
+// sent. It is refused, saying why and naming --edit and --payload, the
+// explicit way; the letter is kept, the record unchanged, nothing sent.
+func TestDLQReplayRefusesAMalformedLetterThatWouldCorrect(t *testing.T) {
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	store := record.NewStore(d.res.Records)
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "other-payload", badEmail)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	waitDeadLetters(t, 1)
+	before, _, err := store.Get(ctx, "acme", "other-payload")
+	if err != nil || before.State != record.StateRejected {
+		t.Fatalf("record: %+v, %v; want rejected", before, err)
+	}
+	// The same id with another payload, under an id of the producer's own.
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	data, err := os.ReadFile(eventFile(t, "other-payload", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg("iseed.submissions.acme")
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, "my-own-id")
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	waitDeadLetters(t, 2)
+	malformed := deadLetters(t, "--reason", dlq.ReasonMalformed)
+	if len(malformed) != 1 || malformed[0].SubmissionID != "other-payload" {
+		t.Fatalf("malformed dead letters: %+v, want other-payload's", malformed)
+	}
+	seq := fmt.Sprint(malformed[0].Seq)
+	out, errOut, code := runCLI(t, "dlq", "replay", seq)
+	if code == 0 {
+		rec := waitSubmitted(t, d, "other-payload")
+		t.Fatalf("plain replay: exit 0, stdout %q; the record went from fingerprint %s to %s and was sent as %s (%d upstream request(s))",
+			out, before.Fingerprint, rec.Fingerprint, rec.RequestID, d.sim.sim.Counters()["created"])
+	}
+	if code != 1 || out != "" || !strings.Contains(errOut, "refused dead letter "+seq) || !strings.Contains(errOut, "in place of the recorded one") ||
+		!strings.Contains(errOut, "iseed dlq replay --edit "+seq) || !strings.Contains(errOut, "--payload FILE") {
+		t.Errorf("plain replay: exit %d, stdout %q, stderr %q; want 1, refused, why, and --edit and --payload named", code, out, errOut)
+	}
+	if _, err := dlq.NewQueue(d.js, d.res, nil, nil).Get(ctx, malformed[0].Seq); err != nil {
+		t.Errorf("dead letter %s after the refusal: %v; want it kept", seq, err)
+	}
+	after, _, err := store.Get(ctx, "acme", "other-payload")
+	if err != nil || after.Fingerprint != before.Fingerprint || after.State != record.StateRejected || after.Generation != before.Generation {
+		t.Errorf("record after the refusal: %+v, %v; want it as it was (%+v)", after, err, before)
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 0 {
+		t.Errorf("upstream requests: got %d, want 0", got)
+	}
+	// The explicit way goes as it did: a correction, sent once.
+	out, errOut, code = runCLI(t, "dlq", "replay", "--payload", eventFile(t, "other-payload", func(f map[string]any) { f["$0"] = "Luigi" }), seq)
+	if code != 0 || !strings.Contains(out, "replayed dead letter "+seq+" (acme/other-payload), corrected,") {
+		t.Fatalf("correction: exit %d, stdout %q, stderr %q; want it replayed", code, out, errOut)
+	}
+	if rec := waitSubmitted(t, d, "other-payload"); rec.Fingerprint == before.Fingerprint {
+		t.Errorf("record after the correction: fingerprint %s, want the correction's", rec.Fingerprint)
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 1 {
+		t.Errorf("upstream requests after the correction: got %d, want 1", got)
+	}
+}
+
 // TestDLQReplayPublishedButNotRemoved: a replay that was published but
 // whose dead letter could not be removed is said to be replayed, and what
 // is left to do; it used to be reported as "not replayed", which it was.
