@@ -287,7 +287,7 @@ func CheckPlainReplay(dl DeadLetter, fingerprint string, rec *record.Record) err
 	return &RefusedError{Seq: dl.Seq, Reason: dl.Reason,
 		Why: fmt.Sprintf("its payload is another submission than the one %q was recorded with: replayed unchanged, it would be sent "+
 			"in place of the recorded one (a correction), and a plain replay never changes what a submission sends", rec.ID),
-		Advice: fmt.Sprintf("to send it in place of the recorded one, correct the submission explicitly with 'iseed dlq replay --edit %d' "+
+		Advice: fmt.Sprintf("to replace the recorded submission, correct it explicitly with 'iseed dlq replay --edit %d' (which opens this payload) "+
 			"or 'iseed dlq replay --payload FILE %d'; otherwise remove the letter with 'iseed dlq purge %d'", dl.Seq, dl.Seq, dl.Seq)}
 }
 
