@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,4 +156,78 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	if err := <-done2; err != nil {
 		t.Errorf("second serve after cancel: %v", err)
 	}
+}
+
+// TestReadmeDemoTranscript runs the README's first command as the README
+// shows it (the simulator's own 2 s step) and holds the transcript the
+// README prints to what the demo prints: the same lines, times, ids,
+// digests and sizes aside. A newcomer compares the two first.
+func TestReadmeDemoTranscript(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile("(?s)\n```text\n(.*?)```").FindSubmatch(readme)
+	if block == nil || !strings.Contains(string(block[1]), "demo/emp-7781-isee-2026 completed") {
+		t.Fatal("README.md: the first text block is not the demo's transcript")
+	}
+	want := demoShapes(string(block[1]))
+
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	t.Setenv("ISEED_EMBEDDED_NATS_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr pipetest.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo", "../../examples/isee.json"}, strings.NewReader(""), &stdout, &stderr)
+	}()
+	waitUntil(t, 60*time.Second, "the demo's completed event and final document", func() bool {
+		out := stdout.String()
+		return strings.Contains(out, "demo/emp-7781-isee-2026 completed ") && strings.Contains(out, " final\n")
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve after cancel: %v", err)
+	}
+	got := demoShapes(stdout.String())
+	for _, s := range got {
+		if !slices.Contains(want, s) {
+			t.Errorf("the demo prints a line the README's transcript does not show:\n  %s", s)
+		}
+	}
+	for _, s := range want {
+		if !slices.Contains(got, s) {
+			t.Errorf("the README's transcript shows a line the demo does not print:\n  %s", s)
+		}
+	}
+	if t.Failed() {
+		t.Logf("the demo printed:\n%s", stdout.String())
+	}
+}
+
+// demoShapes returns the demo's event lines with what differs from run to
+// run (times, request ids, digests, sizes) replaced by placeholders.
+func demoShapes(text string) []string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		for _, r := range demoVarying {
+			line = r.re.ReplaceAllString(line, r.to)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+var demoVarying = []struct {
+	re *regexp.Regexp
+	to string
+}{
+	{regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ `), "TIME "},
+	{regexp.MustCompile(`request=[0-9a-f]{24}\b`), "request=ID"},
+	{regexp.MustCompile(`/[0-9a-f]{16}(\.final)?/…`), "/SHA16$1/…"},
+	{regexp.MustCompile(`sha256=[0-9a-f]+…?`), "sha256=SHA256"},
+	{regexp.MustCompile(`size=\d+`), "size=N"},
 }
