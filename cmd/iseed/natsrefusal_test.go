@@ -114,3 +114,31 @@ func TestDescribeAsyncError(t *testing.T) {
 		})
 	}
 }
+
+// TestSubmitWithATenantsCredentials runs `iseed submit` as tenant acme
+// under the shipped grants, which let a tenant subscribe to _INBOX.>: the
+// stream's acknowledgement reaches the command, which prints the id and
+// exits 0, as docs/cli.md and docs/events.md say a tenant's submit does.
+// Its help says the same, not that the acknowledgement cannot reach it.
+func TestSubmitWithATenantsCredentials(t *testing.T) {
+	url, pw := runShippedNATS(t)
+	operator := connectAs(t, url, "iseed", pw["iseed"], "")
+	if _, err := layout.Ensure(context.Background(), operator.js, layout.Layout{}.WithDefaults()); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	t.Setenv("ISEED_NATS_URL", url)
+	t.Setenv("ISEED_NATS_USER", "acme")
+	t.Setenv("ISEED_NATS_PASSWORD", pw["acme"])
+	out, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "tenant-1", nil))
+	if code != 0 || strings.TrimSpace(out) != "tenant-1" {
+		t.Fatalf("submit as acme: exit %d, stdout %q, stderr %q; want 0 and the id", code, out, errOut)
+	}
+	if n := subjectCount(t, operator.js, "ISEED_SUBMISSIONS", "iseed.submissions.acme"); n != 1 {
+		t.Errorf("the submissions stream holds %d of acme's events, want 1", n)
+	}
+	help, _, _ := runCLI(t, "submit", "--help")
+	if strings.Contains(help, "cannot reach the command") || !strings.Contains(help, "a tenant's credentials") {
+		t.Errorf("submit --help does not say that it works with a tenant's credentials (without --wait):\n%s", help)
+	}
+}

@@ -31,8 +31,9 @@ func newSubmitCmd(e *env) *cobra.Command {
 			"is dropped as a duplicate, which a note on standard error says; --wait then follows the copy\n" +
 			"the stream kept.\n\n" +
 			"A publish the stream does not acknowledge fails, saying whether the event may have been stored\n" +
-			"(publishing it again is safe). It needs an operator's credentials: with a tenant's, the stream\n" +
-			"stores the event but its acknowledgement cannot reach the command.",
+			"(publishing it again is safe). Without --wait it works with a tenant's credentials too (the\n" +
+			"shipped grants let a tenant subscribe to _INBOX.>, where the acknowledgement comes); --wait reads\n" +
+			"the records, which needs an operator's.",
 		Args: exactArgs("FILE"),
 		Annotations: map[string]string{exitCodesKey: "0 published (with --wait: submitted upstream); 1 rejected, dead-lettered or an error; " +
 			"2 usage error or a file that is not a submission; 3 --wait timed out"},
@@ -128,8 +129,8 @@ func publishError(err, last error, tenant, id string) error {
 	}
 	why := ""
 	if errors.Is(last, nats.ErrPermissionViolation) {
-		why = "; the acknowledgement cannot reach this command, as NATS refused its reply subscription (said above). " +
-			"The iseed CLI needs an operator's credentials; a tenant's client publishes with its own inbox prefix (docs/events.md)"
+		why = "; the acknowledgement cannot reach this command, as NATS refused its reply subscription (said above): " +
+			"these credentials may not subscribe to _INBOX.>, which the shipped grants allow every user (docs/security.md)"
 	}
 	return fmt.Errorf("publish: no acknowledgement (%w), so the event may have been stored%s. "+
 		"Publishing it again is safe (the stream drops a copy within ISEED_DEDUP_WINDOW, and iseed never sends a submission twice); "+
