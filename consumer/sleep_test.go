@@ -8,6 +8,7 @@ import (
 
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/workpool"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -50,5 +51,25 @@ func TestSleepInProgressFollowsItsMessagesAckWait(t *testing.T) {
 	}
 	if n := m.n.Load(); n < 3 {
 		t.Fatalf("%d in-progress signals in a wait as long as the message's AckWait; want one every third of it", n)
+	}
+}
+
+// TestSleepInProgressHoldsByAnotherReplicasShorterAckWait: every replica
+// makes the submissions consumer with its own ISEED_ACK_WAIT when it
+// starts, so the consumer's may be shorter than this replica's (a rolling
+// restart that shortens it). A job waiting between its retries must keep
+// its message in progress often enough for the shortest AckWait a
+// configuration accepts, not only for its own: otherwise the submission
+// is delivered to another worker meanwhile.
+func TestSleepInProgressHoldsByAnotherReplicasShorterAckWait(t *testing.T) {
+	p := &Pipeline{cfg: Config{Now: time.Now}, lay: layout.Layout{AckWait: time.Minute}}
+	m := &progressCount{}
+	j := &job{alive: m}
+	if !p.sleepInProgress(context.Background(), j, workpool.MinAckWait) {
+		t.Fatal("sleepInProgress interrupted")
+	}
+	if n := m.n.Load(); n < 3 {
+		t.Fatalf("%d in-progress signals in a wait of %s (this replica's AckWait %s); want one every third of the shortest AckWait another replica may have set",
+			n, workpool.MinAckWait, p.lay.AckWait)
 	}
 }

@@ -398,14 +398,14 @@ func (p *Pipeline) release(ctx context.Context, j *job) {
 
 // sleepInProgress waits d, telling the server the message is still being
 // worked on so that AckWait does not run out: the AckWait of the job's
-// message's consumer, the submissions' (ISEED_ACK_WAIT) or the
-// advisories'.
+// message's consumer, the submissions' (ISEED_ACK_WAIT, or another
+// replica's shorter one: workpool.InProgressEvery) or the advisories'.
 func (p *Pipeline) sleepInProgress(ctx context.Context, j *job, d time.Duration) bool {
 	wait := p.lay.AckWait
 	if j.aliveWait > 0 {
 		wait = j.aliveWait
 	}
-	tick := max(wait/3, 100*time.Millisecond)
+	tick := workpool.InProgressEvery(wait)
 	end := p.cfg.Now().Add(d)
 	for {
 		left := end.Sub(p.cfg.Now())

@@ -182,16 +182,16 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // KeepInProgress tells the server that msg is still being worked on every
-// third of ackWait (at least every 100 ms), until stop is called; stop
-// returns once no InProgress is being sent. For waits that may outlast
-// the AckWait: without it the message would be delivered again, to
-// another worker, while this one still holds it. Calling stop again does
-// nothing, so that a deferred stop also covers a panic.
+// InProgressEvery(ackWait), until stop is called; stop returns once no
+// InProgress is being sent. For waits that may outlast the AckWait:
+// without it the message would be delivered again, to another worker,
+// while this one still holds it. Calling stop again does nothing, so that
+// a deferred stop also covers a panic.
 func KeepInProgress(msg jetstream.Msg, ackWait time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		tick := time.NewTicker(max(ackWait/3, 100*time.Millisecond))
+		tick := time.NewTicker(InProgressEvery(ackWait))
 		defer tick.Stop()
 		for {
 			select {
@@ -204,4 +204,20 @@ func KeepInProgress(msg jetstream.Msg, ackWait time.Duration) (stop func()) {
 	})
 	var once sync.Once
 	return func() { once.Do(func() { close(done); wg.Wait() }) }
+}
+
+// MinAckWait is the shortest AckWait the configuration accepts for either
+// pool's consumer (ISEED_TRACK_ACK_WAIT, ISEED_ACK_WAIT).
+const MinAckWait = time.Second
+
+// InProgressEvery is how often a message held for long is kept in
+// progress: every third of the shorter of this replica's AckWait and
+// MinAckWait (at least every 100 ms). Every replica makes the shared
+// consumer with its own AckWait when it starts, so the consumer's may be
+// another replica's, down to MinAckWait (a rolling restart that shortens
+// it): by this replica's alone, a message held longer than the
+// consumer's would go to another worker meanwhile. Work that ends within
+// a third of MinAckWait sends nothing.
+func InProgressEvery(ackWait time.Duration) time.Duration {
+	return max(min(ackWait, MinAckWait)/3, 100*time.Millisecond)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/workpool"
 )
 
 // trackingParts is what `iseed serve` adds to follow requests: the tracker,
@@ -192,8 +193,10 @@ func (c *Config) validateTracking() []error {
 	if c.TrackWorkers < 1 || c.TrackWorkers > 1024 {
 		bad("ISEED_TRACK_WORKERS must be between 1 and 1024, got %d", c.TrackWorkers)
 	}
-	if c.TrackAckWait < time.Second {
-		bad("ISEED_TRACK_ACK_WAIT must be at least 1s, got %s", c.TrackAckWait)
+	if c.TrackAckWait < workpool.MinAckWait {
+		// Held work is kept in progress often enough for it, whatever
+		// AckWait another replica set (workpool.InProgressEvery).
+		bad("ISEED_TRACK_ACK_WAIT must be at least %s, got %s", workpool.MinAckWait, c.TrackAckWait)
 	}
 	if c.OverdueAfter != "" {
 		bad("ISEED_OVERDUE_AFTER is replaced by ISEED_OVERDUE_WORKDAYS, in working days on the Italian calendar (default 15): unset it")
