@@ -42,7 +42,11 @@ type Resources struct {
 	// QuotaChanged is the tenant quota Ensure changed on the existing
 	// submissions stream, nil when it kept it (or made the stream).
 	QuotaChanged *QuotaChange
-	tenants      []string // tenants with a documents bucket
+	// AckWaitsChanged are the consumers whose AckWait Ensure found set
+	// otherwise (by a replica configured otherwise) and changed to this
+	// replica's.
+	AckWaitsChanged []AckWaitChange
+	tenants         []string // tenants with a documents bucket
 }
 
 // Ensure creates or updates, idempotently, every stream, durable consumer
@@ -110,7 +114,7 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 	if quota >= 0 && quota != l.quota() {
 		r.QuotaChanged = &QuotaChange{From: quota, To: l.quota()}
 	}
-	r.Consumer, err = r.Submissions.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	r.Consumer, err = r.ensureConsumer(ctx, r.Submissions, "ISEED_ACK_WAIT", jetstream.ConsumerConfig{
 		Durable:       l.Durable(),
 		Description:   "iseed: submit to Visengine",
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -124,6 +128,26 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 		return fmt.Errorf("consumer %s: %w", l.Durable(), err)
 	}
 	return nil
+}
+
+// ensureConsumer creates or updates a durable consumer every replica
+// shares, and notes in AckWaitsChanged when its AckWait was another
+// (setting names the variable it comes from): each replica makes it with
+// its own settings when it starts and the last started wins, so that
+// replicas configured otherwise undo each other's silently. Create comes
+// first, as in ensureStream: only a consumer found with another
+// configuration is read, then updated; a failed read only loses the note.
+func (r *Resources) ensureConsumer(ctx context.Context, st jetstream.Stream, setting string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	c, err := st.CreateConsumer(ctx, cfg)
+	if !errors.Is(err, jetstream.ErrConsumerExists) {
+		return c, err
+	}
+	if found, err := st.Consumer(ctx, cfg.Durable); err == nil {
+		if was := found.CachedInfo().Config.AckWait; was != cfg.AckWait {
+			r.AckWaitsChanged = append(r.AckWaitsChanged, AckWaitChange{Setting: setting, Consumer: cfg.Durable, Found: was, Own: cfg.AckWait})
+		}
+	}
+	return st.UpdateConsumer(ctx, cfg)
 }
 
 // DeadLetterRoom is what a dead letter may add to the message it copies:
@@ -284,7 +308,7 @@ func (r *Resources) ensureTrack(ctx context.Context, js jetstream.JetStream) err
 	}); err != nil {
 		return err
 	}
-	r.Tracker, err = r.Track.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	r.Tracker, err = r.ensureConsumer(ctx, r.Track, "ISEED_TRACK_ACK_WAIT", jetstream.ConsumerConfig{
 		Durable:       l.TrackDurable(),
 		Description:   "iseed: poll upstream requests until they end",
 		AckPolicy:     jetstream.AckExplicitPolicy,

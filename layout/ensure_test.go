@@ -111,3 +111,45 @@ func TestEnsureSweepsTenantsPushConsumers(t *testing.T) {
 		}
 	}
 }
+
+// TestEnsureReportsAnotherReplicasAckWait: every replica makes the
+// submissions and tracking consumers with its own AckWait when it starts,
+// and the last started wins. Ensure says when it found another value (a
+// replica configured otherwise) so that the daemon can warn; it reports
+// nothing when the consumers are new or already have this replica's.
+func TestEnsureReportsAnotherReplicasAckWait(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	older := Layout{AckWait: time.Minute, TrackAckWait: 2 * time.Minute}
+	newer := Layout{AckWait: 30 * time.Second, TrackAckWait: time.Minute}
+	want := []AckWaitChange{
+		{Setting: "ISEED_ACK_WAIT", Consumer: older.WithDefaults().Durable(), Found: time.Minute, Own: 30 * time.Second},
+		{Setting: "ISEED_TRACK_ACK_WAIT", Consumer: older.WithDefaults().TrackDurable(), Found: 2 * time.Minute, Own: time.Minute},
+	}
+	for _, step := range []struct {
+		name string
+		l    Layout
+		want []AckWaitChange
+	}{
+		{"the first replica", older, nil},
+		{"a replica like it", older, nil},
+		{"a replica with shorter AckWaits", newer, want},
+		{"a replica like that one", newer, nil},
+	} {
+		res, err := Ensure(ctx, srv.JS, step.l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(res.AckWaitsChanged) != fmt.Sprint(step.want) {
+			t.Errorf("%s: AckWaitsChanged %+v, want %+v", step.name, res.AckWaitsChanged, step.want)
+		}
+		for _, c := range []struct {
+			cons jetstream.Consumer
+			want time.Duration
+		}{{res.Consumer, step.l.AckWait}, {res.Tracker, step.l.TrackAckWait}} {
+			if got := c.cons.CachedInfo().Config.AckWait; got != c.want {
+				t.Errorf("%s: consumer %s's AckWait %s, want this replica's %s", step.name, c.cons.CachedInfo().Name, got, c.want)
+			}
+		}
+	}
+}

@@ -180,3 +180,11 @@ func (l Layout) DLQSubject(tenant, id string) string {
 func (l Layout) TrackSubject(tenant, id string) string {
 	return l.subject("track." + tenant + "." + id)
 }
+
+// AckWaitChange is a consumer's AckWait that Ensure found set otherwise,
+// by another replica, and set to this one's.
+type AckWaitChange struct {
+	Setting    string // the variable: ISEED_ACK_WAIT, ISEED_TRACK_ACK_WAIT
+	Consumer   string
+	Found, Own time.Duration
+}

@@ -146,6 +146,11 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 				"every replica sets it when it starts, so replicas started with different values undo each other's; give them all the same")
 	}
 	if err == nil {
+		for _, c := range res.AckWaitsChanged {
+			d.log.Warn().Str("setting", c.Setting).Str("consumer", c.Consumer).Str("found", c.Found.String()).Str("own", c.Own.String()).
+				Msg("found the shared consumer's AckWait set otherwise, by a replica configured otherwise, and set it to this replica's: " +
+					"the last replica started wins; give them all the same")
+		}
 		for _, c := range res.Swept {
 			d.log.Warn().Str("consumer", c).Msg("deleted a push consumer a tenant made before tenants' consumers were iseed's: " +
 				"it could deliver into a pull consumer's requests and stall it (docs/security.md); revoke that tenant's credentials if it was not an old event consumer")

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/rs/zerolog"
+)
+
+// startReplica starts and closes a daemon as a replica would start, with
+// a data directory of its own, and returns its warnings.
+func startReplica(t *testing.T) string {
+	t.Helper()
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs pipetest.Buffer
+	d, err := newDaemon(context.Background(), cfg, zerolog.New(&logs).Level(zerolog.WarnLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.close()
+	return logs.String()
+}
+
+// settingWarnings returns "setting: found -> own" of each warning that a
+// shared setting was found otherwise.
+func settingWarnings(t *testing.T, logs string) []string {
+	t.Helper()
+	var got []string
+	for line := range strings.Lines(logs) {
+		var l struct{ Setting, Found, Own string }
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Setting != "" {
+			got = append(got, l.Setting+": "+l.Found+" -> "+l.Own)
+		}
+	}
+	return got
+}
+
+// TestServeWarnsOfAnotherReplicasAckWait: every replica makes the shared
+// submissions and tracking consumers with its own ISEED_ACK_WAIT and
+// ISEED_TRACK_ACK_WAIT when it starts, and the last started wins. A
+// replica that finds them set otherwise says so, naming the setting, the
+// value found and its own; one that finds its own says nothing.
+func TestServeWarnsOfAnotherReplicasAckWait(t *testing.T) {
+	cliEnv(t)
+	t.Setenv("ISEED_SIM_STEP", "1h")
+	t.Setenv("ISEED_ACK_WAIT", "60s")
+	t.Setenv("ISEED_TRACK_ACK_WAIT", "2m")
+	for _, name := range []string{"the first replica", "a replica like it"} {
+		if logs := startReplica(t); len(settingWarnings(t, logs)) > 0 {
+			t.Errorf("%s: warned %q, want nothing; logs:\n%s", name, settingWarnings(t, logs), logs)
+		}
+	}
+	t.Setenv("ISEED_ACK_WAIT", "30s")
+	t.Setenv("ISEED_TRACK_ACK_WAIT", "1m")
+	logs := startReplica(t)
+	want := []string{"ISEED_ACK_WAIT: 1m0s -> 30s", "ISEED_TRACK_ACK_WAIT: 2m0s -> 1m0s"}
+	if got := settingWarnings(t, logs); !slices.Equal(got, want) {
+		t.Errorf("a replica with shorter AckWaits warned %q, want %q; logs:\n%s", got, want, logs)
+	}
+}
