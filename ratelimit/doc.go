@@ -85,7 +85,9 @@
 // beside the bucket (its key with ".clock").
 //
 // Every replica must use the same Rate, Burst and Reserve: each refills and
-// caps the shared bucket with its own. The bucket can be any KV bucket
+// caps the shared bucket with its own. [Limiter.Announce] stores them
+// beside the bucket (its key with ".settings") and returns the previous
+// replica's, so that a replica started otherwise can say so. The bucket can be any KV bucket
 // with History 1 ([EnsureBucket] makes one); R3 works, at the cost of a
 // replicated write per round.
 //

@@ -69,3 +69,29 @@ func TestServeWarnsOfAnotherReplicasAckWait(t *testing.T) {
 		t.Errorf("a replica with shorter AckWaits warned %q, want %q; logs:\n%s", got, want, logs)
 	}
 }
+
+// TestServeWarnsOfAnotherReplicasBudget: every replica refills and caps
+// the shared upstream budget with its own ISEED_UPSTREAM_RPS and
+// ISEED_UPSTREAM_BURST, and its polls leave its own
+// ISEED_UPSTREAM_RESERVE. A replica that finds the one started before it
+// configured otherwise says so, per setting, with the value found and its
+// own; one that finds its own says nothing.
+func TestServeWarnsOfAnotherReplicasBudget(t *testing.T) {
+	cliEnv(t)
+	t.Setenv("ISEED_SIM_STEP", "1h")
+	t.Setenv("ISEED_UPSTREAM_RPS", "10")
+	t.Setenv("ISEED_UPSTREAM_BURST", "10")
+	t.Setenv("ISEED_UPSTREAM_RESERVE", "2")
+	for _, name := range []string{"the first replica", "a replica like it"} {
+		if logs := startReplica(t); len(settingWarnings(t, logs)) > 0 {
+			t.Errorf("%s: warned %q, want nothing; logs:\n%s", name, settingWarnings(t, logs), logs)
+		}
+	}
+	t.Setenv("ISEED_UPSTREAM_RPS", "2.5")
+	t.Setenv("ISEED_UPSTREAM_RESERVE", "3")
+	logs := startReplica(t)
+	want := []string{"ISEED_UPSTREAM_RPS: 10 -> 2.5", "ISEED_UPSTREAM_RESERVE: 2 -> 3"}
+	if got := settingWarnings(t, logs); !slices.Equal(got, want) {
+		t.Errorf("a replica with another budget warned %q, want %q; logs:\n%s", got, want, logs)
+	}
+}

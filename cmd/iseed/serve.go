@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -148,8 +149,8 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 	if err == nil {
 		for _, c := range res.AckWaitsChanged {
 			d.log.Warn().Str("setting", c.Setting).Str("consumer", c.Consumer).Str("found", c.Found.String()).Str("own", c.Own.String()).
-				Msg("found the shared consumer's AckWait set otherwise, by a replica configured otherwise, and set it to this replica's: " +
-					"the last replica started wins; give them all the same")
+				Msg("found the shared consumer's AckWait set otherwise, by a replica started before this one (or by this one, before a change), " +
+					"and set it to this replica's: the last replica started wins; give them all the same")
 		}
 		for _, c := range res.Swept {
 			d.log.Warn().Str("consumer", c).Msg("deleted a push consumer a tenant made before tenants' consumers were iseed's: " +
@@ -249,7 +250,7 @@ func (d *daemon) buildUpstream() error {
 // before polls (ISEED_UPSTREAM_RESERVE tokens are left to them). A rate of 0
 // means no limit (tests and benchmarks only). Every upstream call waits on
 // one of the two, so d.calls counts them all.
-func (d *daemon) upstreamBudget() (submissions consumer.Limiter, polls tracking.Limiter, err error) {
+func (d *daemon) upstreamBudget(ctx context.Context) (submissions consumer.Limiter, polls tracking.Limiter, err error) {
 	d.calls = ratelimit.NewMeter(nil)
 	if d.cfg.UpstreamRPS == 0 {
 		free := d.calls.Count(rate.NewLimiter(rate.Inf, 1))
@@ -261,7 +262,36 @@ func (d *daemon) upstreamBudget() (submissions consumer.Limiter, polls tracking.
 		return nil, nil, fmt.Errorf("ISEED_UPSTREAM_*: %w", err)
 	}
 	d.budget.Store(lim)
+	d.compareBudget(ctx, lim)
 	return d.calls.Count(lim.For(ratelimit.Submission)), d.calls.Count(lim.For(ratelimit.Poll)), nil
+}
+
+// compareBudget warns of each setting of the shared budget that the
+// replica started before this one had otherwise: each replica refills and
+// caps the bucket with its own, and no error would say that they disagree.
+// It never stops the start.
+func (d *daemon) compareBudget(ctx context.Context, lim *ratelimit.Limiter) {
+	log := d.log.With().Str("component", "upstream").Logger()
+	found, ok, err := lim.Announce(ctx)
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot compare this replica's upstream budget with the other replicas'")
+	}
+	own := lim.Settings()
+	if !ok || found == own {
+		return
+	}
+	rate := func(r float64) string { return strconv.FormatFloat(r, 'g', -1, 64) }
+	for _, s := range []struct{ setting, found, own string }{
+		{"ISEED_UPSTREAM_RPS", rate(found.Rate), rate(own.Rate)},
+		{"ISEED_UPSTREAM_BURST", strconv.Itoa(found.Burst), strconv.Itoa(own.Burst)},
+		{"ISEED_UPSTREAM_RESERVE", strconv.Itoa(found.Reserve), strconv.Itoa(own.Reserve)},
+	} {
+		if s.found != s.own {
+			log.Warn().Str("setting", s.setting).Str("found", s.found).Str("own", s.own).
+				Msg("the replica started before this one (or this one, before a change) had another upstream budget: " +
+					"each replica refills and caps the shared budget with its own, so replicas that disagree keep neither; give them all the same")
+		}
+	}
 }
 
 // pauseBudget pauses the shared upstream budget, in every replica, for the
@@ -332,7 +362,7 @@ func newUpstream(cfg *Config, onRetryAfter func(time.Duration)) (*visengine.Clie
 
 func (d *daemon) buildPipeline(ctx context.Context) error {
 	l := d.res.Layout
-	submissions, polls, err := d.upstreamBudget()
+	submissions, polls, err := d.upstreamBudget(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,49 @@
+package ratelimit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Settings are what every replica must share of its Config: each refills
+// and caps the shared bucket with its own Rate and Burst, and its polls
+// leave its own Reserve, so replicas configured otherwise keep a budget
+// that is none of theirs.
+type Settings struct {
+	Rate    float64 `json:"rate"`
+	Burst   int     `json:"burst"`
+	Reserve int     `json:"reserve"`
+}
+
+// Settings returns the Limiter's own.
+func (l *Limiter) Settings() Settings {
+	return Settings{Rate: l.cfg.Rate, Burst: l.cfg.Burst, Reserve: l.cfg.Reserve}
+}
+
+// Announce stores the Limiter's settings beside the bucket (its key with
+// ".settings"; nothing else reads it) and returns those it replaced, the
+// replica's started before it, and whether there were any: a replica
+// compares them with its own when it starts, to say that replicas
+// disagree. Two KV operations, at start only; rounds never read it.
+func (l *Limiter) Announce(ctx context.Context) (found Settings, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	key := l.key + ".settings"
+	e, err := l.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return Settings{}, false, fmt.Errorf("ratelimit: read %s: %w", key, err)
+	default:
+		ok = json.Unmarshal(e.Value(), &found) == nil
+	}
+	own, _ := json.Marshal(l.Settings()) // numbers: cannot fail
+	if _, err := l.kv.Put(ctx, key, own); err != nil {
+		return found, ok, fmt.Errorf("ratelimit: write %s: %w", key, err)
+	}
+	return found, ok, nil
+}
