@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,10 +43,10 @@ type Resources struct {
 	// QuotaChanged is the tenant quota Ensure changed on the existing
 	// submissions stream, nil when it kept it (or made the stream).
 	QuotaChanged *QuotaChange
-	// AckWaitsChanged are the consumers whose AckWait Ensure found set
+	// SettingsChanged are the shared consumers' settings Ensure found set
 	// otherwise (by a replica configured otherwise) and changed to this
 	// replica's.
-	AckWaitsChanged []AckWaitChange
+	SettingsChanged []SettingChange
 	tenants         []string // tenants with a documents bucket
 }
 
@@ -114,7 +115,11 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 	if quota >= 0 && quota != l.quota() {
 		r.QuotaChanged = &QuotaChange{From: quota, To: l.quota()}
 	}
-	r.Consumer, err = r.ensureConsumer(ctx, r.Submissions, "ISEED_ACK_WAIT", jetstream.ConsumerConfig{
+	r.Consumer, err = r.ensureConsumer(ctx, r.Submissions, []consumerSetting{
+		{"ISEED_ACK_WAIT", func(c jetstream.ConsumerConfig) string { return c.AckWait.String() }},
+		{"ISEED_MAX_DELIVER", func(c jetstream.ConsumerConfig) string { return strconv.Itoa(c.MaxDeliver) }},
+		{"ISEED_WORKERS", func(c jetstream.ConsumerConfig) string { return "MaxAckPending " + strconv.Itoa(c.MaxAckPending) }},
+	}, jetstream.ConsumerConfig{
 		Durable:       l.Durable(),
 		Description:   "iseed: submit to Visengine",
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -130,21 +135,30 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 	return nil
 }
 
+// consumerSetting is a consumer's field a variable sets, as it is shown.
+type consumerSetting struct {
+	variable string
+	value    func(jetstream.ConsumerConfig) string
+}
+
 // ensureConsumer creates or updates a durable consumer every replica
-// shares, and notes in AckWaitsChanged when its AckWait was another
-// (setting names the variable it comes from): each replica makes it with
-// its own settings when it starts and the last started wins, so that
-// replicas configured otherwise undo each other's silently. Create comes
-// first, as in ensureStream: only a consumer found with another
-// configuration is read, then updated; a failed read only loses the note.
-func (r *Resources) ensureConsumer(ctx context.Context, st jetstream.Stream, setting string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+// shares, and notes in SettingsChanged each of settings that was another:
+// each replica makes it with its own settings when it starts and the last
+// started wins, so that replicas configured otherwise undo each other's
+// silently. Create comes first, as in ensureStream: only a consumer found
+// with another configuration is read, then updated; a failed read only
+// loses the note.
+func (r *Resources) ensureConsumer(ctx context.Context, st jetstream.Stream, settings []consumerSetting, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
 	c, err := st.CreateConsumer(ctx, cfg)
 	if !errors.Is(err, jetstream.ErrConsumerExists) {
 		return c, err
 	}
 	if found, err := st.Consumer(ctx, cfg.Durable); err == nil {
-		if was := found.CachedInfo().Config.AckWait; was != cfg.AckWait {
-			r.AckWaitsChanged = append(r.AckWaitsChanged, AckWaitChange{Setting: setting, Consumer: cfg.Durable, Found: was, Own: cfg.AckWait})
+		was := found.CachedInfo().Config
+		for _, s := range settings {
+			if f, o := s.value(was), s.value(cfg); f != o {
+				r.SettingsChanged = append(r.SettingsChanged, SettingChange{Setting: s.variable, Consumer: cfg.Durable, Found: f, Own: o})
+			}
 		}
 	}
 	return st.UpdateConsumer(ctx, cfg)
@@ -308,7 +322,9 @@ func (r *Resources) ensureTrack(ctx context.Context, js jetstream.JetStream) err
 	}); err != nil {
 		return err
 	}
-	r.Tracker, err = r.ensureConsumer(ctx, r.Track, "ISEED_TRACK_ACK_WAIT", jetstream.ConsumerConfig{
+	r.Tracker, err = r.ensureConsumer(ctx, r.Track, []consumerSetting{
+		{"ISEED_TRACK_ACK_WAIT", func(c jetstream.ConsumerConfig) string { return c.AckWait.String() }},
+	}, jetstream.ConsumerConfig{
 		Durable:       l.TrackDurable(),
 		Description:   "iseed: poll upstream requests until they end",
 		AckPolicy:     jetstream.AckExplicitPolicy,

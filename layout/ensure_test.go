@@ -112,24 +112,27 @@ func TestEnsureSweepsTenantsPushConsumers(t *testing.T) {
 	}
 }
 
-// TestEnsureReportsAnotherReplicasAckWait: every replica makes the
-// submissions and tracking consumers with its own AckWait when it starts,
-// and the last started wins. Ensure says when it found another value (a
+// TestEnsureReportsAnotherReplicasSettings: every replica makes the
+// submissions and tracking consumers with its own AckWait (and the
+// submissions consumer with its MaxDeliver and MaxAckPending) when it
+// starts, and the last started wins. Ensure says when it found another value (a
 // replica configured otherwise) so that the daemon can warn; it reports
 // nothing when the consumers are new or already have this replica's.
-func TestEnsureReportsAnotherReplicasAckWait(t *testing.T) {
+func TestEnsureReportsAnotherReplicasSettings(t *testing.T) {
 	srv := natstest.Run(t)
 	ctx := context.Background()
-	older := Layout{AckWait: time.Minute, TrackAckWait: 2 * time.Minute}
-	newer := Layout{AckWait: 30 * time.Second, TrackAckWait: time.Minute}
-	want := []AckWaitChange{
-		{Setting: "ISEED_ACK_WAIT", Consumer: older.WithDefaults().Durable(), Found: time.Minute, Own: 30 * time.Second},
-		{Setting: "ISEED_TRACK_ACK_WAIT", Consumer: older.WithDefaults().TrackDurable(), Found: 2 * time.Minute, Own: time.Minute},
+	older := Layout{AckWait: time.Minute, TrackAckWait: 2 * time.Minute, MaxDeliver: 1000, MaxAckPend: 64}
+	newer := Layout{AckWait: 30 * time.Second, TrackAckWait: time.Minute, MaxDeliver: 2000, MaxAckPend: 128}
+	want := []SettingChange{
+		{Setting: "ISEED_ACK_WAIT", Consumer: older.WithDefaults().Durable(), Found: "1m0s", Own: "30s"},
+		{Setting: "ISEED_MAX_DELIVER", Consumer: older.WithDefaults().Durable(), Found: "1000", Own: "2000"},
+		{Setting: "ISEED_WORKERS", Consumer: older.WithDefaults().Durable(), Found: "MaxAckPending 64", Own: "MaxAckPending 128"},
+		{Setting: "ISEED_TRACK_ACK_WAIT", Consumer: older.WithDefaults().TrackDurable(), Found: "2m0s", Own: "1m0s"},
 	}
 	for _, step := range []struct {
 		name string
 		l    Layout
-		want []AckWaitChange
+		want []SettingChange
 	}{
 		{"the first replica", older, nil},
 		{"a replica like it", older, nil},
@@ -140,8 +143,8 @@ func TestEnsureReportsAnotherReplicasAckWait(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(res.AckWaitsChanged) != fmt.Sprint(step.want) {
-			t.Errorf("%s: AckWaitsChanged %+v, want %+v", step.name, res.AckWaitsChanged, step.want)
+		if fmt.Sprint(res.SettingsChanged) != fmt.Sprint(step.want) {
+			t.Errorf("%s: SettingsChanged %+v, want %+v", step.name, res.SettingsChanged, step.want)
 		}
 		for _, c := range []struct {
 			cons jetstream.Consumer

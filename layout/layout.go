@@ -181,10 +181,10 @@ func (l Layout) TrackSubject(tenant, id string) string {
 	return l.subject("track." + tenant + "." + id)
 }
 
-// AckWaitChange is a consumer's AckWait that Ensure found set otherwise,
-// by another replica, and set to this one's.
-type AckWaitChange struct {
-	Setting    string // the variable: ISEED_ACK_WAIT, ISEED_TRACK_ACK_WAIT
+// SettingChange is a shared consumer's setting that Ensure found set
+// otherwise, by another replica, and set to this one's.
+type SettingChange struct {
+	Setting    string // the variable: ISEED_ACK_WAIT, ISEED_MAX_DELIVER, ISEED_WORKERS (MaxAckPending), ISEED_TRACK_ACK_WAIT
 	Consumer   string
-	Found, Own time.Duration
+	Found, Own string // as the variable would say it; MaxAckPending N for ISEED_WORKERS
 }

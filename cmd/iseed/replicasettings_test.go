@@ -46,16 +46,19 @@ func settingWarnings(t *testing.T, logs string) []string {
 	return got
 }
 
-// TestServeWarnsOfAnotherReplicasAckWait: every replica makes the shared
-// submissions and tracking consumers with its own ISEED_ACK_WAIT and
-// ISEED_TRACK_ACK_WAIT when it starts, and the last started wins. A
+// TestServeWarnsOfAnotherReplicasConsumerSettings: every replica makes the
+// shared submissions and tracking consumers with its own ISEED_ACK_WAIT
+// and ISEED_TRACK_ACK_WAIT (and the submissions consumer with its
+// ISEED_MAX_DELIVER, and a MaxAckPending of its ISEED_WORKERS) when it
+// starts, and the last started wins. A
 // replica that finds them set otherwise says so, naming the setting, the
 // value found and its own; one that finds its own says nothing.
-func TestServeWarnsOfAnotherReplicasAckWait(t *testing.T) {
+func TestServeWarnsOfAnotherReplicasConsumerSettings(t *testing.T) {
 	cliEnv(t)
 	t.Setenv("ISEED_SIM_STEP", "1h")
 	t.Setenv("ISEED_ACK_WAIT", "60s")
 	t.Setenv("ISEED_TRACK_ACK_WAIT", "2m")
+	t.Setenv("ISEED_WORKERS", "16")
 	for _, name := range []string{"the first replica", "a replica like it"} {
 		if logs := startReplica(t); len(settingWarnings(t, logs)) > 0 {
 			t.Errorf("%s: warned %q, want nothing; logs:\n%s", name, settingWarnings(t, logs), logs)
@@ -63,8 +66,9 @@ func TestServeWarnsOfAnotherReplicasAckWait(t *testing.T) {
 	}
 	t.Setenv("ISEED_ACK_WAIT", "30s")
 	t.Setenv("ISEED_TRACK_ACK_WAIT", "1m")
+	t.Setenv("ISEED_WORKERS", "32")
 	logs := startReplica(t)
-	want := []string{"ISEED_ACK_WAIT: 1m0s -> 30s", "ISEED_TRACK_ACK_WAIT: 2m0s -> 1m0s"}
+	want := []string{"ISEED_ACK_WAIT: 1m0s -> 30s", "ISEED_WORKERS: MaxAckPending 64 -> MaxAckPending 128", "ISEED_TRACK_ACK_WAIT: 2m0s -> 1m0s"}
 	if got := settingWarnings(t, logs); !slices.Equal(got, want) {
 		t.Errorf("a replica with shorter AckWaits warned %q, want %q; logs:\n%s", got, want, logs)
 	}

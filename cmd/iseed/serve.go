@@ -147,9 +147,9 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 				"every replica sets it when it starts, so replicas started with different values undo each other's; give them all the same")
 	}
 	if err == nil {
-		for _, c := range res.AckWaitsChanged {
-			d.log.Warn().Str("setting", c.Setting).Str("consumer", c.Consumer).Str("found", c.Found.String()).Str("own", c.Own.String()).
-				Msg("found the shared consumer's AckWait set otherwise, by a replica started before this one (or by this one, before a change), " +
+		for _, c := range res.SettingsChanged {
+			d.log.Warn().Str("setting", c.Setting).Str("consumer", c.Consumer).Str("found", c.Found).Str("own", c.Own).
+				Msg("found the shared consumer's setting otherwise, by a replica started before this one (or by this one, before a change), " +
 					"and set it to this replica's: the last replica started wins; give them all the same")
 		}
 		for _, c := range res.Swept {
