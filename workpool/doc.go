@@ -3,8 +3,11 @@
 // one.
 //
 // Contract: at most Workers messages are handled at once per process, and
-// at most Workers are fetched ahead (PullMaxMessages), so AckWait is spent
-// on work rather than in a buffer. While Paused says so, nothing is pulled
+// at most Workers are fetched ahead (PullMaxMessages), so that AckWait is
+// spent on work rather than in a buffer while the workers keep up. (When
+// every worker is held longer than AckWait, a fetched message can be
+// delivered again while it still waits here: handlers must tolerate a
+// second delivery, as they do a redelivery.) While Paused says so, nothing is pulled
 // and what was buffered is handed back with NakWithDelay(HandBack). When
 // the context ends: stop pulling; hand back what was fetched but not
 // started, at once and without ever starting it, even when a worker frees
