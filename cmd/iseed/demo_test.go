@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,20 +24,11 @@ import (
 // document.
 func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	t.Setenv("ISEED_DATA_DIR", t.TempDir())
-	t.Setenv("ISEED_EMBEDDED_NATS_LISTEN", "127.0.0.1:0")
-	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
-	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
 	t.Setenv("ISEED_SIM_STEP", "100ms")
 	// A read-only root filesystem leaves no temporary directory: documents
 	// are spooled under ISEED_DATA_DIR.
 	t.Setenv("TMPDIR", "/nonexistent-iseed-tmpdir")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr pipetest.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--demo", "../../examples/isee.json"}, strings.NewReader(""), &stdout, &stderr)
-	}()
+	stdout, stderr, stop := startDemo(t)
 	waitUntil(t, 30*time.Second, "the demo submission to complete with its document", func() bool {
 		out := stdout.String()
 		return strings.Contains(out, "demo/emp-7781-isee-2026 completed") && strings.Contains(out, "document_ready object=demo/emp-7781-isee-2026/")
@@ -132,33 +124,46 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 		t.Error(err)
 	}
 	nc.Close()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve after cancel: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	stop()
 
 	// The same command again on the same data directory shows the stored
 	// events, and says they are the earlier run's.
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	var stdout2, stderr2 pipetest.Buffer
-	done2 := make(chan error, 1)
-	go func() {
-		done2 <- run(ctx2, []string{"serve", "--demo", "../../examples/isee.json"}, strings.NewReader(""), &stdout2, &stderr2)
-	}()
+	stdout2, stderr2, stop2 := startDemo(t)
 	waitUntil(t, 30*time.Second, "the stored events and the note", func() bool {
 		return strings.Contains(stdout2.String(), "demo/emp-7781-isee-2026 completed") &&
 			strings.Contains(stderr2.String(), "note: demo/emp-7781-isee-2026 was submitted by an earlier run in "+os.Getenv("ISEED_DATA_DIR")+" (now completed)")
 	})
-	cancel2()
-	if err := <-done2; err != nil {
-		t.Errorf("second serve after cancel: %v", err)
-	}
+	stop2()
+}
+
+// startDemo starts the README's first command, serve --demo
+// examples/isee.json, on the environment's ISEED_DATA_DIR, with its
+// listeners on loopback ports of their own. stop ends it and waits for it,
+// 30 s at most; the test's end stops it too.
+func startDemo(t *testing.T) (stdout, stderr *pipetest.Buffer, stop func()) {
+	t.Helper()
+	t.Setenv("ISEED_EMBEDDED_NATS_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr = &pipetest.Buffer{}, &pipetest.Buffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo", "../../examples/isee.json"}, strings.NewReader(""), stdout, stderr)
+	}()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve after cancel: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30 s of its cancel")
+		}
+	})
+	t.Cleanup(stop)
+	return stdout, stderr, stop
 }
 
 // TestReadmeDemoTranscript runs the README's first command as the README
@@ -181,24 +186,12 @@ func TestReadmeDemoTranscript(t *testing.T) {
 	// whose final document is not the receipt's bytes).
 	t.Setenv("ISEED_SIM_PROFILE", "friendly")
 	t.Setenv("ISEED_DATA_DIR", t.TempDir())
-	t.Setenv("ISEED_EMBEDDED_NATS_LISTEN", "127.0.0.1:0")
-	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
-	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr pipetest.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--demo", "../../examples/isee.json"}, strings.NewReader(""), &stdout, &stderr)
-	}()
+	stdout, _, stop := startDemo(t)
 	waitUntil(t, 60*time.Second, "the demo's completed event and final document", func() bool {
 		out := stdout.String()
 		return strings.Contains(out, "demo/emp-7781-isee-2026 completed ") && strings.Contains(out, " final\n")
 	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("serve after cancel: %v", err)
-	}
+	stop()
 	got := demoShapes(stdout.String())
 	for _, s := range got {
 		if !slices.Contains(want, s) {
