@@ -41,6 +41,7 @@ func (c *Console) submission(w http.ResponseWriter, r *http.Request) {
 	d.Record = recordOf(rec)
 	d.Events, d.EventsProblem = c.events(ctx, d.Tenant, d.ID)
 	d.DeadLetters, d.DeadLettersProblem = c.submissionDeadLetters(ctx, d.Tenant, d.ID)
+	d.DeadLettersTruncated = len(d.DeadLetters) == maxDeadLetters
 	c.render(w, r, http.StatusOK, "submission", "Submission "+d.Tenant+"/"+d.ID, d)
 }
 
@@ -52,6 +53,9 @@ type submissionData struct {
 	EventsProblem      string
 	DeadLetters        []dlq.DeadLetter
 	DeadLettersProblem string
+	// DeadLettersTruncated: there may be more than the maxDeadLetters
+	// listed (a tenant sending payloads that conflict has one a message).
+	DeadLettersTruncated bool
 }
 
 // recordView is what the console shows of a record: no metadata, no
@@ -141,9 +145,10 @@ func (c *Console) events(ctx context.Context, tenant, id string) ([]eventRow, st
 // headers: dlq.Queue.List). A list that stops before the last (a fetch
 // that failed or timed out on a loaded server, the page's deadline) comes
 // with a problem saying it may be incomplete: it is never taken for the
-// whole one.
+// whole one. It reads the oldest maxDeadLetters only: a tenant that sends
+// other payloads under the submission's id has a dead letter a message.
 func (c *Console) submissionDeadLetters(ctx context.Context, tenant, id string) ([]dlq.DeadLetter, string) {
-	out, err := c.d.DeadLetters.List(ctx, dlq.Filter{Tenant: tenant, Submission: id})
+	out, err := c.d.DeadLetters.List(ctx, dlq.Filter{Tenant: tenant, Submission: id, Limit: maxDeadLetters})
 	switch {
 	case err != nil && len(out) == 0:
 		return nil, "The dead letters cannot be read right now: " + err.Error()
