@@ -3,12 +3,14 @@ package console_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 )
 
@@ -54,5 +56,35 @@ func TestSubmissionBoundsItsDeadLetters(t *testing.T) {
 	}
 	if want := "The oldest 500 only"; !strings.Contains(body, want) {
 		t.Errorf("the page does not say that it lists %s", want)
+	}
+}
+
+// TestSubmissionBoundsItsEvents: each payload a tenant sends in conflict
+// under one submission id is an event of that submission; its page shows
+// the oldest 500 and says so, instead of reading and showing every one.
+func TestSubmissionBoundsItsEvents(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, "", nil)
+	floodedSubmission(t, h, "flood-2")
+	ctx := context.Background()
+	p := publisher.New(h.NATS.JS, publisher.Config{Prefix: h.Res.Layout.Prefix})
+	const n = 520
+	for i := range n {
+		if err := p.Status(ctx, publisher.Status{SubmissionID: "flood-2", Tenant: pipetest.Tenant, State: publisher.StateConflict, Generation: 1,
+			At: time.Now(), EventID: publisher.ConflictEventID(pipetest.Tenant, "flood-2", strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, body := s.do(t, call{method: http.MethodGet, path: "/submission?tenant=" + pipetest.Tenant + "&id=flood-2"}, nil, "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("got %d, want 200:\n%s", resp.StatusCode, body)
+	}
+	_, table, _ := strings.Cut(body, `id="events"`)
+	table, _, _ = strings.Cut(table, "</table>")
+	if rows := strings.Count(table, "<tr><td>"); rows != 500 {
+		t.Errorf("the page of a submission with %d events shows %d, want the oldest 500", n, rows)
+	}
+	if want := "The oldest 500 only"; !strings.Contains(body, want) {
+		t.Errorf("the page does not say that it shows %s", want)
 	}
 }

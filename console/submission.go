@@ -39,18 +39,21 @@ func (c *Console) submission(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Record = recordOf(rec)
-	d.Events, d.EventsProblem = c.events(ctx, d.Tenant, d.ID)
+	d.Events, d.EventsTruncated, d.EventsProblem = c.events(ctx, d.Tenant, d.ID)
 	d.DeadLetters, d.DeadLettersProblem = c.submissionDeadLetters(ctx, d.Tenant, d.ID)
 	d.DeadLettersTruncated = len(d.DeadLetters) == maxDeadLetters
 	c.render(w, r, http.StatusOK, "submission", "Submission "+d.Tenant+"/"+d.ID, d)
 }
 
 type submissionData struct {
-	Tenant, ID         string
-	Problem            string
-	Record             *recordView
-	Events             []eventRow
-	EventsProblem      string
+	Tenant, ID    string
+	Problem       string
+	Record        *recordView
+	Events        []eventRow
+	EventsProblem string
+	// EventsTruncated: there may be more than the maxEvents shown (a
+	// tenant sending payloads that conflict has an event of each).
+	EventsTruncated    bool
 	DeadLetters        []dlq.DeadLetter
 	DeadLettersProblem string
 	// DeadLettersTruncated: there may be more than the maxDeadLetters
@@ -112,13 +115,18 @@ type eventRow struct {
 	Stato string
 }
 
-func (c *Console) events(ctx context.Context, tenant, id string) ([]eventRow, string) {
+// maxEvents bounds the events one submission's page reads.
+const maxEvents = 500
+
+// events reads the oldest maxEvents events of a submission, and says
+// whether there may be more (truncated).
+func (c *Console) events(ctx context.Context, tenant, id string) ([]eventRow, bool, string) {
 	l := c.d.Resources.Layout
-	raws, err := publisher.ReadEvents(ctx, c.d.JS, l.EventsStream(), l.Events(), tenant, id)
+	raws, err := publisher.ReadEventsUpTo(ctx, c.d.JS, l.EventsStream(), l.Events(), tenant, id, maxEvents)
 	problem := ""
 	switch {
 	case err != nil && len(raws) == 0:
-		return nil, "The events cannot be read right now: " + err.Error()
+		return nil, false, "The events cannot be read right now: " + err.Error()
 	case err != nil: // those read so far, said to be only those
 		problem = "The events listed may be incomplete: " + err.Error()
 	}
@@ -138,7 +146,7 @@ func (c *Console) events(ctx context.Context, tenant, id string) ([]eventRow, st
 		}
 		out = append(out, row)
 	}
-	return out, problem
+	return out, len(raws) == maxEvents, problem
 }
 
 // submissionDeadLetters lists one submission's dead letters (their

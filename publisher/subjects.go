@@ -67,6 +67,13 @@ func TrackMsgID(tenant, id string, generation int) string {
 // is incomplete, with the events read so far, never a short list taken
 // for the whole one.
 func ReadEvents(ctx context.Context, js jetstream.JetStream, stream string, s Subjects, tenant, id string) ([]json.RawMessage, error) {
+	return ReadEventsUpTo(ctx, js, stream, s, tenant, id, 0)
+}
+
+// ReadEventsUpTo is ReadEvents reading the oldest limit events only (0:
+// every one): a tenant that sends other payloads under a submission's id
+// makes an event of each, as many as it likes.
+func ReadEventsUpTo(ctx context.Context, js jetstream.JetStream, stream string, s Subjects, tenant, id string, limit int) ([]json.RawMessage, error) {
 	st, err := js.Stream(ctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
@@ -110,7 +117,7 @@ func ReadEvents(ctx context.Context, js jetstream.JetStream, stream string, s Su
 			return out, incompleteEvents(pending, err)
 		}
 		out = append(out, json.RawMessage(msg.Data()))
-		if meta.NumPending == 0 {
+		if meta.NumPending == 0 || (limit > 0 && len(out) >= limit) {
 			return out, nil
 		}
 		pending, stalls = meta.NumPending, 0
