@@ -144,14 +144,15 @@ func noticeOf(fields url.Values, names []string) string {
 func (c *Console) identify(w http.ResponseWriter, r *http.Request) (identity, bool) {
 	if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && !c.ReadOnly() {
 		src := c.source(r)
-		if !c.fails.allowed(src.addr, src.group) {
+		allowed, ok, exhausted := c.fails.try(src.addr, src.group, func() bool { return c.auth.tokenOK(h) })
+		if !allowed {
 			c.tooMany(w, r)
 			return nobody, false
 		}
-		if c.auth.tokenOK(h) {
+		if ok {
 			return bearer, true
 		}
-		c.refused(r, src, "bearer")
+		c.refused(r, "bearer", exhausted)
 	}
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		if _, _, signed := c.auth.parseSession(ck.Value); signed && !c.auth.revoked.ready() {
@@ -301,17 +302,19 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	next := safeNext(r.PostFormValue("next"))
 	src := c.source(r)
-	if !c.fails.allowed(src.addr, src.group) {
+	token := r.PostFormValue("token")
+	allowed, ok, exhausted := c.fails.try(src.addr, src.group, func() bool { return c.auth.tokenOK(token) })
+	if !allowed {
 		c.tooMany(w, r)
 		return
 	}
-	if !c.auth.tokenOK(r.PostFormValue("token")) {
-		c.refused(r, src, "login form")
+	if !ok {
+		c.refused(r, "login form", exhausted)
 		c.render(w, r, http.StatusUnauthorized, "login", "Log in", loginData{Next: next, Failed: true})
 		return
 	}
 	http.SetCookie(w, c.auth.cookie(r, c.auth.newSession()))
-	c.log.Info().Str("remote", c.remote(r)).Msg("console login")
+	audit(c.log).Str("remote", c.remote(r)).Msg("console login")
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -341,7 +344,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 			until+" at the latest. This replica keeps trying to store it. To end every session at once, change ISEED_CONSOLE_TOKEN on every replica.")
 		return
 	}
-	c.log.Info().Str("remote", c.remote(r)).Msg("console logout")
+	audit(c.log).Str("remote", c.remote(r)).Msg("console logout")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
@@ -352,9 +355,8 @@ func (c *Console) tooMany(w http.ResponseWriter, r *http.Request) {
 	c.fail(w, r, http.StatusTooManyRequests, "Too many wrong tokens from your address: wait a few seconds.")
 }
 
-// refused counts and logs a wrong token from src (never the token itself).
-func (c *Console) refused(r *http.Request, src source, via string) {
-	exhausted := c.fails.fail(src.addr, src.group)
+// refused logs a wrong token (never the token itself), counted already.
+func (c *Console) refused(r *http.Request, via string, exhausted bool) {
 	c.log.Warn().Str("remote", c.remote(r)).Str("via", via).Bool("limited", exhausted).
 		Msg("console: wrong token refused")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 )
 
 // maxDeadLetters bounds the dead letters one list page reads.
@@ -188,9 +189,17 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, status, "The replay failed: "+err.Error())
 		return
 	}
-	log.Info().Msg("console: dead letter replayed")
+	audit(log).Msg("console: dead letter replayed")
 	c.auth.signNotice(v, replayedFields...)
 	http.Redirect(w, r, "/dead-letters?"+v.Encode(), http.StatusSeeOther)
+}
+
+// audit starts an audit line: what an operator did (a login, a logout, a
+// replay, a reveal of personal data). It is written whatever the log level
+// (ISEED_LOG_LEVEL=warn would drop an Info line), unless logging is
+// disabled, with no level and "audit":"console".
+func audit(log zerolog.Logger) *zerolog.Event {
+	return log.Log().Str("audit", "console")
 }
 
 func (c *Console) reveal(w http.ResponseWriter, r *http.Request) {
@@ -198,7 +207,7 @@ func (c *Console) reveal(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c.log.Info().Uint64("seq", d.DL.Seq).Str("tenant", d.DL.Tenant).Str("submission", d.DL.SubmissionID).
+	audit(c.log).Uint64("seq", d.DL.Seq).Str("tenant", d.DL.Tenant).Str("submission", d.DL.SubmissionID).
 		Str("remote", c.remote(r)).Msg("console: dead-letter payload revealed")
 	d.Revealed = reveal(d.payload)
 	c.render(w, r, http.StatusOK, "deadletter", "Dead letter "+r.PathValue("seq"), d)

@@ -42,24 +42,25 @@ func newFailures(now func() time.Time) *failures {
 
 func newFailLimiter() *rate.Limiter { return rate.NewLimiter(rate.Every(failEvery), failBurst) }
 
-// allowed reports whether src, of group, may try a token now.
-func (f *failures) allowed(src, group string) bool {
+// try compares a token of src, of group (right says whether it is the
+// console's), unless src has no attempt left (allowed false: not
+// compared), and counts it when wrong (exhausted: src has no attempt left
+// now). The check, the comparison and the count hold one lock: checked
+// and counted apart, wrong tokens sent at the same moment from one address
+// would all be compared before the first was counted.
+func (f *failures) try(src, group string, right func() bool) (allowed, ok, exhausted bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
-	l := f.limiter(src, group, now, false)
-	return l == nil || l.TokensAt(now) >= 1 // nil: never failed, or forgotten
-}
-
-// fail counts a failed attempt of src, of group, and reports whether src
-// has no attempt left.
-func (f *failures) fail(src, group string) (exhausted bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.now()
+	if l := f.limiter(src, group, now, false); l != nil && l.TokensAt(now) < 1 { // nil: never failed, or forgotten
+		return false, false, true
+	}
+	if right() {
+		return true, true, false
+	}
 	l := f.limiter(src, group, now, true)
 	l.AllowN(now, 1)
-	return l.TokensAt(now) < 1
+	return true, false, l.TokensAt(now) < 1
 }
 
 // limiter returns src's limiter; else, when there is room, a new one if
