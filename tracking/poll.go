@@ -374,8 +374,11 @@ func awaitedSince(rec *record.Record, r *visengine.Richiesta) time.Time {
 // fulfilledAt is when the upstream fulfilled the request (Visura evasa),
 // as its answer r says (timestamp_stati); for an answer without that
 // timestamp, when the record entered completed (an earlier iseed's, before
-// its final document) or else data_ready, which can only be earlier. Zero
-// when r is not Visura evasa, or nothing says.
+// its final document), else data_ready, else in_progress, else when it was
+// submitted, each of which can only be earlier: a request fulfilled
+// straight from an earlier state, without timestamps, has no data_ready
+// entry, and its final document would be retried at the retry delay until
+// the maximum age. Zero when r is not Visura evasa.
 func fulfilledAt(rec *record.Record, r *visengine.Richiesta) time.Time {
 	if r == nil || r.StatoRichiesta != visengine.StateFulfilled {
 		return time.Time{}
@@ -383,10 +386,12 @@ func fulfilledAt(rec *record.Record, r *visengine.Richiesta) time.Time {
 	if at := r.TimestampStati.VisuraEvasa.Time(); !at.IsZero() {
 		return at
 	}
-	if at := rec.EnteredAt(record.StateCompleted); !at.IsZero() {
-		return at
+	for _, s := range []string{record.StateCompleted, record.StateDataReady, record.StateInProgress} {
+		if at := rec.EnteredAt(s); !at.IsZero() {
+			return at
+		}
 	}
-	return rec.EnteredAt(record.StateDataReady)
+	return rec.SubmittedAt()
 }
 
 // logNotReopened says why the replay of dead letter seq reopens nothing:

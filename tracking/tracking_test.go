@@ -171,6 +171,8 @@ func TestFulfilledAt(t *testing.T) {
 		Timeline: []record.Transition{{State: record.StateDataReady, At: ready}}}
 	earlier := &record.Record{State: record.StateCompleted, StatoRichiesta: visengine.StateFulfilled,
 		Timeline: []record.Transition{{State: record.StateDataReady, At: ready}, {State: record.StateCompleted, At: done}}}
+	submitted := &record.Record{State: record.StateSubmitted, StatoRichiesta: visengine.StateFulfilled,
+		Timeline: []record.Transition{{State: record.StateSubmitted, At: ready}}}
 	fulfilled := &visengine.Richiesta{StatoRichiesta: visengine.StateFulfilled,
 		TimestampStati: visengine.TimestampStati{DatiDisponibili: visengine.Timestamp(ready.Unix()), VisuraEvasa: visengine.Timestamp(done.Unix())}}
 	untimed := &visengine.Richiesta{StatoRichiesta: visengine.StateFulfilled}
@@ -185,6 +187,7 @@ func TestFulfilledAt(t *testing.T) {
 		{"not fulfilled", awaiting, &visengine.Richiesta{StatoRichiesta: visengine.StateDataReady}, time.Time{}},
 		{"without the timestamp: completed by an earlier iseed", earlier, untimed, done},
 		{"without the timestamp: data_ready, which came first", awaiting, untimed, ready},
+		{"without the timestamp, fulfilled straight from submitted: the submission, which came first", submitted, untimed, ready},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
