@@ -196,7 +196,7 @@ func (t *Tracker) takeDocument(ctx context.Context, f *docFetch, next *record.Re
 		return false, nil
 	}
 	if f.doc == nil {
-		f.doc, f.err = t.storeDocument(ctx, next)
+		f.doc, f.err = t.storeDocument(ctx, next, stato)
 	}
 	if f.doc == nil {
 		return false, nil

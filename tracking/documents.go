@@ -111,8 +111,11 @@ func objectFor(rec *record.Record, ref record.DocumentRef, name string) string {
 // file while hashing it (the file is never held in memory), compares its
 // size with dimensione, and puts it, sealed when the Keyring has recipients
 // for the tenant, in the tenant's documents bucket, checking the stored
-// digest.
-func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*storedDocument, error) {
+// digest. stato is the upstream state of the answer that made the poll
+// download it, which the document is of: not the record's, which a read
+// behind it (a lagging replica, a cache) does not take back, and which
+// would make the receipt such a read downloads the final document.
+func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record, stato string) (*storedDocument, error) {
 	f, err := os.CreateTemp(t.cfg.TempDir, SpoolPattern)
 	if err != nil {
 		return nil, fmt.Errorf("document: temp file: %w", err)
@@ -133,7 +136,7 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record) (*store
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	sd := &storedDocument{ref: record.DocumentRef{Bucket: t.lay.TenantDocumentsBucket(rec.Tenant),
-		Size: doc.Written, SHA256: sum, Stato: rec.StatoRichiesta}}
+		Size: doc.Written, SHA256: sum, Stato: stato}}
 	sd.ref.Object = objectFor(rec, sd.ref, safeName(doc.Nome, rec.RequestID))
 	if doc.Written != doc.Dimensione {
 		// What dimensione counts is not documented (the published example's
