@@ -70,10 +70,14 @@ type step struct {
 	at    visengine.Timestamp
 }
 
+// epoch is the earliest time an upstream timestamp is taken for.
+var epoch = time.Unix(0, 0)
+
 // transitions returns the states a record must enter, in order, to catch up
 // with the upstream request r: the current one and every earlier one the
 // record missed (timestamp_stati says when each was reached; now stands in
-// for a missing timestamp). It is empty when the record is up to date.
+// for a missing timestamp, and for one after now or before 1970). It is
+// empty when the record is up to date.
 func transitions(current string, r *visengine.Richiesta, now time.Time) []record.Transition {
 	target := stateOf(r.StatoRichiesta)
 	if target == "" || rank(current) >= rank(target) {
@@ -92,7 +96,11 @@ func transitions(current string, r *visengine.Richiesta, now time.Time) []record
 			continue
 		}
 		at := s.at.Time()
-		if at.IsZero() {
+		if at.IsZero() || at.After(now) || at.Before(epoch) {
+			// A time ahead (the upstream's clock, or a timestamp in another
+			// unit: microseconds read as milliseconds are past the year
+			// 9999, which no event or record can carry) says no more than
+			// a missing one.
 			at = now
 		}
 		out = append(out, record.Transition{State: s.state, At: at, Note: "upstream: " + stato(s.state, r)})

@@ -119,6 +119,8 @@ func TestTransitions(t *testing.T) {
 		{"cancelled after in progress", record.StateSubmitted, visengine.Richiesta{StatoRichiesta: visengine.StateCancelled,
 			TimestampStati: visengine.TimestampStati{InErogazione: ts(30), Annullata: ts(5)}}, []string{record.StateInProgress, record.StateCancelled}},
 		{"missing timestamps: only the target", record.StateSubmitted, visengine.Richiesta{StatoRichiesta: visengine.StateDataReady}, []string{record.StateDataReady}},
+		{"timestamps ahead: now", record.StateSubmitted, visengine.Richiesta{StatoRichiesta: visengine.StateDataReady,
+			TimestampStati: visengine.TimestampStati{InErogazione: visengine.Timestamp(now.UnixMicro()), DatiDisponibili: ts(-60)}}, []string{record.StateInProgress, record.StateDataReady}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
@@ -70,5 +71,47 @@ func TestUntimedFinalDocumentBacksOff(t *testing.T) {
 	if bad {
 		t.Errorf("a final document the upstream fails on, of a request fulfilled without timestamp_stati, was asked again sooner than half the time since its submission: %s",
 			strings.Join(gaps, "; "))
+	}
+}
+
+// aheadRequests is the simulator's client, its answers' timestamp_stati
+// written in microseconds (read as milliseconds: thousands of years ahead).
+type aheadRequests struct{ *timedDocuments }
+
+func (c aheadRequests) Richiesta(ctx context.Context, id string) (*visengine.Richiesta, error) {
+	r, err := c.Client.Richiesta(ctx, id)
+	if r != nil {
+		ts := &r.TimestampStati
+		for _, at := range []*visengine.Timestamp{&ts.InErogazione, &ts.DatiDisponibili, &ts.VisuraEvasa} {
+			if *at != 0 {
+				*at = visengine.Timestamp(at.Time().UnixMicro())
+			}
+		}
+	}
+	return r, err
+}
+
+// TestTimestampsAheadDoNotStopTracking: timestamp_stati in another unit
+// (microseconds, read as milliseconds: past the year 9999) or otherwise
+// ahead must not stop tracking: no event or record with such a time can
+// be written, and every poll failed, at the retry delay, until tracking
+// gave up on a request the upstream fulfilled. A state reached in the
+// future is entered as reached now.
+func TestTimestampsAheadDoNotStopTracking(t *testing.T) {
+	h := newTrackHarness(t, fastTracking(50*time.Millisecond))
+	h.upstream = aheadRequests{&timedDocuments{Client: h.Client}}
+	tr := h.newTracker(nil)
+	h.runTracker(tr)
+	h.startPipeline(tr, false)
+	h.Publish(pipetest.Submission("emp-ahead", pipetest.ValidFields("Mario")), nil)
+	r := h.waitClosed("emp-ahead", 20*time.Second)
+	if r.State != record.StateCompleted {
+		t.Fatalf("got %s, want completed", r.State)
+	}
+	pipetest.CheckDocuments(t, h.Events("emp-ahead"), r)
+	for _, tr := range r.Timeline {
+		if tr.At.After(time.Now()) {
+			t.Errorf("timeline: %s at %v, in the future", tr.State, tr.At)
+		}
 	}
 }
