@@ -309,7 +309,7 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 	if err == nil {
 		t.pollFoundNews(rec, o.State)
 	}
-	if at := awaitedSince(rec, r); !final && !at.IsZero() {
+	if at := awaitedSince(rec, r, t.schedNow()); !final && !at.IsZero() {
 		now := t.cfg.Now()
 		o.Awaited = t.cfg.Timebase.Delay(now, t.cfg.Timebase.At(now).Sub(at))
 	}
@@ -354,44 +354,50 @@ func (t *Tracker) pastMaxAge(ctx context.Context, o trackOutcome, meta *jetstrea
 // state whose document the record rec (read before the poll) lacks:
 // fulfilledAt in Visura evasa; in Dati disponibili without a stored
 // document, when the request got there (timestamp_stati, else when the
-// record entered data_ready). Zero otherwise, or when nothing says.
-func awaitedSince(rec *record.Record, r *visengine.Richiesta) time.Time {
+// record entered data_ready). Zero otherwise, or when nothing says. A time
+// after now (the schedule's clock) says nothing: the upstream's clock
+// ahead, or a timestamp in another unit (microseconds, read as
+// milliseconds, are millennia ahead), would keep the retries of its
+// document at the retry delay until the maximum age.
+func awaitedSince(rec *record.Record, r *visengine.Richiesta, now time.Time) time.Time {
 	if r == nil {
 		return time.Time{}
 	}
 	switch {
 	case r.StatoRichiesta == visengine.StateFulfilled:
-		return fulfilledAt(rec, r)
+		return fulfilledAt(rec, r, now)
 	case r.StatoRichiesta == visengine.StateDataReady && rec.Document == nil:
-		if at := r.TimestampStati.DatiDisponibili.Time(); !at.IsZero() {
-			return at
-		}
-		return rec.EnteredAt(record.StateDataReady)
+		return firstPast(now, r.TimestampStati.DatiDisponibili.Time(), rec.EnteredAt(record.StateDataReady))
 	}
 	return time.Time{}
 }
 
 // fulfilledAt is when the upstream fulfilled the request (Visura evasa),
 // as its answer r says (timestamp_stati); for an answer without that
-// timestamp, when the record entered completed (an earlier iseed's, before
-// its final document), else data_ready, else in_progress, else when it was
-// submitted, each of which can only be earlier: a request fulfilled
-// straight from an earlier state, without timestamps, has no data_ready
-// entry, and its final document would be retried at the retry delay until
-// the maximum age. Zero when r is not Visura evasa.
-func fulfilledAt(rec *record.Record, r *visengine.Richiesta) time.Time {
+// timestamp, or with one after now, when the record entered completed (an
+// earlier iseed's, before its final document), else data_ready, else
+// in_progress, else when it was submitted, each of which can only be
+// earlier: a request fulfilled straight from an earlier state, without
+// timestamps, has no data_ready entry, and its final document would be
+// retried at the retry delay until the maximum age. Zero when r is not
+// Visura evasa.
+func fulfilledAt(rec *record.Record, r *visengine.Richiesta, now time.Time) time.Time {
 	if r == nil || r.StatoRichiesta != visengine.StateFulfilled {
 		return time.Time{}
 	}
-	if at := r.TimestampStati.VisuraEvasa.Time(); !at.IsZero() {
-		return at
-	}
-	for _, s := range []string{record.StateCompleted, record.StateDataReady, record.StateInProgress} {
-		if at := rec.EnteredAt(s); !at.IsZero() {
+	return firstPast(now, r.TimestampStati.VisuraEvasa.Time(), rec.EnteredAt(record.StateCompleted),
+		rec.EnteredAt(record.StateDataReady), rec.EnteredAt(record.StateInProgress), rec.SubmittedAt())
+}
+
+// firstPast returns the first of times that is set and not after now; zero
+// when none is.
+func firstPast(now time.Time, times ...time.Time) time.Time {
+	for _, at := range times {
+		if !at.IsZero() && !at.After(now) {
 			return at
 		}
 	}
-	return rec.SubmittedAt()
+	return time.Time{}
 }
 
 // logNotReopened says why the replay of dead letter seq reopens nothing:

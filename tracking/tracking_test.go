@@ -190,10 +190,12 @@ func TestFulfilledAt(t *testing.T) {
 		{"without the timestamp: completed by an earlier iseed", earlier, untimed, done},
 		{"without the timestamp: data_ready, which came first", awaiting, untimed, ready},
 		{"without the timestamp, fulfilled straight from submitted: the submission, which came first", submitted, untimed, ready},
+		{"a timestamp in the future says nothing", awaiting, &visengine.Richiesta{StatoRichiesta: visengine.StateFulfilled,
+			TimestampStati: visengine.TimestampStati{VisuraEvasa: visengine.Timestamp(done.Add(24 * time.Hour).Unix())}}, ready},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := fulfilledAt(tt.rec, tt.r); !got.Equal(tt.want) {
+			if got := fulfilledAt(tt.rec, tt.r, done.Add(time.Hour)); !got.Equal(tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
