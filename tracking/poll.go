@@ -481,17 +481,17 @@ func (t *Tracker) refresh(ctx context.Context, rec *record.Record, rev uint64) (
 		return false, nil, fmt.Errorf("poll %s: %w", rec.RequestID, err)
 	}
 	if s := r.StatoRichiesta; s != "" && s != visengine.StateSearching && stateOf(s) == "" {
-		if len(s) > 64 { // an upstream's text, however long: the log line stays short
-			s = s[:64] + "…"
-		}
 		// A state the API does not publish (VISENGINE.md lists five): a
 		// final one would never be seen as final, its document never
 		// fetched, and tracking would give up at its maximum age. Said,
-		// so that a person looks (and a newer iseed may know it).
+		// so that a person looks (and a newer iseed may know it). Not the
+		// state itself: it is the upstream's free text, which may name
+		// what the request is about (a tax code, a person); the record
+		// keeps it, and iseed status shows it.
 		t.d.Metrics.unknownState()
 		t.rare.Warn().Str("tenant", rec.Tenant).Str("submission", rec.ID).Str("request_id", rec.RequestID).
-			Str("stato_richiesta", s).
-			Msg("the upstream answered a request state iseed does not know: the record does not move and no document is fetched; polls go on until tracking gives up")
+			Int("stato_richiesta_bytes", len(s)).
+			Msg("the upstream answered a request state iseed does not know (iseed status shows it): the record does not move and no document is fetched; polls go on until tracking gives up")
 	}
 	final, err := t.catchUp(ctx, rec, rev, r)
 	return final, r, err

@@ -72,3 +72,36 @@ func TestUnknownUpstreamStateIsSaid(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownUpstreamStateStaysOutOfLogs: a state the API does not
+// publish is the upstream's free text, which may carry what the request
+// was about (a tax code, a name): the warning names the request, never
+// the text, which the record keeps (iseed status shows it).
+func TestUnknownUpstreamStateStaysOutOfLogs(t *testing.T) {
+	const stato = "Sospesa RSSMRA80A01H501U"
+	h := newTrackHarness(t, trackSetup{})
+	logs := &pipetest.Buffer{}
+	tr, err := tracking.New(tracking.Config{TempDir: t.TempDir(), Logger: zerolog.New(logs)},
+		tracking.Deps{Resources: h.Res, Upstream: oddStateUpstream{stato}, Events: publisher.New(h.NATS.JS, publisher.Config{}),
+			Publisher: h.NATS.JS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.putTracked("emp-odd", "req-odd", record.StateSubmitted, "")
+	ctx := context.Background()
+	if err := tr.Track(ctx, h.Record("emp-odd")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Refresh(ctx, pipetest.Tenant, "emp-odd"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "a request state iseed does not know") {
+		t.Fatalf("no warning; logs:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "RSSMRA") {
+		t.Errorf("the upstream's state text reached the logs:\n%s", logs.String())
+	}
+	if r := h.Record("emp-odd"); r.StatoRichiesta != stato {
+		t.Errorf("record: stato_richiesta %q, want %q kept", r.StatoRichiesta, stato)
+	}
+}
