@@ -96,9 +96,15 @@ func (c *callbackTrust) arrived(now time.Time) (switched bool) {
 // state is now state ("" when unknown). A state beyond the record's is
 // news no callback brought, when one was promised (rec.Promised; records
 // written before Callback existed say nothing, and do not count). One warning when callbacks stop
-// being trusted, never one per request.
+// being trusted, never one per request. A state the record's upstream
+// state holds already is no news: Visura evasa waits in data_ready for its
+// certificate, and the poll that stores it learnt nothing a callback (or
+// an earlier poll) had not brought.
 func (t *Tracker) pollFoundNews(rec *record.Record, state string) {
 	if t.trust == nil || !rec.Promised() || state == "" || rank(state) <= rank(rec.State) {
+		return
+	}
+	if known := stateOf(rec.StatoRichiesta); known != "" && (state == known || rank(state) < rank(known)) {
 		return
 	}
 	if t.trust.polled(record.Key(rec.Tenant, rec.ID), t.schedNow()) {
