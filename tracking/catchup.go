@@ -29,7 +29,7 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		now := t.cfg.Now()
 		next := rec.Clone()
 		if st := stateOf(r.StatoRichiesta); st == "" || rank(st) >= rank(next.State) && !upstreamBehind(st, next.StatoRichiesta) {
-			next.StatoRichiesta = r.StatoRichiesta // never back to an earlier state: a stale read lost a race
+			next.StatoRichiesta = cut(r.StatoRichiesta, maxStato) // never back to an earlier state: a stale read lost a race
 		}
 		if fetched.doc == nil && needsDocument(r.StatoRichiesta, next.Document) {
 			if stale {

@@ -1,6 +1,7 @@
 package tracking
 
 import (
+	"strings"
 	"time"
 
 	"github.com/iseed-dev/iseed/publisher"
@@ -139,10 +140,30 @@ func trackedStatus(rec *record.Record, state string, r *visengine.Richiesta) pub
 		s.StatoRichiesta = stato(state, r) // the state's own, when one poll caught several
 	}
 	if r != nil && (state == record.StateCompleted || state == record.StateCancelled) && r.Esito != nil {
-		s.Outcome = &publisher.Outcome{Code: string(r.Esito.Codice), Info: r.Esito.Info}
+		s.Outcome = &publisher.Outcome{Code: cut(string(r.Esito.Codice), maxUpstreamText), Info: cut(r.Esito.Info, maxUpstreamText)}
 	}
 	if r != nil && state == record.StateCancelled {
-		s.Reason = string(r.MotivoAnnullamento)
+		s.Reason = cut(string(r.MotivoAnnullamento), maxUpstreamText)
 	}
 	return s
+}
+
+// maxUpstreamText bounds each of the upstream's free texts an event
+// carries (esito, motivo_annullamento), and maxStato a stato_richiesta
+// iseed does not know, which the record keeps. The client keeps a value up
+// to 1 MiB: an event or a record over the server's maximum payload could
+// never be published or written, and every catch-up of the request failed,
+// at the retry delay, until tracking gave up on it.
+const (
+	maxUpstreamText = 2 << 10
+	maxStato        = 256
+)
+
+// cut shortens s to at most n bytes and an ellipsis, never leaving half a
+// rune.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
