@@ -34,6 +34,23 @@ func (c untimedRequests) Richiesta(ctx context.Context, id string) (*visengine.R
 // final document: the retries must not stay at the retry delay until the
 // maximum age for want of a time the request reached Visura evasa.
 func TestUntimedFinalDocumentBacksOff(t *testing.T) {
+	finalDocumentBacksOff(t, "emp-untimed", "without timestamp_stati",
+		func(d *timedDocuments) timedUpstream { return untimedRequests{d} })
+}
+
+// timedUpstream is an upstream whose document downloads are timed.
+type timedUpstream interface {
+	tracking.Upstream
+	times() []time.Time
+}
+
+// finalDocumentBacksOff runs submission id to a request the upstream
+// fulfils at once, through the upstream wrap makes of the simulator's
+// client, and fails on its final document; each retry of the download must
+// wait at least half the time since the submission. how says what is odd
+// about the request, for the message.
+func finalDocumentBacksOff(t *testing.T, id, how string, wrap func(*timedDocuments) timedUpstream) {
+	t.Helper()
 	s := trackSetup{
 		sim: sim.Config{
 			// In Visura evasa at once.
@@ -45,15 +62,15 @@ func TestUntimedFinalDocumentBacksOff(t *testing.T) {
 		tracker: tracking.Config{Workers: 2, Schedule: []time.Duration{50 * time.Millisecond, time.Hour}},
 	}
 	h := newTrackHarness(t, s)
-	up := untimedRequests{&timedDocuments{Client: h.Client}}
+	up := wrap(&timedDocuments{Client: h.Client})
 	h.upstream = up
 	tr := h.newTracker(nil)
 	h.runTracker(tr)
 	h.startPipeline(tr, false)
-	h.Publish(pipetest.Submission("emp-untimed", pipetest.ValidFields("Mario")), nil)
+	h.Publish(pipetest.Submission(id, pipetest.ValidFields("Mario")), nil)
 	const calls = 6
 	pipetest.WaitFor(t, 60*time.Second, fmt.Sprintf("%d downloads of the final document", calls), func() bool { return len(up.times()) >= calls })
-	r := h.Record("emp-untimed")
+	r := h.Record(id)
 	if r.StatoRichiesta != visengine.StateFulfilled {
 		t.Fatalf("record: upstream state %q, want %q", r.StatoRichiesta, visengine.StateFulfilled)
 	}
@@ -69,8 +86,8 @@ func TestUntimedFinalDocumentBacksOff(t *testing.T) {
 		}
 	}
 	if bad {
-		t.Errorf("a final document the upstream fails on, of a request fulfilled without timestamp_stati, was asked again sooner than half the time since its submission: %s",
-			strings.Join(gaps, "; "))
+		t.Errorf("a final document the upstream fails on, of a request fulfilled %s, was asked again sooner than half the time since its submission: %s",
+			how, strings.Join(gaps, "; "))
 	}
 }
 
