@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptrace"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -12,6 +14,7 @@ import (
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/workpool"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // leaseMargin is kept between the end of an upstream call and the end of
@@ -291,16 +294,106 @@ func (p *Pipeline) post(ctx context.Context, j *job) (*visengine.Richiesta, erro
 	}
 	j.called = req.CallbackData != nil
 	j.precounted = false // counted by the lease write before it
-	// The call never outlives the lease: past it, another worker may take
+	// The job never waits past the lease: past it, another worker may take
 	// over. The lease is on the pipeline's clock (the server's time, in
 	// production): the deadline is relative.
-	ctx, cancel := context.WithTimeout(ctx, j.rec.Pending.Until.Add(-leaseMargin).Sub(p.cfg.Now()))
-	defer cancel()
-	r, err := p.breaker.Execute(func() (*visengine.Richiesta, error) {
-		return p.d.Upstream.CreateRichiesta(ctx, req)
-	})
+	r, err := p.postWithin(ctx, j, req, j.rec.Pending.Until.Add(-leaseMargin).Sub(p.cfg.Now()))
 	p.d.Metrics.post(err)
 	return r, err
+}
+
+// postWithin makes the POST and waits for its answer at most wait (or
+// until ctx ends). A POST not written whole by then is cut short, and the
+// client says what it is (not sent). One written whole is not: the job is
+// told it is unanswered (ambiguous, as the client says of a POST cut
+// after it was written), but its answer is still read, until half of
+// AdoptGrace after the POST began (CallTimeout after the wait at most):
+// reconciliation waits AdoptGrace from the request's creation for an
+// unknown candidate's index entry before it calls the submission
+// ambiguous, and the entry needs the time left to be written. A process frozen in the middle of a POST (a
+// paused VM, a SIGSTOP, a long stall) finds its answer waiting when it
+// wakes, past its lease; dropped, the request could be proven this
+// submission's only by a callback's marker, and without one the
+// submission would end ambiguous, left to a person. Kept, its id goes into
+// the request index (lateIndex), which proves it to the delivery that
+// reconciles the submission, which then adopts it.
+func (p *Pipeline) postWithin(ctx context.Context, j *job, req visengine.CreateRequest, wait time.Duration) (*visengine.Richiesta, error) {
+	var written atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) { written.Store(info.Err == nil) }}
+	began := p.cfg.Now()
+	wait = max(wait, 0)
+	callCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(context.WithoutCancel(ctx), trace),
+		max(wait, min(wait+p.cfg.CallTimeout, p.cfg.AdoptGrace/2)))
+	type answer struct {
+		r   *visengine.Richiesta
+		err error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		defer cancel()
+		r, err := p.breaker.Execute(func() (*visengine.Richiesta, error) {
+			return p.d.Upstream.CreateRichiesta(callCtx, req)
+		})
+		answered <- answer{r, err}
+	}()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case a := <-answered:
+		return a.r, a.err
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	if !written.Load() {
+		cancel()
+		a := <-answered
+		return a.r, a.err
+	}
+	tenant, id, key := j.tenant, j.sub.ID, j.key()
+	go func() {
+		if a := <-answered; a.err == nil && a.r != nil && a.r.ID != "" {
+			p.lateIndex(tenant, id, key, a.r.ID, began.Add(p.cfg.AdoptGrace))
+		}
+	}()
+	cause := context.DeadlineExceeded
+	if ctx.Err() != nil {
+		cause = ctx.Err()
+	}
+	return nil, &visengine.Error{Op: "POST /richiesta", Class: visengine.ClassAmbiguous,
+		Message: "request sent, no answer within the lease (its answer is still read: a request it names is indexed)", Err: cause}
+}
+
+// lateIndex writes the request index entry of a request whose POST was
+// answered after its job stopped waiting: key (tenant/id) owns requestID.
+// A delivery reconciling the submission finds it there (requestOwner) and
+// adopts the request. It tries until end, when reconciliation stops
+// waiting for an unknown candidate's index entry.
+func (p *Pipeline) lateIndex(tenant, id, key, requestID string, end time.Time) {
+	log := p.log.With().Str("tenant", tenant).Str("submission", id).Str("request_id", requestID).Logger()
+	b := newBackOff(0)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.CallTimeout)
+		_, err := p.d.Resources.Requests.Create(ctx, record.IndexKey(requestID), []byte(key))
+		owner := key
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			owner, err = p.requestOwner(ctx, requestID)
+		}
+		cancel()
+		switch {
+		case err == nil && owner == key:
+			log.Info().Msg("a POST's answer came after its job stopped waiting: its request is indexed for the submission, which adopts it when reconciled")
+			return
+		case err == nil:
+			log.Error().Str("owner", owner).Msg("a POST's late answer names a request indexed for another submission: left to reconciliation")
+			return
+		}
+		d := b.NextBackOff()
+		if p.cfg.Now().Add(d).After(end) {
+			log.Warn().Err(err).Msg("a POST's late answer could not be indexed: reconciliation decides without it")
+			return
+		}
+		time.Sleep(d)
+	}
 }
 
 // markAttempt records, before a POST, that a request may come to exist,
