@@ -133,6 +133,11 @@ type Pipeline struct {
 	holds   *holdIndex
 	caps    *capsView // nil without caps: which scopes have none, to skip reserving
 	wallet  walletGate
+	// late is the POSTs still read after their jobs stopped waiting
+	// (postWithin), and the index writes of their answers; lateCtx ends them
+	// when Run returns, which waits for them.
+	late    sync.WaitGroup
+	lateCtx context.Context
 	// markUnsent is true when the upstream budget may keep a POST waiting for
 	// its token: the leases taken before it say Unsent until it is in hand.
 	markUnsent bool
@@ -228,6 +233,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		wg.Go(func() { p.caps.run(viewCtx, p.log) })
 	}
 	defer func() { stopView(); wg.Wait() }()
+	lateCtx, stopLate := context.WithCancel(context.WithoutCancel(ctx))
+	p.lateCtx = lateCtx
+	defer func() { stopLate(); p.late.Wait() }()
 	return (&workpool.Pool{
 		Name: "submissions", Consumer: p.d.Resources.Consumer, Workers: p.cfg.Workers, Handle: p.handle,
 		Paused:   func() bool { return p.breaker.State() == gobreaker.StateOpen || p.wallet.paused(p.cfg.Now()) },

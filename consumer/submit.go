@@ -322,20 +322,24 @@ func (p *Pipeline) postWithin(ctx context.Context, j *job, req visengine.CreateR
 	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) { written.Store(info.Err == nil) }}
 	began := p.cfg.Now()
 	wait = max(wait, 0)
-	callCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(context.WithoutCancel(ctx), trace),
+	base := p.lateCtx // Run's end stops what is still read
+	if base == nil {
+		base = context.WithoutCancel(ctx)
+	}
+	callCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(base, trace),
 		max(wait, min(wait+p.cfg.CallTimeout, p.cfg.AdoptGrace/2)))
 	type answer struct {
 		r   *visengine.Richiesta
 		err error
 	}
 	answered := make(chan answer, 1)
-	go func() {
+	p.late.Go(func() {
 		defer cancel()
 		r, err := p.breaker.Execute(func() (*visengine.Richiesta, error) {
 			return p.d.Upstream.CreateRichiesta(callCtx, req)
 		})
 		answered <- answer{r, err}
-	}()
+	})
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
@@ -350,11 +354,11 @@ func (p *Pipeline) postWithin(ctx context.Context, j *job, req visengine.CreateR
 		return a.r, a.err
 	}
 	tenant, id, key := j.tenant, j.sub.ID, j.key()
-	go func() {
+	p.late.Go(func() {
 		if a := <-answered; a.err == nil && a.r != nil && a.r.ID != "" {
-			p.lateIndex(tenant, id, key, a.r.ID, began.Add(p.cfg.AdoptGrace))
+			p.lateIndex(base, tenant, id, key, a.r.ID, began.Add(p.cfg.AdoptGrace))
 		}
-	}()
+	})
 	cause := context.DeadlineExceeded
 	if ctx.Err() != nil {
 		cause = ctx.Err()
@@ -367,16 +371,16 @@ func (p *Pipeline) postWithin(ctx context.Context, j *job, req visengine.CreateR
 // answered after its job stopped waiting: key (tenant/id) owns requestID.
 // A delivery reconciling the submission finds it there (requestOwner) and
 // adopts the request. It tries until end, when reconciliation stops
-// waiting for an unknown candidate's index entry.
-func (p *Pipeline) lateIndex(tenant, id, key, requestID string, end time.Time) {
+// waiting for an unknown candidate's index entry, or ctx ends.
+func (p *Pipeline) lateIndex(ctx context.Context, tenant, id, key, requestID string, end time.Time) {
 	log := p.log.With().Str("tenant", tenant).Str("submission", id).Str("request_id", requestID).Logger()
 	b := newBackOff(0)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.CallTimeout)
-		_, err := p.d.Resources.Requests.Create(ctx, record.IndexKey(requestID), []byte(key))
+		callCtx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
+		_, err := p.d.Resources.Requests.Create(callCtx, record.IndexKey(requestID), []byte(key))
 		owner := key
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			owner, err = p.requestOwner(ctx, requestID)
+			owner, err = p.requestOwner(callCtx, requestID)
 		}
 		cancel()
 		switch {
@@ -388,11 +392,10 @@ func (p *Pipeline) lateIndex(tenant, id, key, requestID string, end time.Time) {
 			return
 		}
 		d := b.NextBackOff()
-		if p.cfg.Now().Add(d).After(end) {
+		if p.cfg.Now().Add(d).After(end) || !workpool.Sleep(ctx, d) {
 			log.Warn().Err(err).Msg("a POST's late answer could not be indexed: reconciliation decides without it")
 			return
 		}
-		time.Sleep(d)
 	}
 }
 
