@@ -31,13 +31,15 @@ func (oddStateUpstream) Documento(context.Context, string, io.Writer) (*visengin
 // TestUnknownUpstreamStateIsSaid: a read that finds a state iseed does
 // not know (a final one would never be taken for final, its document
 // never fetched) leaves the record where it was, and says so: a warning
-// naming the request and the state, and iseed_tracking_unknown_states_total.
-// A state it knows says nothing.
+// naming the request, and iseed_tracking_unknown_states_total. A state it
+// knows says nothing. The state itself is the upstream's free text, which
+// may carry what the request is about (a tax code, a name): the warning
+// never quotes it; the record keeps it (iseed status shows it).
 func TestUnknownUpstreamStateIsSaid(t *testing.T) {
 	for _, tt := range []struct {
 		stato   string
 		unknown bool
-	}{{"Evasa parzialmente", true}, {visengine.StateInProgress, false}, {visengine.StateSearching, false}} {
+	}{{"Evasa parzialmente", true}, {"Sospesa RSSMRA80A01H501U", true}, {visengine.StateInProgress, false}, {visengine.StateSearching, false}} {
 		t.Run(tt.stato, func(t *testing.T) {
 			h := newTrackHarness(t, trackSetup{})
 			logs, reg := &pipetest.Buffer{}, prometheus.NewRegistry()
@@ -66,42 +68,12 @@ func TestUnknownUpstreamStateIsSaid(t *testing.T) {
 			if said != tt.unknown {
 				t.Errorf("warning logged: %v, want %v; logs:\n%s", said, tt.unknown, logs.String())
 			}
-			if r := h.Record("emp-odd"); tt.unknown && r.State != record.StateSubmitted {
-				t.Errorf("record: %s, want submitted (an unknown state moves nothing)", r.State)
+			if tt.unknown && strings.Contains(logs.String(), tt.stato) {
+				t.Errorf("the upstream's state text reached the logs:\n%s", logs.String())
+			}
+			if r := h.Record("emp-odd"); tt.unknown && (r.State != record.StateSubmitted || r.StatoRichiesta != tt.stato) {
+				t.Errorf("record: %s, stato_richiesta %q; want submitted (an unknown state moves nothing), the state %q kept", r.State, r.StatoRichiesta, tt.stato)
 			}
 		})
-	}
-}
-
-// TestUnknownUpstreamStateStaysOutOfLogs: a state the API does not
-// publish is the upstream's free text, which may carry what the request
-// was about (a tax code, a name): the warning names the request, never
-// the text, which the record keeps (iseed status shows it).
-func TestUnknownUpstreamStateStaysOutOfLogs(t *testing.T) {
-	const stato = "Sospesa RSSMRA80A01H501U"
-	h := newTrackHarness(t, trackSetup{})
-	logs := &pipetest.Buffer{}
-	tr, err := tracking.New(tracking.Config{TempDir: t.TempDir(), Logger: zerolog.New(logs)},
-		tracking.Deps{Resources: h.Res, Upstream: oddStateUpstream{stato}, Events: publisher.New(h.NATS.JS, publisher.Config{}),
-			Publisher: h.NATS.JS})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.putTracked("emp-odd", "req-odd", record.StateSubmitted, "")
-	ctx := context.Background()
-	if err := tr.Track(ctx, h.Record("emp-odd")); err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Refresh(ctx, pipetest.Tenant, "emp-odd"); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(logs.String(), "a request state iseed does not know") {
-		t.Fatalf("no warning; logs:\n%s", logs.String())
-	}
-	if strings.Contains(logs.String(), "RSSMRA") {
-		t.Errorf("the upstream's state text reached the logs:\n%s", logs.String())
-	}
-	if r := h.Record("emp-odd"); r.StatoRichiesta != stato {
-		t.Errorf("record: stato_richiesta %q, want %q kept", r.StatoRichiesta, stato)
 	}
 }
