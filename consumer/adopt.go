@@ -127,22 +127,29 @@ var errTaken = errors.New("the upstream request belongs to another submission")
 // request index. A request another submission claimed first is not ours:
 // the job stays unsure and the next reconciliation skips it.
 func (p *Pipeline) index(ctx context.Context, j *job, id string) error {
-	_, err := p.d.Resources.Requests.Create(ctx, record.IndexKey(id), []byte(j.key()))
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		owner, gerr := p.requestOwner(ctx, id)
-		if gerr != nil {
-			return gerr
-		}
-		if owner != j.key() {
-			j.unsure = true
-			return fmt.Errorf("index request %s: %w (%s)", id, errTaken, owner)
-		}
-		return nil
-	}
+	owner, err := p.indexFor(ctx, j.key(), id)
 	if err != nil {
-		return fmt.Errorf("index request %s: %w", id, err)
+		return err
+	}
+	if owner != j.key() {
+		j.unsure = true
+		return fmt.Errorf("index request %s: %w (%s)", id, errTaken, owner)
 	}
 	return nil
+}
+
+// indexFor writes the request index entry that gives request id to the
+// submission key, unless one exists; it returns the submission the entry
+// names (key, or another when it was taken before).
+func (p *Pipeline) indexFor(ctx context.Context, key, id string) (owner string, err error) {
+	_, err = p.d.Resources.Requests.Create(ctx, record.IndexKey(id), []byte(key))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return p.requestOwner(ctx, id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("index request %s: %w", id, err)
+	}
+	return key, nil
 }
 
 // fail ends a claimed submission: the record says failed with the reason,

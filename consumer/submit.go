@@ -14,7 +14,6 @@ import (
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/workpool"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // leaseMargin is kept between the end of an upstream call and the end of
@@ -377,11 +376,7 @@ func (p *Pipeline) lateIndex(ctx context.Context, tenant, id, key, requestID str
 	b := newBackOff(0)
 	for {
 		callCtx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
-		_, err := p.d.Resources.Requests.Create(callCtx, record.IndexKey(requestID), []byte(key))
-		owner := key
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			owner, err = p.requestOwner(callCtx, requestID)
-		}
+		owner, err := p.indexFor(callCtx, key, requestID)
 		cancel()
 		switch {
 		case err == nil && owner == key:
