@@ -18,6 +18,14 @@ import (
 // value names the dead letter and is signed (SignReplay).
 const ReplayHeader = "Iseed-Replay-Of"
 
+// CorrectionHeader marks a replay as an operator's correction
+// (Queue.ReplayWith with a payload): its payload may take the place of the
+// one its submission was recorded with. Its value is signed
+// (SignCorrection). A replay without it is a plain one, "the same again":
+// the pipeline refuses one whose payload is another submission than the
+// recorded one, as a conflict, and sends nothing.
+const CorrectionHeader = "Iseed-Replay-Correction"
+
 // ErrReplayDuplicate means the stream took a replay for a duplicate of a
 // message that is not a replay of the dead letter, or no longer there to
 // tell: the replay was not stored, and the dead letter is kept.
@@ -291,7 +299,8 @@ func (q *Queue) Replay(ctx context.Context, seq uint64) error {
 }
 
 // ReplayWith is Replay with payload instead of the dead letter's own (nil:
-// the dead letter's): an operator's corrected submission.
+// the dead letter's): an operator's corrected submission, marked so
+// (CorrectionHeader). A replay with nil is a plain one, never a correction.
 //
 // Two replays of one letter at the same moment (two operators) publish
 // one message: both carry the letter's ReplayToken in their message id,
@@ -311,6 +320,7 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 		return fmt.Errorf("dlq: replay %d: %w", seq, err)
 	}
 	subject := raw.Header.Get(HeaderOriginalSubject)
+	correction := payload != nil
 	if payload == nil {
 		payload = raw.Data
 	}
@@ -341,6 +351,9 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	m := nats.NewMsg(subject)
 	m.Data = payload
 	m.Header.Set(ReplayHeader, SignReplay(q.key, seq, subject, payload))
+	if correction {
+		m.Header.Set(CorrectionHeader, SignCorrection(q.key, seq, subject, payload))
+	}
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	ack, err := q.publishReplay(ctx, m)
 	if err != nil && refusedPublish(err) {

@@ -775,3 +775,36 @@ func TestListOfAStreamDeletedMeanwhile(t *testing.T) {
 		t.Fatal("List of a stream deleted after its first letter has not returned in 30 s")
 	}
 }
+
+// TestReplayMarksOnlyACorrection: a replay with a payload of the
+// operator's (ReplayWith) carries the signed correction mark, and a plain
+// one (Replay) does not: the pipeline takes a replay's payload in place of
+// its submission's recorded one only when it is marked.
+func TestReplayMarksOnlyACorrection(t *testing.T) {
+	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected}, [3]string{"acme", "emp-2", ReasonInvalid})
+	ctx := context.Background()
+	corrected := []byte(`{"id":"emp-2","service":"ISEE","fields":{"$0":"Luigi"}}`)
+	if err := q.Replay(ctx, all[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.ReplayWith(ctx, all[1].Seq, corrected); err != nil {
+		t.Fatal(err)
+	}
+	subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{false, true} {
+		m, err := subs.GetMsg(ctx, uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq, ok := VerifyReplay(q.key, m.Header.Get(ReplayHeader), m.Subject, m.Data)
+		if !ok || seq != all[i].Seq {
+			t.Fatalf("replay of dead letter %d: it names %d (signature holds: %v)", all[i].Seq, seq, ok)
+		}
+		if got := VerifyCorrection(q.key, m.Header.Get(CorrectionHeader), seq, m.Subject, m.Data); got != want {
+			t.Errorf("replay of dead letter %d: marked a correction %v, want %v", all[i].Seq, got, want)
+		}
+	}
+}

@@ -17,7 +17,9 @@ import (
 // its payload, so that a header cannot be forged, nor moved to another
 // subject (another tenant) or another payload. A publisher that copies a
 // genuine replay gains nothing: a dead letter reopens a submission at most
-// once (record.Record.Replays).
+// once (record.Record.Replays). A correction carries a second signed
+// header, CorrectionHeader (SignCorrection): the pipeline takes a replay's
+// payload in place of its submission's recorded one only when it has it.
 
 // SignReplay returns the ReplayHeader value that marks payload, published
 // on subject, as the replay of dead letter seq.
@@ -58,6 +60,29 @@ func ReplaySeq(value string) uint64 {
 	return n
 }
 
+// SignCorrection returns the CorrectionHeader value that marks payload,
+// published on subject as the replay of dead letter seq, as a correction:
+// an operator asked explicitly that it take the place of the payload its
+// submission was recorded with. Signed as the ReplayHeader is, but apart
+// from it (another HMAC input), so that a copy of a plain replay cannot be
+// made a correction, and a daemon older than the mark, which ignores it,
+// still verifies the replay.
+func SignCorrection(key []byte, seq uint64, subject string, payload []byte) string {
+	return base64.RawURLEncoding.EncodeToString(correctionMAC(key, strconv.FormatUint(seq, 10), subject, payload))
+}
+
+// VerifyCorrection reports whether value, a CorrectionHeader, marks
+// payload, published on subject as the replay of dead letter seq, as a
+// correction. It is false for an empty, malformed or forged value, for
+// seq 0 and when key is empty: the replay is then a plain one.
+func VerifyCorrection(key []byte, value string, seq uint64, subject string, payload []byte) bool {
+	if value == "" || seq == 0 || len(key) == 0 {
+		return false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(value)
+	return err == nil && hmac.Equal(got, correctionMAC(key, strconv.FormatUint(seq, 10), subject, payload))
+}
+
 // KeyID names a replay key without revealing it: the daemon notes the id
 // of the key it verifies replays with, and an operator's command compares
 // its own before signing anything (a replay signed with another key is
@@ -81,9 +106,17 @@ func ReplayToken(key []byte, seq uint64, stored time.Time) string {
 }
 
 func replayMAC(key []byte, seq, subject string, payload []byte) []byte {
+	return payloadMAC(key, "iseed-replay-v1", seq, subject, payload)
+}
+
+func correctionMAC(key []byte, seq, subject string, payload []byte) []byte {
+	return payloadMAC(key, "iseed-replay-correction-v1", seq, subject, payload)
+}
+
+func payloadMAC(key []byte, domain, seq, subject string, payload []byte) []byte {
 	digest := sha256.Sum256(payload)
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte("iseed-replay-v1\x00" + seq + "\x00" + subject + "\x00"))
+	m.Write([]byte(domain + "\x00" + seq + "\x00" + subject + "\x00"))
 	m.Write(digest[:])
 	return m.Sum(nil)
 }
