@@ -32,6 +32,9 @@ type job struct {
 	owner  string    // this delivery's lease owner: unique per job, even within a process
 	settle time.Time // after an unanswered POST in this delivery: when reconciling can trust "none"
 	replay uint64    // the dead letter an operator's replay names; 0 when not a replay
+	// correction is true when that replay is marked a correction
+	// (correctionOf): only then may its payload take the recorded one's place.
+	correction bool
 	// spent is true when that replay could not reopen the record: its
 	// dead letter is a new one, not a repeat of the letter it replaced.
 	spent bool
@@ -98,6 +101,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 		p.forged.Warn().Str("tenant", tenant).Uint64("stream_seq", j.meta.Sequence.Stream).
 			Msg("a message carries a replay header that is not signed with iseed's replay key: taken as an ordinary message")
 	}
+	j.correction = p.correctionOf(j.replay, j.msg.Subject(), j.msg.Headers(), j.msg.Data())
 	if o, done := p.tooLarge(ctx, j); done {
 		return o
 	}
@@ -486,7 +490,7 @@ func (p *Pipeline) claim(ctx context.Context, j *job, problems []schema.Problem)
 func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem, now time.Time) (Outcome, bool) {
 	rec := j.rec
 	if rec.Fingerprint != j.sub.Fingerprint() && !p.correctable(j) {
-		return p.conflict(j, fmt.Errorf("submission %s was received before with a different payload; this one was not sent", j.sub.ID)), true
+		return p.conflict(j, p.anotherPayload(j)), true
 	}
 	if o, done := p.answeredBefore(ctx, j, now); done {
 		return o, true

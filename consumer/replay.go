@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,6 +28,16 @@ func (p *Pipeline) replayOf(subject string, h nats.Header, data []byte) (seq uin
 	}
 	seq, ok := dlq.VerifyReplay(p.cfg.ReplayKey, v, subject, data)
 	return seq, !ok
+}
+
+// correctionOf reports whether the replay of dead letter seq (0: not a
+// replay) is marked a correction (dlq.CorrectionHeader, signed with the
+// replay key): an operator asked explicitly that its payload take the
+// place of the recorded one. A replay without the mark is a plain one:
+// iseed dlq replay and the console's replay, and every replay of a binary
+// older than the mark, corrections included.
+func (p *Pipeline) correctionOf(seq uint64, subject string, h nats.Header, data []byte) bool {
+	return seq != 0 && dlq.VerifyCorrection(p.cfg.ReplayKey, h.Get(dlq.CorrectionHeader), seq, subject, data)
 }
 
 // ReplayMsgID returns the Nats-Msg-Id function of dlq.NewQueue for the
@@ -104,10 +115,37 @@ func (p *Pipeline) replayable(j *job) bool {
 // failed or rejected submission with a corrected payload (another
 // fingerprint), which then takes the place of the recorded one: only when
 // nothing sent for the old payload can exist upstream (no request, no POST
-// in doubt), so that the correction can never make a second request.
+// in doubt), so that the correction can never make a second request, and
+// only when the replay is marked a correction (correctionOf).
 func (p *Pipeline) correctable(j *job) bool {
+	return p.takesCorrection(j) && j.correction
+}
+
+// takesCorrection reports whether the job's record would take a replay's
+// other payload in place of its own: correctable, but for the mark.
+func (p *Pipeline) takesCorrection(j *job) bool {
 	return p.replayable(j) && !j.rec.PostInDoubt()
 }
+
+// anotherPayload is why the job's message, another payload than its
+// submission's recorded one, is a conflict. A plain replay of a record
+// that would take a correction is one too, whatever the operator's side
+// checked (dlq.CheckPlainReplay): the record may have changed since (a
+// correction landed, another replica), and a replay may come from an
+// older binary or anyone who skipped the check. Sent, it would change
+// what the submission sends.
+func (p *Pipeline) anotherPayload(j *job) error {
+	if !j.correction && p.takesCorrection(j) {
+		return fmt.Errorf("%w: dead letter %d was replayed unchanged, and its payload is another submission than the one %s "+
+			"was recorded with: not sent in its place; to replace the recorded submission, correct this dead letter explicitly "+
+			"(iseed dlq replay --edit or --payload), or purge it", errPlainReplay, j.replay, j.sub.ID)
+	}
+	return fmt.Errorf("submission %s was received before with a different payload; this one was not sent", j.sub.ID)
+}
+
+// errPlainReplay: a plain replay whose payload is another submission than
+// its submission's recorded one (anotherPayload).
+var errPlainReplay = errors.New("a plain replay is never a correction")
 
 // reopen starts a new generation of a failed or rejected submission. A
 // record the retention scrubbed (record.Record.Scrub) gets its metadata

@@ -265,11 +265,14 @@ func (q *Queue) CheckReopen(ctx context.Context, dl DeadLetter, fingerprint stri
 // payload (fingerprint: consumer.LetterFingerprint, "" when it is not a
 // submission) is another submission than the one its record (rec; nil:
 // none) was made for, and that record takes a correction: failed or
-// rejected, with no upstream request and no POST in doubt. The pipeline
-// cannot tell a replay from a correction by the message: it would take the
-// other payload for a correction and send it in place of the recorded one.
-// A plain replay means the same again, never another payload; a correction
-// is asked for explicitly (iseed dlq replay --edit or --payload). Such a
+// rejected, with no upstream request and no POST in doubt. A plain replay
+// means the same again, never another payload; a correction is asked for
+// explicitly (iseed dlq replay --edit or --payload), and marked so on the
+// wire (CorrectionHeader). The pipeline refuses an unmarked replay of
+// another payload as a conflict, whatever this check said (the record may
+// change before it handles the replay); a daemon older than the mark took
+// it for a correction and sent it in place of the recorded one. This check
+// refuses it first, keeping the letter and saying why at once. Such a
 // letter is a malformed one (its message id was not its own, and its
 // payload another than the one recorded under its id since), or one
 // stored before its submission had a record (expired, out of deliveries)
@@ -285,8 +288,9 @@ func CheckPlainReplay(dl DeadLetter, fingerprint string, rec *record.Record) err
 		return nil
 	}
 	return &RefusedError{Seq: dl.Seq, Reason: dl.Reason,
-		Why: fmt.Sprintf("its payload is another submission than the one %q was recorded with: replayed unchanged, it would be sent "+
-			"in place of the recorded one (a correction), and a plain replay never changes what a submission sends", rec.ID),
+		Why: fmt.Sprintf("its payload is another submission than the one %q was recorded with: a plain replay never changes what a "+
+			"submission sends, so the pipeline would refuse it as a conflict (one older than the correction mark would send it "+
+			"in place of the recorded one)", rec.ID),
 		Advice: fmt.Sprintf("to replace the recorded submission, correct it explicitly with 'iseed dlq replay --edit %d' (which opens this payload) "+
 			"or 'iseed dlq replay --payload FILE %d'; otherwise remove the letter with 'iseed dlq purge %d'", dl.Seq, dl.Seq, dl.Seq)}
 }

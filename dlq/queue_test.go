@@ -228,8 +228,9 @@ func TestCheckReopen(t *testing.T) {
 
 // TestCheckPlainReplay: a letter whose payload is another submission than
 // its record's, which takes a correction (failed or rejected, no request,
-// no POST in doubt), is refused a plain replay: the pipeline would send it
-// in place of the recorded one. The refusal names the explicit way. Its
+// no POST in doubt), is refused a plain replay: the pipeline would refuse
+// it as a conflict (an older one sent it in place of the recorded one).
+// The refusal names the explicit way. Its
 // own payload, another that the record does not take (a conflict then,
 // nothing sent), no record, a conflict's or a gave_up letter pass here.
 func TestCheckPlainReplay(t *testing.T) {

@@ -28,8 +28,9 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			"completed, another whose submission has its upstream request by now or was reopened by it already,\n" +
 			"or is open again (held, or claimed under a live lease: another of its letters was replayed; wait until it ends).\n" +
 			"So is one whose payload is another submission than the one its submission was recorded with, while that\n" +
-			"submission is failed or rejected with nothing sent: replayed, it would be sent in place of the recorded one,\n" +
-			"and a plain replay never changes what a submission sends; correct it explicitly with --edit or --payload.\n" +
+			"submission is failed or rejected with nothing sent: a plain replay never changes what a submission sends (the\n" +
+			"pipeline refuses it as a conflict; an older one would send it in place of the recorded one); correct it\n" +
+			"explicitly with --edit or --payload.\n" +
 			"--edit SEQ opens $VISUAL or $EDITOR on its payload (--payload FILE reads a\n" +
 			"corrected one, - for standard input) and replays the correction. A correction keeps the dead letter's\n" +
 			"submission id; only a conflict's, or a letter whose id could not be read, may take another, one no\n" +
