@@ -29,7 +29,7 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	if err := r.q.CheckOrigin(l); err != nil {
 		return fmt.Errorf("refused %s", refusal(err, d))
 	}
-	if _, err := r.editable(ctx, l); err != nil {
+	if _, _, err := r.editable(ctx, l); err != nil {
 		return err
 	}
 	var payload []byte
@@ -45,11 +45,17 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	// submission reopened meanwhile (another of its letters replayed) or
 	// given its request. Decided on the record read before, the pipeline
 	// took the correction for a conflict and told the tenant so.
-	closed, err := r.editable(ctx, l)
+	rec, closed, err := r.editable(ctx, l)
 	if err != nil {
 		return err
 	}
-	if sameJSON(payload, l.Payload) {
+	// What the correction replaces is the letter's payload, unless that is
+	// another submission than the one recorded under its id (the plain
+	// replay of such a letter is refused, dlq.CheckPlainReplay, and sends
+	// the operator here): then the recorded one is, and the letter's own
+	// payload, unchanged, is a correction.
+	own := rec == nil || consumer.LetterFingerprint(l.Payload) == "" || consumer.LetterFingerprint(l.Payload) == rec.Fingerprint
+	if own && sameJSON(payload, l.Payload) {
 		return fmt.Errorf("the payload of dead letter %s is unchanged: nothing replayed", letterName(d))
 	}
 	if r.maxBytes > 0 && len(payload) > r.maxBytes {
@@ -60,7 +66,7 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 	if err != nil {
 		return fmt.Errorf("the corrected payload is not a submission (%v): nothing replayed", err)
 	}
-	if sameSubmission(l.Payload, sub) {
+	if own && sameSubmission(l.Payload, sub) {
 		return fmt.Errorf("the correction of dead letter %s changes only what is not part of the submission (metadata, layout): "+
 			"replayed, it is the same submission, whose record keeps its metadata; nothing replayed "+
 			"(correct its service, fields, options or email_target, or replay it unchanged)", letterName(d))
@@ -94,26 +100,26 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 // editable refuses to correct dead letter l when its submission's record
 // says a correction may not be made (dlq.CheckEdit) or would reopen
 // nothing (dlq.Queue.CheckReopen, judged by the letter's own payload);
-// closed is standing's.
-func (r *replayer) editable(ctx context.Context, l *dlq.Letter) (closed bool, err error) {
+// rec and closed are standing's.
+func (r *replayer) editable(ctx context.Context, l *dlq.Letter) (rec *record.Record, closed bool, err error) {
 	d := l.DeadLetter
 	rec, inDoubt, closed, err := r.standing(ctx, d)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	if err := dlq.CheckEdit(d, inDoubt); err != nil {
-		return false, fmt.Errorf("refused %s", refusal(err, d))
+		return nil, false, fmt.Errorf("refused %s", refusal(err, d))
 	}
 	// A correction reopens no more than the letter unchanged would: the
 	// pipeline takes it for a conflict instead.
 	refused, err := r.q.CheckReopen(ctx, d, consumer.LetterFingerprint(l.Payload), rec)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	if refused != nil {
-		return false, fmt.Errorf("refused %s", refusal(refused, d))
+		return nil, false, fmt.Errorf("refused %s", refusal(refused, d))
 	}
-	return closed, nil
+	return rec, closed, nil
 }
 
 // standing reads the record of d's submission (nil when there is none):

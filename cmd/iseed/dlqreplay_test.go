@@ -541,6 +541,61 @@ func TestDLQReplayRefusesAMalformedLetterThatWouldCorrect(t *testing.T) {
 	}
 }
 
+// TestDLQCorrectionWithTheLettersOwnPayload: a letter whose payload is
+// another submission than its submission's recorded one (rejected, no
+// request: it takes a correction) is refused a plain replay, which names
+// the explicit way, a correction, "which opens this payload". Asked for
+// explicitly with that very payload (saved unchanged in the editor, or
+// given with --payload), the correction used to be refused as unchanged:
+// compared with the letter's payload, not with the recorded one it
+// replaces, so the letter's submission could not be sent at all. It is
+// replayed, corrected, and sent once in place of the recorded one.
+func TestDLQCorrectionWithTheLettersOwnPayload(t *testing.T) {
+	d := startCLIDaemon(t)
+	ctx := context.Background()
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "own-payload", badEmail)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	waitDeadLetters(t, 1)
+	before, _, err := record.NewStore(d.res.Records).Get(ctx, "acme", "own-payload")
+	if err != nil || before.State != record.StateRejected {
+		t.Fatalf("record: %+v, %v; want rejected", before, err)
+	}
+	// The same id with another payload, under an id of the producer's own.
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	file := eventFile(t, "own-payload", nil)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg("iseed.submissions.acme")
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, "my-own-id")
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	waitDeadLetters(t, 2)
+	malformed := deadLetters(t, "--reason", dlq.ReasonMalformed)
+	if len(malformed) != 1 || malformed[0].SubmissionID != "own-payload" {
+		t.Fatalf("malformed dead letters: %+v, want own-payload's", malformed)
+	}
+	seq := fmt.Sprint(malformed[0].Seq)
+	if _, errOut, code := runCLI(t, "dlq", "replay", seq); code != 1 || !strings.Contains(errOut, "iseed dlq replay --edit "+seq) {
+		t.Fatalf("plain replay: exit %d, stderr %q; want 1, refused, naming --edit", code, errOut)
+	}
+	out, errOut, code := runCLI(t, "dlq", "replay", "--payload", file, seq)
+	if code != 0 || !strings.Contains(out, "replayed dead letter "+seq+" (acme/own-payload), corrected,") {
+		t.Fatalf("correction with the letter's own payload: exit %d, stdout %q, stderr %q; want it replayed", code, out, errOut)
+	}
+	if rec := waitSubmitted(t, d, "own-payload"); rec.Fingerprint != consumer.LetterFingerprint(data) || rec.Generation != before.Generation+1 {
+		t.Errorf("record after the correction: fingerprint %s, generation %d; want %s, %d",
+			rec.Fingerprint, rec.Generation, consumer.LetterFingerprint(data), before.Generation+1)
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}
+
 // TestDLQReplayPublishedButNotRemoved: a replay that was published but
 // whose dead letter could not be removed is said to be replayed, and what
 // is left to do; it used to be reported as "not replayed", which it was.
