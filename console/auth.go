@@ -213,7 +213,7 @@ const (
 // cross-origin check and the form size bound of every route, and lets
 // through only who a allows.
 func (c *Console) guard(a access, h http.HandlerFunc) http.Handler {
-	return secure(c.hostOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return Secure(c.hostOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := c.identify(w, r)
 		if !ok {
 			return
@@ -258,8 +258,14 @@ func (c *Console) operatorOf(r *http.Request) bool {
 	return !c.ReadOnly() && identityOf(r) != nobody
 }
 
-// secure sets the headers every response carries.
-func secure(h http.Handler) http.Handler {
+// Secure is h with the headers every answer of the console's listener
+// carries: a content security policy without scripts, no framing, no
+// referrer, nosniff, no-store. The console's routes set them themselves;
+// wrap the whole mux the console is registered on with Secure too, or
+// what http.ServeMux answers on its own (404 for an unknown path, 405
+// for a wrong method, the redirects of a cleaned path or of a missing
+// trailing slash) goes out without them.
+func Secure(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'none'; object-src 'none'; img-src 'self' data:; "+

@@ -180,7 +180,8 @@ func (c *Console) ReadOnly() bool { return c.cfg.Token == "" }
 
 // Register mounts the console's pages on mux, under "/" but for the paths
 // the daemon keeps (/metrics, /healthz, /readyz): the root itself and a
-// few named paths.
+// few named paths. What mux answers itself (404, 405, redirects) passes
+// no route of the console: serve mux wrapped with Secure.
 func (c *Console) Register(mux *http.ServeMux) {
 	routes := []struct {
 		pattern string
@@ -203,5 +204,5 @@ func (c *Console) Register(mux *http.ServeMux) {
 	for _, r := range routes {
 		mux.Handle(r.pattern, c.guard(r.access, r.h))
 	}
-	mux.Handle("GET /static/", secure(c.hostOnly(http.StripPrefix("/static/", http.FileServerFS(staticFS())))))
+	mux.Handle("GET /static/", Secure(c.hostOnly(http.StripPrefix("/static/", http.FileServerFS(staticFS())))))
 }

@@ -63,7 +63,10 @@
 //     session's CSRF token (a MAC of the cookie).
 //   - Every response carries Content-Security-Policy (default-src 'self',
 //     no scripts), X-Frame-Options DENY, Referrer-Policy no-referrer,
-//     nosniff and Cache-Control no-store.
+//     nosniff and Cache-Control no-store (Secure). The daemon serves the
+//     whole mux wrapped with Secure, so that the answers http.ServeMux
+//     writes itself (404, 405, the redirects of a cleaned path or a
+//     missing trailing slash) carry them too.
 //   - A page writes every character it would not show as itself (bidi
 //     overrides and isolates, C1 controls, zero-width characters) as the
 //     text \uXXXX: what a tenant or the upstream chose cannot reorder or

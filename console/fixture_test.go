@@ -75,7 +75,7 @@ func newSiteOver(t *testing.T, h *pipetest.Harness, cfg console.Config, spend fu
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("metrics\n")) })
 	c.Register(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(console.Secure(mux)) // as cmd/iseed serves it
 	t.Cleanup(srv.Close)
 	for what, ready := range map[string]<-chan struct{}{"overview": ov.Ready(), "console": c.Ready()} {
 		select {

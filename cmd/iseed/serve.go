@@ -434,7 +434,9 @@ func (d *daemon) buildHTTP() {
 		fmt.Fprintln(w, "ready")
 	})
 	d.mountConsole(mux, d.replayKey)
-	d.admin.srv = newHTTPServer(mux)
+	// Every answer of the listener carries the console's security headers,
+	// those the mux writes itself (404, 405, redirects) too.
+	d.admin.srv = newHTTPServer(console.Secure(mux))
 	if d.public != nil && d.tracking.callbacks != nil {
 		cb := http.NewServeMux()
 		d.tracking.callbacks.Register(cb)
