@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
@@ -139,8 +140,17 @@ type deadLetterData struct {
 	Size     int
 	Masked   string
 	Revealed string
-	payload  []byte
+	// RevealedSize is the bytes of the whole revealed payload, of which
+	// Revealed is the first maxRevealed at most.
+	RevealedSize int
+	payload      []byte
 }
+
+// RevealedCut reports whether Revealed is only the start of the payload.
+func (d *deadLetterData) RevealedCut() bool { return len(d.Revealed) < d.RevealedSize }
+
+// MaxRevealed is what a page shows of a revealed payload, in KiB.
+func (d *deadLetterData) MaxRevealed() int { return maxRevealed >> 10 }
 
 func (c *Console) deadLetter(w http.ResponseWriter, r *http.Request) {
 	if d, ok := c.letter(w, r); ok {
@@ -209,18 +219,34 @@ func (c *Console) reveal(w http.ResponseWriter, r *http.Request) {
 	}
 	audit(c.log).Uint64("seq", d.DL.Seq).Str("tenant", d.DL.Tenant).Str("submission", d.DL.SubmissionID).
 		Str("remote", c.remote(r)).Msg("console: dead-letter payload revealed")
-	d.Revealed = reveal(d.payload)
+	d.Revealed, d.RevealedSize = reveal(d.payload)
 	c.render(w, r, http.StatusOK, "deadletter", "Dead letter "+r.PathValue("seq"), d)
 }
 
+// maxRevealed bounds the revealed payload one page shows: a tenant's
+// payload may be as large as NATS takes (1 MiB by default, more if
+// configured), many under one id, and a page of megabytes helps no one.
+// iseed dlq show --reveal prints the whole one.
+const maxRevealed = 64 << 10
+
 // reveal shows a payload as iseed dlq show --reveal does (dlq.Mask): its
 // values as they are, but an inline file as its name, type and size, never
-// its contents; indented as the CLI prints it.
-func reveal(b []byte) string {
+// its contents; indented as the CLI prints it. It returns the first
+// maxRevealed bytes of it, cut at a character's start, and the size of the
+// whole.
+func reveal(b []byte) (shown string, size int) {
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(dlq.Mask(b, true)) // Mask returns JSON
-	return out.String()
+	all := out.Bytes()
+	if len(all) <= maxRevealed {
+		return string(all), len(all)
+	}
+	cut := maxRevealed
+	for cut > 0 && !utf8.RuneStart(all[cut]) {
+		cut--
+	}
+	return string(all[:cut]), len(all)
 }

@@ -79,5 +79,7 @@
 // messages, a document's file name, nor an event's data beyond its state.
 // A dead letter's payload is masked (Mask) unless an operator reveals it,
 // which is logged; revealed, an inline file still shows only as its name,
-// type and size (dlq.Mask, what iseed dlq show --reveal shows).
+// type and size (dlq.Mask, what iseed dlq show --reveal shows), and the
+// page shows the first 64 KiB of the indented payload, saying when it is
+// cut and that iseed dlq show --reveal prints the whole one.
 package console

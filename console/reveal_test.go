@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,5 +52,46 @@ func TestAuditLinesWhateverTheLogLevel(t *testing.T) {
 		if !strings.Contains(logs, `"audit":"console"`) || !strings.Contains(logs, `"message":"`+msg+`"`) {
 			t.Errorf("no audit line %q in the log of a console logging at warn:\n%s", msg, logs)
 		}
+	}
+}
+
+// TestRevealOfAFloodedPayloadIsCut: a tenant may send payloads as large as
+// NATS takes (1 MiB by default), many under one id. A reveal shows the
+// first 64 KiB of the indented payload, says that it is cut and which
+// command prints the whole one, instead of a page of megabytes; a payload
+// within the bound is shown whole, without the notice.
+func TestRevealOfAFloodedPayloadIsCut(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, testToken, nil)
+	values := make([]string, 40_000) // about 1 MiB indented
+	for i := range values {
+		values[i] = fmt.Sprintf("value-%05d", i)
+	}
+	values[len(values)-1] = "the-tail-of-the-payload"
+	fields := pipetest.ValidFields("Mario")
+	fields["$1"] = values
+	payload := pipetest.Submission("emp-1", fields)
+	big := deadLetter(t, h, "emp-1", "malformed", payload)
+	small := deadLetter(t, h, "emp-2", "insufficient_credit", pipetest.Submission("emp-2", pipetest.ValidFields("Luigi")))
+	bigPath := "/dead-letters/" + strconv.FormatUint(big, 10) + "/reveal"
+	resp, body := s.do(t, call{method: http.MethodPost, path: bigPath, auth: "bearer"}, nil, "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("reveal of a %d-byte payload: got %d, want 200", len(payload), resp.StatusCode)
+	}
+	if len(body) > 192<<10 {
+		t.Errorf("reveal of a %d-byte payload: got a page of %d bytes, want at most 192 KiB (64 KiB of payload, escaped)", len(payload), len(body))
+	}
+	for _, want := range []string{`id="payload-cut"`, "value-00000", "only the first 64 KiB", "iseed dlq show " + strconv.FormatUint(big, 10) + " --reveal"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("reveal of a %d-byte payload: the page lacks %q", len(payload), want)
+		}
+	}
+	if strings.Contains(body, "the-tail-of-the-payload") {
+		t.Errorf("reveal of a %d-byte payload: the page shows its tail, want only its first 64 KiB", len(payload))
+	}
+	_, body = s.do(t, call{method: http.MethodPost, path: "/dead-letters/" + strconv.FormatUint(small, 10) + "/reveal", auth: "bearer"}, nil, "")
+	if !strings.Contains(body, "Luigi") || strings.Contains(body, `id="payload-cut"`) {
+		t.Errorf("reveal of a small payload: got Luigi %v, a cut notice %v; want its values and no notice",
+			strings.Contains(body, "Luigi"), strings.Contains(body, `id="payload-cut"`))
 	}
 }
