@@ -2,6 +2,8 @@ package console
 
 import (
 	"context"
+	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -43,16 +45,22 @@ func openStates() []string {
 func (c *Console) open(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := openData{State: q.Get("state"), Tenant: q.Get("tenant"), Page: 1, States: openStates()}
-	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
-		d.Page = n
-	}
 	if d.Tenant != "" && !record.ValidToken(d.Tenant) {
 		d.Problem = "A tenant is 1 to 64 letters, digits, _ or -."
 		c.render(w, r, http.StatusBadRequest, "open", "Open requests", d)
 		return
 	}
-	p := c.d.Overview.List(overview.Query{State: d.State, Tenant: d.Tenant, Offset: (d.Page - 1) * pageSize, Limit: pageSize})
-	d.Total, d.Pages = p.Total, max(1, (p.Total+pageSize-1)/pageSize)
+	d.Page = pageOf(q.Get("page"))
+	query := overview.Query{State: d.State, Tenant: d.Tenant, Offset: (d.Page - 1) * pageSize, Limit: pageSize}
+	p := c.d.Overview.List(query)
+	d.Total, d.Pages = p.Total, pagesOf(p.Total)
+	if d.Page > d.Pages { // past the end: the last page, labelled as such
+		d.Page = d.Pages
+		query.Offset = (d.Page - 1) * pageSize
+		p = c.d.Overview.List(query)
+		d.Total, d.Pages = p.Total, pagesOf(p.Total)
+		d.Page = min(d.Page, d.Pages) // fewer since the first read: rows went meanwhile
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
 	defer cancel()
 	store := record.NewStore(c.d.Resources.Records)
@@ -65,6 +73,27 @@ func (c *Console) open(w http.ResponseWriter, r *http.Request) {
 	}
 	c.render(w, r, http.StatusOK, "open", "Open requests", d)
 }
+
+// maxPage bounds the page asked for, so that its offset cannot overflow.
+const maxPage = math.MaxInt / pageSize
+
+// pageOf is the page ?page= asks for: 1 for what is not a number, zero or
+// negative; at most maxPage, so that a number past the end, however
+// large, is past the end (the last page is shown) and not an offset that
+// overflows.
+func pageOf(s string) int {
+	n, err := strconv.Atoi(s)
+	switch {
+	case errors.Is(err, strconv.ErrRange) && n > 0, n > maxPage:
+		return maxPage
+	case err != nil || n < 1:
+		return 1
+	}
+	return n
+}
+
+// pagesOf is the pages of total rows: at least one, empty.
+func pagesOf(total int) int { return max(1, (total+pageSize-1)/pageSize) }
 
 type openData struct {
 	State, Tenant string
