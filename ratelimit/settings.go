@@ -28,22 +28,35 @@ func (l *Limiter) Settings() Settings {
 // ".settings"; nothing else reads it) and returns those it replaced, the
 // replica's started before it, and whether there were any: a replica
 // compares them with its own when it starts, to say that replicas
-// disagree. Two KV operations, at start only; rounds never read it.
+// disagree. The write is a compare-and-set on what was read (Create when
+// there was nothing), read again when another replica wrote in between,
+// so that of two replicas started together one at least is given the
+// other's settings: read, then written, both could find nothing. At
+// start only; rounds never read it.
 func (l *Limiter) Announce(ctx context.Context) (found Settings, ok bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
 	key := l.key + ".settings"
-	e, err := l.kv.Get(ctx, key)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-	case err != nil:
-		return Settings{}, false, fmt.Errorf("ratelimit: read %s: %w", key, err)
-	default:
-		ok = json.Unmarshal(e.Value(), &found) == nil
-	}
 	own, _ := json.Marshal(l.Settings()) // numbers: cannot fail
-	if _, err := l.kv.Put(ctx, key, own); err != nil {
-		return found, ok, fmt.Errorf("ratelimit: write %s: %w", key, err)
+	for conflicts := 0; ; conflicts++ {
+		found, ok = Settings{}, false
+		e, err := l.kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			_, err = l.kv.Create(ctx, key, own)
+		case err != nil:
+			return Settings{}, false, fmt.Errorf("ratelimit: read %s: %w", key, err)
+		default:
+			ok = json.Unmarshal(e.Value(), &found) == nil
+			_, err = l.kv.Update(ctx, key, own, e.Revision())
+		}
+		switch {
+		case err == nil:
+			return found, ok, nil
+		case !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+			return found, ok, fmt.Errorf("ratelimit: write %s: %w", key, err)
+		case conflicts >= maxConflicts:
+			return found, ok, fmt.Errorf("ratelimit: write %s: %d writes in a row lost: %w", key, conflicts+1, ErrContended)
+		}
 	}
-	return found, ok, nil
 }
