@@ -148,6 +148,9 @@ type Pipeline struct {
 	// tenant can publish at will: sampled apart, so that they never use up
 	// the lines rare keeps for other tenants' trouble.
 	forged zerolog.Logger
+	// pace is how often a held message is kept in progress: by the
+	// submissions consumer's AckWait as the server has it.
+	pace *workpool.Pace
 }
 
 // New builds a pipeline.
@@ -160,7 +163,8 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 		d.Limiter = rate.NewLimiter(rate.Inf, 1)
 	}
 	p := &Pipeline{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
-		markUnsent: !ratelimit.NeverWaits(d.Limiter), log: cfg.Logger.With().Str("component", "consumer").Logger()}
+		markUnsent: !ratelimit.NeverWaits(d.Limiter), pace: workpool.NewPace(d.Resources.Consumer),
+		log: cfg.Logger.With().Str("component", "consumer").Logger()}
 	// Without caps (ISEED_SPENDING_CAPS=false) nothing is held, but what
 	// a cap held before still waits in the holds bucket for RunHolds to
 	// send it again: with no hold loop it stayed held for ever.

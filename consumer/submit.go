@@ -213,7 +213,7 @@ var errLeaseLost = errors.New("another delivery took the submission over during 
 // held one's release, a duplicate) take it over and spend a token of its
 // own, this one's then spent for nothing.
 func (p *Pipeline) token(ctx context.Context, j *job) error {
-	stop := workpool.KeepInProgress(j.msg, p.lay.AckWait)
+	stop := workpool.KeepInProgress(j.msg, p.pace)
 	defer stop()
 	if !p.markUnsent { // the limiter never waits
 		if err := p.d.Limiter.Wait(ctx); err != nil {
@@ -489,21 +489,21 @@ func (p *Pipeline) release(ctx context.Context, j *job) {
 
 // sleepInProgress waits d, telling the server the message is still being
 // worked on so that AckWait does not run out: the AckWait of the job's
-// message's consumer, the submissions' (ISEED_ACK_WAIT, or another
-// replica's shorter one: workpool.InProgressEvery) or the advisories'.
+// message's consumer, the submissions' (as the server has it, which may
+// be another replica's: p.pace) or the advisories'.
 func (p *Pipeline) sleepInProgress(ctx context.Context, j *job, d time.Duration) bool {
-	wait := p.lay.AckWait
+	tick := func() time.Duration { return p.pace.Refresh(ctx) }
 	if j.aliveWait > 0 {
-		wait = j.aliveWait
+		every := workpool.InProgressEvery(j.aliveWait)
+		tick = func() time.Duration { return every }
 	}
-	tick := workpool.InProgressEvery(wait)
 	end := p.cfg.Now().Add(d)
 	for {
 		left := end.Sub(p.cfg.Now())
 		if left <= 0 {
 			return true
 		}
-		if !workpool.Sleep(ctx, min(left, tick)) {
+		if !workpool.Sleep(ctx, min(left, tick())) {
 			return false
 		}
 		_ = j.alive.InProgress()

@@ -133,7 +133,7 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 		// first) or for a large document: a task whose AckWait ran out
 		// meanwhile would go to another worker, here or on another replica,
 		// and the request be polled by two at once.
-		stop := workpool.KeepInProgress(msg, t.lay.TrackAckWait)
+		stop := workpool.KeepInProgress(msg, t.pace)
 		defer stop() // a poll that panics must not keep its task in progress for ever
 		o = t.poll(ctx, tk, meta, msg)
 		stop()

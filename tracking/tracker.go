@@ -125,6 +125,7 @@ type Tracker struct {
 	streams sync.Map       // documents bucket → its stream (jetstream.Stream), for whole
 	storing [64]sync.Mutex // by object name: one store of a document at a time (storeLock)
 	trust   *callbackTrust // whether polls stretch (callbacktrust.go); nil without callbacks
+	pace    *workpool.Pace // how often a poll keeps its task in progress: by the consumer's AckWait
 }
 
 // New builds a tracker.
@@ -142,7 +143,8 @@ func New(cfg Config, d Deps) (*Tracker, error) {
 	}
 	log := cfg.Logger.With().Str("component", "tracker").Logger()
 	t := &Tracker{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
-		log: log, rare: log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})}
+		log: log, rare: log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute}),
+		pace: workpool.NewPace(d.Resources.Tracker)}
 	if cfg.Polling.Callbacks {
 		t.trust = newCallbackTrust(t.schedNow(), d.Metrics.callbacksTrusted)
 	}

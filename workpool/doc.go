@@ -17,5 +17,8 @@
 // the context plus the time handlers take to return once cancelled. Every
 // goroutine the pool starts has ended when Run returns. A handler that
 // panics is logged and its message left to be redelivered after AckWait;
-// the pool runs on.
+// the pool runs on. A handler that holds a message for long keeps it in
+// progress with KeepInProgress, as often as its consumer's Pace says:
+// every third of the consumer's AckWait as the server has it, which may
+// be another replica's.
 package workpool

@@ -195,7 +195,7 @@ func (c *Config) validateTracking() []error {
 	}
 	if c.TrackAckWait < workpool.MinAckWait {
 		// Held work is kept in progress often enough for it, whatever
-		// AckWait another replica set (workpool.InProgressEvery).
+		// AckWait another replica set (workpool.Pace).
 		bad("ISEED_TRACK_ACK_WAIT must be at least %s, got %s", workpool.MinAckWait, c.TrackAckWait)
 	}
 	if c.OverdueAfter != "" {
