@@ -176,7 +176,12 @@ func RunCluster(t testing.TB) []string {
 func (s *Server) KeepStreamsDir(t testing.TB) {
 	t.Helper()
 	cfg := jetstream.StreamConfig{Name: "natstest_keep", Subjects: []string{"natstest.keep"}}
-	if _, err := s.JS.CreateStream(context.Background(), cfg); err != nil {
+	// A minute, as pipetest gives the layout: nats.go's default 5 s per
+	// request, which a stream's creation has exceeded on two cores shared
+	// with other tests.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.JS.CreateStream(ctx, cfg); err != nil {
 		t.Fatalf("keep the streams directory: %v", err)
 	}
 }
