@@ -18,6 +18,7 @@ import (
 // It reports whether tracking is over; an error means "poll again soon".
 func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r *visengine.Richiesta) (bool, error) {
 	var fetched docFetch
+	defer fetched.spool.close()
 	stale := true // rec was read before the upstream answered
 	for range maxCAS {
 		override := overridesGiveUp(rec, r)
@@ -184,22 +185,36 @@ func overrideGiveUp(next *record.Record, trs []record.Transition) bool {
 // docFetch is the document download of one catch-up: made once, reused
 // when a lost compare-and-set makes it recompute the record.
 type docFetch struct {
-	doc *storedDocument
-	err error // the last attempt's
+	spool *spooled        // the download, kept until the catch-up ends
+	doc   *storedDocument // the download as stored
+	err   error           // the last attempt's
 }
 
 // takeDocument downloads the document when a poll in upstream state stato
-// needs one, and makes it next's. It reports whether it did, and the event
-// that announces it (nil when none is due).
+// needs one, stores it under the name next calls for, and makes it next's.
+// It reports whether it did, and the event that announces it (nil when
+// none is due).
 func (t *Tracker) takeDocument(ctx context.Context, f *docFetch, next *record.Record, stato string) (bool, *publisher.DocumentReady) {
 	if !needsDocument(stato, next.Document) {
 		return false, nil
 	}
-	if f.doc == nil {
-		f.doc, f.err = t.storeDocument(ctx, next, stato)
+	if f.spool == nil {
+		if f.spool, f.err = t.download(ctx, next, stato); f.spool == nil {
+			return false, nil
+		}
+	}
+	if f.doc != nil && f.doc.ref.Object != objectFor(next, f.doc.ref, safeName(f.spool.doc.Nome, next.RequestID)) {
+		// Stored under a name that an earlier read of the record called
+		// for: another catch-up (a callback beside a poll, another
+		// replica) wrote the receipt since, and the final document, the
+		// same bytes, would take the receipt's object. Stored again under
+		// the final name, from the file.
+		f.doc = nil
 	}
 	if f.doc == nil {
-		return false, nil
+		if f.doc, f.err = t.storeDocument(ctx, next, f.spool); f.doc == nil {
+			return false, nil
+		}
 	}
 	var announce *publisher.DocumentReady
 	if f.doc.announces(next.Document) {

@@ -107,36 +107,69 @@ func objectFor(rec *record.Record, ref record.DocumentRef, name string) string {
 	return object
 }
 
-// storeDocument downloads the document of rec's request into a temporary
-// file while hashing it (the file is never held in memory), compares its
-// size with dimensione, and puts it, sealed when the Keyring has recipients
-// for the tenant, in the tenant's documents bucket, checking the stored
-// digest. stato is the upstream state of the answer that made the poll
-// download it, which the document is of: not the record's, which a read
-// behind it (a lagging replica, a cache) does not take back, and which
-// would make the receipt such a read downloads the final document.
-func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record, stato string) (*storedDocument, error) {
+// spooled is a document downloaded into a temporary file, unlinked at
+// once, and kept open until the catch-up that downloaded it ends: one
+// whose compare-and-set finds that another catch-up wrote the receipt
+// meanwhile stores it again under another name (objectFor) without a
+// second download.
+type spooled struct {
+	f     *os.File
+	name  string // removed on close where an open file cannot be removed
+	doc   *visengine.Document
+	sum   string // hex SHA-256
+	stato string // the upstream state of the answer it was downloaded on
+}
+
+// close closes the file (and removes it, where it could not be removed
+// while open).
+func (s *spooled) close() {
+	if s == nil {
+		return
+	}
+	s.f.Close()
+	if s.name != "" {
+		os.Remove(s.name)
+	}
+}
+
+// download streams the document of rec's request into a temporary file
+// while hashing it (the file is never held in memory). stato is the
+// upstream state of the answer that made the poll download it, which the
+// document is of: not the record's, which a read behind it (a lagging
+// replica, a cache) does not take back, and which would make the receipt
+// such a read downloads the final document.
+func (t *Tracker) download(ctx context.Context, rec *record.Record, stato string) (*spooled, error) {
 	f, err := os.CreateTemp(t.cfg.TempDir, SpoolPattern)
 	if err != nil {
 		return nil, fmt.Errorf("document: temp file: %w", err)
 	}
+	s := &spooled{f: f, stato: stato}
 	// Unlinked at once: the download goes on through f, and a process
 	// killed during it leaves no document in clear under a name.
 	if os.Remove(f.Name()) != nil {
-		defer os.Remove(f.Name()) // after Close, where an open file cannot be removed
+		s.name = f.Name() // after Close, where an open file cannot be removed
 	}
-	defer f.Close()
 	if err := t.d.Limiter.Wait(ctx); err != nil {
+		s.close()
 		return nil, err
 	}
 	h := sha256.New()
-	doc, err := t.d.Upstream.Documento(ctx, rec.RequestID, io.MultiWriter(f, h))
-	if err != nil {
+	if s.doc, err = t.d.Upstream.Documento(ctx, rec.RequestID, io.MultiWriter(f, h)); err != nil {
+		s.close()
 		return nil, fmt.Errorf("document %s: %w", rec.RequestID, err)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	s.sum = hex.EncodeToString(h.Sum(nil))
+	return s, nil
+}
+
+// storeDocument compares the size of the document downloaded into s with
+// dimensione, and puts it, sealed when the Keyring has recipients for the
+// tenant, in the tenant's documents bucket under the name rec calls for
+// (objectFor), checking the stored digest.
+func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record, s *spooled) (*storedDocument, error) {
+	doc, f := s.doc, s.f
 	sd := &storedDocument{ref: record.DocumentRef{Bucket: t.lay.TenantDocumentsBucket(rec.Tenant),
-		Size: doc.Written, SHA256: sum, Stato: stato}}
+		Size: doc.Written, SHA256: s.sum, Stato: s.stato}}
 	sd.ref.Object = objectFor(rec, sd.ref, safeName(doc.Nome, rec.RequestID))
 	if doc.Written != doc.Dimensione {
 		// What dimensione counts is not documented (the published example's

@@ -125,7 +125,7 @@ type spool struct {
 // sweep removes every spooled document in the directory. It may remove
 // one that a download here or in another live process is writing: that
 // download reads and writes only the *os.File it holds (tracking.Tracker's
-// storeDocument never opens it by name), and an unlinked file lives until
+// download never opens it by name), and an unlinked file lives until
 // its last descriptor is closed.
 func (s spool) sweep() {
 	files, _ := filepath.Glob(filepath.Join(s.dir, tracking.SpoolPattern))
