@@ -23,8 +23,9 @@ import (
 // callback_data {url: <public>/callbacks/<tenant>/<id>, method: "JSON",
 // data: {"secret": S}} with S = hex(HMAC-SHA256(key, "<tenant>/<id>")): a
 // per-request secret that iseed can recompute and so never stores. The
-// upstream echoes callback_data in the request it posts back; the handler
-// recomputes S and compares in constant time. A valid callback is a hint
+// upstream echoes callback_data in the request it posts back (its data as
+// the object sent, or as a string holding its text: echoedSecret); the
+// handler recomputes S and compares in constant time. A valid callback is a hint
 // only: it triggers an immediate GET /richiesta/{id} through the same path
 // as a poll (Tracker.Reread); the body is never trusted for state.
 //
