@@ -56,9 +56,13 @@ type Record struct {
 	Replays   []Replay     `json:"replays,omitempty"` // operator replays of dead letters that reopened it
 	// HeldSince is when a spending cap first held the submission back: its
 	// place in the queue of its tenant's held submissions.
-	HeldSince    time.Time    `json:"held_since,omitzero"`
-	FirstFailure time.Time    `json:"first_failure,omitzero"`
-	LastFailure  time.Time    `json:"last_failure,omitzero"`
+	HeldSince    time.Time `json:"held_since,omitzero"`
+	FirstFailure time.Time `json:"first_failure,omitzero"`
+	LastFailure  time.Time `json:"last_failure,omitzero"`
+	// PollsFailing is when the tracker's reads of the upstream request
+	// (GET /richiesta/{id}) began failing, none succeeding since: their
+	// retries back off from it. Zero once a read succeeds.
+	PollsFailing time.Time    `json:"polls_failing,omitzero"`
 	Created      time.Time    `json:"created"`
 	Updated      time.Time    `json:"updated"`
 	Document     *DocumentRef `json:"document,omitempty"`

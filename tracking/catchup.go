@@ -29,6 +29,7 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		}
 		now := t.cfg.Now()
 		next := rec.Clone()
+		next.PollsFailing = time.Time{} // the upstream answered
 		if st := stateOf(r.StatoRichiesta); st == "" || rank(st) >= rank(next.State) && !upstreamBehind(st, next.StatoRichiesta) {
 			next.StatoRichiesta = cut(r.StatoRichiesta, maxStato) // never back to an earlier state: a stale read lost a race
 		}
@@ -102,7 +103,7 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		if err := t.publish(ctx, next, r, trs, overdue, announce, override); err != nil {
 			return false, err
 		}
-		if len(trs) == 0 && !overdue && !docChanged && next.StatoRichiesta == rec.StatoRichiesta {
+		if len(trs) == 0 && !overdue && !docChanged && next.StatoRichiesta == rec.StatoRichiesta && rec.PollsFailing.IsZero() {
 			return next.Closed(), fetched.err
 		}
 		_, err := t.store.Update(ctx, next, rev)

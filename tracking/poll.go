@@ -30,6 +30,10 @@ type trackOutcome struct {
 	// upstream's timestamp_stati, read by the poll; 0 when unknown or not
 	// awaiting.
 	Awaited time.Duration
+	// Failing is how long (real time) the reads of the upstream request
+	// have failed, none succeeding since (record.Record.PollsFailing): 0
+	// when the read succeeded, or failed for the first time.
+	Failing time.Duration
 }
 
 // maxFinalDocumentRetry bounds the retries of a final document the
@@ -97,6 +101,15 @@ func decideTrack(o trackOutcome, next, retry time.Duration, c Config) trackActio
 			// the retry delay: the document is stored as soon as NATS
 			// takes it.
 			d = min(max(retry, min(o.Awaited, maxFinalDocumentRetry)), next)
+		}
+		if upstream && o.Failing > 0 {
+			// A read of the request that keeps failing (an upstream down
+			// for hours, or failing on this one request): retried every
+			// retry delay, it would cost a call a minute until the
+			// maximum age. Each retry waits as long as the reads have
+			// failed (memoryless doubling, from the retry delay), never
+			// past the next scheduled poll.
+			d = min(max(retry, o.Failing), next)
 		}
 		if upstream && ve.RetryAfter > d {
 			d = min(ve.RetryAfter, c.MaxRetryAfter)
@@ -303,6 +316,9 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 	}
 	final, r, err := t.refresh(ctx, rec, rev)
 	o := trackOutcome{Final: final, Err: err, Rec: rec}
+	if r == nil && err != nil {
+		o.Failing = t.readsFailing(ctx, rec, rev, err)
+	}
 	if r != nil {
 		o.State = stateOf(r.StatoRichiesta)
 	}
@@ -317,6 +333,26 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 		return t.pastMaxAge(ctx, o, meta, msg, age)
 	}
 	return o
+}
+
+// readsFailing is how long (real time) the reads of rec's upstream request
+// have failed, err being the one that just did: since the record's
+// PollsFailing. A first failure sets it, by compare-and-set, best effort: a
+// write lost to another writer, or failing, only makes the next failure a
+// first one again. Errors that are not the upstream's (the budget's wait,
+// a shutdown) do not count.
+func (t *Tracker) readsFailing(ctx context.Context, rec *record.Record, rev uint64, err error) time.Duration {
+	if _, upstream := errors.AsType[*visengine.Error](err); !upstream || ctx.Err() != nil {
+		return 0
+	}
+	now := t.cfg.Now()
+	if !rec.PollsFailing.IsZero() && !rec.PollsFailing.After(now) {
+		return now.Sub(rec.PollsFailing)
+	}
+	next := rec.Clone()
+	next.PollsFailing = now
+	_, _ = t.store.Update(ctx, next, rev)
+	return 0
 }
 
 // pastMaxAge ends the poll of a request tracked longer than MaxAge, once
@@ -338,6 +374,7 @@ func (t *Tracker) pastMaxAge(ctx context.Context, o trackOutcome, meta *jetstrea
 		return o
 	case o.Err != nil && age <= t.cfg.MaxAge+t.cfg.LastLookGrace:
 		o.Err = fmt.Errorf("last look before giving up: %w", o.Err)
+		o.Failing = 0 // the look is tried again at the retry delay, not backing off past its grace
 		return o
 	}
 	rec, rev, err := t.store.Get(ctx, o.Rec.Tenant, o.Rec.ID)

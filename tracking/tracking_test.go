@@ -86,6 +86,17 @@ func TestDecideTrack(t *testing.T) {
 		// document should be stored as soon as NATS is back.
 		{"a final document iseed fails to store retries at the retry delay", trackOutcome{State: record.StateCompleted, Awaited: 8 * time.Minute,
 			Err: errors.New("store document: nats: timeout")}, next, trackAction{Delay: time.Minute}},
+		// A read of the request that keeps failing (a 5xx, no answer):
+		// retried every minute, it would cost a call a minute until the
+		// maximum age. The retries back off, memoryless: each waits as
+		// long as the reads have failed, never past the next scheduled
+		// poll; a Retry-After still holds.
+		{"a read failing for the first time retries at the retry delay", trackOutcome{Err: fmt.Errorf("poll: %w", failing)}, next, trackAction{Delay: time.Minute}},
+		{"a read failing for 10 minutes retries after 10 minutes", trackOutcome{Failing: 10 * time.Minute, Err: fmt.Errorf("poll: %w", failing)}, next, trackAction{Delay: 10 * time.Minute}},
+		{"a read failing for days waits for the next poll", trackOutcome{Failing: 72 * time.Hour, Err: fmt.Errorf("poll: %w", failing)}, next, trackAction{Delay: time.Hour}},
+		{"a read failing for seconds retries at the retry delay", trackOutcome{Failing: 20 * time.Second, Err: fmt.Errorf("poll: %w", failing)}, next, trackAction{Delay: time.Minute}},
+		{"a read failing with a longer Retry-After waits for it", trackOutcome{Failing: 2 * time.Minute, Err: fmt.Errorf("poll: %w",
+			&visengine.Error{Status: 503, Class: visengine.ClassThrottled, RetryAfter: 5 * time.Minute})}, next, trackAction{Delay: 5 * time.Minute}},
 		{"a document over the size limit still polls no later than the schedule", trackOutcome{Err: fmt.Errorf("document: %w",
 			&visengine.Error{Class: visengine.ClassPermanent, Err: visengine.ErrResponseTooLarge})}, 10 * time.Second, trackAction{Delay: 10 * time.Second}},
 	}
