@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -130,7 +131,11 @@ func TestChangedMarkerURLIsNotAnothers(t *testing.T) {
 		echo func(*visengine.CallbackData)
 		want string
 	}{
-		"trailing slash":         {func(c *visengine.CallbackData) { c.URL += "/" }, record.StateSubmitted},
+		"trailing slash": {func(c *visengine.CallbackData) { c.URL += "/" }, record.StateSubmitted},
+		"data echoed as a string": {func(c *visengine.CallbackData) {
+			text, _ := json.Marshal(string(c.Data))
+			c.Data = text
+		}, record.StateSubmitted},
 		"query added":            {func(c *visengine.CallbackData) { c.URL += "?x=1" }, record.StateFailed},
 		"another id, our secret": {func(c *visengine.CallbackData) { c.URL = strings.TrimSuffix(c.URL, "emp-a") + "emp-z" }, record.StateFailed},
 	} {

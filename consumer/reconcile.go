@@ -262,7 +262,7 @@ func (p *Pipeline) marker(j *job, r *visengine.Richiesta) verdict {
 	if mine == nil {
 		return unknown
 	}
-	if sameJSON(theirs.Data, mine.Data) {
+	if sameJSON(theirs.EchoedData(), mine.Data) {
 		// The secret is this submission's (an HMAC nobody else can make).
 		if strings.TrimSuffix(theirs.URL, "/") == mine.URL {
 			return ours

@@ -120,26 +120,23 @@ func readStatus(err error) (int, callbackOutcome) {
 func callbackOf(rq *visengine.Richiesta) callbackBody {
 	cb := callbackBody{stato: rq.StatoRichiesta}
 	if rq.CallbackData.CallbackData != nil {
-		cb.secret = echoedSecret(rq.CallbackData.CallbackData.Data)
+		cb.secret = echoedSecret(rq.CallbackData.CallbackData.EchoedData())
 	}
 	return cb
 }
 
 // echoedSecret reads the secret in the data of the callback_data a
-// callback echoes: the object iseed sent ({"secret": S}), or a JSON
-// string holding that object's text, as an upstream that keeps data as
-// text may echo it (how it echoes data is not documented). Nothing else
-// has a secret: not a string that is not such an object's text, nor one
-// encoded twice. Either way the secret must then match exactly.
+// callback echoes, as visengine.CallbackData.EchoedData unwraps it: the
+// object iseed sent ({"secret": S}), or a JSON string holding that
+// object's text, as an upstream that keeps data as text may echo it (how
+// it echoes data is not documented). Nothing else has a secret: not a
+// string that is not such an object's text, nor one encoded twice. Either
+// way the secret must then match exactly.
 func echoedSecret(data json.RawMessage) string {
 	var sent struct {
 		Secret string `json:"secret"`
 	}
-	if json.Unmarshal(data, &sent) == nil {
-		return sent.Secret
-	}
-	var text string
-	if json.Unmarshal(data, &text) != nil || json.Unmarshal([]byte(text), &sent) != nil {
+	if json.Unmarshal(data, &sent) != nil {
 		return ""
 	}
 	return sent.Secret

@@ -413,6 +413,24 @@ type CallbackData struct {
 	Data   json.RawMessage `json:"data,omitempty"`
 }
 
+// EchoedData is the data of callback_data as the upstream echoes it: the
+// JSON sent, or, when the upstream keeps data as text and echoes it as a
+// JSON string, the text that string holds, when that is a JSON object (how
+// the real API echoes data is not documented: docs/visengine.md). Nothing
+// else is unwrapped: not a string that is no object's text, nor one
+// encoded twice.
+func (c *CallbackData) EchoedData() json.RawMessage {
+	var text string
+	if json.Unmarshal(c.Data, &text) != nil {
+		return c.Data
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal([]byte(text), &obj) != nil || obj == nil {
+		return c.Data
+	}
+	return json.RawMessage(text)
+}
+
 // OptionalCallback decodes callback_data, which the API sends as false when unset.
 type OptionalCallback struct {
 	*CallbackData
