@@ -46,6 +46,16 @@ func name(v any) bool {
 	return !file
 }
 
+// MaxDepth bounds how deep a masked payload shows its values: a value
+// nested deeper (within more than MaxDepth objects and arrays) is shown as
+// TooDeep. A payload is the tenant's to choose, and 10 KB nested 5,000
+// levels deep is some 50 MB indented, two spaces per level per line.
+const MaxDepth = 64
+
+// TooDeep is what a masked payload shows of a value nested deeper than
+// MaxDepth.
+const TooDeep = "‹nested deeper than 64 levels›"
+
 // Mask returns a dead letter's payload for showing to a person. Hidden, the
 // payload keeps its shape and its identity (version, id, service, options,
 // as Shown says) but every other value is replaced by its type and length: "‹text, 16
@@ -55,7 +65,8 @@ func name(v any) bool {
 // 9 bytes›", else "‹file of another type, 9 bytes›". Revealed, values, keys
 // and types are shown. Either way an inline file's contents never are. A payload
 // that is not a JSON object is shown as its size, or revealed as a string
-// with every inline file's contents replaced by their size.
+// with every inline file's contents replaced by their size. Hidden, a
+// value nested deeper than MaxDepth is TooDeep; revealed, it is shown.
 func Mask(payload []byte, reveal bool) json.RawMessage {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
@@ -68,7 +79,7 @@ func Mask(payload []byte, reveal bool) json.RawMessage {
 	}
 	for k, v := range top {
 		if !Shown(k, v) {
-			top[k] = maskValue(v, reveal)
+			top[k] = maskValue(v, reveal, 1)
 		}
 	}
 	if !reveal {
@@ -80,16 +91,20 @@ func Mask(payload []byte, reveal bool) json.RawMessage {
 	return b
 }
 
-func maskValue(v any, reveal bool) any {
+// maskValue masks v, a value within depth objects and arrays.
+func maskValue(v any, reveal bool, depth int) any {
+	if !reveal && depth > MaxDepth {
+		return TooDeep
+	}
 	switch v := v.(type) {
 	case map[string]any:
 		for k, x := range v {
-			v[k] = maskValue(x, reveal)
+			v[k] = maskValue(x, reveal, depth+1)
 		}
 		return v
 	case []any:
 		for i, x := range v {
-			v[i] = maskValue(x, reveal)
+			v[i] = maskValue(x, reveal, depth+1)
 		}
 		return v
 	case string:

@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -169,5 +170,34 @@ func TestMaskHidesMediaTypeParameters(t *testing.T) {
 	got = string(Mask([]byte(payload), true))
 	if !strings.Contains(got, "name=RSSMRA85T10A562S_Rossi.pdf") {
 		t.Errorf("revealed: got %s, want the media type's parameters", got)
+	}
+}
+
+// TestMaskBoundsDepth: a payload of 10 KB nested 5,000 levels deep was
+// masked whole, and iseed dlq show printed it indented: some 50 MB. Hidden,
+// a value nested deeper than MaxDepth is TooDeep, and what is shown stays
+// about as deep as MaxDepth; revealed, it is shown whole.
+func TestMaskBoundsDepth(t *testing.T) {
+	if !strings.Contains(TooDeep, " "+strconv.Itoa(MaxDepth)+" ") {
+		t.Errorf("TooDeep is %q, want it to name MaxDepth, %d", TooDeep, MaxDepth)
+	}
+	const depth = 5_000
+	payload := `{"id":"a","fields":{"a":` + strings.Repeat("[", depth) + `"Mario"` + strings.Repeat("]", depth) + `},` +
+		`"metadata":` + strings.Repeat(`{"Anna Rossi":`, depth) + "1" + strings.Repeat("}", depth) + "}"
+	got := string(Mask([]byte(payload), false))
+	if n := strings.Count(got, TooDeep); n != 2 {
+		t.Errorf("hidden: got %d times %q, want 2 (one a field's, one metadata's)", n, TooDeep)
+	}
+	if n := strings.Count(got, "["); n != MaxDepth-1 {
+		t.Errorf("hidden: got %d arrays shown, want %d (the field's value at depth 2)", n, MaxDepth-1)
+	}
+	for _, n := range []string{"Mario", "Anna"} {
+		if strings.Contains(got, n) {
+			t.Errorf("hidden: got %q in it, want it masked", n)
+		}
+	}
+	got = string(Mask([]byte(payload), true))
+	if strings.Contains(got, TooDeep) || !strings.Contains(got, strings.Repeat("[", depth)+`"Mario"`) {
+		t.Errorf("revealed: got %.80q…, want the whole payload", got)
 	}
 }
