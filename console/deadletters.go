@@ -1,14 +1,11 @@
 package console
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
@@ -94,7 +91,8 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 	}
 	dl := dlq.Parse(seq, raw.Header)
 	dl.Stored = raw.Time
-	d := &deadLetterData{DL: dl, Size: len(raw.Data), Masked: Mask(raw.Data), payload: raw.Data}
+	d := &deadLetterData{DL: dl, Size: len(raw.Data), payload: raw.Data}
+	d.Masked, d.MaskedSize = Mask(raw.Data)
 	var refused *dlq.RefusedError
 	if errors.As(dlq.CheckOrigin(c.d.Resources.Layout, raw.Subject, dl), &refused) || errors.As(consumer.CheckReplay(dl, raw.Data, c.d.Resources.MaxSubmissionBytes()), &refused) {
 		d.Refused = refused
@@ -140,17 +138,21 @@ type deadLetterData struct {
 	Size     int
 	Masked   string
 	Revealed string
-	// RevealedSize is the bytes of the whole revealed payload, of which
-	// Revealed is the first maxRevealed at most.
-	RevealedSize int
-	payload      []byte
+	// MaskedSize and RevealedSize are the bytes of the whole masked and
+	// revealed payload, indented, of which Masked and Revealed are the
+	// first maxShown at most.
+	MaskedSize, RevealedSize int
+	payload                  []byte
 }
+
+// MaskedCut reports whether Masked is only the start of the masked payload.
+func (d *deadLetterData) MaskedCut() bool { return len(d.Masked) < d.MaskedSize }
 
 // RevealedCut reports whether Revealed is only the start of the payload.
 func (d *deadLetterData) RevealedCut() bool { return len(d.Revealed) < d.RevealedSize }
 
-// MaxRevealed is what a page shows of a revealed payload, in KiB.
-func (d *deadLetterData) MaxRevealed() int { return maxRevealed >> 10 }
+// MaxShown is what a page shows of a payload, in KiB.
+func (d *deadLetterData) MaxShown() int { return maxShown >> 10 }
 
 func (c *Console) deadLetter(w http.ResponseWriter, r *http.Request) {
 	if d, ok := c.letter(w, r); ok {
@@ -223,30 +225,11 @@ func (c *Console) reveal(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "deadletter", "Dead letter "+r.PathValue("seq"), d)
 }
 
-// maxRevealed bounds the revealed payload one page shows: a tenant's
-// payload may be as large as NATS takes (1 MiB by default, more if
-// configured), many under one id, and a page of megabytes helps no one.
-// iseed dlq show --reveal prints the whole one.
-const maxRevealed = 64 << 10
-
 // reveal shows a payload as iseed dlq show --reveal does (dlq.Mask): its
 // values as they are, but an inline file as its name, type and size, never
 // its contents; indented as the CLI prints it. It returns the first
-// maxRevealed bytes of it, cut at a character's start, and the size of the
-// whole.
+// maxShown bytes of it, cut at a character's start, and the size of the
+// whole, without building the whole (indent).
 func reveal(b []byte) (shown string, size int) {
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(dlq.Mask(b, true)) // Mask returns JSON
-	all := out.Bytes()
-	if len(all) <= maxRevealed {
-		return string(all), len(all)
-	}
-	cut := maxRevealed
-	for cut > 0 && !utf8.RuneStart(all[cut]) {
-		cut--
-	}
-	return string(all[:cut]), len(all)
+	return indent(dlq.Mask(b, true), maxShown) // Mask returns compact JSON
 }

@@ -79,7 +79,9 @@
 // messages, a document's file name, nor an event's data beyond its state.
 // A dead letter's payload is masked (Mask) unless an operator reveals it,
 // which is logged; revealed, an inline file still shows only as its name,
-// type and size (dlq.Mask, what iseed dlq show --reveal shows), and the
-// page shows the first 64 KiB of the indented payload, saying when it is
-// cut and that iseed dlq show --reveal prints the whole one.
+// type and size (dlq.Mask, what iseed dlq show --reveal shows). Masked or
+// revealed, the page shows the first 64 KiB of the indented payload,
+// indenting no more than that, saying when it is cut and that iseed dlq
+// show (--reveal) prints the whole one; masked, a value nested deeper than
+// dlq.MaxDepth shows as dlq.TooDeep.
 package console

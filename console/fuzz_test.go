@@ -21,19 +21,20 @@ func FuzzMask(f *testing.F) {
 		`{"id":"emp-1","service":"ISEE","options":["urgenza"],"version":1,"fields":{"$0":"Mario","n":3,"ok":true,"x":null},"metadata":{"Mario Rossi":"E-77","t":[{"RSSMRA":1}]}}`,
 		`{"id":{"cf":"RSSMRA85T10A562S"},"service":["Mario"],"options":["a",1],"version":"1"}`,
 		`{"` + string(bytes.Repeat([]byte("é"), 40)) + `":"x","metadata":"Mario"}`,
+		`{"fields":{"a":` + string(bytes.Repeat([]byte("["), 70)) + `"Mario"` + string(bytes.Repeat([]byte("]"), 70)) + `}}`,
 		`{"id":"a"} {"id":"b"}`, `["Mario"]`, "{\"fields\":{\"\u202e\":\"\xff\"}}", ``, `null`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		got := Mask(payload)
+		got, size := Mask(payload)
 		if !utf8.ValidString(got) {
 			t.Fatalf("Mask(%q) = %q: not UTF-8", payload, got)
 		}
 		var top map[string]any
 		dec := json.NewDecoder(bytes.NewReader(payload))
 		dec.UseNumber()
-		if dec.Decode(&top) != nil || dec.More() {
+		if dec.Decode(&top) != nil || dec.More() || len(got) < size { // cut: not JSON
 			return
 		}
 		var out map[string]any
@@ -60,7 +61,7 @@ func placeholders(v any, keys bool) bool {
 	case nil:
 		return true
 	case string:
-		return v == maskedText || v == maskedOther
+		return v == maskedText || v == maskedOther || v == dlq.TooDeep
 	case map[string]any:
 		for k, x := range v {
 			if keys && !maskedKey.MatchString(k) || !placeholders(x, keys) {

@@ -34,17 +34,20 @@ const maxMaskedValues = 20_000
 // (dlq.FreeKeys: within metadata, within a field's value, a top-level name
 // that is not a submission's member): "‹key 1›". A payload that is not a
 // JSON object shows as its size only, and so does one of more than
-// maxMaskedValues names and values.
-func Mask(b []byte) string {
+// maxMaskedValues names and values; a value nested deeper than
+// dlq.MaxDepth shows as dlq.TooDeep, as iseed dlq show shows it. It
+// returns the first maxShown bytes at most of the masked payload,
+// indented, and the size of the whole.
+func Mask(b []byte) (shown string, size int) {
 	if n := values(b); n > maxMaskedValues {
-		return "(" + strconv.Itoa(len(b)) + " bytes, more than " + strconv.Itoa(maxMaskedValues) +
-			" values: too many to show here; iseed dlq show shows it masked)"
+		return whole("(" + strconv.Itoa(len(b)) + " bytes, more than " + strconv.Itoa(maxMaskedValues) +
+			" values: too many to show here; iseed dlq show shows it masked)")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var top map[string]any
 	if err := dec.Decode(&top); err != nil || dec.More() {
-		return "(" + strconv.Itoa(len(b)) + " bytes, not a JSON object: hidden)"
+		return whole("(" + strconv.Itoa(len(b)) + " bytes, not a JSON object: hidden)")
 	}
 	top = dlq.FreeKeys(top, func(i int, _ string) string { return "‹key " + strconv.Itoa(i) + "›" })
 	out := make(map[string]any, len(top))
@@ -52,29 +55,35 @@ func Mask(b []byte) string {
 		if dlq.Shown(k, v) { // the rule iseed dlq show follows too
 			out[k] = v
 		} else {
-			out[clipKey(k)] = mask(v)
+			out[clipKey(k)] = mask(v, 1)
 		}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
 	_ = enc.Encode(out) // maps, slices, strings and nil always encode
-	return buf.String()
+	return indent(buf.Bytes(), maxShown)
 }
 
-func mask(v any) any {
+// whole returns s as Mask returns a text shown whole.
+func whole(s string) (string, int) { return s, len(s) }
+
+// mask masks v, a value within depth objects and arrays.
+func mask(v any, depth int) any {
+	if depth > dlq.MaxDepth {
+		return dlq.TooDeep
+	}
 	switch v := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
-			out[clipKey(k)] = mask(e)
+			out[clipKey(k)] = mask(e, depth+1)
 		}
 		return out
 	case []any:
 		out := make([]any, len(v))
 		for i, e := range v {
-			out[i] = mask(e)
+			out[i] = mask(e, depth+1)
 		}
 		return out
 	case string:
