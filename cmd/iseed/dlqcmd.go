@@ -204,7 +204,8 @@ func newDLQShowCmd(e *env) *cobra.Command {
 			"as the console masks it. Keys the producer chose freely (within metadata or a field's value, and a top-level\n" +
 			"name that is not a submission's) may name the person: they are masked too, numbered (‹key 1, 11 chars›),\n" +
 			"and so is an inline file's media type unless it is a common document type (named without its parameters,\n" +
-			"which may carry a file name), unless --reveal is given.",
+			"which may carry a file name), unless --reveal is given. Masked, a value nested deeper than 64 objects and\n" +
+			"arrays shows as ‹nested deeper than 64 levels›; revealed, the whole payload is printed.",
 		Args: exactArgs("SEQ"),
 	}
 	reveal := cmd.Flags().Bool("reveal", false, "show the payload's values (personal data); file contents stay hidden")
