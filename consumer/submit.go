@@ -325,7 +325,9 @@ func (p *Pipeline) postWithin(ctx context.Context, j *job, req visengine.CreateR
 	if base == nil {
 		base = context.WithoutCancel(ctx)
 	}
-	callCtx, cancel := context.WithTimeout(httptrace.WithClientTrace(base, trace),
+	// Measured in running time (visengine.WithRunningTimeout): a process
+	// stopped during the POST reads the answer that came meanwhile.
+	callCtx, cancel := visengine.WithRunningTimeout(httptrace.WithClientTrace(base, trace),
 		max(wait, min(wait+p.cfg.CallTimeout, p.cfg.AdoptGrace/2)))
 	type answer struct {
 		r   *visengine.Richiesta

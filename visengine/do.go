@@ -68,7 +68,9 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 	case k.streamed:
 		limit = math.MaxInt64
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	// A process stopped past the timeout reads what came meanwhile: the
+	// answer to a POST names the request it created.
+	ctx, cancel := WithRunningTimeout(ctx, timeout)
 	defer cancel()
 	req, body, err := c.request(httptrace.WithClientTrace(ctx, a.trace()), k)
 	if err != nil {
