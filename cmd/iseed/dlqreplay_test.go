@@ -482,32 +482,8 @@ func TestDLQReplayRefusesAMalformedLetterThatWouldCorrect(t *testing.T) {
 	d := startCLIDaemon(t)
 	ctx := context.Background()
 	store := record.NewStore(d.res.Records)
-	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "other-payload", badEmail)); code != 0 {
-		t.Fatalf("submit: exit %d, %s", code, errOut)
-	}
-	waitDeadLetters(t, 1)
-	before, _, err := store.Get(ctx, "acme", "other-payload")
-	if err != nil || before.State != record.StateRejected {
-		t.Fatalf("record: %+v, %v; want rejected", before, err)
-	}
-	// The same id with another payload, under an id of the producer's own.
-	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
-	data, err := os.ReadFile(eventFile(t, "other-payload", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := nats.NewMsg("iseed.submissions.acme")
-	m.Data = data
-	m.Header.Set(jetstream.MsgIDHeader, "my-own-id")
-	if _, err := js.PublishMsg(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	waitDeadLetters(t, 2)
-	malformed := deadLetters(t, "--reason", dlq.ReasonMalformed)
-	if len(malformed) != 1 || malformed[0].SubmissionID != "other-payload" {
-		t.Fatalf("malformed dead letters: %+v, want other-payload's", malformed)
-	}
-	seq := fmt.Sprint(malformed[0].Seq)
+	before, _, _, n := rejectedThenMalformed(t, d, "other-payload")
+	seq := fmt.Sprint(n)
 	out, errOut, code := runCLI(t, "dlq", "replay", seq)
 	if code == 0 {
 		rec := waitSubmitted(t, d, "other-payload")
@@ -518,7 +494,7 @@ func TestDLQReplayRefusesAMalformedLetterThatWouldCorrect(t *testing.T) {
 		!strings.Contains(errOut, "iseed dlq replay --edit "+seq) || !strings.Contains(errOut, "--payload FILE") {
 		t.Errorf("plain replay: exit %d, stdout %q, stderr %q; want 1, refused, why, and --edit and --payload named", code, out, errOut)
 	}
-	if _, err := dlq.NewQueue(d.js, d.res, nil, nil).Get(ctx, malformed[0].Seq); err != nil {
+	if _, err := dlq.NewQueue(d.js, d.res, nil, nil).Get(ctx, n); err != nil {
 		t.Errorf("dead letter %s after the refusal: %v; want it kept", seq, err)
 	}
 	after, _, err := store.Get(ctx, "acme", "other-payload")
@@ -552,34 +528,8 @@ func TestDLQReplayRefusesAMalformedLetterThatWouldCorrect(t *testing.T) {
 // replayed, corrected, and sent once in place of the recorded one.
 func TestDLQCorrectionWithTheLettersOwnPayload(t *testing.T) {
 	d := startCLIDaemon(t)
-	ctx := context.Background()
-	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "own-payload", badEmail)); code != 0 {
-		t.Fatalf("submit: exit %d, %s", code, errOut)
-	}
-	waitDeadLetters(t, 1)
-	before, _, err := record.NewStore(d.res.Records).Get(ctx, "acme", "own-payload")
-	if err != nil || before.State != record.StateRejected {
-		t.Fatalf("record: %+v, %v; want rejected", before, err)
-	}
-	// The same id with another payload, under an id of the producer's own.
-	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
-	file := eventFile(t, "own-payload", nil)
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := nats.NewMsg("iseed.submissions.acme")
-	m.Data = data
-	m.Header.Set(jetstream.MsgIDHeader, "my-own-id")
-	if _, err := js.PublishMsg(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	waitDeadLetters(t, 2)
-	malformed := deadLetters(t, "--reason", dlq.ReasonMalformed)
-	if len(malformed) != 1 || malformed[0].SubmissionID != "own-payload" {
-		t.Fatalf("malformed dead letters: %+v, want own-payload's", malformed)
-	}
-	seq := fmt.Sprint(malformed[0].Seq)
+	before, file, data, n := rejectedThenMalformed(t, d, "own-payload")
+	seq := fmt.Sprint(n)
 	if _, errOut, code := runCLI(t, "dlq", "replay", seq); code != 1 || !strings.Contains(errOut, "iseed dlq replay --edit "+seq) {
 		t.Fatalf("plain replay: exit %d, stderr %q; want 1, refused, naming --edit", code, errOut)
 	}
@@ -898,4 +848,40 @@ func TestDLQReplayRefusesACompletedGiveUp(t *testing.T) {
 	if got := d.sim.sim.Counters()["created"]; got != 2 {
 		t.Errorf("upstream requests: got %d, want 2", got)
 	}
+}
+
+// rejectedThenMalformed submits id with a bad e-mail (rejected, no
+// request: its record takes a correction), then the same id with a valid
+// payload under a message id of the producer's own (a malformed letter
+// whose payload is another submission than the recorded one). It returns
+// the rejected record, the valid payload's file and bytes, and the
+// malformed letter's sequence.
+func rejectedThenMalformed(t *testing.T, d *daemon, id string) (before *record.Record, file string, data []byte, seq uint64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, id, badEmail)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	waitDeadLetters(t, 1)
+	before, _, err := record.NewStore(d.res.Records).Get(ctx, "acme", id)
+	if err != nil || before.State != record.StateRejected {
+		t.Fatalf("record: %+v, %v; want rejected", before, err)
+	}
+	_, js := natstest.Connect(t, os.Getenv("ISEED_NATS_URL"))
+	file = eventFile(t, id, nil)
+	if data, err = os.ReadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg("iseed.submissions.acme")
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, "my-own-id")
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	waitDeadLetters(t, 2)
+	malformed := deadLetters(t, "--reason", dlq.ReasonMalformed)
+	if len(malformed) != 1 || malformed[0].SubmissionID != id {
+		t.Fatalf("malformed dead letters: %+v, want %s's", malformed, id)
+	}
+	return before, file, data, malformed[0].Seq
 }
