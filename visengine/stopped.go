@@ -32,14 +32,17 @@ const (
 // Deadline is the parent's.
 func WithRunningTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(parent)
-	var mu sync.Mutex // holds t and due for the timer's function
+	var mu sync.Mutex // holds t, due, rearms and stopped for the timer's function
 	mu.Lock()
 	defer mu.Unlock()
-	due, rearms := time.Now().Add(d), 0
+	due, rearms, stopped := time.Now().Add(d), 0, false
 	var t *time.Timer
 	t = time.AfterFunc(d, func() {
 		mu.Lock()
 		defer mu.Unlock()
+		if stopped {
+			return
+		}
 		if now := time.Now(); now.Sub(due) > stoppedSlack && rearms < stoppedRearms {
 			due, rearms = now.Add(stoppedGrace), rearms+1
 			t.Reset(stoppedGrace)
@@ -48,7 +51,10 @@ func WithRunningTimeout(parent context.Context, d time.Duration) (context.Contex
 		cancel(context.DeadlineExceeded)
 	})
 	return runningTimeoutCtx{ctx}, func() {
+		mu.Lock()
+		stopped = true // a timer re-armed meanwhile does nothing
 		t.Stop()
+		mu.Unlock()
 		cancel(context.Canceled)
 	}
 }
