@@ -176,19 +176,19 @@ func KeepInProgress(msg jetstream.Msg, pace *Pace) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		last := time.Now()
+		last, every := time.Now(), pace.Every()
 		for {
 			// At most 30 s between reads, whatever the period: the
 			// AckWait may have been cut meanwhile.
-			wait := min(pace.Every()-time.Since(last), 30*time.Second)
+			wait := min(every-time.Since(last), 30*time.Second)
 			if !Sleep(ctx, max(wait, 0)) || ctx.Err() != nil {
 				return
 			}
-			if time.Since(last) >= pace.Every() {
+			if time.Since(last) >= every {
 				_ = msg.InProgress()
 				last = time.Now()
 			}
-			pace.Refresh(ctx)
+			every = pace.Refresh(ctx) // Every, read again when due
 		}
 	})
 	var once sync.Once
