@@ -37,6 +37,7 @@ func newStalledRecords(t *testing.T) *stalledRecords {
 	t.Helper()
 	ctx := context.Background()
 	s := &stalledRecords{srv: natstest.Run(t), n: 600}
+	s.srv.KeepStreamsDir(t) // the bucket is the account's only stream, made anew
 	s.stall.Store(true)
 	kv, err := s.srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: stalledBucket, History: 1})
 	if err != nil {
@@ -170,6 +171,7 @@ func TestAuditRecordsSlowWatchKeepsReading(t *testing.T) {
 // the new bucket's claimed submissions, and the audit reads as sound.
 func TestAuditRecordsBucketMadeAnewBeforeWatch(t *testing.T) {
 	srv := natstest.Run(t)
+	srv.KeepStreamsDir(t) // the bucket is the account's only stream, made anew
 	ctx := context.Background()
 	cfg := jetstream.KeyValueConfig{Bucket: stalledBucket, History: 1}
 	kv, err := srv.JS.CreateKeyValue(ctx, cfg)

@@ -16,6 +16,7 @@ import (
 // name, it is a new one.
 func TestChanged(t *testing.T) {
 	srv := natstest.Run(t)
+	srv.KeepStreamsDir(t) // the bucket is the account's only stream, made anew
 	ctx := context.Background()
 	cfg := jetstream.KeyValueConfig{Bucket: "b"}
 	kv, err := srv.JS.CreateKeyValue(ctx, cfg)
@@ -120,6 +121,7 @@ func TestKeysOfABucketChangedWhileListed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := natstest.Run(t)
+			srv.KeepStreamsDir(t) // the bucket is the account's only stream, made anew
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			cfg := jetstream.KeyValueConfig{Bucket: "b"}
