@@ -21,6 +21,9 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 	work := ctx
 	ctx = context.WithoutCancel(ctx) // the request exists: record it even during shutdown
 	if err := p.indexKnown(ctx, work, j, r.ID, sourceOf(note) == ledger.SourceReconciled); err != nil {
+		if note == "" && errors.Is(err, errTaken) {
+			return p.duplicate(ctx, j, r.ID)
+		}
 		return p.retry(err, 0)
 	}
 	callback := p.promised(j, r, note)
@@ -118,6 +121,22 @@ func (p *Pipeline) indexKnown(ctx, work context.Context, j *job, id string, reco
 			return err
 		}
 	}
+}
+
+// duplicate ends a job whose POST was answered with requestID, a request
+// the index gives to another submission: an upstream that took this
+// submission for a duplicate of that one (same person, same data) and
+// created nothing. Handed back, the job would reconcile (the request is
+// not its own), POST again for the same answer, and so on until the
+// maximum deliveries or age. It fails instead, dead-lettered
+// upstream_duplicate, nothing charged; the owner is not named (it may be
+// another tenant's submission), the request id only in the log.
+func (p *Pipeline) duplicate(ctx context.Context, j *job, requestID string) Outcome {
+	j.unsure = false // the answer says what the POST made: nothing of this submission's
+	p.log.Warn().Str("tenant", j.tenant).Str("submission", j.sub.ID).Str("request_id", requestID).
+		Msg("the upstream answered the POST with another submission's request: failed as upstream_duplicate, not sent again")
+	return p.fail(ctx, j, dlq.ReasonUpstreamDuplicate, errors.New("Visengine answered the POST with a request that belongs to another submission: "+
+		"it took this one for a duplicate and created nothing, and nothing was charged for it; if it is a request of its own, change it (iseed dlq replay --edit)"))
 }
 
 // errTaken means another submission adopted the request first.
