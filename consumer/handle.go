@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,12 +84,17 @@ func (p *Pipeline) finish(ctx context.Context, j *job, o Outcome, act Action) er
 // the later states, and a redelivery re-announces "submitted" only while
 // the record is still there, so an event that failed behind a started
 // tracker would never go out, and one published late would come after
-// "completed". The ledger entry is written beside them. All are
-// idempotent.
+// "completed". The ledger entry is written beside them, in a goroutine of
+// its own; the event and the tracking task in the worker's, whose stack
+// has grown already (a new goroutine's would grow again for every
+// submission). All are idempotent.
 func (p *Pipeline) announce(ctx context.Context, o Outcome, act Action) error {
 	track := act.Ack && o.Record != nil && o.Record.RequestID != ""
 	var g errgroup.Group
-	g.Go(func() error {
+	if track {
+		g.Go(func() error { return p.spent(ctx, o.Record) })
+	}
+	err := func() error {
 		if act.Publish {
 			if err := p.d.Events.Status(ctx, *o.Event); err != nil {
 				return err
@@ -98,11 +104,8 @@ func (p *Pipeline) announce(ctx context.Context, o Outcome, act Action) error {
 			return p.d.Tracker.Track(ctx, o.Record)
 		}
 		return nil
-	})
-	if track {
-		g.Go(func() error { return p.spent(ctx, o.Record) })
-	}
-	return g.Wait()
+	}()
+	return errors.Join(err, g.Wait())
 }
 
 // maxLoggedError bounds the error a log line carries, like a dead letter's.
