@@ -8,7 +8,7 @@ const (
 	ReasonInvalid            = "invalid"
 	ReasonConflict           = "conflict"
 	ReasonUpstreamRejected   = "upstream_rejected"
-	ReasonUpstreamDuplicate  = "upstream_duplicate" // the POST's answer named another submission's request
+	ReasonUpstreamDuplicate  = "upstream_duplicate"  // the POST's answer named another submission's request
 	ReasonInsufficientCredit = "insufficient_credit" // only on dead letters of earlier versions: a 402 now stops pulling
 	ReasonAmbiguous          = "ambiguous"
 	ReasonExpired            = "expired"
