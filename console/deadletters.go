@@ -229,7 +229,7 @@ func (c *Console) reveal(w http.ResponseWriter, r *http.Request) {
 // values as they are, but an inline file as its name, type and size, never
 // its contents; indented as the CLI prints it. It returns the first
 // maxShown bytes of it, cut at a character's start, and the size of the
-// whole, without building the whole (indent).
+// whole, without building the whole (dlq.Indent).
 func reveal(b []byte) (shown string, size int) {
-	return indent(dlq.Mask(b, true), maxShown) // Mask returns compact JSON
+	return dlq.Indent(dlq.Mask(b, true), maxShown) // Mask returns compact JSON
 }

@@ -62,7 +62,7 @@ func Mask(b []byte) (shown string, size int) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(out) // maps, slices, strings and nil always encode
-	return indent(buf.Bytes(), maxShown)
+	return dlq.Indent(buf.Bytes(), maxShown)
 }
 
 // whole returns s as Mask returns a text shown whole.

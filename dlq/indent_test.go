@@ -1,4 +1,4 @@
-package console
+package dlq
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestIndentAsTheEncoder: indent writes what json.Encoder with
+// TestIndentAsTheEncoder: Indent writes what json.Encoder with
 // SetIndent("", "  ") writes, and, past its limit, the start of it and
 // the size of the whole.
 func TestIndentAsTheEncoder(t *testing.T) {
@@ -24,16 +24,16 @@ func TestIndentAsTheEncoder(t *testing.T) {
 		if err := enc.Encode(json.RawMessage(src)); err != nil {
 			t.Fatal(err)
 		}
-		if got, size := indent([]byte(src), 1<<20); got != want.String() || size != want.Len() {
-			t.Errorf("indent(%.40q): got %q (%d bytes), want %q (%d)", src, got, size, want.String(), want.Len())
+		if got, size := Indent([]byte(src), 1<<20); got != want.String() || size != want.Len() {
+			t.Errorf("Indent(%.40q): got %q (%d bytes), want %q (%d)", src, got, size, want.String(), want.Len())
 		}
 		for _, limit := range []int{0, 1, 7, want.Len() - 1} {
 			if limit >= want.Len() {
 				continue
 			}
-			got, size := indent([]byte(src), limit)
+			got, size := Indent([]byte(src), limit)
 			if !strings.HasPrefix(want.String(), got) || len(got) > limit || len(got) < limit-3 || size != want.Len() {
-				t.Errorf("indent(%.40q, %d): got %q (%d bytes), want the first %d bytes of %q (%d)", src, limit, got, size, limit, want.String(), want.Len())
+				t.Errorf("Indent(%.40q, %d): got %q (%d bytes), want the first %d bytes of %q (%d)", src, limit, got, size, limit, want.String(), want.Len())
 			}
 		}
 	}
