@@ -205,7 +205,9 @@ func newDLQShowCmd(e *env) *cobra.Command {
 			"name that is not a submission's) may name the person: they are masked too, numbered (‹key 1, 11 chars›),\n" +
 			"and so is an inline file's media type unless it is a common document type (named without its parameters,\n" +
 			"which may carry a file name), unless --reveal is given. Masked, a value nested deeper than 64 objects and\n" +
-			"arrays shows as ‹nested deeper than 64 levels›; revealed, the whole payload is printed.",
+			"arrays shows as ‹nested deeper than 64 levels›, and a table prints no more of it than 64 KiB and 16 bytes a\n" +
+			"byte of the payload, indented: one nested far deeper than a submission is cut there, saying how many bytes\n" +
+			"more there are; -o json prints it whole. Revealed, the whole payload is printed.",
 		Args: exactArgs("SEQ"),
 	}
 	reveal := cmd.Flags().Bool("reveal", false, "show the payload's values (personal data); file contents stay hidden")
@@ -272,6 +274,15 @@ func printLetter(w io.Writer, l *dlq.Letter, payload json.RawMessage, reveal boo
 	} else {
 		fmt.Fprintln(w, "\npayload (personal data hidden; --reveal to show it):")
 	}
+	if !reveal {
+		shown, size := dlq.Indent(payload, maxMaskedShown(len(l.Payload)))
+		if _, err := w.Write(escapeUnprintable([]byte(shown))); err != nil || size == len(shown) {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "…\n(cut: %d bytes more of the masked payload, nested deep; iseed dlq show %d -o json prints it whole)\n",
+			size-len(shown), d.Seq)
+		return err
+	}
 	var b strings.Builder
 	if err := writeJSON(&b, payload); err != nil {
 		return err
@@ -279,6 +290,16 @@ func printLetter(w io.Writer, l *dlq.Letter, payload json.RawMessage, reveal boo
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// maxMaskedShown bounds what iseed dlq show prints of a masked payload of
+// n bytes, indented, in a table: 64 KiB and 16 bytes a byte of it. A
+// payload is the tenant's to choose, and a value nested some 60 levels
+// deep is a line of some 130 bytes of indentation for a few bytes of
+// payload: 1 MB of it would be tens of megabytes on the operator's
+// terminal. A payload nested a few levels, as a submission is, is printed
+// whole (a number, "0,", is some 20 bytes masked, on its line); deeper,
+// the rest is counted and not printed, and -o json prints it whole.
+func maxMaskedShown(n int) int { return 64<<10 + 16*n }
 
 // letterName names a dead letter for people: "3 (acme/emp-2)".
 func letterName(d dlq.DeadLetter) string {
