@@ -68,31 +68,15 @@ func Mask(b []byte) (shown string, size int) {
 // whole returns s as Mask returns a text shown whole.
 func whole(s string) (string, int) { return s, len(s) }
 
-// mask masks v, a value within depth objects and arrays.
+// mask masks v, a value within depth objects and arrays (dlq.MaskTree,
+// the walk iseed dlq show's mask takes, cutting it as deep).
 func mask(v any, depth int) any {
-	if depth > dlq.MaxDepth {
-		return dlq.TooDeep
-	}
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[clipKey(k)] = mask(e, depth+1)
+	return dlq.MaskTree(v, depth, false, clipKey, func(v any) any {
+		if _, ok := v.(string); ok {
+			return maskedText
 		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = mask(e, depth+1)
-		}
-		return out
-	case string:
-		return maskedText
-	case nil:
-		return nil
-	default:
 		return maskedOther
-	}
+	})
 }
 
 func clipKey(k string) string {

@@ -93,20 +93,41 @@ func Mask(payload []byte, reveal bool) json.RawMessage {
 
 // maskValue masks v, a value within depth objects and arrays.
 func maskValue(v any, reveal bool, depth int) any {
-	if !reveal && depth > MaxDepth {
+	return MaskTree(v, depth, reveal, func(k string) string { return k }, func(v any) any { return maskLeaf(v, reveal) })
+}
+
+// MaskTree returns v, a value within depth objects and arrays of a payload
+// decoded with UseNumber, with every key k of its objects as key(k) and
+// every other value but null (a string, a number, a bool) as leaf(v); a
+// value nested deeper than MaxDepth is TooDeep, unless whole. Mask and the
+// console's mask both walk a payload with it, so that they cut it at the
+// same depth, each with its own placeholders.
+func MaskTree(v any, depth int, whole bool, key func(string) string, leaf func(any) any) any {
+	if !whole && depth > MaxDepth {
 		return TooDeep
 	}
 	switch v := v.(type) {
 	case map[string]any:
+		out := make(map[string]any, len(v))
 		for k, x := range v {
-			v[k] = maskValue(x, reveal, depth+1)
+			out[key(k)] = MaskTree(x, depth+1, whole, key, leaf)
 		}
-		return v
+		return out
 	case []any:
+		out := make([]any, len(v))
 		for i, x := range v {
-			v[i] = maskValue(x, reveal, depth+1)
+			out[i] = MaskTree(x, depth+1, whole, key, leaf)
 		}
-		return v
+		return out
+	case nil:
+		return nil
+	}
+	return leaf(v)
+}
+
+// maskLeaf masks v, a string, a number or a bool.
+func maskLeaf(v any, reveal bool) any {
+	switch v := v.(type) {
 	case string:
 		if f, ok := inlineFile(v); ok {
 			if reveal {
@@ -133,7 +154,7 @@ func maskValue(v any, reveal bool, depth int) any {
 		}
 		return "‹bool›"
 	}
-	return v // null
+	return v
 }
 
 // SubmissionMembers are the members of a submission (the pipeline's
