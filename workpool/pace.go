@@ -23,13 +23,10 @@ func InProgressEvery(ackWait time.Duration) time.Duration {
 }
 
 const (
-	// paceMemory is how long a Pace keeps to an AckWait it read once the
-	// consumer has a longer one: replicas configured otherwise that
-	// restart in turn set it back and forth.
-	paceMemory = 10 * time.Minute
 	// paceFresh is how old a Pace's last read may be for a hold to start
-	// by it; a hold that starts later is kept by InProgressEvery until
-	// its first signal reads the AckWait again.
+	// by it: the AckWait may have been cut while nothing was held, and
+	// nothing read it. A hold that starts later is kept by
+	// InProgressEvery until its first signal reads the AckWait again.
 	paceFresh = time.Minute
 	// paceTimeout bounds a read of the consumer's info.
 	paceTimeout = 2 * time.Second
@@ -45,16 +42,18 @@ type consumerInfo interface {
 // it, for every replica makes the shared consumer with its own when it
 // starts and the last started wins. The AckWait is read while messages
 // are held, at a signal once a third of it has passed since the last
-// read (every 1 s to 30 s), one read at a time for all its holds; the period
-// is a third of the shortest AckWait read in the last 10 minutes (at
-// least 100 ms). When the last read failed, or when none is a minute
-// old when a hold starts, it is InProgressEvery(MinAckWait), 333 ms.
+// read (every 1 s to 30 s), one read at a time for all its holds; the
+// period is a third of the last AckWait read (at least 100 ms). When the
+// last read failed, or when it is over a minute old as a hold starts, it
+// is InProgressEvery(MinAckWait), 333 ms.
 //
 // An AckWait cut by more than two thirds while a message is held (a
 // replica started with ISEED_ACK_WAIT 5s when it was 60s) can outlast
 // the signal that reads it: the message is delivered again meanwhile,
 // as it is once every worker is held longer than AckWait, and handlers
-// tolerate that.
+// tolerate that. So can a cut that replicas configured otherwise, started
+// in turn, make again after setting the AckWait back: only the last read
+// counts.
 //
 // A nil *Pace keeps every message by InProgressEvery(MinAckWait). A Pace
 // is safe for concurrent use.
@@ -63,17 +62,9 @@ type Pace struct {
 	now      func() time.Time
 
 	mu      sync.Mutex
-	reading bool       // a read is under way
-	readAt  time.Time  // the last read began, successful or not
-	okAt    time.Time  // the last successful read began
-	failed  bool       // the last read failed
-	seen    []seenWait // the AckWaits read within paceMemory, one entry per run of one value
-}
-
-// seenWait is an AckWait read, last at at.
-type seenWait struct {
-	ackWait time.Duration
-	at      time.Time
+	reading bool          // a read is under way
+	readAt  time.Time     // the last read began, successful or not
+	ackWait time.Duration // the last read's, 0 when it failed or none was made
 }
 
 // NewPace returns the Pace of c's messages. It reads nothing until a
@@ -87,7 +78,7 @@ func NewPace(c jetstream.Consumer) *Pace {
 }
 
 // Every returns how often a held message is kept in progress now: a
-// third of the shortest AckWait read recently, without reading it.
+// third of the last AckWait read, without reading it.
 func (p *Pace) Every() time.Duration {
 	if p == nil {
 		return InProgressEvery(MinAckWait)
@@ -98,26 +89,10 @@ func (p *Pace) Every() time.Duration {
 }
 
 func (p *Pace) every(now time.Time) time.Duration {
-	p.seen = pruneSeen(p.seen, now)
-	if p.failed || len(p.seen) == 0 || now.Sub(p.okAt) > paceFresh {
+	if p.ackWait <= 0 || now.Sub(p.readAt) > paceFresh {
 		return InProgressEvery(MinAckWait)
 	}
-	low := p.seen[0].ackWait
-	for _, s := range p.seen[1:] {
-		low = min(low, s.ackWait)
-	}
-	return max(low/3, 100*time.Millisecond)
-}
-
-// pruneSeen drops the AckWaits not read within paceMemory of now.
-func pruneSeen(seen []seenWait, now time.Time) []seenWait {
-	kept := seen[:0]
-	for _, s := range seen {
-		if now.Sub(s.at) <= paceMemory {
-			kept = append(kept, s)
-		}
-	}
-	return kept
+	return max(p.ackWait/3, 100*time.Millisecond)
 }
 
 // Refresh reads the consumer's AckWait when the last read is older than
@@ -147,21 +122,11 @@ func (p *Pace) Refresh(ctx context.Context) time.Duration {
 	switch {
 	case err != nil && ctx.Err() != nil:
 	case err != nil || info == nil || info.Config.AckWait <= 0:
-		p.readAt, p.failed = now, true
+		p.readAt, p.ackWait = now, 0
 	default:
-		p.readAt, p.okAt, p.failed = now, now, false
-		p.note(info.Config.AckWait, now)
+		p.readAt, p.ackWait = now, info.Config.AckWait
 	}
 	return p.every(p.now())
-}
-
-// note records ackWait, read at now.
-func (p *Pace) note(ackWait time.Duration, now time.Time) {
-	if n := len(p.seen); n > 0 && p.seen[n-1].ackWait == ackWait {
-		p.seen[n-1].at = now
-		return
-	}
-	p.seen = append(p.seen, seenWait{ackWait: ackWait, at: now})
 }
 
 // KeepInProgress tells the server that msg is still being worked on, as
