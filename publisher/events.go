@@ -117,6 +117,10 @@ type DocumentReady struct {
 	KeyID        string          `json:"key_id,omitempty"`
 	Metadata     json.RawMessage `json:"metadata,omitempty"`
 	At           time.Time       `json:"-"`
+	// EventID replaces the event's id (DocumentEventID) when set: a final
+	// document stored anew beside its receipt is announced under an id
+	// of its own (tracking.FinalDocumentEventID).
+	EventID string `json:"-"`
 }
 
 // StatusType returns the CloudEvents type of a state, e.g. "iseed.submission.submitted".
@@ -184,6 +188,9 @@ func (p *Publisher) DocumentEvent(d DocumentReady) (*Event, error) {
 		return nil, errors.New("publisher: document event needs tenant, submission id and object")
 	}
 	id := DocumentEventID(d.Tenant, d.SubmissionID, d.SHA256, d.Final)
+	if d.EventID != "" {
+		id = d.EventID
+	}
 	return p.envelope(id, TypeDocumentReady, d.SubmissionID, at(d.At), d)
 }
 

@@ -211,6 +211,24 @@ func TestDocumentEventID(t *testing.T) {
 	}
 }
 
+// TestDocumentEventIDReplaced: a document event's EventID, when set, is its
+// id (a final document stored anew beside its receipt has one of its own).
+func TestDocumentEventIDReplaced(t *testing.T) {
+	const sum = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	p := publisher.New(nil, publisher.Config{})
+	ev, err := p.DocumentEvent(publisher.DocumentReady{SubmissionID: "s1", Tenant: "acme", Object: "o", SHA256: sum, Final: true,
+		EventID: "acme.s1.document.9f86d081884c7d65.final.anew"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "acme.s1.document.9f86d081884c7d65.final.anew"; ev.ID != want {
+		t.Errorf("id %q, want %q", ev.ID, want)
+	}
+	if bytes.Contains(ev.Data, []byte("anew")) {
+		t.Errorf("data %s carries the id", ev.Data)
+	}
+}
+
 // TestStatusEventIDsAfterAReplay: once a replay reopened a submission
 // (tracking keeps its generation), every status event tracking publishes
 // has the replay's sequence, and so has a completed that overrides a later
