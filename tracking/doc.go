@@ -45,7 +45,10 @@
 // final (fetched in Visura evasa); the final one is stored anew and
 // announced even when its bytes are the earlier one's (its event id has
 // ".final"; its object too, FinalDocumentObject, when its name would be the
-// receipt's that the record its compare-and-set writes over names), so that it expires the bucket's max age after it is stored,
+// receipt's that the record its compare-and-set writes over names, and then
+// its event id is FinalDocumentEventID, so that a catch-up that announced
+// it under the receipt's object before finding the receipt written
+// announces the final name too), so that it expires the bucket's max age after it is stored,
 // not after the receipt was. The record
 // becomes completed only with the final document stored, and its event is
 // published just before completed: no consumer is told completed before it

@@ -92,6 +92,19 @@ func FinalDocumentObject(tenant, id, sha256Hex, nome string) string {
 	return tenant + "/" + id + "/" + sha256Hex[:min(16, len(sha256Hex))] + ".final/" + nome
 }
 
+// FinalDocumentEventID is the id of the iseed.document.ready event of a
+// final document stored under FinalDocumentObject: DocumentEventID's with
+// ".anew" after it. Another id than the final event's under the receipt's
+// object: a catch-up that lost the race to the receipt's (it announced the
+// final document under the receipt's object, then found the receipt
+// written and stored the final document again under the final name)
+// announces the object the record ends on, which the first event's id
+// would have deduplicated away. The id follows from the object alone, so
+// a catch-up retried after a crash publishes it again under the same id.
+func FinalDocumentEventID(tenant, id, sha256Hex string) string {
+	return publisher.DocumentEventID(tenant, id, sha256Hex, true) + ".anew"
+}
+
 // objectFor names the object of a document of rec's about to be stored,
 // ref (Bucket, SHA256 and Stato set), under the upstream's file name.
 // Only a final document whose name would be its receipt's, prev, gets the
@@ -205,6 +218,9 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record, s *spoo
 		Stato: sd.ref.Stato, Final: sd.ref.Stato == visengine.StateFulfilled,
 		Bucket: sd.ref.Bucket, Object: sd.ref.Object, Name: doc.Nome, Size: sd.ref.Size, DeclaredSize: sd.ref.DeclaredSize,
 		SHA256: sd.ref.SHA256, ContentType: sd.ref.ContentType, Encrypted: sd.sealedTo != "", KeyID: sd.sealedTo, At: t.cfg.Now()}
+	if sd.ref.Object == FinalDocumentObject(rec.Tenant, rec.ID, sd.ref.SHA256, safeName(doc.Nome, rec.RequestID)) {
+		sd.event.EventID = FinalDocumentEventID(rec.Tenant, rec.ID, sd.ref.SHA256)
+	}
 	return sd, nil
 }
 
