@@ -183,7 +183,8 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record, s *spoo
 	doc, f := s.doc, s.f
 	sd := &storedDocument{ref: record.DocumentRef{Bucket: t.lay.TenantDocumentsBucket(rec.Tenant),
 		Size: doc.Written, SHA256: s.sum, Stato: s.stato}}
-	sd.ref.Object = objectFor(rec, sd.ref, safeName(doc.Nome, rec.RequestID))
+	name := safeName(doc.Nome, rec.RequestID)
+	sd.ref.Object = objectFor(rec, sd.ref, name)
 	if doc.Written != doc.Dimensione {
 		// What dimensione counts is not documented (the published example's
 		// does not match its own bytes). The answer decoded whole, and its
@@ -218,7 +219,7 @@ func (t *Tracker) storeDocument(ctx context.Context, rec *record.Record, s *spoo
 		Stato: sd.ref.Stato, Final: sd.ref.Stato == visengine.StateFulfilled,
 		Bucket: sd.ref.Bucket, Object: sd.ref.Object, Name: doc.Nome, Size: sd.ref.Size, DeclaredSize: sd.ref.DeclaredSize,
 		SHA256: sd.ref.SHA256, ContentType: sd.ref.ContentType, Encrypted: sd.sealedTo != "", KeyID: sd.sealedTo, At: t.cfg.Now()}
-	if sd.ref.Object == FinalDocumentObject(rec.Tenant, rec.ID, sd.ref.SHA256, safeName(doc.Nome, rec.RequestID)) {
+	if sd.ref.Object == FinalDocumentObject(rec.Tenant, rec.ID, sd.ref.SHA256, name) {
 		sd.event.EventID = FinalDocumentEventID(rec.Tenant, rec.ID, sd.ref.SHA256)
 	}
 	return sd, nil
