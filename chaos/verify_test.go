@@ -315,6 +315,7 @@ type event struct {
 	Data struct {
 		SubmissionID string `json:"submission_id"`
 		SHA256       string `json:"sha256"`
+		Object       string `json:"object"`
 		Final        bool   `json:"final"`
 	} `json:"data"`
 }
@@ -331,11 +332,12 @@ const finalDocumentAnew = "iseed.document.ready final anew"
 // once, and each submission must have one submitted, one completed and one
 // final document_ready event (or two, the same document announced under
 // its receipt's object and then under the final name), the last naming
-// the stored document's digest.
+// the stored document's digest and the record's object.
 func (w *world) checkEvents(ctx context.Context, f *figures, recs []*record) error {
 	byID := map[string]int{}
 	per := map[string]map[string]int{}
 	digests := map[string]string{}
+	objects := map[string]string{} // the last final event's object, by submission
 	f.eventsByType = map[string]int{}
 	err := w.readStream(ctx, "ISEED_EVENTS", func(data []byte) {
 		f.events++
@@ -357,6 +359,7 @@ func (w *world) checkEvents(ctx context.Context, f *figures, recs []*record) err
 			}
 			per[ev.Data.SubmissionID][key]++
 			digests[ev.Data.SubmissionID] = ev.Data.SHA256
+			objects[ev.Data.SubmissionID] = ev.Data.Object
 		}
 	})
 	if err != nil {
@@ -384,8 +387,16 @@ func (w *world) checkEvents(ctx context.Context, f *figures, recs []*record) err
 				f.problem("%s: %d %s events, want 1", submissionID(i), n, typ)
 			}
 		}
-		if r := recs[i]; r != nil && r.Document != nil && digests[submissionID(i)] != r.Document.SHA256 {
-			f.problem("%s: the final document_ready says sha256 %s, the record %s", submissionID(i), digests[submissionID(i)], r.Document.SHA256)
+		if r := recs[i]; r != nil && r.Document != nil {
+			if digests[submissionID(i)] != r.Document.SHA256 {
+				f.problem("%s: the final document_ready says sha256 %s, the record %s", submissionID(i), digests[submissionID(i)], r.Document.SHA256)
+			}
+			// A consumer keeps the last final event's object: it must be
+			// the one the record names, not the receipt's, which expires
+			// first (docs/events.md).
+			if objects[submissionID(i)] != r.Document.Object {
+				f.problem("%s: the last final document_ready names object %q, the record %q", submissionID(i), objects[submissionID(i)], r.Document.Object)
+			}
 		}
 	}
 	return nil
