@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -207,7 +208,8 @@ func newDLQShowCmd(e *env) *cobra.Command {
 			"which may carry a file name), unless --reveal is given. Masked, a value nested deeper than 64 objects and\n" +
 			"arrays shows as ‹nested deeper than 64 levels›, and a table prints no more of it than 64 KiB and 16 bytes a\n" +
 			"byte of the payload, indented: one nested far deeper than a submission is cut there, saying how many bytes\n" +
-			"more there are; -o json prints it whole. Revealed, the whole payload is printed.",
+			"more there are; -o json prints it whole. Revealed, the whole payload is printed. A payload that indented\n" +
+			"would be more than that bound is printed compact, on one line (-o json, and a revealed table), whole.",
 		Args: exactArgs("SEQ"),
 	}
 	reveal := cmd.Flags().Bool("reveal", false, "show the payload's values (personal data); file contents stay hidden")
@@ -235,12 +237,7 @@ func newDLQShowCmd(e *env) *cobra.Command {
 		}
 		payload := dlq.Mask(l.Payload, *reveal)
 		if format == formatJSON {
-			return writeJSON(e.stdout, struct {
-				DeadLetter dlq.DeadLetter  `json:"dead_letter"`
-				Headers    nats.Header     `json:"headers"`
-				Payload    json.RawMessage `json:"payload"`
-				Revealed   bool            `json:"revealed"`
-			}{l.DeadLetter, l.Header, payload, *reveal})
+			return writeLetterJSON(e.stdout, letterDoc{l.DeadLetter, l.Header, payload, *reveal}, len(l.Payload))
 		}
 		return printLetter(e.stdout, l, payload, *reveal)
 	}
@@ -283,12 +280,79 @@ func printLetter(w io.Writer, l *dlq.Letter, payload json.RawMessage, reveal boo
 			size-len(shown), d.Seq)
 		return err
 	}
+	if !indentable(payload, len(l.Payload)) {
+		var b bytes.Buffer
+		if err := json.Compact(&b, payload); err != nil {
+			return err
+		}
+		b.WriteByte('\n')
+		_, err := w.Write(escapeUnprintable(b.Bytes()))
+		return err
+	}
 	var b strings.Builder
 	if err := writeJSON(&b, payload); err != nil {
 		return err
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// letterDoc is the document iseed dlq show -o json prints.
+type letterDoc struct {
+	DeadLetter dlq.DeadLetter  `json:"dead_letter"`
+	Headers    nats.Header     `json:"headers"`
+	Payload    json.RawMessage `json:"payload"`
+	Revealed   bool            `json:"revealed"`
+}
+
+// indentable reports whether payload, the JSON iseed dlq show prints of a
+// dead letter's n-byte payload, is printed indented: when that is no more
+// than maxMaskedShown(n). One nested far deeper than a submission, which
+// only a producer that means harm sends, would be tens of times its size
+// (a line of indentation for each few bytes): it is printed compact, on
+// one line, whole. dlq.Indent measures it without building it.
+func indentable(payload json.RawMessage, n int) bool {
+	_, size := dlq.Indent(payload, 0)
+	return size <= maxMaskedShown(n)
+}
+
+// writeLetterJSON writes doc, the dead letter of an n-byte payload, as
+// writeJSON does, unless its payload is not indentable: then the document
+// is indented around the payload, which is written compact and whole. The
+// same JSON values either way.
+func writeLetterJSON(w io.Writer, doc letterDoc, n int) error {
+	if indentable(doc.Payload, n) {
+		return writeJSON(w, doc)
+	}
+	return writeEscapedJSON(w, func(w io.Writer) error {
+		var b bytes.Buffer
+		b.WriteString("{\n")
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("  ", "  ")
+		for i, f := range []struct {
+			name string
+			v    any
+		}{{"dead_letter", doc.DeadLetter}, {"headers", doc.Headers}, {"payload", nil}, {"revealed", doc.Revealed}} {
+			if i > 0 {
+				b.WriteString(",\n")
+			}
+			fmt.Fprintf(&b, "  %q: ", f.name)
+			if f.name == "payload" {
+				if err := json.Compact(&b, doc.Payload); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := enc.Encode(f.v); err != nil {
+				return err
+			}
+			b.Truncate(b.Len() - 1) // Encode's newline
+		}
+		b.WriteString("\n}\n")
+		_, err := w.Write(b.Bytes())
+		return err
+	})
 }
 
 // maxMaskedShown bounds what iseed dlq show prints of a masked payload of

@@ -42,21 +42,46 @@ func TestDLQShowBoundsAMaskedPayload(t *testing.T) {
 			t.Errorf("dlq show: got no %q in the payload it printed (%.200q…); want it", want, shown)
 		}
 	}
-	out, errOut, code = runCLI(t, "dlq", "show", seq, "-o", "json")
-	if code != 0 {
-		t.Fatalf("dlq show -o json: exit %d, %s", code, errOut)
-	}
-	var doc struct {
-		Payload map[string]any `json:"payload"`
-	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		t.Fatalf("dlq show -o json: %v; want valid JSON", err)
-	}
-	v := doc.Payload["fields"].(map[string]any)["x"]
-	for range depth - 1 {
-		v = v.([]any)[0]
-	}
-	if n := len(v.([]any)); n != 50_001 {
-		t.Errorf("dlq show -o json: got %d values at depth %d, want all 50001", n, depth)
+	// Whole, valid JSON, and compact rather than 70 times the payload:
+	// -o json, and the revealed table.
+	limit := maxMaskedShown(len(payload)) + 4096
+	for _, args := range [][]string{{"-o", "json"}, {"-o", "json", "--reveal"}, {"-o", "table", "--reveal"}} {
+		out, errOut, code = runCLI(t, append([]string{"dlq", "show", seq}, args...)...)
+		if code != 0 {
+			t.Fatalf("dlq show %v: exit %d, %s", args, code, errOut)
+		}
+		if len(out) > limit {
+			t.Errorf("dlq show %v of a %d-byte payload nested %d deep: printed %d bytes (%.1f times its size); want at most %d",
+				args, len(payload), depth, len(out), float64(len(out))/float64(len(payload)), limit)
+		}
+		var got map[string]any
+		if args[1] == "json" {
+			var doc struct {
+				Payload  map[string]any `json:"payload"`
+				Revealed bool           `json:"revealed"`
+			}
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatalf("dlq show %v: %v; want valid JSON", args, err)
+			}
+			if doc.Revealed != (len(args) == 3) {
+				t.Errorf("dlq show %v: revealed %v", args, doc.Revealed)
+			}
+			got = doc.Payload
+		} else {
+			_, text, _ := strings.Cut(out, "file contents hidden):\n")
+			if err := json.Unmarshal([]byte(text), &got); err != nil {
+				t.Fatalf("dlq show %v: the payload printed is not JSON: %v (%.200q…)", args, err, text)
+			}
+		}
+		v := got["fields"].(map[string]any)["x"]
+		for range depth - 1 {
+			v = v.([]any)[0]
+		}
+		if n := len(v.([]any)); n != 50_001 {
+			t.Errorf("dlq show %v: got %d values at depth %d, want all 50001", args, n, depth)
+		}
+		if len(args) == 3 && v.([]any)[50_000] != float64(0) {
+			t.Errorf("dlq show %v: the last value is %v, want the revealed 0", args, v.([]any)[50_000])
+		}
 	}
 }
