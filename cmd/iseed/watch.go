@@ -93,6 +93,14 @@ func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, t
 		tenant = "*"
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: l.Events().Of(tenant, "*"), DeliverPolicy: policy}
+	if policy == jetstream.DeliverNewPolicy {
+		// New events are those stored after this stream info, pinned as a
+		// sequence: an ordered consumer made again before it delivered
+		// anything (NATS lost and back) starts where its policy says, and
+		// "new" then would begin at the reset, leaving out the events stored
+		// while the connection was lost.
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, st.CachedInfo().State.LastSeq+1
+	}
 	p := &eventPrinter{w: w}
 	created := st.CachedInfo().Created
 	cc, err := p.follow(ctx, st, cfg)
@@ -127,7 +135,7 @@ func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, t
 			fmt.Fprintf(note, "watch: the events stream was made anew (created %s); following the new one from its first event\n",
 				info.Created.UTC().Format(time.RFC3339))
 		}
-		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverAllPolicy, 0
 		if cc, err = p.follow(ctx, st, cfg); err != nil {
 			cc = nil
 			fmt.Fprintf(note, "watch: cannot follow the events stream made anew (%v); trying again in %s\n", err, bucket.Recheck)

@@ -2,15 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/tracking"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestWatchSaysWhenNATSIsLostAndBack: iseed watch says on standard error
@@ -44,6 +50,79 @@ func TestWatchSaysWhenNATSIsLostAndBack(t *testing.T) {
 		return strings.Contains(stderr.String(), "watch: reconnected to NATS")
 	}, explain)
 	submitted("after-1")
+}
+
+// TestWatchPrintsTheEventsStoredWhileItWasAway: watch, started on new
+// events only, has printed none yet when NATS goes away (the daemon's
+// embedded server restarting); an event is stored before watch is back.
+// Its ordered consumer, made again then, began at the events new at that
+// moment, and that event was never printed, though "events resume when it
+// is back". Now it is printed.
+func TestWatchPrintsTheEventsStoredWhileItWasAway(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := res.Layout
+	var open atomic.Bool // whether watch's connection may reach the server
+	open.Store(true)
+	var stdout, stderr pipetest.Buffer
+	nc, js := natstest.Connect(t, srv.ClientURL(), append(watchConnOptions(&stderr),
+		nats.SetCustomDialer(gatedDialer{&open}), nats.ReconnectWait(50*time.Millisecond))...)
+	defer nc.Close()
+	done := make(chan error, 1)
+	go func() { done <- watchEvents(ctx, js, l, "acme", jetstream.DeliverNewPolicy, &stdout, &stderr) }()
+	defer func() { cancel(); <-done }()
+	explain := func() string { return "stdout: " + stdout.String() + "; stderr: " + stderr.String() }
+	p := publisher.New(srv.JS, publisher.Config{Prefix: l.Prefix, EventsStream: l.EventsStream()})
+	publish := func(id string) error {
+		return p.Status(ctx, publisher.Status{Tenant: "acme", SubmissionID: id, State: "submitted", Generation: 1, At: time.Now()})
+	}
+	printed := func(id string) bool { return strings.Contains(stdout.String(), "acme/"+id+" submitted") }
+	st, err := srv.JS.Stream(ctx, l.EventsStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipetest.WaitExplained(t, 20*time.Second, "watch's consumer on the events stream", func() bool {
+		info, err := st.Info(ctx)
+		return err == nil && info.State.Consumers == 1
+	}, explain)
+
+	open.Store(false)
+	srv.Stop()
+	srv.Start()
+	pipetest.WaitExplained(t, 20*time.Second, "an event stored while watch is away", func() bool {
+		return publish("while-away") == nil
+	}, explain)
+	open.Store(true)
+	pipetest.WaitExplained(t, 20*time.Second, "watch says it is reconnected", func() bool {
+		return strings.Contains(stderr.String(), "watch: reconnected to NATS")
+	}, explain)
+	n := 0
+	pipetest.WaitExplained(t, 30*time.Second, "watch prints an event stored after it is back", func() bool {
+		if printed(fmt.Sprint("back-", n)) {
+			return true
+		}
+		n++
+		_ = publish(fmt.Sprint("back-", n)) // one more, until the consumer made again prints one
+		return false
+	}, explain)
+	if !printed("while-away") {
+		t.Errorf("watch printed the events stored after it was back, not the one stored while it was away; %s", explain())
+	}
+}
+
+// gatedDialer dials only while open is true: a client kept away from a
+// server that is back.
+type gatedDialer struct{ open *atomic.Bool }
+
+func (g gatedDialer) Dial(network, address string) (net.Conn, error) {
+	if !g.open.Load() {
+		return nil, errors.New("gatedDialer: closed")
+	}
+	return net.Dial(network, address)
 }
 
 // TestWatchHidesTheDocumentName: a document_ready line names the document
