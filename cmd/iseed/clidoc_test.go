@@ -80,7 +80,8 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
   once per kind: a permissions violation (` + "`iseed: NATS refused to let this command subscribe to …`" + `)
   names the subject refused and the permission the credentials lack;
   [security.md](security.md#what-each-nats-user-may-do) lists each user's.
-- ` + "`iseed completion bash|zsh|fish`" + ` prints a completion script.
+- ` + "`iseed completion bash|zsh|fish`" + ` prints a completion script; ` + "`iseed --version`" + ` (` + "`-v`" + `) prints the
+  version, as ` + "`iseed version`" + ` does.
 
 ## Exit statuses
 
