@@ -136,11 +136,39 @@ func TestServeDemoOnEmbeddedDefaults(t *testing.T) {
 	stop2()
 }
 
+// TestServeDemoPrintsItsSubmissionOnly: a demo run earlier in the same
+// data directory with another file left that submission's events on the
+// stream. serve --demo FILE prints the events about FILE's submission, and
+// printed the other one's too.
+func TestServeDemoPrintsItsSubmissionOnly(t *testing.T) {
+	t.Setenv("ISEED_DATA_DIR", t.TempDir())
+	t.Setenv("ISEED_SIM_STEP", "100ms")
+	stdout, _, stop := startDemoOf(t, "../../examples/isee-invalid.json")
+	waitUntil(t, 30*time.Second, "the earlier demo's submission to be rejected", func() bool {
+		return strings.Contains(stdout.String(), "demo/emp-7782-isee-2026 rejected")
+	})
+	stop()
+	stdout, _, stop = startDemoOf(t, "../../examples/isee.json")
+	waitUntil(t, 30*time.Second, "the demo submission to complete", func() bool {
+		return strings.Contains(stdout.String(), "demo/emp-7781-isee-2026 completed")
+	})
+	stop()
+	if out := stdout.String(); strings.Contains(out, "emp-7782-isee-2026") {
+		t.Errorf("serve --demo examples/isee.json: got the earlier demo's events too:\n%s\nwant emp-7781-isee-2026's only", out)
+	}
+}
+
 // startDemo starts the README's first command, serve --demo
 // examples/isee.json, on the environment's ISEED_DATA_DIR, with its
 // listeners on loopback ports of their own. stop ends it and waits for it,
 // 30 s at most; the test's end stops it too.
 func startDemo(t *testing.T) (stdout, stderr *pipetest.Buffer, stop func()) {
+	t.Helper()
+	return startDemoOf(t, "../../examples/isee.json")
+}
+
+// startDemoOf is startDemo with another submission file.
+func startDemoOf(t *testing.T, file string) (stdout, stderr *pipetest.Buffer, stop func()) {
 	t.Helper()
 	t.Setenv("ISEED_EMBEDDED_NATS_LISTEN", "127.0.0.1:0")
 	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
@@ -149,7 +177,7 @@ func startDemo(t *testing.T) (stdout, stderr *pipetest.Buffer, stop func()) {
 	stdout, stderr = &pipetest.Buffer{}, &pipetest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--demo", "../../examples/isee.json"}, strings.NewReader(""), stdout, stderr)
+		done <- run(ctx, []string{"serve", "--demo", file}, strings.NewReader(""), stdout, stderr)
 	}()
 	stop = sync.OnceFunc(func() {
 		cancel()

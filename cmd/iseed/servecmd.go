@@ -165,5 +165,5 @@ func (d *daemon) demo(ctx context.Context, event []byte, w, note io.Writer) erro
 	if _, err := d.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	return watchEvents(ctx, d.js, d.res.Layout, "demo", jetstream.DeliverAllPolicy, w, note)
+	return watchEvents(ctx, d.js, d.res.Layout, "demo", sub.ID, jetstream.DeliverAllPolicy, w, note)
 }

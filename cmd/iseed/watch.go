@@ -49,7 +49,7 @@ func newWatchCmd(e *env) *cobra.Command {
 		if *all {
 			policy = jetstream.DeliverAllPolicy
 		}
-		return watchEvents(cmd.Context(), c.js, c.layout, *tenant, policy, e.stdout, e.stderr)
+		return watchEvents(cmd.Context(), c.js, c.layout, *tenant, "", policy, e.stdout, e.stderr)
 	}
 	return cmd
 }
@@ -72,8 +72,8 @@ func watchConnOptions(w io.Writer) []nats.Option {
 	}
 }
 
-// watchEvents prints on w one line per event of a tenant ("" for all)
-// until ctx is done.
+// watchEvents prints on w one line per event of a tenant's submission
+// (tenant or id "" for all) until ctx is done.
 //
 // An events stream deleted and made anew (an operator clearing it, iseed
 // serve making it again on start) numbers its events from 1 again, and the
@@ -84,7 +84,7 @@ func watchConnOptions(w io.Writer) []nats.Option {
 // began on; when it is not, it says so on note and follows the new one
 // from its first event (every one was stored after the watch began),
 // leaving out those the old consumer printed already.
-func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, tenant string, policy jetstream.DeliverPolicy, w, note io.Writer) error {
+func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, tenant, id string, policy jetstream.DeliverPolicy, w, note io.Writer) error {
 	st, err := js.Stream(ctx, l.EventsStream())
 	if err != nil {
 		return fmt.Errorf("events stream: %w", err)
@@ -92,7 +92,10 @@ func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, t
 	if tenant == "" {
 		tenant = "*"
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: l.Events().Of(tenant, "*"), DeliverPolicy: policy}
+	if id == "" {
+		id = "*"
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: l.Events().Of(tenant, id), DeliverPolicy: policy}
 	if policy == jetstream.DeliverNewPolicy {
 		// New events are those stored after this stream info, pinned as a
 		// sequence: an ordered consumer made again before it delivered

@@ -73,7 +73,7 @@ func TestWatchPrintsTheEventsStoredWhileItWasAway(t *testing.T) {
 		nats.SetCustomDialer(gatedDialer{&open}), nats.ReconnectWait(50*time.Millisecond))...)
 	defer nc.Close()
 	done := make(chan error, 1)
-	go func() { done <- watchEvents(ctx, js, l, "acme", jetstream.DeliverNewPolicy, &stdout, &stderr) }()
+	go func() { done <- watchEvents(ctx, js, l, "acme", "", jetstream.DeliverNewPolicy, &stdout, &stderr) }()
 	defer func() { cancel(); <-done }()
 	explain := func() string { return "stdout: " + stdout.String() + "; stderr: " + stderr.String() }
 	p := publisher.New(srv.JS, publisher.Config{Prefix: l.Prefix, EventsStream: l.EventsStream()})

@@ -67,7 +67,7 @@ func TestWatchStopsWhileItsOutputIsStuck(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- watchEvents(ctx, js, d.res.Layout, "acme", jetstream.DeliverAllPolicy, w, io.Discard)
+		done <- watchEvents(ctx, js, d.res.Layout, "acme", "", jetstream.DeliverAllPolicy, w, io.Discard)
 	}()
 	p := publisher.New(d.js, publisher.Config{Prefix: d.res.Layout.Prefix, EventsStream: d.res.Layout.EventsStream()})
 	if err := p.Status(ctx, publisher.Status{Tenant: "acme", SubmissionID: "emp-1", State: "submitted", Generation: 1, At: time.Now()}); err != nil {
