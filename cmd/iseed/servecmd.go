@@ -165,5 +165,9 @@ func (d *daemon) demo(ctx context.Context, event []byte, w, note io.Writer) erro
 	if _, err := d.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	return watchEvents(ctx, d.js, d.res.Layout, "demo", sub.ID, jetstream.DeliverAllPolicy, w, note)
+	id := sub.ID
+	if !publisher.ValidToken(id) {
+		id = "" // no subject of its own: its rejection is among the tenant's
+	}
+	return watchEvents(ctx, d.js, d.res.Layout, "demo", id, jetstream.DeliverAllPolicy, w, note)
 }
