@@ -100,6 +100,7 @@ func TestUsageMistakes(t *testing.T) {
 		{[]string{"dlq", "list", "--since", "1h", "--until", "2h"}, "is before --since"},
 		{[]string{"dlq", "show", "x"}, `not a dead-letter sequence: "x"`},
 		{[]string{"track", "list", "--state", "bogus"}, `--state "bogus" is not the state of an open request`},
+		{[]string{"track", "list", "--older-than", "-5m"}, "--older-than: want a duration of 0 or more"},
 		{[]string{"budget", "set", "--account", "--daily-eur", "1.500"}, "thousands separators"},
 		{[]string{"dlq", "replay"}, "select them with --reason"},
 		{[]string{"dlq", "replay", "--tenant", "acme"}, "select them with --reason"},

@@ -208,8 +208,14 @@ func describeCaps(c budget.Caps) string {
 	}
 	add(int64(c.DailyEUR), "a day", true)
 	add(int64(c.MonthlyEUR), "a month", true)
-	add(c.DailyRequests, "requests a day", false)
-	add(c.MonthlyRequests, "requests a month", false)
+	requests := func(n int64) string {
+		if n == 1 {
+			return "request"
+		}
+		return "requests"
+	}
+	add(c.DailyRequests, requests(c.DailyRequests)+" a day", false)
+	add(c.MonthlyRequests, requests(c.MonthlyRequests)+" a month", false)
 	if len(parts) == 0 {
 		return "no caps"
 	}

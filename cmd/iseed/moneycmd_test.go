@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
@@ -188,6 +189,20 @@ func TestSpendRefusesATenantThatIsNoName(t *testing.T) {
 		_, errOut, code := runCLI(t, "spend", "--tenant", name)
 		if code != 2 || !strings.Contains(errOut, "--tenant must be letters, digits, _ or -") {
 			t.Errorf("spend --tenant %q: exit %d, %q; want 2 and a usage error", name, code, errOut)
+		}
+	}
+}
+
+func TestDescribeCapsCountsRequestsInTheSingular(t *testing.T) {
+	for _, tt := range []struct {
+		caps budget.Caps
+		want string
+	}{
+		{budget.Caps{DailyRequests: 1, MonthlyRequests: 1}, "1 request a day, 1 request a month"},
+		{budget.Caps{DailyRequests: 2, MonthlyRequests: 30}, "2 requests a day, 30 requests a month"},
+	} {
+		if got := describeCaps(tt.caps); got != tt.want {
+			t.Errorf("describeCaps(%+v) = %q, want %q", tt.caps, got, tt.want)
 		}
 	}
 }

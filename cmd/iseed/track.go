@@ -31,6 +31,9 @@ func newTrackCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if *older < 0 {
+			return usagef("--older-than: want a duration of 0 or more, such as 72h, got %s", *older)
+		}
 		c, err := openCLI(cmd.Context(), e.stderr, true)
 		if err != nil {
 			return err
