@@ -312,21 +312,25 @@ func TestClockSkew(t *testing.T) {
 
 // TestClockJump jumps a replica's wall clock an hour forward mid-run: it
 // may mint one burst once, not one per write, and the other replica keeps
-// getting tokens.
+// getting tokens. The run lasts 1.5 s from the jump, whenever the set-up
+// (two buckets bound, on a loaded machine slowly) let it begin: a run of
+// 2 s from before the set-up left less than the last second counted below.
 func TestClockJump(t *testing.T) {
 	s := natstest.Run(t)
 	const rate, burst = 20.0, 5
 	var g grants
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	var jump, none atomic.Int64
 	jumper := newLimiter(t, replicaKV(t, s.ClientURL(), 1), ratelimit.Config{Rate: rate, Burst: burst, Now: skewedClock(&jump)})
 	steady := newLimiter(t, replicaKV(t, s.ClientURL(), 1), ratelimit.Config{Rate: rate, Burst: burst, Now: skewedClock(&none)})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	t0 := time.Now()
 	w1, w2 := hammer(ctx, jumper, "jumper", ratelimit.Poll, 3, &g), hammer(ctx, steady, "steady", ratelimit.Poll, 3, &g)
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // the run before the jump
 	jump.Store(int64(time.Hour))
 	jumpedAt := time.Now()
+	time.Sleep(1500 * time.Millisecond) // the run after it, whose last second is counted below
+	cancel()
 	w1()
 	w2()
 	at, by := g.snapshot()
