@@ -95,7 +95,7 @@ func printOpen(e *env, recs []*record.Record, now time.Time) error {
 	for _, r := range recs {
 		at := r.SubmittedAt()
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Tenant, r.ID, overview.OpenState(r), shown(r.StatoRichiesta), shown(r.RequestID),
-			shown(r.Service), at.UTC().Format(time.RFC3339), now.Sub(at).Round(time.Minute))
+			shown(r.Service), at.UTC().Format(time.RFC3339), overview.Age(now.Sub(at)))
 	}
 	if err := w.Flush(); err != nil {
 		return err
