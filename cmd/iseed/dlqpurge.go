@@ -53,7 +53,7 @@ func (s selection) letters(ctx context.Context, q *dlq.Queue) ([]uint64, error) 
 
 func newDLQPurgeCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "purge (SEQ... | --reason R [--tenant T] [--since T] [--until T] | --all)",
+		Use:   "purge (SEQ... | [--reason R] [--tenant T] [--since T] [--until T] | --all)",
 		Short: "Remove dead letters without replaying them",
 		Long: "Removes dead letters for good, after a confirmation (--yes skips it). Without sequences it needs a\n" +
 			"filter, or --all for every dead letter. Their submissions stay rejected or failed. A purged letter's\n" +
