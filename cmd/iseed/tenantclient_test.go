@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -78,6 +80,9 @@ func TestTenantClientFromEventsDoc(t *testing.T) {
 		t.Errorf("the same submission without Nats-Msg-Id: ack %+v; want stored", third)
 	}
 	c.publish(t, invalid, true)
+	escaped := c.publishByHand(t, "tc-esc-1")
+	malformed := `{"id":"tc-mal-1","service":"ISEE"}`
+	c.publish(t, malformed, false)
 
 	// "Each tenant reads its events durably through two pull consumers on
 	// ISEED_EVENTS that iseed makes: <tenant>-status … and
@@ -104,6 +109,46 @@ func TestTenantClientFromEventsDoc(t *testing.T) {
 		t.Errorf("completed event: data %s; want esito {codice, info}", completed.Data)
 	}
 	c.checkRejected(t, c.waitStatus(t, "tc-bad-1", "rejected"))
+	// The message id written by hand held: the submission was checked
+	// against its schema (rejected for its e-mail), not malformed.
+	if ev := c.waitStatus(t, "tc-esc-1", "rejected"); !strings.Contains(string(ev.Data), `"code":"invalid_email"`) || strings.Contains(string(ev.Data), `"malformed"`) {
+		t.Errorf("submission with the message id %s written by hand: %s; want rejected for its e-mail only", escaped, ev.Data)
+	}
+
+	// "When the subject names a valid tenant, the id can be read, and no
+	// submission of that id exists, the producer also gets a rejected
+	// event with reason: "malformed", generation: 0 … and one error
+	// (code: "malformed" …)", id "<tenant>.<id>.malformed.<sha256 of the
+	// payload, 16 hex digits>".
+	sum := sha256.Sum256([]byte(malformed))
+	mal := c.find(t, "acme's rejection of tc-mal-1", func(ev docEvent) bool { return ev.Subject == "tc-mal-1" })
+	var md docStatus
+	if err := json.Unmarshal(mal.Data, &md); err != nil {
+		t.Fatal(err)
+	}
+	if want := "acme.tc-mal-1.malformed." + hex.EncodeToString(sum[:])[:16]; mal.ID != want || mal.Type != "iseed.submission.rejected" ||
+		md.State != "rejected" || md.Generation == nil || *md.Generation != 0 || md.Reason == nil || *md.Reason != "malformed" ||
+		len(md.Errors) != 1 || *md.Errors[0].Code != "malformed" || md.Errors[0].Field != nil || md.Errors[0].Name != nil {
+		t.Errorf("malformed message: event %s %s %s; want %s, rejected, generation 0, reason malformed, one malformed problem", mal.ID, mal.Type, mal.Data, want)
+	}
+
+	// "The same id with a different payload is a conflict: … the producer
+	// gets an iseed.submission.conflict event", id "<tenant>.<id>.conflict.
+	// <the conflicting payload's fingerprint, 16 hex digits>", with
+	// "reason: "conflict", errors: [{code: "conflict", message}], the
+	// conflicting message's metadata".
+	other := strings.NewReplacer("hr@example.com", "payroll@example.com", `"employee_id": "7781"`, `"employee_id": "other"`).Replace(valid)
+	c.publish(t, other, true)
+	conflictID := "acme.tc-ok-1.conflict." + strings.TrimPrefix(docMsgID("acme", other), "acme.tc-ok-1.")
+	conflict := c.find(t, "acme's conflict event of tc-ok-1", func(ev docEvent) bool { return ev.ID == conflictID })
+	var cd docStatus
+	if err := json.Unmarshal(conflict.Data, &cd); err != nil {
+		t.Fatal(err)
+	}
+	if conflict.Type != "iseed.submission.conflict" || conflict.subject != "iseed.status.acme.tc-ok-1" || cd.Reason == nil || *cd.Reason != "conflict" ||
+		len(cd.Errors) != 1 || *cd.Errors[0].Code != "conflict" || string(cd.Metadata) != `{"employee_id":"other"}` {
+		t.Errorf("conflict event %s on %s: %s %s; want iseed.submission.conflict, reason conflict, one conflict problem, the other metadata", conflict.ID, conflict.subject, conflict.Type, conflict.Data)
+	}
 
 	// The duplicates: once iseed has taken every submission (the operator's
 	// view), the tenant has one submission of tc-ok-1, one upstream
@@ -499,6 +544,11 @@ func (c *docClient) checkRejected(t *testing.T, ev docEvent) {
 	}
 }
 
+// stati are the upstream states of iseed's, as the doc's event table
+// gives them.
+var stati = map[string]string{"submitted": "In erogazione", "in_progress": "In erogazione",
+	"data_ready": "Dati disponibili", "completed": "Visura evasa"}
+
 // checkOneSubmission: "The same id with the same payload … is the same
 // submission: it is never sent twice": every status event of id names one
 // upstream request, and each state came once, in order.
@@ -508,7 +558,9 @@ func (c *docClient) checkOneSubmission(t *testing.T, id string, states []string)
 	requests := map[string]bool{}
 	for _, evID := range c.order {
 		ev := c.events[evID]
-		if ev.Subject != id || !strings.HasPrefix(ev.Type, "iseed.submission.") {
+		// "Whoever follows a submission's state takes it from the other
+		// types and skips conflict."
+		if ev.Subject != id || !strings.HasPrefix(ev.Type, "iseed.submission.") || ev.Type == "iseed.submission.conflict" {
 			continue
 		}
 		var d docStatus
@@ -516,6 +568,11 @@ func (c *docClient) checkOneSubmission(t *testing.T, id string, states []string)
 			t.Fatal(err)
 		}
 		got = append(got, d.State)
+		// "stato_richiesta in such an event is the upstream state of
+		// that event's state"; price "once the upstream request exists".
+		if want := stati[d.State]; d.StatoRichiesta == nil || *d.StatoRichiesta != want || d.Price == nil || *d.Price <= 0 {
+			t.Errorf("%s event of %s: data %s; want stato_richiesta %q and a price", d.State, id, ev.Data, want)
+		}
 		// metadata: "a JSON object echoed in every event about the submission".
 		if string(d.Metadata) != `{"employee_id":"7781"}` {
 			t.Errorf("%s event of %s: metadata %s; want the submission's", d.State, id, d.Metadata)
@@ -589,4 +646,74 @@ func (c *docClient) readWithoutGo(t *testing.T, bucket, object string) ([]byte, 
 		t.Errorf("read without Go: %d bytes, the info says %d", len(out), info.Size)
 	}
 	return out, info.Digest
+}
+
+// publishByHand publishes an invalid submission (its e-mail) whose name
+// has characters a JSON writer may escape or not, with a message id whose
+// fingerprint line is written by hand as the doc spells it out, not with
+// Go's encoding/json: "no spaces, fields keys sorted (by their UTF-8
+// bytes), options sorted (null when absent …), email_target "" when
+// absent, non-ASCII text as UTF-8 except U+2028 and U+2029, written
+// \u2028 and \u2029; <, > and & as \u003c, \u003e, \u0026; control
+// characters as \b, \f, \n, \r, \t or else \u00XX (lower-case hex)
+// … followed by a newline"; "the first 16 (lower-case) hex digits".
+func (c *docClient) publishByHand(t *testing.T, id string) string {
+	t.Helper()
+	fields := map[string]string{"Nome": "Ma\u2028rio\u2029 <&> \b\f\t\x01\x7f é", "Cognome": "Rossi", "Email": "not an e-mail",
+		"Telefono": "+39 333 1234567", "Codice Fiscale": "RSSMRA85T10A562S",
+		"Copia documento d'identità": "ci.pdf|data:application/pdf;base64,JVBERi0xLjQK",
+		"Copia codice fiscale":       "cf.pdf|data:application/pdf;base64,JVBERi0xLjQK"}
+	event, err := json.Marshal(map[string]any{"id": id, "service": "ISEE", "fields": fields})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := slices.Sorted(maps.Keys(fields))
+	var line strings.Builder
+	line.WriteString(`{"service":` + handQuote("ISEE") + `,"fields":{`)
+	for i, k := range keys {
+		if i > 0 {
+			line.WriteString(",")
+		}
+		line.WriteString(handQuote(k) + ":" + handQuote(fields[k]))
+	}
+	line.WriteString(`},"options":null,"email_target":""}` + "\n")
+	sum := sha256.Sum256([]byte(line.String()))
+	msgID := "acme." + id + "." + hex.EncodeToString(sum[:])[:16]
+	m := nats.NewMsg("iseed.submissions.acme")
+	m.Data = event
+	m.Header.Set(jetstream.MsgIDHeader, msgID)
+	if _, err := c.js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatalf("acme publishes %s: %v", id, err)
+	}
+	return msgID
+}
+
+// handQuote writes s as a JSON string by the doc's rules.
+func handQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteString("\\" + string(r))
+		case r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
+			fmt.Fprintf(&b, "\\u%04x", r)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
