@@ -9,7 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/iseed-dev/iseed/objread"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,8 +31,9 @@ import (
 // consumer name, field and id below is the doc's, quoted where it is
 // relied on. It runs as tenant acme under deploy/nats/nats-server.conf as
 // shipped, against an `iseed serve` connected as user iseed on the
-// built-in simulator, and uses no package of iseed's but objread, which
-// the doc names for reading documents. The operator's connection only
+// built-in simulator, with acme's documents sealed to its own age
+// recipient, and uses no package of iseed's but objread, which the doc
+// names for reading documents. The operator's connection only
 // tells the test when iseed has taken every submission.
 func TestTenantClientFromEventsDoc(t *testing.T) {
 	if testing.Short() {
@@ -43,9 +48,23 @@ func TestTenantClientFromEventsDoc(t *testing.T) {
 
 	url, pw := runShippedNATS(t)
 	operator := connectAs(t, url, "iseed", pw["iseed"], "")
+	// acme's documents are sealed to its own age recipient
+	// (docs/deploy.md: "its own age recipients in
+	// ISEED_DOCUMENT_TENANT_RECIPIENTS_DIR/<tenant>"); the identity is
+	// acme's alone.
+	identity, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipients := t.TempDir()
+	if err := os.WriteFile(filepath.Join(recipients, "acme"), []byte(identity.Recipient().String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	startDaemon(t, "ISEED_NATS_URL="+url, "ISEED_NATS_USER=iseed", "ISEED_NATS_PASSWORD="+pw["iseed"],
-		"ISEED_REPLICAS=1", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_SIM_STEP=100ms")
+		"ISEED_REPLICAS=1", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_SIM_STEP=100ms",
+		"ISEED_DOCUMENT_TENANT_RECIPIENTS_DIR="+recipients)
 	c := newDocClient(t, url, pw["acme"])
+	c.identity = identity
 	// "until then the bind answers jetstream.ErrConsumerNotFound": an
 	// answer, not a refusal's timeout, once iseed has made its streams
 	// (before, jetstream.ErrStreamNotFound).
@@ -275,6 +294,7 @@ type docClient struct {
 	violations chan error
 	status     jetstream.Consumer
 	documents  jetstream.Consumer
+	identity   *age.X25519Identity // opens acme's sealed documents
 	events     map[string]docEvent // by CloudEvents id: "every consumer must de-duplicate by the CloudEvents id"
 	order      []string            // ids as first read
 }
@@ -489,9 +509,12 @@ func (c *docClient) checkDocument(t *testing.T, ev docEvent, id string) {
 		d.Bucket != "iseed_documents_acme" || d.Name == "" || d.Size <= 0 || d.ContentType == "" || string(d.Metadata) != `{"employee_id":"7781"}` {
 		t.Errorf("final document of %s: data %s; want the doc's fields, bucket iseed_documents_acme, stato Visura evasa", id, ev.Data)
 	}
-	// "encrypted: sealed with age at rest"; "key_id: when encrypted".
-	if d.Encrypted == nil || *d.Encrypted || d.KeyID != nil {
-		t.Errorf("final document of %s: encrypted %v, key_id %v; want false and none (no recipients configured)", id, d.Encrypted, d.KeyID)
+	// "encrypted: sealed with age at rest"; "key_id: when encrypted: the
+	// ids of the age recipients it was sealed to, comma-separated; each
+	// is the first 8 hex digits of the SHA-256 of an age1… public key".
+	keySum := sha256.Sum256([]byte(c.identity.Recipient().String()))
+	if wantKey := hex.EncodeToString(keySum[:])[:8]; d.Encrypted == nil || !*d.Encrypted || d.KeyID == nil || *d.KeyID != wantKey {
+		t.Errorf("final document of %s: encrypted %v, key_id %v; want true and %s (acme's recipient)", id, d.Encrypted, d.KeyID, wantKey)
 	}
 	// "object: <tenant>/<submission_id>/<first 16 hex digits of
 	// sha256>/<file name> …, or … <first 16 hex digits of
@@ -509,8 +532,21 @@ func (c *docClient) checkDocument(t *testing.T, ev docEvent, id string) {
 	if err != nil {
 		t.Fatalf("acme reads %s from %s with direct gets: %v", d.Object, d.Bucket, err)
 	}
-	if sum := sha256.Sum256(buf.Bytes()); hex.EncodeToString(sum[:]) != d.SHA256 || int64(buf.Len()) != d.Size || info.Size != uint64(d.Size) {
-		t.Errorf("acme reads %s: %d bytes (info %d), sha256 %x; want %d, %s", d.Object, buf.Len(), info.Size, sum, d.Size, d.SHA256)
+	if info.Size != uint64(buf.Len()) {
+		t.Errorf("acme reads %s: %d bytes, info %d", d.Object, buf.Len(), info.Size)
+	}
+	// "open it with an age identity when encrypted: the object is an age
+	// file"; sha256 and size are "of the plaintext".
+	r, err := age.Decrypt(bytes.NewReader(buf.Bytes()), c.identity)
+	if err != nil {
+		t.Fatalf("acme opens %s with its identity: %v", d.Object, err)
+	}
+	plain, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("acme opens %s with its identity: %v", d.Object, err)
+	}
+	if sum := sha256.Sum256(plain); hex.EncodeToString(sum[:]) != d.SHA256 || int64(len(plain)) != d.Size {
+		t.Errorf("acme opens %s: %d bytes, sha256 %x; want %d, %s", d.Object, len(plain), sum, d.Size, d.SHA256)
 	}
 	// The same bytes without objread; "digest, SHA-256=<base64url>".
 	raw, digest := c.readWithoutGo(t, d.Bucket, d.Object)
