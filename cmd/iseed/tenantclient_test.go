@@ -85,6 +85,17 @@ func TestTenantClientFromEventsDoc(t *testing.T) {
 		`"nats-os://iseed_files_acme/7781/cf.pdf"`, `"cf.pdf|data:application/pdf;base64,JVBERi0xLjQK"`).Replace(docExample)
 	invalid := strings.Replace(strings.Replace(valid, "tc-ok-1", "tc-bad-1", 1), "mario.rossi@example.it", "not an e-mail", 1)
 
+	// "a plain NATS subscriber on iseed.status.<tenant>.> sees every
+	// publish … and misses whatever is published while it is
+	// disconnected": one from before the first publish sees them all.
+	plain, err := c.nc.SubscribeSync("iseed.status.acme.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
 	// "publishing again is safe"; "The submissions stream deduplicates by
 	// message id": the same message twice is stored once.
 	first := c.publish(t, valid, true)
@@ -118,6 +129,15 @@ func TestTenantClientFromEventsDoc(t *testing.T) {
 		t.Errorf("final document-ready at stream sequence %d, completed at %d; want the document first", final.seq, completed.seq)
 	}
 	c.checkDocument(t, final, "tc-ok-1")
+	for {
+		m, err := plain.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatalf("acme's plain subscription on iseed.status.acme.>: %v before tc-ok-1's completed event", err)
+		}
+		if m.Header.Get(jetstream.MsgIDHeader) == completed.ID {
+			break
+		}
+	}
 	var esito struct {
 		Esito *struct {
 			Codice *json.RawMessage `json:"codice"`
