@@ -543,6 +543,11 @@ func (c *docClient) checkDocument(t *testing.T, ev docEvent, id string) {
 	if !strings.HasPrefix(d.Object, "acme/"+id+"/") || (prefix != sha16 && prefix != sha16+".final") || file == "" || strings.Contains(file, "/") {
 		t.Errorf("final document of %s: object %q; want acme/%s/%s[.final]/<file name>", id, d.Object, id, sha16)
 	}
+	// ".final.anew for a final document stored under <sha16>.final/
+	// beside its receipt".
+	if (prefix == sha16+".final") != strings.HasSuffix(ev.ID, ".final.anew") {
+		t.Errorf("final document of %s: object %q announced as %s; want .final.anew exactly for an object under %s.final/", id, d.Object, ev.ID, sha16)
+	}
 	// "objread.Read(ctx, nc, ev.Bucket, ev.Object, &buf)"; "then check
 	// ev.SHA256 (of the plaintext)" and "check size and sha256".
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
