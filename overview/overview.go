@@ -56,7 +56,17 @@ type Deps struct {
 	Gauges func() Gauges
 	// SpendToday, optional, returns the euros committed today.
 	SpendToday func(ctx context.Context) (float64, error)
+	// Connected, optional, tells whether the NATS connection is up. While
+	// it is not, a snapshot names the consumers and the dead letters
+	// unreadable at once: a request made while the client reconnects waits
+	// for its deadline, and a refresh whose reads all waited would store
+	// nothing, leaving the gauges at the last snapshot's values.
+	Connected func() bool
 }
+
+// errNotConnected is the problem named for a part not read because the
+// NATS connection is down.
+var errNotConnected = errors.New("NATS not connected")
 
 // Overview is the pipeline at a glance: it keeps the counts of open
 // requests (Watcher) and of dead letters (DeadLetters) in memory, and reads
@@ -150,8 +160,9 @@ func (o *Overview) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if c, ok := o.watcher.Counts(now); ok {
 		s.Requests = &c
 	}
-	o.consumers(ctx, s)
-	o.deadLetters(ctx, s)
+	connected := o.d.Connected == nil || o.d.Connected()
+	o.consumers(ctx, s, connected)
+	o.deadLetters(ctx, s, connected)
 	if o.d.Gauges != nil {
 		g := o.d.Gauges()
 		s.Upstream = &g
@@ -167,7 +178,12 @@ func (o *Overview) Snapshot(ctx context.Context) (*Snapshot, error) {
 	return s, ctx.Err()
 }
 
-func (o *Overview) consumers(ctx context.Context, s *Snapshot) {
+func (o *Overview) consumers(ctx context.Context, s *Snapshot, connected bool) {
+	if !connected {
+		s.problem("submissions consumer", errNotConnected)
+		s.problem("tracking consumer", errNotConnected)
+		return
+	}
 	r := o.d.Resources
 	if ci, err := r.Consumer.Info(ctx); err != nil {
 		s.problem("submissions consumer", err)
@@ -181,8 +197,10 @@ func (o *Overview) consumers(ctx context.Context, s *Snapshot) {
 	}
 }
 
-func (o *Overview) deadLetters(ctx context.Context, s *Snapshot) {
-	if err := o.dead.Sync(ctx); err != nil {
+func (o *Overview) deadLetters(ctx context.Context, s *Snapshot, connected bool) {
+	if !connected {
+		s.problem("dead letters", errNotConnected)
+	} else if err := o.dead.Sync(ctx); err != nil {
 		s.problem("dead letters", err)
 	}
 	select {

@@ -244,3 +244,32 @@ func listedSources(t *testing.T) map[string]string {
 	}
 	return out
 }
+
+// TestSnapshotWhileNATSIsDown stops the server: a snapshot taken within the
+// refresh's deadline names the consumers and the dead letters unreadable and
+// leaves them out, rather than wait for reads that cannot go and fail whole
+// (no snapshot stored: the gauges would repeat the last one, a backlog
+// included, and IseedJetStreamUnavailable would not fire).
+func TestSnapshotWhileNATSIsDown(t *testing.T) {
+	h := pipetest.New(t)
+	o := newOverview(t, h, overview.Deps{Connected: h.NATS.NC.IsConnected})
+	waitSnapshot(t, o, "the consumers read", func(s *overview.Snapshot) bool {
+		return s.Submissions != nil && s.Tracking != nil
+	})
+	h.NATS.Shutdown()
+	pipetest.WaitFor(t, 10*time.Second, "the client disconnected", func() bool { return !h.NATS.NC.IsConnected() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := o.Snapshot(ctx)
+	if err != nil {
+		t.Fatalf("snapshot with NATS down: got %v, want one naming the parts it could not read", err)
+	}
+	if s.Submissions != nil || s.Tracking != nil {
+		t.Errorf("consumers: got %+v, %+v; want both left out", s.Submissions, s.Tracking)
+	}
+	want := []string{"submissions consumer: NATS not connected", "tracking consumer: NATS not connected", "dead letters: NATS not connected"}
+	if !slices.Equal(s.Problems, want) {
+		t.Errorf("problems: got %q, want %q", s.Problems, want)
+	}
+}

@@ -24,6 +24,7 @@ func (d *daemon) buildOverview(limit float64) error {
 			return overview.Gauges{BreakerOpen: d.pipeline.BreakerOpen(), CallsPerSecond: d.calls.PerSecond(), RateLimit: limit}
 		},
 		SpendToday: d.spendToday,
+		Connected:  d.conn.nc.IsConnected,
 	})
 	if err != nil {
 		return err
