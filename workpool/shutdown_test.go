@@ -42,7 +42,8 @@ func workStream(t *testing.T, n int) (*natstest.Server, jetstream.Consumer) {
 // messages than it started (fetched, waiting for a worker).
 func waitFetched(t *testing.T, cons jetstream.Consumer, starts *atomic.Int64, workers int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	const wait = 30 * time.Second
+	for deadline := time.Now().Add(wait); ; time.Sleep(5 * time.Millisecond) {
 		info, err := cons.Info(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -51,8 +52,8 @@ func waitFetched(t *testing.T, cons jetstream.Consumer, starts *atomic.Int64, wo
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s: %d handlers started, %d messages fetched; want %d started and more fetched",
-				starts.Load(), info.NumAckPending, workers)
+			t.Fatalf("after %s: %d handlers started, %d messages fetched; want %d started and more fetched",
+				wait, starts.Load(), info.NumAckPending, workers)
 		}
 	}
 }
@@ -138,8 +139,8 @@ func TestShutdownBoundCountsFromCancellation(t *testing.T) {
 			case <-ctx.Done():
 				cancelled <- time.Now()
 				_ = msg.NakWithDelay(10 * time.Millisecond)
-			case <-time.After(10 * shutdown): // what a slow upstream POST does
-				_ = msg.Ack()
+			case <-time.After(time.Minute): // a slow upstream POST, outlasting waitFetched: a loaded CI run
+				_ = msg.Ack() // once fetched the second message only after a 5 s handler had freed the worker
 			}
 		},
 	}
