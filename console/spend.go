@@ -101,17 +101,24 @@ func (c capCell) Full() bool { return c.Reached || c.Holding }
 type held struct {
 	byTenant map[string]int
 	total    int
-	codes    map[string]bool // "<tenant>:<code>" of tenant caps, "<code>" of account caps
+	oldest   map[string]heldCap // each tenant's oldest submission a cap holds
+}
+
+// heldCap is a submission a cap holds, as its record says.
+type heldCap struct {
+	code  string       // the cap that held it: tenant_day_eur, account_month_requests, …
+	price *money.Cents // its price; nil when the record does not say
 }
 
 func spendPage(s *Spend, h held) spendData {
 	d := spendData{Configured: true, CapsOff: s.CapsOff}
+	holding := holdingCaps(s, h)
 	seen := make(map[string]bool)
 	for _, t := range s.Tenants {
 		seen[t.Tenant] = true
 		row := spendRow{Tenant: t.Tenant, TodayEUR: t.TodayEUR, MonthEUR: t.MonthEUR, TodayRequests: t.TodayRequests,
 			MonthRequests: t.MonthRequests, Held: h.byTenant[t.Tenant]}
-		row.Caps = capCells(budget.Tenant(t.Tenant), t.Caps, h.codes, s.CapsOff)
+		row.Caps = capCells(budget.Tenant(t.Tenant), t.Caps, holding, s.CapsOff)
 		d.Rows = append(d.Rows, row)
 		d.Account.TodayEUR += t.TodayEUR
 		d.Account.MonthEUR += t.MonthEUR
@@ -127,8 +134,66 @@ func spendPage(s *Spend, h held) spendData {
 		return cmp.Or(cmp.Compare(b.MonthEUR, a.MonthEUR), cmp.Compare(a.Tenant, b.Tenant))
 	})
 	d.Account.Held = h.total
-	d.Account.Caps = capCells(budget.Account(), s.Account, h.codes, s.CapsOff)
+	d.Account.Caps = capCells(budget.Account(), s.Account, holding, s.CapsOff)
 	return d
+}
+
+// holdingCaps are the caps that hold each tenant's oldest held submission
+// now: "<tenant>:<code>" of tenant caps, "<code>" of account caps. Its
+// record names the cap that held it, which may not be the one that holds
+// it now: raised since, that cap lets it pass while another (the
+// account's) keeps it held, and the holds pass, which leaves the record as
+// it is, does not send it. So a submission whose price its record keeps
+// marks the first cap that refuses that price now, as Budgets.Allows asks
+// them, and none when every cap has room (the next pass sends it); only
+// one whose price is unknown marks the cap its record names.
+func holdingCaps(s *Spend, h held) map[string]bool {
+	counted := make(map[string]Counted, len(s.Tenants))
+	for _, t := range s.Tenants {
+		counted[t.Tenant] = t.Caps
+	}
+	out := make(map[string]bool)
+	for tenant, hc := range h.oldest {
+		key := hc.code
+		if !strings.HasPrefix(key, "account_") {
+			key = tenant + ":" + key
+		}
+		if hc.price != nil {
+			key = refusing(tenant, counted[tenant], s.Account, *hc.price)
+		}
+		if key != "" {
+			out[key] = true
+		}
+	}
+	return out
+}
+
+// refusing is the key (as holdingCaps makes them) of the first cap that
+// one more request of price would exceed, in budget.Budgets.Allows's
+// order: the tenant's caps, then the account's, each scope's month before
+// its day, euros before requests; "" when none would.
+func refusing(tenant string, own, account Counted, price money.Cents) string {
+	for _, sc := range []struct {
+		scope  budget.Scope
+		c      Counted
+		prefix string
+	}{{budget.Tenant(tenant), own, tenant + ":"}, {budget.Account(), account, ""}} {
+		for _, p := range []struct {
+			period string
+			u      budget.Usage
+		}{{budget.PeriodMonth, sc.c.Month}, {budget.PeriodDay, sc.c.Day}} {
+			for _, unit := range []string{budget.UnitEUR, budget.UnitRequests} {
+				limit, counted, add := p.u.CapRequests, p.u.Requests, int64(1)
+				if unit == budget.UnitEUR {
+					limit, counted, add = int64(p.u.CapEUR), int64(p.u.Spent), int64(price)
+				}
+				if limit > 0 && counted+add > limit {
+					return sc.prefix + (&budget.OverBudgetError{Scope: sc.scope, Period: p.period, Unit: unit}).Code()
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // capCells are the four caps of scope, in the table's order; off, they
@@ -171,11 +236,12 @@ func newCapCell(u budget.Usage, unit string) capCell {
 }
 
 // holds counts the held submissions by tenant, and reads the oldest held
-// records of each tenant (up to maxHoldReads in all) for the cap that
-// holds them: the error code of the first that names a cap (a tenant's
-// newer held submissions wait behind it, with the code "queued").
+// records of each tenant (up to maxHoldReads in all) for the first that a
+// cap holds: its error code names the cap, and its price what the caps
+// must make room for (a tenant's newer held submissions wait behind it,
+// with the code "queued").
 func (c *Console) holds(ctx context.Context) held {
-	h := held{byTenant: make(map[string]int), codes: make(map[string]bool)}
+	h := held{byTenant: make(map[string]int), oldest: make(map[string]heldCap)}
 	p := c.d.Overview.List(overview.Query{State: overview.StateHeld, Limit: overview.NoLimit})
 	h.total = p.Total
 	first := make(map[string][]string) // each tenant's held ids, oldest first
@@ -199,11 +265,14 @@ func (c *Console) holds(ctx context.Context) held {
 			if err != nil || rec.State != overview.StateHeld || len(rec.Errors) == 0 {
 				continue
 			}
-			if code := rec.Errors[0].Code; strings.HasPrefix(code, "account_") {
-				h.codes[code] = true
-				break
-			} else if strings.HasPrefix(code, "tenant_") {
-				h.codes[tenant+":"+code] = true
+			if code := rec.Errors[0].Code; strings.HasPrefix(code, "account_") || strings.HasPrefix(code, "tenant_") {
+				hc := heldCap{code: code}
+				if rec.Price != nil {
+					if p, err := money.FromFloat(*rec.Price); err == nil {
+						hc.price = &p
+					}
+				}
+				h.oldest[tenant] = hc
 				break
 			}
 		}

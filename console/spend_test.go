@@ -243,3 +243,61 @@ func TestSpendWithoutCaps(t *testing.T) {
 		})
 	}
 }
+
+// TestSpendMarksTheCapThatHoldsNow: a held submission's record names the
+// cap that held it, and keeps it after that cap is raised; the page marks
+// the cap that refuses its price now (the account's, whose room is less
+// than the price), and none when every cap has room for it (the next
+// holds pass sends it). Before, the raised cap stayed marked reached, with
+// room left "less than the held submission's price", and the cap that held
+// it was not marked.
+func TestSpendMarksTheCapThatHoldsNow(t *testing.T) {
+	tenantMonth := (&budget.OverBudgetError{Scope: budget.Tenant("acme"), Period: budget.PeriodMonth, Unit: budget.UnitRequests}).Code()
+	tests := []struct {
+		name    string
+		account budget.Caps
+		want    []cellWant
+		reached bool
+	}{
+		{name: "another cap holds it", account: budget.Caps{DailyEUR: 4000}, reached: true, want: []cellWant{
+			{acme, tenantMonth, "3 of 5 3 in flight"},
+			{account, "account_day_eur", "€ 35.10 of € 40.00 reached € 4.90 left: less than the held submission's price 3 in flight"},
+		}},
+		{name: "every cap has room", account: budget.Caps{DailyEUR: 5000}, want: []cellWant{
+			{acme, tenantMonth, "3 of 5 3 in flight"},
+			{account, "account_day_eur", "€ 35.10 of € 50.00 3 in flight"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := pipetest.New(t)
+			b, now, ctx := budgetsOf(t, h), time.Now(), context.Background()
+			if err := b.Set(ctx, budget.Tenant("acme"), budget.Caps{MonthlyRequests: 3}); err != nil {
+				t.Fatal(err)
+			}
+			reserve(t, b, "acme", 3, now)
+			held := price.Euros()
+			rec := &record.Record{Tenant: "acme", ID: "held-a", State: overview.StateHeld, Generation: 1, Created: now, Price: &held,
+				Errors: []publisher.Problem{{Code: tenantMonth, Message: "held"}}}
+			if _, err := record.NewStore(h.Res.Records).Create(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+			// The operator raises the tenant's cap; the account's is set.
+			if err := b.Set(ctx, budget.Tenant("acme"), budget.Caps{MonthlyRequests: 5}); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Set(ctx, budget.Account(), tt.account); err != nil {
+				t.Fatal(err)
+			}
+			s := newSite(t, h, "", capsOn(b, now, console.TenantSpend{Tenant: "acme"}))
+			pipetest.WaitFor(t, 10*time.Second, "the overview to see the held submission", func() bool {
+				return s.ov.List(overview.Query{State: overview.StateHeld}).Total == 1
+			})
+			page := s.getSpend(t)
+			checkCells(t, page, tt.want)
+			if got := strings.Contains(page, `class="reached"`); got != tt.reached {
+				t.Errorf("a cap marked reached: got %v, want %v", got, tt.reached)
+			}
+		})
+	}
+}
