@@ -151,7 +151,7 @@ func (d *daemon) runWallet(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	warn := money.Cents(d.cfg.WalletWarnEUR * 100)
+	warn, _ := money.FromFloat(d.cfg.WalletWarnEUR) // to the nearest cent: 0.29 × 100 is 28.999…, not 29
 	log := d.log.With().Str("component", "wallet").Logger().Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Hour})
 	read := func() {
 		if wl, err := d.money.account.Wallet(ctx); err == nil {
