@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/big"
 	"regexp"
 	"slices"
 	"strings"
@@ -303,7 +304,7 @@ type File struct {
 // ParseFile reads a caps file. Unknown fields are refused: in a file
 // someone wrote by hand they are typos. So are euro amounts written as
 // strings other than digits with at most two decimals after a point or a
-// comma (fileEuros).
+// comma (fileEuros), and numbers that are not whole cents (wholeCents).
 func ParseFile(r io.Reader) (File, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -362,9 +363,17 @@ func checkFileEuros(data []byte) error {
 	}
 	check := func(scope string, c caps) error {
 		for _, field := range []string{"daily_eur", "monthly_eur"} {
+			v := bytes.TrimSpace(c[field])
+			if len(v) > 0 && v[0] != '"' && string(v) != "null" {
+				if !wholeCents(string(v)) {
+					return fmt.Errorf("%s: %s %s: want euros with at most two decimals (a cap of less than a cent "+
+						"would round to no cap)", scope, field, v)
+				}
+				continue
+			}
 			var s string
-			if v := bytes.TrimSpace(c[field]); len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
-				continue // absent, or a number
+			if len(v) == 0 || json.Unmarshal(v, &s) != nil {
+				continue // absent, or null
 			}
 			if !fileEuros.MatchString(strings.TrimSpace(s)) {
 				return fmt.Errorf("%s: %s %q: want euros as digits with at most two decimals, such as 1500 or \"499,90\" "+
@@ -385,6 +394,14 @@ func checkFileEuros(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// wholeCents reports whether the JSON number n is a whole number of cents
+// (500, 499.9, 1e3): one with more is not rounded into a cap, since 0.004
+// would round to 0, no cap at all.
+func wholeCents(n string) bool {
+	r, ok := new(big.Rat).SetString(n)
+	return ok && r.Mul(r, big.NewRat(100, 1)).IsInt()
 }
 
 // Settings returns the file's caps: the account's, the default tenant

@@ -106,6 +106,12 @@ func TestParseFile(t *testing.T) {
 		{"thousands comma", `{"tenant_default":{"daily_eur":"2,000"}}`, nil, "daily_eur"},
 		{"grouped", `{"account":{"daily_eur":"1.500,00"}}`, nil, "daily_eur"},
 		{"exponent", `{"account":{"daily_eur":"1e3"}}`, nil, "daily_eur"},
+		// A number of less than a cent would round to 0, no cap at all;
+		// one of more decimals is not rounded into a cap either.
+		{"less than a cent", `{"account":{"daily_eur":0.004}}`, nil, "daily_eur"},
+		{"three decimals", `{"tenants":{"acme":{"monthly_eur":1500.005}}}`, nil, "monthly_eur"},
+		{"whole cents", `{"account":{"daily_eur":1e3,"monthly_eur":499.90}}`,
+			[]budget.Setting{{Scope: budget.Account(), Caps: budget.Caps{DailyEUR: 100000, MonthlyEUR: 49990}}, {Scope: budget.TenantDefault()}}, ""},
 		// A second object (a file appended to, a stray brace) is not a
 		// file of caps: refused, not applied in part.
 		{"two objects", `{"account":{"daily_eur":500}} {"tenants":{"acme":{"daily_eur":1}}}`, nil, "after"},
