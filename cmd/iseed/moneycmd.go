@@ -257,11 +257,12 @@ func newSpendCmd(e *env) *cobra.Command {
 		Args: noArgs,
 	}
 	from := cmd.Flags().String("from", "", "the first day (default: the first of this month)")
-	to := cmd.Flags().String("to", "", "the day after the last (default: the first of the month after --from's, so this month without --from)")
+	to := cmd.Flags().String("to", "", "the day after the last (default: the first of the month after --from's, so this month without --from; "+
+		"after this month's with --from a duration ago, so that 24h is the last 24 hours on the first of a month too)")
 	tenant := cmd.Flags().String("tenant", "", "only this tenant")
 	outFmt := cmd.Flags().StringP("output", "o", "", "table, json or csv (default table on a terminal, else json)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		p, err := period(*from, *to)
+		p, err := period(*from, *to, time.Now())
 		if err != nil {
 			return err
 		}
@@ -303,19 +304,21 @@ func newSpendCmd(e *env) *cobra.Command {
 // period reads --from and --to: Europe/Rome days, RFC 3339 times or
 // durations ago;
 // empty from is the first of this month, empty to the first of the month
-// after from's.
-func period(from, to string) (money.Period, error) {
+// after from's, or after now's when from is a duration ago: "24h" on the
+// first of a month would otherwise end at its midnight, leaving out today.
+func period(from, to string, now time.Time) (money.Period, error) {
 	loc, err := money.Rome()
 	if err != nil {
 		return money.Period{}, err
 	}
-	p := money.Month(time.Now(), loc)
-	now := time.Now()
+	p := money.Month(now, loc)
 	if from != "" {
 		if p.From, err = parseWhenIn("--from", from, now, loc); err != nil {
 			return p, err
 		}
-		p.To = money.Month(p.From, loc).To
+		if _, ago := time.ParseDuration(from); ago != nil {
+			p.To = money.Month(p.From, loc).To
+		}
 	}
 	if to != "" {
 		if p.To, err = parseWhenIn("--to", to, now, loc); err != nil {

@@ -130,14 +130,18 @@ func TestAuditPeriod(t *testing.T) {
 
 // TestSpendPeriod: --from alone is its month, to the first of the next
 // (not this month's end), as the flag's help says; --to alone ends the
-// current month's period there.
+// current month's period there. A --from given as a duration ago runs to
+// the end of this month: on the first of December at 10:00 in Rome, 24h
+// is the last 24 hours, not November's last 14 (before, it ended at
+// December's first midnight, and today's spend was left out).
 func TestSpendPeriod(t *testing.T) {
 	loc, err := money.Rome()
 	if err != nil {
 		t.Fatal(err)
 	}
 	day := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 0, loc) }
-	this := money.Month(time.Now(), loc)
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, loc)
+	this := money.Month(now, loc)
 	tests := []struct {
 		from, to string
 		want     money.Period
@@ -145,9 +149,12 @@ func TestSpendPeriod(t *testing.T) {
 		{"", "", this},
 		{"2026-10-15", "", money.Period{From: day(10, 15), To: day(11, 1)}},
 		{"2026-10-15", "2026-10-20", money.Period{From: day(10, 15), To: day(10, 20)}},
+		{"2026-11-30T09:00:00Z", "", money.Period{From: now.Add(-24 * time.Hour), To: day(12, 1)}},
+		{"24h", "", money.Period{From: now.Add(-24 * time.Hour), To: this.To}},
+		{"24h", "2026-12-01", money.Period{From: now.Add(-24 * time.Hour), To: day(12, 1)}},
 	}
 	for _, tt := range tests {
-		got, err := period(tt.from, tt.to)
+		got, err := period(tt.from, tt.to, now)
 		if err != nil || !got.From.Equal(tt.want.From) || !got.To.Equal(tt.want.To) {
 			t.Errorf("period(%q, %q) = %v, %v; want %v", tt.from, tt.to, got, err, tt.want)
 		}
