@@ -31,7 +31,8 @@ const (
 // Record is what iseed knows of one submission, kept in the records bucket
 // under Key(tenant, id). It holds no payload (the payload is known only by
 // its fingerprint); what it holds of the tenant's (the metadata, the person
-// key, the problems' texts), and the document's file name, go when it is
+// key, the problems' texts), the document's file name and a request state
+// the API does not publish (the upstream's free text), go when it is
 // closed and scrubbed (Scrub).
 type Record struct {
 	Tenant         string              `json:"tenant"`

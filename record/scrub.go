@@ -34,8 +34,11 @@ func (r *Record) Closed() bool {
 // doubt, the attempts, the reason code, the charge and reservation, the
 // document reference but for the last part of its object name (the
 // upstream's file name, which may name the person, "DSU.<tax code>.pdf":
-// ScrubbedObject), the timeline (whose notes iseed writes itself) and the
-// replays. Scrubbed notes when.
+// ScrubbedObject), the upstream state unless it is one the API publishes
+// (any other stato_richiesta is the upstream's free text, which may name
+// the person too: it becomes "…", which iseed does not know either), the
+// timeline (whose notes iseed writes itself) and the replays. Scrubbed
+// notes when.
 //
 // It reports whether it changed anything: a record that is not closed, or
 // holds nothing to scrub, is left as it is.
@@ -48,6 +51,9 @@ func (r *Record) Scrub(now time.Time) bool {
 		doc := *r.Document // shared with the record's clones
 		doc.Object = ScrubbedObject(doc.Object)
 		r.Document = &doc
+	}
+	if freeStato(r.StatoRichiesta) {
+		r.StatoRichiesta = scrubbedName
 	}
 	errs := make([]publisher.Problem, len(r.Errors))
 	for i, p := range r.Errors {
@@ -73,9 +79,21 @@ const scrubbedName = "…"
 // ScrubbedName reports whether name is one ScrubbedObject made.
 func ScrubbedName(name string) bool { return path.Base(name) == scrubbedName }
 
+// freeStato reports whether stato is the upstream's free text: a
+// stato_richiesta that is none of the states the API publishes, nor the
+// one Scrub leaves.
+func freeStato(stato string) bool {
+	switch stato {
+	case "", scrubbedName, visengine.StateSearching, visengine.StateInProgress, visengine.StateDataReady,
+		visengine.StateFulfilled, visengine.StateCancelled:
+		return false
+	}
+	return true
+}
+
 // scrubbable reports whether the record holds something Scrub removes.
 func (r *Record) scrubbable() bool {
-	if r.Document != nil && !ScrubbedName(r.Document.Object) {
+	if r.Document != nil && !ScrubbedName(r.Document.Object) || freeStato(r.StatoRichiesta) {
 		return true
 	}
 	return len(r.Metadata) > 0 || r.PersonKey != "" || slices.ContainsFunc(r.Errors, func(p publisher.Problem) bool {

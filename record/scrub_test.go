@@ -31,9 +31,10 @@ func full(state string) *record.Record {
 }
 
 // TestScrub: a closed record loses its metadata, person key, its document's
-// file name and the problems' texts, keeps their codes and every other
-// field, and notes when; a record still open, or with nothing left to
-// scrub, is unchanged.
+// file name, the problems' texts and an upstream state the API does not
+// publish (the upstream's free text), keeps the problems' codes and every
+// other field, and notes when; a record still open, or with nothing left
+// to scrub, is unchanged.
 func TestScrub(t *testing.T) {
 	now := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	scrubbed := func(r *record.Record) *record.Record {
@@ -53,6 +54,12 @@ func TestScrub(t *testing.T) {
 	clean := scrubbed(full(record.StateFailed))
 	noErrors := full(record.StateRejected)
 	noErrors.Errors = nil
+	// A state the API does not publish is the upstream's free text.
+	const free = "Sospesa RSSMRA80A01H501U"
+	freeState := func(r *record.Record) *record.Record { r.StatoRichiesta = free; return r }
+	stateCut := func(r *record.Record) *record.Record { r.StatoRichiesta = "…"; return r }
+	openFree := freeState(full(record.StateSubmitted))
+	scrubbedBefore := freeState(scrubbed(full(record.StateFailed))) // by an iseed that kept the state
 	tests := []struct {
 		name string
 		in   *record.Record
@@ -71,6 +78,11 @@ func TestScrub(t *testing.T) {
 		{"in progress", full(record.StateInProgress), nil},
 		{"data ready", full(record.StateDataReady), nil},
 		{"scrubbed already", clean, nil},
+		{"failed in a state the API does not publish", freeState(full(record.StateFailed)), stateCut(scrubbed(full(record.StateFailed)))},
+		{"cancelled in a state the API does not publish", freeState(full(record.StateCancelled)), stateCut(scrubbed(full(record.StateCancelled)))},
+		{"scrubbed before but for its state", scrubbedBefore, stateCut(scrubbed(full(record.StateFailed)))},
+		{"submitted in a state the API does not publish", openFree, nil},
+		{"scrubbed already, its state too", stateCut(clean.Clone()), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,11 +36,12 @@ type checkpoint struct {
 // scrubRemoves numbers what record.Record.Scrub removes, counting up each
 // time it removes more: a checkpoint written by a scrub that removed less
 // lies past records that still hold the rest, and a pass starts over from
-// the stream's beginning to scrub them (2: the document's file name).
+// the stream's beginning to scrub them (2: the document's file name; 3: an
+// upstream state the API does not publish, the upstream's free text).
 // While a replica of an older iseed still scrubs (a rolling upgrade), its
 // checkpoints make the new ones start over again: each pass then reads the
 // whole bucket, writing only what is left to scrub.
-const scrubRemoves = 2
+const scrubRemoves = 3
 
 // behind reports whether the checkpoint was written by a scrub that
 // removed less than this one.

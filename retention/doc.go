@@ -1,7 +1,8 @@
 // Package retention scrubs old closed submission records of what their
 // tenant sent (record.Record.Scrub: the metadata, the person key, the
-// problems' texts) and of the document's file name (the upstream's, which
-// may name the person). A record is never deleted: it is what stops a
+// problems' texts) and of the upstream's free text it holds: the
+// document's file name and a request state the API does not publish, which
+// may name the person. A record is never deleted: it is what stops a
 // duplicate, a redelivery or an operator's replay from paying for its
 // submission again, and Scrub keeps everything that decides that.
 //

@@ -267,7 +267,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{records: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "iseed", Name: "records_scrubbed_total",
-		Help: "Closed submission records scrubbed of their metadata, person key, problem texts and document file name (ISEED_RECORD_SCRUB_AFTER).",
+		Help: "Closed submission records scrubbed of their metadata, person key, problem texts, document file name and any upstream state the API does not publish (ISEED_RECORD_SCRUB_AFTER).",
 	})}
 	reg.MustRegister(m.records)
 	return m

@@ -397,7 +397,7 @@ func TestPassStopsBehindAnother(t *testing.T) {
 	s, err := retention.New(retention.Config{After: after, Batch: 4, FetchWait: 200 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(t)),
 		Now: func() time.Time {
 			if calls++; calls == 2 {
-				b, _ := json.Marshal(map[string]any{"next": info.State.LastSeq + 1, "stream": info.Created, "removes": 2})
+				b, _ := json.Marshal(map[string]any{"next": info.State.LastSeq + 1, "stream": info.Created, "removes": 3})
 				if _, err := e.res.Keys.Put(ctx, retention.CheckpointKey, b); err != nil {
 					t.Error(err)
 				}
@@ -450,5 +450,42 @@ func TestScrubStartsOverWhenItRemovesMore(t *testing.T) {
 	}
 	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res.Scrubbed != 0 {
 		t.Errorf("next pass: got %+v, want nothing scrubbed again", res)
+	}
+}
+
+// TestScrubStartsOverToCutFreeStates: records scrubbed before the scrub
+// cut an upstream state the API does not publish (the upstream's free
+// text, which may name the person) kept it behind the checkpoint their
+// scrub left; a checkpoint written by that scrub (removes 2) makes the
+// next pass start over, and cut the states.
+func TestScrubStartsOverToCutFreeStates(t *testing.T) {
+	e := newEnv(t)
+	const free = "Sospesa RSSMRA80A01H501U"
+	for i := range 3 {
+		e.put(fmt.Sprintf("f-%d", i), record.StateFailed, func(r *record.Record) {
+			r.Metadata, r.PersonKey, r.Errors, r.Scrubbed = nil, "", nil, time.Now() // scrubbed as before
+			r.Reason, r.StatoRichiesta = "gave_up", free
+		})
+	}
+	ctx := context.Background()
+	st, err := e.js.Stream(ctx, "KV_"+e.res.Records.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"next": info.State.LastSeq + 1, "stream": info.Created, "removes": 2})
+	if _, err := e.res.Keys.Put(ctx, retention.CheckpointKey, b); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res != (retention.Result{Read: 3, Scrubbed: 3}) {
+		t.Errorf("pass: got %+v, want 3 read, 3 scrubbed", res)
+	}
+	for i := range 3 {
+		if raw := e.raw(fmt.Sprintf("f-%d", i)); bytes.Contains(raw, []byte("RSSMRA80A01H501U")) {
+			t.Errorf("f-%d: got %s, want the upstream's state text gone", i, raw)
+		}
 	}
 }

@@ -99,7 +99,7 @@ func printStatus(w io.Writer, r *record.Record, events []json.RawMessage, incomp
 	}
 	printProblems(tw, r.Errors)
 	if !r.Scrubbed.IsZero() {
-		fmt.Fprintf(tw, "scrubbed\t%s: metadata, person key, problem texts and document file name removed (ISEED_RECORD_SCRUB_AFTER)\n", r.Scrubbed.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "scrubbed\t%s: metadata, person key, problem texts, document file name and any upstream state the API does not publish removed (ISEED_RECORD_SCRUB_AFTER)\n", r.Scrubbed.UTC().Format(time.RFC3339))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
