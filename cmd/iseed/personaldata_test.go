@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/objread"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go/jetstream"
@@ -161,8 +162,8 @@ func keepsPersonalData(stream string) bool {
 // KV bucket or object store on the server but those that keep them for a
 // retention of their own (keepsPersonalData), in no log line at debug
 // level, on /metrics, on the console's pages nor in ISEED_DATA_DIR; a
-// document past its TTL cannot be fetched, and iseed document get says
-// why.
+// document past its TTL cannot be fetched, neither by iseed document get,
+// which says why, nor by the object its event names.
 func TestPersonalDataOutlivesNoRetention(t *testing.T) {
 	srv := cliEnv(t)
 	t.Setenv("ISEED_SIM_STEP", "100ms")
@@ -260,6 +261,26 @@ func TestPersonalDataOutlivesNoRetention(t *testing.T) {
 	out, errOut, code := runCLI(t, "document", "get", "--tenant", "acme", "-o", "-", "walk-done")
 	if code != 1 || out != "" || !strings.Contains(errOut, "the document was deleted: documents are kept for ISEED_DOCUMENT_TTL") {
 		t.Errorf("document get past the TTL: exit %d, %d bytes, stderr %q; want 1, nothing, and the TTL named", code, len(out), errOut)
+	}
+	// A tenant's client, which reads the object its last document event
+	// names, finds none.
+	last, err := srv.JS.Conn().Request("$JS.API.STREAM.MSG.GET.ISEED_EVENTS", []byte(`{"last_by_subj":"iseed.documents.acme.walk-done"}`), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Message struct {
+			Data []byte `json:"data"`
+		} `json:"message"`
+	}
+	var ev struct {
+		Data struct{ Bucket, Object string } `json:"data"`
+	}
+	if err := json.Unmarshal(last.Data, &got); err != nil || json.Unmarshal(got.Message.Data, &ev) != nil || ev.Data.Object == "" {
+		t.Fatalf("the last document event: %s (%v)", last.Data, err)
+	}
+	if _, err := objread.Read(ctx, srv.JS.Conn(), ev.Data.Bucket, ev.Data.Object, io.Discard); !errors.Is(err, jetstream.ErrObjectNotFound) {
+		t.Errorf("the object the document event names, past the TTL: got %v, want %v", err, jetstream.ErrObjectNotFound)
 	}
 	if left := deadLetters(t); len(left) != 2 {
 		t.Errorf("dead letters: got %d, want the 2 not replayed", len(left))
