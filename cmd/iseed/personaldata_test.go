@@ -155,11 +155,13 @@ func keepsPersonalData(stream string) bool {
 
 // TestPersonalDataOutlivesNoRetention is the data-protection officer's
 // walk: submissions of one person go through every path (completed with a
-// document, rejected, corrected and replayed, failed upstream and left
+// document, with an identity document from the tenant's files bucket,
+// rejected, corrected and replayed, failed upstream and left
 // dead-lettered or replayed, held by a cap and released); once the
 // documents' TTL has passed and a daemon started with the records' scrub
 // due has scrubbed them, the person's tax code and name are in no stream,
-// KV bucket or object store on the server but those that keep them for a
+// KV bucket or object store on the server (the files bucket, once its
+// maximum age has passed, too) but those that keep them for a
 // retention of their own (keepsPersonalData), in no log line at debug
 // level, on /metrics, on the console's pages nor in ISEED_DATA_DIR; a
 // document past its TTL cannot be fetched, neither by iseed document get,
@@ -168,6 +170,7 @@ func TestPersonalDataOutlivesNoRetention(t *testing.T) {
 	srv := cliEnv(t)
 	t.Setenv("ISEED_SIM_STEP", "100ms")
 	t.Setenv("ISEED_DOCUMENT_TTL", "2s")
+	t.Setenv("ISEED_FILES_MAX_AGE", "10s") // long enough for the file to be read before it goes
 	cfg, err := loadConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -191,11 +194,28 @@ func TestPersonalDataOutlivesNoRetention(t *testing.T) {
 	}
 	closed := func(r *record.Record) bool { return r.Closed() }
 
+	// An identity document the tenant uploads to its files bucket.
+	if _, errOut, code := runCLI(t, "tenant", "init", "acme"); code != 0 {
+		t.Fatalf("tenant init: exit %d, %s", code, errOut)
+	}
+	files, err := srv.JS.ObjectStore(ctx, "iseed_files_acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := files.PutBytes(ctx, "walk/"+walkSurname+"-ci.pdf", []byte("%PDF-1.4 "+walkTaxCode+" "+walkName+" "+walkSurname)); err != nil {
+		t.Fatal(err)
+	}
+	submit("acme", walkEvent(t, "walk-file", func(f map[string]any) {
+		f["$5"] = walkSurname + "-ci.pdf|nats-os://iseed_files_acme/walk/" + walkSurname + "-ci.pdf"
+	}))
 	submit("acme", walkEvent(t, "walk-done", nil))
 	submit("acme", walkEvent(t, "walk-invalid", walkInvalid)) // stays dead-lettered
 	submit("acme", walkEvent(t, "walk-fix", walkInvalid))     // corrected below
 	waitRecord("acme", "walk-invalid", closed)
 	waitRecord("acme", "walk-fix", closed)
+	sent := func(r *record.Record) bool { return r.RequestID != "" }
+	waitRecord("acme", "walk-file", sent) // before the upstream refuses every POST
+	waitRecord("acme", "walk-done", sent)
 	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
 	submit("acme", walkEvent(t, "walk-failed", nil))   // stays dead-lettered
 	submit("acme", walkEvent(t, "walk-replayed", nil)) // replayed below
@@ -203,8 +223,8 @@ func TestPersonalDataOutlivesNoRetention(t *testing.T) {
 	waitRecord("acme", "walk-replayed", closed)
 	d.sim.sim.SetFaults(sim.Faults{})
 	letters := map[string]uint64{}
-	for _, dl := range deadLetters(t) {
-		letters[dl.SubmissionID] = dl.Seq
+	for id, dl := range waitDeadLetters(t, 4) {
+		letters[id] = dl.Seq
 	}
 	if _, errOut, code := runCLI(t, "dlq", "replay", fmt.Sprint(letters["walk-replayed"])); code != 0 {
 		t.Fatalf("dlq replay: exit %d, %s", code, errOut)
@@ -224,7 +244,7 @@ func TestPersonalDataOutlivesNoRetention(t *testing.T) {
 	if _, errOut, code := runCLI(t, "budget", "set", "--tenant", "globex"); code != 0 { // no caps: released
 		t.Fatalf("budget set: exit %d, %s", code, errOut)
 	}
-	done := []struct{ tenant, id string }{{"acme", "walk-done"}, {"acme", "walk-replayed"}, {"acme", "walk-fix"}, {"globex", "walk-held"}}
+	done := []struct{ tenant, id string }{{"acme", "walk-file"}, {"acme", "walk-done"}, {"acme", "walk-replayed"}, {"acme", "walk-fix"}, {"globex", "walk-held"}}
 	for _, s := range done {
 		waitRecord(s.tenant, s.id, func(r *record.Record) bool { return r.State == record.StateCompleted && r.Closed() })
 	}
@@ -239,18 +259,19 @@ func TestPersonalDataOutlivesNoRetention(t *testing.T) {
 	}
 	stop()
 
-	// Past the documents' TTL: every documents bucket is empty.
-	waitUntil(t, 30*time.Second, "the documents' TTL to pass", func() bool {
+	// Past the documents' TTL and the files' maximum age: every documents
+	// bucket (acme's and globex's) and the files bucket is empty.
+	waitUntil(t, 30*time.Second, "the documents' TTL and the files' maximum age to pass", func() bool {
 		list, buckets := srv.JS.ListStreams(ctx), 0
 		for info := range list.Info() {
-			if strings.HasPrefix(info.Config.Name, "OBJ_iseed_documents_") {
+			if strings.HasPrefix(info.Config.Name, "OBJ_iseed_documents_") || strings.HasPrefix(info.Config.Name, "OBJ_iseed_files_") {
 				if info.State.Msgs > 0 {
 					return false
 				}
 				buckets++
 			}
 		}
-		return list.Err() == nil && buckets == 2 // acme's and globex's
+		return list.Err() == nil && buckets == 3
 	})
 	// A daemon started with the records' scrub due scrubs them at once.
 	cfg.RecordScrub = Retention(time.Millisecond) // below what validation allows
