@@ -35,8 +35,9 @@ func walkValues() []string {
 	return []string{walkTaxCode, walkName, walkSurname, strings.ToLower(walkTaxCode), strings.ToLower(walkName), strings.ToLower(walkSurname)}
 }
 
-// walkInvalid makes a walk submission invalid in ways whose problems quote
-// what was sent: an e-mail address, an inline file's name and type.
+// walkInvalid makes a walk submission invalid (its e-mail address), with
+// the person's name in what a problem may quote: the address, an inline
+// file's name and media type.
 func walkInvalid(f map[string]any) {
 	f["$2"] = walkName + " at example"
 	f["$5"] = walkSurname + "-ci.exe|data:application/x-" + walkName + ";base64,JVBERi0xLjQK"
@@ -118,6 +119,8 @@ func findInStream(t *testing.T, js jetstream.JetStream, info *jetstream.StreamIn
 	return hits
 }
 
+// findIn returns the lines of text, found in place, that hold a value of
+// the walk's.
 func findIn(place, text string) []personalHit {
 	var hits []personalHit
 	for _, line := range strings.Split(text, "\n") {
