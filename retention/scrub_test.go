@@ -95,6 +95,31 @@ func (e *env) raw(id string) []byte {
 	return v.Value()
 }
 
+// checkpointAtEnd is the checkpoint a pass leaves past every record, as a
+// scrub that removes what removes numbers writes it (0: one from before
+// they were numbered, which wrote none).
+func (e *env) checkpointAtEnd(removes int) []byte {
+	e.t.Helper()
+	ctx := context.Background()
+	st, err := e.js.Stream(ctx, "KV_"+e.res.Records.Bucket())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cp := map[string]any{"next": info.State.LastSeq + 1, "stream": info.Created}
+	if removes > 0 {
+		cp["removes"] = removes
+	}
+	b, err := json.Marshal(cp)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
 func (e *env) get(id string) *record.Record {
 	e.t.Helper()
 	r, _, err := record.NewStore(e.res.Records).Get(context.Background(), "acme", id)
@@ -381,14 +406,7 @@ func TestPassStopsBehindAnother(t *testing.T) {
 		e.put(fmt.Sprintf("c-%d", i), record.StateCompleted, nil)
 	}
 	ctx := context.Background()
-	st, err := e.js.Stream(ctx, "KV_"+e.res.Records.Bucket())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	checkpoint := e.checkpointAtEnd(3)
 	now := time.Now().Add(after)
 	calls := 0
 	// The other replica's pass, as its checkpoint shows it, reaches the end
@@ -397,8 +415,7 @@ func TestPassStopsBehindAnother(t *testing.T) {
 	s, err := retention.New(retention.Config{After: after, Batch: 4, FetchWait: 200 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(t)),
 		Now: func() time.Time {
 			if calls++; calls == 2 {
-				b, _ := json.Marshal(map[string]any{"next": info.State.LastSeq + 1, "stream": info.Created, "removes": 3})
-				if _, err := e.res.Keys.Put(ctx, retention.CheckpointKey, b); err != nil {
+				if _, err := e.res.Keys.Put(ctx, retention.CheckpointKey, checkpoint); err != nil {
 					t.Error(err)
 				}
 			}
@@ -426,18 +443,8 @@ func TestScrubStartsOverWhenItRemovesMore(t *testing.T) {
 			r.Document.Object = "acme/" + r.ID + "/695ca03642f95e56/" + name
 		})
 	}
-	ctx := context.Background()
-	st, err := e.js.Stream(ctx, "KV_"+e.res.Records.Bucket())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The checkpoint the earlier scrub left past them.
-	b, _ := json.Marshal(map[string]any{"next": info.State.LastSeq + 1, "stream": info.Created})
-	if _, err := e.res.Keys.Put(ctx, retention.CheckpointKey, b); err != nil {
+	if _, err := e.res.Keys.Put(context.Background(), retention.CheckpointKey, e.checkpointAtEnd(0)); err != nil {
 		t.Fatal(err)
 	}
 	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res != (retention.Result{Read: 3, Scrubbed: 3}) {
@@ -467,17 +474,7 @@ func TestScrubStartsOverToCutFreeStates(t *testing.T) {
 			r.Reason, r.StatoRichiesta = "gave_up", free
 		})
 	}
-	ctx := context.Background()
-	st, err := e.js.Stream(ctx, "KV_"+e.res.Records.Bucket())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(map[string]any{"next": info.State.LastSeq + 1, "stream": info.Created, "removes": 2})
-	if _, err := e.res.Keys.Put(ctx, retention.CheckpointKey, b); err != nil {
+	if _, err := e.res.Keys.Put(context.Background(), retention.CheckpointKey, e.checkpointAtEnd(2)); err != nil {
 		t.Fatal(err)
 	}
 	if res := e.scrub(e.scrubber(time.Now().Add(after), nil)); res != (retention.Result{Read: 3, Scrubbed: 3}) {
