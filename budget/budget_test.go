@@ -268,3 +268,50 @@ func TestAllows(t *testing.T) {
 		t.Errorf("Allows counted: %+v", m)
 	}
 }
+
+// TestRefusesAsAllows: Refuses, given what Usage reports, names the cap
+// Allows refuses, for every combination of caps the state is near: the
+// console's spend page marks the cap that holds a submission with it.
+func TestRefusesAsAllows(t *testing.T) {
+	b, _ := newBudgets(t)
+	ctx := context.Background()
+	now := at(t, "2026-03-05 10:00")
+	for _, id := range []string{"s1", "s2"} {
+		if _, err := b.Reserve(ctx, "acme", id, 1000, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Counted: 2 requests, € 20 on the day and in the month. Each cap is
+	// off, full for one more € 10 request, or with room for it.
+	eur := []money.Cents{0, 2500, 3000}
+	reqs := []int64{0, 2, 3}
+	refused := 0
+	for _, de := range eur {
+		for _, me := range eur {
+			for _, dr := range reqs {
+				for _, mr := range reqs {
+					caps := budget.Caps{DailyEUR: de, MonthlyEUR: me, DailyRequests: dr, MonthlyRequests: mr}
+					set(t, b, budget.Tenant("acme"), caps)
+					day, month := usage(t, b, budget.Tenant("acme"), now)
+					period, unit, hit := budget.Refuses(day, month, 1000)
+					var over *budget.OverBudgetError
+					err := b.Allows(ctx, "acme", 1000, now)
+					switch {
+					case err == nil && hit:
+						t.Errorf("%+v: Refuses %s %s, Allows passes", caps, period, unit)
+					case err != nil && !errors.As(err, &over):
+						t.Fatalf("%+v: Allows: %v", caps, err)
+					case err != nil && (!hit || over.Period != period || over.Unit != unit):
+						t.Errorf("%+v: Allows refuses with %s, Refuses says %q %q %v", caps, over.Code(), period, unit, hit)
+					}
+					if hit {
+						refused++
+					}
+				}
+			}
+		}
+	}
+	if refused == 0 || refused == 81 {
+		t.Errorf("%d of 81 combinations refused: the grid does not test the order", refused)
+	}
+}

@@ -34,15 +34,32 @@ type limit struct {
 }
 
 // check returns the first cap that one more request of amount on day
-// ("2006-01-02") would exceed, month caps first (they block longest).
+// ("2006-01-02") would exceed.
 func (u *usage) check(day string, amount money.Cents, c Caps) (limit, bool) {
-	d := u.Days[dayOfMonth(day)]
+	return over(u.Month, u.Days[dayOfMonth(day)], c, amount)
+}
+
+// Refuses returns the first of one scope's caps that one more request of
+// amount would exceed, given what the scope counted on the day and in the
+// month as Usage returns them (with their caps), asked in the order
+// Reserve and Allows ask them; ok is false when none would. Allows asks a
+// tenant's scope before the account's.
+func Refuses(day, month Usage, amount money.Cents) (period, unit string, ok bool) {
+	caps := Caps{DailyEUR: day.CapEUR, DailyRequests: day.CapRequests, MonthlyEUR: month.CapEUR, MonthlyRequests: month.CapRequests}
+	l, hit := over(count{month.Spent, month.Requests}, count{day.Spent, day.Requests}, caps, amount)
+	return l.period, l.unit, hit
+}
+
+// over returns the first cap of c that one more request of amount would
+// exceed, given the month's and the day's counts: month caps first (they
+// block longest), euros before requests.
+func over(month, d count, c Caps, amount money.Cents) (limit, bool) {
 	for _, l := range []struct {
 		limit
 		add int64
 	}{
-		{limit{PeriodMonth, UnitEUR, int64(c.MonthlyEUR), int64(u.Month.Cents)}, int64(amount)},
-		{limit{PeriodMonth, UnitRequests, c.MonthlyRequests, u.Month.Requests}, 1},
+		{limit{PeriodMonth, UnitEUR, int64(c.MonthlyEUR), int64(month.Cents)}, int64(amount)},
+		{limit{PeriodMonth, UnitRequests, c.MonthlyRequests, month.Requests}, 1},
 		{limit{PeriodDay, UnitEUR, int64(c.DailyEUR), int64(d.Cents)}, int64(amount)},
 		{limit{PeriodDay, UnitRequests, c.DailyRequests, d.Requests}, 1},
 	} {

@@ -169,28 +169,17 @@ func holdingCaps(s *Spend, h held) map[string]bool {
 }
 
 // refusing is the key (as holdingCaps makes them) of the first cap that
-// one more request of price would exceed, in budget.Budgets.Allows's
-// order: the tenant's caps, then the account's, each scope's month before
-// its day, euros before requests; "" when none would.
+// one more request of price would exceed, as budget.Budgets.Allows asks
+// them (the tenant's scope, then the account's; budget.Refuses within
+// each); "" when none would.
 func refusing(tenant string, own, account Counted, price money.Cents) string {
 	for _, sc := range []struct {
 		scope  budget.Scope
 		c      Counted
 		prefix string
 	}{{budget.Tenant(tenant), own, tenant + ":"}, {budget.Account(), account, ""}} {
-		for _, p := range []struct {
-			period string
-			u      budget.Usage
-		}{{budget.PeriodMonth, sc.c.Month}, {budget.PeriodDay, sc.c.Day}} {
-			for _, unit := range []string{budget.UnitEUR, budget.UnitRequests} {
-				limit, counted, add := p.u.CapRequests, p.u.Requests, int64(1)
-				if unit == budget.UnitEUR {
-					limit, counted, add = int64(p.u.CapEUR), int64(p.u.Spent), int64(price)
-				}
-				if limit > 0 && counted+add > limit {
-					return sc.prefix + (&budget.OverBudgetError{Scope: sc.scope, Period: p.period, Unit: unit}).Code()
-				}
-			}
+		if period, unit, ok := budget.Refuses(sc.c.Day, sc.c.Month, price); ok {
+			return sc.prefix + (&budget.OverBudgetError{Scope: sc.scope, Period: period, Unit: unit}).Code()
 		}
 	}
 	return ""
