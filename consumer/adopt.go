@@ -38,7 +38,7 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		next := *j.rec
 		next.To(record.StateSubmitted, p.cfg.Now(), note)
 		next.RequestID = r.ID
-		next.StatoRichiesta = r.StatoRichiesta
+		next.StatoRichiesta = record.Stato(r.StatoRichiesta)
 		next.Callback = &callback
 		next.Pending = nil
 		// A late answer after the record was failed (max deliveries,

@@ -52,7 +52,7 @@ type Status struct {
 	Service        string          `json:"service,omitempty"` // catalog name
 	ServiceHash    string          `json:"service_hash,omitempty"`
 	RequestID      string          `json:"request_id,omitempty"`      // upstream _id
-	StatoRichiesta string          `json:"stato_richiesta,omitempty"` // upstream state, verbatim
+	StatoRichiesta string          `json:"stato_richiesta,omitempty"` // upstream state as spelled; free text cut (record.MaxStato)
 	Price          *float64        `json:"price,omitempty"`           // euro
 	Reason         string          `json:"reason,omitempty"`          // failed: reason code; cancelled: motivo
 	Errors         []Problem       `json:"errors,omitempty"`

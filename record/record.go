@@ -291,3 +291,23 @@ func (r *Record) upgrade() {
 		}
 	}
 }
+
+// MaxStato bounds the stato_richiesta a record keeps (Stato). The states
+// the API publishes are short; anything else is the upstream's free text,
+// which the client reads up to 1 MiB: kept whole, it could take a record,
+// and the events made from it, over the server's maximum payload, and no
+// write of them would ever succeed.
+const MaxStato = 256
+
+// Stato is the upstream's stato_richiesta as a record keeps it: cut to
+// MaxStato bytes and an ellipsis (Cut).
+func Stato(s string) string { return Cut(s, MaxStato) }
+
+// Cut shortens s to at most n bytes and an ellipsis, never leaving half a
+// rune.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

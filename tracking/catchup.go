@@ -31,7 +31,7 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 		next := rec.Clone()
 		next.PollsFailing = time.Time{} // the upstream answered
 		if st := stateOf(r.StatoRichiesta); st == "" || rank(st) >= rank(next.State) && !upstreamBehind(st, next.StatoRichiesta) {
-			next.StatoRichiesta = cut(r.StatoRichiesta, maxStato) // never back to an earlier state: a stale read lost a race
+			next.StatoRichiesta = record.Stato(r.StatoRichiesta) // never back to an earlier state: a stale read lost a race
 		}
 		if fetched.doc == nil && needsDocument(r.StatoRichiesta, next.Document) {
 			if stale {

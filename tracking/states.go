@@ -1,7 +1,6 @@
 package tracking
 
 import (
-	"strings"
 	"time"
 
 	"github.com/iseed-dev/iseed/publisher"
@@ -149,21 +148,10 @@ func trackedStatus(rec *record.Record, state string, r *visengine.Richiesta) pub
 }
 
 // maxUpstreamText bounds each of the upstream's free texts an event
-// carries (esito, motivo_annullamento), and maxStato a stato_richiesta
-// iseed does not know, which the record keeps. The client keeps a value up
-// to 1 MiB: an event or a record over the server's maximum payload could
-// never be published or written, and every catch-up of the request failed,
-// at the retry delay, until tracking gave up on it.
-const (
-	maxUpstreamText = 2 << 10
-	maxStato        = 256
-)
+// carries (esito, motivo_annullamento), as record.Stato bounds a
+// stato_richiesta. The client keeps a value up to 1 MiB: an event over the
+// server's maximum payload could never be published, and every catch-up
+// of the request failed, at the retry delay, until tracking gave up on it.
+const maxUpstreamText = 2 << 10
 
-// cut shortens s to at most n bytes and an ellipsis, never leaving half a
-// rune.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
-}
+func cut(s string, n int) string { return record.Cut(s, n) }
