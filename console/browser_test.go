@@ -186,8 +186,8 @@ func waitCounted(t *testing.T, ov *overview.Overview, open, dead int) {
 func spendOf(context.Context) (*console.Spend, error) {
 	month := budget.Usage{Spent: 31250, Requests: 26, CapEUR: 100000, CapRequests: 26}
 	return &console.Spend{Tenants: []console.TenantSpend{
-		{Tenant: "acme", TodayEUR: 24, MonthEUR: 312.5, TodayRequests: 2, MonthRequests: 26, Caps: console.Counted{Month: month}},
-		{Tenant: "globex", TodayEUR: 0, MonthEUR: 48, MonthRequests: 4},
+		{Tenant: "acme", TodayEUR: 2400, MonthEUR: 31250, TodayRequests: 2, MonthRequests: 26, Caps: console.Counted{Month: month}},
+		{Tenant: "globex", TodayEUR: 0, MonthEUR: 4800, MonthRequests: 4},
 	}, Account: console.Counted{Day: budget.Usage{Spent: 2400, Requests: 2, CapEUR: 50000}}}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/shown"
+	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/overview"
 )
 
@@ -46,6 +47,7 @@ func parsePages() (*pages, error) {
 		},
 		"age":   overview.Age,
 		"eur":   func(v float64) string { return fmt.Sprintf("€ %.2f", v) },
+		"cents": func(v money.Cents) string { return "€ " + v.String() },
 		"since": func(now, t time.Time) string { return overview.Age(now.Sub(t)) },
 		"add":   func(a, b int) int { return a + b },
 	}

@@ -31,8 +31,8 @@ type Spend struct {
 // TenantSpend is what one tenant spent, by the ledger, and its own caps.
 type TenantSpend struct {
 	Tenant        string
-	TodayEUR      float64 // the ledger's entries of today (Europe/Rome)
-	MonthEUR      float64 // and of this month
+	TodayEUR      money.Cents // the ledger's entries of today (Europe/Rome)
+	MonthEUR      money.Cents // and of this month
 	TodayRequests int64
 	MonthRequests int64
 	Caps          Counted
@@ -72,8 +72,8 @@ type spendData struct {
 // spendRow is one row of the spend table: a tenant, or the account.
 type spendRow struct {
 	Tenant        string // "" for the account
-	TodayEUR      float64
-	MonthEUR      float64
+	TodayEUR      money.Cents
+	MonthEUR      money.Cents
 	TodayRequests int64
 	MonthRequests int64
 	Held          int       // submissions held now

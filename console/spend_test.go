@@ -134,8 +134,8 @@ func TestSpendShowsEveryCap(t *testing.T) {
 	reserve(t, b, "acme", 2, now)
 	reserve(t, b, "globex", 1, now)
 	s := newSite(t, h, "", capsOn(b, now,
-		console.TenantSpend{Tenant: "acme", TodayEUR: 11.70, MonthEUR: 46.80, TodayRequests: 1, MonthRequests: 4},
-		console.TenantSpend{Tenant: "globex", MonthEUR: 11.70, MonthRequests: 1}))
+		console.TenantSpend{Tenant: "acme", TodayEUR: 1170, MonthEUR: 4680, TodayRequests: 1, MonthRequests: 4},
+		console.TenantSpend{Tenant: "globex", MonthEUR: 1170, MonthRequests: 1}))
 	page := s.getSpend(t)
 	checkCells(t, page, []cellWant{
 		{acme, "tenant_day_requests", "2 of 2 reached 2 in flight"},
@@ -209,7 +209,7 @@ func TestSpendWithoutCaps(t *testing.T) {
 		notice  bool
 		tenants []console.TenantSpend
 	}{
-		{name: "no caps", cell: "—", tenants: []console.TenantSpend{{Tenant: "acme", MonthEUR: 11.70, MonthRequests: 1}}},
+		{name: "no caps", cell: "—", tenants: []console.TenantSpend{{Tenant: "acme", MonthEUR: 1170, MonthRequests: 1}}},
 		{name: "no caps, no spend", cell: "—"},
 		{name: "caps off", off: true, cell: "off", notice: true, tenants: []console.TenantSpend{{Tenant: "acme"}}},
 	}

@@ -177,10 +177,10 @@ func (d *daemon) ledgerSpend(ctx context.Context, now time.Time) (map[string]*co
 				order = append(order, l.Tenant)
 			}
 			if p.today {
-				s.TodayEUR += l.Amount.Euros()
+				s.TodayEUR += l.Amount
 				s.TodayRequests += int64(l.Requests)
 			} else {
-				s.MonthEUR += l.Amount.Euros()
+				s.MonthEUR += l.Amount
 				s.MonthRequests += int64(l.Requests)
 			}
 		}
