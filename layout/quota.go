@@ -16,7 +16,7 @@ import (
 // <tenant>, so JetStream's per-subject limit is a per-tenant limit: with
 // MaxMsgsPerSubject and DiscardNewPerSubject the stream refuses a tenant's
 // next submission once it holds that many of the tenant's (over
-// Layout.Retention, a fixed 30 days), and the producer's publish fails
+// Layout.Retention, ISEED_RETENTION: 30 days by default), and the producer's publish fails
 // with the server's "maximum messages per subject exceeded" (JetStream
 // error 10077): nothing is stored, nothing of another tenant's is
 // touched. With the tenant's NATS account's max_payload it bounds what
@@ -28,8 +28,9 @@ import (
 // *QuotaBelowUseError instead, before it changes the stream. The check and
 // the update are two requests: a tenant publishing between them, while no
 // lower limit holds it back yet, can pass the new quota, and JetStream
-// then deletes that tenant's own oldest submissions (the stream keeps 30
-// days: handled long before, unless the backlog is that old). Nothing of
+// then deletes that tenant's own oldest submissions (the stream keeps them
+// Layout.Retention, 30 days by default: handled long before, unless the
+// backlog is that old). Nothing of
 // another tenant's is touched.
 
 // AtQuota reports whether err is the submissions stream refusing a

@@ -59,6 +59,8 @@ type Config struct {
 	AdoptGrace      time.Duration `envconfig:"ADOPT_GRACE"` // 0: 3 × ACK_WAIT
 	TrustMarker     bool          `envconfig:"RECONCILE_TRUST_MARKER" default:"false"`
 	DedupWindow     time.Duration `envconfig:"DEDUP_WINDOW" default:"24h"`
+	StreamRetention time.Duration `envconfig:"RETENTION" default:"720h"`      // of the submissions and events streams
+	DLQRetention    time.Duration `envconfig:"DLQ_RETENTION" default:"2160h"` // of the dead letters and the advisories
 	TenantMaxSubs   int64         `envconfig:"TENANT_MAX_SUBMISSIONS" default:"0"`
 	UpstreamRPS     float64       `envconfig:"UPSTREAM_RPS" default:"10"`
 	UpstreamBurst   int           `envconfig:"UPSTREAM_BURST" default:"10"`
@@ -306,12 +308,7 @@ func (c *Config) problems() []error {
 		// the window the stream would store the copy.
 		bad("ISEED_DEDUP_WINDOW must be at least ISEED_RETRY_MAX_DELAY + ISEED_ACK_WAIT (%s), got %s", floor, c.DedupWindow)
 	}
-	if retention := layoutOf(c).WithDefaults().Retention; c.DedupWindow > retention {
-		// NATS refuses a stream whose duplicate window is longer than it
-		// keeps messages: serve would try to make the streams again and
-		// again, and never start.
-		bad("ISEED_DEDUP_WINDOW must not be longer than the submissions and events streams keep messages (%s), got %s", retention, c.DedupWindow)
-	}
+	errs = append(errs, c.retentionProblems()...)
 	if c.UpstreamRPS < 0 {
 		bad("ISEED_UPSTREAM_RPS must be positive (0: no limit, for tests only), got %g", c.UpstreamRPS)
 	}
@@ -360,16 +357,60 @@ func (c *Config) problems() []error {
 	if c.AuditEvery < 0 {
 		bad("ISEED_AUDIT_EVERY must not be negative (0 turns the periodic audit off), got %s", c.AuditEvery)
 	}
-	dlqRetention := layoutOf(c).WithDefaults().DLQRetention
-	if floor := dlqRetention + scrubMargin; c.RecordScrub.On() && c.RecordScrub.Duration() < floor {
+	return append(errs, c.validateTracking()...)
+}
+
+// retentionProblems checks how long the streams keep messages
+// (ISEED_RETENTION, ISEED_DLQ_RETENTION) against what must outlast them,
+// and what they must outlast. docs/security.md says why each bound.
+func (c *Config) retentionProblems() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.StreamRetention <= 0 {
+		bad("ISEED_RETENTION must be positive (a duration such as 720h), got %s", c.StreamRetention)
+	}
+	if floor := 2*c.MaxAge + retentionMargin; c.MaxAge > 0 && c.StreamRetention > 0 && c.StreamRetention < floor {
+		// A submission may wait ISEED_MAX_AGE before it is taken, then,
+		// held by a spending cap, ISEED_MAX_AGE more, and a hold is sent
+		// again from its message in the stream: gone sooner, the held
+		// submission fails expired instead of going when its cap allows,
+		// and a message waiting to be taken went with no event at all.
+		bad("ISEED_RETENTION must be at least twice ISEED_MAX_AGE and a day (%s): a submission waits up to ISEED_MAX_AGE to be taken "+
+			"and, held by a spending cap, as long again, and its message must still be in the stream; got %s", floor, c.StreamRetention)
+	}
+	if c.StreamRetention > 0 && c.DedupWindow > c.StreamRetention {
+		// NATS refuses a stream whose duplicate window is longer than it
+		// keeps messages: serve would try to make the streams again and
+		// again, and never start.
+		bad("ISEED_DEDUP_WINDOW must not be longer than the submissions and events streams keep messages (ISEED_RETENTION, %s), got %s", c.StreamRetention, c.DedupWindow)
+	}
+	switch {
+	case c.DLQRetention <= 0:
+		bad("ISEED_DLQ_RETENTION must be positive (a duration such as 2160h), got %s", c.DLQRetention)
+	case c.StreamRetention > 0 && c.DLQRetention < c.StreamRetention:
+		// The max-deliveries advisories are kept as long as dead letters:
+		// one gone while the message it names is still there (no replica
+		// running meanwhile) leaves that message failed with no dead
+		// letter and no event.
+		bad("ISEED_DLQ_RETENTION must be at least ISEED_RETENTION (%s): an advisory that a submission ran out of deliveries is kept as long as "+
+			"the dead letters, and must outlast the submission's message; got %s", c.StreamRetention, c.DLQRetention)
+	}
+	if floor := c.DLQRetention + scrubMargin; c.DLQRetention > 0 && c.RecordScrub.On() && c.RecordScrub.Duration() < floor {
 		// Sooner, a gave_up dead letter could still reopen the record's
 		// tracking, which would then end without its metadata and without
 		// noting a completed ISEE for the prior-ISEE rule.
-		bad("ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (%s) by at least %s: set it to at least %s, or off; got %s",
-			dlqRetention, scrubMargin, floor, c.RecordScrub.Duration())
+		bad("ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (ISEED_DLQ_RETENTION, %s) by at least %s: set it to at least %s, or off; got %s",
+			c.DLQRetention, scrubMargin, floor, c.RecordScrub.Duration())
 	}
-	return append(errs, c.validateTracking()...)
+	return errs
 }
+
+// retentionMargin is how much longer than twice ISEED_MAX_AGE the
+// submissions stream keeps a message: a held submission is sent again at
+// the next pass of the holds after its maximum age, and failed then; the
+// leases of the deliveries that expire it, and the skew between the
+// clocks that stamp the message and the record, are within a day.
+const retentionMargin = 24 * time.Hour
 
 // scrubMargin is how much longer than a dead letter a closed record must
 // be kept before it is scrubbed. A gave_up dead letter is stored after its

@@ -83,11 +83,35 @@ func TestConfigValidation(t *testing.T) {
 		// kept as long, it would outlive the record's scrub.
 		{"record scrub a day after the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "2184h"}, ""},
 		{"record scrub within a day of the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "2183h59m"},
-			"ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (2160h0m0s) by at least 24h0m0s: set it to at least 2184h0m0s, or off; got 2183h59m0s"},
+			"ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (ISEED_DLQ_RETENTION, 2160h0m0s) by at least 24h0m0s: set it to at least 2184h0m0s, or off; got 2183h59m0s"},
 		{"record scrub with the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "2160h"},
-			"ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (2160h0m0s) by at least 24h0m0s: set it to at least 2184h0m0s, or off; got 2160h0m0s"},
+			"ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (ISEED_DLQ_RETENTION, 2160h0m0s) by at least 24h0m0s: set it to at least 2184h0m0s, or off; got 2160h0m0s"},
 		{"record scrub before the dead letters' retention", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "720h"},
-			"ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (2160h0m0s) by at least 24h0m0s: set it to at least 2184h0m0s, or off; got 720h0m0s"},
+			"ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (ISEED_DLQ_RETENTION, 2160h0m0s) by at least 24h0m0s: set it to at least 2184h0m0s, or off; got 720h0m0s"},
+		// ISEED_RETENTION and ISEED_DLQ_RETENTION, and what they bound.
+		{"retention set", map[string]string{"ISEED_RETENTION": "336h", "ISEED_DLQ_RETENTION": "336h", "ISEED_RECORD_SCRUB_AFTER": "360h"}, ""},
+		{"retention zero", map[string]string{"ISEED_RETENTION": "0"}, "ISEED_RETENTION must be positive (a duration such as 720h), got 0s"},
+		{"retention negative", map[string]string{"ISEED_RETENTION": "-720h"}, "ISEED_RETENTION must be positive (a duration such as 720h), got -720h0m0s"},
+		{"retention in days", map[string]string{"ISEED_RETENTION": "30d"}, `ISEED_RETENTION: time: unknown unit "d"`},
+		// A held submission waits up to ISEED_MAX_AGE after it was taken,
+		// itself up to ISEED_MAX_AGE after it was published.
+		{"retention twice the max age and a day", map[string]string{"ISEED_RETENTION": "168h"}, ""},
+		{"retention within a day of twice the max age", map[string]string{"ISEED_RETENTION": "167h59m"},
+			"ISEED_RETENTION must be at least twice ISEED_MAX_AGE and a day (168h0m0s): a submission waits up to ISEED_MAX_AGE to be taken and, held by a spending cap, as long again, and its message must still be in the stream; got 167h59m0s"},
+		{"retention of the max age", map[string]string{"ISEED_RETENTION": "72h"}, "ISEED_RETENTION must be at least twice ISEED_MAX_AGE and a day (168h0m0s)"},
+		{"retention with a shorter max age", map[string]string{"ISEED_RETENTION": "48h", "ISEED_MAX_AGE": "12h", "ISEED_MAX_DELIVER": "120"}, ""},
+		{"dedup window longer than the retention set", map[string]string{"ISEED_RETENTION": "168h", "ISEED_DEDUP_WINDOW": "169h"},
+			"ISEED_DEDUP_WINDOW must not be longer than the submissions and events streams keep messages (ISEED_RETENTION, 168h0m0s), got 169h0m0s"},
+		{"dead letters kept zero", map[string]string{"ISEED_DLQ_RETENTION": "0"}, "ISEED_DLQ_RETENTION must be positive (a duration such as 2160h), got 0s"},
+		{"dead letters kept less than the submissions", map[string]string{"ISEED_DLQ_RETENTION": "719h"},
+			"ISEED_DLQ_RETENTION must be at least ISEED_RETENTION (720h0m0s): an advisory that a submission ran out of deliveries is kept as long as the dead letters, and must outlast the submission's message; got 719h0m0s"},
+		{"dead letters kept as long as the submissions", map[string]string{"ISEED_DLQ_RETENTION": "720h", "ISEED_RECORD_SCRUB_AFTER": "744h"}, ""},
+		// The scrub follows the dead letters' retention, not a fixed 2184h.
+		{"record scrub a day after shorter dead letters", map[string]string{"ISEED_DLQ_RETENTION": "720h", "ISEED_RECORD_SCRUB_AFTER": "743h59m"},
+			"ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (ISEED_DLQ_RETENTION, 720h0m0s) by at least 24h0m0s: set it to at least 744h0m0s, or off; got 743h59m0s"},
+		{"record scrub within a day of longer dead letters", map[string]string{"ISEED_DLQ_RETENTION": "4320h"},
+			"ISEED_RECORD_SCRUB_AFTER must exceed the dead letters' retention (ISEED_DLQ_RETENTION, 4320h0m0s) by at least 24h0m0s: set it to at least 4344h0m0s, or off; got 2400h0m0s"},
+		{"record scrub off with longer dead letters", map[string]string{"ISEED_DLQ_RETENTION": "4320h", "ISEED_RECORD_SCRUB_AFTER": "off"}, ""},
 		{"record scrub in days", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "100d"}, "ISEED_RECORD_SCRUB_AFTER: want a duration such as 2400h, or off"},
 		{"record scrub negative", map[string]string{"ISEED_RECORD_SCRUB_AFTER": "-1h"}, "ISEED_RECORD_SCRUB_AFTER: want a duration such as 2400h, or off"},
 	}
@@ -142,6 +166,14 @@ func TestConfigRefusesWhatWouldBeReplaced(t *testing.T) {
 		{"ISEED_SIM_STEP", "0", "ISEED_SIM_STEP must be positive (a duration such as 2s), got 0s"},
 		{"ISEED_SIM_STEP", "-2s", "ISEED_SIM_STEP must be positive (a duration such as 2s), got -2s"},
 		{"ISEED_SIM_STEP", "1ns", ""},
+		// The layout takes 0 for 30 days (the submissions and events) and
+		// 90 days (the dead letters).
+		{"ISEED_RETENTION", "0", "ISEED_RETENTION must be positive (a duration such as 720h), got 0s"},
+		{"ISEED_RETENTION", "-720h", "ISEED_RETENTION must be positive (a duration such as 720h), got -720h0m0s"},
+		{"ISEED_RETENTION", "168h", ""},
+		{"ISEED_DLQ_RETENTION", "0", "ISEED_DLQ_RETENTION must be positive (a duration such as 2160h), got 0s"},
+		{"ISEED_DLQ_RETENTION", "-2160h", "ISEED_DLQ_RETENTION must be positive (a duration such as 2160h), got -2160h0m0s"},
+		{"ISEED_DLQ_RETENTION", "720h", ""},
 		// zerolog's own refusal says it is "defaulting to NoLevel", which
 		// it is not: the start is refused.
 		{"ISEED_LOG_LEVEL", "bogus", `ISEED_LOG_LEVEL must be trace, debug, info, warn, error, fatal, panic or disabled, got "bogus"`},
@@ -180,7 +212,7 @@ func TestConfigRefusesWhatWouldBeReplaced(t *testing.T) {
 
 // TestConfigRefusesADedupWindowTheStreamsCannotHave: NATS refuses a stream
 // whose duplicate window is longer than it keeps messages, and the
-// submissions and events streams keep them 30 days. serve --check-config and
+// submissions and events streams keep them ISEED_RETENTION, 30 days by default. serve --check-config and
 // serve refuse a longer ISEED_DEDUP_WINDOW, exit 2 naming it, before
 // anything is created, instead of serve trying to make the streams again
 // and again; the longest window the streams take starts.
@@ -189,7 +221,7 @@ func TestConfigRefusesADedupWindowTheStreamsCannotHave(t *testing.T) {
 		value string
 		want  string // in the error; "" for valid
 	}{
-		{"721h", "ISEED_DEDUP_WINDOW must not be longer than the submissions and events streams keep messages (720h0m0s), got 721h0m0s"},
+		{"721h", "ISEED_DEDUP_WINDOW must not be longer than the submissions and events streams keep messages (ISEED_RETENTION, 720h0m0s), got 721h0m0s"},
 		{"720h", ""},
 	}
 	for _, tt := range tests {
@@ -261,6 +293,11 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		{"without those that do", map[string]string{"ISEED_UPSTREAM_BURST": "x", "ISEED_POLL_MIN": "soon", "ISEED_STORAGE": "disk", "ISEED_TRACK_ACK_WAIT": "0s"},
 			[]string{"ISEED_UPSTREAM_BURST: strconv.ParseInt", "ISEED_POLL_MIN: time", "ISEED_STORAGE must be file or memory", "ISEED_TRACK_ACK_WAIT must be at least 1s"},
 			[]string{"ISEED_UPSTREAM_BURST (", "ISEED_POLL_MAX ("}},
+		{"retentions that do not parse", map[string]string{"ISEED_RETENTION": "30d", "ISEED_DLQ_RETENTION": "forever", "ISEED_RECORD_SCRUB_AFTER": "720h", "ISEED_DEDUP_WINDOW": "800h"},
+			[]string{`ISEED_RETENTION: time: unknown unit "d"`, `ISEED_DLQ_RETENTION: time: invalid duration "forever"`},
+			[]string{"ISEED_RETENTION must", "ISEED_DLQ_RETENTION must", "ISEED_RECORD_SCRUB_AFTER must", "ISEED_DEDUP_WINDOW must not"}},
+		{"a max age that does not parse", map[string]string{"ISEED_MAX_AGE": "3d", "ISEED_RETENTION": "24h", "ISEED_DEDUP_WINDOW": "1h", "ISEED_STORAGE": "disk"},
+			[]string{`ISEED_MAX_AGE: time: unknown unit "d"`, "ISEED_STORAGE must be file or memory"}, []string{"ISEED_RETENTION must"}},
 		{"with a secret file missing", map[string]string{"ISEED_ACK_WAIT": "banana", "ISEED_VISENGINE_TOKEN_FILE": "/nonexistent/token"},
 			[]string{`ISEED_ACK_WAIT: time: invalid duration "banana"`, "ISEED_VISENGINE_TOKEN_FILE"}, nil},
 	}

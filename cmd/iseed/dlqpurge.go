@@ -58,7 +58,7 @@ func newDLQPurgeCmd(e *env) *cobra.Command {
 		Long: "Removes dead letters for good, after a confirmation (--yes skips it). Without sequences it needs a\n" +
 			"filter, or --all for every dead letter. Their submissions stay rejected or failed. A purged letter's\n" +
 			"bytes are overwritten on disk; the submission message itself stays in the submissions stream for\n" +
-			"its retention (30 days). A letter another command is replaying meanwhile is not purged, saying so;\n" +
+			"its retention (ISEED_RETENTION, 30 days by default). A letter another command is replaying meanwhile is not purged, saying so;\n" +
 			"one whose replay was published but not removed is removed, saying it was replayed.",
 		Annotations: map[string]string{exitCodesKey: "0 purged, or nothing matched; 1 not confirmed, a sequence not found or being replayed, or an error; 2 usage or configuration error"},
 	}

@@ -151,7 +151,7 @@ func consolePage(t *testing.T, url string) string {
 // keepsPersonalData reports whether a stream keeps the payload, or what
 // the tenant or the upstream wrote, for a retention of its own, longer
 // than the walk (docs/security.md lists them): the submissions stream and
-// the events 30 days, the dead letters 90.
+// the events ISEED_RETENTION (30 days), the dead letters ISEED_DLQ_RETENTION (90).
 func keepsPersonalData(stream string) bool {
 	return stream == "ISEED_SUBMISSIONS" || stream == "ISEED_EVENTS" || stream == "ISEED_DLQ"
 }

@@ -139,7 +139,7 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 	var below *layout.QuotaBelowUseError
 	if errors.As(err, &below) {
 		return nil, backoff.Permanent(configError(fmt.Errorf("%w; set ISEED_TENANT_MAX_SUBMISSIONS at or above what those tenants hold "+
-			"(or 0), and lower it once their oldest submissions have aged out of the stream (30 days)", err)))
+			"(or 0), and lower it once their oldest submissions have aged out of the stream (ISEED_RETENTION, %s)", err, d.cfg.StreamRetention)))
 	}
 	if err == nil && res.QuotaChanged != nil {
 		d.log.Warn().Int64("from", res.QuotaChanged.From).Int64("to", res.QuotaChanged.To).
@@ -226,6 +226,7 @@ func layoutOf(cfg *Config) layout.Layout {
 	return layout.Layout{
 		Prefix: cfg.SubjectPrefix, Replicas: cfg.Replicas, Storage: storage, AckWait: cfg.AckWait,
 		MaxDeliver: cfg.MaxDeliver, MaxAckPend: max(64, cfg.Workers*4), Duplicates: cfg.DedupWindow,
+		Retention: cfg.StreamRetention, DLQRetention: cfg.DLQRetention,
 		TrackAckWait: cfg.TrackAckWait, DocumentTTL: cfg.DocumentTTL, FilesMaxAge: cfg.FilesMaxAge, TenantMaxSubmissions: cfg.TenantMaxSubs,
 	}
 }

@@ -123,7 +123,7 @@ func publishError(err, last error, tenant, id string) error {
 		return fmt.Errorf("publish: no stream stores the submissions subject, so nothing was stored; start `iseed serve` first (it creates the streams): %w", err)
 	case layout.AtQuota(err):
 		return fmt.Errorf("publish: the submissions stream refused the event, nothing was stored: tenant %s holds as many submissions "+
-			"as ISEED_TENANT_MAX_SUBMISSIONS allows (those of the last 30 days): %w", tenant, err)
+			"as ISEED_TENANT_MAX_SUBMISSIONS allows (those the stream keeps, ISEED_RETENTION: 30 days by default): %w", tenant, err)
 	case errors.As(err, &apiErr):
 		return fmt.Errorf("publish: the submissions stream refused the event, nothing was stored: %w", err)
 	}
