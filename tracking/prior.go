@@ -108,6 +108,13 @@ func (h *History) PersonKey(tenant string, svc *schema.Service, p *schema.Prepar
 	if !ok || tc == "" {
 		return ""
 	}
+	return h.TaxCodeKey(tenant, tc)
+}
+
+// TaxCodeKey returns the keyed hash of the person with tax code tc, for
+// tenant: the key of their history entry, and a record's PersonKey (iseed
+// erase finds the entry of a tax code an operator gives it).
+func (h *History) TaxCodeKey(tenant, tc string) string {
 	m := hmac.New(sha256.New, h.key)
 	m.Write([]byte(tenant + "\x00" + strings.ToUpper(strings.TrimSpace(tc))))
 	return hex.EncodeToString(m.Sum(nil))
