@@ -88,7 +88,7 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
 | status | meaning |
 |---|---|
 | 0 | done (for ` + "`-h`" + `: help printed) |
-| 1 | failed: a runtime error; ` + "`validate`" + `: invalid; ` + "`submit --wait`" + `: rejected or dead-lettered; ` + "`dlq replay`" + `: something refused, not found or failed; ` + "`dlq purge`" + `: not confirmed; ` + "`audit`" + `: findings |
+| 1 | failed: a runtime error; ` + "`validate`" + `: invalid; ` + "`submit --wait`" + `: rejected or dead-lettered; ` + "`dlq replay`" + `: something refused, not found or failed; ` + "`dlq purge`" + `: not confirmed; ` + "`audit`" + `: findings; ` + "`erase`" + `: a submission unknown, open or not all erased |
 | 2 | usage or configuration error |
 | 3 | ` + "`submit --wait`" + `: no outcome before ` + "`--timeout`" + ` |
 `

@@ -37,7 +37,7 @@ func (d *daemon) buildTracking(ctx context.Context, limiter tracking.Limiter, re
 	if err != nil {
 		return nil, err
 	}
-	taxKey, err := d.loadKey(ctx, d.cfg.TaxcodeKeyFile, "ISEED_TAXCODE_KEY_FILE", "taxcode-hmac")
+	taxKey, err := d.loadKey(ctx, d.cfg.TaxcodeKeyFile, "ISEED_TAXCODE_KEY_FILE", taxCodeKeyName)
 	if err != nil {
 		return nil, err
 	}
