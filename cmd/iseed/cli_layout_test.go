@@ -106,7 +106,7 @@ func TestPrintStatusTimelineLines(t *testing.T) {
 	r.To(record.StateClaimed, now, "")
 	r.To(record.StateRejected, now, "invalid")
 	var b strings.Builder
-	if err := printStatus(&b, r, nil, false); err != nil {
+	if err := printStatus(&b, r, nil, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"  2026-11-25T10:00:00Z claimed\n", "  2026-11-25T10:00:00Z rejected invalid\n"} {

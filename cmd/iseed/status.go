@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/tracking"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 )
 
@@ -20,7 +23,14 @@ func newStatusCmd(e *env) *cobra.Command {
 			"status and document events.\n\n" +
 			"When its events cannot all be read (NATS busy or unreachable meanwhile), it prints the record and\n" +
 			"the events it read, says so (in the table; with -o json, \"events_incomplete\": true), and the\n" +
-			"error follows on stderr: exit 1.",
+			"error follows on stderr: exit 1.\n\n" +
+			"The record's document is looked up in its bucket: one deleted since (past ISEED_DOCUMENT_TTL, by hand,\n" +
+			"or with its bucket) is shown as no longer kept, with when, as far as that can be told; when the bucket\n" +
+			"cannot be read, whether it is kept is unknown (never taken for deleted). With -o json, \"document\" beside\n" +
+			"\"record\" says so (the record's document reference stays as stored): \"state\" kept, deleted or unknown;\n" +
+			"\"deleted_at\", when its bucket recorded a deletion; \"expired_about\", the bucket's TTL (\"ttl\") after\n" +
+			"the record entered the state the document was fetched in, when it left no trace; \"problem\", why it\n" +
+			"is unknown.",
 		Args: exactArgs("ID"),
 		Annotations: map[string]string{exitCodesKey: "0 found; 1 no such submission, an error, or its events could not all be read " +
 			"(the record and the events read are printed); 2 usage or configuration error"},
@@ -53,14 +63,16 @@ func newStatusCmd(e *env) *cobra.Command {
 		// operator looking at a submission during a NATS hiccup sees it,
 		// the events read, and then the error.
 		events, evErr := publisher.ReadEvents(ctx, c.js, c.res.Layout.EventsStream(), c.res.Layout.Events(), *tenant, args[0])
+		doc := checkDocument(ctx, c.js, rec, time.Now())
 		if format == formatJSON {
 			err = writeJSON(e.stdout, struct {
 				Record     *record.Record    `json:"record"`
+				Document   *documentState    `json:"document,omitempty"`
 				Events     []json.RawMessage `json:"events"`
 				Incomplete bool              `json:"events_incomplete,omitempty"`
-			}{rec, events, evErr != nil})
+			}{rec, doc, events, evErr != nil})
 		} else {
-			err = printStatus(e.stdout, rec, events, evErr != nil)
+			err = printStatus(e.stdout, rec, doc, events, evErr != nil)
 		}
 		return errors.Join(err, evErr)
 	}
@@ -77,9 +89,81 @@ func noSubmission(cmd *cobra.Command, id, tenant string) error {
 	return fmt.Errorf("no submission %q for tenant %q", id, tenant)
 }
 
-// printStatus writes a record and its events for people; incomplete says
-// that the events could not all be read.
-func printStatus(w io.Writer, r *record.Record, events []json.RawMessage, incomplete bool) error {
+// Document states in status's output.
+const (
+	docKept    = "kept"
+	docDeleted = "deleted"
+	docUnknown = "unknown"
+)
+
+// documentState is whether a record's document is still in its bucket, as
+// status prints it (-o json: "document", beside "record", whose document
+// reference stays as stored).
+type documentState struct {
+	State string `json:"state"` // kept, deleted or unknown (the bucket could not be read)
+	// DeletedAt: when the object was deleted, as its bucket recorded it.
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// ExpiredAbout: when the bucket's TTL deleted it, counted from the
+	// record's entry into the state the document was fetched in.
+	ExpiredAbout *time.Time `json:"expired_about,omitempty"`
+	TTL          string     `json:"ttl,omitempty"`     // the bucket's TTL, when read for a deleted document
+	Problem      string     `json:"problem,omitempty"` // why the state is unknown
+}
+
+// checkDocument asks r's document's bucket whether it is still kept (nil
+// when r has none).
+func checkDocument(ctx context.Context, js jetstream.JetStream, r *record.Record, now time.Time) *documentState {
+	if r.Document == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := tracking.CheckDocument(ctx, js, r, now)
+	switch {
+	case err != nil:
+		return &documentState{State: docUnknown, Problem: err.Error()}
+	case !st.Gone:
+		return &documentState{State: docKept}
+	}
+	d := &documentState{State: docDeleted}
+	if !st.DeletedAt.IsZero() {
+		d.DeletedAt = &st.DeletedAt
+	}
+	if !st.ExpiredAbout.IsZero() {
+		d.ExpiredAbout = &st.ExpiredAbout
+	}
+	if st.TTL > 0 {
+		d.TTL = st.TTL.String()
+	}
+	return d
+}
+
+// documentLine is what status prints of a document: the reference, and
+// whether it is still kept.
+func documentLine(ref *record.DocumentRef, d *documentState) string {
+	line := fmt.Sprintf("%s (%d bytes, %s, sha256 %s)", shown(ref.Object), ref.Size, shown(ref.ContentType), ref.SHA256)
+	switch {
+	case d == nil || d.State == docKept:
+		return line
+	case d.State == docUnknown:
+		return line + "; whether it is still kept is unknown: " + shown(d.Problem)
+	}
+	gone := "no longer kept: deleted"
+	switch {
+	case d.DeletedAt != nil:
+		gone += " " + d.DeletedAt.UTC().Format(time.RFC3339)
+	case d.ExpiredAbout != nil:
+		gone += " about " + d.ExpiredAbout.UTC().Format(time.RFC3339) + ", past the bucket's TTL (" + d.TTL + ", ISEED_DOCUMENT_TTL)"
+	default:
+		gone += " at a time not known (past ISEED_DOCUMENT_TTL, by hand, or with its bucket)"
+	}
+	return gone + "; was " + line
+}
+
+// printStatus writes a record, whether its document is still kept (doc)
+// and its events for people; incomplete says that the events could not
+// all be read.
+func printStatus(w io.Writer, r *record.Record, doc *documentState, events []json.RawMessage, incomplete bool) error {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "submission\t%s/%s\n", r.Tenant, r.ID)
 	fmt.Fprintf(tw, "state\t%s\n", r.State)
@@ -95,7 +179,7 @@ func printStatus(w io.Writer, r *record.Record, events []json.RawMessage, incomp
 	}
 	printPending(tw, r)
 	if d := r.Document; d != nil {
-		fmt.Fprintf(tw, "document\t%s (%d bytes, %s, sha256 %s)\n", shown(d.Object), d.Size, shown(d.ContentType), d.SHA256)
+		fmt.Fprintf(tw, "document\t%s\n", documentLine(d, doc))
 	}
 	printProblems(tw, r.Errors)
 	if !r.Scrubbed.IsZero() {

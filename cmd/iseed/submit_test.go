@@ -221,7 +221,7 @@ func TestStatusShowsAPendingAttempt(t *testing.T) {
 		FirstFailure: started, LastFailure: started.Add(time.Minute),
 		Pending: &record.Attempt{Started: started, Owner: "w/1", Until: started.Add(90 * time.Second), Settle: started.Add(15 * time.Minute)}}
 	var b bytes.Buffer
-	if err := printStatus(&b, r, nil, false); err != nil {
+	if err := printStatus(&b, r, nil, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"attempt pending", "unanswered", "2026-12-01T15:35:57Z", "failures"} {
@@ -231,12 +231,12 @@ func TestStatusShowsAPendingAttempt(t *testing.T) {
 	}
 	r.Pending = &record.Attempt{Started: started, Owner: "w/2", Until: started.Add(time.Minute), Unsent: true}
 	b.Reset()
-	if err := printStatus(&b, r, nil, false); err != nil || !strings.Contains(b.String(), "nothing sent yet") || strings.Contains(b.String(), "unanswered") {
+	if err := printStatus(&b, r, nil, nil, false); err != nil || !strings.Contains(b.String(), "nothing sent yet") || strings.Contains(b.String(), "unanswered") {
 		t.Errorf("status of a submission waiting for an upstream token: %v\n%s\nwant it to say nothing was sent yet", err, b.String())
 	}
 	r.Pending, r.RequestID = nil, "6b0e"
 	b.Reset()
-	if err := printStatus(&b, r, nil, false); err != nil || strings.Contains(b.String(), "attempt pending") {
+	if err := printStatus(&b, r, nil, nil, false); err != nil || strings.Contains(b.String(), "attempt pending") {
 		t.Errorf("status without a pending attempt: %v\n%s", err, b.String())
 	}
 }
