@@ -7,7 +7,7 @@
 //
 //	GET  /                             the overview (overview.Snapshot)
 //	GET  /open?state=&tenant=&page=    open and unsent submissions, oldest first, 50 a page
-//	GET  /submission?tenant=&id=       one submission: record, timeline, upstream request, document, events, dead letters
+//	GET  /submission?tenant=&id=       one submission: record, timeline, upstream request, document (and whether its bucket still keeps it: tracking.CheckDocument), events, dead letters
 //	GET  /dead-letters?tenant=&reason= dead letters, oldest first
 //	GET  /dead-letters/{seq}           one dead letter, its payload masked
 //	GET  /dead-letters/{seq}/replay    the confirmation step of a replay (operator)

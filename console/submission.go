@@ -12,6 +12,7 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/tracking"
 )
 
 func (c *Console) submission(w http.ResponseWriter, r *http.Request) {
@@ -42,6 +43,9 @@ func (c *Console) submission(w http.ResponseWriter, r *http.Request) {
 	d.Events, d.EventsTruncated, d.EventsProblem = c.events(ctx, d.Tenant, d.ID)
 	d.DeadLetters, d.DeadLettersProblem = c.submissionDeadLetters(ctx, d.Tenant, d.ID)
 	d.DeadLettersTruncated = len(d.DeadLetters) == maxDeadLetters
+	// Last: a bucket that does not answer takes what is left of the
+	// page's time, not the lists'.
+	d.DocumentState, d.DocumentProblem = c.documentState(ctx, rec)
 	c.render(w, r, http.StatusOK, "submission", "Submission "+d.Tenant+"/"+d.ID, d)
 }
 
@@ -59,6 +63,26 @@ type submissionData struct {
 	// DeadLettersTruncated: there may be more than the maxDeadLetters
 	// listed (a tenant sending payloads that conflict has one a message).
 	DeadLettersTruncated bool
+	// DocumentState is what the record's document's bucket says of it
+	// (nil without a document, or when the bucket cannot be read:
+	// DocumentProblem then says why, and whether it is kept is unknown).
+	DocumentState   *tracking.DocumentState
+	DocumentProblem string
+}
+
+// documentState asks the bucket of rec's document whether it is still
+// kept: a record goes on naming its document once the bucket's TTL
+// (ISEED_DOCUMENT_TTL) deleted it. A bucket that cannot be read makes a
+// problem, never a deleted document.
+func (c *Console) documentState(ctx context.Context, rec *record.Record) (*tracking.DocumentState, string) {
+	if rec.Document == nil {
+		return nil, ""
+	}
+	st, err := tracking.CheckDocument(ctx, c.d.JS, rec, c.cfg.Now())
+	if err != nil {
+		return nil, "Whether the document is still kept is unknown: its bucket cannot be read right now: " + err.Error()
+	}
+	return &st, ""
 }
 
 // recordView is what the console shows of a record: no metadata, no
