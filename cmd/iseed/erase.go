@@ -72,12 +72,14 @@ func newEraseCmd(e *env) *cobra.Command {
 			"input (never from the command line, which the shell's history keeps) and deletes their ISEE history entry;\n" +
 			"a submission whose record names another person is then refused. It prints counts, never what it removed.\n" +
 			"Run twice, it says there is nothing left to erase. The tenant's files bucket (nats-os:// uploads) is the\n" +
-			"tenant's: delete those files there.",
-		Annotations: map[string]string{exitCodesKey: "0 erased, or nothing left to erase; 1 an unknown submission, an open one refused, " +
+			"tenant's: delete those files there. It asks for a confirmation first (--yes skips it); with --tax-code-stdin,\n" +
+			"whose standard input holds the tax code, --yes is required.",
+		Annotations: map[string]string{exitCodesKey: "0 erased, or nothing left to erase; 1 not confirmed, an unknown submission, an open one refused, " +
 			"or an error (the others named are erased); 2 usage or configuration error"},
 	}
 	tenant := cmd.Flags().String("tenant", "", "the submissions' `TENANT` (required)")
-	taxStdin := cmd.Flags().Bool("tax-code-stdin", false, "read the person's tax code from standard input and delete their ISEE history entry")
+	taxStdin := cmd.Flags().Bool("tax-code-stdin", false, "read the person's tax code from standard input and delete their ISEE history entry (needs --yes)")
+	yes := cmd.Flags().BoolP("yes", "y", false, "do not ask for confirmation")
 	out := addOutputFlag(cmd)
 	cmd.Args = func(_ *cobra.Command, args []string) error {
 		switch {
@@ -87,6 +89,8 @@ func newEraseCmd(e *env) *cobra.Command {
 			return usagef("--tenant must be letters, digits, _ or -, got %q", *tenant)
 		case len(args) == 0:
 			return usagef("missing ID: the submissions to erase")
+		case *taxStdin && !*yes:
+			return usagef("--tax-code-stdin needs --yes: standard input holds the tax code, not an answer to a confirmation")
 		}
 		for _, id := range args {
 			if !record.ValidToken(id) {
@@ -100,13 +104,18 @@ func newEraseCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		ids := distinct(args)
+		if !*yes && !confirm(e, fmt.Sprintf("erase what iseed keeps of %d submission(s) of tenant %s, for good? [y/N] ", len(ids), *tenant)) {
+			fmt.Fprintln(e.stderr, "not confirmed: nothing erased (answer y, or pass --yes to erase without asking)")
+			return silent(exitFailed)
+		}
 		var taxCode string
 		if *taxStdin {
 			if taxCode, err = readTaxCode(e.stdin); err != nil {
 				return err
 			}
 		}
-		rep, err := eraseSubmissions(cmd.Context(), e, *tenant, distinct(args), taxCode)
+		rep, err := eraseSubmissions(cmd.Context(), e, *tenant, ids, taxCode)
 		if err != nil {
 			return err
 		}
@@ -147,7 +156,7 @@ func readTaxCode(stdin io.Reader) (string, error) {
 	}
 	tc := strings.TrimSpace(line)
 	if tc == "" {
-		return "", usagef("--tax-code-stdin: standard input holds no tax code (give it on one line: printf '%%s\\n' \"$CF\" | iseed erase …)")
+		return "", usagef("--tax-code-stdin: standard input holds no tax code (give it on one line: printf '%%s\\n' \"$CF\" | iseed erase --yes --tax-code-stdin …)")
 	}
 	if !taxCodeForm.MatchString(tc) {
 		return "", usagef("--tax-code-stdin: the first line of standard input is not a tax code (16 letters and digits, or 11 digits; %d characters read)", len(tc))

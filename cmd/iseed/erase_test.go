@@ -20,7 +20,7 @@ import (
 // runErase runs iseed erase -o json with stdin and reads its report.
 func runErase(t *testing.T, stdin string, args ...string) (erasureReport, string, int) {
 	t.Helper()
-	out, errOut, code := runCLIInput(t, stdin, append([]string{"erase", "-o", "json"}, args...)...)
+	out, errOut, code := runCLIInput(t, stdin, append([]string{"erase", "--yes", "-o", "json"}, args...)...)
 	var rep erasureReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("erase %v: exit %d, stdout %q, stderr %q: %v", args, code, out, errOut, err)
@@ -103,6 +103,14 @@ func TestEraseOnePersonNow(t *testing.T) {
 	if _, err := d.res.Keys.Create(ctx, claim, fmt.Appendf(nil, `{"at":%q}`, time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
 		t.Fatal(err)
 	}
+	// Not confirmed, or --tax-code-stdin without --yes: nothing erased
+	// (what follows counts the dead letter and scrubs the record).
+	if out, errOut, code := runCLIInput(t, "n\n", "erase", "--tenant", "acme", "erase-failed"); code != 1 || out != "" || !strings.Contains(errOut, "not confirmed: nothing erased") {
+		t.Errorf("erase not confirmed: exit %d, stdout %q, stderr %q; want 1 and nothing erased", code, out, errOut)
+	}
+	if _, errOut, code := runCLIInput(t, walkTaxCode+"\n", "erase", "--tenant", "acme", "--tax-code-stdin", "erase-failed"); code != 2 || !strings.Contains(errOut, "needs --yes") {
+		t.Errorf("erase --tax-code-stdin without --yes: exit %d, stderr %q; want 2", code, errOut)
+	}
 	rep, errOut, code := runErase(t, "", "--tenant", "acme", "erase-failed")
 	if x := outcomes(rep)["erase-failed"]; code != 1 || x.Outcome != eraseFailed || x.DeadLetters != 0 || x.RecordScrubbed {
 		t.Errorf("erase while a replay of the dead letter is under way: exit %d, %+v, stderr %q; want 1, failed, the letter and the record kept", code, x, errOut)
@@ -127,7 +135,7 @@ func TestEraseOnePersonNow(t *testing.T) {
 	if _, rev, err := store.Get(ctx, "acme", "erase-done"); err != nil || rev != doneRev {
 		t.Errorf("the record after a refused erase: revision %d (%v), want %d", rev, err, doneRev)
 	}
-	if out, errOut, code := runCLIInput(t, "Quirinella Zwykowska\n", "erase", "--tenant", "acme", "--tax-code-stdin", "erase-done"); code != 2 || out != "" || strings.Contains(errOut, walkName) {
+	if out, errOut, code := runCLIInput(t, "Quirinella Zwykowska\n", "erase", "--yes", "--tenant", "acme", "--tax-code-stdin", "erase-done"); code != 2 || out != "" || strings.Contains(errOut, walkName) {
 		t.Errorf("erase with no tax code on stdin: exit %d, stdout %q, stderr %q; want 2, nothing, and what was read not quoted", code, out, errOut)
 	}
 
@@ -193,7 +201,7 @@ func TestEraseOnePersonNow(t *testing.T) {
 			t.Errorf("erase again: exit %d, %+v, history %q, stderr %q; want 0, nothing left, no entry", code, x, rep.History, errOut)
 		}
 	}
-	out, errOut, code := runCLI(t, "erase", "--tenant", "acme", "-o", "table", "erase-done")
+	out, errOut, code := runCLIInput(t, "y\n", "erase", "--tenant", "acme", "-o", "table", "erase-done")
 	if code != 0 || !strings.Contains(out, "acme/erase-done: nothing left to erase: 0 dead letter(s), 0 submission message(s), 0 event(s), 0 document(s) removed; record scrubbed already") ||
 		!strings.Contains(out, "ISEE history: not touched: no --tax-code-stdin") {
 		t.Errorf("erase again, as a table: exit %d, stdout %q, stderr %q", code, out, errOut)

@@ -321,7 +321,7 @@ func (er *eraser) scrub(ctx context.Context, id string) (bool, error) {
 func (er *eraser) history(ctx context.Context, taxCode, person string, done []erasure) (outcome, why string) {
 	if taxCode == "" {
 		return historyNotTouched, "no --tax-code-stdin; to delete the person's entry, run this command again with their tax code " +
-			"on standard input (printf '%s\\n' \"$CF\" | iseed erase --tax-code-stdin …), or by hand (docs/security.md)"
+			"on standard input (printf '%s\\n' \"$CF\" | iseed erase --yes --tax-code-stdin …), or by hand (docs/security.md)"
 	}
 	for _, x := range done {
 		if x.otherPerson {
