@@ -207,6 +207,11 @@ func TestEraseOnePersonNow(t *testing.T) {
 		t.Errorf("erase again, as a table: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
+	// iseed status no longer offers the erased document.
+	if out, errOut, code := runCLI(t, "status", "-o", "table", "--tenant", "acme", "erase-done"); code != 0 || !strings.Contains(out, "no longer kept: deleted") {
+		t.Errorf("status of the erased submission: exit %d, stdout %q, stderr %q; want its document no longer kept", code, out, errOut)
+	}
+
 	// The same submissions published again are not sent again.
 	js := srv.JS
 	var last uint64
