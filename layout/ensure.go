@@ -47,7 +47,11 @@ type Resources struct {
 	// otherwise (by a replica configured otherwise) and changed to this
 	// replica's.
 	SettingsChanged []SettingChange
-	tenants         []string // tenants with a documents bucket
+	// RetentionsChanged are the streams whose MaxAge Ensure found set
+	// otherwise (by a replica configured otherwise) and changed to this
+	// replica's Retention or DLQRetention.
+	RetentionsChanged []RetentionChange
+	tenants           []string // tenants with a documents bucket
 }
 
 // Ensure creates or updates, idempotently, every stream, durable consumer
@@ -101,12 +105,15 @@ func (r *Resources) ensureSubmissions(ctx context.Context, js jetstream.JetStrea
 	l.applyQuota(&cfg)
 	r.Submissions, err = js.CreateStream(ctx, cfg)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		// The stream has another configuration, perhaps another quota.
-		// Read only then: one request more at every start, on a cluster
-		// just formed, is one more answer that can be lost (issue 13).
-		if quota < 0 {
-			quota = l.streamQuota(ctx, js)
+		// The stream has another configuration, perhaps another quota or
+		// MaxAge. Read only then: one request more at every start, on a
+		// cluster just formed, is one more answer that can be lost (issue
+		// 13).
+		was := foundStream(ctx, js, cfg.Name)
+		if quota < 0 && was != nil {
+			quota = max(was.MaxMsgsPerSubject, 0)
 		}
+		r.noteRetention("ISEED_RETENTION", was, cfg)
 		r.Submissions, err = js.UpdateStream(ctx, cfg)
 	}
 	if err != nil {
@@ -221,7 +228,7 @@ func (r *Resources) RefreshMaxSubmissionBytes(ctx context.Context) (int, error) 
 
 func (r *Resources) ensureEvents(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
-	_, err := ensureStream(ctx, js, jetstream.StreamConfig{
+	_, err := r.ensureRetained(ctx, js, "ISEED_RETENTION", jetstream.StreamConfig{
 		Name:        l.EventsStream(),
 		Description: "iseed: status and document events out",
 		Subjects:    append(l.Events().Of("*", "*"), l.Events().Account()),
@@ -236,7 +243,7 @@ func (r *Resources) ensureEvents(ctx context.Context, js jetstream.JetStream) er
 func (r *Resources) ensureDLQ(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
 	var err error
-	r.DLQ, err = ensureStream(ctx, js, jetstream.StreamConfig{
+	r.DLQ, err = r.ensureRetained(ctx, js, "ISEED_DLQ_RETENTION", jetstream.StreamConfig{
 		Name:        l.DLQStream(),
 		Description: "iseed: dead letters, browsable and replayable",
 		Subjects:    []string{l.subject("dlq.*.*")},
@@ -271,7 +278,7 @@ const AdvisoriesAckWait = 30 * time.Second
 func (r *Resources) ensureAdvisories(ctx context.Context, js jetstream.JetStream) error {
 	l := r.Layout
 	subject := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", l.SubmissionsStream(), l.Durable())
-	st, err := ensureStream(ctx, js, jetstream.StreamConfig{
+	st, err := r.ensureRetained(ctx, js, "ISEED_DLQ_RETENTION", jetstream.StreamConfig{
 		Name:        l.AdvisoriesStream(),
 		Description: "iseed: max-deliveries advisories of the submissions consumer",
 		Subjects:    []string{subject},
@@ -460,6 +467,42 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 		return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
 	}
 	return s, nil
+}
+
+// ensureRetained is ensureStream for a stream whose MaxAge setting (the
+// variable) sets, and notes in RetentionsChanged a MaxAge that was another:
+// each replica sets its own when it starts and the last started wins, and a
+// shorter one deletes the older messages at once. Only a stream found with
+// another configuration is read, then updated; a failed read only loses
+// the note.
+func (r *Resources) ensureRetained(ctx context.Context, js jetstream.JetStream, setting string, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		r.noteRetention(setting, foundStream(ctx, js, cfg.Name), cfg)
+		s, err = js.UpdateStream(ctx, cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
+}
+
+// foundStream returns the configuration of an existing stream, nil when it
+// cannot be read.
+func foundStream(ctx context.Context, js jetstream.JetStream, name string) *jetstream.StreamConfig {
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		return nil
+	}
+	return &s.CachedInfo().Config
+}
+
+// noteRetention notes in RetentionsChanged that the stream was found (was,
+// nil if unknown) with another MaxAge than cfg's.
+func (r *Resources) noteRetention(setting string, was *jetstream.StreamConfig, cfg jetstream.StreamConfig) {
+	if was != nil && was.MaxAge != cfg.MaxAge {
+		r.RetentionsChanged = append(r.RetentionsChanged, RetentionChange{Setting: setting, Stream: cfg.Name, From: was.MaxAge, To: cfg.MaxAge})
+	}
 }
 
 // EnsureKeyValue creates a KV bucket, or updates it when it exists with

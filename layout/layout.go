@@ -188,3 +188,12 @@ type SettingChange struct {
 	Consumer   string
 	Found, Own string // as the variable would say it; MaxAckPending N for ISEED_WORKERS
 }
+
+// RetentionChange is a stream's MaxAge that Ensure found set otherwise, by
+// another replica, and set to this one's: a shorter one deletes the older
+// messages at once.
+type RetentionChange struct {
+	Setting  string // the variable: ISEED_RETENTION or ISEED_DLQ_RETENTION
+	Stream   string
+	From, To time.Duration
+}

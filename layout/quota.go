@@ -124,13 +124,3 @@ func (l Layout) checkQuota(ctx context.Context, js jetstream.JetStream) (int64, 
 	}
 	return cur, nil
 }
-
-// streamQuota is the quota the existing submissions stream has (0: none),
-// -1 when it cannot be read.
-func (l Layout) streamQuota(ctx context.Context, js jetstream.JetStream) int64 {
-	s, err := js.Stream(ctx, l.SubmissionsStream())
-	if err != nil {
-		return -1
-	}
-	return max(s.CachedInfo().Config.MaxMsgsPerSubject, 0)
-}

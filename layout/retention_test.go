@@ -2,6 +2,7 @@ package layout
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,47 @@ func TestEnsureChangesTheRetentionOfReplicatedStreams(t *testing.T) {
 			if cfg.MaxAge != maxAge || cfg.Replicas != 3 {
 				t.Errorf("%s: %s keeps messages %s on %d replicas, want %s on 3", step.name, name, cfg.MaxAge, cfg.Replicas, maxAge)
 			}
+		}
+	}
+}
+
+// TestEnsureReportsAnotherReplicasRetention: every replica sets the four
+// streams' MaxAge to its own Retention and DLQRetention when it starts, and
+// the last started wins (a shorter one deletes the older messages at once).
+// Ensure says when it found another MaxAge (a replica configured
+// otherwise), stream by stream, so that the daemon can warn; it reports
+// nothing when the streams are new or already have this replica's.
+func TestEnsureReportsAnotherReplicasRetention(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	older := Layout{Retention: 500 * time.Hour, DLQRetention: 1000 * time.Hour}
+	newer := Layout{Retention: 200 * time.Hour, DLQRetention: 300 * time.Hour}
+	n := older.WithDefaults()
+	want := []RetentionChange{
+		{Setting: "ISEED_RETENTION", Stream: n.SubmissionsStream(), From: 500 * time.Hour, To: 200 * time.Hour},
+		{Setting: "ISEED_RETENTION", Stream: n.EventsStream(), From: 500 * time.Hour, To: 200 * time.Hour},
+		{Setting: "ISEED_DLQ_RETENTION", Stream: n.DLQStream(), From: 1000 * time.Hour, To: 300 * time.Hour},
+		{Setting: "ISEED_DLQ_RETENTION", Stream: n.AdvisoriesStream(), From: 1000 * time.Hour, To: 300 * time.Hour},
+	}
+	quota := newer
+	quota.TenantMaxSubmissions = 5 // the submissions stream found another for this reason
+	for _, step := range []struct {
+		name string
+		l    Layout
+		want []RetentionChange
+	}{
+		{"the first replica", older, nil},
+		{"a replica like it", older, nil},
+		{"a replica with shorter retentions", newer, want},
+		{"a replica like that one", newer, nil},
+		{"a replica like that one with a quota", quota, nil},
+	} {
+		res, err := Ensure(ctx, srv.JS, step.l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(res.RetentionsChanged) != fmt.Sprint(step.want) {
+			t.Errorf("%s: RetentionsChanged %+v, want %+v", step.name, res.RetentionsChanged, step.want)
 		}
 	}
 }
