@@ -152,6 +152,12 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 				Msg("found the shared consumer's setting otherwise, by a replica started before this one (or by this one, before a change), " +
 					"and set it to this replica's: the last replica started wins; give them all the same")
 		}
+		for _, c := range res.RetentionsChanged {
+			d.log.Warn().Str("setting", c.Setting).Str("stream", c.Stream).Str("found", c.From.String()).Str("own", c.To.String()).
+				Msg("found how long the stream keeps messages set otherwise, by a replica started before this one (or by this one, before a change), " +
+					"and set it to this replica's (a shorter one deletes the older messages at once): the last replica started wins; " +
+					"every replica must be given the same value")
+		}
 		for _, c := range res.Swept {
 			d.log.Warn().Str("consumer", c).Msg("deleted a push consumer a tenant made before tenants' consumers were iseed's: " +
 				"it could deliver into a pull consumer's requests and stall it (docs/security.md); revoke that tenant's credentials if it was not an old event consumer")

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,20 +39,41 @@ func checkMaxAges(t *testing.T, srv *natstest.Server, when string, retention, dl
 	}
 }
 
+// retentionWarnings returns "setting stream: found -> own" of each warning
+// that a stream's MaxAge was found otherwise.
+func retentionWarnings(t *testing.T, logs string) []string {
+	t.Helper()
+	var got []string
+	for line := range strings.Lines(logs) {
+		var l struct{ Setting, Stream, Found, Own string }
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Stream != "" {
+			got = append(got, l.Setting+" "+l.Stream+": "+l.Found+" -> "+l.Own)
+		}
+	}
+	return got
+}
+
 // TestServeSetsTheStreamsRetention: iseed serve makes the submissions and
 // events streams with ISEED_RETENTION and the dead letters' and
 // advisories' with ISEED_DLQ_RETENTION, and a later start with other
 // values changes the existing streams to them (shorter: what a
 // data-protection officer asks). Operator commands run with the defaults
 // (no such variable set where they run) leave the streams as serve made
-// them.
+// them. A start that finds the streams set otherwise (by a replica
+// configured otherwise) warns, naming the variable, the stream, the value
+// found and its own; one that makes them, or finds its own, says nothing.
 func TestServeSetsTheStreamsRetention(t *testing.T) {
 	srv := cliEnv(t)
 	t.Setenv("ISEED_SIM_STEP", "1h")
 	t.Setenv("ISEED_RETENTION", "500h")
 	t.Setenv("ISEED_DLQ_RETENTION", "1000h")
 	t.Setenv("ISEED_RECORD_SCRUB_AFTER", "off")
-	startReplica(t)
+	if logs := startReplica(t); len(retentionWarnings(t, logs)) > 0 {
+		t.Errorf("first start warned %q, want nothing; logs:\n%s", retentionWarnings(t, logs), logs)
+	}
 	checkMaxAges(t, srv, "first start", 500*time.Hour, 1000*time.Hour)
 
 	for _, v := range []string{"ISEED_RETENTION", "ISEED_DLQ_RETENTION", "ISEED_RECORD_SCRUB_AFTER"} {
@@ -65,6 +89,17 @@ func TestServeSetsTheStreamsRetention(t *testing.T) {
 	t.Setenv("ISEED_RETENTION", "200h")
 	t.Setenv("ISEED_DLQ_RETENTION", "300h")
 	t.Setenv("ISEED_RECORD_SCRUB_AFTER", "324h")
-	startReplica(t)
+	logs := startReplica(t)
 	checkMaxAges(t, srv, "a start with shorter retentions", 200*time.Hour, 300*time.Hour)
+	want := []string{"ISEED_RETENTION ISEED_SUBMISSIONS: 500h0m0s -> 200h0m0s", "ISEED_RETENTION ISEED_EVENTS: 500h0m0s -> 200h0m0s",
+		"ISEED_DLQ_RETENTION ISEED_DLQ: 1000h0m0s -> 300h0m0s", "ISEED_DLQ_RETENTION ISEED_ADVISORIES: 1000h0m0s -> 300h0m0s"}
+	if got := retentionWarnings(t, logs); !slices.Equal(got, want) {
+		t.Errorf("a start with shorter retentions warned %q, want %q; logs:\n%s", got, want, logs)
+	}
+	if !strings.Contains(logs, "every replica must be given the same value") {
+		t.Errorf("the warnings do not say to give every replica the same value; logs:\n%s", logs)
+	}
+	if logs := startReplica(t); len(retentionWarnings(t, logs)) > 0 {
+		t.Errorf("a start like that one warned %q, want nothing; logs:\n%s", retentionWarnings(t, logs), logs)
+	}
 }
