@@ -182,6 +182,11 @@ type DocumentRef struct {
 	SHA256       string `json:"sha256"`
 	ContentType  string `json:"content_type"`
 	Stato        string `json:"stato,omitempty"` // the upstream state it was fetched in
+	// Stored is when the object was stored, as the server recorded it
+	// (its meta's time, UTC): the bucket's TTL (ISEED_DOCUMENT_TTL)
+	// deletes it that long after. Zero in records written before the
+	// field existed (tracking.CheckDocument then estimates).
+	Stored time.Time `json:"stored,omitzero"`
 }
 
 // To moves the record to state at t, appending to the timeline.

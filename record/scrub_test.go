@@ -24,7 +24,7 @@ func full(state string) *record.Record {
 		Timeline:  []record.Transition{{State: state, At: at, Note: "upstream: Visura evasa"}},
 		Replays:   []record.Replay{{Seq: 7, At: at}},
 		HeldSince: at, FirstFailure: at, LastFailure: at, Created: at, Updated: at,
-		Document: &record.DocumentRef{Bucket: "b", Object: "acme/emp-1/x/r1.zip", Size: 1, SHA256: "s", ContentType: "application/zip", Stato: visengine.StateFulfilled},
+		Document: &record.DocumentRef{Bucket: "b", Object: "acme/emp-1/x/r1.zip", Size: 1, SHA256: "s", ContentType: "application/zip", Stato: visengine.StateFulfilled, Stored: at},
 		Charge:   &record.Charge{ServicePrice: 1250, Total: 1250, At: at, Source: "posted", Options: []record.ChargeOption{{Name: "urgenza", Price: 100}}},
 		Reserved: &record.Reserved{Amount: 1250, Day: "2026-03-02"},
 	}

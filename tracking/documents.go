@@ -240,8 +240,8 @@ func (t *Tracker) storeLock(object string) (unlock func()) {
 // bucket already, stored by a catch-up that ran beside this one (a callback
 // beside a poll, here or on another replica) and whose record write this
 // one has not read. The name holds the document's digest, so the object
-// is this document: sd takes its content type and recipients, and nothing
-// is put. Putting it again would give it new chunks and purge the old
+// is this document: sd takes its content type, recipients and time, and
+// nothing is put. Putting it again would give it new chunks and purge the old
 // ones under a tenant who, told of it, is reading them.
 func (t *Tracker) storedUnder(ctx context.Context, tenant string, sd *storedDocument) (bool, error) {
 	bucket, err := t.documents(ctx, tenant)
@@ -256,6 +256,7 @@ func (t *Tracker) storedUnder(ctx context.Context, tenant string, sd *storedDocu
 		return false, err // left by a put that failed, or damaged on its way: put it again
 	}
 	sd.ref.ContentType = info.Metadata[DocMetaContentType]
+	sd.ref.Stored = info.ModTime.UTC()
 	sd.sealedTo = sealedTo(info)
 	return true, nil
 }
@@ -301,7 +302,7 @@ func (t *Tracker) intact(ctx context.Context, bucket jetstream.ObjectStore, info
 	if ok, err := t.whole(ctx, info); !ok || err != nil {
 		return false, err
 	}
-	if ok, err := readsBack(ctx, bucket, info.Name, int64(min(info.Size, math.MaxInt64)), info.Digest); !ok || err != nil {
+	if _, ok, err := readsBack(ctx, bucket, info.Name, int64(min(info.Size, math.MaxInt64)), info.Digest); !ok || err != nil {
 		if err == nil {
 			t.rare.Warn().Str("bucket", info.Bucket).Msg("stored document does not read back as it was sent: storing it again")
 		}
@@ -313,28 +314,32 @@ func (t *Tracker) intact(ctx context.Context, bucket jetstream.ObjectStore, info
 // readsBack reports whether the object stored under name, of size bytes,
 // reads back with digest ("SHA-256=" and the base64url SHA-256, as nats.go
 // writes it): false when its bytes differ, or when there is no such object.
-func readsBack(ctx context.Context, bucket jetstream.ObjectStore, name string, size int64, digest string) (bool, error) {
+// stored is when the server stored the object read (its meta's time, UTC).
+func readsBack(ctx context.Context, bucket jetstream.ObjectStore, name string, size int64, digest string) (stored time.Time, ok bool, err error) {
 	// Bounded: a get of an object whose chunks went meanwhile (a put racing
 	// on another replica) waits for bytes that never come.
 	ctx, cancel := context.WithTimeout(ctx, readBackTimeout(size))
 	defer cancel()
 	obj, err := bucket.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return false, nil
+		return time.Time{}, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("document %s: read back: %w", objectLabel(name), err)
+		return time.Time{}, false, fmt.Errorf("document %s: read back: %w", objectLabel(name), err)
 	}
 	defer obj.Close()
 	h := sha256.New()
 	_, err = io.Copy(h, obj)
 	if errors.Is(err, jetstream.ErrDigestMismatch) {
-		return false, nil
+		return time.Time{}, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("document %s: read back: %w", objectLabel(name), err)
+		return time.Time{}, false, fmt.Errorf("document %s: read back: %w", objectLabel(name), err)
 	}
-	return objectDigest(h.Sum(nil)) == digest, nil
+	if info, _ := obj.Info(); info != nil {
+		stored = info.ModTime.UTC() // the meta's, as Get read it (Put's is the client's clock)
+	}
+	return stored, objectDigest(h.Sum(nil)) == digest, nil
 }
 
 // Reading a stored document back is bounded by readBackFloor plus the
@@ -386,7 +391,8 @@ func sealedTo(info *jetstream.ObjectInfo) string {
 }
 
 // put streams the file into the bucket and reads the stored object back,
-// checking its digest against the one of the bytes sent.
+// checking its digest against the one of the bytes sent; sd's Stored is
+// when the server stored it, as read back.
 func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocument, nome string, f *os.File) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("document: rewind: %w", err)
@@ -417,13 +423,14 @@ func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocumen
 	}
 	// The digest Put returns is of what it sent: only the bytes read back
 	// tell whether the server stored them.
-	ok, err := readsBack(ctx, bucket, sd.ref.Object, int64(min(stored.Size, math.MaxInt64)), objectDigest(sent.Sum(nil)))
+	at, ok, err := readsBack(ctx, bucket, sd.ref.Object, int64(min(stored.Size, math.MaxInt64)), objectDigest(sent.Sum(nil)))
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return fmt.Errorf("%w: the stored object of %s does not read back as sent", ErrDocumentMismatch, record.Key(rec.Tenant, rec.ID))
 	}
+	sd.ref.Stored = at
 	return nil
 }
 
