@@ -22,19 +22,30 @@ type DocumentState struct {
 	// a deletion by hand leaves a marker with its time (until the TTL
 	// removes the marker too). Zero otherwise.
 	DeletedAt time.Time
-	// ExpiredAbout is when the bucket's TTL deleted the object, when the
-	// bucket keeps no trace of it and that is past: TTL after the record
-	// entered the state its document was fetched in (data_ready, completed),
-	// which is about when the document was stored. Zero otherwise.
+	// ExpiredAt is when the bucket's TTL deleted the object, when the
+	// bucket keeps no trace of it, the record says when it was stored
+	// (DocumentRef.Stored) and that is past: Stored plus the TTL. Zero
+	// otherwise.
+	ExpiredAt time.Time
+	// ExpiredAbout is the same estimated for a record that does not say
+	// when its document was stored (written before DocumentRef.Stored
+	// existed): TTL after the record entered the state its document was
+	// fetched in (data_ready, completed), which is about when the document
+	// was stored. Zero otherwise.
 	ExpiredAbout time.Time
-	// TTL is the bucket's (its stream's MaxAge), read only for an object
-	// gone without a trace; zero when not read.
+	// ExpiresAt is when the bucket's TTL will delete a kept object: the
+	// TTL after the server stored it (its info's time). Zero when the
+	// object is gone, the bucket has no TTL, or its TTL cannot be read.
+	ExpiresAt time.Time
+	// TTL is the bucket's (its stream's MaxAge), read for a kept object
+	// and for one gone without a trace; zero when not read.
 	TTL time.Duration
 }
 
 // CheckDocument asks the documents bucket whether the document rec names
-// is still kept, at now: the object's info, with one request beside the
-// bucket's (and its TTL's when the object is gone without a trace). A
+// is still kept, at now, and until when: the object's info, with one
+// request beside the bucket's, and one for its TTL unless the object was
+// deleted by hand. A
 // scrubbed record, whose object name lost its file name, has its bucket
 // listed as FetchDocument does. An error means the bucket could not be
 // asked and whether the document is kept is unknown: it is never taken for
@@ -70,11 +81,26 @@ func CheckDocument(ctx context.Context, js jetstream.JetStream, rec *record.Reco
 	case info.Deleted:
 		return DocumentState{Gone: true, DeletedAt: info.ModTime}, nil
 	}
-	return DocumentState{}, nil
+	return kept(ctx, obs, info), nil
+}
+
+// kept is the state of a document obs still keeps, info: with the
+// bucket's TTL, and when that runs out, when it can be told.
+func kept(ctx context.Context, obs jetstream.ObjectStore, info *jetstream.ObjectInfo) DocumentState {
+	var st DocumentState
+	status, err := obs.Status(ctx)
+	if err != nil {
+		return st // kept all the same; only until when is not known
+	}
+	if st.TTL = status.TTL(); st.TTL > 0 {
+		st.ExpiresAt = info.ModTime.Add(st.TTL)
+	}
+	return st
 }
 
 // expired is the state of rec's document, gone from obs without a trace:
-// with the bucket's TTL, and when that ran out, when it can be told.
+// with the bucket's TTL, and when that ran out, when it can be told:
+// exactly when the record says when the document was stored, else about.
 func expired(ctx context.Context, obs jetstream.ObjectStore, rec *record.Record, now time.Time) DocumentState {
 	st := DocumentState{Gone: true}
 	status, err := obs.Status(ctx)
@@ -82,9 +108,15 @@ func expired(ctx context.Context, obs jetstream.ObjectStore, rec *record.Record,
 		return st // gone all the same; only its time is not known
 	}
 	st.TTL = status.TTL()
-	stored := documentTaken(rec)
-	if st.TTL > 0 && !stored.IsZero() && !stored.Add(st.TTL).After(now) {
-		st.ExpiredAbout = stored.Add(st.TTL)
+	if stored := rec.Document.Stored; !stored.IsZero() {
+		if st.TTL > 0 && !stored.Add(st.TTL).After(now) {
+			st.ExpiredAt = stored.Add(st.TTL)
+		}
+		return st
+	}
+	taken := documentTaken(rec)
+	if st.TTL > 0 && !taken.IsZero() && !taken.Add(st.TTL).After(now) {
+		st.ExpiredAbout = taken.Add(st.TTL)
 	}
 	return st
 }
