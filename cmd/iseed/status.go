@@ -24,13 +24,15 @@ func newStatusCmd(e *env) *cobra.Command {
 			"When its events cannot all be read (NATS busy or unreachable meanwhile), it prints the record and\n" +
 			"the events it read, says so (in the table; with -o json, \"events_incomplete\": true), and the\n" +
 			"error follows on stderr: exit 1.\n\n" +
-			"The record's document is looked up in its bucket: one deleted since (past ISEED_DOCUMENT_TTL, by hand,\n" +
-			"or with its bucket) is shown as no longer kept, with when, as far as that can be told; when the bucket\n" +
-			"cannot be read, whether it is kept is unknown (never taken for deleted). With -o json, \"document\" beside\n" +
-			"\"record\" says so (the record's document reference stays as stored): \"state\" kept, deleted or unknown;\n" +
-			"\"deleted_at\", when its bucket recorded a deletion; \"expired_about\", the bucket's TTL (\"ttl\") after\n" +
-			"the record entered the state the document was fetched in, when it left no trace; \"problem\", why it\n" +
-			"is unknown.",
+			"The record's document is looked up in its bucket: one kept is shown with when the bucket's TTL\n" +
+			"(ISEED_DOCUMENT_TTL) deletes it; one deleted since (past ISEED_DOCUMENT_TTL, by hand, or with its bucket)\n" +
+			"is shown as no longer kept, with when, as far as that can be told; when the bucket cannot be read,\n" +
+			"whether it is kept is unknown (never taken for deleted). With -o json, \"document\" beside \"record\" says\n" +
+			"so (the record's document reference stays as stored): \"state\" kept, deleted or unknown; \"expires_at\",\n" +
+			"when the bucket's TTL (\"ttl\") deletes a kept one; \"deleted_at\", when its bucket recorded a deletion;\n" +
+			"\"expired_at\", the TTL after the record's document was stored (its \"stored\"), when it left no trace;\n" +
+			"\"expired_about\", the same estimated for a record written before it said when its document was stored:\n" +
+			"the TTL after the record entered the state the document was fetched in; \"problem\", why it is unknown.",
 		Args: exactArgs("ID"),
 		Annotations: map[string]string{exitCodesKey: "0 found; 1 no such submission, an error, or its events could not all be read " +
 			"(the record and the events read are printed); 2 usage or configuration error"},
@@ -101,12 +103,18 @@ const (
 // reference stays as stored).
 type documentState struct {
 	State string `json:"state"` // kept, deleted or unknown (the bucket could not be read)
+	// ExpiresAt: when the bucket's TTL deletes a kept document.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// DeletedAt: when the object was deleted, as its bucket recorded it.
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
-	// ExpiredAbout: when the bucket's TTL deleted it, counted from the
-	// record's entry into the state the document was fetched in.
+	// ExpiredAt: when the bucket's TTL deleted it, counted from when the
+	// record says it was stored.
+	ExpiredAt *time.Time `json:"expired_at,omitempty"`
+	// ExpiredAbout: the same, in a record that does not say when its
+	// document was stored, counted from the record's entry into the state
+	// the document was fetched in.
 	ExpiredAbout *time.Time `json:"expired_about,omitempty"`
-	TTL          string     `json:"ttl,omitempty"`     // the bucket's TTL, when read for a deleted document
+	TTL          string     `json:"ttl,omitempty"`     // the bucket's TTL, when read
 	Problem      string     `json:"problem,omitempty"` // why the state is unknown
 }
 
@@ -119,18 +127,13 @@ func checkDocument(ctx context.Context, js jetstream.JetStream, r *record.Record
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	st, err := tracking.CheckDocument(ctx, js, r, now)
-	switch {
-	case err != nil:
+	if err != nil {
 		return &documentState{State: docUnknown, Problem: err.Error()}
-	case !st.Gone:
-		return &documentState{State: docKept}
 	}
-	d := &documentState{State: docDeleted}
-	if !st.DeletedAt.IsZero() {
-		d.DeletedAt = &st.DeletedAt
-	}
-	if !st.ExpiredAbout.IsZero() {
-		d.ExpiredAbout = &st.ExpiredAbout
+	d := &documentState{State: docKept, ExpiresAt: timeOrNil(st.ExpiresAt),
+		DeletedAt: timeOrNil(st.DeletedAt), ExpiredAt: timeOrNil(st.ExpiredAt), ExpiredAbout: timeOrNil(st.ExpiredAbout)}
+	if st.Gone {
+		d.State = docDeleted
 	}
 	if st.TTL > 0 {
 		d.TTL = st.TTL.String()
@@ -138,12 +141,24 @@ func checkDocument(ctx context.Context, js jetstream.JetStream, r *record.Record
 	return d
 }
 
+// timeOrNil is t, or nil when it is zero (left out of the JSON).
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
 // documentLine is what status prints of a document: the reference, and
 // whether it is still kept.
 func documentLine(ref *record.DocumentRef, d *documentState) string {
 	line := fmt.Sprintf("%s (%d bytes, %s, sha256 %s)", shown(ref.Object), ref.Size, shown(ref.ContentType), ref.SHA256)
 	switch {
-	case d == nil || d.State == docKept:
+	case d == nil:
+		return line
+	case d.State == docKept && d.ExpiresAt != nil:
+		return line + "; kept until " + d.ExpiresAt.UTC().Format(time.RFC3339) + ", the bucket's TTL (" + d.TTL + ", ISEED_DOCUMENT_TTL) after it was stored"
+	case d.State == docKept:
 		return line
 	case d.State == docUnknown:
 		return line + "; whether it is still kept is unknown: " + shown(d.Problem)
@@ -152,6 +167,8 @@ func documentLine(ref *record.DocumentRef, d *documentState) string {
 	switch {
 	case d.DeletedAt != nil:
 		gone += " " + d.DeletedAt.UTC().Format(time.RFC3339)
+	case d.ExpiredAt != nil:
+		gone += " " + d.ExpiredAt.UTC().Format(time.RFC3339) + ", the bucket's TTL (" + d.TTL + ", ISEED_DOCUMENT_TTL) after it was stored"
 	case d.ExpiredAbout != nil:
 		gone += " about " + d.ExpiredAbout.UTC().Format(time.RFC3339) + ", past the bucket's TTL (" + d.TTL + ", ISEED_DOCUMENT_TTL)"
 	default:
