@@ -59,14 +59,23 @@ func TestSubmissionHidesTheDocumentName(t *testing.T) {
 }
 
 // putDocument puts data in obs as submission id's document (tenant acme)
-// and creates its completed record, completed at done, naming it.
-func putDocument(t *testing.T, h *pipetest.Harness, obs jetstream.ObjectStore, tenant, id string, data []byte, done time.Time) *record.Record {
+// and creates its completed record, completed at done, naming it; with
+// stored, the record says when the object was stored, as tracking writes
+// it (else it is a record written before it did).
+func putDocument(t *testing.T, h *pipetest.Harness, obs jetstream.ObjectStore, tenant, id string, data []byte, done time.Time, stored bool) *record.Record {
 	t.Helper()
 	sum := sha256.Sum256(data)
 	ref := &record.DocumentRef{Bucket: h.Res.Layout.TenantDocumentsBucket(tenant), Object: tracking.DocumentObject(tenant, id, hex.EncodeToString(sum[:]), "ISEE.pdf"),
 		Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), ContentType: "application/pdf", Stato: visengine.StateFulfilled}
 	if _, err := obs.PutBytes(context.Background(), ref.Object, data); err != nil {
 		t.Fatal(err)
+	}
+	if stored {
+		info, err := obs.GetInfo(context.Background(), ref.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref.Stored = info.ModTime.UTC()
 	}
 	rec := &record.Record{Tenant: tenant, ID: id, Generation: 1, Created: done, Updated: done, RequestID: "req-" + id, Document: ref}
 	rec.To(record.StateCompleted, done, "")
@@ -79,10 +88,11 @@ func putDocument(t *testing.T, h *pipetest.Harness, obs jetstream.ObjectStore, t
 // TestSubmissionSaysADeletedDocumentIsNoLongerKept: a completed
 // submission's record keeps naming its document once the bucket's TTL, or
 // an operator, deleted it, and the submission page showed it as stored.
-// The page asks the bucket: a kept document is shown as before, one
-// deleted by hand is "No longer kept" since the time its bucket recorded,
-// one the TTL removed without a trace since about its TTL after it was
-// stored. A bucket that cannot be read makes a problem saying that
+// The page asks the bucket: a kept document is shown kept until its TTL
+// after it was stored, one deleted by hand is "No longer kept" since the
+// time its bucket recorded, one the TTL removed without a trace since its
+// TTL after its record says it was stored (about its TTL after the record
+// completed, in a record that does not say). A bucket that cannot be read makes a problem saying that
 // whether it is kept is unknown, never a deleted document.
 func TestSubmissionSaysADeletedDocumentIsNoLongerKept(t *testing.T) {
 	h := pipetest.New(t)
@@ -91,8 +101,8 @@ func TestSubmissionSaysADeletedDocumentIsNoLongerKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	putDocument(t, h, obs, pipetest.Tenant, "doc-kept", []byte("kept"), now)
-	deleted := putDocument(t, h, obs, pipetest.Tenant, "doc-deleted", []byte("deleted by hand"), now)
+	kept := putDocument(t, h, obs, pipetest.Tenant, "doc-kept", []byte("kept"), now, true)
+	deleted := putDocument(t, h, obs, pipetest.Tenant, "doc-deleted", []byte("deleted by hand"), now, true)
 	if err := obs.Delete(ctx, deleted.Document.Object); err != nil {
 		t.Fatal(err)
 	}
@@ -107,23 +117,33 @@ func TestSubmissionSaysADeletedDocumentIsNoLongerKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired := putDocument(t, h, ttl, "brief", "doc-expired", []byte("expired"), time.Now())
-	pipetest.WaitFor(t, 30*time.Second, "the bucket's TTL to delete the document", func() bool {
-		_, err := ttl.GetInfo(ctx, expired.Document.Object, jetstream.GetObjectInfoShowDeleted())
-		return errors.Is(err, jetstream.ErrObjectNotFound)
-	})
+	expired := putDocument(t, h, ttl, "brief", "doc-expired", []byte("expired"), time.Now(), false)
+	// Stored an hour after its record completed (a download retried, a
+	// replay): it expired its TTL after it was stored, not after that.
+	stored := putDocument(t, h, ttl, "brief", "doc-expired-stored", []byte("expired, stored late"), time.Now().Add(-time.Hour), true)
+	for _, r := range []*record.Record{expired, stored} {
+		pipetest.WaitFor(t, 30*time.Second, "the bucket's TTL to delete the document", func() bool {
+			_, err := ttl.GetInfo(ctx, r.Document.Object, jetstream.GetObjectInfoShowDeleted())
+			return errors.Is(err, jetstream.ErrObjectNotFound)
+		})
+	}
 	at := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
 	s := newSite(t, h, "", nil)
 	page := func(tenant, id string) string { return "/submission?tenant=" + tenant + "&id=" + id }
 	runCalls(t, s, []call{
 		{name: "kept", method: http.MethodGet, path: page(pipetest.Tenant, "doc-kept"), status: 200, body: "/doc-kept/", notBody: "No longer kept"},
+		{name: "kept, until its TTL after it was stored", method: http.MethodGet, path: page(pipetest.Tenant, "doc-kept"), status: 200,
+			body: `<dt>Kept until</dt><dd id="document-expires">` + at(kept.Document.Stored.Add(h.Res.Layout.DocumentTTL)) + `, its bucket's TTL (` + h.Res.Layout.DocumentTTL.String() + `, `},
 		{name: "kept, not unknown", method: http.MethodGet, path: page(pipetest.Tenant, "doc-kept"), status: 200, notBody: "document-unknown"},
 		{name: "deleted by hand", method: http.MethodGet, path: page(pipetest.Tenant, "doc-deleted"), status: 200,
 			body: `<p class="bad" id="document-gone">No longer kept: deleted ` + at(deletedAt.ModTime) + `. It was:</p>`},
 		{name: "deleted by hand, still named", method: http.MethodGet, path: page(pipetest.Tenant, "doc-deleted"), status: 200, body: "/doc-deleted/"},
 		{name: "past the TTL", method: http.MethodGet, path: page("brief", "doc-expired"), status: 200,
 			body: `No longer kept: deleted about ` + at(expired.EnteredAt(record.StateCompleted).Add(time.Second)) + `, past its bucket's TTL (1s, `},
+		{name: "past the TTL, its record saying when it was stored", method: http.MethodGet, path: page("brief", "doc-expired-stored"), status: 200,
+			body: `No longer kept: deleted ` + at(stored.Document.Stored.Add(time.Second)) + `, its bucket's TTL (1s, <code>ISEED_DOCUMENT_TTL</code>) after it was stored. It was:`},
+		{name: "past the TTL, not kept until", method: http.MethodGet, path: page("brief", "doc-expired-stored"), status: 200, notBody: "document-expires"},
 	}, nil, "")
 
 	// The bucket's object infos are lost on their way: unknown, not deleted.
