@@ -189,6 +189,11 @@ func TestFinalDocumentRacingItsReceiptTakesTheFinalName(t *testing.T) {
 					t.Errorf("object %q: %d bytes (error %v), want the document", name, len(b), err)
 				}
 			}
+			// When the final object was stored, as the server recorded it:
+			// the redelivered catch-up found it stored and put nothing.
+			if info, err := bucket.GetInfo(ctx, want); err != nil || !got.Document.Stored.Equal(info.ModTime) {
+				t.Errorf("record: document stored %v, want the final object's time (%+v, %v)", got.Document.Stored, info, err)
+			}
 			wantDownloads := int32(2) // the receipt's and the final document's, once
 			if tt.crash {
 				wantDownloads = 3 // and again by the redelivered catch-up
