@@ -68,8 +68,10 @@ func newEraseCmd(e *env) *cobra.Command {
 			"record now, as ISEED_RECORD_SCRUB_AFTER would: the record stays, without anything personal, so that a copy of\n" +
 			"the submission is still never sent or paid again. An open submission (claimed, held, submitted, in progress,\n" +
 			"data ready, or completed while its final document is awaited) is refused and left as it is: erase it once it\n" +
-			"is closed. An unknown id is said and left. With --tax-code-stdin it reads the person's tax code from standard\n" +
-			"input (never from the command line, which the shell's history keeps) and deletes their ISEE history entry;\n" +
+			"is closed; so is a closed one whose tracking task is still there (its gave_up dead letter or final events are\n" +
+			"yet to be stored): run the command again once tracking is done with it. An unknown id is said and left.\n" +
+			"With --tax-code-stdin it reads the person's tax code from standard input (never from the command line, which\n" +
+			"the shell's history keeps) and deletes their ISEE history entry;\n" +
 			"a submission whose record names another person is then refused. It prints counts, never what it removed.\n" +
 			"Run twice, it says there is nothing left to erase. The tenant's files bucket (nats-os:// uploads) is the\n" +
 			"tenant's: delete those files there. It asks for a confirmation first (--yes skips it); with --tax-code-stdin,\n" +

@@ -78,7 +78,34 @@ func (er *eraser) check(ctx context.Context, id, person string) erasure {
 		x.Outcome, x.Why = refusedOpen, "its record names another person than the tax code given: nothing erased (give the tax code it was sent for)"
 		x.otherPerson = true
 	}
+	if x.Outcome != "" {
+		return x
+	}
+	switch held, err := er.tracked(ctx, id); {
+	case err != nil:
+		x.Outcome, x.Why = eraseFailed, fmt.Sprintf("nothing erased: tracking's tasks (%s): %v", er.c.res.Layout.TrackStream(), err)
+	case held:
+		x.Outcome, x.Why = refusedOpen, "its record is closed, but tracking still holds its task: it has yet to store what closing it makes "+
+			"(a gave_up dead letter, the final events), which would outlast an erasure now; nothing of it is erased. "+
+			"Run the command again once tracking is done with it (usually at once; longer while the dead-letter stream refuses letters)"
+	}
 	return x
+}
+
+// tracked reports whether the track stream still holds a task of the
+// submission. Tracking closes a record first, then stores the gave_up
+// dead letter and publishes the final events, then acks the task (the
+// stream is a work queue: the ack removes it); a task that comes back
+// after a crash, or while the dead-letter stream refuses the letter, does
+// the rest later. Erased meanwhile, the submission would get a dead
+// letter after its scrub (a replay of it reopens the scrubbed record) and
+// events after their purge.
+func (er *eraser) tracked(ctx context.Context, id string) (bool, error) {
+	_, err := er.c.res.Track.GetLastMsgForSubject(ctx, er.c.res.Layout.TrackSubject(er.tenant, id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // openWhy says why an open record is not erased, and what to do.

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/record"
+)
+
+// TestEraseWaitsForTracking: tracking closes a record first (gave_up),
+// then stores its dead letter and publishes its events, then acks the
+// task; a task that comes back after a crash, or while the dead-letter
+// stream refuses the letter, does that later. iseed erase used to scrub
+// such a record at once: the letter stored after the scrub could be
+// replayed into the scrubbed record, and the events outlived their purge.
+// While the track stream holds the submission's task, erase refuses it and
+// changes nothing; once tracking is done with it, erase erases it.
+func TestEraseWaitsForTracking(t *testing.T) {
+	srv := cliEnv(t)
+	ctx := context.Background()
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tenant, id = "acme", "emp-gaveup"
+	now := time.Now()
+	rec := &record.Record{Tenant: tenant, ID: id, Fingerprint: "fp", Generation: 1, Attempts: 1, RequestID: "req-1",
+		Metadata: json.RawMessage(`{"employee":"Mario Rossi"}`), Created: now, Updated: now}
+	rec.To(record.StateFailed, now, dlq.ReasonGaveUp)
+	rec.Reason = dlq.ReasonGaveUp
+	store := record.NewStore(res.Records)
+	if _, err := store.Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	_, rev, err := store.Get(ctx, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its task, not yet acked: its dead letter and failed event are still
+	// to be stored.
+	task := `{"tenant":"acme","id":"emp-gaveup","generation":1,"request_id":"req-1"}`
+	ack, err := srv.JS.Publish(ctx, res.Layout.TrackSubject(tenant, id), []byte(task))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rep, errOut, code := runErase(t, "", "--tenant", tenant, id)
+	if x := outcomes(rep)[id]; code != 1 || x.Outcome != refusedOpen || x.RecordScrubbed {
+		t.Errorf("erase while tracking holds the task: exit %d, %+v, stderr %q; want 1, refused, the record not scrubbed", code, x, errOut)
+	}
+	if r, got, err := store.Get(ctx, tenant, id); err != nil || got != rev || !r.Scrubbed.IsZero() {
+		t.Errorf("the record after a refused erase: revision %d, scrubbed %v (%v); want revision %d, not scrubbed", got, r.Scrubbed, err, rev)
+	}
+
+	// Tracking acks the task: erased.
+	if err := res.Track.DeleteMsg(ctx, ack.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	rep, errOut, code = runErase(t, "", "--tenant", tenant, id)
+	if x := outcomes(rep)[id]; code != 0 || x.Outcome != erased || !x.RecordScrubbed {
+		t.Errorf("erase once tracking is done: exit %d, %+v, stderr %q; want 0, erased, the record scrubbed", code, x, errOut)
+	}
+}
