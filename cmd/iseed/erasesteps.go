@@ -34,8 +34,7 @@ func newEraser(c *cliConn, q *dlq.Queue, tenant string) *eraser {
 }
 
 // personKey is the history key (and a record's PersonKey) of taxCode: ""
-// when there is no tax-code key, which the daemon makes before it notes
-// a first entry.
+// when there is no tax-code key and the history is empty (noKey).
 func (er *eraser) personKey(ctx context.Context, taxCode string) (string, error) {
 	var key []byte
 	if f := er.c.cfg.TaxcodeKeyFile; f != "" {
@@ -47,7 +46,7 @@ func (er *eraser) personKey(ctx context.Context, taxCode string) (string, error)
 	} else {
 		e, err := er.c.res.Keys.Get(ctx, taxCodeKeyName)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return "", nil
+			return "", er.noKey(ctx)
 		}
 		if err != nil {
 			return "", fmt.Errorf("the tax-code key (%s in %s): %w", taxCodeKeyName, er.c.res.Layout.KeysBucket(), err)
@@ -59,6 +58,28 @@ func (er *eraser) personKey(ctx context.Context, taxCode string) (string, error)
 		return "", err
 	}
 	return h.TaxCodeKey(er.tenant, taxCode), nil
+}
+
+// noKey is what personKey makes of a tax-code key neither in
+// ISEED_TAXCODE_KEY_FILE nor in the keys bucket: nil while the history is
+// empty, as the daemon makes that key before it notes a first entry,
+// unless it reads its key from the file. A history
+// with entries was keyed by a key this command was not given (a daemon's
+// ISEED_TAXCODE_KEY_FILE, not set where the command runs): the person's
+// entry cannot be found, nor their records told from another person's,
+// and nothing is erased.
+func (er *eraser) noKey(ctx context.Context) error {
+	bucket := er.c.res.Layout.HistoryBucket()
+	st, err := er.c.res.History.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("the ISEE history (%s): %w", bucket, err)
+	}
+	if st.Values() > 0 {
+		return configError(fmt.Errorf("--tax-code-stdin: the ISEE history (%s) has entries, but the tax-code key they are keyed by is "+
+			"neither in ISEED_TAXCODE_KEY_FILE (not set) nor in the keys bucket (%s in %s): set ISEED_TAXCODE_KEY_FILE as iseed serve has it; nothing erased",
+			bucket, taxCodeKeyName, er.c.res.Layout.KeysBucket()))
+	}
+	return nil
 }
 
 // check reads the record of id: the erasure of one that is not to be
