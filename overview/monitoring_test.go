@@ -265,6 +265,24 @@ func TestMonitoringAlertsHaveRunbooks(t *testing.T) {
 	}
 }
 
+// TestMonitoringAlertsNameTheDeployment checks that every aggregation in
+// an alert keeps namespace and job: one deployment, as rules.yaml
+// aggregates, so that two deployments scraped under the same job (in two
+// namespaces) are two alerts, each routed by its namespace.
+func TestMonitoringAlertsNameTheDeployment(t *testing.T) {
+	by := regexp.MustCompile(`\b(by|without)\s*\(([^)]*)\)`)
+	for _, g := range ruleFiles(t)["alerts.yaml"].Groups {
+		for _, r := range g.Rules {
+			for _, m := range by.FindAllStringSubmatch(r.Expr, -1) {
+				labels := strings.Split(strings.ReplaceAll(m[2], " ", ""), ",")
+				if m[1] != "by" || !slices.Contains(labels, "namespace") || !slices.Contains(labels, "job") {
+					t.Errorf("%s: got %s, want by (namespace, job, …)", r.Alert, m[0])
+				}
+			}
+		}
+	}
+}
+
 // slug is GitHub's anchor of a heading.
 func slug(title string) string {
 	var b strings.Builder
