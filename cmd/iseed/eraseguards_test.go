@@ -36,14 +36,7 @@ func TestEraseWaitsForTracking(t *testing.T) {
 		Metadata: json.RawMessage(`{"employee":"Mario Rossi"}`), Created: now, Updated: now}
 	rec.To(record.StateFailed, now, dlq.ReasonGaveUp)
 	rec.Reason = dlq.ReasonGaveUp
-	store := record.NewStore(res.Records)
-	if _, err := store.Create(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	_, rev, err := store.Get(ctx, tenant, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, rev := createRecord(t, res.Records, rec)
 	// Its task, not yet acked: its dead letter and failed event are still
 	// to be stored.
 	task := `{"tenant":"acme","id":"emp-gaveup","generation":1,"request_id":"req-1"}`
@@ -102,14 +95,7 @@ func TestEraseNeedsTheDaemonsTaxCodeKey(t *testing.T) {
 		Metadata: json.RawMessage(`{"employee":"Mario Rossi"}`), Created: now, Updated: now}
 	rec.To(record.StateRejected, now, "invalid")
 	rec.Reason = "invalid"
-	store := record.NewStore(res.Records)
-	if _, err := store.Create(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	_, rev, err := store.Get(ctx, tenant, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, rev := createRecord(t, res.Records, rec)
 
 	out, errOut, code := runCLIInput(t, taxCode+"\n", "erase", "--yes", "-o", "json", "--tenant", tenant, "--tax-code-stdin", id)
 	if code != 2 || !strings.Contains(errOut, "ISEED_TAXCODE_KEY_FILE") || strings.Contains(out+errOut, taxCode) {
@@ -130,4 +116,19 @@ func TestEraseNeedsTheDaemonsTaxCodeKey(t *testing.T) {
 	if _, err := res.History.Get(ctx, person); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("the history entry after erase with the key file: %v, want %v", err, jetstream.ErrKeyNotFound)
 	}
+}
+
+// createRecord stores rec as a new record in records and returns the
+// store and the record's revision.
+func createRecord(t *testing.T, records jetstream.KeyValue, rec *record.Record) (*record.Store, uint64) {
+	t.Helper()
+	store := record.NewStore(records)
+	if _, err := store.Create(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	_, rev, err := store.Get(context.Background(), rec.Tenant, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, rev
 }
