@@ -18,6 +18,13 @@ const (
 	daysIn = "\x1f\x1d\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"
 )
 
+// CheckPersonalTaxCode checks cf as a submission's personal tax-code field
+// is checked (in any case): "" when it is a valid codice fiscale of a
+// natural person, otherwise what is wrong, never quoting it. It is for a
+// tax code an operator gives by hand (iseed erase), whose typo would
+// otherwise find no one.
+func CheckPersonalTaxCode(cf string) string { return checkPersonalTaxCode(strings.ToUpper(cf)) }
+
 // checkPersonalTaxCode checks a 16-character codice fiscale of a natural
 // person, in upper case: the structure with omocodia substitutions, a real
 // day of the month (1–31, or 41–71 for women), a Belfiore place code, and

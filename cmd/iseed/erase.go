@@ -5,11 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/schema"
 	"github.com/spf13/cobra"
 )
 
@@ -146,9 +146,6 @@ func distinct(ids []string) []string {
 	return out
 }
 
-// taxCodeForm is an Italian tax code: 16 letters and digits, or 11 digits.
-var taxCodeForm = regexp.MustCompile(`^([A-Za-z0-9]{16}|[0-9]{11})$`)
-
 // readTaxCode reads the tax code, one line, from standard input. A
 // mistake never quotes it.
 func readTaxCode(stdin io.Reader) (string, error) {
@@ -160,8 +157,8 @@ func readTaxCode(stdin io.Reader) (string, error) {
 	if tc == "" {
 		return "", usagef("--tax-code-stdin: standard input holds no tax code (give it on one line: printf '%%s\\n' \"$CF\" | iseed erase --yes --tax-code-stdin …)")
 	}
-	if !taxCodeForm.MatchString(tc) {
-		return "", usagef("--tax-code-stdin: the first line of standard input is not a tax code (16 letters and digits, or 11 digits; %d characters read)", len(tc))
+	if reason := schema.CheckPersonalTaxCode(tc); reason != "" {
+		return "", usagef("--tax-code-stdin: the first line of standard input is not a person's tax code (%s)", reason)
 	}
 	return strings.ToUpper(tc), nil
 }

@@ -138,6 +138,14 @@ func TestEraseOnePersonNow(t *testing.T) {
 	if out, errOut, code := runCLIInput(t, "Quirinella Zwykowska\n", "erase", "--yes", "--tenant", "acme", "--tax-code-stdin", "erase-done"); code != 2 || out != "" || strings.Contains(errOut, walkName) {
 		t.Errorf("erase with no tax code on stdin: exit %d, stdout %q, stderr %q; want 2, nothing, and what was read not quoted", code, out, errOut)
 	}
+	mistyped := walkTaxCode[:15] + map[bool]string{true: "A", false: "B"}[walkTaxCode[15] != 'A'] // the check character wrong
+	if out, errOut, code := runCLIInput(t, mistyped+"\n", "erase", "--yes", "--tenant", "acme", "--tax-code-stdin", "erase-done"); code != 2 || out != "" ||
+		!strings.Contains(errOut, "check character") || strings.Contains(errOut, mistyped) {
+		t.Errorf("erase with a mistyped tax code: exit %d, stdout %q, stderr %q; want 2, the check character named, the code not quoted", code, out, errOut)
+	}
+	if _, rev, err := store.Get(ctx, "acme", "erase-done"); err != nil || rev != doneRev {
+		t.Errorf("the record after an erase with a mistyped tax code: revision %d (%v), want %d", rev, err, doneRev)
+	}
 
 	posts := d.sim.sim.Counters()["POST /richiesta"]
 	rep, errOut, code = runErase(t, walkTaxCode+"\n", "--tenant", "acme", "--tax-code-stdin", "erase-done", "erase-failed", "erase-nobody")
