@@ -139,10 +139,10 @@ func trackedStatus(rec *record.Record, state string, r *visengine.Richiesta) pub
 		s.StatoRichiesta = stato(state, r) // the state's own, when one poll caught several
 	}
 	if r != nil && (state == record.StateCompleted || state == record.StateCancelled) && r.Esito != nil {
-		s.Outcome = &publisher.Outcome{Code: cut(string(r.Esito.Codice), maxUpstreamText), Info: cut(r.Esito.Info, maxUpstreamText)}
+		s.Outcome = &publisher.Outcome{Code: record.Cut(string(r.Esito.Codice), maxUpstreamText), Info: record.Cut(r.Esito.Info, maxUpstreamText)}
 	}
 	if r != nil && state == record.StateCancelled {
-		s.Reason = cut(string(r.MotivoAnnullamento), maxUpstreamText)
+		s.Reason = record.Cut(string(r.MotivoAnnullamento), maxUpstreamText)
 	}
 	return s
 }
@@ -153,5 +153,3 @@ func trackedStatus(rec *record.Record, state string, r *visengine.Richiesta) pub
 // server's maximum payload could never be published, and every catch-up
 // of the request failed, at the retry delay, until tracking gave up on it.
 const maxUpstreamText = 2 << 10
-
-func cut(s string, n int) string { return record.Cut(s, n) }
