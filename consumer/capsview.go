@@ -64,6 +64,15 @@ func (v *capsView) uncapped(tenant string) bool {
 // reserves. True without caps.
 func (p *Pipeline) CapsReady() bool { return p.caps == nil || p.caps.complete() }
 
+// CapsApply reports whether this replica's view of the caps has a cap
+// that applies to tenant's submissions (its own, the default tenant caps
+// or the account's). A cap set with `iseed budget set` applies once the
+// view has it, milliseconds later: a test that sets one and then needs a
+// submission held waits for this first.
+func (p *Pipeline) CapsApply(tenant string) bool {
+	return p.caps != nil && p.caps.complete() && !p.caps.uncapped(tenant)
+}
+
 // complete reports whether the view has the whole bucket and watches it.
 func (v *capsView) complete() bool {
 	v.mu.Lock()

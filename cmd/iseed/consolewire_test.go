@@ -80,6 +80,16 @@ const consoleToken = "console-token-for-two-daemons-0123456789"
 // and returns their consoles' URLs.
 func startConsoles(t *testing.T, n int, mods ...func(*Config)) []string {
 	t.Helper()
+	var consoles []string
+	for _, d := range startConsoleDaemons(t, n, mods...) {
+		consoles = append(consoles, "http://"+d.admin.ln.Addr().String())
+	}
+	return consoles
+}
+
+// startConsoleDaemons is startConsoles, returning the daemons.
+func startConsoleDaemons(t *testing.T, n int, mods ...func(*Config)) []*daemon {
+	t.Helper()
 	cliEnv(t)
 	t.Setenv("ISEED_CONSOLE_TOKEN", consoleToken)
 	t.Setenv("ISEED_SIM_STEP", "1h")
@@ -92,7 +102,7 @@ func startConsoles(t *testing.T, n int, mods ...func(*Config)) []string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	var consoles []string
+	var daemons []*daemon
 	for range n {
 		c := *cfg
 		c.DataDir = t.TempDir() // each daemon locks its own
@@ -103,9 +113,9 @@ func startConsoles(t *testing.T, n int, mods ...func(*Config)) []string {
 		done := make(chan error, 1)
 		go func() { done <- d.run(ctx) }()
 		t.Cleanup(func() { cancel(); <-done; d.close() })
-		consoles = append(consoles, "http://"+d.admin.ln.Addr().String())
+		daemons = append(daemons, d)
 	}
-	return consoles
+	return daemons
 }
 
 // TestConsoleTrustedProxies: with ISEED_CONSOLE_TRUSTED_PROXIES naming the
@@ -246,10 +256,12 @@ func cellOf(page, row, code string) string {
 // caps (a daily euro cap below one request's price), gets a row with the
 // default's cap, marked as the one that holds it, as for a tenant's own.
 func TestConsoleSpendShowsTheDefaultCapHoldingANewTenant(t *testing.T) {
-	site := startConsoles(t, 1, inCapsZone)[0]
+	d := startConsoleDaemons(t, 1, inCapsZone)[0]
+	site := "http://" + d.admin.ln.Addr().String()
 	if _, errOut, code := runCLI(t, "budget", "set", "--tenant-default", "--daily-eur", "5"); code != 0 {
 		t.Fatalf("budget set: exit %d: %s", code, errOut)
 	}
+	waitUntil(t, 20*time.Second, "the daemon to have the default tenant caps", func() bool { return d.pipeline.CapsApply("newbie") })
 	out, errOut, code := runCLI(t, "submit", "--tenant", "newbie", "--wait", "--timeout", "3s", eventFile(t, "nb-1", nil))
 	if code != exitTimeout || !strings.Contains(out, "nb-1 is held") {
 		t.Fatalf("submit: exit %d, stdout %q, stderr %q; want it held by the default cap", code, out, errOut)

@@ -86,6 +86,7 @@ func TestEraseOnePersonNow(t *testing.T) {
 	if _, errOut, code := runCLI(t, "budget", "set", "--tenant", "globex", "--monthly-eur", "1"); code != 0 {
 		t.Fatalf("budget set: exit %d, %s", code, errOut)
 	}
+	waitUntil(t, 20*time.Second, "the daemon to have globex's cap", func() bool { return d.pipeline.CapsApply("globex") })
 	submit("globex", eventFile(t, "erase-open", nil))
 	waitRecord("globex", "erase-open", func(r *record.Record) bool { return r.State == record.StateHeld })
 	waitUntil(t, 20*time.Second, "the person's ISEE history entry", func() bool {

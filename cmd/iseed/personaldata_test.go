@@ -242,6 +242,7 @@ func TestPersonalDataOutlivesNoRetention(t *testing.T) {
 	if _, errOut, code := runCLI(t, "budget", "set", "--tenant", "globex", "--monthly-eur", "1"); code != 0 {
 		t.Fatalf("budget set: exit %d, %s", code, errOut)
 	}
+	waitUntil(t, 20*time.Second, "the daemon to have globex's cap", func() bool { return d.pipeline.CapsApply("globex") })
 	submit("globex", walkEvent(t, "walk-held", nil))
 	waitRecord("globex", "walk-held", func(r *record.Record) bool { return r.State == record.StateHeld })
 	if _, errOut, code := runCLI(t, "budget", "set", "--tenant", "globex"); code != 0 { // no caps: released
