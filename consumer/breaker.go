@@ -36,7 +36,7 @@ func newBreaker(cfg BreakerConfig, log zerolog.Logger, m *Metrics) *gobreaker.Ci
 		IsExcluded: fileFailed,
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			log.Warn().Str("from", from.String()).Str("to", to.String()).Msg("upstream circuit breaker changed state")
-			m.breakerOpen(to == gobreaker.StateOpen)
+			m.breakerState(to)
 		},
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
 )
 
 // Metrics are the pipeline's Prometheus metrics. A nil *Metrics records
@@ -15,6 +16,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	posts    *prometheus.CounterVec
 	breaker  prometheus.Gauge
+	state    prometheus.Gauge
 	wallet   prometheus.Gauge
 	spend    *prometheus.CounterVec
 	requests *prometheus.CounterVec
@@ -41,6 +43,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "iseed", Name: "upstream_breaker_open",
 			Help: "1 while the circuit breaker around POST /richiesta is open and the pipeline is not pulling.",
 		}),
+		state: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "iseed", Name: "upstream_breaker_state",
+			Help: "The circuit breaker around POST /richiesta: 0 closed, 1 half-open (the next POST is its trial), 2 open (the pipeline is not pulling).",
+		}),
 	}
 	m.wallet = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "iseed", Name: "wallet_empty",
@@ -58,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "iseed", Name: "advisories_given_up_total",
 		Help: "Max-deliveries advisories given up after failing every delivery: a dead letter, failed event or finishing step never done.",
 	})
-	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker, m.wallet, m.spend, m.requests, m.givenUp)
+	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker, m.state, m.wallet, m.spend, m.requests, m.givenUp)
 	return m
 }
 
@@ -93,15 +99,25 @@ func (m *Metrics) post(err error) {
 	m.posts.WithLabelValues(class).Inc()
 }
 
-func (m *Metrics) breakerOpen(open bool) {
+// breakerState sets both breaker gauges. The open one alone drops to 0
+// when the cooldown ends, the breaker half-open: with no submission to be
+// its trial it stays half-open, and the alert on it cleared while the
+// upstream was never shown well again (and, a failing trial every few
+// minutes, never fired). The state gauge stays above 0 until a POST
+// succeeds.
+func (m *Metrics) breakerState(s gobreaker.State) {
 	if m == nil {
 		return
 	}
-	v := 0.0
-	if open {
-		v = 1
+	open, state := 0.0, 0.0
+	switch s {
+	case gobreaker.StateOpen:
+		open, state = 1, 2
+	case gobreaker.StateHalfOpen:
+		state = 1
 	}
-	m.breaker.Set(v)
+	m.breaker.Set(open)
+	m.state.Set(state)
 }
 
 func (m *Metrics) walletEmpty(empty bool) {
