@@ -157,8 +157,12 @@ func upstreamBehind(st, stato string) bool {
 // request tracking gave up on (rec) was completed after all: the upstream
 // fulfilled it (Visura evasa). Like a POST's late answer after a failure,
 // the upstream's word is the truth: the request was paid and fulfilled.
+// A scrubbed record is never overridden: its personal data was removed
+// (iseed erase, a person's erasure request, or ISEED_RECORD_SCRUB_AFTER),
+// and the override would store the person's certificate and announce it
+// again; the give-up stands, and the request stays in the ledger.
 func overridesGiveUp(rec *record.Record, r *visengine.Richiesta) bool {
-	return gaveUp(rec) && r.StatoRichiesta == visengine.StateFulfilled
+	return gaveUp(rec) && rec.Scrubbed.IsZero() && r.StatoRichiesta == visengine.StateFulfilled
 }
 
 // gaveUp reports whether tracking gave up on rec: failed with gave_up.

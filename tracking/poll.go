@@ -477,8 +477,9 @@ func (t *Tracker) Reread(ctx context.Context, tenant, id string) (read bool, err
 	// announced completed and then failed before its record write is
 	// repaired only here, the give-up's task being acked; so is one that
 	// stopped between its record write and the withdrawal of the
-	// give-up's dead letter (catchUp).
-	if rec.RequestID == "" || (rec.Closed() && !gaveUp(rec)) {
+	// give-up's dead letter (catchUp). A scrubbed one is not read: its
+	// give-up stands (overridesGiveUp).
+	if rec.RequestID == "" || (rec.Closed() && (!gaveUp(rec) || !rec.Scrubbed.IsZero())) {
 		return false, t.withdrawOverridden(ctx, rec)
 	}
 	if rec.State == record.StateSubmitted {

@@ -1,0 +1,75 @@
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A request tracking gave up on, whose record was then scrubbed (iseed
+// erase, a person's erasure request), is not overridden when the upstream
+// fulfils it after all: the callback is answered and nothing of the
+// person comes back, neither the certificate in the documents bucket nor
+// completed and document events; the record stays failed with gave_up,
+// scrubbed. Before, the override stored the document and announced it
+// again, and the docs said to erase it again.
+func TestAScrubbedGiveUpIsNotOverridden(t *testing.T) {
+	g := newGiveUpRace(t, nil, nil)
+	g.runTracker(g.tr) // its first poll gives up
+	g.waitGaveUp(true)
+	pipetest.WaitFor(t, 10*time.Second, "the give-up's task to be acknowledged", func() bool { return g.openTasks() == 0 })
+
+	ctx := context.Background()
+	store := record.NewStore(g.Res.Records)
+	rec, rev, err := store.Get(ctx, pipetest.Tenant, raceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Scrub(time.Now()) {
+		t.Fatal("the gave_up record had nothing to scrub")
+	}
+	if _, err := store.Update(ctx, rec, rev); err != nil {
+		t.Fatal(err)
+	}
+
+	if code := g.postCallback(raceID, g.callbacks.Secret(pipetest.Tenant, raceID)); code != http.StatusNoContent {
+		t.Errorf("the callback of the fulfilled request: got %d, want 204", code)
+	}
+	// A second callback the same way: had the first stored anything, the
+	// second finds it (the refresh runs before the answer).
+	if code := g.postCallback(raceID, g.callbacks.Secret(pipetest.Tenant, raceID)); code != http.StatusNoContent {
+		t.Errorf("the callback again: got %d, want 204", code)
+	}
+
+	r := g.Record(raceID)
+	if r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp || r.Scrubbed.IsZero() || r.Document != nil {
+		t.Errorf("record: state %s, reason %q, scrubbed %v, document %+v; want failed gave_up, scrubbed, no document", r.State, r.Reason, r.Scrubbed, r.Document)
+	}
+	if got, want := g.statusTypes(), []string{"failed"}; !slices.Equal(got, want) {
+		t.Errorf("events: got %v, want %v", got, want)
+	}
+	// The tenant's documents bucket is made with its first document: none
+	// is the answer wanted.
+	var names []*jetstream.ObjectInfo
+	obs, err := g.NATS.JS.ObjectStore(ctx, g.Res.Layout.TenantDocumentsBucket(pipetest.Tenant))
+	if err == nil {
+		names, err = obs.List(ctx)
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		t.Fatal(err)
+	}
+	for _, o := range names {
+		if strings.Contains(o.Name, raceID) && !o.Deleted {
+			t.Errorf("a document of the erased submission is stored: %s", o.Name)
+		}
+	}
+}
