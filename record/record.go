@@ -85,7 +85,10 @@ type Record struct {
 	// Scrubbed is when the retention removed the tenant's data (Scrub)
 	// from the closed record: why it has no metadata, person key or
 	// problem messages. Zero while it has them, and again once a replay
-	// reopens it with its payload's.
+	// reopens it with its payload's. iseed erase sets it each time it
+	// erases the submission, even when nothing was left to remove: the
+	// pipeline reads it back to tell a dead letter it stored meanwhile
+	// (consumer/erased.go).
 	Scrubbed time.Time `json:"scrubbed,omitzero"`
 }
 

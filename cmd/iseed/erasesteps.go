@@ -342,7 +342,11 @@ func (er *eraser) deleteObjects(ctx context.Context, bucket, prefix string) (int
 
 // scrub scrubs the record now (record.Record.Scrub), with a
 // compare-and-set on the revision read, read again when it lost; it
-// reports whether there was anything to scrub.
+// reports whether there was anything to scrub. It writes the record
+// whatever there was: with Scrubbed set to now, never to the time it had,
+// which is what the pipeline reads back to tell that the submission was
+// erased after it stored a dead letter or an event of it
+// (consumer/erased.go).
 func (er *eraser) scrub(ctx context.Context, id string) (bool, error) {
 	const attempts = 10
 	for range attempts {
@@ -353,12 +357,15 @@ func (er *eraser) scrub(ctx context.Context, id string) (bool, error) {
 		if !rec.Closed() {
 			return false, fmt.Errorf("the record was reopened meanwhile (%s) and is not scrubbed: erase it once it is closed again", rec.State)
 		}
-		if !rec.Scrub(er.now()) {
-			return false, nil
+		now := er.now()
+		if now.Equal(rec.Scrubbed) {
+			now = now.Add(time.Nanosecond)
 		}
+		scrubbed := rec.Scrub(now)
+		rec.Scrubbed = now // also when there was nothing left to remove
 		_, err = er.store.Update(ctx, rec, rev)
 		if !errors.Is(err, record.ErrRevision) {
-			return err == nil, err
+			return scrubbed && err == nil, err
 		}
 	}
 	return false, fmt.Errorf("the record changed %d times while it was scrubbed, and is not", attempts)
