@@ -148,16 +148,27 @@ func openWhy(rec *record.Record) string {
 
 // erase erases one closed submission: its dead letters first (one
 // replayed after the scrub would reopen a scrubbed record), its messages,
-// its documents, then its record. It stops at the first step that fails,
-// saying so in x.
+// its documents, then its record; then its dead letters and events again.
+// It stops at the first step that fails, saying so in x.
+//
+// The second purge closes the window the pipeline leaves: it writes a
+// record rejected or failed before it stores the dead letter and publishes
+// the event, and one stored after the first purge would outlive the
+// erasure. A letter or event stored before the second purge reads the
+// stream is removed by it; one stored after it comes after the scrub,
+// which the pipeline reads back from the records bucket's leader once it
+// has stored them, and removes them itself (consumer/erased.go).
 func (er *eraser) erase(ctx context.Context, x *erasure, seqs []uint64) {
 	var err error
+	var n int
 	steps := []func(){
 		func() { x.DeadLetters, err = er.purgeLetters(ctx, x.Submission) },
 		func() { x.EventMessages, err = er.purgeEvents(ctx, x.Submission) },
 		func() { x.SubmissionMessages, err = er.deleteMessages(ctx, seqs) },
 		func() { x.Documents, err = er.deleteDocuments(ctx, x.Submission) },
 		func() { x.RecordScrubbed, err = er.scrub(ctx, x.Submission) },
+		func() { n, err = er.purgeLetters(ctx, x.Submission); x.DeadLetters += n },
+		func() { n, err = er.purgeEvents(ctx, x.Submission); x.EventMessages += n },
 	}
 	for _, step := range steps {
 		if step(); err != nil {
