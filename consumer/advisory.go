@@ -190,16 +190,16 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 	// generation's, and the event's): a retry after a lost reply stores and
 	// announces nothing twice.
 	dl := p.deadLetterOf(j, raw.Subject, o)
-	if err := dlq.Publish(ctx, p.d.Publisher, p.lay, dl, raw.Data, p.advisoryLetterID(j, adv, o)); err != nil {
+	letterID := p.advisoryLetterID(j, adv, o)
+	if err := dlq.Publish(ctx, p.d.Publisher, p.lay, dl, raw.Data, letterID); err != nil {
 		return err
 	}
-	if o.Event == nil {
-		return nil
+	if o.Event != nil {
+		if err := p.d.Events.Status(ctx, *o.Event); err != nil {
+			return fmt.Errorf("failed event: %w", err)
+		}
 	}
-	if err := p.d.Events.Status(ctx, *o.Event); err != nil {
-		return fmt.Errorf("failed event: %w", err)
-	}
-	return nil
+	return p.withdrawIfErased(ctx, o.Record, letterID, raw.Time) // erased meanwhile? (erased.go)
 }
 
 // stale reports whether raw, the message at the sequence the advisory

@@ -11,11 +11,15 @@ import (
 // failure one dead letter.
 func (p *Pipeline) deadLetter(ctx context.Context, j *job, o Outcome) error {
 	dl := p.deadLetterOf(j, j.msg.Subject(), o)
-	msgID := dlq.MsgIDOfMessage(j.meta.Stream, j.meta.Sequence.Stream)
+	return dlq.Publish(ctx, p.d.Publisher, p.lay, dl, j.msg.Data(), letterID(j, o, dl))
+}
+
+// letterID is the Nats-Msg-Id of the dead letter dl of a job's outcome o.
+func letterID(j *job, o Outcome, dl dlq.DeadLetter) string {
 	if o.Record != nil && o.Kind != Conflict { // one dead letter per submission, generation and reason
-		msgID = dlq.MsgIDAfterReplay(dl.Tenant, dl.SubmissionID, dl.Generation, o.Reason, j.replayed())
+		return dlq.MsgIDAfterReplay(dl.Tenant, dl.SubmissionID, dl.Generation, o.Reason, j.replayed())
 	}
-	return dlq.Publish(ctx, p.d.Publisher, p.lay, dl, j.msg.Data(), msgID)
+	return dlq.MsgIDOfMessage(j.meta.Stream, j.meta.Sequence.Stream)
 }
 
 // replayed is the dead letter a letter of the job's record names after its

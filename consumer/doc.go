@@ -60,7 +60,9 @@
 //
 // Decide (decide.go) is the one place that maps an Outcome to the message's
 // fate; finish (handle.go) carries it out: the dead letter first (stored,
-// acknowledged), then the event and the tracking task, then Ack, Term or
+// acknowledged), then the event and the tracking task, then, for a dead
+// letter of a recorded submission, the record read again (erased.go: an
+// erasure meanwhile removes the letter and the events), then Ack, Term or
 // NakWithDelay. TestDecide covers every row; docs/consumer.md has the table.
 //
 // # Spending caps and holds

@@ -59,7 +59,9 @@ func (p *Pipeline) processSafely(ctx context.Context, j *job) (o Outcome) {
 
 // finish carries out an action: dead letter (stored before anything else),
 // then the event and, for a submission that has its upstream request, the
-// tracking task (the two concurrently), then the ack, term or nak.
+// tracking task (the two concurrently); for a dead letter of a record,
+// the record read again, and both removed if it was erased meanwhile
+// (withdrawIfErased); then the ack, term or nak.
 func (p *Pipeline) finish(ctx context.Context, j *job, o Outcome, act Action) error {
 	if act.DeadLetter {
 		if err := p.deadLetter(ctx, j, o); err != nil {
@@ -68,6 +70,12 @@ func (p *Pipeline) finish(ctx context.Context, j *job, o Outcome, act Action) er
 	}
 	if err := p.announce(ctx, o, act); err != nil {
 		return err
+	}
+	if act.DeadLetter && o.Record != nil { // erased meanwhile? (erased.go)
+		id := letterID(j, o, p.deadLetterOf(j, j.msg.Subject(), o))
+		if err := p.withdrawIfErased(ctx, o.Record, id, j.meta.Timestamp); err != nil {
+			return err
+		}
 	}
 	switch {
 	case act.Ack:

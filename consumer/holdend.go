@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
@@ -120,13 +121,19 @@ func (p *Pipeline) announceEndedHold(ctx context.Context, key string, keyRev uin
 	if len(rec.Errors) > 0 {
 		o.Err = errors.New(rec.Errors[0].Message)
 	}
+	var published time.Time
 	if !gone {
 		if err := p.deadLetterEndedHold(ctx, rec, he, raw, o); err != nil {
 			return false, err
 		}
+		published = raw.Time
 	}
 	if err := p.d.Events.Status(ctx, *o.Event); err != nil {
 		return false, fmt.Errorf("failed event: %w", err)
+	}
+	// Erased meanwhile? (erased.go)
+	if err := p.withdrawIfErased(ctx, rec, endedHoldLetterID(rec), published); err != nil {
+		return false, err
 	}
 	removed, err := p.removeKey(ctx, key, keyRev)
 	if err != nil {
@@ -155,5 +162,11 @@ func (p *Pipeline) deadLetterEndedHold(ctx context.Context, rec *record.Record, 
 		j.peeked = &rec.ID // decoded when it was held; the record names it anyway
 	}
 	dl := p.deadLetterOf(j, he.Subject, o)
-	return dlq.Publish(ctx, p.d.Publisher, p.lay, dl, raw.Data, dlq.MsgIDAfterReplay(rec.Tenant, rec.ID, rec.Generation, rec.Reason, 0))
+	return dlq.Publish(ctx, p.d.Publisher, p.lay, dl, raw.Data, endedHoldLetterID(rec))
+}
+
+// endedHoldLetterID is the Nats-Msg-Id of the dead letter of a hold
+// endHold ended, rec failed: the record generation's.
+func endedHoldLetterID(rec *record.Record) string {
+	return dlq.MsgIDAfterReplay(rec.Tenant, rec.ID, rec.Generation, rec.Reason, 0)
 }
