@@ -66,7 +66,10 @@ func newEraseCmd(e *env) *cobra.Command {
 			"submission it purges its dead letters (their bytes overwritten on disk) first, then removes its messages in\n" +
 			"the submissions stream (overwritten on disk) and in the events stream, deletes its documents, and scrubs its\n" +
 			"record now, as ISEED_RECORD_SCRUB_AFTER would: the record stays, without anything personal, so that a copy of\n" +
-			"the submission is still never sent or paid again. An open submission (claimed, held, submitted, in progress,\n" +
+			"the submission is still never sent or paid again. Then it purges its dead letters and events once more: a\n" +
+			"rejection or failure the pipeline was finishing meanwhile (its record written, its dead letter and event not\n" +
+			"yet stored) leaves nothing behind; what it stores after that purge it removes itself, finding the record\n" +
+			"scrubbed. An open submission (claimed, held, submitted, in progress,\n" +
 			"data ready, or completed while its final document is awaited) is refused and left as it is: erase it once it\n" +
 			"is closed; so is a closed one whose tracking task is still there (its gave_up dead letter or final events are\n" +
 			"yet to be stored): run the command again once tracking is done with it. An unknown id is said and left.\n" +
