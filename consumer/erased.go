@@ -39,7 +39,11 @@ import (
 // or the retention, scrubbed it since), or it came after the message was
 // published (a delivery that read the record after the scrub, with a
 // message the erasure deleted from the stream under it). A copy published
-// after the scrub is new data: its letter stays, as any other.
+// after the scrub is new data: its letter stays, as any other. That last
+// test compares the NATS server's clock (the message's time) with the
+// scrubber's, which NTP keeps within far less than the time between a
+// message's publication and an erasure that the pipeline's read of its
+// record had missed; the first test compares nothing across clocks.
 func erasedAfter(before, cur *record.Record, published time.Time) bool {
 	switch {
 	case cur == nil || cur.Scrubbed.IsZero():
