@@ -10,6 +10,7 @@ import (
 
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
+	"github.com/iseed-dev/iseed/servertime"
 	"github.com/spf13/cobra"
 )
 
@@ -176,6 +177,15 @@ func eraseSubmissions(ctx context.Context, e *env, tenant string, ids []string, 
 	}
 	defer c.close()
 	er := newEraser(c, q, tenant)
+	// The scrub's time is the NATS server's, as the daemon's clock is: the
+	// pipeline compares it with a message's publication (consumer/erased.go),
+	// and this command may run on a machine whose clock is off. Until the
+	// sync succeeds it is this machine's.
+	clock := servertime.New(c.res.Keys, 0)
+	if err := clock.Sync(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "iseed: the NATS server's time could not be read (%v): the scrubs are dated by this machine's clock\n", err)
+	}
+	er.now = clock.Now
 	var person string
 	if taxCode != "" {
 		if person, err = er.personKey(ctx, taxCode); err != nil {
