@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/iseed-dev/iseed/schema"
@@ -18,7 +17,7 @@ type tenantFiles struct {
 // Open implements schema.FileSource.
 func (f tenantFiles) Open(ctx context.Context, bucket, name string) (io.ReadCloser, schema.FileInfo, error) {
 	if bucket != f.bucket {
-		return nil, schema.FileInfo{}, fmt.Errorf("%w: bucket %s is not this tenant's (%s)", schema.ErrFileNotFound, bucket, f.bucket)
+		return nil, schema.FileInfo{}, &schema.ForeignBucketError{Bucket: bucket, Own: f.bucket}
 	}
 	return f.src.Open(ctx, bucket, name)
 }

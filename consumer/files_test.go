@@ -36,6 +36,11 @@ func TestFileReferencesStayInTheTenantsBucket(t *testing.T) {
 	if len(r.Errors) != 1 || r.Errors[0].Code != "invalid_file_reference" || !strings.Contains(r.Errors[0].Message, "iseed_files_other") {
 		t.Errorf("problems: got %+v, want one invalid_file_reference", r.Errors)
 	}
+	// The object is there: the message must say what is wrong (the bucket is not the
+	// tenant's, and which one is), not that there is no such object.
+	if msg := r.Errors[0].Message; !strings.Contains(msg, "not this tenant's") || !strings.Contains(msg, "iseed_files_acme") || strings.Contains(msg, "no object") {
+		t.Errorf("message: got %q, want it to say the bucket is not this tenant's and name iseed_files_acme", msg)
+	}
 	if r.Attempts != 0 {
 		t.Errorf("attempts of a submission rejected before any POST: got %d, want 0", r.Attempts)
 	}

@@ -26,6 +26,21 @@ var (
 	ErrFileChanged = errors.New("schema: file changed since it was checked")
 )
 
+// ForeignBucketError is what a FileSource returns for a reference to a
+// bucket it does not read (another tenant's): nothing in that bucket is
+// looked up. It wraps ErrFileNotFound.
+type ForeignBucketError struct {
+	Bucket string // the bucket the reference names
+	Own    string // the one bucket references may name
+}
+
+func (e *ForeignBucketError) Error() string {
+	return fmt.Sprintf("%v: bucket %s is not %s", ErrFileNotFound, e.Bucket, e.Own)
+}
+
+// Unwrap makes a foreign bucket a file not found to errors.Is.
+func (e *ForeignBucketError) Unwrap() error { return ErrFileNotFound }
+
 // FileInfo describes an object to be sent inline.
 type FileInfo struct {
 	Name        string // the object's name
@@ -41,8 +56,9 @@ type FileSource interface {
 	// Open returns the object's content and description. It must not
 	// fetch the content before the first Read: ResolveFiles opens objects
 	// to check their FileInfo and closes them unread. A missing bucket or
-	// object is an error wrapping ErrFileNotFound; a link, whether or not
-	// its target exists, an error wrapping ErrFileIsLink.
+	// object is an error wrapping ErrFileNotFound; a bucket the source
+	// does not read, a *ForeignBucketError; a link, whether or not its
+	// target exists, an error wrapping ErrFileIsLink.
 	Open(ctx context.Context, bucket, name string) (io.ReadCloser, FileInfo, error)
 }
 
@@ -111,7 +127,10 @@ func checkReference(ctx context.Context, src FileSource, ref string, lim Limits)
 		return FileRef{}, &Problem{Code: CodeInvalidFileRef, Message: reason}, nil
 	}
 	rc, info, err := src.Open(ctx, r.bucket, r.object)
+	var foreign *ForeignBucketError
 	switch {
+	case errors.As(err, &foreign):
+		return FileRef{}, &Problem{Code: CodeInvalidFileRef, Message: fmt.Sprintf("bucket %q is not this tenant's: a reference names a file in its own bucket, %q", foreign.Bucket, foreign.Own)}, nil
 	case errors.Is(err, ErrFileIsLink):
 		return FileRef{}, &Problem{Code: CodeFileIsLink, Message: "the referenced object is a link, and links are not followed: put the file itself in the bucket"}, nil
 	case errors.Is(err, ErrFileNotFound):
