@@ -152,7 +152,8 @@ func TestGoldenCoversEveryState(t *testing.T) {
 
 // TestEventTime: an event's time is RFC 3339 in UTC, cut to the
 // millisecond, without a fraction when it is zero (the upstream's
-// timestamp_stati are whole seconds), as docs/events.md says.
+// timestamp_stati are whole seconds) and without the fraction's trailing
+// zeros (one to three digits), as docs/events.md says.
 func TestEventTime(t *testing.T) {
 	p := publisher.New(nil, publisher.Config{})
 	rome := time.FixedZone("CET", 3600)
@@ -163,6 +164,8 @@ func TestEventTime(t *testing.T) {
 		{time.Date(2026, 11, 25, 11, 30, 0, 123456789, rome), `"2026-11-25T10:30:00.123Z"`},
 		{time.Date(2026, 11, 25, 10, 30, 17, 0, time.UTC), `"2026-11-25T10:30:17Z"`},
 		{time.Date(2026, 11, 25, 10, 30, 17, 999999, time.UTC), `"2026-11-25T10:30:17Z"`},
+		{time.Date(2026, 11, 25, 10, 30, 17, 540_000_000, time.UTC), `"2026-11-25T10:30:17.54Z"`},
+		{time.Date(2026, 11, 25, 10, 30, 17, 500_999_999, time.UTC), `"2026-11-25T10:30:17.5Z"`},
 	}
 	for _, tt := range tests {
 		ev, err := p.StatusEvent(publisher.Status{SubmissionID: "a", Tenant: "acme", State: publisher.StateInProgress, At: tt.at})
