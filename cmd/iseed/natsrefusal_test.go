@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/nats-io/nats-server/v2/server"
@@ -136,6 +137,17 @@ func TestSubmitWithATenantsCredentials(t *testing.T) {
 	}
 	if n := subjectCount(t, operator.js, "ISEED_SUBMISSIONS", "iseed.submissions.acme"); n != 1 {
 		t.Errorf("the submissions stream holds %d of acme's events, want 1", n)
+	}
+	// A producer's retry: the stream drops the copy as a duplicate, and the
+	// command says so without reading the stream, which the tenant may not
+	// (a permissions violation on standard error, then the read's 5 s
+	// timeout).
+	start := time.Now()
+	out, errOut, code = runCLI(t, "submit", "--tenant", "acme", eventFile(t, "tenant-1", nil))
+	if took := time.Since(start); code != 0 || strings.TrimSpace(out) != "tenant-1" || !strings.Contains(errOut, "dropped as a duplicate") ||
+		strings.Contains(errOut, "permissions violation") || took > 4*time.Second {
+		t.Errorf("submit again as acme: exit %d after %s, stdout %q, stderr %q; want 0 at once, the id, a note that it was a duplicate and no permissions violation",
+			code, took.Round(time.Millisecond), out, errOut)
 	}
 	help, _, _ := runCLI(t, "submit", "--help")
 	if strings.Contains(help, "cannot reach the command") || !strings.Contains(help, "a tenant's credentials") {

@@ -29,7 +29,8 @@ func newSubmitCmd(e *env) *cobra.Command {
 			"A submission held by a spending cap is said once on standard error; --wait keeps waiting.\n\n" +
 			"An event the stream already holds (the same tenant, id and payload within the duplicate window)\n" +
 			"is dropped as a duplicate, which a note on standard error says; --wait then follows the copy\n" +
-			"the stream kept.\n\n" +
+			"the stream kept, or fails at once when that copy is on another subject (someone took the\n" +
+			"event's message id first). Without --wait the copy is not read: a tenant's credentials may not.\n\n" +
 			"A publish the stream does not acknowledge fails, saying whether the event may have been stored\n" +
 			"(publishing it again is safe). Without --wait it works with a tenant's credentials too (the\n" +
 			"shipped grants let a tenant subscribe to _INBOX.>, where the acknowledgement comes); --wait reads\n" +
@@ -91,13 +92,19 @@ func submit(ctx context.Context, e *env, tenant string, data []byte, sub *consum
 		// the outcome to wait for is that copy's. Unless the copy is on
 		// another subject: someone took this message id first (the id
 		// names the tenant, but anyone may publish it), and nothing will
-		// come of this event.
-		if kept, err := keptCopy(ctx, c, ack.Sequence); err == nil && kept.Subject != m.Subject {
-			return fmt.Errorf("the stream dropped this event as a duplicate: message %d on %s, another subject, took its message id within ISEED_DEDUP_WINDOW; "+
-				"nothing will happen to this one: publish it again under another id, or after the window", ack.Sequence, kept.Subject)
+		// come of this event. Only --wait, which needs an operator's
+		// credentials anyway, reads the copy: a tenant's grants do not let
+		// it read the stream, and the refused read would wait out its
+		// timeout after a permissions violation on standard error (a
+		// producer's retry, which docs/cli.md says works).
+		if wait {
+			if kept, err := keptCopy(ctx, c, ack.Sequence); err == nil && kept.Subject != m.Subject {
+				return fmt.Errorf("the stream dropped this event as a duplicate: message %d on %s, another subject, took its message id within ISEED_DEDUP_WINDOW; "+
+					"nothing will happen to this one: publish it again under another id, or after the window", ack.Sequence, kept.Subject)
+			}
 		}
 		original = ack.Sequence
-		fmt.Fprintf(e.stderr, "note: the stream already holds this event (same tenant, id and payload) as message %d; "+
+		fmt.Fprintf(e.stderr, "note: the stream already holds a message with this event's id (tenant, id and payload) as message %d; "+
 			"this copy was dropped as a duplicate and changes nothing\n", original)
 	}
 	if _, err := fmt.Fprintln(e.stdout, sub.ID); err != nil || !wait {
