@@ -33,7 +33,8 @@ func goldenEvents() map[string]any {
 			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", RequestID: "5f2829ce065afc21cc60ad0e",
 			StatoRichiesta: "In erogazione", Price: price(16), Metadata: meta, At: at},
 		"status_rejected": publisher.Status{SubmissionID: "emp-7781-isee-2026", Tenant: "acme", State: publisher.StateRejected, Generation: 1,
-			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", Errors: []publisher.Problem{{Field: "$4", Name: "Codice Fiscale", Code: "invalid_codice_fiscale", Message: "the check character does not match"}},
+			Service: "ISEE", ServiceHash: "6aa0789f5ba34684b2bc5ccf364f8929", Errors: []publisher.Problem{{Field: "$4", Name: "Codice Fiscale *", Code: "invalid_codice_fiscale",
+				Message: "Codice Fiscale ($4): the check character (the 16th) does not match: a character was probably mistyped"}},
 			Metadata: meta, At: at},
 		// A malformed message whose id is free: generation 0, before any
 		// record; no service, no metadata (the message cannot be read).
