@@ -50,10 +50,10 @@ func (o objectStore) Open(ctx context.Context, bucket, name string) (io.ReadClos
 		return nil, FileInfo{}, fmt.Errorf("%w: an object in %s", ErrFileIsLink, bucket)
 	}
 	if !validBucket(info.NUID) { // a NUID is [A-Za-z0-9]: it goes into a subject
-		return nil, FileInfo{}, fmt.Errorf("%w: an object in %s: malformed object info", ErrFileNotFound, bucket)
+		return nil, FileInfo{}, fmt.Errorf("%w: %w: an object in %s: malformed object info", ErrFileNotFound, errObjectInfo, bucket)
 	}
 	if uint64(info.Chunks) > maxChunks(info.Size) {
-		return nil, FileInfo{}, fmt.Errorf("%w: an object in %s: %d chunks for %d bytes", ErrFileNotFound, bucket, info.Chunks, info.Size)
+		return nil, FileInfo{}, fmt.Errorf("%w: %w: an object in %s: %d chunks for %d bytes", ErrFileNotFound, errObjectInfo, bucket, info.Chunks, info.Size)
 	}
 	fi := FileInfo{Name: info.Name, ContentType: info.Headers.Get("Content-Type"), Size: int64(info.Size), Digest: info.Digest}
 	return &objectReader{ctx: ctx, js: o.js, bucket: bucket, info: info}, fi, nil

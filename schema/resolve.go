@@ -26,6 +26,11 @@ var (
 	ErrFileChanged = errors.New("schema: file changed since it was checked")
 )
 
+// errObjectInfo marks an object whose info cannot be right (a NUID that is
+// not one, more chunks than its size fills at 1 KiB each): it is there, but
+// taken as missing, and the problem says so rather than "no object".
+var errObjectInfo = errors.New("the object's info cannot be right")
+
 // ForeignBucketError is what a FileSource returns for a reference to a
 // bucket it does not read (another tenant's): nothing in that bucket is
 // looked up. It wraps ErrFileNotFound.
@@ -131,6 +136,9 @@ func checkReference(ctx context.Context, src FileSource, ref string, lim Limits)
 	switch {
 	case errors.As(err, &foreign):
 		return FileRef{}, &Problem{Code: CodeInvalidFileRef, Message: fmt.Sprintf("bucket %q is not this tenant's: a reference names a file in its own bucket, %q", foreign.Bucket, foreign.Own)}, nil
+	case errors.Is(err, errObjectInfo):
+		return FileRef{}, &Problem{Code: CodeInvalidFileRef, Message: fmt.Sprintf("the info of object %q in bucket %q cannot be right (a malformed NUID, "+
+			"or chunks of less than 1 KiB on average): put the file again with an Object Store client's default chunk size", shorten(r.object), r.bucket)}, nil
 	case errors.Is(err, ErrFileIsLink):
 		return FileRef{}, &Problem{Code: CodeFileIsLink, Message: "the referenced object is a link, and links are not followed: put the file itself in the bucket"}, nil
 	case errors.Is(err, ErrFileNotFound):
