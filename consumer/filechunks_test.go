@@ -81,8 +81,8 @@ func TestHollowObjectHoldsNoWorker(t *testing.T) {
 		r := h.WaitState(id, record.StateRejected)
 		if len(r.Errors) != 1 || r.Errors[0].Code != "invalid_file_reference" {
 			t.Errorf("%s: problems: got %+v, want one invalid_file_reference", id, r.Errors)
-		} else if msg := r.Errors[0].Message; strings.Contains(msg, "no object") || !strings.Contains(msg, "cannot be right") {
-			t.Errorf("%s: message: got %q, want it to say the object's info cannot be right, not that there is no object", id, msg)
+		} else if msg := r.Errors[0].Message; strings.Contains(msg, "no object") || !strings.Contains(msg, "cannot be right") || !strings.Contains(msg, "PutBytes") {
+			t.Errorf("%s: message: got %q, want it to say the object's info cannot be right and how to put it, not that there is no object", id, msg)
 		}
 	}
 	if got := h.Counter("created"); got != 1 {
