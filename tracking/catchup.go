@@ -20,9 +20,15 @@ func (t *Tracker) catchUp(ctx context.Context, rec *record.Record, rev uint64, r
 	var fetched docFetch
 	defer fetched.spool.close()
 	stale := true // rec was read before the upstream answered
+	scrubbed := rec.Scrubbed
 	for range maxCAS {
 		override := overridesGiveUp(rec, r)
 		if rec.Closed() && !override {
+			if !rec.Scrubbed.IsZero() && !rec.Scrubbed.Equal(scrubbed) {
+				// Erased while this catch-up overrode its give-up: what
+				// it stored is removed (erased.go).
+				return true, t.removeErasedOverride(ctx, rec, fetched.doc)
+			}
 			// Closed by another writer since this catch-up read it: what
 			// this one learnt is neither announced nor written.
 			return true, nil

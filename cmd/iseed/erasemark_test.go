@@ -60,9 +60,10 @@ func onSubject(t *testing.T, st jetstream.Stream, subject string) uint64 {
 	return info.State.Subjects[subject]
 }
 
-// TestEraseAgainAfterScrub: a dead letter and an event stored after iseed
-// erase purged the submission's, before it scrubbed the record, are
-// removed by its second purge, after the scrub.
+// TestEraseAgainAfterScrub: a dead letter, an event and a document stored
+// after iseed erase purged the submission's, before it scrubbed the
+// record, are removed by its second sweep, after the scrub (the document:
+// a give-up's override, tracking/erased.go).
 func TestEraseAgainAfterScrub(t *testing.T) {
 	srv := cliEnv(t)
 	ctx := context.Background()
@@ -96,13 +97,27 @@ func TestEraseAgainAfterScrub(t *testing.T) {
 			if _, err := srv.JS.Publish(ctx, res.Layout.Events().Status(tenant, id), []byte(`{"type":"rejected"}`)); err != nil {
 				t.Error(err)
 			}
+			obs, err := layout.EnsureTenantDocuments(ctx, srv.JS, res.Layout, tenant)
+			if err == nil {
+				_, err = obs.PutBytes(ctx, tenant+"/"+id+"/0123456789abcdef/isee.pdf", []byte("%PDF certificate"))
+			}
+			if err != nil {
+				t.Error(err)
+			}
 		})
 		return time.Now()
 	}
 	x := erasure{Tenant: tenant, Submission: id}
 	er.erase(ctx, &x, nil)
-	if x.Outcome != erased || x.DeadLetters != 1 || x.EventMessages != 1 || !x.RecordScrubbed {
-		t.Errorf("erase with a letter and an event stored before the scrub: %+v; want erased, 1 dead letter, 1 event, the record scrubbed", x)
+	if x.Outcome != erased || x.DeadLetters != 1 || x.EventMessages != 1 || x.Documents != 1 || !x.RecordScrubbed {
+		t.Errorf("erase with a letter, an event and a document stored before the scrub: %+v; want erased, 1 dead letter, 1 event, 1 document, the record scrubbed", x)
+	}
+	docs, err := srv.JS.Stream(ctx, "OBJ_"+res.Layout.TenantDocumentsBucket(tenant))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := docs.Info(ctx); err != nil || info.State.Msgs != 0 {
+		t.Errorf("documents bucket after the erasure: %v messages (%v), want none: no chunk, no deletion marker", info.State.Msgs, err)
 	}
 	if n := onSubject(t, res.DLQ, res.Layout.DLQSubject(tenant, id)); n != 0 {
 		t.Errorf("dead letters left: got %d, want 0", n)

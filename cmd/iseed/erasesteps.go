@@ -148,8 +148,8 @@ func openWhy(rec *record.Record) string {
 
 // erase erases one closed submission: its dead letters first (one
 // replayed after the scrub would reopen a scrubbed record), its messages,
-// its documents, then its record; then its dead letters and events again.
-// It stops at the first step that fails, saying so in x.
+// its documents, then its record; then its dead letters, events and
+// documents again. It stops at the first step that fails, saying so in x.
 //
 // The second purge closes the window the pipeline leaves: it writes a
 // record rejected or failed before it stores the dead letter and publishes
@@ -157,7 +157,11 @@ func openWhy(rec *record.Record) string {
 // erasure. A letter or event stored before the second purge reads the
 // stream is removed by it; one stored after it comes after the scrub,
 // which the pipeline reads back from the records bucket's leader once it
-// has stored them, and removes them itself (consumer/erased.go).
+// has stored them, and removes them itself (consumer/erased.go). So do
+// the documents and events of a give-up's override (a late completion,
+// with no tracking task, which erase does not wait for): tracking's
+// write of the record fails on the scrub, and it removes what it stored
+// after the sweep (tracking/erased.go).
 func (er *eraser) erase(ctx context.Context, x *erasure, seqs []uint64) {
 	var err error
 	var n int
@@ -169,6 +173,7 @@ func (er *eraser) erase(ctx context.Context, x *erasure, seqs []uint64) {
 		func() { x.RecordScrubbed, err = er.scrub(ctx, x.Submission) },
 		func() { n, err = er.purgeLetters(ctx, x.Submission); x.DeadLetters += n },
 		func() { n, err = er.purgeEvents(ctx, x.Submission); x.EventMessages += n },
+		func() { n, err = er.deleteDocuments(ctx, x.Submission); x.Documents += n },
 	}
 	for _, step := range steps {
 		if step(); err != nil {

@@ -73,3 +73,49 @@ func TestAScrubbedGiveUpIsNotOverridden(t *testing.T) {
 		}
 	}
 }
+
+// An erasure that comes while a callback's refresh downloads the final
+// document of a request tracking gave up on (the override has no
+// tracking task, which iseed erase waits for): the refresh stores the
+// document after erase's sweeps, then finds the record scrubbed, and
+// removes the document it stored, its deletion marker too; nothing is
+// announced. Before, the document stayed until its TTL.
+func TestAnOverrideRacingAnErasureLeavesNothing(t *testing.T) {
+	g, up := downloading(t, nil)
+	g.runTracker(g.tr) // its first poll gives up
+	g.waitGaveUp(true)
+	pipetest.WaitFor(t, 10*time.Second, "the give-up's task to be acknowledged", func() bool { return g.openTasks() == 0 })
+
+	ctx := context.Background()
+	store := record.NewStore(g.Res.Records)
+	rec, rev, err := store.Get(ctx, pipetest.Tenant, raceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Scrub(time.Now()) // what iseed erase does, its sweeps done before the download ends
+	if _, err := store.Update(ctx, rec, rev); err != nil {
+		t.Fatal(err)
+	}
+	up.open()
+	g.checkAnswered()
+
+	r := g.Record(raceID)
+	if r.State != record.StateFailed || r.Reason != dlq.ReasonGaveUp || r.Scrubbed.IsZero() || r.Document != nil {
+		t.Errorf("record: state %s, reason %q, scrubbed %v, document %+v; want failed gave_up, scrubbed, no document", r.State, r.Reason, r.Scrubbed, r.Document)
+	}
+	for _, typ := range g.statusTypes() {
+		if typ != "failed" {
+			t.Errorf("events: got %v, want none but the give-up's failed", g.statusTypes())
+			break
+		}
+	}
+	infos, err := g.documentsBucket(pipetest.Tenant).List(ctx, jetstream.ListObjectsShowDeleted())
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		t.Fatal(err)
+	}
+	for _, o := range infos {
+		if strings.Contains(o.Name, raceID) {
+			t.Errorf("the erased submission's document is in the bucket (deleted %v): %s", o.Deleted, o.Name)
+		}
+	}
+}
