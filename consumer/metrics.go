@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"sync"
 	"time"
 
 	"github.com/iseed-dev/iseed/money"
@@ -18,7 +19,7 @@ type Metrics struct {
 	breaker  prometheus.Gauge
 	state    prometheus.Gauge
 	wallet   prometheus.Gauge
-	spend    *prometheus.CounterVec
+	spend    *euroCounter
 	requests *prometheus.CounterVec
 	givenUp  prometheus.Counter
 }
@@ -52,10 +53,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "iseed", Name: "wallet_empty",
 		Help: "1 while the Openapi wallet is empty (402) and the pipeline is not pulling.",
 	})
-	m.spend = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "iseed", Name: "spend_euros_total",
-		Help: "Euros committed to upstream requests this process recorded, by tenant and service (iseed spend has the totals of every replica).",
-	}, []string{"tenant", "service"})
+	m.spend = newEuroCounter(metricSpendEuros,
+		"Euros committed to upstream requests this process recorded, by tenant and service (iseed spend has the totals of every replica).",
+		"tenant", "service")
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "iseed", Name: "paid_requests_total",
 		Help: "Upstream requests this process recorded (each one paid), by tenant and service.",
@@ -135,6 +135,44 @@ func (m *Metrics) spent(tenant, service string, c money.Cents) {
 	if m == nil {
 		return
 	}
-	m.spend.WithLabelValues(tenant, service).Add(c.Euros())
+	m.spend.add(tenant, service, c)
 	m.requests.WithLabelValues(tenant, service).Inc()
+}
+
+// euroCounter is a counter of euros by tenant and service that sums whole
+// cents and shows the sum in euros when scraped. A CounterVec adds floats:
+// three requests at 4.90 made 14.700000000000001, and the error grows with
+// every request, where iseed spend says 14.70.
+type euroCounter struct {
+	desc *prometheus.Desc
+
+	mu   sync.Mutex
+	sums map[[2]string]money.Cents
+}
+
+// metricSpendEuros is the euroCounter of the requests recorded.
+const metricSpendEuros = "iseed_spend_euros_total"
+
+// newEuroCounter returns a euroCounter with two labels.
+func newEuroCounter(name, help string, tenantLabel, serviceLabel string) *euroCounter {
+	desc := prometheus.NewDesc(name, help, []string{tenantLabel, serviceLabel}, nil)
+	return &euroCounter{desc: desc, sums: make(map[[2]string]money.Cents)}
+}
+
+func (e *euroCounter) add(tenant, service string, c money.Cents) {
+	e.mu.Lock()
+	e.sums[[2]string{tenant, service}] += c
+	e.mu.Unlock()
+}
+
+// Describe implements prometheus.Collector.
+func (e *euroCounter) Describe(ch chan<- *prometheus.Desc) { ch <- e.desc }
+
+// Collect implements prometheus.Collector.
+func (e *euroCounter) Collect(ch chan<- prometheus.Metric) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, c := range e.sums {
+		ch <- prometheus.MustNewConstMetric(e.desc, prometheus.CounterValue, c.Euros(), k[0], k[1])
+	}
 }
