@@ -415,7 +415,8 @@ func newAuditCmd(e *env) *cobra.Command {
 // simulator: it keeps its requests in memory, so after a restart of iseed
 // serve every earlier one is missing, which is no money lost.
 const simForgetsNote = "note: iseed serve talks to its built-in simulator, which forgets its requests when it stops: " +
-	"after a restart every earlier request is missing (and the wallet's total a mismatch), which is no money lost; " +
+	"after a restart every earlier request is missing and a wallet mismatch (charged 0.00; until the simulator charges " +
+	"anything, the wallet's total is the mismatch instead), which is no money lost; " +
 	"for a clean start stop iseed serve and remove its ISEED_DATA_DIR (./iseed-data)"
 
 func newAuditAdoptCmd(e *env) *cobra.Command {
