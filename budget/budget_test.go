@@ -315,3 +315,22 @@ func TestRefusesAsAllows(t *testing.T) {
 		t.Errorf("%d of 81 combinations refused: the grid does not test the order", refused)
 	}
 }
+
+// TestOverBudgetErrorCountsRequests: a cap on requests names them in the
+// singular when it is one ("daily cap of 1 request", not "1 requests").
+func TestOverBudgetErrorCountsRequests(t *testing.T) {
+	until := time.Date(2026, 3, 6, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		limit int64
+		want  string
+	}{
+		{1, "budget: tenant:acme daily cap of 1 request reached (1 used, 1 asked) until 2026-03-06T00:00:00Z"},
+		{5, "budget: tenant:acme daily cap of 5 requests reached (5 used, 1 asked) until 2026-03-06T00:00:00Z"},
+	} {
+		e := &budget.OverBudgetError{Scope: budget.Tenant("acme"), Period: budget.PeriodDay, Unit: budget.UnitRequests,
+			Limit: tt.limit, Used: tt.limit, Asked: 1, Until: until}
+		if got := e.Error(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}

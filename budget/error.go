@@ -58,6 +58,9 @@ func (e *OverBudgetError) amount(v int64) string {
 	if e.Unit == UnitEUR {
 		return money.Cents(v).String() + " EUR"
 	}
+	if v == 1 {
+		return "1 request"
+	}
 	return fmt.Sprintf("%d requests", v)
 }
 
