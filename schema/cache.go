@@ -28,7 +28,10 @@ const (
 	DefaultTTL          = 24 * time.Hour
 	DefaultRetryStale   = time.Minute
 	DefaultFetchTimeout = 30 * time.Second
-	kvTimeout           = 5 * time.Second // one KV read or write
+	// DefaultCatalogRecheck is how old the catalog may be before a hash it
+	// does not list makes the cache read it again.
+	DefaultCatalogRecheck = time.Minute
+	kvTimeout             = 5 * time.Second // one KV read or write
 )
 
 // CacheConfig configures a Cache. Zero durations take the defaults.
@@ -40,8 +43,13 @@ type CacheConfig struct {
 	// FetchTimeout bounds one upstream fetch, which is shared by every
 	// caller waiting for it; default 30 s.
 	FetchTimeout time.Duration
-	Logger       zerolog.Logger
-	Now          func() time.Time // default time.Now
+	// CatalogRecheck is how old the catalog may be before a hash it does
+	// not list makes the cache read the catalog again; read less long
+	// ago, the hash is an unknown service, with no upstream call. Default
+	// 1 minute.
+	CatalogRecheck time.Duration
+	Logger         zerolog.Logger
+	Now            func() time.Time // default time.Now
 }
 
 // Cache serves service schemas and the catalog from memory, then from a
@@ -77,6 +85,9 @@ func NewCache(up Upstream, kv jetstream.KeyValue, cfg CacheConfig) *Cache {
 	if cfg.FetchTimeout <= 0 {
 		cfg.FetchTimeout = DefaultFetchTimeout
 	}
+	if cfg.CatalogRecheck <= 0 {
+		cfg.CatalogRecheck = DefaultCatalogRecheck
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -110,6 +121,18 @@ func (c *Cache) Service(ctx context.Context, nameOrHash string) (*Service, error
 		// need to ask the upstream (whoever publishes garbage names must not
 		// spend the upstream's budget).
 		return nil, fmt.Errorf("%w: %q is neither a catalog name nor a hash_visura", ErrUnknownService, truncate(key, 64))
+	}
+	if catErr == nil && !listed {
+		// A hash the catalog does not list: a service added since the
+		// catalog was read, or anything a tenant wrote in the shape of a
+		// hash. Asked for itself, every such submission cost a call of the
+		// upstream budget every tenant shares, for free (it is rejected,
+		// nothing paid), and a tenant publishing made-up hashes delayed
+		// every other tenant's requests. The catalog is read again instead,
+		// at most once a CatalogRecheck whatever the number of hashes.
+		if hash, listed, catErr = c.recheck(ctx, key); catErr == nil && !listed {
+			return nil, fmt.Errorf("%w: %s is not in the catalog", ErrUnknownService, serviceText(key))
+		}
 	}
 	v, err := c.get(ctx, c.serviceSource(hash))
 	if errors.Is(err, ErrUnknownService) && catErr != nil && (upstreamDown(catErr) || !maybeHash(key)) {
@@ -204,6 +227,42 @@ func (c *Cache) resolve(ctx context.Context, key string) (hash string, listed bo
 	}
 	return hash, listed, nil
 }
+
+// recheck resolves key, a hash the catalog does not list, in a catalog
+// read from the upstream less than CatalogRecheck ago: the one in memory,
+// or one read now (once for every concurrent caller). An error says the
+// catalog could not be read again; the caller then asks for the hash, as
+// without a catalog.
+func (c *Cache) recheck(ctx context.Context, key string) (hash string, listed bool, err error) {
+	ch := c.group.DoChan(recheckKey, func() (any, error) {
+		if e := c.cached(catalogKey); e != nil && c.cfg.Now().Before(e.fetched.Add(c.cfg.CatalogRecheck)) {
+			return nil, nil
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.FetchTimeout)
+		defer cancel()
+		src := c.catalogSource()
+		val, data, err := src.fetch(fctx)
+		if err != nil {
+			return nil, err
+		}
+		e := &entry{val: val, fetched: c.cfg.Now()}
+		c.store(src.key, e)
+		c.toKV(fctx, src.key, e.fetched, data)
+		return nil, nil
+	})
+	select {
+	case <-ctx.Done():
+		return key, false, fmt.Errorf("schema: catalog: %w", ctx.Err())
+	case r := <-ch:
+		if r.Err != nil {
+			return key, false, r.Err
+		}
+	}
+	return c.resolve(ctx, key)
+}
+
+// recheckKey is recheck's singleflight key: no bucket key has a space.
+const recheckKey = "catalog recheck"
 
 // errAmbiguousName reports a name that, without regard to case, names more
 // than one service of the catalog and none exactly.

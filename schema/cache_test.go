@@ -483,8 +483,74 @@ func TestCacheUnknownNameCostsNoUpstreamCall(t *testing.T) {
 	if _, err := c.Service(t.Context(), hashLike); !errors.Is(err, ErrUnknownService) {
 		t.Errorf("Service(hash-like): got %v, want ErrUnknownService", err)
 	}
-	if got := up.count(hashLike); got != 1 {
-		t.Errorf("Service(hash-like): %d upstream calls, want 1", got)
+	if got := up.count(hashLike); got != 0 {
+		t.Errorf("Service(hash-like) with the catalog just read: %d upstream calls, want 0", got)
+	}
+}
+
+// TestCacheMadeUpHashesCostNoUpstreamBudget: a hash the catalog does not
+// list makes the cache read the catalog again, at most once a
+// CatalogRecheck, never ask for the hash itself. Each submission naming a
+// made-up hash once cost a GET /visure/{hash} from the upstream budget
+// every tenant shares, unknown answers being cached by no one: a tenant
+// could spend it all with submissions that are rejected and cost nothing
+// (seen: 200 of them, naming three hashes, cost 47 calls and delayed
+// another tenant's submission 3.4 s). A service added since the catalog was
+// read is still found once the catalog is that old.
+func TestCacheMadeUpHashesCostNoUpstreamBudget(t *testing.T) {
+	kv := newBucket(t, runJetStream(t))
+	up := newFakeUpstream(t, "isee.json")
+	clk := &clock{now: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
+	c := NewCache(up, kv, CacheConfig{TTL: 24 * time.Hour, Now: clk.Now})
+	ctx := t.Context()
+	hashCalls := func() int {
+		up.mu.Lock()
+		defer up.mu.Unlock()
+		n := 0
+		for k, v := range up.calls {
+			if k != "catalog" {
+				n += v
+			}
+		}
+		return n
+	}
+	for i := range 100 {
+		if _, err := c.Service(ctx, fmt.Sprintf("%032d", i)); !errors.Is(err, ErrUnknownService) {
+			t.Fatalf("Service(made-up hash %d): got %v, want ErrUnknownService", i, err)
+		}
+	}
+	if got := hashCalls(); got != 0 {
+		t.Errorf("100 made-up hashes: got %d calls for them, want 0", got)
+	}
+	if got := up.count("catalog"); got != 1 {
+		t.Errorf("100 made-up hashes within a minute: got %d catalog reads, want 1", got)
+	}
+
+	// A service added upstream after the catalog was read.
+	added := strings.Repeat("b", 32)
+	up.mu.Lock()
+	v := *up.services["6aa0789f5ba34684b2bc5ccf364f8929"]
+	v.HashVisura, v.NomeVisura = added, "ISEE NUOVO"
+	up.services[added] = &v
+	up.catalog = append(up.catalog, visengine.VisuraSummary{NomeVisura: v.NomeVisura, HashVisura: added})
+	up.mu.Unlock()
+	if _, err := c.Service(ctx, added); !errors.Is(err, ErrUnknownService) {
+		t.Errorf("Service(added) with the catalog read just before: got %v, want ErrUnknownService", err)
+	}
+	clk.advance(DefaultCatalogRecheck + time.Second)
+	for i := range 10 {
+		if _, err := c.Service(ctx, fmt.Sprintf("%032d", 1000+i)); !errors.Is(err, ErrUnknownService) {
+			t.Fatalf("Service(made-up hash %d): got %v, want ErrUnknownService", 1000+i, err)
+		}
+	}
+	if got := up.count("catalog"); got != 2 {
+		t.Errorf("made-up hashes a minute later: got %d catalog reads, want 2", got)
+	}
+	if s, err := c.Service(ctx, added); err != nil || s.Hash != added {
+		t.Errorf("Service(added) once the catalog was read again: got %v, %v; want the service", s, err)
+	}
+	if got, want := hashCalls(), 1; got != want {
+		t.Errorf("calls for hashes: got %d, want %d (the added service's)", got, want)
 	}
 }
 
