@@ -65,6 +65,10 @@ type Cache struct {
 
 	mu  sync.Mutex
 	mem map[string]*entry // by KV key
+	// recheckFailed is when recheck last failed to read the catalog, and
+	// why: it does not try again for CatalogRecheck.
+	recheckFailed    time.Time
+	recheckFailedErr error
 }
 
 // entry is one cached answer.
@@ -231,18 +235,23 @@ func (c *Cache) resolve(ctx context.Context, key string) (hash string, listed bo
 // recheck resolves key, a hash the catalog does not list, in a catalog
 // read from the upstream less than CatalogRecheck ago: the one in memory,
 // or one read now (once for every concurrent caller). An error says the
-// catalog could not be read again; the caller then asks for the hash, as
-// without a catalog.
+// catalog could not be read again, now or in the last CatalogRecheck; the
+// caller then asks for the hash, as without a catalog.
 func (c *Cache) recheck(ctx context.Context, key string) (hash string, listed bool, err error) {
 	ch := c.group.DoChan(recheckKey, func() (any, error) {
-		if e := c.cached(catalogKey); e != nil && c.cfg.Now().Before(e.fetched.Add(c.cfg.CatalogRecheck)) {
+		now := c.cfg.Now()
+		if e := c.cached(catalogKey); e != nil && now.Before(e.fetched.Add(c.cfg.CatalogRecheck)) {
 			return nil, nil
+		}
+		if at, err := c.lastRecheckFailure(); err != nil && now.Before(at.Add(c.cfg.CatalogRecheck)) {
+			return nil, err // the upstream is not asked twice a minute for it
 		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.FetchTimeout)
 		defer cancel()
 		src := c.catalogSource()
 		val, data, err := src.fetch(fctx)
 		if err != nil {
+			c.noteRecheckFailure(now, err)
 			return nil, err
 		}
 		e := &entry{val: val, fetched: c.cfg.Now()}
@@ -259,6 +268,18 @@ func (c *Cache) recheck(ctx context.Context, key string) (hash string, listed bo
 		}
 	}
 	return c.resolve(ctx, key)
+}
+
+func (c *Cache) lastRecheckFailure() (time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.recheckFailed, c.recheckFailedErr
+}
+
+func (c *Cache) noteRecheckFailure(at time.Time, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recheckFailed, c.recheckFailedErr = at, err
 }
 
 // recheckKey is recheck's singleflight key: no bucket key has a space.

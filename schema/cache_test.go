@@ -633,3 +633,31 @@ func TestCacheLogNamesNoServiceText(t *testing.T) {
 		t.Errorf("log: got %s, want the unreadable bucket warned of", logs.String())
 	}
 }
+
+// TestCacheRecheckDuringAnOutage: while the catalog cannot be read, a hash
+// it does not list is asked for, as without a catalog, and the catalog is
+// tried again at most once a CatalogRecheck, not once per submission.
+func TestCacheRecheckDuringAnOutage(t *testing.T) {
+	kv := newBucket(t, runJetStream(t))
+	up := newFakeUpstream(t, "isee.json")
+	clk := &clock{now: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)}
+	c := NewCache(up, kv, CacheConfig{TTL: 24 * time.Hour, Now: clk.Now})
+	ctx := t.Context()
+	if _, err := c.Service(ctx, "ISEE"); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(2 * DefaultCatalogRecheck)
+	up.fail(errDown())
+	for i := range 10 {
+		hash := fmt.Sprintf("%032d", i)
+		if _, err := c.Service(ctx, hash); err == nil || errors.Is(err, ErrUnknownService) {
+			t.Errorf("Service(%s) while the upstream is down: got %v, want a transient error", hash, err)
+		}
+		if got := up.count(hash); got != 1 {
+			t.Errorf("Service(%s) while the upstream is down: got %d calls for it, want 1", hash, got)
+		}
+	}
+	if got := up.count("catalog"); got != 2 {
+		t.Errorf("10 made-up hashes while the upstream is down: got %d catalog reads, want 2 (the first, one retry)", got)
+	}
+}
