@@ -87,6 +87,11 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			if done {
 				return o
 			}
+			if err != nil && p.expired(j) {
+				// Too old to go on, and the upstream cannot be read to
+				// say whether the lost POST made a request: a person decides.
+				return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("past the maximum age of %s, an unanswered POST not reconciled: %w", p.cfg.MaxAge, err))
+			}
 			if err != nil {
 				if o, stop := p.wait(ctx, j, b, err, deadline); stop {
 					return o
