@@ -526,6 +526,17 @@ func TestSubmissionShowsAPendingAttempt(t *testing.T) {
 		{name: "reconciling, do not resubmit", method: http.MethodGet, path: "/submission?tenant=" + pipetest.Tenant + "&id=amb-1", status: 200,
 			body: "do not resubmit or replay"},
 	}, nil, "")
+	// Failed ambiguous, the attempt is kept but nothing reconciles it any
+	// more, and the runbook says to audit, adopt, disown or replay it.
+	failed := &record.Record{Tenant: pipetest.Tenant, ID: "amb-2", State: record.StateFailed, Reason: "ambiguous", Generation: 1, Attempts: 1, Created: now,
+		Pending: &record.Attempt{Started: now, Owner: "w/1", Until: now.Add(time.Minute), Settle: now.Add(15 * time.Minute)}}
+	if _, err := record.NewStore(h.Res.Records).Create(context.Background(), failed); err != nil {
+		t.Fatal(err)
+	}
+	runCalls(t, s, []call{
+		{name: "failed ambiguous: not reconciling", method: http.MethodGet, path: "/submission?tenant=" + pipetest.Tenant + "&id=amb-2", status: 200,
+			body: "not reconciled, failed ambiguous", notBody: "reconciling"},
+	}, nil, "")
 }
 
 // TestSubmissionShowsAScrubbedRecord: a record the retention scrubbed (no

@@ -237,6 +237,11 @@ func printPending(w io.Writer, r *record.Record) {
 		fmt.Fprintf(w, "attempt pending\tsince %s, lease until %s: waiting for an upstream token, nothing sent yet\n", at(pa.Started), at(pa.Until))
 	case pa.Settle.IsZero():
 		fmt.Fprintf(w, "attempt pending\tsince %s, lease until %s\n", at(pa.Started), at(pa.Until))
+	case r.State == record.StateFailed:
+		// Reconciliation ended: the submission is dead-lettered ambiguous
+		// and nothing reads the upstream for it any more.
+		fmt.Fprintf(w, "attempt unreconciled\tsince %s: a POST went unanswered and may have created a request; not reconciled, failed %s: a person decides (iseed audit, then adopt, disown or replay; do not resubmit)\n",
+			at(pa.Started), r.Reason)
 	default:
 		fmt.Fprintf(w, "attempt pending\tsince %s: a POST went unanswered and may have created a request; reconciling, settled at %s (do not resubmit)\n",
 			at(pa.Started), at(pa.Settle))

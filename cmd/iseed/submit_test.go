@@ -237,6 +237,15 @@ func TestStatusShowsAPendingAttempt(t *testing.T) {
 	if err := printStatus(&b, r, nil, nil, false); err != nil || !strings.Contains(b.String(), "nothing sent yet") || strings.Contains(b.String(), "unanswered") {
 		t.Errorf("status of a submission waiting for an upstream token: %v\n%s\nwant it to say nothing was sent yet", err, b.String())
 	}
+	// Failed ambiguous, the attempt is kept but nothing reconciles it any
+	// more: "reconciling" there told an operator to wait for what never came.
+	r.State, r.Reason = record.StateFailed, "ambiguous"
+	r.Pending = &record.Attempt{Started: started, Owner: "w/1", Until: started.Add(90 * time.Second), Settle: started.Add(15 * time.Minute)}
+	b.Reset()
+	if err := printStatus(&b, r, nil, nil, false); err != nil || strings.Contains(b.String(), "reconciling") || !strings.Contains(b.String(), "not reconciled, failed ambiguous") {
+		t.Errorf("status of a submission failed ambiguous: %v\n%s\nwant it not reconciled, failed ambiguous, not reconciling", err, b.String())
+	}
+	r.State, r.Reason = record.StateClaimed, ""
 	r.Pending, r.RequestID = nil, "6b0e"
 	b.Reset()
 	if err := printStatus(&b, r, nil, nil, false); err != nil || strings.Contains(b.String(), "attempt pending") {
