@@ -133,6 +133,9 @@ type Pipeline struct {
 	holds   *holdIndex
 	caps    *capsView // nil without caps: which scopes have none, to skip reserving
 	wallet  walletGate
+	// unannounced hands RunWallet the account events announceWallet could
+	// not publish, to try again.
+	unannounced chan publisher.AccountEvent
 	// late is the POSTs still read after their jobs stopped waiting
 	// (postWithin), and the index writes of their answers; lateCtx ends them
 	// when Run returns, which waits for them.
@@ -164,7 +167,8 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, d: d, lay: d.Resources.Layout, store: record.NewStore(d.Resources.Records),
 		markUnsent: !ratelimit.NeverWaits(d.Limiter), pace: workpool.NewPace(d.Resources.Consumer),
-		log: cfg.Logger.With().Str("component", "consumer").Logger()}
+		unannounced: make(chan publisher.AccountEvent, 16),
+		log:         cfg.Logger.With().Str("component", "consumer").Logger()}
 	// Without caps (ISEED_SPENDING_CAPS=false) nothing is held, but what
 	// a cap held before still waits in the holds bucket for RunHolds to
 	// send it again: with no hold loop it stayed held for ever.

@@ -129,44 +129,121 @@ func (p *Pipeline) walletOK(ctx context.Context) {
 
 // announceWallet publishes an account event; replicas that found the
 // wallet empty within the same minute publish one of each (its id names
-// that minute).
+// that minute). It never waits: the worker calling it holds a submission
+// (walletOK comes before the request id is recorded). An event the stream
+// does not take at once (its leader moving to another node, a partition)
+// goes to RunWallet, which tries it again.
 func (p *Pipeline) announceWallet(ctx context.Context, e publisher.AccountEvent) {
 	ev, ok := p.d.Events.(AccountEvents)
 	if !ok {
 		return
 	}
-	if err := ev.Account(context.WithoutCancel(ctx), e); err != nil {
+	err := ev.Account(context.WithoutCancel(ctx), e)
+	if err == nil {
+		return
+	}
+	select {
+	case p.unannounced <- e:
+		p.log.Warn().Err(err).Str("event", e.Type).Msg("cannot publish the account event; trying again")
+	default:
 		p.log.Warn().Err(err).Str("event", e.Type).Msg("cannot publish the account event")
 	}
 }
 
+// accountEventRetry bounds how long RunWallet tries an account event again:
+// first after accountEventBackoff, doubling up to a minute.
+const (
+	accountEventRetry   = 10 * time.Minute
+	accountEventBackoff = time.Second
+)
+
+// unannouncedEvent is an account event RunWallet tries again.
+type unannouncedEvent struct {
+	e     publisher.AccountEvent
+	first time.Time // when it failed first
+	wait  time.Duration
+	next  time.Time
+}
+
 // RunWallet reads the balance every WalletProbe while the wallet is empty,
 // when a WalletChecker is configured, and lets the trial POST go as soon
-// as it shows credit. It returns when ctx is done.
+// as it shows credit; and it publishes again the account events that
+// announceWallet could not, for accountEventRetry each (those still
+// unpublished when it returns are lost, with the warning already logged).
+// It returns when ctx is done.
 func (p *Pipeline) RunWallet(ctx context.Context) error {
-	if p.d.Wallet == nil {
-		<-ctx.Done()
-		return nil
+	var probe <-chan time.Time
+	if p.d.Wallet != nil {
+		t := time.NewTicker(p.cfg.WalletProbe)
+		defer t.Stop()
+		probe = t.C
 	}
-	t := time.NewTicker(p.cfg.WalletProbe)
-	defer t.Stop()
+	var pending []*unannouncedEvent
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case e := <-p.unannounced:
+			now := time.Now()
+			pending = append(pending, &unannouncedEvent{e: e, first: now, wait: accountEventBackoff, next: now.Add(accountEventBackoff)})
+		case <-retry.C:
+			pending = p.announceAgain(ctx, pending)
+		case <-probe:
+			p.probeWallet(ctx)
 		}
-		p.wallet.mu.Lock()
-		empty := p.wallet.empty
-		p.wallet.mu.Unlock()
-		if !empty {
+		if len(pending) > 0 {
+			next := pending[0].next
+			for _, u := range pending[1:] {
+				if u.next.Before(next) {
+					next = u.next
+				}
+			}
+			retry.Reset(time.Until(next))
+		}
+	}
+}
+
+// announceAgain publishes the pending events that are due, and returns
+// those still pending.
+func (p *Pipeline) announceAgain(ctx context.Context, pending []*unannouncedEvent) []*unannouncedEvent {
+	ev := p.d.Events.(AccountEvents) // only announceWallet, which checked, queues events
+	kept := pending[:0]
+	for _, u := range pending {
+		now := time.Now()
+		if now.Before(u.next) {
+			kept = append(kept, u)
 			continue
 		}
-		if ok, err := p.d.Wallet.Enough(ctx); err == nil && ok {
-			// Credit, but maybe less than a request costs: one trial POST
-			// goes now instead of at the next probe, and its answer says
-			// whether the wallet was topped up (walletOK) or not.
-			p.wallet.trialNow(p.cfg.Now())
+		err := ev.Account(ctx, u.e)
+		switch {
+		case err == nil:
+			p.log.Info().Str("event", u.e.Type).Msg("account event published")
+		case now.Sub(u.first) >= accountEventRetry:
+			p.log.Warn().Err(err).Str("event", u.e.Type).Msg("cannot publish the account event; given up")
+		default:
+			u.wait = min(2*u.wait, time.Minute)
+			u.next = now.Add(u.wait)
+			kept = append(kept, u)
 		}
+	}
+	return kept
+}
+
+// probeWallet reads the balance while the wallet is empty.
+func (p *Pipeline) probeWallet(ctx context.Context) {
+	p.wallet.mu.Lock()
+	empty := p.wallet.empty
+	p.wallet.mu.Unlock()
+	if !empty {
+		return
+	}
+	if ok, err := p.d.Wallet.Enough(ctx); err == nil && ok {
+		// Credit, but maybe less than a request costs: one trial POST
+		// goes now instead of at the next probe, and its answer says
+		// whether the wallet was topped up (walletOK) or not.
+		p.wallet.trialNow(p.cfg.Now())
 	}
 }
