@@ -104,7 +104,10 @@ func ReadEventsUpTo(ctx context.Context, js jetstream.JetStream, stream string, 
 			return out, incompleteEvents(pending, err)
 		}
 		msg, err := oc.Next(jetstream.FetchMaxWait(fetchWait))
-		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		// On a cluster each fetch's new consumer may not be known yet on
+		// the client's server, which answers "no responders": the next
+		// fetch makes another, from where this one stopped.
+		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) {
 			if stalls++; stalls < maxStalls {
 				continue
 			}
