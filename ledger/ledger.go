@@ -221,11 +221,15 @@ func (l *Ledger) Entries(ctx context.Context, from, to time.Time, tenant string)
 	return out, nil
 }
 
+// maxUnanswered is how many fetches in a row read answers "no responders"
+// before it gives up.
+const maxUnanswered = 3
+
 // read fetches batches until the consumer has delivered every message
 // stored when it was created, keeping the entries in [from, to).
 func (l *Ledger) read(cons jetstream.Consumer, batch int, from, to time.Time) ([]Entry, error) {
 	var out []Entry
-	for {
+	for unanswered := 0; ; {
 		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(l.cfg.FetchWait))
 		if err != nil {
 			return nil, fmt.Errorf("ledger: read: %w", err)
@@ -247,9 +251,19 @@ func (l *Ledger) read(cons jetstream.Consumer, batch int, from, to time.Time) ([
 				out = append(out, e)
 			}
 		}
-		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+		err = msgs.Error()
+		// On a cluster each fetch's new consumer may not be known yet on
+		// the client's server, which answers "no responders": the next
+		// fetch makes another, from where this one stopped.
+		if errors.Is(err, nats.ErrNoResponders) && n == 0 {
+			if unanswered++; unanswered < maxUnanswered {
+				continue
+			}
+		}
+		if err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return nil, fmt.Errorf("ledger: read: %w", err)
 		}
+		unanswered = 0
 		if done {
 			return out, nil
 		}
