@@ -191,6 +191,16 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 			return out, fmt.Errorf("dlq: listing stopped with %d more dead letter(s) to read: %w", pending, err)
 		}
 		msg, err := oc.Next(jetstream.FetchMaxWait(2 * time.Second))
+		if errors.Is(err, nats.ErrNoResponders) {
+			// On a cluster each fetch's new consumer may not be known yet
+			// on the client's server, which answers so: the next fetch
+			// makes another, from where this one stopped. It says nothing
+			// of what is left to read.
+			if stalls++; stalls < maxStalls {
+				continue
+			}
+			return out, fmt.Errorf("dlq: listing stopped with %d more dead letter(s) to read: %w", max(pending, 1), err)
+		}
 		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 			// Nothing (more) to read, unless the stream or the last
 			// letter said there was: then the server was slow, and a
@@ -226,8 +236,9 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 	}
 }
 
-// maxStalls is how many fetches in a row may time out, while letters
-// remain to be read, before List gives up with an error.
+// maxStalls is how many fetches in a row may time out while letters
+// remain to be read, or be answered "no responders", before List gives up
+// with an error.
 const maxStalls = 3
 
 // consumerFor reads the dead letters of f's tenant from f.Since on, their
