@@ -313,13 +313,42 @@ func (t *Tracker) intact(ctx context.Context, bucket jetstream.ObjectStore, info
 
 // readsBack reports whether the object stored under name, of size bytes,
 // reads back with digest ("SHA-256=" and the base64url SHA-256, as nats.go
-// writes it): false when its bytes differ, or when there is no such object.
-// stored is when the server stored the object read (its meta's time, UTC).
+// writes it): false when its bytes differ, or when there is no such object,
+// in readBackTries reads. stored is when the server stored the object read
+// (its meta's time, UTC).
 func readsBack(ctx context.Context, bucket jetstream.ObjectStore, name string, size int64, digest string) (stored time.Time, ok bool, err error) {
 	// Bounded: a get of an object whose chunks went meanwhile (a put racing
 	// on another replica) waits for bytes that never come.
 	ctx, cancel := context.WithTimeout(ctx, readBackTimeout(size))
 	defer cancel()
+	// An object's metadata is read with a direct get, which any replica of
+	// an R3 bucket answers: one that has not stored the put yet finds no
+	// object, or an earlier one under the name. Read again a few times
+	// before taking the document for not stored (it would be downloaded
+	// from the upstream again).
+	for try := 1; ; try++ {
+		stored, ok, err = readBackOnce(ctx, bucket, name, digest)
+		if ok || err != nil || try == readBackTries {
+			return stored, ok, err
+		}
+		select {
+		case <-ctx.Done():
+			return stored, ok, nil
+		case <-time.After(readBackPause):
+		}
+	}
+}
+
+// readBackTries reads are made of a stored document, readBackPause apart,
+// before it is taken for not stored: a replica catches up within
+// milliseconds.
+const (
+	readBackTries = 8
+	readBackPause = 250 * time.Millisecond
+)
+
+// readBackOnce reads the object back once.
+func readBackOnce(ctx context.Context, bucket jetstream.ObjectStore, name string, digest string) (stored time.Time, ok bool, err error) {
 	obj, err := bucket.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return time.Time{}, false, nil
