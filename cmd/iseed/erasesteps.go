@@ -13,6 +13,7 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -257,11 +258,19 @@ func (er *eraser) submissionMessages(ctx context.Context, ids []string) (map[str
 		_ = st.DeleteConsumer(ctx, oc.CachedInfo().Name)
 	}()
 	out := map[string][]uint64{}
-	for {
+	for unanswered := 0; ; {
 		msg, err := oc.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if errors.Is(err, nats.ErrNoResponders) && unanswered < 2 {
+			// On a cluster each fetch's new consumer may not be known yet
+			// on the client's server, which answers so: the next fetch
+			// makes another, from where this one stopped (as dlq.List).
+			unanswered++
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", subject, err)
 		}
+		unanswered = 0
 		meta, err := msg.Metadata()
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", subject, err)
