@@ -4,43 +4,11 @@ import (
 	"context"
 	"io"
 	"slices"
-	"sync/atomic"
 	"testing"
 
+	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
-
-// noResponders is a stream whose ordered consumers' fetches picked by
-// fail are answered "no responders", as a cluster's may be when a fetch's
-// new consumer is not yet known on the client's server (the deployment
-// walk; dlq.List, publisher.ReadEvents and ledger's reads ride it out).
-type noResponders struct {
-	jetstream.Stream
-	fetches *atomic.Int64
-	fail    func(n int64) bool
-}
-
-func (s noResponders) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
-	c, err := s.Stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return noRespondersConsumer{c, s}, nil
-}
-
-type noRespondersConsumer struct {
-	jetstream.Consumer
-	s noResponders
-}
-
-func (c noRespondersConsumer) Next(opts ...jetstream.FetchOpt) (jetstream.Msg, error) {
-	if c.s.fail(c.s.fetches.Add(1)) {
-		return nil, nats.ErrNoResponders
-	}
-	return c.Consumer.Next(opts...)
-}
 
 // TestEraseFindsMessagesThroughNoResponders: iseed erase's search of the
 // submissions stream tries a fetch answered "no responders" again, and
@@ -79,7 +47,7 @@ func TestEraseFindsMessagesThroughNoResponders(t *testing.T) {
 			}
 			defer c.close()
 			copied := *c.res
-			copied.Submissions = noResponders{c.res.Submissions, new(atomic.Int64), tt.fail}
+			copied.Submissions = natstest.NewNoResponders(c.res.Submissions, tt.fail)
 			c.res = &copied
 			got, err := newEraser(c, q, "acme").submissionMessages(ctx, []string{"emp-nr-1"})
 			if tt.wantErr {
