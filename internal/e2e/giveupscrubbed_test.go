@@ -24,22 +24,8 @@ import (
 // again, and the docs said to erase it again.
 func TestAScrubbedGiveUpIsNotOverridden(t *testing.T) {
 	g := newGiveUpRace(t, nil, nil)
-	g.runTracker(g.tr) // its first poll gives up
-	g.waitGaveUp(true)
-	pipetest.WaitFor(t, 10*time.Second, "the give-up's task to be acknowledged", func() bool { return g.openTasks() == 0 })
-
+	g.scrubGivenUp()
 	ctx := context.Background()
-	store := record.NewStore(g.Res.Records)
-	rec, rev, err := store.Get(ctx, pipetest.Tenant, raceID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rec.Scrub(time.Now()) {
-		t.Fatal("the gave_up record had nothing to scrub")
-	}
-	if _, err := store.Update(ctx, rec, rev); err != nil {
-		t.Fatal(err)
-	}
 
 	if code := g.postCallback(raceID, g.callbacks.Secret(pipetest.Tenant, raceID)); code != http.StatusNoContent {
 		t.Errorf("the callback of the fulfilled request: got %d, want 204", code)
@@ -82,20 +68,8 @@ func TestAScrubbedGiveUpIsNotOverridden(t *testing.T) {
 // announced. Before, the document stayed until its TTL.
 func TestAnOverrideRacingAnErasureLeavesNothing(t *testing.T) {
 	g, up := downloading(t, nil)
-	g.runTracker(g.tr) // its first poll gives up
-	g.waitGaveUp(true)
-	pipetest.WaitFor(t, 10*time.Second, "the give-up's task to be acknowledged", func() bool { return g.openTasks() == 0 })
-
+	g.scrubGivenUp() // what iseed erase does, its sweeps done before the download ends
 	ctx := context.Background()
-	store := record.NewStore(g.Res.Records)
-	rec, rev, err := store.Get(ctx, pipetest.Tenant, raceID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Scrub(time.Now()) // what iseed erase does, its sweeps done before the download ends
-	if _, err := store.Update(ctx, rec, rev); err != nil {
-		t.Fatal(err)
-	}
 	up.open()
 	g.checkAnswered()
 
@@ -117,5 +91,27 @@ func TestAnOverrideRacingAnErasureLeavesNothing(t *testing.T) {
 		if strings.Contains(o.Name, raceID) {
 			t.Errorf("the erased submission's document is in the bucket (deleted %v): %s", o.Deleted, o.Name)
 		}
+	}
+}
+
+// scrubGivenUp lets tracking give up on emp-race (its first poll), waits
+// until its task is acknowledged, and scrubs its record as iseed erase
+// does.
+func (g *giveUpRace) scrubGivenUp() {
+	g.T.Helper()
+	g.runTracker(g.tr)
+	g.waitGaveUp(true)
+	pipetest.WaitFor(g.T, 10*time.Second, "the give-up's task to be acknowledged", func() bool { return g.openTasks() == 0 })
+	ctx := context.Background()
+	store := record.NewStore(g.Res.Records)
+	rec, rev, err := store.Get(ctx, pipetest.Tenant, raceID)
+	if err != nil {
+		g.T.Fatal(err)
+	}
+	if !rec.Scrub(time.Now()) {
+		g.T.Fatal("the gave_up record had nothing to scrub")
+	}
+	if _, err := store.Update(ctx, rec, rev); err != nil {
+		g.T.Fatal(err)
 	}
 }
