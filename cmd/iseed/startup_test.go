@@ -135,18 +135,26 @@ func runCLIFor(t *testing.T, d time.Duration, args ...string) (string, string, i
 // serve says so, naming the URL without its password, and keeps trying; a
 // signal then is a stop (exit 0), not a failure.
 func TestServeWaitsForNATSAndStopsCleanly(t *testing.T) {
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	// A listener that never answers: NATS connects to nothing there, and no
+	// other process can take the port meanwhile, as it could a closed one
+	// (this test failed once beside other work on the machine).
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := closed.Addr().String()
-	closed.Close() // nothing listens there now
+	defer silent.Close()
+	addr := silent.Addr().String()
 	t.Setenv("ISEED_DATA_DIR", t.TempDir())
 	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
 	t.Setenv("ISEED_NATS_URL", "nats://iseed:s3cr3t@"+addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr pipetest.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("serve's standard error:\n%s", stderr.String())
+		}
+	})
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, &stderr) }()
 	want := "not connected to NATS at nats://xxxxx@" + addr
