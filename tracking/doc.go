@@ -60,8 +60,9 @@
 //
 // Callbacks (callback.go) carry a per-submission HMAC secret and only
 // trigger Refresh: the request is always re-read. A request open for
-// Config.OverdueWorkdays working days gets one overdue event. A request
-// still open after Config.MaxAge is given up (giveup.go): dead letter
+// Config.OverdueWorkdays working days gets one overdue event, on time: its
+// next poll is never scheduled past that moment until the event is out.
+// A request still open after Config.MaxAge is given up (giveup.go): dead letter
 // gave_up, failed event. A refresh that stores the final document of a
 // request given up on meanwhile, or a callback's after it, overrides the
 // give-up (catchup.go): the record becomes completed, and its events follow

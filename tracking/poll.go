@@ -170,7 +170,8 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 // delivery count on a fixed Schedule, else by its service's expectation
 // (schedule.go), from what the poll read or, without a record, from the
 // task. Stretched for callbacks only while they are trusted, and only for
-// a request that may get one.
+// a request that may get one. Never past the moment its overdue event is
+// due, while that event is not out.
 func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome) time.Duration {
 	tb := t.cfg.Timebase
 	if s := t.cfg.Schedule; len(s) > 0 {
@@ -199,6 +200,12 @@ func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome)
 	realNow := t.cfg.Now()
 	now := tb.At(realNow)
 	at := p.Next(name, hash, state, tb.At(submitted), now)
+	if due := p.Calendar.Add(tb.At(submitted), t.cfg.OverdueWorkdays); (o.Rec == nil || !overdueNoted(o.Rec)) && due.After(now) && due.Before(at) {
+		// The overdue event is due before the scheduled poll: a poll
+		// then announces it on time, not up to an interval (with
+		// callbacks trusted, four working days) late.
+		at = due
+	}
 	return tb.Delay(realNow, at.Sub(now))
 }
 

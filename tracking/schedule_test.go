@@ -239,6 +239,41 @@ func TestNextPoll(t *testing.T) {
 	}
 }
 
+// TestNextPollComesWhenOverdue: a request whose overdue event is due
+// before its next scheduled poll is polled when it is due, so that the
+// event comes on time (the walk saw it come a poll interval late); once
+// the event is out, the schedule alone decides.
+func TestNextPollComesWhenOverdue(t *testing.T) {
+	submitted := at(t, "2025-03-04 10:00") // a Tuesday: overdue after 1 working day on Wednesday at 10:00
+	now := func() time.Time { return at(t, "2025-03-05 06:00") }
+	rec := func(tl ...record.Transition) *record.Record {
+		return &record.Record{Service: "ISEE", State: record.StateInProgress,
+			Timeline: append([]record.Transition{{State: record.StateSubmitted, At: submitted}}, tl...)}
+	}
+	tests := []struct {
+		name     string
+		workdays int
+		o        trackOutcome
+		want     time.Duration
+	}{
+		{"due before the scheduled poll", 1, trackOutcome{Rec: rec()}, 4 * time.Hour},
+		{"announced already", 1, trackOutcome{Rec: rec(record.Transition{State: record.StateOverdue, At: now()})}, 6 * time.Hour},
+		{"due after the scheduled poll", 2, trackOutcome{Rec: rec()}, 6 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{OverdueWorkdays: tt.workdays}.withDefaults()
+			cfg.Now = now
+			cfg.Polling = polling(t, false)
+			tr := &Tracker{cfg: cfg}
+			meta := &jetstream.MsgMetadata{NumDelivered: 2, Timestamp: submitted}
+			if got := tr.nextPoll(task{}, meta, tt.o); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestNextPollStretchesOnlyForAPromisedCallback: with callbacks on and
 // trusted, a request's polls are stretched when its POST carried
 // callback_data, and when its record is older than the field saying so
