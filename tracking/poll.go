@@ -171,7 +171,7 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 // (schedule.go), from what the poll read or, without a record, from the
 // task. Stretched for callbacks only while they are trusted, and only for
 // a request that may get one. Never past the moment its overdue event is
-// due, while that event is not out.
+// due, while that event is not out (a fixed Schedule keeps its steps).
 func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome) time.Duration {
 	tb := t.cfg.Timebase
 	if s := t.cfg.Schedule; len(s) > 0 {
