@@ -62,7 +62,8 @@
 // trigger Refresh: the request is always re-read. A request open for
 // Config.OverdueWorkdays working days gets one overdue event, on time: its
 // next poll is never scheduled past that moment until the event is out.
-// A request still open after Config.MaxAge is given up (giveup.go): dead letter
+// A request still open after Config.MaxAge is given up (giveup.go), as
+// soon as that is past (its polls are scheduled so): dead letter
 // gave_up, failed event. A refresh that stores the final document of a
 // request given up on meanwhile, or a callback's after it, overrides the
 // give-up (catchup.go): the record becomes completed, and its events follow

@@ -171,7 +171,8 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 // (schedule.go), from what the poll read or, without a record, from the
 // task. Stretched for callbacks only while they are trusted, and only for
 // a request that may get one. Never past the moment its overdue event is
-// due, while that event is not out (a fixed Schedule keeps its steps).
+// due, while that event is not out, nor past its give-up (notPastDue; a
+// fixed Schedule keeps its steps).
 func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome) time.Duration {
 	tb := t.cfg.Timebase
 	if s := t.cfg.Schedule; len(s) > 0 {
@@ -199,14 +200,29 @@ func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome)
 	p.Callbacks = p.Callbacks && t.trust.trusted() && !unpromised
 	realNow := t.cfg.Now()
 	now := tb.At(realNow)
-	at := p.Next(name, hash, state, tb.At(submitted), now)
-	if due := p.Calendar.Add(tb.At(submitted), t.cfg.OverdueWorkdays); (o.Rec == nil || !overdueNoted(o.Rec)) && due.After(now) && due.Before(at) {
-		// The overdue event is due before the scheduled poll: a poll
-		// then announces it on time, not up to an interval (with
-		// callbacks trusted, four working days) late.
-		at = due
-	}
+	at := t.notPastDue(o.Rec, tb.At(submitted), now, p.Next(name, hash, state, tb.At(submitted), now))
 	return tb.Delay(realNow, at.Sub(now))
+}
+
+// notPastDue brings a poll scheduled at at (all on the schedule's clock)
+// forward to the moment the request's overdue event is due, while it is
+// not out, or to the moment tracking gives up on it (just past MaxAge):
+// a poll then announces either on time, not up to an interval (with
+// callbacks trusted, four working days) late.
+func (t *Tracker) notPastDue(rec *record.Record, submitted, now, at time.Time) time.Time {
+	due := []time.Time{}
+	if rec == nil || !overdueNoted(rec) {
+		due = append(due, t.cfg.Polling.Calendar.Add(submitted, t.cfg.OverdueWorkdays))
+	}
+	if rec != nil {
+		due = append(due, t.cfg.Timebase.At(trackedSince(rec)).Add(t.cfg.MaxAge+time.Second))
+	}
+	for _, d := range due {
+		if d.After(now) && d.Before(at) {
+			at = d
+		}
+	}
+	return at
 }
 
 func (t *Tracker) logPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome, act trackAction, settleErr error, took time.Duration) {

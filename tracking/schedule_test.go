@@ -239,11 +239,12 @@ func TestNextPoll(t *testing.T) {
 	}
 }
 
-// TestNextPollComesWhenOverdue: a request whose overdue event is due
-// before its next scheduled poll is polled when it is due, so that the
-// event comes on time (the walk saw it come a poll interval late); once
-// the event is out, the schedule alone decides.
-func TestNextPollComesWhenOverdue(t *testing.T) {
+// TestNextPollComesWhenDue: a request whose overdue event is due before
+// its next scheduled poll is polled when it is due, so that the event
+// comes on time (the walk saw it come a poll interval late); once the
+// event is out, the schedule alone decides. So is one that tracking gives
+// up on before then: just past its maximum age.
+func TestNextPollComesWhenDue(t *testing.T) {
 	submitted := at(t, "2025-03-04 10:00") // a Tuesday: overdue after 1 working day on Wednesday at 10:00
 	now := func() time.Time { return at(t, "2025-03-05 06:00") }
 	rec := func(tl ...record.Transition) *record.Record {
@@ -253,16 +254,19 @@ func TestNextPollComesWhenOverdue(t *testing.T) {
 	tests := []struct {
 		name     string
 		workdays int
+		maxAge   time.Duration
 		o        trackOutcome
 		want     time.Duration
 	}{
-		{"due before the scheduled poll", 1, trackOutcome{Rec: rec()}, 4 * time.Hour},
-		{"announced already", 1, trackOutcome{Rec: rec(record.Transition{State: record.StateOverdue, At: now()})}, 6 * time.Hour},
-		{"due after the scheduled poll", 2, trackOutcome{Rec: rec()}, 6 * time.Hour},
+		{"overdue before the scheduled poll", 1, 0, trackOutcome{Rec: rec()}, 4 * time.Hour},
+		{"overdue announced already", 1, 0, trackOutcome{Rec: rec(record.Transition{State: record.StateOverdue, At: now()})}, 6 * time.Hour},
+		{"overdue after the scheduled poll", 2, 0, trackOutcome{Rec: rec()}, 6 * time.Hour},
+		{"given up before the scheduled poll", 2, 21 * time.Hour, trackOutcome{Rec: rec()}, time.Hour + time.Second},
+		{"given up after the scheduled poll", 2, 30 * time.Hour, trackOutcome{Rec: rec()}, 6 * time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Config{OverdueWorkdays: tt.workdays}.withDefaults()
+			cfg := Config{OverdueWorkdays: tt.workdays, MaxAge: tt.maxAge}.withDefaults()
 			cfg.Now = now
 			cfg.Polling = polling(t, false)
 			tr := &Tracker{cfg: cfg}
