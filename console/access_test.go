@@ -263,6 +263,21 @@ func TestAccessReadOnly(t *testing.T) {
 	}
 }
 
+// TestReadOnlyDeadLetterSaysWhyNotReplayed: a read-only console's page of
+// a dead letter that iseed dlq replay would refuse (invalid) says why and
+// what to do instead, as a logged-in one does; it used to tell the operator
+// to run iseed dlq replay SEQ, which refuses it (the console walk).
+func TestReadOnlyDeadLetterSaysWhyNotReplayed(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, "", nil)
+	seq := deadLetter(t, h, "emp-1", "invalid", pipetest.Submission("emp-1", pipetest.ValidFields("Mario")))
+	dl := "/dead-letters/" + strconv.FormatUint(seq, 10)
+	runCalls(t, s, []call{
+		{name: "says why", method: http.MethodGet, path: dl, status: 200, body: `id="replay-refused"`, notBody: "read-only-note"},
+		{name: "names the correction", method: http.MethodGet, path: dl, status: 200, body: "iseed dlq replay --edit " + strconv.FormatUint(seq, 10)},
+	}, nil, "")
+}
+
 // TestReplayRefusedLikeTheCLI: a dead letter that would be rejected again
 // unchanged (invalid, malformed, conflict) is not replayed from the console
 // either, which says why and what to do instead, as iseed dlq replay does;
