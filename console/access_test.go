@@ -431,6 +431,30 @@ func TestReplayRefusesAGiveUpItReopenedAlready(t *testing.T) {
 	refusedAndKept(t, s, h, seq, "reopened the submission once already", "purge the letter")
 }
 
+// TestSubmissionNamesTheLettersThatReopenedIt: the submission page names
+// the dead letters whose replay reopened it, "dead letter 7" for one; it
+// said "dead letters 7" (the console walk).
+func TestSubmissionNamesTheLettersThatReopenedIt(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, "", nil)
+	ctx, now := context.Background(), time.Now()
+	for id, seqs := range map[string][]uint64{"emp-once": {7}, "emp-twice": {7, 9}} {
+		rec := &record.Record{Tenant: pipetest.Tenant, ID: id, Fingerprint: "fp-" + id, Generation: 2, Created: now}
+		for _, seq := range seqs {
+			rec.AddReplay(seq, now)
+		}
+		rec.To(record.StateFailed, now, "upstream_rejected")
+		if _, err := record.NewStore(h.Res.Records).Create(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := "/submission?tenant=" + pipetest.Tenant + "&id="
+	runCalls(t, s, []call{
+		{name: "one letter", method: http.MethodGet, path: page + "emp-once", status: 200, body: "Reopened by dead letter 7 (", notBody: "dead letters"},
+		{name: "two letters", method: http.MethodGet, path: page + "emp-twice", status: 200, body: "Reopened by dead letters 7 ("},
+	}, nil, "")
+}
+
 // TestReplayRefusesALetterOfAReopenedSubmission: a submission's dead
 // letter whose submission another letter's replay reopened (claimed, a
 // delivery working on it) reopens nothing: its replay would be a
