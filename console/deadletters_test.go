@@ -2,12 +2,16 @@ package console_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/nats-io/nats.go"
 )
 
 // TestDeadLetterListReadsHeadersOnly: the list shows what the letters'
@@ -59,4 +63,35 @@ func TestDeadLetterPageOfAFloodOfValues(t *testing.T) {
 	if want := fmt.Sprintf("%d bytes", len(payload)); !strings.Contains(body, want) {
 		t.Errorf("the page does not say the payload's size (%q)", want)
 	}
+}
+
+// TestDeadLetterWithoutTenantLinksNoSubmission: a message published on a
+// subject that names no valid tenant is dead-lettered with its id but no
+// tenant; the list and its page show the id without a link to a submission
+// page that cannot exist (it linked to /submission?tenant=&id=…, which
+// says a tenant is 1 to 64 letters: the console walk).
+func TestDeadLetterWithoutTenantLinksNoSubmission(t *testing.T) {
+	h := pipetest.New(t)
+	h.Start()
+	s := newSite(t, h, "", nil)
+	m := nats.NewMsg(h.Res.Layout.SubmissionSubject("<svg/onload=x>"))
+	m.Data = pipetest.Submission("no-tenant-1", pipetest.ValidFields("Mario"))
+	if _, err := h.NATS.JS.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	var seq uint64
+	pipetest.WaitFor(t, 20*time.Second, "the dead letter", func() bool {
+		for _, dl := range h.DeadLetters() {
+			if dl.SubmissionID == "no-tenant-1" {
+				seq = dl.Seq
+			}
+		}
+		return seq != 0
+	})
+	page := "/dead-letters/" + strconv.FormatUint(seq, 10)
+	runCalls(t, s, []call{
+		{name: "list", method: http.MethodGet, path: "/dead-letters", status: 200, body: "no-tenant-1", notBody: "/submission?tenant=&amp;"},
+		{name: "page", method: http.MethodGet, path: page, status: 200, body: "no-tenant-1", notBody: "/submission?tenant=&amp;"},
+		{name: "escaped subject", method: http.MethodGet, path: page, status: 200, body: "&lt;svg/onload=x&gt;", notBody: "<svg"},
+	}, nil, "")
 }
