@@ -107,7 +107,7 @@ func HostOnly(listen string, names []string, log zerolog.Logger, next http.Handl
 			h[normalHost(n)] = true
 		}
 	}
-	c := &Console{hosts: h, log: log, hostWarn: &rate.Sometimes{First: 1, Interval: time.Minute}}
+	c := &Console{hosts: h, log: log.With().Str("component", "console").Logger(), hostWarn: &rate.Sometimes{First: 1, Interval: time.Minute}}
 	return c.hostOnly(next)
 }
 

@@ -1,8 +1,10 @@
 package console_test
 
 import (
+	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/rs/zerolog"
 )
 
 // getHost makes a request for path with Host host, with the bearer token
@@ -109,5 +112,23 @@ func TestCheckHosts(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "ISEED_CONSOLE_HOSTS") {
 			t.Errorf("the error does not name the variable: %v", err)
 		}
+	}
+}
+
+// TestHostOnlyWarningNamesItsComponent: the warning of /metrics' host
+// guard carries component "console", as the console's own does; it had no
+// component (the console walk).
+func TestHostOnlyWarningNamesItsComponent(t *testing.T) {
+	var logs bytes.Buffer
+	h := console.HostOnly("127.0.0.1:8080", nil, zerolog.New(&logs), http.NotFoundHandler())
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Host = "evil.example"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusMisdirectedRequest {
+		t.Errorf("status: got %d, want %d", rec.Code, http.StatusMisdirectedRequest)
+	}
+	if got := logs.String(); !strings.Contains(got, `"component":"console"`) || !strings.Contains(got, "evil.example") {
+		t.Errorf("warning: got %q, want component console and the host", got)
 	}
 }
