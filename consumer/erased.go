@@ -7,7 +7,6 @@ import (
 
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/record"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // A closed record's dead letter and final event are stored after the
@@ -81,25 +80,14 @@ func (p *Pipeline) withdrawIfErased(ctx context.Context, before *record.Record, 
 	if err != nil {
 		return fmt.Errorf("remove the dead letter of %s, erased meanwhile: %w", record.Key(tenant, id), err)
 	}
-	if err := p.purgeEvents(ctx, tenant, id); err != nil {
+	st, err := p.d.Publisher.Stream(ctx, p.lay.EventsStream())
+	if err == nil {
+		_, err = p.lay.Events().PurgeOf(ctx, st, tenant, id)
+	}
+	if err != nil {
 		return fmt.Errorf("remove the events of %s, erased meanwhile: %w", record.Key(tenant, id), err)
 	}
 	p.log.Warn().Str("tenant", tenant).Str("submission", id).Int("dead_letters", letters).
 		Msg("submission erased (scrubbed) while its dead letter and event were stored: removed them")
-	return nil
-}
-
-// purgeEvents purges the submission's subjects in the events stream, as
-// iseed erase does.
-func (p *Pipeline) purgeEvents(ctx context.Context, tenant, id string) error {
-	st, err := p.d.Publisher.Stream(ctx, p.lay.EventsStream())
-	if err != nil {
-		return fmt.Errorf("%s: %w", p.lay.EventsStream(), err)
-	}
-	for _, subject := range p.lay.Events().Of(tenant, id) {
-		if err := st.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
-			return fmt.Errorf("%s: purge %s: %w", p.lay.EventsStream(), subject, err)
-		}
-	}
 	return nil
 }

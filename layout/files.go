@@ -2,6 +2,7 @@ package layout
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -116,4 +117,11 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// ObjectMetaSubject is the subject of an Object Store object's info in its
+// bucket's stream: a deleted object leaves its deletion marker there,
+// which names it, until that subject is purged.
+func ObjectMetaSubject(bucket, name string) string {
+	return "$O." + bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(name))
 }

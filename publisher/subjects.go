@@ -44,6 +44,28 @@ func (s Subjects) Of(tenant, id string) []string {
 	return []string{s.Status(tenant, id), s.Document(tenant, id)}
 }
 
+// PurgeOf removes every event of one submission from the events stream st
+// (its subjects, Of) and counts them: iseed erase, and the pipeline and
+// tracking when they find the submission erased after they published.
+func (s Subjects) PurgeOf(ctx context.Context, st jetstream.Stream, tenant, id string) (int, error) {
+	name := st.CachedInfo().Config.Name
+	n := 0
+	for _, subject := range s.Of(tenant, id) {
+		info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			return n, fmt.Errorf("%s: %w", name, err)
+		}
+		if info.State.Subjects[subject] == 0 {
+			continue
+		}
+		if err := st.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+			return n, fmt.Errorf("%s: purge %s: %w", name, subject, err)
+		}
+		n += int(info.State.Subjects[subject])
+	}
+	return n, nil
+}
+
 // SubmissionMsgID is the Nats-Msg-Id of a submission event:
 // "<tenant>.<id>.<first 16 hex digits of its fingerprint>". It names the
 // tenant, so two tenants using the same submission id never collide in the

@@ -2,10 +2,10 @@ package tracking
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -35,13 +35,11 @@ func (t *Tracker) removeErasedOverride(ctx context.Context, rec *record.Record, 
 		}
 	}
 	st, err := t.d.Publisher.Stream(ctx, t.lay.EventsStream())
+	if err == nil {
+		_, err = t.lay.Events().PurgeOf(ctx, st, rec.Tenant, rec.ID)
+	}
 	if err != nil {
 		return fmt.Errorf("remove the events of %s, erased meanwhile: %w", key, err)
-	}
-	for _, subject := range t.lay.Events().Of(rec.Tenant, rec.ID) {
-		if err := st.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
-			return fmt.Errorf("remove the events of %s, erased meanwhile: %w", key, err)
-		}
 	}
 	t.log.Warn().Str("tenant", rec.Tenant).Str("submission", rec.ID).
 		Msg("submission erased (scrubbed) while the upstream's late completion was being stored: removed its document and events")
@@ -62,5 +60,5 @@ func (t *Tracker) unstore(ctx context.Context, ref record.DocumentRef) error {
 	if err != nil {
 		return err
 	}
-	return st.Purge(ctx, jetstream.WithPurgeSubject("$O."+ref.Bucket+".M."+base64.URLEncoding.EncodeToString([]byte(ref.Object))))
+	return st.Purge(ctx, jetstream.WithPurgeSubject(layout.ObjectMetaSubject(ref.Bucket, ref.Object)))
 }

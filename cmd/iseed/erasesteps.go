@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/nats-io/nats.go"
@@ -219,21 +219,7 @@ func (er *eraser) purgeEvents(ctx context.Context, id string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", name, err)
 	}
-	n := 0
-	for _, subject := range er.c.res.Layout.Events().Of(er.tenant, id) {
-		info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
-		if err != nil {
-			return n, fmt.Errorf("%s: %w", name, err)
-		}
-		if info.State.Subjects[subject] == 0 {
-			continue
-		}
-		if err := st.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
-			return n, fmt.Errorf("%s: purge %s: %w", name, subject, err)
-		}
-		n += int(info.State.Subjects[subject])
-	}
-	return n, nil
+	return er.c.res.Layout.Events().PurgeOf(ctx, st, er.tenant, id)
 }
 
 // submissionMessages finds, in the tenant's subject of the submissions
@@ -357,7 +343,7 @@ func (er *eraser) deleteObjects(ctx context.Context, bucket, prefix string) (int
 			}
 			n++
 		}
-		meta := "$O." + bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(info.Name))
+		meta := layout.ObjectMetaSubject(bucket, info.Name)
 		if err := st.Purge(ctx, jetstream.WithPurgeSubject(meta)); err != nil {
 			return n, fmt.Errorf("documents bucket %s: purge a deleted document's marker of %s: %w", bucket, strings.TrimSuffix(prefix, "/"), err)
 		}
