@@ -245,16 +245,10 @@ func (t *Tracker) markOverdue(next *record.Record, now time.Time) bool {
 }
 
 // overdue reports whether a request submitted at submitted is, at now
-// (both on the daemon's clock), open for OverdueWorkdays working days:
-// whether that many working days after its submission, at the same time
-// of day in Rome, has come.
+// (both on the daemon's clock), open for OverdueWorkdays working days
+// (Config.Overdue).
 func (t *Tracker) overdue(submitted, now time.Time) bool {
-	tb, n := t.cfg.Timebase, t.cfg.OverdueWorkdays
-	s, at := tb.At(submitted), tb.At(now)
-	if at.Sub(s) < WorkingDays(float64(n)) {
-		return false // fewer calendar days than working days
-	}
-	return !t.cfg.Polling.Calendar.Add(s, n).After(at)
+	return t.cfg.Overdue(t.cfg.Timebase.At(submitted), t.cfg.Timebase.At(now))
 }
 
 // noteCompletion remembers a completed ISEE for the prior-ISEE rule.

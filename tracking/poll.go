@@ -171,58 +171,27 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 // (schedule.go), from what the poll read or, without a record, from the
 // task. Stretched for callbacks only while they are trusted, and only for
 // a request that may get one. Never past the moment its overdue event is
-// due, while that event is not out, nor past its give-up (notPastDue; a
-// fixed Schedule keeps its steps).
+// due, while that event is not out, nor past its give-up (Config.NextPoll;
+// a fixed Schedule keeps its steps).
 func (t *Tracker) nextPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome) time.Duration {
 	tb := t.cfg.Timebase
 	if s := t.cfg.Schedule; len(s) > 0 {
 		return tb.Delay(t.cfg.Now(), s[min(max(meta.NumDelivered, 1)-1, uint64(len(s)-1))])
 	}
-	name, hash, state, submitted := tk.Service, tk.Hash, o.State, tk.Submitted
 	unpromised := tk.Callback != nil && !*tk.Callback
-	if r := o.Rec; r != nil {
-		name, hash, submitted, unpromised = r.Service, r.ServiceHash, r.SubmittedAt(), r.Unpromised()
-		if state == "" {
-			state = r.State
-		}
+	if o.Rec != nil {
+		unpromised = o.Rec.Unpromised()
 	}
-	if state == "" {
-		state = record.StateSubmitted // In ricerca, or not polled yet
-	}
-	if submitted.IsZero() {
-		submitted = meta.Timestamp // the task is published right after the POST
-	}
-	p := t.cfg.Polling
+	c := t.cfg
 	// Callbacks that do not arrive are no reason to poll less, nor is one
 	// never asked for (a request posted without callback_data). A record
 	// written before it said which is taken as promised, as every request
 	// was before: its polls stay as they were.
-	p.Callbacks = p.Callbacks && t.trust.trusted() && !unpromised
+	c.Polling.Callbacks = c.Polling.Callbacks && t.trust.trusted() && !unpromised
 	realNow := t.cfg.Now()
 	now := tb.At(realNow)
-	at := t.notPastDue(o.Rec, tb.At(submitted), now, p.Next(name, hash, state, tb.At(submitted), now))
+	at := c.NextPoll(t.asTracked(tk, meta.Timestamp, o.Rec, o.State), now)
 	return tb.Delay(realNow, at.Sub(now))
-}
-
-// notPastDue brings a poll scheduled at at (all on the schedule's clock)
-// forward to the moment the request's overdue event is due, while it is
-// not out, or to the moment tracking gives up on it (just past MaxAge):
-// a poll then announces either on time, not up to an interval (with
-// callbacks trusted, four working days) late.
-func (t *Tracker) notPastDue(rec *record.Record, submitted, now, at time.Time) time.Time {
-	due := []time.Time{}
-	if rec == nil || !overdueNoted(rec) {
-		due = append(due, t.cfg.Polling.Calendar.Add(submitted, t.cfg.OverdueWorkdays))
-	}
-	if rec != nil {
-		due = append(due, t.cfg.Timebase.At(trackedSince(rec)).Add(t.cfg.MaxAge+time.Second))
-	}
-	for _, d := range due {
-		if d.After(now) && d.Before(at) {
-			at = d
-		}
-	}
-	return at
 }
 
 func (t *Tracker) logPoll(tk task, meta *jetstream.MsgMetadata, o trackOutcome, act trackAction, settleErr error, took time.Duration) {
@@ -332,8 +301,8 @@ func (t *Tracker) pollRecord(ctx context.Context, rec *record.Record, rev uint64
 	if rec.RequestID == "" {
 		return trackOutcome{Err: errors.New("the submission has no upstream request yet")}
 	}
-	age := t.schedNow().Sub(t.cfg.Timebase.At(trackedSince(rec)))
-	pastMax := age > t.cfg.MaxAge
+	since, now := t.cfg.Timebase.At(trackedSince(rec)), t.schedNow()
+	age, pastMax := now.Sub(since), t.cfg.Expired(since, now)
 	if pastMax && t.cfg.LastLookGrace < 0 {
 		return t.giveUp(ctx, rec, rev, meta, msg.Data(), t.unverifiedReplay(msg))
 	}
