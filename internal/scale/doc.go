@@ -6,11 +6,12 @@
 // day, the ISEE in 4–5 working days, a tenth in 10–15, on the Italian
 // calendar):
 //
-//   - Model replays the tracker's poll schedule (tracking.Polling.Next, the
-//     function the tracker calls) for every request on the simulated clock,
-//     with no budget: it shows what the schedule asks of the upstream,
-//     second by second, and the calls per completed request. It takes
-//     seconds (TestScheduleDemand).
+//   - Model replays the tracker's poll schedule (tracking.Config.NextPoll,
+//     the function the tracker calls: Polling.Next, brought forward to a
+//     request's overdue moment and to its give-up) for every request on the
+//     simulated clock, with no budget: it shows what the schedule asks of
+//     the upstream, second by second, and the calls per completed request.
+//     It takes seconds (TestScheduleDemand).
 //   - The accelerated benchmark (scale_test.go, build tag "scale") runs the
 //     real thing: an embedded nats-server, the simulator on an accelerated
 //     clock paced by Workload, and two or three `iseed serve` processes

@@ -15,8 +15,12 @@ type ModelConfig struct {
 	Start      time.Time        // the first submission, on the simulated clock
 	SubmitRate float64          // submissions per second
 	Polling    tracking.Polling // from WithDefaults; its Callbacks says whether callbacks re-read
-	Workload   Workload
-	Service    string // the service's name (default "ISEE")
+	// Tracking is the tracker's configuration beyond its Polling (which
+	// Polling replaces): OverdueWorkdays and MaxAge, zero for their
+	// defaults, bring polls forward (tracking.Config.NextPoll).
+	Tracking tracking.Config
+	Workload Workload
+	Service  string // the service's name (default "ISEE")
 }
 
 // Demand is what the schedule asks of the upstream, every call counted in
@@ -28,6 +32,8 @@ type Demand struct {
 	Refreshes   int     // GET /richiesta/{id} that callbacks trigger
 	Documents   int     // GET /documento/{id}
 	Completed   int
+	Overdue     int           // requests a poll or re-read found open at their overdue moment
+	GaveUp      int           // requests whose last look, past MaxAge, found them open
 	End         time.Duration // the last call, after Start
 }
 
@@ -72,15 +78,17 @@ func (d *Demand) Over(w int, rate float64) float64 {
 
 // String summarises the demand for a log line.
 func (d *Demand) String() string {
-	return fmt.Sprintf("%d calls over %s: %d submissions, %d polls, %d callback re-reads, %d documents; %.2f tracking calls per completed request; peak %.1f/s in a second, %.2f/s in a minute, %.2f/s in an hour",
-		d.Calls(), d.End.Round(time.Hour), d.Submissions, d.Polls, d.Refreshes, d.Documents, d.PerCompleted(), d.Peak(1), d.Peak(60), d.Peak(3600))
+	return fmt.Sprintf("%d calls over %s: %d submissions, %d polls, %d callback re-reads, %d documents; %d completed, %d overdue, %d given up; %.2f tracking calls per completed request; peak %.1f/s in a second, %.2f/s in a minute, %.2f/s in an hour",
+		d.Calls(), d.End.Round(time.Hour), d.Submissions, d.Polls, d.Refreshes, d.Documents, d.Completed, d.Overdue, d.GaveUp, d.PerCompleted(), d.Peak(1), d.Peak(60), d.Peak(3600))
 }
 
-// Model replays the poll schedule for every request of c.
+// Model replays the tracker's schedule (tracking.Config.NextPoll) for
+// every request of c.
 func Model(c ModelConfig) *Demand {
 	if c.Service == "" {
 		c.Service = "ISEE"
 	}
+	c.Tracking.Polling = c.Polling
 	d := &Demand{}
 	for i := range c.N {
 		submitted := c.Start.Add(time.Duration(float64(i) / c.SubmitRate * float64(time.Second)))
@@ -91,19 +99,23 @@ func Model(c ModelConfig) *Demand {
 	return d
 }
 
-// follow replays one request's tracking: scheduled polls and, with
-// callbacks, a re-read at each state change; it ends when a read sees
-// Visura evasa (and fetches the final document).
+// follow replays one request's tracking: scheduled polls (brought forward
+// to its overdue moment and to its give-up, as the tracker's are) and,
+// with callbacks, a re-read at each state change; it ends when a read
+// sees Visura evasa (and fetches the final document), or when a poll past
+// the maximum age, the last look, finds it still open.
 func (d *Demand) follow(c ModelConfig, submitted time.Time, seq uint64) {
-	cal, p := c.Workload.Calendar, c.Polling
+	cal, tc := c.Workload.Calendar, c.Tracking
 	readyW, doneW := c.Workload.Working(seq)
 	ready, done := cal.AddTime(submitted, readyW), cal.AddTime(submitted, doneW)
 	var hints []time.Time // callbacks still to come
-	if p.Callbacks {
+	if tc.Polling.Callbacks {
 		hints = []time.Time{ready, done}
 	}
-	state, doc := record.StateSubmitted, false
-	poll := p.Next(c.Service, "", state, submitted, submitted) // the task's first delivery only schedules
+	r := tracking.Tracked{Service: c.Service, State: record.StateSubmitted, Submitted: submitted}
+	doc := false
+	poll := tc.NextPoll(r, submitted) // the task's first delivery reads no record: it only schedules
+	r.Since = submitted               // every later poll reads it
 	for {
 		at, polled := poll, true
 		if len(hints) > 0 && !hints[0].After(poll) {
@@ -124,10 +136,18 @@ func (d *Demand) follow(c ModelConfig, submitted time.Time, seq uint64) {
 		case !at.Before(ready) && !doc:
 			d.count(c.Start, at, 1) // the DSU receipt
 			d.Documents++
-			state, doc = record.StateDataReady, true
+			r.State, doc = record.StateDataReady, true
+		}
+		if polled && tc.Expired(r.Since, at) {
+			d.GaveUp++ // the last look found it open
+			return
+		}
+		if !r.OverdueOut && tc.Overdue(submitted, at) {
+			r.OverdueOut = true
+			d.Overdue++
 		}
 		if polled {
-			poll = p.Next(c.Service, "", state, submitted, at)
+			poll = tc.NextPoll(r, at)
 		}
 	}
 }
