@@ -75,9 +75,10 @@ type call struct {
 	name     string
 	method   string
 	path     string
-	auth     string // "", "bearer", "wrong", "cookie"
-	csrf     string // "", "valid", "wrong"
-	cross    bool   // a cross-site browser request
+	auth     string      // "", "bearer", "wrong", "cookie"
+	header   http.Header // more request headers
+	csrf     string      // "", "valid", "wrong"
+	cross    bool        // a cross-site browser request
 	form     url.Values
 	status   int
 	location string // prefix of Location
@@ -116,6 +117,9 @@ func (s *site) do(t *testing.T, c call, cookie *http.Cookie, csrf string) (*http
 		req.Header.Set("Authorization", "Bearer "+strings.Repeat("x", len(testToken)))
 	case "cookie":
 		req.AddCookie(cookie)
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
 	}
 	if c.cross {
 		req.Header.Set("Sec-Fetch-Site", "cross-site")
@@ -211,14 +215,14 @@ func TestAccessWithToken(t *testing.T) {
 	runCalls(t, s, []call{
 		{name: "page without token", method: get, path: "/", status: 303, location: "/login?next=%2F"},
 		{name: "page with bearer", method: get, path: "/", auth: "bearer", status: 200, body: "Open requests"},
-		{name: "page with a wrong bearer", method: get, path: "/", auth: "wrong", status: 303, location: "/login"},
+		{name: "page with a wrong bearer", method: get, path: "/", auth: "wrong", status: 401, body: "not this console's token"},
 		{name: "page with session", method: get, path: "/", auth: "cookie", status: 200, body: `id="mode">operator`},
 		{name: "login form", method: get, path: "/login", status: 200, body: `name="token"`},
 		{name: "stylesheet for the login form", method: get, path: "/static/style.css", status: 200, body: "iseed console"},
 		{name: "confirmation without token", method: get, path: dl1 + "/replay", status: 303, location: "/login"},
 		{name: "dead letter masked", method: get, path: dl1, auth: "cookie", status: 200, body: `id="replay"`, notBody: "Mario"},
 		{name: "replay without token", method: post, path: dl1 + "/replay", status: 403},
-		{name: "replay with a wrong bearer", method: post, path: dl1 + "/replay", auth: "wrong", status: 403},
+		{name: "replay with a wrong bearer", method: post, path: dl1 + "/replay", auth: "wrong", status: 401},
 		{name: "replay with session, no CSRF", method: post, path: dl1 + "/replay", auth: "cookie", status: 403, body: "CSRF"},
 		{name: "replay with session, forged CSRF", method: post, path: dl1 + "/replay", auth: "cookie", csrf: "wrong", status: 403, body: "CSRF"},
 		{name: "replay cross-site with session", method: post, path: dl1 + "/replay", auth: "cookie", csrf: "valid", cross: true, status: 403},

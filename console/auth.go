@@ -137,12 +137,31 @@ func noticeOf(fields url.Values, names []string) string {
 	return v.Encode()
 }
 
-// identify says how r is authenticated, if at all. A wrong bearer token
-// counts against r's address as a wrong login does; while the address has
-// no attempt left, its bearer token is not compared: identify answers 429
-// and returns false.
+// bearerOf returns the token of r's "Authorization: Bearer <token>"
+// header, and whether r has one. The scheme is matched without regard to
+// case (RFC 9110, 11.1: "bearer" is "Bearer"); a header naming the scheme
+// alone presents an empty token. Another scheme (Basic, which a proxy in
+// front of the console may ask a browser for) presents none.
+func bearerOf(r *http.Request) (token string, ok bool) {
+	scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// identify says how r is authenticated, if at all. A request that
+// presents a bearer token is authenticated by it alone, whatever cookie it
+// carries: a script's wrong token is refused (guard answers 401), not
+// covered by a session. A wrong bearer token counts against r's address as
+// a wrong login does; while the address has no attempt left, its bearer
+// token is not compared: identify answers 429 and returns false. An empty
+// one is missing, not a guess: neither compared nor counted.
 func (c *Console) identify(w http.ResponseWriter, r *http.Request) (identity, bool) {
-	if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && !c.ReadOnly() {
+	if h, ok := bearerOf(r); ok && !c.ReadOnly() {
+		if h == "" {
+			return nobody, true
+		}
 		src := c.source(r)
 		allowed, ok, exhausted := c.fails.try(src.addr, src.group, func() bool { return c.auth.tokenOK(h) })
 		if !allowed {
@@ -153,6 +172,7 @@ func (c *Console) identify(w http.ResponseWriter, r *http.Request) (identity, bo
 			return bearer, true
 		}
 		c.refused(r, "bearer", exhausted)
+		return nobody, true
 	}
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		if _, _, signed := c.auth.parseSession(ck.Value); signed && !c.auth.revoked.ready() {
@@ -238,6 +258,9 @@ func (c *Console) guard(a access, h http.HandlerFunc) http.Handler {
 		switch {
 		case a == operator && c.ReadOnly():
 			c.fail(w, r, http.StatusForbidden, "This console is read-only: no ISEED_CONSOLE_TOKEN is configured, so nothing can be changed from it.")
+			return
+		case a != anyone && !c.ReadOnly() && id == nobody && !browser(r):
+			c.unauthorized(w, r)
 			return
 		case a != anyone && !c.ReadOnly() && id == nobody && !post:
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)

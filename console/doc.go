@@ -41,6 +41,12 @@
 //     Run watches the new bucket, accepts no session cookie until it has
 //     read it (503), keeps refusing the sessions it knew were logged out,
 //     and stores those logouts again in the new bucket.
+//     A request that presents a bearer token (the scheme in any case) is
+//     authenticated by it alone; a wrong or empty one gets 401 with
+//     "WWW-Authenticate: Bearer" and a line of plain text, as does a
+//     request without a token that takes no HTML (Accept:
+//     application/json): a script cannot fill in the login form. A browser
+//     without a session is redirected to it.
 //     The token is compared in constant time.
 //     Wrong tokens, in the login form or a bearer header, are limited per
 //     client address (IPv6: per /64): the peer's, or, when the peer is one

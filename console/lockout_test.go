@@ -88,7 +88,7 @@ func (s *site) getWithBearer(t *testing.T, cl *http.Client, token string) int {
 }
 
 // TestBearerGuessesLimited: wrong bearer tokens count against their
-// address like wrong logins: five are refused (to the login form), then
+// address like wrong logins: five are refused (401), then
 // the address gets 429 without its token being compared, and each refusal
 // is logged without the guess; the operator, from another address, gets
 // in with the right one.
@@ -104,11 +104,11 @@ func TestBearerGuessesLimited(t *testing.T) {
 		}
 	}
 	if len(got) < 6 || got[len(got)-1] != http.StatusTooManyRequests {
-		t.Fatalf("wrong bearer tokens: got %v, want five 303 then 429", got)
+		t.Fatalf("wrong bearer tokens: got %v, want five 401 then 429", got)
 	}
 	for i, code := range got[:5] {
-		if code != http.StatusSeeOther {
-			t.Errorf("wrong bearer %d: got %d, want 303 (statuses %v)", i+1, code, got)
+		if code != http.StatusUnauthorized {
+			t.Errorf("wrong bearer %d: got %d, want 401 (statuses %v)", i+1, code, got)
 		}
 	}
 	if code := s.getWithBearer(t, operator, testToken); code != http.StatusOK {
