@@ -17,6 +17,10 @@
 //	GET  /login, POST /login, POST /logout
 //	GET  /static/style.css
 //
+// A list's filter value that is not known (a state or a reason not among
+// the list's choices, a malformed tenant) answers 400: the list page
+// names the value and the known ones, and shows no list.
+//
 // Register leaves every other path (/metrics, /healthz, /readyz) to the
 // daemon; the upstream's callbacks have a listener of their own
 // (ISEED_CALLBACK_LISTEN).

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
@@ -45,8 +47,7 @@ func openStates() []string {
 func (c *Console) open(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := openData{State: q.Get("state"), Tenant: q.Get("tenant"), Page: 1, States: openStates()}
-	if d.Tenant != "" && !record.ValidToken(d.Tenant) {
-		d.Problem = "A tenant is 1 to 64 letters, digits, _ or -."
+	if d.Problem = filterProblem(d.Tenant, "state", d.State, d.States); d.Problem != "" {
 		c.render(w, r, http.StatusBadRequest, "open", "Open requests", d)
 		return
 	}
@@ -107,4 +108,23 @@ type openData struct {
 type openRow struct {
 	overview.Request
 	Service, RequestID, Stato string
+}
+
+// filterProblem says what is wrong with a list's filters, "" when nothing:
+// a tenant that cannot be one (a malformed name), or a value of the list's
+// other filter (name: "state", "reason") that is not one of known. Either
+// would show an empty list, as if nothing matched, when the filter is the
+// mistake: the page answers 400 and names the known values instead. A
+// well-formed tenant with nothing to list is an answer, not a mistake: the
+// console has no list of tenants (they are NATS users), and one with
+// nothing open or dead-lettered is no less a tenant.
+func filterProblem(tenant, name, value string, known []string) string {
+	var p []string
+	if tenant != "" && !record.ValidToken(tenant) {
+		p = append(p, "A tenant is 1 to 64 letters, digits, _ or -.")
+	}
+	if value != "" && !slices.Contains(known, value) {
+		p = append(p, "The "+name+" "+strconv.Quote(value)+" is not one this list knows: it is one of "+strings.Join(known, ", ")+".")
+	}
+	return strings.Join(p, " ")
 }
