@@ -23,7 +23,8 @@ func (c *Console) deadLetters(w http.ResponseWriter, r *http.Request) {
 	if seq, err := strconv.ParseUint(q.Get("replayed"), 10, 64); err == nil && c.auth.noticeOK(q, replayedFields...) {
 		d.Replayed = &replayed{Seq: seq, Tenant: q.Get("rt"), ID: q.Get("rid"), Kept: q.Get("kept") == "1"}
 	}
-	if d.Problem = filterProblem(d.Tenant, "reason", d.Reason, d.Reasons); d.Problem != "" {
+	if !record.ValidToken(d.Tenant) && d.Tenant != "" {
+		d.Problem = filterProblem(d.Tenant, "reason", d.Reason, d.Reasons)
 		c.render(w, r, http.StatusBadRequest, "deadletters", "Dead letters", d)
 		return
 	}
@@ -46,6 +47,13 @@ func (c *Console) deadLetters(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// A reason iseed does not give is a mistake, unless letters carry it
+	// (of an earlier version, say, which the overview counts and links to).
+	if d.Problem = filterProblem("", "reason", d.Reason, d.Reasons); d.Problem != "" && len(d.Letters) == 0 {
+		c.render(w, r, http.StatusBadRequest, "deadletters", "Dead letters", d)
+		return
+	}
+	d.Problem = ""
 	d.Truncated = len(d.Letters) == maxDeadLetters
 	c.render(w, r, http.StatusOK, "deadletters", "Dead letters", d)
 }

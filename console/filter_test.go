@@ -1,11 +1,16 @@
 package console_test
 
 import (
+	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/overview"
+	"github.com/iseed-dev/iseed/record"
 )
 
 // TestUnknownListFilter: a list page asked for a state or a reason it does
@@ -47,5 +52,32 @@ func TestUnknownListFilter(t *testing.T) {
 				t.Errorf("body has %q:\n%s", tt.not, body)
 			}
 		})
+	}
+}
+
+// TestListFilterOfAnEarlierVersion: a state or a reason the console offers
+// no choice for, but that some record or dead letter carries (one of an
+// earlier version, which the overview counts and links to by name), lists
+// them rather than answering 400.
+func TestListFilterOfAnEarlierVersion(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, "", nil)
+	seq := deadLetter(t, h, "emp-1", "retired_reason", pipetest.Submission("emp-1", pipetest.ValidFields("Mario")))
+	now := time.Now()
+	rec := &record.Record{Tenant: pipetest.Tenant, ID: "old-1", State: "retired_state", Generation: 1, Created: now, Updated: now}
+	if _, err := record.NewStore(h.Res.Records).Create(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	pipetest.WaitFor(t, 20*time.Second, "the overview to count the record", func() bool {
+		return s.ov.List(overview.Query{State: "retired_state"}).Total == 1
+	})
+	for path, want := range map[string]string{
+		"/dead-letters?reason=retired_reason": `data-seq="` + strconv.FormatUint(seq, 10) + `"`,
+		"/open?state=retired_state":           ">old-1</a>",
+	} {
+		resp, body := s.do(t, call{method: http.MethodGet, path: path}, nil, "")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("%s: got %d, want 200 with %q:\n%s", path, resp.StatusCode, want, body)
+		}
 	}
 }

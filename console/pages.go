@@ -47,7 +47,7 @@ func openStates() []string {
 func (c *Console) open(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := openData{State: q.Get("state"), Tenant: q.Get("tenant"), Page: 1, States: openStates()}
-	if d.Problem = filterProblem(d.Tenant, "state", d.State, d.States); d.Problem != "" {
+	if d.Problem = filterProblem(d.Tenant, "state", d.State, c.knownStates(d.State)); d.Problem != "" {
 		c.render(w, r, http.StatusBadRequest, "open", "Open requests", d)
 		return
 	}
@@ -73,6 +73,17 @@ func (c *Console) open(w http.ResponseWriter, r *http.Request) {
 		d.Rows = append(d.Rows, row)
 	}
 	c.render(w, r, http.StatusOK, "open", "Open requests", d)
+}
+
+// knownStates are the states the open requests are filtered by: those
+// offered, and state too when some row is in it (a record of an earlier
+// version, say, which the overview counts and links to by its state).
+func (c *Console) knownStates(state string) []string {
+	known := openStates()
+	if state != "" && !slices.Contains(known, state) && c.d.Overview.List(overview.Query{State: state, Limit: 1}).Total > 0 {
+		known = append(known, state)
+	}
+	return known
 }
 
 // maxPage bounds the page asked for, so that its offset cannot overflow.
@@ -112,9 +123,10 @@ type openRow struct {
 
 // filterProblem says what is wrong with a list's filters, "" when nothing:
 // a tenant that cannot be one (a malformed name), or a value of the list's
-// other filter (name: "state", "reason") that is not one of known. Either
-// would show an empty list, as if nothing matched, when the filter is the
-// mistake: the page answers 400 and names the known values instead. A
+// other filter (name: "state", "reason") that is not one of known, nor
+// matches anything. Either would show an empty list, as if nothing
+// matched, when the filter is the mistake: the page answers 400 and names
+// the known values instead. A
 // well-formed tenant with nothing to list is an answer, not a mistake: the
 // console has no list of tenants (they are NATS users), and one with
 // nothing open or dead-lettered is no less a tenant.
