@@ -379,9 +379,16 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 
 // tooMany answers a request whose address has no token attempt left; the
 // token it carries is not even compared.
+// A script (a bearer token, or no HTML taken) gets the line of plain text
+// its 401 has.
 func (c *Console) tooMany(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(failEvery/time.Second)))
-	c.fail(w, r, http.StatusTooManyRequests, "Too many wrong tokens from your address: wait a few seconds.")
+	const msg = "Too many wrong tokens from your address: wait a few seconds."
+	if !browser(r) {
+		http.Error(w, "429 too many requests: "+msg, http.StatusTooManyRequests)
+		return
+	}
+	c.fail(w, r, http.StatusTooManyRequests, msg)
 }
 
 // refused logs a wrong token (never the token itself), counted already.

@@ -1,7 +1,9 @@
 package console_test
 
 import (
+	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,5 +98,49 @@ func TestReadOnlyIgnoresBearer(t *testing.T) {
 	resp, body := s.do(t, call{method: http.MethodGet, path: "/open", auth: "wrong", header: http.Header{"Accept": {"application/json"}}}, nil, "")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("got %d, want 200\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestScriptLimitedInPlainText: a script past the wrong-token limit gets
+// its 429 as its 401, a line of plain text, with Retry-After; a browser
+// from another address that hit it through the login form, the page.
+func TestScriptLimitedInPlainText(t *testing.T) {
+	s := newSite(t, pipetest.New(t), testToken, nil)
+	script := clientFrom("127.0.0.2")
+	var resp *http.Response
+	var body []byte
+	for range 20 {
+		req, err := http.NewRequest(http.MethodGet, s.url+"/open", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer guessed-bearer-token-0123456789")
+		if resp, err = script.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") ||
+		resp.Header.Get("Retry-After") == "" || strings.Count(string(body), "\n") != 1 {
+		t.Errorf("a script past the limit: got %d, %q, Retry-After %q, %q; want 429, one line of text/plain, Retry-After",
+			resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), body)
+	}
+	browser := clientFrom("127.0.0.3")
+	for range 20 {
+		var err error
+		if resp, err = browser.PostForm(s.url+"/login", url.Values{"token": {"wrong"}}); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("a browser past the limit: got %d, %q; want 429, text/html", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
