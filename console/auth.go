@@ -339,6 +339,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		c.refused(r, "login form", exhausted)
+		w.Header().Set("WWW-Authenticate", realm) // a 401 names its scheme (RFC 9110, 15.5.2); no browser prompts for Bearer
 		c.render(w, r, http.StatusUnauthorized, "login", "Log in", loginData{Next: next, Failed: true})
 		return
 	}
@@ -378,9 +379,8 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // tooMany answers a request whose address has no token attempt left; the
-// token it carries is not even compared.
-// A script (a bearer token, or no HTML taken) gets the line of plain text
-// its 401 has.
+// token it carries is not even compared. A script (a bearer token, or no
+// HTML taken) gets the line of plain text its 401 has.
 func (c *Console) tooMany(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(failEvery/time.Second)))
 	const msg = "Too many wrong tokens from your address: wait a few seconds."

@@ -23,7 +23,7 @@ func (c *Console) deadLetters(w http.ResponseWriter, r *http.Request) {
 	if seq, err := strconv.ParseUint(q.Get("replayed"), 10, 64); err == nil && c.auth.noticeOK(q, replayedFields...) {
 		d.Replayed = &replayed{Seq: seq, Tenant: q.Get("rt"), ID: q.Get("rid"), Kept: q.Get("kept") == "1"}
 	}
-	if !record.ValidToken(d.Tenant) && d.Tenant != "" {
+	if d.Tenant != "" && !record.ValidToken(d.Tenant) {
 		d.Problem = filterProblem(d.Tenant, "reason", d.Reason, d.Reasons)
 		c.render(w, r, http.StatusBadRequest, "deadletters", "Dead letters", d)
 		return

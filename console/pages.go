@@ -123,13 +123,13 @@ type openRow struct {
 
 // filterProblem says what is wrong with a list's filters, "" when nothing:
 // a tenant that cannot be one (a malformed name), or a value of the list's
-// other filter (name: "state", "reason") that is not one of known, nor
-// matches anything. Either would show an empty list, as if nothing
-// matched, when the filter is the mistake: the page answers 400 and names
-// the known values instead. A
-// well-formed tenant with nothing to list is an answer, not a mistake: the
-// console has no list of tenants (they are NATS users), and one with
-// nothing open or dead-lettered is no less a tenant.
+// other filter (name: "state", "reason") that is not one of known (the
+// caller adds a value that matches something). Either would show an empty
+// list, as if nothing matched, when the filter is the mistake: the page
+// answers 400 and names the known values instead. A well-formed tenant
+// with nothing to list is an answer, not a mistake: the console has no
+// list of tenants (they are NATS users), and one with nothing open or
+// dead-lettered is no less a tenant.
 func filterProblem(tenant, name, value string, known []string) string {
 	var p []string
 	if tenant != "" && !record.ValidToken(tenant) {

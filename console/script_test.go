@@ -144,3 +144,14 @@ func TestScriptLimitedInPlainText(t *testing.T) {
 		t.Errorf("a browser past the limit: got %d, %q; want 429, text/html", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
+
+// TestWrongLoginNamesTheScheme: the login form's 401 for a wrong token
+// carries the challenge every 401 must (RFC 9110, 15.5.2), and is still the
+// form, which a browser shows as it is (none prompts for Bearer).
+func TestWrongLoginNamesTheScheme(t *testing.T) {
+	s := newSite(t, pipetest.New(t), testToken, nil)
+	resp, body := s.do(t, call{method: http.MethodPost, path: "/login", form: url.Values{"token": {"nope"}}}, nil, "")
+	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || got != `Bearer realm="iseed console"` || !strings.Contains(body, `name="token"`) {
+		t.Errorf("a wrong login: got %d, WWW-Authenticate %q; want 401, %q, the form again:\n%s", resp.StatusCode, got, `Bearer realm="iseed console"`, body)
+	}
+}
