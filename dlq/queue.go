@@ -135,7 +135,7 @@ func (f Filter) Match(dl DeadLetter) bool {
 	switch {
 	case f.Tenant != "" && dl.Tenant != f.Tenant:
 		return false
-	case f.Reason != "" && dl.Reason != f.Reason:
+	case f.Reason != "" && dl.Reason != f.Reason && (f.Reason != ReasonUnknown || dl.Reason != ""):
 		return false
 	case !f.Since.IsZero() && dl.Stored.Before(f.Since):
 		return false

@@ -49,7 +49,7 @@ func queueWith(t *testing.T, letters ...[3]string) (*Queue, []DeadLetter) {
 
 func TestQueueListFilters(t *testing.T) {
 	q, all := queueWith(t, [3]string{"acme", "a1", ReasonInvalid}, [3]string{"globex", "g1", ReasonExpired},
-		[3]string{"acme", "a2", ReasonExpired}, [3]string{"acme", "a3", ReasonInvalid})
+		[3]string{"acme", "a2", ReasonExpired}, [3]string{"acme", "a3", ReasonInvalid}, [3]string{"globex", "g2", ""})
 	if !all[1].Stored.After(all[0].Stored) && !all[1].Stored.Equal(all[0].Stored) {
 		t.Fatalf("stored times out of order: %v", all)
 	}
@@ -58,14 +58,15 @@ func TestQueueListFilters(t *testing.T) {
 		f    Filter
 		want string
 	}{
-		{"all", Filter{}, "a1 g1 a2 a3"},
+		{"all", Filter{}, "a1 g1 a2 a3 g2"},
 		{"tenant", Filter{Tenant: "acme"}, "a1 a2 a3"},
 		{"reason", Filter{Reason: ReasonExpired}, "g1 a2"},
+		{"no reason, as the overview counts it", Filter{Reason: ReasonUnknown}, "g2"},
 		{"tenant and reason", Filter{Tenant: "acme", Reason: ReasonInvalid}, "a1 a3"},
-		{"since", Filter{Since: all[2].Stored}, "a2 a3"},
+		{"since", Filter{Since: all[2].Stored}, "a2 a3 g2"},
 		{"until", Filter{Until: all[1].Stored}, "a1 g1"},
 		{"since and until", Filter{Since: all[1].Stored, Until: all[2].Stored}, "g1 a2"},
-		{"since after the last", Filter{Since: all[3].Stored.Add(time.Second)}, ""},
+		{"since after the last", Filter{Since: all[4].Stored.Add(time.Second)}, ""},
 		{"limit", Filter{Tenant: "acme", Limit: 2}, "a1 a2"},
 		{"no such tenant", Filter{Tenant: "initech"}, ""},
 		{"submission", Filter{Tenant: "acme", Submission: "a2"}, "a2"},

@@ -15,6 +15,11 @@ const (
 	ReasonMaxDeliveries      = "max_deliveries"
 	ReasonPriorISEE          = "prior_isee_required" // the prior-ISEE rule alone refused it (also the problem's code); replayable unchanged
 	ReasonGaveUp             = "gave_up"
+
+	// ReasonUnknown is what a letter stored without a reason (none iseed
+	// writes; another publisher's, say) is counted and filtered under: the
+	// overview's counts, the console's link from them, Filter.
+	ReasonUnknown = "unknown"
 )
 
 // Reasons returns every reason code above, in the order operators read

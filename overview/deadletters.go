@@ -123,7 +123,7 @@ func (d *DeadLetters) markReady() { d.readyOnce.Do(func() { close(d.ready) }) }
 // stream was made anew since the reader began.
 func (d *DeadLetters) add(created time.Time, seq uint64, reason string) bool {
 	if reason == "" {
-		reason = "unknown"
+		reason = dlq.ReasonUnknown
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
