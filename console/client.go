@@ -63,15 +63,10 @@ func (p proxies) trusted(a netip.Addr) bool {
 // an address, the last proxy read. Without trusted proxies the header is
 // never read. A peer address that does not parse is returned as it is.
 func (p proxies) client(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
+	addr, host, ok := peer(r)
+	if !ok {
 		return host
 	}
-	addr = addr.Unmap()
 	if len(p) == 0 || !p.trusted(addr) {
 		return addr.String()
 	}
@@ -87,6 +82,20 @@ func (p proxies) client(r *http.Request) string {
 		}
 	}
 	return addr.String()
+}
+
+// peer is the address of r's peer, unmapped; when it does not parse, ok
+// is false and host is what RemoteAddr holds.
+func peer(r *http.Request) (addr netip.Addr, host string, ok bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err = netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, host, false
+	}
+	return addr.Unmap(), host, true
 }
 
 // forwardedFor is every X-Forwarded-For entry, in order: several header

@@ -94,10 +94,11 @@ func (h hosts) allows(hostport string) bool {
 // addresses, localhost, the host of listen and names (ISEED_CONSOLE_HOSTS,
 // checked with the configuration: a name that is not one is left out). A
 // request naming another host gets 421 and nothing of next, and a warning
-// at most once a minute. For what the admin listener serves beside the
-// console that a page of another origin must not read (/metrics names
-// every tenant and what it spent).
-func HostOnly(listen string, names []string, log zerolog.Logger, next http.Handler) http.Handler {
+// at most once a minute, naming the client's address as the console's
+// lines do (trusted: ISEED_CONSOLE_TRUSTED_PROXIES). For what the admin
+// listener serves beside the console that a page of another origin must
+// not read (/metrics names every tenant and what it spent).
+func HostOnly(listen string, names []string, trusted []netip.Prefix, log zerolog.Logger, next http.Handler) http.Handler {
 	h, err := newHosts(listen, nil)
 	if err != nil {
 		h = hosts{}
@@ -107,7 +108,7 @@ func HostOnly(listen string, names []string, log zerolog.Logger, next http.Handl
 			h[normalHost(n)] = true
 		}
 	}
-	c := &Console{hosts: h, log: log.With().Str("component", "console").Logger(), hostWarn: &rate.Sometimes{First: 1, Interval: time.Minute}}
+	c := &Console{hosts: h, proxies: trusted, log: log.With().Str("component", "console").Logger(), hostWarn: &rate.Sometimes{First: 1, Interval: time.Minute}}
 	return c.hostOnly(next)
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -120,7 +121,7 @@ func TestCheckHosts(t *testing.T) {
 // component (the console walk).
 func TestHostOnlyWarningNamesItsComponent(t *testing.T) {
 	var logs bytes.Buffer
-	h := console.HostOnly("127.0.0.1:8080", nil, zerolog.New(&logs), http.NotFoundHandler())
+	h := console.HostOnly("127.0.0.1:8080", nil, nil, zerolog.New(&logs), http.NotFoundHandler())
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.Host = "evil.example"
 	rec := httptest.NewRecorder()
@@ -130,5 +131,30 @@ func TestHostOnlyWarningNamesItsComponent(t *testing.T) {
 	}
 	if got := logs.String(); !strings.Contains(got, `"component":"console"`) || !strings.Contains(got, "evil.example") {
 		t.Errorf("warning: got %q, want component console and the host", got)
+	}
+}
+
+// TestHostOnlyWarningNamesTheClient: behind a trusted reverse proxy the
+// warning of /metrics' host guard names the client's address, as every
+// console line does, not the proxy's; a forged X-Forwarded-For from
+// another peer changes nothing. It named the proxy (the walk behind
+// nginx: "remote":"127.0.0.2", the proxy).
+func TestHostOnlyWarningNamesTheClient(t *testing.T) {
+	proxy := []netip.Prefix{netip.MustParsePrefix("192.0.2.10/32")}
+	for _, tt := range []struct{ name, peer, xff, want string }{
+		{"through the proxy", "192.0.2.10:40000", "203.0.113.9", `"remote":"203.0.113.9"`},
+		{"forged, from another peer", "198.51.100.4:40000", "203.0.113.9", `"remote":"198.51.100.4"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h := console.HostOnly("127.0.0.1:8080", nil, proxy, zerolog.New(&logs), http.NotFoundHandler())
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Host, req.RemoteAddr = "evil.example", tt.peer
+			req.Header.Set("X-Forwarded-For", tt.xff)
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if got := logs.String(); !strings.Contains(got, tt.want) {
+				t.Errorf("warning: got %q, want %s", got, tt.want)
+			}
+		})
 	}
 }
