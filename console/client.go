@@ -98,6 +98,23 @@ func peer(r *http.Request) (addr netip.Addr, host string, ok bool) {
 	return addr.Unmap(), host, true
 }
 
+// forwarded reports whether r came through a reverse proxy, as far as
+// can be told: its peer is a trusted proxy, or it carries a header that
+// proxies add (X-Forwarded-For, Forwarded, X-Real-IP). A proxy that is
+// not listed and adds none of them cannot be told from a client. A
+// client that writes one itself is only refused what a proxy would be.
+func (p proxies) forwarded(r *http.Request) bool {
+	if addr, _, ok := peer(r); ok && p.trusted(addr) {
+		return true
+	}
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"} {
+		if _, ok := r.Header[h]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // forwardedFor is every X-Forwarded-For entry, in order: several header
 // lines read as one list.
 func forwardedFor(h http.Header) []string {

@@ -112,6 +112,22 @@ func HostOnly(listen string, names []string, trusted []netip.Prefix, log zerolog
 	return c.hostOnly(next)
 }
 
+// Direct is next answering only requests that did not come through a
+// reverse proxy (proxies.forwarded; trusted: ISEED_CONSOLE_TRUSTED_PROXIES);
+// the others get 403 and nothing of next. For /metrics: Prometheus scrapes
+// the listener itself, while the proxies in front of the console are the
+// public's way in, and /metrics names every tenant and what it spent.
+func Direct(trusted []netip.Prefix, next http.Handler) http.Handler {
+	p := proxies(trusted)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.forwarded(r) {
+			http.Error(w, "403 forbidden: this is not served through a reverse proxy; scrape the listener itself", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // hostOnly refuses, with 421 and nothing of the console, a request whose
 // Host the console does not answer to.
 func (c *Console) hostOnly(next http.Handler) http.Handler {

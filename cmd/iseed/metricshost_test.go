@@ -2,7 +2,11 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -42,4 +46,57 @@ func TestMetricsRefuseARebindingHost(t *testing.T) {
 	if code, _ := get("attacker.example"); code != http.StatusMisdirectedRequest {
 		t.Errorf("/metrics for Host attacker.example without a port: got %d, want 421", code)
 	}
+}
+
+// TestMetricsRefusedThroughAReverseProxy: behind a reverse proxy that
+// routes the admin listener to the public (the console's way in, e.g.
+// nginx's "location / { proxy_pass …; }"), /metrics, which names every
+// tenant and what it spent, answers 403: from a listed proxy
+// (ISEED_CONSOLE_TRUSTED_PROXIES) and for a request carrying the headers
+// a proxy adds, listed or not. Prometheus, scraping the listener itself,
+// still gets it. The walk behind nginx read every tenant's spend through
+// the proxy.
+func TestMetricsRefusedThroughAReverseProxy(t *testing.T) {
+	for _, tt := range []struct {
+		name, trusted string
+		proxy         func(admin *url.URL) http.Handler
+	}{
+		// From 127.0.0.2, listed, adding no header: refused for its address.
+		{"a listed proxy", "127.0.0.2/32", func(admin *url.URL) http.Handler {
+			dial := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+			return &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(admin) },
+				Transport: &http.Transport{DialContext: dial.DialContext}}
+		}},
+		// Not listed, appending X-Forwarded-For: refused for the header.
+		{"a proxy not listed", "", func(admin *url.URL) http.Handler { return httputil.NewSingleHostReverseProxy(admin) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("ISEED_CONSOLE_TRUSTED_PROXIES", tt.trusted)
+			d := startCLIDaemon(t)
+			admin := &url.URL{Scheme: "http", Host: d.admin.ln.Addr().String()}
+			proxy := httptest.NewServer(tt.proxy(admin))
+			defer proxy.Close()
+			if code, body := getMetrics(t, proxy.URL+"/metrics"); code != http.StatusForbidden || strings.Contains(body, "iseed_") {
+				t.Errorf("/metrics through the proxy: got %d with %d iseed_ lines; want 403 and none", code, strings.Count(body, "iseed_"))
+			}
+			if code, body := getMetrics(t, admin.String()+"/metrics"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+				t.Errorf("/metrics scraped directly: got %d; want 200 with the metrics", code)
+			}
+		})
+	}
+}
+
+func getMetrics(t *testing.T, u string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -430,10 +430,12 @@ func (d *daemon) buildHTTP() {
 	// /metrics names every tenant and what it spent: like the console's
 	// pages, it answers no host name a page of another origin could have
 	// had resolved to this listener (DNS rebinding).
-	// Its warning names the client as the console's lines do.
+	// Its warning names the client as the console's lines do. Nor does it
+	// answer through a reverse proxy: those in front of the console are
+	// the public's way in; Prometheus scrapes the listener itself.
 	proxies, _ := console.ParseTrustedProxies(d.cfg.ConsoleProxies) // validated with the configuration
 	mux.Handle("GET /metrics", console.HostOnly(d.cfg.HTTPListen, d.cfg.ConsoleHosts, proxies, d.log,
-		promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{Registry: d.metrics})))
+		console.Direct(proxies, promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{Registry: d.metrics}))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !d.conn.nc.IsConnected() {
