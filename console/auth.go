@@ -234,6 +234,10 @@ const (
 // through only who a allows.
 func (c *Console) guard(a access, h http.HandlerFunc) http.Handler {
 	return Secure(c.hostOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c.ReadOnly() && c.proxies.forwarded(r) {
+			c.proxied(w, r)
+			return
+		}
 		id, ok := c.identify(w, r)
 		if !ok {
 			return
@@ -376,6 +380,18 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	audit(c.log).Str("remote", c.remote(r)).Msg("console logout")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// proxied refuses a request that came through a reverse proxy to a
+// console without a token: read-only for whoever reaches it, it is for
+// loopback only (Check), and a proxy would serve it to everyone who
+// reaches the proxy. A warning at most once a minute says what to change.
+func (c *Console) proxied(w http.ResponseWriter, r *http.Request) {
+	c.proxyWarn.Do(func() {
+		c.log.Warn().Str("remote", c.remote(r)).
+			Msg("console: request through a reverse proxy refused: without ISEED_CONSOLE_TOKEN the console is for loopback only (at most one such line a minute); set ISEED_CONSOLE_TOKEN to serve it through a proxy")
+	})
+	c.fail(w, r, http.StatusForbidden, "This console has no token (ISEED_CONSOLE_TOKEN), so it is read-only for whoever reaches it and answers on loopback only, never through a reverse proxy. Set ISEED_CONSOLE_TOKEN to serve it through one.")
 }
 
 // tooMany answers a request whose address has no token attempt left; the

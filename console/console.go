@@ -124,6 +124,9 @@ type Console struct {
 	// hostWarn logs refused hosts at most once a minute: a rebinding
 	// page may ask many times.
 	hostWarn *rate.Sometimes
+	// proxyWarn logs requests through a proxy to a console without a
+	// token at most once a minute.
+	proxyWarn *rate.Sometimes
 }
 
 // New returns a console, or an error when cfg fails Check or a dependency
@@ -160,7 +163,8 @@ func New(cfg Config, d Deps) (*Console, error) {
 	revoked := newRevocations(keys, d.JS, cfg.Now, log)
 	return &Console{cfg: cfg, d: d, log: log, pages: p,
 		auth: newAuth(cfg.Token, cfg.SessionTTL, cfg.Now, revoked), cross: http.NewCrossOriginProtection(),
-		fails: newFailures(cfg.Now), proxies: cfg.TrustedProxies, hosts: h, hostWarn: &rate.Sometimes{First: 1, Interval: time.Minute}}, nil
+		fails: newFailures(cfg.Now), proxies: cfg.TrustedProxies, hosts: h,
+		hostWarn: &rate.Sometimes{First: 1, Interval: time.Minute}, proxyWarn: &rate.Sometimes{First: 1, Interval: time.Minute}}, nil
 }
 
 // Ready is closed once the console knows the sessions logged out on every

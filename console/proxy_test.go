@@ -1,0 +1,75 @@
+package console_test
+
+import (
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/iseed-dev/iseed/console"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+)
+
+// TestReadOnlyConsoleRefusedThroughAProxy: a console without a token is
+// read-only for whoever reaches it, so it is served on loopback only; a
+// reverse proxy on the same host would serve it to everyone who reaches
+// the proxy. What comes through one (a listed proxy's peer address, or
+// X-Forwarded-For, Forwarded, X-Real-IP) gets 403 and none of the
+// console, with a warning saying what to set; a local client still gets
+// it. The walk behind nginx read the overview and the spend page of a
+// tokenless console through the proxy.
+func TestReadOnlyConsoleRefusedThroughAProxy(t *testing.T) {
+	s := newSiteWith(t, pipetest.New(t), console.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}, nil)
+	target, err := url.Parse(s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appending := httptest.NewServer(httputil.NewSingleHostReverseProxy(target)) // adds X-Forwarded-For
+	defer appending.Close()
+	dial := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	listed := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Transport: &http.Transport{DialContext: dial.DialContext}}) // adds nothing; its address is listed
+	defer listed.Close()
+	get := func(base, path string, h http.Header) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(req.Header, h)
+		resp, err := client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, path := range []string{"/", "/spend", "/open", "/dead-letters", "/login"} {
+		for _, tt := range []struct {
+			name, base string
+			h          http.Header
+		}{
+			{"a proxy appending X-Forwarded-For", appending.URL, nil},
+			{"a listed proxy", listed.URL, nil},
+			{"Forwarded", s.url, http.Header{"Forwarded": {"for=203.0.113.9"}}},
+			{"X-Real-IP", s.url, http.Header{"X-Real-Ip": {"203.0.113.9"}}},
+		} {
+			if code, body := get(tt.base, path, tt.h); code != http.StatusForbidden || !strings.Contains(body, "never through a reverse proxy") {
+				t.Errorf("%s through %s: got %d, want 403 saying it is never served through a reverse proxy", path, tt.name, code)
+			}
+		}
+		if code, _ := get(s.url, path, nil); code != http.StatusOK {
+			t.Errorf("%s from loopback: got %d, want 200", path, code)
+		}
+	}
+	if logs := s.logs.String(); strings.Count(logs, "through a reverse proxy refused") != 1 {
+		t.Errorf("warnings: got %d, want one (at most one a minute):\n%s", strings.Count(logs, "through a reverse proxy refused"), logs)
+	}
+}
