@@ -36,8 +36,9 @@
 //   - A token (ISEED_CONSOLE_TOKEN, at least MinTokenLen characters): every
 //     page asks for it, as "Authorization: Bearer <token>" or once in the
 //     login form, which sets a session cookie (HttpOnly, SameSite=Strict,
-//     Secure over TLS; a random id per login and its expiry, signed with a
-//     key derived from the token, never the token). Logging out revokes
+//     Secure over TLS, or when a proxy says X-Forwarded-Proto: https; a
+//     random id per login and its expiry, signed with a key derived from
+//     the token, never the token). Logging out revokes
 //     the session on every replica: the replica that serves the logout at
 //     once, the others through the keys bucket (console.revoked.<id>),
 //     which Run watches into memory; a revocation NATS does not store is

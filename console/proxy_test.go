@@ -73,3 +73,47 @@ func TestReadOnlyConsoleRefusedThroughAProxy(t *testing.T) {
 		t.Errorf("warnings: got %d, want one (at most one a minute):\n%s", strings.Count(logs, "through a reverse proxy refused"), logs)
 	}
 }
+
+// TestSessionCookieSecureBehindATLSProxy: iseed serves no TLS itself;
+// behind a proxy that ends TLS and says X-Forwarded-Proto: https (as
+// httputil's SetXForwarded, ingress-nginx and nginx with
+// proxy_set_header X-Forwarded-Proto $scheme do), the session cookie and
+// the logout's clearing one are Secure; over plain HTTP with no such
+// header they are not, or the browser would not keep them.
+func TestSessionCookieSecureBehindATLSProxy(t *testing.T) {
+	s := newSite(t, pipetest.New(t), testToken, nil)
+	target, err := url.Parse(s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tls := httptest.NewTLSServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.SetXForwarded()
+		r.Out.Host = r.In.Host
+	}})
+	defer tls.Close()
+	for _, tt := range []struct {
+		name   string
+		base   string
+		cl     *http.Client
+		secure bool
+	}{
+		{"through the TLS proxy", tls.URL, tls.Client(), true},
+		{"plain HTTP", s.url, http.DefaultClient, false},
+	} {
+		cl := *tt.cl
+		cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := cl.PostForm(tt.base+"/login", url.Values{"token": {testToken}, "next": {"/"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cookies := resp.Cookies()
+		if resp.StatusCode != http.StatusSeeOther || len(cookies) != 1 || cookies[0].Secure != tt.secure {
+			t.Errorf("login %s: got %d with cookies %v, want 303 and one cookie, Secure %v", tt.name, resp.StatusCode, cookies, tt.secure)
+		}
+		if loc := resp.Header.Get("Location"); loc != "/" {
+			t.Errorf("login %s: redirected to %q, want / (a path: the public host and scheme are kept)", tt.name, loc)
+		}
+	}
+}
