@@ -234,7 +234,7 @@ const (
 // through only who a allows.
 func (c *Console) guard(a access, h http.HandlerFunc) http.Handler {
 	return Secure(c.hostOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c.ReadOnly() && c.proxies.forwarded(r) {
+		if c.ReadOnly() && forwarded(r) {
 			c.proxied(w, r)
 			return
 		}

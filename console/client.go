@@ -99,14 +99,14 @@ func peer(r *http.Request) (addr netip.Addr, host string, ok bool) {
 }
 
 // forwarded reports whether r came through a reverse proxy, as far as
-// can be told: its peer is a trusted proxy, or it carries a header that
-// proxies add (X-Forwarded-For, Forwarded, X-Real-IP). A proxy that is
-// not listed and adds none of them cannot be told from a client. A
-// client that writes one itself is only refused what a proxy would be.
-func (p proxies) forwarded(r *http.Request) bool {
-	if addr, _, ok := peer(r); ok && p.trusted(addr) {
-		return true
-	}
+// can be told: it carries a header that proxies add (X-Forwarded-For,
+// Forwarded, X-Real-IP). A proxy that adds none cannot be told from a
+// client; a client that writes one itself is only refused what a proxy
+// would be. Not the peer's address: a proxy on the same host as
+// Prometheus or the operator's shell shares their address (a listed
+// 127.0.0.1 would refuse them too), and a listed proxy appends
+// X-Forwarded-For anyway (ISEED_CONSOLE_TRUSTED_PROXIES lists only such).
+func forwarded(r *http.Request) bool {
 	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"} {
 		if _, ok := r.Header[h]; ok {
 			return true

@@ -29,10 +29,9 @@
 //
 //   - No token (Config.Token empty): read-only, for whoever reaches the
 //     listener; Check (and New) refuse a listener that is not loopback,
-//     and a request that came through a reverse proxy (its peer one of
-//     Config.TrustedProxies, or carrying X-Forwarded-For, Forwarded or
-//     X-Real-IP) gets 403: a proxy would serve it to whoever reaches the
-//     proxy. Replay and reveal answer 403 and their buttons are not shown.
+//     and a request that came through a reverse proxy (carrying
+//     X-Forwarded-For, Forwarded or X-Real-IP) gets 403: a proxy would
+//     serve it to whoever reaches the proxy. Replay and reveal answer 403 and their buttons are not shown.
 //   - A token (ISEED_CONSOLE_TOKEN, at least MinTokenLen characters): every
 //     page asks for it, as "Authorization: Bearer <token>" or once in the
 //     login form, which sets a session cookie (HttpOnly, SameSite=Strict,

@@ -113,14 +113,13 @@ func HostOnly(listen string, names []string, trusted []netip.Prefix, log zerolog
 }
 
 // Direct is next answering only requests that did not come through a
-// reverse proxy (proxies.forwarded; trusted: ISEED_CONSOLE_TRUSTED_PROXIES);
-// the others get 403 and nothing of next. For /metrics: Prometheus scrapes
-// the listener itself, while the proxies in front of the console are the
+// reverse proxy (forwarded: X-Forwarded-For, Forwarded or X-Real-IP); the
+// others get 403 and nothing of next. For /metrics: Prometheus scrapes
+// the listener itself, while a proxy in front of the console is the
 // public's way in, and /metrics names every tenant and what it spent.
-func Direct(trusted []netip.Prefix, next http.Handler) http.Handler {
-	p := proxies(trusted)
+func Direct(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.forwarded(r) {
+		if forwarded(r) {
 			http.Error(w, "403 forbidden: this is not served through a reverse proxy; scrape the listener itself", http.StatusForbidden)
 			return
 		}

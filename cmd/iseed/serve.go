@@ -435,7 +435,7 @@ func (d *daemon) buildHTTP() {
 	// the public's way in; Prometheus scrapes the listener itself.
 	proxies, _ := console.ParseTrustedProxies(d.cfg.ConsoleProxies) // validated with the configuration
 	mux.Handle("GET /metrics", console.HostOnly(d.cfg.HTTPListen, d.cfg.ConsoleHosts, proxies, d.log,
-		console.Direct(proxies, promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{Registry: d.metrics}))))
+		console.Direct(promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{Registry: d.metrics}))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !d.conn.nc.IsConnected() {
