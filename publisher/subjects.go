@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/iseed-dev/iseed/internal/jsread"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -83,11 +83,13 @@ func TrackMsgID(tenant, id string, generation int) string {
 }
 
 // ReadEvents returns the events stored in stream for one submission,
-// oldest first. The stream says first how many there are: none is an
+// oldest first. Its consumer says first how many there are: none is an
 // empty list at once, and a list that stops before the last (a fetch that
 // failed or timed out on a loaded server, ctx done) is an error saying it
 // is incomplete, with the events read so far, never a short list taken
-// for the whole one.
+// for the whole one. A fetch answered "no responders" (a cluster's) or
+// that brings nothing is tried again, twice in a row at most
+// (jsread.Read).
 func ReadEvents(ctx context.Context, js jetstream.JetStream, stream string, s Subjects, tenant, id string) ([]json.RawMessage, error) {
 	return ReadEventsUpTo(ctx, js, stream, s, tenant, id, 0)
 }
@@ -100,63 +102,22 @@ func ReadEventsUpTo(ctx context.Context, js jetstream.JetStream, stream string, 
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
-	subjects := s.Of(tenant, id)
-	pending := uint64(0) // events still to read
-	for _, subject := range subjects {
-		info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
-		if err != nil {
-			return nil, fmt.Errorf("events: %w", err)
-		}
-		pending += info.State.Subjects[subject]
-	}
-	if pending == 0 {
-		return nil, nil
-	}
-	// Every fetch of an ordered consumer makes a new consumer, and by
-	// default tries that for ever, whatever ctx says: a stream deleted
-	// meanwhile hung the caller.
-	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: subjects, MaxResetAttempts: 3})
-	if err != nil {
-		return nil, fmt.Errorf("events: %w", err)
-	}
 	var out []json.RawMessage
-	for stalls := 0; ; {
-		// The fetches wait on their own, not on ctx.
-		if err := ctx.Err(); err != nil {
-			return out, incompleteEvents(pending, err)
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: s.Of(tenant, id)}
+	err = jsread.Read(ctx, st, cfg, jsread.Options{Wait: fetchWait, Noun: "event(s)"}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
+		if out = append(out, json.RawMessage(m.Data())); limit > 0 && len(out) >= limit {
+			return jsread.Stop
 		}
-		msg, err := oc.Next(jetstream.FetchMaxWait(fetchWait))
-		// On a cluster each fetch's new consumer may not be known yet on
-		// the client's server, which answers "no responders": the next
-		// fetch makes another, from where this one stopped.
-		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) {
-			if stalls++; stalls < maxStalls {
-				continue
-			}
-		}
-		if err != nil {
-			return out, incompleteEvents(pending, err)
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return out, incompleteEvents(pending, err)
-		}
-		out = append(out, json.RawMessage(msg.Data()))
-		if meta.NumPending == 0 || (limit > 0 && len(out) >= limit) {
-			return out, nil
-		}
-		pending, stalls = meta.NumPending, 0
+		return nil
+	})
+	if errors.As(err, new(*jsread.IncompleteError)) {
+		return out, fmt.Errorf("events: the list is incomplete, %w", err)
 	}
+	if err != nil {
+		return out, fmt.Errorf("events: %w", err)
+	}
+	return out, nil
 }
 
-// fetchWait is how long ReadEvents waits for one event, and maxStalls how
-// many such waits in a row may time out, while events remain to be read,
-// before it gives up.
-const (
-	fetchWait = 500 * time.Millisecond
-	maxStalls = 3
-)
-
-func incompleteEvents(pending uint64, err error) error {
-	return fmt.Errorf("events: the list is incomplete, stopped with %d more event(s) to read: %w", pending, err)
-}
+// fetchWait is how long ReadEvents waits for one event.
+const fetchWait = 500 * time.Millisecond
