@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/iseed-dev/iseed/internal/jsread"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/servertime"
 	"github.com/nats-io/nats.go"
@@ -145,7 +146,11 @@ func (f Filter) Match(dl DeadLetter) bool {
 	return true
 }
 
-// List returns dead letters oldest first.
+// List returns dead letters oldest first. A list that stops before the
+// last letter its filter may match (fetches that failed or timed out, ctx
+// done) is an error, with the letters read so far: replay and purge act on
+// it. A fetch answered "no responders" (a cluster's) or that brings
+// nothing is tried again, twice in a row at most (jsread.Read).
 func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 	cfg := q.consumerFor(f)
 	info, err := q.stream.Info(ctx, jetstream.WithSubjectFilter(cfg.FilterSubjects[0]))
@@ -155,99 +160,31 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 	if len(info.State.Subjects) == 0 || (!f.Since.IsZero() && info.State.LastTime.Before(f.Since)) {
 		return nil, nil // nothing to wait for
 	}
-	pending, stalls := uint64(0), 0 // letters still to read; fetches that timed out meanwhile
-	if f.Since.IsZero() {
-		// Every letter on the filter's subjects is to be read.
-		for _, n := range info.State.Subjects {
-			pending += n
-		}
-	} else {
-		// The stream counts letters by subject, not by time: the last one
-		// on the filter's subjects says whether one is to be read. Without
-		// it a first fetch that timed out ended the list empty, and replay
-		// and purge by --since said that nothing matched.
-		last, err := q.stream.GetLastMsgForSubject(ctx, cfg.FilterSubjects[0])
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("dlq: %w", err)
-		}
-		if last.Time.Before(f.Since) {
-			return nil, nil // nothing to wait for
-		}
-		pending = 1 // that one, at least
-	}
-	oc, err := q.stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("dlq: %w", err)
-	}
 	var out []DeadLetter
-	for {
-		// The fetches wait on their own, not on ctx: without this a list
-		// whose filter matches few letters read on to the stream's end
-		// after its caller had gone (a console page's deadline).
-		if err := ctx.Err(); err != nil {
-			return out, fmt.Errorf("dlq: listing stopped with %d more dead letter(s) to read: %w", pending, err)
-		}
-		msg, err := oc.Next(jetstream.FetchMaxWait(2 * time.Second))
-		if errors.Is(err, nats.ErrNoResponders) {
-			// On a cluster each fetch's new consumer may not be known yet
-			// on the client's server, which answers so: the next fetch
-			// makes another, from where this one stopped. It says nothing
-			// of what is left to read.
-			if stalls++; stalls < maxStalls {
-				continue
-			}
-			return out, fmt.Errorf("dlq: listing stopped with %d more dead letter(s) to read: %w", max(pending, 1), err)
-		}
-		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-			// Nothing (more) to read, unless the stream or the last
-			// letter said there was: then the server was slow, and a
-			// short list would be taken for the whole one (replay and
-			// purge act on it).
-			if pending == 0 {
-				return out, nil
-			}
-			if stalls++; stalls < maxStalls {
-				continue
-			}
-			return out, fmt.Errorf("dlq: listing stopped with %d more dead letter(s) to read: %w", pending, err)
-		}
-		if err != nil {
-			return out, fmt.Errorf("dlq: %w", err)
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return out, fmt.Errorf("dlq: %w", err)
-		}
-		dl := Parse(meta.Sequence.Stream, msg.Headers())
+	err = jsread.Read(ctx, q.stream, cfg, jsread.Options{Wait: 2 * time.Second, Noun: "dead letter(s)"}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
+		dl := Parse(meta.Sequence.Stream, m.Headers())
 		dl.Stored = meta.Timestamp
 		if !f.Until.IsZero() && dl.Stored.After(f.Until) {
-			return out, nil // stored in order: the rest are later still
+			return jsread.Stop // stored in order: the rest are later still
 		}
 		if f.Match(dl) {
 			out = append(out, dl)
 		}
-		if (f.Limit > 0 && len(out) >= f.Limit) || meta.NumPending == 0 {
-			return out, nil
+		if f.Limit > 0 && len(out) >= f.Limit {
+			return jsread.Stop
 		}
-		pending, stalls = meta.NumPending, 0
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("dlq: list: %w", err)
 	}
+	return out, nil
 }
-
-// maxStalls is how many fetches in a row may time out while letters
-// remain to be read, or be answered "no responders", before List gives up
-// with an error.
-const maxStalls = 3
 
 // consumerFor reads the dead letters of f's tenant from f.Since on, their
 // headers only: a listed letter is its headers (Parse), and a payload may
 // be megabytes that a tenant chose, which a list, or a filter matching few
-// letters, would otherwise pull from NATS for every letter it passes. The
-// ordered consumer makes a consumer anew after a failed fetch, and by
-// default tries that for ever, whatever the caller's context says: a list
-// of a stream deleted meanwhile hung (MaxResetAttempts).
+// letters, would otherwise pull from NATS for every letter it passes.
 func (q *Queue) consumerFor(f Filter) jetstream.OrderedConsumerConfig {
 	tenant, id := "*", "*"
 	if f.Tenant != "" {
@@ -256,7 +193,7 @@ func (q *Queue) consumerFor(f Filter) jetstream.OrderedConsumerConfig {
 	if f.Submission != "" {
 		id = f.Submission
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{q.layout.DLQSubject(tenant, id)}, HeadersOnly: true, MaxResetAttempts: 3}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{q.layout.DLQSubject(tenant, id)}, HeadersOnly: true}
 	if !f.Since.IsZero() {
 		since := f.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since

@@ -572,12 +572,23 @@ type stallingConsumer struct {
 	at, stalls, calls int
 }
 
-func (c *stallingConsumer) Next(opts ...jetstream.FetchOpt) (jetstream.Msg, error) {
+func (c *stallingConsumer) Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
 	if c.calls++; c.calls >= c.at && c.calls < c.at+c.stalls {
-		return nil, nats.ErrTimeout
+		return noMessages{}, nil
 	}
-	return c.Consumer.Next(opts...)
+	return c.Consumer.Fetch(batch, opts...)
 }
+
+// noMessages is a fetch whose wait ran out before anything came.
+type noMessages struct{}
+
+func (noMessages) Messages() <-chan jetstream.Msg {
+	ch := make(chan jetstream.Msg)
+	close(ch)
+	return ch
+}
+
+func (noMessages) Error() error { return nil }
 
 // TestListDoesNotPassAStallForTheEnd: a fetch that times out while dead
 // letters remain to be read is an error, not the end of the list: replay
@@ -702,10 +713,10 @@ type cancelingConsumer struct {
 	cancel context.CancelFunc
 }
 
-func (c *cancelingConsumer) Next(opts ...jetstream.FetchOpt) (jetstream.Msg, error) {
-	m, err := c.Consumer.Next(opts...)
+func (c *cancelingConsumer) Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
+	b, err := c.Consumer.Fetch(batch, opts...)
 	c.cancel()
-	return m, err
+	return b, err
 }
 
 // TestListStopsWhenItsContextIsDone: List reads no further letter once its
@@ -743,10 +754,10 @@ type deletingConsumer struct {
 	once sync.Once
 }
 
-func (c *deletingConsumer) Next(opts ...jetstream.FetchOpt) (jetstream.Msg, error) {
-	m, err := c.Consumer.Next(opts...)
+func (c *deletingConsumer) Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
+	b, err := c.Consumer.Fetch(batch, opts...)
 	c.once.Do(c.del)
-	return m, err
+	return b, err
 }
 
 // TestListOfAStreamDeletedMeanwhile: a List whose stream is deleted while
