@@ -33,7 +33,10 @@
 // to); periods are the caller's (money.Month in Europe/Rome for a month's
 // invoice). It starts an ordered consumer at from − ReadSlack by the
 // stream's time (an entry is stored after the request it names was
-// created) and reads to the end of the stream, so late entries are found.
+// created) and reads to the end of the stream as it is when the read
+// begins, so late entries are found (internal/jsread: a fetch answered "no
+// responders" or that brings nothing is tried again, twice in a row at
+// most; a stream deleted meanwhile ends the read with an error).
 // Report totals them per tenant and service (Summarize), and WriteTable,
 // WriteCSV and WriteJSON format the lines (testdata holds the goldens;
 // regenerate with go test ./ledger -update). Entry(tenant, request id)

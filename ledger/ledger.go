@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/jsread"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -183,34 +184,30 @@ func (l *Ledger) Entry(ctx context.Context, tenant, requestID string) (Entry, bo
 // Entries returns the entries whose At falls in [from, to), of one tenant
 // or of all (tenant ""), by At then request id.
 //
-// It reads the stream from ReadSlack before from to its end, since an
-// entry recorded late (reconciled, adopted after an audit) is stored long
-// after its At: the cost grows with what was recorded since from, not
-// with the stream's age.
+// It reads the stream from ReadSlack before from to its end as it is when
+// the read begins (jsread.Read: a fetch answered "no responders", a
+// cluster's, or that brings nothing is tried again, twice in a row at
+// most), since an entry recorded late (reconciled, adopted after an audit)
+// is stored long after its At: the cost grows with what was recorded since
+// from, not with the stream's age.
 func (l *Ledger) Entries(ctx context.Context, from, to time.Time, tenant string) ([]Entry, error) {
 	filter := Subject(l.cfg.Prefix, "*", "*")
 	if tenant != "" {
 		filter = Subject(l.cfg.Prefix, tenant, "*")
 	}
 	start := from.Add(-ReadSlack)
-	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start}
+	var out []Entry
+	err := jsread.Read(ctx, l.stream, cfg, jsread.Options{Batch: 256, Wait: l.cfg.FetchWait, Noun: "entries"}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
+		e, ok := l.entryOf(m.Subject(), m.Data())
+		if ok && !e.At.Before(from) && e.At.Before(to) { // not an entry: see Record
+			e.Recorded = meta.Timestamp
+			out = append(out, e)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: read: %w", err)
-	}
-	info := cons.CachedInfo()
-	defer func() { // an ephemeral consumer would go by itself; do not leave it for minutes
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = l.stream.DeleteConsumer(ctx, info.Name)
-	}()
-	if info.NumPending == 0 {
-		return nil, nil
-	}
-	out, err := l.read(cons, int(min(info.NumPending, 256)), from, to)
-	if err != nil {
-		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Entry) int {
 		if c := a.At.Compare(b.At); c != 0 {
@@ -219,56 +216,4 @@ func (l *Ledger) Entries(ctx context.Context, from, to time.Time, tenant string)
 		return strings.Compare(a.RequestID, b.RequestID)
 	})
 	return out, nil
-}
-
-// maxUnanswered is how many fetches in a row read answers "no responders"
-// before it gives up.
-const maxUnanswered = 3
-
-// read fetches batches until the consumer has delivered every message
-// stored when it was created, keeping the entries in [from, to).
-func (l *Ledger) read(cons jetstream.Consumer, batch int, from, to time.Time) ([]Entry, error) {
-	var out []Entry
-	for unanswered := 0; ; {
-		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(l.cfg.FetchWait))
-		if err != nil {
-			return nil, fmt.Errorf("ledger: read: %w", err)
-		}
-		n, done := 0, false
-		for m := range msgs.Messages() {
-			n++
-			meta, err := m.Metadata()
-			if err != nil {
-				return nil, fmt.Errorf("ledger: read %s: %w", m.Subject(), err)
-			}
-			done = meta.NumPending == 0
-			e, ok := l.entryOf(m.Subject(), m.Data())
-			if !ok {
-				continue // not an entry: see Record
-			}
-			e.Recorded = meta.Timestamp
-			if !e.At.Before(from) && e.At.Before(to) {
-				out = append(out, e)
-			}
-		}
-		err = msgs.Error()
-		// On a cluster each fetch's new consumer may not be known yet on
-		// the client's server, which answers "no responders": the next
-		// fetch makes another, from where this one stopped.
-		if errors.Is(err, nats.ErrNoResponders) && n == 0 {
-			if unanswered++; unanswered < maxUnanswered {
-				continue
-			}
-		}
-		if err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("ledger: read: %w", err)
-		}
-		unanswered = 0
-		if done {
-			return out, nil
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("ledger: read: no entry came within %s", l.cfg.FetchWait)
-		}
-	}
 }
