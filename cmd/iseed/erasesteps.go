@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/jsread"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -224,7 +224,10 @@ func (er *eraser) purgeEvents(ctx context.Context, id string) (int, error) {
 
 // submissionMessages finds, in the tenant's subject of the submissions
 // stream, the sequences of the messages of each of ids: it reads them in
-// order, decoding only their id.
+// order, decoding only their id, to the subject's end when it began
+// (jsread.Read: a fetch answered "no responders" or that brings nothing
+// is tried again, twice in a row at most; a search that stops short is an
+// error, never taken for the whole one, which would leave messages).
 func (er *eraser) submissionMessages(ctx context.Context, ids []string) (map[string][]uint64, error) {
 	st, subject := er.c.res.Submissions, er.c.res.Layout.SubmissionSubject(er.tenant)
 	if len(ids) == 0 {
@@ -234,43 +237,21 @@ func (er *eraser) submissionMessages(ctx context.Context, ids []string) (map[str
 	if err != nil || info.State.Subjects[subject] == 0 {
 		return nil, err
 	}
-	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, MaxResetAttempts: 3})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", subject, err)
-	}
-	defer func() { // an ephemeral consumer goes by itself, but not at once
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = st.DeleteConsumer(ctx, oc.CachedInfo().Name)
-	}()
 	out := map[string][]uint64{}
-	for unanswered := 0; ; {
-		msg, err := oc.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if errors.Is(err, nats.ErrNoResponders) && unanswered < 2 {
-			// On a cluster each fetch's new consumer may not be known yet
-			// on the client's server, which answers so: the next fetch
-			// makes another, from where this one stopped (as dlq.List).
-			unanswered++
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", subject, err)
-		}
-		unanswered = 0
-		meta, err := msg.Metadata()
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", subject, err)
-		}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}}
+	err = jsread.Read(ctx, st, cfg, jsread.Options{Wait: 5 * time.Second}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
 		var s struct {
 			ID string `json:"id"`
 		}
-		if json.Unmarshal(msg.Data(), &s) == nil && slices.Contains(ids, s.ID) {
+		if json.Unmarshal(m.Data(), &s) == nil && slices.Contains(ids, s.ID) {
 			out[s.ID] = append(out[s.ID], meta.Sequence.Stream)
 		}
-		if meta.NumPending == 0 {
-			return out, nil
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", subject, err)
 	}
+	return out, nil
 }
 
 // deleteMessages removes messages of the submissions stream, their bytes
