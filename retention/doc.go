@@ -17,7 +17,11 @@
 //     Several replicas may scrub at once.
 //   - A pass reads the records bucket's stream in order from a checkpoint
 //     kept in the keys bucket, and stops at the first entry written after
-//     now minus Config.After. The bucket keeps each key's latest entry
+//     now minus Config.After, or at the stream's end as it was when the
+//     pass began (internal/jsread: a fetch answered "no responders", a
+//     cluster's, or that brings nothing while entries remain is tried
+//     again, twice in a row at most; then, or when the bucket is deleted
+//     meanwhile, the pass fails, from the checkpoint it reached). The bucket keeps each key's latest entry
 //     only, so what lies behind the checkpoint was scrubbed, had nothing to
 //     scrub, was open, or was written again later (which puts it past the
 //     checkpoint): a pass reads what became old since the last one, never

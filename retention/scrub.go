@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/jsread"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,8 +21,10 @@ type Config struct {
 	// when the retention is off.
 	After time.Duration
 	Every time.Duration // how often Run makes a pass (default 1h)
-	Batch int           // entries fetched at once (default 256)
-	// FetchWait bounds the wait for a batch that does not fill (default 2s).
+	Batch int           // entries fetched at once, at most (default 256)
+	// FetchWait bounds each fetch (default 2s): one that brings nothing
+	// while entries remain, or that is answered "no responders" (a
+	// cluster's), is tried again, twice in a row at most (jsread.Read).
 	FetchWait time.Duration
 	Now       func() time.Time // the NATS server's time (default time.Now)
 	Logger    zerolog.Logger
@@ -167,65 +170,38 @@ type pass struct {
 	res    Result
 }
 
-// read fetches entries in order from p.next until one is too recent, the
-// stream ends or something fails, saving the checkpoint after each batch.
+// read reads entries in order from p.next until one is too recent, the
+// stream as it was when the read began ends (jsread.Read) or something
+// fails, saving the checkpoint after every Config.Batch entries.
 func (p *pass) read(ctx context.Context, stream jetstream.Stream) error {
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: p.next,
-	})
-	if err != nil {
-		return fmt.Errorf("retention: read the records: %w", err)
-	}
-	name := cons.CachedInfo().Name
-	defer func() { // an ephemeral consumer goes by itself, but not at once
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = stream.DeleteConsumer(ctx, name)
-	}()
-	for {
-		done, err := p.batch(ctx, cons)
-		if err != nil || done {
-			return err
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: p.next}
+	o := jsread.Options{Batch: p.s.cfg.Batch, Wait: p.s.cfg.FetchWait, Noun: "entries"}
+	var failed error // the pass's own, not the read's
+	err := jsread.Read(ctx, stream, cfg, o, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
+		if !meta.Timestamp.Before(p.cutoff) {
+			return jsread.Stop // written since the cutoff, as is everything after it
+		}
+		if failed = p.entry(ctx, m, meta.Sequence.Stream); failed != nil {
+			return failed
+		}
+		p.next = meta.Sequence.Stream + 1
+		if p.res.Read%p.s.cfg.Batch != 0 {
+			return nil
 		}
 		ahead, err := p.s.cp.save(ctx, p.next, p.stream)
-		if err != nil || ahead {
+		if failed = err; err == nil && ahead {
 			// Ahead: another replica's pass has read this far already and
 			// goes on; reading it all again would only double the work
 			// (on an upgrade, every replica starts a pass over every old
 			// record at once).
-			return err
+			return jsread.Stop
 		}
+		return err
+	})
+	if failed != nil || err == nil {
+		return failed
 	}
-}
-
-// batch deals with one fetched batch. done is true when the pass is over.
-func (p *pass) batch(ctx context.Context, cons jetstream.Consumer) (done bool, err error) {
-	msgs, err := cons.Fetch(p.s.cfg.Batch, jetstream.FetchMaxWait(p.s.cfg.FetchWait))
-	if err != nil {
-		return true, fmt.Errorf("retention: read the records: %w", err)
-	}
-	n := 0
-	for m := range msgs.Messages() {
-		n++
-		meta, err := m.Metadata()
-		if err != nil {
-			return true, fmt.Errorf("retention: read the records: %w", err)
-		}
-		if !meta.Timestamp.Before(p.cutoff) {
-			return true, nil // written since the cutoff, as is everything after it
-		}
-		if err := p.entry(ctx, m, meta.Sequence.Stream); err != nil {
-			return true, err
-		}
-		p.next = meta.Sequence.Stream + 1
-		if meta.NumPending == 0 {
-			return true, nil // the stream's end
-		}
-	}
-	if err := msgs.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-		return true, fmt.Errorf("retention: read the records: %w", err)
-	}
-	return n == 0, nil
+	return fmt.Errorf("retention: read the records: %w", err)
 }
 
 // entry scrubs the record of one entry (rev is its revision) when it is

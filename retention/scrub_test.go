@@ -26,6 +26,7 @@ const after = time.Hour
 // env is a NATS server with iseed's layout.
 type env struct {
 	t   *testing.T
+	srv *natstest.Server
 	js  jetstream.JetStream
 	res *layout.Resources
 }
@@ -36,7 +37,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, js: srv.JS, res: res}
+	return &env{t: t, srv: srv, js: srv.JS, res: res}
 }
 
 // newBucket deletes the records bucket and makes it anew, as an operator
