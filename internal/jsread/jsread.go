@@ -165,8 +165,8 @@ func (r *reader) run(ctx context.Context, each Func) error {
 }
 
 // fetch fetches one batch and hands its messages to each. It returns how
-// many it read and the batch's error, an IncompleteError unless it is
-// each's, or "no responders".
+// many it read and why it stopped short: each's error, "no responders",
+// or an IncompleteError.
 func (r *reader) fetch(each Func) (int, error) {
 	batch, err := r.oc.Fetch(int(min(uint64(r.o.Batch), r.left)), jetstream.FetchMaxWait(r.o.Wait))
 	if errors.Is(err, nats.ErrNoResponders) {
@@ -182,7 +182,7 @@ func (r *reader) fetch(each Func) (int, error) {
 			return n, r.incomplete(err)
 		}
 		n++
-		r.budget--
+		r.budget = max(r.budget, 1) - 1 // a fetch asks for no more than left, at most budget
 		r.left = min(meta.NumPending, r.budget)
 		if err := each(m, meta); err != nil {
 			return n, err
