@@ -23,7 +23,7 @@ func TestQueueListRidesOutNoResponders(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q, all := queueWith(t, [3]string{"acme", "a1", ReasonInvalid}, [3]string{"acme", "a2", ReasonInvalid},
 				[3]string{"acme", "a3", ReasonExpired})
-			q.stream = natstest.NewNoResponders(q.stream, tt.fail)
+			q.stream, q.listBatch = natstest.NewNoResponders(q.stream, tt.fail), 1 // a fetch a letter
 			got, err := q.List(context.Background(), Filter{})
 			if tt.wantErr {
 				if err == nil {

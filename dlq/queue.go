@@ -60,7 +60,15 @@ type Queue struct {
 	// only carries the server's time between syncs.
 	local func() time.Time
 	clock *serverClock
+	// listBatch is how many letters' headers a fetch of List asks for
+	// (ListBatch; a test sets fewer): every fetch of an ordered consumer
+	// makes a consumer of its own, on a cluster through its meta leader,
+	// and a list of thousands of letters after an outage made as many.
+	listBatch int
 }
+
+// ListBatch is how many dead letters' headers a fetch of List asks for.
+const ListBatch = 256
 
 // serverClock is the server's time as a queue learned it.
 type serverClock struct {
@@ -109,7 +117,7 @@ func NewQueue(js jetstream.JetStream, r *layout.Resources, key []byte, msgID fun
 	if msgID == nil {
 		msgID = func(_ string, _ []byte, token string) string { return "replay." + token }
 	}
-	q := &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID, claims: r.Keys, local: time.Now, clock: &serverClock{}}
+	q := &Queue{js: js, layout: r.Layout, stream: r.DLQ, key: key, msgID: msgID, claims: r.Keys, local: time.Now, clock: &serverClock{}, listBatch: ListBatch}
 	q.serverNow = q.syncedNow
 	return q
 }
@@ -161,7 +169,7 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]DeadLetter, error) {
 		return nil, nil // nothing to wait for
 	}
 	var out []DeadLetter
-	err = jsread.Read(ctx, q.stream, cfg, jsread.Options{Wait: 2 * time.Second, Noun: "dead letter(s)"}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
+	err = jsread.Read(ctx, q.stream, cfg, jsread.Options{Batch: q.listBatch, Wait: 2 * time.Second, Noun: "dead letter(s)"}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
 		dl := Parse(meta.Sequence.Stream, m.Headers())
 		dl.Stored = meta.Timestamp
 		if !f.Until.IsZero() && dl.Stored.After(f.Until) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -598,7 +599,7 @@ func TestListDoesNotPassAStallForTheEnd(t *testing.T) {
 	q, all := queueWith(t, [3]string{"acme", "a1", ReasonExpired}, [3]string{"acme", "a2", ReasonExpired}, [3]string{"acme", "a3", ReasonExpired})
 	stream := q.stream
 	for _, tt := range []struct{ at, stalls int }{{1, 1}, {2, 1}, {1, 5}, {2, 5}} {
-		q.stream = stallingStream{Stream: stream, at: tt.at, stalls: tt.stalls}
+		q.stream, q.listBatch = stallingStream{Stream: stream, at: tt.at, stalls: tt.stalls}, 1 // a fetch a letter
 		got, err := q.List(context.Background(), Filter{})
 		if err == nil && len(got) != len(all) {
 			t.Errorf("List with fetch %d stalled %d times: got %d dead letters and no error, want all %d or an error", tt.at, tt.stalls, len(got), len(all))
@@ -616,7 +617,7 @@ func TestListSinceDoesNotPassAStallForTheEnd(t *testing.T) {
 	stream := q.stream
 	for _, f := range []Filter{{Since: all[0].Stored}, {Since: all[1].Stored, Tenant: "acme"}, {Since: all[2].Stored, Reason: ReasonExpired}} {
 		for _, tt := range []struct{ at, stalls int }{{1, 1}, {1, 5}} {
-			q.stream = stallingStream{Stream: stream, at: tt.at, stalls: tt.stalls}
+			q.stream, q.listBatch = stallingStream{Stream: stream, at: tt.at, stalls: tt.stalls}, 1
 			got, err := q.List(context.Background(), f)
 			if err == nil && len(got) == 0 {
 				t.Errorf("List %+v with fetch %d stalled %d times: got no dead letters and no error, want some or an error", f, tt.at, tt.stalls)
@@ -729,7 +730,7 @@ func TestListStopsWhenItsContextIsDone(t *testing.T) {
 	q, _ := queueWith(t, [3]string{"acme", "a1", ReasonExpired}, [3]string{"acme", "a2", ReasonExpired}, [3]string{"acme", "a3", ReasonExpired})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	q.stream = cancelingStream{Stream: q.stream, cancel: cancel}
+	q.stream, q.listBatch = cancelingStream{Stream: q.stream, cancel: cancel}, 1 // a fetch a letter
 	got, err := q.List(ctx, Filter{Reason: ReasonInsufficientCredit})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("List whose context was cancelled after the first letter: got %d letters and error %v, want context.Canceled", len(got), err)
@@ -769,6 +770,7 @@ func TestListOfAStreamDeletedMeanwhile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	name := q.stream.CachedInfo().Config.Name
+	q.listBatch = 1
 	q.stream = deletingStream{Stream: q.stream, del: func() {
 		if err := q.js.DeleteStream(context.Background(), name); err != nil {
 			t.Errorf("delete the stream: %v", err)
@@ -819,5 +821,48 @@ func TestReplayMarksOnlyACorrection(t *testing.T) {
 		if got := VerifyCorrection(q.key, m.Header.Get(CorrectionHeader), seq, m.Subject, m.Data); got != want {
 			t.Errorf("replay of dead letter %d: marked a correction %v, want %v", all[i].Seq, got, want)
 		}
+	}
+}
+
+// countingStream counts the fetches of its ordered consumers.
+type countingStream struct {
+	jetstream.Stream
+	fetches *atomic.Int64
+}
+
+func (s countingStream) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	c, err := s.Stream.OrderedConsumer(ctx, cfg)
+	return &countingConsumer{Consumer: c, fetches: s.fetches}, err
+}
+
+type countingConsumer struct {
+	jetstream.Consumer
+	fetches *atomic.Int64
+}
+
+func (c *countingConsumer) Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
+	c.fetches.Add(1)
+	return c.Consumer.Fetch(batch, opts...)
+}
+
+// TestListFetchesLettersInBatches: a list reads many letters' headers a
+// fetch. Each fetch of an ordered consumer makes a consumer of its own (on
+// a cluster, through its meta leader), and List fetched one letter at a
+// time: a list of the thousands of letters an outage leaves made as many
+// consumers.
+func TestListFetchesLettersInBatches(t *testing.T) {
+	letters := make([][3]string, ListBatch+10)
+	for i := range letters {
+		letters[i] = [3]string{"acme", fmt.Sprintf("s%d", i), ReasonExpired}
+	}
+	q, all := queueWith(t, letters...)
+	var n atomic.Int64
+	q.stream = countingStream{Stream: q.stream, fetches: &n}
+	got, err := q.List(context.Background(), Filter{Tenant: "acme"})
+	if err != nil || len(got) != len(all) {
+		t.Fatalf("List: got %d letters, error %v; want %d", len(got), err, len(all))
+	}
+	if n.Load() > 2 {
+		t.Errorf("List of %d letters made %d fetches (and as many consumers), want 2", len(all), n.Load())
 	}
 }
