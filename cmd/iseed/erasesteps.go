@@ -28,10 +28,17 @@ type eraser struct {
 	tenant string
 	store  *record.Store
 	now    func() time.Time
+	// batch is how many messages a fetch of the submissions stream asks
+	// for (eraseBatch; a test sets fewer).
+	batch int
 }
 
+// eraseBatch is how many messages a fetch of erase's search of the
+// submissions stream asks for, at most.
+const eraseBatch = 256
+
 func newEraser(c *cliConn, q *dlq.Queue, tenant string) *eraser {
-	return &eraser{c: c, q: q, tenant: tenant, store: record.NewStore(c.res.Records), now: time.Now}
+	return &eraser{c: c, q: q, tenant: tenant, store: record.NewStore(c.res.Records), now: time.Now, batch: eraseBatch}
 }
 
 // personKey is the history key (and a record's PersonKey) of taxCode: ""
@@ -239,7 +246,12 @@ func (er *eraser) submissionMessages(ctx context.Context, ids []string) (map[str
 	}
 	out := map[string][]uint64{}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}}
-	err = jsread.Read(ctx, st, cfg, jsread.Options{Wait: 5 * time.Second}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
+	// Many messages a fetch (each fetch of an ordered consumer makes a
+	// consumer, on a cluster through its meta leader: not one for each of
+	// a tenant's submissions), but no more bytes than two of the largest a
+	// message can be.
+	o := jsread.Options{Batch: er.batch, MaxBytes: 2 * int(er.c.nc.MaxPayload()), Wait: 5 * time.Second}
+	err = jsread.Read(ctx, st, cfg, o, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
 		var s struct {
 			ID string `json:"id"`
 		}

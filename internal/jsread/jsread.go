@@ -52,6 +52,12 @@ type Options struct {
 	// fetch never asks for more than are pending: one that cannot fill
 	// waits its whole Wait.
 	Batch int
+	// MaxBytes, when above 0, bounds the bytes of a fetch's messages
+	// (subjects and headers included; FetchMaxBytes), for messages too
+	// large to fetch Batch of at once. It must exceed the largest message
+	// (the server's max_payload, and a little for subject and headers): a
+	// fetch never delivers a message larger, and the read would stall on it.
+	MaxBytes int
 	// Wait bounds each fetch (default DefaultWait).
 	Wait time.Duration
 	// Tries is how many fetches in a row may be answered "no responders"
@@ -168,7 +174,11 @@ func (r *reader) run(ctx context.Context, each Func) error {
 // many it read and why it stopped short: each's error, "no responders",
 // or an IncompleteError.
 func (r *reader) fetch(each Func) (int, error) {
-	batch, err := r.oc.Fetch(int(min(uint64(r.o.Batch), r.left)), jetstream.FetchMaxWait(r.o.Wait))
+	opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(r.o.Wait)}
+	if r.o.MaxBytes > 0 {
+		opts = append(opts, jetstream.FetchMaxBytes(r.o.MaxBytes))
+	}
+	batch, err := r.oc.Fetch(int(min(uint64(r.o.Batch), r.left)), opts...)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return 0, err
 	}

@@ -222,3 +222,65 @@ func waitNoConsumers(t *testing.T, st jetstream.Stream) {
 		}
 	}
 }
+
+// TestReadBoundsAFetchsBytes: with MaxBytes a fetch brings no more bytes
+// than it says, and the read still reads every message, large ones
+// included, through as many fetches as the bytes need.
+func TestReadBoundsAFetchsBytes(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	if _, err := srv.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	const n, size = 6, 100 << 10
+	for i := range n {
+		if _, err := srv.JS.Publish(ctx, fmt.Sprintf("s.%d", i), make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := srv.JS.Stream(ctx, "S")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetches atomic.Int64
+	read, inFetch := 0, map[int64]int{}
+	err = jsread.Read(ctx, countFetches{Stream: st, n: &fetches}, jetstream.OrderedConsumerConfig{},
+		jsread.Options{Batch: 256, MaxBytes: 2*size + 4096},
+		func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
+			read++
+			inFetch[fetches.Load()]++
+			return nil
+		})
+	if err != nil || read != n {
+		t.Fatalf("Read: %d of %d messages, error %v", read, n, err)
+	}
+	for f, k := range inFetch {
+		if k > 2 {
+			t.Errorf("fetch %d brought %d messages of %d bytes, more than MaxBytes %d", f, k, size, 2*size+4096)
+		}
+	}
+	if fetches.Load() > n {
+		t.Errorf("%d fetches for %d messages", fetches.Load(), n)
+	}
+}
+
+// countFetches counts its ordered consumers' fetches.
+type countFetches struct {
+	jetstream.Stream
+	n *atomic.Int64
+}
+
+func (s countFetches) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	c, err := s.Stream.OrderedConsumer(ctx, cfg)
+	return fetchCounter{Consumer: c, n: s.n}, err
+}
+
+type fetchCounter struct {
+	jetstream.Consumer
+	n *atomic.Int64
+}
+
+func (c fetchCounter) Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
+	c.n.Add(1)
+	return c.Consumer.Fetch(batch, opts...)
+}
