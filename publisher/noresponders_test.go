@@ -12,6 +12,7 @@ import (
 // while events remain is tried again, as a fetch that timed out is; the
 // whole list comes back. Three in a row still end it, incomplete.
 func TestReadEventsRidesOutNoResponders(t *testing.T) {
+	publisher.SetEventsBatch(t, 1) // a fetch an event: the second and third exist
 	s := publisher.SubjectsFor("")
 	for _, tt := range []struct {
 		name     string

@@ -104,7 +104,18 @@ func ReadEventsUpTo(ctx context.Context, js jetstream.JetStream, stream string, 
 	}
 	var out []json.RawMessage
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: s.Of(tenant, id)}
-	err = jsread.Read(ctx, st, cfg, jsread.Options{Wait: fetchWait, Noun: "event(s)"}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
+	// Many events a fetch (each fetch of an ordered consumer makes a
+	// consumer, on a cluster through its meta leader), but no more bytes
+	// than two of the largest a message can be: a tenant may publish
+	// payloads of its own under a submission's id.
+	o := jsread.Options{Batch: 1, Wait: fetchWait, Noun: "event(s)"}
+	if nc := js.Conn(); nc != nil && nc.MaxPayload() > 0 {
+		o.Batch, o.MaxBytes = eventsBatch, 2*int(nc.MaxPayload())
+		if limit > 0 {
+			o.Batch = min(o.Batch, limit)
+		}
+	}
+	err = jsread.Read(ctx, st, cfg, o, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
 		if out = append(out, json.RawMessage(m.Data())); limit > 0 && len(out) >= limit {
 			return jsread.Stop
 		}
@@ -119,5 +130,9 @@ func ReadEventsUpTo(ctx context.Context, js jetstream.JetStream, stream string, 
 	return out, nil
 }
 
-// fetchWait is how long ReadEvents waits for one event.
+// fetchWait is how long a fetch of ReadEvents waits.
 const fetchWait = 500 * time.Millisecond
+
+// eventsBatch is how many events a fetch of ReadEvents asks for, at most
+// (a test sets fewer: SetEventsBatch).
+var eventsBatch = 64

@@ -77,6 +77,7 @@ func TestReadEventsSaysWhenItStopsShort(t *testing.T) {
 // event once its context is done, and says so; the fetches wait on their
 // own, not on the context.
 func TestReadEventsStopsWhenItsContextIsDone(t *testing.T) {
+	publisher.SetEventsBatch(t, 1) // a fetch an event
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	js, _ := eventsThrough(t, func(pull int64) bool {
@@ -97,6 +98,7 @@ func TestReadEventsStopsWhenItsContextIsDone(t *testing.T) {
 // by default tries that for ever: ReadEvents never returned, and the
 // console's page and 'iseed status' hung.
 func TestReadEventsOfAStreamDeletedMeanwhile(t *testing.T) {
+	publisher.SetEventsBatch(t, 1) // a fetch an event
 	srv := natstest.Run(t)
 	js, _ := eventsOn(t, srv, func(pull int64) bool {
 		if pull == 2 {
@@ -137,5 +139,20 @@ func TestReadEventsOfASubmissionWithNone(t *testing.T) {
 	got, err = publisher.ReadEvents(context.Background(), js, "EV", s, "acme", "s2")
 	if err != nil || len(got) != 1 || string(got[0]) != `{"n":1}` {
 		t.Errorf("ReadEvents of acme/s2: got %s, %v, want its one event", got, err)
+	}
+}
+
+// TestReadEventsFetchesInBatches: a submission's events come in one
+// fetch, not one each: every fetch of an ordered consumer makes a consumer
+// of its own (on a cluster through its meta leader), and a tenant may
+// publish as many payloads under a submission's id as it likes.
+func TestReadEventsFetchesInBatches(t *testing.T) {
+	js, pulls := eventsThrough(t, func(int64) bool { return false })
+	got, err := publisher.ReadEvents(context.Background(), js, "EV", publisher.SubjectsFor(""), "acme", "s1")
+	if err != nil || len(got) != 3 {
+		t.Fatalf("ReadEvents: got %d events, error %v; want 3", len(got), err)
+	}
+	if n := pulls.Load(); n != 1 {
+		t.Errorf("ReadEvents of 3 events made %d fetches, want 1", n)
 	}
 }
