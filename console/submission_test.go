@@ -34,13 +34,23 @@ func TestSubmissionSaysWhenItsListsAreIncomplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := publisher.New(h.NATS.JS, publisher.Config{Prefix: l.Prefix})
-	for gen, state := range []string{publisher.StateSubmitted, publisher.StateInProgress, publisher.StateFailed} {
-		if err := p.Status(ctx, publisher.Status{SubmissionID: "part-1", Tenant: pipetest.Tenant, State: state, Generation: 1 + gen/2, At: now}); err != nil {
-			t.Fatal(err)
+	// More events and dead letters than a fetch brings (64 and 256): the
+	// lists are read in batches.
+	for gen := 1; gen <= 65; gen++ {
+		for _, state := range []string{publisher.StateSubmitted, publisher.StateFailed} {
+			if err := p.Status(ctx, publisher.Status{SubmissionID: "part-1", Tenant: pipetest.Tenant, State: state, Generation: gen, At: now}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	first := deadLetter(t, h, "part-1", dlq.ReasonExpired, []byte(`{}`))
-	deadLetter(t, h, "part-1", dlq.ReasonUpstreamRejected, []byte(`{}`))
+	for gen := 2; gen <= dlq.ListBatch+1; gen++ {
+		dl := dlq.DeadLetter{OriginalSubject: l.SubmissionSubject(pipetest.Tenant), StreamSeq: 1, Tenant: pipetest.Tenant,
+			SubmissionID: "part-1", Reason: dlq.ReasonUpstreamRejected, Error: "test", Generation: gen, FirstFailure: now, LastFailure: now}
+		if err := dlq.Publish(ctx, h.NATS.JS, l, dl, []byte(`{}`), dlq.MsgID(pipetest.Tenant, "part-1", gen, dl.Reason)); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// Every stream's fetches after its first are lost on their way.
 	proxy := natstest.NewDropProxy(t, h.NATS.Server.Addr().String())
