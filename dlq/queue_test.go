@@ -824,27 +824,6 @@ func TestReplayMarksOnlyACorrection(t *testing.T) {
 	}
 }
 
-// countingStream counts the fetches of its ordered consumers.
-type countingStream struct {
-	jetstream.Stream
-	fetches *atomic.Int64
-}
-
-func (s countingStream) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
-	c, err := s.Stream.OrderedConsumer(ctx, cfg)
-	return &countingConsumer{Consumer: c, fetches: s.fetches}, err
-}
-
-type countingConsumer struct {
-	jetstream.Consumer
-	fetches *atomic.Int64
-}
-
-func (c *countingConsumer) Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
-	c.fetches.Add(1)
-	return c.Consumer.Fetch(batch, opts...)
-}
-
 // TestListFetchesLettersInBatches: a list reads many letters' headers a
 // fetch. Each fetch of an ordered consumer makes a consumer of its own (on
 // a cluster, through its meta leader), and List fetched one letter at a
@@ -857,7 +836,7 @@ func TestListFetchesLettersInBatches(t *testing.T) {
 	}
 	q, all := queueWith(t, letters...)
 	var n atomic.Int64
-	q.stream = countingStream{Stream: q.stream, fetches: &n}
+	q.stream = natstest.NewNoResponders(q.stream, func(fetch int64) bool { n.Store(fetch); return false }) // counts, fails none
 	got, err := q.List(context.Background(), Filter{Tenant: "acme"})
 	if err != nil || len(got) != len(all) {
 		t.Fatalf("List: got %d letters, error %v; want %d", len(got), err, len(all))

@@ -244,7 +244,8 @@ func TestReadBoundsAFetchsBytes(t *testing.T) {
 	}
 	var fetches atomic.Int64
 	read, inFetch := 0, map[int64]int{}
-	err = jsread.Read(ctx, countFetches{Stream: st, n: &fetches}, jetstream.OrderedConsumerConfig{},
+	counted := natstest.NewNoResponders(st, func(n int64) bool { fetches.Store(n); return false }) // counts, fails none
+	err = jsread.Read(ctx, counted, jetstream.OrderedConsumerConfig{},
 		jsread.Options{Batch: 256, MaxBytes: 2*size + 4096},
 		func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
 			read++
@@ -262,25 +263,4 @@ func TestReadBoundsAFetchsBytes(t *testing.T) {
 	if fetches.Load() > n {
 		t.Errorf("%d fetches for %d messages", fetches.Load(), n)
 	}
-}
-
-// countFetches counts its ordered consumers' fetches.
-type countFetches struct {
-	jetstream.Stream
-	n *atomic.Int64
-}
-
-func (s countFetches) OrderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
-	c, err := s.Stream.OrderedConsumer(ctx, cfg)
-	return fetchCounter{Consumer: c, n: s.n}, err
-}
-
-type fetchCounter struct {
-	jetstream.Consumer
-	n *atomic.Int64
-}
-
-func (c fetchCounter) Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
-	c.n.Add(1)
-	return c.Consumer.Fetch(batch, opts...)
 }
