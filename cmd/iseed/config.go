@@ -351,8 +351,16 @@ func (c *Config) problems() []error {
 	if err := console.CheckHosts(c.ConsoleHosts); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := console.ParseTrustedProxies(c.ConsoleProxies); err != nil {
+	if proxies, err := console.ParseTrustedProxies(c.ConsoleProxies); err != nil {
 		errs = append(errs, err)
+	} else if len(proxies) > 0 && c.ConsoleToken == "" {
+		// A mistake, not a choice, as a token too short is: a console
+		// without a token refuses whatever comes through a proxy, listed
+		// or not, so the proxies can only mean a forgotten token. Said at
+		// --check-config, not found out when the console answers 403.
+		bad("ISEED_CONSOLE_TRUSTED_PROXIES is set but ISEED_CONSOLE_TOKEN is not: a console without a token answers 403 to every request "+
+			"that comes through a reverse proxy, listed or not; set ISEED_CONSOLE_TOKEN (at least %d random characters: openssl rand -hex 32) "+
+			"to serve the console through the proxies, or unset ISEED_CONSOLE_TRUSTED_PROXIES", console.MinTokenLen)
 	}
 	if c.AuditEvery < 0 {
 		bad("ISEED_AUDIT_EVERY must not be negative (0 turns the periodic audit off), got %s", c.AuditEvery)

@@ -71,7 +71,12 @@ func TestConfigValidation(t *testing.T) {
 		{"console hosts", map[string]string{"ISEED_CONSOLE_HOSTS": "iseed.example.com, iseed"}, ""},
 		{"console hosts empty", map[string]string{"ISEED_CONSOLE_HOSTS": ""}, ""},
 		{"console host with a scheme", map[string]string{"ISEED_CONSOLE_HOSTS": "https://iseed.example.com"}, "ISEED_CONSOLE_HOSTS: \"https://iseed.example.com\" is not a host name"},
-		{"console trusted proxies", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.10,fd00::/8"}, ""},
+		{"console trusted proxies", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.10,fd00::/8", "ISEED_CONSOLE_TOKEN": "0123456789abcdef"}, ""},
+		// A console without a token refuses whatever comes through a
+		// proxy: listing proxies can only mean a forgotten token.
+		{"console trusted proxies without a token", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "10.0.0.0/8"},
+			"ISEED_CONSOLE_TRUSTED_PROXIES is set but ISEED_CONSOLE_TOKEN is not: a console without a token answers 403 to every request that comes through a reverse proxy"},
+		{"console trusted proxies empty without a token", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": " , "}, ""},
 		{"console trusted proxy not an address", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "10.0.0.0/8,ingress-nginx"}, "ISEED_CONSOLE_TRUSTED_PROXIES: \"ingress-nginx\" is not a CIDR or an IP address"},
 		{"console trusting every address", map[string]string{"ISEED_CONSOLE_TRUSTED_PROXIES": "0.0.0.0/0"}, "ISEED_CONSOLE_TRUSTED_PROXIES: \"0.0.0.0/0\" trusts every address"},
 		{"every problem at once", map[string]string{"ISEED_WORKERS": "0", "ISEED_STORAGE": "disk"}, "ISEED_STORAGE"},
@@ -207,6 +212,32 @@ func TestConfigRefusesWhatWouldBeReplaced(t *testing.T) {
 				t.Errorf("the data directory was created (%v); want the configuration refused before", err)
 			}
 		})
+	}
+}
+
+// TestConsoleProxiesWithoutATokenRefused: a console without a token
+// answers 403 to whatever comes through a reverse proxy, so
+// ISEED_CONSOLE_TRUSTED_PROXIES without ISEED_CONSOLE_TOKEN can only be a
+// forgotten token: serve --check-config and serve refuse it, exit 2
+// saying what to set, before anything is created.
+func TestConsoleProxiesWithoutATokenRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	t.Setenv("ISEED_DATA_DIR", dir)
+	t.Setenv("ISEED_NATS_URL", "")
+	t.Setenv("ISEED_EMBEDDED_NATS_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
+	t.Setenv("ISEED_CONSOLE_TOKEN", "")
+	t.Setenv("ISEED_CONSOLE_TRUSTED_PROXIES", "127.0.0.1")
+	const want = "ISEED_CONSOLE_TRUSTED_PROXIES is set but ISEED_CONSOLE_TOKEN is not"
+	for _, args := range [][]string{{"serve", "--check-config"}, {"serve"}} {
+		out, errOut, code := runCLIFor(t, 5*time.Second, args...) // bounded: a serve that starts must not hang the test
+		if code != 2 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "set ISEED_CONSOLE_TOKEN") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", args, code, out, errOut, want)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the data directory was created (%v); want the configuration refused before", err)
 	}
 }
 

@@ -59,6 +59,9 @@ func TestMetricsRefusedThroughAReverseProxy(t *testing.T) {
 	for _, trusted := range []string{"127.0.0.1/32", ""} {
 		t.Run("trusted proxies "+trusted, func(t *testing.T) {
 			t.Setenv("ISEED_CONSOLE_TRUSTED_PROXIES", trusted)
+			if trusted != "" {
+				t.Setenv("ISEED_CONSOLE_TOKEN", consoleToken) // proxies without a token are refused (TestConsoleProxiesWithoutATokenRefused)
+			}
 			d := startCLIDaemon(t)
 			admin := &url.URL{Scheme: "http", Host: d.admin.ln.Addr().String()}
 			proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(admin)) // appends X-Forwarded-For
