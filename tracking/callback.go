@@ -37,7 +37,7 @@ import (
 // form that finds every reader busy for a second gets 503 unread
 // (callbackbody.go). A forged one gets 403 and
 // changes nothing (and is logged a few times a minute at most, whatever
-// the rate). A genuine one re-reads the request at most once per
+// the rate, with its peer's address: callbacksource.go). A genuine one re-reads the request at most once per
 // MinInterval per submission and announced state, where the state is one
 // of the five the API names or "other": a body that leaked, replayed with
 // any states, costs at most six upstream reads per interval (answered 204
@@ -173,7 +173,7 @@ func (c *Callbacks) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if !hmac.Equal([]byte(cb.secret), []byte(c.Secret(tenant, id))) {
 		c.cfg.Metrics.callback(forgery(cb))
-		c.forged.Warn().Str("tenant", tenant).Str("submission", id).Msg("callback with a wrong or missing secret: refused")
+		withSource(c.forged.Warn(), r).Str("tenant", tenant).Str("submission", id).Msg("callback with a wrong or missing secret: refused")
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
