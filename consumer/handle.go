@@ -59,7 +59,8 @@ func (p *Pipeline) processSafely(ctx context.Context, j *job) (o Outcome) {
 
 // finish carries out an action: dead letter (stored before anything else),
 // then the event and, for a submission that has its upstream request, the
-// tracking task (the two concurrently); for a dead letter of a record,
+// tracking task, in that order, with its ledger entry beside them
+// (announce); for a dead letter of a record,
 // the record read again, and both removed if it was erased meanwhile
 // (withdrawIfErased); then the ack, term or nak.
 func (p *Pipeline) finish(ctx context.Context, j *job, o Outcome, act Action) error {
