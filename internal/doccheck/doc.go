@@ -4,7 +4,9 @@
 // does not read, every `go test -run` line and every test named in prose
 // naming a test that exists, every relative link resolving (and landing on
 // a heading when it names one), every repository path named in code
-// (`consumer/adopt.go`) existing, every iseed command shown naming real
+// (`consumer/adopt.go`) existing, every exported identifier of the module
+// named in code or in a package's doc.go (`dlq.Reasons`,
+// `record.Record.Scrub`) declared by its package, every iseed command shown naming real
 // verbs and flags (docs/cli.md, which cmd/iseed's TestCLIDoc keeps), log
 // durations named with their unit, every function that makes a message id
 // named in docs/events.md's table of them, every dead-letter header in its
