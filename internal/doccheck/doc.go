@@ -6,7 +6,8 @@
 // a heading when it names one), every repository path named in code
 // (`consumer/adopt.go`) existing, every exported identifier of the module
 // named in code or in a package's doc.go (`dlq.Reasons`,
-// `record.Record.Scrub`) declared by its package, every iseed command shown naming real
+// `record.Record.Scrub`) declared by its package, and every name placed in
+// a file (`fail` (`consumer/adopt.go`)) declared there, every iseed command shown naming real
 // verbs and flags (docs/cli.md, which cmd/iseed's TestCLIDoc keeps), log
 // durations named with their unit, every function that makes a message id
 // named in docs/events.md's table of them, every dead-letter header in its

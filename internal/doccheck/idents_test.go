@@ -156,3 +156,42 @@ func TestDocsNameGoIdentifiersThatExist(t *testing.T) {
 		t.Errorf("names an identifier its package does not declare: %s", m)
 	}
 }
+
+// TestDocsNameFunctionsWhereTheyAre: a name the docs place in a file
+// (`fail` (`consumer/adopt.go`), `kindOf` in `schema/checks.go`) is
+// declared in that file, as a function, method, type, constant or
+// variable: unexported names have no package to check them against.
+func TestDocsNameFunctionsWhereTheyAre(t *testing.T) {
+	placed := regexp.MustCompile("`([A-Za-z_][A-Za-z0-9_]*)`(?:\\s+in\\s+|,?\\s+\\()`([a-z0-9_/]+\\.go)`")
+	checked := 0
+	for file, text := range docs(t) {
+		for _, m := range placed.FindAllStringSubmatch(text, -1) {
+			checked++
+			if !fileDeclares(t, m[2], m[1]) {
+				t.Errorf("%s: %s does not declare %s", file, m[2], m[1])
+			}
+		}
+	}
+	if checked < 3 {
+		t.Fatalf("checked %d names: the pattern missed them", checked)
+	}
+}
+
+// fileDeclares reports whether the Go file at name (relative to the root)
+// declares ident at its top level or as a method.
+func fileDeclares(t *testing.T, name, ident string) bool {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(root, name), nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+		return true
+	}
+	names := map[string]bool{}
+	for _, d := range f.Decls {
+		declare(names, d)
+		if fd, ok := d.(*ast.FuncDecl); ok {
+			names[fd.Name.Name] = true
+		}
+	}
+	return names[ident]
+}
