@@ -12,6 +12,17 @@
 //	P.documents.<tenant>.<submission_id>  document-ready events (DocumentReady)
 //	P.account.wallet                      account events (AccountEvent)
 //
+// Beside the events it owns what the contract's readers rely on: the
+// message ids of submissions (SubmissionMsgID, which tenants set) and of
+// tracking tasks (TrackMsgID); each tenant's two durable pull consumers
+// on the events stream, "<tenant>-status" and "<tenant>-documents", which
+// iseed makes because tenants may create none (EnsureTenantConsumers:
+// `iseed tenant init`, and layout.Ensure at every start for each tenant
+// with a documents bucket); and one submission's events, read back
+// (ReadEvents, ReadEventsUpTo: `iseed status`, the console) or removed
+// (Subjects.PurgeOf: `iseed erase`, and either loop on finding its record
+// erased).
+//
 // The package knows nothing of the upstream API: callers translate into
 // these types.
 package publisher
