@@ -23,8 +23,10 @@
 //     iseed_submissions with a pending Attempt and a lease, or, when it
 //     exists, resume decides what this message means for it (a conflict,
 //     an earlier result, another worker's live lease, a replay, a take-over).
-//  3. proceed and submit (submit.go) send the POST, at most once per
-//     attempt: token waits for the upstream budget (the rate limit, shared
+//  3. proceed (submit.go) resolves the files the input references in the
+//     tenant's files bucket (schema.ResolveFiles) and reserves the price
+//     against the caps (reserve, money.go: see below); then submit sends
+//     the POST, at most once per attempt: token waits for the upstream budget (the rate limit, shared
 //     by every replica), then markAttempt records the pending attempt with
 //     a lease that outlasts the call, and post makes the call within it,
 //     through the circuit breaker.
