@@ -22,8 +22,9 @@ const (
 	// Conflict: the id is known with another payload; nothing was sent.
 	// Dead letter, conflict event, then Term.
 	Conflict
-	// Failed: cannot succeed (permanent upstream error, insufficient credit,
-	// ambiguous, too old). Dead letter, then Term.
+	// Failed: cannot succeed (permanent upstream error, ambiguous, too old,
+	// out of deliveries; an empty wallet is a Retry that stops pulling).
+	// Dead letter, then Term.
 	Failed
 	// Retry: transient trouble (upstream, NATS). NakWithDelay, growing with deliveries.
 	Retry
