@@ -104,17 +104,13 @@ func ReadEventsUpTo(ctx context.Context, js jetstream.JetStream, stream string, 
 	}
 	var out []json.RawMessage
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: s.Of(tenant, id)}
-	// Many events a fetch (each fetch of an ordered consumer makes a
-	// consumer, on a cluster through its meta leader), but no more bytes
-	// than two of the largest a message can be: a tenant may publish
-	// payloads of its own under a submission's id.
-	o := jsread.Options{Batch: 1, Wait: fetchWait, Noun: "event(s)"}
-	if nc := js.Conn(); nc != nil && nc.MaxPayload() > 0 {
-		o.Batch, o.MaxBytes = eventsBatch, 2*int(nc.MaxPayload())
-		if limit > 0 {
-			o.Batch = min(o.Batch, limit)
-		}
+	// A tenant may publish payloads of its own, of any size, under a
+	// submission's id.
+	batch := eventsBatch
+	if limit > 0 {
+		batch = min(batch, limit)
 	}
+	o := jsread.Options{Wait: fetchWait, Noun: "event(s)"}.Large(js.Conn(), batch)
 	err = jsread.Read(ctx, st, cfg, o, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
 		if out = append(out, json.RawMessage(m.Data())); limit > 0 && len(out) >= limit {
 			return jsread.Stop

@@ -246,11 +246,7 @@ func (er *eraser) submissionMessages(ctx context.Context, ids []string) (map[str
 	}
 	out := map[string][]uint64{}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}}
-	// Many messages a fetch (each fetch of an ordered consumer makes a
-	// consumer, on a cluster through its meta leader: not one for each of
-	// a tenant's submissions), but no more bytes than two of the largest a
-	// message can be.
-	o := jsread.Options{Batch: er.batch, MaxBytes: 2 * int(er.c.nc.MaxPayload()), Wait: 5 * time.Second}
+	o := jsread.Options{Wait: 5 * time.Second}.Large(er.c.nc, er.batch) // submissions of up to max_payload
 	err = jsread.Read(ctx, st, cfg, o, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
 		var s struct {
 			ID string `json:"id"`

@@ -69,6 +69,21 @@ type Options struct {
 	Noun string
 }
 
+// Large is o reading batch messages a fetch that may each be as large as
+// nc's server allows (max_payload): each fetch of an ordered consumer
+// makes a consumer of its own (on a cluster through its meta leader), so
+// not one a message, but a fetch brings at most twice max_payload bytes
+// (MaxBytes: more than the largest message). Without nc, or its
+// max_payload, one message a fetch.
+func (o Options) Large(nc *nats.Conn, batch int) Options {
+	if nc == nil || nc.MaxPayload() <= 0 {
+		o.Batch, o.MaxBytes = 1, 0
+		return o
+	}
+	o.Batch, o.MaxBytes = batch, 2*int(nc.MaxPayload())
+	return o
+}
+
 func (o Options) withDefaults() Options {
 	o.Batch = max(o.Batch, 1)
 	if o.Wait <= 0 {
