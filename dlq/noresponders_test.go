@@ -3,6 +3,7 @@ package dlq
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
 )
@@ -35,5 +36,18 @@ func TestQueueListRidesOutNoResponders(t *testing.T) {
 				t.Errorf("List: got %d dead letters, error %v; want %d", len(got), err, len(all))
 			}
 		})
+	}
+}
+
+// TestQueueListOfNothingFetchesNothing: a filter no letter matches by
+// subject (another tenant) or by time (since after the last) is an empty
+// list without a fetch: every fetch here is answered "no responders".
+func TestQueueListOfNothingFetchesNothing(t *testing.T) {
+	q, all := queueWith(t, [3]string{"acme", "a1", ReasonInvalid})
+	q.stream = natstest.NewNoResponders(q.stream, func(int64) bool { return true })
+	for _, f := range []Filter{{Tenant: "initech"}, {Since: all[0].Stored.Add(time.Second)}} {
+		if got, err := q.List(context.Background(), f); err != nil || len(got) != 0 {
+			t.Errorf("List(%+v): got %d letters, error %v; want none and no fetch", f, len(got), err)
+		}
 	}
 }
