@@ -177,6 +177,7 @@ func TestSizeLimitLoweredUnderAReleasedHold(t *testing.T) {
 	if r.Attempts != 1 {
 		t.Errorf("attempts: got %d, want 1", r.Attempts)
 	}
+	h.WaitLastEvent("emp-big", "iseed.submission.submitted") // stored after the record says so
 	if evs := h.EventTypes("emp-big"); len(evs) != 2 || evs[1] != "iseed.submission.submitted" {
 		t.Errorf("events: got %v, want held then submitted", evs)
 	}
