@@ -79,6 +79,7 @@ func TestInvalidSubmissionIsRejectedWithoutUpstreamCalls(t *testing.T) {
 	if got, want := h.DeadLetters()[0].Error, "invalid submission: 3 problem(s): invalid_codice_fiscale, invalid_email, missing"; got != want {
 		t.Errorf("dead letter error: got %q, want %q (the codes, no values)", got, want)
 	}
+	h.WaitLastEvent("emp-bad", "iseed.submission.rejected") // stored after the dead letter waited for (consumer/handle.go, finish)
 	if got, want := h.EventTypes("emp-bad"), []string{"iseed.submission.rejected"}; !slices.Equal(got, want) {
 		t.Errorf("events: got %v, want %v", got, want)
 	}
