@@ -192,6 +192,7 @@ func TestMalformedEventWithIdentityGetsAnEvent(t *testing.T) {
 	if ev.Type != "iseed.submission.rejected" || !strings.Contains(string(ev.Data), `"reason":"malformed"`) || !strings.Contains(string(ev.Data), "fields is required") {
 		t.Errorf("event: got %s %s, want rejected, reason malformed, naming the problem", ev.Type, ev.Data)
 	}
+	h.WaitLastEvent("emp-ok", "iseed.submission.submitted") // stored after the record waited for (consumer/handle.go, finish)
 	if got := h.EventTypes("emp-ok"); !slices.Equal(got, []string{"iseed.submission.submitted"}) {
 		t.Errorf("the existing submission's events: got %v, want only its submitted", got)
 	}
