@@ -302,6 +302,7 @@ func TestUnknownOptionPriceIsHeldUnderAEuroCap(t *testing.T) {
 	if r := h.Record("chosen"); r.State != record.StateHeld {
 		t.Errorf("chosen: state %s, want still held", r.State)
 	}
+	h.WaitLastEvent("chosen", "iseed.submission.held") // stored after the record decided waited for (consumer/handle.go, finish)
 	held := 0
 	for _, ev := range h.Events("chosen") {
 		if ev.Type == "iseed.submission.held" {
