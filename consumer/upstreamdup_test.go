@@ -73,6 +73,9 @@ func TestUpstreamAnswerOfAnothersRequestEnds(t *testing.T) {
 	if got := h.Record("dup-a"); got.RequestID != a.RequestID || got.State != record.StateSubmitted && got.State != record.StateInProgress {
 		t.Errorf("dup-a: %s with request %q; want it untouched with %q", got.State, got.RequestID, a.RequestID)
 	}
+	// The failed event is stored after the dead letter, and both after the
+	// record waited for (consumer/handle.go, finish).
+	h.WaitLastEvent("dup-b", publisher.StatusType(publisher.StateFailed))
 	dls := h.DeadLetters()
 	if len(dls) != 1 || dls[0].Reason != dlq.ReasonUpstreamDuplicate {
 		t.Fatalf("dead letters: %+v; want dup-b's, %s", dls, dlq.ReasonUpstreamDuplicate)
@@ -80,5 +83,4 @@ func TestUpstreamAnswerOfAnothersRequestEnds(t *testing.T) {
 	if n := up.count(); n != 2 {
 		t.Errorf("POSTs: %d; want 2, one a submission", n)
 	}
-	h.WaitLastEvent("dup-b", publisher.StatusType(publisher.StateFailed))
 }
