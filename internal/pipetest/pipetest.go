@@ -270,7 +270,11 @@ func (h *Harness) Record(id string) *record.Record {
 	return r
 }
 
-// WaitState waits until Tenant's submission's record is in state.
+// WaitState waits until Tenant's submission's record is in state. The
+// pipeline stores the record first, then the dead letter, the event and the
+// tracking task with the ledger entry, then acknowledges (consumer's
+// finish): a test that reads any of those after WaitState waits for it
+// (WaitLastEvent, WaitFor), or for the message acknowledged.
 func (h *Harness) WaitState(id, state string) *record.Record {
 	h.T.Helper()
 	var r *record.Record
