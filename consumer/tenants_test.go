@@ -78,6 +78,10 @@ func TestGuessableMessageIDIsRefused(t *testing.T) {
 		h.publishAs("acme", data, id)
 	}
 	pipetest.WaitFor(t, 10*time.Second, "a dead letter each", func() bool { return len(h.DeadLetters()) == len(tests) })
+	// Each message's event is stored after its dead letter, and each is
+	// acknowledged after its event: wait for every ack, not on the worker
+	// count to have finished one of them.
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
 	for _, dl := range h.DeadLetters() {
 		if dl.Reason != dlq.ReasonMalformed || !strings.Contains(dl.Error, "Nats-Msg-Id must be") {
 			t.Errorf("dead letter: got reason %q, error %q; want malformed naming the message id", dl.Reason, dl.Error)
