@@ -29,9 +29,11 @@ func newWatchCmd(e *env) *cobra.Command {
 			"SHA-256, type and object without the file name (acme/emp-7/9f86d081884c7d65/…): the file name is the\n" +
 			"upstream's and may name the person; iseed status ID and iseed document get ID show the document.\n\n" +
 			"When the connection to NATS is lost (the daemon's embedded server stopped, a network fault) it says so on\n" +
-			"standard error and keeps reconnecting; events resume when it is back. When the events stream is deleted and\n" +
-			"made anew (iseed serve makes it again on start), it says so on standard error within seconds and prints\n" +
-			"the new stream's events from its first.",
+			"standard error and keeps reconnecting; events resume when it is back, from the first one it has not printed\n" +
+			"(its consumer is made again at once, then after waits growing from 1 to 10 seconds while JetStream does not\n" +
+			"answer). When NATS is lost while watch makes its consumer, it says so and tries again every 5 seconds. When\n" +
+			"the events stream is deleted and made anew (iseed serve makes it again on start), it says so on standard error\n" +
+			"within seconds and prints the new stream's events from its first.",
 		Args: noArgs,
 	}
 	tenant := tenantFlag(cmd.Flags(), "", "only this tenant's events (default every tenant)")
@@ -83,7 +85,9 @@ func watchConnOptions(w io.Writer) []nats.Option {
 // bucket.Recheck, with one stream info, that the stream is the one it
 // began on; when it is not, it says so on note and follows the new one
 // from its first event (every one was stored after the watch began),
-// leaving out those the old consumer printed already.
+// leaving out those the old consumer printed already. When the consumer
+// cannot be made (NATS lost while it was, at the start or after a stream
+// made anew), it says so on note and tries again at the next check.
 func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, tenant, id string, policy jetstream.DeliverPolicy, w, note io.Writer) error {
 	st, err := js.Stream(ctx, l.EventsStream())
 	if err != nil {
@@ -108,7 +112,11 @@ func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, t
 	created := st.CachedInfo().Created
 	cc, err := p.follow(ctx, st, cfg)
 	if err != nil {
-		return fmt.Errorf("watch: %w", err)
+		// NATS lost while the consumer was being made (its answer never
+		// came back): watch ended here, though it was to keep reconnecting.
+		// It tries again at each check instead, from the same sequence.
+		cc = nil
+		cantFollow(note, err)
 	}
 	defer func() {
 		if cc != nil {
@@ -127,25 +135,33 @@ func watchEvents(ctx context.Context, js jetstream.JetStream, l layout.Layout, t
 		if err != nil {
 			continue // deleted and not made again yet, or NATS unreachable: the consumer goes on
 		}
-		if info.Created.Equal(created) {
+		switch {
+		case !info.Created.Equal(created):
+			if cc != nil {
+				p.anew(info.Created)
+				cc.Stop()
+				cc = nil
+				fmt.Fprintf(note, "watch: the events stream was made anew (created %s); following the new one from its first event\n",
+					info.Created.UTC().Format(time.RFC3339))
+			}
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverAllPolicy, 0
+		case cc != nil:
 			p.prune(info.TimeStamp)
 			continue
 		}
-		if cc != nil {
-			p.anew(info.Created)
-			cc.Stop()
-			cc = nil
-			fmt.Fprintf(note, "watch: the events stream was made anew (created %s); following the new one from its first event\n",
-				info.Created.UTC().Format(time.RFC3339))
-		}
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverAllPolicy, 0
 		if cc, err = p.follow(ctx, st, cfg); err != nil {
 			cc = nil
-			fmt.Fprintf(note, "watch: cannot follow the events stream made anew (%v); trying again in %s\n", err, bucket.Recheck)
+			cantFollow(note, err)
 			continue
 		}
 		created = info.Created
 	}
+}
+
+// cantFollow says on note that watch could not make its consumer and
+// tries again at the next check.
+func cantFollow(note io.Writer, err error) {
+	fmt.Fprintf(note, "watch: cannot follow the events stream (%v); trying again in %s\n", err, bucket.Recheck)
 }
 
 // eventPrinter prints the events of one consumer at a time: watchEvents's

@@ -114,6 +114,58 @@ func TestWatchPrintsTheEventsStoredWhileItWasAway(t *testing.T) {
 	}
 }
 
+// TestWatchKeepsTryingWhenItsConsumerIsNotMade: NATS is lost while watch
+// makes its consumer, and the answer never comes back (here the request is
+// lost on its way, which the client cannot tell apart). watchEvents
+// returned that error and ended, so watch printed nothing more, though it
+// "keeps reconnecting": a CI run of
+// TestWatchPrintsTheEventsStoredWhileItWasAway stopped the server just
+// after it made watch's consumer and waited 30 s for events from a watch
+// that had ended. Now watch says so and tries again at its next check,
+// from where it was to begin.
+func TestWatchKeepsTryingWhenItsConsumerIsNotMade(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := res.Layout
+	proxy := natstest.NewDropProxy(t, srv.Addr().String())
+	creates := new(atomic.Int64)
+	proxy.Drop = func(subject string) bool {
+		return strings.HasPrefix(subject, "$JS.API.CONSUMER.CREATE."+l.EventsStream()+".") && creates.Add(1) == 1
+	}
+	var stdout, stderr pipetest.Buffer
+	nc, js := natstest.Connect(t, proxy.URL, watchConnOptions(&stderr)...)
+	defer nc.Close()
+	done := make(chan error, 1)
+	go func() { done <- watchEvents(ctx, js, l, "acme", "", jetstream.DeliverNewPolicy, &stdout, &stderr) }()
+	defer func() { cancel(); <-done }()
+	explain := func() string { return "stdout: " + stdout.String() + "; stderr: " + stderr.String() }
+	pipetest.WaitExplained(t, 20*time.Second, "watch's first consumer lost on its way", func() bool {
+		return proxy.Dropped.Load() == 1
+	}, explain)
+	p := publisher.New(srv.JS, publisher.Config{Prefix: l.Prefix, EventsStream: l.EventsStream()})
+	if err := p.Status(ctx, publisher.Status{Tenant: "acme", SubmissionID: "meanwhile", State: "submitted", Generation: 1,
+		At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	pipetest.WaitExplained(t, 30*time.Second, "watch prints the event stored while it made its consumer", func() bool {
+		select {
+		case err := <-done:
+			done <- err // for the deferred wait
+			t.Fatalf("watch ended: %v; want it to go on; %s", err, explain())
+		default:
+		}
+		return strings.Contains(stdout.String(), "acme/meanwhile submitted")
+	}, explain)
+	if !strings.Contains(stderr.String(), "watch: cannot follow the events stream") {
+		t.Errorf("watch: got stderr %q; want it to say it cannot follow the events stream yet", stderr.String())
+	}
+}
+
 // gatedDialer dials only while open is true: a client kept away from a
 // server that is back.
 type gatedDialer struct{ open *atomic.Bool }
