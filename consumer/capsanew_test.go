@@ -36,7 +36,7 @@ func TestCapsViewSeesACapInABucketMadeAnew(t *testing.T) {
 		}
 	}
 	v := newCapsView(caps)
-	wg.Go(func() { v.run(ctx, zerolog.Nop()) })
+	wg.Go(func() { v.run(ctx, s.NC, zerolog.Nop()) })
 	waitUntil(t, 5*time.Second, "the view is complete and acme uncapped", func() bool { return v.uncapped("acme") })
 
 	if err := s.JS.DeleteKeyValue(ctx, "iseed_budgets"); err != nil {

@@ -2,11 +2,14 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/workpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
@@ -22,8 +25,9 @@ import (
 // (reserve takes it up). Everything else is as before:
 //
 //   - Until the watch has delivered every key the bucket held when it
-//     started, and whenever it is interrupted, the view knows nothing and
-//     every submission reserves.
+//     started, and whenever it is interrupted (the connection to NATS lost
+//     too, until a watch begun after it is back has delivered the bucket),
+//     the view knows nothing and every submission reserves.
 //   - Where a cap applies (the tenant's or the account's), the submission
 //     reserves as always: a cap is never exceeded by submissions that
 //     started after this replica's watch delivered it.
@@ -81,15 +85,56 @@ func (v *capsView) complete() bool {
 }
 
 // run keeps the view up to date until ctx is done, watching again after
-// an interruption.
-func (v *capsView) run(ctx context.Context, log zerolog.Logger) {
+// an interruption. Losing the connection to nc (nil: none to follow) is
+// one: the watch's consumer may be gone with the server (a restart), and
+// nats.go's watch makes it again only when it misses the server's
+// heartbeats, 10 to 20 s after NATS is back, while the view went on
+// serving caps set or raised since, and a cap set where none was was
+// bypassed. The view now knows nothing from the moment the connection is
+// lost, and watches anew, from the whole bucket, once it is back.
+func (v *capsView) run(ctx context.Context, nc *nats.Conn, log zerolog.Logger) {
+	var lost chan nats.Status
+	if nc != nil {
+		lost = nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED)
+		defer nc.RemoveStatusListener(lost)
+	}
 	for ctx.Err() == nil {
-		if err := budget.FollowCaps(ctx, v.kv, false, v.apply); err != nil && ctx.Err() == nil {
+		if err := v.follow(ctx, lost); err != nil && ctx.Err() == nil {
 			log.Warn().Err(err).Msg("caps watch interrupted: every submission reserves until it is back")
 		}
 		v.forget()
 		workpool.Sleep(ctx, time.Second)
 	}
+}
+
+// errConnectionLost ends a watch of the caps when the connection is lost.
+var errConnectionLost = errors.New("budget: watch caps: the connection to NATS was lost")
+
+// follow runs one budget.FollowCaps into the view, until ctx is done, the
+// watch stops, or a status arrives on lost (the connection lost).
+func (v *capsView) follow(ctx context.Context, lost <-chan nats.Status) error {
+	for len(lost) > 0 { // losses before this watch began: it watches a connection back
+		<-lost
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // before wg.Wait: it ends the goroutine below
+	var dropped atomic.Bool
+	wg.Go(func() {
+		select {
+		case <-lost:
+			dropped.Store(true)
+			v.forget() // at once, not when the watch notices
+			cancel()
+		case <-ctx.Done():
+		}
+	})
+	err := budget.FollowCaps(ctx, v.kv, false, v.apply)
+	if dropped.Load() {
+		return errConnectionLost
+	}
+	return err
 }
 
 // apply takes one step of the watch.

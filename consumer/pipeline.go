@@ -15,6 +15,7 @@ import (
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/workpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/sony/gobreaker/v2"
@@ -238,7 +239,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	viewCtx, stopView := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	if p.caps != nil {
-		wg.Go(func() { p.caps.run(viewCtx, p.log) })
+		var nc *nats.Conn
+		if p.d.Publisher != nil {
+			nc = p.d.Publisher.Conn()
+		}
+		wg.Go(func() { p.caps.run(viewCtx, nc, p.log) })
 	}
 	defer func() { stopView(); wg.Wait() }()
 	lateCtx, stopLate := context.WithCancel(context.WithoutCancel(ctx))
