@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/bucket"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
@@ -148,6 +149,11 @@ func (v *revocations) run(ctx context.Context) error {
 	defer sweep.Stop()
 	check := time.NewTicker(bucket.Recheck)
 	defer check.Stop()
+	var lost chan nats.Status // the connection lost: see below
+	if v.js != nil {
+		lost = v.js.Conn().StatusChanged(nats.RECONNECTING, nats.DISCONNECTED)
+		defer v.js.Conn().RemoveStatusListener(lost)
+	}
 	var created time.Time // of the bucket the last watch began on
 	w, failing := v.watch(ctx, false, &created)
 	defer func() {
@@ -169,6 +175,17 @@ func (v *revocations) run(ctx context.Context) error {
 				continue
 			}
 			v.learn(e)
+		case <-lost:
+			// The watch's consumer may be gone with the server (a
+			// restart), and nats.go's watch makes it again only when it
+			// misses the server's heartbeats, 10 to 20 s after NATS is
+			// back: the logouts stored meanwhile on other replicas were
+			// accepted here. The retry tick watches anew, from every
+			// stored logout, once NATS is back.
+			if w != nil {
+				_ = w.Stop()
+				w = nil
+			}
 		case <-retry.C:
 			if w == nil {
 				w, failing = v.watch(ctx, failing, &created)
