@@ -178,7 +178,7 @@ func (v *revocations) run(ctx context.Context) error {
 		case <-lost:
 			// The watch's consumer may be gone with the server (a
 			// restart), and nats.go's watch makes it again only when it
-			// misses the server's heartbeats, 10 to 20 s after NATS is
+			// misses the server's heartbeats, up to 20 s after NATS is
 			// back: the logouts stored meanwhile on other replicas were
 			// accepted here. The retry tick watches anew, from every
 			// stored logout, once NATS is back.

@@ -13,7 +13,7 @@ import (
 // a session out once NATS is back. The watch's consumer went with the
 // server, and nats.go makes it again only when it misses the server's
 // heartbeats, checked every 10 s from the watch's start: the logged-out
-// session stayed valid here for 10 to 20 s. Now the replica watches anew
+// session stayed valid here for up to 20 s. Now the replica watches anew
 // as soon as NATS is back, and refuses it within seconds.
 func TestLogoutsLearnedSoonAfterNATSIsBack(t *testing.T) {
 	srv, kv := keysBucket(t)

@@ -16,7 +16,7 @@ import (
 // TestCapsViewKnowsNothingWhileNATSIsLost: the NATS server restarts, and
 // a cap is set where none was once it is back. The view's watch lost its
 // consumer with the server, and nats.go makes it again only after missed
-// heartbeats (10 to 20 s later): the view stayed complete, with no cap for
+// heartbeats (up to 20 s later): the view stayed complete, with no cap for
 // acme, and acme's submissions reserved nothing, past the cap just set.
 // Now the view knows nothing (every submission reserves) from the moment
 // the connection is lost until a watch begun after it is back has read

@@ -88,7 +88,7 @@ func (v *capsView) complete() bool {
 // an interruption. Losing the connection to nc (nil: none to follow) is
 // one: the watch's consumer may be gone with the server (a restart), and
 // nats.go's watch makes it again only when it misses the server's
-// heartbeats, 10 to 20 s after NATS is back, while the view went on
+// heartbeats, up to 20 s after NATS is back, while the view went on
 // serving caps set or raised since, and a cap set where none was was
 // bypassed. The view now knows nothing from the moment the connection is
 // lost, and watches anew, from the whole bucket, once it is back.
