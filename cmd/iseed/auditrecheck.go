@@ -45,7 +45,7 @@ func recheck(ctx context.Context, js jetstream.JetStream, res *layout.Resources,
 		}
 	}
 	if slices.ContainsFunc(first.Unowned, func(u audit.Unowned) bool { _, owned := in.Index[u.RequestID]; return !owned }) {
-		return claimedSince(ctx, res.Records, since, created, in)
+		return claimedSince(ctx, res.Records, since, created, in, bucket.Recheck)
 	}
 	return nil
 }
@@ -61,17 +61,17 @@ func recheck(ctx context.Context, js jetstream.JetStream, res *layout.Resources,
 // The watch ends with its marker, which a records bucket deleted, or
 // deleted and made anew, while it reads may never deliver (its consumer
 // goes on after the old bucket's last revision), and iseed audit's
-// context has no deadline: every bucket.Recheck, and at the marker, the
-// stream is checked to be the one created at created, when since was
-// read, and the audit ends with an error when it is not. A watch only
-// slow keeps reading.
-func claimedSince(ctx context.Context, kv jetstream.KeyValue, since uint64, created time.Time, in *audit.Input) error {
+// context has no deadline: every check (bucket.Recheck; a test's
+// shorter), and at the marker, the stream is checked to be the one
+// created at created, when since was read, and the audit ends with an
+// error when it is not. A watch only slow keeps reading.
+func claimedSince(ctx context.Context, kv jetstream.KeyValue, since uint64, created time.Time, in *audit.Input, every time.Duration) error {
 	w, err := kv.WatchAll(ctx, jetstream.ResumeFromRevision(since+1), jetstream.IncludeHistory())
 	if err != nil {
 		return fmt.Errorf("records written during the audit: %w", err)
 	}
 	defer w.Stop()
-	check := time.NewTicker(bucket.Recheck)
+	check := time.NewTicker(every)
 	defer check.Stop()
 	at := make(map[string]int, len(in.Records))
 	for i, r := range in.Records {

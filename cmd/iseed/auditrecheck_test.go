@@ -33,6 +33,9 @@ type stalledRecords struct {
 
 const stalledBucket = "audit-records"
 
+// stalledRecheck is how often claimedSince checks the stalled bucket.
+const stalledRecheck = 200 * time.Millisecond
+
 func newStalledRecords(t *testing.T) *stalledRecords {
 	t.Helper()
 	ctx := context.Background()
@@ -81,11 +84,12 @@ func newStalledRecords(t *testing.T) *stalledRecords {
 // read runs claimedSince over every record of the bucket, as an audit that
 // began before the first was written, with a context without deadline
 // (iseed audit's: Ctrl-C alone ends it); it sends what it returns on the
-// channel, and the records it read on in.
+// channel, and the records it read on in. It checks the bucket every
+// stalledRecheck, not bucket.Recheck (5 s): each test waits for a check.
 func (s *stalledRecords) read(t *testing.T, in *audit.Input) <-chan error {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- claimedSince(context.Background(), s.kv, 0, s.created, in) }()
+	go func() { done <- claimedSince(context.Background(), s.kv, 0, s.created, in, stalledRecheck) }()
 	waitUntil(t, 30*time.Second, "the watch to stall on flow control", func() bool { return s.stalled.Load() > 0 })
 	return done
 }
@@ -204,7 +208,7 @@ func TestAuditRecordsBucketMadeAnewBeforeWatch(t *testing.T) {
 	}
 	claimed(kv, "inv-new")
 	done := make(chan error, 1)
-	go func() { done <- claimedSince(ctx, kv, since, created, &audit.Input{}) }()
+	go func() { done <- claimedSince(ctx, kv, since, created, &audit.Input{}, bucket.Recheck) }() // the marker, not a check, ends it
 	select {
 	case err := <-done:
 		const want = "the records bucket was made anew during the audit"
