@@ -56,6 +56,7 @@ func (u *fulfilledNotServed) read(id string) int {
 // last callback must not make callbacks look lost (polls unstretched,
 // IseedCallbacksLost firing).
 func TestAwaitedCertificateIsNoNewsOfLostCallbacks(t *testing.T) {
+	t.Parallel() // its own server, simulator and tracker; 22 s of waiting for its schedule
 	h := newTrackHarness(t, trackSetup{})
 	day := 2 * time.Second
 	tb := tracking.Timebase{Scale: float64(24*time.Hour) / float64(day), Real: time.Now(), Sim: time.Now()}

@@ -36,6 +36,7 @@ func (c namedDocument) Documento(ctx context.Context, id string, w io.Writer) (*
 // server), the poll's warning must say which submission, never quote the
 // object's file name.
 func TestAFailedDocumentLookupLogsNoFileName(t *testing.T) {
+	t.Parallel() // its own server, proxy, simulator and tracker; it waits out a lost lookup
 	const taxCode = "RSSMRA80A01H501U"
 	h := newTrackHarness(t, fastTracking(50*time.Millisecond))
 	bucket := h.Res.Layout.TenantDocumentsBucket(pipetest.Tenant)

@@ -22,6 +22,7 @@ import (
 // whose bytes are not the document's: it is stored again, and what the
 // record names reads back whole.
 func TestADocumentDamagedOnItsWayToTheStoreIsStoredAgain(t *testing.T) {
+	t.Parallel() // its own server, proxy, simulator and tracker
 	body := []byte("%PDF-1.4 attestazione ISEE, damaged once on the wire")
 	h := newTrackHarness(t, fastTracking(50*time.Millisecond))
 	chunks := "$O." + h.Res.Layout.TenantDocumentsBucket(pipetest.Tenant) + ".C."

@@ -44,6 +44,7 @@ func (c *timedDocuments) times() []time.Time {
 // disponibili (at least the retry delay, at most an hour, never past the
 // next scheduled poll).
 func TestFailingReceiptBacksOff(t *testing.T) {
+	t.Parallel() // its own server, simulator and tracker; it waits out growing retry delays
 	s := trackSetup{
 		sim: sim.Config{
 			// In Dati disponibili at once, and for an hour.
