@@ -21,6 +21,7 @@ import (
 // deliver the new bucket's first ones, and the tenant's submissions would
 // keep reserving nothing, past the cap.
 func TestCapsViewSeesACapInABucketMadeAnew(t *testing.T) {
+	t.Parallel() // its own server; it waits out bucket.Recheck (5 s)
 	s := natstest.Run(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup

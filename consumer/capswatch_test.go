@@ -20,6 +20,7 @@ import (
 // was gone: a pass over every tenant's holds each second, where passes
 // otherwise come every HoldPoll. Now the tries back off to HoldPoll.
 func TestHoldsCapsWatchThatCannotBeginPokesNoFasterThanHoldPoll(t *testing.T) {
+	t.Parallel() // its own server; it waits out two HoldPolls (3 s); contention only slows the pokes it bounds from below
 	s := natstest.Run(t)
 	s.KeepStreamsDir(t)
 	ctx, cancel := context.WithCancel(t.Context())

@@ -25,6 +25,7 @@ import (
 // it, must not stay in the view either: a tenant with one would have every
 // new submission held behind it.
 func TestHoldsFollowABucketMadeAnew(t *testing.T) {
+	t.Parallel() // its own server; it waits out bucket.Recheck (5 s)
 	s := natstest.Run(t)
 	s.KeepStreamsDir(t)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -68,6 +69,7 @@ func TestHoldsFollowABucketMadeAnew(t *testing.T) {
 // which stops when its bucket is made anew (budget.FollowCaps), was never
 // started again, and a raised cap waited for the next HoldPoll.
 func TestHoldsSeeACapChangeInACapsBucketMadeAnew(t *testing.T) {
+	t.Parallel() // its own server; it waits out bucket.Recheck (5 s)
 	s := natstest.Run(t)
 	s.KeepStreamsDir(t)
 	ctx, cancel := context.WithCancel(t.Context())
