@@ -134,6 +134,12 @@ func (b *Budgets) WatchCaps(ctx context.Context, fn func(Scope)) error {
 	})
 }
 
+// keepUp is how long FollowCaps waits for an entry stored and not yet
+// delivered, with nothing else delivered meanwhile, before it takes its
+// watch for lost. A working watch delivers a stored entry within
+// milliseconds; a watch taken for lost by mistake is only watched again.
+const keepUp = time.Second
+
 // CapsEvent is one step of FollowCaps: a scope's caps as they now are
 // (zero when deleted; Err when the stored value cannot be read), or, with
 // Synced, the end of the caps the bucket held when the watch started.
@@ -156,12 +162,22 @@ type CapsEvent struct {
 // deliver the new bucket's caps, and a cap set there would be bypassed.
 // The watch therefore checks every bucket.Recheck, with one stream info, that
 // the bucket is the one it began with, and stops when it is not.
+//
+// A watch whose consumer is lost while the connection stays up (the
+// cluster node that held it failed; a restarted server the client
+// reconnected to) is made again by nats.go only when it has missed the
+// server's heartbeats, 10 to 20 s later, and delivers nothing meanwhile:
+// a cap set then where none was would be bypassed. The same stream info
+// therefore also says whether an entry was stored since the watch began
+// that it has not delivered; when, keepUp later, it still has not and has
+// delivered nothing else, the watch stops (an error): a cap set is noticed
+// within bucket.Recheck + keepUp.
 func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn func(CapsEvent)) error {
 	var opts []jetstream.WatchOpt
 	if updatesOnly {
 		opts = append(opts, jetstream.UpdatesOnly())
 	}
-	created, err := bucket.Created(ctx, kv)
+	created, began, err := bucket.Stat(ctx, kv)
 	if err != nil {
 		return fmt.Errorf("budget: watch caps: %w", err)
 	}
@@ -175,13 +191,31 @@ func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn
 	}
 	check := time.NewTicker(bucket.Recheck)
 	defer check.Stop()
+	// seen is the highest revision delivered. Only entries stored after
+	// the watch began (past began) are waited for: the bucket's last
+	// sequence at the start may be an entry removed since.
+	var seen uint64
+	var lag <-chan time.Time // armed when an entry is stored and not delivered
+	var lagSeen, lagWant uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-check.C:
-			if bucket.MadeAnew(ctx, kv, created) {
+			c, last, err := bucket.Stat(ctx, kv)
+			if err != nil {
+				continue // unreadable now: the watch goes on, its own errors say what is wrong
+			}
+			if !c.Equal(created) {
 				return errors.New("budget: watch caps: the bucket was made anew")
+			}
+			if lag == nil && last > began && last > seen {
+				lag, lagSeen, lagWant = time.After(keepUp), seen, last
+			}
+		case <-lag:
+			lag = nil
+			if seen < lagWant && seen == lagSeen {
+				return fmt.Errorf("budget: watch caps: revision %d is stored and the watch delivered nothing in %s: its consumer is lost", lagWant, keepUp)
 			}
 		case e, ok := <-w.Updates():
 			if !ok {
@@ -194,6 +228,7 @@ func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn
 				fn(CapsEvent{Synced: true})
 				continue
 			}
+			seen = max(seen, e.Revision())
 			s, ok := ScopeOfCapsKey(e.Key())
 			if !ok {
 				continue

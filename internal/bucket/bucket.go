@@ -23,15 +23,24 @@ import (
 // Created returns when kv's stream was created; the zero time for a
 // bucket that is not a JetStream stream (nothing to compare).
 func Created(ctx context.Context, kv jetstream.KeyValue) (time.Time, error) {
+	created, _, err := Stat(ctx, kv)
+	return created, err
+}
+
+// Stat returns, from one stream info, when kv's stream was created and the
+// sequence of the last entry stored in it (the highest revision); zero
+// values for a bucket that is not a JetStream stream.
+func Stat(ctx context.Context, kv jetstream.KeyValue) (created time.Time, last uint64, err error) {
 	st, err := kv.Status(ctx)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, 0, err
 	}
 	bs, ok := st.(*jetstream.KeyValueBucketStatus)
 	if !ok {
-		return time.Time{}, nil
+		return time.Time{}, 0, nil
 	}
-	return bs.StreamInfo().Created, nil
+	info := bs.StreamInfo()
+	return info.Created, info.State.LastSeq, nil
 }
 
 // Recheck is how often a watch that must see every entry makes sure, with
