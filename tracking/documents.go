@@ -356,19 +356,46 @@ func readBackOnce(ctx context.Context, bucket jetstream.ObjectStore, name string
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("document %s: read back: %w", objectLabel(name), err)
 	}
-	defer obj.Close()
-	h := sha256.New()
-	_, err = io.Copy(h, obj)
-	if errors.Is(err, jetstream.ErrDigestMismatch) {
-		return time.Time{}, false, nil
-	}
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("document %s: read back: %w", objectLabel(name), err)
-	}
 	if info, _ := obj.Info(); info != nil {
 		stored = info.ModTime.UTC() // the meta's, as Get read it (Put's is the client's clock)
 	}
-	return stored, objectDigest(h.Sum(nil)) == digest, nil
+	// nats.go's reader waits for the next chunk until its context's
+	// deadline, and sees its cancellation only then: a read of an object
+	// whose chunks went meanwhile (deleted while a poll checks it, a put
+	// racing on another replica) would hold a cancelled poll, and the
+	// shutdown that cancelled it, until readBackTimeout (a minute or
+	// more). So the read runs in a goroutine of its own and this one
+	// returns when ctx ends. The goroutine is not waited for, against
+	// the rule that every goroutine has an owner that waits: waiting is
+	// what must not happen. It ends by that same deadline at the latest,
+	// and closes obj.
+	read := make(chan readBack, 1)
+	go func() {
+		defer obj.Close()
+		h := sha256.New()
+		_, err := io.Copy(h, obj)
+		read <- readBack{h.Sum(nil), err}
+	}()
+	var r readBack
+	select {
+	case <-ctx.Done():
+		return time.Time{}, false, fmt.Errorf("document %s: read back: %w", objectLabel(name), ctx.Err())
+	case r = <-read:
+	}
+	if errors.Is(r.err, jetstream.ErrDigestMismatch) {
+		return time.Time{}, false, nil
+	}
+	if r.err != nil {
+		return time.Time{}, false, fmt.Errorf("document %s: read back: %w", objectLabel(name), r.err)
+	}
+	return stored, objectDigest(r.sum) == digest, nil
+}
+
+// readBack is what reading a stored object back came to: the SHA-256 of
+// the bytes read, or why they could not be read.
+type readBack struct {
+	sum []byte
+	err error
 }
 
 // Reading a stored document back is bounded by readBackFloor plus the

@@ -3,8 +3,10 @@ package tracking
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,5 +63,54 @@ func TestReadsBackWaitsForALaggingReplica(t *testing.T) {
 				t.Errorf("readsBack: got %v, %v; want %v, nil", ok, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestReadsBackEndsWhenCancelled: a read-back of an object whose chunks
+// went while its meta stayed (deleted meanwhile, as an operator or a test
+// deletes it while a poll checks it, or a put racing on another replica)
+// waits for bytes that never come, and nats.go's reader waits for them
+// until its context's deadline (readBackTimeout, a minute or more),
+// whatever its cancellation: seen as a daemon whose shutdown was abandoned
+// 10 s after it cancelled in-flight work. Cancelled, it must end at once.
+func TestReadsBackEndsWhenCancelled(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	obs, err := srv.JS.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "docs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("PK\x03\x04 a document")
+	info, err := obs.PutBytes(ctx, "a/b.zip", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := srv.JS.Stream(ctx, "OBJ_docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeSubject("$O.docs.C."+info.NUID)); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := readsBack(rctx, obs, "a/b.zip", int64(len(body)), objectDigest(sum[:]))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("read-back of an object without its chunks ended before it was cancelled: %v; want it waiting", err)
+	case <-time.After(500 * time.Millisecond): // the reader waits on its pipe
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled read-back: got %v, want context.Canceled", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("read-back still running 3 s after it was cancelled; want it ended at once (it waits until %s)", readBackTimeout(int64(len(body))))
 	}
 }
