@@ -12,7 +12,8 @@
 // the context ends: stop pulling; hand back what was fetched but not
 // started, at once and without ever starting it, even when a worker frees
 // up; let in-flight handlers finish within Shutdown, counted from the end
-// of the context; then cancel their context (their messages are
+// of the context (what a handler only waits for, it waits for on
+// Stopping, which ends at once); then cancel their context (their messages are
 // redelivered after AckWait). Run returns within Shutdown of the end of
 // the context plus the time handlers take to return once cancelled. Every
 // goroutine the pool starts has ended when Run returns. A handler that

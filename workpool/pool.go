@@ -20,7 +20,7 @@ type Pool struct {
 	Name     string // for logs: "submissions", "tracking"
 	Consumer jetstream.Consumer
 	Workers  int
-	Handle   func(ctx context.Context, msg jetstream.Msg) // returns soon once ctx is cancelled
+	Handle   func(ctx context.Context, msg jetstream.Msg) // returns soon once ctx is cancelled; waits on Stopping(ctx)
 	Paused   func() bool                                  // while true, pull nothing (nil: never)
 	HandBack time.Duration                                // NakWithDelay of messages fetched but not started
 	Shutdown time.Duration                                // in-flight work gets this long after ctx is done
@@ -43,7 +43,7 @@ const pullExpiry = 5 * time.Second
 // what the handlers take to return once their context is cancelled.
 func (p *Pool) Run(ctx context.Context) error {
 	work := make(chan jetstream.Msg)
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	workCtx, cancelWork := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx))
 	defer cancelWork()
 	var wg sync.WaitGroup
 	for range p.Workers {
@@ -167,6 +167,26 @@ func (p *Pool) pull(ctx context.Context, it jetstream.MessagesContext, work chan
 			p.handBack(msg)
 		}
 	}
+}
+
+// stoppingKey keys the context whose end begins a pool's shutdown in the
+// context its handlers get (Stopping).
+type stoppingKey struct{}
+
+// Stopping returns a context that ends with ctx and, when ctx is a
+// handler's, as soon as its pool's shutdown begins, not Shutdown later:
+// for what a handler only waits for (a token of the upstream budget, a
+// pause between tries), which a graceful shutdown need not wait out. The
+// handler's own ctx still runs until Shutdown, for the work that must
+// finish. Call stop when done with it.
+func Stopping(ctx context.Context) (stopping context.Context, stop context.CancelFunc) {
+	begun, ok := ctx.Value(stoppingKey{}).(context.Context)
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	stopping, cancel := context.WithCancel(ctx)
+	unhook := context.AfterFunc(begun, cancel)
+	return stopping, func() { unhook(); cancel() }
 }
 
 // Sleep waits d or until ctx is done; it reports whether d elapsed.
