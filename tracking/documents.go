@@ -25,6 +25,7 @@ import (
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/seal"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/workpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -162,7 +163,7 @@ func (t *Tracker) download(ctx context.Context, rec *record.Record, stato string
 	if os.Remove(f.Name()) != nil {
 		s.name = f.Name() // after Close, where an open file cannot be removed
 	}
-	if err := t.d.Limiter.Wait(ctx); err != nil {
+	if err := t.waitToken(ctx); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -318,7 +319,13 @@ func (t *Tracker) intact(ctx context.Context, bucket jetstream.ObjectStore, info
 // (its meta's time, UTC).
 func readsBack(ctx context.Context, bucket jetstream.ObjectStore, name string, size int64, digest string) (stored time.Time, ok bool, err error) {
 	// Bounded: a get of an object whose chunks went meanwhile (a put racing
-	// on another replica) waits for bytes that never come.
+	// on another replica, an object deleted meanwhile) waits for bytes
+	// that never come. And ended as the tracker's shutdown begins
+	// (workpool.Stopping), as is the pause between tries: nothing is
+	// written on what a read-back finds until it ends, and a poll cut here
+	// is handed back, to find the object stored and read it back again.
+	ctx, stop := workpool.Stopping(ctx)
+	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, readBackTimeout(size))
 	defer cancel()
 	// An object's metadata is read with a direct get, which any replica of

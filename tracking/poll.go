@@ -361,7 +361,7 @@ func (t *Tracker) pastMaxAge(ctx context.Context, o trackOutcome, meta *jetstrea
 	switch {
 	case o.Final:
 		return o
-	case o.Err != nil && ctx.Err() != nil:
+	case o.Err != nil && (ctx.Err() != nil || errors.Is(o.Err, context.Canceled)): // shut down, or its shutdown began (waitToken)
 		o.Interrupted = true
 		return o
 	case o.Err != nil && age <= t.cfg.MaxAge+t.cfg.LastLookGrace:
@@ -442,6 +442,17 @@ func (t *Tracker) logNotReopened(rec *record.Record, seq uint64) {
 		Msg("replayed tracking task reopens nothing: " + why)
 }
 
+// waitToken waits for a token of the upstream budget (the polls' share,
+// which submissions come before) until the tracker's shutdown begins, not
+// until its timeout (workpool.Stopping): a poll that has not made its
+// call is only waiting, and is handed back at once (context.Canceled:
+// interrupted), for another replica.
+func (t *Tracker) waitToken(ctx context.Context) error {
+	ctx, stop := workpool.Stopping(ctx)
+	defer stop()
+	return t.d.Limiter.Wait(ctx)
+}
+
 // schedNow is the time on the schedule's clock.
 func (t *Tracker) schedNow() time.Time { return t.cfg.Timebase.At(t.cfg.Now()) }
 
@@ -503,7 +514,7 @@ func (t *Tracker) tracked(ctx context.Context, rec *record.Record) (bool, error)
 // applies the answer. It reports whether tracking is over and the
 // upstream's answer (nil when none).
 func (t *Tracker) refresh(ctx context.Context, rec *record.Record, rev uint64) (bool, *visengine.Richiesta, error) {
-	if err := t.d.Limiter.Wait(ctx); err != nil {
+	if err := t.waitToken(ctx); err != nil {
 		return false, nil, err
 	}
 	r, err := t.d.Upstream.Richiesta(ctx, rec.RequestID)
