@@ -233,7 +233,9 @@ func (t *Tracker) heldTask(ctx context.Context, tenant, id string) (*jetstream.R
 // Run polls until ctx is done, then shuts down in order: stop fetching,
 // hand back tasks fetched but not started, let in-flight polls finish
 // within ShutdownTimeout (then cancel them; their tasks come back after
-// AckWait), return.
+// AckWait), return. A poll waiting for its budget token or reading a
+// stored document back ends at once (workpool.Stopping), its task handed
+// back.
 func (t *Tracker) Run(ctx context.Context) error {
 	return (&workpool.Pool{
 		Name: "tracking", Consumer: t.d.Resources.Tracker, Workers: t.cfg.Workers, Handle: t.handle,

@@ -20,7 +20,7 @@ type Pool struct {
 	Name     string // for logs: "submissions", "tracking"
 	Consumer jetstream.Consumer
 	Workers  int
-	Handle   func(ctx context.Context, msg jetstream.Msg) // returns soon once ctx is cancelled; waits on Stopping(ctx)
+	Handle   func(ctx context.Context, msg jetstream.Msg) // returns soon once ctx is cancelled; waits that need not finish use Stopping(ctx)
 	Paused   func() bool                                  // while true, pull nothing (nil: never)
 	HandBack time.Duration                                // NakWithDelay of messages fetched but not started
 	Shutdown time.Duration                                // in-flight work gets this long after ctx is done
