@@ -173,6 +173,11 @@ type CapsEvent struct {
 // delivered nothing else, the watch stops (an error): a cap set is noticed
 // within bucket.Recheck + keepUp.
 func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn func(CapsEvent)) error {
+	return followCaps(ctx, kv, updatesOnly, bucket.Recheck, fn)
+}
+
+// followCaps is FollowCaps checking the bucket every check.
+func followCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, every time.Duration, fn func(CapsEvent)) error {
 	var opts []jetstream.WatchOpt
 	if updatesOnly {
 		opts = append(opts, jetstream.UpdatesOnly())
@@ -189,7 +194,7 @@ func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn
 	if updatesOnly {
 		fn(CapsEvent{Synced: true}) // the watcher sends no marker then
 	}
-	check := time.NewTicker(bucket.Recheck)
+	check := time.NewTicker(every)
 	defer check.Stop()
 	// seen is the highest revision delivered. Only entries stored after
 	// the watch began (past began) are waited for: the bucket's last
