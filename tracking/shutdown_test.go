@@ -61,16 +61,7 @@ func TestShutdownHandsBackAPollWaitingForItsToken(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no poll waited for its token")
 	}
-	start := time.Now()
-	cancel()
-	select {
-	case <-done:
-		if took := time.Since(start); took > 5*time.Second {
-			t.Errorf("the tracker stopped %s after its shutdown began; want at once", took.Round(time.Millisecond))
-		}
-	case <-time.After(shutdown - 5*time.Second):
-		t.Fatalf("the tracker still running %s after its shutdown began, its poll waiting for a token (the timeout is %s)", shutdown-5*time.Second, shutdown)
-	}
+	stopsAtOnce(t, cancel, done, shutdown-5*time.Second, "its poll waiting for a token", shutdown)
 	info, err := h.Res.Track.Info(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +153,14 @@ func TestShutdownEndsAPollReadingBackAVanishedDocument(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no poll read its document back")
 	}
+	stopsAtOnce(t, cancel, done, shutdown+5*time.Second, "its poll reading back a document without chunks", shutdown)
+}
+
+// stopsAtOnce begins the tracker's shutdown (cancel) and wants Run (done)
+// to return within 5 s; it gives up after wait, saying what the tracker's
+// poll was doing and the shutdown timeout it would otherwise wait out.
+func stopsAtOnce(t *testing.T, cancel context.CancelFunc, done <-chan error, wait time.Duration, doing string, shutdown time.Duration) {
+	t.Helper()
 	start := time.Now()
 	cancel()
 	select {
@@ -169,7 +168,7 @@ func TestShutdownEndsAPollReadingBackAVanishedDocument(t *testing.T) {
 		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("the tracker stopped %s after its shutdown began; want at once", took.Round(time.Millisecond))
 		}
-	case <-time.After(shutdown + 5*time.Second):
-		t.Fatalf("the tracker still running %s after its shutdown began, its poll reading back a document without chunks (the timeout is %s)", shutdown+5*time.Second, shutdown)
+	case <-time.After(wait):
+		t.Fatalf("the tracker still running %s after its shutdown began, %s (the timeout is %s)", wait, doing, shutdown)
 	}
 }
