@@ -47,7 +47,9 @@
 //     of the old one would never deliver the new one's first logouts):
 //     Run watches the new bucket, accepts no session cookie until it has
 //     read it (503), keeps refusing the sessions it knew were logged out,
-//     and stores those logouts again in the new bucket.
+//     and stores those logouts again in the new bucket. A watch that has
+//     lost its consumer (NATS restarted, or the node that held it failed)
+//     is watched anew within seconds, not when nats.go misses heartbeats.
 //     A request that presents a bearer token (the scheme in any case) is
 //     authenticated by it alone; a wrong or empty one gets 401 with
 //     "WWW-Authenticate: Bearer" and a line of plain text, as does a

@@ -1,7 +1,9 @@
 package console
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -30,6 +32,11 @@ const (
 	// sweepEvery is how often the revocations of expired sessions are
 	// removed from the bucket: the bucket has no per-key TTL.
 	sweepEvery = time.Minute
+	// keepUp is how long a logout stored and not yet delivered, with
+	// nothing else delivered meanwhile, is waited for before the watch is
+	// taken for lost (run). A working watch delivers within milliseconds;
+	// one taken for lost by mistake is only watched anew.
+	keepUp = time.Second
 	// sweepGrace is how long after its session's expiry a revocation
 	// stays: each replica reads its own clock, both to refuse an expired
 	// session and to sweep, and a replica whose clock runs ahead must not
@@ -56,10 +63,11 @@ const (
 // session until a new watch has read the new bucket, and stores those it
 // knew again, so that every replica, and one started later, refuses them.
 type revocations struct {
-	kv  jetstream.KeyValue  // the keys bucket; nil: this process only (unit tests)
-	js  jetstream.JetStream // purges the expired revocations
-	now func() time.Time
-	log zerolog.Logger
+	kv      jetstream.KeyValue  // the keys bucket; nil: this process only (unit tests)
+	js      jetstream.JetStream // purges the expired revocations
+	now     func() time.Time
+	log     zerolog.Logger
+	recheck time.Duration // how often run checks the bucket; zero: bucket.Recheck
 
 	mu sync.Mutex
 	// ids are the logged-out sessions known here, with their expiry: only
@@ -147,7 +155,7 @@ func (v *revocations) run(ctx context.Context) error {
 	retry, sweep := time.NewTicker(retryEvery), time.NewTicker(sweepEvery)
 	defer retry.Stop()
 	defer sweep.Stop()
-	check := time.NewTicker(bucket.Recheck)
+	check := time.NewTicker(cmp.Or(v.recheck, bucket.Recheck))
 	defer check.Stop()
 	var lost chan nats.Status // the connection lost: see below
 	if v.js != nil {
@@ -155,7 +163,26 @@ func (v *revocations) run(ctx context.Context) error {
 		defer v.js.Conn().RemoveStatusListener(lost)
 	}
 	var created time.Time // of the bucket the last watch began on
-	w, failing := v.watch(ctx, false, &created)
+	// The watch's consumer can also be lost with the connection up (the
+	// cluster node that held it failed), and nats.go makes it again only
+	// when it has missed the server's heartbeats, 10 to 20 s later: the
+	// logouts stored meanwhile on other replicas were accepted here. So
+	// each check also reads the sequence of the last logout stored; one
+	// stored since the watch began (past began) and still not delivered
+	// keepUp later, with nothing delivered meanwhile (seen, the highest
+	// revision delivered), means the watch is lost, and the retry tick
+	// watches anew.
+	var began, seen, lagSeen, lagWant uint64
+	var lag <-chan time.Time
+	var keys jetstream.Stream // the bucket's stream, for lastLogout
+	var w jetstream.KeyWatcher
+	failing := false
+	watch := func() {
+		began, _ = v.lastLogout(ctx, &keys) // before the watch: what is stored after it is waited for
+		seen, lag = 0, nil
+		w, failing = v.watch(ctx, failing, &created)
+	}
+	watch()
 	defer func() {
 		if w != nil {
 			_ = w.Stop()
@@ -174,6 +201,9 @@ func (v *revocations) run(ctx context.Context) error {
 				w = nil
 				continue
 			}
+			if e != nil {
+				seen = max(seen, e.Revision())
+			}
 			v.learn(e)
 		case <-lost:
 			// The watch's consumer may be gone with the server (a
@@ -188,7 +218,7 @@ func (v *revocations) run(ctx context.Context) error {
 			}
 		case <-retry.C:
 			if w == nil {
-				w, failing = v.watch(ctx, failing, &created)
+				watch()
 			}
 			v.storePending(ctx)
 		case <-check.C:
@@ -199,12 +229,51 @@ func (v *revocations) run(ctx context.Context) error {
 				_ = w.Stop()
 				v.anew()
 				created = c
-				w, failing = v.watch(ctx, failing, &created)
+				watch()
+				continue
+			}
+			if lag == nil {
+				if last, err := v.lastLogout(ctx, &keys); err == nil && last > began && last > seen {
+					lag, lagSeen, lagWant = time.After(keepUp), seen, last
+				}
+			}
+		case <-lag:
+			lag = nil
+			if w != nil && seen < lagWant && seen == lagSeen {
+				v.log.Warn().Uint64("stored", lagWant).Uint64("delivered", seen).
+					Msg("console: the logouts watch delivered nothing of a logout stored since it began: its consumer is lost; watching anew")
+				_ = w.Stop()
+				w = nil // the retry tick watches anew
 			}
 		case <-sweep.C:
 			v.sweep(ctx)
 		}
 	}
+}
+
+// lastLogout returns the stream sequence of the last logout stored in the
+// keys bucket (0: none), through *keys, the bucket's stream, read once.
+func (v *revocations) lastLogout(ctx context.Context, keys *jetstream.Stream) (uint64, error) {
+	if v.js == nil {
+		return 0, errors.New("console: no JetStream to read the last logout with")
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if *keys == nil {
+		st, err := v.js.Stream(ctx, "KV_"+v.kv.Bucket())
+		if err != nil {
+			return 0, err
+		}
+		*keys = st
+	}
+	m, err := (*keys).GetLastMsgForSubject(ctx, "$KV."+v.kv.Bucket()+"."+revokedPrefix+"*")
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	return m.Sequence, nil
 }
 
 // watch starts watching the revocations; nil and failing when it cannot.

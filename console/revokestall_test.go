@@ -1,0 +1,58 @@
+package console
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// TestLogoutsWatchNoticesItsConsumerLost: the logouts watch's consumer is
+// gone while the connection stays up, as when the cluster node that held
+// it fails and the client is connected to another; another replica then
+// logs a session out. nats.go makes the consumer again only when it has
+// missed the server's heartbeats, 10 to 20 s later, and meanwhile the
+// logged-out session was accepted here. Now each check of the bucket also
+// reads the last logout stored, and a watch that has not delivered it a
+// second later is watched anew.
+func TestLogoutsWatchNoticesItsConsumerLost(t *testing.T) {
+	srv, kv := keysBucket(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	here := newRevocations(kv, srv.JS, time.Now, zerolog.Nop())
+	here.recheck = 200 * time.Millisecond
+	go func() { defer close(done); _ = here.run(ctx) }()
+	waitFor(t, 5*time.Second, "this replica synced", here.ready)
+
+	other := newRevocations(kv, srv.JS, time.Now, zerolog.Nop()) // another replica
+	if err := other.store(ctx, "EARLY", time.Now().Add(time.Hour).Unix()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the logout EARLY refused here", func() bool { return here.has("EARLY") })
+
+	st, err := srv.JS.Stream(ctx, "KV_"+kv.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for name := range st.ConsumerNames(ctx).Name() {
+		names = append(names, name)
+	}
+	if len(names) != 1 {
+		t.Fatalf("consumers of the keys bucket: %v, want this replica's watch alone", names)
+	}
+	if err := st.DeleteConsumer(ctx, names[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.store(ctx, "LATE", time.Now().Add(time.Hour).Unix()); err != nil {
+		t.Fatal(err)
+	}
+	stored := time.Now()
+	waitFor(t, 8*time.Second, "the logout LATE refused here, its watch's consumer lost", func() bool { return here.has("LATE") })
+	t.Logf("refused here %s after it was stored", time.Since(stored).Round(time.Millisecond))
+	if !here.has("EARLY") || !here.ready() {
+		t.Errorf("after watching anew: EARLY refused %v, ready %v; want both", here.has("EARLY"), here.ready())
+	}
+}
