@@ -48,20 +48,7 @@ func TestFollowCapsNoticesItsConsumerLost(t *testing.T) {
 		t.Fatal("no first pass of the caps after 10s")
 	}
 
-	st, err := s.JS.Stream(ctx, "KV_iseed_budgets")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for name := range st.ConsumerNames(ctx).Name() {
-		names = append(names, name)
-	}
-	if len(names) != 1 {
-		t.Fatalf("consumers of the caps bucket: %v, want the watch's alone", names)
-	}
-	if err := st.DeleteConsumer(ctx, names[0]); err != nil {
-		t.Fatal(err)
-	}
+	s.LoseConsumer(t, "KV_iseed_budgets")
 	capped, _ := json.Marshal(budget.Caps{DailyEUR: 1})
 	if _, err := caps.Put(ctx, "tenant.acme", capped); err != nil {
 		t.Fatal(err)

@@ -32,20 +32,7 @@ func TestLogoutsWatchNoticesItsConsumerLost(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "the logout EARLY refused here", func() bool { return here.has("EARLY") })
 
-	st, err := srv.JS.Stream(ctx, "KV_"+kv.Bucket())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for name := range st.ConsumerNames(ctx).Name() {
-		names = append(names, name)
-	}
-	if len(names) != 1 {
-		t.Fatalf("consumers of the keys bucket: %v, want this replica's watch alone", names)
-	}
-	if err := st.DeleteConsumer(ctx, names[0]); err != nil {
-		t.Fatal(err)
-	}
+	srv.LoseConsumer(t, "KV_"+kv.Bucket())
 	if err := other.store(ctx, "LATE", time.Now().Add(time.Hour).Unix()); err != nil {
 		t.Fatal(err)
 	}

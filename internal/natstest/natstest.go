@@ -96,6 +96,29 @@ func Connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstre
 	return nc, js
 }
 
+// LoseConsumer deletes the one consumer of stream, as the failure of the
+// cluster node that held it would lose it while its client stays
+// connected; it fails t unless the stream has exactly one (what is
+// watched, and nothing else).
+func (s *Server) LoseConsumer(t testing.TB, stream string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := s.JS.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for name := range st.ConsumerNames(ctx).Name() {
+		names = append(names, name)
+	}
+	if len(names) != 1 {
+		t.Fatalf("consumers of %s: %v, want the watch's alone", stream, names)
+	}
+	if err := st.DeleteConsumer(ctx, names[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Stop shuts the server down; clients keep trying to reconnect.
 func (s *Server) Stop() {
 	s.Server.Shutdown()
