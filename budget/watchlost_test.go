@@ -22,13 +22,9 @@ import (
 // (an error: its caller knows nothing until a new watch has read the
 // bucket) when an entry stored since it began stays undelivered.
 func TestFollowCapsNoticesItsConsumerLost(t *testing.T) {
-	s := natstest.Run(t)
+	s, caps := watchedCaps(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	caps, _, err := budget.EnsureBuckets(ctx, s.JS, "iseed_budgets", "iseed_usage", 1, jetstream.FileStorage)
-	if err != nil {
-		t.Fatal(err)
-	}
 	synced := make(chan struct{})
 	var events []budget.CapsEvent // on the watch's goroutine until done
 	done := make(chan error, 1)
@@ -71,13 +67,9 @@ func TestFollowCapsNoticesItsConsumerLost(t *testing.T) {
 // TestFollowCapsKeepsAWatchThatKeepsUp: checked often, a watch that
 // delivers what is stored is never taken for lost.
 func TestFollowCapsKeepsAWatchThatKeepsUp(t *testing.T) {
-	s := natstest.Run(t)
+	_, caps := watchedCaps(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	caps, _, err := budget.EnsureBuckets(ctx, s.JS, "iseed_budgets", "iseed_usage", 1, jetstream.FileStorage)
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := make(chan budget.CapsEvent, 64)
 	done := make(chan error, 1)
 	go func() {
@@ -109,4 +101,15 @@ func TestFollowCapsKeepsAWatchThatKeepsUp(t *testing.T) {
 		t.Fatalf("the watch stopped though it kept up: %v", err)
 	case <-time.After(1500 * time.Millisecond):
 	}
+}
+
+// watchedCaps is a server of the test's own with the caps bucket.
+func watchedCaps(t *testing.T) (*natstest.Server, jetstream.KeyValue) {
+	t.Helper()
+	s := natstest.Run(t)
+	caps, _, err := budget.EnsureBuckets(t.Context(), s.JS, "iseed_budgets", "iseed_usage", 1, jetstream.FileStorage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, caps
 }

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -17,12 +16,8 @@ import (
 // as soon as NATS is back, and refuses it within seconds.
 func TestLogoutsLearnedSoonAfterNATSIsBack(t *testing.T) {
 	srv, kv := keysBucket(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	here := newRevocations(kv, srv.JS, time.Now, zerolog.Nop())
-	go func() { defer close(done); _ = here.run(ctx) }()
-	waitFor(t, 5*time.Second, "this replica synced", here.ready)
+	ctx := t.Context()
+	here := runRevocations(t, srv, kv, 0)
 	began := time.Now() // nats.go's first heartbeat check is 10 s after the watch began
 
 	srv.Stop()

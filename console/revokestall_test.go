@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -18,13 +20,8 @@ import (
 // second later is watched anew.
 func TestLogoutsWatchNoticesItsConsumerLost(t *testing.T) {
 	srv, kv := keysBucket(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	here := newRevocations(kv, srv.JS, time.Now, zerolog.Nop())
-	here.recheck = 200 * time.Millisecond
-	go func() { defer close(done); _ = here.run(ctx) }()
-	waitFor(t, 5*time.Second, "this replica synced", here.ready)
+	ctx := t.Context()
+	here := runRevocations(t, srv, kv, 200*time.Millisecond)
 
 	other := newRevocations(kv, srv.JS, time.Now, zerolog.Nop()) // another replica
 	if err := other.store(ctx, "EARLY", time.Now().Add(time.Hour).Unix()); err != nil {
@@ -42,4 +39,19 @@ func TestLogoutsWatchNoticesItsConsumerLost(t *testing.T) {
 	if !here.has("EARLY") || !here.ready() {
 		t.Errorf("after watching anew: EARLY refused %v, ready %v; want both", here.has("EARLY"), here.ready())
 	}
+}
+
+// runRevocations runs a replica's revocations on kv, checking the bucket
+// every recheck (zero: bucket.Recheck), until the test ends, and returns
+// them once they have read the stored logouts.
+func runRevocations(t *testing.T, srv *natstest.Server, kv jetstream.KeyValue, recheck time.Duration) *revocations {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	v := newRevocations(kv, srv.JS, time.Now, zerolog.Nop())
+	v.recheck = recheck
+	go func() { defer close(done); _ = v.run(ctx) }()
+	waitFor(t, 5*time.Second, "this replica synced", v.ready)
+	return v
 }
