@@ -134,12 +134,6 @@ func (b *Budgets) WatchCaps(ctx context.Context, fn func(Scope)) error {
 	})
 }
 
-// keepUp is how long FollowCaps waits for an entry stored and not yet
-// delivered, with nothing else delivered meanwhile, before it takes its
-// watch for lost. A working watch delivers a stored entry within
-// milliseconds; a watch taken for lost by mistake is only watched again.
-const keepUp = time.Second
-
 // CapsEvent is one step of FollowCaps: a scope's caps as they now are
 // (zero when deleted; Err when the stored value cannot be read), or, with
 // Synced, the end of the caps the bucket held when the watch started.
@@ -169,9 +163,9 @@ type CapsEvent struct {
 // server's heartbeats, 10 to 20 s later, and delivers nothing meanwhile:
 // a cap set then where none was would be bypassed. The same stream info
 // therefore also says whether an entry was stored since the watch began
-// that it has not delivered; when, keepUp later, it still has not and has
-// delivered nothing else, the watch stops (an error): a cap set is noticed
-// within bucket.Recheck + keepUp.
+// that it has not delivered; when, bucket.KeepUp later, it still has not
+// and has delivered nothing else, the watch stops (an error): a cap set is
+// noticed within bucket.Recheck + bucket.KeepUp.
 func FollowCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, fn func(CapsEvent)) error {
 	return followCaps(ctx, kv, updatesOnly, bucket.Recheck, fn)
 }
@@ -182,7 +176,7 @@ func followCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, ev
 	if updatesOnly {
 		opts = append(opts, jetstream.UpdatesOnly())
 	}
-	created, began, err := bucket.Stat(ctx, kv)
+	guard, err := bucket.Begin(ctx, kv, bucket.KeepUp)
 	if err != nil {
 		return fmt.Errorf("budget: watch caps: %w", err)
 	}
@@ -196,31 +190,17 @@ func followCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, ev
 	}
 	check := time.NewTicker(every)
 	defer check.Stop()
-	// seen is the highest revision delivered. Only entries stored after
-	// the watch began (past began) are waited for: the bucket's last
-	// sequence at the start may be an entry removed since.
-	var seen uint64
-	var lag <-chan time.Time // armed when an entry is stored and not delivered
-	var lagSeen, lagWant uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-check.C:
-			c, last, err := bucket.Stat(ctx, kv)
-			if err != nil {
-				continue // unreadable now: the watch goes on, its own errors say what is wrong
+			if err := guard.Check(ctx); err != nil {
+				return fmt.Errorf("budget: watch caps: %w", err)
 			}
-			if !c.Equal(created) {
-				return errors.New("budget: watch caps: the bucket was made anew")
-			}
-			if lag == nil && last > began && last > seen {
-				lag, lagSeen, lagWant = time.After(keepUp), seen, last
-			}
-		case <-lag:
-			lag = nil
-			if seen < lagWant && seen == lagSeen {
-				return fmt.Errorf("budget: watch caps: revision %d is stored and the watch delivered nothing in %s: its consumer is lost", lagWant, keepUp)
+		case <-guard.C():
+			if err := guard.Lost(); err != nil {
+				return fmt.Errorf("budget: watch caps: %w", err)
 			}
 		case e, ok := <-w.Updates():
 			if !ok {
@@ -233,7 +213,7 @@ func followCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, ev
 				fn(CapsEvent{Synced: true})
 				continue
 			}
-			seen = max(seen, e.Revision())
+			guard.Delivered(e.Revision())
 			s, ok := ScopeOfCapsKey(e.Key())
 			if !ok {
 				continue

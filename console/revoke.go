@@ -32,11 +32,6 @@ const (
 	// sweepEvery is how often the revocations of expired sessions are
 	// removed from the bucket: the bucket has no per-key TTL.
 	sweepEvery = time.Minute
-	// keepUp is how long a logout stored and not yet delivered, with
-	// nothing else delivered meanwhile, is waited for before the watch is
-	// taken for lost (run). A working watch delivers within milliseconds;
-	// one taken for lost by mistake is only watched anew.
-	keepUp = time.Second
 	// sweepGrace is how long after its session's expiry a revocation
 	// stays: each replica reads its own clock, both to refuse an expired
 	// session and to sweep, and a replica whose clock runs ahead must not
@@ -168,18 +163,16 @@ func (v *revocations) run(ctx context.Context) error {
 	// when it has missed the server's heartbeats, 10 to 20 s later: the
 	// logouts stored meanwhile on other replicas were accepted here. So
 	// each check also reads the sequence of the last logout stored; one
-	// stored since the watch began (past began) and still not delivered
-	// keepUp later, with nothing delivered meanwhile (seen, the highest
-	// revision delivered), means the watch is lost, and the retry tick
-	// watches anew.
-	var began, seen, lagSeen, lagWant uint64
-	var lag <-chan time.Time
+	// stored since the watch began and still not delivered bucket.KeepUp
+	// later, with nothing delivered meanwhile, means the watch is lost
+	// (lag), and the retry tick watches anew.
+	var lag *bucket.Lag
 	var keys jetstream.Stream // the bucket's stream, for lastLogout
 	var w jetstream.KeyWatcher
 	failing := false
 	watch := func() {
-		began, _ = v.lastLogout(ctx, &keys) // before the watch: what is stored after it is waited for
-		seen, lag = 0, nil
+		began, _ := v.lastLogout(ctx, &keys) // before the watch: what is stored after it is waited for
+		lag = bucket.NewLag(began, bucket.KeepUp)
 		w, failing = v.watch(ctx, failing, &created)
 	}
 	watch()
@@ -202,7 +195,7 @@ func (v *revocations) run(ctx context.Context) error {
 				continue
 			}
 			if e != nil {
-				seen = max(seen, e.Revision())
+				lag.Delivered(e.Revision())
 			}
 			v.learn(e)
 		case <-lost:
@@ -232,16 +225,14 @@ func (v *revocations) run(ctx context.Context) error {
 				watch()
 				continue
 			}
-			if lag == nil {
-				if last, err := v.lastLogout(ctx, &keys); err == nil && last > began && last > seen {
-					lag, lagSeen, lagWant = time.After(keepUp), seen, last
+			if lag.C() == nil {
+				if last, err := v.lastLogout(ctx, &keys); err == nil {
+					lag.Stored(last)
 				}
 			}
-		case <-lag:
-			lag = nil
-			if w != nil && seen < lagWant && seen == lagSeen {
-				v.log.Warn().Uint64("stored", lagWant).Uint64("delivered", seen).
-					Msg("console: the logouts watch delivered nothing of a logout stored since it began: its consumer is lost; watching anew")
+		case <-lag.C():
+			if err := lag.Lost(); err != nil && w != nil {
+				v.log.Warn().Err(err).Msg("console: the logouts watch delivered nothing of a logout stored since it began: its consumer is lost; watching anew")
 				_ = w.Stop()
 				w = nil // the retry tick watches anew
 			}
