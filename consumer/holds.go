@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,7 @@ type holdEntry struct {
 // holdIndex is the holds bucket and, while RunHolds runs, a view of it.
 type holdIndex struct {
 	kv       jetstream.KeyValue // nil: no holds (no caps configured)
+	recheck  time.Duration      // how often the watch checks the bucket; zero: bucket.Recheck (tests set it)
 	mu       sync.Mutex
 	byTenant map[string][]string // tenant → held keys, sorted
 }
@@ -167,7 +169,7 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx) // ends the caps watch below when this one ends
 	defer cancel()
-	created, err := bucket.Created(ctx, p.holds.kv)
+	guard, err := bucket.Begin(ctx, p.holds.kv, bucket.KeepUp)
 	if err != nil {
 		return fmt.Errorf("holds: watch: %w", err)
 	}
@@ -176,7 +178,7 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 		return fmt.Errorf("holds: watch: %w", err)
 	}
 	defer w.Stop()
-	check := time.NewTicker(bucket.Recheck)
+	check := time.NewTicker(cmp.Or(p.holds.recheck, bucket.Recheck))
 	defer check.Stop()
 	poke := make(chan struct{}, 1)
 	if cw, ok := p.d.Budget.(capsWatcher); ok {
@@ -189,16 +191,16 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case e, ok := <-w.Updates():
-			if !p.holds.follow(e, ok) {
+			if !p.holds.follow(e, ok, guard.Lag) {
 				return errWatchStopped
 			}
 		case <-tick.C:
-			if !p.holds.catchUp(w) {
+			if !p.holds.catchUp(w, guard.Lag) {
 				return errWatchStopped
 			}
 			p.releaseAndFollow(ctx, poke)
 		case <-poke:
-			if !p.holds.catchUp(w) {
+			if !p.holds.catchUp(w, guard.Lag) {
 				return errWatchStopped
 			}
 			p.releaseAndFollow(ctx, poke)
@@ -207,9 +209,17 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 			// again, and the watch goes on after the old bucket's last
 			// revision: it would never deliver the new holds, and the
 			// old ones, gone, would stay in the view.
-			if bucket.MadeAnew(ctx, p.holds.kv, created) {
+			if err := guard.Check(ctx); err != nil {
 				p.holds.forget()
-				return errors.New("holds: watch: the bucket was made anew")
+				return fmt.Errorf("holds: watch: %w", err)
+			}
+		case <-guard.C():
+			// The watch's consumer is lost with the connection up (the
+			// cluster node that held it failed): nats.go would make it
+			// again 10 to 20 s later, the holds stored meanwhile unseen.
+			// The view is kept: a new watch delivers every hold again.
+			if err := guard.Lost(); err != nil {
+				return fmt.Errorf("holds: watch: %w", err)
 			}
 		}
 	}
@@ -247,10 +257,11 @@ func (p *Pipeline) watchCaps(ctx context.Context, cw capsWatcher, poke chan<- st
 	}
 }
 
-// follow applies one update of the watch (e, ok from its channel), and
-// reports whether the watch goes on.
-func (h *holdIndex) follow(e jetstream.KeyValueEntry, ok bool) bool {
+// follow applies one update of the watch (e, ok from its channel), noting
+// it in the watch's lag, and reports whether the watch goes on.
+func (h *holdIndex) follow(e jetstream.KeyValueEntry, ok bool, lag *bucket.Lag) bool {
 	if ok && e != nil {
+		lag.Delivered(e.Revision())
 		h.seen(e)
 	}
 	return ok
@@ -261,9 +272,9 @@ func (h *holdIndex) follow(e jetstream.KeyValueEntry, ok bool) bool {
 // (the select picks among ready channels at random), they waited behind
 // ticks and pokes, each a pass of up to a second or more: a submission held
 // a moment ago missed several passes. It reports whether the watch goes on.
-func (h *holdIndex) catchUp(w jetstream.KeyWatcher) bool {
+func (h *holdIndex) catchUp(w jetstream.KeyWatcher, lag *bucket.Lag) bool {
 	for range len(w.Updates()) {
-		if e, ok := <-w.Updates(); !h.follow(e, ok) {
+		if e, ok := <-w.Updates(); !h.follow(e, ok, lag) {
 			return false
 		}
 	}

@@ -140,3 +140,36 @@ func TestHoldsSeeACapChangeInACapsBucketMadeAnew(t *testing.T) {
 	}
 	waitUntil(t, 20*time.Second, "a pass once acme's cap is set in the bucket made anew", func() bool { return passed(k2) })
 }
+
+// TestHoldsWatchNoticesItsConsumerLost: the holds watch's consumer lost
+// with the connection up (the cluster node that held it failed) delivers
+// nothing until nats.go, missing the server's heartbeats, makes it again
+// 10 to 20 s later; a submission held meanwhile stays out of the view and
+// is not released. The watch's check sees a hold stored and undelivered
+// and watches anew.
+func TestHoldsWatchNoticesItsConsumerLost(t *testing.T) {
+	s := natstest.Run(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	kv, err := s.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "iseed_holds"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := holdKey("acme", "s1", time.Unix(100, 0))
+	if _, err := kv.Put(ctx, first, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	p := &Pipeline{cfg: Config{HoldPoll: time.Hour}, holds: &holdIndex{kv: kv, recheck: 200 * time.Millisecond}, log: zerolog.Nop()}
+	wg.Go(func() { _ = p.RunHolds(ctx) })
+	waitUntil(t, 5*time.Second, "the first hold in the view", func() bool { return len(p.holds.snapshot()["acme"]) == 1 })
+
+	s.LoseConsumer(t, "KV_iseed_holds")
+	second := holdKey("acme", "s2", time.Unix(200, 0))
+	if _, err := kv.Put(ctx, second, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 8*time.Second, "the hold stored after the consumer was lost in the view (nats.go alone: 10 to 20 s)", func() bool {
+		return slices.Equal(p.holds.snapshot()["acme"], []string{first, second})
+	})
+}

@@ -26,7 +26,13 @@ import (
 // deleted and made anew does not end a watch by itself (the watch goes on
 // after the old bucket's last revision), so a watch checks every
 // bucket.Recheck (5 s), with one stream info, that the bucket's stream is
-// the one it began with, and ends when it is not.
+// the one it began with, and ends when it is not. A watch whose consumer
+// is lost while the connection stays up (the cluster node that held it
+// failed) delivers nothing until nats.go, missing the server's heartbeats,
+// makes it again 10 to 20 s later; the same stream info therefore also
+// says whether a record stored since the watch began is undelivered, and
+// a watch that, bucket.KeepUp later, has delivered nothing ends
+// (bucket.Lag).
 type Watcher struct {
 	kv           jetstream.KeyValue
 	overdueAfter time.Duration
@@ -72,7 +78,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 func (w *Watcher) watch(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	created, err := bucket.Created(ctx, w.kv)
+	guard, err := bucket.Begin(ctx, w.kv, bucket.KeepUp)
 	if err != nil {
 		return fmt.Errorf("watch records: %w", err)
 	}
@@ -90,13 +96,20 @@ func (w *Watcher) watch(ctx context.Context) error {
 			if !ok {
 				return errors.New("watch records: updates closed")
 			}
+			if e != nil {
+				guard.Delivered(e.Revision())
+			}
 			w.update(next, e)
 		case <-check.C:
 			// A bucket deleted and made anew numbers its entries from 1
 			// again, and the watch goes on after the old bucket's last
 			// revision: it would miss the new records and keep the old.
-			if bucket.MadeAnew(ctx, w.kv, created) {
-				return errors.New("watch records: the bucket was made anew")
+			if err := guard.Check(ctx); err != nil {
+				return fmt.Errorf("watch records: %w", err)
+			}
+		case <-guard.C():
+			if err := guard.Lost(); err != nil {
+				return fmt.Errorf("watch records: %w", err)
 			}
 		}
 	}

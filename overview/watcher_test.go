@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
@@ -138,13 +139,21 @@ func startWatcher(t *testing.T, recs []synthetic) (*Watcher, *layout.Resources) 
 		t.Fatal(err)
 	}
 	putAll(t, res, recs)
+	return runWatcher(t, res, bucket.Recheck), res
+}
+
+// runWatcher runs a Watcher of res's records bucket, checking it every
+// recheck, until the test ends, and waits for its first pass.
+func runWatcher(t *testing.T, res *layout.Resources, recheck time.Duration) *Watcher {
+	t.Helper()
 	w := NewWatcher(res.Records, 15*24*time.Hour, zerolog.New(zerolog.NewTestWriter(t)))
+	w.recheck = recheck
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	waitReady(t, w.Ready())
-	return w, res
+	return w
 }
 
 func putAll(t *testing.T, res *layout.Resources, recs []synthetic) {
@@ -333,13 +342,7 @@ func TestWatcherFollowsANewBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	putAll(t, res, fixture())
-	w := NewWatcher(res.Records, 15*24*time.Hour, zerolog.New(zerolog.NewTestWriter(t)))
-	w.recheck = 100 * time.Millisecond
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(runCtx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitReady(t, w.Ready())
+	w := runWatcher(t, res, 100*time.Millisecond)
 
 	if err := srv.JS.DeleteKeyValue(ctx, res.Records.Bucket()); err != nil {
 		t.Fatal(err)
@@ -359,6 +362,38 @@ func TestWatcherFollowsANewBucket(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("counts after the bucket was made anew: got open %v, unsent %v; want open %v, nothing unsent", c.Open, c.Unsent, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWatcherNoticesItsConsumerLost: the watch's consumer lost with the
+// connection up (the cluster node that held it failed) delivers nothing
+// until nats.go, missing the server's heartbeats, makes it again 10 to 20 s
+// later. The watcher's check sees a record stored and undelivered and
+// watches anew: the counts follow within the check, bucket.KeepUp and the
+// second Run waits before it watches again.
+func TestWatcherNoticesItsConsumerLost(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, res, fixture())
+	w := runWatcher(t, res, 200*time.Millisecond)
+
+	srv.LoseConsumer(t, "KV_"+res.Records.Bucket())
+	putAll(t, res, []synthetic{{"umbrella", "new-1", record.StateSubmitted, true, time.Hour, "-", false}})
+	stored := time.Now()
+	for {
+		c, _ := w.Counts(testNow)
+		if c.Open["submitted"] == 2 {
+			t.Logf("the record stored after the consumer was lost is counted %s later", time.Since(stored).Round(time.Millisecond))
+			return
+		}
+		if time.Since(stored) > 8*time.Second {
+			t.Fatalf("8s after a record was stored, the watch, its consumer lost, still counts %v submitted; want it watched anew within the check and a few seconds", c.Open["submitted"])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -4,9 +4,11 @@
 // missed heartbeat goes on after the old bucket's last revision: it never
 // delivers the new bucket's first entries, and says nothing of it. A
 // watcher that must see every entry (caps, holds, the records, the
-// console's logouts) checks every Recheck with MadeAnew that the bucket
-// is still the one Created dated when the watch began; the followers of a
-// stream (the ledger's tally, iseed watch) check theirs as often. A
+// console's logouts) checks every Recheck with a Guard (Begin) that the
+// bucket is still the one it began on, and with its Lag that the watch
+// delivers what is stored (a watch's consumer can be lost while the
+// connection stays up); the followers of a stream (the ledger's tally,
+// iseed watch) check theirs as often. A
 // one-off read that waits for its watch's marker (iseed audit's records)
 // checks with Changed, and ends when its bucket is gone too; Keys lists a
 // bucket's keys that way.
@@ -48,13 +50,6 @@ func Stat(ctx context.Context, kv jetstream.KeyValue) (created time.Time, last u
 // entry stored in one made anew is seen at most this long after it is
 // stored.
 const Recheck = 5 * time.Second
-
-// MadeAnew reports whether kv is no longer the bucket created at created.
-// A bucket that cannot be read now is not taken for a new one: the watch
-// goes on, and its own errors say what is wrong.
-func MadeAnew(ctx context.Context, kv jetstream.KeyValue, created time.Time) bool {
-	return errors.Is(Changed(ctx, kv, created), ErrMadeAnew)
-}
 
 // What Changed finds of a bucket that is not the one a watch began on.
 var (

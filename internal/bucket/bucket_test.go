@@ -12,8 +12,8 @@ import (
 )
 
 // TestChanged: the bucket a watch began on is unchanged; deleted, it is
-// gone (which MadeAnew does not take for a new one); made again under its
-// name, it is a new one.
+// gone (which a Guard's Check does not take for a new one); made again
+// under its name, it is a new one.
 func TestChanged(t *testing.T) {
 	srv := natstest.Run(t)
 	srv.KeepStreamsDir(t) // the bucket is the account's only stream, made anew
@@ -27,8 +27,15 @@ func TestChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	g, err := Begin(ctx, kv, KeepUp)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := Changed(ctx, kv, created); err != nil {
 		t.Fatalf("Changed of the same bucket: %v; want nil", err)
+	}
+	if err := g.Check(ctx); err != nil {
+		t.Fatalf("Check of the same bucket: %v; want nil", err)
 	}
 	if err := srv.JS.DeleteKeyValue(ctx, cfg.Bucket); err != nil {
 		t.Fatal(err)
@@ -36,8 +43,8 @@ func TestChanged(t *testing.T) {
 	if err := Changed(ctx, kv, created); !errors.Is(err, ErrDeleted) {
 		t.Fatalf("Changed of a deleted bucket: %v; want %v", err, ErrDeleted)
 	}
-	if MadeAnew(ctx, kv, created) {
-		t.Fatal("MadeAnew of a deleted bucket: true; want false (the watch goes on)")
+	if err := g.Check(ctx); err != nil {
+		t.Fatalf("Check of a deleted bucket: %v; want nil (the watch goes on)", err)
 	}
 	if _, err := srv.JS.CreateKeyValue(ctx, cfg); err != nil {
 		t.Fatal(err)
@@ -45,8 +52,8 @@ func TestChanged(t *testing.T) {
 	if err := Changed(ctx, kv, created); !errors.Is(err, ErrMadeAnew) {
 		t.Fatalf("Changed of a bucket made anew: %v; want %v", err, ErrMadeAnew)
 	}
-	if !MadeAnew(ctx, kv, created) {
-		t.Fatal("MadeAnew of a bucket made anew: false; want true")
+	if err := g.Check(ctx); !errors.Is(err, ErrMadeAnew) {
+		t.Fatalf("Check of a bucket made anew: %v; want %v", err, ErrMadeAnew)
 	}
 }
 
