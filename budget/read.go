@@ -199,7 +199,7 @@ func followCaps(ctx context.Context, kv jetstream.KeyValue, updatesOnly bool, ev
 				return fmt.Errorf("budget: watch caps: %w", err)
 			}
 		case <-guard.C():
-			if err := guard.Lost(); err != nil {
+			if err := guard.Lost(len(w.Updates())); err != nil {
 				return fmt.Errorf("budget: watch caps: %w", err)
 			}
 		case e, ok := <-w.Updates():

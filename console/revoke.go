@@ -231,7 +231,11 @@ func (v *revocations) run(ctx context.Context) error {
 				}
 			}
 		case <-lag.C():
-			if err := lag.Lost(); err != nil && w != nil {
+			unread := 0
+			if w != nil {
+				unread = len(w.Updates())
+			}
+			if err := lag.Lost(unread); err != nil && w != nil {
 				v.log.Warn().Err(err).Msg("console: the logouts watch delivered nothing of a logout stored since it began: its consumer is lost; watching anew")
 				_ = w.Stop()
 				w = nil // the retry tick watches anew

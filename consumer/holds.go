@@ -218,7 +218,7 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 			// cluster node that held it failed): nats.go would make it
 			// again 10 to 20 s later, the holds stored meanwhile unseen.
 			// The view is kept: a new watch delivers every hold again.
-			if err := guard.Lost(); err != nil {
+			if err := guard.Lost(len(w.Updates())); err != nil {
 				return fmt.Errorf("holds: watch: %w", err)
 			}
 		}

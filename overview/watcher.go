@@ -108,7 +108,7 @@ func (w *Watcher) watch(ctx context.Context) error {
 				return fmt.Errorf("watch records: %w", err)
 			}
 		case <-guard.C():
-			if err := guard.Lost(); err != nil {
+			if err := guard.Lost(len(kw.Updates())); err != nil {
 				return fmt.Errorf("watch records: %w", err)
 			}
 		}

@@ -23,7 +23,7 @@ func TestLag(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("armed, and did not fire in 5s")
 		}
-		return l.Lost()
+		return l.Lost(0)
 	}
 	t.Run("an entry stored before the watch began is not waited for", func(t *testing.T) {
 		l := bucket.NewLag(7, wait)
@@ -58,6 +58,14 @@ func TestLag(t *testing.T) {
 		l.Delivered(8)
 		if err := fired(t, l); err != nil {
 			t.Fatalf("got %v for a watch that delivered meanwhile", err)
+		}
+	})
+	t.Run("delivered and not read yet: not lost", func(t *testing.T) {
+		l := bucket.NewLag(7, wait)
+		l.Stored(9)
+		<-l.C()
+		if err := l.Lost(1); err != nil {
+			t.Fatalf("got %v for a watch holding an entry its caller has not read", err)
 		}
 	})
 	t.Run("caught up: not lost", func(t *testing.T) {
