@@ -1,0 +1,97 @@
+package doccheck
+
+import (
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/iseed-dev/iseed/publisher"
+)
+
+// jsonMembers returns the JSON names of a struct's members, those it
+// never writes ("-") aside.
+func jsonMembers(v any) []string {
+	var out []string
+	typ := reflect.TypeOf(v)
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// memberRows returns the backquoted names in the first cell of the rows
+// of the tables in text whose header's first cell is head.
+func memberRows(text, head string) map[string]bool {
+	out := map[string]bool{}
+	name := regexp.MustCompile("`([a-z_0-9]+)`")
+	in := false
+	for _, line := range strings.Split(text, "\n") {
+		cells := strings.Split(line, "|")
+		if !strings.HasPrefix(line, "|") || len(cells) < 3 {
+			in = false
+			continue
+		}
+		first := strings.TrimSpace(cells[1])
+		switch {
+		case first == head:
+			in = true
+		case in:
+			for _, m := range name.FindAllStringSubmatch(first, -1) {
+				out[m[1]] = true
+			}
+		}
+	}
+	return out
+}
+
+// TestEventsDocNamesEveryEventMember: the member tables of docs/events.md
+// (a status event's data, a document-ready event's) have a row for every
+// member the publisher writes, and none for one it does not; the members
+// of a problem, an esito and an account event are named in their
+// sections. A consumer of the events is written from that page.
+func TestEventsDocNamesEveryEventMember(t *testing.T) {
+	const path = "docs/events.md"
+	text := read(t, path)
+	tables := []struct {
+		section, head string
+		data          any
+	}{
+		{"Status events (out)", "member", publisher.Status{}},
+		{"Document-ready events (out)", "field", publisher.DocumentReady{}},
+	}
+	for _, tc := range tables {
+		rows := memberRows(section(t, path, text, tc.section), tc.head)
+		members := map[string]bool{}
+		for _, m := range jsonMembers(tc.data) {
+			members[m] = true
+			if !rows[m] {
+				t.Errorf("%s, %q: no row for %s's member %q", path, tc.section, reflect.TypeOf(tc.data).Name(), m)
+			}
+		}
+		for r := range rows {
+			if !members[r] {
+				t.Errorf("%s, %q: a row for %q, which %s does not have", path, tc.section, r, reflect.TypeOf(tc.data).Name())
+			}
+		}
+	}
+	named := []struct {
+		section string
+		data    any
+	}{
+		{"Status events (out)", publisher.Problem{}},
+		{"Status events (out)", publisher.Outcome{}},
+		{"Account events (out)", publisher.AccountEvent{}},
+	}
+	for _, tc := range named {
+		s := section(t, path, text, tc.section)
+		for _, m := range jsonMembers(tc.data) {
+			if !strings.Contains(s, "`"+m+"`") && !strings.Contains(s, "`data."+m+"`") && !regexp.MustCompile(`[{ ]`+m+`[,}]`).MatchString(s) {
+				t.Errorf("%s, %q: %s's member %q is not named", path, tc.section, reflect.TypeOf(tc.data).Name(), m)
+			}
+		}
+	}
+}
