@@ -11,9 +11,11 @@
 // verbs and flags (docs/cli.md, which cmd/iseed's TestCLIDoc keeps), log
 // durations named with their unit, every function that makes a message id
 // named in docs/events.md's table of them, every dead-letter header in its
-// header table, the fingerprint and message id of its example submission,
+// header table, every member of its events in its member tables, the
+// fingerprint and message id of its example submission,
 // every metric iseed registers in docs/operations.md's table (type and
 // labels) and in deploy/prometheus/metrics.txt, every `iseed_…` name in
 // code a metric or a bucket, every package named in README.md's Layout
-// table, and docs/deploy.md's figures of the shipped Deployment.
+// table, README.md's list of the commands that print records, and
+// docs/deploy.md's figures of the shipped Deployment.
 package doccheck
