@@ -310,7 +310,7 @@ func (c *Config) problems() []error {
 	}
 	errs = append(errs, c.retentionProblems()...)
 	if c.UpstreamRPS < 0 {
-		bad("ISEED_UPSTREAM_RPS must be positive (0: no limit, for tests only), got %g", c.UpstreamRPS)
+		bad("ISEED_UPSTREAM_RPS must not be negative (0: no limit, for tests only), got %g", c.UpstreamRPS)
 	}
 	if c.UpstreamReserve < 1 || c.UpstreamBurst <= c.UpstreamReserve {
 		bad("ISEED_UPSTREAM_BURST (%d) must exceed ISEED_UPSTREAM_RESERVE (%d), which must be at least 1", c.UpstreamBurst, c.UpstreamReserve)

@@ -57,7 +57,7 @@ func TestConfigValidation(t *testing.T) {
 		{"bad storage", map[string]string{"ISEED_STORAGE": "disk"}, "ISEED_STORAGE must be file or memory"},
 		{"files kept for ever", map[string]string{"ISEED_FILES_MAX_AGE": "0"}, "ISEED_FILES_MAX_AGE must be positive"},
 		{"bad prefix", map[string]string{"ISEED_SUBJECT_PREFIX": "a.b"}, "ISEED_SUBJECT_PREFIX"},
-		{"bad rate", map[string]string{"ISEED_UPSTREAM_RPS": "-1"}, "ISEED_UPSTREAM_RPS must be positive"},
+		{"bad rate", map[string]string{"ISEED_UPSTREAM_RPS": "-1"}, "ISEED_UPSTREAM_RPS must not be negative"},
 		{"reserve not below the burst", map[string]string{"ISEED_UPSTREAM_BURST": "2", "ISEED_UPSTREAM_RESERVE": "2"}, "must exceed ISEED_UPSTREAM_RESERVE"},
 		{"too few deliveries for the max age", map[string]string{"ISEED_MAX_DELIVER": "100"}, "ISEED_MAX_DELIVER=100 would dead-letter transient trouble"},
 		{"enough deliveries with a shorter max age", map[string]string{"ISEED_MAX_DELIVER": "120", "ISEED_MAX_AGE": "12h"}, ""},
