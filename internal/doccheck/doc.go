@@ -1,7 +1,8 @@
 // Package doccheck holds the tests that keep README.md and docs/ true to the
 // code: every configuration variable documented with its default (in
 // README.md's tables and in docs/' own), no variable documented that iseed
-// does not read, every `go test -run` line and every test named in prose
+// does not read, every bound cmd/iseed refuses a variable by stated in its
+// row, every `go test -run` line and every test named in prose
 // naming a test that exists, every relative link resolving (and landing on
 // a heading when it names one), every repository path named in code
 // (`consumer/adopt.go`) existing, every exported identifier of the module

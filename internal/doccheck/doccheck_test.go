@@ -86,25 +86,9 @@ func docs(t *testing.T) map[string]string {
 // README's configuration table to the row's second cell (the default).
 func readmeRows(t *testing.T) map[string]string {
 	t.Helper()
-	readme := read(t, "README.md")
-	start := strings.Index(readme, "\n## Configuration")
-	if start < 0 {
-		t.Fatal(`README.md has no "## Configuration" section`)
-	}
-	section := readme[start+1:]
-	if end := strings.Index(section[2:], "\n## "); end >= 0 {
-		section = section[:end+2]
-	}
 	rows := map[string]string{}
-	varRE := regexp.MustCompile("`(ISEED_[A-Z0-9_]+)`")
-	for _, line := range strings.Split(section, "\n") {
-		cells := strings.Split(line, "|")
-		if len(cells) < 4 || !strings.HasPrefix(line, "|") {
-			continue
-		}
-		for _, m := range varRE.FindAllStringSubmatch(cells[1], -1) {
-			rows[m[1]] = strings.TrimSpace(cells[2])
-		}
+	for v, row := range readmeFullRows(t) {
+		rows[v] = strings.TrimSpace(strings.Split(row, "|")[2])
 	}
 	return rows
 }
