@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/publisher"
 )
 
@@ -49,8 +50,9 @@ func memberRows(text, head string) map[string]bool {
 }
 
 // TestEventsDocNamesEveryEventMember: the member tables of docs/events.md
-// (a status event's data, a document-ready event's) have a row for every
-// member the publisher writes, and none for one it does not; the members
+// (a submission's keys, a status event's data, a document-ready event's)
+// have a row for every member iseed reads or writes, and none for one it
+// does not; the members
 // of a problem, an esito and an account event are named in their
 // sections. A consumer of the events is written from that page.
 func TestEventsDocNamesEveryEventMember(t *testing.T) {
@@ -60,6 +62,7 @@ func TestEventsDocNamesEveryEventMember(t *testing.T) {
 		section, head string
 		data          any
 	}{
+		{"Submission event (in), version 1", "key", consumer.Submission{}},
 		{"Status events (out)", "member", publisher.Status{}},
 		{"Document-ready events (out)", "field", publisher.DocumentReady{}},
 	}
