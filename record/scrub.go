@@ -83,12 +83,7 @@ func ScrubbedName(name string) bool { return path.Base(name) == scrubbedName }
 // stato_richiesta that is none of the states the API publishes, nor the
 // one Scrub leaves.
 func freeStato(stato string) bool {
-	switch stato {
-	case "", scrubbedName, visengine.StateSearching, visengine.StateInProgress, visengine.StateDataReady,
-		visengine.StateFulfilled, visengine.StateCancelled:
-		return false
-	}
-	return true
+	return stato != "" && stato != scrubbedName && !visengine.PublishedState(stato)
 }
 
 // scrubbable reports whether the record holds something Scrub removes.

@@ -11,6 +11,18 @@ const (
 	StateCancelled  = "Annullata"        // annullata: final failure
 )
 
+// PublishedState reports whether s is one of the states the API publishes,
+// as it spells them. Any other stato_richiesta is the upstream's free text,
+// which may name the person: it is kept out of what names no personal data
+// (iseed watch's lines) and scrubbed from old records.
+func PublishedState(s string) bool {
+	switch s {
+	case StateSearching, StateInProgress, StateDataReady, StateFulfilled, StateCancelled:
+		return true
+	}
+	return false
+}
+
 // NormalizeState returns the State constant that s spells in another case,
 // with other spacing or with underscores ("visura evasa", " Visura  Evasa ",
 // "DATI DISPONIBILI", "visura_evasa"); any other s is returned trimmed.

@@ -81,6 +81,29 @@ func TestEventLineHidesCancellationReason(t *testing.T) {
 	}
 }
 
+// TestEventLineHidesAnUnpublishedState: a stato_richiesta none of the API's
+// states is the upstream's free text (record.Scrub removes it from old
+// records as such), which may name the person. iseed watch printed it
+// whole ("stato=\"In verifica: delega di Mario Rossi\""), though its help
+// says it never prints the upstream's free text; now it shows that there
+// is one, not what it says. The published states, and what Scrub left of
+// a free one, are shown as they are.
+func TestEventLineHidesAnUnpublishedState(t *testing.T) {
+	line := func(stato string) string {
+		return eventLine([]byte(`{"type":"iseed.submission.submitted","time":"2026-11-25T10:30:00Z","data":{"submission_id":"e1",` +
+			`"tenant":"acme","state":"submitted","request_id":"5f","stato_richiesta":"` + stato + `"}}`))
+	}
+	got := line("In verifica: delega di Mario Rossi")
+	if want := "2026-11-25T10:30:00Z acme/e1 submitted request=5f stato=‹unpublished›"; got != want {
+		t.Errorf("an unpublished state:\ngot  %s\nwant %s", got, want)
+	}
+	for _, stato := range []string{"In ricerca", "In erogazione", "Dati disponibili", "Visura evasa", "Annullata", "…"} {
+		if got, want := line(stato), ` stato="`+stato+`"`; !strings.HasSuffix(got, want) {
+			t.Errorf("%s: got %s, want it to end with %s", stato, got, want)
+		}
+	}
+}
+
 func TestExpectationsDecode(t *testing.T) {
 	day := tracking.WorkingDays(1)
 	tests := []struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
@@ -25,7 +26,8 @@ func newWatchCmd(e *env) *cobra.Command {
 		Short: "Print status and document events as they arrive",
 		Long: "Prints one line per status or document event as it arrives, until interrupted: ids, states, service,\n" +
 			"request, reason codes and counts, never the events' metadata, problem messages or the upstream's free text\n" +
-			"(esito.info; a cancellation's reason, motivo_annullamento), which may name the person. A document shows as its size,\n" +
+			"(esito.info; a cancellation's reason, motivo_annullamento; a stato_richiesta the API does not publish, shown as\n" +
+			"‹unpublished›), which may name the person. A document shows as its size,\n" +
 			"SHA-256, type and object without the file name (acme/emp-7/9f86d081884c7d65/…): the file name is the\n" +
 			"upstream's and may name the person; iseed status ID and iseed document get ID show the document.\n\n" +
 			"When the connection to NATS is lost (the daemon's embedded server stopped, a network fault) it says so on\n" +
@@ -306,8 +308,14 @@ func eventLine(data []byte) string {
 	if s.RequestID != "" {
 		fmt.Fprintf(&b, " request=%s", shown(s.RequestID))
 	}
-	if s.StatoRichiesta != "" {
-		fmt.Fprintf(&b, " stato=%q", s.StatoRichiesta)
+	switch st := s.StatoRichiesta; {
+	case st == "":
+	case visengine.PublishedState(st) || st == "…": // or what record.Scrub left of one that was not
+		fmt.Fprintf(&b, " stato=%q", st)
+	default:
+		// A state the API does not publish is the upstream's free text,
+		// which may name the person, as esito.info may: left out.
+		b.WriteString(" stato=‹unpublished›")
 	}
 	if s.Reason != "" && s.State != publisher.StateCancelled && kind != publisher.StateCancelled {
 		// A cancellation's reason is the upstream's motivo_annullamento,
