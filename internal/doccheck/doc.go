@@ -17,7 +17,8 @@
 // every metric iseed registers in docs/operations.md's table (type and
 // labels) and in deploy/prometheus/metrics.txt, the values of its
 // outcome, class and callback labels there too, every shipped alert in its
-// table of alerts with its severity, every `iseed_…` name in
+// table of alerts with its severity, every JetStream refusal serve exits on
+// in its err_code table, every `iseed_…` name in
 // code a metric or a bucket, every package named in README.md's Layout
 // table, README.md's list of the commands that print records, and
 // docs/deploy.md's figures of the shipped Deployment.
