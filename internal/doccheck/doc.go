@@ -12,7 +12,7 @@
 // verbs and flags (docs/cli.md, which cmd/iseed's TestCLIDoc keeps), log
 // durations named with their unit, every function that makes a message id
 // named in docs/events.md's table of them, every dead-letter header in its
-// header table, every member of its events in its member tables, the
+// header table and docs/consumer.md's table of reasons, every member of its events in its member tables, the
 // fingerprint and message id of its example submission,
 // every metric iseed registers in docs/operations.md's table (type and
 // labels) and in deploy/prometheus/metrics.txt, the values of its

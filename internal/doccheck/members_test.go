@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
 )
 
@@ -96,5 +97,24 @@ func TestEventsDocNamesEveryEventMember(t *testing.T) {
 				t.Errorf("%s, %q: %s's member %q is not named", path, tc.section, reflect.TypeOf(tc.data).Name(), m)
 			}
 		}
+	}
+}
+
+// TestConsumerDocExplainsEveryReason: the table of "Reasons an operator
+// meets" in docs/consumer.md has a row for every reason a dead letter may
+// carry (dlq.Reasons), and none for another: README.md's checklist for a
+// new reason sends its author there, and an operator reading `iseed dlq
+// list` looks each up in it.
+func TestConsumerDocExplainsEveryReason(t *testing.T) {
+	const path = "docs/consumer.md"
+	rows := memberRows(read(t, path), "reason")
+	for _, r := range dlq.Reasons() {
+		if !rows[r] {
+			t.Errorf("%s: the reasons table has no row for %q", path, r)
+		}
+		delete(rows, r)
+	}
+	for r := range rows {
+		t.Errorf("%s: the reasons table has a row for %q, which is not in dlq.Reasons", path, r)
 	}
 }
