@@ -15,7 +15,8 @@
 // id named in docs/events.md's table of them, every dead-letter header in
 // its header table, every member of the events in its member tables, the
 // fingerprint and message id of its example submission, every dead-letter
-// reason in docs/consumer.md's table of them, every metric iseed registers
+// reason in docs/consumer.md's table of them, every problem code of the
+// schema checks in docs/schema.md's, every metric iseed registers
 // in docs/operations.md's table (type and labels) and in
 // deploy/prometheus/metrics.txt, the values of its outcome, class and
 // callback labels there too, every shipped alert in its table of alerts

@@ -118,3 +118,25 @@ func TestConsumerDocExplainsEveryReason(t *testing.T) {
 		t.Errorf("%s: the reasons table has a row for %q, which is not in dlq.Reasons", path, r)
 	}
 }
+
+// TestSchemaDocExplainsEveryProblemCode: docs/schema.md's table of problem
+// codes has a row for every code the schema checks give (schema/errors.go)
+// and none for another: a producer reading a rejected event switches on
+// them.
+func TestSchemaDocExplainsEveryProblemCode(t *testing.T) {
+	const path = "docs/schema.md"
+	codes := regexp.MustCompile(`(?m)^\s+Code[A-Za-z]+\s*=\s*"([a-z_]+)"`).FindAllStringSubmatch(read(t, "schema/errors.go"), -1)
+	if len(codes) < 10 {
+		t.Fatalf("found %d codes in schema/errors.go: the parser missed them", len(codes))
+	}
+	rows := memberRows(read(t, path), "code")
+	for _, m := range codes {
+		if !rows[m[1]] {
+			t.Errorf("%s: the table of problem codes has no row for %q", path, m[1])
+		}
+		delete(rows, m[1])
+	}
+	for c := range rows {
+		t.Errorf("%s: the table of problem codes has a row for %q, which schema/errors.go does not give", path, c)
+	}
+}
