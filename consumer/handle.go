@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -51,10 +52,22 @@ func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
 func (p *Pipeline) processSafely(ctx context.Context, j *job) (o Outcome) {
 	defer func() {
 		if r := recover(); r != nil {
-			o = Outcome{Kind: Retry, Err: fmt.Errorf("panic: %v", r)}
+			o = Outcome{Kind: Retry, Err: panicError(r)}
 		}
 	}()
 	return p.process(ctx, j)
+}
+
+// panicError describes a recovered panic for the log line and the dead
+// letter, as workpool does: the value only when the runtime raised it
+// (an index out of range, a nil map); another one (a string, an error of
+// a dependency) may quote the message's personal data, and only its type
+// is named.
+func panicError(r any) error {
+	if re, ok := r.(runtime.Error); ok {
+		return fmt.Errorf("panic: %s", re.Error())
+	}
+	return fmt.Errorf("panic with a value of type %T (not shown: it may quote the submission's data)", r)
 }
 
 // finish carries out an action: dead letter (stored before anything else),
