@@ -32,8 +32,9 @@ var errExpired = fmt.Errorf("%w: documents are kept for ISEED_DOCUMENT_TTL after
 // w, decrypting it when it was sealed (kr must then hold a key that opens
 // it), and verifies its size and SHA-256 against the record. On error w may
 // hold part of the document: write to a temporary file and keep it only on
-// success. An error that names the object quotes it: its file name is the
-// upstream's.
+// success. An error names the object without its file name, which is the
+// upstream's and may name the person (DSU.<tax code>.pdf): it reaches
+// standard error, which a script may log.
 func FetchDocument(ctx context.Context, js jetstream.JetStream, res *layout.Resources, tenant, id string, kr *seal.Keyring, w io.Writer) (*record.DocumentRef, error) {
 	rec, _, err := record.NewStore(res.Records).Get(ctx, tenant, id)
 	if err != nil {
@@ -61,12 +62,12 @@ func FetchDocument(ctx context.Context, js jetstream.JetStream, res *layout.Reso
 		return nil, errExpired
 	}
 	if err != nil {
-		return nil, fmt.Errorf("document %q: %w", ref.Object, err)
+		return nil, fmt.Errorf("document %q: %w", objectLabel(ref.Object), err)
 	}
 	defer obj.Close()
 	info, err := obj.Info()
 	if err != nil {
-		return nil, fmt.Errorf("document %q: %w", ref.Object, err)
+		return nil, fmt.Errorf("document %q: %w", objectLabel(ref.Object), err)
 	}
 	src := io.Reader(obj)
 	if info.Metadata[seal.MetaEncryption] != "" {
@@ -80,7 +81,7 @@ func FetchDocument(ctx context.Context, js jetstream.JetStream, res *layout.Reso
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(w, h), src)
 	if err != nil {
-		return nil, fmt.Errorf("document %q: %w", ref.Object, err)
+		return nil, fmt.Errorf("document %q: %w", objectLabel(ref.Object), err)
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); n != ref.Size || sum != ref.SHA256 {
 		return nil, fmt.Errorf("%w: got %d bytes with sha256 %s, recorded %d bytes with %s", ErrDocumentMismatch, n, sum, ref.Size, ref.SHA256)

@@ -19,7 +19,8 @@ func newDocumentCmd(e *env) *cobra.Command {
 		Long: "Fetches a submission's stored document, decrypts it when it was encrypted at rest, checks its size and\n" +
 			"SHA-256 against the record, and writes it to FILE only when every check passes; otherwise, and on a\n" +
 			"hang-up, nothing of it is left beside FILE (- writes it to standard output; a failed check then still\n" +
-			"fails the command, but bytes may have been written).",
+			"fails the command, but bytes may have been written). An error names the document's object without its\n" +
+			"file name (acme/emp-7/9f86d081884c7d65/…), which is the upstream's and may name the person.",
 		Annotations: map[string]string{exitCodesKey: "0 written and verified; 1 no such submission or document, a failed check, or an error; 2 usage or configuration error"},
 	}
 	tenant := tenantFlag(get.Flags(), "default", "tenant")
