@@ -447,11 +447,11 @@ func (d *daemon) buildHTTP() {
 	d.mountConsole(mux, d.replayKey)
 	// Every answer of the listener carries the console's security headers,
 	// those the mux writes itself (404, 405, redirects) too.
-	d.admin.srv = newHTTPServer(console.Secure(mux))
+	d.admin.srv = newHTTPServer(panicsLogged(d.log, d.admin.name, console.Secure(mux)))
 	if d.public != nil && d.tracking.callbacks != nil {
 		cb := http.NewServeMux()
 		d.tracking.callbacks.Register(cb)
-		d.public.srv = newCallbackServer(cb)
+		d.public.srv = newCallbackServer(panicsLogged(d.log, d.public.name, cb))
 	}
 }
 
