@@ -133,13 +133,22 @@ func TestClassifyFulfilledAwaitingDocument(t *testing.T) {
 // a Watcher of it until the test ends.
 func startWatcher(t *testing.T, recs []synthetic) (*Watcher, *layout.Resources) {
 	t.Helper()
+	_, res, w := watchedFixture(t, recs, bucket.Recheck)
+	return w, res
+}
+
+// watchedFixture puts records into a fresh layout's records bucket on a
+// server of its own, and runs a Watcher of it, checking the bucket every
+// recheck, until the test ends.
+func watchedFixture(t *testing.T, recs []synthetic, recheck time.Duration) (*natstest.Server, *layout.Resources, *Watcher) {
+	t.Helper()
 	srv := natstest.Run(t)
 	res, err := layout.Ensure(context.Background(), srv.JS, layout.Layout{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	putAll(t, res, recs)
-	return runWatcher(t, res, bucket.Recheck), res
+	return srv, res, runWatcher(t, res, recheck)
 }
 
 // runWatcher runs a Watcher of res's records bucket, checking it every
@@ -335,19 +344,14 @@ func TestOpenStateIsTheWatchers(t *testing.T) {
 // the new bucket's: the old records are gone, and the new ones count even
 // where their revisions are ones the old bucket had.
 func TestWatcherFollowsANewBucket(t *testing.T) {
-	srv := natstest.Run(t)
+	srv, res, w := watchedFixture(t, fixture(), 100*time.Millisecond)
 	ctx := context.Background()
-	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	putAll(t, res, fixture())
-	w := runWatcher(t, res, 100*time.Millisecond)
 
 	if err := srv.JS.DeleteKeyValue(ctx, res.Records.Bucket()); err != nil {
 		t.Fatal(err)
 	}
-	if res, err = layout.Ensure(ctx, srv.JS, layout.Layout{}); err != nil {
+	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	putAll(t, res, []synthetic{{"umbrella", "new-1", record.StateSubmitted, true, time.Hour, "-", false}})
@@ -374,14 +378,7 @@ func TestWatcherFollowsANewBucket(t *testing.T) {
 // watches anew: the counts follow within the check, bucket.KeepUp and the
 // second Run waits before it watches again.
 func TestWatcherNoticesItsConsumerLost(t *testing.T) {
-	srv := natstest.Run(t)
-	ctx := context.Background()
-	res, err := layout.Ensure(ctx, srv.JS, layout.Layout{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	putAll(t, res, fixture())
-	w := runWatcher(t, res, 200*time.Millisecond)
+	srv, res, w := watchedFixture(t, fixture(), 200*time.Millisecond)
 
 	srv.LoseConsumer(t, "KV_"+res.Records.Bucket())
 	putAll(t, res, []synthetic{{"umbrella", "new-1", record.StateSubmitted, true, time.Hour, "-", false}})
