@@ -57,12 +57,7 @@ func TestFailingReadsBackOff(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	at := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = t0.Add(d) }
 	const id = "emp-flaky"
-	h.PutRecord(id, pipetest.ValidFields("Mario"), func(r *record.Record) {
-		r.RequestID = "r-flaky"
-		r.StatoRichiesta = visengine.StateInProgress
-		r.To(record.StateSubmitted, t0, "")
-		r.To(record.StateInProgress, t0, "")
-	})
+	putInProgress(h, id, "r-flaky", t0)
 	up := &flakyUpstream{}
 	// The last look before a give-up (past MaxAge) is tried again at the
 	// retry delay through its grace: a backoff would leave it one.
@@ -129,4 +124,15 @@ func TestFailingReadsBackOff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// putInProgress stores the record of submission id, sent at t0 as request
+// requestID, which the upstream says is in progress.
+func putInProgress(h *pipetest.Harness, id, requestID string, t0 time.Time) {
+	h.PutRecord(id, pipetest.ValidFields("Mario"), func(r *record.Record) {
+		r.RequestID = requestID
+		r.StatoRichiesta = visengine.StateInProgress
+		r.To(record.StateSubmitted, t0, "")
+		r.To(record.StateInProgress, t0, "")
+	})
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/publisher"
-	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -34,12 +33,7 @@ func TestShutdownHandsBackAPollWaitingForItsToken(t *testing.T) {
 	h := pipetest.New(t)
 	t0 := time.Now()
 	const id = "emp-waiting"
-	h.PutRecord(id, pipetest.ValidFields("Mario"), func(r *record.Record) {
-		r.RequestID = "r-waiting"
-		r.StatoRichiesta = visengine.StateInProgress
-		r.To(record.StateSubmitted, t0, "")
-		r.To(record.StateInProgress, t0, "")
-	})
+	putInProgress(h, id, "r-waiting", t0)
 	const shutdown = 30 * time.Second
 	budget := spentBudget{waiting: make(chan struct{}, 1)}
 	tr, err := New(Config{Schedule: []time.Duration{50 * time.Millisecond}, ShutdownTimeout: shutdown,
@@ -116,12 +110,7 @@ func TestShutdownEndsAPollReadingBackAVanishedDocument(t *testing.T) {
 	h := pipetest.New(t)
 	t0 := time.Now()
 	const id = "emp-vanishing"
-	h.PutRecord(id, pipetest.ValidFields("Mario"), func(r *record.Record) {
-		r.RequestID = "r-vanishing"
-		r.StatoRichiesta = visengine.StateInProgress
-		r.To(record.StateSubmitted, t0, "")
-		r.To(record.StateInProgress, t0, "")
-	})
+	putInProgress(h, id, "r-vanishing", t0)
 	const shutdown = 30 * time.Second
 	tr, err := New(Config{Schedule: []time.Duration{50 * time.Millisecond}, ShutdownTimeout: shutdown, TempDir: t.TempDir(),
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)},
