@@ -50,7 +50,7 @@ type Config struct {
 	SubjectPrefix   string        `envconfig:"SUBJECT_PREFIX" default:"iseed"`
 	Replicas        int           `envconfig:"REPLICAS" default:"1"`
 	Storage         string        `envconfig:"STORAGE" default:"file"`
-	Workers         int           `envconfig:"WORKERS" default:"16"`
+	Workers         int           `envconfig:"WORKERS" default:"0"` // 0: autoWorkers, once the server's max_payload is known
 	AckWait         time.Duration `envconfig:"ACK_WAIT" default:"60s"`
 	MaxDeliver      int           `envconfig:"MAX_DELIVER" default:"1000"`
 	MaxAge          time.Duration `envconfig:"MAX_AGE" default:"72h"`
@@ -238,8 +238,8 @@ func (c *Config) problems() []error {
 	if c.VisengineMaxList <= 0 {
 		bad("ISEED_VISENGINE_MAX_LIST_BYTES must be positive (bytes, such as 134217728), got %d", c.VisengineMaxList)
 	}
-	if c.Workers < 1 || c.Workers > 1024 {
-		bad("ISEED_WORKERS must be between 1 and 1024, got %d", c.Workers)
+	if c.Workers < 0 || c.Workers > 1024 {
+		bad("ISEED_WORKERS must be between 1 and 1024 (or 0: iseed chooses from the server's max_payload), got %d", c.Workers)
 	}
 	if c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
 		bad("ISEED_REPLICAS must be 1, 3 or 5, got %d", c.Replicas)

@@ -109,6 +109,32 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 // submission's record, with its 16 KiB of metadata, may not fit.
 const minMaxPayload = 256 << 10
 
+// With ISEED_WORKERS 0 (the default) a replica runs as many submission
+// workers as hold autoWorkerBytes of submissions of the largest size the
+// server accepts (its max_payload), between minAutoWorkers and
+// maxAutoWorkers: 128 on NATS's default of 1 MiB, 16 on 8 MiB (the shipped
+// configuration's, and the embedded server's). A worker holds its message,
+// its decoded submission and the POST's body, and the pull buffer one more
+// message per worker, so a replica's peak memory under a burst of the
+// largest submissions is about the same whatever max_payload is
+// (docs/deploy.md, Scaling out); more workers than 16 are for throughput,
+// where each step's round trip shares its system calls with others'
+// (docs/performance.md).
+const (
+	autoWorkerBytes = 128 << 20
+	minAutoWorkers  = 16
+	maxAutoWorkers  = 128
+)
+
+// autoWorkers returns the submission workers for a server whose
+// max_payload is maxPayload bytes.
+func autoWorkers(maxPayload int64) int {
+	if maxPayload <= 0 {
+		return minAutoWorkers
+	}
+	return int(min(maxAutoWorkers, max(minAutoWorkers, autoWorkerBytes/maxPayload)))
+}
+
 // ensureLayout makes or finds every stream and bucket, once the records
 // guard has found that the records bucket this data directory remembers is
 // still there (recordsmark.go), and then remembers it.
@@ -120,10 +146,16 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 		}
 		return nil, fmt.Errorf("not connected to NATS at %s (ISEED_NATS_URL); still trying", redactedURLs(d.cfg.NATSURL))
 	}
-	if mp := d.conn.nc.MaxPayload(); mp < minMaxPayload {
+	mp := d.conn.nc.MaxPayload()
+	if mp < minMaxPayload {
 		return nil, backoff.Permanent(configError(fmt.Errorf("the NATS server's max_payload is %d bytes; iseed needs at least %d (256 KiB): "+
 			"a document is stored in messages of 128 KiB, and a record may hold 16 KiB of metadata besides its problems; "+
 			"raise max_payload in the server's configuration (1 MiB is NATS's default)", mp, minMaxPayload)))
+	}
+	if d.cfg.Workers == 0 { // before the layout: the submissions consumer's MaxAckPending follows it
+		d.cfg.Workers = autoWorkers(mp)
+		d.log.Info().Int("workers", d.cfg.Workers).Int64("max_payload", mp).Str("component", "serve").
+			Msg("ISEED_WORKERS is 0: submission workers chosen from the server's max_payload")
 	}
 	guard := newRecordsGuard(d.cfg, d.log)
 	if guard != nil {
