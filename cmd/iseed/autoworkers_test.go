@@ -9,23 +9,28 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/test"
 )
 
-// TestWorkersFollowMaxPayload: with ISEED_WORKERS 0 (the default) a
-// replica runs 128 MiB worth of the largest submissions the server accepts,
-// between 16 and 128 workers, and sizes the submissions consumer's
-// MaxAckPending (4 × workers) to them; a number set is kept as it is.
-func TestWorkersFollowMaxPayload(t *testing.T) {
+// TestWorkersFollowTheBudgetAndMaxPayload: with ISEED_WORKERS 0 (the
+// default) a replica runs a worker for each 1.6 s of the upstream budget
+// (ISEED_UPSTREAM_RPS; no limit: 128) and no more than hold 128 MiB of the
+// largest submissions the server accepts, between 16 and 128 workers, and
+// sizes the submissions consumer's MaxAckPending (4 × workers) to them; a
+// number set is kept as it is.
+func TestWorkersFollowTheBudgetAndMaxPayload(t *testing.T) {
 	for _, c := range []struct {
 		name       string
 		maxPayload int32
+		rps        string
 		setting    string
 		workers    int
 	}{
-		{"NATS's default of 1 MiB", 1 << 20, "", 128},
-		{"2 MiB", 2 << 20, "", 64},
-		{"the shipped 8 MiB", 8 << 20, "", 16},
-		{"the most NATS takes, 64 MiB", 64 << 20, "", 16},
-		{"the least iseed takes, 256 KiB", 256 << 10, "", 128},
-		{"a number set", 1 << 20, "24", 24},
+		{"the default budget of 10 calls/s", 1 << 20, "", "", 16},
+		{"no budget, NATS's default of 1 MiB", 1 << 20, "0", "", 128},
+		{"50 calls/s", 1 << 20, "50", "", 80},
+		{"a budget of 200 calls/s, 2 MiB", 2 << 20, "200", "", 64},
+		{"no budget, the shipped 8 MiB", 8 << 20, "0", "", 16},
+		{"no budget, the most NATS takes, 64 MiB", 64 << 20, "0", "", 16},
+		{"a small budget, the least iseed takes, 256 KiB", 256 << 10, "2.5", "", 16},
+		{"a number set", 1 << 20, "0", "24", 24},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			opts := natsserver.DefaultTestOptions
@@ -38,9 +43,11 @@ func TestWorkersFollowMaxPayload(t *testing.T) {
 			t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
 			t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
 			t.Setenv("ISEED_DATA_DIR", t.TempDir())
-			t.Setenv("ISEED_WORKERS", c.setting) // restored after the test
-			if c.setting == "" {
-				os.Unsetenv("ISEED_WORKERS")
+			for k, v := range map[string]string{"ISEED_WORKERS": c.setting, "ISEED_UPSTREAM_RPS": c.rps} {
+				t.Setenv(k, v) // restored after the test
+				if v == "" {
+					os.Unsetenv(k)
+				}
 			}
 			cfg, err := loadConfig()
 			if err != nil {

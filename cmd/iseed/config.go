@@ -239,7 +239,7 @@ func (c *Config) problems() []error {
 		bad("ISEED_VISENGINE_MAX_LIST_BYTES must be positive (bytes, such as 134217728), got %d", c.VisengineMaxList)
 	}
 	if c.Workers < 0 || c.Workers > 1024 {
-		bad("ISEED_WORKERS must be between 1 and 1024 (or 0: iseed chooses from the server's max_payload), got %d", c.Workers)
+		bad("ISEED_WORKERS must be between 1 and 1024 (or 0: iseed chooses), got %d", c.Workers)
 	}
 	if c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
 		bad("ISEED_REPLICAS must be 1, 3 or 5, got %d", c.Replicas)

@@ -320,7 +320,7 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		{"two variables that do not parse", map[string]string{"ISEED_ACK_WAIT": "banana", "ISEED_WORKERS": "eight"},
 			[]string{`ISEED_ACK_WAIT: time: invalid duration "banana"`, "ISEED_WORKERS: strconv.ParseInt"}, nil},
 		{"with the problems that do not depend on them", map[string]string{"ISEED_ACK_WAIT": "banana", "ISEED_OVERDUE_AFTER": "1h", "ISEED_WORKERS": "-1"},
-			[]string{`ISEED_ACK_WAIT: time: invalid duration "banana"`, "ISEED_OVERDUE_AFTER is replaced", "ISEED_WORKERS must be between 1 and 1024 (or 0: iseed chooses from the server's max_payload), got -1"},
+			[]string{`ISEED_ACK_WAIT: time: invalid duration "banana"`, "ISEED_OVERDUE_AFTER is replaced", "ISEED_WORKERS must be between 1 and 1024 (or 0: iseed chooses), got -1"},
 			[]string{"ISEED_ACK_WAIT must be at least 2s"}},
 		{"without those that do", map[string]string{"ISEED_UPSTREAM_BURST": "x", "ISEED_POLL_MIN": "soon", "ISEED_STORAGE": "disk", "ISEED_TRACK_ACK_WAIT": "0s"},
 			[]string{"ISEED_UPSTREAM_BURST: strconv.ParseInt", "ISEED_POLL_MIN: time", "ISEED_STORAGE must be file or memory", "ISEED_TRACK_ACK_WAIT must be at least 1s"},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -110,29 +111,43 @@ func newDaemon(ctx context.Context, cfg *Config, log zerolog.Logger) (_ *daemon,
 const minMaxPayload = 256 << 10
 
 // With ISEED_WORKERS 0 (the default) a replica runs as many submission
-// workers as hold autoWorkerBytes of submissions of the largest size the
-// server accepts (its max_payload), between minAutoWorkers and
-// maxAutoWorkers: 128 on NATS's default of 1 MiB, 16 on 8 MiB (the shipped
-// configuration's, and the embedded server's). A worker holds its message,
-// its decoded submission and the POST's body, and the pull buffer one more
-// message per worker, so a replica's peak memory under a burst of the
-// largest submissions is about the same whatever max_payload is
-// (docs/deploy.md, Scaling out); more workers than 16 are for throughput,
-// where each step's round trip shares its system calls with others'
-// (docs/performance.md).
+// workers as the upstream budget keeps busy and memory allows, between
+// minAutoWorkers and maxAutoWorkers:
+//
+//   - the budget: a worker for each autoAnswerRoom of the deployment's
+//     ISEED_UPSTREAM_RPS (16 for the default 10 calls/s: room for answers of
+//     up to 1.6 s at the budget's full rate). More would only wait for
+//     tokens, holding their messages, and the buffer behind them would wait
+//     longer still, towards AckWait. With no limit (0), maxAutoWorkers.
+//   - memory: as many as hold autoWorkerBytes of submissions of the largest
+//     size the server accepts (its max_payload): 128 on NATS's default of
+//     1 MiB, 16 on 8 MiB (the shipped configuration's and the embedded
+//     server's). A worker holds its message, its decoded submission and the
+//     POST's body, and the pull buffer one more message per worker, so a
+//     replica's peak under a burst of the largest submissions stays about
+//     the same whatever max_payload is (docs/deploy.md, Scaling out).
+//
+// More workers than 16 are for throughput, where each step's round trip
+// shares its system calls with others' (docs/performance.md).
 const (
 	autoWorkerBytes = 128 << 20
+	autoAnswerRoom  = 1600 * time.Millisecond
 	minAutoWorkers  = 16
 	maxAutoWorkers  = 128
 )
 
 // autoWorkers returns the submission workers for a server whose
-// max_payload is maxPayload bytes.
-func autoWorkers(maxPayload int64) int {
-	if maxPayload <= 0 {
-		return minAutoWorkers
+// max_payload is maxPayload bytes and an upstream budget of rps calls a
+// second (0: no limit).
+func autoWorkers(maxPayload int64, rps float64) int {
+	n := int64(maxAutoWorkers)
+	if maxPayload > 0 {
+		n = min(n, autoWorkerBytes/maxPayload)
 	}
-	return int(min(maxAutoWorkers, max(minAutoWorkers, autoWorkerBytes/maxPayload)))
+	if rps > 0 {
+		n = min(n, int64(math.Ceil(rps*autoAnswerRoom.Seconds())))
+	}
+	return int(max(minAutoWorkers, n))
 }
 
 // ensureLayout makes or finds every stream and bucket, once the records
@@ -153,9 +168,9 @@ func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 			"raise max_payload in the server's configuration (1 MiB is NATS's default)", mp, minMaxPayload)))
 	}
 	if d.cfg.Workers == 0 { // before the layout: the submissions consumer's MaxAckPending follows it
-		d.cfg.Workers = autoWorkers(mp)
-		d.log.Info().Int("workers", d.cfg.Workers).Int64("max_payload", mp).Str("component", "serve").
-			Msg("ISEED_WORKERS is 0: submission workers chosen from the server's max_payload")
+		d.cfg.Workers = autoWorkers(mp, d.cfg.UpstreamRPS)
+		d.log.Info().Int("workers", d.cfg.Workers).Int64("max_payload", mp).Float64("upstream_rps", d.cfg.UpstreamRPS).Str("component", "serve").
+			Msg("ISEED_WORKERS is 0: submission workers chosen from the upstream budget and the server's max_payload")
 	}
 	guard := newRecordsGuard(d.cfg, d.log)
 	if guard != nil {
