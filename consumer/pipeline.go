@@ -63,6 +63,7 @@ type Gate interface {
 // Config tunes the pipeline.
 type Config struct {
 	Workers         int           // fixed pool size (default 8)
+	CalmWorkers     int           // handled at once while nothing waits on the server (workpool.Pool's Calm; 0: Workers)
 	MaxAge          time.Duration // a submission older than this fails with "expired" (default 72h)
 	ShutdownTimeout time.Duration // in-flight work gets this long after stop (default 30s)
 	InProcessBudget time.Duration // in-process retries per delivery (default AckWait/2)
@@ -252,7 +253,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return (&workpool.Pool{
 		Name: "submissions", Consumer: p.d.Resources.Consumer, Workers: p.cfg.Workers, Handle: p.handle,
 		Paused:   func() bool { return p.breaker.State() == gobreaker.StateOpen || p.wallet.paused(p.cfg.Now()) },
-		HandBack: p.cfg.Retry.Interrupted, Shutdown: p.cfg.ShutdownTimeout, Logger: p.log,
+		HandBack: p.cfg.Retry.Interrupted, Shutdown: p.cfg.ShutdownTimeout, Logger: p.log, Calm: p.cfg.CalmWorkers,
 	}).Run(ctx)
 }
 

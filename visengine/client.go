@@ -28,7 +28,7 @@ const (
 	dialTimeout         = 5 * time.Second
 	tlsHandshakeTimeout = 5 * time.Second
 	idleConnTimeout     = 90 * time.Second
-	maxIdleConns        = 64
+	maxIdleConns        = 256 // above the most workers iseed chooses (128) and its trackers: a connection kept for each call that may run at once
 )
 
 // Config configures a Client. Only BaseURL and Token are required.

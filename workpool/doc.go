@@ -2,8 +2,9 @@
 // pull consumer: the submission pipeline and the request tracker each run
 // one.
 //
-// Contract: at most Workers messages are handled at once per process, and
-// at most Workers are fetched ahead (PullMaxMessages), so that AckWait is
+// Contract: at most Workers messages are handled at once per process (at
+// most Calm, when set, of those delivered while nothing waited on the
+// server), and at most Workers are fetched ahead (PullMaxMessages), so that AckWait is
 // spent on work rather than in a buffer while the workers keep up. (When
 // every worker is held longer than AckWait, a fetched message can be
 // delivered again while it still waits here: handlers must tolerate a

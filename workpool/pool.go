@@ -24,7 +24,17 @@ type Pool struct {
 	Paused   func() bool                                  // while true, pull nothing (nil: never)
 	HandBack time.Duration                                // NakWithDelay of messages fetched but not started
 	Shutdown time.Duration                                // in-flight work gets this long after ctx is done
-	Logger   zerolog.Logger
+	// Calm, when between 1 and Workers, is how many messages are handled at
+	// once while the consumer has no backlog (the message's NumPending is at
+	// most Calm): all Workers only while messages wait on the server, where
+	// more in flight share system calls; fewer, under a light load, finish
+	// the first of a burst sooner. (0: always Workers.)
+	Calm   int
+	Logger zerolog.Logger
+
+	mu     sync.Mutex
+	active int
+	freed  chan struct{}
 }
 
 // pullExpiry bounds each pull request, and with it the idle heartbeat
@@ -43,6 +53,7 @@ const pullExpiry = 5 * time.Second
 // what the handlers take to return once their context is cancelled.
 func (p *Pool) Run(ctx context.Context) error {
 	work := make(chan jetstream.Msg)
+	p.freed = make(chan struct{}, 1)
 	workCtx, cancelWork := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx))
 	defer cancelWork()
 	var wg sync.WaitGroup
@@ -67,9 +78,49 @@ func (p *Pool) work(ctx, workCtx context.Context, work <-chan jetstream.Msg) {
 	for msg := range work {
 		if ctx.Err() != nil {
 			p.handBack(msg)
-			continue
+		} else {
+			p.handle(workCtx, msg)
 		}
-		p.handle(workCtx, msg)
+		p.release()
+	}
+}
+
+// admit waits until msg may start: fewer than Workers handled, and fewer
+// than Calm while the consumer has no backlog. It reports false when ctx
+// ends first. The server counts a burst's messages as pending a moment
+// after storing them, so the first of a burst may start at Calm's pace;
+// the next ones see the backlog.
+func (p *Pool) admit(ctx context.Context, msg jetstream.Msg) bool {
+	limit := p.Workers
+	if p.Calm > 0 && p.Calm < p.Workers {
+		if md, err := msg.Metadata(); err == nil && md.NumPending <= uint64(p.Calm) {
+			limit = p.Calm
+		}
+	}
+	for {
+		p.mu.Lock()
+		if p.active < limit {
+			p.active++
+			p.mu.Unlock()
+			return true
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.freed:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// release ends a handled message's turn.
+func (p *Pool) release() {
+	p.mu.Lock()
+	p.active--
+	p.mu.Unlock()
+	select {
+	case p.freed <- struct{}{}:
+	default:
 	}
 }
 
@@ -161,9 +212,14 @@ func (p *Pool) pull(ctx context.Context, it jetstream.MessagesContext, work chan
 			p.handBack(msg)
 			continue
 		}
+		if !p.admit(ctx, msg) {
+			p.handBack(msg)
+			continue
+		}
 		select {
 		case work <- msg:
 		case <-ctx.Done(): // waiting for a free worker when shutdown began: never start it
+			p.release()
 			p.handBack(msg)
 		}
 	}
