@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Peak memory of one `iseed serve` under a burst of the largest submissions
 # (docs/deploy.md, Scaling out). A separate nats-server with max_payload 8MB
-# and a separate `iseed sim`, as production runs, so that the RSS measured is
-# iseed's alone. Usage, from the repository's root:
+# (MAX_PAYLOAD sets another) and a separate `iseed sim`, as production runs,
+# so that the RSS measured is iseed's alone; no upstream limit (RPS sets
+# ISEED_UPSTREAM_RPS: with 10, the workers hold their submissions while they
+# wait for tokens). Usage, from the repository's root:
 #
 #   go build -o /tmp/iseed ./cmd/iseed
 #   go build -o /tmp/nats-server github.com/nats-io/nats-server/v2
@@ -17,10 +19,10 @@ W=${1:?workers}; N=${2:-96}; KB=${3:-2500}
 ISEED=${ISEED:-/tmp/iseed}; NATS_SERVER=${NATS_SERVER:-/tmp/nats-server}
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
-printf 'port: 34333\nmax_payload: 8MB\njetstream { store_dir: %s/js }\n' "$dir" > "$dir/ns.conf"
+printf 'port: 34333\nmax_payload: %s\njetstream { store_dir: %s/js }\n' "${MAX_PAYLOAD:-8MB}" "$dir" > "$dir/ns.conf"
 "$NATS_SERVER" -c "$dir/ns.conf" > "$dir/ns.log" 2>&1 &
 "$ISEED" sim --listen 127.0.0.1:38999 --wallet 1000000 --step 1h --echo none > "$dir/sim.log" 2>&1 &
-export ISEED_NATS_URL=nats://127.0.0.1:34333 ISEED_DATA_DIR="$dir/data" ISEED_UPSTREAM_RPS=0 ISEED_WORKERS=$W \
+export ISEED_NATS_URL=nats://127.0.0.1:34333 ISEED_DATA_DIR="$dir/data" ISEED_UPSTREAM_RPS=${RPS:-0} ISEED_WORKERS=$W \
   ISEED_VISENGINE_URL=http://127.0.0.1:38999 ISEED_VISENGINE_TOKEN=sim-token \
   ISEED_HTTP_LISTEN=127.0.0.1:0 ISEED_CALLBACK_LISTEN=127.0.0.1:0 GOMEMLIMIT=${GOMEMLIMIT:-512MiB}
 sleep 0.5
