@@ -104,6 +104,14 @@ func TestStatusAndTrackFormats(t *testing.T) {
 	if out, errOut, code := runCLI(t, "submit", "--tenant", "acme", "--wait", "../../examples/isee.json"); code != 0 {
 		t.Fatalf("submit --wait: exit %d, %q %q", code, out, errOut)
 	}
+	// --wait returns once the record says submitted; the event is stored
+	// just after it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out, _, _ := runCLI(t, "status", "emp-7781-isee-2026", "--tenant", "acme", "-o", "table")
+		if strings.Contains(out, ` acme/emp-7781-isee-2026 submitted service="ISEE"`) || time.Now().After(deadline) {
+			break
+		}
+	}
 	tests := []struct {
 		args []string
 		want []string
