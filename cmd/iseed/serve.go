@@ -134,6 +134,10 @@ const (
 	autoAnswerRoom  = 1600 * time.Millisecond
 	minAutoWorkers  = 16
 	maxAutoWorkers  = 128
+
+	// calmWorkers are the submissions handled at once while nothing waits
+	// on the server (workpool.Pool.Calm): as many as the fewest iseed chooses.
+	calmWorkers = minAutoWorkers
 )
 
 // autoWorkers returns the submission workers for a server whose
@@ -452,7 +456,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 		deps.Wallet = walletEnough{acct: d.money.account, gauge: d.money.wallet, min: 1} // any credit: the trial POST tells
 	}
 	d.pipeline, err = consumer.New(consumer.Config{
-		Workers: d.cfg.Workers, CalmWorkers: minAutoWorkers, MaxAge: d.cfg.MaxAge, ShutdownTimeout: d.cfg.ShutdownTimeout, CallTimeout: d.cfg.VisengineTimeout,
+		Workers: d.cfg.Workers, CalmWorkers: calmWorkers, MaxAge: d.cfg.MaxAge, ShutdownTimeout: d.cfg.ShutdownTimeout, CallTimeout: d.cfg.VisengineTimeout,
 		ReconcileSettle: d.cfg.ReconcileSettle, TrustMarkerEcho: d.cfg.TrustMarker, AdoptGrace: d.cfg.AdoptGrace, Now: d.clock.Now,
 		WalletProbe: d.cfg.WalletProbe,
 		Retry:       d.cfg.retryPolicy(),
