@@ -14,6 +14,7 @@ import (
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/workpool"
 )
 
 // Reconciliation: what iseed can prove about a POST whose answer was lost.
@@ -135,11 +136,30 @@ func (p *Pipeline) resolveUnsure(ctx context.Context, j *job, deadline time.Time
 			}
 			return Outcome{Kind: Retry, Delay: wait, Record: j.rec, Err: err}, true, nil
 		}
-		if !p.sleepInProgress(ctx, j, wait) {
+		if !p.sleepUnlessStopping(ctx, j, wait) {
 			p.release(ctx, j)
-			return Outcome{Kind: Interrupted, Err: ctx.Err(), Record: j.rec}, true, nil
+			return Outcome{Kind: Interrupted, Err: context.Canceled, Record: j.rec}, true, nil
 		}
 	}
+}
+
+// readToken waits for a token of the upstream budget for a read made
+// while reconciling. Nothing is sent yet, so the wait ends as soon as
+// shutdown begins (workpool.Stopping): the submission is handed back with
+// its attempt kept, and the next delivery reconciles where this one
+// stopped.
+func (p *Pipeline) readToken(ctx context.Context) error {
+	ctx, stop := workpool.Stopping(ctx)
+	defer stop()
+	return p.d.Limiter.Wait(ctx)
+}
+
+// sleepUnlessStopping is sleepInProgress, ended as soon as shutdown
+// begins: for the pauses before anything is sent.
+func (p *Pipeline) sleepUnlessStopping(ctx context.Context, j *job, d time.Duration) bool {
+	ctx, stop := workpool.Stopping(ctx)
+	defer stop()
+	return p.sleepInProgress(ctx, j, d)
 }
 
 // checkInterval is how long to wait before reading the upstream again:
@@ -161,7 +181,7 @@ func (p *Pipeline) checkInterval(j *job, now time.Time) time.Duration {
 // on the upstream's clock, plus AdoptGrace). An error is transient trouble
 // (or errAmbiguous when two are ours).
 func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta, []string, time.Time, error) {
-	if err := p.d.Limiter.Wait(ctx); err != nil {
+	if err := p.readToken(ctx); err != nil {
 		return nil, nil, time.Time{}, err
 	}
 	list, err := p.d.Upstream.Richieste(ctx)
@@ -217,7 +237,7 @@ func (p *Pipeline) candidate(ctx context.Context, j *job, id string) (*visengine
 	if owner != "" && owner != j.key() {
 		return nil, notOurs, nil // another submission's request
 	}
-	if err := p.d.Limiter.Wait(ctx); err != nil {
+	if err := p.readToken(ctx); err != nil {
 		return nil, notOurs, err
 	}
 	r, err := p.d.Upstream.Richiesta(ctx, id)

@@ -87,6 +87,12 @@ func (p *Pipeline) submit(ctx context.Context, j *job) Outcome {
 			if done {
 				return o
 			}
+			if err != nil && workpool.ShuttingDown(ctx) {
+				// A read of the upstream, or its token, ended by the
+				// shutdown: handed back, the attempt kept (release).
+				p.release(ctx, j)
+				return Outcome{Kind: Interrupted, Err: err, Record: j.rec}
+			}
 			if err != nil && p.expired(j) {
 				// Too old to go on, and the upstream cannot be read to
 				// say whether the lost POST made a request: a person decides.
@@ -220,6 +226,11 @@ var errLeaseLost = errors.New("another delivery took the submission over during 
 func (p *Pipeline) token(ctx context.Context, j *job) error {
 	stop := workpool.KeepInProgress(j.msg, p.pace)
 	defer stop()
+	// Only a wait, before anything is sent: it ends as soon as shutdown
+	// begins, and the submission is handed back (wait), not kept until
+	// the shutdown timeout.
+	ctx, stopping := workpool.Stopping(ctx)
+	defer stopping()
 	if !p.markUnsent { // the limiter never waits
 		if err := p.d.Limiter.Wait(ctx); err != nil {
 			return fmt.Errorf("%w: upstream budget: %w", errNotSent, err)
@@ -460,14 +471,17 @@ func (p *Pipeline) wait(ctx context.Context, j *job, b backoff.BackOff, cause er
 		retryAfter = min(ve.RetryAfter, p.cfg.Retry.MaxDelay)
 	}
 	d = max(d, retryAfter)
-	if breakerOpen(cause) || d == backoff.Stop || p.cfg.Now().Add(d).After(deadline) || ctx.Err() != nil {
+	if breakerOpen(cause) || d == backoff.Stop || p.cfg.Now().Add(d).After(deadline) || workpool.ShuttingDown(ctx) {
 		p.release(ctx, j)
-		if ctx.Err() != nil {
+		if workpool.ShuttingDown(ctx) {
 			return Outcome{Kind: Interrupted, Err: cause, Record: j.rec}, true
 		}
 		return Outcome{Kind: Retry, Err: cause, Delay: retryAfter, Record: j.rec}, true
 	}
-	if !p.sleepInProgress(ctx, j, d) {
+	// The pause ends as soon as shutdown begins: nothing is being sent,
+	// and the next delivery takes up where this one stopped (release
+	// keeps an unanswered POST's attempt for it to reconcile).
+	if !p.sleepUnlessStopping(ctx, j, d) {
 		p.release(ctx, j)
 		return Outcome{Kind: Interrupted, Err: cause, Record: j.rec}, true
 	}

@@ -245,6 +245,17 @@ func Stopping(ctx context.Context) (stopping context.Context, stop context.Cance
 	return stopping, func() { unhook(); cancel() }
 }
 
+// ShuttingDown reports whether ctx is done or, when ctx is a handler's,
+// its pool's shutdown has begun: a wait on Stopping that ended for that
+// reason is a hand-back, not a failure.
+func ShuttingDown(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	begun, ok := ctx.Value(stoppingKey{}).(context.Context)
+	return ok && begun.Err() != nil
+}
+
 // Sleep waits d or until ctx is done; it reports whether d elapsed.
 func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

@@ -23,8 +23,14 @@ func TestStoppingEndsWhenShutdownBegins(t *testing.T) {
 		Handle: func(ctx context.Context, msg jetstream.Msg) {
 			stopping, stop := Stopping(ctx)
 			defer stop()
+			if ShuttingDown(ctx) {
+				t.Error("ShuttingDown before the shutdown began")
+			}
 			close(waiting)
 			<-stopping.Done()
+			if !ShuttingDown(ctx) {
+				t.Error("ShuttingDown false once the shutdown began")
+			}
 			handlerCtxLive <- ctx.Err() == nil
 			_ = msg.NakWithDelay(time.Second)
 		},
@@ -55,5 +61,13 @@ func TestStoppingEndsWhenShutdownBegins(t *testing.T) {
 	defer stop()
 	if s.Err() != nil {
 		t.Errorf("Stopping outside a pool: %v, want a live context", s.Err())
+	}
+	if ShuttingDown(context.Background()) {
+		t.Error("ShuttingDown outside a pool, its context live: true, want false")
+	}
+	ended, end := context.WithCancel(context.Background())
+	end()
+	if !ShuttingDown(ended) {
+		t.Error("ShuttingDown outside a pool, its context ended: false, want true")
 	}
 }
