@@ -34,6 +34,7 @@ type benchOptions struct {
 	storage    string
 	natsURL    string
 	monitor    string
+	serverPID  int // the nats-server's process, whose CPU each phase counts; 0: none
 	mode       string
 	rate       float64 // 0: half the measured throughput
 	rateFor    time.Duration
@@ -47,7 +48,8 @@ func newBenchCmd(e *env) *cobra.Command {
 		Short: "Measure end-to-end submissions per second, messages per submission and latency",
 		Long: "Runs the daemon on a private embedded server (or the server --nats-url names, in a stream namespace of its own, removed afterwards) and its simulator. " +
 			"The plain pipeline (consume, POST, async publish, ack; no idempotency) takes N queued submissions first, then iseed takes N queued ones, then iseed takes submissions published at a fixed rate for --rate-for. " +
-			"Each phase prints its throughput, the messages per submission on the pipeline's connection (and on the whole server when its monitoring is reachable) and the latency from publication to the submitted event.",
+			"Each phase prints its throughput, the messages per submission on the pipeline's connection (and on the whole server when its monitoring is reachable), " +
+			"the CPU per submission of this process (and of the nats-server with --server-pid) from the phase's start until its work is settled, and the latency from publication to the submitted event.",
 		Args: noArgs,
 	}
 	o := &benchOptions{}
@@ -57,6 +59,7 @@ func newBenchCmd(e *env) *cobra.Command {
 	fs.DurationVar(&o.latency, "latency", 0, "simulated upstream latency per call")
 	fs.StringVar(&o.storage, "storage", "file", "JetStream storage: file or memory")
 	fs.StringVar(&o.natsURL, "nats-url", "", "measure against this server instead of an embedded one")
+	fs.IntVar(&o.serverPID, "server-pid", 0, "the nats-server's process `ID` on this machine, to count its CPU per submission (/proc/PID/stat)")
 	fs.StringVar(&o.monitor, "monitor", "", "the server's monitoring `URL` (http://host:8222), for its /varz message counts")
 	fs.StringVar(&o.mode, "mode", "both", "what to run: both, iseed or plain")
 	fs.Float64Var(&o.rate, "rate", 0, "submissions per second of the paced phase (0: half of iseed's measured throughput)")
@@ -75,6 +78,14 @@ func newBenchCmd(e *env) *cobra.Command {
 		}
 		if o.repeat < 1 {
 			return usagef("--repeat must be at least 1")
+		}
+		if o.serverPID < 0 {
+			return usagef("--server-pid must not be negative")
+		}
+		if o.serverPID > 0 {
+			if _, err := pidCPU(o.serverPID); err != nil {
+				return usagef("--server-pid %d: its CPU cannot be read: %v", o.serverPID, err)
+			}
 		}
 		var runs []benchResult
 		for i := range o.repeat {
@@ -97,13 +108,16 @@ func newBenchCmd(e *env) *cobra.Command {
 
 // benchResult is what one run measured: each phase's throughput
 // (submissions a second), 0 for one it did not run.
-type benchResult struct{ plain, iseed float64 }
+type benchResult struct {
+	plain, iseed       float64
+	plainCPU, iseedCPU time.Duration // CPU per submission of each queued phase; 0 when unknown
+}
 
 // printRuns writes the median of each throughput over runs, with their
 // range, and the median of the runs' ratios: on a shared machine one
 // run's ratio varies by a fifth.
 func printRuns(w io.Writer, runs []benchResult) {
-	var plain, iseed, ratio []float64
+	var plain, iseed, ratio, cpu []float64
 	for _, r := range runs {
 		if r.plain > 0 {
 			plain = append(plain, r.plain)
@@ -114,12 +128,15 @@ func printRuns(w io.Writer, runs []benchResult) {
 		if r.plain > 0 && r.iseed > 0 {
 			ratio = append(ratio, r.iseed/r.plain)
 		}
+		if r.plainCPU > 0 && r.iseedCPU > 0 {
+			cpu = append(cpu, float64(r.iseedCPU)/float64(r.plainCPU))
+		}
 	}
 	var parts []string
 	for _, f := range []struct {
 		name, format string
 		vs           []float64
-	}{{"plain pipeline", "%.0f/s", plain}, {"iseed", "%.0f/s", iseed}, {"iseed/plain throughput", "%.2f", ratio}} {
+	}{{"plain pipeline", "%.0f/s", plain}, {"iseed", "%.0f/s", iseed}, {"iseed/plain throughput", "%.2f", ratio}, {"iseed/plain CPU per submission", "%.2f", cpu}} {
 		if len(f.vs) == 0 {
 			continue
 		}
@@ -270,6 +287,7 @@ func (b *benchRun) run(ctx context.Context, w io.Writer) (benchResult, error) {
 			return res, err
 		}
 		res.plain = r.throughput()
+		res.plainCPU, _ = r.cpu.perSubmission(r.n)
 		plain = r
 		r.print(w)
 	}
@@ -280,6 +298,7 @@ func (b *benchRun) run(ctx context.Context, w io.Writer) (benchResult, error) {
 			return res, err
 		}
 		res.iseed = queued.throughput()
+		res.iseedCPU, _ = queued.cpu.perSubmission(queued.n)
 		queued.print(w)
 		if paced != nil {
 			paced.print(w)
@@ -287,6 +306,13 @@ func (b *benchRun) run(ctx context.Context, w io.Writer) (benchResult, error) {
 	}
 	if plain != nil && queued != nil {
 		fmt.Fprintf(w, "iseed/plain throughput: %.2f\n", queued.throughput()/plain.throughput())
+		if res.plainCPU > 0 && res.iseedCPU > 0 {
+			what := "this process"
+			if _, server := queued.cpu.perSubmission(queued.n); server {
+				what = "this process and the nats-server"
+			}
+			fmt.Fprintf(w, "iseed/plain CPU per submission: %.2f (%s)\n", float64(res.iseedCPU)/float64(res.plainCPU), what)
+		}
 	}
 	// The line the tests and scripts look for.
 	last := queued
@@ -389,7 +415,7 @@ func (b *benchRun) iseedPhases(ctx context.Context) (queued, paced *phaseResult,
 // submissions started is done (their messages acknowledged, their tracking
 // tasks delivered once).
 func (b *benchRun) measure(ctx context.Context, name string, pipeline *nats.Conn, watch *eventWatch, settle func(context.Context) error, start func() (stop func())) (*phaseResult, error) {
-	c0, s0 := connCount(pipeline), b.serverCount(ctx)
+	c0, s0, m0 := connCount(pipeline), b.serverCount(ctx), b.cpuMark()
 	began := time.Now()
 	stop := start()
 	defer stop()
@@ -397,16 +423,18 @@ func (b *benchRun) measure(ctx context.Context, name string, pipeline *nats.Conn
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	r := &phaseResult{name: name, n: watch.want, took: watch.last.Sub(began), first: watch.first.Sub(began), lat: watch.latencies()}
-	return r, b.count(ctx, r, pipeline, c0, s0, settle)
+	return r, b.count(ctx, r, pipeline, c0, s0, m0, settle)
 }
 
-// count waits until settled, then notes the messages counted since c0 and s0.
-func (b *benchRun) count(ctx context.Context, r *phaseResult, pipeline *nats.Conn, c0 msgCount, s0 *msgCount, settle func(context.Context) error) error {
+// count waits until settled, then notes the messages counted since c0 and
+// s0, and the CPU used since m0.
+func (b *benchRun) count(ctx context.Context, r *phaseResult, pipeline *nats.Conn, c0 msgCount, s0 *msgCount, m0 cpuMark, settle func(context.Context) error) error {
 	began := time.Now()
 	if err := settle(ctx); err != nil {
 		return fmt.Errorf("%s: %w", r.name, err)
 	}
 	r.settled = time.Since(began)
+	r.cpu = b.cpuMark().since(m0)
 	r.conn = connCount(pipeline).minus(c0)
 	if s0 != nil {
 		if s1 := b.serverCount(ctx); s1 != nil {
@@ -418,7 +446,7 @@ func (b *benchRun) count(ctx context.Context, r *phaseResult, pipeline *nats.Con
 
 // pacedPhase publishes n submissions at rate while the daemon runs.
 func (b *benchRun) pacedPhase(ctx context.Context, subject string, watch *eventWatch, n int, rate float64) (*phaseResult, error) {
-	c0, s0 := connCount(b.d.conn.nc), b.serverCount(ctx)
+	c0, s0, m0 := connCount(b.d.conn.nc), b.serverCount(ctx), b.cpuMark()
 	var first time.Time
 	err := pace(ctx, n, rate, func(i int, due time.Time) error {
 		if i == 0 {
@@ -434,7 +462,7 @@ func (b *benchRun) pacedPhase(ctx context.Context, subject string, watch *eventW
 		return nil, fmt.Errorf("paced phase: %w", err)
 	}
 	r := &phaseResult{name: "iseed, paced", n: n, rate: rate, took: watch.last.Sub(first), first: watch.first.Sub(first), lat: watch.latencies()}
-	return r, b.count(ctx, r, b.d.conn.nc, c0, s0, b.iseedSettled)
+	return r, b.count(ctx, r, b.d.conn.nc, c0, s0, m0, b.iseedSettled)
 }
 
 func (b *benchRun) serverCount(ctx context.Context) *msgCount {

@@ -211,6 +211,7 @@ type phaseResult struct {
 	server    msgCount      // the server's varz delta; zero when unknown
 	hasServer bool
 	lat       []time.Duration
+	cpu       phaseCPU // from the phase's start until settled
 }
 
 func (r phaseResult) throughput() float64 { return float64(r.n) / r.took.Seconds() }
@@ -227,6 +228,14 @@ func (r phaseResult) print(w io.Writer) {
 		fmt.Fprintf(w, "; server /varz (all connections): %.2f in, %.2f out", float64(r.server.in)/n, float64(r.server.out)/n)
 	}
 	fmt.Fprintln(w)
+	if r.cpu.hasSelf {
+		n := time.Duration(r.n)
+		fmt.Fprintf(w, "  CPU per submission: this process %s", fmtMS(r.cpu.self/n))
+		if r.cpu.hasServer {
+			fmt.Fprintf(w, "; nats-server %s; together %s", fmtMS(r.cpu.server/n), fmtMS((r.cpu.self+r.cpu.server)/n))
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "  latency publish→submitted: p50 %s  p90 %s  p99 %s  max %s\n",
 		fmtDur(percentile(r.lat, 0.50)), fmtDur(percentile(r.lat, 0.90)), fmtDur(percentile(r.lat, 0.99)), fmtDur(percentile(r.lat, 1)))
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
 	natsserver "github.com/nats-io/nats-server/v2/test"
@@ -30,12 +32,12 @@ func TestBenchRepeats(t *testing.T) {
 		r, _ := strconv.ParseFloat(m[1], 64)
 		ratios = append(ratios, r)
 	}
-	m := regexp.MustCompile(`(?m)^over 3 runs: plain pipeline (\d+)/s \(median; (\d+)/s–(\d+)/s\), iseed (\d+)/s \(median; (\d+)/s–(\d+)/s\), iseed/plain throughput ([\d.]+) \(median; ([\d.]+)–([\d.]+)\)$`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`(?m)^over 3 runs: plain pipeline (\d+)/s \(median; (\d+)/s–(\d+)/s\), iseed (\d+)/s \(median; (\d+)/s–(\d+)/s\), iseed/plain throughput ([\d.]+) \(median; ([\d.]+)–([\d.]+)\), iseed/plain CPU per submission ([\d.]+) \(median; ([\d.]+)–([\d.]+)\)$`).FindStringSubmatch(out)
 	if m == nil || len(ratios) != 3 {
 		t.Fatalf("no summary of the 3 runs:\n%s", out)
 	}
 	f := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
-	for _, i := range []int{1, 4, 7} { // each median within its range
+	for _, i := range []int{1, 4, 7, 10} { // each median within its range
 		if f(m[i]) < f(m[i+1]) || f(m[i]) > f(m[i+2]) || f(m[i+1]) > f(m[i+2]) {
 			t.Errorf("median %s outside %s–%s:\n%s", m[i], m[i+1], m[i+2], out)
 		}
@@ -72,5 +74,23 @@ func TestBenchUnreachableHidesCredentials(t *testing.T) {
 		if code == 0 || strings.Contains(errOut, "s3cret") || !strings.Contains(errOut, "--nats-url") {
 			t.Errorf("bench --nats-url %s: got exit %d, %q; want a failure naming --nats-url without the password", u, code, errOut)
 		}
+	}
+}
+
+// TestStatCPU reads utime and stime from a /proc/PID/stat line whose
+// command name holds spaces and parentheses, in ticks of 1/100 s.
+func TestStatCPU(t *testing.T) {
+	line := "4242 (nats server (x) y) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 12 0 100 0 0\n"
+	got, err := statCPU([]byte(line))
+	if err != nil || got != 3250*time.Millisecond {
+		t.Errorf("statCPU: got %s, %v; want 3.25s (250 + 75 ticks)", got, err)
+	}
+	for _, bad := range []string{"", "4242 nats S 1", "4242 (nats) S 1 2 3", "4242 (nats) S 1 4242 4242 0 -1 4194560 1000 0 0 0 x 75 0"} {
+		if _, err := statCPU([]byte(bad)); err == nil {
+			t.Errorf("statCPU(%q): no error", bad)
+		}
+	}
+	if d, err := pidCPU(os.Getpid()); err != nil || d <= 0 {
+		t.Errorf("pidCPU(this process): %s, %v; want its CPU so far", d, err)
 	}
 }

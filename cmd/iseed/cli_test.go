@@ -206,13 +206,17 @@ func TestBenchAgainstAServer(t *testing.T) {
 	opts.Port, opts.HTTPPort, opts.JetStream, opts.StoreDir = -1, -1, true, t.TempDir()
 	srv := natstest.RunWithOptions(t, &opts)
 	monitor := "http://" + srv.MonitorAddr().String()
-	out, errOut, code := runCLI(t, "bench", "--nats-url", srv.ClientURL(), "--monitor", monitor, "--n", "300", "--rate-for", "1s")
+	// The server runs in this process: its CPU is read from this
+	// process's /proc/PID/stat, as a separate nats-server's would be.
+	out, errOut, code := runCLI(t, "bench", "--nats-url", srv.ClientURL(), "--monitor", monitor, "--server-pid", strconv.Itoa(os.Getpid()),
+		"--n", "300", "--rate-for", "1s")
 	if code != 0 {
 		t.Fatalf("bench: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	phases := regexp.MustCompile(`(?m)^(plain pipeline, queued|iseed, queued|iseed, paced): (\d+) submissions.*\n`+
 		`  throughput: (\d+) submissions/s \(the first event after (\S+)\)\n`+
 		`  messages per submission, pipeline connection: ([\d.]+) in, ([\d.]+) out; server /varz \(all connections\): ([\d.]+) in, ([\d.]+) out\n`+
+		`  CPU per submission: this process ([\d.]+) ms; nats-server ([\d.]+) ms; together ([\d.]+) ms\n`+
 		`  latency publish→submitted: p50 \S+  p90 \S+  p99 \S+  max \S+\n`).FindAllStringSubmatch(out, -1)
 	if len(phases) != 3 {
 		t.Fatalf("want the plain, queued and paced phases, each whole; got %d in:\n%s", len(phases), out)
@@ -222,9 +226,21 @@ func TestBenchAgainstAServer(t *testing.T) {
 		if first, err := time.ParseDuration(p[4]); p[3] == "0" || in < 1 || err != nil || first <= 0 {
 			t.Errorf("%s: throughput %s, first event after %s, %s messages in per submission:\n%s", p[1], p[3], p[4], p[5], out)
 		}
+		self, _ := strconv.ParseFloat(p[9], 64)
+		server, _ := strconv.ParseFloat(p[10], 64)
+		together, _ := strconv.ParseFloat(p[11], 64)
+		if self <= 0 || server < 0 || together < self || together-self-server > 0.011 || self+server-together > 0.011 {
+			t.Errorf("%s: CPU per submission %s ms, the server's %s ms, together %s ms:\n%s", p[1], p[9], p[10], p[11], out)
+		}
 	}
 	if !regexp.MustCompile(`(?m)^iseed/plain throughput: \d+\.\d\d$`).MatchString(out) {
 		t.Errorf("no ratio in:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?m)^iseed/plain CPU per submission: \d+\.\d\d \(this process and the nats-server\)$`).MatchString(out) {
+		t.Errorf("no CPU ratio in:\n%s", out)
+	}
+	if _, errOut, code := runCLI(t, "bench", "--server-pid", "999999999"); code != 2 || !strings.Contains(errOut, "--server-pid 999999999") {
+		t.Errorf("--server-pid of no process: exit %d, stderr %q; want 2, naming it", code, errOut)
 	}
 	names := srv.JS.StreamNames(context.Background())
 	for name := range names.Name() {

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// userHZ is the unit of /proc/PID/stat's CPU times: fixed at 100 a second
+// by Linux's ABI, whatever the kernel's own tick.
+const userHZ = 100
+
+// pidCPU is the CPU time (user and system) process pid has used, from
+// /proc/PID/stat: for a nats-server on this machine (bench --server-pid).
+func pidCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	d, err := statCPU(b)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return d, nil
+}
+
+// statCPU reads utime and stime from the text of a /proc/PID/stat.
+func statCPU(b []byte) (time.Duration, error) {
+	// The command name, the second field, is in parentheses and may hold
+	// spaces: the fields are counted from the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("no command name")
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 13 { // state is field 3; utime and stime are fields 14 and 15
+		return 0, fmt.Errorf("%d fields after the command name, want 13 or more", len(f))
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(string(s), 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("CPU ticks %q", s)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// cpuMark is the CPU used so far by this process and, with --server-pid,
+// by the server; a phase's CPU is the difference of two marks.
+type cpuMark struct {
+	self, server       time.Duration
+	hasSelf, hasServer bool
+}
+
+func (b *benchRun) cpuMark() cpuMark {
+	var m cpuMark
+	m.self, m.hasSelf = processCPU()
+	if b.o.serverPID > 0 {
+		if d, err := pidCPU(b.o.serverPID); err == nil {
+			m.server, m.hasServer = d, true
+		}
+	}
+	return m
+}
+
+// phaseCPU is what a phase used: this process (the daemon or the plain
+// pipeline, the simulator, the bench's publisher and event watch, and an
+// embedded server) and, when known, the server's process.
+type phaseCPU struct {
+	self, server       time.Duration
+	hasSelf, hasServer bool
+}
+
+func (m cpuMark) since(m0 cpuMark) phaseCPU {
+	return phaseCPU{self: m.self - m0.self, server: m.server - m0.server,
+		hasSelf: m.hasSelf && m0.hasSelf, hasServer: m.hasServer && m0.hasServer}
+}
+
+// perSubmission is the phase's CPU per submission, this process's and the
+// server's together, and whether the server's is in it.
+func (c phaseCPU) perSubmission(n int) (time.Duration, bool) {
+	total := c.self
+	if c.hasServer {
+		total += c.server
+	}
+	return total / time.Duration(n), c.hasServer
+}
+
+func fmtMS(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
