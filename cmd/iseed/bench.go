@@ -114,8 +114,8 @@ type benchResult struct {
 }
 
 // printRuns writes the median of each throughput over runs, with their
-// range, and the median of the runs' ratios: on a shared machine one
-// run's ratio varies by a fifth.
+// range, and the median of the runs' ratios, of throughput and of CPU per
+// submission: on a shared machine one run's ratio varies by a fifth.
 func printRuns(w io.Writer, runs []benchResult) {
 	var plain, iseed, ratio, cpu []float64
 	for _, r := range runs {
@@ -306,9 +306,14 @@ func (b *benchRun) run(ctx context.Context, w io.Writer) (benchResult, error) {
 	}
 	if plain != nil && queued != nil {
 		fmt.Fprintf(w, "iseed/plain throughput: %.2f\n", queued.throughput()/plain.throughput())
+		_, plainServer := plain.cpu.perSubmission(plain.n)
+		_, iseedServer := queued.cpu.perSubmission(queued.n)
+		if plainServer != iseedServer { // the server's CPU read for one phase only: not comparable
+			res.plainCPU, res.iseedCPU = 0, 0
+		}
 		if res.plainCPU > 0 && res.iseedCPU > 0 {
 			what := "this process"
-			if _, server := queued.cpu.perSubmission(queued.n); server {
+			if iseedServer {
 				what = "this process and the nats-server"
 			}
 			fmt.Fprintf(w, "iseed/plain CPU per submission: %.2f (%s)\n", float64(res.iseedCPU)/float64(res.plainCPU), what)
