@@ -433,7 +433,7 @@ func (b *benchRun) measure(ctx context.Context, name string, pipeline *nats.Conn
 
 // count waits until settled, then notes the messages counted since c0 and
 // s0, and the CPU used since m0.
-func (b *benchRun) count(ctx context.Context, r *phaseResult, pipeline *nats.Conn, c0 msgCount, s0 *msgCount, m0 cpuMark, settle func(context.Context) error) error {
+func (b *benchRun) count(ctx context.Context, r *phaseResult, pipeline *nats.Conn, c0 msgCount, s0 *msgCount, m0 cpuUse, settle func(context.Context) error) error {
 	began := time.Now()
 	if err := settle(ctx); err != nil {
 		return fmt.Errorf("%s: %w", r.name, err)

@@ -50,15 +50,18 @@ func statCPU(b []byte) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
-// cpuMark is the CPU used so far by this process and, with --server-pid,
-// by the server; a phase's CPU is the difference of two marks.
-type cpuMark struct {
+// cpuUse is CPU time used by this process (the daemon or the plain
+// pipeline, the simulator, the bench's publisher and event watch, and an
+// embedded server) and, when known (--server-pid), by the server's
+// process: so far (a mark), or by a phase (the difference of two marks).
+type cpuUse struct {
 	self, server       time.Duration
 	hasSelf, hasServer bool
 }
 
-func (b *benchRun) cpuMark() cpuMark {
-	var m cpuMark
+// cpuMark is the CPU used so far.
+func (b *benchRun) cpuMark() cpuUse {
+	var m cpuUse
 	m.self, m.hasSelf = processCPU()
 	if b.o.serverPID > 0 {
 		if d, err := pidCPU(b.o.serverPID); err == nil {
@@ -68,22 +71,15 @@ func (b *benchRun) cpuMark() cpuMark {
 	return m
 }
 
-// phaseCPU is what a phase used: this process (the daemon or the plain
-// pipeline, the simulator, the bench's publisher and event watch, and an
-// embedded server) and, when known, the server's process.
-type phaseCPU struct {
-	self, server       time.Duration
-	hasSelf, hasServer bool
-}
-
-func (m cpuMark) since(m0 cpuMark) phaseCPU {
-	return phaseCPU{self: m.self - m0.self, server: m.server - m0.server,
+// since is the CPU used from mark m0 to mark m.
+func (m cpuUse) since(m0 cpuUse) cpuUse {
+	return cpuUse{self: m.self - m0.self, server: m.server - m0.server,
 		hasSelf: m.hasSelf && m0.hasSelf, hasServer: m.hasServer && m0.hasServer}
 }
 
 // perSubmission is the phase's CPU per submission, this process's and the
 // server's together, and whether the server's is in it.
-func (c phaseCPU) perSubmission(n int) (time.Duration, bool) {
+func (c cpuUse) perSubmission(n int) (time.Duration, bool) {
 	total := c.self
 	if c.hasServer {
 		total += c.server

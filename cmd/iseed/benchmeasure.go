@@ -211,7 +211,7 @@ type phaseResult struct {
 	server    msgCount      // the server's varz delta; zero when unknown
 	hasServer bool
 	lat       []time.Duration
-	cpu       phaseCPU // from the phase's start until settled
+	cpu       cpuUse // from the phase's start until settled
 }
 
 func (r phaseResult) throughput() float64 { return float64(r.n) / r.took.Seconds() }
