@@ -287,7 +287,7 @@ func (b *benchRun) run(ctx context.Context, w io.Writer) (benchResult, error) {
 			return res, err
 		}
 		res.plain = r.throughput()
-		res.plainCPU, _ = r.cpu.perSubmission(r.n)
+		res.plainCPU = r.cpu.perSubmission(r.n)
 		plain = r
 		r.print(w)
 	}
@@ -298,7 +298,7 @@ func (b *benchRun) run(ctx context.Context, w io.Writer) (benchResult, error) {
 			return res, err
 		}
 		res.iseed = queued.throughput()
-		res.iseedCPU, _ = queued.cpu.perSubmission(queued.n)
+		res.iseedCPU = queued.cpu.perSubmission(queued.n)
 		queued.print(w)
 		if paced != nil {
 			paced.print(w)
@@ -306,14 +306,12 @@ func (b *benchRun) run(ctx context.Context, w io.Writer) (benchResult, error) {
 	}
 	if plain != nil && queued != nil {
 		fmt.Fprintf(w, "iseed/plain throughput: %.2f\n", queued.throughput()/plain.throughput())
-		_, plainServer := plain.cpu.perSubmission(plain.n)
-		_, iseedServer := queued.cpu.perSubmission(queued.n)
-		if plainServer != iseedServer { // the server's CPU read for one phase only: not comparable
+		if plain.cpu.hasServer != queued.cpu.hasServer { // the server's CPU read for one phase only: not comparable
 			res.plainCPU, res.iseedCPU = 0, 0
 		}
 		if res.plainCPU > 0 && res.iseedCPU > 0 {
 			what := "this process"
-			if iseedServer {
+			if queued.cpu.hasServer {
 				what = "this process and the nats-server"
 			}
 			fmt.Fprintf(w, "iseed/plain CPU per submission: %.2f (%s)\n", float64(res.iseedCPU)/float64(res.plainCPU), what)

@@ -77,14 +77,14 @@ func (m cpuUse) since(m0 cpuUse) cpuUse {
 		hasSelf: m.hasSelf && m0.hasSelf, hasServer: m.hasServer && m0.hasServer}
 }
 
-// perSubmission is the phase's CPU per submission, this process's and the
-// server's together, and whether the server's is in it.
-func (c cpuUse) perSubmission(n int) (time.Duration, bool) {
+// perSubmission is the phase's CPU per submission, this process's and,
+// when known (hasServer), the server's together.
+func (c cpuUse) perSubmission(n int) time.Duration {
 	total := c.self
 	if c.hasServer {
 		total += c.server
 	}
-	return total / time.Duration(n), c.hasServer
+	return total / time.Duration(n)
 }
 
 func fmtMS(d time.Duration) string {
