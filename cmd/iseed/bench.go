@@ -49,7 +49,7 @@ func newBenchCmd(e *env) *cobra.Command {
 		Long: "Runs the daemon on a private embedded server (or the server --nats-url names, in a stream namespace of its own, removed afterwards) and its simulator. " +
 			"The plain pipeline (consume, POST, async publish, ack; no idempotency) takes N queued submissions first, then iseed takes N queued ones, then iseed takes submissions published at a fixed rate for --rate-for. " +
 			"Each phase prints its throughput, the messages per submission on the pipeline's connection (and on the whole server when its monitoring is reachable), " +
-			"the CPU per submission of this process (and of the nats-server with --server-pid) from the phase's start until its work is settled, and the latency from publication to the submitted event.",
+			"the CPU per submission of this process (and of the nats-server with --server-pid) from the phase's start until its work is settled, with how many of the machine's CPUs that kept busy on average, and the latency from publication to the submitted event.",
 		Args: noArgs,
 	}
 	o := &benchOptions{}

@@ -54,14 +54,17 @@ func statCPU(b []byte) (time.Duration, error) {
 // pipeline, the simulator, the bench's publisher and event watch, and an
 // embedded server) and, when known (--server-pid), by the server's
 // process: so far (a mark), or by a phase (the difference of two marks).
+// A mark notes when it was taken; a phase, how long it lasted (wall).
 type cpuUse struct {
 	self, server       time.Duration
 	hasSelf, hasServer bool
+	at                 time.Time     // a mark's
+	wall               time.Duration // a phase's
 }
 
 // cpuMark is the CPU used so far.
 func (b *benchRun) cpuMark() cpuUse {
-	var m cpuUse
+	m := cpuUse{at: time.Now()}
 	m.self, m.hasSelf = processCPU()
 	if b.o.serverPID > 0 {
 		if d, err := pidCPU(b.o.serverPID); err == nil {
@@ -74,7 +77,16 @@ func (b *benchRun) cpuMark() cpuUse {
 // since is the CPU used from mark m0 to mark m.
 func (m cpuUse) since(m0 cpuUse) cpuUse {
 	return cpuUse{self: m.self - m0.self, server: m.server - m0.server,
-		hasSelf: m.hasSelf && m0.hasSelf, hasServer: m.hasServer && m0.hasServer}
+		hasSelf: m.hasSelf && m0.hasSelf, hasServer: m.hasServer && m0.hasServer, wall: m.at.Sub(m0.at)}
+}
+
+// busy is how many CPUs the phase kept busy on average: the CPU time
+// perSubmission counts over the phase's wall time; 0 when unknown.
+func (c cpuUse) busy() float64 {
+	if !c.hasSelf || c.wall <= 0 {
+		return 0
+	}
+	return float64(c.perSubmission(1)) / float64(c.wall)
 }
 
 // perSubmission is the phase's CPU per submission, this process's and,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -234,7 +235,7 @@ func (r phaseResult) print(w io.Writer) {
 		if r.cpu.hasServer {
 			fmt.Fprintf(w, "; nats-server %s; together %s", fmtMS(r.cpu.server/n), fmtMS((r.cpu.self+r.cpu.server)/n))
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, " (%.2f of %d CPUs busy)\n", r.cpu.busy(), runtime.NumCPU())
 	}
 	fmt.Fprintf(w, "  latency publish→submitted: p50 %s  p90 %s  p99 %s  max %s\n",
 		fmtDur(percentile(r.lat, 0.50)), fmtDur(percentile(r.lat, 0.90)), fmtDur(percentile(r.lat, 0.99)), fmtDur(percentile(r.lat, 1)))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -216,7 +217,7 @@ func TestBenchAgainstAServer(t *testing.T) {
 	phases := regexp.MustCompile(`(?m)^(plain pipeline, queued|iseed, queued|iseed, paced): (\d+) submissions.*\n`+
 		`  throughput: (\d+) submissions/s \(the first event after (\S+)\)\n`+
 		`  messages per submission, pipeline connection: ([\d.]+) in, ([\d.]+) out; server /varz \(all connections\): ([\d.]+) in, ([\d.]+) out\n`+
-		`  CPU per submission: this process ([\d.]+) ms; nats-server ([\d.]+) ms; together ([\d.]+) ms\n`+
+		`  CPU per submission: this process ([\d.]+) ms; nats-server ([\d.]+) ms; together ([\d.]+) ms \((\d+\.\d\d) of (\d+) CPUs busy\)\n`+
 		`  latency publish→submitted: p50 \S+  p90 \S+  p99 \S+  max \S+\n`).FindAllStringSubmatch(out, -1)
 	if len(phases) != 3 {
 		t.Fatalf("want the plain, queued and paced phases, each whole; got %d in:\n%s", len(phases), out)
@@ -231,6 +232,12 @@ func TestBenchAgainstAServer(t *testing.T) {
 		together, _ := strconv.ParseFloat(p[11], 64)
 		if self <= 0 || server < 0 || together < self || together-self-server > 0.011 || self+server-together > 0.011 {
 			t.Errorf("%s: CPU per submission %s ms, the server's %s ms, together %s ms:\n%s", p[1], p[9], p[10], p[11], out)
+		}
+		// This process counted twice (as the server's too) can keep
+		// twice the machine's CPUs busy, no more.
+		busy, _ := strconv.ParseFloat(p[12], 64)
+		if p[13] != strconv.Itoa(runtime.NumCPU()) || busy <= 0 || busy > 2*float64(runtime.NumCPU())+0.1 {
+			t.Errorf("%s: %s of %s CPUs busy; want more than 0, at most twice the machine's %d:\n%s", p[1], p[12], p[13], runtime.NumCPU(), out)
 		}
 	}
 	if !regexp.MustCompile(`(?m)^iseed/plain throughput: \d+\.\d\d$`).MatchString(out) {
