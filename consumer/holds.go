@@ -379,7 +379,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		return nil, true, p.holds.kv.Delete(ctx, key)
 	}
 	rec, rev, err := p.store.Get(ctx, tenant, id)
-	if err == nil && rec.State == record.StateFailed && (rec.Reason == dlq.ReasonMalformed || rec.Reason == dlq.ReasonExpired) {
+	if err == nil && rec.State == record.StateFailed && (rec.Reason == dlq.ReasonMalformed || rec.Reason == dlq.ReasonExpired || rec.Reason == dlq.ReasonCancelledByOperator) {
 		// endHold failed it, and stopped before its key was gone; or the
 		// pipeline expired it on its release's delivery, and announced it
 		// under the same dead letter and event ids (stored once).
@@ -402,7 +402,8 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 	if err != nil {
 		return nil, false, err
 	}
-	if !p.heldPastMaxAge(rec, now) {
+	cancelled := cancelledHold(rec) // sent again whatever the caps say: its delivery fails it
+	if !p.heldPastMaxAge(rec, now) && cancelled == nil {
 		if next, err := p.stillUnpriced(ctx, rec); next || err != nil {
 			return nil, next, err
 		}
@@ -423,6 +424,10 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		return nil, false, nil
 	case errors.As(serr, &unreleasable):
 		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonMalformed, unreleasable)
+	case cancelled != nil && (errors.Is(serr, errHeldMsgGone) || errors.As(serr, &refused)):
+		// Nothing to release, or the stream refused it: no delivery will
+		// fail it, so the pass does.
+		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonCancelledByOperator, fmt.Errorf("%w, and %w", cancelled, serr))
 	case errors.Is(serr, errHeldMsgGone) && p.heldPastMaxAge(rec, now):
 		// Nothing to release, so no delivery will expire it.
 		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonExpired,
@@ -447,6 +452,16 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		return &release{tenant: tenant, key: key, keyRev: keyRev, held: rec, rev: rev, until: time.Now().Add(releaseWait)}, false, nil
 	}
 	return nil, next, err
+}
+
+// cancelledHold is the cause of the failure of a held record an operator
+// cancelled (record.Record.CancelRequested); nil when it was not.
+func cancelledHold(rec *record.Record) error {
+	if rec.CancelRequested.IsZero() {
+		return nil
+	}
+	return fmt.Errorf("cancelled by an operator (iseed cancel) at %s while a spending cap held it: nothing was sent",
+		rec.CancelRequested.UTC().Format(time.RFC3339))
 }
 
 // releaseWait bounds how long a pass waits for a release to be picked up;
@@ -664,14 +679,7 @@ func (p *Pipeline) heldMessage(ctx context.Context, rec *record.Record, he holdE
 // it still decodes (a newer version may refuse what an older one held),
 // its payload's fingerprint.
 func (p *Pipeline) isSubmissionOf(rec *record.Record, raw *jetstream.RawStreamMsg) bool {
-	if tenant, ok := p.tenantOf(raw.Subject); !ok || tenant != rec.Tenant {
-		return false
-	}
-	sub, err := DecodeSubmission(raw.Data)
-	if err != nil {
-		return PeekID(raw.Data) == rec.ID
-	}
-	return sub.ID == rec.ID && sub.Fingerprint() == rec.Fingerprint
+	return heldMessageOf(p.lay, rec, raw)
 }
 
 // publishRelease publishes data, a held submission's message, on subject

@@ -510,6 +510,14 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 		if rec.Pending != nil && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until) {
 			return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}, true
 		}
+		if rec.State == record.StateHeld && !rec.CancelRequested.IsZero() && !rec.PostInDoubt() {
+			// An operator cancelled it (CancelHeld), as an expiry would:
+			// nothing was sent, nor will be. A POST in doubt (which
+			// CancelHeld never marks) goes on to be reconciled instead.
+			j.precounted = rec.Pending != nil // an ended Unsent lease counted a POST its holder never sent
+			p.heldReservation(ctx, j)
+			return p.fail(ctx, j, dlq.ReasonCancelledByOperator, cancelledHold(rec)), true
+		}
 		if rec.State == record.StateHeld && p.heldPastMaxAge(rec, now) {
 			err := fmt.Errorf("held by a spending cap past the maximum age of %s", p.cfg.MaxAge)
 			if rec.PostInDoubt() {

@@ -15,6 +15,9 @@ const (
 	ReasonMaxDeliveries      = "max_deliveries"
 	ReasonPriorISEE          = "prior_isee_required" // the prior-ISEE rule alone refused it (also the problem's code); replayable unchanged
 	ReasonGaveUp             = "gave_up"
+	// ReasonCancelledByOperator: a held submission an operator cancelled
+	// (iseed cancel) before it was sent; replayable, to send it after all.
+	ReasonCancelledByOperator = "cancelled_by_operator"
 
 	// ReasonUnknown is what a letter stored without a reason (none iseed
 	// writes; another publisher's, say) is counted and filtered under: the
@@ -28,6 +31,6 @@ func Reasons() []string {
 	return []string{
 		ReasonMalformed, ReasonInvalid, ReasonConflict, ReasonUpstreamRejected,
 		ReasonUpstreamDuplicate, ReasonInsufficientCredit, ReasonAmbiguous, ReasonExpired, ReasonMaxDeliveries,
-		ReasonPriorISEE, ReasonGaveUp,
+		ReasonPriorISEE, ReasonGaveUp, ReasonCancelledByOperator,
 	}
 }

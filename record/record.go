@@ -57,9 +57,15 @@ type Record struct {
 	Replays   []Replay     `json:"replays,omitempty"` // operator replays of dead letters that reopened it
 	// HeldSince is when a spending cap first held the submission back: its
 	// place in the queue of its tenant's held submissions.
-	HeldSince    time.Time `json:"held_since,omitzero"`
-	FirstFailure time.Time `json:"first_failure,omitzero"`
-	LastFailure  time.Time `json:"last_failure,omitzero"`
+	HeldSince time.Time `json:"held_since,omitzero"`
+	// CancelRequested is when an operator asked (iseed cancel) that the
+	// held submission be failed cancelled_by_operator instead of sent.
+	// Only a held record with no POST in doubt gets it (CancelHeld), and
+	// the next delivery of the submission fails it so; a replay that
+	// reopens the submission clears it.
+	CancelRequested time.Time `json:"cancel_requested,omitzero"`
+	FirstFailure    time.Time `json:"first_failure,omitzero"`
+	LastFailure     time.Time `json:"last_failure,omitzero"`
 	// PollsFailing is when the tracker's reads of the upstream request
 	// (GET /richiesta/{id}) began failing, none succeeding since: their
 	// retries back off from it. Zero once a read succeeds.

@@ -1,0 +1,186 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// What CancelHeld did with a submission (CancelResult.Outcome).
+const (
+	// CancelDone: the held record is marked cancelled (now, or by an
+	// earlier cancel) and its message sent again: its delivery fails it
+	// cancelled_by_operator, nothing sent. Also a submission failed so
+	// already.
+	CancelDone = "cancelled"
+	// CancelNotHeld: the record is not held (CancelResult.State says
+	// what it is): sent, being sent, or closed; nothing changed.
+	CancelNotHeld = "not_held"
+	// CancelBeingSent: held, but a release's delivery may have posted it
+	// (a POST in doubt): too late; nothing changed.
+	CancelBeingSent = "being_sent"
+	// CancelUnknown: no record of the submission (never received, or not
+	// yet claimed): nothing changed.
+	CancelUnknown = "unknown"
+)
+
+// CancelResult is what CancelHeld did with one submission.
+type CancelResult struct {
+	Outcome string `json:"outcome"`
+	State   string `json:"state,omitempty"` // the record's state when it was read
+	Why     string `json:"why,omitempty"`
+}
+
+// CancelHeld cancels a submission a spending cap holds back, so that it
+// is never sent: an operator's answer to a runaway backlog (its tenant's
+// script published thousands by mistake, and each cap period would send
+// as many as the cap allows until ISEED_MAX_AGE), or to an erasure request
+// for a person whose submission is still held (iseed erase refuses open
+// submissions).
+//
+// Only a held record with no POST in doubt is marked (CancelRequested,
+// compare-and-set on the record): every delivery's write of the record
+// is a compare-and-set too, so a delivery holding an Unsent lease (its
+// release waiting for an upstream token) can no longer mark its attempt,
+// and sends nothing. Then the held message is published again, as a
+// release is, and its delivery fails the record cancelled_by_operator, as
+// one past ISEED_MAX_AGE fails expired: its dead letter (replayable: the
+// replay sends it after all), its failed event, a reservation given back;
+// the daemon's holds pass removes its key. When the message cannot be
+// published again (gone from the stream, or refused by the tenant's
+// quota), the pass fails the record itself when it comes to it. Run again,
+// it marks nothing more and publishes the same message again (the stream
+// deduplicates it).
+func CancelHeld(ctx context.Context, js jetstream.JetStream, res *layout.Resources, tenant, id string, now time.Time) (CancelResult, error) {
+	store := record.NewStore(res.Records)
+	for range 5 {
+		rec, rev, err := store.Get(ctx, tenant, id)
+		if errors.Is(err, record.ErrNotFound) {
+			return CancelResult{Outcome: CancelUnknown, Why: "no record of it: not received yet, or not a submission of this tenant"}, nil
+		}
+		if err != nil {
+			return CancelResult{}, err
+		}
+		switch {
+		case rec.State == record.StateFailed && rec.Reason == dlq.ReasonCancelledByOperator:
+			return CancelResult{Outcome: CancelDone, State: rec.State, Why: "cancelled already"}, nil
+		case rec.State != record.StateHeld:
+			return CancelResult{Outcome: CancelNotHeld, State: rec.State, Why: notHeldWhy(rec.State)}, nil
+		case rec.PostInDoubt():
+			return CancelResult{Outcome: CancelBeingSent, State: rec.State,
+				Why: "a release of it is being sent (a POST may have been made): too late to cancel"}, nil
+		}
+		if rec.CancelRequested.IsZero() {
+			next := rec.Clone()
+			next.CancelRequested, next.Updated = now, now
+			if _, err := store.Update(ctx, next, rev); errors.Is(err, record.ErrRevision) {
+				continue // a delivery moved it meanwhile: look again
+			} else if err != nil {
+				return CancelResult{}, fmt.Errorf("mark %s cancelled: %w", record.Key(tenant, id), err)
+			}
+			rec = next
+		}
+		why, err := sendCancelled(ctx, js, res, rec)
+		if err != nil {
+			return CancelResult{}, fmt.Errorf("%s is marked cancelled, but its message could not be sent again to fail it (run the command again): %w", record.Key(tenant, id), err)
+		}
+		return CancelResult{Outcome: CancelDone, State: rec.State, Why: why}, nil
+	}
+	return CancelResult{}, fmt.Errorf("%s: its record kept changing under the cancel (deliveries of it running): run the command again", record.Key(tenant, id))
+}
+
+func notHeldWhy(state string) string {
+	switch state {
+	case record.StateClaimed:
+		return "being sent now: only a submission a spending cap holds back can be cancelled"
+	case record.StateRejected, record.StateFailed:
+		return "closed already: nothing will be sent"
+	default:
+		return "sent already: its upstream request exists (and is paid)"
+	}
+}
+
+// sendCancelled publishes the held message of rec, marked cancelled, on
+// its subject again, so that its delivery fails it; why says what happens
+// when it cannot be (the holds pass fails it).
+func sendCancelled(ctx context.Context, js jetstream.JetStream, res *layout.Resources, rec *record.Record) (why string, err error) {
+	e, err := res.Holds.Get(ctx, holdKey(rec.Tenant, rec.ID, rec.HeldSince))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "its hold is being moved (held again, or released): the delivery that has it fails it", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var he holdEntry
+	if err := json.Unmarshal(e.Value(), &he); err != nil {
+		return "", fmt.Errorf("hold entry %s: %w", e.Key(), err)
+	}
+	raw, err := res.Submissions.GetMsg(ctx, he.Seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) || (err == nil && !heldMessageOf(res.Layout, rec, raw)) {
+		return "its message is gone from the submissions stream: the daemon's holds pass fails it", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	m := nats.NewMsg(he.Subject)
+	m.Data = raw.Data
+	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID(rec.Tenant, rec.ID, rec.Fingerprint)+
+		".c"+strconv.FormatInt(rec.CancelRequested.UnixNano(), 10))
+	var refused *jetstream.APIError
+	if _, err := js.PublishMsg(ctx, m); errors.As(err, &refused) {
+		return fmt.Sprintf("the stream refused its message (%v): the daemon's holds pass fails it", refused), nil
+	} else if err != nil {
+		return "", err
+	}
+	return "", nil
+}
+
+// heldMessageOf reports whether raw, a message of layout l's submissions
+// stream, is one of rec's submission: on its tenant's subject, with its id
+// and, if it still decodes (a newer version may refuse what an older one
+// held), its payload's fingerprint.
+func heldMessageOf(l layout.Layout, rec *record.Record, raw *jetstream.RawStreamMsg) bool {
+	if tenant := l.TenantOf(raw.Subject); !record.ValidToken(tenant) || tenant != rec.Tenant {
+		return false
+	}
+	sub, err := DecodeSubmission(raw.Data)
+	if err != nil {
+		return PeekID(raw.Data) == rec.ID
+	}
+	return sub.ID == rec.ID && sub.Fingerprint() == rec.Fingerprint
+}
+
+// HeldIDs returns the ids of tenant's submissions held now, oldest hold
+// first, from the holds bucket.
+func HeldIDs(ctx context.Context, res *layout.Resources, tenant string) ([]string, error) {
+	keys, err := res.Holds.ListKeysFiltered(ctx, tenant+".>")
+	if err != nil {
+		return nil, fmt.Errorf("held submissions of %s: %w", tenant, err)
+	}
+	var held []string
+	for k := range keys.Keys() {
+		if t, _, ok := parseHoldKey(k); ok && t == tenant {
+			held = append(held, k)
+		}
+	}
+	slices.Sort(held) // by the hold's time, then id
+	ids := make([]string, 0, len(held))
+	for _, k := range held {
+		_, id, _ := parseHoldKey(k)
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
