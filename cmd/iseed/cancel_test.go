@@ -70,6 +70,10 @@ func TestCancelHeldSubmissions(t *testing.T) {
 		t.Fatalf("cancel held-1 nobody: exit %d, stdout %s, stderr %q (%v); want 1, held-1 cancelled, nobody unknown", code, out, errOut, err)
 	}
 	waitRecord("globex", "held-1", cancelled)
+	if out, errOut, code := runCLI(t, "status", "-o", "table", "--tenant", "globex", "held-1"); code != 0 || !strings.Contains(out, "cancelled_by_operator") ||
+		!strings.Contains(out, "by an operator (iseed cancel), while a spending cap held it: never sent") {
+		t.Errorf("status of the cancelled held-1: exit %d, stdout %q, stderr %q; want its reason and when it was cancelled", code, out, errOut)
+	}
 
 	// held-1's key may still be there (the daemon removes it at its next
 	// holds pass): it is said to be cancelled already.
