@@ -29,6 +29,15 @@ func (h *harness) cancelHeld(id string) consumer.CancelResult {
 	return res
 }
 
+// publishHeld publishes submission id and waits until a cap holds it and
+// its message is acknowledged.
+func (h *harness) publishHeld(id string) {
+	h.T.Helper()
+	h.Publish(pipetest.Submission(id, pipetest.ValidFields("Mario")), nil)
+	h.WaitState(id, record.StateHeld)
+	pipetest.WaitFor(h.T, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+}
+
 // waitCancelled waits until id's record is failed cancelled_by_operator,
 // its dead letter stored and its failed event published, and checks that
 // nothing was sent.
@@ -69,9 +78,7 @@ func TestCancelHeldSubmission(t *testing.T) {
 	ctx := context.Background()
 	b := h.budgetsCapped(oneEuroADay)
 	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
-	h.Publish(pipetest.Submission("emp-c", pipetest.ValidFields("Mario")), nil)
-	h.WaitState("emp-c", record.StateHeld)
-	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	h.publishHeld("emp-c")
 
 	if got := h.cancelHeld("emp-c"); got.Outcome != consumer.CancelDone || got.State != record.StateHeld {
 		t.Fatalf("cancel: %+v; want cancelled, from held", got)
@@ -207,9 +214,7 @@ func TestCancelStopsAReleaseWaitingForItsToken(t *testing.T) {
 	}()
 	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Budget, d.Ledger, d.Limiter = b, h.ledger(), lim }),
 		pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
-	h.Publish(pipetest.Submission("emp-w", pipetest.ValidFields("Mario")), nil)
-	h.WaitState("emp-w", record.StateHeld)
-	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	h.publishHeld("emp-w")
 
 	lim.armed.Store(true)
 	ample, _ := money.FromFloat(100)
@@ -246,9 +251,7 @@ func TestCancelHeldWhoseMessageIsGone(t *testing.T) {
 	ctx := context.Background()
 	b := h.budgetsCapped(oneEuroADay)
 	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
-	h.Publish(pipetest.Submission("emp-gone", pipetest.ValidFields("Mario")), nil)
-	h.WaitState("emp-gone", record.StateHeld)
-	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	h.publishHeld("emp-gone")
 	info, err := h.Res.Submissions.Info(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/iseed-dev/iseed/consumer"
-	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/servertime"
 	"github.com/spf13/cobra"
 )
@@ -40,20 +39,14 @@ func newCancelCmd(e *env) *cobra.Command {
 	yes := cmd.Flags().BoolP("yes", "y", false, "do not ask for confirmation")
 	out := addOutputFlag(cmd)
 	cmd.Args = func(_ *cobra.Command, args []string) error {
+		if err := tenantIDs(*tenant, args); err != nil {
+			return err
+		}
 		switch {
-		case *tenant == "":
-			return usagef("missing --tenant T: the submissions' tenant")
-		case !record.ValidToken(*tenant):
-			return usagef("--tenant must be letters, digits, _ or -, got %q", *tenant)
 		case *all && len(args) > 0:
 			return usagef("--all-held takes no ID: it cancels every held submission of the tenant")
 		case !*all && len(args) == 0:
 			return usagef("missing ID: the submissions to cancel (or --all-held)")
-		}
-		for _, id := range args {
-			if !record.ValidToken(id) {
-				return usagef("not a submission id: %q (letters, digits, _ or -)", id)
-			}
 		}
 		return nil
 	}

@@ -88,20 +88,14 @@ func newEraseCmd(e *env) *cobra.Command {
 	yes := cmd.Flags().BoolP("yes", "y", false, "do not ask for confirmation")
 	out := addOutputFlag(cmd)
 	cmd.Args = func(_ *cobra.Command, args []string) error {
+		if err := tenantIDs(*tenant, args); err != nil {
+			return err
+		}
 		switch {
-		case *tenant == "":
-			return usagef("missing --tenant T: the submissions' tenant")
-		case !record.ValidToken(*tenant):
-			return usagef("--tenant must be letters, digits, _ or -, got %q", *tenant)
 		case len(args) == 0:
 			return usagef("missing ID: the submissions to erase")
 		case *taxStdin && !*yes:
 			return usagef("--tax-code-stdin needs --yes: standard input holds the tax code, not an answer to a confirmation")
-		}
-		for _, id := range args {
-			if !record.ValidToken(id) {
-				return usagef("not a submission id: %q (letters, digits, _ or -)", id)
-			}
 		}
 		return nil
 	}
@@ -137,6 +131,23 @@ func newEraseCmd(e *env) *cobra.Command {
 		return err
 	}
 	return cmd
+}
+
+// tenantIDs checks the --tenant of a command about some of one tenant's
+// submissions, and their ids.
+func tenantIDs(tenant string, ids []string) error {
+	switch {
+	case tenant == "":
+		return usagef("missing --tenant T: the submissions' tenant")
+	case !record.ValidToken(tenant):
+		return usagef("--tenant must be letters, digits, _ or -, got %q", tenant)
+	}
+	for _, id := range ids {
+		if !record.ValidToken(id) {
+			return usagef("not a submission id: %q (letters, digits, _ or -)", id)
+		}
+	}
+	return nil
 }
 
 // distinct is ids, each once, in the order given.
