@@ -34,7 +34,7 @@ type pages struct{ byName map[string]*template.Template }
 
 // pageNames are the templates/<name>.html that are pages.
 func pageNames() []string {
-	return []string{"overview", "open", "submission", "deadletters", "deadletter", "confirm", "spend", "login", "error"}
+	return []string{"overview", "open", "submission", "deadletters", "deadletter", "confirm", "cancelheld", "spend", "login", "error"}
 }
 
 func parsePages() (*pages, error) {

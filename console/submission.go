@@ -40,6 +40,7 @@ func (c *Console) submission(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Record = recordOf(rec)
+	d.Cancelled = q.Get("cancelled") == "1" && c.auth.noticeOK(q, cancelledFields...)
 	d.Events, d.EventsTruncated, d.EventsProblem = c.events(ctx, d.Tenant, d.ID)
 	d.DeadLetters, d.DeadLettersProblem = c.submissionDeadLetters(ctx, d.Tenant, d.ID)
 	d.DeadLettersTruncated = len(d.DeadLetters) == maxDeadLetters
@@ -52,6 +53,7 @@ func (c *Console) submission(w http.ResponseWriter, r *http.Request) {
 type submissionData struct {
 	Tenant, ID    string
 	Problem       string
+	Cancelled     bool // an operator cancelled it here just now (a signed notice)
 	Record        *recordView
 	Events        []eventRow
 	EventsProblem string
