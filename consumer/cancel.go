@@ -117,7 +117,7 @@ func notHeldWhy(state string) string {
 func sendCancelled(ctx context.Context, js jetstream.JetStream, res *layout.Resources, rec *record.Record) (why string, err error) {
 	e, err := res.Holds.Get(ctx, holdKey(rec.Tenant, rec.ID, rec.HeldSince))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return "its hold is being moved (held again, or released): the delivery that has it fails it", nil
+		return "its hold key is not there now (held again, or released, at this moment): the delivery that has it fails it; if it stays held, run the command again", nil
 	}
 	if err != nil {
 		return "", err
