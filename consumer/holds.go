@@ -422,12 +422,12 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		p.log.Debug().Str("tenant", tenant).Str("submission", id).
 			Msg("held submission's key moved while it was sent again (renewed by another replica, or held again): the next pass looks again")
 		return nil, false, nil
+	case cancelled != nil && (errors.Is(serr, errHeldMsgGone) || errors.As(serr, &refused) || errors.As(serr, &unreleasable)):
+		// Nothing to release, or nothing the stream takes: no delivery
+		// will fail it, so the pass does, as the operator asked.
+		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonCancelledByOperator, fmt.Errorf("%w, and %w", cancelled, serr))
 	case errors.As(serr, &unreleasable):
 		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonMalformed, unreleasable)
-	case cancelled != nil && (errors.Is(serr, errHeldMsgGone) || errors.As(serr, &refused)):
-		// Nothing to release, or the stream refused it: no delivery will
-		// fail it, so the pass does.
-		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonCancelledByOperator, fmt.Errorf("%w, and %w", cancelled, serr))
 	case errors.Is(serr, errHeldMsgGone) && p.heldPastMaxAge(rec, now):
 		// Nothing to release, so no delivery will expire it.
 		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonExpired,
