@@ -275,3 +275,31 @@ func TestCancelHeldWhoseMessageIsGone(t *testing.T) {
 		t.Errorf("dead letters %+v, upstream requests %d; want none, 0", dls, h.Counter("created"))
 	}
 }
+
+// TestCancelHeldTheStreamNoLongerTakes: a held submission larger than the
+// submissions stream now takes (its size limit lowered while it was
+// held) cannot be sent again for a delivery to fail it; cancelled, the
+// holds pass fails it cancelled_by_operator (not malformed: the operator
+// asked), with its dead letter, nothing sent.
+func TestCancelHeldTheStreamNoLongerTakes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgetsCapped(oneEuroADay)
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
+	fields := pipetest.ValidFields("Mario")
+	fields["$6"] = "cf.pdf|data:application/pdf;base64," + strings.Repeat("QUFB", 10<<10)
+	data := pipetest.Submission("emp-big", fields)
+	h.Publish(data, nil)
+	h.WaitState("emp-big", record.StateHeld)
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	cfg := h.Res.Submissions.CachedInfo().Config
+	cfg.MaxMsgSize = int32(len(data))
+	if _, err := h.NATS.JS.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.cancelHeld("emp-big"); got.Outcome != consumer.CancelDone || !strings.Contains(got.Why, "refused") {
+		t.Fatalf("cancel: %+v; want cancelled, its message refused, by the holds pass", got)
+	}
+	h.waitCancelled("emp-big")
+}
