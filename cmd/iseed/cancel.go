@@ -27,12 +27,12 @@ func newCancelCmd(e *env) *cobra.Command {
 			"then erase it). Each is marked cancelled on its record (compare-and-set: a release of it waiting for an\n" +
 			"upstream token can then send nothing) and its message sent again, and the daemon fails it\n" +
 			"cancelled_by_operator within moments: its dead letter (iseed dlq replay sends it after all), its failed event,\n" +
-			"a reservation given back. One whose message is gone from the submissions stream, or refused by its tenant's\n" +
-			"quota, the daemon's holds pass fails itself. Only held submissions: one sent, being sent (a POST of it may\n" +
+			"a reservation given back. One whose message is gone from the submissions stream, or that the stream refuses\n" +
+			"(its tenant's quota, a size limit lowered since), the daemon's holds pass fails itself. Only held submissions: one sent, being sent (a POST of it may\n" +
 			"have been made) or closed is said and left as it is, as is an unknown id (never received, or not claimed yet).\n" +
 			"--all-held cancels every submission of the tenant held now. It asks for a confirmation first (--yes skips it).",
 		Annotations: map[string]string{exitCodesKey: "0 every one cancelled (or cancelled already); 1 not confirmed, one not held, " +
-			"being sent or unknown, or an error (the others named are cancelled); 2 usage or configuration error"},
+			"being sent or unknown, or an error (it stops there: those before it are cancelled; run it again for the rest); 2 usage or configuration error"},
 	}
 	tenant := cmd.Flags().String("tenant", "", "the submissions' `TENANT` (required)")
 	all := cmd.Flags().Bool("all-held", false, "every submission of the tenant held now, instead of IDs")
@@ -109,8 +109,11 @@ func cancelHeld(ctx context.Context, e *env, c *cliConn, tenant string, ids []st
 		fmt.Fprintf(e.stderr, "iseed: the NATS server's time could not be read (%v): the cancellations are dated by this machine's clock\n", err)
 	}
 	rep := make([]cancellation, 0, len(ids))
-	for _, id := range ids {
+	for i, id := range ids {
 		res, err := consumer.CancelHeld(ctx, c.js, c.res, tenant, id, clock.Now())
+		if err != nil && i+1 < len(ids) {
+			return rep, fmt.Errorf("%w; %d more not tried: run the command again", err, len(ids)-i-1)
+		}
 		if err != nil {
 			return rep, err
 		}
