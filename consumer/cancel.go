@@ -58,8 +58,9 @@ type CancelResult struct {
 // one past ISEED_MAX_AGE fails expired: its dead letter (replayable: the
 // replay sends it after all), its failed event, a reservation given back;
 // the daemon's holds pass removes its key. When the message cannot be
-// published again (gone from the stream, or refused by the tenant's
-// quota), the pass fails the record itself when it comes to it. Run again,
+// published again (gone from the stream, or refused by it: the tenant's
+// quota, a size limit lowered since), the pass fails the record itself
+// when it comes to it. Run again,
 // it marks nothing more and publishes the same message again (the stream
 // deduplicates it).
 func CancelHeld(ctx context.Context, js jetstream.JetStream, res *layout.Resources, tenant, id string, now time.Time) (CancelResult, error) {
@@ -126,12 +127,12 @@ func sendCancelled(ctx context.Context, js jetstream.JetStream, res *layout.Reso
 	if err := json.Unmarshal(e.Value(), &he); err != nil {
 		return "", fmt.Errorf("hold entry %s: %w", e.Key(), err)
 	}
-	raw, err := res.Submissions.GetMsg(ctx, he.Seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) || (err == nil && !heldMessageOf(res.Layout, rec, raw)) {
-		return "its message is gone from the submissions stream: the daemon's holds pass fails it", nil
-	}
+	raw, gone, err := heldMessage(ctx, res, rec, he)
 	if err != nil {
 		return "", err
+	}
+	if gone {
+		return "its message is gone from the submissions stream: the daemon's holds pass fails it", nil
 	}
 	m := nats.NewMsg(he.Subject)
 	m.Data = raw.Data
@@ -144,21 +145,6 @@ func sendCancelled(ctx context.Context, js jetstream.JetStream, res *layout.Reso
 		return "", err
 	}
 	return "", nil
-}
-
-// heldMessageOf reports whether raw, a message of layout l's submissions
-// stream, is one of rec's submission: on its tenant's subject, with its id
-// and, if it still decodes (a newer version may refuse what an older one
-// held), its payload's fingerprint.
-func heldMessageOf(l layout.Layout, rec *record.Record, raw *jetstream.RawStreamMsg) bool {
-	if tenant := l.TenantOf(raw.Subject); !record.ValidToken(tenant) || tenant != rec.Tenant {
-		return false
-	}
-	sub, err := DecodeSubmission(raw.Data)
-	if err != nil {
-		return PeekID(raw.Data) == rec.ID
-	}
-	return sub.ID == rec.ID && sub.Fingerprint() == rec.Fingerprint
 }
 
 // HeldIDs returns the ids of tenant's submissions held now, oldest hold
@@ -176,9 +162,10 @@ func HeldIDs(ctx context.Context, res *layout.Resources, tenant string) ([]strin
 	}
 	slices.Sort(held) // by the hold's time, then id
 	ids := make([]string, 0, len(held))
+	seen := make(map[string]bool, len(held))
 	for _, k := range held {
-		_, id, _ := parseHoldKey(k)
-		if !slices.Contains(ids, id) {
+		if _, id, _ := parseHoldKey(k); !seen[id] { // a key left by an earlier hold of it
+			seen[id] = true
 			ids = append(ids, id)
 		}
 	}

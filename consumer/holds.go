@@ -16,6 +16,7 @@ import (
 
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
@@ -664,22 +665,35 @@ func (p *Pipeline) sendAgain(ctx context.Context, rec *record.Record, he holdEnt
 // there was rejected as the held tenant's, its id and fingerprint in that
 // tenant's event, its payload in a dead letter filed under that tenant.
 func (p *Pipeline) heldMessage(ctx context.Context, rec *record.Record, he holdEntry) (raw *jetstream.RawStreamMsg, gone bool, err error) {
-	raw, err = p.d.Resources.Submissions.GetMsg(ctx, he.Seq)
+	return heldMessage(ctx, p.d.Resources, rec, he)
+}
+
+// heldMessage is Pipeline.heldMessage on res: for iseed cancel too
+// (CancelHeld).
+func heldMessage(ctx context.Context, res *layout.Resources, rec *record.Record, he holdEntry) (raw *jetstream.RawStreamMsg, gone bool, err error) {
+	raw, err = res.Submissions.GetMsg(ctx, he.Seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, true, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	return raw, !p.isSubmissionOf(rec, raw), nil
+	return raw, !isSubmissionOf(res.Layout, rec, raw), nil
 }
 
-// isSubmissionOf reports whether raw, a message of the submissions stream,
-// is one of rec's submission: on its tenant's subject, with its id and, if
-// it still decodes (a newer version may refuse what an older one held),
-// its payload's fingerprint.
-func (p *Pipeline) isSubmissionOf(rec *record.Record, raw *jetstream.RawStreamMsg) bool {
-	return heldMessageOf(p.lay, rec, raw)
+// isSubmissionOf reports whether raw, a message of layout l's submissions
+// stream, is one of rec's submission: on its tenant's subject, with its id
+// and, if it still decodes (a newer version may refuse what an older one
+// held), its payload's fingerprint.
+func isSubmissionOf(l layout.Layout, rec *record.Record, raw *jetstream.RawStreamMsg) bool {
+	if tenant := l.TenantOf(raw.Subject); !record.ValidToken(tenant) || tenant != rec.Tenant {
+		return false
+	}
+	sub, err := DecodeSubmission(raw.Data)
+	if err != nil {
+		return PeekID(raw.Data) == rec.ID
+	}
+	return sub.ID == rec.ID && sub.Fingerprint() == rec.Fingerprint
 }
 
 // publishRelease publishes data, a held submission's message, on subject

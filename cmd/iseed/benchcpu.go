@@ -81,22 +81,25 @@ func (m cpuUse) since(m0 cpuUse) cpuUse {
 }
 
 // busy is how many CPUs the phase kept busy on average: the CPU time
-// perSubmission counts over the phase's wall time; 0 when unknown.
+// total counts over the phase's wall time; 0 when unknown.
 func (c cpuUse) busy() float64 {
 	if !c.hasSelf || c.wall <= 0 {
 		return 0
 	}
-	return float64(c.perSubmission(1)) / float64(c.wall)
+	return float64(c.total()) / float64(c.wall)
 }
 
 // perSubmission is the phase's CPU per submission, this process's and,
 // when known (hasServer), the server's together.
-func (c cpuUse) perSubmission(n int) time.Duration {
-	total := c.self
+func (c cpuUse) perSubmission(n int) time.Duration { return c.total() / time.Duration(n) }
+
+// total is the CPU this process and, when known (hasServer), the server
+// used.
+func (c cpuUse) total() time.Duration {
 	if c.hasServer {
-		total += c.server
+		return c.self + c.server
 	}
-	return total / time.Duration(n)
+	return c.self
 }
 
 func fmtMS(d time.Duration) string {
