@@ -62,7 +62,7 @@ func TestCancelHeldFromTheConsole(t *testing.T) {
 		t.Fatalf("emp-h after the cancel: %s, cancel requested %s; want held, marked (no pipeline runs here to fail it)", r.State, r.CancelRequested)
 	}
 	_, body = s.do(t, call{method: get, path: loc, auth: "cookie"}, cookie, "")
-	for _, want := range []string{`id="cancelled"`, `id="rec-cancel-requested"`} {
+	for _, want := range []string{`id="cancelled"`, `id="rec-cancel-requested"`, "by an operator (iseed cancel)"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page after the cancel lacks %s:\n%s", want, body)
 		}

@@ -30,7 +30,7 @@ func TestUnknownListFilter(t *testing.T) {
 	}{
 		{"/open?state=bogus", 400, []string{`The state &#34;bogus&#34; is not one this list knows: it is one of submitted, in_progress, data_ready, awaiting_document, claimed, held.`}, `id="open-count"`},
 		{"/open?state=completed&tenant=a.b", 400, []string{"A tenant is 1 to 64", `The state &#34;completed&#34; is not one`}, `id="open-count"`},
-		{"/dead-letters?reason=bogus", 400, []string{`The reason &#34;bogus&#34; is not one this list knows: it is one of malformed, invalid, conflict,`, "gave_up, cancelled_by_operator."}, `id="dead-count"`},
+		{"/dead-letters?reason=bogus", 400, []string{`The reason &#34;bogus&#34; is not one this list knows: it is one of malformed, invalid, conflict,`, "gave_up, cancelled_by_operator, withdrawn."}, `id="dead-count"`},
 		{"/dead-letters?reason=Invalid", 400, []string{`The reason &#34;Invalid&#34; is not one`}, `data-seq=`},
 		{"/dead-letters?tenant=a*", 400, []string{"A tenant is 1 to 64"}, `id="dead-count"`},
 		{"/open?state=held", 200, []string{`0 open or unsent in state held, oldest first.`}, "filter-problem"},

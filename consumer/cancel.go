@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
@@ -64,6 +63,13 @@ type CancelResult struct {
 // it marks nothing more and publishes the same message again (the stream
 // deduplicates it).
 func CancelHeld(ctx context.Context, js jetstream.JetStream, res *layout.Resources, tenant, id string, now time.Time) (CancelResult, error) {
+	return cancelHeld(ctx, js, res, tenant, id, now, "")
+}
+
+// cancelHeld is CancelHeld for whoever asked: by is record.Record's
+// CancelledBy (empty: an operator). A record marked already keeps the
+// mark it has.
+func cancelHeld(ctx context.Context, js jetstream.JetStream, res *layout.Resources, tenant, id string, now time.Time, by string) (CancelResult, error) {
 	store := record.NewStore(res.Records)
 	for range 5 {
 		rec, rev, err := store.Get(ctx, tenant, id)
@@ -74,7 +80,7 @@ func CancelHeld(ctx context.Context, js jetstream.JetStream, res *layout.Resourc
 			return CancelResult{}, err
 		}
 		switch {
-		case rec.State == record.StateFailed && rec.Reason == dlq.ReasonCancelledByOperator:
+		case cancelledAlready(rec):
 			return CancelResult{Outcome: CancelDone, State: rec.State, Why: "cancelled already"}, nil
 		case rec.State != record.StateHeld:
 			return CancelResult{Outcome: CancelNotHeld, State: rec.State, Why: notHeldWhy(rec.State)}, nil
@@ -84,7 +90,7 @@ func CancelHeld(ctx context.Context, js jetstream.JetStream, res *layout.Resourc
 		}
 		if rec.CancelRequested.IsZero() {
 			next := rec.Clone()
-			next.CancelRequested, next.Updated = now, now
+			next.CancelRequested, next.CancelledBy, next.Updated = now, by, now
 			if _, err := store.Update(ctx, next, rev); errors.Is(err, record.ErrRevision) {
 				continue // a delivery moved it meanwhile: look again
 			} else if err != nil {

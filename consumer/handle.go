@@ -149,6 +149,9 @@ func (p *Pipeline) logOutcome(j *job, o Outcome, act Action) {
 	if id := j.idOf(); id != "" { // a malformed message's too, as its rejected event names it
 		ev = ev.Str("submission", id)
 	}
+	if j.withdrawal {
+		ev = ev.Bool("withdrawal", true)
+	}
 	if r := o.Record; r != nil {
 		ev = ev.Str("visengine_service", r.Service).Str("request_id", r.RequestID).Int("generation", r.Generation)
 	}

@@ -380,7 +380,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		return nil, true, p.holds.kv.Delete(ctx, key)
 	}
 	rec, rev, err := p.store.Get(ctx, tenant, id)
-	if err == nil && rec.State == record.StateFailed && (rec.Reason == dlq.ReasonMalformed || rec.Reason == dlq.ReasonExpired || rec.Reason == dlq.ReasonCancelledByOperator) {
+	if err == nil && rec.State == record.StateFailed && (rec.Reason == dlq.ReasonMalformed || rec.Reason == dlq.ReasonExpired || cancelledAlready(rec)) {
 		// endHold failed it, and stopped before its key was gone; or the
 		// pipeline expired it on its release's delivery, and announced it
 		// under the same dead letter and event ids (stored once).
@@ -426,7 +426,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 	case cancelled != nil && (errors.Is(serr, errHeldMsgGone) || errors.As(serr, &refused) || errors.As(serr, &unreleasable)):
 		// Nothing to release, or nothing the stream takes: no delivery
 		// will fail it, so the pass does, as the operator asked.
-		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonCancelledByOperator, fmt.Errorf("%w, and %w", cancelled, serr))
+		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, cancelReason(rec), fmt.Errorf("%w, and %w", cancelled, serr))
 	case errors.As(serr, &unreleasable):
 		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonMalformed, unreleasable)
 	case errors.Is(serr, errHeldMsgGone) && p.heldPastMaxAge(rec, now):
@@ -456,13 +456,28 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 }
 
 // cancelledHold is the cause of the failure of a held record an operator
-// cancelled (record.Record.CancelRequested); nil when it was not.
+// cancelled, or its producer withdrew (record.Record.CancelRequested); nil
+// when neither did.
 func cancelledHold(rec *record.Record) error {
 	if rec.CancelRequested.IsZero() {
 		return nil
 	}
-	return fmt.Errorf("cancelled by an operator (iseed cancel) at %s while a spending cap held it: nothing was sent",
-		rec.CancelRequested.UTC().Format(time.RFC3339))
+	return fmt.Errorf("cancelled %s at %s while a spending cap held it: nothing was sent",
+		rec.CancelledByWhom(), rec.CancelRequested.UTC().Format(time.RFC3339))
+}
+
+// cancelReason is the reason a cancelled held record fails with:
+// withdrawn when its producer asked, cancelled_by_operator otherwise.
+func cancelReason(rec *record.Record) string {
+	if rec.CancelledBy == record.CancelledByTenant {
+		return dlq.ReasonWithdrawn
+	}
+	return dlq.ReasonCancelledByOperator
+}
+
+// cancelledAlready reports whether rec failed as a cancelled hold does.
+func cancelledAlready(rec *record.Record) bool {
+	return rec.State == record.StateFailed && (rec.Reason == dlq.ReasonCancelledByOperator || rec.Reason == dlq.ReasonWithdrawn)
 }
 
 // releaseWait bounds how long a pass waits for a release to be picked up;

@@ -96,6 +96,11 @@ type Config struct {
 	// HoldPoll is how often held submissions are looked at again (default
 	// 30s); a change of the caps looks at once.
 	HoldPoll time.Duration
+	// WithdrawWait is how long after its publication a producer's
+	// withdrawal of a submission iseed has no record of yet waits for it
+	// (looking again each second) before it is refused unknown (default
+	// 10s; withdraw.go).
+	WithdrawWait time.Duration
 	// WalletProbe is, while the wallet is empty, how often one message is
 	// let through as a trial (and the balance read) (default 1m).
 	WalletProbe time.Duration
@@ -213,6 +218,9 @@ func (c Config) withDefaults(l layout.Layout) Config {
 	}
 	if c.HoldPoll <= 0 {
 		c.HoldPoll = 30 * time.Second
+	}
+	if c.WithdrawWait <= 0 {
+		c.WithdrawWait = 10 * time.Second
 	}
 	if c.ReconcileSkew <= 0 {
 		c.ReconcileSkew = 2 * time.Minute

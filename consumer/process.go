@@ -58,6 +58,9 @@ type job struct {
 	postErr error   // this delivery's last failed POST, for the log line when it ends unsettled
 	called  bool    // this delivery's last POST carried callback_data (record.Record.Callback)
 	peeked  *string // the id of a message that did not decode, once read (idOf)
+	// withdrawal is true when the message is a withdrawal (withdraw.go),
+	// not a submission.
+	withdrawal bool
 }
 
 // idOf is the submission id the job's message names: the decoded one, or
@@ -107,6 +110,9 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 	}
 	sub, err := DecodeSubmission(j.msg.Data())
 	if err != nil {
+		if id, bad, ok := decodeWithdrawal(j.msg.Data()); ok {
+			return p.withdraw(ctx, j, id, bad)
+		}
 		return p.malformed(ctx, j, err)
 	}
 	j.sub = sub
@@ -511,12 +517,13 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 			return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}, true
 		}
 		if rec.State == record.StateHeld && !rec.CancelRequested.IsZero() && !rec.PostInDoubt() {
-			// An operator cancelled it (CancelHeld), as an expiry would:
-			// nothing was sent, nor will be. A POST in doubt (which
-			// CancelHeld never marks) goes on to be reconciled instead.
+			// An operator cancelled it (CancelHeld), or its producer
+			// withdrew it, as an expiry would: nothing was sent, nor will
+			// be. A POST in doubt (which neither marks) goes on to be
+			// reconciled instead.
 			j.precounted = rec.Pending != nil // an ended Unsent lease counted a POST its holder never sent
 			p.heldReservation(ctx, j)
-			return p.fail(ctx, j, dlq.ReasonCancelledByOperator, cancelledHold(rec)), true
+			return p.fail(ctx, j, cancelReason(rec), cancelledHold(rec)), true
 		}
 		if rec.State == record.StateHeld && p.heldPastMaxAge(rec, now) {
 			err := fmt.Errorf("held by a spending cap past the maximum age of %s", p.cfg.MaxAge)

@@ -166,7 +166,7 @@ func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem
 	}
 	next.Generation++
 	next.Reason, next.Errors = "", nil
-	next.CancelRequested = time.Time{} // replayed: sent after all
+	next.CancelRequested, next.CancelledBy = time.Time{}, "" // replayed: sent after all
 	next.AddReplay(j.replay, now)
 	note := fmt.Sprintf("replay of dead letter %d", j.replay)
 	if len(problems) > 0 {

@@ -18,6 +18,10 @@ const (
 	// ReasonCancelledByOperator: a held submission an operator cancelled
 	// (iseed cancel) before it was sent; replayable, to send it after all.
 	ReasonCancelledByOperator = "cancelled_by_operator"
+	// ReasonWithdrawn: a held submission its own producer withdrew (a
+	// withdrawal on its submissions subject) before it was sent;
+	// replayable, as an operator's cancel is.
+	ReasonWithdrawn = "withdrawn"
 
 	// ReasonUnknown is what a letter stored without a reason (none iseed
 	// writes; another publisher's, say) is counted and filtered under: the
@@ -31,6 +35,6 @@ func Reasons() []string {
 	return []string{
 		ReasonMalformed, ReasonInvalid, ReasonConflict, ReasonUpstreamRejected,
 		ReasonUpstreamDuplicate, ReasonInsufficientCredit, ReasonAmbiguous, ReasonExpired, ReasonMaxDeliveries,
-		ReasonPriorISEE, ReasonGaveUp, ReasonCancelledByOperator,
+		ReasonPriorISEE, ReasonGaveUp, ReasonCancelledByOperator, ReasonWithdrawn,
 	}
 }

@@ -24,6 +24,10 @@ const (
 	// producer that a message reused the submission's id with another
 	// payload, and was not sent. The submission is untouched.
 	StateConflict = "conflict"
+	// StateWithdrawalRefused names no state either: its event tells the
+	// producer that its withdrawal of the submission changed nothing (too
+	// late, closed, unknown, or a malformed withdrawal), and why.
+	StateWithdrawalRefused = "withdrawal_refused"
 )
 
 // TypeDocumentReady is the type of document-ready events.
@@ -92,6 +96,14 @@ func FailedBeforeRecordEventID(tenant, submissionID, reason string, payload []by
 // payload is announced once.
 func ConflictEventID(tenant, submissionID, fingerprint string) string {
 	return fmt.Sprintf("%s.%s.conflict.%.16s", tenant, submissionID, fingerprint)
+}
+
+// WithdrawalRefusedEventID is the id of the notice refusing a withdrawal:
+// "<tenant>.<id>.withdrawal_refused.<the withdrawal's time in the
+// submissions stream, Unix nanoseconds>". A redelivery of the withdrawal
+// is announced once; each withdrawal sent, once each.
+func WithdrawalRefusedEventID(tenant, submissionID string, published time.Time) string {
+	return fmt.Sprintf("%s.%s.%s.%d", tenant, submissionID, StateWithdrawalRefused, published.UnixNano())
 }
 
 // DocumentReady is the data of a document-ready event. It never carries the

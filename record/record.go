@@ -28,6 +28,19 @@ const (
 	StateOverdue = publisher.StateOverdue
 )
 
+// CancelledByTenant is Record.CancelledBy of a held submission its own
+// producer withdrew.
+const CancelledByTenant = "tenant"
+
+// CancelledByWhom says who asked for the record's cancel (CancelRequested):
+// "by its producer (a withdrawal)" or "by an operator (iseed cancel)".
+func (r *Record) CancelledByWhom() string {
+	if r.CancelledBy == CancelledByTenant {
+		return "by its producer (a withdrawal)"
+	}
+	return "by an operator (iseed cancel)"
+}
+
 // Record is what iseed knows of one submission, kept in the records bucket
 // under Key(tenant, id). It holds no payload (the payload is known only by
 // its fingerprint); what it holds of the tenant's (the metadata, the person
@@ -58,14 +71,19 @@ type Record struct {
 	// HeldSince is when a spending cap first held the submission back: its
 	// place in the queue of its tenant's held submissions.
 	HeldSince time.Time `json:"held_since,omitzero"`
-	// CancelRequested is when an operator asked (iseed cancel) that the
-	// held submission be failed cancelled_by_operator instead of sent.
+	// CancelRequested is when an operator asked (iseed cancel), or its
+	// producer (a withdrawal), that the held submission be failed
+	// cancelled_by_operator, or withdrawn, instead of sent.
 	// Only a held record with no POST in doubt gets it (CancelHeld), and
 	// the next delivery of the submission fails it so; a replay that
 	// reopens the submission clears it.
 	CancelRequested time.Time `json:"cancel_requested,omitzero"`
-	FirstFailure    time.Time `json:"first_failure,omitzero"`
-	LastFailure     time.Time `json:"last_failure,omitzero"`
+	// CancelledBy says who asked: CancelledByTenant for the submission's
+	// own producer (a withdrawal: failed withdrawn); empty for an
+	// operator. A replay clears it with CancelRequested.
+	CancelledBy  string    `json:"cancelled_by,omitempty"`
+	FirstFailure time.Time `json:"first_failure,omitzero"`
+	LastFailure  time.Time `json:"last_failure,omitzero"`
 	// PollsFailing is when the tracker's reads of the upstream request
 	// (GET /richiesta/{id}) began failing, none succeeding since: their
 	// retries back off from it. Zero once a read succeeds.

@@ -1,0 +1,204 @@
+package consumer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A withdrawal is a producer's request, published on its own submissions
+// subject, that a submission it published earlier and a spending cap holds
+// back be never sent:
+//
+//	{"version": 1, "id": "emp-7781-isee-2026", "withdraw": true}
+//
+// It is what an operator's CancelHeld is, for the tenant the subject
+// names and no other: the held record is marked (record.Record.
+// CancelledBy "tenant") and its message sent again, and that delivery
+// fails it withdrawn (its failed event, its dead letter, its reservation
+// given back). A submission that is not held is not touched: sent or being
+// sent (too late: its request exists, or may), closed (rejected or failed:
+// nothing will be sent), or not known. The producer then gets a
+// withdrawal_refused notice saying which (publisher.StateWithdrawalRefused),
+// and one for a withdrawal that is malformed but names an id.
+
+// Refusal codes of a withdrawal (the notice's reason).
+const (
+	WithdrawTooLate   = "too_late"  // sent, or being sent: its request exists or may
+	WithdrawClosed    = "closed"    // rejected or failed: nothing will be sent anyway
+	WithdrawUnknown   = "unknown"   // no submission of that id (not received, or not yet claimed)
+	WithdrawMalformed = "malformed" // the withdrawal itself is not one
+)
+
+// withdrawMsgIDPart is what a withdrawal's Nats-Msg-Id has after
+// "<tenant>.<id>", before a suffix of the producer's.
+const withdrawMsgIDPart = ".withdraw."
+
+// maxWithdrawalBytes bounds a withdrawal: its three members need far less.
+const maxWithdrawalBytes = 1 << 10
+
+// repeatsAMember reports whether data, a JSON object, has a top-level
+// member name twice (encoding/json would keep the last).
+func repeatsAMember(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	seen := map[string]bool{}
+	depth, wantName := 0, false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+			wantName = depth == 1 // the object opened, or a member's value closed
+			continue
+		}
+		if depth != 1 {
+			continue
+		}
+		if wantName {
+			name, _ := tok.(string)
+			if seen[name] {
+				return true
+			}
+			seen[name] = true
+		}
+		wantName = !wantName
+	}
+}
+
+// withdrawalKeys are the members a withdrawal may have.
+var withdrawalKeys = []string{"id", "version", "withdraw"}
+
+// decodeWithdrawal reads data, a message that is not a valid submission,
+// as a withdrawal. ok is false when it is not one (no top-level member
+// "withdraw", spelt so: a name escaped within, "withdr\u0061w", is not
+// looked for): a malformed submission. When it is one, bad says what is
+// wrong with it, if anything, and id is the id it names ("" if none can
+// be read).
+func decodeWithdrawal(data []byte) (id string, bad error, ok bool) {
+	if !bytes.Contains(data, []byte(`"withdraw"`)) || checkEnvelope(data) != nil {
+		return "", nil, false
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(data, &members) != nil {
+		return "", nil, false
+	}
+	w, ok := members["withdraw"]
+	if !ok {
+		return "", nil, false
+	}
+	id = PeekID(data)
+	if len(data) > maxWithdrawalBytes {
+		return id, fmt.Errorf("a withdrawal is at most %d bytes; this one has %d", maxWithdrawalBytes, len(data)), true
+	}
+	if repeatsAMember(data) {
+		return id, errors.New("a member is given twice"), true
+	}
+	extra := 0 // not named: a name may be personal data (a submission's fields)
+	for k := range members {
+		if !slices.Contains(withdrawalKeys, k) {
+			extra++
+		}
+	}
+	var version *int
+	switch {
+	case extra > 0:
+		return id, fmt.Errorf("a withdrawal has only the members id, withdraw and version; it has %d more", extra), true
+	case !bytes.Equal(bytes.TrimSpace(w), []byte("true")):
+		return id, errors.New("withdraw must be true"), true
+	case members["version"] != nil && (json.Unmarshal(members["version"], &version) != nil || version == nil || *version != 1):
+		return id, errors.New("version must be 1 when present"), true
+	case id == "":
+		return "", fmt.Errorf("id must be 1-%d characters of A-Z, a-z, 0-9, _ and -", record.MaxIDLen), true
+	}
+	return id, nil, true
+}
+
+// checkWithdrawalMsgID refuses a withdrawal's Nats-Msg-Id unless it is
+// absent or "<tenant>.<id>.withdraw.<suffix>": the submissions stream
+// deduplicates message ids across every tenant's subjects, so another
+// tenant that could guess the id would publish it first and have this
+// withdrawal dropped. The producer's suffix is what it cannot guess.
+func checkWithdrawalMsgID(msgID, tenant, id string) error {
+	if msgID == "" {
+		return nil
+	}
+	want := tenant + "." + id + withdrawMsgIDPart
+	if rest, ok := strings.CutPrefix(msgID, want); ok && rest != "" {
+		return nil
+	}
+	return fmt.Errorf("a withdrawal's Nats-Msg-Id must be absent, or %q followed by a suffix nobody else can guess (a random UUID); got another id (%d bytes)", want+"…", len(msgID))
+}
+
+// withdraw carries out the withdrawal of submission id the job's message
+// asks for (bad: what is wrong with it).
+func (p *Pipeline) withdraw(ctx context.Context, j *job, id string, bad error) Outcome {
+	j.withdrawal = true
+	if bad == nil {
+		bad = checkWithdrawalMsgID(j.msg.Headers().Get(jetstream.MsgIDHeader), j.tenant, id)
+	}
+	if bad != nil {
+		return p.withdrawalRefused(ctx, j, id, WithdrawMalformed, "this withdrawal is malformed: "+bad.Error())
+	}
+	res, err := cancelHeld(ctx, p.d.Publisher, p.d.Resources, j.tenant, id, p.cfg.Now(), record.CancelledByTenant)
+	if err != nil {
+		return p.retry(fmt.Errorf("withdrawal: %w", err), 0)
+	}
+	switch res.Outcome {
+	case CancelDone:
+		return Outcome{Kind: Done}
+	case CancelUnknown:
+		if p.cfg.Now().Sub(j.meta.Timestamp) < p.cfg.WithdrawWait {
+			// Published before this withdrawal, it is delivered before it,
+			// and may still be being validated: look again in a second.
+			return Outcome{Kind: Busy, Delay: time.Second}
+		}
+		return p.withdrawalRefused(ctx, j, id, WithdrawUnknown,
+			fmt.Sprintf("no submission %s of this tenant was known %s after this withdrawal: not received, or still on its way (withdraw it again later)", id, p.cfg.WithdrawWait))
+	case CancelBeingSent:
+		return p.withdrawalRefused(ctx, j, id, WithdrawTooLate, "too late: "+res.Why)
+	default: // CancelNotHeld
+		code, why := WithdrawTooLate, "too late: "+res.Why
+		if res.State == record.StateRejected || res.State == record.StateFailed {
+			code, why = WithdrawClosed, "nothing to withdraw: "+res.Why
+		}
+		return p.withdrawalRefused(ctx, j, id, code, why)
+	}
+}
+
+// withdrawalRefused is the outcome of a withdrawal that changed nothing:
+// its notice to the producer, with the submission's generation and
+// metadata when it has a record, under an id of its own per message
+// (publisher.WithdrawalRefusedEventID). Nothing is dead-lettered: the
+// withdrawal is the producer's, and the notice tells it all.
+func (p *Pipeline) withdrawalRefused(ctx context.Context, j *job, id, code, why string) Outcome {
+	if id == "" {
+		return p.malformed(ctx, j, fmt.Errorf("%w: %s", ErrMalformed, why))
+	}
+	gen := 0
+	var meta json.RawMessage
+	if rec, _, err := p.store.Get(ctx, j.tenant, id); err == nil {
+		gen, meta = rec.Generation, rec.Metadata
+	} else if !errors.Is(err, record.ErrNotFound) {
+		return p.retry(fmt.Errorf("withdrawal refused: read the record: %w", err), 0)
+	}
+	return Outcome{Kind: Done, Reason: code, Err: errors.New(why),
+		Event: &publisher.Status{SubmissionID: id, Tenant: j.tenant, State: publisher.StateWithdrawalRefused,
+			Generation: gen, Reason: code, Metadata: meta, At: p.cfg.Now(),
+			Errors:  []publisher.Problem{{Code: code, Message: why}},
+			EventID: publisher.WithdrawalRefusedEventID(j.tenant, id, j.meta.Timestamp)}}
+}

@@ -1,0 +1,221 @@
+package consumer_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/publisher"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// withdrawal is a producer's withdrawal of submission id.
+func withdrawal(id string) []byte {
+	return []byte(`{"version":1,"id":"` + id + `","withdraw":true}`)
+}
+
+// notices returns the withdrawal_refused events about tenant's submission
+// id, oldest first.
+func (h *harness) notices(tenant, id string) []publisher.Status {
+	h.T.Helper()
+	l := h.Res.Layout
+	raws, err := publisher.ReadEvents(context.Background(), h.NATS.JS, l.EventsStream(), l.Events(), tenant, id)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	var out []publisher.Status
+	for _, raw := range raws {
+		var ev struct {
+			Type string           `json:"type"`
+			Data publisher.Status `json:"data"`
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			h.T.Fatal(err)
+		}
+		if ev.Type == publisher.StatusType(publisher.StateWithdrawalRefused) {
+			out = append(out, ev.Data)
+		}
+	}
+	return out
+}
+
+// waitNotice waits for a withdrawal_refused notice about tenant's
+// submission id and returns the last.
+func (h *harness) waitNotice(tenant, id string) publisher.Status {
+	h.T.Helper()
+	var ns []publisher.Status
+	pipetest.WaitFor(h.T, 20*time.Second, "a withdrawal_refused notice about "+tenant+"/"+id, func() bool {
+		ns = h.notices(tenant, id)
+		return len(ns) > 0
+	})
+	return ns[len(ns)-1]
+}
+
+// TestWithdrawHeldSubmission: a producer withdraws its own submission that
+// a spending cap holds back, with a withdrawal on its submissions subject:
+// it is failed withdrawn at once (not at the next cap period, nor at
+// ISEED_MAX_AGE), marked as its producer's, with its failed event and dead
+// letter, its hold key gone, nothing sent. A second withdrawal changes
+// nothing and refuses nothing: it is withdrawn already.
+func TestWithdrawHeldSubmission(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	b := h.budgetsCapped(oneEuroADay)
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
+	h.publishHeld("emp-h")
+
+	h.Publish(withdrawal("emp-h"), nil)
+	r := h.WaitState("emp-h", record.StateFailed)
+	if r.Reason != dlq.ReasonWithdrawn || r.CancelledBy != record.CancelledByTenant || r.RequestID != "" || r.Attempts != 0 {
+		t.Fatalf("emp-h: reason %q, cancelled by %q, request %q, attempts %d; want %s, %s, none, 0",
+			r.Reason, r.CancelledBy, r.RequestID, r.Attempts, dlq.ReasonWithdrawn, record.CancelledByTenant)
+	}
+	h.WaitLastEvent("emp-h", publisher.StatusType(publisher.StateFailed))
+	evs := h.Events("emp-h")
+	var st publisher.Status
+	if err := json.Unmarshal(evs[len(evs)-1].Data, &st); err != nil || st.Reason != dlq.ReasonWithdrawn || !strings.Contains(st.Errors[0].Message, "its producer") {
+		t.Errorf("the failed event's data is %s (%v); want reason %s, saying its producer withdrew it", evs[len(evs)-1].Data, err, dlq.ReasonWithdrawn)
+	}
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 10*time.Second, "emp-h's dead letter", func() bool {
+		dls = h.DeadLetters()
+		return len(dls) > 0
+	})
+	if len(dls) != 1 || dls[0].Reason != dlq.ReasonWithdrawn || dls[0].SubmissionID != "emp-h" {
+		t.Errorf("dead letters %+v; want emp-h's alone, %s", dls, dlq.ReasonWithdrawn)
+	}
+	pipetest.WaitFor(t, 10*time.Second, "emp-h's hold key removed", func() bool {
+		keys, err := h.holdKeys()
+		return err == nil && len(keys) == 0
+	})
+
+	h.Publish(withdrawal("emp-h"), nil)
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	if ns := h.notices(pipetest.Tenant, "emp-h"); len(ns) != 0 {
+		t.Errorf("notices %+v; want none: withdrawn already", ns)
+	}
+	if got := h.Counter("created"); got != 0 {
+		t.Errorf("upstream requests: got %d, want 0", got)
+	}
+}
+
+// TestWithdrawalRefused: a withdrawal changes nothing but a held
+// submission, and tells its producer why in a withdrawal_refused notice
+// (a notice, not a state: the submission's own events are untouched): too
+// late for one sent, nothing to withdraw for one rejected, unknown for one
+// never received (after WithdrawWait), malformed for a withdrawal that is
+// not one (other members, withdraw not true, a guessable message id). A
+// withdrawal that names no id is dead-lettered malformed, as any message
+// without one.
+func TestWithdrawalRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.WithdrawWait = time.Second }))
+	h.Publish(pipetest.Submission("emp-sent", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-sent", record.StateSubmitted)
+	h.Publish(pipetest.Submission("emp-bad", map[string]any{"Nome": "Anna"}), nil)
+	h.WaitState("emp-bad", record.StateRejected)
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	sentEvents, badEvents := len(h.Events("emp-sent")), len(h.Events("emp-bad"))
+	if sentEvents == 0 || badEvents == 0 {
+		t.Fatalf("events before the withdrawals: %d and %d; want some", sentEvents, badEvents)
+	}
+
+	msgID := func(id string) nats.Header { return nats.Header{jetstream.MsgIDHeader: []string{id}} }
+	for _, c := range []struct {
+		name, id string
+		data     []byte
+		hdr      nats.Header
+		code     string
+		gen      int
+	}{
+		{"sent", "emp-sent", withdrawal("emp-sent"), nil, consumer.WithdrawTooLate, 1},
+		{"rejected", "emp-bad", withdrawal("emp-bad"), nil, consumer.WithdrawClosed, 1},
+		{"unknown", "emp-none", withdrawal("emp-none"), nil, consumer.WithdrawUnknown, 0},
+		{"with its own message id", "emp-none2", withdrawal("emp-none2"), msgID("acme.emp-none2.withdraw.7f3c1e"), consumer.WithdrawUnknown, 0},
+		{"other members", "emp-m1", []byte(`{"id":"emp-m1","withdraw":true,"service":"ISEE"}`), nil, consumer.WithdrawMalformed, 0},
+		{"withdraw not true", "emp-m2", []byte(`{"id":"emp-m2","withdraw":"yes"}`), nil, consumer.WithdrawMalformed, 0},
+		{"version 2", "emp-m3", []byte(`{"version":2,"id":"emp-m3","withdraw":true}`), nil, consumer.WithdrawMalformed, 0},
+		{"a member twice", "emp-m4", []byte(`{"id":"emp-m4","withdraw":false,"withdraw":true}`), nil, consumer.WithdrawMalformed, 0},
+		{"larger than a withdrawal", "emp-m5", []byte(`{"id":"emp-m5","withdraw":true` + strings.Repeat(" ", 2<<10) + `}`), nil, consumer.WithdrawMalformed, 0},
+		{"a guessable message id", "emp-sent", withdrawal("emp-sent"), msgID("acme.emp-sent.withdraw"), consumer.WithdrawMalformed, 1},
+	} {
+		before := len(h.notices(pipetest.Tenant, c.id))
+		h.Publish(c.data, c.hdr)
+		var n publisher.Status
+		pipetest.WaitFor(t, 20*time.Second, c.name+": a new notice about "+c.id, func() bool {
+			ns := h.notices(pipetest.Tenant, c.id)
+			if len(ns) > before {
+				n = ns[len(ns)-1]
+			}
+			return len(ns) > before
+		})
+		if n.Reason != c.code || n.Generation != c.gen || n.Tenant != pipetest.Tenant || len(n.Errors) != 1 || n.Errors[0].Code != c.code || n.Errors[0].Message == "" {
+			t.Errorf("%s: notice %+v; want reason %s, generation %d, one problem saying why", c.name, n, c.code, c.gen)
+		}
+	}
+	if r := h.Record("emp-sent"); r.State == record.StateFailed || !r.CancelRequested.IsZero() {
+		t.Errorf("emp-sent: %s, cancel requested %s; want it left as it was", r.State, r.CancelRequested)
+	}
+	for _, id := range []string{"emp-none", "emp-m1"} {
+		if r := h.Record(id); r != nil {
+			t.Errorf("%s: a record %+v; want none", id, r)
+		}
+	}
+	if n := h.waitNotice(pipetest.Tenant, "emp-sent"); len(n.Metadata) == 0 {
+		t.Errorf("emp-sent's notice has no metadata; want the submission's")
+	}
+	ownEvents := func(id string) int {
+		n := 0
+		for _, ev := range h.Events(id) {
+			if ev.Type != publisher.StatusType(publisher.StateWithdrawalRefused) {
+				n++
+			}
+		}
+		return n
+	}
+	if got, got2 := ownEvents("emp-sent"), ownEvents("emp-bad"); got != sentEvents || got2 != badEvents {
+		t.Errorf("the submissions' own events: %d and %d; want %d and %d, untouched", got, got2, sentEvents, badEvents)
+	}
+
+	h.Publish([]byte(`{"withdraw":true}`), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the withdrawal without an id dead-lettered", func() bool {
+		return slices.ContainsFunc(h.DeadLetters(), func(d dlq.DeadLetter) bool { return d.Reason == dlq.ReasonMalformed })
+	})
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want emp-sent's alone", got)
+	}
+}
+
+// TestWithdrawalIsTheTenantsOwn: a tenant's withdrawal names a submission
+// of its own, whatever another tenant calls its own: globex withdrawing
+// "emp-x" leaves acme's held emp-x held and unmarked, and globex hears
+// that it has no such submission.
+func TestWithdrawalIsTheTenantsOwn(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	b := h.budgetsCapped(oneEuroADay)
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) {
+		c.HoldPoll = 100 * time.Millisecond
+		c.WithdrawWait = time.Second
+	}))
+	h.publishHeld("emp-x")
+	h.publishAs("globex", withdrawal("emp-x"), "")
+	if n := h.waitNotice("globex", "emp-x"); n.Reason != consumer.WithdrawUnknown || n.Tenant != "globex" || len(n.Metadata) != 0 {
+		t.Errorf("globex's notice %+v; want unknown, globex's, without acme's metadata", n)
+	}
+	if r := h.Record("emp-x"); r.State != record.StateHeld || !r.CancelRequested.IsZero() {
+		t.Errorf("acme's emp-x: %s, cancel requested %s; want held, unmarked", r.State, r.CancelRequested)
+	}
+	if ns := h.notices(pipetest.Tenant, "emp-x"); len(ns) != 0 {
+		t.Errorf("acme's notices %+v; want none", ns)
+	}
+}
