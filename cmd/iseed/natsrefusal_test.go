@@ -121,6 +121,7 @@ func TestDescribeAsyncError(t *testing.T) {
 // stream's acknowledgement reaches the command, which prints the id and
 // exits 0, as docs/cli.md and docs/events.md say a tenant's submit does.
 // Its help says the same, not that the acknowledgement cannot reach it.
+// `iseed withdraw` publishes a withdrawal so too.
 func TestSubmitWithATenantsCredentials(t *testing.T) {
 	url, pw := runShippedNATS(t)
 	operator := connectAs(t, url, "iseed", pw["iseed"], "")
@@ -148,6 +149,13 @@ func TestSubmitWithATenantsCredentials(t *testing.T) {
 		strings.Contains(errOut, "permissions violation") || took > 4*time.Second {
 		t.Errorf("submit again as acme: exit %d after %s, stdout %q, stderr %q; want 0 at once, the id, a note that it was a duplicate and no permissions violation",
 			code, took.Round(time.Millisecond), out, errOut)
+	}
+	// Its withdrawal too: a producer's, published on its own subject.
+	if out, errOut, code := runCLI(t, "withdraw", "--tenant", "acme", "tenant-1"); code != 0 || out != "acme/tenant-1: withdrawal published\n" || strings.Contains(errOut, "permissions violation") {
+		t.Errorf("withdraw as acme: exit %d, stdout %q, stderr %q; want 0, published", code, out, errOut)
+	}
+	if n := subjectCount(t, operator.js, "ISEED_SUBMISSIONS", "iseed.submissions.acme"); n != 2 {
+		t.Errorf("the submissions stream holds %d of acme's messages, want 2: the submission and its withdrawal", n)
 	}
 	help, _, _ := runCLI(t, "submit", "--help")
 	if strings.Contains(help, "cannot reach the command") || !strings.Contains(help, "a tenant's credentials") {

@@ -46,7 +46,7 @@ func newRoot(e *env) *cobra.Command {
 	root.AddCommand(
 		newServeCmd(e), newSimCmd(e), newSubmitCmd(e), newStatusCmd(e), newDLQCmd(e), newWatchCmd(e),
 		newDocumentCmd(e), newTrackCmd(e), newSchemasCmd(e), newValidateCmd(e), newBenchCmd(e),
-		newBudgetCmd(e), newSpendCmd(e), newAuditCmd(e), newTopCmd(e), newTenantCmd(e), newEraseCmd(e), newCancelCmd(e),
+		newBudgetCmd(e), newSpendCmd(e), newAuditCmd(e), newTopCmd(e), newTenantCmd(e), newEraseCmd(e), newCancelCmd(e), newWithdrawCmd(e),
 		newCompletionCmd(e, root), newVersionCmd(e),
 	)
 	root.SetHelpCommand(newHelpCmd(root))

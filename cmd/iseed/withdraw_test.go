@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
+)
+
+// TestWithdrawSubmissions is a producer withdrawing what it published,
+// with iseed withdraw on a daemon: a submission a spending cap holds is
+// failed withdrawn, never sent; a sent one is refused (too late) and an
+// unknown id too, exit 1, the sent one left as it is; without --wait the
+// command only publishes.
+func TestWithdrawSubmissions(t *testing.T) {
+	cliEnv(t)
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := startWalkDaemon(t, cfg, &pipetest.Buffer{})
+	ctx := context.Background()
+	store := record.NewStore(d.res.Records)
+	waitRecord := func(tenant, id string, ok func(*record.Record) bool) {
+		t.Helper()
+		waitUntil(t, 30*time.Second, tenant+"/"+id, func() bool {
+			r, _, err := store.Get(ctx, tenant, id)
+			return err == nil && ok(r)
+		})
+	}
+	withdrawn := func(r *record.Record) bool {
+		return r.State == record.StateFailed && r.Reason == dlq.ReasonWithdrawn && r.RequestID == "" && r.CancelledBy == record.CancelledByTenant
+	}
+	if _, errOut, code := runCLI(t, "budget", "set", "--tenant", "globex", "--monthly-eur", "1"); code != 0 {
+		t.Fatalf("budget set: exit %d, %s", code, errOut)
+	}
+	waitUntil(t, 20*time.Second, "the daemon to have globex's cap", func() bool { return d.pipeline.CapsApply("globex") })
+	for _, id := range []string{"held-1", "held-2"} {
+		if out, errOut, code := runCLI(t, "submit", "--tenant", "globex", eventFile(t, id, nil)); code != 0 {
+			t.Fatalf("submit %s: exit %d, %s %s", id, code, out, errOut)
+		}
+		waitRecord("globex", id, func(r *record.Record) bool { return r.State == record.StateHeld })
+	}
+	if out, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "sent-1", nil)); code != 0 {
+		t.Fatalf("submit sent-1: exit %d, %s %s", code, out, errOut)
+	}
+	waitRecord("acme", "sent-1", func(r *record.Record) bool { return r.RequestID != "" })
+
+	if out, errOut, code := runCLI(t, "withdraw", "--wait", "--tenant", "globex", "held-1"); code != 0 ||
+		!strings.Contains(out, "globex/held-1: withdrawn (withdrawn, by its producer (a withdrawal)): never sent") {
+		t.Fatalf("withdraw --wait held-1: exit %d, stdout %q, stderr %q; want 0, withdrawn", code, out, errOut)
+	}
+	waitRecord("globex", "held-1", withdrawn)
+	if out, errOut, code := runCLI(t, "status", "-o", "table", "--tenant", "globex", "held-1"); code != 0 || !strings.Contains(out, "by its producer (a withdrawal), while a spending cap held it") {
+		t.Errorf("status of the withdrawn held-1: exit %d, stdout %q, stderr %q; want who withdrew it", code, out, errOut)
+	}
+
+	if out, errOut, code := runCLI(t, "withdraw", "--tenant", "globex", "held-2"); code != 0 || out != "globex/held-2: withdrawal published\n" {
+		t.Errorf("withdraw held-2: exit %d, stdout %q, stderr %q; want 0, published", code, out, errOut)
+	}
+	waitRecord("globex", "held-2", withdrawn)
+
+	if out, errOut, code := runCLI(t, "withdraw", "--wait", "--tenant", "acme", "sent-1"); code != 1 || out != "" ||
+		!strings.Contains(errOut, "acme/sent-1: withdrawal refused (too_late): too late: sent already") {
+		t.Errorf("withdraw a sent submission: exit %d, stdout %q, stderr %q; want 1, refused too late", code, out, errOut)
+	}
+	if r, _, _ := store.Get(ctx, "acme", "sent-1"); r.RequestID == "" || !r.CancelRequested.IsZero() {
+		t.Errorf("sent-1 after its withdrawal: %+v; want it left as it was", r)
+	}
+	if _, errOut, code := runCLI(t, "withdraw", "--wait", "--tenant", "acme", "nobody"); code != 1 || !strings.Contains(errOut, "acme/nobody: withdrawal refused (unknown)") {
+		t.Errorf("withdraw an unknown id: exit %d, stderr %q; want 1, refused unknown", code, errOut)
+	}
+	for _, args := range [][]string{{"--tenant", "globex"}, {"held-1"}, {"--tenant", "globex", "bad id"}, {"--tenant", "globex", "--wait", "--timeout", "0s", "held-1"}} {
+		if _, _, code := runCLI(t, append([]string{"withdraw"}, args...)...); code != 2 {
+			t.Errorf("withdraw %v: exit %d, want 2", args, code)
+		}
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 1 {
+		t.Errorf("upstream requests: %d, want sent-1's alone", got)
+	}
+}
