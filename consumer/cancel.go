@@ -23,10 +23,11 @@ const (
 	// cancelled_by_operator, nothing sent. Also a submission failed so
 	// already.
 	CancelDone = "cancelled"
-	// CancelNotHeld: the record is not held (CancelResult.State says
-	// what it is): sent, being sent, or closed; nothing changed.
+	// CancelNotHeld: the record is neither held nor claimed
+	// (CancelResult.State says what it is): sent, or closed; nothing
+	// changed.
 	CancelNotHeld = "not_held"
-	// CancelBeingSent: held, but a release's delivery may have posted it
+	// CancelBeingSent: held or claimed, but a delivery may have posted it
 	// (a POST in doubt): too late; nothing changed.
 	CancelBeingSent = "being_sent"
 	// CancelUnknown: no record of the submission (never received, or not
@@ -49,10 +50,15 @@ type CancelResult struct {
 // submissions).
 //
 // Only a held record with no POST in doubt is marked (CancelRequested,
-// compare-and-set on the record): every delivery's write of the record
-// is a compare-and-set too, so a delivery holding an Unsent lease (its
-// release waiting for an upstream token) can no longer mark its attempt,
-// and sends nothing. Then the held message is published again, as a
+// compare-and-set on the record), and a claimed one not sent yet: a
+// worker waiting for its upstream token under an Unsent lease, or none
+// holding it (its message handed back for a later delivery). Every
+// delivery's write of the record is a compare-and-set too, so a delivery
+// holding an Unsent lease can no longer mark its attempt, nor renew its
+// lease while it waits, and sends nothing; the mark ends that lease, so
+// that the next delivery fails the record at once. A claimed record's
+// message is with the consumer (in progress, or to be delivered again):
+// its next delivery fails it. A held one's message is published again, as a
 // release is, and its delivery fails the record cancelled_by_operator, as
 // one past ISEED_MAX_AGE fails expired: its dead letter (replayable: the
 // replay sends it after all), its failed event, a reservation given back;
@@ -82,21 +88,30 @@ func cancelHeld(ctx context.Context, js jetstream.JetStream, res *layout.Resourc
 		switch {
 		case cancelledAlready(rec):
 			return CancelResult{Outcome: CancelDone, State: rec.State, Why: "cancelled already"}, nil
-		case rec.State != record.StateHeld:
+		case rec.State != record.StateHeld && rec.State != record.StateClaimed:
 			return CancelResult{Outcome: CancelNotHeld, State: rec.State, Why: notHeldWhy(rec.State)}, nil
-		case rec.PostInDoubt():
+		case rec.PostInDoubt() || rec.RequestID != "":
 			return CancelResult{Outcome: CancelBeingSent, State: rec.State,
-				Why: "a release of it is being sent (a POST may have been made): too late to cancel"}, nil
+				Why: "it is being sent (a POST of it may have been made): too late to cancel"}, nil
 		}
 		if rec.CancelRequested.IsZero() {
 			next := rec.Clone()
 			next.CancelRequested, next.CancelledBy, next.Updated = now, by, now
+			if next.Pending != nil { // Unsent: its holder sends nothing now, and the next delivery need not wait for it
+				lease := *next.Pending
+				lease.Until = now
+				next.Pending = &lease
+			}
 			if _, err := store.Update(ctx, next, rev); errors.Is(err, record.ErrRevision) {
 				continue // a delivery moved it meanwhile: look again
 			} else if err != nil {
 				return CancelResult{}, fmt.Errorf("mark %s cancelled: %w", record.Key(tenant, id), err)
 			}
 			rec = next
+		}
+		if rec.State == record.StateClaimed {
+			return CancelResult{Outcome: CancelDone, State: rec.State,
+				Why: "not sent yet: its delivery sends nothing, and the next one fails it"}, nil
 		}
 		why, err := sendCancelled(ctx, js, res, rec)
 		if err != nil {
@@ -109,8 +124,6 @@ func cancelHeld(ctx context.Context, js jetstream.JetStream, res *layout.Resourc
 
 func notHeldWhy(state string) string {
 	switch state {
-	case record.StateClaimed:
-		return "being sent now: only a submission a spending cap holds back can be cancelled"
 	case record.StateRejected, record.StateFailed:
 		return "closed already: nothing will be sent"
 	default:

@@ -140,9 +140,10 @@ func TestCancelHeldGivesItsReservationBack(t *testing.T) {
 	}
 }
 
-// TestCancelRefusesWhatMayBeSent: only a held submission with no POST in
-// doubt is cancelled; one sent, one being sent (a release's POST may have
-// gone) and an unknown one are said and left as they are.
+// TestCancelRefusesWhatMayBeSent: only a held or claimed submission with
+// no POST in doubt is cancelled; one sent, one being sent (held or claimed,
+// a POST of it may have gone) and an unknown one are said and left as
+// they are.
 func TestCancelRefusesWhatMayBeSent(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -154,9 +155,13 @@ func TestCancelRefusesWhatMayBeSent(t *testing.T) {
 		r.HeldSince = time.Now()
 		r.Pending = &record.Attempt{Started: time.Now(), Owner: "another", Until: time.Now().Add(time.Hour)}
 	})
+	h.PutRecord("emp-claimed", pipetest.ValidFields("Anna"), func(r *record.Record) {
+		r.Pending = &record.Attempt{Started: time.Now(), Owner: "another", Until: time.Now().Add(time.Hour)}
+	})
 	for _, c := range []struct{ id, outcome, state string }{
 		{"emp-sent", consumer.CancelNotHeld, record.StateSubmitted},
 		{"emp-posting", consumer.CancelBeingSent, record.StateHeld},
+		{"emp-claimed", consumer.CancelBeingSent, record.StateClaimed},
 		{"emp-nobody", consumer.CancelUnknown, ""},
 	} {
 		got := h.cancelHeld(c.id)

@@ -455,15 +455,19 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 	return nil, next, err
 }
 
-// cancelledHold is the cause of the failure of a held record an operator
-// cancelled, or its producer withdrew (record.Record.CancelRequested); nil
-// when neither did.
+// cancelledHold is the cause of the failure of a held or claimed record
+// an operator cancelled, or its producer withdrew (record.Record.
+// CancelRequested); nil when neither did.
 func cancelledHold(rec *record.Record) error {
 	if rec.CancelRequested.IsZero() {
 		return nil
 	}
-	return fmt.Errorf("cancelled %s at %s while a spending cap held it: nothing was sent",
-		rec.CancelledByWhom(), rec.CancelRequested.UTC().Format(time.RFC3339))
+	how := "while a spending cap held it"
+	if rec.State == record.StateClaimed {
+		how = "before it was sent"
+	}
+	return fmt.Errorf("cancelled %s at %s %s: nothing was sent",
+		rec.CancelledByWhom(), rec.CancelRequested.UTC().Format(time.RFC3339), how)
 }
 
 // cancelReason is the reason a cancelled held record fails with:

@@ -516,11 +516,11 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 		if rec.Pending != nil && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until) {
 			return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}, true
 		}
-		if rec.State == record.StateHeld && !rec.CancelRequested.IsZero() && !rec.PostInDoubt() {
+		if !rec.CancelRequested.IsZero() && !rec.PostInDoubt() {
 			// An operator cancelled it (CancelHeld), or its producer
-			// withdrew it, as an expiry would: nothing was sent, nor will
-			// be. A POST in doubt (which neither marks) goes on to be
-			// reconciled instead.
+			// withdrew it, held or claimed, as an expiry would: nothing
+			// was sent, nor will be. A POST in doubt (which neither marks)
+			// goes on to be reconciled instead.
 			j.precounted = rec.Pending != nil // an ended Unsent lease counted a POST its holder never sent
 			p.heldReservation(ctx, j)
 			return p.fail(ctx, j, cancelReason(rec), cancelledHold(rec)), true

@@ -16,18 +16,19 @@ import (
 )
 
 // A withdrawal is a producer's request, published on its own submissions
-// subject, that a submission it published earlier and a spending cap holds
-// back be never sent:
+// subject, that a submission it published earlier, not sent yet (held by
+// a spending cap, or claimed and waiting for its upstream token), be never
+// sent:
 //
 //	{"version": 1, "id": "emp-7781-isee-2026", "withdraw": true}
 //
 // It is what an operator's CancelHeld is, for the tenant the subject
-// names and no other: the held record is marked (record.Record.
-// CancelledBy "tenant") and its message sent again, and that delivery
-// fails it withdrawn (its failed event, its dead letter, its reservation
-// given back). A submission that is not held is not touched: sent or being
-// sent (too late: its request exists, or may), closed (rejected or failed:
-// nothing will be sent), or not known. The producer then gets a
+// names and no other: the record is marked (record.Record.CancelledBy
+// "tenant"), a held one's message sent again, and the next delivery fails
+// it withdrawn (its failed event, its dead letter, its reservation given
+// back). Any other is not touched: sent or being sent (too late: its
+// request exists, or may), closed (rejected or failed: nothing will be
+// sent), or not known. The producer then gets a
 // withdrawal_refused notice saying which (publisher.StateWithdrawalRefused),
 // and one for a withdrawal that is malformed but names an id.
 

@@ -13,6 +13,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -217,5 +218,48 @@ func TestWithdrawalIsTheTenantsOwn(t *testing.T) {
 	}
 	if ns := h.notices(pipetest.Tenant, "emp-x"); len(ns) != 0 {
 		t.Errorf("acme's notices %+v; want none", ns)
+	}
+}
+
+// TestWithdrawWhileWaitingForItsToken: without spending caps, a
+// submission behind the upstream budget is claimed by a worker that waits
+// for its token under an Unsent lease; its producer withdraws it
+// meanwhile. The mark ends that lease: the worker, whose next renewal of
+// it fails, hands the message back without sending anything, and the next
+// delivery fails the submission withdrawn at once, not when the lease
+// would have run out (AckWait, 30 s here, from its last renewal).
+func TestWithdrawWhileWaitingForItsToken(t *testing.T) {
+	t.Parallel()
+	l := pipetest.DefaultLayout()
+	l.AckWait = 30 * time.Second
+	h := &harness{pipetest.NewWithLayout(t, sim.Config{Step: time.Hour, Wallet: 1e7}, 2*time.Second, l)}
+	lim := &armedLimiter{entered: make(chan struct{}), gate: make(chan struct{})}
+	lim.armed.Store(true)
+	defer close(lim.gate)
+	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Limiter = lim }))
+	h.Publish(pipetest.Submission("emp-t", pipetest.ValidFields("Mario")), nil)
+	select {
+	case <-lim.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting for emp-t to wait for its token")
+	}
+	if r := h.Record("emp-t"); r.State != record.StateClaimed || r.Pending == nil || !r.Pending.Unsent {
+		t.Fatalf("emp-t waiting for its token: %s, pending %+v; want claimed under an Unsent lease", r.State, r.Pending)
+	}
+	h.Publish(withdrawal("emp-t"), nil)
+	var r *record.Record
+	// The worker sees its lease lost at its next renewal (a third of
+	// AckWait: 10 s); the next delivery then fails it. Waiting for the
+	// lease instead would take 20 s more.
+	pipetest.WaitFor(t, 17*time.Second, "emp-t withdrawn", func() bool {
+		r = h.Record("emp-t")
+		return r.State == record.StateFailed
+	})
+	if r.Reason != dlq.ReasonWithdrawn || r.Attempts != 0 || r.RequestID != "" || !strings.Contains(r.Errors[0].Message, "before it was sent") {
+		t.Errorf("emp-t: reason %q, attempts %d, request %q, errors %+v; want %s, 0, none, before it was sent", r.Reason, r.Attempts, r.RequestID, r.Errors, dlq.ReasonWithdrawn)
+	}
+	h.WaitLastEvent("emp-t", publisher.StatusType(publisher.StateFailed))
+	if ns := h.notices(pipetest.Tenant, "emp-t"); len(ns) != 0 || h.Counter("created") != 0 {
+		t.Errorf("notices %+v, upstream requests %d; want none, 0", ns, h.Counter("created"))
 	}
 }

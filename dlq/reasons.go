@@ -15,10 +15,11 @@ const (
 	ReasonMaxDeliveries      = "max_deliveries"
 	ReasonPriorISEE          = "prior_isee_required" // the prior-ISEE rule alone refused it (also the problem's code); replayable unchanged
 	ReasonGaveUp             = "gave_up"
-	// ReasonCancelledByOperator: a held submission an operator cancelled
-	// (iseed cancel) before it was sent; replayable, to send it after all.
+	// ReasonCancelledByOperator: a submission an operator cancelled (iseed
+	// cancel) before it was sent (held by a spending cap, or waiting for
+	// its upstream token); replayable, to send it after all.
 	ReasonCancelledByOperator = "cancelled_by_operator"
-	// ReasonWithdrawn: a held submission its own producer withdrew (a
+	// ReasonWithdrawn: a submission its own producer withdrew (a
 	// withdrawal on its submissions subject) before it was sent;
 	// replayable, as an operator's cancel is.
 	ReasonWithdrawn = "withdrawn"

@@ -28,8 +28,10 @@ func newCancelCmd(e *env) *cobra.Command {
 			"upstream token can then send nothing) and its message sent again, and the daemon fails it\n" +
 			"cancelled_by_operator within moments: its dead letter (iseed dlq replay sends it after all), its failed event,\n" +
 			"a reservation given back. One whose message is gone from the submissions stream, or that the stream refuses\n" +
-			"(its tenant's quota, a size limit lowered since), the daemon's holds pass fails itself. Only held submissions: one sent, being sent (a POST of it may\n" +
-			"have been made) or closed is said and left as it is, as is an unknown id (never received, or not claimed yet).\n" +
+			"(its tenant's quota, a size limit lowered since), the daemon's holds pass fails itself. A claimed submission not sent\n" +
+			"yet (a worker waiting for its upstream token, or its message handed back for a later delivery) is cancelled too:\n" +
+			"its delivery sends nothing, and the next one fails it. One sent, being sent (a POST of it may have been made) or\n" +
+			"closed is said and left as it is, as is an unknown id (never received, or not claimed yet).\n" +
 			"--all-held cancels every submission of the tenant held now. It asks for a confirmation first (--yes skips it).",
 		Annotations: map[string]string{exitCodesKey: "0 every one cancelled (or cancelled already); 1 not confirmed, one not held, " +
 			"being sent or unknown, or an error (it stops there: those before it are cancelled; run it again for the rest); 2 usage or configuration error"},

@@ -73,7 +73,7 @@ func TestCancelHeldSubmissions(t *testing.T) {
 	}
 	waitRecord("globex", "held-1", cancelled)
 	if out, errOut, code := runCLI(t, "status", "-o", "table", "--tenant", "globex", "held-1"); code != 0 || !strings.Contains(out, "cancelled_by_operator") ||
-		!strings.Contains(out, "by an operator (iseed cancel), while a spending cap held it: never sent") {
+		!strings.Contains(out, "by an operator (iseed cancel), before it was sent: never sent") {
 		t.Errorf("status of the cancelled held-1: exit %d, stdout %q, stderr %q; want its reason and when it was cancelled", code, out, errOut)
 	}
 

@@ -196,7 +196,7 @@ func printStatus(w io.Writer, r *record.Record, doc *documentState, events []jso
 	}
 	printPending(tw, r)
 	if !r.CancelRequested.IsZero() {
-		fmt.Fprintf(tw, "cancel requested\t%s %s, while a spending cap held it: never sent\n", r.CancelRequested.UTC().Format(time.RFC3339), r.CancelledByWhom())
+		fmt.Fprintf(tw, "cancel requested\t%s %s, before it was sent: never sent\n", r.CancelRequested.UTC().Format(time.RFC3339), r.CancelledByWhom())
 	}
 	if d := r.Document; d != nil {
 		fmt.Fprintf(tw, "document\t%s\n", documentLine(d, doc))

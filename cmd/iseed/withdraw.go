@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go"
@@ -16,10 +17,11 @@ import (
 func newWithdrawCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "withdraw --tenant T ID...",
-		Short: "Publish a producer's withdrawal of its submissions a spending cap holds back",
+		Short: "Publish a producer's withdrawal of its submissions not sent yet",
 		Long: "Publishes, for each ID, a withdrawal on <prefix>.submissions.<tenant>: {\"version\":1,\"id\":ID,\"withdraw\":true}\n" +
-			"(docs/events.md, \"Withdrawal (in)\"). A submission of the tenant that a spending cap holds back is then failed\n" +
-			"withdrawn, never sent nor paid: its failed event, its dead letter, a reservation given back. Any other is left\n" +
+			"(docs/events.md, \"Withdrawal (in)\"). A submission of the tenant not sent yet (a spending cap holds it back, or a\n" +
+			"worker waits for its upstream token) is then failed withdrawn, never sent nor paid: its failed event, its dead\n" +
+			"letter, a reservation given back. Any other is left\n" +
 			"as it is, and the tenant gets an iseed.submission.withdrawal_refused event saying why: too_late (sent, or being\n" +
 			"sent), closed (rejected or failed), unknown (not received within ten seconds of the withdrawal). It is what\n" +
 			"iseed cancel does for an operator, but with a tenant's credentials: the shipped grants let a tenant publish\n" +
@@ -90,7 +92,8 @@ func newWithdrawCmd(e *env) *cobra.Command {
 }
 
 // followWithdrawal waits until tenant's submission id is failed as a
-// cancelled hold is, or the withdrawal stored at seq is refused (its
+// cancelled hold is (withdrawn; or cancelled_by_operator, an operator
+// first), or the withdrawal stored at seq is refused (its
 // withdrawal_refused notice), and says which; withdrawn is false when it
 // was refused.
 func followWithdrawal(wctx, ctx context.Context, e *env, c *cliConn, tenant, id string, seq uint64) (withdrawn bool, err error) {
@@ -105,7 +108,7 @@ func followWithdrawal(wctx, ctx context.Context, e *env, c *cliConn, tenant, id 
 	for {
 		rec, _, err := store.Get(wctx, tenant, id)
 		switch {
-		case err == nil && rec.State == record.StateFailed && !rec.CancelRequested.IsZero():
+		case err == nil && rec.State == record.StateFailed && (rec.Reason == dlq.ReasonWithdrawn || rec.Reason == dlq.ReasonCancelledByOperator):
 			fmt.Fprintf(e.stdout, "%s/%s: withdrawn (%s, %s): never sent\n", tenant, id, rec.Reason, rec.CancelledByWhom())
 			return true, nil
 		case err != nil && !errors.Is(err, record.ErrNotFound) && wctx.Err() == nil:

@@ -55,7 +55,7 @@ func TestWithdrawSubmissions(t *testing.T) {
 		t.Fatalf("withdraw --wait held-1: exit %d, stdout %q, stderr %q; want 0, withdrawn", code, out, errOut)
 	}
 	waitRecord("globex", "held-1", withdrawn)
-	if out, errOut, code := runCLI(t, "status", "-o", "table", "--tenant", "globex", "held-1"); code != 0 || !strings.Contains(out, "by its producer (a withdrawal), while a spending cap held it") {
+	if out, errOut, code := runCLI(t, "status", "-o", "table", "--tenant", "globex", "held-1"); code != 0 || !strings.Contains(out, "by its producer (a withdrawal), before it was sent: never sent") {
 		t.Errorf("status of the withdrawn held-1: exit %d, stdout %q, stderr %q; want who withdrew it", code, out, errOut)
 	}
 
