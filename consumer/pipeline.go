@@ -98,8 +98,8 @@ type Config struct {
 	HoldPoll time.Duration
 	// WithdrawWait is how long after its publication a producer's
 	// withdrawal of a submission iseed has no record of yet waits for it
-	// (looking again each second) before it is refused unknown (default
-	// 10s; withdraw.go).
+	// (looking again every few seconds) before it is refused unknown
+	// (default 1m; withdraw.go).
 	WithdrawWait time.Duration
 	// WalletProbe is, while the wallet is empty, how often one message is
 	// let through as a trial (and the balance read) (default 1m).
@@ -220,7 +220,7 @@ func (c Config) withDefaults(l layout.Layout) Config {
 		c.HoldPoll = 30 * time.Second
 	}
 	if c.WithdrawWait <= 0 {
-		c.WithdrawWait = 10 * time.Second
+		c.WithdrawWait = time.Minute
 	}
 	if c.ReconcileSkew <= 0 {
 		c.ReconcileSkew = 2 * time.Minute

@@ -44,6 +44,10 @@ const (
 // "<tenant>.<id>", before a suffix of the producer's.
 const withdrawMsgIDPart = ".withdraw."
 
+// withdrawRecheck bounds the wait between two looks of a withdrawal for
+// its submission (Busy: the retry policy's delays, from its least).
+const withdrawRecheck = 5 * time.Second
+
 // maxWithdrawalBytes bounds a withdrawal: its three members need far less.
 const maxWithdrawalBytes = 1 << 10
 
@@ -165,8 +169,10 @@ func (p *Pipeline) withdraw(ctx context.Context, j *job, id string, bad error) O
 	case CancelUnknown:
 		if p.cfg.Now().Sub(j.meta.Timestamp) < p.cfg.WithdrawWait {
 			// Published before this withdrawal, it is delivered before it,
-			// and may still be being validated: look again in a second.
-			return Outcome{Kind: Busy, Delay: time.Second}
+			// and may still be being validated, or fetched ahead by a
+			// replica whose workers are all busy: look again soon (from a
+			// second, doubling, at most withdrawRecheck).
+			return Outcome{Kind: Busy, Delay: withdrawRecheck}
 		}
 		return p.withdrawalRefused(ctx, j, id, WithdrawUnknown,
 			fmt.Sprintf("no submission %s of this tenant was known %s after this withdrawal: not received, or still on its way (withdraw it again later)", id, p.cfg.WithdrawWait))

@@ -108,6 +108,7 @@ type Config struct {
 	AccountAPIKeyFile string        `envconfig:"OPENAPI_ACCOUNT_API_KEY_FILE"`
 	WalletWarnEUR     float64       `envconfig:"WALLET_WARN_EUR" default:"100"`
 	WalletProbe       time.Duration `envconfig:"WALLET_PROBE" default:"1m"`
+	WithdrawWait      time.Duration `envconfig:"WITHDRAW_WAIT" default:"1m"`
 	ConsoleToken      string        `envconfig:"CONSOLE_TOKEN"`
 	ConsoleHosts      []string      `envconfig:"CONSOLE_HOSTS"`
 	ConsoleProxies    []string      `envconfig:"CONSOLE_TRUSTED_PROXIES"`
@@ -338,6 +339,9 @@ func (c *Config) problems() []error {
 	}
 	if (c.AccountEmail == "") != (c.AccountAPIKey == "") {
 		bad("set both ISEED_OPENAPI_ACCOUNT_EMAIL and ISEED_OPENAPI_ACCOUNT_API_KEY (or _FILE) to read the wallet, or neither")
+	}
+	if c.WithdrawWait < time.Second {
+		bad("ISEED_WITHDRAW_WAIT must be at least 1s, got %s", c.WithdrawWait)
 	}
 	if c.WalletProbe < time.Second {
 		bad("ISEED_WALLET_PROBE must be at least 1s, got %s", c.WalletProbe)

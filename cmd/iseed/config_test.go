@@ -65,6 +65,7 @@ func TestConfigValidation(t *testing.T) {
 		// The pipeline takes a zero (or negative) max age or retry delay for
 		// its default (72h, 10m): the checks against them must too.
 		{"max age zero", map[string]string{"ISEED_MAX_AGE": "0", "ISEED_MAX_DELIVER": "20"}, "ISEED_MAX_AGE must be positive"},
+		{"withdraw wait under a second", map[string]string{"ISEED_WITHDRAW_WAIT": "500ms"}, "ISEED_WITHDRAW_WAIT must be at least 1s"},
 		{"max age negative", map[string]string{"ISEED_MAX_AGE": "-1h", "ISEED_MAX_DELIVER": "20"}, "ISEED_MAX_AGE must be positive"},
 		{"retry delay zero", map[string]string{"ISEED_RETRY_MAX_DELAY": "0", "ISEED_DEDUP_WINDOW": "2m"}, "ISEED_RETRY_MAX_DELAY must be positive"},
 		{"console token too short", map[string]string{"ISEED_CONSOLE_TOKEN": "short"}, "ISEED_CONSOLE_TOKEN has 5 characters; use at least 16"},

@@ -458,13 +458,14 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	d.pipeline, err = consumer.New(consumer.Config{
 		Workers: d.cfg.Workers, CalmWorkers: calmWorkers, MaxAge: d.cfg.MaxAge, ShutdownTimeout: d.cfg.ShutdownTimeout, CallTimeout: d.cfg.VisengineTimeout,
 		ReconcileSettle: d.cfg.ReconcileSettle, TrustMarkerEcho: d.cfg.TrustMarker, AdoptGrace: d.cfg.AdoptGrace, Now: d.clock.Now,
-		WalletProbe: d.cfg.WalletProbe,
-		Retry:       d.cfg.retryPolicy(),
-		Limits:      schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},
-		Breaker:     consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
-		Logger:      d.log,
-		Callback:    d.tracking.callback(),
-		ReplayKey:   replayKey,
+		WalletProbe:  d.cfg.WalletProbe,
+		WithdrawWait: d.cfg.WithdrawWait,
+		Retry:        d.cfg.retryPolicy(),
+		Limits:       schema.Limits{MaxFileBytes: d.cfg.MaxFileBytes},
+		Breaker:      consumer.BreakerConfig{Failures: d.cfg.BreakerFailures, Cooldown: d.cfg.BreakerCooldown},
+		Logger:       d.log,
+		Callback:     d.tracking.callback(),
+		ReplayKey:    replayKey,
 	}, deps)
 	if err != nil {
 		return err

@@ -23,7 +23,7 @@ func newWithdrawCmd(e *env) *cobra.Command {
 			"worker waits for its upstream token) is then failed withdrawn, never sent nor paid: its failed event, its dead\n" +
 			"letter, a reservation given back. Any other is left\n" +
 			"as it is, and the tenant gets an iseed.submission.withdrawal_refused event saying why: too_late (sent, or being\n" +
-			"sent), closed (rejected or failed), unknown (not received within ten seconds of the withdrawal). It is what\n" +
+			"sent), closed (rejected or failed), unknown (not received within ISEED_WITHDRAW_WAIT of the withdrawal). It is what\n" +
 			"iseed cancel does for an operator, but with a tenant's credentials: the shipped grants let a tenant publish\n" +
 			"on its own submissions subject, and nothing more is needed.\n\n" +
 			"With --wait it follows each submission until it is withdrawn or its withdrawal refused, or --timeout passes;\n" +

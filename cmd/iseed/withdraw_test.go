@@ -18,6 +18,7 @@ import (
 // command only publishes.
 func TestWithdrawSubmissions(t *testing.T) {
 	cliEnv(t)
+	t.Setenv("ISEED_WITHDRAW_WAIT", "2s") // the unknown id's refusal below
 	cfg, err := loadConfig()
 	if err != nil {
 		t.Fatal(err)
