@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/time/rate"
 )
 
 // withdrawal is a producer's withdrawal of submission id.
@@ -262,4 +264,65 @@ func TestWithdrawWhileWaitingForItsToken(t *testing.T) {
 	if ns := h.notices(pipetest.Tenant, "emp-t"); len(ns) != 0 || h.Counter("created") != 0 {
 		t.Errorf("notices %+v, upstream requests %d; want none, 0", ns, h.Counter("created"))
 	}
+}
+
+// TestWithdrawalsRaceTheirSubmissions: a burst waits for the upstream
+// budget (5 calls/s, 12 workers) and its producer withdraws every other
+// submission right after publishing them. Whatever the timing, each
+// withdrawn submission has no request and each one sent has exactly one;
+// each withdrawal ends in one of the two (withdrawn, or refused too late
+// with its request there); and the withdrawals delivered while their
+// submissions waited for a token stopped them.
+func TestWithdrawalsRaceTheirSubmissions(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Start(pipetest.WithDeps(func(d *consumer.Deps) { d.Limiter = rate.NewLimiter(5, 1) }),
+		pipetest.WithConfig(func(c *consumer.Config) { c.Workers, c.WithdrawWait = 12, 5*time.Second }))
+	const n = 20
+	id := func(i int) string { return fmt.Sprintf("emp-%02d", i) }
+	for i := range n {
+		h.Publish(pipetest.Submission(id(i), pipetest.ValidFields("Mario")), nil)
+	}
+	for i := 0; i < n; i += 2 {
+		h.Publish(withdrawal(id(i)), nil)
+	}
+	withdrawn, sent := 0, 0
+	for i := range n {
+		var r *record.Record
+		var ns []publisher.Status
+		pipetest.WaitFor(t, 30*time.Second, id(i)+" settled", func() bool {
+			r, ns = h.Record(id(i)), h.notices(pipetest.Tenant, id(i))
+			switch {
+			case r == nil:
+				return false
+			case r.State == record.StateFailed:
+				return true
+			case i%2 == 1:
+				return r.RequestID != ""
+			default:
+				return r.RequestID != "" && len(ns) > 0 // its withdrawal refused
+			}
+		})
+		switch {
+		case r.State == record.StateFailed:
+			withdrawn++
+			if i%2 == 1 || r.Reason != dlq.ReasonWithdrawn || r.RequestID != "" || r.Attempts != 0 || len(ns) != 0 {
+				t.Errorf("%s: failed %s, request %q, attempts %d, notices %+v; want only the withdrawn ones failed, withdrawn, nothing sent, no notice",
+					id(i), r.Reason, r.RequestID, r.Attempts, ns)
+			}
+		default:
+			sent++
+			if i%2 == 0 && (len(ns) != 1 || ns[0].Reason != consumer.WithdrawTooLate) {
+				t.Errorf("%s: sent (request %s), notices %+v; want its withdrawal refused too late, once", id(i), r.RequestID, ns)
+			}
+		}
+	}
+	if withdrawn == 0 {
+		t.Error("no withdrawal stopped its submission: every one came too late, the budget was not waited for")
+	}
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	if got := h.Counter("created"); got != sent {
+		t.Errorf("upstream requests: %d, want %d: one per submission sent, none for the %d withdrawn", got, sent, withdrawn)
+	}
+	t.Logf("%d withdrawn, %d sent", withdrawn, sent)
 }
