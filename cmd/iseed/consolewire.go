@@ -58,7 +58,7 @@ func (d *daemon) mountConsole(mux *http.ServeMux, replayKey []byte) {
 		return
 	}
 	c, err := console.New(console.Config{Listen: d.cfg.HTTPListen, Token: d.cfg.ConsoleToken, Hosts: d.cfg.ConsoleHosts,
-		TrustedProxies: proxies, Logger: d.log}, console.Deps{
+		TrustedProxies: proxies, Logger: d.log, Now: d.clock.Now}, console.Deps{
 		Overview:    d.overview,
 		DeadLetters: dlq.NewQueue(d.js, d.res, replayKey, consumer.ReplayMsgID(d.res.Layout)),
 		Resources:   d.res, JS: d.js, Spend: d.spendByTenant,
