@@ -29,7 +29,7 @@ func (c *Console) heldOf(w http.ResponseWriter, r *http.Request, tenant, id stri
 func (c *Console) confirmCancel(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if d, ok := c.heldOf(w, r, q.Get("tenant"), q.Get("id")); ok {
-		c.render(w, r, http.StatusOK, "cancelheld", "Cancel held submission "+d.Tenant+"/"+d.ID, d)
+		c.render(w, r, http.StatusOK, "cancelheld", "Cancel submission "+d.Tenant+"/"+d.ID, d)
 	}
 }
 

@@ -25,7 +25,9 @@ func putHeld(h *pipetest.Harness, id string, posting bool) {
 
 // TestCancelHeldFromTheConsole: an operator cancels a held submission from
 // its page, through a confirmation, as iseed cancel does: the record is
-// marked, the page says so. One being sent, an unknown one and a forged or
+// marked, the page says so. A claimed one a worker holds waiting for its
+// upstream token is offered and cancelled too. One being sent (held or
+// claimed), an unknown one and a forged or
 // cross-site post are refused, nothing changed; a read-only console shows
 // no button, only the command.
 func TestCancelHeldFromTheConsole(t *testing.T) {
@@ -33,6 +35,14 @@ func TestCancelHeldFromTheConsole(t *testing.T) {
 	s := newSite(t, h, testToken, nil)
 	putHeld(h, "emp-h", false)
 	putHeld(h, "emp-posting", true)
+	// Claimed: one a worker holds waiting for its upstream token (nothing
+	// sent: cancellable), one whose POST may have gone (not).
+	h.PutRecord("emp-waiting", pipetest.ValidFields("Anna"), func(r *record.Record) {
+		r.Pending = &record.Attempt{Started: time.Now(), Owner: "another", Until: time.Now().Add(time.Hour), Unsent: true}
+	})
+	h.PutRecord("emp-claimed-posting", pipetest.ValidFields("Anna"), func(r *record.Record) {
+		r.Pending = &record.Attempt{Started: time.Now(), Owner: "another", Until: time.Now().Add(time.Hour)}
+	})
 	cookie := s.login(t)
 	page := "/submission?tenant=" + pipetest.Tenant + "&id=emp-h"
 	csrf := s.csrfOf(t, cookie, "/submission/cancel?tenant="+pipetest.Tenant+"&id=emp-h")
@@ -40,14 +50,21 @@ func TestCancelHeldFromTheConsole(t *testing.T) {
 	get, post := http.MethodGet, http.MethodPost
 	runCalls(t, s, []call{
 		{name: "held: a cancel button", method: get, path: page, auth: "cookie", status: 200, body: `id="cancel-held"`},
+		{name: "claimed, waiting for its token: a cancel button", method: get, path: "/submission?tenant=" + pipetest.Tenant + "&id=emp-waiting", auth: "cookie", status: 200, body: `id="cancel-held"`},
+		{name: "claimed, a POST in doubt: no cancel button", method: get, path: "/submission?tenant=" + pipetest.Tenant + "&id=emp-claimed-posting", auth: "cookie", status: 200, notBody: `id="cancel-held"`},
 		{name: "confirmation", method: get, path: "/submission/cancel?tenant=" + pipetest.Tenant + "&id=emp-h", auth: "cookie", status: 200, body: `id="confirm-cancel-held"`},
 		{name: "forged CSRF", method: post, path: "/submission/cancel", form: form("emp-h"), auth: "cookie", csrf: "wrong", status: 403},
 		{name: "cross-site", method: post, path: "/submission/cancel", form: form("emp-h"), auth: "cookie", csrf: "valid", cross: true, status: 403},
 		{name: "being sent", method: post, path: "/submission/cancel", form: form("emp-posting"), auth: "cookie", csrf: "valid", status: 409, body: "too late to cancel"},
+		{name: "claimed, being sent", method: post, path: "/submission/cancel", form: form("emp-claimed-posting"), auth: "cookie", csrf: "valid", status: 409, body: "too late to cancel"},
+		{name: "claimed, waiting for its token: cancelled", method: post, path: "/submission/cancel", form: form("emp-waiting"), auth: "cookie", csrf: "valid", status: 303},
 		{name: "unknown", method: post, path: "/submission/cancel", form: form("emp-nobody"), auth: "cookie", csrf: "valid", status: 404, body: "Not cancelled"},
 		{name: "not an id", method: post, path: "/submission/cancel", form: form("emp.x"), auth: "cookie", csrf: "valid", status: 400},
 	}, cookie, csrf)
-	for _, id := range []string{"emp-h", "emp-posting"} {
+	if r := h.Record("emp-waiting"); r.CancelRequested.IsZero() || r.Pending == nil || r.Pending.Until.After(time.Now()) {
+		t.Errorf("emp-waiting after its cancel: cancel requested %s, pending %+v; want marked, its lease ended", r.CancelRequested, r.Pending)
+	}
+	for _, id := range []string{"emp-h", "emp-posting", "emp-claimed-posting"} {
 		if r := h.Record(id); !r.CancelRequested.IsZero() {
 			t.Fatalf("%s after the refused cancels: cancel requested %s, want untouched", id, r.CancelRequested)
 		}

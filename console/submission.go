@@ -96,6 +96,15 @@ type recordView struct {
 	Object      string   // the document's object name, its file name hidden
 }
 
+// Cancellable reports whether an operator may cancel the submission (as
+// consumer.CancelHeld does): not sent yet, held by a spending cap or
+// claimed by a worker waiting for its upstream token, no POST of it in
+// doubt, and not cancelled already.
+func (v *recordView) Cancellable() bool {
+	return (v.State == record.StateHeld || v.State == record.StateClaimed) &&
+		v.CancelRequested.IsZero() && v.RequestID == "" && !v.PostInDoubt()
+}
+
 func recordOf(rec *record.Record) *recordView {
 	v := &recordView{Record: rec, SubmittedAt: rec.SubmittedAt()}
 	for _, p := range rec.Errors {
