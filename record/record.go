@@ -28,7 +28,7 @@ const (
 	StateOverdue = publisher.StateOverdue
 )
 
-// CancelledByTenant is Record.CancelledBy of a held submission its own
+// CancelledByTenant is Record.CancelledBy of a submission its own
 // producer withdrew.
 const CancelledByTenant = "tenant"
 
@@ -72,11 +72,11 @@ type Record struct {
 	// place in the queue of its tenant's held submissions.
 	HeldSince time.Time `json:"held_since,omitzero"`
 	// CancelRequested is when an operator asked (iseed cancel), or its
-	// producer (a withdrawal), that the held submission be failed
+	// producer (a withdrawal), that the submission be failed
 	// cancelled_by_operator, or withdrawn, instead of sent.
-	// Only a held record with no POST in doubt gets it (CancelHeld), and
-	// the next delivery of the submission fails it so; a replay that
-	// reopens the submission clears it.
+	// Only a held or claimed record with no POST in doubt gets it
+	// (CancelHeld), and the next delivery of the submission fails it so; a
+	// replay that reopens the submission clears it.
 	CancelRequested time.Time `json:"cancel_requested,omitzero"`
 	// CancelledBy says who asked: CancelledByTenant for the submission's
 	// own producer (a withdrawal: failed withdrawn); empty for an
