@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -51,38 +52,33 @@ const withdrawRecheck = 5 * time.Second
 // maxWithdrawalBytes bounds a withdrawal: its three members need far less.
 const maxWithdrawalBytes = 1 << 10
 
-// repeatsAMember reports whether data, a JSON object, has a top-level
-// member name twice (encoding/json would keep the last).
-func repeatsAMember(data []byte) bool {
+// topMembers reads the members of data, a JSON object, as PeekID walks
+// them: ok is false when data is not one object and nothing else;
+// repeated is true when a name is given twice (the last value is kept).
+func topMembers(data []byte) (members map[string]json.RawMessage, repeated, ok bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	seen := map[string]bool{}
-	depth, wantName := 0, false
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				depth++
-			} else {
-				depth--
-			}
-			wantName = depth == 1 // the object opened, or a member's value closed
-			continue
-		}
-		if depth != 1 {
-			continue
-		}
-		if wantName {
-			name, _ := tok.(string)
-			if seen[name] {
-				return true
-			}
-			seen[name] = true
-		}
-		wantName = !wantName
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false, false
 	}
+	members = map[string]json.RawMessage{}
+	for dec.More() {
+		key, err := dec.Token()
+		var value json.RawMessage
+		if err != nil || dec.Decode(&value) != nil {
+			return nil, false, false
+		}
+		name, _ := key.(string)
+		_, again := members[name]
+		repeated = repeated || again
+		members[name] = value
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, false, false
+	}
+	if _, err := dec.Token(); err != io.EOF { // trailing data
+		return nil, false, false
+	}
+	return members, repeated, true
 }
 
 // withdrawalKeys are the members a withdrawal may have.
@@ -98,8 +94,8 @@ func decodeWithdrawal(data []byte) (id string, bad error, ok bool) {
 	if !bytes.Contains(data, []byte(`"withdraw"`)) || checkEnvelope(data) != nil {
 		return "", nil, false
 	}
-	var members map[string]json.RawMessage
-	if json.Unmarshal(data, &members) != nil {
+	members, repeated, ok := topMembers(data)
+	if !ok {
 		return "", nil, false
 	}
 	w, ok := members["withdraw"]
@@ -110,7 +106,7 @@ func decodeWithdrawal(data []byte) (id string, bad error, ok bool) {
 	if len(data) > maxWithdrawalBytes {
 		return id, fmt.Errorf("a withdrawal is at most %d bytes; this one has %d", maxWithdrawalBytes, len(data)), true
 	}
-	if repeatsAMember(data) {
+	if repeated {
 		return id, errors.New("a member is given twice"), true
 	}
 	extra := 0 // not named: a name may be personal data (a submission's fields)
