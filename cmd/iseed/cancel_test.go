@@ -28,13 +28,7 @@ func TestCancelHeldSubmissions(t *testing.T) {
 	d, _ := startWalkDaemon(t, cfg, &pipetest.Buffer{})
 	ctx := context.Background()
 	store := record.NewStore(d.res.Records)
-	waitRecord := func(tenant, id string, ok func(*record.Record) bool) {
-		t.Helper()
-		waitUntil(t, 30*time.Second, tenant+"/"+id, func() bool {
-			r, _, err := store.Get(ctx, tenant, id)
-			return err == nil && ok(r)
-		})
-	}
+	waitRecord := recordWaiter(t, d.res, 30*time.Second)
 	isState := func(state string) func(*record.Record) bool {
 		return func(r *record.Record) bool { return r.State == state }
 	}

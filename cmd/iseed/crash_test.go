@@ -18,6 +18,7 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
@@ -162,6 +163,23 @@ func submittedAt(r record.Record) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// recordWaiter returns a wait, up to timeout, until the record of a
+// tenant's submission in res's records bucket satisfies ok; the wait
+// returns that record.
+func recordWaiter(t *testing.T, res *layout.Resources, timeout time.Duration) func(tenant, id string, ok func(*record.Record) bool) *record.Record {
+	store := record.NewStore(res.Records)
+	return func(tenant, id string, ok func(*record.Record) bool) *record.Record {
+		t.Helper()
+		var rec *record.Record
+		waitUntil(t, timeout, tenant+"/"+id, func() bool {
+			r, _, err := store.Get(context.Background(), tenant, id)
+			rec = r
+			return err == nil && ok(r)
+		})
+		return rec
+	}
 }
 
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {

@@ -63,16 +63,7 @@ func TestEraseOnePersonNow(t *testing.T) {
 			t.Fatalf("submit %s: exit %d, %s %s", path, code, out, errOut)
 		}
 	}
-	waitRecord := func(tenant, id string, ok func(*record.Record) bool) *record.Record {
-		t.Helper()
-		var rec *record.Record
-		waitUntil(t, 60*time.Second, tenant+"/"+id, func() bool {
-			r, _, err := store.Get(ctx, tenant, id)
-			rec = r
-			return err == nil && ok(r)
-		})
-		return rec
-	}
+	waitRecord := recordWaiter(t, d.res, 60*time.Second)
 
 	submit("acme", walkEvent(t, "erase-done", nil))
 	done := waitRecord("acme", "erase-done", func(r *record.Record) bool {
