@@ -35,7 +35,9 @@ func newWatchCmd(e *env) *cobra.Command {
 			"(its consumer is made again at once, then after waits growing from 1 to 10 seconds while JetStream does not\n" +
 			"answer). When NATS is lost while watch makes its consumer, it says so and tries again every 5 seconds. When\n" +
 			"the events stream is deleted and made anew (iseed serve makes it again on start), it says so on standard error\n" +
-			"within seconds and prints the new stream's events from its first.",
+			"within seconds and prints the new stream's events from its first. When the cluster node holding its consumer\n" +
+			"fails while its connection, to another node, stays up, events pause for about 10 seconds (nats.go makes the\n" +
+			"consumer again after two missed heartbeats), then resume from the first one it has not printed.",
 		Args: noArgs,
 	}
 	tenant := tenantFlag(cmd.Flags(), "", "only this tenant's events (default every tenant)")

@@ -169,9 +169,22 @@ func ClusterOptions(t testing.TB, n int) []*server.Options {
 func RunCluster(t testing.TB) []string {
 	t.Helper()
 	var urls []string
+	for _, s := range RunClusterNodes(t) {
+		urls = append(urls, s.ClientURL())
+	}
+	return urls
+}
+
+// RunClusterNodes is RunCluster for a test that stops nodes: it returns the
+// running servers, n1 first.
+func RunClusterNodes(t testing.TB) []*server.Server {
+	t.Helper()
+	var nodes []*server.Server
+	var urls []string
 	for _, opts := range ClusterOptions(t, 3) {
 		s := natsserver.RunServer(opts)
 		t.Cleanup(s.Shutdown)
+		nodes = append(nodes, s)
 		urls = append(urls, s.ClientURL())
 	}
 	nc, js := Connect(t, strings.Join(urls, ","))
@@ -181,7 +194,7 @@ func RunCluster(t testing.TB) []string {
 		_, err := js.AccountInfo(ctx)
 		cancel()
 		if err == nil {
-			return urls
+			return nodes
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the cluster's JetStream has no meta leader after 30s: %v", err)
@@ -206,5 +219,35 @@ func (s *Server) KeepStreamsDir(t testing.TB) {
 	defer cancel()
 	if _, err := s.JS.CreateStream(ctx, cfg); err != nil {
 		t.Fatalf("keep the streams directory: %v", err)
+	}
+}
+
+// ConsumerNode is the name of the node that leads the one consumer of
+// stream that has delivered a message (an ordered consumer: its only
+// replica). nats.go may leave others behind, made while the cluster was
+// slow to answer, which deliver nothing.
+func ConsumerNode(t testing.TB, js jetstream.JetStream, stream string) string {
+	t.Helper()
+	ctx := context.Background()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var nodes []string
+		var err error
+		if st, serr := js.Stream(ctx, stream); serr != nil {
+			err = serr
+		} else {
+			lister := st.ListConsumers(ctx)
+			for ci := range lister.Info() {
+				if ci.Cluster != nil && ci.Delivered.Consumer > 0 {
+					nodes = append(nodes, ci.Cluster.Leader)
+				}
+			}
+			err = lister.Err()
+		}
+		if len(nodes) == 1 && nodes[0] != "" {
+			return nodes[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the consumers of %s by node: %v (%v), want one", stream, nodes, err)
+		}
 	}
 }
