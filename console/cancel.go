@@ -33,10 +33,10 @@ func (c *Console) confirmCancel(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// cancelHeld cancels a held submission, as iseed cancel does
-// (consumer.CancelHeld), and goes back to its page with a notice; one it
+// cancelUnsent cancels a held submission, as iseed cancel does
+// (consumer.CancelUnsent), and goes back to its page with a notice; one it
 // does not cancel (not held, being sent, unknown) is said, nothing changed.
-func (c *Console) cancelHeld(w http.ResponseWriter, r *http.Request) {
+func (c *Console) cancelUnsent(w http.ResponseWriter, r *http.Request) {
 	d, ok := c.heldOf(w, r, r.PostFormValue("tenant"), r.PostFormValue("id"))
 	if !ok {
 		return
@@ -44,7 +44,7 @@ func (c *Console) cancelHeld(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
 	defer cancel()
 	log := c.log.With().Str("tenant", d.Tenant).Str("submission", d.ID).Str("remote", c.remote(r)).Logger()
-	res, err := consumer.CancelHeld(ctx, c.d.JS, c.d.Resources, d.Tenant, d.ID, c.cfg.Now())
+	res, err := consumer.CancelUnsent(ctx, c.d.JS, c.d.Resources, d.Tenant, d.ID, c.cfg.Now())
 	if err != nil {
 		log.Warn().Err(err).Msg("console: cancel failed")
 		c.fail(w, r, http.StatusBadGateway, "The cancel failed: "+err.Error())

@@ -196,7 +196,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 		{"GET /open", c.open, viewer},
 		{"GET /submission", c.submission, viewer},
 		{"GET /submission/cancel", c.confirmCancel, operator},
-		{"POST /submission/cancel", c.cancelHeld, operator},
+		{"POST /submission/cancel", c.cancelUnsent, operator},
 		{"GET /dead-letters", c.deadLetters, viewer},
 		{"GET /dead-letters/{seq}", c.deadLetter, viewer},
 		{"GET /dead-letters/{seq}/replay", c.confirmReplay, operator},

@@ -9,7 +9,7 @@
 //	GET  /open?state=&tenant=&page=    open and unsent submissions, oldest first, 50 a page
 //	GET  /submission?tenant=&id=       one submission: record, timeline, upstream request, document (and whether its bucket still keeps it: tracking.CheckDocument), events, dead letters
 //	GET  /submission/cancel?tenant=&id= the confirmation step of cancelling a submission not sent yet: held, or claimed waiting for its upstream token (operator)
-//	POST /submission/cancel            cancel it (operator, CSRF; logged): consumer.CancelHeld, as iseed cancel
+//	POST /submission/cancel            cancel it (operator, CSRF; logged): consumer.CancelUnsent, as iseed cancel
 //	GET  /dead-letters?tenant=&reason= dead letters, oldest first
 //	GET  /dead-letters/{seq}           one dead letter, its payload masked
 //	GET  /dead-letters/{seq}/replay    the confirmation step of a replay (operator)

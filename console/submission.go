@@ -97,7 +97,7 @@ type recordView struct {
 }
 
 // Cancellable reports whether an operator may cancel the submission (as
-// consumer.CancelHeld does): not sent yet, held by a spending cap or
+// consumer.CancelUnsent does): not sent yet, held by a spending cap or
 // claimed by a worker waiting for its upstream token, no POST of it in
 // doubt, and not cancelled already.
 func (v *recordView) Cancellable() bool {

@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// What CancelHeld did with a submission (CancelResult.Outcome).
+// What CancelUnsent did with a submission (CancelResult.Outcome).
 const (
 	// CancelDone: the held record is marked cancelled (now, or by an
 	// earlier cancel) and its message sent again: its delivery fails it
@@ -35,14 +35,15 @@ const (
 	CancelUnknown = "unknown"
 )
 
-// CancelResult is what CancelHeld did with one submission.
+// CancelResult is what CancelUnsent did with one submission.
 type CancelResult struct {
 	Outcome string `json:"outcome"`
 	State   string `json:"state,omitempty"` // the record's state when it was read
 	Why     string `json:"why,omitempty"`
 }
 
-// CancelHeld cancels a submission a spending cap holds back, so that it
+// CancelUnsent cancels a submission that is not sent yet, held back by a
+// spending cap or claimed by a worker still waiting to send it, so that it
 // is never sent: an operator's answer to a runaway backlog (its tenant's
 // script published thousands by mistake, and each cap period would send
 // as many as the cap allows until ISEED_MAX_AGE), or to an erasure request
@@ -68,14 +69,14 @@ type CancelResult struct {
 // when it comes to it. Run again,
 // it marks nothing more and publishes the same message again (the stream
 // deduplicates it).
-func CancelHeld(ctx context.Context, js jetstream.JetStream, res *layout.Resources, tenant, id string, now time.Time) (CancelResult, error) {
-	return cancelHeld(ctx, js, res, tenant, id, now, "")
+func CancelUnsent(ctx context.Context, js jetstream.JetStream, res *layout.Resources, tenant, id string, now time.Time) (CancelResult, error) {
+	return cancelUnsent(ctx, js, res, tenant, id, now, "")
 }
 
-// cancelHeld is CancelHeld for whoever asked: by is record.Record's
+// cancelUnsent is CancelUnsent for whoever asked: by is record.Record's
 // CancelledBy (empty: an operator). A record marked already keeps the
 // mark it has.
-func cancelHeld(ctx context.Context, js jetstream.JetStream, res *layout.Resources, tenant, id string, now time.Time, by string) (CancelResult, error) {
+func cancelUnsent(ctx context.Context, js jetstream.JetStream, res *layout.Resources, tenant, id string, now time.Time, by string) (CancelResult, error) {
 	store := record.NewStore(res.Records)
 	for range 5 {
 		rec, rev, err := store.Get(ctx, tenant, id)

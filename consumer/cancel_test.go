@@ -19,10 +19,10 @@ import (
 	"github.com/iseed-dev/iseed/record"
 )
 
-// cancelHeld runs consumer.CancelHeld on the harness's server.
-func (h *harness) cancelHeld(id string) consumer.CancelResult {
+// cancelUnsent runs consumer.CancelUnsent on the harness's server.
+func (h *harness) cancelUnsent(id string) consumer.CancelResult {
 	h.T.Helper()
-	res, err := consumer.CancelHeld(context.Background(), h.NATS.JS, h.Res, pipetest.Tenant, id, time.Now())
+	res, err := consumer.CancelUnsent(context.Background(), h.NATS.JS, h.Res, pipetest.Tenant, id, time.Now())
 	if err != nil {
 		h.T.Fatalf("cancel %s: %v", id, err)
 	}
@@ -80,7 +80,7 @@ func TestCancelHeldSubmission(t *testing.T) {
 	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
 	h.publishHeld("emp-c")
 
-	if got := h.cancelHeld("emp-c"); got.Outcome != consumer.CancelDone || got.State != record.StateHeld {
+	if got := h.cancelUnsent("emp-c"); got.Outcome != consumer.CancelDone || got.State != record.StateHeld {
 		t.Fatalf("cancel: %+v; want cancelled, from held", got)
 	}
 	h.waitCancelled("emp-c")
@@ -88,7 +88,7 @@ func TestCancelHeldSubmission(t *testing.T) {
 		keys, err := h.holdKeys()
 		return err == nil && len(keys) == 0
 	})
-	if got := h.cancelHeld("emp-c"); got.Outcome != consumer.CancelDone || got.State != record.StateFailed {
+	if got := h.cancelUnsent("emp-c"); got.Outcome != consumer.CancelDone || got.State != record.StateFailed {
 		t.Errorf("cancel again: %+v; want cancelled already", got)
 	}
 
@@ -131,7 +131,7 @@ func TestCancelHeldGivesItsReservationBack(t *testing.T) {
 		r := h.Record("emp-rsv")
 		return err == nil && held && r.State == record.StateHeld && r.Pending == nil
 	})
-	if got := h.cancelHeld("emp-rsv"); got.Outcome != consumer.CancelDone {
+	if got := h.cancelUnsent("emp-rsv"); got.Outcome != consumer.CancelDone {
 		t.Fatalf("cancel: %+v; want cancelled", got)
 	}
 	h.waitCancelled("emp-rsv")
@@ -164,7 +164,7 @@ func TestCancelRefusesWhatMayBeSent(t *testing.T) {
 		{"emp-claimed", consumer.CancelBeingSent, record.StateClaimed},
 		{"emp-nobody", consumer.CancelUnknown, ""},
 	} {
-		got := h.cancelHeld(c.id)
+		got := h.cancelUnsent(c.id)
 		if got.Outcome != c.outcome || got.State != c.state || got.Why == "" {
 			t.Errorf("cancel %s: %+v; want %s, state %q, and why", c.id, got, c.outcome, c.state)
 		}
@@ -234,7 +234,7 @@ func TestCancelStopsAReleaseWaitingForItsToken(t *testing.T) {
 	if r := h.Record("emp-w"); r.State != record.StateHeld || r.Pending == nil || !r.Pending.Unsent {
 		t.Fatalf("emp-w waiting for its token: %s, pending %+v; want held under an Unsent lease", r.State, r.Pending)
 	}
-	if got := h.cancelHeld("emp-w"); got.Outcome != consumer.CancelDone {
+	if got := h.cancelUnsent("emp-w"); got.Outcome != consumer.CancelDone {
 		t.Fatalf("cancel: %+v; want cancelled", got)
 	}
 	close(lim.gate)
@@ -264,7 +264,7 @@ func TestCancelHeldWhoseMessageIsGone(t *testing.T) {
 	if err := h.Res.Submissions.DeleteMsg(ctx, info.State.LastSeq); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.cancelHeld("emp-gone"); got.Outcome != consumer.CancelDone || !strings.Contains(got.Why, "holds pass") {
+	if got := h.cancelUnsent("emp-gone"); got.Outcome != consumer.CancelDone || !strings.Contains(got.Why, "holds pass") {
 		t.Fatalf("cancel: %+v; want cancelled, by the holds pass", got)
 	}
 	r := h.WaitState("emp-gone", record.StateFailed)
@@ -303,7 +303,7 @@ func TestCancelHeldTheStreamNoLongerTakes(t *testing.T) {
 	if _, err := h.NATS.JS.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.cancelHeld("emp-big"); got.Outcome != consumer.CancelDone || !strings.Contains(got.Why, "refused") {
+	if got := h.cancelUnsent("emp-big"); got.Outcome != consumer.CancelDone || !strings.Contains(got.Why, "refused") {
 		t.Fatalf("cancel: %+v; want cancelled, its message refused, by the holds pass", got)
 	}
 	h.waitCancelled("emp-big")

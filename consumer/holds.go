@@ -688,7 +688,7 @@ func (p *Pipeline) heldMessage(ctx context.Context, rec *record.Record, he holdE
 }
 
 // heldMessage is Pipeline.heldMessage on res: for iseed cancel too
-// (CancelHeld).
+// (CancelUnsent).
 func heldMessage(ctx context.Context, res *layout.Resources, rec *record.Record, he holdEntry) (raw *jetstream.RawStreamMsg, gone bool, err error) {
 	raw, err = res.Submissions.GetMsg(ctx, he.Seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {

@@ -517,7 +517,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 			return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}, true
 		}
 		if !rec.CancelRequested.IsZero() && !rec.PostInDoubt() {
-			// An operator cancelled it (CancelHeld), or its producer
+			// An operator cancelled it (CancelUnsent), or its producer
 			// withdrew it, held or claimed, as an expiry would: nothing
 			// was sent, nor will be. A POST in doubt (which neither marks)
 			// goes on to be reconciled instead.

@@ -23,7 +23,7 @@ import (
 //
 //	{"version": 1, "id": "emp-7781-isee-2026", "withdraw": true}
 //
-// It is what an operator's CancelHeld is, for the tenant the subject
+// It is what an operator's CancelUnsent is, for the tenant the subject
 // names and no other: the record is marked (record.Record.CancelledBy
 // "tenant"), a held one's message sent again, and the next delivery fails
 // it withdrawn (its failed event, its dead letter, its reservation given
@@ -155,7 +155,7 @@ func (p *Pipeline) withdraw(ctx context.Context, j *job, id string, bad error) O
 	if bad != nil {
 		return p.withdrawalRefused(ctx, j, id, WithdrawMalformed, "this withdrawal is malformed: "+bad.Error())
 	}
-	res, err := cancelHeld(ctx, p.d.Publisher, p.d.Resources, j.tenant, id, p.cfg.Now(), record.CancelledByTenant)
+	res, err := cancelUnsent(ctx, p.d.Publisher, p.d.Resources, j.tenant, id, p.cfg.Now(), record.CancelledByTenant)
 	if err != nil {
 		return p.retry(fmt.Errorf("withdrawal: %w", err), 0)
 	}

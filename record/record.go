@@ -75,7 +75,7 @@ type Record struct {
 	// producer (a withdrawal), that the submission be failed
 	// cancelled_by_operator, or withdrawn, instead of sent.
 	// Only a held or claimed record with no POST in doubt gets it
-	// (CancelHeld), and the next delivery of the submission fails it so; a
+	// (CancelUnsent), and the next delivery of the submission fails it so; a
 	// replay that reopens the submission clears it.
 	CancelRequested time.Time `json:"cancel_requested,omitzero"`
 	// CancelledBy says who asked: CancelledByTenant for the submission's

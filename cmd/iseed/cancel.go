@@ -82,7 +82,7 @@ func newCancelCmd(e *env) *cobra.Command {
 			fmt.Fprintln(e.stderr, "not confirmed: nothing cancelled (answer y, or pass --yes to cancel without asking)")
 			return silent(exitFailed)
 		}
-		rep, err := cancelHeld(ctx, e, c, *tenant, ids)
+		rep, err := cancelUnsent(ctx, e, c, *tenant, ids)
 		if format == formatJSON {
 			if werr := writeJSON(e.stdout, rep); werr != nil {
 				return werr
@@ -101,9 +101,9 @@ func newCancelCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// cancelHeld cancels ids of tenant, in order; it stops at the first error,
+// cancelUnsent cancels ids of tenant, in order; it stops at the first error,
 // returning what it did before.
-func cancelHeld(ctx context.Context, e *env, c *cliConn, tenant string, ids []string) ([]cancellation, error) {
+func cancelUnsent(ctx context.Context, e *env, c *cliConn, tenant string, ids []string) ([]cancellation, error) {
 	// The mark's time is the NATS server's, as the daemon's clock is; until
 	// the sync succeeds it is this machine's.
 	clock := servertime.New(c.res.Keys, 0)
@@ -112,7 +112,7 @@ func cancelHeld(ctx context.Context, e *env, c *cliConn, tenant string, ids []st
 	}
 	rep := make([]cancellation, 0, len(ids))
 	for i, id := range ids {
-		res, err := consumer.CancelHeld(ctx, c.js, c.res, tenant, id, clock.Now())
+		res, err := consumer.CancelUnsent(ctx, c.js, c.res, tenant, id, clock.Now())
 		if err != nil && i+1 < len(ids) {
 			return rep, fmt.Errorf("%w; %d more not tried: run the command again", err, len(ids)-i-1)
 		}
