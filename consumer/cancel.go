@@ -65,8 +65,9 @@ type CancelResult struct {
 // replay sends it after all), its failed event, a reservation given back;
 // the daemon's holds pass removes its key. When the message cannot be
 // published again (gone from the stream, or refused by it: the tenant's
-// quota, a size limit lowered since), the pass fails the record itself
-// when it comes to it. Run again,
+// quota, a size limit lowered since), its hold key is marked Cancelled,
+// and the pass fails the record itself within seconds, also behind
+// older holds of the tenant that must stay. Run again,
 // it marks nothing more and publishes the same message again (the stream
 // deduplicates it).
 func CancelUnsent(ctx context.Context, js jetstream.JetStream, res *layout.Resources, tenant, id string, now time.Time) (CancelResult, error) {
@@ -152,7 +153,7 @@ func sendCancelled(ctx context.Context, js jetstream.JetStream, res *layout.Reso
 		return "", err
 	}
 	if gone {
-		return "its message is gone from the submissions stream: the daemon's holds pass fails it", nil
+		return markHoldCancelled(ctx, res, e, he, "its message is gone from the submissions stream: the daemon's holds pass fails it"), nil
 	}
 	m := nats.NewMsg(he.Subject)
 	m.Data = raw.Data
@@ -160,11 +161,28 @@ func sendCancelled(ctx context.Context, js jetstream.JetStream, res *layout.Reso
 		".c"+strconv.FormatInt(rec.CancelRequested.UnixNano(), 10))
 	var refused *jetstream.APIError
 	if _, err := js.PublishMsg(ctx, m); errors.As(err, &refused) {
-		return fmt.Sprintf("the stream refused its message (%v): the daemon's holds pass fails it", refused), nil
+		return markHoldCancelled(ctx, res, e, he, fmt.Sprintf("the stream refused its message (%v): the daemon's holds pass fails it", refused)), nil
 	} else if err != nil {
 		return "", err
 	}
 	return "", nil
+}
+
+// markHoldCancelled marks hold entry e (he) Cancelled, so that the
+// daemon's holds pass fails it without waiting for the tenant's older
+// holds, and returns why, the outcome's explanation; when the key changed
+// meanwhile (another replica renewed it, the pass ended it), why says the
+// pass fails it in the hold's turn.
+func markHoldCancelled(ctx context.Context, res *layout.Resources, e jetstream.KeyValueEntry, he holdEntry, why string) string {
+	he.Cancelled = true
+	v, err := json.Marshal(he)
+	if err == nil {
+		_, err = res.Holds.Update(ctx, e.Key(), v, e.Revision())
+	}
+	if err != nil {
+		return why + " in its turn, after the tenant's older holds (its hold key could not be marked: " + err.Error() + ")"
+	}
+	return why + " within seconds"
 }
 
 // HeldIDs returns the ids of tenant's submissions held now, oldest hold

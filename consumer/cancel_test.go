@@ -281,6 +281,48 @@ func TestCancelHeldWhoseMessageIsGone(t *testing.T) {
 	}
 }
 
+// TestCancelHeldWhoseMessageIsGoneBehindAnother: the same, behind an older
+// hold of its tenant that the cap keeps where it is. The holds pass goes
+// through a tenant's holds oldest first and stopped at the first that must
+// stay: the cancelled one stayed held, cancelled, until the cap let the
+// older one go (the next day, or month). It is failed within seconds now,
+// without waiting for the pass's next tick (an hour here), and the older
+// one stays held.
+func TestCancelHeldWhoseMessageIsGoneBehindAnother(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgetsCapped(oneEuroADay)
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = time.Hour }))
+	h.publishHeld("emp-older")
+	h.publishHeld("emp-gone")
+	info, err := h.Res.Submissions.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Res.Submissions.DeleteMsg(ctx, info.State.LastSeq); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.cancelUnsent("emp-gone"); got.Outcome != consumer.CancelDone || !strings.Contains(got.Why, "holds pass fails it within seconds") {
+		t.Fatalf("cancel: %+v; want cancelled, by the holds pass within seconds", got)
+	}
+	r := h.WaitState("emp-gone", record.StateFailed)
+	if r.Reason != dlq.ReasonCancelledByOperator || r.Attempts != 0 {
+		t.Errorf("emp-gone: reason %q, attempts %d; want %s, 0", r.Reason, r.Attempts, dlq.ReasonCancelledByOperator)
+	}
+	h.WaitLastEvent("emp-gone", publisher.StatusType(publisher.StateFailed))
+	pipetest.WaitFor(t, 10*time.Second, "only the older hold's key left", func() bool {
+		keys, err := h.holdKeys()
+		return err == nil && len(keys) == 1 && strings.HasSuffix(keys[0], ".emp-older")
+	})
+	if rec := h.Record("emp-older"); rec == nil || rec.State != record.StateHeld {
+		t.Errorf("emp-older: %+v, want still held", rec)
+	}
+	if h.Counter("created") != 0 {
+		t.Errorf("upstream requests %d, want 0", h.Counter("created"))
+	}
+}
+
 // TestCancelHeldTheStreamNoLongerTakes: a held submission larger than the
 // submissions stream now takes (its size limit lowered while it was
 // held) cannot be sent again for a delivery to fail it; cancelled, the

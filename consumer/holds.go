@@ -35,14 +35,20 @@ import (
 type holdEntry struct {
 	Seq     uint64 `json:"seq"`     // the submission's message in the submissions stream
 	Subject string `json:"subject"` // where it was published
+	// Cancelled is set by CancelUnsent when it could not send the message
+	// again for a delivery to fail the submission (gone from the stream,
+	// refused by it): the holds pass fails it, also while the tenant's
+	// older holds must stay where they are.
+	Cancelled bool `json:"cancelled,omitempty"`
 }
 
 // holdIndex is the holds bucket and, while RunHolds runs, a view of it.
 type holdIndex struct {
-	kv       jetstream.KeyValue // nil: no holds (no caps configured)
-	recheck  time.Duration      // how often the watch checks the bucket; zero: bucket.Recheck (tests set it)
-	mu       sync.Mutex
-	byTenant map[string][]string // tenant → held keys, sorted
+	kv        jetstream.KeyValue // nil: no holds (no caps configured)
+	recheck   time.Duration      // how often the watch checks the bucket; zero: bucket.Recheck (tests set it)
+	mu        sync.Mutex
+	byTenant  map[string][]string // tenant → held keys, sorted
+	cancelled map[string]bool     // held keys whose entry says Cancelled
 }
 
 func holdKey(tenant, id string, since time.Time) string {
@@ -101,6 +107,15 @@ func (h *holdIndex) seen(e jetstream.KeyValueEntry) {
 	case e.Operation() != jetstream.KeyValuePut && found:
 		keys = slices.Delete(keys, i, i+1)
 	}
+	var he holdEntry
+	if e.Operation() == jetstream.KeyValuePut && json.Unmarshal(e.Value(), &he) == nil && he.Cancelled {
+		if h.cancelled == nil {
+			h.cancelled = map[string]bool{}
+		}
+		h.cancelled[e.Key()] = true
+	} else {
+		delete(h.cancelled, e.Key())
+	}
 	if len(keys) == 0 {
 		delete(h.byTenant, tenant)
 	} else {
@@ -113,6 +128,15 @@ func (h *holdIndex) forget() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	clear(h.byTenant)
+	clear(h.cancelled)
+}
+
+// isCancelled reports whether key's entry, as the view last saw it, says
+// Cancelled.
+func (h *holdIndex) isCancelled(key string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cancelled[key]
 }
 
 // snapshot copies the view.
@@ -194,6 +218,9 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 		case e, ok := <-w.Updates():
 			if !p.holds.follow(e, ok, guard.Lag) {
 				return errWatchStopped
+			}
+			if e != nil && p.holds.isCancelled(e.Key()) {
+				notify(poke) // CancelUnsent left it to the pass: at once, not at the next tick
 			}
 		case <-tick.C:
 			if !p.holds.catchUp(w, guard.Lag) {
@@ -335,7 +362,7 @@ func (p *Pipeline) releaseHolds(ctx context.Context) (pending bool) {
 
 // releaseNext goes through tenant's held keys in order until one is sent
 // again (r; rest are the keys behind it), or one must stay where it is
-// (nil): the tenant's next ones wait behind it.
+// (nil): the tenant's next ones wait behind it, but for those cancelled.
 func (p *Pipeline) releaseNext(ctx context.Context, tenant string, keys []string) (r *release, rest []string) {
 	for i, key := range keys {
 		r, next, err := p.releaseHold(ctx, tenant, key)
@@ -346,10 +373,33 @@ func (p *Pipeline) releaseNext(ctx context.Context, tenant string, keys []string
 		case r != nil:
 			return r, keys[i+1:]
 		case !next:
+			p.endCancelled(ctx, tenant, keys[i+1:])
 			return nil, nil
 		}
 	}
 	return nil, nil
+}
+
+// endCancelled fails the holds among keys, those behind one that must
+// stay where it is, that CancelUnsent marked in their entry: it could not
+// send their message again for a delivery to fail them, so the pass must,
+// and a cancelled hold takes no room from the caps. It once waited behind
+// its tenant's oldest hold for as long as a cap held that one (to the end
+// of the day, or of the month), cancelled but still held. The others
+// behind stay: read here at every pass, a tenant's thousands of holds
+// would cost thousands of reads each time.
+func (p *Pipeline) endCancelled(ctx context.Context, tenant string, keys []string) {
+	for _, key := range keys {
+		if !p.holds.isCancelled(key) {
+			continue
+		}
+		// Sent again (its message back meanwhile), it is failed by its
+		// delivery: no release to wait for, it takes no room.
+		if _, _, err := p.releaseHold(ctx, tenant, key); err != nil {
+			p.log.Warn().Err(err).Str("tenant", tenant).Msg("cancelled held submission not failed yet; retrying")
+			return
+		}
+	}
 }
 
 // release is a held submission sent again. The caps count it only once it

@@ -28,7 +28,7 @@ func newCancelCmd(e *env) *cobra.Command {
 			"upstream token can then send nothing) and its message sent again, and the daemon fails it\n" +
 			"cancelled_by_operator within moments: its dead letter (iseed dlq replay sends it after all), its failed event,\n" +
 			"a reservation given back. One whose message is gone from the submissions stream, or that the stream refuses\n" +
-			"(its tenant's quota, a size limit lowered since), the daemon's holds pass fails itself. A claimed submission not sent\n" +
+			"(its tenant's quota, a size limit lowered since), the daemon's holds pass fails itself within seconds. A claimed submission not sent\n" +
 			"yet (a worker waiting for its upstream token, or its message handed back for a later delivery) is cancelled too:\n" +
 			"its delivery sends nothing, and the next one fails it. One sent, being sent (a POST of it may have been made) or\n" +
 			"closed is said and left as it is, as is an unknown id (never received, or not claimed yet).\n" +
