@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,7 +13,18 @@ import (
 )
 
 // WriteJSON writes r with its counts and whether it is clean, indented.
+// An unowned request's state the API does not publish is written as
+// shown.Unpublished, as the table shows it: the upstream's free text may
+// name the person.
 func WriteJSON(w io.Writer, r *Result) error {
+	if len(r.Unowned) > 0 {
+		c := *r
+		c.Unowned = slices.Clone(r.Unowned)
+		for i := range c.Unowned {
+			c.Unowned[i].StatoRichiesta = shown.State(c.Unowned[i].StatoRichiesta)
+		}
+		r = &c
+	}
 	doc := struct {
 		Clean  bool   `json:"clean"`
 		Counts Counts `json:"counts"`
@@ -41,7 +53,7 @@ func WriteTable(w io.Writer, r *Result) error {
 		n.Unowned, n.Missing, n.Mismatches, n.Unledgered, n.UnmatchedCharges)
 	section(tw, "UNOWNED: paid upstream, owned by no submission", len(r.Unowned), "REQUEST\tSERVICE\tCREATED\tEUR\tSTATE\tCANDIDATES", func(i int) string {
 		u := r.Unowned[i]
-		return strings.Join([]string{shown.Text(u.RequestID), shown.Text(u.Service), stamp(u.Created), u.Price.String(), shown.Text(u.StatoRichiesta), candidates(u.Candidates)}, "\t")
+		return strings.Join([]string{shown.Text(u.RequestID), shown.Text(u.Service), stamp(u.Created), u.Price.String(), shown.State(u.StatoRichiesta), candidates(u.Candidates)}, "\t")
 	})
 	section(tw, "MISSING: iseed names a request the upstream does not list", len(r.Missing), "REQUEST\tSUBMISSION\tAT\tEUR\tSOURCES", func(i int) string {
 		m := r.Missing[i]

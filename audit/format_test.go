@@ -68,9 +68,10 @@ func priced(r *record.Record, euro float64) *record.Record {
 }
 
 // TestTableQuotesWhatTheUpstreamSent: the table shows the upstream's
-// request ids, states and service names quoted when they hold a character
-// a terminal acts on (an escape sequence that sets the window title or
-// clears the screen), not as they are.
+// request ids and service names quoted when they hold a character a
+// terminal acts on (an escape sequence that sets the window title or
+// clears the screen), not as they are; a state the API does not publish
+// not at all (TestUnpublishedStateNotShown).
 func TestTableQuotesWhatTheUpstreamSent(t *testing.T) {
 	in := base(t)
 	u := upstream("5f2829ce065afc21cc60aaaa\x1b[2J", "ISEE\u009b2J", hashISEE, 12, "2026-03-07T12:00:30Z")
@@ -88,7 +89,41 @@ func TestTableQuotesWhatTheUpstreamSent(t *testing.T) {
 	if i := strings.IndexAny(out, "\x1b\x07\u009b"); i >= 0 {
 		t.Errorf("WriteTable: got a control character raw, in %q; want it escaped", out[max(0, i-30):min(len(out), i+30)])
 	}
-	if !strings.Contains(out, `"In verifica\x1b]0;iseed pwned\a"`) {
-		t.Errorf("WriteTable: got\n%s\nwant the state quoted", out)
+	if !strings.Contains(out, `"5f2829ce065afc21cc60aaaa\x1b[2J"`) || strings.Contains(out, "In verifica") {
+		t.Errorf("WriteTable: got\n%s\nwant the request id quoted, the state left out", out)
+	}
+}
+
+// TestUnpublishedStateNotShown: an unowned request in a state the API
+// does not publish, the upstream's free text naming the person, is listed
+// with its state as ‹unpublished›, in the table and in JSON: the audit's
+// output goes to terminals, files and tickets, where personal data must
+// not. A published state is shown as it is.
+func TestUnpublishedStateNotShown(t *testing.T) {
+	in := base(t)
+	u := upstream("5f2829ce065afc21cc60bbbb", "ISEE", hashISEE, 12, "2026-03-07T12:00:30Z")
+	u.StatoRichiesta = "Sospesa: documento di ROSSI MARIO RSSMRA80A01H501U scaduto"
+	p := upstream("5f2829ce065afc21cc60cccc", "ISEE", hashISEE, 12, "2026-03-07T12:00:40Z")
+	p.StatoRichiesta = "In erogazione"
+	in.Upstream = append(in.Upstream, u, p)
+	r := audit.Check(in)
+	if len(r.Unowned) != 2 {
+		t.Fatalf("got %d unowned requests, want 2", len(r.Unowned))
+	}
+	for name, write := range map[string]func(*bytes.Buffer, *audit.Result) error{
+		"table": func(b *bytes.Buffer, r *audit.Result) error { return audit.WriteTable(b, r) },
+		"json":  func(b *bytes.Buffer, r *audit.Result) error { return audit.WriteJSON(b, r) },
+	} {
+		var buf bytes.Buffer
+		if err := write(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if strings.Contains(out, "ROSSI") || strings.Contains(out, "RSSMRA") || !strings.Contains(out, "‹unpublished›") || !strings.Contains(out, "In erogazione") {
+			t.Errorf("%s: got\n%s\nwant the unpublished state as ‹unpublished›, the published one as it is", name, out)
+		}
+	}
+	if r.Unowned[0].StatoRichiesta == "‹unpublished›" || r.Unowned[1].StatoRichiesta == "‹unpublished›" {
+		t.Error("WriteJSON changed the result it was given")
 	}
 }

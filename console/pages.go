@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/shown"
 	"github.com/iseed-dev/iseed/overview"
 	"github.com/iseed-dev/iseed/record"
 )
@@ -68,7 +69,7 @@ func (c *Console) open(w http.ResponseWriter, r *http.Request) {
 	for _, req := range p.Requests {
 		row := openRow{Request: req}
 		if rec, _, err := store.Get(ctx, req.Tenant, req.ID); err == nil {
-			row.Service, row.RequestID, row.Stato = rec.Service, rec.RequestID, rec.StatoRichiesta
+			row.Service, row.RequestID, row.Stato = rec.Service, rec.RequestID, shown.State(rec.StatoRichiesta)
 		}
 		d.Rows = append(d.Rows, row)
 	}

@@ -112,3 +112,33 @@ func firstOf(ids [][]string) string {
 	}
 	return ids[0][1]
 }
+
+// TestOpenPageLeavesOutUnpublishedStates: the open requests list a
+// request in a state the API does not publish (the upstream's free text,
+// here naming the person) with ‹unpublished› for its upstream state; a
+// published one as it is. The submission's own page shows it whole, to the
+// operator looking into that request.
+func TestOpenPageLeavesOutUnpublishedStates(t *testing.T) {
+	h := pipetest.New(t)
+	ctx, now := context.Background(), time.Now()
+	store := record.NewStore(h.Res.Records)
+	for id, stato := range map[string]string{"odd-1": "Sospesa: documento di ROSSI MARIO scaduto", "sub-1": "In ricerca"} {
+		rec := &record.Record{Tenant: pipetest.Tenant, ID: id, State: record.StateInProgress, RequestID: "req-" + id,
+			StatoRichiesta: stato, Generation: 1, Created: now.Add(-time.Hour), Updated: now}
+		if _, err := store.Create(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newSite(t, h, "", nil)
+	pipetest.WaitFor(t, 10*time.Second, "the overview to see the open requests", func() bool {
+		return s.ov.List(overview.Query{}).Total == 2
+	})
+	resp, body := s.do(t, call{method: http.MethodGet, path: "/open"}, nil, "")
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, "ROSSI") || !strings.Contains(body, "‹unpublished›") || !strings.Contains(body, "In ricerca") {
+		t.Errorf("/open: %d, want the unpublished state as ‹unpublished›, the published one as it is, in\n%s", resp.StatusCode, body)
+	}
+	resp, body = s.do(t, call{method: http.MethodGet, path: "/submission?tenant=" + pipetest.Tenant + "&id=odd-1"}, nil, "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "ROSSI MARIO") {
+		t.Errorf("/submission: %d, want the state whole", resp.StatusCode)
+	}
+}

@@ -365,7 +365,8 @@ func newAuditCmd(e *env) *cobra.Command {
 			"submission owns (paid, perhaps after a lost answer), submissions recorded as sent with no upstream request,\n" +
 			"price mismatches, requests missing from the ledger, charges matching no request. docs/money.md says what\n" +
 			"to do about each. 'iseed audit adopt' hands an unowned request to its submission; 'iseed audit disown'\n" +
-			"marks one as not the submission's, so that the submission is sent.",
+			"marks one as not the submission's, so that the submission is sent. An unowned request's state the API does not\n" +
+			"publish (the upstream's free text, which may name the person) is shown as ‹unpublished›, in JSON too.",
 		Args:        noArgs,
 		Annotations: map[string]string{exitCodesKey: "0 everything matches; 1 findings (or an error); 2 usage or configuration error", runsAloneKey: "yes"},
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	shownpkg "github.com/iseed-dev/iseed/internal/shown"
 	"github.com/iseed-dev/iseed/overview"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
@@ -16,7 +17,10 @@ func newTrackCmd(e *env) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the requests still being tracked, oldest first",
-		Args:  noArgs,
+		Long: "Lists the requests still being tracked, oldest first: tenant, submission, state (as iseed top counts it), the\n" +
+			"upstream's state, request, service and when it was submitted. An upstream state the API does not publish (the\n" +
+			"upstream's free text, which may name the person) is shown as ‹unpublished›, in JSON too; iseed status ID shows it.",
+		Args: noArgs,
 	}
 	state := list.Flags().String("state", "", "only this state, as 'iseed top' counts it: submitted, in_progress, data_ready or "+
 		"awaiting_document (Visura evasa upstream, final document not stored yet; completed means the same)")
@@ -84,7 +88,7 @@ type openRow struct {
 func openRows(recs []*record.Record) []openRow {
 	rows := make([]openRow, len(recs))
 	for i, r := range recs {
-		rows[i] = openRow{r.Tenant, r.ID, overview.OpenState(r), r.StatoRichiesta, r.RequestID, r.Service, r.SubmittedAt().UTC()}
+		rows[i] = openRow{r.Tenant, r.ID, overview.OpenState(r), shownpkg.State(r.StatoRichiesta), r.RequestID, r.Service, r.SubmittedAt().UTC()}
 	}
 	return rows
 }
@@ -94,7 +98,7 @@ func printOpen(e *env, recs []*record.Record, now time.Time) error {
 	fmt.Fprintln(w, "TENANT\tSUBMISSION\tSTATE\tUPSTREAM\tREQUEST\tSERVICE\tSUBMITTED\tAGE")
 	for _, r := range recs {
 		at := r.SubmittedAt()
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Tenant, r.ID, overview.OpenState(r), shown(r.StatoRichiesta), shown(r.RequestID),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Tenant, r.ID, overview.OpenState(r), shownpkg.State(r.StatoRichiesta), shown(r.RequestID),
 			shown(r.Service), at.UTC().Format(time.RFC3339), overview.Age(now.Sub(at)))
 	}
 	if err := w.Flush(); err != nil {

@@ -96,3 +96,33 @@ func TestTrackListStatesAreTop(t *testing.T) {
 		t.Errorf("table: got %q, want held-back's STATE awaiting_document", out)
 	}
 }
+
+// TestTrackListLeavesOutUnpublishedStates: an open request in a state the
+// API does not publish (the upstream's free text, here naming the person)
+// is listed with ‹unpublished› for its upstream state, in the table and in
+// JSON; iseed status shows it whole, for that one submission.
+func TestTrackListLeavesOutUnpublishedStates(t *testing.T) {
+	srv := cliEnv(t)
+	res, err := layout.Ensure(context.Background(), srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := record.NewStore(res.Records)
+	for _, r := range []*record.Record{
+		openRecord("odd-1", record.StateSubmitted, "Sospesa: documento di ROSSI MARIO scaduto", "", time.Hour),
+		openRecord("sub-1", record.StateSubmitted, visengine.StateSearching, "", 2*time.Hour),
+	} {
+		if _, err := st.Create(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, format := range []string{"table", "json"} {
+		out, errOut, code := runCLI(t, "track", "list", "-o", format)
+		if code != 0 || strings.Contains(out, "ROSSI") || !strings.Contains(out, "‹unpublished›") || !strings.Contains(out, visengine.StateSearching) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want the unpublished state as ‹unpublished›, the published one as it is", format, code, out, errOut)
+		}
+	}
+	if out, _, code := runCLI(t, "status", "--tenant", "acme", "odd-1"); code != 0 || !strings.Contains(out, "ROSSI MARIO") {
+		t.Errorf("status: exit %d, stdout %q; want the state whole", code, out)
+	}
+}

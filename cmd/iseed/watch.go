@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/bucket"
+	shownpkg "github.com/iseed-dev/iseed/internal/shown"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
-	"github.com/iseed-dev/iseed/visengine"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
@@ -310,14 +310,14 @@ func eventLine(data []byte) string {
 	if s.RequestID != "" {
 		fmt.Fprintf(&b, " request=%s", shown(s.RequestID))
 	}
-	switch st := s.StatoRichiesta; {
-	case st == "":
-	case visengine.PublishedState(st) || st == "…": // or what record.Scrub left of one that was not
-		fmt.Fprintf(&b, " stato=%q", st)
+	// A state the API does not publish is the upstream's free text, which
+	// may name the person, as esito.info may: left out.
+	switch st := shownpkg.State(s.StatoRichiesta); st {
+	case "":
+	case shownpkg.Unpublished:
+		b.WriteString(" stato=" + st)
 	default:
-		// A state the API does not publish is the upstream's free text,
-		// which may name the person, as esito.info may: left out.
-		b.WriteString(" stato=‹unpublished›")
+		fmt.Fprintf(&b, " stato=%q", st)
 	}
 	if s.Reason != "" && s.State != publisher.StateCancelled && kind != publisher.StateCancelled {
 		// A cancellation's reason is the upstream's motivo_annullamento,

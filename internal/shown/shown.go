@@ -15,6 +15,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/iseed-dev/iseed/visengine"
 )
 
 // Text is s for a table or a line of text: as it is when a terminal shows
@@ -50,4 +52,22 @@ func Escaped(text []byte, hidden func(rune) bool) []byte {
 		}
 	}
 	return out
+}
+
+// Unpublished stands for a stato_richiesta the API does not publish where
+// many submissions are listed.
+const Unpublished = "‹unpublished›"
+
+// State is a request's stato_richiesta for a list of many (iseed track
+// list and iseed audit, in tables and JSON alike; the console's open
+// requests): as it is when the API publishes it (visengine.PublishedState,
+// printable words) or it is what record.Scrub left of one that was not
+// ("…"); otherwise Unpublished, for it is the upstream's free text, which
+// may name the person. One submission's own page (iseed status, the
+// console's) shows it whole, to the operator looking into that request.
+func State(st string) string {
+	if st == "" || st == "…" || visengine.PublishedState(st) {
+		return st
+	}
+	return Unpublished
 }
