@@ -49,7 +49,9 @@ func newBenchCmd(e *env) *cobra.Command {
 		Long: "Runs the daemon on a private embedded server (or the server --nats-url names, in a stream namespace of its own, removed afterwards) and its simulator. " +
 			"The plain pipeline (consume, POST, async publish, ack; no idempotency) takes N queued submissions first, then iseed takes N queued ones, then iseed takes submissions published at a fixed rate for --rate-for. " +
 			"Each phase prints its throughput, the messages per submission on the pipeline's connection (and on the whole server when its monitoring is reachable), " +
-			"the CPU per submission of this process (and of the nats-server with --server-pid) from the phase's start until its work is settled, with how many of the machine's CPUs that kept busy on average, and the latency from publication to the submitted event.",
+			"the CPU per submission of this process (and of the nats-server with --server-pid) from the phase's start until its work is settled, with how many of the machine's CPUs that kept busy on average, and the latency from publication to the submitted event. " +
+			"It also prints the longest pause between two events in a row: a queued phase that took no submission for over a second while they waited is marked STALLED, " +
+			"as is the ratio of a run with such a phase, and --repeat leaves that run out of its medians: its rate measures the stall, not the pipeline.",
 		Args: noArgs,
 	}
 	o := &benchOptions{}
@@ -111,14 +113,21 @@ func newBenchCmd(e *env) *cobra.Command {
 type benchResult struct {
 	plain, iseed       float64
 	plainCPU, iseedCPU time.Duration // CPU per submission of each queued phase; 0 when unknown
+	stalled            bool          // a queued phase stalled: the run is left out of the medians
 }
 
 // printRuns writes the median of each throughput over runs, with their
 // range, and the median of the runs' ratios, of throughput and of CPU per
-// submission: on a shared machine one run's ratio varies by a fifth.
+// submission: on a shared machine one run's ratio varies by a fifth. A run
+// in which a queued phase stalled is left out, and counted.
 func printRuns(w io.Writer, runs []benchResult) {
 	var plain, iseed, ratio, cpu []float64
+	stalled := 0
 	for _, r := range runs {
+		if r.stalled {
+			stalled++
+			continue
+		}
 		if r.plain > 0 {
 			plain = append(plain, r.plain)
 		}
@@ -142,6 +151,10 @@ func printRuns(w io.Writer, runs []benchResult) {
 		}
 		slices.Sort(f.vs)
 		parts = append(parts, fmt.Sprintf("%s "+f.format+" (median; "+f.format+"–"+f.format+")", f.name, median(f.vs), f.vs[0], f.vs[len(f.vs)-1]))
+	}
+	if stalled > 0 {
+		fmt.Fprintf(w, "over %d runs, %d left out (a queued phase STALLED): %s\n", len(runs)-stalled, stalled, strings.Join(parts, ", "))
+		return
 	}
 	fmt.Fprintf(w, "over %d runs: %s\n", len(runs), strings.Join(parts, ", "))
 }
@@ -288,6 +301,7 @@ func (b *benchRun) run(ctx context.Context, w io.Writer) (benchResult, error) {
 		}
 		res.plain = r.throughput()
 		res.plainCPU = r.cpu.perSubmission(r.n)
+		res.stalled = r.stalled()
 		plain = r
 		r.print(w)
 	}
@@ -299,13 +313,18 @@ func (b *benchRun) run(ctx context.Context, w io.Writer) (benchResult, error) {
 		}
 		res.iseed = queued.throughput()
 		res.iseedCPU = queued.cpu.perSubmission(queued.n)
+		res.stalled = res.stalled || queued.stalled()
 		queued.print(w)
 		if paced != nil {
 			paced.print(w)
 		}
 	}
 	if plain != nil && queued != nil {
-		fmt.Fprintf(w, "iseed/plain throughput: %.2f\n", queued.throughput()/plain.throughput())
+		fmt.Fprintf(w, "iseed/plain throughput: %.2f", queued.throughput()/plain.throughput())
+		if plain.stalled() || queued.stalled() {
+			fmt.Fprint(w, " (a phase STALLED: not a comparison of the pipelines; run again)")
+		}
+		fmt.Fprintln(w)
 		if plain.cpu.hasServer != queued.cpu.hasServer { // the server's CPU read for one phase only: not comparable
 			res.plainCPU, res.iseedCPU = 0, 0
 		}
@@ -425,7 +444,7 @@ func (b *benchRun) measure(ctx context.Context, name string, pipeline *nats.Conn
 	if err := watch.wait(ctx, time.Minute); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	r := &phaseResult{name: name, n: watch.want, took: watch.last.Sub(began), first: watch.first.Sub(began), lat: watch.latencies()}
+	r := &phaseResult{name: name, n: watch.want, took: watch.last.Sub(began), first: watch.first.Sub(began), lat: watch.latencies(), pause: watch.longestPause()}
 	return r, b.count(ctx, r, pipeline, c0, s0, m0, settle)
 }
 
@@ -464,7 +483,7 @@ func (b *benchRun) pacedPhase(ctx context.Context, subject string, watch *eventW
 	if err := watch.wait(ctx, time.Minute); err != nil {
 		return nil, fmt.Errorf("paced phase: %w", err)
 	}
-	r := &phaseResult{name: "iseed, paced", n: n, rate: rate, took: watch.last.Sub(first), first: watch.first.Sub(first), lat: watch.latencies()}
+	r := &phaseResult{name: "iseed, paced", n: n, rate: rate, took: watch.last.Sub(first), first: watch.first.Sub(first), lat: watch.latencies(), pause: watch.longestPause()}
 	return r, b.count(ctx, r, b.d.conn.nc, c0, s0, m0, b.iseedSettled)
 }
 

@@ -107,6 +107,32 @@ func (w *eventWatch) wait(ctx context.Context, stall time.Duration) error {
 
 func (w *eventWatch) stop() { _ = w.sub.Unsubscribe() }
 
+// longestPause is the longest time between two events in a row, from the
+// first to the last: how long the pipeline stalled, if it did.
+func (w *eventWatch) longestPause() time.Duration {
+	w.mu.Lock()
+	at := make([]time.Time, 0, w.n)
+	for _, g := range w.got {
+		if !g.IsZero() {
+			at = append(at, g)
+		}
+	}
+	w.mu.Unlock()
+	slices.SortFunc(at, time.Time.Compare)
+	var longest time.Duration
+	for i := 1; i < len(at); i++ {
+		longest = max(longest, at[i].Sub(at[i-1]))
+	}
+	return longest
+}
+
+// stallPause is the pause between two events of a queued phase past which
+// the phase stalled: its pipeline had submissions waiting and took none
+// for that long (on the project's machine at most 20 to 40 ms go between
+// two events of either pipeline), so its rate says how long the stall
+// lasted, not what the pipeline does.
+const stallPause = time.Second
+
 // latencies returns every publication-to-event latency, sorted.
 func (w *eventWatch) latencies() []time.Duration {
 	w.mu.Lock()
@@ -212,8 +238,13 @@ type phaseResult struct {
 	server    msgCount      // the server's varz delta; zero when unknown
 	hasServer bool
 	lat       []time.Duration
-	cpu       cpuUse // from the phase's start until settled
+	cpu       cpuUse        // from the phase's start until settled
+	pause     time.Duration // the longest between two events in a row
 }
+
+// stalled reports whether a queued phase stalled (stallPause); a paced
+// phase's pauses are its publisher's.
+func (r phaseResult) stalled() bool { return r.rate == 0 && r.pause > stallPause }
 
 func (r phaseResult) throughput() float64 { return float64(r.n) / r.took.Seconds() }
 
@@ -223,6 +254,11 @@ func (r phaseResult) print(w io.Writer) {
 		fmt.Fprintf(w, " offered at %.0f/s", r.rate)
 	}
 	fmt.Fprintf(w, " in %s (settled %s later)\n  throughput: %.0f submissions/s (the first event after %s)\n", r.took.Round(time.Millisecond), r.settled.Round(time.Millisecond), r.throughput(), fmtDur(r.first))
+	fmt.Fprintf(w, "  longest pause between two events: %s", fmtDur(r.pause))
+	if r.stalled() {
+		fmt.Fprint(w, " (STALLED: submissions waited and none was taken; this rate is not the pipeline's)")
+	}
+	fmt.Fprintln(w)
 	n := float64(r.n)
 	fmt.Fprintf(w, "  messages per submission, pipeline connection: %.2f in, %.2f out", float64(r.conn.in)/n, float64(r.conn.out)/n)
 	if r.hasServer {
