@@ -249,77 +249,57 @@ func TestCancelStopsAReleaseWaitingForItsToken(t *testing.T) {
 // again for a delivery to fail it; cancelled, the daemon's holds pass
 // fails it cancelled_by_operator itself, long before ISEED_MAX_AGE: its
 // failed event, its key removed, no dead letter (there is no message to
-// put in it), nothing sent.
+// put in it), nothing sent. It does so within seconds, without waiting for
+// the pass's next tick (an hour here): the cancel marks its hold key, and
+// the pass's watch of the holds bucket starts a pass. So it does behind an
+// older hold of its tenant that the cap keeps where it is, which stays
+// held: the pass goes through a tenant's holds oldest first and stopped at
+// the first that must stay, and the cancelled one stayed held, cancelled,
+// until the cap let the older one go (the next day, or month).
 func TestCancelHeldWhoseMessageIsGone(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t)
-	ctx := context.Background()
-	b := h.budgetsCapped(oneEuroADay)
-	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
-	h.publishHeld("emp-gone")
-	info, err := h.Res.Submissions.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Res.Submissions.DeleteMsg(ctx, info.State.LastSeq); err != nil {
-		t.Fatal(err)
-	}
-	if got := h.cancelUnsent("emp-gone"); got.Outcome != consumer.CancelDone || !strings.Contains(got.Why, "holds pass") {
-		t.Fatalf("cancel: %+v; want cancelled, by the holds pass", got)
-	}
-	r := h.WaitState("emp-gone", record.StateFailed)
-	if r.Reason != dlq.ReasonCancelledByOperator || r.Attempts != 0 {
-		t.Errorf("emp-gone: reason %q, attempts %d; want %s, 0", r.Reason, r.Attempts, dlq.ReasonCancelledByOperator)
-	}
-	h.WaitLastEvent("emp-gone", publisher.StatusType(publisher.StateFailed))
-	pipetest.WaitFor(t, 10*time.Second, "the hold key removed", func() bool {
-		keys, err := h.holdKeys()
-		return err == nil && len(keys) == 0
-	})
-	if dls := h.DeadLetters(); len(dls) != 0 || h.Counter("created") != 0 {
-		t.Errorf("dead letters %+v, upstream requests %d; want none, 0", dls, h.Counter("created"))
-	}
-}
-
-// TestCancelHeldWhoseMessageIsGoneBehindAnother: the same, behind an older
-// hold of its tenant that the cap keeps where it is. The holds pass goes
-// through a tenant's holds oldest first and stopped at the first that must
-// stay: the cancelled one stayed held, cancelled, until the cap let the
-// older one go (the next day, or month). It is failed within seconds now,
-// without waiting for the pass's next tick (an hour here), and the older
-// one stays held.
-func TestCancelHeldWhoseMessageIsGoneBehindAnother(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t)
-	ctx := context.Background()
-	b := h.budgetsCapped(oneEuroADay)
-	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = time.Hour }))
-	h.publishHeld("emp-older")
-	h.publishHeld("emp-gone")
-	info, err := h.Res.Submissions.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Res.Submissions.DeleteMsg(ctx, info.State.LastSeq); err != nil {
-		t.Fatal(err)
-	}
-	if got := h.cancelUnsent("emp-gone"); got.Outcome != consumer.CancelDone || !strings.Contains(got.Why, "holds pass fails it within seconds") {
-		t.Fatalf("cancel: %+v; want cancelled, by the holds pass within seconds", got)
-	}
-	r := h.WaitState("emp-gone", record.StateFailed)
-	if r.Reason != dlq.ReasonCancelledByOperator || r.Attempts != 0 {
-		t.Errorf("emp-gone: reason %q, attempts %d; want %s, 0", r.Reason, r.Attempts, dlq.ReasonCancelledByOperator)
-	}
-	h.WaitLastEvent("emp-gone", publisher.StatusType(publisher.StateFailed))
-	pipetest.WaitFor(t, 10*time.Second, "only the older hold's key left", func() bool {
-		keys, err := h.holdKeys()
-		return err == nil && len(keys) == 1 && strings.HasSuffix(keys[0], ".emp-older")
-	})
-	if rec := h.Record("emp-older"); rec == nil || rec.State != record.StateHeld {
-		t.Errorf("emp-older: %+v, want still held", rec)
-	}
-	if h.Counter("created") != 0 {
-		t.Errorf("upstream requests %d, want 0", h.Counter("created"))
+	for _, tt := range []struct {
+		name  string
+		older bool // an older hold of the tenant, which the cap keeps
+	}{{"alone", false}, {"behind an older hold", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			ctx := context.Background()
+			b := h.budgetsCapped(oneEuroADay)
+			h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = time.Hour }))
+			if tt.older {
+				h.publishHeld("emp-older")
+			}
+			h.publishHeld("emp-gone")
+			info, err := h.Res.Submissions.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Res.Submissions.DeleteMsg(ctx, info.State.LastSeq); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.cancelUnsent("emp-gone"); got.Outcome != consumer.CancelDone || !strings.Contains(got.Why, "holds pass fails it within seconds") {
+				t.Fatalf("cancel: %+v; want cancelled, by the holds pass within seconds", got)
+			}
+			r := h.WaitState("emp-gone", record.StateFailed)
+			if r.Reason != dlq.ReasonCancelledByOperator || r.Attempts != 0 {
+				t.Errorf("emp-gone: reason %q, attempts %d; want %s, 0", r.Reason, r.Attempts, dlq.ReasonCancelledByOperator)
+			}
+			h.WaitLastEvent("emp-gone", publisher.StatusType(publisher.StateFailed))
+			pipetest.WaitFor(t, 10*time.Second, "the hold key removed, the older one's left", func() bool {
+				keys, err := h.holdKeys()
+				if !tt.older {
+					return err == nil && len(keys) == 0
+				}
+				return err == nil && len(keys) == 1 && strings.HasSuffix(keys[0], ".emp-older")
+			})
+			if rec := h.Record("emp-older"); tt.older && (rec == nil || rec.State != record.StateHeld) {
+				t.Errorf("emp-older: %+v, want still held", rec)
+			}
+			if dls := h.DeadLetters(); len(dls) != 0 || h.Counter("created") != 0 {
+				t.Errorf("dead letters %+v, upstream requests %d; want none, 0", dls, h.Counter("created"))
+			}
+		})
 	}
 }
 

@@ -93,20 +93,7 @@ func TestTallyFollowsALedgerMadeAnew(t *testing.T) {
 	}
 	tally := l.NewTally(func(time.Time) money.Period { return today })
 	go func() { done <- tally.Run(ctx) }()
-	totals := func(what string, d time.Duration, want int) {
-		t.Helper()
-		var n int
-		var err error
-		for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
-			if n, _, err = tally.Total(); err == nil && n == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: after %v: got %d entries (%v), want %d", what, d, n, err, want)
-			}
-		}
-	}
-	totals("the old stream", 10*time.Second, 20)
+	totals(t, tally, "the old stream", 10*time.Second, 20)
 
 	if err := srv.JS.DeleteStream(ctx, ledger.StreamName(prefix)); err != nil {
 		t.Fatal(err)
@@ -115,5 +102,5 @@ func TestTallyFollowsALedgerMadeAnew(t *testing.T) {
 		t.Fatal(err)
 	}
 	record(t, l, entry("acme", "new1", now), entry("beta", "new2", now))
-	totals("the stream made anew", 20*time.Second, 2)
+	totals(t, tally, "the stream made anew", 20*time.Second, 2)
 }

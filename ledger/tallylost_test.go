@@ -46,52 +46,33 @@ func TestTallyGoesOnWhenItsNodeFails(t *testing.T) {
 	today := money.Period{From: now.Add(-time.Hour), To: now.Add(time.Hour)}
 	record(t, writer, entry("acme", "r1", now))
 
-	for attempt := 1; ; attempt++ {
-		tally := l.NewTally(func(time.Time) money.Period { return today })
+	var tally *ledger.Tally
+	holder, stop := natstest.ConsumerAwayFrom(t, any, ledger.StreamName(prefix), nodes[0].Name(), func() func() {
+		tally = l.NewTally(func(time.Time) money.Period { return today })
 		run, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- tally.Run(run) }()
 		totals(t, tally, "before", 10*time.Second, 1)
-		holder := natstest.ConsumerNode(t, any, ledger.StreamName(prefix))
-		if holder == nodes[0].Name() {
-			// On the Tally's own node, whose failure would take the
-			// connection with it: another case. Again, until elsewhere.
-			stop()
-			<-done
-			for name := range st.ConsumerNames(ctx).Name() { // a stopped one stays a while
-				if err := st.DeleteConsumer(ctx, name); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if attempt == 20 {
-				t.Fatal("the ordered consumer was made on the Tally's own node 20 times")
-			}
-			continue
+		return func() { stop(); <-done }
+	})
+	defer stop()
+	natstest.StopNode(nodes, holder)
+	// The failed node may have led the stream too: the entry is stored
+	// once another leads it.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		try, end := context.WithTimeout(ctx, 2*time.Second)
+		err := writer.Record(try, entry("acme", "r2", now))
+		end()
+		if err == nil {
+			break
 		}
-		defer func() { stop(); <-done }()
-		for _, n := range nodes {
-			if n.Name() == holder {
-				n.Shutdown()
-			}
+		if time.Now().After(deadline) {
+			t.Fatalf("store an entry with %s down: %v", holder, err)
 		}
-		// The failed node may have led the stream too: the entry is stored
-		// once another leads it.
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			try, end := context.WithTimeout(ctx, 2*time.Second)
-			err := writer.Record(try, entry("acme", "r2", now))
-			end()
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("store an entry with %s down: %v", holder, err)
-			}
-		}
-		stored := time.Now()
-		totals(t, tally, "after its node failed", 30*time.Second, 2)
-		t.Logf("the node holding the consumer (%s) failed; the total had the next entry %s after it was stored", holder, time.Since(stored).Round(time.Millisecond))
-		return
 	}
+	stored := time.Now()
+	totals(t, tally, "after its node failed", 30*time.Second, 2)
+	t.Logf("the node holding the consumer (%s) failed; the total had the next entry %s after it was stored", holder, time.Since(stored).Round(time.Millisecond))
 }
 
 // totals waits up to d for tally's total to be want entries.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
@@ -29,29 +30,35 @@ func openRecord(id, state, stato, doc string, age time.Duration) *record.Record 
 	return r
 }
 
+// createRecords stores recs in the records bucket of the server cliEnv
+// runs.
+func createRecords(t *testing.T, srv *natstest.Server, recs ...*record.Record) {
+	t.Helper()
+	res, err := layout.Ensure(context.Background(), srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := record.NewStore(res.Records)
+	for _, r := range recs {
+		if _, err := st.Create(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestTrackListStatesAreTop: `iseed track list` names and filters each
 // open request by the state `iseed top` counts it under. A fulfilled
 // request whose final document is not stored yet is awaiting_document in
 // both, though its record is still data_ready; completed, the flag's
 // earlier name for it, means the same.
 func TestTrackListStatesAreTop(t *testing.T) {
-	srv := cliEnv(t)
-	res, err := layout.Ensure(context.Background(), srv.JS, layout.Layout{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := record.NewStore(res.Records)
-	for _, r := range []*record.Record{
+	createRecords(t, cliEnv(t),
 		openRecord("sub-1", record.StateSubmitted, "In ricerca", "", time.Hour),
 		openRecord("ready-1", record.StateDataReady, visengine.StateDataReady, visengine.StateDataReady, 2*time.Hour),
 		openRecord("held-back", record.StateDataReady, visengine.StateFulfilled, "", 3*time.Hour), // the final document's download fails
 		openRecord("done-legacy", record.StateCompleted, visengine.StateFulfilled, visengine.StateDataReady, 4*time.Hour),
 		openRecord("done-final", record.StateCompleted, visengine.StateFulfilled, visengine.StateFulfilled, 5*time.Hour), // closed
-	} {
-		if _, err := st.Create(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	out, errOut, code := runCLI(t, "top", "-o", "json")
 	var top struct {
 		Requests struct {
@@ -102,20 +109,10 @@ func TestTrackListStatesAreTop(t *testing.T) {
 // is listed with ‹unpublished› for its upstream state, in the table and in
 // JSON; iseed status shows it whole, for that one submission.
 func TestTrackListLeavesOutUnpublishedStates(t *testing.T) {
-	srv := cliEnv(t)
-	res, err := layout.Ensure(context.Background(), srv.JS, layout.Layout{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := record.NewStore(res.Records)
-	for _, r := range []*record.Record{
+	createRecords(t, cliEnv(t),
 		openRecord("odd-1", record.StateSubmitted, "Sospesa: documento di ROSSI MARIO scaduto", "", time.Hour),
 		openRecord("sub-1", record.StateSubmitted, visengine.StateSearching, "", 2*time.Hour),
-	} {
-		if _, err := st.Create(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	for _, format := range []string{"table", "json"} {
 		out, errOut, code := runCLI(t, "track", "list", "-o", format)
 		if code != 0 || strings.Contains(out, "ROSSI") || !strings.Contains(out, "‹unpublished›") || !strings.Contains(out, visengine.StateSearching) {

@@ -37,11 +37,9 @@ func TestWatchGoesOnWhenItsNodeFails(t *testing.T) {
 	_, js := natstest.Connect(t, nodes[0].ClientURL())
 	_, any := natstest.Connect(t, nodes[0].ClientURL()+","+nodes[1].ClientURL()+","+nodes[2].ClientURL())
 	l := layout.Layout{Replicas: 3}.WithDefaults()
-	var st jetstream.Stream
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		try, end := context.WithTimeout(ctx, 5*time.Second)
-		var err error
-		st, err = any.CreateStream(try, jetstream.StreamConfig{Name: l.EventsStream(), Subjects: l.Events().Of("*", "*"), Replicas: 3})
+		_, err := any.CreateStream(try, jetstream.StreamConfig{Name: l.EventsStream(), Subjects: l.Events().Of("*", "*"), Replicas: 3})
 		end()
 		if err == nil {
 			break
@@ -80,47 +78,28 @@ func TestWatchGoesOnWhenItsNodeFails(t *testing.T) {
 	}
 	publish("emp-1")
 
-	for attempt := 1; ; attempt++ {
-		w := lineWriter{lines: make(chan string, 16)}
-		note := new(bytes.Buffer)
+	w := lineWriter{lines: make(chan string, 16)}
+	note := new(bytes.Buffer)
+	holder, stop := natstest.ConsumerAwayFrom(t, any, l.EventsStream(), nodes[0].Name(), func() func() {
+		w = lineWriter{lines: make(chan string, 16)}
+		note = new(bytes.Buffer)
 		run, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() {
 			done <- watchEvents(run, js, l, "acme", "", jetstream.DeliverAllPolicy, w, note)
 		}()
 		printed(w, "emp-1")
-		holder := natstest.ConsumerNode(t, any, l.EventsStream())
-		if holder == nodes[0].Name() {
-			// On watch's own node, whose failure would take the
-			// connection with it: another case. Again, until elsewhere.
-			stop()
-			<-done
-			for name := range st.ConsumerNames(ctx).Name() { // a stopped one stays a while
-				if err := st.DeleteConsumer(ctx, name); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if attempt == 20 {
-				t.Fatal("the ordered consumer was made on watch's own node 20 times")
-			}
-			continue
+		return func() { stop(); <-done }
+	})
+	defer func() {
+		stop()
+		if t.Failed() {
+			t.Logf("watch said on standard error:\n%s", note)
 		}
-		defer func() {
-			stop()
-			<-done
-			if t.Failed() {
-				t.Logf("watch said on standard error:\n%s", note)
-			}
-		}()
-		for _, n := range nodes {
-			if n.Name() == holder {
-				n.Shutdown()
-			}
-		}
-		publish("emp-2")
-		stored := time.Now()
-		printed(w, "emp-2")
-		t.Logf("the node holding watch's consumer (%s) failed; it printed the next event %s after it was stored", holder, time.Since(stored).Round(time.Millisecond))
-		return
-	}
+	}()
+	natstest.StopNode(nodes, holder)
+	publish("emp-2")
+	stored := time.Now()
+	printed(w, "emp-2")
+	t.Logf("the node holding watch's consumer (%s) failed; it printed the next event %s after it was stored", holder, time.Since(stored).Round(time.Millisecond))
 }

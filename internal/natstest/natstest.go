@@ -251,3 +251,42 @@ func ConsumerNode(t testing.TB, js jetstream.JetStream, stream string) string {
 		}
 	}
 }
+
+// ConsumerAwayFrom starts a follower of stream (start returns once it has
+// delivered a message, and returns its stop) until the ordered consumer
+// it makes is led by a node other than own, the one its connection is to,
+// whose failure would take the connection with it; the consumers of each
+// follower stopped for that are deleted (a stopped ordered consumer stays
+// a while). It returns the node that leads the consumer, and the stop of
+// the follower that runs.
+func ConsumerAwayFrom(t testing.TB, js jetstream.JetStream, stream, own string, start func() (stop func())) (holder string, stop func()) {
+	t.Helper()
+	ctx := context.Background()
+	for range 20 {
+		stop = start()
+		if holder = ConsumerNode(t, js, stream); holder != own {
+			return holder, stop
+		}
+		stop()
+		st, err := js.Stream(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name := range st.ConsumerNames(ctx).Name() {
+			if err := st.DeleteConsumer(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Fatalf("the consumer of %s was made on %s 20 times", stream, own)
+	return "", nil
+}
+
+// StopNode shuts down the node of nodes named name.
+func StopNode(nodes []*server.Server, name string) {
+	for _, n := range nodes {
+		if n.Name() == name {
+			n.Shutdown()
+		}
+	}
+}
