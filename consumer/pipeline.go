@@ -161,6 +161,8 @@ type Pipeline struct {
 	// pace is how often a held message is kept in progress: by the
 	// submissions consumer's AckWait as the server has it.
 	pace *workpool.Pace
+	// waits are the withdrawals waiting for their submission's record.
+	waits withdrawWaits
 }
 
 // New builds a pipeline.

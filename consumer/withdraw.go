@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/iseed-dev/iseed/publisher"
@@ -48,6 +49,89 @@ const withdrawMsgIDPart = ".withdraw."
 // withdrawRecheck bounds the wait between two looks of a withdrawal for
 // its submission (Busy: the retry policy's delays, from its least).
 const withdrawRecheck = 5 * time.Second
+
+// waitingLimits bound the withdrawals whose submission has no record
+// that this replica lets wait for it (looking again every few seconds, up
+// to WithdrawWait), of all tenants (total) and of one (perTenant), from the
+// submissions consumer's MaxAckPending: a message that waits so is nakked
+// with a delay, and the server counts it pending until it is acknowledged,
+// delivering nothing more once MaxAckPending are. Unbounded, a tenant that
+// published withdrawals of ids it never sent (64 by default) stopped the
+// pipeline for every tenant for a minute, and again with its next ones.
+// Bounded so, the replicas' waiting withdrawals take at most a quarter of
+// it with four replicas. Legitimately few wait, and for a moment: a
+// withdrawal comes after its submission, which a worker has usually
+// claimed already (it may miss the claim by milliseconds, or find the
+// submission in a retry). Past a limit one is refused unknown at once,
+// saying to withdraw it again later.
+func waitingLimits(maxAckPending int) (total, perTenant int) {
+	total = max(2, maxAckPending/16)
+	return total, max(1, total/2)
+}
+
+// withdrawWaits are the withdrawals, per tenant, that this replica lets
+// wait for their submission's record (by the withdrawal's stream
+// sequence, with when it first waited): a redelivery of one counts once.
+// One whose next delivery goes to another replica is forgotten here
+// WithdrawWait after it first waited.
+type withdrawWaits struct {
+	mu       sync.Mutex
+	byTenant map[string]map[uint64]time.Time
+	n        int // of all tenants
+}
+
+// admit reports whether the withdrawal seq of tenant may wait, noting it
+// when it may: it waits already, or fewer than perTenant of the tenant's
+// and fewer than total of all do (those first seen more than wait before
+// now forgotten).
+func (w *withdrawWaits) admit(tenant string, seq uint64, now time.Time, wait time.Duration, total, perTenant int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.byTenant[tenant][seq]; ok {
+		return true
+	}
+	for t, waiting := range w.byTenant {
+		for s, at := range waiting {
+			if now.Sub(at) > wait {
+				w.forget(t, s)
+			}
+		}
+	}
+	waiting := w.byTenant[tenant]
+	if len(waiting) >= perTenant || w.n >= total {
+		return false
+	}
+	if waiting == nil {
+		if w.byTenant == nil {
+			w.byTenant = map[string]map[uint64]time.Time{}
+		}
+		waiting = map[uint64]time.Time{}
+		w.byTenant[tenant] = waiting
+	}
+	waiting[seq] = now
+	w.n++
+	return true
+}
+
+// done forgets the withdrawal seq of tenant: it waits no more.
+func (w *withdrawWaits) done(tenant string, seq uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.forget(tenant, seq)
+}
+
+// forget is done; the caller holds mu.
+func (w *withdrawWaits) forget(tenant string, seq uint64) {
+	waiting := w.byTenant[tenant]
+	if _, ok := waiting[seq]; !ok {
+		return
+	}
+	delete(waiting, seq)
+	w.n--
+	if len(waiting) == 0 {
+		delete(w.byTenant, tenant)
+	}
+}
 
 // maxWithdrawalBytes bounds a withdrawal: its three members need far less.
 const maxWithdrawalBytes = 1 << 10
@@ -159,19 +243,29 @@ func (p *Pipeline) withdraw(ctx context.Context, j *job, id string, bad error) O
 	if err != nil {
 		return p.retry(fmt.Errorf("withdrawal: %w", err), 0)
 	}
+	seq := j.meta.Sequence.Stream
+	if res.Outcome != CancelUnknown {
+		p.waits.done(j.tenant, seq)
+	}
 	switch res.Outcome {
 	case CancelDone:
 		return Outcome{Kind: Done}
 	case CancelUnknown:
-		if p.cfg.Now().Sub(j.meta.Timestamp) < p.cfg.WithdrawWait {
-			// Published before this withdrawal, it is delivered before it,
-			// and may still be being validated, or fetched ahead by a
-			// replica whose workers are all busy: look again soon (from a
-			// second, doubling, at most withdrawRecheck).
-			return Outcome{Kind: Busy, Delay: withdrawRecheck}
+		now := p.cfg.Now()
+		if now.Sub(j.meta.Timestamp) >= p.cfg.WithdrawWait {
+			p.waits.done(j.tenant, seq)
+			return p.withdrawalRefused(ctx, j, id, WithdrawUnknown,
+				fmt.Sprintf("no submission %s of this tenant was known %s after this withdrawal: not received, or still on its way (withdraw it again later)", id, p.cfg.WithdrawWait))
 		}
-		return p.withdrawalRefused(ctx, j, id, WithdrawUnknown,
-			fmt.Sprintf("no submission %s of this tenant was known %s after this withdrawal: not received, or still on its way (withdraw it again later)", id, p.cfg.WithdrawWait))
+		if total, perTenant := waitingLimits(p.lay.MaxAckPend); !p.waits.admit(j.tenant, seq, now, p.cfg.WithdrawWait, total, perTenant) {
+			return p.withdrawalRefused(ctx, j, id, WithdrawUnknown,
+				fmt.Sprintf("no submission %s of this tenant is known, and as many withdrawals as may wait for theirs do: not received, or still on its way (withdraw it again later)", id))
+		}
+		// Published before this withdrawal, it is delivered before it, and
+		// may still be being validated, or fetched ahead by a replica whose
+		// workers are all busy: look again soon (from a second, doubling,
+		// at most withdrawRecheck).
+		return Outcome{Kind: Busy, Delay: withdrawRecheck}
 	case CancelBeingSent:
 		return p.withdrawalRefused(ctx, j, id, WithdrawTooLate, "too late: "+res.Why)
 	default: // CancelNotHeld

@@ -326,3 +326,53 @@ func TestWithdrawalsRaceTheirSubmissions(t *testing.T) {
 	}
 	t.Logf("%d withdrawn, %d sent", withdrawn, sent)
 }
+
+// TestWithdrawalsOfUnknownIdsAreBounded: a tenant publishes withdrawals of
+// ids it never sent, more than the submissions consumer's MaxAckPending
+// (64 here). Each that waits for its submission is nakked with a delay,
+// and the server counts it pending: unbounded, they stopped the pipeline
+// for every tenant until ISEED_WITHDRAW_WAIT, and another tenant's
+// submission waited that long. Now only a few wait (two of a tenant, four
+// of all, with 64), the others are refused unknown at once, saying so,
+// and the other tenant's submission goes at once; its own withdrawal of an
+// unknown id, published first, still waits the whole while.
+func TestWithdrawalsOfUnknownIdsAreBounded(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	const wait = 10 * time.Second
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.WithdrawWait = wait }))
+	h.publishAs("globex", withdrawal("g-1"), "")
+	const flood, perTenant = 70, 2
+	for i := range flood {
+		h.Publish(withdrawal(fmt.Sprintf("none-%d", i)), nil)
+	}
+	published := time.Now()
+	h.publishAs("globex", pipetest.Submission("g-sub", pipetest.ValidFields("Anna")), "")
+	var submitted time.Duration
+	pipetest.WaitFor(t, 30*time.Second, "globex's submission sent", func() bool {
+		r, _, err := record.NewStore(h.Res.Records).Get(context.Background(), "globex", "g-sub")
+		submitted = time.Since(published)
+		return err == nil && r.RequestID != ""
+	})
+	if submitted > wait/2 {
+		t.Errorf("globex's submission was sent %s after it was published, behind acme's waiting withdrawals; want at once", submitted.Round(time.Millisecond))
+	}
+	atTheBound := func() (n, all int) {
+		for i := range flood {
+			for _, ns := range h.notices(pipetest.Tenant, fmt.Sprintf("none-%d", i)) {
+				all++
+				if strings.Contains(ns.Errors[0].Message, "as many withdrawals as may wait") {
+					n++
+				}
+			}
+		}
+		return n, all
+	}
+	pipetest.WaitFor(t, 30*time.Second, "every withdrawal of acme answered", func() bool { _, all := atTheBound(); return all == flood })
+	if n, _ := atTheBound(); n != flood-perTenant {
+		t.Errorf("%d refused at the bound; want %d (%d waited)", n, flood-perTenant, perTenant)
+	}
+	if n := h.waitNotice("globex", "g-1"); n.Reason != consumer.WithdrawUnknown || strings.Contains(n.Errors[0].Message, "as many withdrawals as may wait") {
+		t.Errorf("globex's notice %+v; want unknown after the wait", n)
+	}
+}
