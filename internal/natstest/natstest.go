@@ -180,11 +180,21 @@ func RunCluster(t testing.TB) []string {
 func RunClusterNodes(t testing.TB) []*server.Server {
 	t.Helper()
 	var nodes []*server.Server
+	for attempt := 1; nodes == nil; attempt++ {
+		var err error
+		if nodes, err = startNodes(ClusterOptions(t, 3)); err != nil {
+			// ClusterOptions picks free route ports and closes them; another
+			// process may take one before the node listens there, and the
+			// node never becomes ready (seen once in 36 CI runs).
+			if attempt == 3 {
+				t.Fatalf("start a three-node cluster, 3 attempts: %v", err)
+			}
+			t.Logf("start a three-node cluster: %v; again, on other ports", err)
+		}
+	}
 	var urls []string
-	for _, opts := range ClusterOptions(t, 3) {
-		s := natsserver.RunServer(opts)
+	for _, s := range nodes {
 		t.Cleanup(s.Shutdown)
-		nodes = append(nodes, s)
 		urls = append(urls, s.ClientURL())
 	}
 	nc, js := Connect(t, strings.Join(urls, ","))
@@ -200,6 +210,37 @@ func RunClusterNodes(t testing.TB) []*server.Server {
 			t.Fatalf("the cluster's JetStream has no meta leader after 30s: %v", err)
 		}
 	}
+}
+
+// startNodes starts a node for each of opts, all of them or none.
+func startNodes(opts []*server.Options) ([]*server.Server, error) {
+	var nodes []*server.Server
+	for _, o := range opts {
+		s, err := startNode(o)
+		if err != nil {
+			for _, n := range nodes {
+				n.Shutdown()
+			}
+			return nil, err
+		}
+		nodes = append(nodes, s)
+	}
+	return nodes, nil
+}
+
+// startNode is natsserver.RunServer, returning an error where it panics
+// (a node not ready for connections within 10 s), with the node shut down.
+func startNode(o *server.Options) (s *server.Server, err error) {
+	var made *server.Server
+	defer func() {
+		if r := recover(); r != nil {
+			if made != nil {
+				made.Shutdown()
+			}
+			s, err = nil, fmt.Errorf("node %s: %v", o.ServerName, r)
+		}
+	}()
+	return natsserver.RunServerCallback(o, func(n *server.Server) { made = n }), nil
 }
 
 // KeepStreamsDir makes a stream no test uses, for a test that deletes a
