@@ -3,6 +3,7 @@ package natstest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
@@ -137,12 +138,7 @@ func ClusterOptions(t testing.TB, n int) []*server.Options {
 	t.Helper()
 	ports := make([]int, n)
 	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+		ports[i] = routePort(t)
 	}
 	var routes []*url.URL
 	for _, p := range ports {
@@ -160,6 +156,25 @@ func ClusterOptions(t testing.TB, n int) []*server.Options {
 		nodes[i] = &opts
 	}
 	return nodes
+}
+
+// routePort returns a port free now, for a node's routes, below Linux's
+// ephemeral range (32768 up): a port listened on at ":0" comes from that
+// range, as does the local port of every connection a test makes, and
+// one taken so between its pick and the node's listen left the node never
+// ready (seen once in 36 CI runs). Below it, only another test's pick of
+// the same port, among 12,000, can take it.
+func routePort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		p := 20000 + rand.IntN(12000)
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			ln.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port for a node's routes in 100 tries between 20000 and 32000")
+	return 0
 }
 
 // RunCluster starts a fresh three-node JetStream cluster in process (nodes
@@ -184,8 +199,8 @@ func RunClusterNodes(t testing.TB) []*server.Server {
 		var err error
 		if nodes, err = startNodes(ClusterOptions(t, 3)); err != nil {
 			// ClusterOptions picks free route ports and closes them; another
-			// process may take one before the node listens there, and the
-			// node never becomes ready (seen once in 36 CI runs).
+			// test may still take one before the node listens there
+			// (routePort), and the node never becomes ready.
 			if attempt == 3 {
 				t.Fatalf("start a three-node cluster, 3 attempts: %v", err)
 			}
