@@ -14,10 +14,10 @@ import (
 // its redirect signs (auth.signNotice).
 var cancelledFields = []string{"tenant", "id", "cancelled"}
 
-// heldOf reads the tenant and id of a cancel (the query of its
+// cancelTarget reads the tenant and id of a cancel (the query of its
 // confirmation, the form of its POST); ok is false, the page answered,
 // when they are not a submission's.
-func (c *Console) heldOf(w http.ResponseWriter, r *http.Request, tenant, id string) (submissionData, bool) {
+func (c *Console) cancelTarget(w http.ResponseWriter, r *http.Request, tenant, id string) (submissionData, bool) {
 	d := submissionData{Tenant: strings.TrimSpace(tenant), ID: strings.TrimSpace(id)}
 	if !record.ValidToken(d.Tenant) || !record.ValidToken(d.ID) {
 		c.fail(w, r, http.StatusBadRequest, "A tenant and a submission id are each 1 to 64 letters, digits, _ or -.")
@@ -28,16 +28,18 @@ func (c *Console) heldOf(w http.ResponseWriter, r *http.Request, tenant, id stri
 
 func (c *Console) confirmCancel(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if d, ok := c.heldOf(w, r, q.Get("tenant"), q.Get("id")); ok {
+	if d, ok := c.cancelTarget(w, r, q.Get("tenant"), q.Get("id")); ok {
 		c.render(w, r, http.StatusOK, "cancelheld", "Cancel submission "+d.Tenant+"/"+d.ID, d)
 	}
 }
 
-// cancelUnsent cancels a held submission, as iseed cancel does
+// cancelUnsent cancels a submission not sent yet (held, or claimed by a
+// worker waiting for its upstream token), as iseed cancel does
 // (consumer.CancelUnsent), and goes back to its page with a notice; one it
-// does not cancel (not held, being sent, unknown) is said, nothing changed.
+// does not cancel (sent or closed, being sent, unknown) is said, nothing
+// changed.
 func (c *Console) cancelUnsent(w http.ResponseWriter, r *http.Request) {
-	d, ok := c.heldOf(w, r, r.PostFormValue("tenant"), r.PostFormValue("id"))
+	d, ok := c.cancelTarget(w, r, r.PostFormValue("tenant"), r.PostFormValue("id"))
 	if !ok {
 		return
 	}

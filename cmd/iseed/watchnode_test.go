@@ -1,27 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// lineWriter sends each line written to it on lines.
-type lineWriter struct{ lines chan string }
-
-func (w lineWriter) Write(p []byte) (int, error) {
-	for _, l := range strings.Split(strings.TrimSuffix(string(p), "\n"), "\n") {
-		w.lines <- l
-	}
-	return len(p), nil
-}
 
 // TestWatchGoesOnWhenItsNodeFails: in a three-node cluster the node that
 // holds iseed watch's consumer (an ordered consumer: one replica, on one
@@ -63,32 +53,23 @@ func TestWatchGoesOnWhenItsNodeFails(t *testing.T) {
 			}
 		}
 	}
-	printed := func(w lineWriter, id string) {
+	printed := func(out *pipetest.Buffer, id string) {
 		t.Helper()
-		for deadline := time.After(30 * time.Second); ; {
-			select {
-			case line := <-w.lines:
-				if strings.Contains(line, "acme/"+id+" ") {
-					return
-				}
-			case <-deadline:
-				t.Fatalf("watch printed no line of %s in 30s", id)
-			}
-		}
+		pipetest.WaitFor(t, 30*time.Second, "watch to print a line of "+id, func() bool {
+			return strings.Contains(out.String(), "acme/"+id+" ")
+		})
 	}
 	publish("emp-1")
 
-	w := lineWriter{lines: make(chan string, 16)}
-	note := new(bytes.Buffer)
+	var out, note *pipetest.Buffer
 	holder, stop := natstest.ConsumerAwayFrom(t, any, l.EventsStream(), nodes[0].Name(), func() func() {
-		w = lineWriter{lines: make(chan string, 16)}
-		note = new(bytes.Buffer)
+		out, note = new(pipetest.Buffer), new(pipetest.Buffer)
 		run, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() {
-			done <- watchEvents(run, js, l, "acme", "", jetstream.DeliverAllPolicy, w, note)
+			done <- watchEvents(run, js, l, "acme", "", jetstream.DeliverAllPolicy, out, note)
 		}()
-		printed(w, "emp-1")
+		printed(out, "emp-1")
 		return func() { stop(); <-done }
 	})
 	defer func() {
@@ -100,6 +81,6 @@ func TestWatchGoesOnWhenItsNodeFails(t *testing.T) {
 	natstest.StopNode(nodes, holder)
 	publish("emp-2")
 	stored := time.Now()
-	printed(w, "emp-2")
+	printed(out, "emp-2")
 	t.Logf("the node holding watch's consumer (%s) failed; it printed the next event %s after it was stored", holder, time.Since(stored).Round(time.Millisecond))
 }
