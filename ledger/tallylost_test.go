@@ -28,18 +28,10 @@ func TestTallyGoesOnWhenItsNodeFails(t *testing.T) {
 	_, js := natstest.Connect(t, nodes[0].ClientURL())
 	_, any := natstest.Connect(t, nodes[0].ClientURL()+","+nodes[1].ClientURL()+","+nodes[2].ClientURL())
 	var st jetstream.Stream
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		try, end := context.WithTimeout(ctx, 5*time.Second)
-		var err error
-		st, err = ledger.EnsureStream(try, any, ledger.StreamConfig(prefix, 3, jetstream.FileStorage, 0))
-		end()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the ledger stream: %v", err)
-		}
-	}
+	natstest.Retry(t, "the ledger stream", 5*time.Second, func(ctx context.Context) (err error) {
+		st, err = ledger.EnsureStream(ctx, any, ledger.StreamConfig(prefix, 3, jetstream.FileStorage, 0))
+		return err
+	})
 	l := ledger.New(js, st, ledger.Config{Prefix: prefix})
 	writer := ledger.New(any, st, ledger.Config{Prefix: prefix})
 	now := time.Now().UTC().Truncate(time.Second)
@@ -59,17 +51,9 @@ func TestTallyGoesOnWhenItsNodeFails(t *testing.T) {
 	natstest.StopNode(nodes, holder)
 	// The failed node may have led the stream too: the entry is stored
 	// once another leads it.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		try, end := context.WithTimeout(ctx, 2*time.Second)
-		err := writer.Record(try, entry("acme", "r2", now))
-		end()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("store an entry with %s down: %v", holder, err)
-		}
-	}
+	natstest.Retry(t, "store an entry with "+holder+" down", 2*time.Second, func(ctx context.Context) error {
+		return writer.Record(ctx, entry("acme", "r2", now))
+	})
 	stored := time.Now()
 	totals(t, tally, "after its node failed", 30*time.Second, 2)
 	t.Logf("the node holding the consumer (%s) failed; the total had the next entry %s after it was stored", holder, time.Since(stored).Round(time.Millisecond))

@@ -27,31 +27,16 @@ func TestWatchGoesOnWhenItsNodeFails(t *testing.T) {
 	_, js := natstest.Connect(t, nodes[0].ClientURL())
 	_, any := natstest.Connect(t, nodes[0].ClientURL()+","+nodes[1].ClientURL()+","+nodes[2].ClientURL())
 	l := layout.Layout{Replicas: 3}.WithDefaults()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		try, end := context.WithTimeout(ctx, 5*time.Second)
-		_, err := any.CreateStream(try, jetstream.StreamConfig{Name: l.EventsStream(), Subjects: l.Events().Of("*", "*"), Replicas: 3})
-		end()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the events stream: %v", err)
-		}
-	}
+	natstest.Retry(t, "the events stream", 5*time.Second, func(ctx context.Context) error {
+		_, err := any.CreateStream(ctx, jetstream.StreamConfig{Name: l.EventsStream(), Subjects: l.Events().Of("*", "*"), Replicas: 3})
+		return err
+	})
 	pub := publisher.New(any, publisher.Config{Prefix: l.Prefix, EventsStream: l.EventsStream()})
 	publish := func(id string) {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			try, end := context.WithTimeout(ctx, 2*time.Second)
-			err := pub.Status(try, publisher.Status{Tenant: "acme", SubmissionID: id, State: publisher.StateSubmitted, Generation: 1, At: time.Now()})
-			end()
-			if err == nil {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("publish %s: %v", id, err)
-			}
-		}
+		natstest.Retry(t, "publish "+id, 2*time.Second, func(ctx context.Context) error {
+			return pub.Status(ctx, publisher.Status{Tenant: "acme", SubmissionID: id, State: publisher.StateSubmitted, Generation: 1, At: time.Now()})
+		})
 	}
 	printed := func(out *pipetest.Buffer, id string) {
 		t.Helper()

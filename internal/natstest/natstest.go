@@ -346,3 +346,21 @@ func StopNode(nodes []*server.Server, name string) {
 		}
 	}
 }
+
+// Retry calls f, each call given up to try, until it succeeds or 30 s have
+// passed (then fails t, saying what): for a write to a cluster that has
+// no leader for the stream yet, or no longer (its node failed).
+func Retry(t testing.TB, what string, try time.Duration, f func(ctx context.Context) error) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), try)
+		err := f(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+}
