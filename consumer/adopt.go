@@ -219,7 +219,7 @@ func (p *Pipeline) keepAnswered(ctx context.Context, j *job, id string, reconcil
 			return true
 		}
 		next := *rec
-		pa := record.Attempt{Started: p.cfg.Now(), Owner: j.owner, Until: p.cfg.Now()}
+		pa := record.Attempt{Started: p.cfg.Now(), Owner: j.owner, Until: p.cfg.Now(), Seq: j.seq()}
 		if rec.Pending != nil {
 			pa = *rec.Pending
 		}

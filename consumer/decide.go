@@ -36,6 +36,9 @@ const (
 	// Held: a spending cap holds the submission back; RunHolds sends it
 	// again when the caps allow. Publish the held event, then Ack.
 	Held
+	// Duplicate: a copy of a submission a delivery of another message is
+	// handling (copyOfAnother); that delivery announces what it does. Ack.
+	Duplicate
 )
 
 // String returns the outcome's name, as logs and metrics label it.
@@ -57,6 +60,8 @@ func (k Kind) String() string {
 		return "interrupted"
 	case Held:
 		return "held"
+	case Duplicate:
+		return "duplicate"
 	default:
 		return "unknown"
 	}
@@ -111,7 +116,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 func Decide(o Outcome, delivered uint64, p RetryPolicy, jitter float64) Action {
 	p = p.withDefaults()
 	switch o.Kind {
-	case Done, Held:
+	case Done, Held, Duplicate:
 		return Action{Publish: o.Event != nil, Ack: true}
 	case Rejected, Failed:
 		return Action{DeadLetter: true, Publish: o.Event != nil, Term: true}

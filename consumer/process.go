@@ -82,6 +82,15 @@ func (j *job) idOf() string {
 
 func (j *job) key() string { return record.Key(j.tenant, j.sub.ID) }
 
+// seq is the submissions stream's sequence of the job's message (0 when
+// the job has none).
+func (j *job) seq() uint64 {
+	if j.meta == nil {
+		return 0
+	}
+	return j.meta.Sequence.Stream
+}
+
 // uncount takes back from next the attempt this delivery counted but never
 // made.
 func (j *job) uncount(next *record.Record) {
@@ -514,6 +523,9 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 		// under the lease of the delivery taking it over until it is sent:
 		// that lease is respected as a claimed record's.
 		if rec.Pending != nil && rec.Pending.Owner != j.owner && now.Before(rec.Pending.Until) {
+			if p.copyOfAnother(ctx, j) {
+				return Outcome{Kind: Duplicate, Record: rec}, true
+			}
 			return Outcome{Kind: Busy, Delay: rec.Pending.Until.Sub(now), Record: rec}, true
 		}
 		if !rec.CancelRequested.IsZero() && !rec.PostInDoubt() {
@@ -549,6 +561,29 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 	default: // submitted, or further along: announce again (deduplicated) and move on
 		return p.announceExisting(j), true
 	}
+}
+
+// copyOfAnother reports whether the job's message is a copy of the
+// submission whose live lease a delivery of another message holds: the
+// same payload, published again under a message id of its own (or none),
+// or a release or a cancel's message sent while that delivery runs. That
+// delivery carries the submission: its message stays pending until it is
+// decided, and is redelivered if its worker dies. Nakked to look again,
+// the copy would only announce what that delivery did, and meanwhile hold
+// one of the consumer's MaxAckPending: enough copies stopped every
+// tenant's submissions for as long as the lease lasted. A redelivery of
+// the lease holder's own message is no copy: it waits for the lease. Nor
+// is a message that may have to take the holder's place: when the
+// holder's message has left the stream (deleted by an operator, aged out),
+// or cannot be looked up, no redelivery of it would carry the submission
+// if its worker died.
+func (p *Pipeline) copyOfAnother(ctx context.Context, j *job) bool {
+	held := j.rec.Pending.Seq
+	if held == 0 || j.seq() == 0 || held == j.seq() || j.rec.Fingerprint != j.sub.Fingerprint() {
+		return false
+	}
+	_, err := p.d.Resources.Submissions.GetMsg(ctx, held)
+	return err == nil
 }
 
 // takeOver puts this worker's lease on a claimed record.
@@ -650,7 +685,7 @@ func (p *Pipeline) newRecord(j *job, now time.Time) *record.Record {
 
 // lease returns a pending attempt held by this job until AckWait from now.
 func (p *Pipeline) lease(j *job, now time.Time) *record.Attempt {
-	return &record.Attempt{Started: now, Owner: j.owner, Until: now.Add(p.lay.AckWait), Marked: p.cfg.Callback != nil}
+	return &record.Attempt{Started: now, Owner: j.owner, Until: now.Add(p.lay.AckWait), Marked: p.cfg.Callback != nil, Seq: j.seq()}
 }
 
 func (p *Pipeline) rejected(j *job) Outcome {

@@ -167,6 +167,11 @@ type Attempt struct {
 	// request proven the submission's), not in a POST's answer: the
 	// charge of its adoption says so (ledger.SourceReconciled).
 	Reconciled bool `json:"reconciled,omitempty"`
+	// Seq is the submissions stream's sequence of the message whose
+	// delivery holds the lease (0: a lease written before it was kept, or
+	// by no delivery). Another message of the same submission, arriving
+	// while the lease is live, is a copy that delivery carries.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // PostInDoubt reports whether a POST of the record may have created an
