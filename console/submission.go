@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
@@ -96,13 +97,10 @@ type recordView struct {
 	Object      string   // the document's object name, its file name hidden
 }
 
-// Cancellable reports whether an operator may cancel the submission (as
-// consumer.CancelUnsent does): not sent yet, held by a spending cap or
-// claimed by a worker waiting for its upstream token, no POST of it in
-// doubt, and not cancelled already.
+// Cancellable reports whether an operator may cancel the submission:
+// consumer.CancelUnsent can (consumer.Unsent), and nobody has yet.
 func (v *recordView) Cancellable() bool {
-	return (v.State == record.StateHeld || v.State == record.StateClaimed) &&
-		v.CancelRequested.IsZero() && v.RequestID == "" && !v.PostInDoubt()
+	return consumer.Unsent(v.Record) && v.CancelRequested.IsZero()
 }
 
 func recordOf(rec *record.Record) *recordView {

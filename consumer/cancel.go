@@ -74,6 +74,14 @@ func CancelUnsent(ctx context.Context, js jetstream.JetStream, res *layout.Resou
 	return cancelUnsent(ctx, js, res, tenant, id, now, "")
 }
 
+// Unsent reports whether CancelUnsent can cancel rec: held by a spending
+// cap or claimed (a worker waiting for its upstream token, or its message
+// handed back), with no upstream request and no POST of it in doubt. One
+// marked cancelled already is still Unsent until a delivery fails it.
+func Unsent(rec *record.Record) bool {
+	return (rec.State == record.StateHeld || rec.State == record.StateClaimed) && rec.RequestID == "" && !rec.PostInDoubt()
+}
+
 // cancelUnsent is CancelUnsent for whoever asked: by is record.Record's
 // CancelledBy (empty: an operator). A record marked already keeps the
 // mark it has.
@@ -92,7 +100,7 @@ func cancelUnsent(ctx context.Context, js jetstream.JetStream, res *layout.Resou
 			return CancelResult{Outcome: CancelDone, State: rec.State, Why: "cancelled already"}, nil
 		case rec.State != record.StateHeld && rec.State != record.StateClaimed:
 			return CancelResult{Outcome: CancelNotHeld, State: rec.State, Why: notHeldWhy(rec.State)}, nil
-		case rec.PostInDoubt() || rec.RequestID != "":
+		case !Unsent(rec):
 			return CancelResult{Outcome: CancelBeingSent, State: rec.State,
 				Why: "it is being sent (a POST of it may have been made): too late to cancel"}, nil
 		}
