@@ -453,10 +453,63 @@ func sealedTo(info *jetstream.ObjectInfo) string {
 	return cmp.Or(info.Metadata[seal.MetaRecipients], info.Metadata[seal.MetaKeyID])
 }
 
-// put streams the file into the bucket and reads the stored object back,
+// put stores the document (putOnce) and, when that fails, looks at what
+// the failed put left under the name. nats.go purges the chunks of a put
+// that fails once its meta may have landed: the name then names chunks
+// that are gone, and no get of it ever ends. Another replica's catch-up
+// may have found the object whole meanwhile (its chunks there until the
+// purge) and announced it, closing the record: that document could then
+// never be read (the chaos suite's "slow, lossy routes" found one so,
+// once). A put that left the name without its chunks stores it again, up
+// to putTries times in all.
+func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocument, nome string, f *os.File) error {
+	var err error
+	for try := 1; ; try++ {
+		if err = t.putOnce(ctx, rec, sd, nome, f); err == nil || try == putTries {
+			return err
+		}
+		broken, berr := t.leftBroken(ctx, rec.Tenant, sd)
+		if berr != nil || !broken { // whole tells the log that it is stored again
+			return err
+		}
+		if !workpool.Sleep(ctx, putPause) {
+			return err
+		}
+	}
+}
+
+// putTries bounds the stores of one document in one put, putPause apart.
+const (
+	putTries = 3
+	putPause = 500 * time.Millisecond
+)
+
+// leftBroken reports whether the name of sd holds this document's meta
+// with chunks missing: what a put that failed after its meta landed leaves.
+func (t *Tracker) leftBroken(ctx context.Context, tenant string, sd *storedDocument) (bool, error) {
+	bucket, err := t.documents(ctx, tenant)
+	if err != nil {
+		return false, err
+	}
+	info, err := objectInfo(ctx, bucket, sd.ref.Object)
+	if info == nil || err != nil || info.Metadata[DocMetaSHA256] != sd.ref.SHA256 {
+		return false, err
+	}
+	whole, err := t.whole(ctx, info)
+	return !whole, err
+}
+
+// putOnce streams the file into the bucket and reads the stored object back,
 // checking its digest against the one of the bytes sent; sd's Stored is
 // when the server stored it, as read back.
-func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocument, nome string, f *os.File) error {
+//
+// The put has a deadline of its own (readBackTimeout: the same rate). With
+// none, nats.go gives each chunk's acknowledgement 5 s and, when one comes
+// late (a slow, lossy link), fails the put and purges the chunks it sent,
+// also those stored and named by a meta that landed (put). With a
+// deadline it waits for them until it, and a put that runs out fails
+// leaving what it stored.
+func (t *Tracker) putOnce(ctx context.Context, rec *record.Record, sd *storedDocument, nome string, f *os.File) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("document: rewind: %w", err)
 	}
@@ -480,7 +533,9 @@ func (t *Tracker) put(ctx context.Context, rec *record.Record, sd *storedDocumen
 		return err
 	}
 	sent := sha256.New()
-	stored, err := bucket.Put(ctx, meta, io.TeeReader(body, sent))
+	pctx, cancel := context.WithTimeout(ctx, readBackTimeout(sd.ref.Size))
+	defer cancel()
+	stored, err := bucket.Put(pctx, meta, io.TeeReader(body, sent))
 	if err != nil {
 		return fmt.Errorf("document of %s: store: %w", record.Key(rec.Tenant, rec.ID), err)
 	}
