@@ -566,7 +566,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 // copyOfAnother reports whether the job's message is a copy of the
 // submission whose live lease a delivery of another message holds: the
 // same payload, published again under a message id of its own (or none),
-// or a release or a cancel's message sent while that delivery runs. That
+// or a hold's release sent again while that delivery runs. That
 // delivery carries the submission: its message stays pending until it is
 // decided, and is redelivered if its worker dies. Nakked to look again,
 // the copy would only announce what that delivery did, and meanwhile hold
