@@ -245,12 +245,8 @@ func (t *Tracker) storeLock(object string) (unlock func()) {
 // nothing is put. Putting it again would give it new chunks and purge the old
 // ones under a tenant who, told of it, is reading them.
 func (t *Tracker) storedUnder(ctx context.Context, tenant string, sd *storedDocument) (bool, error) {
-	bucket, err := t.documents(ctx, tenant)
-	if err != nil {
-		return false, err
-	}
-	info, err := objectInfo(ctx, bucket, sd.ref.Object)
-	if info == nil || err != nil || info.Metadata[DocMetaSHA256] != sd.ref.SHA256 {
+	bucket, info, err := t.thisDocument(ctx, tenant, sd)
+	if info == nil || err != nil {
 		return false, err // absent, or not this document after all: put it
 	}
 	if ok, err := t.intact(ctx, bucket, info); !ok || err != nil {
@@ -260,6 +256,21 @@ func (t *Tracker) storedUnder(ctx context.Context, tenant string, sd *storedDocu
 	sd.ref.Stored = info.ModTime.UTC()
 	sd.sealedTo = sealedTo(info)
 	return true, nil
+}
+
+// thisDocument returns the tenant's documents bucket and the info of the
+// object under sd's name when it is sd's document (its digest); nil info
+// when there is none, or another one.
+func (t *Tracker) thisDocument(ctx context.Context, tenant string, sd *storedDocument) (jetstream.ObjectStore, *jetstream.ObjectInfo, error) {
+	bucket, err := t.documents(ctx, tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := objectInfo(ctx, bucket, sd.ref.Object)
+	if info == nil || err != nil || info.Metadata[DocMetaSHA256] != sd.ref.SHA256 {
+		return bucket, nil, err
+	}
+	return bucket, info, nil
 }
 
 // whole reports whether every chunk the object's info names is in its
@@ -487,12 +498,8 @@ const (
 // leftBroken reports whether the name of sd holds this document's meta
 // with chunks missing: what a put that failed after its meta landed leaves.
 func (t *Tracker) leftBroken(ctx context.Context, tenant string, sd *storedDocument) (bool, error) {
-	bucket, err := t.documents(ctx, tenant)
-	if err != nil {
-		return false, err
-	}
-	info, err := objectInfo(ctx, bucket, sd.ref.Object)
-	if info == nil || err != nil || info.Metadata[DocMetaSHA256] != sd.ref.SHA256 {
+	_, info, err := t.thisDocument(ctx, tenant, sd)
+	if info == nil || err != nil {
 		return false, err
 	}
 	whole, err := t.whole(ctx, info)
