@@ -326,10 +326,15 @@ func (er *eraser) deleteObjects(ctx context.Context, bucket, prefix string) (int
 		if !strings.HasPrefix(info.Name, prefix) {
 			continue
 		}
+		// A marker's object is deleted again: a delete writes its marker
+		// first, then purges the chunks, and one whose purge failed (an
+		// earlier run of this command, the tracker's unstore) left the
+		// chunks, the document's bytes, under the marker's NUID. Deleted
+		// again, they are purged.
+		if err := obs.Delete(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return n, fmt.Errorf("documents bucket %s: delete a document of %s: %w", bucket, strings.TrimSuffix(prefix, "/"), err)
+		}
 		if !info.Deleted {
-			if err := obs.Delete(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-				return n, fmt.Errorf("documents bucket %s: delete a document of %s: %w", bucket, strings.TrimSuffix(prefix, "/"), err)
-			}
 			n++
 		}
 		meta := layout.ObjectMetaSubject(bucket, info.Name)
