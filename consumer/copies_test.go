@@ -6,10 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestCopiesOfASubmissionInFlightStallNobody: a tenant publishes one
@@ -25,14 +23,8 @@ import (
 // (redelivered if its worker dies).
 func TestCopiesOfASubmissionInFlightStallNobody(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	lim := &gateLimiter{release: make(chan struct{})}
-	reg := prometheus.NewRegistry()
-	h.Start(pipetest.WithMetrics(consumer.NewMetrics(reg)), pipetest.WithDeps(func(d *consumer.Deps) { d.Limiter = lim }))
 	const id = "emp-copied"
-	data := pipetest.Submission(id, pipetest.ValidFields("Mario"))
-	h.Publish(data, nil)
-	pipetest.WaitFor(t, 10*time.Second, "the first token wait", func() bool { return lim.waits.Load() == 1 })
+	h, lim, reg, data := tokenHeld(t, id)
 	copies := h.Res.Layout.MaxAckPend + 6
 	for range copies {
 		h.Publish(data, nil) // no message id: the stream keeps each
@@ -67,14 +59,8 @@ func TestCopiesOfASubmissionInFlightStallNobody(t *testing.T) {
 // submission: it waits for the lease (busy) instead of being acknowledged.
 func TestCopyWaitsWhenTheHoldersMessageIsGone(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	lim := &gateLimiter{release: make(chan struct{})}
-	reg := prometheus.NewRegistry()
-	h.Start(pipetest.WithMetrics(consumer.NewMetrics(reg)), pipetest.WithDeps(func(d *consumer.Deps) { d.Limiter = lim }))
 	const id = "emp-gone"
-	data := pipetest.Submission(id, pipetest.ValidFields("Mario"))
-	h.Publish(data, nil)
-	pipetest.WaitFor(t, 10*time.Second, "the first token wait", func() bool { return lim.waits.Load() == 1 })
+	h, lim, reg, data := tokenHeld(t, id)
 	r := h.Record(id)
 	if r == nil || r.Pending == nil || r.Pending.Seq == 0 {
 		t.Fatalf("record during the wait: %+v, want a lease naming its message", r)

@@ -182,6 +182,21 @@ func (l *gateLimiter) Wait(ctx context.Context) error {
 	return nil
 }
 
+// tokenHeld starts a pipeline whose first upstream token is held back
+// (a gateLimiter, its metrics in reg), publishes a valid submission id,
+// and returns once the worker that claimed it waits for that token.
+func tokenHeld(t *testing.T, id string) (h *harness, lim *gateLimiter, reg *prometheus.Registry, data []byte) {
+	t.Helper()
+	h = newHarness(t)
+	lim = &gateLimiter{release: make(chan struct{})}
+	reg = prometheus.NewRegistry()
+	h.Start(pipetest.WithMetrics(consumer.NewMetrics(reg)), pipetest.WithDeps(func(d *consumer.Deps) { d.Limiter = lim }))
+	data = pipetest.Submission(id, pipetest.ValidFields("Mario"))
+	h.Publish(data, nil)
+	pipetest.WaitFor(t, 10*time.Second, "the first token wait", func() bool { return lim.waits.Load() == 1 })
+	return h, lim, reg, data
+}
+
 // TestLeaseOutlastsALongTokenWait: a worker waits for its token longer
 // than its lease (a backlog behind the budget) while another delivery of
 // the submission comes (a held one's release, a duplicate). The lease is
@@ -191,14 +206,8 @@ func (l *gateLimiter) Wait(ctx context.Context) error {
 // for nothing (and, for a held submission sent again and again, again).
 func TestLeaseOutlastsALongTokenWait(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	lim := &gateLimiter{release: make(chan struct{})}
-	reg := prometheus.NewRegistry()
-	h.Start(pipetest.WithMetrics(consumer.NewMetrics(reg)), pipetest.WithDeps(func(d *consumer.Deps) { d.Limiter = lim }))
 	const id = "emp-long-wait"
-	data := pipetest.Submission(id, pipetest.ValidFields("Mario"))
-	h.Publish(data, nil)
-	pipetest.WaitFor(t, 10*time.Second, "the first token wait", func() bool { return lim.waits.Load() == 1 })
+	h, lim, reg, data := tokenHeld(t, id)
 	r := h.Record(id)
 	if r == nil || r.Pending == nil {
 		t.Fatalf("record during the wait: %+v, want a lease", r)
