@@ -5,9 +5,18 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"time"
 
 	"github.com/rs/zerolog"
 )
+
+// newSimServer is the HTTP server of a simulator, built in (startSim) or
+// on its own (iseed sim). It holds whatever was submitted, names and tax
+// codes, and echoes it: a panic of its handlers is logged as the daemon's
+// listeners' are, never left to net/http, which writes the value whole.
+func newSimServer(s http.Handler, log zerolog.Logger) *http.Server {
+	return &http.Server{Handler: panicsLogged(log, "simulator", s), ReadHeaderTimeout: 10 * time.Second}
+}
 
 // panicsLogged runs h, and logs a panic of its handlers as the worker
 // pools do (workpool): the value only when the runtime raised it. Left to

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/rs/zerolog"
 )
 
 // TestRequestListLimitFollowsTheVariable: ISEED_VISENGINE_MAX_LIST_BYTES
@@ -19,7 +20,7 @@ func TestRequestListLimitFollowsTheVariable(t *testing.T) {
 		tooLarge bool
 	}{{134217728, false}, {16, true}} {
 		cfg := &Config{VisengineTimeout: 5 * time.Second, VisengineMaxList: tt.limit, SimStep: time.Second}
-		c, s, err := newUpstream(cfg, nil)
+		c, s, err := newUpstream(cfg, nil, zerolog.Nop())
 		if err != nil {
 			t.Fatal(err)
 		}

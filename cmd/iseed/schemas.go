@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -76,7 +77,7 @@ func withSchemaCache(ctx context.Context, stderr io.Writer, fn func(*schema.Cach
 // cliUpstream is the Visengine client of an operator command: the real API,
 // or a private simulator (the same fixtures as the daemon's) on the defaults.
 func cliUpstream(cfg *Config) (*visengine.Client, func(), error) {
-	c, s, err := newUpstream(cfg, nil)
+	c, s, err := newUpstream(cfg, nil, zerolog.New(os.Stderr).With().Timestamp().Str("service", "iseed").Logger())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -292,7 +292,7 @@ func layoutOf(cfg *Config) layout.Layout {
 // simulator on a loopback port when no URL and token are configured.
 func (d *daemon) buildUpstream() error {
 	var err error
-	d.upstream, d.sim, err = newUpstream(d.cfg, d.pauseBudget)
+	d.upstream, d.sim, err = newUpstream(d.cfg, d.pauseBudget, d.log)
 	if d.sim != nil {
 		// Operator commands (iseed audit) find the daemon's simulator here.
 		b, _ := json.Marshal(simAccess{URL: d.sim.url, Token: d.sim.token, AccountKey: d.sim.accountKey})
@@ -399,12 +399,12 @@ func (l limitedCatalog) Visura(ctx context.Context, hash string) (*visengine.Vis
 
 // newUpstream makes a Visengine client for cfg: the real API, or a new
 // built-in simulator (returned, for the caller to close) on the defaults.
-func newUpstream(cfg *Config, onRetryAfter func(time.Duration)) (*visengine.Client, *simServer, error) {
+func newUpstream(cfg *Config, onRetryAfter func(time.Duration), log zerolog.Logger) (*visengine.Client, *simServer, error) {
 	base, token := cfg.VisengineURL.URL, cfg.VisengineToken
 	var s *simServer
 	if cfg.simulated() {
 		var err error
-		if s, err = startSim(sim.Config{Step: cfg.SimStep, Profile: cfg.SimProfile, Echo: cfg.SimEcho}); err != nil {
+		if s, err = startSim(sim.Config{Step: cfg.SimStep, Profile: cfg.SimProfile, Echo: cfg.SimEcho}, log); err != nil {
 			return nil, nil, err
 		}
 		base, token = s.base, s.token
@@ -639,7 +639,7 @@ type simServer struct {
 	sim        *sim.Server
 }
 
-func startSim(cfg sim.Config) (*simServer, error) {
+func startSim(cfg sim.Config, log zerolog.Logger) (*simServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
@@ -649,7 +649,7 @@ func startSim(cfg sim.Config) (*simServer, error) {
 	// token would hand that to any local process.
 	cfg.Token, cfg.AccountEmail, cfg.AccountAPIKey = rand.Text(), simAccountEmail, rand.Text()
 	s := sim.New(cfg)
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	srv := newSimServer(s, log)
 	go func() { _ = srv.Serve(ln) }() // owned by close, which shuts srv down
 	base := &url.URL{Scheme: "http", Host: ln.Addr().String()}
 	return &simServer{url: base.String(), base: base, token: cfg.Token, accountKey: cfg.AccountAPIKey, srv: srv, sim: s}, nil

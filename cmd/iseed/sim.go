@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 )
 
@@ -62,7 +63,7 @@ func newSimCmd(e *env) *cobra.Command {
 			Profile: profile, Echo: echo})
 		s.SetWallet(*wallet) // Config.Wallet treats 0 as "default"
 		fmt.Fprintf(e.stdout, "listening on %s\ntoken %s\nprofile %s, echo %s\n", ln.Addr(), *token, profile, echo.Resolve(profile))
-		return serveSim(cmd.Context(), ln, s)
+		return serveSim(cmd.Context(), ln, s, zerolog.New(e.stderr).With().Timestamp().Str("service", "iseed").Logger())
 	}
 	return cmd
 }
@@ -99,8 +100,8 @@ func simFaults(js string, latency time.Duration) (sim.Faults, error) {
 // serveSim serves s on ln until ctx is done, then shuts down: the simulator
 // first (it releases handlers held by a "hang" fault), then the HTTP server,
 // waiting up to 5 s for calls in flight.
-func serveSim(ctx context.Context, ln net.Listener, s *sim.Server) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+func serveSim(ctx context.Context, ln net.Listener, s *sim.Server, log zerolog.Logger) error {
+	srv := newSimServer(s, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	var err error
