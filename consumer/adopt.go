@@ -61,6 +61,9 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		}
 		j.rec, j.rev = &next, rev
 		p.d.Metrics.spent(next.Tenant, next.Service, next.Charge.Total)
+		if j.meta != nil {
+			p.d.Metrics.waited(p.cfg.Now().Sub(j.meta.Timestamp))
+		}
 		return p.announceExisting(j)
 	}
 }

@@ -21,8 +21,14 @@ type Metrics struct {
 	wallet   prometheus.Gauge
 	spend    *euroCounter
 	requests *prometheus.CounterVec
+	wait     prometheus.Histogram
 	givenUp  prometheus.Counter
 }
+
+// waitBuckets span a submission's wait from the tens of milliseconds a
+// pipeline with no backlog takes to the hours an onboarding's backlog
+// can queue at the default upstream budget.
+var waitBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600}
 
 // NewMetrics registers the pipeline's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -60,11 +66,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "iseed", Name: "paid_requests_total",
 		Help: "Upstream requests this process recorded (each one paid), by tenant and service.",
 	}, []string{"tenant", "service"})
+	m.wait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "iseed", Name: "submission_wait_seconds",
+		Help:    "Time from a submission message's publication (its stream timestamp) until this process recorded its upstream request: the queue, the upstream budget's wait, the POST.",
+		Buckets: waitBuckets,
+	})
 	m.givenUp = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "iseed", Name: "advisories_given_up_total",
 		Help: "Max-deliveries advisories given up after failing every delivery: a dead letter, failed event or finishing step never done.",
 	})
-	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker, m.state, m.wallet, m.spend, m.requests, m.givenUp)
+	reg.MustRegister(m.outcomes, m.duration, m.posts, m.breaker, m.state, m.wallet, m.spend, m.requests, m.wait, m.givenUp)
 	return m
 }
 
@@ -137,6 +148,14 @@ func (m *Metrics) spent(tenant, service string, c money.Cents) {
 	}
 	m.spend.add(tenant, service, c)
 	m.requests.WithLabelValues(tenant, service).Inc()
+}
+
+// waited observes how long a submission waited from its publication until
+// its request was recorded (0 when the server's clock is ahead of ours).
+func (m *Metrics) waited(d time.Duration) {
+	if m != nil {
+		m.wait.Observe(max(d, 0).Seconds())
+	}
 }
 
 // euroCounter is a counter of euros by tenant and service that sums whole

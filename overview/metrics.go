@@ -18,6 +18,7 @@ const (
 	MetricBacklog           = "iseed_submissions_backlog"
 	MetricInFlight          = "iseed_submissions_in_flight"
 	MetricRedelivered       = "iseed_submissions_redelivered"
+	MetricOldestWaiting     = "iseed_submissions_oldest_waiting_seconds"
 	MetricTrackingTasks     = "iseed_tracking_tasks"
 	MetricCallsPerSecond    = "iseed_upstream_calls_per_second"
 	MetricRateLimit         = "iseed_upstream_rate_limit"
@@ -52,6 +53,7 @@ func newCollector(o *Overview) *collector {
 		MetricBacklog:           d(MetricBacklog, "Submission messages stored and not yet delivered to a worker (the submitter consumer's pending count)."),
 		MetricInFlight:          d(MetricInFlight, "Submission messages delivered and not yet acknowledged (the submitter consumer's ack-pending count)."),
 		MetricRedelivered:       d(MetricRedelivered, "Submission messages in flight that were delivered more than once."),
+		MetricOldestWaiting:     d(MetricOldestWaiting, "How long ago the oldest submission message not yet acknowledged was published (waiting for a worker, its upstream token or its next try); 0 when none."),
 		MetricTrackingTasks:     d(MetricTrackingTasks, "Tracking tasks (one per open request) in the tracker consumer, delivered or not."),
 		MetricCallsPerSecond:    d(MetricCallsPerSecond, "Upstream calls per second this replica made over the last minute, as its rate limiter granted them (sum over replicas for the deployment)."),
 		MetricRateLimit:         d(MetricRateLimit, "Upstream calls per second the rate limiter allows."),
@@ -91,6 +93,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		g(MetricBacklog, float64(sub.Backlog))
 		g(MetricInFlight, float64(sub.InFlight))
 		g(MetricRedelivered, float64(sub.Redelivered))
+		if sub.OldestWaiting != nil {
+			g(MetricOldestWaiting, *sub.OldestWaiting)
+		}
 	}
 	if s.Tracking != nil {
 		g(MetricTrackingTasks, float64(s.Tracking.Tasks))

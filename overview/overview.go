@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -189,12 +190,37 @@ func (o *Overview) consumers(ctx context.Context, s *Snapshot, connected bool) {
 		s.problem("submissions consumer", err)
 	} else {
 		s.Submissions = &Submissions{Backlog: ci.NumPending, InFlight: ci.NumAckPending, Redelivered: ci.NumRedelivered}
+		if age, err := o.oldestWaiting(ctx, ci, s.At); err != nil {
+			s.problem("oldest waiting submission", err)
+		} else {
+			s.Submissions.OldestWaiting = &age
+		}
 	}
 	if ci, err := r.Tracker.Info(ctx); err != nil {
 		s.problem("tracking consumer", err)
 	} else {
 		s.Tracking = &Tracking{Tasks: ci.NumPending + uint64(ci.NumAckPending), Undelivered: ci.NumPending, Delivered: ci.NumAckPending}
 	}
+}
+
+// oldestWaiting returns the age at now, in seconds, of the oldest
+// submission message the consumer ci describes has not acknowledged: the
+// first one stored after its ack floor (erased messages skipped). Every
+// replica's workers take them in the order stored, so it is about how
+// long a submission published now waits behind the backlog.
+func (o *Overview) oldestWaiting(ctx context.Context, ci *jetstream.ConsumerInfo, now time.Time) (float64, error) {
+	if ci.NumPending == 0 && ci.NumAckPending == 0 {
+		return 0, nil
+	}
+	r := o.d.Resources
+	m, err := r.Submissions.GetMsg(ctx, ci.AckFloor.Stream+1, jetstream.WithGetMsgSubject(r.Layout.SubmissionSubject("*")))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil // acknowledged since the info was read
+	}
+	if err != nil {
+		return 0, err
+	}
+	return max(now.Sub(m.Time), 0).Seconds(), nil
 }
 
 func (o *Overview) deadLetters(ctx context.Context, s *Snapshot, connected bool) {

@@ -30,6 +30,19 @@ type Submissions struct {
 	Backlog     uint64 `json:"backlog"`     // stored, not yet delivered (NumPending)
 	InFlight    int    `json:"in_flight"`   // delivered, not yet acknowledged (NumAckPending)
 	Redelivered int    `json:"redelivered"` // of those, delivered more than once (NumRedelivered)
+	// OldestWaiting is how long ago the oldest message the consumer has
+	// not acknowledged was published (0 when none): waiting for a worker,
+	// its upstream token or its next try. Absent when it could not be read.
+	OldestWaiting *float64 `json:"oldest_waiting_seconds,omitempty"`
+}
+
+// Waiting is OldestWaiting as a duration: 0 when nothing waits or it
+// could not be read.
+func (s *Submissions) Waiting() time.Duration {
+	if s == nil || s.OldestWaiting == nil {
+		return 0
+	}
+	return time.Duration(*s.OldestWaiting * float64(time.Second))
 }
 
 // Tracking is the tracking consumer's state: one task per open request.

@@ -72,7 +72,11 @@ func (t *table) line(label string, items ...string) {
 
 func (t *table) submissions(s *Snapshot) {
 	if sub := s.Submissions; sub != nil {
-		t.line("submissions", kv("backlog", sub.Backlog), kv("in flight", sub.InFlight), kv("redelivered", sub.Redelivered))
+		parts := []string{kv("backlog", sub.Backlog), kv("in flight", sub.InFlight), kv("redelivered", sub.Redelivered)}
+		if w := sub.Waiting(); w > 0 {
+			parts = append(parts, kv("oldest waiting", Age(w)))
+		}
+		t.line("submissions", parts...)
 	}
 	if tr := s.Tracking; tr != nil {
 		t.line("tracking", kv("tasks", tr.Tasks), kv("undelivered", tr.Undelivered))

@@ -1,0 +1,43 @@
+package console_test
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/pipetest"
+)
+
+// TestOverviewShowsTheOldestWaitingSubmission: the overview page says how
+// long ago the oldest submission not yet sent was published, and nothing
+// once none waits.
+func TestOverviewShowsTheOldestWaitingSubmission(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, "", nil)
+	waiting := regexp.MustCompile(`id="oldest-waiting"[^>]*>([^<]*)<`)
+	page := func() string {
+		resp, err := http.Get(s.url + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if m := waiting.FindStringSubmatch(page()); m != nil {
+		t.Fatalf("nothing published yet: the page shows %q waiting", m[1])
+	}
+	h.Publish(pipetest.Submission("emp-w", pipetest.ValidFields("Mario")), nil) // no pipeline runs: it waits
+	var got string
+	pipetest.WaitFor(t, 20*time.Second, "two seconds of waiting or more shown", func() bool {
+		m := waiting.FindStringSubmatch(page())
+		if m != nil {
+			got = m[1]
+		}
+		return got != "" && got != "0s" && got != "1s"
+	})
+	h.Start()
+	pipetest.WaitFor(t, 20*time.Second, "nothing waiting any more", func() bool { return !waiting.MatchString(page()) })
+}
