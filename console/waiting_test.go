@@ -16,7 +16,7 @@ import (
 func TestOverviewShowsTheOldestWaitingSubmission(t *testing.T) {
 	h := pipetest.New(t)
 	s := newSite(t, h, "", nil)
-	waiting := regexp.MustCompile(`id="oldest-waiting"[^>]*>([^<]*)<`)
+	waiting := regexp.MustCompile(`id="oldest-waiting"[^>]*>([0-9a-z]+) <span class="muted">([^<]*)</span>`)
 	page := func() string {
 		resp, err := http.Get(s.url + "/")
 		if err != nil {
@@ -30,14 +30,16 @@ func TestOverviewShowsTheOldestWaitingSubmission(t *testing.T) {
 		t.Fatalf("nothing published yet: the page shows %q waiting", m[1])
 	}
 	h.Publish(pipetest.Submission("emp-w", pipetest.ValidFields("Mario")), nil) // no pipeline runs: it waits
-	var got string
+	var got, tenant string
 	pipetest.WaitFor(t, 20*time.Second, "two seconds of waiting or more shown", func() bool {
-		m := waiting.FindStringSubmatch(page())
-		if m != nil {
-			got = m[1]
+		if m := waiting.FindStringSubmatch(page()); m != nil {
+			got, tenant = m[1], m[2]
 		}
 		return got != "" && got != "0s" && got != "1s"
 	})
+	if tenant != pipetest.Tenant {
+		t.Errorf("the oldest waiting submission's tenant shown: %q, want %q", tenant, pipetest.Tenant)
+	}
 	h.Start()
 	pipetest.WaitFor(t, 20*time.Second, "nothing waiting any more", func() bool { return !waiting.MatchString(page()) })
 }

@@ -190,10 +190,10 @@ func (o *Overview) consumers(ctx context.Context, s *Snapshot, connected bool) {
 		s.problem("submissions consumer", err)
 	} else {
 		s.Submissions = &Submissions{Backlog: ci.NumPending, InFlight: ci.NumAckPending, Redelivered: ci.NumRedelivered}
-		if age, err := o.oldestWaiting(ctx, ci, s.At); err != nil {
+		if age, tenant, err := o.oldestWaiting(ctx, ci, s.At); err != nil {
 			s.problem("oldest waiting submission", err)
 		} else {
-			s.Submissions.OldestWaiting = &age
+			s.Submissions.OldestWaiting, s.Submissions.OldestWaitingTenant = &age, tenant
 		}
 	}
 	if ci, err := r.Tracker.Info(ctx); err != nil {
@@ -204,23 +204,24 @@ func (o *Overview) consumers(ctx context.Context, s *Snapshot, connected bool) {
 }
 
 // oldestWaiting returns the age at now, in seconds, of the oldest
-// submission message the consumer ci describes has not acknowledged: the
-// first one stored after its ack floor (erased messages skipped). Every
-// replica's workers take them in the order stored, so it is about how
-// long a submission published now waits behind the backlog.
-func (o *Overview) oldestWaiting(ctx context.Context, ci *jetstream.ConsumerInfo, now time.Time) (float64, error) {
+// submission message the consumer ci describes has not acknowledged, and
+// its tenant: the first one stored after its ack floor (erased messages
+// skipped). Every replica's workers take them in the order stored, so the
+// age is about how long a submission published now waits behind the
+// backlog.
+func (o *Overview) oldestWaiting(ctx context.Context, ci *jetstream.ConsumerInfo, now time.Time) (float64, string, error) {
 	if ci.NumPending == 0 && ci.NumAckPending == 0 {
-		return 0, nil
+		return 0, "", nil
 	}
 	r := o.d.Resources
 	m, err := r.Submissions.GetMsg(ctx, ci.AckFloor.Stream+1, jetstream.WithGetMsgSubject(r.Layout.SubmissionSubject("*")))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil // acknowledged since the info was read
+		return 0, "", nil // acknowledged since the info was read
 	}
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	return max(now.Sub(m.Time), 0).Seconds(), nil
+	return max(now.Sub(m.Time), 0).Seconds(), r.Layout.TenantOf(m.Subject), nil
 }
 
 func (o *Overview) deadLetters(ctx context.Context, s *Snapshot, connected bool) {

@@ -34,6 +34,9 @@ type Submissions struct {
 	// not acknowledged was published (0 when none): waiting for a worker,
 	// its upstream token or its next try. Absent when it could not be read.
 	OldestWaiting *float64 `json:"oldest_waiting_seconds,omitempty"`
+	// OldestWaitingTenant is the tenant whose submission that is: the
+	// one the others wait behind when its batch is the backlog.
+	OldestWaitingTenant string `json:"oldest_waiting_tenant,omitempty"`
 }
 
 // Waiting is OldestWaiting as a duration: 0 when nothing waits or it

@@ -74,7 +74,7 @@ func (t *table) submissions(s *Snapshot) {
 	if sub := s.Submissions; sub != nil {
 		parts := []string{kv("backlog", sub.Backlog), kv("in flight", sub.InFlight), kv("redelivered", sub.Redelivered)}
 		if w := sub.Waiting(); w > 0 {
-			parts = append(parts, kv("oldest waiting", Age(w)))
+			parts = append(parts, kv("oldest waiting", Age(w)+" "+shown.Text(sub.OldestWaitingTenant)))
 		}
 		t.line("submissions", parts...)
 	}

@@ -16,7 +16,7 @@ func fullSnapshot() *Snapshot {
 	long := strings.Repeat("x", 64)
 	s := &Snapshot{
 		At: testNow, Ready: true,
-		Submissions: &Submissions{Backlog: 12, InFlight: 3, Redelivered: 1, OldestWaiting: &waiting},
+		Submissions: &Submissions{Backlog: 12, InFlight: 3, Redelivered: 1, OldestWaiting: &waiting, OldestWaitingTenant: "acme"},
 		Tracking:    &Tracking{Tasks: 1034, Undelivered: 2, Delivered: 1032},
 		Requests: &Counts{
 			Open:      map[string]int{"submitted": 10, "in_progress": 900, "data_ready": 100, StateAwaitingDocument: 24},
@@ -46,7 +46,7 @@ func TestWriteTable(t *testing.T) {
 		not  []string
 	}{
 		{"full", fullSnapshot(), []string{
-			"backlog 12  in flight 3  redelivered 1  oldest waiting 12m34s", "tasks 1034", "BREAKER OPEN  4.2 calls/s of 10/s (42%)",
+			"backlog 12  in flight 3  redelivered 1  oldest waiting 12m34s acme", "tasks 1034", "BREAKER OPEN  4.2 calls/s of 10/s (42%)",
 			"EUR 123.40", "requests 1034  overdue 3", "awaiting_document 24  data_ready 100  in_progress 900  submitted 10",
 			"16d04h  in_progress", "claimed 2  held 5", "dead letters  17  ambiguous 2", "problem", "acme", "... 10 more tenants",
 		}, []string{"still reading"}},

@@ -39,6 +39,9 @@ func TestOldestWaitingSubmission(t *testing.T) {
 	if got, ok := waiting(s); !ok || got < 500*time.Millisecond || got > time.Since(first) {
 		t.Errorf("oldest waiting: %s (%v); want emp-a's age, at least 500ms and at most %s", got, ok, time.Since(first))
 	}
+	if got := s.Submissions.OldestWaitingTenant; got != pipetest.Tenant {
+		t.Errorf("oldest waiting submission's tenant: %q, want %q", got, pipetest.Tenant)
+	}
 	if err := h.Res.Submissions.DeleteMsg(context.Background(), ackA.Sequence); err != nil { // erased (iseed erase)
 		t.Fatal(err)
 	}
