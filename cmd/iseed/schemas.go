@@ -77,7 +77,11 @@ func withSchemaCache(ctx context.Context, stderr io.Writer, fn func(*schema.Cach
 // cliUpstream is the Visengine client of an operator command: the real API,
 // or a private simulator (the same fixtures as the daemon's) on the defaults.
 func cliUpstream(cfg *Config) (*visengine.Client, func(), error) {
-	c, s, err := newUpstream(cfg, nil, zerolog.New(os.Stderr).With().Timestamp().Str("service", "iseed").Logger())
+	log, err := newLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat) // the private simulator's panics
+	if err != nil {
+		return nil, nil, err
+	}
+	c, s, err := newUpstream(cfg, nil, log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -63,7 +63,11 @@ func newSimCmd(e *env) *cobra.Command {
 			Profile: profile, Echo: echo})
 		s.SetWallet(*wallet) // Config.Wallet treats 0 as "default"
 		fmt.Fprintf(e.stdout, "listening on %s\ntoken %s\nprofile %s, echo %s\n", ln.Addr(), *token, profile, echo.Resolve(profile))
-		return serveSim(cmd.Context(), ln, s, zerolog.New(e.stderr).With().Timestamp().Str("service", "iseed").Logger())
+		log, err := newLogger(e.stderr, "info", "json") // its handlers' panics
+		if err != nil {
+			return err
+		}
+		return serveSim(cmd.Context(), ln, s, log)
 	}
 	return cmd
 }
