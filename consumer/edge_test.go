@@ -19,6 +19,7 @@ import (
 	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // flakySchemas never answers: every delivery ends in a retry.
@@ -102,19 +103,30 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 // metric reads a gauge or counter without labels from reg (-1: none).
 func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
+	m := single(t, reg, name)
+	if m == nil {
+		return -1
+	}
+	if c := m.GetCounter(); c != nil {
+		return c.GetValue()
+	}
+	return m.GetGauge().GetValue()
+}
+
+// single returns the one series of the metric name in reg, nil when it has
+// none or several.
+func single(t *testing.T, reg *prometheus.Registry, name string) *dto.Metric {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			if c := mf.GetMetric()[0].GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			return mf.GetMetric()[0].GetGauge().GetValue()
+			return mf.GetMetric()[0]
 		}
 	}
-	return -1
+	return nil
 }
 
 func TestTooOldDuringSchemaOutageExpires(t *testing.T) {

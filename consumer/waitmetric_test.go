@@ -42,15 +42,6 @@ func TestWaitIsObservedFromPublication(t *testing.T) {
 // (0, 0 when it has none).
 func histogram(t *testing.T, reg *prometheus.Registry, name string) (uint64, float64) {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			hist := mf.GetMetric()[0].GetHistogram()
-			return hist.GetSampleCount(), hist.GetSampleSum()
-		}
-	}
-	return 0, 0
+	hist := single(t, reg, name).GetHistogram() // nil-safe: 0, 0 when none
+	return hist.GetSampleCount(), hist.GetSampleSum()
 }
