@@ -97,6 +97,9 @@ func (b *Budgets) Reserve(ctx context.Context, tenant, submissionID string, amou
 	if err != nil {
 		return Reservation{}, err
 	}
+	if err := paused(tenant, tenantCaps, accountCaps); err != nil {
+		return Reservation{}, err
+	}
 	if prev, ok, err := b.held(ctx, Tenant(tenant), r.key(), b.previousMonth(now)); err != nil {
 		return Reservation{}, err
 	} else if ok {
@@ -205,6 +208,18 @@ func (b *Budgets) held(ctx context.Context, s Scope, key, month string) (Reserva
 	}
 	tenant, id := splitKey(key)
 	return Reservation{Tenant: tenant, SubmissionID: id, Amount: h.Cents, Day: h.Day}, true, nil
+}
+
+// paused returns a *PausedError when the account or tenant is paused, the
+// account first (it says the tenant is not singled out).
+func paused(tenant string, tenantCaps, accountCaps Caps) error {
+	switch {
+	case accountCaps.Paused:
+		return &PausedError{Scope: Account()}
+	case tenantCaps.Paused:
+		return &PausedError{Scope: Tenant(tenant)}
+	}
+	return nil
 }
 
 // capsOf reads the caps that apply to tenant (its own over the default

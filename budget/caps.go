@@ -9,9 +9,11 @@ import (
 	"io"
 	"maps"
 	"math/big"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/iseed-dev/iseed/money"
@@ -124,6 +126,11 @@ type Caps struct {
 	MonthlyEUR      money.Cents `json:"monthly_eur,omitzero"`
 	DailyRequests   int64       `json:"daily_requests,omitzero"`
 	MonthlyRequests int64       `json:"monthly_requests,omitzero"`
+	// Paused holds every submission of the scope (a tenant, or the
+	// account: every tenant) whatever the limits say, until Resume. It is
+	// an operator's act (Pause), not a limit: Set, Delete and a caps file
+	// keep it as it is, and the default tenant caps have none.
+	Paused bool `json:"paused,omitzero"`
 }
 
 // IsZero reports whether c caps nothing.
@@ -143,6 +150,7 @@ func (c Caps) Or(def Caps) Caps {
 		MonthlyEUR:      money.Cents(or(int64(c.MonthlyEUR), int64(def.MonthlyEUR))),
 		DailyRequests:   or(c.DailyRequests, def.DailyRequests),
 		MonthlyRequests: or(c.MonthlyRequests, def.MonthlyRequests),
+		Paused:          c.Paused, // the default tenant caps pause nobody
 	}
 }
 
@@ -165,27 +173,117 @@ type Setting struct {
 
 // Set stores the caps of s, replacing earlier ones; zero caps delete them.
 // Reservations that start after Set returns are checked against them;
-// what was counted stays counted, even above a lowered cap.
+// what was counted stays counted, even above a lowered cap. A pause of s
+// stays as it is (c.Paused is not read): only Resume ends it.
 func (b *Budgets) Set(ctx context.Context, s Scope, c Caps) error {
-	if !s.valid() {
-		return fmt.Errorf("budget: invalid scope %q", s)
-	}
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if c.IsZero() {
-		return b.Delete(ctx, s)
+	return b.change(ctx, s, "set caps", func(cur Caps) (Caps, error) {
+		c.Paused = cur.Paused
+		return c, nil
+	})
+}
+
+// ErrDefaultNotPaused refuses a pause of the default tenant caps: pause a
+// tenant, or the account (every tenant).
+var ErrDefaultNotPaused = errors.New("budget: the default tenant caps cannot be paused: pause a tenant, or the account (every tenant)")
+
+// Pause holds every submission of s from now on, whatever its caps say:
+// a tenant's, or with the account every tenant's. A submission already
+// past its reservation goes on; the others are held as they are
+// delivered (code tenant_paused or account_paused), without an upstream
+// call, and wait for Resume in the order they came. Its caps stay as they
+// are, and Set keeps the pause.
+func (b *Budgets) Pause(ctx context.Context, s Scope) error {
+	if s.Default {
+		return ErrDefaultNotPaused
 	}
-	v, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("budget: encode caps: %w", err)
+	return b.change(ctx, s, "pause", func(cur Caps) (Caps, error) {
+		cur.Paused = true
+		return cur, nil
+	})
+}
+
+// Resume ends a pause of s: its held submissions go again, oldest first,
+// as their caps allow. Resuming a scope not paused does nothing.
+func (b *Budgets) Resume(ctx context.Context, s Scope) error {
+	return b.change(ctx, s, "resume", func(cur Caps) (Caps, error) {
+		cur.Paused = false
+		return cur, nil
+	})
+}
+
+// change rewrites the caps of s as fn says, by compare-and-set: a pause
+// and a Set of the same scope at once (two operators, a caps file applied
+// as a replica starts) must not undo each other. Zero caps delete the key.
+// A lost compare-and-set is tried again after a short random wait, until
+// the timeout.
+func (b *Budgets) change(ctx context.Context, s Scope, what string, fn func(cur Caps) (Caps, error)) error {
+	if !s.valid() {
+		return fmt.Errorf("budget: invalid scope %q", s)
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	if _, err := b.caps.Put(ctx, s.capsKey(), v); err != nil {
-		return fmt.Errorf("budget: set caps of %s: %w", s, err)
+	key := s.capsKey()
+	for {
+		var cur Caps
+		var rev uint64
+		switch e, err := b.caps.Get(ctx, key); {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return fmt.Errorf("budget: %s of %s: %w", what, s, err)
+		default:
+			cur, _ = DecodeCaps(e.Value()) // a value that cannot be read is replaced whole
+			rev = e.Revision()
+		}
+		next, err := fn(cur)
+		if err != nil {
+			return err
+		}
+		err = b.write(ctx, key, next, rev)
+		if !isWrongRevision(err) {
+			if err != nil {
+				return fmt.Errorf("budget: %s of %s: %w", what, s, err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("budget: %s of %s: the caps kept changing concurrently: %w", what, s, ctx.Err())
+		case <-time.After(time.Duration(1+rand.IntN(10)) * time.Millisecond):
+		}
 	}
-	return nil
+}
+
+// write stores c under key if its revision is still rev (0: absent, or
+// deleted); zero caps delete the key (and absent, write nothing). The same
+// caps written again are a change all the same: a watcher of the caps
+// (the holds pass) looks again.
+func (b *Budgets) write(ctx context.Context, key string, c Caps, rev uint64) error {
+	if c.IsZero() {
+		if rev == 0 {
+			return nil
+		}
+		return b.caps.Delete(ctx, key, jetstream.LastRevision(rev))
+	}
+	v, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode caps: %w", err)
+	}
+	if rev == 0 {
+		_, err = b.caps.Create(ctx, key, v)
+	} else {
+		_, err = b.caps.Update(ctx, key, v, rev)
+	}
+	return err
+}
+
+// isWrongRevision reports a compare-and-set lost to another writer.
+func isWrongRevision(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) || (errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant))
 }
 
 // Get returns the caps of s; zero caps when none are set.
@@ -238,17 +336,11 @@ func decodeStrict(b []byte, v any) error {
 }
 
 // Delete removes the caps of s: no cap any more. Deleting caps that are
-// not set is not an error.
+// not set is not an error. A pause of s stays.
 func (b *Budgets) Delete(ctx context.Context, s Scope) error {
-	if !s.valid() {
-		return fmt.Errorf("budget: invalid scope %q", s)
-	}
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
-	if err := b.caps.Delete(ctx, s.capsKey()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("budget: delete caps of %s: %w", s, err)
-	}
-	return nil
+	return b.change(ctx, s, "delete caps", func(cur Caps) (Caps, error) {
+		return Caps{Paused: cur.Paused}, nil
+	})
 }
 
 // List returns every scope with caps, the account first, then the
@@ -323,6 +415,11 @@ func ParseFile(r io.Reader) (File, error) {
 	}
 	if err := checkFileEuros(data); err != nil {
 		return File{}, fmt.Errorf("budget: caps file: %w", err)
+	}
+	if f.Account.Paused || f.TenantDefault.Paused || slices.ContainsFunc(slices.Collect(maps.Values(f.Tenants)), func(c Caps) bool { return c.Paused }) {
+		// A file applied at every start would pause again what an
+		// operator resumed, and its absence could not resume anything.
+		return File{}, errors.New("budget: caps file: paused is not a cap: pause and resume with iseed budget pause and iseed budget resume")
 	}
 	if err := f.Account.Validate(); err != nil {
 		return File{}, fmt.Errorf("budget: caps file: account: %w", err)

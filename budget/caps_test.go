@@ -181,10 +181,10 @@ func TestWatchCaps(t *testing.T) {
 		<-seen
 	}
 	set(t, other, budget.Tenant("acme"), budget.Caps{DailyRequests: 1})
-	if err := other.Delete(ctx, budget.Account()); err != nil {
+	if err := other.Delete(ctx, budget.Tenant("warmup")); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []budget.Scope{budget.Tenant("acme"), budget.Account()} {
+	for _, want := range []budget.Scope{budget.Tenant("acme"), budget.Tenant("warmup")} {
 		select {
 		case got := <-seen:
 			if got != want {

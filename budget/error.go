@@ -23,6 +23,21 @@ var ErrOverBudget = errors.New("over budget")
 // other replicas too many times in a row: retry it later.
 var ErrContended = errors.New("budget: usage changed concurrently too many times")
 
+// PausedError says that an operator paused the scope (Budgets.Pause): the
+// tenant's, or the account's (every tenant's). Nothing was counted.
+type PausedError struct {
+	Scope Scope
+}
+
+// Error implements error: "budget: tenant:acme is paused by an operator".
+func (e *PausedError) Error() string {
+	return fmt.Sprintf("budget: %s is paused by an operator", e.Scope)
+}
+
+// Code names the pause for held reasons: "tenant_paused" or
+// "account_paused".
+func (e *PausedError) Code() string { return e.Scope.kind() + "_paused" }
+
 // OverBudgetError says which cap a reservation would exceed. Nothing of
 // the refused reservation stays counted.
 type OverBudgetError struct {

@@ -14,7 +14,8 @@ import (
 )
 
 // Allows reports, without counting anything, whether a Reserve of amount
-// for tenant would pass now: nil, or the *OverBudgetError it would return.
+// for tenant would pass now: nil, or the *PausedError or *OverBudgetError
+// it would return.
 // It is the cheap check for resuming held submissions: call it when caps
 // change (WatchCaps), when a period ends (OverBudgetError.Until), or on a
 // timer (a Release frees room without any signal). Another replica may
@@ -23,6 +24,9 @@ func (b *Budgets) Allows(ctx context.Context, tenant string, amount money.Cents,
 	r := Reservation{Tenant: tenant, SubmissionID: "-", Amount: amount, Day: now.In(b.loc).Format(time.DateOnly)}
 	scopes, err := b.scopesOf(ctx, tenant)
 	if err != nil {
+		return err
+	}
+	if err := paused(tenant, scopes[0].caps, scopes[1].caps); err != nil {
 		return err
 	}
 	for _, sc := range scopes {
@@ -75,6 +79,17 @@ func (b *Budgets) AllowsUnpriced(ctx context.Context, tenant string) error {
 		}
 	}
 	return nil
+}
+
+// Paused returns a *PausedError when tenant's submissions are paused (the
+// tenant, or the account), else nil; any other error when the caps cannot
+// be read.
+func (b *Budgets) Paused(ctx context.Context, tenant string) error {
+	scopes, err := b.scopesOf(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	return paused(tenant, scopes[0].caps, scopes[1].caps)
 }
 
 // Usage is what a scope counted in one period, and its caps there.

@@ -155,6 +155,12 @@ type allower interface {
 	Allows(ctx context.Context, tenant string, amount money.Cents, now time.Time) error
 }
 
+// pauser reads whether a tenant's submissions are paused
+// (budget.Budgets.Paused): a *budget.PausedError when they are.
+type pauser interface {
+	Paused(ctx context.Context, tenant string) error
+}
+
 // capsWatcher reports cap changes (budget.Budgets.WatchCaps).
 type capsWatcher interface {
 	WatchCaps(ctx context.Context, fn func(budget.Scope)) error
@@ -621,17 +627,30 @@ func (p *Pipeline) removeKey(ctx context.Context, key string, rev uint64) (bool,
 // Asked for room once more, the caps count its own reservation against
 // it: with no delivery of it coming (its release left the stream), it
 // stayed held on the room it holds until its period ended or it expired.
+//
+// A record without a price (written before its submission was priced) is
+// asked about as free: a pause, or a request cap reached, keeps it held
+// (released, its delivery would only hold it again); its delivery prices
+// it. A pause keeps every held record where it is, one holding a
+// reservation too.
 func (p *Pipeline) allows(ctx context.Context, rec *record.Record, now time.Time) (bool, error) {
 	a, ok := p.d.Budget.(allower)
-	if !ok || rec.Price == nil {
+	if !ok {
 		return true, nil
 	}
-	amount, err := money.FromFloat(*rec.Price)
-	if err != nil {
-		return true, nil
+	var amount money.Cents
+	if rec.Price != nil {
+		var err error
+		if amount, err = money.FromFloat(*rec.Price); err != nil {
+			return true, nil
+		}
 	}
-	if a.Allows(ctx, rec.Tenant, amount, now) == nil {
+	var paused *budget.PausedError
+	switch err := a.Allows(ctx, rec.Tenant, amount, now); {
+	case err == nil:
 		return true, nil
+	case errors.As(err, &paused):
+		return false, nil // paused, its own reservation is no room: its delivery would be held again
 	}
 	l, ok := p.d.Budget.(reservationLookup)
 	if !ok {

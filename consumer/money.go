@@ -66,7 +66,7 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	// was held is back because RunHolds released it in its turn (or its
 	// event came again): the caps decide.
 	if j.rec.HeldSince.IsZero() && p.holds.waiting(j.tenant, j.sub.ID) && !j.unsure && !p.reservedBefore(ctx, j) {
-		return p.hold(ctx, j, errQueued), true // older held submissions of the tenant go first
+		return p.hold(ctx, j, p.queuedCause(ctx, j.tenant)), true // older held submissions of the tenant go first
 	}
 	if p.caps.uncapped(j.tenant) && (j.created || !p.reservedBefore(ctx, j)) {
 		return Outcome{}, false // no cap applies: nothing to count against (capsview.go)
@@ -108,10 +108,13 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 		res, err = p.d.Budget.Reserve(ctx, j.tenant, j.sub.ID, amount, p.cfg.Now())
 	}
 	var over *budget.OverBudgetError
+	var paused *budget.PausedError
 	switch {
+	case errors.As(err, &paused) && !j.unsure:
+		return p.hold(ctx, j, paused), true
 	case errors.As(err, &over) && !j.unsure:
 		return p.hold(ctx, j, over), true
-	case errors.As(err, &over):
+	case errors.As(err, &over) || errors.As(err, &paused):
 		// An earlier attempt may have created (and charged) the request:
 		// reconciling comes first, whatever the caps say now.
 		return Outcome{}, false
@@ -183,6 +186,17 @@ type reservationLookup interface {
 // errQueued holds a submission behind its tenant's older held ones.
 var errQueued = errors.New("older submissions of this tenant are held by a spending cap and go first")
 
+// queuedCause is why a submission is held behind its tenant's older held
+// ones: a pause of the tenant or the account when there is one (the
+// tenant is told it is paused, not that a cap holds it), else errQueued.
+func (p *Pipeline) queuedCause(ctx context.Context, tenant string) error {
+	var paused *budget.PausedError
+	if pz, ok := p.d.Budget.(pauser); ok && errors.As(pz.Paused(ctx, tenant), &paused) {
+		return paused
+	}
+	return errQueued
+}
+
 // hold puts a submission on hold: first in the holds bucket (so that
 // RunHolds finds it even if what follows fails), then in its record, then
 // in the holds bucket again. A pass that read the record before it said
@@ -221,11 +235,14 @@ func (p *Pipeline) hold(ctx context.Context, j *job, cause error) Outcome {
 func holdCode(err error) string {
 	var over *budget.OverBudgetError
 	var unpriced *budget.UnpricedError
+	var paused *budget.PausedError
 	switch {
 	case errors.As(err, &over):
 		return over.Code()
 	case errors.As(err, &unpriced):
 		return unpriced.Code()
+	case errors.As(err, &paused):
+		return paused.Code()
 	}
 	return "queued"
 }
