@@ -40,8 +40,12 @@ type TenantSpend struct {
 
 // Counted are one scope's caps and what counted against them today and
 // this month, as budget.Budgets.Usage returns them and `iseed budget show`
-// prints them. The zero value has no caps.
-type Counted struct{ Day, Month budget.Usage }
+// prints them, and whether an operator paused the scope (`iseed budget
+// pause`). The zero value has no caps.
+type Counted struct {
+	Day, Month budget.Usage
+	Paused     bool
+}
 
 // maxHoldReads bounds the held records one page reads to find the caps
 // that hold them.
@@ -77,6 +81,7 @@ type spendRow struct {
 	TodayRequests int64
 	MonthRequests int64
 	Held          int       // submissions held now
+	Paused        bool      // an operator paused it: every submission is held
 	Caps          []capCell // daily €, daily requests, monthly €, monthly requests
 }
 
@@ -117,7 +122,7 @@ func spendPage(s *Spend, h held) spendData {
 	for _, t := range s.Tenants {
 		seen[t.Tenant] = true
 		row := spendRow{Tenant: t.Tenant, TodayEUR: t.TodayEUR, MonthEUR: t.MonthEUR, TodayRequests: t.TodayRequests,
-			MonthRequests: t.MonthRequests, Held: h.byTenant[t.Tenant]}
+			MonthRequests: t.MonthRequests, Held: h.byTenant[t.Tenant], Paused: t.Caps.Paused}
 		row.Caps = capCells(budget.Tenant(t.Tenant), t.Caps, holding, s.CapsOff)
 		d.Rows = append(d.Rows, row)
 		d.Account.TodayEUR += t.TodayEUR
@@ -134,6 +139,7 @@ func spendPage(s *Spend, h held) spendData {
 		return cmp.Or(cmp.Compare(b.MonthEUR, a.MonthEUR), cmp.Compare(a.Tenant, b.Tenant))
 	})
 	d.Account.Held = h.total
+	d.Account.Paused = s.Account.Paused
 	d.Account.Caps = capCells(budget.Account(), s.Account, holding, s.CapsOff)
 	return d
 }

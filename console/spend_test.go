@@ -31,13 +31,21 @@ func capsOn(b *budget.Budgets, now time.Time, ledger ...console.TenantSpend) fun
 		if err != nil {
 			return nil, err
 		}
-		s.Account = console.Counted{Day: day, Month: month}
+		caps, err := b.Get(ctx, budget.Account())
+		if err != nil {
+			return nil, err
+		}
+		s.Account = console.Counted{Day: day, Month: month, Paused: caps.Paused}
 		for _, t := range ledger {
 			day, month, err := b.Usage(ctx, budget.Tenant(t.Tenant), now)
 			if err != nil {
 				return nil, err
 			}
-			t.Caps = console.Counted{Day: day, Month: month}
+			caps, err := b.Get(ctx, budget.Tenant(t.Tenant))
+			if err != nil {
+				return nil, err
+			}
+			t.Caps = console.Counted{Day: day, Month: month, Paused: caps.Paused}
 			s.Tenants = append(s.Tenants, t)
 		}
 		return s, nil
@@ -299,5 +307,36 @@ func TestSpendMarksTheCapThatHoldsNow(t *testing.T) {
 				t.Errorf("a cap marked reached: got %v, want %v", got, tt.reached)
 			}
 		})
+	}
+}
+
+// TestSpendMarksAPausedScope: a paused tenant's row says paused, another
+// tenant's does not; the account's row says so while the account is.
+func TestSpendMarksAPausedScope(t *testing.T) {
+	h := pipetest.New(t)
+	b, now, ctx := budgetsOf(t, h), time.Now(), context.Background()
+	if err := b.Pause(ctx, budget.Tenant("acme")); err != nil {
+		t.Fatal(err)
+	}
+	s := newSite(t, h, "", capsOn(b, now, console.TenantSpend{Tenant: "acme"}, console.TenantSpend{Tenant: "globex"}))
+	paused := func(page, row string) bool {
+		for _, tr := range rowRE.FindAllString(page, -1) {
+			if strings.Contains(tr, row) {
+				return strings.Contains(tr, `class="bad paused">paused<`)
+			}
+		}
+		t.Fatalf("no row %s", row)
+		return false
+	}
+	page := s.getSpend(t)
+	if !paused(page, acme) || paused(page, globex) || paused(page, account) {
+		t.Errorf("acme paused: the rows say acme %v, globex %v, account %v; want only acme's",
+			paused(page, acme), paused(page, globex), paused(page, account))
+	}
+	if err := b.Pause(ctx, budget.Account()); err != nil {
+		t.Fatal(err)
+	}
+	if page := s.getSpend(t); !paused(page, account) {
+		t.Error("the account paused: its row does not say so")
 	}
 }

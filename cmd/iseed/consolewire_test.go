@@ -167,6 +167,7 @@ func TestConsoleSpendShowsEveryCap(t *testing.T) {
 		{"budget", "set", "--tenant", "initech", "--monthly-eur", "50"},
 		{"budget", "set", "--account", "--monthly-eur", "1000", "--daily-requests", "10"},
 		{"budget", "set", "--tenant-default", "--monthly-eur", "100"},
+		{"budget", "pause", "--tenant", "initech"},
 	} {
 		if _, errOut, code := runCLI(t, args...); code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, errOut)
@@ -213,6 +214,11 @@ func TestConsoleSpendShowsEveryCap(t *testing.T) {
 	}
 	if !regexp.MustCompile(`id="spend-account"><td>account \(all tenants\)</td><td class="num">€ 27.70</td><td class="num">2</td>`).MatchString(page) {
 		t.Errorf("the account's row does not total the ledger's € 27.70 and 2 requests today:\n%s", page)
+	}
+	for row, want := range map[string]bool{`data-tenant="initech"`: true, `data-tenant="acme"`: false, `id="spend-account"`: false} {
+		if got := regexp.MustCompile(`<tr[^>]*` + regexp.QuoteMeta(row) + `[^>]*><td>[^<]*(<a [^>]*>[^<]*</a>)?[^<]*<strong class="bad paused">paused</strong>`).MatchString(page); got != want {
+			t.Errorf("%s says paused: %v, want %v", row, got, want)
+		}
 	}
 }
 

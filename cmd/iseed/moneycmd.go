@@ -36,10 +36,11 @@ func newBudgetCmd(e *env) *cobra.Command {
 		Long: "Sets the caps of one scope; a cap not given is no cap. Days and months are Europe/Rome's. The caps hold\n" +
 			"across replicas at once; a submission they would exceed waits, held, until they allow it.\n" +
 			"--tenant-default sets caps for every tenant, one seen for the first time included: each applies to a\n" +
-			"tenant that does not set that cap itself, and counts against that tenant's own usage.",
+			"tenant that does not set that cap itself, and counts against that tenant's own usage. A pause\n" +
+			"(iseed budget pause) stays as it is.",
 		Args: noArgs,
 	}
-	scope := scopeFlags(set, true)
+	scope := scopeFlags(set, "")
 	daily := set.Flags().String("daily-eur", "", "euros per day, e.g. 500 or 499,90")
 	monthly := set.Flags().String("monthly-eur", "", "euros per month")
 	dailyN := set.Flags().Int64("daily-requests", 0, "requests per day")
@@ -63,7 +64,57 @@ func newBudgetCmd(e *env) *cobra.Command {
 			if err := b.Set(cmd.Context(), s, caps); err != nil {
 				return err
 			}
-			_, err := fmt.Fprintf(e.stdout, "%s: %s\n", s, describeCaps(caps))
+			now, err := b.Get(cmd.Context(), s) // with the pause Set keeps
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(e.stdout, "%s: %s\n", s, describeCaps(now))
+			return err
+		})
+	}
+	pause := &cobra.Command{
+		Use:   "pause (--tenant T | --account)",
+		Short: "Hold every new submission of a tenant, or of the account (every tenant), until resumed",
+		Long: "Pauses a tenant, or the whole account: from now on its submissions are held as they are delivered\n" +
+			"(a held event, code tenant_paused or account_paused), with no upstream call and nothing spent, and the\n" +
+			"other tenants' submissions queued behind them come next. One already past its reservation goes on.\n" +
+			"Held, a submission can be withdrawn by its producer or cancelled (iseed cancel). Its caps stay as they\n" +
+			"are; 'budget set' keeps the pause. 'iseed budget resume' sends the held submissions again, oldest\n" +
+			"first, as the caps allow. Needs spending caps on (ISEED_SPENDING_CAPS, the default).",
+		Args: noArgs,
+	}
+	pauseScope := scopeFlags(pause, budget.ErrDefaultNotPaused.Error())
+	scopeUsage(pause)
+	pause.RunE = func(cmd *cobra.Command, _ []string) error {
+		s, err := pauseScope()
+		if err != nil {
+			return err
+		}
+		return withBudgets(cmd.Context(), e.stderr, func(b *budget.Budgets) error {
+			if err := b.Pause(cmd.Context(), s); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(e.stdout, "%s: paused: its submissions are held as they come, until 'iseed budget resume %s'\n", s, scopeArgs(s))
+			return err
+		})
+	}
+	resume := &cobra.Command{
+		Use:   "resume (--tenant T | --account)",
+		Short: "End a pause: the held submissions go again, oldest first, as the caps allow",
+		Args:  noArgs,
+	}
+	resumeScope := scopeFlags(resume, "the default tenant caps are never paused: resume a tenant, or the account")
+	scopeUsage(resume)
+	resume.RunE = func(cmd *cobra.Command, _ []string) error {
+		s, err := resumeScope()
+		if err != nil {
+			return err
+		}
+		return withBudgets(cmd.Context(), e.stderr, func(b *budget.Budgets) error {
+			if err := b.Resume(cmd.Context(), s); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(e.stdout, "%s: resumed\n", s)
 			return err
 		})
 	}
@@ -72,7 +123,8 @@ func newBudgetCmd(e *env) *cobra.Command {
 		Short: "Show one scope's caps and what today and this month used of them",
 		Args:  noArgs,
 	}
-	showScope := scopeFlags(show, false)
+	showScope := scopeFlags(show, "the default tenant caps count nothing of their own: 'iseed budget list' shows them, "+
+		"'iseed budget show --tenant T' what a tenant counted against those that apply to it")
 	showOut := addOutputFlag(show)
 	show.RunE = func(cmd *cobra.Command, _ []string) error {
 		s, err := showScope()
@@ -88,8 +140,15 @@ func newBudgetCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			caps, err := b.Get(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
 			if format == formatJSON {
-				return writeJSON(e.stdout, map[string]any{"scope": s.String(), "day": day, "month": month})
+				return writeJSON(e.stdout, map[string]any{"scope": s.String(), "paused": caps.Paused, "day": day, "month": month})
+			}
+			if caps.Paused {
+				fmt.Fprintf(e.stdout, "%s is paused: its submissions are held until 'iseed budget resume %s'\n", s, scopeArgs(s))
 			}
 			w := newTable(e.stdout)
 			fmt.Fprintln(w, "PERIOD\tFROM\tCOUNTED EUR\tREQUESTS\tIN FLIGHT\tCAP EUR\tCAP REQUESTS")
@@ -134,12 +193,29 @@ func newBudgetCmd(e *env) *cobra.Command {
 			return w.Flush()
 		})
 	}
-	return group("budget", "Spending caps: per tenant and for the account, per day and month", set, show, list)
+	return group("budget", "Spending caps: per tenant and for the account, per day and month; pauses", set, show, list, pause, resume)
 }
 
-// scopeFlags adds --tenant and --account, and --tenant-default with
-// withDefault; the returned function reads them.
-func scopeFlags(cmd *cobra.Command, withDefault bool) func() (budget.Scope, error) {
+// scopeUsage says what --tenant and --account name for pause and resume:
+// the scope, not its caps.
+func scopeUsage(cmd *cobra.Command) {
+	cmd.Flags().Lookup("tenant").Usage = "the tenant"
+	cmd.Flags().Lookup("account").Usage = "the whole account: every tenant"
+}
+
+// scopeArgs is the flags that name s: "--account" or "--tenant T".
+func scopeArgs(s budget.Scope) string {
+	if s.IsAccount() {
+		return "--account"
+	}
+	return "--tenant " + s.Tenant
+}
+
+// scopeFlags adds --tenant and --account, and --tenant-default unless
+// noDefault says why the command has none; the returned function reads
+// them.
+func scopeFlags(cmd *cobra.Command, noDefault string) func() (budget.Scope, error) {
+	withDefault := noDefault == ""
 	tenant := cmd.Flags().String("tenant", "", "the tenant's caps")
 	acct := cmd.Flags().Bool("account", false, "the whole account's caps")
 	def := new(bool)
@@ -148,15 +224,15 @@ func scopeFlags(cmd *cobra.Command, withDefault bool) func() (budget.Scope, erro
 		def = cmd.Flags().Bool("tenant-default", false, "the caps of every tenant that does not set that cap itself")
 		want = "give --tenant T, --tenant-default or --account, one of them"
 	} else {
-		// Hidden: taken only to say where the default caps are seen,
-		// after 'budget set --tenant-default' made it natural to try.
+		// Hidden: taken only to say why not (where the default caps are
+		// seen), after 'budget set --tenant-default' made it natural to
+		// try.
 		cmd.Flags().BoolVar(def, "tenant-default", false, "")
 		_ = cmd.Flags().MarkHidden("tenant-default")
 	}
 	return func() (budget.Scope, error) {
 		if *def && !withDefault {
-			return budget.Scope{}, usagef("the default tenant caps count nothing of their own: 'iseed budget list' shows them, " +
-				"'iseed budget show --tenant T' what a tenant counted against those that apply to it")
+			return budget.Scope{}, usagef("%s", noDefault)
 		}
 		given := 0
 		for _, g := range []bool{*tenant != "", *acct, *def} {
@@ -216,10 +292,14 @@ func describeCaps(c budget.Caps) string {
 	}
 	add(c.DailyRequests, requests(c.DailyRequests)+" a day", false)
 	add(c.MonthlyRequests, requests(c.MonthlyRequests)+" a month", false)
+	caps := strings.Join(parts, ", ")
 	if len(parts) == 0 {
-		return "no caps"
+		caps = "no caps"
 	}
-	return strings.Join(parts, ", ")
+	if c.Paused {
+		return "paused; " + caps
+	}
+	return caps
 }
 
 func capText(v int64, euros bool) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
@@ -200,11 +201,14 @@ func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.
 		switch {
 		case rec != nil && rec.Fingerprint == sub.Fingerprint():
 			if rec.State == record.StateHeld && (last == nil || last.State != record.StateHeld) {
-				why := "a spending cap"
+				why, until := "a spending cap", "the cap allows it"
 				if len(rec.Errors) > 0 {
 					why = rec.Errors[0].Message
+					if strings.HasSuffix(rec.Errors[0].Code, "_paused") {
+						until = "it is resumed"
+					}
 				}
-				fmt.Fprintf(note, "held: %s; it goes out when the cap allows it (iseed budget show), still waiting\n", why)
+				fmt.Fprintf(note, "held: %s; it goes out when %s (iseed budget show), still waiting\n", why, until)
 			}
 			last, state = rec, rec.State
 			if rec.State != record.StateFailed || rec.RequestID != "" { // failed after it was sent: tracking ended it
