@@ -54,7 +54,8 @@ func newSiteOver(t *testing.T, h *pipetest.Harness, cfg console.Config, spend fu
 	logs := &pipetest.Buffer{}
 	log := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)).Level(zerolog.WarnLevel)
 	ov, err := overview.New(overview.Config{Logger: log}, overview.Deps{Resources: h.Res,
-		Gauges: func() overview.Gauges { return overview.Gauges{CallsPerSecond: 1.5, RateLimit: 10} }})
+		Gauges: func() overview.Gauges { return overview.Gauges{CallsPerSecond: 1.5, RateLimit: 10} },
+		Paused: pausedIn(h)})
 	if err != nil {
 		t.Fatal(err)
 	}

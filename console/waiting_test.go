@@ -1,12 +1,14 @@
 package console_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"regexp"
 	"testing"
 	"time"
 
+	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 )
 
@@ -42,4 +44,65 @@ func TestOverviewShowsTheOldestWaitingSubmission(t *testing.T) {
 	}
 	h.Start()
 	pipetest.WaitFor(t, 20*time.Second, "nothing waiting any more", func() bool { return !waiting.MatchString(page()) })
+}
+
+// pausedIn reads the paused scopes from h's caps bucket, as iseed top does.
+func pausedIn(h *pipetest.Harness) func(context.Context) ([]string, error) {
+	return func(ctx context.Context) ([]string, error) {
+		b, err := budget.New(h.Res.Budgets, h.Res.BudgetUsage, budget.Config{})
+		if err != nil {
+			return nil, err
+		}
+		settings, err := b.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, s := range settings {
+			if s.Caps.Paused {
+				out = append(out, s.Scope.String())
+			}
+		}
+		return out, nil
+	}
+}
+
+// TestOverviewShowsWhatIsPaused: the overview page names the scopes an
+// operator paused, and nothing once they are resumed.
+func TestOverviewShowsWhatIsPaused(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, "", nil)
+	paused := regexp.MustCompile(`id="paused"[^>]*>([^<]*)</dd>`)
+	page := func() string {
+		resp, err := http.Get(s.url + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	b, err := budget.New(h.Res.Budgets, h.Res.BudgetUsage, budget.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, sc := range []budget.Scope{budget.Tenant("acme"), budget.Tenant("globex")} {
+		if err := b.Pause(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got string
+	pipetest.WaitFor(t, 20*time.Second, "the paused tenants shown", func() bool {
+		if m := paused.FindStringSubmatch(page()); m != nil {
+			got = m[1]
+		}
+		return got == "tenant:acme, tenant:globex"
+	})
+	for _, sc := range []budget.Scope{budget.Tenant("acme"), budget.Tenant("globex")} {
+		if err := b.Resume(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pipetest.WaitFor(t, 20*time.Second, "nothing paused shown", func() bool { return !paused.MatchString(page()) })
 }

@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,10 +45,36 @@ type capsView struct {
 	mu     sync.Mutex
 	ready  bool                  // the watch has delivered the whole bucket and runs
 	capped map[budget.Scope]bool // scopes with a non-zero cap (or one that cannot be read)
+	paused map[budget.Scope]bool // scopes an operator paused (budget.Budgets.Pause)
 }
 
 func newCapsView(kv jetstream.KeyValue) *capsView {
-	return &capsView{kv: kv, capped: map[budget.Scope]bool{}}
+	return &capsView{kv: kv, capped: map[budget.Scope]bool{}, paused: map[budget.Scope]bool{}}
+}
+
+// errCapsUnknown: the caps view knows nothing now (starting, or its watch
+// interrupted).
+var errCapsUnknown = errors.New("the caps are not read yet (starting, or their watch interrupted)")
+
+// Paused returns the scopes an operator paused ("account",
+// "tenant:<name>", sorted), as this replica's view of the caps has them;
+// an error while the view knows nothing. Without spending caps nothing is
+// paused. It reads nothing: ctx is not used.
+func (p *Pipeline) Paused(context.Context) (scopes []string, err error) {
+	if p.caps == nil {
+		return nil, nil
+	}
+	v := p.caps
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.ready {
+		return nil, errCapsUnknown
+	}
+	for s := range v.paused {
+		scopes = append(scopes, s.String())
+	}
+	slices.Sort(scopes)
+	return scopes, nil
 }
 
 // uncapped reports whether no cap applies to tenant: neither the tenant's,
@@ -146,8 +173,14 @@ func (v *capsView) apply(e budget.CapsEvent) {
 		v.ready = true
 	case e.Err != nil || !e.Caps.IsZero():
 		v.capped[e.Scope] = true // what cannot be read is taken as a cap: Reserve decides
+		if e.Caps.Paused {
+			v.paused[e.Scope] = true
+		} else {
+			delete(v.paused, e.Scope)
+		}
 	default:
 		delete(v.capped, e.Scope)
+		delete(v.paused, e.Scope)
 	}
 }
 
@@ -157,4 +190,5 @@ func (v *capsView) forget() {
 	defer v.mu.Unlock()
 	v.ready = false
 	clear(v.capped)
+	clear(v.paused)
 }

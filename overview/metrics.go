@@ -23,6 +23,7 @@ const (
 	MetricCallsPerSecond    = "iseed_upstream_calls_per_second"
 	MetricRateLimit         = "iseed_upstream_rate_limit"
 	MetricUpdated           = "iseed_overview_updated_timestamp_seconds"
+	MetricPausedScopes      = "iseed_paused_scopes"
 )
 
 // collector reports the overview's last snapshot (Overview.Latest) as
@@ -58,6 +59,7 @@ func newCollector(o *Overview) *collector {
 		MetricCallsPerSecond:    d(MetricCallsPerSecond, "Upstream calls per second this replica made over the last minute, as its rate limiter granted them (sum over replicas for the deployment)."),
 		MetricRateLimit:         d(MetricRateLimit, "Upstream calls per second the rate limiter allows."),
 		MetricUpdated:           d(MetricUpdated, "When the overview's gauges were last computed (unix seconds)."),
+		MetricPausedScopes:      d(MetricPausedScopes, "Tenants, and the account, an operator paused (iseed budget pause): their submissions are held as they come; iseed budget list names them."),
 	}}
 	return c
 }
@@ -103,6 +105,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if u := s.Upstream; u != nil {
 		g(MetricCallsPerSecond, u.CallsPerSecond)
 		g(MetricRateLimit, u.RateLimit)
+	}
+	if s.PausedKnown {
+		g(MetricPausedScopes, float64(len(s.Paused)))
 	}
 }
 

@@ -55,6 +55,10 @@ type Deps struct {
 	Resources *layout.Resources
 	// Gauges, optional, reads the breaker and the upstream call rate.
 	Gauges func() Gauges
+	// Paused, optional, returns the scopes an operator paused
+	// (consumer.Pipeline.Paused in the daemon, the caps bucket in iseed
+	// top); an error leaves them out of the snapshot, named in Problems.
+	Paused func(ctx context.Context) ([]string, error)
 	// SpendToday, optional, returns the euros committed today.
 	SpendToday func(ctx context.Context) (float64, error)
 	// Connected, optional, tells whether the NATS connection is up. While
@@ -167,6 +171,13 @@ func (o *Overview) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if o.d.Gauges != nil {
 		g := o.d.Gauges()
 		s.Upstream = &g
+	}
+	if o.d.Paused != nil {
+		if scopes, err := o.d.Paused(ctx); err != nil {
+			s.problem("paused", err)
+		} else {
+			s.Paused, s.PausedKnown = scopes, true
+		}
 	}
 	if o.d.SpendToday != nil {
 		if eur, err := o.d.SpendToday(ctx); err != nil {

@@ -21,6 +21,11 @@ type Snapshot struct {
 	Upstream *Gauges `json:"upstream,omitempty"`
 	// SpendToday is the euros committed today (when configured).
 	SpendToday *float64 `json:"spend_today_euros,omitempty"`
+	// Paused are the scopes an operator paused (`iseed budget pause`):
+	// "account", "tenant:<name>"; their submissions are held as they come.
+	// Nil when none, or when the daemon does not know (PausedKnown).
+	Paused      []string `json:"paused,omitempty"`
+	PausedKnown bool     `json:"-"`
 	// Problems name the parts that could not be read.
 	Problems []string `json:"problems,omitempty"`
 }

@@ -78,6 +78,9 @@ func (t *table) submissions(s *Snapshot) {
 		}
 		t.line("submissions", parts...)
 	}
+	if len(s.Paused) > 0 {
+		t.line("paused", append(slices.Clone(s.Paused), "(held as they come: iseed budget resume)")...)
+	}
 	if tr := s.Tracking; tr != nil {
 		t.line("tracking", kv("tasks", tr.Tasks), kv("undelivered", tr.Undelivered))
 	}

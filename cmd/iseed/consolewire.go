@@ -25,6 +25,7 @@ func (d *daemon) buildOverview(limit float64) error {
 		},
 		SpendToday: d.spendToday,
 		Connected:  d.conn.nc.IsConnected,
+		Paused:     d.pipeline.Paused,
 	})
 	if err != nil {
 		return err

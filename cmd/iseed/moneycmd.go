@@ -772,6 +772,31 @@ func (c *cliConn) auditClients(ctx context.Context) (*visengine.Client, *account
 }
 
 // spendToday is the overview's euros committed today, from the ledger.
+// pausedScopes reads the scopes an operator paused from the caps bucket,
+// for iseed top (the daemon has them from its pipeline's view).
+func pausedScopes(c *cliConn) func(context.Context) ([]string, error) {
+	return func(ctx context.Context) ([]string, error) {
+		if c.res.Budgets == nil {
+			return nil, nil
+		}
+		b, err := budget.New(c.res.Budgets, c.res.BudgetUsage, budget.Config{})
+		if err != nil {
+			return nil, err
+		}
+		settings, err := b.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, s := range settings {
+			if s.Caps.Paused {
+				out = append(out, s.Scope.String())
+			}
+		}
+		return out, nil
+	}
+}
+
 func spendToday(c *cliConn) func(context.Context) (float64, error) {
 	return func(ctx context.Context) (float64, error) {
 		loc, err := money.Rome()

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBudgetPauseAndResume: 'budget pause' holds a tenant's submissions
@@ -10,7 +14,23 @@ import (
 // so, list and show show it, 'budget resume' lets the held one go; the
 // default tenant caps cannot be paused.
 func TestBudgetPauseAndResume(t *testing.T) {
-	startCLIDaemonWith(t, inCapsZone)
+	d, _ := startCLIDaemonWith(t, func(c *Config) {
+		inCapsZone(c)
+		c.overviewRefresh = 250 * time.Millisecond // the gauge below shows at the next snapshot, not up to 15 s later
+	})
+	pausedGauge := regexp.MustCompile(`(?m)^iseed_paused_scopes ([0-9]+)$`)
+	gauge := func() string {
+		resp, err := http.Get("http://" + d.admin.ln.Addr().String() + "/metrics")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if m := pausedGauge.FindSubmatch(body); m != nil {
+			return string(m[1])
+		}
+		return ""
+	}
 	if out, errOut, code := runCLI(t, "budget", "pause", "--tenant", "acme"); code != 0 ||
 		out != "tenant:acme: paused: its submissions are held as they come, until 'iseed budget resume --tenant acme'\n" {
 		t.Fatalf("budget pause: exit %d, stdout %q, stderr %q", code, out, errOut)
@@ -22,6 +42,10 @@ func TestBudgetPauseAndResume(t *testing.T) {
 	if out, errOut, code := runCLI(t, "budget", "list", "-o", "json"); code != 0 ||
 		strings.Join(strings.Fields(out), "") != `[{"scope":"tenant:acme","caps":{"daily_requests":5,"paused":true}}]` {
 		t.Errorf("budget list -o json: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	waitUntil(t, 20*time.Second, "iseed_paused_scopes 1 on the daemon's /metrics", func() bool { return gauge() == "1" })
+	if out, errOut, code := runCLI(t, "top", "-o", "json"); code != 0 || !strings.Contains(out, `"paused": [`) || !strings.Contains(out, `"tenant:acme"`) {
+		t.Errorf("top -o json: exit %d, stderr %q; want the paused tenant named:\n%s", code, errOut, out)
 	}
 	if out, errOut, code := runCLI(t, "budget", "show", "--tenant", "acme", "-o", "table"); code != 0 ||
 		!strings.HasPrefix(out, "tenant:acme is paused: its submissions are held until 'iseed budget resume --tenant acme'\n") {
@@ -43,6 +67,7 @@ func TestBudgetPauseAndResume(t *testing.T) {
 		strings.Join(strings.Fields(out), "") != `[{"scope":"tenant:acme","caps":{"daily_requests":5}}]` {
 		t.Errorf("budget list -o json after resume: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	waitUntil(t, 20*time.Second, "iseed_paused_scopes 0 on the daemon's /metrics", func() bool { return gauge() == "0" })
 	for _, cmd := range []string{"pause", "resume"} {
 		if _, errOut, code := runCLI(t, "budget", cmd, "--tenant-default"); code != 2 || !strings.Contains(errOut, "default tenant caps") {
 			t.Errorf("budget %s --tenant-default: exit %d, stderr %q; want 2 and why not", cmd, code, errOut)

@@ -33,7 +33,7 @@ func newTopCmd(e *env) *cobra.Command {
 		}
 		defer c.close()
 		ov, err := overview.New(overview.Config{OverdueAfter: c.cfg.overdueSpan()}, overview.Deps{Resources: c.res,
-			SpendToday: spendToday(c)})
+			SpendToday: spendToday(c), Paused: pausedScopes(c)})
 		if err != nil {
 			return err
 		}
