@@ -81,17 +81,6 @@ func (b *Budgets) AllowsUnpriced(ctx context.Context, tenant string) error {
 	return nil
 }
 
-// Paused returns a *PausedError when tenant's submissions are paused (the
-// tenant, or the account), else nil; any other error when the caps cannot
-// be read.
-func (b *Budgets) Paused(ctx context.Context, tenant string) error {
-	scopes, err := b.scopesOf(ctx, tenant)
-	if err != nil {
-		return err
-	}
-	return paused(tenant, scopes[0].caps, scopes[1].caps)
-}
-
 // Usage is what a scope counted in one period, and its caps there.
 type Usage struct {
 	Period      money.Period `json:"period"`

@@ -52,6 +52,25 @@ func newCapsView(kv jetstream.KeyValue) *capsView {
 	return &capsView{kv: kv, capped: map[budget.Scope]bool{}, paused: map[budget.Scope]bool{}}
 }
 
+// pausedScope returns the scope whose pause holds tenant's submissions, the
+// account's first, as the view has them; ok is false when none does (or
+// the view knows nothing, or there is none).
+func (v *capsView) pausedScope(tenant string) (budget.Scope, bool) {
+	if v == nil {
+		return budget.Scope{}, false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	switch {
+	case !v.ready:
+	case v.paused[budget.Account()]:
+		return budget.Account(), true
+	case v.paused[budget.Tenant(tenant)]:
+		return budget.Tenant(tenant), true
+	}
+	return budget.Scope{}, false
+}
+
 // errCapsUnknown: the caps view knows nothing now (starting, or its watch
 // interrupted).
 var errCapsUnknown = errors.New("the caps are not read yet (starting, or their watch interrupted)")

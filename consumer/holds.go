@@ -155,12 +155,6 @@ type allower interface {
 	Allows(ctx context.Context, tenant string, amount money.Cents, now time.Time) error
 }
 
-// pauser reads whether a tenant's submissions are paused
-// (budget.Budgets.Paused): a *budget.PausedError when they are.
-type pauser interface {
-	Paused(ctx context.Context, tenant string) error
-}
-
 // capsWatcher reports cap changes (budget.Budgets.WatchCaps).
 type capsWatcher interface {
 	WatchCaps(ctx context.Context, fn func(budget.Scope)) error

@@ -66,7 +66,7 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	// was held is back because RunHolds released it in its turn (or its
 	// event came again): the caps decide.
 	if j.rec.HeldSince.IsZero() && p.holds.waiting(j.tenant, j.sub.ID) && !j.unsure && !p.reservedBefore(ctx, j) {
-		return p.hold(ctx, j, p.queuedCause(ctx, j.tenant)), true // older held submissions of the tenant go first
+		return p.hold(ctx, j, p.queuedCause(j.tenant)), true // older held submissions of the tenant go first
 	}
 	if p.caps.uncapped(j.tenant) && (j.created || !p.reservedBefore(ctx, j)) {
 		return Outcome{}, false // no cap applies: nothing to count against (capsview.go)
@@ -187,12 +187,13 @@ type reservationLookup interface {
 var errQueued = errors.New("older submissions of this tenant are held by a spending cap and go first")
 
 // queuedCause is why a submission is held behind its tenant's older held
-// ones: a pause of the tenant or the account when there is one (the
-// tenant is told it is paused, not that a cap holds it), else errQueued.
-func (p *Pipeline) queuedCause(ctx context.Context, tenant string) error {
-	var paused *budget.PausedError
-	if pz, ok := p.d.Budget.(pauser); ok && errors.As(pz.Paused(ctx, tenant), &paused) {
-		return paused
+// ones: a pause of the account or the tenant when the caps view has one
+// (the tenant is told it is paused, not that a cap holds it), else
+// errQueued. It reads nothing: a tenant's backlog held behind a cap would
+// read the caps once per submission.
+func (p *Pipeline) queuedCause(tenant string) error {
+	if s, ok := p.caps.pausedScope(tenant); ok {
+		return &budget.PausedError{Scope: s}
 	}
 	return errQueued
 }
