@@ -368,6 +368,22 @@ func (b *Budgets) List(ctx context.Context) ([]Setting, error) {
 	return out, nil
 }
 
+// PausedScopes returns the scopes paused (Pause), as List orders them and
+// Scope.String names them: "account", "tenant:<name>".
+func (b *Budgets) PausedScopes(ctx context.Context) ([]string, error) {
+	settings, err := b.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, s := range settings {
+		if s.Caps.Paused {
+			out = append(out, s.Scope.String())
+		}
+	}
+	return out, nil
+}
+
 // sortKey orders scopes: the account, the default, tenants by name.
 func (s Scope) sortKey() string {
 	switch {

@@ -81,6 +81,9 @@ func TestPause(t *testing.T) {
 	if err := b.Pause(ctx, budget.Account()); err != nil {
 		t.Fatal(err)
 	}
+	if got, err := b.PausedScopes(ctx); err != nil || len(got) != 1 || got[0] != "account" {
+		t.Errorf("PausedScopes with the account paused: %q, %v; want [account]", got, err)
+	}
 	for _, tenant := range []string{"acme", "globex", "initech"} {
 		_, err := b.Reserve(ctx, tenant, "s2", price, now)
 		if !errors.As(err, &paused) || paused.Code() != "account_paused" {

@@ -12,6 +12,18 @@ import (
 	"github.com/iseed-dev/iseed/internal/pipetest"
 )
 
+// overviewPage returns the overview page's body, read without a token.
+func (s *site) overviewPage(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(s.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 // TestOverviewShowsTheOldestWaitingSubmission: the overview page says how
 // long ago the oldest submission not yet sent was published, and nothing
 // once none waits.
@@ -19,15 +31,7 @@ func TestOverviewShowsTheOldestWaitingSubmission(t *testing.T) {
 	h := pipetest.New(t)
 	s := newSite(t, h, "", nil)
 	waiting := regexp.MustCompile(`id="oldest-waiting"[^>]*>([0-9a-z]+) <span class="muted">([^<]*)</span>`)
-	page := func() string {
-		resp, err := http.Get(s.url + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
+	page := func() string { return s.overviewPage(t) }
 	if m := waiting.FindStringSubmatch(page()); m != nil {
 		t.Fatalf("nothing published yet: the page shows %q waiting", m[1])
 	}
@@ -53,17 +57,7 @@ func pausedIn(h *pipetest.Harness) func(context.Context) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		settings, err := b.List(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var out []string
-		for _, s := range settings {
-			if s.Caps.Paused {
-				out = append(out, s.Scope.String())
-			}
-		}
-		return out, nil
+		return b.PausedScopes(ctx)
 	}
 }
 
@@ -73,15 +67,7 @@ func TestOverviewShowsWhatIsPaused(t *testing.T) {
 	h := pipetest.New(t)
 	s := newSite(t, h, "", nil)
 	paused := regexp.MustCompile(`id="paused"[^>]*>([^<]*)</dd>`)
-	page := func() string {
-		resp, err := http.Get(s.url + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
+	page := func() string { return s.overviewPage(t) }
 	b, err := budget.New(h.Res.Budgets, h.Res.BudgetUsage, budget.Config{})
 	if err != nil {
 		t.Fatal(err)

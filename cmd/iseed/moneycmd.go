@@ -83,41 +83,16 @@ func newBudgetCmd(e *env) *cobra.Command {
 			"first, as the caps allow. Needs spending caps on (ISEED_SPENDING_CAPS, the default).",
 		Args: noArgs,
 	}
-	pauseScope := scopeFlags(pause, budget.ErrDefaultNotPaused.Error())
-	scopeUsage(pause)
-	pause.RunE = func(cmd *cobra.Command, _ []string) error {
-		s, err := pauseScope()
-		if err != nil {
-			return err
-		}
-		return withBudgets(cmd.Context(), e.stderr, func(b *budget.Budgets) error {
-			if err := b.Pause(cmd.Context(), s); err != nil {
-				return err
-			}
-			_, err := fmt.Fprintf(e.stdout, "%s: paused: its submissions are held as they come, until 'iseed budget resume %s'\n", s, scopeArgs(s))
-			return err
-		})
-	}
+	onScope(e, pause, budget.ErrDefaultNotPaused.Error(), (*budget.Budgets).Pause, func(s budget.Scope) string {
+		return fmt.Sprintf("%s: paused: its submissions are held as they come, until 'iseed budget resume %s'", s, scopeArgs(s))
+	})
 	resume := &cobra.Command{
 		Use:   "resume (--tenant T | --account)",
 		Short: "End a pause: the held submissions go again, oldest first, as the caps allow",
 		Args:  noArgs,
 	}
-	resumeScope := scopeFlags(resume, "the default tenant caps are never paused: resume a tenant, or the account")
-	scopeUsage(resume)
-	resume.RunE = func(cmd *cobra.Command, _ []string) error {
-		s, err := resumeScope()
-		if err != nil {
-			return err
-		}
-		return withBudgets(cmd.Context(), e.stderr, func(b *budget.Budgets) error {
-			if err := b.Resume(cmd.Context(), s); err != nil {
-				return err
-			}
-			_, err := fmt.Fprintf(e.stdout, "%s: resumed\n", s)
-			return err
-		})
-	}
+	onScope(e, resume, "the default tenant caps are never paused: resume a tenant, or the account", (*budget.Budgets).Resume,
+		func(s budget.Scope) string { return s.String() + ": resumed" })
 	show := &cobra.Command{
 		Use:   "show (--tenant T | --account)",
 		Short: "Show one scope's caps and what today and this month used of them",
@@ -196,11 +171,27 @@ func newBudgetCmd(e *env) *cobra.Command {
 	return group("budget", "Spending caps: per tenant and for the account, per day and month; pauses", set, show, list, pause, resume)
 }
 
-// scopeUsage says what --tenant and --account name for pause and resume:
-// the scope, not its caps.
-func scopeUsage(cmd *cobra.Command) {
+// onScope makes cmd (pause, resume) do act to the scope its --tenant or
+// --account names (noDefault: why not --tenant-default), then print what
+// done says.
+func onScope(e *env, cmd *cobra.Command, noDefault string, act func(*budget.Budgets, context.Context, budget.Scope) error,
+	done func(budget.Scope) string) {
+	scope := scopeFlags(cmd, noDefault)
 	cmd.Flags().Lookup("tenant").Usage = "the tenant"
 	cmd.Flags().Lookup("account").Usage = "the whole account: every tenant"
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		s, err := scope()
+		if err != nil {
+			return err
+		}
+		return withBudgets(cmd.Context(), e.stderr, func(b *budget.Budgets) error {
+			if err := act(b, cmd.Context(), s); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintln(e.stdout, done(s))
+			return err
+		})
+	}
 }
 
 // scopeArgs is the flags that name s: "--account" or "--tenant T".
@@ -783,17 +774,7 @@ func pausedScopes(c *cliConn) func(context.Context) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		settings, err := b.List(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var out []string
-		for _, s := range settings {
-			if s.Caps.Paused {
-				out = append(out, s.Scope.String())
-			}
-		}
-		return out, nil
+		return b.PausedScopes(ctx)
 	}
 }
 
