@@ -99,6 +99,16 @@ func TestPause(t *testing.T) {
 	if _, err := b.Reserve(ctx, "initech", "s2", price, now); err != nil {
 		t.Errorf("Reserve after the account resumed: %v", err)
 	}
+	// Paused again over the key its resume deleted (a delete marker).
+	if err := b.Pause(ctx, budget.Account()); err != nil {
+		t.Fatalf("Pause of the account after its key was deleted: %v", err)
+	}
+	if c, err := b.Get(ctx, budget.Account()); err != nil || c != (budget.Caps{Paused: true}) {
+		t.Errorf("the account paused again: %+v, %v", c, err)
+	}
+	if err := b.Resume(ctx, budget.Account()); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := b.Pause(ctx, budget.TenantDefault()); !errors.Is(err, budget.ErrDefaultNotPaused) {
 		t.Errorf("Pause of the default tenant caps: %v; want ErrDefaultNotPaused", err)
