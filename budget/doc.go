@@ -12,7 +12,16 @@
 // Get, List, Delete) or from a start-up File (ParseFile, Apply). A tenant
 // is held to its own caps over the default tenant caps, cap by cap
 // (Caps.Or); the default scope counts nothing of its own. Days and months
-// are civil periods in Europe/Rome (money.Day, money.Month).
+// are civil periods in Europe/Rome (money.Day, money.Month). Every change
+// of a scope's caps is a compare-and-set of the value it read.
+//
+// # Pauses
+//
+// An operator may pause a tenant or the account (Pause, Resume): Paused in
+// the scope's value, kept by Set, Delete and Apply. Reserve and Allows of
+// a paused scope return a *PausedError (the account's first) and count
+// nothing; the pipeline holds the submission as over a cap. The default
+// tenant caps cannot be paused, and a caps File may not say paused.
 //
 // # Counting
 //
@@ -26,7 +35,7 @@
 // Reserve(tenant, id, amount, now), before the POST:
 //
 //  1. reads both scopes' caps (the tenant's own over the default tenant
-//     caps);
+//     caps), and returns a *PausedError when either is paused;
 //  2. looks in the tenant's key of the previous month for a reservation
 //     of the submission (one made before midnight of the month's last day
 //     counts there);
