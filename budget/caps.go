@@ -179,9 +179,9 @@ func (b *Budgets) Set(ctx context.Context, s Scope, c Caps) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	return b.change(ctx, s, "set caps", func(cur Caps) (Caps, error) {
+	return b.change(ctx, s, "set caps", func(cur Caps) Caps {
 		c.Paused = cur.Paused
-		return c, nil
+		return c
 	})
 }
 
@@ -199,18 +199,18 @@ func (b *Budgets) Pause(ctx context.Context, s Scope) error {
 	if s.Default {
 		return ErrDefaultNotPaused
 	}
-	return b.change(ctx, s, "pause", func(cur Caps) (Caps, error) {
+	return b.change(ctx, s, "pause", func(cur Caps) Caps {
 		cur.Paused = true
-		return cur, nil
+		return cur
 	})
 }
 
 // Resume ends a pause of s: its held submissions go again, oldest first,
-// as their caps allow. Resuming a scope not paused does nothing.
+// as their caps allow. Resuming a scope not paused changes nothing.
 func (b *Budgets) Resume(ctx context.Context, s Scope) error {
-	return b.change(ctx, s, "resume", func(cur Caps) (Caps, error) {
+	return b.change(ctx, s, "resume", func(cur Caps) Caps {
 		cur.Paused = false
-		return cur, nil
+		return cur
 	})
 }
 
@@ -219,7 +219,7 @@ func (b *Budgets) Resume(ctx context.Context, s Scope) error {
 // as a replica starts) must not undo each other. Zero caps delete the key.
 // A lost compare-and-set is tried again after a short random wait, until
 // the timeout.
-func (b *Budgets) change(ctx context.Context, s Scope, what string, fn func(cur Caps) (Caps, error)) error {
+func (b *Budgets) change(ctx context.Context, s Scope, what string, fn func(cur Caps) Caps) error {
 	if !s.valid() {
 		return fmt.Errorf("budget: invalid scope %q", s)
 	}
@@ -237,11 +237,7 @@ func (b *Budgets) change(ctx context.Context, s Scope, what string, fn func(cur 
 			cur, _ = DecodeCaps(e.Value()) // a value that cannot be read is replaced whole
 			rev = e.Revision()
 		}
-		next, err := fn(cur)
-		if err != nil {
-			return err
-		}
-		err = b.write(ctx, key, next, rev)
+		err := b.write(ctx, key, fn(cur), rev)
 		if !isWrongRevision(err) {
 			if err != nil {
 				return fmt.Errorf("budget: %s of %s: %w", what, s, err)
@@ -338,9 +334,7 @@ func decodeStrict(b []byte, v any) error {
 // Delete removes the caps of s: no cap any more. Deleting caps that are
 // not set is not an error. A pause of s stays.
 func (b *Budgets) Delete(ctx context.Context, s Scope) error {
-	return b.change(ctx, s, "delete caps", func(cur Caps) (Caps, error) {
-		return Caps{Paused: cur.Paused}, nil
-	})
+	return b.change(ctx, s, "delete caps", func(cur Caps) Caps { return Caps{Paused: cur.Paused} })
 }
 
 // List returns every scope with caps, the account first, then the

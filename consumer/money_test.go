@@ -159,21 +159,26 @@ func TestHeldSubmissionsGoInOrderWhenTheCapIsRaised(t *testing.T) {
 	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: 10 * price}); err != nil {
 		t.Fatal(err)
 	}
-	var at []time.Time
-	for i := 2; i < 5; i++ {
-		r := h.WaitState(fmt.Sprintf("q-%d", i), record.StateSubmitted)
-		at = append(at, r.EnteredAt(record.StateSubmitted))
-		if r.Attempts != 1 {
-			t.Errorf("q-%d sent after its hold: %d attempts, want 1", i, r.Attempts)
-		}
-	}
-	for i := 1; i < len(at); i++ {
-		if at[i].Before(at[i-1]) {
-			t.Errorf("released out of order: q-%d at %s before q-%d at %s", i+2, at[i], i+1, at[i-1])
-		}
-	}
+	h.waitSentInOrder("hold", "q-2", "q-3", "q-4")
 	if got := h.Counter("created"); got != 5 {
 		t.Errorf("upstream requests: got %d, want 5", got)
+	}
+}
+
+// waitSentInOrder waits until each held submission ids names is sent
+// (after its hold or pause, as after says), each once, in the order given.
+func (h *harness) waitSentInOrder(after string, ids ...string) {
+	h.T.Helper()
+	var prev *record.Record
+	for _, id := range ids {
+		r := h.WaitState(id, record.StateSubmitted)
+		if r.Attempts != 1 {
+			h.T.Errorf("%s sent after its %s: %d attempts, want 1", id, after, r.Attempts)
+		}
+		if prev != nil && r.EnteredAt(record.StateSubmitted).Before(prev.EnteredAt(record.StateSubmitted)) {
+			h.T.Errorf("released out of order: %s at %s before %s at %s", id, r.EnteredAt(record.StateSubmitted), prev.ID, prev.EnteredAt(record.StateSubmitted))
+		}
+		prev = r
 	}
 }
 
