@@ -39,8 +39,8 @@ func TestPause(t *testing.T) {
 		t.Errorf("Allows of another tenant: %v; want nil", err)
 	}
 	day, _, err := b.Usage(ctx, budget.Tenant("acme"), now)
-	if err != nil || day.Requests != 0 {
-		t.Errorf("acme's usage after a paused Reserve: %+v, %v; want nothing counted", day, err)
+	if err != nil || day.Requests != 0 || !day.Paused {
+		t.Errorf("acme's usage after a paused Reserve: %+v, %v; want nothing counted, and paused", day, err)
 	}
 
 	// Caps set, removed, or applied from a file keep the pause.

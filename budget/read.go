@@ -89,6 +89,9 @@ type Usage struct {
 	Held        int          `json:"held"`     // reservations neither committed nor released
 	CapEUR      money.Cents  `json:"cap_eur,omitzero"`
 	CapRequests int64        `json:"cap_requests,omitzero"`
+	// Paused is the scope's pause (Pause), read with its caps; the same
+	// in both periods. Not in the JSON: a scope's, not a period's.
+	Paused bool `json:"-"`
 }
 
 // Usage returns what scope counted on the day and in the month of now,
@@ -114,9 +117,10 @@ func (b *Budgets) Usage(ctx context.Context, s Scope, now time.Time) (day, month
 	}
 	today := now.In(b.loc).Format(time.DateOnly)
 	d := u.Days[dayOfMonth(today)]
-	day = Usage{Period: money.Day(now, b.loc), Spent: d.Cents, Requests: d.Requests, CapEUR: caps.DailyEUR, CapRequests: caps.DailyRequests}
+	day = Usage{Period: money.Day(now, b.loc), Spent: d.Cents, Requests: d.Requests, CapEUR: caps.DailyEUR, CapRequests: caps.DailyRequests,
+		Paused: caps.Paused}
 	month = Usage{Period: money.Month(now, b.loc), Spent: u.Month.Cents, Requests: u.Month.Requests, Held: len(u.Held),
-		CapEUR: caps.MonthlyEUR, CapRequests: caps.MonthlyRequests}
+		CapEUR: caps.MonthlyEUR, CapRequests: caps.MonthlyRequests, Paused: caps.Paused}
 	for _, h := range u.Held {
 		if h.Day == today {
 			day.Held++

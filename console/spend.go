@@ -40,12 +40,9 @@ type TenantSpend struct {
 
 // Counted are one scope's caps and what counted against them today and
 // this month, as budget.Budgets.Usage returns them and `iseed budget show`
-// prints them, and whether an operator paused the scope (`iseed budget
+// prints them (with whether an operator paused the scope, `iseed budget
 // pause`). The zero value has no caps.
-type Counted struct {
-	Day, Month budget.Usage
-	Paused     bool
-}
+type Counted struct{ Day, Month budget.Usage }
 
 // maxHoldReads bounds the held records one page reads to find the caps
 // that hold them.
@@ -122,7 +119,7 @@ func spendPage(s *Spend, h held) spendData {
 	for _, t := range s.Tenants {
 		seen[t.Tenant] = true
 		row := spendRow{Tenant: t.Tenant, TodayEUR: t.TodayEUR, MonthEUR: t.MonthEUR, TodayRequests: t.TodayRequests,
-			MonthRequests: t.MonthRequests, Held: h.byTenant[t.Tenant], Paused: t.Caps.Paused}
+			MonthRequests: t.MonthRequests, Held: h.byTenant[t.Tenant], Paused: t.Caps.Month.Paused}
 		row.Caps = capCells(budget.Tenant(t.Tenant), t.Caps, holding, s.CapsOff)
 		d.Rows = append(d.Rows, row)
 		d.Account.TodayEUR += t.TodayEUR
@@ -139,7 +136,7 @@ func spendPage(s *Spend, h held) spendData {
 		return cmp.Or(cmp.Compare(b.MonthEUR, a.MonthEUR), cmp.Compare(a.Tenant, b.Tenant))
 	})
 	d.Account.Held = h.total
-	d.Account.Paused = s.Account.Paused
+	d.Account.Paused = s.Account.Month.Paused
 	d.Account.Caps = capCells(budget.Account(), s.Account, holding, s.CapsOff)
 	return d
 }

@@ -31,21 +31,13 @@ func capsOn(b *budget.Budgets, now time.Time, ledger ...console.TenantSpend) fun
 		if err != nil {
 			return nil, err
 		}
-		caps, err := b.Get(ctx, budget.Account())
-		if err != nil {
-			return nil, err
-		}
-		s.Account = console.Counted{Day: day, Month: month, Paused: caps.Paused}
+		s.Account = console.Counted{Day: day, Month: month}
 		for _, t := range ledger {
 			day, month, err := b.Usage(ctx, budget.Tenant(t.Tenant), now)
 			if err != nil {
 				return nil, err
 			}
-			caps, err := b.Get(ctx, budget.Tenant(t.Tenant))
-			if err != nil {
-				return nil, err
-			}
-			t.Caps = console.Counted{Day: day, Month: month, Paused: caps.Paused}
+			t.Caps = console.Counted{Day: day, Month: month}
 			s.Tenants = append(s.Tenants, t)
 		}
 		return s, nil

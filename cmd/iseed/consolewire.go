@@ -150,11 +150,7 @@ func (d *daemon) counted(ctx context.Context, s budget.Scope, now time.Time) (co
 	if err != nil {
 		return console.Counted{}, fmt.Errorf("the caps of %s: %w", s, err)
 	}
-	caps, err := d.money.budgets.Get(ctx, s)
-	if err != nil {
-		return console.Counted{}, fmt.Errorf("the caps of %s: %w", s, err)
-	}
-	return console.Counted{Day: day, Month: month, Paused: caps.Paused}, nil
+	return console.Counted{Day: day, Month: month}, nil
 }
 
 // ledgerSpend is what the ledger has of each tenant this month and today

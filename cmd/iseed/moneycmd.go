@@ -115,14 +115,10 @@ func newBudgetCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			caps, err := b.Get(cmd.Context(), s)
-			if err != nil {
-				return err
-			}
 			if format == formatJSON {
-				return writeJSON(e.stdout, map[string]any{"scope": s.String(), "paused": caps.Paused, "day": day, "month": month})
+				return writeJSON(e.stdout, map[string]any{"scope": s.String(), "paused": month.Paused, "day": day, "month": month})
 			}
-			if caps.Paused {
+			if month.Paused {
 				fmt.Fprintf(e.stdout, "%s is paused: its submissions are held until 'iseed budget resume %s'\n", s, scopeArgs(s))
 			}
 			w := newTable(e.stdout)
