@@ -82,10 +82,43 @@ func (h *holdIndex) put(ctx context.Context, tenant, id string, since time.Time,
 		return errors.New("hold: no holds bucket")
 	}
 	v, _ := json.Marshal(holdEntry{Seq: seq, Subject: subject})
-	if _, err := h.kv.Put(ctx, holdKey(tenant, id, since), v); err != nil {
+	key := holdKey(tenant, id, since)
+	if _, err := h.kv.Put(ctx, key, v); err != nil {
 		return fmt.Errorf("hold: %w", err)
 	}
+	h.note(tenant, key)
 	return nil
+}
+
+// note adds a key this replica has just put to the view, before its watch
+// delivers it: the tenant's next submission delivered here meanwhile would
+// not see it held, and go first.
+func (h *holdIndex) note(tenant, key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.byTenant == nil {
+		h.byTenant = map[string][]string{}
+	}
+	if i, found := slices.BinarySearch(h.byTenant[tenant], key); !found {
+		h.byTenant[tenant] = slices.Insert(h.byTenant[tenant], i, key)
+	}
+}
+
+// drop removes a key from the view that the bucket no longer has (a pass
+// read it gone): noted here while its watch delivered its removal first,
+// it would stay, and hold the tenant's next submissions behind it.
+func (h *holdIndex) drop(tenant, key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	keys := h.byTenant[tenant]
+	if i, found := slices.BinarySearch(keys, key); found {
+		keys = slices.Delete(keys, i, i+1)
+	}
+	if len(keys) == 0 {
+		delete(h.byTenant, tenant)
+	} else {
+		h.byTenant[tenant] = keys
+	}
 }
 
 // seen updates the view with one change of the bucket.
@@ -123,6 +156,16 @@ func (h *holdIndex) seen(e jetstream.KeyValueEntry) {
 	}
 }
 
+// any reports whether the view has a held submission.
+func (h *holdIndex) any() bool {
+	if h == nil || h.kv == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.byTenant) > 0
+}
+
 // forget empties the view: the bucket it was of is gone.
 func (h *holdIndex) forget() {
 	h.mu.Lock()
@@ -137,6 +180,22 @@ func (h *holdIndex) isCancelled(key string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.cancelled[key]
+}
+
+// newTenants copies the view's keys of the tenants known does not have.
+func (h *holdIndex) newTenants(known map[string][]string) map[string][]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out map[string][]string
+	for t, keys := range h.byTenant {
+		if _, ok := known[t]; !ok {
+			if out == nil {
+				out = map[string][]string{}
+			}
+			out[t] = slices.Clone(keys)
+		}
+	}
+	return out
 }
 
 // snapshot copies the view.
@@ -205,7 +264,10 @@ func (p *Pipeline) followHolds(ctx context.Context) error {
 	defer w.Stop()
 	check := time.NewTicker(cmp.Or(p.holds.recheck, bucket.Recheck))
 	defer check.Stop()
-	poke := make(chan struct{}, 1)
+	poke := p.holdsPoke // also a token handed out (turns.go)
+	if poke == nil {    // a Pipeline not made by New (tests)
+		poke = make(chan struct{}, 1)
+	}
 	if cw, ok := p.d.Budget.(capsWatcher); ok {
 		wg.Go(func() { p.watchCaps(ctx, cw, poke) })
 	}
@@ -347,16 +409,68 @@ func (p *Pipeline) releaseAndFollow(ctx context.Context, poke chan<- struct{}) {
 func (p *Pipeline) releaseHolds(ctx context.Context) (pending bool) {
 	queues := p.holds.snapshot()
 	var sent []*release
-	for tenant, keys := range queues {
+	// Tenants whose share of the budget's waits is full (turns.go) are not
+	// read; they, and tenants held since the pass began, are looked at
+	// whenever a release is picked up (a wait may have ended meanwhile),
+	// before the next of its tenant: else one tenant's long queue,
+	// released one after another, kept the pass to itself, and another
+	// tenant's hold waited for its end.
+	lookAgain := map[string]bool{}
+	nextOf := func(tenant string) *release {
+		keys := queues[tenant]
 		r, rest := p.releaseNext(ctx, tenant, keys)
-		if r != nil {
-			queues[tenant], sent = rest, append(sent, r)
-		}
-	}
-	return p.awaitPickUps(ctx, sent, func(tenant string) *release {
-		r, rest := p.releaseNext(ctx, tenant, queues[tenant])
 		queues[tenant] = rest
+		if r == nil && !p.turns.room(tenant) { // kept for its share, perhaps: looked at again
+			queues[tenant], lookAgain[tenant] = keys, true
+		}
 		return r
+	}
+	// A tenant no cap applies to has as many released at once as its
+	// share has room for (out: released, not picked up yet), topped up as
+	// each is picked up: one at a time, each waiting for the last to be
+	// picked up (tens of milliseconds), its batch went out slower than a
+	// budget of more than about ten calls a second. Under a cap, one at a
+	// time: the caps count a release only once it reserves, and the next
+	// must see that.
+	out := map[string]int{}
+	width := func(tenant string) int {
+		if p.caps.uncapped(tenant) {
+			return max(1, p.turns.free(tenant)-out[tenant])
+		}
+		return 1
+	}
+	nextN := func(tenant string, n int) (rs []*release) {
+		for range n {
+			r := nextOf(tenant)
+			if r == nil {
+				break
+			}
+			out[tenant]++
+			rs = append(rs, r)
+		}
+		return rs
+	}
+	for tenant, keys := range queues {
+		if !p.turns.room(tenant) {
+			lookAgain[tenant] = true
+			p.endCancelled(ctx, tenant, keys)
+			continue
+		}
+		sent = append(sent, nextN(tenant, width(tenant))...)
+	}
+	return p.awaitPickUps(ctx, sent, func(tenant string) []*release {
+		var rs []*release
+		for t, keys := range p.holds.newTenants(queues) {
+			queues[t], lookAgain[t] = keys, true
+		}
+		for t := range lookAgain {
+			if p.turns.room(t) {
+				delete(lookAgain, t)
+				rs = append(rs, nextN(t, width(t))...)
+			}
+		}
+		out[tenant]--
+		return append(rs, nextN(tenant, width(tenant))...)
 	})
 }
 
@@ -420,6 +534,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 	_, id, _ := parseHoldKey(key)
 	e, err := p.holds.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		p.holds.drop(tenant, key)
 		return nil, true, nil
 	}
 	if err != nil {
@@ -460,6 +575,9 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		}
 		if ok, err := p.allows(ctx, rec, now); err != nil || !ok {
 			return nil, false, err
+		}
+		if !p.turns.room(tenant) { // its share of the budget's waits is full (turns.go)
+			return nil, false, nil
 		}
 	}
 	var unreleasable *unreleasableError
@@ -543,7 +661,7 @@ const releaseWait = time.Second
 // none may go), held again (another took the room), or waited for
 // releaseWait: it keeps its place, and the tenant's next ones wait behind
 // it. It reports whether one was not picked up.
-func (p *Pipeline) awaitPickUps(ctx context.Context, rs []*release, next func(tenant string) *release) (pending bool) {
+func (p *Pipeline) awaitPickUps(ctx context.Context, rs []*release, next func(tenant string) []*release) (pending bool) {
 	for wait := 10 * time.Millisecond; len(rs) > 0; wait = min(2*wait, 200*time.Millisecond) {
 		if !workpool.Sleep(ctx, wait) {
 			return true
@@ -554,8 +672,8 @@ func (p *Pipeline) awaitPickUps(ctx context.Context, rs []*release, next func(te
 			switch {
 			case picked:
 				if p.dropKey(ctx, r) {
-					if n := next(r.tenant); n != nil {
-						left, wait = append(left, n), 5*time.Millisecond // read it soon
+					if n := next(r.tenant); len(n) > 0 {
+						left, wait = append(left, n...), 5*time.Millisecond // read them soon
 					}
 				}
 			case again:

@@ -68,6 +68,13 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	if j.rec.HeldSince.IsZero() && p.holds.waiting(j.tenant, j.sub.ID) && !j.unsure && !p.reservedBefore(ctx, j) {
 		return p.hold(ctx, j, p.queuedCause(j.tenant)), true // older held submissions of the tenant go first
 	}
+	// Its place among the submissions waiting for the upstream budget
+	// (turns.go): a released one has had its turn, one with an earlier
+	// POST in doubt must reconcile, and one that reserved before has its
+	// room already; a tenant over its share steps aside.
+	if !p.turns.enter(j, !j.rec.HeldSince.IsZero() || j.unsure) && !p.turns.enter(j, p.reservedBefore(ctx, j)) {
+		return p.hold(ctx, j, errTurn), true
+	}
 	if p.caps.uncapped(j.tenant) && (j.created || !p.reservedBefore(ctx, j)) {
 		return Outcome{}, false // no cap applies: nothing to count against (capsview.go)
 	}
@@ -184,7 +191,7 @@ type reservationLookup interface {
 }
 
 // errQueued holds a submission behind its tenant's older held ones.
-var errQueued = errors.New("older submissions of this tenant are held by a spending cap and go first")
+var errQueued = errors.New("older submissions of this tenant are held and go first")
 
 // queuedCause is why a submission is held behind its tenant's older held
 // ones: a pause of the account or the tenant when the caps view has one
@@ -194,6 +201,9 @@ var errQueued = errors.New("older submissions of this tenant are held by a spend
 func (p *Pipeline) queuedCause(tenant string) error {
 	if s, ok := p.caps.pausedScope(tenant); ok {
 		return &budget.PausedError{Scope: s}
+	}
+	if !p.turns.room(tenant) {
+		return errTurn
 	}
 	return errQueued
 }
@@ -244,6 +254,8 @@ func holdCode(err error) string {
 		return unpriced.Code()
 	case errors.As(err, &paused):
 		return paused.Code()
+	case errors.Is(err, errTurn):
+		return codeFairShare
 	}
 	return "queued"
 }

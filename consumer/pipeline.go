@@ -163,6 +163,11 @@ type Pipeline struct {
 	pace *workpool.Pace
 	// waits are the withdrawals waiting for their submission's record.
 	waits withdrawWaits
+	// turns counts the submissions waiting for the upstream budget, per
+	// tenant, for their fair shares (turns.go).
+	turns *turns
+	// holdsPoke starts a holds pass at once (RunHolds).
+	holdsPoke chan struct{}
 }
 
 // New builds a pipeline.
@@ -190,6 +195,17 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 			p.caps = newCapsView(d.Resources.Budgets)
 		}
 	}
+	p.holdsPoke = make(chan struct{}, 1)
+	// Fair shares need the limiter to make POSTs wait (else none waits)
+	// and the holds bucket to step a tenant's excess aside; and no tenant
+	// quota, which counts each release as a submission: a batch of half
+	// the quota, held and released, would fill it, and the rest of it
+	// wait for room until it expired.
+	p.turns = newTurns(cfg.Workers, p.markUnsent && d.Budget != nil && p.lay.TenantMaxSubmissions == 0, func() {
+		if p.holds.any() {
+			notify(p.holdsPoke)
+		}
+	})
 	p.rare = p.log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})
 	p.forged = p.log.Sample(&zerolog.BurstSampler{Burst: 3, Period: time.Minute})
 	p.breaker = newBreaker(cfg.Breaker, p.log, d.Metrics)

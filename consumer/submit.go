@@ -231,6 +231,8 @@ func (p *Pipeline) token(ctx context.Context, j *job) error {
 	// the shutdown timeout.
 	ctx, stopping := workpool.Stopping(ctx)
 	defer stopping()
+	// Its token in hand, or the wait ended: its tenant's next may wait.
+	defer p.turns.leave(j)
 	if !p.markUnsent { // the limiter never waits
 		if err := p.d.Limiter.Wait(ctx); err != nil {
 			return fmt.Errorf("%w: upstream budget: %w", errNotSent, err)

@@ -201,14 +201,17 @@ func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.
 		switch {
 		case rec != nil && rec.Fingerprint == sub.Fingerprint():
 			if rec.State == record.StateHeld && (last == nil || last.State != record.StateHeld) {
-				why, until := "a spending cap", "the cap allows it"
+				why, until := "a spending cap", "the cap allows it (iseed budget show)"
 				if len(rec.Errors) > 0 {
 					why = rec.Errors[0].Message
-					if strings.HasSuffix(rec.Errors[0].Code, "_paused") {
-						until = "it is resumed"
+					switch code := rec.Errors[0].Code; {
+					case strings.HasSuffix(code, "_paused"):
+						until = "it is resumed (iseed budget show)"
+					case code == "fair_share":
+						until = "its tenant's share of the upstream budget has room"
 					}
 				}
-				fmt.Fprintf(note, "held: %s; it goes out when %s (iseed budget show), still waiting\n", why, until)
+				fmt.Fprintf(note, "held: %s; it goes out when %s, still waiting\n", why, until)
 			}
 			last, state = rec, rec.State
 			if rec.State != record.StateFailed || rec.RequestID != "" { // failed after it was sent: tracking ended it

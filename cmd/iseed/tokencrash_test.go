@@ -32,10 +32,12 @@ func TestCrashWhileWaitingForTokens(t *testing.T) {
 	s := sim.New(sim.Config{Token: "crash-token", Step: time.Hour})
 	hs := httptest.NewServer(s)
 	t.Cleanup(func() { s.Close(); hs.Close() })
+	// n submissions of one tenant all wait for their tokens: its fair
+	// share is half the workers (consumer.md), so twice as many workers.
 	const n = 4
 	env := []string{
 		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=crash-token",
-		"ISEED_ACK_WAIT=2s", fmt.Sprintf("ISEED_WORKERS=%d", n), "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0",
+		"ISEED_ACK_WAIT=2s", fmt.Sprintf("ISEED_WORKERS=%d", 2*n), "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0",
 		"ISEED_RECONCILE_SETTLE=1h",
 	}
 	// A budget of a few tokens, then one every 1,000 seconds.
