@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestFairShareAcrossDaemons: two `iseed serve` processes on one durable
+// consumer and an upstream budget of 20 calls a second. One tenant
+// publishes a batch of 120, another tenant three submissions after it: the
+// other tenant's three are sent while most of the batch still waits (held,
+// fair_share), not after the whole batch (6 s at that budget). Then one
+// daemon is killed (SIGKILL) with the batch's held submissions being
+// released, and another started: every submission is sent once.
+func TestFairShareAcrossDaemons(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	srv := natstest.Run(t)
+	s := sim.New(sim.Config{Token: "fair-token", Step: time.Hour, Wallet: 1e7, Profile: pipetest.Profile(t)})
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); hs.Close() })
+	env := []string{
+		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=fair-token",
+		"ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_WORKERS=8",
+		"ISEED_UPSTREAM_RPS=20", "ISEED_UPSTREAM_BURST=3", "ISEED_LOG_LEVEL=warn",
+		"ISEED_ACK_WAIT=2s", // the killed daemon's messages come back within seconds
+
+	}
+	first := startDaemon(t, env...)
+	startDaemon(t, env...)
+	ctx := context.Background()
+	var records jetstream.KeyValue
+	waitUntil(t, 30*time.Second, "the daemons to create the layout", func() bool {
+		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
+		if err == nil {
+			records, err = srv.JS.KeyValue(ctx, "iseed_submissions")
+		}
+		return err == nil
+	})
+	publish := func(tenant, id string) {
+		body, _ := iseeEvent(id, "Nome "+id)
+		if _, err := srv.JS.PublishMsgAsync(&nats.Msg{Subject: "iseed.submissions." + tenant, Data: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 120
+	for i := range n {
+		publish("acme", fmt.Sprintf("batch-%d", i))
+	}
+	others := []string{"other-1", "other-2", "other-3"}
+	for _, id := range others {
+		publish("globex", id)
+	}
+	<-srv.JS.PublishAsyncComplete()
+	get := func(tenant, id string) record.Record {
+		var r record.Record
+		if e, err := records.Get(ctx, tenant+"."+id); err == nil {
+			_ = json.Unmarshal(e.Value(), &r)
+		}
+		return r
+	}
+	waitUntil(t, time.Minute, "the other tenant's three sent", func() bool {
+		for _, id := range others {
+			if get("globex", id).RequestID == "" {
+				return false
+			}
+		}
+		return true
+	})
+	sent := s.Counters()["created"] - len(others)
+	t.Logf("%d of the batch sent before the other tenant's three", sent)
+	// The budget's tokens go to whichever waiting worker takes them
+	// first, not in turn: the three get about their tenant's share of the
+	// waits, 6 to 37 of the batch before them in runs on two cores.
+	if sent > n/2 {
+		t.Errorf("%d of the batch's %d sent before the other tenant's three; want at most %d", sent, n, n/2)
+	}
+
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+	startDaemon(t, env...)
+	held := 0
+	waitUntil(t, 2*time.Minute, "every submission of the batch sent", func() bool {
+		held = 0
+		for i := range n {
+			r := get("acme", fmt.Sprintf("batch-%d", i))
+			if r.State != record.StateSubmitted {
+				return false
+			}
+			if !r.EnteredAt(record.StateHeld).IsZero() {
+				held++
+			}
+		}
+		return true
+	})
+	if held < n/2 {
+		t.Errorf("%d of the batch were held for their turn; want most of it", held)
+	}
+	for i := range n {
+		if r := get("acme", fmt.Sprintf("batch-%d", i)); r.Attempts != 1 {
+			t.Errorf("batch-%d: %d attempts, want 1", i, r.Attempts)
+		}
+	}
+	if got := s.Counters()["created"]; got != n+len(others) {
+		t.Errorf("upstream requests: %d, want %d", got, n+len(others))
+	}
+}
