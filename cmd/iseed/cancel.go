@@ -20,9 +20,10 @@ type cancellation struct {
 func newCancelCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cancel --tenant T (ID... | --all-held)",
-		Short: "Cancel submissions a spending cap holds back, so that they are never sent",
-		Long: "Cancels submissions a spending cap holds back (state held), so that they are never sent nor paid: a tenant's\n" +
-			"runaway backlog that each new cap period would otherwise send as far as the cap allows, until ISEED_MAX_AGE;\n" +
+		Short: "Cancel held submissions (a spending cap, a pause, a fair share), so that they are never sent",
+		Long: "Cancels held submissions (state held: by a spending cap, an operator's pause, or their tenant's fair share of\n" +
+			"the upstream budget), so that they are never sent nor paid: a tenant's runaway backlog that each new cap period\n" +
+			"or its turns would otherwise send, until ISEED_MAX_AGE;\n" +
 			"or a held submission of a person who asked to be erased (iseed erase refuses open submissions: cancel it,\n" +
 			"then erase it). Each is marked cancelled on its record (compare-and-set: a release of it waiting for an\n" +
 			"upstream token can then send nothing) and its message sent again, and the daemon fails it\n" +
