@@ -16,7 +16,7 @@ const (
 	ReasonPriorISEE          = "prior_isee_required" // the prior-ISEE rule alone refused it (also the problem's code); replayable unchanged
 	ReasonGaveUp             = "gave_up"
 	// ReasonCancelledByOperator: a submission an operator cancelled (iseed
-	// cancel) before it was sent (held by a spending cap, or waiting for
+	// cancel) before it was sent (held by a cap, a pause or a fair share, or waiting for
 	// its upstream token); replayable, to send it after all.
 	ReasonCancelledByOperator = "cancelled_by_operator"
 	// ReasonWithdrawn: a submission its own producer withdrew (a

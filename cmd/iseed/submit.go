@@ -27,7 +27,7 @@ func newSubmitCmd(e *env) *cobra.Command {
 			"With --wait it follows the submission's record until it is submitted (exit 0), rejected (exit 1,\n" +
 			"every problem on its own line: field, code, message) or dead-lettered (exit 1, with the reason),\n" +
 			"or --timeout passes (exit 3). A failed submission is reported by its dead letter.\n\n" +
-			"A submission held by a spending cap is said once on standard error; --wait keeps waiting.\n\n" +
+			"A held submission (a spending cap, a pause, a fair share) is said once on standard error; --wait keeps waiting.\n\n" +
 			"An event the stream already holds (the same tenant, id and payload within the duplicate window)\n" +
 			"is dropped as a duplicate, which a note on standard error says; --wait then follows the copy\n" +
 			"the stream kept, or fails at once when that copy is on another subject (someone took the\n" +

@@ -19,7 +19,7 @@ func newWithdrawCmd(e *env) *cobra.Command {
 		Use:   "withdraw --tenant T ID...",
 		Short: "Publish a producer's withdrawal of its submissions not sent yet",
 		Long: "Publishes, for each ID, a withdrawal on <prefix>.submissions.<tenant>: {\"version\":1,\"id\":ID,\"withdraw\":true}\n" +
-			"(docs/events.md, \"Withdrawal (in)\"). A submission of the tenant not sent yet (a spending cap holds it back, or a\n" +
+			"(docs/events.md, \"Withdrawal (in)\"). A submission of the tenant not sent yet (held by a spending cap, a pause or a fair share, or a\n" +
 			"worker waits for its upstream token) is then failed withdrawn, never sent nor paid: its failed event, its dead\n" +
 			"letter, a reservation given back. Any other is left\n" +
 			"as it is, and the tenant gets an iseed.submission.withdrawal_refused event saying why: too_late (sent, or being\n" +
