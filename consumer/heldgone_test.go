@@ -68,7 +68,7 @@ func TestEndedHoldWhoseMessageIsGone(t *testing.T) {
 	if err := h.Res.Submissions.DeleteMsg(ctx, seq); err != nil {
 		t.Fatal(err)
 	}
-	failHeldByHand(t, h, "emp-gone", dlq.ReasonExpired, "held by a spending cap past the maximum age of 72h0m0s")
+	failHeldByHand(t, h, "emp-gone", dlq.ReasonExpired, "held past the maximum age of 72h0m0s")
 	ample, _ := money.FromFloat(100)
 	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: ample}); err != nil {
 		t.Fatal(err)

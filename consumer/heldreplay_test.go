@@ -68,7 +68,7 @@ func TestEndedHoldReplayedWhileAnnouncedKeepsItsKey(t *testing.T) {
 
 	// Failed expired with its key still there, as a release's delivery
 	// leaves it for a pass to announce.
-	failHeldByHand(t, h, "emp-x", dlq.ReasonExpired, "held by a spending cap past the maximum age of 72h0m0s")
+	failHeldByHand(t, h, "emp-x", dlq.ReasonExpired, "held past the maximum age of 72h0m0s")
 	select {
 	case <-ev.entered: // the pass stored the dead letter, and publishes the failed event
 	case <-time.After(10 * time.Second):

@@ -600,7 +600,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 	case errors.Is(serr, errHeldMsgGone) && p.heldPastMaxAge(rec, now):
 		// Nothing to release, so no delivery will expire it.
 		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonExpired,
-			fmt.Errorf("held by a spending cap past the maximum age of %s, and %w", p.cfg.MaxAge, errHeldMsgGone))
+			fmt.Errorf("held past the maximum age of %s, and %w", p.cfg.MaxAge, errHeldMsgGone))
 	case errors.Is(serr, errHeldMsgGone):
 		// It waits for the maximum age, but never for room: it cannot
 		// take the room its tenant's next holds wait for, which once
@@ -614,7 +614,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		// TenantMaxSubmissions): no delivery will expire it. Until the
 		// maximum age it waits for room, as its tenant's next submission.
 		next, err = p.endHold(ctx, key, keyRev, rec, rev, he, dlq.ReasonExpired,
-			fmt.Errorf("held by a spending cap past the maximum age of %s, and its release refused: %w", p.cfg.MaxAge, serr))
+			fmt.Errorf("held past the maximum age of %s, and its release refused: %w", p.cfg.MaxAge, serr))
 	case serr != nil:
 		return nil, false, serr
 	default:

@@ -541,7 +541,7 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 			return p.fail(ctx, j, cancelReason(rec), cancelledHold(rec)), true
 		}
 		if rec.State == record.StateHeld && p.heldPastMaxAge(rec, now) {
-			err := fmt.Errorf("held by a spending cap past the maximum age of %s", p.cfg.MaxAge)
+			err := fmt.Errorf("held past the maximum age of %s", p.cfg.MaxAge)
 			if rec.PostInDoubt() {
 				return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("%w, and an earlier attempt may have created the request", err)), true
 			}
