@@ -50,7 +50,7 @@ func (p *Pipeline) handle(ctx context.Context, msg jetstream.Msg) {
 // processSafely turns a panic into a retry, so that one poison message
 // cannot stop the process; MaxDeliver ends it in the DLQ.
 func (p *Pipeline) processSafely(ctx context.Context, j *job) (o Outcome) {
-	defer p.turns.leave(j) // stopped before its token: its place in the budget's queue goes
+	defer p.turns.leave(j) // a panic in its wait
 	defer func() {
 		if r := recover(); r != nil {
 			o = Outcome{Kind: Retry, Err: panicError(r)}

@@ -156,6 +156,14 @@ func (h *holdIndex) seen(e jetstream.KeyValueEntry) {
 	}
 }
 
+// anyCancelled reports whether the view has a hold whose entry says
+// Cancelled.
+func (h *holdIndex) anyCancelled() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.cancelled) > 0
+}
+
 // any reports whether the view has a held submission.
 func (h *holdIndex) any() bool {
 	if h == nil || h.kv == nil {
@@ -503,6 +511,9 @@ func (p *Pipeline) releaseNext(ctx context.Context, tenant string, keys []string
 // behind stay: read here at every pass, a tenant's thousands of holds
 // would cost thousands of reads each time.
 func (p *Pipeline) endCancelled(ctx context.Context, tenant string, keys []string) {
+	if !p.holds.anyCancelled() { // mostly: a tenant's long queue is not looked through at every pass
+		return
+	}
 	for _, key := range keys {
 		if !p.holds.isCancelled(key) {
 			continue

@@ -66,14 +66,18 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	// was held is back because RunHolds released it in its turn (or its
 	// event came again): the caps decide.
 	if j.rec.HeldSince.IsZero() && p.holds.waiting(j.tenant, j.sub.ID) && !j.unsure && !p.reservedBefore(ctx, j) {
-		return p.hold(ctx, j, p.queuedCause(j.tenant)), true // older held submissions of the tenant go first
+		o := p.hold(ctx, j, p.queuedCause(j.tenant)) // older held submissions of the tenant go first
+		p.turns.poke()
+		return o, true
 	}
-	// Its place among the submissions waiting for the upstream budget
-	// (turns.go): a released one has had its turn, one with an earlier
-	// POST in doubt must reconcile, and one that reserved before has its
-	// room already; a tenant over its share steps aside.
-	if !p.turns.enter(j, !j.rec.HeldSince.IsZero() || j.unsure) && !p.turns.enter(j, p.reservedBefore(ctx, j)) {
-		return p.hold(ctx, j, errTurn), true
+	// A tenant with its share of the submissions waiting for the upstream
+	// budget (turns.go) steps aside; but not a released one (it has had
+	// its turn), one with an earlier POST in doubt (it must reconcile) nor
+	// one that reserved before (it has its room already).
+	if j.rec.HeldSince.IsZero() && !j.unsure && !p.turns.room(j.tenant) && !p.reservedBefore(ctx, j) {
+		o := p.hold(ctx, j, errTurn)
+		p.turns.poke() // a wait that ended while it was held found no hold to release
+		return o, true
 	}
 	if p.caps.uncapped(j.tenant) && (j.created || !p.reservedBefore(ctx, j)) {
 		return Outcome{}, false // no cap applies: nothing to count against (capsview.go)

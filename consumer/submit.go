@@ -231,7 +231,8 @@ func (p *Pipeline) token(ctx context.Context, j *job) error {
 	// the shutdown timeout.
 	ctx, stopping := workpool.Stopping(ctx)
 	defer stopping()
-	// Its token in hand, or the wait ended: its tenant's next may wait.
+	// Counted among its tenant's waits while it waits (turns.go).
+	p.turns.enter(j)
 	defer p.turns.leave(j)
 	if !p.markUnsent { // the limiter never waits
 		if err := p.d.Limiter.Wait(ctx); err != nil {

@@ -24,6 +24,15 @@ import (
 // least one worker stays out of the waits, so that the stream is always
 // read on.
 //
+// A submission counts from the start of its wait for a token to its end
+// (the room is read before, in reserve: workers that find room at once may
+// all wait, and the share is kept to within a few). Shares apply only
+// while the budget is congested: while a wait has lasted congestedWait,
+// and for a second after such a wait ended. A budget with tokens to spare hands them
+// out within moments, and nothing is held; a tenant's batch that meets a
+// budget not congested yet has every worker's wait, a token each, before it
+// steps aside.
+//
 // The count is per replica and in memory: a replica decides from what its
 // own workers do, with no coordinator; a submission released by one
 // replica's pass and delivered to another is not held again. With the
@@ -49,13 +58,25 @@ type turns struct {
 	mu      sync.Mutex
 	waiting map[string]int
 	total   int
+	since   map[*job]time.Time // when each counted wait began
 	// freed is called (outside mu) when a submission stops waiting, at
 	// most once per freedEvery: the holds pass looks for a hold that has
 	// room now.
 	freed     func()
 	lastFreed time.Time
 	later     bool // a poke is due at the end of the current freedEvery
+	// congestedAt is when a wait last ended that lasted congestedWait or
+	// more: for a second after it the budget counts as congested, as it
+	// does while a wait has lasted that long (a budget paused by the
+	// upstream's Retry-After ends none).
+	congestedAt time.Time
 }
+
+// congestedWait is the shortest wait for a token that shows the budget
+// congested. Shorter ones (a budget of 1,000 calls a second hands a token
+// out every millisecond) are no queue to step aside from: a submission
+// held then, released and sent again costs more than the wait.
+const congestedWait = 50 * time.Millisecond
 
 // freedEvery bounds how often a token handed out pokes the holds pass: at
 // 10 calls a second each would start a pass over every tenant's holds. One
@@ -63,7 +84,7 @@ type turns struct {
 const freedEvery = 100 * time.Millisecond
 
 func newTurns(workers int, on bool, freed func()) *turns {
-	return &turns{on: on, half: max(1, workers/2), limit: max(1, workers-1), waiting: map[string]int{}, freed: freed}
+	return &turns{on: on, half: max(1, workers/2), limit: max(1, workers-1), waiting: map[string]int{}, since: map[*job]time.Time{}, freed: freed}
 }
 
 // share is how many of tenant's submissions may wait at once; mu held.
@@ -97,36 +118,47 @@ func (t *turns) free(tenant string) int {
 }
 
 func (t *turns) roomLocked(tenant string) bool {
-	return t.waiting[tenant] < t.share(tenant) && t.total < t.limit
+	return !t.congested() || t.waiting[tenant] < t.share(tenant) && t.total < t.limit
 }
 
-// enter counts j as waiting, if it is not counted already: only when its
-// tenant has room, unless force. It reports whether j is counted.
-func (t *turns) enter(j *job, force bool) bool {
-	if t == nil || !t.on {
+// congested reports whether the budget keeps submissions waiting; mu held.
+func (t *turns) congested() bool {
+	now := time.Now()
+	if !t.congestedAt.IsZero() && now.Sub(t.congestedAt) < time.Second {
 		return true
 	}
-	if j.turn {
-		return true
+	for _, from := range t.since { // at most one per worker
+		if now.Sub(from) >= congestedWait {
+			return true
+		}
+	}
+	return false
+}
+
+// enter counts j as waiting for its token, if it is not counted already.
+func (t *turns) enter(j *job) {
+	if t == nil || !t.on || j.turn {
+		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !force && !t.roomLocked(j.tenant) {
-		return false
-	}
 	t.waiting[j.tenant]++
 	t.total++
 	j.turn = true
-	return true
+	t.since[j] = time.Now()
 }
 
-// leave stops counting j: it has its token, or its delivery ends before.
+// leave stops counting j: it has its token, or its wait ended otherwise.
 func (t *turns) leave(j *job) {
 	if t == nil || !t.on || !j.turn {
 		return
 	}
 	j.turn = false
 	t.mu.Lock()
+	if now := time.Now(); now.Sub(t.since[j]) >= congestedWait {
+		t.congestedAt = now
+	}
+	delete(t.since, j)
 	if t.waiting[j.tenant]--; t.waiting[j.tenant] <= 0 {
 		delete(t.waiting, j.tenant)
 	}
@@ -137,7 +169,7 @@ func (t *turns) leave(j *job) {
 
 // poke calls freed now, or at the end of the current freedEvery.
 func (t *turns) poke() {
-	if t.freed == nil {
+	if t == nil || !t.on || t.freed == nil {
 		return
 	}
 	t.mu.Lock()
