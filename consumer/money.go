@@ -66,8 +66,11 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	// was held is back because RunHolds released it in its turn (or its
 	// event came again): the caps decide.
 	if j.rec.HeldSince.IsZero() && p.holds.waiting(j.tenant, j.sub.ID) && !j.unsure && !p.reservedBefore(ctx, j) {
-		o := p.hold(ctx, j, p.queuedCause(j.tenant)) // older held submissions of the tenant go first
-		p.turns.poke()
+		cause := p.queuedCause(j.tenant)
+		o := p.hold(ctx, j, cause) // older held submissions of the tenant go first
+		if errors.Is(cause, errTurn) {
+			p.turns.poke() // as below
+		}
 		return o, true
 	}
 	// A tenant with its share of the submissions waiting for the upstream
