@@ -209,6 +209,8 @@ func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.
 						until = "it is resumed (iseed budget show)"
 					case code == "fair_share":
 						until = "its tenant's share of the upstream budget has room"
+					case code == "queued":
+						until = "its tenant's older held submissions have gone"
 					}
 				}
 				fmt.Fprintf(note, "held: %s; it goes out when %s, still waiting\n", why, until)
