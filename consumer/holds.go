@@ -96,12 +96,7 @@ func (h *holdIndex) put(ctx context.Context, tenant, id string, since time.Time,
 func (h *holdIndex) note(tenant, key string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.byTenant == nil {
-		h.byTenant = map[string][]string{}
-	}
-	if i, found := slices.BinarySearch(h.byTenant[tenant], key); !found {
-		h.byTenant[tenant] = slices.Insert(h.byTenant[tenant], i, key)
-	}
+	h.setKey(tenant, key, true)
 }
 
 // drop removes a key from the view that the bucket no longer has (a pass
@@ -110,8 +105,21 @@ func (h *holdIndex) note(tenant, key string) {
 func (h *holdIndex) drop(tenant, key string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.setKey(tenant, key, false)
+}
+
+// setKey adds key to tenant's sorted keys in the view, or removes it;
+// mu held.
+func (h *holdIndex) setKey(tenant, key string, present bool) {
+	if h.byTenant == nil {
+		h.byTenant = map[string][]string{}
+	}
 	keys := h.byTenant[tenant]
-	if i, found := slices.BinarySearch(keys, key); found {
+	i, found := slices.BinarySearch(keys, key)
+	switch {
+	case present && !found:
+		keys = slices.Insert(keys, i, key)
+	case !present && found:
 		keys = slices.Delete(keys, i, i+1)
 	}
 	if len(keys) == 0 {
@@ -129,17 +137,7 @@ func (h *holdIndex) seen(e jetstream.KeyValueEntry) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.byTenant == nil {
-		h.byTenant = map[string][]string{}
-	}
-	keys := h.byTenant[tenant]
-	i, found := slices.BinarySearch(keys, e.Key())
-	switch {
-	case e.Operation() == jetstream.KeyValuePut && !found:
-		keys = slices.Insert(keys, i, e.Key())
-	case e.Operation() != jetstream.KeyValuePut && found:
-		keys = slices.Delete(keys, i, i+1)
-	}
+	h.setKey(tenant, e.Key(), e.Operation() == jetstream.KeyValuePut)
 	var he holdEntry
 	if e.Operation() == jetstream.KeyValuePut && json.Unmarshal(e.Value(), &he) == nil && he.Cancelled {
 		if h.cancelled == nil {
@@ -148,11 +146,6 @@ func (h *holdIndex) seen(e jetstream.KeyValueEntry) {
 		h.cancelled[e.Key()] = true
 	} else {
 		delete(h.cancelled, e.Key())
-	}
-	if len(keys) == 0 {
-		delete(h.byTenant, tenant)
-	} else {
-		h.byTenant[tenant] = keys
 	}
 }
 
