@@ -538,6 +538,14 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 	_, id, _ := parseHoldKey(key)
 	e, err := p.holds.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		// A KV get is a direct get, which any replica answers: one that
+		// lags (a node restarted and catching up) says "no such key" for
+		// a key the leader has. Dropped from the view on its word, the
+		// hold was never looked at again (nothing changes its key until
+		// it is released). Only the leader's answer drops it.
+		if _, ok, lerr := record.LeaderGet(ctx, p.d.Publisher, p.lay.HoldsBucket(), key); lerr != nil || ok {
+			return nil, false, lerr // there: the next pass reads it again
+		}
 		p.holds.drop(tenant, key)
 		return nil, true, nil
 	}
@@ -549,6 +557,15 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		return nil, true, p.holds.kv.Delete(ctx, key)
 	}
 	rec, rev, err := p.store.Get(ctx, tenant, id)
+	if err == nil && rec.State != record.StateHeld || errors.Is(err, record.ErrNotFound) {
+		// Not held, as a direct get says: released already, ended, or
+		// being sent. A replica that lags answers with an older revision
+		// (claimed, before the hold) or none, and the key of a submission
+		// held since was removed on its word: held with no key, it was
+		// never released nor expired (the chaos suite's leader kills).
+		// What removes or keeps the key is decided on the leader's record.
+		rec, rev, err = p.leaderRecord(ctx, tenant, id)
+	}
 	if err == nil && rec.State == record.StateFailed && (rec.Reason == dlq.ReasonMalformed || rec.Reason == dlq.ReasonExpired || cancelledAlready(rec)) {
 		// endHold failed it, and stopped before its key was gone; or the
 		// pipeline expired it on its release's delivery, and announced it
@@ -627,6 +644,23 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 	return nil, next, err
 }
 
+// leaderRecord reads a submission's record from the records bucket's
+// leader (record.LeaderEntry): record.ErrNotFound when it has none.
+func (p *Pipeline) leaderRecord(ctx context.Context, tenant, id string) (*record.Record, uint64, error) {
+	v, rev, ok, err := record.LeaderEntry(ctx, p.d.Publisher, p.lay.RecordsBucket(), record.Key(tenant, id))
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok {
+		return nil, 0, record.ErrNotFound
+	}
+	rec, err := record.Decode(v)
+	if err != nil {
+		return nil, 0, fmt.Errorf("decode record %s: %w", record.Key(tenant, id), err)
+	}
+	return rec, rev, nil
+}
+
 // cancelledHold is the cause of the failure of a held or claimed record
 // an operator cancelled, or its producer withdrew (record.Record.
 // CancelRequested); nil when neither did.
@@ -703,6 +737,8 @@ func (p *Pipeline) pickUp(ctx context.Context, r *release) (picked, again bool) 
 	rec, now, err := p.store.Get(ctx, r.tenant, r.held.ID)
 	switch {
 	case err != nil:
+		return false, false
+	case now < r.rev: // a replica that lags: older than the record released
 		return false, false
 	case rec.State != record.StateHeld:
 		return true, false

@@ -12,6 +12,7 @@ import (
 
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/internal/natstest"
+	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -93,11 +94,12 @@ func TestHoldsSeeACapChangeInACapsBucketMadeAnew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	records, err := s.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "iseed_records"})
+	l := layout.Layout{Prefix: "iseed"}
+	records, err := s.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: l.RecordsBucket()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Pipeline{cfg: Config{HoldPoll: time.Hour, Now: time.Now}, d: Deps{Budget: b}, holds: &holdIndex{kv: holds},
+	p := &Pipeline{cfg: Config{HoldPoll: time.Hour, Now: time.Now}, d: Deps{Budget: b, Publisher: s.JS}, lay: l, holds: &holdIndex{kv: holds},
 		store: record.NewStore(records), log: zerolog.Nop(), rare: zerolog.Nop()}
 	wg.Go(func() { _ = p.RunHolds(ctx) })
 	// A hold whose record is gone: a pass removes its key, which is how

@@ -1,0 +1,118 @@
+package consumer_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iseed-dev/iseed/budget"
+	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/money"
+	"github.com/iseed-dev/iseed/record"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// laggingKV is a KV bucket read through a replica that lags, as a cluster
+// node restarted and catching up does: KeyValue.Get is a direct get, which
+// any replica answers, and such a one says "no such key" for a key the
+// leader has. Get of a key armed with lag answers so that many times.
+type laggingKV struct {
+	jetstream.KeyValue
+	mu      sync.Mutex
+	missing map[string]int
+}
+
+func newLaggingKV(kv jetstream.KeyValue) *laggingKV {
+	return &laggingKV{KeyValue: kv, missing: map[string]int{}}
+}
+
+func (l *laggingKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	l.mu.Lock()
+	if l.missing[key] > 0 {
+		l.missing[key]--
+		l.mu.Unlock()
+		return nil, jetstream.ErrKeyNotFound
+	}
+	l.mu.Unlock()
+	return l.KeyValue.Get(ctx, key)
+}
+
+// lag makes the next n reads of key miss it.
+func (l *laggingKV) lag(key string, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.missing[key] = n
+}
+
+// left is how many more reads of key miss it.
+func (l *laggingKV) left(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.missing[key]
+}
+
+// TestHoldKeptWhileItsReadsLag: the holds pass reads a held submission's
+// key and record through a replica that lags (the chaos suite's restarted
+// leader, catching up), which misses them. The hold stays: its key in the
+// bucket and in the pass's view, and once the cap has room the submission
+// goes. On the word of such a read the pass removed the key ("released
+// already") or dropped it from its view ("gone"), and the submission was
+// held for ever, never released nor expired: two of the chaos suite's 2,000
+// did so.
+func TestHoldKeptWhileItsReadsLag(t *testing.T) {
+	for _, read := range []string{"record", "key"} {
+		t.Run(read, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			ctx := context.Background()
+			b := h.budgetsCapped(oneEuroADay)
+			records, holds := newLaggingKV(h.Res.Records), newLaggingKV(h.Res.Holds)
+			h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 50 * time.Millisecond }),
+				pipetest.WithDeps(func(d *consumer.Deps) {
+					d.Budget, d.Ledger = b, h.ledger()
+					res := *d.Resources
+					res.Records, res.Holds = records, holds
+					d.Resources = &res
+				}))
+			h.Publish(pipetest.Submission("emp-lag", pipetest.ValidFields("Mario")), nil)
+			h.WaitState("emp-lag", record.StateHeld)
+			pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+			key := holdKeyOf(t, h, "emp-lag")
+
+			lagging, lagged := records, record.Key(pipetest.Tenant, "emp-lag")
+			if read == "key" {
+				lagging, lagged = holds, key
+			}
+			lagging.lag(lagged, 3)
+			pipetest.WaitFor(t, 10*time.Second, "a pass to read through the lagging replica", func() bool { return lagging.left(lagged) < 3 })
+
+			ample, _ := money.FromFloat(100)
+			if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: ample}); err != nil {
+				t.Fatal(err)
+			}
+			h.WaitState("emp-lag", record.StateSubmitted)
+			if n := lagging.left(lagged); n != 0 {
+				t.Errorf("released with %d reads of the %s left to miss: it was never read through the lag", n, read)
+			}
+		})
+	}
+}
+
+// holdKeyOf is the holds key of submission id.
+func holdKeyOf(t *testing.T, h *harness, id string) string {
+	t.Helper()
+	keys, err := h.Res.Holds.Keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if strings.HasSuffix(k, "."+id) {
+			return k
+		}
+	}
+	t.Fatalf("no hold key of %s among %v", id, keys)
+	return ""
+}
