@@ -264,7 +264,7 @@ func holdCode(err error) string {
 	case errors.Is(err, errTurn):
 		return codeFairShare
 	}
-	return "queued"
+	return publisher.HeldQueued
 }
 
 // heldUnpriced reports whether a held record is held because its price is

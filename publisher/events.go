@@ -12,7 +12,7 @@ import (
 // "iseed.submission.<state>".
 const (
 	StateRejected   = "rejected"    // invalid; nothing was sent upstream
-	StateHeld       = "held"        // a spending cap holds it back; sent when the cap allows
+	StateHeld       = "held"        // held back before it is sent (its code says why); sent when that allows
 	StateSubmitted  = "submitted"   // the upstream request exists
 	StateInProgress = "in_progress" // upstream: In erogazione
 	StateDataReady  = "data_ready"  // upstream: Dati disponibili
@@ -29,6 +29,22 @@ const (
 	// late, closed, unknown, or a malformed withdrawal), and why.
 	StateWithdrawalRefused = "withdrawal_refused"
 )
+
+// Codes of a held event's problem that no spending cap gives (the caps' own
+// are <scope>_<period>_<unit>, <scope>_paused and unknown_price: budget):
+// HeldFairShare, its tenant has its share of the upstream budget's waits
+// already; HeldQueued, older held submissions of its tenant go first.
+const (
+	HeldFairShare = "fair_share"
+	HeldQueued    = "queued"
+)
+
+// HeldForMoney reports whether a held submission's code is a spending cap's
+// or a pause's: not its tenant's fair share of the upstream budget, nor a
+// place behind older holds (which wait for whatever holds those).
+func HeldForMoney(code string) bool {
+	return code != HeldFairShare && code != HeldQueued
+}
 
 // TypeDocumentReady is the type of document-ready events.
 const TypeDocumentReady = "iseed.document.ready"

@@ -207,9 +207,9 @@ func follow(wctx, ctx context.Context, c *cliConn, tenant string, sub *consumer.
 					switch code := rec.Errors[0].Code; {
 					case strings.HasSuffix(code, "_paused"):
 						until = "it is resumed (iseed budget show)"
-					case code == "fair_share":
+					case code == publisher.HeldFairShare:
 						until = "its tenant's share of the upstream budget has room"
-					case code == "queued":
+					case code == publisher.HeldQueued:
 						until = "its tenant's older held submissions have gone"
 					}
 				}
