@@ -11,6 +11,7 @@ import (
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/overview"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 )
 
@@ -99,9 +100,31 @@ type capCell struct {
 // submission does not fit in what is left.
 func (c capCell) Full() bool { return c.Reached || c.Holding }
 
-// held is what the overview knows of the held submissions.
+// moneyHolds counts each tenant's held submissions that wait for money: a
+// cap's or a pause's code (publisher.HeldForMoney), and those queued behind
+// older holds of a tenant that has some. Held for their tenant's fair
+// share of the upstream budget (publisher.HeldFairShare), or queued behind
+// such holds alone, they wait for turns, not money: the spend page leaves
+// them out (the overview counts every held one, by code).
+func moneyHolds(reqs []overview.Request) map[string]int {
+	money, queued := make(map[string]int), make(map[string]int)
+	for _, r := range reqs {
+		switch {
+		case r.HeldCode == publisher.HeldQueued:
+			queued[r.Tenant]++
+		case publisher.HeldForMoney(r.HeldCode):
+			money[r.Tenant]++
+		}
+	}
+	for tenant, n := range money {
+		money[tenant] = n + queued[tenant]
+	}
+	return money
+}
+
+// held is what the overview knows of the submissions held for money.
 type held struct {
-	byTenant map[string]int
+	byTenant map[string]int // moneyHolds
 	total    int
 	oldest   map[string]heldCap // each tenant's oldest submission a cap holds
 }
@@ -227,23 +250,28 @@ func newCapCell(u budget.Usage, unit string) capCell {
 		InFlight: u.Held, Reached: counted >= limit}
 }
 
-// holds counts the held submissions by tenant, and reads the oldest held
-// records of each tenant (up to maxHoldReads in all) for the first that a
-// cap holds: its error code names the cap, and its price what the caps
-// must make room for (a tenant's newer held submissions wait behind it,
-// with the code "queued").
+// holds counts the submissions held for money by tenant (moneyHolds), and
+// reads the oldest held records of each tenant that a cap holds (up to
+// maxHoldReads in all) for the first it can: its error code names the
+// cap, and its price what the caps must make room for (a tenant's newer
+// held submissions wait behind it, with the code "queued").
 func (c *Console) holds(ctx context.Context) held {
-	h := held{byTenant: make(map[string]int), oldest: make(map[string]heldCap)}
+	h := held{oldest: make(map[string]heldCap)}
 	p := c.d.Overview.List(overview.Query{State: overview.StateHeld, Limit: overview.NoLimit})
-	h.total = p.Total
-	first := make(map[string][]string) // each tenant's held ids, oldest first
+	h.byTenant = moneyHolds(p.Requests)
+	first := make(map[string][]string) // each tenant's ids held by a cap, oldest first
 	var tenants []string
 	for _, req := range p.Requests {
-		if h.byTenant[req.Tenant] == 0 {
+		if !strings.HasPrefix(req.HeldCode, "account_") && !strings.HasPrefix(req.HeldCode, "tenant_") {
+			continue
+		}
+		if len(first[req.Tenant]) == 0 {
 			tenants = append(tenants, req.Tenant)
 		}
-		h.byTenant[req.Tenant]++
 		first[req.Tenant] = append(first[req.Tenant], req.ID)
+	}
+	for _, n := range h.byTenant {
+		h.total += n
 	}
 	store := record.NewStore(c.d.Resources.Records)
 	reads := 0

@@ -157,8 +157,10 @@ func TestSpendShowsEveryCap(t *testing.T) {
 
 // TestSpendMarksAHoldingCap: a euro cap with room left, but less than the
 // price of the submission it holds, is marked reached, with what is left,
-// a tenant's and the account's; the held submissions are counted, per
-// tenant and for the account.
+// a tenant's and the account's; the submissions held for money are
+// counted, per tenant and for the account: not those held for their
+// tenant's fair share of the upstream budget, nor queued behind those
+// alone.
 func TestSpendMarksAHoldingCap(t *testing.T) {
 	h := pipetest.New(t)
 	b, now, ctx := budgetsOf(t, h), time.Now(), context.Background()
@@ -172,7 +174,8 @@ func TestSpendMarksAHoldingCap(t *testing.T) {
 	tenantDay := &budget.OverBudgetError{Scope: budget.Tenant("acme"), Period: budget.PeriodDay, Unit: budget.UnitEUR}
 	accountMonth := &budget.OverBudgetError{Scope: budget.Account(), Period: budget.PeriodMonth, Unit: budget.UnitEUR}
 	store := record.NewStore(h.Res.Records)
-	for i, held := range []struct{ tenant, code string }{{"acme", tenantDay.Code()}, {"acme", "queued"}, {"globex", accountMonth.Code()}} {
+	for i, held := range []struct{ tenant, code string }{{"acme", tenantDay.Code()}, {"acme", "queued"}, {"globex", accountMonth.Code()},
+		{"acme", publisher.HeldFairShare}, {"initech", publisher.HeldFairShare}, {"initech", publisher.HeldQueued}} {
 		rec := &record.Record{Tenant: held.tenant, ID: "held-" + string(rune('a'+i)), State: overview.StateHeld, Generation: 1,
 			Created: now.Add(time.Duration(i) * time.Second), Errors: []publisher.Problem{{Code: held.code, Message: "held"}}}
 		if _, err := store.Create(ctx, rec); err != nil {
@@ -181,9 +184,12 @@ func TestSpendMarksAHoldingCap(t *testing.T) {
 	}
 	s := newSite(t, h, "", capsOn(b, now, console.TenantSpend{Tenant: "acme"}))
 	pipetest.WaitFor(t, 10*time.Second, "the overview to see the held submissions", func() bool {
-		return s.ov.List(overview.Query{State: overview.StateHeld}).Total == 3
+		return s.ov.List(overview.Query{State: overview.StateHeld}).Total == 6
 	})
 	page := s.getSpend(t)
+	if strings.Contains(page, `data-tenant="initech"`) {
+		t.Errorf("a tenant held only for its fair share has a row:\n%s", page)
+	}
 	const short = "reached € 6.60 left: less than the held submission's price 2 in flight"
 	checkCells(t, page, []cellWant{
 		{acme, "tenant_day_eur", "€ 23.40 of € 30.00 " + short},

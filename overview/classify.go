@@ -40,11 +40,24 @@ type view struct {
 		At    time.Time `json:"at"`
 	} `json:"timeline"`
 	Document *docView `json:"document"`
+	Errors   []struct {
+		Code string `json:"code"`
+	} `json:"errors"`
 }
 
 // docView is the part of a record's document reference the overview reads.
 type docView struct {
 	Stato string `json:"stato"`
+}
+
+// heldCode is a held record's code, its first problem's: why it is held
+// (a cap's, a pause's, publisher.HeldFairShare, publisher.HeldQueued); ""
+// when it has none.
+func (v *view) heldCode() string {
+	if len(v.Errors) == 0 {
+		return ""
+	}
+	return v.Errors[0].Code
 }
 
 func decodeView(b []byte) (view, error) {

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -13,6 +14,7 @@ const (
 	MetricOldestOpenRequest = "iseed_oldest_open_request_seconds"
 	MetricOverdueRequests   = "iseed_overdue_requests"
 	MetricHeldSubmissions   = "iseed_held_submissions"
+	MetricHeldByCode        = "iseed_held_submissions_by_code"
 	MetricUnsentSubmissions = "iseed_unsent_submissions"
 	MetricDeadLetters       = "iseed_dead_letters"
 	MetricBacklog           = "iseed_submissions_backlog"
@@ -49,6 +51,7 @@ func newCollector(o *Overview) *collector {
 		MetricOldestOpenRequest: d(MetricOldestOpenRequest, "Age of the oldest open upstream request, since it was submitted (0 when none is open)."),
 		MetricOverdueRequests:   d(MetricOverdueRequests, "Open requests marked overdue by the tracker or open longer than ISEED_OVERDUE_WORKDAYS working days."),
 		MetricHeldSubmissions:   d(MetricHeldSubmissions, "Submissions held before they are sent (record state held)."),
+		MetricHeldByCode:        d(MetricHeldByCode, "Held submissions by why they are held: a spending cap's code, unknown_price, a pause's, fair_share (their tenant's share of the upstream budget's waits) or queued (behind older holds of their tenant).", "code"),
 		MetricUnsentSubmissions: d(MetricUnsentSubmissions, "Submissions without an upstream request that are not closed, by record state (claimed, held, ...).", "state"),
 		MetricDeadLetters:       d(MetricDeadLetters, "Dead letters in the DLQ stream, by reason.", "reason"),
 		MetricBacklog:           d(MetricBacklog, "Submission messages stored and not yet delivered to a worker (the submitter consumer's pending count)."),
@@ -87,6 +90,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		g(MetricOldestOpenRequest, s.OldestAge().Seconds())
 		g(MetricOverdueRequests, float64(r.Overdue))
 		g(MetricHeldSubmissions, float64(r.Held))
+		byLabel(r.HeldBy, []string{publisher.HeldFairShare, publisher.HeldQueued}, func(k string, n int) { g(MetricHeldByCode, float64(n), k) })
 	}
 	if s.DeadLetters != nil {
 		byLabel(s.DeadLetters, dlq.Reasons(), func(k string, n int) { g(MetricDeadLetters, float64(n), k) })

@@ -160,7 +160,7 @@ func TestMetricsScrape(t *testing.T) {
 			samples[`iseed_tracking_polls_total{result="open"}`] != "" && samples["iseed_tracking_tasks"] == "1"
 	})
 	for _, want := range []string{`iseed_open_requests{state="in_progress"} 0`, `iseed_submissions_backlog 0`,
-		`iseed_tracking_tasks 1`, `iseed_dead_letters{reason="gave_up"} 0`, `iseed_upstream_rate_limit 10`, `iseed_held_submissions 0`, `iseed_paused_scopes 0`} {
+		`iseed_tracking_tasks 1`, `iseed_dead_letters{reason="gave_up"} 0`, `iseed_upstream_rate_limit 10`, `iseed_held_submissions 0`, `iseed_held_submissions_by_code{code="fair_share"} 0`, `iseed_paused_scopes 0`} {
 		name, value, _ := strings.Cut(want, " ")
 		if samples[name] != value {
 			t.Errorf("%s: got %q, want %q", name, samples[name], value)

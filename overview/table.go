@@ -117,6 +117,9 @@ func (t *table) requests(s *Snapshot) {
 	if len(r.Unsent) > 0 {
 		t.line("unsent", byName(r.Unsent)...)
 	}
+	if len(r.HeldBy) > 0 {
+		t.line("held by", byName(r.HeldBy)...)
+	}
 }
 
 func (t *table) deadLetters(s *Snapshot) {

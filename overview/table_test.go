@@ -24,6 +24,7 @@ func fullSnapshot() *Snapshot {
 			Oldest:  &Request{Tenant: long, ID: long, State: "in_progress", SubmittedAt: testNow.Add(-(16*24 + 4) * time.Hour)},
 			Unsent:  map[string]int{"claimed": 2, "held": 5},
 			Held:    5,
+			HeldBy:  map[string]int{"fair_share": 3, "queued": 1, "tenant_day_eur": 1},
 			Tenants: []TenantCounts{{"acme", 900, 2, 1}, {long, 134, 1, 6}},
 		},
 		DeadLetters:      map[string]int{"invalid": 3, "insufficient_credit": 2, "ambiguous": 2, "max_deliveries": 1, "prior_isee_required": 9},
@@ -48,7 +49,7 @@ func TestWriteTable(t *testing.T) {
 		{"full", fullSnapshot(), []string{
 			"backlog 12  in flight 3  redelivered 1  oldest waiting 12m34s acme", "tasks 1034", "BREAKER OPEN  4.2 calls/s of 10/s (42%)",
 			"EUR 123.40", "requests 1034  overdue 3", "awaiting_document 24  data_ready 100  in_progress 900  submitted 10",
-			"16d04h  in_progress", "claimed 2  held 5", "dead letters  17  ambiguous 2", "problem", "acme", "... 10 more tenants",
+			"16d04h  in_progress", "claimed 2  held 5", "held by       fair_share 3  queued 1  tenant_day_eur 1", "dead letters  17  ambiguous 2", "problem", "acme", "... 10 more tenants",
 		}, []string{"still reading"}},
 		{"starting", &Snapshot{At: testNow}, []string{"still reading"}, []string{"open", "dead letters", "tenant"}},
 	}
@@ -96,6 +97,9 @@ func TestWriteJSON(t *testing.T) {
 	req := got["requests"].(map[string]any)
 	if req["oldest_open_request"].(map[string]any)["state"] != "in_progress" {
 		t.Errorf("oldest: got %v", req["oldest_open_request"])
+	}
+	if by, _ := req["held_by_code"].(map[string]any); by["fair_share"] != 3.0 {
+		t.Errorf("held_by_code: got %v", req["held_by_code"])
 	}
 }
 

@@ -14,16 +14,22 @@ type entry struct {
 	state     uint8  // names number
 	kind      kind
 	flags     uint8
+	code      uint8 // names number of a held one's code (flagHeld)
 }
 
-// flagOverdue: the tracker published the request's overdue event.
-const flagOverdue = 1
+const (
+	// flagOverdue: the tracker published the request's overdue event.
+	flagOverdue = 1 << iota
+	// flagHeld: the submission is held; code says why.
+	flagHeld
+)
 
 // tally is the counts of one pass of the records watch, kept up to date.
 type tally struct {
 	entries map[string]entry
 	open    [256]int // by state number
 	unsent  [256]int
+	held    [256]int // by code number
 	tenants map[string]*tenantTally
 }
 
@@ -67,6 +73,9 @@ func (t *tally) count(key string, e entry, n int) {
 		t.unsent[e.state] += n
 		tt.unsent += n
 	}
+	if e.flags&flagHeld != 0 {
+		t.held[e.code] += n
+	}
 	if tt.open == 0 && tt.unsent == 0 {
 		delete(t.tenants, tenant)
 	}
@@ -90,6 +99,13 @@ type Counts struct {
 	Unsent map[string]int `json:"unsent_submissions"`
 	// Held is Unsent["held"].
 	Held int `json:"held_submissions"`
+	// HeldBy counts the held submissions by their code (why they are
+	// held): a spending cap's (tenant_day_eur, account_month_requests, …),
+	// unknown_price, a pause's (tenant_paused, account_paused), fair_share
+	// (their tenant's share of the upstream budget's waits is full) or
+	// queued (behind older held submissions of their tenant); unknown for
+	// a held record without one.
+	HeldBy map[string]int `json:"held_by_code"`
 	// Tenants are the counts of each tenant with something open, by name.
 	Tenants []TenantCounts `json:"tenants"`
 }
@@ -108,6 +124,9 @@ type Request struct {
 	ID          string    `json:"id"`
 	State       string    `json:"state"`
 	SubmittedAt time.Time `json:"submitted_at"`
+	// HeldCode says why a held submission is held (Counts.HeldBy); empty
+	// for any other.
+	HeldCode string `json:"held_code,omitempty"`
 }
 
 // openStates are always present in Counts.Open.
@@ -116,7 +135,7 @@ var openStates = [...]string{"submitted", "in_progress", "data_ready", StateAwai
 // counts reads t at now; one pass over the entries for the overdue ones and
 // the oldest.
 func (t *tally) counts(n *names, now time.Time, overdueAfter time.Duration) Counts {
-	c := Counts{Open: make(map[string]int), Unsent: make(map[string]int)}
+	c := Counts{Open: make(map[string]int), Unsent: make(map[string]int), HeldBy: make(map[string]int)}
 	for _, s := range openStates {
 		c.Open[s] = 0
 	}
@@ -127,6 +146,9 @@ func (t *tally) counts(n *names, now time.Time, overdueAfter time.Duration) Coun
 		}
 		if t.unsent[id] != 0 {
 			c.Unsent[n.name(uint8(id))] += t.unsent[id]
+		}
+		if t.held[id] != 0 {
+			c.HeldBy[n.name(uint8(id))] += t.held[id]
 		}
 	}
 	c.Held = c.Unsent[StateHeld]
@@ -168,7 +190,11 @@ func (t *tally) scan(n *names, now time.Time, overdueAfter time.Duration, c *Cou
 }
 
 func request(n *names, key string, e entry) Request {
-	return Request{Tenant: tenantOf(key), ID: idOf(key), State: n.name(e.state), SubmittedAt: time.Unix(int64(e.submitted), 0).UTC()}
+	r := Request{Tenant: tenantOf(key), ID: idOf(key), State: n.name(e.state), SubmittedAt: time.Unix(int64(e.submitted), 0).UTC()}
+	if e.flags&flagHeld != 0 {
+		r.HeldCode = n.name(e.code)
+	}
+	return r
 }
 
 // Query selects open or unsent submissions for List; empty fields match

@@ -152,6 +152,10 @@ func (w *Watcher) apply(t *tally, e jetstream.KeyValueEntry) {
 	if v.overdueNoted() {
 		en.flags |= flagOverdue
 	}
+	if state == StateHeld {
+		en.flags |= flagHeld
+		en.code = w.names.id(v.heldCode())
+	}
 	t.put(key, en)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/layout"
+	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
@@ -46,8 +47,14 @@ func (s synthetic) record() *record.Record {
 	if s.doc != "-" {
 		r.Document = &record.DocumentRef{Bucket: "b", Object: "o", Stato: s.doc}
 	}
+	if code, ok := heldCodes[s.id]; ok {
+		r.Errors = []publisher.Problem{{Code: code, Message: "held: " + code}}
+	}
 	return r
 }
+
+// heldCodes are the codes of the fixture's held records.
+var heldCodes = map[string]string{"held-1": "tenant_day_eur", "held-2": publisher.HeldFairShare}
 
 // fixture is one of each kind of record: open in every state, unsent,
 // closed.
@@ -201,6 +208,9 @@ func TestWatcherCounts(t *testing.T) {
 	if c.OpenTotal != 6 || c.Held != 2 || c.Overdue != 2 {
 		t.Errorf("total, held, overdue: got %d, %d, %d; want 6, 2, 2", c.OpenTotal, c.Held, c.Overdue)
 	}
+	if want := map[string]int{"tenant_day_eur": 1, "fair_share": 1}; !maps.Equal(c.HeldBy, want) {
+		t.Errorf("held by code: got %v, want %v", c.HeldBy, want)
+	}
 	wantOldest := Request{Tenant: "acme", ID: "prog-1", State: "in_progress", SubmittedAt: testNow.Add(-20 * 24 * time.Hour)}
 	if c.Oldest == nil || *c.Oldest != wantOldest {
 		t.Errorf("oldest: got %+v, want %+v", c.Oldest, wantOldest)
@@ -255,12 +265,24 @@ func TestWatcherFollowsChanges(t *testing.T) {
 	if err := res.Records.Delete(ctx, record.Key("initech", "held-2")); err != nil {
 		t.Fatal(err)
 	}
-	putAll(t, res, []synthetic{{"umbrella", "new-1", record.StateSubmitted, true, time.Hour, "-", false}})
+	// held-1 is held again, behind its tenant's older holds now: counted
+	// under its new code only.
+	h, rev, err := st.Get(ctx, "acme", "held-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Errors = []publisher.Problem{{Code: publisher.HeldQueued, Message: "queued"}}
+	if _, err := st.Update(ctx, h, rev); err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, res, []synthetic{{"umbrella", "new-1", record.StateSubmitted, true, time.Hour, "-", false},
+		{"umbrella", "held-3", "held", false, time.Hour, "-", false}}) // no code: unknown
 
 	want := map[string]int{"submitted": 2, "in_progress": 1, "data_ready": 1, StateAwaitingDocument: 2}
+	wantHeld := map[string]int{publisher.HeldQueued: 1, "unknown": 1}
 	waitFor(t, "the counts to follow the changes", func() bool {
 		c, _ := w.Counts(testNow)
-		return maps.Equal(c.Open, want) && c.Held == 1 && c.Oldest != nil && c.Oldest.ID == "done-dsu"
+		return maps.Equal(c.Open, want) && c.Held == 2 && maps.Equal(c.HeldBy, wantHeld) && c.Oldest != nil && c.Oldest.ID == "done-dsu"
 	})
 	c, _ := w.Counts(testNow)
 	if c.Overdue != 1 {
@@ -291,6 +313,9 @@ func TestWatcherList(t *testing.T) {
 			var ids []string
 			for _, r := range p.Requests {
 				ids = append(ids, r.ID)
+				if r.HeldCode != heldCodes[r.ID] {
+					t.Errorf("%s: held code %q, want %q", r.ID, r.HeldCode, heldCodes[r.ID])
+				}
 			}
 			if p.Total != tt.total || !equal(ids, tt.ids) {
 				t.Errorf("got %v (total %d), want %v (total %d)", ids, p.Total, tt.ids, tt.total)

@@ -12,6 +12,7 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/overview"
+	"github.com/iseed-dev/iseed/publisher"
 )
 
 // buildOverview makes the materialised view of the pipeline the console,
@@ -132,11 +133,11 @@ func (d *daemon) spendByTenant(ctx context.Context) (*console.Spend, error) {
 	return out, nil
 }
 
-// withHeldTenants adds to by and order the tenants with held submissions
-// that they lack, with nothing spent.
+// withHeldTenants adds to by and order the tenants with submissions held
+// for money (a cap, a pause) that they lack, with nothing spent.
 func (d *daemon) withHeldTenants(by map[string]*console.TenantSpend, order []string) (map[string]*console.TenantSpend, []string) {
 	for _, r := range d.overview.List(overview.Query{State: overview.StateHeld, Limit: overview.NoLimit}).Requests {
-		if by[r.Tenant] == nil {
+		if by[r.Tenant] == nil && publisher.HeldForMoney(r.HeldCode) {
 			by[r.Tenant] = &console.TenantSpend{Tenant: r.Tenant}
 			order = append(order, r.Tenant)
 		}
