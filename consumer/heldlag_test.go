@@ -116,3 +116,32 @@ func holdKeyOf(t *testing.T, h *harness, id string) string {
 	t.Fatalf("no hold key of %s among %v", id, keys)
 	return ""
 }
+
+// TestMalformedOfAnExistingSubmissionWhileItsReadLags: a malformed message
+// that names an existing submission's id announces nothing about it, also
+// when its record is read through a replica that lags and misses it: on
+// that read's word the submission got a rejected event of the malformed
+// message's beside its own.
+func TestMalformedOfAnExistingSubmissionWhileItsReadLags(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	records := newLaggingKV(h.Res.Records)
+	h.Start(pipetest.WithDeps(func(d *consumer.Deps) {
+		res := *d.Resources
+		res.Records = records
+		d.Resources = &res
+	}))
+	h.Publish(pipetest.Submission("emp-ok", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-ok", record.StateSubmitted)
+	h.WaitLastEvent("emp-ok", "iseed.submission.submitted")
+	records.lag(record.Key(pipetest.Tenant, "emp-ok"), 1)
+	h.Publish([]byte(`{"id":"emp-ok","service":"ISEE"}`), nil)
+	pipetest.WaitFor(t, 10*time.Second, "the malformed message's dead letter", func() bool { return len(h.DeadLetters()) == 1 })
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	if n := records.left(record.Key(pipetest.Tenant, "emp-ok")); n != 0 {
+		t.Fatalf("the record was not read through the lagging replica (%d reads left to miss)", n)
+	}
+	if got := h.EventTypes("emp-ok"); len(got) != 1 || got[0] != "iseed.submission.submitted" {
+		t.Errorf("the existing submission's events: got %v, want only its submitted", got)
+	}
+}

@@ -164,12 +164,12 @@ func (p *Pipeline) tooLarge(ctx context.Context, j *job) (o Outcome, done bool) 
 		return Outcome{}, false
 	}
 	if id := j.idOf(); id != "" {
-		_, _, err := p.store.Get(ctx, j.tenant, id)
-		if err == nil {
-			return Outcome{}, false
-		}
-		if !errors.Is(err, record.ErrNotFound) {
+		exists, err := p.recordExists(ctx, j.tenant, id)
+		if err != nil {
 			return p.retry(fmt.Errorf("message over the size limit: look up submission: %w", err), 0), true
+		}
+		if exists {
+			return Outcome{}, false
 		}
 	}
 	return p.malformed(ctx, j, errTooLarge(size, limit)), true
@@ -227,13 +227,13 @@ func (p *Pipeline) malformed(ctx context.Context, j *job, cause error) Outcome {
 	if id == "" {
 		return o
 	}
-	_, _, err := p.store.Get(ctx, j.tenant, id)
-	if err != nil && !errors.Is(err, record.ErrNotFound) {
+	exists, err := p.recordExists(ctx, j.tenant, id)
+	if err != nil {
 		// Whether the submission exists is unknown: ask again later, or
 		// its producer might never hear of the refusal.
 		return p.retry(fmt.Errorf("malformed message: look up submission: %w", err), 0)
 	}
-	if err == nil {
+	if exists {
 		return o
 	}
 	now := p.cfg.Now()
@@ -246,6 +246,22 @@ func (p *Pipeline) malformed(ctx context.Context, j *job, cause error) Outcome {
 	o.Event = rec.Status(record.StateRejected)
 	o.Event.EventID = publisher.MalformedEventID(j.tenant, id, j.msg.Data())
 	return o
+}
+
+// recordExists reports whether the submission has a record. Absence
+// decides here (a rejection announced under the id, a message rejected
+// before its record is read), and a KV get is a direct get, which a
+// replica that lags answers with "no such key" for a record the leader
+// has: absence is the leader's word (leaderRecord).
+func (p *Pipeline) recordExists(ctx context.Context, tenant, id string) (bool, error) {
+	_, _, err := p.store.Get(ctx, tenant, id)
+	if errors.Is(err, record.ErrNotFound) {
+		_, _, err = p.leaderRecord(ctx, tenant, id)
+	}
+	if errors.Is(err, record.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // expire ends a message that is too old while its service cannot be
