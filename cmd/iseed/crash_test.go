@@ -21,6 +21,7 @@ import (
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestMain lets the test binary run as the iseed command, so that crash
@@ -61,6 +62,35 @@ func startDaemon(t *testing.T, env ...string) *daemonProc {
 		}
 	})
 	return d
+}
+
+// simFor serves a simulator made from cfg over loopback HTTP until the
+// test ends, and returns it, its URL, and what an `iseed serve` on srv
+// needs to use it: the NATS URL, the simulator's URL and token, and its
+// two listeners on free loopback ports. A test adds its own settings.
+func simFor(t *testing.T, srv *natstest.Server, cfg sim.Config) (s *sim.Server, simURL string, env []string) {
+	t.Helper()
+	s = sim.New(cfg)
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); hs.Close() })
+	return s, hs.URL, []string{"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=" + cfg.Token,
+		"ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0"}
+}
+
+// awaitLayout waits until a daemon started on srv has made its streams and
+// buckets (the default subject prefix), and returns the records bucket.
+func awaitLayout(t *testing.T, srv *natstest.Server) jetstream.KeyValue {
+	t.Helper()
+	ctx := context.Background()
+	var records jetstream.KeyValue
+	waitUntil(t, 30*time.Second, "the daemon to create the layout", func() bool {
+		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
+		if err == nil {
+			records, err = srv.JS.KeyValue(ctx, "iseed_submissions")
+		}
+		return err == nil
+	})
+	return records
 }
 
 // TestCrashBetweenAnswerAndRecord kills the daemon (SIGKILL) while the
@@ -115,21 +145,13 @@ func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 // starts another; it returns a reader of the submission's record.
 func crashMidPost(t *testing.T, profile sim.Profile, extra []string) (func() record.Record, *sim.Server) {
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "crash-token", Step: time.Hour, Profile: profile,
+	s, _, env := simFor(t, srv, sim.Config{Token: "crash-token", Step: time.Hour, Profile: profile,
 		Faults: sim.Faults{CommitThenFail: sim.CommitThenFail{Mode: sim.ModeHang, Next: 1}}})
-	hs := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); hs.Close() })
-	env := append([]string{
-		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=crash-token",
-		"ISEED_ACK_WAIT=2s", "ISEED_WORKERS=2", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_VISENGINE_TIMEOUT=60s",
-		"ISEED_LOG_LEVEL=debug", "ISEED_RECONCILE_SETTLE=1s", "ISEED_ADOPT_GRACE=2s",
-	}, extra...)
+	env = append(append(env, "ISEED_ACK_WAIT=2s", "ISEED_WORKERS=2", "ISEED_VISENGINE_TIMEOUT=60s",
+		"ISEED_LOG_LEVEL=debug", "ISEED_RECONCILE_SETTLE=1s", "ISEED_ADOPT_GRACE=2s"), extra...)
 	first := startDaemon(t, env...)
 	ctx := context.Background()
-	waitUntil(t, 30*time.Second, "the daemon to create the layout", func() bool {
-		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
-		return err == nil
-	})
+	awaitLayout(t, srv)
 	event, err := os.ReadFile("../../examples/isee.json")
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestFairShareAcrossDaemons: two `iseed serve` processes on one durable
@@ -28,27 +26,13 @@ func TestFairShareAcrossDaemons(t *testing.T) {
 		t.Skip("starts subprocesses")
 	}
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "fair-token", Step: time.Hour, Wallet: 1e7, Profile: pipetest.Profile(t)})
-	hs := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); hs.Close() })
-	env := []string{
-		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=fair-token",
-		"ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_WORKERS=8",
-		"ISEED_UPSTREAM_RPS=20", "ISEED_UPSTREAM_BURST=3", "ISEED_LOG_LEVEL=warn",
-		"ISEED_ACK_WAIT=2s", // the killed daemon's messages come back within seconds
-
-	}
+	s, _, env := simFor(t, srv, sim.Config{Token: "fair-token", Step: time.Hour, Wallet: 1e7, Profile: pipetest.Profile(t)})
+	env = append(env, "ISEED_WORKERS=8", "ISEED_UPSTREAM_RPS=20", "ISEED_UPSTREAM_BURST=3", "ISEED_LOG_LEVEL=warn",
+		"ISEED_ACK_WAIT=2s") // the killed daemon's messages come back within seconds
 	first := startDaemon(t, env...)
 	startDaemon(t, env...)
 	ctx := context.Background()
-	var records jetstream.KeyValue
-	waitUntil(t, 30*time.Second, "the daemons to create the layout", func() bool {
-		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
-		if err == nil {
-			records, err = srv.JS.KeyValue(ctx, "iseed_submissions")
-		}
-		return err == nil
-	})
+	records := awaitLayout(t, srv)
 	publish := func(tenant, id string) {
 		body, _ := iseeEvent(id, "Nome "+id)
 		if _, err := srv.JS.PublishMsgAsync(&nats.Msg{Subject: "iseed.submissions." + tenant, Data: body}); err != nil {

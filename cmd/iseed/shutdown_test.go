@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"syscall"
 	"testing"
 	"time"
@@ -23,20 +22,12 @@ func TestSIGTERMFinishesInFlightAndLosesNothing(t *testing.T) {
 		t.Skip("starts subprocesses")
 	}
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "term-token", Step: time.Hour, Wallet: 1e6, Profile: pipetest.Profile(t),
+	s, _, env := simFor(t, srv, sim.Config{Token: "term-token", Step: time.Hour, Wallet: 1e6, Profile: pipetest.Profile(t),
 		Faults: sim.Faults{Latency: 200 * time.Millisecond}})
-	hs := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); hs.Close() })
-	env := []string{
-		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=term-token",
-		"ISEED_WORKERS=2", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_SHUTDOWN_TIMEOUT=10s", "ISEED_UPSTREAM_RPS=1000",
-	}
+	env = append(env, "ISEED_WORKERS=2", "ISEED_SHUTDOWN_TIMEOUT=10s", "ISEED_UPSTREAM_RPS=1000")
 	first := startDaemon(t, env...)
 	ctx := context.Background()
-	waitUntil(t, 30*time.Second, "the daemon to create the layout", func() bool {
-		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
-		return err == nil
-	})
+	awaitLayout(t, srv)
 	const n = 20
 	for i := range n {
 		body, _ := iseeEvent(fmt.Sprintf("term-%d", i), fmt.Sprintf("Nome %d", i))
@@ -95,12 +86,8 @@ func TestSIGTERMStartsNoPOSTAndExitsWithinTheBound(t *testing.T) {
 	const shutdown = 2 * time.Second
 	const slow = 4 * shutdown // each upstream call, once the drill starts
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "term-token", Step: time.Hour, Wallet: 1e6, Profile: pipetest.Profile(t)})
-	hs := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); hs.Close() })
-	daemon := startDaemon(t, "ISEED_NATS_URL="+srv.ClientURL(), "ISEED_VISENGINE_URL="+hs.URL, "ISEED_VISENGINE_TOKEN=term-token",
-		"ISEED_WORKERS=1", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0",
-		"ISEED_SHUTDOWN_TIMEOUT="+shutdown.String(), "ISEED_UPSTREAM_RPS=1000")
+	s, _, env := simFor(t, srv, sim.Config{Token: "term-token", Step: time.Hour, Wallet: 1e6, Profile: pipetest.Profile(t)})
+	daemon := startDaemon(t, append(env, "ISEED_WORKERS=1", "ISEED_SHUTDOWN_TIMEOUT="+shutdown.String(), "ISEED_UPSTREAM_RPS=1000")...)
 	ctx := context.Background()
 	publish := func(i int) {
 		body, _ := iseeEvent(fmt.Sprintf("bound-%d", i), fmt.Sprintf("Nome %d", i))
@@ -108,10 +95,7 @@ func TestSIGTERMStartsNoPOSTAndExitsWithinTheBound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, 30*time.Second, "the daemon to create the layout", func() bool {
-		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
-		return err == nil
-	})
+	awaitLayout(t, srv)
 	publish(0) // schemas cached, wallet read: from here on the worker's next call is the POST
 	waitUntil(t, 30*time.Second, "the first request", func() bool { return s.Counters()["created"] >= 1 })
 	s.SetFaults(sim.Faults{Latency: slow})

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -21,19 +20,12 @@ func TestThrottledCallPausesTheSharedBudget(t *testing.T) {
 		t.Skip("starts a subprocess")
 	}
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "pause-token", Step: time.Hour, Wallet: 1e6, Profile: pipetest.Profile(t),
+	s, _, env := simFor(t, srv, sim.Config{Token: "pause-token", Step: time.Hour, Wallet: 1e6, Profile: pipetest.Profile(t),
 		Faults: sim.Faults{Throttle: map[string]sim.ThrottleFault{"POST /richiesta": {Next: 1, RetryAfter: 3600}}}})
-	hs := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); hs.Close() })
 	const rps, maxDelay = 5, 20 * time.Second
-	startDaemon(t, "ISEED_NATS_URL="+srv.ClientURL(), "ISEED_VISENGINE_URL="+hs.URL, "ISEED_VISENGINE_TOKEN=pause-token",
-		"ISEED_WORKERS=1", "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0",
-		"ISEED_UPSTREAM_RPS=5", "ISEED_RETRY_MAX_DELAY="+maxDelay.String(), "ISEED_MAX_DELIVER=20000")
+	startDaemon(t, append(env, "ISEED_WORKERS=1", "ISEED_UPSTREAM_RPS=5", "ISEED_RETRY_MAX_DELAY="+maxDelay.String(), "ISEED_MAX_DELIVER=20000")...)
 	ctx := context.Background()
-	waitUntil(t, 30*time.Second, "the daemon to create the layout", func() bool {
-		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
-		return err == nil
-	})
+	awaitLayout(t, srv)
 	body, _ := iseeEvent("paused-1", "Nome Uno")
 	if _, err := srv.JS.Publish(ctx, "iseed.submissions.acme", body); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/iseed-dev/iseed/ratelimit"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine/sim"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestCrashWhileWaitingForTokens kills the daemon (SIGKILL) while its
@@ -29,29 +27,16 @@ func TestCrashWhileWaitingForTokens(t *testing.T) {
 		t.Skip("starts subprocesses")
 	}
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "crash-token", Step: time.Hour})
-	hs := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); hs.Close() })
+	s, _, env := simFor(t, srv, sim.Config{Token: "crash-token", Step: time.Hour})
 	// n submissions of one tenant all wait for their tokens: its fair
 	// share is half the workers (consumer.md), so twice as many workers.
 	const n = 4
-	env := []string{
-		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=crash-token",
-		"ISEED_ACK_WAIT=2s", fmt.Sprintf("ISEED_WORKERS=%d", 2*n), "ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0",
-		"ISEED_RECONCILE_SETTLE=1h",
-	}
+	env = append(env, "ISEED_ACK_WAIT=2s", fmt.Sprintf("ISEED_WORKERS=%d", 2*n), "ISEED_RECONCILE_SETTLE=1h")
 	// A budget of a few tokens, then one every 1,000 seconds.
 	budget := ratelimit.Config{Rate: 0.001, Burst: 4, Reserve: 1}
 	first := startDaemon(t, append(env, "ISEED_UPSTREAM_RPS=0.001", "ISEED_UPSTREAM_BURST=4", "ISEED_UPSTREAM_RESERVE=1")...)
 	ctx := context.Background()
-	var records jetstream.KeyValue
-	waitUntil(t, 30*time.Second, "the daemon to create the layout", func() bool {
-		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
-		if err == nil {
-			records, err = srv.JS.KeyValue(ctx, "iseed_submissions")
-		}
-		return err == nil
-	})
+	records := awaitLayout(t, srv)
 	event, err := os.ReadFile("../../examples/isee.json")
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -28,20 +27,12 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 		t.Skip("starts subprocesses")
 	}
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "track-token", Step: 400 * time.Millisecond, Wallet: 1e6, Profile: pipetest.Profile(t)})
-	hs := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); hs.Close() })
-	env := []string{
-		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=track-token",
-		"ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_POLL_SCHEDULE=150ms", "ISEED_TRACK_ACK_WAIT=2s", "ISEED_ACK_WAIT=2s",
-		"ISEED_UPSTREAM_RPS=500", "ISEED_UPSTREAM_BURST=50",
-	}
+	s, _, env := simFor(t, srv, sim.Config{Token: "track-token", Step: 400 * time.Millisecond, Wallet: 1e6, Profile: pipetest.Profile(t)})
+	env = append(env, "ISEED_POLL_SCHEDULE=150ms", "ISEED_TRACK_ACK_WAIT=2s", "ISEED_ACK_WAIT=2s",
+		"ISEED_UPSTREAM_RPS=500", "ISEED_UPSTREAM_BURST=50")
 	first := startDaemon(t, env...)
 	ctx := context.Background()
-	waitUntil(t, 30*time.Second, "the daemon to create the layout", func() bool {
-		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
-		return err == nil
-	})
+	awaitLayout(t, srv)
 	const n = 10
 	for i := range n {
 		body, _ := iseeEvent(fmt.Sprintf("trk-%d", i), fmt.Sprintf("Nome %d", i))

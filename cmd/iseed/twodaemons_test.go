@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
@@ -25,21 +24,12 @@ func TestTwoDaemonProcessesThousandSubmissions(t *testing.T) {
 		t.Skip("starts subprocesses")
 	}
 	srv := natstest.Run(t)
-	s := sim.New(sim.Config{Token: "two-token", Step: time.Hour, Wallet: 1e7, Profile: pipetest.Profile(t)})
-	hs := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); hs.Close() })
-	env := []string{
-		"ISEED_NATS_URL=" + srv.ClientURL(), "ISEED_VISENGINE_URL=" + hs.URL, "ISEED_VISENGINE_TOKEN=two-token",
-		"ISEED_HTTP_LISTEN=127.0.0.1:0", "ISEED_CALLBACK_LISTEN=127.0.0.1:0", "ISEED_WORKERS=8", "ISEED_UPSTREAM_RPS=10000", "ISEED_UPSTREAM_BURST=100",
-		"ISEED_LOG_LEVEL=warn",
-	}
+	s, simURL, env := simFor(t, srv, sim.Config{Token: "two-token", Step: time.Hour, Wallet: 1e7, Profile: pipetest.Profile(t)})
+	env = append(env, "ISEED_WORKERS=8", "ISEED_UPSTREAM_RPS=10000", "ISEED_UPSTREAM_BURST=100", "ISEED_LOG_LEVEL=warn")
 	startDaemon(t, env...)
 	startDaemon(t, env...)
 	ctx := context.Background()
-	waitUntil(t, 30*time.Second, "the daemons to create the layout", func() bool {
-		_, err := srv.JS.Stream(ctx, "ISEED_SUBMISSIONS")
-		return err == nil
-	})
+	awaitLayout(t, srv)
 	const n = 1000
 	for i := range n {
 		body, _ := iseeEvent(fmt.Sprintf("two-%d", i), fmt.Sprintf("Nome %d", i))
@@ -65,7 +55,7 @@ func TestTwoDaemonProcessesThousandSubmissions(t *testing.T) {
 	if got := s.Counters()["created"]; got != n {
 		t.Errorf("upstream requests: got %d, want %d", got, n)
 	}
-	u, _ := url.Parse(hs.URL)
+	u, _ := url.Parse(simURL)
 	c, err := visengine.New(visengine.Config{BaseURL: u, Token: "two-token"})
 	if err != nil {
 		t.Fatal(err)
