@@ -86,18 +86,25 @@ type History struct {
 	kv       jetstream.KeyValue
 	key      []byte
 	services Services
+	leader   jetstream.JetStream // nil: absence is the direct get's word
 }
 
-// NewHistory returns a History over the history bucket. key (at least 16
-// bytes) keys the person hashes.
-func NewHistory(kv jetstream.KeyValue, key []byte, services Services) (*History, error) {
+// NewHistory returns a History over the history bucket kv. key (at least
+// 16 bytes) keys the person hashes. Before it takes a person for one
+// without a completed ISEE it asks the bucket's leader, through leader: a
+// KV get is a direct get, which any replica answers, and one that lags (a
+// node restarted and catching up) says "no such key" for an entry the
+// leader has; on its word a valid ISEE CORRENTE was rejected
+// prior_isee_required. A nil leader takes the direct get's word (a History
+// that only hashes tax codes, for iseed erase).
+func NewHistory(kv jetstream.KeyValue, leader jetstream.JetStream, key []byte, services Services) (*History, error) {
 	if len(key) < 16 {
 		return nil, fmt.Errorf("tax-code key: got %d bytes, want at least 16", len(key))
 	}
 	if len(services.NeedPrior) == 0 && len(services.CountAs) == 0 {
 		services = DefaultServices()
 	}
-	return &History{kv: kv, key: key, services: services}, nil
+	return &History{kv: kv, leader: leader, key: key, services: services}, nil
 }
 
 // PersonKey returns the keyed hash of the person a prepared submission is
@@ -123,6 +130,13 @@ func (h *History) TaxCodeKey(tenant, tc string) string {
 // has reports whether a person (by PersonKey) has a completed ISEE.
 func (h *History) has(ctx context.Context, person string) (bool, error) {
 	_, err := h.kv.Get(ctx, person)
+	if errors.Is(err, jetstream.ErrKeyNotFound) && h.leader != nil {
+		_, ok, lerr := record.LeaderGet(ctx, h.leader, h.kv.Bucket(), person)
+		if lerr != nil {
+			return false, fmt.Errorf("isee history: %w", lerr)
+		}
+		return ok, nil
+	}
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return false, nil
 	}

@@ -82,7 +82,7 @@ func TestEraseNeedsTheDaemonsTaxCodeKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := tracking.NewHistory(res.History, key, tracking.Services{})
+	h, err := tracking.NewHistory(res.History, nil, key, tracking.Services{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func (er *eraser) personKey(ctx context.Context, taxCode string) (string, error)
 		}
 		key = e.Value()
 	}
-	h, err := tracking.NewHistory(er.c.res.History, key, tracking.Services{})
+	h, err := tracking.NewHistory(er.c.res.History, nil, key, tracking.Services{})
 	if err != nil {
 		return "", err
 	}

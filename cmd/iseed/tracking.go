@@ -41,7 +41,7 @@ func (d *daemon) buildTracking(ctx context.Context, limiter tracking.Limiter, re
 	if err != nil {
 		return nil, err
 	}
-	if t.history, err = tracking.NewHistory(d.res.History, taxKey,
+	if t.history, err = tracking.NewHistory(d.res.History, d.js, taxKey,
 		tracking.Services{NeedPrior: d.cfg.PriorServices, CountAs: d.cfg.ISEEServices}); err != nil {
 		return nil, err
 	}

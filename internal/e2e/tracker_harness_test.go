@@ -62,7 +62,7 @@ func newTrackHarness(t *testing.T, s trackSetup) *trackHarness {
 	h := &trackHarness{harness: &harness{pipetest.NewWithSim(t, s.sim, 5*time.Second)}, tcfg: s.tracker}
 	h.schemas = h.Schemas()
 	var err error
-	if h.history, err = tracking.NewHistory(h.Res.History, bytes.Repeat([]byte("k"), 32), tracking.DefaultServices()); err != nil {
+	if h.history, err = tracking.NewHistory(h.Res.History, h.NATS.JS, bytes.Repeat([]byte("k"), 32), tracking.DefaultServices()); err != nil {
 		t.Fatal(err)
 	}
 	lim := s.limiter

@@ -338,7 +338,7 @@ func TestPriorISEEIsPerTenantAndRevealsNothing(t *testing.T) {
 // TestPriorISEEServicesMatchByWords: services needing a prior ISEE are
 // matched by words in the catalog name, so "ISEE Corrente 2025" is caught.
 func TestPriorISEEServicesMatchByWords(t *testing.T) {
-	h, err := tracking.NewHistory(nil, bytes.Repeat([]byte("k"), 32), tracking.DefaultServices())
+	h, err := tracking.NewHistory(nil, nil, bytes.Repeat([]byte("k"), 32), tracking.DefaultServices())
 	if err != nil {
 		t.Fatal(err)
 	}
