@@ -145,3 +145,27 @@ func TestMalformedOfAnExistingSubmissionWhileItsReadLags(t *testing.T) {
 		t.Errorf("the existing submission's events: got %v, want only its submitted", got)
 	}
 }
+
+// TestCancelWhileItsReadLags: an operator's cancel (and a producer's
+// withdrawal, which is the same) of a held submission whose record a
+// lagging replica misses cancels it: on that read's word it answered
+// unknown, the submission left to be sent.
+func TestCancelWhileItsReadLags(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	b := h.budgetsCapped(oneEuroADay)
+	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
+	h.publishHeld("emp-cl")
+	records := newLaggingKV(h.Res.Records)
+	records.lag(record.Key(pipetest.Tenant, "emp-cl"), 1)
+	res := *h.Res
+	res.Records = records
+	got, err := consumer.CancelUnsent(context.Background(), h.NATS.JS, &res, pipetest.Tenant, "emp-cl", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Outcome != consumer.CancelDone || records.left(record.Key(pipetest.Tenant, "emp-cl")) != 0 {
+		t.Fatalf("cancel through a lagging read: %+v; want cancelled", got)
+	}
+	h.waitCancelled("emp-cl")
+}

@@ -647,7 +647,12 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 // leaderRecord reads a submission's record from the records bucket's
 // leader (record.LeaderEntry): record.ErrNotFound when it has none.
 func (p *Pipeline) leaderRecord(ctx context.Context, tenant, id string) (*record.Record, uint64, error) {
-	v, rev, ok, err := record.LeaderEntry(ctx, p.d.Publisher, p.lay.RecordsBucket(), record.Key(tenant, id))
+	return leaderRecord(ctx, p.d.Publisher, p.lay, tenant, id)
+}
+
+// leaderRecord is Pipeline.leaderRecord through js, for layout l.
+func leaderRecord(ctx context.Context, js jetstream.JetStream, l layout.Layout, tenant, id string) (*record.Record, uint64, error) {
+	v, rev, ok, err := record.LeaderEntry(ctx, js, l.RecordsBucket(), record.Key(tenant, id))
 	if err != nil {
 		return nil, 0, err
 	}
