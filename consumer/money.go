@@ -62,27 +62,37 @@ func (p *Pipeline) reserve(ctx context.Context, j *job) (Outcome, bool) {
 	if err != nil {
 		return p.retry(fmt.Errorf("price %v: %w", j.prep.Price, err), 0), true
 	}
-	// A submission never held goes behind its tenant's held ones; one that
-	// was held is back because RunHolds released it in its turn (or its
-	// event came again): the caps decide.
-	if j.rec.HeldSince.IsZero() && p.holds.waiting(j.tenant, j.sub.ID) && !j.unsure && !p.reservedBefore(ctx, j) {
-		cause := p.queuedCause(j.tenant)
-		o := p.hold(ctx, j, cause) // older held submissions of the tenant go first
-		if errors.Is(cause, errTurn) {
-			p.turns.poke() // as below
+	// Whether an earlier delivery reserved (a read of the caps' usage),
+	// asked at most once.
+	var before *bool
+	reservedBefore := func() bool {
+		if before == nil {
+			b := p.reservedBefore(ctx, j)
+			before = &b
 		}
-		return o, true
+		return *before
 	}
-	// A tenant with its share of the submissions waiting for the upstream
-	// budget (turns.go) steps aside; but not a released one (it has had
-	// its turn), one with an earlier POST in doubt (it must reconcile) nor
-	// one that reserved before (it has its room already).
-	if j.rec.HeldSince.IsZero() && !j.unsure && !p.turns.room(j.tenant) && !p.reservedBefore(ctx, j) {
-		o := p.hold(ctx, j, errTurn)
-		p.turns.poke() // a wait that ended while it was held found no hold to release
-		return o, true
+	// A submission never held goes behind its tenant's held ones, and a
+	// tenant with its share of the submissions waiting for the upstream
+	// budget (turns.go) steps aside; but not a released one (RunHolds
+	// released it in its turn, or its event came again: the caps decide),
+	// one with an earlier POST in doubt (it must reconcile) nor one that
+	// reserved before (it has its room already).
+	if j.rec.HeldSince.IsZero() && !j.unsure {
+		queued, full := p.holds.waiting(j.tenant, j.sub.ID), !p.turns.room(j.tenant)
+		if (queued || full) && !reservedBefore() {
+			cause := errTurn
+			if queued {
+				cause = p.queuedCause(j.tenant) // older held submissions of the tenant go first
+			}
+			o := p.hold(ctx, j, cause)
+			if errors.Is(cause, errTurn) {
+				p.turns.poke() // a wait that ended while it was held found no hold to release
+			}
+			return o, true
+		}
 	}
-	if p.caps.uncapped(j.tenant) && (j.created || !p.reservedBefore(ctx, j)) {
+	if p.caps.uncapped(j.tenant) && (j.created || !reservedBefore()) {
 		return Outcome{}, false // no cap applies: nothing to count against (capsview.go)
 	}
 	if j.prep.PriceUnknown && !j.unsure {
@@ -262,7 +272,7 @@ func holdCode(err error) string {
 	case errors.As(err, &paused):
 		return paused.Code()
 	case errors.Is(err, errTurn):
-		return codeFairShare
+		return publisher.HeldFairShare
 	}
 	return publisher.HeldQueued
 }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"sync"
 	"time"
-
-	"github.com/iseed-dev/iseed/publisher"
 )
 
 // Fair shares of the upstream budget.
@@ -46,9 +44,6 @@ import (
 // errTurn holds a submission whose tenant has its share of this replica's
 // workers waiting for the upstream budget.
 var errTurn = errors.New("its tenant has its share of the upstream budget's queue already: other tenants' submissions go meanwhile, and it goes in its turn")
-
-// codeFairShare is the held event's code for errTurn.
-const codeFairShare = publisher.HeldFairShare
 
 // turns counts the submissions of this replica's workers that wait for a
 // token of the upstream budget, per tenant. Its zero value, or a nil one,
