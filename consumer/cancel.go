@@ -93,7 +93,7 @@ func cancelUnsent(ctx context.Context, js jetstream.JetStream, res *layout.Resou
 			// A replica that lags answers a direct get with "no such
 			// key" for a record the leader has: only the leader's word
 			// makes it unknown (a withdrawal refused, an operator told so).
-			rec, rev, err = leaderRecord(ctx, js, res.Layout, tenant, id)
+			rec, rev, err = store.GetFromLeader(ctx, js, tenant, id)
 		}
 		if errors.Is(err, record.ErrNotFound) {
 			return CancelResult{Outcome: CancelUnknown, Why: "no record of it: not received yet, or not a submission of this tenant"}, nil

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -65,13 +66,12 @@ func (p *Pipeline) withdrawIfErased(ctx context.Context, before *record.Record, 
 		return nil // no record: nothing erase could have scrubbed
 	}
 	tenant, id := before.Tenant, before.ID
-	v, ok, err := record.LeaderGet(ctx, p.d.Publisher, p.lay.RecordsBucket(), record.Key(tenant, id))
-	if err != nil || !ok {
-		return err
+	cur, _, err := p.store.GetFromLeader(ctx, p.d.Publisher, tenant, id)
+	if errors.Is(err, record.ErrNotFound) {
+		return nil
 	}
-	cur, err := record.Decode(v)
 	if err != nil {
-		return fmt.Errorf("decode record %s: %w", record.Key(tenant, id), err)
+		return err
 	}
 	if !erasedAfter(before, cur, published) {
 		return nil

@@ -564,7 +564,7 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		// held since was removed on its word: held with no key, it was
 		// never released nor expired (the chaos suite's leader kills).
 		// What removes or keeps the key is decided on the leader's record.
-		rec, rev, err = p.leaderRecord(ctx, tenant, id)
+		rec, rev, err = p.store.GetFromLeader(ctx, p.d.Publisher, tenant, id)
 	}
 	if err == nil && rec.State == record.StateFailed && (rec.Reason == dlq.ReasonMalformed || rec.Reason == dlq.ReasonExpired || cancelledAlready(rec)) {
 		// endHold failed it, and stopped before its key was gone; or the
@@ -642,28 +642,6 @@ func (p *Pipeline) releaseHold(ctx context.Context, tenant, key string) (r *rele
 		return &release{tenant: tenant, key: key, keyRev: keyRev, held: rec, rev: rev, until: time.Now().Add(releaseWait)}, false, nil
 	}
 	return nil, next, err
-}
-
-// leaderRecord reads a submission's record from the records bucket's
-// leader (record.LeaderEntry): record.ErrNotFound when it has none.
-func (p *Pipeline) leaderRecord(ctx context.Context, tenant, id string) (*record.Record, uint64, error) {
-	return leaderRecord(ctx, p.d.Publisher, p.lay, tenant, id)
-}
-
-// leaderRecord is Pipeline.leaderRecord through js, for layout l.
-func leaderRecord(ctx context.Context, js jetstream.JetStream, l layout.Layout, tenant, id string) (*record.Record, uint64, error) {
-	v, rev, ok, err := record.LeaderEntry(ctx, js, l.RecordsBucket(), record.Key(tenant, id))
-	if err != nil {
-		return nil, 0, err
-	}
-	if !ok {
-		return nil, 0, record.ErrNotFound
-	}
-	rec, err := record.Decode(v)
-	if err != nil {
-		return nil, 0, fmt.Errorf("decode record %s: %w", record.Key(tenant, id), err)
-	}
-	return rec, rev, nil
 }
 
 // cancelledHold is the cause of the failure of a held or claimed record

@@ -252,11 +252,11 @@ func (p *Pipeline) malformed(ctx context.Context, j *job, cause error) Outcome {
 // decides here (a rejection announced under the id, a message rejected
 // before its record is read), and a KV get is a direct get, which a
 // replica that lags answers with "no such key" for a record the leader
-// has: absence is the leader's word (leaderRecord).
+// has: absence is the leader's word (record.Store.GetFromLeader).
 func (p *Pipeline) recordExists(ctx context.Context, tenant, id string) (bool, error) {
 	_, _, err := p.store.Get(ctx, tenant, id)
 	if errors.Is(err, record.ErrNotFound) {
-		_, _, err = p.leaderRecord(ctx, tenant, id)
+		_, _, err = p.store.GetFromLeader(ctx, p.d.Publisher, tenant, id)
 	}
 	if errors.Is(err, record.ErrNotFound) {
 		return false, nil

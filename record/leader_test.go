@@ -79,3 +79,45 @@ func TestLeaderGet(t *testing.T) {
 		t.Errorf("requests to the leader: got %d, want %d", leader, len(tests))
 	}
 }
+
+// missingKV misses every key, as a replica that lags does for keys the
+// leader has.
+type missingKV struct{ jetstream.KeyValue }
+
+func (missingKV) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return nil, jetstream.ErrKeyNotFound
+}
+
+// TestGetFromLeader: Store.GetFromLeader answers from the bucket's leader
+// what Store.Get answers from any replica: a record and its revision (one
+// the lagging Get misses), ErrNotFound for one never stored or deleted.
+func TestGetFromLeader(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "records"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := record.NewStore(missingKV{kv})
+	r := &record.Record{Tenant: "acme", ID: "emp-1", Generation: 1}
+	r.To(record.StateClaimed, time.Now(), "")
+	rev, err := st.Create(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Get(ctx, "acme", "emp-1"); err != record.ErrNotFound {
+		t.Fatalf("the lagging Get: %v, want ErrNotFound", err)
+	}
+	got, gotRev, err := st.GetFromLeader(ctx, srv.JS, "acme", "emp-1")
+	if err != nil || got.ID != "emp-1" || got.State != record.StateClaimed || gotRev != rev {
+		t.Errorf("from the leader: %+v rev %d, %v; want emp-1 claimed at rev %d", got, gotRev, err, rev)
+	}
+	if err := kv.Delete(ctx, record.Key("acme", "emp-1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"emp-1", "never"} {
+		if _, _, err := st.GetFromLeader(ctx, srv.JS, "acme", id); err != record.ErrNotFound {
+			t.Errorf("%s: %v, want ErrNotFound", id, err)
+		}
+	}
+}

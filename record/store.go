@@ -60,6 +60,25 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*Record, uint64, er
 	return r, e.Revision(), nil
 }
 
+// GetFromLeader is Get answered by the bucket stream's leader, through js
+// (LeaderEntry): where absence, or a state older than the truth, would
+// decide something, as a direct get that a lagging replica answers may
+// give either.
+func (s *Store) GetFromLeader(ctx context.Context, js jetstream.JetStream, tenant, id string) (*Record, uint64, error) {
+	v, rev, ok, err := LeaderEntry(ctx, js, s.kv.Bucket(), Key(tenant, id))
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok {
+		return nil, 0, ErrNotFound
+	}
+	r, err := Decode(v)
+	if err != nil {
+		return nil, 0, fmt.Errorf("decode record %s: %w", Key(tenant, id), err)
+	}
+	return r, rev, nil
+}
+
 // Update writes r if the stored revision is still rev; ErrRevision otherwise.
 func (s *Store) Update(ctx context.Context, r *Record, rev uint64) (uint64, error) {
 	b, err := json.Marshal(r)

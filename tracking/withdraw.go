@@ -2,6 +2,7 @@ package tracking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -23,13 +24,12 @@ import (
 // and, when the upstream's completion overrode a give-up, withdraws the
 // give-up's dead letters.
 func (t *Tracker) withdrawIfOverridden(ctx context.Context, tenant, id string) error {
-	v, ok, err := record.LeaderGet(ctx, t.d.Publisher, t.lay.RecordsBucket(), record.Key(tenant, id))
-	if err != nil || !ok {
-		return err // none: nothing says the letter is not true
+	cur, _, err := t.store.GetFromLeader(ctx, t.d.Publisher, tenant, id)
+	if errors.Is(err, record.ErrNotFound) {
+		return nil // none: nothing says the letter is not true
 	}
-	cur, err := record.Decode(v)
 	if err != nil {
-		return fmt.Errorf("decode record %s: %w", record.Key(tenant, id), err)
+		return err
 	}
 	return t.withdrawOverridden(ctx, cur)
 }
