@@ -3,56 +3,16 @@ package consumer_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/budget"
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/record"
-	"github.com/nats-io/nats.go/jetstream"
 )
-
-// laggingKV is a KV bucket read through a replica that lags, as a cluster
-// node restarted and catching up does: KeyValue.Get is a direct get, which
-// any replica answers, and such a one says "no such key" for a key the
-// leader has. Get of a key armed with lag answers so that many times.
-type laggingKV struct {
-	jetstream.KeyValue
-	mu      sync.Mutex
-	missing map[string]int
-}
-
-func newLaggingKV(kv jetstream.KeyValue) *laggingKV {
-	return &laggingKV{KeyValue: kv, missing: map[string]int{}}
-}
-
-func (l *laggingKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
-	l.mu.Lock()
-	if l.missing[key] > 0 {
-		l.missing[key]--
-		l.mu.Unlock()
-		return nil, jetstream.ErrKeyNotFound
-	}
-	l.mu.Unlock()
-	return l.KeyValue.Get(ctx, key)
-}
-
-// lag makes the next n reads of key miss it.
-func (l *laggingKV) lag(key string, n int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.missing[key] = n
-}
-
-// left is how many more reads of key miss it.
-func (l *laggingKV) left(key string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.missing[key]
-}
 
 // TestHoldKeptWhileItsReadsLag: the holds pass reads a held submission's
 // key and record through a replica that lags (the chaos suite's restarted
@@ -69,7 +29,7 @@ func TestHoldKeptWhileItsReadsLag(t *testing.T) {
 			h := newHarness(t)
 			ctx := context.Background()
 			b := h.budgetsCapped(oneEuroADay)
-			records, holds := newLaggingKV(h.Res.Records), newLaggingKV(h.Res.Holds)
+			records, holds := natstest.NewLaggingKV(h.Res.Records), natstest.NewLaggingKV(h.Res.Holds)
 			h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 50 * time.Millisecond }),
 				pipetest.WithDeps(func(d *consumer.Deps) {
 					d.Budget, d.Ledger = b, h.ledger()
@@ -86,15 +46,15 @@ func TestHoldKeptWhileItsReadsLag(t *testing.T) {
 			if read == "key" {
 				lagging, lagged = holds, key
 			}
-			lagging.lag(lagged, 3)
-			pipetest.WaitFor(t, 10*time.Second, "a pass to read through the lagging replica", func() bool { return lagging.left(lagged) < 3 })
+			lagging.Lag(lagged, 3)
+			pipetest.WaitFor(t, 10*time.Second, "a pass to read through the lagging replica", func() bool { return lagging.Left(lagged) < 3 })
 
 			ample, _ := money.FromFloat(100)
 			if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: ample}); err != nil {
 				t.Fatal(err)
 			}
 			h.WaitState("emp-lag", record.StateSubmitted)
-			if n := lagging.left(lagged); n != 0 {
+			if n := lagging.Left(lagged); n != 0 {
 				t.Errorf("released with %d reads of the %s left to miss: it was never read through the lag", n, read)
 			}
 		})
@@ -125,7 +85,7 @@ func holdKeyOf(t *testing.T, h *harness, id string) string {
 func TestMalformedOfAnExistingSubmissionWhileItsReadLags(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	records := newLaggingKV(h.Res.Records)
+	records := natstest.NewLaggingKV(h.Res.Records)
 	h.Start(pipetest.WithDeps(func(d *consumer.Deps) {
 		res := *d.Resources
 		res.Records = records
@@ -134,11 +94,11 @@ func TestMalformedOfAnExistingSubmissionWhileItsReadLags(t *testing.T) {
 	h.Publish(pipetest.Submission("emp-ok", pipetest.ValidFields("Mario")), nil)
 	h.WaitState("emp-ok", record.StateSubmitted)
 	h.WaitLastEvent("emp-ok", "iseed.submission.submitted")
-	records.lag(record.Key(pipetest.Tenant, "emp-ok"), 1)
+	records.Lag(record.Key(pipetest.Tenant, "emp-ok"), 1)
 	h.Publish([]byte(`{"id":"emp-ok","service":"ISEE"}`), nil)
 	pipetest.WaitFor(t, 10*time.Second, "the malformed message's dead letter", func() bool { return len(h.DeadLetters()) == 1 })
 	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
-	if n := records.left(record.Key(pipetest.Tenant, "emp-ok")); n != 0 {
+	if n := records.Left(record.Key(pipetest.Tenant, "emp-ok")); n != 0 {
 		t.Fatalf("the record was not read through the lagging replica (%d reads left to miss)", n)
 	}
 	if got := h.EventTypes("emp-ok"); len(got) != 1 || got[0] != "iseed.submission.submitted" {
@@ -156,15 +116,15 @@ func TestCancelWhileItsReadLags(t *testing.T) {
 	b := h.budgetsCapped(oneEuroADay)
 	h.Start(h.withMoney(b), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
 	h.publishHeld("emp-cl")
-	records := newLaggingKV(h.Res.Records)
-	records.lag(record.Key(pipetest.Tenant, "emp-cl"), 1)
+	records := natstest.NewLaggingKV(h.Res.Records)
+	records.Lag(record.Key(pipetest.Tenant, "emp-cl"), 1)
 	res := *h.Res
 	res.Records = records
 	got, err := consumer.CancelUnsent(context.Background(), h.NATS.JS, &res, pipetest.Tenant, "emp-cl", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Outcome != consumer.CancelDone || records.left(record.Key(pipetest.Tenant, "emp-cl")) != 0 {
+	if got.Outcome != consumer.CancelDone || records.Left(record.Key(pipetest.Tenant, "emp-cl")) != 0 {
 		t.Fatalf("cancel through a lagging read: %+v; want cancelled", got)
 	}
 	h.waitCancelled("emp-cl")

@@ -80,14 +80,6 @@ func TestLeaderGet(t *testing.T) {
 	}
 }
 
-// missingKV misses every key, as a replica that lags does for keys the
-// leader has.
-type missingKV struct{ jetstream.KeyValue }
-
-func (missingKV) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
-	return nil, jetstream.ErrKeyNotFound
-}
-
 // TestGetFromLeader: Store.GetFromLeader answers from the bucket's leader
 // what Store.Get answers from any replica: a record and its revision (one
 // the lagging Get misses), ErrNotFound for one never stored or deleted.
@@ -98,7 +90,9 @@ func TestGetFromLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := record.NewStore(missingKV{kv})
+	lagging := natstest.NewLaggingKV(kv)
+	lagging.LagAll()
+	st := record.NewStore(lagging)
 	r := &record.Record{Tenant: "acme", ID: "emp-1", Generation: 1}
 	r.To(record.StateClaimed, time.Now(), "")
 	rev, err := st.Create(ctx, r)

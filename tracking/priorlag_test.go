@@ -10,13 +10,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// missingKV is a KV bucket read through a replica that lags: its Get says
-// "no such key" for every key, as a node restarted and catching up does
-// for entries the leader has.
-type missingKV struct{ jetstream.KeyValue }
-
-func (missingKV) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
-	return nil, jetstream.ErrKeyNotFound
+// laggingRead is kv read through a replica that misses every key.
+func laggingRead(kv jetstream.KeyValue) jetstream.KeyValue {
+	l := natstest.NewLaggingKV(kv)
+	l.LagAll()
+	return l
 }
 
 // TestPriorISEEAskedOfTheLeader: a person with a completed ISEE, whose
@@ -30,11 +28,11 @@ func TestPriorISEEAskedOfTheLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lagging, err := NewHistory(missingKV{kv}, nil, bytes.Repeat([]byte("k"), 32), DefaultServices())
+	lagging, err := NewHistory(laggingRead(kv), nil, bytes.Repeat([]byte("k"), 32), DefaultServices())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHistory(missingKV{kv}, srv.JS, bytes.Repeat([]byte("k"), 32), DefaultServices())
+	h, err := NewHistory(laggingRead(kv), srv.JS, bytes.Repeat([]byte("k"), 32), DefaultServices())
 	if err != nil {
 		t.Fatal(err)
 	}
