@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -42,13 +41,10 @@ func TestHeldShownByWhy(t *testing.T) {
 		}
 	}
 
-	resp, err := http.Get(s.url + "/open?state=held")
-	if err != nil {
-		t.Fatal(err)
+	resp, list := s.do(t, call{method: http.MethodGet, path: "/open?state=held"}, nil, "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/open?state=held: got %d, want 200", resp.StatusCode)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	list := string(b)
 	for i, code := range codes {
 		at := strings.Index(list, "id=held-"+string(rune('a'+i)))
 		if at < 0 {
