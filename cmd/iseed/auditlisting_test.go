@@ -38,6 +38,7 @@ func (k *changedOnRead) Get(ctx context.Context, key string) (jetstream.KeyValue
 // either. The audit must end with an error that names the bucket and
 // what happened to it; with the buckets unchanged it runs.
 func TestAuditBucketsChangedWhileFirstRead(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name   string
 		index  bool // the request index changes, not the records

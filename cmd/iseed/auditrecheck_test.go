@@ -102,6 +102,7 @@ func (s *stalledRecords) read(t *testing.T, in *audit.Input) <-chan error {
 // marker: iseed audit, whose context has no deadline, would wait for ever.
 // It must end with an error that says what happened.
 func TestAuditRecordsBucketGoneWhileRead(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name, want string
 		anew       bool
@@ -142,6 +143,7 @@ func TestAuditRecordsBucketGoneWhileRead(t *testing.T) {
 // record delivered for longer than the bucket's check) is still the
 // audit's: once the link goes on, it reads every record, and no error.
 func TestAuditRecordsSlowWatchKeepsReading(t *testing.T) {
+	t.Parallel()
 	s := newStalledRecords(t)
 	in := &audit.Input{}
 	done := s.read(t, in)

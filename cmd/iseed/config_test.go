@@ -398,6 +398,7 @@ func TestNamesAny(t *testing.T) {
 }
 
 func TestConnectWithTokenAuth(t *testing.T) {
+	t.Parallel()
 	opts := natsserver.DefaultTestOptions
 	opts.Port = -1
 	opts.JetStream = true

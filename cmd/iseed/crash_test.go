@@ -101,6 +101,7 @@ func awaitLayout(t *testing.T, srv *natstest.Server) jetstream.KeyValue {
 // the input), nothing proves whose the request is: the submission is
 // dead-lettered as ambiguous for a person, and nothing is sent again.
 func TestCrashBetweenAnswerAndRecord(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}

@@ -22,6 +22,7 @@ import (
 // daemon is killed (SIGKILL) with the batch's held submissions being
 // released, and another started: every submission is sent once.
 func TestFairShareAcrossDaemons(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}

@@ -66,6 +66,7 @@ func TestCloseIsNotADisconnect(t *testing.T) {
 // name, "DSU.<tax code>.pdf". The NATS client's error line must not carry
 // it, in that form or any other.
 func TestRefusedDocumentPutLogsNoFileName(t *testing.T) {
+	t.Parallel()
 	const taxCode = "RSSMRA80A01H501U"
 	const bucket = "iseed_documents_newco"
 	opts := natsserver.DefaultTestOptions

@@ -18,6 +18,7 @@ import (
 // SIGTERM: it exits 0 after handing work back, and a new daemon finishes
 // every submission with exactly one upstream request each.
 func TestSIGTERMFinishesInFlightAndLosesNothing(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}
@@ -80,6 +81,7 @@ func TestSIGTERMFinishesInFlightAndLosesNothing(t *testing.T) {
 // must exit within ISEED_SHUTDOWN_TIMEOUT + shutdownMargin, the bound the
 // orchestrator's grace period is sized by.
 func TestSIGTERMStartsNoPOSTAndExitsWithinTheBound(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}

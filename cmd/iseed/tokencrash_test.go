@@ -23,6 +23,7 @@ import (
 // sending it, or dead-lettered it ambiguous when another request of the
 // service showed meanwhile.
 func TestCrashWhileWaitingForTokens(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}

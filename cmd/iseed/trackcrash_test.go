@@ -23,6 +23,7 @@ import (
 // completes, every document is stored once and matches the upstream's, and
 // every state event arrives exactly once, every distinct document's once.
 func TestKilledDuringTrackingLosesNothing(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}

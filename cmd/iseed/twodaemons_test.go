@@ -20,6 +20,7 @@ import (
 // processes on one durable consumer: 1,000 submissions (and duplicates of
 // some) make exactly 1,000 upstream requests, one per submission.
 func TestTwoDaemonProcessesThousandSubmissions(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}

@@ -141,6 +141,7 @@ func TestWatchPrintsTheEventsStoredWhileItWasAway(t *testing.T) {
 // that had ended. Now watch says so and tries again at its next check,
 // from where it was to begin.
 func TestWatchKeepsTryingWhenItsConsumerIsNotMade(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Run(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -21,6 +21,7 @@ import (
 // last it delivered: watch prints it about ten seconds late, and nothing
 // is left out (docs/cli.md).
 func TestWatchGoesOnWhenItsNodeFails(t *testing.T) {
+	t.Parallel()
 	nodes := natstest.RunClusterNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
