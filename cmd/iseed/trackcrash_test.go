@@ -63,7 +63,16 @@ func TestKilledDuringTrackingLosesNothing(t *testing.T) {
 		}
 		return c
 	}
-	waitUntil(t, 30*time.Second, "tracking under way", func() bool { return s.Counters()["GET /richiesta/{id}"] >= n })
+	// Every request made and recorded (a kill between a POST and its
+	// record is TestCrashBetweenAnswerAndRecord's), and tracking under way.
+	waitUntil(t, 30*time.Second, "tracking under way", func() bool {
+		for i := range n {
+			if r := recordOf(i); r == nil || r.RequestID == "" {
+				return false
+			}
+		}
+		return s.Counters()["GET /richiesta/{id}"] >= n
+	})
 	if done := completed(); done == n {
 		t.Fatal("every request finished before the kill: the test proves nothing")
 	}
