@@ -733,9 +733,16 @@ func (p *Pipeline) pickUp(ctx context.Context, r *release) (picked, again bool) 
 // whether the tenant's next hold may be looked at.
 func (p *Pipeline) dropKey(ctx context.Context, r *release) bool {
 	removed, err := p.removeKey(ctx, r.key, r.keyRev)
-	if err != nil || !removed {
-		p.log.Warn().AnErr("error", err).Bool("key_moved", !removed && err == nil).Str("tenant", r.tenant).
-			Msg("held submission released, its key not removed yet; retrying")
+	switch {
+	case err != nil:
+		p.log.Warn().Err(err).Str("tenant", r.tenant).
+			Msg("held submission released, its key not removed yet; the next pass removes it")
+	case !removed:
+		// Routine with two replicas or more: each releases the same hold
+		// (one message, releaseMsgID) and one removes its key first. Or
+		// the submission was held again under the same key.
+		p.log.Debug().Str("tenant", r.tenant).
+			Msg("held submission released, its key removed by another replica or held again")
 	}
 	return removed
 }
