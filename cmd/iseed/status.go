@@ -21,6 +21,9 @@ func newStatusCmd(e *env) *cobra.Command {
 		Short: "Show a submission's record and events",
 		Long: "Prints the submission's record (state, timeline, upstream request, document, problems) and its\n" +
 			"status and document events.\n\n" +
+			"The record is read from its bucket's leader, not from a replica that may lag; when the leader does\n" +
+			"not answer (an election, a cluster without quorum), a replica's copy is printed and stderr says it may\n" +
+			"be behind.\n\n" +
 			"When its events cannot all be read (NATS busy or unreachable meanwhile), it prints the record and\n" +
 			"the events it read, says so (in the table; with -o json, \"events_incomplete\": true), and the\n" +
 			"error follows on stderr: exit 1.\n\n" +
@@ -50,7 +53,7 @@ func newStatusCmd(e *env) *cobra.Command {
 		}
 		defer c.close()
 		ctx := cmd.Context()
-		rec, _, err := record.NewStore(c.res.Records).Get(ctx, *tenant, args[0])
+		rec, err := statusRecord(ctx, c, *tenant, args[0], e.stderr)
 		if errors.Is(err, record.ErrNotFound) {
 			if dl, _ := newestDeadLetter(ctx, c, *tenant, args[0]); dl != nil { // a malformed message has no record
 				return fmt.Errorf("no submission %q for tenant %q: its message was dead-lettered (%s) as dead letter %d; see 'iseed dlq show %d'",
@@ -79,6 +82,28 @@ func newStatusCmd(e *env) *cobra.Command {
 		return errors.Join(err, evErr)
 	}
 	return cmd
+}
+
+// statusRecord reads a submission's record from its bucket's leader: a KV
+// get is a direct get, which any replica answers, and one that lags (a
+// node restarted and catching up) shows an older state, or none. When the
+// leader does not answer (an election, a cluster without quorum), a
+// replica's copy is printed, and stderr says that it may be behind.
+func statusRecord(ctx context.Context, c *cliConn, tenant, id string, stderr io.Writer) (*record.Record, error) {
+	store := record.NewStore(c.res.Records)
+	rec, _, err := store.GetFromLeader(ctx, c.js, tenant, id)
+	if err == nil || errors.Is(err, record.ErrNotFound) {
+		return rec, err
+	}
+	rec, _, rerr := store.Get(ctx, tenant, id)
+	if errors.Is(rerr, record.ErrNotFound) {
+		return nil, err // a replica's "no such record" proves nothing
+	}
+	if rerr != nil {
+		return nil, errors.Join(err, rerr)
+	}
+	fmt.Fprintf(stderr, "iseed: %v; printing a replica's copy of the record, which may be behind\n", err)
+	return rec, nil
 }
 
 // noSubmission is the error for a submission tenant has no record of; when
