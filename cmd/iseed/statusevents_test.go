@@ -13,6 +13,17 @@ import (
 	"github.com/iseed-dev/iseed/record"
 )
 
+// storeSubmitted stores the record of a submission sent at now as request
+// req, as the pipeline would.
+func storeSubmitted(t *testing.T, d *daemon, tenant, id, req string, now time.Time) {
+	t.Helper()
+	rec := &record.Record{Tenant: tenant, ID: id, Fingerprint: "fp-" + id, Generation: 1, Attempts: 1, Created: now, RequestID: req}
+	rec.To(record.StateSubmitted, now, "")
+	if _, err := record.NewStore(d.res.Records).Create(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestStatusPrintsTheRecordWhenItsEventsStopShort: when the events of a
 // submission cannot all be read (the fetches lost on a loaded server, a
 // NATS hiccup), iseed status prints the record and the events it read,
@@ -24,11 +35,7 @@ func TestStatusPrintsTheRecordWhenItsEventsStopShort(t *testing.T) {
 	const tenant, id, req = "acme", "emp-events", "6b0ee1771dcdaf00000000f2"
 	d, srv := startCLIDaemonOn(t)
 	ctx, now := context.Background(), time.Now()
-	rec := &record.Record{Tenant: tenant, ID: id, Fingerprint: "fp-" + id, Generation: 1, Attempts: 1, Created: now, RequestID: req}
-	rec.To(record.StateSubmitted, now, "")
-	if _, err := record.NewStore(d.res.Records).Create(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
+	storeSubmitted(t, d, tenant, id, req, now)
 	subject := d.res.Layout.Events().Status(tenant, id)
 	// More events than a fetch brings (publisher's batch, 64), the last
 	// one "accepted".

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +18,7 @@ import (
 func TestStatusReadsTheRecordFromItsLeader(t *testing.T) {
 	const tenant, id, req = "acme", "emp-leader", "6b0ee1771dcdaf00000000f3"
 	d, srv := startCLIDaemonOn(t)
-	ctx, now := context.Background(), time.Now()
-	rec := &record.Record{Tenant: tenant, ID: id, Fingerprint: "fp-" + id, Generation: 1, Attempts: 1, Created: now, RequestID: req}
-	rec.To(record.StateSubmitted, now, "")
-	if _, err := record.NewStore(d.res.Records).Create(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
+	storeSubmitted(t, d, tenant, id, req, time.Now())
 	bucket := d.res.Records.Bucket()
 	proxy := natstest.NewDropProxy(t, srv.Addr().String())
 	t.Setenv("ISEED_NATS_URL", proxy.URL)
