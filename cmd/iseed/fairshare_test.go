@@ -24,7 +24,9 @@ import (
 // other tenant's three are sent while most of the batch still waits (held,
 // fair_share), not after the whole batch (6 s at that budget). Then one
 // daemon is killed (SIGKILL) with the batch's held submissions being
-// released, and another started: every submission is sent once.
+// released, and another started: every submission is sent once, and no
+// daemon warns of what is routine between replicas (another removing a
+// released hold's key first).
 //
 // Each POST takes 150 ms, so the kill usually lands while one is
 // unanswered. The batch's submissions are alike (one tax code), and only a
