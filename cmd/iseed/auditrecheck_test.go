@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,7 +21,8 @@ import (
 // client's answers to the server's flow control: the server stops
 // delivering a watch some 2 MB in, as over a link slower than the bucket
 // is big, and its heartbeats keep the watch alive. infos counts the
-// records stream infos asked through the proxy.
+// records stream infos asked through the proxy; while checks is locked,
+// they wait before the proxy passes them on.
 type stalledRecords struct {
 	srv     *natstest.Server
 	kv      jetstream.KeyValue
@@ -29,6 +31,7 @@ type stalledRecords struct {
 	stall   atomic.Bool
 	stalled atomic.Int64 // flow control answers dropped
 	infos   atomic.Int64
+	checks  sync.RWMutex
 }
 
 const stalledBucket = "audit-records"
@@ -66,6 +69,8 @@ func newStalledRecords(t *testing.T) *stalledRecords {
 	proxy.Drop = func(subject string) bool {
 		if subject == "$JS.API.STREAM.INFO.KV_"+stalledBucket {
 			s.infos.Add(1)
+			s.checks.RLock()
+			s.checks.RUnlock()
 		}
 		if strings.HasPrefix(subject, "$JS.FC.") && s.stall.Load() {
 			s.stalled.Add(1)
@@ -114,17 +119,20 @@ func TestAuditRecordsBucketGoneWhileRead(t *testing.T) {
 			s := newStalledRecords(t)
 			ctx := context.Background()
 			done := s.read(t, &audit.Input{})
-			if err := s.srv.JS.DeleteKeyValue(ctx, stalledBucket); err != nil {
-				t.Fatal(err)
-			}
 			if tt.anew {
-				kv, err := s.srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: stalledBucket, History: 1})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := kv.Put(ctx, "acme.inv-new", []byte(`{"tenant":"acme","id":"inv-new","state":"claimed"}`)); err != nil {
-					t.Fatal(err)
-				}
+				// A check between the deletion and the making anew would
+				// rightly say "deleted": checks wait while the bucket is
+				// remade, and the next one waiting shows that the one
+				// under way, if any, is over.
+				func() {
+					s.checks.Lock()
+					defer s.checks.Unlock()
+					checked := s.infos.Load()
+					waitUntil(t, 30*time.Second, "the next check of the bucket, held back", func() bool { return s.infos.Load() > checked })
+					s.remake(t)
+				}()
+			} else if err := s.srv.JS.DeleteKeyValue(ctx, stalledBucket); err != nil {
+				t.Fatal(err)
 			}
 			select {
 			case err := <-done:
@@ -136,6 +144,22 @@ func TestAuditRecordsBucketGoneWhileRead(t *testing.T) {
 				t.Fatalf("claimedSince still waiting 30 s after the records bucket was %s", tt.name)
 			}
 		})
+	}
+}
+
+// remake deletes the bucket and makes it anew with one record.
+func (s *stalledRecords) remake(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.srv.JS.DeleteKeyValue(ctx, stalledBucket); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := s.srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: stalledBucket, History: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "acme.inv-new", []byte(`{"tenant":"acme","id":"inv-new","state":"claimed"}`)); err != nil {
+		t.Fatal(err)
 	}
 }
 
