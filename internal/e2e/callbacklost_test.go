@@ -13,18 +13,16 @@ import (
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine/sim"
+	"github.com/iseed-dev/iseed/workdays"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
 // newTrustTracker starts the tracker of the callback-trust tests on a
 // track harness (h.current; no pipeline yet): callbacks on, a working day
-// passing in 2 s from a Monday morning, its log and metrics kept. The
-// first poll of a request just submitted comes half its first interval
-// in: 12 hours stretched (1 day × 4 / 4 polls / 2), 3 hours not, less the
-// working time since the submission; between is 6 working hours, between
-// the two.
-func newTrustTracker(t *testing.T) (h *trackHarness, logs *pipetest.Buffer, reg *prometheus.Registry, between time.Duration) {
+// passing in 2 s from a Monday morning, its log and metrics kept; clk
+// reads the tracker's first polls in working time.
+func newTrustTracker(t *testing.T) (h *trackHarness, logs *pipetest.Buffer, reg *prometheus.Registry, clk pollClock) {
 	t.Helper()
 	rome, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
@@ -35,7 +33,7 @@ func newTrustTracker(t *testing.T) (h *trackHarness, logs *pipetest.Buffer, reg 
 	h = newTrackHarness(t, trackSetup{sim: sim.Config{Step: 50 * time.Millisecond}})
 	logs, reg = &pipetest.Buffer{}, prometheus.NewRegistry()
 	tr, err := tracking.New(tracking.Config{Workers: 2, Timebase: tb, TempDir: t.TempDir(), ReplayKey: pipetest.ReplayKey,
-		Polling: tracking.Polling{Callbacks: true, Rand: func() float64 { return 0.5 }}, Logger: zerolog.New(logs)},
+		Polling: tracking.Polling{Callbacks: true, Rand: func() float64 { return 0.5 }}, Logger: zerolog.New(logs).Hook(loggedAt{})},
 		tracking.Deps{Resources: h.Res, Upstream: h.Client, Events: publisher.New(h.NATS.JS, publisher.Config{}),
 			Publisher: h.NATS.JS, Limiter: h.polls, Metrics: tracking.NewMetrics(reg)})
 	if err != nil {
@@ -43,7 +41,45 @@ func newTrustTracker(t *testing.T) (h *trackHarness, logs *pipetest.Buffer, reg 
 	}
 	h.current = tr
 	h.runTracker(tr)
-	return h, logs, reg, time.Duration(float64(6*time.Hour) / tb.Scale)
+	cal, err := workdays.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, logs, reg, pollClock{tb: tb, cal: cal}
+}
+
+// pollClock reads a first poll's delay, which the tracker logs in real
+// time on the accelerated clock, as working time, and tells a stretched
+// one from one that is not. The first poll of a request comes half its
+// first interval in (the tests' jitter draw is 0.5): 12 working hours
+// stretched (1 day × 4 / 4 polls / 2), 3 not, less the working time since
+// its submission, while that is under the shortest interval (15 working
+// minutes, 21 ms here); past it, as on a loaded machine, a whole first
+// interval: 24 hours stretched, 6 not. Between, 9 working hours, lies
+// between the two in either case; and in working time a delay that spans
+// the simulated weekend (the accelerated clock reaches Friday night 9 s
+// in) is no longer than one that does not.
+type pollClock struct {
+	tb  tracking.Timebase
+	cal *workdays.Calendar
+}
+
+// loggedAt adds to each line the real instant it was logged at, in
+// microseconds since the epoch.
+type loggedAt struct{}
+
+func (loggedAt) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Int64("at_us", time.Now().UnixMicro())
+}
+
+// between is the working time between a stretched and an unstretched
+// first poll.
+const between = 9 * time.Hour
+
+// working returns the working time of a real delay that was scheduled at
+// the real instant at.
+func (c pollClock) working(at time.Time, delay time.Duration) time.Duration {
+	return c.cal.WorkingTime(c.tb.At(at), c.tb.At(at.Add(delay)))
 }
 
 // nowhere is callbacks to a public URL where nothing listens: none arrives.
@@ -64,7 +100,7 @@ func nowhere(t *testing.T, h *trackHarness) *tracking.Callbacks {
 // next request's first poll is scheduled unstretched; a genuine callback
 // makes the tracker stretch again.
 func TestLostCallbacksStopStretchingPolls(t *testing.T) {
-	h, logs, reg, between := newTrustTracker(t)
+	h, logs, reg, clk := newTrustTracker(t)
 	h.callbacks = nowhere(t, h) // every callback is lost
 	tr := h.current
 	h.startPipeline(tr, false)
@@ -76,8 +112,8 @@ func TestLostCallbacksStopStretchingPolls(t *testing.T) {
 		h.Publish(pipetest.Submission(id, pipetest.ValidFields("Mario")), nil)
 	}
 	for _, id := range []string{"emp-lost-1", "emp-lost-2", "emp-lost-3"} {
-		if d := firstPollDelay(t, logs, id); d < between {
-			t.Errorf("%s, before any poll found news: first poll in %v, want stretched, over %v", id, d, between)
+		if d := clk.working(firstPollDelay(t, logs, id)); d < between {
+			t.Errorf("%s, before any poll found news: first poll in %v of working time, want stretched, over %v", id, d, between)
 		}
 		h.waitClosed(id, 10*time.Second)
 	}
@@ -87,8 +123,8 @@ func TestLostCallbacksStopStretchingPolls(t *testing.T) {
 	}
 
 	h.Publish(pipetest.Submission("emp-lost-4", pipetest.ValidFields("Mario")), nil)
-	if d := firstPollDelay(t, logs, "emp-lost-4"); d >= between {
-		t.Errorf("after callbacks looked lost: first poll in %v, want unstretched, under %v", d, between)
+	if d := clk.working(firstPollDelay(t, logs, "emp-lost-4")); d >= between {
+		t.Errorf("after callbacks looked lost: first poll in %v of working time, want unstretched, under %v", d, between)
 	}
 	if n := strings.Count(logs.String(), "callbacks look lost"); n != 1 {
 		t.Errorf("warnings that callbacks look lost: got %d, want 1", n)
@@ -102,14 +138,15 @@ func TestLostCallbacksStopStretchingPolls(t *testing.T) {
 		t.Errorf("iseed_callbacks_trusted after a genuine callback: got %v, want 1", got)
 	}
 	h.Publish(pipetest.Submission("emp-lost-5", pipetest.ValidFields("Mario")), nil)
-	if d := firstPollDelay(t, logs, "emp-lost-5"); d < between {
-		t.Errorf("after a genuine callback: first poll in %v, want stretched, over %v", d, between)
+	if d := clk.working(firstPollDelay(t, logs, "emp-lost-5")); d < between {
+		t.Errorf("after a genuine callback: first poll in %v of working time, want stretched, over %v", d, between)
 	}
 }
 
 // firstPollDelay waits for the tracker to schedule the first poll of a
-// submission and returns the real delay it scheduled.
-func firstPollDelay(t *testing.T, logs *pipetest.Buffer, id string) time.Duration {
+// submission and returns when (its log line's real instant) and the real
+// delay scheduled.
+func firstPollDelay(t *testing.T, logs *pipetest.Buffer, id string) (at time.Time, delay time.Duration) {
 	t.Helper()
 	var ms float64
 	pipetest.WaitFor(t, 10*time.Second, "the first poll of "+id+" to be scheduled", func() bool {
@@ -118,15 +155,16 @@ func firstPollDelay(t *testing.T, logs *pipetest.Buffer, id string) time.Duratio
 				Message, Submission string
 				Delivered           int
 				NextPoll            float64 `json:"next_poll_ms"`
+				At                  int64   `json:"at_us"`
 			}
 			if json.Unmarshal([]byte(l), &line) == nil && line.Message == "request polled" && line.Submission == id && line.Delivered == 1 {
-				ms = line.NextPoll
+				ms, at = line.NextPoll, time.UnixMicro(line.At)
 				return true
 			}
 		}
 		return false
 	})
-	return time.Duration(ms * float64(time.Millisecond))
+	return at, time.Duration(ms * float64(time.Millisecond))
 }
 
 // gauge reads an unlabelled gauge or counter (-1 when there is none).
