@@ -61,9 +61,6 @@ type job struct {
 	// withdrawal is true when the message is a withdrawal (withdraw.go),
 	// not a submission.
 	withdrawal bool
-	// turn is true while the job is counted among its tenant's
-	// submissions waiting for the upstream budget (turns.go).
-	turn bool
 }
 
 // idOf is the submission id the job's message names: the decoded one, or

@@ -55,7 +55,7 @@ type turns struct {
 	mu      sync.Mutex
 	waiting map[string]int
 	total   int
-	since   map[*job]time.Time // when each counted wait began
+	since   map[*job]time.Time // the counted waits: when each began
 	// freed is called (outside mu) when a submission stops waiting, at
 	// most once per freedEvery: the holds pass looks for a hold that has
 	// room now.
@@ -134,25 +134,31 @@ func (t *turns) congested() bool {
 
 // enter counts j as waiting for its token, if it is not counted already.
 func (t *turns) enter(j *job) {
-	if t == nil || !t.on || j.turn {
+	if t == nil || !t.on {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if _, counted := t.since[j]; counted {
+		return
+	}
 	t.waiting[j.tenant]++
 	t.total++
-	j.turn = true
 	t.since[j] = time.Now()
 }
 
 // leave stops counting j: it has its token, or its wait ended otherwise.
 func (t *turns) leave(j *job) {
-	if t == nil || !t.on || !j.turn {
+	if t == nil || !t.on {
 		return
 	}
-	j.turn = false
 	t.mu.Lock()
-	if now := time.Now(); now.Sub(t.since[j]) >= congestedWait {
+	from, counted := t.since[j]
+	if !counted {
+		t.mu.Unlock()
+		return
+	}
+	if now := time.Now(); now.Sub(from) >= congestedWait {
 		t.congestedAt = now
 	}
 	delete(t.since, j)
