@@ -92,6 +92,10 @@ func (w *Watcher) watch(ctx context.Context) error {
 	next := newTally()
 	for {
 		select {
+		case <-ctx.Done():
+			// nats.go ends the watch when ctx is done, but its updates
+			// channel is its to close: the stop is not left to that.
+			return ctx.Err()
 		case e, ok := <-kw.Updates():
 			if !ok {
 				return errors.New("watch records: updates closed")

@@ -14,6 +14,7 @@ import (
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/tracking"
 	"github.com/iseed-dev/iseed/visengine"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -420,3 +421,55 @@ func TestWatcherNoticesItsConsumerLost(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestWatcherStopsWithItsContext: the watcher returns when its context
+// ends, also when the watch's updates channel stays open (nats.go closes
+// it when the ended context has unsubscribed the watch, but a serve's stop
+// must not wait on that: once it waited 40 s, and was abandoned). The
+// bucket's checks, which read nothing once the context is done, do not
+// keep it going either.
+func TestWatcherStopsWithItsContext(t *testing.T) {
+	srv := natstest.Run(t)
+	res, err := layout.Ensure(context.Background(), srv.JS, layout.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAll(t, res, fixture())
+	w := NewWatcher(neverClosed{res.Records}, 15*24*time.Hour, zerolog.New(zerolog.NewTestWriter(t)))
+	w.recheck = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	waitReady(t, w.Ready())
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher still runs 5 s after its context ended, its watch's updates channel open")
+	}
+}
+
+// neverClosed is a records bucket whose watches are not ended by their
+// context and never close their updates channel.
+type neverClosed struct{ jetstream.KeyValue }
+
+func (kv neverClosed) WatchAll(_ context.Context, opts ...jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
+	kw, err := kv.KeyValue.WatchAll(context.Background(), opts...)
+	if err != nil {
+		return nil, err
+	}
+	open := &openWatch{KeyWatcher: kw, updates: make(chan jetstream.KeyValueEntry, 256)}
+	go func() {
+		for e := range kw.Updates() {
+			open.updates <- e
+		}
+	}()
+	return open, nil
+}
+
+type openWatch struct {
+	jetstream.KeyWatcher
+	updates chan jetstream.KeyValueEntry
+}
+
+func (w *openWatch) Updates() <-chan jetstream.KeyValueEntry { return w.updates }
