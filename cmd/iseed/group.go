@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -35,7 +37,8 @@ type actor struct {
 // moment, and returns the first error. An actor still running then is
 // abandoned (its goroutine outlives the group: the process is about to
 // exit, and a bounded exit is what the orchestrator's grace period is sized
-// by), and runGroup returns an error naming it.
+// by), and runGroup returns an error naming it, an *abandonedError with
+// where its goroutines were stuck.
 func runGroup(ctx context.Context, stopWithin time.Duration, actors ...actor) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -48,9 +51,13 @@ func runGroup(ctx context.Context, stopWithin time.Duration, actors ...actor) er
 	for _, a := range actors {
 		running[a.name]++
 		go func() { // waited for below, within stopWithin of the stop
-			err := a.run(ctx)
-			cancel()
-			results <- result{a.name, err}
+			// Its goroutines, and those they start, carry its name: an
+			// actor abandoned is found in the goroutine profile.
+			pprof.Do(ctx, pprof.Labels(actorLabel, a.name), func(ctx context.Context) {
+				err := a.run(ctx)
+				cancel()
+				results <- result{a.name, err}
+			})
 		}()
 	}
 	var first error
@@ -70,15 +77,15 @@ func runGroup(ctx context.Context, stopWithin time.Duration, actors ...actor) er
 			defer t.Stop()
 			deadline = t.C
 		case <-deadline:
-			return errors.Join(first, fmt.Errorf("shutdown: %s still running %s after the stop: abandoned (their messages are redelivered after AckWait)",
-				stillRunning(running), stopWithin))
+			names := stillRunning(running)
+			return errors.Join(first, &abandonedError{names: names, within: stopWithin, stacks: stacksOf(names)})
 		}
 	}
 	return first
 }
 
 // stillRunning lists the actors with a count above zero, sorted.
-func stillRunning(running map[string]int) string {
+func stillRunning(running map[string]int) []string {
 	var names []string
 	for name, n := range running {
 		if n > 0 {
@@ -86,5 +93,49 @@ func stillRunning(running map[string]int) string {
 		}
 	}
 	slices.Sort(names)
-	return strings.Join(names, ", ")
+	return names
+}
+
+// actorLabel is the profiler label naming the actor a goroutine works for.
+const actorLabel = "actor"
+
+// abandonedError names the actors still running stopWithin after the stop.
+type abandonedError struct {
+	names  []string
+	within time.Duration
+	// stacks is where their goroutines were: the goroutine profile's
+	// entries labelled with their names (function names and lines, no
+	// values), at most maxStacks bytes.
+	stacks string
+}
+
+func (e *abandonedError) Error() string {
+	return fmt.Sprintf("shutdown: %s still running %s after the stop: abandoned (their messages are redelivered after AckWait)",
+		strings.Join(e.names, ", "), e.within)
+}
+
+// maxStacks bounds the stacks an abandonedError keeps for the log.
+const maxStacks = 64 << 10
+
+// stacksOf returns the goroutine profile's entries (goroutines with the
+// same stack counted together) of the goroutines labelled with the actors
+// names, at most maxStacks bytes.
+func stacksOf(names []string) string {
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		return ""
+	}
+	var keep []string
+	size := 0
+	for entry := range strings.SplitSeq(buf.String(), "\n\n") {
+		if !slices.ContainsFunc(names, func(name string) bool { return strings.Contains(entry, fmt.Sprintf("%q:%q", actorLabel, name)) }) {
+			continue
+		}
+		if size+len(entry) > maxStacks {
+			break
+		}
+		keep = append(keep, entry)
+		size += len(entry)
+	}
+	return strings.Join(keep, "\n\n")
 }

@@ -24,11 +24,15 @@ func TestRunGroupStopsWithinItsBound(t *testing.T) {
 		name    string
 		actors  []actor
 		wantErr string // "" for nil
+		stuck   bool   // the error says where the stuck actor's goroutines are
 	}{
-		{"all stop", []actor{polite, polite}, ""},
-		{"one fails on stop", []actor{polite, {"failing", func(ctx context.Context) error { <-ctx.Done(); return errBoom }}}, "boom"},
-		{"one outlives the bound", []actor{polite, {"stuck", func(context.Context) error { <-hung; return nil }}},
-			"shutdown: stuck still running 300ms after the stop"},
+		{"all stop", []actor{polite, polite}, "", false},
+		{"one fails on stop", []actor{polite, {"failing", func(ctx context.Context) error { <-ctx.Done(); return errBoom }}}, "boom", false},
+		{"one outlives the bound", []actor{polite, {"stuck", func(context.Context) error {
+			go stuckHelper(hung) // started by the actor: its goroutine too
+			<-hung
+			return nil
+		}}}, "shutdown: stuck still running 300ms after the stop", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,9 +56,32 @@ func TestRunGroupStopsWithinItsBound(t *testing.T) {
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Errorf("err: got %v, want one containing %q", err, tt.wantErr)
 			}
+			var ab *abandonedError
+			if !tt.stuck {
+				if errors.As(err, &ab) {
+					t.Errorf("err %v is an abandonedError, want none abandoned", err)
+				}
+				return
+			}
+			if !errors.As(err, &ab) {
+				t.Fatalf("err %v: want an abandonedError", err)
+			}
+			// The stuck actor's two goroutines, by their functions; not the
+			// polite one's, which has returned, nor this test's.
+			for _, want := range []string{`"actor":"stuck"`, "TestRunGroupStopsWithinItsBound.func", "stuckHelper"} {
+				if !strings.Contains(ab.stacks, want) {
+					t.Errorf("the abandoned actor's stacks lack %s:\n%s", want, ab.stacks)
+				}
+			}
+			if strings.Contains(ab.stacks, `"actor":"polite"`) || strings.Contains(ab.stacks, "tRunner") {
+				t.Errorf("the abandoned actor's stacks show other goroutines:\n%s", ab.stacks)
+			}
 		})
 	}
 }
+
+// stuckHelper waits as its actor does.
+func stuckHelper(hung <-chan struct{}) { <-hung }
 
 // TestEvery: the periodic actors' loop calls its function each interval,
 // not at once, and ends with nil when stopped.

@@ -118,7 +118,7 @@ func serveUntilStarted(t *testing.T) string {
 	// (before consumer.Pipeline.RunHolds took that for a stop, it did): not
 	// what this test is about.
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatalf("serve stopped with %v", err)
+		t.Fatalf("serve stopped with %v\n%s", err, stderr.String())
 	}
 	return stderr.String()
 }

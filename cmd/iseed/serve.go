@@ -614,6 +614,10 @@ func (d *daemon) run(ctx context.Context) error {
 	})
 	defer stopping()
 	err := runGroup(ctx, d.cfg.ShutdownTimeout+cancelGrace, actors...)
+	if ab := (*abandonedError)(nil); errors.As(err, &ab) {
+		d.log.Error().Str("component", "serve").Strs("abandoned", ab.names).Str("stacks", ab.stacks).
+			Msg("shutdown: components abandoned still running; their goroutines were stuck here")
+	}
 	d.log.Info().Str("component", "serve").Msg("iseed stopped; draining NATS")
 	return err
 }
