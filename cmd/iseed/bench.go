@@ -418,6 +418,7 @@ func (b *benchRun) iseedPhases(ctx context.Context) (queued, paced *phaseResult,
 	if err != nil || b.o.rateFor == 0 {
 		return queued, nil, err
 	}
+	watch.stop() // the paced phase's events are its own watch's: not delivered twice
 	rate := b.o.rate
 	if rate == 0 {
 		rate = queued.throughput() / 2
