@@ -124,7 +124,10 @@ func (t *Tally) follow(ctx context.Context, p money.Period) error {
 		}
 	})
 	for read := uint64(0); ; {
-		m, err := it.Next()
+		// Stopped when ctx is done, and the wait ends with ctx too: a
+		// Stop while nats.go makes the ordered consumer anew may miss
+		// the new one's wait.
+		m, err := it.Next(jetstream.NextContext(ctx))
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 			if anew.Load() {
 				return errors.New("ledger: follow: the stream was made anew")

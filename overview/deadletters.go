@@ -96,9 +96,12 @@ func (d *DeadLetters) read(ctx context.Context) error {
 	d.stop = it.Stop
 	d.mu.Unlock()
 	for {
-		msg, err := it.Next()
+		// Stopped when ctx is done, and the wait ends with ctx too: a
+		// Stop while nats.go makes the ordered consumer anew may miss
+		// the new one's wait.
+		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("dlq: %w", err)
