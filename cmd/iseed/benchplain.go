@@ -52,7 +52,7 @@ func (s plainSubjects) stream(kind string) string {
 // on the daemon's server, with the daemon's storage, replicas, AckWait and
 // MaxAckPending.
 func newPlainPipeline(ctx context.Context, d *daemon, url string, workers int) (*plainPipeline, error) {
-	nc, err := nats.Connect(url, nats.Name("iseed bench plain pipeline"))
+	nc, err := nats.Connect(url, nats.Name("iseed bench plain pipeline"), nats.ErrorHandler(asyncErrorLogger(d.log)))
 	if err != nil {
 		return nil, fmt.Errorf("plain pipeline: %w", err)
 	}
