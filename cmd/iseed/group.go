@@ -125,10 +125,14 @@ func stacksOf(names []string) string {
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
 		return ""
 	}
+	labels := make([]string, len(names)) // as the profile writes them
+	for i, name := range names {
+		labels[i] = fmt.Sprintf("%q:%q", actorLabel, name)
+	}
 	var keep []string
 	size := 0
 	for entry := range strings.SplitSeq(buf.String(), "\n\n") {
-		if !slices.ContainsFunc(names, func(name string) bool { return strings.Contains(entry, fmt.Sprintf("%q:%q", actorLabel, name)) }) {
+		if !slices.ContainsFunc(labels, func(l string) bool { return strings.Contains(entry, l) }) {
 			continue
 		}
 		if size+len(entry) > maxStacks {
