@@ -231,16 +231,26 @@ func (s *scanner) opensObject() bool {
 }
 
 // key reads `"name":`. A name longer than maxKeyLen is read to its end
-// and not returned: long reports it.
+// and not returned: long reports it. The name is read into a buffer of
+// the call's own, not one allocated per key: an answer has dozens.
 func (s *scanner) key() (name string, long bool, err error) {
 	sr, err := s.str()
 	if err != nil {
 		return "", false, err
 	}
-	b, err := io.ReadAll(io.LimitReader(sr, maxKeyLen+1))
-	if err != nil {
-		return "", false, err
+	var kb [maxKeyLen + 1]byte
+	n := 0
+	for n < len(kb) {
+		m, err := sr.Read(kb[n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", false, err
+		}
 	}
+	b := kb[:n]
 	if len(b) > maxKeyLen {
 		if _, err := io.Copy(io.Discard, sr); err != nil {
 			return "", false, err
