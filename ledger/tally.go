@@ -110,7 +110,12 @@ func (t *Tally) follow(ctx context.Context, p money.Period) error {
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
-	end := time.AfterFunc(max(p.To.Sub(t.now()), 0), it.Stop) // the next period starts over
+	// The period's end and a stream made anew end the follow as ctx does:
+	// the iterator stopped, and the wait ended by fctx (below).
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	over := func() { cancel(); it.Stop() }
+	end := time.AfterFunc(max(p.To.Sub(t.now()), 0), over) // the next period starts over
 	defer end.Stop()
 	var anew atomic.Bool
 	var wg sync.WaitGroup
@@ -120,15 +125,15 @@ func (t *Tally) follow(ctx context.Context, p money.Period) error {
 	wg.Go(func() {
 		if t.madeAnew(ctx, info.Created, checked) {
 			anew.Store(true)
-			it.Stop()
+			over()
 		}
 	})
 	for read := uint64(0); ; {
-		// Stopped when ctx is done, and the wait ends with ctx too: a
-		// Stop while nats.go makes the ordered consumer anew may miss
+		// Stopped when the follow ends, and the wait ends with fctx too:
+		// a Stop while nats.go makes the ordered consumer anew may miss
 		// the new one's wait.
-		m, err := it.Next(jetstream.NextContext(ctx))
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+		m, err := it.Next(jetstream.NextContext(fctx))
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || fctx.Err() != nil && ctx.Err() == nil {
 			if anew.Load() {
 				return errors.New("ledger: follow: the stream was made anew")
 			}
