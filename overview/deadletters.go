@@ -92,16 +92,20 @@ func (d *DeadLetters) read(ctx context.Context) error {
 		return fmt.Errorf("dlq: %w", err)
 	}
 	defer context.AfterFunc(ctx, it.Stop)()
+	// Sync ends the read as ctx does (the stream was made anew): the
+	// iterator stopped, and the wait ended by rctx.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	d.mu.Lock()
-	d.stop = it.Stop
+	d.stop = func() { cancel(); it.Stop() }
 	d.mu.Unlock()
 	for {
-		// Stopped when ctx is done, and the wait ends with ctx too: a
+		// Stopped when the read ends, and the wait ends with rctx too: a
 		// Stop while nats.go makes the ordered consumer anew may miss
 		// the new one's wait.
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		msg, err := it.Next(jetstream.NextContext(rctx))
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || rctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("dlq: %w", err)
