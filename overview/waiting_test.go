@@ -32,7 +32,10 @@ func TestOldestWaitingSubmission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pipetest.WaitFor(t, 10*time.Second, "a while", func() bool { return time.Since(first) >= 500*time.Millisecond })
+	// emp-a was stored between first and stored: its age is at least the
+	// time since stored, at most the time since first.
+	stored := time.Now()
+	pipetest.WaitFor(t, 10*time.Second, "a while", func() bool { return time.Since(stored) >= 500*time.Millisecond })
 	second := time.Now()
 	h.Publish(pipetest.Submission("emp-b", pipetest.ValidFields("Maria")), nil)
 	s := waitSnapshot(t, o, "both waiting", func(s *overview.Snapshot) bool { return s.Submissions != nil && s.Submissions.Backlog == 2 })
