@@ -61,12 +61,23 @@ func (c *Clock) Now() time.Time {
 // lags answers the key's older value, whose time is minutes behind (seen
 // on a healthy cluster). A lagging replica has no such revision yet: the
 // sync fails and the previous estimate stays.
+//
+// The bucket keeps one revision of Key, so another clock's write (another
+// replica's, or a command's: two operators replaying at once) may replace
+// this one's before it is read: the revision is then gone. The key's latest
+// value serves as well when its revision is later than the write's: it was
+// stored after it, and before the read returned.
 func (c *Clock) Sync(ctx context.Context) error {
 	rev, err := c.kv.Put(ctx, Key, nil)
 	if err != nil {
 		return fmt.Errorf("servertime: %w", err)
 	}
 	e, err := c.kv.GetRevision(ctx, Key, rev)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		if latest, lerr := c.kv.Get(ctx, Key); lerr == nil && latest.Revision() > rev {
+			e, err = latest, nil
+		}
+	}
 	at := c.local()
 	if err != nil {
 		return fmt.Errorf("servertime: %w", err)

@@ -2,6 +2,9 @@ package servertime
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,5 +115,84 @@ func TestClockReadsItsOwnWrite(t *testing.T) {
 	}
 	if now := c.Now(); now.Before(before) {
 		t.Errorf("estimate %s, before the sync began (%s): the stale entry's time %s was taken", now, before, stale.Created())
+	}
+}
+
+// TestClocksSyncAtOnce: the bucket keeps one revision of the key, so a put
+// of another clock (another replica, two operators' commands at once) can
+// replace this one's before it is read back. Each sync must still succeed,
+// and no estimate may run ahead of the server.
+func TestClocksSyncAtOnce(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "clock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const clocks, syncs = 4, 100
+	var wg sync.WaitGroup
+	errs := make(chan error, clocks*syncs)
+	for range clocks {
+		wg.Go(func() {
+			c := New(kv, time.Hour)
+			for range syncs {
+				if err := c.Sync(ctx); err != nil {
+					errs <- err
+					continue
+				}
+				if now, wall := c.Now(), time.Now(); now.After(wall) {
+					errs <- fmt.Errorf("estimate %s ahead of the server (this machine) %s", now, wall)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	n := 0
+	for err := range errs {
+		if n++; n <= 3 {
+			t.Error(err)
+		}
+	}
+	if n > 0 {
+		t.Errorf("%d of %d syncs failed", n, clocks*syncs)
+	}
+}
+
+// replicaBehind is a lagging replica (laggingReplica) that has not stored
+// the sync's write yet: a read of its revision finds nothing.
+type replicaBehind struct{ laggingReplica }
+
+func (replicaBehind) GetRevision(context.Context, string, uint64) (jetstream.KeyValueEntry, error) {
+	return nil, jetstream.ErrKeyNotFound
+}
+
+// TestClockRefusesALaggingReplicasValue: when the revision a sync wrote
+// is not found, the key's latest value serves only if it is a later write
+// (TestClocksSyncAtOnce); an older one, a lagging replica's, fails the sync
+// and the previous estimate stays.
+func TestClockRefusesALaggingReplicasValue(t *testing.T) {
+	srv := natstest.Run(t)
+	ctx := context.Background()
+	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "clock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, Key, nil); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := kv.Get(ctx, Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(replicaBehind{laggingReplica{KeyValue: kv, stale: stale}}, time.Hour)
+	if err := c.Sync(ctx); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("sync answered by a lagging replica: %v, want its key not found", err)
+	}
+	c.mu.Lock()
+	kept := c.server
+	c.mu.Unlock()
+	if !kept.IsZero() {
+		t.Errorf("the lagging replica's time %s was kept", kept)
 	}
 }
