@@ -13,12 +13,8 @@ import (
 )
 
 func TestClockFollowsTheServerNotTheWallClock(t *testing.T) {
-	srv := natstest.Run(t)
 	ctx := context.Background()
-	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "clock"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := clockBucket(t)
 	c := New(kv, time.Hour)
 	before := time.Now()
 	if err := c.Sync(ctx); err != nil {
@@ -44,12 +40,8 @@ func TestClockFollowsTheServerNotTheWallClock(t *testing.T) {
 // TestClockIgnoresAWrongWallClock: a machine whose clock is an hour ahead
 // still tells the server's time once synced.
 func TestClockIgnoresAWrongWallClock(t *testing.T) {
-	srv := natstest.Run(t)
 	ctx := context.Background()
-	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "clock"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := clockBucket(t)
 	ahead := NewWithLocal(kv, time.Hour, func() time.Time { return time.Now().Add(time.Hour) })
 	if err := ahead.Sync(ctx); err != nil {
 		t.Fatal(err)
@@ -90,19 +82,9 @@ func (l laggingReplica) Get(context.Context, string) (jetstream.KeyValueEntry, e
 // the key's latest value, which a lagging replica answers with an older
 // write's time (minutes behind on a healthy cluster, in an SRE's run).
 func TestClockReadsItsOwnWrite(t *testing.T) {
-	srv := natstest.Run(t)
 	ctx := context.Background()
-	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "clock"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kv.Put(ctx, Key, nil); err != nil {
-		t.Fatal(err)
-	}
-	stale, err := kv.Get(ctx, Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := clockBucket(t)
+	stale := staleEntry(t, kv)
 	// The replica lags by as long as it takes the server's clock to move
 	// on: the test waits for that, instead of a fixed time.
 	for !time.Now().After(stale.Created().Add(50 * time.Millisecond)) {
@@ -123,12 +105,8 @@ func TestClockReadsItsOwnWrite(t *testing.T) {
 // replace this one's before it is read back. Each sync must still succeed,
 // and no estimate may run ahead of the server.
 func TestClocksSyncAtOnce(t *testing.T) {
-	srv := natstest.Run(t)
 	ctx := context.Background()
-	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "clock"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := clockBucket(t)
 	const clocks, syncs = 4, 100
 	var wg sync.WaitGroup
 	errs := make(chan error, clocks*syncs)
@@ -172,19 +150,9 @@ func (replicaBehind) GetRevision(context.Context, string, uint64) (jetstream.Key
 // (TestClocksSyncAtOnce); an older one, a lagging replica's, fails the sync
 // and the previous estimate stays.
 func TestClockRefusesALaggingReplicasValue(t *testing.T) {
-	srv := natstest.Run(t)
 	ctx := context.Background()
-	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "clock"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kv.Put(ctx, Key, nil); err != nil {
-		t.Fatal(err)
-	}
-	stale, err := kv.Get(ctx, Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := clockBucket(t)
+	stale := staleEntry(t, kv)
 	c := New(replicaBehind{laggingReplica{KeyValue: kv, stale: stale}}, time.Hour)
 	if err := c.Sync(ctx); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Fatalf("sync answered by a lagging replica: %v, want its key not found", err)
@@ -195,4 +163,29 @@ func TestClockRefusesALaggingReplicasValue(t *testing.T) {
 	if !kept.IsZero() {
 		t.Errorf("the lagging replica's time %s was kept", kept)
 	}
+}
+
+// clockBucket is a fresh bucket for the clock's key, on a server of its own.
+func clockBucket(t *testing.T) jetstream.KeyValue {
+	t.Helper()
+	kv, err := natstest.Run(t).JS.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "clock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
+
+// staleEntry writes the clock's key once and returns that write: what a
+// lagging replica still answers after later ones.
+func staleEntry(t *testing.T, kv jetstream.KeyValue) jetstream.KeyValueEntry {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := kv.Put(ctx, Key, nil); err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
