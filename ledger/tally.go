@@ -108,14 +108,13 @@ func (t *Tally) follow(ctx context.Context, p money.Period) error {
 		return fmt.Errorf("ledger: follow: %w", err)
 	}
 	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	// The period's end and a stream made anew end the follow as ctx does:
-	// the iterator stopped, and the wait ended by fctx (below).
+	// The follow ends with fctx: ctx done, the period's end or the stream
+	// made anew, each of which cancels it.
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	over := func() { cancel(); it.Stop() }
-	end := time.AfterFunc(max(p.To.Sub(t.now()), 0), over) // the next period starts over
+	stop := context.AfterFunc(fctx, it.Stop)
+	defer stop()
+	end := time.AfterFunc(max(p.To.Sub(t.now()), 0), cancel) // the next period starts over
 	defer end.Stop()
 	var anew atomic.Bool
 	var wg sync.WaitGroup
@@ -125,7 +124,7 @@ func (t *Tally) follow(ctx context.Context, p money.Period) error {
 	wg.Go(func() {
 		if t.madeAnew(ctx, info.Created, checked) {
 			anew.Store(true)
-			over()
+			cancel()
 		}
 	})
 	for read := uint64(0); ; {
@@ -133,7 +132,7 @@ func (t *Tally) follow(ctx context.Context, p money.Period) error {
 		// a Stop while nats.go makes the ordered consumer anew may miss
 		// the new one's wait.
 		m, err := it.Next(jetstream.NextContext(fctx))
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || fctx.Err() != nil && ctx.Err() == nil {
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || fctx.Err() != nil {
 			if anew.Load() {
 				return errors.New("ledger: follow: the stream was made anew")
 			}

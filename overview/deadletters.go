@@ -91,13 +91,13 @@ func (d *DeadLetters) read(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
 	}
-	defer context.AfterFunc(ctx, it.Stop)()
-	// Sync ends the read as ctx does (the stream was made anew): the
-	// iterator stopped, and the wait ended by rctx.
+	// The read ends with rctx: ctx done, or Sync finding the stream made
+	// anew, which cancels it.
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer context.AfterFunc(rctx, it.Stop)()
 	d.mu.Lock()
-	d.stop = func() { cancel(); it.Stop() }
+	d.stop = cancel
 	d.mu.Unlock()
 	for {
 		// Stopped when the read ends, and the wait ends with rctx too: a
