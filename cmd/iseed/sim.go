@@ -101,10 +101,16 @@ func simFaults(js string, latency time.Duration) (sim.Faults, error) {
 	return f, nil
 }
 
+// simHandler is what serveSim serves: a *sim.Server.
+type simHandler interface {
+	http.Handler
+	Close()
+}
+
 // serveSim serves s on ln until ctx is done, then shuts down: the simulator
 // first (it releases handlers held by a "hang" fault), then the HTTP server,
 // waiting up to 5 s for calls in flight.
-func serveSim(ctx context.Context, ln net.Listener, s *sim.Server, log zerolog.Logger) error {
+func serveSim(ctx context.Context, ln net.Listener, s simHandler, log zerolog.Logger) error {
 	srv := newSimServer(s, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

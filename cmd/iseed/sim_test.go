@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/rs/zerolog"
 )
 
 func TestRunSim(t *testing.T) {
@@ -171,5 +172,57 @@ func TestRunSimAddressTaken(t *testing.T) {
 	want := "iseed sim: --listen " + addr + " cannot be used ("
 	if code != 2 || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "pass a free address (port 0 picks one)") {
 		t.Errorf("sim --listen %s (taken): got exit %d, %q; want 2 and %q…, saying how to pick another", addr, code, errOut, want)
+	}
+}
+
+// panickySim is a simulator whose handlers panic with what they were asked.
+type panickySim struct{ closed chan struct{} }
+
+func (s panickySim) ServeHTTP(_ http.ResponseWriter, r *http.Request) {
+	panic("cannot answer " + r.URL.Query().Get("cf"))
+}
+
+func (s panickySim) Close() { close(s.closed) }
+
+// TestServeSimLogsPanics: iseed sim serves its simulator through
+// newSimServer, so that a handler's panic is logged by type, never by its
+// value (which may quote what was submitted), over a real connection; and
+// stopping it closes the simulator and returns nil.
+func TestServeSimLogsPanics(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs pipetest.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := panickySim{closed: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- serveSim(ctx, ln, s, zerolog.New(&logs)) }()
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + ln.Addr().String() + "/visure?cf=RSSMRA80A01H501U")
+	if err == nil {
+		resp.Body.Close()
+		t.Errorf("GET: got %s, want the connection aborted", resp.Status)
+	}
+	if !strings.Contains(logs.String(), "HTTP handler panicked") || !strings.Contains(logs.String(), `"panic_type":"string"`) {
+		t.Errorf("logs %s: want the panic logged by its type", logs.String())
+	}
+	if strings.Contains(logs.String(), "RSSMRA80A01H501U") {
+		t.Errorf("logs %s: want the panic's value left out", logs.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serveSim: got %v, want nil after cancel", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serveSim did not return after cancel")
+	}
+	select {
+	case <-s.closed:
+	default:
+		t.Error("serveSim returned without closing the simulator")
 	}
 }
