@@ -34,6 +34,10 @@ func TestFairShareOfTheBudget(t *testing.T) {
 			d.Budget, d.Ledger, d.Limiter = h.budgets(), h.ledger(), rate.NewLimiter(10, 1)
 		}),
 		pipetest.WithConfig(func(c *consumer.Config) { c.Workers = 8; c.HoldPoll = time.Hour }))
+	// Until the caps view has the bucket, every tenant counts as capped and
+	// its holds go out one at a time (holds.go): the share is wider only
+	// once the view knows no cap applies.
+	pipetest.WaitFor(t, 10*time.Second, "the caps view", h.Pipeline.CapsReady)
 	const n = 40
 	var ids []string
 	for i := range n {
@@ -119,9 +123,37 @@ func TestFairShareOfTheBudget(t *testing.T) {
 	stopSampling()
 	<-sampled
 	t.Logf("at most %d of the batch waiting at once", most.Load())
-	if got := most.Load(); got > 5 || got < 2 {
+	if got := most.Load(); got > 5 {
 		t.Errorf("the batch's submissions waiting for the budget at once: at most %d, want 2 to 5 (its share, and one release)", got)
 	}
+	// At least two wait at once only when the releases keep up with the
+	// budget: on a machine too loaded to pick a release up within a token's
+	// 100 ms, each gets its token before the next arrives (seen once in CI,
+	// under the race detector beside four other test processes: at most one
+	// waited, and the test took twice its usual time). Released one at a
+	// time on a machine that keeps up, they are still sent at its pace, and
+	// fail here (checked: holds.go's width held at 1, 9.8 a second).
+	first, last := releasesSent(h, held)
+	pace := float64(len(held)-1) / last.Sub(first).Seconds()
+	t.Logf("the %d held ones sent at %.1f a second", len(held), pace)
+	if got := most.Load(); got < 2 && pace >= 8 {
+		t.Errorf("the batch's submissions waiting for the budget at once: at most %d, want 2 to 5 (its share, and one release)", got)
+	}
+}
+
+// releasesSent returns when the first and the last of the held
+// submissions were sent.
+func releasesSent(h *harness, held []string) (first, last time.Time) {
+	for _, id := range held {
+		at := h.Record(id).EnteredAt(record.StateSubmitted)
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	return first, last
 }
 
 // TestNoFairShareHoldsWhileTheBudgetHasTokens: with a budget that keeps
