@@ -137,9 +137,11 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 	switch {
 	case ctx.Err() != nil:
 		o.Interrupted = true
-	case meta.NumDelivered == 1 && t.replayOf(msg) == 0:
+	case meta.NumDelivered == 1 && t.replayOf(msg) == 0 && !tk.Adopted:
 		// A new task: the POST's answer has just told the state, so the
-		// first poll waits for the schedule (callbacks come sooner).
+		// first poll waits for the schedule (callbacks come sooner). An
+		// adopted request's state may be old, and the callbacks before its
+		// adoption found nothing to re-read: it is polled at once.
 	default:
 		_ = msg.InProgress() // the AckWait starts again: the limiter may have kept it waiting
 		// A poll may wait long for the upstream budget (submissions come

@@ -169,6 +169,24 @@ type task struct {
 	// scheduled from the task, is not stretched for a callback that will
 	// never come.
 	Callback *bool `json:"callback,omitempty"`
+	// Adopted is true when the request was recorded from a read after its
+	// POST (an earlier POST's answer kept, or reconciliation), not from the
+	// POST's own answer: the state it was recorded in may be old, and the
+	// callbacks that came before it was recorded found no request to re-read.
+	// The task's first delivery then polls at once.
+	Adopted bool `json:"adopted,omitempty"`
+}
+
+// adopted reports whether the record's request was recorded from a read
+// after its POST: its latest submitted transition has a note ("answered",
+// "reconciled", …); one recorded from the POST's answer has none.
+func adopted(r *record.Record) bool {
+	for i := len(r.Timeline) - 1; i >= 0; i-- {
+		if tr := r.Timeline[i]; tr.State == record.StateSubmitted {
+			return tr.Note != ""
+		}
+	}
+	return false
 }
 
 // Track starts following a submitted request. It is idempotent: the task's
@@ -179,7 +197,7 @@ func (t *Tracker) Track(ctx context.Context, r *record.Record) error {
 		return nil
 	}
 	body, err := json.Marshal(task{Tenant: r.Tenant, ID: r.ID, Generation: r.Generation, RequestID: r.RequestID,
-		Service: r.Service, Hash: r.ServiceHash, Submitted: r.SubmittedAt().UTC(), Callback: r.Callback})
+		Service: r.Service, Hash: r.ServiceHash, Submitted: r.SubmittedAt().UTC(), Callback: r.Callback, Adopted: adopted(r)})
 	if err != nil {
 		return fmt.Errorf("track: encode task: %w", err)
 	}
