@@ -650,7 +650,9 @@ type simServer struct {
 // idle only once it is 5 s old, and waits for it until then: the daemon's
 // HTTP client now and then dials one that another connection, freed
 // meanwhile, made unneeded, and Ctrl-C on the demo then took 3.3 s in
-// about one stop of ten. close closes them itself: no request is lost.
+// about one stop of ten. close closes them itself: the server has read no
+// request on them (one arriving as the daemon stops is cut, as any other
+// call to the simulator then would be: it goes with the daemon).
 type freshConns struct {
 	mu sync.Mutex
 	m  map[net.Conn]struct{}
