@@ -97,7 +97,7 @@ func awaitLayout(t *testing.T, srv *natstest.Server) jetstream.KeyValue {
 // upstream has created and charged the request but iseed has not recorded
 // it, then starts another: the submission never gets a second request.
 // With callbacks on, the POST carried the submission's marker and the
-// request is adopted; without them, on the published profile (no echo of
+// request is adopted, and polled at once; without them, on the published profile (no echo of
 // the input), nothing proves whose the request is: the submission is
 // dead-lettered as ambiguous for a person, and nothing is sent again.
 func TestCrashBetweenAnswerAndRecord(t *testing.T) {
@@ -113,7 +113,9 @@ func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 		env     []string
 		want    string // the record's state at the end
 	}{
-		{"callbacks on, no echo: adopted by its marker", sim.ProfilePublished, []string{"ISEED_PUBLIC_URL=" + callbacks.URL}, record.StateSubmitted},
+		// Adopted, the request is polled at once (its first scheduled poll
+		// is hours away): In erogazione upstream, in_progress here.
+		{"callbacks on, no echo: adopted by its marker", sim.ProfilePublished, []string{"ISEED_PUBLIC_URL=" + callbacks.URL}, record.StateInProgress},
 		{"no callbacks, no echo: ambiguous", sim.ProfilePublished, nil, record.StateFailed},
 	}
 	for _, tt := range tests {
@@ -128,7 +130,7 @@ func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 				t.Errorf("POST /richiesta calls: got %d, want 1 (the reconciliation never re-sends)", got)
 			}
 			switch tt.want {
-			case record.StateSubmitted:
+			case record.StateInProgress:
 				if !slices.Contains(r.Timeline, record.Transition{State: record.StateSubmitted, At: submittedAt(r), Note: "reconciled"}) {
 					t.Errorf("timeline %+v: want the request adopted by reconciliation", r.Timeline)
 				}
