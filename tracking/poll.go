@@ -140,7 +140,7 @@ func (t *Tracker) handle(ctx context.Context, msg jetstream.Msg) {
 	case meta.NumDelivered == 1 && t.replayOf(msg) == 0 && !tk.Adopted:
 		// A new task: the POST's answer has just told the state, so the
 		// first poll waits for the schedule (callbacks come sooner). An
-		// adopted request's state may be old, and the callbacks before its
+		// adopted one may be further on, and the callbacks before its
 		// adoption found nothing to re-read: it is polled at once.
 	default:
 		_ = msg.InProgress() // the AckWait starts again: the limiter may have kept it waiting

@@ -171,9 +171,11 @@ type task struct {
 	Callback *bool `json:"callback,omitempty"`
 	// Adopted is true when the request was recorded from a read after its
 	// POST (an earlier POST's answer kept, or reconciliation), not from the
-	// POST's own answer: the state it was recorded in may be old, and the
-	// callbacks that came before it was recorded found no request to re-read.
-	// The task's first delivery then polls at once.
+	// POST's own answer: it may be further on upstream than submitted (its
+	// documents ready, even done), which only a poll catches up, and the
+	// callbacks that came before it was recorded found no request to
+	// re-read. The task's first delivery then polls at once (one GET more
+	// than the pipeline's read, for the rare adoption).
 	Adopted bool `json:"adopted,omitempty"`
 }
 

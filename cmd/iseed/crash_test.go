@@ -97,9 +97,10 @@ func awaitLayout(t *testing.T, srv *natstest.Server) jetstream.KeyValue {
 // upstream has created and charged the request but iseed has not recorded
 // it, then starts another: the submission never gets a second request.
 // With callbacks on, the POST carried the submission's marker and the
-// request is adopted, and polled at once; without them, on the published profile (no echo of
-// the input), nothing proves whose the request is: the submission is
-// dead-lettered as ambiguous for a person, and nothing is sent again.
+// request is adopted, and polled at once; without them, on the published
+// profile (no echo of the input), nothing proves whose the request is: the
+// submission is dead-lettered as ambiguous for a person, and nothing is
+// sent again.
 func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -111,7 +112,7 @@ func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 		name    string
 		profile sim.Profile
 		env     []string
-		want    string // the record's state at the end
+		want    string // the record's state waited for
 	}{
 		// Adopted, the request is polled at once (its first scheduled poll
 		// is hours away): In erogazione upstream, in_progress here.
@@ -121,7 +122,7 @@ func TestCrashBetweenAnswerAndRecord(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec, s := crashMidPost(t, tt.profile, tt.env)
-			waitUntil(t, 60*time.Second, "the submission to end "+tt.want, func() bool { return rec().State == tt.want })
+			waitUntil(t, 60*time.Second, "the submission "+tt.want, func() bool { return rec().State == tt.want })
 			r := rec()
 			if got := s.Counters()["created"]; got != 1 {
 				t.Errorf("upstream requests: got %d, want 1", got)
