@@ -50,7 +50,11 @@ import (
 // makes a leaked body's news be forgotten. One submission has at most one
 // refresh under way, so a flood of one body takes one of the Parallel
 // slots, never the others'
-// (callbacklimit.go). Polling stays on as the
+// (callbacklimit.go). A callback for a request whose tracking has not
+// started (the upstream called back before iseed had its POST's answer)
+// waits up to NotYetWait for it, then gets 503 with its news not counted,
+// so that the retry is let through: a check costs a record read, never an
+// upstream read. Polling stays on as the
 // fallback, so a lost callback costs only latency; callbacks that stop
 // arriving altogether stop polls being stretched (callbacktrust.go). Every
 // answer counts in iseed_callbacks_total under its outcome (metrics.go),
@@ -80,7 +84,14 @@ type CallbackConfig struct {
 	// MinInterval is the least time between two refreshes of one
 	// submission that callbacks announcing the same state trigger (default 1m).
 	MinInterval time.Duration
-	Logger      zerolog.Logger
+	// NotYetWait is how long a callback for a request not tracked yet
+	// (ErrNotYetTracked: its POST's answer not recorded yet, as when the
+	// upstream calls back before answering) waits for its tracking to
+	// start (default 2s), checking again with backoff, a refresh slot
+	// taken for each check only; then it gets 503 with Retry-After, and
+	// its news is not counted as let through, so that the retry is.
+	NotYetWait time.Duration
+	Logger     zerolog.Logger
 	// Metrics counts the answers (iseed_callbacks_total); nil counts nothing.
 	Metrics *Metrics
 }
@@ -88,6 +99,17 @@ type CallbackConfig struct {
 // readerWait is how long a form callback waits for a free reader before
 // 503: a burst of genuine callbacks queues, and a waiting one holds no body.
 const readerWait = time.Second
+
+// A callback for a request not tracked yet checks again after
+// notYetFirst, then after twice as long each time, at most notYetMax
+// apart; at most maxNotYet such callbacks wait at once (one per
+// submission: the others of a submission get 503 meanwhile), and one
+// beyond gets 503 with Retry-After at once.
+const (
+	notYetFirst = 25 * time.Millisecond
+	notYetMax   = 400 * time.Millisecond
+	maxNotYet   = 64
+)
 
 // Callbacks makes callback_data for submissions and serves the callbacks.
 type Callbacks struct {
@@ -100,6 +122,7 @@ type Callbacks struct {
 	forged   zerolog.Logger // forged callbacks, sampled apart: they come from anyone, at whatever rate, and must not silence log
 	recent   *recentSet     // submission and state refreshed within MinInterval
 	underway *keySet        // submissions with a refresh under way
+	notYet   chan struct{}  // callbacks waiting for their request's tracking to start
 }
 
 // NewCallbacks returns the callback endpoint.
@@ -115,7 +138,7 @@ func NewCallbacks(cfg CallbackConfig, r Refresher) (*Callbacks, error) {
 	sampled := func() zerolog.Logger { return log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Minute}) }
 	return &Callbacks{cfg: cfg, refresh: r, sem: make(chan struct{}, cfg.Parallel),
 		readers: make(chan struct{}, cfg.Readers), log: sampled(), forged: sampled(),
-		recent: newRecentSet(recentMax), underway: newKeySet()}, nil
+		recent: newRecentSet(recentMax), underway: newKeySet(), notYet: make(chan struct{}, maxNotYet)}, nil
 }
 
 func (cfg CallbackConfig) withDefaults() CallbackConfig {
@@ -136,6 +159,9 @@ func (cfg CallbackConfig) withDefaults() CallbackConfig {
 	}
 	if cfg.MinInterval <= 0 {
 		cfg.MinInterval = time.Minute
+	}
+	if cfg.NotYetWait <= 0 {
+		cfg.NotYetWait = 2 * time.Second
 	}
 	return cfg
 }
@@ -194,10 +220,7 @@ func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, new
 		return
 	}
 	defer c.underway.remove(sub)
-	select {
-	case c.sem <- struct{}{}:
-		defer func() { <-c.sem }()
-	default: // busy: the callback is only a hint, and polling catches up
+	if !c.takeSlot() { // busy: the callback is only a hint, and polling catches up
 		c.busy(w)
 		return
 	}
@@ -205,9 +228,11 @@ func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, new
 	// the upstream retries it.
 	switch m, seen, full := c.recent.add(key, time.Now(), c.cfg.MinInterval); {
 	case seen:
+		<-c.sem
 		c.again(w, m)
 		return
 	case full: // more news within MinInterval than are remembered: retried later, polling catches up
+		<-c.sem
 		c.cfg.Metrics.callback(cbTooManyNews)
 		answerBusy(w)
 		return
@@ -215,13 +240,29 @@ func (c *Callbacks) hint(w http.ResponseWriter, r *http.Request, tenant, id, new
 	c.refreshNow(w, r, tenant, id, key)
 }
 
+// takeSlot takes a refresh slot if one is free.
+func (c *Callbacks) takeSlot() bool {
+	select {
+	case c.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
 // again answers a callback whose news was let through less than
 // MinInterval ago: 204 when that refresh went through (it and polling have
 // the news), else 503 with Retry-After the rest of the interval, never 204:
 // the upstream was told to retry, and its retry must not be taken for done.
 // The failed refresh counts against the interval all the same, so a leaked
-// body costs no more reads.
+// body costs no more reads. While that refresh is still under way (or
+// waits for the request's tracking to start), 503 with Retry-After 5: it
+// may yet fail.
 func (c *Callbacks) again(w http.ResponseWriter, m mark) {
+	if m.pending {
+		c.busy(w)
+		return
+	}
 	if !m.failed {
 		c.cfg.Metrics.callback(cbRepeat)
 		w.WriteHeader(http.StatusNoContent)
@@ -246,26 +287,86 @@ func answerBusy(w http.ResponseWriter) {
 	http.Error(w, "busy", http.StatusServiceUnavailable)
 }
 
+// refreshNow re-reads the request with a refresh slot taken, which it
+// frees; one not tracked yet is waited for (rereadWhenTracked).
 func (c *Callbacks) refreshNow(w http.ResponseWriter, r *http.Request, tenant, id, key string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), c.cfg.Timeout)
 	defer cancel()
-	read, err := c.refresh.Reread(ctx, tenant, id)
+	read, err := c.reread(ctx, tenant, id)
+	if errors.Is(err, ErrNotYetTracked) {
+		read, err = c.rereadWhenTracked(ctx, tenant, id)
+	}
 	switch {
+	case errors.Is(err, errNoSlot):
+		c.recent.forget(key) // not let through: the upstream's retry is
+		c.busy(w)
+	case errors.Is(err, ErrNotYetTracked):
+		c.recent.forget(key) // not let through: the upstream's retry is
+		c.cfg.Metrics.callback(cbNotYet)
+		answerBusy(w)
 	case errors.Is(err, record.ErrNotFound):
+		c.recent.done(key)
 		c.cfg.Metrics.callback(cbUnknown)
 		http.NotFound(w, r)
 	case err != nil:
-		c.cfg.Metrics.callback(cbRefreshFailed)
 		c.recent.fail(key) // its retries are answered 503 until one is let through
+		c.cfg.Metrics.callback(cbRefreshFailed)
 		c.log.Warn().Str("tenant", tenant).Str("submission", id).Str("error", err.Error()).
 			Msg("refresh after callback failed; answered 503 so that the upstream retries, and polling catches up while the request is tracked")
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 	case !read: // not tracked: nothing to re-read, and no re-read to count
+		c.recent.done(key)
 		c.cfg.Metrics.callback(cbNotTracked)
 		w.WriteHeader(http.StatusNoContent)
 	default:
+		c.recent.done(key)
 		c.cfg.Metrics.callback(cbRefreshed)
 		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// reread re-reads the request with the refresh slot taken, which it frees.
+func (c *Callbacks) reread(ctx context.Context, tenant, id string) (bool, error) {
+	defer func() { <-c.sem }()
+	return c.refresh.Reread(ctx, tenant, id)
+}
+
+// errNoSlot: a check for a request not tracked yet found every refresh
+// slot taken.
+var errNoSlot = errors.New("no free refresh slot")
+
+// rereadWhenTracked re-reads a request not tracked yet once its tracking
+// starts, checking again with backoff for at most NotYetWait, a refresh
+// slot taken for each check only: its POST's answer is usually
+// milliseconds away, as when the upstream calls back before it answers.
+// It gives up with ErrNotYetTracked when the wait is over or too many
+// callbacks wait already, and with errNoSlot when a check finds no free
+// slot.
+func (c *Callbacks) rereadWhenTracked(ctx context.Context, tenant, id string) (bool, error) {
+	select {
+	case c.notYet <- struct{}{}:
+		defer func() { <-c.notYet }()
+	default:
+		return false, ErrNotYetTracked
+	}
+	deadline := time.Now().Add(c.cfg.NotYetWait)
+	for wait := notYetFirst; ; wait = min(2*wait, notYetMax) {
+		if time.Until(deadline) < wait {
+			return false, ErrNotYetTracked
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false, ErrNotYetTracked
+		}
+		if !c.takeSlot() {
+			return false, errNoSlot
+		}
+		if read, err := c.reread(ctx, tenant, id); !errors.Is(err, ErrNotYetTracked) {
+			return read, err
+		}
 	}
 }
 

@@ -423,6 +423,8 @@ func (outcomeRefresher) Reread(_ context.Context, _, id string) (bool, error) {
 		return false, record.ErrNotFound
 	case "emp-done":
 		return false, nil
+	case "emp-soon":
+		return false, ErrNotYetTracked
 	}
 	return true, nil
 }
@@ -436,7 +438,7 @@ func TestCallbackOutcomesCounted(t *testing.T) {
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
 	c, err := NewCallbacks(CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("k"), 32), MaxBody: 4 << 10,
-		Metrics: NewMetrics(prometheus.NewRegistry())}, outcomeRefresher{})
+		NotYetWait: 100 * time.Millisecond, Metrics: NewMetrics(prometheus.NewRegistry())}, outcomeRefresher{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,6 +455,8 @@ func TestCallbackOutcomesCounted(t *testing.T) {
 		{"repeat of a failed refresh", "/callbacks/acme/emp-fail", "", genuine("emp-fail", "Visura evasa"), http.StatusServiceUnavailable, "repeat_failed"},
 		{"no such record", "/callbacks/acme/emp-gone", "", genuine("emp-gone", "Visura evasa"), http.StatusNotFound, "unknown"},
 		{"not tracked", "/callbacks/acme/emp-done", "", genuine("emp-done", "Visura evasa"), http.StatusNoContent, "not_tracked"},
+		{"not tracked yet", "/callbacks/acme/emp-soon", "", genuine("emp-soon", "Visura evasa"), http.StatusServiceUnavailable, "not_yet"},
+		{"not tracked yet, retried", "/callbacks/acme/emp-soon", "", genuine("emp-soon", "Visura evasa"), http.StatusServiceUnavailable, "not_yet"},
 		{"forged", "/callbacks/acme/emp-1", "", callbackJSON(strings.Repeat("0", 64), "Annullata"), http.StatusForbidden, "forged"},
 		{"unreadable", "/callbacks/acme/emp-1", "", "{{{", http.StatusForbidden, "no_secret"},
 		{"bad path", "/callbacks/acme/emp%2F1", "", genuine("emp-1", "Annullata"), http.StatusNotFound, "bad_path"},
@@ -500,5 +504,116 @@ func TestCallbackCutFormCounted(t *testing.T) {
 	}
 	if got := counted(t, c); fmt.Sprint(got) != "map[bad_request:1]" {
 		t.Errorf("counted %v, want map[bad_request:1]", got)
+	}
+}
+
+// soonRefresher answers ErrNotYetTracked until tracked is set, then reads.
+type soonRefresher struct {
+	tracked atomic.Bool
+	checks  atomic.Int32
+	reads   atomic.Int32
+	release chan struct{} // when set, a read waits for it
+}
+
+func (s *soonRefresher) Reread(context.Context, string, string) (bool, error) {
+	s.checks.Add(1)
+	if !s.tracked.Load() {
+		return false, ErrNotYetTracked
+	}
+	if s.release != nil {
+		<-s.release
+	}
+	s.reads.Add(1)
+	return true, nil
+}
+
+func soonCallbacks(t *testing.T, ref Refresher, cfg CallbackConfig) (*Callbacks, *httptest.Server) {
+	t.Helper()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	cfg.PublicURL, _ = url.Parse(srv.URL)
+	cfg.Key = bytes.Repeat([]byte("k"), 32)
+	cfg.Metrics = NewMetrics(prometheus.NewRegistry())
+	c, err := NewCallbacks(cfg, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Register(mux)
+	return c, srv
+}
+
+// TestCallbackWaitsForTheRequestsTrackingToStart: a genuine callback for a
+// request whose tracking has not started (the upstream called back before
+// its POST's answer was recorded) is held while the tracking starts, then
+// re-reads the request: its news is not lost.
+func TestCallbackWaitsForTheRequestsTrackingToStart(t *testing.T) {
+	ref := &soonRefresher{}
+	c, srv := soonCallbacks(t, ref, CallbackConfig{NotYetWait: time.Minute})
+	answered := make(chan int, 1)
+	go func() {
+		answered <- postCallback(t, srv, "/callbacks/acme/emp-1", callbackJSON(c.Secret("acme", "emp-1"), "In lavorazione"))
+	}()
+	waitFor(t, "the callback to check again", func() bool { return ref.checks.Load() >= 3 })
+	select {
+	case got := <-answered:
+		t.Fatalf("answered %d before the request was tracked", got)
+	default:
+	}
+	ref.tracked.Store(true)
+	if got := <-answered; got != http.StatusNoContent || ref.reads.Load() != 1 {
+		t.Errorf("once tracked: got %d after %d reads, want 204 after 1", got, ref.reads.Load())
+	}
+	if got := counted(t, c); fmt.Sprint(got) != fmt.Sprint(map[string]float64{"refreshed": 1}) {
+		t.Errorf("counted %v, want one refreshed", got)
+	}
+}
+
+// TestCallbackNotTrackedYetIsLetThroughOnRetry: a callback whose request
+// is still not tracked after NotYetWait gets 503 with Retry-After, and its
+// news is not taken for delivered: the upstream's retry re-reads the
+// request (before, it got 204 at once, and its retry "repeat").
+func TestCallbackNotTrackedYetIsLetThroughOnRetry(t *testing.T) {
+	ref := &soonRefresher{}
+	c, srv := soonCallbacks(t, ref, CallbackConfig{NotYetWait: 200 * time.Millisecond})
+	body := callbackJSON(c.Secret("acme", "emp-1"), "Visura evasa")
+	resp, err := http.Post(srv.URL+"/callbacks/acme/emp-1", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || ref.checks.Load() < 2 {
+		t.Fatalf("not tracked after the wait: got %d, Retry-After %q, %d checks; want 503 with Retry-After, checked again",
+			resp.StatusCode, resp.Header.Get("Retry-After"), ref.checks.Load())
+	}
+	ref.tracked.Store(true)
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusNoContent || ref.reads.Load() != 1 {
+		t.Errorf("the retry, tracked: got %d after %d reads, want 204 after 1", got, ref.reads.Load())
+	}
+	if got := counted(t, c); fmt.Sprint(got) != fmt.Sprint(map[string]float64{"not_yet": 1, "refreshed": 1}) {
+		t.Errorf("counted %v, want one not_yet and one refreshed", got)
+	}
+}
+
+// TestCallbackRepeatedWhileItsRefreshRunsIsNotDone: the same news again
+// while its first callback's re-read is under way gets 503, not 204: that
+// re-read may yet fail, and the upstream would take the 204 for done.
+func TestCallbackRepeatedWhileItsRefreshRunsIsNotDone(t *testing.T) {
+	ref := &soonRefresher{release: make(chan struct{})}
+	ref.tracked.Store(true)
+	c, srv := soonCallbacks(t, ref, CallbackConfig{})
+	body := callbackJSON(c.Secret("acme", "emp-1"), "Visura evasa")
+	first := make(chan int, 1)
+	go func() { first <- postCallback(t, srv, "/callbacks/acme/emp-1", body) }()
+	waitFor(t, "the first re-read to start", func() bool { return ref.checks.Load() == 1 })
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusServiceUnavailable {
+		t.Errorf("the same news while its re-read runs: got %d, want 503", got)
+	}
+	close(ref.release)
+	if got := <-first; got != http.StatusNoContent {
+		t.Errorf("the first: got %d, want 204", got)
+	}
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusNoContent || ref.reads.Load() != 1 {
+		t.Errorf("the same news after its re-read: got %d after %d reads, want 204 (repeat) after 1", got, ref.reads.Load())
 	}
 }

@@ -13,10 +13,12 @@ type recentSet struct {
 	last map[string]mark
 }
 
-// mark is when a key was let through, and whether its refresh failed.
+// mark is when a key was let through, and whether its refresh failed, or
+// is still under way.
 type mark struct {
-	at     time.Time
-	failed bool
+	at      time.Time
+	failed  bool
+	pending bool
 }
 
 func newRecentSet(max int) *recentSet {
@@ -52,18 +54,32 @@ func (r *recentSet) add(key string, now time.Time, every time.Duration) (m mark,
 			return mark{}, false, true
 		}
 	}
-	r.last[key] = mark{at: now}
+	r.last[key] = mark{at: now, pending: true}
 	return mark{}, false, false
 }
 
+// done notes that the refresh key was last let through for is over.
+func (r *recentSet) done(key string) { r.end(key, false) }
+
 // fail notes that the refresh key was last let through for failed.
-func (r *recentSet) fail(key string) {
+func (r *recentSet) fail(key string) { r.end(key, true) }
+
+func (r *recentSet) end(key string, failed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if m, ok := r.last[key]; ok {
-		m.failed = true
+		m.pending, m.failed = false, failed
 		r.last[key] = m
 	}
+}
+
+// forget forgets that key was let through: its refresh did not happen
+// (the request was not tracked yet), and the next callback with its news
+// is let through.
+func (r *recentSet) forget(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.last, key)
 }
 
 // keySet is a set of keys held by whoever added them, until removed. It

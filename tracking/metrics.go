@@ -30,7 +30,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "iseed", Name: "callbacks_total",
-			Help: "Callbacks the callback endpoint answered, by outcome: refreshed, not_tracked, repeat, repeat_failed, refresh_failed, unknown, busy, too_many_news, forged, no_secret, bad_path, bad_request, too_large, too_slow.",
+			Help: "Callbacks the callback endpoint answered, by outcome: refreshed, not_tracked, not_yet, repeat, repeat_failed, refresh_failed, unknown, busy, too_many_news, forged, no_secret, bad_path, bad_request, too_large, too_slow.",
 		}, []string{"outcome"}),
 		unknown: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "iseed", Name: "tracking_unknown_states_total",
@@ -101,7 +101,8 @@ type callbackOutcome string
 const (
 	// A genuine callback (right secret).
 	cbRefreshed     callbackOutcome = "refreshed"      // 204: the request was re-read
-	cbNotTracked    callbackOutcome = "not_tracked"    // 204 unread: the request is not tracked (not yet, or no longer)
+	cbNotTracked    callbackOutcome = "not_tracked"    // 204 unread: the request is no longer tracked (or never will be)
+	cbNotYet        callbackOutcome = "not_yet"        // 503 unread: the request was still not tracked after NotYetWait
 	cbRepeat        callbackOutcome = "repeat"         // 204 unread: its news was let through less than MinInterval ago (and read, if tracked)
 	cbRepeatFailed  callbackOutcome = "repeat_failed"  // 503 unread: its news was let through less than MinInterval ago, and that read failed
 	cbRefreshFailed callbackOutcome = "refresh_failed" // 503: the re-read failed
@@ -119,6 +120,6 @@ const (
 
 // callbackOutcomes is every callbackOutcome.
 func callbackOutcomes() []callbackOutcome {
-	return []callbackOutcome{cbRefreshed, cbNotTracked, cbRepeat, cbRepeatFailed, cbRefreshFailed, cbUnknown,
+	return []callbackOutcome{cbRefreshed, cbNotTracked, cbNotYet, cbRepeat, cbRepeatFailed, cbRefreshFailed, cbUnknown,
 		cbTooManyNews, cbBusy, cbForged, cbNoSecret, cbBadPath, cbBadRequest, cbTooLarge, cbTooSlow}
 }

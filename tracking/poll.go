@@ -463,19 +463,34 @@ func (t *Tracker) schedNow() time.Time { return t.cfg.Timebase.At(t.cfg.Now()) }
 // verified, so it is also the proof that callbacks arrive
 // (callbacktrust.go). It is safe beside a concurrent poll.
 func (t *Tracker) Refresh(ctx context.Context, tenant, id string) error {
-	_, err := t.Reread(ctx, tenant, id)
-	return err
+	if _, err := t.Reread(ctx, tenant, id); err != nil && !errors.Is(err, ErrNotYetTracked) {
+		return err
+	}
+	return nil
 }
 
+// ErrNotYetTracked is Reread's answer for a request whose tracking has not
+// started yet: its POST went out (or may have) and its answer, or the
+// adoption of its request, is not recorded yet; or it is recorded and its
+// tracking task not stored yet. The request may be read a moment later; a
+// callback announcing its news must not be taken for delivered
+// (Callbacks waits for it, then asks the upstream to retry).
+var ErrNotYetTracked = errors.New("the request is not tracked yet")
+
 // Reread is Refresh, and reports whether the request was read upstream:
-// one not tracked (not submitted, its tracking task not stored yet, or
-// tracking over but for a give-up) is not, and that is no error. The
-// callback endpoint counts the two apart.
+// one no longer tracked (tracking over but for a give-up), or never to be
+// (no POST sent), is not, and that is no error; one not tracked yet is
+// not, with ErrNotYetTracked. The callback endpoint counts them apart.
 func (t *Tracker) Reread(ctx context.Context, tenant, id string) (read bool, err error) {
 	t.callbackArrived()
 	rec, rev, err := t.store.Get(ctx, tenant, id)
 	if err != nil {
 		return false, err
+	}
+	if rec.RequestID == "" && rec.State == record.StateClaimed && rec.PostInDoubt() {
+		// Its POST is out: the request, if made, is recorded when the
+		// POST's answer comes back or reconciliation adopts it.
+		return false, ErrNotYetTracked
 	}
 	// A request tracking gave up on is read all the same: the upstream's
 	// completion overrides the give-up (catchUp), and an override that
@@ -491,8 +506,11 @@ func (t *Tracker) Reread(ctx context.Context, tenant, id string) (read bool, err
 		// The pipeline publishes "submitted" before it starts tracking: a
 		// request not tracked yet may not be announced yet, and its later
 		// states must not go out first. Polling starts with the task.
-		if ok, err := t.tracked(ctx, rec); !ok || err != nil {
+		switch ok, err := t.tracked(ctx, rec); {
+		case err != nil:
 			return false, err
+		case !ok:
+			return false, ErrNotYetTracked
 		}
 	}
 	_, r, err := t.refresh(ctx, rec, rev)

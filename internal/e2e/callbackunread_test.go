@@ -20,10 +20,12 @@ import (
 )
 
 // TestCallbackThatReadsNothingIsNotCountedRefreshed: a genuine callback
-// about a request that is not tracked (not yet, or no longer: completed)
-// is answered 204 and reads nothing upstream; it counts in
-// iseed_callbacks_total as not_tracked. It used to count as refreshed, and
-// a dashboard showed re-reads that never happened.
+// about a request that is not tracked reads nothing upstream: no longer
+// tracked (completed), it is answered 204 and counts in
+// iseed_callbacks_total as not_tracked; not tracked yet, and still not
+// after the wait, 503 (so that the upstream retries), counted not_yet. It
+// used to count as refreshed, and a dashboard showed re-reads that never
+// happened.
 func TestCallbackThatReadsNothingIsNotCountedRefreshed(t *testing.T) {
 	h := newTrackHarness(t, trackSetup{sim: sim.Config{Step: 50 * time.Millisecond},
 		tracker: tracking.Config{Schedule: []time.Duration{time.Minute}}})
@@ -34,7 +36,7 @@ func TestCallbackThatReadsNothingIsNotCountedRefreshed(t *testing.T) {
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
 	cb, err := tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("c"), 32),
-		Metrics: tracking.NewMetrics(reg)}, refresherFunc(h.refresh))
+		NotYetWait: 200 * time.Millisecond, Metrics: tracking.NewMetrics(reg)}, refresherFunc(h.refresh))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +57,12 @@ func TestCallbackThatReadsNothingIsNotCountedRefreshed(t *testing.T) {
 	check := func(what, id, stato, outcome string, reads int) {
 		t.Helper()
 		gets := h.Counter("GET /richiesta/{id}")
-		if got := post(id, stato); got != http.StatusNoContent {
-			t.Errorf("%s: got %d, want 204", what, got)
+		status := http.StatusNoContent
+		if outcome == "not_yet" {
+			status = http.StatusServiceUnavailable
+		}
+		if got := post(id, stato); got != status {
+			t.Errorf("%s: got %d, want %d", what, got, status)
 		}
 		if got := h.Counter("GET /richiesta/{id}") - gets; got != reads {
 			t.Errorf("%s: %d upstream reads, want %d", what, got, reads)
@@ -68,7 +74,7 @@ func TestCallbackThatReadsNothingIsNotCountedRefreshed(t *testing.T) {
 	}
 
 	h.openRequest(ctx, "emp-untracked") // submitted, its tracking task not yet stored
-	check("a request not tracked yet", "emp-untracked", visengine.StateInProgress, "not_tracked", 0)
+	check("a request not tracked yet", "emp-untracked", visengine.StateInProgress, "not_yet", 0)
 
 	reqID := h.openTrackedRequest(tr, "emp-done")
 	pipetest.WaitFor(t, 5*time.Second, "the upstream request to finish", func() bool {

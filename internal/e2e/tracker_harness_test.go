@@ -43,6 +43,7 @@ type trackHarness struct {
 	tcfg      tracking.Config
 	current   *tracking.Tracker                     // the tracker callbacks refresh through
 	upstream  tracking.Upstream                     // nil: the simulator's client
+	submitter consumer.Upstream                     // the pipeline's upstream; nil: the simulator's client
 	events    func(tracking.Events) tracking.Events // wraps the trackers' events when set
 	stop      func()                                // stops the tracker givenUpThrough runs
 	mu        sync.Mutex
@@ -155,7 +156,11 @@ func (h *trackHarness) startPipeline(tr *tracking.Tracker, gate bool) {
 	if h.callbacks != nil {
 		cfg.Callback = h.callbacks.Data
 	}
-	d := consumer.Deps{Resources: h.Res, Upstream: h.Client, Schemas: h.schemas, Files: schema.ObjectStoreSource(h.NATS.JS),
+	var up consumer.Upstream = h.Client
+	if h.submitter != nil {
+		up = h.submitter
+	}
+	d := consumer.Deps{Resources: h.Res, Upstream: up, Schemas: h.schemas, Files: schema.ObjectStoreSource(h.NATS.JS),
 		Events: publisher.New(h.NATS.JS, publisher.Config{}), Publisher: h.NATS.JS, Limiter: h.submits, Tracker: tr}
 	if gate {
 		d.Gate = h.history
