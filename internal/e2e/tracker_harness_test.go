@@ -34,19 +34,20 @@ import (
 // optionally, the callback endpoint on its own HTTP server.
 type trackHarness struct {
 	*harness
-	schemas   consumer.Schemas
-	history   *tracking.History
-	polls     tracking.Limiter // the trackers' share of the upstream budget
-	submits   consumer.Limiter // the pipeline's
-	callbacks *tracking.Callbacks
-	cbURL     string
-	tcfg      tracking.Config
-	current   *tracking.Tracker                     // the tracker callbacks refresh through
-	upstream  tracking.Upstream                     // nil: the simulator's client
-	submitter consumer.Upstream                     // the pipeline's upstream; nil: the simulator's client
-	events    func(tracking.Events) tracking.Events // wraps the trackers' events when set
-	stop      func()                                // stops the tracker givenUpThrough runs
-	mu        sync.Mutex
+	schemas    consumer.Schemas
+	history    *tracking.History
+	polls      tracking.Limiter // the trackers' share of the upstream budget
+	submits    consumer.Limiter // the pipeline's
+	callbacks  *tracking.Callbacks
+	cbURL      string
+	tcfg       tracking.Config
+	current    *tracking.Tracker                     // the tracker callbacks refresh through
+	upstream   tracking.Upstream                     // nil: the simulator's client
+	submitter  consumer.Upstream                     // the pipeline's upstream; nil: the simulator's client
+	events     func(tracking.Events) tracking.Events // wraps the trackers' events when set
+	stop       func()                                // stops the tracker givenUpThrough runs
+	notYetWait time.Duration                         // the callbacks' NotYetWait (0: the default)
+	mu         sync.Mutex
 }
 
 type trackSetup struct {
@@ -56,6 +57,8 @@ type trackSetup struct {
 	callbacks bool
 	// callbackInterval is the callbacks' MinInterval (0: the default).
 	callbackInterval time.Duration
+	// callbackNotYetWait is the callbacks' NotYetWait (0: the default).
+	callbackNotYetWait time.Duration
 }
 
 func newTrackHarness(t *testing.T, s trackSetup) *trackHarness {
@@ -72,6 +75,7 @@ func newTrackHarness(t *testing.T, s trackSetup) *trackHarness {
 	}
 	h.polls, h.submits = lim, lim
 	if s.callbacks {
+		h.notYetWait = s.callbackNotYetWait
 		h.serveCallbacks(s.callbackInterval)
 	}
 	return h
@@ -85,7 +89,7 @@ func (h *trackHarness) serveCallbacks(every time.Duration) {
 	srv := httptest.NewServer(mux)
 	h.T.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	cb, err := tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("c"), 32), MinInterval: every,
+	cb, err := tracking.NewCallbacks(tracking.CallbackConfig{PublicURL: u, Key: bytes.Repeat([]byte("c"), 32), MinInterval: every, NotYetWait: h.notYetWait,
 		Logger: zerolog.New(zerolog.NewTestWriter(h.T)).Level(zerolog.WarnLevel)}, refresherFunc(h.refresh))
 	if err != nil {
 		h.T.Fatal(err)
