@@ -31,8 +31,18 @@ func (r *countingRefresher) Reread(context.Context, string, string) (bool, error
 	return true, nil
 }
 
-// callbackServer serves callbacks with cfg over real HTTP.
+// callbackServer serves callbacks with cfg over real HTTP, counting
+// refreshes.
 func callbackServer(t *testing.T, cfg CallbackConfig) (*Callbacks, *countingRefresher, *httptest.Server) {
+	t.Helper()
+	ref := &countingRefresher{}
+	c, srv := callbackServerWith(t, cfg, ref)
+	return c, ref, srv
+}
+
+// callbackServerWith serves callbacks with cfg over real HTTP, refreshing
+// through ref.
+func callbackServerWith(t *testing.T, cfg CallbackConfig, ref Refresher) (*Callbacks, *httptest.Server) {
 	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
@@ -42,13 +52,12 @@ func callbackServer(t *testing.T, cfg CallbackConfig) (*Callbacks, *countingRefr
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
-	ref := &countingRefresher{}
 	c, err := NewCallbacks(cfg, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Register(mux)
-	return c, ref, srv
+	return c, srv
 }
 
 func callbackJSON(secret, stato string) string {
@@ -527,29 +536,13 @@ func (s *soonRefresher) Reread(context.Context, string, string) (bool, error) {
 	return true, nil
 }
 
-func soonCallbacks(t *testing.T, ref Refresher, cfg CallbackConfig) (*Callbacks, *httptest.Server) {
-	t.Helper()
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	cfg.PublicURL, _ = url.Parse(srv.URL)
-	cfg.Key = bytes.Repeat([]byte("k"), 32)
-	cfg.Metrics = NewMetrics(prometheus.NewRegistry())
-	c, err := NewCallbacks(cfg, ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Register(mux)
-	return c, srv
-}
-
 // TestCallbackWaitsForTheRequestsTrackingToStart: a genuine callback for a
 // request whose tracking has not started (the upstream called back before
 // its POST's answer was recorded) is held while the tracking starts, then
 // re-reads the request: its news is not lost.
 func TestCallbackWaitsForTheRequestsTrackingToStart(t *testing.T) {
 	ref := &soonRefresher{}
-	c, srv := soonCallbacks(t, ref, CallbackConfig{NotYetWait: time.Minute})
+	c, srv := callbackServerWith(t, CallbackConfig{NotYetWait: time.Minute}, ref)
 	answered := make(chan int, 1)
 	go func() {
 		answered <- postCallback(t, srv, "/callbacks/acme/emp-1", callbackJSON(c.Secret("acme", "emp-1"), "In lavorazione"))
@@ -575,7 +568,7 @@ func TestCallbackWaitsForTheRequestsTrackingToStart(t *testing.T) {
 // request (before, it got 204 at once, and its retry "repeat").
 func TestCallbackNotTrackedYetIsLetThroughOnRetry(t *testing.T) {
 	ref := &soonRefresher{}
-	c, srv := soonCallbacks(t, ref, CallbackConfig{NotYetWait: 200 * time.Millisecond})
+	c, srv := callbackServerWith(t, CallbackConfig{NotYetWait: 200 * time.Millisecond}, ref)
 	body := callbackJSON(c.Secret("acme", "emp-1"), "Visura evasa")
 	resp, err := http.Post(srv.URL+"/callbacks/acme/emp-1", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -601,7 +594,7 @@ func TestCallbackNotTrackedYetIsLetThroughOnRetry(t *testing.T) {
 func TestCallbackRepeatedWhileItsRefreshRunsIsNotDone(t *testing.T) {
 	ref := &soonRefresher{release: make(chan struct{})}
 	ref.tracked.Store(true)
-	c, srv := soonCallbacks(t, ref, CallbackConfig{})
+	c, srv := callbackServerWith(t, CallbackConfig{}, ref)
 	body := callbackJSON(c.Secret("acme", "emp-1"), "Visura evasa")
 	first := make(chan int, 1)
 	go func() { first <- postCallback(t, srv, "/callbacks/acme/emp-1", body) }()
