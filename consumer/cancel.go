@@ -171,8 +171,7 @@ func sendCancelled(ctx context.Context, js jetstream.JetStream, res *layout.Reso
 	}
 	m := nats.NewMsg(he.Subject)
 	m.Data = raw.Data
-	m.Header.Set(jetstream.MsgIDHeader, publisher.SubmissionMsgID(rec.Tenant, rec.ID, rec.Fingerprint)+
-		".c"+strconv.FormatInt(rec.CancelRequested.UnixNano(), 10))
+	m.Header.Set(jetstream.MsgIDHeader, cancelMsgID(rec))
 	var refused *jetstream.APIError
 	if _, err := js.PublishMsg(ctx, m); errors.As(err, &refused) {
 		return markHoldCancelled(ctx, res, e, he, fmt.Sprintf("the stream refused its message (%v): the daemon's holds pass fails it", refused)), nil
@@ -222,4 +221,10 @@ func HeldIDs(ctx context.Context, res *layout.Resources, tenant string) ([]strin
 		}
 	}
 	return ids, nil
+}
+
+// cancelMsgID is the message id of a held submission handed back to its
+// delivery to be failed cancelled: one per cancellation asked for.
+func cancelMsgID(rec *record.Record) string {
+	return publisher.RepublishMsgID(rec.Tenant, rec.ID, rec.Fingerprint, "c"+strconv.FormatInt(rec.CancelRequested.UnixNano(), 10))
 }

@@ -949,8 +949,8 @@ func (p *Pipeline) publishRelease(ctx context.Context, rec *record.Record, subje
 // last place), or whose release left the stream unpicked (renewHold), is
 // not taken for a duplicate when released again.
 func releaseMsgID(rec *record.Record, keyRev uint64) string {
-	return publisher.SubmissionMsgID(rec.Tenant, rec.ID, rec.Fingerprint) +
-		".h" + strconv.FormatInt(rec.HeldSince.UnixNano(), 10) + "." + strconv.FormatUint(keyRev, 10)
+	return publisher.RepublishMsgID(rec.Tenant, rec.ID, rec.Fingerprint,
+		"h"+strconv.FormatInt(rec.HeldSince.UnixNano(), 10)+"."+strconv.FormatUint(keyRev, 10))
 }
 
 // releaseGone reports whether the message at seq, a release the stream

@@ -39,7 +39,8 @@ func TestReleaseGoneBeforePickUpIsSentAgain(t *testing.T) {
 		h.Start(h.withMoney(h.budgets()), pipetest.WithMetrics(consumer.NewMetrics(reg)),
 			pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 100 * time.Millisecond }))
 	}
-	h.Publish(pipetest.Submission("emp-lost", pipetest.ValidFields("Mario")), nil)
+	lost := pipetest.Submission("emp-lost", pipetest.ValidFields("Mario"))
+	h.Publish(lost, nil)
 	h.WaitState("emp-lost", record.StateHeld)
 	h.Publish(pipetest.Submission("emp-behind", pipetest.ValidFields("Luigi")), nil)
 	h.WaitState("emp-behind", record.StateHeld)
@@ -56,8 +57,9 @@ func TestReleaseGoneBeforePickUpIsSentAgain(t *testing.T) {
 	var release *jetstream.RawStreamMsg
 	pipetest.WaitFor(t, 10*time.Second, "emp-lost's release", func() bool {
 		m, err := h.Res.Submissions.GetLastMsgForSubject(ctx, subject)
-		if err == nil && strings.Contains(m.Header.Get(jetstream.MsgIDHeader), ".emp-lost.") &&
-			strings.Contains(m.Header.Get(jetstream.MsgIDHeader), ".h") {
+		// A release has the submission's message id and a suffix
+		// (publisher.RepublishMsgID).
+		if err == nil && strings.HasPrefix(m.Header.Get(jetstream.MsgIDHeader), msgIDOf(pipetest.Tenant, lost)+".") {
 			release = m
 		}
 		return release != nil

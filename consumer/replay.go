@@ -42,16 +42,16 @@ func (p *Pipeline) correctionOf(seq uint64, subject string, h nats.Header, data 
 
 // ReplayMsgID returns the Nats-Msg-Id function of dlq.NewQueue for the
 // layout l: a replayed submission gets the id its producer would give it
-// (publisher.SubmissionMsgID, which the pipeline requires) followed by
-// ".r" and the letter's token (dlq.ReplayToken), anything else
-// "replay.<token>". Both are unguessable, so nobody can publish one first
+// followed by the token's part (publisher.RepublishMsgID of "r<token>", the
+// letter's token from dlq.ReplayToken), anything else "replay.<token>".
+// Both are unguessable, so nobody can publish one first
 // and have the replay dropped as a duplicate; and two replays of one
 // letter with one payload have one id, so the stream stores one of them.
 func ReplayMsgID(l layout.Layout) func(subject string, payload []byte, token string) string {
 	return func(subject string, payload []byte, token string) string {
 		tenant := l.TenantOf(subject)
 		if sub, err := DecodeSubmission(payload); err == nil && record.ValidToken(tenant) {
-			return publisher.SubmissionMsgID(tenant, sub.ID, sub.Fingerprint()) + ".r" + token
+			return publisher.RepublishMsgID(tenant, sub.ID, sub.Fingerprint(), "r"+token)
 		}
 		return "replay." + token
 	}

@@ -72,7 +72,9 @@ func TestGuessableMessageIDIsRefused(t *testing.T) {
 	h := newHarness(t)
 	h.Start()
 	data := pipetest.Submission("emp-g", pipetest.ValidFields("Mario"))
-	tests := []string{"emp-g", "acme.emp-g", "globex.emp-g." + strings.TrimPrefix(msgIDOf("acme", data), "acme.emp-g."), msgIDOf("acme", data) + "x",
+	sub, _ := consumer.DecodeSubmission(data)
+	tests := []string{"emp-g", "acme.emp-g", "globex." + strings.TrimPrefix(msgIDOf("acme", data), "acme."), msgIDOf("acme", data) + "x",
+		publisher.LegacySubmissionMsgID("globex", sub.ID, sub.Fingerprint()), publisher.LegacySubmissionMsgID("acme", sub.ID, sub.Fingerprint()) + "x",
 		"RSSMRA85T10A562S"} // a producer's own id, made of personal data: never quoted back into logs or dead letters
 	for _, id := range tests {
 		h.publishAs("acme", data, id)
@@ -99,6 +101,32 @@ func TestGuessableMessageIDIsRefused(t *testing.T) {
 	}
 	h.publishAs("acme", data, msgIDOf("acme", data))
 	h.WaitState("emp-g", record.StateSubmitted)
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}
+
+// TestEarlierFormOfTheMessageIDIsAccepted: a producer that still sets the
+// message id of the earlier form (publisher.LegacySubmissionMsgID, which
+// other tenants can read back from the stream) has its submission sent,
+// and deduplicated by it: refusing it would not hide it.
+func TestEarlierFormOfTheMessageIDIsAccepted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.Start()
+	data := pipetest.Submission("emp-l", pipetest.ValidFields("Mario"))
+	sub, _ := consumer.DecodeSubmission(data)
+	id := publisher.LegacySubmissionMsgID("acme", sub.ID, sub.Fingerprint())
+	if !h.publishAs("acme", data, id) {
+		t.Fatal("the submission was dropped as a duplicate")
+	}
+	h.WaitState("emp-l", record.StateSubmitted)
+	if h.publishAs("acme", data, id) {
+		t.Error("the same message id again was stored: want it dropped as a duplicate")
+	}
+	if dls := h.DeadLetters(); len(dls) != 0 {
+		t.Errorf("dead letters: %+v; want none", dls)
+	}
 	if got := h.Counter("created"); got != 1 {
 		t.Errorf("upstream requests: got %d, want 1", got)
 	}

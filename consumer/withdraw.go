@@ -43,7 +43,8 @@ const (
 )
 
 // withdrawMsgIDPart is what a withdrawal's Nats-Msg-Id has after
-// "<tenant>.<id>", before a suffix of the producer's.
+// "<tenant>" (or, in the earlier form, "<tenant>.<id>"), before a suffix
+// of the producer's.
 const withdrawMsgIDPart = ".withdraw."
 
 // withdrawRecheck bounds the wait between two looks of a withdrawal for
@@ -214,17 +215,22 @@ func decodeWithdrawal(data []byte) (id string, bad error, ok bool) {
 }
 
 // checkWithdrawalMsgID refuses a withdrawal's Nats-Msg-Id unless it is
-// absent or "<tenant>.<id>.withdraw.<suffix>": the submissions stream
+// absent or "<tenant>.withdraw.<suffix>": the submissions stream
 // deduplicates message ids across every tenant's subjects, so another
 // tenant that could guess the id would publish it first and have this
-// withdrawal dropped. The producer's suffix is what it cannot guess.
+// withdrawal dropped. The producer's suffix is what it cannot guess. The
+// id has no submission id in it, since other tenants can read message ids
+// back from the stream (publisher.SubmissionMsgID); the earlier form,
+// "<tenant>.<id>.withdraw.<suffix>", is still accepted.
 func checkWithdrawalMsgID(msgID, tenant, id string) error {
 	if msgID == "" {
 		return nil
 	}
-	want := tenant + "." + id + withdrawMsgIDPart
-	if rest, ok := strings.CutPrefix(msgID, want); ok && rest != "" {
-		return nil
+	want := tenant + withdrawMsgIDPart
+	for _, prefix := range []string{want, tenant + "." + id + withdrawMsgIDPart} {
+		if rest, ok := strings.CutPrefix(msgID, prefix); ok && rest != "" {
+			return nil
+		}
 	}
 	return fmt.Errorf("a withdrawal's Nats-Msg-Id must be absent, or %q followed by a suffix nobody else can guess (a random UUID); got another id (%d bytes)", want+"…", len(msgID))
 }

@@ -143,13 +143,15 @@ func TestWithdrawalRefused(t *testing.T) {
 		{"sent", "emp-sent", withdrawal("emp-sent"), nil, consumer.WithdrawTooLate, 1},
 		{"rejected", "emp-bad", withdrawal("emp-bad"), nil, consumer.WithdrawClosed, 1},
 		{"unknown", "emp-none", withdrawal("emp-none"), nil, consumer.WithdrawUnknown, 0},
-		{"with its own message id", "emp-none2", withdrawal("emp-none2"), msgID("acme.emp-none2.withdraw.7f3c1e"), consumer.WithdrawUnknown, 0},
+		{"with its own message id", "emp-none2", withdrawal("emp-none2"), msgID("acme.withdraw.7f3c1e"), consumer.WithdrawUnknown, 0},
+		{"with its own message id, of the earlier form", "emp-none3", withdrawal("emp-none3"), msgID("acme.emp-none3.withdraw.9a2b"), consumer.WithdrawUnknown, 0},
 		{"other members", "emp-m1", []byte(`{"id":"emp-m1","withdraw":true,"service":"ISEE"}`), nil, consumer.WithdrawMalformed, 0},
 		{"withdraw not true", "emp-m2", []byte(`{"id":"emp-m2","withdraw":"yes"}`), nil, consumer.WithdrawMalformed, 0},
 		{"version 2", "emp-m3", []byte(`{"version":2,"id":"emp-m3","withdraw":true}`), nil, consumer.WithdrawMalformed, 0},
 		{"a member twice", "emp-m4", []byte(`{"id":"emp-m4","withdraw":false,"withdraw":true}`), nil, consumer.WithdrawMalformed, 0},
 		{"larger than a withdrawal", "emp-m5", []byte(`{"id":"emp-m5","withdraw":true` + strings.Repeat(" ", 2<<10) + `}`), nil, consumer.WithdrawMalformed, 0},
 		{"a guessable message id", "emp-sent", withdrawal("emp-sent"), msgID("acme.emp-sent.withdraw"), consumer.WithdrawMalformed, 1},
+		{"a message id without its suffix", "emp-sent", withdrawal("emp-sent"), msgID("acme.withdraw."), consumer.WithdrawMalformed, 1},
 	} {
 		before := len(h.notices(pipetest.Tenant, c.id))
 		h.Publish(c.data, c.hdr)

@@ -2,6 +2,8 @@ package publisher
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,13 +69,48 @@ func (s Subjects) PurgeOf(ctx context.Context, st jetstream.Stream, tenant, id s
 }
 
 // SubmissionMsgID is the Nats-Msg-Id of a submission event:
-// "<tenant>.<id>.<first 16 hex digits of its fingerprint>". It names the
-// tenant, so two tenants using the same submission id never collide in the
-// submissions stream's duplicate window, and the payload, which only its
-// producer knows, so nobody else can publish it first and have the real one
-// dropped as a duplicate.
+// "<tenant>.<digest>", the digest the first 32 hex digits of the SHA-256 of
+// "<id>.<fingerprint>". It names the tenant, so two tenants using the same
+// submission id never collide in the submissions stream's duplicate window,
+// and the payload, which only its producer knows, so nobody else can
+// publish it first and have the real one dropped as a duplicate.
+//
+// It shows neither the id nor the fingerprint: every tenant publishes into
+// the one submissions stream, and the server answers a publish that
+// expects another last message id (Nats-Expected-Last-Msg-Id) with the
+// stream's last one, whichever tenant's it is. The id is often a person's
+// employee number, and a fingerprint's prefix would confirm a guessed
+// payload. (The form before 2026-12-07, "<tenant>.<id>.<first 16 hex
+// digits of the fingerprint>", showed both: LegacySubmissionMsgID.)
 func SubmissionMsgID(tenant, id, fingerprint string) string {
+	return tenant + "." + digest(id+"."+fingerprint, 32)
+}
+
+// LegacySubmissionMsgID is the earlier form of a submission's Nats-Msg-Id,
+// "<tenant>.<id>.<first 16 hex digits of its fingerprint>", still accepted
+// from producers: it is as safe from being published first, but any other
+// tenant can read it back from the submissions stream (SubmissionMsgID).
+func LegacySubmissionMsgID(tenant, id, fingerprint string) string {
 	return tenant + "." + id + "." + fingerprint[:min(16, len(fingerprint))]
+}
+
+// RepublishMsgID is the Nats-Msg-Id of a submission iseed publishes again
+// (an operator's replay, a held submission released, a cancelled one
+// handed back): SubmissionMsgID, a dot and the first 16 hex digits of the
+// SHA-256 of "<fingerprint>.<what>", what telling the publication apart
+// (the same what, the same id: replicas doing the same publish store one
+// message). Other tenants read these ids back too (SubmissionMsgID): what
+// may carry times and revisions, which this shows no more than the id,
+// and which nobody without the fingerprint can turn into the id of the
+// next publication to publish it first.
+func RepublishMsgID(tenant, id, fingerprint, what string) string {
+	return SubmissionMsgID(tenant, id, fingerprint) + "." + digest(fingerprint+"."+what, 16)
+}
+
+// digest is the first n hex digits of the SHA-256 of s.
+func digest(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:n]
 }
 
 // TrackMsgID is the Nats-Msg-Id of the tracking task of one generation of

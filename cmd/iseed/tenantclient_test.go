@@ -717,7 +717,9 @@ func (c *docClient) readWithoutGo(t *testing.T, bucket, object string) ([]byte, 
 // absent, non-ASCII text as UTF-8 except U+2028 and U+2029, written
 // \u2028 and \u2029; <, > and & as \u003c, \u003e, \u0026; control
 // characters as \b, \f, \n, \r, \t or else \u00XX (lower-case hex)
-// … followed by a newline"; "the first 16 (lower-case) hex digits".
+// … followed by a newline"; the message id "<tenant>.<first 32 hex digits
+// of the SHA-256 of "<id>.<fingerprint>">", the fingerprint 64 lower-case
+// hex digits.
 func (c *docClient) publishByHand(t *testing.T, id string) string {
 	t.Helper()
 	fields := map[string]string{"Nome": "Ma\u2028rio\u2029 <&> \b\f\t\x01\x7f é", "Cognome": "Rossi", "Email": "not an e-mail",
@@ -739,7 +741,8 @@ func (c *docClient) publishByHand(t *testing.T, id string) string {
 	}
 	line.WriteString(`},"options":null,"email_target":""}` + "\n")
 	sum := sha256.Sum256([]byte(line.String()))
-	msgID := "acme." + id + "." + hex.EncodeToString(sum[:])[:16]
+	digest := sha256.Sum256([]byte(id + "." + hex.EncodeToString(sum[:])))
+	msgID := "acme." + hex.EncodeToString(digest[:])[:32]
 	m := nats.NewMsg("iseed.submissions.acme")
 	m.Data = event
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
