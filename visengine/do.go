@@ -103,7 +103,7 @@ func (c *Client) do(ctx context.Context, k call, ans answer) error {
 		err = ans.complete()
 	}
 	if err != nil {
-		return a.unreadable(ctx, resp, env, err, c.now())
+		return a.unreadable(ctx, resp, env, err, c.now(), ans)
 	}
 	return a.check(resp, env, c.now(), ans)
 }
@@ -191,7 +191,7 @@ func (a *attempt) lost(ctx context.Context, err error) *Error {
 // A failure status keeps its class. A 2xx to a POST, PUT or DELETE is
 // ambiguous (the change was probably made); to a GET it is retryable, or
 // permanent when the answer is over the size limit (it would be again).
-func (a *attempt) unreadable(ctx context.Context, resp *http.Response, env envelope, err error, now time.Time) *Error {
+func (a *attempt) unreadable(ctx context.Context, resp *http.Response, env envelope, err error, now time.Time, ans answer) *Error {
 	e := &Error{
 		Op:         a.op(),
 		Status:     resp.StatusCode,
@@ -211,6 +211,10 @@ func (a *attempt) unreadable(ctx context.Context, resp *http.Response, env envel
 		e.Message = "the answer is not about the request asked for"
 	}
 	switch {
+	case !idempotent(a.method) && namesRequest(ans):
+		// Broke off after naming a request: as check, a failure beside
+		// a request that exists.
+		e.Class = ClassAmbiguous
 	case !success(resp.StatusCode):
 		e.Class = statusClass(a.method, resp.StatusCode, a.document)
 	case !idempotent(a.method):
