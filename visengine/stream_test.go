@@ -105,6 +105,13 @@ func TestRichiestaKeepsWithinLimits(t *testing.T) {
 			return r.PrezzoVisura == 0 && r.TimestampStati == (visengine.TimestampStati{}) && r.Esito == nil &&
 				r.CallbackData.CallbackData == nil && r.State == 0 && r.Nome == "" && r.StatoRichiesta == visengine.StateInProgress
 		}},
+		{"callback_data as a string holding its object", `,"callback_data":"{\"url\":\"https://a/cb\",\"data\":{\"s\":1}}"`, func(r *visengine.Richiesta) bool {
+			cb := r.CallbackData.CallbackData
+			return cb != nil && cb.URL == "https://a/cb" && string(cb.EchoedData()) == `{"s":1}`
+		}},
+		{"callback_data as a string of no object left zero", `,"callback_data":"https://a/cb","nome":"ISEE"`, func(r *visengine.Richiesta) bool {
+			return r.CallbackData.CallbackData == nil && r.Nome == "ISEE"
+		}},
 		{"field over MaxValueBytes left zero", `,"nome":"` + long + `","owner":"o@example.com"`, func(r *visengine.Richiesta) bool {
 			return r.Nome == "" && r.Owner == "o@example.com"
 		}},

@@ -431,7 +431,12 @@ func (c *CallbackData) EchoedData() json.RawMessage {
 	return json.RawMessage(text)
 }
 
-// OptionalCallback decodes callback_data, which the API sends as false when unset.
+// OptionalCallback decodes callback_data, which the API sends as false when
+// unset: the object sent, or a JSON string holding its text, as the API
+// echoes json_ricerca (how it keeps callback_data is not documented, and
+// dropped, the request would lose the marker that proves it the
+// submission's: with ISEED_RECONCILE_TRUST_MARKER, a marked submission's
+// own request would count as another's, and be POSTed again).
 type OptionalCallback struct {
 	*CallbackData
 }
@@ -442,6 +447,13 @@ func (o *OptionalCallback) UnmarshalJSON(data []byte) error {
 	if s == "false" || s == "null" || s == `""` || s == "[]" {
 		o.CallbackData = nil
 		return nil
+	}
+	var text string
+	if json.Unmarshal(data, &text) == nil {
+		if t := strings.TrimSpace(text); !strings.HasPrefix(t, "{") {
+			return fmt.Errorf("callback_data: a string that is no object's text")
+		}
+		data = []byte(text) // unwrapped once, as EchoedData does
 	}
 	var cb CallbackData
 	if err := json.Unmarshal(data, &cb); err != nil {
