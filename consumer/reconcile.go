@@ -199,11 +199,18 @@ func (p *Pipeline) reconcile(ctx context.Context, j *job) (*visengine.Richiesta,
 	var found []*visengine.Richiesta
 	var unknowns []string
 	var claimBy time.Time
+	seen := make(map[string]bool)
 	for _, s := range list {
 		created := s.TimestampCreation.Time()
 		if s.HashVisura != j.prep.HashVisura || created.Before(since) || created.After(until) {
 			continue
 		}
+		if seen[s.ID] {
+			// Listed twice (a list made by a join, or a page repeated):
+			// one request, however often it shows.
+			continue
+		}
+		seen[s.ID] = true
 		_ = j.msg.InProgress() // each candidate costs a call: keep the message
 		r, v, err := p.candidate(ctx, j, s.ID)
 		if err != nil {

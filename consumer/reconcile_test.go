@@ -2,12 +2,14 @@ package consumer_test
 
 import (
 	"context"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -68,5 +70,44 @@ func TestLargeEchoIsNotAmbiguous(t *testing.T) {
 	})
 	if got := h.Counter("created"); got != 1 || r.Attempts != 1 {
 		t.Errorf("upstream requests: got %d (attempts %d), want 1", got, r.Attempts)
+	}
+}
+
+// listedTwice is an upstream whose list of requests shows each one twice,
+// as a list made by a join might.
+type listedTwice struct{ consumer.Upstream }
+
+func (u listedTwice) Richieste(ctx context.Context) ([]visengine.RichiestaSummary, error) {
+	list, err := u.Upstream.Richieste(ctx)
+	return append(list, list...), err
+}
+
+// TestRequestListedTwiceIsOneRequest: the POST's answer is lost, and the
+// upstream's list shows the request it made twice. Reconciliation adopts
+// it: one request, however often it is listed, not two carrying the
+// submission's marker (a dead letter, ambiguous, left to a person).
+func TestRequestListedTwiceIsOneRequest(t *testing.T) {
+	t.Parallel()
+	h := &harness{pipetest.NewWithSim(t, sim.Config{Step: time.Hour, Wallet: 1e7,
+		Faults: sim.Faults{CommitThenFail: sim.CommitThenFail{Mode: sim.ModeBadGateway, Next: 1}}}, 2*time.Second)}
+	u, err := url.Parse(h.SimURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := visengine.New(visengine.Config{BaseURL: u, Token: pipetest.SimToken, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Start(pipetest.WithUpstream(listedTwice{c}), pipetest.WithConfig(func(c *consumer.Config) { c.ReconcileSettle = time.Second }))
+	h.Publish(pipetest.Submission("emp-twice", pipetest.ValidFields("Mario")), nil)
+	r := h.WaitState("emp-twice", record.StateSubmitted)
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+	if r.RequestID == "" {
+		t.Errorf("record: %+v, want the request adopted", r)
+	}
+	if dls := h.DeadLetters(); len(dls) != 0 {
+		t.Errorf("dead letters: %+v; want none", dls)
 	}
 }
