@@ -162,6 +162,7 @@ func TestDLQWorkflow(t *testing.T) {
 			{[]string{"--reason", "upstream_rejected"}, 2},
 			{[]string{"--tenant", "acme", "--reason", "invalid"}, 1},
 			{[]string{"--tenant", "globex"}, 0},
+			{[]string{"--reason", "unknown"}, 0}, // the letters stored without a reason, as the console lists them
 			{[]string{"--since", c1.Stored.Add(time.Hour).Format(time.RFC3339)}, 0},
 			{[]string{"--until", c1.Stored.Add(-time.Hour).Format(time.RFC3339)}, 0},
 			{[]string{"--since", "1h"}, 3},

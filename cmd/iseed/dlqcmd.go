@@ -48,13 +48,15 @@ func (f *filterFlags) set() bool {
 }
 
 // filter makes the dlq.Filter, measuring durations back from now. A
-// reason iseed does not know is a mistake: it would match nothing.
+// reason iseed does not know is a mistake: it would match nothing. The
+// console and the gauges count letters stored without a reason under
+// "unknown", and link to them so: the same name finds them here.
 func (f *filterFlags) filter(now time.Time) (dlq.Filter, error) {
 	out := dlq.Filter{Tenant: f.tenant, Reason: f.reason}
 	if f.tenant != "" && !record.ValidToken(f.tenant) { // a wildcard would select nothing, and say so as if there were nothing
 		return out, usagef("--tenant must be letters, digits, _ or -, got %q", f.tenant)
 	}
-	if known := dlq.Reasons(); f.reason != "" && !slices.Contains(known, f.reason) {
+	if known := append(dlq.Reasons(), dlq.ReasonUnknown); f.reason != "" && !slices.Contains(known, f.reason) {
 		return out, usagef("--reason %q is not a dead-letter reason: want one of %s", f.reason, strings.Join(known, ", "))
 	}
 	var err error
