@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/iseed-dev/iseed/ledger"
+	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/overview"
 	"github.com/spf13/cobra"
 )
@@ -32,13 +34,20 @@ func newTopCmd(e *env) *cobra.Command {
 			return err
 		}
 		defer c.close()
+		runCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		refresh := format == formatTable && isTerminal(e.stdout)
+		today := spendToday(c)
+		if refresh {
+			if today, err = followSpendToday(runCtx, c); err != nil {
+				return err
+			}
+		}
 		ov, err := overview.New(overview.Config{OverdueAfter: c.cfg.overdueSpan()}, overview.Deps{Resources: c.res,
-			SpendToday: spendToday(c), Paused: pausedScopes(c)})
+			SpendToday: today, Paused: pausedScopes(c)})
 		if err != nil {
 			return err
 		}
-		runCtx, cancel := context.WithCancel(ctx)
-		defer cancel()
 		go func() { _ = ov.Run(runCtx) }() // ends with runCtx, before return
 		select {
 		case <-ov.Ready():
@@ -47,7 +56,7 @@ func newTopCmd(e *env) *cobra.Command {
 		case <-ctx.Done():
 			return nil
 		}
-		if format == formatTable && isTerminal(e.stdout) {
+		if refresh {
 			return overview.Top(ctx, e.stdout, *every, ov.Snapshot)
 		}
 		s, err := ov.Snapshot(ctx) // one snapshot: JSON, or a table for a file or a pipe
@@ -60,4 +69,40 @@ func newTopCmd(e *env) *cobra.Command {
 		return overview.WriteTable(e.stdout, s)
 	}
 	return cmd
+}
+
+// followSpendToday is the euros the ledger has for today (Europe/Rome) as
+// a running total that follows the ledger, as the daemon's overview has
+// it (ledger.Tally), once that total has caught up. Top refreshes every
+// few seconds, and reading the whole day at each refresh (spendToday: a
+// snapshot's one read) would be 100,000 entries every 2 s on an onboarding
+// day, for as long as an operator watches. The total follows until ctx is
+// done.
+func followSpendToday(ctx context.Context, c *cliConn) (func(context.Context) (float64, error), error) {
+	loc, err := money.Rome()
+	if err != nil {
+		return nil, err
+	}
+	tally := ledger.New(c.js, c.res.Ledger, ledger.Config{Prefix: c.res.Layout.Prefix}).
+		NewTally(func(now time.Time) money.Period { return money.Day(now, loc) })
+	go func() { _ = tally.Run(ctx) }() // ends with ctx
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for {
+		if _, _, err := tally.Total(); !errors.Is(err, ledger.ErrTallyNotReady) {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return nil, errors.New("the ledger's entries of today were not read within 30s")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return func(context.Context) (float64, error) {
+		_, total, err := tally.Total()
+		return total.Euros(), err
+	}, nil
 }
