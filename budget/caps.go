@@ -303,10 +303,14 @@ func (b *Budgets) Get(ctx context.Context, s Scope) (Caps, error) {
 	return c, nil
 }
 
-// DecodeCaps decodes a value of the caps bucket.
+// DecodeCaps decodes a value of the caps bucket, as iseed writes it: its
+// keys spelt exactly so, each once (exactKeys).
 func DecodeCaps(b []byte) (Caps, error) {
 	var c Caps
 	if err := decodeStrict(b, &c); err != nil {
+		return Caps{}, err
+	}
+	if err := exactKeys(b, &c); err != nil {
 		return Caps{}, err
 	}
 	return c, c.Validate()
@@ -404,7 +408,8 @@ type File struct {
 }
 
 // ParseFile reads a caps file. Unknown fields are refused: in a file
-// someone wrote by hand they are typos. So are euro amounts written as
+// someone wrote by hand they are typos. So are keys spelt in another case
+// ("Daily_EUR") and keys given twice (exactKeys), euro amounts written as
 // strings other than digits with at most two decimals after a point or a
 // comma (fileEuros), and numbers that are not whole cents (wholeCents).
 func ParseFile(r io.Reader) (File, error) {
@@ -422,6 +427,10 @@ func ParseFile(r io.Reader) (File, error) {
 	// of caps: applying the first object alone would pass the rest by.
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return File{}, errors.New("budget: caps file: data after the caps object")
+	}
+	// Before the amounts: checkFileEuros reads them by their keys.
+	if err := exactKeys(data, &f); err != nil {
+		return File{}, fmt.Errorf("budget: caps file: %w", err)
 	}
 	if err := checkFileEuros(data); err != nil {
 		return File{}, fmt.Errorf("budget: caps file: %w", err)
@@ -457,7 +466,8 @@ func ParseFile(r io.Reader) (File, error) {
 var fileEuros = regexp.MustCompile(`^[0-9]+([.,][0-9]{1,2})?$`)
 
 // checkFileEuros refuses euro amounts of a caps file written as strings
-// that fileEuros does not match. data has decoded as a File already.
+// that fileEuros does not match. data has decoded as a File already, its
+// keys spelt exactly (exactKeys).
 func checkFileEuros(data []byte) error {
 	type caps map[string]json.RawMessage
 	var raw struct {

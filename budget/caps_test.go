@@ -116,6 +116,16 @@ func TestParseFile(t *testing.T) {
 		// file of caps: refused, not applied in part.
 		{"two objects", `{"account":{"daily_eur":500}} {"tenants":{"acme":{"daily_eur":1}}}`, nil, "after"},
 		{"stray brace", `{"account":{"daily_eur":500}}}`, nil, "after"},
+		// encoding/json matches keys whatever their case, and the last of
+		// two wins: a key spelt otherwise, or given twice, would fill a
+		// cap past the checks above, which look its value up by its key.
+		{"key in another case", `{"tenants":{"acme":{"Monthly_EUR":"1.500"}}}`, nil, `"Monthly_EUR": write it "monthly_eur"`},
+		{"key in capitals", `{"account":{"DAILY_EUR":0.004}}`, nil, `account: key "DAILY_EUR": write it "daily_eur"`},
+		{"key twice in two cases", `{"account":{"daily_eur":"500","Daily_Eur":"2,000"}}`, nil, `"Daily_Eur": write it "daily_eur"`},
+		{"key twice", `{"account":{"daily_eur":"500","daily_eur":"2,000"}}`, nil, `account: key "daily_eur" given twice`},
+		{"scope in another case", `{"Tenants":{"acme":{"daily_eur":1}}}`, nil, `"Tenants": write it "tenants"`},
+		{"tenant twice", `{"tenants":{"acme":{"daily_eur":500},"acme":{"daily_eur":5}}}`, nil, `tenants: key "acme" given twice`},
+		{"scope twice", `{"account":{"daily_eur":500},"account":{"monthly_eur":5}}`, nil, `key "account" given twice`},
 		{"string with a point", `{"account":{"daily_eur":"499.9","monthly_eur":" 1500 "}}`,
 			[]budget.Setting{{Scope: budget.Account(), Caps: budget.Caps{DailyEUR: 49990, MonthlyEUR: 150000}}, {Scope: budget.TenantDefault()}}, ""},
 	}

@@ -99,11 +99,12 @@ func TestCapsKeysRoundTrip(t *testing.T) {
 
 // TestDecodeCapsRefusesForeignValues: a value iseed did not write (an
 // empty one, a server's answer stored by a reply subject, trailing data,
-// a negative cap) is an error, which the caps view treats as a cap to
+// a negative cap, a key in another case or given twice) is an error, which the caps view treats as a cap to
 // reserve against; read as zero caps it would let every submission out.
 func TestDecodeCapsRefusesForeignValues(t *testing.T) {
 	for _, v := range []string{``, `{"stream":"ISEED_SUBMISSIONS","seq":1,"duplicate": true}`,
-		`{"error":{"code":400,"err_code":10060}}`, `{"daily_eur":100} {}`, `{"daily_requests":-1}`, `null`} {
+		`{"error":{"code":400,"err_code":10060}}`, `{"daily_eur":100} {}`, `{"daily_requests":-1}`, `null`,
+		`{"DAILY_EUR":100}`, `{"daily_eur":100,"daily_eur":1}`} {
 		if c, err := DecodeCaps([]byte(v)); err == nil {
 			t.Errorf("DecodeCaps(%q) = %+v, nil; want an error", v, c)
 		}
