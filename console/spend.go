@@ -170,9 +170,11 @@ func spendPage(s *Spend, h held) spendData {
 // it now: raised since, that cap lets it pass while another (the
 // account's) keeps it held, and the holds pass, which leaves the record as
 // it is, does not send it. So a submission whose price its record keeps
-// marks the first cap that refuses that price now, as Budgets.Allows asks
-// them, and none when every cap has room (the next pass sends it); only
-// one whose price is unknown marks the cap its record names.
+// (the one its last delivery asked the caps for, which the pass asks them
+// again) marks the first cap that refuses that price now, as
+// Budgets.Allows asks them, and none when every cap has room (the next
+// pass sends it); only one whose price is unknown marks the cap its
+// record names.
 func holdingCaps(s *Spend, h held) map[string]bool {
 	counted := make(map[string]Counted, len(s.Tenants))
 	for _, t := range s.Tenants {

@@ -762,10 +762,12 @@ func (p *Pipeline) removeKey(ctx context.Context, key string, rev uint64) (bool,
 	return err == nil, err
 }
 
-// allows asks the caps whether a held record may go now. One that holds a
-// reservation already may: a release's delivery reserved and stopped
-// before its POST (the wallet empty, transient trouble), and Reserve gives
-// that reservation back to the next delivery, counting nothing more.
+// allows asks the caps whether a held record may go now, at the price its
+// record notes: the one its last delivery asked them for (hold). One that
+// holds a reservation already may: a release's delivery reserved and
+// stopped before its POST (the wallet empty, transient trouble), and
+// Reserve gives that reservation back to the next delivery, counting
+// nothing more.
 // Asked for room once more, the caps count its own reservation against
 // it: with no delivery of it coming (its release left the stream), it
 // stayed held on the room it holds until its period ended or it expired.

@@ -245,6 +245,17 @@ func (p *Pipeline) hold(ctx context.Context, j *job, cause error) Outcome {
 	next := j.rec.Clone()
 	next.To(record.StateHeld, now, "budget")
 	next.HeldSince = since
+	if j.prep != nil {
+		// The price this delivery asked the caps for, which the holds pass
+		// (allows) and the spend page ask them for again: the one noted at
+		// the first delivery may be another since (the schema refreshed).
+		// Risen, the pass released the submission whenever the caps had
+		// room for the old price, and its delivery was held again, a
+		// message and a held transition each pass; fallen, it waited for
+		// more room than it needs.
+		price := j.prep.Price
+		next.Price = &price
+	}
 	next.Reason = "budget"
 	next.Errors = []publisher.Problem{{Code: holdCode(cause), Message: holdMessage(cause)}}
 	next.Pending = nil

@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/schema"
 	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
@@ -86,4 +88,101 @@ func TestRepricedReservationAfterReconciliation(t *testing.T) {
 	if day.Spent != price || day.Requests != 1 {
 		t.Errorf("the day's usage: %s, %d requests; want %s, 1 (the request at the price it was sent for)", day.Spent, day.Requests, price)
 	}
+}
+
+// repricing is a schema source whose services cost one euro more once
+// raised is set: the upstream raised its prices and the cache read them.
+type repricing struct {
+	consumer.Schemas
+	raised atomic.Bool
+}
+
+func (r *repricing) Service(ctx context.Context, nameOrHash string) (*schema.Service, error) {
+	s, err := r.Schemas.Service(ctx, nameOrHash)
+	if err != nil || !r.raised.Load() {
+		return s, err
+	}
+	c := *s
+	c.Price++
+	return &c, nil
+}
+
+// askedCaps are caps that count the holds pass's questions (Allows).
+type askedCaps struct {
+	*budget.Budgets
+	asked atomic.Int32
+}
+
+func (a *askedCaps) Allows(ctx context.Context, tenant string, amount money.Cents, now time.Time) error {
+	a.asked.Add(1)
+	return a.Budgets.Allows(ctx, tenant, amount, now)
+}
+
+// TestHeldSubmissionWhosePriceRoseWaitsForRoom: a submission held by a
+// daily euro cap; its service's price rises by a euro; the cap is raised
+// to fit the old price, not the new one. The holds pass releases it once
+// (its record's price is the old one), and its delivery, refused the new
+// price, holds it again at that price: from then on the pass asks the caps
+// for the new price and keeps it held, with no new message in the stream
+// and no new held transition, until a cap makes room for it. It noted the
+// price of its first delivery and kept it: released at every pass and held
+// again, each time a message in the tenant's stream and a held transition.
+func TestHeldSubmissionWhosePriceRoseWaitsForRoom(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := &askedCaps{Budgets: h.budgetsCapped(oneEuroADay)}
+	src := &repricing{Schemas: h.Schemas()}
+	h.Start(h.withMoney(b), pipetest.WithSchemas(src), pipetest.WithConfig(func(c *consumer.Config) { c.HoldPoll = 50 * time.Millisecond }))
+	h.Publish(pipetest.Submission("emp-dear", pipetest.ValidFields("Mario")), nil)
+	old := priceOf(t, h.WaitState("emp-dear", record.StateHeld))
+	src.raised.Store(true)
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: old + 50}); err != nil {
+		t.Fatal(err)
+	}
+	heldTimes := func(r *record.Record) int {
+		n := 0
+		for _, tr := range r.Timeline {
+			if tr.State == record.StateHeld {
+				n++
+			}
+		}
+		return n
+	}
+	var r *record.Record
+	pipetest.WaitFor(t, 20*time.Second, "emp-dear released and held again", func() bool {
+		r = h.Record("emp-dear")
+		return r.State == record.StateHeld && heldTimes(r) >= 2
+	})
+	asked := b.asked.Load()
+	pipetest.WaitFor(t, 20*time.Second, "five more holds passes", func() bool { return b.asked.Load() >= asked+5 })
+	r = h.Record("emp-dear")
+	info, err := h.Res.Submissions.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := heldTimes(r); got != 2 || priceOf(t, r) != old+100 || info.State.Msgs != 2 {
+		t.Errorf("held %d times, at %s, %d messages in the submissions stream; want 2, at %s (the new price), 2 (published, released once)",
+			got, priceOf(t, r), info.State.Msgs, old+100)
+	}
+	if err := b.Set(ctx, budget.Tenant(pipetest.Tenant), budget.Caps{DailyEUR: old + 100}); err != nil {
+		t.Fatal(err)
+	}
+	h.WaitState("emp-dear", record.StateSubmitted)
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: got %d, want 1", got)
+	}
+}
+
+// priceOf is the price a record notes.
+func priceOf(t *testing.T, r *record.Record) money.Cents {
+	t.Helper()
+	if r.Price == nil {
+		t.Fatalf("%s: no price", r.ID)
+	}
+	c, err := money.FromFloat(*r.Price)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
