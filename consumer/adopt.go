@@ -27,6 +27,15 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		return p.retry(err, 0)
 	}
 	callback := p.promised(j, r, note)
+	if note != "" {
+		// A request an earlier POST created: the reservation that POST was
+		// sent under is committed with it (spent), also when this
+		// delivery's Reserve did not return it: a pause refuses before
+		// Reserve looks for the submission's own, and reconciliation goes
+		// on whatever the caps say. Not taken up, it stayed held, in
+		// flight, until its month ended.
+		p.heldReservation(ctx, j)
+	}
 	for {
 		if j.rec.RequestID != "" {
 			// Adopted meanwhile by another delivery, and perhaps tracked
@@ -308,7 +317,6 @@ func (p *Pipeline) answeredBefore(ctx context.Context, j *job, now time.Time) (O
 		next.PersonKey, next.Metadata, next.Scrubbed = fresh.PersonKey, fresh.Metadata, time.Time{}
 		j.rec = next // written by adopt, on the revision read
 	}
-	p.heldReservation(ctx, j) // the reservation the POST was sent under, committed with it
 	note := "answered"
 	if rec.Pending.Reconciled {
 		note = "reconciled, kept" // sourceOf: entered as reconciled

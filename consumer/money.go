@@ -187,10 +187,11 @@ func (p *Pipeline) reservedBefore(ctx context.Context, j *job) bool {
 // submission left held this delivery's, so that failing it gives it back:
 // a released hold's delivery that reserved and stopped before its POST
 // (the wallet empty, transient trouble) keeps it for the next delivery
-// (Reserve gives it back to it), and a hold failed expired has none. Only
-// where nothing was sent: fail gives it back once the record says so on
-// the revision this delivery holds. A lookup that fails leaves it counted
-// until its day ends: the count errs high, never low.
+// (Reserve gives it back to it), and a hold failed expired has none. Where
+// nothing was sent, fail gives it back once the record says so on the
+// revision this delivery holds; where an earlier POST's request is
+// adopted, it is committed with it (adopt). A lookup that fails leaves it
+// counted until its day ends: the count errs high, never low.
 func (p *Pipeline) heldReservation(ctx context.Context, j *job) {
 	l, ok := p.d.Budget.(reservationLookup)
 	if j.res != nil || !ok {

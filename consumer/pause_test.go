@@ -2,7 +2,9 @@ package consumer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +12,8 @@ import (
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine"
+	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
 // TestPausedTenantIsHeldWhileOthersGo: with its tenant paused, a batch is
@@ -95,4 +99,72 @@ func TestPausedTenantIsHeldWhileOthersGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitOther("g-3", record.StateSubmitted)
+}
+
+// listingDown is an upstream whose listing (GET /richiesta) fails: a POST
+// whose answer was lost cannot be reconciled by the delivery that sent it.
+type listingDown struct {
+	*visengine.Client
+	lists atomic.Int32
+}
+
+func (l *listingDown) Richieste(context.Context) ([]visengine.RichiestaSummary, error) {
+	l.lists.Add(1)
+	return nil, errors.New("listing unavailable")
+}
+
+// TestPausedTenantsAdoptedRequestCommitsItsReservation: a submission
+// reserves and POSTs; the answer is lost, and its delivery stops before it
+// can reconcile. The operator pauses the tenant (an incident upstream).
+// The next delivery reconciles whatever the caps say, and adopts the
+// request: the reservation it was sent under is committed with it, not
+// left in flight for the rest of the month (Reserve, paused, returned
+// none, and the adoption recorded none to commit). Another submission of
+// the tenant, which reserved and stopped before its POST, is held all the
+// same: a pause sends nothing new.
+func TestPausedTenantsAdoptedRequestCommitsItsReservation(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	b := h.budgetsCapped(budget.Caps{DailyRequests: 10})
+	h.Sim.SetFaults(sim.Faults{CommitThenFail: sim.CommitThenFail{Mode: sim.ModeBadGateway, Next: 1}})
+	down := &listingDown{Client: h.Client}
+	stop := h.Start(h.withMoney(b), pipetest.WithUpstream(down))
+	h.Publish(pipetest.Submission("emp-lost", pipetest.ValidFields("Mario")), nil)
+	pipetest.WaitFor(t, 20*time.Second, "the POST sent and a reconciliation tried", func() bool {
+		return h.Counter("created") == 1 && down.lists.Load() > 0
+	})
+	stop()
+	if _, held, err := b.Lookup(ctx, pipetest.Tenant, "emp-lost", time.Now()); err != nil || !held {
+		t.Fatalf("the reservation the POST was sent under: held %v (%v), want held", held, err)
+	}
+	if _, err := b.Reserve(ctx, pipetest.Tenant, "emp-unsent", 1170, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Pause(ctx, budget.Tenant(pipetest.Tenant)); err != nil {
+		t.Fatal(err)
+	}
+	h.Start(h.withMoney(b))
+	h.Publish(pipetest.Submission("emp-unsent", pipetest.ValidFields("Luigi")), nil)
+	r := h.WaitState("emp-lost", record.StateSubmitted)
+	pipetest.WaitFor(t, 10*time.Second, "the adopted request's reservation committed", func() bool {
+		_, held, err := b.Lookup(ctx, pipetest.Tenant, "emp-lost", time.Now())
+		return err == nil && !held
+	})
+	if r.Charge == nil || r.Charge.Source != "reconciled" {
+		t.Errorf("emp-lost's charge: %+v, want one reconciliation adopted", r.Charge)
+	}
+	if r := h.WaitState("emp-unsent", record.StateHeld); len(r.Errors) != 1 || r.Errors[0].Code != "tenant_paused" || r.Attempts != 0 {
+		t.Errorf("emp-unsent: held with %+v after %d attempts; want code tenant_paused and nothing sent", r.Errors, r.Attempts)
+	}
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: %d, want 1 (emp-lost's, adopted)", got)
+	}
+	_, month, err := b.Usage(ctx, budget.Tenant(pipetest.Tenant), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if month.Held != 1 || month.Requests != 2 {
+		t.Errorf("the month: %d in flight, %d requests counted; want 1 (emp-unsent's, held), 2", month.Held, month.Requests)
+	}
 }
