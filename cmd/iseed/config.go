@@ -12,6 +12,7 @@ import (
 
 	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/consumer"
+	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/visengine/sim"
 	"github.com/kelseyhightower/envconfig"
 	"github.com/rs/zerolog"
@@ -345,6 +346,11 @@ func (c *Config) problems() []error {
 	}
 	if c.WalletProbe < time.Second {
 		bad("ISEED_WALLET_PROBE must be at least 1s, got %s", c.WalletProbe)
+	}
+	if _, err := money.FromFloat(c.WalletWarnEUR); err != nil || c.WalletWarnEUR < 0 {
+		// NaN, an infinity or more than money.Max has no amount in cents:
+		// the low-wallet warning would be off, and nothing would say so.
+		bad("ISEED_WALLET_WARN_EUR must be an amount of euros from 0 to %s, such as 100, got %g", money.Max, c.WalletWarnEUR)
 	}
 	// A token too short is a mistake, not a choice: the daemon would run
 	// without its console. (No token is one: the console then serves only

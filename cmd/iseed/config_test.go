@@ -65,6 +65,14 @@ func TestConfigValidation(t *testing.T) {
 		// The pipeline takes a zero (or negative) max age or retry delay for
 		// its default (72h, 10m): the checks against them must too.
 		{"max age zero", map[string]string{"ISEED_MAX_AGE": "0", "ISEED_MAX_DELIVER": "20"}, "ISEED_MAX_AGE must be positive"},
+		// Without an amount in cents, the low-wallet warning was off, and
+		// nothing said so.
+		{"wallet warning not a number", map[string]string{"ISEED_WALLET_WARN_EUR": "NaN"}, "ISEED_WALLET_WARN_EUR must be an amount of euros from 0 to"},
+		{"wallet warning too large", map[string]string{"ISEED_WALLET_WARN_EUR": "1e25"}, "ISEED_WALLET_WARN_EUR must be an amount of euros from 0 to"},
+		{"wallet warning infinite", map[string]string{"ISEED_WALLET_WARN_EUR": "Inf"}, "ISEED_WALLET_WARN_EUR must be an amount of euros from 0 to"},
+		{"wallet warning negative", map[string]string{"ISEED_WALLET_WARN_EUR": "-5"}, "got -5"},
+		{"wallet warning in cents", map[string]string{"ISEED_WALLET_WARN_EUR": "0.29"}, ""},
+		{"wallet warning at zero", map[string]string{"ISEED_WALLET_WARN_EUR": "0"}, ""},
 		{"withdraw wait under a second", map[string]string{"ISEED_WITHDRAW_WAIT": "500ms"}, "ISEED_WITHDRAW_WAIT must be at least 1s"},
 		{"max age negative", map[string]string{"ISEED_MAX_AGE": "-1h", "ISEED_MAX_DELIVER": "20"}, "ISEED_MAX_AGE must be positive"},
 		{"retry delay zero", map[string]string{"ISEED_RETRY_MAX_DELAY": "0", "ISEED_DEDUP_WINDOW": "2m"}, "ISEED_RETRY_MAX_DELAY must be positive"},

@@ -151,7 +151,9 @@ func (d *daemon) runWallet(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	warn, _ := money.FromFloat(d.cfg.WalletWarnEUR) // to the nearest cent: 0.29 × 100 is 28.999…, not 29
+	// To the nearest cent (0.29 × 100 is 28.999…, not 29); the config
+	// check refused what has no amount in cents.
+	warn, _ := money.FromFloat(d.cfg.WalletWarnEUR)
 	log := d.log.With().Str("component", "wallet").Logger().Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Hour})
 	read := func() {
 		if wl, err := d.money.account.Wallet(ctx); err == nil {
