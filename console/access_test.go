@@ -412,6 +412,30 @@ func TestReplayRefusesACompletedGiveUp(t *testing.T) {
 	}
 }
 
+// TestReplayRefusesAWithdrawnSubmission: the dead letter of a submission
+// its producer withdrew after it failed with nothing sent (its record
+// marked withdrawn, record.Record.WithdrawnClosed) is not replayed by the
+// console: it would send it against the producer's wish. The console
+// refuses it, saying so and what an operator does when the tenant asks
+// (iseed dlq replay --tenant-asked), and keeps it.
+func TestReplayRefusesAWithdrawnSubmission(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSite(t, h, testToken, nil)
+	h.PutRecord("emp-w", pipetest.ValidFields("Mario"), func(r *record.Record) {
+		r.State, r.Reason = record.StateFailed, dlq.ReasonUpstreamRejected
+		r.CancelRequested, r.CancelledBy = time.Now(), record.CancelledByTenant
+	})
+	seq := deadLetter(t, h, "emp-w", dlq.ReasonUpstreamRejected, pipetest.Submission("emp-w", pipetest.ValidFields("Mario")))
+	dl := "/dead-letters/" + strconv.FormatUint(seq, 10)
+	runCalls(t, s, []call{
+		{name: "no replay button", method: http.MethodGet, path: dl, auth: "bearer", status: 200, body: "its producer withdrew the submission", notBody: `id="replay"`},
+		{name: "replay refused", method: http.MethodPost, path: dl + "/replay", auth: "bearer", status: 409, body: "iseed dlq replay --tenant-asked " + strconv.FormatUint(seq, 10)},
+	}, nil, "")
+	if _, err := h.Res.DLQ.GetMsg(context.Background(), seq); err != nil {
+		t.Errorf("the withdrawn submission's dead letter after a refused replay: %v, want it kept", err)
+	}
+}
+
 // TestReplayRefusesAGiveUpItReopenedAlready: a gave_up dead letter whose
 // replay reopened the submission's tracking once already (the replay could
 // not remove it), the submission having given up again since, reopens

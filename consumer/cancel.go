@@ -33,6 +33,13 @@ const (
 	// CancelUnknown: no record of the submission (never received, or not
 	// yet claimed): nothing changed.
 	CancelUnknown = "unknown"
+	// CancelClosed: only a withdrawal's, of a record rejected or failed
+	// with nothing sent (no upstream request, no POST in doubt): marked
+	// withdrawn (now, or by an earlier withdrawal;
+	// record.Record.WithdrawnClosed), so that a replay of its dead letters
+	// is refused unless the tenant asks. An operator's cancel of such a
+	// record is CancelNotHeld: nothing changes.
+	CancelClosed = "closed"
 )
 
 // CancelResult is what CancelUnsent did with one submission.
@@ -104,24 +111,28 @@ func cancelUnsent(ctx context.Context, js jetstream.JetStream, res *layout.Resou
 		switch {
 		case cancelledAlready(rec):
 			return CancelResult{Outcome: CancelDone, State: rec.State, Why: "cancelled already"}, nil
+		case by == record.CancelledByTenant && closedUnsent(rec):
+			if rec.CancelRequested.IsZero() {
+				if _, err := markCancelled(ctx, store, rec, rev, now, by); errors.Is(err, record.ErrRevision) {
+					continue
+				} else if err != nil {
+					return CancelResult{}, err
+				}
+			}
+			return CancelResult{Outcome: CancelClosed, State: rec.State,
+				Why: rec.State + " already with nothing sent, and withdrawn: no replay of its dead letter sends it unless the tenant asks"}, nil
 		case rec.State != record.StateHeld && rec.State != record.StateClaimed:
-			return CancelResult{Outcome: CancelNotHeld, State: rec.State, Why: notHeldWhy(rec.State)}, nil
+			return CancelResult{Outcome: CancelNotHeld, State: rec.State, Why: notHeldWhy(rec)}, nil
 		case !Unsent(rec):
 			return CancelResult{Outcome: CancelBeingSent, State: rec.State,
 				Why: "it is being sent (a POST of it may have been made): too late to cancel"}, nil
 		}
 		if rec.CancelRequested.IsZero() {
-			next := rec.Clone()
-			next.CancelRequested, next.CancelledBy, next.Updated = now, by, now
-			if next.Pending != nil { // Unsent: its holder sends nothing now, and the next delivery need not wait for it
-				lease := *next.Pending
-				lease.Until = now
-				next.Pending = &lease
-			}
-			if _, err := store.Update(ctx, next, rev); errors.Is(err, record.ErrRevision) {
+			next, err := markCancelled(ctx, store, rec, rev, now, by)
+			if errors.Is(err, record.ErrRevision) {
 				continue // a delivery moved it meanwhile: look again
 			} else if err != nil {
-				return CancelResult{}, fmt.Errorf("mark %s cancelled: %w", record.Key(tenant, id), err)
+				return CancelResult{}, err
 			}
 			rec = next
 		}
@@ -138,10 +149,40 @@ func cancelUnsent(ctx context.Context, js jetstream.JetStream, res *layout.Resou
 	return CancelResult{}, fmt.Errorf("%s: its record kept changing under the cancel (deliveries of it running): run the command again", record.Key(tenant, id))
 }
 
-func notHeldWhy(state string) string {
-	switch state {
-	case record.StateRejected, record.StateFailed:
-		return "closed already: nothing will be sent"
+// markCancelled writes rec (at revision rev) marked cancelled at now by
+// by, and returns it so; record.ErrRevision when a delivery moved it
+// meanwhile.
+func markCancelled(ctx context.Context, store *record.Store, rec *record.Record, rev uint64, now time.Time, by string) (*record.Record, error) {
+	next := rec.Clone()
+	next.CancelRequested, next.CancelledBy, next.Updated = now, by, now
+	if next.Pending != nil { // Unsent: its holder sends nothing now, and the next delivery need not wait for it
+		lease := *next.Pending
+		lease.Until = now
+		next.Pending = &lease
+	}
+	if _, err := store.Update(ctx, next, rev); errors.Is(err, record.ErrRevision) {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("mark %s cancelled: %w", record.Key(rec.Tenant, rec.ID), err)
+	}
+	return next, nil
+}
+
+// closedUnsent reports whether rec is rejected or failed with nothing
+// sent: no upstream request, no POST of it in doubt.
+func closedUnsent(rec *record.Record) bool {
+	return (rec.State == record.StateRejected || rec.State == record.StateFailed) && rec.RequestID == "" && !rec.PostInDoubt()
+}
+
+// notHeldWhy says why rec, neither held nor claimed, is not cancelled.
+func notHeldWhy(rec *record.Record) string {
+	switch {
+	case rec.RequestID != "":
+		return "sent already: its upstream request exists (and is paid)"
+	case rec.PostInDoubt():
+		return rec.State + " already, and an earlier POST of it may have created its upstream request: a replay reconciles it first"
+	case rec.State == record.StateRejected || rec.State == record.StateFailed:
+		return "closed already: nothing was sent, nor is unless its dead letter is replayed"
 	default:
 		return "sent already: its upstream request exists (and is paid)"
 	}

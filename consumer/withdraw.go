@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,16 +29,19 @@ import (
 // names and no other: the record is marked (record.Record.CancelledBy
 // "tenant"), a held one's message sent again, and the next delivery fails
 // it withdrawn (its failed event, its dead letter, its reservation given
-// back). Any other is not touched: sent or being sent (too late: its
-// request exists, or may), closed (rejected or failed: nothing will be
-// sent), or not known. The producer then gets a
-// withdrawal_refused notice saying which (publisher.StateWithdrawalRefused),
-// and one for a withdrawal that is malformed but names an id.
+// back). One rejected or failed with nothing sent is marked too
+// (cancelUnsent's CancelClosed): it stays as it is, and a replay of its
+// dead letters is refused unless the tenant asks (dlq.CheckReopen), as a
+// withdrawn one's is; the producer gets its rejected or failed event again
+// with reason withdrawn (withdrawnClosed). Any other is not touched: sent
+// or being sent (too late: its request exists, or may), or not known. The
+// producer then gets a withdrawal_refused notice saying which
+// (publisher.StateWithdrawalRefused), and one for a withdrawal that is
+// malformed but names an id.
 
 // Refusal codes of a withdrawal (the notice's reason).
 const (
 	WithdrawTooLate   = "too_late"  // sent, or being sent: its request exists or may
-	WithdrawClosed    = "closed"    // rejected or failed: nothing will be sent anyway
 	WithdrawUnknown   = "unknown"   // no submission of that id (not received, or not yet claimed)
 	WithdrawMalformed = "malformed" // the withdrawal itself is not one
 )
@@ -256,6 +260,8 @@ func (p *Pipeline) withdraw(ctx context.Context, j *job, id string, bad error) O
 	switch res.Outcome {
 	case CancelDone:
 		return Outcome{Kind: Done}
+	case CancelClosed:
+		return p.withdrawnClosed(ctx, j, id)
 	case CancelUnknown:
 		now := p.cfg.Now()
 		if now.Sub(j.meta.Timestamp) >= p.cfg.WithdrawWait {
@@ -274,13 +280,29 @@ func (p *Pipeline) withdraw(ctx context.Context, j *job, id string, bad error) O
 		return Outcome{Kind: Busy, Delay: withdrawRecheck}
 	case CancelBeingSent:
 		return p.withdrawalRefused(ctx, j, id, WithdrawTooLate, "too late: "+res.Why)
-	default: // CancelNotHeld
-		code, why := WithdrawTooLate, "too late: "+res.Why
-		if res.State == record.StateRejected || res.State == record.StateFailed {
-			code, why = WithdrawClosed, "nothing to withdraw: "+res.Why
-		}
-		return p.withdrawalRefused(ctx, j, id, code, why)
+	default: // CancelNotHeld: sent, or rejected or failed after a POST that may have created its request
+		return p.withdrawalRefused(ctx, j, id, WithdrawTooLate, "too late: "+res.Why)
 	}
+}
+
+// withdrawnClosed is the outcome of a withdrawal of a submission rejected
+// or failed with nothing sent, now marked withdrawn (CancelClosed): its
+// rejected or failed event again, with reason withdrawn and its own id per
+// generation (publisher.WithdrawnEventID: a redelivery of the withdrawal,
+// or another one, is announced once), saying that nothing was sent and
+// that a replay is refused unless the tenant asks.
+func (p *Pipeline) withdrawnClosed(ctx context.Context, j *job, id string) Outcome {
+	rec, _, err := p.store.Get(ctx, j.tenant, id)
+	if err != nil {
+		return p.retry(fmt.Errorf("withdrawal: read the record: %w", err), 0)
+	}
+	why := fmt.Sprintf("withdrawn after it was %s (%s): nothing was sent, and an operator's replay of its dead letter is refused "+
+		"unless this tenant asks for it", rec.State, rec.Reason)
+	return Outcome{Kind: Done, Reason: dlq.ReasonWithdrawn, Err: errors.New(why),
+		Event: &publisher.Status{SubmissionID: id, Tenant: j.tenant, State: rec.State, Generation: rec.Generation,
+			Service: rec.Service, ServiceHash: rec.ServiceHash, Reason: dlq.ReasonWithdrawn, Metadata: rec.Metadata, At: p.cfg.Now(),
+			Errors:  []publisher.Problem{{Code: dlq.ReasonWithdrawn, Message: why}},
+			EventID: publisher.WithdrawnEventID(j.tenant, id, rec.Generation)}}
 }
 
 // withdrawalRefused is the outcome of a withdrawal that changed nothing:

@@ -139,6 +139,22 @@ type RefusedError struct {
 	Reason string
 	Why    string // what would happen
 	Advice string // what to do instead
+	// Withdrawn: the submission's producer withdrew it
+	// (record.Record.WithdrawnClosed). The only refusal an operator may
+	// override, when the tenant asks (TenantAsked).
+	Withdrawn bool
+}
+
+// TenantAsked is refused (CheckReopen's) unless it refuses a letter only
+// because its submission's producer withdrew it, and the tenant asked
+// that it be sent after all: an operator's explicit override (iseed dlq
+// replay --tenant-asked).
+func TenantAsked(refused error) error {
+	var r *RefusedError
+	if errors.As(refused, &r) && r.Withdrawn {
+		return nil
+	}
+	return refused
 }
 
 func (e *RefusedError) Error() string {
@@ -197,6 +213,11 @@ func CheckReplay(dl DeadLetter) error {
 //     asked for after that failure; a held one's replay takes it out of
 //     its hold's turn. Once the submission has ended the letter is
 //     replayed (it failed again) or purged (it was sent).
+//   - a submission's letter whose submission its producer withdrew
+//     (record.Record.WithdrawnClosed: failed withdrawn, or withdrawn after
+//     it failed or was rejected with nothing sent): the replay would send
+//     it against the producer's wish. Only this refusal is overridden,
+//     when the tenant asks (TenantAsked, RefusedError.Withdrawn).
 //
 // A conflict's letter passes: its record is another payload's
 // (CheckReplay and CheckCorrection decide those). So does a malformed
@@ -233,6 +254,11 @@ func CheckReopen(dl DeadLetter, fingerprint string, rec *record.Record, now time
 		r.Why = fmt.Sprintf("the submission is %s with its upstream request %s: it is never sent again, and nothing would reopen", rec.State, rec.RequestID)
 	case rec.Replayed(dl.Seq):
 		r.Why = "it reopened the submission once already, and a dead letter reopens a submission at most once: nothing would reopen"
+	case rec.WithdrawnClosed():
+		r.Withdrawn = true
+		r.Why = fmt.Sprintf("its producer withdrew the submission (%s, %s): a replay would send it against the producer's wish",
+			rec.CancelRequested.UTC().Format(time.RFC3339), rec.State)
+		r.Advice = fmt.Sprintf("replay it only when the tenant asks, with 'iseed dlq replay --tenant-asked %d'; otherwise purge it with 'iseed dlq purge %d'", dl.Seq, dl.Seq)
 	case rec.State == record.StateHeld || (rec.State == record.StateClaimed && rec.Pending != nil && now.Before(rec.Pending.Until)):
 		r.Why = fmt.Sprintf("the submission is %s: it is open again (another of its dead letters was replayed: it is on its way, or held), "+
 			"and a replay now would reopen nothing", rec.State)

@@ -204,6 +204,14 @@ func TestCheckReopen(t *testing.T) {
 			Pending: &record.Attempt{Until: time.Now().Add(-time.Minute)}}, "", ""},
 		{"a submission's, claimed without a lease", ReasonUpstreamRejected, &record.Record{State: record.StateClaimed, Generation: 2}, "", ""},
 		{"a submission's, held again", ReasonExpired, &record.Record{State: record.StateHeld, Generation: 2}, "the submission is held", ""},
+		{"withdrawn by its producer while held", ReasonWithdrawn, &record.Record{State: record.StateFailed, Reason: ReasonWithdrawn,
+			CancelRequested: time.Now(), CancelledBy: record.CancelledByTenant}, "its producer withdrew the submission", ""},
+		{"withdrawn by its producer after it failed", ReasonUpstreamRejected, &record.Record{State: record.StateFailed, Reason: ReasonUpstreamRejected,
+			CancelRequested: time.Now(), CancelledBy: record.CancelledByTenant}, "its producer withdrew the submission", ""},
+		{"withdrawn by its producer after it was rejected", ReasonPriorISEE, &record.Record{State: record.StateRejected, Reason: ReasonPriorISEE,
+			CancelRequested: time.Now(), CancelledBy: record.CancelledByTenant}, "its producer withdrew the submission", ""},
+		{"cancelled by an operator", ReasonCancelledByOperator, &record.Record{State: record.StateFailed, Reason: ReasonCancelledByOperator,
+			CancelRequested: time.Now()}, "", ""},
 		{"a conflict's: the record is another payload's", ReasonConflict, sent, "", ""},
 		{"a malformed message's", ReasonMalformed, sent, "", ""},
 		{"a malformed message's: the record is another payload's", ReasonMalformed,
@@ -225,6 +233,22 @@ func TestCheckReopen(t *testing.T) {
 			!strings.Contains(re.Advice, "iseed dlq purge 7"))) {
 			t.Errorf("%s: got %v, want refused %v (%q), saying why and to purge", tt.name, err, tt.why != "", tt.why)
 		}
+	}
+}
+
+// TestTenantAsked: the tenant's asking overrides only the refusal of a
+// letter whose submission its producer withdrew, never another.
+func TestTenantAsked(t *testing.T) {
+	withdrawn := &record.Record{State: record.StateFailed, Reason: ReasonUpstreamRejected, CancelRequested: time.Now(), CancelledBy: record.CancelledByTenant}
+	sent := &record.Record{State: record.StateSubmitted, RequestID: "req-1"}
+	if err := TenantAsked(CheckReopen(DeadLetter{Seq: 7, Reason: ReasonUpstreamRejected}, "", withdrawn, time.Now())); err != nil {
+		t.Errorf("a withdrawn submission's letter, the tenant asking: %v, want it let through", err)
+	}
+	if err := TenantAsked(CheckReopen(DeadLetter{Seq: 7, Reason: ReasonExpired}, "", sent, time.Now())); err == nil {
+		t.Errorf("a sent submission's letter, the tenant asking: let through, want it still refused")
+	}
+	if err := TenantAsked(CheckReplay(DeadLetter{Seq: 7, Reason: ReasonInvalid})); err == nil {
+		t.Errorf("an invalid letter, the tenant asking: let through, want it still refused")
 	}
 }
 

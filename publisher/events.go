@@ -122,6 +122,14 @@ func WithdrawalRefusedEventID(tenant, submissionID string, published time.Time) 
 	return fmt.Sprintf("%s.%s.%s.%d", tenant, submissionID, StateWithdrawalRefused, published.UnixNano())
 }
 
+// WithdrawnEventID is the id of the rejected or failed event announcing
+// again, with reason withdrawn, a submission its producer withdrew after
+// it was rejected or failed with nothing sent: "<tenant>.<id>.<generation>.
+// withdrawn". Each generation's withdrawal is announced once.
+func WithdrawnEventID(tenant, submissionID string, generation int) string {
+	return fmt.Sprintf("%s.%s.%d.withdrawn", tenant, submissionID, max(generation, 1))
+}
+
 // DocumentReady is the data of a document-ready event. It never carries the
 // document itself.
 type DocumentReady struct {

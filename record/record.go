@@ -41,6 +41,16 @@ func (r *Record) CancelledByWhom() string {
 	return "by an operator (iseed cancel)"
 }
 
+// WithdrawnClosed reports whether the record is rejected or failed with
+// nothing sent, and its producer withdrew it: failed withdrawn (a
+// withdrawal while it was held or claimed), or withdrawn after it failed
+// or was rejected. Its dead letters are replayed only when the tenant asks
+// (dlq.CheckReopen): a replay would send it against the producer's wish.
+func (r *Record) WithdrawnClosed() bool {
+	return r.CancelledBy == CancelledByTenant && !r.CancelRequested.IsZero() &&
+		(r.State == StateFailed || r.State == StateRejected) && r.RequestID == "" && !r.PostInDoubt()
+}
+
 // Record is what iseed knows of one submission, kept in the records bucket
 // under Key(tenant, id). It holds no payload (the payload is known only by
 // its fingerprint); what it holds of the tenant's (the metadata, the person
@@ -76,7 +86,9 @@ type Record struct {
 	// cancelled_by_operator, or withdrawn, instead of sent.
 	// Only a held or claimed record with no POST in doubt gets it
 	// (CancelUnsent), and the next delivery of the submission fails it so; a
-	// replay that reopens the submission clears it.
+	// replay that reopens the submission clears it. A withdrawal also marks
+	// a record rejected or failed with nothing sent (WithdrawnClosed): a
+	// replay of its dead letters is then refused unless the tenant asks.
 	CancelRequested time.Time `json:"cancel_requested,omitzero"`
 	// CancelledBy says who asked: CancelledByTenant for the submission's
 	// own producer (a withdrawal: failed withdrawn); empty for an

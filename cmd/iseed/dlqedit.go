@@ -112,7 +112,7 @@ func (r *replayer) editable(ctx context.Context, l *dlq.Letter) (rec *record.Rec
 	}
 	// A correction reopens no more than the letter unchanged would: the
 	// pipeline takes it for a conflict instead.
-	refused, err := r.q.CheckReopen(ctx, d, consumer.LetterFingerprint(l.Payload), rec)
+	refused, err := r.reopens(ctx, d, consumer.LetterFingerprint(l.Payload), rec)
 	if err != nil {
 		return nil, false, err
 	}

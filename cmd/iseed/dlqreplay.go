@@ -31,6 +31,9 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			"submission is failed or rejected with nothing sent: a plain replay never changes what a submission sends (the\n" +
 			"pipeline refuses it as a conflict; an older one would send it in place of the recorded one); correct it\n" +
 			"explicitly with --edit or --payload.\n" +
+			"So is one whose submission its producer withdrew (reason withdrawn, or withdrawn after it failed or\n" +
+			"was rejected with nothing sent): the replay would send it against the producer's wish. --tenant-asked\n" +
+			"replays it all the same, or corrects it: only when the tenant asks.\n" +
 			"--edit SEQ opens $VISUAL or $EDITOR on its payload (--payload FILE reads a\n" +
 			"corrected one, - for standard input) and replays the correction. A correction keeps the dead letter's\n" +
 			"submission id; only a conflict's, or a letter whose id could not be read, may take another, one no\n" +
@@ -49,6 +52,7 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 	rateFlag := cmd.Flags().String("rate", "", "at most `RATE` replays, as N/s or N/m (default: no limit)")
 	edit := cmd.Flags().Bool("edit", false, "edit one dead letter's payload in $VISUAL or $EDITOR (else vi) and replay the correction")
 	payload := cmd.Flags().String("payload", "", "replay one dead letter with the corrected payload in `FILE` (- for standard input)")
+	tenantAsked := cmd.Flags().Bool("tenant-asked", false, "replay dead letters whose submission its producer withdrew: the tenant asks that they be sent after all")
 	cmd.Args = func(_ *cobra.Command, args []string) error {
 		_, err := replayArgs(args, f, *edit, *payload)
 		if err == nil {
@@ -64,7 +68,7 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			return err
 		}
 		defer c.close()
-		r := &replayer{e: e, q: q, records: record.NewStore(c.res.Records), maxBytes: c.res.MaxSubmissionBytes(), dry: *dry, limit: limit}
+		r := &replayer{e: e, q: q, records: record.NewStore(c.res.Records), maxBytes: c.res.MaxSubmissionBytes(), dry: *dry, limit: limit, tenantAsked: *tenantAsked}
 		if *edit || *payload != "" {
 			return r.edited(cmd.Context(), sel.seqs[0], *payload)
 		}
@@ -122,6 +126,9 @@ type replayer struct {
 	maxBytes int           // the largest submission the pipeline takes (0: no limit)
 	dry      bool
 	limit    *rate.Limiter // nil: no limit
+	// tenantAsked overrides the refusal of a letter whose submission its
+	// producer withdrew (dlq.TenantAsked).
+	tenantAsked bool
 
 	replayed, refused, failed int
 }
@@ -228,10 +235,20 @@ func (r *replayer) check(ctx context.Context, l *dlq.Letter) (refused, err error
 		return nil, err
 	}
 	fingerprint := consumer.LetterFingerprint(l.Payload)
-	if refused, err = r.q.CheckReopen(ctx, l.DeadLetter, fingerprint, rec); refused != nil || err != nil {
+	if refused, err = r.reopens(ctx, l.DeadLetter, fingerprint, rec); refused != nil || err != nil {
 		return refused, err
 	}
 	return dlq.CheckPlainReplay(l.DeadLetter, fingerprint, rec), nil
+}
+
+// reopens is dlq.Queue.CheckReopen, but for the refusal --tenant-asked
+// overrides.
+func (r *replayer) reopens(ctx context.Context, dl dlq.DeadLetter, fingerprint string, rec *record.Record) (refused, err error) {
+	refused, err = r.q.CheckReopen(ctx, dl, fingerprint, rec)
+	if r.tenantAsked {
+		refused = dlq.TenantAsked(refused)
+	}
+	return refused, err
 }
 
 // failure counts and reports one dead letter that could not be replayed;

@@ -21,9 +21,11 @@ func newWithdrawCmd(e *env) *cobra.Command {
 		Long: "Publishes, for each ID, a withdrawal on <prefix>.submissions.<tenant>: {\"version\":1,\"id\":ID,\"withdraw\":true}\n" +
 			"(docs/events.md, \"Withdrawal (in)\"). A submission of the tenant not sent yet (held by a spending cap, a pause or a fair share, or a\n" +
 			"worker waits for its upstream token) is then failed withdrawn, never sent nor paid: its failed event, its dead\n" +
-			"letter, a reservation given back. Any other is left\n" +
+			"letter, a reservation given back. One rejected or failed with nothing sent is marked withdrawn and stays as it is:\n" +
+			"its rejected or failed event comes again with reason withdrawn, and an operator's replay of its dead letter is\n" +
+			"refused unless the tenant asks (iseed dlq replay --tenant-asked). Any other is left\n" +
 			"as it is, and the tenant gets an iseed.submission.withdrawal_refused event saying why: too_late (sent, or being\n" +
-			"sent), closed (rejected or failed), unknown (not received within ISEED_WITHDRAW_WAIT of the withdrawal). It is what\n" +
+			"sent), unknown (not received within ISEED_WITHDRAW_WAIT of the withdrawal). It is what\n" +
 			"iseed cancel does for an operator, but with a tenant's credentials: the shipped grants let a tenant publish\n" +
 			"on its own submissions subject, and nothing more is needed.\n\n" +
 			"With --wait it follows each submission until it is withdrawn or its withdrawal refused, or --timeout passes;\n" +
@@ -93,7 +95,8 @@ func newWithdrawCmd(e *env) *cobra.Command {
 
 // followWithdrawal waits until tenant's submission id is failed as a
 // cancelled hold is (withdrawn; or cancelled_by_operator, an operator
-// first), or the withdrawal stored at seq is refused (its
+// first), or marked withdrawn after it was rejected or failed
+// (record.Record.WithdrawnClosed), or the withdrawal stored at seq is refused (its
 // withdrawal_refused notice), and says which; withdrawn is false when it
 // was refused.
 func followWithdrawal(wctx, ctx context.Context, e *env, c *cliConn, tenant, id string, seq uint64) (withdrawn bool, err error) {
@@ -110,6 +113,9 @@ func followWithdrawal(wctx, ctx context.Context, e *env, c *cliConn, tenant, id 
 		switch {
 		case err == nil && rec.State == record.StateFailed && (rec.Reason == dlq.ReasonWithdrawn || rec.Reason == dlq.ReasonCancelledByOperator):
 			fmt.Fprintf(e.stdout, "%s/%s: withdrawn (%s, %s): never sent\n", tenant, id, rec.Reason, rec.CancelledByWhom())
+			return true, nil
+		case err == nil && rec.WithdrawnClosed():
+			fmt.Fprintf(e.stdout, "%s/%s: withdrawn after it was %s (%s): never sent, nor replayed unless the tenant asks\n", tenant, id, rec.State, rec.Reason)
 			return true, nil
 		case err != nil && !errors.Is(err, record.ErrNotFound) && wctx.Err() == nil:
 			return false, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/record"
+	"github.com/iseed-dev/iseed/visengine/sim"
 )
 
 // TestWithdrawSubmissions is a producer withdrawing what it published,
@@ -76,5 +78,49 @@ func TestWithdrawSubmissions(t *testing.T) {
 	}
 	if got := d.sim.sim.Counters()["created"]; got != 1 {
 		t.Errorf("upstream requests: %d, want sent-1's alone", got)
+	}
+}
+
+// TestDLQReplayOfAWithdrawnFailedSubmission: a submission the upstream
+// refused (412: failed upstream_rejected, nothing created) is withdrawn by
+// its producer with iseed withdraw, which is taken, not refused. The
+// operator's iseed dlq replay of its dead letter, by sequence or by
+// reason, is then refused as a withdrawn letter's is, nothing POSTed, the
+// letter kept; with --tenant-asked it is sent.
+func TestDLQReplayOfAWithdrawnFailedSubmission(t *testing.T) {
+	d := startCLIDaemon(t)
+	d.sim.sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Rate: 1, Status: 412}}})
+	if _, errOut, code := runCLI(t, "submit", "--tenant", "acme", eventFile(t, "wf-1", nil)); code != 0 {
+		t.Fatalf("submit: exit %d, %s", code, errOut)
+	}
+	seq := fmt.Sprint(waitDeadLetters(t, 1)["wf-1"].Seq)
+	d.sim.sim.SetFaults(sim.Faults{})
+	posts := d.sim.sim.Counters()["POST /richiesta"]
+
+	if out, errOut, code := runCLI(t, "withdraw", "--wait", "--tenant", "acme", "wf-1"); code != 0 ||
+		!strings.Contains(out, "acme/wf-1: withdrawn after it was failed (upstream_rejected): never sent, nor replayed unless the tenant asks") {
+		t.Fatalf("withdraw --wait wf-1: exit %d, stdout %q, stderr %q; want 0, withdrawn", code, out, errOut)
+	}
+	for _, args := range [][]string{{seq}, {"--reason", "upstream_rejected"}} {
+		out, errOut, code := runCLI(t, append([]string{"dlq", "replay"}, args...)...)
+		if code != 1 || !strings.Contains(errOut, "its producer withdrew the submission") || !strings.Contains(errOut, "iseed dlq replay --tenant-asked "+seq) {
+			t.Errorf("dlq replay %v: exit %d, stdout %q, stderr %q; want 1, refused: its producer withdrew it", args, code, out, errOut)
+		}
+	}
+	if got := d.sim.sim.Counters()["POST /richiesta"]; got != posts {
+		t.Errorf("POSTs after the refused replays: %d, want %d", got, posts)
+	}
+	if left := deadLetters(t); len(left) != 1 {
+		t.Errorf("dead letters after the refused replays: %v; want wf-1's, kept", left)
+	}
+
+	if out, errOut, code := runCLI(t, "dlq", "replay", "--tenant-asked", seq); code != 0 || !strings.Contains(out, "replayed dead letter "+seq) {
+		t.Fatalf("dlq replay --tenant-asked: exit %d, stdout %q, stderr %q; want 0, replayed", code, out, errOut)
+	}
+	if r := waitSubmitted(t, d, "wf-1"); !r.CancelRequested.IsZero() {
+		t.Errorf("wf-1 sent after all, still marked withdrawn at %s", r.CancelRequested)
+	}
+	if got := d.sim.sim.Counters()["created"]; got != 1 {
+		t.Errorf("upstream requests: %d, want 1", got)
 	}
 }
