@@ -192,14 +192,21 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, dlq.ErrNotRemoved) {
 		// Published: the replay is done, only the letter is left, which
 		// reopens nothing if replayed again (iseed dlq replay says so too).
-		log.Warn().Err(err).Msg("console: dead letter replayed, but not removed")
+		// A replay all the same: an audit line, as one removed.
+		audit(log).Err(err).Msg("console: dead letter replayed, but not removed")
 		v.Set("kept", "1")
 		c.auth.signNotice(v, replayedFields...)
 		http.Redirect(w, r, "/dead-letters?"+v.Encode(), http.StatusSeeOther)
 		return
 	}
 	if err != nil {
-		log.Warn().Err(err).Msg("console: replay failed")
+		if errors.Is(err, dlq.ErrMaybeStored) {
+			// It may have been stored, and the submission reopen: an
+			// audit line, which a failure's warning is not.
+			audit(log).Err(err).Msg("console: dead letter replayed, its publish unanswered: it may have been stored")
+		} else {
+			log.Warn().Err(err).Msg("console: replay failed")
+		}
 		status := http.StatusBadGateway
 		if errors.Is(err, dlq.ErrReplayDuplicate) || errors.Is(err, dlq.ErrReplayedAlready) ||
 			errors.Is(err, dlq.ErrReplayUnderWay) || errors.Is(err, dlq.ErrReplayMaybePublished) {

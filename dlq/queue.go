@@ -44,6 +44,13 @@ var ErrReplayedAlready = errors.New("it was replayed already (by another replay 
 // nothing (record.Record.Replays).
 var ErrNotRemoved = errors.New("replayed, but the dead letter could not be removed")
 
+// ErrMaybeStored means a replay's publish failed without the server's
+// refusal (a timeout, a cut connection): it may have been stored, and the
+// submission may reopen. The letter is kept, and its claim names the
+// replay's message id, so that running the same replay again stores it at
+// most once.
+var ErrMaybeStored = errors.New("it may have been stored: in a minute, run the same replay again, which stores it at most once")
+
 // Queue lists and replays dead letters: the operator's view of the DLQ stream.
 type Queue struct {
 	js     jetstream.JetStream
@@ -315,7 +322,7 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 		// It may be stored all the same (a timeout, a cut connection): the
 		// claim, which names its id, stays, so that no replay under
 		// another id publishes a second message for the letter.
-		return fmt.Errorf("dlq: replay %d: %w (it may have been stored: in a minute, run the same replay again, which stores it at most once)", seq, err)
+		return fmt.Errorf("dlq: replay %d: %w (%w)", seq, err, ErrMaybeStored)
 	}
 	var dup error
 	if ack.Duplicate {
