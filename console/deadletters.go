@@ -110,6 +110,7 @@ func (c *Console) letter(w http.ResponseWriter, r *http.Request) (*deadLetterDat
 		c.fail(w, r, http.StatusServiceUnavailable, "The submission's record cannot be read right now: "+err.Error())
 		return nil, false
 	}
+	d.rec = rec
 	fingerprint := consumer.LetterFingerprint(raw.Data)
 	reopens, err := c.d.DeadLetters.CheckReopen(ctx, dl, fingerprint, rec)
 	if err != nil {
@@ -149,7 +150,12 @@ type deadLetterData struct {
 	// revealed payload, indented, of which Masked and Revealed are the
 	// first maxShown at most.
 	MaskedSize, RevealedSize int
-	payload                  []byte
+	// Upstream is the upstream's own message of the failure that stored
+	// the letter (record.Record.UpstreamMessage), set on a reveal only:
+	// personal data, as the payload.
+	Upstream string
+	payload  []byte
+	rec      *record.Record // the submission's record, when it was read
 }
 
 // MaskedCut reports whether Masked is only the start of the masked payload.
@@ -236,6 +242,9 @@ func (c *Console) reveal(w http.ResponseWriter, r *http.Request) {
 	audit(c.log).Uint64("seq", d.DL.Seq).Str("tenant", d.DL.Tenant).Str("submission", d.DL.SubmissionID).
 		Str("remote", c.remote(r)).Msg("console: dead-letter payload revealed")
 	d.Revealed, d.RevealedSize = reveal(d.payload)
+	if r := d.rec; r != nil && r.State == record.StateFailed && r.Reason == d.DL.Reason && r.Generation == d.DL.Generation {
+		d.Upstream = r.UpstreamMessage // that failure's, as iseed dlq show --reveal shows it
+	}
 	c.render(w, r, http.StatusOK, "deadletter", "Dead letter "+r.PathValue("seq"), d)
 }
 

@@ -7,8 +7,30 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/pipetest"
+	"github.com/iseed-dev/iseed/record"
 )
+
+// TestRevealShowsWhatTheUpstreamSaid: the reveal of the dead letter of a
+// submission the upstream refused shows the upstream's own message of
+// that refusal, which its record keeps (record.Record.UpstreamMessage:
+// it may echo personal data), as iseed dlq show --reveal does; the masked
+// page does not.
+func TestRevealShowsWhatTheUpstreamSaid(t *testing.T) {
+	const said = "error in the input data: campo codice_fiscale_dichiarante"
+	h := pipetest.New(t)
+	s := newSite(t, h, testToken, nil)
+	h.PutRecord("emp-up", pipetest.ValidFields("Mario"), func(r *record.Record) {
+		r.State, r.Reason, r.UpstreamMessage = record.StateFailed, dlq.ReasonUpstreamRejected, said
+	})
+	seq := deadLetter(t, h, "emp-up", dlq.ReasonUpstreamRejected, pipetest.Submission("emp-up", pipetest.ValidFields("Mario")))
+	letter := "/dead-letters/" + strconv.FormatUint(seq, 10)
+	runCalls(t, s, []call{
+		{name: "revealed", method: http.MethodPost, path: letter + "/reveal", auth: "bearer", status: 200, body: `<p id="upstream-said">The upstream said: <code>` + said},
+		{name: "masked", method: http.MethodGet, path: letter, auth: "bearer", status: 200, notBody: said},
+	}, nil, "")
+}
 
 // TestRevealHidesFileContents: the console's reveal shows what iseed dlq
 // show --reveal shows (dlq.Mask): the values in clear, an inline file as

@@ -52,7 +52,7 @@ func (p *Pipeline) adopt(ctx context.Context, j *job, r *visengine.Richiesta, no
 		next.Pending = nil
 		// A late answer after the record was failed (max deliveries,
 		// expired) is still the truth: the request exists and is tracked.
-		next.Reason, next.Errors = "", nil
+		next.Reason, next.Errors, next.UpstreamMessage = "", nil, ""
 		next.Charge = p.charge(j, r, sourceOf(note))
 		fillService(&next, j, r)
 		if j.res != nil {
@@ -192,6 +192,7 @@ func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error)
 	next.To(record.StateFailed, now, reason)
 	next.Reason = reason
 	next.Errors = []publisher.Problem{{Code: reason, Message: cause.Error()}}
+	next.UpstreamMessage = upstreamMessage(cause)
 	next.FailedAt(now)
 	if reason != dlq.ReasonAmbiguous {
 		next.Pending = nil
@@ -210,6 +211,17 @@ func (p *Pipeline) fail(ctx context.Context, j *job, reason string, cause error)
 		p.releaseReservation(ctx, j)
 	}
 	return Outcome{Kind: Failed, Reason: reason, Err: cause, Record: j.rec, Event: j.rec.Status(record.StateFailed)}
+}
+
+// upstreamMessage is the upstream's own message of err, a failed call to
+// it, cut as a record keeps it (record.Record.UpstreamMessage); "" when
+// err is no such failure, or the upstream gave none.
+func upstreamMessage(err error) string {
+	var ve *visengine.Error
+	if !errors.As(err, &ve) {
+		return ""
+	}
+	return record.Cut(ve.UpstreamMessage(), record.MaxUpstreamMessage)
 }
 
 // keepAnswered writes the request id the job's POST got back into the

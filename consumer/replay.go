@@ -165,7 +165,7 @@ func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem
 		next.PersonKey, next.Metadata, next.Scrubbed = fresh.PersonKey, fresh.Metadata, time.Time{}
 	}
 	next.Generation++
-	next.Reason, next.Errors = "", nil
+	next.Reason, next.Errors, next.UpstreamMessage = "", nil, ""
 	next.CancelRequested, next.CancelledBy = time.Time{}, "" // replayed: sent after all
 	next.AddReplay(j.replay, now)
 	note := fmt.Sprintf("replay of dead letter %d", j.replay)

@@ -72,7 +72,16 @@ type Record struct {
 	Attempts       int                 `json:"attempts"`          // POSTs tried, all generations
 	Reason         string              `json:"reason,omitempty"`  // failed: reason code
 	Errors         []publisher.Problem `json:"errors,omitempty"`
-	Metadata       json.RawMessage     `json:"metadata,omitempty"`
+	// UpstreamMessage is the upstream's own message of the refusal that
+	// failed the submission (a POST's: upstream_rejected; or an ambiguous
+	// answer's), as visengine.Error.UpstreamMessage gives it, cut to
+	// MaxUpstreamMessage: the field it names, which the error code alone
+	// does not say. It may echo what the request carried (a tax code, a
+	// name): personal data, shown only where that may be (iseed status,
+	// iseed dlq show --reveal, the console's reveal), never in a log line or
+	// an event. A reopen clears it, and the retention scrubs it (Scrub).
+	UpstreamMessage string          `json:"upstream_message,omitempty"`
+	Metadata        json.RawMessage `json:"metadata,omitempty"`
 	// PersonKey is a keyed hash of the tenant and the person's tax code
 	// (tracking.History), never the tax code: for the prior-ISEE rule.
 	PersonKey string       `json:"person_key,omitempty"`
@@ -347,6 +356,11 @@ func (r *Record) upgrade() {
 // and the events made from it, over the server's maximum payload, and no
 // write of them would ever succeed.
 const MaxStato = 256
+
+// MaxUpstreamMessage bounds the upstream's message a record keeps
+// (UpstreamMessage): the client reads up to 2 KiB of it, and a record
+// holds one.
+const MaxUpstreamMessage = 1 << 10
 
 // Stato is the upstream's stato_richiesta as a record keeps it: cut to
 // MaxStato bytes and an ellipsis (Cut).

@@ -28,7 +28,8 @@ func (r *Record) Closed() bool {
 // needed to keep the submission from being sent or paid again: the
 // metadata, the person key and each problem's field, name and message (a
 // field is the key as the tenant sent it, a name may be an option name
-// the tenant sent, a message quotes them); the problem codes stay, since a
+// the tenant sent, a message quotes them), and the upstream's message (it
+// may echo them: UpstreamMessage); the problem codes stay, since a
 // rejection's dead-letter reason is read from them. Everything else stays:
 // the state, the fingerprint, the upstream request, the lease of a POST in
 // doubt, the attempts, the reason code, the charge and reservation, the
@@ -46,7 +47,7 @@ func (r *Record) Scrub(now time.Time) bool {
 	if !r.Closed() || !r.scrubbable() {
 		return false
 	}
-	r.Metadata, r.PersonKey = nil, ""
+	r.Metadata, r.PersonKey, r.UpstreamMessage = nil, "", ""
 	if r.Document != nil {
 		doc := *r.Document // shared with the record's clones
 		doc.Object = ScrubbedObject(doc.Object)
@@ -91,7 +92,7 @@ func (r *Record) scrubbable() bool {
 	if r.Document != nil && !ScrubbedName(r.Document.Object) || freeStato(r.StatoRichiesta) {
 		return true
 	}
-	return len(r.Metadata) > 0 || r.PersonKey != "" || slices.ContainsFunc(r.Errors, func(p publisher.Problem) bool {
+	return len(r.Metadata) > 0 || r.PersonKey != "" || r.UpstreamMessage != "" || slices.ContainsFunc(r.Errors, func(p publisher.Problem) bool {
 		return p != publisher.Problem{Code: p.Code}
 	})
 }

@@ -21,9 +21,10 @@ func full(state string) *record.Record {
 		Reason:   "gave_up",
 		Errors:   []publisher.Problem{{Field: "Codice Fiscale", Name: "RSSMRA80A01H501U", Code: "invalid_tax_code", Message: "RSSMRA80A01H501U is not valid"}},
 		Metadata: json.RawMessage(`{"employee":"Mario Rossi"}`), PersonKey: "pk",
-		Timeline:  []record.Transition{{State: state, At: at, Note: "upstream: Visura evasa"}},
-		Replays:   []record.Replay{{Seq: 7, At: at}},
-		HeldSince: at, FirstFailure: at, LastFailure: at, Created: at, Updated: at,
+		UpstreamMessage: "error in the input data: codice_fiscale RSSMRA80A01H501U",
+		Timeline:        []record.Transition{{State: state, At: at, Note: "upstream: Visura evasa"}},
+		Replays:         []record.Replay{{Seq: 7, At: at}},
+		HeldSince:       at, FirstFailure: at, LastFailure: at, Created: at, Updated: at,
 		Document: &record.DocumentRef{Bucket: "b", Object: "acme/emp-1/x/r1.zip", Size: 1, SHA256: "s", ContentType: "application/zip", Stato: visengine.StateFulfilled, Stored: at},
 		Charge:   &record.Charge{ServicePrice: 1250, Total: 1250, At: at, Source: "posted", Options: []record.ChargeOption{{Name: "urgenza", Price: 100}}},
 		Reserved: &record.Reserved{Amount: 1250, Day: "2026-03-02"},
@@ -31,14 +32,14 @@ func full(state string) *record.Record {
 }
 
 // TestScrub: a closed record loses its metadata, person key, its document's
-// file name, the problems' texts and an upstream state the API does not
+// file name, the problems' texts, the upstream's message and an upstream state the API does not
 // publish (the upstream's free text), keeps the problems' codes and every
 // other field, and notes when; a record still open, or with nothing left
 // to scrub, is unchanged.
 func TestScrub(t *testing.T) {
 	now := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	scrubbed := func(r *record.Record) *record.Record {
-		r.Metadata, r.PersonKey, r.Scrubbed = nil, "", now
+		r.Metadata, r.PersonKey, r.UpstreamMessage, r.Scrubbed = nil, "", "", now
 		r.Errors = []publisher.Problem{{Code: "invalid_tax_code"}}
 		if r.Document != nil {
 			doc := *r.Document
@@ -109,7 +110,7 @@ func TestScrub(t *testing.T) {
 // removes or one it keeps, so a field added later is a decision, not an
 // accident.
 func TestScrubKeepsEveryOtherField(t *testing.T) {
-	removed := map[string]bool{"Metadata": true, "PersonKey": true, "Errors": true, "Scrubbed": true, "Document": true} // Document: its file name
+	removed := map[string]bool{"Metadata": true, "PersonKey": true, "Errors": true, "UpstreamMessage": true, "Scrubbed": true, "Document": true} // Document: its file name
 	r := full(record.StateCompleted)
 	before := r.Clone()
 	r.Scrub(time.Now())

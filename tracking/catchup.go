@@ -189,7 +189,7 @@ func overrideGiveUp(next *record.Record, trs []record.Transition) bool {
 			trs[i].Note += "; overrides " + dlq.ReasonGaveUp
 		}
 	}
-	next.Reason, next.Errors = "", nil
+	next.Reason, next.Errors, next.UpstreamMessage = "", nil, ""
 	return true
 }
 

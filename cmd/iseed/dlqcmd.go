@@ -211,10 +211,13 @@ func newDLQShowCmd(e *env) *cobra.Command {
 			"arrays shows as ‹nested deeper than 64 levels›, and a table prints no more of it than 64 KiB and 16 bytes a\n" +
 			"byte of the payload, indented: one nested far deeper than a submission is cut there, saying how many bytes\n" +
 			"more there are; -o json prints it whole. Revealed, the whole payload is printed. A payload that indented\n" +
-			"would be more than that bound is printed compact, on one line (-o json, and a revealed table), whole.",
+			"would be more than that bound is printed compact, on one line (-o json, and a revealed table), whole.\n" +
+			"--reveal also shows what the upstream said when it refused the submission (its own message, which may\n" +
+			"echo personal data: \"upstream said\", upstream_message in -o json), as the submission's record keeps it\n" +
+			"while the letter is its latest failure.",
 		Args: exactArgs("SEQ"),
 	}
-	reveal := cmd.Flags().Bool("reveal", false, "show the payload's values (personal data); file contents stay hidden")
+	reveal := cmd.Flags().Bool("reveal", false, "show the payload's values (personal data) and what the upstream said; file contents stay hidden")
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		format, err := out.format(e.stdout)
@@ -225,11 +228,11 @@ func newDLQShowCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		q, closeQ, err := openQueue(cmd.Context(), e.stderr, false)
+		q, c, err := openQueueOn(cmd.Context(), e.stderr, false)
 		if err != nil {
 			return err
 		}
-		defer closeQ()
+		defer c.close()
 		l, err := q.Get(cmd.Context(), seqs[0])
 		if errors.Is(err, dlq.ErrNotFound) {
 			return fmt.Errorf("no dead letter %d (replayed or purged already, or never stored)", seqs[0])
@@ -237,22 +240,52 @@ func newDLQShowCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		upstream := ""
+		if *reveal {
+			if upstream, err = letterUpstream(cmd.Context(), record.NewStore(c.res.Records), l.DeadLetter); err != nil {
+				return err
+			}
+		}
 		payload := dlq.Mask(l.Payload, *reveal)
 		if format == formatJSON {
-			return writeLetterJSON(e.stdout, letterDoc{l.DeadLetter, l.Header, payload, *reveal}, len(l.Payload))
+			return writeLetterJSON(e.stdout, letterDoc{l.DeadLetter, l.Header, payload, *reveal, upstream}, len(l.Payload))
 		}
-		return printLetter(e.stdout, l, payload, *reveal)
+		return printLetter(e.stdout, l, payload, *reveal, upstream)
 	}
 	return cmd
 }
 
-func printLetter(w io.Writer, l *dlq.Letter, payload json.RawMessage, reveal bool) error {
+// letterUpstream returns the upstream's own message of the failure that
+// stored dead letter d (record.Record.UpstreamMessage: personal data, for
+// --reveal only), as its submission's record keeps it while it is that
+// failure's: failed for d's reason in d's generation. "" when there is none.
+func letterUpstream(ctx context.Context, store *record.Store, d dlq.DeadLetter) (string, error) {
+	if !record.ValidToken(d.Tenant) || !record.ValidToken(d.SubmissionID) {
+		return "", nil
+	}
+	rec, _, err := store.Get(ctx, d.Tenant, d.SubmissionID)
+	if errors.Is(err, record.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("the record of %s/%s: %w", d.Tenant, d.SubmissionID, err)
+	}
+	if rec.State != record.StateFailed || rec.Reason != d.Reason || rec.Generation != d.Generation {
+		return "", nil
+	}
+	return rec.UpstreamMessage, nil
+}
+
+func printLetter(w io.Writer, l *dlq.Letter, payload json.RawMessage, reveal bool, upstream string) error {
 	tw := newTable(w)
 	d := l.DeadLetter
 	fmt.Fprintf(tw, "dead letter\t%d, stored %s\n", d.Seq, d.Stored.UTC().Format(time.RFC3339))
 	fmt.Fprintf(tw, "submission\t%s/%s (generation %d)\n", d.Tenant, d.SubmissionID, d.Generation)
 	fmt.Fprintf(tw, "reason\t%s\n", d.Reason)
 	fmt.Fprintf(tw, "error\t%s\n", d.Error)
+	if upstream != "" {
+		fmt.Fprintf(tw, "upstream said\t%s\n", shown(upstream))
+	}
 	fmt.Fprintf(tw, "attempts\t%d POST(s), %d deliveries\n", d.Attempts, d.Deliveries)
 	fmt.Fprintf(tw, "failures\tfirst %s, last %s\n", d.FirstFailure.UTC().Format(time.RFC3339), d.LastFailure.UTC().Format(time.RFC3339))
 	fmt.Fprintf(tw, "original\t%s, stream sequence %d\n", d.OriginalSubject, d.StreamSeq)
@@ -305,6 +338,8 @@ type letterDoc struct {
 	Headers    nats.Header     `json:"headers"`
 	Payload    json.RawMessage `json:"payload"`
 	Revealed   bool            `json:"revealed"`
+	// UpstreamMessage is letterUpstream's, with --reveal only.
+	UpstreamMessage string `json:"upstream_message,omitempty"`
 }
 
 // indentable reports whether payload, the JSON iseed dlq show prints of a
@@ -335,7 +370,10 @@ func writeLetterJSON(w io.Writer, doc letterDoc, n int) error {
 		for i, f := range []struct {
 			name string
 			v    any
-		}{{"dead_letter", doc.DeadLetter}, {"headers", doc.Headers}, {"payload", nil}, {"revealed", doc.Revealed}} {
+		}{{"dead_letter", doc.DeadLetter}, {"headers", doc.Headers}, {"payload", nil}, {"revealed", doc.Revealed}, {"upstream_message", doc.UpstreamMessage}} {
+			if f.name == "upstream_message" && doc.UpstreamMessage == "" {
+				continue
+			}
 			if i > 0 {
 				b.WriteString(",\n")
 			}

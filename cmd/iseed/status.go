@@ -20,7 +20,8 @@ func newStatusCmd(e *env) *cobra.Command {
 		Use:   "status ID",
 		Short: "Show a submission's record and events",
 		Long: "Prints the submission's record (state, timeline, upstream request, document, problems) and its\n" +
-			"status and document events.\n\n" +
+			"status and document events. A submission the upstream refused shows what the upstream said (its own\n" +
+			"message, which may name the field at fault and echo personal data, as the problems' messages may).\n\n" +
 			"The record is read from its bucket's leader, not from a replica that may lag; when the leader does\n" +
 			"not answer (an election, a cluster without quorum), a replica's copy is printed and stderr says it may\n" +
 			"be behind.\n\n" +
@@ -218,6 +219,9 @@ func printStatus(w io.Writer, r *record.Record, doc *documentState, events []jso
 	fmt.Fprintf(tw, "attempts\t%d, generation %d\n", r.Attempts, r.Generation)
 	if r.Reason != "" {
 		fmt.Fprintf(tw, "reason\t%s\n", r.Reason)
+	}
+	if r.UpstreamMessage != "" { // personal data, as the problems' messages below
+		fmt.Fprintf(tw, "upstream said\t%s\n", shown(r.UpstreamMessage))
 	}
 	printPending(tw, r)
 	if !r.CancelRequested.IsZero() {
