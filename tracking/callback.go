@@ -40,7 +40,7 @@ import (
 // the rate, with its peer's address: callbacksource.go). A genuine one re-reads the request at most once per
 // MinInterval per submission and announced state, where the state is one
 // of the five the API names or "other": a body that leaked, replayed with
-// any states, costs at most six upstream reads per interval (answered 204
+// any states, costs at most six upstream reads per interval (answered 200
 // meanwhile, or 503 with Retry-After when that read failed, so that the
 // upstream's retry is never taken for done), and none once tracking is
 // over, but for a request tracking gave up on (the upstream's completion
@@ -251,8 +251,8 @@ func (c *Callbacks) takeSlot() bool {
 }
 
 // again answers a callback whose news was let through less than
-// MinInterval ago: 204 when that refresh went through (it and polling have
-// the news), else 503 with Retry-After the rest of the interval, never 204:
+// MinInterval ago: 200 when that refresh went through (it and polling have
+// the news), else 503 with Retry-After the rest of the interval, never 200:
 // the upstream was told to retry, and its retry must not be taken for done.
 // The failed refresh counts against the interval all the same, so a leaked
 // body costs no more reads. While that refresh is still under way (or
@@ -265,7 +265,7 @@ func (c *Callbacks) again(w http.ResponseWriter, m mark) {
 	}
 	if !m.failed {
 		c.cfg.Metrics.callback(cbRepeat)
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	c.cfg.Metrics.callback(cbRepeatFailed)
@@ -317,11 +317,11 @@ func (c *Callbacks) refreshNow(w http.ResponseWriter, r *http.Request, tenant, i
 	case !read: // not tracked: nothing to re-read, and no re-read to count
 		c.recent.done(key)
 		c.cfg.Metrics.callback(cbNotTracked)
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(http.StatusOK)
 	default:
 		c.recent.done(key)
 		c.cfg.Metrics.callback(cbRefreshed)
-		w.WriteHeader(http.StatusNoContent)
+		w.WriteHeader(http.StatusOK)
 	}
 }
 

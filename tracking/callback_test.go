@@ -183,8 +183,8 @@ func TestCallbackBodiesReadAtOnceAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if got := resp.StatusCode; got != http.StatusNoContent || ref.n.Load() != 1 {
-		t.Errorf("genuine form callback after the flood: got %d with %d refreshes, want 204 with 1", got, ref.n.Load())
+	if got := resp.StatusCode; got != http.StatusOK || ref.n.Load() != 1 {
+		t.Errorf("genuine form callback after the flood: got %d with %d refreshes, want 200 with 1", got, ref.n.Load())
 	}
 }
 
@@ -227,11 +227,11 @@ func TestCallbackAnswers(t *testing.T) {
 		{"wrong secret", "/callbacks/acme/emp-1", "", callbackJSON(strings.Repeat("0", 64), "Visura evasa"), http.StatusForbidden, 0},
 		{"garbage", "/callbacks/acme/emp-1", "", "{{{", http.StatusForbidden, 0},
 		{"form too large", "/callbacks/acme/emp-1", form, callbackForm(secret, strings.Repeat("x", 4<<10)), http.StatusRequestEntityTooLarge, 0},
-		{"genuine", "/callbacks/acme/emp-1", "", callbackJSON(secret, "Visura evasa"), http.StatusNoContent, 1},
-		{"the same news again", "/callbacks/acme/emp-1", "", callbackJSON(secret, "visura_evasa"), http.StatusNoContent, 1},
-		{"news", "/callbacks/acme/emp-1", "", callbackJSON(secret, "Annullata"), http.StatusNoContent, 2},
-		{"as a form", "/callbacks/acme/emp-1", form, callbackForm(secret, "In erogazione"), http.StatusNoContent, 3},
-		{"genuine, echoing files far beyond MaxBody", "/callbacks/acme/emp-2", "", echoing, http.StatusNoContent, 4},
+		{"genuine", "/callbacks/acme/emp-1", "", callbackJSON(secret, "Visura evasa"), http.StatusOK, 1},
+		{"the same news again", "/callbacks/acme/emp-1", "", callbackJSON(secret, "visura_evasa"), http.StatusOK, 1},
+		{"news", "/callbacks/acme/emp-1", "", callbackJSON(secret, "Annullata"), http.StatusOK, 2},
+		{"as a form", "/callbacks/acme/emp-1", form, callbackForm(secret, "In erogazione"), http.StatusOK, 3},
+		{"genuine, echoing files far beyond MaxBody", "/callbacks/acme/emp-2", "", echoing, http.StatusOK, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -311,8 +311,8 @@ func TestCallbackRefusedWhenBusyIsLetThroughOnRetry(t *testing.T) {
 	}
 	release()
 	wg.Wait()
-	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusNoContent || ref.n.Load() != 2 {
-		t.Errorf("the retry: got %d after %d refreshes, want 204 after 2", got, ref.n.Load())
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusOK || ref.n.Load() != 2 {
+		t.Errorf("the retry: got %d after %d refreshes, want 200 after 2", got, ref.n.Load())
 	}
 }
 
@@ -362,8 +362,8 @@ func TestStalledBodiesDoNotDelayGenuineCallbacks(t *testing.T) {
 	// At least as many stalled bodies as there are readers: every reader
 	// would be held, were JSON bodies read in readers.
 	waitFor(t, "stalled bodies being read", func() bool { return c.reading.Load() >= 2 })
-	if got := postCallback(t, srv, "/callbacks/acme/emp-1", callbackJSON(c.Secret("acme", "emp-1"), "Visura evasa")); got != http.StatusNoContent || ref.n.Load() != 1 {
-		t.Errorf("genuine callback beside 6 stalled bodies and 2 readers: got %d with %d refreshes, want 204 with 1", got, ref.n.Load())
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", callbackJSON(c.Secret("acme", "emp-1"), "Visura evasa")); got != http.StatusOK || ref.n.Load() != 1 {
+		t.Errorf("genuine callback beside 6 stalled bodies and 2 readers: got %d with %d refreshes, want 200 with 1", got, ref.n.Load())
 	}
 }
 
@@ -375,8 +375,8 @@ func TestStalledBodiesDoNotDelayGenuineCallbacks(t *testing.T) {
 func TestLeakedBodyStaysLimitedWhenManyNewsArrive(t *testing.T) {
 	c, ref, srv := callbackServer(t, CallbackConfig{})
 	leaked := callbackJSON(c.Secret("acme", "emp-leak"), "Visura evasa")
-	if got := postCallback(t, srv, "/callbacks/acme/emp-leak", leaked); got != http.StatusNoContent {
-		t.Fatalf("the leaked body, first: got %d, want 204", got)
+	if got := postCallback(t, srv, "/callbacks/acme/emp-leak", leaked); got != http.StatusOK {
+		t.Fatalf("the leaked body, first: got %d, want 200", got)
 	}
 	var last int
 	for i := range recentMax {
@@ -390,8 +390,8 @@ func TestLeakedBodyStaysLimitedWhenManyNewsArrive(t *testing.T) {
 		t.Errorf("callbacks counted too_many_news: got %v, want 1", got)
 	}
 	before := ref.n.Load()
-	if got := postCallback(t, srv, "/callbacks/acme/emp-leak", leaked); got != http.StatusNoContent || ref.n.Load() != before {
-		t.Errorf("the leaked body again within the interval, after %d other news: got %d with %d more refreshes, want 204 with none",
+	if got := postCallback(t, srv, "/callbacks/acme/emp-leak", leaked); got != http.StatusOK || ref.n.Load() != before {
+		t.Errorf("the leaked body again within the interval, after %d other news: got %d with %d more refreshes, want 200 with none",
 			recentMax, got, ref.n.Load()-before)
 	}
 }
@@ -458,12 +458,12 @@ func TestCallbackOutcomesCounted(t *testing.T) {
 		want                    int
 		outcome                 string
 	}{
-		{"genuine", "/callbacks/acme/emp-1", "", genuine("emp-1", "Visura evasa"), http.StatusNoContent, "refreshed"},
-		{"repeat", "/callbacks/acme/emp-1", "", genuine("emp-1", "Visura evasa"), http.StatusNoContent, "repeat"},
+		{"genuine", "/callbacks/acme/emp-1", "", genuine("emp-1", "Visura evasa"), http.StatusOK, "refreshed"},
+		{"repeat", "/callbacks/acme/emp-1", "", genuine("emp-1", "Visura evasa"), http.StatusOK, "repeat"},
 		{"refresh fails", "/callbacks/acme/emp-fail", "", genuine("emp-fail", "Visura evasa"), http.StatusServiceUnavailable, "refresh_failed"},
 		{"repeat of a failed refresh", "/callbacks/acme/emp-fail", "", genuine("emp-fail", "Visura evasa"), http.StatusServiceUnavailable, "repeat_failed"},
 		{"no such record", "/callbacks/acme/emp-gone", "", genuine("emp-gone", "Visura evasa"), http.StatusNotFound, "unknown"},
-		{"not tracked", "/callbacks/acme/emp-done", "", genuine("emp-done", "Visura evasa"), http.StatusNoContent, "not_tracked"},
+		{"not tracked", "/callbacks/acme/emp-done", "", genuine("emp-done", "Visura evasa"), http.StatusOK, "not_tracked"},
 		{"not tracked yet", "/callbacks/acme/emp-soon", "", genuine("emp-soon", "Visura evasa"), http.StatusServiceUnavailable, "not_yet"},
 		{"not tracked yet, retried", "/callbacks/acme/emp-soon", "", genuine("emp-soon", "Visura evasa"), http.StatusServiceUnavailable, "not_yet"},
 		{"forged", "/callbacks/acme/emp-1", "", callbackJSON(strings.Repeat("0", 64), "Annullata"), http.StatusForbidden, "forged"},
@@ -554,8 +554,8 @@ func TestCallbackWaitsForTheRequestsTrackingToStart(t *testing.T) {
 	default:
 	}
 	ref.tracked.Store(true)
-	if got := <-answered; got != http.StatusNoContent || ref.reads.Load() != 1 {
-		t.Errorf("once tracked: got %d after %d reads, want 204 after 1", got, ref.reads.Load())
+	if got := <-answered; got != http.StatusOK || ref.reads.Load() != 1 {
+		t.Errorf("once tracked: got %d after %d reads, want 200 after 1", got, ref.reads.Load())
 	}
 	if got := counted(t, c); fmt.Sprint(got) != fmt.Sprint(map[string]float64{"refreshed": 1}) {
 		t.Errorf("counted %v, want one refreshed", got)
@@ -580,8 +580,8 @@ func TestCallbackNotTrackedYetIsLetThroughOnRetry(t *testing.T) {
 			resp.StatusCode, resp.Header.Get("Retry-After"), ref.checks.Load())
 	}
 	ref.tracked.Store(true)
-	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusNoContent || ref.reads.Load() != 1 {
-		t.Errorf("the retry, tracked: got %d after %d reads, want 204 after 1", got, ref.reads.Load())
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusOK || ref.reads.Load() != 1 {
+		t.Errorf("the retry, tracked: got %d after %d reads, want 200 after 1", got, ref.reads.Load())
 	}
 	if got := counted(t, c); fmt.Sprint(got) != fmt.Sprint(map[string]float64{"not_yet": 1, "refreshed": 1}) {
 		t.Errorf("counted %v, want one not_yet and one refreshed", got)
@@ -589,8 +589,8 @@ func TestCallbackNotTrackedYetIsLetThroughOnRetry(t *testing.T) {
 }
 
 // TestCallbackRepeatedWhileItsRefreshRunsIsNotDone: the same news again
-// while its first callback's re-read is under way gets 503, not 204: that
-// re-read may yet fail, and the upstream would take the 204 for done.
+// while its first callback's re-read is under way gets 503, not 200: that
+// re-read may yet fail, and the upstream would take the 200 for done.
 func TestCallbackRepeatedWhileItsRefreshRunsIsNotDone(t *testing.T) {
 	ref := &soonRefresher{release: make(chan struct{})}
 	ref.tracked.Store(true)
@@ -603,10 +603,10 @@ func TestCallbackRepeatedWhileItsRefreshRunsIsNotDone(t *testing.T) {
 		t.Errorf("the same news while its re-read runs: got %d, want 503", got)
 	}
 	close(ref.release)
-	if got := <-first; got != http.StatusNoContent {
-		t.Errorf("the first: got %d, want 204", got)
+	if got := <-first; got != http.StatusOK {
+		t.Errorf("the first: got %d, want 200", got)
 	}
-	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusNoContent || ref.reads.Load() != 1 {
-		t.Errorf("the same news after its re-read: got %d after %d reads, want 204 (repeat) after 1", got, ref.reads.Load())
+	if got := postCallback(t, srv, "/callbacks/acme/emp-1", body); got != http.StatusOK || ref.reads.Load() != 1 {
+		t.Errorf("the same news after its re-read: got %d after %d reads, want 200 (repeat) after 1", got, ref.reads.Load())
 	}
 }

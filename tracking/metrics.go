@@ -100,10 +100,10 @@ type callbackOutcome string
 
 const (
 	// A genuine callback (right secret).
-	cbRefreshed     callbackOutcome = "refreshed"      // 204: the request was re-read
-	cbNotTracked    callbackOutcome = "not_tracked"    // 204 unread: the request is no longer tracked (or never will be)
+	cbRefreshed     callbackOutcome = "refreshed"      // 200: the request was re-read
+	cbNotTracked    callbackOutcome = "not_tracked"    // 200 unread: the request is no longer tracked (or never will be)
 	cbNotYet        callbackOutcome = "not_yet"        // 503 unread: the request was still not tracked after NotYetWait
-	cbRepeat        callbackOutcome = "repeat"         // 204 unread: its news was let through less than MinInterval ago (and read, if tracked)
+	cbRepeat        callbackOutcome = "repeat"         // 200 unread: its news was let through less than MinInterval ago (and read, if tracked)
 	cbRepeatFailed  callbackOutcome = "repeat_failed"  // 503 unread: its news was let through less than MinInterval ago, and that read failed
 	cbRefreshFailed callbackOutcome = "refresh_failed" // 503: the re-read failed
 	cbUnknown       callbackOutcome = "unknown"        // 404: no record of the submission

@@ -47,7 +47,7 @@ func TestCallbackBeforeThePostsAnswer(t *testing.T) {
 	h.runTracker(tr)
 	h.startPipeline(tr, false)
 	h.Publish(pipetest.Submission("emp-early", pipetest.ValidFields("Mario")), nil)
-	// The three news posted: each answered (204), or one held and the
+	// The three news posted: each answered (200), or one held and the
 	// others refused (503, retried).
 	pipetest.WaitFor(t, 30*time.Second, "the upstream's callbacks before the POST's answer", func() bool {
 		return h.Counter("callbacks") >= 3 || h.Counter("callback_failures") >= 2
