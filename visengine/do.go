@@ -188,7 +188,9 @@ func (a *attempt) lost(ctx context.Context, err error) *Error {
 }
 
 // unreadable classifies an answer whose body could not be read or decoded.
-// A failure status keeps its class. A 2xx to a POST, PUT or DELETE is
+// To a POST, PUT or DELETE, one that named a request before it broke off
+// is ambiguous whatever its status, as check has it for a whole answer.
+// Otherwise a failure status keeps its class. A 2xx to a POST, PUT or DELETE is
 // ambiguous (the change was probably made); to a GET it is retryable, or
 // permanent when the answer is over the size limit (it would be again).
 func (a *attempt) unreadable(ctx context.Context, resp *http.Response, env envelope, err error, now time.Time, ans answer) *Error {
