@@ -2,7 +2,6 @@ package consumer_test
 
 import (
 	"context"
-	"net/url"
 	"testing"
 	"time"
 
@@ -90,15 +89,7 @@ func TestRequestListedTwiceIsOneRequest(t *testing.T) {
 	t.Parallel()
 	h := &harness{pipetest.NewWithSim(t, sim.Config{Step: time.Hour, Wallet: 1e7,
 		Faults: sim.Faults{CommitThenFail: sim.CommitThenFail{Mode: sim.ModeBadGateway, Next: 1}}}, 2*time.Second)}
-	u, err := url.Parse(h.SimURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := visengine.New(visengine.Config{BaseURL: u, Token: pipetest.SimToken, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Start(pipetest.WithUpstream(listedTwice{c}), pipetest.WithConfig(func(c *consumer.Config) { c.ReconcileSettle = time.Second }))
+	h.Start(pipetest.WithUpstream(listedTwice{h.Client}), pipetest.WithConfig(func(c *consumer.Config) { c.ReconcileSettle = time.Second }))
 	h.Publish(pipetest.Submission("emp-twice", pipetest.ValidFields("Mario")), nil)
 	r := h.WaitState("emp-twice", record.StateSubmitted)
 	if got := h.Counter("created"); got != 1 {
