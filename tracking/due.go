@@ -27,7 +27,8 @@ type Tracked struct {
 // NextPoll returns the instant, on the schedule's clock, of the next
 // scheduled poll of r at now: c.Polling's Next, brought forward to the
 // moment r's overdue event is due, while it is not out, or to the moment
-// tracking gives up on it (just past MaxAge, so that Expired holds): a
+// tracking gives up on it (just past MaxAge, so that Expired holds, and,
+// while a failed last look is tried again, just past LastLookGrace): a
 // poll then announces either on time, not up to an interval (with
 // callbacks trusted, four working days) late. c.Polling comes from
 // WithDefaults, with Callbacks as they apply to r; zero OverdueWorkdays
@@ -41,6 +42,15 @@ func (c Config) NextPoll(r Tracked, now time.Time) time.Time {
 	}
 	if !r.Since.IsZero() {
 		due = append(due, r.Since.Add(c.MaxAge+time.Second))
+		if c.LastLookGrace > 0 {
+			// A last look that failed is tried again within its grace,
+			// and tracking gives up at its end: a failure whose retry the
+			// schedule sets (a request the upstream does not know, a
+			// receipt not served yet, a document over the size limit)
+			// would otherwise wait for the next scheduled poll, a working
+			// day or more past it.
+			due = append(due, r.Since.Add(c.MaxAge+c.LastLookGrace+time.Second))
+		}
 	}
 	for _, d := range due {
 		if d.After(now) && d.Before(at) {
