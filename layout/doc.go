@@ -4,7 +4,7 @@
 // (records, the request index, schemas, the ISEE history, keys, caps and
 // their usage, held submissions, the shared rate limit) and the documents
 // Object Stores (one per tenant, created on a tenant's first document by
-// EnsureTenantDocuments, and the shared one of documents stored before).
+// TenantDocuments, and the shared one of documents stored before).
 // All names derive from one subject prefix, so two deployments can share a
 // cluster.
 //

@@ -400,8 +400,8 @@ func (r *Resources) ensureDocuments(ctx context.Context, js jetstream.JetStream)
 }
 
 // ensureTenantDocuments brings every tenant's documents bucket to the
-// layout's TTL, replicas and storage. A bucket is otherwise updated only
-// when its tenant next stores a document, and a shorter ISEED_DOCUMENT_TTL
+// layout's TTL, replicas and storage. A bucket is otherwise never updated
+// (TenantDocuments binds it as it is), and a shorter ISEED_DOCUMENT_TTL
 // must apply from the start to what every tenant has stored: certificates
 // are kept no longer than configured.
 func (r *Resources) ensureTenantDocuments(ctx context.Context, js jetstream.JetStream) error {
@@ -429,15 +429,41 @@ func (r *Resources) ensureTenantDocuments(ctx context.Context, js jetstream.JetS
 // bucket of one tenant, with the layout's TTL, replicas and storage.
 func EnsureTenantDocuments(ctx context.Context, js jetstream.JetStream, l Layout, tenant string) (jetstream.ObjectStore, error) {
 	l = l.WithDefaults()
-	obs, err := ensureObjectStore(ctx, js, l, l.TenantDocumentsBucket(tenant), "iseed: documents of tenant "+tenant)
+	obs, err := ensureObjectStore(ctx, js, l, l.TenantDocumentsBucket(tenant), tenantDocumentsDescription(tenant))
 	if err != nil {
 		return nil, fmt.Errorf("layout: documents bucket of %s: %w", tenant, err)
 	}
 	return obs, nil
 }
 
+// TenantDocuments returns the documents bucket of one tenant, created with
+// the layout's TTL, replicas and storage when there is none (the tenant's
+// first document, or its bucket deleted since). One that exists is bound
+// as it is: its settings are those of the replica started last (Ensure
+// sets them on every bucket), which a replica started before, configured
+// otherwise, must not set back when it stores a document (the tracker).
+func TenantDocuments(ctx context.Context, js jetstream.JetStream, l Layout, tenant string) (jetstream.ObjectStore, error) {
+	l = l.WithDefaults()
+	cfg := objectStoreConfig(l, l.TenantDocumentsBucket(tenant), tenantDocumentsDescription(tenant))
+	obs, err := js.CreateObjectStore(ctx, cfg) // as it is when it is the same: see ensureStream
+	if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		obs, err = js.ObjectStore(ctx, cfg.Bucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("layout: documents bucket of %s: object store %s: %w", tenant, cfg.Bucket, err)
+	}
+	return obs, nil
+}
+
+func tenantDocumentsDescription(tenant string) string { return "iseed: documents of tenant " + tenant }
+
+// objectStoreConfig is the configuration of a documents bucket.
+func objectStoreConfig(l Layout, name, desc string) jetstream.ObjectStoreConfig {
+	return jetstream.ObjectStoreConfig{Bucket: name, Description: desc, TTL: l.DocumentTTL, Storage: l.Storage, Replicas: l.Replicas}
+}
+
 func ensureObjectStore(ctx context.Context, js jetstream.JetStream, l Layout, name, desc string) (jetstream.ObjectStore, error) {
-	cfg := jetstream.ObjectStoreConfig{Bucket: name, Description: desc, TTL: l.DocumentTTL, Storage: l.Storage, Replicas: l.Replicas}
+	cfg := objectStoreConfig(l, name, desc)
 	obs, err := js.CreateObjectStore(ctx, cfg) // create first: see ensureStream
 	if errors.Is(err, jetstream.ErrBucketExists) {
 		obs, err = js.UpdateObjectStore(ctx, cfg)

@@ -560,11 +560,13 @@ func (t *Tracker) putOnce(ctx context.Context, rec *record.Record, sd *storedDoc
 }
 
 // documents returns a tenant's documents bucket, created the first time.
+// One that exists is taken as it is (layout.TenantDocuments): its TTL is
+// the replica's started last, which this one must not set back.
 func (t *Tracker) documents(ctx context.Context, tenant string) (jetstream.ObjectStore, error) {
 	if obs, ok := t.buckets.Load(tenant); ok {
 		return obs.(jetstream.ObjectStore), nil
 	}
-	obs, err := layout.EnsureTenantDocuments(ctx, t.d.Publisher, t.lay, tenant)
+	obs, err := layout.TenantDocuments(ctx, t.d.Publisher, t.lay, tenant)
 	if err != nil {
 		return nil, err
 	}
