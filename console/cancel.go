@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,6 +48,14 @@ func (c *Console) cancelUnsent(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	log := c.log.With().Str("tenant", d.Tenant).Str("submission", d.ID).Str("remote", c.remote(r)).Logger()
 	res, err := consumer.CancelUnsent(ctx, c.d.JS, c.d.Resources, d.Tenant, d.ID, c.cfg.Now())
+	if errors.Is(err, consumer.ErrCancelMarked) {
+		// Marked: the submission is cancelled, only its message is not
+		// sent again yet. A cancel all the same: an audit line, which a
+		// failure's warning is not.
+		audit(log).Err(err).Msg("console: held submission marked cancelled, its message not sent again")
+		c.fail(w, r, http.StatusBadGateway, "Cancelled, but not at once: "+err.Error())
+		return
+	}
 	if err != nil {
 		log.Warn().Err(err).Msg("console: cancel failed")
 		c.fail(w, r, http.StatusBadGateway, "The cancel failed: "+err.Error())

@@ -42,6 +42,13 @@ const (
 	CancelClosed = "closed"
 )
 
+// ErrCancelMarked means that CancelUnsent marked the held record cancelled
+// but could not send its message again to fail it: the submission is
+// cancelled all the same (no delivery sends it now, the one that has it
+// fails it cancelled_by_operator), only later; the same cancel again
+// sends the message.
+var ErrCancelMarked = errors.New("marked cancelled")
+
 // CancelResult is what CancelUnsent did with one submission.
 type CancelResult struct {
 	Outcome string `json:"outcome"`
@@ -142,7 +149,7 @@ func cancelUnsent(ctx context.Context, js jetstream.JetStream, res *layout.Resou
 		}
 		why, err := sendCancelled(ctx, js, res, rec)
 		if err != nil {
-			return CancelResult{}, fmt.Errorf("%s is marked cancelled, but its message could not be sent again to fail it (run the command again): %w", record.Key(tenant, id), err)
+			return CancelResult{}, fmt.Errorf("%s is %w, but its message could not be sent again to fail it (run the command again): %w", record.Key(tenant, id), ErrCancelMarked, err)
 		}
 		return CancelResult{Outcome: CancelDone, State: rec.State, Why: why}, nil
 	}
