@@ -205,6 +205,13 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dead-letters?"+v.Encode(), http.StatusSeeOther)
 		return
 	}
+	if errors.Is(err, dlq.ErrNotFound) {
+		// Read a moment ago, gone now: another tab, operator or iseed dlq
+		// replay removed it between the checks above and this replay.
+		c.fail(w, r, http.StatusConflict, "Not replayed here: dead letter "+strconv.FormatUint(seq, 10)+
+			" was replayed or purged meanwhile (in another tab, by another operator, or with iseed dlq); it is no longer in the queue.")
+		return
+	}
 	if err != nil {
 		if errors.Is(err, dlq.ErrMaybeStored) {
 			// It may have been stored, and the submission reopen: an

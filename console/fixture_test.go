@@ -51,6 +51,14 @@ func newSiteWith(t *testing.T, h *pipetest.Harness, cfg console.Config, spend fu
 func newSiteOver(t *testing.T, h *pipetest.Harness, cfg console.Config, spend func(context.Context) (*console.Spend, error),
 	js jetstream.JetStream, res *layout.Resources) *site {
 	t.Helper()
+	return newSiteOn(t, h, cfg, spend, js, res, nil)
+}
+
+// newSiteOn is newSiteOver whose console reaches the dead letters through
+// letters(q) instead of q itself (nil: q): a test's wrapper of the queue.
+func newSiteOn(t *testing.T, h *pipetest.Harness, cfg console.Config, spend func(context.Context) (*console.Spend, error),
+	js jetstream.JetStream, res *layout.Resources, letters func(q *dlq.Queue) console.DeadLetters) *site {
+	t.Helper()
 	logs := &pipetest.Buffer{}
 	log := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)).Level(zerolog.WarnLevel)
 	ov, err := overview.New(overview.Config{Logger: log}, overview.Deps{Resources: h.Res,
@@ -63,8 +71,12 @@ func newSiteOver(t *testing.T, h *pipetest.Harness, cfg console.Config, spend fu
 		cfg.Listen = "127.0.0.1:0"
 	}
 	cfg.Logger = log
-	c, err := console.New(cfg,
-		console.Deps{Overview: ov, DeadLetters: dlq.NewQueue(js, res, pipetest.ReplayKey, consumer.ReplayMsgID(res.Layout)), Resources: res, JS: js, Spend: spend})
+	q := dlq.NewQueue(js, res, pipetest.ReplayKey, consumer.ReplayMsgID(res.Layout))
+	var dead console.DeadLetters = q
+	if letters != nil {
+		dead = letters(q)
+	}
+	c, err := console.New(cfg, console.Deps{Overview: ov, DeadLetters: dead, Resources: res, JS: js, Spend: spend})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/iseed-dev/iseed/console"
+	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
@@ -73,5 +74,34 @@ func TestReplayWhoseStoreIsUnknownIsAnAuditLine(t *testing.T) {
 	}
 	if line := s.replayLine(seq); !strings.Contains(line, `"audit":"console"`) || !strings.Contains(line, "may have been stored") {
 		t.Errorf("the replay's log line: %q; want an audit line saying it may have been stored", line)
+	}
+}
+
+// otherTab is a queue whose every replay of a letter is preceded by
+// another replay of it that ends first: another tab's, or another
+// operator's, done between the console's checks of the letter and its own
+// replay.
+type otherTab struct{ *dlq.Queue }
+
+func (o otherTab) Replay(ctx context.Context, seq uint64) error {
+	if err := o.Queue.Replay(ctx, seq); err != nil {
+		return err
+	}
+	return o.Queue.Replay(ctx, seq)
+}
+
+// TestReplayOfALetterReplayedMeanwhile: a replay posted while another tab
+// (or operator) replays the same letter answers 409, saying that the
+// letter was replayed or purged meanwhile, also when that replay removed
+// the letter between this one's checks and its own replay. It answered
+// 502, "the replay failed", as if the upstream were at fault and nothing
+// replayed.
+func TestReplayOfALetterReplayedMeanwhile(t *testing.T) {
+	h := pipetest.New(t)
+	s := newSiteOn(t, h, console.Config{Token: testToken}, nil, h.NATS.JS, h.Res, func(q *dlq.Queue) console.DeadLetters { return otherTab{q} })
+	seq := deadLetter(t, h, "emp-tabs", "prior_isee_required", pipetest.Submission("emp-tabs", pipetest.ValidFields("Mario")))
+	resp, body := s.do(t, call{method: http.MethodPost, path: "/dead-letters/" + strconv.FormatUint(seq, 10) + "/replay", auth: "bearer"}, nil, "")
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "replayed or purged meanwhile") {
+		t.Errorf("replay of a letter replayed meanwhile: %d; want 409 saying it was replayed or purged meanwhile\n%s", resp.StatusCode, body)
 	}
 }
