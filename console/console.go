@@ -210,5 +210,6 @@ func (c *Console) Register(mux *http.ServeMux) {
 	for _, r := range routes {
 		mux.Handle(r.pattern, c.guard(r.access, r.h))
 	}
-	mux.Handle("GET /static/", Secure(c.hostOnly(http.StripPrefix("/static/", http.FileServerFS(staticFS())))))
+	mux.Handle("GET /static/style.css", Secure(c.hostOnly(http.HandlerFunc(style))))
+	mux.Handle("GET /static/", Secure(c.hostOnly(http.NotFoundHandler()))) // only the stylesheet is there
 }

@@ -5,7 +5,6 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"strconv"
 	"time"
@@ -21,12 +20,19 @@ import (
 //go:embed templates static
 var files embed.FS
 
-func staticFS() fs.FS {
-	sub, err := fs.Sub(files, "static")
+// style serves the stylesheet, the one static file, as it is embedded.
+// Not http.FileServer: the answers it writes on its own (the 404 of a
+// name it does not have, the 416 of a range past the end) pass through
+// net/http's serveError, which removes the Cache-Control that Secure set,
+// and so went out cacheable.
+func style(w http.ResponseWriter, _ *http.Request) {
+	b, err := files.ReadFile("static/style.css")
 	if err != nil {
-		panic(err) // the directory is embedded: cannot happen
+		http.Error(w, "no stylesheet", http.StatusInternalServerError) // embedded: cannot happen
+		return
 	}
-	return sub
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	_, _ = w.Write(b)
 }
 
 // pages are the parsed templates, one per page, each with the layout.

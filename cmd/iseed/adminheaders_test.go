@@ -24,6 +24,7 @@ func TestAdminListenerAnswersCarryConsoleHeaders(t *testing.T) {
 		{"an unknown path", http.MethodGet, "/no-such-page", http.StatusNotFound},
 		{"a wrong method", http.MethodPost, "/open", http.StatusMethodNotAllowed},
 		{"a wrong method on a static file", http.MethodDelete, "/static/style.css", http.StatusMethodNotAllowed},
+		{"a static file that is not there", http.MethodGet, "/static/nope.css", http.StatusNotFound},
 		{"a missing trailing slash", http.MethodGet, "/static", http.StatusTemporaryRedirect},
 		{"a path to clean", http.MethodGet, "/open/../spend", http.StatusTemporaryRedirect},
 		{"a doubled slash", http.MethodGet, "//open", http.StatusTemporaryRedirect},
