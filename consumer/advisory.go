@@ -175,6 +175,7 @@ func (p *Pipeline) onMaxDeliveries(ctx context.Context, msg jetstream.Msg, adv m
 	if j.replay, forged = p.replayOf(raw.Subject, raw.Header, raw.Data); forged {
 		j.unverified = dlq.ReplaySeq(raw.Header.Get(dlq.ReplayHeader))
 	}
+	j.tenantAsked = p.tenantAskedOf(j.replay, raw.Subject, raw.Header, raw.Data)
 	o := Outcome{Kind: Failed, Reason: dlq.ReasonMaxDeliveries,
 		Err: fmt.Errorf("delivered %d times without a decision", adv.Deliveries)}
 	if sub, err := DecodeSubmission(raw.Data); err == nil && j.tenant != "" {
@@ -286,7 +287,7 @@ func (p *Pipeline) failUndecided(ctx context.Context, j *job, o Outcome, payload
 			return o, p.underLease(j, pa.Until)
 		}
 		return p.markFailed(ctx, j, rec, rev, o) // under an Unsent lease too: its holder's compare-and-set fails, nothing is sent
-	case ours && (rec.State == record.StateFailed || rec.State == record.StateRejected) && p.replayable(j):
+	case ours && (rec.State == record.StateFailed || rec.State == record.StateRejected) && (p.replayable(j) || p.withdrawnRefused(j)):
 		j.spent = true // a replay that did not reopen it: as its refusal (decidedBefore)
 		return p.decidedBefore(j), nil
 	case ours && rec.State == record.StateFailed && rec.Reason == dlq.ReasonMaxDeliveries:

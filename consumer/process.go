@@ -35,6 +35,10 @@ type job struct {
 	// correction is true when that replay is marked a correction
 	// (correctionOf): only then may its payload take the recorded one's place.
 	correction bool
+	// tenantAsked is true when that replay is marked as one the tenant
+	// asked for (tenantAskedOf): only then may it reopen a submission its
+	// producer withdrew.
+	tenantAsked bool
 	// spent is true when that replay could not reopen the record: its
 	// dead letter is a new one, not a repeat of the letter it replaced.
 	spent bool
@@ -114,6 +118,7 @@ func (p *Pipeline) process(ctx context.Context, j *job) Outcome {
 			Msg("a message carries a replay header that is not signed with iseed's replay key: taken as an ordinary message")
 	}
 	j.correction = p.correctionOf(j.replay, j.msg.Subject(), j.msg.Headers(), j.msg.Data())
+	j.tenantAsked = p.tenantAskedOf(j.replay, j.msg.Subject(), j.msg.Headers(), j.msg.Data())
 	if o, done := p.tooLarge(ctx, j); done {
 		return o
 	}
@@ -278,8 +283,9 @@ func (p *Pipeline) expire(ctx context.Context, j *job, cause error) Outcome {
 	j.rec, j.rev = rec, rev
 	// A replay that could have reopened the record fails again with it
 	// instead: its dead letter is a new one (deadLetter), not a repeat of
-	// the letter it replaced.
-	j.spent = p.replayable(j)
+	// the letter it replaced. So does one refused because its producer
+	// withdrew it.
+	j.spent = p.replayable(j) || p.withdrawnRefused(j)
 	now := p.cfg.Now()
 	if o, done := p.answeredBefore(ctx, j, now); done {
 		return o // its request exists: however late, that is the truth
@@ -529,6 +535,10 @@ func (p *Pipeline) resume(ctx context.Context, j *job, problems []schema.Problem
 	if p.replayable(j) {
 		return p.reopen(ctx, j, problems, now)
 	}
+	// A replay refused because its producer withdrew the submission
+	// fails again with it: a dead letter of its own, which a replay the
+	// tenant asks for can reopen it from.
+	j.spent = p.withdrawnRefused(j)
 	switch rec.State {
 	case record.StateRejected:
 		return p.rejected(j), true

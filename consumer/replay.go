@@ -40,6 +40,13 @@ func (p *Pipeline) correctionOf(seq uint64, subject string, h nats.Header, data 
 	return seq != 0 && dlq.VerifyCorrection(p.cfg.ReplayKey, h.Get(dlq.CorrectionHeader), seq, subject, data)
 }
 
+// tenantAskedOf reports whether the replay of dead letter seq (0: not a
+// replay) is marked as one the tenant asked for (dlq.TenantAskedHeader,
+// signed with the replay key): iseed dlq replay --tenant-asked.
+func (p *Pipeline) tenantAskedOf(seq uint64, subject string, h nats.Header, data []byte) bool {
+	return seq != 0 && dlq.VerifyTenantAsked(p.cfg.ReplayKey, h.Get(dlq.TenantAskedHeader), seq, subject, data)
+}
+
 // ReplayMsgID returns the Nats-Msg-Id function of dlq.NewQueue for the
 // layout l: a replayed submission gets the id its producer would give it
 // followed by the token's part (publisher.RepublishMsgID of "r<token>", the
@@ -97,8 +104,28 @@ func LetterFingerprint(payload []byte) string {
 
 // replayable reports whether the message is an operator's replay of a
 // failed or rejected submission that has not been replayed from that dead
-// letter yet.
+// letter yet, and that its producer did not withdraw, unless the tenant
+// asked for the replay (withdrawnRefused).
 func (p *Pipeline) replayable(j *job) bool {
+	return p.reopens(j) && (j.tenantAsked || !j.rec.WithdrawnClosed())
+}
+
+// withdrawnRefused reports whether the message is an operator's replay
+// that would reopen its submission but for its producer's withdrawal
+// (record.Record.WithdrawnClosed), and the tenant did not ask for it (no
+// signed dlq.TenantAskedHeader). iseed dlq replay and the console refuse
+// such a letter before replaying it (dlq.CheckReopen), but the producer
+// may withdraw the submission between that check and the replay: sent,
+// it would be paid for against the producer's wish. It fails again
+// instead, with a dead letter of its own.
+func (p *Pipeline) withdrawnRefused(j *job) bool {
+	return p.reopens(j) && !j.tenantAsked && j.rec.WithdrawnClosed()
+}
+
+// reopens reports whether the message is an operator's replay of a failed
+// or rejected submission without an upstream request that has not been
+// replayed from that dead letter yet.
+func (p *Pipeline) reopens(j *job) bool {
 	if j.replay == 0 {
 		return false
 	}

@@ -44,7 +44,7 @@ func (h *harness) withdrawnEvent(id string, generation int) publisher.Status {
 // of its dead letter is then refused, as a withdrawn letter's is
 // (dlq.Queue.CheckReopen, what iseed dlq replay and the console ask), and
 // nothing is POSTed; overridden because the tenant asks (dlq.TenantAsked,
-// --tenant-asked), it is sent. A rejected submission's withdrawal is taken
+// --tenant-asked), it is sent, marked so. A rejected submission's withdrawal is taken
 // alike, with its rejected event.
 func TestWithdrawnFailedSubmissionIsReplayedOnlyWhenTheTenantAsks(t *testing.T) {
 	t.Parallel()
@@ -93,7 +93,7 @@ func TestWithdrawnFailedSubmissionIsReplayedOnlyWhenTheTenantAsks(t *testing.T) 
 	if err := dlq.TenantAsked(refused); err != nil {
 		t.Fatalf("TenantAsked: %v; want the refusal overridden", err)
 	}
-	if err := h.Queue().Replay(ctx, dls[0].Seq); err != nil {
+	if err := h.Queue().ReplayAs(ctx, dls[0].Seq, dlq.ReplayOptions{TenantAsked: true}); err != nil {
 		t.Fatal(err)
 	}
 	r = h.WaitState("emp-w", record.StateSubmitted)
@@ -112,5 +112,61 @@ func TestWithdrawnFailedSubmissionIsReplayedOnlyWhenTheTenantAsks(t *testing.T) 
 	}
 	if r := h.Record("emp-bad"); !r.WithdrawnClosed() {
 		t.Errorf("emp-bad: %s, cancelled by %q at %s; want it marked withdrawn", r.State, r.CancelledBy, r.CancelRequested)
+	}
+}
+
+// TestWithdrawalBeforeAReplayIsDeliveredWins: an operator's replay check
+// passes (the submission failed with nothing sent, its producer had not
+// withdrawn it), then the producer withdraws it, then the replay is
+// published, as iseed dlq replay does after its check. The pipeline
+// checks again: the replay, not marked as the tenant's asking, reopens
+// nothing and POSTs nothing; it fails again with a dead letter of its own,
+// the record as the withdrawal left it. That letter's replay marked
+// dlq.TenantAskedHeader (--tenant-asked) is sent, once.
+func TestWithdrawalBeforeAReplayIsDeliveredWins(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 412}}})
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.WithdrawWait = time.Second }))
+	h.Publish(pipetest.Submission("emp-r", pipetest.ValidFields("Mario")), nil)
+	h.WaitState("emp-r", record.StateFailed)
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+	l, err := h.Queue().Get(ctx, dls[0].Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused, err := h.Queue().CheckReopen(ctx, l.DeadLetter, consumer.LetterFingerprint(l.Payload), h.Record("emp-r")); err != nil || refused != nil {
+		t.Fatalf("the replay check before the withdrawal: %v, %v; want it passed", refused, err)
+	}
+	posts := h.Counter("POST /richiesta")
+
+	h.Publish(withdrawal("emp-r"), nil)
+	h.withdrawnEvent("emp-r", 1)
+	if err := h.Queue().Replay(ctx, dls[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	var again []dlq.DeadLetter
+	pipetest.WaitFor(t, 20*time.Second, "the refused replay's dead letter", func() bool {
+		again = h.DeadLetters()
+		return len(again) == 1 && again[0].Seq != dls[0].Seq
+	})
+	pipetest.WaitFor(t, 10*time.Second, "every message acknowledged", func() bool { return h.settled() })
+	if got := h.Counter("POST /richiesta"); got != posts {
+		t.Errorf("POSTs after a replay of a withdrawn submission: %d, want %d: sent against its producer's wish", got, posts)
+	}
+	r := h.Record("emp-r")
+	if !r.WithdrawnClosed() || r.Generation != 1 || len(r.Replays) != 0 {
+		t.Errorf("record after the refused replay: %s (%s), generation %d, replays %v, cancelled by %q; want it failed, withdrawn, not reopened",
+			r.State, r.Reason, r.Generation, r.Replays, r.CancelledBy)
+	}
+
+	if err := h.Queue().ReplayAs(ctx, again[0].Seq, dlq.ReplayOptions{TenantAsked: true}); err != nil {
+		t.Fatal(err)
+	}
+	h.WaitState("emp-r", record.StateSubmitted)
+	if got := h.Counter("created"); got != 1 {
+		t.Errorf("upstream requests: %d, want 1", got)
 	}
 }

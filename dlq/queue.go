@@ -27,6 +27,24 @@ const ReplayHeader = "Iseed-Replay-Of"
 // recorded one, as a conflict, and sends nothing.
 const CorrectionHeader = "Iseed-Replay-Correction"
 
+// TenantAskedHeader marks a replay as one the tenant asked for (iseed dlq
+// replay --tenant-asked): it may reopen a submission its producer
+// withdrew (record.Record.WithdrawnClosed). Its value is signed
+// (SignTenantAsked). The pipeline refuses a replay without it of such a
+// submission, whatever the operator's side checked: the producer may
+// withdraw it between that check and the replay.
+const TenantAskedHeader = "Iseed-Replay-Tenant-Asked"
+
+// ReplayOptions is what an operator asks of a replay beyond the letter.
+type ReplayOptions struct {
+	// Payload takes the place of the letter's own (nil: the letter's): an
+	// operator's corrected submission, marked so (CorrectionHeader).
+	Payload []byte
+	// TenantAsked marks the replay as one the tenant asked for
+	// (TenantAskedHeader).
+	TenantAsked bool
+}
+
 // ErrReplayDuplicate means the stream took a replay for a duplicate of a
 // message that is not a replay of the dead letter, or no longer there to
 // tell: the replay was not stored, and the dead letter is kept.
@@ -267,6 +285,12 @@ func (q *Queue) Replay(ctx context.Context, seq uint64) error {
 // success. So does one that replays a letter whose earlier replay was
 // published but not removed (ErrNotRemoved): it is removed then.
 func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) error {
+	return q.ReplayAs(ctx, seq, ReplayOptions{Payload: payload})
+}
+
+// ReplayAs is ReplayWith with the options o.
+func (q *Queue) ReplayAs(ctx context.Context, seq uint64, o ReplayOptions) error {
+	payload := o.Payload
 	if len(q.key) == 0 {
 		return errors.New("dlq: no replay key: replays cannot be signed")
 	}
@@ -311,6 +335,9 @@ func (q *Queue) ReplayWith(ctx context.Context, seq uint64, payload []byte) erro
 	m.Header.Set(ReplayHeader, SignReplay(q.key, seq, subject, payload))
 	if correction {
 		m.Header.Set(CorrectionHeader, SignCorrection(q.key, seq, subject, payload))
+	}
+	if o.TenantAsked {
+		m.Header.Set(TenantAskedHeader, SignTenantAsked(q.key, seq, subject, payload))
 	}
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	ack, err := q.publishReplay(ctx, m)

@@ -818,9 +818,11 @@ func TestListOfAStreamDeletedMeanwhile(t *testing.T) {
 // TestReplayMarksOnlyACorrection: a replay with a payload of the
 // operator's (ReplayWith) carries the signed correction mark, and a plain
 // one (Replay) does not: the pipeline takes a replay's payload in place of
-// its submission's recorded one only when it is marked.
+// its submission's recorded one only when it is marked. Likewise only a
+// replay the tenant asked for (ReplayAs, TenantAsked) is marked so.
 func TestReplayMarksOnlyACorrection(t *testing.T) {
-	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected}, [3]string{"acme", "emp-2", ReasonInvalid})
+	q, all := queueWith(t, [3]string{"acme", "emp-1", ReasonUpstreamRejected}, [3]string{"acme", "emp-2", ReasonInvalid},
+		[3]string{"acme", "emp-3", ReasonWithdrawn})
 	ctx := context.Background()
 	corrected := []byte(`{"id":"emp-2","service":"ISEE","fields":{"$0":"Luigi"}}`)
 	if err := q.Replay(ctx, all[0].Seq); err != nil {
@@ -829,11 +831,14 @@ func TestReplayMarksOnlyACorrection(t *testing.T) {
 	if err := q.ReplayWith(ctx, all[1].Seq, corrected); err != nil {
 		t.Fatal(err)
 	}
+	if err := q.ReplayAs(ctx, all[2].Seq, ReplayOptions{TenantAsked: true}); err != nil {
+		t.Fatal(err)
+	}
 	subs, err := q.js.Stream(ctx, q.layout.SubmissionsStream())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []bool{false, true} {
+	for i, want := range []struct{ correction, asked bool }{{false, false}, {true, false}, {false, true}} {
 		m, err := subs.GetMsg(ctx, uint64(i+1))
 		if err != nil {
 			t.Fatal(err)
@@ -842,8 +847,11 @@ func TestReplayMarksOnlyACorrection(t *testing.T) {
 		if !ok || seq != all[i].Seq {
 			t.Fatalf("replay of dead letter %d: it names %d (signature holds: %v)", all[i].Seq, seq, ok)
 		}
-		if got := VerifyCorrection(q.key, m.Header.Get(CorrectionHeader), seq, m.Subject, m.Data); got != want {
-			t.Errorf("replay of dead letter %d: marked a correction %v, want %v", all[i].Seq, got, want)
+		if got := VerifyCorrection(q.key, m.Header.Get(CorrectionHeader), seq, m.Subject, m.Data); got != want.correction {
+			t.Errorf("replay of dead letter %d: marked a correction %v, want %v", all[i].Seq, got, want.correction)
+		}
+		if got := VerifyTenantAsked(q.key, m.Header.Get(TenantAskedHeader), seq, m.Subject, m.Data); got != want.asked {
+			t.Errorf("replay of dead letter %d: marked as the tenant's asking %v, want %v", all[i].Seq, got, want.asked)
 		}
 	}
 }

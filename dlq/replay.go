@@ -19,7 +19,9 @@ import (
 // genuine replay gains nothing: a dead letter reopens a submission at most
 // once (record.Record.Replays). A correction carries a second signed
 // header, CorrectionHeader (SignCorrection): the pipeline takes a replay's
-// payload in place of its submission's recorded one only when it has it.
+// payload in place of its submission's recorded one only when it has it;
+// a replay the tenant asked for, a third (SignTenantAsked): the pipeline
+// reopens a submission its producer withdrew only when it has it.
 
 // SignReplay returns the ReplayHeader value that marks payload, published
 // on subject, as the replay of dead letter seq.
@@ -83,6 +85,26 @@ func VerifyCorrection(key []byte, value string, seq uint64, subject string, payl
 	return err == nil && hmac.Equal(got, correctionMAC(key, strconv.FormatUint(seq, 10), subject, payload))
 }
 
+// SignTenantAsked returns the TenantAskedHeader value that marks payload,
+// published on subject as the replay of dead letter seq, as one the
+// tenant asked for. Signed as the CorrectionHeader is, under an HMAC
+// input of its own.
+func SignTenantAsked(key []byte, seq uint64, subject string, payload []byte) string {
+	return base64.RawURLEncoding.EncodeToString(tenantAskedMAC(key, strconv.FormatUint(seq, 10), subject, payload))
+}
+
+// VerifyTenantAsked reports whether value, a TenantAskedHeader, marks
+// payload, published on subject as the replay of dead letter seq, as one
+// the tenant asked for. It is false for an empty, malformed or forged
+// value, for seq 0 and when key is empty.
+func VerifyTenantAsked(key []byte, value string, seq uint64, subject string, payload []byte) bool {
+	if value == "" || seq == 0 || len(key) == 0 {
+		return false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(value)
+	return err == nil && hmac.Equal(got, tenantAskedMAC(key, strconv.FormatUint(seq, 10), subject, payload))
+}
+
 // KeyID names a replay key without revealing it: the daemon notes the id
 // of the key it verifies replays with, and an operator's command compares
 // its own before signing anything (a replay signed with another key is
@@ -111,6 +133,10 @@ func replayMAC(key []byte, seq, subject string, payload []byte) []byte {
 
 func correctionMAC(key []byte, seq, subject string, payload []byte) []byte {
 	return payloadMAC(key, "iseed-replay-correction-v1", seq, subject, payload)
+}
+
+func tenantAskedMAC(key []byte, seq, subject string, payload []byte) []byte {
+	return payloadMAC(key, "iseed-replay-tenant-asked-v1", seq, subject, payload)
 }
 
 func payloadMAC(key []byte, domain, seq, subject string, payload []byte) []byte {

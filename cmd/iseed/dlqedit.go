@@ -87,7 +87,7 @@ func (r *replayer) edited(ctx context.Context, seq uint64, path string) error {
 		_, err := fmt.Fprintf(r.e.stdout, "would replay dead letter %s, corrected%s, to %s\n", letterName(d), as, d.OriginalSubject)
 		return err
 	}
-	if err := r.q.ReplayWith(ctx, seq, payload); errors.Is(err, dlq.ErrNotRemoved) {
+	if err := r.q.ReplayAs(ctx, seq, dlq.ReplayOptions{Payload: payload, TenantAsked: r.tenantAsked}); errors.Is(err, dlq.ErrNotRemoved) {
 		r.kept("", d, ", corrected"+as+",", err) // published: only the letter is left
 		return silent(exitFailed)
 	} else if err != nil {

@@ -33,7 +33,9 @@ func newDLQReplayCmd(e *env) *cobra.Command {
 			"explicitly with --edit or --payload.\n" +
 			"So is one whose submission its producer withdrew (reason withdrawn, or withdrawn after it failed or\n" +
 			"was rejected with nothing sent): the replay would send it against the producer's wish. --tenant-asked\n" +
-			"replays it all the same, or corrects it: only when the tenant asks.\n" +
+			"replays it all the same, or corrects it: only when the tenant asks. Its replays are marked so (signed): the\n" +
+			"pipeline reopens a withdrawn submission only for a marked replay, so one withdrawn between the check and\n" +
+			"the replay fails again instead, a dead letter of its own.\n" +
 			"--edit SEQ opens $VISUAL or $EDITOR on its payload (--payload FILE reads a\n" +
 			"corrected one, - for standard input) and replays the correction. A correction keeps the dead letter's\n" +
 			"submission id; only a conflict's, or a letter whose id could not be read, may take another, one no\n" +
@@ -127,7 +129,9 @@ type replayer struct {
 	dry      bool
 	limit    *rate.Limiter // nil: no limit
 	// tenantAsked overrides the refusal of a letter whose submission its
-	// producer withdrew (dlq.TenantAsked).
+	// producer withdrew (dlq.TenantAsked), and marks its replays so
+	// (dlq.TenantAskedHeader): the pipeline reopens such a submission only
+	// then.
 	tenantAsked bool
 
 	replayed, refused, failed int
@@ -194,7 +198,7 @@ func (r *replayer) one(ctx context.Context, seq uint64, prefix string) error {
 			return ctx.Err()
 		}
 	}
-	if err := r.q.Replay(ctx, seq); errors.Is(err, dlq.ErrNotRemoved) {
+	if err := r.q.ReplayAs(ctx, seq, dlq.ReplayOptions{TenantAsked: r.tenantAsked}); errors.Is(err, dlq.ErrNotRemoved) {
 		r.kept(prefix, d, "", err)
 		return nil
 	} else if err != nil {
