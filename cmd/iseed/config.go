@@ -243,6 +243,13 @@ func (c *Config) problems() []error {
 	if c.Workers < 0 || c.Workers > 1024 {
 		bad("ISEED_WORKERS must be between 1 and 1024 (or 0: iseed chooses), got %d", c.Workers)
 	}
+	if !natsURLsParse(c.NATSURL) {
+		// Found only at the connection, it was a runtime error (exit 1)
+		// that serve --check-config had passed. Quoted, the URL would show
+		// its password, and net/url's detail may quote a piece of it.
+		bad("ISEED_NATS_URL must be NATS server URLs separated by commas, and one does not parse: " +
+			"percent-encode the user name and password in it (or set ISEED_NATS_USER and ISEED_NATS_PASSWORD instead)")
+	}
 	if c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
 		bad("ISEED_REPLICAS must be 1, 3 or 5, got %d", c.Replicas)
 	}

@@ -469,3 +469,49 @@ func TestConnectLogsSlowConsumers(t *testing.T) {
 		t.Errorf("log: got %s, want a warning naming the slow consumer", logs.String())
 	}
 }
+
+// TestConfigRefusesANATSURLThatDoesNotParse: an ISEED_NATS_URL that
+// nats.go cannot parse (a password with a "%" or a space not
+// percent-encoded) is a configuration mistake: serve --check-config, serve
+// and the operator commands refuse it, exit 2 naming the variable and
+// quoting nothing of it, before anything is created. serve --check-config
+// said "configuration valid", and serve then failed at its connection,
+// exit 1: a deployment check passed what every replica refused. A URL
+// without a scheme, which nats.go takes as nats://, is accepted.
+func TestConfigRefusesANATSURLThatDoesNotParse(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		want bool // refused
+	}{
+		{"nats://ops:s3cr%zzt@127.0.0.1:1", true},
+		{"nats://ops:s3cr et@127.0.0.1:1", true},
+		{"nats://ops:s3cret/pass@127.0.0.1:1", true}, // net/url would quote it whole
+		{"nats://127.0.0.1:1, nats://ops:s3cret@127.0.0.1:notaport", true},
+		{"nats://ops:s3cr%25t@127.0.0.1:1", false},
+		{"127.0.0.1:1", false},
+	} {
+		t.Run(tt.url, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			t.Setenv("ISEED_DATA_DIR", dir)
+			t.Setenv("ISEED_NATS_URL", tt.url)
+			t.Setenv("ISEED_HTTP_LISTEN", "127.0.0.1:0")
+			t.Setenv("ISEED_CALLBACK_LISTEN", "127.0.0.1:0")
+			if !tt.want {
+				if out, errOut, code := runCLI(t, "serve", "--check-config"); code != 0 {
+					t.Errorf("serve --check-config: exit %d, stdout %q, stderr %q; want 0", code, out, errOut)
+				}
+				return
+			}
+			const want = "ISEED_NATS_URL must be NATS server URLs separated by commas, and one does not parse"
+			for _, args := range [][]string{{"serve", "--check-config"}, {"serve"}, {"status", "--tenant", "acme", "emp-1"}} {
+				out, errOut, code := runCLIFor(t, 5*time.Second, args...) // bounded: a serve that starts must not hang the test
+				if code != 2 || !strings.Contains(errOut, want) || strings.Contains(errOut, "s3cr") {
+					t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q, without the password", args, code, out, errOut, want)
+				}
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("the data directory was created (%v); want the configuration refused before", err)
+			}
+		})
+	}
+}

@@ -73,6 +73,24 @@ func redactedURLs(urls string) string {
 	return strings.Join(parts, ",")
 }
 
+// natsURLsParse reports whether nats.Connect can parse every URL of urls,
+// a comma-separated list ("" is none: the embedded server), as it does: a
+// URL without a scheme is taken as nats://.
+func natsURLsParse(urls string) bool {
+	for u := range strings.SplitSeq(urls, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		if !strings.Contains(u, "://") {
+			u = "nats://" + u
+		}
+		if _, err := url.Parse(u); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // connectError is an error of nats.Connect fit for a log line. A URL that
 // does not parse is reported by net/url quoted whole, credentials and all,
 // and with a detail that may quote a piece of them (`invalid port
