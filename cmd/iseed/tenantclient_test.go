@@ -41,9 +41,9 @@ func TestTenantClientFromEventsDoc(t *testing.T) {
 	}
 	// "The example above, published by tenant acme, has the fingerprint
 	// dd442197499f0d13… and the message id
-	// acme.emp-7781-isee-2026.dd442197499f0d13."
-	if got := docMsgID("acme", docExample); got != "acme.emp-7781-isee-2026.dd442197499f0d13" {
-		t.Fatalf("the doc's example's message id, computed as the doc says: got %s, want acme.emp-7781-isee-2026.dd442197499f0d13", got)
+	// acme.8302e2c239b3a40a96f4bb23369575f4."
+	if got := docMsgID("acme", docExample); got != "acme.8302e2c239b3a40a96f4bb23369575f4" {
+		t.Fatalf("the doc's example's message id, computed as the doc says: got %s, want acme.8302e2c239b3a40a96f4bb23369575f4", got)
 	}
 
 	url, pw := runShippedNATS(t)
@@ -178,7 +178,7 @@ func TestTenantClientFromEventsDoc(t *testing.T) {
 	// conflicting message's metadata".
 	other := strings.NewReplacer("hr@example.com", "payroll@example.com", `"employee_id": "7781"`, `"employee_id": "other"`).Replace(valid)
 	c.publish(t, other, true)
-	conflictID := "acme.tc-ok-1.conflict." + strings.TrimPrefix(docMsgID("acme", other), "acme.tc-ok-1.")
+	conflictID := "acme.tc-ok-1.conflict." + docFingerprint(other)[:16]
 	conflict := c.find(t, "acme's conflict event of tc-ok-1", func(ev docEvent) bool { return ev.ID == conflictID })
 	var cd docStatus
 	if err := json.Unmarshal(conflict.Data, &cd); err != nil {
@@ -216,15 +216,26 @@ const docExample = `{"version": 1,
  "email_target": "hr@example.com",
  "metadata": {"employee_id": "7781"}}`
 
-// docMsgID is "<tenant>.<id>.<first 16 hex digits of the payload's
-// fingerprint>", the fingerprint being "the hex SHA-256 of one line: the
-// JSON object {"service":…,"fields":…,"options":…,"email_target":…} in
-// that key order, as Go's encoding/json writes it: no spaces, fields keys
-// sorted, options sorted (null when absent, [] when empty), email_target
-// "" when absent, … followed by a newline".
+// docMsgID is "<tenant>.<first 32 hex digits of the SHA-256 of
+// "<id>.<fingerprint>">" (docFingerprint).
 func docMsgID(tenant, event string) string {
 	var in struct {
-		ID          string            `json:"id"`
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(event), &in); err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256([]byte(in.ID + "." + docFingerprint(event)))
+	return tenant + "." + hex.EncodeToString(sum[:])[:32]
+}
+
+// docFingerprint is the payload's fingerprint: "the SHA-256, in lower-case
+// hex, of one line: the JSON object {"service":…,"fields":…,"options":…,
+// "email_target":…} in that key order, as Go's encoding/json writes it: no
+// spaces, fields keys sorted, options sorted (null when absent, [] when
+// empty), email_target "" when absent, … followed by a newline".
+func docFingerprint(event string) string {
+	var in struct {
 		Service     string            `json:"service"`
 		Fields      map[string]string `json:"fields"`
 		Options     []string          `json:"options"`
@@ -243,7 +254,7 @@ func docMsgID(tenant, event string) string {
 		EmailTarget string            `json:"email_target"`
 	}{in.Service, in.Fields, in.Options, in.EmailTarget})
 	sum := sha256.Sum256(line.Bytes())
-	return tenant + "." + in.ID + "." + hex.EncodeToString(sum[:])[:16]
+	return hex.EncodeToString(sum[:])
 }
 
 // docEvent is a CloudEvent as the doc describes it, with the consumer's

@@ -14,7 +14,8 @@
 // log durations named with their unit, every function that makes a message
 // id named in docs/events.md's table of them, every dead-letter header in
 // its header table, every member of the events in its member tables, the
-// fingerprint and message id of its example submission, every dead-letter
+// fingerprint and message id of its example submission (and the id its
+// tenant's client publishes it with), every dead-letter
 // reason in docs/consumer.md's table of them, every problem code of the
 // schema checks in docs/schema.md's, every metric iseed registers
 // in docs/operations.md's table (type and labels) and in

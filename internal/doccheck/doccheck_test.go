@@ -818,18 +818,7 @@ func TestDocsNameRealMetricsAndBuckets(t *testing.T) {
 // docs/events.md gives for its example submission are the example's, as
 // consumer computes them: a producer checks its own code against them.
 func TestEventsDocExampleFingerprint(t *testing.T) {
-	text := read(t, "docs/events.md")
-	sec := section(t, "docs/events.md", text, "Submission event (in), version 1")
-	start := strings.Index(sec, "```json\n")
-	if start < 0 {
-		t.Fatal("docs/events.md, Submission event: no example")
-	}
-	example := sec[start+len("```json\n"):]
-	example = example[:strings.Index(example, "```")]
-	sub, err := consumer.DecodeSubmission([]byte(example))
-	if err != nil {
-		t.Fatalf("docs/events.md's example submission does not decode: %v", err)
-	}
+	sec, sub := eventsDocExample(t)
 	m := regexp.MustCompile("has the fingerprint `([0-9a-f]+)…` and the message id\\s+`([^`]+)`").FindStringSubmatch(sec)
 	if m == nil {
 		t.Fatal("docs/events.md: the example's fingerprint and message id are not stated as expected")
@@ -840,4 +829,42 @@ func TestEventsDocExampleFingerprint(t *testing.T) {
 	if id := publisher.SubmissionMsgID("acme", sub.ID, sub.Fingerprint()); id != m[2] {
 		t.Errorf("docs/events.md: the example's message id as acme's is %s, the page says %s", id, m[2])
 	}
+}
+
+// TestEventsDocClientUsesTheMessageID: the tenant's client in
+// docs/events.md publishes the example submission with the message id the
+// page asks for (publisher.SubmissionMsgID), not the earlier form it says
+// shows the submission's id to other tenants: a producer copies the
+// client, not the prose.
+func TestEventsDocClientUsesTheMessageID(t *testing.T) {
+	_, sub := eventsDocExample(t)
+	want := publisher.SubmissionMsgID("acme", sub.ID, sub.Fingerprint())
+	client := section(t, "docs/events.md", read(t, "docs/events.md"), "A tenant's client")
+	sets := regexp.MustCompile(`MsgIDHeader, "([^"]*)"`).FindAllStringSubmatch(client, -1)
+	if len(sets) == 0 {
+		t.Fatal("docs/events.md, A tenant's client: sets no Nats-Msg-Id")
+	}
+	for _, m := range sets {
+		if m[1] != want {
+			t.Errorf("docs/events.md, A tenant's client: publishes the example as acme's with Nats-Msg-Id %s; the page asks for %s", m[1], want)
+		}
+	}
+}
+
+// eventsDocExample returns docs/events.md's section "Submission event
+// (in), version 1" and its example submission, decoded.
+func eventsDocExample(t *testing.T) (string, *consumer.Submission) {
+	t.Helper()
+	sec := section(t, "docs/events.md", read(t, "docs/events.md"), "Submission event (in), version 1")
+	start := strings.Index(sec, "```json\n")
+	if start < 0 {
+		t.Fatal("docs/events.md, Submission event: no example")
+	}
+	example := sec[start+len("```json\n"):]
+	example = example[:strings.Index(example, "```")]
+	sub, err := consumer.DecodeSubmission([]byte(example))
+	if err != nil {
+		t.Fatalf("docs/events.md's example submission does not decode: %v", err)
+	}
+	return sec, sub
 }
