@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -42,6 +43,46 @@ func TestCLIDoc(t *testing.T) {
 	}
 }
 
+// TestCLIDocExitStatusesNameTheirCommands: a status beyond 0, 1 and 2
+// that a command exits with (withdraw --wait's 3, say) is named, with
+// the command, in docs/cli.md's table of exit statuses and in README.md's
+// "Exit statuses": a script reads those to learn what a status means, and
+// both named submit --wait's 3 alone.
+func TestCLIDocExitStatusesNameTheirCommands(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, para, ok := strings.Cut(string(readme), "**Exit statuses.**")
+	if !ok {
+		t.Fatal(`README.md has no "**Exit statuses.**" paragraph`)
+	}
+	para, _, _ = strings.Cut(para, "\n\n")
+	status := regexp.MustCompile(`^([3-9]) `)
+	for _, c := range walk(newRoot(&env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard})) {
+		for entry := range strings.SplitSeq(c.Annotations[exitCodesKey], "; ") {
+			m := status.FindStringSubmatch(entry)
+			if m == nil {
+				continue
+			}
+			name := strings.TrimPrefix(c.CommandPath(), "iseed ")
+			row := ""
+			for line := range strings.SplitSeq(cliDocIntro, "\n") {
+				if strings.HasPrefix(line, "| "+m[1]+" |") {
+					row = line
+				}
+			}
+			if !strings.Contains(row, "`"+name) {
+				t.Errorf("docs/cli.md's exit statuses: the row of %s is %q; want it to name %s, which exits %s (%s)", m[1], row, name, m[1], entry)
+			}
+			_, said, _ := strings.Cut(para, "; "+m[1]+" ")
+			if !strings.Contains(said, "`"+name) {
+				t.Errorf("README.md's exit statuses: %s is %q; want it to name %s, which exits %s (%s)", m[1], said, name, m[1], entry)
+			}
+		}
+	}
+}
+
 const cliDocIntro = `# The iseed command line
 
 This page is generated from the command tree (` + "`go test ./cmd/iseed -run TestCLIDoc -update`" + `);
@@ -73,7 +114,7 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
   never create or change streams, consumers or buckets (` + "`tenant init`" + ` makes a tenant's two event
   consumers, as ` + "`serve`" + ` would with its first event, and its files bucket when it has none).
   They need the grants of the ` + "`iseed`" + ` user (iseed's own streams and buckets), not a
-  tenant's (only ` + "`submit`" + ` without ` + "`--wait`" + ` works with a tenant's);
+  tenant's (only ` + "`submit`" + ` and ` + "`withdraw`" + ` without ` + "`--wait`" + ` work with a tenant's);
   [events.md](events.md#a-tenants-client) shows how a tenant's client publishes, reads its
   events and fetches its documents.
 - What the NATS connection reports on its own is one line on standard error, in iseed's words,
@@ -88,9 +129,9 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
 | status | meaning |
 |---|---|
 | 0 | done (for ` + "`-h`" + `: help printed) |
-| 1 | failed: a runtime error; ` + "`validate`" + `: invalid; ` + "`submit --wait`" + `: rejected or dead-lettered; ` + "`dlq replay`" + `: something refused, not found or failed; ` + "`dlq purge`" + `: not confirmed; ` + "`audit`" + `: findings; ` + "`erase`" + `: a submission unknown, open or not all erased |
+| 1 | failed: a runtime error; ` + "`validate`" + `: invalid; ` + "`submit --wait`" + `: rejected or dead-lettered; ` + "`dlq replay`" + `: something refused, not found or failed; ` + "`dlq purge`" + `, ` + "`cancel`" + `: not confirmed (` + "`cancel`" + `: or one not held, being sent or unknown); ` + "`withdraw --wait`" + `: a withdrawal refused; ` + "`audit`" + `: findings; ` + "`erase`" + `: a submission unknown, open or not all erased |
 | 2 | usage or configuration error |
-| 3 | ` + "`submit --wait`" + `: no outcome before ` + "`--timeout`" + ` |
+| 3 | ` + "`submit --wait`" + `, ` + "`withdraw --wait`" + `: no outcome before ` + "`--timeout`" + ` |
 `
 
 // writeCLIDoc writes the reference of every command, depth first.
