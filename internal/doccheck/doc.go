@@ -13,10 +13,11 @@
 // TestCLIDoc keeps), README.md's list of the commands that print records,
 // log durations named with their unit, every function that makes a message
 // id named in docs/events.md's table of them, every dead-letter header in
-// its header table, every member of the events in its member tables, the
-// fingerprint and message id of its example submission (and the id its
-// tenant's client publishes it with), every dead-letter
-// reason in docs/consumer.md's table of them, every problem code of the
+// its header table, every member of the events in its member tables (and
+// each event a golden file pins that carries reason, errors or esito in
+// that member's row), the fingerprint and message id of its example
+// submission (and the id its tenant's client publishes it with), every
+// dead-letter reason in docs/consumer.md's table of them, every problem code of the
 // schema checks in docs/schema.md's, every metric iseed registers
 // in docs/operations.md's table (type and labels) and in
 // deploy/prometheus/metrics.txt, the values of its outcome, class and

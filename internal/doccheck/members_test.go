@@ -1,6 +1,9 @@
 package doccheck
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -95,6 +98,47 @@ func TestEventsDocNamesEveryEventMember(t *testing.T) {
 		for _, m := range jsonMembers(tc.data) {
 			if !strings.Contains(s, "`"+m+"`") && !strings.Contains(s, "`data."+m+"`") && !regexp.MustCompile(`[{ ]`+m+`[,}]`).MatchString(s) {
 				t.Errorf("%s, %q: %s's member %q is not named", path, tc.section, reflect.TypeOf(tc.data).Name(), m)
+			}
+		}
+	}
+}
+
+// TestEventsDocSaysWhichEventsCarryEachMember: each status event pinned
+// by a golden file (publisher/testdata/status_<state>.golden.json) that
+// carries reason, errors or esito is named, by its state, in that
+// member's row of docs/events.md's table, which says which events carry
+// it: a consumer decodes each type as that column says.
+func TestEventsDocSaysWhichEventsCarryEachMember(t *testing.T) {
+	const path = "docs/events.md"
+	present := map[string]string{} // member → its row's last cell
+	for _, line := range strings.Split(section(t, path, read(t, path), "Status events (out)"), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) == 5 && strings.HasPrefix(line, "| `") {
+			present[strings.Trim(strings.TrimSpace(cells[1]), "`")] = cells[3]
+		}
+	}
+	goldens, err := filepath.Glob(filepath.Join(root, "publisher", "testdata", "status_*.golden.json"))
+	if err != nil || len(goldens) < 10 {
+		t.Fatalf("found %d status golden files (%v)", len(goldens), err)
+	}
+	for _, g := range goldens {
+		var ev struct {
+			Data map[string]json.RawMessage `json:"data"`
+		}
+		b, err := os.ReadFile(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &ev); err != nil {
+			t.Fatalf("%s: %v", g, err)
+		}
+		var state string
+		if err := json.Unmarshal(ev.Data["state"], &state); err != nil {
+			t.Fatalf("%s: state: %v", g, err)
+		}
+		for _, m := range []string{"reason", "errors", "esito"} {
+			if _, ok := ev.Data[m]; ok && !strings.Contains(present[m], "`"+state+"`") {
+				t.Errorf("%s: the row of %q says it is present in%s; %s's %s event carries it", path, m, present[m], filepath.Base(g), state)
 			}
 		}
 	}
