@@ -35,7 +35,7 @@ func newWithdrawCmd(e *env) *cobra.Command {
 	}
 	tenant := cmd.Flags().String("tenant", "", "the submissions' `TENANT` (required)")
 	wait := cmd.Flags().Bool("wait", false, "wait until each is withdrawn or its withdrawal refused")
-	timeout := cmd.Flags().Duration("timeout", time.Minute, "with --wait, how long to wait for all of them")
+	timeout := cmd.Flags().Duration("timeout", 0, "with --wait, how long to wait for all of them (default: ISEED_WITHDRAW_WAIT and a minute, 2m0s with its default)")
 	cmd.Args = func(_ *cobra.Command, args []string) error {
 		if err := tenantIDs(*tenant, args); err != nil {
 			return err
@@ -43,7 +43,7 @@ func newWithdrawCmd(e *env) *cobra.Command {
 		if len(args) == 0 {
 			return usagef("missing ID: the submissions to withdraw")
 		}
-		if *timeout <= 0 {
+		if cmd.Flags().Changed("timeout") && *timeout <= 0 {
 			return usagef("--timeout must be positive, got %s", *timeout)
 		}
 		return nil
@@ -75,7 +75,7 @@ func newWithdrawCmd(e *env) *cobra.Command {
 		if !*wait {
 			return nil
 		}
-		wctx, cancel := context.WithTimeout(ctx, *timeout)
+		wctx, cancel := context.WithTimeout(ctx, withdrawTimeout(*timeout, c.cfg))
 		defer cancel()
 		refused := false
 		for _, s := range all {
@@ -91,6 +91,19 @@ func newWithdrawCmd(e *env) *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// withdrawTimeout is how long withdraw --wait follows its withdrawals:
+// --timeout when given, else ISEED_WITHDRAW_WAIT and a minute. A
+// withdrawal of a submission iseed has no record of is refused unknown
+// only ISEED_WITHDRAW_WAIT after it was published (looked at again every
+// few seconds until then): a fixed minute, the variable's own default,
+// ended every such wait timed out (exit 3) moments before its refusal.
+func withdrawTimeout(given time.Duration, cfg *Config) time.Duration {
+	if given > 0 {
+		return given
+	}
+	return cfg.WithdrawWait + time.Minute
 }
 
 // followWithdrawal waits until tenant's submission id is failed as a

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +123,32 @@ func TestDLQReplayOfAWithdrawnFailedSubmission(t *testing.T) {
 	}
 	if got := d.sim.sim.Counters()["created"]; got != 1 {
 		t.Errorf("upstream requests: %d, want 1", got)
+	}
+}
+
+// TestWithdrawWaitOutlastsTheUnknownRefusal: without --timeout, withdraw
+// --wait follows a withdrawal longer than the pipeline waits before it
+// refuses one unknown (ISEED_WITHDRAW_WAIT, then a look every few
+// seconds), so that the refusal is seen (exit 1), not a time-out (exit 3);
+// its default was a minute, ISEED_WITHDRAW_WAIT's too, and a withdrawal of
+// an id iseed never received always timed out. A --timeout given is kept.
+func TestWithdrawWaitOutlastsTheUnknownRefusal(t *testing.T) {
+	for _, wait := range []string{"", "1m", "5m"} {
+		t.Setenv("ISEED_WITHDRAW_WAIT", wait)
+		if wait == "" {
+			os.Unsetenv("ISEED_WITHDRAW_WAIT")
+		}
+		cfg, err := loadConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The pipeline looks again at most every 5s (consumer.withdrawRecheck):
+		// the refusal comes within ISEED_WITHDRAW_WAIT and that, and a delivery.
+		if got, least := withdrawTimeout(0, cfg), cfg.WithdrawWait+30*time.Second; got < least {
+			t.Errorf("ISEED_WITHDRAW_WAIT=%s: withdraw --wait waits %s without --timeout; want at least %s", cfg.WithdrawWait, got, least)
+		}
+		if got := withdrawTimeout(90*time.Second, cfg); got != 90*time.Second {
+			t.Errorf("withdraw --wait --timeout 90s waits %s; want 90s", got)
+		}
 	}
 }
