@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/consumer"
@@ -379,6 +380,18 @@ func (c *Config) problems() []error {
 			"that comes through a reverse proxy, listed or not; set ISEED_CONSOLE_TOKEN (at least %d random characters: openssl rand -hex 32) "+
 			"to serve the console through the proxies, or unset ISEED_CONSOLE_TRUSTED_PROXIES", console.MinTokenLen)
 	}
+	if c.PriorISEERule && !namesService(c.ISEEServices) {
+		// tracking.History would count no completed request as a prior
+		// ISEE, or, with neither list naming a service, take the defaults
+		// of both (it reads two empty lists as unset).
+		if namesService(c.PriorServices) {
+			bad("ISEED_ISEE_SERVICES names no service: no completed request would count as a prior ISEE, and every service of " +
+				"ISEED_PRIOR_ISEE_SERVICES would be rejected prior_isee_required; name them (the default is ISEE), or set ISEED_PRIOR_ISEE_RULE=false")
+		} else {
+			bad("ISEED_ISEE_SERVICES names no service, nor does ISEED_PRIOR_ISEE_SERVICES: the prior-ISEE rule would take the defaults of both; " +
+				"set ISEED_PRIOR_ISEE_RULE=false to turn it off")
+		}
+	}
 	if c.AuditEvery < 0 {
 		bad("ISEED_AUDIT_EVERY must not be negative (0 turns the periodic audit off), got %s", c.AuditEvery)
 	}
@@ -478,6 +491,18 @@ func validListen(addr string) bool {
 		_, err = strconv.ParseUint(port, 10, 16)
 	}
 	return err == nil
+}
+
+// namesService reports whether a list of services (ISEED_ISEE_SERVICES,
+// ISEED_PRIOR_ISEE_SERVICES) has an entry that can match one: a name or a
+// hash has a letter or a digit, and tracking skips an entry without.
+func namesService(entries []string) bool {
+	for _, e := range entries {
+		if strings.IndexFunc(e, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func validPrefix(s string) bool {

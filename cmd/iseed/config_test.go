@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -511,6 +512,44 @@ func TestConfigRefusesANATSURLThatDoesNotParse(t *testing.T) {
 			}
 			if _, err := os.Stat(dir); !os.IsNotExist(err) {
 				t.Errorf("the data directory was created (%v); want the configuration refused before", err)
+			}
+		})
+	}
+}
+
+// TestConfigRefusesPriorISEEListsThatNameNothing: with the prior-ISEE rule
+// on, an ISEED_ISEE_SERVICES set but naming no service (empty, or only
+// commas) would count no completed request as a prior ISEE, and every
+// ISEE CORRENTE would be rejected prior_isee_required for good; both lists
+// naming none would apply tracking's defaults instead (tracking.NewHistory
+// takes two empty lists for unset). serve --check-config refuses either,
+// exit 2, saying to set ISEED_PRIOR_ISEE_RULE=false; an empty
+// ISEED_PRIOR_ISEE_SERVICES alone (no service needs a prior ISEE) stands,
+// and so does anything with the rule off.
+func TestConfigRefusesPriorISEEListsThatNameNothing(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string // in the error; "" for valid
+	}{
+		{map[string]string{"ISEED_ISEE_SERVICES": ""}, "ISEED_ISEE_SERVICES names no service"},
+		{map[string]string{"ISEED_ISEE_SERVICES": " , "}, "ISEED_ISEE_SERVICES names no service"},
+		{map[string]string{"ISEED_ISEE_SERVICES": "", "ISEED_PRIOR_ISEE_SERVICES": ""}, "ISEED_ISEE_SERVICES names no service"},
+		{map[string]string{"ISEED_PRIOR_ISEE_SERVICES": ""}, ""},
+		{map[string]string{"ISEED_ISEE_SERVICES": "", "ISEED_PRIOR_ISEE_RULE": "false"}, ""},
+		{map[string]string{"ISEED_ISEE_SERVICES": "ISEE,6aa0789f5ba34684b2bc5ccf364f8929"}, ""},
+	} {
+		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
+			t.Setenv("ISEED_DATA_DIR", filepath.Join(t.TempDir(), "data"))
+			t.Setenv("ISEED_NATS_URL", "")
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			out, errOut, code := runCLI(t, "serve", "--check-config")
+			switch {
+			case tt.want == "" && code != 0:
+				t.Errorf("exit %d, stderr %q; want 0", code, errOut)
+			case tt.want != "" && (code != 2 || !strings.Contains(errOut, tt.want) || !strings.Contains(errOut, "ISEED_PRIOR_ISEE_RULE=false")):
+				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and %q", code, out, errOut, tt.want)
 			}
 		})
 	}
