@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -22,11 +23,27 @@ import (
 type natsConn struct {
 	nc       *nats.Conn
 	embedded *server.Server
+	// failed is the last try to connect that failed (a refused dial, a
+	// TLS handshake): nats.go keeps no LastError of it while it retries.
+	failed atomic.Pointer[error]
+}
+
+// lastError says why the connection is not up, when the client knows:
+// its last error, else the last failed try's; nil when neither says.
+func (c *natsConn) lastError() error {
+	if err := c.nc.LastError(); err != nil {
+		return err
+	}
+	if err := c.failed.Load(); err != nil {
+		return *err
+	}
+	return nil
 }
 
 // connectNATS connects to ISEED_NATS_URL, or starts the embedded server
 // when it is empty.
 func connectNATS(cfg *Config, log zerolog.Logger) (*natsConn, error) {
+	c := &natsConn{}
 	opts := []nats.Option{
 		nats.Name("iseed " + version),
 		nats.MaxReconnects(-1),
@@ -38,12 +55,14 @@ func connectNATS(cfg *Config, log zerolog.Logger) (*natsConn, error) {
 			log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			c.failed.Store(nil)
 			log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
 		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { c.failed.Store(&err) }),
 		nats.ErrorHandler(asyncErrorLogger(log)),
 	}
 	if cfg.NATSURL == "" {
-		return startEmbedded(cfg, log, opts)
+		return startEmbedded(cfg, log, opts, c)
 	}
 	auth, err := authOptions(cfg)
 	if err != nil {
@@ -53,7 +72,8 @@ func connectNATS(cfg *Config, log zerolog.Logger) (*natsConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s (ISEED_NATS_URL): %w", redactedURLs(cfg.NATSURL), connectError(err))
 	}
-	return &natsConn{nc: nc}, nil
+	c.nc = nc
+	return c, nil
 }
 
 // redactedURLs is ISEED_NATS_URL (a comma-separated list) with any
@@ -191,8 +211,9 @@ func loads(opt nats.Option, variable string) error {
 
 // startEmbedded runs a JetStream-enabled nats-server in this process,
 // storing in ISEED_DATA_DIR/nats and listening on ISEED_EMBEDDED_NATS_LISTEN
-// so the nats CLI and other programs can connect.
-func startEmbedded(cfg *Config, log zerolog.Logger, opts []nats.Option) (*natsConn, error) {
+// so the nats CLI and other programs can connect, and connects c to it
+// with opts.
+func startEmbedded(cfg *Config, log zerolog.Logger, opts []nats.Option, c *natsConn) (*natsConn, error) {
 	host, portStr, err := net.SplitHostPort(cfg.EmbeddedNATSListen)
 	if err != nil {
 		return nil, fmt.Errorf("ISEED_EMBEDDED_NATS_LISTEN must be host:port, got %q", cfg.EmbeddedNATSListen)
@@ -236,7 +257,8 @@ func startEmbedded(cfg *Config, log zerolog.Logger, opts []nats.Option) (*natsCo
 		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 	}
 	log.Info().Str("url", s.ClientURL()).Str("store", filepath.Join(cfg.DataDir, "nats")).Msg("embedded NATS server started (set ISEED_NATS_URL to use a cluster)")
-	return &natsConn{nc: nc, embedded: s}, nil
+	c.nc, c.embedded = nc, s
+	return c, nil
 }
 
 // fatalLogger keeps the embedded server's first fatal error and drops

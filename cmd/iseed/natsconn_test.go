@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,6 +176,38 @@ func TestStartupSaysWhyNATSRefuses(t *testing.T) {
 		return last != nil && strings.Contains(strings.ToLower(last.Error()), "authorization violation")
 	}, func() string { return fmt.Sprintf("last try: %v", last) })
 	if strings.Contains(last.Error(), "wrong") {
+		t.Errorf("got %q, which quotes the password", last)
+	}
+}
+
+// TestStartupSaysWhyNATSIsUnreachable: a start-up waiting for a NATS
+// that cannot be reached says why at each try (the refused connection of
+// an address where nothing listens, as README.md's Start-up says), not
+// only "not connected": nats.go keeps no LastError of a failed dial while
+// it retries, so iseed keeps the one its reconnect handler is given.
+func TestStartupSaysWhyNATSIsUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: each dial is refused
+	cfg := &Config{NATSURL: "nats://iseed:s3cret@" + addr}
+	c, err := connectNATS(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.close(time.Second) })
+	d := &daemon{cfg: cfg, log: zerolog.Nop(), conn: c}
+	if d.js, err = jetstream.New(c.nc); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	pipetest.WaitExplained(t, 10*time.Second, "a start-up try to say the connection is refused", func() bool {
+		_, last = d.ensureLayout(t.Context())
+		return last != nil && strings.Contains(last.Error(), "connection refused")
+	}, func() string { return fmt.Sprintf("last try: %v", last) })
+	if strings.Contains(last.Error(), "s3cret") {
 		t.Errorf("got %q, which quotes the password", last)
 	}
 }

@@ -161,7 +161,7 @@ func autoWorkers(maxPayload int64, rps float64) int {
 func (d *daemon) ensureLayout(ctx context.Context) (*layout.Resources, error) {
 	if !d.conn.nc.IsConnected() { // say so, rather than the timeout of a request that cannot go
 		// and why, when the client knows: refused credentials are not a cluster still coming up
-		if last := d.conn.nc.LastError(); last != nil {
+		if last := d.conn.lastError(); last != nil {
 			return nil, fmt.Errorf("not connected to NATS at %s (ISEED_NATS_URL): %w; still trying", redactedURLs(d.cfg.NATSURL), connectError(last))
 		}
 		return nil, fmt.Errorf("not connected to NATS at %s (ISEED_NATS_URL); still trying", redactedURLs(d.cfg.NATSURL))
