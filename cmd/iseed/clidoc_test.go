@@ -109,7 +109,8 @@ a test fails when it is stale. README.md, "Operating iseed", walks through the d
   ` + "`strconv.Quote`" + `, a value a tenant or the upstream chose that holds such a character, an
   escape sequence, a tab or a newline: ` + "`\"In verifica\\x1b]0;…\\a\"`" + `.
 - ` + "`-`" + ` is standard input (submission files, ` + "`--payload`" + `, ` + "`--input`" + `, ` + "`--demo`" + `) or standard
-  output (` + "`document get -o -`" + `) wherever a file is named.
+  output (` + "`document get -o -`" + `) where those name a file; ` + "`validate --schema`" + ` and the key files
+  (` + "`document get --key-file`" + `, the ` + "`ISEED_*_FILE`" + ` variables) are read from files only.
 - Operator commands connect to ` + "`ISEED_NATS_URL`" + ` (or the running daemon's embedded server) and
   never create or change streams, consumers or buckets (` + "`tenant init`" + ` makes a tenant's two event
   consumers, as ` + "`serve`" + ` would with its first event, and its files bucket when it has none).
