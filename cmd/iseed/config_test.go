@@ -554,3 +554,24 @@ func TestConfigRefusesPriorISEEListsThatNameNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigURLErrorsShowNoPassword: an ISEED_VISENGINE_URL or
+// ISEED_OPENAPI_ACCOUNT_URL that is refused is named without the password
+// a URL may carry: one that does not parse is not quoted (net/url's
+// detail would quote a piece of it), one of another scheme is quoted
+// redacted.
+func TestConfigURLErrorsShowNoPassword(t *testing.T) {
+	for _, variable := range []string{"ISEED_VISENGINE_URL", "ISEED_OPENAPI_ACCOUNT_URL"} {
+		for _, value := range []string{"https://ops:s3cr%zzt@example.test", "ftp://ops:s3cret@example.test", "https://ops:s3cret@:notaport"} {
+			t.Run(variable+"="+value, func(t *testing.T) {
+				t.Setenv("ISEED_DATA_DIR", filepath.Join(t.TempDir(), "data"))
+				t.Setenv(variable, value)
+				t.Setenv("ISEED_VISENGINE_TOKEN", "t")
+				out, errOut, code := runCLI(t, "serve", "--check-config")
+				if code != 2 || !strings.Contains(errOut, variable) || strings.Contains(errOut, "s3cr") {
+					t.Errorf("exit %d, stdout %q, stderr %q; want 2, naming %s, without the password", code, out, errOut, variable)
+				}
+			})
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -45,8 +46,13 @@ func (u *URL) Decode(v string) error {
 		return nil
 	}
 	p, err := url.Parse(v)
-	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-		return fmt.Errorf("want an absolute http(s) URL, got %q", v)
+	if err != nil {
+		// Not quoted: it may hold a password, and net/url's detail may
+		// quote a piece of it.
+		return errors.New("want an absolute http(s) URL, got one that does not parse (percent-encode a user name or password in it)")
+	}
+	if (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		return fmt.Errorf("want an absolute http(s) URL, got %q", p.Redacted())
 	}
 	u.URL = p
 	return nil
