@@ -244,7 +244,11 @@ func (c *Config) problems() []error {
 	if c.Workers < 0 || c.Workers > 1024 {
 		bad("ISEED_WORKERS must be between 1 and 1024 (or 0: iseed chooses), got %d", c.Workers)
 	}
-	if !natsURLsParse(c.NATSURL) {
+	if c.NATSURL != "" && strings.Trim(c.NATSURL, " \t,") == "" {
+		// Taken for a server's URL, it names none, and nats.go connects
+		// to its default, nats://127.0.0.1:4222, instead.
+		bad("ISEED_NATS_URL names no server: unset it for the embedded server, or name the servers (nats://host:4222, …)")
+	} else if !natsURLsParse(c.NATSURL) {
 		// Found only at the connection, it was a runtime error (exit 1)
 		// that serve --check-config had passed. Quoted, the URL would show
 		// its password, and net/url's detail may quote a piece of it.

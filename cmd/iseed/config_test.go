@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -573,5 +574,21 @@ func TestConfigURLErrorsShowNoPassword(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestConfigRefusesANATSURLNamingNoServer: an ISEED_NATS_URL set but blank
+// (spaces, commas) is neither the embedded server nor a cluster: nats.go
+// would connect to its default, 127.0.0.1:4222. It is refused at start.
+func TestConfigRefusesANATSURLNamingNoServer(t *testing.T) {
+	for _, value := range []string{" ", " , ", "\t"} {
+		t.Run(strconv.Quote(value), func(t *testing.T) {
+			t.Setenv("ISEED_DATA_DIR", filepath.Join(t.TempDir(), "data"))
+			t.Setenv("ISEED_NATS_URL", value)
+			const want = "ISEED_NATS_URL names no server"
+			if out, errOut, code := runCLI(t, "serve", "--check-config"); code != 2 || !strings.Contains(errOut, want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and %q", code, out, errOut, want)
+			}
+		})
 	}
 }
