@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
 	"github.com/iseed-dev/iseed/internal/jsread"
 	"github.com/iseed-dev/iseed/layout"
@@ -234,7 +235,11 @@ func (er *eraser) purgeEvents(ctx context.Context, id string) (int, error) {
 // order, decoding only their id, to the subject's end when it began
 // (jsread.Read: a fetch answered "no responders" or that brings nothing
 // is tried again, twice in a row at most; a search that stops short is an
-// error, never taken for the whole one, which would leave messages).
+// error, never taken for the whole one, which would leave messages). A
+// message is a submission's when its id is, or when the pipeline read that
+// id from it (consumer.PeekID): a copy it refused as malformed (a leading
+// byte order mark, data after the object) carries the person as the
+// submission does, and its dead letter names the submission.
 func (er *eraser) submissionMessages(ctx context.Context, ids []string) (map[string][]uint64, error) {
 	st, subject := er.c.res.Submissions, er.c.res.Layout.SubmissionSubject(er.tenant)
 	if len(ids) == 0 {
@@ -251,7 +256,10 @@ func (er *eraser) submissionMessages(ctx context.Context, ids []string) (map[str
 		var s struct {
 			ID string `json:"id"`
 		}
-		if json.Unmarshal(m.Data(), &s) == nil && slices.Contains(ids, s.ID) {
+		if json.Unmarshal(m.Data(), &s) != nil || !slices.Contains(ids, s.ID) {
+			s.ID = consumer.PeekID(m.Data())
+		}
+		if slices.Contains(ids, s.ID) {
 			out[s.ID] = append(out[s.ID], meta.Sequence.Stream)
 		}
 		return nil
