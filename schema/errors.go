@@ -49,7 +49,7 @@ type Problem struct {
 	Field   string `json:"field"`   // the key as given (cut to 64 bytes), or the field's "$N"; "opzioni" for options; "" for too_many_problems
 	Name    string `json:"name"`    // the field's name as published, e.g. "Codice Fiscale *"
 	Code    string `json:"code"`    // one of the Code constants
-	Message string `json:"message"` // for a person; never contains the value
+	Message string `json:"message"` // for a person; never contains a field's value but the object name of a nats-os:// reference that does not resolve
 }
 
 // ValidationError lists every problem of an input. Find it with errors.As.
