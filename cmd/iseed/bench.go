@@ -78,6 +78,11 @@ func newBenchCmd(e *env) *cobra.Command {
 		if o.rate < 0 || o.rateFor < 0 {
 			return usagef("--rate and --rate-for must not be negative")
 		}
+		if !natsURLsParse(o.natsURL) || o.natsURL != "" && strings.Trim(o.natsURL, " \t,") == "" {
+			// It becomes ISEED_NATS_URL, whose refusal would name that
+			// variable instead; quoted, it would show the password.
+			return usagef("--nats-url names no server, or one that does not parse: percent-encode the user name and password in it")
+		}
 		if o.repeat < 1 {
 			return usagef("--repeat must be at least 1")
 		}
