@@ -117,6 +117,20 @@ func (c *Cache) Service(ctx context.Context, nameOrHash string) (*Service, error
 		return e.val.(*Service), nil
 	}
 	hash, listed, catErr := c.resolve(ctx, key)
+	if catErr == nil && !listed {
+		// A name or a hash the catalog does not list: a service added since
+		// the catalog was read, or anything a tenant wrote. A hash asked for
+		// itself cost a call of the upstream budget every tenant shares, for
+		// free (it is rejected, nothing paid), and a tenant publishing
+		// made-up hashes delayed every other tenant's requests; a name taken
+		// from the catalog alone was rejected for a day. The catalog is read
+		// again instead, at most once a CatalogRecheck whatever the number
+		// of keys.
+		hash, listed, catErr = c.recheck(ctx, key)
+		if catErr != nil && !errors.Is(catErr, errAmbiguousName) && !maybeHash(key) {
+			catErr = nil // not read again: the catalog held lists no such name
+		}
+	}
 	if errors.Is(catErr, errAmbiguousName) {
 		return nil, fmt.Errorf("%w: %s %w", ErrUnknownService, serviceText(key), catErr)
 	}
@@ -127,18 +141,19 @@ func (c *Cache) Service(ctx context.Context, nameOrHash string) (*Service, error
 		return nil, fmt.Errorf("%w: %q is neither a catalog name nor a hash_visura", ErrUnknownService, truncate(key, 64))
 	}
 	if catErr == nil && !listed {
-		// A hash the catalog does not list: a service added since the
-		// catalog was read, or anything a tenant wrote in the shape of a
-		// hash. Asked for itself, every such submission cost a call of the
-		// upstream budget every tenant shares, for free (it is rejected,
-		// nothing paid), and a tenant publishing made-up hashes delayed
-		// every other tenant's requests. The catalog is read again instead,
-		// at most once a CatalogRecheck whatever the number of hashes.
-		if hash, listed, catErr = c.recheck(ctx, key); catErr == nil && !listed {
-			return nil, fmt.Errorf("%w: %s is not in the catalog", ErrUnknownService, serviceText(key))
-		}
+		return nil, fmt.Errorf("%w: %s is not in the catalog", ErrUnknownService, serviceText(key))
 	}
 	v, err := c.get(ctx, c.serviceSource(hash))
+	if errors.Is(err, ErrUnknownService) && catErr == nil {
+		// The catalog lists the service under a hash the upstream no longer
+		// knows: it was read before the service was published under another
+		// hash. Read again (at most once a CatalogRecheck), it names the
+		// service's hash now; without this, every submission naming the
+		// service was rejected unknown_service until the catalog expired.
+		if again, ok, rerr := c.recheck(ctx, key); rerr == nil && ok && again != hash {
+			v, err = c.get(ctx, c.serviceSource(again))
+		}
+	}
 	if errors.Is(err, ErrUnknownService) && catErr != nil && (upstreamDown(catErr) || !maybeHash(key)) {
 		// Without the catalog a name was tried as a hash: that it is no hash
 		// says nothing about the service, whatever kept the catalog away (a
