@@ -365,12 +365,12 @@ func (p *Pipeline) validate(ctx context.Context, j *job) ([]schema.Problem, erro
 	prep, err := svc.Validate(schema.Input{Fields: j.sub.Fields, Options: j.sub.Options}, p.limits(j))
 	var verr *schema.ValidationError
 	if errors.As(err, &verr) {
-		return append(verr.Problems, emailTargetProblems(j.sub.EmailTarget)...), nil
+		return append(verr.Problems, EmailTargetProblems(j.sub.EmailTarget)...), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("validate: %w", err)
 	}
-	if probs := emailTargetProblems(j.sub.EmailTarget); len(probs) > 0 {
+	if probs := EmailTargetProblems(j.sub.EmailTarget); len(probs) > 0 {
 		return probs, nil
 	}
 	j.prep = prep
@@ -477,7 +477,11 @@ func escapedLen(raw []byte) int {
 	return n
 }
 
-func emailTargetProblems(addr string) []schema.Problem {
+// EmailTargetProblems returns the problem of a submission's email_target
+// that is not one bare address (schema.ValidEmail), or none: the pipeline
+// rejects the submission for it, and iseed validate reports it as the
+// pipeline does.
+func EmailTargetProblems(addr string) []schema.Problem {
 	if addr == "" || schema.ValidEmail(addr) {
 		return nil
 	}

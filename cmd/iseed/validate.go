@@ -41,7 +41,8 @@ func newValidateCmd(e *env) *cobra.Command {
 			`{"valid": bool, "price": number, "price_unknown": bool, "errors": [{"field", "name", "code", "message"}]};` + "\n" +
 			"an unknown price (the service's or a chosen option's is not published) is null, price_unknown true.\n" +
 			"File references (nats-os://…) are checked for form only. Input the pipeline refuses as malformed\n" +
-			"(a name given twice, a byte order mark, …) is refused here too, with exit status 2.",
+			"(a name given twice, a byte order mark, …) is refused here too, with exit status 2. A whole event's\n" +
+			"email_target is checked as the pipeline checks it (invalid_email on field email_target).",
 		Args:        noArgs,
 		Annotations: map[string]string{exitCodesKey: "0 valid; 1 invalid; 2 usage error, or a schema or input that cannot be read or is malformed"},
 	}
@@ -63,12 +64,12 @@ func newValidateCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		svc, in, err := loadValidateFiles(e, *schemaPath, *inputPath)
+		svc, in, target, err := loadValidateFiles(e, *schemaPath, *inputPath)
 		if err != nil {
 			return usagef("%v", err)
 		}
 		in.Options = append(in.Options, *options...)
-		res, err := validateInput(svc, in, schema.Limits{MaxFileBytes: *maxFile, MaxTextLen: *maxText})
+		res, err := validateInput(svc, in, target, schema.Limits{MaxFileBytes: *maxFile, MaxTextLen: *maxText})
 		if err != nil {
 			return usagef("%v", err)
 		}
@@ -83,11 +84,14 @@ func newValidateCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// validateInput runs the check and shapes the result.
-func validateInput(svc *schema.Service, in schema.Input, lim schema.Limits) (*validateResult, error) {
+// validateInput runs the check and shapes the result. An event's
+// emailTarget is checked as the pipeline checks it, its problem after the
+// fields' and options'.
+func validateInput(svc *schema.Service, in schema.Input, emailTarget string, lim schema.Limits) (*validateResult, error) {
+	targetProblems := consumer.EmailTargetProblems(emailTarget)
 	p, err := svc.Validate(in, lim)
 	if err == nil {
-		res := &validateResult{Valid: true, Errors: []schema.Problem{}}
+		res := &validateResult{Valid: len(targetProblems) == 0, Errors: append([]schema.Problem{}, targetProblems...)}
 		res.setPrice(p.Price, p.PriceUnknown)
 		return res, nil
 	}
@@ -95,30 +99,31 @@ func validateInput(svc *schema.Service, in schema.Input, lim schema.Limits) (*va
 	if !errors.As(err, &ve) {
 		return nil, err
 	}
-	res := &validateResult{Errors: ve.Problems}
+	res := &validateResult{Errors: append(ve.Problems, targetProblems...)}
 	res.setPrice(svc.Quote(in.Options))
 	return res, nil
 }
 
-// loadValidateFiles reads and decodes the schema and the input.
-func loadValidateFiles(e *env, schemaPath, inputPath string) (*schema.Service, schema.Input, error) {
+// loadValidateFiles reads and decodes the schema and the input, and the
+// email_target of an input that is a whole submission event.
+func loadValidateFiles(e *env, schemaPath, inputPath string) (*schema.Service, schema.Input, string, error) {
 	raw, err := os.ReadFile(schemaPath)
 	if err != nil {
-		return nil, schema.Input{}, fmt.Errorf("--schema: %w", err)
+		return nil, schema.Input{}, "", fmt.Errorf("--schema: %w", err)
 	}
 	svc, err := schema.Parse(raw)
 	if err != nil {
-		return nil, schema.Input{}, fmt.Errorf("--schema %s: %w", schemaPath, err)
+		return nil, schema.Input{}, "", fmt.Errorf("--schema %s: %w", schemaPath, err)
 	}
 	raw, err = readValidateInput(e.stdin, inputPath)
 	if err != nil {
-		return nil, schema.Input{}, fmt.Errorf("--input: %w", err)
+		return nil, schema.Input{}, "", fmt.Errorf("--input: %w", err)
 	}
-	in, err := decodeValidateInput(raw, svc)
+	in, target, err := decodeValidateInput(raw, svc)
 	if err != nil {
-		return nil, schema.Input{}, fmt.Errorf("--input %s: %w", inputPath, err)
+		return nil, schema.Input{}, "", fmt.Errorf("--input %s: %w", inputPath, err)
 	}
-	return svc, in, nil
+	return svc, in, target, nil
 }
 
 // readValidateInput reads --input: a file, or standard input for "-".
@@ -137,37 +142,39 @@ type validateEvent struct {
 }
 
 // decodeValidateInput accepts a JSON object of field values, or a whole submission
-// event (recognised by its "fields" object), which must be for svc.
-func decodeValidateInput(raw []byte, svc *schema.Service) (schema.Input, error) {
+// event (recognised by its "fields" object), which must be for svc, and
+// returns the event's email_target too.
+func decodeValidateInput(raw []byte, svc *schema.Service) (schema.Input, string, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil {
-		return schema.Input{}, fmt.Errorf("not a JSON object: %w", err)
+		return schema.Input{}, "", fmt.Errorf("not a JSON object: %w", err)
 	}
 	if f, ok := top["fields"]; ok && strings.HasPrefix(strings.TrimSpace(string(f)), "{") {
 		// What the pipeline refuses as malformed (a name given twice, which
 		// the decoder below would take the last of) is not valid here.
-		if _, err := consumer.DecodeSubmission(raw); err != nil {
-			return schema.Input{}, fmt.Errorf("submission event: %w", err)
+		sub, err := consumer.DecodeSubmission(raw)
+		if err != nil {
+			return schema.Input{}, "", fmt.Errorf("submission event: %w", err)
 		}
 		var ev validateEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
-			return schema.Input{}, fmt.Errorf("submission event: %w", err)
+			return schema.Input{}, "", fmt.Errorf("submission event: %w", err)
 		}
 		if ev.Service != "" && !strings.EqualFold(strings.TrimSpace(ev.Service), svc.Name) && ev.Service != svc.Hash {
-			return schema.Input{}, fmt.Errorf("the event is for service %q, the schema is %q (%s)", ev.Service, svc.Name, svc.Hash)
+			return schema.Input{}, "", fmt.Errorf("the event is for service %q, the schema is %q (%s)", ev.Service, svc.Name, svc.Hash)
 		}
-		return schema.Input{Fields: ev.Fields, Options: ev.Options}, nil
+		return schema.Input{Fields: ev.Fields, Options: ev.Options}, sub.EmailTarget, nil
 	}
 	// Field values alone: checked as the fields of an event would be.
 	probe := append(append([]byte(`{"id":"validate","service":"validate","fields":`), raw...), '}')
 	if _, err := consumer.DecodeSubmission(probe); err != nil {
-		return schema.Input{}, fmt.Errorf("field values: %w", err)
+		return schema.Input{}, "", fmt.Errorf("field values: %w", err)
 	}
 	var fields map[string]any
 	if err := json.Unmarshal(raw, &fields); err != nil {
-		return schema.Input{}, err
+		return schema.Input{}, "", err
 	}
-	return schema.Input{Fields: fields}, nil
+	return schema.Input{Fields: fields}, "", nil
 }
 
 // printValidateResult prints the result as JSON or for people.

@@ -13,6 +13,14 @@ func TestValidateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	event, err := os.ReadFile("testdata/event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	badTarget := strings.Replace(string(event), `"email_target": "caf@example.it"`, `"email_target": "CAF Roma <caf@example.it>"`, 1)
+	if badTarget == string(event) {
+		t.Fatal("the event's email_target was not changed")
+	}
 	tests := []struct {
 		name   string
 		args   []string
@@ -32,6 +40,9 @@ func TestValidateCommand(t *testing.T) {
 			[]string{"$1 invalid_type", "$2 invalid_email", "$3 missing", "$4 invalid_codice_fiscale", "$5 invalid_file", "$9 unknown_field", "Indirizzo unknown_field"}},
 		{"invalid: unknown option, price still quoted", []string{"--schema", "testdata/isee.json", "--input", "testdata/event.json", "--option", "express"}, "", 1, false, 16,
 			[]string{"opzioni unknown_option"}},
+		// The pipeline rejects it (invalid_email on email_target): not valid offline either.
+		{"invalid: the event's email_target", []string{"--schema", "testdata/isee.json", "--input", "-"}, badTarget, 1, false, 16,
+			[]string{"email_target invalid_email"}},
 		{"invalid: a file too large for the limit", []string{"--schema", "testdata/isee.json", "--input", "testdata/fields.json", "--max-file-bytes", "10"}, "", 1, false, 12,
 			[]string{"$5 file_too_large", "$6 file_too_large"}},
 	}
