@@ -191,6 +191,20 @@ func (p *Pipeline) reopen(ctx context.Context, j *job, problems []schema.Problem
 		// The new payload's, or the same payload's once the retention scrubbed them.
 		next.PersonKey, next.Metadata, next.Scrubbed = fresh.PersonKey, fresh.Metadata, time.Time{}
 	}
+	if j.svc != nil && !j.rec.PostInDoubt() {
+		// The same payload is validated, priced and sent against the
+		// service as published now, which may be another hash or price
+		// than the earlier generation's schema said (a refusal of its hash
+		// dropped that schema). Kept, the earlier ones named the request in
+		// its events, ledger entry and audit under a service it was not
+		// created for. One whose earlier POST may have created a request
+		// keeps them: that request would be under the earlier hash.
+		next.Service, next.ServiceHash = j.svc.Name, j.svc.Hash
+		if j.prep != nil {
+			price := j.prep.Price
+			next.Price = &price
+		}
+	}
 	next.Generation++
 	next.Reason, next.Errors, next.UpstreamMessage = "", nil, ""
 	next.CancelRequested, next.CancelledBy = time.Time{}, "" // replayed: sent after all
