@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -17,6 +18,11 @@ import (
 // to a bucket it cannot read (another tenant's files, iseed's documents),
 // and iseed reads with its own credentials. The answer does not depend on
 // the link's target, nor on whether it exists.
+//
+// An object whose info cannot be right (a malformed NUID, more chunks than
+// its size fills at 1 KiB each, no SHA-256 digest, a size past 2^63) is
+// refused as missing, wrapping errObjectInfo: the info is whatever the
+// tenant wrote on its bucket's subjects.
 //
 // Open reads only the object's info. Reading fetches the chunks of that
 // very object (its NUID) one at a time, so at most one chunk is held, and
@@ -54,6 +60,15 @@ func (o objectStore) Open(ctx context.Context, bucket, name string) (io.ReadClos
 	}
 	if uint64(info.Chunks) > maxChunks(info.Size) {
 		return nil, FileInfo{}, fmt.Errorf("%w: %w: an object in %s: %d chunks for %d bytes", ErrFileNotFound, errObjectInfo, bucket, info.Chunks, info.Size)
+	}
+	// Every Object Store client records the size and the SHA-256 of what
+	// it stores. Without them ResolveFiles would read the object to learn
+	// them, and an info that counts a chunk its bucket lacks would read as
+	// an object replaced meanwhile, on every delivery, until the
+	// submission expired; a size past an int64's would read as an unknown
+	// one, and every chunk counted would be read, however many.
+	if _, ok := parseDigest(info.Digest); !ok || info.Size > math.MaxInt64 {
+		return nil, FileInfo{}, fmt.Errorf("%w: %w: an object in %s: no SHA-256 digest, or a size past 2^63", ErrFileNotFound, errObjectInfo, bucket)
 	}
 	fi := FileInfo{Name: info.Name, ContentType: info.Headers.Get("Content-Type"), Size: int64(info.Size), Digest: info.Digest}
 	return &objectReader{ctx: ctx, js: o.js, bucket: bucket, info: info}, fi, nil

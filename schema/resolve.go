@@ -27,7 +27,8 @@ var (
 )
 
 // errObjectInfo marks an object whose info cannot be right (a NUID that is
-// not one, more chunks than its size fills at 1 KiB each): it is there, but
+// not one, more chunks than its size fills at 1 KiB each, no SHA-256
+// digest, a size past 2^63): it is there, but
 // taken as missing, and the problem says so rather than "no object".
 var errObjectInfo = errors.New("the object's info cannot be right")
 
@@ -138,7 +139,7 @@ func checkReference(ctx context.Context, src FileSource, ref string, lim Limits)
 		return FileRef{}, &Problem{Code: CodeInvalidFileRef, Message: fmt.Sprintf("bucket %q is not this tenant's: a reference names a file in its own bucket, %q", foreign.Bucket, foreign.Own)}, nil
 	case errors.Is(err, errObjectInfo):
 		return FileRef{}, &Problem{Code: CodeInvalidFileRef, Message: fmt.Sprintf("the info of object %q in bucket %q cannot be right (a malformed NUID, "+
-			"or chunks of less than 1 KiB on average): put the file again whole, e.g. with PutBytes or PutFile (nats.go's Put stores one chunk per Read "+
+			"chunks of less than 1 KiB on average, no SHA-256 digest, or a size past 2^63): put the file again whole, e.g. with PutBytes or PutFile (nats.go's Put stores one chunk per Read "+
 			"of its reader, and a pipe or a network stream may return little at a time)", shorten(r.object), r.bucket)}, nil
 	case errors.Is(err, ErrFileIsLink):
 		return FileRef{}, &Problem{Code: CodeFileIsLink, Message: "the referenced object is a link, and links are not followed: put the file itself in the bucket"}, nil
