@@ -142,9 +142,11 @@ func (w *withdrawWaits) forget(tenant string, seq uint64) {
 const maxWithdrawalBytes = 1 << 10
 
 // topMembers reads the members of data, a JSON object, as PeekID walks
-// them: ok is false when data is not one object and nothing else;
-// repeated is true when a name is given twice (the last value is kept).
-func topMembers(data []byte) (members map[string]json.RawMessage, repeated, ok bool) {
+// them: those read before the point where it breaks, if it does, a name
+// whose value does not decode included (with a nil value). whole is false
+// when data is not one object and nothing else; repeated is true when a
+// name is given twice (the last value is kept).
+func topMembers(data []byte) (members map[string]json.RawMessage, repeated, whole bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, false, false
@@ -152,20 +154,24 @@ func topMembers(data []byte) (members map[string]json.RawMessage, repeated, ok b
 	members = map[string]json.RawMessage{}
 	for dec.More() {
 		key, err := dec.Token()
-		var value json.RawMessage
-		if err != nil || dec.Decode(&value) != nil {
-			return nil, false, false
+		if err != nil {
+			return members, repeated, false
 		}
 		name, _ := key.(string)
 		_, again := members[name]
 		repeated = repeated || again
+		var value json.RawMessage
+		err = dec.Decode(&value)
 		members[name] = value
+		if err != nil {
+			return members, repeated, false
+		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, false, false
+		return members, repeated, false
 	}
 	if _, err := dec.Token(); err != io.EOF { // trailing data
-		return nil, false, false
+		return members, repeated, false
 	}
 	return members, repeated, true
 }
@@ -175,18 +181,20 @@ var withdrawalKeys = []string{"id", "version", "withdraw"}
 
 // decodeWithdrawal reads data, a message that is not a valid submission,
 // as a withdrawal. ok is false when it is not one (no top-level member
-// "withdraw", spelt so: a name escaped within, "withdr\u0061w", is not
-// looked for): a malformed submission. When it is one, bad says what is
-// wrong with it, if anything, and id is the id it names ("" if none can
-// be read).
+// "withdraw", spelt so, read before the point where the message breaks,
+// if it does, after a byte order mark, if it has one: a name escaped
+// within, "withdr\u0061w", is not looked for): a malformed submission.
+// When it is one, bad says what is wrong with it, if anything, and id is
+// the id it names ("" if none can be read). A withdrawal with a byte order
+// mark, bytes that are not UTF-8, or JSON that breaks after its "withdraw"
+// is one all the same, and malformed: taken for a malformed submission,
+// it told its producer that the submission was rejected, or, of one iseed
+// has, nothing at all.
 func decodeWithdrawal(data []byte) (id string, bad error, ok bool) {
-	if !bytes.Contains(data, []byte(`"withdraw"`)) || checkEnvelope(data) != nil {
+	if !bytes.Contains(data, []byte(`"withdraw"`)) {
 		return "", nil, false
 	}
-	members, repeated, ok := topMembers(data)
-	if !ok {
-		return "", nil, false
-	}
+	members, repeated, whole := topMembers(bytes.TrimPrefix(data, []byte(byteOrderMark)))
 	w, ok := members["withdraw"]
 	if !ok {
 		return "", nil, false
@@ -194,6 +202,12 @@ func decodeWithdrawal(data []byte) (id string, bad error, ok bool) {
 	id = PeekID(data)
 	if len(data) > maxWithdrawalBytes {
 		return id, fmt.Errorf("a withdrawal is at most %d bytes; this one has %d", maxWithdrawalBytes, len(data)), true
+	}
+	if err := checkEnvelope(data); err != nil {
+		return id, err, true
+	}
+	if !whole {
+		return id, errors.New("a withdrawal is one JSON object and nothing else: this one breaks off, or has data after it"), true
 	}
 	if repeated {
 		return id, errors.New("a member is given twice"), true
