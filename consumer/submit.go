@@ -33,13 +33,30 @@ var errNotSent = errors.New("the POST was not sent")
 func (p *Pipeline) proceed(ctx context.Context, j *job) Outcome {
 	if len(j.prep.FileRefs) > 0 {
 		if o, done := p.resolveFiles(ctx, j); done {
-			return p.unsent(ctx, j, o)
+			return p.unsent(ctx, j, p.expireUnsent(ctx, j, o))
 		}
 	}
 	if o, done := p.reserve(ctx, j); done {
-		return p.unsent(ctx, j, o)
+		return p.unsent(ctx, j, p.expireUnsent(ctx, j, o))
 	}
 	return p.submit(ctx, j)
+}
+
+// expireUnsent ends, as submit does, a delivery that stopped before its
+// POST on transient trouble (its files or its caps could not be read) once
+// its message is past the maximum age: expired, or ambiguous when an
+// earlier POST of it is in doubt. Handed back instead, it was delivered
+// again until ISEED_MAX_DELIVER ran out (days after ISEED_MAX_AGE), then
+// failed max_deliveries, which says to look for a crash.
+func (p *Pipeline) expireUnsent(ctx context.Context, j *job, o Outcome) Outcome {
+	if o.Kind != Retry || !p.expired(j) {
+		return o
+	}
+	if j.unsure {
+		return p.fail(ctx, j, dlq.ReasonAmbiguous, fmt.Errorf("past the maximum age of %s, an unanswered POST not reconciled: %w", p.cfg.MaxAge, o.Err))
+	}
+	p.heldReservation(ctx, j) // an earlier delivery's reservation goes back with it
+	return p.fail(ctx, j, dlq.ReasonExpired, fmt.Errorf("past the maximum age of %s; last: %w", p.cfg.MaxAge, o.Err))
 }
 
 // unsent ends a delivery that stopped before its POST. On transient
