@@ -36,6 +36,21 @@ func (h *harness) withdrawnEvent(id string, generation int) publisher.Status {
 	return st
 }
 
+// failedWithNothingSent starts a pipeline whose first POST the upstream
+// refuses (412) and publishes submission id, which fails with nothing
+// sent; it returns the harness and the submission's one dead letter.
+func failedWithNothingSent(t *testing.T, id string) (*harness, []dlq.DeadLetter) {
+	t.Helper()
+	h := newHarness(t)
+	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 412}}})
+	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.WithdrawWait = time.Second }))
+	h.Publish(pipetest.Submission(id, pipetest.ValidFields("Mario")), nil)
+	h.WaitState(id, record.StateFailed)
+	var dls []dlq.DeadLetter
+	pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
+	return h, dls
+}
+
 // TestWithdrawnFailedSubmissionIsReplayedOnlyWhenTheTenantAsks: a
 // submission fails with nothing sent (the upstream refused its POST: 412);
 // its producer withdraws it. The withdrawal is taken, not refused: the
@@ -48,14 +63,8 @@ func (h *harness) withdrawnEvent(id string, generation int) publisher.Status {
 // alike, with its rejected event.
 func TestWithdrawnFailedSubmissionIsReplayedOnlyWhenTheTenantAsks(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h, dls := failedWithNothingSent(t, "emp-w")
 	ctx := context.Background()
-	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 412}}})
-	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.WithdrawWait = time.Second }))
-	h.Publish(pipetest.Submission("emp-w", pipetest.ValidFields("Mario")), nil)
-	h.WaitState("emp-w", record.StateFailed)
-	var dls []dlq.DeadLetter
-	pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
 	posts := h.Counter("POST /richiesta")
 
 	h.Publish(withdrawal("emp-w"), nil)
@@ -125,14 +134,8 @@ func TestWithdrawnFailedSubmissionIsReplayedOnlyWhenTheTenantAsks(t *testing.T) 
 // dlq.TenantAskedHeader (--tenant-asked) is sent, once.
 func TestWithdrawalBeforeAReplayIsDeliveredWins(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h, dls := failedWithNothingSent(t, "emp-r")
 	ctx := context.Background()
-	h.Sim.SetFaults(sim.Faults{Errors: map[string]sim.ErrorFault{"POST /richiesta": {Next: 1, Status: 412}}})
-	h.Start(pipetest.WithConfig(func(c *consumer.Config) { c.WithdrawWait = time.Second }))
-	h.Publish(pipetest.Submission("emp-r", pipetest.ValidFields("Mario")), nil)
-	h.WaitState("emp-r", record.StateFailed)
-	var dls []dlq.DeadLetter
-	pipetest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { dls = h.DeadLetters(); return len(dls) == 1 })
 	l, err := h.Queue().Get(ctx, dls[0].Seq)
 	if err != nil {
 		t.Fatal(err)

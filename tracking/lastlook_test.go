@@ -2,7 +2,6 @@ package tracking
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/iseed-dev/iseed/publisher"
 	"github.com/iseed-dev/iseed/record"
 	"github.com/iseed-dev/iseed/visengine"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -80,22 +78,7 @@ func TestLastLookEndsWithinItsGrace(t *testing.T) {
 			if err := tr.Track(ctx, h.Record(id)); err != nil {
 				t.Fatal(err)
 			}
-			batch, err := h.Res.Tracker.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
-			if err != nil {
-				t.Fatal(err)
-			}
-			msg := <-batch.Messages()
-			if msg == nil {
-				t.Fatal("no tracking task fetched")
-			}
-			meta, err := msg.Metadata()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var tk task
-			if err := json.Unmarshal(msg.Data(), &tk); err != nil {
-				t.Fatal(err)
-			}
+			msg, meta, tk := fetchTask(t, h)
 			mu.Lock()
 			now = t0.Add(maxAge + time.Second) // the last look, due a second past the maximum age
 			mu.Unlock()

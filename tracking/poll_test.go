@@ -70,22 +70,7 @@ func TestFailingReadsBackOff(t *testing.T) {
 	if err := tr.Track(ctx, h.Record(id)); err != nil {
 		t.Fatal(err)
 	}
-	batch, err := h.Res.Tracker.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := <-batch.Messages()
-	if msg == nil {
-		t.Fatal("no tracking task fetched")
-	}
-	meta, err := msg.Metadata()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tk task
-	if err := json.Unmarshal(msg.Data(), &tk); err != nil {
-		t.Fatal(err)
-	}
+	msg, meta, tk := fetchTask(t, h)
 
 	const next, retry = 6 * time.Hour, time.Minute
 	tests := []struct {
@@ -135,4 +120,27 @@ func putInProgress(h *pipetest.Harness, id, requestID string, t0 time.Time) {
 		r.To(record.StateSubmitted, t0, "")
 		r.To(record.StateInProgress, t0, "")
 	})
+}
+
+// fetchTask fetches the next tracking task, as the tracker's pool does:
+// its message, metadata and decoded task.
+func fetchTask(t *testing.T, h *pipetest.Harness) (jetstream.Msg, *jetstream.MsgMetadata, task) {
+	t.Helper()
+	batch, err := h.Res.Tracker.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := <-batch.Messages()
+	if msg == nil {
+		t.Fatal("no tracking task fetched")
+	}
+	meta, err := msg.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tk task
+	if err := json.Unmarshal(msg.Data(), &tk); err != nil {
+		t.Fatal(err)
+	}
+	return msg, meta, tk
 }
