@@ -17,7 +17,7 @@ import (
 
 const prefix = "t"
 
-func newLedger(t *testing.T) (*ledger.Ledger, *natstest.Server) {
+func newLedger(t testing.TB) (*ledger.Ledger, *natstest.Server) {
 	t.Helper()
 	srv := natstest.Run(t)
 	st, err := ledger.EnsureStream(context.Background(), srv.JS, ledger.StreamConfig(prefix, 1, jetstream.FileStorage, 0))

@@ -28,31 +28,61 @@ type Line struct {
 // Report returns the spend of [from, to) per tenant and service, of one
 // tenant or of all (tenant ""): what a platform invoices its clients.
 func (l *Ledger) Report(ctx context.Context, from, to time.Time, tenant string) ([]Line, error) {
-	entries, err := l.Entries(ctx, from, to, tenant)
-	if err != nil {
+	var s Summary
+	if err := l.Visit(ctx, from, to, tenant, s.Add); err != nil {
 		return nil, err
 	}
-	return Summarize(entries), nil
+	return s.Lines(), nil
 }
 
 // Summarize totals entries per tenant and service (by hash; the name
-// shown is the first entry's), ordered by tenant, then service name, then
-// hash.
+// shown is the earliest entry's), ordered by tenant, then service name,
+// then hash.
 func Summarize(entries []Entry) []Line {
-	type key struct{ tenant, hash string }
-	idx := make(map[key]int)
-	var out []Line
+	var s Summary
 	for _, e := range entries {
-		k := key{e.Tenant, e.ServiceHash}
-		i, ok := idx[k]
-		if !ok {
-			i = len(out)
-			idx[k] = i
-			out = append(out, Line{Tenant: e.Tenant, Service: e.Service, ServiceHash: e.ServiceHash})
-		}
-		out[i].Requests++
-		out[i].Amount += e.Price
+		s.Add(e)
 	}
+	return s.Lines()
+}
+
+// Summary totals entries as they are added, per tenant and service (by
+// hash; the name shown is the earliest entry's): Summarize without
+// holding the entries. The zero value is empty.
+type Summary struct {
+	idx   map[summaryKey]int
+	first []Entry // the entry each line's name is from
+	out   []Line
+}
+
+type summaryKey struct{ tenant, hash string }
+
+// Add counts e.
+func (s *Summary) Add(e Entry) {
+	if s.idx == nil {
+		s.idx = map[summaryKey]int{}
+	}
+	k := summaryKey{e.Tenant, e.ServiceHash}
+	i, ok := s.idx[k]
+	if !ok {
+		i = len(s.out)
+		s.idx[k] = i
+		s.out = append(s.out, Line{Tenant: e.Tenant, Service: e.Service, ServiceHash: e.ServiceHash})
+		s.first = append(s.first, e)
+	} else if f := s.first[i]; cmp.Or(e.At.Compare(f.At), cmp.Compare(e.RequestID, f.RequestID)) < 0 {
+		// In stream order an entry recorded late (reconciled, adopted) comes
+		// after later ones: the name stays the earliest entry's (by At,
+		// then request id), as Entries sorts them.
+		s.out[i].Service, s.first[i] = e.Service, e
+	}
+	s.out[i].Requests++
+	s.out[i].Amount += e.Price
+}
+
+// Lines returns the totals, ordered by tenant, then service name, then
+// hash.
+func (s *Summary) Lines() []Line {
+	out := slices.Clone(s.out)
 	slices.SortFunc(out, func(a, b Line) int {
 		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Service, b.Service), cmp.Compare(a.ServiceHash, b.ServiceHash))
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/money"
 	"github.com/iseed-dev/iseed/overview"
 	"github.com/iseed-dev/iseed/publisher"
@@ -155,23 +156,31 @@ func (d *daemon) counted(ctx context.Context, s budget.Scope, now time.Time) (co
 }
 
 // ledgerSpend is what the ledger has of each tenant this month and today
-// (Europe/Rome), and the tenants in the order it has them.
+// (Europe/Rome), and the tenants in the order it has them: one read of the
+// month's entries, summed as they come (ledger.Ledger.Visit), for both.
 func (d *daemon) ledgerSpend(ctx context.Context, now time.Time) (map[string]*console.TenantSpend, []string, error) {
 	loc, err := d.dayZone()
+	if err != nil {
+		return nil, nil, err
+	}
+	month, today := money.Month(now, loc), money.Day(now, loc)
+	var monthly, daily ledger.Summary
+	err = d.money.ledger.Visit(ctx, month.From, month.To, "", func(e ledger.Entry) {
+		monthly.Add(e)
+		if today.Contains(e.At) {
+			daily.Add(e)
+		}
+	})
 	if err != nil {
 		return nil, nil, err
 	}
 	by := map[string]*console.TenantSpend{}
 	var order []string
 	for _, p := range []struct {
-		period money.Period
-		today  bool
-	}{{money.Month(now, loc), false}, {money.Day(now, loc), true}} {
-		lines, err := d.money.ledger.Report(ctx, p.period.From, p.period.To, "")
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, l := range lines {
+		lines []ledger.Line
+		today bool
+	}{{monthly.Lines(), false}, {daily.Lines(), true}} {
+		for _, l := range p.lines {
 			s := by[l.Tenant]
 			if s == nil {
 				s = &console.TenantSpend{Tenant: l.Tenant}
