@@ -221,7 +221,15 @@ func (q *Queue) consumerFor(f Filter) jetstream.OrderedConsumerConfig {
 	if f.Submission != "" {
 		id = f.Submission
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{q.layout.DLQSubject(tenant, id)}, HeadersOnly: true}
+	// Every letter is read without a filter: the stream has no other
+	// subject (layout.Ensure). A filter matching each letter's subject, one
+	// a submission, made the server count the subjects it matches at each
+	// fetch's new consumer (jsread.Read), every letter's: the list of an
+	// outage's letters grew with their square.
+	cfg := jetstream.OrderedConsumerConfig{HeadersOnly: true}
+	if tenant != "*" || id != "*" {
+		cfg.FilterSubjects = []string{q.layout.DLQSubject(tenant, id)}
+	}
 	if !f.Since.IsZero() {
 		since := f.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since

@@ -24,7 +24,7 @@ import (
 
 // queueWith stores dead letters (tenant/id/reason each) on a fresh server
 // and returns the queue and them as List reads them.
-func queueWith(t *testing.T, letters ...[3]string) (*Queue, []DeadLetter) {
+func queueWith(t testing.TB, letters ...[3]string) (*Queue, []DeadLetter) {
 	t.Helper()
 	srv := natstest.Run(t)
 	ctx := context.Background()
