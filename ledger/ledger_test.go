@@ -192,6 +192,32 @@ func TestReport(t *testing.T) {
 	}
 }
 
+// TestReportNamesAServiceByItsEarliestEntry: entries come in stream order,
+// and one recorded late (reconciled, adopted) may be earlier than those
+// stored before it. A service renamed upstream under the same hash is
+// shown by its earliest entry's name (by at, then request id), as when
+// the entries are sorted first (Summarize).
+func TestReportNamesAServiceByItsEarliestEntry(t *testing.T) {
+	l, _ := newLedger(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	later := entry("acme", "r1", now)
+	later.Service = "ISEE 2027"
+	tie := entry("acme", "r0", now.Add(-time.Hour))
+	tie.Service = "ISEE ORDINARIO"
+	early := entry("acme", "r2", now.Add(-time.Hour)) // recorded last, tied with r0 at its at
+	record(t, l, later, early, tie)
+	got, err := l.Report(context.Background(), now.Add(-2*time.Hour), now.Add(time.Minute), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Service != "ISEE ORDINARIO" || got[0].Requests != 3 {
+		t.Errorf("got %+v; want one line of 3 requests named ISEE ORDINARIO (r0's: the earliest at, then the first request id)", got)
+	}
+	if sorted := ledger.Summarize([]ledger.Entry{tie, early, later}); !reflect.DeepEqual(got, sorted) {
+		t.Errorf("Report %+v, Summarize of the sorted entries %+v; want the same", got, sorted)
+	}
+}
+
 // TestForeignMessagesOnLedgerSubjects: any client that may publish in the
 // account can have a message stored on a ledger subject, through a reply
 // subject (docs/security.md): an empty one (the 404 status answer of a
