@@ -80,6 +80,7 @@ func Check(in Input) *Result {
 // auditor holds the inputs indexed by request id.
 type auditor struct {
 	in       Input
+	listed   []*visengine.RichiestaSummary // in.Upstream, each request once
 	upstream map[string]*visengine.RichiestaSummary
 	records  map[string]*record.Record // by request id
 	entries  map[string]*ledger.Entry  // by request id
@@ -89,7 +90,13 @@ func newAuditor(in Input) *auditor {
 	a := &auditor{in: in, upstream: map[string]*visengine.RichiestaSummary{},
 		records: map[string]*record.Record{}, entries: map[string]*ledger.Entry{}}
 	for i := range in.Upstream {
-		a.upstream[in.Upstream[i].ID] = &in.Upstream[i]
+		// A list may show a request more than once (a list made by a
+		// join, a page repeated: docs/visengine.md): one request, one
+		// finding, as reconciliation reads it.
+		if u := &in.Upstream[i]; a.upstream[u.ID] == nil {
+			a.upstream[u.ID] = u
+			a.listed = append(a.listed, u)
+		}
 	}
 	for _, rec := range in.Records {
 		if rec.RequestID != "" {
@@ -103,11 +110,11 @@ func newAuditor(in Input) *auditor {
 }
 
 // inPeriod lists the upstream requests created in the period, oldest
-// first, leaving out drafts (state 0: not submitted, not charged).
+// first, each once, leaving out drafts (state 0: not submitted, not
+// charged).
 func (a *auditor) inPeriod() []*visengine.RichiestaSummary {
 	var out []*visengine.RichiestaSummary
-	for i := range a.in.Upstream {
-		u := &a.in.Upstream[i]
+	for _, u := range a.listed {
 		if u.State != 0 && a.in.Period.Contains(u.TimestampCreation.Time()) {
 			out = append(out, u)
 		}

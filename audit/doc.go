@@ -7,8 +7,8 @@
 // # Findings
 //
 //   - Unowned: a request the upstream created in the period (drafts left
-//     out: they are not charged) that neither the request index nor any
-//     record names. It was paid, usually by a POST whose answer was lost.
+//     out: they are not charged; one listed more than once counted once)
+//     that neither the request index nor any record names. It was paid, usually by a POST whose answer was lost.
 //     Candidates are the records of the same service without a request
 //     whose attempt window (the pending attempt's start to its lease or
 //     settle time, or a failed-ambiguous record's claim to its failure,
