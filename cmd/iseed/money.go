@@ -178,9 +178,12 @@ func (d *daemon) runAudit(ctx context.Context) error {
 	return every(ctx, d.cfg.AuditEvery, func() {
 		now := d.clock.Now()
 		res, err := runAudit(ctx, d.js, d.res, d.upstream, d.money.account, money.Period{From: now.Add(-24 * time.Hour), To: now})
-		if err != nil {
+		if res == nil {
 			d.log.Warn().Err(err).Str("component", "audit").Msg("audit failed; retrying at the next interval")
 			return
+		}
+		if err != nil { // the wallet alone: the rest is checked
+			d.log.Warn().Err(err).Str("component", "audit").Msg("the audit could not read the wallet: it checked the rest; retrying at the next interval")
 		}
 		c := res.Counts()
 		n := c.Unowned + c.Missing + c.Mismatches + c.Unledgered + c.UnmatchedCharges
@@ -196,7 +199,23 @@ type requestLister interface {
 	Richieste(ctx context.Context) ([]visengine.RichiestaSummary, error)
 }
 
+// walletUnreadError says that the audit could not read the wallet's
+// transactions, and checked everything else.
+type walletUnreadError struct{ err error }
+
+func (e *walletUnreadError) Error() string {
+	return "the wallet was not checked: its transactions cannot be read: " + e.err.Error()
+}
+
+func (e *walletUnreadError) Unwrap() error { return e.err }
+
 // runAudit gathers what the audit compares, for a period, and checks it.
+// A wallet whose transactions cannot be read (the account API down, or
+// refusing its key) is not checked: the rest is, and runAudit returns
+// that result with a *walletUnreadError. Any other error ends the audit
+// (a nil result): the wallet is read last, and only for its own check,
+// so that its trouble never hides a request paid upstream that no
+// submission owns.
 func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources, up requestLister, acct *account.Client, p money.Period) (*audit.Result, error) {
 	in := audit.Input{Period: p, Index: map[string]string{}}
 	st, err := js.Stream(ctx, res.Layout.RecordsStream())
@@ -244,16 +263,17 @@ func runAudit(ctx context.Context, js jetstream.JetStream, res *layout.Resources
 	if err := recheck(ctx, js, res, l, since, created, &in); err != nil {
 		return nil, err
 	}
+	var unread error
 	if acct != nil {
 		if in.Transactions, err = acct.Transactions(ctx, p.From); err != nil {
-			return nil, fmt.Errorf("wallet transactions: %w", err)
+			in.Transactions, unread = nil, &walletUnreadError{err: err}
 		}
 	}
 	r := audit.Check(in)
 	if err := dropYoungCharges(ctx, js, res, l, &in, r); err != nil {
 		return nil, err
 	}
-	return r, nil
+	return r, unread
 }
 
 // mustURL parses a URL that is a constant of the program.

@@ -458,9 +458,9 @@ func newAuditCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		res, err := runAudit(cmd.Context(), c.js, c.res, up, acct, p)
-		if err != nil {
-			return err
+		res, auditErr := runAudit(cmd.Context(), c.js, c.res, up, acct, p)
+		if res == nil {
+			return auditErr
 		}
 		if format == formatJSON {
 			err = writeEscapedJSON(e.stdout, func(w io.Writer) error { return audit.WriteJSON(w, res) })
@@ -469,6 +469,9 @@ func newAuditCmd(e *env) *cobra.Command {
 		}
 		if err == nil && len(res.Missing) > 0 && c.cfg.simulated() {
 			_, err = fmt.Fprintln(e.stderr, simForgetsNote)
+		}
+		if err == nil && auditErr != nil {
+			return auditErr // the wallet unread, said after the rest: exit 1
 		}
 		if err == nil && !res.Clean() {
 			return &exitError{code: 1}
