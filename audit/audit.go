@@ -111,11 +111,13 @@ func newAuditor(in Input) *auditor {
 
 // inPeriod lists the upstream requests created in the period, oldest
 // first, each once, leaving out drafts (state 0: not submitted, not
-// charged).
+// charged). A request listed without a state, or with a null one, is no
+// draft: taken for one, a request paid upstream and owned by no
+// submission would never be reported.
 func (a *auditor) inPeriod() []*visengine.RichiestaSummary {
 	var out []*visengine.RichiestaSummary
 	for _, u := range a.listed {
-		if u.State != 0 && a.in.Period.Contains(u.TimestampCreation.Time()) {
+		if draft := u.State != nil && *u.State == 0; !draft && a.in.Period.Contains(u.TimestampCreation.Time()) {
 			out = append(out, u)
 		}
 	}

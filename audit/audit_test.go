@@ -39,7 +39,7 @@ func march(t *testing.T) money.Period {
 }
 
 func upstream(id, name, hash string, price float64, created string) visengine.RichiestaSummary {
-	return visengine.RichiestaSummary{ID: id, State: 1, Nome: name, HashVisura: hash, PrezzoVisura: visengine.Float(price),
+	return visengine.RichiestaSummary{ID: id, State: new(visengine.Int(1)), Nome: name, HashVisura: hash, PrezzoVisura: visengine.Float(price),
 		StatoRichiesta: visengine.StateInProgress, TimestampCreation: visengine.Timestamp(utc(created).Unix())}
 }
 
@@ -125,9 +125,14 @@ func TestCheck(t *testing.T) {
 		}},
 		{"drafts and other periods are not unowned", func(in *audit.Input) {
 			draft := upstream(req3, "ISEE", hashISEE, 12, "2026-03-07T12:00:30Z")
-			draft.State = 0
+			draft.State = new(visengine.Int(0))
 			in.Upstream = append(in.Upstream, draft, upstream(req9, "ISEE", hashISEE, 12, "2026-03-31T22:00:00Z")) // April 1 in Rome
 		}, audit.Counts{}, nil},
+		{"a request listed without a state is no draft", func(in *audit.Input) {
+			stateless := upstream(req3, "ISEE", hashISEE, 12, "2026-03-07T12:00:30Z")
+			stateless.State = nil // "state" absent, or null
+			in.Upstream = append(in.Upstream, stateless)
+		}, audit.Counts{Unowned: 1}, nil},
 		{"missing from the upstream", func(in *audit.Input) {
 			in.Records = append(in.Records, submitted("acme", "s9", "ISEE", hashISEE, req9, "2026-03-09T10:00:00Z"))
 			in.Ledger = append(in.Ledger, entry("acme", "s9", "ISEE", hashISEE, req9, 1200, 400, "2026-03-09T10:00:00Z"))

@@ -87,7 +87,7 @@ func TestDecodeRichieste(t *testing.T) {
 			t.Fatalf("%s: %v", file, err)
 		}
 		if len(got) != 2 || got[0].ID != "5f22f722065afc42223c7131" || got[1].StatoRichiesta != visengine.StateCancelled ||
-			got[0].State != 1 || got[1].State != 0 {
+			got[0].State == nil || *got[0].State != 1 || got[1].State == nil || *got[1].State != 0 {
 			t.Errorf("%s: got %+v, want two requests in order", file, got)
 		}
 	}

@@ -43,7 +43,7 @@ func TestPublishedExamples(t *testing.T) {
 		{file: "get_richiesta_200.json", status: 200, op: "GET /richiesta", check: func(v any) bool {
 			l := v.([]visengine.RichiestaSummary)
 			return len(l) == 3 && l[0].ID == "5f22f722065afc42223c7131" && l[0].StatoRichiesta == visengine.StateFulfilled &&
-				l[2].StatoRichiesta == visengine.StateCancelled && l[2].State == 0 && l[0].TimestampCreation == 1596127010 && l[0].PrezzoVisura == 5
+				l[2].StatoRichiesta == visengine.StateCancelled && l[2].State != nil && *l[2].State == 0 && l[0].TimestampCreation == 1596127010 && l[0].PrezzoVisura == 5
 		}},
 		{file: "get_richiesta_404.json", status: 404, op: "GET /richiesta", check: func(v any) bool {
 			l := v.([]visengine.RichiestaSummary)

@@ -580,8 +580,10 @@ type Richiesta struct {
 
 // RichiestaSummary is one entry of GET /richiesta.
 type RichiestaSummary struct {
-	ID                  string    `json:"_id"`
-	State               Int       `json:"state"`
+	ID string `json:"_id"`
+	// State is 0 for a draft (not submitted, not charged); nil when the
+	// answer has none, or null: not known to be a draft.
+	State               *Int      `json:"state"`
 	HashVisura          string    `json:"hash_visura"`
 	Nome                string    `json:"nome"`
 	Ricerca             Bool      `json:"ricerca"`
