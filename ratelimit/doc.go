@@ -87,7 +87,8 @@
 // Every replica must use the same Rate, Burst and Reserve: each refills and
 // caps the shared bucket with its own. [Limiter.Announce] stores them
 // beside the bucket (its key with ".settings") and returns the previous
-// replica's, so that a replica started otherwise can say so. The bucket can be any KV bucket
+// replica's, so that a replica started otherwise can say so; a replica that
+// keeps no budget at all stores the zero Settings ([AnnounceNone]). The bucket can be any KV bucket
 // with History 1 ([EnsureBucket] makes one); R3 works, at the cost of a
 // replicated write per round.
 //

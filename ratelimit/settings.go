@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -34,21 +35,34 @@ func (l *Limiter) Settings() Settings {
 // other's settings: read, then written, both could find nothing. At
 // start only; rounds never read it.
 func (l *Limiter) Announce(ctx context.Context) (found Settings, ok bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	return announce(ctx, l.kv, l.key, l.cfg.Timeout, l.Settings())
+}
+
+// AnnounceNone is Announce for a replica that keeps no budget (its rate
+// 0: it takes no token, and calls the upstream as often as it likes): it
+// stores the zero Settings beside the bucket kv holds at key, so that a
+// replica started after it can say so too.
+func AnnounceNone(ctx context.Context, kv jetstream.KeyValue, key string) (found Settings, ok bool, err error) {
+	return announce(ctx, kv, key, 2*time.Second, Settings{})
+}
+
+// announce is Announce of own, each KV operation bounded by timeout.
+func announce(ctx context.Context, kv jetstream.KeyValue, key string, timeout time.Duration, own Settings) (found Settings, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	key := l.key + ".settings"
-	own, _ := json.Marshal(l.Settings()) // numbers: cannot fail
+	key += ".settings"
+	value, _ := json.Marshal(own) // numbers: cannot fail
 	for conflicts := 0; ; conflicts++ {
 		found, ok = Settings{}, false
-		e, err := l.kv.Get(ctx, key)
+		e, err := kv.Get(ctx, key)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
-			_, err = l.kv.Create(ctx, key, own)
+			_, err = kv.Create(ctx, key, value)
 		case err != nil:
 			return Settings{}, false, fmt.Errorf("ratelimit: read %s: %w", key, err)
 		default:
 			ok = json.Unmarshal(e.Value(), &found) == nil
-			_, err = l.kv.Update(ctx, key, own, e.Revision())
+			_, err = kv.Update(ctx, key, value, e.Revision())
 		}
 		switch {
 		case err == nil:

@@ -312,6 +312,8 @@ func (d *daemon) buildUpstream() error {
 func (d *daemon) upstreamBudget(ctx context.Context) (submissions consumer.Limiter, polls tracking.Limiter, err error) {
 	d.calls = ratelimit.NewMeter(nil)
 	if d.cfg.UpstreamRPS == 0 {
+		found, ok, err := ratelimit.AnnounceNone(ctx, d.res.RateLimit, "upstream")
+		d.compareBudget(ratelimit.Settings{}, found, ok, err)
 		free := d.calls.Count(rate.NewLimiter(rate.Inf, 1))
 		return free, free, nil
 	}
@@ -321,30 +323,36 @@ func (d *daemon) upstreamBudget(ctx context.Context) (submissions consumer.Limit
 		return nil, nil, fmt.Errorf("ISEED_UPSTREAM_*: %w", err)
 	}
 	d.budget.Store(lim)
-	d.compareBudget(ctx, lim)
+	found, ok, err := lim.Announce(ctx)
+	d.compareBudget(lim.Settings(), found, ok, err)
 	return d.calls.Count(lim.For(ratelimit.Submission)), d.calls.Count(lim.For(ratelimit.Poll)), nil
 }
 
 // compareBudget warns of each setting of the shared budget that the
-// replica started before this one had otherwise: each replica refills and
-// caps the bucket with its own, and no error would say that they disagree.
-// It never stops the start.
-func (d *daemon) compareBudget(ctx context.Context, lim *ratelimit.Limiter) {
+// replica started before this one had otherwise (found, as Announce
+// returned it): each replica refills and caps the bucket with its own, and
+// no error would say that they disagree. A replica without a budget
+// (ISEED_UPSTREAM_RPS=0, its Settings zero) takes no token of it at all:
+// beside one, only the rate is compared, since burst and reserve mean
+// nothing without it. It never stops the start.
+func (d *daemon) compareBudget(own, found ratelimit.Settings, ok bool, err error) {
 	log := d.log.With().Str("component", "upstream").Logger()
-	found, ok, err := lim.Announce(ctx)
 	if err != nil {
 		log.Warn().Err(err).Msg("cannot compare this replica's upstream budget with the other replicas'")
 	}
-	own := lim.Settings()
 	if !ok || found == own {
 		return
 	}
 	rate := func(r float64) string { return strconv.FormatFloat(r, 'g', -1, 64) }
-	for _, s := range []struct{ setting, found, own string }{
+	settings := []struct{ setting, found, own string }{
 		{"ISEED_UPSTREAM_RPS", rate(found.Rate), rate(own.Rate)},
 		{"ISEED_UPSTREAM_BURST", strconv.Itoa(found.Burst), strconv.Itoa(own.Burst)},
 		{"ISEED_UPSTREAM_RESERVE", strconv.Itoa(found.Reserve), strconv.Itoa(own.Reserve)},
-	} {
+	}
+	if found.Rate == 0 || own.Rate == 0 {
+		settings = settings[:1]
+	}
+	for _, s := range settings {
 		if s.found != s.own {
 			log.Warn().Str("setting", s.setting).Str("found", s.found).Str("own", s.own).
 				Msg("the replica started before this one (or this one, before a change) had another upstream budget: " +
