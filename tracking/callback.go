@@ -40,7 +40,9 @@ import (
 // the rate, with its peer's address: callbacksource.go). A genuine one re-reads the request at most once per
 // MinInterval per submission and announced state, where the state is one
 // of the five the API names or "other": a body that leaked, replayed with
-// any states, costs at most six upstream reads per interval (answered 200
+// any states, costs at most six upstream reads per interval on each
+// replica it reaches, each process remembering only what it let through
+// itself (answered 200
 // meanwhile, or 503 with Retry-After when that read failed, so that the
 // upstream's retry is never taken for done), and none once tracking is
 // over, but for a request tracking gave up on (the upstream's completion
