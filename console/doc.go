@@ -63,7 +63,8 @@
 //     client address (IPv6: per /64): the peer's, or, when the peer is one
 //     of Config.TrustedProxies (ISEED_CONSOLE_TRUSTED_PROXIES), the
 //     rightmost X-Forwarded-For address that is not; from any other peer
-//     the header is ignored. Five, then one a second; past the limit the
+//     the header is ignored. Five, then one a second, counted by each
+//     replica on its own (no coordinator); past the limit the
 //     address's logins and bearer requests answer 429 without comparing
 //     the token. The limit is per address, and beyond failSources
 //     addresses per network (/24, IPv6 /48), so a stranger's guessing

@@ -10,8 +10,9 @@ import (
 // Failed token attempts (the login form, a bearer header) are limited per
 // client address (Console.source: behind trusted proxies, the address
 // they forwarded): a burst of failBurst, then one every failEvery. The
-// limit bounds guessing from each source; as it is not shared (see
-// failSources for the many-address case), a stranger's failures do not
+// limit bounds guessing from each source on this replica (each replica
+// counts its own: N replicas give a source N limits); as one source's
+// limit is not another's (see failSources for the many-address case), a stranger's failures do not
 // lock the operator out.
 const (
 	failBurst = 5
