@@ -99,3 +99,29 @@ func TestServeWarnsOfAnotherReplicasBudget(t *testing.T) {
 		t.Errorf("a replica with another budget warned %q, want %q; logs:\n%s", got, want, logs)
 	}
 }
+
+// TestServeWarnsOfAReplicaWithCapsOtherwise: a replica with
+// ISEED_SPENDING_CAPS=false beside ones with caps on sends, uncounted, what
+// they hold for a cap or a pause (its holds pass releases every held
+// submission: consumer's TestCapsOffReplicaSendsWhatACappedOneHolds).
+// Each side says so when it starts after the other; one like the one
+// before says nothing.
+func TestServeWarnsOfAReplicaWithCapsOtherwise(t *testing.T) {
+	cliEnv(t)
+	t.Setenv("ISEED_SIM_STEP", "1h")
+	for _, name := range []string{"the first replica", "a replica like it"} {
+		if logs := startReplica(t); len(settingWarnings(t, logs)) > 0 {
+			t.Errorf("%s: warned %q, want nothing; logs:\n%s", name, settingWarnings(t, logs), logs)
+		}
+	}
+	for _, c := range []struct{ caps, want string }{
+		{"false", "ISEED_SPENDING_CAPS: true -> false"},
+		{"true", "ISEED_SPENDING_CAPS: false -> true"},
+	} {
+		t.Setenv("ISEED_SPENDING_CAPS", c.caps)
+		logs := startReplica(t)
+		if got, want := settingWarnings(t, logs), []string{c.want}; !slices.Equal(got, want) {
+			t.Errorf("a replica with ISEED_SPENDING_CAPS=%s warned %q, want %q; logs:\n%s", c.caps, got, want, logs)
+		}
+	}
+}

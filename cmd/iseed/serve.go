@@ -452,6 +452,7 @@ func (d *daemon) buildPipeline(ctx context.Context) error {
 	if d.money, err = d.buildMoney(ctx); err != nil {
 		return err
 	}
+	d.compareSpendingCaps(ctx)
 	deps := consumer.Deps{
 		Resources: d.res, Upstream: d.upstream, Schemas: cache, Files: schema.ObjectStoreSource(d.js),
 		Events:    publisher.New(d.js, publisher.Config{Prefix: l.Prefix, EventsStream: l.EventsStream()}),
