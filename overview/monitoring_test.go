@@ -237,39 +237,6 @@ func known(name string, listed map[string]string, recorded map[string]bool) bool
 
 // TestMonitoringAlertsHaveRunbooks checks every alert's annotations and
 // that its runbook_url names a heading of docs/operations.md.
-// TestMonitoringSpendPanels: a panel that totals iseed_spend_euros_total
-// over a range counts a series born in it whole, in the form whose result
-// deploy/prometheus/alerts_test.yaml checks with promtool:
-// (increase(m[r]) and m offset r) or m. increase() alone leaves out a
-// series' first sample, which is its first request's price.
-func TestMonitoringSpendPanels(t *testing.T) {
-	const m = `iseed_spend_euros_total{job=~"$job"}`
-	found := 0
-	for name, d := range dashboards(t) {
-		for _, p := range allPanels(d.Panels) {
-			for _, tg := range p.Targets {
-				if !strings.Contains(tg.Expr, "iseed_spend_euros_total") {
-					continue
-				}
-				found++
-				i := strings.Index(tg.Expr, "increase("+m+"[")
-				j := strings.Index(tg.Expr[max(i, 0):], "])")
-				if i < 0 || j < 0 {
-					t.Errorf("%s, %q: %s; want (increase(%s[R]) and %s offset R) or %s", name, p.Title, tg.Expr, m, m, m)
-					continue
-				}
-				r := tg.Expr[i+len("increase("+m+"[") : i+j]
-				if want := "(increase(" + m + "[" + r + "]) and " + m + " offset " + r + ") or " + m; !strings.Contains(tg.Expr, want) {
-					t.Errorf("%s, %q: %s; want %s", name, p.Title, tg.Expr, want)
-				}
-			}
-		}
-	}
-	if found == 0 {
-		t.Error("no panel shows iseed_spend_euros_total")
-	}
-}
-
 func TestMonitoringAlertsHaveRunbooks(t *testing.T) {
 	doc, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
