@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/iseed-dev/iseed/account"
@@ -59,17 +60,30 @@ func (d *daemon) buildMoney(ctx context.Context) (*moneyParts, error) {
 	if m.account, err = accountClient(d.cfg, d.sim); err != nil {
 		return nil, err
 	}
-	m.wallet = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iseed", Name: "wallet_euros",
-		Help: "The Openapi wallet's credit, read from the account API every ISEED_WALLET_PROBE (absent without ISEED_OPENAPI_ACCOUNT_*)."})
+	m.wallet = &walletGauge{reg: d.metrics, Gauge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iseed", Name: "wallet_euros",
+		Help: "The Openapi wallet's credit, read from the account API every ISEED_WALLET_PROBE (absent without ISEED_OPENAPI_ACCOUNT_*, and until a read succeeds)."})}
 	m.audit = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "iseed", Name: "audit_unmatched_requests",
 		Help: "Findings of the last audit (ISEED_AUDIT_EVERY): upstream requests, charges and records that do not match."})
-	if m.account != nil {
-		d.metrics.MustRegister(m.wallet)
-	}
 	if d.cfg.AuditEvery > 0 {
 		d.metrics.MustRegister(m.audit)
 	}
 	return m, nil
+}
+
+// walletGauge is iseed_wallet_euros, registered with the first credit
+// read: a replica that has not read the wallet (the account API refusing
+// its credentials, unreachable) exports nothing, rather than 0 euros, which
+// IseedWalletLow took for an empty wallet.
+type walletGauge struct {
+	prometheus.Gauge
+	reg  prometheus.Registerer
+	once sync.Once
+}
+
+// Set sets the credit read, registering the gauge the first time.
+func (w *walletGauge) Set(euros float64) {
+	w.Gauge.Set(euros)
+	w.once.Do(func() { w.reg.MustRegister(w.Gauge) })
 }
 
 // dayZone is where the days and months of the caps and of the spend end:
@@ -154,14 +168,21 @@ func (d *daemon) runWallet(ctx context.Context) error {
 	// To the nearest cent (0.29 × 100 is 28.999…, not 29); the config
 	// check refused what has no amount in cents.
 	warn, _ := money.FromFloat(d.cfg.WalletWarnEUR)
-	log := d.log.With().Str("component", "wallet").Logger().Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Hour})
+	log := d.log.With().Str("component", "wallet").Logger()
+	low := log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Hour})
+	unread := log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Hour})
 	read := func() {
-		if wl, err := d.money.account.Wallet(ctx); err == nil {
-			d.money.wallet.Set(wl.Credit.Euros())
-			if wl.Credit < warn {
-				log.Warn().Str("credit", wl.Credit.String()).Float64("warn_below", d.cfg.WalletWarnEUR).
-					Msg("the Openapi wallet is running low: top it up before requests start failing")
+		wl, err := d.money.account.Wallet(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				unread.Warn().Err(err).Msg("cannot read the Openapi wallet (ISEED_OPENAPI_ACCOUNT_*): iseed_wallet_euros keeps its last value, absent until a read succeeds")
 			}
+			return
+		}
+		d.money.wallet.Set(wl.Credit.Euros())
+		if wl.Credit < warn {
+			low.Warn().Str("credit", wl.Credit.String()).Float64("warn_below", d.cfg.WalletWarnEUR).
+				Msg("the Openapi wallet is running low: top it up before requests start failing")
 		}
 	}
 	read() // at start too
