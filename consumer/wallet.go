@@ -2,10 +2,12 @@ package consumer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
 
+	"github.com/iseed-dev/iseed/ledger"
 	"github.com/iseed-dev/iseed/publisher"
 )
 
@@ -17,8 +19,11 @@ import (
 // one message is let through as a trial; it goes through once the wallet
 // is topped up, and pulling resumes. With the
 // account API configured (WalletChecker), a balance read that shows credit
-// again resumes at once. A wallet_empty event, and a wallet_refilled one
-// after, tell people; the gauge iseed_wallet_empty says it meanwhile.
+// again resumes at once. A request another replica was paid for after the
+// wallet was found empty (its ledger entry) ends the wait too: that
+// replica's POST went through, and this one may have no message left to
+// try. A wallet_empty event, and a wallet_refilled one after, tell people;
+// the gauge iseed_wallet_empty says it meanwhile.
 
 // errWalletEmpty hands a message back while another POST tries the wallet.
 var errWalletEmpty = errors.New("the Openapi wallet is empty: waiting for it to be topped up")
@@ -165,19 +170,16 @@ type unannouncedEvent struct {
 	next  time.Time
 }
 
-// RunWallet reads the balance every WalletProbe while the wallet is empty,
-// when a WalletChecker is configured, and lets the trial POST go as soon
-// as it shows credit; and it publishes again the account events that
+// RunWallet looks every WalletProbe, while the wallet is empty, for a
+// request paid since (another replica's trial went through), and reads the
+// balance when a WalletChecker is configured, letting the trial POST go as
+// soon as it shows credit; and it publishes again the account events that
 // announceWallet could not, for accountEventRetry each (those still
 // unpublished when it returns are lost, with the warning already logged).
 // It returns when ctx is done.
 func (p *Pipeline) RunWallet(ctx context.Context) error {
-	var probe <-chan time.Time
-	if p.d.Wallet != nil {
-		t := time.NewTicker(p.cfg.WalletProbe)
-		defer t.Stop()
-		probe = t.C
-	}
+	probe := time.NewTicker(p.cfg.WalletProbe)
+	defer probe.Stop()
 	var pending []*unannouncedEvent
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
@@ -191,7 +193,7 @@ func (p *Pipeline) RunWallet(ctx context.Context) error {
 			pending = append(pending, &unannouncedEvent{e: e, first: now, wait: accountEventBackoff, next: now.Add(accountEventBackoff)})
 		case <-retry.C:
 			pending = p.announceAgain(ctx, pending)
-		case <-probe:
+		case <-probe.C:
 			p.probeWallet(ctx)
 		}
 		if len(pending) > 0 {
@@ -232,12 +234,20 @@ func (p *Pipeline) announceAgain(ctx context.Context, pending []*unannouncedEven
 	return kept
 }
 
-// probeWallet reads the balance while the wallet is empty.
+// probeWallet ends the wait of an empty wallet another replica's POST
+// found topped up, or reads the balance.
 func (p *Pipeline) probeWallet(ctx context.Context) {
 	p.wallet.mu.Lock()
-	empty := p.wallet.empty
+	empty, since := p.wallet.empty, p.wallet.since
 	p.wallet.mu.Unlock()
 	if !empty {
+		return
+	}
+	if p.paidSince(ctx, since) {
+		p.walletOK(ctx)
+		return
+	}
+	if p.d.Wallet == nil {
 		return
 	}
 	if ok, err := p.d.Wallet.Enough(ctx); err == nil && ok {
@@ -246,4 +256,28 @@ func (p *Pipeline) probeWallet(ctx context.Context) {
 		// whether the wallet was topped up (walletOK) or not.
 		p.wallet.trialNow(p.cfg.Now())
 	}
+}
+
+// paidSince reports whether the ledger's last entry is a request posted
+// after t: a POST of some replica went through since this one found the
+// wallet empty. A request posted before it and entered after (a
+// concurrent POST) is not: its entry's time is the upstream's creation.
+// The upstream's clock, ahead of NATS's, may date one posted moments
+// before the 402 after it: the wait then ends early, and the next POST
+// finds the wallet empty again (nothing is charged for a 402).
+func (p *Pipeline) paidSince(ctx context.Context, t time.Time) bool {
+	st := p.d.Resources.Ledger
+	if st == nil {
+		return false
+	}
+	info, err := st.Info(ctx)
+	if err != nil || info.State.LastSeq == 0 {
+		return false
+	}
+	m, err := st.GetMsg(ctx, info.State.LastSeq)
+	if err != nil {
+		return false
+	}
+	var e ledger.Entry
+	return json.Unmarshal(m.Data, &e) == nil && e.Source == ledger.SourcePosted && e.At.After(t)
 }
