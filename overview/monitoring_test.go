@@ -237,6 +237,34 @@ func known(name string, listed map[string]string, recorded map[string]bool) bool
 
 // TestMonitoringAlertsHaveRunbooks checks every alert's annotations and
 // that its runbook_url names a heading of docs/operations.md.
+// TestMonitoringSpendPanels: a dashboard query of iseed_spend_euros_total
+// counts a series that starts within its window whole, as the form whose
+// result deploy/prometheus/alerts_test.yaml checks with promtool does
+// (last_over_time of the series not there a window before), or reads the
+// recording rule made so; increase() alone leaves out a series' first
+// value, its first request's price.
+func TestMonitoringSpendPanels(t *testing.T) {
+	found := 0
+	for name, d := range dashboards(t) {
+		for _, p := range allPanels(d.Panels) {
+			for _, tg := range p.Targets {
+				if !strings.Contains(tg.Expr, "iseed_spend_euros_total") && !strings.Contains(tg.Expr, "iseed:spend_euros:") {
+					continue
+				}
+				found++
+				if !strings.Contains(tg.Expr, "iseed:spend_euros:increase1h") &&
+					!(strings.Contains(tg.Expr, "last_over_time(iseed_spend_euros_total") && strings.Contains(tg.Expr, "unless iseed_spend_euros_total")) {
+					t.Errorf("%s, %q: %s; want a series born in the window counted whole (last_over_time … unless … offset), "+
+						"or iseed:spend_euros:increase1h", name, p.Title, tg.Expr)
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no panel shows iseed_spend_euros_total")
+	}
+}
+
 func TestMonitoringAlertsHaveRunbooks(t *testing.T) {
 	doc, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
