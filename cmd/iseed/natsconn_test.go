@@ -160,7 +160,13 @@ func TestStartupSaysWhyNATSRefuses(t *testing.T) {
 	opts.Users = []*server.User{{Username: "iseed", Password: "pw"}}
 	srv := natsserver.RunServer(&opts)
 	t.Cleanup(srv.Shutdown)
-	cfg := &Config{NATSURL: srv.ClientURL(), NATSUser: "iseed", NATSPassword: "wrong"}
+	startupSays(t, &Config{NATSURL: srv.ClientURL(), NATSUser: "iseed", NATSPassword: "wrong"}, "authorization violation", "wrong")
+}
+
+// startupSays starts a daemon's layout on cfg until a try's error says
+// want (in any case), and checks that it does not quote secret.
+func startupSays(t *testing.T, cfg *Config, want, secret string) {
+	t.Helper()
 	c, err := connectNATS(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
@@ -171,11 +177,11 @@ func TestStartupSaysWhyNATSRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	var last error
-	pipetest.WaitExplained(t, 10*time.Second, "a start-up try to say the credentials are refused", func() bool {
+	pipetest.WaitExplained(t, 10*time.Second, "a start-up try to say "+want, func() bool {
 		_, last = d.ensureLayout(t.Context())
-		return last != nil && strings.Contains(strings.ToLower(last.Error()), "authorization violation")
+		return last != nil && strings.Contains(strings.ToLower(last.Error()), want)
 	}, func() string { return fmt.Sprintf("last try: %v", last) })
-	if strings.Contains(last.Error(), "wrong") {
+	if strings.Contains(last.Error(), secret) {
 		t.Errorf("got %q, which quotes the password", last)
 	}
 }
@@ -192,22 +198,5 @@ func TestStartupSaysWhyNATSIsUnreachable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now: each dial is refused
-	cfg := &Config{NATSURL: "nats://iseed:s3cret@" + addr}
-	c, err := connectNATS(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.close(time.Second) })
-	d := &daemon{cfg: cfg, log: zerolog.Nop(), conn: c}
-	if d.js, err = jetstream.New(c.nc); err != nil {
-		t.Fatal(err)
-	}
-	var last error
-	pipetest.WaitExplained(t, 10*time.Second, "a start-up try to say the connection is refused", func() bool {
-		_, last = d.ensureLayout(t.Context())
-		return last != nil && strings.Contains(last.Error(), "connection refused")
-	}, func() string { return fmt.Sprintf("last try: %v", last) })
-	if strings.Contains(last.Error(), "s3cret") {
-		t.Errorf("got %q, which quotes the password", last)
-	}
+	startupSays(t, &Config{NATSURL: "nats://iseed:s3cret@" + addr}, "connection refused", "s3cret")
 }
