@@ -171,11 +171,20 @@ func (p *Pipeline) index(ctx context.Context, j *job, id string) error {
 
 // indexFor writes the request index entry that gives request id to the
 // submission key, unless one exists; it returns the submission the entry
-// names (key, or another when it was taken before).
+// names (key, or another when it was taken before). An entry the create
+// found but the leader's read does not is an error, not another's: a
+// create whose answer was lost (a partition) stored it, and a leader
+// elected since answered the read before it had applied it. Taken for
+// another submission's, the request was failed upstream_duplicate beside
+// its own paid request (the chaos suite's minority partition, 2026-12-07).
 func (p *Pipeline) indexFor(ctx context.Context, key, id string) (owner string, err error) {
 	_, err = p.d.Resources.Requests.Create(ctx, record.IndexKey(id), []byte(key))
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return p.requestOwner(ctx, id)
+		owner, err = p.requestOwner(ctx, id)
+		if err == nil && owner == "" {
+			err = fmt.Errorf("index request %s: the entry exists, but the leader's read does not have it yet", id)
+		}
+		return owner, err
 	}
 	if err != nil {
 		return "", fmt.Errorf("index request %s: %w", id, err)
