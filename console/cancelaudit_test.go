@@ -1,16 +1,13 @@
 package console_test
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/iseed-dev/iseed/console"
-	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/internal/pipetest"
-	"github.com/iseed-dev/iseed/layout"
 )
 
 // TestCancelMarkedButNotSentIsAnAuditLine: a console cancel that marked
@@ -22,20 +19,11 @@ import (
 // warning only, dropped at ISEED_LOG_LEVEL=error.
 func TestCancelMarkedButNotSentIsAnAuditLine(t *testing.T) {
 	h := pipetest.New(t)
-	ctx := context.Background()
 	putHeld(h, "emp-mark", false)
-	proxy := natstest.NewDropProxy(t, h.NATS.Server.Addr().String())
 	holds := "KV_" + h.Res.Layout.HoldsBucket()
-	proxy.Drop = func(subject string) bool {
+	s, proxy := newSiteDropping(t, h, console.Config{Token: testToken}, func(subject string) bool {
 		return strings.HasPrefix(subject, "$JS.API.DIRECT.GET."+holds) || strings.HasPrefix(subject, "$JS.API.STREAM.MSG.GET."+holds)
-	}
-	nc, js := natstest.Connect(t, proxy.URL)
-	t.Cleanup(nc.Close)
-	res, err := layout.Ensure(ctx, js, h.Res.Layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSiteOver(t, h, console.Config{Token: testToken}, nil, js, res)
+	})
 	form := url.Values{"tenant": {pipetest.Tenant}, "id": {"emp-mark"}}
 	resp, body := s.do(t, call{method: http.MethodPost, path: "/submission/cancel", form: form, auth: "bearer"}, nil, "")
 	if resp.StatusCode != http.StatusBadGateway || proxy.Dropped.Load() == 0 {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/iseed-dev/iseed/console"
-	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/record"
@@ -147,18 +146,10 @@ func TestSubmissionSaysADeletedDocumentIsNoLongerKept(t *testing.T) {
 	}, nil, "")
 
 	// The bucket's object infos are lost on their way: unknown, not deleted.
-	proxy := natstest.NewDropProxy(t, h.NATS.Server.Addr().String())
 	stream := "OBJ_" + h.Res.Layout.TenantDocumentsBucket(pipetest.Tenant)
-	proxy.Drop = func(subject string) bool { // direct gets, or message gets without allow_direct
+	cut, proxy := newSiteDropping(t, h, console.Config{}, func(subject string) bool { // direct gets, or message gets without allow_direct
 		return strings.HasPrefix(subject, "$JS.API.DIRECT.GET."+stream) || strings.HasPrefix(subject, "$JS.API.STREAM.MSG.GET."+stream)
-	}
-	nc, js := natstest.Connect(t, proxy.URL)
-	t.Cleanup(nc.Close)
-	res, err := layout.Ensure(ctx, js, h.Res.Layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cut := newSiteOver(t, h, console.Config{}, nil, js, res)
+	})
 	resp, body := cut.do(t, call{method: http.MethodGet, path: page(pipetest.Tenant, "doc-deleted")}, nil, "")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<p class="problem" id="document-unknown">Whether the document is still kept is unknown`) ||
 		strings.Contains(body, "No longer kept") || proxy.Dropped.Load() == 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/consumer"
 	"github.com/iseed-dev/iseed/dlq"
+	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/internal/pipetest"
 	"github.com/iseed-dev/iseed/layout"
 	"github.com/iseed-dev/iseed/overview"
@@ -52,6 +53,22 @@ func newSiteOver(t *testing.T, h *pipetest.Harness, cfg console.Config, spend fu
 	js jetstream.JetStream, res *layout.Resources) *site {
 	t.Helper()
 	return newSiteOn(t, h, cfg, spend, js, res, nil)
+}
+
+// newSiteDropping is newSiteWith whose console reads NATS through a
+// natstest.DropProxy that drops the requests drop names (set before the
+// console connects); the proxy counts what it dropped.
+func newSiteDropping(t *testing.T, h *pipetest.Harness, cfg console.Config, drop func(subject string) bool) (*site, *natstest.DropProxy) {
+	t.Helper()
+	proxy := natstest.NewDropProxy(t, h.NATS.Server.Addr().String())
+	proxy.Drop = drop
+	nc, js := natstest.Connect(t, proxy.URL)
+	t.Cleanup(nc.Close)
+	res, err := layout.Ensure(context.Background(), js, h.Res.Layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newSiteOver(t, h, cfg, nil, js, res), proxy
 }
 
 // newSiteOn is newSiteOver whose console reaches the dead letters through

@@ -9,9 +9,7 @@ import (
 
 	"github.com/iseed-dev/iseed/console"
 	"github.com/iseed-dev/iseed/dlq"
-	"github.com/iseed-dev/iseed/internal/natstest"
 	"github.com/iseed-dev/iseed/internal/pipetest"
-	"github.com/iseed-dev/iseed/layout"
 )
 
 // replayLine returns the log line of the console's replay of dead letter
@@ -56,18 +54,9 @@ func TestReplayNotRemovedIsAnAuditLine(t *testing.T) {
 // not only as a failure's warning.
 func TestReplayWhoseStoreIsUnknownIsAnAuditLine(t *testing.T) {
 	h := pipetest.New(t)
-	ctx := context.Background()
 	seq := deadLetter(t, h, "emp-lost", "prior_isee_required", pipetest.Submission("emp-lost", pipetest.ValidFields("Mario")))
-	proxy := natstest.NewDropProxy(t, h.NATS.Server.Addr().String())
 	submissions := h.Res.Layout.SubmissionSubject(pipetest.Tenant)
-	proxy.Drop = func(subject string) bool { return subject == submissions }
-	nc, js := natstest.Connect(t, proxy.URL)
-	t.Cleanup(nc.Close)
-	res, err := layout.Ensure(ctx, js, h.Res.Layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSiteOver(t, h, console.Config{Token: testToken}, nil, js, res)
+	s, proxy := newSiteDropping(t, h, console.Config{Token: testToken}, func(subject string) bool { return subject == submissions })
 	resp, body := s.do(t, call{method: http.MethodPost, path: "/dead-letters/" + strconv.FormatUint(seq, 10) + "/replay", auth: "bearer"}, nil, "")
 	if resp.StatusCode != http.StatusBadGateway || proxy.Dropped.Load() == 0 {
 		t.Fatalf("replay (%d publishes dropped): %d; want 502\n%s", proxy.Dropped.Load(), resp.StatusCode, body)
