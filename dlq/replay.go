@@ -70,7 +70,7 @@ func ReplaySeq(value string) uint64 {
 // made a correction, and a daemon older than the mark, which ignores it,
 // still verifies the replay.
 func SignCorrection(key []byte, seq uint64, subject string, payload []byte) string {
-	return base64.RawURLEncoding.EncodeToString(correctionMAC(key, strconv.FormatUint(seq, 10), subject, payload))
+	return signMark(key, correctionDomain, seq, subject, payload)
 }
 
 // VerifyCorrection reports whether value, a CorrectionHeader, marks
@@ -78,11 +78,7 @@ func SignCorrection(key []byte, seq uint64, subject string, payload []byte) stri
 // correction. It is false for an empty, malformed or forged value, for
 // seq 0 and when key is empty: the replay is then a plain one.
 func VerifyCorrection(key []byte, value string, seq uint64, subject string, payload []byte) bool {
-	if value == "" || seq == 0 || len(key) == 0 {
-		return false
-	}
-	got, err := base64.RawURLEncoding.DecodeString(value)
-	return err == nil && hmac.Equal(got, correctionMAC(key, strconv.FormatUint(seq, 10), subject, payload))
+	return verifyMark(key, correctionDomain, value, seq, subject, payload)
 }
 
 // SignTenantAsked returns the TenantAskedHeader value that marks payload,
@@ -90,7 +86,7 @@ func VerifyCorrection(key []byte, value string, seq uint64, subject string, payl
 // tenant asked for. Signed as the CorrectionHeader is, under an HMAC
 // input of its own.
 func SignTenantAsked(key []byte, seq uint64, subject string, payload []byte) string {
-	return base64.RawURLEncoding.EncodeToString(tenantAskedMAC(key, strconv.FormatUint(seq, 10), subject, payload))
+	return signMark(key, tenantAskedDomain, seq, subject, payload)
 }
 
 // VerifyTenantAsked reports whether value, a TenantAskedHeader, marks
@@ -98,11 +94,29 @@ func SignTenantAsked(key []byte, seq uint64, subject string, payload []byte) str
 // the tenant asked for. It is false for an empty, malformed or forged
 // value, for seq 0 and when key is empty.
 func VerifyTenantAsked(key []byte, value string, seq uint64, subject string, payload []byte) bool {
+	return verifyMark(key, tenantAskedDomain, value, seq, subject, payload)
+}
+
+// The HMAC inputs of a replay's marks, one each (signMark).
+const (
+	correctionDomain  = "iseed-replay-correction-v1"
+	tenantAskedDomain = "iseed-replay-tenant-asked-v1"
+)
+
+// signMark returns the value of a replay's mark under domain: an HMAC of
+// the letter's sequence, the subject and the payload's SHA-256.
+func signMark(key []byte, domain string, seq uint64, subject string, payload []byte) string {
+	return base64.RawURLEncoding.EncodeToString(payloadMAC(key, domain, strconv.FormatUint(seq, 10), subject, payload))
+}
+
+// verifyMark reports whether value is signMark's for the same inputs; false
+// for an empty or malformed value, for seq 0 and when key is empty.
+func verifyMark(key []byte, domain, value string, seq uint64, subject string, payload []byte) bool {
 	if value == "" || seq == 0 || len(key) == 0 {
 		return false
 	}
 	got, err := base64.RawURLEncoding.DecodeString(value)
-	return err == nil && hmac.Equal(got, tenantAskedMAC(key, strconv.FormatUint(seq, 10), subject, payload))
+	return err == nil && hmac.Equal(got, payloadMAC(key, domain, strconv.FormatUint(seq, 10), subject, payload))
 }
 
 // KeyID names a replay key without revealing it: the daemon notes the id
@@ -129,14 +143,6 @@ func ReplayToken(key []byte, seq uint64, stored time.Time) string {
 
 func replayMAC(key []byte, seq, subject string, payload []byte) []byte {
 	return payloadMAC(key, "iseed-replay-v1", seq, subject, payload)
-}
-
-func correctionMAC(key []byte, seq, subject string, payload []byte) []byte {
-	return payloadMAC(key, "iseed-replay-correction-v1", seq, subject, payload)
-}
-
-func tenantAskedMAC(key []byte, seq, subject string, payload []byte) []byte {
-	return payloadMAC(key, "iseed-replay-tenant-asked-v1", seq, subject, payload)
 }
 
 func payloadMAC(key []byte, domain, seq, subject string, payload []byte) []byte {
