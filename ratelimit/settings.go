@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -50,27 +51,16 @@ func AnnounceNone(ctx context.Context, kv jetstream.KeyValue, key string) (found
 func announce(ctx context.Context, kv jetstream.KeyValue, key string, timeout time.Duration, own Settings) (found Settings, ok bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	key += ".settings"
 	value, _ := json.Marshal(own) // numbers: cannot fail
-	for conflicts := 0; ; conflicts++ {
-		found, ok = Settings{}, false
-		e, err := kv.Get(ctx, key)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			_, err = kv.Create(ctx, key, value)
-		case err != nil:
-			return Settings{}, false, fmt.Errorf("ratelimit: read %s: %w", key, err)
-		default:
-			ok = json.Unmarshal(e.Value(), &found) == nil
-			_, err = kv.Update(ctx, key, value, e.Revision())
-		}
-		switch {
-		case err == nil:
-			return found, ok, nil
-		case !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-			return found, ok, fmt.Errorf("ratelimit: write %s: %w", key, err)
-		case conflicts >= maxConflicts:
-			return found, ok, fmt.Errorf("ratelimit: write %s: %d writes in a row lost: %w", key, conflicts+1, ErrContended)
-		}
+	prev, ok, err := bucket.Swap(ctx, kv, key+".settings", value, maxConflicts+1)
+	if ok {
+		ok = json.Unmarshal(prev, &found) == nil
 	}
+	if errors.Is(err, bucket.ErrSwapContended) {
+		err = fmt.Errorf("%w: %w", err, ErrContended)
+	}
+	if err != nil {
+		return found, ok, fmt.Errorf("ratelimit: %w", err)
+	}
+	return found, ok, nil
 }

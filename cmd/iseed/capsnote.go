@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/iseed-dev/iseed/internal/bucket"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -38,31 +37,10 @@ func (d *daemon) compareSpendingCaps(ctx context.Context) {
 }
 
 // noteSetting stores own under name in kv and returns the value it
-// replaced, and whether there was one. The write is a compare-and-set on
-// what was read (Create when there was nothing), read again when another
-// replica wrote in between, so that of two replicas started together one
-// at least is given the other's value.
+// replaced, and whether there was one (bucket.Swap).
 func noteSetting(ctx context.Context, kv jetstream.KeyValue, name, own string) (found string, ok bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	for range 32 {
-		e, err := kv.Get(ctx, name)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			found, ok = "", false
-			_, err = kv.Create(ctx, name, []byte(own))
-		case err != nil:
-			return "", false, fmt.Errorf("read %s: %w", name, err)
-		default:
-			found, ok = string(e.Value()), true
-			_, err = kv.Update(ctx, name, []byte(own), e.Revision())
-		}
-		switch {
-		case err == nil:
-			return found, ok, nil
-		case !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-			return found, ok, fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	return found, ok, fmt.Errorf("write %s: every write lost to another replica's", name)
+	prev, ok, err := bucket.Swap(ctx, kv, name, []byte(own), 32)
+	return string(prev), ok, err
 }
